@@ -1,0 +1,194 @@
+"""Assembly: settings -> store, bus, recorder, brains, command router, scheduler, adapters.
+
+``GuildhallApp`` is what ``guildhall run`` starts and what tests build with fakes. Brains are named
+in ``settings.brains`` and imported lazily so a process only loads what it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.brain import Brain, BrainContext, Services
+from bot.bus import EventBus
+from bot.bus_factory import create_bus
+from bot.clock import Clock, SystemClock
+from bot.commands import CommandRouter
+from bot.config import Settings
+from bot.events import CommandInvoked, Event, Platform
+from bot.metrics import MetricsServer, count_event, timed
+from bot.privacy.forgotten import ForgottenMembers
+from bot.privacy.gate import RedactingBus
+from bot.recorder import Recorder
+from bot.scheduler import Scheduler
+from bot.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+ROLES = ("all", "gateway", "worker")
+
+BRAINS: dict[str, str] = {
+    "qa": "brain.qa.brain:QABrain",
+    "recommend": "brain.recommend.brain:RecommendBrain",
+    "activity": "brain.activity.brain:ActivityBrain",
+    "community": "brain.community.brain:CommunityBrain",
+}
+
+
+class Adapter(Protocol):
+    """A platform connection: publishes inbound events, performs outbound actions."""
+
+    platform: Platform
+
+    def attach(self, bus: EventBus) -> None:
+        """Subscribe to the outbound actions of this adapter's platform."""
+
+    async def start(self) -> None:
+        """Connect (returns once connected or serving)."""
+
+    async def stop(self) -> None:
+        """Disconnect."""
+
+
+def load_brain_class(name: str) -> type[Brain]:
+    """Import the brain class registered as ``name``."""
+    module_name, _, attr = BRAINS[name].partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Brain)):
+        raise TypeError(f"{BRAINS[name]} is not a Brain")
+    return cls
+
+
+@dataclass
+class GuildhallApp:
+    """A running Guildhall: one store, one bus, brains, adapters."""
+
+    settings: Settings
+    store: Store
+    bus: EventBus
+    clock: Clock
+    services: Services
+    ctx: BrainContext
+    router: CommandRouter
+    scheduler: Scheduler
+    recorder: Recorder
+    brains: list[Brain] = field(default_factory=list)
+    adapters: list[Any] = field(default_factory=list)
+    role: str = "all"
+    metrics: MetricsServer | None = None
+
+    def brain(self, name: str) -> Brain:
+        """The running brain called ``name``."""
+        for b in self.brains:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    async def start(self) -> None:
+        """Set up brains, start the bus, the scheduler, the metrics server and the adapters."""
+        if self.settings.metrics_port is not None:
+            self.metrics = MetricsServer(self.settings.metrics_port, role=self.role)
+            await self.metrics.start()
+        for b in self.brains:
+            await b.setup()
+        await self.bus.start()
+        await self.scheduler.start()
+        for adapter in self.adapters:
+            await adapter.start()
+
+    async def stop(self) -> None:
+        """Stop adapters, drain the bus, tear brains down, close the store."""
+        for adapter in self.adapters:
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter %s failed to stop", adapter)
+        await self.scheduler.stop()
+        await self.bus.close()
+        if self.metrics is not None:
+            await self.metrics.stop()
+        for b in reversed(self.brains):
+            try:
+                await b.teardown()
+            except Exception:
+                log.exception("brain %s failed to tear down", b.name)
+        await self.store.close()
+
+    def add_adapter(self, adapter: Any) -> None:
+        """Register an adapter and route its platform's actions to it."""
+        adapter.attach(self.bus)
+        self.adapters.append(adapter)
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    bus: EventBus | None = None,
+    clock: Clock | None = None,
+    services: Services | None = None,
+    brains: list[str] | None = None,
+    extra_brains: list[type[Brain]] | None = None,
+    with_core: bool = True,
+    role: str = "all",
+) -> GuildhallApp:
+    """Create (but do not start) an app from settings; every part can be replaced for tests.
+
+    ``role`` splits Guildhall across processes: ``gateway`` holds platform connections only (adapters
+    publish inbound events and perform outbound actions), ``worker`` runs the recorder, the command
+    router and the brains, ``all`` runs everything in one process (the default).
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    store = store or await open_store(settings.store.url)
+    bus = bus or create_bus(settings)
+    clock = clock or SystemClock()
+    services = services or Services()
+    forgotten = ForgottenMembers()
+    await forgotten.load(store)
+    services.register("forgotten", forgotten)
+    if isinstance(bus, RedactingBus):
+        bus.forgotten = forgotten
+    ctx = BrainContext(bus=bus, store=store, settings=settings, clock=clock, services=services)
+    router = CommandRouter(ctx)
+    scheduler = Scheduler(clock, settings.tz)
+    recorder = Recorder(store, forgotten=forgotten)
+    app = GuildhallApp(settings, store, bus, clock, services, ctx, router, scheduler, recorder, role=role)
+    if role == "gateway":
+        return app
+    recorder.attach(bus)
+
+    classes: list[type[Brain]] = []
+    if with_core:
+        from bot.core_brain import CoreBrain
+
+        classes.append(CoreBrain)
+    for name in settings.brains if brains is None else brains:
+        classes.append(load_brain_class(name))
+    classes.extend(extra_brains or [])
+    for cls in classes:
+        b = cls(ctx)
+        bind = getattr(b, "bind_app", None)
+        if bind is not None:  # the core brain lists commands and reaches every brain for /forget-me
+            bind(app)
+        app.brains.append(b)
+        for event_types, concurrency, handler in b.listeners():
+            for i, event_type in enumerate(event_types):
+                name = f"{b.name}.{getattr(handler, '__name__', 'handler')}"
+                bus.subscribe(
+                    event_type,
+                    timed(name, handler),
+                    name=name if i == 0 else f"{name}:{event_type.__name__}",
+                    concurrency=concurrency,
+                )
+        for job_name, schedule, job in b.schedules(settings):
+            scheduler.add(job_name, schedule, job)
+        for spec, command_handler in b.commands():
+            router.register(spec, command_handler)
+    bus.subscribe(CommandInvoked, timed("core.commands", router.handle), name="core.commands", concurrency=8)
+    if settings.metrics_port is not None:
+        bus.subscribe(Event, count_event, name="core.metrics")
+    await store.migrate()  # brains may have registered tables on import
+    return app

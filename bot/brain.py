@@ -1,0 +1,335 @@
+"""Brains: units of behaviour that subscribe to events by class and act through a context.
+
+Example::
+
+    class Greeter(Brain):
+        name = "greeter"
+
+        @listen(MemberJoined)
+        async def welcome(self, event: MemberJoined) -> None:
+            await self.ctx.dm(event.user, "Welcome!")
+
+        @every(at="09:00")
+        async def morning(self) -> None: ...
+
+        @command("hello", description="Say hello")
+        async def hello(self, cmd: CommandInvoked) -> CommandResult:
+            return CommandResult("hi!")
+
+No globals: everything a brain touches comes through ``self.ctx`` (bus, store, settings, clock,
+shared services such as the embedder and the vector index).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bot.clock import Clock
+from bot.events import (
+    Attachment,
+    Button,
+    ChannelRef,
+    Citation,
+    CommandInvoked,
+    CommandReply,
+    Event,
+    MessagePosted,
+    SendDirectMessage,
+    SendEphemeral,
+    SendMessage,
+    UserRef,
+)
+from bot.scheduler import Schedule, parse_hhmm
+
+if TYPE_CHECKING:
+    from bot.bus import EventBus
+    from bot.config import Settings
+    from bot.store import Store
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+_LISTEN_ATTR = "__guildhall_listen__"
+_EVERY_ATTR = "__guildhall_every__"
+_COMMAND_ATTR = "__guildhall_command__"
+
+
+def listen(*event_types: type[Event], concurrency: int = 1) -> Callable[[F], F]:
+    """Mark a brain method as a handler for events of ``event_types`` (subclasses included).
+
+    ``concurrency`` > 1 lets several events be handled at once (e.g. slow LLM answers), at the cost
+    of ordering between them.
+    """
+
+    def mark(fn: F) -> F:
+        setattr(fn, _LISTEN_ATTR, (event_types, concurrency))
+        return fn
+
+    return mark
+
+
+def every(
+    *,
+    minutes: float | None = None,
+    hours: float | None = None,
+    at: str | None = None,
+    weekday: int | None = None,
+    setting: str | None = None,
+) -> Callable[[F], F]:
+    """Mark a brain method as a scheduled job.
+
+    Either an interval (``minutes`` / ``hours``) or a local time ``at="HH:MM"`` (optionally on a
+    ``weekday``, 0=Monday). ``setting`` names a dotted settings path holding the ``HH:MM`` time, so
+    admins configure the hour (e.g. ``"recommend.digest_time"``).
+    """
+
+    def mark(fn: F) -> F:
+        setattr(fn, _EVERY_ATTR, (minutes, hours, at, weekday, setting))
+        return fn
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """Metadata of a command handler."""
+
+    name: str
+    description: str
+    admin: bool = False
+    usage: str = ""
+
+
+def command(name: str, *, description: str, admin: bool = False, usage: str = "") -> Callable[[F], F]:
+    """Mark a brain method as the handler of slash command ``name`` (e.g. ``"ask"``,
+    ``"guildhall index"``). Admin commands are permission-checked before the handler runs."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, _COMMAND_ATTR, CommandSpec(name, description, admin, usage))
+        return fn
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command handler answers; the router turns it into a :class:`CommandReply`."""
+
+    text: str
+    ephemeral: bool = True
+    citations: tuple[Citation, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Services:
+    """Shared, lazily created heavy objects (embedder, vector index, LLM), keyed by name.
+
+    Brains share one instance of each so that, e.g., the recommender reuses the QA embeddings.
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[str, Any] = {}
+        self._factories: dict[str, Callable[[], Awaitable[Any]]] = {}
+
+    def register(self, name: str, obj: Any) -> None:
+        """Provide a ready object."""
+        self._objects[name] = obj
+
+    def register_factory(self, name: str, factory: Callable[[], Awaitable[Any]]) -> None:
+        """Provide a coroutine factory, called once on first :meth:`get`."""
+        self._factories[name] = factory
+
+    def has(self, name: str) -> bool:
+        """Whether ``name`` is available (ready or via a factory)."""
+        return name in self._objects or name in self._factories
+
+    async def get(self, name: str) -> Any:
+        """The shared object called ``name``; raises KeyError if none is registered."""
+        if name not in self._objects:
+            factory = self._factories.pop(name)
+            self._objects[name] = await factory()
+        return self._objects[name]
+
+    def peek(self, name: str) -> Any | None:
+        """The object if it is already created, else None (never triggers a factory)."""
+        return self._objects.get(name)
+
+
+class BrainContext:
+    """Everything a brain may use, and the way to act: replies are routed back to the platform
+    the triggering event came from, because actions carry its channel / user refs."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        services: Services,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.services = services
+        self.log = logger or logging.getLogger("guildhall")
+
+    async def send(self, action: Event) -> None:
+        """Publish an outbound action."""
+        await self.bus.publish(action)
+
+    async def say(
+        self,
+        channel: ChannelRef,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        citations: tuple[Citation, ...] = (),
+        attachments: tuple[Attachment, ...] = (),
+        buttons: tuple[Button, ...] = (),
+    ) -> SendMessage:
+        """Post in a channel (or thread); returns the action sent."""
+        action = SendMessage(
+            channel=channel,
+            text=text,
+            thread_id=thread_id,
+            citations=citations,
+            attachments=attachments,
+            buttons=buttons,
+        )
+        await self.send(action)
+        return action
+
+    async def reply(
+        self,
+        event: MessagePosted,
+        text: str,
+        *,
+        in_thread: bool = True,
+        citations: tuple[Citation, ...] = (),
+        attachments: tuple[Attachment, ...] = (),
+        buttons: tuple[Button, ...] = (),
+    ) -> SendMessage:
+        """Answer a message: in its thread (starting one from it when ``in_thread``)."""
+        thread_id = event.thread_id or (event.message_id if in_thread else None)
+        action = SendMessage(
+            channel=event.channel,
+            text=text,
+            thread_id=thread_id,
+            citations=citations,
+            attachments=attachments,
+            buttons=buttons,
+            reply_to=event.message_id,
+        )
+        await self.send(action)
+        return action
+
+    async def answer(self, cmd: CommandInvoked, result: CommandResult) -> CommandReply:
+        """Answer a command through its interaction."""
+        action = CommandReply(
+            command=cmd,
+            text=result.text,
+            ephemeral=result.ephemeral,
+            citations=result.citations,
+            attachments=result.attachments,
+            buttons=result.buttons,
+        )
+        await self.send(action)
+        return action
+
+    async def dm(
+        self,
+        user: UserRef,
+        text: str,
+        *,
+        citations: tuple[Citation, ...] = (),
+        attachments: tuple[Attachment, ...] = (),
+        buttons: tuple[Button, ...] = (),
+    ) -> SendDirectMessage:
+        """Send a direct message."""
+        action = SendDirectMessage(user=user, text=text, citations=citations, attachments=attachments, buttons=buttons)
+        await self.send(action)
+        return action
+
+    async def ephemeral(self, channel: ChannelRef, user: UserRef, text: str) -> SendEphemeral:
+        """Show a message to one member only."""
+        action = SendEphemeral(channel=channel, user=user, text=text)
+        await self.send(action)
+        return action
+
+
+class Brain:
+    """Base class: subclasses set ``name`` and decorate methods with @listen / @every / @command."""
+
+    name: str = "brain"
+
+    def __init__(self, ctx: BrainContext) -> None:
+        # No I/O here: async work belongs in setup().
+        self.ctx = ctx
+
+    async def setup(self) -> None:
+        """Async initialisation (create tables, load models lazily...)."""
+
+    async def teardown(self) -> None:
+        """Release resources."""
+
+    async def forget_member(self, user: UserRef) -> dict[str, int]:
+        """Delete everything this brain keeps about ``user`` (``/forget-me``); returns counts."""
+        return {}
+
+    async def purge_before(self, cutoff_ts: float) -> int:
+        """Drop derived data about messages older than ``cutoff_ts`` (retention); returns a count."""
+        return 0
+
+    async def export_member(self, user: UserRef) -> dict[str, Any]:
+        """Everything this brain keeps about ``user`` (data access request)."""
+        return {}
+
+    # -- introspection used by the app -----------------------------------------------------------
+    def listeners(self) -> list[tuple[tuple[type[Event], ...], int, Callable[[Any], Awaitable[None]]]]:
+        """``(event_types, concurrency, bound_method)`` for every @listen method."""
+        found = []
+        for attr in dir(type(self)):
+            fn = getattr(type(self), attr, None)
+            spec = getattr(fn, _LISTEN_ATTR, None)
+            if spec is not None:
+                found.append((spec[0], spec[1], getattr(self, attr)))
+        return found
+
+    def schedules(self, settings: Settings) -> list[tuple[str, Schedule, Callable[[], Awaitable[None]]]]:
+        """``(job_name, schedule, bound_method)`` for every @every method."""
+        found = []
+        for attr in dir(type(self)):
+            fn = getattr(type(self), attr, None)
+            spec = getattr(fn, _EVERY_ATTR, None)
+            if spec is None:
+                continue
+            minutes, hours, at, weekday, setting = spec
+            if setting:
+                obj: Any = settings
+                for part in setting.split("."):
+                    obj = getattr(obj, part)
+                at = str(obj)
+            if at is not None:
+                schedule = Schedule(at=parse_hhmm(at), weekday=weekday)
+            else:
+                schedule = Schedule(interval=timedelta(minutes=minutes or 0, hours=hours or 0))
+            found.append((f"{self.name}.{attr}", schedule, getattr(self, attr)))
+        return found
+
+    def commands(self) -> list[tuple[CommandSpec, Callable[[CommandInvoked], Awaitable[CommandResult | None]]]]:
+        """``(spec, bound_method)`` for every @command method."""
+        found = []
+        for attr in dir(type(self)):
+            fn = getattr(type(self), attr, None)
+            spec = getattr(fn, _COMMAND_ATTR, None)
+            if spec is not None:
+                found.append((spec, getattr(self, attr)))
+        return found

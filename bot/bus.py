@@ -1,0 +1,261 @@
+"""The event bus: adapters publish normalized events, brains subscribe by event class.
+
+Design (mirrors Redis Streams consumer groups so both buses behave alike):
+
+* every subscription owns a bounded queue and one or more worker tasks named after it, so one
+  slow brain never delays another, and events reach each handler in publish order;
+* ``publish`` awaits when a queue is full: a burst slows the producer (back-pressure) instead of
+  growing memory without bound;
+* a handler's exception is logged with the subscription and event names and never stops the bus;
+* inbound events are de-duplicated by ``event_id`` inside a bounded window, so a redelivered fact
+  (Slack retry, gateway resume) is dropped before any handler sees it;
+* batch subscribers receive lists of events: the store recorder writes whole batches in one
+  transaction, which is what makes imports fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from bot.events import Event, InboundEvent
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
+
+
+@runtime_checkable
+class EventBus(Protocol):
+    """What adapters and brains need from a bus; in-process and Redis implementations exist."""
+
+    def subscribe(
+        self,
+        event_type: type[Event],
+        handler: Handler,
+        *,
+        name: str,
+        concurrency: int = 1,
+    ) -> None:
+        """Call ``handler(event)`` for every published event that is an instance of ``event_type``."""
+
+    def subscribe_batch(
+        self,
+        event_types: tuple[type[Event], ...],
+        handler: BatchHandler,
+        *,
+        name: str,
+        max_batch: int = 500,
+    ) -> None:
+        """Call ``handler(events)`` with ordered batches of events of any of ``event_types``."""
+
+    async def publish(self, event: Event) -> bool:
+        """Deliver ``event``; returns False when it was dropped as a duplicate."""
+
+    async def start(self) -> None:
+        """Start delivering."""
+
+    async def drain(self) -> None:
+        """Wait until every published event has been handled (tests, shutdown)."""
+
+    async def close(self) -> None:
+        """Drain, then stop the workers."""
+
+
+@dataclass(slots=True)
+class BusStats:
+    """Counters for metrics and tests."""
+
+    published: int = 0
+    duplicates: int = 0
+    handled: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class _RecentIds:
+    """A bounded set of recently seen event ids (LRU)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, event_id: str) -> bool:
+        """Record ``event_id``; False if it was already present."""
+        if event_id in self._ids:
+            self._ids.move_to_end(event_id)
+            return False
+        self._ids[event_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+        return True
+
+
+@dataclass(slots=True)
+class _Subscription:
+    name: str
+    event_types: tuple[type[Event], ...]
+    handler: Callable[[Any], Awaitable[None]]
+    batch: bool
+    max_batch: int
+    concurrency: int
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    workers: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class InProcessBus:
+    """An asyncio bus for a single process (the embedded default).
+
+    Args:
+        queue_size: capacity of each subscription's queue; ``publish`` waits when one is full.
+        dedupe_window: how many recent inbound event ids are remembered for de-duplication.
+    """
+
+    def __init__(self, *, queue_size: int = 10_000, dedupe_window: int = 100_000) -> None:
+        self._queue_size = queue_size
+        self._subs: list[_Subscription] = []
+        self._recent = _RecentIds(dedupe_window)
+        self._started = False
+        self._closed = False
+        self.stats = BusStats()
+
+    # -- subscription -------------------------------------------------------------------------
+    def subscribe(
+        self,
+        event_type: type[Event],
+        handler: Handler,
+        *,
+        name: str,
+        concurrency: int = 1,
+    ) -> None:
+        """Subscribe ``handler`` to ``event_type`` (and its subclasses)."""
+        self._add(_Subscription(name, (event_type,), handler, False, 1, max(1, concurrency)))
+
+    def subscribe_batch(
+        self,
+        event_types: tuple[type[Event], ...],
+        handler: BatchHandler,
+        *,
+        name: str,
+        max_batch: int = 500,
+    ) -> None:
+        """Subscribe a batch handler; it receives events in publish order, up to ``max_batch``."""
+        self._add(_Subscription(name, event_types, handler, True, max_batch, 1))
+
+    def _add(self, sub: _Subscription) -> None:
+        if any(s.name == sub.name for s in self._subs):
+            raise ValueError(f"duplicate subscription name: {sub.name}")
+        sub.queue = asyncio.Queue(maxsize=self._queue_size)
+        self._subs.append(sub)
+        if self._started:
+            self._spawn(sub)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start one worker task per subscription slot."""
+        if self._started:
+            return
+        self._started = True
+        for sub in self._subs:
+            self._spawn(sub)
+
+    def _spawn(self, sub: _Subscription) -> None:
+        for i in range(sub.concurrency):
+            task_name = f"bus:{sub.name}" if sub.concurrency == 1 else f"bus:{sub.name}#{i}"
+            worker = self._batch_worker(sub) if sub.batch else self._worker(sub)
+            sub.workers.append(asyncio.create_task(worker, name=task_name))
+
+    async def publish(self, event: Event) -> bool:
+        """Queue ``event`` for every matching subscription, waiting while a queue is full."""
+        if self._closed:
+            raise RuntimeError("bus is closed")
+        if isinstance(event, InboundEvent) and not self._recent.add(event.event_id):
+            self.stats.duplicates += 1
+            log.debug("dropped duplicate event %s", event.event_id)
+            return False
+        self.stats.published += 1
+        if not self._started:
+            await self.start()
+        for sub in self._subs:
+            if isinstance(event, sub.event_types):
+                await sub.queue.put(event)
+        return True
+
+    async def drain(self) -> None:
+        """Wait until all queues are empty and every handler call has returned."""
+        while True:
+            pending = [s for s in self._subs if s.queue._unfinished_tasks]  # type: ignore[attr-defined]
+            if not pending:
+                return
+            for sub in pending:
+                await sub.queue.join()
+
+    async def close(self) -> None:
+        """Drain, then cancel the workers; publishing afterwards raises."""
+        if self._closed:
+            return
+        await self.drain()
+        self._closed = True
+        for sub in self._subs:
+            for worker in sub.workers:
+                worker.cancel()
+        await asyncio.gather(*(w for s in self._subs for w in s.workers), return_exceptions=True)
+
+    # -- workers -------------------------------------------------------------------------------
+    async def _worker(self, sub: _Subscription) -> None:
+        while True:
+            event = await sub.queue.get()
+            try:
+                await sub.handler(event)
+                self.stats.handled += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - isolation is the point
+                self._record_failure(sub.name, event, exc)
+            finally:
+                sub.queue.task_done()
+
+    async def _batch_worker(self, sub: _Subscription) -> None:
+        while True:
+            batch = [await sub.queue.get()]
+            while len(batch) < sub.max_batch:
+                try:
+                    batch.append(sub.queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await sub.handler(batch)
+                self.stats.handled += len(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                # One bad event must not lose its neighbours: retry the batch one by one.
+                for event in batch:
+                    try:
+                        await sub.handler([event])
+                        self.stats.handled += 1
+                    except Exception as single_exc:  # noqa: BLE001
+                        self._record_failure(sub.name, event, single_exc)
+                log.debug("batch of %d retried singly after %r", len(batch), exc)
+            finally:
+                for _ in batch:
+                    sub.queue.task_done()
+
+    def _record_failure(self, sub_name: str, event: Event, exc: BaseException) -> None:
+        self.stats.failed += 1
+        if len(self.stats.failures) < 1000:
+            self.stats.failures.append((sub_name, type(event).__name__, repr(exc)))
+        log.error(
+            "handler %s failed on %s (%s): %r",
+            sub_name,
+            type(event).__name__,
+            getattr(event, "event_id", "?"),
+            exc,
+            exc_info=exc,
+        )

@@ -1,0 +1,456 @@
+"""Redis Streams implementation of :class:`bot.bus.EventBus`, for running Guildhall on many processes.
+
+Wire layout (``prefix`` defaults to ``guildhall``):
+
+* one stream per event family, ``{prefix}:ev:{family}`` (``messages``, ``reactions``, ``members``,
+  ``commands``, ``actions``...), each entry ``{"type": ..., "json": <bot.events.to_json>}``;
+* one **consumer group per subscription** (e.g. ``activity.counters``): every subscription sees each
+  event once, and N worker processes running the same subscription share the load;
+* ``XACK`` only after the handler returns; entries left pending by a dead worker are taken over with
+  ``XAUTOCLAIM`` once idle for ``claim_idle_ms``;
+* an entry delivered ``max_deliveries`` times without success is a poison event: it is copied with the
+  error to the dead-letter stream ``{prefix}:dlq`` and acknowledged (``guildhall dlq list|replay``);
+* streams are capped with ``MAXLEN ~ maxlen`` (approximate trimming is O(1) amortised). With the default
+  1,000,000 entries per family, retention is "the last million events of each family": a worker group
+  that falls further behind than that loses the oldest entries, so size it above the longest outage
+  you want to survive;
+* inbound events are de-duplicated across processes with ``SET NX`` on ``{prefix}:seen:{event_id}``
+  (7-day expiry), so a Slack retry hitting another gateway process is still dropped;
+* when Redis is unreachable, ``publish`` keeps events in a bounded local buffer and a flusher task
+  re-sends them in order once Redis is back: at-least-once delivery plus ``event_id`` idempotency
+  means nothing is lost and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.bus import BatchHandler, BusStats, Handler
+from bot.events import (
+    Action,
+    ButtonClicked,
+    ChannelSeen,
+    CommandInvoked,
+    Event,
+    EventDecodeError,
+    InboundEvent,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    ReactionAdded,
+    ReactionRemoved,
+    ThreadCreated,
+    from_json,
+    to_json,
+)
+
+log = logging.getLogger(__name__)
+
+FAMILIES: dict[type[Event], str] = {
+    MessagePosted: "messages",
+    MessageEdited: "messages",
+    MessageDeleted: "messages",
+    ThreadCreated: "messages",
+    ReactionAdded: "reactions",
+    ReactionRemoved: "reactions",
+    MemberJoined: "members",
+    ChannelSeen: "members",
+    CommandInvoked: "commands",
+    ButtonClicked: "commands",
+}
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+def family_of(event_type: type[Event]) -> str:
+    """The stream family an event class travels on."""
+    for cls in event_type.__mro__:
+        if cls in FAMILIES:
+            return FAMILIES[cls]
+    if issubclass(event_type, Action):
+        return "actions"
+    return "other"
+
+
+def families_for(event_types: Sequence[type[Event]]) -> list[str]:
+    """Every family that may carry instances of ``event_types`` (base classes fan out)."""
+    found: list[str] = []
+    for wanted in event_types:
+        if wanted in (Event, InboundEvent):
+            candidates = [*sorted(set(FAMILIES.values())), "actions"]
+        elif wanted is Action:
+            candidates = ["actions"]
+        else:
+            candidates = [family_of(wanted)]
+        for fam in candidates:
+            if fam not in found:
+                found.append(fam)
+    return found
+
+
+@dataclass(slots=True)
+class _RedisSubscription:
+    name: str
+    event_types: tuple[type[Event], ...]
+    handler: Any
+    batch: bool
+    max_batch: int
+    concurrency: int
+    streams: list[str]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class RedisStreamsBus:
+    """Event bus on Redis Streams consumer groups.
+
+    Args:
+        url: Redis URL.
+        prefix: key prefix for streams, groups and dedupe keys.
+        maxlen: approximate cap of each stream.
+        claim_idle_ms: pending entries idle this long are reclaimed from dead consumers.
+        max_deliveries: deliveries before an entry goes to the dead-letter stream.
+        consumer: this process's consumer name (unique per process by default).
+        block_ms: how long a read blocks waiting for new entries.
+        buffer_size: events kept locally while Redis is unreachable; ``publish`` waits when full.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        prefix: str = "guildhall",
+        maxlen: int = 1_000_000,
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        consumer: str | None = None,
+        block_ms: int = 200,
+        buffer_size: int = 100_000,
+        dedupe_ttl_s: int = 7 * 24 * 3600,
+    ) -> None:
+        self._url = url
+        self.prefix = prefix
+        self._maxlen = maxlen
+        self._claim_idle_ms = claim_idle_ms
+        self._max_deliveries = max_deliveries
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._block_ms = block_ms
+        self._dedupe_ttl_s = dedupe_ttl_s
+        self._redis: aioredis.Redis = aioredis.from_url(url, decode_responses=False)
+        self._subs: list[_RedisSubscription] = []
+        self._buffer: deque[tuple[str, bytes]] = deque()
+        self._buffer_size = buffer_size
+        self._buffer_has_room = asyncio.Event()
+        self._buffer_has_room.set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._started = False
+        self._closed = False
+        self._inflight = 0
+        self.stats = BusStats()
+
+    # -- keys ------------------------------------------------------------------------------------
+    def stream(self, family: str) -> str:
+        """Stream key of a family."""
+        return f"{self.prefix}:ev:{family}"
+
+    @property
+    def dlq_stream(self) -> str:
+        """Dead-letter stream key."""
+        return f"{self.prefix}:dlq"
+
+    # -- subscription ----------------------------------------------------------------------------
+    def subscribe(self, event_type: type[Event], handler: Handler, *, name: str, concurrency: int = 1) -> None:
+        """Join consumer group ``name`` on the streams carrying ``event_type``."""
+        self._add(_RedisSubscription(name, (event_type,), handler, False, 1, max(1, concurrency), []))
+
+    def subscribe_batch(
+        self, event_types: tuple[type[Event], ...], handler: BatchHandler, *, name: str, max_batch: int = 500
+    ) -> None:
+        """Join consumer group ``name``; the handler receives up to ``max_batch`` events per call."""
+        self._add(_RedisSubscription(name, event_types, handler, True, max_batch, 1, []))
+
+    def _add(self, sub: _RedisSubscription) -> None:
+        if any(s.name == sub.name for s in self._subs):
+            raise ValueError(f"duplicate subscription name: {sub.name}")
+        sub.streams = [self.stream(f) for f in families_for(sub.event_types)]
+        self._subs.append(sub)
+        if self._started:
+            asyncio.get_running_loop().create_task(self._start_sub(sub))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Create groups (from the stream start, so history published before is not missed) and workers."""
+        if self._started:
+            return
+        self._started = True
+        for sub in self._subs:
+            await self._start_sub(sub)
+
+    async def _start_sub(self, sub: _RedisSubscription) -> None:
+        for stream in sub.streams:
+            await self._ensure_group(stream, sub.name)
+        for i in range(sub.concurrency):
+            consumer = self.consumer if sub.concurrency == 1 else f"{self.consumer}#{i}"
+            sub.tasks.append(asyncio.create_task(self._worker(sub, consumer), name=f"redis-bus:{sub.name}:{i}"))
+
+    async def _ensure_group(self, stream: str, group: str) -> None:
+        try:
+            await self._redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def publish(self, event: Event) -> bool:
+        """XADD the event to its family's stream (buffering locally while Redis is down)."""
+        if self._closed:
+            raise RuntimeError("bus is closed")
+        if isinstance(event, InboundEvent):
+            try:
+                fresh = await self._redis.set(
+                    f"{self.prefix}:seen:{event.event_id}", b"1", nx=True, ex=self._dedupe_ttl_s
+                )
+            except _TRANSIENT:
+                fresh = True  # can't check while Redis is down; consumers are idempotent anyway
+            if not fresh:
+                self.stats.duplicates += 1
+                return False
+        self.stats.published += 1
+        stream = self.stream(family_of(type(event)))
+        payload = to_json(event).encode()
+        if self._buffer:
+            await self._enqueue(stream, payload)
+            return True
+        try:
+            await self._xadd(stream, payload)
+        except _TRANSIENT as exc:
+            log.warning("redis unreachable (%s); buffering events until it is back", exc)
+            await self._enqueue(stream, payload)
+        return True
+
+    async def _xadd(self, stream: str, payload: bytes) -> None:
+        await self._redis.xadd(stream, {b"json": payload}, maxlen=self._maxlen, approximate=True)
+
+    async def _enqueue(self, stream: str, payload: bytes) -> None:
+        while len(self._buffer) >= self._buffer_size:
+            self._buffer_has_room.clear()
+            await self._buffer_has_room.wait()
+        self._buffer.append((stream, payload))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
+
+    async def _flush(self) -> None:
+        delay = 0.05
+        while self._buffer:
+            stream, payload = self._buffer[0]
+            try:
+                await self._xadd(stream, payload)
+            except _TRANSIENT:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            self._buffer.popleft()
+            delay = 0.05
+            self._buffer_has_room.set()
+        log.info("redis reachable again; buffered events flushed")
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting locally for Redis."""
+        return len(self._buffer)
+
+    async def drain(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a test-facing deadline
+        """Wait until the local buffer is flushed and every group has read and acked everything."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._buffer and self._inflight == 0 and await self._groups_idle():
+                return
+            await asyncio.sleep(0.01)
+        raise TimeoutError("redis bus did not drain in time")
+
+    async def _groups_idle(self) -> bool:
+        for sub in self._subs:
+            for stream in sub.streams:
+                try:
+                    groups = await self._redis.xinfo_groups(stream)
+                except ResponseError:
+                    continue
+                for g in groups:
+                    if _s(g.get("name")) != sub.name:
+                        continue
+                    if int(g.get("pending", 0)) > 0 or int(g.get("lag") or 0) > 0:
+                        return False
+        return True
+
+    async def close(self) -> None:
+        """Flush the buffer (briefly), stop workers and close the connection."""
+        if self._closed:
+            return
+        if self._flusher is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._flusher), timeout=5)
+            except TimeoutError:
+                log.error("closing with %d events still buffered for redis", len(self._buffer))
+        self._closed = True
+        tasks = [t for s in self._subs for t in s.tasks]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._redis.aclose()
+
+    # -- consuming -------------------------------------------------------------------------------
+    async def _worker(self, sub: _RedisSubscription, consumer: str) -> None:
+        streams = {s: ">" for s in sub.streams}
+        last_claim = 0.0
+        while True:
+            try:
+                now = time.monotonic()
+                if now - last_claim > self._claim_idle_ms / 1000 / 2:
+                    last_claim = now
+                    for stream in sub.streams:
+                        await self._reclaim(sub, stream, consumer)
+                reply: Any = await self._redis.xreadgroup(
+                    sub.name,
+                    consumer,
+                    streams,  # type: ignore[arg-type]
+                    count=sub.max_batch if sub.batch else 16,
+                    block=self._block_ms,
+                )
+                for stream_key, entries in reply or []:
+                    await self._deliver(sub, _s(stream_key), entries)
+            except asyncio.CancelledError:
+                raise
+            except _TRANSIENT as exc:
+                log.warning("redis read failed for %s: %s; retrying", sub.name, exc)
+                await asyncio.sleep(0.5)
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    for stream in sub.streams:
+                        await self._ensure_group(stream, sub.name)
+                    continue
+                log.exception("redis error in %s", sub.name)
+                await asyncio.sleep(0.5)
+
+    async def _reclaim(self, sub: _RedisSubscription, stream: str, consumer: str) -> None:
+        """Take over entries a dead (or slow) consumer left pending; send poison ones to the DLQ."""
+        start = "0-0"
+        while True:
+            result: Any = await self._redis.xautoclaim(
+                stream, sub.name, consumer, min_idle_time=self._claim_idle_ms, start_id=start, count=100
+            )
+            start, entries = _s(result[0]), list(result[1])
+            if entries:
+                await self._deliver(sub, stream, entries, reclaimed=True)
+            if start == "0-0" or not entries:
+                return
+
+    async def _deliver(
+        self, sub: _RedisSubscription, stream: str, entries: list[Any], *, reclaimed: bool = False
+    ) -> None:
+        decoded: list[tuple[str, Event]] = []
+        for entry_id, fields in entries:
+            eid = _s(entry_id)
+            if fields is None:  # trimmed away while pending
+                await self._redis.xack(stream, sub.name, eid)
+                continue
+            try:
+                event = from_json(fields[b"json"])
+            except (EventDecodeError, KeyError) as exc:
+                await self._dead_letter(sub, stream, eid, fields, f"undecodable: {exc}")
+                continue
+            if not isinstance(event, sub.event_types):
+                await self._redis.xack(stream, sub.name, eid)  # another subscription's type in this family
+                continue
+            if reclaimed and await self._deliveries(stream, sub.name, eid) > self._max_deliveries:
+                await self._dead_letter(sub, stream, eid, fields, "too many failed deliveries")
+                continue
+            decoded.append((eid, event))
+        if not decoded:
+            return
+        self._inflight += 1
+        try:
+            if sub.batch:
+                try:
+                    await sub.handler([e for _, e in decoded])
+                    await self._redis.xack(stream, sub.name, *[i for i, _ in decoded])
+                    self.stats.handled += len(decoded)
+                    return
+                except Exception:  # noqa: BLE001 - fall back to one by one to isolate the poison
+                    pass
+                for eid, event in decoded:
+                    await self._handle_one(sub, stream, eid, event, lambda e: sub.handler([e]))
+            else:
+                for eid, event in decoded:
+                    await self._handle_one(sub, stream, eid, event, sub.handler)
+        finally:
+            self._inflight -= 1
+
+    async def _handle_one(self, sub: _RedisSubscription, stream: str, eid: str, event: Event, call: Any) -> None:
+        try:
+            await call(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - left pending: retried after claim_idle_ms, then DLQ
+            self.stats.failed += 1
+            if len(self.stats.failures) < 1000:
+                self.stats.failures.append((sub.name, type(event).__name__, repr(exc)))
+            log.error("handler %s failed on %s (%s): %r", sub.name, type(event).__name__, event.event_id, exc)
+            if await self._deliveries(stream, sub.name, eid) >= self._max_deliveries:
+                await self._dead_letter(sub, stream, eid, {b"json": to_json(event).encode()}, repr(exc))
+            return
+        await self._redis.xack(stream, sub.name, eid)
+        self.stats.handled += 1
+
+    async def _deliveries(self, stream: str, group: str, entry_id: str) -> int:
+        info = await self._redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
+        return int(info[0]["times_delivered"]) if info else 0
+
+    async def _dead_letter(self, sub: _RedisSubscription, stream: str, entry_id: str, fields: Any, error: str) -> None:
+        payload = fields.get(b"json", b"") if isinstance(fields, dict) else b""
+        await self._redis.xadd(
+            self.dlq_stream,
+            {
+                b"json": payload,
+                b"group": sub.name.encode(),
+                b"stream": stream.encode(),
+                b"entry": entry_id.encode(),
+                b"error": error.encode()[:2000],
+                b"ts": str(time.time()).encode(),
+            },
+            maxlen=100_000,
+            approximate=True,
+        )
+        await self._redis.xack(stream, sub.name, entry_id)
+        log.error("event %s moved to dead-letter stream after failing in %s: %s", entry_id, sub.name, error)
+
+    # -- dead letters ----------------------------------------------------------------------------
+    async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
+        """Entries of the dead-letter stream, oldest first."""
+        rows: Any = await self._redis.xrange(self.dlq_stream, count=count)
+        return [{"id": _s(i), **{_s(k): _s(v) for k, v in (f or {}).items()}} for i, f in rows]
+
+    async def replay_dead_letter(self, dlq_id: str) -> bool:
+        """Re-publish a dead-lettered event to its stream (bypassing dedupe) and drop it from the DLQ."""
+        rows: Any = await self._redis.xrange(self.dlq_stream, min=dlq_id, max=dlq_id)
+        if not rows:
+            return False
+        fields = rows[0][1]
+        await self._xadd(_s(fields[b"stream"]), fields[b"json"])
+        await self._redis.xdel(self.dlq_stream, dlq_id)
+        return True
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

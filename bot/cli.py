@@ -1,0 +1,102 @@
+"""The ``guildhall`` command.
+
+Core commands live here; brains and adapters add theirs through a ``register(app, groups)``
+function in their own ``cli.py`` (listed in :data:`PLUGINS`), so each feature owns its commands.
+Every command that reports takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Annotated
+
+import typer
+
+from bot import __version__
+from bot.cli_support import emit, settings_or_exit
+from bot.config import ConfigError, load_settings
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(help="Guildhall: a community bot for Discord and Slack technical communities.", no_args_is_help=True)
+GROUPS: dict[str, typer.Typer] = {
+    "import": typer.Typer(help="Import history: platform exports or live backfill.", no_args_is_help=True),
+    "index": typer.Typer(help="Build the retrieval index.", no_args_is_help=True),
+    "eval": typer.Typer(help="Evaluate quality on real data.", no_args_is_help=True),
+    "discord": typer.Typer(help="Discord utilities.", no_args_is_help=True),
+    "slack": typer.Typer(help="Slack utilities.", no_args_is_help=True),
+    "privacy": typer.Typer(help="Data access and erasure.", no_args_is_help=True),
+    "dlq": typer.Typer(help="Dead-letter queue of the Redis bus.", no_args_is_help=True),
+}
+for _name, _group in GROUPS.items():
+    app.add_typer(_group, name=_name)
+
+# Modules that contribute commands; a missing optional module is skipped.
+PLUGINS = [
+    "bot.run_cli",
+    "bot.importers.cli",
+    "bot.admin_cli",
+    "brain.qa.cli",
+    "brain.recommend.cli",
+    "brain.activity.cli",
+    "brain.community.cli",
+    "adapters.discord.cli",
+    "adapters.slack.cli",
+    "bot.bus_cli",
+]
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command("check-config")
+def check_config(
+    config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Validate configuration and print precise errors."""
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        emit({"ok": False, "errors": str(exc).splitlines()}, as_json, f"configuration error:\n{exc}")
+        raise typer.Exit(2) from exc
+    platforms = settings.platforms or ["console"]
+    summary = {
+        "ok": True,
+        "platforms": platforms,
+        "store": settings.store.url,
+        "bus": settings.bus.kind,
+        "brains": settings.brains,
+        "llm": settings.llm.backend,
+    }
+    emit(
+        summary,
+        as_json,
+        f"configuration OK: platforms={','.join(platforms)} store={settings.store.url} bus={settings.bus.kind}",
+    )
+
+
+def _load_plugins() -> None:
+    for module_name in PLUGINS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        module.register(app, GROUPS)
+
+
+_load_plugins()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main", "settings_or_exit"]

@@ -1,0 +1,83 @@
+"""The command path shared by every adapter: ``CommandInvoked`` in, ``CommandReply`` out.
+
+Adapters ack the platform immediately (Discord ``defer()``, Slack ``ack()``) and publish a
+:class:`~bot.events.CommandInvoked`; the router finds the handler a brain registered with
+``@command``, checks admin rights in :mod:`bot.permissions`, audits admin actions, and answers
+unknown commands and failures with a clear ephemeral message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.brain import BrainContext, CommandResult, CommandSpec
+from bot.events import CommandInvoked
+from bot.permissions import is_admin
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[CommandInvoked], Awaitable[CommandResult | None]]
+
+
+class CommandRouter:
+    """Dispatches commands by name (longest registered prefix wins: ``guildhall config set``)."""
+
+    def __init__(self, ctx: BrainContext) -> None:
+        self._ctx = ctx
+        self._handlers: dict[str, tuple[CommandSpec, Handler]] = {}
+
+    def register(self, spec: CommandSpec, handler: Handler) -> None:
+        """Add a command; names are case-insensitive and unique."""
+        key = spec.name.lower()
+        if key in self._handlers:
+            raise ValueError(f"command /{spec.name} registered twice")
+        self._handlers[key] = (spec, handler)
+
+    @property
+    def specs(self) -> list[CommandSpec]:
+        """Registered commands, sorted by name."""
+        return sorted((spec for spec, _ in self._handlers.values()), key=lambda s: s.name)
+
+    def resolve(self, name: str) -> tuple[CommandSpec, Handler] | None:
+        """The handler for a command name, or None."""
+        key = " ".join(name.lower().split())
+        while key:
+            if key in self._handlers:
+                return self._handlers[key]
+            key = key.rpartition(" ")[0]
+        return None
+
+    async def handle(self, cmd: CommandInvoked) -> None:
+        """Run a command and answer it; never raises."""
+        found = self.resolve(cmd.name)
+        if found is None:
+            await self._ctx.answer(cmd, CommandResult(f"Unknown command `/{cmd.name}`. Try `/help` for the list."))
+            return
+        spec, handler = found
+        if spec.admin:
+            allowed = is_admin(cmd, self._ctx.settings)
+            await self._ctx.store.audit(
+                cmd.platform.value,
+                cmd.channel.workspace_id,
+                cmd.user.user_id,
+                f"/{cmd.name}",
+                allowed=allowed,
+                detail={"options": dict(cmd.options), "channel": cmd.channel.channel_id},
+            )
+            if not allowed:
+                await self._ctx.answer(
+                    cmd,
+                    CommandResult(
+                        f"Sorry, `/{spec.name}` is for community admins "
+                        "(Discord: Manage Server or an admin role; Slack: workspace admins or the admin group)."
+                    ),
+                )
+                return
+        try:
+            result = await handler(cmd)
+        except Exception:
+            log.exception("command /%s failed", cmd.name)
+            result = CommandResult(f"Something went wrong running `/{cmd.name}`; the admins can find it in the logs.")
+        if result is not None:
+            await self._ctx.answer(cmd, result)

@@ -1,0 +1,358 @@
+"""Typed settings: environment variables plus an optional ``guildhall.toml``.
+
+Precedence (highest first): environment (``GUILDHALL_`` prefix, ``__`` between nested keys, e.g.
+``GUILDHALL_LLM__BACKEND=openai``), then the TOML file (``GUILDHALL_CONFIG`` or ``./guildhall.toml``),
+then defaults. Secrets (tokens, keys) are accepted from the environment or a secrets directory only:
+a secret written in the TOML file is refused, because config files end up in git.
+The well-known platform variables ``DISCORD_TOKEN``, ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN`` and
+``SLACK_SIGNING_SECRET`` are honoured too.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+SECRET_FIELDS = {
+    ("discord", "token"),
+    ("slack", "bot_token"),
+    ("slack", "app_token"),
+    ("slack", "signing_secret"),
+    ("slack", "client_secret"),
+    ("llm", "api_key"),
+}
+_PLATFORM_ENV = {
+    "DISCORD_TOKEN": ("discord", "token"),
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    "SLACK_CLIENT_ID": ("slack", "client_id"),
+    "SLACK_CLIENT_SECRET": ("slack", "client_secret"),
+    "OPENAI_API_KEY": ("llm", "api_key"),
+}
+
+
+class DiscordSettings(BaseModel):
+    """Discord bot connection."""
+
+    token: SecretStr | None = None
+    application_id: str | None = None
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: list[int] | None = None
+    command_guild_ids: list[str] = Field(default_factory=list)
+    admin_role_ids: list[str] = Field(default_factory=list)
+    help_forum_ids: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> DiscordSettings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("shard_ids needs shard_count")
+        if self.shard_ids and self.shard_count and max(self.shard_ids) >= self.shard_count:
+            raise ValueError("every shard id must be < shard_count")
+        return self
+
+
+class SlackSettings(BaseModel):
+    """Slack app connection."""
+
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    mode: Literal["socket", "http"] = "socket"
+    http_port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
+    http_path: str = "/slack/events"
+    admin_usergroup_ids: list[str] = Field(default_factory=list)
+    api_base_url: str | None = None
+
+
+class StoreSettings(BaseModel):
+    """Where facts are persisted."""
+
+    url: str = "sqlite:///data/guildhall.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError("store.url must start with sqlite:// or postgresql://")
+        return v
+
+
+class BusSettings(BaseModel):
+    """Event bus: in-process by default, Redis Streams at scale."""
+
+    kind: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://localhost:6379/0"
+    stream_prefix: str = "guildhall"
+    queue_size: int = Field(default=10_000, ge=1)
+    maxlen: int = Field(default=1_000_000, ge=1000)
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    max_deliveries: int = Field(default=5, ge=1)
+
+
+class VectorSettings(BaseModel):
+    """Vector index: embedded Chroma by default, a Chroma server at scale."""
+
+    kind: Literal["embedded", "http"] = "embedded"
+    path: str = "data/chroma"
+    host: str = "localhost"
+    port: int = 8000
+    collection: str = "guildhall_units"
+
+
+class EmbeddingSettings(BaseModel):
+    """Sentence-embedding model; ``model`` is a path or the bundled default."""
+
+    model: str = "bundled:all-MiniLM-L6-v2"
+    batch_size: int = Field(default=64, ge=1)
+    device: str = "cpu"
+
+
+class LLMSettings(BaseModel):
+    """Answer generation backend."""
+
+    backend: Literal["transformers", "openai", "scripted"] = "transformers"
+    model: str = "bundled:SmolLM2-135M-Instruct"
+    gguf_file: str | None = None
+    base_url: str = "http://localhost:8000/v1"
+    api_key: SecretStr | None = None
+    openai_model: str = "default"
+    max_new_tokens: int = Field(default=128, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_concurrency: int = Field(default=8, ge=1)
+    max_queue: int = Field(default=64, ge=1)
+    batch_window_ms: float = Field(default=20.0, ge=0)
+    max_batch: int = Field(default=16, ge=1)
+    device_map: str = "auto"
+    warmup: bool = True
+    cpu_threads: int | None = Field(default=None, ge=1)  # None: all cores but one (all, on <= 2 cores)
+
+
+class QASettings(BaseModel):
+    """Question answering."""
+
+    k: int = Field(default=6, ge=1, le=50)
+    rerank_model: str | None = None
+    min_support: float = Field(default=0.5, ge=0.0, le=1.0)
+    answer_unanswered_after_min: int | None = None
+    help_channel_ids: list[str] = Field(default_factory=list)
+    fallback_channel: str = "#help"
+    max_question_chars: int = Field(default=2000, ge=10)
+
+
+class CommunitySettings(BaseModel):
+    """Answering like a good community member (follow-ups, human first, experts, shadow mode)."""
+
+    human_first_minutes: float = Field(default=10.0, ge=0)
+    followups: Literal["asker", "anyone", "off"] = "asker"
+    max_followup_turns: int = Field(default=3, ge=0)
+    expert_months: int = Field(default=6, ge=1)
+    experts_k: int = Field(default=3, ge=1, le=10)
+    max_pings_per_day: int = Field(default=2, ge=0)
+    stale_after_days: float = Field(default=730.0, gt=0)
+    similar_threads: int = Field(default=3, ge=0, le=10)
+    similar_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
+
+
+class RecommendSettings(BaseModel):
+    """Personal recommendations."""
+
+    digest_default_on: bool = False
+    digest_time: str = "09:00"
+    digest_size: int = Field(default=5, ge=1, le=25)
+    lookback_days: int = Field(default=14, ge=1)
+    half_life_days: float = Field(default=14.0, gt=0)
+    exploration_share: float = Field(default=0.2, ge=0.0, le=1.0)
+
+
+class ActivitySettings(BaseModel):
+    """Leaderboards and trend alerts."""
+
+    alerts_channel_id: str | None = None
+    leaderboard_post_weekday: int = Field(default=0, ge=0, le=6)
+    leaderboard_post_time: str = "10:00"
+    min_words: int = Field(default=4, ge=0)
+    per_minute_cap: int = Field(default=5, ge=1)
+    unanswered_after_hours: float = Field(default=4.0, gt=0)
+
+
+class PrivacySettings(BaseModel):
+    """Channel policy, retention and redaction."""
+
+    index_private_channels: list[str] = Field(default_factory=list)
+    deny_channels: list[str] = Field(default_factory=list)
+    retention_days: int | None = Field(default=None, ge=1)
+    extra_redaction_patterns: list[str] = Field(default_factory=list)
+    ask_per_member_per_minute: int = Field(default=5, ge=1)
+    ask_per_channel_per_minute: int = Field(default=20, ge=1)
+
+
+class Settings(BaseSettings):
+    """All of Guildhall's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GUILDHALL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        secrets_dir=os.environ.get("GUILDHALL_SECRETS_DIR") or None,
+    )
+
+    data_dir: str = "data"
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+    bot_name: str = "guildhall"
+    brains: list[str] = Field(default_factory=lambda: ["qa", "recommend", "activity", "community"])
+    metrics_port: int | None = None
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    vectors: VectorSettings = Field(default_factory=VectorSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    qa: QASettings = Field(default_factory=QASettings)
+    recommend: RecommendSettings = Field(default_factory=RecommendSettings)
+    community: CommunitySettings = Field(default_factory=CommunitySettings)
+    activity: ActivitySettings = Field(default_factory=ActivitySettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Berlin)") from exc
+        return v
+
+    @field_validator("brains")
+    @classmethod
+    def _known_brains(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - {"qa", "recommend", "activity", "community"})
+        if unknown:
+            raise ValueError(f"unknown brains: {', '.join(unknown)}")
+        if "community" in v and "qa" not in v:
+            raise ValueError("the community brain needs the qa brain")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The community's time zone for schedules and week boundaries."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def platforms(self) -> list[str]:
+        """Platforms with credentials configured; empty means the console adapter."""
+        found = []
+        if self.discord.token:
+            found.append("discord")
+        if self.slack.bot_token or self.slack.client_id:
+            found.append("slack")
+        return found
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, file_secret_settings)
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; ``str()`` lists every problem with its key."""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    for section, key in SECRET_FIELDS:
+        if isinstance(data.get(section), dict) and key in data[section]:
+            env = f"GUILDHALL_{section.upper()}__{key.upper()}"
+            raise ConfigError(f"{path}: [{section}].{key} is a secret; set it in the environment ({env}) instead")
+    return data
+
+
+def _platform_env(environ: dict[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for var, (section, key) in _PLATFORM_ENV.items():
+        value = environ.get(var)
+        prefixed = f"GUILDHALL_{section.upper()}__{key.upper()}"
+        if value and prefixed not in environ:
+            found.setdefault(section, {})[key] = value
+    return found
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Load settings from the TOML file (if any) and the environment.
+
+    Raises:
+        ConfigError: with one line per invalid key, e.g. ``llm.max_new_tokens: Input should be ...``.
+    """
+    env = dict(os.environ if environ is None else environ)
+    toml_path = Path(path or env.get("GUILDHALL_CONFIG") or "guildhall.toml")
+    file_data: dict[str, Any] = {}
+    if toml_path.exists():
+        file_data = _read_toml(toml_path)
+    elif path is not None:
+        raise ConfigError(f"{toml_path}: config file not found")
+    # Values from the file are passed as init kwargs, which outrank env in pydantic-settings; so we
+    # drop file keys the environment also sets, keeping "environment wins".
+    init = _merge(file_data, _platform_env(env))
+    init = _without_env_overrides(init, env)
+    try:
+        if environ is not None:
+            saved = dict(os.environ)
+            os.environ.clear()
+            os.environ.update(env)
+            try:
+                return Settings(**init)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+        return Settings(**init)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+            lines.append(f"{loc}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def _without_env_overrides(data: dict[str, Any], env: dict[str, str], prefix: str = "GUILDHALL_") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        var = f"{prefix}{key.upper()}"
+        if var in env:
+            continue
+        if isinstance(value, dict):
+            nested = _without_env_overrides(value, env, f"{var}__")
+            if nested:
+                out[key] = nested
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,260 @@
+"""The core brain: commands every deployment has (help, opt-out/in, forget-me, admin config).
+
+It is always enabled. Privacy commands act across all brains: ``/forget-me`` erases the member's
+text from the store and asks every brain to drop what it derived (index entries, profiles,
+leaderboard rows), then writes an audit record without content.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from bot.brain import Brain, CommandResult, command, every, listen
+from bot.events import Button, ButtonClicked, CommandInvoked, UserRef
+
+if TYPE_CHECKING:
+    from bot.app import GuildhallApp
+
+FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
+
+# Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values.
+CONFIG_KEYS: dict[str, str] = {
+    "alerts_channel": "str",
+    "digest_default_on": "bool",
+    "digest_time": "str",
+    "digest_size": "int",
+    "qa_help_channels": "list",
+    "qa_answer_unanswered_after_min": "int",
+    "index_private_channels": "list",
+    "deny_channels": "list",
+    "retention_days": "int",
+    "exploration_share": "float",
+    "shadow_channels": "list",
+    "moderators_channel": "str",
+    "human_first_minutes": "float",
+}
+
+
+def parse_config_value(key: str, raw: str) -> Any:
+    """Parse an admin-supplied value for ``key``; raises ValueError with a readable message."""
+    kind = CONFIG_KEYS.get(key)
+    if kind is None:
+        raise ValueError(f"unknown setting {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}")
+    raw = raw.strip()
+    if kind == "bool":
+        if raw.lower() in {"on", "true", "yes", "1"}:
+            return True
+        if raw.lower() in {"off", "false", "no", "0"}:
+            return False
+        raise ValueError(f"{key} expects on/off")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "list":
+        return [part.strip().lstrip("#") for part in raw.replace(",", " ").split() if part.strip()]
+    return raw
+
+
+class CoreBrain(Brain):
+    """Help, privacy commands and admin configuration."""
+
+    name = "core"
+
+    def bind_app(self, app: GuildhallApp) -> None:
+        """Keep a handle on the app to list commands and reach every brain."""
+        self._app = app
+
+    # -- member commands -----------------------------------------------------------------------
+    @command("help", description="What Guildhall can do and how to use it")
+    async def help(self, cmd: CommandInvoked) -> CommandResult:
+        lines = ["**Guildhall commands**"]
+        for spec in self._app.router.specs:
+            if spec.admin:
+                continue
+            usage = f" {spec.usage}" if spec.usage else ""
+            lines.append(f"• `/{spec.name}{usage}` — {spec.description}")
+        admin = [s for s in self._app.router.specs if s.admin]
+        if admin:
+            lines.append("**Admin commands**")
+            lines.extend(f"• `/{s.name}{(' ' + s.usage) if s.usage else ''}` — {s.description}" for s in admin)
+        return CommandResult("\n".join(lines))
+
+    @command("optout", description="Stop Guildhall from indexing, profiling or ranking your messages")
+    async def optout(self, cmd: CommandInvoked) -> CommandResult:
+        u = cmd.user
+        await self.ctx.store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, "opted_out", True)
+        await self.ctx.store.audit(u.platform.value, u.workspace_id, u.user_id, "optout")
+        return CommandResult(
+            "You're opted out: your new messages won't be indexed, profiled or shown on leaderboards. "
+            "You can still ask questions. `/optin` reverses this; `/forget-me` also erases what is stored."
+        )
+
+    @command("optin", description="Let Guildhall learn from your messages again")
+    async def optin(self, cmd: CommandInvoked) -> CommandResult:
+        u = cmd.user
+        await self.ctx.store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, "opted_out", False)
+        await self.ctx.store.audit(u.platform.value, u.workspace_id, u.user_id, "optin")
+        return CommandResult("Welcome back: your new messages count again.")
+
+    @command("forget-me", description="Erase everything Guildhall stored about you", usage="[confirm]")
+    async def forget_me(self, cmd: CommandInvoked) -> CommandResult:
+        confirmed = cmd.text.strip().lower() == "confirm" or cmd.option("confirm").lower() in {"yes", "true", "confirm"}
+        if not confirmed:
+            return CommandResult(
+                "This erases the text of all your messages, your index entries, profile, feedback and "
+                "leaderboard rows. It cannot be undone. Run `/forget-me confirm` or press the button.",
+                buttons=(Button(FORGET_CONFIRM_ACTION, "Yes, forget me", "confirm", style="danger"),),
+            )
+        counts = await self.forget(cmd.user)
+        total = sum(counts.values())
+        return CommandResult(f"Done: {total} stored items about you were erased.", data={"counts": counts})
+
+    @listen(ButtonClicked)
+    async def on_click(self, event: ButtonClicked) -> None:
+        """The confirmation button of ``/forget-me``."""
+        if event.action_id != FORGET_CONFIRM_ACTION:
+            return
+        counts = await self.forget(event.user)
+        await self.ctx.ephemeral(
+            event.channel, event.user, f"Done: {sum(counts.values())} stored items about you were erased."
+        )
+
+    async def forget(self, user: UserRef) -> dict[str, int]:
+        """Erase a member across the store and every brain; audited without content."""
+        store = self.ctx.store
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        counts: dict[str, int] = {}
+        # First stop new facts about the member (bus gate and recorder), then erase what is stored.
+        if self.ctx.services.has("forgotten"):
+            (await self.ctx.services.get("forgotten")).add(user)
+        async with store.db.transaction() as tx:
+            counts["messages"] = await tx.execute(
+                "UPDATE messages SET text = '', deleted = 1 WHERE platform = ? AND workspace_id = ? AND author_id = ? AND deleted = 0",
+                (p, ws, uid),
+            )
+            counts["reactions"] = await tx.execute(
+                "DELETE FROM reactions WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+            )
+            counts["feedback"] = await tx.execute(
+                "DELETE FROM feedback WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+            )
+            counts["settings"] = await tx.execute(
+                "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+            )
+            await tx.execute(
+                "UPDATE users SET name = '' WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+            )
+        for brain in self._app.brains:
+            if brain is self:
+                continue
+            for key, value in (await brain.forget_member(user)).items():
+                counts[f"{brain.name}.{key}"] = value
+        # Remember that the member asked to be forgotten, so history re-imports skip their text.
+        await store.set_member_setting(p, ws, uid, "forgotten", True)
+        await store.set_member_setting(p, ws, uid, "opted_out", True)
+        await store.audit(p, ws, uid, "forget-me", detail={"counts": counts})
+        return counts
+
+    async def export(self, user: UserRef) -> dict[str, Any]:
+        """Everything stored about a member (data access request)."""
+        store = self.ctx.store
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        messages = await store.db.fetchall(
+            "SELECT message_id, channel_id, thread_id, ts, text, deleted FROM messages "
+            "WHERE platform = ? AND workspace_id = ? AND author_id = ? ORDER BY ts",
+            (p, ws, uid),
+        )
+        settings = await store.db.fetchall(
+            "SELECT key, value FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            (p, ws, uid),
+        )
+        reactions = await store.db.fetchall(
+            "SELECT message_id, emoji, ts FROM reactions WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            (p, ws, uid),
+        )
+        feedback = await store.db.fetchall(
+            "SELECT kind, target_id, value, ts FROM feedback WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            (p, ws, uid),
+        )
+        out: dict[str, Any] = {
+            "user": {"platform": p, "workspace_id": ws, "user_id": uid},
+            "messages": [
+                {
+                    "message_id": m[0],
+                    "channel_id": m[1],
+                    "thread_id": m[2],
+                    "ts": m[3],
+                    "text": m[4],
+                    "deleted": bool(m[5]),
+                }
+                for m in messages
+            ],
+            "settings": {k: json.loads(v) for k, v in settings},
+            "reactions": [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in reactions],
+            "feedback": [{"kind": f[0], "target_id": f[1], "value": f[2], "ts": f[3]} for f in feedback],
+        }
+        for brain in self._app.brains:
+            if brain is not self:
+                data = await brain.export_member(user)
+                if data:
+                    out[brain.name] = data
+        return out
+
+    # -- retention -----------------------------------------------------------------------------
+    @every(hours=24)
+    async def retention(self) -> None:
+        """Daily: purge messages older than ``privacy.retention_days`` from the store and every brain."""
+        await self.purge_expired()
+
+    async def purge_expired(self) -> dict[str, int]:
+        """Apply the retention policy now; returns counts per place."""
+        days = self.ctx.settings.privacy.retention_days
+        if days is None:
+            return {}
+        cutoff = self.ctx.clock.now().timestamp() - days * 86400
+        async with self.ctx.store.db.transaction() as tx:
+            counts = {
+                "messages": await tx.execute("DELETE FROM messages WHERE ts < ?", (cutoff,)),
+                "reactions": await tx.execute("DELETE FROM reactions WHERE ts < ?", (cutoff,)),
+            }
+        for brain in self._app.brains:
+            if brain is not self:
+                counts[brain.name] = await brain.purge_before(cutoff)
+        await self.ctx.store.audit("-", "-", "scheduler", "retention", detail={"cutoff": cutoff, "counts": counts})
+        return counts
+
+    # -- admin commands ------------------------------------------------------------------------
+    @command("guildhall config", description="Show or change settings", admin=True, usage="[set KEY VALUE]")
+    async def config(self, cmd: CommandInvoked) -> CommandResult:
+        ws = cmd.channel.workspace_id
+        platform = cmd.platform.value
+        words = cmd.text.split(maxsplit=2)
+        if not words or words[0] == "show":
+            lines = ["**Settings**"]
+            for key in sorted(CONFIG_KEYS):
+                value = await self.ctx.store.get_workspace_setting(platform, ws, key)
+                lines.append(f"• `{key}` = {json.dumps(value) if value is not None else '(default)'}")
+            return CommandResult("\n".join(lines))
+        if words[0] != "set" or len(words) < 3:
+            return CommandResult("Usage: `/guildhall config set KEY VALUE` or `/guildhall config show`.")
+        try:
+            value = parse_config_value(words[1], words[2])
+        except ValueError as exc:
+            return CommandResult(f"Not changed: {exc}.")
+        await self.ctx.store.set_workspace_setting(platform, ws, words[1], value)
+        return CommandResult(f"`{words[1]}` is now {json.dumps(value)}.")
+
+    @command(
+        "guildhall alerts-channel",
+        description="Post trend alerts in this (or the given) channel",
+        admin=True,
+        usage="[#channel]",
+    )
+    async def alerts_channel(self, cmd: CommandInvoked) -> CommandResult:
+        target = cmd.option("channel") or cmd.text.strip().lstrip("#") or cmd.channel.channel_id
+        await self.ctx.store.set_workspace_setting(
+            cmd.platform.value, cmd.channel.workspace_id, "alerts_channel", target
+        )
+        return CommandResult(f"Trend alerts will be posted in <#{target}>.")

@@ -1,0 +1,742 @@
+"""Normalized events: the only language adapters and brains share.
+
+Inbound *facts* are named in the past tense (``MessagePosted``); outbound *actions* are imperatives
+(``SendMessage``). Every class is a frozen, slotted dataclass so events can be shared between tasks
+without copying and hashed for de-duplication. Platform ids are always ``str``.
+
+Every inbound event has a stable :pyattr:`Event.event_id` built from the platform, the workspace and
+the platform's own id for the fact, so a redelivered event (Slack retries, gateway resumes, Redis
+reclaims, re-imports) can be recognised and applied once.
+
+:func:`to_json` / :func:`from_json` give a lossless JSON round-trip for every event type, which the
+Redis Streams bus uses on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import json
+import types
+import typing
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+
+
+class Platform(enum.StrEnum):
+    """Chat platforms Guildhall talks to."""
+
+    DISCORD = "discord"
+    SLACK = "slack"
+    CONSOLE = "console"
+
+
+class Visibility(enum.StrEnum):
+    """Who can read a channel; drives access control in retrieval and recommendations."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+    DM = "dm"
+
+
+class EventSource(enum.StrEnum):
+    """Where an inbound event came from; brains may treat history differently from live traffic."""
+
+    LIVE = "live"
+    IMPORT = "import"
+    BACKFILL = "backfill"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current UTC time."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRef:
+    """A Discord guild, a Slack team or the local console community."""
+
+    platform: Platform
+    workspace_id: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A member of a workspace."""
+
+    platform: Platform
+    workspace_id: str
+    user_id: str
+    name: str = ""
+    is_bot: bool = False
+
+    @property
+    def key(self) -> str:
+        """Globally unique key ``platform:workspace:user``."""
+        return f"{self.platform.value}:{self.workspace_id}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A channel, thread parent, forum or DM conversation.
+
+    ``allowed_user_ids`` / ``allowed_role_ids`` carry the access list of a private channel when the
+    platform reveals it (Discord permission overwrites, Slack private-channel membership).
+    """
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    name: str = ""
+    visibility: Visibility = Visibility.PUBLIC
+    is_forum: bool = False
+    allowed_user_ids: tuple[str, ...] = ()
+    allowed_role_ids: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Globally unique key ``platform:workspace:channel``."""
+        return f"{self.platform.value}:{self.workspace_id}:{self.channel_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message, e.g. a PNG chart."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source under an answer: a message, a thread or a document."""
+
+    number: int
+    title: str
+    url: str
+    snippet: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An interactive button (Slack Block Kit / Discord component); clicks come back as ButtonClicked."""
+
+    action_id: str
+    label: str
+    value: str = ""
+    style: str = "default"
+
+
+class Event:
+    """Base of all events. Subclasses are frozen, slotted dataclasses registered by class name."""
+
+    __slots__ = ()
+    registry: ClassVar[dict[str, type[Event]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Event.registry[cls.__name__] = cls
+
+    @property
+    def event_id(self) -> str:  # pragma: no cover - overridden
+        """Stable id: the same fact delivered twice has the same id."""
+        raise NotImplementedError
+
+    @property
+    def platform(self) -> Platform:  # pragma: no cover - overridden
+        """The platform this event belongs to."""
+        raise NotImplementedError
+
+
+class InboundEvent(Event):
+    """A fact reported by an adapter or an importer."""
+
+    __slots__ = ()
+
+
+class Action(Event):
+    """Something a brain asks an adapter to do."""
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------------------- inbound facts
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePosted(InboundEvent):
+    """A chat message was posted (live, imported or backfilled).
+
+    ``thread_id`` is the id of the thread root (Slack ``thread_ts``, Discord thread channel id) or
+    ``None`` for an unthreaded message; a thread root has ``thread_id == message_id`` on Slack.
+    ``reply_to`` is the message this one answers when the platform says so (Discord references).
+    """
+
+    channel: ChannelRef
+    author: UserRef
+    message_id: str
+    text: str
+    ts: datetime
+    thread_id: str | None = None
+    reply_to: str | None = None
+    mentions_bot: bool = False
+    mentioned_user_ids: tuple[str, ...] = ()
+    permalink: str = ""
+    subtype: str = ""
+    source: EventSource = EventSource.LIVE
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.channel.platform.value}:{self.channel.workspace_id}:msg:{self.message_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+    @property
+    def is_bot(self) -> bool:
+        """True for messages by bots (including ourselves): brains ignore them."""
+        return self.author.is_bot
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdited(InboundEvent):
+    """A message's text changed. Raw edit events may arrive for uncached messages."""
+
+    channel: ChannelRef
+    message_id: str
+    text: str
+    edited_at: datetime
+    author: UserRef | None = None
+    thread_id: str | None = None
+
+    @property
+    def event_id(self) -> str:
+        stamp = self.edited_at.isoformat()
+        return f"{self.channel.platform.value}:{self.channel.workspace_id}:edit:{self.message_id}:{stamp}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDeleted(InboundEvent):
+    """A message was deleted: its text must disappear from the store and the index."""
+
+    channel: ChannelRef
+    message_id: str
+    deleted_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.channel.platform.value}:{self.channel.workspace_id}:del:{self.message_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionAdded(InboundEvent):
+    """A member reacted to a message. ``emoji`` is a name (``white_check_mark``) or a unicode char."""
+
+    channel: ChannelRef
+    message_id: str
+    user: UserRef
+    emoji: str
+    ts: datetime = field(default_factory=utcnow)
+    message_author_id: str | None = None
+
+    @property
+    def event_id(self) -> str:
+        return (
+            f"{self.channel.platform.value}:{self.channel.workspace_id}:react+:"
+            f"{self.message_id}:{self.user.user_id}:{self.emoji}"
+        )
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionRemoved(InboundEvent):
+    """A member removed a reaction."""
+
+    channel: ChannelRef
+    message_id: str
+    user: UserRef
+    emoji: str
+    ts: datetime = field(default_factory=utcnow)
+
+    @property
+    def event_id(self) -> str:
+        return (
+            f"{self.channel.platform.value}:{self.channel.workspace_id}:react-:"
+            f"{self.message_id}:{self.user.user_id}:{self.emoji}:{self.ts.isoformat()}"
+        )
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined(InboundEvent):
+    """A member joined the workspace (``channel is None``) or a channel."""
+
+    user: UserRef
+    ts: datetime
+    channel: ChannelRef | None = None
+
+    @property
+    def event_id(self) -> str:
+        where = self.channel.channel_id if self.channel else "-"
+        return f"{self.user.platform.value}:{self.user.workspace_id}:join:{where}:{self.user.user_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.user.platform
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadCreated(InboundEvent):
+    """A thread or forum post was opened under ``parent``."""
+
+    parent: ChannelRef
+    thread_id: str
+    title: str
+    author: UserRef
+    ts: datetime
+    is_forum_post: bool = False
+    source: EventSource = EventSource.LIVE
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.parent.platform.value}:{self.parent.workspace_id}:thread:{self.thread_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.parent.platform
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSeen(InboundEvent):
+    """An adapter learned a channel's name, visibility or access list (guild cache, channels.json)."""
+
+    channel: ChannelRef
+    ts: datetime = field(default_factory=utcnow)
+    member_ids: tuple[str, ...] = ()
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.channel.platform.value}:{self.channel.workspace_id}:chan:{self.channel.channel_id}:{self.ts.isoformat()}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInvoked(InboundEvent):
+    """A slash command (or its console equivalent) was invoked.
+
+    ``name`` is the command path without the slash (``ask``, ``guildhall index``); ``options`` the
+    parsed arguments; ``text`` the raw argument string. ``interaction_id`` is the platform's id for
+    the invocation (Discord interaction id, Slack trigger id) and ``response_ref`` an opaque handle
+    the adapter uses to answer it (interaction token, ``response_url``).
+    ``is_platform_admin`` and ``role_ids`` are facts gathered by the adapter; the decision whether
+    the user may run an admin command is taken in :mod:`bot.permissions`.
+    """
+
+    name: str
+    user: UserRef
+    channel: ChannelRef
+    interaction_id: str
+    ts: datetime
+    text: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+    response_ref: str = ""
+    is_platform_admin: bool = False
+    role_ids: tuple[str, ...] = ()
+    thread_id: str | None = None
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.channel.platform.value}:{self.channel.workspace_id}:cmd:{self.interaction_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+    def option(self, key: str, default: str = "") -> str:
+        """Return a named option's value, or ``default``."""
+        for name, value in self.options:
+            if name == key:
+                return value
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonClicked(InboundEvent):
+    """A member clicked a button we rendered (feedback, mark solved, approve draft...)."""
+
+    action_id: str
+    value: str
+    user: UserRef
+    channel: ChannelRef
+    message_id: str
+    interaction_id: str
+    ts: datetime = field(default_factory=utcnow)
+    response_ref: str = ""
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.channel.platform.value}:{self.channel.workspace_id}:click:{self.interaction_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+# --------------------------------------------------------------------------- outbound actions
+
+
+def _new_action_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage(Action):
+    """Post a message in a channel, or in a thread when ``thread_id`` is set."""
+
+    channel: ChannelRef
+    text: str
+    thread_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    reply_to: str | None = None
+    action_id: str = field(default_factory=_new_action_id)
+
+    @property
+    def event_id(self) -> str:
+        return f"action:{self.action_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class SendDirectMessage(Action):
+    """Send a DM to a member (digests, confirmations)."""
+
+    user: UserRef
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    action_id: str = field(default_factory=_new_action_id)
+
+    @property
+    def event_id(self) -> str:
+        return f"action:{self.action_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.user.platform
+
+
+@dataclass(frozen=True, slots=True)
+class SendEphemeral(Action):
+    """Show a message only to ``user`` in ``channel``.
+
+    When ``response_ref`` is set the adapter answers the command interaction it came from (Discord
+    follow-up, Slack ``response_url``); otherwise it uses the platform's ephemeral API.
+    """
+
+    channel: ChannelRef
+    user: UserRef
+    text: str
+    response_ref: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    action_id: str = field(default_factory=_new_action_id)
+
+    @property
+    def event_id(self) -> str:
+        return f"action:{self.action_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply(Action):
+    """Answer a slash command publicly (``ephemeral=False``) or privately, via its interaction."""
+
+    command: CommandInvoked
+    text: str
+    ephemeral: bool = True
+    attachments: tuple[Attachment, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    action_id: str = field(default_factory=_new_action_id)
+
+    @property
+    def event_id(self) -> str:
+        return f"action:{self.action_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.command.platform
+
+
+@dataclass(frozen=True, slots=True)
+class AddReaction(Action):
+    """React to a message."""
+
+    channel: ChannelRef
+    message_id: str
+    emoji: str
+    action_id: str = field(default_factory=_new_action_id)
+
+    @property
+    def event_id(self) -> str:
+        return f"action:{self.action_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+@dataclass(frozen=True, slots=True)
+class MarkThreadSolved(Action):
+    """Show that a thread is solved: Discord forum posts get the forum's "Solved" tag (when it
+    exists); elsewhere adapters add a ✅ reaction on the thread's first message."""
+
+    channel: ChannelRef
+    thread_id: str
+    accepted_message_id: str = ""
+    action_id: str = field(default_factory=_new_action_id)
+
+    @property
+    def event_id(self) -> str:
+        return f"action:{self.action_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
+INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
+    MessagePosted,
+    MessageEdited,
+    MessageDeleted,
+    ReactionAdded,
+    ReactionRemoved,
+    MemberJoined,
+    ThreadCreated,
+    ChannelSeen,
+    CommandInvoked,
+    ButtonClicked,
+)
+ACTION_TYPES: tuple[type[Action], ...] = (
+    SendMessage,
+    SendDirectMessage,
+    SendEphemeral,
+    CommandReply,
+    AddReaction,
+    MarkThreadSolved,
+)
+
+
+# --------------------------------------------------------------------------- JSON round-trip
+
+
+class EventDecodeError(ValueError):
+    """Raised when a JSON payload is not a valid event."""
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """Encode an event as a JSON-compatible dict with a ``type`` tag."""
+    if not dataclasses.is_dataclass(event):
+        raise TypeError(f"not an event dataclass: {type(event).__name__}")
+    body = _encode(event)
+    assert isinstance(body, dict)
+    return {"type": type(event).__name__, **body}
+
+
+def to_json(event: Event) -> str:
+    """Encode an event as compact JSON (the wire format of the Redis bus)."""
+    return json.dumps(to_dict(event), ensure_ascii=False, separators=(",", ":"))
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """Decode a dict produced by :func:`to_dict`."""
+    try:
+        type_name = data["type"]
+        cls = Event.registry[type_name]
+    except (KeyError, TypeError) as exc:
+        raise EventDecodeError(f"unknown or missing event type: {data.get('type')!r}") from exc
+    body = {k: v for k, v in data.items() if k != "type"}
+    try:
+        value = _decode(cls, body)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EventDecodeError(f"invalid {type_name}: {exc}") from exc
+    assert isinstance(value, Event)
+    return value
+
+
+def from_json(payload: str | bytes) -> Event:
+    """Decode JSON produced by :func:`to_json`; raises :class:`EventDecodeError` on bad input."""
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise EventDecodeError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EventDecodeError("event JSON must be an object")
+    return from_dict(data)
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _encoder_for(type(value))(value)
+    return _encode_leaf(value)
+
+
+def _encode_leaf(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (tuple, list)):
+        return [_encode(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _encoder_for(type(value))(value)
+    return value
+
+
+_PLAIN = (str, int, float, bool, type(None))
+_ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _encoder_for(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """A per-class encoder: plain fields are copied, others go through :func:`_encode_leaf`.
+
+    Compiled once per class because the bus encodes every event it carries.
+    """
+    encoder = _ENCODERS.get(cls)
+    if encoder is None:
+        names = [f.name for f in dataclasses.fields(cls)]
+
+        def encoder(obj: Any, _names: list[str] = names) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name in _names:
+                v = getattr(obj, name)
+                out[name] = v if isinstance(v, _PLAIN) and not isinstance(v, enum.Enum) else _encode_leaf(v)
+            return out
+
+        _ENCODERS[cls] = encoder
+    return encoder
+
+
+Decoder = Callable[[Any], Any]
+_DECODERS: dict[Any, Decoder] = {}
+
+
+def _decode(tp: Any, raw: Any) -> Any:
+    return _decoder_for(tp)(raw)
+
+
+def _decoder_for(tp: Any) -> Decoder:
+    """Build (once per type) a function turning JSON data into a value of type ``tp``."""
+    cached = _DECODERS.get(tp)
+    if cached is None:
+        cached = _build_decoder(tp)
+        _DECODERS[tp] = cached
+    return cached
+
+
+def _build_decoder(tp: Any) -> Decoder:
+    origin = get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        inner = _decoder_for(next(a for a in get_args(tp) if a is not type(None)))
+        return lambda raw: None if raw is None else inner(raw)
+    if origin is tuple:
+        items = get_args(tp)
+        if len(items) == 2 and items[1] is Ellipsis:
+            item = _decoder_for(items[0])
+
+            def var_tuple(raw: Any) -> Any:
+                if not isinstance(raw, list):
+                    raise TypeError(f"expected a list for {tp}, got {type(raw).__name__}")
+                return tuple(item(v) for v in raw)
+
+            return var_tuple
+        parts = [_decoder_for(a) for a in items]
+
+        def fixed_tuple(raw: Any) -> Any:
+            if not isinstance(raw, list):
+                raise TypeError(f"expected a list for {tp}, got {type(raw).__name__}")
+            return tuple(d(v) for d, v in zip(parts, raw, strict=True))
+
+        return fixed_tuple
+    if origin is typing.Literal:
+        return lambda raw: raw
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = get_type_hints(tp)
+        fields = [(f.name, _decoder_for(hints[f.name])) for f in dataclasses.fields(tp)]
+        cls = tp
+
+        def dataclass_decoder(raw: Any) -> Any:
+            if not isinstance(raw, dict):
+                raise TypeError(f"expected an object for {cls.__name__}")
+            return cls(**{name: dec(raw[name]) for name, dec in fields if name in raw})
+
+        return dataclass_decoder
+    if tp is datetime:
+
+        def decode_datetime(raw: Any) -> datetime:
+            if not isinstance(raw, str):
+                raise TypeError("expected an ISO timestamp")
+            parsed = datetime.fromisoformat(raw)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+        return decode_datetime
+    if tp is bytes:
+        return lambda raw: base64.b64decode(raw)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return lambda raw: tp(raw)
+    if tp is bool:
+
+        def decode_bool(raw: Any) -> bool:
+            if not isinstance(raw, bool):
+                raise TypeError("expected a boolean")
+            return raw
+
+        return decode_bool
+    if tp in (str, int, float):
+
+        def decode_scalar(raw: Any) -> Any:
+            if tp is float and isinstance(raw, int) and not isinstance(raw, bool):
+                return float(raw)
+            if not isinstance(raw, tp) or isinstance(raw, bool):
+                raise TypeError(f"expected {tp.__name__}, got {type(raw).__name__}")
+            return raw
+
+        return decode_scalar
+    return lambda raw: raw

@@ -1,0 +1,87 @@
+"""``guildhall import slack-export|discord-export``: history into the store and every brain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli_support import emit, run, settings_or_exit, setup_logging
+from bot.importers.summary import ImportSummary
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add the export importers to ``guildhall import``."""
+    group = groups["import"]
+
+    @group.command("slack-export")
+    def slack_export(
+        path: Annotated[Path, typer.Argument(help="Slack export folder or zip")],
+        workspace: Annotated[str | None, typer.Option(help="Team id, if the export does not show it")] = None,
+        team_domain: Annotated[
+            str | None, typer.Option(help="Workspace subdomain for permalinks (acme for acme.slack.com)")
+        ] = None,
+        index: Annotated[bool, typer.Option("--index/--no-index", help="Rebuild the QA index afterwards")] = True,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+        config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Import a Slack workspace export."""
+        from bot.importers.slack_export import import_slack_export
+
+        _run_import(
+            config,
+            lambda bus: import_slack_export(
+                path, bus, workspace_id=workspace, team_domain=team_domain, progress=None if not quiet else False
+            ),
+            index=index,
+            as_json=as_json,
+        )
+
+    @group.command("discord-export")
+    def discord_export(
+        paths: Annotated[list[Path], typer.Argument(help="DiscordChatExporter JSON file(s)")],
+        index: Annotated[bool, typer.Option("--index/--no-index", help="Rebuild the QA index afterwards")] = True,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+        config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Import DiscordChatExporter JSON exports."""
+        from bot.importers.discord_export import import_discord_export
+
+        _run_import(
+            config,
+            lambda bus: import_discord_export(paths, bus, progress=None if not quiet else False),
+            index=index,
+            as_json=as_json,
+        )
+
+
+def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: bool) -> None:
+    settings = settings_or_exit(config)
+    setup_logging("WARNING")
+
+    async def go() -> tuple[ImportSummary, dict[str, Any]]:
+        from bot.app import build_app
+
+        app = await build_app(settings)
+        await app.start()
+        extra: dict[str, Any] = {}
+        try:
+            summary: ImportSummary = await do_import(app.bus)
+            await app.bus.drain()
+            extra["store"] = await app.store.counts()
+            if index and any(b.name == "qa" for b in app.brains):
+                qa: Any = app.brain("qa")
+                stats = await (await qa.indexer()).index_all()
+                extra["index"] = stats.as_dict()
+        finally:
+            await app.stop()
+        return summary, extra
+
+    summary, extra = run(go)
+    data = {**summary.as_dict(), **extra}
+    emit(data, as_json, lambda: summary.text() + (f"\nindex: {extra['index']}" if "index" in extra else ""))
+    if summary.errors:
+        raise typer.Exit(1)

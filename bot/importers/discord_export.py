@@ -1,0 +1,211 @@
+"""Import DiscordChatExporter JSON files (one channel or thread per file).
+
+Format: ``guild`` {id, name}, ``channel`` {id, type, categoryId, category, name}, ``messages`` with
+``id``, ``type``, ``timestamp``, ``timestampEdited``, ``content``, ``author`` {id, name, nickname,
+isBot}, ``attachments``, ``reactions`` and, for replies, ``reference.messageId``.
+
+Mapping choices:
+
+* ``Default`` and ``Reply`` messages are chat; ``GuildMemberJoin`` becomes :class:`MemberJoined`;
+  other system types (pins, thread-created notices, calls, boosts...) are skipped.
+* Conversations: a ``Reply`` joins the conversation of the message it references, so
+  ``thread_id`` is the id of the conversation's first message (the referenced message's own
+  ``thread_id`` when it has one, else the referenced id). A first message that gets replies has
+  ``thread_id`` = its own id, as a Slack thread root does. This makes a reply chain one retrieval
+  unit, like a Slack thread.
+* A file whose channel is a thread (``GuildPublicThread`` / ``GuildPrivateThread`` / forum post) uses
+  the thread's channel id as ``thread_id`` for every message and publishes :class:`ThreadCreated`
+  under the parent channel (``categoryId``).
+* Reactions carry counts, not always who reacted: a reaction is imported only when its ``users``
+  are listed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.bus import EventBus
+from bot.events import (
+    ChannelRef,
+    ChannelSeen,
+    Event,
+    EventSource,
+    MemberJoined,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ThreadCreated,
+    UserRef,
+    Visibility,
+)
+from bot.importers.progress import Progress
+from bot.importers.summary import ImportSummary
+
+CHAT_TYPES = frozenset({"Default", "Reply", "ThreadStarterMessage"})
+THREAD_CHANNEL_TYPES = frozenset({"GuildPublicThread", "GuildPrivateThread", "GuildNewsThread"})
+DM_CHANNEL_TYPES = frozenset({"DirectTextChat", "DirectGroupTextChat"})
+
+
+class DiscordExportError(Exception):
+    """A file can't be imported; ``str()`` names it and the reason."""
+
+
+def _parse_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("missing timestamp")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def jump_url(guild_id: str, channel_id: str, message_id: str) -> str:
+    """Discord's jump link to a message."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def events_from_export(data: Any, name: str, summary: ImportSummary) -> list[Event]:
+    """Validate one export document and build its events, oldest first (raises on a bad file)."""
+    if not isinstance(data, dict):
+        raise DiscordExportError(f"{name}: expected a JSON object with guild, channel and messages")
+    guild, channel, messages = data.get("guild"), data.get("channel"), data.get("messages")
+    if not isinstance(guild, dict) or not isinstance(channel, dict) or not isinstance(messages, list):
+        raise DiscordExportError(f"{name}: missing guild, channel or messages")
+    if not isinstance(guild.get("id"), str) or not isinstance(channel.get("id"), str):
+        raise DiscordExportError(f"{name}: guild and channel need string ids")
+    gid, cid = guild["id"], channel["id"]
+    ctype = str(channel.get("type") or "GuildTextChat")
+    is_thread = ctype in THREAD_CHANNEL_TYPES
+    visibility = Visibility.DM if ctype in DM_CHANNEL_TYPES else Visibility.PUBLIC
+    parent_id = str(channel.get("categoryId") or cid) if is_thread else cid
+    parent_name = str(channel.get("category") or "") if is_thread else str(channel.get("name") or cid)
+    parent = ChannelRef(Platform.DISCORD, gid, parent_id, parent_name, visibility)
+    events: list[Event] = [ChannelSeen(parent)]
+    valid: list[dict[str, Any]] = []
+    for index, raw in enumerate(messages):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("author"), dict):
+            summary.warn(f"{name}[{index}]: skipped (message without id or author)")
+            continue
+        try:
+            raw["_when"] = _parse_time(raw.get("timestamp"))
+        except ValueError as exc:
+            summary.warn(f"{name}[{index}]: skipped ({exc})")
+            continue
+        valid.append(raw)
+    valid.sort(key=lambda m: m["_when"])
+    # First pass: conversation roots, so a first message with replies opens its thread.
+    conversation: dict[str, str] = {}
+    for raw in valid:
+        ref = raw.get("reference") if isinstance(raw.get("reference"), dict) else None
+        target = ref.get("messageId") if ref else None
+        if raw.get("type") == "Reply" and isinstance(target, str):
+            conversation[raw["id"]] = conversation.get(target, target)
+            conversation.setdefault(target, target)
+    if is_thread:
+        title = str(channel.get("name") or cid)
+        starter = next((m for m in valid if m.get("type") in CHAT_TYPES), None)
+        if starter is not None:
+            author = _user(gid, starter["author"])
+            events.append(ThreadCreated(parent, cid, title, author, starter["_when"], source=EventSource.IMPORT))
+            summary.threads += 1
+    roots_counted: set[str] = set()
+    for raw in valid:
+        mtype = str(raw.get("type") or "Default")
+        author = _user(gid, raw["author"])
+        when: datetime = raw["_when"]
+        if mtype == "GuildMemberJoin":
+            events.append(MemberJoined(author, when, None))
+            continue
+        if mtype not in CHAT_TYPES:
+            summary.skipped += 1
+            continue
+        content = raw.get("content") or ""
+        if not isinstance(content, str):
+            summary.warn(f"{name}: message {raw['id']} skipped (content is not text)")
+            continue
+        attachments = [a.get("fileName") for a in raw.get("attachments") or () if isinstance(a, dict)]
+        if attachments:
+            content = (content + "\n" if content else "") + " ".join(f"[file: {a}]" for a in attachments if a)
+        ref = raw.get("reference") if isinstance(raw.get("reference"), dict) else None
+        reply_to = ref.get("messageId") if ref and isinstance(ref.get("messageId"), str) else None
+        thread_id = cid if is_thread else conversation.get(raw["id"])
+        if thread_id and not is_thread and thread_id == raw["id"] and thread_id not in roots_counted:
+            roots_counted.add(thread_id)
+            summary.threads += 1
+        events.append(
+            MessagePosted(
+                channel=parent,  # a thread's messages belong to its parent channel, under thread_id
+                author=author,
+                message_id=raw["id"],
+                text=content,
+                ts=when,
+                thread_id=thread_id,
+                reply_to=reply_to,
+                permalink=jump_url(gid, cid, raw["id"]),
+                subtype="" if mtype != "Reply" else "reply",
+                source=EventSource.IMPORT,
+            )
+        )
+        summary.messages += 1
+        edited = raw.get("timestampEdited")
+        if isinstance(edited, str):
+            try:
+                events.append(MessageEdited(parent, raw["id"], content, _parse_time(edited), author, thread_id))
+            except ValueError:
+                pass
+        for reaction in raw.get("reactions") or ():
+            if not isinstance(reaction, dict):
+                continue
+            emoji: dict[str, Any] = reaction["emoji"] if isinstance(reaction.get("emoji"), dict) else {}
+            emoji_name = str(emoji.get("name") or "")
+            for reactor in reaction.get("users") or ():
+                if isinstance(reactor, dict) and isinstance(reactor.get("id"), str) and emoji_name:
+                    events.append(
+                        ReactionAdded(parent, raw["id"], _user(gid, reactor), emoji_name, when, author.user_id)
+                    )
+                    summary.reactions += 1
+    return events
+
+
+def _user(guild_id: str, raw: dict[str, Any]) -> UserRef:
+    name = str(raw.get("nickname") or raw.get("name") or raw.get("id") or "")
+    return UserRef(Platform.DISCORD, guild_id, str(raw.get("id") or ""), name, bool(raw.get("isBot")))
+
+
+async def import_discord_export(
+    paths: Iterable[str | Path], bus: EventBus, *, progress: bool | None = None
+) -> ImportSummary:
+    """Publish the history of DiscordChatExporter JSON files on ``bus``.
+
+    A file that is not valid JSON or lacks guild/channel/messages is reported and skipped whole.
+    """
+    started = time.perf_counter()
+    files = [Path(p) for p in paths]
+    summary = ImportSummary(source=", ".join(str(p) for p in files))
+    users: set[str] = set()
+    channels: set[str] = set()
+    with Progress(len(files), "discord export", enabled=progress) as bar:
+        for path in files:
+            try:
+                data = json.loads(path.read_bytes())
+                events = events_from_export(data, path.name, summary)
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError, DiscordExportError) as exc:
+                reason = str(exc) if isinstance(exc, DiscordExportError) else f"{path.name}: {exc}"
+                summary.errors.append(reason)
+                bar.advance(1)
+                continue
+            for event in events:
+                if isinstance(event, MessagePosted):
+                    users.add(event.author.user_id)
+                    channels.add(event.channel.channel_id)
+                await bus.publish(event)
+            summary.files += 1
+            bar.advance(1, path.name)
+    summary.users = len(users)
+    summary.channels = len(channels)
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,378 @@
+"""Import a Slack workspace export (the folder Slack delivers, or its zip).
+
+Layout: ``users.json``, ``channels.json`` (public), ``groups.json`` (private), ``mpims.json`` and
+``dms.json`` (direct conversations, with their ``members`` as the access list) and one folder per
+conversation holding ``YYYY-MM-DD.json`` day files. Mapping:
+
+* ``thread_ts`` -> ``thread_id`` (a root with replies has ``thread_ts == ts``); ``thread_broadcast``
+  replies keep their thread;
+* ``bot_message`` / ``bot_id`` -> a bot author (brains ignore bots);
+* ``channel_join`` -> :class:`MemberJoined`; other system subtypes (topic, purpose, pins, leaves,
+  archive...) are not chat and are skipped;
+* an ``edited`` block -> the post with its final text, then a :class:`MessageEdited` with its time;
+* ``files`` -> their names appended to the text (``[file: report.pdf]``);
+* ``reactions`` -> one :class:`ReactionAdded` per listed member.
+
+A day file is parsed and validated whole before any of its events is published, so a malformed file
+is reported (file name and reason) and skipped without leaving half of it in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from bot.bus import EventBus
+from bot.events import (
+    ChannelRef,
+    ChannelSeen,
+    Event,
+    EventSource,
+    MemberJoined,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    UserRef,
+    Visibility,
+)
+from bot.importers.progress import Progress
+from bot.importers.summary import ImportSummary
+
+# Subtypes that are not conversation; channel_join becomes MemberJoined.
+SYSTEM_SUBTYPES = frozenset(
+    {
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "channel_purpose",
+        "channel_name",
+        "channel_archive",
+        "channel_unarchive",
+        "group_join",
+        "group_leave",
+        "group_topic",
+        "group_purpose",
+        "group_name",
+        "group_archive",
+        "group_unarchive",
+        "pinned_item",
+        "unpinned_item",
+        "bot_add",
+        "bot_remove",
+        "reminder_add",
+        "tombstone",
+        "joiner_notification",
+        "sh_room_created",
+        "huddle_thread",
+    }
+)
+_CONVERSATION_FILES = (
+    ("channels.json", Visibility.PUBLIC),
+    ("groups.json", Visibility.PRIVATE),
+    ("mpims.json", Visibility.DM),
+    ("dms.json", Visibility.DM),
+)
+
+
+class ExportReadError(Exception):
+    """A file of the export can't be used; ``str()`` names the file and the reason."""
+
+
+class ExportSource:
+    """Read files of an export, from a folder or a zip (paths are ``/``-separated, root-relative)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._zip: zipfile.ZipFile | None = None
+        self._prefix = ""
+        if path.is_file():
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except zipfile.BadZipFile as exc:
+                raise ExportReadError(f"{path}: not a zip file or folder ({exc})") from exc
+            names = self._zip.namelist()
+            # Some zips wrap everything in one top folder.
+            if "users.json" not in names and "channels.json" not in names:
+                tops = {n.split("/", 1)[0] for n in names if "/" in n}
+                for top in tops:
+                    if f"{top}/channels.json" in names or f"{top}/users.json" in names:
+                        self._prefix = f"{top}/"
+                        break
+        elif not path.is_dir():
+            raise ExportReadError(f"{path}: no such file or folder")
+
+    def names(self) -> list[str]:
+        """Every file, relative to the export root."""
+        if self._zip is not None:
+            return [
+                n[len(self._prefix) :]
+                for n in self._zip.namelist()
+                if n.startswith(self._prefix) and not n.endswith("/")
+            ]
+        return [p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()]
+
+    def read(self, name: str) -> bytes:
+        """Bytes of one file."""
+        if self._zip is not None:
+            return self._zip.read(self._prefix + name)
+        return (self.path / name).read_bytes()
+
+    def exists(self, name: str) -> bool:
+        """Whether the export holds ``name``."""
+        if self._zip is not None:
+            return (self._prefix + name) in self._zip.NameToInfo
+        return (self.path / name).is_file()
+
+    def json(self, name: str) -> Any:
+        """Parse one JSON file; raises :class:`ExportReadError` naming it."""
+        try:
+            return json.loads(self.read(name))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ExportReadError(f"{name}: invalid JSON ({exc})") from exc
+
+    def close(self) -> None:
+        """Close the zip, if any."""
+        if self._zip is not None:
+            self._zip.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Conversation:
+    ref: ChannelRef
+    folder: str
+    members: tuple[str, ...]
+
+
+def _ts_to_datetime(ts: str) -> datetime:
+    return datetime.fromtimestamp(float(ts), UTC)
+
+
+def slack_permalink(domain: str, channel_id: str, ts: str, thread_ts: str | None = None) -> str:
+    """A Slack message link, ``https://<domain>.slack.com/archives/<channel>/p<ts without dot>``.
+
+    Args:
+        domain: the workspace's subdomain (``acme`` for acme.slack.com); exports do not record it,
+            so callers fall back to the workspace id.
+        channel_id: the conversation id.
+        ts: the message ts.
+        thread_ts: the thread root's ts; replies get ``?thread_ts=..&cid=..`` as Slack's own links do.
+    """
+    link = f"https://{domain}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+    if thread_ts and thread_ts != ts:
+        link += f"?thread_ts={thread_ts}&cid={channel_id}"
+    return link
+
+
+class SlackExportImporter:
+    """Turns one export into events, file by file."""
+
+    def __init__(
+        self, source: ExportSource, *, workspace_id: str | None = None, team_domain: str | None = None
+    ) -> None:
+        self.source = source
+        self.summary = ImportSummary(source=str(source.path))
+        self.users: dict[str, UserRef] = {}
+        self.workspace_id = workspace_id or ""
+        self.team_domain = team_domain or ""
+
+    # -- metadata --------------------------------------------------------------------------------
+    def load_users(self) -> None:
+        """Read ``users.json`` (missing is fine: ids are kept, names unknown)."""
+        if not self.source.exists("users.json"):
+            return
+        try:
+            data = self.source.json("users.json")
+            if not isinstance(data, list):
+                raise ExportReadError("users.json: expected a list of users")
+        except ExportReadError as exc:
+            self.summary.errors.append(str(exc))
+            return
+        for raw in data:
+            if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+                self.summary.warn("users.json: a user without an id was skipped")
+                continue
+            if not self.workspace_id and isinstance(raw.get("team_id"), str):
+                self.workspace_id = raw["team_id"]
+            profile: dict[str, Any] = raw["profile"] if isinstance(raw.get("profile"), dict) else {}
+            name = str(profile.get("display_name") or raw.get("real_name") or raw.get("name") or raw["id"])
+            self.users[raw["id"]] = UserRef(Platform.SLACK, "", raw["id"], name, bool(raw.get("is_bot")))
+        self.summary.users = len(self.users)
+
+    def conversations(self) -> list[_Conversation]:
+        """Channels, private groups and DMs described by the export."""
+        self.workspace_id = self.workspace_id or self.source.path.stem
+        found: list[_Conversation] = []
+        for filename, visibility in _CONVERSATION_FILES:
+            if not self.source.exists(filename):
+                continue
+            try:
+                data = self.source.json(filename)
+                if not isinstance(data, list):
+                    raise ExportReadError(f"{filename}: expected a list of conversations")
+            except ExportReadError as exc:
+                self.summary.errors.append(str(exc))
+                continue
+            for raw in data:
+                if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+                    self.summary.warn(f"{filename}: a conversation without an id was skipped")
+                    continue
+                members = tuple(m for m in raw.get("members") or () if isinstance(m, str))
+                name = str(raw.get("name") or raw["id"])
+                ref = ChannelRef(
+                    Platform.SLACK,
+                    self.workspace_id,
+                    raw["id"],
+                    name,
+                    visibility,
+                    allowed_user_ids=members if visibility is not Visibility.PUBLIC else (),
+                )
+                # Public and private channels are folders by name, DMs by id.
+                folder = raw["id"] if filename == "dms.json" else name
+                found.append(_Conversation(ref, folder, members))
+        self.summary.channels = len(found)
+        return found
+
+    def user(self, user_id: str, *, is_bot: bool = False, name: str = "") -> UserRef:
+        """The ref of a member (unknown ids become members without a name)."""
+        known = self.users.get(user_id)
+        if known is not None:
+            return UserRef(Platform.SLACK, self.workspace_id, user_id, known.name, known.is_bot or is_bot)
+        return UserRef(Platform.SLACK, self.workspace_id, user_id, name, is_bot)
+
+    # -- messages --------------------------------------------------------------------------------
+    def day_files(self, conv: _Conversation, names: list[str]) -> list[str]:
+        """The conversation's day files in date order."""
+        prefix = f"{conv.folder}/"
+        return sorted(n for n in names if n.startswith(prefix) and n.endswith(".json") and n.count("/") == 1)
+
+    def events_of_day(self, conv: _Conversation, name: str) -> list[Event]:
+        """Parse and validate one day file into events (raises :class:`ExportReadError`)."""
+        data = self.source.json(name)
+        if not isinstance(data, list):
+            raise ExportReadError(f"{name}: expected a list of messages, got {type(data).__name__}")
+        events: list[Event] = []
+        for index, raw in enumerate(data):
+            try:
+                events.extend(self.message_events(conv.ref, raw))
+            except (KeyError, TypeError, ValueError) as exc:
+                self.summary.warn(f"{name}[{index}]: skipped ({exc})")
+        return events
+
+    def message_events(self, channel: ChannelRef, raw: Any) -> Iterator[Event]:
+        """Events for one exported message (a post, maybe an edit, its reactions, or a join)."""
+        if not isinstance(raw, dict):
+            raise TypeError("message is not an object")
+        ts = raw.get("ts")
+        if not isinstance(ts, str):
+            raise ValueError("message without a ts")
+        when = _ts_to_datetime(ts)
+        subtype = str(raw.get("subtype") or "")
+        user_id = raw.get("user") or raw.get("bot_id")
+        if subtype == "channel_join" and isinstance(raw.get("user"), str):
+            yield MemberJoined(self.user(raw["user"]), when, channel)
+            return
+        if subtype in SYSTEM_SUBTYPES or raw.get("type", "message") != "message":
+            self.summary.skipped += 1
+            return
+        if not isinstance(user_id, str):
+            raise ValueError("message without a user or bot_id")
+        is_bot = subtype == "bot_message" or ("bot_id" in raw and "user" not in raw)
+        author = self.user(user_id, is_bot=is_bot, name=str(raw.get("username") or ""))
+        text = raw.get("text") or ""
+        if not isinstance(text, str):
+            raise TypeError("text is not a string")
+        files = raw.get("files")
+        if isinstance(files, list):
+            names = [str(f.get("name") or f.get("title") or "file") for f in files if isinstance(f, dict)]
+            if names:
+                text = (text + "\n" if text else "") + " ".join(f"[file: {n}]" for n in names)
+        thread_ts = raw.get("thread_ts") if isinstance(raw.get("thread_ts"), str) else None
+        yield MessagePosted(
+            channel=channel,
+            author=author,
+            message_id=ts,
+            text=text,
+            ts=when,
+            thread_id=thread_ts,
+            subtype=subtype,
+            permalink=slack_permalink(self.team_domain or self.workspace_id.lower(), channel.channel_id, ts, thread_ts),
+            source=EventSource.IMPORT,
+        )
+        self.summary.messages += 1
+        if thread_ts == ts:
+            self.summary.threads += 1
+        edited = raw.get("edited")
+        if isinstance(edited, dict) and isinstance(edited.get("ts"), str):
+            yield MessageEdited(channel, ts, text, _ts_to_datetime(edited["ts"]), author, thread_ts)
+        for reaction in raw.get("reactions") or ():
+            if not isinstance(reaction, dict) or not isinstance(reaction.get("name"), str):
+                continue
+            for reactor in reaction.get("users") or ():
+                if isinstance(reactor, str):
+                    yield ReactionAdded(channel, ts, self.user(reactor), reaction["name"], when, user_id)
+                    self.summary.reactions += 1
+
+
+async def import_slack_export(
+    path: str | Path,
+    bus: EventBus,
+    *,
+    workspace_id: str | None = None,
+    team_domain: str | None = None,
+    progress: bool | None = None,
+) -> ImportSummary:
+    """Publish a Slack export's history on ``bus`` (as ``EventSource.IMPORT`` events).
+
+    Args:
+        path: the export folder or zip.
+        bus: where the events go (the recorder and brains subscribe there).
+        workspace_id: the team id, when the export does not reveal it (default: ``team_id`` of
+            ``users.json``, else the export's file name).
+        team_domain: the workspace's slack.com subdomain for permalinks (default: the workspace id,
+            lowercased, since exports do not record the domain).
+        progress: show a progress bar (default: when stderr is a terminal).
+    """
+    started = time.perf_counter()
+    try:
+        source = ExportSource(Path(path))
+    except ExportReadError as exc:
+        summary = ImportSummary(source=str(path))
+        summary.errors.append(str(exc))
+        return summary
+    importer = SlackExportImporter(source, workspace_id=workspace_id, team_domain=team_domain)
+    try:
+        importer.load_users()
+        conversations = importer.conversations()
+        names = source.names()
+        plan = [(conv, importer.day_files(conv, names)) for conv in conversations]
+        total = sum(len(files) for _, files in plan)
+        with Progress(total, "slack export", enabled=progress) as bar:
+            for conv, files in plan:
+                await bus.publish(ChannelSeen(conv.ref, member_ids=conv.members))
+                for name in files:
+                    try:
+                        events = importer.events_of_day(conv, name)
+                    except ExportReadError as exc:
+                        importer.summary.errors.append(str(exc))
+                        bar.advance(1)
+                        continue
+                    events.sort(
+                        key=lambda e: (
+                            getattr(e, "ts", None) or getattr(e, "edited_at", None) or datetime.min.replace(tzinfo=UTC)
+                        )
+                    )
+                    for event in events:
+                        await bus.publish(event)
+                    importer.summary.files += 1
+                    bar.advance(1, PurePosixPath(name).parent.name)
+    finally:
+        source.close()
+    importer.summary.seconds = time.perf_counter() - started
+    return importer.summary

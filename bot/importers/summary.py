@@ -1,0 +1,52 @@
+"""What an import did: counts, errors, speed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class ImportSummary:
+    """Counts of an import run; ``errors`` name the file and the reason."""
+
+    source: str
+    files: int = 0
+    channels: int = 0
+    users: int = 0
+    messages: int = 0
+    threads: int = 0
+    reactions: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Messages per second."""
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["messages_per_s"] = round(self.rate, 1)
+        data["warnings"] = self.warnings[:50]
+        return data
+
+    def text(self) -> str:
+        """One human line plus the errors."""
+        line = (
+            f"imported {self.messages} messages ({self.threads} threads, {self.reactions} reactions) from "
+            f"{self.files} files, {self.channels} channels, {self.users} users in {self.seconds:.1f} s "
+            f"({self.rate:,.0f} msg/s); skipped {self.skipped}"
+        )
+        if self.errors:
+            line += f"; {len(self.errors)} file(s) with errors:\n" + "\n".join(f"  {e}" for e in self.errors)
+        return line
+
+    def warn(self, message: str) -> None:
+        """Record a skipped item (bounded list)."""
+        self.skipped += 1
+        if len(self.warnings) < 1000:
+            self.warnings.append(message)

@@ -1,0 +1,57 @@
+"""Logging configuration with a filter that masks secrets in every record."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TextIO
+
+# Token shapes that must never reach a log line, whatever code logged them.
+SECRET_PATTERNS = [
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]{8,}"),  # Slack bot/user/app tokens
+    re.compile(r"xapp-\d-[A-Za-z0-9-]{8,}"),  # Slack app-level tokens
+    re.compile(r"[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,38}"),  # Discord bot tokens
+    re.compile(r"sk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style API keys
+    re.compile(r"(?:AKIA|ASIA)[0-9A-Z]{16}"),  # AWS access key ids
+    re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub tokens
+]
+
+
+def mask_secrets(text: str, extra: list[str] | None = None) -> str:
+    """Replace token-shaped substrings (and any literal ``extra`` secrets) with ``[secret]``."""
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub("[secret]", text)
+    for secret in extra or []:
+        if secret:
+            text = text.replace(secret, "[secret]")
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """Masks secrets in the formatted message of every record passing through a handler."""
+
+    def __init__(self, known_secrets: list[str] | None = None) -> None:
+        super().__init__()
+        self.known_secrets = [s for s in (known_secrets or []) if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message, self.known_secrets)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True
+
+
+def configure(
+    level: str = "INFO", *, stream: TextIO | None = None, known_secrets: list[str] | None = None
+) -> SecretFilter:
+    """Install a stderr handler with the secret filter on the root logger."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    secret_filter = SecretFilter(known_secrets)
+    handler.addFilter(secret_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    return secret_filter

@@ -1,0 +1,24 @@
+"""The one place that decides who may run admin commands, on every platform.
+
+Adapters gather facts (Discord: the member's Manage Server permission and role ids; Slack:
+``is_admin`` / ``is_owner`` from ``users.info`` and user-group membership, passed as role ids;
+console: the local operator) and put them on :class:`~bot.events.CommandInvoked`. This module turns
+those facts plus configuration into a yes/no.
+"""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.events import CommandInvoked, Platform
+
+
+def is_admin(cmd: CommandInvoked, settings: Settings) -> bool:
+    """True if the invoker may run admin commands."""
+    if cmd.is_platform_admin:
+        return True
+    roles = set(cmd.role_ids)
+    if cmd.platform is Platform.DISCORD:
+        return bool(roles & set(settings.discord.admin_role_ids))
+    if cmd.platform is Platform.SLACK:
+        return bool(roles & set(settings.slack.admin_usergroup_ids))
+    return False

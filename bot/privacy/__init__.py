@@ -1,0 +1,1 @@
+"""Privacy and safety: redaction, mention neutralization, rate limits, retention."""

@@ -1,0 +1,71 @@
+"""The privacy gate: inbound message text is redacted before any subscriber sees it.
+
+It wraps whichever bus is configured, so the store, the index, the profiles and the LLM prompt all
+receive the same masked text, and no brain can forget to redact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.bus import BatchHandler, EventBus, Handler
+from bot.events import Event, MessageEdited, MessagePosted, ReactionAdded, UserRef
+from bot.privacy.forgotten import ForgottenMembers
+from bot.privacy.redact import Redactor
+
+
+def _author(event: Event) -> UserRef | None:
+    if isinstance(event, MessagePosted):
+        return event.author
+    if isinstance(event, MessageEdited):
+        return event.author
+    if isinstance(event, ReactionAdded):
+        return event.user
+    return None
+
+
+class RedactingBus:
+    """An :class:`~bot.bus.EventBus` that masks secrets and personal data in inbound message text and
+    drops messages, edits and reactions of members who asked to be forgotten."""
+
+    def __init__(self, inner: EventBus, redactor: Redactor, forgotten: ForgottenMembers | None = None) -> None:
+        self.inner = inner
+        self._redactor = redactor
+        self.forgotten = forgotten or ForgottenMembers()
+
+    def __getattr__(self, name: str) -> object:
+        # stats, dead_letters, buffered... of the wrapped bus stay reachable.
+        return getattr(self.inner, name)
+
+    def subscribe(self, event_type: type[Event], handler: Handler, *, name: str, concurrency: int = 1) -> None:
+        """Delegate."""
+        self.inner.subscribe(event_type, handler, name=name, concurrency=concurrency)
+
+    def subscribe_batch(
+        self, event_types: tuple[type[Event], ...], handler: BatchHandler, *, name: str, max_batch: int = 500
+    ) -> None:
+        """Delegate."""
+        self.inner.subscribe_batch(event_types, handler, name=name, max_batch=max_batch)
+
+    async def publish(self, event: Event) -> bool:
+        """Redact message text, then publish; returns False when the event was dropped."""
+        author = _author(event)
+        if author is not None and author in self.forgotten:
+            return False
+        if isinstance(event, (MessagePosted, MessageEdited)):
+            masked = self._redactor.redact(event.text)
+            if masked != event.text:
+                event = dataclasses.replace(event, text=masked)
+        return await self.inner.publish(event)
+
+    async def start(self) -> None:
+        """Delegate."""
+        await self.inner.start()
+
+    async def drain(self) -> None:
+        """Delegate."""
+        await self.inner.drain()
+
+    async def close(self) -> None:
+        """Delegate."""
+        await self.inner.close()

@@ -1,0 +1,38 @@
+"""Channel policy: which channels may be indexed and profiled.
+
+Default: public channels only. A private channel is indexed only when an admin allowed it
+(``privacy.index_private_channels`` in config, or the workspace setting ``index_private_channels``);
+DMs are never indexed. Denied channels (``privacy.deny_channels`` / workspace ``deny_channels``)
+are never indexed, whatever their visibility. Channels are named by id or by name.
+"""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.store import Store
+
+
+async def may_index(
+    store: Store,
+    settings: Settings,
+    platform: str,
+    workspace_id: str,
+    channel_id: str,
+    channel_name: str,
+    visibility: str,
+) -> bool:
+    """True when messages of this channel may enter the index, profiles and trend analysis."""
+    names = {channel_id, channel_name.lstrip("#")} - {""}
+    deny = set(settings.privacy.deny_channels) | set(
+        await store.get_workspace_setting(platform, workspace_id, "deny_channels", []) or []
+    )
+    if names & deny:
+        return False
+    if visibility == "public":
+        return True
+    if visibility == "dm":
+        return False
+    allow = set(settings.privacy.index_private_channels) | set(
+        await store.get_workspace_setting(platform, workspace_id, "index_private_channels", []) or []
+    )
+    return bool(names & allow)

@@ -1,0 +1,55 @@
+"""Scale-out process roles: ``gateway`` (platform connections) and ``worker`` (recorder + brains).
+
+Both talk only through the Redis Streams bus: a gateway publishes inbound events and performs the
+outbound actions workers publish; workers consume in consumer groups. Any number of each can run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.app import GuildhallApp, build_app
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RoleError(Exception):
+    """The role cannot run with this configuration; ``str()`` says what to change."""
+
+
+def check_role(settings: Settings, role: str) -> None:
+    """Fail fast on configurations a role cannot work with."""
+    if role == "all":
+        return
+    if settings.bus.kind != "redis":
+        raise RoleError(f"--role {role} needs the Redis bus (GUILDHALL_BUS__KIND=redis): processes share nothing else")
+    if settings.store.url.startswith("sqlite://"):
+        log.warning("--role %s with SQLite: fine on one machine, use PostgreSQL across machines", role)
+    if role == "gateway" and not settings.platforms:
+        raise RoleError("a gateway holds platform connections: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN")
+
+
+async def build_role(
+    settings: Settings, role: str, adapter_factory: Callable[[str, Settings, GuildhallApp], Any] | None = None
+) -> GuildhallApp:
+    """The app of one process: gateways get the platform adapters, workers the brains."""
+    check_role(settings, role)
+    app = await build_app(settings, role=role)
+    if role == "gateway" and adapter_factory is not None:
+        for platform in settings.platforms:
+            app.add_adapter(adapter_factory(platform, settings, app))
+    return app
+
+
+async def run_forever(app: GuildhallApp) -> None:
+    """Start the app and run until cancelled (Ctrl-C / SIGTERM)."""
+    await app.start()
+    log.info("guildhall %s running; Ctrl-C stops", app.role)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await app.stop()

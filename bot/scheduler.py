@@ -1,0 +1,109 @@
+"""Scheduled jobs (``@every``): daily digests, weekly leaderboards, retention purges, trend scans.
+
+A :class:`Schedule` computes the next run time in the community's time zone, so "every day at
+09:00" stays at 09:00 local time across daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+
+from bot.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a job runs: every ``interval``, or daily/weekly at a local ``at`` time.
+
+    Args:
+        interval: period for interval jobs (e.g. ``timedelta(minutes=15)``).
+        at: local wall-clock time for daily/weekly jobs.
+        weekday: 0=Monday..6=Sunday for weekly jobs (needs ``at``).
+    """
+
+    interval: timedelta | None = None
+    at: time | None = None
+    weekday: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.interval is None) == (self.at is None):
+            raise ValueError("a schedule needs exactly one of interval= or at=")
+        if self.weekday is not None and not 0 <= self.weekday <= 6:
+            raise ValueError("weekday must be 0..6")
+        if self.interval is not None and self.interval <= timedelta(0):
+            raise ValueError("interval must be positive")
+
+    def next_after(self, now: datetime, tz: tzinfo) -> datetime:
+        """The first run strictly after ``now`` (aware), as an aware datetime."""
+        if self.interval is not None:
+            return now + self.interval
+        assert self.at is not None
+        local = now.astimezone(tz)
+        candidate = datetime.combine(local.date(), self.at, tzinfo=tz)
+        for _ in range(8 if self.weekday is not None else 2):
+            if candidate > local and (self.weekday is None or candidate.weekday() == self.weekday):
+                return candidate
+            candidate = datetime.combine(candidate.date() + timedelta(days=1), self.at, tzinfo=tz)
+        return candidate
+
+
+def parse_hhmm(text: str) -> time:
+    """Parse ``"09:30"`` into a time; raises ValueError with a clear message."""
+    try:
+        hours, minutes = text.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise ValueError(f"expected HH:MM, got {text!r}") from exc
+
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Scheduler:
+    """Runs jobs on their schedules; a failing job is logged and runs again next time."""
+
+    def __init__(self, clock: Clock, tz: tzinfo) -> None:
+        self._clock = clock
+        self._tz = tz
+        self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: list[tuple[str, Schedule, Job]] = []
+
+    def add(self, name: str, schedule: Schedule, job: Job) -> None:
+        """Register a job; it starts with :meth:`start`."""
+        self._jobs.append((name, schedule, job))
+        if self._tasks:
+            self._tasks.append(asyncio.create_task(self._loop(name, schedule, job), name=f"job:{name}"))
+
+    @property
+    def job_names(self) -> list[str]:
+        """Names of registered jobs."""
+        return [name for name, _, _ in self._jobs]
+
+    async def start(self) -> None:
+        """Start a task per job."""
+        for name, schedule, job in self._jobs:
+            self._tasks.append(asyncio.create_task(self._loop(name, schedule, job), name=f"job:{name}"))
+
+    async def _loop(self, name: str, schedule: Schedule, job: Job) -> None:
+        while True:
+            when = schedule.next_after(self._clock.now(), self._tz)
+            await self._clock.sleep_until(when)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduled job %s failed", name)
+
+    async def stop(self) -> None:
+        """Cancel all job tasks."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,16 @@
+"""Persistence: a SQL store behind a small driver interface (SQLite by default, PostgreSQL at scale)."""
+
+from bot.store.db import Database, open_database
+from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
+from bot.store.sql import Store, open_store
+
+__all__ = [
+    "ChannelRow",
+    "Database",
+    "MessageRow",
+    "ReactionRow",
+    "Store",
+    "UserRow",
+    "open_database",
+    "open_store",
+]

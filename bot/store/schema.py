@@ -1,0 +1,126 @@
+"""Schema migrations: ordered, named steps recorded in ``schema_migrations``.
+
+Core tables are declared here; brains register their own steps with :func:`register` (under their
+own name prefix) so every table is created by the same mechanism on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One idempotent migration step."""
+
+    name: str
+    statements: tuple[str, ...]
+
+
+CORE: list[Migration] = [
+    Migration(
+        "core-0001-initial",
+        (
+            """CREATE TABLE IF NOT EXISTS workspaces (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (platform, workspace_id))""",
+            """CREATE TABLE IF NOT EXISTS channels (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, channel_id TEXT NOT NULL,
+                name TEXT NOT NULL DEFAULT '', visibility TEXT NOT NULL DEFAULT 'public',
+                is_forum INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (platform, workspace_id, channel_id))""",
+            """CREATE TABLE IF NOT EXISTS channel_access (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, channel_id TEXT NOT NULL,
+                principal_kind TEXT NOT NULL, principal_id TEXT NOT NULL,
+                PRIMARY KEY (platform, workspace_id, channel_id, principal_kind, principal_id))""",
+            """CREATE INDEX IF NOT EXISTS channel_access_principal
+                ON channel_access (platform, workspace_id, principal_kind, principal_id)""",
+            """CREATE TABLE IF NOT EXISTS users (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                name TEXT NOT NULL DEFAULT '', is_bot INTEGER NOT NULL DEFAULT 0, tz TEXT,
+                PRIMARY KEY (platform, workspace_id, user_id))""",
+            """CREATE TABLE IF NOT EXISTS messages (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                channel_id TEXT NOT NULL, thread_id TEXT, reply_to TEXT, author_id TEXT NOT NULL,
+                ts DOUBLE PRECISION NOT NULL, edited_ts DOUBLE PRECISION,
+                deleted INTEGER NOT NULL DEFAULT 0, text TEXT NOT NULL DEFAULT '',
+                is_bot INTEGER NOT NULL DEFAULT 0, subtype TEXT NOT NULL DEFAULT '',
+                permalink TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (platform, workspace_id, message_id))""",
+            """CREATE INDEX IF NOT EXISTS messages_channel_ts
+                ON messages (platform, workspace_id, channel_id, ts)""",
+            """CREATE INDEX IF NOT EXISTS messages_thread
+                ON messages (platform, workspace_id, thread_id)""",
+            """CREATE INDEX IF NOT EXISTS messages_author
+                ON messages (platform, workspace_id, author_id, ts)""",
+            """CREATE TABLE IF NOT EXISTS threads (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, thread_id TEXT NOT NULL,
+                channel_id TEXT NOT NULL, title TEXT NOT NULL DEFAULT '', author_id TEXT NOT NULL DEFAULT '',
+                ts DOUBLE PRECISION NOT NULL, is_forum_post INTEGER NOT NULL DEFAULT 0,
+                solved_message_id TEXT,
+                PRIMARY KEY (platform, workspace_id, thread_id))""",
+            """CREATE TABLE IF NOT EXISTS reactions (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                user_id TEXT NOT NULL, emoji TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, message_id, user_id, emoji))""",
+            """CREATE TABLE IF NOT EXISTS member_settings (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                key TEXT NOT NULL, value TEXT NOT NULL, updated_ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, user_id, key))""",
+            """CREATE TABLE IF NOT EXISTS workspace_settings (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, key TEXT NOT NULL,
+                value TEXT NOT NULL, updated_ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, key))""",
+            """CREATE TABLE IF NOT EXISTS feedback (
+                feedback_id TEXT PRIMARY KEY, platform TEXT NOT NULL, workspace_id TEXT NOT NULL,
+                user_id TEXT NOT NULL, kind TEXT NOT NULL, target_id TEXT NOT NULL,
+                value TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL)""",
+            """CREATE INDEX IF NOT EXISTS feedback_user ON feedback (platform, workspace_id, user_id)""",
+            """CREATE TABLE IF NOT EXISTS audit_log (
+                audit_id TEXT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, platform TEXT NOT NULL,
+                workspace_id TEXT NOT NULL, actor_id TEXT NOT NULL, action TEXT NOT NULL,
+                allowed INTEGER NOT NULL DEFAULT 1, detail TEXT NOT NULL DEFAULT '{}')""",
+            """CREATE TABLE IF NOT EXISTS processed_events (
+                consumer TEXT NOT NULL, event_id TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (consumer, event_id))""",
+        ),
+    ),
+]
+
+_EXTRA: list[Migration] = []
+
+
+def register(migration: Migration) -> None:
+    """Add a migration owned by a brain (idempotent: the same name twice is ignored)."""
+    if all(m.name != migration.name for m in _EXTRA):
+        _EXTRA.append(migration)
+
+
+def all_migrations() -> list[Migration]:
+    """Core migrations first, then registered ones in registration order."""
+    return [*CORE, *_EXTRA]
+
+
+async def migrate(db: Database) -> list[str]:
+    """Apply pending migrations; returns the names applied."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ts DOUBLE PRECISION NOT NULL)"
+    )
+    done = {row[0] for row in await db.fetchall("SELECT name FROM schema_migrations")}
+    applied = []
+    import time
+
+    for migration in all_migrations():
+        if migration.name in done:
+            continue
+        async with db.transaction() as tx:
+            for statement in migration.statements:
+                await tx.execute(statement)
+            await tx.execute(
+                "INSERT INTO schema_migrations (name, applied_ts) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (migration.name, time.time()),
+            )
+        applied.append(migration.name)
+    return applied

@@ -1,0 +1,571 @@
+"""The store: every durable fact Guildhall keeps, behind one class that speaks portable SQL.
+
+All writes are upserts keyed by platform ids, so re-importing or re-delivering the same message,
+reaction or channel creates no duplicate. Deleting a message removes its text (the row stays as a
+tombstone so a late redelivery of the original post cannot resurrect it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.store.db import Database, Executor, open_database
+from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
+from bot.store.schema import migrate
+
+_MESSAGE_COLUMNS = (
+    "platform, workspace_id, message_id, channel_id, thread_id, reply_to, author_id, ts, edited_ts, "
+    "deleted, text, is_bot, subtype, permalink"
+)
+
+# A re-delivered or re-imported post never overwrites an edit or resurrects a deleted message.
+_UPSERT_MESSAGE = f"""
+INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET
+    channel_id = excluded.channel_id,
+    thread_id = COALESCE(excluded.thread_id, messages.thread_id),
+    reply_to = COALESCE(excluded.reply_to, messages.reply_to),
+    text = CASE WHEN messages.deleted = 1 THEN ''
+                WHEN messages.edited_ts IS NOT NULL AND (excluded.edited_ts IS NULL
+                     OR excluded.edited_ts < messages.edited_ts) THEN messages.text
+                ELSE excluded.text END,
+    edited_ts = CASE WHEN messages.edited_ts IS NULL THEN excluded.edited_ts
+                     WHEN excluded.edited_ts IS NULL THEN messages.edited_ts
+                     WHEN excluded.edited_ts > messages.edited_ts THEN excluded.edited_ts
+                     ELSE messages.edited_ts END,
+    permalink = CASE WHEN excluded.permalink <> '' THEN excluded.permalink ELSE messages.permalink END
+"""
+
+_UPSERT_USER = """
+INSERT INTO users (platform, workspace_id, user_id, name, is_bot, tz) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (platform, workspace_id, user_id) DO UPDATE SET
+    name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE users.name END,
+    is_bot = excluded.is_bot,
+    tz = COALESCE(excluded.tz, users.tz)
+"""
+
+_UPSERT_CHANNEL = """
+INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
+    name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE channels.name END,
+    visibility = excluded.visibility,
+    is_forum = excluded.is_forum
+"""
+
+
+def clean_text(text: str) -> str:
+    """Text as stored: NUL characters become U+FFFD (PostgreSQL refuses NUL in text; SQLite would keep
+    it, and both backends must store the same thing)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _message_params(m: MessageRow) -> tuple[Any, ...]:
+    return (
+        m.platform,
+        m.workspace_id,
+        m.message_id,
+        m.channel_id,
+        m.thread_id,
+        m.reply_to,
+        m.author_id,
+        m.ts,
+        m.edited_ts,
+        int(m.deleted),
+        "" if m.deleted else clean_text(m.text),
+        int(m.is_bot),
+        m.subtype,
+        m.permalink,
+    )
+
+
+def _row_to_message(row: Sequence[Any]) -> MessageRow:
+    (platform, ws, mid, cid, tid, reply_to, author, ts, edited, deleted, text, is_bot, subtype, link) = row
+    return MessageRow(
+        platform=platform,
+        workspace_id=ws,
+        message_id=mid,
+        channel_id=cid,
+        thread_id=tid,
+        reply_to=reply_to,
+        author_id=author,
+        ts=float(ts),
+        edited_ts=float(edited) if edited is not None else None,
+        deleted=bool(deleted),
+        text=text,
+        is_bot=bool(is_bot),
+        subtype=subtype,
+        permalink=link,
+    )
+
+
+class Store:
+    """Durable facts: workspaces, channels (with access), users, messages, reactions, settings,
+    feedback, audit. ``db`` is exposed so brains can keep their own tables (registered migrations).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.db.dialect
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations (core and registered)."""
+        return await migrate(self.db)
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()
+
+    # -- workspaces, channels, users ----------------------------------------------------------
+    async def upsert_workspace(
+        self, platform: str, workspace_id: str, name: str = "", tx: Executor | None = None
+    ) -> None:
+        """Record a workspace (guild / team)."""
+        await (tx or self.db).execute(
+            "INSERT INTO workspaces (platform, workspace_id, name) VALUES (?, ?, ?) "
+            "ON CONFLICT (platform, workspace_id) DO UPDATE SET "
+            "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE workspaces.name END",
+            (platform, workspace_id, name),
+        )
+
+    async def upsert_channels(self, channels: Iterable[ChannelRow], tx: Executor | None = None) -> None:
+        """Insert or update channels."""
+        rows = [
+            (c.platform, c.workspace_id, c.channel_id, clean_text(c.name), c.visibility, int(c.is_forum))
+            for c in channels
+        ]
+        if rows:
+            await (tx or self.db).executemany(_UPSERT_CHANNEL, rows)
+
+    async def set_channel_access(
+        self,
+        platform: str,
+        workspace_id: str,
+        channel_id: str,
+        *,
+        user_ids: Iterable[str] = (),
+        role_ids: Iterable[str] = (),
+        replace: bool = True,
+        tx: Executor | None = None,
+    ) -> None:
+        """Record who may read a private channel or DM (members and/or roles)."""
+        if tx is not None:
+            await self._set_channel_access(tx, platform, workspace_id, channel_id, user_ids, role_ids, replace)
+            return
+        async with self.db.transaction() as own:
+            await self._set_channel_access(own, platform, workspace_id, channel_id, user_ids, role_ids, replace)
+
+    async def _set_channel_access(
+        self,
+        tx: Executor,
+        platform: str,
+        workspace_id: str,
+        channel_id: str,
+        user_ids: Iterable[str],
+        role_ids: Iterable[str],
+        replace: bool,
+    ) -> None:
+        if replace:
+            await tx.execute(
+                "DELETE FROM channel_access WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
+                (platform, workspace_id, channel_id),
+            )
+        rows = [(platform, workspace_id, channel_id, "user", u) for u in user_ids]
+        rows += [(platform, workspace_id, channel_id, "role", r) for r in role_ids]
+        if rows:
+            await tx.executemany(
+                "INSERT INTO channel_access (platform, workspace_id, channel_id, principal_kind, principal_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+    async def get_channel(self, platform: str, workspace_id: str, channel_id: str) -> ChannelRow | None:
+        """One channel, or None."""
+        row = await self.db.fetchone(
+            "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels "
+            "WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
+            (platform, workspace_id, channel_id),
+        )
+        return ChannelRow(row[0], row[1], row[2], row[3], row[4], bool(row[5])) if row else None
+
+    async def list_channels(self, platform: str, workspace_id: str) -> list[ChannelRow]:
+        """All channels of a workspace."""
+        rows = await self.db.fetchall(
+            "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels "
+            "WHERE platform = ? AND workspace_id = ? ORDER BY name",
+            (platform, workspace_id),
+        )
+        return [ChannelRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    async def readable_channel_ids(
+        self, platform: str, workspace_id: str, user_id: str, role_ids: Sequence[str] = ()
+    ) -> set[str]:
+        """Channels ``user_id`` may read: public ones, plus private channels and DMs that list the
+        user (or one of ``role_ids``) in their access list."""
+        public = await self.db.fetchall(
+            "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND visibility = 'public'",
+            (platform, workspace_id),
+        )
+        granted = await self.db.fetchall(
+            "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
+            "AND principal_kind = 'user' AND principal_id = ?",
+            (platform, workspace_id, user_id),
+        )
+        ids = {r[0] for r in public} | {r[0] for r in granted}
+        for role in role_ids:
+            rows = await self.db.fetchall(
+                "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
+                "AND principal_kind = 'role' AND principal_id = ?",
+                (platform, workspace_id, role),
+            )
+            ids |= {r[0] for r in rows}
+        return ids
+
+    async def upsert_users(self, users: Iterable[UserRow], tx: Executor | None = None) -> None:
+        """Insert or update members."""
+        rows = [(u.platform, u.workspace_id, u.user_id, clean_text(u.name), int(u.is_bot), u.tz) for u in users]
+        if rows:
+            await (tx or self.db).executemany(_UPSERT_USER, rows)
+
+    async def get_user(self, platform: str, workspace_id: str, user_id: str) -> UserRow | None:
+        """One member, or None."""
+        row = await self.db.fetchone(
+            "SELECT platform, workspace_id, user_id, name, is_bot, tz FROM users "
+            "WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            (platform, workspace_id, user_id),
+        )
+        return UserRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
+
+    # -- messages ------------------------------------------------------------------------------
+    async def upsert_messages(self, messages: Iterable[MessageRow], tx: Executor | None = None) -> int:
+        """Insert or update messages in one statement batch; returns how many rows were given."""
+        rows = [_message_params(m) for m in messages]
+        if rows:
+            await (tx or self.db).executemany(_UPSERT_MESSAGE, rows)
+        return len(rows)
+
+    async def edit_message(
+        self, platform: str, workspace_id: str, message_id: str, text: str, edited_ts: float, tx: Executor | None = None
+    ) -> bool:
+        """Apply an edit unless the message is deleted or a newer edit is stored; True if applied."""
+        count = await (tx or self.db).execute(
+            "UPDATE messages SET text = ?, edited_ts = ? WHERE platform = ? AND workspace_id = ? "
+            "AND message_id = ? AND deleted = 0 AND (edited_ts IS NULL OR edited_ts <= ?)",
+            (clean_text(text), edited_ts, platform, workspace_id, message_id, edited_ts),
+        )
+        return count > 0
+
+    async def delete_message(
+        self, platform: str, workspace_id: str, message_id: str, channel_id: str = "", tx: Executor | None = None
+    ) -> bool:
+        """Erase a message's text, keeping a tombstone; True if a stored message changed.
+
+        If the message was never stored (deleted before we saw it), a tombstone is written so a
+        late delivery of the original cannot bring the text back.
+        """
+        ex = tx or self.db
+        count = await ex.execute(
+            "UPDATE messages SET text = '', deleted = 1 WHERE platform = ? AND workspace_id = ? "
+            "AND message_id = ? AND deleted = 0",
+            (platform, workspace_id, message_id),
+        )
+        if count == 0 and channel_id:
+            await ex.execute(
+                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, '', 0, NULL, 1, '', 0, "
+                "'', '') ON CONFLICT (platform, workspace_id, message_id) DO NOTHING",
+                (platform, workspace_id, message_id, channel_id),
+            )
+        return count > 0
+
+    async def get_message(self, platform: str, workspace_id: str, message_id: str) -> MessageRow | None:
+        """One message (deleted ones come back with empty text and ``deleted=True``)."""
+        row = await self.db.fetchone(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE platform = ? AND workspace_id = ? AND message_id = ?",
+            (platform, workspace_id, message_id),
+        )
+        return _row_to_message(row) if row else None
+
+    async def thread_messages(self, platform: str, workspace_id: str, thread_id: str) -> list[MessageRow]:
+        """Live messages of a thread (root included when it shares the thread id), oldest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE platform = ? AND workspace_id = ? "
+            "AND (thread_id = ? OR message_id = ?) AND deleted = 0 ORDER BY ts",
+            (platform, workspace_id, thread_id, thread_id),
+        )
+        return [_row_to_message(r) for r in rows]
+
+    async def channel_messages(
+        self,
+        platform: str,
+        workspace_id: str,
+        channel_id: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[MessageRow]:
+        """Live messages of a channel in time order, optionally within ``[since, until)``."""
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? AND deleted = 0"
+        params: list[Any] = [platform, workspace_id, channel_id]
+        if since is not None:
+            sql += " AND ts >= ?"
+            params.append(since)
+        if until is not None:
+            sql += " AND ts < ?"
+            params.append(until)
+        sql += " ORDER BY ts"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_row_to_message(r) for r in await self.db.fetchall(sql, params)]
+
+    async def iter_messages(
+        self,
+        *,
+        platform: str | None = None,
+        workspace_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        batch: int = 5000,
+    ) -> Any:
+        """Yield live messages in time order, in pages (keyset pagination on ``ts, message_id``)."""
+        last_ts, last_id = -1e18, ""
+        while True:
+            sql = (
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE deleted = 0 AND (ts > ? OR (ts = ? AND message_id > ?))"
+            )
+            params: list[Any] = [last_ts, last_ts, last_id]
+            if platform is not None:
+                sql += " AND platform = ?"
+                params.append(platform)
+            if workspace_id is not None:
+                sql += " AND workspace_id = ?"
+                params.append(workspace_id)
+            if since is not None:
+                sql += " AND ts >= ?"
+                params.append(since)
+            if until is not None:
+                sql += " AND ts < ?"
+                params.append(until)
+            sql += " ORDER BY ts, message_id LIMIT ?"
+            params.append(batch)
+            rows = await self.db.fetchall(sql, params)
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_message(row)
+            last = rows[-1]
+            last_ts, last_id = float(last[7]), last[2]
+
+    async def upsert_thread(
+        self,
+        platform: str,
+        workspace_id: str,
+        thread_id: str,
+        channel_id: str,
+        *,
+        title: str = "",
+        author_id: str = "",
+        ts: float,
+        is_forum_post: bool = False,
+        tx: Executor | None = None,
+    ) -> None:
+        """Record a thread's metadata."""
+        await (tx or self.db).execute(
+            "INSERT INTO threads (platform, workspace_id, thread_id, channel_id, title, author_id, ts, is_forum_post) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET "
+            "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE threads.title END, "
+            "is_forum_post = excluded.is_forum_post",
+            (platform, workspace_id, thread_id, channel_id, clean_text(title), author_id, ts, int(is_forum_post)),
+        )
+
+    async def mark_thread_solved(self, platform: str, workspace_id: str, thread_id: str, message_id: str) -> None:
+        """Record the accepted answer of a thread."""
+        await self.db.execute(
+            "UPDATE threads SET solved_message_id = ? WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+            (message_id, platform, workspace_id, thread_id),
+        )
+
+    # -- reactions -----------------------------------------------------------------------------
+    async def add_reactions(self, reactions: Iterable[ReactionRow], tx: Executor | None = None) -> None:
+        """Record reactions (one per member, message and emoji)."""
+        rows = [(r.platform, r.workspace_id, r.message_id, r.user_id, r.emoji, r.ts) for r in reactions]
+        if rows:
+            await (tx or self.db).executemany(
+                "INSERT INTO reactions (platform, workspace_id, message_id, user_id, emoji, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+    async def remove_reaction(
+        self, platform: str, workspace_id: str, message_id: str, user_id: str, emoji: str, tx: Executor | None = None
+    ) -> bool:
+        """Forget one reaction; True if it existed."""
+        count = await (tx or self.db).execute(
+            "DELETE FROM reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? AND user_id = ? AND emoji = ?",
+            (platform, workspace_id, message_id, user_id, emoji),
+        )
+        return count > 0
+
+    async def reactions_for(self, platform: str, workspace_id: str, message_id: str) -> list[ReactionRow]:
+        """Reactions on one message."""
+        rows = await self.db.fetchall(
+            "SELECT platform, workspace_id, message_id, user_id, emoji, ts FROM reactions "
+            "WHERE platform = ? AND workspace_id = ? AND message_id = ? ORDER BY ts",
+            (platform, workspace_id, message_id),
+        )
+        return [ReactionRow(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
+
+    # -- settings ------------------------------------------------------------------------------
+    async def set_member_setting(self, platform: str, workspace_id: str, user_id: str, key: str, value: Any) -> None:
+        """Store a per-member setting (JSON-encoded)."""
+        await self.db.execute(
+            "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (platform, workspace_id, user_id, key) DO UPDATE SET value = excluded.value, updated_ts = excluded.updated_ts",
+            (platform, workspace_id, user_id, key, json.dumps(value), time.time()),
+        )
+
+    async def get_member_setting(
+        self, platform: str, workspace_id: str, user_id: str, key: str, default: Any = None
+    ) -> Any:
+        """Read a per-member setting, or ``default``."""
+        row = await self.db.fetchone(
+            "SELECT value FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ? AND key = ?",
+            (platform, workspace_id, user_id, key),
+        )
+        return json.loads(row[0]) if row else default
+
+    async def members_with_setting(self, platform: str, workspace_id: str, key: str, value: Any) -> set[str]:
+        """Members whose ``key`` equals ``value`` (e.g. everyone opted out)."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM member_settings WHERE platform = ? AND workspace_id = ? AND key = ? AND value = ?",
+            (platform, workspace_id, key, json.dumps(value)),
+        )
+        return {r[0] for r in rows}
+
+    async def is_opted_out(self, platform: str, workspace_id: str, user_id: str) -> bool:
+        """True when the member opted out of indexing, profiling and leaderboards."""
+        return bool(await self.get_member_setting(platform, workspace_id, user_id, "opted_out", False))
+
+    async def set_workspace_setting(self, platform: str, workspace_id: str, key: str, value: Any) -> None:
+        """Store an admin setting for a workspace (JSON-encoded)."""
+        await self.db.execute(
+            "INSERT INTO workspace_settings (platform, workspace_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (platform, workspace_id, key) DO UPDATE SET value = excluded.value, updated_ts = excluded.updated_ts",
+            (platform, workspace_id, key, json.dumps(value), time.time()),
+        )
+
+    async def get_workspace_setting(self, platform: str, workspace_id: str, key: str, default: Any = None) -> Any:
+        """Read an admin setting, or ``default``."""
+        row = await self.db.fetchone(
+            "SELECT value FROM workspace_settings WHERE platform = ? AND workspace_id = ? AND key = ?",
+            (platform, workspace_id, key),
+        )
+        return json.loads(row[0]) if row else default
+
+    # -- feedback, audit, idempotency ----------------------------------------------------------
+    async def record_feedback(
+        self,
+        platform: str,
+        workspace_id: str,
+        user_id: str,
+        kind: str,
+        target_id: str,
+        value: str,
+        ts: float | None = None,
+    ) -> None:
+        """Store one piece of feedback (answer 👍/👎, recommendation click...)."""
+        await self.db.execute(
+            "INSERT INTO feedback (feedback_id, platform, workspace_id, user_id, kind, target_id, value, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (uuid.uuid4().hex, platform, workspace_id, user_id, kind, target_id, value, ts or time.time()),
+        )
+
+    async def feedback(self, kind: str | None = None) -> list[tuple[str, str, str, str, str, str, float]]:
+        """All feedback rows ``(platform, workspace, user, kind, target, value, ts)``."""
+        sql = "SELECT platform, workspace_id, user_id, kind, target_id, value, ts FROM feedback"
+        params: list[Any] = []
+        if kind:
+            sql += " WHERE kind = ?"
+            params.append(kind)
+        rows = await self.db.fetchall(sql + " ORDER BY ts", params)
+        return [(r[0], r[1], r[2], r[3], r[4], r[5], float(r[6])) for r in rows]
+
+    async def audit(
+        self,
+        platform: str,
+        workspace_id: str,
+        actor_id: str,
+        action: str,
+        *,
+        allowed: bool = True,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append to the audit log. ``detail`` must never contain message text."""
+        await self.db.execute(
+            "INSERT INTO audit_log (audit_id, ts, platform, workspace_id, actor_id, action, allowed, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                uuid.uuid4().hex,
+                time.time(),
+                platform,
+                workspace_id,
+                actor_id,
+                action,
+                int(allowed),
+                json.dumps(detail or {}),
+            ),
+        )
+
+    async def audit_entries(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest audit entries first."""
+        rows = await self.db.fetchall(
+            "SELECT ts, platform, workspace_id, actor_id, action, allowed, detail FROM audit_log ORDER BY ts DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            {
+                "ts": float(r[0]),
+                "platform": r[1],
+                "workspace_id": r[2],
+                "actor_id": r[3],
+                "action": r[4],
+                "allowed": bool(r[5]),
+                "detail": json.loads(r[6]),
+            }
+            for r in rows
+        ]
+
+    async def mark_processed(self, consumer: str, event_id: str) -> bool:
+        """Claim an event for a non-idempotent consumer; False if it was already processed."""
+        count = await self.db.execute(
+            "INSERT INTO processed_events (consumer, event_id, ts) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (consumer, event_id, time.time()),
+        )
+        return count > 0
+
+    # -- reporting -----------------------------------------------------------------------------
+    async def counts(self) -> dict[str, int]:
+        """Row counts of the core tables (import summaries, tests)."""
+        out = {}
+        for table in ("workspaces", "channels", "users", "messages", "threads", "reactions"):
+            row = await self.db.fetchone(f"SELECT COUNT(*) FROM {table}")
+            out[table] = int(row[0]) if row else 0
+        row = await self.db.fetchone("SELECT COUNT(*) FROM messages WHERE deleted = 1")
+        out["deleted_messages"] = int(row[0]) if row else 0
+        return out
+
+
+async def open_store(url: str, *, migrate_schema: bool = True) -> Store:
+    """Open the store at ``url`` and apply migrations."""
+    store = Store(await open_database(url))
+    if migrate_schema:
+        await store.migrate()
+    return store
