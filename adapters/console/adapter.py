@@ -1,0 +1,464 @@
+"""The console adapter: a local community in the terminal, the embedded default of ``guildhall run``.
+
+Typed lines become the same events Discord and Slack produce (messages, slash commands, button
+clicks) and the bot's actions are printed. The operator is one person playing every member:
+``/as NAME`` switches member, ``/join #channel`` switches channel, ``/thread ID`` replies in a
+thread. The default member ``you`` is the local operator and counts as a platform admin; members
+you switch to with ``/as`` are ordinary members, so you can see what they would see.
+
+Example::
+
+    adapter = ConsoleAdapter(settings, command_names=lambda: [s.name for s in app.router.specs])
+    app.add_adapter(adapter)
+    await app.start()
+    await adapter.run_repl(sys.stdin, sys.stdout)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from adapters.console.line_reader import as_line_source
+from adapters.console.normalize import (
+    DEFAULT_CHANNEL,
+    DEFAULT_MEMBER,
+    ConsoleInputError,
+    Control,
+    all_channels,
+    clean_text,
+    command_from_line,
+    console_channel,
+    dm_channel,
+    is_command_line,
+    member,
+    message_from_line,
+    parse_control,
+    parse_emoji,
+    parse_member_name,
+    parse_message_id,
+    parse_thread_id,
+    printable,
+)
+from adapters.console.render import (
+    attachment_filename,
+    channel_label,
+    describe_attachments,
+    render_action,
+    render_posted,
+)
+from bot.bus import EventBus
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.events import (
+    Action,
+    Attachment,
+    Button,
+    ButtonClicked,
+    ChannelRef,
+    ChannelSeen,
+    CommandReply,
+    InboundEvent,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    Platform,
+    ReactionAdded,
+    SendDirectMessage,
+    SendEphemeral,
+    SendMessage,
+    Visibility,
+)
+
+log = logging.getLogger(__name__)
+
+CONSOLE_HELP = """\
+Console: you play every member of a local community (workspace "local").
+  Type a message to post it in the current channel; "@{bot} question" asks the bot.
+  /as NAME          switch member (default "you")
+  /join #channel    switch channel: #general #help #python #announcements, private #mods
+  /dm               talk to {bot} in a direct message (/join #channel to leave)
+  /thread ID [text] reply in the thread of message ID (ids are printed after each post); /thread off
+  /press N          press button N of a bot answer
+  /react ID EMOJI   react to message ID; /edit ID TEXT and /delete ID change or remove it
+  /channels         where you are and who you are
+  /quit             leave (end of input works too)
+  The member "you" is the local operator and a platform admin (admin commands allowed);
+  other members are ordinary members."""
+
+MAX_DECODE_ERRORS = 20
+BANNER = 'Guildhall console: you are "{member}" in #{channel}. Type /help for commands, /quit to leave.'
+
+
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _session_prefix() -> str:
+    # Base-36 seconds plus two random digits: short enough to type after /thread, and different on
+    # every run (even two in the same second), so a new session's ids never collide with messages
+    # an earlier one stored (the store upserts by message id).
+    n = int(time.time())
+    digits = ""
+    while n:
+        n, r = divmod(n, 36)
+        digits = _BASE36[r] + digits
+    return digits + "".join(secrets.choice(_BASE36) for _ in range(2))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class ConsoleAdapter:
+    """Terminal I/O for Guildhall.
+
+    Args:
+        settings: The app's settings (``data_dir`` for attachments, ``bot_name``).
+        writer: Where output goes (default ``sys.stdout``; :meth:`run_repl` may replace it).
+        command_names: Returns the registered command names, used to split ``/guildhall config set``.
+        admins: Member ids treated as platform admins (the local operator).
+        clock: Time source for event timestamps.
+        echo: Echo typed messages in full (default: when the output is not a terminal).
+        reply_timeout_s: How long the REPL waits for the bot before showing the next prompt.
+        session_id: Prefix of message ids (default: derived from the start time).
+    """
+
+    platform = Platform.CONSOLE
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        writer: TextIO | None = None,
+        command_names: Callable[[], Iterable[str]] | None = None,
+        admins: Iterable[str] = (DEFAULT_MEMBER,),
+        clock: Clock | None = None,
+        echo: bool | None = None,
+        reply_timeout_s: float = 120.0,
+        session_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bot_name = settings.bot_name
+        self.attachments_dir = Path(settings.data_dir) / "attachments"
+        self._out: TextIO = writer or sys.stdout
+        self._command_names = command_names or (lambda: ())
+        self._admins = frozenset(a.casefold() for a in admins)
+        self._clock = clock or SystemClock()
+        self._echo = echo
+        self._reply_timeout_s = reply_timeout_s
+        self._session = session_id or _session_prefix()
+        self._seq = itertools.count(1)
+        self._bus: EventBus | None = None
+        self._buttons: dict[int, tuple[Button, ChannelRef, str]] = {}
+        self._next_button = 1
+        self._prompt_shown = False
+        self.member = member(DEFAULT_MEMBER)
+        self.channel = console_channel(DEFAULT_CHANNEL)
+        self.thread_id: str | None = None
+
+    # -- adapter contract ------------------------------------------------------------------------
+    def attach(self, bus: EventBus) -> None:
+        """Print every console action published on ``bus``; publish typed lines on it."""
+        self._bus = bus
+        bus.subscribe(Action, self._on_action, name="console.actions")
+
+    async def start(self) -> None:
+        """Announce the console's channels to the store and make the operator a member of #mods."""
+        now = self._clock.now()
+        for ch in all_channels():
+            if ch.visibility is Visibility.PUBLIC:
+                await self._publish(ChannelSeen(channel=ch, ts=now))
+                continue
+            # MemberJoined adds to a private channel's access list; a ChannelSeen would replace
+            # it and drop the moderators the demo history (or earlier posts) put there.
+            for admin in sorted(self._admins):
+                await self._publish(MemberJoined(user=member(admin), ts=now, channel=ch))
+
+    async def stop(self) -> None:
+        """Flush the output."""
+        self._flush()
+
+    # -- output ------------------------------------------------------------------------------------
+    def notice(self, text: str) -> None:
+        """Print a line from the console itself (not from the bot)."""
+        self._write(printable(text))
+
+    async def _on_action(self, action: Action) -> None:
+        if action.platform is not Platform.CONSOLE:
+            return
+        attachments: tuple[Attachment, ...] = getattr(action, "attachments", ())
+        saved = self._save_attachments(attachments)
+        buttons: tuple[Button, ...] = getattr(action, "buttons", ())
+        first = self._remember_buttons(action, buttons)
+        text = render_action(action, bot_name=self.bot_name, saved=saved, first_button=first)
+        if len(saved) < len(attachments):
+            text += f"\n  (attachments not saved: {describe_attachments(attachments[len(saved) :])})"
+        self._write(text)
+
+    def _save_attachments(self, attachments: tuple[Attachment, ...]) -> list[Path]:
+        saved: list[Path] = []
+        for attachment in attachments:
+            path = self.attachments_dir / attachment_filename(attachment.filename)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(attachment.data)
+            except OSError:
+                log.exception("could not save attachment %s", path)
+                break
+            saved.append(path)
+        return saved
+
+    def _remember_buttons(self, action: Action, buttons: tuple[Button, ...]) -> int:
+        first = self._next_button
+        if not buttons:
+            return first
+        if isinstance(action, SendMessage | SendEphemeral):
+            channel = action.channel
+        elif isinstance(action, CommandReply):
+            channel = action.command.channel
+        elif isinstance(action, SendDirectMessage):
+            channel = dm_channel(action.user)
+        else:
+            return first
+        # The console has no message ids for the bot's posts; the action id plays that part.
+        message_id = str(getattr(action, "action_id", ""))
+        for button in buttons:
+            self._buttons[self._next_button] = (button, channel, message_id)
+            self._next_button += 1
+        return first
+
+    def _write(self, text: str) -> None:
+        if self._prompt_shown:  # an answer arrived while the prompt waited: keep it on its own line
+            text = "\n" + text
+            self._prompt_shown = False
+        try:
+            self._out.write(text + "\n")
+        except UnicodeEncodeError:  # a terminal that cannot show some characters
+            encoding = getattr(self._out, "encoding", None) or "ascii"
+            self._out.write(text.encode(encoding, errors="replace").decode(encoding) + "\n")
+        self._flush()
+
+    def _flush(self) -> None:
+        try:
+            self._out.flush()
+        except (OSError, ValueError):
+            pass
+
+    # -- input -------------------------------------------------------------------------------------
+    async def run_repl(self, reader: Any, writer: TextIO | None = None) -> None:
+        """Read lines from ``reader`` until end of input or ``/quit``; never raises on bad input.
+
+        Args:
+            reader: A text stream (``sys.stdin``, ``io.StringIO``) or an async reader.
+            writer: Output stream; defaults to the one given to the constructor.
+        """
+        if writer is not None:
+            self._out = writer
+        source = as_line_source(reader)
+        interactive = _isatty(reader)
+        self._write(BANNER.format(member=self.member.name, channel=self.channel.channel_id))
+        decode_errors = 0
+        while True:
+            if interactive:
+                self._show_prompt()
+            try:
+                raw = await source.readline()
+            except UnicodeDecodeError:
+                # A strict text stream may fail on every following read too: give up eventually.
+                decode_errors += 1
+                self._write("! could not decode that line (expected UTF-8); ignored")
+                if decode_errors >= MAX_DECODE_ERRORS:
+                    break
+                continue
+            decode_errors = 0
+            self._prompt_shown = False
+            if raw == "":
+                break
+            try:
+                keep_going = await self.handle_line(raw)
+            except ConsoleInputError as exc:
+                self._write(f"! {exc}")
+                keep_going = True
+            except Exception:
+                log.exception("console: failed to handle a line")
+                self._write("! something went wrong handling that line (see the log)")
+                keep_going = True
+            await self._settle()
+            if not keep_going:
+                break
+        self._write("bye")
+
+    async def handle_line(self, raw: str) -> bool:
+        """Act on one typed line; returns False when the operator quits.
+
+        Raises:
+            ConsoleInputError: for a console control the console cannot act on.
+        """
+        line = clean_text(raw)
+        if not line.strip():
+            return True
+        control = parse_control(line)
+        if control is not None:
+            return await self._control(control)
+        if is_command_line(line):
+            if line.split()[0].casefold() == "/help":
+                self._write(CONSOLE_HELP.format(bot=self.bot_name))
+            cmd = command_from_line(
+                line,
+                user=self.member,
+                channel=self.channel,
+                interaction_id=f"{self._session}-c{next(self._seq)}",
+                ts=self._clock.now(),
+                known_commands=self._command_names(),
+                is_admin=self.member.user_id in self._admins,
+                thread_id=self.thread_id,
+            )
+            if cmd is not None:
+                await self._publish(cmd)
+            return True
+        await self._post(line)
+        return True
+
+    async def _post(self, text: str) -> None:
+        event = message_from_line(
+            text,
+            author=self.member,
+            channel=self.channel,
+            message_id=f"{self._session}-{next(self._seq)}",
+            ts=self._clock.now(),
+            thread_id=self.thread_id,
+            bot_name=self.bot_name,
+        )
+        if event is None:
+            return
+        echo = self._echo if self._echo is not None else not _isatty(self._out)
+        self._write(render_posted(event, echo=echo))
+        await self._publish(event)
+
+    async def _control(self, control: Control) -> bool:
+        if control.name == "quit":
+            return False
+        if control.name == "as":
+            name = parse_member_name(control.arg, bot_name=self.bot_name)
+            self.member = member(name)
+            if self.channel.visibility is Visibility.DM:  # a DM belongs to the previous member
+                self.channel = dm_channel(self.member)
+                self.thread_id = None
+            role = "the local operator, admin" if self.member.user_id in self._admins else "a member"
+            self._write(f"You are now {name} ({role}).")
+        elif control.name == "join":
+            if not control.arg:
+                raise ConsoleInputError("usage: /join #channel")
+            self.channel = console_channel(control.arg)
+            self.thread_id = None
+            private = " (private)" if self.channel.visibility is Visibility.PRIVATE else ""
+            self._write(f"Now in {channel_label(self.channel)}{private}.")
+        elif control.name == "dm":
+            self.channel = dm_channel(self.member)
+            self.thread_id = None
+            self._write(f"In your DM with {self.bot_name} (only you and the bot read it); /join #channel to leave.")
+        elif control.name == "thread":
+            self.thread_id = parse_thread_id(control.arg)
+            if self.thread_id is None:
+                self._write(f"Left the thread; posting in {channel_label(self.channel)}.")
+            else:
+                self._write(f"Replying in {channel_label(self.channel, self.thread_id)}; /thread off to leave.")
+                if control.rest.strip():
+                    await self._post(control.rest)
+        elif control.name == "press":
+            await self._press(control.arg)
+        elif control.name in {"react", "edit", "delete"}:
+            await self._change(control)
+        elif control.name == "channels":
+            names = " ".join(
+                channel_label(c) + (" (private)" if c.visibility is Visibility.PRIVATE else "") for c in all_channels()
+            )
+            self._write(
+                f"Channels: {names}\nYou are {self.member.name} in {channel_label(self.channel, self.thread_id)}."
+            )
+        return True
+
+    async def _press(self, arg: str) -> None:
+        try:
+            number = int(arg)
+        except ValueError:
+            raise ConsoleInputError("usage: /press N (the number shown next to a button)") from None
+        found = self._buttons.get(number)
+        if found is None:
+            raise ConsoleInputError(f"no button [{number}]")
+        button, channel, message_id = found
+        await self._publish(
+            ButtonClicked(
+                action_id=button.action_id,
+                value=button.value,
+                user=self.member,
+                channel=channel,
+                message_id=message_id,
+                interaction_id=f"{self._session}-b{next(self._seq)}-{uuid.uuid4().hex[:6]}",
+                ts=self._clock.now(),
+            )
+        )
+
+    async def _change(self, control: Control) -> None:
+        # A simulator: the console does not check who wrote the message, the operator plays everyone.
+        now = self._clock.now()
+        event: InboundEvent
+        if control.name == "react":
+            mid = parse_message_id(control.arg, "/react MESSAGE_ID EMOJI")
+            emoji = parse_emoji(control.rest)
+            event = ReactionAdded(channel=self.channel, message_id=mid, user=self.member, emoji=emoji, ts=now)
+            done = f"{self.member.name} reacted :{emoji}: to {mid}."
+        elif control.name == "edit":
+            mid = parse_message_id(control.arg, "/edit MESSAGE_ID NEW TEXT")
+            text = clean_text(control.rest).strip()
+            if not text:
+                raise ConsoleInputError("usage: /edit MESSAGE_ID NEW TEXT")
+            event = MessageEdited(
+                channel=self.channel,
+                message_id=mid,
+                text=text,
+                edited_at=now,
+                author=self.member,
+                thread_id=self.thread_id,
+            )
+            done = f"Edited {mid}."
+        else:
+            mid = parse_message_id(control.arg, "/delete MESSAGE_ID")
+            if control.rest.strip():  # "/delete a b" is a typo, not a request to delete "a"
+                raise ConsoleInputError("usage: /delete MESSAGE_ID")
+            event = MessageDeleted(channel=self.channel, message_id=mid, deleted_at=now)
+            done = f"Deleted {mid}."
+        await self._publish(event)
+        self._write(done)
+
+    async def _publish(self, event: InboundEvent) -> bool:
+        if self._bus is None:
+            raise RuntimeError("ConsoleAdapter.attach(bus) must be called first")
+        return await self._bus.publish(event)
+
+    async def _settle(self) -> None:
+        # Wait for the bot's answers so they print before the next prompt; a slow answer (a
+        # model loading, a long generation) is printed when it arrives instead.
+        if self._bus is None:
+            return
+        try:
+            await asyncio.wait_for(self._bus.drain(), timeout=self._reply_timeout_s)
+        except TimeoutError:
+            self._write(f"({self.bot_name} is still working; the answer will appear here when ready)")
+
+    def _show_prompt(self) -> None:
+        where = channel_label(self.channel, self.thread_id)
+        self._out.write(f"{where} {self.member.name}> ")
+        self._flush()
+        self._prompt_shown = True

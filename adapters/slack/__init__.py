@@ -1,0 +1,1 @@
+"""Slack adapter (Bolt for Python): see README.md in this folder."""

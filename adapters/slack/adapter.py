@@ -1,0 +1,529 @@
+"""The Slack adapter: owns the Bolt ``AsyncApp`` and its Web API clients.
+
+Inbound, Bolt verifies and parses requests (Socket Mode envelopes or signed HTTP POSTs), acks them,
+and calls our listeners, which normalize payloads (:mod:`adapters.slack.normalize`) and publish
+events on the bus. Outbound, one bus subscription per action type renders the action
+(:mod:`adapters.slack.render`) and calls the Web API. Failures are logged with a hint
+(:mod:`adapters.slack.errors`) and never propagate; 429s are retried by slack-sdk's
+``AsyncRateLimitErrorRetryHandler``, which waits ``Retry-After`` seconds.
+
+Two ways to run, chosen by ``slack.mode``:
+
+* ``socket`` (default): an outbound WebSocket with the app-level token, no public URL needed;
+* ``http``: an aiohttp server on ``slack.http_port`` serving Events API, slash commands and
+  interactivity on ``slack.http_path`` (plus the OAuth install pages in multi-workspace mode).
+
+Single-workspace token mode (``SLACK_BOT_TOKEN``) is the default; with ``client_id`` and
+``client_secret`` and no bot token, the app runs Bolt's OAuth flow and keeps installations in our
+store's database (:mod:`adapters.slack.installation_store`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack import render
+from adapters.slack.commands import AdminFactsCache, register_interactions
+from adapters.slack.conversations import channel_info, members_if_private
+from adapters.slack.errors import error_code, log_api_error
+from adapters.slack.identity import fetch_identity
+from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
+from adapters.slack.normalize import (
+    EVENT_HANDLERS,
+    NormalizeContext,
+    SlackIdentity,
+    event_team_id,
+    normalize_event,
+    visibility_from_type,
+)
+from adapters.slack.payloads import EventEnvelope
+from bot.bus import EventBus
+from bot.config import Settings
+from bot.events import (
+    Action,
+    AddReaction,
+    Attachment,
+    Button,
+    ChannelRef,
+    ChannelSeen,
+    Citation,
+    CommandReply,
+    InboundEvent,
+    Platform,
+    SendDirectMessage,
+    SendEphemeral,
+    SendMessage,
+    UserRef,
+)
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# Bot scopes requested by the OAuth flow; manifest.yaml lists the same (a test keeps them equal).
+BOT_SCOPES: tuple[str, ...] = (
+    "app_mentions:read",
+    "channels:history",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "files:write",
+    "groups:history",
+    "groups:read",
+    "im:history",
+    "im:read",
+    "im:write",
+    "mpim:history",
+    "mpim:read",
+    "reactions:read",
+    "reactions:write",
+    "team:read",
+    "usergroups:read",
+    "users:read",
+)
+RATE_LIMIT_RETRIES = 3
+_HOOKS_PREFIX = "https://hooks.slack.com/"
+
+
+class SlackAdapter:
+    """Connects Guildhall to Slack.
+
+    Args:
+        settings: the app's settings; ``settings.slack`` holds tokens, mode and ports.
+        store: the store, needed for multi-workspace (OAuth) installations.
+        client_base_url: Web API base URL override (tests point it at a fake server);
+            defaults to ``settings.slack.api_base_url`` or Slack's.
+    """
+
+    platform = Platform.SLACK
+
+    def __init__(self, settings: Settings, *, store: Store | None = None, client_base_url: str | None = None) -> None:
+        # No I/O here: building Bolt's app and clients only stores configuration.
+        self.settings = settings
+        cfg = settings.slack
+        self._base_url = client_base_url or cfg.api_base_url or AsyncWebClient.BASE_URL
+        self._bus: EventBus | None = None
+        self._store = store
+        self.client = self._new_client(cfg.bot_token.get_secret_value() if cfg.bot_token else None)
+        self.oauth_enabled = bool(cfg.client_id and cfg.client_secret and not cfg.bot_token)
+        self.installation_store: SQLInstallationStore | None = None
+        oauth_settings = None
+        if self.oauth_enabled:
+            if store is None:
+                raise ValueError(
+                    "slack: multi-workspace OAuth (client_id/client_secret) needs the store for installations"
+                )
+            assert cfg.client_id is not None and cfg.client_secret is not None
+            self.installation_store = SQLInstallationStore(store.db, cfg.client_id)
+            oauth_settings = AsyncOAuthSettings(
+                client_id=cfg.client_id,
+                client_secret=cfg.client_secret.get_secret_value(),
+                scopes=list(BOT_SCOPES),
+                installation_store=self.installation_store,
+                state_store=SQLOAuthStateStore(store.db),
+            )
+        self.app = AsyncApp(
+            # Bolt resets the level of the logger named after the app; "guildhall" would silence
+            # the project's own "guildhall.*" loggers, hence a name of its own.
+            name="guildhall-slack",
+            client=self.client,
+            signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
+            oauth_settings=oauth_settings,
+            # Bolt drops events from our own bot user; normalize.py checks again for backfill.
+            ignoring_self_events_enabled=True,
+        )
+        self.admin_facts = AdminFactsCache(cfg.admin_usergroup_ids)
+        self._identities: dict[str, SlackIdentity] = {}
+        self._channels: dict[str, dict[str, ChannelRef]] = {}
+        self._looked_up: set[tuple[str, str]] = set()
+        self._team_clients: dict[str, AsyncWebClient] = {}
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self.http_port: int | None = None
+        self._register_listeners()
+
+    # -- wiring ------------------------------------------------------------------------------------
+    def _new_client(self, token: str | None) -> AsyncWebClient:
+        return AsyncWebClient(
+            token=token,
+            base_url=self._base_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+            ],
+        )
+
+    def _register_listeners(self) -> None:
+        for event_type in EVENT_HANDLERS:
+            self.app.event(event_type)(self._on_event)
+        self.app.event("app_home_opened")(self._on_home_opened)
+        register_interactions(self.app, publish=self._publish, context_for=self._context_for, admin=self.admin_facts)
+
+    def attach(self, bus: EventBus) -> None:
+        """Publish inbound events on ``bus`` and perform its Slack actions."""
+        self._bus = bus
+        handlers: list[tuple[type[Action], Callable[[Any], Awaitable[None]]]] = [
+            (SendMessage, self._send_message),
+            (SendDirectMessage, self._send_dm),
+            (SendEphemeral, self._send_ephemeral),
+            (CommandReply, self._command_reply),
+            (AddReaction, self._add_reaction),
+        ]
+        # One worker per action type keeps posts to a thread in order while a 429 back-off on
+        # reactions does not hold up answers.
+        for action_type, handler in handlers:
+            bus.subscribe(action_type, self._only_slack(handler), name=f"slack.{action_type.__name__}")
+
+    def _only_slack(self, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Action], Awaitable[None]]:
+        async def run(action: Action) -> None:
+            if action.platform is Platform.SLACK:
+                await handler(action)
+
+        run.__name__ = getattr(handler, "__name__", "handler")
+        return run
+
+    async def _publish(self, event: InboundEvent) -> bool:
+        if self._bus is None:
+            raise RuntimeError("SlackAdapter.attach(bus) must be called before events arrive")
+        return await self._bus.publish(event)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect over Socket Mode, or serve HTTP on ``slack.http_port`` (0 picks a free port)."""
+        cfg = self.settings.slack
+        if cfg.mode == "socket":
+            if cfg.app_token is None:
+                raise ValueError("slack.mode=socket needs SLACK_APP_TOKEN (an xapp- app-level token)")
+            self._socket = AsyncSocketModeHandler(self.app, cfg.app_token.get_secret_value(), web_client=self.client)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack: connected in socket mode")
+            return
+        if not cfg.signing_secret:
+            raise ValueError("slack.mode=http needs SLACK_SIGNING_SECRET to verify requests")
+        self._runner = web.AppRunner(self.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host="0.0.0.0", port=cfg.http_port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only through the server's sockets
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = int(sockets[0].getsockname()[1]) if sockets else cfg.http_port
+        log.info("slack: serving HTTP on port %s at %s", self.http_port, cfg.http_path)
+
+    async def stop(self) -> None:
+        """Disconnect and close HTTP sessions."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def web_app(self) -> web.Application:
+        """The aiohttp application of HTTP mode: one POST endpoint, plus OAuth pages when enabled."""
+        path = self.settings.slack.http_path
+        app = web.Application()
+        app.router.add_post(path, self._handle_post)
+        flow = self.app.oauth_flow
+        if flow is not None:
+            app.router.add_get(flow.install_path, self._handle_install)
+            app.router.add_get(flow.redirect_uri_path, self._handle_oauth_redirect)
+        return app
+
+    async def _handle_post(self, request: web.Request) -> web.Response:
+        try:
+            bolt_req = await to_bolt_request(request)
+        except ValueError:  # Bolt parses JSON before verifying the signature; bad JSON is a 400, not a 500
+            return web.Response(status=400, text="malformed body")
+        # Bolt checks the signature and the timestamp's age (5 minutes) and answers 401 itself.
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_req))
+
+    async def _handle_install(self, request: web.Request) -> web.Response:
+        assert self.app.oauth_flow is not None
+        return await to_aiohttp_response(await self.app.oauth_flow.handle_installation(await to_bolt_request(request)))
+
+    async def _handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        assert self.app.oauth_flow is not None
+        return await to_aiohttp_response(await self.app.oauth_flow.handle_callback(await to_bolt_request(request)))
+
+    # -- workspace identity and channel cache ------------------------------------------------------
+    async def identity(self, client: AsyncWebClient, team_id: str) -> SlackIdentity:
+        """Who the bot is in ``team_id`` (``auth.test``, once per workspace per process)."""
+        known = self._identities.get(team_id)
+        if known is not None:
+            return known
+        ident = await fetch_identity(client, team_id)
+        if not ident.bot_user_id:
+            return ident  # a failed lookup is retried on the next event instead of being cached
+        self._identities[ident.team_id] = ident
+        return ident
+
+    def channels(self, team_id: str) -> dict[str, ChannelRef]:
+        """Channels learned so far in a workspace (id -> ref)."""
+        return self._channels.setdefault(team_id, {})
+
+    async def _context_for(self, client: AsyncWebClient, team_id: str) -> NormalizeContext:
+        return NormalizeContext(await self.identity(client, team_id), self.channels(team_id))
+
+    async def learn_channel(
+        self, client: AsyncWebClient, team_id: str, channel_id: str, channel_type: str | None
+    ) -> None:
+        """Look a channel up once (``conversations.info``, members if private) and publish :class:`ChannelSeen`.
+
+        When the lookup fails (missing scope, not a member) the event's ``channel_type`` is cached
+        instead, so visibility is never guessed as public; and no ChannelSeen is published for a
+        private channel whose members are unknown, because it would empty its access list.
+        """
+        known = self.channels(team_id)
+        if channel_id in known or (team_id, channel_id) in self._looked_up:
+            return
+        # Asked once per process even when Slack refuses, so a missing scope costs one call, not one per event.
+        self._looked_up.add((team_id, channel_id))
+        ref = await channel_info(client, team_id, channel_id)
+        if ref is None:
+            visibility = visibility_from_type(channel_id, channel_type)
+            if visibility is not None:
+                known[channel_id] = ChannelRef(Platform.SLACK, team_id, channel_id, "", visibility)
+            return  # unknown channels stay unknown: normalize.py treats them as private
+        known[channel_id] = ref
+        members = await members_if_private(client, ref)
+        if members is not None:
+            await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members))
+
+    async def _on_event(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        envelope: EventEnvelope = body  # type: ignore[assignment]
+        team_id = event_team_id(body)
+        event = body.get("event") or {}
+        channel_id = _event_channel(event)
+        if channel_id:
+            await self.learn_channel(client, team_id, channel_id, event.get("channel_type"))
+        ctx = await self._context_for(client, team_id)
+        for inbound in normalize_event(envelope, ctx):
+            await self._publish(inbound)
+
+    async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        # The Home tab is drawn from the store on every open, so it shows a fresh /optout state.
+        user_id = event.get("user")
+        if event.get("tab") != "home" or not isinstance(user_id, str):
+            return
+        opted_out = None
+        if self._store is not None:
+            opted_out = await self._store.is_opted_out(Platform.SLACK.value, event_team_id(body), user_id)
+        await self._call(
+            "views.publish", client.views_publish, user_id=user_id, view=render.home_view(opted_out=opted_out)
+        )
+
+    # -- outbound ----------------------------------------------------------------------------------
+    async def client_for(self, team_id: str) -> AsyncWebClient:
+        """The Web API client holding the bot token of ``team_id``."""
+        if not self.oauth_enabled or self.installation_store is None:
+            return self.client
+        client = self._team_clients.get(team_id)
+        if client is None:
+            bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
+            if bot is None or not bot.bot_token:
+                log.warning("slack: no installation for team %s; install the app there first", team_id)
+                return self.client
+            client = self._new_client(bot.bot_token)
+            self._team_clients[team_id] = client
+        return client
+
+    async def _call(self, method: str, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any | None:
+        try:
+            return await fn(**kwargs)
+        except SlackApiError as exc:
+            log_api_error(method, exc, channel=str(kwargs.get("channel", "")))
+            return None
+
+    async def _post(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        citations: Sequence[Citation] = (),
+        buttons: Sequence[Button] = (),
+        attachments: Sequence[Attachment] = (),
+    ) -> None:
+        for args in render.post_message_args(
+            channel_id, text, thread_ts=thread_ts, citations=citations, buttons=buttons
+        ):
+            if await self._call("chat.postMessage", client.chat_postMessage, **args) is None:
+                return  # not_in_channel & co. would fail for the remaining parts too
+        await self._upload(client, channel_id, attachments, thread_ts=thread_ts)
+
+    async def _upload(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        attachments: Sequence[Attachment],
+        *,
+        thread_ts: str | None = None,
+    ) -> None:
+        args = render.file_upload_args(channel_id, attachments, thread_ts=thread_ts)
+        if args is not None:
+            await self._call("files.upload_v2", client.files_upload_v2, **args)
+
+    async def _open_dm(self, client: AsyncWebClient, user: UserRef) -> str | None:
+        resp = await self._call("conversations.open", client.conversations_open, users=user.user_id)
+        channel = (resp.get("channel") or {}) if resp is not None else {}
+        channel_id = channel.get("id")
+        return str(channel_id) if channel_id else None
+
+    async def _send_message(self, action: SendMessage) -> None:
+        client = await self.client_for(action.channel.workspace_id)
+        await self._post(
+            client,
+            action.channel.channel_id,
+            action.text,
+            thread_ts=action.thread_id,
+            citations=action.citations,
+            buttons=action.buttons,
+            attachments=action.attachments,
+        )
+
+    async def _send_dm(self, action: SendDirectMessage) -> None:
+        client = await self.client_for(action.user.workspace_id)
+        channel_id = await self._open_dm(client, action.user)
+        if channel_id:
+            await self._post(
+                client,
+                channel_id,
+                action.text,
+                citations=action.citations,
+                buttons=action.buttons,
+                attachments=action.attachments,
+            )
+
+    async def _send_ephemeral(self, action: SendEphemeral) -> None:
+        if action.response_ref and await self._respond(
+            action.response_ref,
+            render.response_url_bodies(action.text, ephemeral=True, citations=action.citations, buttons=action.buttons),
+        ):
+            return
+        client = await self.client_for(action.channel.workspace_id)
+        await self._ephemeral(
+            client, action.channel.channel_id, action.user, action.text, action.citations, action.buttons
+        )
+        if action.attachments:
+            await self._dm_files(client, action.user, action.attachments)
+
+    async def _ephemeral(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        user: UserRef,
+        text: str,
+        citations: Sequence[Citation],
+        buttons: Sequence[Button],
+        thread_ts: str | None = None,
+    ) -> None:
+        for args in render.ephemeral_args(
+            channel_id, user.user_id, text, thread_ts=thread_ts, citations=citations, buttons=buttons
+        ):
+            if await self._call("chat.postEphemeral", client.chat_postEphemeral, **args) is None:
+                return
+
+    async def _dm_files(self, client: AsyncWebClient, user: UserRef, attachments: Sequence[Attachment]) -> None:
+        # Files cannot be ephemeral: a private answer's chart goes to the member's DM instead.
+        channel_id = await self._open_dm(client, user)
+        if channel_id:
+            await self._upload(client, channel_id, attachments)
+
+    async def _command_reply(self, action: CommandReply) -> None:
+        cmd = action.command
+        bodies = render.response_url_bodies(
+            action.text, ephemeral=action.ephemeral, citations=action.citations, buttons=action.buttons
+        )
+        client = await self.client_for(cmd.channel.workspace_id)
+        if not (cmd.response_ref and await self._respond(cmd.response_ref, bodies)):
+            # No (or an expired) response_url: the Web API reaches the member too.
+            if action.ephemeral:
+                await self._ephemeral(
+                    client,
+                    cmd.channel.channel_id,
+                    cmd.user,
+                    action.text,
+                    action.citations,
+                    action.buttons,
+                    cmd.thread_id,
+                )
+            else:
+                await self._post(
+                    client,
+                    cmd.channel.channel_id,
+                    action.text,
+                    thread_ts=cmd.thread_id,
+                    citations=action.citations,
+                    buttons=action.buttons,
+                )
+        if action.attachments:
+            if action.ephemeral:
+                await self._dm_files(client, cmd.user, action.attachments)
+            else:
+                await self._upload(client, cmd.channel.channel_id, action.attachments, thread_ts=cmd.thread_id)
+
+    def _trusted_response_url(self, url: str) -> bool:
+        # Only Slack's hooks host (or the configured fake/proxy API host) may receive our answers:
+        # a forged response_url must not turn the bot into an HTTP client for arbitrary hosts.
+        if url.startswith(_HOOKS_PREFIX):
+            return True
+        base = urlsplit(self._base_url)
+        target = urlsplit(url)
+        return base.netloc != "slack.com" and (target.scheme, target.netloc) == (base.scheme, base.netloc)
+
+    async def _respond(self, response_url: str, bodies: Sequence[dict[str, Any]]) -> bool:
+        """Answer through a ``response_url``; False when it is untrusted, expired or used up."""
+        if not self._trusted_response_url(response_url):
+            log.warning("slack: refusing to post to an untrusted response_url host")
+            return False
+        hook = AsyncWebhookClient(
+            response_url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+        )
+        for body in bodies:
+            try:
+                resp = await hook.send_dict(body)
+            except Exception as exc:  # noqa: BLE001 - any transport failure falls back to the Web API
+                log.warning("slack: response_url failed (%r); falling back to the Web API", exc)
+                return False
+            if resp.status_code != 200:
+                log.warning(
+                    "slack: response_url answered %s %s; falling back to the Web API", resp.status_code, resp.body
+                )
+                return False
+        return True
+
+    async def _add_reaction(self, action: AddReaction) -> None:
+        client = await self.client_for(action.channel.workspace_id)
+        try:
+            await client.reactions_add(
+                channel=action.channel.channel_id, timestamp=action.message_id, name=render.reaction_name(action.emoji)
+            )
+        except SlackApiError as exc:
+            if error_code(exc) == "already_reacted":
+                return  # a redelivered AddReaction: the reaction is there, which is what was asked
+            log_api_error("reactions.add", exc, channel=action.channel.channel_id)
+
+
+def _event_channel(event: dict[str, Any]) -> str | None:
+    if event.get("type") in ("reaction_added", "reaction_removed"):
+        channel = (event.get("item") or {}).get("channel")
+    else:
+        channel = event.get("channel")
+    return channel if isinstance(channel, str) and channel else None

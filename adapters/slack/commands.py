@@ -1,0 +1,142 @@
+"""Slash commands and button clicks: ack within Slack's 3 seconds, then publish.
+
+Slack gives a command 3 seconds before it shows the member an error, so every listener calls
+``ack()`` first. Only then does it gather the admin facts (``users.info``, user-group membership,
+both cached briefly because a member often runs several commands in a row) and publish
+:class:`~bot.events.CommandInvoked`; the answer goes back later through the ``response_url``.
+The decision whether a member is an admin is not taken here but in :mod:`bot.permissions`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.errors import log_api_error
+from adapters.slack.normalize import NormalizeContext, normalize_block_actions, normalize_command
+from adapters.slack.payloads import SlashCommandPayload
+from bot.events import InboundEvent
+
+log = logging.getLogger(__name__)
+
+# The commands the manifest declares; any other slash command routed to us is still handled (the
+# router answers "unknown command"), so adding one to the manifest needs no code change here.
+SLASH_COMMANDS = (
+    "/ask",
+    "/recommend",
+    "/leaderboard",
+    "/trends",
+    "/optout",
+    "/optin",
+    "/forget-me",
+    "/guildhall-help",
+    "/guildhall",
+)
+
+Publish = Callable[[InboundEvent], Awaitable[object]]
+ContextFactory = Callable[[AsyncWebClient, str], Awaitable[NormalizeContext]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminFacts:
+    """What Slack says about a member's rights."""
+
+    is_platform_admin: bool
+    role_ids: tuple[str, ...]
+
+
+class AdminFactsCache:
+    """``users.info`` admin/owner flags and admin user-group membership, cached for ``ttl`` seconds.
+
+    Args:
+        admin_usergroup_ids: configured admin user groups (``slack.admin_usergroup_ids``).
+        ttl: seconds a lookup stays valid; short, so a demoted admin loses rights quickly.
+        now: monotonic clock (replaceable in tests).
+    """
+
+    def __init__(
+        self, admin_usergroup_ids: Sequence[str], *, ttl: float = 60.0, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._groups = tuple(admin_usergroup_ids)
+        self._ttl = ttl
+        self._now = now
+        self._users: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._group_members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+        self.api_calls = 0
+
+    async def facts(self, client: AsyncWebClient, team_id: str, user_id: str) -> AdminFacts:
+        """Admin facts for a member; API failures count as "not an admin" (fail closed)."""
+        return AdminFacts(await self._is_admin(client, team_id, user_id), await self._roles(client, team_id, user_id))
+
+    async def _is_admin(self, client: AsyncWebClient, team_id: str, user_id: str) -> bool:
+        key = (team_id, user_id)
+        cached = self._users.get(key)
+        if cached and self._now() - cached[0] < self._ttl:
+            return cached[1]
+        self.api_calls += 1
+        try:
+            resp = await client.users_info(user=user_id)
+        except SlackApiError as exc:
+            log_api_error("users.info", exc)
+            return False
+        member: dict[str, Any] = resp.get("user") or {}
+        admin = bool(member.get("is_admin") or member.get("is_owner") or member.get("is_primary_owner"))
+        self._users[key] = (self._now(), admin)
+        return admin
+
+    async def _roles(self, client: AsyncWebClient, team_id: str, user_id: str) -> tuple[str, ...]:
+        found = []
+        for group in self._groups:
+            key = (team_id, group)
+            cached = self._group_members.get(key)
+            if cached is None or self._now() - cached[0] >= self._ttl:
+                self.api_calls += 1
+                try:
+                    resp = await client.usergroups_users_list(usergroup=group)
+                except SlackApiError as exc:
+                    log_api_error("usergroups.users.list", exc)
+                    continue
+                cached = (self._now(), frozenset(resp.get("users") or ()))
+                self._group_members[key] = cached
+            if user_id in cached[1]:
+                found.append(group)
+        return tuple(found)
+
+
+def register_interactions(
+    app: AsyncApp, *, publish: Publish, context_for: ContextFactory, admin: AdminFactsCache
+) -> None:
+    """Register every slash command and button listener on ``app``."""
+
+    async def on_command(ack: Callable[..., Awaitable[None]], body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()  # first, always: everything below may take longer than Slack's 3 s
+        payload: SlashCommandPayload = body  # type: ignore[assignment]
+        team_id = payload.get("team_id", "")
+        user_id = payload.get("user_id", "")
+        facts = await admin.facts(client, team_id, user_id) if user_id else AdminFacts(False, ())
+        ctx = await context_for(client, team_id)
+        cmd = normalize_command(payload, ctx, is_platform_admin=facts.is_platform_admin, role_ids=facts.role_ids)
+        if cmd is None:
+            log.warning("slash command without user/channel ignored: %s", payload.get("command"))
+            return
+        await publish(cmd)
+
+    async def on_block_action(
+        ack: Callable[..., Awaitable[None]], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
+        ctx = await context_for(client, team_id)
+        for click in normalize_block_actions(body, ctx):
+            await publish(click)
+
+    app.command(re.compile(r"^/.+"))(on_command)
+    app.action(re.compile(r".+"))(on_block_action)

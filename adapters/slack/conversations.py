@@ -1,0 +1,52 @@
+"""Web API lookups about one conversation: its name/visibility and, for private ones, its members.
+
+A private channel's member list is what lets retrieval show its messages to exactly the people who
+can read them on Slack. The recorder *replaces* a private channel's access list with the members a
+:class:`~bot.events.ChannelSeen` carries, so one must only be published with the real member list;
+:func:`describe_channel` returns None for the members when they could not be read.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.errors import log_api_error
+from adapters.slack.normalize import channel_from_conversation
+from bot.events import ChannelRef, Visibility
+
+MEMBERS_PAGE = 1000
+
+
+async def channel_info(client: AsyncWebClient, team_id: str, channel_id: str) -> ChannelRef | None:
+    """``conversations.info`` as a :class:`ChannelRef`; None when Slack refuses (logged with a hint)."""
+    try:
+        resp = await client.conversations_info(channel=channel_id)
+    except SlackApiError as exc:
+        log_api_error("conversations.info", exc, channel=channel_id)
+        return None
+    conv = resp.get("channel")
+    return channel_from_conversation(conv, team_id) if isinstance(conv, dict) and conv.get("id") else None
+
+
+async def channel_members(client: AsyncWebClient, channel_id: str) -> tuple[str, ...] | None:
+    """Every member of a conversation (``conversations.members``, paginated); None on failure."""
+    members: list[str] = []
+    cursor = ""
+    try:
+        while True:
+            resp = await client.conversations_members(channel=channel_id, limit=MEMBERS_PAGE, cursor=cursor or None)
+            members += [str(m) for m in resp.get("members") or []]
+            cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return tuple(members)
+    except SlackApiError as exc:
+        log_api_error("conversations.members", exc, channel=channel_id)
+        return None
+
+
+async def members_if_private(client: AsyncWebClient, channel: ChannelRef) -> tuple[str, ...] | None:
+    """Members for private channels and DMs; ``()`` for public ones (no access list needed)."""
+    if channel.visibility is Visibility.PUBLIC:
+        return ()
+    return await channel_members(client, channel.channel_id)

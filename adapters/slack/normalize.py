@@ -1,0 +1,488 @@
+"""Slack payloads -> :mod:`bot.events` (pure: no I/O, no SDK objects).
+
+Each Events API type maps to a function in a dispatch table; ``message`` events dispatch again on
+their ``subtype``. Anything not in the tables is ignored on purpose (Slack adds system subtypes
+regularly; they are noise for a community bot), and every decision is visible here.
+
+Event ids stay stable across Slack's retries and across live traffic vs. backfill because they are
+built from Slack's own message ``ts`` (see :class:`bot.events.MessagePosted.event_id`), never from
+the delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from adapters.slack.payloads import EventEnvelope, SlackMessage, SlashCommandPayload
+from bot.events import (
+    ButtonClicked,
+    ChannelRef,
+    ChannelSeen,
+    CommandInvoked,
+    EventSource,
+    InboundEvent,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ReactionRemoved,
+    UserRef,
+    Visibility,
+)
+
+log = logging.getLogger(__name__)
+
+SLACK = Platform.SLACK
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_REF = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>")
+
+# Message subtypes that carry member content and become MessagePosted.
+POSTED_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message", "bot_message"})
+# Everything else that is not an edit or a delete is a system notice (joins, topic changes, pins,
+# huddles...). Joins arrive separately as ``member_joined_channel``; ignoring them here avoids
+# counting "X has joined the channel" as activity.
+
+# Events API channel_type (message events) and member_joined_channel's one-letter type.
+_CHANNEL_TYPES: dict[str, Visibility] = {
+    "channel": Visibility.PUBLIC,
+    "C": Visibility.PUBLIC,
+    "group": Visibility.PRIVATE,
+    "G": Visibility.PRIVATE,
+    "im": Visibility.DM,
+    "mpim": Visibility.DM,
+}
+
+# Slash commands whose Slack name differs from the command registered with the router.
+COMMAND_ALIASES: dict[str, str] = {"guildhall-help": "help"}
+# Slash commands whose first word selects a sub-command (``/guildhall index`` -> ``guildhall index``).
+COMMAND_GROUPS = frozenset({"guildhall"})
+
+
+@dataclass(frozen=True, slots=True)
+class SlackIdentity:
+    """Who the bot is in one workspace (from ``auth.test`` or the installation)."""
+
+    team_id: str
+    bot_user_id: str = ""
+    bot_id: str = ""
+    team_url: str = ""
+
+
+@dataclass(slots=True)
+class NormalizeContext:
+    """What normalization needs beyond the payload.
+
+    Args:
+        identity: the bot in this workspace, so its own messages are dropped.
+        channels: channels already known (from ``channel_type`` of earlier events or
+            ``conversations.info``); events that do not say a channel's type look it up here.
+        source: live traffic or backfill.
+    """
+
+    identity: SlackIdentity
+    channels: Mapping[str, ChannelRef] = field(default_factory=dict)
+    source: EventSource = EventSource.LIVE
+
+
+# --------------------------------------------------------------------------- small pure helpers
+
+
+def parse_ts(ts: Any) -> datetime | None:
+    """Slack ``"1700000000.000100"`` (or an int ``event_time``) -> aware UTC datetime; None if malformed."""
+    try:
+        value = float(ts)
+    except (TypeError, ValueError):
+        return None
+    if value != value or value < 0 or value > 32503680000:  # NaN or beyond year 3000
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's three HTML entities; mentions (``<@U1>``) and links stay as Slack wrote them."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def mentioned_users(text: str) -> tuple[str, ...]:
+    """User ids mentioned as ``<@U123>`` / ``<@U123|name>``, in order, without repeats."""
+    return tuple(dict.fromkeys(_MENTION.findall(text)))
+
+
+def visibility_from_type(channel_id: str, channel_type: str | None) -> Visibility | None:
+    """Visibility from an event's ``channel_type``; None when the event does not say."""
+    if channel_type in _CHANNEL_TYPES:
+        return _CHANNEL_TYPES[channel_type]
+    if channel_id.startswith("D"):
+        return Visibility.DM
+    return None
+
+
+def visibility_of_conversation(conv: Mapping[str, Any]) -> Visibility:
+    """Visibility of a ``conversations.list`` / ``conversations.info`` object."""
+    if conv.get("is_im") or conv.get("is_mpim"):
+        return Visibility.DM
+    if conv.get("is_private") or conv.get("is_group"):
+        return Visibility.PRIVATE
+    return Visibility.PUBLIC
+
+
+def channel_from_conversation(conv: Mapping[str, Any], team_id: str) -> ChannelRef:
+    """A :class:`ChannelRef` from a ``conversations.*`` object."""
+    return ChannelRef(
+        SLACK, team_id, str(conv.get("id", "")), str(conv.get("name") or ""), visibility_of_conversation(conv)
+    )
+
+
+def permalink(team_url: str, channel_id: str, ts: str, thread_ts: str | None = None) -> str:
+    """The message link Slack's "Copy link" gives, built without an API call; "" if the workspace URL is unknown."""
+    if not team_url or not ts:
+        return ""
+    link = f"{team_url.rstrip('/')}/archives/{channel_id}/p{ts.replace('.', '')}"
+    if thread_ts and thread_ts != ts:
+        link += f"?thread_ts={thread_ts}&cid={channel_id}"
+    return link
+
+
+def base_emoji(name: str) -> str:
+    """``+1::skin-tone-3`` -> ``+1``: tones are one reaction for counting purposes."""
+    return name.split("::", 1)[0].strip(":")
+
+
+def _channel(ctx: NormalizeContext, channel_id: str, channel_type: str | None) -> ChannelRef:
+    known = ctx.channels.get(channel_id)
+    visibility = visibility_from_type(channel_id, channel_type)
+    if visibility is None:
+        # Unknown type: trust what we learned before; otherwise assume private. Treating an
+        # unknown channel as public could expose its messages to members who cannot read it.
+        visibility = known.visibility if known else Visibility.PRIVATE
+    name = known.name if known else ""
+    return ChannelRef(SLACK, ctx.identity.team_id, channel_id, name, visibility)
+
+
+def _is_self(ctx: NormalizeContext, user_id: str | None, bot_id: str | None) -> bool:
+    me = ctx.identity
+    return bool((me.bot_user_id and user_id == me.bot_user_id) or (me.bot_id and bot_id == me.bot_id))
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def normalize_message(
+    msg: SlackMessage, channel_id: str, channel_type: str | None, ctx: NormalizeContext
+) -> MessagePosted | None:
+    """A posted message (live ``message`` / ``app_mention`` or a ``conversations.history`` item).
+
+    Returns None for our own messages, system subtypes and malformed payloads.
+    """
+    subtype = msg.get("subtype", "")
+    if subtype not in POSTED_SUBTYPES:
+        return None
+    ts_raw = msg.get("ts", "")
+    ts = parse_ts(ts_raw)
+    if ts is None or not channel_id:
+        return None
+    user_id = msg.get("user")
+    bot_id = msg.get("bot_id")
+    if _is_self(ctx, user_id, bot_id):
+        return None
+    author_id = user_id or bot_id
+    if not author_id:
+        return None
+    is_bot = bool(bot_id) or subtype == "bot_message"
+    text = unescape(str(msg.get("text") or ""))
+    thread_ts = msg.get("thread_ts") or None
+    me = ctx.identity
+    mentions = mentioned_users(text)
+    return MessagePosted(
+        channel=_channel(ctx, channel_id, channel_type),
+        author=UserRef(SLACK, me.team_id, author_id, str(msg.get("username") or ""), is_bot),
+        message_id=ts_raw,
+        text=text,
+        ts=ts,
+        thread_id=thread_ts,
+        reply_to=thread_ts if thread_ts and thread_ts != ts_raw else None,
+        # A message in the bot's own DM is addressed to it as surely as an @-mention.
+        mentions_bot=bool(me.bot_user_id and me.bot_user_id in mentions)
+        or msg.get("type") == "app_mention"
+        or channel_type == "im",
+        mentioned_user_ids=mentions,
+        permalink=permalink(me.team_url, channel_id, ts_raw, thread_ts),
+        subtype=subtype,
+        source=ctx.source,
+    )
+
+
+def _message_event(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
+    msg = cast(SlackMessage, event)
+    channel_id = str(event.get("channel", ""))
+    subtype = msg.get("subtype", "")
+    handler = _MESSAGE_SUBTYPES.get(subtype)
+    if handler is not None:
+        return handler(msg, channel_id, ctx, event_time)
+    posted = normalize_message(msg, channel_id, msg.get("channel_type"), ctx)
+    if posted is None and subtype not in POSTED_SUBTYPES:
+        log.debug("ignored message subtype %r", subtype)
+    return [posted] if posted else []
+
+
+def _message_changed(
+    msg: SlackMessage, channel_id: str, ctx: NormalizeContext, event_time: datetime | None
+) -> list[InboundEvent]:
+    new = msg.get("message") or {}
+    old = msg.get("previous_message") or {}
+    edited = new.get("edited")
+    # Slack also sends message_changed when it unfurls a link or a reply count changes: the
+    # text is the same and there is no ``edited`` stamp. Those are not edits.
+    if not edited and new.get("text") == old.get("text"):
+        return []
+    if _is_self(ctx, new.get("user"), new.get("bot_id")):
+        return []
+    message_id = new.get("ts", "")
+    edited_at = parse_ts((edited or {}).get("ts")) or parse_ts(msg.get("event_ts")) or event_time
+    if not message_id or edited_at is None or not channel_id:
+        return []
+    author_id = new.get("user") or new.get("bot_id")
+    author = UserRef(SLACK, ctx.identity.team_id, author_id, "", bool(new.get("bot_id"))) if author_id else None
+    return [
+        MessageEdited(
+            channel=_channel(ctx, channel_id, msg.get("channel_type")),
+            message_id=message_id,
+            text=unescape(str(new.get("text") or "")),
+            edited_at=edited_at,
+            author=author,
+            thread_id=new.get("thread_ts") or None,
+        )
+    ]
+
+
+def _message_deleted(
+    msg: SlackMessage, channel_id: str, ctx: NormalizeContext, event_time: datetime | None
+) -> list[InboundEvent]:
+    message_id = msg.get("deleted_ts") or (msg.get("previous_message") or {}).get("ts", "")
+    if not message_id or not channel_id:
+        return []
+    deleted_at = parse_ts(msg.get("event_ts")) or parse_ts(msg.get("ts")) or event_time
+    channel = _channel(ctx, channel_id, msg.get("channel_type"))
+    if deleted_at is None:
+        return [MessageDeleted(channel=channel, message_id=message_id)]
+    return [MessageDeleted(channel=channel, message_id=message_id, deleted_at=deleted_at)]
+
+
+_MessageHandler = Callable[[SlackMessage, str, NormalizeContext, "datetime | None"], list[InboundEvent]]
+_MESSAGE_SUBTYPES: dict[str, _MessageHandler] = {
+    "message_changed": _message_changed,
+    "message_deleted": _message_deleted,
+}
+
+
+# --------------------------------------------------------------------------- other events
+
+
+def _app_mention(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
+    # Slack sends the same post as ``message`` and ``app_mention`` with the same ts: both map to
+    # the same event_id, so whichever arrives second is dropped by the bus, and mentions_bot is
+    # true either way.
+    msg = cast(SlackMessage, {**event, "type": "app_mention"})
+    posted = normalize_message(msg, str(event.get("channel", "")), event.get("channel_type"), ctx)
+    return [posted] if posted else []
+
+
+def _reaction(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
+    item = event.get("item") or {}
+    user_id = event.get("user")
+    emoji = base_emoji(str(event.get("reaction") or ""))
+    if item.get("type") != "message" or not user_id or not emoji or not item.get("ts") or not item.get("channel"):
+        return []  # reactions on files / file comments are not community signal
+    if _is_self(ctx, user_id, None):
+        return []
+    ts = parse_ts(event.get("event_ts")) or event_time
+    if ts is None:
+        return []
+    channel = _channel(ctx, str(item["channel"]), None)
+    user = UserRef(SLACK, ctx.identity.team_id, str(user_id))
+    if event.get("type") == "reaction_added":
+        return [
+            ReactionAdded(
+                channel=channel,
+                message_id=str(item["ts"]),
+                user=user,
+                emoji=emoji,
+                ts=ts,
+                message_author_id=event.get("item_user"),
+            )
+        ]
+    return [ReactionRemoved(channel=channel, message_id=str(item["ts"]), user=user, emoji=emoji, ts=ts)]
+
+
+def _team_join(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
+    member = event.get("user")
+    if not isinstance(member, dict) or not member.get("id"):
+        return []
+    ts = parse_ts(event.get("event_ts")) or event_time
+    if ts is None:
+        return []
+    name = str(member.get("real_name") or member.get("name") or "")
+    user = UserRef(SLACK, ctx.identity.team_id, str(member["id"]), name, bool(member.get("is_bot")))
+    return [MemberJoined(user=user, ts=ts)]
+
+
+def _member_joined_channel(
+    event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None
+) -> list[InboundEvent]:
+    user_id, channel_id = event.get("user"), event.get("channel")
+    ts = parse_ts(event.get("event_ts")) or event_time
+    if not user_id or not channel_id or ts is None:
+        return []
+    channel = _channel(ctx, str(channel_id), event.get("channel_type"))
+    return [MemberJoined(user=UserRef(SLACK, ctx.identity.team_id, str(user_id)), ts=ts, channel=channel)]
+
+
+def _channel_created(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
+    conv = event.get("channel")
+    if not isinstance(conv, dict) or not conv.get("id"):
+        return []
+    ts = parse_ts(conv.get("created")) or event_time
+    ref = channel_from_conversation(conv, ctx.identity.team_id)
+    return [ChannelSeen(channel=ref, ts=ts)] if ts else [ChannelSeen(channel=ref)]
+
+
+_EventHandler = Callable[[dict[str, Any], NormalizeContext, "datetime | None"], list[InboundEvent]]
+EVENT_HANDLERS: dict[str, _EventHandler] = {
+    "message": _message_event,
+    "app_mention": _app_mention,
+    "reaction_added": _reaction,
+    "reaction_removed": _reaction,
+    "team_join": _team_join,
+    "member_joined_channel": _member_joined_channel,
+    "channel_created": _channel_created,
+}
+
+
+def normalize_event(envelope: EventEnvelope, ctx: NormalizeContext) -> list[InboundEvent]:
+    """Events API envelope (HTTP or Socket Mode body) -> zero or more inbound events."""
+    event = envelope.get("event")
+    if not isinstance(event, dict):
+        return []
+    handler = EVENT_HANDLERS.get(str(event.get("type", "")))
+    if handler is None:
+        return []
+    return handler(event, ctx, parse_ts(envelope.get("event_time")))
+
+
+def event_team_id(envelope: Mapping[str, Any]) -> str:
+    """The workspace an envelope belongs to (``team_id``, else the event's ``team``)."""
+    event = envelope.get("event") or {}
+    return str(envelope.get("team_id") or event.get("team") or event.get("user_team") or "")
+
+
+# --------------------------------------------------------------------------- commands and clicks
+
+
+def command_name(command: str, text: str) -> tuple[str, str]:
+    """``("/guildhall", "index all")`` -> ``("guildhall index", "all")``; ``"/ask"`` -> ``"ask"``."""
+    name = command.strip().lstrip("/").lower()
+    name = COMMAND_ALIASES.get(name, name)
+    if name in COMMAND_GROUPS:
+        words = text.strip().split(maxsplit=1)
+        if not words:
+            return "help", ""
+        return f"{name} {words[0].lower()}", words[1] if len(words) > 1 else ""
+    return name, text.strip()
+
+
+def command_options(text: str) -> tuple[tuple[str, str], ...]:
+    """Options Slack encodes inside the text: the first channel ref ``<#C1|name>`` and user ref ``<@U1>``."""
+    options: list[tuple[str, str]] = []
+    channel = _CHANNEL_REF.search(text)
+    if channel:
+        options.append(("channel", channel.group(1)))
+    users = mentioned_users(text)
+    if users:
+        options.append(("user", users[0]))
+    return tuple(options)
+
+
+def command_visibility(payload: SlashCommandPayload, known: Mapping[str, ChannelRef]) -> Visibility:
+    """Slash commands name the conversation kind only through ``channel_name`` placeholders."""
+    channel_id = payload.get("channel_id", "")
+    name = payload.get("channel_name", "")
+    if name == "directmessage" or channel_id.startswith("D"):
+        return Visibility.DM
+    if name == "privategroup":
+        return Visibility.PRIVATE
+    if channel_id in known:
+        return known[channel_id].visibility
+    return Visibility.PRIVATE  # unknown: the safe side, see _channel
+
+
+def normalize_command(
+    payload: SlashCommandPayload,
+    ctx: NormalizeContext,
+    *,
+    is_platform_admin: bool = False,
+    role_ids: Sequence[str] = (),
+    now: datetime | None = None,
+) -> CommandInvoked | None:
+    """A slash command's form payload -> :class:`CommandInvoked`; None when ids are missing."""
+    user_id, channel_id = payload.get("user_id"), payload.get("channel_id")
+    command = payload.get("command")
+    if not user_id or not channel_id or not command:
+        return None
+    name, text = command_name(command, payload.get("text", ""))
+    team = ctx.identity.team_id
+    known = ctx.channels.get(channel_id)
+    raw_name = payload.get("channel_name", "")
+    channel_name = known.name if known else ("" if raw_name in ("directmessage", "privategroup") else raw_name)
+    channel = ChannelRef(SLACK, team, channel_id, channel_name, command_visibility(payload, ctx.channels))
+    # trigger_id is unique per invocation and identical on redelivery: the natural event id.
+    interaction_id = payload.get("trigger_id") or f"{channel_id}:{user_id}:{command}:{payload.get('text', '')}"
+    return CommandInvoked(
+        name=name,
+        user=UserRef(SLACK, team, user_id, payload.get("user_name", "")),
+        channel=channel,
+        interaction_id=interaction_id,
+        ts=now or datetime.now(UTC),
+        text=text,
+        options=command_options(text),
+        response_ref=payload.get("response_url", ""),
+        is_platform_admin=is_platform_admin,
+        role_ids=tuple(role_ids),
+    )
+
+
+def normalize_block_actions(body: Mapping[str, Any], ctx: NormalizeContext) -> list[ButtonClicked]:
+    """A ``block_actions`` interaction -> one :class:`ButtonClicked` per button action."""
+    user = body.get("user") or {}
+    container = body.get("container") or {}
+    channel_id = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    message_id = container.get("message_ts") or (body.get("message") or {}).get("ts") or ""
+    if not user.get("id") or not channel_id:
+        return []
+    team = ctx.identity.team_id
+    channel = _channel(ctx, str(channel_id), None)
+    out = []
+    for index, action in enumerate(body.get("actions") or []):
+        if not isinstance(action, dict) or not action.get("action_id"):
+            continue
+        stamp = action.get("action_ts") or body.get("trigger_id") or ""
+        ts = parse_ts(action.get("action_ts")) or datetime.now(UTC)
+        out.append(
+            ButtonClicked(
+                action_id=str(action["action_id"]),
+                value=str(action.get("value") or ""),
+                user=UserRef(SLACK, team, str(user["id"]), str(user.get("username") or user.get("name") or "")),
+                channel=channel,
+                message_id=str(message_id),
+                interaction_id=f"{stamp}:{index}",
+                ts=ts,
+                response_ref=str(body.get("response_url") or ""),
+            )
+        )
+    return out

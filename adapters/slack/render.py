@@ -1,0 +1,247 @@
+"""Outbound actions -> Slack Web API arguments (pure: no I/O).
+
+Every text that leaves the bot goes through :func:`neutralize` so an answer quoting a message can
+never ping ``@channel``/``@here``/``@everyone`` or a user group. Long answers are split to Slack's
+limits (3,000 characters per section, 50 blocks per message) into several messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.events import Attachment, Button, Citation
+from bot.privacy.mentions import neutralize as neutralize_mentions
+
+SECTION_LIMIT = 3000  # Block Kit section text
+BLOCKS_PER_MESSAGE = 50  # chat.postMessage blocks
+FALLBACK_LIMIT = 3000  # the notification text; Slack truncates ``text`` at 40k anyway
+BUTTONS_PER_BLOCK = 25  # actions block elements
+_BUTTON_LABEL = 75
+_BUTTON_VALUE = 2000
+_ACTION_ID = 255
+_ZWSP = "\u200b"
+
+# Bare @here typed into text only pings with link_names, which we never set; defang it anyway in
+# case a future caller does.
+_BARE = re.compile(r"(?<![\w@])@(here|channel|everyone)\b", re.IGNORECASE)
+
+# Reactions take names; brains may hand us the unicode character.
+UNICODE_EMOJI: dict[str, str] = {
+    "👍": "+1",
+    "👎": "-1",
+    "✅": "white_check_mark",
+    "❌": "x",
+    "👀": "eyes",
+    "🎉": "tada",
+    "❤️": "heart",
+    "❤": "heart",
+    "🙏": "pray",
+    "🔥": "fire",
+    "💡": "bulb",
+    "⏳": "hourglass_flowing_sand",
+    "🤔": "thinking_face",
+    "📌": "pushpin",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SlackPost:
+    """One Slack message: notification ``text`` plus ``blocks``."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def neutralize(text: str) -> str:
+    """Defuse broadcasts and user-group pings (the shared privacy rule), then bare ``@here``-style words."""
+    return _BARE.sub(lambda m: f"@{_ZWSP}{m.group(1)}", neutralize_mentions(text))
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack mrkdwn treats as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split on paragraph, then line, then word boundaries so no chunk exceeds ``limit`` characters."""
+    text = text.strip()
+    if not text:
+        return []
+    chunks: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut < limit // 2:
+            cut = limit  # one huge word (a URL, a base64 blob): hard split
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        chunks.append(text)
+    return chunks
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def citation_lines(citations: Sequence[Citation]) -> list[str]:
+    """``[1] <permalink|title>`` lines; titles are escaped so ``|`` or ``>`` cannot break the link."""
+    lines = []
+    for c in sorted(citations, key=lambda c: c.number):
+        title = escape(neutralize(c.title or c.url or f"source {c.number}")).replace("|", "¦")
+        link = f"<{c.url}|{title}>" if c.url.startswith(("http://", "https://")) else title
+        note = f" — {escape(neutralize(c.note))}" if c.note else ""
+        lines.append(f"[{c.number}] {link}{note}")
+    return lines
+
+
+def button_elements(buttons: Sequence[Button]) -> list[dict[str, Any]]:
+    """Block Kit button elements, clipped to Slack's field limits."""
+    out = []
+    for b in buttons:
+        element: dict[str, Any] = {
+            "type": "button",
+            "action_id": b.action_id[:_ACTION_ID],
+            "text": {"type": "plain_text", "text": (neutralize(b.label) or b.action_id)[:_BUTTON_LABEL], "emoji": True},
+        }
+        if b.value:
+            element["value"] = b.value[:_BUTTON_VALUE]
+        if b.style in ("primary", "danger"):
+            element["style"] = b.style
+        out.append(element)
+    return out
+
+
+def render_posts(text: str, citations: Sequence[Citation] = (), buttons: Sequence[Button] = ()) -> list[SlackPost]:
+    """Text + citations + buttons -> one or more messages within Slack's limits.
+
+    Citations follow the text as a context-free section of numbered links; buttons go in actions
+    blocks on the last message, so they stay under the whole answer.
+    """
+    safe = neutralize(text)
+    blocks: list[dict[str, Any]] = [_section(chunk) for chunk in split_text(safe)]
+    if citations:
+        source_text = "*Sources*\n" + "\n".join(citation_lines(citations))
+        blocks.extend(_section(chunk) for chunk in split_text(source_text))
+    elements = button_elements(buttons)
+    for i in range(0, len(elements), BUTTONS_PER_BLOCK):
+        blocks.append({"type": "actions", "elements": elements[i : i + BUTTONS_PER_BLOCK]})
+    if not blocks:
+        return [SlackPost(text=safe or " ")]
+    posts = []
+    for i in range(0, len(blocks), BLOCKS_PER_MESSAGE):
+        group = blocks[i : i + BLOCKS_PER_MESSAGE]
+        fallback = next((b["text"]["text"] for b in group if b["type"] == "section"), safe)
+        posts.append(SlackPost(text=fallback[:FALLBACK_LIMIT] or " ", blocks=group))
+    return posts
+
+
+def post_message_args(
+    channel_id: str,
+    text: str,
+    *,
+    thread_ts: str | None = None,
+    citations: Sequence[Citation] = (),
+    buttons: Sequence[Button] = (),
+) -> list[dict[str, Any]]:
+    """``chat.postMessage`` keyword arguments, one dict per message to send."""
+    out = []
+    for post in render_posts(text, citations, buttons):
+        args: dict[str, Any] = {"channel": channel_id, "text": post.text, "blocks": post.blocks}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        # Citations are permalinks to our own workspace: unfurling them would bury the answer.
+        args["unfurl_links"] = False
+        args["unfurl_media"] = False
+        out.append(args)
+    return out
+
+
+def ephemeral_args(
+    channel_id: str,
+    user_id: str,
+    text: str,
+    *,
+    thread_ts: str | None = None,
+    citations: Sequence[Citation] = (),
+    buttons: Sequence[Button] = (),
+) -> list[dict[str, Any]]:
+    """``chat.postEphemeral`` keyword arguments, one dict per message."""
+    out = []
+    for post in render_posts(text, citations, buttons):
+        args: dict[str, Any] = {"channel": channel_id, "user": user_id, "text": post.text, "blocks": post.blocks}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        out.append(args)
+    return out
+
+
+def response_url_bodies(
+    text: str, *, ephemeral: bool, citations: Sequence[Citation] = (), buttons: Sequence[Button] = ()
+) -> list[dict[str, Any]]:
+    """JSON bodies for a slash command's ``response_url`` (up to 5 posts are allowed per command)."""
+    response_type = "ephemeral" if ephemeral else "in_channel"
+    return [
+        {"response_type": response_type, "text": p.text, "blocks": p.blocks, "replace_original": False}
+        for p in render_posts(text, citations, buttons)
+    ]
+
+
+def reaction_name(emoji: str) -> str:
+    """A reaction name for ``reactions.add``: unicode mapped, colons stripped, tones dropped."""
+    emoji = emoji.strip()
+    return UNICODE_EMOJI.get(emoji, emoji.strip(":").split("::", 1)[0])
+
+
+def file_upload_args(
+    channel_id: str, attachments: Sequence[Attachment], *, thread_ts: str | None = None
+) -> dict[str, Any] | None:
+    """``files_upload_v2`` keyword arguments for all attachments at once; None when there are none."""
+    if not attachments:
+        return None
+    args: dict[str, Any] = {
+        "channel": channel_id,
+        "file_uploads": [{"content": a.data, "filename": a.filename, "title": a.filename} for a in attachments],
+    }
+    if thread_ts:
+        args["thread_ts"] = thread_ts
+    return args
+
+
+HOME_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("/ask", "ask the community's knowledge; answers cite the threads they come from"),
+    ("/recommend", "threads and people worth your time"),
+    ("/leaderboard", "this week's most helpful members"),
+    ("/trends", "topics on the rise"),
+    ("/optout", "stop Guildhall from indexing, profiling or ranking your messages"),
+    ("/optin", "let Guildhall learn from your messages again"),
+    ("/forget-me", "erase everything Guildhall stored about you"),
+)
+
+
+def home_view(*, opted_out: bool | None) -> dict[str, Any]:
+    """The App Home tab: the member's privacy setting and the commands (``views.publish`` view).
+
+    ``opted_out`` is None when the adapter has no store to read it from.
+    """
+    if opted_out is None:
+        status = "Use `/optout` or `/optin` to choose whether Guildhall learns from your messages."
+    elif opted_out:
+        status = "*You are opted out*: your messages are not indexed, profiled or ranked. `/optin` to undo."
+    else:
+        status = "*You are opted in*: your messages help answer questions. `/optout` any time."
+    lines = "\n".join(f"`{name}` {escape(text)}" for name, text in HOME_COMMANDS)
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Guildhall"}},
+            _section(status),
+            {"type": "divider"},
+            _section("*Commands*\n" + lines),
+        ],
+    }
