@@ -1,0 +1,226 @@
+"""From a question to a grounded, cited answer (or an honest abstention).
+
+1. retrieve units under the asker's access scope;
+2. build the prompt from ``prompts/`` templates; retrieved text is *data*: each unit sits in a
+   numbered ``<source>`` block and role-like markup inside it (chat-template tokens, ``system:``
+   prefixes, fake ``</source>`` tags) is neutralised so a message saying "ignore previous
+   instructions" stays quoted text;
+3. generate, verify each sentence (:mod:`brain.qa.grounding`), drop unsupported ones;
+4. cite the sources the kept sentences use, renumbered ``[1]..[n]``, with message links; or abstain
+   naming the channel whose units scored best.
+The output is neutralised too: mass mentions (``@everyone``, ``<!channel>``) never reach the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Sequence, Set
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.events import Citation
+from bot.ml import LLM, ChatMessage, Embedder, Generation, ScoredUnit
+from bot.privacy.mentions import neutralize
+from brain.qa import grounding
+from brain.qa.access import AccessScope
+from brain.qa.retriever import Retriever
+from prompts import load_prompt, render_prompt
+
+NOT_FOUND = "NOT_FOUND"
+_SOURCE_CHARS = 1200
+
+# Markup a chat message could use to pose as the prompt's structure or another role.
+_ROLE_MARKUP = [
+    re.compile(r"<\|[^|>]{0,40}\|>"),  # <|im_start|>, <|system|>, <|endoftext|>
+    re.compile(r"</?\s*(?:source|system|assistant|user|human|inst|s)\b[^>]{0,80}>", re.IGNORECASE),
+    re.compile(r"\[/?\s*INST\s*\]|<</?SYS>>", re.IGNORECASE),
+    re.compile(r"^\s*#{2,}\s*(?:instruction|system|response|assistant)s?\b:?", re.IGNORECASE | re.MULTILINE),
+]
+_ROLE_PREFIX = re.compile(r"^(\s*)(system|assistant|user|human)\s*:", re.IGNORECASE | re.MULTILINE)
+
+
+def sanitize_source(text: str) -> str:
+    """Neutralise role-like markup in retrieved text (it is quoted data, not prompt structure)."""
+    for pattern in _ROLE_MARKUP:
+        text = pattern.sub(" ", text)
+    return _ROLE_PREFIX.sub(r"\1\2 (quoted):", text)
+
+
+def neutralize_output(text: str) -> str:
+    """Defuse mass and role mentions in generated text (the shared rule of :mod:`bot.privacy.mentions`)."""
+    return neutralize(text)
+
+
+@dataclass
+class Answer:
+    """What the answerer decided; ``text`` is ready to post."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    abstained: bool = False
+    units: list[ScoredUnit] = field(default_factory=list)
+    draft: str = ""
+    support: float = 0.0
+    cited_unit_ids: tuple[str, ...] = ()
+
+
+ChannelNamer = Callable[[ScoredUnit], Awaitable[str]]
+
+
+class Answerer:
+    """Retrieval-augmented answering with grounding.
+
+    Args:
+        retriever: Hybrid retriever.
+        llm: Any :class:`bot.ml.LLM`.
+        embedder: For the grounding check (same model as retrieval).
+        channel_name: ``#name`` of a unit's channel (abstain message, citation titles).
+        bot_name: Used in the system prompt.
+        k: Sources shown to the model.
+        min_support: Share of judged sentences that must be supported, else abstain.
+        max_new_tokens: Generation budget.
+        fallback_channel: Named when nothing relevant was retrieved.
+        timeout_s: Safety net over the backend's own timeout, so a stuck backend cannot hold an
+            answer slot forever.
+    """
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: LLM,
+        embedder: Embedder,
+        *,
+        channel_name: ChannelNamer,
+        bot_name: str = "guildhall",
+        k: int = 6,
+        min_support: float = 0.5,
+        max_new_tokens: int = 128,
+        fallback_channel: str = "#help",
+        timeout_s: float | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.embedder = embedder
+        self.channel_name = channel_name
+        self.bot_name = bot_name
+        self.k = k
+        self.min_support = min_support
+        self.max_new_tokens = max_new_tokens
+        self.fallback_channel = fallback_channel
+        self.timeout_s = timeout_s
+
+    def build_messages(self, question: str, units: Sequence[ScoredUnit], channels: Sequence[str]) -> list[ChatMessage]:
+        """The chat prompt: fixed system prompt, then sources (delimited, sanitised) and the question."""
+        blocks = [
+            render_prompt(
+                "qa_source",
+                number=n,
+                channel=sanitize_source(channel),
+                text=sanitize_source(item.unit.text[:_SOURCE_CHARS]),
+            )
+            for n, (item, channel) in enumerate(zip(units, channels, strict=True), start=1)
+        ]
+        return [
+            ChatMessage("system", render_prompt("qa_system", bot_name=self.bot_name)),
+            ChatMessage(
+                "user", render_prompt("qa_answer", context="\n\n".join(blocks), question=sanitize_source(question))
+            ),
+        ]
+
+    async def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """Rewrite a follow-up into a standalone question using the thread's history ``(who, text)``."""
+        if not history:
+            return question
+        lines = "\n".join(f"{who}: {sanitize_source(text)[:400]}" for who, text in history[-8:])
+        messages = [
+            ChatMessage("system", load_prompt("qa_condense_system")),
+            ChatMessage("user", render_prompt("qa_condense", history=lines, question=sanitize_source(question))),
+        ]
+        out = (await self._generate(messages, 64)).text.strip()
+        # A model that rambles or returns nothing must not lose the member's own words.
+        first = out.splitlines()[0].strip() if out else ""
+        return first if 3 <= len(first) <= 500 else question
+
+    async def answer(self, question: str, scope: AccessScope, *, exclude_message_ids: Set[str] = frozenset()) -> Answer:
+        """Answer ``question`` using only units ``scope`` allows.
+
+        ``exclude_message_ids`` keeps units quoting the question itself out of the sources (a
+        question must not be "grounded" in its own text).
+
+        Raises:
+            bot.ml.LLMBusyError: the model's queue is full.
+            TimeoutError: generation took too long.
+        """
+        found = await self.retriever.search(question, scope, k=self.k + len(exclude_message_ids))
+        units = [s for s in found if exclude_message_ids.isdisjoint(s.unit.message_ids)][: self.k]
+        if not units:
+            return Answer(question, render_prompt("qa_abstain", channel=self.fallback_channel), abstained=True)
+        channels = [await self.channel_name(u) for u in units]
+        messages = self.build_messages(question, units, channels)
+        draft = (await self._generate(messages, self.max_new_tokens)).text.strip()
+        if not draft or NOT_FOUND in draft:
+            return self._abstain(question, units, channels, draft, 0.0)
+        result = grounding.check(draft, units, self.embedder)
+        kept = result.kept
+        if not kept or result.support < self.min_support:
+            return self._abstain(question, units, channels, draft, result.support)
+        return self._compose(question, units, channels, draft, result.support, kept)
+
+    async def _generate(self, messages: list[ChatMessage], max_new_tokens: int) -> Generation:
+        call = self.llm.generate(messages, max_new_tokens=max_new_tokens)
+        if self.timeout_s is None:
+            return await call
+        return await asyncio.wait_for(call, timeout=self.timeout_s)
+
+    def _abstain(
+        self, question: str, units: list[ScoredUnit], channels: list[str], draft: str, support: float
+    ) -> Answer:
+        channel = next(
+            (c for u, c in zip(units, channels, strict=True) if u.unit.kind != "doc" and c), self.fallback_channel
+        )
+        text = render_prompt("qa_abstain", channel=channel)
+        return Answer(question, text, abstained=True, units=units, draft=draft, support=support)
+
+    def _compose(
+        self,
+        question: str,
+        units: list[ScoredUnit],
+        channels: list[str],
+        draft: str,
+        support: float,
+        kept: list[grounding.SentenceCheck],
+    ) -> Answer:
+        order: list[int] = []  # original source numbers in order of first use
+        sentences = []
+        for s in kept:
+            sources = [n for n in s.cited if 1 <= n <= len(units)] or ([s.best_source] if s.judged else [])
+            for n in sources:
+                if n not in order:
+                    order.append(n)
+            body = re.sub(r"\s*\[\d{1,2}\]", "", s.text).strip()
+            marks = "".join(f"[{order.index(n) + 1}]" for n in dict.fromkeys(sources))
+            if marks and body[-1:] in {".", "!", "?"}:
+                sentences.append(f"{body[:-1]} {marks}{body[-1]}")
+            else:
+                sentences.append(f"{body} {marks}".strip())
+        citations = []
+        for new_n, old_n in enumerate(order, start=1):
+            item = units[old_n - 1]
+            citations.append(
+                Citation(
+                    number=new_n,
+                    title=item.unit.title or _source_title(item, channels[old_n - 1]),
+                    url=item.unit.url,
+                    snippet=neutralize_output(item.unit.text[:200]),
+                )
+            )
+        text = neutralize_output(" ".join(sentences))
+        cited_ids = tuple(units[n - 1].unit.unit_id for n in order)
+        return Answer(question, text, tuple(citations), False, units, draft, support, cited_ids)
+
+
+def _source_title(item: ScoredUnit, channel: str) -> str:
+    when = datetime.fromtimestamp(item.unit.ts_start, UTC).strftime("%Y-%m-%d") if item.unit.ts_start else ""
+    return f"{channel} {when}".strip()

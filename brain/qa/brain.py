@@ -1,0 +1,497 @@
+"""The QA brain: indexes history as it happens and answers questions with cited sources.
+
+Answers when mentioned, in a DM with the bot, and to ``/ask``; replies in the question's thread.
+Keeps the index in step with posts, edits, deletes, opt-outs and ``/forget-me``; records 👍/👎
+feedback from reactions on answers and from the answer's buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from typing import Any
+
+from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
+from bot.clock import to_epoch
+from bot.events import (
+    Button,
+    ButtonClicked,
+    ChannelRef,
+    ChannelSeen,
+    CommandInvoked,
+    EventSource,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    SendMessage,
+    UserRef,
+    Visibility,
+)
+from bot.ml import LLM, LLMBusyError, ScoredUnit
+from bot.privacy.policy import may_index
+from bot.privacy.ratelimit import AskLimiter
+from bot.recorder import message_row
+from bot.store import ChannelRow
+from brain.qa.access import scope_for
+from brain.qa.answerer import Answer, Answerer
+from brain.qa.bm25 import BM25Index
+from brain.qa.history import AnswerLog, AnswerRecord
+from brain.qa.indexer import Indexer
+from brain.qa.retriever import CrossEncoderReranker, Retriever
+from brain.qa.services import LLMBackendMissingError, get_service, register_services
+from prompts import load_prompt, render_prompt
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_ACTION = "qa.feedback"
+FEEDBACK_KIND = "qa"
+_UP = {"+1", "thumbsup", "thumbs_up", "👍"}
+_DOWN = {"-1", "thumbsdown", "thumbs_down", "👎"}
+# Slack <@U123>, Discord <@123> / <@!123>: the bot mention is not part of the question.
+_MENTION = re.compile(r"<@!?[A-Za-z0-9]+(?:\|[^>]*)?>")
+
+
+def strip_mentions(text: str) -> str:
+    """The question without user mentions and surrounding whitespace."""
+    return " ".join(_MENTION.sub(" ", text).split())
+
+
+class QABrain(Brain):
+    """Retrieval-augmented answers with citations, under access control."""
+
+    name = "qa"
+
+    def __init__(self, ctx: BrainContext) -> None:
+        super().__init__(ctx)
+        self._indexer: Indexer | None = None
+        self._retriever: Retriever | None = None
+        self.answer_log = AnswerLog(self.ctx.store)
+        self._init_lock = asyncio.Lock()
+        privacy = self.ctx.settings.privacy
+        self._limiter = AskLimiter.from_limits(privacy.ask_per_member_per_minute, privacy.ask_per_channel_per_minute)
+
+    async def setup(self) -> None:
+        """Register the shared services (nothing is loaded until first use)."""
+        register_services(self.ctx)
+
+    async def teardown(self) -> None:
+        """Index what is pending so a restart loses nothing; stop the LLM's batcher."""
+        if self._indexer is not None and self._indexer.pending:
+            await self._indexer.flush()
+        # The LLM's batcher runs a background task; QA is its only user, so it stops it.
+        llm = self.ctx.services.peek("llm")
+        close = getattr(llm, "aclose", None)
+        if close is not None:
+            await close()
+
+    # -- components ----------------------------------------------------------------------------
+    async def indexer(self) -> Indexer:
+        """The indexer (created on first use; rebuilds BM25 from the vector store)."""
+        await self._ensure()
+        assert self._indexer is not None
+        return self._indexer
+
+    async def retriever(self) -> Retriever:
+        """The hybrid retriever; pending index changes are applied first, so answers see fresh history."""
+        await self._ensure()
+        assert self._indexer is not None and self._retriever is not None
+        # Always through flush(): it takes the indexer's lock, so a flush already running (the
+        # scheduler's) finishes before we search.
+        await self._indexer.flush()
+        return self._retriever
+
+    async def _ensure(self) -> None:
+        if self._indexer is not None:
+            return
+        async with self._init_lock:
+            if self._indexer is not None:
+                return
+            settings = self.ctx.settings
+            embedder = await get_service(self.ctx, "embedder")
+            index = await get_service(self.ctx, "unit_index")
+            bm25 = BM25Index()
+            indexer = Indexer(
+                self.ctx.store,
+                embedder,
+                index,
+                bm25,
+                clock=self.ctx.clock,
+                may_index=self._may_index,
+            )
+            await indexer.load()
+            reranker = None
+            if settings.qa.rerank_model:
+                reranker = await asyncio.to_thread(CrossEncoderReranker, settings.qa.rerank_model)
+            self._retriever = Retriever(embedder, index, bm25, reranker=reranker)
+            self._indexer = indexer
+
+    async def _may_index(self, channel: ChannelRow) -> bool:
+        # Privacy policy (bot.privacy): public channels, private ones an admin allowed, never DMs.
+        return await may_index(
+            self.ctx.store,
+            self.ctx.settings,
+            channel.platform,
+            channel.workspace_id,
+            channel.channel_id,
+            channel.name,
+            channel.visibility,
+        )
+
+    async def answerer(self) -> Answerer:
+        """An answerer over the shared LLM."""
+        retriever = await self.retriever()
+        llm: LLM = await get_service(self.ctx, "llm")
+        qa = self.ctx.settings.qa
+        return Answerer(
+            retriever,
+            llm,
+            retriever.embedder,
+            channel_name=self._channel_name,
+            bot_name=self.ctx.settings.bot_name,
+            k=qa.k,
+            min_support=qa.min_support,
+            max_new_tokens=self.ctx.settings.llm.max_new_tokens,
+            fallback_channel=qa.fallback_channel,
+            # A little over the backend's own limit: the backend should time out first, cleanly.
+            timeout_s=self.ctx.settings.llm.timeout_s * 1.2 + 1,
+        )
+
+    async def _channel_name(self, item: ScoredUnit) -> str:
+        unit = item.unit
+        if unit.kind == "doc":
+            return unit.title or "docs"
+        row = await self.ctx.store.get_channel(unit.platform, unit.workspace_id, unit.channel_id)
+        return f"#{row.name or row.channel_id}" if row else f"#{unit.channel_id}"
+
+    # -- indexing ------------------------------------------------------------------------------
+    @listen(MessagePosted)
+    async def index_message(self, event: MessagePosted) -> None:
+        """Queue a live message's thread or window for (re)indexing."""
+        if event.is_bot or event.source is not EventSource.LIVE:
+            # History imports are indexed in bulk afterwards (`guildhall index all`).
+            return
+        row = message_row(event)
+        # Written here as well as by the recorder (both are idempotent upserts) so the indexer
+        # never reads the store before this message is in it.
+        await self.ctx.store.upsert_channels([_channel_row(event.channel)])
+        await self.ctx.store.upsert_messages([row])
+        indexer = await self.indexer()
+        indexer.touch(row)
+        if indexer.due():
+            await indexer.flush()
+
+    @listen(MessageEdited)
+    async def reindex_edit(self, event: MessageEdited) -> None:
+        """An edit replaces the text in the index."""
+        store = self.ctx.store
+        p, ws = event.platform.value, event.channel.workspace_id
+        await store.edit_message(p, ws, event.message_id, event.text, to_epoch(event.edited_at))
+        row = await store.get_message(p, ws, event.message_id)
+        if row is None or row.is_bot:
+            return
+        indexer = await self.indexer()
+        indexer.touch(row)
+        if indexer.due():
+            await indexer.flush()
+
+    @listen(MessageDeleted)
+    async def unindex_delete(self, event: MessageDeleted) -> None:
+        """A deleted message's text leaves the index at once (privacy)."""
+        store = self.ctx.store
+        p, ws = event.platform.value, event.channel.workspace_id
+        await store.delete_message(p, ws, event.message_id, event.channel.channel_id)
+        row = await store.get_message(p, ws, event.message_id)
+        indexer = await self.indexer()
+        if row is not None:
+            indexer.touch(row)
+        # Units that still quote the message, whatever the store knows about it.
+        for unit in indexer.units_with_message(p, ws, event.message_id):
+            indexer.touch_unit(unit)
+        await indexer.flush()
+
+    @listen(ChannelSeen)
+    async def channel_seen(self, event: ChannelSeen) -> None:
+        """A channel that changed visibility is re-indexed so its units carry the new visibility."""
+        if self._indexer is None:
+            return
+        row = _channel_row(event.channel)
+        known = self._indexer.channel_visibility(row.platform, row.workspace_id, row.channel_id)
+        if known is not None and known != row.visibility:
+            await self.ctx.store.upsert_channels([row])
+            await self._indexer.index_all(channels=[row])
+
+    @every(minutes=1)
+    async def flush_index(self) -> None:
+        """Apply debounced index changes."""
+        if self._indexer is not None and self._indexer.pending:
+            await self._indexer.flush()
+        # The LLM's batcher runs a background task; QA is its only user, so it stops it.
+        llm = self.ctx.services.peek("llm")
+        close = getattr(llm, "aclose", None)
+        if close is not None:
+            await close()
+
+    # -- answering -----------------------------------------------------------------------------
+    @listen(MessagePosted, concurrency=4)
+    async def answer_message(self, event: MessagePosted) -> None:
+        """Answer when mentioned or in a DM with the bot; follow-ups in a thread are condensed."""
+        if event.is_bot or event.source is not EventSource.LIVE:
+            return
+        if not (event.mentions_bot or event.channel.visibility is Visibility.DM):
+            return
+        question = strip_mentions(event.text)[: self.ctx.settings.qa.max_question_chars]
+        if len(question) < 3:
+            return
+        wait = self._rate_limited(event.author, event.channel)
+        if wait:
+            await self.ctx.reply(event, render_prompt("qa_rate_limited", seconds=wait))
+            return
+        thread_id = event.thread_id or event.message_id
+        answer_id = uuid.uuid4().hex
+        result = await self._answer(
+            question,
+            channel=event.channel,
+            user=event.author,
+            exclude={event.message_id},
+            thread_id=event.thread_id,
+            current_message_id=event.message_id,
+        )
+        if isinstance(result, str):
+            await self.ctx.reply(event, result)
+            return
+        await self.ctx.reply(event, result.text, citations=result.citations, buttons=_feedback_buttons(answer_id))
+        await self._log(answer_id, event.channel, thread_id, event.author, result)
+
+    @command("ask", description="Ask a question; the answer cites our history", usage="<question>")
+    async def ask(self, cmd: CommandInvoked) -> CommandResult:
+        """``/ask <question>``."""
+        question = (cmd.text or cmd.option("question")).strip()[: self.ctx.settings.qa.max_question_chars]
+        if len(question) < 3:
+            return CommandResult("Usage: `/ask <question>`.")
+        wait = self._rate_limited(cmd.user, cmd.channel)
+        if wait:
+            return CommandResult(render_prompt("qa_rate_limited", seconds=wait))
+        result = await self._answer(question, channel=cmd.channel, user=cmd.user, role_ids=cmd.role_ids)
+        if isinstance(result, str):
+            return CommandResult(result)
+        answer_id = uuid.uuid4().hex
+        await self._log(answer_id, cmd.channel, cmd.thread_id, cmd.user, result)
+        return CommandResult(
+            result.text,
+            ephemeral=False,
+            citations=result.citations,
+            buttons=_feedback_buttons(answer_id),
+            data={"answer_id": answer_id, "abstained": result.abstained, "cited": list(result.cited_unit_ids)},
+        )
+
+    def _rate_limited(self, user: UserRef, channel: ChannelRef) -> int:
+        """Seconds the member must wait (0 when the question may be answered now)."""
+        wait = self._limiter.check(user.key, channel.key, to_epoch(self.ctx.clock.now()))
+        return int(wait + 0.999) if wait else 0
+
+    async def answer_question(
+        self, question: str, *, channel: ChannelRef, user: UserRef, role_ids: tuple[str, ...] = ()
+    ) -> Answer | str:
+        """Answer as ``user`` in ``channel`` (the CLI's entry point); a str is a busy/timeout notice."""
+        return await self._answer(question, channel=channel, user=user, role_ids=role_ids)
+
+    async def _answer(
+        self,
+        question: str,
+        *,
+        channel: ChannelRef,
+        user: UserRef,
+        role_ids: tuple[str, ...] = (),
+        exclude: set[str] | None = None,
+        thread_id: str | None = None,
+        current_message_id: str | None = None,
+    ) -> Answer | str:
+        try:
+            answerer = await self.answerer()
+            if thread_id:
+                history = await self._thread_history(channel, thread_id, current_message_id)
+                if history:
+                    question = await answerer.condense(question, history)
+            scope = await scope_for(self.ctx.store, channel, user.user_id, role_ids)
+            return await answerer.answer(question, scope, exclude_message_ids=exclude or set())
+        except LLMBusyError:
+            return load_prompt("qa_busy")
+        except TimeoutError:
+            return load_prompt("qa_timeout")
+        except LLMBackendMissingError:
+            log.exception("no LLM backend")
+            return "Answering is not set up on this server yet (no LLM backend configured)."
+
+    async def _thread_history(self, channel: ChannelRef, thread_id: str, current: str | None) -> list[tuple[str, str]]:
+        """The thread's exchange so far, if the bot answered in it (otherwise no condensing)."""
+        p, ws = channel.platform.value, channel.workspace_id
+        answers = await self.answer_log.in_thread(p, ws, thread_id)
+        if not answers:
+            return []
+        items: list[tuple[float, str, str]] = [(a.ts, "assistant", a.answer) for a in answers]
+        for m in await self.ctx.store.thread_messages(p, ws, thread_id):
+            if m.message_id != current and not m.is_bot and m.text:
+                items.append((m.ts, "member", m.text))
+        items.sort(key=lambda item: item[0])
+        return [(who, text) for _, who, text in items]
+
+    async def _log(
+        self, answer_id: str, channel: ChannelRef, thread_id: str | None, user: UserRef, result: Answer
+    ) -> None:
+        await self.answer_log.add(
+            AnswerRecord(
+                answer_id=answer_id,
+                platform=channel.platform.value,
+                workspace_id=channel.workspace_id,
+                channel_id=channel.channel_id,
+                thread_id=thread_id,
+                asker_id=user.user_id,
+                question=result.question,
+                answer=result.text,
+                cited=result.cited_unit_ids,
+                abstained=result.abstained,
+                ts=to_epoch(self.ctx.clock.now()),
+            )
+        )
+
+    @every(minutes=1)
+    async def answer_unanswered(self) -> None:
+        """In configured help channels, answer questions nobody replied to within N minutes."""
+        qa = self.ctx.settings.qa
+        if qa.answer_unanswered_after_min is None or not qa.help_channel_ids:
+            return
+        now = to_epoch(self.ctx.clock.now())
+        newest = now - qa.answer_unanswered_after_min * 60
+        # Look back one extra hour only: older questions were either handled or are stale.
+        oldest = newest - 3600
+        placeholders = ", ".join("?" for _ in qa.help_channel_ids)
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT m.platform, m.workspace_id, m.channel_id, m.message_id, m.author_id, m.text, m.ts FROM messages m "
+            f"WHERE m.channel_id IN ({placeholders}) AND m.ts >= ? AND m.ts < ? AND m.deleted = 0 AND m.is_bot = 0 "
+            "AND (m.thread_id IS NULL OR m.thread_id = m.message_id) "
+            "AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.platform = m.platform AND r.workspace_id = m.workspace_id "
+            "AND r.thread_id = m.message_id AND r.message_id <> m.message_id) "
+            "AND NOT EXISTS (SELECT 1 FROM qa_answers a WHERE a.platform = m.platform AND a.workspace_id = m.workspace_id "
+            "AND a.thread_id = m.message_id) ORDER BY m.ts",
+            (*qa.help_channel_ids, oldest, newest),
+        )
+        for platform, ws, channel_id, message_id, author_id, text, _ in rows:
+            if "?" not in text:
+                continue
+            row = await self.ctx.store.get_channel(platform, ws, channel_id)
+            if row is None:
+                continue
+            channel = ChannelRef(Platform(platform), ws, channel_id, row.name, Visibility(row.visibility), row.is_forum)
+            asker = UserRef(Platform(platform), ws, author_id)
+            result = await self._answer(
+                strip_mentions(text)[: qa.max_question_chars], channel=channel, user=asker, exclude={message_id}
+            )
+            answer_id = uuid.uuid4().hex
+            if isinstance(result, str):
+                continue  # busy or timed out: the next run retries
+            if result.abstained:
+                # An unprompted "I couldn't find this" is noise; remember it so we do not retry.
+                await self._log(answer_id, channel, message_id, asker, result)
+                continue
+            await self.ctx.send(
+                SendMessage(
+                    channel=channel,
+                    text=result.text,
+                    thread_id=message_id,
+                    citations=result.citations,
+                    buttons=_feedback_buttons(answer_id),
+                    reply_to=message_id,
+                )
+            )
+            await self._log(answer_id, channel, message_id, asker, result)
+
+    # -- feedback ------------------------------------------------------------------------------
+    @listen(ButtonClicked)
+    async def feedback_button(self, event: ButtonClicked) -> None:
+        """👍/👎 buttons under an answer."""
+        if event.action_id != FEEDBACK_ACTION:
+            return
+        value, _, answer_id = event.value.partition(":")
+        if value not in {"up", "down"} or not answer_id:
+            log.warning("malformed qa feedback value %r", event.value[:80])
+            return
+        if not await self.ctx.store.mark_processed("qa.feedback", event.event_id):
+            return
+        await self.ctx.store.record_feedback(
+            event.platform.value,
+            event.channel.workspace_id,
+            event.user.user_id,
+            FEEDBACK_KIND,
+            answer_id,
+            value,
+            ts=to_epoch(event.ts),
+        )
+        await self.ctx.ephemeral(event.channel, event.user, "Thanks for the feedback!")
+
+    @listen(ReactionAdded)
+    async def feedback_reaction(self, event: ReactionAdded) -> None:
+        """👍/👎 reactions on a message the bot posted in a thread it answered."""
+        emoji = event.emoji.strip(":").split("::")[0]
+        value = "up" if emoji in _UP else "down" if emoji in _DOWN else None
+        if value is None:
+            return
+        store = self.ctx.store
+        p, ws = event.platform.value, event.channel.workspace_id
+        message = await store.get_message(p, ws, event.message_id)
+        if message is None or not message.is_bot:
+            return
+        thread = message.thread_id or message.message_id
+        if not await self.answer_log.in_thread(p, ws, thread):
+            return
+        if not await store.mark_processed("qa.feedback", event.event_id):
+            return
+        await store.record_feedback(
+            p, ws, event.user.user_id, FEEDBACK_KIND, f"msg:{event.message_id}", value, ts=to_epoch(event.ts)
+        )
+
+    # -- admin -----------------------------------------------------------------------------------
+    @command("guildhall index", description="Rebuild the question-answering index", admin=True, usage="[all]")
+    async def index_command(self, cmd: CommandInvoked) -> CommandResult:
+        """``/guildhall index``: rebuild every unit from the store."""
+        indexer = await self.indexer()
+        stats = await indexer.index_all()
+        return CommandResult(
+            f"Indexed {stats.units_upserted} units from {stats.groups} channels "
+            f"({stats.units_deleted} stale removed) in {stats.seconds:.1f} s.",
+            data=stats.as_dict(),
+        )
+
+    # -- privacy -------------------------------------------------------------------------------
+    async def forget_member(self, user: UserRef) -> dict[str, int]:
+        """Rebuild every unit holding the member's messages without them; drop their questions."""
+        indexer = await self.indexer()
+        p, ws = user.platform.value, user.workspace_id
+        units = indexer.units_with_author(p, ws, user.user_id)
+        for unit in units:
+            indexer.touch_unit(unit)
+        await indexer.flush()
+        answers = await self.answer_log.forget_asker(p, ws, user.user_id)
+        return {"index_units": len(units), "answers": answers}
+
+    async def export_member(self, user: UserRef) -> dict[str, Any]:
+        """The member's questions and the answers they got."""
+        questions = await self.answer_log.of_asker(user.platform.value, user.workspace_id, user.user_id)
+        return {"questions": questions} if questions else {}
+
+
+def _channel_row(ch: ChannelRef) -> ChannelRow:
+    return ChannelRow(ch.platform.value, ch.workspace_id, ch.channel_id, ch.name, ch.visibility.value, ch.is_forum)
+
+
+def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:
+    return (
+        Button(FEEDBACK_ACTION, "👍 Helpful", value=f"up:{answer_id}"),
+        Button(FEEDBACK_ACTION, "👎 Not helpful", value=f"down:{answer_id}"),
+    )
+
+
+__all__ = ["FEEDBACK_ACTION", "FEEDBACK_KIND", "QABrain", "strip_mentions"]

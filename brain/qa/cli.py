@@ -1,0 +1,334 @@
+"""``guildhall ask|search``, ``guildhall index all|docs``, ``guildhall eval retrieval|feedback``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli_support import emit, run, settings_or_exit
+from bot.config import Settings
+from bot.events import ChannelRef, Platform, UserRef, Visibility
+from bot.ml import LLMBusyError
+from brain.qa.access import AccessScope, public_everywhere, scope_for
+from brain.qa.brain import FEEDBACK_KIND, QABrain
+from brain.qa.retriever import MODES, Mode
+from brain.qa.services import LLMBackendMissingError
+
+ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+ChannelOpt = Annotated[str | None, typer.Option("--channel", help="Channel id or name the question is asked in")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="Ask as this member (user id): their access applies")]
+
+
+@asynccontextmanager
+async def qa_brain(settings: Settings) -> AsyncIterator[QABrain]:
+    """A QA brain on the configured store and index, without adapters or a bus loop."""
+    from bot.app import build_app
+
+    app = await build_app(settings, brains=["qa"], with_core=False)
+    brain = app.brain("qa")
+    assert isinstance(brain, QABrain)
+    await brain.setup()
+    try:
+        yield brain
+    finally:
+        await brain.teardown()
+        await app.store.close()
+
+
+async def _find_channel(brain: QABrain, name_or_id: str) -> ChannelRef:
+    key = name_or_id.lstrip("#")
+    row = await brain.ctx.store.db.fetchone(
+        "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels "
+        "WHERE channel_id = ? OR name = ? ORDER BY channel_id = ? DESC LIMIT 1",
+        (key, key, key),
+    )
+    if row is None:
+        raise typer.BadParameter(f"unknown channel {name_or_id!r}", param_hint="--channel")
+    return ChannelRef(Platform(row[0]), row[1], row[2], row[3], Visibility(row[4]), bool(row[5]))
+
+
+async def _find_user(brain: QABrain, user_id: str, channel: ChannelRef | None) -> UserRef:
+    sql = "SELECT platform, workspace_id, user_id, name, is_bot FROM users WHERE user_id = ?"
+    params: list[Any] = [user_id]
+    if channel is not None:
+        sql += " AND platform = ? AND workspace_id = ?"
+        params += [channel.platform.value, channel.workspace_id]
+    row = await brain.ctx.store.db.fetchone(sql + " LIMIT 1", params)
+    if row is not None:
+        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
+    # Members known only from their messages or access lists (e.g. history written without a users file).
+    for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
+        found = await brain.ctx.store.db.fetchone(
+            f"SELECT platform, workspace_id FROM {table} WHERE {column} = ? LIMIT 1", (user_id,)
+        )
+        if found is not None:
+            return UserRef(Platform(found[0]), found[1], user_id)
+    raise typer.BadParameter(f"unknown member {user_id!r}", param_hint="--as")
+
+
+async def _scope(
+    brain: QABrain, channel_opt: str | None, as_user: str | None
+) -> tuple[AccessScope, ChannelRef | None, UserRef | None]:
+    """Where and as whom: a channel gives that channel's rule; ``--as`` alone gives the member's DM view."""
+    channel = await _find_channel(brain, channel_opt) if channel_opt else None
+    user = await _find_user(brain, as_user, channel) if as_user else None
+    if channel is not None:
+        return await scope_for(brain.ctx.store, channel, user.user_id if user else ""), channel, user
+    if user is not None:
+        dm = ChannelRef(user.platform, user.workspace_id, f"cli-dm-{user.user_id}", "cli", Visibility.DM)
+        return await scope_for(brain.ctx.store, dm, user.user_id), dm, user
+    return public_everywhere(), None, None
+
+
+def ask_command(
+    question: Annotated[str, typer.Argument(help="The question")],
+    channel: ChannelOpt = None,
+    as_user: AsOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Answer a question from the indexed history, with citations."""
+    settings = settings_or_exit(config)
+
+    async def main() -> dict[str, Any]:
+        async with qa_brain(settings) as brain:
+            scope, _, _ = await _scope(brain, channel, as_user)
+            try:
+                answerer = await brain.answerer()
+                answer = await answerer.answer(question, scope)
+            except TimeoutError:
+                return {"question": question, "error": "the model timed out"}
+            except LLMBusyError:
+                return {"question": question, "error": "the model is busy"}
+            except LLMBackendMissingError as exc:
+                return {"question": question, "error": str(exc)}
+            return {
+                "question": question,
+                "answer": answer.text,
+                "abstained": answer.abstained,
+                "citations": [{"number": c.number, "title": c.title, "url": c.url} for c in answer.citations],
+                "cited_units": list(answer.cited_unit_ids),
+                "cited_message_ids": [
+                    mid for s in answer.units if s.unit.unit_id in answer.cited_unit_ids for mid in s.unit.message_ids
+                ],
+            }
+
+    data = run(main)
+
+    def text() -> str:
+        if "error" in data:
+            return f"error: {data['error']}"
+        lines = [str(data["answer"])]
+        lines += [f"[{c['number']}] {c['title']} {c['url']}".rstrip() for c in data["citations"]]
+        return "\n".join(lines)
+
+    emit(data, as_json, text)
+    if "error" in data:
+        raise typer.Exit(1)
+
+
+def search_command(
+    query: Annotated[str, typer.Argument(help="What to search for")],
+    k: Annotated[int, typer.Option("--k", min=1, max=200, help="How many units")] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="bm25 | dense | hybrid | rerank")] = "hybrid",
+    channel: ChannelOpt = None,
+    as_user: AsOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Ranked retrieval units for a query (ids, message ids, scores)."""
+    if mode not in MODES:
+        raise typer.BadParameter(f"mode must be one of {', '.join(MODES)}", param_hint="--mode")
+    settings = settings_or_exit(config)
+
+    async def main() -> list[dict[str, Any]]:
+        async with qa_brain(settings) as brain:
+            scope, _, _ = await _scope(brain, channel, as_user)
+            retriever = await brain.retriever()
+            found = await retriever.search(query, scope, k=k, mode=mode)
+            return [
+                {
+                    "rank": rank,
+                    "score": round(s.score, 5),
+                    "unit_id": s.unit.unit_id,
+                    "kind": s.unit.kind,
+                    "channel_id": s.unit.channel_id,
+                    "thread_id": s.unit.thread_id,
+                    "message_ids": list(s.unit.message_ids),
+                    "url": s.unit.url,
+                    "text": s.unit.text[:300],
+                }
+                for rank, s in enumerate(found, start=1)
+            ]
+
+    rows = run(main)
+    emit(
+        rows,
+        as_json,
+        lambda: (
+            "\n".join(f"{r['rank']:>3}. {r['score']:.4f} {r['unit_id']}  {r['text'][:100]!r}" for r in rows)
+            or "no results"
+        ),
+    )
+
+
+def index_all_command(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Rebuild the QA index from every message in the store (run after an import)."""
+    settings = settings_or_exit(config)
+
+    async def main() -> dict[str, float]:
+        async with qa_brain(settings) as brain:
+            return (await (await brain.indexer()).index_all()).as_dict()
+
+    stats = run(main)
+    emit(
+        stats,
+        as_json,
+        f"indexed {stats['units_upserted']:.0f} units from {stats['groups']:.0f} channels in {stats['seconds']:.1f} s",
+    )
+
+
+def index_docs_command(
+    paths: Annotated[list[Path], typer.Argument(help="Markdown/HTML/text files or folders, or a .urls list file")],
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Index docs (FAQ, READMEs) split by headings; a ``*.urls`` file lists URLs to fetch."""
+    from brain.qa.docs import DOC_SUFFIXES, DocFetchError, doc_units, fetch_url, read_source, read_url_list
+
+    settings = settings_or_exit(config)
+    sources = []
+    errors: list[str] = []
+    for path in paths:
+        if not path.exists():
+            errors.append(f"not found: {path}")
+        elif path.is_dir():
+            sources += [
+                read_source(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in DOC_SUFFIXES and p.is_file()
+            ]
+        elif path.suffix.lower() in {".urls", ".list"}:
+            for url in read_url_list(path):
+                try:
+                    sources.append(fetch_url(url))
+                except DocFetchError as exc:
+                    errors.append(str(exc))
+        elif path.suffix.lower() in DOC_SUFFIXES:
+            sources.append(read_source(path))
+        else:
+            errors.append(f"unsupported file type: {path} (use {', '.join(sorted(DOC_SUFFIXES))} or a .urls list)")
+    units = [u for s in sources for u in doc_units(s)]
+
+    async def main() -> dict[str, float]:
+        async with qa_brain(settings) as brain:
+            return (await (await brain.indexer()).add_units(units)).as_dict()
+
+    stats = run(main) if units else {"units_upserted": 0}
+    data = {"documents": len(sources), **stats, "errors": errors}
+    emit(data, as_json, "\n".join([f"indexed {len(units)} sections from {len(sources)} documents", *errors]))
+    if errors:
+        raise typer.Exit(1)
+
+
+def eval_retrieval_command(
+    questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, help="Gold qa.jsonl")],
+    k: Annotated[str, typer.Option("--k", help="Cut-offs, comma-separated")] = "1,5,10",
+    mode: Annotated[str, typer.Option("--mode", help="bm25 | dense | hybrid | rerank | all")] = "all",
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Recall@k and MRR of retrieval on gold questions, each asked as its asker in its channel."""
+    from brain.qa.evaluation import GoldQuestion, evaluate, read_questions
+
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+        gold = read_questions(questions)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if not ks or min(ks) < 1:
+        raise typer.BadParameter("k values must be positive integers", param_hint="--k")
+    modes: list[Mode] = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]  # type: ignore[list-item]
+    if any(m not in MODES for m in modes):
+        raise typer.BadParameter(f"mode must be one of {', '.join(MODES)} or all", param_hint="--mode")
+    settings = settings_or_exit(config)
+
+    async def main() -> list[dict[str, Any]]:
+        async with qa_brain(settings) as brain:
+            retriever = await brain.retriever()
+            cache: dict[tuple[str, str], AccessScope] = {}
+
+            async def scope_of(q: GoldQuestion) -> AccessScope:
+                key = (q.channel, q.asker)
+                if key not in cache:
+                    try:
+                        cache[key] = (await _scope(brain, q.channel or None, None))[0]
+                    except typer.BadParameter:
+                        cache[key] = public_everywhere()
+                return cache[key]
+
+            return [(await evaluate(retriever, gold, scope_of, ks=ks, mode=m)).as_dict() for m in modes]
+
+    rows = run(main)
+    emit(
+        rows,
+        as_json,
+        lambda: "\n".join(
+            f"{r['mode']:>7}: "
+            + " ".join(f"R@{x}={r[f'recall@{x}']:.3f}" for x in ks)
+            + f" MRR={r['mrr']:.3f} (n={r['questions']})"
+            for r in rows
+        ),
+    )
+
+
+def eval_feedback_command(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """👍/👎 feedback on answers, with the questions they answered."""
+    settings = settings_or_exit(config)
+
+    async def main() -> dict[str, Any]:
+        async with qa_brain(settings) as brain:
+            rows = await brain.ctx.store.feedback(FEEDBACK_KIND)
+            answers = {a.answer_id: a for a in await brain.answer_log.all(limit=100_000)}
+            items = []
+            for platform, ws, user_id, _, target, value, ts in rows:
+                answer = answers.get(target)
+                items.append(
+                    {
+                        "platform": platform,
+                        "workspace_id": ws,
+                        "user_id": user_id,
+                        "target": target,
+                        "value": value,
+                        "ts": ts,
+                        "question": answer.question if answer else None,
+                        "abstained": answer.abstained if answer else None,
+                    }
+                )
+            up = sum(1 for i in items if i["value"] == "up")
+            return {"up": up, "down": len(items) - up, "answers": len(answers), "items": items}
+
+    data = run(main)
+
+    def text() -> str:
+        lines = [f"answers: {data['answers']}  👍 {data['up']}  👎 {data['down']}"]
+        for i in data["items"][-20:]:
+            lines.append(
+                f"{'👍' if i['value'] == 'up' else '👎'} {i['user_id']}: {(i['question'] or i['target'])[:80]}"
+            )
+        return "\n".join(lines)
+
+    emit(data, as_json, text)
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add the QA commands to the ``guildhall`` CLI."""
+    app.command("ask")(ask_command)
+    app.command("search")(search_command)
+    groups["index"].command("all")(index_all_command)
+    groups["index"].command("docs")(index_docs_command)
+    groups["eval"].command("retrieval")(eval_retrieval_command)
+    groups["eval"].command("feedback")(eval_feedback_command)

@@ -1,0 +1,96 @@
+"""Sentence-level verification of a draft answer against the retrieved units.
+
+Each sentence is *supported* when enough of its content words occur in one unit (token overlap)
+or its embedding is close enough to that unit's (semantic paraphrase). Unsupported sentences are
+dropped; when too little of the draft survives, the caller abstains. Sentences too short to judge
+("Sure!") are neither counted nor kept on their own. Thresholds are measured in
+``benchmarks/qa_grounding.py`` (sentences of the answering unit vs. sentences of unrelated units).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.ml import Embedder, ScoredUnit
+from brain.qa.tokenize import tokenize
+
+# Sentence ends: . ! ? followed by space, or line breaks (chat answers are often lists).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[`*_\"'(])|\n+")
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+MIN_TOKENS = 3
+OVERLAP_THRESHOLD = 0.6
+SIMILARITY_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceCheck:
+    """The verdict on one sentence of the draft."""
+
+    text: str
+    cited: tuple[int, ...]  # source numbers the model wrote, 1-based
+    best_source: int  # 1-based source with most support, 0 if none
+    overlap: float
+    similarity: float
+    supported: bool
+    judged: bool  # False for sentences too short to judge
+
+
+@dataclass(frozen=True, slots=True)
+class GroundingResult:
+    """All sentence verdicts and the share of judged sentences that are supported."""
+
+    sentences: tuple[SentenceCheck, ...]
+    support: float
+
+    @property
+    def kept(self) -> list[SentenceCheck]:
+        """Supported sentences (short unjudged ones kept only next to a supported one)."""
+        if not any(s.supported for s in self.sentences):
+            return []
+        return [s for s in self.sentences if s.supported or not s.judged]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a chat answer (also split at line breaks), stripped, non-empty."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def cited_numbers(sentence: str) -> tuple[int, ...]:
+    """Source numbers cited as ``[n]`` in a sentence."""
+    return tuple(int(n) for n in _CITATION.findall(sentence))
+
+
+def check(
+    draft: str,
+    units: Sequence[ScoredUnit],
+    embedder: Embedder,
+    *,
+    overlap_threshold: float = OVERLAP_THRESHOLD,
+    similarity_threshold: float = SIMILARITY_THRESHOLD,
+) -> GroundingResult:
+    """Verify every sentence of ``draft`` against ``units`` (source n = ``units[n-1]``)."""
+    sentences = split_sentences(draft)
+    if not sentences or not units:
+        return GroundingResult(tuple(), 0.0)
+    plain = [_CITATION.sub("", s).strip() for s in sentences]
+    unit_tokens = [set(tokenize(u.unit.text)) for u in units]
+    vectors = embedder.embed([u.unit.text for u in units] + plain)
+    unit_vecs, sent_vecs = vectors[: len(units)], vectors[len(units) :]
+    sims = np.asarray(sent_vecs @ unit_vecs.T, dtype=np.float32)
+    checks = []
+    for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
+        tokens = set(tokenize(text))
+        overlaps = [len(tokens & ut) / len(tokens) if tokens else 0.0 for ut in unit_tokens]
+        best = int(np.argmax(np.asarray(overlaps) + sims[i]))
+        overlap, similarity = max(overlaps), float(sims[i].max())
+        judged = len(tokens) >= MIN_TOKENS
+        supported = judged and (overlap >= overlap_threshold or similarity >= similarity_threshold)
+        checks.append(SentenceCheck(raw, cited_numbers(raw), best + 1, overlap, similarity, supported, judged))
+    judged_checks = [c for c in checks if c.judged]
+    support = sum(c.supported for c in judged_checks) / len(judged_checks) if judged_checks else 0.0
+    return GroundingResult(tuple(checks), support)

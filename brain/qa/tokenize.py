@@ -1,0 +1,49 @@
+"""Technical tokenization for lexical search: identifiers survive, prose is normalised.
+
+``asyncio.gather`` yields ``asyncio.gather``, ``asyncio`` and ``gather``; ``ERR_CONNECTION_REFUSED``
+stays one token (plus its parts); ``poetry lock`` is two ordinary words. Exact compound tokens let a
+query with an error code or a dotted name hit precisely, while the parts keep partial matches.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A word, optionally joined to more words by '.', '_', '-', '/' or '::' (dotted names, paths, codes).
+_TOKEN = re.compile(r"[a-z0-9_]+(?:(?:\.|::|-|/)[a-z0-9_]+)*")
+_PARTS = re.compile(r"[a-z0-9]+")
+
+# Function words that carry no topic; kept short on purpose (technical words like "not" stay).
+_STOPWORD_TEXT = """a an and are as at be been but by can could did do does doing for from had has have having he her
+him his how i i'm if in into is it it's its just me my of on or our she so some than that the their
+them then there these they this those to too was we were what when where which who why will with would
+you your yours hi hello hey thanks thank please anyone someone any"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def _stem(word: str) -> str:
+    # A deliberately light stemmer (plural/verb endings) so "errors"/"error", "installing"/"install"
+    # meet without mangling identifiers; only plain alphabetic words of some length are touched.
+    if not word.isalpha() or len(word) <= 4:
+        return word
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "ies":
+                return word[:-3] + "y"
+            if suffix == "es" and not word.endswith(("ses", "xes", "ches", "shes")):
+                return word[:-1]
+            return word[: -len(suffix)]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of ``text`` for BM25 (lower-cased, stop words dropped, compounds plus their parts)."""
+    out: list[str] = []
+    for match in _TOKEN.findall(text.lower()):
+        parts = _PARTS.findall(match)
+        if len(parts) > 1:
+            out.append(match)
+            out.extend(_stem(p) for p in parts if p not in STOPWORDS and len(p) > 1)
+        elif match not in STOPWORDS and (len(match) > 1 or match.isdigit()):
+            out.append(_stem(match))
+    return out

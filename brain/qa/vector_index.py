@@ -1,0 +1,256 @@
+"""Unit vectors in Chroma: embedded ``PersistentClient`` by default, ``HttpClient`` for a server.
+
+Access control is a hard rule but filtered Chroma queries are far slower than plain ones (the
+``where`` filter runs a metadata scan before the HNSW search), so units are *partitioned by
+visibility*: public units live in one collection that is searched unfiltered with a small
+over-fetch (then filtered in Python for the workspace), and private/DM units in a second, much
+smaller collection searched with a ``channel_id`` filter only when the scope allows any of them.
+``benchmarks/qa_retrieval.py`` measures this against a single filtered collection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from bot.config import VectorSettings
+from bot.ml import ScoredUnit, Unit, Vector
+from brain.qa.access import AccessScope
+
+_PAGE = 5000
+# The public partition is over-fetched this many times k before filtering by scope; enough when
+# one workspace dominates, and the loop widens it when filtering leaves too few.
+_OVERFETCH = 4
+
+
+def unit_metadata(unit: Unit) -> dict[str, str | int | float | bool]:
+    """Chroma metadata for a unit (Chroma accepts only scalars, so lists are JSON strings)."""
+    return {
+        "platform": unit.platform,
+        "workspace_id": unit.workspace_id,
+        "channel_id": unit.channel_id,
+        "thread_id": unit.thread_id or "",
+        "ts_start": unit.ts_start,
+        "ts_end": unit.ts_end,
+        "visibility": unit.visibility,
+        "kind": unit.kind,
+        "url": unit.url,
+        "title": unit.title,
+        "message_ids": json.dumps(list(unit.message_ids)),
+        "author_ids": json.dumps(list(unit.author_ids)),
+        "extra": json.dumps(unit.extra),
+    }
+
+
+def unit_from_chroma(unit_id: str, text: str | None, meta: Any) -> Unit:
+    """Rebuild a :class:`Unit` from what Chroma stored."""
+    m = dict(meta or {})
+    return Unit(
+        unit_id=unit_id,
+        platform=str(m.get("platform", "")),
+        workspace_id=str(m.get("workspace_id", "")),
+        channel_id=str(m.get("channel_id", "")),
+        text=text or "",
+        message_ids=tuple(json.loads(str(m.get("message_ids", "[]")))),
+        author_ids=tuple(json.loads(str(m.get("author_ids", "[]")))),
+        thread_id=str(m.get("thread_id")) or None,
+        ts_start=float(m.get("ts_start", 0.0)),
+        ts_end=float(m.get("ts_end", 0.0)),
+        visibility=str(m.get("visibility", "public")),
+        kind=str(m.get("kind", "thread")),
+        url=str(m.get("url", "")),
+        title=str(m.get("title", "")),
+        extra=dict(json.loads(str(m.get("extra", "{}")))),
+    )
+
+
+def open_chroma_client(settings: VectorSettings) -> Any:
+    """A Chroma client for the settings (telemetry off: this machine may have no network)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.kind == "http":
+        return chromadb.HttpClient(host=settings.host, port=settings.port, settings=chroma_settings)
+    return chromadb.PersistentClient(path=settings.path, settings=chroma_settings)
+
+
+class ChromaUnitIndex:
+    """:class:`bot.ml.UnitIndex` on Chroma, partitioned by visibility.
+
+    Args:
+        client: A Chroma client (``PersistentClient``, ``HttpClient`` or ``EphemeralClient``).
+        collection: Base collection name; ``_<dim>_public`` / ``_<dim>_restricted`` are appended
+            so that switching embedding models never mixes vector sizes.
+        dim: Vector size of the embedder.
+    """
+
+    def __init__(self, client: Any, collection: str, dim: int) -> None:
+        self._client = client
+        self.dim = dim
+        config = {"hnsw": {"space": "cosine"}}
+        self._public = client.get_or_create_collection(f"{collection}_{dim}_public", configuration=config)
+        self._restricted = client.get_or_create_collection(f"{collection}_{dim}_restricted", configuration=config)
+        self._lock = asyncio.Lock()
+
+    def _collection_for(self, unit: Unit) -> Any:
+        return self._public if unit.visibility == "public" else self._restricted
+
+    # -- UnitIndex protocol ------------------------------------------------------------------
+    async def upsert(self, units: Sequence[Unit], vectors: Vector) -> None:
+        """Insert or replace units; a unit whose visibility changed moves between partitions."""
+        if not units:
+            return
+        await asyncio.to_thread(self._upsert_sync, list(units), np.asarray(vectors, dtype=np.float32))
+
+    def _upsert_sync(self, units: list[Unit], vectors: Vector) -> None:
+        ids = [u.unit_id for u in units]
+        # Remove from both partitions first: visibility may have changed since the last index.
+        self._public.delete(ids=ids)
+        self._restricted.delete(ids=ids)
+        for collection in (self._public, self._restricted):
+            rows = [i for i, u in enumerate(units) if self._collection_for(u) is collection]
+            for start in range(0, len(rows), _PAGE):
+                part = rows[start : start + _PAGE]
+                if part:
+                    collection.upsert(
+                        ids=[units[i].unit_id for i in part],
+                        embeddings=vectors[part],
+                        documents=[units[i].text for i in part],
+                        metadatas=[unit_metadata(units[i]) for i in part],
+                    )
+
+    async def delete(self, unit_ids: Sequence[str]) -> None:
+        """Remove units from both partitions."""
+        ids = list(unit_ids)
+        if ids:
+            await asyncio.to_thread(self._delete_sync, ids)
+
+    def _delete_sync(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), _PAGE):
+            self._public.delete(ids=ids[start : start + _PAGE])
+            self._restricted.delete(ids=ids[start : start + _PAGE])
+
+    async def query(
+        self, vector: Vector, *, k: int, channel_ids: set[str] | None = None, workspace_id: str | None = None
+    ) -> list[ScoredUnit]:
+        """Nearest units, restricted to ``channel_ids`` / ``workspace_id`` when given."""
+
+        def keep(u: Unit) -> bool:
+            return (channel_ids is None or u.channel_id in channel_ids) and (
+                workspace_id is None or u.workspace_id == workspace_id
+            )
+
+        restricted_where = {"channel_id": {"$in": sorted(channel_ids)}} if channel_ids else None
+        search_restricted = channel_ids is None or bool(channel_ids)
+        return await asyncio.to_thread(self._query_sync, vector, k, keep, restricted_where, search_restricted)
+
+    async def query_scope(self, vector: Vector, *, k: int, scope: AccessScope) -> list[ScoredUnit]:
+        """Nearest units an answer under ``scope`` may use (the QA retriever's entry point)."""
+        restricted_where = None
+        search_restricted = scope.everything or bool(scope.extra_channel_ids)
+        if not scope.everything and scope.extra_channel_ids:
+            restricted_where = {"channel_id": {"$in": sorted(scope.extra_channel_ids)}}
+        return await asyncio.to_thread(self._query_sync, vector, k, scope.allows, restricted_where, search_restricted)
+
+    async def vectors(self, unit_ids: Sequence[str]) -> dict[str, Vector]:
+        """Stored vectors by unit id (the recommender reuses them instead of re-embedding)."""
+        return await asyncio.to_thread(self._vectors_sync, list(unit_ids))
+
+    # -- extras ----------------------------------------------------------------------------
+    async def count(self) -> int:
+        """Number of stored units."""
+        return int(await asyncio.to_thread(lambda: self._public.count() + self._restricted.count()))
+
+    async def all_units(self) -> list[Unit]:
+        """Every stored unit (to rebuild the BM25 index on start)."""
+        return await asyncio.to_thread(self._all_units_sync)
+
+    async def unit_ids_with_prefix(self, prefix: str) -> list[str]:
+        """Stored ids starting with ``prefix`` (Chroma has no prefix query, so this scans ids)."""
+        ids = await asyncio.to_thread(self._all_ids_sync)
+        return [i for i in ids if i.startswith(prefix)]
+
+    # -- sync internals (run in a worker thread) --------------------------------------------
+    def _query_sync(
+        self,
+        vector: Vector,
+        k: int,
+        keep: Callable[[Unit], bool],
+        restricted_where: dict[str, Any] | None,
+        search_restricted: bool,
+    ) -> list[ScoredUnit]:
+        q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        found = self._overfetch(self._public, q, k, keep)
+        if search_restricted:
+            found += [s for s in self._search(self._restricted, q, k, restricted_where) if keep(s.unit)]
+        found.sort(key=lambda s: -s.score)
+        return found[:k]
+
+    def _overfetch(self, collection: Any, q: Vector, k: int, keep: Callable[[Unit], bool]) -> list[ScoredUnit]:
+        total = collection.count()
+        n = min(total, max(k * _OVERFETCH, 32))
+        while n > 0:
+            hits = self._search(collection, q, n, None)
+            kept = [s for s in hits if keep(s.unit)]
+            if len(kept) >= k or n >= total:
+                return kept
+            n = min(total, n * 4)
+        return []
+
+    @staticmethod
+    def _search(collection: Any, q: Vector, n: int, where: dict[str, Any] | None) -> list[ScoredUnit]:
+        if n <= 0:
+            return []
+        n = min(n, collection.count())
+        if n <= 0:
+            return []
+        res = collection.query(
+            query_embeddings=q, n_results=n, where=where, include=["documents", "metadatas", "distances"]
+        )
+        ids = res["ids"][0]
+        docs = (res.get("documents") or [[]])[0]
+        metas = (res.get("metadatas") or [[]])[0]
+        dists = (res.get("distances") or [[]])[0]
+        return [
+            ScoredUnit(unit_from_chroma(uid, doc, meta), 1.0 - float(dist))
+            for uid, doc, meta, dist in zip(ids, docs, metas, dists, strict=True)
+        ]
+
+    def _vectors_sync(self, ids: list[str]) -> dict[str, Vector]:
+        out: dict[str, Vector] = {}
+        for collection in (self._public, self._restricted):
+            res = collection.get(ids=ids, include=["embeddings"])
+            for uid, emb in zip(res["ids"], res["embeddings"], strict=True):
+                out[uid] = np.asarray(emb, dtype=np.float32)
+        return out
+
+    def _all_units_sync(self) -> list[Unit]:
+        units: list[Unit] = []
+        for collection in (self._public, self._restricted):
+            offset = 0
+            while True:
+                res = collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+                if not res["ids"]:
+                    break
+                docs = res.get("documents") or [None] * len(res["ids"])
+                metas = res.get("metadatas") or [None] * len(res["ids"])
+                units.extend(unit_from_chroma(i, d, m) for i, d, m in zip(res["ids"], docs, metas, strict=True))
+                offset += len(res["ids"])
+        return units
+
+    def _all_ids_sync(self) -> list[str]:
+        ids: list[str] = []
+        for collection in (self._public, self._restricted):
+            offset = 0
+            while True:
+                res = collection.get(include=[], limit=_PAGE, offset=offset)
+                if not res["ids"]:
+                    break
+                ids.extend(res["ids"])
+                offset += len(res["ids"])
+        return ids
