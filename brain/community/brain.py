@@ -1,0 +1,635 @@
+"""The community brain: behave like a good member, not an answering machine.
+
+* **Follow-ups**: once the bot answered in a thread, later questions there from the asker (or anyone,
+  ``community.followups``) are answered without a mention, condensed with the thread's history; the
+  bot stops when another human replies (a human took over) or after ``max_followup_turns``.
+* **Human first**: in help channels a new question waits ``human_first_minutes``; a human reply
+  cancels the bot; otherwise it answers in thread, or — when it would abstain — posts a gentle nudge
+  naming members who solved similar threads.
+* **Solved threads**: a ✅ by the asker on a reply, the "Mark solved" button, or the asker's thanks
+  records the accepted answer (``threads.solved_message_id``); Discord forum posts get the Solved tag.
+* **Experts**: ``/experts topic`` and the nudges rank members by accepted / well-received answers on
+  similar threads (:mod:`brain.community.experts`); opted-out members are never named and nobody is
+  pinged more than ``max_pings_per_day`` times a day.
+* **Similar threads**: a new thread or forum post gets one compact message with up to 3 similar
+  solved threads the poster can read.
+* **Shadow mode**: in ``shadow_channels`` the bot drafts privately to the moderators' channel with
+  Approve / Discard buttons; nothing is posted without approval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.brain import Brain, CommandResult, command, listen
+from bot.clock import to_epoch
+from bot.events import (
+    AddReaction,
+    Button,
+    ButtonClicked,
+    ChannelRef,
+    Citation,
+    CommandInvoked,
+    EventSource,
+    InboundEvent,
+    MarkThreadSolved,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ThreadCreated,
+    UserRef,
+    Visibility,
+)
+from bot.store.schema import Migration, register
+from brain.community import qa_bridge, signals
+from brain.community.experts import ThreadCredit, rank_experts
+from brain.community.pending import HumanFirstQueue
+
+if TYPE_CHECKING:
+    from bot.app import GuildhallApp
+    from brain.qa.answerer import Answer
+    from brain.qa.brain import QABrain
+
+log = logging.getLogger(__name__)
+
+SOLVED_ACTION = "community.solved"
+DRAFT_ACTION = "community.draft"
+
+register(
+    Migration(
+        "community-0001-initial",
+        (
+            """CREATE TABLE IF NOT EXISTS community_pings (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, user_id TEXT NOT NULL, day TEXT NOT NULL,
+                count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (platform, workspace_id, user_id, day))""",
+            """CREATE TABLE IF NOT EXISTS community_threads (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, thread_id TEXT NOT NULL,
+                human_took_over INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (platform, workspace_id, thread_id))""",
+            """CREATE TABLE IF NOT EXISTS community_drafts (
+                draft_id TEXT PRIMARY KEY, platform TEXT NOT NULL, workspace_id TEXT NOT NULL,
+                channel_json TEXT NOT NULL, thread_id TEXT, message_id TEXT NOT NULL, asker_id TEXT NOT NULL,
+                answer TEXT NOT NULL, citations_json TEXT NOT NULL, status TEXT NOT NULL,
+                decided_by TEXT, ts DOUBLE PRECISION NOT NULL)""",
+        ),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HumanFirstDue(InboundEvent):
+    """Internal: a help-channel question waited its time. Travels on the bus so its (slow) answer
+    is a normal, drainable, failure-isolated handler, and so any worker may pick it up."""
+
+    message: MessagePosted
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.message.event_id}:human-first-due"
+
+    @property
+    def platform(self) -> Platform:
+        return self.message.platform
+
+
+def mention(user_id: str, platform: Platform) -> str:
+    """How to @-mention a member on ``platform``."""
+    return f"@{user_id}" if platform is Platform.CONSOLE else f"<@{user_id}>"
+
+
+class CommunityBrain(Brain):
+    """Follow-ups, human first, solved threads, experts, similar threads, shadow mode."""
+
+    name = "community"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue = HumanFirstQueue(self.ctx.clock, self._answer_pending)
+        self._app: GuildhallApp | None = None
+
+    def bind_app(self, app: GuildhallApp) -> None:
+        """Keep the app to reach the QA brain."""
+        self._app = app
+
+    async def teardown(self) -> None:
+        """Cancel human-first timers."""
+        await self._queue.close()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _qa(self) -> QABrain:
+        assert self._app is not None
+        return self._app.brain("qa")  # type: ignore[return-value]
+
+    async def _list_setting(self, channel: ChannelRef, key: str, default: list[str]) -> set[str]:
+        value = await self.ctx.store.get_workspace_setting(channel.platform.value, channel.workspace_id, key)
+        return set(value if isinstance(value, list) else default)
+
+    async def _is_help_channel(self, channel: ChannelRef) -> bool:
+        names = await self._list_setting(channel, "qa_help_channels", self.ctx.settings.qa.help_channel_ids)
+        return bool({channel.channel_id, channel.name.lstrip("#")} & names) or channel.is_forum
+
+    async def _is_shadow_channel(self, channel: ChannelRef) -> bool:
+        names = await self._list_setting(channel, "shadow_channels", [])
+        return bool({channel.channel_id, channel.name.lstrip("#")} & names)
+
+    async def _human_first_delay(self, channel: ChannelRef) -> timedelta:
+        minutes = await self.ctx.store.get_workspace_setting(
+            channel.platform.value, channel.workspace_id, "human_first_minutes"
+        )
+        return timedelta(
+            minutes=float(minutes if minutes is not None else self.ctx.settings.community.human_first_minutes)
+        )
+
+    async def _asker(self, platform: str, workspace_id: str, thread_id: str) -> str:
+        """Who opened the thread: the threads row, else the root message (Slack ts / console ids)."""
+        row = await self.ctx.store.db.fetchone(
+            "SELECT author_id FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+            (platform, workspace_id, thread_id),
+        )
+        if row and row[0]:
+            return str(row[0])
+        root = await self.ctx.store.get_message(platform, workspace_id, thread_id)
+        return root.author_id if root else ""
+
+    @staticmethod
+    def _key(channel: ChannelRef, thread_id: str) -> str:
+        return f"{channel.platform.value}:{channel.workspace_id}:{thread_id}"
+
+    async def _thread_state(self, channel: ChannelRef, thread_id: str) -> tuple[int, bool, str] | None:
+        """``(bot answers so far, human took over, asker)`` for a thread the bot answered in, else None."""
+        answers = await qa_bridge.answers_in_thread(self._qa(), channel, thread_id)
+        if not answers:
+            return None
+        row = await self.ctx.store.db.fetchone(
+            "SELECT human_took_over FROM community_threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+            (channel.platform.value, channel.workspace_id, thread_id),
+        )
+        return len(answers), bool(row and row[0]), answers[0][0]
+
+    async def _mark_takeover(self, channel: ChannelRef, thread_id: str) -> None:
+        await self.ctx.store.db.execute(
+            "INSERT INTO community_threads (platform, workspace_id, thread_id, human_took_over) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET human_took_over = 1",
+            (channel.platform.value, channel.workspace_id, thread_id),
+        )
+
+    # -- messages ----------------------------------------------------------------------------------
+    @listen(MessagePosted, concurrency=4)
+    async def on_message(self, event: MessagePosted) -> None:
+        """Route a live message: cancel pending answers, follow up, mark solved, or start a wait."""
+        if event.is_bot or event.source is not EventSource.LIVE or event.channel.visibility is Visibility.DM:
+            return
+        thread_id = event.thread_id
+        is_reply = thread_id is not None and thread_id != event.message_id
+        if is_reply:
+            assert thread_id is not None
+            await self._on_reply(event, thread_id)
+            return
+        if event.mentions_bot:
+            return  # the QA brain answers mentions at once
+        if signals.is_question(event.text) and await self._is_help_channel(event.channel):
+            due = self.ctx.clock.now() + await self._human_first_delay(event.channel)
+            self._queue.schedule(self._key(event.channel, event.message_id), event, due)
+
+    async def _on_reply(self, event: MessagePosted, thread_id: str) -> None:
+        key = self._key(event.channel, thread_id)
+        asker_id = await self._asker(event.platform.value, event.channel.workspace_id, thread_id)
+        if key in self._queue and event.author.user_id != asker_id:
+            self._queue.cancel(key)  # a human answered first: the bot stays silent
+            return
+        state = await self._thread_state(event.channel, thread_id)
+        if event.author.user_id == asker_id and signals.is_thanks(event.text):
+            await self._solve_by_thanks(event, thread_id, asker_id)
+            return
+        if state is None:
+            return
+        turns, took_over, bot_asker = state
+        if event.author.user_id != bot_asker and self.ctx.settings.community.followups != "anyone":
+            await self._mark_takeover(event.channel, thread_id)  # another human took over
+            return
+        if took_over or event.mentions_bot or self.ctx.settings.community.followups == "off":
+            return
+        if turns >= self.ctx.settings.community.max_followup_turns or not signals.is_question(event.text):
+            return
+        await self._answer_in_thread(event, thread_id, asker_id=bot_asker or event.author.user_id, followup=True)
+
+    # -- answering -------------------------------------------------------------------------------
+    async def _answer_pending(self, event: MessagePosted) -> None:
+        """Human-first deadline passed: hand over to the bus (see :class:`HumanFirstDue`)."""
+        await self.ctx.bus.publish(HumanFirstDue(event))
+
+    @listen(HumanFirstDue, concurrency=2)
+    async def on_due(self, due: HumanFirstDue) -> None:
+        """Answer (or nudge) unless the store shows a human reply — timers live in one process, the
+        store is shared, so this check also holds across workers and restarts."""
+        event = due.message
+        p, ws = event.platform.value, event.channel.workspace_id
+        replies = await self.ctx.store.thread_messages(p, ws, event.message_id)
+        if any(m.author_id != event.author.user_id and not m.is_bot for m in replies):
+            return
+        await self._answer_in_thread(event, event.message_id, asker_id=event.author.user_id, followup=False)
+
+    async def _answer_in_thread(self, event: MessagePosted, thread_id: str, *, asker_id: str, followup: bool) -> None:
+        qa = self._qa()
+        result = await qa_bridge.answer_in_thread(qa, event, thread_id=thread_id if followup else None)
+        if isinstance(result, str):
+            if not followup:
+                return  # busy: a human can still answer; no point in noise
+            await self.ctx.reply(event, result)
+            return
+        if await self._is_shadow_channel(event.channel):
+            await self._draft(event, thread_id, result)
+            return
+        if result.abstained and not followup:
+            await self._nudge(event, thread_id)
+            return
+        await self.ctx.reply(
+            event, result.text, citations=result.citations, buttons=self._solved_buttons(event, thread_id)
+        )
+        await qa_bridge.log_answer(qa, event.channel, thread_id, event.author, result)
+
+    def _solved_buttons(self, event: MessagePosted, thread_id: str) -> tuple[Button, ...]:
+        return (Button(SOLVED_ACTION, "✅ Mark solved", value=thread_id),)
+
+    async def _nudge(self, event: MessagePosted, thread_id: str) -> None:
+        experts = await self.experts_for(event.text, event.channel, event.author, ping=True)
+        if experts:
+            names = " and ".join(mention(u, event.platform) for u, _ in experts)
+            text = f"Nobody has answered yet; {names} solved similar threads and may know."
+        else:
+            text = "Nobody has answered yet. Adding details (versions, the full error, what you tried) helps others jump in."
+        await self.ctx.reply(event, text, buttons=self._solved_buttons(event, thread_id))
+
+    # -- shadow mode -----------------------------------------------------------------------------
+    async def _moderators_channel(self, channel: ChannelRef) -> ChannelRef | None:
+        store = self.ctx.store
+        p, ws = channel.platform.value, channel.workspace_id
+        target = await store.get_workspace_setting(p, ws, "moderators_channel") or await store.get_workspace_setting(
+            p, ws, "alerts_channel"
+        )
+        if not target:
+            return None
+        row = await store.get_channel(p, ws, str(target))
+        return ChannelRef(
+            channel.platform,
+            ws,
+            str(target),
+            row.name if row else str(target),
+            Visibility(row.visibility) if row else Visibility.PRIVATE,
+        )
+
+    async def _draft(self, event: MessagePosted, thread_id: str, answer: Answer) -> None:
+        mods = await self._moderators_channel(event.channel)
+        if mods is None:
+            log.warning("shadow mode on #%s but no moderators_channel/alerts_channel set", event.channel.name)
+            return
+        draft_id = uuid.uuid4().hex
+        citations = [_citation_dict(c) for c in answer.citations]
+        await self.ctx.store.db.execute(
+            "INSERT INTO community_drafts (draft_id, platform, workspace_id, channel_json, thread_id, message_id, asker_id, "
+            "answer, citations_json, status, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            (
+                draft_id,
+                event.platform.value,
+                event.channel.workspace_id,
+                json.dumps(_channel_dict(event.channel)),
+                thread_id,
+                event.message_id,
+                event.author.user_id,
+                answer.text,
+                json.dumps(citations),
+                to_epoch(self.ctx.clock.now()),
+            ),
+        )
+        header = f"Draft answer for #{event.channel.name or event.channel.channel_id} (shadow mode):\n> {event.text[:300]}\n\n"
+        await self.ctx.say(
+            mods,
+            header + answer.text,
+            citations=answer.citations,
+            buttons=(
+                Button(DRAFT_ACTION, "Approve and post", value=f"approve:{draft_id}", style="primary"),
+                Button(DRAFT_ACTION, "Discard", value=f"discard:{draft_id}", style="danger"),
+            ),
+        )
+
+    @listen(ButtonClicked)
+    async def on_click(self, event: ButtonClicked) -> None:
+        """Mark-solved buttons and shadow-draft decisions."""
+        if event.action_id == SOLVED_ACTION:
+            await self._solve_by_button(event)
+        elif event.action_id == DRAFT_ACTION:
+            await self._decide_draft(event)
+
+    async def _decide_draft(self, event: ButtonClicked) -> None:
+        decision, _, draft_id = event.value.partition(":")
+        if decision not in {"approve", "discard"}:
+            return
+        store = self.ctx.store
+        row = await store.db.fetchone(
+            "SELECT channel_json, thread_id, answer, citations_json, status FROM community_drafts WHERE draft_id = ?",
+            (draft_id,),
+        )
+        if row is None or row[4] != "pending":
+            return
+        status = "approved" if decision == "approve" else "discarded"
+        changed = await store.db.execute(
+            "UPDATE community_drafts SET status = ?, decided_by = ? WHERE draft_id = ? AND status = 'pending'",
+            (status, event.user.user_id, draft_id),
+        )
+        if not changed:
+            return  # someone else decided first
+        await store.audit(
+            event.platform.value,
+            event.channel.workspace_id,
+            event.user.user_id,
+            f"shadow-{status}",
+            detail={"draft": draft_id},
+        )
+        if status == "approved":
+            channel = _channel_from(json.loads(row[0]))
+            citations = tuple(Citation(**c) for c in json.loads(row[3]))
+            await self.ctx.say(channel, str(row[2]), thread_id=row[1], citations=citations)
+        await self.ctx.ephemeral(event.channel, event.user, f"Draft {status}.")
+
+    # -- solved ----------------------------------------------------------------------------------
+    @listen(ReactionAdded)
+    async def on_reaction(self, event: ReactionAdded) -> None:
+        """✅ by the thread's asker on someone else's reply marks it accepted."""
+        if not signals.is_solved_emoji(event.emoji):
+            return
+        store = self.ctx.store
+        p, ws = event.platform.value, event.channel.workspace_id
+        message = await store.get_message(p, ws, event.message_id)
+        if message is None or not message.thread_id or message.author_id == event.user.user_id:
+            return
+        asker = await self._asker(p, ws, message.thread_id)
+        if asker != event.user.user_id or message.message_id == message.thread_id:
+            return
+        await self._mark_solved(event.channel, message.thread_id, message.message_id)
+
+    async def _solve_by_thanks(self, event: MessagePosted, thread_id: str, asker_id: str) -> None:
+        messages = await self.ctx.store.thread_messages(event.platform.value, event.channel.workspace_id, thread_id)
+        helpers = [
+            m
+            for m in messages
+            if m.author_id != asker_id
+            and not m.is_bot
+            and m.ts <= to_epoch(event.ts)
+            and m.message_id != event.message_id
+        ]
+        if helpers:
+            await self._mark_solved(event.channel, thread_id, helpers[-1].message_id)
+
+    async def _solve_by_button(self, event: ButtonClicked) -> None:
+        store = self.ctx.store
+        p, ws = event.platform.value, event.channel.workspace_id
+        thread_id = event.value
+        thread = await store.db.fetchone(
+            "SELECT author_id FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+            (p, ws, thread_id),
+        )
+        if thread is not None and thread[0] and thread[0] != event.user.user_id:
+            await self.ctx.ephemeral(
+                event.channel, event.user, "Only the member who asked can mark this thread solved."
+            )
+            return
+        messages = await store.thread_messages(p, ws, thread_id)
+        helpers = [m for m in messages if m.author_id != event.user.user_id and m.message_id != thread_id]
+        human = [m for m in helpers if not m.is_bot]
+        accepted = (human or helpers)[-1].message_id if helpers else ""
+        await self._mark_solved(event.channel, thread_id, accepted)
+        await self.ctx.ephemeral(event.channel, event.user, "Marked solved — thanks!")
+
+    async def _mark_solved(self, channel: ChannelRef, thread_id: str, accepted_message_id: str) -> None:
+        store = self.ctx.store
+        p, ws = channel.platform.value, channel.workspace_id
+        current = await store.db.fetchone(
+            "SELECT solved_message_id, is_forum_post FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+            (p, ws, thread_id),
+        )
+        if current is not None and current[0] == accepted_message_id:
+            return  # redelivery
+        if current is None:
+            root = await store.get_message(p, ws, thread_id)
+            await store.upsert_thread(
+                p,
+                ws,
+                thread_id,
+                channel.channel_id,
+                author_id=root.author_id if root else "",
+                ts=root.ts if root else 0.0,
+            )
+        await store.mark_thread_solved(p, ws, thread_id, accepted_message_id)
+        if channel.platform is Platform.DISCORD:
+            await self.ctx.send(MarkThreadSolved(channel, thread_id, accepted_message_id))  # forum "Solved" tag
+        else:
+            await self.ctx.send(AddReaction(channel, thread_id, "white_check_mark"))
+
+    # -- experts ---------------------------------------------------------------------------------
+    async def experts_for(
+        self, question: str, channel: ChannelRef, asker: UserRef, *, ping: bool = False, k: int | None = None
+    ) -> list[tuple[str, float]]:
+        """Members who answered similar threads well, best first (never opted-out, never the asker).
+
+        With ``ping=True`` members already pinged ``max_pings_per_day`` times today are skipped and the
+        ones returned are counted as pinged.
+        """
+        settings = self.ctx.settings.community
+        k = k or settings.experts_k
+        qa = self._qa()
+        neighbours = await qa_bridge.similar_units(qa, question, channel=channel, user=asker, k=30)
+        horizon = to_epoch(self.ctx.clock.now()) - settings.expert_months * 30 * 86400
+        p, ws = channel.platform.value, channel.workspace_id
+        pairs: list[tuple[str, float]] = []
+        for item in neighbours:
+            unit = item.unit
+            if unit.thread_id and unit.ts_end >= horizon:
+                pairs.append((unit.thread_id, item.score))
+        credits = {tid: await self._credit(p, ws, tid) for tid, _ in pairs}
+        opted_out = await self.ctx.store.members_with_setting(p, ws, "opted_out", True)
+        bots = {
+            r[0]
+            for r in await self.ctx.store.db.fetchall(
+                "SELECT user_id FROM users WHERE platform = ? AND workspace_id = ? AND is_bot = 1", (p, ws)
+            )
+        }
+        exclude = opted_out | bots | {asker.user_id}
+        if ping:
+            exclude |= await self._pinged_out(p, ws)
+        shares = await self._reply_shares(p, ws, horizon)
+        ranked = rank_experts(pairs, {t: c for t, c in credits.items() if c}, exclude=exclude, k=k, reply_share=shares)
+        if ping:
+            day = self.ctx.clock.now().date().isoformat()
+            for user_id, _ in ranked:
+                await self.ctx.store.db.execute(
+                    "INSERT INTO community_pings (platform, workspace_id, user_id, day, count) VALUES (?, ?, ?, ?, 1) "
+                    "ON CONFLICT (platform, workspace_id, user_id, day) DO UPDATE SET count = community_pings.count + 1",
+                    (p, ws, user_id, day),
+                )
+        return ranked
+
+    async def _reply_shares(self, platform: str, workspace_id: str, since: float) -> dict[str, float]:
+        """Share of the window's threads each member replied in (the helpfulness prior)."""
+        db = self.ctx.store.db
+        total = await db.fetchone(
+            "SELECT COUNT(DISTINCT thread_id) FROM messages WHERE platform = ? AND workspace_id = ? "
+            "AND thread_id IS NOT NULL AND ts >= ? AND deleted = 0",
+            (platform, workspace_id, since),
+        )
+        if not total or not total[0]:
+            return {}
+        rows = await db.fetchall(
+            "SELECT author_id, COUNT(DISTINCT thread_id) FROM messages WHERE platform = ? AND workspace_id = ? "
+            "AND thread_id IS NOT NULL AND message_id <> thread_id AND ts >= ? AND deleted = 0 AND is_bot = 0 "
+            "GROUP BY author_id",
+            (platform, workspace_id, since),
+        )
+        return {str(r[0]): int(r[1]) / int(total[0]) for r in rows}
+
+    async def _pinged_out(self, platform: str, workspace_id: str) -> set[str]:
+        day = self.ctx.clock.now().date().isoformat()
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT user_id FROM community_pings WHERE platform = ? AND workspace_id = ? AND day = ? AND count >= ?",
+            (platform, workspace_id, day, self.ctx.settings.community.max_pings_per_day),
+        )
+        return {r[0] for r in rows}
+
+    async def _credit(self, platform: str, workspace_id: str, thread_id: str) -> ThreadCredit | None:
+        store = self.ctx.store
+        thread = await store.db.fetchone(
+            "SELECT author_id, solved_message_id FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+            (platform, workspace_id, thread_id),
+        )
+        messages = await store.thread_messages(platform, workspace_id, thread_id)
+        if not messages:
+            return None
+        asker = str(thread[0]) if thread and thread[0] else messages[0].author_id
+        accepted_author = None
+        if thread and thread[1]:
+            accepted = next((m for m in messages if m.message_id == thread[1]), None)
+            accepted_author = accepted.author_id if accepted else None
+        repliers = {m.author_id for m in messages if m.author_id != asker and not m.is_bot}
+        well: set[str] = set()
+        rows = await store.db.fetchall(
+            "SELECT m.author_id FROM reactions r JOIN messages m ON m.platform = r.platform AND "
+            "m.workspace_id = r.workspace_id AND m.message_id = r.message_id WHERE m.platform = ? AND m.workspace_id = ? "
+            "AND (m.thread_id = ? OR m.message_id = ?) AND r.user_id <> m.author_id",
+            (platform, workspace_id, thread_id, thread_id),
+        )
+        well = {r[0] for r in rows} & repliers
+        return ThreadCredit(f"{thread_id}", asker, accepted_author, frozenset(well), frozenset(repliers))
+
+    @command("experts", description="Who answered questions like this before", usage="<topic>")
+    async def experts(self, cmd: CommandInvoked) -> CommandResult:
+        """``/experts topic``: members to ask, without pinging them."""
+        topic = (cmd.text or cmd.option("topic")).strip()
+        if len(topic) < 3:
+            return CommandResult("Usage: `/experts <topic>`, e.g. `/experts asyncio cancellation`.")
+        ranked = await self.experts_for(topic, cmd.channel, cmd.user, ping=False, k=5)
+        if not ranked:
+            return CommandResult(f"I don't know anyone who answered questions about “{topic}” yet.")
+        lines = [f"Members who answered questions like “{topic}”:"]
+        for user_id, score in ranked:
+            row = await self.ctx.store.get_user(cmd.platform.value, cmd.channel.workspace_id, user_id)
+            lines.append(f"• {row.name if row and row.name else user_id} (score {score:.2f})")
+        return CommandResult("\n".join(lines), data={"experts": [u for u, _ in ranked]})
+
+    # -- similar threads -------------------------------------------------------------------------
+    @listen(ThreadCreated)
+    async def on_thread(self, event: ThreadCreated) -> None:
+        """A new thread or forum post: point at up to N similar solved threads the poster can read."""
+        settings = self.ctx.settings.community
+        if event.source is not EventSource.LIVE or settings.similar_threads == 0 or event.author.is_bot:
+            return
+        if not await self.ctx.store.mark_processed("community.similar", event.event_id):
+            return
+        text = event.title
+        first = await self.ctx.store.get_message(event.platform.value, event.parent.workspace_id, event.thread_id)
+        if first is not None and first.text:
+            text = f"{event.title}\n{first.text}"
+        if len(text.strip()) < 8:
+            return
+        found = await self.similar_solved(text, event.parent, event.author, exclude_thread=event.thread_id)
+        if not found:
+            return
+        citations = tuple(
+            Citation(i + 1, title, url, note="solved")
+            for i, (title, url, _score) in enumerate(found[: settings.similar_threads])
+        )
+        await self.ctx.say(
+            event.parent,
+            "These solved threads look similar — one of them may already have your answer:",
+            thread_id=event.thread_id,
+            citations=citations,
+        )
+
+    async def similar_solved(
+        self, text: str, channel: ChannelRef, user: UserRef, *, exclude_thread: str | None = None
+    ) -> list[tuple[str, str, float]]:
+        """``(title, url, score)`` of solved threads similar to ``text``, under the poster's access scope."""
+        qa = self._qa()
+        items = await qa_bridge.similar_units(qa, text, channel=channel, user=user, k=20)
+        store = self.ctx.store
+        p, ws = channel.platform.value, channel.workspace_id
+        out: list[tuple[str, str, float]] = []
+        seen: set[str] = set()
+        for item in items:
+            unit = item.unit
+            if not unit.thread_id or unit.thread_id == exclude_thread or unit.thread_id in seen:
+                continue
+            if item.score < self.ctx.settings.community.similar_min_score:
+                continue
+            row = await store.db.fetchone(
+                "SELECT solved_message_id, title FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+                (p, ws, unit.thread_id),
+            )
+            if row is None or not row[0]:
+                continue
+            seen.add(unit.thread_id)
+            out.append((row[1] or unit.title or unit.text[:60], unit.url, item.score))
+        return out
+
+    # -- privacy ---------------------------------------------------------------------------------
+    async def forget_member(self, user: UserRef) -> dict[str, int]:
+        """Drop ping counters and drafts of the member's questions."""
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        pings = await self.ctx.store.db.execute(
+            "DELETE FROM community_pings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+        )
+        drafts = await self.ctx.store.db.execute(
+            "DELETE FROM community_drafts WHERE platform = ? AND workspace_id = ? AND asker_id = ?", (p, ws, uid)
+        )
+        return {"pings": pings, "drafts": drafts}
+
+
+def _channel_dict(ch: ChannelRef) -> dict[str, Any]:
+    return {
+        "platform": ch.platform.value,
+        "workspace_id": ch.workspace_id,
+        "channel_id": ch.channel_id,
+        "name": ch.name,
+        "visibility": ch.visibility.value,
+        "is_forum": ch.is_forum,
+    }
+
+
+def _channel_from(data: dict[str, Any]) -> ChannelRef:
+    return ChannelRef(
+        Platform(data["platform"]),
+        data["workspace_id"],
+        data["channel_id"],
+        data.get("name", ""),
+        Visibility(data.get("visibility", "public")),
+        bool(data.get("is_forum", False)),
+    )
+
+
+def _citation_dict(c: Citation) -> dict[str, Any]:
+    return {"number": c.number, "title": c.title, "url": c.url, "snippet": c.snippet, "note": c.note}
+
+
+__all__ = ["CommunityBrain"]

@@ -1,0 +1,50 @@
+"""The community brain's only door into the QA brain: answer in a thread, log it, find similar units.
+
+Kept in one module so the coupling to the QA brain's internals is visible and small.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from bot.events import ChannelRef, MessagePosted, UserRef
+from bot.ml import ScoredUnit
+from brain.qa.access import scope_for
+from brain.qa.brain import strip_mentions
+
+if TYPE_CHECKING:
+    from brain.qa.answerer import Answer
+    from brain.qa.brain import QABrain
+
+
+async def answer_in_thread(qa: QABrain, event: MessagePosted, *, thread_id: str | None) -> Answer | str:
+    """Answer ``event`` as its author in its channel; with ``thread_id`` the thread's history condenses
+    a follow-up question. A ``str`` result is a busy / timeout notice."""
+    question = strip_mentions(event.text)[: qa.ctx.settings.qa.max_question_chars]
+    return await qa._answer(
+        question,
+        channel=event.channel,
+        user=event.author,
+        exclude={event.message_id},
+        thread_id=thread_id,
+        current_message_id=event.message_id,
+    )
+
+
+async def log_answer(qa: QABrain, channel: ChannelRef, thread_id: str, user: UserRef, result: Answer) -> None:
+    """Record the answer so later follow-ups in the thread see it (and feedback can find it)."""
+    await qa._log(uuid.uuid4().hex, channel, thread_id, user, result)
+
+
+async def similar_units(qa: QABrain, text: str, *, channel: ChannelRef, user: UserRef, k: int) -> list[ScoredUnit]:
+    """Dense neighbours of ``text`` that an answer in ``channel`` to ``user`` may use (cosine scores)."""
+    retriever = await qa.retriever()
+    scope = await scope_for(qa.ctx.store, channel, user.user_id)
+    return await retriever.search(text, scope, k=k, mode="dense")
+
+
+async def answers_in_thread(qa: QABrain, channel: ChannelRef, thread_id: str) -> list[tuple[str, float]]:
+    """``(asker_id, ts)`` of every answer the bot gave in the thread, oldest first."""
+    records = await qa.answer_log.in_thread(channel.platform.value, channel.workspace_id, thread_id)
+    return sorted(((r.asker_id, r.ts) for r in records), key=lambda x: x[1])

@@ -1,0 +1,60 @@
+"""Cheap text and reaction signals: is this a question, a thank-you, a correction, a 'solved' mark?
+
+Heuristics on purpose: they run on every message, must be explainable to admins, and are evaluated
+on the real chats in ``benchmarks/community_eval.py`` (human-first replay) rather than tuned by hand.
+"""
+
+from __future__ import annotations
+
+import re
+
+SOLVED_EMOJI = frozenset({"white_check_mark", "heavy_check_mark", "ballot_box_with_check", "✅", "✔️", "✔", "☑️"})
+
+_QUESTION_START = re.compile(
+    r"^\s*(?:how|what|why|where|when|which|who|is|are|can|could|does|do|did|should|would|will|has|have|any(?:one|body)|"
+    r"is there|help|hi\b.*\?|hello\b.*\?)\b",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"\b(?:thanks?|thank you|thx|ty|tysm|cheers|that (?:worked|works|did it|fixed it)|works now|(?:it'?s )?solved|"
+    r"problem solved|got it working|you(?:'re| are) (?:a|the) (?:star|hero|legend)|appreciate it)\b",
+    re.IGNORECASE,
+)
+_NEGATED_THANKS = re.compile(
+    r"\b(?:no|not|never|doesn'?t|didn'?t|still)\b[^.!?]{0,20}\b(?:work|solved|fixed)", re.IGNORECASE
+)
+_CORRECTION = re.compile(
+    r"\b(?:actually|correction|that'?s (?:wrong|not right|outdated|incorrect)|no longer|not anymore|deprecated|"
+    r"was removed|has been removed|don'?t do that|this is wrong|update:|edit:)\b",
+    re.IGNORECASE,
+)
+_CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
+
+
+def is_question(text: str) -> bool:
+    """True for messages that ask something (a '?' outside code, or a question opener)."""
+    prose = _CODE.sub(" ", text).strip()
+    if len(prose) < 8:
+        return False
+    return "?" in prose or bool(_QUESTION_START.match(prose))
+
+
+def is_thanks(text: str) -> bool:
+    """True for an asker's thank-you / 'that worked' (not 'thanks but it still fails')."""
+    prose = _CODE.sub(" ", text)
+    return bool(_THANKS.search(prose)) and not _NEGATED_THANKS.search(prose)
+
+
+def is_correction(text: str) -> bool:
+    """True when a message corrects earlier advice ('actually that's outdated', 'no longer works')."""
+    return bool(_CORRECTION.search(_CODE.sub(" ", text)))
+
+
+def emoji_name(emoji: str) -> str:
+    """Normalise ``:white_check_mark:`` / ``white_check_mark::skin-tone-2`` to a bare name."""
+    return emoji.strip(":").split("::")[0]
+
+
+def is_solved_emoji(emoji: str) -> bool:
+    """True for the check-mark reactions that mark an accepted answer."""
+    return emoji_name(emoji) in SOLVED_EMOJI
