@@ -1,0 +1,1 @@
+"""Recommender brain: daily personal thread and channel recommendations."""

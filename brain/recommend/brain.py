@@ -1,0 +1,422 @@
+"""The recommender brain: ``/recommend``, the daily digest DM, welcome suggestions, feedback.
+
+Ranking lives in the pure modules (:mod:`engine`, :mod:`ranker`, :mod:`explore`); this module
+reads the store, keeps running interest profiles and feedback, and talks to members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import zlib
+from collections import Counter
+from datetime import tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+import brain.recommend.tables  # noqa: F401  (registers the migrations)
+from bot.brain import Brain, CommandResult, command, every, listen
+from bot.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted, Platform, ReactionAdded, UserRef
+from bot.ml import Embedder, Vector
+from bot.scheduler import parse_hhmm
+from brain.recommend.candidates import ThreadItem, popular_threads, select_candidates
+from brain.recommend.content import index_vectors
+from brain.recommend.digest import OPEN_ACTION, Recommendation, digest_due, render, shared_topic, title_of, why_line
+from brain.recommend.engine import Snapshot, build_snapshot, features
+from brain.recommend.explore import Scored, rerank
+from brain.recommend.profile import KIND_WEIGHTS, cold_start_profile, decayed_update, normalised
+from brain.recommend.ranker import DEFAULT_WEIGHTS, FEATURES, RankerWeights
+from prompts import load_prompt, render_prompt
+
+HISTORY_DAYS = 90  # how far back CF and the activity prior learn from
+FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
+DIGEST_KEY = "digest"
+LAST_DIGEST_KEY = "recommend.last_digest"
+
+
+class RecommendBrain(Brain):
+    """Personal thread and channel recommendations."""
+
+    name = "recommend"
+
+    # -- members ask --------------------------------------------------------------------------
+    @command("recommend", description="Threads you might like", usage="[daily on|off]")
+    async def recommend_cmd(self, cmd: CommandInvoked) -> CommandResult:
+        """``/recommend`` lists threads (ephemeral); ``/recommend daily on|off`` sets the digest."""
+        store, u = self.ctx.store, cmd.user
+        args = cmd.text.split()
+        if args and args[0].lower() == "daily":
+            if len(args) != 2 or args[1].lower() not in ("on", "off"):
+                return CommandResult("Usage: /recommend daily on|off")
+            on = args[1].lower() == "on"
+            await store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, DIGEST_KEY, on)
+            return CommandResult(render_prompt("recommend_daily_set", state="on" if on else "off"))
+        if args:
+            return CommandResult("Usage: /recommend [daily on|off]")
+        if await store.is_opted_out(u.platform.value, u.workspace_id, u.user_id):
+            return CommandResult(
+                "You opted out of profiling, so there are no personal recommendations. Use /optin to turn them back on."
+            )
+        recs = await self.recommend(u, k=self.ctx.settings.recommend.digest_size, role_ids=cmd.role_ids)
+        text, citations, buttons = render(recs)
+        return CommandResult(text, citations=citations, buttons=buttons, data={"items": [r.thread_id for r in recs]})
+
+    @command(
+        "guildhall digest",
+        description="Configure the daily recommendation digest",
+        admin=True,
+        usage="default on|off | time HH:MM | size N | send-now",
+    )
+    async def digest_admin(self, cmd: CommandInvoked) -> CommandResult:
+        """Admin settings of the digest for this workspace."""
+        store, u = self.ctx.store, cmd.user
+        p, ws = u.platform.value, u.workspace_id
+        args = cmd.text.split()
+        usage = CommandResult("Usage: /guildhall digest default on|off | time HH:MM | size N | send-now")
+        if args == ["send-now"]:
+            sent = await self.send_due_digests(force=True, only=(p, ws))
+            return CommandResult(f"Sent {sent} digest(s).")
+        if len(args) != 2:
+            return usage
+        key, value = args[0].lower(), args[1]
+        if key == "default" and value.lower() in ("on", "off"):
+            await store.set_workspace_setting(p, ws, "digest_default_on", value.lower() == "on")
+        elif key == "time":
+            try:
+                parse_hhmm(value)
+            except ValueError:
+                return usage
+            await store.set_workspace_setting(p, ws, "digest_time", value)
+        elif key == "size" and value.isdigit() and 1 <= int(value) <= 25:
+            await store.set_workspace_setting(p, ws, "digest_size", int(value))
+        else:
+            return usage
+        return CommandResult(f"Digest {key} set to {value}.")
+
+    # -- profile and feedback ----------------------------------------------------------------
+    @listen(MessagePosted)
+    async def on_message(self, event: MessagePosted) -> None:
+        """Fold the message into the author's profile; a post in a recommended thread is a join."""
+        a = event.author
+        if a.is_bot or not event.text.strip() or await self._opted_out(a):
+            return
+        ts = event.ts.timestamp()
+        if event.thread_id:
+            await self._record_feedback(a, event.thread_id, event.channel.channel_id, "joined", ts, only_if_shown=True)
+        vec = await self._embed(event.text)
+        await self._update_profile(a, vec, ts, KIND_WEIGHTS["wrote"])
+
+    @listen(ReactionAdded)
+    async def on_reaction(self, event: ReactionAdded) -> None:
+        """A reaction says a little about interest in the message's topic."""
+        u = event.user
+        if u.is_bot or await self._opted_out(u):
+            return
+        msg = await self.ctx.store.get_message(u.platform.value, u.workspace_id, event.message_id)
+        if msg is None or not msg.text.strip():
+            return
+        await self._update_profile(u, await self._embed(msg.text), event.ts.timestamp(), KIND_WEIGHTS["reacted"])
+
+    @listen(ButtonClicked)
+    async def on_click(self, event: ButtonClicked) -> None:
+        """``recommend.open.N`` clicks are recorded and boost that channel later."""
+        if not event.action_id.startswith(OPEN_ACTION) or "|" not in event.value:
+            return
+        channel_id, _, thread_id = event.value.partition("|")
+        if channel_id and thread_id and not await self._opted_out(event.user):
+            await self._record_feedback(event.user, thread_id, channel_id, "clicked", event.ts.timestamp())
+
+    @listen(MemberJoined)
+    async def on_member_joined(self, event: MemberJoined) -> None:
+        """Welcome a newcomer with channel suggestions (the community's most active readable channels)."""
+        u = event.user
+        if u.is_bot or event.channel is not None or await self._opted_out(u):
+            return  # joining one channel is not joining the community
+        suggestions = await self.suggest_channels(u, k=3)
+        if not suggestions:
+            return
+        lines = [load_prompt("recommend_welcome")]
+        lines += [render_prompt("recommend_channel_item", channel=name, why=why) for name, why in suggestions]
+        await self.ctx.dm(u, "\n".join(lines))
+
+    # -- digest --------------------------------------------------------------------------------
+    @every(setting="recommend.digest_time")
+    async def daily_digest(self) -> None:
+        """At the community's digest time: members without a known time zone are due now."""
+        await self.send_due_digests()
+
+    @every(minutes=15)
+    async def digest_tick(self) -> None:
+        """Members in other time zones get their digest when their local clock passes the time."""
+        await self.send_due_digests()
+
+    async def send_due_digests(self, *, force: bool = False, only: tuple[str, str] | None = None) -> int:
+        """DM the digest to every opted-in member whose local digest time has passed today."""
+        store, settings = self.ctx.store, self.ctx.settings
+        rows = await store.db.fetchall(
+            "SELECT platform, workspace_id, user_id, name, tz FROM users WHERE is_bot = 0 ORDER BY user_id"
+        )
+        now = self.ctx.clock.now()
+        sent = 0
+        for platform, ws, user_id, name, tz_name in rows:
+            if only is not None and (platform, ws) != only:
+                continue
+            default_on = await store.get_workspace_setting(
+                platform, ws, "digest_default_on", settings.recommend.digest_default_on
+            )
+            if not await store.get_member_setting(platform, ws, user_id, DIGEST_KEY, default_on):
+                continue
+            if await store.is_opted_out(platform, ws, user_id):
+                continue
+            at = parse_hhmm(
+                str(await store.get_workspace_setting(platform, ws, "digest_time", settings.recommend.digest_time))
+            )
+            tz = _zone(await store.get_member_setting(platform, ws, user_id, "tz", tz_name), settings.tz)
+            last = await store.get_member_setting(platform, ws, user_id, LAST_DIGEST_KEY)
+            day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, at, last)
+            if day is None:
+                continue
+            size = int(await store.get_workspace_setting(platform, ws, "digest_size", settings.recommend.digest_size))
+            user = UserRef(Platform(platform), ws, user_id, name)
+            recs = await self.recommend(user, k=size)
+            await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
+            if not recs:
+                continue
+            text, citations, buttons = render(recs, header="recommend_digest_header")
+            await self.ctx.dm(user, text, citations=citations, buttons=buttons)
+            sent += 1
+        return sent
+
+    # -- ranking -------------------------------------------------------------------------------
+    async def recommend(
+        self, user: UserRef, *, k: int, role_ids: tuple[str, ...] = (), seed: int | None = None
+    ) -> list[Recommendation]:
+        """Ranked, diversified threads for ``user`` from channels they can read, with reasons."""
+        store, cfg = self.ctx.store, self.ctx.settings.recommend
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        if await store.is_opted_out(p, ws, uid):
+            return []
+        now = self.ctx.clock.now().timestamp()
+        readable = await store.readable_channel_ids(p, ws, uid, role_ids)
+        history = [
+            m
+            async for m in store.iter_messages(platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now)
+        ]
+        snapshot = build_snapshot(history, now)
+        cands = select_candidates(
+            snapshot.threads.values(), uid, readable_channels=readable, active_since=now - cfg.lookback_days * 86400
+        )
+        if not cands:
+            return []
+        vectors = await self._thread_vectors(p, ws, cands)
+        profile = await self._profile(user) or cold_start_profile(
+            np.zeros((0, 1), np.float32), np.stack([vectors[t.thread_id] for t in popular_threads(cands, 5)])
+        )
+        x = features(snapshot, uid, cands, vectors, profile, lookback_days=cfg.lookback_days)
+        weights = await self._weights(p, ws)
+        scores = weights.score_matrix(x)
+        clicks = await self._channel_feedback(p, ws, uid)
+        scores = scores + np.array([FEEDBACK_WEIGHT * math.log1p(clicks.get(t.channel_id, (0, 0))[1]) for t in cands])
+        exposure = Counter(m.channel_id for m in history if m.author_id == uid)
+        picks = rerank(
+            [Scored(t.thread_id, t.channel_id, float(s)) for t, s in zip(cands, scores, strict=True)],
+            vectors,
+            k,
+            share=cfg.exploration_share,
+            exposure=exposure,
+            clicks=clicks,
+            seed=seed if seed is not None else zlib.crc32(f"{ws}:{uid}:{int(now // 86400)}".encode()),
+        )
+        by_id = {t.thread_id: (t, row) for t, row in zip(cands, x, strict=True)}
+        names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
+        member_texts = [m.text for m in history if m.author_id == uid][-200:]
+        recs = [
+            self._explain(
+                by_id[pk.thread_id][0], by_id[pk.thread_id][1], pk.score, pk.explore, names, member_texts, snapshot
+            )
+            for pk in picks
+        ]
+        await self._record_shown(user, recs, now)
+        return recs
+
+    async def suggest_channels(self, user: UserRef, *, k: int) -> list[tuple[str, str]]:
+        """Readable channels the member has not posted in, most active (by distinct posters) first."""
+        store = self.ctx.store
+        p, ws = user.platform.value, user.workspace_id
+        now = self.ctx.clock.now().timestamp()
+        readable = await store.readable_channel_ids(p, ws, user.user_id)
+        since = now - self.ctx.settings.recommend.lookback_days * 86400
+        posters: dict[str, set[str]] = {}
+        mine: set[str] = set()
+        async for m in store.iter_messages(platform=p, workspace_id=ws, since=since, until=now):
+            if m.channel_id in readable and not m.is_bot:
+                posters.setdefault(m.channel_id, set()).add(m.author_id)
+                if m.author_id == user.user_id:
+                    mine.add(m.channel_id)
+        names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
+        ranked = sorted((c for c in posters if c not in mine), key=lambda c: (-len(posters[c]), c))[:k]
+        return [(names.get(c, c), render_prompt("recommend_why_popular", channel=names.get(c, c))) for c in ranked]
+
+    def _explain(
+        self,
+        item: ThreadItem,
+        row: Any,
+        score: float,
+        explore: bool,
+        names: dict[str, str],
+        member_texts: list[str],
+        snapshot: Snapshot,
+    ) -> Recommendation:
+        channel = names.get(item.channel_id, item.channel_id)
+        social = snapshot.replied_to_author.get(item.author_id)
+        active = float(row[FEATURES.index("activity")]) > 0
+        why = why_line(
+            channel=channel,
+            topic=shared_topic(member_texts, item.opening_text),
+            social_author=item.author_id if social and float(row[FEATURES.index("social")]) > 0 else None,
+            explore=explore,
+            active_hours=active,
+        )
+        return Recommendation(
+            item.thread_id, item.channel_id, channel, title_of(item.opening_text), item.permalink, score, why, explore
+        )
+
+    # -- storage helpers ---------------------------------------------------------------------------
+    async def _opted_out(self, u: UserRef) -> bool:
+        return await self.ctx.store.is_opted_out(u.platform.value, u.workspace_id, u.user_id)
+
+    async def _embed(self, text: str) -> Vector:
+        embedder: Embedder = await self.ctx.services.get("embedder")
+        # Model inference is CPU bound: keep the event loop free.
+        vecs: Vector = await asyncio.to_thread(embedder.embed, [text[:2000]])
+        row: Vector = np.asarray(vecs[0], dtype=np.float32)
+        return row
+
+    async def _thread_vectors(self, p: str, ws: str, items: list[ThreadItem]) -> dict[str, Vector]:
+        embedder: Embedder = await self.ctx.services.get("embedder")
+        index = await self.ctx.services.get("unit_index") if self.ctx.services.has("unit_index") else None
+        return await index_vectors(
+            index, embedder, {t.thread_id: t.opening_text for t in items}, unit_id=lambda t: f"thread:{p}:{ws}:{t}#0"
+        )
+
+    async def _update_profile(self, u: UserRef, vec: Vector, ts: float, weight: float) -> None:
+        db, key = self.ctx.store.db, (u.platform.value, u.workspace_id, u.user_id)
+        row = await db.fetchone(
+            "SELECT vector, updated_ts, events FROM recommend_profiles WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            key,
+        )
+        total = np.array(json.loads(row[0]), dtype=np.float32) if row else None
+        if total is not None and total.shape != vec.shape:
+            total = None  # the embedding model changed: start over
+        new, when = decayed_update(
+            total,
+            float(row[1]) if row else ts,
+            vec,
+            ts,
+            weight=weight,
+            half_life_days=self.ctx.settings.recommend.half_life_days,
+        )
+        await db.execute(
+            "INSERT INTO recommend_profiles (platform, workspace_id, user_id, vector, updated_ts, events) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (platform, workspace_id, user_id) DO UPDATE SET vector = excluded.vector, "
+            "updated_ts = excluded.updated_ts, events = recommend_profiles.events + 1",
+            (*key, json.dumps([round(float(v), 6) for v in new]), when, 1),
+        )
+
+    async def _profile(self, u: UserRef) -> Vector | None:
+        row = await self.ctx.store.db.fetchone(
+            "SELECT vector FROM recommend_profiles WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            (u.platform.value, u.workspace_id, u.user_id),
+        )
+        return normalised(np.array(json.loads(row[0]), dtype=np.float32)) if row else None
+
+    async def profile_vector(self, u: UserRef) -> Vector | None:
+        """The member's current interest profile (unit length), or None before any activity."""
+        return await self._profile(u)
+
+    async def _weights(self, p: str, ws: str) -> RankerWeights:
+        custom = await self.ctx.store.get_workspace_setting(p, ws, "recommend.weights")
+        if isinstance(custom, dict):
+            return RankerWeights({k: float(v) for k, v in custom.items() if k in FEATURES})
+        return DEFAULT_WEIGHTS
+
+    async def _record_shown(self, u: UserRef, recs: list[Recommendation], now: float) -> None:
+        for r in recs:
+            await self.ctx.store.db.execute(
+                "INSERT INTO recommend_shown (platform, workspace_id, user_id, thread_id, channel_id, shown_ts) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (platform, workspace_id, user_id, thread_id) DO UPDATE SET shown_ts = excluded.shown_ts",
+                (u.platform.value, u.workspace_id, u.user_id, r.thread_id, r.channel_id, now),
+            )
+
+    async def _record_feedback(
+        self, u: UserRef, thread_id: str, channel_id: str, kind: str, ts: float, *, only_if_shown: bool = False
+    ) -> None:
+        db, key = self.ctx.store.db, (u.platform.value, u.workspace_id, u.user_id, thread_id)
+        if only_if_shown:
+            shown = await db.fetchone(
+                "SELECT shown_ts FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND user_id = ? AND thread_id = ?",
+                key,
+            )
+            if shown is None or float(shown[0]) > ts:
+                return
+        # Primary key makes redelivered clicks / joins count once.
+        await db.execute(
+            "INSERT INTO recommend_feedback (platform, workspace_id, user_id, thread_id, channel_id, kind, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, user_id, thread_id, kind) DO NOTHING",
+            (*key, channel_id, kind, ts),
+        )
+
+    async def _channel_feedback(self, p: str, ws: str, uid: str) -> dict[str, tuple[int, int]]:
+        """``{channel: (shown, clicked or joined)}`` for this member."""
+        db = self.ctx.store.db
+        shown = await db.fetchall(
+            "SELECT channel_id, COUNT(*) FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND user_id = ? GROUP BY channel_id",
+            (p, ws, uid),
+        )
+        used = await db.fetchall(
+            "SELECT channel_id, COUNT(DISTINCT thread_id) FROM recommend_feedback WHERE platform = ? AND workspace_id = ? AND user_id = ? GROUP BY channel_id",
+            (p, ws, uid),
+        )
+        out = {str(c): (int(n), 0) for c, n in shown}
+        for c, n in used:
+            out[str(c)] = (max(out.get(str(c), (0, 0))[0], int(n)), int(n))
+        return out
+
+    async def feedback_rows(self, u: UserRef) -> list[tuple[str, str]]:
+        """``(thread_id, kind)`` feedback recorded for the member."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT thread_id, kind FROM recommend_feedback WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY thread_id, kind",
+            (u.platform.value, u.workspace_id, u.user_id),
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    # -- privacy -----------------------------------------------------------------------------------
+    async def forget_member(self, user: UserRef) -> dict[str, int]:
+        """Delete the member's profile, shown list and feedback."""
+        counts = {}
+        key = (user.platform.value, user.workspace_id, user.user_id)
+        for table in ("recommend_profiles", "recommend_shown", "recommend_feedback"):
+            row = await self.ctx.store.db.fetchone(
+                f"SELECT COUNT(*) FROM {table} WHERE platform = ? AND workspace_id = ? AND user_id = ?", key
+            )
+            await self.ctx.store.db.execute(
+                f"DELETE FROM {table} WHERE platform = ? AND workspace_id = ? AND user_id = ?", key
+            )
+            counts[table] = int(row[0]) if row else 0
+        return counts
+
+    async def export_member(self, user: UserRef) -> dict[str, Any]:
+        """The member's recommendation feedback (profiles are derived vectors, summarised by size)."""
+        return {"feedback": await self.feedback_rows(user), "has_profile": await self._profile(user) is not None}
+
+
+def _zone(name: Any, default: tzinfo) -> tzinfo:
+    if isinstance(name, str) and name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return default
+    return default

@@ -1,0 +1,169 @@
+"""Render recommendation lists: text with a "why this" line and a link per item, plus citations and
+buttons that the adapters turn into a Discord embed / Slack blocks."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, tzinfo
+
+from bot.events import Button, Citation
+from prompts import load_prompt, render_prompt
+
+OPEN_ACTION = "recommend.open"
+_MENTION = re.compile(r"<([@#!][^>]*)>")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+#.-]{3,}")
+# Words too common in chat to explain anything.
+_STOP = frozenset(
+    [
+        "this",
+        "that",
+        "with",
+        "have",
+        "from",
+        "what",
+        "when",
+        "your",
+        "just",
+        "like",
+        "there",
+        "they",
+        "them",
+        "then",
+        "than",
+        "will",
+        "would",
+        "could",
+        "should",
+        "about",
+        "which",
+        "their",
+        "been",
+        "were",
+        "does",
+        "here",
+        "some",
+        "into",
+        "also",
+        "only",
+        "more",
+        "most",
+        "other",
+        "thanks",
+        "thank",
+        "please",
+        "know",
+        "want",
+        "need",
+        "using",
+        "used",
+        "make",
+        "any",
+        "anyone",
+        "help",
+        "question",
+        "file",
+        "code",
+        "work",
+        "works",
+        "working",
+        "something",
+    ]
+)
+TITLE_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One recommended thread, ready to show."""
+
+    thread_id: str
+    channel_id: str
+    channel_name: str
+    title: str
+    url: str
+    score: float
+    why: str
+    explore: bool = False
+
+
+def title_of(text: str) -> str:
+    """A one-line title from a thread's opening message."""
+    # A quoted mention must not ping anyone from a digest: keep the name, drop the markup.
+    line = " ".join(
+        _MENTION.sub(r"\1", text).replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere").split()
+    )
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def shared_topic(member_texts: Iterable[str], thread_text: str) -> str | None:
+    """The word of the thread the member used most often, if any (the "asyncio" in "because you
+    discussed asyncio")."""
+    thread_words = {w.lower().strip(".-") for w in _WORD.findall(thread_text)} - _STOP
+    if not thread_words:
+        return None
+    counts: Counter[str] = Counter()
+    for text in member_texts:
+        for w in _WORD.findall(text):
+            key = w.lower().strip(".-")
+            if key in thread_words:
+                counts[key] += 1
+    if not counts:
+        return None
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+
+def why_line(*, channel: str, topic: str | None, social_author: str | None, explore: bool, active_hours: bool) -> str:
+    """The "why this" line, most specific reason first."""
+    if explore:
+        return render_prompt("recommend_why_explore", channel=channel)
+    if topic:
+        return render_prompt("recommend_why_topic", topic=topic, channel=channel)
+    if social_author:
+        return render_prompt("recommend_why_social", author=social_author)
+    if active_hours:
+        return render_prompt("recommend_why_time", channel=channel)
+    return render_prompt("recommend_why_popular", channel=channel)
+
+
+def render(
+    recs: Sequence[Recommendation], *, header: str = "recommend_list_header"
+) -> tuple[str, tuple[Citation, ...], tuple[Button, ...]]:
+    """Text, citations (one per thread, the embed / block fields) and "open" buttons.
+
+    Args:
+        recs: Recommendations in display order.
+        header: Prompt name of the first line (``recommend_digest_header`` for the daily DM).
+    """
+    if not recs:
+        return load_prompt("recommend_empty"), (), ()
+    lines = [render_prompt(header, count=len(recs))]
+    citations = []
+    buttons = []
+    for n, rec in enumerate(recs, start=1):
+        lines.append(
+            render_prompt(
+                "recommend_item",
+                number=n,
+                title=rec.title,
+                channel=rec.channel_name,
+                url=rec.url or rec.thread_id,
+                why=rec.why,
+            )
+        )
+        citations.append(Citation(n, f"#{rec.channel_name}: {rec.title}", rec.url, note=rec.why))
+        # Slack wants action ids unique within a block, so each button gets its own suffix.
+        buttons.append(Button(f"{OPEN_ACTION}.{n}", f"Open {n}", value=f"{rec.channel_id}|{rec.thread_id}"))
+    return "\n".join(lines), tuple(citations), tuple(buttons[:5])
+
+
+def digest_due(now_utc: datetime, tz: tzinfo, at: time, last_sent_day: str | None) -> str | None:
+    """The member's local date when their digest is due now (local time past ``at`` and nothing
+    sent that local day yet), else None."""
+    local = now_utc.astimezone(tz)
+    day = local.date().isoformat()
+    if local.time() < at or last_sent_day == day:
+        return None
+    return day

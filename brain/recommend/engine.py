@@ -1,0 +1,137 @@
+"""What the recommender learns from history before a point in time, and the features it scores.
+
+Shared by the live brain, the CLI and the offline evaluation so all three rank the same way.
+Embeddings stay outside: callers resolve the ids returned by :func:`member_touches` to vectors
+(thread units live, message vectors offline).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.ml import Vector
+from bot.store import MessageRow
+from brain.recommend.activity_prior import ActivityPrior
+from brain.recommend.candidates import ThreadItem, build_threads, thread_key
+from brain.recommend.cf import ImplicitMF
+from brain.recommend.ranker import FEATURES, Features, freshness
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """One interaction of a member: ``ref`` is the message id (``wrote``) or thread id (``replied``)."""
+
+    ref: str
+    thread: str
+    ts: float
+    kind: str
+
+
+@dataclass
+class Snapshot:
+    """Everything learned from messages before ``now``."""
+
+    now: float
+    threads: dict[str, ThreadItem]
+    touches: dict[str, list[Touch]]
+    prior: ActivityPrior
+    mf: ImplicitMF
+    started_by: dict[str, list[str]] = field(default_factory=dict)
+    replied_to_author: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def message_count(self, user: str) -> int:
+        """Messages the member wrote before ``now``."""
+        return sum(1 for t in self.touches.get(user, ()) if t.kind == "wrote")
+
+
+def build_snapshot(messages: Sequence[MessageRow], now: float, *, cf_factors: int = 16, seed: int = 0) -> Snapshot:
+    """Learn threads, touches, the activity prior, CF factors and reply affinities from
+    ``messages`` (time order) strictly before ``now``."""
+    past = [m for m in messages if m.ts < now and not m.deleted and not m.is_bot and m.author_id]
+    threads = build_threads(past)
+    touches: dict[str, list[Touch]] = defaultdict(list)
+    stamps: dict[str, list[float]] = defaultdict(list)
+    participation: dict[tuple[str, str], float] = defaultdict(float)
+    started_by: dict[str, list[str]] = defaultdict(list)
+    affinity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for t in threads.values():
+        started_by[t.author_id].append(t.thread_id)
+    for m in past:
+        key = thread_key(m)
+        touches[m.author_id].append(Touch(m.message_id, key, m.ts, "wrote"))
+        stamps[m.author_id].append(m.ts)
+        participation[(m.author_id, key)] += 1.0
+        starter = threads[key].author_id
+        if starter != m.author_id:
+            affinity[m.author_id][starter] += 1
+            if participation[(m.author_id, key)] == 1.0:
+                touches[m.author_id].append(Touch(key, key, m.ts, "replied"))
+    mf = ImplicitMF(factors=cf_factors, seed=seed).fit((u, t, n) for (u, t), n in participation.items())
+    return Snapshot(
+        now,
+        threads,
+        dict(touches),
+        ActivityPrior().fit(stamps),
+        mf,
+        dict(started_by),
+        {u: dict(a) for u, a in affinity.items()},
+    )
+
+
+def member_touches(snapshot: Snapshot, user: str, *, limit: int = 300) -> list[Touch]:
+    """The member's most recent interactions (newest last)."""
+    return snapshot.touches.get(user, [])[-limit:]
+
+
+def features(
+    snapshot: Snapshot,
+    user: str,
+    items: Sequence[ThreadItem],
+    item_vectors: Mapping[str, Vector],
+    profile: Vector | None,
+    *,
+    lookback_days: float,
+) -> npt.NDArray[np.float64]:
+    """Feature rows (``ranker.FEATURES`` order) for ``user`` × ``items``."""
+    affinity = snapshot.replied_to_author.get(user, {})
+    rows = []
+    for item in items:
+        vec = item_vectors.get(item.thread_id)
+        content = float(np.dot(profile, vec)) if profile is not None and vec is not None else 0.0
+        cf = snapshot.mf.score(user, item.thread_id, fallback_items=snapshot.started_by.get(item.author_id, ()))
+        # A thread's moment is when it opened if that is still ahead of us (offline evaluation),
+        # else its latest activity.
+        moment = item.ts_start if item.ts_start >= snapshot.now else item.ts_last
+        rows.append(
+            Features(
+                content=content,
+                cf=cf,
+                activity=snapshot.prior.score(user, moment),
+                freshness=freshness(item.ts_last, snapshot.now, lookback_days),
+                popularity=math.log1p(len(item.participants)),
+                social=math.log1p(affinity.get(item.author_id, 0)),
+                # Questions draw replies; a statement rarely turns into a thread to join.
+                question=1.0 if "?" in item.opening_text else 0.0,
+            ).as_array()
+        )
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+def opening_items(messages: Iterable[MessageRow], since: float) -> dict[str, ThreadItem]:
+    """Threads opened at or after ``since``, known only by their opening message (offline catalogue)."""
+    out: dict[str, ThreadItem] = {}
+    for m in messages:
+        if m.ts < since or m.deleted or m.is_bot or not m.author_id:
+            continue
+        key = thread_key(m)
+        if key == m.message_id and key not in out:
+            out[key] = ThreadItem(
+                key, m.channel_id, m.author_id, m.ts, m.ts, m.text, m.message_id, m.permalink, 1, {m.author_id: 1}
+            )
+    return out
