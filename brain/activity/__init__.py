@@ -1,0 +1,1 @@
+"""Activity brain: helpfulness leaderboards, trend and health alerts, charts."""

@@ -1,0 +1,182 @@
+"""The activity brain: keeps helpfulness counters, answers ``/leaderboard`` and ``/trends``, posts
+the weekly leaderboard and rate-limited, de-duplicated trend alerts (with charts)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.brain import Brain, CommandResult, command, every
+from bot.events import Attachment, ChannelRef, CommandInvoked, Event, Platform, UserRef
+from brain.activity import charts
+from brain.activity.alert_state import AlertLedger, Decision
+from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
+from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, previous_week, window_for
+from brain.activity.render_text import leaderboard_text
+from brain.activity.scan import Finding, scan
+from brain.activity.scoring import COUNTERS
+
+# Slack "<#C123|name>", Discord "<#123>", or a plain "#name".
+_CHANNEL_ARG = re.compile(r"^<#([^|>]+)(?:\|[^>]*)?>$|^#?([\w-]+)$")
+
+
+class ActivityBrain(Brain):
+    """Helpfulness leaderboards, trend and health alerts."""
+
+    name = "activity"
+
+    async def setup(self) -> None:
+        s = self.ctx.settings.activity
+        self.counters = ActivityCounters(
+            self.ctx.store, self.ctx.settings.tz, min_words=s.min_words, per_minute_cap=s.per_minute_cap
+        )
+        # A batch subscription: counters are applied a few hundred events per transaction.
+        self.ctx.bus.subscribe_batch(COUNTER_EVENTS, self._on_batch, name="activity.counters")
+
+    async def _on_batch(self, events: Sequence[Event]) -> None:
+        await self.counters.apply(events)
+
+    # -- privacy --------------------------------------------------------------------------------
+    async def forget_member(self, user: UserRef) -> dict[str, int]:
+        """Delete the member's counters, contribution rows and reactions (``/forget-me``)."""
+        scope = (user.platform.value, user.workspace_id, user.user_id)
+        out = {}
+        for table, column in (
+            ("activity_rollup", "user_id"),
+            ("activity_contrib", "author_id"),
+            ("activity_reactions", "user_id"),
+        ):
+            out[table] = await self.ctx.store.db.execute(
+                f"DELETE FROM {table} WHERE platform = ? AND workspace_id = ? AND {column} = ?", scope
+            )
+        return out
+
+    async def export_member(self, user: UserRef) -> dict[str, Any]:
+        """The member's daily counters (data access request)."""
+        rows = await self.ctx.store.db.fetchall(
+            f"SELECT day, channel_id, {', '.join(COUNTERS)} FROM activity_rollup "
+            "WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY day",
+            (user.platform.value, user.workspace_id, user.user_id),
+        )
+        return {"daily_counters": [dict(zip(("day", "channel", *COUNTERS), r, strict=True)) for r in rows]}
+
+    async def purge_before(self, cutoff_ts: float) -> int:
+        """Retention: drop contribution rows and reactions older than the cutoff, and rollup days before it."""
+        cutoff_day = datetime.fromtimestamp(cutoff_ts, self.ctx.settings.tz).date().isoformat()
+        n = await self.ctx.store.db.execute("DELETE FROM activity_contrib WHERE ts < ?", (cutoff_ts,))
+        n += await self.ctx.store.db.execute("DELETE FROM activity_reactions WHERE ts < ?", (cutoff_ts,))
+        n += await self.ctx.store.db.execute("DELETE FROM activity_rollup WHERE day < ?", (cutoff_day,))
+        return n
+
+    # -- leaderboards --------------------------------------------------------------------------
+    async def board(
+        self, platform: str, workspace_id: str, period: str = "week", channel_id: str | None = None
+    ) -> Leaderboard:
+        """The leaderboard of ``period`` ending today (community time zone)."""
+        window = window_for(period, self.ctx.clock.now(), self.ctx.settings.tz)
+        return await leaderboard(self.ctx.store, platform, workspace_id, window, channel_id=channel_id)
+
+    async def _names(self, platform: str, workspace_id: str, board: Leaderboard) -> dict[str, str]:
+        names = {}
+        for e in board.entries:
+            user = await self.ctx.store.get_user(platform, workspace_id, e.user_id)
+            if user is not None and user.name:
+                names[e.user_id] = user.name
+        return names
+
+    async def _render(self, platform: str, workspace_id: str, board: Leaderboard) -> tuple[str, Attachment]:
+        names = await self._names(platform, workspace_id, board)
+        png = charts.leaderboard_png(board, names)
+        return leaderboard_text(board, names), Attachment("leaderboard.png", "image/png", png)
+
+    @command("leaderboard", description="Most helpful members", usage="[week|month|all] [#channel]")
+    async def leaderboard_cmd(self, cmd: CommandInvoked) -> CommandResult:
+        period = cmd.option("period", "")
+        channel = cmd.option("channel", "") or None
+        for word in cmd.text.split():
+            if word.lower() in PERIODS and not period:
+                period = word.lower()
+                continue
+            match = _CHANNEL_ARG.match(word)
+            if match is None or channel:
+                return CommandResult("Usage: `/leaderboard [week|month|all] [#channel]`.")
+            channel = match.group(1) or match.group(2)
+        if period and period not in PERIODS:
+            return CommandResult("Usage: `/leaderboard [week|month|all] [#channel]`.")
+        channel = channel.lstrip("#") if channel else None
+        board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel)
+        text, png = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
+        return CommandResult(text, ephemeral=False, attachments=(png,))
+
+    async def _alerts_channel(self, platform: str, workspace_id: str) -> ChannelRef | None:
+        channel_id = await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")
+        channel_id = channel_id or self.ctx.settings.activity.alerts_channel_id
+        return ChannelRef(Platform(platform), workspace_id, str(channel_id)) if channel_id else None
+
+    async def _workspaces(self) -> list[tuple[str, str]]:
+        rows = await self.ctx.store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM activity_rollup")
+        return [(r[0], r[1]) for r in rows if r[0] in {p.value for p in Platform}]
+
+    # Daily at the configured time, posting only on ``activity.leaderboard_post_weekday``: @every's
+    # weekday is fixed at import time, and admins choose the day in their settings.
+    @every(setting="activity.leaderboard_post_time")
+    async def weekly_post(self) -> None:
+        """Post last week's leaderboard into each workspace's alerts channel (on the configured weekday)."""
+        now = self.ctx.clock.now()
+        if now.astimezone(self.ctx.settings.tz).weekday() != self.ctx.settings.activity.leaderboard_post_weekday:
+            return
+        window = previous_week(now, self.ctx.settings.tz)
+        for platform, ws in await self._workspaces():
+            target = await self._alerts_channel(platform, ws)
+            if target is None:
+                continue
+            board = await leaderboard(self.ctx.store, platform, ws, window)
+            if not board.entries:
+                continue
+            text, png = await self._render(platform, ws, board)
+            await self.ctx.say(target, text, attachments=(png,))
+
+    # -- trends ---------------------------------------------------------------------------------
+    async def findings(self, platform: str, workspace_id: str, *, with_charts: bool = True) -> list[Finding]:
+        """Current trend and health findings of a workspace."""
+        return await scan(
+            self.ctx.store,
+            platform,
+            workspace_id,
+            now=self.ctx.clock.now(),
+            tz=self.ctx.settings.tz,
+            unanswered_after_hours=self.ctx.settings.activity.unanswered_after_hours,
+            with_charts=with_charts,
+        )
+
+    @command("trends", description="Current topic bursts and community health signals")
+    async def trends_cmd(self, cmd: CommandInvoked) -> CommandResult:
+        found = await self.findings(cmd.platform.value, cmd.channel.workspace_id)
+        if not found:
+            return CommandResult("No unusual trends right now.")
+        text = "*Trends*\n" + "\n".join(f"• {f.text}" for f in found)
+        attachments = tuple(Attachment(f"trend-{i}.png", "image/png", f.chart) for i, f in enumerate(found) if f.chart)[
+            :3
+        ]
+        return CommandResult(text, attachments=attachments)
+
+    @every(minutes=15)
+    async def trend_scan(self) -> None:
+        """Post new findings (and grown ones, as updates) to the alerts channel, rate-limited."""
+        now = self.ctx.clock.now().timestamp()
+        for platform, ws in await self._workspaces():
+            target = await self._alerts_channel(platform, ws)
+            if target is None:
+                continue
+            ledger = AlertLedger(self.ctx.store, platform, ws)
+            for f in await self.findings(platform, ws):
+                decision = await ledger.decide(f.key, f.strength, now)
+                if decision is Decision.SKIP:
+                    continue
+                prefix = "Update: " if decision is Decision.UPDATE else ""
+                refs = ", ".join(f"`{m}`" for m in f.message_ids[:5])
+                text = f"{prefix}{f.text}" + (f"\nMessages: {refs}" if refs else "")
+                attachments = (Attachment("trend.png", "image/png", f.chart),) if f.chart else ()
+                await self.ctx.say(target, text, attachments=attachments)

@@ -1,0 +1,70 @@
+"""PNG charts (matplotlib, Agg backend: no display, safe in worker threads of a server)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from brain.activity.leaderboard import Leaderboard
+
+_ACCENT = "#4f6bed"
+_MUTED = "#9aa3b5"
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def leaderboard_png(board: Leaderboard, names: dict[str, str] | None = None) -> bytes:
+    """A card: horizontal bars of the top members' scores, the best at the top."""
+    names = names or {}
+    entries = board.entries[:10]
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * max(len(entries), 2) + 1.2))
+    labels = [f"{e.rank}. {names.get(e.user_id, e.user_id)[:24]}" for e in entries]
+    scores = [e.score for e in entries]
+    ax.barh(range(len(entries)), scores, color=_ACCENT)
+    ax.set_yticks(range(len(entries)), labels)
+    ax.invert_yaxis()
+    for i, s in enumerate(scores):
+        ax.text(s, i, f" {s:g}", va="center", fontsize=9)
+    where = f" · #{board.channel_id}" if board.channel_id else ""
+    ax.set_title(f"Most helpful{where}\n{board.window.label}", fontsize=11, loc="left")
+    ax.set_xlabel("helpfulness score")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if not entries:
+        ax.text(0.5, 0.5, "no helpful activity yet", ha="center", va="center", transform=ax.transAxes, color=_MUTED)
+    return _png(fig)
+
+
+def series_png(
+    title: str,
+    times: Sequence[float],
+    values: Sequence[float],
+    *,
+    highlight_from: float | None = None,
+    ylabel: str = "messages",
+) -> bytes:
+    """A bar chart of a time series (epoch seconds), highlighting bars from ``highlight_from`` on."""
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    # Matplotlib date numbers are days since its epoch (1970-01-01 unless reconfigured).
+    xs = [t / 86400 for t in times]
+    colors = [_ACCENT if highlight_from is not None and t >= highlight_from else _MUTED for t in times]
+    width = (times[1] - times[0]) / 86400 * 0.9 if len(times) > 1 else 0.1
+    ax.bar(xs, values, width=width, color=colors, align="edge")
+    ax.xaxis_date()
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_ylabel(ylabel)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.autofmt_xdate()
+    return _png(fig)

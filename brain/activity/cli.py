@@ -1,0 +1,137 @@
+"""``guildhall leaderboard``, ``guildhall trends`` and ``guildhall report`` (read the store)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli_support import emit, run, settings_or_exit
+from bot.config import Settings
+from bot.events import utcnow
+from bot.store import Store, open_store
+from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
+
+
+async def _workspace(store: Store, platform: str | None, workspace: str | None) -> tuple[str, str]:
+    if platform and workspace:
+        return platform, workspace
+    row = await store.db.fetchone(
+        "SELECT platform, workspace_id FROM activity_rollup GROUP BY platform, workspace_id ORDER BY COUNT(*) DESC"
+    )
+    if row is None:
+        raise typer.BadParameter("no activity recorded yet; pass --platform and --workspace")
+    return str(row[0]), str(row[1])
+
+
+def _now(since: str | None) -> datetime:
+    if not since:
+        return utcnow()
+    try:
+        parsed = datetime.fromisoformat(since)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--at must be an ISO date/time, got {since!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add the activity commands."""
+
+    @app.command("leaderboard")
+    def leaderboard_cmd(
+        period: Annotated[str, typer.Option(help="week, month or all")] = "week",
+        channel: Annotated[str | None, typer.Option(help="Only this channel id")] = None,
+        platform: Annotated[str | None, typer.Option(help="discord, slack or console")] = None,
+        workspace: Annotated[str | None, typer.Option(help="Guild / team id")] = None,
+        config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Most helpful members (opted-out members hidden)."""
+        from brain.activity.leaderboard import PERIODS, leaderboard, window_for
+        from brain.activity.render_text import leaderboard_text
+
+        if period not in PERIODS:
+            raise typer.BadParameter("period must be week, month or all")
+        settings = settings_or_exit(config)
+
+        async def go() -> Any:
+            store = await open_store(settings.store.url)
+            try:
+                p, ws = await _workspace(store, platform, workspace)
+                window = window_for(period, utcnow(), settings.tz)
+                return await leaderboard(store, p, ws, window, channel_id=channel)
+            finally:
+                await store.close()
+
+        board = run(go)
+        emit(asdict(board), as_json, lambda: leaderboard_text(board))
+
+    @app.command("trends")
+    def trends_cmd(
+        at: Annotated[
+            str | None, typer.Option("--at", "--since", help="Judge the window ending at this ISO time")
+        ] = None,
+        platform: Annotated[str | None, typer.Option(help="discord, slack or console")] = None,
+        workspace: Annotated[str | None, typer.Option(help="Guild / team id")] = None,
+        config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Current topic bursts, sentiment drops and health signals."""
+        settings = settings_or_exit(config)
+        now = _now(at)
+
+        async def go() -> list[dict[str, Any]]:
+            found = await _findings(settings, platform, workspace, now, with_charts=False)
+            return [{k: v for k, v in asdict(f).items() if k != "chart"} for f in found]
+
+        found = run(go)
+        emit(found, as_json, lambda: "\n".join(f"- {f['text']}" for f in found) or "No unusual trends.")
+
+    @app.command("report")
+    def report_cmd(
+        out: Annotated[Path, typer.Option(help="Where to write the HTML report")] = Path("report.html"),
+        platform: Annotated[str | None, typer.Option(help="discord, slack or console")] = None,
+        workspace: Annotated[str | None, typer.Option(help="Guild / team id")] = None,
+        config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
+    ) -> None:
+        """Write a static weekly community report (charts and tables in one HTML file)."""
+        from brain.activity.report_html import build_report
+
+        settings = settings_or_exit(config)
+
+        async def go() -> str:
+            now = utcnow()
+            found = await _findings(settings, platform, workspace, now, with_charts=True)
+            store = await open_store(settings.store.url)
+            try:
+                p, ws = await _workspace(store, platform, workspace)
+                return await build_report(store, p, ws, now=now, tz=settings.tz, findings=found)
+            finally:
+                await store.close()
+
+        out.write_text(run(go), encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
+async def _findings(
+    settings: Settings, platform: str | None, workspace: str | None, now: datetime, *, with_charts: bool
+) -> list[Any]:
+    from brain.activity.scan import scan
+
+    store = await open_store(settings.store.url)
+    try:
+        p, ws = await _workspace(store, platform, workspace)
+        return await scan(
+            store,
+            p,
+            ws,
+            now=now,
+            tz=settings.tz,
+            unanswered_after_hours=settings.activity.unanswered_after_hours,
+            with_charts=with_charts,
+        )
+    finally:
+        await store.close()

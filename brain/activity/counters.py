@@ -1,0 +1,399 @@
+"""Incremental helpfulness counters: events in, member x channel x local-day rollups out.
+
+Every message gets a row in ``activity_contrib`` recording what it added to the rollups (and what
+it later received: reactions, the helpful mark, the thread credit). That row makes the counters
+exact under the three things chats do to them:
+
+* **redelivery**: a message or reaction already recorded is skipped;
+* **deletes**: the message's row is subtracted from its rollup row and kept as a tombstone (a
+  delete that arrives before its message also leaves a tombstone, so the late original is ignored);
+* **edits**: only re-evaluate the minimum-length rule; an edit never adds a second message.
+
+Every credit goes to the rollup row of the *message that earned it* (its channel and day), so a
+delete subtracts exactly what the message contributed. Events are applied in batches inside one
+transaction: a handful of statements per batch keeps live ingest far above 10,000 events/s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from zoneinfo import ZoneInfo
+
+from bot.events import Event, MessageDeleted, MessageEdited, MessagePosted, ReactionAdded, ReactionRemoved
+from bot.store import Store
+from bot.store.db import Executor
+from brain.activity import schema as _schema  # noqa: F401  (registers the tables)
+from brain.activity.scoring import COUNTERS, is_helpful_emoji, is_question, is_thanks, local_day, word_count
+
+COUNTER_EVENTS: tuple[type[Event], ...] = (MessagePosted, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved)
+
+Key = tuple[str, str, str]
+RollupKey = tuple[str, str, str, str, str]
+
+# SQLite allows 999 bound parameters per statement in old builds; stay well below.
+_IN_CHUNK = 300
+_CAP_MEMORY = 200_000
+
+
+@dataclass(slots=True)
+class Contribution:
+    """What one message added to the rollups (one ``activity_contrib`` row)."""
+
+    platform: str
+    workspace_id: str
+    message_id: str
+    channel_id: str
+    author_id: str
+    thread_id: str | None
+    day: str
+    ts: float
+    words: int = 0
+    is_question: int = 0
+    deleted: int = 0
+    messages: int = 0
+    replies: int = 0
+    threads: int = 0
+    reactions: int = 0
+    helpful: int = 0
+    answered: int = 0
+    helpful_src: str = ""
+    capped: int = 0
+    answer_id: str = ""
+
+    @property
+    def key(self) -> Key:
+        return (self.platform, self.workspace_id, self.message_id)
+
+    @property
+    def rollup_key(self) -> RollupKey:
+        return (self.platform, self.workspace_id, self.day, self.channel_id, self.author_id)
+
+    @property
+    def is_reply(self) -> bool:
+        return self.thread_id is not None and self.thread_id != self.message_id
+
+
+_COLUMNS = [f.name for f in fields(Contribution)]
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM activity_contrib"
+_UPSERT_CONTRIB = (
+    f"INSERT INTO activity_contrib ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
+    "ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[3:])
+)
+_UPSERT_ROLLUP = (
+    f"INSERT INTO activity_rollup (platform, workspace_id, day, channel_id, user_id, {', '.join(COUNTERS)}) "
+    f"VALUES (?, ?, ?, ?, ?, {', '.join('?' for _ in COUNTERS)}) "
+    "ON CONFLICT (platform, workspace_id, day, channel_id, user_id) DO UPDATE SET "
+    + ", ".join(f"{c} = activity_rollup.{c} + excluded.{c}" for c in COUNTERS)
+)
+
+
+def _row_to_contrib(row: Sequence[object]) -> Contribution:
+    values = list(row)
+    for i, name in enumerate(_COLUMNS):
+        if name in ("ts",):
+            values[i] = float(values[i])  # type: ignore[arg-type]
+    return Contribution(*values)  # type: ignore[arg-type]
+
+
+class _Batch:
+    """Working state of one batch: loaded rows, pending reaction changes and rollup deltas."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, Contribution] = {}
+        self.dirty: set[Key] = set()
+        self.reactions: dict[Key, set[tuple[str, str]]] = {}
+        self.reaction_adds: list[tuple[str, str, str, str, str, float]] = []
+        self.reaction_dels: list[tuple[str, str, str, str, str]] = []
+        self.deltas: dict[RollupKey, list[int]] = {}
+
+    def credit(self, row: Contribution, counter: str, amount: int) -> None:
+        """Change one counter of ``row`` and the matching rollup row by ``amount``."""
+        setattr(row, counter, getattr(row, counter) + amount)
+        delta = self.deltas.setdefault(row.rollup_key, [0] * len(COUNTERS))
+        delta[COUNTERS.index(counter)] += amount
+        self.dirty.add(row.key)
+
+
+class ActivityCounters:
+    """Applies counter events to the store; safe to call with redelivered or out-of-order events.
+
+    Args:
+        store: the shared store (its tables must be migrated).
+        tz: the community's time zone; rollup days are local days.
+        min_words: messages with fewer words count for nothing.
+        per_minute_cap: a member's messages beyond this many in one minute count for nothing.
+    """
+
+    def __init__(self, store: Store, tz: ZoneInfo, *, min_words: int = 4, per_minute_cap: int = 5) -> None:
+        self.store = store
+        self.tz = tz
+        self.min_words = min_words
+        self.per_minute_cap = per_minute_cap
+        # Per-minute counts only matter for the current minute; a bounded dict is enough.
+        self._minute_counts: dict[tuple[str, str, str, int], int] = {}
+
+    async def apply(self, events: Iterable[Event]) -> None:
+        """Apply a batch of counter events in order, in one transaction."""
+        batch_events = [e for e in events if isinstance(e, COUNTER_EVENTS)]
+        if not batch_events:
+            return
+        async with self.store.db.transaction() as tx:
+            batch = _Batch()
+            await self._load(tx, batch, batch_events)
+            for event in batch_events:
+                if isinstance(event, MessagePosted):
+                    await self._posted(tx, batch, event)
+                elif isinstance(event, MessageEdited):
+                    self._edited(batch, event)
+                elif isinstance(event, MessageDeleted):
+                    self._deleted(batch, event)
+                elif isinstance(event, ReactionAdded):
+                    self._reaction_added(batch, event)
+                elif isinstance(event, ReactionRemoved):
+                    self._reaction_removed(batch, event)
+            await self._flush(tx, batch)
+
+    # -- loading -------------------------------------------------------------------------------
+    async def _load(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
+        wanted: dict[tuple[str, str], set[str]] = {}
+        reacted: dict[tuple[str, str], set[str]] = {}
+        for e in events:
+            ch = e.channel  # type: ignore[attr-defined]
+            scope = (ch.platform.value, ch.workspace_id)
+            mid: str = e.message_id  # type: ignore[attr-defined]
+            wanted.setdefault(scope, set()).add(mid)
+            if isinstance(e, MessagePosted) and (e.thread_id or e.reply_to):
+                wanted[scope].add(e.thread_id or e.reply_to or "")
+            if isinstance(e, (ReactionAdded, ReactionRemoved)):
+                reacted.setdefault(scope, set()).add(mid)
+        for (platform, ws), ids in wanted.items():
+            await _fetch_rows(tx, batch, platform, ws, ids)
+        # Whether a ✅ marks a reply helpful depends on who asked the thread, and live the mark comes
+        # in a later batch than the thread: load the roots of reacted-to replies as well.
+        for (platform, ws), ids in reacted.items():
+            targets = (batch.rows.get((platform, ws, mid)) for mid in ids)
+            roots = {t.thread_id for t in targets if t is not None and t.is_reply and t.thread_id}
+            await _fetch_rows(tx, batch, platform, ws, {r for r in roots if (platform, ws, r) not in batch.rows})
+        for (platform, ws), ids in reacted.items():
+            for mid in ids:
+                batch.reactions[(platform, ws, mid)] = set()
+            for chunk in _chunks(sorted(ids)):
+                rows = await tx.fetchall(
+                    "SELECT message_id, user_id, emoji FROM activity_reactions WHERE platform = ? AND workspace_id = ? "
+                    f"AND message_id IN ({', '.join('?' for _ in chunk)})",
+                    (platform, ws, *chunk),
+                )
+                for mid, uid, emoji in rows:
+                    batch.reactions[(platform, ws, mid)].add((uid, emoji))
+
+    # -- messages ------------------------------------------------------------------------------
+    def _over_cap(self, platform: str, ws: str, author: str, ts: float) -> bool:
+        if len(self._minute_counts) > _CAP_MEMORY:
+            self._minute_counts.clear()
+        key = (platform, ws, author, int(ts // 60))
+        count = self._minute_counts.get(key, 0) + 1
+        self._minute_counts[key] = count
+        return count > self.per_minute_cap
+
+    async def _posted(self, tx: Executor, batch: _Batch, e: MessagePosted) -> None:
+        if e.is_bot:
+            return
+        platform, ws = e.channel.platform.value, e.channel.workspace_id
+        key = (platform, ws, e.message_id)
+        if key in batch.rows:  # redelivery, or a delete that arrived first (tombstone)
+            return
+        thread = e.thread_id or e.reply_to
+        words = word_count(e.text)
+        ts = e.ts.timestamp()
+        row = Contribution(
+            platform, ws, e.message_id, e.channel.channel_id, e.author.user_id, thread, local_day(e.ts, self.tz), ts
+        )
+        row.words = words
+        row.is_question = int(thread in (None, e.message_id) and is_question(e.text))
+        batch.rows[key] = row
+        batch.dirty.add(key)
+        qualifies = words >= self.min_words
+        if qualifies and self._over_cap(platform, ws, e.author.user_id, ts):
+            row.capped = 1
+            qualifies = False
+        if qualifies:
+            batch.credit(row, "messages", 1)
+        if not row.is_reply:
+            return
+        root = batch.rows.get((platform, ws, thread or ""))
+        if root is None or root.deleted:
+            return
+        if root.author_id == row.author_id:
+            if is_thanks(e.text):
+                await self._credit_thanks(tx, batch, root, row)
+            return
+        if root.threads == 0:
+            batch.credit(root, "threads", 1)
+        if qualifies:
+            batch.credit(row, "replies", 1)
+            if root.is_question and not root.answer_id:
+                root.answer_id = row.message_id
+                batch.dirty.add(root.key)
+                batch.credit(row, "answered", 1)
+
+    async def _credit_thanks(self, tx: Executor, batch: _Batch, root: Contribution, thanks: Contribution) -> None:
+        """The asker thanked: credit the latest earlier reply by someone else in the thread."""
+        candidates = {
+            k: r
+            for k, r in batch.rows.items()
+            if r.thread_id == root.message_id and r.platform == root.platform and r.workspace_id == root.workspace_id
+        }
+        rows = await tx.fetchall(
+            f"{_SELECT} WHERE platform = ? AND workspace_id = ? AND thread_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 20",
+            (root.platform, root.workspace_id, root.message_id, thanks.ts),
+        )
+        for raw in rows:
+            c = _row_to_contrib(raw)
+            candidates.setdefault(c.key, c)
+        replies = sorted(
+            (r for r in candidates.values() if r.author_id != root.author_id and not r.deleted and r.ts <= thanks.ts),
+            key=lambda r: r.ts,
+            reverse=True,
+        )
+        if not replies:
+            return
+        latest = batch.rows.setdefault(replies[0].key, replies[0])
+        if latest.helpful == 0:
+            latest.helpful_src = "thanks"
+            batch.credit(latest, "helpful", 1)
+
+    def _edited(self, batch: _Batch, e: MessageEdited) -> None:
+        row = batch.rows.get((e.channel.platform.value, e.channel.workspace_id, e.message_id))
+        if row is None or row.deleted:
+            return
+        row.words = word_count(e.text)
+        if not row.is_reply:
+            row.is_question = int(is_question(e.text))
+        should = int(row.words >= self.min_words and not row.capped)
+        if should != row.messages:
+            batch.credit(row, "messages", should - row.messages)
+        batch.dirty.add(row.key)
+
+    def _deleted(self, batch: _Batch, e: MessageDeleted) -> None:
+        platform, ws = e.channel.platform.value, e.channel.workspace_id
+        key = (platform, ws, e.message_id)
+        row = batch.rows.get(key)
+        if row is None:
+            # Tombstone: a late delivery of the original must not count.
+            row = Contribution(
+                platform,
+                ws,
+                e.message_id,
+                e.channel.channel_id,
+                "",
+                None,
+                local_day(e.deleted_at, self.tz),
+                e.deleted_at.timestamp(),
+                deleted=1,
+            )
+            batch.rows[key] = row
+            batch.dirty.add(key)
+            return
+        if row.deleted:
+            return
+        for counter in COUNTERS:
+            amount = getattr(row, counter)
+            if amount:
+                batch.credit(row, counter, -amount)
+        row.deleted = 1
+        batch.dirty.add(key)
+
+    # -- reactions -----------------------------------------------------------------------------
+    def _reaction_target(self, batch: _Batch, e: ReactionAdded | ReactionRemoved) -> Contribution | None:
+        if e.user.is_bot:
+            return None
+        row = batch.rows.get((e.channel.platform.value, e.channel.workspace_id, e.message_id))
+        if row is None or row.deleted or row.author_id == e.user.user_id:
+            return None  # unknown message, deleted, or a self-reaction
+        return row
+
+    def _asker(self, batch: _Batch, row: Contribution) -> str | None:
+        if not row.is_reply:
+            return None
+        root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or ""))
+        return root.author_id if root is not None else None
+
+    def _reaction_added(self, batch: _Batch, e: ReactionAdded) -> None:
+        row = self._reaction_target(batch, e)
+        if row is None:
+            return
+        existing = batch.reactions.setdefault(row.key, set())
+        if (e.user.user_id, e.emoji) in existing:
+            return  # redelivery
+        first_from_member = not any(uid == e.user.user_id for uid, _ in existing)
+        existing.add((e.user.user_id, e.emoji))
+        batch.reaction_adds.append(
+            (row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji, e.ts.timestamp())
+        )
+        if first_from_member:
+            batch.credit(row, "reactions", 1)
+        if is_helpful_emoji(e.emoji) and row.helpful == 0 and self._asker(batch, row) == e.user.user_id:
+            row.helpful_src = "reaction"
+            batch.credit(row, "helpful", 1)
+
+    def _reaction_removed(self, batch: _Batch, e: ReactionRemoved) -> None:
+        row = self._reaction_target(batch, e)
+        if row is None:
+            return
+        existing = batch.reactions.setdefault(row.key, set())
+        if (e.user.user_id, e.emoji) not in existing:
+            return  # redelivery, or a reaction we never counted
+        existing.discard((e.user.user_id, e.emoji))
+        batch.reaction_dels.append((row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji))
+        mine = [emoji for uid, emoji in existing if uid == e.user.user_id]
+        if not mine and row.reactions > 0:
+            batch.credit(row, "reactions", -1)
+        if (
+            row.helpful
+            and row.helpful_src == "reaction"
+            and self._asker(batch, row) == e.user.user_id
+            and not any(is_helpful_emoji(m) for m in mine)
+        ):
+            row.helpful_src = ""
+            batch.credit(row, "helpful", -1)
+
+    # -- writing -------------------------------------------------------------------------------
+    async def _flush(self, tx: Executor, batch: _Batch) -> None:
+        if batch.dirty:
+            await tx.executemany(
+                _UPSERT_CONTRIB, [tuple(getattr(batch.rows[k], c) for c in _COLUMNS) for k in batch.dirty]
+            )
+        if batch.reaction_dels:
+            await tx.executemany(
+                "DELETE FROM activity_reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? "
+                "AND user_id = ? AND emoji = ?",
+                batch.reaction_dels,
+            )
+        if batch.reaction_adds:
+            await tx.executemany(
+                "INSERT INTO activity_reactions (platform, workspace_id, message_id, user_id, emoji, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                batch.reaction_adds,
+            )
+        rows = [(*k, *d) for k, d in batch.deltas.items() if any(d)]
+        if rows:
+            await tx.executemany(_UPSERT_ROLLUP, rows)
+
+
+async def _fetch_rows(tx: Executor, batch: _Batch, platform: str, ws: str, ids: set[str]) -> None:
+    """Load the ``activity_contrib`` rows of ``ids`` into ``batch.rows``."""
+    for chunk in _chunks(sorted(ids)):
+        rows = await tx.fetchall(
+            f"{_SELECT} WHERE platform = ? AND workspace_id = ? AND message_id IN ({', '.join('?' for _ in chunk)})",
+            (platform, ws, *chunk),
+        )
+        for row in rows:
+            c = _row_to_contrib(row)
+            batch.rows[c.key] = c
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i : i + _IN_CHUNK]

@@ -1,0 +1,127 @@
+"""Leaderboard windows and queries over the ``activity_rollup`` table.
+
+Windows are local calendar days in the community's time zone: ``week`` is the 7 days ending today,
+``month`` the 30 days ending today, ``all`` everything; the scheduled post uses the previous full
+Monday-Sunday week (:func:`previous_week`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.store import Store
+from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
+from brain.activity.scoring import COUNTERS, score_sql
+
+PERIODS: dict[str, int | None] = {"week": 7, "month": 30, "all": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open range of local days ``[start, end)``; ``start=None`` means since the beginning."""
+
+    start: date | None
+    end: date
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One ranked member."""
+
+    rank: int
+    user_id: str
+    score: float
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Leaderboard:
+    """A ranked board plus anonymous totals (which include opted-out members)."""
+
+    window: Window
+    channel_id: str | None
+    entries: list[Entry]
+    totals: dict[str, int] = field(default_factory=dict)
+    members: int = 0
+
+
+def window_for(period: str, now: datetime, tz: ZoneInfo) -> Window:
+    """The window of ``period`` (``week``/``month``/``all``) ending with the local day of ``now``."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; use week, month or all")
+    today = now.astimezone(tz).date()
+    days = PERIODS[period]
+    end = today + timedelta(days=1)
+    start = None if days is None else end - timedelta(days=days)
+    label = "all time" if start is None else f"{start.isoformat()} – {today.isoformat()}"
+    return Window(start, end, label)
+
+
+def previous_week(now: datetime, tz: ZoneInfo) -> Window:
+    """The last complete local Monday-Sunday week before ``now``."""
+    today = now.astimezone(tz).date()
+    this_monday = today - timedelta(days=today.weekday())
+    start = this_monday - timedelta(days=7)
+    return Window(start, this_monday, f"week of {start.isoformat()}")
+
+
+async def leaderboard(
+    store: Store,
+    platform: str,
+    workspace_id: str,
+    window: Window,
+    *,
+    channel_id: str | None = None,
+    limit: int = 10,
+) -> Leaderboard:
+    """Rank members by helpfulness score in ``window``; opted-out members are hidden.
+
+    Members with a zero score are left out: volume alone never puts anyone on the board.
+    """
+    where = ["platform = ?", "workspace_id = ?", "day < ?"]
+    params: list[object] = [platform, workspace_id, window.end.isoformat()]
+    if window.start is not None:
+        where.append("day >= ?")
+        params.append(window.start.isoformat())
+    if channel_id:
+        where.append("channel_id = ?")
+        params.append(channel_id)
+    clause = " AND ".join(where)
+    sums = ", ".join(f"SUM({c})" for c in COUNTERS)
+    hidden = await store.members_with_setting(platform, workspace_id, "opted_out", True)
+    rows = await store.db.fetchall(
+        f"SELECT user_id, {score_sql()} AS score, {sums} FROM activity_rollup WHERE {clause} "
+        f"GROUP BY user_id HAVING {score_sql()} > 0 ORDER BY score DESC, user_id LIMIT ?",
+        (*params, limit + len(hidden)),
+    )
+    entries: list[Entry] = []
+    for row in rows:
+        if row[0] in hidden or row[0] == "":
+            continue
+        entries.append(
+            Entry(len(entries) + 1, row[0], float(row[1]), dict(zip(COUNTERS, map(int, row[2:]), strict=True)))
+        )
+        if len(entries) == limit:
+            break
+    total_row = await store.db.fetchone(
+        f"SELECT {sums}, COUNT(DISTINCT user_id) FROM activity_rollup WHERE {clause}", tuple(params)
+    )
+    totals = {c: int(total_row[i] or 0) for i, c in enumerate(COUNTERS)} if total_row else {}
+    members = int(total_row[len(COUNTERS)] or 0) if total_row else 0
+    return Leaderboard(window, channel_id, entries, totals, members)
+
+
+async def daily_totals(
+    store: Store, platform: str, workspace_id: str, start: date, end: date, channel_id: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Counter totals per local day in ``[start, end)`` (charts, reports, health checks)."""
+    extra = " AND channel_id = ?" if channel_id else ""
+    rows = await store.db.fetchall(
+        f"SELECT day, {', '.join(f'SUM({c})' for c in COUNTERS)} FROM activity_rollup "
+        f"WHERE platform = ? AND workspace_id = ? AND day >= ? AND day < ?{extra} GROUP BY day ORDER BY day",
+        (platform, workspace_id, start.isoformat(), end.isoformat(), *([channel_id] if channel_id else [])),
+    )
+    return {r[0]: {c: int(r[i + 1] or 0) for i, c in enumerate(COUNTERS)} for r in rows}

@@ -1,0 +1,47 @@
+"""Plain-text rendering of leaderboards (monospace tables that survive Slack and Discord)."""
+
+from __future__ import annotations
+
+from brain.activity.leaderboard import Leaderboard
+
+
+def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) -> str:
+    """A code-block table: rank, member, score and the counts behind it."""
+    names = names or {}
+    where = f" in #{board.channel_id}" if board.channel_id else ""
+    title = f"Helpfulness leaderboard{where} ({board.window.label})"
+    if not board.entries:
+        return f"*{title}*\nNo helpful activity yet in this window."
+    header = ("#", "member", "score", "helpful", "answered", "replies", "reactions")
+    body = [
+        (
+            str(e.rank),
+            _clip(names.get(e.user_id, e.user_id), 20),
+            f"{e.score:g}",
+            str(e.counts["helpful"]),
+            str(e.counts["answered"]),
+            str(e.counts["replies"]),
+            str(e.counts["reactions"]),
+        )
+        for e in board.entries
+    ]
+    widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    table = "\n".join([line(header), *(line(r) for r in body)])
+    t = board.totals
+    footer = (
+        f"{board.members} members active · {t.get('messages', 0)} messages · "
+        f"{t.get('helpful', 0)} helpful answers · {t.get('answered', 0)} questions answered"
+    )
+    return f"*{title}*\n```\n{table}\n```\n{footer}"
+
+
+def _clip(text: str, width: int) -> str:
+    # Names can carry control characters or be huge; keep the table aligned.
+    clean = "".join(ch for ch in text if ch.isprintable())
+    return clean if len(clean) <= width else clean[: width - 1] + "…"

@@ -1,0 +1,70 @@
+"""A static weekly community report: one self-contained HTML file (charts embedded as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.store import Store
+from brain.activity import charts
+from brain.activity.leaderboard import daily_totals, leaderboard, window_for
+from brain.activity.scan import Finding
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#1d2333}
+table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ee;text-align:right}
+td:nth-child(2),th:nth-child(2){text-align:left}img{max-width:100%}h1{font-size:1.6em}.muted{color:#6b7385}"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+async def build_report(
+    store: Store, platform: str, workspace_id: str, *, now: datetime, tz: ZoneInfo, findings: list[Finding]
+) -> str:
+    """The report for the 7 local days ending with ``now``: leaderboard, daily activity, findings."""
+    window = window_for("week", now, tz)
+    board = await leaderboard(store, platform, workspace_id, window)
+    start = window.end - timedelta(days=14)
+    totals = await daily_totals(store, platform, workspace_id, start, window.end)
+    days = [start + timedelta(days=i) for i in range(14)]
+    series = charts.series_png(
+        "Counted messages per day (last 14 days)",
+        [datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in days],
+        [float(totals.get(d.isoformat(), {}).get("messages", 0)) for d in days],
+        highlight_from=datetime(window.start.year, window.start.month, window.start.day, tzinfo=UTC).timestamp()
+        if window.start
+        else None,
+    )
+    rows = "".join(
+        f"<tr><td>{e.rank}</td><td>{html.escape(e.user_id)}</td><td>{e.score:g}</td><td>{e.counts['helpful']}</td>"
+        f"<td>{e.counts['answered']}</td><td>{e.counts['replies']}</td><td>{e.counts['reactions']}</td></tr>"
+        for e in board.entries
+    )
+    t = board.totals
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Community report {html.escape(window.label)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Community report</h1><p class='muted'>{html.escape(window.label)} · {platform}:{html.escape(workspace_id)}</p>",
+        f"<p>{board.members} active members · {t.get('messages', 0)} counted messages · "
+        f"{t.get('answered', 0)} questions answered · {t.get('helpful', 0)} answers marked helpful</p>",
+        "<h2>Activity</h2>",
+        _img(series, "messages per day"),
+        "<h2>Most helpful members</h2>",
+        "<table><tr><th>#</th><th>member</th><th>score</th><th>helpful</th><th>answered</th><th>replies</th>"
+        f"<th>reactions</th></tr>{rows}</table>"
+        if rows
+        else "<p>No helpful activity this week.</p>",
+        _img(charts.leaderboard_png(board), "leaderboard") if rows else "",
+        "<h2>Trends and health</h2>",
+    ]
+    if not findings:
+        parts.append("<p>Nothing unusual.</p>")
+    for f in findings:
+        parts.append(f"<h3>{html.escape(f.kind)}</h3><p>{html.escape(f.text)}</p>")
+        if f.chart:
+            parts.append(_img(f.chart, f.kind))
+    parts.append("<p class='muted'>Opted-out members are counted in totals but never named.</p></body></html>")
+    return "\n".join(parts)

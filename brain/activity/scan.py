@@ -1,0 +1,160 @@
+"""Gather trend and health findings for one workspace from the store (used by the brain's scan
+job, ``/trends``, the CLI and the HTML report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.store import Store
+from brain.activity import charts, health, sentiment
+from brain.activity.leaderboard import daily_totals
+from brain.activity.trends import Burst, BurstParams, Post, detect_bursts, tokenize
+
+HISTORY_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something worth telling the admins; ``key`` de-duplicates it and ``strength`` decides updates."""
+
+    key: str
+    kind: str
+    text: str
+    strength: float
+    message_ids: tuple[str, ...] = ()
+    chart: bytes | None = None
+    data: dict[str, object] | None = None
+
+
+async def load_posts(store: Store, platform: str, workspace_id: str, since: float, until: float) -> list[Post]:
+    """Live, human messages in ``[since, until)``, oldest first."""
+    rows = await store.db.fetchall(
+        "SELECT ts, channel_id, author_id, message_id, text FROM messages WHERE platform = ? AND workspace_id = ? "
+        "AND ts >= ? AND ts < ? AND deleted = 0 AND is_bot = 0 ORDER BY ts",
+        (platform, workspace_id, since, until),
+    )
+    return [Post(float(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def burst_text(b: Burst) -> str:
+    """``"`poetry lock` up 6x in #help in the last 3 hours ..."``."""
+    hours = (b.window_end - b.window_start) / 3600
+    return (
+        f"`{b.term}` up {b.ratio:.0f}x in #{b.channel_id} in the last {hours:g} hours "
+        f"({b.count} messages; usually about {b.expected:.1f} per {hours:g} h)."
+    )
+
+
+def burst_chart(b: Burst, posts: list[Post], params: BurstParams) -> bytes:
+    """Per-window counts of the burst's term in its channel over the loaded history."""
+    size = params.window_hours * 3600
+    first = b.window_end - size * (HISTORY_DAYS * 24 / params.window_hours)
+    starts = [first + i * size for i in range(int((b.window_end - first) / size))]
+    counts = [0.0] * len(starts)
+    for p in posts:
+        if p.channel_id == b.channel_id and first <= p.ts < b.window_end and b.term in tokenize(p.text):
+            counts[min(int((p.ts - first) // size), len(counts) - 1)] += 1
+    return charts.series_png(
+        f"`{b.term}` in #{b.channel_id}", starts, counts, highlight_from=b.window_start, ylabel="messages / window"
+    )
+
+
+async def open_questions(store: Store, platform: str, workspace_id: str, since: float) -> list[health.OpenQuestion]:
+    """Question roots since ``since``, whether anyone else replied, and whether each is the asker's
+    first message (only when the workspace has a week of history, so a fresh install does not call
+    everyone new)."""
+    earliest = await store.db.fetchone(
+        "SELECT MIN(ts) FROM activity_contrib WHERE platform = ? AND workspace_id = ?", (platform, workspace_id)
+    )
+    history_start = float(earliest[0]) if earliest and earliest[0] is not None else since
+    rows = await store.db.fetchall(
+        "SELECT c.channel_id, c.message_id, c.author_id, c.ts, "
+        "(SELECT COUNT(*) FROM activity_contrib r WHERE r.platform = c.platform AND r.workspace_id = c.workspace_id "
+        " AND r.thread_id = c.message_id AND r.author_id <> c.author_id AND r.deleted = 0), "
+        "(SELECT MIN(f.ts) FROM activity_contrib f WHERE f.platform = c.platform AND f.workspace_id = c.workspace_id "
+        " AND f.author_id = c.author_id) "
+        "FROM activity_contrib c WHERE c.platform = ? AND c.workspace_id = ? AND c.ts >= ? AND c.is_question = 1 "
+        "AND c.deleted = 0 AND (c.thread_id IS NULL OR c.thread_id = c.message_id)",
+        (platform, workspace_id, since),
+    )
+    return [
+        health.OpenQuestion(
+            r[0],
+            r[1],
+            r[2],
+            float(r[3]),
+            int(r[4]) > 0,
+            first_from_member=float(r[5]) >= float(r[3]) and float(r[3]) - history_start >= 7 * 86400,
+        )
+        for r in rows
+    ]
+
+
+async def scan(
+    store: Store,
+    platform: str,
+    workspace_id: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    unanswered_after_hours: float,
+    params: BurstParams | None = None,
+    with_charts: bool = True,
+) -> list[Finding]:
+    """All current findings for a workspace."""
+    params = params or BurstParams()
+    end = now.timestamp()
+    posts = await load_posts(store, platform, workspace_id, end - HISTORY_DAYS * 86400, end)
+    found: list[Finding] = []
+    for b in detect_bursts(posts, now=end, params=params)[:5]:
+        found.append(
+            Finding(
+                b.key,
+                "burst",
+                burst_text(b),
+                float(b.count),
+                b.message_ids,
+                burst_chart(b, posts, params) if with_charts else None,
+                {"term": b.term, "channel": b.channel_id, "count": b.count, "expected": round(b.expected, 2)},
+            )
+        )
+    by_channel: dict[str, tuple[list[str], list[str]]] = {}
+    for p in posts:
+        recent, base = by_channel.setdefault(p.channel_id, ([], []))
+        (recent if p.ts >= end - 86400 else base).append(p.text)
+    for channel, (recent, base) in sorted(by_channel.items()):
+        drop = sentiment.sentiment_drop(channel, recent, base[-2000:])
+        if drop is not None:
+            found.append(
+                Finding(
+                    f"sentiment:{channel}",
+                    "sentiment",
+                    f"Mood in #{channel} dropped over the last 24 h (sentiment {drop.recent:+.2f} vs "
+                    f"{drop.baseline:+.2f} usually, {drop.recent_messages} messages).",
+                    round(drop.baseline - drop.recent, 2),
+                )
+            )
+    questions = await open_questions(store, platform, workspace_id, end - 7 * 86400)
+    for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours):
+        found.append(Finding(h.key, "unanswered", h.text, float(len(h.message_ids)), h.message_ids))
+    for h in health.newcomer_waiting(questions, now=end, after_hours=unanswered_after_hours):
+        found.append(Finding(h.key, "newcomer", h.text, 1.0, h.message_ids))
+    today = now.astimezone(tz).date()
+    totals = await daily_totals(store, platform, workspace_id, today - timedelta(days=13), today + timedelta(days=1))
+    this_week = sum(v["messages"] for d, v in totals.items() if d > (today - timedelta(days=7)).isoformat())
+    last_week = sum(v["messages"] for d, v in totals.items() if d <= (today - timedelta(days=7)).isoformat())
+    falling = health.activity_falling(this_week, last_week, week_label=today.strftime("%G-W%V"))
+    if falling is not None:
+        chart = None
+        if with_charts:
+            days = [today - timedelta(days=13 - i) for i in range(14)]
+            chart = charts.series_png(
+                "Counted messages per day",
+                [datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in days],
+                [float(totals.get(d.isoformat(), {}).get("messages", 0)) for d in days],
+                highlight_from=datetime.combine(today - timedelta(days=6), datetime.min.time(), UTC).timestamp(),
+            )
+        found.append(Finding(falling.key, "falling", falling.text, float(last_week - this_week), (), chart))
+    return found

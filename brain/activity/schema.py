@@ -1,0 +1,52 @@
+"""Tables of the activity brain, registered with the store's migrations at import time.
+
+``activity_contrib`` holds what each message contributed to the rollups, so a delete subtracts
+exactly what was added and a redelivered message is recognised. ``activity_rollup`` is the
+member x channel x local-day table leaderboards read. ``activity_reactions`` keeps one row per
+reaction so "one reaction per member per message" and removals are exact. ``activity_alerts`` is
+the de-duplication state of trend alerts.
+"""
+
+from __future__ import annotations
+
+from bot.store.schema import Migration, register
+
+MIGRATION = Migration(
+    "activity-0001-rollups",
+    (
+        """CREATE TABLE IF NOT EXISTS activity_contrib (
+            platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL, author_id TEXT NOT NULL, thread_id TEXT,
+            day TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+            words INTEGER NOT NULL DEFAULT 0, is_question INTEGER NOT NULL DEFAULT 0,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            messages INTEGER NOT NULL DEFAULT 0, replies INTEGER NOT NULL DEFAULT 0,
+            threads INTEGER NOT NULL DEFAULT 0, reactions INTEGER NOT NULL DEFAULT 0,
+            helpful INTEGER NOT NULL DEFAULT 0, answered INTEGER NOT NULL DEFAULT 0,
+            helpful_src TEXT NOT NULL DEFAULT '', capped INTEGER NOT NULL DEFAULT 0,
+            answer_id TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (platform, workspace_id, message_id))""",
+        """CREATE INDEX IF NOT EXISTS activity_contrib_thread
+            ON activity_contrib (platform, workspace_id, thread_id, ts)""",
+        """CREATE INDEX IF NOT EXISTS activity_contrib_ts
+            ON activity_contrib (platform, workspace_id, ts)""",
+        """CREATE TABLE IF NOT EXISTS activity_rollup (
+            platform TEXT NOT NULL, workspace_id TEXT NOT NULL, day TEXT NOT NULL,
+            channel_id TEXT NOT NULL, user_id TEXT NOT NULL,
+            messages INTEGER NOT NULL DEFAULT 0, replies INTEGER NOT NULL DEFAULT 0,
+            threads INTEGER NOT NULL DEFAULT 0, reactions INTEGER NOT NULL DEFAULT 0,
+            helpful INTEGER NOT NULL DEFAULT 0, answered INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (platform, workspace_id, day, channel_id, user_id))""",
+        """CREATE TABLE IF NOT EXISTS activity_reactions (
+            platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+            user_id TEXT NOT NULL, emoji TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (platform, workspace_id, message_id, user_id, emoji))""",
+        """CREATE TABLE IF NOT EXISTS activity_alerts (
+            platform TEXT NOT NULL, workspace_id TEXT NOT NULL, alert_key TEXT NOT NULL,
+            posted_ts DOUBLE PRECISION NOT NULL, last_ts DOUBLE PRECISION NOT NULL,
+            peak DOUBLE PRECISION NOT NULL DEFAULT 0, posts INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (platform, workspace_id, alert_key))""",
+    ),
+)
+
+register(MIGRATION)

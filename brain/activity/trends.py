@@ -1,0 +1,236 @@
+"""Topic-burst detection: terms whose volume jumps against their *own* baseline.
+
+Method (per channel x term, where terms are technical tokens and adjacent bigrams such as
+``poetry lock``):
+
+1. Time is cut into fixed windows of ``window_hours`` (3 h by default). A term's count in a window
+   is the number of distinct messages mentioning it.
+2. Each term, and each channel's total message count, keeps an exponentially weighted moving average
+   (EWMA, weight ``alpha``) per window. Empty windows are applied lazily in closed form
+   (``m * (1 - alpha) ** gap``), so only terms that occur cost anything.
+3. A term's baseline is its *share* of the channel's traffic (term EWMA / channel EWMA). When a
+   window with ``n`` messages closes, the expected count is ``e = max(share * n, floor)``, so a
+   generally busy day, or the first hours after a long silence, is not a topic burst. The count
+   ``c`` is judged under a Poisson model: the window is a burst when ``c >= min_count``,
+   ``c >= min_ratio * e``, at least ``min_authors`` different people said it, and the Poisson tail
+   ``P(X >= c | e)`` is below ``p_value``. The floor stops never-seen terms from being infinitely
+   surprising; the author rule stops one person repeating a word.
+4. A channel must have ``min_history_windows`` of history before it can raise bursts (the first
+   days of a replay are all "new").
+5. Within one channel and window, a unigram contained in a bursting bigram is dropped (report
+   ``poetry lock``, not also ``poetry`` and ``lock``), and terms naming a member (IRC-style
+   ``nick: try this`` addressing) are not topics.
+
+The same parameters are used on every dataset; nothing is tuned per corpus.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+def _words(text: str) -> frozenset[str]:
+    """A word set from whitespace-separated text (long lists read better as prose)."""
+    return frozenset(text.split())
+
+
+_TOKEN = re.compile(r"[a-z][a-z0-9_.+#-]*[a-z0-9+#]|[a-z]", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+|<[^>]+>")
+STOPWORDS = _words("""a about above after again all also am an and any anyone are as at be because been before being below
+    between both but by can cannot could did do does doing don done down during each else even ever every few
+    for from get gets getting got had has have having he her here hers him his how i if in into is isn it its
+    itself just know let like make may me might more most much must my need no nor not now of off ok okay on
+    once one only or other our out over own please pretty probably really right same see seems she should so
+    some still such sure than thank thanks that the their them then there these they thing think this those
+    though through thx to too try trying two up us use used using very via want was way we well were what when
+    where which while who why will with without would yeah yes yet you your yours im ive dont doesnt didnt cant
+    isnt thats whats lol hi hey hello guys people someone something anything good new work works working
+    there's it's i'm don't can't doesn't didn't isn't that's what's you're i've i'll let's""")
+
+
+def tokenize(text: str) -> list[str]:
+    """Technical terms of a message: lower-cased tokens (keeping ``c++``, ``.env``, ``py3.11``-like
+    words) without stopwords, plus adjacent-token bigrams (``poetry lock``)."""
+    words = [w.lower().strip(".-") for w in _TOKEN.findall(_URL.sub(" ", text))]
+    kept = [w for w in words if len(w) > 1 and w not in STOPWORDS and not w.isdigit()]
+    bigrams = [f"{a} {b}" for a, b in itertools.pairwise(kept)]
+    return kept + bigrams
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A message as the detectors see it."""
+
+    ts: float
+    channel_id: str
+    author_id: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """A term whose count in a window jumped against its own baseline."""
+
+    channel_id: str
+    term: str
+    window_start: float
+    window_end: float
+    count: int
+    expected: float
+    p_value: float
+    message_ids: tuple[str, ...]
+
+    @property
+    def ratio(self) -> float:
+        """Observed over expected count."""
+        return self.count / self.expected
+
+    @property
+    def key(self) -> str:
+        """Stable identity for de-duplication: the same burst is reported once, then updated."""
+        return f"burst:{self.channel_id}:{self.term}"
+
+
+@dataclass(frozen=True, slots=True)
+class BurstParams:
+    """Detector settings (shared by the bot and the real-data evaluation)."""
+
+    window_hours: float = 3.0
+    alpha: float = 0.05
+    floor: float = 0.3
+    min_count: int = 5
+    min_ratio: float = 4.0
+    min_authors: int = 3
+    p_value: float = 1e-4
+    min_history_windows: int = 56  # one week of 3-hour windows
+
+
+def poisson_sf(k: int, mean: float) -> float:
+    """``P(X >= k)`` for ``X ~ Poisson(mean)``, summed in log space for stability."""
+    if k <= 0:
+        return 1.0
+    log_p = -mean
+    below = 0.0
+    for i in range(k):
+        if i > 0:
+            log_p += math.log(mean) - math.log(i)
+        below += math.exp(log_p)
+    return max(0.0, 1.0 - below)
+
+
+@dataclass(slots=True)
+class _TermState:
+    mean: float = 0.0
+    last_window: int | None = None
+
+
+@dataclass(slots=True)
+class BurstDetector:
+    """Streaming detector: feed posts in time order with :meth:`add`, collect bursts from
+    :meth:`close_until` (or :meth:`flush`). ``origin`` aligns windows (e.g. so the last one ends now)."""
+
+    params: BurstParams = field(default_factory=BurstParams)
+    origin: float = 0.0
+    _states: dict[tuple[str, str], _TermState] = field(default_factory=dict)
+    _channel_first: dict[str, int] = field(default_factory=dict)
+    _current: int | None = None
+    _counts: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # term -> {message_id: author}
+    _channel_states: dict[str, _TermState] = field(default_factory=dict)
+    _channel_n: dict[str, int] = field(default_factory=dict)
+    _authors: set[str] = field(default_factory=set)
+
+    def _window(self, ts: float) -> int:
+        return math.floor((ts - self.origin) / (self.params.window_hours * 3600))
+
+    def add(self, post: Post) -> list[Burst]:
+        """Add a post; returns bursts of windows that closed because time moved past them."""
+        w = self._window(post.ts)
+        closed: list[Burst] = []
+        if self._current is not None and w > self._current:
+            closed = self._close()
+        self._current = w if self._current is None or w > self._current else self._current
+        self._channel_first.setdefault(post.channel_id, w)
+        self._channel_n[post.channel_id] = self._channel_n.get(post.channel_id, 0) + 1
+        self._authors.add(post.author_id.lower())
+        for term in set(tokenize(post.text)):
+            self._counts.setdefault((post.channel_id, term), {})[post.message_id] = post.author_id
+        return closed
+
+    def close_until(self, ts: float) -> list[Burst]:
+        """Close the open window if ``ts`` lies past it."""
+        if self._current is not None and self._window(ts) > self._current:
+            return self._close()
+        return []
+
+    def flush(self) -> list[Burst]:
+        """Close the open window now (end of a replay, or the window that ends at ``origin``)."""
+        return self._close() if self._current is not None else []
+
+    def _close(self) -> list[Burst]:
+        assert self._current is not None
+        w, p = self._current, self.params
+        channel_means = {c: _decayed(self._channel_states.get(c), w, p.alpha) for c in self._channel_n}
+        found: list[Burst] = []
+        for (channel, term), msgs in self._counts.items():
+            state = self._states.setdefault((channel, term), _TermState())
+            mean = _decayed(state, w, p.alpha)
+            count = len(msgs)
+            share = mean / channel_means[channel] if channel_means[channel] > 0 else 0.0
+            expected = max(share * self._channel_n[channel], p.floor)
+            history = w - self._channel_first.get(channel, w)
+            if (
+                history >= p.min_history_windows
+                and not any(part in self._authors for part in term.split())
+                and count >= p.min_count
+                and count >= p.min_ratio * expected
+                and len(set(msgs.values())) >= p.min_authors
+            ):
+                pv = poisson_sf(count, expected)
+                if pv < p.p_value:
+                    start = self.origin + w * p.window_hours * 3600
+                    found.append(
+                        Burst(channel, term, start, start + p.window_hours * 3600, count, expected, pv, tuple(msgs))
+                    )
+            state.mean = p.alpha * count + (1 - p.alpha) * mean
+            state.last_window = w
+        for channel, n in self._channel_n.items():
+            cstate = self._channel_states.setdefault(channel, _TermState())
+            cstate.mean = p.alpha * n + (1 - p.alpha) * channel_means[channel]
+            cstate.last_window = w
+        self._counts = {}
+        self._channel_n = {}
+        return _drop_covered(found)
+
+
+def _decayed(state: _TermState | None, window: int, alpha: float) -> float:
+    """The EWMA as of just before ``window``: the empty windows since its last update applied lazily."""
+    if state is None or state.last_window is None:
+        return 0.0
+    return state.mean * (1 - alpha) ** max(window - state.last_window - 1, 0)
+
+
+def _drop_covered(bursts: list[Burst]) -> list[Burst]:
+    """Drop unigram bursts whose word is part of a bursting bigram in the same channel."""
+    covered = {(b.channel_id, part) for b in bursts if " " in b.term for part in b.term.split()}
+    kept = [b for b in bursts if " " in b.term or (b.channel_id, b.term) not in covered]
+    return sorted(kept, key=lambda b: (b.p_value, -b.ratio))
+
+
+def detect_bursts(posts: Iterable[Post], *, now: float, params: BurstParams | None = None) -> list[Burst]:
+    """Bursts in the window ending at ``now``, judged against the history in ``posts``.
+
+    Windows are aligned so the last one is ``[now - window, now)``; posts must be in time order.
+    """
+    p = params or BurstParams()
+    detector = BurstDetector(p, origin=now)
+    for post in posts:
+        if post.ts < now:
+            detector.add(post)
+    last = detector.flush()
+    window_start = now - p.window_hours * 3600
+    return [b for b in last if b.window_start >= window_start - 1]
