@@ -1,0 +1,1 @@
+"""Discord adapter: discord.py gateway events, slash commands, rendering and backfill."""

@@ -1,0 +1,121 @@
+"""``guildhall import discord`` (backfill) and ``guildhall discord sync-commands``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+import discord
+import typer
+
+from adapters.discord.adapter import gateway_intents
+from adapters.discord.backfill import BackfillReport, ChannelProgress, DiscordBackfill, Progress
+from adapters.discord.commands import build_tree
+from bot.bus_factory import create_bus
+from bot.cli_support import emit, run, settings_or_exit
+from bot.config import Settings
+from bot.recorder import Recorder
+from bot.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+def _token(settings: Settings) -> str:
+    if settings.discord.token is None:
+        typer.echo("discord: set DISCORD_TOKEN (Developer Portal -> your application -> Bot -> Token)", err=True)
+        raise typer.Exit(2)
+    return settings.discord.token.get_secret_value()
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """``--since`` as an aware datetime (``2026-01-31`` or a full ISO timestamp, UTC by default)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a date: {value!r} (use YYYY-MM-DD)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def run_backfill(
+    settings: Settings,
+    *,
+    guild_id: int,
+    since: datetime | None,
+    client: discord.Client | None = None,
+    progress: Progress | None = None,
+) -> BackfillReport:
+    """Backfill one guild through the configured bus into the store (REST only, no gateway)."""
+    store = await open_store(settings.store.url)
+    bus = create_bus(settings)
+    if settings.bus.kind == "memory":
+        Recorder(store).attach(bus)
+    await bus.start()
+    client = client or discord.Client(intents=gateway_intents(privileged=False))
+    try:
+        async with client:
+            await client.login(_token(settings))
+            backfill = DiscordBackfill(client, bus.publish, since=since, progress=progress)
+            return await backfill.run(guild_id)
+    finally:
+        await bus.close()
+        await store.close()
+
+
+async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:
+    """Register the slash commands globally or in one guild; returns their names."""
+    client = discord.Client(intents=gateway_intents(privileged=False))
+    async with client:
+        await client.login(_token(settings))
+        tree = build_tree(client, _never_invoked)
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            tree.copy_global_to(guild=guild)
+        synced = await tree.sync(guild=guild)
+        return [c.name for c in synced]
+
+
+async def _never_invoked(*_: object) -> None:  # the sync client never receives interactions
+    raise RuntimeError("sync-commands does not handle interactions")
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add the Discord commands to the ``import`` and ``discord`` groups."""
+
+    @groups["import"].command("discord")
+    def import_discord(
+        guild: Annotated[int, typer.Option("--guild", help="Guild (server) id to backfill")],
+        since: Annotated[str | None, typer.Option("--since", help="Only messages after this date (YYYY-MM-DD)")] = None,
+        config: Annotated[str | None, typer.Option("--config", help="TOML settings file")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Backfill a guild's channel and thread history (same events as live traffic)."""
+        settings = settings_or_exit(config)
+        after = parse_since(since)
+
+        def show(p: ChannelProgress) -> None:
+            note = f" (skipped: {p.skipped})" if p.skipped else ""
+            typer.echo(f"#{p.name}: {p.messages} messages{note}", err=True)
+
+        report = run(lambda: run_backfill(settings, guild_id=guild, since=after, progress=show))
+        emit(
+            report.as_dict(),
+            as_json,
+            f"imported {report.messages} messages from {len(report.channels)} channels/threads",
+        )
+
+    @groups["discord"].command("sync-commands")
+    def sync(
+        guild: Annotated[
+            int | None, typer.Option("--guild", help="Sync to one guild (instant) instead of globally")
+        ] = None,
+        config: Annotated[str | None, typer.Option("--config", help="TOML settings file")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Register slash commands. Global sync can take up to an hour to reach every client."""
+        settings = settings_or_exit(config)
+        names = run(lambda: sync_commands(settings, guild))
+        where = f"guild {guild}" if guild else "globally (may take up to an hour to appear)"
+        emit({"synced": names, "guild": guild}, as_json, f"synced {len(names)} commands {where}: {', '.join(names)}")

@@ -1,0 +1,116 @@
+"""Slash commands as a discord.py ``app_commands.CommandTree``.
+
+Every command does the same two things: ``defer()`` at once (Discord drops interactions that are
+not acknowledged within 3 seconds, and answers may need an LLM) and hand the invocation to the
+adapter, which publishes :class:`bot.events.CommandInvoked`. Brains answer through the command
+router; the adapter sends their :class:`bot.events.CommandReply` as the interaction's follow-up.
+
+The admin group carries ``default_permissions(manage_guild=True)`` so Discord hides it from members
+without Manage Server; that is only a default server admins can change, so the router re-checks
+``is_platform_admin`` at run time (:mod:`bot.permissions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import discord
+from discord import app_commands
+
+Options = list[tuple[str, str]]
+OnInvoke = Callable[[discord.Interaction, str, Options], Awaitable[None]]
+
+# Commands whose answers everyone in the channel should see; the rest answer privately.
+PUBLIC_COMMANDS = frozenset({"ask", "leaderboard", "trends"})
+Period = Literal["week", "month", "all"]
+DigestAction = Literal["show", "on", "off", "preview"]
+ConfigAction = Literal["show", "set"]
+
+
+def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.CommandTree[discord.Client]:
+    """Create the command tree on ``client`` with Guildhall's commands.
+
+    Args:
+        client: the discord.py client (one tree per client).
+        on_invoke: called after the interaction was deferred, with the command path and options.
+    """
+    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+
+    async def run(interaction: discord.Interaction, name: str, options: Options) -> None:
+        await interaction.response.defer(ephemeral=name not in PUBLIC_COMMANDS, thinking=True)
+        await on_invoke(interaction, name, [(k, v) for k, v in options if v])
+
+    @tree.command(name="ask", description="Ask a question; the answer cites our history")
+    @app_commands.describe(question="What do you want to know?")
+    async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
+        await run(interaction, "ask", [("question", question)])
+
+    @tree.command(name="recommend", description="Threads and channels you might like")
+    async def recommend(interaction: discord.Interaction) -> None:
+        await run(interaction, "recommend", [])
+
+    @tree.command(name="leaderboard", description="Most helpful members")
+    async def leaderboard(
+        interaction: discord.Interaction, period: Period | None = None, channel: discord.TextChannel | None = None
+    ) -> None:
+        await run(
+            interaction, "leaderboard", [("period", period or ""), ("channel", str(channel.id) if channel else "")]
+        )
+
+    @tree.command(name="trends", description="Current topic bursts and community health signals")
+    async def trends(interaction: discord.Interaction) -> None:
+        await run(interaction, "trends", [])
+
+    @tree.command(name="optout", description="Stop Guildhall from indexing, profiling or ranking your messages")
+    async def optout(interaction: discord.Interaction) -> None:
+        await run(interaction, "optout", [])
+
+    @tree.command(name="optin", description="Let Guildhall learn from your messages again")
+    async def optin(interaction: discord.Interaction) -> None:
+        await run(interaction, "optin", [])
+
+    @tree.command(name="forget-me", description="Erase everything Guildhall stored about you")
+    @app_commands.describe(confirm="Type confirm to erase your data")
+    async def forget_me(interaction: discord.Interaction, confirm: str | None = None) -> None:
+        await run(interaction, "forget-me", [("confirm", confirm or "")])
+
+    @tree.command(name="help", description="What Guildhall can do and how to use it")
+    async def help_(interaction: discord.Interaction) -> None:
+        await run(interaction, "help", [])
+
+    admin = app_commands.Group(
+        name="guildhall",
+        description="Guildhall administration",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
+
+    @admin.command(name="index", description="Rebuild the question-answering index")
+    async def index(interaction: discord.Interaction, scope: Literal["all"] | None = None) -> None:
+        await run(interaction, "guildhall index", [("scope", scope or "")])
+
+    @admin.command(name="config", description="Show or change settings")
+    async def config(
+        interaction: discord.Interaction,
+        action: ConfigAction = "show",
+        key: str | None = None,
+        value: str | None = None,
+    ) -> None:
+        await run(interaction, "guildhall config", [("action", action), ("key", key or ""), ("value", value or "")])
+
+    @admin.command(name="alerts-channel", description="Post trend alerts in this (or the given) channel")
+    async def alerts_channel(interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+        await run(interaction, "guildhall alerts-channel", [("channel", str(channel.id) if channel else "")])
+
+    @admin.command(name="digest", description="Configure the weekly recommendation digest")
+    async def digest(interaction: discord.Interaction, action: DigestAction = "show", value: str | None = None) -> None:
+        await run(interaction, "guildhall digest", [("action", action), ("value", value or "")])
+
+    tree.add_command(admin)
+    return tree
+
+
+def command_text(options: Options) -> str:
+    """The raw argument string brains parse (``set KEY VALUE``): option values in declared order."""
+    return " ".join(v for _, v in options if v)

@@ -1,0 +1,208 @@
+"""Pure translation of discord.py models and raw gateway events into :mod:`bot.events`.
+
+discord.py parses the gateway payloads (``discord.state.ConnectionState.parse_*``); these functions
+only read the resulting objects, so they are deterministic and do no I/O. Snowflakes become ``str``.
+Threads are reported under their parent channel with ``thread_id`` = the thread's id, so a forum
+post's starter message and the replies in a thread share one conversation key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+
+from bot.events import (
+    ChannelRef,
+    ChannelSeen,
+    EventSource,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ReactionRemoved,
+    ThreadCreated,
+    UserRef,
+    Visibility,
+)
+
+# DMs belong to no guild; Discord's own URLs use ``@me`` for them, so do we.
+DM_WORKSPACE = "@me"
+# Message types that are people talking; everything else (pins, joins, boosts...) is a system notice.
+CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+AnyChannel = Any  # discord.py's channel union is wide; the functions duck-type what they read
+
+
+def workspace_id(guild: discord.Guild | None) -> str:
+    """The guild id as ``str``, or :data:`DM_WORKSPACE` outside guilds."""
+    return str(guild.id) if guild is not None else DM_WORKSPACE
+
+
+def user_ref(user: discord.abc.User | discord.Member, guild_id: str, *, self_id: int | None = None) -> UserRef:
+    """A :class:`UserRef`; our own account counts as a bot so brains never answer themselves."""
+    is_bot = bool(getattr(user, "bot", False)) or (self_id is not None and user.id == self_id)
+    return UserRef(Platform.DISCORD, guild_id, str(user.id), getattr(user, "display_name", "") or user.name, is_bot)
+
+
+def _is_role(target: Any) -> bool:
+    if isinstance(target, discord.Role):
+        return True
+    return isinstance(target, discord.Object) and target.type is discord.Role
+
+
+def channel_ref(channel: AnyChannel) -> ChannelRef:
+    """The :class:`ChannelRef` of a guild channel, a DM, or (for a thread) its parent channel.
+
+    A channel the @everyone role cannot view is private; the roles and members its permission
+    overwrites let in are kept so retrieval can filter answers by who may read them.
+    """
+    if isinstance(channel, discord.Thread) and channel.parent is not None:
+        channel = channel.parent
+    guild = getattr(channel, "guild", None)
+    if guild is None:
+        if isinstance(channel, (discord.DMChannel, discord.GroupChannel)):
+            return ChannelRef(Platform.DISCORD, DM_WORKSPACE, str(channel.id), "", Visibility.DM)
+        return ChannelRef(Platform.DISCORD, DM_WORKSPACE, str(channel.id))
+    name = getattr(channel, "name", "") or ""
+    is_forum = isinstance(channel, discord.ForumChannel)
+    if not hasattr(channel, "permissions_for") or isinstance(channel, discord.PartialMessageable):
+        return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, is_forum=is_forum)
+    if channel.permissions_for(guild.default_role).view_channel:
+        return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PUBLIC, is_forum)
+    roles: list[str] = []
+    users: list[str] = []
+    for target, overwrite in channel.overwrites.items():
+        if not overwrite.view_channel or target.id == guild.id:
+            continue
+        (roles if _is_role(target) else users).append(str(target.id))
+    return ChannelRef(
+        Platform.DISCORD,
+        str(guild.id),
+        str(channel.id),
+        name,
+        Visibility.PRIVATE,
+        is_forum,
+        tuple(sorted(users)),
+        tuple(sorted(roles)),
+    )
+
+
+def thread_id_of(channel: AnyChannel) -> str | None:
+    """The thread id when ``channel`` is a thread, else ``None``."""
+    return str(channel.id) if isinstance(channel, discord.Thread) else None
+
+
+def is_chat(message: discord.Message) -> bool:
+    """True for messages people wrote; pins, joins and other system notices are not chat."""
+    return message.type in CHAT_TYPES
+
+
+def message_posted(
+    message: discord.Message, *, self_id: int | None, source: EventSource = EventSource.LIVE
+) -> MessagePosted:
+    """A :class:`MessagePosted` for ``message``; system messages keep their type as ``subtype``."""
+    guild_id = workspace_id(message.guild)
+    mentions_bot = self_id is not None and any(u.id == self_id for u in message.mentions)
+    ref = message.reference
+    return MessagePosted(
+        channel=channel_ref(message.channel),
+        author=user_ref(message.author, guild_id, self_id=self_id),
+        message_id=str(message.id),
+        text=message.content,
+        ts=message.created_at,
+        thread_id=thread_id_of(message.channel),
+        reply_to=str(ref.message_id) if ref is not None and ref.message_id is not None else None,
+        mentions_bot=mentions_bot,
+        mentioned_user_ids=tuple(str(u.id) for u in message.mentions),
+        permalink=message.jump_url,
+        subtype="" if is_chat(message) else message.type.name,
+        source=source,
+    )
+
+
+def message_edited(payload: discord.RawMessageUpdateEvent, *, self_id: int | None) -> MessageEdited | None:
+    """A :class:`MessageEdited` from a raw edit, or ``None`` when the member did not edit.
+
+    Raw edits arrive for uncached messages too. Discord also sends MESSAGE_UPDATE when it adds a
+    link preview or pins a message; those carry no new ``edited_timestamp`` and are not edits.
+    """
+    message = payload.message
+    edited = message.edited_at
+    if edited is None or "content" not in payload.data:
+        return None
+    cached = payload.cached_message
+    if cached is not None and cached.content == message.content and cached.edited_at == edited:
+        return None
+    return MessageEdited(
+        channel=channel_ref(message.channel),
+        message_id=str(payload.message_id),
+        text=str(payload.data["content"]),
+        edited_at=edited,
+        author=user_ref(message.author, workspace_id(message.guild), self_id=self_id),
+        thread_id=thread_id_of(message.channel),
+    )
+
+
+def messages_deleted(channel: ChannelRef, message_ids: set[int] | list[int]) -> list[MessageDeleted]:
+    """One :class:`MessageDeleted` per id (single and bulk deletes)."""
+    return [MessageDeleted(channel, str(mid)) for mid in sorted(message_ids)]
+
+
+def reaction(
+    payload: discord.RawReactionActionEvent, channel: ChannelRef, *, self_id: int | None, now: datetime
+) -> ReactionAdded | ReactionRemoved:
+    """A reaction event; custom emoji are named, unicode emoji kept as the character."""
+    guild_id = workspace_id_from(payload.guild_id)
+    user = payload.member
+    is_bot = bool(user.bot) if user is not None else False
+    name = user.display_name if user is not None else ""
+    ref = UserRef(Platform.DISCORD, guild_id, str(payload.user_id), name, is_bot or payload.user_id == self_id)
+    emoji = payload.emoji.name or str(payload.emoji.id)
+    if payload.event_type == "REACTION_ADD":
+        author = str(payload.message_author_id) if payload.message_author_id else None
+        return ReactionAdded(channel, str(payload.message_id), ref, emoji, now, author)
+    return ReactionRemoved(channel, str(payload.message_id), ref, emoji, now)
+
+
+def workspace_id_from(guild_id: int | None) -> str:
+    """Workspace id from a raw event's optional guild id."""
+    return str(guild_id) if guild_id is not None else DM_WORKSPACE
+
+
+def member_joined(member: discord.Member) -> MemberJoined:
+    """A :class:`MemberJoined` for the guild (not a channel)."""
+    joined = member.joined_at or datetime.now(UTC)
+    return MemberJoined(user_ref(member, str(member.guild.id)), joined)
+
+
+def thread_created(thread: discord.Thread, *, self_id: int | None) -> ThreadCreated | None:
+    """A :class:`ThreadCreated`; ``is_forum_post`` when the parent is a forum. ``None`` without parent."""
+    parent = thread.parent
+    if parent is None:
+        return None
+    guild_id = str(thread.guild.id)
+    owner = thread.owner
+    author = (
+        user_ref(owner, guild_id, self_id=self_id)
+        if owner is not None
+        else UserRef(Platform.DISCORD, guild_id, str(thread.owner_id or ""))
+    )
+    return ThreadCreated(
+        parent=channel_ref(parent),
+        thread_id=str(thread.id),
+        title=thread.name,
+        author=author,
+        ts=thread.created_at or datetime.now(UTC),
+        is_forum_post=isinstance(parent, discord.ForumChannel),
+    )
+
+
+def channel_seen(channel: AnyChannel, now: datetime) -> ChannelSeen | None:
+    """A :class:`ChannelSeen` for text-bearing guild channels (text, forum, news, voice chat)."""
+    if not isinstance(channel, (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel)):
+        return None
+    return ChannelSeen(channel_ref(channel), now)

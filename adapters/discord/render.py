@@ -1,0 +1,146 @@
+"""Pure rendering of outbound actions into discord.py call arguments.
+
+Nothing here talks to Discord: the adapter passes the results to ``Messageable.send`` /
+``Webhook.send``. Keeping it pure lets the splitting and escaping rules be tested exhaustively.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+
+import discord
+
+from bot.events import Attachment, Button, Citation
+
+MESSAGE_LIMIT = 2000
+EMBED_DESCRIPTION_LIMIT = 4096
+_FENCE = "```"
+# @everyone/@here and role mentions (<@&id>) would ping whole communities; a zero-width space after
+# the @ keeps the text readable while Discord no longer parses it as a mention.
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+_BUTTON_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "danger": discord.ButtonStyle.danger,
+    "success": discord.ButtonStyle.success,
+}
+
+
+def neutralize_mentions(text: str) -> str:
+    """Defuse ``@everyone``, ``@here`` and role mentions in ``text``.
+
+    Belt and braces with ``AllowedMentions.none()``: the escaped text also stays harmless when it
+    is copied or quoted by someone with mention permissions.
+    """
+    text = _MASS_MENTION.sub("@\u200b\\1", text)
+    return _ROLE_MENTION.sub("<@&\u200b\\1>", text)
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split ``text`` into chunks of at most ``limit`` characters, never breaking a code block.
+
+    Cuts prefer paragraph, then line, then word boundaries. When a cut must fall inside a fenced
+    code block, the fence is closed at the end of the chunk and re-opened (same language tag) at
+    the start of the next, so every chunk renders as valid markdown on its own.
+
+    Args:
+        text: the message text; empty text gives no chunks.
+        limit: the platform's per-message limit (Discord: 2,000 characters).
+
+    Returns:
+        The chunks, each non-empty and ``<= limit`` characters.
+    """
+    if limit < 40:
+        raise ValueError("limit too small to split around code fences")
+    chunks: list[str] = []
+    rest = text
+    reopen = ""  # the fence line (with language) to re-open in the next chunk
+    while rest:
+        body = reopen + rest
+        if len(body) <= limit:
+            chunks.append(body)
+            break
+        # Reserve room for a closing fence in case the cut lands inside a code block.
+        fenced = bool(reopen) or _FENCE in rest[:limit]
+        budget = limit - len(reopen) - (len("\n" + _FENCE) if fenced else 0)
+        cut = _best_cut(rest, budget)
+        piece = rest[:cut]
+        fence = _open_fence_after(reopen, piece)
+        chunk = reopen + piece.rstrip("\n")
+        if fence is not None:
+            chunk += "\n" + _FENCE
+            reopen = fence + "\n"
+        else:
+            reopen = ""
+        if chunk.strip():
+            chunks.append(chunk)
+        rest = rest[cut:].lstrip("\n") if fence is None else rest[cut:]
+        if fence is not None and rest.startswith("\n"):
+            rest = rest[1:]
+    return chunks
+
+
+def _best_cut(text: str, budget: int) -> int:
+    """Index at which to cut ``text`` so the head fits ``budget``: paragraph > line > space > hard."""
+    window = text[:budget]
+    for sep in ("\n\n", "\n", " "):
+        at = window.rfind(sep)
+        if at > budget // 4:
+            return at + len(sep)
+    return budget
+
+
+def _open_fence_after(prefix: str, piece: str) -> str | None:
+    """The opening fence line still open at the end of ``prefix + piece``, if any."""
+    open_line: str | None = None
+    for line in (prefix + piece).split("\n"):
+        stripped = line.strip()
+        if stripped.startswith(_FENCE):
+            open_line = None if open_line is not None else stripped
+    return open_line
+
+
+def citations_embed(citations: Sequence[Citation]) -> discord.Embed | None:
+    """One embed listing the numbered sources as links; ``None`` when there are none."""
+    if not citations:
+        return None
+    lines = []
+    for c in citations:
+        title = neutralize_mentions(c.title or c.url or f"source {c.number}").replace("]", ")")
+        line = f"**[{c.number}]** [{title}]({c.url})" if c.url else f"**[{c.number}]** {title}"
+        if c.note:
+            line += f" — {neutralize_mentions(c.note)}"
+        lines.append(line)
+    description = "\n".join(lines)
+    if len(description) > EMBED_DESCRIPTION_LIMIT:
+        description = description[: EMBED_DESCRIPTION_LIMIT - 1] + "…"
+    return discord.Embed(title="Sources", description=description)
+
+
+def files(attachments: Sequence[Attachment]) -> list[discord.File]:
+    """discord.py files for the attachments (charts are PNG bytes in memory)."""
+    return [discord.File(io.BytesIO(a.data), filename=a.filename) for a in attachments]
+
+
+def button_custom_id(button: Button) -> str:
+    """The component ``custom_id`` for ``button``; :func:`parse_custom_id` reverses it."""
+    return f"{button.action_id}:{button.value}"[:100]
+
+
+def parse_custom_id(custom_id: str) -> tuple[str, str]:
+    """Split a component ``custom_id`` back into ``(action_id, value)``."""
+    action_id, _, value = custom_id.partition(":")
+    return action_id, value
+
+
+def buttons_view(buttons: Sequence[Button]) -> discord.ui.View | None:
+    """A persistent view (no timeout) holding ``buttons``; clicks reach the adapter's interaction hook."""
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for b in buttons[:25]:
+        style = _BUTTON_STYLES.get(b.style, discord.ButtonStyle.secondary)
+        view.add_item(discord.ui.Button(label=b.label[:80], custom_id=button_custom_id(b), style=style))
+    return view
