@@ -1,0 +1,568 @@
+"""The Slack adapter end to end: a real Bolt AsyncApp against a fake Slack Web API.
+
+Inbound payloads go through ``app.async_dispatch(AsyncBoltRequest(mode="socket_mode", ...))`` or as
+signed HTTP POSTs to the adapter's running aiohttp endpoint; outbound calls are asserted on the
+fake's recorded Web API calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from adapters.slack.adapter import SlackAdapter
+from bot.app import GuildhallApp
+from bot.brain import Brain, CommandResult, command, listen
+from bot.config import Settings
+from bot.events import (
+    AddReaction,
+    Attachment,
+    ButtonClicked,
+    ChannelRef,
+    Citation,
+    CommandInvoked,
+    MessagePosted,
+    Platform,
+    SendDirectMessage,
+    SendEphemeral,
+    SendMessage,
+    UserRef,
+    Visibility,
+)
+from tests.slack_fakes import (
+    BOT_ID,
+    BOT_USER_ID,
+    SIGNING_SECRET,
+    TEAM_ID,
+    FakeSlackAPI,
+    envelope,
+    form_body,
+    message_event,
+    settle_bolt,
+    signed_headers,
+    slash_form,
+)
+
+GENERAL = ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "general")
+
+
+class EchoBrain(Brain):
+    """Answers mentions in thread and runs a slow /ask gated by the test."""
+
+    name = "echo"
+    gate: ClassVar[asyncio.Event | None] = None
+    clicks: ClassVar[list[ButtonClicked]] = []
+
+    @listen(MessagePosted)
+    async def on_message(self, event: MessagePosted) -> None:
+        if event.mentions_bot and not event.is_bot:
+            await self.ctx.reply(event, f"echo: {event.text}")
+
+    @listen(ButtonClicked)
+    async def on_click(self, event: ButtonClicked) -> None:
+        EchoBrain.clicks.append(event)
+
+    @command("ask", description="Ask a question")
+    async def ask(self, cmd: CommandInvoked) -> CommandResult:
+        if EchoBrain.gate is not None:
+            await EchoBrain.gate.wait()
+        return CommandResult(
+            f"answer to {cmd.text}", ephemeral=False, citations=(Citation(1, "Doc", "https://x.test/d"),)
+        )
+
+
+@dataclass
+class Harness:
+    app: GuildhallApp
+    adapter: SlackAdapter
+    fake: FakeSlackAPI
+
+    async def dispatch(self, body: Mapping[str, Any]) -> int:
+        """Socket Mode path: feed a payload to Bolt, wait for listeners and the bus."""
+        resp = await self.adapter.app.async_dispatch(AsyncBoltRequest(mode="socket_mode", body=dict(body)))
+        await self.settle()
+        return resp.status
+
+    async def settle(self) -> None:
+        await settle_bolt()
+        await self.app.bus.drain()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.adapter.http_port}/slack/events"
+
+    async def post(self, body: str, headers: dict[str, str]) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as session, session.post(self.endpoint, data=body, headers=headers) as resp:
+            return resp.status, await resp.text()
+
+    async def post_event(self, payload: dict[str, object], **extra_headers: str) -> tuple[int, str]:
+        body = json.dumps(payload)
+        return await self.post(body, {**signed_headers(body, content_type="application/json"), **extra_headers})
+
+
+def slack_settings(tmp_path: Path, **slack: object) -> Settings:
+    return Settings.model_validate(
+        {
+            "data_dir": str(tmp_path),
+            "store": {"url": "sqlite://:memory:"},
+            "vectors": {"path": str(tmp_path / "chroma")},
+            "llm": {"backend": "scripted", "warmup": False},
+            "brains": [],
+            "slack": {
+                "bot_token": "xoxb-test",
+                "signing_secret": SIGNING_SECRET,
+                "mode": "http",
+                "http_port": 0,
+                "admin_usergroup_ids": ["SADMINS"],
+                **slack,
+            },
+        }
+    )
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlackAPI]:
+    fake = await FakeSlackAPI().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def slack(make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI) -> AsyncIterator[Harness]:
+    EchoBrain.gate = None
+    EchoBrain.clicks = []
+    settings = slack_settings(tmp_path)
+    app, _ = await make_app(settings_override=settings, extra_brains=[EchoBrain])
+    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
+    app.add_adapter(adapter)
+    await adapter.start()
+    yield Harness(app, adapter, fake_slack)
+    await adapter.stop()
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+async def test_mention_in_thread_is_stored_and_answered_in_that_thread(slack: Harness) -> None:
+    event = message_event(
+        f"<@{BOT_USER_ID}> how do I rotate logs? &amp; keep them", ts="1767600100.000200", thread_ts="1767600000.000100"
+    )
+    assert await slack.dispatch(envelope(event)) == 200
+
+    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600100.000200")
+    assert row is not None and row.thread_id == "1767600000.000100"
+    assert row.text.endswith("& keep them")
+    assert row.permalink.startswith("https://acme.slack.com/archives/CGENERAL/p1767600100000200")
+    posts = slack.fake.calls_to("chat.postMessage")
+    assert len(posts) == 1
+    assert posts[0]["channel"] == "CGENERAL" and posts[0]["thread_ts"] == "1767600000.000100"
+    channel = await slack.app.store.get_channel("slack", TEAM_ID, "CGENERAL")
+    assert channel is not None and channel.name == "general" and channel.visibility == "public"
+
+
+async def test_root_mention_starts_a_thread_on_itself(slack: Harness) -> None:
+    await slack.dispatch(envelope(message_event(f"hey <@{BOT_USER_ID}>", ts="1767600200.000100")))
+    assert slack.fake.calls_to("chat.postMessage")[0]["thread_ts"] == "1767600200.000100"
+
+
+async def test_app_mention_and_message_for_the_same_post_answer_once(slack: Harness) -> None:
+    text = f"<@{BOT_USER_ID}> hi"
+    mention = {
+        "type": "app_mention",
+        "user": "UALICE",
+        "text": text,
+        "ts": "1767600300.000100",
+        "channel": "CGENERAL",
+        "event_ts": "1767600300.000100",
+    }
+    await slack.dispatch(envelope(mention, event_id="Ev1"))
+    await slack.dispatch(envelope(message_event(text, ts="1767600300.000100"), event_id="Ev2"))
+    assert len(slack.fake.calls_to("chat.postMessage")) == 1
+
+
+async def test_own_messages_are_ignored_and_other_bots_are_marked(slack: Harness) -> None:
+    own = message_event(f"<@{BOT_USER_ID}> loop?", ts="1767600400.000100", user=BOT_USER_ID, bot_id=BOT_ID)
+    other_bot = {
+        **message_event(f"<@{BOT_USER_ID}> deploy done", ts="1767600401.000100"),
+        "subtype": "bot_message",
+        "bot_id": "BCI",
+        "username": "ci",
+    }
+    other_bot.pop("user")
+    await slack.dispatch(envelope(own, event_id="Ev1"))
+    await slack.dispatch(envelope(other_bot, event_id="Ev2"))
+
+    assert await slack.app.store.get_message("slack", TEAM_ID, "1767600400.000100") is None
+    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600401.000100")
+    assert row is not None and row.is_bot and row.author_id == "BCI"
+    assert slack.fake.calls_to("chat.postMessage") == []  # the brain never answers bots
+
+
+async def test_edit_then_delete(slack: Harness) -> None:
+    await slack.dispatch(envelope(message_event("first version", ts="1767600500.000100"), event_id="Ev1"))
+    changed = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": "CGENERAL",
+        "channel_type": "channel",
+        "hidden": True,
+        "ts": "1767600510.000200",
+        "event_ts": "1767600510.000200",
+        "message": {
+            "type": "message",
+            "user": "UALICE",
+            "text": "second version",
+            "ts": "1767600500.000100",
+            "edited": {"user": "UALICE", "ts": "1767600510.000000"},
+        },
+        "previous_message": {"type": "message", "user": "UALICE", "text": "first version", "ts": "1767600500.000100"},
+    }
+    await slack.dispatch(envelope(changed, event_id="Ev2"))
+    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600500.000100")
+    assert row is not None and row.text == "second version" and row.edited_ts is not None
+
+    deleted = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": "CGENERAL",
+        "channel_type": "channel",
+        "hidden": True,
+        "deleted_ts": "1767600500.000100",
+        "ts": "1767600520.000300",
+        "event_ts": "1767600520.000300",
+        "previous_message": {"type": "message", "user": "UALICE", "text": "second version", "ts": "1767600500.000100"},
+    }
+    await slack.dispatch(envelope(deleted, event_id="Ev3"))
+    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600500.000100")
+    assert row is not None and row.deleted and row.text == ""
+
+
+async def test_private_channel_without_type_is_looked_up_and_not_public(slack: Harness) -> None:
+    reaction = {
+        "type": "reaction_added",
+        "user": "UALICE",
+        "reaction": "+1::skin-tone-2",
+        "item_user": "UBOB",
+        "item": {"type": "message", "channel": "GSECRET", "ts": "1767600000.000100"},
+        "event_ts": "1767600600.000100",
+    }
+    await slack.dispatch(envelope(reaction))
+    channel = await slack.app.store.get_channel("slack", TEAM_ID, "GSECRET")
+    assert channel is not None and channel.visibility == "private"
+    assert len(slack.fake.calls_to("conversations.info")) == 1
+    # members who never posted can still find what was said there; outsiders cannot
+    assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UCAROL")
+    assert "GSECRET" not in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UMALLORY")
+
+
+async def test_unreadable_member_list_never_empties_a_private_access_list(slack: Harness) -> None:
+    await slack.app.store.set_channel_access("slack", TEAM_ID, "GSECRET", user_ids=["UALICE"])
+    slack.fake.fail("conversations.members", "missing_scope", needed="groups:read")
+    await slack.dispatch(envelope(message_event("hi", channel="GSECRET", channel_type="group", user="UBOB")))
+    readable = await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UALICE")
+    assert "GSECRET" in readable
+    row = await slack.app.store.get_channel("slack", TEAM_ID, "GSECRET")
+    assert row is not None and row.visibility == "private"
+
+
+async def test_reactions_members_and_clicks(slack: Harness) -> None:
+    await slack.dispatch(
+        envelope(
+            {
+                "type": "member_joined_channel",
+                "user": "UNEW",
+                "channel": "CHELP",
+                "channel_type": "C",
+                "team": TEAM_ID,
+                "event_ts": "1767600700.000100",
+            },
+            event_id="Ev1",
+        )
+    )
+    await slack.dispatch(
+        envelope(
+            {
+                "type": "team_join",
+                "user": {"id": "UNEW2", "name": "zoë", "real_name": "Zoë 🚀", "is_bot": False},
+                "event_ts": "1767600701.000100",
+            },
+            event_id="Ev2",
+        )
+    )
+    user = await slack.app.store.get_user("slack", TEAM_ID, "UNEW2")
+    assert user is not None and user.name == "Zoë 🚀"
+    click = {
+        "type": "block_actions",
+        "user": {"id": "UALICE", "username": "alice", "team_id": TEAM_ID},
+        "team": {"id": TEAM_ID, "domain": "acme"},
+        "channel": {"id": "CGENERAL", "name": "general"},
+        "container": {"type": "message", "message_ts": "1767600000.000100", "channel_id": "CGENERAL"},
+        "trigger_id": "123.456.abc",
+        "response_url": "",
+        "actions": [
+            {
+                "action_id": "qa.feedback",
+                "block_id": "b1",
+                "value": "up",
+                "type": "button",
+                "action_ts": "1767600702.000100",
+            }
+        ],
+    }
+    assert await slack.dispatch(click) == 200
+    assert [(c.action_id, c.value, c.message_id) for c in EchoBrain.clicks] == [
+        ("qa.feedback", "up", "1767600000.000100")
+    ]
+
+
+async def test_app_home_shows_the_members_privacy_setting(slack: Harness) -> None:
+    await slack.app.store.set_member_setting("slack", TEAM_ID, "UALICE", "opted_out", True)
+    opened = {
+        "type": "app_home_opened",
+        "user": "UALICE",
+        "channel": "DALICE",
+        "tab": "home",
+        "event_ts": "1767600800.1",
+    }
+    await slack.dispatch(envelope(opened, event_id="EvHome1"))
+    await slack.dispatch(envelope({**opened, "tab": "messages"}, event_id="EvHome2"))
+    [published] = slack.fake.calls_to("views.publish")
+    assert published["user_id"] == "UALICE"
+    assert "You are opted out" in json.dumps(published["view"])
+
+
+# --------------------------------------------------------------------------- HTTP mode
+
+
+async def test_http_event_retry_is_processed_once(slack: Harness) -> None:
+    payload = envelope(message_event(f"<@{BOT_USER_ID}> once please", ts="1767600800.000100"), event_id="EvRetry")
+    status, _ = await slack.post_event(payload)
+    assert status == 200
+    status, _ = await slack.post_event(payload, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert status == 200
+    await slack.settle()
+    assert len(slack.fake.calls_to("chat.postMessage")) == 1
+    assert (await slack.app.store.counts())["messages"] == 1
+
+
+@pytest.mark.parametrize("tamper", ["bad_signature", "stale_timestamp", "no_headers"])
+async def test_unsigned_or_stale_requests_are_rejected_and_nothing_is_stored(slack: Harness, tamper: str) -> None:
+    body = json.dumps(envelope(message_event("sneaky", ts="1767600900.000100")))
+    if tamper == "bad_signature":
+        headers = signed_headers(body, secret="not-the-secret", content_type="application/json")
+    elif tamper == "stale_timestamp":
+        headers = signed_headers(body, timestamp=int(time.time()) - 600, content_type="application/json")
+    else:
+        headers = {"Content-Type": "application/json"}
+    status, _ = await slack.post(body, headers)
+    await slack.settle()
+    assert status == 401
+    assert (await slack.app.store.counts())["messages"] == 0
+
+
+async def test_url_verification_and_malformed_bodies(slack: Harness) -> None:
+    status, text = await slack.post_event({"type": "url_verification", "challenge": "c-123", "token": "t"})
+    assert status == 200 and "c-123" in text
+    body = "{not json"
+    status, _ = await slack.post(body, signed_headers(body, content_type="application/json"))
+    await slack.settle()
+    assert status in (400, 404)
+    status, _ = await slack.post_event(envelope({"type": "message", "channel": "CGENERAL", "text": "no ts, no user"}))
+    await slack.settle()
+    assert status == 200 and (await slack.app.store.counts())["messages"] == 0
+
+
+async def test_slash_command_is_acked_fast_and_answered_later(slack: Harness) -> None:
+    EchoBrain.gate = asyncio.Event()
+    body = form_body(slash_form("/ask", "what is  ünïcode? 🤔", response_url=slack.fake.hook_url("ask1")))
+    started = time.monotonic()
+    status, _ = await slack.post(body, signed_headers(body, content_type="application/x-www-form-urlencoded"))
+    elapsed = time.monotonic() - started
+    assert status == 200 and elapsed < 3.0
+    assert slack.fake.hook_posts == []  # the answer is still being worked on
+    EchoBrain.gate.set()
+    await slack.settle()
+    [(name, reply)] = slack.fake.hook_posts
+    assert name == "ask1" and reply["response_type"] == "in_channel"
+    assert "answer to what is  ünïcode? 🤔" in reply["text"]
+    assert "<https://x.test/d|Doc>" in json.dumps(reply["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("user", "groups", "allowed"),
+    [("UALICE", {}, False), ("UADMIN", {}, True), ("UOWNER", {}, True), ("UALICE", {"SADMINS": ["UALICE"]}, True)],
+)
+async def test_admin_commands_need_workspace_admin_or_admin_group(
+    slack: Harness, user: str, groups: dict[str, list[str]], allowed: bool
+) -> None:
+    slack.fake.usergroups.update(groups)
+    form = slash_form("/guildhall", "config show", user=user, response_url=slack.fake.hook_url("cfg"))
+    await slack.dispatch(form)
+    [(_, reply)] = slack.fake.hook_posts
+    assert reply["response_type"] == "ephemeral"
+    assert ("admins" in reply["text"]) is not allowed
+    audit = await slack.app.store.audit_entries()
+    assert audit[0]["action"] == "/guildhall config" and audit[0]["allowed"] is allowed
+
+
+async def test_command_reply_falls_back_when_response_url_expired(slack: Harness) -> None:
+    slack.fake.expired_hooks.add("old")
+    await slack.dispatch(slash_form("/guildhall-help", response_url=slack.fake.hook_url("old")))
+    assert len(slack.fake.hook_posts) == 1
+    [eph] = slack.fake.calls_to("chat.postEphemeral")
+    assert eph["channel"] == "CGENERAL" and eph["user"] == "UALICE"
+
+
+async def test_forged_response_url_is_not_called(slack: Harness) -> None:
+    await slack.dispatch(slash_form("/guildhall-help", response_url="http://169.254.169.254/latest"))
+    assert slack.fake.hook_posts == []
+    assert len(slack.fake.calls_to("chat.postEphemeral")) == 1
+
+
+async def test_redelivered_slash_command_runs_once(slack: Harness) -> None:
+    form = slash_form("/guildhall-help", response_url=slack.fake.hook_url("h"))
+    await slack.dispatch(form)
+    await slack.dispatch(form)
+    assert len(slack.fake.hook_posts) == 1
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+async def test_rate_limited_call_is_retried_after_retry_after(slack: Harness) -> None:
+    slack.fake.rate_limit("chat.postMessage", retry_after=0)
+    await slack.app.bus.publish(SendMessage(channel=GENERAL, text="hello", thread_id="1767600000.000100"))
+    await slack.app.bus.drain()
+    posts = slack.fake.calls_to("chat.postMessage")
+    assert len(posts) == 2 and posts[1]["text"] == "hello"
+
+
+async def test_not_in_channel_is_logged_with_a_hint_and_the_app_goes_on(
+    slack: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.fake.fail("chat.postMessage", "not_in_channel")
+    with caplog.at_level(logging.WARNING, logger="adapters.slack"):
+        await slack.app.bus.publish(SendMessage(channel=GENERAL, text="first"))
+        await slack.app.bus.drain()
+    assert "not_in_channel" in caplog.text and "/invite" in caplog.text
+    assert slack.app.bus.stats.failed == 0  # type: ignore[attr-defined]
+    await slack.app.bus.publish(SendMessage(channel=GENERAL, text="second"))
+    await slack.app.bus.drain()
+    assert [p["text"] for p in slack.fake.calls_to("chat.postMessage")] == ["first", "second"]
+
+
+async def test_dm_ephemeral_reaction_and_chart_upload(slack: Harness) -> None:
+    alice = UserRef(Platform.SLACK, TEAM_ID, "UALICE", "alice")
+    chart = Attachment("trends.png", "image/png", b"\x89PNG\r\n\x1a\nfake")
+    await slack.app.bus.publish(SendDirectMessage(user=alice, text="your digest <!channel>", attachments=(chart,)))
+    await slack.app.bus.publish(SendEphemeral(channel=GENERAL, user=alice, text="only you"))
+    await slack.app.bus.publish(AddReaction(channel=GENERAL, message_id="1767600000.000100", emoji="✅"))
+    await slack.app.bus.drain()
+
+    assert slack.fake.calls_to("conversations.open")[0]["users"] == "UALICE"
+    [dm] = slack.fake.calls_to("chat.postMessage")
+    assert dm["channel"] == "DALICE" and "<!channel>" not in dm["text"]
+    assert slack.fake.calls_to("chat.postEphemeral")[0]["user"] == "UALICE"
+    assert slack.fake.calls_to("reactions.add")[0]["name"] == "white_check_mark"
+    [complete] = slack.fake.calls_to("files.completeUploadExternal")
+    assert complete["channel_id"] == "DALICE"
+    assert slack.fake.uploads[0][1] == chart.data
+
+
+async def test_huge_answer_is_split_across_messages(slack: Harness) -> None:
+    text = "\n\n".join(f"paragraph {i} " + "x" * 2900 for i in range(60))
+    await slack.app.bus.publish(
+        SendMessage(channel=ChannelRef(Platform.SLACK, TEAM_ID, "GSECRET", visibility=Visibility.PRIVATE), text=text)
+    )
+    await slack.app.bus.drain()
+    posts = slack.fake.calls_to("chat.postMessage")
+    assert len(posts) == 2
+    assert all(len(b["text"]["text"]) <= 3000 for p in posts for b in p["blocks"])
+
+
+# --------------------------------------------------------------------------- Socket Mode transport
+
+
+async def test_socket_mode_connection_receives_events_and_commands(
+    make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI
+) -> None:
+    settings = slack_settings(tmp_path, mode="socket", app_token="xapp-1-test")
+    app, _ = await make_app(settings_override=settings, extra_brains=[EchoBrain])
+    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
+    app.add_adapter(adapter)
+    await asyncio.wait_for(adapter.start(), timeout=10)
+    try:
+        await asyncio.wait_for(fake_slack.socket_connected.wait(), timeout=10)
+        event = envelope(message_event(f"<@{BOT_USER_ID}> over the socket", ts="1767601000.000100"))
+        ack = await asyncio.wait_for(fake_slack.socket_send("env-1", "events_api", event), timeout=10)
+        assert ack["envelope_id"] == "env-1"
+        form = slash_form("/guildhall-help", response_url=fake_slack.hook_url("sock"))
+        ack = await asyncio.wait_for(fake_slack.socket_send("env-2", "slash_commands", dict(form)), timeout=10)
+        assert ack["envelope_id"] == "env-2"
+        await settle_bolt()
+        await app.bus.drain()
+        assert await app.store.get_message("slack", TEAM_ID, "1767601000.000100") is not None
+        assert fake_slack.calls_to("chat.postMessage")[0]["thread_ts"] == "1767601000.000100"
+        assert [name for name, _ in fake_slack.hook_posts] == ["sock"]
+        assert fake_slack.calls_to("apps.connections.open")
+    finally:
+        await adapter.stop()
+
+
+# --------------------------------------------------------------------------- multi-workspace (OAuth)
+
+
+async def test_oauth_install_then_events_and_answers_use_that_workspace_token(
+    make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI
+) -> None:
+    settings = slack_settings(tmp_path, bot_token=None, client_id="111.222", client_secret="s3cr3t")
+    app, _ = await make_app(settings_override=settings, extra_brains=[EchoBrain])
+    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
+    app.add_adapter(adapter)
+    await adapter.start()
+    base = f"http://127.0.0.1:{adapter.http_port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/slack/install") as resp:
+                assert resp.status == 200
+                state = resp.cookies["slack-app-oauth-state"].value
+            cookie = {"Cookie": f"slack-app-oauth-state={state}"}
+            async with session.get(
+                f"{base}/slack/oauth_redirect", params={"code": "good-code", "state": "forged"}, headers=cookie
+            ) as resp:
+                assert resp.status in (400, 401)  # state must match the browser cookie and the store
+            async with session.get(
+                f"{base}/slack/oauth_redirect", params={"code": "good-code", "state": state}, headers=cookie
+            ) as resp:
+                assert resp.status == 200
+        assert adapter.installation_store is not None
+        bot = await adapter.installation_store.async_find_bot(enterprise_id=None, team_id="T0BETA")
+        assert bot is not None and bot.bot_token == "xoxb-beta" and bot.bot_id == "BBOTBETA"
+
+        event = envelope(message_event("<@UBOTBETA> hello beta", ts="1767602000.000100"), team_id="T0BETA")
+        event["authorizations"] = [{"team_id": "T0BETA", "user_id": "UBOTBETA", "is_bot": True}]
+        event["event"]["team"] = "T0BETA"
+        body = json.dumps(event)
+        async with aiohttp.ClientSession() as session:
+            url = f"{base}/slack/events"
+            async with session.post(
+                url, data=body, headers=signed_headers(body, content_type="application/json")
+            ) as resp:
+                assert resp.status == 200
+        await settle_bolt()
+        await app.bus.drain()
+        assert await app.store.get_message("slack", "T0BETA", "1767602000.000100") is not None
+        [post] = [c for c in fake_slack.calls if c.method == "chat.postMessage"]
+        assert post.token == "xoxb-beta" and post.args["thread_ts"] == "1767602000.000100"
+    finally:
+        await adapter.stop()

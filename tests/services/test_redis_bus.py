@@ -1,0 +1,148 @@
+"""Redis Streams bus against the real Redis on this machine (started by .ci/run when down)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis import asyncio as aioredis
+
+from bot.bus_redis import RedisStreamsBus, families_for
+from bot.events import Action, CommandInvoked, MessageDeleted, MessagePosted, SendMessage
+from bot.testing import channel, command, make_message
+
+pytestmark = pytest.mark.services
+URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    name = f"ghtest-{uuid.uuid4().hex[:8]}"
+    yield name
+    r = aioredis.from_url(URL)
+    keys = [k async for k in r.scan_iter(f"{name}:*")]
+    if keys:
+        await r.delete(*keys)
+    await r.aclose()
+
+
+def make_bus(prefix: str, **kw: object) -> RedisStreamsBus:
+    return RedisStreamsBus(URL, prefix=prefix, block_ms=20, **kw)  # type: ignore[arg-type]
+
+
+def test_families_route_base_classes_to_every_stream() -> None:
+    assert families_for((MessagePosted,)) == ["messages"]
+    assert families_for((CommandInvoked,)) == ["commands"]
+    assert families_for((Action,)) == ["actions"]
+    assert "messages" in families_for((MessagePosted, MessageDeleted))
+
+
+async def test_each_group_sees_every_event_once_and_types_are_filtered(prefix: str) -> None:
+    bus = make_bus(prefix)
+    seen_a: list[str] = []
+    seen_b: list[str] = []
+    actions: list[str] = []
+
+    async def a(e: MessagePosted) -> None:
+        seen_a.append(e.message_id)
+
+    async def b(events: list[object]) -> None:
+        seen_b.extend(getattr(e, "message_id", "") for e in events)
+
+    async def act(e: SendMessage) -> None:
+        actions.append(e.text)
+
+    bus.subscribe(MessagePosted, a, name="brain-a")
+    bus.subscribe_batch((MessagePosted, MessageDeleted), b, name="brain-b")
+    bus.subscribe(Action, act, name="gateway.console")
+    await bus.start()
+    for i in range(20):
+        await bus.publish(make_message("x", message_id=f"r{i}"))
+    await bus.publish(make_message("x", message_id="r0"))  # duplicate: dropped
+    await bus.publish(SendMessage(channel("general"), "hello"))
+    await bus.publish(command("help"))  # other family: nobody here subscribes
+    await bus.drain()
+    assert sorted(seen_a) == sorted(f"r{i}" for i in range(20))
+    assert sorted(seen_b) == sorted(seen_a)
+    assert actions == ["hello"]
+    assert bus.stats.duplicates == 1
+    await bus.close()
+
+
+async def test_two_consumers_of_one_group_share_the_load(prefix: str) -> None:
+    producer = make_bus(prefix)
+    w1, w2 = make_bus(prefix, consumer="w1"), make_bus(prefix, consumer="w2")
+    got: dict[str, list[str]] = {"w1": [], "w2": []}
+
+    def handler_for(name: str):
+        async def handler(e: MessagePosted) -> None:
+            got[name].append(e.message_id)
+            await asyncio.sleep(0.001)
+
+        return handler
+
+    w1.subscribe(MessagePosted, handler_for("w1"), name="recorder")
+    w2.subscribe(MessagePosted, handler_for("w2"), name="recorder")
+    await w1.start()
+    await w2.start()
+    for i in range(200):
+        await producer.publish(make_message("x", message_id=f"s{i}"))
+    await w1.drain()
+    await w2.drain()
+    everything = got["w1"] + got["w2"]
+    assert sorted(everything) == sorted(f"s{i}" for i in range(200))
+    assert len(set(everything)) == 200
+    assert got["w1"] and got["w2"], "both consumers should have received work"
+    for b in (producer, w1, w2):
+        await b.close()
+
+
+async def test_poison_event_goes_to_dead_letter_and_can_be_replayed(prefix: str) -> None:
+    bus = make_bus(prefix, claim_idle_ms=100, max_deliveries=3)
+    ok: list[str] = []
+    fail = True
+
+    async def handler(e: MessagePosted) -> None:
+        if e.text == "poison" and fail:
+            raise ValueError("cannot handle this")
+        ok.append(e.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="picky")
+    await bus.start()
+    await bus.publish(make_message("poison", message_id="p1"))
+    await bus.publish(make_message("fine", message_id="p2"))
+    await bus.drain(timeout=20)
+    letters = await bus.dead_letters()
+    assert len(letters) == 1
+    assert letters[0]["group"] == "picky" and "cannot handle this" in letters[0]["error"]
+    assert ok == ["p2"]
+    fail = False
+    assert await bus.replay_dead_letter(letters[0]["id"])
+    await bus.drain(timeout=20)
+    assert ok == ["p2", "p1"]
+    assert await bus.dead_letters() == []
+    await bus.close()
+
+
+async def test_publish_buffers_while_redis_is_unreachable(prefix: str) -> None:
+    bus = make_bus(prefix)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="rec")
+    await bus.start()
+    real = bus._redis
+    # Cut the connection: point the publisher at a closed port, as if Redis had died.
+    bus._redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.05)
+    for i in range(5):
+        assert await bus.publish(make_message("x", message_id=f"down{i}"))
+    assert bus.buffered == 5
+    await bus._redis.aclose()
+    bus._redis = real  # Redis is back
+    await bus.drain(timeout=20)
+    assert got == [f"down{i}" for i in range(5)]
+    await bus.close()

@@ -1,0 +1,132 @@
+"""Alert de-duplication, rate limiting, the scan job and health checks."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import matplotlib.image as mpimg
+
+from bot.clock import FakeClock
+from bot.events import CommandReply, SendMessage
+from bot.testing import make_message
+from bot.testing.builders import BASE_TIME, command
+from brain.activity import health, sentiment
+from brain.activity.alert_state import AlertLedger, AlertPolicy, Decision
+from brain.activity.brain import ActivityBrain
+from tests.conftest import AppFactory
+
+HOUR = 3600.0
+
+
+async def test_ledger_reports_once_then_updates_then_rate_limits(make_app: AppFactory) -> None:
+    app, _ = await make_app(brains=["activity"])
+    ledger = AlertLedger(app.store, "console", "local", AlertPolicy(quiet_hours=24, update_factor=1.5, max_per_hour=3))
+    t = 1_000_000.0
+    assert await ledger.decide("burst:help:poetry lock", 6, t) is Decision.NEW
+    assert await ledger.decide("burst:help:poetry lock", 7, t + 900) is Decision.SKIP
+    assert await ledger.decide("burst:help:poetry lock", 12, t + 1800) is Decision.UPDATE
+    assert await ledger.decide("burst:help:poetry lock", 12, t + 2700) is Decision.SKIP
+    # Rate limit (alerts posted in the last hour): the burst, "a" and "b" fill it; "c" is held back.
+    assert await ledger.decide("a", 1, t + 2800) is Decision.NEW
+    assert await ledger.decide("b", 1, t + 2850) is Decision.NEW
+    assert await ledger.decide("c", 1, t + 2900) is Decision.SKIP
+    assert await ledger.decide("c", 1, t + 2 * HOUR) is Decision.NEW  # held back, not forgotten
+    # After a quiet day the same key is new again.
+    assert await ledger.decide("burst:help:poetry lock", 1, t + 30 * HOUR) is Decision.NEW
+
+
+async def seed_burst(adapter, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    # Ten days of ordinary traffic, then a burst of one error in the last two hours.
+    for day in range(10):
+        for k in range(6):
+            await adapter.inject(
+                make_message(
+                    f"question about pytest fixtures number {k}",
+                    author=f"u{k}",
+                    chan="help",
+                    ts=BASE_TIME + timedelta(days=day, hours=k * 3),
+                )
+            )
+    end = BASE_TIME + timedelta(days=10, hours=12)
+    for i in range(7):
+        await adapter.inject(
+            make_message(
+                "poetry lock fails with SolverProblemError",
+                author=f"v{i}",
+                chan="help",
+                ts=end - timedelta(minutes=100 - i * 10),
+            )
+        )
+    await clock.advance(end - clock.now())
+
+
+async def test_scan_job_posts_burst_with_chart_once(make_app: AppFactory, settings) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"activity": settings.activity.model_copy(update={"alerts_channel_id": "staff"})}
+    )
+    app, adapter = await make_app(brains=["activity"], clock=clock, settings_override=tuned)
+    await seed_burst(adapter, clock)
+    await app.bus.drain()
+    brain = next(b for b in app.brains if b.name == "activity")
+    assert isinstance(brain, ActivityBrain)
+    await brain.trend_scan()
+    await brain.trend_scan()  # same burst: no second post
+    await app.bus.drain()
+    posts = [a for a in adapter.of_type(SendMessage) if isinstance(a, SendMessage) and "poetry lock" in a.text]
+    assert len(posts) == 1
+    assert posts[0].channel.channel_id == "staff"
+    png = posts[0].attachments[0].data
+    assert mpimg.imread(io.BytesIO(png), format="png").shape[1] > 300
+    await adapter.inject(command("trends"))
+    await app.bus.drain()
+    reply = adapter.of_type(CommandReply)[-1]
+    assert isinstance(reply, CommandReply) and "poetry lock" in reply.text
+
+
+async def test_scan_without_alerts_channel_posts_nothing(make_app: AppFactory) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["activity"], clock=clock)
+    await seed_burst(adapter, clock)
+    await app.bus.drain()
+    brain = next(b for b in app.brains if b.name == "activity")
+    assert isinstance(brain, ActivityBrain)
+    await brain.trend_scan()
+    await app.bus.drain()
+    assert adapter.of_type(SendMessage) == []
+
+
+def test_health_checks() -> None:
+    now = 100 * HOUR
+    qs = [health.OpenQuestion("help", f"q{i}", f"u{i}", now - 10 * HOUR, answered=False) for i in range(5)]
+    qs.append(health.OpenQuestion("help", "fresh", "u9", now - HOUR, answered=False))
+    qs.append(health.OpenQuestion("help", "new1", "newbie", now - 5 * HOUR, answered=False, first_from_member=True))
+    qs.append(health.OpenQuestion("help", "new2", "newbie2", now - 5 * HOUR, answered=True, first_from_member=True))
+    pile = health.unanswered_pileup(qs, now=now, after_hours=4, threshold=5)
+    assert [a.key for a in pile] == ["unanswered:help"] and "fresh" not in pile[0].message_ids
+    assert [a.message_ids for a in health.newcomer_waiting(qs, now=now, after_hours=4)] == [("new1",)]
+    assert health.activity_falling(40, 100, week_label="w") is not None
+    assert health.activity_falling(90, 100, week_label="w") is None
+    assert health.activity_falling(0, 10, week_label="w") is None  # too small a base to judge
+
+
+def test_sentiment_agreement_on_labelled_sentences() -> None:
+    path = Path(__file__).parent / "data" / "sentiment_labelled.tsv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8"), delimiter="\t"))
+    agree = sum(sentiment.label(r["text"]) == r["label"] for r in rows)
+    assert len(rows) >= 100
+    assert agree / len(rows) >= 0.8
+
+
+def test_sentiment_drop_and_code_spans() -> None:
+    assert sentiment.score_text("`error: fatal crash` in the log, thanks for the help") > 0
+    assert sentiment.score_text("not broken anymore") > 0
+    happy = ["thanks, works great"] * 30
+    sad = ["still broken, so frustrating"] * 30
+    drop = sentiment.sentiment_drop("help", sad, happy)
+    assert drop is not None and drop.recent < drop.baseline
+    assert sentiment.sentiment_drop("help", happy, happy) is None
+    assert sentiment.sentiment_drop("help", sad[:3], happy) is None

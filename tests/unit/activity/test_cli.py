@@ -1,0 +1,67 @@
+"""``guildhall leaderboard|trends|report`` against a seeded SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.events import ReactionAdded, utcnow
+from bot.store import open_store
+from bot.testing import make_message
+from bot.testing.builders import channel, user
+from brain.activity.counters import ActivityCounters
+
+
+@pytest.fixture
+def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path}/gh.db"
+    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
+    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
+    monkeypatch.setenv("GUILDHALL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
+    return url
+
+
+async def _seed(url: str) -> None:
+    store = await open_store(url)
+    counters = ActivityCounters(store, ZoneInfo("UTC"))
+    now = utcnow() - timedelta(hours=1)
+    q = make_message("how do I read a toml file in python?", author="asker", chan="help", message_id="q1", ts=now)
+    a = make_message(
+        "use tomllib from the standard library",
+        author="helper",
+        chan="help",
+        message_id="a1",
+        thread_id="q1",
+        ts=now + timedelta(minutes=1),
+    )
+    done = ReactionAdded(channel=channel("help"), message_id="a1", user=user("asker"), emoji="white_check_mark", ts=now)
+    await counters.apply([q, a, done])
+    await store.close()
+
+
+def test_leaderboard_trends_and_report(db_env: str, tmp_path: Path) -> None:
+    asyncio.run(_seed(db_env))
+    runner = CliRunner()
+    res = runner.invoke(app, ["leaderboard", "--json"])
+    assert res.exit_code == 0, res.output
+    board = json.loads(res.output)
+    assert board["entries"][0]["user_id"] == "helper" and board["entries"][0]["counts"]["helpful"] == 1
+    res = runner.invoke(app, ["leaderboard", "--period", "all"])
+    assert res.exit_code == 0 and "helper" in res.output
+    assert runner.invoke(app, ["leaderboard", "--period", "year"]).exit_code != 0
+    res = runner.invoke(app, ["trends", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == []
+    out = tmp_path / "report.html"
+    res = runner.invoke(app, ["report", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    page = out.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and "helper" in page

@@ -1,0 +1,92 @@
+"""Leaderboards: ranking by helpfulness, opt-out, windows, week boundaries, rendering."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import matplotlib.image as mpimg
+
+from bot.clock import FakeClock
+from bot.events import CommandReply, ReactionAdded
+from bot.testing import make_message
+from bot.testing.builders import BASE_TIME, channel, command, user
+from brain.activity.charts import leaderboard_png
+from brain.activity.leaderboard import Entry, Leaderboard, previous_week, window_for
+from brain.activity.render_text import leaderboard_text
+from tests.conftest import AppFactory
+
+LONG = "here is a long enough answer"
+
+
+async def seed(adapter) -> None:  # type: ignore[no-untyped-def]
+    # "talker" posts a lot but helps nobody; "helper" answers and is thanked; "hidden" helps but opted out.
+    for i in range(6):
+        await adapter.inject(
+            make_message(f"just chatting about things {i}", author="talker", chan="general", minutes=i)
+        )
+    for n, who in enumerate(("helper", "hidden")):
+        q = f"q{n}"
+        await adapter.inject(
+            make_message("how can I configure logging here?", author=f"asker{n}", chan="help", message_id=q, minutes=10)
+        )
+        await adapter.inject(make_message(LONG, author=who, chan="help", message_id=f"a{n}", thread_id=q, minutes=11))
+        await adapter.inject(
+            ReactionAdded(channel=channel("help"), message_id=f"a{n}", user=user(f"asker{n}"), emoji="✅", ts=BASE_TIME)
+        )
+
+
+async def test_leaderboard_command_ranks_helpfulness_and_hides_opted_out(make_app: AppFactory) -> None:
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    await app.store.set_member_setting("console", "local", "hidden", "opted_out", True)
+    await seed(adapter)
+    await app.bus.drain()
+    await adapter.inject(command("leaderboard", "week"))
+    await app.bus.drain()
+    reply = adapter.of_type(CommandReply)[-1]
+    assert isinstance(reply, CommandReply)
+    assert "helper" in reply.text and "hidden" not in reply.text and "talker" not in reply.text
+    assert reply.attachments and reply.attachments[0].data.startswith(b"\x89PNG")
+    # Opted-out members still count in the anonymous totals.
+    assert "2 helpful answers" in reply.text
+
+
+async def test_leaderboard_channel_filter_and_bad_input(make_app: AppFactory) -> None:
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    await seed(adapter)
+    await app.bus.drain()
+    await adapter.inject(command("leaderboard", "all <#general|general>"))
+    await adapter.inject(command("leaderboard", "fortnight ; DROP TABLE"))
+    await app.bus.drain()
+    replies = {a.command.text: a.text for a in adapter.of_type(CommandReply) if isinstance(a, CommandReply)}
+    assert "No helpful activity" in replies["all <#general|general>"]
+    assert replies["fortnight ; DROP TABLE"].startswith("Usage")
+
+
+def test_week_window_is_seven_local_days() -> None:
+    tz = ZoneInfo("America/Los_Angeles")
+    now = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # still Sunday Mar 1 in Los Angeles
+    w = window_for("week", now, tz)
+    assert (w.start.isoformat() if w.start else None, w.end.isoformat()) == ("2026-02-23", "2026-03-02")
+    assert window_for("all", now, tz).start is None
+
+
+def test_previous_week_is_monday_to_sunday_local() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    # Monday 00:30 in Berlin is still Sunday in UTC: the previous week is the one that just ended.
+    now = datetime(2026, 3, 8, 23, 30, tzinfo=UTC)
+    w = previous_week(now, tz)
+    assert (str(w.start), str(w.end)) == ("2026-03-02", "2026-03-09")
+
+
+def test_text_and_png_rendering() -> None:
+    window = window_for("week", BASE_TIME, ZoneInfo("UTC"))
+    counts = {"messages": 3, "replies": 2, "threads": 0, "reactions": 4, "helpful": 1, "answered": 1}
+    board = Leaderboard(window, None, [Entry(1, "u1", 16.0, counts), Entry(2, "u2", 4.0, counts)], counts, 2)
+    text = leaderboard_text(board, {"u1": "Zoë\x07 " + "x" * 40})
+    assert "Zoë" in text and "\x07" not in text and "…" in text
+    png = leaderboard_png(board)
+    image = mpimg.imread(io.BytesIO(png), format="png")
+    assert 5_000 < len(png) < 500_000
+    assert image.shape[0] > 100 and image.shape[1] > 300

@@ -1,0 +1,87 @@
+"""Burst detector on synthetic series with known change points."""
+
+from __future__ import annotations
+
+import random
+
+from brain.activity.trends import BurstParams, Post, detect_bursts, poisson_sf, tokenize
+
+HOUR = 3600.0
+NOW = 1_800_000_000.0
+
+
+def background(days: int, *, seed: int = 1) -> list[Post]:
+    """A steady channel: a few messages per hour on varied topics, several authors."""
+    rng = random.Random(seed)
+    topics = [
+        "docker compose volumes",
+        "pytest fixtures scope",
+        "asyncio event loop",
+        "django migrations",
+        "numpy arrays",
+    ]
+    posts = []
+    t = NOW - days * 86400
+    i = 0
+    while t < NOW:
+        t += rng.expovariate(3 / HOUR)
+        posts.append(Post(t, "help", f"user{rng.randrange(30)}", f"m{i}", f"question about {rng.choice(topics)} today"))
+        i += 1
+    return [p for p in posts if p.ts < NOW]
+
+
+def test_tokenize_keeps_technical_bigrams() -> None:
+    terms = tokenize("Poetry lock fails on Python 3.11 with C++ ext, see https://example.com/x")
+    assert "poetry lock" in terms and "c++" in terms
+    assert "see" not in terms and not any("example" in t for t in terms)
+
+
+def test_flat_series_is_silent() -> None:
+    assert detect_bursts(background(14), now=NOW) == []
+
+
+def test_injected_burst_is_found_once_with_its_messages() -> None:
+    posts = background(14)
+    burst = [
+        Post(NOW - 2 * HOUR + i * 600, "help", f"victim{i}", f"b{i}", "poetry lock fails with SolverProblemError again")
+        for i in range(7)
+    ]
+    found = detect_bursts(sorted(posts + burst, key=lambda p: p.ts), now=NOW)
+    terms = [b.term for b in found]
+    assert "poetry lock" in terms
+    assert "poetry" not in terms and "lock" not in terms  # covered by the bigram
+    top = next(b for b in found if b.term == "poetry lock")
+    assert set(top.message_ids) == {f"b{i}" for i in range(7)}
+    assert top.ratio >= 4
+
+
+def test_one_person_repeating_is_not_a_burst() -> None:
+    posts = background(14)
+    spam = [Post(NOW - HOUR + i, "help", "spammer", f"s{i}", "buy cheapcoins cheapcoins") for i in range(20)]
+    assert detect_bursts(sorted(posts + spam, key=lambda p: p.ts), now=NOW) == []
+
+
+def test_a_term_that_is_always_busy_does_not_burst_at_its_usual_rate() -> None:
+    posts = background(14, seed=3)
+    assert all(b.term not in {"docker", "pytest"} for b in detect_bursts(posts, now=NOW))
+
+
+def test_new_channel_without_history_is_silent() -> None:
+    burst = [Post(NOW - HOUR + i, "fresh", f"u{i}", f"n{i}", "kubernetes ingress broken") for i in range(10)]
+    assert detect_bursts(burst, now=NOW, params=BurstParams()) == []
+
+
+def test_poisson_tail() -> None:
+    assert poisson_sf(0, 2.0) == 1.0
+    assert abs(poisson_sf(1, 2.0) - (1 - 2.718281828**-2)) < 1e-6
+    assert poisson_sf(10, 0.3) < 1e-9
+
+
+def test_member_names_are_not_topics() -> None:
+    posts = background(14)
+    addressed = [
+        Post(NOW - HOUR + i, "help", f"helper{i}", f"n{i}", f"orbo: try dpkg reconfigure {i}") for i in range(8)
+    ]
+    posts.append(Post(NOW - 2 * HOUR, "help", "Orbo", "o1", "my install is failing"))
+    found = detect_bursts(sorted(posts + addressed, key=lambda p: p.ts), now=NOW)
+    assert all("orbo" not in b.term.split() for b in found)

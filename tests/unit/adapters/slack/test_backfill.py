@@ -1,0 +1,142 @@
+"""Backfill through the fake Web API: pagination, threads, reactions, failures, re-runs."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from typer.testing import CliRunner
+
+from adapters.slack.backfill import BackfillReport, SlackBackfill
+from adapters.slack.cli import run_backfill
+from adapters.slack.normalize import SlackIdentity
+from bot.config import Settings
+from bot.events import ChannelSeen, EventSource, InboundEvent, MessagePosted, ReactionAdded
+from tests.slack_fakes import BOT_ID, BOT_USER_ID, TEAM_ID, TEAM_URL, FakeSlackAPI
+
+ME = SlackIdentity(TEAM_ID, BOT_USER_ID, BOT_ID, TEAM_URL)
+
+
+def msg(ts: str, text: str, user: str = "UALICE", **extra: object) -> dict[str, object]:
+    return {"type": "message", "user": user, "text": text, "ts": ts, **extra}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlackAPI]:
+    f = await FakeSlackAPI().start()
+    f.history["CGENERAL"] = [
+        msg("1767600001.000100", "root question", thread_ts="1767600001.000100", reply_count=3),
+        msg(
+            "1767600002.000100",
+            "plain",
+            reactions=[{"name": "+1::skin-tone-2", "users": ["UBOB", BOT_USER_ID], "count": 2}],
+        ),
+        msg("1767600003.000100", "joined", subtype="channel_join"),
+        msg("1767600004.000100", "bot says hi", user=BOT_USER_ID, bot_id=BOT_ID),
+        msg("1767600005.000100", "last"),
+    ]
+    f.replies[("CGENERAL", "1767600001.000100")] = [
+        msg("1767600001.000100", "root question", thread_ts="1767600001.000100"),
+        msg("1767600010.000100", "reply 1", user="UBOB", thread_ts="1767600001.000100"),
+        msg("1767600001.000100", "root question", thread_ts="1767600001.000100"),  # Slack repeats the root per page
+        msg("1767600011.000100", "reply 2", thread_ts="1767600001.000100"),
+        msg("1767600012.000100", "reply 3", user="UBOB", thread_ts="1767600001.000100"),
+    ]
+    f.history["GSECRET"] = [msg("1767600020.000100", "private talk")]
+    yield f
+    await f.stop()
+
+
+async def collect(fake: FakeSlackAPI, channels: list[str]) -> tuple[list[InboundEvent], BackfillReport]:
+    events: list[InboundEvent] = []
+
+    async def publish(e: InboundEvent) -> None:
+        events.append(e)
+
+    progress: list[int] = []
+    client = AsyncWebClient(token="xoxb-test", base_url=fake.url)
+    backfill = SlackBackfill(client, publish, ME, progress=lambda p: progress.append(p.messages), page_size=2)
+    report = await backfill.run(channels)
+    assert progress, "progress is reported per page"
+    return events, report
+
+
+async def test_history_threads_and_reactions(fake: FakeSlackAPI) -> None:
+    events, report = await collect(fake, ["CGENERAL"])
+    posts = [e for e in events if isinstance(e, MessagePosted)]
+    assert sorted(p.text for p in posts) == ["last", "plain", "reply 1", "reply 2", "reply 3", "root question"]
+    assert all(p.source is EventSource.BACKFILL for p in posts)
+    assert {p.thread_id for p in posts if p.text.startswith("reply")} == {"1767600001.000100"}
+    assert all(p.channel.name == "general" for p in posts)
+    [reaction] = [e for e in events if isinstance(e, ReactionAdded)]
+    assert (reaction.user.user_id, reaction.emoji, reaction.message_id) == ("UBOB", "+1", "1767600002.000100")
+    assert isinstance(events[0], ChannelSeen)
+    # cursor pagination was followed (page size 2)
+    assert len(fake.calls_to("conversations.history")) == 3
+    assert len(fake.calls_to("conversations.replies")) == 3
+    assert report.as_dict()["per_channel"][0]["skipped"] == 2  # channel_join + our own message
+
+
+async def test_missing_channel_does_not_stop_the_rest(fake: FakeSlackAPI) -> None:
+    events, report = await collect(fake, ["CGONE", "GSECRET"])
+    summary = report.as_dict()
+    assert summary["failed_channels"] == ["CGONE"]
+    [post] = [e for e in events if isinstance(e, MessagePosted)]
+    assert post.channel.visibility.value == "private"
+
+
+async def test_rate_limited_history_is_waited_out(fake: FakeSlackAPI) -> None:
+    from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+
+    fake.rate_limit("conversations.history", retry_after=0)
+    events: list[InboundEvent] = []
+
+    async def publish(e: InboundEvent) -> None:
+        events.append(e)
+
+    client = AsyncWebClient(
+        token="x", base_url=fake.url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    )
+    await SlackBackfill(client, publish, ME).run(["GSECRET"])
+    assert [e.text for e in events if isinstance(e, MessagePosted)] == ["private talk"]
+
+
+async def test_cli_backfill_into_store_is_idempotent(fake: FakeSlackAPI, tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    settings = Settings.model_validate(
+        {
+            "store": {"url": f"sqlite:///{db}"},
+            "brains": [],
+            "slack": {"bot_token": "xoxb-test", "api_base_url": fake.url},
+        }
+    )
+    first = await run_backfill(settings, channels=[], all_channels=True)
+    again = await run_backfill(settings, channels=["CGENERAL"], all_channels=False)
+    assert first.messages == 7 and again.messages == 6
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 7
+        assert conn.execute("SELECT visibility FROM channels WHERE channel_id = 'GSECRET'").fetchone()[0] == "private"
+        assert conn.execute("SELECT COUNT(*) FROM reactions").fetchone()[0] == 1
+
+
+async def test_cli_backfill_needs_a_token() -> None:
+    with pytest.raises(ValueError, match="SLACK_BOT_TOKEN"):
+        await run_backfill(Settings(brains=[]), channels=["C1"], all_channels=False)
+
+
+def test_cli_requires_channel_or_all() -> None:
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, ["import", "slack"])
+    assert result.exit_code == 2
+    assert "--channel" in result.output
+
+
+def test_manifest_command_prints_it() -> None:
+    from bot.cli import app
+
+    result = CliRunner().invoke(app, ["slack", "manifest"])
+    assert result.exit_code == 0 and "socket_mode_enabled" in result.output

@@ -1,0 +1,315 @@
+"""Slack payload -> event normalization (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+
+from adapters.slack.normalize import (
+    NormalizeContext,
+    SlackIdentity,
+    command_name,
+    command_options,
+    normalize_block_actions,
+    normalize_command,
+    normalize_event,
+    normalize_message,
+    parse_ts,
+    permalink,
+)
+from bot.events import (
+    ChannelRef,
+    ChannelSeen,
+    EventSource,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ReactionRemoved,
+    Visibility,
+    from_json,
+    to_json,
+)
+from tests.slack_fakes import BOT_ID, BOT_USER_ID, TEAM_ID, TEAM_URL, envelope, message_event, slash_form
+
+ME = SlackIdentity(TEAM_ID, BOT_USER_ID, BOT_ID, TEAM_URL)
+
+
+def ctx(**kw: Any) -> NormalizeContext:
+    return NormalizeContext(ME, **kw)
+
+
+def one(payload: dict[str, Any], **kw: Any) -> Any:
+    events = normalize_event(envelope(payload), ctx(**kw))  # type: ignore[arg-type]
+    assert len(events) == 1, events
+    return events[0]
+
+
+def test_plain_message_fields() -> None:
+    e = one(message_event("Tom &amp; Jerry &lt;3 <@UBOB> ünï 🚀", ts="1767600000.000100"))
+    assert isinstance(e, MessagePosted)
+    assert e.text == "Tom & Jerry <3 <@UBOB> ünï 🚀"
+    assert e.channel == ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "", Visibility.PUBLIC)
+    assert e.author.user_id == "UALICE" and not e.author.is_bot
+    assert e.message_id == "1767600000.000100" and e.ts == datetime.fromtimestamp(1767600000.0001, UTC)
+    assert e.thread_id is None and e.reply_to is None and not e.mentions_bot
+    assert e.mentioned_user_ids == ("UBOB",)
+    assert e.permalink == "https://acme.slack.com/archives/CGENERAL/p1767600000000100"
+    assert e.event_id == f"slack:{TEAM_ID}:msg:1767600000.000100"
+    assert from_json(to_json(e)) == e
+
+
+def test_thread_reply_and_root() -> None:
+    reply = one(message_event("re", ts="1767600100.000200", thread_ts="1767600000.000100"))
+    assert reply.thread_id == "1767600000.000100" and reply.reply_to == "1767600000.000100"
+    assert reply.permalink.endswith("?thread_ts=1767600000.000100&cid=CGENERAL")
+    root = one(message_event("root", ts="1767600000.000100", thread_ts="1767600000.000100"))
+    assert root.thread_id == root.message_id and root.reply_to is None
+
+
+def test_mentions_bot_by_id_or_app_mention() -> None:
+    assert one(message_event(f"hey <@{BOT_USER_ID}|guildhall>")).mentions_bot
+    mention = {"type": "app_mention", "user": "UALICE", "text": "hi", "ts": "1767600000.000100", "channel": "CGENERAL"}
+    assert one(mention).mentions_bot
+    assert one(message_event("question in my DM with the bot", channel="D1", channel_type="im")).mentions_bot
+    assert not one(message_event("group DM chatter", channel="G1", channel_type="mpim")).mentions_bot
+
+
+@pytest.mark.parametrize(
+    ("channel_type", "channel", "expected"),
+    [
+        ("channel", "CGENERAL", Visibility.PUBLIC),
+        ("group", "C0PRIV", Visibility.PRIVATE),
+        ("im", "D123", Visibility.DM),
+        ("mpim", "G456", Visibility.DM),
+        (None, "C0UNKNOWN", Visibility.PRIVATE),  # unknown is never assumed public
+        (None, "D999", Visibility.DM),
+    ],
+)
+def test_visibility(channel_type: str | None, channel: str, expected: Visibility) -> None:
+    payload = message_event("x", channel=channel)
+    if channel_type is None:
+        payload.pop("channel_type")
+    else:
+        payload["channel_type"] = channel_type
+    assert one(payload).channel.visibility is expected
+
+
+def test_known_channel_fills_missing_type() -> None:
+    known = {"CPUB": ChannelRef(Platform.SLACK, TEAM_ID, "CPUB", "pub", Visibility.PUBLIC)}
+    payload = message_event("x", channel="CPUB")
+    payload.pop("channel_type")
+    e = one(payload, channels=known)
+    assert e.channel.visibility is Visibility.PUBLIC and e.channel.name == "pub"
+
+
+def test_own_messages_dropped_other_bots_marked() -> None:
+    assert normalize_event(envelope(message_event("me", user=BOT_USER_ID)), ctx()) == []  # type: ignore[arg-type]
+    own_bot = {**message_event("me"), "subtype": "bot_message", "bot_id": BOT_ID}
+    own_bot.pop("user")
+    assert normalize_event(envelope(own_bot), ctx()) == []  # type: ignore[arg-type]
+    other = {**message_event("ci"), "subtype": "bot_message", "bot_id": "BCI", "username": "ci"}
+    other.pop("user")
+    e = one(other)
+    assert e.author.user_id == "BCI" and e.author.is_bot and e.is_bot and e.subtype == "bot_message"
+
+
+@pytest.mark.parametrize("subtype", ["thread_broadcast", "file_share", "me_message"])
+def test_content_subtypes_are_posts(subtype: str) -> None:
+    e = one({**message_event("content", thread_ts="1767600000.000001"), "subtype": subtype})
+    assert isinstance(e, MessagePosted) and e.subtype == subtype
+
+
+@pytest.mark.parametrize(
+    "subtype",
+    [
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "pinned_item",
+        "message_replied",
+        "huddle_thread",
+        "brand_new_subtype",
+    ],
+)
+def test_system_subtypes_are_ignored(subtype: str) -> None:
+    assert normalize_event(envelope({**message_event("x"), "subtype": subtype}), ctx()) == []  # type: ignore[arg-type]
+
+
+def changed(new_text: str, *, edited: bool = True) -> dict[str, Any]:
+    new: dict[str, Any] = {"type": "message", "user": "UALICE", "text": new_text, "ts": "1767600000.000100"}
+    if edited:
+        new["edited"] = {"user": "UALICE", "ts": "1767600050.000000"}
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": "CGENERAL",
+        "channel_type": "channel",
+        "ts": "1767600060.000100",
+        "event_ts": "1767600060.000100",
+        "message": new,
+        "previous_message": {"type": "message", "user": "UALICE", "text": "old", "ts": "1767600000.000100"},
+    }
+
+
+def test_edit() -> None:
+    e = one(changed("new &amp; better"))
+    assert isinstance(e, MessageEdited)
+    assert e.message_id == "1767600000.000100" and e.text == "new & better"
+    assert e.edited_at == datetime.fromtimestamp(1767600050, UTC)
+    assert e.author is not None and e.author.user_id == "UALICE"
+
+
+def test_unfurl_is_not_an_edit() -> None:
+    payload = changed("old", edited=False)
+    assert normalize_event(envelope(payload), ctx()) == []  # type: ignore[arg-type]
+
+
+def test_delete() -> None:
+    payload = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": "CGENERAL",
+        "channel_type": "channel",
+        "deleted_ts": "1767600000.000100",
+        "ts": "1767600070.000100",
+        "event_ts": "1767600070.000100",
+    }
+    e = one(payload)
+    assert isinstance(e, MessageDeleted) and e.message_id == "1767600000.000100"
+
+
+def test_reactions_and_skin_tones() -> None:
+    added = {
+        "type": "reaction_added",
+        "user": "UALICE",
+        "reaction": "+1::skin-tone-4",
+        "item_user": "UBOB",
+        "item": {"type": "message", "channel": "CGENERAL", "ts": "1767600000.000100"},
+        "event_ts": "1767600080.000100",
+    }
+    e = one(added)
+    assert isinstance(e, ReactionAdded) and e.emoji == "+1" and e.message_author_id == "UBOB"
+    removed = one({**added, "type": "reaction_removed"})
+    assert isinstance(removed, ReactionRemoved)
+    on_file = {**added, "item": {"type": "file", "file": "F1"}}
+    assert normalize_event(envelope(on_file), ctx()) == []  # type: ignore[arg-type]
+    by_me = {**added, "user": BOT_USER_ID}
+    assert normalize_event(envelope(by_me), ctx()) == []  # type: ignore[arg-type]
+
+
+def test_members_joining() -> None:
+    team = one({"type": "team_join", "user": {"id": "UNEW", "name": "n", "real_name": "New Person", "is_bot": False}})
+    assert isinstance(team, MemberJoined) and team.channel is None and team.user.name == "New Person"
+    chan = one(
+        {
+            "type": "member_joined_channel",
+            "user": "UNEW",
+            "channel": "G1",
+            "channel_type": "G",
+            "event_ts": "1767600000.1",
+        }
+    )
+    assert chan.channel is not None and chan.channel.visibility is Visibility.PRIVATE
+
+
+def test_channel_created() -> None:
+    e = one({"type": "channel_created", "channel": {"id": "CNEW", "name": "new", "created": 1767600000}})
+    assert isinstance(e, ChannelSeen) and e.channel.name == "new"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "message", "channel": "CGENERAL", "user": "UALICE", "text": "no ts"},
+        {"type": "message", "channel": "CGENERAL", "user": "UALICE", "text": "bad ts", "ts": "yesterday"},
+        {"type": "message", "channel": "CGENERAL", "user": "UALICE", "text": "nan", "ts": "nan"},
+        {"type": "message", "channel": "CGENERAL", "text": "no author", "ts": "1.0"},
+        {"type": "message", "user": "UALICE", "text": "no channel", "ts": "1.0"},
+        {"type": "message", "subtype": "message_changed", "channel": "C1"},
+        {"type": "message", "subtype": "message_deleted", "channel": "C1"},
+        {"type": "reaction_added", "user": "U1"},
+        {"type": "team_join", "user": "not-an-object"},
+        {"type": "unknown_event"},
+    ],
+)
+def test_malformed_payloads_are_dropped(payload: dict[str, Any]) -> None:
+    assert normalize_event(envelope(payload), ctx()) == []  # type: ignore[arg-type]
+
+
+def test_envelope_without_event() -> None:
+    assert normalize_event({"type": "event_callback"}, ctx()) == []
+    assert normalize_event({"event": "nope"}, ctx()) == []  # type: ignore[typeddict-item]
+
+
+def test_huge_message_kept_whole() -> None:
+    text = "🚀" * 40_000
+    assert one(message_event(text)).text == text
+
+
+def test_event_id_stable_across_retries_and_backfill() -> None:
+    live = one(message_event("same", ts="1767600000.000100"))
+    retry = normalize_event(envelope(message_event("same", ts="1767600000.000100"), event_id="EvOther"), ctx())[0]  # type: ignore[arg-type]
+    history_item = {"type": "message", "user": "UALICE", "text": "same", "ts": "1767600000.000100"}
+    known = {"CGENERAL": live.channel}
+    backfilled = normalize_message(history_item, "CGENERAL", None, ctx(channels=known, source=EventSource.BACKFILL))  # type: ignore[arg-type]
+    assert backfilled is not None and backfilled.source is EventSource.BACKFILL
+    assert live.event_id == retry.event_id == backfilled.event_id
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "expected"),
+    [
+        ("/ask", " how? ", ("ask", "how?")),
+        ("/guildhall-help", "", ("help", "")),
+        ("/guildhall", "index all now", ("guildhall index", "all now")),
+        ("/guildhall", "CONFIG set qa.k 5", ("guildhall config", "set qa.k 5")),
+        ("/guildhall", "", ("help", "")),
+        ("/Forget-Me", "confirm", ("forget-me", "confirm")),
+    ],
+)
+def test_command_names(command: str, text: str, expected: tuple[str, str]) -> None:
+    assert command_name(command, text) == expected
+
+
+def test_command_options_from_escaped_refs() -> None:
+    assert command_options("<#C123|alerts> for <@U9|bob>") == (("channel", "C123"), ("user", "U9"))
+    assert command_options("plain") == ()
+
+
+def test_normalize_command() -> None:
+    form = slash_form(
+        "/guildhall", "alerts-channel <#CALERT|alerts>", response_url="https://hooks.slack.com/commands/x"
+    )
+    cmd = normalize_command(form, ctx(), is_platform_admin=True, role_ids=["S1"], now=datetime(2026, 1, 1, tzinfo=UTC))  # type: ignore[arg-type]
+    assert cmd is not None
+    assert cmd.name == "guildhall alerts-channel" and cmd.option("channel") == "CALERT"
+    assert cmd.response_ref.startswith("https://hooks.slack.com/")
+    assert cmd.is_platform_admin and cmd.role_ids == ("S1",)
+    assert cmd.channel.name == "general" and cmd.channel.visibility is Visibility.PRIVATE  # not yet known
+    assert cmd.event_id.endswith(form["trigger_id"])
+    dm = normalize_command(cast(Any, {**form, "channel_id": "D1", "channel_name": "directmessage"}), ctx())
+    assert dm is not None and dm.channel.visibility is Visibility.DM and dm.channel.name == ""
+    assert normalize_command(cast(Any, {**form, "user_id": ""}), ctx()) is None
+
+
+def test_block_actions() -> None:
+    body = {
+        "type": "block_actions",
+        "user": {"id": "UALICE", "username": "alice"},
+        "container": {"message_ts": "1.2", "channel_id": "CGENERAL"},
+        "trigger_id": "t1",
+        "actions": [{"action_id": "a", "value": "v", "action_ts": "1767600000.5"}, {"no": "action_id"}],
+    }
+    [click] = normalize_block_actions(body, ctx())
+    assert (click.action_id, click.value, click.message_id, click.channel.channel_id) == ("a", "v", "1.2", "CGENERAL")
+    assert normalize_block_actions({"actions": []}, ctx()) == []
+
+
+def test_helpers() -> None:
+    assert parse_ts("1e40") is None and parse_ts(None) is None and parse_ts(-1) is None
+    assert permalink("", "C1", "1.2") == ""

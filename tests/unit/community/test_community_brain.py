@@ -1,0 +1,305 @@
+"""The community brain on the fake adapter, with a fake clock (no sleeps)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.events import (
+    AddReaction,
+    ButtonClicked,
+    ChannelRef,
+    ChannelSeen,
+    CommandReply,
+    Platform,
+    ReactionAdded,
+    SendMessage,
+    ThreadCreated,
+    Visibility,
+)
+from bot.ml import ChatMessage
+from bot.testing import ScriptedLLM, channel, command, make_message, user
+from bot.testing.builders import BASE_TIME
+from brain.community.brain import DRAFT_ACTION, SOLVED_ACTION
+
+SOURCE = re.compile(r'<source n="(\d+)" channel="([^"]*)">\n(.*?)\n</source>', re.S)
+
+
+def echo_first_source(messages: Sequence[ChatMessage]) -> str:
+    found = SOURCE.findall(messages[-1].content)
+    return f"{found[0][2].splitlines()[0]} [1]" if found else "NOT_FOUND"
+
+
+HELP = channel("help")
+
+
+@pytest.fixture
+def community_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "qa": settings.qa.model_copy(update={"help_channel_ids": ["help"]}),
+            "community": settings.community.model_copy(update={"human_first_minutes": 10.0, "max_pings_per_day": 1}),
+        }
+    )
+
+
+async def start(make_app, settings: Settings, llm: ScriptedLLM, clock: FakeClock | None = None):
+    return await make_app(
+        brains=["qa", "community"], llm=llm, clock=clock or FakeClock(BASE_TIME), settings_override=settings
+    )
+
+
+async def post(app, adapter, *events) -> None:
+    for e in events:
+        await adapter.inject(e)
+        await app.bus.drain()
+
+
+def sent(adapter) -> list[SendMessage]:
+    return list(adapter.of_type(SendMessage))
+
+
+async def seed_history(app, adapter) -> None:
+    """A solved thread about pinning dependencies: asked by ann, answered by bob (✅), carol replied."""
+    root = make_message(
+        "how do I pin a dependency version with poetry?",
+        author="ann",
+        chan=HELP,
+        message_id="h1",
+        thread_id="h1",
+        minutes=-600,
+    )
+    ans = make_message(
+        "pin it with poetry add requests==2.31.0 and commit poetry.lock",
+        author="bob",
+        chan=HELP,
+        message_id="h2",
+        thread_id="h1",
+        minutes=-599,
+    )
+    other = make_message(
+        "poetry lock --no-update also keeps versions",
+        author="carol",
+        chan=HELP,
+        message_id="h3",
+        thread_id="h1",
+        minutes=-598,
+    )
+    await post(app, adapter, root, ans, other, ReactionAdded(HELP, "h2", user("ann"), "✅", BASE_TIME))
+    qa = app.brain("qa")
+    await (await qa.indexer()).index_all()
+
+
+async def test_followup_without_mention_then_human_takes_over(make_app, community_settings) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source))
+    await seed_history(app, adapter)
+    q = make_message(
+        "@guildhall how do I pin a dependency with poetry?", author="dan", message_id="q1", mentions_bot=True
+    )
+    await post(app, adapter, q)
+    assert len(sent(adapter)) == 1  # the QA brain answered the mention
+    follow = make_message(
+        "and how do I pin requests with poetry add?", author="dan", message_id="q2", thread_id="q1", minutes=1
+    )
+    await post(app, adapter, follow)
+    answers = sent(adapter)
+    assert len(answers) == 2 and answers[1].thread_id == "q1"
+    # Another human replies: the bot steps back, even for the asker's next question.
+    await post(
+        app,
+        adapter,
+        make_message("you can also use pip-tools", author="erin", message_id="q3", thread_id="q1", minutes=2),
+    )
+    await post(
+        app,
+        adapter,
+        make_message("what about poetry lock files?", author="dan", message_id="q4", thread_id="q1", minutes=3),
+    )
+    assert len(sent(adapter)) == 2
+
+
+async def test_human_reply_cancels_the_pending_answer(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    llm = ScriptedLLM(echo_first_source)
+    app, adapter = await start(make_app, community_settings, llm, clock)
+    await seed_history(app, adapter)
+    calls_before = len(llm.prompts)
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin a dependency version in poetry?", author="dan", chan=HELP, message_id="p1"),
+    )
+    await clock.advance(timedelta(minutes=5))
+    await post(
+        app,
+        adapter,
+        make_message("use poetry add pkg==1.0", author="bob", chan=HELP, message_id="p2", thread_id="p1", minutes=5),
+    )
+    await clock.advance(timedelta(minutes=30))
+    await app.bus.drain()
+    assert sent(adapter) == [] and len(llm.prompts) == calls_before
+
+
+async def test_unanswered_question_gets_a_bot_answer_after_the_wait(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="p1"),
+    )
+    await clock.advance(timedelta(minutes=9))
+    await app.bus.drain()
+    assert sent(adapter) == []
+    await clock.advance(timedelta(minutes=2))
+    await app.bus.drain()
+    [answer] = sent(adapter)
+    assert answer.thread_id == "p1" and "poetry" in answer.text and answer.citations
+    assert any(b.action_id == SOLVED_ACTION for b in answer.buttons)
+
+
+async def test_abstain_becomes_a_nudge_naming_experts_but_never_opted_out_ones_and_rate_limited(
+    make_app, community_settings
+) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"), clock)
+    await seed_history(app, adapter)
+    await post(app, adapter, command("optout", author="carol"))
+    await post(
+        app,
+        adapter,
+        make_message("how can I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="n1"),
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    [nudge] = sent(adapter)
+    assert "Nobody has answered yet" in nudge.text and "@bob" in nudge.text and "carol" not in nudge.text
+    # bob may be pinged once a day (max_pings_per_day=1): the next nudge names nobody.
+    await post(
+        app, adapter, make_message("how should I pin a dependency in poetry?", author="fay", chan=HELP, message_id="n2")
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert "@bob" not in sent(adapter)[-1].text
+
+
+async def test_solved_by_reaction_button_and_thanks(make_app, community_settings) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    root = make_message("why does my import fail?", author="ann", message_id="s1", thread_id="s1")
+    r1 = make_message("add __init__.py to the package", author="bob", message_id="s2", thread_id="s1", minutes=1)
+    await post(app, adapter, root, r1)
+    # Someone other than the asker reacting with ✅ does not solve it.
+    await post(app, adapter, ReactionAdded(channel("general"), "s2", user("zed"), "✅", BASE_TIME))
+    assert adapter.of_type(AddReaction) == []
+    await post(app, adapter, ReactionAdded(channel("general"), "s2", user("ann"), "white_check_mark", BASE_TIME))
+    row = await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("s1",))
+    assert row == ("s2",)
+    [tick] = adapter.of_type(AddReaction)
+    assert tick.message_id == "s1" and tick.emoji == "white_check_mark"  # console/Slack: ✅ on the root
+
+    t2 = make_message("how to format dates?", author="ann", message_id="t1", thread_id="t1")
+    await post(
+        app, adapter, t2, make_message("use strftime('%Y')", author="carol", message_id="t2", thread_id="t1", minutes=1)
+    )
+    await post(
+        app, adapter, make_message("thanks, that worked!", author="ann", message_id="t3", thread_id="t1", minutes=2)
+    )
+    assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("t1",)) == ("t2",)
+
+    t3 = make_message("what's a venv?", author="gus", message_id="u1", thread_id="u1")
+    await post(
+        app,
+        adapter,
+        t3,
+        make_message("an isolated environment", author="bob", message_id="u2", thread_id="u1", minutes=1),
+    )
+    click = ButtonClicked(SOLVED_ACTION, "u1", user("mallory"), channel("general"), "u9", "click1")
+    await post(app, adapter, click)
+    assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == (None,)
+    await post(app, adapter, ButtonClicked(SOLVED_ACTION, "u1", user("gus"), channel("general"), "u9", "click2"))
+    assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == ("u2",)
+
+
+async def test_similar_threads_on_a_new_thread_exclude_private_channels(make_app, community_settings) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    await seed_history(app, adapter)
+    mods = ChannelRef(Platform.CONSOLE, "local", "mods", "mods", Visibility.PRIVATE)
+    await post(app, adapter, ChannelSeen(mods, member_ids=("mo",)))
+    secret = make_message(
+        "how do I pin a dependency version with poetry secretly?",
+        author="mo",
+        chan=mods,
+        message_id="x1",
+        thread_id="x1",
+    )
+    await post(
+        app,
+        adapter,
+        secret,
+        make_message("poetry add secret==1", author="bob", chan=mods, message_id="x2", thread_id="x1"),
+    )
+    await post(app, adapter, ReactionAdded(mods, "x2", user("mo"), "✅", BASE_TIME))
+    await (await app.brain("qa").indexer()).index_all()
+    first = make_message(
+        "how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="f1", thread_id="f1"
+    )
+    await post(app, adapter, first, ThreadCreated(HELP, "f1", "pinning with poetry", user("dan"), BASE_TIME))
+    [hint] = sent(adapter)
+    assert hint.thread_id == "f1" and 1 <= len(hint.citations) <= 3
+    assert all("mods" not in c.url and "secret" not in c.title for c in hint.citations)
+    # Redelivery of the same ThreadCreated does not post twice.
+    await app.bus.publish(ThreadCreated(HELP, "f1", "pinning with poetry", user("dan"), BASE_TIME))
+    await app.bus.drain()
+    assert len(sent(adapter)) == 1
+
+
+async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    await post(app, adapter, command("guildhall config", "set shadow_channels help", admin=True))
+    await post(app, adapter, command("guildhall config", "set moderators_channel mods", admin=True))
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="d1"),
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    [draft] = sent(adapter)
+    assert draft.channel.channel_id == "mods" and {b.action_id for b in draft.buttons} == {DRAFT_ACTION}
+    approve = next(b for b in draft.buttons if b.value.startswith("approve:"))
+    discard = next(b for b in draft.buttons if b.value.startswith("discard:"))
+    # Discard first, then a late approve: nothing is posted in #help.
+    await post(app, adapter, ButtonClicked(DRAFT_ACTION, discard.value, user("mod1"), channel("mods"), "dm1", "c1"))
+    await post(app, adapter, ButtonClicked(DRAFT_ACTION, approve.value, user("mod2"), channel("mods"), "dm1", "c2"))
+    assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
+    # A second question, approved: posted as the bot in the original thread.
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin dependency versions using poetry?", author="eve", chan=HELP, message_id="d2"),
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    draft2 = sent(adapter)[-1]
+    approve2 = next(b for b in draft2.buttons if b.value.startswith("approve:"))
+    await post(app, adapter, ButtonClicked(DRAFT_ACTION, approve2.value, user("mod1"), channel("mods"), "dm2", "c3"))
+    posted = [m for m in sent(adapter) if m.channel.channel_id == "help"]
+    assert len(posted) == 1 and posted[0].thread_id == "d2" and posted[0].text == draft2.text.split("\n\n", 1)[1]
+
+
+async def test_experts_command_lists_members_without_pinging(make_app, community_settings) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    await seed_history(app, adapter)
+    await post(app, adapter, command("experts", "pinning dependencies with poetry", author="dan"))
+    reply = adapter.of_type(CommandReply)[-1]
+    assert reply.text.splitlines()[1].startswith("• bob")
+    rows = await app.store.db.fetchall("SELECT COUNT(*) FROM community_pings")
+    assert rows[0][0] == 0

@@ -1,0 +1,50 @@
+"""Audit log and data-access export from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.store import MessageRow, open_store
+
+
+@pytest.fixture
+def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path}/gh.db"
+    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
+    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
+    monkeypatch.setenv("GUILDHALL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
+    return url
+
+
+async def _seed(url: str) -> None:
+    store = await open_store(url)
+    await store.upsert_messages([MessageRow("console", "local", "m1", "general", "ana", 1.0, "ana's words")])
+    await store.audit("console", "local", "mallory", "/guildhall index", allowed=False)
+    await store.close()
+
+
+def test_audit_and_export_and_forget(db_env: str, tmp_path: Path) -> None:
+    import asyncio
+
+    asyncio.run(_seed(db_env))
+    runner = CliRunner()
+    res = runner.invoke(app, ["audit", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)[0]["actor_id"] == "mallory"
+    out = tmp_path / "ana.json"
+    res = runner.invoke(app, ["privacy", "export", "--user", "ana", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["messages"][0]["text"] == "ana's words"
+    assert runner.invoke(app, ["privacy", "forget", "--user", "ana"]).exit_code == 2
+    res = runner.invoke(app, ["privacy", "forget", "--user", "ana", "--yes", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["messages"] == 1
+    res = runner.invoke(app, ["privacy", "export", "--user", "ana"])
+    assert json.loads(res.output)["messages"][0]["text"] == ""

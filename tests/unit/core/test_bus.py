@@ -1,0 +1,163 @@
+"""In-process bus: ordering, error isolation, back-pressure, drain, dedupe, batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.bus import InProcessBus
+from bot.events import MessageDeleted, MessagePosted, SendMessage
+from bot.testing import channel, make_message
+
+
+async def test_handler_exception_is_logged_and_bus_keeps_going(caplog: pytest.LogCaptureFixture) -> None:
+    bus = InProcessBus()
+    seen: list[str] = []
+
+    async def flaky(event: MessagePosted) -> None:
+        if "boom" in event.text:
+            raise RuntimeError("kaput")
+        seen.append(event.text)
+
+    async def steady(event: MessagePosted) -> None:
+        seen.append("steady:" + event.text)
+
+    bus.subscribe(MessagePosted, flaky, name="qa.answer")
+    bus.subscribe(MessagePosted, steady, name="activity.count")
+    with caplog.at_level(logging.ERROR):
+        for text in ["a", "boom", "b"]:
+            await bus.publish(make_message(text))
+        await bus.drain()
+    assert seen.count("a") == 1 and seen.count("b") == 1 and "steady:boom" in seen
+    assert bus.stats.failed == 1
+    record = next(r for r in caplog.records if "kaput" in r.getMessage())
+    assert "qa.answer" in record.getMessage() and "MessagePosted" in record.getMessage()
+    await bus.close()
+
+
+async def test_events_reach_each_handler_in_publish_order() -> None:
+    bus = InProcessBus()
+    order: list[str] = []
+
+    async def handler(event: MessagePosted) -> None:
+        await asyncio.sleep(0)
+        order.append(event.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="ordered")
+    ids = [f"m-order-{i}" for i in range(50)]
+    for mid in ids:
+        await bus.publish(make_message("x", message_id=mid))
+    await bus.drain()
+    assert order == ids
+    await bus.close()
+
+
+async def test_publish_blocks_when_a_queue_is_full() -> None:
+    bus = InProcessBus(queue_size=2)
+    gate = asyncio.Event()
+    handled: list[str] = []
+
+    async def slow(event: MessagePosted) -> None:
+        await gate.wait()
+        handled.append(event.message_id)
+
+    bus.subscribe(MessagePosted, slow, name="slow")
+    await bus.start()
+    # One event is taken by the worker, two fill the queue; the fourth publish must wait.
+    for i in range(3):
+        await bus.publish(make_message("x", message_id=f"bp{i}"))
+    await asyncio.sleep(0)
+    fourth = asyncio.create_task(bus.publish(make_message("x", message_id="bp3")))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not fourth.done(), "publish should wait for room (back-pressure)"
+    gate.set()
+    await fourth
+    await bus.drain()
+    assert handled == ["bp0", "bp1", "bp2", "bp3"]
+    await bus.close()
+
+
+async def test_duplicate_inbound_events_are_dropped_but_actions_are_not() -> None:
+    bus = InProcessBus()
+    got: list[object] = []
+
+    async def record(event: object) -> None:
+        got.append(event)
+
+    bus.subscribe(MessagePosted, record, name="m")
+    bus.subscribe(SendMessage, record, name="a")
+    msg = make_message("hi", message_id="dup1")
+    assert await bus.publish(msg) is True
+    assert await bus.publish(msg) is False
+    action = SendMessage(channel("general"), "same text")
+    await bus.publish(action)
+    await bus.publish(SendMessage(channel("general"), "same text"))
+    await bus.drain()
+    assert len([g for g in got if isinstance(g, MessagePosted)]) == 1
+    assert len([g for g in got if isinstance(g, SendMessage)]) == 2
+    assert bus.stats.duplicates == 1
+    await bus.close()
+
+
+async def test_batch_subscriber_gets_ordered_batches_and_survives_a_poison_event() -> None:
+    bus = InProcessBus()
+    seen: list[str] = []
+
+    async def batch(events: list[object]) -> None:
+        for e in events:
+            if isinstance(e, MessagePosted) and e.text == "poison":
+                raise ValueError("bad event")
+        seen.extend(getattr(e, "message_id", "?") for e in events)
+
+    bus.subscribe_batch((MessagePosted, MessageDeleted), batch, name="batch", max_batch=10)
+    for i in range(25):
+        await bus.publish(make_message("poison" if i == 7 else "ok", message_id=f"b{i}"))
+    await bus.drain()
+    assert seen == [f"b{i}" for i in range(25) if i != 7]
+    assert bus.stats.failed == 1
+    await bus.close()
+
+
+async def test_close_drains_then_refuses_publish() -> None:
+    bus = InProcessBus()
+    done: list[str] = []
+
+    async def handler(event: MessagePosted) -> None:
+        done.append(event.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="h")
+    await bus.publish(make_message("x", message_id="c1"))
+    await bus.close()
+    assert done == ["c1"]
+    with pytest.raises(RuntimeError):
+        await bus.publish(make_message("x", message_id="c2"))
+
+
+async def test_duplicate_subscription_names_are_rejected() -> None:
+    bus = InProcessBus()
+
+    async def h(event: MessagePosted) -> None:
+        return None
+
+    bus.subscribe(MessagePosted, h, name="same")
+    with pytest.raises(ValueError):
+        bus.subscribe(MessagePosted, h, name="same")
+
+
+async def test_burst_memory_is_bounded_by_queue_size() -> None:
+    bus = InProcessBus(queue_size=16)
+    max_seen = 0
+
+    async def h(event: MessagePosted) -> None:
+        nonlocal max_seen
+        max_seen = max(max_seen, bus._subs[0].queue.qsize())
+
+    bus.subscribe(MessagePosted, h, name="burst")
+    for i in range(2000):
+        await bus.publish(make_message("x", message_id=f"burst{i}"))
+    await bus.drain()
+    assert max_seen <= 16
+    await bus.close()

@@ -1,0 +1,65 @@
+"""Settings: env beats file, secrets only from env, precise errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import ConfigError, load_settings
+
+
+def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
+    s = load_settings(environ={"GUILDHALL_CONFIG": str(tmp_path / "none.toml")})
+    assert s.platforms == []
+    assert s.store.url.startswith("sqlite://")
+    assert s.bus.kind == "memory"
+    assert s.llm.backend == "transformers"
+
+
+def test_env_overrides_file_and_nested_keys(tmp_path: Path) -> None:
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text('timezone = "Europe/Berlin"\n[llm]\nmax_new_tokens = 64\nbackend = "openai"\n')
+    s = load_settings(cfg, environ={"GUILDHALL_LLM__MAX_NEW_TOKENS": "200"})
+    assert s.llm.max_new_tokens == 200
+    assert s.llm.backend == "openai"
+    assert s.timezone == "Europe/Berlin"
+
+
+def test_platform_env_names_are_honoured(tmp_path: Path) -> None:
+    s = load_settings(
+        environ={"DISCORD_TOKEN": "abc", "SLACK_BOT_TOKEN": "xoxb-1", "GUILDHALL_CONFIG": str(tmp_path / "x.toml")}
+    )
+    assert s.platforms == ["discord", "slack"]
+    assert s.discord.token is not None and s.discord.token.get_secret_value() == "abc"
+    assert "abc" not in repr(s)  # secrets never print
+
+
+def test_secret_in_file_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text('[slack]\nbot_token = "xoxb-123"\n')
+    with pytest.raises(ConfigError, match=r"\[slack\]\.bot_token is a secret.*GUILDHALL_SLACK__BOT_TOKEN"):
+        load_settings(cfg, environ={})
+
+
+def test_errors_name_each_bad_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text('timezone = "Mars/Olympus"\n[llm]\nmax_new_tokens = -1\n[store]\nurl = "mysql://x"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, environ={})
+    text = str(info.value)
+    assert "timezone" in text and "llm.max_new_tokens" in text and "store.url" in text
+
+
+def test_check_config_command_reports_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text("[bus]\nkind = 'kafka'\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["check-config", "--config", str(cfg), "--json"])
+    assert result.exit_code == 2
+    assert "bus.kind" in result.output
+    cfg.write_text("")
+    ok = runner.invoke(app, ["check-config", "--config", str(cfg), "--json"])
+    assert ok.exit_code == 0 and '"ok": true' in ok.output

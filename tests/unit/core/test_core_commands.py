@@ -1,0 +1,72 @@
+"""Core commands through the shared command path: privacy, admin refusal, unknown commands."""
+
+from __future__ import annotations
+
+from bot.events import CommandReply
+from bot.testing import command, make_message
+
+
+def last_reply(adapter) -> CommandReply:
+    replies = adapter.of_type(CommandReply)
+    assert replies, "no command reply"
+    return replies[-1]
+
+
+async def test_non_admin_is_refused_ephemerally_and_audited(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(command("guildhall config", "set digest_size 3", author="mallory"))
+    await app.bus.drain()
+    reply = last_reply(adapter)
+    assert reply.ephemeral and "for community admins" in reply.text
+    assert await app.store.get_workspace_setting("console", "local", "digest_size") is None
+    entry = (await app.store.audit_entries())[0]
+    assert entry["actor_id"] == "mallory" and entry["allowed"] is False
+
+
+async def test_admin_can_change_config_with_validation(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(command("guildhall config", "set digest_size 3", admin=True))
+    await adapter.inject(command("guildhall config", "set digest_size lots", admin=True))
+    await adapter.inject(command("guildhall config", "set nonsense 1", admin=True))
+    await app.bus.drain()
+    texts = [r.text for r in adapter.of_type(CommandReply)]
+    assert await app.store.get_workspace_setting("console", "local", "digest_size") == 3
+    assert any("Not changed" in t for t in texts[1:])
+    assert any("unknown setting" in t for t in texts)
+
+
+async def test_optout_then_optin(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(command("optout", author="ana"))
+    await app.bus.drain()
+    assert await app.store.is_opted_out("console", "local", "ana")
+    await adapter.inject(command("optin", author="ana"))
+    await app.bus.drain()
+    assert not await app.store.is_opted_out("console", "local", "ana")
+
+
+async def test_forget_me_needs_confirmation_then_erases_text(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(make_message("my api is at internal.example", author="ana", message_id="f1"))
+    await adapter.inject(make_message("unrelated", author="bob", message_id="f2"))
+    await adapter.inject(command("forget-me", author="ana"))
+    await app.bus.drain()
+    assert "confirm" in last_reply(adapter).text
+    assert (await app.store.get_message("console", "local", "f1")).text != ""  # type: ignore[union-attr]
+    await adapter.inject(command("forget-me", "confirm", author="ana"))
+    await app.bus.drain()
+    gone = await app.store.get_message("console", "local", "f1")
+    kept = await app.store.get_message("console", "local", "f2")
+    assert gone is not None and gone.text == "" and gone.deleted
+    assert kept is not None and kept.text == "unrelated"
+    rows = await app.store.db.fetchall("SELECT COUNT(*) FROM messages WHERE text LIKE ?", ("%internal.example%",))
+    assert rows[0][0] == 0
+    audit = [e for e in await app.store.audit_entries() if e["action"] == "forget-me"]
+    assert audit and "internal.example" not in str(audit)
+
+
+async def test_unknown_command_and_a_crashing_handler_get_answers(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(command("definitely-not-a-command"))
+    await app.bus.drain()
+    assert "Unknown command" in last_reply(adapter).text

@@ -1,0 +1,123 @@
+"""Every event type survives a JSON round-trip; ids are stable; bad payloads raise clearly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.events import (
+    ACTION_TYPES,
+    INBOUND_TYPES,
+    AddReaction,
+    Attachment,
+    Button,
+    ButtonClicked,
+    ChannelRef,
+    ChannelSeen,
+    Citation,
+    CommandInvoked,
+    CommandReply,
+    Event,
+    EventDecodeError,
+    EventSource,
+    MarkThreadSolved,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ReactionRemoved,
+    SendDirectMessage,
+    SendEphemeral,
+    SendMessage,
+    ThreadCreated,
+    UserRef,
+    Visibility,
+    from_json,
+    to_json,
+)
+
+T0 = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+CH = ChannelRef(Platform.DISCORD, "g1", "c1", "help", Visibility.PRIVATE, True, ("u1",), ("r1", "r2"))
+U = UserRef(Platform.DISCORD, "g1", "u1", "Zoë 🧑‍💻", False)
+CMD = CommandInvoked("guildhall config", U, CH, "i1", T0, "set x 1", (("key", "x"),), "tok", True, ("r1",), "t1")
+
+SAMPLES: list[Event] = [
+    MessagePosted(
+        CH, U, "m1", "hello\u200f مرحبا \x00 `code`", T0, "t1", "m0", True, ("u2",), "https://x", "", EventSource.IMPORT
+    ),
+    MessageEdited(CH, "m1", "edited", T0, U, "t1"),
+    MessageDeleted(CH, "m1", T0),
+    ReactionAdded(CH, "m1", U, "✅", T0, "u2"),
+    ReactionRemoved(CH, "m1", U, "white_check_mark", T0),
+    MemberJoined(U, T0, CH),
+    MemberJoined(U, T0, None),
+    ThreadCreated(CH, "t1", "How do I?", U, T0, True, EventSource.BACKFILL),
+    ChannelSeen(CH, T0, ("u1", "u3")),
+    CMD,
+    ButtonClicked("qa.feedback", "up", U, CH, "m9", "i2", T0, "tok"),
+    SendMessage(
+        CH,
+        "answer",
+        "t1",
+        (Attachment("chart.png", "image/png", b"\x89PNG\r\n\x00\xff"),),
+        (Citation(1, "thread", "https://x/1", "snip", "from 2019"),),
+        (Button("qa.feedback", "👍", "up", "primary"),),
+        "m1",
+    ),
+    SendDirectMessage(U, "digest", citations=(Citation(1, "t", "u"),)),
+    SendEphemeral(CH, U, "only you", "tok"),
+    CommandReply(CMD, "done", False),
+    AddReaction(CH, "m1", "eyes"),
+    MarkThreadSolved(CH, "t1", "m2"),
+]
+
+
+def test_samples_cover_every_event_type() -> None:
+    assert {type(e) for e in SAMPLES} == set(INBOUND_TYPES) | set(ACTION_TYPES)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_json_round_trip_is_lossless(event: Event) -> None:
+    wire = to_json(event)
+    back = from_json(wire)
+    assert back == event
+    assert type(back) is type(event)
+    assert back.event_id == event.event_id
+    json.loads(wire)  # valid JSON
+
+
+def test_event_id_is_stable_and_scoped() -> None:
+    a = SAMPLES[0]
+    assert isinstance(a, MessagePosted)
+    same = MessagePosted(a.channel, a.author, "m1", "different text", T0)
+    assert same.event_id == a.event_id == "discord:g1:msg:m1"
+    other_ws = MessagePosted(ChannelRef(Platform.DISCORD, "g2", "c1"), U, "m1", "x", T0)
+    assert other_ws.event_id != a.event_id
+
+
+def test_events_are_frozen_and_slotted() -> None:
+    msg = SAMPLES[0]
+    with pytest.raises(AttributeError):
+        msg.text = "changed"  # type: ignore[misc]
+    assert not hasattr(msg, "__dict__")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        "[1, 2]",
+        '{"type": "NoSuchEvent"}',
+        '{"no": "type"}',
+        '{"type": "MessagePosted", "text": 5}',
+        '{"type": "MessageDeleted", "channel": {"platform": "myspace", "workspace_id": "w", "channel_id": "c"}, "message_id": "1"}',
+        '{"type": "MessageDeleted", "channel": {"platform": "slack", "workspace_id": "w", "channel_id": "c"}, "message_id": "1", "deleted_at": 7}',
+    ],
+)
+def test_malformed_payloads_raise_decode_error(payload: str) -> None:
+    with pytest.raises(EventDecodeError):
+        from_json(payload)

@@ -1,0 +1,59 @@
+"""Schedules run in the community's time zone, with a fake clock (no sleeps)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.scheduler import Schedule, Scheduler, parse_hhmm
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_daily_at_local_time_across_dst() -> None:
+    s = Schedule(at=time(9, 0))
+    before_dst = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Saturday; DST starts Sunday 29 March
+    nxt = s.next_after(before_dst, BERLIN)
+    assert nxt.astimezone(BERLIN).hour == 9 and nxt.astimezone(BERLIN).day == 29
+    assert nxt.astimezone(UTC).hour == 7  # 09:00 CEST
+
+
+def test_weekly_schedule_picks_the_weekday() -> None:
+    s = Schedule(at=time(10, 0), weekday=0)
+    nxt = s.next_after(datetime(2026, 1, 7, 12, 0, tzinfo=UTC), UTC)  # a Wednesday
+    assert nxt == datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+
+
+def test_invalid_schedules_fail_fast() -> None:
+    with pytest.raises(ValueError):
+        Schedule()
+    with pytest.raises(ValueError):
+        Schedule(interval=timedelta(0))
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_hhmm("nine")
+
+
+async def test_scheduler_runs_jobs_on_the_fake_clock_and_survives_failures() -> None:
+    clock = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    sched = Scheduler(clock, UTC)
+    runs: list[datetime] = []
+    calls = 0
+
+    async def job() -> None:
+        nonlocal calls
+        calls += 1
+        runs.append(clock.now())
+        if calls == 1:
+            raise RuntimeError("first run fails")
+
+    sched.add("digest", Schedule(at=time(9, 0)), job)
+    await sched.start()
+    await clock.advance(timedelta(minutes=59))
+    assert runs == []
+    await clock.advance(timedelta(minutes=1))
+    await clock.advance(timedelta(days=1))
+    assert runs == [datetime(2026, 1, 5, 9, 0, tzinfo=UTC), datetime(2026, 1, 6, 9, 0, tzinfo=UTC)]
+    await sched.stop()

@@ -1,0 +1,138 @@
+"""The store on SQLite and PostgreSQL: idempotent upserts, edits, deletes, access lists."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow
+from tests.store_backends import fresh_store
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    async with fresh_store(request.param) as s:
+        yield s
+
+
+def msg(mid: str, text: str = "hello", **kw: object) -> MessageRow:
+    base: dict[str, object] = dict(
+        platform="slack",
+        workspace_id="T1",
+        message_id=mid,
+        channel_id="C1",
+        author_id="U1",
+        ts=1000.0 + float(len(mid)),
+        text=text,
+    )
+    base.update(kw)
+    return MessageRow(**base)  # type: ignore[arg-type]
+
+
+async def test_reupserting_the_same_messages_creates_no_duplicates(store: Store) -> None:
+    rows = [msg(f"m{i}", f"text {i}") for i in range(50)]
+    await store.upsert_messages(rows)
+    await store.upsert_messages(rows)
+    counts = await store.counts()
+    assert counts["messages"] == 50
+
+
+async def test_edit_applies_and_a_late_redelivery_of_the_original_does_not_revert_it(store: Store) -> None:
+    await store.upsert_messages([msg("m1", "original")])
+    assert await store.edit_message("slack", "T1", "m1", "edited", 2000.0)
+    await store.upsert_messages([msg("m1", "original")])
+    stored = await store.get_message("slack", "T1", "m1")
+    assert stored is not None and stored.text == "edited" and stored.edited_ts == 2000.0
+    # An older edit arriving late is ignored.
+    assert not await store.edit_message("slack", "T1", "m1", "stale", 1500.0)
+
+
+async def test_delete_removes_text_and_redelivery_cannot_resurrect_it(store: Store) -> None:
+    await store.upsert_messages([msg("m1", "secret plan")])
+    assert await store.delete_message("slack", "T1", "m1")
+    await store.upsert_messages([msg("m1", "secret plan")])
+    stored = await store.get_message("slack", "T1", "m1")
+    assert stored is not None and stored.deleted and stored.text == ""
+    assert not await store.edit_message("slack", "T1", "m1", "back again", 3000.0)
+    rows = await store.db.fetchall("SELECT text FROM messages WHERE text LIKE ?", ("%secret%",))
+    assert rows == []
+
+
+async def test_delete_before_post_leaves_a_tombstone(store: Store) -> None:
+    await store.delete_message("slack", "T1", "early", channel_id="C1")
+    await store.upsert_messages([msg("early", "should not appear")])
+    stored = await store.get_message("slack", "T1", "early")
+    assert stored is not None and stored.deleted and stored.text == ""
+
+
+async def test_odd_unicode_and_huge_text_round_trip(store: Store) -> None:
+    text = "RTL \u202e עברית, ZWJ 👩‍👩‍👧‍👦, combining e\u0301, " + "x" * 40_000
+    await store.upsert_messages([msg("big", text), msg("nul", "a\x00b")])
+    stored = await store.get_message("slack", "T1", "big")
+    assert stored is not None and stored.text == text
+    nul = await store.get_message("slack", "T1", "nul")
+    assert nul is not None and nul.text == "a\ufffdb"  # PostgreSQL refuses NUL; both backends agree
+
+
+async def test_thread_and_channel_queries(store: Store) -> None:
+    await store.upsert_messages(
+        [
+            msg("100.1", "root", thread_id="100.1", ts=100.1),
+            msg("100.2", "reply", thread_id="100.1", ts=100.2),
+            msg("100.3", "other", ts=100.3),
+        ]
+    )
+    thread = await store.thread_messages("slack", "T1", "100.1")
+    assert [m.text for m in thread] == ["root", "reply"]
+    window = await store.channel_messages("slack", "T1", "C1", since=100.15)
+    assert [m.message_id for m in window] == ["100.2", "100.3"]
+    streamed = [m.message_id async for m in store.iter_messages(platform="slack", batch=2)]
+    assert streamed == ["100.1", "100.2", "100.3"]
+
+
+async def test_readable_channels_follow_visibility_and_access(store: Store) -> None:
+    await store.upsert_channels(
+        [
+            ChannelRow("discord", "G", "pub", "general", "public"),
+            ChannelRow("discord", "G", "mods", "mods", "private"),
+            ChannelRow("discord", "G", "staff", "staff", "private"),
+            ChannelRow("discord", "G", "dm1", "", "dm"),
+        ]
+    )
+    await store.set_channel_access("discord", "G", "mods", user_ids=["alice"])
+    await store.set_channel_access("discord", "G", "staff", role_ids=["role-staff"])
+    await store.set_channel_access("discord", "G", "dm1", user_ids=["bob"])
+    assert await store.readable_channel_ids("discord", "G", "alice") == {"pub", "mods"}
+    assert await store.readable_channel_ids("discord", "G", "carol", ["role-staff"]) == {"pub", "staff"}
+    assert await store.readable_channel_ids("discord", "G", "bob") == {"pub", "dm1"}
+
+
+async def test_reactions_are_one_per_member_emoji_and_message(store: Store) -> None:
+    r = ReactionRow("slack", "T1", "m1", "U2", "+1", 5.0)
+    await store.add_reactions([r, r])
+    assert len(await store.reactions_for("slack", "T1", "m1")) == 1
+    assert await store.remove_reaction("slack", "T1", "m1", "U2", "+1")
+    assert await store.reactions_for("slack", "T1", "m1") == []
+
+
+async def test_settings_feedback_audit_and_processed_markers(store: Store) -> None:
+    await store.upsert_users([UserRow("slack", "T1", "U1", "Ana")])
+    await store.set_member_setting("slack", "T1", "U1", "opted_out", True)
+    assert await store.is_opted_out("slack", "T1", "U1")
+    assert await store.members_with_setting("slack", "T1", "opted_out", True) == {"U1"}
+    await store.set_workspace_setting("slack", "T1", "alerts_channel", "C9")
+    assert await store.get_workspace_setting("slack", "T1", "alerts_channel") == "C9"
+    await store.record_feedback("slack", "T1", "U1", "answer", "a1", "up")
+    assert (await store.feedback("answer"))[0][5] == "up"
+    await store.audit("slack", "T1", "U1", "/guildhall index", allowed=False)
+    entry = (await store.audit_entries())[0]
+    assert entry["action"] == "/guildhall index" and entry["allowed"] is False
+    assert await store.mark_processed("activity", "e1")
+    assert not await store.mark_processed("activity", "e1")
+
+
+async def test_migrations_are_idempotent(store: Store) -> None:
+    assert await store.migrate() == []

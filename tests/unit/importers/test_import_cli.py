@@ -1,0 +1,55 @@
+"""``guildhall import slack-export|discord-export`` end to end on small exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.unit.importers.test_slack_export import write_export
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GUILDHALL_STORE__URL", f"sqlite:///{tmp_path}/gh.db")
+    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
+    monkeypatch.setenv("GUILDHALL_CONFIG", str(tmp_path / "none.toml"))
+    return tmp_path
+
+
+def test_slack_export_command_reports_json_and_fails_on_bad_files(env: Path) -> None:
+    folder = write_export(env / "export")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["import", "slack-export", str(folder), "--json", "--quiet"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.output)
+    assert data["messages"] == 8 and data["store"]["messages"] == 8 and data["errors"] == []
+    (folder / "help" / "2023-11-20.json").write_text("{broken")
+    bad = runner.invoke(app, ["import", "slack-export", str(folder), "--json", "--quiet"])
+    assert bad.exit_code == 1 and "2023-11-20.json" in bad.output
+
+
+def test_discord_export_command(env: Path) -> None:
+    path = env / "chat.json"
+    path.write_text(
+        json.dumps(
+            {
+                "guild": {"id": "G1", "name": "g"},
+                "channel": {"id": "C1", "name": "general"},
+                "messages": [
+                    {
+                        "id": "1",
+                        "type": "Default",
+                        "timestamp": "2024-01-01T00:00:00+00:00",
+                        "content": "hi",
+                        "author": {"id": "7", "name": "ana"},
+                    }
+                ],
+            }
+        )
+    )
+    result = CliRunner().invoke(app, ["import", "discord-export", str(path), "--quiet"])
+    assert result.exit_code == 0 and "imported 1 messages" in result.output

@@ -1,0 +1,215 @@
+"""Slack export importer on small exports written here: folder and zip, threads, subtypes, bad files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bot.bus import InProcessBus
+from bot.importers.slack_export import import_slack_export
+from bot.recorder import Recorder
+
+ODD = "RTL \u202eעברית\u202c, ZWJ 👩‍👩‍👧, combining e\u0301, NUL\x00, astral 𝔘𝔫𝔦"
+HUGE = "x" * 40_000
+
+
+def write_export(root: Path, *, bad_day: str | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "users.json").write_text(
+        json.dumps(
+            [
+                {"id": "U1", "team_id": "T9", "name": "ana", "profile": {"display_name": "Ana"}},
+                {"id": "U2", "team_id": "T9", "name": "bob", "real_name": "Bob"},
+                {"id": "B1", "team_id": "T9", "name": "ci-bot", "is_bot": True},
+            ]
+        )
+    )
+    (root / "channels.json").write_text(
+        json.dumps([{"id": "C1", "name": "help", "members": ["U1", "U2"]}, {"id": "C2", "name": "empty"}])
+    )
+    (root / "groups.json").write_text(json.dumps([{"id": "G1", "name": "mods", "members": ["U2"]}]))
+    (root / "help").mkdir(exist_ok=True)
+    (root / "empty").mkdir(exist_ok=True)
+    (root / "mods").mkdir(exist_ok=True)
+    day1 = [
+        {
+            "type": "message",
+            "subtype": "channel_join",
+            "user": "U2",
+            "text": "<@U2> has joined",
+            "ts": "1700000000.000100",
+        },
+        {
+            "type": "message",
+            "user": "U1",
+            "text": "how do I pin poetry deps?",
+            "ts": "1700000001.000100",
+            "thread_ts": "1700000001.000100",
+            "reply_count": 2,
+        },
+        {
+            "type": "message",
+            "user": "U2",
+            "text": "poetry add pkg==1.0",
+            "ts": "1700000002.000100",
+            "thread_ts": "1700000001.000100",
+            "parent_user_id": "U1",
+            "reactions": [{"name": "white_check_mark", "users": ["U1"], "count": 1}],
+            "edited": {"user": "U2", "ts": "1700000100.000000"},
+        },
+        {
+            "type": "message",
+            "subtype": "thread_broadcast",
+            "user": "U1",
+            "text": "thanks, that worked",
+            "ts": "1700000003.000100",
+            "thread_ts": "1700000001.000100",
+        },
+        {
+            "type": "message",
+            "subtype": "bot_message",
+            "bot_id": "B1",
+            "username": "ci-bot",
+            "text": "build ok",
+            "ts": "1700000004.000100",
+        },
+        {"type": "message", "subtype": "channel_topic", "user": "U1", "text": "set topic", "ts": "1700000005.000100"},
+        {"type": "message", "user": "U1", "text": "", "ts": "1700000006.000100", "files": [{"name": "trace.txt"}]},
+        {"type": "message", "user": "U2", "text": ODD, "ts": "1700000007.000100"},
+        {"type": "message", "user": "U2", "text": HUGE, "ts": "1700000008.000100"},
+        {"type": "message", "text": "no ts here", "user": "U1"},
+    ]
+    (root / "help" / "2023-11-14.json").write_text(json.dumps(day1, ensure_ascii=False))
+    (root / "help" / "2023-11-15.json").write_text(bad_day if bad_day is not None else "[]")
+    (root / "mods" / "2023-11-14.json").write_text(
+        json.dumps([{"type": "message", "user": "U2", "text": "private note", "ts": "1700000009.000100"}])
+    )
+    return root
+
+
+def zip_folder(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w") as zf:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return target
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+async def test_export_lands_in_the_store_like_live_traffic(make_app, tmp_path: Path, as_zip: bool) -> None:
+    folder = write_export(tmp_path / "export")
+    path = zip_folder(folder, tmp_path / "export.zip") if as_zip else folder
+    app, _ = await make_app()
+    summary = await import_slack_export(path, app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.errors == []
+    assert summary.messages == 8 and summary.threads == 1 and summary.reactions == 1
+    assert summary.skipped >= 2  # the topic change and the message without a ts
+    store = app.store
+    reply = await store.get_message("slack", "T9", "1700000002.000100")
+    assert reply is not None and reply.thread_id == "1700000001.000100" and reply.edited_ts == 1700000100.0
+    assert reply.permalink == "https://t9.slack.com/archives/C1/p1700000002000100?thread_ts=1700000001.000100&cid=C1"
+    root = await store.get_message("slack", "T9", "1700000001.000100")
+    assert root is not None and root.permalink == "https://t9.slack.com/archives/C1/p1700000001000100"
+    bot = await store.get_message("slack", "T9", "1700000004.000100")
+    assert bot is not None and bot.is_bot
+    assert await store.get_message("slack", "T9", "1700000005.000100") is None  # topic change is not chat
+    files = await store.get_message("slack", "T9", "1700000006.000100")
+    assert files is not None and files.text == "[file: trace.txt]"
+    odd = await store.get_message("slack", "T9", "1700000007.000100")
+    assert odd is not None and odd.text == ODD.replace("\x00", "\ufffd")  # NUL is stored as U+FFFD everywhere
+    huge = await store.get_message("slack", "T9", "1700000008.000100")
+    assert huge is not None and len(huge.text) == 40_000
+    assert [r.user_id for r in await store.reactions_for("slack", "T9", "1700000002.000100")] == ["U1"]
+    assert await store.readable_channel_ids("slack", "T9", "U1") == {"C1", "C2"}
+    assert await store.readable_channel_ids("slack", "T9", "U2") == {"C1", "C2", "G1"}
+    user = await store.get_user("slack", "T9", "U1")
+    assert user is not None and user.name == "Ana"
+
+
+async def test_malformed_day_file_is_reported_and_the_rest_imported(make_app, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "export", bad_day='[{"type": "message", "ts": ')
+    (folder / "help" / "2023-11-16.json").write_text('{"not": "a list"}')
+    app, _ = await make_app()
+    summary = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    assert len(summary.errors) == 2
+    assert any("help/2023-11-15.json" in e and "invalid JSON" in e for e in summary.errors)
+    assert any("help/2023-11-16.json" in e and "expected a list" in e for e in summary.errors)
+    assert (await app.store.counts())["messages"] == 8
+
+
+async def test_reimport_leaves_the_same_counts(make_app, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "export")
+    app, _ = await make_app()
+    await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    first = await app.store.counts()
+    # A fresh bus has no memory of the first run: idempotency must come from the store's upserts.
+    fresh = InProcessBus()
+    Recorder(app.store).attach(fresh)
+    again = await import_slack_export(folder, fresh, progress=False)
+    await fresh.close()
+    assert again.messages == 8
+    assert await app.store.counts() == first
+
+
+async def test_missing_or_broken_export_is_an_error_not_a_crash(make_app, tmp_path: Path) -> None:
+    app, _ = await make_app()
+    missing = await import_slack_export(tmp_path / "nope", app.bus, progress=False)
+    assert missing.errors and "no such file" in missing.errors[0]
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    bad = await import_slack_export(broken, app.bus, progress=False)
+    assert bad.errors and "not a zip" in bad.errors[0]
+
+
+@pytest.mark.realdata
+async def test_real_pythondev_export_matches_the_dataset_readme(make_app, shared_data: Path) -> None:
+    app, _ = await make_app()
+    summary = await import_slack_export(shared_data / "slack-pythondev-2019.zip", app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.errors == [] and summary.messages == 17_545
+    counts = await app.store.counts()
+    assert counts["messages"] == 17_545 and counts["users"] == 916 and counts["threads"] == 1_659
+
+
+async def test_dms_and_mpims_are_dm_visibility_with_members_as_access(make_app, tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    root.mkdir()
+    (root / "users.json").write_text(json.dumps([{"id": "U1", "team_id": "T9"}, {"id": "U2"}, {"id": "U3"}]))
+    (root / "dms.json").write_text(json.dumps([{"id": "D1", "members": ["U1", "U2"]}]))
+    (root / "mpims.json").write_text(
+        json.dumps([{"id": "G7", "name": "mpdm-u1--u2--u3-1", "members": ["U1", "U2", "U3"]}])
+    )
+    (root / "D1").mkdir()
+    (root / "D1" / "2023-11-14.json").write_text(
+        json.dumps([{"user": "U1", "text": "psst", "ts": "1700000000.000001"}])
+    )
+    (root / "mpdm-u1--u2--u3-1").mkdir()
+    (root / "mpdm-u1--u2--u3-1" / "2023-11-14.json").write_text(
+        json.dumps([{"user": "U3", "text": "group", "ts": "1700000001.000001"}])
+    )
+    app, _ = await make_app()
+    summary = await import_slack_export(root, app.bus, team_domain="acme", progress=False)
+    await app.bus.drain()
+    assert summary.errors == [] and summary.messages == 2 and summary.channels == 2
+    dm = await app.store.get_channel("slack", "T9", "D1")
+    assert dm is not None and dm.visibility == "dm"
+    assert await app.store.readable_channel_ids("slack", "T9", "U3") == {"G7"}
+    assert await app.store.readable_channel_ids("slack", "T9", "U2") == {"D1", "G7"}
+    row = await app.store.get_message("slack", "T9", "1700000000.000001")
+    assert row is not None and row.permalink == "https://acme.slack.com/archives/D1/p1700000000000001"
+
+
+async def test_redelivered_import_events_are_deduplicated_by_the_bus(make_app, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "export")
+    app, _ = await make_app()
+    await import_slack_export(folder, app.bus, progress=False)
+    await import_slack_export(folder, app.bus, progress=False)  # same events, same ids, same bus
+    await app.bus.drain()
+    assert app.bus.stats.duplicates >= 8
+    assert (await app.store.counts())["messages"] == 8

@@ -1,0 +1,169 @@
+"""The local backend's request path on a tiny random-weight Llama: timeouts, cancellation, limits, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from bot.config import LLMSettings
+from bot.ml import LLM, ChatMessage, LLMBusyError
+from brain.qa.llm.factory import create_llm, warmup
+from brain.qa.llm.scripted import ScriptedBackend
+from brain.qa.llm.transformers_backend import TransformersLLM, cpu_threads, fit_prompt
+
+CONTEXT = 256
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> Any:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=CONTEXT,
+        eos_token_id=1,
+        pad_token_id=0,
+    )
+    return LlamaForCausalLM(config).eval()  # type: ignore[no-untyped-call]
+
+
+class CharTokenizer:
+    """A chat tokenizer with the transformers call shapes: one token per character (ids 2..63)."""
+
+    pad_token_id = 0
+    eos_token_id = 1
+
+    def apply_chat_template(self, chat: list[dict[str, str]], **_: Any) -> list[int]:
+        text = "".join(f"<{m['role']}>{m['content']}" for m in chat) + "<assistant>"
+        return [2 + ord(c) % 62 for c in text]
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        return "".join(chr(ord("a") + i % 26) for i in ids)
+
+
+class GatedModel:
+    """The tiny model behind a gate: forward passes block until the test opens it (no sleeps)."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.device = model.device
+        self.config = model.config
+        self.generation_config = model.generation_config
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.entered.set()
+        self.gate.wait(timeout=30)
+        return self._model(**kwargs)
+
+
+def local(model: Any, **settings: Any) -> TransformersLLM:
+    return TransformersLLM(LLMSettings(**settings), tokenizer=CharTokenizer(), model=model)
+
+
+QUESTION = [ChatMessage("user", "How do I pin a message?")]
+
+
+async def test_generate_and_stream_agree(tiny_model: Any) -> None:
+    llm = local(tiny_model, batch_window_ms=1)
+    assert isinstance(llm, LLM)
+    result = await llm.generate(QUESTION, max_new_tokens=6)
+    streamed = "".join([p async for p in llm.stream(QUESTION, max_new_tokens=6)])
+    assert result.completion_tokens <= 6 and result.prompt_tokens > 20
+    assert streamed == result.text
+    await llm.aclose()
+
+
+async def test_timeout_raises_and_frees_the_slot(tiny_model: Any) -> None:
+    gated = GatedModel(tiny_model)
+    llm = local(gated, timeout_s=0.05, batch_window_ms=0)
+    with pytest.raises(TimeoutError):
+        await llm.generate(QUESTION, max_new_tokens=50)
+    batcher = llm._batcher
+    assert batcher is not None
+    gated.gate.set()
+    # The abandoned request leaves at the next step instead of decoding its 50 tokens.
+    llm.settings = LLMSettings(timeout_s=30, batch_window_ms=0)
+    after = await llm.generate(QUESTION, max_new_tokens=3)
+    assert after.completion_tokens <= 3
+    assert batcher.finished["cancelled"] == 1
+    await llm.aclose()
+
+
+async def test_cancelled_caller_frees_the_slot(tiny_model: Any) -> None:
+    gated = GatedModel(tiny_model)
+    llm = local(gated, batch_window_ms=0, max_batch=1, max_queue=1)
+    expired = asyncio.create_task(llm.generate(QUESTION, max_new_tokens=100), name="expired-interaction")
+    await asyncio.to_thread(gated.entered.wait, 30)  # the request is in the running batch
+    queued = asyncio.create_task(llm.generate(QUESTION, max_new_tokens=2))
+    await asyncio.sleep(0)  # one turn: the queued task submits and starts waiting
+    assert llm._batcher is not None and llm._batcher.waiting == 1
+    with pytest.raises(LLMBusyError):  # one running, one waiting: full
+        await llm.generate(QUESTION, max_new_tokens=2)
+    expired.cancel()
+    gated.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await expired
+    assert (await queued).completion_tokens <= 2
+    assert llm._batcher.finished["cancelled"] == 1
+    await llm.aclose()
+
+
+async def test_closing_a_stream_cancels_its_request(tiny_model: Any) -> None:
+    llm = local(tiny_model, batch_window_ms=0)
+    stream = llm.stream(QUESTION, max_new_tokens=100)
+    first = await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert first
+    await asyncio.wait_for(llm.generate(QUESTION, max_new_tokens=2), timeout=30)
+    await llm.aclose()
+
+
+async def test_huge_and_odd_input(tiny_model: Any) -> None:
+    llm = local(tiny_model, batch_window_ms=0)
+    huge = [ChatMessage("system", "rules"), ChatMessage("user", "\u202e\U0001f600 zalgo a\u0301\u0301 " * 5000)]
+    result = await llm.generate(huge, max_new_tokens=10_000)
+    # Prompt cut to fit the context; the reply capped to half of it.
+    assert result.prompt_tokens + result.completion_tokens <= CONTEXT
+    with pytest.raises(ValueError):
+        await llm.generate([], max_new_tokens=2)
+    await llm.aclose()
+
+
+def test_fit_prompt_keeps_head_and_tail() -> None:
+    ids = list(range(100))
+    assert fit_prompt(ids, 200) == ids
+    cut = fit_prompt(ids, 40)
+    assert len(cut) == 40 and cut[:10] == ids[:10] and cut[-30:] == ids[-30:]
+
+
+def test_cpu_threads_policy() -> None:
+    assert cpu_threads(3) == 3
+    assert cpu_threads(None) >= 1
+
+
+async def test_factory_scripted_and_warmup() -> None:
+    llm = create_llm(LLMSettings(backend="scripted"))
+    assert isinstance(llm, ScriptedBackend) and isinstance(llm, LLM)
+    await warmup(llm)
+    assert (await llm.generate(QUESTION)).text == "NOT_FOUND"
+    await llm.aclose()
+
+
+async def test_warmup_loads_once(tiny_model: Any) -> None:
+    llm = local(tiny_model, batch_window_ms=0)
+    await warmup(llm)
+    batcher = llm._batcher
+    await llm.generate(QUESTION, max_new_tokens=2)
+    assert batcher is not None and llm._batcher is batcher
+    await llm.aclose()

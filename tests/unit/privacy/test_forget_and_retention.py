@@ -1,0 +1,39 @@
+"""Forgotten members stay forgotten through re-imports; retention purges old messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.clock import FakeClock
+from bot.events import EventSource
+from bot.testing import command, make_message
+from bot.testing.builders import BASE_TIME
+
+
+async def test_reimport_after_forget_me_does_not_bring_text_back(make_app) -> None:
+    app, adapter = await make_app()
+    old = make_message("ana's old message", author="ana", message_id="h1", source=EventSource.IMPORT)
+    await adapter.inject(old)
+    await adapter.inject(command("forget-me", "confirm", author="ana"))
+    await app.bus.drain()
+    # A re-import publishes the same history again (a new bus dedupe window, e.g. another process).
+    again = make_message("ana's old message", author="ana", message_id="h2", source=EventSource.IMPORT)
+    assert await app.bus.publish(again) is False
+    await app.bus.drain()
+    assert await app.store.get_message("console", "local", "h2") is None
+    rows = await app.store.db.fetchall("SELECT COUNT(*) FROM messages WHERE text LIKE ?", ("%ana's old%",))
+    assert rows[0][0] == 0
+
+
+async def test_retention_purges_old_messages(make_app, settings) -> None:
+    settings = settings.model_copy(update={"privacy": settings.privacy.model_copy(update={"retention_days": 30})})
+    clock = FakeClock(BASE_TIME + timedelta(days=45))
+    app, adapter = await make_app(settings_override=settings, clock=clock)
+    await adapter.inject(make_message("ancient", message_id="old1"))
+    await adapter.inject(make_message("recent", message_id="new1", ts=BASE_TIME + timedelta(days=40)))
+    await app.bus.drain()
+    counts = await app.brain("core").purge_expired()  # type: ignore[attr-defined]
+    assert counts["messages"] == 1
+    assert await app.store.get_message("console", "local", "old1") is None
+    assert await app.store.get_message("console", "local", "new1") is not None
+    assert "core.retention" in app.scheduler.job_names

@@ -1,0 +1,231 @@
+"""The recommender brain end to end on the fake adapter: profiles, access, opt-out, digest, feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from bot.clock import FakeClock
+from bot.events import (
+    ButtonClicked,
+    ChannelSeen,
+    CommandReply,
+    MemberJoined,
+    MessagePosted,
+    SendDirectMessage,
+    Visibility,
+)
+from bot.testing.builders import BASE_TIME, channel, command, make_message, user
+from brain.recommend.brain import RecommendBrain
+
+Factory = Callable[..., Awaitable[Any]]
+
+
+async def _app(make_app: Factory, *, hours: float = 2.0) -> tuple[Any, Any, RecommendBrain, FakeClock]:
+    clock = FakeClock(BASE_TIME + timedelta(hours=hours))
+    app, adapter = await make_app(brains=["recommend"], clock=clock)
+    brain = app.brain("recommend")
+    assert isinstance(brain, RecommendBrain)
+    return app, adapter, brain, clock
+
+
+async def _post(app: Any, adapter: Any, *events: MessagePosted) -> None:
+    for e in events:
+        await adapter.inject(e)
+    await app.bus.drain()
+
+
+def _thread(root_id: str, author: str, text: str, chan: Any = "python", minutes: float = 0.0) -> MessagePosted:
+    return make_message(text, author=author, chan=chan, message_id=root_id, thread_id=root_id, minutes=minutes)
+
+
+async def _community(app: Any, adapter: Any) -> None:
+    await _post(
+        app,
+        adapter,
+        _thread("t1", "bob", "asyncio event loop question: how to cancel a task?", minutes=1),
+        make_message("use task.cancel() in asyncio", author="carol", chan="python", thread_id="t1", minutes=2),
+        _thread("t2", "dave", "django migrations keep failing on postgres", minutes=3),
+        _thread("t3", "erin", "asyncio gather with timeouts?", minutes=4),
+        make_message("I love asyncio and await syntax", author="alice", chan="python", minutes=5),
+    )
+
+
+async def _ask(app: Any, adapter: Any, text: str = "", who: str = "alice", admin: bool = False) -> CommandReply:
+    await adapter.inject(command("recommend" if not admin else "guildhall digest", text, author=who, admin=admin))
+    await app.bus.drain()
+    replies = [a for a in adapter.actions if isinstance(a, CommandReply)]
+    return replies[-1]
+
+
+async def test_recommend_lists_unjoined_threads_ephemerally(make_app: Factory) -> None:
+    app, adapter, _, _ = await _app(make_app)
+    await _community(app, adapter)
+    reply = await _ask(app, adapter)
+    assert reply.ephemeral
+    assert "t1" not in reply.text or "asyncio" in reply.text
+    ids = [b.value.split("|")[1] for b in reply.buttons]
+    assert ids and set(ids) <= {"t1", "t2", "t3"}
+    assert "because" in reply.text or "popular" in reply.text or "different" in reply.text
+
+
+async def test_profile_updates_on_new_messages(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    alice = user("alice")
+    assert await brain.profile_vector(alice) is None
+    await _post(app, adapter, make_message("asyncio asyncio await", author="alice", minutes=1))
+    first = await brain.profile_vector(alice)
+    await _post(app, adapter, make_message("django orm models postgres", author="alice", minutes=2))
+    second = await brain.profile_vector(alice)
+    assert first is not None and second is not None
+    assert not np.allclose(first, second)
+    assert abs(float(np.linalg.norm(second)) - 1.0) < 1e-4
+
+
+async def test_redelivered_message_updates_profile_once(make_app: Factory) -> None:
+    app, adapter, _brain, _ = await _app(make_app)
+    msg = make_message("asyncio", author="alice", message_id="dup1")
+    await _post(app, adapter, msg, msg)
+    row = await app.store.db.fetchone("SELECT events FROM recommend_profiles WHERE user_id = ?", ("alice",))
+    assert row is not None and row[0] == 1
+
+
+async def test_cold_start_member_still_gets_recommendations(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await _community(app, adapter)
+    recs = await brain.recommend(user("newbie"), k=3)
+    assert recs and {r.thread_id for r in recs} <= {"t1", "t2", "t3"}
+
+
+async def test_opted_out_member_gets_nothing_and_is_not_profiled(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await app.store.set_member_setting("console", "local", "alice", "opted_out", True)
+    await _community(app, adapter)
+    assert await brain.profile_vector(user("alice")) is None
+    assert await brain.recommend(user("alice"), k=5) == []
+    reply = await _ask(app, adapter)
+    assert "opted out" in reply.text
+
+
+async def test_private_channel_threads_only_for_members(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    secret = channel("staff", visibility=Visibility.PRIVATE)
+    await adapter.inject(ChannelSeen(channel=secret, member_ids=("bob", "zed")))
+    await _community(app, adapter)
+    await _post(app, adapter, _thread("s1", "bob", "asyncio secrets of the staff", chan=secret, minutes=6))
+    alice_ids = {r.thread_id for r in await brain.recommend(user("alice"), k=10)}
+    zed_ids = {r.thread_id for r in await brain.recommend(user("zed"), k=10)}
+    assert "s1" not in alice_ids and alice_ids
+    assert "s1" in zed_ids
+
+
+async def test_daily_toggle_and_bad_arguments(make_app: Factory) -> None:
+    app, adapter, _, _ = await _app(make_app)
+    assert "now on" in (await _ask(app, adapter, "daily on")).text
+    assert await app.store.get_member_setting("console", "local", "alice", "digest") is True
+    assert "now off" in (await _ask(app, adapter, "daily off")).text
+    assert "Usage" in (await _ask(app, adapter, "daily maybe")).text
+    assert "Usage" in (await _ask(app, adapter, "ðåïłÿ " + "x" * 5000)).text
+
+
+async def test_digest_sent_in_member_time_zone(make_app: Factory) -> None:
+    # 00:30 UTC is 09:30 in Tokyo and 01:30 in Berlin: only the Tokyo member is due at 09:00.
+    app, adapter, brain, clock = await _app(make_app)
+    await _community(app, adapter)
+    clock.set(datetime(2026, 1, 6, 0, 30, tzinfo=UTC)) if hasattr(clock, "set") else None
+    for who, tz in (("carol", "Asia/Tokyo"), ("dave", "Europe/Berlin")):
+        await app.store.set_member_setting("console", "local", who, "digest", True)
+        await app.store.set_member_setting("console", "local", who, "tz", tz)
+    await _advance_to(clock, datetime(2026, 1, 6, 0, 30, tzinfo=UTC))
+    assert await brain.send_due_digests() == 1
+    dms = [a for a in adapter.actions if isinstance(a, SendDirectMessage)]
+    await app.bus.drain()
+    dms = [a for a in adapter.actions if isinstance(a, SendDirectMessage)]
+    assert [d.user.user_id for d in dms] == ["carol"]
+    assert dms[0].citations and dms[0].buttons
+    assert await brain.send_due_digests() == 0  # once per local day
+    await _advance_to(clock, datetime(2026, 1, 6, 8, 5, tzinfo=UTC))  # 09:05 in Berlin
+    assert await brain.send_due_digests() == 1
+
+
+async def _advance_to(clock: FakeClock, when: datetime) -> None:
+    await clock.advance(when - clock.now())
+
+
+async def test_admin_digest_settings(make_app: Factory) -> None:
+    app, adapter, _brain, _ = await _app(make_app)
+    await _community(app, adapter)
+    assert "set to on" in (await _ask(app, adapter, "default on", admin=True)).text
+    assert await app.store.get_workspace_setting("console", "local", "digest_default_on") is True
+    assert "Usage" in (await _ask(app, adapter, "time 25:99", admin=True)).text
+    assert "Usage" in (await _ask(app, adapter, "size 0", admin=True)).text
+    assert "set to 2" in (await _ask(app, adapter, "size 2", admin=True)).text
+    reply = await _ask(app, adapter, "send-now", admin=True)
+    assert reply.text.startswith("Sent ") and int(reply.text.split()[1]) >= 1
+    dm = next(a for a in adapter.actions if isinstance(a, SendDirectMessage))
+    assert len(dm.citations) <= 2
+
+
+async def test_non_admin_cannot_configure_digest(make_app: Factory) -> None:
+    app, adapter, _, _ = await _app(make_app)
+    await adapter.inject(command("guildhall digest", "default on", author="mallory", admin=False))
+    await app.bus.drain()
+    assert await app.store.get_workspace_setting("console", "local", "digest_default_on") is None
+
+
+async def test_clicks_and_joins_are_recorded_once_and_forgotten(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await _community(app, adapter)
+    recs = await brain.recommend(user("alice"), k=3)
+    target = recs[0]
+    click = ButtonClicked(
+        action_id="recommend.open.1",
+        value=f"{target.channel_id}|{target.thread_id}",
+        user=user("alice"),
+        channel=channel("python"),
+        message_id="dm1",
+        interaction_id="i-click",
+        ts=BASE_TIME + timedelta(hours=3),
+    )
+    await adapter.inject(click)
+    await adapter.inject(click)  # redelivery
+    await adapter.inject(
+        ButtonClicked(
+            action_id="recommend.open.2",
+            value="garbage",
+            user=user("alice"),
+            channel=channel("python"),
+            message_id="dm1",
+            interaction_id="i-bad",
+        )
+    )
+    await _post(
+        app, adapter, make_message("joining!", author="alice", chan="python", thread_id=target.thread_id, minutes=200)
+    )
+    assert await brain.feedback_rows(user("alice")) == [(target.thread_id, "clicked"), (target.thread_id, "joined")]
+    counts = await brain.forget_member(user("alice"))
+    assert counts["recommend_feedback"] == 2 and counts["recommend_profiles"] == 1
+    assert await brain.feedback_rows(user("alice")) == []
+    assert await brain.profile_vector(user("alice")) is None
+
+
+async def test_newcomer_gets_channel_suggestions(make_app: Factory) -> None:
+    app, adapter, _, _ = await _app(make_app)
+    await _community(app, adapter)
+    await _post(app, adapter, make_message("hello", author="zoe", chan="random", minutes=7))
+    await adapter.inject(MemberJoined(user=user("newbie"), ts=BASE_TIME + timedelta(hours=1)))
+    await app.bus.drain()
+    dms = [a for a in adapter.actions if isinstance(a, SendDirectMessage)]
+    assert len(dms) == 1 and dms[0].user.user_id == "newbie"
+    assert "#python" in dms[0].text and "#random" in dms[0].text
+
+
+async def test_recommendations_are_deterministic_for_a_fixed_seed(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await _community(app, adapter)
+    one = await brain.recommend(user("alice"), k=3, seed=5)
+    two = await brain.recommend(user("alice"), k=3, seed=5)
+    assert one == two
