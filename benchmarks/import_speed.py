@@ -1,0 +1,153 @@
+"""Import speed: a synthetic 100,000-message Slack export into SQLite, twice.
+
+    python -m benchmarks.import_speed [--messages 100000]
+
+The export is generated here (50 channels, 400 members, threads, reactions, unicode), written as a
+zip, and imported through the production path (``bot.importers`` -> bus with the privacy gate ->
+recorder -> SQLite in WAL mode). The second import must leave the same row counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+from benchmarks.report import markdown_table, write_section
+from bot.app import build_app
+from bot.config import Settings, StoreSettings
+from bot.importers.slack_export import import_slack_export
+
+WORDS = [
+    "python",
+    "asyncio",
+    "gather",
+    "await",
+    "task",
+    "cancel",
+    "poetry",
+    "lock",
+    "pip",
+    "install",
+    "venv",
+    "numpy",
+    "pandas",
+    "django",
+    "flask",
+    "docker",
+    "compose",
+    "error",
+    "traceback",
+    "ImportError",
+    "ModuleNotFoundError",
+    "KeyError",
+    "typing",
+    "mypy",
+    "pytest",
+    "fixture",
+    "how",
+    "do",
+    "I",
+    "fix",
+    "this",
+    "thanks",
+    "works",
+    "now",
+    "version",
+    "upgrade",
+    "pin",
+    "dependency",
+    "🎉",
+    "naïve",
+    "café",
+    "数据",
+    "ошибка",
+]
+
+
+def generate_export(path: Path, messages: int, *, seed: int = 11) -> Path:
+    """Write a realistic Slack export zip with ``messages`` messages."""
+    rng = random.Random(seed)
+    users: list[dict[str, str]] = [{"id": f"U{i:05d}", "team_id": "TBENCH", "name": f"member{i}"} for i in range(400)]
+    channels: list[dict[str, object]] = [
+        {"id": f"C{i:04d}", "name": f"chan-{i}", "members": [u["id"] for u in users[:50]]} for i in range(50)
+    ]
+    days: dict[tuple[str, str], list[dict[str, object]]] = defaultdict(list)
+    ts = 1_700_000_000.0
+    open_threads: dict[str, list[str]] = defaultdict(list)
+    for n in range(messages):
+        ts += rng.uniform(0.5, 30.0)
+        chan = str(channels[rng.randrange(50)]["name"])
+        stamp = f"{ts:.6f}"
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 30)))
+        msg: dict[str, object] = {"type": "message", "user": users[rng.randrange(400)]["id"], "text": text, "ts": stamp}
+        roll = rng.random()
+        if roll < 0.35 and open_threads[chan]:
+            msg["thread_ts"] = rng.choice(open_threads[chan][-20:])
+        elif roll < 0.5:
+            msg["thread_ts"] = stamp
+            open_threads[chan].append(stamp)
+        if rng.random() < 0.05:
+            msg["reactions"] = [{"name": "+1", "users": [users[rng.randrange(400)]["id"]], "count": 1}]
+        day = time.strftime("%Y-%m-%d", time.gmtime(ts))
+        days[(chan, day)].append(msg)
+        del n
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("users.json", json.dumps(users))
+        zf.writestr("channels.json", json.dumps(channels))
+        for (chan, day), items in days.items():
+            zf.writestr(f"{chan}/{day}.json", json.dumps(items, ensure_ascii=False))
+    return path
+
+
+async def import_once(export: Path, db: Path) -> tuple[float, int, dict[str, int]]:
+    """(seconds, messages, row counts) for one import into the SQLite file ``db``."""
+    settings = Settings(store=StoreSettings(url=f"sqlite:///{db}"), brains=[])
+    app = await build_app(settings)
+    await app.start()
+    started = time.perf_counter()
+    summary = await import_slack_export(export, app.bus, progress=False)
+    await app.bus.drain()
+    seconds = time.perf_counter() - started
+    counts = await app.store.counts()
+    await app.stop()
+    assert not summary.errors, summary.errors
+    return seconds, summary.messages, counts
+
+
+async def main(messages: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        export = generate_export(Path(tmp) / "export.zip", messages)
+        db = Path(tmp) / "bench.db"
+        first = await import_once(export, db)
+        second = await import_once(export, db)
+    rows = [
+        ["first import", first[1], f"{first[0]:.2f}", f"{first[1] / first[0]:,.0f}"],
+        ["second import (same file)", second[1], f"{second[0]:.2f}", f"{second[1] / second[0]:,.0f}"],
+    ]
+    same = first[2] == second[2]
+    body = (
+        f"A synthetic Slack export ({messages:,} messages, 50 channels, 400 members, ~50% in threads, "
+        "reactions, unicode) imported through the production path: importer -> bus (privacy gate: "
+        "redaction) -> batched recorder -> SQLite (WAL). Time covers reading the zip, parsing, publishing and "
+        "draining the bus.\n\n"
+        + markdown_table(["run", "messages", "seconds", "messages/s"], rows)
+        + f"\n\nRow counts after the first and second import: {first[2]} / {second[2]} — "
+        + ("identical." if same else "DIFFERENT.")
+        + "\n\nReproduce: `python -m benchmarks.import_speed`."
+    )
+    write_section("import", "History import speed (Slack export into SQLite)", body)
+    print(rows, first[2], second[2])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=100_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.messages))

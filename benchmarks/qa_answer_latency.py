@@ -1,0 +1,112 @@
+"""End-to-end answer latency with the default local model (retrieve, generate <=128 tokens, verify).
+
+    nice python -m benchmarks.qa_answer_latency [--questions 10]
+
+Indexes the first 3,000 messages of ``slack-pythondev-2019-noq`` (MiniLM, cached embeddings), then
+answers gold questions about that period through :class:`brain.qa.answerer.Answerer` with the LLM
+from ``brain.qa.llm.factory.create_llm`` (default settings: SmolLM2-135M-Instruct GGUF on CPU).
+Needs the LLM backend package; exits with a clear message when it is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+
+from benchmarks.embedding_cache import CachingEmbedder
+from benchmarks.qa_datasets import load
+from benchmarks.qa_retrieval import CACHE, SHARED, _chroma
+from benchmarks.report import markdown_table, write_section
+from bot.clock import SystemClock
+from bot.config import LLMSettings
+from bot.ml import ScoredUnit
+from bot.store import open_store
+from brain.qa.access import AccessScope
+from brain.qa.answerer import Answerer
+from brain.qa.bm25 import BM25Index
+from brain.qa.embedder import SentenceTransformerEmbedder
+from brain.qa.indexer import Indexer
+from brain.qa.retriever import Retriever
+from brain.qa.vector_index import ChromaUnitIndex
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=10)
+    args = parser.parse_args(argv)
+    try:
+        from brain.qa.llm.factory import create_llm
+    except ImportError:
+        sys.exit("brain.qa.llm.factory is not available yet: no LLM backend to measure")
+    name = "slack-pythondev-2019"
+    ds = load(SHARED, name)
+    messages = sorted(ds.messages, key=lambda m: m.ts)[:3000]
+    last_ts = messages[-1].ts
+    questions = [q for q in ds.questions if float(q["question_ts"]) < last_ts][: args.questions]
+    embedder = CachingEmbedder(SentenceTransformerEmbedder(), CACHE / f"{name}.npz")
+    settings = LLMSettings(max_new_tokens=128)
+    t = time.perf_counter()
+    llm = create_llm(settings)
+    load_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_store(f"sqlite:///{tmp}/s.db")
+        await store.upsert_channels(ds.channels)
+        await store.upsert_messages(messages)
+        index = ChromaUnitIndex(_chroma(f"{tmp}/chroma"), "lat", embedder.dim)
+        bm25 = BM25Index()
+        await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
+        embedder.save()
+        retriever = Retriever(embedder, index, bm25)
+
+        async def channel_name(item: ScoredUnit) -> str:
+            return "#pythondev-help"
+
+        answerer = Answerer(retriever, llm, embedder, channel_name=channel_name, max_new_tokens=128)
+        scope = AccessScope("slack", ds.workspace_id)
+        await answerer.answer("warm up: how do I install python?", scope)
+        rows = []
+        totals, gens, tokens = [], [], []
+        for q in questions:
+            t0 = time.perf_counter()
+            units = await retriever.search(str(q["question"]), scope, k=6)
+            t1 = time.perf_counter()
+            messages_ = answerer.build_messages(str(q["question"]), units, ["#pythondev-help"] * len(units))
+            gen = await llm.generate(messages_, max_new_tokens=128)
+            t2 = time.perf_counter()
+            answer = await answerer.answer(str(q["question"]), scope)
+            t3 = time.perf_counter()
+            totals.append(t3 - t2)
+            gens.append(t2 - t1)
+            tokens.append(gen.completion_tokens)
+            rows.append(
+                [
+                    str(q["question"])[:60].replace("|", "/").replace("\n", " "),
+                    f"{(t1 - t0) * 1000:.0f}",
+                    f"{t2 - t1:.1f}",
+                    gen.completion_tokens,
+                    f"{t3 - t2:.1f}",
+                    "abstain" if answer.abstained else "answer",
+                ]
+            )
+        await store.close()
+    summary = (
+        f"Model load {load_s:.1f} s. Over {len(questions)} questions: generation p50 {statistics.median(gens):.1f} s "
+        f"for p50 {statistics.median(tokens):.0f} completion tokens (max 128); full answer (retrieve + generate + "
+        f"verify) p50 {statistics.median(totals):.1f} s, max {max(totals):.1f} s."
+    )
+    print(summary)
+    write_section(
+        "qa_answer_latency",
+        "QA answer latency (default local model, CPU)",
+        summary
+        + "\n\n"
+        + markdown_table(["question", "retrieve ms", "generate s", "tokens", "full answer s", "outcome"], rows),
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

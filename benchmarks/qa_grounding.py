@@ -1,0 +1,114 @@
+"""How well the sentence-level grounding check separates supported from unsupported sentences.
+
+    nice python -m benchmarks.qa_grounding [--questions 300]
+
+For gold questions of ``slack-pythondev-2019``, the hybrid retriever's top-6 units are the sources.
+*Supported* sentences: sentences of the gold answer messages when their unit was retrieved (the
+model quoting or closely paraphrasing a source). *Unsupported* sentences: sentences of the answers to
+*other* questions (fluent, technical, on-platform, but not about this question) — what a model
+invents. Reports, per threshold setting, the share of each class the check keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+
+from benchmarks.embedding_cache import CachingEmbedder
+from benchmarks.qa_datasets import load
+from benchmarks.qa_retrieval import CACHE, SHARED, _chroma
+from benchmarks.report import markdown_table, write_section
+from bot.clock import SystemClock
+from bot.ml import ScoredUnit
+from bot.store import open_store
+from brain.qa import grounding
+from brain.qa.access import AccessScope
+from brain.qa.bm25 import BM25Index
+from brain.qa.embedder import SentenceTransformerEmbedder
+from brain.qa.indexer import Indexer
+from brain.qa.retriever import Retriever
+from brain.qa.vector_index import ChromaUnitIndex
+
+SETTINGS = [(0.6, 0.6), (0.5, 0.5), (0.7, 0.7), (0.6, 1.01), (1.01, 0.6)]
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=300)
+    args = parser.parse_args(argv)
+    name = "slack-pythondev-2019"
+    ds = load(SHARED, name)
+    texts = {m.message_id: m.text for m in ds.messages}
+    embedder = CachingEmbedder(SentenceTransformerEmbedder(), CACHE / f"{name}.npz")
+    rng = random.Random(5)
+    questions = rng.sample(ds.questions, min(args.questions, len(ds.questions)))
+    answer_sentences = {
+        str(q["question"]): [s for a in q["answer_ids"] if a in texts for s in grounding.split_sentences(texts[a])]
+        for q in questions
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_store(f"sqlite:///{tmp}/s.db")
+        await store.upsert_channels(ds.channels)
+        await store.upsert_messages(ds.messages)
+        index = ChromaUnitIndex(_chroma(f"{tmp}/chroma"), "g", embedder.dim)
+        bm25 = BM25Index()
+        await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
+        retriever = Retriever(embedder, index, bm25)
+        scope = AccessScope("slack", ds.workspace_id)
+        cases: list[tuple[list[str], list[str], list[ScoredUnit]]] = []
+        pool = [s for sents in answer_sentences.values() for s in sents]
+        for q in questions:
+            units = await retriever.search(str(q["question"]), scope, k=6)
+            ids = set(q["answer_ids"])
+            if not any(ids & set(u.unit.message_ids) for u in units):
+                continue
+            positives = answer_sentences[str(q["question"])][:5]
+            own = set(positives)
+            negatives = [s for s in rng.sample(pool, 8) if s not in own][:5]
+            cases.append((positives, negatives, units))
+        await store.close()
+    rows: list[list[object]] = []
+    for overlap_t, sim_t in SETTINGS:
+        kept_pos = kept_neg = n_pos = n_neg = 0
+        for positives, negatives, units in cases:
+            for label, sents in (("pos", positives), ("neg", negatives)):
+                result = grounding.check(
+                    "\n".join(sents), units, embedder, overlap_threshold=overlap_t, similarity_threshold=sim_t
+                )
+                judged = [c for c in result.sentences if c.judged]
+                kept = sum(c.supported for c in judged)
+                if label == "pos":
+                    kept_pos += kept
+                    n_pos += len(judged)
+                else:
+                    kept_neg += kept
+                    n_neg += len(judged)
+        rows.append(
+            [
+                f"overlap>={overlap_t}",
+                f"cos>={sim_t}",
+                f"{kept_pos / max(n_pos, 1):.3f}",
+                f"{kept_neg / max(n_neg, 1):.3f}",
+                n_pos,
+                n_neg,
+            ]
+        )
+        print(rows[-1], flush=True)
+    embedder.save()
+    write_section(
+        "qa_grounding",
+        "QA grounding check",
+        f"{len(cases)} questions of {name} whose answer unit was in the hybrid top 6. "
+        "Supported = sentences of the gold answers (quoted from a source); unsupported = sentences of "
+        "other questions' answers. Thresholds >1 disable that signal. The brain uses the first row.\n\n"
+        + markdown_table(
+            ["token overlap", "embedding", "supported kept", "unsupported kept", "n supported", "n unsupported"], rows
+        ),
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

@@ -1,0 +1,227 @@
+"""Redis Streams bus throughput and lag with 1, 2 and 4 worker processes (store path).
+
+Throughput: the stream is pre-loaded with N ``MessagePosted`` events, then W worker processes of the
+``core.recorder`` consumer group (plus the activity counters when that brain is installed) drain it into
+PostgreSQL; events/s = N / time until every entry is acknowledged. Embedding is excluded.
+
+Lag: a producer publishes at a steady rate (default 2,000 events/s) for a few seconds while W workers
+consume; each worker records ``handled_at - event.ts`` per event; we report p50/p95.
+
+Run: ``python -m benchmarks.redis_bus`` (needs Redis on :6379 and PostgreSQL on :5432).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+from redis import asyncio as aioredis
+
+from benchmarks.report import markdown_table, write_section
+from bot.bus_redis import RedisStreamsBus
+from bot.events import ChannelRef, Event, MessagePosted, Platform, UserRef
+from bot.recorder import RECORDED_TYPES, Recorder
+from bot.store import open_store
+
+REDIS = os.environ.get("GUILDHALL_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+PG = os.environ.get("GUILDHALL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def synthetic_event(i: int, ts: datetime | None = None) -> MessagePosted:
+    """A realistic-looking message in one of 20 channels by one of 500 members."""
+    ch = ChannelRef(Platform.SLACK, "T1", f"C{i % 20}", f"chan-{i % 20}")
+    author = UserRef(Platform.SLACK, "T1", f"U{(i * 7919) % 500}", "member")
+    thread = f"t{i // 8}" if i % 3 else None
+    return MessagePosted(
+        ch,
+        author,
+        f"m{i}",
+        f"message {i}: how do I fix `ImportError` in asyncio task groups?",
+        ts or datetime.now(UTC),
+        thread,
+    )
+
+
+async def worker(prefix: str, pg_url: str, name: str) -> None:
+    """A worker process: consumes into PostgreSQL and records lag samples in Redis."""
+    store = await open_store(pg_url)
+    recorder = Recorder(store)
+    bus = RedisStreamsBus(REDIS, prefix=prefix, consumer=name, block_ms=50)
+    redis = aioredis.from_url(REDIS)
+
+    async def handle(events: Sequence[Event]) -> None:
+        await recorder.handle_batch(events)
+        now = time.time()
+        lags = [now - e.ts.timestamp() for e in events if isinstance(e, MessagePosted)]
+        await redis.rpush(f"{prefix}:lags", *[f"{x:.6f}" for x in lags])
+
+    bus.subscribe_batch(RECORDED_TYPES, handle, name="core.recorder", max_batch=500)
+    print("ready", flush=True)
+    # Start consuming only when every worker is up, so the timing covers all of them.
+    while not await redis.exists(f"{prefix}:go"):  # noqa: ASYNC110 - cross-process signal
+        await asyncio.sleep(0.005)
+    await bus.start()
+    await asyncio.Event().wait()
+
+
+async def _fresh_db() -> tuple[str, str]:
+    name = f"gh_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = PG.rsplit("/", 1)[0] + "/" + name
+    store = await open_store(url)  # migrate once, before workers race to do it
+    await store.close()
+    return name, url
+
+
+async def _drop_db(name: str) -> None:
+    conn = await asyncpg.connect(PG)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+async def _spawn(prefix: str, url: str, name: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.redis_bus",
+        "worker",
+        prefix,
+        url,
+        name,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
+    )
+    assert proc.stdout is not None
+    await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+    return proc
+
+
+async def _pending(redis: aioredis.Redis, prefix: str) -> int:
+    try:
+        groups = await redis.xinfo_groups(f"{prefix}:ev:messages")
+    except Exception:  # noqa: BLE001 - stream not created yet
+        return 1
+    for g in groups:
+        if g["name"] in (b"core.recorder", "core.recorder"):
+            return int(g["pending"]) + int(g.get("lag") or 0)
+    return 1
+
+
+async def throughput(workers: int, n: int) -> float:
+    """Events/s for ``workers`` processes draining a pre-loaded stream of ``n`` events."""
+    prefix = f"ghbench-{uuid.uuid4().hex[:6]}"
+    db_name, url = await _fresh_db()
+    redis = aioredis.from_url(REDIS)
+    producer = RedisStreamsBus(REDIS, prefix=prefix)
+    # Create the group first so it starts at the stream's beginning.
+    await producer._ensure_group(producer.stream("messages"), "core.recorder")
+    pipe_batch = 1000
+    for start in range(0, n, pipe_batch):
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in range(start, min(n, start + pipe_batch)):
+                from bot.events import to_json
+
+                pipe.xadd(producer.stream("messages"), {b"json": to_json(synthetic_event(i)).encode()})
+            await pipe.execute()
+    procs = [await _spawn(prefix, url, f"w{i}") for i in range(workers)]
+    t0 = time.perf_counter()
+    await redis.set(f"{prefix}:go", b"1")
+    while await _pending(redis, prefix) > 0:  # noqa: ASYNC110 - polling another process
+        await asyncio.sleep(0.02)
+    elapsed = time.perf_counter() - t0
+    for p in procs:
+        p.kill()
+        await p.wait()
+    conn = await asyncpg.connect(url)
+    stored = await conn.fetchval("SELECT COUNT(*) FROM messages")
+    await conn.close()
+    assert stored == n, f"expected {n} rows, found {stored}"
+    await producer.close()
+    await _cleanup(redis, prefix)
+    await _drop_db(db_name)
+    return n / elapsed
+
+
+async def lag(workers: int, rate: int, seconds: float) -> tuple[float, float, int]:
+    """(p50, p95) end-to-end lag in seconds at a steady publish ``rate``."""
+    prefix = f"ghlag-{uuid.uuid4().hex[:6]}"
+    db_name, url = await _fresh_db()
+    redis = aioredis.from_url(REDIS)
+    producer = RedisStreamsBus(REDIS, prefix=prefix)
+    await producer._ensure_group(producer.stream("messages"), "core.recorder")
+    procs = [await _spawn(prefix, url, f"w{i}") for i in range(workers)]
+    await redis.set(f"{prefix}:go", b"1")
+    total = int(rate * seconds)
+    t0 = time.perf_counter()
+    tick = 0.01
+    per_tick = max(1, int(rate * tick))
+    sent = 0
+    while sent < total:
+        target = t0 + (sent / rate)
+        delay = target - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        for _ in range(min(per_tick, total - sent)):
+            await producer.publish(synthetic_event(sent))
+            sent += 1
+    while await _pending(redis, prefix) > 0:  # noqa: ASYNC110 - polling another process
+        await asyncio.sleep(0.02)
+    samples = np.array([float(x) for x in await redis.lrange(f"{prefix}:lags", 0, -1)])
+    for p in procs:
+        p.kill()
+        await p.wait()
+    await producer.close()
+    await _cleanup(redis, prefix)
+    await _drop_db(db_name)
+    return float(np.percentile(samples, 50)), float(np.percentile(samples, 95)), len(samples)
+
+
+async def _cleanup(redis: aioredis.Redis, prefix: str) -> None:
+    keys = [k async for k in redis.scan_iter(f"{prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+async def main(n: int, rate: int, seconds: float) -> None:
+    rows = []
+    for w in (1, 2, 4):
+        eps = await throughput(w, n)
+        rows.append([w, n, f"{eps:,.0f}"])
+        print(f"workers={w}: {eps:,.0f} events/s", flush=True)
+    p50, p95, count = await lag(2, rate, seconds)
+    print(f"lag at {rate}/s: p50={p50 * 1000:.1f} ms p95={p95 * 1000:.1f} ms ({count} samples)", flush=True)
+    body = (
+        "Store path (Recorder into PostgreSQL through the `core.recorder` consumer group; no embedding). "
+        "Throughput drains a pre-loaded stream; every run checks that exactly N rows were stored.\n\n"
+        + markdown_table(["worker processes", "events", "events/s"], rows)
+        + f"\n\nEnd-to-end lag (publish -> stored) at a steady {rate:,} events/s for {seconds:.0f} s with 2 workers: "
+        f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms ({count:,} events).\n\n"
+        "Reproduce: `python -m benchmarks.redis_bus` (Redis :6379, PostgreSQL :5432). All processes share this "
+        "machine's 2 cores with Redis and PostgreSQL, so adding workers beyond 2 mostly adds contention."
+    )
+    write_section("redis-bus", "Redis Streams bus (scale-out store path)", body)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        asyncio.run(worker(*sys.argv[2:5]))
+    else:
+        parser = argparse.ArgumentParser(description=__doc__)
+        parser.add_argument("--events", type=int, default=50_000)
+        parser.add_argument("--rate", type=int, default=2000)
+        parser.add_argument("--seconds", type=float, default=10.0)
+        args = parser.parse_args()
+        asyncio.run(main(args.events, args.rate, args.seconds))
