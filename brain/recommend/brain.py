@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
-from bot.brain import Brain, CommandResult, command, every, listen
+from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
 from bot.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted, Platform, ReactionAdded, UserRef
 from bot.ml import Embedder, Vector
 from bot.scheduler import parse_hhmm
@@ -41,6 +41,11 @@ class RecommendBrain(Brain):
     """Personal thread and channel recommendations."""
 
     name = "recommend"
+
+    def __init__(self, ctx: BrainContext) -> None:
+        super().__init__(ctx)
+        # The scheduled ticks and an admin's send-now must not both send one member's digest.
+        self._digest_lock = asyncio.Lock()
 
     # -- members ask --------------------------------------------------------------------------
     @command("recommend", description="Threads you might like", usage="[daily on|off]")
@@ -155,6 +160,10 @@ class RecommendBrain(Brain):
 
     async def send_due_digests(self, *, force: bool = False, only: tuple[str, str] | None = None) -> int:
         """DM the digest to every opted-in member whose local digest time has passed today."""
+        async with self._digest_lock:
+            return await self._send_due_digests(force=force, only=only)
+
+    async def _send_due_digests(self, *, force: bool, only: tuple[str, str] | None) -> int:
         store, settings = self.ctx.store, self.ctx.settings
         rows = await store.db.fetchall(
             "SELECT platform, workspace_id, user_id, name, tz FROM users WHERE is_bot = 0 ORDER BY user_id"
@@ -212,9 +221,9 @@ class RecommendBrain(Brain):
         if not cands:
             return []
         vectors = await self._thread_vectors(p, ws, cands)
-        profile = await self._profile(user) or cold_start_profile(
-            np.zeros((0, 1), np.float32), np.stack([vectors[t.thread_id] for t in popular_threads(cands, 5)])
-        )
+        profile = await self._profile(user)
+        if profile is None:
+            profile = await self._cold_start(user, snapshot, cands, vectors, readable)
         x = features(snapshot, uid, cands, vectors, profile, lookback_days=cfg.lookback_days)
         weights = await self._weights(p, ws)
         scores = weights.score_matrix(x)
@@ -235,12 +244,58 @@ class RecommendBrain(Brain):
         member_texts = [m.text for m in history if m.author_id == uid][-200:]
         recs = [
             self._explain(
-                by_id[pk.thread_id][0], by_id[pk.thread_id][1], pk.score, pk.explore, names, member_texts, snapshot
+                uid, by_id[pk.thread_id][0], by_id[pk.thread_id][1], pk.score, pk.explore, names, member_texts, snapshot
             )
             for pk in picks
         ]
         await self._record_shown(user, recs, now)
         return recs
+
+    async def cold_start_vector(self, user: UserRef, *, role_ids: tuple[str, ...] = ()) -> Vector | None:
+        """The cold-start profile ``recommend`` uses for a member without history."""
+        p, ws = user.platform.value, user.workspace_id
+        now = self.ctx.clock.now().timestamp()
+        readable = await self.ctx.store.readable_channel_ids(p, ws, user.user_id, role_ids)
+        history = [
+            m
+            async for m in self.ctx.store.iter_messages(
+                platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now
+            )
+        ]
+        snapshot = build_snapshot(history, now)
+        cands = select_candidates(
+            snapshot.threads.values(),
+            user.user_id,
+            readable_channels=readable,
+            active_since=now - self.ctx.settings.recommend.lookback_days * 86400,
+        )
+        return await self._cold_start(user, snapshot, cands, await self._thread_vectors(p, ws, cands), readable)
+
+    async def _cold_start(
+        self,
+        user: UserRef,
+        snapshot: Snapshot,
+        cands: list[ThreadItem],
+        vectors: dict[str, Vector],
+        readable: set[str],
+    ) -> Vector | None:
+        """A profile for a member without one: the channels they joined (explicit membership or a
+        post) described by their recent threads, and the community's popular threads."""
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        granted = await self.ctx.store.db.fetchall(
+            "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
+            "AND principal_kind = 'user' AND principal_id = ?",
+            (p, ws, uid),
+        )
+        joined = (
+            {str(r[0]) for r in granted} | {t.channel_id for t in snapshot.threads.values() if uid in t.participants}
+        ) & readable
+        in_joined = [t for t in snapshot.threads.values() if t.channel_id in joined]
+        channel_items = popular_threads(in_joined, 20)
+        vectors.update(await self._thread_vectors(p, ws, [t for t in channel_items if t.thread_id not in vectors]))
+        channel_vecs = [vectors[t.thread_id] for t in channel_items if t.thread_id in vectors]
+        popular_vecs = [vectors[t.thread_id] for t in popular_threads(cands, 5) if t.thread_id in vectors]
+        return cold_start_profile(_stack(channel_vecs), _stack(popular_vecs))
 
     async def suggest_channels(self, user: UserRef, *, k: int) -> list[tuple[str, str]]:
         """Readable channels the member has not posted in, most active (by distinct posters) first."""
@@ -262,6 +317,7 @@ class RecommendBrain(Brain):
 
     def _explain(
         self,
+        user_id: str,
         item: ThreadItem,
         row: Any,
         score: float,
@@ -271,8 +327,10 @@ class RecommendBrain(Brain):
         snapshot: Snapshot,
     ) -> Recommendation:
         channel = names.get(item.channel_id, item.channel_id)
-        social = snapshot.replied_to_author.get(item.author_id)
-        active = float(row[FEATURES.index("activity")]) > 0
+        social = snapshot.replied_to_author.get(user_id, {}).get(item.author_id)
+        # Without history the activity prior is the community's curve: it says nothing about them.
+        known = bool(snapshot.touches.get(user_id))
+        active = known and float(row[FEATURES.index("activity")]) > 0
         why = why_line(
             channel=channel,
             topic=shared_topic(member_texts, item.opening_text),
@@ -411,6 +469,10 @@ class RecommendBrain(Brain):
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's recommendation feedback (profiles are derived vectors, summarised by size)."""
         return {"feedback": await self.feedback_rows(user), "has_profile": await self._profile(user) is not None}
+
+
+def _stack(vectors: list[Vector]) -> Vector:
+    return np.stack(vectors) if vectors else np.zeros((0, 1), np.float32)
 
 
 def _zone(name: Any, default: tzinfo) -> tzinfo:

@@ -96,8 +96,30 @@ async def test_redelivered_message_updates_profile_once(make_app: Factory) -> No
 async def test_cold_start_member_still_gets_recommendations(make_app: Factory) -> None:
     app, adapter, brain, _ = await _app(make_app)
     await _community(app, adapter)
-    recs = await brain.recommend(user("newbie"), k=3)
-    assert recs and {r.thread_id for r in recs} <= {"t1", "t2", "t3"}
+    newbie = user("newbie")
+    assert await brain.profile_vector(newbie) is None
+    recs = await brain.recommend(newbie, k=3)
+    assert recs and all(r.channel_id == "python" for r in recs)
+    # No history: the reason must not claim to know the member's hours or topics.
+    assert all("usually" not in r.why and "because you" not in r.why for r in recs)
+
+
+async def test_cold_start_profile_follows_joined_channels(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    ops = channel("ops", visibility=Visibility.PRIVATE)
+    await adapter.inject(ChannelSeen(channel=ops, member_ids=("newbie", "bob")))
+    await _community(app, adapter)
+    await _post(app, adapter, _thread("k1", "bob", "kubernetes helm chart rollback kubernetes", chan=ops, minutes=6))
+    embedder = await app.services.get("embedder")
+    k8s, django = embedder.embed(
+        ["kubernetes helm chart rollback kubernetes", "django migrations keep failing on postgres"]
+    )
+    joined = await brain.cold_start_vector(user("newbie"))
+    outsider = await brain.cold_start_vector(user("stranger"))
+    assert joined is not None and outsider is not None
+    # The joined private channel pulls the newcomer's profile towards its topic.
+    assert float(joined @ k8s) > float(outsider @ k8s)
+    assert float(joined @ k8s) > float(joined @ django)
 
 
 async def test_opted_out_member_gets_nothing_and_is_not_profiled(make_app: Factory) -> None:
@@ -135,20 +157,27 @@ async def test_digest_sent_in_member_time_zone(make_app: Factory) -> None:
     # 00:30 UTC is 09:30 in Tokyo and 01:30 in Berlin: only the Tokyo member is due at 09:00.
     app, adapter, brain, clock = await _app(make_app)
     await _community(app, adapter)
-    clock.set(datetime(2026, 1, 6, 0, 30, tzinfo=UTC)) if hasattr(clock, "set") else None
     for who, tz in (("carol", "Asia/Tokyo"), ("dave", "Europe/Berlin")):
         await app.store.set_member_setting("console", "local", who, "digest", True)
         await app.store.set_member_setting("console", "local", who, "tz", tz)
+
+    def dm_users() -> list[str]:
+        return [a.user.user_id for a in adapter.actions if isinstance(a, SendDirectMessage)]
+
+    # The scheduled tick may fire while the clock moves; a direct call after it must not send twice.
     await _advance_to(clock, datetime(2026, 1, 6, 0, 30, tzinfo=UTC))
-    assert await brain.send_due_digests() == 1
-    dms = [a for a in adapter.actions if isinstance(a, SendDirectMessage)]
     await app.bus.drain()
-    dms = [a for a in adapter.actions if isinstance(a, SendDirectMessage)]
-    assert [d.user.user_id for d in dms] == ["carol"]
-    assert dms[0].citations and dms[0].buttons
+    await brain.send_due_digests()
+    await app.bus.drain()
+    assert dm_users() == ["carol"]
+    dm = next(a for a in adapter.actions if isinstance(a, SendDirectMessage))
+    assert dm.citations and dm.buttons
     assert await brain.send_due_digests() == 0  # once per local day
     await _advance_to(clock, datetime(2026, 1, 6, 8, 5, tzinfo=UTC))  # 09:05 in Berlin
-    assert await brain.send_due_digests() == 1
+    await app.bus.drain()
+    await brain.send_due_digests()
+    await app.bus.drain()
+    assert dm_users() == ["carol", "dave"]
 
 
 async def _advance_to(clock: FakeClock, when: datetime) -> None:
