@@ -47,6 +47,7 @@ from bot.events import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ClientFactory = Callable[..., discord.Client]
 DM_CLOSED = 50007
 RATE_LIMIT_RETRIES = 3
 MAX_PENDING_INTERACTIONS = 2000  # interaction tokens live 15 minutes; this bounds memory, not time
@@ -61,33 +62,56 @@ EMOJI_NAMES = {
     "tada": "\U0001f389",
     "x": "\u274c",
 }
-PRIVILEGED_INTENTS_HELP = (
-    "Discord refused the privileged intents (message content / server members). Guildhall keeps "
-    "running on mentions, DMs and slash commands, but cannot read ordinary channel messages or see "
-    "new members. To enable them: https://discord.com/developers/applications -> your application "
-    "-> Bot -> Privileged Gateway Intents -> turn on MESSAGE CONTENT INTENT and SERVER MEMBERS "
-    "INTENT -> Save, then restart Guildhall."
-)
+# Portal names of the privileged intents, for the one warning logged when some are not enabled.
+MESSAGE_CONTENT = "MESSAGE CONTENT INTENT"
+SERVER_MEMBERS = "SERVER MEMBERS INTENT"
+# Forum tags (case-insensitive names) that MarkThreadSolved applies when the forum defines one.
+SOLVED_TAG_NAMES = ("solved", "resolved", "answered")
+MAX_APPLIED_TAGS = 5  # Discord's limit per forum post
 
 
-def gateway_intents(*, privileged: bool = True) -> discord.Intents:
+def privileged_intents_help(missing: list[str]) -> str:
+    """The warning logged once when the Developer Portal has not enabled ``missing`` intents."""
+    return (
+        f"discord: the {' and '.join(missing)} is not enabled for this application, so Guildhall "
+        "connects without it: it keeps answering mentions, DMs and slash commands, but cannot read "
+        "ordinary channel messages (message content) or see new members (server members). To enable: "
+        "https://discord.com/developers/applications -> your application -> Bot -> Privileged Gateway "
+        f"Intents -> turn on {' and '.join(missing)} -> Save Changes, then restart Guildhall."
+    )
+
+
+def gateway_intents(
+    *, privileged: bool = True, message_content: bool | None = None, members: bool | None = None
+) -> discord.Intents:
     """The minimum intents: guilds, guild/DM messages and reactions; plus the privileged
-    ``message_content`` (read questions) and ``members`` (joins) when ``privileged``."""
+    ``message_content`` (read questions) and ``members`` (joins).
+
+    Args:
+        privileged: default for both privileged intents.
+        message_content: overrides ``privileged`` for the Message Content intent.
+        members: overrides ``privileged`` for the Server Members intent.
+    """
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
     intents.dm_messages = True
     intents.guild_reactions = True
     intents.dm_reactions = True
-    intents.message_content = privileged
-    intents.members = privileged
+    intents.message_content = privileged if message_content is None else message_content
+    intents.members = privileged if members is None else members
     return intents
 
 
-def make_client(settings: Settings, *, privileged: bool = True) -> discord.Client:
-    """A client, auto-sharded when ``discord.shard_count`` is configured."""
+def make_client(settings: Settings, *, intents: discord.Intents | None = None) -> discord.Client:
+    """A client, auto-sharded when ``discord.shard_count`` is configured.
+
+    Args:
+        settings: ``settings.discord.shard_count`` / ``shard_ids`` select sharding.
+        intents: the gateway intents; :func:`gateway_intents` (all we use) when omitted.
+    """
     cfg = settings.discord
-    intents = gateway_intents(privileged=privileged)
+    intents = intents if intents is not None else gateway_intents()
     # Chunking whole member lists at startup is slow on big guilds and not needed: members arrive
     # with their messages and interactions.
     if cfg.shard_count:
@@ -113,6 +137,8 @@ class DiscordAdapter:
         client: a prepared client (tests inject one driven by recorded payloads); built from the
             settings when omitted.
         sleep: how to wait before retrying a rate-limited call (tests pass a recorder).
+        client_factory: builds the replacement client when privileged intents must be dropped
+            (tests pass one that records HTTP); :func:`make_client` by default.
     """
 
     platform = Platform.DISCORD
@@ -123,9 +149,12 @@ class DiscordAdapter:
         *,
         client: discord.Client | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        client_factory: ClientFactory = make_client,
     ) -> None:
         self.settings = settings
         self._sleep = sleep
+        self._client_factory = client_factory
+        self._warned_intents = False
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
         self._interactions: OrderedDict[str, discord.Interaction] = OrderedDict()
@@ -155,6 +184,12 @@ class DiscordAdapter:
         }
         for name, handler in handlers.items():
             setattr(client, name, handler)
+        client.on_error = self._on_error  # type: ignore[method-assign]
+        guard_parsers(client)
+
+    async def _on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """discord.py's hook for a handler that raised: log it; the gateway keeps running."""
+        log.exception("discord: %s failed; event skipped", event_method)
 
     def attach(self, bus: EventBus) -> None:
         """Subscribe to Discord's outbound actions on ``bus`` and publish inbound events to it."""
@@ -178,21 +213,78 @@ class DiscordAdapter:
         return run
 
     async def start(self) -> None:
-        """Log in and connect the gateway in a background task."""
+        """Log in, settle the intents, then connect the gateway in a background task."""
         token = self.settings.discord.token
         if token is None:
             raise ValueError("discord: set DISCORD_TOKEN (the bot token from the Developer Portal)")
+        await self.login(token.get_secret_value())
         self._task = asyncio.create_task(self._run(token.get_secret_value()), name="discord-gateway")
+
+    async def login(self, token: str) -> None:
+        """Log in over REST and drop privileged intents the application has not enabled.
+
+        Discord closes the gateway (code 4014) when a bot asks for a privileged intent the Developer
+        Portal has not enabled. The application's flags say which are enabled, so the missing ones
+        are dropped before connecting, with one warning that says how to enable them.
+        """
+        await self.client.login(token)
+        missing = self._missing_intents()
+        if missing:
+            await self._drop_privileged_intents(missing)
+            await self.client.login(token)
+        await self.sync_command_guilds()
+
+    def _missing_intents(self) -> list[str]:
+        """Privileged intents this client asks for that the application's flags do not grant."""
+        app = self.client.application
+        if app is None:
+            return []
+        flags = app.flags
+        intents = self.client.intents
+        missing: list[str] = []
+        if intents.message_content and not (flags.gateway_message_content or flags.gateway_message_content_limited):
+            missing.append(MESSAGE_CONTENT)
+        if intents.members and not (flags.gateway_guild_members or flags.gateway_guild_members_limited):
+            missing.append(SERVER_MEMBERS)
+        return missing
+
+    async def _drop_privileged_intents(self, missing: list[str]) -> None:
+        """Replace the client by one without ``missing`` intents, warning once."""
+        if not self._warned_intents:
+            log.warning(privileged_intents_help(missing))
+            self._warned_intents = True
+        intents = self.client.intents
+        await self.client.close()
+        self.client = self._client_factory(
+            self.settings,
+            intents=gateway_intents(
+                message_content=intents.message_content and MESSAGE_CONTENT not in missing,
+                members=intents.members and SERVER_MEMBERS not in missing,
+            ),
+        )
+        self._install(self.client)
+
+    async def sync_command_guilds(self) -> None:
+        """Register the commands instantly in ``discord.command_guild_ids`` (for testing servers)."""
+        for guild_id in self.settings.discord.command_guild_ids:
+            guild = discord.Object(int(guild_id))
+            self.tree.copy_global_to(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                log.warning("discord: cannot sync commands to guild %s: %s", guild_id, exc)
+                continue
+            log.info("discord: synced %d commands to guild %s", len(synced), guild_id)
 
     async def _run(self, token: str) -> None:
         try:
-            await self.client.start(token)
-        except discord.PrivilegedIntentsRequired:
-            log.warning(PRIVILEGED_INTENTS_HELP)
-            await self.client.close()
-            self.client = make_client(self.settings, privileged=False)
-            self._install(self.client)
-            await self.client.start(token)
+            try:
+                await self.client.connect(reconnect=True)
+            except discord.PrivilegedIntentsRequired:
+                # Backstop for a portal change after login: same warning, reconnect without them.
+                await self._drop_privileged_intents([MESSAGE_CONTENT, SERVER_MEMBERS])
+                await self.client.login(token)
+                await self.client.connect(reconnect=True)
         except Exception:
             log.exception("discord gateway stopped")
             raise
@@ -213,10 +305,11 @@ class DiscordAdapter:
     def _self_id(self) -> int | None:
         return self.client.user.id if self.client.user is not None else None
 
-    def _channel_ref(self, channel_id: int) -> ChannelRef:
+    def _channel_ref(self, channel_id: int, guild_id: int | None) -> ChannelRef:
+        """The channel of a raw event; an uncached one keeps the event's guild id."""
         channel = self.client.get_channel(channel_id)
         if channel is None:
-            return ChannelRef(Platform.DISCORD, normalize.DM_WORKSPACE, str(channel_id))
+            return ChannelRef(Platform.DISCORD, normalize.workspace_id_from(guild_id), str(channel_id))
         return normalize.channel_ref(channel)
 
     # -- inbound ------------------------------------------------------------------------------
@@ -229,17 +322,17 @@ class DiscordAdapter:
         await self._publish(normalize.message_edited(payload, self_id=self._self_id))
 
     async def _on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        ref = self._channel_ref(payload.channel_id)
+        ref = self._channel_ref(payload.channel_id, payload.guild_id)
         for event in normalize.messages_deleted(ref, [payload.message_id]):
             await self._publish(event)
 
     async def _on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        ref = self._channel_ref(payload.channel_id)
+        ref = self._channel_ref(payload.channel_id, payload.guild_id)
         for event in normalize.messages_deleted(ref, payload.message_ids):
             await self._publish(event)
 
     async def _on_raw_reaction(self, payload: discord.RawReactionActionEvent) -> None:
-        ref = self._channel_ref(payload.channel_id)
+        ref = self._channel_ref(payload.channel_id, payload.guild_id)
         await self._publish(normalize.reaction(payload, ref, self_id=self._self_id, now=datetime.now(UTC)))
 
     async def _on_member_join(self, member: discord.Member) -> None:
@@ -415,11 +508,35 @@ class DiscordAdapter:
         await self._retrying(lambda: message.add_reaction(emoji))
 
     async def mark_thread_solved(self, action: MarkThreadSolved) -> None:
-        """Mark a solved thread with ✅ on the accepted answer (or the thread's starter message,
-        whose id is the thread id for forum posts)."""
+        """Mark a solved thread: the forum's "Solved" tag when it has one, and ✅ on the accepted
+        answer (or the thread's starter message, whose id is the thread id for forum posts)."""
+        await self._apply_solved_tag(action.thread_id)
         channel = self.client.get_partial_messageable(int(action.thread_id), guild_id=_guild_id(action.channel))
         message = channel.get_partial_message(int(action.accepted_message_id or action.thread_id))
         await self._retrying(lambda: message.add_reaction(EMOJI_NAMES["white_check_mark"]))
+
+    async def _apply_solved_tag(self, thread_id: str) -> None:
+        """Add the parent forum's solved tag to the post, if the forum defines one."""
+        thread = self.client.get_channel(int(thread_id))
+        if thread is None:
+            try:
+                thread = await self.client.fetch_channel(int(thread_id))
+            except discord.HTTPException as exc:
+                log.info("discord: cannot look up thread %s to tag it solved: %s", thread_id, exc)
+                return
+        if not isinstance(thread, discord.Thread) or not isinstance(thread.parent, discord.ForumChannel):
+            return
+        tag = render.solved_tag(thread.parent.available_tags, SOLVED_TAG_NAMES)
+        applied = thread.applied_tags
+        if tag is None or tag in applied:
+            return
+        if len(applied) >= MAX_APPLIED_TAGS:
+            log.info("discord: post %s already has %d tags; not adding %r", thread_id, len(applied), tag.name)
+            return
+        try:
+            await self._retrying(lambda: thread.add_tags(tag, reason="Guildhall: marked solved"))
+        except discord.Forbidden:
+            log.warning("discord: cannot tag post %s solved; give the bot Manage Threads in that forum", thread_id)
 
     async def _send_chunks(
         self,
@@ -477,6 +594,29 @@ class DiscordAdapter:
             log.info("discord: rate limited, retrying in %.2fs", delay)
             await self._sleep(delay)
         raise RuntimeError(f"discord: still rate limited after {RATE_LIMIT_RETRIES} retries")
+
+
+def guard_parsers(client: discord.Client) -> None:
+    """Make every gateway parser of ``client`` log and skip a payload it cannot parse.
+
+    discord.py calls ``ConnectionState.parsers[EVENT](data)`` from the gateway loop without a guard,
+    so one malformed or unexpected payload would end the connection. Wrapped once per client.
+    """
+    parsers = client._connection.parsers
+    for event, parse in list(parsers.items()):
+        if not getattr(parse, "__guildhall_guarded__", False):
+            parsers[event] = _guarded(event, parse)
+
+
+def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    def run(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception:
+            log.warning("discord: skipped a malformed %s payload", event, exc_info=True)
+
+    run.__guildhall_guarded__ = True  # type: ignore[attr-defined]
+    return run
 
 
 def _guild_id(channel: ChannelRef) -> int | None:

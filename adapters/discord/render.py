@@ -119,6 +119,15 @@ def citations_embed(citations: Sequence[Citation]) -> discord.Embed | None:
     return discord.Embed(title="Sources", description=description)
 
 
+def solved_tag(tags: Sequence[discord.ForumTag], names: Sequence[str]) -> discord.ForumTag | None:
+    """The forum tag whose name (case-insensitive) is the first of ``names`` the forum defines."""
+    by_name = {t.name.strip().casefold(): t for t in tags}
+    for name in names:
+        if name in by_name:
+            return by_name[name]
+    return None
+
+
 def files(attachments: Sequence[Attachment]) -> list[discord.File]:
     """discord.py files for the attachments (charts are PNG bytes in memory)."""
     return [discord.File(io.BytesIO(a.data), filename=a.filename) for a in attachments]

@@ -419,5 +419,6 @@ def install(client: discord.Client, monkeypatch: pytest.MonkeyPatch) -> Recordin
 
 
 def feed(client: discord.Client, event: str, payload: dict[str, Any]) -> None:
-    """Feed a gateway dispatch (``MESSAGE_CREATE`` ...) to discord.py's real parser."""
-    getattr(client._connection, "parse_" + event.lower())(payload)
+    """Feed a gateway dispatch (``MESSAGE_CREATE`` ...) to discord.py's real parser, exactly as
+    ``DiscordWebSocket.received_message`` does: ``client._connection.parsers[event](data)``."""
+    client._connection.parsers[event](payload)
