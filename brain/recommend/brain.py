@@ -19,7 +19,16 @@ import numpy as np
 
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
-from bot.events import ButtonClicked, CommandInvoked, MemberJoined, MessagePosted, Platform, ReactionAdded, UserRef
+from bot.events import (
+    ButtonClicked,
+    CommandInvoked,
+    EventSource,
+    MemberJoined,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    UserRef,
+)
 from bot.ml import Embedder, Vector
 from bot.scheduler import parse_hhmm
 from brain.recommend.candidates import ThreadItem, popular_threads, select_candidates
@@ -27,11 +36,12 @@ from brain.recommend.content import index_vectors
 from brain.recommend.digest import OPEN_ACTION, Recommendation, digest_due, render, shared_topic, title_of, why_line
 from brain.recommend.engine import Snapshot, build_snapshot, features
 from brain.recommend.explore import Scored, rerank
-from brain.recommend.profile import KIND_WEIGHTS, cold_start_profile, decayed_update, normalised
+from brain.recommend.profile import KIND_WEIGHTS, build_profile, cold_start_profile, decayed_update, normalised
 from brain.recommend.ranker import DEFAULT_WEIGHTS, FEATURES, RankerWeights
 from prompts import load_prompt, render_prompt
 
 HISTORY_DAYS = 90  # how far back CF and the activity prior learn from
+PROFILE_TOUCHES = 300  # the member's most recent interactions that make their history profile
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
 DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
@@ -107,6 +117,10 @@ class RecommendBrain(Brain):
         """Fold the message into the author's profile; a post in a recommended thread is a join."""
         a = event.author
         if a.is_bot or not event.text.strip() or await self._opted_out(a):
+            return
+        if event.source is not EventSource.LIVE:
+            # Imported history reaches profiles through the QA units (``_member_profile``), not by
+            # embedding tens of thousands of messages one at a time during an import.
             return
         ts = event.ts.timestamp()
         if event.thread_id:
@@ -201,9 +215,19 @@ class RecommendBrain(Brain):
 
     # -- ranking -------------------------------------------------------------------------------
     async def recommend(
-        self, user: UserRef, *, k: int, role_ids: tuple[str, ...] = (), seed: int | None = None
+        self, user: UserRef, *, k: int, role_ids: tuple[str, ...] = (), seed: int | None = None, as_of: bool = False
     ) -> list[Recommendation]:
-        """Ranked, diversified threads for ``user`` from channels they can read, with reasons."""
+        """Ranked, diversified threads for ``user`` from channels they can read, with reasons.
+
+        Args:
+            user: The member.
+            k: List size.
+            role_ids: The member's roles (Discord), for role-gated channels.
+            seed: Exploration seed (default: one per member and day, so a list is stable for a day).
+            as_of: A replay at the clock's time (``guildhall recommend --as-of``): use only stored
+                messages before it, leave out the live profile and feedback (which may be later),
+                and record nothing.
+        """
         store, cfg = self.ctx.store, self.ctx.settings.recommend
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         if await store.is_opted_out(p, ws, uid):
@@ -221,13 +245,13 @@ class RecommendBrain(Brain):
         if not cands:
             return []
         vectors = await self._thread_vectors(p, ws, cands)
-        profile = await self._profile(user)
+        profile = await self._member_profile(user, snapshot, vectors, live=not as_of)
         if profile is None:
             profile = await self._cold_start(user, snapshot, cands, vectors, readable)
         x = features(snapshot, uid, cands, vectors, profile, lookback_days=cfg.lookback_days)
         weights = await self._weights(p, ws)
         scores = weights.score_matrix(x)
-        clicks = await self._channel_feedback(p, ws, uid)
+        clicks = {} if as_of else await self._channel_feedback(p, ws, uid)
         scores = scores + np.array([FEEDBACK_WEIGHT * math.log1p(clicks.get(t.channel_id, (0, 0))[1]) for t in cands])
         exposure = Counter(m.channel_id for m in history if m.author_id == uid)
         picks = rerank(
@@ -248,8 +272,36 @@ class RecommendBrain(Brain):
             )
             for pk in picks
         ]
-        await self._record_shown(user, recs, now)
+        if not as_of:
+            await self._record_shown(user, recs, now)
         return recs
+
+    async def _member_profile(
+        self, user: UserRef, snapshot: Snapshot, vectors: dict[str, Vector], *, live: bool
+    ) -> Vector | None:
+        """The interest profile: the threads the member wrote in / replied to (their QA unit
+        vectors, time-decayed), blended with the live running profile (messages and reactions
+        since the bot started) when ``live``."""
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        touches = snapshot.touches.get(uid, [])[-PROFILE_TOUCHES:]
+        touched = [snapshot.threads[t] for t in dict.fromkeys(t.thread for t in touches) if t in snapshot.threads]
+        vectors.update(await self._thread_vectors(p, ws, [t for t in touched if t.thread_id not in vectors]))
+        rows = [(vectors[t.thread], t.ts, t.kind) for t in touches if t.thread in vectors]
+        history = (
+            build_profile(
+                np.stack([r[0] for r in rows]),
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                now=snapshot.now,
+                half_life_days=self.ctx.settings.recommend.half_life_days,
+            )
+            if rows
+            else None
+        )
+        running = await self._profile(user) if live else None
+        if history is None or running is None or history.shape != running.shape:
+            return history if history is not None else running
+        return normalised((history + running).astype(np.float32))
 
     async def cold_start_vector(self, user: UserRef, *, role_ids: tuple[str, ...] = ()) -> Vector | None:
         """The cold-start profile ``recommend`` uses for a member without history."""

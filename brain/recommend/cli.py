@@ -1,0 +1,158 @@
+"""``guildhall recommend`` (one member's list) and ``guildhall eval recommend`` (offline evaluation)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli_support import emit, run, settings_or_exit
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.events import Platform, UserRef
+from brain.recommend.brain import RecommendBrain
+
+ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+KOpt = Annotated[int, typer.Option("--k", min=1, max=100, help="How many items")]
+
+
+def parse_time(value: str, param: str) -> datetime:
+    """An ISO-8601 time (UTC when no offset is given)."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO time: {value!r}", param_hint=param) from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@asynccontextmanager
+async def recommend_brain(settings: Settings, now: datetime | None) -> AsyncIterator[RecommendBrain]:
+    """A recommender on the configured store, its clock frozen at ``now`` (default: the present)."""
+    from bot.app import build_app
+    from brain.qa.services import register_services
+
+    app = await build_app(settings, brains=["recommend"], with_core=False, clock=FakeClock(now or datetime.now(UTC)))
+    register_services(app.ctx)  # the QA brain's embedder and unit index (vectors reused, not recomputed)
+    brain = app.brain("recommend")
+    assert isinstance(brain, RecommendBrain)
+    await brain.setup()
+    try:
+        yield brain
+    finally:
+        await brain.teardown()
+        await app.store.close()
+
+
+async def _find_member(brain: RecommendBrain, user_id: str) -> UserRef:
+    db = brain.ctx.store.db
+    row = await db.fetchone(
+        "SELECT platform, workspace_id, user_id, name FROM users WHERE user_id = ? LIMIT 1", (user_id,)
+    )
+    if row is not None:
+        return UserRef(Platform(row[0]), row[1], row[2], row[3])
+    found = await db.fetchone("SELECT platform, workspace_id FROM messages WHERE author_id = ? LIMIT 1", (user_id,))
+    if found is not None:
+        return UserRef(Platform(found[0]), found[1], user_id)
+    raise typer.BadParameter(f"unknown member {user_id!r}", param_hint="--user")
+
+
+def recommend_command(
+    user: Annotated[str, typer.Option("--user", help="Member id")],
+    k: KOpt = 10,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time: rank as of then, using only earlier data")
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Ranked thread recommendations for one member, with scores and reasons."""
+    settings = settings_or_exit(config)
+    when = parse_time(as_of, "--as-of") if as_of else None
+
+    async def main() -> list[dict[str, Any]]:
+        async with recommend_brain(settings, when) as brain:
+            member = await _find_member(brain, user)
+            recs = await brain.recommend(member, k=k, as_of=when is not None)
+            return [asdict(r) for r in recs]
+
+    items = run(main)
+    emit(
+        items,
+        as_json,
+        lambda: (
+            "\n".join(
+                f"{n:>2}. {r['thread_id']}  {r['score']:+.3f}  #{r['channel_name']}: {r['title']}\n      {r['why']}"
+                for n, r in enumerate(items, start=1)
+            )
+            or "no recommendations"
+        ),
+    )
+
+
+def eval_recommend_command(
+    split: Annotated[str | None, typer.Option("--split", help="ISO time: train before, test after")] = None,
+    split_frac: Annotated[
+        float | None, typer.Option("--split-frac", min=0.05, max=0.95, help="Split at this share of messages")
+    ] = None,
+    k: KOpt = 10,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Message-vector cache (.npz); re-runs skip the encoder")
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """HR@k, nDCG@k and MRR of random, popularity, recent-activity, content-only, CF-only and hybrid
+    ranking, plus catalogue coverage and intra-list diversity, on the stored history."""
+    from brain.recommend.content import DiskVectorCache
+    from brain.recommend.evaluate import evaluate, message_vectors_needed, split_time
+
+    if (split is None) == (split_frac is None):
+        raise typer.BadParameter("give exactly one of --split or --split-frac")
+    settings = settings_or_exit(config)
+    when = parse_time(split, "--split") if split else None
+
+    async def main() -> dict[str, Any]:
+        async with recommend_brain(settings, None) as brain:
+            messages = [m async for m in brain.ctx.store.iter_messages()]
+            if not messages:
+                raise typer.BadParameter("the store holds no messages: import history first")
+            embedder = await brain.ctx.services.get("embedder")
+            at = when.timestamp() if when else split_time(messages, split_frac or 0.7)
+            vectors = DiskVectorCache(cache or Path("/nonexistent-cache.npz"))
+            vecs = vectors.vectors(message_vectors_needed(messages), embedder)
+            if cache is not None:
+                vectors.save()
+            results, weights = evaluate(messages, vecs, split=at, k=k)
+            return {
+                "split": datetime.fromtimestamp(at, UTC).isoformat(),
+                "k": k,
+                "messages": len(messages),
+                "methods": [asdict(r) for r in results],
+                "hybrid_weights": weights.weights,
+            }
+
+    data = run(main)
+    emit(
+        data,
+        as_json,
+        lambda: "\n".join(
+            [f"split {data['split']}  k={k}  messages={data['messages']}"]
+            + [
+                f"{r['method']:>16}: HR@{k}={r['hit_rate']:.3f} nDCG@{k}={r['ndcg']:.3f} MRR={r['mrr']:.3f} "
+                f"coverage={r['coverage']:.3f} ILD={r['diversity']:.3f} (n={r['users']})"
+                for r in data["methods"]
+            ]
+        ),
+    )
+
+
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add the recommender's commands to the ``guildhall`` CLI."""
+    app.command("recommend")(recommend_command)
+    groups["eval"].command("recommend")(eval_recommend_command)
