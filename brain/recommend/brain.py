@@ -40,6 +40,8 @@ from brain.recommend.profile import KIND_WEIGHTS, build_profile, cold_start_prof
 from brain.recommend.ranker import DEFAULT_WEIGHTS, FEATURES, RankerWeights
 from prompts import load_prompt, render_prompt
 
+CHANNEL_SUGGESTION_WEEKDAY = 0  # Monday's digest (member's local day) carries channel suggestions
+CHANNEL_SUGGESTIONS = 2
 HISTORY_DAYS = 90  # how far back CF and the activity prior learn from
 PROFILE_TOUCHES = 300  # the member's most recent interactions that make their history profile
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
@@ -209,6 +211,14 @@ class RecommendBrain(Brain):
             if not recs:
                 continue
             text, citations, buttons = render(recs, header="recommend_digest_header")
+            if now.astimezone(tz).weekday() == CHANNEL_SUGGESTION_WEEKDAY:
+                # Once a week the digest also suggests channels the member is not in yet.
+                channels = await self.suggest_channels(user, k=CHANNEL_SUGGESTIONS, personal=True)
+                if channels:
+                    text += "\n\n" + "\n".join(
+                        [load_prompt("recommend_weekly_channels")]
+                        + [render_prompt("recommend_channel_item", channel=n, why=w) for n, w in channels]
+                    )
             await self.ctx.dm(user, text, citations=citations, buttons=buttons)
             sent += 1
         return sent
@@ -349,23 +359,50 @@ class RecommendBrain(Brain):
         popular_vecs = [vectors[t.thread_id] for t in popular_threads(cands, 5) if t.thread_id in vectors]
         return cold_start_profile(_stack(channel_vecs), _stack(popular_vecs))
 
-    async def suggest_channels(self, user: UserRef, *, k: int) -> list[tuple[str, str]]:
-        """Readable channels the member has not posted in, most active (by distinct posters) first."""
+    async def suggest_channels(self, user: UserRef, *, k: int, personal: bool = False) -> list[tuple[str, str]]:
+        """Readable channels the member is not in (no post, no explicit membership), as
+        ``(name, why)``: the most active (distinct posters) first for a newcomer; with
+        ``personal``, those whose recent threads are closest to the member's profile."""
         store = self.ctx.store
-        p, ws = user.platform.value, user.workspace_id
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         now = self.ctx.clock.now().timestamp()
-        readable = await store.readable_channel_ids(p, ws, user.user_id)
+        readable = await store.readable_channel_ids(p, ws, uid)
         since = now - self.ctx.settings.recommend.lookback_days * 86400
+        history = [m async for m in store.iter_messages(platform=p, workspace_id=ws, since=since, until=now)]
         posters: dict[str, set[str]] = {}
-        mine: set[str] = set()
-        async for m in store.iter_messages(platform=p, workspace_id=ws, since=since, until=now):
-            if m.channel_id in readable and not m.is_bot:
+        for m in history:
+            if m.channel_id in readable and not m.is_bot and m.author_id:
                 posters.setdefault(m.channel_id, set()).add(m.author_id)
-                if m.author_id == user.user_id:
-                    mine.add(m.channel_id)
+        granted = await store.db.fetchall(
+            "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
+            "AND principal_kind = 'user' AND principal_id = ?",
+            (p, ws, uid),
+        )
+        member_of = {str(r[0]) for r in granted} | {c for c, who in posters.items() if uid in who}
         names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
-        ranked = sorted((c for c in posters if c not in mine), key=lambda c: (-len(posters[c]), c))[:k]
-        return [(names.get(c, c), render_prompt("recommend_why_popular", channel=names.get(c, c))) for c in ranked]
+        pool = [c for c in posters if c not in member_of]
+        score = {c: float(len(posters[c])) for c in pool}
+        topical: set[str] = set()
+        if personal and pool:
+            snapshot = build_snapshot(history, now)
+            profile = await self._member_profile(user, snapshot, {}, live=True)
+            threads = popular_threads([t for t in snapshot.threads.values() if t.channel_id in pool], 10 * len(pool))
+            vectors = await self._thread_vectors(p, ws, threads) if profile is not None else {}
+            for c in pool:
+                rows = [vectors[t.thread_id] for t in threads if t.channel_id == c and t.thread_id in vectors]
+                if profile is not None and rows:
+                    centroid = np.mean(np.stack(rows), axis=0)
+                    sim = float(profile @ centroid) / (float(np.linalg.norm(centroid)) or 1.0)
+                    # Topic first; activity (log posters) breaks near-ties.
+                    score[c] = sim + 0.05 * math.log1p(len(posters[c]))
+                    topical.add(c)
+        ranked = sorted(pool, key=lambda c: (-score[c], c))[:k]
+        out = []
+        for c in ranked:
+            name = names.get(c, c)
+            why = "recommend_why_channel_topic" if c in topical and score[c] > 0 else "recommend_why_popular"
+            out.append((name, render_prompt(why, channel=name)))
+        return out
 
     def _explain(
         self,

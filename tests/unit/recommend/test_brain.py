@@ -258,3 +258,32 @@ async def test_recommendations_are_deterministic_for_a_fixed_seed(make_app: Fact
     one = await brain.recommend(user("alice"), k=3, seed=5)
     two = await brain.recommend(user("alice"), k=3, seed=5)
     assert one == two
+
+
+async def test_monday_digest_suggests_channels_close_to_the_member(make_app: Factory) -> None:
+    app, adapter, brain, clock = await _app(make_app)  # 2026-01-05 is a Monday
+    await _community(app, adapter)
+    await _post(
+        app,
+        adapter,
+        *[
+            make_message(f"recipe {n}: bake bread with sourdough", author=f"cook{n}", chan="cooking", minutes=10 + n)
+            for n in range(4)
+        ],
+        make_message("asyncio await event loop tricks", author="bob", chan="aio", minutes=20),
+    )
+    await app.store.set_member_setting("console", "local", "alice", "digest", True)
+    assert await brain.send_due_digests() == 1
+    await app.bus.drain()
+    monday = [a for a in adapter.actions if isinstance(a, SendDirectMessage)][-1]
+    assert "Channels you are not in yet" in monday.text
+    section = monday.text.split("Channels you are not in yet", 1)[1]
+    # #cooking has more posters, but #aio is what alice talks about.
+    assert section.index("#aio") < section.index("#cooking")
+    assert "#python" not in section  # she is already there
+    await _advance_to(clock, datetime(2026, 1, 6, 9, 30, tzinfo=UTC))
+    await app.bus.drain()
+    await brain.send_due_digests()
+    await app.bus.drain()
+    tuesday = [a for a in adapter.actions if isinstance(a, SendDirectMessage)][-1]
+    assert tuesday is not monday and "Channels you are not in yet" not in tuesday.text
