@@ -101,10 +101,11 @@ class DiscordBackfill:
             if isinstance(channel, discord.TextChannel):
                 report.channels.append(await self._history(channel, channel.name))
             async for thread in self._threads(active, channel):
-                event = normalize.thread_created(thread, self_id=self._self_id)
+                # A REST-fetched guild caches no channels, so the thread's parent is passed along.
+                event = normalize.thread_created(thread, self_id=self._self_id, parent=channel)
                 if event is not None:
                     await self.publish(dataclasses.replace(event, source=EventSource.BACKFILL))
-                report.channels.append(await self._history(thread, f"{channel.name} / {thread.name}"))
+                report.channels.append(await self._history(thread, f"{channel.name} / {thread.name}", parent=channel))
         return report
 
     @property
@@ -119,20 +120,32 @@ class DiscordBackfill:
             if thread.parent_id == channel.id:
                 yield thread
         try:
+            # Newest archive first; a thread archived before ``since`` has no newer messages.
             async for thread in channel.archived_threads(limit=None):
+                if self.since is not None and thread.archive_timestamp < self.since:
+                    break
                 yield thread
         except discord.Forbidden:
             log.info("discord backfill: no access to the threads of #%s", channel.name)
 
-    async def _history(self, channel: discord.TextChannel | discord.Thread, name: str) -> ChannelProgress:
+    async def _history(
+        self,
+        channel: discord.TextChannel | discord.Thread,
+        name: str,
+        *,
+        parent: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> ChannelProgress:
         progress = ChannelProgress(str(channel.id), name)
+        ref = normalize.channel_ref(parent if parent is not None else channel)
         try:
+            # discord.py pages through ``after`` 100 messages at a time, paced by rate-limit headers.
             async for message in channel.history(limit=None, after=self.since, oldest_first=True):
                 if not normalize.is_chat(message):
                     continue
-                await self.publish(
-                    normalize.message_posted(message, self_id=self._self_id, source=EventSource.BACKFILL)
+                posted = normalize.message_posted(
+                    message, self_id=self._self_id, source=EventSource.BACKFILL, channel=ref
                 )
+                await self.publish(posted)
                 progress.messages += 1
         except discord.Forbidden:
             # Channels the bot cannot read are reported, not fatal: the rest of the guild still imports.

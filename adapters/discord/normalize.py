@@ -60,7 +60,10 @@ def channel_ref(channel: AnyChannel) -> ChannelRef:
     A channel the @everyone role cannot view is private; the roles and members its permission
     overwrites let in are kept so retrieval can filter answers by who may read them.
     """
-    if isinstance(channel, discord.Thread) and channel.parent is not None:
+    if isinstance(channel, discord.Thread):
+        if channel.parent is None:
+            # The parent is not cached (REST-only backfill, or a gateway cache miss): keep the ids.
+            return ChannelRef(Platform.DISCORD, str(channel.guild.id), str(channel.parent_id))
         channel = channel.parent
     guild = getattr(channel, "guild", None)
     if guild is None:
@@ -102,14 +105,26 @@ def is_chat(message: discord.Message) -> bool:
 
 
 def message_posted(
-    message: discord.Message, *, self_id: int | None, source: EventSource = EventSource.LIVE
+    message: discord.Message,
+    *,
+    self_id: int | None,
+    source: EventSource = EventSource.LIVE,
+    channel: ChannelRef | None = None,
 ) -> MessagePosted:
-    """A :class:`MessagePosted` for ``message``; system messages keep their type as ``subtype``."""
+    """A :class:`MessagePosted` for ``message``; system messages keep their type as ``subtype``.
+
+    Args:
+        message: the discord.py message.
+        self_id: our bot's user id (its messages are marked as bot messages).
+        source: live traffic or backfill.
+        channel: the channel (a thread's parent) when the caller knows it better than discord.py's
+            cache does (backfill over REST has no guild cache).
+    """
     guild_id = workspace_id(message.guild)
     mentions_bot = self_id is not None and any(u.id == self_id for u in message.mentions)
     ref = message.reference
     return MessagePosted(
-        channel=channel_ref(message.channel),
+        channel=channel if channel is not None else channel_ref(message.channel),
         author=user_ref(message.author, guild_id, self_id=self_id),
         message_id=str(message.id),
         text=message.content,
@@ -179,9 +194,14 @@ def member_joined(member: discord.Member) -> MemberJoined:
     return MemberJoined(user_ref(member, str(member.guild.id)), joined)
 
 
-def thread_created(thread: discord.Thread, *, self_id: int | None) -> ThreadCreated | None:
-    """A :class:`ThreadCreated`; ``is_forum_post`` when the parent is a forum. ``None`` without parent."""
-    parent = thread.parent
+def thread_created(
+    thread: discord.Thread, *, self_id: int | None, parent: AnyChannel | None = None
+) -> ThreadCreated | None:
+    """A :class:`ThreadCreated`; ``is_forum_post`` when the parent is a forum. ``None`` without parent.
+
+    ``parent`` stands in for ``thread.parent`` when discord.py has no cached guild channels (backfill).
+    """
+    parent = parent if parent is not None else thread.parent
     if parent is None:
         return None
     guild_id = str(thread.guild.id)

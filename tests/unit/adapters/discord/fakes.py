@@ -10,16 +10,18 @@ discord.py 2.7 (``pyproject.toml``); if these hooks move, only this file changes
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 import pytest
-from discord.http import Route
-from discord.webhook.async_ import async_context
+from discord.http import HTTPClient, Route
+from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 GUILD_ID = "900000000000000001"
 BOT_ID = "900000000000000002"
@@ -33,9 +35,14 @@ THREAD_ID = "900000000000000020"
 ALICE_ID = "900000000000000100"
 BOB_ID = "900000000000000101"
 OTHER_BOT_ID = "900000000000000102"
+SOLVED_TAG_ID = "900000000000000030"
 VIEW_CHANNEL = 1 << 10
 MANAGE_GUILD = 1 << 5
 TIMESTAMP = "2026-11-20T10:00:00.000000+00:00"
+# Application flags: the Developer Portal's privileged intent toggles (``discord.ApplicationFlags``).
+GATEWAY_GUILD_MEMBERS_LIMITED = 1 << 15
+GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
+ALL_INTENTS_ENABLED = GATEWAY_GUILD_MEMBERS_LIMITED | GATEWAY_MESSAGE_CONTENT_LIMITED
 
 _ids = itertools.count(950000000000000000)
 
@@ -103,12 +110,12 @@ def text_channel_payload(
     }
 
 
-def forum_channel_payload(channel_id: str, name: str) -> dict[str, Any]:
-    """A ``discord.types.channel.ForumChannel``."""
+def forum_channel_payload(channel_id: str, name: str, *, tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A ``discord.types.channel.ForumChannel`` (``tags``: its ``available_tags``)."""
     return {
         **text_channel_payload(channel_id, name),
         "type": 15,
-        "available_tags": [],
+        "available_tags": tags or [],
         "default_reaction_emoji": None,
         "default_sort_order": None,
         "default_forum_layout": 0,
@@ -116,7 +123,14 @@ def forum_channel_payload(channel_id: str, name: str) -> dict[str, Any]:
     }
 
 
-def thread_payload(thread_id: str, parent_id: str, name: str, owner_id: str) -> dict[str, Any]:
+def forum_tag_payload(tag_id: str, name: str) -> dict[str, Any]:
+    """A ``discord.types.channel.ForumTag``."""
+    return {"id": tag_id, "name": name, "moderated": False, "emoji_id": None, "emoji_name": None}
+
+
+def thread_payload(
+    thread_id: str, parent_id: str, name: str, owner_id: str, *, archived: bool = False
+) -> dict[str, Any]:
     """A ``discord.types.threads.Thread`` (public thread, type 11)."""
     return {
         "id": thread_id,
@@ -130,8 +144,9 @@ def thread_payload(thread_id: str, parent_id: str, name: str, owner_id: str) -> 
         "message_count": 0,
         "member_count": 1,
         "flags": 0,
+        "applied_tags": [],
         "thread_metadata": {
-            "archived": False,
+            "archived": archived,
             "auto_archive_duration": 1440,
             "archive_timestamp": TIMESTAMP,
             "locked": False,
@@ -170,7 +185,7 @@ def guild_create_payload() -> dict[str, Any]:
         "channels": [
             text_channel_payload(GENERAL_ID, "general"),
             text_channel_payload(PRIVATE_ID, "staff", overwrites=staff_overwrites),
-            forum_channel_payload(FORUM_ID, "help"),
+            forum_channel_payload(FORUM_ID, "help", tags=[forum_tag_payload(SOLVED_TAG_ID, "Solved")]),
         ],
         "threads": [thread_payload(THREAD_ID, GENERAL_ID, "Install trouble", ALICE_ID)],
         "members": [
@@ -190,6 +205,28 @@ def guild_create_payload() -> dict[str, Any]:
     }
 
 
+def app_info_payload(flags: int = ALL_INTENTS_ENABLED) -> dict[str, Any]:
+    """GET /oauth2/applications/@me (``discord.types.appinfo.AppInfo``); ``flags`` hold the intents."""
+    return {
+        "id": APP_ID,
+        "name": "Guildhall",
+        "description": "",
+        "icon": None,
+        "bot_public": True,
+        "bot_require_code_grant": False,
+        "owner": user_payload(BOB_ID, "bob"),
+        "verify_key": "0" * 64,
+        "flags": flags,
+    }
+
+
+def rest_guild_payload() -> dict[str, Any]:
+    """GET /guilds/{id}: the guild without the gateway-only channels, threads and members."""
+    gateway_only = {"channels", "threads", "members", "member_count", "large", "unavailable", "joined_at"}
+    gateway_only |= {"voice_states", "presences", "stage_instances", "guild_scheduled_events", "soundboard_sounds"}
+    return {k: v for k, v in guild_create_payload().items() if k not in gateway_only}
+
+
 def message_payload(
     channel_id: str,
     content: str,
@@ -199,6 +236,7 @@ def message_payload(
     guild_id: str | None = GUILD_ID,
     mentions: list[dict[str, Any]] | None = None,
     message_type: int = 0,
+    timestamp: str = TIMESTAMP,
 ) -> dict[str, Any]:
     """A ``discord.types.message.Message`` as in MESSAGE_CREATE (with ``member`` in guilds)."""
     author = author or user_payload(ALICE_ID, "alice")
@@ -207,7 +245,7 @@ def message_payload(
         "channel_id": channel_id,
         "author": author,
         "content": content,
-        "timestamp": TIMESTAMP,
+        "timestamp": timestamp,
         "edited_timestamp": None,
         "tts": False,
         "mention_everyone": False,
@@ -226,13 +264,15 @@ def message_payload(
 
 
 def history_responder(messages: list[dict[str, Any]]) -> Callable[[Route, dict[str, Any]], Any]:
-    """Answer GET /channels/{id}/messages like Discord: ids after ``after``, newest first, ``limit``."""
+    """Answer GET /channels/{id}/messages like Discord: the ``limit`` oldest ids after ``after``,
+    newest first, as REST does (no ``member`` object, unlike the gateway)."""
 
     def answer(route: Route, params: dict[str, Any]) -> list[dict[str, Any]]:
         in_channel = [m for m in messages if m["channel_id"] == str(route.channel_id)]
         after = int(params.get("after", 0))
         newer = sorted((m for m in in_channel if int(m["id"]) > after), key=lambda m: int(m["id"]))
-        return list(reversed(newer[: int(params.get("limit", 50))]))
+        page = newer[: int(params.get("limit", 50))]
+        return [{k: v for k, v in m.items() if k not in {"member", "guild_id"}} for m in reversed(page)]
 
     return answer
 
@@ -289,8 +329,9 @@ class Call:
     method: str
     path: str  # the route template, e.g. ``/channels/{channel_id}/messages``
     url: str
-    json: dict[str, Any] | None
+    json: Any
     files: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flags(self) -> int:
@@ -314,6 +355,7 @@ class RecordingHTTP:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.dm_channel_id = next_id()
+        self.app_flags = ALL_INTENTS_ENABLED  # what GET /oauth2/applications/@me reports
         self._failures: list[tuple[str, str, Exception]] = []
         self._responders: dict[tuple[str, str], Callable[[Route, dict[str, Any]], Any]] = {}
 
@@ -326,10 +368,9 @@ class RecordingHTTP:
         self._failures.append((method, path, exc))
 
     def rate_limit_once(self, method: str, path: str, retry_after: float = 0.25) -> None:
-        """The next request to ``method path`` gets a 429 that discord.py did not absorb."""
-        response = FakeResponse(429, "Too Many Requests", {"Retry-After": str(retry_after)})
-        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False, "code": 0}
-        self.fail_once(method, path, discord.HTTPException(response, body))  # type: ignore[arg-type]
+        """The next request to ``method path`` raises what discord.py raises when a 429's wait
+        exceeds ``max_ratelimit_timeout``: :class:`discord.RateLimited` (it absorbs shorter ones)."""
+        self.fail_once(method, path, discord.RateLimited(retry_after))
 
     def dms_closed_once(self) -> None:
         """The next channel message fails like a DM to a member with DMs closed (403, code 50007)."""
@@ -341,8 +382,8 @@ class RecordingHTTP:
         """Successful calls to a route template."""
         return [c for c in self.calls if c.method == method and c.path == path]
 
-    def _record(self, route: Route, body: dict[str, Any] | None, files: list[str]) -> Call:
-        call = Call(route.method, route.path, route.url, body, files)
+    def _record(self, route: Route, body: Any, files: list[str], params: dict[str, Any] | None = None) -> Call:
+        call = Call(route.method, route.path, route.url, body, files, dict(params or {}))
         for i, (method, path, exc) in enumerate(self._failures):
             if method == route.method and path == route.path:
                 del self._failures[i]
@@ -355,7 +396,7 @@ class RecordingHTTP:
         body = kwargs.get("json")
         if body is None and form:
             body = _payload_json(form)
-        call = self._record(route, body, [f.filename for f in files or []])
+        call = self._record(route, body, [f.filename for f in files or []], kwargs.get("params"))
         responder = self._responders.get((route.method, route.path))
         if responder is not None:
             return responder(route, kwargs.get("params") or {})
@@ -382,6 +423,14 @@ class RecordingHTTP:
         return self._answer(call, route)
 
     def _answer(self, call: Call, route: Route) -> Any:
+        if call.method == "GET" and call.path == "/users/@me":  # login
+            return user_payload(BOT_ID, "guildhall", bot=True)
+        if call.method == "GET" and call.path == "/oauth2/applications/@me":  # login, intents check
+            return app_info_payload(self.app_flags)
+        if call.method == "PUT" and call.path.endswith("/commands"):  # command sync echoes with ids
+            guild_id = getattr(route, "guild_id", None)
+            extra = {"guild_id": str(guild_id)} if guild_id else {}
+            return [{**c, "id": next_id(), "application_id": APP_ID, "version": "1", **extra} for c in call.json]
         if call.method == "POST" and call.path == "/users/@me/channels":
             recipient = (call.json or {}).get("recipient_id", ALICE_ID)
             return {
@@ -422,3 +471,95 @@ def feed(client: discord.Client, event: str, payload: dict[str, Any]) -> None:
     """Feed a gateway dispatch (``MESSAGE_CREATE`` ...) to discord.py's real parser, exactly as
     ``DiscordWebSocket.received_message`` does: ``client._connection.parsers[event](data)``."""
     client._connection.parsers[event](payload)
+
+
+# ------------------------------------------------------------------------ transport (aiohttp) fake
+
+
+class TransportResponse:
+    """Enough of ``aiohttp.ClientResponse`` for discord.py's request loops (``json_or_text``)."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.reason = {200: "OK", 429: "Too Many Requests"}.get(status, "")
+        self.body = body
+        self.headers = {"content-type": "application/json", **(headers or {})}
+
+    async def text(self, encoding: str = "utf-8") -> str:
+        return json.dumps(self.body)
+
+    async def __aenter__(self) -> TransportResponse:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+@dataclass
+class Sent:
+    """One request that reached the (fake) network."""
+
+    method: str
+    url: str
+    json: Any
+    status: int
+
+
+class FakeSession:
+    """Stands in for the ``aiohttp.ClientSession`` under discord.py's real ``HTTPClient.request``
+    and ``AsyncWebhookAdapter.request``, so discord.py's own rate-limit handling runs."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self._scripted: list[tuple[str, str, TransportResponse]] = []
+
+    def rate_limit_once(self, method: str, url_suffix: str, retry_after: float = 0.0) -> None:
+        """The next ``method`` request whose URL ends with ``url_suffix`` gets Discord's 429."""
+        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False, "code": 0}
+        # ``Via`` marks a 429 as Discord's own (not a Cloudflare ban), which discord.py retries.
+        headers = {"Via": "1.1 google", "Retry-After": str(retry_after)}
+        self._scripted.append((method, url_suffix, TransportResponse(429, body, headers)))
+
+    def request(self, method: str, url: str, **kwargs: Any) -> TransportResponse:
+        data = kwargs.get("data")
+        body = json.loads(data) if isinstance(data, str) else None
+        response = self._response(method, url, body)
+        self.sent.append(Sent(method, url, body, response.status))
+        return response
+
+    def _response(self, method: str, url: str, body: Any) -> TransportResponse:
+        for i, (m, suffix, response) in enumerate(self._scripted):
+            if m == method and url.endswith(suffix):
+                del self._scripted[i]
+                return response
+        if url.endswith("/callback"):
+            return TransportResponse(
+                200,
+                {
+                    "interaction": {"id": next_id(), "type": 2, "response_message_loading": True},
+                    "resource": {"type": (body or {}).get("type", 5)},
+                },
+            )
+        channel_id = url.split("/channels/")[1].split("/")[0] if "/channels/" in url else GENERAL_ID
+        content = (body or {}).get("content", "")
+        bot = user_payload(BOT_ID, "guildhall", bot=True)
+        return TransportResponse(200, message_payload(channel_id, content, author=bot, guild_id=None))
+
+    async def close(self) -> None:
+        return None
+
+
+def use_transport(client: discord.Client, monkeypatch: pytest.MonkeyPatch) -> FakeSession:
+    """Undo :func:`install`'s request recorders: discord.py's real ``HTTPClient.request`` and
+    webhook ``request`` run again, over a :class:`FakeSession` instead of the network."""
+    session = FakeSession()
+    monkeypatch.setattr(client.http, "request", types.MethodType(HTTPClient.request, client.http))
+    webhooks = async_context.get()
+    monkeypatch.setattr(webhooks, "request", types.MethodType(AsyncWebhookAdapter.request, webhooks))
+    monkeypatch.setattr(client.http, "_HTTPClient__session", session)
+    over = asyncio.Event()
+    over.set()
+    monkeypatch.setattr(client.http, "_global_over", over)
+    return session

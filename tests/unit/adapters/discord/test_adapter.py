@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import discord
-import pytest
-
-from adapters.discord.adapter import DiscordAdapter, gateway_intents
-from bot.brain import Brain, CommandResult, command, listen
-from bot.config import Settings
 from bot.events import (
     ChannelSeen,
     CommandInvoked,
-    Event,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -38,95 +28,20 @@ from tests.unit.adapters.discord.fakes import (
     PRIVATE_ID,
     THREAD_ID,
     feed,
-    guild_create_payload,
-    install,
     interaction_payload,
     message_payload,
     next_id,
     thread_payload,
     user_payload,
 )
+from tests.unit.adapters.discord.harness import Env, drain
 
 MESSAGES = "/channels/{channel_id}/messages"
 FOLLOWUP = "/webhooks/{webhook_id}/{webhook_token}"
 CALLBACK = "/interactions/{webhook_id}/{webhook_token}/callback"
 
 
-class EchoBrain(Brain):
-    """Answers mentions in their thread and a long /ask, like the QA brain would."""
-
-    name = "echo"
-
-    @listen(MessagePosted)
-    async def on_message(self, event: MessagePosted) -> None:
-        if event.is_bot or not event.mentions_bot:
-            return
-        await self.ctx.reply(event, f"echo: {event.text}")
-
-    @command("ask", description="ask")
-    async def ask(self, cmd: CommandInvoked) -> CommandResult:
-        return CommandResult(
-            "x" * 6000 if cmd.option("question") == "long" else f"answer to {cmd.text}", ephemeral=False
-        )
-
-
-class Seen:
-    """Collects every inbound event the adapter publishes."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, cls: type[Event]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, cls)]
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-@pytest.fixture
-async def env(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    app, _ = await make_app(extra_brains=[EchoBrain])
-    client = discord.Client(intents=gateway_intents(), chunk_guilds_at_startup=False)
-    async with client:
-        http = install(client, monkeypatch)
-        sleeps = Sleeps()
-        adapter = DiscordAdapter(Settings(), client=client, sleep=sleeps)
-        app.add_adapter(adapter)
-        seen = Seen()
-        from bot.events import InboundEvent
-
-        app.bus.subscribe(InboundEvent, seen, name="test.seen")
-        feed(client, "GUILD_CREATE", guild_create_payload())
-        await drain(app)
-
-        class Env:
-            pass
-
-        e = Env()
-        e.app, e.client, e.http, e.adapter, e.seen, e.sleeps = app, client, http, adapter, seen, sleeps  # type: ignore[attr-defined]
-        yield e
-
-
-async def drain(app: Any) -> None:
-    """Let discord.py's dispatch tasks run, then wait for the bus (twice: handlers publish more)."""
-    import asyncio
-
-    for _ in range(3):
-        # discord.py schedules each handler as a task; one loop turn per hop, no wall-clock sleep.
-        for _ in range(5):
-            await asyncio.sleep(0)
-        await app.bus.drain()
-
-
-async def test_guild_create_records_channel_visibility_and_access(env: Any) -> None:
+async def test_guild_create_records_channel_visibility_and_access(env: Env) -> None:
     channels = {e.channel.channel_id: e.channel for e in env.seen.of(ChannelSeen)}
     assert channels[GENERAL_ID].visibility is Visibility.PUBLIC
     staff = channels[PRIVATE_ID]
@@ -136,7 +51,7 @@ async def test_guild_create_records_channel_visibility_and_access(env: Any) -> N
     assert channels[FORUM_ID].is_forum
 
 
-async def test_question_in_a_thread_is_answered_in_that_thread(env: Any) -> None:
+async def test_question_in_a_thread_is_answered_in_that_thread(env: Env) -> None:
     bot = user_payload(BOT_ID, "guildhall", bot=True)
     feed(env.client, "MESSAGE_CREATE", message_payload(THREAD_ID, f"<@{BOT_ID}> how do I install?", mentions=[bot]))
     await drain(env.app)
@@ -149,7 +64,7 @@ async def test_question_in_a_thread_is_answered_in_that_thread(env: Any) -> None
     assert sent[0].json["allowed_mentions"]["parse"] == []
 
 
-async def test_bot_and_own_messages_are_marked_and_not_answered(env: Any) -> None:
+async def test_bot_and_own_messages_are_marked_and_not_answered(env: Env) -> None:
     other = user_payload(OTHER_BOT_ID, "otherbot", bot=True)
     me = user_payload(BOT_ID, "guildhall", bot=True)
     mention = [user_payload(BOT_ID, "guildhall", bot=True)]
@@ -161,14 +76,14 @@ async def test_bot_and_own_messages_are_marked_and_not_answered(env: Any) -> Non
     assert env.http.sent("POST", MESSAGES) == []
 
 
-async def test_system_messages_are_not_chat(env: Any) -> None:
+async def test_system_messages_are_not_chat(env: Env) -> None:
     feed(env.client, "MESSAGE_CREATE", message_payload(GENERAL_ID, "", message_type=6))  # pin notice
     feed(env.client, "MESSAGE_CREATE", message_payload(GENERAL_ID, "", message_type=7))  # member join notice
     await drain(env.app)
     assert env.seen.of(MessagePosted) == []
 
 
-async def test_edit_of_an_uncached_message_updates_the_stored_text(env: Any) -> None:
+async def test_edit_of_an_uncached_message_updates_the_stored_text(env: Env) -> None:
     original = message_payload(GENERAL_ID, "pip install guildhal")
     feed(env.client, "MESSAGE_CREATE", original)
     await drain(env.app)
@@ -183,7 +98,7 @@ async def test_edit_of_an_uncached_message_updates_the_stored_text(env: Any) -> 
     assert row is not None and row.text == "pip install guildhall"
 
 
-async def test_embed_only_update_is_not_an_edit(env: Any) -> None:
+async def test_embed_only_update_is_not_an_edit(env: Env) -> None:
     payload = message_payload(GENERAL_ID, "see https://example.org")
     feed(env.client, "MESSAGE_CREATE", payload)
     # Link previews arrive as MESSAGE_UPDATE with the full message and no edited_timestamp.
@@ -194,7 +109,7 @@ async def test_embed_only_update_is_not_an_edit(env: Any) -> None:
     assert env.seen.of(MessageEdited) == []
 
 
-async def test_delete_and_bulk_delete_remove_stored_messages(env: Any) -> None:
+async def test_delete_and_bulk_delete_remove_stored_messages(env: Env) -> None:
     payloads = [message_payload(GENERAL_ID, f"message {i}") for i in range(3)]
     for p in payloads:
         feed(env.client, "MESSAGE_CREATE", p)
@@ -209,7 +124,7 @@ async def test_delete_and_bulk_delete_remove_stored_messages(env: Any) -> None:
         assert row is None or (row.deleted and not row.text)
 
 
-async def test_reaction_add_keeps_unicode_and_author(env: Any) -> None:
+async def test_reaction_add_keeps_unicode_and_author(env: Env) -> None:
     message = message_payload(GENERAL_ID, "thanks!")
     feed(env.client, "MESSAGE_CREATE", message)
     reaction = {
@@ -236,7 +151,7 @@ async def test_reaction_add_keeps_unicode_and_author(env: Any) -> None:
     assert added.emoji == "\u2705" and added.user.user_id == BOB_ID and added.message_author_id == ALICE_ID
 
 
-async def test_forum_post_is_a_thread_and_its_starter_message_is_in_it(env: Any) -> None:
+async def test_forum_post_is_a_thread_and_its_starter_message_is_in_it(env: Env) -> None:
     post_id = next_id()
     thread = {**thread_payload(post_id, FORUM_ID, "Crash on start \U0001f525", ALICE_ID), "newly_created": True}
     feed(env.client, "THREAD_CREATE", thread)
@@ -255,7 +170,7 @@ async def test_forum_post_is_a_thread_and_its_starter_message_is_in_it(env: Any)
     assert reply.url.endswith(f"/channels/{post_id}/messages")
 
 
-async def test_slash_command_is_deferred_then_followed_up(env: Any) -> None:
+async def test_slash_command_is_deferred_then_followed_up(env: Env) -> None:
     opts = [{"name": "question", "type": 3, "value": "how to install?"}]
     feed(env.client, "INTERACTION_CREATE", interaction_payload("ask", opts))
     await drain(env.app)
@@ -269,7 +184,7 @@ async def test_slash_command_is_deferred_then_followed_up(env: Any) -> None:
     assert cmd.name == "ask" and cmd.options == (("question", "how to install?"),)
 
 
-async def test_non_admin_calling_admin_command_is_refused_ephemerally(env: Any) -> None:
+async def test_non_admin_calling_admin_command_is_refused_ephemerally(env: Env) -> None:
     payload = interaction_payload("config", group="guildhall", user_id=ALICE_ID)
     feed(env.client, "INTERACTION_CREATE", payload)
     await drain(env.app)
@@ -280,7 +195,7 @@ async def test_non_admin_calling_admin_command_is_refused_ephemerally(env: Any) 
     assert "is for community admins" in followup.json["content"]
 
 
-async def test_manage_server_member_is_an_admin(env: Any) -> None:
+async def test_manage_server_member_is_an_admin(env: Env) -> None:
     payload = interaction_payload("config", group="guildhall", user_id=BOB_ID, permissions=MANAGE_GUILD)
     feed(env.client, "INTERACTION_CREATE", payload)
     await drain(env.app)
@@ -288,7 +203,7 @@ async def test_manage_server_member_is_an_admin(env: Any) -> None:
     assert cmd.is_platform_admin and cmd.name == "guildhall config" and cmd.text == "show"
 
 
-async def test_rate_limited_followup_is_retried_not_lost(env: Any) -> None:
+async def test_rate_limited_followup_is_retried_not_lost(env: Env) -> None:
     env.http.rate_limit_once("POST", FOLLOWUP, retry_after=0.5)
     opts = [{"name": "question", "type": 3, "value": "rate?"}]
     feed(env.client, "INTERACTION_CREATE", interaction_payload("ask", opts))
@@ -298,7 +213,7 @@ async def test_rate_limited_followup_is_retried_not_lost(env: Any) -> None:
     assert env.sleeps.delays == [0.5]
 
 
-async def test_rate_limited_channel_message_is_retried(env: Any) -> None:
+async def test_rate_limited_channel_message_is_retried(env: Env) -> None:
     env.http.rate_limit_once("POST", MESSAGES)
     bot = user_payload(BOT_ID, "guildhall", bot=True)
     feed(env.client, "MESSAGE_CREATE", message_payload(THREAD_ID, f"<@{BOT_ID}> hello", mentions=[bot]))
@@ -307,7 +222,7 @@ async def test_rate_limited_channel_message_is_retried(env: Any) -> None:
     assert env.sleeps.delays == [0.25]
 
 
-async def test_dm_to_member_with_dms_closed_is_not_retried(env: Any) -> None:
+async def test_dm_to_member_with_dms_closed_is_not_retried(env: Env) -> None:
     env.http.dms_closed_once()
     alice = UserRef(Platform.DISCORD, GUILD_ID, ALICE_ID, "alice")
     await env.app.bus.publish(SendDirectMessage(alice, "your digest"))
@@ -318,7 +233,7 @@ async def test_dm_to_member_with_dms_closed_is_not_retried(env: Any) -> None:
     assert len(env.http.sent("POST", "/users/@me/channels")) == 1  # the second DM was skipped
 
 
-async def test_six_thousand_character_answer_is_split_into_valid_messages(env: Any) -> None:
+async def test_six_thousand_character_answer_is_split_into_valid_messages(env: Env) -> None:
     opts = [{"name": "question", "type": 3, "value": "long"}]
     feed(env.client, "INTERACTION_CREATE", interaction_payload("ask", opts))
     await drain(env.app)
@@ -328,7 +243,7 @@ async def test_six_thousand_character_answer_is_split_into_valid_messages(env: A
     assert "".join(f.json["content"] for f in followups) == "x" * 6000
 
 
-async def test_mass_mentions_are_neutralized(env: Any) -> None:
+async def test_mass_mentions_are_neutralized(env: Env) -> None:
     bot = user_payload(BOT_ID, "guildhall", bot=True)
     feed(
         env.client,
