@@ -22,6 +22,7 @@ shared services such as the embedder and the vector index).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -135,6 +136,8 @@ class Services:
     def __init__(self) -> None:
         self._objects: dict[str, Any] = {}
         self._factories: dict[str, Callable[[], Awaitable[Any]]] = {}
+        # One creation per name even when many handlers ask at once (a model load takes seconds).
+        self._creating: dict[str, asyncio.Future[Any]] = {}
 
     def register(self, name: str, obj: Any) -> None:
         """Provide a ready object."""
@@ -149,11 +152,35 @@ class Services:
         return name in self._objects or name in self._factories
 
     async def get(self, name: str) -> Any:
-        """The shared object called ``name``; raises KeyError if none is registered."""
-        if name not in self._objects:
-            factory = self._factories.pop(name)
-            self._objects[name] = await factory()
-        return self._objects[name]
+        """The shared object called ``name``; raises KeyError if none is registered.
+
+        Concurrent first calls share one factory run; if it fails, every waiter gets the error and
+        the factory stays registered, so a later call tries again.
+        """
+        if name in self._objects:
+            return self._objects[name]
+        pending = self._creating.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        factory = self._factories[name]
+        pending = asyncio.get_running_loop().create_future()
+        self._creating[name] = pending
+        try:
+            obj = await factory()
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        else:
+            self._objects[name] = obj
+            self._factories.pop(name, None)
+            pending.set_result(obj)
+            return obj
+        finally:
+            del self._creating[name]
 
     def peek(self, name: str) -> Any | None:
         """The object if it is already created, else None (never triggers a factory)."""

@@ -54,22 +54,6 @@ def register_services(ctx: BrainContext) -> None:
         services.register_factory("llm", make_llm)
 
 
-_LOCK_ATTR = "_qa_services_lock"
-
-
-async def get_service(ctx: BrainContext, name: str) -> Any:
-    """``ctx.services.get(name)`` serialised: two concurrent first calls must not both run a factory."""
-    lock = getattr(ctx.services, _LOCK_ATTR, None)
-    if lock is None:
-        lock = asyncio.Lock()
-        setattr(ctx.services, _LOCK_ATTR, lock)
-    ready = ctx.services.peek(name)
-    if ready is not None:
-        return ready
-    async with lock:
-        return await ctx.services.get(name)
-
-
 async def ensure_services(ctx: BrainContext) -> None:
     """Register the QA services' factories (idempotent); nothing heavy is loaded here."""
     register_services(ctx)
