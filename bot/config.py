@@ -147,6 +147,8 @@ class QASettings(BaseModel):
     help_channel_ids: list[str] = Field(default_factory=list)
     fallback_channel: str = "#help"
     max_question_chars: int = Field(default=2000, ge=10)
+    # A cited source older than this is marked "from 2019 — may be outdated" under the answer.
+    stale_after_days: float = Field(default=730.0, gt=0)
 
 
 class CommunitySettings(BaseModel):
@@ -158,7 +160,6 @@ class CommunitySettings(BaseModel):
     expert_months: int = Field(default=6, ge=1)
     experts_k: int = Field(default=3, ge=1, le=10)
     max_pings_per_day: int = Field(default=2, ge=0)
-    stale_after_days: float = Field(default=730.0, gt=0)
     similar_threads: int = Field(default=3, ge=0, le=10)
     similar_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
 

@@ -23,11 +23,6 @@ _THANKS = re.compile(
 _NEGATED_THANKS = re.compile(
     r"\b(?:no|not|never|doesn'?t|didn'?t|still)\b[^.!?]{0,20}\b(?:work|solved|fixed)", re.IGNORECASE
 )
-_CORRECTION = re.compile(
-    r"\b(?:actually|correction|that'?s (?:wrong|not right|outdated|incorrect)|no longer|not anymore|deprecated|"
-    r"was removed|has been removed|don'?t do that|this is wrong|update:|edit:)\b",
-    re.IGNORECASE,
-)
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
 
 
@@ -43,11 +38,6 @@ def is_thanks(text: str) -> bool:
     """True for an asker's thank-you / 'that worked' (not 'thanks but it still fails')."""
     prose = _CODE.sub(" ", text)
     return bool(_THANKS.search(prose)) and not _NEGATED_THANKS.search(prose)
-
-
-def is_correction(text: str) -> bool:
-    """True when a message corrects earlier advice ('actually that's outdated', 'no longer works')."""
-    return bool(_CORRECTION.search(_CODE.sub(" ", text)))
 
 
 def emoji_name(emoji: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from brain.community.experts import ThreadCredit, most_active, rank_experts
-from brain.community.signals import is_correction, is_question, is_solved_emoji, is_thanks
-from brain.community.staleness import stale_note
+from brain.community.signals import is_question, is_solved_emoji, is_thanks
+from brain.qa.staleness import is_correction, stale_note
 
 
 @pytest.mark.parametrize(

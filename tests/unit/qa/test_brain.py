@@ -424,3 +424,33 @@ async def test_editing_a_thread_root_without_thread_id_updates_the_thread_unit(m
     await post(app, adapter, edit)
     texts = await search(app, "wombat kangaroo", PUBLIC)
     assert any("wombat" in t for t in texts) and all("kangaroo" not in t for t in texts)
+
+
+async def test_old_and_corrected_sources_are_marked_stale(make_app: Any) -> None:
+    from datetime import timedelta
+
+    from bot.testing.builders import BASE_TIME
+
+    llm = ScriptedLLM(echo_first_source)
+    app, adapter = await make_app(brains=["qa"], llm=llm)
+    old = BASE_TIME - timedelta(days=3 * 365)
+    root = make_message("pin setuptools below 58 to build the legacy wheel", author="bob", ts=old)
+    fix = make_message(
+        "actually that flag was removed, upgrade pip instead",
+        author="carol",
+        thread_id=root.message_id,
+        ts=old + timedelta(minutes=5),
+    )
+    fresh = make_message("kubernetes ingress needs the nginx annotation for websockets", author="dan", minutes=1)
+    await post(app, adapter, root, fix, fresh)
+
+    await post(app, adapter, make_message("how do I build the legacy wheel setuptools?", mentions_bot=True, minutes=90))
+    [stale_answer] = replies(adapter)
+    [citation] = stale_answer.citations
+    assert f"from {old.year} — may be outdated" in citation.note
+    assert "corrected later in the thread" in citation.note
+
+    await post(app, adapter, make_message("kubernetes ingress websockets annotation?", mentions_bot=True, minutes=95))
+    fresh_answer = replies(adapter)[-1]
+    assert "nginx" in fresh_answer.text
+    assert [c.note for c in fresh_answer.citations] == [""]
