@@ -254,6 +254,7 @@ class ReactionAdded(InboundEvent):
     emoji: str
     ts: datetime = field(default_factory=utcnow)
     message_author_id: str | None = None
+    source: EventSource = EventSource.LIVE
 
     @property
     def event_id(self) -> str:

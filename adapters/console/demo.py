@@ -223,6 +223,7 @@ def demo_events(community: DemoCommunity, *, anchor: datetime | None = None) -> 
                     emoji=r.emoji,
                     ts=ts + timedelta(minutes=1 + i),
                     message_author_id=author.user_id,
+                    source=EventSource.IMPORT,
                 )
             )
     return events

@@ -230,6 +230,7 @@ class SlackBackfill:
                         emoji=emoji,
                         ts=parse_ts(msg.get("ts")) or posted.ts,
                         message_author_id=posted.author.user_id,
+                        source=EventSource.BACKFILL,
                     )
                 )
                 progress.reactions += 1

@@ -165,7 +165,9 @@ def events_from_export(data: Any, name: str, summary: ImportSummary) -> list[Eve
             for reactor in reaction.get("users") or ():
                 if isinstance(reactor, dict) and isinstance(reactor.get("id"), str) and emoji_name:
                     events.append(
-                        ReactionAdded(parent, raw["id"], _user(gid, reactor), emoji_name, when, author.user_id)
+                        ReactionAdded(
+                            parent, raw["id"], _user(gid, reactor), emoji_name, when, author.user_id, EventSource.IMPORT
+                        )
                     )
                     summary.reactions += 1
     return events

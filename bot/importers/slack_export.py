@@ -316,7 +316,9 @@ class SlackExportImporter:
                 continue
             for reactor in reaction.get("users") or ():
                 if isinstance(reactor, str):
-                    yield ReactionAdded(channel, ts, self.user(reactor), reaction["name"], when, user_id)
+                    yield ReactionAdded(
+                        channel, ts, self.user(reactor), reaction["name"], when, user_id, EventSource.IMPORT
+                    )
                     self.summary.reactions += 1
 
 

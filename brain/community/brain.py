@@ -369,7 +369,10 @@ class CommunityBrain(Brain):
         asker = await self._asker(p, ws, message.thread_id)
         if asker != event.user.user_id or message.message_id == message.thread_id:
             return
-        await self._mark_solved(event.channel, message.thread_id, message.message_id)
+        # Imported history is recorded as solved quietly: no ✅ / forum tag for a years-old thread.
+        await self._mark_solved(
+            event.channel, message.thread_id, message.message_id, announce=event.source is EventSource.LIVE
+        )
 
     async def _solve_by_thanks(self, event: MessagePosted, thread_id: str, asker_id: str) -> None:
         messages = await self.ctx.store.thread_messages(event.platform.value, event.channel.workspace_id, thread_id)
@@ -404,7 +407,9 @@ class CommunityBrain(Brain):
         await self._mark_solved(event.channel, thread_id, accepted)
         await self.ctx.ephemeral(event.channel, event.user, "Marked solved — thanks!")
 
-    async def _mark_solved(self, channel: ChannelRef, thread_id: str, accepted_message_id: str) -> None:
+    async def _mark_solved(
+        self, channel: ChannelRef, thread_id: str, accepted_message_id: str, *, announce: bool = True
+    ) -> None:
         store = self.ctx.store
         p, ws = channel.platform.value, channel.workspace_id
         current = await store.db.fetchone(
@@ -424,6 +429,8 @@ class CommunityBrain(Brain):
                 ts=root.ts if root else 0.0,
             )
         await store.mark_thread_solved(p, ws, thread_id, accepted_message_id)
+        if not announce:
+            return
         if channel.platform is Platform.DISCORD:
             await self.ctx.send(MarkThreadSolved(channel, thread_id, accepted_message_id))  # forum "Solved" tag
         else:

@@ -16,6 +16,7 @@ from bot.events import (
     ChannelRef,
     ChannelSeen,
     CommandReply,
+    EventSource,
     Platform,
     ReactionAdded,
     SendMessage,
@@ -224,6 +225,17 @@ async def test_solved_by_reaction_button_and_thanks(make_app, community_settings
     assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == (None,)
     await post(app, adapter, ButtonClicked(SOLVED_ACTION, "u1", user("gus"), channel("general"), "u9", "click2"))
     assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == ("u2",)
+
+
+async def test_imported_tick_marks_solved_quietly(make_app, community_settings) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    root = make_message("why does my import fail?", author="ann", message_id="h1", thread_id="h1")
+    reply = make_message("add __init__.py", author="bob", message_id="h2", thread_id="h1", minutes=1)
+    await post(app, adapter, root, reply)
+    tick = ReactionAdded(channel("general"), "h2", user("ann"), "✅", BASE_TIME, source=EventSource.IMPORT)
+    await post(app, adapter, tick)
+    assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("h1",)) == ("h2",)
+    assert adapter.of_type(AddReaction) == [], "history is not re-announced"
 
 
 async def test_similar_threads_on_a_new_thread_exclude_private_channels(make_app, community_settings) -> None:
