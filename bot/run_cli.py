@@ -4,8 +4,9 @@ With no platform credentials configured the bot runs on the console adapter: a l
 stdin/stdout, seeded with the demo history unless ``--no-demo``. With ``DISCORD_TOKEN`` and/or
 ``SLACK_BOT_TOKEN`` it connects to those platforms and runs until Ctrl-C.
 
-Nothing here loads a model: brains create their embedder and LLM lazily, so the prompt appears
-within seconds and the first question pays for the model load.
+Nothing on the start-up path loads a model: brains create their embedder and LLM lazily, and a
+background task (:func:`prepare_qa`) indexes the seeded demo and loads the models while the prompt
+is already up, so the first question need not pay for the load (``llm.warmup = false`` skips the LLM).
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ import inspect
 import logging
 import signal
 import sys
-from typing import Annotated, Any, TextIO
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from bot.cli_support import run, settings_or_exit, setup_logging
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.app import GuildhallApp
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +117,7 @@ async def serve(
         await store.close()
         raise
     console = None
+    background: list[asyncio.Task[None]] = []
     try:
         try:
             if settings.platforms:
@@ -131,18 +138,30 @@ async def serve(
             raise RunError(str(exc)) from exc
         if console is None:
             log.info("guildhall: running on %s; Ctrl-C stops", ", ".join(settings.platforms))
+            background.append(asyncio.create_task(prepare_qa(app), name="guildhall.prepare_qa"))
             await asyncio.Event().wait()  # until cancelled by Ctrl-C
             return
+        docs: list[Path] = []
+        seeded = False
         if demo:
-            from adapters.console.demo import seed_demo
+            from adapters.console.demo import demo_doc_paths, seed_demo
 
             report = await seed_demo(app)
-            if not report.skipped:
-                console.notice(
-                    demo_notice(report.messages, can_index=app.router.resolve("guildhall index") is not None)
-                )
+            seeded = not report.skipped
+            if seeded:
+                docs = demo_doc_paths()
+                console.notice(demo_notice(report.messages, indexing=has_brain(app, "qa")))
+        background.append(
+            asyncio.create_task(
+                prepare_qa(app, index_history=seeded, doc_paths=docs, notice=console.notice),
+                name="guildhall.prepare_qa",
+            )
+        )
         await console.run_repl(reader or sys.stdin, writer or sys.stdout)
     finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await app.stop()
 
 
@@ -161,15 +180,48 @@ async def serve_role(settings: Settings, role: str) -> None:
     await run_forever(app)
 
 
-def demo_notice(messages: int, *, can_index: bool) -> str:
+def demo_notice(messages: int, *, indexing: bool) -> str:
     """The line shown after seeding the demo community."""
     text = f"Demo community seeded: {messages} messages in #general, #help, #python, #announcements and #mods."
-    if can_index:
-        # Imported history is indexed by a rebuild, not message by message.
-        text += (
-            " Run /guildhall index once to make it searchable, then ask: @guildhall how do I connect the bot to Slack?"
-        )
+    if indexing:
+        text += " Indexing it and the project docs in the background; you can chat meanwhile."
     return text
+
+
+def has_brain(app: GuildhallApp, name: str) -> bool:
+    """Whether the brain called ``name`` runs in ``app``."""
+    return any(b.name == name for b in app.brains)
+
+
+async def prepare_qa(
+    app: GuildhallApp,
+    *,
+    index_history: bool = False,
+    doc_paths: Sequence[Path] = (),
+    notice: Callable[[str], None] | None = None,
+) -> None:
+    """Off the start-up path: index seeded history and docs, then load the models.
+
+    Runs as a background task so the prompt (or the gateway) is up at once; a failure is logged,
+    never fatal: the first question would then load the models itself.
+    """
+    if not has_brain(app, "qa"):
+        return
+    qa: Any = app.brain("qa")
+    try:
+        if index_history or doc_paths:
+            history = await (await qa.indexer()).index_all() if index_history else None
+            docs, errors = await qa.index_docs(doc_paths)
+            for error in errors:
+                log.warning("qa: docs: %s", error)
+            units = docs.units_upserted + (history.units_upserted if history else 0)
+            if notice is not None:
+                notice(f"Index ready ({units} units). Try: @guildhall how do I connect the bot to Slack?")
+        await qa.warm_up()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("qa: background indexing / model warm-up failed; questions will load the models on demand")
 
 
 def _stop_on_sigterm() -> None:

@@ -11,6 +11,9 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
@@ -39,10 +42,12 @@ from bot.store import ChannelRow
 from brain.qa.access import scope_for
 from brain.qa.answerer import Answer, Answerer
 from brain.qa.bm25 import BM25Index
+from brain.qa.docs import doc_units, read_doc_paths
 from brain.qa.history import AnswerLog, AnswerRecord
-from brain.qa.indexer import Indexer
+from brain.qa.indexer import Indexer, IndexStats
 from brain.qa.retriever import CrossEncoderReranker, Retriever
-from brain.qa.services import LLMBackendMissingError, get_service, register_services
+from brain.qa.services import LLMBackendMissingError, register_services
+from brain.qa.staleness import mark_stale
 from prompts import load_prompt, render_prompt
 
 log = logging.getLogger(__name__)
@@ -111,8 +116,8 @@ class QABrain(Brain):
             if self._indexer is not None:
                 return
             settings = self.ctx.settings
-            embedder = await get_service(self.ctx, "embedder")
-            index = await get_service(self.ctx, "unit_index")
+            embedder = await self.ctx.services.get("embedder")
+            index = await self.ctx.services.get("unit_index")
             bm25 = BM25Index()
             indexer = Indexer(
                 self.ctx.store,
@@ -144,7 +149,7 @@ class QABrain(Brain):
     async def answerer(self) -> Answerer:
         """An answerer over the shared LLM."""
         retriever = await self.retriever()
-        llm: LLM = await get_service(self.ctx, "llm")
+        llm: LLM = await self.ctx.services.get("llm")
         qa = self.ctx.settings.qa
         return Answerer(
             retriever,
@@ -317,7 +322,8 @@ class QABrain(Brain):
                 if history:
                     question = await answerer.condense(question, history)
             scope = await scope_for(self.ctx.store, channel, user.user_id, role_ids)
-            return await answerer.answer(question, scope, exclude_message_ids=exclude or set())
+            result = await answerer.answer(question, scope, exclude_message_ids=exclude or set())
+            return await self._mark_stale(result)
         except LLMBusyError:
             return load_prompt("qa_busy")
         except TimeoutError:
@@ -325,6 +331,21 @@ class QABrain(Brain):
         except LLMBackendMissingError:
             log.exception("no LLM backend")
             return "Answering is not set up on this server yet (no LLM backend configured)."
+
+    async def _mark_stale(self, result: Answer) -> Answer:
+        """Mark citations of old or later-corrected sources (``qa.stale_after_days``)."""
+        if result.abstained or not result.citations:
+            return result
+        by_id = {s.unit.unit_id: s.unit for s in result.units}
+        units = [by_id[uid] for uid in result.cited_unit_ids]
+        citations = await mark_stale(
+            self.ctx.store,
+            result.citations,
+            units,
+            now=to_epoch(self.ctx.clock.now()),
+            max_age_days=self.ctx.settings.qa.stale_after_days,
+        )
+        return replace(result, citations=citations)
 
     async def _thread_history(self, channel: ChannelRef, thread_id: str, current: str | None) -> list[tuple[str, str]]:
         """The thread's exchange so far, if the bot answered in it (otherwise no condensing)."""
@@ -464,6 +485,32 @@ class QABrain(Brain):
             f"({stats.units_deleted} stale removed) in {stats.seconds:.1f} s.",
             data=stats.as_dict(),
         )
+
+    # -- start-up --------------------------------------------------------------------------------
+    async def index_docs(self, paths: Sequence[Path]) -> tuple[IndexStats, list[str]]:
+        """Index docs files/folders (see :func:`brain.qa.docs.read_doc_paths`); returns stats and errors."""
+        sources, errors = await asyncio.to_thread(read_doc_paths, paths)
+        units = [u for source in sources for u in doc_units(source)]
+        stats = await (await self.indexer()).add_units(units) if units else IndexStats()
+        return stats, errors
+
+    async def warm_up(self) -> None:
+        """Load the embedder, the index and (if ``llm.warmup``) the LLM now, off the request path.
+
+        ``guildhall run`` calls this in the background after start-up so the prompt appears at
+        once and the first question does not pay for loading the models.
+        """
+        await self._ensure()
+        if not self.ctx.settings.llm.warmup:
+            return
+        try:
+            llm = await self.ctx.services.get("llm")
+        except LLMBackendMissingError as exc:
+            log.warning("qa: %s", exc)
+            return
+        from brain.qa.llm.factory import warmup  # present whenever the llm service could be built
+
+        await warmup(llm)
 
     # -- privacy -------------------------------------------------------------------------------
     async def forget_member(self, user: UserRef) -> dict[str, int]:

@@ -199,28 +199,10 @@ def index_docs_command(
     config: ConfigOpt = None,
 ) -> None:
     """Index docs (FAQ, READMEs) split by headings; a ``*.urls`` file lists URLs to fetch."""
-    from brain.qa.docs import DOC_SUFFIXES, DocFetchError, doc_units, fetch_url, read_source, read_url_list
+    from brain.qa.docs import doc_units, read_doc_paths
 
     settings = settings_or_exit(config)
-    sources = []
-    errors: list[str] = []
-    for path in paths:
-        if not path.exists():
-            errors.append(f"not found: {path}")
-        elif path.is_dir():
-            sources += [
-                read_source(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in DOC_SUFFIXES and p.is_file()
-            ]
-        elif path.suffix.lower() in {".urls", ".list"}:
-            for url in read_url_list(path):
-                try:
-                    sources.append(fetch_url(url))
-                except DocFetchError as exc:
-                    errors.append(str(exc))
-        elif path.suffix.lower() in DOC_SUFFIXES:
-            sources.append(read_source(path))
-        else:
-            errors.append(f"unsupported file type: {path} (use {', '.join(sorted(DOC_SUFFIXES))} or a .urls list)")
+    sources, errors = read_doc_paths(paths)
     units = [u for s in sources for u in doc_units(s)]
 
     async def main() -> dict[str, float]:

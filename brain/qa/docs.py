@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -101,6 +102,35 @@ def read_url_list(path: Path) -> list[str]:
     """URLs from a list file (one per line; blank lines and ``#`` comments ignored)."""
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     return [line for line in lines if line and not line.startswith("#")]
+
+
+def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
+    """Documents from files, folders (recursively) and ``*.urls`` / ``*.list`` files.
+
+    Returns:
+        The sources read and one readable error per path or URL that could not be used; a bad
+        path never stops the others.
+    """
+    sources: list[DocSource] = []
+    errors: list[str] = []
+    for path in paths:
+        if not path.exists():
+            errors.append(f"not found: {path}")
+        elif path.is_dir():
+            sources += [
+                read_source(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in DOC_SUFFIXES and p.is_file()
+            ]
+        elif path.suffix.lower() in {".urls", ".list"}:
+            for url in read_url_list(path):
+                try:
+                    sources.append(fetch_url(url))
+                except DocFetchError as exc:
+                    errors.append(str(exc))
+        elif path.suffix.lower() in DOC_SUFFIXES:
+            sources.append(read_source(path))
+        else:
+            errors.append(f"unsupported file type: {path} (use {', '.join(sorted(DOC_SUFFIXES))} or a .urls list)")
+    return sources, errors
 
 
 def doc_units(source: DocSource, *, max_chars: int = MAX_CHUNK_CHARS) -> list[Unit]:

@@ -207,3 +207,39 @@ async def test_serve_reports_platform_setup_errors_clearly(tmp_path: Path) -> No
     )
     with pytest.raises(RunError, match="SLACK_APP_TOKEN"):
         await serve(settings)
+
+
+async def test_background_preparation_indexes_the_demo_and_its_docs(make_app) -> None:
+    from adapters.console.demo import demo_doc_paths
+    from bot.run_cli import prepare_qa
+    from brain.qa.access import public_everywhere
+
+    llm = ScriptedLLM("unused")
+    app, _ = await make_app(brains=["qa"], llm=llm, embedder=HashEmbedder())
+    await seed_demo(app)
+    await app.bus.drain()
+    notes: list[str] = []
+    missing = Path("no-such-docs.md")
+    await prepare_qa(app, index_history=True, doc_paths=[*demo_doc_paths(), missing], notice=notes.append)
+
+    assert len(notes) == 1 and notes[0].startswith("Index ready (")
+    units = int(notes[0].split("(")[1].split()[0])
+    assert units > 20
+    retriever = await app.brain("qa").retriever()  # type: ignore[attr-defined]
+    found = await retriever.search("Privileged Gateway Intents MESSAGE CONTENT", public_everywhere(), k=5, mode="bm25")
+    assert any(s.unit.kind == "doc" and "discord-setup.md" in s.unit.title for s in found)
+    threads = await retriever.search("SLACK_APP_TOKEN socket mode", public_everywhere(), k=5, mode="bm25")
+    assert any(s.unit.kind != "doc" for s in threads), "the seeded history is searchable too"
+
+
+async def test_background_preparation_failure_is_logged_not_raised(make_app, caplog) -> None:
+    from bot.run_cli import prepare_qa
+
+    app, _ = await make_app(brains=["qa"], llm=ScriptedLLM("x"), embedder=HashEmbedder())
+
+    async def broken() -> None:
+        raise RuntimeError("disk full")
+
+    app.brain("qa").indexer = broken  # type: ignore[attr-defined,method-assign]
+    await prepare_qa(app, index_history=True)
+    assert "background indexing" in caplog.text and "disk full" in caplog.text
