@@ -64,9 +64,12 @@ async def run_backfill(
         await store.close()
 
 
-async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:
-    """Register the slash commands globally or in one guild; returns their names."""
-    client = discord.Client(intents=gateway_intents(privileged=False))
+async def sync_commands(settings: Settings, guild_id: int | None, *, client: discord.Client | None = None) -> list[str]:
+    """Register the slash commands globally or in one guild (REST only); returns their names.
+
+    A guild sync is visible at once; a global one can take up to an hour to reach every client.
+    """
+    client = client or discord.Client(intents=gateway_intents(privileged=False))
     async with client:
         await client.login(_token(settings))
         tree = build_tree(client, _never_invoked)

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import json
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -471,6 +471,53 @@ def feed(client: discord.Client, event: str, payload: dict[str, Any]) -> None:
     """Feed a gateway dispatch (``MESSAGE_CREATE`` ...) to discord.py's real parser, exactly as
     ``DiscordWebSocket.received_message`` does: ``client._connection.parsers[event](data)``."""
     client._connection.parsers[event](payload)
+
+
+def record_every_client(monkeypatch: pytest.MonkeyPatch) -> RecordingHTTP:
+    """Route every ``HTTPClient``'s REST calls into one :class:`RecordingHTTP`: for CLI commands that
+    build their own client (``guildhall discord sync-commands``, ``guildhall import discord``)."""
+    http = RecordingHTTP()
+
+    async def request(_client: HTTPClient, route: Route, **kwargs: Any) -> Any:
+        return await http.request(route, **kwargs)
+
+    monkeypatch.setattr(HTTPClient, "request", request)
+    return http
+
+
+def serve_guild(
+    http: RecordingHTTP,
+    messages: list[dict[str, Any]],
+    *,
+    active_threads: Sequence[dict[str, Any]] = (),
+    archived_threads: Sequence[dict[str, Any]] = (),
+    forbidden_channels: frozenset[str] = frozenset(),
+) -> None:
+    """Answer the REST reads of a backfill of :func:`guild_create_payload`'s guild: the guild, its
+    channels, active and archived threads, and paged channel history (``forbidden_channels``: 403)."""
+    guild = guild_create_payload()
+    http.respond("GET", "/guilds/{guild_id}", lambda route, params: rest_guild_payload())
+    http.respond("GET", "/guilds/{guild_id}/channels", lambda route, params: guild["channels"])
+    http.respond(
+        "GET",
+        "/guilds/{guild_id}/threads/active",
+        lambda route, params: {"threads": list(active_threads), "members": []},
+    )
+
+    def archived(route: Route, params: dict[str, Any]) -> dict[str, Any]:
+        mine = [t for t in archived_threads if t["parent_id"] == str(route.channel_id)]
+        return {"threads": mine, "members": [], "has_more": False}
+
+    http.respond("GET", "/channels/{channel_id}/threads/archived/public", archived)
+    pages = history_responder(messages)
+
+    def history(route: Route, params: dict[str, Any]) -> Any:
+        if str(route.channel_id) in forbidden_channels:
+            body = {"message": "Missing Access", "code": 50001}
+            raise discord.Forbidden(FakeResponse(403, "Forbidden"), body)  # type: ignore[arg-type]
+        return pages(route, params)
+
+    http.respond("GET", "/channels/{channel_id}/messages", history)
 
 
 # ------------------------------------------------------------------------ transport (aiohttp) fake
