@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 
 from bot.clock import FakeClock
 from bot.events import (
@@ -287,3 +288,42 @@ async def test_monday_digest_suggests_channels_close_to_the_member(make_app: Fac
     await app.bus.drain()
     tuesday = [a for a in adapter.actions if isinstance(a, SendDirectMessage)][-1]
     assert tuesday is not monday and "Channels you are not in yet" not in tuesday.text
+
+
+async def test_huge_and_odd_unicode_messages_are_handled(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    odd = "\u202eevil\u200b \U0001f40d\u0301 <@U123> @everyone " + "ｚａｌｇｏ̸̢" * 20_000
+    await _post(
+        app,
+        adapter,
+        _thread("big", "bob", odd, minutes=1),
+        make_message(odd, author="alice", chan="python", minutes=2),
+    )
+    assert await brain.profile_vector(user("alice")) is not None
+    recs = await brain.recommend(user("alice"), k=3)
+    assert [r.thread_id for r in recs] == ["big"]
+    assert len(recs[0].title) <= 80 and "@everyone" not in recs[0].title and "<@" not in recs[0].title
+    # An unknown member (no messages, no settings) gets a cold-start list, not an error.
+    ghost = await brain.recommend(user("ghost-\u0000-\U0010ffff"), k=3)
+    assert "big" in [r.thread_id for r in ghost] and len(ghost) == 2
+
+
+async def test_clicks_feed_back_into_later_rankings(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await _community(app, adapter)
+    await _post(app, adapter, _thread("r1", "zed", "rust borrow checker help", chan="rust", minutes=6))
+    before = {r.thread_id: r.score for r in await brain.recommend(user("alice"), k=10, seed=3)}
+    click = ButtonClicked(
+        action_id="recommend.open.1",
+        value="rust|r1",
+        user=user("alice"),
+        channel=channel("rust"),
+        message_id="dm1",
+        interaction_id="i-rust",
+        ts=BASE_TIME + timedelta(hours=3),
+    )
+    await adapter.inject(click)
+    await app.bus.drain()
+    after = {r.thread_id: r.score for r in await brain.recommend(user("alice"), k=10, seed=3)}
+    assert after["r1"] > before["r1"] + 0.1  # the clicked channel is boosted
+    assert after["t2"] == pytest.approx(before["t2"])  # other channels are not
