@@ -16,8 +16,9 @@ transaction: a handful of statements per batch keeps live ingest far above 10,00
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from bot.events import Event, MessageDeleted, MessageEdited, MessagePosted, ReactionAdded, ReactionRemoved
@@ -31,9 +32,10 @@ COUNTER_EVENTS: tuple[type[Event], ...] = (MessagePosted, MessageEdited, Message
 Key = tuple[str, str, str]
 RollupKey = tuple[str, str, str, str, str]
 
-# SQLite allows 999 bound parameters per statement in old builds; stay well below.
-_IN_CHUNK = 300
+# SQLite allows 999 bound parameters per statement in old builds; stay below with room for the scope.
+_IN_CHUNK = 900
 _CAP_MEMORY = 200_000
+_ANALYZE_AFTER_ROWS = 1_000
 
 
 @dataclass(slots=True)
@@ -75,26 +77,54 @@ class Contribution:
 
 
 _COLUMNS = [f.name for f in fields(Contribution)]
+# A message's identity (channel, author, thread, day, ts) never changes once recorded: the upsert
+# only rewrites the columns that do, so SQLite leaves the thread and ts indexes untouched.
+_MUTABLE = [
+    c
+    for c in _COLUMNS
+    if c not in ("platform", "workspace_id", "message_id", "channel_id", "author_id", "thread_id", "day", "ts")
+]
+_ROW_VALUES = attrgetter(*_COLUMNS)  # one C call per row instead of a getattr per column
+_COUNTER_INDEX = {name: i for i, name in enumerate(COUNTERS)}
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM activity_contrib"
-_UPSERT_CONTRIB = (
-    f"INSERT INTO activity_contrib ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
-    "ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[3:])
+_CONFLICT_CONTRIB = "ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in _MUTABLE
 )
-_UPSERT_ROLLUP = (
-    f"INSERT INTO activity_rollup (platform, workspace_id, day, channel_id, user_id, {', '.join(COUNTERS)}) "
-    f"VALUES (?, ?, ?, ?, ?, {', '.join('?' for _ in COUNTERS)}) "
-    "ON CONFLICT (platform, workspace_id, day, channel_id, user_id) DO UPDATE SET "
-    + ", ".join(f"{c} = activity_rollup.{c} + excluded.{c}" for c in COUNTERS)
+_ROLLUP_COLUMNS = ["platform", "workspace_id", "day", "channel_id", "user_id", *COUNTERS]
+_CONFLICT_ROLLUP = "ON CONFLICT (platform, workspace_id, day, channel_id, user_id) DO UPDATE SET " + ", ".join(
+    f"{c} = activity_rollup.{c} + excluded.{c}" for c in COUNTERS
 )
+_PG_TYPES = {
+    "ts": "double precision",
+    **{c: "integer" for c in (*COUNTERS, "words", "is_question", "deleted", "capped")},
+}
+
+
+def _upsert_sql(dialect: str, table: str, columns: Sequence[str], conflict: str) -> str:
+    """One upsert statement for many rows.
+
+    SQLite runs it per row through ``executemany`` (cheap: no round trips). On PostgreSQL a
+    per-row ``executemany`` costs ~40 us a row even pipelined, so the batch is sent as one array per
+    column and unnested server-side: a single statement per batch.
+    """
+    names = ", ".join(columns)
+    if dialect == "postgresql":
+        arrays = ", ".join(f"?::{_PG_TYPES.get(c, 'text')}[]" for c in columns)
+        return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}"
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)}) {conflict}"
+
+
+async def _upsert(tx: Executor, dialect: str, sql: str, rows: list[tuple[object, ...]]) -> None:
+    if dialect == "postgresql":
+        await tx.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+    else:
+        await tx.executemany(sql, rows)
 
 
 def _row_to_contrib(row: Sequence[object]) -> Contribution:
-    values = list(row)
-    for i, name in enumerate(_COLUMNS):
-        if name in ("ts",):
-            values[i] = float(values[i])  # type: ignore[arg-type]
-    return Contribution(*values)  # type: ignore[arg-type]
+    c = Contribution(*row)  # type: ignore[arg-type]
+    c.ts = float(c.ts)
+    return c
 
 
 class _Batch:
@@ -111,8 +141,10 @@ class _Batch:
     def credit(self, row: Contribution, counter: str, amount: int) -> None:
         """Change one counter of ``row`` and the matching rollup row by ``amount``."""
         setattr(row, counter, getattr(row, counter) + amount)
-        delta = self.deltas.setdefault(row.rollup_key, [0] * len(COUNTERS))
-        delta[COUNTERS.index(counter)] += amount
+        delta = self.deltas.get(row.rollup_key)
+        if delta is None:
+            delta = self.deltas[row.rollup_key] = [0] * len(COUNTERS)
+        delta[_COUNTER_INDEX[counter]] += amount
         self.dirty.add(row.key)
 
 
@@ -133,6 +165,8 @@ class ActivityCounters:
         self.per_minute_cap = per_minute_cap
         # Per-minute counts only matter for the current minute; a bounded dict is enough.
         self._minute_counts: dict[tuple[str, str, str, int], int] = {}
+        # PostgreSQL: rows written since start, until the tables are known to have planner statistics.
+        self._unanalyzed_rows: int | None = 0 if store.db.dialect == "postgresql" else None
 
     async def apply(self, events: Iterable[Event]) -> None:
         """Apply a batch of counter events in order, in one transaction."""
@@ -154,6 +188,28 @@ class ActivityCounters:
                 elif isinstance(event, ReactionRemoved):
                     self._reaction_removed(batch, event)
             await self._flush(tx, batch)
+        if self._unanalyzed_rows is not None:
+            self._unanalyzed_rows += len(batch.dirty)
+            if self._unanalyzed_rows >= _ANALYZE_AFTER_ROWS:
+                await self._bootstrap_statistics()
+
+    async def _bootstrap_statistics(self) -> None:
+        """Give PostgreSQL's planner statistics for fresh activity tables (once per process).
+
+        Without column statistics every ``platform = ? AND workspace_id = ?`` looks like one row, and
+        the planner probes the wrong index: per-batch lookups that take 1 ms become a scan of the
+        whole workspace (seconds at 30k rows). Autovacuum fixes that within a minute or so; a live
+        import fills the tables faster than that, so the first thousand rows trigger one ANALYZE
+        unless one has already run.
+        """
+        self._unanalyzed_rows = None
+        row = await self.store.db.fetchone(
+            "SELECT COUNT(*) FROM pg_stat_user_tables WHERE relname = 'activity_contrib' "
+            "AND COALESCE(last_analyze, last_autoanalyze) IS NOT NULL"
+        )
+        if row is None or int(row[0]) == 0:
+            for table in ("activity_contrib", "activity_reactions", "activity_rollup"):
+                await self.store.db.execute(f"ANALYZE {table}")
 
     # -- loading -------------------------------------------------------------------------------
     async def _load(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
@@ -168,23 +224,24 @@ class ActivityCounters:
                 wanted[scope].add(e.thread_id or e.reply_to or "")
             if isinstance(e, (ReactionAdded, ReactionRemoved)):
                 reacted.setdefault(scope, set()).add(mid)
+        dialect = self.store.db.dialect
         for (platform, ws), ids in wanted.items():
-            await _fetch_rows(tx, batch, platform, ws, ids)
+            await _fetch_rows(tx, dialect, batch, platform, ws, ids)
         # Whether a ✅ marks a reply helpful depends on who asked the thread, and live the mark comes
         # in a later batch than the thread: load the roots of reacted-to replies as well.
         for (platform, ws), ids in reacted.items():
             targets = (batch.rows.get((platform, ws, mid)) for mid in ids)
             roots = {t.thread_id for t in targets if t is not None and t.is_reply and t.thread_id}
-            await _fetch_rows(tx, batch, platform, ws, {r for r in roots if (platform, ws, r) not in batch.rows})
+            missing = {r for r in roots if (platform, ws, r) not in batch.rows}
+            if missing:
+                await _fetch_rows(tx, dialect, batch, platform, ws, missing)
         for (platform, ws), ids in reacted.items():
             for mid in ids:
                 batch.reactions[(platform, ws, mid)] = set()
-            for chunk in _chunks(sorted(ids)):
-                rows = await tx.fetchall(
-                    "SELECT message_id, user_id, emoji FROM activity_reactions WHERE platform = ? AND workspace_id = ? "
-                    f"AND message_id IN ({', '.join('?' for _ in chunk)})",
-                    (platform, ws, *chunk),
-                )
+            for sql, params in _by_ids(
+                dialect, "activity_reactions", ("message_id", "user_id", "emoji"), platform, ws, ids
+            ):
+                rows = await tx.fetchall(sql, params)
                 for mid, uid, emoji in rows:
                     batch.reactions[(platform, ws, mid)].add((uid, emoji))
 
@@ -361,10 +418,10 @@ class ActivityCounters:
 
     # -- writing -------------------------------------------------------------------------------
     async def _flush(self, tx: Executor, batch: _Batch) -> None:
+        dialect = self.store.db.dialect
         if batch.dirty:
-            await tx.executemany(
-                _UPSERT_CONTRIB, [tuple(getattr(batch.rows[k], c) for c in _COLUMNS) for k in batch.dirty]
-            )
+            sql = _upsert_sql(dialect, "activity_contrib", _COLUMNS, _CONFLICT_CONTRIB)
+            await _upsert(tx, dialect, sql, [_ROW_VALUES(batch.rows[k]) for k in batch.dirty])
         if batch.reaction_dels:
             await tx.executemany(
                 "DELETE FROM activity_reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? "
@@ -379,21 +436,42 @@ class ActivityCounters:
             )
         rows = [(*k, *d) for k, d in batch.deltas.items() if any(d)]
         if rows:
-            await tx.executemany(_UPSERT_ROLLUP, rows)
+            await _upsert(tx, dialect, _upsert_sql(dialect, "activity_rollup", _ROLLUP_COLUMNS, _CONFLICT_ROLLUP), rows)
 
 
-async def _fetch_rows(tx: Executor, batch: _Batch, platform: str, ws: str, ids: set[str]) -> None:
+async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, ws: str, ids: set[str]) -> None:
     """Load the ``activity_contrib`` rows of ``ids`` into ``batch.rows``."""
-    for chunk in _chunks(sorted(ids)):
-        rows = await tx.fetchall(
-            f"{_SELECT} WHERE platform = ? AND workspace_id = ? AND message_id IN ({', '.join('?' for _ in chunk)})",
-            (platform, ws, *chunk),
-        )
+    for sql, params in _by_ids(dialect, "activity_contrib", _COLUMNS, platform, ws, ids):
+        rows = await tx.fetchall(sql, params)
         for row in rows:
             c = _row_to_contrib(row)
             batch.rows[c.key] = c
 
 
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for i in range(0, len(items), _IN_CHUNK):
-        yield items[i : i + _IN_CHUNK]
+def _by_ids(
+    dialect: str, table: str, columns: Sequence[str], platform: str, ws: str, ids: set[str]
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """Queries selecting ``columns`` of the ``table`` rows whose ``message_id`` is in ``ids``.
+
+    PostgreSQL gets one query joining an array parameter: an ``IN``/``= ANY`` list becomes a
+    per-row filter in its generic plans (~100 ms a batch at 10k rows, growing with the table),
+    while the join probes the primary key. SQLite gets ``IN`` lists in chunks.
+    """
+    if not ids:
+        return
+    ordered = sorted(ids)
+    cols = ", ".join(f"t.{c}" for c in columns)
+    if dialect == "postgresql":
+        yield (
+            f"SELECT {cols} FROM unnest(?::text[]) AS ids(id) JOIN {table} t "
+            "ON t.platform = ? AND t.workspace_id = ? AND t.message_id = ids.id",
+            (ordered, platform, ws),
+        )
+        return
+    for i in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[i : i + _IN_CHUNK]
+        yield (
+            f"SELECT {cols} FROM {table} t WHERE t.platform = ? AND t.workspace_id = ? "
+            f"AND t.message_id IN ({', '.join('?' for _ in chunk)})",
+            (platform, ws, *chunk),
+        )
