@@ -1,0 +1,138 @@
+"""Slash command registration (sync), admin restrictions, and sharding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+import pytest
+from discord import app_commands
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from adapters.discord.adapter import DiscordAdapter, gateway_intents, make_client
+from adapters.discord.cli import sync_commands
+from bot.cli import app as cli_app
+from bot.config import Settings
+from bot.events import MessagePosted
+from tests.unit.adapters.discord.fakes import (
+    BOT_ID,
+    GUILD_ID,
+    MANAGE_GUILD,
+    THREAD_ID,
+    feed,
+    guild_create_payload,
+    install,
+    message_payload,
+    record_every_client,
+    user_payload,
+)
+from tests.unit.adapters.discord.harness import EchoBrain, Env, Seen, drain
+
+GUILD_COMMANDS = "/applications/{application_id}/guilds/{guild_id}/commands"
+GLOBAL_COMMANDS = "/applications/{application_id}/commands"
+EVERYONE = {"ask", "recommend", "leaderboard", "trends", "optout", "optin", "forget-me", "help"}
+ADMIN = {"index", "config", "alerts-channel", "digest"}
+
+
+def test_admin_group_is_hidden_by_default_permissions(env: Env) -> None:
+    group = env.adapter.tree.get_command("guildhall")
+    assert isinstance(group, app_commands.Group)
+    assert group.default_permissions is not None and group.default_permissions.value == MANAGE_GUILD
+    assert {c.name for c in group.commands} == ADMIN
+    for name in EVERYONE:
+        command = env.adapter.tree.get_command(name)
+        assert command is not None and command.default_permissions is None
+
+
+async def test_sync_commands_to_one_guild_sends_every_command(
+    discord_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = discord.Client(intents=gateway_intents(privileged=False))
+    http = install(client, monkeypatch)
+    names = await sync_commands(discord_settings, int(GUILD_ID), client=client)
+    [put] = http.sent("PUT", GUILD_COMMANDS)
+    assert put.url.endswith(f"/guilds/{GUILD_ID}/commands")
+    by_name = {c["name"]: c for c in put.json}
+    assert set(by_name) == EVERYONE | {"guildhall"} and set(names) == set(by_name)
+    admin = by_name["guildhall"]
+    assert int(admin["default_member_permissions"]) == MANAGE_GUILD  # Discord hides it from members
+    assert {o["name"] for o in admin["options"]} == ADMIN
+    ask = by_name["ask"]
+    assert ask["options"][0]["name"] == "question" and ask["options"][0]["required"]
+    assert http.sent("PUT", GLOBAL_COMMANDS) == []
+
+
+async def test_sync_commands_globally(discord_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = discord.Client(intents=gateway_intents(privileged=False))
+    http = install(client, monkeypatch)
+    await sync_commands(discord_settings, None, client=client)
+    [put] = http.sent("PUT", GLOBAL_COMMANDS)
+    assert {c["name"] for c in put.json} == EVERYONE | {"guildhall"}
+
+
+def test_sync_commands_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    http = record_every_client(monkeypatch)
+    monkeypatch.setenv("DISCORD_TOKEN", "token")
+    result = CliRunner().invoke(cli_app, ["discord", "sync-commands", "--guild", GUILD_ID])
+    assert result.exit_code == 0, result.output
+    assert f"synced 9 commands guild {GUILD_ID}" in result.stdout
+    assert len(http.sent("PUT", GUILD_COMMANDS)) == 1
+
+
+def test_sync_commands_cli_without_token_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    record_every_client(monkeypatch)
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.delenv("GUILDHALL_DISCORD__TOKEN", raising=False)
+    result = CliRunner().invoke(cli_app, ["discord", "sync-commands"])
+    assert result.exit_code == 2 and "DISCORD_TOKEN" in result.output
+
+
+async def test_command_guild_ids_get_the_commands_at_login(
+    env: Env, discord_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = "900000000000000009"
+    cfg = discord_settings.discord.model_copy(update={"command_guild_ids": [GUILD_ID, other]})
+    env.adapter.settings = discord_settings.model_copy(update={"discord": cfg})
+    await env.adapter.login("token")
+    puts = env.http.sent("PUT", GUILD_COMMANDS)
+    assert [p.url.rsplit("/", 2)[-2] for p in puts] == [GUILD_ID, other]
+
+
+def test_no_shard_settings_make_a_plain_client() -> None:
+    client = make_client(Settings())
+    assert type(client) is discord.Client
+    assert client.intents.message_content and client.intents.guilds and not client.intents.presences
+    assert client.allowed_mentions is not None and client.allowed_mentions.to_dict() == {"parse": []}
+
+
+def test_shard_settings_make_an_auto_sharded_client() -> None:
+    settings = Settings(discord={"token": SecretStr("t"), "shard_count": 4, "shard_ids": [2, 3]})
+    client = make_client(settings)
+    assert isinstance(client, discord.AutoShardedClient)
+    assert client.shard_count == 4 and client.shard_ids == [2, 3]
+    every = make_client(Settings(discord={"shard_count": 2}))
+    assert isinstance(every, discord.AutoShardedClient) and every.shard_ids is None  # this process runs all
+
+
+async def test_adapter_runs_on_an_auto_sharded_client(
+    make_app: Any, discord_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = await make_app(extra_brains=[EchoBrain])
+    cfg = discord_settings.discord.model_copy(update={"shard_count": 2, "shard_ids": [0]})
+    settings = discord_settings.model_copy(update={"discord": cfg})
+    client = make_client(settings)
+    assert isinstance(client, discord.AutoShardedClient)
+    async with client:
+        http = install(client, monkeypatch)
+        adapter = DiscordAdapter(settings, client=client)
+        app.add_adapter(adapter)
+        seen = Seen()
+        app.bus.subscribe(MessagePosted, seen, name="test.seen")
+        feed(client, "GUILD_CREATE", guild_create_payload())
+        bot = [user_payload(BOT_ID, "guildhall", bot=True)]
+        feed(client, "MESSAGE_CREATE", message_payload(THREAD_ID, f"<@{BOT_ID}> sharded?", mentions=bot))
+        await drain(app)
+    assert len(seen.events) == 1
+    [reply] = http.sent("POST", "/channels/{channel_id}/messages")
+    assert reply.url.endswith(f"/channels/{THREAD_ID}/messages")
