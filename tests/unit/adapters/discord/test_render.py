@@ -1,0 +1,117 @@
+"""Pure rendering: message splitting, mention neutralizing, citation embeds, forum tags, buttons."""
+
+from __future__ import annotations
+
+import random
+
+import discord
+import pytest
+
+from adapters.discord.render import (
+    MESSAGE_LIMIT,
+    buttons_view,
+    citations_embed,
+    neutralize_mentions,
+    parse_custom_id,
+    solved_tag,
+    split_message,
+)
+from bot.events import Button, Citation
+
+
+def fences(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip().startswith("```")]
+
+
+def test_short_text_is_one_chunk_and_empty_text_none() -> None:
+    assert split_message("hello") == ["hello"]
+    assert split_message("") == []
+
+
+def test_six_thousand_characters_make_three_full_messages() -> None:
+    chunks = split_message("a" * 6000)
+    assert [len(c) for c in chunks] == [2000, 2000, 2000]
+
+
+def test_cuts_prefer_paragraphs_then_lines_then_words() -> None:
+    paragraphs = "\n\n".join(("word " * 60).strip() for _ in range(20))  # ~6,000 characters
+    chunks = split_message(paragraphs)
+    assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
+    assert all(c.endswith("word") and c.startswith("word") for c in chunks)  # no word cut in half
+    assert " ".join(" ".join(chunks).split()) == " ".join(paragraphs.split())
+
+
+def test_a_cut_inside_a_code_block_closes_and_reopens_it_with_its_language() -> None:
+    code = "```python\n" + "\n".join(f"x_{i} = {i}" for i in range(400)) + "\n```"
+    chunks = split_message("Intro.\n\n" + code + "\n\nDone.")
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert len(chunk) <= MESSAGE_LIMIT
+        assert len(fences(chunk)) % 2 == 0, chunk[-50:]
+    assert all(c.lstrip().startswith("```python") for c in chunks[1:-1])
+    body = [line for c in chunks for line in c.split("\n") if line.startswith("x_")]
+    assert body == [f"x_{i} = {i}" for i in range(400)]  # every line once, in order
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_markdown_always_splits_into_valid_messages(seed: int) -> None:
+    rng = random.Random(seed)
+    parts: list[str] = []
+    while sum(map(len, parts)) < 7000:
+        if rng.random() < 0.4:
+            lang = rng.choice(["", "python", "sh"])
+            lines = [("y" * rng.randint(1, 90)) for _ in range(rng.randint(1, 60))]
+            parts.append(f"```{lang}\n" + "\n".join(lines) + "\n```")
+        else:
+            parts.append(" ".join("w" * rng.randint(1, 12) for _ in range(rng.randint(5, 120))))
+    text = "\n\n".join(parts)
+    chunks = split_message(text)
+    assert all(0 < len(c) <= MESSAGE_LIMIT for c in chunks)
+    assert all(len(fences(c)) % 2 == 0 for c in chunks)
+    # No content lost: every non-fence line of the input appears, in order.
+    original = [line for line in text.split("\n") if line.strip() and not line.startswith("```")]
+    produced = [line for c in chunks for line in c.split("\n") if line.strip() and not line.startswith("```")]
+    assert "".join("".join(produced).split()) == "".join("".join(original).split())
+
+
+def test_mass_and_role_mentions_are_neutralized_but_users_kept() -> None:
+    out = neutralize_mentions("@everyone @here <@&123> <@456>")
+    assert "@everyone" not in out and "@here" not in out and "<@&123>" not in out
+    assert "<@456>" in out  # users are not pinged anyway (allowed_mentions none) but stay readable
+
+
+def test_citations_embed_lists_numbered_links() -> None:
+    embed = citations_embed(
+        [Citation(1, "Install [guide]", "https://x.org/a", note="v2"), Citation(2, "", "", snippet="s")]
+    )
+    assert embed is not None and embed.title == "Sources"
+    assert embed.description == "**[1]** [Install [guide)](https://x.org/a) — v2\n**[2]** source 2"
+    assert citations_embed([]) is None
+
+
+def test_citations_embed_stays_within_discord_limits() -> None:
+    many = [Citation(i, "t" * 300, f"https://x.org/{i}") for i in range(40)]
+    embed = citations_embed(many)
+    assert embed is not None and embed.description is not None and len(embed.description) <= 4096
+
+
+def test_solved_tag_matches_names_case_insensitively() -> None:
+    state = None
+    tags = [
+        discord.ForumTag.from_data(state=state, data={"id": "1", "name": "Bug", "emoji_id": None, "emoji_name": None}),  # type: ignore[arg-type]
+        discord.ForumTag.from_data(
+            state=state, data={"id": "2", "name": " SOLVED ", "emoji_id": None, "emoji_name": None}
+        ),  # type: ignore[arg-type]
+    ]
+    tag = solved_tag(tags, ("solved", "resolved"))
+    assert tag is not None and tag.id == 2
+    assert solved_tag(tags[:1], ("solved",)) is None
+
+
+async def test_buttons_round_trip_through_custom_ids() -> None:
+    view = buttons_view([Button("feedback", "Helpful", "yes:42", style="primary")])
+    assert view is not None
+    [item] = view.children
+    assert isinstance(item, discord.ui.Button) and item.custom_id is not None
+    assert parse_custom_id(item.custom_id) == ("feedback", "yes:42")
+    assert buttons_view([]) is None
