@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import json
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -491,7 +491,7 @@ def serve_guild(
     *,
     active_threads: Sequence[dict[str, Any]] = (),
     archived_threads: Sequence[dict[str, Any]] = (),
-    forbidden_channels: frozenset[str] = frozenset(),
+    forbidden_channels: Collection[str] = (),
 ) -> None:
     """Answer the REST reads of a backfill of :func:`guild_create_payload`'s guild: the guild, its
     channels, active and archived threads, and paged channel history (``forbidden_channels``: 403)."""

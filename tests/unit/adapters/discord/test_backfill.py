@@ -89,7 +89,7 @@ async def test_backfill_publishes_the_same_events_as_live_traffic(env: Env, monk
     for m in messages:
         feed(env.client, "MESSAGE_CREATE", m)
     await drain(env.app)
-    live = {e.event_id: e for e in env.seen.events if isinstance(e, (MessagePosted, ThreadCreated))}
+    live: dict[str, Any] = {e.event_id: e for e in env.seen.events if isinstance(e, (MessagePosted, ThreadCreated))}
     live_channels = {e.channel.channel_id: e.channel for e in env.seen.of(ChannelSeen)}
 
     events, _, _ = await backfill(monkeypatch)
@@ -101,7 +101,7 @@ async def test_backfill_publishes_the_same_events_as_live_traffic(env: Env, monk
         assert dataclasses.replace(event, source=EventSource.LIVE) == live[event.event_id]
     backfilled_channels = {e.channel.channel_id: e.channel for e in events if isinstance(e, ChannelSeen)}
     assert backfilled_channels == live_channels  # visibility and member/role access included
-    threads = {e.thread_id: e for e in events if isinstance(e, ThreadCreated)}
+    threads: dict[str, ThreadCreated] = {e.thread_id: e for e in events if isinstance(e, ThreadCreated)}
     post = threads[archived["id"]]
     assert post.is_forum_post and post.parent == live[post.event_id].parent and post.title == "Crash on start"
     assert threads[THREAD_ID].parent.channel_id == GENERAL_ID and not threads[THREAD_ID].is_forum_post

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from adapters.discord.adapter import DiscordAdapter, gateway_intents, make_client
 from adapters.discord.cli import sync_commands
 from bot.cli import app as cli_app
-from bot.config import Settings
+from bot.config import DiscordSettings, Settings
 from bot.events import MessagePosted
 from tests.unit.adapters.discord.fakes import (
     BOT_ID,
@@ -103,15 +103,15 @@ def test_no_shard_settings_make_a_plain_client() -> None:
     client = make_client(Settings())
     assert type(client) is discord.Client
     assert client.intents.message_content and client.intents.guilds and not client.intents.presences
-    assert client.allowed_mentions is not None and client.allowed_mentions.to_dict() == {"parse": []}
+    assert client.allowed_mentions is not None and dict(client.allowed_mentions.to_dict()) == {"parse": []}
 
 
 def test_shard_settings_make_an_auto_sharded_client() -> None:
-    settings = Settings(discord={"token": SecretStr("t"), "shard_count": 4, "shard_ids": [2, 3]})
+    settings = Settings(discord=DiscordSettings(token=SecretStr("t"), shard_count=4, shard_ids=[2, 3]))
     client = make_client(settings)
     assert isinstance(client, discord.AutoShardedClient)
     assert client.shard_count == 4 and client.shard_ids == [2, 3]
-    every = make_client(Settings(discord={"shard_count": 2}))
+    every = make_client(Settings(discord=DiscordSettings(shard_count=2)))
     assert isinstance(every, discord.AutoShardedClient) and every.shard_ids is None  # this process runs all
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import discord
 import pytest
@@ -96,15 +97,13 @@ def test_citations_embed_stays_within_discord_limits() -> None:
 
 
 def test_solved_tag_matches_names_case_insensitively() -> None:
-    state = None
-    tags = [
-        discord.ForumTag.from_data(state=state, data={"id": "1", "name": "Bug", "emoji_id": None, "emoji_name": None}),  # type: ignore[arg-type]
-        discord.ForumTag.from_data(
-            state=state, data={"id": "2", "name": " SOLVED ", "emoji_id": None, "emoji_name": None}
-        ),  # type: ignore[arg-type]
-    ]
-    tag = solved_tag(tags, ("solved", "resolved"))
-    assert tag is not None and tag.id == 2
+    def tag(tag_id: str, name: str) -> discord.ForumTag:
+        data: dict[str, Any] = {"id": tag_id, "name": name, "moderated": False, "emoji_id": None, "emoji_name": None}
+        return discord.ForumTag.from_data(state=None, data=data)  # type: ignore[arg-type]  # no state needed
+
+    tags = [tag("1", "Bug"), tag("2", " SOLVED ")]
+    found = solved_tag(tags, ("solved", "resolved"))
+    assert found is not None and found.id == 2
     assert solved_tag(tags[:1], ("solved",)) is None
 
 
