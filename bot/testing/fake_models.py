@@ -45,8 +45,14 @@ class ScriptedLLM:
     Every prompt is recorded in :attr:`prompts` so tests can assert what the model was shown.
     """
 
-    def __init__(self, script: str | list[str] | Callable[[Sequence[ChatMessage]], str] = "I don't know.") -> None:
+    def __init__(
+        self,
+        script: str | list[str] | Callable[[Sequence[ChatMessage]], str] = "I don't know.",
+        *,
+        finish_reason: str = "stop",
+    ) -> None:
         self._script = script
+        self._finish_reason = finish_reason  # "length" plays a model that hit max_new_tokens
         self.prompts: list[list[ChatMessage]] = []
 
     def _next(self, messages: Sequence[ChatMessage]) -> str:
@@ -62,7 +68,10 @@ class ScriptedLLM:
     ) -> Generation:
         text = self._next(messages)
         return Generation(
-            text=text, prompt_tokens=sum(len(m.content.split()) for m in messages), completion_tokens=len(text.split())
+            text=text,
+            prompt_tokens=sum(len(m.content.split()) for m in messages),
+            completion_tokens=len(text.split()),
+            finish_reason=self._finish_reason,
         )
 
     async def stream(

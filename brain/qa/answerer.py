@@ -159,7 +159,10 @@ class Answerer:
             return Answer(question, render_prompt("qa_abstain", channel=self.fallback_channel), abstained=True)
         channels = [await self.channel_name(u) for u in units]
         messages = self.build_messages(question, units, channels)
-        draft = (await self._generate(messages, self.max_new_tokens)).text.strip()
+        generation = await self._generate(messages, self.max_new_tokens)
+        draft = generation.text.strip()
+        if generation.finish_reason == "length":
+            draft = grounding.drop_unfinished_tail(draft)
         if not draft or NOT_FOUND in draft:
             return self._abstain(question, units, channels, draft, 0.0)
         result = grounding.check(draft, units, self.embedder)

@@ -60,6 +60,47 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
+_LIST_MARK = re.compile(r"^\s*(?:[-*•#]+|\d{1,2}[.)])\s*")
+_FINISHED = (".", "!", "?", "]", "`", ")", ":")
+
+
+def _sentence_key(sentence: str) -> str:
+    """A sentence compared as content: no list marker, citation marks, case or end punctuation."""
+    body = _LIST_MARK.sub("", _CITATION.sub("", sentence)).lower().strip().rstrip(".!?:").strip()
+    return " ".join(body.split())
+
+
+def unique_sentences(sentences: Sequence[str]) -> list[str]:
+    """``sentences`` without repeats and without bare list markers ("2.").
+
+    Small models loop ("4. Paste the manifest [1]. 5. Paste the manifest [1]. ..."); a repeat adds
+    nothing for the reader and must not inflate the share of supported sentences either.
+    """
+    seen: set[str] = set()
+    unique = []
+    for sentence in sentences:
+        key = _sentence_key(sentence)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        unique.append(sentence)
+    return unique
+
+
+def drop_unfinished_tail(text: str) -> str:
+    """``text`` without a last sentence cut off mid-way (the model hit its token limit)."""
+    parts = split_sentences(text)
+    if len(parts) < 2 or parts[-1].endswith(_FINISHED):
+        return text
+    drop = 1  # the fragment, and the bare list marker ("5.") that may open it
+    while drop < len(parts) - 1 and not _sentence_key(parts[-1 - drop]):
+        drop += 1
+    cut = len(text)
+    for part in reversed(parts[-drop:]):
+        cut = text.rfind(part, 0, cut)
+    return text[:cut].rstrip()
+
+
 def cited_numbers(sentence: str) -> tuple[int, ...]:
     """Source numbers cited as ``[n]`` in a sentence."""
     return tuple(int(n) for n in _CITATION.findall(sentence))
@@ -74,7 +115,7 @@ def check(
     similarity_threshold: float = SIMILARITY_THRESHOLD,
 ) -> GroundingResult:
     """Verify every sentence of ``draft`` against ``units`` (source n = ``units[n-1]``)."""
-    sentences = split_sentences(draft)
+    sentences = unique_sentences(split_sentences(draft))
     if not sentences or not units:
         return GroundingResult(tuple(), 0.0)
     plain = [_CITATION.sub("", s).strip() for s in sentences]

@@ -72,3 +72,40 @@ def test_citations_are_renumbered_in_order_of_use() -> None:
     assert answer.text == "Epsilon zeta eta theta [1]. Alpha beta gamma delta [2]."
     assert [(c.number, c.url) for c in answer.citations] == [(1, "https://b"), (2, "https://a")]
     assert answer.cited_unit_ids == ("b", "a")
+
+
+def test_a_looping_draft_is_told_once_and_its_cut_off_tail_dropped() -> None:
+    loop = (
+        "Open the manifest [1]. 2. Paste the manifest to the workspace [1]. 3. Paste the manifest to the workspace "
+        "[1]. 4. paste the manifest to the workspace. 5. Paste the manifest to the"
+    )
+    unique = grounding.unique_sentences(grounding.split_sentences(loop))
+    assert unique == ["Open the manifest [1].", "Paste the manifest to the workspace [1].", "Paste the manifest to the"]
+    assert grounding.drop_unfinished_tail(loop).endswith("workspace.")
+    assert grounding.drop_unfinished_tail("Done [1].") == "Done [1]."
+    assert grounding.drop_unfinished_tail("only a fragment without end") == "only a fragment without end"
+
+
+async def test_answer_keeps_one_copy_of_a_repeated_sentence_and_drops_a_truncated_tail() -> None:
+    from bot.testing import ScriptedLLM
+    from brain.qa.access import AccessScope
+
+    unit = su("a", "Open adapters/slack/manifest.yaml and paste the manifest to the workspace.")
+
+    class OneUnit:
+        async def search(self, *_: object, **__: object) -> list[ScoredUnit]:
+            return [unit]
+
+    looping = (
+        "Paste the manifest to the workspace [1]. 2. Paste the manifest to the workspace [1]. "
+        "3. Paste the manifest to the workspace [1]. 4. Paste the"
+    )
+    llm = ScriptedLLM(looping, finish_reason="length")
+
+    async def name(_: ScoredUnit) -> str:
+        return "#help"
+
+    answerer = Answerer(OneUnit(), llm, HashEmbedder(), channel_name=name)  # type: ignore[arg-type]
+    answer = await answerer.answer("how do I install the slack app?", AccessScope("slack", "T1"))
+    assert not answer.abstained
+    assert answer.text == "Paste the manifest to the workspace [1]."
