@@ -375,12 +375,14 @@ class DiscordAdapter:
         )
         await self._publish(event)
 
-    async def _on_command(self, interaction: discord.Interaction, name: str, options: Options) -> None:
+    async def _on_command(self, interaction: discord.Interaction, name: str, options: Options, text: str) -> None:
         """Publish an already-deferred slash command as :class:`CommandInvoked`."""
         self._remember(interaction)
-        await self._publish(self.command_invoked(interaction, name, options))
+        await self._publish(self.command_invoked(interaction, name, options, text))
 
-    def command_invoked(self, interaction: discord.Interaction, name: str, options: Options) -> CommandInvoked:
+    def command_invoked(
+        self, interaction: discord.Interaction, name: str, options: Options, text: str | None = None
+    ) -> CommandInvoked:
         """The :class:`CommandInvoked` for an interaction (facts only; the router decides)."""
         guild_id = normalize.workspace_id(interaction.guild)
         user = interaction.user
@@ -401,7 +403,7 @@ class DiscordAdapter:
             channel=channel_ref,
             interaction_id=str(interaction.id),
             ts=interaction.created_at,
-            text=command_text(options),
+            text=command_text(options) if text is None else text,
             options=tuple(options),
             response_ref=str(interaction.id),
             is_platform_admin=is_admin,

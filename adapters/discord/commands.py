@@ -19,48 +19,61 @@ import discord
 from discord import app_commands
 
 Options = list[tuple[str, str]]
-OnInvoke = Callable[[discord.Interaction, str, Options], Awaitable[None]]
+OnInvoke = Callable[[discord.Interaction, str, Options, str], Awaitable[None]]
 
 # Commands whose answers everyone in the channel should see; the rest answer privately.
 PUBLIC_COMMANDS = frozenset({"ask", "leaderboard", "trends"})
 Period = Literal["week", "month", "all"]
-DigestAction = Literal["show", "on", "off", "preview"]
+OnOff = Literal["on", "off"]
+DigestSetting = Literal["default", "time", "size", "send-now"]
 ConfigAction = Literal["show", "set"]
 
 
 def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.CommandTree[discord.Client]:
     """Create the command tree on ``client`` with Guildhall's commands.
 
+    Each command hands over its named options and the ``text`` a member would have typed after the
+    command on Slack (``daily on``, ``set KEY VALUE``), so brains parse one argument syntax on every
+    platform. Options that brains read by name (``/leaderboard``'s period and channel) are not
+    repeated in the text.
+
     Args:
         client: the discord.py client (one tree per client).
-        on_invoke: called after the interaction was deferred, with the command path and options.
+        on_invoke: called after the interaction was deferred, with the command path, options, text.
     """
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
 
-    async def run(interaction: discord.Interaction, name: str, options: Options) -> None:
+    async def run(interaction: discord.Interaction, name: str, options: Options, text: str | None = None) -> None:
         await interaction.response.defer(ephemeral=name not in PUBLIC_COMMANDS, thinking=True)
-        await on_invoke(interaction, name, [(k, v) for k, v in options if v])
+        options = [(k, v) for k, v in options if v]
+        await on_invoke(interaction, name, options, command_text(options) if text is None else text)
 
     @tree.command(name="ask", description="Ask a question; the answer cites our history")
     @app_commands.describe(question="What do you want to know?")
     async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
         await run(interaction, "ask", [("question", question)])
 
-    @tree.command(name="recommend", description="Threads and channels you might like")
-    async def recommend(interaction: discord.Interaction) -> None:
-        await run(interaction, "recommend", [])
+    @tree.command(name="recommend", description="Threads you might like")
+    @app_commands.describe(daily="Turn your daily digest of recommendations on or off")
+    async def recommend(interaction: discord.Interaction, daily: OnOff | None = None) -> None:
+        await run(interaction, "recommend", [("daily", daily or "")], f"daily {daily}" if daily else "")
 
     @tree.command(name="leaderboard", description="Most helpful members")
+    @app_commands.describe(period="Time window (default: week)", channel="Only this channel")
     async def leaderboard(
         interaction: discord.Interaction, period: Period | None = None, channel: discord.TextChannel | None = None
     ) -> None:
-        await run(
-            interaction, "leaderboard", [("period", period or ""), ("channel", str(channel.id) if channel else "")]
-        )
+        options = [("period", period or ""), ("channel", str(channel.id) if channel else "")]
+        await run(interaction, "leaderboard", options, "")
 
     @tree.command(name="trends", description="Current topic bursts and community health signals")
     async def trends(interaction: discord.Interaction) -> None:
         await run(interaction, "trends", [])
+
+    @tree.command(name="experts", description="Who answered questions like this before (nobody is pinged)")
+    @app_commands.describe(topic="What you need help with")
+    async def experts(interaction: discord.Interaction, topic: app_commands.Range[str, 3, 200]) -> None:
+        await run(interaction, "experts", [("topic", topic)])
 
     @tree.command(name="optout", description="Stop Guildhall from indexing, profiling or ranking your messages")
     async def optout(interaction: discord.Interaction) -> None:
@@ -71,9 +84,9 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
         await run(interaction, "optin", [])
 
     @tree.command(name="forget-me", description="Erase everything Guildhall stored about you")
-    @app_commands.describe(confirm="Type confirm to erase your data")
-    async def forget_me(interaction: discord.Interaction, confirm: str | None = None) -> None:
-        await run(interaction, "forget-me", [("confirm", confirm or "")])
+    @app_commands.describe(confirm="True to erase your data now (it cannot be undone)")
+    async def forget_me(interaction: discord.Interaction, confirm: bool = False) -> None:
+        await run(interaction, "forget-me", [("confirm", "yes" if confirm else "")], "confirm" if confirm else "")
 
     @tree.command(name="help", description="What Guildhall can do and how to use it")
     async def help_(interaction: discord.Interaction) -> None:
@@ -91,6 +104,7 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
         await run(interaction, "guildhall index", [("scope", scope or "")])
 
     @admin.command(name="config", description="Show or change settings")
+    @app_commands.describe(action="show, or set KEY VALUE", key="Setting name", value="New value")
     async def config(
         interaction: discord.Interaction,
         action: ConfigAction = "show",
@@ -101,11 +115,12 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
 
     @admin.command(name="alerts-channel", description="Post trend alerts in this (or the given) channel")
     async def alerts_channel(interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        await run(interaction, "guildhall alerts-channel", [("channel", str(channel.id) if channel else "")])
+        await run(interaction, "guildhall alerts-channel", [("channel", str(channel.id) if channel else "")], "")
 
-    @admin.command(name="digest", description="Configure the weekly recommendation digest")
-    async def digest(interaction: discord.Interaction, action: DigestAction = "show", value: str | None = None) -> None:
-        await run(interaction, "guildhall digest", [("action", action), ("value", value or "")])
+    @admin.command(name="digest", description="Configure the daily recommendation digest")
+    @app_commands.describe(setting="What to change (send-now sends due digests at once)", value="on|off, HH:MM or N")
+    async def digest(interaction: discord.Interaction, setting: DigestSetting, value: str | None = None) -> None:
+        await run(interaction, "guildhall digest", [("setting", setting), ("value", value or "")])
 
     tree.add_command(admin)
     return tree

@@ -14,7 +14,7 @@ from adapters.discord.adapter import DiscordAdapter, gateway_intents, make_clien
 from adapters.discord.cli import sync_commands
 from bot.cli import app as cli_app
 from bot.config import DiscordSettings, Settings
-from bot.events import MessagePosted
+from bot.events import CommandInvoked, MessagePosted
 from tests.unit.adapters.discord.fakes import (
     BOT_ID,
     GUILD_ID,
@@ -23,6 +23,7 @@ from tests.unit.adapters.discord.fakes import (
     feed,
     guild_create_payload,
     install,
+    interaction_payload,
     message_payload,
     record_every_client,
     user_payload,
@@ -31,8 +32,67 @@ from tests.unit.adapters.discord.harness import EchoBrain, Env, Seen, drain
 
 GUILD_COMMANDS = "/applications/{application_id}/guilds/{guild_id}/commands"
 GLOBAL_COMMANDS = "/applications/{application_id}/commands"
-EVERYONE = {"ask", "recommend", "leaderboard", "trends", "optout", "optin", "forget-me", "help"}
+EVERYONE = {"ask", "recommend", "leaderboard", "trends", "experts", "optout", "optin", "forget-me", "help"}
 ADMIN = {"index", "config", "alerts-channel", "digest"}
+
+
+def opt(name: str, value: object, kind: int = 3) -> dict[str, object]:
+    return {"name": name, "type": kind, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("name", "group", "options", "expected_name", "expected_text", "expected_options"),
+    [
+        ("ask", None, [opt("question", "why?")], "ask", "why?", (("question", "why?"),)),
+        ("recommend", None, [], "recommend", "", ()),
+        ("recommend", None, [opt("daily", "off")], "recommend", "daily off", (("daily", "off"),)),
+        ("leaderboard", None, [opt("period", "month")], "leaderboard", "", (("period", "month"),)),
+        ("experts", None, [opt("topic", "asyncio")], "experts", "asyncio", (("topic", "asyncio"),)),
+        ("forget-me", None, [opt("confirm", True, 5)], "forget-me", "confirm", (("confirm", "yes"),)),
+        ("forget-me", None, [], "forget-me", "", ()),
+        ("index", "guildhall", [opt("scope", "all")], "guildhall index", "all", (("scope", "all"),)),
+        (
+            "config",
+            "guildhall",
+            [opt("action", "set"), opt("key", "retention_days"), opt("value", "30")],
+            "guildhall config",
+            "set retention_days 30",
+            (("action", "set"), ("key", "retention_days"), ("value", "30")),
+        ),
+        (
+            "digest",
+            "guildhall",
+            [opt("setting", "time"), opt("value", "08:30")],
+            "guildhall digest",
+            "time 08:30",
+            (("setting", "time"), ("value", "08:30")),
+        ),
+        (
+            "digest",
+            "guildhall",
+            [opt("setting", "send-now")],
+            "guildhall digest",
+            "send-now",
+            (("setting", "send-now"),),
+        ),
+    ],
+)
+async def test_slash_commands_reach_brains_with_slack_style_text(
+    env: Env,
+    name: str,
+    group: str | None,
+    options: list[dict[str, object]],
+    expected_name: str,
+    expected_text: str,
+    expected_options: tuple[tuple[str, str], ...],
+) -> None:
+    """Brains parse one argument syntax: the text a member would type after the command on Slack."""
+    feed(env.client, "INTERACTION_CREATE", interaction_payload(name, options, group=group))  # type: ignore[arg-type]
+    await drain(env.app)
+    [cmd] = env.seen.of(CommandInvoked)
+    assert (cmd.name, cmd.text, cmd.options) == (expected_name, expected_text, expected_options)
+    [defer] = env.http.sent("POST", "/interactions/{webhook_id}/{webhook_token}/callback")
+    assert defer.json["type"] == 5  # deferred at once, whatever the brain does next
 
 
 def test_admin_group_is_hidden_by_default_permissions(env: Env) -> None:
@@ -76,7 +136,7 @@ def test_sync_commands_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "token")
     result = CliRunner().invoke(cli_app, ["discord", "sync-commands", "--guild", GUILD_ID])
     assert result.exit_code == 0, result.output
-    assert f"synced 9 commands guild {GUILD_ID}" in result.stdout
+    assert f"synced 10 commands guild {GUILD_ID}" in result.stdout
     assert len(http.sent("PUT", GUILD_COMMANDS)) == 1
 
 
