@@ -87,7 +87,7 @@ async def test_slash_commands_reach_brains_with_slack_style_text(
     expected_options: tuple[tuple[str, str], ...],
 ) -> None:
     """Brains parse one argument syntax: the text a member would type after the command on Slack."""
-    feed(env.client, "INTERACTION_CREATE", interaction_payload(name, options, group=group))  # type: ignore[arg-type]
+    feed(env.client, "INTERACTION_CREATE", interaction_payload(name, options, group=group))
     await drain(env.app)
     [cmd] = env.seen.of(CommandInvoked)
     assert (cmd.name, cmd.text, cmd.options) == (expected_name, expected_text, expected_options)
