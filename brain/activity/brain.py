@@ -162,6 +162,18 @@ class ActivityBrain(Brain):
         ]
         return CommandResult(text, attachments=attachments)
 
+    async def _message_refs(self, platform: str, workspace_id: str, ids: Sequence[str]) -> list[str]:
+        """Permalinks of the messages behind an alert where the platform gave one, else their ids."""
+        links: dict[str, str] = {}
+        if ids:
+            rows = await self.ctx.store.db.fetchall(
+                "SELECT message_id, permalink FROM messages WHERE platform = ? AND workspace_id = ? "
+                f"AND message_id IN ({', '.join('?' for _ in ids)})",
+                (platform, workspace_id, *ids),
+            )
+            links = {str(r[0]): str(r[1]) for r in rows if r[1]}
+        return [links.get(m) or f"`{m}`" for m in ids]
+
     @every(minutes=15)
     async def trend_scan(self) -> None:
         """Post new findings (and grown ones, as updates) to the alerts channel, rate-limited."""
@@ -176,7 +188,7 @@ class ActivityBrain(Brain):
                 if decision is Decision.SKIP:
                     continue
                 prefix = "Update: " if decision is Decision.UPDATE else ""
-                refs = ", ".join(f"`{m}`" for m in f.message_ids[:5])
+                refs = ", ".join(await self._message_refs(platform, ws, f.message_ids[:5]))
                 text = f"{prefix}{f.text}" + (f"\nMessages: {refs}" if refs else "")
                 attachments = (Attachment("trend.png", "image/png", f.chart),) if f.chart else ()
                 await self.ctx.say(target, text, attachments=attachments)

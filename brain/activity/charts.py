@@ -1,8 +1,13 @@
-"""PNG charts (matplotlib, Agg backend: no display, safe in worker threads of a server)."""
+"""PNG charts (matplotlib, Agg backend: no display, safe in worker threads of a server).
+
+Every label here can come from members (display names, channel names): mathtext is switched off
+(a name like ``$^^$`` would otherwise raise) and control characters are stripped.
+"""
 
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 
 import matplotlib
@@ -17,26 +22,42 @@ _ACCENT = "#4f6bed"
 _MUTED = "#9aa3b5"
 
 
+def clean_label(text: str, width: int = 40) -> str:
+    """``text`` without control/format characters, clipped to ``width`` characters."""
+    kept = "".join(ch for ch in text if ch.isprintable())
+    return kept if len(kept) <= width else kept[: width - 1] + "…"
+
+
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with warnings.catch_warnings():
+            # Names in scripts or emoji the bundled font lacks render as boxes; that is not an error.
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+            warnings.filterwarnings("ignore", message=r"Matplotlib currently does not support", category=UserWarning)
+            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return buf.getvalue()
 
 
 def leaderboard_png(board: Leaderboard, names: dict[str, str] | None = None) -> bytes:
     """A card: horizontal bars of the top members' scores, the best at the top."""
-    names = names or {}
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        return _leaderboard_png(board, names or {})
+
+
+def _leaderboard_png(board: Leaderboard, names: dict[str, str]) -> bytes:
     entries = board.entries[:10]
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * max(len(entries), 2) + 1.2))
-    labels = [f"{e.rank}. {names.get(e.user_id, e.user_id)[:24]}" for e in entries]
+    labels = [f"{e.rank}. {clean_label(names.get(e.user_id, e.user_id), 24)}" for e in entries]
     scores = [e.score for e in entries]
     ax.barh(range(len(entries)), scores, color=_ACCENT)
     ax.set_yticks(range(len(entries)), labels)
     ax.invert_yaxis()
     for i, s in enumerate(scores):
         ax.text(s, i, f" {s:g}", va="center", fontsize=9)
-    where = f" · #{board.channel_id}" if board.channel_id else ""
+    where = f" · #{clean_label(board.channel_id)}" if board.channel_id else ""
     ax.set_title(f"Most helpful{where}\n{board.window.label}", fontsize=11, loc="left")
     ax.set_xlabel("helpfulness score")
     for side in ("top", "right"):
@@ -55,6 +76,13 @@ def series_png(
     ylabel: str = "messages",
 ) -> bytes:
     """A bar chart of a time series (epoch seconds), highlighting bars from ``highlight_from`` on."""
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        return _series_png(title, times, values, highlight_from, ylabel)
+
+
+def _series_png(
+    title: str, times: Sequence[float], values: Sequence[float], highlight_from: float | None, ylabel: str
+) -> bytes:
     fig, ax = plt.subplots(figsize=(6.4, 2.8))
     # Matplotlib date numbers are days since its epoch (1970-01-01 unless reconfigured).
     xs = [t / 86400 for t in times]
@@ -62,7 +90,7 @@ def series_png(
     width = (times[1] - times[0]) / 86400 * 0.9 if len(times) > 1 else 0.1
     ax.bar(xs, values, width=width, color=colors, align="edge")
     ax.xaxis_date()
-    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_title(clean_label(title, 80), fontsize=11, loc="left")
     ax.set_ylabel(ylabel)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

@@ -61,6 +61,38 @@ def burst_chart(b: Burst, posts: list[Post], params: BurstParams) -> bytes:
     )
 
 
+def _day_bins(end: float, days: int) -> list[float]:
+    """Starts of ``days`` consecutive 24-hour bins, the last one ending at ``end``."""
+    return [end - (days - i) * 86400 for i in range(days)]
+
+
+def sentiment_chart(channel: str, posts: list[Post], end: float) -> bytes:
+    """Mean lexicon sentiment per 24 hours in ``channel`` over the loaded history; the last 24 h highlighted."""
+    starts = _day_bins(end, HISTORY_DAYS)
+    sums = [0.0] * len(starts)
+    counts = [0] * len(starts)
+    for p in posts:
+        i = int((p.ts - starts[0]) // 86400)
+        if p.channel_id == channel and 0 <= i < len(starts):
+            sums[i] += sentiment.score_text(p.text)
+            counts[i] += 1
+    means = [s / n if n else 0.0 for s, n in zip(sums, counts, strict=True)]
+    return charts.series_png(
+        f"Mood in #{channel} (mean sentiment per 24 h)", starts, means, highlight_from=end - 86400, ylabel="sentiment"
+    )
+
+
+def unanswered_chart(channel: str, questions: list[health.OpenQuestion], end: float) -> bytes:
+    """Questions still unanswered in ``channel``, by the 24 hours they were asked in (last 7 days)."""
+    starts = _day_bins(end, 7)
+    counts = [0.0] * len(starts)
+    for q in questions:
+        i = int((q.ts - starts[0]) // 86400)
+        if q.channel_id == channel and not q.answered and 0 <= i < len(starts):
+            counts[i] += 1
+    return charts.series_png(f"Unanswered questions in #{channel} (by day asked)", starts, counts, ylabel="questions")
+
+
 async def open_questions(store: Store, platform: str, workspace_id: str, since: float) -> list[health.OpenQuestion]:
     """Question roots since ``since``, whether anyone else replied, and whether each is the asker's
     first message (only when the workspace has a week of history, so a fresh install does not call
@@ -134,11 +166,15 @@ async def scan(
                     f"Mood in #{channel} dropped over the last 24 h (sentiment {drop.recent:+.2f} vs "
                     f"{drop.baseline:+.2f} usually, {drop.recent_messages} messages).",
                     round(drop.baseline - drop.recent, 2),
+                    chart=sentiment_chart(channel, posts, end) if with_charts else None,
+                    data={"channel": channel, "recent": round(drop.recent, 3), "baseline": round(drop.baseline, 3)},
                 )
             )
     questions = await open_questions(store, platform, workspace_id, end - 7 * 86400)
     for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours):
-        found.append(Finding(h.key, "unanswered", h.text, float(len(h.message_ids)), h.message_ids))
+        channel = h.key.split(":", 1)[1]
+        chart = unanswered_chart(channel, questions, end) if with_charts else None
+        found.append(Finding(h.key, "unanswered", h.text, float(len(h.message_ids)), h.message_ids, chart))
     for h in health.newcomer_waiting(questions, now=end, after_hours=unanswered_after_hours):
         found.append(Finding(h.key, "newcomer", h.text, 1.0, h.message_ids))
     today = now.astimezone(tz).date()

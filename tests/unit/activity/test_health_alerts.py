@@ -1,0 +1,130 @@
+"""Health alerts through the brain (sentiment drop, unanswered pile-up, new member waiting), each with
+its chart, de-duplicated across scans; and hostile input that must never crash a chart, a command
+or the report."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import matplotlib.image as mpimg
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.events import CommandReply, SendMessage
+from bot.testing import make_message
+from bot.testing.builders import BASE_TIME, command, user
+from brain.activity import charts
+from brain.activity.brain import ActivityBrain
+from brain.activity.leaderboard import Entry, Leaderboard, Window
+from brain.activity.report_html import build_report
+from tests.conftest import AppFactory
+
+HAPPY = ("thanks, that works great now", "perfect, solved it, much appreciated", "nice, this is really helpful")
+GRUMPY = "still broken after the upgrade, so frustrating, what is wrong?"
+
+
+def decodes(png: bytes) -> tuple[int, int]:
+    assert png.startswith(b"\x89PNG") and 2_000 < len(png) < 1_000_000
+    shape = mpimg.imread(io.BytesIO(png), format="png").shape
+    return int(shape[0]), int(shape[1])
+
+
+def with_alerts(settings: Settings) -> Settings:
+    return settings.model_copy(update={"activity": settings.activity.model_copy(update={"alerts_channel_id": "staff"})})
+
+
+async def seed_unhappy_week(adapter, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    # Ten days of cheerful traffic from regulars, then a grumpy day of unanswered questions, and a
+    # newcomer whose very first message is a question nobody answers.
+    for day in range(10):
+        for k in range(4):
+            text = HAPPY[(day + k) % len(HAPPY)]
+            at = BASE_TIME + timedelta(days=day, hours=k * 2)
+            await adapter.inject(make_message(text, author=f"regular{k}", chan="help", ts=at))
+    end = BASE_TIME + timedelta(days=11)
+    for i in range(24):
+        at = end - timedelta(hours=23) + timedelta(minutes=50 * i)
+        await adapter.inject(make_message(f"{GRUMPY} ({i})", author=f"regular{i % 4}", chan="help", ts=at))
+    await adapter.inject(
+        make_message(
+            "how do I get started with the plugin api?", author="newbie", chan="help", ts=end - timedelta(hours=9)
+        )
+    )
+    await clock.advance(end - clock.now())
+
+
+async def test_health_alerts_carry_charts_and_are_posted_once(make_app: AppFactory, settings: Settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["activity"], clock=clock, settings_override=with_alerts(settings))
+    await seed_unhappy_week(adapter, clock)
+    await app.bus.drain()
+    brain = next(b for b in app.brains if isinstance(b, ActivityBrain))
+    found = {f.kind: f for f in await brain.findings("console", "local")}
+    assert {"sentiment", "unanswered", "newcomer"} <= set(found)
+    for kind in ("sentiment", "unanswered"):
+        chart = found[kind].chart
+        assert chart is not None and decodes(chart)[1] > 300
+    await brain.trend_scan()
+    await app.bus.drain()
+    first = [a for a in adapter.of_type(SendMessage) if isinstance(a, SendMessage)]
+    assert all(a.channel.channel_id == "staff" for a in first)
+    texts = " | ".join(a.text for a in first)
+    assert "Mood in #help dropped" in texts and "waited more than 4 h" in texts and "new member" in texts
+    assert sum(1 for a in first if a.attachments) >= 2
+    # The newcomer alert points at the real message.
+    newcomer = next(a for a in first if "new member" in a.text)
+    assert found["newcomer"].message_ids[0] in newcomer.text
+    await clock.advance(timedelta(minutes=15))
+    await brain.trend_scan()
+    await app.bus.drain()
+    assert len(adapter.of_type(SendMessage)) == len(first)  # same findings: nothing new posted
+
+
+def test_charts_survive_hostile_labels() -> None:
+    window = Window(None, date(2026, 1, 12), "all time")
+    entries = [Entry(1, "u1", 9.0, {}), Entry(2, "u2", 4.5, {}), Entry(3, "u3", 1.0, {})]
+    board = Leaderboard(window, "$^^$", entries)
+    names = {"u1": "a$\\frac{$b", "u2": "名前🎉\u202eעברית\x00", "u3": "x" * 50_000}
+    assert decodes(charts.leaderboard_png(board, names))[1] > 300
+    assert decodes(charts.series_png("$\\undefined$ in #$x$", [0.0, 3600.0, 7200.0], [1.0, 0.0, 5.0]))
+    assert decodes(charts.series_png("nothing yet", [], []))
+    assert charts.clean_label("a\x00b\u202ec" + "z" * 100, 10) == "abczzzzzz…"
+
+
+async def test_hostile_messages_and_commands_never_crash(make_app: AppFactory, settings: Settings) -> None:
+    clock = FakeClock(BASE_TIME + timedelta(hours=3))
+    app, adapter = await make_app(brains=["activity"], clock=clock, settings_override=with_alerts(settings))
+    odd = user("$^^$")
+    texts = [
+        "how do I fix $\\frac{$ rendering?" + " word" * 10,
+        "\x00\x01\u202e\ufeff control characters everywhere, is this ok?",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 math letters and zalgo z̷̢͉a̸l̵g̶o do they count?",
+        "token " * 200_000,
+        "",
+        "```\n" + "x" * 10_000 + "\n```",
+    ]
+    for i, text in enumerate(texts):
+        await adapter.inject(make_message(text, author=odd, chan="$help$", message_id=f"q{i}", minutes=i))
+        await adapter.inject(
+            make_message("here is a long enough reply", author="helper", chan="$help$", thread_id=f"q{i}", minutes=i)
+        )
+    await app.bus.drain()
+    for args in ("", "week", "all <#$help$>", "month #$help$", "💥" * 1000, "week week", "<#>", "all all all"):
+        await adapter.inject(command("leaderboard", args))
+    await adapter.inject(command("trends", "\x00 whatever"))
+    await app.bus.drain()
+    replies = [a for a in adapter.of_type(CommandReply) if isinstance(a, CommandReply)]
+    assert len(replies) == 9
+    assert app.bus.stats.failed == 0
+    brain = next(b for b in app.brains if isinstance(b, ActivityBrain))
+    await brain.trend_scan()
+    page = await build_report(
+        app.store,
+        "console",
+        "local",
+        now=clock.now(),
+        tz=settings.tz,
+        findings=await brain.findings("console", "local"),
+    )
+    assert page.startswith("<!doctype html>") and "\x00" not in page and "<script" not in page
