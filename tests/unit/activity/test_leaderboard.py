@@ -13,9 +13,11 @@ from bot.events import CommandReply, ReactionAdded
 from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel, command, user
 from brain.activity.charts import leaderboard_png
-from brain.activity.leaderboard import Entry, Leaderboard, previous_week, window_for
+from brain.activity.counters import ActivityCounters
+from brain.activity.leaderboard import Entry, Leaderboard, leaderboard, previous_week, window_for
 from brain.activity.render_text import leaderboard_text
 from tests.conftest import AppFactory
+from tests.store_backends import fresh_store
 
 LONG = "here is a long enough answer"
 
@@ -90,3 +92,29 @@ def test_text_and_png_rendering() -> None:
     image = mpimg.imread(io.BytesIO(png), format="png")
     assert 5_000 < len(png) < 500_000
     assert image.shape[0] > 100 and image.shape[1] > 300
+
+
+async def test_week_boundaries_follow_local_midnight_across_dst() -> None:
+    """US clocks spring forward on Sunday 2026-03-08: the local Monday-Sunday week still holds
+    exactly the replies posted between local midnights, whatever their UTC dates."""
+    tz = ZoneInfo("America/New_York")
+    local = [
+        (datetime(2026, 3, 1, 23, 55, tzinfo=tz), False),  # Sunday before the week (04:55 UTC Mar 2)
+        (datetime(2026, 3, 2, 0, 5, tzinfo=tz), True),  # Monday 00:05 EST, first minutes of the week
+        (datetime(2026, 3, 8, 3, 30, tzinfo=tz), True),  # just after the DST jump
+        (datetime(2026, 3, 8, 23, 50, tzinfo=tz), True),  # Sunday 23:50 EDT = 03:50 UTC Monday
+        (datetime(2026, 3, 9, 0, 10, tzinfo=tz), False),  # next week already
+    ]
+    async with fresh_store("sqlite") as store:
+        counters = ActivityCounters(store, tz)
+        root = make_message("how do I read a config file?", author="asker", chan="help", message_id="q", ts=local[0][0])
+        replies = [
+            make_message(LONG, author="helper", chan="help", message_id=f"r{i}", thread_id="q", ts=at)
+            for i, (at, _) in enumerate(local)
+        ]
+        await counters.apply([root, *replies])
+        window = previous_week(datetime(2026, 3, 9, 14, 0, tzinfo=UTC), tz)
+        assert (str(window.start), str(window.end)) == ("2026-03-02", "2026-03-09")
+        board = await leaderboard(store, "console", "local", window)
+        helper = next(e for e in board.entries if e.user_id == "helper")
+        assert helper.counts["replies"] == sum(inside for _, inside in local)
