@@ -41,9 +41,10 @@ async def load_posts(store: Store, platform: str, workspace_id: str, since: floa
 def burst_text(b: Burst) -> str:
     """``"`poetry lock` up 6x in #help in the last 3 hours ..."``."""
     hours = (b.window_end - b.window_start) / 3600
+    related = f" Related: {', '.join(f'`{t}`' for t in b.related[:4])}." if b.related else ""
     return (
         f"`{b.term}` up {b.ratio:.0f}x in #{b.channel_id} in the last {hours:g} hours "
-        f"({b.count} messages; usually about {b.expected:.1f} per {hours:g} h)."
+        f"({b.count} messages; usually about {b.expected:.1f} per {hours:g} h).{related}"
     )
 
 
@@ -149,7 +150,13 @@ async def scan(
                 float(b.count),
                 b.message_ids,
                 burst_chart(b, posts, params) if with_charts else None,
-                {"term": b.term, "channel": b.channel_id, "count": b.count, "expected": round(b.expected, 2)},
+                {
+                    "term": b.term,
+                    "related": list(b.related),
+                    "channel": b.channel_id,
+                    "count": b.count,
+                    "expected": round(b.expected, 2),
+                },
             )
         )
     by_channel: dict[str, tuple[list[str], list[str]]] = {}

@@ -20,6 +20,9 @@ Method (per channel x term, where terms are technical tokens and adjacent bigram
 5. Within one channel and window, a unigram contained in a bursting bigram is dropped (report
    ``poetry lock``, not also ``poetry`` and ``lock``), and terms naming a member (IRC-style
    ``nick: try this`` addressing) are not topics.
+6. Bursting terms of one channel and window that mostly share their messages are one event
+   (``poetry lock`` and ``lock error`` from the same error reports): the strongest is reported and
+   the others are listed as ``related``, so one incident is one alert.
 
 The same parameters are used on every dataset; nothing is tuned per corpus.
 """
@@ -30,7 +33,7 @@ import itertools
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 def _words(text: str) -> frozenset[str]:
@@ -52,11 +55,26 @@ STOPWORDS = _words("""a about above after again all also am an and any anyone ar
     there's it's i'm don't can't doesn't didn't isn't that's what's you're i've i'll let's""")
 
 
+def term_positions(text: str) -> dict[str, int]:
+    """Each term of :func:`tokenize` with the word position where it first appears."""
+    words = _kept_words(text)
+    out: dict[str, int] = {}
+    for i, w in enumerate(words):
+        out.setdefault(w, i)
+    for i, (a, b) in enumerate(itertools.pairwise(words)):
+        out.setdefault(f"{a} {b}", i)
+    return out
+
+
+def _kept_words(text: str) -> list[str]:
+    words = [w.lower().strip(".-") for w in _TOKEN.findall(_URL.sub(" ", text))]
+    return [w for w in words if len(w) > 1 and w not in STOPWORDS and not w.isdigit()]
+
+
 def tokenize(text: str) -> list[str]:
     """Technical terms of a message: lower-cased tokens (keeping ``c++``, ``.env``, ``py3.11``-like
     words) without stopwords, plus adjacent-token bigrams (``poetry lock``)."""
-    words = [w.lower().strip(".-") for w in _TOKEN.findall(_URL.sub(" ", text))]
-    kept = [w for w in words if len(w) > 1 and w not in STOPWORDS and not w.isdigit()]
+    kept = _kept_words(text)
     bigrams = [f"{a} {b}" for a, b in itertools.pairwise(kept)]
     return kept + bigrams
 
@@ -84,6 +102,7 @@ class Burst:
     expected: float
     p_value: float
     message_ids: tuple[str, ...]
+    related: tuple[str, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -140,6 +159,8 @@ class BurstDetector:
     _channel_first: dict[str, int] = field(default_factory=dict)
     _current: int | None = None
     _counts: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # term -> {message_id: author}
+    # Sum of the word positions at which a term first appears in its messages (tie-breaks merges).
+    _positions: dict[tuple[str, str], int] = field(default_factory=dict)
     _channel_states: dict[str, _TermState] = field(default_factory=dict)
     _channel_n: dict[str, int] = field(default_factory=dict)
     _authors: set[str] = field(default_factory=set)
@@ -157,8 +178,12 @@ class BurstDetector:
         self._channel_first.setdefault(post.channel_id, w)
         self._channel_n[post.channel_id] = self._channel_n.get(post.channel_id, 0) + 1
         self._authors.add(post.author_id.lower())
-        for term in set(tokenize(post.text)):
-            self._counts.setdefault((post.channel_id, term), {})[post.message_id] = post.author_id
+        for term, position in term_positions(post.text).items():
+            msgs = self._counts.setdefault((post.channel_id, term), {})
+            if post.message_id not in msgs:
+                key = (post.channel_id, term)
+                self._positions[key] = self._positions.get(key, 0) + position
+            msgs[post.message_id] = post.author_id
         return closed
 
     def close_until(self, ts: float) -> list[Burst]:
@@ -202,9 +227,11 @@ class BurstDetector:
             cstate = self._channel_states.setdefault(channel, _TermState())
             cstate.mean = p.alpha * n + (1 - p.alpha) * channel_means[channel]
             cstate.last_window = w
+        positions = {b.term: self._positions.get((b.channel_id, b.term), 0) / max(b.count, 1) for b in found}
         self._counts = {}
+        self._positions = {}
         self._channel_n = {}
-        return _drop_covered(found)
+        return _drop_covered(found, positions)
 
 
 def _decayed(state: _TermState | None, window: int, alpha: float) -> float:
@@ -214,11 +241,31 @@ def _decayed(state: _TermState | None, window: int, alpha: float) -> float:
     return state.mean * (1 - alpha) ** max(window - state.last_window - 1, 0)
 
 
-def _drop_covered(bursts: list[Burst]) -> list[Burst]:
+def _drop_covered(bursts: list[Burst], positions: dict[str, float] | None = None) -> list[Burst]:
     """Drop unigram bursts whose word is part of a bursting bigram in the same channel."""
     covered = {(b.channel_id, part) for b in bursts if " " in b.term for part in b.term.split()}
     kept = [b for b in bursts if " " in b.term or (b.channel_id, b.term) not in covered]
-    return sorted(kept, key=lambda b: (b.p_value, -b.ratio))
+    return _merge_overlapping(kept, positions or {})
+
+
+def _merge_overlapping(bursts: list[Burst], positions: dict[str, float]) -> list[Burst]:
+    """Fold bursts that share at least half of the smaller one's messages into the strongest.
+
+    Strongest: lowest p-value, then highest ratio; on a tie (the same messages, so usually the same
+    numbers) the term that comes earliest in the messages wins: people lead with the subject
+    ("poetry lock fails ..."), and the words after it ("lock error", "error upgrading") follow it.
+    """
+    ordered = sorted(bursts, key=lambda b: (b.p_value, -b.ratio, positions.get(b.term, 0.0), " " not in b.term, b.term))
+    kept: list[Burst] = []
+    for b in ordered:
+        ids = set(b.message_ids)
+        for i, k in enumerate(kept):
+            if k.channel_id == b.channel_id and len(ids & set(k.message_ids)) * 2 >= min(len(ids), len(k.message_ids)):
+                kept[i] = replace(k, related=(*k.related, b.term))
+                break
+        else:
+            kept.append(b)
+    return kept
 
 
 def detect_bursts(posts: Iterable[Post], *, now: float, params: BurstParams | None = None) -> list[Burst]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from brain.activity.trends import BurstParams, Post, detect_bursts, poisson_sf, tokenize
+from brain.activity.trends import BurstDetector, BurstParams, Post, detect_bursts, poisson_sf, tokenize
 
 HOUR = 3600.0
 NOW = 1_800_000_000.0
@@ -85,3 +85,42 @@ def test_member_names_are_not_topics() -> None:
     posts.append(Post(NOW - 2 * HOUR, "help", "Orbo", "o1", "my install is failing"))
     found = detect_bursts(sorted(posts + addressed, key=lambda p: p.ts), now=NOW)
     assert all("orbo" not in b.term.split() for b in found)
+
+
+def test_streaming_replay_finds_every_change_point_and_nothing_else() -> None:
+    """Three weeks of steady traffic with three injected change points (different terms, days and
+    sizes): replayed through the streaming detector, each is found in the window it starts in and
+    nothing else is reported."""
+    posts = background(21, seed=7)
+    change_points = {
+        "poetry lock": NOW - 9 * 86400 + 3 * HOUR + 600,
+        "ssl certificate": NOW - 5 * 86400 + 12 * HOUR + 600,
+        "segfault": NOW - 2 * 86400 + 18 * HOUR + 600,
+    }  # each burst lasts at most 2.25 h, inside one 3-hour window aligned on NOW
+    injected = []
+    for n, (term, start) in enumerate(change_points.items()):
+        for i in range(6 + 2 * n):
+            text = f"{term} error again after upgrading"
+            injected.append(Post(start + i * 900, "help", f"burst{n}-{i}", f"b{n}-{i}", text))
+    params = BurstParams()
+    detector = BurstDetector(params, origin=NOW)
+    found = []
+    for post in sorted(posts + injected, key=lambda p: p.ts):
+        found.extend(detector.add(post))
+    found.extend(detector.flush())
+    window = params.window_hours * HOUR
+    # One report per change point, led by its subject; co-occurring terms ("lock error",
+    # "error upgrading") are folded in as related.
+    assert len(found) == len(change_points)
+    for term, start in change_points.items():
+        b = next(b for b in found if b.term.startswith(term))
+        assert b.window_start <= start < b.window_end <= b.window_start + window + 1
+        assert all(m.startswith("b") for m in b.message_ids)
+
+
+def test_flat_series_stay_silent_over_whole_replays() -> None:
+    params = BurstParams()
+    for seed in range(4):
+        detector = BurstDetector(params, origin=NOW)
+        found = [b for p in background(21, seed=seed) for b in detector.add(p)]
+        assert found + detector.flush() == []
