@@ -125,7 +125,7 @@ def eval_recommend_command(
             embedder = await brain.ctx.services.get("embedder")
             at = when.timestamp() if when else split_time(messages, split_frac or 0.7)
             vectors = DiskVectorCache(cache or Path("/nonexistent-cache.npz"))
-            vecs = vectors.vectors(message_vectors_needed(messages), embedder)
+            vecs = vectors.vectors(message_vectors_needed(messages, at), embedder, checkpoint=cache is not None)
             if cache is not None:
                 vectors.save()
             results, weights = evaluate(messages, vecs, split=at, k=k)

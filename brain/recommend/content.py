@@ -40,8 +40,13 @@ class DiskVectorCache:
                 data = np.load(extra)
                 self._shared.update({str(k): v for k, v in zip(data["keys"], data["vectors"], strict=True)})
 
-    def vectors(self, items: Mapping[str, str], embedder: Embedder, *, batch: int = 256) -> dict[str, Vector]:
-        """Vectors of ``{id: text}``, embedding only what no cache holds."""
+    def vectors(
+        self, items: Mapping[str, str], embedder: Embedder, *, batch: int = 2048, checkpoint: bool = False
+    ) -> dict[str, Vector]:
+        """Vectors of ``{id: text}``, embedding only what no cache holds.
+
+        Missing texts are encoded shortest first in large batches (the encoder pads each batch to its
+        longest text); with ``checkpoint`` the cache file is saved after every batch."""
         out: dict[str, Vector] = {}
         missing: list[tuple[str, str]] = []
         for item_id, text in items.items():
@@ -56,6 +61,7 @@ class DiskVectorCache:
                 missing.append((key, text))
             else:
                 out[item_id] = vec
+        missing.sort(key=lambda kv: (len(kv[1]), kv[0]))
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
             vecs = embedder.embed([t for _, t in chunk])
@@ -63,6 +69,8 @@ class DiskVectorCache:
                 self._own[key] = vec
                 out[key.rsplit(":", 1)[0]] = vec
             self.computed += len(chunk)
+            if checkpoint:
+                self.save()
         return out
 
     def save(self) -> None:

@@ -1,0 +1,119 @@
+"""The offline evaluation protocol: truth, metrics, no peeking at the test period, vectors needed."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from bot.store import MessageRow
+from bot.testing import HashEmbedder
+from brain.recommend.evaluate import (
+    METHODS,
+    evaluate,
+    make_task,
+    message_vectors_needed,
+    ranking_metrics,
+    split_time,
+)
+
+HOUR = 3600.0
+TOPICS = ["asyncio event loop", "django orm query", "pandas dataframe merge", "docker compose volume"]
+
+
+def _history(seed: int = 0, n_threads: int = 60) -> list[MessageRow]:
+    rng = random.Random(seed)
+    users = [f"U{i}" for i in range(8)]
+    rows = []
+    for n in range(n_threads):
+        topic = n % 4
+        starter = users[rng.randrange(8)]
+        root = f"{n + 1}.0"
+        ts = n * HOUR
+        rows.append(MessageRow("slack", "T", root, "C", starter, ts, f"{TOPICS[topic]} question?", thread_id=root))
+        # Members 2*topic and 2*topic+1 like this topic.
+        for j, who in enumerate({users[2 * topic], users[2 * topic + 1]} - {starter}):
+            rows.append(
+                MessageRow("slack", "T", f"{n + 1}.{j + 1}", "C", who, ts + 60 * (j + 1), TOPICS[topic], thread_id=root)
+            )
+    return rows
+
+
+def _vectors(rows: list[MessageRow]) -> dict[str, object]:
+    texts = message_vectors_needed(rows)
+    vecs = HashEmbedder().embed(list(texts.values()))
+    return dict(zip(texts, vecs, strict=True))
+
+
+def test_ranking_metrics() -> None:
+    hit, ndcg, rr = ranking_metrics(["a", "b", "c"], {"b"}, 10)
+    assert (hit, rr) == (1.0, 0.5) and ndcg == pytest.approx(1 / math.log2(3))
+    assert ranking_metrics(["a", "b"], {"z"}, 10) == (0.0, 0.0, 0.0)
+    assert ranking_metrics(["a", "b", "z"], {"z"}, 2)[0] == 0.0  # beyond k
+
+
+def test_truth_is_replies_after_split_to_threads_not_started() -> None:
+    rows = _history()
+    split = split_time(rows, 0.7)
+    task = make_task(rows, split)
+    assert task.truth
+    starters = {m.thread_id: m.author_id for m in rows if m.message_id == m.thread_id}
+    for user, threads in task.truth.items():
+        assert task.snapshot.message_count(user) >= 5
+        for t in threads:
+            assert starters[t] != user
+            assert any(m.author_id == user and m.thread_id == t and m.ts >= split for m in rows)
+
+
+def test_every_method_is_reported_and_hybrid_beats_random() -> None:
+    rows = _history()
+    results, _ = evaluate(rows, _vectors(rows), split=split_time(rows, 0.7), k=10)
+    by = {r.method: r for r in results}
+    assert list(by) == list(METHODS)
+    assert all(0.0 <= r.coverage <= 1.0 and 0.0 <= r.diversity <= 2.0 for r in results)
+    assert by["hybrid"].ndcg > by["random"].ndcg
+    assert by["content-only"].ndcg > by["random"].ndcg  # members reply on their topic
+
+
+def test_weights_never_see_the_test_period() -> None:
+    rows = _history()
+    split = split_time(rows, 0.7)
+    vecs = _vectors(rows)
+    _, weights = evaluate(rows, vecs, split=split)
+    # Rewrite who replied after the split: the learned weights must not move.
+    rng = random.Random(5)
+    shuffled = [
+        m
+        if m.ts < split or m.message_id == m.thread_id
+        else MessageRow(
+            m.platform,
+            m.workspace_id,
+            m.message_id,
+            m.channel_id,
+            f"U{rng.randrange(8)}",
+            m.ts,
+            m.text,
+            thread_id=m.thread_id,
+        )
+        for m in rows
+    ]
+    _, again = evaluate(shuffled, vecs, split=split)
+    assert again.weights == weights.weights
+
+
+def test_evaluation_is_deterministic_for_a_seed() -> None:
+    rows = _history()
+    vecs = _vectors(rows)
+    split = split_time(rows, 0.7)
+    assert evaluate(rows, vecs, split=split, seed=3)[0] == evaluate(rows, vecs, split=split, seed=3)[0]
+
+
+def test_only_needed_messages_are_embedded() -> None:
+    rows = _history()
+    rows.append(MessageRow("slack", "T", "999.1", "C", "rare", 1.0, "a one-off reply", thread_id="1.0"))
+    split = split_time(rows, 0.7)
+    needed = message_vectors_needed(rows, split)
+    assert "999.1" not in needed  # a member with < 5 messages is never profiled
+    assert {m.message_id for m in rows if m.message_id == m.thread_id} <= set(needed)
+    assert set(needed) <= set(message_vectors_needed(rows))
