@@ -217,7 +217,14 @@ class DiscordAdapter:
         token = self.settings.discord.token
         if token is None:
             raise ValueError("discord: set DISCORD_TOKEN (the bot token from the Developer Portal)")
-        await self.login(token.get_secret_value())
+        try:
+            await self.login(token.get_secret_value())
+        except discord.LoginFailure as exc:
+            await self.client.close()
+            raise ValueError(
+                "discord: DISCORD_TOKEN was rejected; copy a fresh one from the Developer Portal "
+                "(your application -> Bot -> Reset Token)"
+            ) from exc
         self._task = asyncio.create_task(self._run(token.get_secret_value()), name="discord-gateway")
 
     async def login(self, token: str) -> None:

@@ -31,6 +31,7 @@ from tests.unit.adapters.discord.fakes import (
     MOD_ROLE_ID,
     PRIVATE_ID,
     THREAD_ID,
+    FakeResponse,
     RecordingHTTP,
     feed,
     guild_create_payload,
@@ -148,6 +149,14 @@ async def test_intents_refused_by_the_gateway_reconnect_without_them(
     [intents] = connected
     assert not intents.message_content and not intents.members and intents.guild_messages
     assert len([r for r in caplog.records if "MESSAGE CONTENT INTENT" in r.getMessage()]) == 1
+
+
+async def test_rejected_token_fails_start_with_a_precise_message(env: Env) -> None:
+    body = {"message": "401: Unauthorized", "code": 0}
+    env.http.fail_once("GET", "/users/@me", discord.HTTPException(FakeResponse(401, "Unauthorized"), body))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="DISCORD_TOKEN was rejected"):
+        await env.adapter.start()
+    assert env.adapter._task is None  # no gateway task left behind
 
 
 # ------------------------------------------------------------------------------ inbound kinds
