@@ -11,6 +11,7 @@ import pytest
 from adapters.discord.adapter import DiscordAdapter, gateway_intents, make_client
 from bot.config import Settings
 from bot.events import (
+    ButtonClicked,
     CommandInvoked,
     InboundEvent,
     MemberJoined,
@@ -279,3 +280,16 @@ async def test_redelivered_gateway_events_are_harmless(env: Env) -> None:
     assert len(env.http.sent("POST", MESSAGES)) == 1  # answered once
     stored = await env.app.store.get_message("discord", GUILD_ID, message["id"])
     assert stored is not None and stored.text == f"<@{BOT_ID}> once"
+
+
+async def test_button_click_is_acknowledged_and_published(env: Env) -> None:
+    bot_message = message_payload(GENERAL_ID, "Was this helpful?", author=user_payload(BOT_ID, "guildhall", bot=True))
+    payload = interaction_payload("unused")
+    payload.update(type=3, data={"custom_id": "qa.feedback:up:42", "component_type": 2}, message=bot_message)
+    feed(env.client, "INTERACTION_CREATE", payload)
+    await drain(env.app)
+    [click] = env.seen.of(ButtonClicked)
+    assert (click.action_id, click.value) == ("qa.feedback", "up:42")
+    assert click.user.user_id == ALICE_ID and click.message_id == bot_message["id"]
+    [ack] = env.http.sent("POST", "/interactions/{webhook_id}/{webhook_token}/callback")
+    assert ack.json["type"] == 6  # DEFERRED_UPDATE_MESSAGE: acknowledged within 3 s, message unchanged
