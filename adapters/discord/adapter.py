@@ -8,6 +8,10 @@ Outbound, one bus subscription per action type renders the action (:mod:`adapter
 and sends it. discord.py's ``HTTPClient`` already waits out 429s; a 429 or ``RateLimited`` that
 still reaches us is retried a bounded number of times after its ``retry_after`` (never a busy
 loop). A member with DMs closed (error 50007) is logged once and remembered, never retried.
+
+At login the application's flags tell which privileged intents the Developer Portal enabled; missing
+ones are dropped with one warning instead of letting the gateway close with code 4014. Every gateway
+parser is wrapped so a malformed payload is logged and skipped rather than ending the connection.
 """
 
 from __future__ import annotations
@@ -279,7 +283,13 @@ class DiscordAdapter:
             try:
                 synced = await self.tree.sync(guild=guild)
             except discord.HTTPException as exc:
-                log.warning("discord: cannot sync commands to guild %s: %s", guild_id, exc)
+                # 50001 Missing Access: the bot was invited without the applications.commands scope.
+                log.warning(
+                    "discord: cannot sync commands to guild %s (%s); was the bot invited with the "
+                    "applications.commands scope?",
+                    guild_id,
+                    exc,
+                )
                 continue
             log.info("discord: synced %d commands to guild %s", len(synced), guild_id)
 

@@ -20,6 +20,7 @@ from tests.unit.adapters.discord.fakes import (
     GUILD_ID,
     MANAGE_GUILD,
     THREAD_ID,
+    FakeResponse,
     feed,
     guild_create_payload,
     install,
@@ -196,3 +197,15 @@ async def test_adapter_runs_on_an_auto_sharded_client(
     assert len(seen.events) == 1
     [reply] = http.sent("POST", "/channels/{channel_id}/messages")
     assert reply.url.endswith(f"/channels/{THREAD_ID}/messages")
+
+
+async def test_command_sync_refused_by_a_guild_is_logged_and_login_goes_on(
+    env: Env, discord_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = discord_settings.discord.model_copy(update={"command_guild_ids": [GUILD_ID]})
+    env.adapter.settings = discord_settings.model_copy(update={"discord": cfg})
+    missing_access = discord.Forbidden(FakeResponse(403, "Forbidden"), {"message": "Missing Access", "code": 50001})  # type: ignore[arg-type]
+    env.http.fail_once("PUT", GUILD_COMMANDS, missing_access)
+    await env.adapter.login("token")
+    assert any("applications.commands" in r.getMessage() for r in caplog.records)
+    assert env.http.sent("PUT", GUILD_COMMANDS) == []
