@@ -80,6 +80,23 @@ def check_config(
     )
 
 
+@app.command("bench")
+def bench(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Benchmarks to run (e.g. import_speed); all by default")
+    ] = None,
+) -> None:
+    """Run the benchmarks (from a source checkout); each updates its section of docs/benchmarks.md."""
+    try:
+        from benchmarks.run_all import main as run_benchmarks
+    except ModuleNotFoundError as exc:
+        typer.echo("benchmarks/ is not here: run `guildhall bench` from a source checkout (make bench)", err=True)
+        raise typer.Exit(2) from exc
+    failed = run_benchmarks(names or [])
+    if failed:
+        raise typer.Exit(1)
+
+
 def _load_plugins() -> None:
     for module_name in PLUGINS:
         try:

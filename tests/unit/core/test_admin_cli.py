@@ -48,3 +48,23 @@ def test_audit_and_export_and_forget(db_env: str, tmp_path: Path) -> None:
     assert json.loads(res.output)["messages"] == 1
     res = runner.invoke(app, ["privacy", "export", "--user", "ana"])
     assert json.loads(res.output)["messages"][0]["text"] == ""
+
+
+def test_bench_runs_the_named_benchmarks_and_fails_when_one_fails(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    import benchmarks.run_all
+    from bot.cli import app
+
+    calls: list[list[str]] = []
+
+    def fake_main(names: list[str]) -> int:
+        calls.append(names)
+        return 1 if "broken" in names else 0
+
+    monkeypatch.setattr(benchmarks.run_all, "main", fake_main)
+    runner = CliRunner()
+    assert runner.invoke(app, ["bench", "import_speed"]).exit_code == 0
+    assert runner.invoke(app, ["bench", "broken"]).exit_code == 1
+    assert runner.invoke(app, ["bench"]).exit_code == 0
+    assert calls == [["import_speed"], ["broken"], []]
