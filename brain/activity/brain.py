@@ -105,10 +105,23 @@ class ActivityBrain(Brain):
             channel = match.group(1) or match.group(2)
         if period and period not in PERIODS:
             return CommandResult("Usage: `/leaderboard [week|month|all] [#channel]`.")
-        channel = channel.lstrip("#") if channel else None
+        channel = (
+            await self._resolve_channel(cmd.platform.value, cmd.channel.workspace_id, channel.lstrip("#"))
+            if channel
+            else None
+        )
         board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel)
         text, png = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
         return CommandResult(text, ephemeral=False, attachments=(png,))
+
+    async def _resolve_channel(self, platform: str, workspace_id: str, text: str) -> str:
+        """A channel id from an id or a plain ``#name`` (Slack ids are not names); unknown stays as typed."""
+        row = await self.ctx.store.db.fetchone(
+            "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR name = ?) "
+            "ORDER BY CASE WHEN channel_id = ? THEN 0 ELSE 1 END",
+            (platform, workspace_id, text, text, text),
+        )
+        return str(row[0]) if row else text
 
     async def _alerts_channel(self, platform: str, workspace_id: str) -> ChannelRef | None:
         channel_id = await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")

@@ -90,6 +90,7 @@ _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM activity_contrib"
 _CONFLICT_CONTRIB = "ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in _MUTABLE
 )
+_REACTION_COLUMNS = ["platform", "workspace_id", "message_id", "user_id", "emoji", "ts"]
 _ROLLUP_COLUMNS = ["platform", "workspace_id", "day", "channel_id", "user_id", *COUNTERS]
 _CONFLICT_ROLLUP = "ON CONFLICT (platform, workspace_id, day, channel_id, user_id) DO UPDATE SET " + ", ".join(
     f"{c} = activity_rollup.{c} + excluded.{c}" for c in COUNTERS
@@ -114,7 +115,7 @@ def _upsert_sql(dialect: str, table: str, columns: Sequence[str], conflict: str)
     return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)}) {conflict}"
 
 
-async def _upsert(tx: Executor, dialect: str, sql: str, rows: list[tuple[object, ...]]) -> None:
+async def _upsert(tx: Executor, dialect: str, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
     if dialect == "postgresql":
         await tx.execute(sql, [list(column) for column in zip(*rows, strict=True)])
     else:
@@ -134,8 +135,10 @@ class _Batch:
         self.rows: dict[Key, Contribution] = {}
         self.dirty: set[Key] = set()
         self.reactions: dict[Key, set[tuple[str, str]]] = {}
-        self.reaction_adds: list[tuple[str, str, str, str, str, float]] = []
-        self.reaction_dels: list[tuple[str, str, str, str, str]] = []
+        # Final state of each reaction touched in the batch: its timestamp, or None once removed.
+        # Netted rather than logged, so "add, remove" in one batch writes nothing that a later
+        # batch would mistake for a live reaction.
+        self.reaction_ops: dict[tuple[str, str, str, str, str], float | None] = {}
         self.deltas: dict[RollupKey, list[int]] = {}
 
     def credit(self, row: Contribution, counter: str, amount: int) -> None:
@@ -386,9 +389,7 @@ class ActivityCounters:
             return  # redelivery
         first_from_member = not any(uid == e.user.user_id for uid, _ in existing)
         existing.add((e.user.user_id, e.emoji))
-        batch.reaction_adds.append(
-            (row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji, e.ts.timestamp())
-        )
+        batch.reaction_ops[(row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji)] = e.ts.timestamp()
         if first_from_member:
             batch.credit(row, "reactions", 1)
         if is_helpful_emoji(e.emoji) and row.helpful == 0 and self._asker(batch, row) == e.user.user_id:
@@ -403,7 +404,7 @@ class ActivityCounters:
         if (e.user.user_id, e.emoji) not in existing:
             return  # redelivery, or a reaction we never counted
         existing.discard((e.user.user_id, e.emoji))
-        batch.reaction_dels.append((row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji))
+        batch.reaction_ops[(row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji)] = None
         mine = [emoji for uid, emoji in existing if uid == e.user.user_id]
         if not mine and row.reactions > 0:
             batch.credit(row, "reactions", -1)
@@ -422,18 +423,17 @@ class ActivityCounters:
         if batch.dirty:
             sql = _upsert_sql(dialect, "activity_contrib", _COLUMNS, _CONFLICT_CONTRIB)
             await _upsert(tx, dialect, sql, [_ROW_VALUES(batch.rows[k]) for k in batch.dirty])
-        if batch.reaction_dels:
+        removed = [k for k, ts in batch.reaction_ops.items() if ts is None]
+        if removed:
             await tx.executemany(
                 "DELETE FROM activity_reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? "
                 "AND user_id = ? AND emoji = ?",
-                batch.reaction_dels,
+                removed,
             )
-        if batch.reaction_adds:
-            await tx.executemany(
-                "INSERT INTO activity_reactions (platform, workspace_id, message_id, user_id, emoji, ts) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                batch.reaction_adds,
-            )
+        added = [(*k, ts) for k, ts in batch.reaction_ops.items() if ts is not None]
+        if added:
+            sql = _upsert_sql(dialect, "activity_reactions", _REACTION_COLUMNS, "ON CONFLICT DO NOTHING")
+            await _upsert(tx, dialect, sql, added)
         rows = [(*k, *d) for k, d in batch.deltas.items() if any(d)]
         if rows:
             await _upsert(tx, dialect, _upsert_sql(dialect, "activity_rollup", _ROLLUP_COLUMNS, _CONFLICT_ROLLUP), rows)

@@ -158,3 +158,21 @@ async def test_messages_count_only_what_survives(backend: str) -> None:
         )
         assert row is not None and live is not None
         assert int(row[0] or 0) == int(live[0]) > 0
+
+
+async def test_reaction_added_and_removed_in_one_batch_leaves_no_trace(backend: str) -> None:
+    def react(cls: type[ReactionAdded] | type[ReactionRemoved], second: int) -> Event:
+        return cls(channel("help"), "x", user("fan"), "tada", BASE_TIME + timedelta(seconds=second))
+
+    async with fresh_store(backend) as store:
+        counters = ActivityCounters(store, ZoneInfo("UTC"))
+        post = make_message("here is a long enough answer", author="author", chan="help", message_id="x")
+        await counters.apply([post, react(ReactionAdded, 1), react(ReactionRemoved, 2)])
+        assert await store.db.fetchall("SELECT * FROM activity_reactions") == []
+        await counters.apply([react(ReactionAdded, 3)])  # a new reaction, not a redelivery
+        assert (await rollups(store))[("2026-01-05", "help", "author")][COUNTERS.index("reactions")] == 1
+        # Removed and put back within one batch: still exactly one stored reaction, counted once.
+        await counters.apply([react(ReactionRemoved, 4), react(ReactionAdded, 5)])
+        assert len(await store.db.fetchall("SELECT * FROM activity_reactions")) == 1
+        assert (await rollups(store))[("2026-01-05", "help", "author")][COUNTERS.index("reactions")] == 1
+        await check_consistency(store)

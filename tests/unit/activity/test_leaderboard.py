@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import matplotlib.image as mpimg
 
 from bot.clock import FakeClock
-from bot.events import CommandReply, ReactionAdded
+from bot.events import ChannelRef, CommandReply, Platform, ReactionAdded, Visibility
 from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel, command, user
 from brain.activity.charts import leaderboard_png
@@ -118,3 +119,21 @@ async def test_week_boundaries_follow_local_midnight_across_dst() -> None:
         board = await leaderboard(store, "console", "local", window)
         helper = next(e for e in board.entries if e.user_id == "helper")
         assert helper.counts["replies"] == sum(inside for _, inside in local)
+
+
+async def test_leaderboard_channel_by_plain_name(make_app: AppFactory) -> None:
+    """Slack channel ids are not names: ``#help-desk`` resolves through the recorded channels."""
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    desk = ChannelRef(Platform.CONSOLE, "local", "C777", "help-desk", Visibility.PUBLIC, False)
+    await adapter.inject(make_message("how do I rotate the api keys?", author="asker", chan=desk, message_id="dq"))
+    await adapter.inject(make_message(LONG, author="deskhelper", chan=desk, message_id="da", thread_id="dq", minutes=1))
+    await seed(adapter)
+    await app.bus.drain()
+    for args in ("all #help-desk", "all help-desk", "all <#C777>"):
+        await adapter.inject(command("leaderboard", args))
+    await app.bus.drain()
+    replies = [a for a in adapter.of_type(CommandReply) if isinstance(a, CommandReply)]
+    assert len(replies) == 3
+    for reply in replies:
+        assert "deskhelper" in reply.text and "#C777" in reply.text
+        assert re.search(r"\bhelper\b", reply.text) is None  # the #help helper is not on this board
