@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from bot.events import Event, InboundEvent
+from bot.events import Action, Event, InboundEvent, Platform
 
 log = logging.getLogger(__name__)
 
@@ -259,3 +259,28 @@ class InProcessBus:
             exc,
             exc_info=exc,
         )
+
+
+ActionHandler = Callable[[Any], Awaitable[None]]
+
+
+def subscribe_platform_actions(
+    bus: EventBus, platform: Platform, handlers: Sequence[tuple[type[Action], ActionHandler]]
+) -> None:
+    """Subscribe a platform adapter's handlers, each to its action type, for ``platform``'s actions only.
+
+    One subscription (so one worker) per action type keeps posts to a thread in order while, say, a
+    rate-limit back-off on reactions does not hold up answers. Subscriptions are named
+    ``<platform>.<ActionType>`` for logs and metrics.
+    """
+    for action_type, handler in handlers:
+        bus.subscribe(action_type, _for_platform(platform, handler), name=f"{platform.value}.{action_type.__name__}")
+
+
+def _for_platform(platform: Platform, handler: ActionHandler) -> Callable[[Event], Awaitable[None]]:
+    async def run(action: Event) -> None:
+        if isinstance(action, Action) and action.platform is platform:
+            await handler(action)
+
+    run.__name__ = getattr(handler, "__name__", "handler")
+    return run

@@ -27,10 +27,9 @@ import discord
 
 from adapters.discord import normalize, render
 from adapters.discord.commands import Options, build_tree, command_text
-from bot.bus import EventBus
+from bot.bus import EventBus, subscribe_platform_actions
 from bot.config import Settings
 from bot.events import (
-    Action,
     AddReaction,
     Attachment,
     Button,
@@ -198,23 +197,18 @@ class DiscordAdapter:
     def attach(self, bus: EventBus) -> None:
         """Subscribe to Discord's outbound actions on ``bus`` and publish inbound events to it."""
         self._bus = bus
-        subscriptions: list[tuple[type[Action], Callable[[Any], Awaitable[None]]]] = [
-            (SendMessage, self.send_message),
-            (SendDirectMessage, self.send_direct_message),
-            (SendEphemeral, self.send_ephemeral),
-            (AddReaction, self.add_reaction),
-            (MarkThreadSolved, self.mark_thread_solved),
-            (CommandReply, self.command_reply),
-        ]
-        for action_type, handler in subscriptions:
-            bus.subscribe(action_type, self._only_discord(handler), name=f"discord.{action_type.__name__}")
-
-    def _only_discord(self, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Event], Awaitable[None]]:
-        async def run(action: Event) -> None:
-            if action.platform is Platform.DISCORD:
-                await handler(action)
-
-        return run
+        subscribe_platform_actions(
+            bus,
+            Platform.DISCORD,
+            [
+                (SendMessage, self.send_message),
+                (SendDirectMessage, self.send_direct_message),
+                (SendEphemeral, self.send_ephemeral),
+                (AddReaction, self.add_reaction),
+                (MarkThreadSolved, self.mark_thread_solved),
+                (CommandReply, self.command_reply),
+            ],
+        )
 
     async def start(self) -> None:
         """Log in, settle the intents, then connect the gateway in a background task."""

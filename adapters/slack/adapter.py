@@ -54,10 +54,9 @@ from adapters.slack.normalize import (
     visibility_from_type,
 )
 from adapters.slack.payloads import EventEnvelope
-from bot.bus import EventBus
+from bot.bus import EventBus, subscribe_platform_actions
 from bot.config import Settings
 from bot.events import (
-    Action,
     AddReaction,
     Attachment,
     Button,
@@ -178,25 +177,17 @@ class SlackAdapter:
     def attach(self, bus: EventBus) -> None:
         """Publish inbound events on ``bus`` and perform its Slack actions."""
         self._bus = bus
-        handlers: list[tuple[type[Action], Callable[[Any], Awaitable[None]]]] = [
-            (SendMessage, self._send_message),
-            (SendDirectMessage, self._send_dm),
-            (SendEphemeral, self._send_ephemeral),
-            (CommandReply, self._command_reply),
-            (AddReaction, self._add_reaction),
-        ]
-        # One worker per action type keeps posts to a thread in order while a 429 back-off on
-        # reactions does not hold up answers.
-        for action_type, handler in handlers:
-            bus.subscribe(action_type, self._only_slack(handler), name=f"slack.{action_type.__name__}")
-
-    def _only_slack(self, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Action], Awaitable[None]]:
-        async def run(action: Action) -> None:
-            if action.platform is Platform.SLACK:
-                await handler(action)
-
-        run.__name__ = getattr(handler, "__name__", "handler")
-        return run
+        subscribe_platform_actions(
+            bus,
+            Platform.SLACK,
+            [
+                (SendMessage, self._send_message),
+                (SendDirectMessage, self._send_dm),
+                (SendEphemeral, self._send_ephemeral),
+                (CommandReply, self._command_reply),
+                (AddReaction, self._add_reaction),
+            ],
+        )
 
     async def _publish(self, event: InboundEvent) -> bool:
         if self._bus is None:

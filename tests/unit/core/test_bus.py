@@ -161,3 +161,28 @@ async def test_burst_memory_is_bounded_by_queue_size() -> None:
     await bus.drain()
     assert max_seen <= 16
     await bus.close()
+
+
+async def test_platform_actions_reach_only_their_platform_in_one_worker_per_type() -> None:
+    from bot.bus import subscribe_platform_actions
+    from bot.events import AddReaction, Platform
+
+    bus = InProcessBus()
+    got: list[tuple[str, str]] = []
+
+    async def post(action: SendMessage) -> None:
+        got.append(("post", action.text))
+
+    async def react(action: AddReaction) -> None:
+        got.append(("react", action.emoji))
+
+    subscribe_platform_actions(bus, Platform.SLACK, [(SendMessage, post), (AddReaction, react)])
+    await bus.start()
+    slack, discord = channel(platform=Platform.SLACK), channel(platform=Platform.DISCORD)
+    await bus.publish(SendMessage(discord, "not mine"))
+    await bus.publish(SendMessage(slack, "mine"))
+    await bus.publish(AddReaction(slack, "m1", "tada"))
+    await bus.drain()
+    assert sorted(got) == [("post", "mine"), ("react", "tada")]
+    assert {s.name for s in bus._subs} == {"slack.SendMessage", "slack.AddReaction"}
+    await bus.close()
