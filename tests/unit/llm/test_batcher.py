@@ -6,28 +6,10 @@ import asyncio
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from bot.ml import LLMBusyError
 from brain.qa.llm.batcher import DONE, MicroBatcher
-
-
-@pytest.fixture(scope="module")
-def tiny_model() -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        eos_token_id=1,
-        pad_token_id=0,
-    )
-    model: LlamaForCausalLM = LlamaForCausalLM(config).eval()  # type: ignore[no-untyped-call]
-    return model
 
 
 class ToyTokenizer:

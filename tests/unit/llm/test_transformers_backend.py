@@ -7,33 +7,13 @@ import threading
 from typing import Any
 
 import pytest
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from bot.config import LLMSettings
 from bot.ml import LLM, ChatMessage, LLMBusyError
 from brain.qa.llm.factory import create_llm, warmup
 from brain.qa.llm.scripted import ScriptedBackend
 from brain.qa.llm.transformers_backend import TransformersLLM, cpu_threads, fit_prompt
-
-CONTEXT = 256
-
-
-@pytest.fixture(scope="module")
-def tiny_model() -> Any:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=CONTEXT,
-        eos_token_id=1,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config).eval()  # type: ignore[no-untyped-call]
+from tests.unit.llm.conftest import CONTEXT
 
 
 class CharTokenizer:
