@@ -17,7 +17,7 @@ transaction: a handful of statements per batch keeps live ingest far above 10,00
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
@@ -63,20 +63,20 @@ class Contribution:
     capped: int = 0
     answer_id: str = ""
 
-    @property
-    def key(self) -> Key:
-        return (self.platform, self.workspace_id, self.message_id)
+    # Identity never changes after construction: both keys are computed once (hot path).
+    key: Key = field(init=False, repr=False, compare=False)
+    rollup_key: RollupKey = field(init=False, repr=False, compare=False)
 
-    @property
-    def rollup_key(self) -> RollupKey:
-        return (self.platform, self.workspace_id, self.day, self.channel_id, self.author_id)
+    def __post_init__(self) -> None:
+        self.key = (self.platform, self.workspace_id, self.message_id)
+        self.rollup_key = (self.platform, self.workspace_id, self.day, self.channel_id, self.author_id)
 
     @property
     def is_reply(self) -> bool:
         return self.thread_id is not None and self.thread_id != self.message_id
 
 
-_COLUMNS = [f.name for f in fields(Contribution)]
+_COLUMNS = [f.name for f in fields(Contribution) if f.init]
 # A message's identity (channel, author, thread, day, ts) never changes once recorded: the upsert
 # only rewrites the columns that do, so SQLite leaves the thread and ts indexes untouched.
 _MUTABLE = [
@@ -144,9 +144,10 @@ class _Batch:
     def credit(self, row: Contribution, counter: str, amount: int) -> None:
         """Change one counter of ``row`` and the matching rollup row by ``amount``."""
         setattr(row, counter, getattr(row, counter) + amount)
-        delta = self.deltas.get(row.rollup_key)
+        rollup_key = row.rollup_key
+        delta = self.deltas.get(rollup_key)
         if delta is None:
-            delta = self.deltas[row.rollup_key] = [0] * len(COUNTERS)
+            delta = self.deltas[rollup_key] = [0] * len(COUNTERS)
         delta[_COUNTER_INDEX[counter]] += amount
         self.dirty.add(row.key)
 
