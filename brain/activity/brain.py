@@ -13,7 +13,7 @@ from bot.events import Attachment, ChannelRef, CommandInvoked, Event, Platform, 
 from brain.activity import charts
 from brain.activity.alert_state import AlertLedger, Decision
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
-from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, previous_week, window_for
+from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, member_names, previous_week, window_for
 from brain.activity.render_text import leaderboard_text
 from brain.activity.scan import Finding, scan
 from brain.activity.scoring import COUNTERS
@@ -78,16 +78,8 @@ class ActivityBrain(Brain):
         window = window_for(period, self.ctx.clock.now(), self.ctx.settings.tz)
         return await leaderboard(self.ctx.store, platform, workspace_id, window, channel_id=channel_id)
 
-    async def _names(self, platform: str, workspace_id: str, board: Leaderboard) -> dict[str, str]:
-        names = {}
-        for e in board.entries:
-            user = await self.ctx.store.get_user(platform, workspace_id, e.user_id)
-            if user is not None and user.name:
-                names[e.user_id] = user.name
-        return names
-
     async def _render(self, platform: str, workspace_id: str, board: Leaderboard) -> tuple[str, Attachment]:
-        names = await self._names(platform, workspace_id, board)
+        names = await member_names(self.ctx.store, platform, workspace_id, board)
         png = charts.leaderboard_png(board, names)
         return leaderboard_text(board, names), Attachment("leaderboard.png", "image/png", png)
 

@@ -50,7 +50,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Most helpful members (opted-out members hidden)."""
-        from brain.activity.leaderboard import PERIODS, leaderboard, window_for
+        from brain.activity.leaderboard import PERIODS, leaderboard, member_names, window_for
         from brain.activity.render_text import leaderboard_text
 
         if period not in PERIODS:
@@ -62,12 +62,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             try:
                 p, ws = await _workspace(store, platform, workspace)
                 window = window_for(period, utcnow(), settings.tz)
-                return await leaderboard(store, p, ws, window, channel_id=channel)
+                board = await leaderboard(store, p, ws, window, channel_id=channel)
+                return board, await member_names(store, p, ws, board)
             finally:
                 await store.close()
 
-        board = run(go)
-        emit(asdict(board), as_json, lambda: leaderboard_text(board))
+        board, names = run(go)
+        data = asdict(board)
+        for entry in data["entries"]:
+            entry["name"] = names.get(entry["user_id"], entry["user_id"])
+        emit(data, as_json, lambda: leaderboard_text(board, names))
 
     @app.command("trends")
     def trends_cmd(

@@ -114,6 +114,16 @@ async def leaderboard(
     return Leaderboard(window, channel_id, entries, totals, members)
 
 
+async def member_names(store: Store, platform: str, workspace_id: str, board: Leaderboard) -> dict[str, str]:
+    """Display names of the board's members, where the store knows them."""
+    names = {}
+    for e in board.entries:
+        user = await store.get_user(platform, workspace_id, e.user_id)
+        if user is not None and user.name:
+            names[e.user_id] = user.name
+    return names
+
+
 async def daily_totals(
     store: Store, platform: str, workspace_id: str, start: date, end: date, channel_id: str | None = None
 ) -> dict[str, dict[str, int]]:

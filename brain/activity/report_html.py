@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.store import Store
 from brain.activity import charts
-from brain.activity.leaderboard import daily_totals, leaderboard, window_for
+from brain.activity.leaderboard import daily_totals, leaderboard, member_names, window_for
 from brain.activity.scan import Finding
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#1d2333}
@@ -27,6 +27,7 @@ async def build_report(
     """The report for the 7 local days ending with ``now``: leaderboard, daily activity, findings."""
     window = window_for("week", now, tz)
     board = await leaderboard(store, platform, workspace_id, window)
+    names = await member_names(store, platform, workspace_id, board)
     start = window.end - timedelta(days=14)
     totals = await daily_totals(store, platform, workspace_id, start, window.end)
     days = [start + timedelta(days=i) for i in range(14)]
@@ -39,7 +40,7 @@ async def build_report(
         else None,
     )
     rows = "".join(
-        f"<tr><td>{e.rank}</td><td>{html.escape(e.user_id)}</td><td>{e.score:g}</td><td>{e.counts['helpful']}</td>"
+        f"<tr><td>{e.rank}</td><td>{html.escape(names.get(e.user_id, e.user_id))}</td><td>{e.score:g}</td><td>{e.counts['helpful']}</td>"
         f"<td>{e.counts['answered']}</td><td>{e.counts['replies']}</td><td>{e.counts['reactions']}</td></tr>"
         for e in board.entries
     )
@@ -57,7 +58,7 @@ async def build_report(
         f"<th>reactions</th></tr>{rows}</table>"
         if rows
         else "<p>No helpful activity this week.</p>",
-        _img(charts.leaderboard_png(board), "leaderboard") if rows else "",
+        _img(charts.leaderboard_png(board, names), "leaderboard") if rows else "",
         "<h2>Trends and health</h2>",
     ]
     if not findings:

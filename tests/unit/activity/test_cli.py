@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.events import ReactionAdded, utcnow
-from bot.store import open_store
+from bot.store import UserRow, open_store
 from bot.testing import make_message
 from bot.testing.builders import channel, user
 from brain.activity.counters import ActivityCounters
@@ -44,6 +44,7 @@ async def _seed(url: str) -> None:
     )
     done = ReactionAdded(channel=channel("help"), message_id="a1", user=user("asker"), emoji="white_check_mark", ts=now)
     await counters.apply([q, a, done])
+    await store.upsert_users([UserRow("console", "local", "helper", "Helga the Helper")])
     await store.close()
 
 
@@ -54,8 +55,9 @@ def test_leaderboard_trends_and_report(db_env: str, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     board = json.loads(res.output)
     assert board["entries"][0]["user_id"] == "helper" and board["entries"][0]["counts"]["helpful"] == 1
+    assert board["entries"][0]["name"] == "Helga the Helper"
     res = runner.invoke(app, ["leaderboard", "--period", "all"])
-    assert res.exit_code == 0 and "helper" in res.output
+    assert res.exit_code == 0 and "Helga the Helper" in res.output
     assert runner.invoke(app, ["leaderboard", "--period", "year"]).exit_code != 0
     res = runner.invoke(app, ["trends", "--json"])
     assert res.exit_code == 0, res.output
@@ -64,4 +66,4 @@ def test_leaderboard_trends_and_report(db_env: str, tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", "--out", str(out)])
     assert res.exit_code == 0, res.output
     page = out.read_text(encoding="utf-8")
-    assert "data:image/png;base64," in page and "helper" in page
+    assert "data:image/png;base64," in page and "Helga the Helper" in page
