@@ -275,10 +275,33 @@ class RecommendBrain(Brain):
         )
         by_id = {t.thread_id: (t, row) for t, row in zip(cands, x, strict=True)}
         names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
+        starters = sorted({by_id[pk.thread_id][0].author_id for pk in picks})
+        people = (
+            {
+                str(r[0]): str(r[1])
+                for r in await store.db.fetchall(
+                    "SELECT user_id, name FROM users WHERE platform = ? AND workspace_id = ? AND user_id IN ("
+                    + ",".join("?" * len(starters))
+                    + ")",
+                    (p, ws, *starters),
+                )
+                if r[1]
+            }
+            if starters
+            else {}
+        )
         member_texts = [m.text for m in history if m.author_id == uid][-200:]
         recs = [
             self._explain(
-                uid, by_id[pk.thread_id][0], by_id[pk.thread_id][1], pk.score, pk.explore, names, member_texts, snapshot
+                uid,
+                by_id[pk.thread_id][0],
+                by_id[pk.thread_id][1],
+                pk.score,
+                pk.explore,
+                names,
+                member_texts,
+                snapshot,
+                people,
             )
             for pk in picks
         ]
@@ -414,6 +437,7 @@ class RecommendBrain(Brain):
         names: dict[str, str],
         member_texts: list[str],
         snapshot: Snapshot,
+        people: dict[str, str],
     ) -> Recommendation:
         channel = names.get(item.channel_id, item.channel_id)
         social = snapshot.replied_to_author.get(user_id, {}).get(item.author_id)
@@ -423,7 +447,10 @@ class RecommendBrain(Brain):
         why = why_line(
             channel=channel,
             topic=shared_topic(member_texts, item.opening_text),
-            social_author=item.author_id if social and float(row[FEATURES.index("social")]) > 0 else None,
+            # A display name, never a mention: a digest must not ping the thread's author.
+            social_author=people.get(item.author_id, item.author_id)
+            if social and float(row[FEATURES.index("social")]) > 0
+            else None,
             explore=explore,
             active_hours=active,
         )
