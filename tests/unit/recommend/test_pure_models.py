@@ -109,3 +109,33 @@ def test_learned_weights_find_the_informative_feature() -> None:
 def test_standardise_keeps_constant_columns_finite() -> None:
     z = standardise(np.array([[1.0, 5.0], [3.0, 5.0]]))
     assert np.all(np.isfinite(z)) and z[0, 0] < 0 < z[1, 0]
+
+
+class _StoredUnits:
+    """A unit index holding vectors for some thread units (what the QA indexer stored)."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self._vectors = vectors
+        self.asked: list[str] = []
+
+    async def vectors(self, unit_ids: list[str]) -> dict[str, np.ndarray]:
+        self.asked.extend(unit_ids)
+        return {u: self._vectors[u] for u in unit_ids if u in self._vectors}
+
+
+async def test_thread_vectors_reuse_the_qa_units_and_embed_only_the_rest() -> None:
+    from bot.testing import HashEmbedder
+    from brain.recommend.content import index_vectors
+
+    stored = _unit(1, 0, 0)
+    index = _StoredUnits({"thread:slack:T:t1#0": stored})
+    embedder = HashEmbedder(dim=3)
+    out = await index_vectors(
+        index,  # type: ignore[arg-type]
+        embedder,
+        {"t1": "already indexed", "t2": "new thread"},
+        unit_id=lambda t: f"thread:slack:T:{t}#0",
+    )
+    assert np.array_equal(out["t1"], stored)  # the QA unit's vector, not a new one
+    assert embedder.texts_embedded == 1 and set(out) == {"t1", "t2"}
+    assert sorted(index.asked) == ["thread:slack:T:t1#0", "thread:slack:T:t2#0"]
