@@ -31,6 +31,7 @@ from bot.events import (
 )
 from bot.ml import Embedder, Vector
 from bot.scheduler import parse_hhmm
+from bot.store import MessageRow
 from brain.recommend.candidates import ThreadItem, popular_threads, select_candidates
 from brain.recommend.content import index_vectors
 from brain.recommend.digest import OPEN_ACTION, Recommendation, digest_due, render, shared_topic, title_of, why_line
@@ -42,6 +43,7 @@ from prompts import load_prompt, render_prompt
 
 CHANNEL_SUGGESTION_WEEKDAY = 0  # Monday's digest (member's local day) carries channel suggestions
 CHANNEL_SUGGESTIONS = 2
+SNAPSHOT_TTL_S = 300.0  # rankings may lag new messages by this much
 HISTORY_DAYS = 90  # how far back CF and the activity prior learn from
 PROFILE_TOUCHES = 300  # the member's most recent interactions that make their history profile
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
@@ -58,6 +60,7 @@ class RecommendBrain(Brain):
         super().__init__(ctx)
         # The scheduled ticks and an admin's send-now must not both send one member's digest.
         self._digest_lock = asyncio.Lock()
+        self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot]] = {}
 
     # -- members ask --------------------------------------------------------------------------
     @command("recommend", description="Threads you might like", usage="[daily on|off]")
@@ -244,11 +247,7 @@ class RecommendBrain(Brain):
             return []
         now = self.ctx.clock.now().timestamp()
         readable = await store.readable_channel_ids(p, ws, uid, role_ids)
-        history = [
-            m
-            async for m in store.iter_messages(platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now)
-        ]
-        snapshot = build_snapshot(history, now)
+        history, snapshot = await self._snapshot(p, ws, now, fresh=as_of)
         cands = select_candidates(
             snapshot.threads.values(), uid, readable_channels=readable, active_since=now - cfg.lookback_days * 86400
         )
@@ -309,6 +308,24 @@ class RecommendBrain(Brain):
             await self._record_shown(user, recs, now)
         return recs
 
+    async def _snapshot(self, p: str, ws: str, now: float, *, fresh: bool) -> tuple[list[MessageRow], Snapshot]:
+        """Recent history and what was learned from it, shared by every member's ranking for
+        :data:`SNAPSHOT_TTL_S` (a digest run ranks hundreds of members on one ALS fit)."""
+        cached = None if fresh else self._snapshots.get((p, ws))
+        if cached is not None and 0 <= now - cached[1].now < SNAPSHOT_TTL_S:
+            return cached
+        history = [
+            m
+            async for m in self.ctx.store.iter_messages(
+                platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now
+            )
+        ]
+        # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
+        snapshot = await asyncio.to_thread(build_snapshot, history, now)
+        if not fresh:
+            self._snapshots[(p, ws)] = (history, snapshot)
+        return history, snapshot
+
     async def _member_profile(
         self, user: UserRef, snapshot: Snapshot, vectors: dict[str, Vector], *, live: bool
     ) -> Vector | None:
@@ -341,13 +358,7 @@ class RecommendBrain(Brain):
         p, ws = user.platform.value, user.workspace_id
         now = self.ctx.clock.now().timestamp()
         readable = await self.ctx.store.readable_channel_ids(p, ws, user.user_id, role_ids)
-        history = [
-            m
-            async for m in self.ctx.store.iter_messages(
-                platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now
-            )
-        ]
-        snapshot = build_snapshot(history, now)
+        _, snapshot = await self._snapshot(p, ws, now, fresh=False)
         cands = select_candidates(
             snapshot.threads.values(),
             user.user_id,
