@@ -70,6 +70,50 @@ _STOP = frozenset(
         "works",
         "working",
         "something",
+        "think",
+        "thing",
+        "things",
+        "first",
+        "good",
+        "really",
+        "sure",
+        "maybe",
+        "even",
+        "much",
+        "well",
+        "still",
+        "take",
+        "back",
+        "over",
+        "time",
+        "people",
+        "right",
+        "look",
+        "looks",
+        "seems",
+        "doesn",
+        "didn",
+        "isn",
+        "because",
+        "where",
+        "these",
+        "those",
+        "being",
+        "after",
+        "before",
+        "want",
+        "trying",
+        "getting",
+        "thought",
+        "hello",
+        "anybody",
+        "someone",
+        "everyone",
+        "here",
+        "https",
+        "http",
+        "com",
+        "www",
     ]
 )
 TITLE_CHARS = 80
@@ -98,21 +142,33 @@ def title_of(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
+_MARKUP = re.compile(r"<[^>]*>|https?://\S+|`{3}.*?`{3}|@\w+", re.DOTALL)
+
+
+def _words(text: str) -> list[str]:
+    """Topic-bearing words: mentions, links and code blocks removed; ids (words with digits) skipped."""
+    out = []
+    for w in _WORD.findall(_MARKUP.sub(" ", text)):
+        key = w.lower().strip(".-")
+        if len(key) >= 4 and not any(ch.isdigit() for ch in key):
+            out.append(key)
+    return out
+
+
 def shared_topic(member_texts: Iterable[str], thread_text: str) -> str | None:
     """The word of the thread the member used most often, if any (the "asyncio" in "because you
     discussed asyncio")."""
-    thread_words = {w.lower().strip(".-") for w in _WORD.findall(thread_text)} - _STOP
+    thread_words = {w for w in _words(thread_text)} - _STOP
     if not thread_words:
         return None
     counts: Counter[str] = Counter()
     for text in member_texts:
-        for w in _WORD.findall(text):
-            key = w.lower().strip(".-")
+        for key in _words(text):
             if key in thread_words:
                 counts[key] += 1
     if not counts:
         return None
-    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return min(counts.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0]
 
 
 def why_line(*, channel: str, topic: str | None, social_author: str | None, explore: bool, active_hours: bool) -> str:
