@@ -314,11 +314,14 @@ class RecommendBrain(Brain):
         cached = None if fresh else self._snapshots.get((p, ws))
         if cached is not None and 0 <= now - cached[1].now < SNAPSHOT_TTL_S:
             return cached
+        # Opted-out members' messages are neither profiled nor ranked: no CF signal, no thread of theirs.
+        opted_out = await self.ctx.store.members_with_setting(p, ws, "opted_out", True)
         history = [
             m
             async for m in self.ctx.store.iter_messages(
                 platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now
             )
+            if m.author_id not in opted_out
         ]
         # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
         snapshot = await asyncio.to_thread(build_snapshot, history, now)

@@ -133,6 +133,15 @@ async def test_opted_out_member_gets_nothing_and_is_not_profiled(make_app: Facto
     assert "opted out" in reply.text
 
 
+async def test_opted_out_members_threads_are_not_recommended(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await _community(app, adapter)
+    await app.store.set_member_setting("console", "local", "erin", "opted_out", True)
+    ids = {r.thread_id for r in await brain.recommend(user("alice"), k=10)}
+    assert ids and "t3" not in ids  # erin's thread
+    assert "t2" in ids
+
+
 async def test_private_channel_threads_only_for_members(make_app: Factory) -> None:
     app, adapter, brain, _ = await _app(make_app)
     secret = channel("staff", visibility=Visibility.PRIVATE)

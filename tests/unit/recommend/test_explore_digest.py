@@ -127,7 +127,7 @@ def test_shared_topic_picks_the_members_word() -> None:
     # Mentions, user ids, links and filler words explain nothing.
     members = ["@U0000087 I think https://example.com/page first", "thanks @U0000087, I think so"]
     assert shared_topic(members, "@U0000087 I think first https://example.com/page") is None
-    assert shared_topic(members + ["macros are neat"], "<@U1> macros first?") == "macros"
+    assert shared_topic([*members, "macros are neat"], "<@U1> macros first?") == "macros"
 
 
 def test_digest_due_in_member_time_zone() -> None:
