@@ -139,3 +139,13 @@ async def test_thread_vectors_reuse_the_qa_units_and_embed_only_the_rest() -> No
     assert np.array_equal(out["t1"], stored)  # the QA unit's vector, not a new one
     assert embedder.texts_embedded == 1 and set(out) == {"t1", "t2"}
     assert sorted(index.asked) == ["thread:slack:T:t1#0", "thread:slack:T:t2#0"]
+
+
+def test_cf_never_builds_the_dense_matrix() -> None:
+    # 3,000 members x 20,000 threads would be 480 MB per dense float matrix; the sparse solver
+    # only touches observed cells.
+    rng = np.random.default_rng(0)
+    triples = [(f"u{rng.integers(3000)}", f"t{rng.integers(20000)}", 1.0) for _ in range(6000)]
+    mf = ImplicitMF(factors=4, iterations=1).fit(triples)
+    assert mf.user_factors.shape[1] == 4 and np.isfinite(mf.item_factors).all()
+    assert 0.0 < mf.mu < 0.01
