@@ -104,6 +104,10 @@ def eval_recommend_command(
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Message-vector cache (.npz); re-runs skip the encoder")
     ] = None,
+    save_weights: Annotated[
+        bool,
+        typer.Option("--save-weights", help="Store the hybrid weights learned here as the workspaces' ranking weights"),
+    ] = False,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -129,6 +133,11 @@ def eval_recommend_command(
             if cache is not None:
                 vectors.save()
             results, weights = evaluate(messages, vecs, split=at, k=k)
+            if save_weights:
+                # Learned on the validation split inside the training period, so the test figures
+                # above stay honest; the live brain reads them per workspace.
+                for p, ws in sorted({(m.platform, m.workspace_id) for m in messages}):
+                    await brain.ctx.store.set_workspace_setting(p, ws, "recommend.weights", weights.weights)
             return {
                 "split": datetime.fromtimestamp(at, UTC).isoformat(),
                 "k": k,

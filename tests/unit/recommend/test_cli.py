@@ -62,6 +62,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+async def _stored_weights(db: Path) -> Any:
+    store = await open_store(f"sqlite:///{db}")
+    try:
+        return await store.get_workspace_setting("slack", "T1", "recommend.weights")
+    finally:
+        await store.close()
+
+
 def _json(args: list[str]) -> Any:
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output
@@ -112,5 +120,7 @@ def test_eval_recommend_reports_every_method(env: Path) -> None:
     assert set(report["hybrid_weights"]) >= {"content", "cf", "activity", "freshness"}
     text = CliRunner().invoke(app, ["eval", "recommend", "--split", _iso(T0 + 28 * HOUR)])
     assert text.exit_code == 0 and "hybrid" in text.output and "HR@10" in text.output
+    saved = _json(["eval", "recommend", "--split-frac", "0.7", "--save-weights", "--json"])
+    assert asyncio.run(_stored_weights(env / "g.db")) == saved["hybrid_weights"]
     assert CliRunner().invoke(app, ["eval", "recommend"]).exit_code == 2
     assert CliRunner().invoke(app, ["eval", "recommend", "--split", "x", "--split-frac", "0.5"]).exit_code == 2
