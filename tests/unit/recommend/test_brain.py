@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bot.clock import FakeClock
+from bot.config import Settings
 from bot.events import (
     ButtonClicked,
     ChannelSeen,
@@ -336,3 +337,23 @@ async def test_clicks_feed_back_into_later_rankings(make_app: Factory) -> None:
     after = {r.thread_id: r.score for r in await brain.recommend(user("alice"), k=10, seed=3)}
     assert after["r1"] > before["r1"] + 0.1  # the clicked channel is boosted
     assert after["t2"] == pytest.approx(before["t2"])  # other channels are not
+
+
+@pytest.mark.parametrize(("share", "explored"), [(0.0, 0), (0.5, 2)])
+async def test_exploration_share_setting_reserves_slots(
+    make_app: Factory, settings: Settings, share: float, explored: int
+) -> None:
+    tuned = settings.model_copy(
+        update={"recommend": settings.recommend.model_copy(update={"exploration_share": share})}
+    )
+    app, adapter = await make_app(
+        brains=["recommend"], clock=FakeClock(BASE_TIME + timedelta(hours=2)), settings_override=tuned
+    )
+    brain = app.brain("recommend")
+    await _community(app, adapter)
+    for n, chan in enumerate(("rust", "go", "ops")):
+        await _post(app, adapter, _thread(f"x{n}", "zed", f"{chan} question", chan=chan, minutes=10 + n))
+    recs = await brain.recommend(user("alice"), k=4, seed=1)
+    assert len(recs) == 4
+    assert sum(r.explore for r in recs) == explored
+    assert all(r.channel_id != "python" for r in recs if r.explore)  # alice lives in #python
