@@ -11,7 +11,7 @@ from bot.ml import ScoredUnit, Unit
 from bot.testing import HashEmbedder
 from brain.qa.access import AccessScope
 from brain.qa.bm25 import BM25Index
-from brain.qa.retriever import MODES, Retriever, reciprocal_rank_fusion
+from brain.qa.retriever import MODES, RRF_K, Retriever, reciprocal_rank_fusion
 from brain.qa.vector_index import ChromaUnitIndex, open_chroma_client
 
 
@@ -23,7 +23,7 @@ def test_rrf_rewards_agreement() -> None:
     fused = reciprocal_rank_fusion([[su("a"), su("b"), su("c")], [su("b"), su("c"), su("d")]])
     ids = [s.unit.unit_id for s in fused]
     assert ids[0] == "b" and set(ids) == {"a", "b", "c", "d"}
-    assert fused[0].score == 1 / 62 + 1 / 61
+    assert fused[0].score == 1 / (RRF_K + 2) + 1 / (RRF_K + 1)
     assert ids == ["b", "c", "a", "d"]
 
 
