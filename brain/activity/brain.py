@@ -3,6 +3,7 @@ the weekly leaderboard and rate-limited, de-duplicated trend alerts (with charts
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,6 +30,9 @@ class ActivityBrain(Brain):
 
     async def setup(self) -> None:
         s = self.ctx.settings.activity
+        # The ledger reads then writes: two overlapping scans (the scheduled one and an admin's, or a
+        # slow one overrunning its 15 minutes) would both see "grown" and post the same update twice.
+        self._scan_lock = asyncio.Lock()
         self.counters = ActivityCounters(
             self.ctx.store, self.ctx.settings.tz, min_words=s.min_words, per_minute_cap=s.per_minute_cap
         )
@@ -182,6 +186,10 @@ class ActivityBrain(Brain):
     @every(minutes=15)
     async def trend_scan(self) -> None:
         """Post new findings (and grown ones, as updates) to the alerts channel, rate-limited."""
+        async with self._scan_lock:
+            await self._scan_and_post()
+
+    async def _scan_and_post(self) -> None:
         now = self.ctx.clock.now().timestamp()
         for platform, ws in await self._workspaces():
             target = await self._alerts_channel(platform, ws)

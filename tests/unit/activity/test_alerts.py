@@ -130,3 +130,36 @@ def test_sentiment_drop_and_code_spans() -> None:
     assert drop is not None and drop.recent < drop.baseline
     assert sentiment.sentiment_drop("help", happy, happy) is None
     assert sentiment.sentiment_drop("help", sad[:3], happy) is None
+
+
+async def test_a_growing_burst_is_posted_as_an_update_then_stays_quiet(make_app: AppFactory, settings) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"activity": settings.activity.model_copy(update={"alerts_channel_id": "staff"})}
+    )
+    app, adapter = await make_app(brains=["activity"], clock=clock, settings_override=tuned)
+    await seed_burst(adapter, clock)
+    await app.bus.drain()
+    brain = next(b for b in app.brains if isinstance(b, ActivityBrain))
+    await brain.trend_scan()
+    # Six more reports of the same error within the next quarter hour: 13 now, up from 7.
+    start = clock.now()
+    for i in range(6):
+        await adapter.inject(
+            make_message(
+                "poetry lock still fails with SolverProblemError",
+                author=f"w{i}",
+                chan="help",
+                ts=start + timedelta(minutes=2 * i),
+            )
+        )
+    await clock.advance(timedelta(minutes=15))
+    await app.bus.drain()
+    await brain.trend_scan()
+    await clock.advance(timedelta(minutes=15))
+    await brain.trend_scan()  # no growth since: nothing new
+    await app.bus.drain()
+    posts = [a.text for a in adapter.of_type(SendMessage) if isinstance(a, SendMessage) and "poetry lock" in a.text]
+    assert len(posts) == 2, posts
+    assert not posts[0].startswith("Update") and "(7 messages" in posts[0]
+    assert posts[1].startswith("Update: `poetry lock`") and "(13 messages" in posts[1]
