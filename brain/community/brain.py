@@ -429,6 +429,7 @@ class CommunityBrain(Brain):
                 ts=root.ts if root else 0.0,
             )
         await store.mark_thread_solved(p, ws, thread_id, accepted_message_id)
+        await qa_bridge.thread_solved(self._qa(), channel, thread_id)
         if not announce:
             return
         if channel.platform is Platform.DISCORD:

@@ -48,3 +48,9 @@ async def answers_in_thread(qa: QABrain, channel: ChannelRef, thread_id: str) ->
     """``(asker_id, ts)`` of every answer the bot gave in the thread, oldest first."""
     records = await qa.answer_log.in_thread(channel.platform.value, channel.workspace_id, thread_id)
     return sorted(((r.asker_id, r.ts) for r in records), key=lambda x: x[1])
+
+
+async def thread_solved(qa: QABrain, channel: ChannelRef, thread_id: str) -> None:
+    """Rebuild the thread's units at the next flush, so retrieval sees (and boosts) it as solved."""
+    indexer = await qa.indexer()
+    indexer.touch_thread(channel.platform.value, channel.workspace_id, thread_id, channel.channel_id)

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.ml import Embedder, Unit, UnitIndex
 from bot.store import ChannelRow, MessageRow, Store
 from brain.qa.bm25 import BM25Index
-from brain.qa.units import DEFAULT_CONFIG, UnitConfig, build_units, is_indexable, split_windows
+from brain.qa.units import DEFAULT_CONFIG, SOLVED_FLAG, UnitConfig, build_units, is_indexable, split_windows
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ class Indexer:
                     continue
                 messages = await self.store.channel_messages(channel.platform, channel.workspace_id, channel.channel_id)
                 messages = await opted.filter(messages)
-                titles = await _thread_titles(self.store, channel)
-                units = _with_titles(build_units(messages, channel, config=self.config), titles)
+                facts = await _thread_facts(self.store, channel)
+                units = _with_facts(build_units(messages, channel, config=self.config), facts)
                 seen |= {u.unit_id for u in units}
                 stats.groups += 1
                 for start in range(0, len(units), 2000):
@@ -225,11 +225,11 @@ class Indexer:
         channel = await _channel(self.store, p, ws, messages[0].channel_id or channel_id)
         if not await self._allowed(channel):
             return [], old
-        titles = await _thread_titles(self.store, channel, tid)
+        facts = await _thread_facts(self.store, channel, tid)
         # A thread's messages may also sit in the channel's windows (a root posted before its
         # first reply was a loose message then): rebuild that stretch too.
-        units = _with_titles(
-            [u for u in build_units(messages, channel, config=self.config) if u.kind == "thread"], titles
+        units = _with_facts(
+            [u for u in build_units(messages, channel, config=self.config) if u.kind == "thread"], facts
         )
         root_ts = messages[0].ts
         spans = self._window_units.get((p, ws, channel.channel_id), {}).values()
@@ -342,6 +342,12 @@ class Indexer:
             if u.platform == platform and u.workspace_id == workspace_id and user_id in u.author_ids
         ]
 
+    def touch_thread(self, platform: str, workspace_id: str, thread_id: str, channel_id: str) -> None:
+        """Mark a thread for rebuild (its messages or facts, such as being solved, changed)."""
+        self._pending.threads[(platform, workspace_id, thread_id)] = channel_id
+        if self._pending.since is None:
+            self._pending.since = _epoch(self.clock)
+
     def touch_unit(self, unit: Unit) -> None:
         """Mark the source of an indexed unit for rebuild."""
         if unit.kind == "thread" and unit.thread_id:
@@ -389,8 +395,12 @@ async def _all_channels(store: Store) -> list[ChannelRow]:
     return [ChannelRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
 
-async def _thread_titles(store: Store, channel: ChannelRow, thread_id: str | None = None) -> dict[str, str]:
-    sql = "SELECT thread_id, title FROM threads WHERE platform = ? AND workspace_id = ? AND title <> ''"
+async def _thread_facts(store: Store, channel: ChannelRow, thread_id: str | None = None) -> dict[str, tuple[str, bool]]:
+    """``thread_id -> (title, solved)`` for the channel's threads (or one thread) that have either."""
+    sql = (
+        "SELECT thread_id, title, solved_message_id FROM threads WHERE platform = ? AND workspace_id = ? "
+        "AND (title <> '' OR solved_message_id IS NOT NULL)"
+    )
     params: list[Any] = [channel.platform, channel.workspace_id]
     if thread_id is not None:
         sql += " AND thread_id = ?"
@@ -398,12 +408,20 @@ async def _thread_titles(store: Store, channel: ChannelRow, thread_id: str | Non
     else:
         sql += " AND channel_id = ?"
         params.append(channel.channel_id)
-    return {r[0]: r[1] for r in await store.db.fetchall(sql, params)}
+    return {r[0]: (r[1] or "", bool(r[2])) for r in await store.db.fetchall(sql, params)}
 
 
-def _with_titles(units: list[Unit], titles: dict[str, str]) -> list[Unit]:
-    if not titles:
+def _with_facts(units: list[Unit], facts: dict[str, tuple[str, bool]]) -> list[Unit]:
+    if not facts:
         return units
     from dataclasses import replace
 
-    return [replace(u, title=titles[u.thread_id]) if u.thread_id in titles else u for u in units]
+    out = []
+    for u in units:
+        title, solved = facts.get(u.thread_id or "", ("", False))
+        if title:
+            u = replace(u, title=title)
+        if solved:
+            u = replace(u, extra={**u.extra, SOLVED_FLAG: "1"})
+        out.append(u)
+    return out

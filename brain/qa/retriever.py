@@ -16,6 +16,7 @@ from typing import Any, Literal
 from bot.ml import Embedder, ScoredUnit, UnitIndex
 from brain.qa.access import AccessScope
 from brain.qa.bm25 import BM25Index
+from brain.qa.units import SOLVED_FLAG
 
 Mode = Literal["bm25", "dense", "hybrid", "rerank"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid", "rerank")
@@ -26,17 +27,38 @@ MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid", "rerank")
 RRF_K = 10
 
 
-def reciprocal_rank_fusion(lists: Sequence[Sequence[ScoredUnit]], *, k: int = RRF_K) -> list[ScoredUnit]:
-    """Fuse ranked lists: score = sum over lists of ``1 / (k + rank)``; ties keep first-list order."""
+def reciprocal_rank_fusion(
+    lists: Sequence[Sequence[ScoredUnit]], *, k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[ScoredUnit]:
+    """Fuse ranked lists: score = sum over lists of ``weight / (k + rank)``; ties keep first-list order."""
     scores: dict[str, float] = {}
     units: dict[str, ScoredUnit] = {}
-    for ranked in lists:
+    for i, ranked in enumerate(lists):
+        weight = 1.0 if weights is None else weights[i]
         for rank, item in enumerate(ranked, start=1):
             uid = item.unit.unit_id
-            scores[uid] = scores.get(uid, 0.0) + 1.0 / (k + rank)
+            scores[uid] = scores.get(uid, 0.0) + weight / (k + rank)
             units.setdefault(uid, item)
     order = sorted(scores, key=lambda uid: -scores[uid])
     return [ScoredUnit(units[uid].unit, scores[uid]) for uid in order]
+
+
+# A solved thread gains a quarter of a top rank: two to four places near the head of the list, so it
+# wins among similarly relevant threads but cannot lift an off-topic one (not tuned on gold data).
+SOLVED_WEIGHT = 0.25
+
+
+def boost_solved(fused: Sequence[ScoredUnit], *, k: int = RRF_K) -> list[ScoredUnit]:
+    """Fuse in a third ranked list: the solved threads among ``fused``, in ``fused``'s order.
+
+    A thread whose accepted answer is known is better evidence than an open one on the same topic,
+    so it gains what one more retriever ranking it would give; a solved thread far down the list
+    gains little, so relevance still decides.
+    """
+    solved = [s for s in fused if s.unit.extra.get(SOLVED_FLAG)]
+    if not solved:
+        return list(fused)
+    return reciprocal_rank_fusion([fused, solved], k=k, weights=(1.0, SOLVED_WEIGHT))
 
 
 class CrossEncoderReranker:
@@ -93,7 +115,7 @@ class Retriever:
             return await self.dense(query, scope, k=k)
         lexical = self.bm25.search(query, k=self.fetch_k, scope=scope)
         dense = await self.dense(query, scope, k=self.fetch_k)
-        fused = reciprocal_rank_fusion([dense, lexical])
+        fused = boost_solved(reciprocal_rank_fusion([dense, lexical]))
         if mode == "rerank" or (mode == "hybrid" and self.reranker is not None):
             if self.reranker is None:
                 raise ValueError("no re-ranking model configured (qa.rerank_model)")

@@ -21,6 +21,10 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from bot.ml import Unit
 from bot.store import ChannelRow, MessageRow
 
+# ``Unit.extra`` flag of a thread whose accepted answer is known (✅ by the asker, "Mark solved",
+# the asker's thanks); retrieval ranks such threads higher.
+SOLVED_FLAG = "solved"
+
 # MiniLM reads ~256 word pieces (about 1,000 characters of chat); longer chunks are still fully
 # searchable by BM25 but the dense vector only sees their head, so chunks stay near that size.
 MAX_CHUNK_CHARS = 1200

@@ -227,6 +227,25 @@ async def test_solved_by_reaction_button_and_thanks(make_app, community_settings
     assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == ("u2",)
 
 
+async def test_a_solved_thread_is_reindexed_as_solved(make_app, community_settings) -> None:
+    from brain.qa.units import SOLVED_FLAG
+
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    root = make_message("why does my import fail?", author="ann", message_id="r1", thread_id="r1")
+    reply = make_message("add __init__.py to the package", author="bob", message_id="r2", thread_id="r1", minutes=1)
+    await post(app, adapter, root, reply)
+    indexer = await app.brain("qa").indexer()
+
+    def thread_units() -> list[object]:
+        return [u for u in indexer.bm25.units() if u.thread_id == "r1"]
+
+    await indexer.flush()
+    assert thread_units() and not any(u.extra.get(SOLVED_FLAG) for u in thread_units())
+    await post(app, adapter, ReactionAdded(channel("general"), "r2", user("ann"), "✅", BASE_TIME))
+    await indexer.flush()
+    assert thread_units() and all(u.extra.get(SOLVED_FLAG) == "1" for u in thread_units())
+
+
 async def test_imported_tick_marks_solved_quietly(make_app, community_settings) -> None:
     app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
     root = make_message("why does my import fail?", author="ann", message_id="h1", thread_id="h1")

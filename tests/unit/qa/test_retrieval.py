@@ -110,3 +110,24 @@ async def test_rerank_reorders_the_fused_head_and_requires_a_model(tmp_path: Pat
     reranked = await Retriever(embedder, index, bm25, reranker=reranker).search("deploy key", scope, k=4)  # type: ignore[arg-type]
     assert [s.unit.unit_id for s in reranked] == [s.unit.unit_id for s in reversed(plain)]
     assert reranker.seen == [s.unit.unit_id for s in plain]
+
+
+def test_solved_threads_gain_a_few_places_but_relevance_still_decides() -> None:
+    from dataclasses import replace
+
+    from brain.qa.retriever import boost_solved
+    from brain.qa.units import SOLVED_FLAG
+
+    ranked = [su(f"u{i}") for i in range(1, 51)]
+    assert [s.unit.unit_id for s in boost_solved(ranked)] == [s.unit.unit_id for s in ranked]
+
+    def solved(i: int) -> ScoredUnit:
+        item = ranked[i - 1]
+        return ScoredUnit(replace(item.unit, extra={SOLVED_FLAG: "1"}), item.score)
+
+    near = [*ranked[:2], solved(3), *ranked[3:]]
+    assert [s.unit.unit_id for s in boost_solved(near)][:3] == ["u3", "u1", "u2"]
+    far = [*ranked[:39], solved(40), *ranked[40:]]
+    order = [s.unit.unit_id for s in boost_solved(far)]
+    assert order.index("u40") > 10, "an off-topic solved thread is not lifted into the answer's sources"
+    assert order.index("u40") < 39
