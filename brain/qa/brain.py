@@ -125,7 +125,7 @@ class QABrain(Brain):
                 index,
                 bm25,
                 clock=self.ctx.clock,
-                may_index=self._may_index,
+                may_index=self.may_index_channel,
             )
             await indexer.load()
             reranker = None
@@ -134,7 +134,8 @@ class QABrain(Brain):
             self._retriever = Retriever(embedder, index, bm25, reranker=reranker)
             self._indexer = indexer
 
-    async def _may_index(self, channel: ChannelRow) -> bool:
+    async def may_index_channel(self, channel: ChannelRow) -> bool:
+        """Whether the privacy policy lets ``channel`` into the index."""
         # Privacy policy (bot.privacy): public channels, private ones an admin allowed, never DMs.
         return await may_index(
             self.ctx.store,
