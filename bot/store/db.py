@@ -162,6 +162,21 @@ def _pg_count(status: str) -> int:
     return int(parts[-1]) if parts and parts[-1].isdigit() else 0
 
 
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL text cannot hold U+0000 (it rejects the whole statement); SQLite can. Ids and
+    # lookups from bad input must not crash the PostgreSQL store, so NUL becomes U+FFFD, as
+    # ``clean_text`` does for message text on both stores.
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+        return [_no_nul(v) for v in value]
+    return value
+
+
+def _pg_params(params: Sequence[Any]) -> list[Any]:
+    return [_no_nul(p) for p in params]
+
+
 class PostgresDatabase:
     """asyncpg connection pool."""
 
@@ -180,19 +195,19 @@ class PostgresDatabase:
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._pool.acquire() as conn:
-            return _pg_count(await conn.execute(to_postgres_sql(sql), *params))
+            return _pg_count(await conn.execute(to_postgres_sql(sql), *_pg_params(params)))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.executemany(to_postgres_sql(sql), [tuple(r) for r in rows])
+            await conn.executemany(to_postgres_sql(sql), [_pg_params(r) for r in rows])
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._pool.acquire() as conn:
-            return [tuple(r) for r in await conn.fetch(to_postgres_sql(sql), *params)]
+            return [tuple(r) for r in await conn.fetch(to_postgres_sql(sql), *_pg_params(params))]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(to_postgres_sql(sql), *params)
+            row = await conn.fetchrow(to_postgres_sql(sql), *_pg_params(params))
             return tuple(row) if row is not None else None
 
     @asynccontextmanager
@@ -209,16 +224,16 @@ class _PostgresTx:
         self._conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return _pg_count(await self._conn.execute(to_postgres_sql(sql), *params))
+        return _pg_count(await self._conn.execute(to_postgres_sql(sql), *_pg_params(params)))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(to_postgres_sql(sql), [tuple(r) for r in rows])
+        await self._conn.executemany(to_postgres_sql(sql), [_pg_params(r) for r in rows])
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return [tuple(r) for r in await self._conn.fetch(to_postgres_sql(sql), *params)]
+        return [tuple(r) for r in await self._conn.fetch(to_postgres_sql(sql), *_pg_params(params))]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row = await self._conn.fetchrow(to_postgres_sql(sql), *params)
+        row = await self._conn.fetchrow(to_postgres_sql(sql), *_pg_params(params))
         return tuple(row) if row is not None else None
 
 

@@ -136,3 +136,12 @@ async def test_settings_feedback_audit_and_processed_markers(store: Store) -> No
 
 async def test_migrations_are_idempotent(store: Store) -> None:
     assert await store.migrate() == []
+
+
+async def test_nul_in_ids_and_lookups_never_breaks_the_store(store: Store) -> None:
+    odd = "ghost-\u0000-\U0010ffff"
+    # PostgreSQL rejects U+0000 in text; both stores must answer lookups and take writes anyway.
+    assert await store.is_opted_out("slack", "T1", odd) is False
+    await store.set_member_setting("slack", "T1", odd, "opted_out", True)
+    assert await store.is_opted_out("slack", "T1", odd) is True
+    assert await store.readable_channel_ids("slack", "T1", odd, ()) is not None
