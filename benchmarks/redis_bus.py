@@ -1,8 +1,9 @@
 """Redis Streams bus throughput and lag with 1, 2 and 4 worker processes (store path).
 
-Throughput: the stream is pre-loaded with N ``MessagePosted`` events, then W worker processes of the
-``core.recorder`` consumer group (plus the activity counters when that brain is installed) drain it into
-PostgreSQL; events/s = N / time until every entry is acknowledged. Embedding is excluded.
+Throughput: the stream is pre-loaded with N ``MessagePosted`` events, then W worker processes drain it
+into PostgreSQL through two consumer groups, as a worker running the activity brain does: the
+``core.recorder`` (messages) and ``activity.counters`` (per member x channel x day rollups); events/s =
+N / time until every entry is acknowledged by both groups. Embedding is excluded.
 
 Lag: a producer publishes at a steady rate (default 2,000 events/s) for a few seconds while W workers
 consume; each worker records ``handled_at - event.ts`` per event; we report p50/p95.
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import numpy as np
@@ -31,6 +33,7 @@ from bot.bus_redis import RedisStreamsBus
 from bot.events import ChannelRef, Event, MessagePosted, Platform, UserRef
 from bot.recorder import RECORDED_TYPES, Recorder
 from bot.store import open_store
+from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
 
 REDIS = os.environ.get("GUILDHALL_BENCH_REDIS", "redis://127.0.0.1:6379/14")
 PG = os.environ.get("GUILDHALL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -56,6 +59,7 @@ async def worker(prefix: str, pg_url: str, name: str) -> None:
     """A worker process: consumes into PostgreSQL and records lag samples in Redis."""
     store = await open_store(pg_url)
     recorder = Recorder(store)
+    counters = ActivityCounters(store, ZoneInfo("UTC"))
     bus = RedisStreamsBus(REDIS, prefix=prefix, consumer=name, block_ms=50)
     redis = aioredis.from_url(REDIS)
 
@@ -65,7 +69,9 @@ async def worker(prefix: str, pg_url: str, name: str) -> None:
         lags = [now - e.ts.timestamp() for e in events if isinstance(e, MessagePosted)]
         await redis.rpush(f"{prefix}:lags", *[f"{x:.6f}" for x in lags])
 
-    bus.subscribe_batch(RECORDED_TYPES, handle, name="core.recorder", max_batch=500)
+    # The production batch sizes: the Recorder's default and the activity brain's subscription.
+    bus.subscribe_batch(RECORDED_TYPES, handle, name="core.recorder", max_batch=1000)
+    bus.subscribe_batch(COUNTER_EVENTS, counters.apply, name="activity.counters", max_batch=500)
     print("ready", flush=True)
     # Start consuming only when every worker is up, so the timing covers all of them.
     while not await redis.exists(f"{prefix}:go"):  # noqa: ASYNC110 - cross-process signal
@@ -108,15 +114,19 @@ async def _spawn(prefix: str, url: str, name: str) -> asyncio.subprocess.Process
     return proc
 
 
+GROUPS = ("core.recorder", "activity.counters")
+
+
 async def _pending(redis: aioredis.Redis, prefix: str) -> int:
+    """Entries not yet acknowledged by every group (1 while a group does not exist yet)."""
     try:
         groups = await redis.xinfo_groups(f"{prefix}:ev:messages")
     except Exception:  # noqa: BLE001 - stream not created yet
         return 1
-    for g in groups:
-        if g["name"] in (b"core.recorder", "core.recorder"):
-            return int(g["pending"]) + int(g.get("lag") or 0)
-    return 1
+    left = {str(g["name"], "utf-8") if isinstance(g["name"], bytes) else g["name"]: g for g in groups}
+    if any(name not in left for name in GROUPS):
+        return 1
+    return sum(int(left[name]["pending"]) + int(left[name].get("lag") or 0) for name in GROUPS)
 
 
 async def throughput(workers: int, n: int) -> float:
@@ -125,8 +135,9 @@ async def throughput(workers: int, n: int) -> float:
     db_name, url = await _fresh_db()
     redis = aioredis.from_url(REDIS)
     producer = RedisStreamsBus(REDIS, prefix=prefix)
-    # Create the group first so it starts at the stream's beginning.
-    await producer._ensure_group(producer.stream("messages"), "core.recorder")
+    # Create the groups first so they start at the stream's beginning.
+    for group in GROUPS:
+        await producer._ensure_group(producer.stream("messages"), group)
     pipe_batch = 1000
     for start in range(0, n, pipe_batch):
         async with redis.pipeline(transaction=False) as pipe:
@@ -146,8 +157,10 @@ async def throughput(workers: int, n: int) -> float:
         await p.wait()
     conn = await asyncpg.connect(url)
     stored = await conn.fetchval("SELECT COUNT(*) FROM messages")
+    counted = await conn.fetchval("SELECT COALESCE(SUM(messages), 0) FROM activity_rollup")
     await conn.close()
     assert stored == n, f"expected {n} rows, found {stored}"
+    assert counted > 0, "the activity counters consumed nothing"
     await producer.close()
     await _cleanup(redis, prefix)
     await _drop_db(db_name)
@@ -160,7 +173,8 @@ async def lag(workers: int, rate: int, seconds: float) -> tuple[float, float, in
     db_name, url = await _fresh_db()
     redis = aioredis.from_url(REDIS)
     producer = RedisStreamsBus(REDIS, prefix=prefix)
-    await producer._ensure_group(producer.stream("messages"), "core.recorder")
+    for group in GROUPS:
+        await producer._ensure_group(producer.stream("messages"), group)
     procs = [await _spawn(prefix, url, f"w{i}") for i in range(workers)]
     await redis.set(f"{prefix}:go", b"1")
     total = int(rate * seconds)
@@ -204,7 +218,8 @@ async def main(n: int, rate: int, seconds: float) -> None:
     p50, p95, count = await lag(2, rate, seconds)
     print(f"lag at {rate}/s: p50={p50 * 1000:.1f} ms p95={p95 * 1000:.1f} ms ({count} samples)", flush=True)
     body = (
-        "Store path (Recorder into PostgreSQL through the `core.recorder` consumer group; no embedding). "
+        "Store + activity path: the Recorder (`core.recorder` group) and the activity counters "
+        "(`activity.counters` group) into PostgreSQL, both in every worker process; no embedding. "
         "Throughput drains a pre-loaded stream; every run checks that exactly N rows were stored.\n\n"
         + markdown_table(["worker processes", "events", "events/s"], rows)
         + f"\n\nEnd-to-end lag (publish -> stored) at a steady {rate:,} events/s for {seconds:.0f} s with 2 workers: "
@@ -212,7 +227,7 @@ async def main(n: int, rate: int, seconds: float) -> None:
         "Reproduce: `python -m benchmarks.redis_bus` (Redis :6379, PostgreSQL :5432). All processes share this "
         "machine's 2 cores with Redis and PostgreSQL, so adding workers beyond 2 mostly adds contention."
     )
-    write_section("redis-bus", "Redis Streams bus (scale-out store path)", body)
+    write_section("redis-bus", "Redis Streams bus (scale-out store + activity path)", body)
 
 
 if __name__ == "__main__":
