@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,8 @@ _PAGE = 5000
 # The public partition is over-fetched this many times k before filtering by scope; enough when
 # one workspace dominates, and the loop widens it when filtering leaves too few.
 _OVERFETCH = 4
+# How long a cached collection size is trusted (see ChromaUnitIndex._sizes).
+_SIZE_TTL_S = 5.0
 
 
 def unit_metadata(unit: Unit) -> dict[str, str | int | float | bool]:
@@ -96,6 +99,10 @@ class ChromaUnitIndex:
         self._public = client.get_or_create_collection(f"{collection}_{dim}_public", configuration=config)
         self._restricted = client.get_or_create_collection(f"{collection}_{dim}_restricted", configuration=config)
         self._lock = asyncio.Lock()
+        # Chroma's count() is a SQL COUNT over the collection (~10 ms at 100k units), and a query
+        # needed it several times; sizes are cached, dropped on our writes and after a few seconds
+        # (another process may write to a shared Chroma server).
+        self._sizes: dict[int, tuple[float, int]] = {}
 
     def _collection_for(self, unit: Unit) -> Any:
         return self._public if unit.visibility == "public" else self._restricted
@@ -108,6 +115,7 @@ class ChromaUnitIndex:
         await asyncio.to_thread(self._upsert_sync, list(units), np.asarray(vectors, dtype=np.float32))
 
     def _upsert_sync(self, units: list[Unit], vectors: Vector) -> None:
+        self._sizes.clear()
         ids = [u.unit_id for u in units]
         # Remove from both partitions first: visibility may have changed since the last index.
         self._public.delete(ids=ids)
@@ -131,6 +139,7 @@ class ChromaUnitIndex:
             await asyncio.to_thread(self._delete_sync, ids)
 
     def _delete_sync(self, ids: list[str]) -> None:
+        self._sizes.clear()
         for start in range(0, len(ids), _PAGE):
             self._public.delete(ids=ids[start : start + _PAGE])
             self._restricted.delete(ids=ids[start : start + _PAGE])
@@ -192,7 +201,7 @@ class ChromaUnitIndex:
         return found[:k]
 
     def _overfetch(self, collection: Any, q: Vector, k: int, keep: Callable[[Unit], bool]) -> list[ScoredUnit]:
-        total = collection.count()
+        total = self._size(collection)
         n = min(total, max(k * _OVERFETCH, 32))
         while n > 0:
             hits = self._search(collection, q, n, None)
@@ -202,11 +211,19 @@ class ChromaUnitIndex:
             n = min(total, n * 4)
         return []
 
-    @staticmethod
-    def _search(collection: Any, q: Vector, n: int, where: dict[str, Any] | None) -> list[ScoredUnit]:
+    def _size(self, collection: Any) -> int:
+        now = time.monotonic()
+        cached = self._sizes.get(id(collection))
+        if cached is not None and now - cached[0] < _SIZE_TTL_S:
+            return cached[1]
+        size = int(collection.count())
+        self._sizes[id(collection)] = (now, size)
+        return size
+
+    def _search(self, collection: Any, q: Vector, n: int, where: dict[str, Any] | None) -> list[ScoredUnit]:
         if n <= 0:
             return []
-        n = min(n, collection.count())
+        n = min(n, self._size(collection))
         if n <= 0:
             return []
         res = collection.query(

@@ -131,3 +131,18 @@ def test_solved_threads_gain_a_few_places_but_relevance_still_decides() -> None:
     order = [s.unit.unit_id for s in boost_solved(far)]
     assert order.index("u40") > 10, "an off-topic solved thread is not lifted into the answer's sources"
     assert order.index("u40") < 39
+
+
+async def test_cached_collection_sizes_follow_our_writes(tmp_path: Path) -> None:
+    embedder = HashEmbedder()
+    index = ChromaUnitIndex(open_chroma_client(VectorSettings(path=str(tmp_path))), "t", embedder.dim)
+    first = Unit("a", "slack", "T1", "C1", "rotate the deploy key", message_ids=("1",))
+    await index.upsert([first], embedder.embed([first.text]))
+    q = embedder.embed(["deploy key"])[0]
+    scope = AccessScope("slack", "T1")
+    assert [s.unit.unit_id for s in await index.query_scope(q, k=10, scope=scope)] == ["a"]  # size 1 cached
+    more = [Unit(f"b{i}", "slack", "T1", "C1", f"deploy key note {i}", message_ids=(f"m{i}",)) for i in range(5)]
+    await index.upsert(more, embedder.embed([u.text for u in more]))
+    assert len(await index.query_scope(q, k=10, scope=scope)) == 6, "a stale size must not cap the results"
+    await index.delete(["a", "b0"])
+    assert len(await index.query_scope(q, k=10, scope=scope)) == 4
