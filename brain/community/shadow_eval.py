@@ -6,8 +6,8 @@ protocol, on the community's own solved threads):
 1. take a seeded sample of solved threads (accepted answer known: ✅ by the asker, "Mark solved" or
    the asker's thanks);
 2. copy the history into a temporary store **without those threads' opening questions** (as in the
-   ``-noq`` gold exports: a question must not be found through its own text), keeping the live
-   index's rules — opted-out members' messages and channels the privacy policy excludes are left out;
+   ``-noq`` gold exports: a question must not be found through its own text), with the members'
+   opt-outs, so the indexer applies the live index's rules (opt-outs, the privacy policy's channels);
 3. index the copy with the production indexer and the configured embedder, in a temporary Chroma;
 4. ask each question as its asker in its channel (the same access scope as a live answer) through
    the production retriever and, unless ``sources_only``, the production answerer (LLM + grounding).
@@ -27,7 +27,7 @@ from typing import Any
 from bot.clock import SystemClock
 from bot.config import Settings, VectorSettings
 from bot.events import ChannelRef, Platform, Visibility
-from bot.ml import LLM, Embedder, ScoredUnit
+from bot.ml import LLM, Embedder
 from bot.store import ChannelRow, Store, open_store
 from brain.qa.access import scope_for
 from brain.qa.answerer import Answerer
@@ -105,29 +105,23 @@ async def solved_cases(
     return cases
 
 
-async def _history_without(
-    store: Store, copy: Store, questions: set[tuple[str, str, str]], policy: ChannelPolicy | None
-) -> None:
-    """Copy channels and live messages into ``copy``, minus ``questions`` and what the index never holds."""
+async def _history_without(store: Store, copy: Store, questions: set[tuple[str, str, str]]) -> None:
+    """Copy channels, live messages and opt-outs into ``copy``, minus ``questions``.
+
+    Opt-outs travel with the copy so the production indexer leaves those members out, as it does live.
+    """
     rows = await store.db.fetchall(
         "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels "
         "ORDER BY platform, workspace_id, channel_id"
     )
     channels = [ChannelRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
     await copy.upsert_channels(channels)
-    opted_out: dict[tuple[str, str], set[str]] = {}
+    for p, ws in sorted({(ch.platform, ch.workspace_id) for ch in channels}):
+        for user_id in await store.members_with_setting(p, ws, "opted_out", True):
+            await copy.set_member_setting(p, ws, user_id, "opted_out", True)
     for ch in channels:
-        if policy is not None and not await policy(ch):
-            continue
-        key = (ch.platform, ch.workspace_id)
-        if key not in opted_out:
-            opted_out[key] = await store.members_with_setting(ch.platform, ch.workspace_id, "opted_out", True)
-        messages = [
-            m
-            for m in await store.channel_messages(ch.platform, ch.workspace_id, ch.channel_id)
-            if (m.platform, m.workspace_id, m.message_id) not in questions and m.author_id not in opted_out[key]
-        ]
-        await copy.upsert_messages(messages)
+        messages = await store.channel_messages(ch.platform, ch.workspace_id, ch.channel_id)
+        await copy.upsert_messages(m for m in messages if (m.platform, m.workspace_id, m.message_id) not in questions)
 
 
 async def evaluate_shadow(
@@ -146,35 +140,17 @@ async def evaluate_shadow(
     with tempfile.TemporaryDirectory(prefix="guildhall-shadow-") as tmp:
         copy = await open_store(f"sqlite:///{tmp}/history.db")
         try:
-            await _history_without(store, copy, {(c.platform, c.workspace_id, c.question_id) for c in cases}, policy)
+            await _history_without(store, copy, {(c.platform, c.workspace_id, c.question_id) for c in cases})
             client = open_chroma_client(VectorSettings(path=f"{tmp}/chroma"))
             index = ChromaUnitIndex(client, "shadow", int(embedder.dim))
             bm25 = BM25Index()
-            await Indexer(copy, embedder, index, bm25, clock=SystemClock()).index_all()
+            # The live index's rules: the privacy policy's channels; opted-out members (copied above).
+            await Indexer(copy, embedder, index, bm25, clock=SystemClock(), may_index=policy).index_all()
             retriever = Retriever(embedder, index, bm25)
 
-            async def channel_name(item: ScoredUnit) -> str:
-                row = await store.get_channel(item.unit.platform, item.unit.workspace_id, item.unit.channel_id)
-                return f"#{row.name or row.channel_id}" if row else f"#{item.unit.channel_id}"
-
-            qa = settings.qa
-            answerer = (
-                Answerer(
-                    retriever,
-                    llm,
-                    embedder,
-                    channel_name=channel_name,
-                    bot_name=settings.bot_name,
-                    k=qa.k,
-                    min_support=qa.min_support,
-                    max_new_tokens=settings.llm.max_new_tokens,
-                    fallback_channel=qa.fallback_channel,
-                )
-                if llm is not None
-                else None
-            )
+            answerer = Answerer.from_settings(settings, retriever, llm, store) if llm is not None else None
             for case in cases:
-                await _replay(store, case, retriever, answerer, qa.k, report)
+                await _replay(store, case, retriever, answerer, settings.qa.k, report)
         finally:
             await copy.close()
     return report

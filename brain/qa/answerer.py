@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.config import Settings
 from bot.events import Citation
 from bot.ml import LLM, ChatMessage, Embedder, Generation, ScoredUnit
 from bot.privacy.mentions import neutralize
+from bot.store import Store
 from brain.qa import grounding
 from brain.qa.access import AccessScope
 from brain.qa.retriever import Retriever
@@ -69,6 +71,19 @@ class Answer:
 ChannelNamer = Callable[[ScoredUnit], Awaitable[str]]
 
 
+def store_channel_namer(store: Store) -> ChannelNamer:
+    """``#name`` of a unit's channel from the store (a docs unit is named by its title)."""
+
+    async def channel_name(item: ScoredUnit) -> str:
+        unit = item.unit
+        if unit.kind == "doc":
+            return unit.title or "docs"
+        row = await store.get_channel(unit.platform, unit.workspace_id, unit.channel_id)
+        return f"#{row.name or row.channel_id}" if row else f"#{unit.channel_id}"
+
+    return channel_name
+
+
 class Answerer:
     """Retrieval-augmented answering with grounding.
 
@@ -110,6 +125,25 @@ class Answerer:
         self.max_new_tokens = max_new_tokens
         self.fallback_channel = fallback_channel
         self.timeout_s = timeout_s
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, retriever: Retriever, llm: LLM, store: Store, *, timeout_s: float | None = None
+    ) -> Answerer:
+        """The answerer the ``[qa]`` and ``[llm]`` settings describe, naming channels from ``store``."""
+        qa = settings.qa
+        return cls(
+            retriever,
+            llm,
+            retriever.embedder,
+            channel_name=store_channel_namer(store),
+            bot_name=settings.bot_name,
+            k=qa.k,
+            min_support=qa.min_support,
+            max_new_tokens=settings.llm.max_new_tokens,
+            fallback_channel=qa.fallback_channel,
+            timeout_s=timeout_s,
+        )
 
     def build_messages(self, question: str, units: Sequence[ScoredUnit], channels: Sequence[str]) -> list[ChatMessage]:
         """The chat prompt: fixed system prompt, then sources (delimited, sanitised) and the question."""

@@ -34,7 +34,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
-from bot.ml import LLM, LLMBusyError, ScoredUnit
+from bot.ml import LLM, LLMBusyError
 from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
 from bot.recorder import message_row
@@ -151,27 +151,11 @@ class QABrain(Brain):
         """An answerer over the shared LLM."""
         retriever = await self.retriever()
         llm: LLM = await self.ctx.services.get("llm")
-        qa = self.ctx.settings.qa
-        return Answerer(
-            retriever,
-            llm,
-            retriever.embedder,
-            channel_name=self._channel_name,
-            bot_name=self.ctx.settings.bot_name,
-            k=qa.k,
-            min_support=qa.min_support,
-            max_new_tokens=self.ctx.settings.llm.max_new_tokens,
-            fallback_channel=qa.fallback_channel,
-            # A little over the backend's own limit: the backend should time out first, cleanly.
-            timeout_s=self.ctx.settings.llm.timeout_s * 1.2 + 1,
+        settings = self.ctx.settings
+        # A little over the backend's own limit: the backend should time out first, cleanly.
+        return Answerer.from_settings(
+            settings, retriever, llm, self.ctx.store, timeout_s=settings.llm.timeout_s * 1.2 + 1
         )
-
-    async def _channel_name(self, item: ScoredUnit) -> str:
-        unit = item.unit
-        if unit.kind == "doc":
-            return unit.title or "docs"
-        row = await self.ctx.store.get_channel(unit.platform, unit.workspace_id, unit.channel_id)
-        return f"#{row.name or row.channel_id}" if row else f"#{unit.channel_id}"
 
     # -- indexing ------------------------------------------------------------------------------
     @listen(MessagePosted)
