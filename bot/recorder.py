@@ -113,34 +113,41 @@ class Recorder:
         bus.subscribe_batch(RECORDED_TYPES, self.handle_batch, name="core.recorder", max_batch=self._max_batch)
 
     async def handle_batch(self, events: Sequence[Event]) -> None:
-        """Persist a batch in one transaction, in order.
+        """Persist a batch in one transaction.
 
-        Posts and reactions are collected and written with one statement each; a reaction never
-        depends on a later post, but edits and deletes do, so they flush what was collected first.
+        Posts, reactions, edits and deletes are collected and written with a few statement batches,
+        in that order: every post, then every reaction change, edit and delete. That leaves the same
+        rows as applying them one by one (an edit or delete of an earlier post finds it; the last
+        change to one reaction wins); the rare event that must land *before* a collected one (a post
+        after its own edit or delete, an edit after a delete) flushes what was collected first, and
+        so do membership and thread facts, which are written in place.
         """
-        posts: list[MessagePosted] = []
-        reactions: list[ReactionRow] = []
+        segment = _Segment()
         async with self._store.db.transaction() as tx:
             for event in events:
                 author = _author_of(event)
                 if author is not None and author in self.forgotten:
                     continue
-                if isinstance(event, MessagePosted):
-                    posts.append(event)
-                elif isinstance(event, ReactionAdded):
-                    reactions.append(_reaction_row(event))
-                else:
-                    await self._flush(tx, posts, reactions)
-                    posts, reactions = [], []
+                if segment.must_follow(event):
+                    await self._flush(tx, segment)
+                    segment = _Segment()
+                if not segment.add(event):
+                    await self._flush(tx, segment)
+                    segment = _Segment()
                     await self._write_other(event, tx)
-            await self._flush(tx, posts, reactions)
+            await self._flush(tx, segment)
         self.recorded += sum(isinstance(e, MessagePosted) for e in events)
 
-    async def _flush(self, tx: Executor, posts: list[MessagePosted], reactions: list[ReactionRow]) -> None:
-        if posts:
-            await self._write_posts(posts, tx)
-        if reactions:
-            await self._store.add_reactions(reactions, tx=tx)
+    async def _flush(self, tx: Executor, segment: _Segment) -> None:
+        store = self._store
+        if segment.posts:
+            await self._write_posts(segment.posts, tx)
+        if segment.reactions:
+            # Removals first: "remove, add again" in one segment must replace a stored reaction.
+            await store.remove_reactions(list(segment.removed), tx=tx)
+            await store.add_reactions([row for row in segment.reactions.values() if row is not None], tx=tx)
+        await store.edit_messages(segment.edits, tx=tx)
+        await store.delete_messages(segment.deletes, tx=tx)
 
     async def _write_posts(self, posts: list[MessagePosted], tx: Executor) -> None:
         # One pass with plain tuple keys: imports push every message through here, and the per-post
@@ -151,14 +158,36 @@ class Recorder:
         authors: dict[tuple[object, str, str], UserRef] = {}
         access: set[tuple[str, str, str, str, str]] = set()
         threads: dict[tuple[str, str, str], tuple[object, ...]] = {}
+        values: list[tuple[object, ...]] = []
         last_channel: ChannelRef | None = None
+        platform = workspace_id = ""
         for p in posts:
             ch, author = p.channel, p.author
-            platform, workspace_id = ch.platform.value, ch.workspace_id
             if ch is not last_channel:  # consecutive posts usually share the channel object
                 last_channel = ch
+                platform, workspace_id = ch.platform.value, ch.workspace_id
                 workspaces.add((platform, workspace_id))
                 channels[(platform, workspace_id, ch.channel_id)] = _channel_row(ch)
+            ts = to_epoch(p.ts)
+            # MESSAGE_COLUMNS order.
+            values.append(
+                (
+                    platform,
+                    workspace_id,
+                    p.message_id,
+                    ch.channel_id,
+                    p.thread_id,
+                    p.reply_to,
+                    author.user_id,
+                    ts,
+                    None,
+                    0,
+                    p.text,
+                    int(author.is_bot),
+                    p.subtype,
+                    p.permalink,
+                )
+            )
             authors[(author.platform, author.workspace_id, author.user_id)] = author  # the latest name wins
             if ch.visibility is not public:
                 access.add((platform, workspace_id, ch.channel_id, "user", author.user_id))
@@ -171,7 +200,7 @@ class Recorder:
                         ch.channel_id,
                         "",
                         author.user_id if is_root else "",
-                        to_epoch(p.ts),
+                        ts,
                         int(ch.is_forum),
                     )
         await tx.executemany(
@@ -190,33 +219,11 @@ class Recorder:
             )
         if threads:
             await tx.executemany(_UPSERT_THREAD, list(threads.values()))
-        await self._store.upsert_messages((message_row(p) for p in posts), tx=tx)
+        await self._store.upsert_message_values(values, tx=tx)
 
     async def _write_other(self, event: Event, tx: Executor) -> None:
         store = self._store
-        if isinstance(event, MessageEdited):
-            await store.edit_message(
-                event.platform.value,
-                event.channel.workspace_id,
-                event.message_id,
-                event.text,
-                to_epoch(event.edited_at),
-                tx=tx,
-            )
-        elif isinstance(event, MessageDeleted):
-            await store.delete_message(
-                event.platform.value, event.channel.workspace_id, event.message_id, event.channel.channel_id, tx=tx
-            )
-        elif isinstance(event, ReactionRemoved):
-            await store.remove_reaction(
-                event.platform.value,
-                event.channel.workspace_id,
-                event.message_id,
-                event.user.user_id,
-                event.emoji,
-                tx=tx,
-            )
-        elif isinstance(event, MemberJoined):
+        if isinstance(event, MemberJoined):
             u = event.user
             await store.upsert_users([UserRow(u.platform.value, u.workspace_id, u.user_id, u.name, u.is_bot)], tx=tx)
             if event.channel is not None:
@@ -256,3 +263,59 @@ class Recorder:
                     role_ids=ch.allowed_role_ids,
                     tx=tx,
                 )
+
+
+_ReactionKey = tuple[str, str, str, str, str]
+
+
+class _Segment:
+    """Posts, reaction changes, edits and deletes collected between two structural facts."""
+
+    __slots__ = ("deleted", "deletes", "edited", "edits", "posts", "reactions", "removed")
+
+    def __init__(self) -> None:
+        self.posts: list[MessagePosted] = []
+        # The last change per (message, member, emoji); None means removed.
+        self.reactions: dict[_ReactionKey, ReactionRow | None] = {}
+        self.removed: set[_ReactionKey] = set()  # reactions removed at some point in the segment
+        self.edits: list[tuple[str, str, str, str, float]] = []
+        self.deletes: list[tuple[str, str, str, str]] = []
+        self.edited: set[tuple[str, str, str]] = set()
+        self.deleted: set[tuple[str, str, str]] = set()
+
+    def must_follow(self, event: Event) -> bool:
+        """Whether ``event`` would be written before something collected that it came after."""
+        if isinstance(event, MessagePosted):
+            ch = event.channel
+            key = (ch.platform.value, ch.workspace_id, event.message_id)
+            return key in self.edited or key in self.deleted
+        if isinstance(event, MessageEdited):
+            ch = event.channel
+            return (ch.platform.value, ch.workspace_id, event.message_id) in self.deleted
+        return False
+
+    def add(self, event: Event) -> bool:
+        """Collect ``event``; False when it is a structural fact to write in place."""
+        if isinstance(event, MessagePosted):
+            self.posts.append(event)
+        elif isinstance(event, (ReactionAdded, ReactionRemoved)):
+            ch = event.channel
+            key = (ch.platform.value, ch.workspace_id, event.message_id, event.user.user_id, event.emoji)
+            if isinstance(event, ReactionRemoved):
+                self.reactions[key] = None
+                self.removed.add(key)
+            elif self.reactions.get(key) is None:  # a repeated add keeps the first one's time
+                self.reactions[key] = _reaction_row(event)
+        elif isinstance(event, MessageEdited):
+            ch = event.channel
+            self.edits.append(
+                (ch.platform.value, ch.workspace_id, event.message_id, event.text, to_epoch(event.edited_at))
+            )
+            self.edited.add((ch.platform.value, ch.workspace_id, event.message_id))
+        elif isinstance(event, MessageDeleted):
+            ch = event.channel
+            self.deletes.append((ch.platform.value, ch.workspace_id, event.message_id, ch.channel_id))
+            self.deleted.add((ch.platform.value, ch.workspace_id, event.message_id))
+        else:
+            return False
+        return True

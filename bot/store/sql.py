@@ -17,10 +17,24 @@ from bot.store.db import Database, Executor, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
 from bot.store.schema import migrate
 
-_MESSAGE_COLUMNS = (
-    "platform, workspace_id, message_id, channel_id, thread_id, reply_to, author_id, ts, edited_ts, "
-    "deleted, text, is_bot, subtype, permalink"
+# The column order of message rows (and of :meth:`Store.upsert_message_values` tuples).
+MESSAGE_COLUMNS: tuple[str, ...] = (
+    "platform",
+    "workspace_id",
+    "message_id",
+    "channel_id",
+    "thread_id",
+    "reply_to",
+    "author_id",
+    "ts",
+    "edited_ts",
+    "deleted",
+    "text",
+    "is_bot",
+    "subtype",
+    "permalink",
 )
+_MESSAGE_COLUMNS = ", ".join(MESSAGE_COLUMNS)
 
 # A re-delivered or re-imported post never overwrites an edit or resurrects a deleted message.
 _UPSERT_MESSAGE = f"""
@@ -39,6 +53,17 @@ ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET
                      ELSE messages.edited_ts END,
     permalink = CASE WHEN excluded.permalink <> '' THEN excluded.permalink ELSE messages.permalink END
 """
+
+_EDIT_MESSAGE = (
+    "UPDATE messages SET text = ?, edited_ts = ? WHERE platform = ? AND workspace_id = ? "
+    "AND message_id = ? AND deleted = 0 AND (edited_ts IS NULL OR edited_ts <= ?)"
+)
+_ERASE_MESSAGE = "UPDATE messages SET text = '', deleted = 1 WHERE platform = ? AND workspace_id = ? AND message_id = ? AND deleted = 0"
+# A delete seen before its message leaves a tombstone, so a late delivery cannot bring the text back.
+_TOMBSTONE = (
+    f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, '', 0, NULL, 1, '', 0, '', '') "
+    "ON CONFLICT (platform, workspace_id, message_id) DO NOTHING"
+)
 
 _UPSERT_USER = """
 INSERT INTO users (platform, workspace_id, user_id, name, is_bot, tz) VALUES (?, ?, ?, ?, ?, ?)
@@ -256,9 +281,7 @@ class Store:
     ) -> bool:
         """Apply an edit unless the message is deleted or a newer edit is stored; True if applied."""
         count = await (tx or self.db).execute(
-            "UPDATE messages SET text = ?, edited_ts = ? WHERE platform = ? AND workspace_id = ? "
-            "AND message_id = ? AND deleted = 0 AND (edited_ts IS NULL OR edited_ts <= ?)",
-            (clean_text(text), edited_ts, platform, workspace_id, message_id, edited_ts),
+            _EDIT_MESSAGE, (clean_text(text), edited_ts, platform, workspace_id, message_id, edited_ts)
         )
         return count > 0
 
@@ -271,18 +294,44 @@ class Store:
         late delivery of the original cannot bring the text back.
         """
         ex = tx or self.db
-        count = await ex.execute(
-            "UPDATE messages SET text = '', deleted = 1 WHERE platform = ? AND workspace_id = ? "
-            "AND message_id = ? AND deleted = 0",
-            (platform, workspace_id, message_id),
-        )
+        count = await ex.execute(_ERASE_MESSAGE, (platform, workspace_id, message_id))
         if count == 0 and channel_id:
-            await ex.execute(
-                f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, '', 0, NULL, 1, '', 0, "
-                "'', '') ON CONFLICT (platform, workspace_id, message_id) DO NOTHING",
-                (platform, workspace_id, message_id, channel_id),
-            )
+            await ex.execute(_TOMBSTONE, (platform, workspace_id, message_id, channel_id))
         return count > 0
+
+    async def upsert_message_values(self, rows: Sequence[tuple[Any, ...]], tx: Executor | None = None) -> None:
+        """The bulk path of :meth:`upsert_messages` for the recorder: rows are already tuples in
+        :data:`MESSAGE_COLUMNS` order (``deleted`` and ``is_bot`` as 0/1), skipping one row object
+        per message on imports."""
+        if rows:
+            await (tx or self.db).executemany(
+                _UPSERT_MESSAGE, [r if "\x00" not in r[10] else (*r[:10], clean_text(r[10]), *r[11:]) for r in rows]
+            )
+
+    async def edit_messages(
+        self, edits: Sequence[tuple[str, str, str, str, float]], tx: Executor | None = None
+    ) -> None:
+        """Apply many edits ``(platform, workspace_id, message_id, text, edited_ts)`` in order, with the
+        rules of :meth:`edit_message`, as one statement batch."""
+        if edits:
+            await (tx or self.db).executemany(
+                _EDIT_MESSAGE, [(clean_text(text), ets, p, ws, mid, ets) for p, ws, mid, text, ets in edits]
+            )
+
+    async def delete_messages(self, deletes: Sequence[tuple[str, str, str, str]], tx: Executor | None = None) -> None:
+        """Erase many messages ``(platform, workspace_id, message_id, channel_id)`` with the rules of
+        :meth:`delete_message`, as two statement batches.
+
+        The tombstone insert does nothing for a stored message, so running every erase first and
+        every tombstone second leaves the same rows as deleting one by one.
+        """
+        if not deletes:
+            return
+        ex = tx or self.db
+        await ex.executemany(_ERASE_MESSAGE, [(p, ws, mid) for p, ws, mid, _ in deletes])
+        tombstones = [(p, ws, mid, ch) for p, ws, mid, ch in deletes if ch]
+        if tombstones:
+            await ex.executemany(_TOMBSTONE, tombstones)
 
     async def get_message(self, platform: str, workspace_id: str, message_id: str) -> MessageRow | None:
         """One message (deleted ones come back with empty text and ``deleted=True``)."""
@@ -413,6 +462,17 @@ class Store:
             (platform, workspace_id, message_id, user_id, emoji),
         )
         return count > 0
+
+    async def remove_reactions(
+        self, reactions: Sequence[tuple[str, str, str, str, str]], tx: Executor | None = None
+    ) -> None:
+        """Forget many reactions ``(platform, workspace_id, message_id, user_id, emoji)``."""
+        if reactions:
+            await (tx or self.db).executemany(
+                "DELETE FROM reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? AND user_id = ? "
+                "AND emoji = ?",
+                reactions,
+            )
 
     async def reactions_for(self, platform: str, workspace_id: str, message_id: str) -> list[ReactionRow]:
         """Reactions on one message."""

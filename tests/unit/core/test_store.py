@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow
+from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow, open_store
+from bot.store.db import SQLiteDatabase
 from tests.store_backends import fresh_store
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
@@ -145,3 +148,68 @@ async def test_nul_in_ids_and_lookups_never_breaks_the_store(store: Store) -> No
     await store.set_member_setting("slack", "T1", odd, "opted_out", True)
     assert await store.is_opted_out("slack", "T1", odd) is True
     assert await store.readable_channel_ids("slack", "T1", odd, ()) is not None
+
+
+async def test_batch_edits_deletes_and_reaction_removals_follow_the_single_rules(store: Store) -> None:
+    await store.upsert_messages([msg("m1", "first"), msg("m2", "second")])
+    # In order: a newer edit wins over an older one given later; an edit of a deleted message is ignored.
+    await store.edit_messages(
+        [
+            ("slack", "T1", "m1", "newest", 30.0),
+            ("slack", "T1", "m1", "older", 20.0),
+            ("slack", "T1", "m2", "edited", 10.0),
+        ]
+    )
+    await store.delete_messages([("slack", "T1", "m2", "C1"), ("slack", "T1", "never-seen", "C1")])
+    await store.edit_messages([("slack", "T1", "m2", "resurrected?", 40.0)])
+    m1, m2 = await store.get_message("slack", "T1", "m1"), await store.get_message("slack", "T1", "m2")
+    assert m1 is not None and (m1.text, m1.edited_ts) == ("newest", 30.0)
+    assert m2 is not None and m2.deleted and m2.text == ""
+    # The delete seen before its message left a tombstone: the late original stays erased.
+    await store.upsert_message_values(
+        [("slack", "T1", "never-seen", "C1", None, None, "U1", 5.0, None, 0, "late text", 0, "", "")]
+    )
+    late = await store.get_message("slack", "T1", "never-seen")
+    assert late is not None and late.deleted and late.text == ""
+    await store.add_reactions([ReactionRow("slack", "T1", "m1", "U2", "+1", 1.0)])
+    await store.remove_reactions([("slack", "T1", "m1", "U2", "+1"), ("slack", "T1", "m1", "U3", "+1")])
+    assert await store.reactions_for("slack", "T1", "m1") == []
+
+
+async def test_bulk_message_values_store_nul_like_single_upserts(store: Store) -> None:
+    await store.upsert_message_values(
+        [("slack", "T1", "m1", "C1", "m1", None, "U1", 5.0, None, 0, "a\x00b", 0, "", "https://x/p1")]
+    )
+    await store.upsert_messages([msg("m2", "a\x00b")])
+    m1, m2 = await store.get_message("slack", "T1", "m1"), await store.get_message("slack", "T1", "m2")
+    assert m1 is not None and m2 is not None
+    assert m1.text == m2.text == "a\ufffdb"
+    assert (m1.thread_id, m1.permalink, m1.is_bot) == ("m1", "https://x/p1", False)
+
+
+async def test_the_wal_is_checkpointed_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The writer only checkpoints by itself past ~80 MB of WAL; the database file growing after a
+    # few MB of writes shows the background checkpointer copied them in.
+    monkeypatch.setattr(SQLiteDatabase, "CHECKPOINT_INTERVAL_S", 0.02)
+    path = tmp_path / "s.db"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        before = path.stat().st_size
+        await store.upsert_messages([msg(f"m{i}", "x" * 1000) for i in range(2000)])
+        for _ in range(250):
+            if path.stat().st_size > before + 1_000_000:
+                break
+            await asyncio.sleep(0.02)
+        assert path.stat().st_size > before + 1_000_000
+    finally:
+        await store.close()
+    assert (await _count_messages(path)) == 2000
+
+
+async def _count_messages(path: Path) -> int:
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        row = await store.db.fetchone("SELECT COUNT(*) FROM messages")
+        return int(row[0]) if row else 0
+    finally:
+        await store.close()
