@@ -179,6 +179,7 @@ class SlackExportImporter:
         self.source = source
         self.summary = ImportSummary(source=str(source.path))
         self.users: dict[str, UserRef] = {}
+        self._user_refs: dict[tuple[str, str, bool, str], UserRef] = {}
         self.workspace_id = workspace_id or ""
         self.team_domain = team_domain or ""
 
@@ -241,10 +242,17 @@ class SlackExportImporter:
 
     def user(self, user_id: str, *, is_bot: bool = False, name: str = "") -> UserRef:
         """The ref of a member (unknown ids become members without a name)."""
-        known = self.users.get(user_id)
-        if known is not None:
-            return UserRef(Platform.SLACK, self.workspace_id, user_id, known.name, known.is_bot or is_bot)
-        return UserRef(Platform.SLACK, self.workspace_id, user_id, name, is_bot)
+        # Refs are immutable and a member posts many times: one object per member, not per message.
+        cache_key = (self.workspace_id, user_id, is_bot, name)
+        ref = self._user_refs.get(cache_key)
+        if ref is None:
+            known = self.users.get(user_id)
+            if known is not None:
+                ref = UserRef(Platform.SLACK, self.workspace_id, user_id, known.name, known.is_bot or is_bot)
+            else:
+                ref = UserRef(Platform.SLACK, self.workspace_id, user_id, name, is_bot)
+            self._user_refs[cache_key] = ref
+        return ref
 
     # -- messages --------------------------------------------------------------------------------
     def day_files(self, conv: _Conversation, names: list[str]) -> list[str]:

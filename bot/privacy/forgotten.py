@@ -24,4 +24,5 @@ class ForgottenMembers:
         self._keys.add(user.key)
 
     def __contains__(self, user: UserRef) -> bool:
-        return user.key in self._keys
+        # Checked for every inbound event; almost always nobody has been forgotten.
+        return bool(self._keys) and user.key in self._keys
