@@ -36,8 +36,9 @@ class ActivityBrain(Brain):
         self.counters = ActivityCounters(
             self.ctx.store, self.ctx.settings.tz, min_words=s.min_words, per_minute_cap=s.per_minute_cap
         )
-        # A batch subscription: counters are applied a few hundred events per transaction.
-        self.ctx.bus.subscribe_batch(COUNTER_EVENTS, self._on_batch, name="activity.counters")
+        # A batch subscription: counters are applied up to 2,000 events per transaction (live traffic
+        # makes small batches; a burst amortises the lookups and upserts over more rows).
+        self.ctx.bus.subscribe_batch(COUNTER_EVENTS, self._on_batch, name="activity.counters", max_batch=2000)
 
     async def _on_batch(self, events: Sequence[Event]) -> None:
         await self.counters.apply(events)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
@@ -169,6 +170,7 @@ class ActivityCounters:
         self.per_minute_cap = per_minute_cap
         # Per-minute counts only matter for the current minute; a bounded dict is enough.
         self._minute_counts: dict[tuple[str, str, str, int], int] = {}
+        self._days: dict[int, str] = {}
         # PostgreSQL: rows written since start, until the tables are known to have planner statistics.
         self._unanalyzed_rows: int | None = 0 if store.db.dialect == "postgresql" else None
 
@@ -214,6 +216,17 @@ class ActivityCounters:
         if row is None or int(row[0]) == 0:
             for table in ("activity_contrib", "activity_reactions", "activity_rollup"):
                 await self.store.db.execute(f"ANALYZE {table}")
+
+    def _day(self, when: datetime, ts: float) -> str:
+        """The local day of ``when``, cached per quarter hour of UTC: every offset and transition in
+        use since the 1970s falls on a quarter hour, so a bucket never straddles local midnight."""
+        bucket = int(ts // 900)
+        day = self._days.get(bucket)
+        if day is None:
+            if len(self._days) > _CAP_MEMORY:
+                self._days.clear()
+            day = self._days[bucket] = local_day(when, self.tz)
+        return day
 
     # -- loading -------------------------------------------------------------------------------
     async def _load(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
@@ -269,7 +282,7 @@ class ActivityCounters:
         words = word_count(e.text)
         ts = e.ts.timestamp()
         row = Contribution(
-            platform, ws, e.message_id, e.channel.channel_id, e.author.user_id, thread, local_day(e.ts, self.tz), ts
+            platform, ws, e.message_id, e.channel.channel_id, e.author.user_id, thread, self._day(e.ts, ts), ts
         )
         row.words = words
         row.is_question = int(thread in (None, e.message_id) and is_question(e.text))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.clock import FakeClock
 from bot.events import MessageDeleted, MessageEdited, ReactionAdded, ReactionRemoved
+from bot.store import open_store
 from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel, user
 from brain.activity.brain import ActivityBrain
+from brain.activity.counters import ActivityCounters
+from brain.activity.scoring import local_day
 from tests.conftest import AppFactory
 
 LONG = "here is a long enough answer"
@@ -176,3 +182,19 @@ async def test_days_follow_the_community_time_zone(make_app: AppFactory, setting
     await app.bus.drain()
     row = await app.store.db.fetchone("SELECT day FROM activity_rollup WHERE user_id = 'kei'")
     assert row is not None and row[0] == "2026-01-06"
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"])
+async def test_cached_local_days_match_the_time_zone_across_midnights_and_dst(zone: str) -> None:
+    # Rollup days are cached per UTC quarter hour; zones with :45 and :30 offsets and half-hour
+    # DST shifts must still get the exact local day of every message.
+    tz = ZoneInfo(zone)
+    store = await open_store("sqlite://:memory:")
+    try:
+        counters = ActivityCounters(store, tz)
+        start = datetime(2024, 3, 30, tzinfo=UTC)
+        for step in range(0, 60 * 24 * 45, 7):  # every 7 minutes over 45 days (both DST changes in some zones)
+            when = start + timedelta(minutes=step)
+            assert counters._day(when, when.timestamp()) == local_day(when, tz), when
+    finally:
+        await store.close()
