@@ -141,6 +141,10 @@ class QASettings(BaseModel):
     """Question answering."""
 
     k: int = Field(default=6, ge=1, le=50)
+    # Characters of retrieved text in the prompt, best-ranked units first (whole while they fit,
+    # then one trimmed, the rest dropped). On CPU every prompt token costs prefill time and slows
+    # each decoded token; ~2,000 chars is ~600 tokens with the bundled model's tokenizer.
+    context_chars: int = Field(default=2000, ge=200, le=100_000)
     rerank_model: str | None = None
     min_support: float = Field(default=0.5, ge=0.0, le=1.0)
     answer_unanswered_after_min: int | None = None

@@ -1,13 +1,13 @@
 """From a question to a grounded, cited answer (or an honest abstention).
 
 1. retrieve units under the asker's access scope;
-2. build the prompt from ``prompts/`` templates; retrieved text is *data*: each unit sits in a
-   numbered ``<source>`` block and role-like markup inside it (chat-template tokens, ``system:``
-   prefixes, fake ``</source>`` tags) is neutralised so a message saying "ignore previous
-   instructions" stays quoted text;
-3. generate, verify each sentence (:mod:`brain.qa.grounding`), drop unsupported ones;
-4. cite the sources the kept sentences use, renumbered ``[1]..[n]``, with message links; or abstain
-   naming the channel whose units scored best.
+2. build the prompt from ``prompts/`` templates: the best-ranked units that fit ``qa.context_chars``
+   (:mod:`brain.qa.context`), each in a numbered ``<source>`` block with its role-like markup
+   neutralised, so a message saying "ignore previous instructions" stays quoted text;
+3. generate, verify each sentence (:mod:`brain.qa.grounding`) against exactly the source text the
+   model was shown, drop unsupported ones;
+4. cite the shown sources the kept sentences use, renumbered ``[1]..[n]``, with message links; or
+   abstain naming the channel whose units scored best.
 The output is neutralised too: mass mentions (``@everyone``, ``<!channel>``) never reach the chat.
 """
 
@@ -26,27 +26,11 @@ from bot.privacy.mentions import neutralize
 from bot.store import Store
 from brain.qa import grounding
 from brain.qa.access import AccessScope
+from brain.qa.context import Source, fit_sources, sanitize_source
 from brain.qa.retriever import Retriever
 from prompts import load_prompt, render_prompt
 
 NOT_FOUND = "NOT_FOUND"
-_SOURCE_CHARS = 1200
-
-# Markup a chat message could use to pose as the prompt's structure or another role.
-_ROLE_MARKUP = [
-    re.compile(r"<\|[^|>]{0,40}\|>"),  # <|im_start|>, <|system|>, <|endoftext|>
-    re.compile(r"</?\s*(?:source|system|assistant|user|human|inst|s)\b[^>]{0,80}>", re.IGNORECASE),
-    re.compile(r"\[/?\s*INST\s*\]|<</?SYS>>", re.IGNORECASE),
-    re.compile(r"^\s*#{2,}\s*(?:instruction|system|response|assistant)s?\b:?", re.IGNORECASE | re.MULTILINE),
-]
-_ROLE_PREFIX = re.compile(r"^(\s*)(system|assistant|user|human)\s*:", re.IGNORECASE | re.MULTILINE)
-
-
-def sanitize_source(text: str) -> str:
-    """Neutralise role-like markup in retrieved text (it is quoted data, not prompt structure)."""
-    for pattern in _ROLE_MARKUP:
-        text = pattern.sub(" ", text)
-    return _ROLE_PREFIX.sub(r"\1\2 (quoted):", text)
 
 
 def neutralize_output(text: str) -> str:
@@ -93,7 +77,8 @@ class Answerer:
         embedder: For the grounding check (same model as retrieval).
         channel_name: ``#name`` of a unit's channel (abstain message, citation titles).
         bot_name: Used in the system prompt.
-        k: Sources shown to the model.
+        k: Units retrieved for the prompt (fewer are shown when they exceed ``context_chars``).
+        context_chars: Characters of source text the prompt may hold, best-ranked units first.
         min_support: Share of judged sentences that must be supported, else abstain.
         max_new_tokens: Generation budget.
         fallback_channel: Named when nothing relevant was retrieved.
@@ -110,6 +95,7 @@ class Answerer:
         channel_name: ChannelNamer,
         bot_name: str = "guildhall",
         k: int = 6,
+        context_chars: int = 2000,
         min_support: float = 0.5,
         max_new_tokens: int = 128,
         fallback_channel: str = "#help",
@@ -121,6 +107,7 @@ class Answerer:
         self.channel_name = channel_name
         self.bot_name = bot_name
         self.k = k
+        self.context_chars = context_chars
         self.min_support = min_support
         self.max_new_tokens = max_new_tokens
         self.fallback_channel = fallback_channel
@@ -139,22 +126,25 @@ class Answerer:
             channel_name=store_channel_namer(store),
             bot_name=settings.bot_name,
             k=qa.k,
+            context_chars=qa.context_chars,
             min_support=qa.min_support,
             max_new_tokens=settings.llm.max_new_tokens,
             fallback_channel=qa.fallback_channel,
             timeout_s=timeout_s,
         )
 
+    def select_sources(self, units: Sequence[ScoredUnit], channels: Sequence[str]) -> list[Source]:
+        """What the model is shown of ``units`` (best first): sanitised text within ``context_chars``."""
+        return fit_sources(units, channels, budget_chars=self.context_chars)
+
     def build_messages(self, question: str, units: Sequence[ScoredUnit], channels: Sequence[str]) -> list[ChatMessage]:
-        """The chat prompt: fixed system prompt, then sources (delimited, sanitised) and the question."""
+        """The chat prompt: fixed system prompt, then the sources that fit (delimited, sanitised) and the question."""
+        return self._messages(question, self.select_sources(units, channels))
+
+    def _messages(self, question: str, sources: Sequence[Source]) -> list[ChatMessage]:
         blocks = [
-            render_prompt(
-                "qa_source",
-                number=n,
-                channel=sanitize_source(channel),
-                text=sanitize_source(item.unit.text[:_SOURCE_CHARS]),
-            )
-            for n, (item, channel) in enumerate(zip(units, channels, strict=True), start=1)
+            render_prompt("qa_source", number=n, channel=sanitize_source(source.channel), text=source.text)
+            for n, source in enumerate(sources, start=1)
         ]
         return [
             ChatMessage("system", render_prompt("qa_system", bot_name=self.bot_name)),
@@ -191,15 +181,18 @@ class Answerer:
         units = [s for s in found if exclude_message_ids.isdisjoint(s.unit.message_ids)][: self.k]
         if not units:
             return Answer(question, render_prompt("qa_abstain", channel=self.fallback_channel), abstained=True)
-        channels = [await self.channel_name(u) for u in units]
-        messages = self.build_messages(question, units, channels)
+        sources = self.select_sources(units, [await self.channel_name(u) for u in units])
+        # From here on, source n is the n-th *shown* unit: citations and grounding refer to those only.
+        units = [s.item for s in sources]
+        channels = [s.channel for s in sources]
+        messages = self._messages(question, sources)
         generation = await self._generate(messages, self.max_new_tokens)
         draft = generation.text.strip()
         if generation.finish_reason == "length":
             draft = grounding.drop_unfinished_tail(draft)
         if not draft or NOT_FOUND in draft:
             return self._abstain(question, units, channels, draft, 0.0)
-        result = grounding.check(draft, units, self.embedder)
+        result = grounding.check(draft, units, self.embedder, texts=[s.text for s in sources])
         kept = result.kept
         if not kept or result.support < self.min_support:
             return self._abstain(question, units, channels, draft, result.support)

@@ -113,14 +113,22 @@ def check(
     *,
     overlap_threshold: float = OVERLAP_THRESHOLD,
     similarity_threshold: float = SIMILARITY_THRESHOLD,
+    texts: Sequence[str] | None = None,
 ) -> GroundingResult:
-    """Verify every sentence of ``draft`` against ``units`` (source n = ``units[n-1]``)."""
+    """Verify every sentence of ``draft`` against ``units`` (source n = ``units[n-1]``).
+
+    ``texts`` is what the model was shown of each unit (cut to the prompt's budget); a sentence is
+    only supported by text the model actually saw. Without it, the units' full text is used.
+    """
     sentences = unique_sentences(split_sentences(draft))
     if not sentences or not units:
         return GroundingResult(tuple(), 0.0)
+    shown = [u.unit.text for u in units] if texts is None else list(texts)
+    if len(shown) != len(units):
+        raise ValueError(f"{len(shown)} texts for {len(units)} units")
     plain = [_CITATION.sub("", s).strip() for s in sentences]
-    unit_tokens = [set(tokenize(u.unit.text)) for u in units]
-    vectors = embedder.embed([u.unit.text for u in units] + plain)
+    unit_tokens = [set(tokenize(t)) for t in shown]
+    vectors = embedder.embed(shown + plain)
     unit_vecs, sent_vecs = vectors[: len(units)], vectors[len(units) :]
     sims = np.asarray(sent_vecs @ unit_vecs.T, dtype=np.float32)
     checks = []
