@@ -135,6 +135,9 @@ class LLMSettings(BaseModel):
     device_map: str = "auto"
     warmup: bool = True
     cpu_threads: int | None = Field(default=None, ge=1)  # None: all cores but one (all, on <= 2 cores)
+    # Greedy decoding of a lone request proposes up to this many tokens from its prompt (n-gram lookup)
+    # and verifies them in one step; 0 decodes one token per step.
+    prompt_lookup_tokens: int = Field(default=8, ge=0, le=32)
 
 
 class QASettings(BaseModel):

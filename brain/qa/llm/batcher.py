@@ -12,7 +12,14 @@ into one batch and decoded step by step over a KV cache:
   on its own, then its KV cache is left-padded and appended to the running one), so nobody waits
   for the slowest member of an earlier batch — continuous batching over plain forward passes;
 * the waiting queue is bounded: past ``max_queue`` a request fails fast with
-  :class:`bot.ml.LLMBusyError` instead of growing latency without bound.
+  :class:`bot.ml.LLMBusyError` instead of growing latency without bound;
+* a request decoding alone (greedy) uses prompt-lookup speculation: when the last few tokens
+  occurred before in its prompt or output, the tokens that followed them there are proposed and
+  verified in one forward pass, and every proposed token the model agrees with is kept. On a CPU a
+  decoding step costs about the same whether it reads one token or a handful (the weights are read
+  once either way), and grounded answers copy their sources and small models repeat themselves,
+  so several tokens often come out of one step. The output is the greedy output: a proposal is
+  only kept where it equals the model's own choice.
 
 Model forward passes run in one worker thread (torch releases the GIL), so the event loop keeps
 serving chat traffic while the model computes.
@@ -74,6 +81,7 @@ class MicroBatcher:
         temperature: 0 for greedy decoding.
         continuous: let requests that arrive during a batch join it at the next step (off: they
             wait for the whole batch to finish; kept for the benchmark's comparison).
+        lookahead: most tokens proposed per step by prompt lookup (0 turns speculation off).
     """
 
     def __init__(
@@ -88,6 +96,7 @@ class MicroBatcher:
         max_queue: int = 64,
         temperature: float = 0.0,
         continuous: bool = True,
+        lookahead: int = 0,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -98,6 +107,7 @@ class MicroBatcher:
         self.max_queue = max_queue
         self.temperature = temperature
         self.continuous = continuous
+        self.lookahead = lookahead
         self._waiting: deque[GenRequest] = deque()
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -106,6 +116,9 @@ class MicroBatcher:
         self.largest_batch = 0
         self.admitted_mid_batch = 0
         self.finished: Counter[str] = Counter()  # requests ended, by finish reason
+        self.forward_steps = 0  # decoding forward passes (prefills not counted)
+        self.proposed_tokens = 0  # tokens proposed by prompt lookup
+        self.accepted_tokens = 0  # of which the model agreed with
 
     # -- submission ------------------------------------------------------------------------------
     def submit(
@@ -209,9 +222,17 @@ class MicroBatcher:
             if not active:
                 return
             self.largest_batch = max(self.largest_batch, len(active))
+            draft = self._propose(active, cache)
+            if draft:
+                active, next_ids, mask, positions = await self._speculate(
+                    active[0], draft, next_ids, cache, mask, positions
+                )
+                await asyncio.sleep(0)
+                continue
             mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=device)], dim=-1)
             positions = positions + 1
             logits, cache = await self._forward(next_ids.view(-1, 1), mask, positions, cache)
+            self.forward_steps += 1
             next_ids = self._pick(logits)
             keep = self._accept(active, next_ids)
             if len(keep) < len(active):
@@ -224,6 +245,48 @@ class MicroBatcher:
                 if keep and _mergeable(cache):
                     mask = _trim_left(cache, mask)
             await asyncio.sleep(0)  # let streams be read between steps
+
+    def _propose(self, active: list[GenRequest], cache: Any) -> list[int]:
+        """Tokens to verify in the next step: only for one greedy request decoding alone."""
+        if self.lookahead <= 0 or self.temperature > 0 or len(active) != 1 or (self.continuous and self._waiting):
+            return []
+        request = active[0]
+        # The last accepted token is fed with the proposal, so room is one less than what is left.
+        room = min(self.lookahead, request.max_new_tokens - len(request.token_ids) - 1)
+        if room <= 0 or not _mergeable(cache):  # rejected proposals are cut from plain KV caches only
+            return []
+        return prompt_lookup(request.prompt_ids + request.token_ids, room)
+
+    async def _speculate(
+        self, request: GenRequest, draft: list[int], next_ids: Any, cache: Any, mask: Any, positions: Any
+    ) -> tuple[list[GenRequest], Any, Any, Any]:
+        """One forward pass over the pending token and ``draft``; keeps the tokens the model agrees with.
+
+        Returns the new ``(active, next_ids, mask, positions)``; the cache is cut to the kept tokens.
+        """
+        import torch
+
+        device = self.model.device
+        fed = len(draft) + 1
+        ids = torch.tensor([[int(next_ids[0]), *draft]], dtype=torch.long, device=device)
+        mask = torch.cat([mask, torch.ones((1, fed), dtype=mask.dtype, device=device)], dim=-1)
+        steps = positions + torch.arange(1, fed + 1, device=device).view(1, -1)
+        logits, cache = await self._forward(ids, mask, steps, cache, keep=fed)
+        self.forward_steps += 1
+        self.proposed_tokens += len(draft)
+        picks = [int(t) for t in self._pick_all(logits[0])]
+        # picks[i] is the model's token after fed token i; draft[i] stands for picks[i] until they differ.
+        kept = 1
+        while kept < fed and picks[kept - 1] == draft[kept - 1]:
+            kept += 1
+        self.accepted_tokens += kept - 1
+        _crop_right(cache, fed - kept)
+        mask = mask[:, : mask.shape[1] - (fed - kept)]
+        positions = positions + kept
+        for token in picks[:kept]:
+            if not self._accept([request], torch.tensor([token], device=device)):
+                return [], None, mask, positions  # finished: eos, stop string, length or cancelled
+        return [request], torch.tensor([picks[kept - 1]], dtype=torch.long, device=device), mask, positions
 
     def _take(self, room: int) -> list[GenRequest]:
         """Up to ``room`` live requests from the head of the queue."""
@@ -286,27 +349,30 @@ class MicroBatcher:
         return keep
 
     def _pick(self, logits: Any) -> Any:
+        return self._pick_all(logits[:, -1, :])
+
+    def _pick_all(self, logits: Any) -> Any:
+        """The next token for each row of ``logits`` (..., vocab): greedy, or sampled."""
         import torch
 
-        last = logits[:, -1, :]
         if self.temperature <= 0:
-            return last.argmax(dim=-1)
-        probs = torch.softmax(last.float() / self.temperature, dim=-1)
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits.float() / self.temperature, dim=-1)
         return torch.multinomial(probs, 1).squeeze(-1)
 
-    async def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> tuple[Any, Any]:
+    async def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, keep: int = 1) -> tuple[Any, Any]:
         def step() -> tuple[Any, Any]:
             import torch
 
             with torch.inference_mode():
-                # Only the last position's logits are used: the prompt's would cost vocab x length.
+                # Only the last ``keep`` positions' logits are used: the prompt's would cost vocab x length.
                 out = self.model(
                     input_ids=ids,
                     attention_mask=mask,
                     position_ids=positions,
                     past_key_values=cache,
                     use_cache=True,
-                    logits_to_keep=1,
+                    logits_to_keep=keep,
                 )
             return out.logits, out.past_key_values
 
@@ -399,6 +465,32 @@ def _trim_left(cache: Any, mask: Any) -> Any:
         layer.keys = layer.keys[:, :, start:, :]
         layer.values = layer.values[:, :, start:, :]
     return mask[:, start:]
+
+
+def _crop_right(cache: Any, count: int) -> None:
+    """Drop the last ``count`` positions of every layer of ``cache`` (rejected proposals)."""
+    if count <= 0:
+        return
+    for layer in cache.layers:
+        layer.keys = layer.keys[:, :, :-count, :]
+        layer.values = layer.values[:, :, :-count, :]
+
+
+def prompt_lookup(seq: Sequence[int], room: int, *, longest: int = 3, shortest: int = 2) -> list[int]:
+    """Up to ``room`` tokens that followed the latest earlier occurrence of ``seq``'s last n-gram.
+
+    n goes from ``longest`` down to ``shortest``; the most recent occurrence wins, since a model that
+    repeats itself repeats what it said last. Empty when nothing matches.
+    """
+    for n in range(longest, shortest - 1, -1):
+        if len(seq) <= n:
+            continue
+        tail = list(seq[-n:])
+        first = tail[0]
+        for start in range(len(seq) - n - 1, -1, -1):
+            if seq[start] == first and list(seq[start : start + n]) == tail:
+                return list(seq[start + n : start + n + room])
+    return []
 
 
 def _stop_prefix_overlap(text: str, stops: Sequence[str]) -> int:

@@ -146,6 +146,7 @@ class TransformersLLM:
                     max_batch=self.settings.max_batch,
                     max_queue=self.settings.max_queue,
                     temperature=self.settings.temperature,
+                    lookahead=self.settings.prompt_lookup_tokens,
                 )
         assert self._batcher is not None
         return self._batcher

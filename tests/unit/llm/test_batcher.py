@@ -9,7 +9,7 @@ import torch
 from transformers import LlamaForCausalLM
 
 from bot.ml import LLMBusyError
-from brain.qa.llm.batcher import DONE, MicroBatcher
+from brain.qa.llm.batcher import DONE, MicroBatcher, prompt_lookup
 
 
 class ToyTokenizer:
@@ -120,4 +120,68 @@ async def test_empty_prompt_is_rejected(tiny_model: LlamaForCausalLM) -> None:
     batcher = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0)
     with pytest.raises(ValueError):
         batcher.submit([], max_new_tokens=2)
+    await batcher.close()
+
+
+def test_prompt_lookup_proposes_what_followed_the_latest_match() -> None:
+    assert prompt_lookup([1, 2, 3, 9, 1, 2, 3, 8, 7, 1, 2, 3], 2) == [8, 7]  # latest match of (1, 2, 3)
+    assert prompt_lookup([4, 5, 6, 4, 5], 8) == [6, 4, 5]  # (4, 5) matched; proposal runs to the end
+    assert prompt_lookup([1, 2, 3, 4, 2, 9, 3, 4], 3) == [2, 9, 3]  # the longest n-gram is tried first
+    assert prompt_lookup([1, 2, 3, 4], 4) == []  # no repeated bigram
+    assert prompt_lookup([7, 7], 4) == []  # too short to look anything up
+    assert prompt_lookup([5, 6, 5, 6], 1) == [5]
+
+
+async def test_prompt_lookup_keeps_the_greedy_output_in_fewer_steps(tiny_model: LlamaForCausalLM) -> None:
+    plain = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1)
+    fast = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, lookahead=8)
+    for prompt, n in zip(PROMPTS, [60, 40, 17, 5], strict=True):
+        slow_one = plain.submit(prompt, max_new_tokens=n, ignore_eos=True)
+        await plain.wait(slow_one)
+        fast_one = fast.submit(prompt, max_new_tokens=n, ignore_eos=True)
+        await fast.wait(fast_one)
+        assert fast_one.token_ids == slow_one.token_ids == greedy_reference(tiny_model, prompt, n)
+        assert fast_one.finish_reason == "length" and len(fast_one.token_ids) == n
+    assert fast.accepted_tokens > 0 and fast.proposed_tokens >= fast.accepted_tokens
+    assert fast.forward_steps < plain.forward_steps
+    await plain.close()
+    await fast.close()
+
+
+async def test_prompt_lookup_ends_at_eos_and_stop_strings_inside_a_proposal(tiny_model: LlamaForCausalLM) -> None:
+    # PROMPTS[1] decodes "36 11 40 41 55 38 34 32 36 11 40 41 55 38 34 44 ...": the second "36 11" makes
+    # the lookup propose "40 41 55 38 34 32", the model keeps five of them and picks 44 in the same step.
+    prompt = PROMPTS[1]
+    reference = greedy_reference(tiny_model, prompt, 40)
+    eos = 44
+    assert reference.index(eos) > 10
+    text = ToyTokenizer().decode(reference)
+    stop = text[4:13]  # completed by a token kept from a proposal
+    results = []
+    for lookahead in (0, 8):
+        batcher = MicroBatcher(tiny_model, ToyTokenizer(), eos_ids=[eos], pad_id=0, window_ms=1, lookahead=lookahead)
+        ended = batcher.submit(prompt, max_new_tokens=40)
+        await batcher.wait(ended)
+        stopped = batcher.submit(prompt, max_new_tokens=40, stop=[stop], ignore_eos=True)
+        await batcher.wait(stopped)
+        results.append([(r.token_ids, r.text, r.finish_reason) for r in (ended, stopped)])
+        assert (batcher.accepted_tokens > 0) == (lookahead > 0)
+        await batcher.close()
+    assert results[0] == results[1]
+    (ended_ids, _, ended_reason), (_, stopped_text, stopped_reason) = results[1]
+    assert ended_ids == reference[: reference.index(eos)] and ended_reason == "stop"
+    assert stopped_text == text[: text.find(stop)] and stopped_reason == "stop"
+
+
+async def test_a_late_request_joins_a_speculating_one_and_both_stay_greedy(tiny_model: LlamaForCausalLM) -> None:
+    batcher = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, max_batch=8, lookahead=8)
+    early = batcher.submit(PROMPTS[0], max_new_tokens=40, ignore_eos=True)
+    for _ in range(8):  # the early request decodes alone, with proposals
+        await early.pieces.get()
+    accepted_alone = batcher.accepted_tokens
+    late = batcher.submit(PROMPTS[3], max_new_tokens=25, ignore_eos=True)
+    await asyncio.gather(batcher.wait(early), batcher.wait(late))
+    assert accepted_alone > 0 and batcher.admitted_mid_batch == 1
+    assert early.token_ids == greedy_reference(tiny_model, PROMPTS[0], 40)
+    assert late.token_ids == greedy_reference(tiny_model, PROMPTS[3], 25)
     await batcher.close()

@@ -147,3 +147,16 @@ async def test_warmup_loads_once(tiny_model: Any) -> None:
     await llm.generate(QUESTION, max_new_tokens=2)
     assert batcher is not None and llm._batcher is batcher
     await llm.aclose()
+
+
+async def test_prompt_lookup_is_configured_and_keeps_the_output(tiny_model: Any) -> None:
+    plain = local(tiny_model, batch_window_ms=1, prompt_lookup_tokens=0)
+    fast = local(tiny_model, batch_window_ms=1)  # default: on
+    slow_result = await plain.generate(QUESTION, max_new_tokens=40)
+    fast_result = await fast.generate(QUESTION, max_new_tokens=40)
+    assert fast_result == slow_result
+    batcher = await fast._ready()
+    assert batcher.lookahead == LLMSettings().prompt_lookup_tokens > 0 and batcher.proposed_tokens > 0
+    assert (await plain._ready()).proposed_tokens == 0
+    await plain.aclose()
+    await fast.aclose()
