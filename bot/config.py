@@ -138,6 +138,9 @@ class LLMSettings(BaseModel):
     # Greedy decoding of a lone request proposes up to this many tokens from its prompt (n-gram lookup)
     # and verifies them in one step; 0 decodes one token per step.
     prompt_lookup_tokens: int = Field(default=8, ge=0, le=32)
+    # A prompt prefilled alone reuses the KV cache of the prefix it shares with a recent one (the
+    # system prompt), up to this many tokens; 0 recomputes every prompt from its first token.
+    prefix_cache_tokens: int = Field(default=512, ge=0)
 
 
 class QASettings(BaseModel):

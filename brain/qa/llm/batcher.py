@@ -19,7 +19,9 @@ into one batch and decoded step by step over a KV cache:
   decoding step costs about the same whether it reads one token or a handful (the weights are read
   once either way), and grounded answers copy their sources and small models repeat themselves,
   so several tokens often come out of one step. The output is the greedy output: a proposal is
-  only kept where it equals the model's own choice.
+  only kept where it equals the model's own choice;
+* a prompt prefilled on its own reuses the KV cache of the longest token prefix it shares with a
+  recent prompt (every QA prompt opens with the same system prompt), so only the rest is computed.
 
 Model forward passes run in one worker thread (torch releases the GIL), so the event loop keeps
 serving chat traffic while the model computes.
@@ -41,6 +43,10 @@ from bot.ml import Generation, LLMBusyError
 log = logging.getLogger(__name__)
 
 _DONE = object()
+# Prompts whose leading KV cache is remembered (the QA and follow-up prompts differ from the start),
+# and the fewest shared tokens worth reusing (a chat template's opening tokens are not).
+_PREFIXES_KEPT = 4
+_MIN_SHARED = 16
 
 
 @dataclass(eq=False)
@@ -82,6 +88,8 @@ class MicroBatcher:
         continuous: let requests that arrive during a batch join it at the next step (off: they
             wait for the whole batch to finish; kept for the benchmark's comparison).
         lookahead: most tokens proposed per step by prompt lookup (0 turns speculation off).
+        prefix_tokens: most leading prompt tokens whose KV cache is kept for reuse, per remembered
+            prompt (0 turns prefix reuse off).
     """
 
     def __init__(
@@ -97,6 +105,7 @@ class MicroBatcher:
         temperature: float = 0.0,
         continuous: bool = True,
         lookahead: int = 0,
+        prefix_tokens: int = 0,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -108,6 +117,9 @@ class MicroBatcher:
         self.temperature = temperature
         self.continuous = continuous
         self.lookahead = lookahead
+        self.prefix_tokens = prefix_tokens
+        # (leading prompt ids, their per-layer (keys, values)), most recently used first.
+        self._prefixes: deque[tuple[list[int], list[tuple[Any, Any]]]] = deque(maxlen=_PREFIXES_KEPT)
         self._waiting: deque[GenRequest] = deque()
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -119,6 +131,7 @@ class MicroBatcher:
         self.forward_steps = 0  # decoding forward passes (prefills not counted)
         self.proposed_tokens = 0  # tokens proposed by prompt lookup
         self.accepted_tokens = 0  # of which the model agreed with
+        self.reused_prompt_tokens = 0  # prompt tokens whose KV cache came from an earlier prompt
 
     # -- submission ------------------------------------------------------------------------------
     def submit(
@@ -307,6 +320,9 @@ class MicroBatcher:
 
         device = self.model.device
         self.largest_batch = max(self.largest_batch, len(group))
+        if len(group) == 1 and self.prefix_tokens > 0:
+            logits, cache, mask, positions = await self._prefill_one(group[0].prompt_ids)
+            return self._first_tokens(group, logits, cache, mask, positions)
         longest = max(len(r.prompt_ids) for r in group)
         ids = torch.full((len(group), longest), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(group), longest), dtype=torch.long)
@@ -318,12 +334,55 @@ class MicroBatcher:
         # Positions count real tokens only, so a left-padded row sees the same positions as alone.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits, cache = await self._forward(ids, mask, positions, None)
+        return self._first_tokens(group, logits, cache, mask, positions)
+
+    def _first_tokens(
+        self, group: list[GenRequest], logits: Any, cache: Any, mask: Any, positions: Any
+    ) -> tuple[list[GenRequest], Any, Any, Any, Any]:
+        import torch
+
+        device = self.model.device
         next_ids = self._pick(logits)
         keep = self._accept(group, next_ids)
         index = torch.tensor(keep, dtype=torch.long, device=device)
         if keep and len(keep) < len(group):
             cache.batch_select_indices(index)
         return [group[i] for i in keep], next_ids[index], cache, mask[index], positions[index, -1:]
+
+    async def _prefill_one(self, prompt: list[int]) -> tuple[Any, Any, Any, Any]:
+        """Prefill one prompt, computing only what follows the longest prefix it shares with a
+        remembered prompt; returns ``(logits, cache, mask, positions)`` like a batch of one.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        device = self.model.device
+        best, shared = -1, 0
+        for i, (known, _) in enumerate(self._prefixes):
+            common = _common_prefix(known, prompt)
+            if common > shared:
+                best, shared = i, common
+        shared = min(shared, len(prompt) - 1)  # at least one token is fed, for its logits
+        cache = None
+        if shared >= _MIN_SHARED:
+            entry = self._prefixes[best]
+            del self._prefixes[best]
+            # Keep only the shared part: the entry converges on what prompts have in common.
+            kv = [(k[:, :, :shared].clone(), v[:, :, :shared].clone()) for k, v in entry[1]]
+            self._prefixes.appendleft((prompt[:shared], kv))
+            cache = DynamicCache(ddp_cache_data=kv)  # copies: the stored tensors stay untouched
+            self.reused_prompt_tokens += shared
+        else:
+            shared = 0
+        ids = torch.tensor([prompt[shared:]], dtype=torch.long, device=device)
+        mask = torch.ones((1, len(prompt)), dtype=torch.long, device=device)
+        positions = torch.arange(shared, len(prompt), device=device).view(1, -1)
+        logits, cache = await self._forward(ids, mask, positions, cache)
+        if not shared and _mergeable(cache):
+            keep = min(len(prompt), self.prefix_tokens)
+            kv = [(layer.keys[:, :, :keep].clone(), layer.values[:, :, :keep].clone()) for layer in cache.layers]
+            self._prefixes.appendleft((prompt[:keep], kv))
+        return logits, cache, mask, positions
 
     def _accept(self, active: list[GenRequest], next_ids: Any) -> list[int]:
         """Hand each row its new token; the indices of the rows that go on decoding."""
@@ -465,6 +524,15 @@ def _trim_left(cache: Any, mask: Any) -> Any:
         layer.keys = layer.keys[:, :, start:, :]
         layer.values = layer.values[:, :, start:, :]
     return mask[:, start:]
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
 
 
 def _crop_right(cache: Any, count: int) -> None:

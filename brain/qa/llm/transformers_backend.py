@@ -147,6 +147,7 @@ class TransformersLLM:
                     max_queue=self.settings.max_queue,
                     temperature=self.settings.temperature,
                     lookahead=self.settings.prompt_lookup_tokens,
+                    prefix_tokens=self.settings.prefix_cache_tokens,
                 )
         assert self._batcher is not None
         return self._batcher

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 import torch
-from transformers import LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from bot.ml import LLMBusyError
 from brain.qa.llm.batcher import DONE, MicroBatcher, prompt_lookup
@@ -184,4 +184,58 @@ async def test_a_late_request_joins_a_speculating_one_and_both_stay_greedy(tiny_
     assert accepted_alone > 0 and batcher.admitted_mid_batch == 1
     assert early.token_ids == greedy_reference(tiny_model, PROMPTS[0], 40)
     assert late.token_ids == greedy_reference(tiny_model, PROMPTS[3], 25)
+    await batcher.close()
+
+
+@pytest.fixture(scope="module")
+def sharp_model() -> LlamaForCausalLM:
+    """The tiny Llama with larger weights: its output depends on token positions, so a KV cache
+    reused at the wrong positions changes what it decodes (the default tiny model barely notices)."""
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        eos_token_id=1,
+        pad_token_id=0,
+        initializer_range=0.3,
+    )
+    model: LlamaForCausalLM = LlamaForCausalLM(config).eval()  # type: ignore[no-untyped-call]
+    return model
+
+
+async def test_a_prompt_reuses_the_kv_cache_of_the_prefix_it_shares_and_stays_greedy(
+    sharp_model: LlamaForCausalLM,
+) -> None:
+    system = [(7 * i + 3) % 60 + 2 for i in range(24)]  # a "system prompt" every request opens with
+    prompts = [
+        [*system, 40, 41, 42],
+        [*system, 50, 51],  # shares all of ``system`` with the first
+        [*system[:18], 9, 9, 9, 9],  # shares 18 tokens: the remembered prefix shrinks to those
+        [*system, 50, 51],  # only those 18 are remembered now
+        system[:18],  # all remembered: all but its last token are reused (that one gives the logits)
+        [33, 34, 35],  # shares nothing
+    ]
+    batcher = MicroBatcher(sharp_model, None, eos_ids=[], pad_id=0, window_ms=1, prefix_tokens=64)
+    reused = []
+    for prompt in prompts:
+        before = batcher.reused_prompt_tokens
+        request = batcher.submit(prompt, max_new_tokens=40, ignore_eos=True)
+        await batcher.wait(request)
+        assert request.token_ids == greedy_reference(sharp_model, prompt, 40)
+        reused.append(batcher.reused_prompt_tokens - before)
+    assert reused == [0, 24, 18, 18, 17, 0]
+    await batcher.close()
+
+
+async def test_without_prefix_reuse_nothing_is_remembered(tiny_model: LlamaForCausalLM) -> None:
+    batcher = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1)
+    prompt = list(range(2, 30))
+    for _ in range(2):
+        await batcher.wait(batcher.submit(prompt, max_new_tokens=2))
+    assert batcher.reused_prompt_tokens == 0
     await batcher.close()

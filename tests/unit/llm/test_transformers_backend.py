@@ -160,3 +160,15 @@ async def test_prompt_lookup_is_configured_and_keeps_the_output(tiny_model: Any)
     assert (await plain._ready()).proposed_tokens == 0
     await plain.aclose()
     await fast.aclose()
+
+
+async def test_prefix_reuse_is_configured_and_keeps_the_output(tiny_model: Any) -> None:
+    other = [ChatMessage("user", "How do I pin a thread?")]  # shares the chat template and "How do I pin a "
+    plain = local(tiny_model, batch_window_ms=1, prefix_cache_tokens=0)
+    reusing = local(tiny_model, batch_window_ms=1)  # default: on
+    for messages in (QUESTION, other):
+        assert await reusing.generate(messages, max_new_tokens=8) == await plain.generate(messages, max_new_tokens=8)
+    assert (await reusing._ready()).reused_prompt_tokens >= 16
+    assert (await plain._ready()).reused_prompt_tokens == 0
+    await plain.aclose()
+    await reusing.aclose()
