@@ -10,8 +10,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 CONTEXT = 256
 
 
-@pytest.fixture(scope="module")
-def tiny_model() -> LlamaForCausalLM:
+def make_tiny_llama(*, initializer_range: float = 0.02) -> LlamaForCausalLM:
+    """A seeded tiny random Llama; larger ``initializer_range`` makes its output position-sensitive."""
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=64,
@@ -23,6 +23,12 @@ def tiny_model() -> LlamaForCausalLM:
         max_position_embeddings=CONTEXT,
         eos_token_id=1,
         pad_token_id=0,
+        initializer_range=initializer_range,
     )
     model: LlamaForCausalLM = LlamaForCausalLM(config).eval()  # type: ignore[no-untyped-call]
     return model
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> LlamaForCausalLM:
+    return make_tiny_llama()

@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from bot.ml import LLMBusyError
 from brain.qa.llm.batcher import DONE, MicroBatcher, prompt_lookup
+from tests.unit.llm.conftest import make_tiny_llama
 
 
 class ToyTokenizer:
@@ -191,21 +192,7 @@ async def test_a_late_request_joins_a_speculating_one_and_both_stay_greedy(tiny_
 def sharp_model() -> LlamaForCausalLM:
     """The tiny Llama with larger weights: its output depends on token positions, so a KV cache
     reused at the wrong positions changes what it decodes (the default tiny model barely notices)."""
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        eos_token_id=1,
-        pad_token_id=0,
-        initializer_range=0.3,
-    )
-    model: LlamaForCausalLM = LlamaForCausalLM(config).eval()  # type: ignore[no-untyped-call]
-    return model
+    return make_tiny_llama(initializer_range=0.3)
 
 
 async def test_a_prompt_reuses_the_kv_cache_of_the_prefix_it_shares_and_stays_greedy(
