@@ -25,6 +25,7 @@ from benchmarks.report import markdown_table, write_section
 from bot.app import build_app
 from bot.config import Settings, StoreSettings
 from bot.events import MessageDeleted, MessageEdited, MessagePosted, ReactionAdded
+from bot.heap import freeze_startup_heap, thaw_heap
 from bot.store import open_store
 from bot.testing.builders import channel, user
 from brain.activity import sentiment
@@ -199,6 +200,7 @@ async def _live_rate(events: list[object], brains: list[str]) -> float:
         settings = Settings(store=StoreSettings(url=f"sqlite:///{tmp}/live.db"), brains=brains, data_dir=tmp)
         app = await build_app(settings, brains=brains)
         await app.start()
+        freeze_startup_heap()  # as `guildhall run` does after start-up
         try:
             t = time.perf_counter()
             for e in events:
@@ -207,6 +209,7 @@ async def _live_rate(events: list[object], brains: list[str]) -> float:
             return len(events) / (time.perf_counter() - t)
         finally:
             await app.stop()
+            thaw_heap()
 
 
 async def bench_live_path(n_events: int, runs: int = 2) -> list[list[object]]:

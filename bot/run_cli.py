@@ -26,6 +26,7 @@ import typer
 
 from bot.cli_support import run, settings_or_exit, setup_logging
 from bot.config import Settings
+from bot.heap import freeze_startup_heap, thaw_heap
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -134,6 +135,7 @@ async def serve(
                 )
                 app.add_adapter(console)
             await app.start()
+            freeze_startup_heap()
         except ValueError as exc:  # adapters name the missing setting (e.g. SLACK_APP_TOKEN)
             raise RunError(str(exc)) from exc
         if console is None:
@@ -163,6 +165,7 @@ async def serve(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await app.stop()
+        thaw_heap()
 
 
 async def serve_role(settings: Settings, role: str) -> None:
