@@ -141,6 +141,9 @@ class LLMSettings(BaseModel):
     # A prompt prefilled alone reuses the KV cache of the prefix it shares with a recent one (the
     # system prompt), up to this many tokens; 0 recomputes every prompt from its first token.
     prefix_cache_tokens: int = Field(default=512, ge=0)
+    # On a CPU, one-token decoding steps multiply by a float16 copy of the weights (half the memory
+    # traffic, float32 accumulation; ~30 % faster per token); prefill and batches keep float32.
+    cpu_half_decode: bool = True
 
 
 class QASettings(BaseModel):

@@ -58,6 +58,8 @@ def load_model(settings: LLMSettings) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from brain.qa.llm.half_decode import enable_half_decode
+
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     if not torch.cuda.is_available():
         torch.set_num_threads(cpu_threads(settings.cpu_threads))
@@ -73,6 +75,8 @@ def load_model(settings: LLMSettings) -> tuple[Any, Any]:
         )
     else:
         model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, **kwargs)
+        if settings.cpu_half_decode:
+            enable_half_decode(model)
     model.eval()
     return tokenizer, model
 
