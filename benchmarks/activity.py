@@ -25,7 +25,7 @@ from benchmarks.report import markdown_table, write_section
 from bot.app import build_app
 from bot.config import Settings, StoreSettings
 from bot.events import MessageDeleted, MessageEdited, MessagePosted, ReactionAdded
-from bot.heap import freeze_startup_heap, thaw_heap
+from bot.runtime import restore_defaults, tune_for_serving
 from bot.store import open_store
 from bot.testing.builders import channel, user
 from brain.activity import sentiment
@@ -200,7 +200,7 @@ async def _live_rate(events: list[object], brains: list[str]) -> float:
         settings = Settings(store=StoreSettings(url=f"sqlite:///{tmp}/live.db"), brains=brains, data_dir=tmp)
         app = await build_app(settings, brains=brains)
         await app.start()
-        freeze_startup_heap()  # as `guildhall run` does after start-up
+        tune_for_serving()  # as `guildhall run` does after start-up
         try:
             t = time.perf_counter()
             for e in events:
@@ -209,7 +209,7 @@ async def _live_rate(events: list[object], brains: list[str]) -> float:
             return len(events) / (time.perf_counter() - t)
         finally:
             await app.stop()
-            thaw_heap()
+            restore_defaults()
 
 
 async def bench_live_path(n_events: int, runs: int = 2) -> list[list[object]]:

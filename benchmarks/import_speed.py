@@ -22,8 +22,8 @@ from pathlib import Path
 from benchmarks.report import markdown_table, write_section
 from bot.app import build_app
 from bot.config import Settings, StoreSettings
-from bot.heap import freeze_startup_heap, thaw_heap
 from bot.importers.slack_export import import_slack_export
+from bot.runtime import restore_defaults, tune_for_serving
 
 WORDS = [
     "python",
@@ -112,14 +112,14 @@ async def import_once(export: Path, db: Path) -> tuple[float, int, dict[str, int
     settings = Settings(store=StoreSettings(url=f"sqlite:///{db}"), brains=[])
     app = await build_app(settings)
     await app.start()
-    freeze_startup_heap()  # as `guildhall import` does after start-up
+    tune_for_serving()  # as `guildhall import` does after start-up
     started = time.perf_counter()
     summary = await import_slack_export(export, app.bus, progress=False)
     await app.bus.drain()
     seconds = time.perf_counter() - started
     counts = await app.store.counts()
     await app.stop()
-    thaw_heap()
+    restore_defaults()
     assert not summary.errors, summary.errors
     return seconds, summary.messages, counts
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.app import GuildhallApp, build_app
 from bot.config import Settings
-from bot.heap import freeze_startup_heap, thaw_heap
+from bot.runtime import restore_defaults, tune_for_serving
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,10 @@ async def build_role(
 async def run_forever(app: GuildhallApp) -> None:
     """Start the app and run until cancelled (Ctrl-C / SIGTERM)."""
     await app.start()
-    freeze_startup_heap()
+    tune_for_serving()
     log.info("guildhall %s running; Ctrl-C stops", app.role)
     try:
         await asyncio.Event().wait()
     finally:
         await app.stop()
-        thaw_heap()
+        restore_defaults()

@@ -26,7 +26,7 @@ import typer
 
 from bot.cli_support import run, settings_or_exit, setup_logging
 from bot.config import Settings
-from bot.heap import freeze_startup_heap, thaw_heap
+from bot.runtime import restore_defaults, tune_for_serving
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -135,7 +135,7 @@ async def serve(
                 )
                 app.add_adapter(console)
             await app.start()
-            freeze_startup_heap()
+            tune_for_serving()
         except ValueError as exc:  # adapters name the missing setting (e.g. SLACK_APP_TOKEN)
             raise RunError(str(exc)) from exc
         if console is None:
@@ -165,7 +165,7 @@ async def serve(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await app.stop()
-        thaw_heap()
+        restore_defaults()
 
 
 async def serve_role(settings: Settings, role: str) -> None:

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli_support import emit, run, settings_or_exit, setup_logging
-from bot.heap import freeze_startup_heap, thaw_heap
 from bot.importers.summary import ImportSummary
+from bot.runtime import restore_defaults, tune_for_serving
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -68,7 +68,7 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
 
         app = await build_app(settings)
         await app.start()
-        freeze_startup_heap()
+        tune_for_serving()
         extra: dict[str, Any] = {}
         try:
             summary: ImportSummary = await do_import(app.bus)
@@ -80,7 +80,7 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
                 extra["index"] = stats.as_dict()
         finally:
             await app.stop()
-            thaw_heap()
+            restore_defaults()
         return summary, extra
 
     summary, extra = run(go)

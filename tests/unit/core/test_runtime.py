@@ -1,10 +1,11 @@
-"""Start-up heap freezing: the collector skips what was alive at start-up, until thawed."""
+"""Serving-time interpreter settings: the collector skips the start-up heap, until restored."""
 
 from __future__ import annotations
 
 import gc
+import sys
 
-from bot.heap import freeze_startup_heap, thaw_heap
+from bot.runtime import SWITCH_INTERVAL_S, restore_defaults, tune_for_serving
 
 
 class Node:
@@ -12,15 +13,17 @@ class Node:
         self.me = self  # a reference cycle: only the cycle collector can free it
 
 
-def test_frozen_objects_are_skipped_until_thawed() -> None:
+def test_tuning_freezes_the_heap_and_shortens_the_switch_interval_until_restored() -> None:
+    before = sys.getswitchinterval()
     survivor = Node()
     try:
-        frozen = freeze_startup_heap()
+        frozen = tune_for_serving()
         assert frozen == gc.get_freeze_count() > 0
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S < before
         assert not any(o is survivor for o in gc.get_objects())  # out of the scanned generations
         born_later = Node()
         assert any(o is born_later for o in gc.get_objects())  # new objects are collected as before
     finally:
-        thaw_heap()
-    assert gc.get_freeze_count() == 0
+        restore_defaults()
+    assert gc.get_freeze_count() == 0 and sys.getswitchinterval() == before
     assert any(o is survivor for o in gc.get_objects())
