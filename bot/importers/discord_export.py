@@ -204,7 +204,7 @@ async def import_discord_export(
                 if isinstance(event, MessagePosted):
                     users.add(event.author.user_id)
                     channels.add(event.channel.channel_id)
-                await bus.publish(event)
+            await bus.publish_many(events)
             summary.files += 1
             bar.advance(1, path.name)
     summary.users = len(users)

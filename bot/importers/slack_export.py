@@ -378,8 +378,7 @@ async def import_slack_export(
                             getattr(e, "ts", None) or getattr(e, "edited_at", None) or datetime.min.replace(tzinfo=UTC)
                         )
                     )
-                    for event in events:
-                        await bus.publish(event)
+                    await bus.publish_many(events)
                     importer.summary.files += 1
                     bar.advance(1, PurePosixPath(name).parent.name)
     finally:

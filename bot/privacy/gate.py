@@ -7,6 +7,7 @@ receive the same masked text, and no brain can forget to redact.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from bot.bus import BatchHandler, EventBus, Handler
 from bot.events import Event, MessageEdited, MessagePosted, ReactionAdded, UserRef
@@ -57,6 +58,21 @@ class RedactingBus:
             if masked != event.text:
                 event = dataclasses.replace(event, text=masked)
         return await self.inner.publish(event)
+
+    async def publish_many(self, events: Sequence[Event]) -> int:
+        """:meth:`publish` for many events: filtered and redacted here, then handed on in one call."""
+        forgotten, redact = self.forgotten, self._redactor.redact
+        kept: list[Event] = []
+        for event in events:
+            author = _author(event)
+            if author is not None and author in forgotten:
+                continue
+            if isinstance(event, (MessagePosted, MessageEdited)):
+                masked = redact(event.text)
+                if masked != event.text:
+                    event = dataclasses.replace(event, text=masked)
+            kept.append(event)
+        return await self.inner.publish_many(kept)
 
     async def start(self) -> None:
         """Delegate."""

@@ -146,3 +146,42 @@ async def test_publish_buffers_while_redis_is_unreachable(prefix: str) -> None:
     await bus.drain(timeout=20)
     assert got == [f"down{i}" for i in range(5)]
     await bus.close()
+
+
+async def test_publish_many_pipelines_dedupes_and_keeps_order(prefix: str) -> None:
+    bus = make_bus(prefix)
+    got: list[str] = []
+
+    async def handler(events: list[MessagePosted]) -> None:
+        got.extend(e.message_id for e in events)
+
+    bus.subscribe_batch((MessagePosted,), handler, name="rec")
+    await bus.start()
+    await bus.publish(make_message("x", message_id="many0"))
+    batch = [make_message("x", message_id=f"many{i}") for i in range(50)]
+    batch.append(make_message("x", message_id="many7"))  # a duplicate inside the batch
+    assert await bus.publish_many(batch) == 49  # many0 was published before, many7 twice
+    await bus.drain()
+    assert got == [f"many{i}" for i in range(50)]
+    assert bus.stats.duplicates == 2
+    await bus.close()
+
+
+async def test_publish_many_buffers_while_redis_is_unreachable(prefix: str) -> None:
+    bus = make_bus(prefix)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="rec")
+    await bus.start()
+    real = bus._redis
+    bus._redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.05)
+    assert await bus.publish_many([make_message("x", message_id=f"mdown{i}") for i in range(5)]) == 5
+    assert bus.buffered == 5
+    await bus._redis.aclose()
+    bus._redis = real
+    await bus.drain(timeout=20)
+    assert got == [f"mdown{i}" for i in range(5)]
+    await bus.close()

@@ -186,3 +186,33 @@ async def test_platform_actions_reach_only_their_platform_in_one_worker_per_type
     assert sorted(got) == [("post", "mine"), ("react", "tada")]
     assert {s.name for s in bus._subs} == {"slack.SendMessage", "slack.AddReaction"}
     await bus.close()
+
+
+async def test_publish_many_keeps_order_drops_duplicates_and_waits_for_room() -> None:
+    bus = InProcessBus(queue_size=3)
+    handled: list[str] = []
+    actions: list[str] = []
+
+    async def slow(events: list[MessagePosted]) -> None:
+        await asyncio.sleep(0)
+        handled.extend(e.message_id for e in events)
+
+    async def act(event: SendMessage) -> None:
+        actions.append(event.text)
+
+    bus.subscribe_batch((MessagePosted,), slow, name="slow", max_batch=2)
+    bus.subscribe(SendMessage, act, name="actions")
+    await bus.publish(make_message("x", message_id="pm0"))
+    events: list[MessagePosted | SendMessage] = [make_message("x", message_id=f"pm{i}") for i in range(20)]
+    events.insert(5, make_message("x", message_id="pm3"))  # duplicate inside the batch
+    events.append(SendMessage(channel("general"), "hi"))
+    events.append(SendMessage(channel("general"), "hi"))  # actions are never de-duplicated
+    # 20 events through a queue of 3: publish_many must wait for room rather than fail or grow.
+    assert await bus.publish_many(events) == 21
+    await bus.drain()
+    assert handled == [f"pm{i}" for i in range(20)]
+    assert actions == ["hi", "hi"]
+    assert bus.stats.duplicates == 2 and bus.stats.published == 22
+    await bus.close()
+    with pytest.raises(RuntimeError):
+        await bus.publish_many([make_message("late")])

@@ -38,3 +38,31 @@ def test_log_filter_masks_token_shapes_and_known_secrets() -> None:
         logging.getLogger().handlers.clear()
     out = stream.getvalue()
     assert TOKEN not in out and "plain-secret-value" not in out and out.count("[secret]") == 2
+
+
+async def test_publish_many_redacts_and_drops_forgotten_members_like_publish() -> None:
+    from bot.bus import InProcessBus
+    from bot.privacy.gate import RedactingBus
+    from bot.privacy.redact import Redactor
+    from bot.testing import user
+
+    inner = InProcessBus()
+    gate = RedactingBus(inner, Redactor())
+    seen: list[tuple[str, str]] = []
+
+    async def spy(events: list[MessagePosted]) -> None:
+        seen.extend((e.message_id, e.text) for e in events)
+
+    gate.subscribe_batch((MessagePosted,), spy, name="test.spy")
+    gone = user("gone")
+    gate.forgotten.add(gone)
+    events = [
+        make_message(f"token {TOKEN}", message_id="b1"),
+        make_message("from someone forgotten", message_id="b2", author=gone),
+        make_message("plain", message_id="b3"),
+    ]
+    assert await gate.publish_many(events) == 2
+    await gate.drain()
+    assert [mid for mid, _ in seen] == ["b1", "b3"]
+    assert TOKEN not in seen[0][1] and "[redacted:slack-token]" in seen[0][1] and seen[1][1] == "plain"
+    await gate.close()
