@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from redis import asyncio as aioredis
@@ -152,7 +152,7 @@ async def test_publish_many_pipelines_dedupes_and_keeps_order(prefix: str) -> No
     bus = make_bus(prefix)
     got: list[str] = []
 
-    async def handler(events: list[MessagePosted]) -> None:
+    async def handler(events: Sequence[MessagePosted]) -> None:
         got.extend(e.message_id for e in events)
 
     bus.subscribe_batch((MessagePosted,), handler, name="rec")

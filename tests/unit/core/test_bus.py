@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import pytest
 
@@ -193,7 +194,7 @@ async def test_publish_many_keeps_order_drops_duplicates_and_waits_for_room() ->
     handled: list[str] = []
     actions: list[str] = []
 
-    async def slow(events: list[MessagePosted]) -> None:
+    async def slow(events: Sequence[MessagePosted]) -> None:
         await asyncio.sleep(0)
         handled.extend(e.message_id for e in events)
 

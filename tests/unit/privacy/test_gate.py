@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 
 from bot.events import MessagePosted
 from bot.logging_setup import configure
@@ -50,7 +51,7 @@ async def test_publish_many_redacts_and_drops_forgotten_members_like_publish() -
     gate = RedactingBus(inner, Redactor())
     seen: list[tuple[str, str]] = []
 
-    async def spy(events: list[MessagePosted]) -> None:
+    async def spy(events: Sequence[MessagePosted]) -> None:
         seen.extend((e.message_id, e.text) for e in events)
 
     gate.subscribe_batch((MessagePosted,), spy, name="test.spy")
