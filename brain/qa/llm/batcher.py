@@ -354,7 +354,8 @@ class MicroBatcher:
         remembered prompt; returns ``(logits, cache, mask, positions)`` like a batch of one.
         """
         import torch
-        from transformers import DynamicCache
+
+        from brain.qa.llm.kv_cache import growing_cache
 
         device = self.model.device
         best, shared = -1, 0
@@ -370,7 +371,7 @@ class MicroBatcher:
             # Keep only the shared part: the entry converges on what prompts have in common.
             kv = [(k[:, :, :shared].clone(), v[:, :, :shared].clone()) for k, v in entry[1]]
             self._prefixes.appendleft((prompt[:shared], kv))
-            cache = DynamicCache(ddp_cache_data=kv)  # copies: the stored tensors stay untouched
+            cache = growing_cache(self.model.config, kv)  # copies: the stored tensors stay untouched
             self.reused_prompt_tokens += shared
         else:
             shared = 0
@@ -420,6 +421,11 @@ class MicroBatcher:
         return torch.multinomial(probs, 1).squeeze(-1)
 
     async def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, keep: int = 1) -> tuple[Any, Any]:
+        if cache is None:
+            from brain.qa.llm.kv_cache import growing_cache
+
+            cache = growing_cache(self.model.config)  # appends in place: no whole-cache copy per step
+
         def step() -> tuple[Any, Any]:
             import torch
 
@@ -482,8 +488,12 @@ def _mergeable(cache: Any) -> bool:
     """Whether rows can be added to ``cache``: plain per-layer key/value tensors (no sliding window)."""
     from transformers.cache_utils import DynamicLayer
 
+    from brain.qa.llm.kv_cache import GrowingLayer
+
     layers: list[Any] = list(getattr(cache, "layers", None) or ())
-    return bool(layers) and all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers)
+    return bool(layers) and all(
+        type(layer) in (DynamicLayer, GrowingLayer) and layer.is_initialized for layer in layers
+    )
 
 
 def _merge_caches(cache: Any, mask: Any, extra: Any, extra_mask: Any) -> tuple[Any, Any]:
