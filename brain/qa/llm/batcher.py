@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.ml import Generation, LLMBusyError
+from brain.qa.llm.speculation_gate import SpeculationGate
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class MicroBatcher:
         continuous: bool = True,
         lookahead: int = 0,
         prefix_tokens: int = 0,
+        adaptive_speculation: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -132,6 +134,9 @@ class MicroBatcher:
         self.proposed_tokens = 0  # tokens proposed by prompt lookup
         self.accepted_tokens = 0  # of which the model agreed with
         self.reused_prompt_tokens = 0  # prompt tokens whose KV cache came from an earlier prompt
+        # Speculation continues only while it is timed to pay (``speculation_gate.py``); without the
+        # gate every draft is verified, which tests of the speculation mechanics rely on.
+        self.speculation = SpeculationGate() if adaptive_speculation else None
 
     # -- submission ------------------------------------------------------------------------------
     def submit(
@@ -236,10 +241,14 @@ class MicroBatcher:
                 return
             self.largest_batch = max(self.largest_batch, len(active))
             draft = self._propose(active, cache)
+            started = time.perf_counter()
             if draft:
-                active, next_ids, mask, positions = await self._speculate(
-                    active[0], draft, next_ids, cache, mask, positions
-                )
+                lone = active[0]
+                before = len(lone.token_ids)
+                active, next_ids, mask, positions = await self._speculate(lone, draft, next_ids, cache, mask, positions)
+                produced = len(lone.token_ids) - before
+                if self.speculation is not None:
+                    self.speculation.record(speculative=True, seconds=time.perf_counter() - started, tokens=produced)
                 await asyncio.sleep(0)
                 continue
             mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=device)], dim=-1)
@@ -248,6 +257,8 @@ class MicroBatcher:
             self.forward_steps += 1
             next_ids = self._pick(logits)
             keep = self._accept(active, next_ids)
+            if len(active) == 1 and self.speculation is not None:  # timed like a speculative step
+                self.speculation.record(speculative=False, seconds=time.perf_counter() - started, tokens=1)
             if len(keep) < len(active):
                 # Free the finished rows: later steps compute only for live requests.
                 index = torch.tensor(keep, dtype=torch.long, device=device)
@@ -268,7 +279,10 @@ class MicroBatcher:
         room = min(self.lookahead, request.max_new_tokens - len(request.token_ids) - 1)
         if room <= 0 or not _mergeable(cache):  # rejected proposals are cut from plain KV caches only
             return []
-        return prompt_lookup(request.prompt_ids + request.token_ids, room)
+        draft = prompt_lookup(request.prompt_ids + request.token_ids, room)
+        if draft and self.speculation is not None and not self.speculation.should_speculate():
+            return []
+        return draft
 
     async def _speculate(
         self, request: GenRequest, draft: list[int], next_ids: Any, cache: Any, mask: Any, positions: Any

@@ -135,7 +135,7 @@ def test_prompt_lookup_proposes_what_followed_the_latest_match() -> None:
 
 async def test_prompt_lookup_keeps_the_greedy_output_in_fewer_steps(tiny_model: LlamaForCausalLM) -> None:
     plain = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1)
-    fast = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, lookahead=8)
+    fast = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, lookahead=8, adaptive_speculation=False)
     for prompt, n in zip(PROMPTS, [60, 40, 17, 5], strict=True):
         slow_one = plain.submit(prompt, max_new_tokens=n, ignore_eos=True)
         await plain.wait(slow_one)
@@ -149,6 +149,25 @@ async def test_prompt_lookup_keeps_the_greedy_output_in_fewer_steps(tiny_model: 
     await fast.close()
 
 
+async def test_speculation_that_does_not_pay_is_mostly_skipped_and_output_stays_greedy(
+    tiny_model: LlamaForCausalLM,
+) -> None:
+    always = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, lookahead=8, adaptive_speculation=False)
+    gated = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, lookahead=8)
+    assert gated.speculation is not None
+    # As timed on a CPU with half-precision single-row steps: a speculative step far dearer per token.
+    gated.speculation.speculative_cost, gated.speculation.plain_cost = 10.0, 0.001
+    for batcher in (always, gated):
+        request = batcher.submit(PROMPTS[0], max_new_tokens=60, ignore_eos=True)
+        await batcher.wait(request)
+        assert request.token_ids == greedy_reference(tiny_model, PROMPTS[0], 60)
+    assert always.proposed_tokens > 0
+    # Only the exploration steps (one in 16 drafts) still speculate.
+    assert 0 < gated.proposed_tokens < always.proposed_tokens / 2
+    await always.close()
+    await gated.close()
+
+
 async def test_prompt_lookup_ends_at_eos_and_stop_strings_inside_a_proposal(tiny_model: LlamaForCausalLM) -> None:
     # PROMPTS[1] decodes "36 11 40 41 55 38 34 32 36 11 40 41 55 38 34 44 ...": the second "36 11" makes
     # the lookup propose "40 41 55 38 34 32", the model keeps five of them and picks 44 in the same step.
@@ -160,7 +179,15 @@ async def test_prompt_lookup_ends_at_eos_and_stop_strings_inside_a_proposal(tiny
     stop = text[4:13]  # completed by a token kept from a proposal
     results = []
     for lookahead in (0, 8):
-        batcher = MicroBatcher(tiny_model, ToyTokenizer(), eos_ids=[eos], pad_id=0, window_ms=1, lookahead=lookahead)
+        batcher = MicroBatcher(
+            tiny_model,
+            ToyTokenizer(),
+            eos_ids=[eos],
+            pad_id=0,
+            window_ms=1,
+            lookahead=lookahead,
+            adaptive_speculation=False,
+        )
         ended = batcher.submit(prompt, max_new_tokens=40)
         await batcher.wait(ended)
         stopped = batcher.submit(prompt, max_new_tokens=40, stop=[stop], ignore_eos=True)
@@ -175,7 +202,9 @@ async def test_prompt_lookup_ends_at_eos_and_stop_strings_inside_a_proposal(tiny
 
 
 async def test_a_late_request_joins_a_speculating_one_and_both_stay_greedy(tiny_model: LlamaForCausalLM) -> None:
-    batcher = MicroBatcher(tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, max_batch=8, lookahead=8)
+    batcher = MicroBatcher(
+        tiny_model, None, eos_ids=[], pad_id=0, window_ms=1, max_batch=8, lookahead=8, adaptive_speculation=False
+    )
     early = batcher.submit(PROMPTS[0], max_new_tokens=40, ignore_eos=True)
     for _ in range(8):  # the early request decodes alone, with proposals
         await early.pieces.get()
