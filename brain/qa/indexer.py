@@ -23,7 +23,15 @@ from bot.clock import Clock
 from bot.ml import Embedder, Unit, UnitIndex
 from bot.store import ChannelRow, MessageRow, Store
 from brain.qa.bm25 import BM25Index
-from brain.qa.units import DEFAULT_CONFIG, SOLVED_FLAG, UnitConfig, build_units, is_indexable, split_windows
+from brain.qa.units import (
+    DEFAULT_CONFIG,
+    SOLVED_FLAG,
+    UnitConfig,
+    build_units,
+    embedding_text,
+    is_indexable,
+    split_windows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +295,7 @@ class Indexer:
             return
         for start in range(0, len(units), _EMBED_BATCH * 8):
             part = units[start : start + _EMBED_BATCH * 8]
-            texts = [f"{u.title}\n{u.text}" if u.title else u.text for u in part]
+            texts = [embedding_text(u) for u in part]
             vectors = await asyncio.to_thread(self.embedder.embed, texts)
             await self.index.upsert(part, vectors)
         self._add_local(units)

@@ -32,6 +32,12 @@ MAX_CHUNK_CHARS = 1200
 WINDOW_GAP_S = 30 * 60
 # Windows are also capped in length so a busy channel does not become one endless window.
 WINDOW_MAX_MESSAGES = 12
+# A later chunk of a long thread or window is embedded with this much of its first chunk in front,
+# kept in ``Unit.extra[CONTEXT_KEY]``: the encoder sees one chunk at a time, and without the
+# opening, chunks ``#1``, ``#2``... lose what the conversation is about. Dense only: BM25 indexes the
+# chunk's own text (with the opening too it gained nothing). Measured in benchmarks/qa_retrieval.py.
+CONTEXT_CHARS = 300
+CONTEXT_KEY = "context"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,7 @@ class UnitConfig:
     max_chunk_chars: int = MAX_CHUNK_CHARS
     window_gap_s: float = WINDOW_GAP_S
     window_max_messages: int = WINDOW_MAX_MESSAGES
+    context_chars: int = CONTEXT_CHARS
 
 
 DEFAULT_CONFIG = UnitConfig()
@@ -100,6 +107,11 @@ def build_units(
     return units
 
 
+def embedding_text(unit: Unit) -> str:
+    """The text a unit's vector is computed from: its title, the opening it continues, its own text."""
+    return "\n".join(part for part in (unit.title, unit.extra.get(CONTEXT_KEY, ""), unit.text) if part)
+
+
 def split_windows(messages: Sequence[MessageRow], config: UnitConfig = DEFAULT_CONFIG) -> list[list[MessageRow]]:
     """Cut time-ordered unthreaded messages into conversation windows (by silence gap and size)."""
     windows: list[list[MessageRow]] = []
@@ -149,11 +161,12 @@ def _chunked(
             size = 0
         chunks[-1].append(piece)
         size += len(piece[1]) + 1
-    units = []
+    units: list[Unit] = []
     for k, chunk in enumerate(chunks):
         msgs = list(dict.fromkeys(m for m, _ in chunk))
         text = "\n".join(t for _, t in chunk)
         first = msgs[0]
+        opening = units[0].text[: config.context_chars] if units and config.context_chars > 0 else ""
         units.append(
             Unit(
                 unit_id=f"{base}#{k}",
@@ -170,6 +183,7 @@ def _chunked(
                 kind=kind,
                 url=first.permalink,
                 title=title,
+                extra={CONTEXT_KEY: opening} if opening else {},
             )
         )
     return units

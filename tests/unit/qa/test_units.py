@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from bot.store import ChannelRow, MessageRow
-from brain.qa.units import UnitConfig, build_units, group_key
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.clock import SystemClock
+from bot.config import VectorSettings
+from bot.ml import Unit, Vector
+from bot.store import ChannelRow, MessageRow, open_store
+from bot.testing import HashEmbedder
+from brain.qa.bm25 import BM25Index
+from brain.qa.indexer import Indexer
+from brain.qa.units import CONTEXT_KEY, UnitConfig, build_units, embedding_text, group_key
+from brain.qa.vector_index import ChromaUnitIndex, open_chroma_client
 
 CH = ChannelRow("slack", "T1", "C1", "help", "public")
 
@@ -77,3 +87,57 @@ def test_odd_unicode_survives() -> None:
 def test_group_key() -> None:
     assert group_key(msg("1", 1, "a", thread="9")) == "thread:slack:T1:9"
     assert group_key(msg("1", 1, "a")) == "chan:slack:T1:C1"
+
+
+def test_later_chunks_carry_the_opening_of_the_first_for_the_encoder() -> None:
+    cfg = UnitConfig(max_chunk_chars=100, context_chars=30)
+    msgs = [msg("0", 0, "why does asyncio.gather hang forever here", thread="0")]
+    msgs += [msg(str(i), i, f"reply {i} " + "y" * 60, thread="0", author="u2") for i in range(1, 4)]
+    units = build_units(msgs, CH, config=cfg)
+    assert len(units) == 4
+    assert CONTEXT_KEY not in units[0].extra and embedding_text(units[0]) == units[0].text
+    for u in units[1:]:
+        assert u.extra[CONTEXT_KEY] == "why does asyncio.gather hang f"
+        assert embedding_text(u) == f"why does asyncio.gather hang f\n{u.text}"
+        assert "asyncio" not in u.text  # the shown and BM25-indexed text stays the chunk's own
+    assert [CONTEXT_KEY in u.extra for u in build_units(msgs, CH, config=UnitConfig(100, context_chars=0))] == [
+        False
+    ] * 4
+
+
+def test_embedding_text_puts_the_title_first() -> None:
+    unit = Unit("u", "discord", "G", "C", "chunk", title="Forum title", extra={CONTEXT_KEY: "opening"})
+    assert embedding_text(unit) == "Forum title\nopening\nchunk"
+    assert embedding_text(Unit("v", "discord", "G", "C", "chunk", title="T")) == "T\nchunk"
+
+
+class RecordingEmbedder(HashEmbedder):
+    """Remembers every text it embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        self.seen += texts
+        return super().embed(texts)
+
+
+async def test_indexer_embeds_the_context_but_bm25_and_the_store_keep_the_chunk_text(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path}/store.db")
+    await store.upsert_channels([CH])
+    await store.upsert_messages(
+        [msg("0", 0, "how do I pin poetry lock files", thread="0")]
+        + [msg(str(i), i, f"answer {i} " + "z" * 1190, thread="0", author="u2") for i in range(1, 3)]
+    )
+    embedder = RecordingEmbedder()
+    index = ChromaUnitIndex(open_chroma_client(VectorSettings(path=str(tmp_path / "chroma"))), "t", embedder.dim)
+    bm25 = BM25Index()
+    await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
+    await store.close()
+    later = [u for u in bm25.units() if not u.unit_id.endswith("#0")]
+    assert later and all(u.extra[CONTEXT_KEY].startswith("how do I pin poetry") for u in later)
+    assert all(embedding_text(u) in embedder.seen and u.text not in embedder.seen for u in later)
+    assert [s.unit.unit_id for s in bm25.search("poetry lock", k=5)] == ["thread:slack:T1:0#0"]
+    stored = {u.unit_id: u for u in await index.all_units()}
+    assert all(stored[u.unit_id].extra == u.extra and stored[u.unit_id].text == u.text for u in later)
