@@ -66,3 +66,15 @@ def test_ceilings_never_read_past_until() -> None:
     later = [_msg(f"late{i}", "U0", until + i * HOUR, thread=f"T{i}") for i in range(3)]
     base = oracle_ceilings(rows, SPLIT, until=until, k=10)
     assert oracle_ceilings(rows + later, SPLIT, until=until, k=10) == base
+
+
+def test_share_of_truth_opened_after_the_split() -> None:
+    old = _msg("old", "OP", SPLIT - 2 * HOUR, text="still open?")
+    rows = [
+        *_before("U0"),
+        old,
+        *_openings(),
+        _msg("r-old", "U0", SPLIT + HOUR, thread="old"),
+        _msg("r7", "U0", SPLIT + 70 * HOUR + HOUR, thread="T7"),
+    ]
+    assert oracle_ceilings(sorted(rows, key=lambda m: m.ts), SPLIT).truth_opened_after_split == 0.5
