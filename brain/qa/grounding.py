@@ -128,8 +128,9 @@ def check(
         raise ValueError(f"{len(shown)} texts for {len(units)} units")
     plain = [_CITATION.sub("", s).strip() for s in sentences]
     unit_tokens = [set(tokenize(t)) for t in shown]
-    vectors = embedder.embed(shown + plain)
-    unit_vecs, sent_vecs = vectors[: len(units)], vectors[len(units) :]
+    # Two calls, not one: a batch is padded to its longest text, and sentences are a tenth of a
+    # source's length (one batch of 6 sources + 5 sentences took 0.48 s on 2 cores, two took 0.29 s).
+    unit_vecs, sent_vecs = embedder.embed(shown), embedder.embed(plain)
     sims = np.asarray(sent_vecs @ unit_vecs.T, dtype=np.float32)
     checks = []
     for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
