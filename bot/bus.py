@@ -177,23 +177,12 @@ class InProcessBus:
 
     async def publish(self, event: Event) -> bool:
         """Queue ``event`` for every matching subscription, waiting while a queue is full."""
-        if self._closed:
-            raise RuntimeError("bus is closed")
-        if isinstance(event, InboundEvent) and not self._recent.add(event.event_id):
-            self.stats.duplicates += 1
-            log.debug("dropped duplicate event %s", event.event_id)
-            return False
-        self.stats.published += 1
-        if not self._started:
-            await self.start()
-        for sub in self._subs:
-            if isinstance(event, sub.event_types):
-                await sub.queue.put(event)
-        return True
+        return await self.publish_many((event,)) == 1
 
     async def publish_many(self, events: Sequence[Event]) -> int:
-        """Queue ``events`` in order; the same rules as :meth:`publish`, without a coroutine (and a
-        queue coroutine) per event: a queue with room takes the event at once, a full one is waited on."""
+        """Queue ``events`` in order for every matching subscription; an inbound event seen recently
+        is dropped as a duplicate. A queue with room takes an event at once (no coroutine per event),
+        a full one is waited on (back-pressure)."""
         if self._closed:
             raise RuntimeError("bus is closed")
         if not self._started:

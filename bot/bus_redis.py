@@ -215,34 +215,12 @@ class RedisStreamsBus:
 
     async def publish(self, event: Event) -> bool:
         """XADD the event to its family's stream (buffering locally while Redis is down)."""
-        if self._closed:
-            raise RuntimeError("bus is closed")
-        if isinstance(event, InboundEvent):
-            try:
-                fresh = await self._redis.set(
-                    f"{self.prefix}:seen:{event.event_id}", b"1", nx=True, ex=self._dedupe_ttl_s
-                )
-            except _TRANSIENT:
-                fresh = True  # can't check while Redis is down; consumers are idempotent anyway
-            if not fresh:
-                self.stats.duplicates += 1
-                return False
-        self.stats.published += 1
-        stream = self.stream(family_of(type(event)))
-        payload = to_json(event).encode()
-        if self._buffer:
-            await self._enqueue(stream, payload)
-            return True
-        try:
-            await self._xadd(stream, payload)
-        except _TRANSIENT as exc:
-            log.warning("redis unreachable (%s); buffering events until it is back", exc)
-            await self._enqueue(stream, payload)
-        return True
+        return await self.publish_many((event,)) == 1
 
     async def publish_many(self, events: Sequence[Event]) -> int:
-        """:meth:`publish` for many events in two round trips: one pipeline of de-duplication keys,
-        one of XADDs (one event at a time costs two round trips each).
+        """XADD ``events`` to their families' streams in two round trips: one pipeline of
+        de-duplication keys (an inbound event seen within the TTL is dropped), one of XADDs. While
+        Redis is down, events are buffered locally and flushed in order when it is back.
 
         If Redis fails part-way through the XADD pipeline, the whole remainder is buffered and
         re-sent: an event may then be delivered twice, which consumers already tolerate (they are

@@ -48,31 +48,26 @@ class RedactingBus:
         """Delegate."""
         self.inner.subscribe_batch(event_types, handler, name=name, max_batch=max_batch)
 
-    async def publish(self, event: Event) -> bool:
-        """Redact message text, then publish; returns False when the event was dropped."""
+    def _admit(self, event: Event) -> Event | None:
+        """``event`` with its text redacted, or None when its author asked to be forgotten."""
         author = _author(event)
         if author is not None and author in self.forgotten:
-            return False
+            return None
         if isinstance(event, (MessagePosted, MessageEdited)):
             masked = self._redactor.redact(event.text)
             if masked != event.text:
                 event = dataclasses.replace(event, text=masked)
-        return await self.inner.publish(event)
+        return event
+
+    async def publish(self, event: Event) -> bool:
+        """Redact message text, then publish; returns False when the event was dropped."""
+        admitted = self._admit(event)
+        return admitted is not None and await self.inner.publish(admitted)
 
     async def publish_many(self, events: Sequence[Event]) -> int:
         """:meth:`publish` for many events: filtered and redacted here, then handed on in one call."""
-        forgotten, redact = self.forgotten, self._redactor.redact
-        kept: list[Event] = []
-        for event in events:
-            author = _author(event)
-            if author is not None and author in forgotten:
-                continue
-            if isinstance(event, (MessagePosted, MessageEdited)):
-                masked = redact(event.text)
-                if masked != event.text:
-                    event = dataclasses.replace(event, text=masked)
-            kept.append(event)
-        return await self.inner.publish_many(kept)
+        admitted = [a for a in map(self._admit, events) if a is not None]
+        return await self.inner.publish_many(admitted)
 
     async def start(self) -> None:
         """Delegate."""
