@@ -15,11 +15,11 @@ into one batch and decoded step by step over a KV cache:
   :class:`bot.ml.LLMBusyError` instead of growing latency without bound;
 * a request decoding alone (greedy) uses prompt-lookup speculation: when the last few tokens
   occurred before in its prompt or output, the tokens that followed them there are proposed and
-  verified in one forward pass, and every proposed token the model agrees with is kept. On a CPU a
-  decoding step costs about the same whether it reads one token or a handful (the weights are read
-  once either way), and grounded answers copy their sources and small models repeat themselves,
-  so several tokens often come out of one step. The output is the greedy output: a proposal is
-  only kept where it equals the model's own choice;
+  verified in one forward pass, and every proposed token the model agrees with is kept. Grounded
+  answers copy their sources and small models repeat themselves, so several tokens often come out
+  of one step; whether that beats one-token steps depends on the hardware, so it continues only
+  while it is timed to pay (``speculation_gate.py``). The output is the greedy output: a proposal
+  is only kept where it equals the model's own choice;
 * a prompt prefilled on its own reuses the KV cache of the longest token prefix it shares with a
   recent prompt (every QA prompt opens with the same system prompt), so only the rest is computed.
 

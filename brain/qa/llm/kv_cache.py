@@ -85,10 +85,8 @@ def growing_cache(config: Any = None, kv: list[tuple[Any, Any]] | None = None) -
     if not cache.layers and kv is not None:
         cache.layers = [DynamicLayer() for _ in kv]  # type: ignore[no-untyped-call]
     cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
-    if cache.layers:
-        cache.layer_class_to_replicate = None
-    else:
-        cache.layer_class_to_replicate = GrowingLayer
+    # Without a config the layers are created as the model first writes them: make those grow too.
+    cache.layer_class_to_replicate = None if cache.layers else GrowingLayer
     layers: list[Any] = cache.layers
     for layer, (keys, values) in zip(layers, kv or (), strict=False):
         layer.update(keys, values)
