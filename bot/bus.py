@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.events import Action, Event, InboundEvent, Platform
+
+# How often a publisher facing a backlog lets the loop run the subscribers' I/O callbacks.
+_TURN_INTERVAL_S = 0.002
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,11 @@ class _Subscription:
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
 
+    @property
+    def backlog(self) -> int:
+        """Queued events at which a publisher yields to the loop: a full batch, or a few per worker."""
+        return self.max_batch if self.batch else 16 * self.concurrency
+
 
 class InProcessBus:
     """An asyncio bus for a single process (the embedded default).
@@ -127,6 +136,7 @@ class InProcessBus:
         self._recent = _RecentIds(dedupe_window)
         self._started = False
         self._closed = False
+        self._last_turn = 0.0  # when a publisher last yielded to the loop because of a backlog
         self.stats = BusStats()
 
     # -- subscription -------------------------------------------------------------------------
@@ -201,6 +211,14 @@ class InProcessBus:
                         sub.queue.put_nowait(event)
                     except asyncio.QueueFull:
                         await sub.queue.put(event)
+        # A producer that never awaits (an import, a replayed burst) would hold the loop until a queue
+        # is full, while the handlers' I/O results (the store's writer thread) wait for the loop and
+        # that I/O sits idle. While a subscriber has a full batch waiting, give the loop a turn every
+        # couple of milliseconds (a turn per call would cost more than the events themselves).
+        now = time.perf_counter()
+        if now - self._last_turn >= _TURN_INTERVAL_S and any(sub.queue.qsize() >= sub.backlog for sub in subs):
+            self._last_turn = now
+            await asyncio.sleep(0)
         return kept
 
     async def drain(self) -> None:

@@ -22,6 +22,7 @@ Mapping choices:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterable
@@ -46,6 +47,8 @@ from bot.events import (
 )
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
+
+PUBLISH_SLICE = 200  # events per publish_many: about one Slack day file
 
 CHAT_TYPES = frozenset({"Default", "Reply", "ThreadStarterMessage"})
 THREAD_CHANNEL_TYPES = frozenset({"GuildPublicThread", "GuildPrivateThread", "GuildNewsThread"})
@@ -204,7 +207,11 @@ async def import_discord_export(
                 if isinstance(event, MessagePosted):
                     users.add(event.author.user_id)
                     channels.add(event.channel.channel_id)
-            await bus.publish_many(events)
+            # A file is a whole channel: publish it in slices and let the loop serve the store's writer
+            # (its results come back through the loop) between them.
+            for start in range(0, len(events), PUBLISH_SLICE):
+                await bus.publish_many(events[start : start + PUBLISH_SLICE])
+                await asyncio.sleep(0)
             summary.files += 1
             bar.advance(1, path.name)
     summary.users = len(users)

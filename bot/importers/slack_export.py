@@ -19,6 +19,7 @@ is reported (file name and reason) and skipped without leaving half of it in the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import zipfile
@@ -379,6 +380,9 @@ async def import_slack_export(
                         )
                     )
                     await bus.publish_many(events)
+                    # Let the loop serve the store's writer (its results come back through the loop)
+                    # between files; otherwise it idles until the bus queue is full.
+                    await asyncio.sleep(0)
                     importer.summary.files += 1
                     bar.advance(1, PurePosixPath(name).parent.name)
     finally:

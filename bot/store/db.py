@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.store.sqlite_batch import Op, rollback_if_open, run_ops
+
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
@@ -115,40 +117,43 @@ class SQLiteDatabase:
         except Exception as exc:  # noqa: BLE001 - a failed checkpoint is retried; the writer's own threshold remains
             log.warning("background WAL checkpoint failed: %r", exc)
 
-    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        cur = await self._conn.execute(sql, tuple(params))
-        count = int(cur.rowcount)
-        await cur.close()
-        return count
+    async def _run(self, ops: Sequence[Op], *, atomic: bool = False) -> Any:
+        """Run ``ops`` in one call on the connection's thread; ``atomic`` rolls back there on error."""
+        conn = self._conn
 
-    async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, [tuple(r) for r in rows])
+        def work() -> Any:
+            raw = conn._conn  # the sqlite3 connection, used only on its own thread
+            if not atomic:
+                return run_ops(raw, ops)
+            try:
+                return run_ops(raw, ops)
+            except BaseException:
+                rollback_if_open(raw)
+                raise
 
-    async def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        cur = await self._conn.execute(sql, tuple(params))
-        rows = await cur.fetchall()
-        await cur.close()
-        return [tuple(r) for r in rows]
+        # aiosqlite has no public "run this callable on the connection's thread"; ``_execute`` has
+        # been that entry point since its first release (pinned to 0.21-0.22 in pyproject.toml).
+        return await conn._execute(work)
+
+    async def _rollback(self) -> None:
+        conn = self._conn
+        await conn._execute(lambda: rollback_if_open(conn._conn))
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._lock:
             self._writes += 1  # usually a write; an extra checkpoint of an unchanged WAL is a no-op
-            return await self._execute(sql, params)
+            return int(await self._run([("exec", sql, tuple(params))]))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = [tuple(r) for r in rows]
         async with self._lock:
-            await self._conn.execute("BEGIN")
-            try:
-                await self._executemany(sql, rows)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
+            await self._run([("plain", "BEGIN", None), ("many", sql, batch), ("plain", "COMMIT", None)], atomic=True)
             self._writes += 1
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._lock:
-            return await self._fetchall(sql, params)
+            rows: list[Row] = await self._run([("fetch", sql, tuple(params))])
+            return rows
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
@@ -157,13 +162,14 @@ class SQLiteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SQLiteTx]:
         async with self._lock:
-            await self._conn.execute("BEGIN")
+            tx = _SQLiteTx(self)
             try:
-                yield _SQLiteTx(self)
+                yield tx
+                await tx.commit()
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                if tx.started:
+                    await self._rollback()
                 raise
-            await self._conn.execute("COMMIT")
             self._writes += 1
 
     async def close(self) -> None:
@@ -176,23 +182,44 @@ class SQLiteDatabase:
 
 
 class _SQLiteTx:
-    """Statements inside a SQLite transaction (the lock is already held)."""
+    """Statements inside a SQLite transaction (the lock is already held).
+
+    Writes that return nothing (``executemany``) are queued and sent, with ``BEGIN`` in front of the
+    first, together with the next statement that returns something or with ``COMMIT``: one hop to
+    the connection's thread instead of one per statement (see :mod:`bot.store.sqlite_batch`). Order
+    is kept, so a read sees every earlier write. A queued write's error surfaces from that next call
+    (or from the end of the ``async with`` block) and rolls the whole transaction back.
+    """
 
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
+        self._pending: list[Op] = [("plain", "BEGIN", None)]
+        self.started = False  # whether BEGIN has been sent
+
+    async def _send(self, last: Op) -> Any:
+        ops, self._pending = self._pending, []
+        ops.append(last)
+        self.started = True
+        return await self._db._run(ops)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return await self._db._execute(sql, params)
+        return int(await self._send(("exec", sql, tuple(params))))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._db._executemany(sql, rows)
+        self._pending.append(("many", sql, [tuple(r) for r in rows]))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return await self._db._fetchall(sql, params)
+        rows: list[Row] = await self._send(("fetch", sql, tuple(params)))
+        return rows
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        rows = await self._db._fetchall(sql, params)
+        rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    async def commit(self) -> None:
+        """Send what is queued and COMMIT (nothing at all when the transaction wrote nothing)."""
+        if self.started or len(self._pending) > 1:
+            await self._send(("plain", "COMMIT", None))
 
 
 _PLACEHOLDER = re.compile(r"\?")

@@ -217,3 +217,24 @@ async def test_publish_many_keeps_order_drops_duplicates_and_waits_for_room() ->
     await bus.close()
     with pytest.raises(RuntimeError):
         await bus.publish_many([make_message("late")])
+
+
+async def test_a_publisher_that_never_waits_still_lets_a_backlogged_batch_subscriber_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The queue never fills, so without the backlog turn the handler would first run after the
+    # producer finished (the import and burst case: the store's writer idles meanwhile).
+    monkeypatch.setattr("bot.bus._TURN_INTERVAL_S", 0.0)
+    bus = InProcessBus(queue_size=10_000)
+    handled: list[int] = []
+
+    async def write(batch: Sequence[MessagePosted]) -> None:
+        handled.append(len(batch))
+
+    bus.subscribe_batch((MessagePosted,), write, name="core.recorder", max_batch=10)
+    for i in range(100):
+        await bus.publish(make_message(f"m{i}", message_id=f"id{i}"))
+    assert sum(handled) >= 50  # the subscriber kept up while the producer ran
+    await bus.drain()
+    assert sum(handled) == 100
+    await bus.close()
