@@ -109,3 +109,35 @@ async def test_answer_keeps_one_copy_of_a_repeated_sentence_and_drops_a_truncate
     answer = await answerer.answer("how do I install the slack app?", AccessScope("slack", "T1"))
     assert not answer.abstained
     assert answer.text == "Paste the manifest to the workspace [1]."
+
+
+async def test_the_grounding_check_embeds_off_the_event_loop_thread() -> None:
+    import threading
+    from collections.abc import Sequence
+
+    from bot.testing import ScriptedLLM
+    from brain.qa.access import AccessScope
+
+    unit = su("a", "Run pip install -r requirements.txt inside the virtualenv.")
+
+    class OneUnit:
+        async def search(self, *_: object, **__: object) -> list[ScoredUnit]:
+            return [unit]
+
+    threads: set[int] = set()
+
+    class ThreadRecordingEmbedder(HashEmbedder):
+        def embed(self, texts: Sequence[str]):  # type: ignore[no-untyped-def]
+            threads.add(threading.get_ident())
+            return super().embed(texts)
+
+    async def name(_: ScoredUnit) -> str:
+        return "#help"
+
+    embedder = ThreadRecordingEmbedder()
+    llm = ScriptedLLM("Run pip install -r requirements.txt inside the virtualenv [1].")
+    answerer = Answerer(OneUnit(), llm, embedder, channel_name=name)  # type: ignore[arg-type]
+    answer = await answerer.answer("how do I install the dependencies?", AccessScope("slack", "T1"))
+    assert not answer.abstained
+    # A blocking embed on the loop would stall every other event for the check's ~0.3 s.
+    assert threads and threading.get_ident() not in threads
