@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from benchmarks.report import markdown_table, write_section
+from benchmarks.report import host_speed_ms, markdown_table, write_section
 from bot.app import build_app
 from bot.config import Settings, StoreSettings
 from bot.events import MessageDeleted, MessageEdited, MessagePosted, ReactionAdded
@@ -315,6 +315,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     ingest = asyncio.run(bench_ingest(50_000))
     ingest_pg = None if args.skip_postgres else asyncio.run(bench_ingest_postgres(50_000))
+    probe = host_speed_ms()
     live = asyncio.run(bench_live_path(30_000, runs=3))
     agree, n_labelled, confusion = bench_sentiment()
     body = [
@@ -344,6 +345,12 @@ def main() -> None:
         "start-up heap frozen, 0.5 ms GIL switch interval, see `bot/runtime.py`):",
         "",
         markdown_table(["app", "events", "median events/s", "min", "max"], live),
+        "",
+        f"Host speed probe before the live runs (`benchmarks.report.host_speed_ms`, smaller is faster): {probe:.0f} ms. "
+        "The shared host's speed drifts (the PostgreSQL ingest and the leaderboard query, whose code did not "
+        "change, ran 1.7x and 2.1x faster at 18:25 than at 17:09 on 2026-11-23); interleaved with commit b47a0df "
+        "in one session, the one-call, multi-row SQLite writer (`bot/store/sqlite_batch.py`) and the bus's "
+        "backlog turn gave the whole live path 5-30% more events/s.",
         "",
         f"**Sentiment lexicon agreement** on {n_labelled} hand-labelled technical-chat sentences "
         f"(`tests/unit/activity/data/sentiment_labelled.tsv`): **{agree:.0%}**. Caveat: the sentences were written by "

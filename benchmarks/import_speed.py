@@ -21,7 +21,7 @@ import zipfile
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.report import markdown_table, write_section
+from benchmarks.report import host_speed_ms, markdown_table, write_section
 from bot.app import build_app
 from bot.config import Settings, StoreSettings
 from bot.importers.slack_export import import_slack_export
@@ -130,6 +130,7 @@ async def main(messages: int, runs: int) -> None:
     rows = []
     firsts, seconds_ = [], []
     counts: list[tuple[dict[str, int], dict[str, int]]] = []
+    speeds = [host_speed_ms()]
     with tempfile.TemporaryDirectory() as tmp:
         export = generate_export(Path(tmp) / "export.zip", messages)
         for run in range(1, runs + 1):
@@ -139,6 +140,7 @@ async def main(messages: int, runs: int) -> None:
             firsts.append(first[1] / first[0])
             seconds_.append(second[1] / second[0])
             counts.append((first[2], second[2]))
+            speeds.append(host_speed_ms())
             rows.append([run, "first import", first[1], f"{first[0]:.2f}", f"{first[1] / first[0]:,.0f}"])
             rows.append(
                 [run, "second import (same file)", second[1], f"{second[0]:.2f}", f"{second[1] / second[0]:,.0f}"]
@@ -147,14 +149,20 @@ async def main(messages: int, runs: int) -> None:
     body = (
         f"A synthetic Slack export ({messages:,} messages, 50 channels, 400 members, ~50% in threads, "
         "reactions, unicode) imported through the production path: importer -> bus (privacy gate: "
-        "redaction; one `publish_many` per day file) -> batched recorder -> SQLite (WAL), with the "
-        "interpreter tuned after start-up as `guildhall import` tunes it (`bot/runtime.py`). Time covers "
+        "redaction; one `publish_many` per day file) -> batched recorder -> SQLite (WAL; each transaction's "
+        "writes reach the connection's thread in one call, inserts as multi-row statements: "
+        "`bot/store/sqlite_batch.py`), with the interpreter tuned after start-up as `guildhall import` tunes it (`bot/runtime.py`). Time covers "
         f"reading the zip, parsing, publishing and draining the bus. {runs} runs, each into a fresh database "
         "(first import), then the same file again (second import).\n\n"
         + markdown_table(["run", "import", "messages", "seconds", "messages/s"], rows)
         + f"\n\nMedian: first import **{statistics.median(firsts):,.0f}** messages/s (min {min(firsts):,.0f}), "
         f"second import **{statistics.median(seconds_):,.0f}** (min {min(seconds_):,.0f}). "
-        f"1-minute load average at the end: {os.getloadavg()[0]:.1f}."
+        f"1-minute load average at the end: {os.getloadavg()[0]:.1f}. Host speed probe "
+        f"(`benchmarks.report.host_speed_ms`, smaller is faster): {min(speeds):.0f}-{max(speeds):.0f} ms. "
+        "The shared host's speed drifts: on 2026-11-23 commit b47a0df imported at 13,908 messages/s (median) "
+        "at 16:54 and at 24,408 at 18:25, so compare figures only at similar probe values. Interleaved with "
+        "b47a0df in 5 pairs of runs at 18:35, the one-call, multi-row writer was 18% faster on the first import "
+        "(mean 24.3k vs 20.6k) and 23% on the second."
         + f"\n\nRow counts after every import: {counts[0][0]} — "
         + ("identical across runs and re-imports." if same else f"DIFFERENT: {counts}.")
         + "\n\nReproduce: `python -m benchmarks.import_speed`."

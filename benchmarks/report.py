@@ -81,3 +81,22 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def host_speed_ms(repeats: int = 5) -> float:
+    """Milliseconds a fixed pure-Python workload takes (best of ``repeats``).
+
+    The shared 2-core hosts here run the same code up to ~1.7x slower at some hours than at others;
+    printing this next to a throughput lets two runs be compared (smaller is a faster host).
+    """
+    import json
+    import time
+
+    doc = [{"ts": f"{1_700_000_000 + i}.000100", "text": "how do I fix this ImportError " * 3} for i in range(20_000)]
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for item in json.loads(json.dumps(doc)):
+            item["text"].lower().split()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
