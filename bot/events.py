@@ -78,7 +78,7 @@ class UserRef:
     @property
     def key(self) -> str:
         """Globally unique key ``platform:workspace:user``."""
-        return f"{self.platform.value}:{self.workspace_id}:{self.user_id}"
+        return f"{self.platform}:{self.workspace_id}:{self.user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class ChannelRef:
     @property
     def key(self) -> str:
         """Globally unique key ``platform:workspace:channel``."""
-        return f"{self.platform.value}:{self.workspace_id}:{self.channel_id}"
+        return f"{self.platform}:{self.workspace_id}:{self.channel_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +194,7 @@ class MessagePosted(InboundEvent):
 
     @property
     def event_id(self) -> str:
-        return f"{self.channel.platform.value}:{self.channel.workspace_id}:msg:{self.message_id}"
+        return f"{self.channel.platform}:{self.channel.workspace_id}:msg:{self.message_id}"
 
     @property
     def platform(self) -> Platform:
@@ -220,7 +220,7 @@ class MessageEdited(InboundEvent):
     @property
     def event_id(self) -> str:
         stamp = self.edited_at.isoformat()
-        return f"{self.channel.platform.value}:{self.channel.workspace_id}:edit:{self.message_id}:{stamp}"
+        return f"{self.channel.platform}:{self.channel.workspace_id}:edit:{self.message_id}:{stamp}"
 
     @property
     def platform(self) -> Platform:
@@ -237,7 +237,7 @@ class MessageDeleted(InboundEvent):
 
     @property
     def event_id(self) -> str:
-        return f"{self.channel.platform.value}:{self.channel.workspace_id}:del:{self.message_id}"
+        return f"{self.channel.platform}:{self.channel.workspace_id}:del:{self.message_id}"
 
     @property
     def platform(self) -> Platform:
@@ -259,7 +259,7 @@ class ReactionAdded(InboundEvent):
     @property
     def event_id(self) -> str:
         return (
-            f"{self.channel.platform.value}:{self.channel.workspace_id}:react+:"
+            f"{self.channel.platform}:{self.channel.workspace_id}:react+:"
             f"{self.message_id}:{self.user.user_id}:{self.emoji}"
         )
 
@@ -281,7 +281,7 @@ class ReactionRemoved(InboundEvent):
     @property
     def event_id(self) -> str:
         return (
-            f"{self.channel.platform.value}:{self.channel.workspace_id}:react-:"
+            f"{self.channel.platform}:{self.channel.workspace_id}:react-:"
             f"{self.message_id}:{self.user.user_id}:{self.emoji}:{self.ts.isoformat()}"
         )
 
@@ -301,7 +301,7 @@ class MemberJoined(InboundEvent):
     @property
     def event_id(self) -> str:
         where = self.channel.channel_id if self.channel else "-"
-        return f"{self.user.platform.value}:{self.user.workspace_id}:join:{where}:{self.user.user_id}"
+        return f"{self.user.platform}:{self.user.workspace_id}:join:{where}:{self.user.user_id}"
 
     @property
     def platform(self) -> Platform:
@@ -322,7 +322,7 @@ class ThreadCreated(InboundEvent):
 
     @property
     def event_id(self) -> str:
-        return f"{self.parent.platform.value}:{self.parent.workspace_id}:thread:{self.thread_id}"
+        return f"{self.parent.platform}:{self.parent.workspace_id}:thread:{self.thread_id}"
 
     @property
     def platform(self) -> Platform:
@@ -339,7 +339,7 @@ class ChannelSeen(InboundEvent):
 
     @property
     def event_id(self) -> str:
-        return f"{self.channel.platform.value}:{self.channel.workspace_id}:chan:{self.channel.channel_id}:{self.ts.isoformat()}"
+        return f"{self.channel.platform}:{self.channel.workspace_id}:chan:{self.channel.channel_id}:{self.ts.isoformat()}"
 
     @property
     def platform(self) -> Platform:
@@ -372,7 +372,7 @@ class CommandInvoked(InboundEvent):
 
     @property
     def event_id(self) -> str:
-        return f"{self.channel.platform.value}:{self.channel.workspace_id}:cmd:{self.interaction_id}"
+        return f"{self.channel.platform}:{self.channel.workspace_id}:cmd:{self.interaction_id}"
 
     @property
     def platform(self) -> Platform:
@@ -401,7 +401,7 @@ class ButtonClicked(InboundEvent):
 
     @property
     def event_id(self) -> str:
-        return f"{self.channel.platform.value}:{self.channel.workspace_id}:click:{self.interaction_id}"
+        return f"{self.channel.platform}:{self.channel.workspace_id}:click:{self.interaction_id}"
 
     @property
     def platform(self) -> Platform:

@@ -288,6 +288,8 @@ class _Segment:
 
     def must_follow(self, event: Event) -> bool:
         """Whether ``event`` would be written before something collected that it came after."""
+        if not self.edited and not self.deleted:  # the usual case: nothing collected can be overtaken
+            return False
         if isinstance(event, MessagePosted):
             ch = event.channel
             key = (ch.platform.value, ch.workspace_id, event.message_id)
