@@ -339,7 +339,9 @@ class ChannelSeen(InboundEvent):
 
     @property
     def event_id(self) -> str:
-        return f"{self.channel.platform}:{self.channel.workspace_id}:chan:{self.channel.channel_id}:{self.ts.isoformat()}"
+        return (
+            f"{self.channel.platform}:{self.channel.workspace_id}:chan:{self.channel.channel_id}:{self.ts.isoformat()}"
+        )
 
     @property
     def platform(self) -> Platform:
