@@ -82,7 +82,9 @@ class SQLiteDatabase:
 
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        # Multi-row inserts add up to five prepared statements per INSERT (bot/store/sqlite_batch.py);
+        # a larger cache than sqlite3's default 128 keeps them from evicting the everyday queries.
+        conn = await aiosqlite.connect(path, isolation_level=None, cached_statements=512)
         # WAL lets readers run beside the writer; NORMAL sync is durable at transaction granularity
         # in WAL mode and is what makes batched imports fast.
         await conn.execute("PRAGMA journal_mode=WAL")
