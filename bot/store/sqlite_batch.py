@@ -23,6 +23,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 # The VALUES group may hold placeholders and plain literals (NULL, 0, ''), not nested parentheses.
@@ -85,7 +86,7 @@ def run_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) 
         statement = ""
         while total - start >= size:
             statement = statement or _multi_row_sql(sql, plan, size)
-            conn.execute(statement, [value for row in rows[start : start + size] for value in row])
+            conn.execute(statement, list(chain.from_iterable(rows[start : start + size])))
             start += size
     if start < total:
         conn.executemany(sql, rows[start:])
