@@ -108,6 +108,14 @@ def eval_recommend_command(
         bool,
         typer.Option("--save-weights", help="Store the hybrid weights learned here as the workspaces' ranking weights"),
     ] = False,
+    narrow: Annotated[
+        bool,
+        typer.Option(
+            "--narrow",
+            help="The data README's narrower reference protocol: only conversations opened after the split "
+            "that end up with two or more members",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -132,7 +140,7 @@ def eval_recommend_command(
             vecs = vectors.vectors(message_vectors_needed(messages, at), embedder, checkpoint=cache is not None)
             if cache is not None:
                 vectors.save()
-            results, weights = evaluate(messages, vecs, split=at, k=k)
+            results, weights = evaluate(messages, vecs, split=at, k=k, narrow=narrow)
             if save_weights:
                 # Learned on the validation split inside the training period, so the test figures
                 # above stay honest; the live brain reads them per workspace.
@@ -141,6 +149,7 @@ def eval_recommend_command(
             return {
                 "split": datetime.fromtimestamp(at, UTC).isoformat(),
                 "k": k,
+                "protocol": "narrow" if narrow else "readme",
                 "messages": len(messages),
                 "methods": [asdict(r) for r in results],
                 "hybrid_weights": weights.weights,

@@ -118,6 +118,9 @@ def test_eval_recommend_reports_every_method(env: Path) -> None:
         assert 0.0 <= m["ndcg"] <= m["hit_rate"] <= 1.0 or m["ndcg"] <= 1.0
         assert 0.0 <= m["coverage"] <= 1.0
     assert set(report["hybrid_weights"]) >= {"content", "cf", "activity", "freshness"}
+    assert report["protocol"] == "readme"
+    narrow = _json(["eval", "recommend", "--split-frac", "0.7", "--narrow", "--json"])
+    assert narrow["protocol"] == "narrow" and {m["method"] for m in narrow["methods"]} == set(methods)
     text = CliRunner().invoke(app, ["eval", "recommend", "--split", _iso(T0 + 28 * HOUR)])
     assert text.exit_code == 0 and "hybrid" in text.output and "HR@10" in text.output
     saved = _json(["eval", "recommend", "--split-frac", "0.7", "--save-weights", "--json"])

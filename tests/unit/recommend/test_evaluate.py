@@ -66,6 +66,24 @@ def test_truth_is_replies_after_split_to_threads_not_started() -> None:
             assert any(m.author_id == user and m.thread_id == t and m.ts >= split for m in rows)
 
 
+def test_the_narrow_protocol_keeps_only_conversations_opened_after_the_split_with_two_members() -> None:
+    rows = _history()
+    # A question nobody answered after the split: in the README protocol's pool, not in the narrow one.
+    split = split_time(rows, 0.7)
+    rows.append(MessageRow("slack", "T", "999.0", "C", "U1", split + 10, "lonely question?", thread_id="999.0"))
+    wide, narrow = make_task(rows, split), make_task(rows, split, narrow=True)
+    pool = {t.thread_id for t in narrow.catalogue}
+    assert "999.0" in {t.thread_id for t in wide.catalogue} and "999.0" not in pool
+    assert pool < {t.thread_id for t in wide.catalogue}
+    members: dict[str, set[str]] = {}
+    for m in rows:
+        if m.ts >= split:
+            members.setdefault(m.thread_id or m.message_id, set()).add(m.author_id)
+    assert all(t.ts_start >= split and len(members[t.thread_id]) >= 2 for t in narrow.catalogue)
+    assert all(threads <= pool for threads in narrow.truth.values())
+    assert narrow.truth and set(narrow.truth) <= set(wide.truth)
+
+
 def test_every_method_is_reported_and_hybrid_beats_random() -> None:
     rows = _history()
     results, _ = evaluate(rows, _vectors(rows), split=split_time(rows, 0.7), k=10)
