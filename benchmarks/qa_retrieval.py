@@ -144,8 +144,12 @@ EXPLORATION = (
     "0.517); hybrid already puts 84% of those in its top 10, so a re-ranker of these candidates would need "
     "to place 92% of them there, and in a sample of misses several gold questions cannot be matched from "
     'the replies alone ("are you stuck on a specific piece?", a thread that holds several conversations). '
-    "A stronger encoder or a "
-    "cross-encoder is the lever left; none ships offline."
+    "A stronger encoder, measured once (2026-11-23, pythondev only, same units and harness; MiniLM re-run "
+    "reproduced 0.448 / 0.525 / 0.550): all-mpnet-base-v2 (768-d, 384 word pieces, ~11x slower to encode "
+    "on this CPU: 1.8 vs 22 texts/s) reaches dense 0.557 and hybrid 0.576 R@10 (MRR 0.418 vs 0.399), "
+    "+0.026 on hybrid, still short of 0.60; it is configurable (`embeddings.model = PATH`) but not shipped, "
+    "as the only offline copy on the package index is an unattributed five-part repackage. A cross-encoder "
+    "re-ranker is the lever left untested; none ships offline."
 )
 
 
