@@ -119,23 +119,13 @@ class SQLiteDatabase:
         except Exception as exc:  # noqa: BLE001 - a failed checkpoint is retried; the writer's own threshold remains
             log.warning("background WAL checkpoint failed: %r", exc)
 
-    async def _run(self, ops: Sequence[Op], *, atomic: bool = False) -> Any:
-        """Run ``ops`` in one call on the connection's thread; ``atomic`` rolls back there on error."""
+    async def _run(self, ops: Sequence[Op]) -> Any:
+        """Run ``ops`` in one call on the connection's thread."""
         conn = self._conn
-
-        def work() -> Any:
-            raw = conn._conn  # the sqlite3 connection, used only on its own thread
-            if not atomic:
-                return run_ops(raw, ops)
-            try:
-                return run_ops(raw, ops)
-            except BaseException:
-                rollback_if_open(raw)
-                raise
-
+        # ``conn._conn`` is the sqlite3 connection, used only on its own thread.
         # aiosqlite has no public "run this callable on the connection's thread"; ``_execute`` has
         # been that entry point since its first release (pinned to 0.21-0.22 in pyproject.toml).
-        return await conn._execute(work)
+        return await conn._execute(lambda: run_ops(conn._conn, ops))
 
     async def _rollback(self) -> None:
         conn = self._conn
@@ -147,10 +137,8 @@ class SQLiteDatabase:
             return int(await self._run([("exec", sql, tuple(params))]))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        batch = [tuple(r) for r in rows]
-        async with self._lock:
-            await self._run([("plain", "BEGIN", None), ("many", sql, batch), ("plain", "COMMIT", None)], atomic=True)
-            self._writes += 1
+        async with self.transaction() as tx:  # BEGIN, the rows and COMMIT go in one call
+            await tx.executemany(sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._lock:

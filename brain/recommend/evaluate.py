@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from bot.ml import Vector
 from bot.store import MessageRow
-from brain.recommend.candidates import ThreadItem, select_candidates, thread_key
+from brain.recommend.candidates import ThreadItem, build_threads, select_candidates, thread_key
 from brain.recommend.engine import Snapshot, build_snapshot, features, member_touches, opening_items
 from brain.recommend.profile import build_profile
 from brain.recommend.ranker import FEATURES, RankerWeights, learn_weights
@@ -78,11 +78,8 @@ def make_task(
     if narrow:
         # The protocol defines its pool by how the conversation turned out; the ranker still sees
         # only each opening message.
-        members: dict[str, set[str]] = defaultdict(set)
-        for m in later:
-            if not m.is_bot and m.author_id and not m.deleted:
-                members[thread_key(m)].add(m.author_id)
-        catalogue = [t for key, t in new.items() if len(members[key]) >= 2]
+        grown = build_threads(later)
+        catalogue = [t for key, t in new.items() if len(grown[key].participants) >= 2]
     else:
         since = split - lookback_days * 86400
         catalogue = [t for t in snapshot.threads.values() if t.ts_last >= since] + list(new.values())
