@@ -53,10 +53,12 @@ def _chroma(path: str) -> object:
     return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
 
 
-async def quality(name: str, base: SentenceTransformerEmbedder) -> tuple[list[dict[str, object]], dict[str, float]]:
-    """Index one dataset and evaluate the three modes."""
+async def quality(
+    name: str, base: SentenceTransformerEmbedder, *, cache: Path | None = None
+) -> tuple[list[dict[str, object]], dict[str, float]]:
+    """Index one dataset and evaluate the three modes (``cache``: the vector cache file, one per model)."""
     ds = load(SHARED, name)
-    embedder = CachingEmbedder(base, CACHE / f"{name}.npz")
+    embedder = CachingEmbedder(base, cache or CACHE / f"{name}.npz")
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_store(f"sqlite:///{tmp}/store.db")
         await store.upsert_channels(ds.channels)

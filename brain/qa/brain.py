@@ -127,7 +127,12 @@ class QABrain(Brain):
                 clock=self.ctx.clock,
                 may_index=self.may_index_channel,
             )
-            await indexer.load()
+            if not await indexer.load() and (await self.ctx.store.counts()).get("messages", 0):
+                # Typical after switching `embeddings.model`: the new encoder's collections start empty.
+                log.warning(
+                    "the QA index is empty but the store holds messages: run `guildhall index all` "
+                    "(or /guildhall index) so answers can use the history"
+                )
             reranker = None
             if settings.qa.rerank_model:
                 reranker = await asyncio.to_thread(CrossEncoderReranker, settings.qa.rerank_model)

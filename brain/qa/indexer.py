@@ -215,6 +215,23 @@ class Indexer:
             stats.seconds = time.perf_counter() - started
             return stats
 
+    async def public_history(self) -> tuple[list[MessageRow], dict[tuple[str, str, str], ChannelRow]]:
+        """Messages of the public channels the index may use, without opted-out members' messages.
+
+        What encoder fine-tuning (:mod:`brain.qa.tuning`) may learn from: never private channels,
+        DMs, excluded channels or members who opted out.
+        """
+        opted = _OptOutCache(self.store)
+        messages: list[MessageRow] = []
+        channels: dict[tuple[str, str, str], ChannelRow] = {}
+        for channel in await _all_channels(self.store):
+            if channel.visibility != "public" or not await self._allowed(channel):
+                continue
+            channels[(channel.platform, channel.workspace_id, channel.channel_id)] = channel
+            rows = await self.store.channel_messages(channel.platform, channel.workspace_id, channel.channel_id)
+            messages += await opted.filter(rows)
+        return messages, channels
+
     async def add_units(self, units: Sequence[Unit]) -> IndexStats:
         """Index ready-made units (docs sections), replacing same ids."""
         async with self._lock:

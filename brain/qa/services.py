@@ -30,11 +30,15 @@ def register_services(ctx: BrainContext) -> None:
         return await asyncio.to_thread(SentenceTransformerEmbedder, e.model, device=e.device, batch_size=e.batch_size)
 
     async def make_unit_index() -> Any:
+        from brain.qa.embedder import model_fingerprint
         from brain.qa.vector_index import ChromaUnitIndex, open_chroma_client
 
         embedder = await services.get("embedder")
         client = await asyncio.to_thread(open_chroma_client, settings.vectors)
-        return await asyncio.to_thread(ChromaUnitIndex, client, settings.vectors.collection, int(embedder.dim))
+        # One set of collections per encoder: vectors of two models must never be searched together.
+        fingerprint = await asyncio.to_thread(model_fingerprint, settings.embeddings.model)
+        name = f"{settings.vectors.collection}_{fingerprint}" if fingerprint else settings.vectors.collection
+        return await asyncio.to_thread(ChromaUnitIndex, client, name, int(embedder.dim))
 
     async def make_llm() -> Any:
         try:
