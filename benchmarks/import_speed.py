@@ -162,7 +162,10 @@ async def main(messages: int, runs: int) -> None:
         "The shared host's speed drifts: on 2026-11-23 commit b47a0df imported at 13,908 messages/s (median) "
         "at 16:54 and at 24,408 at 18:25, so compare figures only at similar probe values. Interleaved with "
         "b47a0df in 5 pairs of runs at 18:35, the one-call, multi-row writer was 18% faster on the first import "
-        "(mean 24.3k vs 20.6k) and 23% on the second."
+        "(mean 24.3k vs 20.6k) and 23% on the second. The same code (e5e8070) measured a median of 26,005 / "
+        "28,898 messages/s (first / second import) at 18:24 UTC with a 40-41 ms probe, and 17,350 / 18,094 and "
+        "17,367 / 17,482 in two runs at 21:55 with a 46-87 ms probe: at slow hours the import falls below the "
+        "20,000 messages/s target."
         + f"\n\nRow counts after every import: {counts[0][0]} — "
         + ("identical across runs and re-imports." if same else f"DIFFERENT: {counts}.")
         + "\n\nReproduce: `python -m benchmarks.import_speed`."

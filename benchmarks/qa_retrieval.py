@@ -151,7 +151,8 @@ EXPLORATION = (
     "on this CPU: 1.8 vs 22 texts/s) reaches dense 0.557 and hybrid 0.576 R@10 (MRR 0.418 vs 0.399), "
     "+0.026 on hybrid, still short of 0.60; it is configurable (`embeddings.model = PATH`) but not shipped, "
     "as the only offline copy on the package index is an unattributed five-part repackage. A cross-encoder "
-    "re-ranker is the lever left untested; none ships offline."
+    "re-ranker is the lever left untested; none ships offline. Fine-tuning MiniLM on each community's own "
+    'threads (`guildhall index tune`): the section "QA retrieval with a community-tuned encoder" below.'
 )
 
 
