@@ -37,7 +37,7 @@ NOTES = (
     "epochs were not tried within this session."
 )
 
-DEFAULT_DATASETS = ("slack-pythondev-2019", "slack-racket", "discord-gitter-appium")
+DEFAULT_DATASETS = ("slack-pythondev-2019", "slack-racket", "irc-ubuntu-train", "discord-gitter-appium")
 
 
 async def one(name: str, base: SentenceTransformerEmbedder) -> tuple[list[list[object]], list[object]]:
