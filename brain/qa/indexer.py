@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,14 +191,9 @@ class Indexer:
         async with self._lock:
             started = time.perf_counter()
             stats = IndexStats()
-            opted = _OptOutCache(self.store)
             rows = channels if channels is not None else await _all_channels(self.store)
             seen: set[str] = set()
-            for channel in rows:
-                if not await self._allowed(channel):
-                    continue
-                messages = await self.store.channel_messages(channel.platform, channel.workspace_id, channel.channel_id)
-                messages = await opted.filter(messages)
+            async for channel, messages in self._histories(rows):
                 facts = await _thread_facts(self.store, channel)
                 units = _with_facts(build_units(messages, channel, config=self.config), facts)
                 seen |= {u.unit_id for u in units}
@@ -221,16 +216,22 @@ class Indexer:
         What encoder fine-tuning (:mod:`brain.qa.tuning`) may learn from: never private channels,
         DMs, excluded channels or members who opted out.
         """
-        opted = _OptOutCache(self.store)
         messages: list[MessageRow] = []
         channels: dict[tuple[str, str, str], ChannelRow] = {}
-        for channel in await _all_channels(self.store):
-            if channel.visibility != "public" or not await self._allowed(channel):
-                continue
+        public = [c for c in await _all_channels(self.store) if c.visibility == "public"]
+        async for channel, rows in self._histories(public):
             channels[(channel.platform, channel.workspace_id, channel.channel_id)] = channel
-            rows = await self.store.channel_messages(channel.platform, channel.workspace_id, channel.channel_id)
-            messages += await opted.filter(rows)
+            messages += rows
         return messages, channels
+
+    async def _histories(self, channels: Sequence[ChannelRow]) -> AsyncIterator[tuple[ChannelRow, list[MessageRow]]]:
+        """Each channel the index may use, with its messages minus those of opted-out members."""
+        opted = _OptOutCache(self.store)
+        for channel in channels:
+            if not await self._allowed(channel):
+                continue
+            rows = await self.store.channel_messages(channel.platform, channel.workspace_id, channel.channel_id)
+            yield channel, await opted.filter(rows)
 
     async def add_units(self, units: Sequence[Unit]) -> IndexStats:
         """Index ready-made units (docs sections), replacing same ids."""

@@ -8,7 +8,7 @@ of the batch) teaches the encoder which replies answer which openings here. No l
 no other data: only threads the store already holds.
 
 Only public channels are used: the tuned weights serve every answer, and text of private channels
-or DMs must not shape what a public question can find. Measured in ``benchmarks/qa_retrieval.py``.
+or DMs must not shape what a public question can find. Measured in ``benchmarks/qa_tuning.py``.
 
 Example::
 
@@ -152,8 +152,9 @@ def fine_tune(
     Raises:
         NotEnoughPairsError: fewer pairs than two batches' worth of in-batch negatives.
     """
-    if len(pairs) < 2 * min(settings.batch_size, 8):
-        raise NotEnoughPairsError(f"{len(pairs)} answered threads in public channels; at least 16 are needed")
+    needed = 2 * min(settings.batch_size, 8)
+    if len(pairs) < needed:
+        raise NotEnoughPairsError(f"{len(pairs)} answered threads in public channels; at least {needed} are needed")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
