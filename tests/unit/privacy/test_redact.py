@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks.redaction import evaluate
+import json
+import random
+
+from benchmarks.redaction import CASES, evaluate
 from bot.privacy.redact import Redactor, redact
 
 
@@ -30,3 +33,30 @@ def test_odd_and_huge_inputs_do_not_break_or_hang() -> None:
     out = redact(huge)
     assert "[redacted:email]" in out and "x@y.io" not in out
     assert redact("") == ""
+
+
+def _batch_cases() -> list[str]:
+    cases = json.loads(CASES.read_text(encoding="utf-8"))
+    texts = [case["text"] for case in cases]
+    # Edges of the batch screen: empty texts, a NUL inside a text, characters whose lower case is
+    # longer ("İ"), secrets at the very start and end of a text, and texts that only arm a rule
+    # when read together with their neighbour (a trigger split across the join).
+    texts += ["", "\x00xoxb-12345678-1234567890-abcdefghijklmnop\x00", "İİİ a@b.io İ", "ends with x", "ox"]
+    texts += ["call 555-123-4567", "555", "-123-4567 is not a phone", "sk-", "abcdefghijklmnopqrstuvwxyz0"]
+    return texts
+
+
+def test_batch_redaction_equals_one_message_at_a_time() -> None:
+    texts = _batch_cases()
+    for redactor in (Redactor(), Redactor([r"\bEMP-\d{6}\b"])):
+        expected = [redactor.redact(t) for t in texts]
+        assert redactor.redact_many(texts) == expected
+        # Every order and every split into batches gives the same answer.
+        rng = random.Random(3)
+        for _ in range(20):
+            order = rng.sample(range(len(texts)), len(texts))
+            shuffled = [texts[i] for i in order]
+            assert redactor.redact_many(shuffled) == [expected[i] for i in order]
+    assert any(e != t for e, t in zip(expected, texts, strict=True))  # the list holds real secrets
+    assert Redactor().redact_many([]) == []
+    assert Redactor([r"\bEMP-\d{6}\b"]).redact_many(["EMP-123456", "none"]) == ["[redacted:custom]", "none"]
