@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -121,3 +123,33 @@ def test_events_are_frozen_and_slotted() -> None:
 def test_malformed_payloads_raise_decode_error(payload: str) -> None:
     with pytest.raises(EventDecodeError):
         from_json(payload)
+
+
+@pytest.mark.parametrize("cls", [UserRef, MessagePosted, MessageEdited, ReactionAdded])
+def test_fast_init_builds_what_the_dataclass_init_builds(cls: type[Any]) -> None:
+    original = cls.__init__.__wrapped__  # the dataclass-generated __init__ that _fast_init replaced
+    samples = [e for e in [*SAMPLES, U] if type(e) is cls]
+    assert samples
+    for sample in samples:
+        values = [getattr(sample, f.name) for f in dataclasses.fields(sample)]
+        names = [f.name for f in dataclasses.fields(sample)]
+        required = [f.name for f in dataclasses.fields(sample) if f.default is dataclasses.MISSING]
+        for args, kwargs in [
+            (values, {}),  # every field positionally
+            ([], dict(zip(names, values, strict=True))),  # every field by keyword
+            ([getattr(sample, n) for n in required], {}),  # defaults and default factories
+        ]:
+            expected = cls.__new__(cls)
+            original(expected, *args, **kwargs)
+            built = cls(*args, **kwargs)
+            if args and len(args) < len(values) and cls is ReactionAdded:
+                # ReactionAdded's ts default is a clock reading: only the other fields can match.
+                assert dataclasses.replace(built, ts=expected.ts) == expected
+            else:
+                assert built == expected
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(built, names[0], values[0])
+    with pytest.raises(TypeError):
+        cls()
+    with pytest.raises(TypeError):
+        cls(*[None] * 20)
