@@ -60,6 +60,9 @@ class TuneSettings:
     max_pairs: int = 4000
     seed: int = 0
     device: str = "cpu"
+    # Also make each passage pick its own opening out of the batch's openings (the loss averaged over
+    # both directions): the same forward passes, twice the training signal.
+    symmetric: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +191,10 @@ def fine_tune(
             queries = encode([p.query for p in batch])
             passages = encode([p.passage for p in batch])
             logits = queries @ passages.T * SIMILARITY_SCALE
-            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch), device=logits.device))
+            labels = torch.arange(len(batch), device=logits.device)
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            if settings.symmetric:
+                loss = (loss + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             schedule.step()

@@ -68,12 +68,13 @@ TOPICS = [
 
 
 @pytest.mark.slow
-def test_fine_tuning_pulls_openings_towards_their_threads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_fine_tuning_pulls_openings_towards_their_threads(tmp_path: Path, symmetric: bool) -> None:
     from brain.qa.embedder import SentenceTransformerEmbedder
 
     pairs = [TrainingPair(f"{q} (case {i})", a) for i in range(2) for q, a in TOPICS]
     steps: list[tuple[int, int, float]] = []
-    settings = TuneSettings(epochs=4, learning_rate=2e-4, batch_size=8, max_seq_length=64)
+    settings = TuneSettings(epochs=4, learning_rate=2e-4, batch_size=8, max_seq_length=64, symmetric=symmetric)
     report = fine_tune(
         "bundled:all-MiniLM-L6-v2", pairs, tmp_path / "tuned", settings, on_step=lambda *s: steps.append(s)
     )
