@@ -126,7 +126,9 @@ class InProcessBus:
     """An asyncio bus for a single process (the embedded default).
 
     Args:
-        queue_size: capacity of each subscription's queue; ``publish`` waits when one is full.
+        queue_size: capacity of each subscription's queue; ``publish`` waits when one is full. A
+            batch subscription's queue holds at least two of its batches, so the next batch fills
+            while the handler writes the last one.
         dedupe_window: how many recent inbound event ids are remembered for de-duplication.
     """
 
@@ -165,7 +167,8 @@ class InProcessBus:
     def _add(self, sub: _Subscription) -> None:
         if any(s.name == sub.name for s in self._subs):
             raise ValueError(f"duplicate subscription name: {sub.name}")
-        sub.queue = asyncio.Queue(maxsize=self._queue_size)
+        size = max(self._queue_size, 2 * sub.max_batch) if sub.batch else self._queue_size
+        sub.queue = asyncio.Queue(maxsize=size)
         self._subs.append(sub)
         if self._started:
             self._spawn(sub)

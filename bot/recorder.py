@@ -100,11 +100,12 @@ def message_row(event: MessagePosted) -> MessageRow:
 class Recorder:
     """Subscribes to inbound facts and persists them."""
 
-    def __init__(self, store: Store, *, max_batch: int = 5000, forgotten: ForgottenMembers | None = None) -> None:
+    def __init__(self, store: Store, *, max_batch: int = 20_000, forgotten: ForgottenMembers | None = None) -> None:
         self._store = store
         # Live traffic arrives a few events at a time; a burst (an import, a backfill) fills batches.
-        # Each commit rewrites every index page its rows touch, so 5,000 rows per transaction
-        # import ~25% faster than 1,000 (the message indexes dominate the write cost).
+        # Each commit rewrites every index page its rows touch, and the message indexes dominate the
+        # write cost: SQLite alone writes 100,000 messages in 3.6 s as 1,000-row transactions, 2.4 s
+        # as 5,000-row ones and 2.1 s as 20,000-row ones (2026-12-03); the whole import gained ~10%.
         self._max_batch = max_batch
         # Members who asked to be forgotten: their facts still in flight on the bus are dropped here,
         # so a message queued just before /forget-me cannot be stored after the erasure.

@@ -23,6 +23,7 @@ import asyncio
 import json
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,10 +121,14 @@ class ExportSource:
         return [p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()]
 
     def read(self, name: str) -> bytes:
-        """Bytes of one file."""
-        if self._zip is not None:
-            return self._zip.read(self._prefix + name)
-        return (self.path / name).read_bytes()
+        """Bytes of one file; raises :class:`ExportReadError` naming it when it can't be read (a
+        damaged zip member, a vanished file)."""
+        try:
+            if self._zip is not None:
+                return self._zip.read(self._prefix + name)
+            return (self.path / name).read_bytes()
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
+            raise ExportReadError(f"{name}: unreadable ({exc})") from exc
 
     def exists(self, name: str) -> bool:
         """Whether the export holds ``name``."""

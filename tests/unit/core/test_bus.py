@@ -164,6 +164,35 @@ async def test_burst_memory_is_bounded_by_queue_size() -> None:
     await bus.close()
 
 
+async def test_a_batch_subscription_queue_holds_two_batches_and_stays_bounded() -> None:
+    bus = InProcessBus(queue_size=8)
+    gate = asyncio.Event()
+    batches: list[int] = []
+
+    async def write(batch: Sequence[MessagePosted]) -> None:
+        await gate.wait()
+        batches.append(len(batch))
+
+    async def one(event: MessagePosted) -> None:
+        return None
+
+    bus.subscribe_batch((MessagePosted,), write, name="writer", max_batch=10)
+    bus.subscribe(MessagePosted, one, name="one")
+    assert bus._subs[1].queue.maxsize == 8  # plain subscriptions keep the configured size
+    await bus.start()
+    publisher = asyncio.create_task(bus.publish_many([make_message(f"q{i}", message_id=f"q{i}") for i in range(500)]))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    # The writer holds one batch; its queue filled past the plain size to two batches, then stopped.
+    assert bus._subs[0].queue.qsize() == 20
+    assert not publisher.done()
+    gate.set()
+    assert await publisher == 500
+    await bus.drain()
+    assert sum(batches) == 500 and max(batches) <= 10
+    await bus.close()
+
+
 async def test_platform_actions_reach_only_their_platform_in_one_worker_per_type() -> None:
     from bot.bus import subscribe_platform_actions
     from bot.events import AddReaction, Platform
@@ -208,7 +237,8 @@ async def test_publish_many_keeps_order_drops_duplicates_and_waits_for_room() ->
     events.insert(5, make_message("x", message_id="pm3"))  # duplicate inside the batch
     events.append(SendMessage(channel("general"), "hi"))
     events.append(SendMessage(channel("general"), "hi"))  # actions are never de-duplicated
-    # 20 events through a queue of 3: publish_many must wait for room rather than fail or grow.
+    # 20 events through a queue of 4 (two batches of 2): publish_many must wait for room rather than
+    # fail or grow.
     assert await bus.publish_many(events) == 21
     await bus.drain()
     assert handled == [f"pm{i}" for i in range(20)]

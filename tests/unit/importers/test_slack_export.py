@@ -142,6 +142,29 @@ async def test_malformed_day_file_is_reported_and_the_rest_imported(make_app, tm
     assert (await app.store.counts())["messages"] == 8
 
 
+async def test_damaged_zip_member_is_reported_and_the_rest_imported(make_app, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "export")
+    target = tmp_path / "export.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    damaged = "mods/2023-11-14.json"  # the one private message
+    with zipfile.ZipFile(target) as zf:
+        info = zf.getinfo(damaged)
+    data = bytearray(target.read_bytes())
+    # Flip bytes inside the member's compressed data (after its 30-byte local header, name, extra).
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start, start + info.compress_size):
+        data[i] ^= 0x5A
+    target.write_bytes(bytes(data))
+    app, _ = await make_app()
+    summary = await import_slack_export(target, app.bus, progress=False)
+    await app.bus.drain()
+    assert len(summary.errors) == 1 and summary.errors[0].startswith(f"{damaged}: unreadable")
+    assert (await app.store.counts())["messages"] == 7  # every other day file landed
+
+
 async def test_reimport_leaves_the_same_counts(make_app, tmp_path: Path) -> None:
     folder = write_export(tmp_path / "export")
     app, _ = await make_app()
