@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -136,7 +137,12 @@ def eval_recommend_command(
                 raise typer.BadParameter("the store holds no messages: import history first")
             embedder = await brain.ctx.services.get("embedder")
             at = when.timestamp() if when else split_time(messages, split_frac or 0.7)
-            vectors = DiskVectorCache(cache or Path("/nonexistent-cache.npz"))
+            from brain.qa.embedder import model_fingerprint
+
+            encoder = await asyncio.to_thread(model_fingerprint, settings.embeddings.model) or settings.embeddings.model
+            vectors = DiskVectorCache(cache or Path("/nonexistent-cache.npz"), encoder=encoder)
+            if vectors.stale:
+                typer.echo(f"{cache}: written with another embedding model; re-embedding", err=True)
             vecs = vectors.vectors(message_vectors_needed(messages, at), embedder, checkpoint=cache is not None)
             if cache is not None:
                 vectors.save()

@@ -25,16 +25,27 @@ def text_hash(text: str) -> str:
 
 class DiskVectorCache:
     """Vectors keyed by ``<id>:<text sha1>``, saved as one ``.npz``; ``shared`` files keyed by the
-    bare text SHA-1 (the QA engineer's cache) are read-only fallbacks."""
+    bare text SHA-1 (the QA engineer's cache) are read-only fallbacks.
 
-    def __init__(self, path: Path, *, shared: Sequence[Path] = ()) -> None:
+    ``encoder`` names the model the vectors come from (e.g. its fingerprint). A file saved with a
+    different non-empty name is ignored and overwritten on save: vectors of two models must never
+    be mixed, and a cache path is easy to reuse after changing ``embeddings.model``.
+    """
+
+    def __init__(self, path: Path, *, shared: Sequence[Path] = (), encoder: str = "") -> None:
         self.path = path
+        self.encoder = encoder
         self._own: dict[str, Vector] = {}
         self._shared: dict[str, Vector] = {}
         self.computed = 0
+        self.stale = False  # the file on disk was written by another encoder
         if path.exists():
             data = np.load(path)
-            self._own = {str(k): v for k, v in zip(data["keys"], data["vectors"], strict=True)}
+            saved = str(data["encoder"]) if "encoder" in data.files else ""
+            if encoder and saved and saved != encoder:
+                self.stale = True
+            else:
+                self._own = {str(k): v for k, v in zip(data["keys"], data["vectors"], strict=True)}
         for extra in shared:
             if extra.exists():
                 data = np.load(extra)
@@ -78,7 +89,7 @@ class DiskVectorCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         keys = np.array(list(self._own), dtype=str)
         vecs = np.stack(list(self._own.values())) if self._own else np.zeros((0, 1), np.float32)
-        np.savez(self.path, keys=keys, vectors=vecs)
+        np.savez(self.path, keys=keys, vectors=vecs, encoder=np.array(self.encoder))
 
 
 async def index_vectors(

@@ -135,3 +135,22 @@ def test_only_needed_messages_are_embedded() -> None:
     assert "999.1" not in needed  # a member with < 5 messages is never profiled
     assert {m.message_id for m in rows if m.message_id == m.thread_id} <= set(needed)
     assert set(needed) <= set(message_vectors_needed(rows))
+
+
+def test_vector_cache_is_reused_for_its_encoder_and_ignored_for_another(tmp_path) -> None:
+    from brain.recommend.content import DiskVectorCache
+
+    path = tmp_path / "vectors.npz"
+    items = {"m1": "asyncio event loop", "m2": "django orm query"}
+    first = DiskVectorCache(path, encoder="minilm")
+    first.vectors(items, HashEmbedder())
+    first.save()
+    same = DiskVectorCache(path, encoder="minilm")
+    again = same.vectors(items, HashEmbedder())
+    assert same.computed == 0 and not same.stale and set(again) == set(items)
+    # Another model's vectors would not compare with this one's: re-embed, and overwrite on save.
+    other = DiskVectorCache(path, encoder="tuned-minilm")
+    other.vectors(items, HashEmbedder(dim=64))
+    assert other.stale and other.computed == 2
+    other.save()
+    assert DiskVectorCache(path, encoder="tuned-minilm").vectors(items, HashEmbedder(dim=64))["m1"].shape == (64,)
