@@ -47,6 +47,9 @@ class ActivityBrain(Brain):
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Delete the member's counters, contribution rows and reactions (``/forget-me``)."""
         scope = (user.platform.value, user.workspace_id, user.user_id)
+        # No index leads with the member: these deletes scan the workspace's rows. Forgetting is rare
+        # and every message writes these tables, so an index per member would cost the hot path more
+        # than it saves here.
         out = {}
         for table, column in (
             ("activity_rollup", "user_id"),
