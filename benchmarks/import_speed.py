@@ -162,7 +162,7 @@ async def main(messages: int, runs: int) -> None:
         "The shared host's speed drifts (the same code imported at 13.9k messages/s at one hour and 24.4k at "
         "another on 2026-11-23, and at medians of 19.8k to 26.2k within one hour on 2026-12-03), so compare "
         "figures only interleaved. Interleaved with the previous commit (9ad2f10) in 3 triples of runs on "
-        "2026-12-03 at 08:20 UTC: recorder transactions of up to 20,000 events instead of 5,000 (the bus "
+        "2026-12-03 at 07:55 UTC: recorder transactions of up to 20,000 events instead of 5,000 (the bus "
         "queue of a batch subscriber holds two batches) made the first import 24% faster (mean 27.8k vs "
         "22.5k messages/s) and the second 17% (31.5k vs 27.0k); reading the next zip members on a thread "
         "(inflation releases the GIL) was tried in the same runs and lost (25.6k first, 25.0k second): the "

@@ -213,7 +213,7 @@ async def prepare_qa(
     qa: Any = app.brain("qa")
     try:
         if index_history or doc_paths:
-            history = await (await qa.indexer()).index_all() if index_history else None
+            history = await (await qa.indexer(rebuilding=True)).index_all() if index_history else None
             docs, errors = await qa.index_docs(doc_paths)
             for error in errors:
                 log.warning("qa: docs: %s", error)

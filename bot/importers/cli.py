@@ -76,7 +76,7 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
             extra["store"] = await app.store.counts()
             if index and any(b.name == "qa" for b in app.brains):
                 qa: Any = app.brain("qa")
-                stats = await (await qa.indexer()).index_all()
+                stats = await (await qa.indexer(rebuilding=True)).index_all()
                 extra["index"] = stats.as_dict()
         finally:
             await app.stop()

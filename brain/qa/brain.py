@@ -94,9 +94,13 @@ class QABrain(Brain):
             await close()
 
     # -- components ----------------------------------------------------------------------------
-    async def indexer(self) -> Indexer:
-        """The indexer (created on first use; rebuilds BM25 from the vector store)."""
-        await self._ensure()
+    async def indexer(self, *, rebuilding: bool = False) -> Indexer:
+        """The indexer (created on first use; rebuilds BM25 from the vector store).
+
+        ``rebuilding``: the caller is about to index the whole history, so an empty index is
+        expected and not worth the "run `guildhall index all`" warning.
+        """
+        await self._ensure(warn_if_empty=not rebuilding)
         assert self._indexer is not None
         return self._indexer
 
@@ -109,7 +113,7 @@ class QABrain(Brain):
         await self._indexer.flush()
         return self._retriever
 
-    async def _ensure(self) -> None:
+    async def _ensure(self, *, warn_if_empty: bool = True) -> None:
         if self._indexer is not None:
             return
         async with self._init_lock:
@@ -127,7 +131,8 @@ class QABrain(Brain):
                 clock=self.ctx.clock,
                 may_index=self.may_index_channel,
             )
-            if not await indexer.load() and (await self.ctx.store.counts()).get("messages", 0):
+            loaded = await indexer.load()
+            if warn_if_empty and not loaded and (await self.ctx.store.counts()).get("messages", 0):
                 # Typical after switching `embeddings.model`: the new encoder's collections start empty.
                 log.warning(
                     "the QA index is empty but the store holds messages: run `guildhall index all` "
@@ -468,7 +473,7 @@ class QABrain(Brain):
     @command("guildhall index", description="Rebuild the question-answering index", admin=True, usage="[all]")
     async def index_command(self, cmd: CommandInvoked) -> CommandResult:
         """``/guildhall index``: rebuild every unit from the store."""
-        indexer = await self.indexer()
+        indexer = await self.indexer(rebuilding=True)
         stats = await indexer.index_all()
         return CommandResult(
             f"Indexed {stats.units_upserted} units from {stats.groups} channels "

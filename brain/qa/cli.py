@@ -183,7 +183,7 @@ def index_all_command(as_json: JsonOpt = False, config: ConfigOpt = None) -> Non
 
     async def main() -> dict[str, float]:
         async with qa_brain(settings) as brain:
-            return (await (await brain.indexer()).index_all()).as_dict()
+            return (await (await brain.indexer(rebuilding=True)).index_all()).as_dict()
 
     stats = run(main)
     emit(

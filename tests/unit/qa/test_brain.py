@@ -403,6 +403,19 @@ async def test_restart_rebuilds_bm25_from_the_vector_store(make_app: Any) -> Non
     ]
 
 
+async def test_an_empty_index_over_stored_history_warns_unless_a_rebuild_is_coming(make_app: Any, caplog: Any) -> None:
+    from bot.recorder import Recorder
+
+    warning = "the QA index is empty but the store holds messages"
+    caplog.set_level("WARNING", logger="brain.qa.brain")
+    for rebuilding in (True, False):
+        app, _ = await make_app(brains=["qa"])
+        # History written straight to the store (as an import without the QA brain would): not indexed.
+        await Recorder(app.store).handle_batch([make_message("history the index has never seen", author="bob")])
+        await app.brain("qa").indexer(rebuilding=rebuilding)
+        assert (warning in caplog.text) is not rebuilding
+
+
 async def test_index_command_is_admin_only(make_app: Any) -> None:
     app, adapter = await make_app(brains=["qa"])
     await post(app, adapter, make_message("some history to index", author="bob"))
