@@ -30,6 +30,7 @@ serving chat traffic while the model computes.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import Counter, deque
@@ -48,6 +49,28 @@ _DONE = object()
 # and the fewest shared tokens worth reusing (a chat template's opening tokens are not).
 _PREFIXES_KEPT = 4
 _MIN_SHARED = 16
+
+
+def cache_kwarg(model: Any) -> str:
+    """The name ``model.forward`` takes its KV cache by.
+
+    transformers renamed ``past_key_values`` to ``cache`` during 5.x; the old name warns now and
+    goes in 5.40, while the releases before the rename only know the old one.
+    """
+    forward = getattr(model, "forward", None)
+    if forward is None:  # a wrapper that is only callable: the long-standing name
+        return "past_key_values"
+    try:
+        params = inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def returned_cache(out: Any) -> Any:
+    """The KV cache a forward pass returned, under either name (see :func:`cache_kwarg`)."""
+    cache = getattr(out, "cache", None)
+    return out.past_key_values if cache is None else cache
 
 
 @dataclass(eq=False)
@@ -110,6 +133,7 @@ class MicroBatcher:
         adaptive_speculation: bool = True,
     ) -> None:
         self.model = model
+        self._cache_kwarg = cache_kwarg(model)
         self.tokenizer = tokenizer
         self.eos_ids = set(eos_ids)
         self.pad_id = pad_id
@@ -449,11 +473,11 @@ class MicroBatcher:
                     input_ids=ids,
                     attention_mask=mask,
                     position_ids=positions,
-                    past_key_values=cache,
                     use_cache=True,
                     logits_to_keep=keep,
+                    **{self._cache_kwarg: cache},
                 )
-            return out.logits, out.past_key_values
+            return out.logits, returned_cache(out)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, step)
 

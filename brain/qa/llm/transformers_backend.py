@@ -9,6 +9,7 @@ Nothing is downloaded: loading is ``local_files_only``. On CUDA the model runs i
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
 import os
@@ -61,6 +62,7 @@ def load_model(settings: LLMSettings) -> tuple[Any, Any]:
     from brain.qa.llm.half_decode import enable_half_decode
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    _quiet_gguf_progress()
     if not torch.cuda.is_available():
         torch.set_num_threads(cpu_threads(settings.cpu_threads))
     folder, gguf = resolve_model(settings.model, settings.gguf_file)
@@ -79,6 +81,22 @@ def load_model(settings: LLMSettings) -> tuple[Any, Any]:
             enable_half_decode(model)
     model.eval()
     return tokenizer, model
+
+
+def _quiet_gguf_progress() -> None:
+    """Silence the GGUF loader's progress bar.
+
+    transformers' GGUF de-quantizer draws its own ``tqdm`` bar, which ``disable_progress_bar()``
+    does not reach; the model loads in the background while the console chat is open, and the bar
+    lands in the middle of the conversation.
+    """
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # no gguf support in this transformers build: nothing draws the bar
+        return
+    bar = getattr(gguf_utils, "tqdm", None)
+    if callable(bar) and not isinstance(bar, functools.partial):
+        setattr(gguf_utils, "tqdm", functools.partial(bar, disable=True))  # noqa: B010 - not an exported name
 
 
 def cpu_threads(configured: int | None) -> int:
