@@ -21,7 +21,7 @@ from bot.events import (
     Visibility,
 )
 from bot.testing.builders import BASE_TIME, channel, command, make_message, user
-from brain.recommend.brain import RecommendBrain
+from brain.recommend.brain import LAST_DIGEST_KEY, RecommendBrain
 
 Factory = Callable[..., Awaitable[Any]]
 
@@ -171,6 +171,10 @@ async def test_digest_sent_in_member_time_zone(make_app: Factory) -> None:
     for who, tz in (("carol", "Asia/Tokyo"), ("dave", "Europe/Berlin")):
         await app.store.set_member_setting("console", "local", who, "digest", True)
         await app.store.set_member_setting("console", "local", who, "tz", tz)
+        # Both already had today's (2026-01-05) digest. Otherwise the 15-minute tick owes them one as
+        # soon as the clock moves, and whether it reads the clock before the jump below or after it
+        # would depend on how fast the store's thread answers.
+        await app.store.set_member_setting("console", "local", who, LAST_DIGEST_KEY, "2026-01-05")
 
     def dm_users() -> list[str]:
         return [a.user.user_id for a in adapter.actions if isinstance(a, SendDirectMessage)]
