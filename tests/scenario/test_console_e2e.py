@@ -237,7 +237,7 @@ async def test_background_preparation_failure_is_logged_not_raised(make_app, cap
 
     app, _ = await make_app(brains=["qa"], llm=ScriptedLLM("x"), embedder=HashEmbedder())
 
-    async def broken() -> None:
+    async def broken(**_: object) -> None:
         raise RuntimeError("disk full")
 
     app.brain("qa").indexer = broken  # type: ignore[attr-defined,method-assign]
