@@ -32,12 +32,21 @@ class SystemClock:
 
 
 class FakeClock:
-    """A manually advanced clock: ``await clock.advance(timedelta(minutes=5))`` wakes due sleepers."""
+    """A manually advanced clock: ``await clock.advance(timedelta(minutes=5))`` wakes due sleepers.
 
-    def __init__(self, start: datetime | None = None) -> None:
+    Each woken task runs until it finishes or sleeps on this clock again (bounded by
+    ``settle_s`` of real time) before time moves on, so a job that reads :meth:`now` after awaiting
+    I/O on another thread (aiosqlite) sees the time it was woken at, not wherever the clock has
+    jumped meanwhile.
+    """
+
+    def __init__(self, start: datetime | None = None, *, settle_s: float = 5.0) -> None:
         self._now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-        self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
+        self._sleepers: list[tuple[datetime, int, asyncio.Future[None], asyncio.Task[object] | None]] = []
         self._counter = itertools.count()
+        # Woken tasks being waited for in advance(): set when the task sleeps on the clock again.
+        self._watched: dict[asyncio.Task[object], asyncio.Event] = {}
+        self.settle_s = settle_s
 
     def now(self) -> datetime:
         return self._now
@@ -47,28 +56,52 @@ class FakeClock:
             await asyncio.sleep(0)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (when, next(self._counter), fut))
+        task = asyncio.current_task()
+        heapq.heappush(self._sleepers, (when, next(self._counter), fut, task))
+        if task is not None and task in self._watched:
+            self._watched[task].set()
         await fut
 
     async def advance(self, delta: timedelta) -> None:
         """Move time forward, waking every sleeper whose time has come, in order."""
         target = self._now + delta
         while self._sleepers and self._sleepers[0][0] <= target:
-            when, _, fut = heapq.heappop(self._sleepers)
+            when, _, fut, task = heapq.heappop(self._sleepers)
             self._now = max(self._now, when)
             if not fut.done():
                 fut.set_result(None)
-            # Let the woken task run (and possibly schedule its next sleep) before continuing.
-            for _ in range(5):
-                await asyncio.sleep(0)
+                await self._settle(task)
         self._now = target
         for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def _settle(self, task: asyncio.Task[object] | None) -> None:
+        """Let a woken task run until it is done or asleep on this clock again."""
+        if task is None or task.done():
+            for _ in range(5):
+                await asyncio.sleep(0)
+            return
+        settled = asyncio.Event()
+        self._watched[task] = settled
+
+        def finished(_: object) -> None:
+            settled.set()
+
+        task.add_done_callback(finished)
+        try:
+            await asyncio.wait_for(settled.wait(), self.settle_s)
+        except TimeoutError:
+            pass  # waiting on something else (a queue, another task): let time move on
+        finally:
+            task.remove_done_callback(finished)
+            self._watched.pop(task, None)
+        for _ in range(5):  # the woken task's follow-ups (handlers it published to) get turns too
             await asyncio.sleep(0)
 
     @property
     def pending(self) -> int:
         """Number of tasks sleeping on this clock."""
-        return sum(1 for _, _, f in self._sleepers if not f.done())
+        return sum(1 for _, _, f, _ in self._sleepers if not f.done())
 
 
 def to_epoch(dt: datetime) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,3 +58,23 @@ async def test_scheduler_runs_jobs_on_the_fake_clock_and_survives_failures() -> 
     await clock.advance(timedelta(days=1))
     assert runs == [datetime(2026, 1, 5, 9, 0, tzinfo=UTC), datetime(2026, 1, 6, 9, 0, tzinfo=UTC)]
     await sched.stop()
+
+
+async def test_a_woken_task_reads_its_wake_time_even_after_io_on_another_thread() -> None:
+    import time as _time
+
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    seen: list[datetime] = []
+
+    async def job() -> None:
+        for _ in range(3):
+            await clock.sleep_until(clock.now() + timedelta(minutes=15))
+            await asyncio.to_thread(_time.sleep, 0.02)  # a store query on aiosqlite's thread
+            seen.append(clock.now())
+
+    task = asyncio.create_task(job())
+    await asyncio.sleep(0)
+    await clock.advance(timedelta(hours=1))
+    assert seen == [start + timedelta(minutes=m) for m in (15, 30, 45)]
+    assert task.done() and clock.now() == start + timedelta(hours=1)
