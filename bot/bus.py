@@ -21,6 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.events import Action, Event, InboundEvent, Platform
@@ -33,6 +34,35 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Any], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
+
+
+T = TypeVar("T")
+
+
+async def retry_in_halves(
+    batch: Sequence[T], run: Callable[[Sequence[T]], Awaitable[None]], single: Callable[[T], Awaitable[None]]
+) -> None:
+    """After ``run(batch)`` failed, isolate the bad items: run each half again, splitting the halves
+    that fail, down to ``single(item)``, which handles (or records) one item's failure.
+
+    Items keep their order. One poison event in a batch of n costs about 2·log2(n) retried
+    batches instead of n single-event transactions (20,000 for a full recorder batch).
+    """
+    if len(batch) <= 1:
+        for item in batch:
+            await single(item)
+        return
+    mid = len(batch) // 2
+    for half in (batch[:mid], batch[mid:]):
+        if len(half) == 1:
+            await single(half[0])
+            continue
+        try:
+            await run(half)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - split further; single() reports what is really bad
+            await retry_in_halves(half, run, single)
 
 
 @runtime_checkable
@@ -272,17 +302,24 @@ class InProcessBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                # One bad event must not lose its neighbours: retry the batch one by one.
-                for event in batch:
-                    try:
-                        await sub.handler([event])
-                        self.stats.handled += 1
-                    except Exception as single_exc:  # noqa: BLE001
-                        self._record_failure(sub.name, event, single_exc)
-                log.debug("batch of %d retried singly after %r", len(batch), exc)
+                # One bad event must not lose its neighbours: retry in halves down to single events.
+                log.debug("batch of %d failed (%r): retrying in halves", len(batch), exc)
+                await retry_in_halves(batch, partial(self._run_batch, sub), partial(self._run_single, sub))
             finally:
                 for _ in batch:
                     sub.queue.task_done()
+
+    async def _run_batch(self, sub: _Subscription, batch: Sequence[Event]) -> None:
+        await sub.handler(batch)
+        self.stats.handled += len(batch)
+
+    async def _run_single(self, sub: _Subscription, event: Event) -> None:
+        try:
+            await self._run_batch(sub, [event])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            self._record_failure(sub.name, event, exc)
 
     def _record_failure(self, sub_name: str, event: Event, exc: BaseException) -> None:
         self.stats.failed += 1

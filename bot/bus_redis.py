@@ -39,7 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.bus import BatchHandler, BusStats, Handler
+from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
 from bot.events import (
     Action,
     ButtonClicked,
@@ -408,10 +408,18 @@ class RedisStreamsBus:
                     await self._redis.xack(stream, sub.name, *[i for i, _ in decoded])
                     self.stats.handled += len(decoded)
                     return
-                except Exception:  # noqa: BLE001 - fall back to one by one to isolate the poison
+                except Exception:  # noqa: BLE001 - retry in halves to isolate the poison
                     pass
-                for eid, event in decoded:
-                    await self._handle_one(sub, stream, eid, event, lambda e: sub.handler([e]))
+
+                async def run(part: Sequence[tuple[str, Event]]) -> None:
+                    await sub.handler([e for _, e in part])
+                    await self._redis.xack(stream, sub.name, *[i for i, _ in part])
+                    self.stats.handled += len(part)
+
+                async def single(item: tuple[str, Event]) -> None:
+                    await self._handle_one(sub, stream, item[0], item[1], lambda e: sub.handler([e]))
+
+                await retry_in_halves(decoded, run, single)
             else:
                 for eid, event in decoded:
                     await self._handle_one(sub, stream, eid, event, sub.handler)

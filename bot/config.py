@@ -92,6 +92,8 @@ class BusSettings(BaseModel):
     kind: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://localhost:6379/0"
     stream_prefix: str = "guildhall"
+    # Events each in-process subscription may hold before publishers wait (back-pressure); a batch
+    # subscriber's queue holds at least two of its batches (the recorder: 2 x 20,000).
     queue_size: int = Field(default=10_000, ge=1)
     maxlen: int = Field(default=1_000_000, ge=1000)
     claim_idle_ms: int = Field(default=30_000, ge=100)

@@ -122,6 +122,29 @@ async def test_batch_subscriber_gets_ordered_batches_and_survives_a_poison_event
     await bus.close()
 
 
+async def test_poison_events_are_isolated_in_halves_not_one_by_one() -> None:
+    bus = InProcessBus(queue_size=2000)
+    calls: list[int] = []
+    seen: list[str] = []
+
+    async def batch(events: Sequence[MessagePosted]) -> None:
+        calls.append(len(events))
+        if any(e.text == "poison" for e in events):
+            raise ValueError("bad event")
+        seen.extend(e.message_id for e in events)
+
+    bus.subscribe_batch((MessagePosted,), batch, name="writer", max_batch=1000)
+    poison = {100, 901}
+    await bus.publish_many([make_message("poison" if i in poison else "ok", message_id=f"h{i}") for i in range(1000)])
+    await bus.drain()
+    assert calls[0] == 1000  # one batch, then the retries
+    assert seen == [f"h{i}" for i in range(1000) if i not in poison]  # nothing lost, order kept
+    assert bus.stats.failed == 2 and bus.stats.handled == 998
+    # Two bad events: about 2·log2(1000) retried batches each, not 1,000 single-event calls.
+    assert len(calls) <= 1 + 2 * 2 * 10
+    await bus.close()
+
+
 async def test_close_drains_then_refuses_publish() -> None:
     bus = InProcessBus()
     done: list[str] = []
