@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import lzma
 import time
 import zipfile
 import zlib
@@ -127,7 +128,17 @@ class ExportSource:
             if self._zip is not None:
                 return self._zip.read(self._prefix + name)
             return (self.path / name).read_bytes()
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks (Deflate64).
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            lzma.LZMAError,
+            EOFError,
+            OSError,
+            KeyError,
+            RuntimeError,
+            NotImplementedError,
+        ) as exc:
             raise ExportReadError(f"{name}: unreadable ({exc})") from exc
 
     def exists(self, name: str) -> bool:

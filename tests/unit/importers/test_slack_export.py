@@ -236,3 +236,35 @@ async def test_redelivered_import_events_are_deduplicated_by_the_bus(make_app, t
     await app.bus.drain()
     assert app.bus.stats.duplicates >= 8
     assert (await app.store.counts())["messages"] == 8
+
+
+def test_encrypted_or_unsupported_zip_members_are_read_errors_naming_the_file(tmp_path: Path) -> None:
+    from bot.importers.slack_export import ExportReadError, ExportSource
+
+    target = tmp_path / "export.zip"
+    with zipfile.ZipFile(target, "w") as zf:
+        zf.writestr("users.json", "[]")
+        zf.writestr("help/2023-11-14.json", "[]")
+        zf.writestr("help/2023-11-15.json", "[]")
+    data = bytearray(target.read_bytes())
+    with zipfile.ZipFile(target) as zf:
+        encrypted, odd = zf.getinfo("help/2023-11-14.json"), zf.getinfo("help/2023-11-15.json")
+    central = data.find(b"PK\x01\x02")
+    entries = {}
+    while central != -1:  # central directory entries, by name
+        name_len = int.from_bytes(data[central + 28 : central + 30], "little")
+        entries[bytes(data[central + 46 : central + 46 + name_len]).decode()] = central
+        central = data.find(b"PK\x01\x02", central + 46)
+    # The "encrypted" flag bit, in the local header and the central directory.
+    data[encrypted.header_offset + 6] |= 1
+    data[entries[encrypted.filename] + 8] |= 1
+    # Compression method 9 (Deflate64), which zipfile cannot read.
+    data[odd.header_offset + 8 : odd.header_offset + 10] = (9).to_bytes(2, "little")
+    data[entries[odd.filename] + 10 : entries[odd.filename] + 12] = (9).to_bytes(2, "little")
+    target.write_bytes(bytes(data))
+    source = ExportSource(target)
+    for name in ("help/2023-11-14.json", "help/2023-11-15.json"):
+        with pytest.raises(ExportReadError, match=f"^{name}: unreadable"):
+            source.read(name)
+    assert source.json("users.json") == []
+    source.close()
