@@ -27,9 +27,10 @@ class DiskVectorCache:
     """Vectors keyed by ``<id>:<text sha1>``, saved as one ``.npz``; ``shared`` files keyed by the
     bare text SHA-1 (the QA engineer's cache) are read-only fallbacks.
 
-    ``encoder`` names the model the vectors come from (e.g. its fingerprint). A file saved with a
-    different non-empty name is ignored and overwritten on save: vectors of two models must never
-    be mixed, and a cache path is easy to reuse after changing ``embeddings.model``.
+    ``encoder`` names the model the vectors come from (e.g. its fingerprint). When it is given, a
+    file saved under another name, or under none, is ignored and overwritten on save: vectors of
+    two models must never be mixed, and a cache path is easy to reuse after changing
+    ``embeddings.model``. Without it (the benchmarks' own files) any file is read.
     """
 
     def __init__(self, path: Path, *, shared: Sequence[Path] = (), encoder: str = "") -> None:
@@ -42,7 +43,7 @@ class DiskVectorCache:
         if path.exists():
             data = np.load(path)
             saved = str(data["encoder"]) if "encoder" in data.files else ""
-            if encoder and saved and saved != encoder:
+            if encoder and saved != encoder:  # untagged files predate the tag: their model is unknown
                 self.stale = True
             else:
                 self._own = {str(k): v for k, v in zip(data["keys"], data["vectors"], strict=True)}

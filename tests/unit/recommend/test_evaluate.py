@@ -154,3 +154,10 @@ def test_vector_cache_is_reused_for_its_encoder_and_ignored_for_another(tmp_path
     assert other.stale and other.computed == 2
     other.save()
     assert DiskVectorCache(path, encoder="tuned-minilm").vectors(items, HashEmbedder(dim=64))["m1"].shape == (64,)
+    # A file without a tag (older code, the benchmarks) is of unknown origin: not trusted for an encoder.
+    untagged = tmp_path / "untagged.npz"
+    plain = DiskVectorCache(untagged)
+    plain.vectors(items, HashEmbedder())
+    plain.save()
+    assert DiskVectorCache(untagged, encoder="minilm").stale
+    assert not DiskVectorCache(untagged).stale
