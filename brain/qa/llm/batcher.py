@@ -55,22 +55,36 @@ def cache_kwarg(model: Any) -> str:
     """The name ``model.forward`` takes its KV cache by.
 
     transformers renamed ``past_key_values`` to ``cache`` during 5.x; the old name warns now and
-    goes in 5.40, while the releases before the rename only know the old one.
+    goes in 5.40, while the releases before the rename only know the old one. A wrapper whose
+    ``forward`` only takes ``**kwargs`` (PEFT) is looked through to the model it wraps.
     """
-    forward = getattr(model, "forward", None)
-    if forward is None:  # a wrapper that is only callable: the long-standing name
-        return "past_key_values"
-    try:
-        params = inspect.signature(forward).parameters
-    except (TypeError, ValueError):
-        return "past_key_values"
-    return "cache" if "cache" in params else "past_key_values"
+    for candidate in (model, _wrapped_model(model)):
+        forward = getattr(candidate, "forward", None)
+        if forward is None:
+            continue
+        try:
+            params = inspect.signature(forward).parameters
+        except (TypeError, ValueError):
+            continue
+        for name in ("cache", "past_key_values"):
+            if name in params:
+                return name
+    return "past_key_values"
+
+
+def _wrapped_model(model: Any) -> Any:
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else None
 
 
 def returned_cache(out: Any) -> Any:
     """The KV cache a forward pass returned, under either name (see :func:`cache_kwarg`)."""
-    cache = getattr(out, "cache", None)
-    return out.past_key_values if cache is None else cache
+    # Model outputs are ordered dicts of their non-None fields; reading ``.past_key_values`` on a
+    # release with the new name goes through a deprecated alias.
+    for name in ("cache", "past_key_values"):
+        if name in out:
+            return out[name]
+    return None
 
 
 @dataclass(eq=False)

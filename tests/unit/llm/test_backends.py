@@ -151,7 +151,7 @@ async def test_stream_survives_odd_lines_and_reports_errors(fake: tuple[FakeOpen
 
 @pytest.mark.slow
 async def test_bundled_smollm2_answers_and_batches_concurrent_requests(
-    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+    capfd: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder
 ) -> None:
     llm = create_llm(LLMSettings(max_new_tokens=8, batch_window_ms=200))
     questions = ["What is Python?", "What is a list?", "Name a web framework."]
@@ -162,7 +162,10 @@ async def test_bundled_smollm2_answers_and_batches_concurrent_requests(
     streamed = [p async for p in llm.stream([ChatMessage("user", "Say hi")], max_new_tokens=4)]
     assert "".join(streamed).strip()
     await llm.aclose()  # type: ignore[attr-defined]
-    # Loading and decoding stay quiet: the console chat shares the terminal with them.
-    assert "Converting and de-quantizing" not in capfd.readouterr().err
-    noise = [str(w.message) for w in recwarn] + [r.getMessage() for r in caplog.records]
+    # Loading and decoding stay quiet: the console chat shares the terminal with them. (transformers'
+    # own logger writes to stderr and says things once per process, so the FutureWarning raised on
+    # every call with the old keyword is the dependable check.)
+    err = capfd.readouterr().err
+    assert "Converting and de-quantizing" not in err
+    noise = [str(w.message) for w in recwarn]
     assert not [n for n in noise if "past_key_values" in n], noise

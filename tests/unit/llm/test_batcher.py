@@ -255,3 +255,29 @@ async def test_without_prefix_reuse_nothing_is_remembered(tiny_model: LlamaForCa
         await batcher.wait(batcher.submit(prompt, max_new_tokens=2))
     assert batcher.reused_prompt_tokens == 0
     await batcher.close()
+
+
+def test_the_kv_cache_keyword_follows_the_model_forward_signature() -> None:
+    from typing import Any
+
+    from brain.qa.llm.batcher import cache_kwarg
+
+    class New:
+        def forward(self, input_ids: Any = None, cache: Any = None, **kwargs: Any) -> None: ...
+
+    class Old:
+        def forward(self, input_ids: Any = None, past_key_values: Any = None, **kwargs: Any) -> None: ...
+
+    class Peft:  # forwards **kwargs to the model it wraps
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def forward(self, *args: Any, **kwargs: Any) -> None: ...
+
+        def get_base_model(self) -> object:
+            return self.inner
+
+    assert cache_kwarg(New()) == "cache"
+    assert cache_kwarg(Old()) == "past_key_values"
+    assert cache_kwarg(Peft(New())) == "cache" and cache_kwarg(Peft(Old())) == "past_key_values"
+    assert cache_kwarg(lambda **kw: None) == "past_key_values"  # nothing to inspect: the long-standing name

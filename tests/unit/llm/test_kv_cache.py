@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
+from brain.qa.llm.batcher import cache_kwarg, returned_cache
 from brain.qa.llm.kv_cache import GrowingLayer, growing_cache
 from tests.unit.llm.conftest import make_tiny_llama
 
@@ -48,16 +49,17 @@ def test_crop_stays_in_place_and_row_selection_rebuffers() -> None:
 def test_a_prefilled_cache_copies_its_source_and_decodes_like_the_default_cache() -> None:
     model = make_tiny_llama(initializer_range=0.5)
     prompt = torch.tensor([[5, 9, 13, 2, 7, 30, 11]])
+    name = cache_kwarg(model)
     with torch.inference_mode():
-        reference = model(input_ids=prompt, past_key_values=DynamicCache(config=model.config), use_cache=True)
-        kv = [(layer.keys.clone(), layer.values.clone()) for layer in reference.past_key_values.layers]
+        reference = model(input_ids=prompt, use_cache=True, **{name: DynamicCache(config=model.config)})
+        theirs = returned_cache(reference)
+        kv = [(layer.keys.clone(), layer.values.clone()) for layer in theirs.layers]
         snapshot = [k.clone() for k, _ in kv]
         ours = growing_cache(model.config, kv)
-        theirs = reference.past_key_values
         token = reference.logits[:, -1:].argmax(-1)
         for _ in range(12):
-            a = model(input_ids=token, past_key_values=theirs, use_cache=True)
-            b = model(input_ids=token, past_key_values=ours, use_cache=True)
+            a = model(input_ids=token, use_cache=True, **{name: theirs})
+            b = model(input_ids=token, use_cache=True, **{name: ours})
             assert torch.allclose(a.logits, b.logits, atol=1e-5)
             token = a.logits[:, -1:].argmax(-1)
     assert all(isinstance(layer, GrowingLayer) for layer in ours.layers)

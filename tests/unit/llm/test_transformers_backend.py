@@ -38,6 +38,7 @@ class GatedModel:
         self.gate = threading.Event()
         self.entered = threading.Event()
         self.device = model.device
+        self.forward = model.forward  # what the batcher inspects for the KV-cache keyword
         self.config = model.config
         self.generation_config = model.generation_config
 
