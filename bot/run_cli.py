@@ -146,8 +146,11 @@ async def serve(
         docs: list[Path] = []
         seeded = False
         if demo:
-            from adapters.console.demo import demo_doc_paths, seed_demo
+            from adapters.console.demo import demo_doc_paths, demo_seeded, seed_demo
 
+            if has_brain(app, "qa") and not await demo_seeded(app):
+                qa: Any = app.brain("qa")
+                qa.expect_rebuild()  # seeding is followed by a full index (prepare_qa)
             report = await seed_demo(app)
             seeded = not report.skipped
             if seeded:

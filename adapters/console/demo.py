@@ -229,6 +229,11 @@ def demo_events(community: DemoCommunity, *, anchor: datetime | None = None) -> 
     return events
 
 
+async def demo_seeded(app: GuildhallApp) -> bool:
+    """Whether the console workspace already holds the demo community."""
+    return bool(await app.store.get_workspace_setting(CONSOLE.value, WORKSPACE_ID, SEEDED_KEY))
+
+
 async def seed_demo(app: GuildhallApp, *, path: Path = COMMUNITY_FILE, force: bool = False) -> SeedReport:
     """Publish the demo community once into the console workspace.
 
@@ -241,7 +246,7 @@ async def seed_demo(app: GuildhallApp, *, path: Path = COMMUNITY_FILE, force: bo
         What was published; ``skipped=True`` when the workspace was already seeded.
     """
     store = app.store
-    if not force and await store.get_workspace_setting(CONSOLE.value, WORKSPACE_ID, SEEDED_KEY):
+    if not force and await demo_seeded(app):
         return SeedReport(skipped=True)
     community = load_community(path)
     events = demo_events(community, anchor=app.clock.now())

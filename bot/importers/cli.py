@@ -70,12 +70,14 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
         await app.start()
         tune_for_serving()
         extra: dict[str, Any] = {}
+        qa: Any = app.brain("qa") if index and any(b.name == "qa" for b in app.brains) else None
+        if qa is not None:
+            qa.expect_rebuild()  # imported edits reach the QA brain before the index is built below
         try:
             summary: ImportSummary = await do_import(app.bus)
             await app.bus.drain()
             extra["store"] = await app.store.counts()
-            if index and any(b.name == "qa" for b in app.brains):
-                qa: Any = app.brain("qa")
+            if qa is not None:
                 stats = await (await qa.indexer(rebuilding=True)).index_all()
                 extra["index"] = stats.as_dict()
         finally:

@@ -76,6 +76,7 @@ class QABrain(Brain):
         self._retriever: Retriever | None = None
         self.answer_log = AnswerLog(self.ctx.store)
         self._init_lock = asyncio.Lock()
+        self._rebuild_expected = False
         privacy = self.ctx.settings.privacy
         self._limiter = AskLimiter.from_limits(privacy.ask_per_member_per_minute, privacy.ask_per_channel_per_minute)
 
@@ -94,13 +95,20 @@ class QABrain(Brain):
             await close()
 
     # -- components ----------------------------------------------------------------------------
+    def expect_rebuild(self) -> None:
+        """The whole history is about to be indexed (an import, a seeded demo, ``index all``): an
+        empty index over stored messages is expected, not worth the "run `guildhall index all`"
+        warning, whichever event creates the indexer first."""
+        self._rebuild_expected = True
+
     async def indexer(self, *, rebuilding: bool = False) -> Indexer:
         """The indexer (created on first use; rebuilds BM25 from the vector store).
 
-        ``rebuilding``: the caller is about to index the whole history, so an empty index is
-        expected and not worth the "run `guildhall index all`" warning.
+        ``rebuilding``: the caller is about to index the whole history (see :meth:`expect_rebuild`).
         """
-        await self._ensure(warn_if_empty=not rebuilding)
+        if rebuilding:
+            self.expect_rebuild()
+        await self._ensure()
         assert self._indexer is not None
         return self._indexer
 
@@ -113,7 +121,7 @@ class QABrain(Brain):
         await self._indexer.flush()
         return self._retriever
 
-    async def _ensure(self, *, warn_if_empty: bool = True) -> None:
+    async def _ensure(self) -> None:
         if self._indexer is not None:
             return
         async with self._init_lock:
@@ -132,7 +140,7 @@ class QABrain(Brain):
                 may_index=self.may_index_channel,
             )
             loaded = await indexer.load()
-            if warn_if_empty and not loaded and (await self.ctx.store.counts()).get("messages", 0):
+            if not self._rebuild_expected and not loaded and (await self.ctx.store.counts()).get("messages", 0):
                 # Typical after switching `embeddings.model`: the new encoder's collections start empty.
                 log.warning(
                     "the QA index is empty but the store holds messages: run `guildhall index all` "
