@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -91,7 +94,9 @@ class FakeClock:
         try:
             await asyncio.wait_for(settled.wait(), self.settle_s)
         except TimeoutError:
-            pass  # waiting on something else (a queue, another task): let time move on
+            # Waiting on something else (a queue, another task): let time move on, visibly, since
+            # each such wake costs a test settle_s of real time.
+            log.warning("FakeClock: %s neither finished nor slept again within %.1f s", task.get_name(), self.settle_s)
         finally:
             task.remove_done_callback(finished)
             self._watched.pop(task, None)
