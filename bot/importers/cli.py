@@ -78,7 +78,7 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
             await app.bus.drain()
             extra["store"] = await app.store.counts()
             if qa is not None:
-                stats = await (await qa.indexer(rebuilding=True)).index_all()
+                stats = await (await qa.indexer()).index_all()  # expect_rebuild() was called above
                 extra["index"] = stats.as_dict()
         finally:
             await app.stop()
