@@ -150,7 +150,7 @@ async def serve(
 
             if has_brain(app, "qa") and not await demo_seeded(app):
                 qa: Any = app.brain("qa")
-                qa.expect_rebuild()  # seeding is followed by a full index (prepare_qa)
+                qa.expect_rebuild(hold_questions=True)  # prepare_qa indexes the seeded history and docs
             report = await seed_demo(app)
             seeded = not report.skipped
             if seeded:
@@ -223,11 +223,14 @@ async def prepare_qa(
             units = docs.units_upserted + (history.units_upserted if history else 0)
             if notice is not None:
                 notice(f"Index ready ({units} units). Try: @guildhall how do I connect the bot to Slack?")
+        qa.rebuild_finished()
         await qa.warm_up()
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("qa: background indexing / model warm-up failed; questions will load the models on demand")
+    finally:
+        qa.rebuild_finished()  # never leave questions held
 
 
 def _stop_on_sigterm() -> None:

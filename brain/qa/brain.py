@@ -52,6 +52,10 @@ from prompts import load_prompt, render_prompt
 
 log = logging.getLogger(__name__)
 
+# How long a question waits for an announced full index (see QABrain.expect_rebuild) before it is
+# answered from whatever is indexed by then.
+REBUILD_WAIT_S = 120.0
+
 FEEDBACK_ACTION = "qa.feedback"
 FEEDBACK_KIND = "qa"
 _UP = {"+1", "thumbsup", "thumbs_up", "👍"}
@@ -77,6 +81,8 @@ class QABrain(Brain):
         self.answer_log = AnswerLog(self.ctx.store)
         self._init_lock = asyncio.Lock()
         self._rebuild_expected = False
+        self._history_ready = asyncio.Event()
+        self._history_ready.set()
         privacy = self.ctx.settings.privacy
         self._limiter = AskLimiter.from_limits(privacy.ask_per_member_per_minute, privacy.ask_per_channel_per_minute)
 
@@ -95,11 +101,22 @@ class QABrain(Brain):
             await close()
 
     # -- components ----------------------------------------------------------------------------
-    def expect_rebuild(self) -> None:
+    def expect_rebuild(self, *, hold_questions: bool = False) -> None:
         """The whole history is about to be indexed (an import, a seeded demo, ``index all``): an
         empty index over stored messages is expected, not worth the "run `guildhall index all`"
-        warning, whichever event creates the indexer first."""
+        warning, whichever event creates the indexer first.
+
+        ``hold_questions``: the index is empty until then (a freshly seeded demo), so questions wait
+        for :meth:`rebuild_finished` (at most :data:`REBUILD_WAIT_S`) instead of being told "I
+        couldn't find this in our history" about history that is only not indexed yet.
+        """
         self._rebuild_expected = True
+        if hold_questions:
+            self._history_ready.clear()
+
+    def rebuild_finished(self) -> None:
+        """The announced index is built (or failed): held questions go ahead."""
+        self._history_ready.set()
 
     async def indexer(self, *, rebuilding: bool = False) -> Indexer:
         """The indexer (created on first use; rebuilds BM25 from the vector store).
@@ -114,6 +131,13 @@ class QABrain(Brain):
 
     async def retriever(self) -> Retriever:
         """The hybrid retriever; pending index changes are applied first, so answers see fresh history."""
+        if not self._history_ready.is_set():
+            try:
+                await asyncio.wait_for(self._history_ready.wait(), REBUILD_WAIT_S)
+            except TimeoutError:
+                log.warning(
+                    "qa: the announced index is not ready after %.0f s; answering from what is indexed", REBUILD_WAIT_S
+                )
         await self._ensure()
         assert self._indexer is not None and self._retriever is not None
         # Always through flush(): it takes the indexer's lock, so a flush already running (the

@@ -177,6 +177,26 @@ def test_guildhall_run_on_the_console_seeds_once_and_stores_messages(tmp_path: P
     assert len(_messages(tmp_path / "guildhall.db")) == seeded + 1
 
 
+@pytest.mark.slow
+def test_a_newcomers_first_question_on_guildhall_run_gets_a_cited_answer(tmp_path: Path) -> None:
+    # The README's promise, with the bundled models: asked before the background indexing is done,
+    # the question waits for it instead of being told the history has nothing.
+    env = {k: v for k, v in _env(tmp_path).items() if k != "GUILDHALL_BRAINS"}  # the default brains
+    done = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+        input="/ask how do I connect the bot to Slack?\n/quit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = done.stdout[done.stdout.index("guildhall → /ask") :]
+    assert "couldn't find" not in answer, answer
+    assert "Sources:" in answer and "slack-setup.md" in answer, answer
+
+
 def test_guildhall_run_without_demo(tmp_path: Path) -> None:
     done = _guildhall_run(tmp_path, "just me\n/quit\n", "--no-demo")
     assert done.returncode == 0, done.stderr

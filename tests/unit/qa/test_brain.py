@@ -420,6 +420,36 @@ async def test_an_empty_index_over_stored_history_warns_unless_a_rebuild_is_comi
         assert (warning in caplog.text) is (how == "neither"), how
 
 
+async def test_a_question_during_an_announced_rebuild_waits_for_it_instead_of_abstaining(
+    make_app: Any, settings: Any
+) -> None:
+    import asyncio
+
+    from bot.recorder import Recorder
+
+    for hold in (True, False):
+        # Each round its own vector store: the first round's index must not answer the second.
+        vectors = settings.vectors.model_copy(update={"collection": f"held_{hold}"})
+        app, adapter = await make_app(
+            brains=["qa"],
+            llm=ScriptedLLM(echo_first_source),
+            settings_override=settings.model_copy(update={"vectors": vectors}),
+        )
+        qa: QABrain = app.brain("qa")
+        qa.expect_rebuild(hold_questions=hold)  # as the console does before seeding its demo
+        # Seeded history reaches the store first; the index is built a moment later (prepare_qa).
+        await Recorder(app.store).handle_batch([make_message("the wiki lives at wiki.example.org", author="bob")])
+        asking = asyncio.create_task(post(app, adapter, command("ask", "where is the wiki?")))
+        done, _ = await asyncio.wait({asking}, timeout=1.0)
+        assert bool(done) is not hold  # held: still waiting a second later; otherwise answered at once
+        await (await qa.indexer()).index_all()
+        qa.rebuild_finished()
+        await asyncio.wait_for(asking, 10)
+        [reply] = adapter.of_type(CommandReply)
+        # Held, the question sees the built index; not held, it was answered from the empty one.
+        assert ("wiki.example.org" in reply.text) is hold, reply.text
+
+
 async def test_index_command_is_admin_only(make_app: Any) -> None:
     app, adapter = await make_app(brains=["qa"])
     await post(app, adapter, make_message("some history to index", author="bob"))
