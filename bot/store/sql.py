@@ -483,6 +483,17 @@ class Store:
         )
         return [ReactionRow(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
 
+    async def reactions_between(
+        self, platform: str, workspace_id: str, since: float, until: float
+    ) -> list[ReactionRow]:
+        """Every reaction in ``[since, until)``, in time order (profiles learn from them in bulk)."""
+        rows = await self.db.fetchall(
+            "SELECT platform, workspace_id, message_id, user_id, emoji, ts FROM reactions "
+            "WHERE platform = ? AND workspace_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (platform, workspace_id, since, until),
+        )
+        return [ReactionRow(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
+
     # -- settings ------------------------------------------------------------------------------
     async def set_member_setting(self, platform: str, workspace_id: str, user_id: str, key: str, value: Any) -> None:
         """Store a per-member setting (JSON-encoded)."""

@@ -12,6 +12,7 @@ import math
 import zlib
 from collections import Counter
 from datetime import tzinfo
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -121,11 +122,12 @@ class RecommendBrain(Brain):
     async def on_message(self, event: MessagePosted) -> None:
         """Fold the message into the author's profile; a post in a recommended thread is a join."""
         a = event.author
-        if a.is_bot or not event.text.strip() or await self._opted_out(a):
-            return
         if event.source is not EventSource.LIVE:
             # Imported history reaches profiles through the QA units (``_member_profile``), not by
-            # embedding tens of thousands of messages one at a time during an import.
+            # embedding tens of thousands of messages one at a time during an import; checked
+            # first, as the opt-out lookup below is a store query per message.
+            return
+        if a.is_bot or not event.text.strip() or await self._opted_out(a):
             return
         ts = event.ts.timestamp()
         if event.thread_id:
@@ -137,6 +139,10 @@ class RecommendBrain(Brain):
     async def on_reaction(self, event: ReactionAdded) -> None:
         """A reaction says a little about interest in the message's topic."""
         u = event.user
+        if event.source is not EventSource.LIVE:
+            # Imported reactions reach profiles as "reacted" touches of the history snapshot
+            # (``build_snapshot``), not by embedding each reacted-to message during an import.
+            return
         if u.is_bot or await self._opted_out(u):
             return
         msg = await self.ctx.store.get_message(u.platform.value, u.workspace_id, event.message_id)
@@ -323,8 +329,13 @@ class RecommendBrain(Brain):
             )
             if m.author_id not in opted_out
         ]
+        reactions = [
+            r
+            for r in await self.ctx.store.reactions_between(p, ws, now - HISTORY_DAYS * 86400, now)
+            if r.user_id not in opted_out
+        ]
         # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
-        snapshot = await asyncio.to_thread(build_snapshot, history, now)
+        snapshot = await asyncio.to_thread(partial(build_snapshot, history, now, reactions=reactions))
         if not fresh:
             self._snapshots[(p, ws)] = (history, snapshot)
         return history, snapshot

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.ml import Vector
-from bot.store import MessageRow
+from bot.store import MessageRow, ReactionRow
 from brain.recommend.activity_prior import ActivityPrior
 from brain.recommend.candidates import ThreadItem, build_threads, thread_key
 from brain.recommend.cf import ImplicitMF
@@ -50,9 +50,17 @@ class Snapshot:
         return sum(1 for t in self.touches.get(user, ()) if t.kind == "wrote")
 
 
-def build_snapshot(messages: Sequence[MessageRow], now: float, *, cf_factors: int = 16, seed: int = 0) -> Snapshot:
+def build_snapshot(
+    messages: Sequence[MessageRow],
+    now: float,
+    *,
+    reactions: Sequence[ReactionRow] = (),
+    cf_factors: int = 16,
+    seed: int = 0,
+) -> Snapshot:
     """Learn threads, touches, the activity prior, CF factors and reply affinities from
-    ``messages`` (time order) strictly before ``now``."""
+    ``messages`` (time order) strictly before ``now``; ``reactions`` to those messages add
+    "reacted" touches (interest, not participation: no CF or activity signal)."""
     past = [m for m in messages if m.ts < now and not m.deleted and not m.is_bot and m.author_id]
     threads = build_threads(past)
     touches: dict[str, list[Touch]] = defaultdict(list)
@@ -72,6 +80,18 @@ def build_snapshot(messages: Sequence[MessageRow], now: float, *, cf_factors: in
             affinity[m.author_id][starter] += 1
             if participation[(m.author_id, key)] == 1.0:
                 touches[m.author_id].append(Touch(key, key, m.ts, "replied"))
+    if reactions:
+        reacted_to = {m.message_id: m for m in past}
+        reactors: set[str] = set()
+        for r in reactions:
+            target = reacted_to.get(r.message_id)
+            if target is None or r.ts >= now or r.user_id == target.author_id:  # one's own message says nothing
+                continue
+            key = thread_key(target)
+            touches[r.user_id].append(Touch(key, key, r.ts, "reacted"))
+            reactors.add(r.user_id)
+        for user in reactors:  # profiles take each member's latest touches: keep them in time order
+            touches[user].sort(key=lambda t: t.ts)
     mf = ImplicitMF(factors=cf_factors, seed=seed).fit((u, t, n) for (u, t), n in participation.items())
     return Snapshot(
         now,

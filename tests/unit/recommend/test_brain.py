@@ -361,3 +361,25 @@ async def test_exploration_share_setting_reserves_slots(
     assert len(recs) == 4
     assert sum(r.explore for r in recs) == explored
     assert all(r.channel_id != "python" for r in recs if r.explore)  # alice lives in #python
+
+
+async def test_imported_reactions_reach_profiles_without_embedding_each_message(make_app: Factory) -> None:
+    from bot.events import EventSource, ReactionAdded
+    from bot.testing import HashEmbedder
+
+    embedder = HashEmbedder()
+    clock = FakeClock(BASE_TIME + timedelta(hours=2))
+    app, adapter = await make_app(brains=["recommend"], clock=clock, embedder=embedder)
+    brain: RecommendBrain = app.brain("recommend")
+    await _community(app, adapter)
+    before = embedder.texts_embedded
+    # zed has written nothing: an imported reaction on the django thread is all there is to know.
+    imported = ReactionAdded(
+        channel("python"), "t2", user("zed"), "+1", BASE_TIME + timedelta(minutes=30), "dave", EventSource.IMPORT
+    )
+    await _post(app, adapter, imported)
+    assert embedder.texts_embedded == before  # the import itself embeds nothing
+    assert [r.user_id for r in await app.store.reactions_for("console", "local", "t2")] == ["zed"]
+    _, snap = await brain._snapshot("console", "local", clock.now().timestamp(), fresh=True)
+    assert [(t.thread, t.kind) for t in snap.touches["zed"]] == [("t2", "reacted")]
+    assert await brain._member_profile(user("zed"), snap, {}, live=False) is not None

@@ -149,3 +149,28 @@ def test_cf_never_builds_the_dense_matrix() -> None:
     mf = ImplicitMF(factors=4, iterations=1).fit(triples)
     assert mf.user_factors.shape[1] == 4 and np.isfinite(mf.item_factors).all()
     assert 0.0 < mf.mu < 0.01
+
+
+def test_snapshot_counts_reactions_as_reacted_touches_in_time_order() -> None:
+    from bot.store import MessageRow, ReactionRow
+    from brain.recommend.engine import build_snapshot
+
+    messages = [
+        MessageRow("slack", "T", "1.0", "C", "ana", 100.0, "asyncio question?", thread_id="1.0"),
+        MessageRow("slack", "T", "1.1", "C", "bob", 160.0, "use gather", thread_id="1.0"),
+        MessageRow("slack", "T", "2.0", "C", "bob", 300.0, "django migrations?", thread_id="2.0"),
+    ]
+    reactions = [
+        ReactionRow("slack", "T", "1.1", "cy", "+1", 200.0),  # cy liked the asyncio answer
+        ReactionRow("slack", "T", "2.0", "bob", "eyes", 310.0),  # on one's own message: no signal
+        ReactionRow("slack", "T", "2.0", "cy", "+1", 900.0),  # after the snapshot's time
+        ReactionRow("slack", "T", "9.9", "cy", "+1", 250.0),  # on a message outside the history
+        ReactionRow("slack", "T", "1.1", "ana", "+1", 50.0),  # listed last, older than ana's writing
+    ]
+    snap = build_snapshot(messages, 500.0, reactions=reactions)
+    assert [(t.thread, t.kind) for t in snap.touches["cy"]] == [("1.0", "reacted")]
+    assert [(t.kind, t.ts) for t in snap.touches["ana"]] == [("reacted", 50.0), ("wrote", 100.0)]
+    assert [t.kind for t in snap.touches["bob"]] == ["wrote", "replied", "wrote"]
+    # Interest only: reacting is not participation, so CF and the activity prior do not see it.
+    assert "cy" not in snap.prior._members
+    assert build_snapshot(messages, 500.0).touches.get("cy") is None
