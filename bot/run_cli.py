@@ -223,7 +223,7 @@ async def prepare_qa(
             units = docs.units_upserted + (history.units_upserted if history else 0)
             if notice is not None:
                 notice(f"Index ready ({units} units). Try: @guildhall how do I connect the bot to Slack?")
-        qa.rebuild_finished()
+        qa.rebuild_finished()  # now, not after the warm-up: held questions need the index, not the models
         await qa.warm_up()
     except asyncio.CancelledError:
         raise
