@@ -476,21 +476,19 @@ class Store:
 
     async def reactions_for(self, platform: str, workspace_id: str, message_id: str) -> list[ReactionRow]:
         """Reactions on one message."""
-        rows = await self.db.fetchall(
-            "SELECT platform, workspace_id, message_id, user_id, emoji, ts FROM reactions "
-            "WHERE platform = ? AND workspace_id = ? AND message_id = ? ORDER BY ts",
-            (platform, workspace_id, message_id),
-        )
-        return [ReactionRow(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
+        return await self._reactions("message_id = ?", (platform, workspace_id, message_id))
 
     async def reactions_between(
         self, platform: str, workspace_id: str, since: float, until: float
     ) -> list[ReactionRow]:
         """Every reaction in ``[since, until)``, in time order (profiles learn from them in bulk)."""
+        return await self._reactions("ts >= ? AND ts < ?", (platform, workspace_id, since, until))
+
+    async def _reactions(self, where: str, params: tuple[Any, ...]) -> list[ReactionRow]:
         rows = await self.db.fetchall(
             "SELECT platform, workspace_id, message_id, user_id, emoji, ts FROM reactions "
-            "WHERE platform = ? AND workspace_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
-            (platform, workspace_id, since, until),
+            f"WHERE platform = ? AND workspace_id = ? AND {where} ORDER BY ts",
+            params,
         )
         return [ReactionRow(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
 

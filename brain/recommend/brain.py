@@ -12,7 +12,6 @@ import math
 import zlib
 from collections import Counter
 from datetime import tzinfo
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -335,7 +334,7 @@ class RecommendBrain(Brain):
             if r.user_id not in opted_out
         ]
         # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
-        snapshot = await asyncio.to_thread(partial(build_snapshot, history, now, reactions=reactions))
+        snapshot = await asyncio.to_thread(build_snapshot, history, now, reactions=reactions)
         if not fresh:
             self._snapshots[(p, ws)] = (history, snapshot)
         return history, snapshot
