@@ -112,13 +112,14 @@ def generate_export(path: Path, messages: int, *, seed: int = 11) -> Path:
 async def import_once(export: Path, db: Path, *, brains: bool = False) -> tuple[float, int, dict[str, int]]:
     """(seconds, messages, row counts) for one import into the SQLite file ``db``; with ``brains``
     the default brains listen as on `guildhall import` (the QA index rebuild after it not included)."""
-    settings = Settings(store=StoreSettings(url=f"sqlite:///{db}"), brains=[])
-    if brains:
-        settings = Settings(
-            store=StoreSettings(url=f"sqlite:///{db}"),
-            data_dir=str(db.parent),
-            vectors=VectorSettings(path=str(db.parent / f"{db.stem}-chroma")),
+    store = StoreSettings(url=f"sqlite:///{db}")
+    settings = (
+        Settings(
+            store=store, data_dir=str(db.parent), vectors=VectorSettings(path=str(db.parent / f"{db.stem}-chroma"))
         )
+        if brains
+        else Settings(store=store, brains=[])
+    )
     app = await build_app(settings)
     await app.start()
     tune_for_serving()  # as `guildhall import` does after start-up
