@@ -149,7 +149,12 @@ class RedisStreamsBus:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._block_ms = block_ms
         self._dedupe_ttl_s = dedupe_ttl_s
-        self._redis: aioredis.Redis = aioredis.from_url(url, decode_responses=False)
+        # Bounded socket waits: a Redis that dies mid-command (or a half-open connection) must end
+        # in an error the workers retry, not a read that waits forever. The read timeout leaves room
+        # for XREADGROUP's own BLOCK.
+        self._redis: aioredis.Redis = aioredis.from_url(
+            url, decode_responses=False, socket_connect_timeout=5, socket_timeout=block_ms / 1000 + 10
+        )
         self._subs: list[_RedisSubscription] = []
         self._buffer: deque[tuple[str, bytes]] = deque()
         self._buffer_size = buffer_size
