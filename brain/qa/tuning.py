@@ -19,9 +19,11 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import Any
 
 from bot.store import ChannelRow, MessageRow
 from brain.qa.embedder import resolve_model_path
+from brain.qa.tokenize import tokenize
 from brain.qa.units import DEFAULT_CONFIG, UnitConfig, build_units, embedding_text, is_indexable
 
 # Openings longer than this are cut: a question's point is in its first lines, and the encoder
@@ -63,6 +66,10 @@ class TuneSettings:
     # Also make each passage pick its own opening out of the batch's openings (the loss averaged over
     # both directions): the same forward passes, twice the training signal.
     symmetric: bool = False
+    # Add to each opening one hard negative: another thread's passage that lexical search ranks high
+    # for it (see :func:`mine_hard_negatives`). In-batch negatives are mostly unrelated threads; the
+    # retriever's real mistakes are threads about the same words.
+    hard_negatives: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,18 +190,21 @@ def fine_tune(
         features = {k: v.to(encoder.device) if hasattr(v, "to") else v for k, v in features.items()}
         return torch.nn.functional.normalize(encoder(features)["sentence_embedding"], dim=-1)
 
+    negatives = mine_hard_negatives(chosen, random.Random(settings.seed)) if settings.hard_negatives else {}
     losses: list[float] = []
     step = 0
     encoder.train()
     for _ in range(settings.epochs):
         for batch in _batches(chosen, settings.batch_size, rng):
             queries = encode([p.query for p in batch])
-            passages = encode([p.passage for p in batch])
+            extra = [negatives[id(p)] for p in batch if id(p) in negatives]
+            passages = encode([p.passage for p in batch] + extra)
             logits = queries @ passages.T * SIMILARITY_SCALE
             labels = torch.arange(len(batch), device=logits.device)
             loss = torch.nn.functional.cross_entropy(logits, labels)
             if settings.symmetric:
-                loss = (loss + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+                # Only the batch's own passages pick an opening: a hard negative has none here.
+                loss = (loss + torch.nn.functional.cross_entropy(logits[:, : len(batch)].T, labels)) / 2
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             schedule.step()
@@ -216,6 +226,38 @@ def fine_tune(
         base_model=model,
         output=str(output),
     )
+
+
+def mine_hard_negatives(
+    pairs: list[TrainingPair], rng: random.Random, *, depth: int = 10, skip: int = 2
+) -> dict[int, str]:
+    """For each pair (by ``id``), another pair's passage that BM25 ranks high for its query.
+
+    The negative is drawn from ranks ``skip`` .. ``depth`` of the other passages, not the very top:
+    the passages most like a query are the likeliest to be another thread answering the same
+    question (a false negative that would teach the encoder to push a right answer away).
+    """
+    docs = [tokenize(p.passage) for p in pairs]
+    df: Counter[str] = Counter(t for d in docs for t in set(d))
+    n = len(docs)
+    avg = sum(len(d) for d in docs) / max(n, 1)
+    postings: dict[str, list[tuple[int, float]]] = {}
+    for i, d in enumerate(docs):
+        norm = 1.2 * (0.25 + 0.75 * len(d) / max(avg, 1.0))
+        for term, tf in Counter(d).items():
+            postings.setdefault(term, []).append((i, tf * 2.2 / (tf + norm)))
+    out: dict[int, str] = {}
+    for i, pair in enumerate(pairs):
+        scores: dict[int, float] = {}
+        for term in set(tokenize(pair.query)):
+            idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+            for j, w in postings.get(term, ()):
+                if j != i:
+                    scores[j] = scores.get(j, 0.0) + idf * w
+        ranked = sorted(scores, key=lambda j: (-scores[j], j))[skip:depth]
+        if ranked:
+            out[id(pair)] = pairs[rng.choice(ranked)].passage
+    return out
 
 
 def _batches(pairs: list[TrainingPair], size: int, rng: random.Random) -> list[list[TrainingPair]]:

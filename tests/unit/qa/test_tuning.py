@@ -12,7 +12,14 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.store import ChannelRow, MessageRow, open_store
-from brain.qa.tuning import NotEnoughPairsError, TrainingPair, TuneSettings, fine_tune, thread_pairs
+from brain.qa.tuning import (
+    NotEnoughPairsError,
+    TrainingPair,
+    TuneSettings,
+    fine_tune,
+    mine_hard_negatives,
+    thread_pairs,
+)
 
 PUBLIC = ChannelRow("slack", "T1", "C1", "help", "public")
 PRIVATE = ChannelRow("slack", "T1", "P1", "staff", "private")
@@ -67,14 +74,44 @@ TOPICS = [
 ]
 
 
+def test_hard_negatives_are_other_threads_sharing_the_openings_words() -> None:
+    import random
+
+    pairs = [
+        TrainingPair("docker build cache slow", "order the Dockerfile so the layer is cached"),
+        TrainingPair("docker compose network", "docker compose puts services on one network"),
+        TrainingPair("docker volume permissions", "docker volumes keep the host's uid"),
+        TrainingPair("pandas csv", "read_csv loads a DataFrame"),
+        TrainingPair("git undo", "git reset --soft HEAD~1"),
+    ]
+    negatives = mine_hard_negatives(pairs, random.Random(0), skip=0, depth=2)
+    docker = {p.passage for p in pairs[1:3]}
+    # The first opening's negative is another docker thread: never its own passage, never one
+    # without a shared word.
+    assert negatives[id(pairs[0])] in docker
+    assert all(negatives[id(p)] != p.passage for p in pairs if id(p) in negatives)
+    # skip drops the closest passages (likely false negatives): with skip=2 and only two docker
+    # neighbours, the first opening has no candidate left.
+    assert id(pairs[0]) not in mine_hard_negatives(pairs, random.Random(0), skip=2, depth=10)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("symmetric", [False, True])
-def test_fine_tuning_pulls_openings_towards_their_threads(tmp_path: Path, symmetric: bool) -> None:
+@pytest.mark.parametrize(("symmetric", "hard_negatives"), [(False, False), (True, False), (True, True)])
+def test_fine_tuning_pulls_openings_towards_their_threads(
+    tmp_path: Path, symmetric: bool, hard_negatives: bool
+) -> None:
     from brain.qa.embedder import SentenceTransformerEmbedder
 
     pairs = [TrainingPair(f"{q} (case {i})", a) for i in range(2) for q, a in TOPICS]
     steps: list[tuple[int, int, float]] = []
-    settings = TuneSettings(epochs=4, learning_rate=2e-4, batch_size=8, max_seq_length=64, symmetric=symmetric)
+    settings = TuneSettings(
+        epochs=4,
+        learning_rate=2e-4,
+        batch_size=8,
+        max_seq_length=64,
+        symmetric=symmetric,
+        hard_negatives=hard_negatives,
+    )
     report = fine_tune(
         "bundled:all-MiniLM-L6-v2", pairs, tmp_path / "tuned", settings, on_step=lambda *s: steps.append(s)
     )
