@@ -21,7 +21,7 @@ import json
 import types
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
@@ -156,13 +156,24 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """A numbered source under an answer: a message, a thread or a document."""
+    """A numbered link under a message: a source of an answer, or a suggested thread.
+
+    ``kind`` is ``"source"`` for the evidence an answer cites (adapters list those under a
+    "Sources" heading) and ``"link"`` for threads the message itself introduces ("Threads you might
+    like:"), which are listed without a heading of their own.
+    """
 
     number: int
     title: str
     url: str
     snippet: str = ""
     note: str = ""
+    kind: str = "source"
+
+
+def citations_heading(citations: Sequence[Citation]) -> str:
+    """The heading above a list of citations: "Sources" when any is an answer's source, else none."""
+    return "Sources" if any(c.kind == "source" for c in citations) else ""
 
 
 @dataclass(frozen=True, slots=True)

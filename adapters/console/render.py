@@ -27,6 +27,7 @@ from bot.events import (
     SendMessage,
     UserRef,
     Visibility,
+    citations_heading,
 )
 
 INDENT = "  "
@@ -116,7 +117,8 @@ def _compose(
 ) -> str:
     lines = [f"{header} {_indent_rest(text)}".rstrip()]
     if citations:
-        lines.append(f"{INDENT}Sources:")
+        if heading := citations_heading(citations):
+            lines.append(f"{INDENT}{heading}:")
         for c in citations:
             title = " ".join(c.title.split()) or "source"
             lines.append(f"{INDENT}[{c.number}] {title} — {c.url}" if c.url else f"{INDENT}[{c.number}] {title}")

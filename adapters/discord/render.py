@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.events import Attachment, Button, Citation
+from bot.events import Attachment, Button, Citation, citations_heading
 
 MESSAGE_LIMIT = 2000
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -116,7 +116,7 @@ def citations_embed(citations: Sequence[Citation]) -> discord.Embed | None:
     description = "\n".join(lines)
     if len(description) > EMBED_DESCRIPTION_LIMIT:
         description = description[: EMBED_DESCRIPTION_LIMIT - 1] + "…"
-    return discord.Embed(title="Sources", description=description)
+    return discord.Embed(title=citations_heading(citations) or None, description=description)
 
 
 def solved_tag(tags: Sequence[discord.ForumTag], names: Sequence[str]) -> discord.ForumTag | None:

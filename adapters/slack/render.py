@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.events import Attachment, Button, Citation
+from bot.events import Attachment, Button, Citation, citations_heading
 from bot.privacy.mentions import neutralize as neutralize_mentions
 
 SECTION_LIMIT = 3000  # Block Kit section text
@@ -126,7 +126,8 @@ def render_posts(text: str, citations: Sequence[Citation] = (), buttons: Sequenc
     safe = neutralize(text)
     blocks: list[dict[str, Any]] = [_section(chunk) for chunk in split_text(safe)]
     if citations:
-        source_text = "*Sources*\n" + "\n".join(citation_lines(citations))
+        heading = citations_heading(citations)
+        source_text = (f"*{heading}*\n" if heading else "") + "\n".join(citation_lines(citations))
         blocks.extend(_section(chunk) for chunk in split_text(source_text))
     elements = button_elements(buttons)
     for i in range(0, len(elements), BUTTONS_PER_BLOCK):

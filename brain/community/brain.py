@@ -565,7 +565,7 @@ class CommunityBrain(Brain):
         if not found:
             return
         citations = tuple(
-            Citation(i + 1, title, url, note="solved")
+            Citation(i + 1, title, url, note="solved", kind="link")
             for i, (title, url, _score) in enumerate(found[: settings.similar_threads])
         )
         await self.ctx.say(

@@ -90,7 +90,7 @@ def unique_sentences(sentences: Sequence[str]) -> list[str]:
 def drop_unfinished_tail(text: str) -> str:
     """``text`` without a last sentence cut off mid-way (the model hit its token limit)."""
     parts = split_sentences(text)
-    if len(parts) < 2 or parts[-1].endswith(_FINISHED):
+    if len(parts) < 2 or _finished(parts[-1]):
         return text
     drop = 1  # the fragment, and the bare list marker ("5.") that may open it
     while drop < len(parts) - 1 and not _sentence_key(parts[-1 - drop]):
@@ -99,6 +99,12 @@ def drop_unfinished_tail(text: str) -> str:
     for part in reversed(parts[-drop:]):
         cut = text.rfind(part, 0, cut)
     return text[:cut].rstrip()
+
+
+def _finished(sentence: str) -> bool:
+    # A closing mark only ends a sentence outside a code span: "Paste the manifest from `" ends in a
+    # backtick that opens one, so the model was cut off inside it.
+    return sentence.endswith(_FINISHED) and sentence.count("`") % 2 == 0
 
 
 def cited_numbers(sentence: str) -> tuple[int, ...]:

@@ -223,9 +223,13 @@ class RecommendBrain(Brain):
                 # Once a week the digest also suggests channels the member is not in yet.
                 channels = await self.suggest_channels(user, k=CHANNEL_SUGGESTIONS, personal=True)
                 if channels:
-                    text += "\n\n" + "\n".join(
-                        [load_prompt("recommend_weekly_channels")]
-                        + [render_prompt("recommend_channel_item", channel=n, why=w) for n, w in channels]
+                    # Before the picks' header: the picks are listed under the text (as citations).
+                    text = (
+                        "\n".join(
+                            [load_prompt("recommend_weekly_channels")]
+                            + [render_prompt("recommend_channel_item", channel=n, why=w) for n, w in channels]
+                        )
+                        + f"\n\n{text}"
                     )
             await self.ctx.dm(user, text, citations=citations, buttons=buttons)
             sent += 1

@@ -195,24 +195,15 @@ def render(
     """
     if not recs:
         return load_prompt("recommend_empty"), (), ()
-    lines = [render_prompt(header, count=len(recs))]
+    # The items travel as citations only: each platform renders them as its list (Discord embed,
+    # Slack section, console lines) under the header; repeating them in the text showed every pick twice.
     citations = []
     buttons = []
     for n, rec in enumerate(recs, start=1):
-        lines.append(
-            render_prompt(
-                "recommend_item",
-                number=n,
-                title=rec.title,
-                channel=rec.channel_name,
-                url=rec.url or rec.thread_id,
-                why=rec.why,
-            )
-        )
-        citations.append(Citation(n, f"#{rec.channel_name}: {rec.title}", rec.url, note=rec.why))
+        citations.append(Citation(n, f"#{rec.channel_name}: {rec.title}", rec.url, note=rec.why, kind="link"))
         # Slack wants action ids unique within a block, so each button gets its own suffix.
         buttons.append(Button(f"{OPEN_ACTION}.{n}", f"Open {n}", value=f"{rec.channel_id}|{rec.thread_id}"))
-    return "\n".join(lines), tuple(citations), tuple(buttons[:5])
+    return render_prompt(header, count=len(recs)), tuple(citations), tuple(buttons[:5])
 
 
 def digest_due(now_utc: datetime, tz: tzinfo, at: time, last_sent_day: str | None) -> str | None:

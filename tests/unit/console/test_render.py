@@ -37,6 +37,14 @@ def test_thread_reply_with_numbered_citations() -> None:
     assert lines[1] == "  Then export the tokens."
     assert "  [1] Thread in #help — console://local/help/demo-0007" in lines
     assert "  [2] slack-setup.md — docs/slack-setup.md" in lines
+    assert "  Sources:" in lines
+
+
+def test_suggested_links_are_listed_without_a_sources_heading() -> None:
+    picks = (Citation(1, "#python: asyncio timeouts", "console://local/python/t1", note="because", kind="link"),)
+    lines = render_action(SendMessage(channel=HELP, text="Threads you might like:", citations=picks)).splitlines()
+    assert "  [1] #python: asyncio timeouts — console://local/python/t1" in lines
+    assert not any("Sources" in line for line in lines)
 
 
 def test_command_replies_say_who_can_see_them() -> None:

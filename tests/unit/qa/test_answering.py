@@ -84,6 +84,11 @@ def test_a_looping_draft_is_told_once_and_its_cut_off_tail_dropped() -> None:
     assert grounding.drop_unfinished_tail(loop).endswith("workspace.")
     assert grounding.drop_unfinished_tail("Done [1].") == "Done [1]."
     assert grounding.drop_unfinished_tail("only a fragment without end") == "only a fragment without end"
+    # Cut off just after opening a code span: the backtick does not finish the sentence (seen on the
+    # bundled model's answer about Slack set-up); a closed span does.
+    cut = "Create the app [1]. Paste the manifest from `manifest.yaml` [1]. Paste the manifest from `"
+    assert grounding.drop_unfinished_tail(cut) == "Create the app [1]. Paste the manifest from `manifest.yaml` [1]."
+    assert grounding.drop_unfinished_tail("Run it [1]. Then run `make test`") == "Run it [1]. Then run `make test`"
 
 
 async def test_answer_keeps_one_copy_of_a_repeated_sentence_and_drops_a_truncated_tail() -> None:

@@ -68,10 +68,13 @@ async def test_recommend_lists_unjoined_threads_ephemerally(make_app: Factory) -
     await _community(app, adapter)
     reply = await _ask(app, adapter)
     assert reply.ephemeral
-    assert "t1" not in reply.text or "asyncio" in reply.text
     ids = [b.value.split("|")[1] for b in reply.buttons]
     assert ids and set(ids) <= {"t1", "t2", "t3"}
-    assert "because" in reply.text or "popular" in reply.text or "different" in reply.text
+    # Each pick is listed once, as a link with its "why this" line, not repeated in the text.
+    assert len(reply.citations) == len(ids) and all(c.kind == "link" for c in reply.citations)
+    assert all(c.note for c in reply.citations)
+    assert any("because you discussed asyncio" in c.note for c in reply.citations)
+    assert all(c.title.split(": ", 1)[1] not in reply.text for c in reply.citations)
 
 
 async def test_profile_updates_on_new_messages(make_app: Factory) -> None:

@@ -86,8 +86,10 @@ def _recs() -> list[Recommendation]:
 
 def test_digest_text_has_why_lines_and_links() -> None:
     text, citations, buttons = render(_recs(), header="recommend_digest_header")
-    assert "2 picks" in text and "because you discussed asyncio in #python" in text and "https://x/1" in text
+    # The text is the header; the picks are the citations, which every platform lists under it.
+    assert "2 picks" in text and "asyncio" not in text
     assert [c.url for c in citations] == ["https://x/1", "https://x/2"]
+    assert citations[0].note == "because you discussed asyncio in #python" and citations[0].kind == "link"
     assert len({b.action_id for b in buttons}) == len(buttons) == 2
     assert buttons[0].value == "C1|1700.1"
 
@@ -103,6 +105,7 @@ def test_digest_renders_as_discord_embed() -> None:
     assert embed is not None
     dumped = str(embed.to_dict())
     assert "asyncio" in dumped and "https://x/1" in dumped
+    assert embed.title is None  # picks are introduced by the message, not headed "Sources"
     view = buttons_view(buttons)
     assert view is not None and len(view.children) == 2
 
@@ -114,6 +117,9 @@ def test_digest_renders_as_slack_blocks() -> None:
     actions = [b for b in blocks if b["type"] == "actions"]
     assert actions and {e["action_id"] for e in actions[0]["elements"]} == {"recommend.open.1", "recommend.open.2"}
     assert "<@U1>" not in str(blocks) and "@everyone" not in str(blocks)  # quoted mentions never ping
+    shown = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert shown.count("How do I cancel an asyncio task?") == 1 and "<https://x/1|" in shown
+    assert "because you discussed asyncio" in shown and "Sources" not in shown
 
 
 def test_title_is_one_clipped_line() -> None:
