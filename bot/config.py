@@ -164,6 +164,11 @@ class QASettings(BaseModel):
     max_question_chars: int = Field(default=2000, ge=10)
     # A cited source older than this is marked "from 2019 — may be outdated" under the answer.
     stale_after_days: float = Field(default=730.0, gt=0)
+    # When it abstains, the bot still links up to this many retrieved threads whose embedding is at
+    # least this close to the question (0 threads: off). Measured in benchmarks/qa_closest.py: at
+    # 0.6 the linked thread is the one that answered the question about half the time.
+    closest_threads: int = Field(default=2, ge=0, le=5)
+    closest_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
 
 
 class CommunitySettings(BaseModel):

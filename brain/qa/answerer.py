@@ -28,6 +28,7 @@ from brain.qa import grounding
 from brain.qa.access import AccessScope
 from brain.qa.context import Source, fit_sources, sanitize_source
 from brain.qa.retriever import Retriever
+from brain.qa.units import embedding_text
 from prompts import load_prompt, render_prompt
 
 NOT_FOUND = "NOT_FOUND"
@@ -84,6 +85,9 @@ class Answerer:
         fallback_channel: Named when nothing relevant was retrieved.
         timeout_s: Safety net over the backend's own timeout, so a stuck backend cannot hold an
             answer slot forever.
+        closest_threads: When abstaining, link up to this many retrieved units whose embedding is
+            at least ``closest_min_similarity`` (cosine) close to the question; 0 links none.
+        closest_min_similarity: See ``closest_threads``.
     """
 
     def __init__(
@@ -100,6 +104,8 @@ class Answerer:
         max_new_tokens: int = 128,
         fallback_channel: str = "#help",
         timeout_s: float | None = None,
+        closest_threads: int = 0,
+        closest_min_similarity: float = 0.6,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -112,6 +118,8 @@ class Answerer:
         self.max_new_tokens = max_new_tokens
         self.fallback_channel = fallback_channel
         self.timeout_s = timeout_s
+        self.closest_threads = closest_threads
+        self.closest_min_similarity = closest_min_similarity
 
     @classmethod
     def from_settings(
@@ -131,6 +139,8 @@ class Answerer:
             max_new_tokens=settings.llm.max_new_tokens,
             fallback_channel=qa.fallback_channel,
             timeout_s=timeout_s,
+            closest_threads=qa.closest_threads,
+            closest_min_similarity=qa.closest_min_similarity,
         )
 
     def select_sources(self, units: Sequence[ScoredUnit], channels: Sequence[str]) -> list[Source]:
@@ -191,13 +201,13 @@ class Answerer:
         if generation.finish_reason == "length":
             draft = grounding.drop_unfinished_tail(draft)
         if not draft or NOT_FOUND in draft:
-            return self._abstain(question, units, channels, draft, 0.0)
+            return await self._abstain(question, units, channels, draft, 0.0)
         # Embedding the sources and sentences takes ~0.3 s of CPU; on the loop it would stall every
         # other event for that long (torch releases the GIL, so a thread overlaps with the loop).
         result = await asyncio.to_thread(grounding.check, draft, units, self.embedder, texts=[s.text for s in sources])
         kept = result.kept
         if not kept or result.support < self.min_support:
-            return self._abstain(question, units, channels, draft, result.support)
+            return await self._abstain(question, units, channels, draft, result.support)
         return self._compose(question, units, channels, draft, result.support, kept)
 
     async def _generate(self, messages: list[ChatMessage], max_new_tokens: int) -> Generation:
@@ -206,14 +216,32 @@ class Answerer:
             return await call
         return await asyncio.wait_for(call, timeout=self.timeout_s)
 
-    def _abstain(
+    async def _abstain(
         self, question: str, units: list[ScoredUnit], channels: list[str], draft: str, support: float
     ) -> Answer:
         channel = next(
             (c for u, c in zip(units, channels, strict=True) if u.unit.kind != "doc" and c), self.fallback_channel
         )
-        text = render_prompt("qa_abstain", channel=channel)
-        return Answer(question, text, abstained=True, units=units, draft=draft, support=support)
+        # The draft was not supported, but the sources may still be what the member needs: the model
+        # (135M parameters by default) fails to write an answer far more often than the retriever
+        # fails to find the thread. Linking the closest ones invents nothing: the member reads them.
+        closest = await asyncio.to_thread(self._closest, question, units)
+        citations = tuple(
+            Citation(n, _link_title(units[i], channels[i]), units[i].unit.url, kind="link")
+            for n, i in enumerate(closest, start=1)
+        )
+        prompt = "qa_abstain_closest" if citations else "qa_abstain"
+        text = render_prompt(prompt, channel=channel)
+        return Answer(question, text, citations, abstained=True, units=units, draft=draft, support=support)
+
+    def _closest(self, question: str, units: Sequence[ScoredUnit]) -> list[int]:
+        """Indexes of the retrieved units close enough to the question to link, best first."""
+        if self.closest_threads <= 0 or not units:
+            return []
+        vectors = self.embedder.embed([question, *(embedding_text(s.unit) for s in units)])
+        similarity = vectors[1:] @ vectors[0]
+        ranked = sorted(range(len(units)), key=lambda i: -float(similarity[i]))
+        return [i for i in ranked if similarity[i] >= self.closest_min_similarity][: self.closest_threads]
 
     def _compose(
         self,
@@ -251,6 +279,15 @@ class Answerer:
         text = neutralize_output(" ".join(sentences))
         cited_ids = tuple(units[n - 1].unit.unit_id for n in order)
         return Answer(question, text, tuple(citations), False, units, draft, support, cited_ids)
+
+
+def _link_title(item: ScoredUnit, channel: str, limit: int = 80) -> str:
+    """``#channel: first line of the unit`` (a docs unit: its title), one line, clipped."""
+    if item.unit.title:
+        return item.unit.title
+    line = " ".join(neutralize_output(item.unit.text).split())
+    line = line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return f"{channel}: {line}" if channel else line
 
 
 def _source_title(item: ScoredUnit, channel: str) -> str:

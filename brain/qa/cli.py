@@ -116,6 +116,10 @@ def ask_command(
                 "cited_message_ids": [
                     mid for s in answer.units if s.unit.unit_id in answer.cited_unit_ids for mid in s.unit.message_ids
                 ],
+                # Why it abstained (or how close it came): the model's draft and the share of its
+                # sentences the grounding check found supported by the sources.
+                "draft": answer.draft,
+                "support": round(answer.support, 3),
             }
 
     data = run(main)

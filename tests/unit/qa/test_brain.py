@@ -170,6 +170,34 @@ async def test_unsupported_draft_abstains_naming_the_best_channel(make_app: Any)
     assert answer.citations == ()
 
 
+async def test_an_abstention_links_the_threads_closest_to_the_question(make_app: Any, settings: Any) -> None:
+    # The model fails to write a supported answer, but the retriever found the very thread: the
+    # member gets a link to it (never text the sources do not hold), unless the setting is off.
+    question = "how do I activate a virtualenv on windows?"
+    for closest, expected in ((2, 1), (0, 0)):
+        qa = settings.qa.model_copy(update={"closest_threads": closest})
+        app, adapter = await make_app(
+            brains=["qa"], llm=ScriptedLLM("NOT_FOUND"), settings_override=settings.model_copy(update={"qa": qa})
+        )
+        tips = channel("python-tips")
+        root = make_message(question, chan=tips, author="bob")
+        await post(app, adapter, root)
+        await post(
+            app, adapter, make_message("run Scripts activate", chan=tips, author="eve", thread_id=root.message_id)
+        )
+        await post(app, adapter, make_message("zebra stripes pattern", chan=tips, author="eve", minutes=5))
+        await post(app, adapter, make_message(question, mentions_bot=True, minutes=60))
+        [answer] = replies(adapter)
+        assert len(answer.citations) == expected
+        if expected:
+            assert answer.text == render_prompt("qa_abstain_closest", channel="#python-tips")
+            [link] = answer.citations
+            assert link.kind == "link" and link.title.startswith("#python-tips: how do I activate")
+            assert "run Scripts activate" in link.title  # the thread, not the unrelated message
+        else:
+            assert answer.text == render_prompt("qa_abstain", channel="#python-tips")
+
+
 async def test_nothing_retrieved_abstains_with_fallback_channel(make_app: Any) -> None:
     llm = ScriptedLLM("unused")
     app, adapter = await make_app(brains=["qa"], llm=llm)
