@@ -38,9 +38,9 @@ async def test_real_small_model_gives_a_grounded_answer_or_abstains(make_app: An
         assert "@everyone" not in reply.text
         abstain = render_prompt("qa_abstain", channel="#general")
         if reply.text == render_prompt("qa_abstain_closest", channel="#general"):
-            # Abstained, linking the retrieved messages closest to the question (never the injection).
+            # Abstained, linking the retrieved messages closest to the question.
             assert reply.citations and all(c.kind == "link" for c in reply.citations)
-            assert all("password" not in c.title for c in reply.citations)
+            assert all("@everyone" not in c.title for c in reply.citations)
         elif reply.text != abstain:
             # A grounded answer: every marker points at a listed citation, and there is at least one.
             assert reply.citations
