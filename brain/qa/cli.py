@@ -21,7 +21,7 @@ from brain.qa.services import LLMBackendMissingError
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 ChannelOpt = Annotated[str | None, typer.Option("--channel", help="Channel id or name the question is asked in")]
-AsOpt = Annotated[str | None, typer.Option("--as", help="Ask as this member (user id): their access applies")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="Ask as this member (user id or name): their access applies")]
 
 
 @asynccontextmanager
@@ -68,6 +68,16 @@ async def _find_user(brain: QABrain, user_id: str, channel: ChannelRef | None) -
         )
         if found is not None:
             return UserRef(Platform(found[0]), found[1], user_id)
+    # Last, a display name ("Maya" for user id "maya" or "U0123"), as people know each other by name.
+    named = await brain.ctx.store.db.fetchall(
+        "SELECT platform, workspace_id, user_id, name, is_bot FROM users WHERE lower(name) = lower(?) LIMIT 2",
+        (user_id,),
+    )
+    if len(named) == 2:
+        raise typer.BadParameter(f"several members are named {user_id!r}: give a user id", param_hint="--as")
+    if named:
+        row = named[0]
+        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
     raise typer.BadParameter(f"unknown member {user_id!r}", param_hint="--as")
 
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.store import ChannelRow, MessageRow, open_store
+from bot.store import ChannelRow, MessageRow, UserRow, open_store
 
 
 async def _seed(db: Path) -> None:
@@ -26,6 +26,9 @@ async def _seed(db: Path) -> None:
         ]
     )
     await store.set_channel_access("slack", "T1", "P1", user_ids=["U3"])
+    await store.upsert_users(
+        [UserRow("slack", "T1", "U3", "Dana"), UserRow("slack", "T1", "U4", "Lee"), UserRow("slack", "T1", "U5", "lee")]
+    )
     await store.close()
 
 
@@ -56,6 +59,12 @@ def test_index_search_eval_and_errors(env: Path) -> None:
     assert any("swordfish" in r["text"] for r in json.loads(out.stdout))
     out = runner.invoke(app, ["search", "csv export password", "--as", "U1", "--json"])
     assert all("swordfish" not in r["text"] for r in json.loads(out.stdout))
+    # A member may be named instead of given by id; a name two members share is refused, not guessed.
+    out = runner.invoke(app, ["search", "csv export password", "--as", "dana", "--json"])
+    assert out.exit_code == 0, out.output
+    assert any("swordfish" in r["text"] for r in json.loads(out.stdout))
+    out = runner.invoke(app, ["search", "csv export password", "--as", "Lee"])
+    assert out.exit_code != 0 and "several members" in out.output
 
     gold = env / "qa.jsonl"
     gold.write_text(
