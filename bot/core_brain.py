@@ -109,7 +109,7 @@ class CoreBrain(Brain):
             )
         counts = await self.forget(cmd.user)
         total = sum(counts.values())
-        return CommandResult(f"Done: {total} stored items about you were erased.", data={"counts": counts})
+        return CommandResult(_erased(total), data={"counts": counts})
 
     @listen(ButtonClicked)
     async def on_click(self, event: ButtonClicked) -> None:
@@ -117,9 +117,7 @@ class CoreBrain(Brain):
         if event.action_id != FORGET_CONFIRM_ACTION:
             return
         counts = await self.forget(event.user)
-        await self.ctx.ephemeral(
-            event.channel, event.user, f"Done: {sum(counts.values())} stored items about you were erased."
-        )
+        await self.ctx.ephemeral(event.channel, event.user, _erased(sum(counts.values())))
 
     async def forget(self, user: UserRef) -> dict[str, int]:
         """Erase a member across the store and every brain; audited without content."""
@@ -258,3 +256,10 @@ class CoreBrain(Brain):
             cmd.platform.value, cmd.channel.workspace_id, "alerts_channel", target
         )
         return CommandResult(f"Trend alerts will be posted in <#{target}>.")
+
+
+def _erased(total: int) -> str:
+    """The confirmation of ``/forget-me``."""
+    return (
+        f"Done: {total} stored {'item' if total == 1 else 'items'} about you {'was' if total == 1 else 'were'} erased."
+    )

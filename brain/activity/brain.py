@@ -93,35 +93,47 @@ class ActivityBrain(Brain):
 
     @command("leaderboard", description="Most helpful members", usage="[week|month|all] [#channel]")
     async def leaderboard_cmd(self, cmd: CommandInvoked) -> CommandResult:
+        usage = "Usage: `/leaderboard [week|month|all] [#channel]`."
         period = cmd.option("period", "")
+        # A channel option comes from the platform's own picker, as does a <#C123|name> mention: those
+        # ids are real even when the store has not seen the channel yet. A typed name must be known.
         channel = cmd.option("channel", "") or None
+        verified = channel is not None
         for word in cmd.text.split():
             if word.lower() in PERIODS and not period:
                 period = word.lower()
                 continue
             match = _CHANNEL_ARG.match(word)
-            if match is None or channel:
-                return CommandResult("Usage: `/leaderboard [week|month|all] [#channel]`.")
-            channel = match.group(1) or match.group(2)
+            if match is None:
+                return CommandResult(usage)
+            named = match.group(1) or match.group(2)
+            if channel is not None:
+                if named == channel.lstrip("#"):
+                    continue  # the console passes "#python" both as the option and in the text
+                return CommandResult(usage)
+            channel, verified = named, match.group(1) is not None
         if period and period not in PERIODS:
-            return CommandResult("Usage: `/leaderboard [week|month|all] [#channel]`.")
-        channel = (
-            await self._resolve_channel(cmd.platform.value, cmd.channel.workspace_id, channel.lstrip("#"))
-            if channel
-            else None
-        )
-        board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel)
+            return CommandResult(usage)
+        channel_id = None
+        if channel:
+            name = channel.lstrip("#")
+            channel_id = await self._resolve_channel(cmd.platform.value, cmd.channel.workspace_id, name)
+            if channel_id is None and not verified:
+                # "/leaderboard year" must not show an empty board "in #year".
+                return CommandResult(f"I don't know a channel #{name} here. {usage}")
+            channel_id = channel_id or name
+        board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel_id)
         text, png = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
         return CommandResult(text, ephemeral=False, attachments=(png,))
 
-    async def _resolve_channel(self, platform: str, workspace_id: str, text: str) -> str:
-        """A channel id from an id or a plain ``#name`` (Slack ids are not names); unknown stays as typed."""
+    async def _resolve_channel(self, platform: str, workspace_id: str, text: str) -> str | None:
+        """A channel id from an id or a plain ``#name`` (Slack ids are not names); ``None`` when unknown."""
         row = await self.ctx.store.db.fetchone(
             "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR name = ?) "
             "ORDER BY CASE WHEN channel_id = ? THEN 0 ELSE 1 END",
             (platform, workspace_id, text, text, text),
         )
-        return str(row[0]) if row else text
+        return str(row[0]) if row else None
 
     async def _alerts_channel(self, platform: str, workspace_id: str) -> ChannelRef | None:
         channel_id = await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")

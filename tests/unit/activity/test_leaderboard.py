@@ -61,10 +61,17 @@ async def test_leaderboard_channel_filter_and_bad_input(make_app: AppFactory) ->
     await app.bus.drain()
     await adapter.inject(command("leaderboard", "all <#general|general>"))
     await adapter.inject(command("leaderboard", "fortnight ; DROP TABLE"))
+    await adapter.inject(command("leaderboard", "year"))
+    await adapter.inject(command("leaderboard", "week #help", options={"channel": "help"}))
+    await adapter.inject(command("leaderboard", "week #general #random"))
     await app.bus.drain()
     replies = {a.command.text: a.text for a in adapter.of_type(CommandReply) if isinstance(a, CommandReply)}
     assert "No helpful activity" in replies["all <#general|general>"]
     assert replies["fortnight ; DROP TABLE"].startswith("Usage")
+    # A typo is not a channel; the same channel given as an option and in the text is one channel.
+    assert replies["year"].startswith("I don't know a channel #year")
+    assert "helper" in replies["week #help"]
+    assert replies["week #general #random"].startswith("Usage")
 
 
 def test_week_window_is_seven_local_days() -> None:
