@@ -43,6 +43,7 @@ from prompts import load_prompt, render_prompt
 
 CHANNEL_SUGGESTION_WEEKDAY = 0  # Monday's digest (member's local day) carries channel suggestions
 CHANNEL_SUGGESTIONS = 2
+MAX_DIGEST_SIZE = 25  # threads per digest an admin may ask for (a DM longer than that is not read)
 SNAPSHOT_TTL_S = 300.0  # rankings may lag new messages by this much
 HISTORY_DAYS = 90  # how far back CF and the activity prior learn from
 PROFILE_TOUCHES = 300  # the member's most recent interactions that make their history profile
@@ -108,9 +109,13 @@ class RecommendBrain(Brain):
             try:
                 parse_hhmm(value)
             except ValueError:
-                return usage
+                return CommandResult(
+                    f"`{value}` is not a time of day: use HH:MM, 00:00 to 23:59 (members' own time zones)."
+                )
             await store.set_workspace_setting(p, ws, "digest_time", value)
-        elif key == "size" and value.isdigit() and 1 <= int(value) <= 25:
+        elif key == "size":
+            if not (value.isdigit() and 1 <= int(value) <= MAX_DIGEST_SIZE):
+                return CommandResult(f"The digest size is a number of threads from 1 to {MAX_DIGEST_SIZE}.")
             await store.set_workspace_setting(p, ws, "digest_size", int(value))
         else:
             return usage

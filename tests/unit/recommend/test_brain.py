@@ -207,8 +207,9 @@ async def test_admin_digest_settings(make_app: Factory) -> None:
     await _community(app, adapter)
     assert "set to on" in (await _ask(app, adapter, "default on", admin=True)).text
     assert await app.store.get_workspace_setting("console", "local", "digest_default_on") is True
-    assert "Usage" in (await _ask(app, adapter, "time 25:99", admin=True)).text
-    assert "Usage" in (await _ask(app, adapter, "size 0", admin=True)).text
+    assert "not a time of day" in (await _ask(app, adapter, "time 25:99", admin=True)).text
+    assert "from 1 to 25" in (await _ask(app, adapter, "size 0", admin=True)).text
+    assert "Usage" in (await _ask(app, adapter, "colour blue", admin=True)).text
     assert "set to 2" in (await _ask(app, adapter, "size 2", admin=True)).text
     reply = await _ask(app, adapter, "send-now", admin=True)
     assert reply.text.startswith("Sent ") and int(reply.text.split()[1]) >= 1
