@@ -39,7 +39,9 @@ COMMAND_ALIASES = {"guildhall-help": "help"}
 
 # C0/C1 control characters (but tab) are dropped: NUL breaks PostgreSQL text columns and escape
 # sequences in a stored message must never reach another member's terminal.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls (terminal escapes) and the bidi embedding/override/isolate controls, which reorder
+# the rest of the terminal line ("Trojan Source"): a message must not disguise what follows it.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-]*)", re.UNICODE)
 _NAME = re.compile(r"^[\w][\w.\-]*$", re.UNICODE)
@@ -159,7 +161,7 @@ def clean_text(raw: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` without lone surrogates (-> U+FFFD) and control characters other than tab/newline."""
+    """``text`` without lone surrogates (-> U+FFFD), bidi overrides and control characters other than tab/newline."""
     return _CONTROL_CHARS.sub("", _SURROGATES.sub("\ufffd", text))
 
 

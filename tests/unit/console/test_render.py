@@ -84,6 +84,9 @@ def test_escape_sequences_never_reach_the_terminal() -> None:
     )
     text = render_action(action, bot_name="guild\x1bhall")
     assert "\x1b" not in text and "\x07" not in text and "\ud800" not in text
+    # A right-to-left override would reorder the rest of the terminal line (and disguise what follows).
+    posted = render_action(SendMessage(channel=HELP, text="ok \u202eexe.txt \u2066x\u2069 🐍 ź"))
+    assert not any(ch in posted for ch in "\u202e\u2066\u2069") and "🐍 ź" in posted
 
 
 def test_attachment_filenames_are_safe() -> None:
