@@ -38,9 +38,8 @@ COMMAND_GROUPS = frozenset({"guildhall"})
 COMMAND_ALIASES = {"guildhall-help": "help"}
 
 # C0/C1 control characters (but tab) are dropped: NUL breaks PostgreSQL text columns and escape
-# sequences in a stored message must never reach another member's terminal.
-# C0/C1 controls (terminal escapes) and the bidi embedding/override/isolate controls, which reorder
-# the rest of the terminal line ("Trojan Source"): a message must not disguise what follows it.
+# sequences in a stored message must never reach another member's terminal. So are the bidi
+# embedding/override/isolate controls, which reorder the rest of a terminal line ("Trojan Source").
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-]*)", re.UNICODE)

@@ -282,7 +282,7 @@ class Answerer:
 
 
 def _link_title(item: ScoredUnit, channel: str, limit: int = 80) -> str:
-    """``#channel: first line of the unit`` (a docs unit: its title), one line, clipped."""
+    """``#channel: the unit's opening words`` on one line, clipped (a docs unit: its title)."""
     if item.unit.title:
         return item.unit.title
     line = " ".join(neutralize_output(item.unit.text).split())
