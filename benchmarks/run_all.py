@@ -22,6 +22,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks.redis_bus", []),
     ("benchmarks.llm_serving", []),
     ("benchmarks.qa_retrieval", []),
+    ("benchmarks.qa_closest", []),
     ("benchmarks.qa_tuning", []),
     ("benchmarks.recommend_eval", []),
     ("benchmarks.sentiment", []),
