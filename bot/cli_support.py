@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import typer
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.events import Platform, UserRef
+from bot.store.db import Executor
 
 T = TypeVar("T")
 
@@ -52,3 +54,41 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 logger = logging.getLogger("guildhall.cli")
+
+
+async def find_member(
+    db: Executor, id_or_name: str, *, option: str, workspace: tuple[str, str] | None = None
+) -> UserRef:
+    """The member a command-line option names: by user id, else by display name (case-insensitive).
+
+    Members known only from their messages or access lists (history imported without a users
+    file) are found by id too. A name two members share is refused rather than guessed.
+
+    Args:
+        db: The store's database.
+        id_or_name: What the user typed.
+        option: The option's name for error messages (``--as``).
+        workspace: ``(platform, workspace_id)`` to look in, when the command is scoped to one.
+
+    Raises:
+        typer.BadParameter: unknown, or ambiguous.
+    """
+    scope_sql, scope = (" AND platform = ? AND workspace_id = ?", list(workspace)) if workspace else ("", [])
+    columns = "SELECT platform, workspace_id, user_id, name, is_bot FROM users"
+    row = await db.fetchone(f"{columns} WHERE user_id = ?{scope_sql} LIMIT 1", [id_or_name, *scope])
+    if row is not None:
+        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
+    for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
+        found = await db.fetchone(
+            f"SELECT platform, workspace_id FROM {table} WHERE {column} = ?{scope_sql} LIMIT 1", [id_or_name, *scope]
+        )
+        if found is not None:
+            return UserRef(Platform(found[0]), found[1], id_or_name)
+    # Last, a display name ("Maya" for user id "maya" or "U0123"), as people know each other by name.
+    named = await db.fetchall(f"{columns} WHERE lower(name) = lower(?){scope_sql} LIMIT 2", [id_or_name, *scope])
+    if len(named) == 2:
+        raise typer.BadParameter(f"several members are named {id_or_name!r}: give a user id", param_hint=option)
+    if named:
+        row = named[0]
+        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
+    raise typer.BadParameter(f"unknown member {id_or_name!r}", param_hint=option)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli_support import emit, run, settings_or_exit
+from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.config import Settings
 from bot.events import ChannelRef, Platform, UserRef, Visibility
 from bot.ml import LLMBusyError
@@ -52,41 +52,13 @@ async def _find_channel(brain: QABrain, name_or_id: str) -> ChannelRef:
     return ChannelRef(Platform(row[0]), row[1], row[2], row[3], Visibility(row[4]), bool(row[5]))
 
 
-async def _find_user(brain: QABrain, user_id: str, channel: ChannelRef | None) -> UserRef:
-    sql = "SELECT platform, workspace_id, user_id, name, is_bot FROM users WHERE user_id = ?"
-    params: list[Any] = [user_id]
-    if channel is not None:
-        sql += " AND platform = ? AND workspace_id = ?"
-        params += [channel.platform.value, channel.workspace_id]
-    row = await brain.ctx.store.db.fetchone(sql + " LIMIT 1", params)
-    if row is not None:
-        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
-    # Members known only from their messages or access lists (e.g. history written without a users file).
-    for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
-        found = await brain.ctx.store.db.fetchone(
-            f"SELECT platform, workspace_id FROM {table} WHERE {column} = ? LIMIT 1", (user_id,)
-        )
-        if found is not None:
-            return UserRef(Platform(found[0]), found[1], user_id)
-    # Last, a display name ("Maya" for user id "maya" or "U0123"), as people know each other by name.
-    named = await brain.ctx.store.db.fetchall(
-        "SELECT platform, workspace_id, user_id, name, is_bot FROM users WHERE lower(name) = lower(?) LIMIT 2",
-        (user_id,),
-    )
-    if len(named) == 2:
-        raise typer.BadParameter(f"several members are named {user_id!r}: give a user id", param_hint="--as")
-    if named:
-        row = named[0]
-        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
-    raise typer.BadParameter(f"unknown member {user_id!r}", param_hint="--as")
-
-
 async def _scope(
     brain: QABrain, channel_opt: str | None, as_user: str | None
 ) -> tuple[AccessScope, ChannelRef | None, UserRef | None]:
     """Where and as whom: a channel gives that channel's rule; ``--as`` alone gives the member's DM view."""
     channel = await _find_channel(brain, channel_opt) if channel_opt else None
-    user = await _find_user(brain, as_user, channel) if as_user else None
+    workspace = (channel.platform.value, channel.workspace_id) if channel is not None else None
+    user = await find_member(brain.ctx.store.db, as_user, option="--as", workspace=workspace) if as_user else None
     if channel is not None:
         return await scope_for(brain.ctx.store, channel, user.user_id if user else ""), channel, user
     if user is not None:

@@ -12,10 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli_support import emit, run, settings_or_exit
+from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.events import Platform, UserRef
 from brain.recommend.brain import RecommendBrain
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
@@ -50,21 +49,8 @@ async def recommend_brain(settings: Settings, now: datetime | None) -> AsyncIter
         await app.store.close()
 
 
-async def _find_member(brain: RecommendBrain, user_id: str) -> UserRef:
-    db = brain.ctx.store.db
-    row = await db.fetchone(
-        "SELECT platform, workspace_id, user_id, name FROM users WHERE user_id = ? LIMIT 1", (user_id,)
-    )
-    if row is not None:
-        return UserRef(Platform(row[0]), row[1], row[2], row[3])
-    found = await db.fetchone("SELECT platform, workspace_id FROM messages WHERE author_id = ? LIMIT 1", (user_id,))
-    if found is not None:
-        return UserRef(Platform(found[0]), found[1], user_id)
-    raise typer.BadParameter(f"unknown member {user_id!r}", param_hint="--user")
-
-
 def recommend_command(
-    user: Annotated[str, typer.Option("--user", help="Member id")],
+    user: Annotated[str, typer.Option("--user", help="Member id or name")],
     k: KOpt = 10,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="ISO time: rank as of then, using only earlier data")
@@ -78,7 +64,7 @@ def recommend_command(
 
     async def main() -> list[dict[str, Any]]:
         async with recommend_brain(settings, when) as brain:
-            member = await _find_member(brain, user)
+            member = await find_member(brain.ctx.store.db, user, option="--user")
             recs = await brain.recommend(member, k=k, as_of=when is not None)
             return [asdict(r) for r in recs]
 

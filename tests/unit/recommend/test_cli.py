@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from bot.brain import BrainContext
 from bot.cli import app
-from bot.store import ChannelRow, MessageRow, open_store
+from bot.store import ChannelRow, MessageRow, UserRow, open_store
 from bot.testing import HashEmbedder
 
 HOUR = 3600.0
@@ -46,6 +46,7 @@ async def _seed(db: Path) -> None:
     )
     await store.upsert_messages(_history())
     await store.set_channel_access("slack", "T1", "P1", user_ids=["U1", "U3"])
+    await store.upsert_users([UserRow("slack", "T1", "U0", "Ada")])
     await store.close()
 
 
@@ -99,6 +100,7 @@ def test_recommend_ranks_unjoined_readable_threads_as_of_a_time(env: Path) -> No
     # Replays record nothing.
     again = _json(["recommend", "--user", "U0", "--k", "5", "--as-of", as_of, "--json"])
     assert again == items
+    assert _json(["recommend", "--user", "ada", "--k", "5", "--as-of", as_of, "--json"]) == items  # by name
 
 
 def test_recommend_unknown_member_and_bad_time_fail_cleanly(env: Path) -> None:
