@@ -38,9 +38,11 @@ COMMAND_GROUPS = frozenset({"guildhall"})
 COMMAND_ALIASES = {"guildhall-help": "help"}
 
 # C0/C1 control characters (but tab) are dropped: NUL breaks PostgreSQL text columns and escape
-# sequences in a stored message must never reach another member's terminal. So are the bidi
-# embedding/override/isolate controls, which reorder the rest of a terminal line ("Trojan Source").
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# sequences in a stored message must never reach another member's terminal.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidi embedding/override/isolate controls are kept in what is stored (they are part of what the
+# member wrote) but not printed: on a terminal they reorder the rest of the line ("Trojan Source").
+_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-]*)", re.UNICODE)
 _NAME = re.compile(r"^[\w][\w.\-]*$", re.UNICODE)
@@ -156,12 +158,13 @@ def clean_text(raw: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     Strips the line ending, replaces lone surrogates (undecodable bytes) with U+FFFD, drops control
     characters and cuts the text to ``limit`` characters.
     """
-    return printable(raw.rstrip("\r\n"))[:limit]
+    return _CONTROL_CHARS.sub("", _SURROGATES.sub("\ufffd", raw.rstrip("\r\n")))[:limit]
 
 
 def printable(text: str) -> str:
-    """``text`` without lone surrogates (-> U+FFFD), bidi overrides and control characters other than tab/newline."""
-    return _CONTROL_CHARS.sub("", _SURROGATES.sub("\ufffd", text))
+    """``text`` safe to print: no lone surrogates (-> U+FFFD), control characters other than
+    tab/newline, or bidi controls."""
+    return _BIDI_CONTROLS.sub("", _CONTROL_CHARS.sub("", _SURROGATES.sub("\ufffd", text)))
 
 
 def is_command_line(line: str) -> bool:
