@@ -6,7 +6,9 @@ For gold questions of ``slack-pythondev-2019``, the hybrid retriever's top-6 uni
 *Supported* sentences: sentences of the gold answer messages when their unit was retrieved (the
 model quoting or closely paraphrasing a source). *Unsupported* sentences: sentences of the answers to
 *other* questions (fluent, technical, on-platform, but not about this question) — what a model
-invents. Reports, per threshold setting, the share of each class the check keeps.
+invents. *Swapped identifier*: a supported sentence naming a code identifier, with that name
+replaced by one from another question's answer that no source contains — on topic, worded like the
+source, and wrong: what a small model writes. Reports, per setting, the share of each class kept.
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from brain.qa.indexer import Indexer
 from brain.qa.retriever import Retriever
 from brain.qa.vector_index import ChromaUnitIndex
 
-SETTINGS = [(0.6, 0.6), (0.5, 0.5), (0.7, 0.7), (0.6, 1.01), (1.01, 0.6)]
+# (token overlap, embedding similarity, known-identifier rule); the first row is the brain's setting.
+SETTINGS = [
+    (0.6, 0.6, True),
+    (0.6, 0.6, False),
+    (0.5, 0.5, True),
+    (0.7, 0.7, True),
+    (0.6, 1.01, True),
+    (1.01, 0.6, True),
+]
 
 
 async def main(argv: list[str]) -> None:
@@ -58,8 +68,9 @@ async def main(argv: list[str]) -> None:
         await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
         retriever = Retriever(embedder, index, bm25)
         scope = AccessScope("slack", ds.workspace_id)
-        cases: list[tuple[list[str], list[str], list[ScoredUnit]]] = []
+        cases: list[tuple[list[str], list[str], list[str], list[ScoredUnit]]] = []
         pool = [s for sents in answer_sentences.values() for s in sents]
+        names = sorted({n for s in pool for n in grounding.identifiers(s)})
         for q in questions:
             units = await retriever.search(str(q["question"]), scope, k=6)
             ids = set(q["answer_ids"])
@@ -68,32 +79,41 @@ async def main(argv: list[str]) -> None:
             positives = answer_sentences[str(q["question"])][:5]
             own = set(positives)
             negatives = [s for s in rng.sample(pool, 8) if s not in own][:5]
-            cases.append((positives, negatives, units))
+            shown = "\n".join(u.unit.text for u in units).lower()
+            swapped = []
+            for sentence in positives:
+                found = [n for n in grounding.identifiers(sentence) if n.lower() in shown]
+                if found:
+                    other = rng.choice([n for n in names if n.lower() not in shown])
+                    swapped.append(sentence.replace(found[0], other, 1))
+            cases.append((positives, negatives, swapped, units))
         await store.close()
     rows: list[list[object]] = []
-    for overlap_t, sim_t in SETTINGS:
-        kept_pos = kept_neg = n_pos = n_neg = 0
-        for positives, negatives, units in cases:
-            for label, sents in (("pos", positives), ("neg", negatives)):
+    for overlap_t, sim_t, identifiers in SETTINGS:
+        kept = {"pos": 0, "neg": 0, "swap": 0}
+        judged_n = {"pos": 0, "neg": 0, "swap": 0}
+        for positives, negatives, swapped, units in cases:
+            for label, sents in (("pos", positives), ("neg", negatives), ("swap", swapped)):
+                if not sents:
+                    continue
                 result = grounding.check(
-                    "\n".join(sents), units, embedder, overlap_threshold=overlap_t, similarity_threshold=sim_t
+                    "\n".join(sents),
+                    units,
+                    embedder,
+                    overlap_threshold=overlap_t,
+                    similarity_threshold=sim_t,
+                    known_identifiers=identifiers,
                 )
                 judged = [c for c in result.sentences if c.judged]
-                kept = sum(c.supported for c in judged)
-                if label == "pos":
-                    kept_pos += kept
-                    n_pos += len(judged)
-                else:
-                    kept_neg += kept
-                    n_neg += len(judged)
+                kept[label] += sum(c.supported for c in judged)
+                judged_n[label] += len(judged)
         rows.append(
             [
                 f"overlap>={overlap_t}",
                 f"cos>={sim_t}",
-                f"{kept_pos / max(n_pos, 1):.3f}",
-                f"{kept_neg / max(n_neg, 1):.3f}",
-                n_pos,
-                n_neg,
+                "on" if identifiers else "off",
+                *(f"{kept[k] / max(judged_n[k], 1):.3f}" for k in ("pos", "neg", "swap")),
+                *(judged_n[k] for k in ("pos", "neg", "swap")),
             ]
         )
         print(rows[-1], flush=True)
@@ -103,9 +123,23 @@ async def main(argv: list[str]) -> None:
         "QA grounding check",
         f"{len(cases)} questions of {name} whose answer unit was in the hybrid top 6. "
         "Supported = sentences of the gold answers (quoted from a source); unsupported = sentences of "
-        "other questions' answers. Thresholds >1 disable that signal. The brain uses the first row.\n\n"
+        "other questions' answers; swapped identifier = a supported sentence whose code name is replaced by one "
+        "no source contains (the rule rejects those by construction: what is measured is how many pass without it, and that it costs the supported sentences nothing). Thresholds >1 disable that signal. 'identifiers known': a sentence naming "
+        "a code identifier (dotted or snake_case name, call, flag, file or host name) that no source contains "
+        "is unsupported. The brain uses the first row.\n\n"
         + markdown_table(
-            ["token overlap", "embedding", "supported kept", "unsupported kept", "n supported", "n unsupported"], rows
+            [
+                "token overlap",
+                "embedding",
+                "identifiers known",
+                "supported kept",
+                "unsupported kept",
+                "swapped identifier kept",
+                "n supported",
+                "n unsupported",
+                "n swapped",
+            ],
+            rows,
         ),
     )
 

@@ -23,6 +23,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks.llm_serving", []),
     ("benchmarks.qa_retrieval", []),
     ("benchmarks.qa_closest", []),
+    ("benchmarks.qa_grounding", []),
     ("benchmarks.qa_tuning", []),
     ("benchmarks.recommend_eval", []),
     ("benchmarks.sentiment", []),

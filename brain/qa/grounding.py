@@ -5,6 +5,11 @@ or its embedding is close enough to that unit's (semantic paraphrase). Unsupport
 dropped; when too little of the draft survives, the caller abstains. Sentences too short to judge
 ("Sure!") are neither counted nor kept on their own. Thresholds are measured in
 ``benchmarks/qa_grounding.py`` (sentences of the answering unit vs. sentences of unrelated units).
+
+Similarity cannot tell "use `asyncio.timeout()`" from "use `asyncio.sleep_until()`": both are on
+topic. So a sentence that names a code identifier (a dotted or snake_case name, a call, a flag, a
+file or host name) none of the shown sources contains is unsupported whatever its similarity:
+a small model invents exactly those.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from brain.qa.tokenize import tokenize
 # Sentence ends: . ! ? followed by space, or line breaks (chat answers are often lists).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[`*_\"'(])|\n+")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+
+# Code-like names: dotted (asyncio.timeout, requirements.txt, example.com), snake_case, calls
+# (run()), --flags. Each part of a dotted name has two or more characters, so "e.g." is prose.
+_IDENTIFIER = re.compile(
+    r"(?<![\w.-])(?:[A-Za-z_]\w+(?:(?:\.|::)[A-Za-z_]\w+)+|[A-Za-z]\w*_\w+|[A-Za-z_]\w*(?=\(\))|--[a-z][\w-]+)"
+)
 
 MIN_TOKENS = 3
 OVERLAP_THRESHOLD = 0.6
@@ -107,6 +118,11 @@ def _finished(sentence: str) -> bool:
     return sentence.endswith(_FINISHED) and sentence.count("`") % 2 == 0
 
 
+def identifiers(text: str) -> list[str]:
+    """Code-like names in ``text``: dotted or snake_case names, calls, flags, file and host names."""
+    return _IDENTIFIER.findall(text)
+
+
 def cited_numbers(sentence: str) -> tuple[int, ...]:
     """Source numbers cited as ``[n]`` in a sentence."""
     return tuple(int(n) for n in _CITATION.findall(sentence))
@@ -120,11 +136,14 @@ def check(
     overlap_threshold: float = OVERLAP_THRESHOLD,
     similarity_threshold: float = SIMILARITY_THRESHOLD,
     texts: Sequence[str] | None = None,
+    known_identifiers: bool = True,
 ) -> GroundingResult:
     """Verify every sentence of ``draft`` against ``units`` (source n = ``units[n-1]``).
 
     ``texts`` is what the model was shown of each unit (cut to the prompt's budget); a sentence is
     only supported by text the model actually saw. Without it, the units' full text is used.
+    ``known_identifiers`` makes a sentence naming a code identifier no source contains unsupported
+    (off only to measure what the rule adds).
     """
     sentences = unique_sentences(split_sentences(draft))
     if not sentences or not units:
@@ -134,6 +153,7 @@ def check(
         raise ValueError(f"{len(shown)} texts for {len(units)} units")
     plain = [_CITATION.sub("", s).strip() for s in sentences]
     unit_tokens = [set(tokenize(t)) for t in shown]
+    shown_lower = "\n".join(shown).lower()
     # Two calls, not one: a batch is padded to its longest text, and sentences are a tenth of a
     # source's length (one batch of 6 sources + 5 sentences took 0.48 s on 2 cores, two took 0.29 s).
     unit_vecs, sent_vecs = embedder.embed(shown), embedder.embed(plain)
@@ -144,8 +164,10 @@ def check(
         overlaps = [len(tokens & ut) / len(tokens) if tokens else 0.0 for ut in unit_tokens]
         best = int(np.argmax(np.asarray(overlaps) + sims[i]))
         overlap, similarity = max(overlaps), float(sims[i].max())
-        judged = len(tokens) >= MIN_TOKENS
-        supported = judged and (overlap >= overlap_threshold or similarity >= similarity_threshold)
+        invented = [name for name in identifiers(text) if name.lower() not in shown_lower]
+        invented = invented if known_identifiers else []
+        judged = len(tokens) >= MIN_TOKENS or bool(invented)
+        supported = judged and not invented and (overlap >= overlap_threshold or similarity >= similarity_threshold)
         checks.append(SentenceCheck(raw, cited_numbers(raw), best + 1, overlap, similarity, supported, judged))
     judged_checks = [c for c in checks if c.judged]
     support = sum(c.supported for c in judged_checks) / len(judged_checks) if judged_checks else 0.0

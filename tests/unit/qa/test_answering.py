@@ -59,6 +59,22 @@ def test_grounding_keeps_supported_and_drops_invented_sentences() -> None:
     assert grounding.check("", units, HashEmbedder()).support == 0.0
 
 
+def test_a_sentence_naming_an_identifier_no_source_has_is_unsupported() -> None:
+    # On-topic and worded like the source, so overlap and similarity both pass; only the invented
+    # names give it away (seen with the bundled model: "use asyncio.sleep_until()").
+    units = [su("a", "Wrap the awaits in async with asyncio.timeout(5) and catch TimeoutError, or use wait_for.")]
+    draft = (
+        "Wrap the awaits in asyncio.timeout(5) and catch TimeoutError [1].\n"
+        "Wrap the awaits in asyncio.sleep_until(5) and catch TimeoutError [1].\n"
+        "Wrap the awaits in asyncio.timeout and set send_timeout_seconds [1].\n"
+        "Wrap the awaits, e.g. with a timeout, and catch TimeoutError [1]."
+    )
+    verdicts = [c.supported for c in grounding.check(draft, units, HashEmbedder()).sentences]
+    assert verdicts == [True, False, False, True]
+    off = grounding.check(draft, units, HashEmbedder(), known_identifiers=False).sentences
+    assert off[1].supported  # the rule, not the thresholds, rejected it
+
+
 def test_split_sentences_handles_lists_and_code() -> None:
     parts = grounding.split_sentences("First do this. Then `x.y()` works!\n- item one\n- item two")
     assert parts == ["First do this.", "Then `x.y()` works!", "- item one", "- item two"]
