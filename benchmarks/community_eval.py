@@ -30,19 +30,15 @@ from typing import Any
 
 from benchmarks.embedding_cache import CachingEmbedder
 from benchmarks.qa_datasets import DATASETS, _discord, _slack, load
-from benchmarks.qa_retrieval import CACHE, SHARED, _chroma
+from benchmarks.qa_retrieval import CACHE, SHARED, index_dataset
 from benchmarks.report import markdown_table, write_section
-from bot.clock import SystemClock
 from bot.config import Settings
-from bot.store import MessageRow, open_store
+from bot.store import MessageRow
 from brain.community.experts import ThreadCredit, most_active, rank_experts
 from brain.community.signals import is_question
 from brain.qa.access import AccessScope
-from brain.qa.bm25 import BM25Index
 from brain.qa.embedder import SentenceTransformerEmbedder
-from brain.qa.indexer import Indexer
 from brain.qa.retriever import Retriever
-from brain.qa.vector_index import ChromaUnitIndex
 
 
 def conversations(messages: list[MessageRow]) -> dict[str, list[MessageRow]]:
@@ -87,15 +83,8 @@ async def evaluate_dataset(
         "bot_turns": len(bot_turns),
     }
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(f"sqlite:///{tmp}/store.db")
-        await store.upsert_channels(noq.channels)
-        for start in range(0, len(noq.messages), 5000):
-            await store.upsert_messages(noq.messages[start : start + 5000])
-        index = ChromaUnitIndex(_chroma(f"{tmp}/chroma"), "bench", embedder.dim)
-        bm25 = BM25Index()
-        await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
-        embedder.save()
-        retriever = Retriever(embedder, index, bm25)
+        indexed = await index_dataset(noq, embedder, tmp)
+        store, retriever = indexed.store, indexed.retriever
         scope = AccessScope(noq.platform, noq.workspace_id)
         settings = Settings()
 

@@ -19,19 +19,13 @@ import tempfile
 
 from benchmarks.embedding_cache import CachingEmbedder
 from benchmarks.qa_datasets import load
-from benchmarks.qa_retrieval import CACHE, SHARED, _chroma
+from benchmarks.qa_retrieval import CACHE, SHARED, index_dataset
 from benchmarks.report import markdown_table, write_section
-from bot.clock import SystemClock
 from bot.config import QASettings
 from bot.ml import ScoredUnit
-from bot.store import open_store
 from brain.qa.access import AccessScope
 from brain.qa.answerer import Answerer
-from brain.qa.bm25 import BM25Index
 from brain.qa.embedder import SentenceTransformerEmbedder
-from brain.qa.indexer import Indexer
-from brain.qa.retriever import Retriever
-from brain.qa.vector_index import ChromaUnitIndex
 
 DATASETS = ("slack-pythondev-2019", "slack-racket", "irc-ubuntu-train", "discord-gitter-appium")
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7)
@@ -43,21 +37,14 @@ async def one(name: str, base: SentenceTransformerEmbedder) -> list[list[object]
     embedder = CachingEmbedder(base, CACHE / f"{name}.npz")
     qa = QASettings()
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(f"sqlite:///{tmp}/store.db")
-        await store.upsert_channels(ds.channels)
-        for start in range(0, len(ds.messages), 5000):
-            await store.upsert_messages(ds.messages[start : start + 5000])
-        index = ChromaUnitIndex(_chroma(f"{tmp}/chroma"), "bench", embedder.dim)
-        bm25 = BM25Index()
-        await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
-        embedder.save()
-        retriever = Retriever(embedder, index, bm25)
+        indexed = await index_dataset(ds, embedder, tmp)
+        retriever = indexed.retriever
         scope = AccessScope(ds.platform, ds.workspace_id)  # every evaluation channel is public
         retrieved: list[tuple[str, list[ScoredUnit], frozenset[str]]] = []
         for q in ds.questions:
             found = await retriever.search(str(q["question"]), scope, k=qa.k)
             retrieved.append((str(q["question"]), found, frozenset(map(str, q["answer_ids"]))))
-        await store.close()
+        await indexed.store.close()
     rows: list[list[object]] = []
     top1 = sum(bool(f and a & set(f[0].unit.message_ids)) for _, f, a in retrieved) / max(len(retrieved), 1)
     for threshold in THRESHOLDS:

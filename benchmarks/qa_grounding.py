@@ -21,18 +21,12 @@ import tempfile
 
 from benchmarks.embedding_cache import CachingEmbedder
 from benchmarks.qa_datasets import load
-from benchmarks.qa_retrieval import CACHE, SHARED, _chroma
+from benchmarks.qa_retrieval import CACHE, SHARED, index_dataset
 from benchmarks.report import markdown_table, write_section
-from bot.clock import SystemClock
 from bot.ml import ScoredUnit
-from bot.store import open_store
 from brain.qa import grounding
 from brain.qa.access import AccessScope
-from brain.qa.bm25 import BM25Index
 from brain.qa.embedder import SentenceTransformerEmbedder
-from brain.qa.indexer import Indexer
-from brain.qa.retriever import Retriever
-from brain.qa.vector_index import ChromaUnitIndex
 
 # (token overlap, embedding similarity, known-identifier rule); the first row is the brain's setting.
 SETTINGS = [
@@ -60,13 +54,8 @@ async def main(argv: list[str]) -> None:
         for q in questions
     }
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(f"sqlite:///{tmp}/s.db")
-        await store.upsert_channels(ds.channels)
-        await store.upsert_messages(ds.messages)
-        index = ChromaUnitIndex(_chroma(f"{tmp}/chroma"), "g", embedder.dim)
-        bm25 = BM25Index()
-        await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
-        retriever = Retriever(embedder, index, bm25)
+        indexed = await index_dataset(ds, embedder, tmp)
+        store, retriever = indexed.store, indexed.retriever
         scope = AccessScope("slack", ds.workspace_id)
         cases: list[tuple[list[str], list[str], list[str], list[ScoredUnit]]] = []
         pool = [s for sents in answer_sentences.values() for s in sents]

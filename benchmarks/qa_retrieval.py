@@ -23,21 +23,22 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.embedding_cache import CachingEmbedder
-from benchmarks.qa_datasets import DATASETS, load
+from benchmarks.qa_datasets import DATASETS, Dataset, load
 from benchmarks.report import markdown_table, write_section
 from bot.clock import SystemClock
 from bot.ml import Unit
-from bot.store import open_store
+from bot.store import Store, open_store
 from brain.qa.access import AccessScope
 from brain.qa.bm25 import BM25Index
 from brain.qa.embedder import SentenceTransformerEmbedder
 from brain.qa.evaluation import GoldQuestion, evaluate
-from brain.qa.indexer import Indexer
+from brain.qa.indexer import Indexer, IndexStats
 from brain.qa.retriever import RRF_K, Retriever
 from brain.qa.vector_index import ChromaUnitIndex
 
@@ -53,6 +54,34 @@ def _chroma(path: str) -> object:
     return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedDataset:
+    """A dataset stored and indexed as the brain would: close ``store`` when done."""
+
+    store: Store
+    retriever: Retriever
+    stats: IndexStats
+    index_s: float
+
+
+async def index_dataset(ds: Dataset, embedder: CachingEmbedder, tmp: str) -> IndexedDataset:
+    """``ds`` in a SQLite store under ``tmp``, indexed by the production Indexer (MiniLM + Chroma + BM25).
+
+    The embedder's cache is saved after indexing, so a later run re-embeds nothing.
+    """
+    store = await open_store(f"sqlite:///{tmp}/store.db")
+    await store.upsert_channels(ds.channels)
+    for start in range(0, len(ds.messages), 5000):
+        await store.upsert_messages(ds.messages[start : start + 5000])
+    index = ChromaUnitIndex(_chroma(f"{tmp}/chroma"), "bench", embedder.dim)
+    bm25 = BM25Index()
+    started = time.perf_counter()
+    stats = await Indexer(store, embedder, index, bm25, clock=SystemClock()).index_all()
+    index_s = time.perf_counter() - started
+    embedder.save()
+    return IndexedDataset(store, Retriever(embedder, index, bm25), stats, index_s)
+
+
 async def quality(
     name: str, base: SentenceTransformerEmbedder, *, cache: Path | None = None
 ) -> tuple[list[dict[str, object]], dict[str, float]]:
@@ -60,18 +89,8 @@ async def quality(
     ds = load(SHARED, name)
     embedder = CachingEmbedder(base, cache or CACHE / f"{name}.npz")
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(f"sqlite:///{tmp}/store.db")
-        await store.upsert_channels(ds.channels)
-        for start in range(0, len(ds.messages), 5000):
-            await store.upsert_messages(ds.messages[start : start + 5000])
-        index = ChromaUnitIndex(_chroma(f"{tmp}/chroma"), "bench", embedder.dim)
-        bm25 = BM25Index()
-        indexer = Indexer(store, embedder, index, bm25, clock=SystemClock())
-        started = time.perf_counter()
-        stats = await indexer.index_all()
-        index_s = time.perf_counter() - started
-        embedder.save()
-        retriever = Retriever(embedder, index, bm25)
+        indexed = await index_dataset(ds, embedder, tmp)
+        store, retriever, stats, index_s = indexed.store, indexed.retriever, indexed.stats, indexed.index_s
         questions = [
             GoldQuestion(
                 str(q["question"]),
