@@ -71,6 +71,7 @@ from bot.events import (
     SendMessage,
     UserRef,
 )
+from bot.message_ids import slack_ts
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -353,7 +354,7 @@ class SlackAdapter:
         attachments: Sequence[Attachment] = (),
     ) -> None:
         for args in render.post_message_args(
-            channel_id, text, thread_ts=thread_ts, citations=citations, buttons=buttons
+            channel_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
         ):
             if await self._call("chat.postMessage", client.chat_postMessage, **args) is None:
                 return  # not_in_channel & co. would fail for the remaining parts too
@@ -367,7 +368,7 @@ class SlackAdapter:
         *,
         thread_ts: str | None = None,
     ) -> None:
-        args = render.file_upload_args(channel_id, attachments, thread_ts=thread_ts)
+        args = render.file_upload_args(channel_id, attachments, thread_ts=_ts_or_none(thread_ts))
         if args is not None:
             await self._call("files.upload_v2", client.files_upload_v2, **args)
 
@@ -426,7 +427,7 @@ class SlackAdapter:
         thread_ts: str | None = None,
     ) -> None:
         for args in render.ephemeral_args(
-            channel_id, user.user_id, text, thread_ts=thread_ts, citations=citations, buttons=buttons
+            channel_id, user.user_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
         ):
             if await self._call("chat.postEphemeral", client.chat_postEphemeral, **args) is None:
                 return
@@ -504,12 +505,19 @@ class SlackAdapter:
         client = await self.client_for(action.channel.workspace_id)
         try:
             await client.reactions_add(
-                channel=action.channel.channel_id, timestamp=action.message_id, name=render.reaction_name(action.emoji)
+                channel=action.channel.channel_id,
+                timestamp=slack_ts(action.message_id),
+                name=render.reaction_name(action.emoji),
             )
         except SlackApiError as exc:
             if error_code(exc) == "already_reacted":
                 return  # a redelivered AddReaction: the reaction is there, which is what was asked
             log_api_error("reactions.add", exc, channel=action.channel.channel_id)
+
+
+def _ts_or_none(thread_id: str | None) -> str | None:
+    # Guildhall's thread ids are "<channel>:<ts>" (bot.message_ids); Slack's thread_ts is the ts.
+    return slack_ts(thread_id) if thread_id else None
 
 
 def _event_channel(event: dict[str, Any]) -> str | None:

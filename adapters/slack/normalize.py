@@ -6,7 +6,8 @@ regularly; they are noise for a community bot), and every decision is visible he
 
 Event ids stay stable across Slack's retries and across live traffic vs. backfill because they are
 built from Slack's own message ``ts`` (see :class:`bot.events.MessagePosted.event_id`), never from
-the delivery.
+the delivery. A message's id is its channel and ``ts`` together (:mod:`bot.message_ids`): Slack
+promises a ``ts`` unique only within its channel.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
+from bot.message_ids import slack_message_id, slack_message_id_or_none
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +205,11 @@ def normalize_message(
     return MessagePosted(
         channel=_channel(ctx, channel_id, channel_type),
         author=UserRef(SLACK, me.team_id, author_id, str(msg.get("username") or ""), is_bot),
-        message_id=ts_raw,
+        message_id=slack_message_id(channel_id, ts_raw),
         text=text,
         ts=ts,
-        thread_id=thread_ts,
-        reply_to=thread_ts if thread_ts and thread_ts != ts_raw else None,
+        thread_id=slack_message_id_or_none(channel_id, thread_ts),
+        reply_to=slack_message_id(channel_id, thread_ts) if thread_ts and thread_ts != ts_raw else None,
         # A message in the bot's own DM is addressed to it as surely as an @-mention.
         mentions_bot=bool(me.bot_user_id and me.bot_user_id in mentions)
         or msg.get("type") == "app_mention"
@@ -244,20 +246,20 @@ def _message_changed(
         return []
     if _is_self(ctx, new.get("user"), new.get("bot_id")):
         return []
-    message_id = new.get("ts", "")
+    ts_raw = new.get("ts", "")
     edited_at = parse_ts((edited or {}).get("ts")) or parse_ts(msg.get("event_ts")) or event_time
-    if not message_id or edited_at is None or not channel_id:
+    if not ts_raw or edited_at is None or not channel_id:
         return []
     author_id = new.get("user") or new.get("bot_id")
     author = UserRef(SLACK, ctx.identity.team_id, author_id, "", bool(new.get("bot_id"))) if author_id else None
     return [
         MessageEdited(
             channel=_channel(ctx, channel_id, msg.get("channel_type")),
-            message_id=message_id,
+            message_id=slack_message_id(channel_id, ts_raw),
             text=unescape(str(new.get("text") or "")),
             edited_at=edited_at,
             author=author,
-            thread_id=new.get("thread_ts") or None,
+            thread_id=slack_message_id_or_none(channel_id, new.get("thread_ts")),
         )
     ]
 
@@ -265,9 +267,10 @@ def _message_changed(
 def _message_deleted(
     msg: SlackMessage, channel_id: str, ctx: NormalizeContext, event_time: datetime | None
 ) -> list[InboundEvent]:
-    message_id = msg.get("deleted_ts") or (msg.get("previous_message") or {}).get("ts", "")
-    if not message_id or not channel_id:
+    ts_raw = msg.get("deleted_ts") or (msg.get("previous_message") or {}).get("ts", "")
+    if not ts_raw or not channel_id:
         return []
+    message_id = slack_message_id(channel_id, ts_raw)
     deleted_at = parse_ts(msg.get("event_ts")) or parse_ts(msg.get("ts")) or event_time
     channel = _channel(ctx, channel_id, msg.get("channel_type"))
     if deleted_at is None:
@@ -306,19 +309,20 @@ def _reaction(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime
     if ts is None:
         return []
     channel = _channel(ctx, str(item["channel"]), None)
+    message_id = slack_message_id(channel.channel_id, str(item["ts"]))
     user = UserRef(SLACK, ctx.identity.team_id, str(user_id))
     if event.get("type") == "reaction_added":
         return [
             ReactionAdded(
                 channel=channel,
-                message_id=str(item["ts"]),
+                message_id=message_id,
                 user=user,
                 emoji=emoji,
                 ts=ts,
                 message_author_id=event.get("item_user"),
             )
         ]
-    return [ReactionRemoved(channel=channel, message_id=str(item["ts"]), user=user, emoji=emoji, ts=ts)]
+    return [ReactionRemoved(channel=channel, message_id=message_id, user=user, emoji=emoji, ts=ts)]
 
 
 def _team_join(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
@@ -479,7 +483,7 @@ def normalize_block_actions(body: Mapping[str, Any], ctx: NormalizeContext) -> l
                 value=str(action.get("value") or ""),
                 user=UserRef(SLACK, team, str(user["id"]), str(user.get("username") or user.get("name") or "")),
                 channel=channel,
-                message_id=str(message_id),
+                message_id=slack_message_id(str(channel_id), str(message_id)) if message_id else "",
                 interaction_id=f"{stamp}:{index}",
                 ts=ts,
                 response_ref=str(body.get("response_url") or ""),

@@ -4,7 +4,8 @@ Layout: ``users.json``, ``channels.json`` (public), ``groups.json`` (private), `
 ``dms.json`` (direct conversations, with their ``members`` as the access list) and one folder per
 conversation holding ``YYYY-MM-DD.json`` day files. Mapping:
 
-* ``thread_ts`` -> ``thread_id`` (a root with replies has ``thread_ts == ts``); ``thread_broadcast``
+* ``ts`` -> ``message_id`` and ``thread_ts`` -> ``thread_id``, each as ``"<channel id>:<ts>"``
+  (:mod:`bot.message_ids`; a root with replies has ``thread_ts == ts``); ``thread_broadcast``
   replies keep their thread;
 * ``bot_message`` / ``bot_id`` -> a bot author (brains ignore bots);
 * ``channel_join`` -> :class:`MemberJoined`; other system subtypes (topic, purpose, pins, leaves,
@@ -47,6 +48,7 @@ from bot.events import (
 )
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
+from bot.message_ids import slack_message_id, slack_message_id_or_none
 
 # Subtypes that are not conversation; channel_join becomes MemberJoined.
 SYSTEM_SUBTYPES = frozenset(
@@ -319,13 +321,16 @@ class SlackExportImporter:
             if names:
                 text = (text + "\n" if text else "") + " ".join(f"[file: {n}]" for n in names)
         thread_ts = raw.get("thread_ts") if isinstance(raw.get("thread_ts"), str) else None
+        # Slack's ts is unique only per channel: ids carry the channel too (bot.message_ids).
+        message_id = slack_message_id(channel.channel_id, ts)
+        thread_id = slack_message_id_or_none(channel.channel_id, thread_ts)
         yield MessagePosted(
             channel=channel,
             author=author,
-            message_id=ts,
+            message_id=message_id,
             text=text,
             ts=when,
-            thread_id=thread_ts,
+            thread_id=thread_id,
             subtype=subtype,
             permalink=slack_permalink(self.team_domain or self.workspace_id.lower(), channel.channel_id, ts, thread_ts),
             source=EventSource.IMPORT,
@@ -335,14 +340,14 @@ class SlackExportImporter:
             self.summary.threads += 1
         edited = raw.get("edited")
         if isinstance(edited, dict) and isinstance(edited.get("ts"), str):
-            yield MessageEdited(channel, ts, text, _ts_to_datetime(edited["ts"]), author, thread_ts)
+            yield MessageEdited(channel, message_id, text, _ts_to_datetime(edited["ts"]), author, thread_id)
         for reaction in raw.get("reactions") or ():
             if not isinstance(reaction, dict) or not isinstance(reaction.get("name"), str):
                 continue
             for reactor in reaction.get("users") or ():
                 if isinstance(reactor, str):
                     yield ReactionAdded(
-                        channel, ts, self.user(reactor), reaction["name"], when, user_id, EventSource.IMPORT
+                        channel, message_id, self.user(reactor), reaction["name"], when, user_id, EventSource.IMPORT
                     )
                     self.summary.reactions += 1
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.store import slack_ids
 from bot.store.db import Database
 
 
@@ -87,6 +88,8 @@ CORE: list[Migration] = [
                 PRIMARY KEY (consumer, event_id))""",
         ),
     ),
+    # Slack ids become "<channel>:<ts>" (bot.message_ids); brains migrate their own tables.
+    Migration("core-0002-slack-channel-ids", slack_ids.CORE_STATEMENTS),
 ]
 
 _EXTRA: list[Migration] = []

@@ -9,6 +9,7 @@ the de-duplication state of trend alerts.
 
 from __future__ import annotations
 
+from bot.store import slack_ids
 from bot.store.schema import Migration, register
 
 MIGRATION = Migration(
@@ -50,3 +51,15 @@ MIGRATION = Migration(
 )
 
 register(MIGRATION)
+# Slack message ids became "<channel>:<ts>" (bot.message_ids).
+register(
+    Migration(
+        "activity-0002-slack-channel-ids",
+        (
+            slack_ids.by_channel_column("activity_contrib", "message_id"),
+            slack_ids.by_channel_column("activity_contrib", "thread_id"),
+            slack_ids.by_channel_column("activity_contrib", "answer_id"),
+            slack_ids.by_lookup("activity_reactions", "message_id"),
+        ),
+    )
+)

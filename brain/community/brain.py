@@ -45,6 +45,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
+from bot.store import slack_ids
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
@@ -75,6 +76,17 @@ register(
                 channel_json TEXT NOT NULL, thread_id TEXT, message_id TEXT NOT NULL, asker_id TEXT NOT NULL,
                 answer TEXT NOT NULL, citations_json TEXT NOT NULL, status TEXT NOT NULL,
                 decided_by TEXT, ts DOUBLE PRECISION NOT NULL)""",
+        ),
+    )
+)
+# Slack message and thread ids became "<channel>:<ts>" (bot.message_ids).
+register(
+    Migration(
+        "community-0002-slack-channel-ids",
+        (
+            slack_ids.by_lookup("community_threads", "thread_id"),
+            slack_ids.by_lookup("community_drafts", "thread_id"),
+            slack_ids.by_lookup("community_drafts", "message_id"),
         ),
     )
 )

@@ -12,6 +12,7 @@ import typer
 from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.config import Settings
 from bot.events import ChannelRef, Platform, UserRef, Visibility
+from bot.message_ids import native_id
 from bot.ml import LLMBusyError
 from brain.qa.access import AccessScope, public_everywhere, scope_for
 from brain.qa.brain import FEEDBACK_KIND, QABrain
@@ -95,8 +96,12 @@ def ask_command(
                 "abstained": answer.abstained,
                 "citations": [{"number": c.number, "title": c.title, "url": c.url} for c in answer.citations],
                 "cited_units": list(answer.cited_unit_ids),
+                # Ids as the platform writes them (a Slack ts, not Guildhall's "<channel>:<ts>").
                 "cited_message_ids": [
-                    mid for s in answer.units if s.unit.unit_id in answer.cited_unit_ids for mid in s.unit.message_ids
+                    native_id(s.unit.platform, mid)
+                    for s in answer.units
+                    if s.unit.unit_id in answer.cited_unit_ids
+                    for mid in s.unit.message_ids
                 ],
                 # Why it abstained (or how close it came): the model's draft and the share of its
                 # sentences the grounding check found supported by the sources.
@@ -144,8 +149,9 @@ def search_command(
                     "unit_id": s.unit.unit_id,
                     "kind": s.unit.kind,
                     "channel_id": s.unit.channel_id,
-                    "thread_id": s.unit.thread_id,
-                    "message_ids": list(s.unit.message_ids),
+                    # Ids as the platform writes them: with channel_id, a Slack message's identity.
+                    "thread_id": native_id(s.unit.platform, s.unit.thread_id) if s.unit.thread_id else None,
+                    "message_ids": [native_id(s.unit.platform, m) for m in s.unit.message_ids],
                     "url": s.unit.url,
                     "text": s.unit.text[:300],
                 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.message_ids import SEPARATOR, slack_message_id
 from brain.qa.access import AccessScope
 from brain.qa.retriever import Mode, Retriever
 
@@ -57,12 +58,17 @@ def read_questions(path: Path) -> list[GoldQuestion]:
             continue
         try:
             row = json.loads(line)
+            channel = str(row.get("channel", ""))
+            answers = [str(a) for a in row["answer_ids"]]
+            if "question_ts" in row and channel:
+                # Slack gold ids are bare ts; Guildhall names a Slack message "<channel>:<ts>".
+                answers = [a if SEPARATOR in a else slack_message_id(channel, a) for a in answers]
             out.append(
                 GoldQuestion(
                     question=str(row["question"]),
                     asker=str(row.get("asker", "")),
-                    channel=str(row.get("channel", "")),
-                    answer_ids=frozenset(str(a) for a in row["answer_ids"]),
+                    channel=channel,
+                    answer_ids=frozenset(answers),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:

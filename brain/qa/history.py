@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store import Store
+from bot.store import Store, slack_ids
 from bot.store.schema import Migration, register
 
 register(
@@ -24,6 +24,8 @@ register(
         ),
     )
 )
+# Slack thread ids became "<channel>:<ts>" (bot.message_ids).
+register(Migration("qa-0002-slack-channel-ids", (slack_ids.by_channel_column("qa_answers", "thread_id"),)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.ml import Embedder, Unit, UnitIndex
 from bot.store import ChannelRow, MessageRow, Store
 from brain.qa.bm25 import BM25Index
+from brain.qa.legacy_ids import requalify_index
 from brain.qa.units import (
     DEFAULT_CONFIG,
     SOLVED_FLAG,
@@ -123,7 +124,7 @@ class Indexer:
         all_units = getattr(self.index, "all_units", None)
         if all_units is None or len(self.bm25):
             return len(self.bm25)
-        units: list[Unit] = await all_units()
+        units: list[Unit] = await requalify_index(self.index, await all_units(), self.store)
         self._add_local(units)
         return len(units)
 

@@ -15,6 +15,7 @@ import typer
 from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.message_ids import native_id
 from brain.recommend.brain import RecommendBrain
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
@@ -66,7 +67,8 @@ def recommend_command(
         async with recommend_brain(settings, when) as brain:
             member = await find_member(brain.ctx.store.db, user, option="--user")
             recs = await brain.recommend(member, k=k, as_of=when is not None)
-            return [asdict(r) for r in recs]
+            # Thread ids as the platform writes them (with channel_id, a Slack thread's identity).
+            return [{**asdict(r), "thread_id": native_id(member.platform, r.thread_id)} for r in recs]
 
     items = run(main)
     emit(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store import slack_ids
 from bot.store.schema import Migration, register
 
 register(
@@ -21,6 +22,16 @@ register(
                 thread_id TEXT NOT NULL, channel_id TEXT NOT NULL, kind TEXT NOT NULL,
                 ts DOUBLE PRECISION NOT NULL,
                 PRIMARY KEY (platform, workspace_id, user_id, thread_id, kind))""",
+        ),
+    )
+)
+# Slack thread ids became "<channel>:<ts>" (bot.message_ids).
+register(
+    Migration(
+        "recommend_0002_slack_channel_ids",
+        (
+            slack_ids.by_channel_column("recommend_shown", "thread_id"),
+            slack_ids.by_channel_column("recommend_feedback", "thread_id"),
         ),
     )
 )

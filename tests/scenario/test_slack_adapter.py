@@ -159,8 +159,8 @@ async def test_mention_in_thread_is_stored_and_answered_in_that_thread(slack: Ha
     )
     assert await slack.dispatch(envelope(event)) == 200
 
-    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600100.000200")
-    assert row is not None and row.thread_id == "1767600000.000100"
+    row = await slack.app.store.get_message("slack", TEAM_ID, "CGENERAL:1767600100.000200")
+    assert row is not None and row.thread_id == "CGENERAL:1767600000.000100"
     assert row.text.endswith("& keep them")
     assert row.permalink.startswith("https://acme.slack.com/archives/CGENERAL/p1767600100000200")
     posts = slack.fake.calls_to("chat.postMessage")
@@ -202,8 +202,8 @@ async def test_own_messages_are_ignored_and_other_bots_are_marked(slack: Harness
     await slack.dispatch(envelope(own, event_id="Ev1"))
     await slack.dispatch(envelope(other_bot, event_id="Ev2"))
 
-    assert await slack.app.store.get_message("slack", TEAM_ID, "1767600400.000100") is None
-    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600401.000100")
+    assert await slack.app.store.get_message("slack", TEAM_ID, "CGENERAL:1767600400.000100") is None
+    row = await slack.app.store.get_message("slack", TEAM_ID, "CGENERAL:1767600401.000100")
     assert row is not None and row.is_bot and row.author_id == "BCI"
     assert slack.fake.calls_to("chat.postMessage") == []  # the brain never answers bots
 
@@ -228,7 +228,7 @@ async def test_edit_then_delete(slack: Harness) -> None:
         "previous_message": {"type": "message", "user": "UALICE", "text": "first version", "ts": "1767600500.000100"},
     }
     await slack.dispatch(envelope(changed, event_id="Ev2"))
-    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600500.000100")
+    row = await slack.app.store.get_message("slack", TEAM_ID, "CGENERAL:1767600500.000100")
     assert row is not None and row.text == "second version" and row.edited_ts is not None
 
     deleted = {
@@ -243,8 +243,32 @@ async def test_edit_then_delete(slack: Harness) -> None:
         "previous_message": {"type": "message", "user": "UALICE", "text": "second version", "ts": "1767600500.000100"},
     }
     await slack.dispatch(envelope(deleted, event_id="Ev3"))
-    row = await slack.app.store.get_message("slack", TEAM_ID, "1767600500.000100")
+    row = await slack.app.store.get_message("slack", TEAM_ID, "CGENERAL:1767600500.000100")
     assert row is not None and row.deleted and row.text == ""
+
+
+async def test_same_ts_in_two_channels_is_two_messages(slack: Harness) -> None:
+    # Slack keeps a ts unique only within its channel: two busy channels can post the same ts.
+    ts = "1767600600.000100"
+    await slack.dispatch(envelope(message_event("in general", ts=ts), event_id="Ev1"))
+    await slack.dispatch(envelope(message_event("in help", ts=ts, channel="CHELP"), event_id="Ev2"))
+    reaction = {
+        "type": "reaction_added",
+        "user": "UBOB",
+        "reaction": "eyes",
+        "item": {"type": "message", "channel": "CHELP", "ts": ts},
+        "item_user": "UALICE",
+        "event_ts": "1767600601.000100",
+    }
+    await slack.dispatch(envelope(reaction, event_id="Ev3"))
+    await slack.app.bus.drain()
+
+    general = await slack.app.store.get_message("slack", TEAM_ID, f"CGENERAL:{ts}")
+    help_ = await slack.app.store.get_message("slack", TEAM_ID, f"CHELP:{ts}")
+    assert general is not None and general.text == "in general" and general.channel_id == "CGENERAL"
+    assert help_ is not None and help_.text == "in help" and help_.channel_id == "CHELP"
+    assert [r.user_id for r in await slack.app.store.reactions_for("slack", TEAM_ID, f"CHELP:{ts}")] == ["UBOB"]
+    assert await slack.app.store.reactions_for("slack", TEAM_ID, f"CGENERAL:{ts}") == []
 
 
 async def test_private_channel_without_type_is_looked_up_and_not_public(slack: Harness) -> None:
@@ -321,7 +345,7 @@ async def test_reactions_members_and_clicks(slack: Harness) -> None:
     }
     assert await slack.dispatch(click) == 200
     assert [(c.action_id, c.value, c.message_id) for c in EchoBrain.clicks] == [
-        ("qa.feedback", "up", "1767600000.000100")
+        ("qa.feedback", "up", "CGENERAL:1767600000.000100")
     ]
 
 
@@ -441,10 +465,11 @@ async def test_redelivered_slash_command_runs_once(slack: Harness) -> None:
 
 async def test_rate_limited_call_is_retried_after_retry_after(slack: Harness) -> None:
     slack.fake.rate_limit("chat.postMessage", retry_after=0)
-    await slack.app.bus.publish(SendMessage(channel=GENERAL, text="hello", thread_id="1767600000.000100"))
+    await slack.app.bus.publish(SendMessage(channel=GENERAL, text="hello", thread_id="CGENERAL:1767600000.000100"))
     await slack.app.bus.drain()
     posts = slack.fake.calls_to("chat.postMessage")
     assert len(posts) == 2 and posts[1]["text"] == "hello"
+    assert posts[1]["thread_ts"] == "1767600000.000100"  # Slack's ts, not Guildhall's channel-qualified id
 
 
 async def test_not_in_channel_is_logged_with_a_hint_and_the_app_goes_on(
@@ -466,14 +491,15 @@ async def test_dm_ephemeral_reaction_and_chart_upload(slack: Harness) -> None:
     chart = Attachment("trends.png", "image/png", b"\x89PNG\r\n\x1a\nfake")
     await slack.app.bus.publish(SendDirectMessage(user=alice, text="your digest <!channel>", attachments=(chart,)))
     await slack.app.bus.publish(SendEphemeral(channel=GENERAL, user=alice, text="only you"))
-    await slack.app.bus.publish(AddReaction(channel=GENERAL, message_id="1767600000.000100", emoji="✅"))
+    await slack.app.bus.publish(AddReaction(channel=GENERAL, message_id="CGENERAL:1767600000.000100", emoji="✅"))
     await slack.app.bus.drain()
 
     assert slack.fake.calls_to("conversations.open")[0]["users"] == "UALICE"
     [dm] = slack.fake.calls_to("chat.postMessage")
     assert dm["channel"] == "DALICE" and "<!channel>" not in dm["text"]
     assert slack.fake.calls_to("chat.postEphemeral")[0]["user"] == "UALICE"
-    assert slack.fake.calls_to("reactions.add")[0]["name"] == "white_check_mark"
+    [reaction] = slack.fake.calls_to("reactions.add")
+    assert reaction["name"] == "white_check_mark" and reaction["timestamp"] == "1767600000.000100"
     [complete] = slack.fake.calls_to("files.completeUploadExternal")
     assert complete["channel_id"] == "DALICE"
     assert slack.fake.uploads[0][1] == chart.data
@@ -511,7 +537,7 @@ async def test_socket_mode_connection_receives_events_and_commands(
         assert ack["envelope_id"] == "env-2"
         await settle_bolt()
         await app.bus.drain()
-        assert await app.store.get_message("slack", TEAM_ID, "1767601000.000100") is not None
+        assert await app.store.get_message("slack", TEAM_ID, "CGENERAL:1767601000.000100") is not None
         assert fake_slack.calls_to("chat.postMessage")[0]["thread_ts"] == "1767601000.000100"
         assert [name for name, _ in fake_slack.hook_posts] == ["sock"]
         assert fake_slack.calls_to("apps.connections.open")
@@ -561,7 +587,7 @@ async def test_oauth_install_then_events_and_answers_use_that_workspace_token(
                 assert resp.status == 200
         await settle_bolt()
         await app.bus.drain()
-        assert await app.store.get_message("slack", "T0BETA", "1767602000.000100") is not None
+        assert await app.store.get_message("slack", "T0BETA", "CGENERAL:1767602000.000100") is not None
         [post] = [c for c in fake_slack.calls if c.method == "chat.postMessage"]
         assert post.token == "xoxb-beta" and post.args["thread_ts"] == "1767602000.000100"
     finally:

@@ -109,21 +109,21 @@ async def test_export_lands_in_the_store_like_live_traffic(make_app, tmp_path: P
     assert summary.messages == 8 and summary.threads == 1 and summary.reactions == 1
     assert summary.skipped >= 2  # the topic change and the message without a ts
     store = app.store
-    reply = await store.get_message("slack", "T9", "1700000002.000100")
-    assert reply is not None and reply.thread_id == "1700000001.000100" and reply.edited_ts == 1700000100.0
+    reply = await store.get_message("slack", "T9", "C1:1700000002.000100")
+    assert reply is not None and reply.thread_id == "C1:1700000001.000100" and reply.edited_ts == 1700000100.0
     assert reply.permalink == "https://t9.slack.com/archives/C1/p1700000002000100?thread_ts=1700000001.000100&cid=C1"
-    root = await store.get_message("slack", "T9", "1700000001.000100")
+    root = await store.get_message("slack", "T9", "C1:1700000001.000100")
     assert root is not None and root.permalink == "https://t9.slack.com/archives/C1/p1700000001000100"
-    bot = await store.get_message("slack", "T9", "1700000004.000100")
+    bot = await store.get_message("slack", "T9", "C1:1700000004.000100")
     assert bot is not None and bot.is_bot
-    assert await store.get_message("slack", "T9", "1700000005.000100") is None  # topic change is not chat
-    files = await store.get_message("slack", "T9", "1700000006.000100")
+    assert await store.get_message("slack", "T9", "C1:1700000005.000100") is None  # topic change is not chat
+    files = await store.get_message("slack", "T9", "C1:1700000006.000100")
     assert files is not None and files.text == "[file: trace.txt]"
-    odd = await store.get_message("slack", "T9", "1700000007.000100")
+    odd = await store.get_message("slack", "T9", "C1:1700000007.000100")
     assert odd is not None and odd.text == ODD.replace("\x00", "\ufffd")  # NUL is stored as U+FFFD everywhere
-    huge = await store.get_message("slack", "T9", "1700000008.000100")
+    huge = await store.get_message("slack", "T9", "C1:1700000008.000100")
     assert huge is not None and len(huge.text) == 40_000
-    assert [r.user_id for r in await store.reactions_for("slack", "T9", "1700000002.000100")] == ["U1"]
+    assert [r.user_id for r in await store.reactions_for("slack", "T9", "C1:1700000002.000100")] == ["U1"]
     assert await store.readable_channel_ids("slack", "T9", "U1") == {"C1", "C2"}
     assert await store.readable_channel_ids("slack", "T9", "U2") == {"C1", "C2", "G1"}
     user = await store.get_user("slack", "T9", "U1")
@@ -224,7 +224,7 @@ async def test_dms_and_mpims_are_dm_visibility_with_members_as_access(make_app, 
     assert dm is not None and dm.visibility == "dm"
     assert await app.store.readable_channel_ids("slack", "T9", "U3") == {"G7"}
     assert await app.store.readable_channel_ids("slack", "T9", "U2") == {"D1", "G7"}
-    row = await app.store.get_message("slack", "T9", "1700000000.000001")
+    row = await app.store.get_message("slack", "T9", "D1:1700000000.000001")
     assert row is not None and row.permalink == "https://acme.slack.com/archives/D1/p1700000000000001"
 
 

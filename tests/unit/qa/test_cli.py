@@ -20,9 +20,12 @@ async def _seed(db: Path) -> None:
     )
     await store.upsert_messages(
         [
-            MessageRow("slack", "T1", "1.0", "C1", "U1", 1.0, "How do I read a CSV file with pandas?", thread_id="1.0"),
-            MessageRow("slack", "T1", "2.0", "C1", "U2", 2.0, "use pandas.read_csv('file.csv')", thread_id="1.0"),
-            MessageRow("slack", "T1", "3.0", "P1", "U3", 3.0, "staff only: the csv export password is swordfish"),
+            # Slack ids as the adapter and the importer store them: "<channel>:<ts>" (bot.message_ids).
+            MessageRow(
+                "slack", "T1", "C1:1.0", "C1", "U1", 1.0, "How do I read a CSV file with pandas?", thread_id="C1:1.0"
+            ),
+            MessageRow("slack", "T1", "C1:2.0", "C1", "U2", 2.0, "use pandas.read_csv('file.csv')", thread_id="C1:1.0"),
+            MessageRow("slack", "T1", "P1:3.0", "P1", "U3", 3.0, "staff only: the csv export password is swordfish"),
         ]
     )
     await store.set_channel_access("slack", "T1", "P1", user_ids=["U3"])
@@ -51,7 +54,9 @@ def test_index_search_eval_and_errors(env: Path) -> None:
 
     out = runner.invoke(app, ["search", "read csv pandas", "--channel", "help", "--json"])
     rows = json.loads(out.stdout)
+    # Slack's own ids (the ts) next to the channel, as its API and exports write them.
     assert rows[0]["message_ids"] == ["1.0", "2.0"] and rows[0]["thread_id"] == "1.0"
+    assert rows[0]["channel_id"] == "C1" and rows[0]["unit_id"] == "thread:slack:T1:C1:1.0#0"
     assert all("swordfish" not in r["text"] for r in rows)
 
     out = runner.invoke(app, ["search", "csv export password", "--as", "U3", "--json"])
@@ -68,7 +73,10 @@ def test_index_search_eval_and_errors(env: Path) -> None:
 
     gold = env / "qa.jsonl"
     gold.write_text(
-        json.dumps({"question": "pandas csv?", "asker": "U9", "channel": "C1", "answer_ids": ["2.0"]}) + "\n"
+        json.dumps(
+            {"question_ts": "0.5", "question": "pandas csv?", "asker": "U9", "channel": "C1", "answer_ids": ["2.0"]}
+        )
+        + "\n"
     )
     out = runner.invoke(app, ["eval", "retrieval", "--questions", str(gold), "--k", "1,5", "--json"])
     assert out.exit_code == 0, out.output

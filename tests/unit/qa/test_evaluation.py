@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,13 @@ def test_real_gold_files_parse(shared_data: Path) -> None:
     for gold in sorted(shared_data.glob("*.gold/qa.jsonl")):
         questions = read_questions(gold)
         assert questions and all(q.question and q.answer_ids and q.channel for q in questions), gold
+
+
+def test_slack_gold_ids_name_the_questions_channel_and_discord_ids_stay(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    slack = {"question_ts": "1.1", "question": "q?", "asker": "U1", "channel": "C7", "answer_ids": ["2.1", "3.1"]}
+    discord = {"question_id": "10", "question": "q?", "asker": "u", "channel": "55", "answer_ids": ["11"]}
+    path.write_text(json.dumps(slack) + "\n" + json.dumps(discord) + "\n")
+    first, second = read_questions(path)
+    assert first.answer_ids == {"C7:2.1", "C7:3.1"}  # what the importer stores (bot.message_ids)
+    assert second.answer_ids == {"11"}

@@ -69,10 +69,10 @@ async def test_history_threads_and_reactions(fake: FakeSlackAPI) -> None:
     posts = [e for e in events if isinstance(e, MessagePosted)]
     assert sorted(p.text for p in posts) == ["last", "plain", "reply 1", "reply 2", "reply 3", "root question"]
     assert all(p.source is EventSource.BACKFILL for p in posts)
-    assert {p.thread_id for p in posts if p.text.startswith("reply")} == {"1767600001.000100"}
+    assert {p.thread_id for p in posts if p.text.startswith("reply")} == {"CGENERAL:1767600001.000100"}
     assert all(p.channel.name == "general" for p in posts)
     [reaction] = [e for e in events if isinstance(e, ReactionAdded)]
-    assert (reaction.user.user_id, reaction.emoji, reaction.message_id) == ("UBOB", "+1", "1767600002.000100")
+    assert (reaction.user.user_id, reaction.emoji, reaction.message_id) == ("UBOB", "+1", "CGENERAL:1767600002.000100")
     assert isinstance(events[0], ChannelSeen)
     # cursor pagination was followed (page size 2)
     assert len(fake.calls_to("conversations.history")) == 3

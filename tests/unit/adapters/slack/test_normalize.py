@@ -55,17 +55,17 @@ def test_plain_message_fields() -> None:
     assert e.text == "Tom & Jerry <3 <@UBOB> ünï 🚀"
     assert e.channel == ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "", Visibility.PUBLIC)
     assert e.author.user_id == "UALICE" and not e.author.is_bot
-    assert e.message_id == "1767600000.000100" and e.ts == datetime.fromtimestamp(1767600000.0001, UTC)
+    assert e.message_id == "CGENERAL:1767600000.000100" and e.ts == datetime.fromtimestamp(1767600000.0001, UTC)
     assert e.thread_id is None and e.reply_to is None and not e.mentions_bot
     assert e.mentioned_user_ids == ("UBOB",)
     assert e.permalink == "https://acme.slack.com/archives/CGENERAL/p1767600000000100"
-    assert e.event_id == f"slack:{TEAM_ID}:msg:1767600000.000100"
+    assert e.event_id == f"slack:{TEAM_ID}:msg:CGENERAL:1767600000.000100"
     assert from_json(to_json(e)) == e
 
 
 def test_thread_reply_and_root() -> None:
     reply = one(message_event("re", ts="1767600100.000200", thread_ts="1767600000.000100"))
-    assert reply.thread_id == "1767600000.000100" and reply.reply_to == "1767600000.000100"
+    assert reply.thread_id == "CGENERAL:1767600000.000100" and reply.reply_to == "CGENERAL:1767600000.000100"
     assert reply.permalink.endswith("?thread_ts=1767600000.000100&cid=CGENERAL")
     root = one(message_event("root", ts="1767600000.000100", thread_ts="1767600000.000100"))
     assert root.thread_id == root.message_id and root.reply_to is None
@@ -159,7 +159,7 @@ def changed(new_text: str, *, edited: bool = True) -> dict[str, Any]:
 def test_edit() -> None:
     e = one(changed("new &amp; better"))
     assert isinstance(e, MessageEdited)
-    assert e.message_id == "1767600000.000100" and e.text == "new & better"
+    assert e.message_id == "CGENERAL:1767600000.000100" and e.text == "new & better"
     assert e.edited_at == datetime.fromtimestamp(1767600050, UTC)
     assert e.author is not None and e.author.user_id == "UALICE"
 
@@ -180,7 +180,7 @@ def test_delete() -> None:
         "event_ts": "1767600070.000100",
     }
     e = one(payload)
-    assert isinstance(e, MessageDeleted) and e.message_id == "1767600000.000100"
+    assert isinstance(e, MessageDeleted) and e.message_id == "CGENERAL:1767600000.000100"
 
 
 def test_reactions_and_skin_tones() -> None:
@@ -306,7 +306,12 @@ def test_block_actions() -> None:
         "actions": [{"action_id": "a", "value": "v", "action_ts": "1767600000.5"}, {"no": "action_id"}],
     }
     [click] = normalize_block_actions(body, ctx())
-    assert (click.action_id, click.value, click.message_id, click.channel.channel_id) == ("a", "v", "1.2", "CGENERAL")
+    assert (click.action_id, click.value, click.message_id, click.channel.channel_id) == (
+        "a",
+        "v",
+        "CGENERAL:1.2",
+        "CGENERAL",
+    )
     assert normalize_block_actions({"actions": []}, ctx()) == []
 
 
