@@ -58,6 +58,7 @@ from bot.events import (
     from_json,
     to_json,
 )
+from bot.message_ids import upgraded
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +393,8 @@ class RedisStreamsBus:
                 await self._redis.xack(stream, sub.name, eid)
                 continue
             try:
-                event = from_json(fields[b"json"])
+                # upgraded(): an entry an earlier version wrote may carry bare Slack ts ids.
+                event = upgraded(from_json(fields[b"json"]))
             except (EventDecodeError, KeyError) as exc:
                 await self._dead_letter(sub, stream, eid, fields, f"undecodable: {exc}")
                 continue

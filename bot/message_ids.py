@@ -11,6 +11,11 @@ through :func:`native_id`.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, TypeVar
+
+_E = TypeVar("_E", bound=Any)
+
 SEPARATOR = ":"  # never part of a Slack channel id or a ts
 
 
@@ -32,3 +37,35 @@ def slack_ts(message_id: str) -> str:
 def native_id(platform: str, message_id: str) -> str:
     """The id as the platform (and its exports) write it: the bare ``ts`` for Slack, else unchanged."""
     return slack_ts(message_id) if platform == "slack" else message_id
+
+
+def qualified(platform: str, channel_id: str, message_id: str) -> str:
+    """``message_id`` as Guildhall names it now.
+
+    A bare Slack ts written before ids named their channel (the value of a button posted then, an
+    event queued across an upgrade) gains ``channel_id``; anything else is returned unchanged.
+    """
+    if platform == "slack" and message_id and channel_id and SEPARATOR not in message_id:
+        return slack_message_id(channel_id, message_id)
+    return message_id
+
+
+_ID_FIELDS = ("message_id", "thread_id", "reply_to")
+
+
+def upgraded(event: _E) -> _E:
+    """``event`` with any bare Slack ids qualified by its channel (see :func:`qualified`).
+
+    Events written to a Redis stream (or its dead-letter list) by an earlier version are still
+    delivered after an upgrade; stored under bare ids they would miss the migrated rows their edits,
+    deletes and replies refer to.
+    """
+    channel = getattr(event, "channel", None)
+    if channel is None or getattr(channel, "platform", None) != "slack":
+        return event
+    changes = {}
+    for name in _ID_FIELDS:
+        value = getattr(event, name, None)
+        if isinstance(value, str) and value and SEPARATOR not in value:
+            changes[name] = slack_message_id(channel.channel_id, value)
+    return dataclasses.replace(event, **changes) if changes else event

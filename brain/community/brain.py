@@ -45,6 +45,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
+from bot.message_ids import qualified
 from bot.store import slack_ids
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
@@ -402,7 +403,8 @@ class CommunityBrain(Brain):
     async def _solve_by_button(self, event: ButtonClicked) -> None:
         store = self.ctx.store
         p, ws = event.platform.value, event.channel.workspace_id
-        thread_id = event.value
+        # A button posted before Slack ids named their channel holds the bare thread ts.
+        thread_id = qualified(p, event.channel.channel_id, event.value)
         thread = await store.db.fetchone(
             "SELECT author_id FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
             (p, ws, thread_id),

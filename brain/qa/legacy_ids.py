@@ -7,8 +7,8 @@ not duplicate). The text and therefore the vector are unchanged, so the units ar
 ids with the vectors they have; nothing is embedded again.
 
 Only units the store migrated are moved: their key id (the thread, or a window's first message) is
-in the store's ``slack_legacy_ids`` map. A bare id written after the migration (an event queued on
-the bus before an upgrade) is left as the store holds it, so the index and the store still agree.
+in the store's ``slack_legacy_ids`` map. A bare id the store came to hold after its migration (no
+current writer produces one) is left as it is, so the index and the store still agree.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from bot.events import (
     ReactionAdded,
     UserRef,
 )
+from bot.message_ids import qualified
 from bot.ml import Embedder, Vector
 from bot.scheduler import parse_hhmm
 from bot.store import MessageRow
@@ -160,6 +161,8 @@ class RecommendBrain(Brain):
         if not event.action_id.startswith(OPEN_ACTION) or "|" not in event.value:
             return
         channel_id, _, thread_id = event.value.partition("|")
+        # A digest sent before Slack ids named their channel holds the bare thread ts.
+        thread_id = qualified(event.platform.value, channel_id, thread_id)
         if channel_id and thread_id and not await self._opted_out(event.user):
             await self._record_feedback(event.user, thread_id, channel_id, "clicked", event.ts.timestamp())
 

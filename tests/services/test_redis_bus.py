@@ -10,8 +10,8 @@ import pytest
 from redis import asyncio as aioredis
 
 from bot.bus_redis import RedisStreamsBus, families_for
-from bot.events import Action, CommandInvoked, MessageDeleted, MessagePosted, SendMessage
-from bot.testing import channel, command, make_message
+from bot.events import Action, CommandInvoked, MessageDeleted, MessagePosted, Platform, SendMessage
+from bot.testing import channel, command, make_message, user
 
 pytestmark = pytest.mark.services
 URL = "redis://127.0.0.1:6379/15"
@@ -68,6 +68,25 @@ async def test_each_group_sees_every_event_once_and_types_are_filtered(prefix: s
     assert sorted(seen_b) == sorted(seen_a)
     assert actions == ["hello"]
     assert bus.stats.duplicates == 1
+    await bus.close()
+
+
+async def test_an_entry_with_bare_slack_ids_is_delivered_with_channel_qualified_ids(prefix: str) -> None:
+    # What an earlier version left on the stream (Slack ids were the bare ts) reaches brains in
+    # today's form, so it lands on the rows the store's migration rewrote.
+    bus = make_bus(prefix)
+    seen: list[MessagePosted] = []
+
+    async def on_message(e: MessagePosted) -> None:
+        seen.append(e)
+
+    bus.subscribe(MessagePosted, on_message, name="brain")
+    await bus.start()
+    slack = channel("C1", platform=Platform.SLACK, workspace="T1")
+    author = user("U1", platform=Platform.SLACK, workspace="T1")
+    await bus.publish(make_message("old entry", author=author, chan=slack, message_id="2.1", thread_id="1.1"))
+    await bus.drain()
+    assert [(e.message_id, e.thread_id, e.text) for e in seen] == [("C1:2.1", "C1:1.1", "old entry")]
     await bus.close()
 
 

@@ -227,6 +227,35 @@ async def test_solved_by_reaction_button_and_thanks(make_app, community_settings
     assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == ("u2",)
 
 
+async def test_a_mark_solved_button_posted_before_slack_ids_named_their_channel_still_works(
+    make_app, community_settings
+) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    slack = channel("CHELP", platform=Platform.SLACK, workspace="T1")
+
+    def slack_user(name: str):
+        return user(name, platform=Platform.SLACK, workspace="T1")
+
+    root = make_message(
+        "why is pip slow?", author=slack_user("UANN"), chan=slack, message_id="CHELP:5.1", thread_id="CHELP:5.1"
+    )
+    reply = make_message(
+        "use a wheel cache",
+        author=slack_user("UBOB"),
+        chan=slack,
+        message_id="CHELP:6.1",
+        thread_id="CHELP:5.1",
+        minutes=1,
+    )
+    await post(app, adapter, root, reply)
+    # The button's value is the bare thread ts an earlier version put there.
+    await post(app, adapter, ButtonClicked(SOLVED_ACTION, "5.1", slack_user("UMAL"), slack, "CHELP:7.1", "c1"))
+    solved = "SELECT thread_id, solved_message_id FROM threads WHERE platform = 'slack'"
+    assert await app.store.db.fetchall(solved) == [("CHELP:5.1", None)]  # only the asker may mark it
+    await post(app, adapter, ButtonClicked(SOLVED_ACTION, "5.1", slack_user("UANN"), slack, "CHELP:7.1", "c2"))
+    assert await app.store.db.fetchall(solved) == [("CHELP:5.1", "CHELP:6.1")]
+
+
 async def test_a_solved_thread_is_reindexed_as_solved(make_app, community_settings) -> None:
     from brain.qa.units import SOLVED_FLAG
 

@@ -17,6 +17,7 @@ from bot.events import (
     CommandReply,
     MemberJoined,
     MessagePosted,
+    Platform,
     SendDirectMessage,
     Visibility,
 )
@@ -258,6 +259,22 @@ async def test_clicks_and_joins_are_recorded_once_and_forgotten(make_app: Factor
     assert counts["recommend_feedback"] == 2 and counts["recommend_profiles"] == 1
     assert await brain.feedback_rows(user("alice")) == []
     assert await brain.profile_vector(user("alice")) is None
+
+
+async def test_a_digest_button_from_before_slack_ids_named_their_channel_records_the_thread(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    member = user("UALICE", platform=Platform.SLACK, workspace="T1")
+    click = ButtonClicked(
+        action_id="recommend.open.1",
+        value="C1|1700000000.000100",  # the bare ts an earlier version put in the button
+        user=member,
+        channel=channel("DALICE", platform=Platform.SLACK, workspace="T1"),
+        message_id="DALICE:1700000100.000100",
+        interaction_id="i-old",
+    )
+    await adapter.inject(click)
+    await app.bus.drain()
+    assert await brain.feedback_rows(member) == [("C1:1700000000.000100", "clicked")]
 
 
 async def test_newcomer_gets_channel_suggestions(make_app: Factory) -> None:
