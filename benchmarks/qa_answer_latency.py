@@ -46,6 +46,9 @@ async def main(argv: list[str]) -> None:
     except ImportError:
         sys.exit("brain.qa.llm.factory is not available yet: no LLM backend to measure")
     name = "slack-pythondev-2019"
+    if not (SHARED / f"{name}.gold").is_dir():
+        print(f"skipped: {SHARED} not present", flush=True)
+        return
     ds = load(SHARED, name)
     messages = sorted(ds.messages, key=lambda m: m.ts)[:3000]
     last_ts = messages[-1].ts

@@ -15,18 +15,18 @@ import time
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks.redaction", []),
     ("benchmarks.import_speed", []),
+    ("benchmarks.slack_id_migration", []),
     ("benchmarks.console_startup", []),
     ("benchmarks.slack_adapter", []),
-    ("benchmarks.discord_adapter", []),
     ("benchmarks.activity", []),
     ("benchmarks.redis_bus", []),
     ("benchmarks.llm_serving", []),
+    ("benchmarks.qa_answer_latency", []),
     ("benchmarks.qa_retrieval", []),
     ("benchmarks.qa_closest", []),
     ("benchmarks.qa_grounding", []),
     ("benchmarks.qa_tuning", []),
     ("benchmarks.recommend_eval", []),
-    ("benchmarks.sentiment", []),
     ("benchmarks.community_eval", []),
 ]
 
