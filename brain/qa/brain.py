@@ -261,11 +261,6 @@ class QABrain(Brain):
         """Apply debounced index changes."""
         if self._indexer is not None and self._indexer.pending:
             await self._indexer.flush()
-        # The LLM's batcher runs a background task; QA is its only user, so it stops it.
-        llm = self.ctx.services.peek("llm")
-        close = getattr(llm, "aclose", None)
-        if close is not None:
-            await close()
 
     # -- answering -----------------------------------------------------------------------------
     @listen(MessagePosted, concurrency=4)

@@ -230,6 +230,8 @@ class TransformersLLM:
                 request.cancelled = True
 
     async def aclose(self) -> None:
-        """Stop the batcher."""
-        if self._batcher is not None:
-            await self._batcher.close()
+        """Stop the batcher; a later request starts a new one (the loaded model is kept)."""
+        async with self._lock:
+            batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            await batcher.close()

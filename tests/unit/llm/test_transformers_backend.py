@@ -65,6 +65,15 @@ async def test_generate_and_stream_agree(tiny_model: Any) -> None:
     await llm.aclose()
 
 
+async def test_a_closed_backend_answers_the_next_request_with_a_new_batcher(tiny_model: Any) -> None:
+    llm = local(tiny_model, batch_window_ms=1)
+    first = await llm.generate(QUESTION, max_new_tokens=4)
+    await llm.aclose()
+    again = await llm.generate(QUESTION, max_new_tokens=4)
+    assert again.text == first.text  # greedy, same model: the same answer
+    await llm.aclose()
+
+
 async def test_timeout_raises_and_frees_the_slot(tiny_model: Any) -> None:
     gated = GatedModel(tiny_model)
     llm = local(gated, timeout_s=0.05, batch_window_ms=0)

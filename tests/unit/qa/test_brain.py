@@ -76,6 +76,32 @@ async def test_mention_gets_a_cited_answer_in_thread(make_app: Any) -> None:
     assert all("how do I fix" not in text for _, _, text in sources(llm.prompts[0]))
 
 
+class ClosableLLM(ScriptedLLM):
+    """A scripted LLM that, like the local backend's batcher, cannot answer once closed."""
+
+    closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    async def generate(self, messages: Sequence[ChatMessage], **kw: Any) -> Generation:
+        if self.closed:
+            raise RuntimeError("generation failed; see the log")
+        return await super().generate(messages, **kw)
+
+
+async def test_the_minutely_index_flush_leaves_the_model_answering(make_app: Any) -> None:
+    llm = ClosableLLM(echo_first_source)
+    app, adapter = await make_app(brains=["qa"], llm=llm)
+    await post(app, adapter, make_message("To rotate logs use logrotate with copytruncate", author="bob"))
+    await app.brain("qa").flush_index()  # what the scheduler runs every minute
+    q = make_message("how do I rotate logs?", mentions_bot=True, minutes=5)
+    await post(app, adapter, q)
+    assert not llm.closed
+    [answer] = replies(adapter)
+    assert "logrotate" in answer.text
+
+
 async def test_unmentioned_and_bot_messages_get_no_answer(make_app: Any) -> None:
     llm = ScriptedLLM("should not be called")
     app, adapter = await make_app(brains=["qa"], llm=llm)
