@@ -546,6 +546,18 @@ class QABrain(Brain):
         answers = await self.answer_log.forget_asker(p, ws, user.user_id)
         return {"index_units": len(units), "answers": answers}
 
+    async def purge_before(self, cutoff_ts: float) -> int:
+        """Retention: rebuild the units holding messages older than ``cutoff_ts`` from the store (the
+        core brain has just deleted those messages, so their text leaves the index), and drop the
+        answer log's older questions. Returns the number of units rebuilt."""
+        indexer = await self.indexer()
+        units = [u for u in indexer.bm25.units() if u.kind != "doc" and u.ts_start < cutoff_ts]
+        for unit in units:
+            indexer.touch_unit(unit)
+        await indexer.flush()
+        await self.ctx.store.db.execute("DELETE FROM qa_answers WHERE ts < ?", (cutoff_ts,))
+        return len(units)
+
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's questions and the answers they got."""
         questions = await self.answer_log.of_asker(user.platform.value, user.workspace_id, user.user_id)

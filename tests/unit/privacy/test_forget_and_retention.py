@@ -37,3 +37,27 @@ async def test_retention_purges_old_messages(make_app, settings) -> None:
     assert await app.store.get_message("console", "local", "old1") is None
     assert await app.store.get_message("console", "local", "new1") is not None
     assert "core.retention" in app.scheduler.job_names
+
+
+async def test_retention_takes_old_text_out_of_the_qa_index_too(make_app, settings) -> None:
+    from brain.qa.access import AccessScope
+
+    settings = settings.model_copy(update={"privacy": settings.privacy.model_copy(update={"retention_days": 30})})
+    clock = FakeClock(BASE_TIME + timedelta(days=45))
+    app, adapter = await make_app(brains=["qa"], settings_override=settings, clock=clock)
+    await adapter.inject(make_message("the staging password rotates on mondays", message_id="old1"))
+    await adapter.inject(
+        make_message("staging deploys need a green pipeline", message_id="new1", ts=BASE_TIME + timedelta(days=40))
+    )
+    await app.bus.drain()
+    qa = app.brain("qa")
+    retriever = await qa.retriever()
+
+    async def found() -> list[str]:
+        return [s.unit.text for s in await retriever.search("staging password", AccessScope("console", "local"), k=5)]
+
+    assert any("password" in text for text in await found())
+    counts = await app.brain("core").purge_expired()  # type: ignore[attr-defined]
+    assert counts["messages"] == 1 and counts["qa"] >= 1
+    texts = await found()
+    assert texts and all("password" not in text for text in texts)  # the recent message is still found
