@@ -311,8 +311,8 @@ class Brain:
         """Delete everything this brain keeps about ``user`` (``/forget-me``); returns counts."""
         return {}
 
-    async def purge_before(self, cutoff_ts: float) -> int:
-        """Drop derived data about messages older than ``cutoff_ts`` (retention); returns a count."""
+    async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
+        """Drop derived data about one workspace's messages older than ``cutoff_ts`` (retention); returns a count."""
         return 0
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:

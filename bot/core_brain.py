@@ -8,6 +8,7 @@ leaderboard rows), then writes an audit record without content.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, every, listen
@@ -35,6 +36,15 @@ CONFIG_KEYS: dict[str, str] = {
     "human_first_minutes": "float",
 }
 
+# Ranges of the numeric keys (the same as the settings they override in bot/config.py).
+CONFIG_BOUNDS: dict[str, tuple[float, float | None]] = {
+    "digest_size": (1, 25),
+    "qa_answer_unanswered_after_min": (1, None),
+    "retention_days": (1, None),
+    "exploration_share": (0.0, 1.0),
+    "human_first_minutes": (0.0, None),
+}
+
 
 def parse_config_value(key: str, raw: str) -> Any:
     """Parse an admin-supplied value for ``key``; raises ValueError with a readable message."""
@@ -48,10 +58,16 @@ def parse_config_value(key: str, raw: str) -> Any:
         if raw.lower() in {"off", "false", "no", "0"}:
             return False
         raise ValueError(f"{key} expects on/off")
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
+    if kind in ("int", "float"):
+        try:
+            number = int(raw) if kind == "int" else float(raw)
+        except ValueError:
+            raise ValueError(f"{key} expects {'a whole number' if kind == 'int' else 'a number'}") from None
+        low, high = CONFIG_BOUNDS.get(key, (None, None))
+        if (low is not None and number < low) or (high is not None and number > high):
+            span = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"{key} must be {span}")
+        return number
     if kind == "list":
         return [part.strip().lstrip("#") for part in raw.replace(",", " ").split() if part.strip()]
     return raw
@@ -207,21 +223,34 @@ class CoreBrain(Brain):
         await self.purge_expired()
 
     async def purge_expired(self) -> dict[str, int]:
-        """Apply the retention policy now; returns counts per place."""
-        days = self.ctx.settings.privacy.retention_days
-        if days is None:
-            return {}
-        cutoff = self.ctx.clock.now().timestamp() - days * 86400
-        async with self.ctx.store.db.transaction() as tx:
-            counts = {
-                "messages": await tx.execute("DELETE FROM messages WHERE ts < ?", (cutoff,)),
-                "reactions": await tx.execute("DELETE FROM reactions WHERE ts < ?", (cutoff,)),
-            }
-        for brain in self._app.brains:
-            if brain is not self:
-                counts[brain.name] = await brain.purge_before(cutoff)
-        await self.ctx.store.audit("-", "-", "scheduler", "retention", detail={"cutoff": cutoff, "counts": counts})
-        return counts
+        """Apply the retention policy now; returns counts per place (empty when no workspace has one).
+
+        Each workspace keeps ``retention_days`` as an admin set it (``/guildhall config set``), else
+        ``privacy.retention_days``.
+        """
+        store = self.ctx.store
+        default = self.ctx.settings.privacy.retention_days
+        now = self.ctx.clock.now().timestamp()
+        counts: Counter[str] = Counter()
+        purged = False
+        workspaces = await store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM messages")
+        for platform, ws in workspaces:
+            days = await store.get_workspace_setting(platform, ws, "retention_days")
+            days = days if days is not None else default
+            if days is None:
+                continue
+            purged = True
+            cutoff = now - int(days) * 86400
+            scope = (platform, ws, cutoff)
+            async with store.db.transaction() as tx:
+                where = "WHERE platform = ? AND workspace_id = ? AND ts < ?"
+                counts["messages"] += await tx.execute(f"DELETE FROM messages {where}", scope)
+                counts["reactions"] += await tx.execute(f"DELETE FROM reactions {where}", scope)
+            for brain in self._app.brains:
+                if brain is not self:
+                    counts[brain.name] += await brain.purge_before(cutoff, platform=platform, workspace_id=ws)
+            await store.audit(platform, ws, "scheduler", "retention", detail={"cutoff": cutoff, "days": days})
+        return dict(counts) if purged else {}
 
     # -- admin commands ------------------------------------------------------------------------
     @command("guildhall config", description="Show or change settings", admin=True, usage="[set KEY VALUE]")

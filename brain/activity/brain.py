@@ -70,12 +70,17 @@ class ActivityBrain(Brain):
         )
         return {"daily_counters": [dict(zip(("day", "channel", *COUNTERS), r, strict=True)) for r in rows]}
 
-    async def purge_before(self, cutoff_ts: float) -> int:
+    async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: drop contribution rows and reactions older than the cutoff, and rollup days before it."""
         cutoff_day = datetime.fromtimestamp(cutoff_ts, self.ctx.settings.tz).date().isoformat()
-        n = await self.ctx.store.db.execute("DELETE FROM activity_contrib WHERE ts < ?", (cutoff_ts,))
-        n += await self.ctx.store.db.execute("DELETE FROM activity_reactions WHERE ts < ?", (cutoff_ts,))
-        n += await self.ctx.store.db.execute("DELETE FROM activity_rollup WHERE day < ?", (cutoff_day,))
+        db, ws = self.ctx.store.db, "platform = ? AND workspace_id = ?"
+        n = await db.execute(f"DELETE FROM activity_contrib WHERE {ws} AND ts < ?", (platform, workspace_id, cutoff_ts))
+        n += await db.execute(
+            f"DELETE FROM activity_reactions WHERE {ws} AND ts < ?", (platform, workspace_id, cutoff_ts)
+        )
+        n += await db.execute(
+            f"DELETE FROM activity_rollup WHERE {ws} AND day < ?", (platform, workspace_id, cutoff_day)
+        )
         return n
 
     # -- leaderboards --------------------------------------------------------------------------

@@ -403,25 +403,45 @@ class QABrain(Brain):
 
     @every(minutes=1)
     async def answer_unanswered(self) -> None:
-        """In configured help channels, answer questions nobody replied to within N minutes."""
+        """In configured help channels, answer questions nobody replied to within N minutes.
+
+        Per workspace, ``qa_answer_unanswered_after_min`` and ``qa_help_channels`` as an admin set
+        them (``/guildhall config set``) override ``qa.answer_unanswered_after_min`` and
+        ``qa.help_channel_ids``; help channels are named by id or name.
+        """
         qa = self.ctx.settings.qa
-        if qa.answer_unanswered_after_min is None or not qa.help_channel_ids:
-            return
+        store = self.ctx.store
         now = to_epoch(self.ctx.clock.now())
-        newest = now - qa.answer_unanswered_after_min * 60
-        # Look back one extra hour only: older questions were either handled or are stale.
-        oldest = newest - 3600
-        placeholders = ", ".join("?" for _ in qa.help_channel_ids)
-        rows = await self.ctx.store.db.fetchall(
-            "SELECT m.platform, m.workspace_id, m.channel_id, m.message_id, m.author_id, m.text, m.ts FROM messages m "
-            f"WHERE m.channel_id IN ({placeholders}) AND m.ts >= ? AND m.ts < ? AND m.deleted = 0 AND m.is_bot = 0 "
-            "AND (m.thread_id IS NULL OR m.thread_id = m.message_id) "
-            "AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.platform = m.platform AND r.workspace_id = m.workspace_id "
-            "AND r.thread_id = m.message_id AND r.message_id <> m.message_id) "
-            "AND NOT EXISTS (SELECT 1 FROM qa_answers a WHERE a.platform = m.platform AND a.workspace_id = m.workspace_id "
-            "AND a.thread_id = m.message_id) ORDER BY m.ts",
-            (*qa.help_channel_ids, oldest, newest),
-        )
+        rows: list[Any] = []
+        for platform, ws in await store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM channels"):
+            minutes = await store.get_workspace_setting(platform, ws, "qa_answer_unanswered_after_min")
+            minutes = minutes if minutes is not None else qa.answer_unanswered_after_min
+            names = await store.get_workspace_setting(platform, ws, "qa_help_channels")
+            wanted = set(names if isinstance(names, list) else qa.help_channel_ids)
+            if minutes is None or not wanted:
+                continue
+            ids = [
+                c.channel_id
+                for c in await store.list_channels(platform, ws)
+                if c.channel_id in wanted or c.name.lstrip("#") in wanted
+            ]
+            if not ids:
+                continue
+            newest = now - float(minutes) * 60
+            # Look back one extra hour only: older questions were either handled or are stale.
+            oldest = newest - 3600
+            placeholders = ", ".join("?" for _ in ids)
+            rows += await store.db.fetchall(
+                "SELECT m.platform, m.workspace_id, m.channel_id, m.message_id, m.author_id, m.text, m.ts "
+                "FROM messages m WHERE m.platform = ? AND m.workspace_id = ? "
+                f"AND m.channel_id IN ({placeholders}) AND m.ts >= ? AND m.ts < ? AND m.deleted = 0 AND m.is_bot = 0 "
+                "AND (m.thread_id IS NULL OR m.thread_id = m.message_id) "
+                "AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.platform = m.platform "
+                "AND r.workspace_id = m.workspace_id AND r.thread_id = m.message_id AND r.message_id <> m.message_id) "
+                "AND NOT EXISTS (SELECT 1 FROM qa_answers a WHERE a.platform = m.platform "
+                "AND a.workspace_id = m.workspace_id AND a.thread_id = m.message_id) ORDER BY m.ts",
+                (platform, ws, *ids, oldest, newest),
+            )
         for platform, ws, channel_id, message_id, author_id, text, _ in rows:
             if "?" not in text:
                 continue
@@ -546,16 +566,23 @@ class QABrain(Brain):
         answers = await self.answer_log.forget_asker(p, ws, user.user_id)
         return {"index_units": len(units), "answers": answers}
 
-    async def purge_before(self, cutoff_ts: float) -> int:
-        """Retention: rebuild the units holding messages older than ``cutoff_ts`` from the store (the
-        core brain has just deleted those messages, so their text leaves the index), and drop the
-        answer log's older questions. Returns the number of units rebuilt."""
+    async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
+        """Retention: rebuild the workspace's units holding messages older than ``cutoff_ts`` from the
+        store (the core brain has just deleted those messages, so their text leaves the index), and
+        drop the answer log's older questions. Returns the number of units rebuilt."""
         indexer = await self.indexer()
-        units = [u for u in indexer.bm25.units() if u.kind != "doc" and u.ts_start < cutoff_ts]
+        units = [
+            u
+            for u in indexer.bm25.units()
+            if u.kind != "doc" and u.ts_start < cutoff_ts and (u.platform, u.workspace_id) == (platform, workspace_id)
+        ]
         for unit in units:
             indexer.touch_unit(unit)
         await indexer.flush()
-        await self.ctx.store.db.execute("DELETE FROM qa_answers WHERE ts < ?", (cutoff_ts,))
+        await self.ctx.store.db.execute(
+            "DELETE FROM qa_answers WHERE platform = ? AND workspace_id = ? AND ts < ?",
+            (platform, workspace_id, cutoff_ts),
+        )
         return len(units)
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:

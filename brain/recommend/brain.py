@@ -166,6 +166,11 @@ class RecommendBrain(Brain):
         if channel_id and thread_id and not await self._opted_out(event.user):
             await self._record_feedback(event.user, thread_id, channel_id, "clicked", event.ts.timestamp())
 
+    async def _exploration_share(self, platform: str, workspace_id: str) -> float:
+        # `/guildhall config set exploration_share X` overrides recommend.exploration_share per workspace.
+        value = await self.ctx.store.get_workspace_setting(platform, workspace_id, "exploration_share")
+        return float(value) if value is not None else self.ctx.settings.recommend.exploration_share
+
     @listen(MemberJoined)
     async def on_member_joined(self, event: MemberJoined) -> None:
         """Welcome a newcomer with channel suggestions (the community's most active readable channels)."""
@@ -284,7 +289,7 @@ class RecommendBrain(Brain):
             [Scored(t.thread_id, t.channel_id, float(s)) for t, s in zip(cands, scores, strict=True)],
             vectors,
             k,
-            share=cfg.exploration_share,
+            share=await self._exploration_share(p, ws),
             exposure=exposure,
             clicks=clicks,
             seed=seed if seed is not None else zlib.crc32(f"{ws}:{uid}:{int(now // 86400)}".encode()),

@@ -59,5 +59,8 @@ async def test_forget_export_and_retention(make_app: AppFactory) -> None:
     removed = await brain.forget_member(user("helper"))
     assert removed["activity_rollup"] == 1 and removed["activity_contrib"] == 1
     assert (await brain.export_member(user("helper")))["daily_counters"] == []
-    assert await brain.purge_before(MONDAY.timestamp()) > 0
+    assert (
+        await brain.purge_before(MONDAY.timestamp(), platform="discord", workspace_id="local") == 0
+    )  # another workspace
+    assert await brain.purge_before(MONDAY.timestamp(), platform="console", workspace_id="local") > 0
     assert (await app.store.db.fetchone("SELECT COUNT(*) FROM activity_contrib"))[0] == 0  # type: ignore[index]

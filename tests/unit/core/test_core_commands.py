@@ -35,6 +35,20 @@ async def test_admin_can_change_config_with_validation(make_app) -> None:
     assert any("unknown setting" in t for t in texts)
 
 
+async def test_numeric_settings_out_of_range_are_refused_by_name(make_app) -> None:
+    app, adapter = await make_app()
+    for text in ("set exploration_share 2", "set retention_days 0", "set retention_days soon"):
+        await adapter.inject(command("guildhall config", text, admin=True))
+    await adapter.inject(command("guildhall config", "set exploration_share 0.5", admin=True))
+    await app.bus.drain()
+    texts = [r.text for r in adapter.of_type(CommandReply)]
+    assert "exploration_share must be between 0.0 and 1.0" in texts[0]
+    assert "retention_days must be at least 1" in texts[1]
+    assert "retention_days expects a whole number" in texts[2]
+    assert await app.store.get_workspace_setting("console", "local", "retention_days") is None
+    assert await app.store.get_workspace_setting("console", "local", "exploration_share") == 0.5
+
+
 async def test_optout_then_optin(make_app) -> None:
     app, adapter = await make_app()
     await adapter.inject(command("optout", author="ana"))

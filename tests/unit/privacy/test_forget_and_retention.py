@@ -61,3 +61,22 @@ async def test_retention_takes_old_text_out_of_the_qa_index_too(make_app, settin
     assert counts["messages"] == 1 and counts["qa"] >= 1
     texts = await found()
     assert texts and all("password" not in text for text in texts)  # the recent message is still found
+
+
+async def test_an_admin_set_retention_applies_to_that_workspace_only(make_app, settings) -> None:
+    from bot.testing import channel, user
+
+    clock = FakeClock(BASE_TIME + timedelta(days=45))
+    app, adapter = await make_app(settings_override=settings, clock=clock)
+    assert await app.brain("core").purge_expired() == {}  # type: ignore[attr-defined]  # no policy anywhere
+    await adapter.inject(command("guildhall config", "set retention_days 30", admin=True))
+    await adapter.inject(make_message("ancient", message_id="old1"))
+    other = channel("general", workspace="other")
+    await adapter.inject(
+        make_message("ancient elsewhere", author=user("bo", workspace="other"), chan=other, message_id="old2")
+    )
+    await app.bus.drain()
+    counts = await app.brain("core").purge_expired()  # type: ignore[attr-defined]
+    assert counts["messages"] == 1
+    assert await app.store.get_message("console", "local", "old1") is None
+    assert await app.store.get_message("console", "other", "old2") is not None

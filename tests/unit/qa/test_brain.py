@@ -408,6 +408,34 @@ async def test_unanswered_help_questions_get_an_answer_after_n_minutes(make_app:
     assert len(replies(adapter)) == 1
 
 
+async def test_admin_set_help_channels_and_wait_turn_on_unanswered_answers(make_app: Any) -> None:
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.testing.builders import BASE_TIME
+
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("Run make clean-cache [1]."), clock=clock)
+    brain: QABrain = app.brain("qa")
+    await post(
+        app,
+        adapter,
+        make_message("to reset the cache run make clean-cache", author="bob", chan="general", minutes=-600),
+        make_message("how do I reset the cache?", author="alice", chan=channel("support"), message_id="q1"),
+    )
+    await clock.advance(timedelta(minutes=20))
+    await brain.answer_unanswered()
+    await app.bus.drain()
+    assert replies(adapter) == []  # off by default
+    # What `/guildhall config set qa_help_channels support` and `... qa_answer_unanswered_after_min 15` store.
+    await app.store.set_workspace_setting("console", "local", "qa_help_channels", ["support"])
+    await app.store.set_workspace_setting("console", "local", "qa_answer_unanswered_after_min", 15)
+    await brain.answer_unanswered()
+    await app.bus.drain()
+    [answer] = replies(adapter)
+    assert answer.thread_id == "q1" and "make clean-cache" in answer.text
+
+
 async def test_channel_turned_private_leaves_public_answers(make_app: Any, settings: Any) -> None:
     from bot.events import ChannelSeen
 

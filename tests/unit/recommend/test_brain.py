@@ -382,6 +382,10 @@ async def test_exploration_share_setting_reserves_slots(
     assert len(recs) == 4
     assert sum(r.explore for r in recs) == explored
     assert all(r.channel_id != "python" for r in recs if r.explore)  # alice lives in #python
+    # An admin's `/guildhall config set exploration_share` overrides the setting for the workspace.
+    await app.store.set_workspace_setting("console", "local", "exploration_share", 0.5 - share)
+    recs = await brain.recommend(user("alice"), k=4, seed=1)
+    assert sum(r.explore for r in recs) == 2 - explored
 
 
 async def test_imported_reactions_reach_profiles_without_embedding_each_message(make_app: Factory) -> None:
