@@ -175,6 +175,7 @@ class ActivityBrain(Brain):
             self.ctx.store,
             platform,
             workspace_id,
+            settings=self.ctx.settings,
             now=self.ctx.clock.now(),
             tz=self.ctx.settings.tz,
             unanswered_after_hours=self.ctx.settings.activity.unanswered_after_hours,

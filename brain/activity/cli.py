@@ -132,6 +132,7 @@ async def _findings(
             store,
             p,
             ws,
+            settings=settings,
             now=now,
             tz=settings.tz,
             unanswered_after_hours=settings.activity.unanswered_after_hours,

@@ -4,10 +4,13 @@ job, ``/trends``, the CLI and the HTML report)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.config import Settings
+from bot.privacy.policy import may_index
 from bot.store import Store
 from brain.activity import charts, health, sentiment
 from brain.activity.leaderboard import daily_totals
@@ -27,6 +30,29 @@ class Finding:
     message_ids: tuple[str, ...] = ()
     chart: bytes | None = None
     data: dict[str, object] | None = None
+
+
+async def trend_sources(
+    store: Store, settings: Settings, platform: str, workspace_id: str
+) -> tuple[set[str], set[str]]:
+    """``(channels, opted-out members)``: what trend analysis may read and whom it must leave out.
+
+    Only public channels the privacy policy lets into analysis: findings quote terms and link
+    messages, and reach members through ``/trends`` and whoever reads the alerts channel, so a
+    private channel (even one admins let into the index, where answers check each asker's access)
+    or a DM never feeds them. Opted-out members' messages are left out too.
+    """
+    channels = {
+        c.channel_id
+        for c in await store.list_channels(platform, workspace_id)
+        if c.visibility == "public"
+        and await may_index(store, settings, platform, workspace_id, c.channel_id, c.name, c.visibility)
+    }
+    rows = await store.db.fetchall(
+        "SELECT user_id, value FROM member_settings WHERE platform = ? AND workspace_id = ? AND key = 'opted_out'",
+        (platform, workspace_id),
+    )
+    return channels, {str(r[0]) for r in rows if json.loads(r[1])}
 
 
 async def load_posts(store: Store, platform: str, workspace_id: str, since: float, until: float) -> list[Post]:
@@ -135,16 +161,22 @@ async def scan(
     platform: str,
     workspace_id: str,
     *,
+    settings: Settings,
     now: datetime,
     tz: ZoneInfo,
     unanswered_after_hours: float,
     params: BurstParams | None = None,
     with_charts: bool = True,
 ) -> list[Finding]:
-    """All current findings for a workspace."""
+    """All current findings for a workspace (from public channels and members who did not opt out)."""
     params = params or BurstParams()
     end = now.timestamp()
-    posts = await load_posts(store, platform, workspace_id, end - HISTORY_DAYS * 86400, end)
+    channels, opted_out = await trend_sources(store, settings, platform, workspace_id)
+    posts = [
+        p
+        for p in await load_posts(store, platform, workspace_id, end - HISTORY_DAYS * 86400, end)
+        if p.channel_id in channels and p.author_id not in opted_out
+    ]
     found: list[Finding] = []
     # Replaying two weeks of messages is seconds of pure Python on a busy community: off the loop.
     bursts = await asyncio.to_thread(detect_bursts, posts, now=end, params=params)
@@ -184,7 +216,11 @@ async def scan(
                     data={"channel": channel, "recent": round(drop.recent, 3), "baseline": round(drop.baseline, 3)},
                 )
             )
-    questions = await open_questions(store, platform, workspace_id, end - 7 * 86400)
+    questions = [
+        q
+        for q in await open_questions(store, platform, workspace_id, end - 7 * 86400)
+        if q.channel_id in channels and q.author_id not in opted_out
+    ]
     for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours):
         channel = h.key.split(":", 1)[1]
         chart = unanswered_chart(channel, questions, end) if with_charts else None

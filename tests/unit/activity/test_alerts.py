@@ -163,3 +163,42 @@ async def test_a_growing_burst_is_posted_as_an_update_then_stays_quiet(make_app:
     assert len(posts) == 2, posts
     assert not posts[0].startswith("Update") and "(7 messages" in posts[0]
     assert posts[1].startswith("Update: `poetry lock`") and "(13 messages" in posts[1]
+
+
+async def test_private_channels_and_opted_out_members_never_feed_trends(make_app: AppFactory) -> None:
+    from bot.events import Visibility
+    from bot.testing import channel
+
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["activity"], clock=clock)
+    secret = channel("exec", visibility=Visibility.PRIVATE)
+    end = BASE_TIME + timedelta(days=10, hours=12)
+    for day in range(10):
+        for k in range(6):
+            await adapter.inject(
+                make_message(
+                    f"weekly sync notes {k}",
+                    author=f"u{k}",
+                    chan=secret,
+                    ts=BASE_TIME + timedelta(days=day, hours=k * 3),
+                )
+            )
+    for i in range(7):
+        await adapter.inject(
+            make_message(
+                "zorblax layoffs list final", author=f"v{i}", chan=secret, ts=end - timedelta(minutes=100 - i * 10)
+            )
+        )
+    await clock.advance(end - clock.now())
+    await app.bus.drain()
+    brain = next(b for b in app.brains if b.name == "activity")
+    assert isinstance(brain, ActivityBrain)
+    assert all("zorblax" not in f.text and "exec" not in f.text for f in await brain.findings("console", "local"))
+
+    # The same burst in a public channel shows, unless its authors opted out.
+    await seed_burst(adapter, clock)
+    await app.bus.drain()
+    assert any("poetry" in f.text for f in await brain.findings("console", "local", with_charts=False))
+    for i in range(7):
+        await app.store.set_member_setting("console", "local", f"v{i}", "opted_out", True)
+    assert not any("poetry" in f.text for f in await brain.findings("console", "local", with_charts=False))
