@@ -160,6 +160,11 @@ class CoreBrain(Brain):
             await tx.execute(
                 "UPDATE users SET name = '' WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
             )
+            # A thread's title is its author's words (a forum post's subject, a Discord thread name).
+            counts["thread_titles"] = await tx.execute(
+                "UPDATE threads SET title = '' WHERE platform = ? AND workspace_id = ? AND author_id = ? AND title <> ''",
+                (p, ws, uid),
+            )
         for brain in self._app.brains:
             if brain is self:
                 continue
@@ -246,6 +251,8 @@ class CoreBrain(Brain):
                 where = "WHERE platform = ? AND workspace_id = ? AND ts < ?"
                 counts["messages"] += await tx.execute(f"DELETE FROM messages {where}", scope)
                 counts["reactions"] += await tx.execute(f"DELETE FROM reactions {where}", scope)
+                counts["threads"] += await tx.execute(f"DELETE FROM threads {where}", scope)
+                counts["feedback"] += await tx.execute(f"DELETE FROM feedback {where}", scope)
             for brain in self._app.brains:
                 if brain is not self:
                     counts[brain.name] += await brain.purge_before(cutoff, platform=platform, workspace_id=ws)

@@ -65,6 +65,8 @@ def _author_of(event: Event) -> UserRef | None:
         return event.user
     if isinstance(event, MessageEdited):
         return event.author
+    if isinstance(event, ThreadCreated):
+        return event.author
     return None
 
 
@@ -230,7 +232,8 @@ class Recorder:
         store = self._store
         if isinstance(event, MemberJoined):
             u = event.user
-            await store.upsert_users([UserRow(u.platform.value, u.workspace_id, u.user_id, u.name, u.is_bot)], tx=tx)
+            name = "" if u in self.forgotten else u.name  # a forgotten member's name is not stored again
+            await store.upsert_users([UserRow(u.platform.value, u.workspace_id, u.user_id, name, u.is_bot)], tx=tx)
             if event.channel is not None:
                 await store.upsert_channels([_channel_row(event.channel)], tx=tx)
                 if event.channel.visibility is not Visibility.PUBLIC:

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot.bus import BatchHandler, EventBus, Handler
-from bot.events import Event, MessageEdited, MessagePosted, ReactionAdded, UserRef
+from bot.events import Event, MemberJoined, MessageEdited, MessagePosted, ReactionAdded, ThreadCreated, UserRef
 from bot.privacy.forgotten import ForgottenMembers
 from bot.privacy.redact import Redactor
 
@@ -22,6 +22,8 @@ def _author(event: Event) -> UserRef | None:
         return event.author
     if isinstance(event, ReactionAdded):
         return event.user
+    if isinstance(event, ThreadCreated):
+        return event.author  # a thread's title is its author's words
     return None
 
 
@@ -57,6 +59,17 @@ class RedactingBus:
             masked = self._redactor.redact(event.text)
             if masked != event.text:
                 event = dataclasses.replace(event, text=masked)
+        return self._scrub(event)
+
+    def _scrub(self, event: Event) -> Event:
+        """Thread titles redacted like message text; a forgotten member's name left out of joins
+        (the join itself still updates access lists)."""
+        if isinstance(event, ThreadCreated):
+            title = self._redactor.redact(event.title)
+            if title != event.title:
+                event = dataclasses.replace(event, title=title)
+        elif isinstance(event, MemberJoined) and event.user.name and event.user in self.forgotten:
+            event = dataclasses.replace(event, user=dataclasses.replace(event.user, name=""))
         return event
 
     async def publish(self, event: Event) -> bool:
@@ -67,7 +80,11 @@ class RedactingBus:
     async def publish_many(self, events: Sequence[Event]) -> int:
         """:meth:`publish` for many events: filtered and redacted here, then handed on in one call."""
         forgotten = self.forgotten
-        admitted = [e for e in events if (author := _author(e)) is None or author not in forgotten]
+        admitted = [
+            self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined)) else e
+            for e in events
+            if (author := _author(e)) is None or author not in forgotten
+        ]
         texts = [(i, e.text) for i, e in enumerate(admitted) if isinstance(e, (MessagePosted, MessageEdited))]
         # One screening pass over the whole batch (an import's day file) instead of one per message.
         masked = self._redactor.redact_many([text for _, text in texts])

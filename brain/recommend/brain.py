@@ -609,6 +609,18 @@ class RecommendBrain(Brain):
         return [(str(r[0]), str(r[1])) for r in rows]
 
     # -- privacy -----------------------------------------------------------------------------------
+    async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
+        """Retention: drop what was shown and clicked before the cutoff (profiles are decayed blends,
+        rebuilt from what remains)."""
+        db, scope = self.ctx.store.db, (platform, workspace_id, cutoff_ts)
+        n = await db.execute(
+            "DELETE FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND shown_ts < ?", scope
+        )
+        n += await db.execute(
+            "DELETE FROM recommend_feedback WHERE platform = ? AND workspace_id = ? AND ts < ?", scope
+        )
+        return n
+
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Delete the member's profile, shown list and feedback."""
         counts = {}

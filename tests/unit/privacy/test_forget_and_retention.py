@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from bot.clock import FakeClock
@@ -80,3 +81,47 @@ async def test_an_admin_set_retention_applies_to_that_workspace_only(make_app, s
     assert counts["messages"] == 1
     assert await app.store.get_message("console", "local", "old1") is None
     assert await app.store.get_message("console", "other", "old2") is not None
+
+
+async def test_thread_titles_are_the_authors_words_forgotten_redacted_and_purged(make_app, settings) -> None:
+    from bot.events import MemberJoined, ThreadCreated
+    from bot.testing import channel, user
+
+    ana, help_ = user("ana"), channel("help")
+    app, adapter = await make_app()
+    titled = ThreadCreated(help_, "t1", "zebrafish plan, mail ana@example.com", ana, BASE_TIME)
+    await adapter.inject(titled)
+    await adapter.inject(make_message("details inside", author="ana", chan=help_, message_id="t1", thread_id="t1"))
+    await app.bus.drain()
+    title = "SELECT title FROM threads WHERE thread_id = 't1'"
+    assert await app.store.db.fetchall(title) == [("zebrafish plan, mail [redacted:email]",)]
+
+    await adapter.inject(command("forget-me", "confirm", author="ana"))
+    await app.bus.drain()
+    assert await app.store.db.fetchall(title) == [("",)]
+    # A re-import brings neither the title nor the member's name back.
+    assert await app.bus.publish(dataclasses.replace(titled, thread_id="t2")) is False
+    await app.bus.publish(MemberJoined(user("ana"), BASE_TIME))
+    await app.bus.drain()
+    assert await app.store.db.fetchall("SELECT thread_id FROM threads WHERE thread_id = 't2'") == []
+    assert await app.store.db.fetchall("SELECT name FROM users WHERE user_id = 'ana'") == [("",)]
+
+
+async def test_retention_also_drops_old_threads_feedback_and_shown_recommendations(make_app, settings) -> None:
+    settings = settings.model_copy(update={"privacy": settings.privacy.model_copy(update={"retention_days": 30})})
+    app, adapter = await make_app(
+        brains=["recommend"], settings_override=settings, clock=FakeClock(BASE_TIME + timedelta(days=45))
+    )
+    await adapter.inject(make_message("old root", message_id="r1", thread_id="r1"))
+    await app.bus.drain()
+    old = BASE_TIME.timestamp()
+    await app.store.record_feedback("console", "local", "bo", "qa", "msg:r1", "up", ts=old)
+    await app.store.db.execute(
+        "INSERT INTO recommend_shown (platform, workspace_id, user_id, thread_id, channel_id, shown_ts) "
+        "VALUES ('console', 'local', 'bo', 'r1', 'general', ?)",
+        (old,),
+    )
+    counts = await app.brain("core").purge_expired()  # type: ignore[attr-defined]
+    assert counts["threads"] == 1 and counts["feedback"] == 1 and counts["recommend"] == 1
+    for table in ("threads", "feedback", "recommend_shown"):
+        assert await app.store.db.fetchall(f"SELECT COUNT(*) FROM {table}") == [(0,)]
