@@ -564,6 +564,8 @@ class QABrain(Brain):
             indexer.touch_unit(unit)
         await indexer.flush()
         answers = await self.answer_log.forget_asker(p, ws, user.user_id)
+        # Answers to others that cited the member's messages may quote them.
+        answers += await self.answer_log.forget_citing(p, ws, {u.unit_id for u in units})
         return {"index_units": len(units), "answers": answers}
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:

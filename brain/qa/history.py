@@ -96,6 +96,21 @@ class AnswerLog:
             (platform, workspace_id, user_id),
         )
 
+    async def forget_citing(self, platform: str, workspace_id: str, unit_ids: set[str]) -> int:
+        """Delete answers that cited any of ``unit_ids`` (their text may quote those units)."""
+        if not unit_ids:
+            return 0
+        rows = await self.store.db.fetchall(
+            "SELECT answer_id, cited FROM qa_answers WHERE platform = ? AND workspace_id = ?", (platform, workspace_id)
+        )
+        doomed = [str(r[0]) for r in rows if unit_ids.intersection(json.loads(r[1] or "[]"))]
+        for start in range(0, len(doomed), 500):
+            part = doomed[start : start + 500]
+            await self.store.db.execute(
+                f"DELETE FROM qa_answers WHERE answer_id IN ({', '.join('?' * len(part))})", part
+            )
+        return len(doomed)
+
     async def of_asker(self, platform: str, workspace_id: str, user_id: str) -> list[dict[str, Any]]:
         """A member's questions and answers (data access request)."""
         rows = await self.store.db.fetchall(

@@ -346,6 +346,16 @@ async def test_forget_me_removes_text_from_units(make_app: Any) -> None:
     assert "Done:" in adapter.of_type(CommandReply)[-1].text
 
 
+async def test_forget_me_drops_answers_to_others_that_cited_the_member(make_app: Any) -> None:
+    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM(echo_first_source))
+    await post(app, adapter, make_message("the vpn password is bobsecret42, ask me", author="bob", message_id="b1"))
+    await post(app, adapter, make_message("what is the vpn password?", author="dan", mentions_bot=True, minutes=90))
+    stored = "SELECT answer FROM qa_answers"
+    assert any("bobsecret42" in r[0] for r in await app.store.db.fetchall(stored))
+    await post(app, adapter, command("forget-me", "confirm", author="bob"))
+    assert all("bobsecret42" not in r[0] for r in await app.store.db.fetchall(stored))
+
+
 async def test_opted_out_members_are_not_indexed_and_redelivery_is_harmless(make_app: Any) -> None:
     app, adapter = await make_app(brains=["qa"])
     await post(app, adapter, command("optout", author="frank"))
