@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from bot.brain import Brain, BrainContext, Services
@@ -22,7 +23,7 @@ from bot.metrics import MetricsServer, count_event, timed
 from bot.privacy.forgotten import ForgottenMembers
 from bot.privacy.gate import RedactingBus
 from bot.recorder import Recorder
-from bot.scheduler import Scheduler
+from bot.scheduler import Schedule, Scheduler
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,11 @@ async def build_app(
     router = CommandRouter(ctx)
     scheduler = Scheduler(clock, settings.tz)
     recorder = Recorder(store, forgotten=forgotten)
+
+    async def refresh_forgotten() -> None:
+        await forgotten.load(store)
+
+    scheduler.add("core.forgotten", Schedule(interval=timedelta(minutes=1)), refresh_forgotten)
     app = GuildhallApp(settings, store, bus, clock, services, ctx, router, scheduler, recorder, role=role)
     if role == "gateway":
         return app

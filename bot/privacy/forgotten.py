@@ -13,11 +13,14 @@ class ForgottenMembers:
         self._keys: set[str] = set()
 
     async def load(self, store: Store) -> None:
-        """Read every member whose ``forgotten`` setting is true."""
+        """Add every member whose ``forgotten`` setting is true (at start, then every minute: another
+        process, such as ``guildhall privacy forget`` or a worker behind Redis, may have forgotten one).
+
+        Nobody is ever removed: a member forgotten here but not yet marked in the store stays."""
         rows = await store.db.fetchall(
             "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'forgotten' AND value = 'true'"
         )
-        self._keys = {f"{p}:{w}:{u}" for p, w, u in rows}
+        self._keys |= {f"{p}:{w}:{u}" for p, w, u in rows}
 
     def add(self, user: UserRef) -> None:
         """Remember a newly forgotten member."""

@@ -125,3 +125,14 @@ async def test_retention_also_drops_old_threads_feedback_and_shown_recommendatio
     assert counts["threads"] == 1 and counts["feedback"] == 1 and counts["recommend"] == 1
     for table in ("threads", "feedback", "recommend_shown"):
         assert await app.store.db.fetchall(f"SELECT COUNT(*) FROM {table}") == [(0,)]
+
+
+async def test_a_member_forgotten_by_another_process_is_dropped_within_a_minute(make_app) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(clock=clock)
+    # What `guildhall privacy forget --user ana --yes` (a separate process) leaves in the shared store.
+    await app.store.set_member_setting("console", "local", "ana", "forgotten", True)
+    await clock.advance(timedelta(minutes=1, seconds=1))
+    await adapter.inject(make_message("ana posts after being forgotten", author="ana", message_id="late1"))
+    await app.bus.drain()
+    assert await app.store.get_message("console", "local", "late1") is None
