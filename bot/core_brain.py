@@ -197,8 +197,23 @@ class CoreBrain(Brain):
             "SELECT kind, target_id, value, ts FROM feedback WHERE platform = ? AND workspace_id = ? AND user_id = ?",
             (p, ws, uid),
         )
+        profile = await store.db.fetchone(
+            "SELECT name, tz FROM users WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+        )
+        threads = await store.db.fetchall(
+            "SELECT thread_id, channel_id, title, ts FROM threads WHERE platform = ? AND workspace_id = ? "
+            "AND author_id = ? AND title <> '' ORDER BY ts",
+            (p, ws, uid),
+        )
         out: dict[str, Any] = {
-            "user": {"platform": p, "workspace_id": ws, "user_id": uid},
+            "user": {
+                "platform": p,
+                "workspace_id": ws,
+                "user_id": uid,
+                "name": profile[0] if profile else "",
+                "tz": profile[1] if profile else None,
+            },
+            "thread_titles": [{"thread_id": t[0], "channel_id": t[1], "title": t[2], "ts": t[3]} for t in threads],
             "messages": [
                 {
                     "message_id": m[0],

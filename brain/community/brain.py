@@ -616,6 +616,27 @@ class CommunityBrain(Brain):
         return out
 
     # -- privacy ---------------------------------------------------------------------------------
+    async def export_member(self, user: UserRef) -> dict[str, Any]:
+        """The member's expert-ping counters and the drafted answers to their questions."""
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        pings = await self.ctx.store.db.fetchall(
+            "SELECT day, count FROM community_pings WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY day",
+            (p, ws, uid),
+        )
+        drafts = await self.ctx.store.db.fetchall(
+            "SELECT draft_id, thread_id, answer, status, ts FROM community_drafts "
+            "WHERE platform = ? AND workspace_id = ? AND asker_id = ? ORDER BY ts",
+            (p, ws, uid),
+        )
+        out: dict[str, Any] = {}
+        if pings:
+            out["pings"] = [{"day": r[0], "count": r[1]} for r in pings]
+        if drafts:
+            out["drafts"] = [
+                {"draft_id": r[0], "thread_id": r[1], "answer": r[2], "status": r[3], "ts": r[4]} for r in drafts
+            ]
+        return out
+
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Drop ping counters and drafts of the member's questions."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id

@@ -636,8 +636,18 @@ class RecommendBrain(Brain):
         return counts
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
-        """The member's recommendation feedback (profiles are derived vectors, summarised by size)."""
-        return {"feedback": await self.feedback_rows(user), "has_profile": await self._profile(user) is not None}
+        """The member's recommendation feedback and what was shown to them (profiles are derived
+        vectors, summarised by whether one exists)."""
+        shown = await self.ctx.store.db.fetchall(
+            "SELECT thread_id, channel_id, shown_ts FROM recommend_shown WHERE platform = ? AND workspace_id = ? "
+            "AND user_id = ? ORDER BY shown_ts",
+            (user.platform.value, user.workspace_id, user.user_id),
+        )
+        return {
+            "feedback": await self.feedback_rows(user),
+            "shown": [{"thread_id": r[0], "channel_id": r[1], "ts": r[2]} for r in shown],
+            "has_profile": await self._profile(user) is not None,
+        }
 
 
 def _stack(vectors: list[Vector]) -> Vector:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.store import MessageRow, open_store
+from bot.store import MessageRow, UserRow, open_store
 
 
 @pytest.fixture
@@ -25,6 +25,11 @@ def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 async def _seed(url: str) -> None:
     store = await open_store(url)
     await store.upsert_messages([MessageRow("console", "local", "m1", "general", "ana", 1.0, "ana's words")])
+    await store.upsert_users([UserRow("console", "local", "ana", "Ana Lima")])
+    await store.db.execute(
+        "INSERT INTO threads (platform, workspace_id, thread_id, channel_id, title, author_id, ts) "
+        "VALUES ('console', 'local', 'm1', 'general', 'ana asks about wheels', 'ana', 1.0)"
+    )
     await store.audit("console", "local", "mallory", "/guildhall index", allowed=False)
     await store.close()
 
@@ -42,12 +47,14 @@ def test_audit_and_export_and_forget(db_env: str, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert data["messages"][0]["text"] == "ana's words"
+    assert data["user"]["name"] == "Ana Lima" and data["thread_titles"][0]["title"] == "ana asks about wheels"
     assert runner.invoke(app, ["privacy", "forget", "--user", "ana"]).exit_code == 2
     res = runner.invoke(app, ["privacy", "forget", "--user", "ana", "--yes", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["messages"] == 1
     res = runner.invoke(app, ["privacy", "export", "--user", "ana"])
-    assert json.loads(res.output)["messages"][0]["text"] == ""
+    after = json.loads(res.output)
+    assert after["messages"][0]["text"] == "" and after["user"]["name"] == "" and after["thread_titles"] == []
 
 
 def test_bench_runs_the_named_benchmarks_and_fails_when_one_fails(monkeypatch) -> None:
