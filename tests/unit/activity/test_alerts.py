@@ -38,7 +38,9 @@ async def test_ledger_reports_once_then_updates_then_rate_limits(make_app: AppFa
     assert await ledger.decide("burst:help:poetry lock", 1, t + 30 * HOUR) is Decision.NEW
 
 
-async def seed_burst(adapter, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+async def seed_burst(  # type: ignore[no-untyped-def]
+    adapter, clock: FakeClock, *, chan: object = "help", burst: str = "poetry lock fails with SolverProblemError"
+) -> None:
     # Ten days of ordinary traffic, then a burst of one error in the last two hours.
     for day in range(10):
         for k in range(6):
@@ -46,7 +48,7 @@ async def seed_burst(adapter, clock: FakeClock) -> None:  # type: ignore[no-unty
                 make_message(
                     f"question about pytest fixtures number {k}",
                     author=f"u{k}",
-                    chan="help",
+                    chan=chan,  # type: ignore[arg-type]
                     ts=BASE_TIME + timedelta(days=day, hours=k * 3),
                 )
             )
@@ -54,9 +56,9 @@ async def seed_burst(adapter, clock: FakeClock) -> None:  # type: ignore[no-unty
     for i in range(7):
         await adapter.inject(
             make_message(
-                "poetry lock fails with SolverProblemError",
+                burst,
                 author=f"v{i}",
-                chan="help",
+                chan=chan,  # type: ignore[arg-type]
                 ts=end - timedelta(minutes=100 - i * 10),
             )
         )
@@ -172,24 +174,7 @@ async def test_private_channels_and_opted_out_members_never_feed_trends(make_app
     clock = FakeClock(BASE_TIME)
     app, adapter = await make_app(brains=["activity"], clock=clock)
     secret = channel("exec", visibility=Visibility.PRIVATE)
-    end = BASE_TIME + timedelta(days=10, hours=12)
-    for day in range(10):
-        for k in range(6):
-            await adapter.inject(
-                make_message(
-                    f"weekly sync notes {k}",
-                    author=f"u{k}",
-                    chan=secret,
-                    ts=BASE_TIME + timedelta(days=day, hours=k * 3),
-                )
-            )
-    for i in range(7):
-        await adapter.inject(
-            make_message(
-                "zorblax layoffs list final", author=f"v{i}", chan=secret, ts=end - timedelta(minutes=100 - i * 10)
-            )
-        )
-    await clock.advance(end - clock.now())
+    await seed_burst(adapter, clock, chan=secret, burst="zorblax layoffs list final")
     await app.bus.drain()
     brain = next(b for b in app.brains if b.name == "activity")
     assert isinstance(brain, ActivityBrain)
