@@ -26,7 +26,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
-from bot.privacy.forgotten import ForgottenMembers
+from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow
 from bot.store.db import Executor
 
@@ -56,18 +56,6 @@ ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET
 
 def _channel_row(ch: ChannelRef) -> ChannelRow:
     return ChannelRow(ch.platform.value, ch.workspace_id, ch.channel_id, ch.name, ch.visibility.value, ch.is_forum)
-
-
-def _author_of(event: Event) -> UserRef | None:
-    if isinstance(event, MessagePosted):
-        return event.author
-    if isinstance(event, (ReactionAdded, ReactionRemoved)):
-        return event.user
-    if isinstance(event, MessageEdited):
-        return event.author
-    if isinstance(event, ThreadCreated):
-        return event.author
-    return None
 
 
 def _reaction_row(event: ReactionAdded) -> ReactionRow:
@@ -132,7 +120,7 @@ class Recorder:
         segment = _Segment()
         async with self._store.db.transaction() as tx:
             for event in events:
-                author = _author_of(event)
+                author = author_of(event)
                 if author is not None and author in self.forgotten:
                     continue
                 if segment.must_follow(event):

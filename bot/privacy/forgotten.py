@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from bot.events import UserRef
+from bot.events import Event, MessageEdited, MessagePosted, ReactionAdded, ReactionRemoved, ThreadCreated, UserRef
 from bot.store import Store
+
+
+def author_of(event: Event) -> UserRef | None:
+    """Whose words or act ``event`` carries: what the gate and the recorder drop for forgotten members."""
+    if isinstance(event, (MessagePosted, MessageEdited)):
+        return event.author
+    if isinstance(event, (ReactionAdded, ReactionRemoved)):
+        return event.user
+    if isinstance(event, ThreadCreated):
+        return event.author  # a thread's title is its author's words
+    return None
 
 
 class ForgottenMembers:

@@ -10,21 +10,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot.bus import BatchHandler, EventBus, Handler
-from bot.events import Event, MemberJoined, MessageEdited, MessagePosted, ReactionAdded, ThreadCreated, UserRef
-from bot.privacy.forgotten import ForgottenMembers
+from bot.events import Event, MemberJoined, MessageEdited, MessagePosted, ThreadCreated
+from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.privacy.redact import Redactor
-
-
-def _author(event: Event) -> UserRef | None:
-    if isinstance(event, MessagePosted):
-        return event.author
-    if isinstance(event, MessageEdited):
-        return event.author
-    if isinstance(event, ReactionAdded):
-        return event.user
-    if isinstance(event, ThreadCreated):
-        return event.author  # a thread's title is its author's words
-    return None
 
 
 class RedactingBus:
@@ -52,7 +40,7 @@ class RedactingBus:
 
     def _admit(self, event: Event) -> Event | None:
         """``event`` with its text redacted, or None when its author asked to be forgotten."""
-        author = _author(event)
+        author = author_of(event)
         if author is not None and author in self.forgotten:
             return None
         if isinstance(event, (MessagePosted, MessageEdited)):
@@ -83,7 +71,7 @@ class RedactingBus:
         admitted = [
             self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined)) else e
             for e in events
-            if (author := _author(e)) is None or author not in forgotten
+            if (author := author_of(e)) is None or author not in forgotten
         ]
         texts = [(i, e.text) for i, e in enumerate(admitted) if isinstance(e, (MessagePosted, MessageEdited))]
         # One screening pass over the whole batch (an import's day file) instead of one per message.
