@@ -82,7 +82,11 @@ class RecommendBrain(Brain):
             return CommandResult(
                 "You opted out of profiling, so there are no personal recommendations. Use /optin to turn them back on."
             )
-        recs = await self.recommend(u, k=self.ctx.settings.recommend.digest_size, role_ids=cmd.role_ids)
+        # As many as the workspace's digest holds (`/guildhall digest size N`).
+        size = await store.get_workspace_setting(
+            u.platform.value, u.workspace_id, "digest_size", self.ctx.settings.recommend.digest_size
+        )
+        recs = await self.recommend(u, k=int(size), role_ids=cmd.role_ids)
         text, citations, buttons = render(recs)
         return CommandResult(text, citations=citations, buttons=buttons, data={"items": [r.thread_id for r in recs]})
 

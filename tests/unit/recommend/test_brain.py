@@ -76,6 +76,9 @@ async def test_recommend_lists_unjoined_threads_ephemerally(make_app: Factory) -
     assert all(c.note for c in reply.citations)
     assert any("because you discussed asyncio" in c.note for c in reply.citations)
     assert all(c.title.split(": ", 1)[1] not in reply.text for c in reply.citations)
+    # `/guildhall digest size 1` sizes the on-demand list too.
+    await app.store.set_workspace_setting("console", "local", "digest_size", 1)
+    assert len((await _ask(app, adapter)).citations) == 1
 
 
 async def test_profile_updates_on_new_messages(make_app: Factory) -> None:
