@@ -237,9 +237,11 @@ class CoreBrain(Brain):
         return out
 
     # -- retention -----------------------------------------------------------------------------
-    @every(hours=24)
+    # Hourly, not daily: an interval job first runs one interval after start, and a bot restarted
+    # more often than daily (deploys, console sessions) would never purge.
+    @every(hours=1)
     async def retention(self) -> None:
-        """Daily: purge messages older than ``privacy.retention_days`` from the store and every brain."""
+        """Hourly: purge messages older than ``retention_days`` from the store and every brain."""
         await self.purge_expired()
 
     async def purge_expired(self) -> dict[str, int]:

@@ -51,6 +51,7 @@ from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
 from brain.community.pending import HumanFirstQueue
+from brain.qa.brain import HELP_CHANNEL_OWNER
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -125,8 +126,11 @@ class CommunityBrain(Brain):
         self._app: GuildhallApp | None = None
 
     def bind_app(self, app: GuildhallApp) -> None:
-        """Keep the app to reach the QA brain."""
+        """Keep the app to reach the QA brain, and take over unanswered help-channel questions."""
         self._app = app
+        # With this brain running, help-channel questions are answered here only (human-first,
+        # shadow-mode drafts, nudges): the QA brain's own unanswered-question job stands down.
+        self.ctx.services.register(HELP_CHANNEL_OWNER, self)
 
     async def teardown(self) -> None:
         """Cancel human-first timers."""
@@ -485,7 +489,7 @@ class CommunityBrain(Brain):
         shares = await self._reply_shares(p, ws, horizon)
         ranked = rank_experts(pairs, {t: c for t, c in credits.items() if c}, exclude=exclude, k=k, reply_share=shares)
         if ping:
-            day = self.ctx.clock.now().date().isoformat()
+            day = self._today()
             for user_id, _ in ranked:
                 await self.ctx.store.db.execute(
                     "INSERT INTO community_pings (platform, workspace_id, user_id, day, count) VALUES (?, ?, ?, ?, 1) "
@@ -512,8 +516,12 @@ class CommunityBrain(Brain):
         )
         return {str(r[0]): int(r[1]) / int(total[0]) for r in rows}
 
+    def _today(self) -> str:
+        # The community's day (settings.tz), as leaderboards and digests count it, not UTC's.
+        return self.ctx.clock.now().astimezone(self.ctx.settings.tz).date().isoformat()
+
     async def _pinged_out(self, platform: str, workspace_id: str) -> set[str]:
-        day = self.ctx.clock.now().date().isoformat()
+        day = self._today()
         rows = await self.ctx.store.db.fetchall(
             "SELECT user_id FROM community_pings WHERE platform = ? AND workspace_id = ? AND day = ? AND count >= ?",
             (platform, workspace_id, day, self.ctx.settings.community.max_pings_per_day),

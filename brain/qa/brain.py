@@ -58,6 +58,9 @@ REBUILD_WAIT_S = 120.0
 
 FEEDBACK_ACTION = "qa.feedback"
 FEEDBACK_KIND = "qa"
+# A brain that answers unanswered help-channel questions itself (the community brain: human-first,
+# shadow-mode drafts) registers as this service, and answer_unanswered below stands down.
+HELP_CHANNEL_OWNER = "help_channel_answers"
 _UP = {"+1", "thumbsup", "thumbs_up", "👍"}
 _DOWN = {"-1", "thumbsdown", "thumbs_down", "👎"}
 # Slack <@U123>, Discord <@123> / <@!123>: the bot mention is not part of the question.
@@ -409,6 +412,8 @@ class QABrain(Brain):
         them (``/guildhall config set``) override ``qa.answer_unanswered_after_min`` and
         ``qa.help_channel_ids``; help channels are named by id or name.
         """
+        if self.ctx.services.has(HELP_CHANNEL_OWNER):
+            return  # the community brain answers them (human-first, shadow mode): never both
         qa = self.ctx.settings.qa
         store = self.ctx.store
         now = to_epoch(self.ctx.clock.now())
@@ -604,4 +609,4 @@ def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:
     )
 
 
-__all__ = ["FEEDBACK_ACTION", "FEEDBACK_KIND", "QABrain", "strip_mentions"]
+__all__ = ["FEEDBACK_ACTION", "FEEDBACK_KIND", "HELP_CHANNEL_OWNER", "QABrain", "strip_mentions"]

@@ -355,6 +355,46 @@ async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, co
     assert len(posted) == 1 and posted[0].thread_id == "d2" and posted[0].text == draft2.text.split("\n\n", 1)[1]
 
 
+async def test_with_the_community_brain_the_qa_unanswered_job_never_bypasses_shadow_mode(
+    make_app, community_settings
+) -> None:
+    tuned = community_settings.model_copy(
+        update={"qa": community_settings.qa.model_copy(update={"answer_unanswered_after_min": 1})}
+    )
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, tuned, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    await post(app, adapter, command("guildhall config", "set shadow_channels help", admin=True))
+    await post(app, adapter, command("guildhall config", "set moderators_channel mods", admin=True))
+    await post(
+        app, adapter, make_message("how do I pin a dependency with poetry?", author="dan", chan=HELP, message_id="s1")
+    )
+    await clock.advance(timedelta(minutes=2))
+    await app.brain("qa").answer_unanswered()
+    await app.bus.drain()
+    assert sent(adapter) == []  # the QA brain's own job stands down
+    await clock.advance(timedelta(minutes=9))
+    await app.bus.drain()
+    [draft] = sent(adapter)
+    assert draft.channel.channel_id == "mods"
+
+
+async def test_a_question_the_bot_already_answered_is_not_answered_again_after_the_wait(
+    make_app, community_settings
+) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    question = make_message(
+        "how do I pin a dependency with poetry?", author="dan", chan=HELP, message_id="m1", mentions_bot=True
+    )
+    await post(app, adapter, question)
+    assert len(sent(adapter)) == 1  # answered at once: the member asked the bot
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert len(sent(adapter)) == 1
+
+
 async def test_experts_command_lists_members_without_pinging(make_app, community_settings) -> None:
     app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
     await seed_history(app, adapter)
