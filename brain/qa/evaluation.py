@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.message_ids import SEPARATOR, slack_message_id
+from bot.message_ids import qualified
 from brain.qa.access import AccessScope
 from brain.qa.retriever import Mode, Retriever
 
@@ -62,7 +62,7 @@ def read_questions(path: Path) -> list[GoldQuestion]:
             answers = [str(a) for a in row["answer_ids"]]
             if "question_ts" in row and channel:
                 # Slack gold ids are bare ts; Guildhall names a Slack message "<channel>:<ts>".
-                answers = [a if SEPARATOR in a else slack_message_id(channel, a) for a in answers]
+                answers = [qualified("slack", channel, a) for a in answers]
             out.append(
                 GoldQuestion(
                     question=str(row["question"]),

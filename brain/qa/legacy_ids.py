@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.message_ids import SEPARATOR, slack_message_id
+from bot.message_ids import SEPARATOR, qualified
 from bot.ml import Unit, UnitIndex
 from bot.store import Store
 from bot.store.slack_ids import LEGACY_TABLE
@@ -27,10 +27,6 @@ from bot.store.slack_ids import LEGACY_TABLE
 log = logging.getLogger(__name__)
 
 _BATCH = 1000
-
-
-def _qualified(channel_id: str, message_id: str) -> str:
-    return message_id if SEPARATOR in message_id else slack_message_id(channel_id, message_id)
 
 
 def is_legacy(unit: Unit) -> bool:
@@ -46,7 +42,7 @@ def requalified(unit: Unit) -> Unit:
         return unit
     channel, p, ws = unit.channel_id, unit.platform, unit.workspace_id
     unit_id = unit.unit_id
-    thread_id = _qualified(channel, unit.thread_id) if unit.thread_id else unit.thread_id
+    thread_id = qualified(p, channel, unit.thread_id) if unit.thread_id else unit.thread_id
     if unit.kind == "thread" and unit.thread_id:
         old = f"thread:{p}:{ws}:{unit.thread_id}"
         if unit_id.startswith(old):
@@ -55,12 +51,12 @@ def requalified(unit: Unit) -> Unit:
         prefix = f"win:{p}:{ws}:{channel}:"
         if unit_id.startswith(prefix):
             first, hash_, chunk = unit_id[len(prefix) :].partition("#")
-            unit_id = prefix + _qualified(channel, first) + hash_ + chunk
+            unit_id = prefix + qualified(p, channel, first) + hash_ + chunk
     return dataclasses.replace(
         unit,
         unit_id=unit_id,
         thread_id=thread_id,
-        message_ids=tuple(_qualified(channel, m) for m in unit.message_ids),
+        message_ids=tuple(qualified(p, channel, m) for m in unit.message_ids),
     )
 
 

@@ -319,12 +319,17 @@ async def test_similar_threads_on_a_new_thread_exclude_private_channels(make_app
     assert len(sent(adapter)) == 1
 
 
-async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
-    clock = FakeClock(BASE_TIME)
-    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+async def shadow_mode_in_help(app, adapter) -> None:
+    """The seeded history, with #help in shadow mode and drafts going to #mods."""
     await seed_history(app, adapter)
     await post(app, adapter, command("guildhall config", "set shadow_channels help", admin=True))
     await post(app, adapter, command("guildhall config", "set moderators_channel mods", admin=True))
+
+
+async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await shadow_mode_in_help(app, adapter)
     await post(
         app,
         adapter,
@@ -363,9 +368,7 @@ async def test_with_the_community_brain_the_qa_unanswered_job_never_bypasses_sha
     )
     clock = FakeClock(BASE_TIME)
     app, adapter = await start(make_app, tuned, ScriptedLLM(echo_first_source), clock)
-    await seed_history(app, adapter)
-    await post(app, adapter, command("guildhall config", "set shadow_channels help", admin=True))
-    await post(app, adapter, command("guildhall config", "set moderators_channel mods", admin=True))
+    await shadow_mode_in_help(app, adapter)
     await post(
         app, adapter, make_message("how do I pin a dependency with poetry?", author="dan", chan=HELP, message_id="s1")
     )
