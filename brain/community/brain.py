@@ -23,7 +23,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, listen
@@ -90,6 +90,14 @@ register(
             slack_ids.by_lookup("community_drafts", "thread_id"),
             slack_ids.by_lookup("community_drafts", "message_id"),
         ),
+    )
+)
+# Whose messages a draft's citations quote, so /forget-me can drop it. NULL on drafts written before
+# this column: nobody knows whom they quote, so any member's /forget-me drops them.
+register(
+    Migration(
+        "community-0003-draft-cited-authors",
+        ("ALTER TABLE community_drafts ADD COLUMN cited_authors TEXT",),
     )
 )
 
@@ -308,7 +316,7 @@ class CommunityBrain(Brain):
         citations = [_citation_dict(c) for c in answer.citations]
         await self.ctx.store.db.execute(
             "INSERT INTO community_drafts (draft_id, platform, workspace_id, channel_json, thread_id, message_id, asker_id, "
-            "answer, citations_json, status, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            "answer, citations_json, cited_authors, status, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
             (
                 draft_id,
                 event.platform.value,
@@ -319,6 +327,7 @@ class CommunityBrain(Brain):
                 event.author.user_id,
                 answer.text,
                 json.dumps(citations),
+                json.dumps(sorted(_cited_authors(answer))),
                 to_epoch(self.ctx.clock.now()),
             ),
         )
@@ -350,7 +359,11 @@ class CommunityBrain(Brain):
             "SELECT channel_json, thread_id, answer, citations_json, status FROM community_drafts WHERE draft_id = ?",
             (draft_id,),
         )
-        if row is None or row[4] != "pending":
+        if row is None:
+            # Forgotten (it quoted a member who used /forget-me) or past retention: never post it.
+            await self.ctx.ephemeral(event.channel, event.user, "This draft is no longer available.")
+            return
+        if row[4] != "pending":
             return
         status = "approved" if decision == "approve" else "discarded"
         changed = await store.db.execute(
@@ -646,15 +659,38 @@ class CommunityBrain(Brain):
         return out
 
     async def forget_member(self, user: UserRef) -> dict[str, int]:
-        """Drop ping counters and drafts of the member's questions."""
+        """Drop ping counters, drafts of the member's questions and drafts quoting their messages (a
+        pending draft is then never posted: approving it says it is gone)."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
-        pings = await self.ctx.store.db.execute(
+        store = self.ctx.store
+        pings = await store.db.execute(
             "DELETE FROM community_pings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
         )
-        drafts = await self.ctx.store.db.execute(
-            "DELETE FROM community_drafts WHERE platform = ? AND workspace_id = ? AND asker_id = ?", (p, ws, uid)
+        rows = await store.db.fetchall(
+            "SELECT draft_id, asker_id, cited_authors FROM community_drafts WHERE platform = ? AND workspace_id = ?",
+            (p, ws),
         )
-        return {"pings": pings, "drafts": drafts}
+        doomed = [str(r[0]) for r in rows if r[1] == uid or r[2] is None or uid in json.loads(str(r[2]))]
+        for start in range(0, len(doomed), 500):
+            part = doomed[start : start + 500]
+            await store.db.execute(
+                f"DELETE FROM community_drafts WHERE draft_id IN ({', '.join('?' * len(part))})", part
+            )
+        return {"pings": pings, "drafts": len(doomed)}
+
+    async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
+        """Retention: drop the workspace's drafts written before ``cutoff_ts`` (they quote messages of
+        that age) and its ping counters of days before it."""
+        drafts = await self.ctx.store.db.execute(
+            "DELETE FROM community_drafts WHERE platform = ? AND workspace_id = ? AND ts < ?",
+            (platform, workspace_id, cutoff_ts),
+        )
+        day = datetime.fromtimestamp(cutoff_ts, tz=self.ctx.settings.tz).date().isoformat()
+        pings = await self.ctx.store.db.execute(
+            "DELETE FROM community_pings WHERE platform = ? AND workspace_id = ? AND day < ?",
+            (platform, workspace_id, day),
+        )
+        return drafts + pings
 
 
 def _channel_dict(ch: ChannelRef) -> dict[str, Any]:
@@ -677,6 +713,12 @@ def _channel_from(data: dict[str, Any]) -> ChannelRef:
         Visibility(data.get("visibility", "public")),
         bool(data.get("is_forum", False)),
     )
+
+
+def _cited_authors(answer: Answer) -> set[str]:
+    """Authors of the units an answer cites (its text and snippets may quote them)."""
+    cited = set(answer.cited_unit_ids)
+    return {a for item in answer.units if item.unit.unit_id in cited for a in item.unit.author_ids}
 
 
 def _citation_dict(c: Citation) -> dict[str, Any]:

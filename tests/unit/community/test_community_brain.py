@@ -19,6 +19,7 @@ from bot.events import (
     EventSource,
     Platform,
     ReactionAdded,
+    SendEphemeral,
     SendMessage,
     ThreadCreated,
     Visibility,
@@ -358,6 +359,64 @@ async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, co
     await post(app, adapter, ButtonClicked(DRAFT_ACTION, approve2.value, user("mod1"), channel("mods"), "dm2", "c3"))
     posted = [m for m in sent(adapter) if m.channel.channel_id == "help"]
     assert len(posted) == 1 and posted[0].thread_id == "d2" and posted[0].text == draft2.text.split("\n\n", 1)[1]
+
+
+async def test_a_draft_quoting_a_forgotten_member_is_dropped_and_never_posted(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await shadow_mode_in_help(app, adapter)
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="d1"),
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    [draft] = sent(adapter)
+    assert "how do I pin a dependency version with poetry [1]" in draft.text  # it quotes ann's thread
+    approve = next(b for b in draft.buttons if b.value.startswith("approve:"))
+
+    async def drafts() -> int:
+        return (await app.store.db.fetchone("SELECT COUNT(*) FROM community_drafts"))[0]
+
+    await post(app, adapter, command("forget-me", "confirm", author="zed"))  # quoted nowhere
+    assert await drafts() == 1
+    await post(app, adapter, command("forget-me", "confirm", author="ann"))
+    assert await drafts() == 0
+    await post(app, adapter, ButtonClicked(DRAFT_ACTION, approve.value, user("mod1"), channel("mods"), "dm1", "c1"))
+    assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
+    notice = adapter.of_type(SendEphemeral)[-1]
+    assert notice.user.user_id == "mod1" and "no longer available" in notice.text
+
+
+async def test_a_draft_from_before_cited_authors_were_recorded_goes_with_any_forget(
+    make_app, community_settings
+) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source))
+    await app.store.db.execute(
+        "INSERT INTO community_drafts (draft_id, platform, workspace_id, channel_json, thread_id, message_id, "
+        "asker_id, answer, citations_json, status, ts) VALUES ('old', 'console', 'local', '{}', 't', 'm', 'dan', "
+        "'quotes someone', '[]', 'pending', 0)"
+    )
+    await post(app, adapter, command("forget-me", "confirm", author="zed"))
+    assert await app.store.db.fetchone("SELECT draft_id FROM community_drafts") is None
+
+
+async def test_retention_drops_old_drafts(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await shadow_mode_in_help(app, adapter)
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="d1"),
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    community = app.brain("community")
+    now = clock.now().timestamp()
+    assert await community.purge_before(now - 60, platform="console", workspace_id="local") == 0
+    assert await community.purge_before(now + 1, platform="console", workspace_id="local") == 1
 
 
 async def test_with_the_community_brain_the_qa_unanswered_job_never_bypasses_shadow_mode(
