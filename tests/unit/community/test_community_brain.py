@@ -191,6 +191,29 @@ async def test_abstain_becomes_a_nudge_naming_experts_but_never_opted_out_ones_a
     assert "@bob" not in sent(adapter)[-1].text
 
 
+async def test_the_ping_limit_resets_at_the_communitys_midnight_not_utcs(make_app, community_settings) -> None:
+    # 09:00 UTC on 5 January is 22:00 in Auckland (UTC+13): two hours later it is the next day there.
+    auckland = community_settings.model_copy(update={"timezone": "Pacific/Auckland"})
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, auckland, ScriptedLLM("NOT_FOUND"), clock)
+    await seed_history(app, adapter)
+    await post(
+        app, adapter, make_message("how can I pin a dependency with poetry?", author="dan", chan=HELP, message_id="n1")
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert "@bob" in sent(adapter)[-1].text
+    await clock.advance(timedelta(hours=2))  # 00:11 on 6 January in Auckland, still 5 January in UTC
+    await post(
+        app, adapter, make_message("how should I pin a dependency in poetry?", author="fay", chan=HELP, message_id="n2")
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert "@bob" in sent(adapter)[-1].text
+    days = await app.store.db.fetchall("SELECT day FROM community_pings WHERE user_id = 'bob' ORDER BY day")
+    assert [d[0] for d in days] == ["2026-01-05", "2026-01-06"]
+
+
 async def test_solved_by_reaction_button_and_thanks(make_app, community_settings) -> None:
     app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
     root = make_message("why does my import fail?", author="ann", message_id="s1", thread_id="s1")
