@@ -16,7 +16,7 @@ from brain.activity.alert_state import AlertLedger, Decision
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
 from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, member_names, previous_week, window_for
 from brain.activity.render_text import leaderboard_text
-from brain.activity.scan import Finding, scan
+from brain.activity.scan import Finding, chart_png, scan
 from brain.activity.scoring import COUNTERS
 
 # Slack "<#C123|name>", Discord "<#123>", or a plain "#name".
@@ -169,8 +169,8 @@ class ActivityBrain(Brain):
             await self.ctx.say(target, text, attachments=(png,))
 
     # -- trends ---------------------------------------------------------------------------------
-    async def findings(self, platform: str, workspace_id: str, *, with_charts: bool = True) -> list[Finding]:
-        """Current trend and health findings of a workspace."""
+    async def findings(self, platform: str, workspace_id: str) -> list[Finding]:
+        """Current trend and health findings of a workspace (charts drawn on demand: :func:`chart_png`)."""
         return await scan(
             self.ctx.store,
             platform,
@@ -179,7 +179,6 @@ class ActivityBrain(Brain):
             now=self.ctx.clock.now(),
             tz=self.ctx.settings.tz,
             unanswered_after_hours=self.ctx.settings.activity.unanswered_after_hours,
-            with_charts=with_charts,
         )
 
     @command("trends", description="Current topic bursts and community health signals")
@@ -188,9 +187,8 @@ class ActivityBrain(Brain):
         if not found:
             return CommandResult("No unusual trends right now.")
         text = "*Trends*\n" + "\n".join(f"• {f.text}" for f in found)
-        attachments = tuple(Attachment(f"trend-{i}.png", "image/png", f.chart) for i, f in enumerate(found) if f.chart)[
-            :3
-        ]
+        pngs = [png for f in [f for f in found if f.draw is not None][:3] if (png := await chart_png(f))]
+        attachments = tuple(Attachment(f"trend-{i}.png", "image/png", png) for i, png in enumerate(pngs))
         return CommandResult(text, attachments=attachments)
 
     async def _message_refs(self, platform: str, workspace_id: str, ids: Sequence[str]) -> list[str]:
@@ -225,5 +223,6 @@ class ActivityBrain(Brain):
                 prefix = "Update: " if decision is Decision.UPDATE else ""
                 refs = ", ".join(await self._message_refs(platform, ws, f.message_ids[:5]))
                 text = f"{prefix}{f.text}" + (f"\nMessages: {refs}" if refs else "")
-                attachments = (Attachment("trend.png", "image/png", f.chart),) if f.chart else ()
+                png = await chart_png(f)
+                attachments = (Attachment("trend.png", "image/png", png),) if png else ()
                 await self.ctx.say(target, text, attachments=attachments)

@@ -88,8 +88,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         now = _now(at)
 
         async def go() -> list[dict[str, Any]]:
-            found = await _findings(settings, platform, workspace, now, with_charts=False)
-            return [{k: v for k, v in asdict(f).items() if k != "chart"} for f in found]
+            found = await _findings(settings, platform, workspace, now)
+            return [{k: v for k, v in asdict(f).items() if k != "draw"} for f in found]
 
         found = run(go)
         emit(found, as_json, lambda: "\n".join(f"- {f['text']}" for f in found) or "No unusual trends.")
@@ -108,7 +108,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         async def go() -> str:
             now = utcnow()
-            found = await _findings(settings, platform, workspace, now, with_charts=True)
+            found = await _findings(settings, platform, workspace, now)
             store = await open_store(settings.store.url)
             try:
                 p, ws = await _workspace(store, platform, workspace)
@@ -120,9 +120,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         typer.echo(f"wrote {out}")
 
 
-async def _findings(
-    settings: Settings, platform: str | None, workspace: str | None, now: datetime, *, with_charts: bool
-) -> list[Any]:
+async def _findings(settings: Settings, platform: str | None, workspace: str | None, now: datetime) -> list[Any]:
     from brain.activity.scan import scan
 
     store = await open_store(settings.store.url)
@@ -136,7 +134,6 @@ async def _findings(
             now=now,
             tz=settings.tz,
             unanswered_after_hours=settings.activity.unanswered_after_hours,
-            with_charts=with_charts,
         )
     finally:
         await store.close()

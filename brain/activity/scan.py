@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
@@ -21,15 +23,24 @@ HISTORY_DAYS = 14
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """Something worth telling the admins; ``key`` de-duplicates it and ``strength`` decides updates."""
+    """Something worth telling the admins; ``key`` de-duplicates it and ``strength`` decides updates.
+
+    ``draw`` renders the finding's chart as PNG bytes. It is called only for findings that are shown
+    (most of a scan's findings are skipped by the alert ledger), through :func:`chart_png`.
+    """
 
     key: str
     kind: str
     text: str
     strength: float
     message_ids: tuple[str, ...] = ()
-    chart: bytes | None = None
+    draw: Callable[[], bytes] | None = None
     data: dict[str, object] | None = None
+
+
+async def chart_png(finding: Finding) -> bytes | None:
+    """The finding's chart; matplotlib takes ~0.2 s per chart, so it renders off the event loop."""
+    return await asyncio.to_thread(finding.draw) if finding.draw is not None else None
 
 
 async def trend_sources(
@@ -166,7 +177,6 @@ async def scan(
     tz: ZoneInfo,
     unanswered_after_hours: float,
     params: BurstParams | None = None,
-    with_charts: bool = True,
 ) -> list[Finding]:
     """All current findings for a workspace (from public channels and members who did not opt out)."""
     params = params or BurstParams()
@@ -188,7 +198,7 @@ async def scan(
                 burst_text(b),
                 float(b.count),
                 b.message_ids,
-                burst_chart(b, posts, params) if with_charts else None,
+                partial(burst_chart, b, posts, params),
                 {
                     "term": b.term,
                     "related": list(b.related),
@@ -212,7 +222,7 @@ async def scan(
                     f"Mood in #{channel} dropped over the last 24 h (sentiment {drop.recent:+.2f} vs "
                     f"{drop.baseline:+.2f} usually, {drop.recent_messages} messages).",
                     round(drop.baseline - drop.recent, 2),
-                    chart=sentiment_chart(channel, posts, end) if with_charts else None,
+                    draw=partial(sentiment_chart, channel, posts, end),
                     data={"channel": channel, "recent": round(drop.recent, 3), "baseline": round(drop.baseline, 3)},
                 )
             )
@@ -223,8 +233,8 @@ async def scan(
     ]
     for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours):
         channel = h.key.split(":", 1)[1]
-        chart = unanswered_chart(channel, questions, end) if with_charts else None
-        found.append(Finding(h.key, "unanswered", h.text, float(len(h.message_ids)), h.message_ids, chart))
+        draw = partial(unanswered_chart, channel, questions, end)
+        found.append(Finding(h.key, "unanswered", h.text, float(len(h.message_ids)), h.message_ids, draw))
     for h in health.newcomer_waiting(questions, now=end, after_hours=unanswered_after_hours):
         found.append(Finding(h.key, "newcomer", h.text, 1.0, h.message_ids))
     today = now.astimezone(tz).date()
@@ -233,14 +243,13 @@ async def scan(
     last_week = sum(v["messages"] for d, v in totals.items() if d <= (today - timedelta(days=7)).isoformat())
     falling = health.activity_falling(this_week, last_week, week_label=today.strftime("%G-W%V"))
     if falling is not None:
-        chart = None
-        if with_charts:
-            days = [today - timedelta(days=13 - i) for i in range(14)]
-            chart = charts.series_png(
-                "Counted messages per day",
-                [datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in days],
-                [float(totals.get(d.isoformat(), {}).get("messages", 0)) for d in days],
-                highlight_from=datetime.combine(today - timedelta(days=6), datetime.min.time(), UTC).timestamp(),
-            )
-        found.append(Finding(falling.key, "falling", falling.text, float(last_week - this_week), (), chart))
+        days = [today - timedelta(days=13 - i) for i in range(14)]
+        draw = partial(
+            charts.series_png,
+            "Counted messages per day",
+            [datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in days],
+            [float(totals.get(d.isoformat(), {}).get("messages", 0)) for d in days],
+            highlight_from=datetime.combine(today - timedelta(days=6), datetime.min.time(), UTC).timestamp(),
+        )
+        found.append(Finding(falling.key, "falling", falling.text, float(last_week - this_week), (), draw))
     return found

@@ -183,7 +183,7 @@ async def test_private_channels_and_opted_out_members_never_feed_trends(make_app
     # The same burst in a public channel shows, unless its authors opted out.
     await seed_burst(adapter, clock)
     await app.bus.drain()
-    assert any("poetry" in f.text for f in await brain.findings("console", "local", with_charts=False))
+    assert any("poetry" in f.text for f in await brain.findings("console", "local"))
     for i in range(7):
         await app.store.set_member_setting("console", "local", f"v{i}", "opted_out", True)
-    assert not any("poetry" in f.text for f in await brain.findings("console", "local", with_charts=False))
+    assert not any("poetry" in f.text for f in await brain.findings("console", "local"))

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from typing import Any
 
 import matplotlib.image as mpimg
+import pytest
 
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -18,6 +20,7 @@ from brain.activity import charts
 from brain.activity.brain import ActivityBrain
 from brain.activity.leaderboard import Entry, Leaderboard, Window
 from brain.activity.report_html import build_report
+from brain.activity.scan import chart_png
 from tests.conftest import AppFactory
 
 HAPPY = ("thanks, that works great now", "perfect, solved it, much appreciated", "nice, this is really helpful")
@@ -54,7 +57,9 @@ async def seed_unhappy_week(adapter, clock: FakeClock) -> None:  # type: ignore[
     await clock.advance(end - clock.now())
 
 
-async def test_health_alerts_carry_charts_and_are_posted_once(make_app: AppFactory, settings: Settings) -> None:
+async def test_health_alerts_carry_charts_and_are_posted_once(
+    make_app: AppFactory, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = FakeClock(BASE_TIME)
     app, adapter = await make_app(brains=["activity"], clock=clock, settings_override=with_alerts(settings))
     await seed_unhappy_week(adapter, clock)
@@ -63,7 +68,7 @@ async def test_health_alerts_carry_charts_and_are_posted_once(make_app: AppFacto
     found = {f.kind: f for f in await brain.findings("console", "local")}
     assert {"sentiment", "unanswered", "newcomer"} <= set(found)
     for kind in ("sentiment", "unanswered"):
-        chart = found[kind].chart
+        chart = await chart_png(found[kind])
         assert chart is not None and decodes(chart)[1] > 300
     await brain.trend_scan()
     await app.bus.drain()
@@ -76,9 +81,18 @@ async def test_health_alerts_carry_charts_and_are_posted_once(make_app: AppFacto
     newcomer = next(a for a in first if "new member" in a.text)
     assert found["newcomer"].message_ids[0] in newcomer.text
     await clock.advance(timedelta(minutes=15))
+    drawn: list[str] = []
+    real_series_png = charts.series_png
+
+    def counting_series_png(title: str, *args: Any, **kwargs: Any) -> bytes:
+        drawn.append(title)
+        return real_series_png(title, *args, **kwargs)
+
+    monkeypatch.setattr(charts, "series_png", counting_series_png)
     await brain.trend_scan()
     await app.bus.drain()
     assert len(adapter.of_type(SendMessage)) == len(first)  # same findings: nothing new posted
+    assert drawn == []  # ... and no chart drawn for them
 
 
 def test_charts_survive_hostile_labels() -> None:
