@@ -45,6 +45,7 @@ from brain.qa.bm25 import BM25Index
 from brain.qa.docs import doc_units, read_doc_paths
 from brain.qa.history import AnswerLog, AnswerRecord
 from brain.qa.indexer import Indexer, IndexStats
+from brain.qa.legacy_ids import legacy_unit_id
 from brain.qa.retriever import CrossEncoderReranker, Retriever
 from brain.qa.services import LLMBackendMissingError, register_services
 from brain.qa.staleness import mark_stale
@@ -569,8 +570,10 @@ class QABrain(Brain):
             indexer.touch_unit(unit)
         await indexer.flush()
         answers = await self.answer_log.forget_asker(p, ws, user.user_id)
-        # Answers to others that cited the member's messages may quote them.
-        answers += await self.answer_log.forget_citing(p, ws, {u.unit_id for u in units})
+        # Answers to others that cited the member's messages may quote them (one logged before
+        # Slack ids named their channel cites the unit by its old id).
+        cited = {u.unit_id for u in units} | {old for u in units if (old := legacy_unit_id(u))}
+        answers += await self.answer_log.forget_citing(p, ws, cited)
         return {"index_units": len(units), "answers": answers}
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.message_ids import SEPARATOR, qualified
+from bot.message_ids import SEPARATOR, qualified, slack_ts
 from bot.ml import Unit, UnitIndex
 from bot.store import Store
 from bot.store.slack_ids import LEGACY_TABLE
@@ -58,6 +58,24 @@ def requalified(unit: Unit) -> Unit:
         thread_id=thread_id,
         message_ids=tuple(qualified(p, channel, m) for m in unit.message_ids),
     )
+
+
+def legacy_unit_id(unit: Unit) -> str | None:
+    """The id a Slack unit had before ids named their channel (the inverse of :func:`requalified`),
+    or ``None`` for any other unit. Answers logged before the upgrade cite units by that id."""
+    if unit.platform != "slack" or is_legacy(unit):
+        return None
+    p, ws = unit.platform, unit.workspace_id
+    if unit.kind == "thread" and unit.thread_id:
+        new = f"thread:{p}:{ws}:{unit.thread_id}"
+        if unit.unit_id.startswith(new):
+            return f"thread:{p}:{ws}:{slack_ts(unit.thread_id)}" + unit.unit_id[len(new) :]
+    elif unit.kind == "window":
+        prefix = f"win:{p}:{ws}:{unit.channel_id}:"
+        if unit.unit_id.startswith(prefix):
+            first, hash_, rest = unit.unit_id[len(prefix) :].partition("#")
+            return prefix + slack_ts(first) + hash_ + rest
+    return None
 
 
 def _key_id(unit: Unit) -> str:

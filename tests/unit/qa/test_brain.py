@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from bot.events import (
     CommandReply,
     MessageDeleted,
     MessageEdited,
+    Platform,
     ReactionAdded,
     SendMessage,
     Visibility,
@@ -354,6 +356,27 @@ async def test_forget_me_drops_answers_to_others_that_cited_the_member(make_app:
     assert any("bobsecret42" in r[0] for r in await app.store.db.fetchall(stored))
     await post(app, adapter, command("forget-me", "confirm", author="bob"))
     assert all("bobsecret42" not in r[0] for r in await app.store.db.fetchall(stored))
+
+
+async def test_forget_me_drops_an_answer_logged_before_slack_ids_named_their_channel(make_app: Any) -> None:
+    # The answer log cites units by id; a Slack thread unit was "thread:slack:T1:<ts>#0" before the
+    # upgrade and is "thread:slack:T1:<channel>:<ts>#0" now.
+    app, adapter = await make_app(brains=["qa"])
+    bob = user("bob", platform=Platform.SLACK, workspace="T1")
+    help_ = channel("C1", platform=Platform.SLACK, workspace="T1")
+    root = make_message("the vpn password is bobsecret42", author=bob, chan=help_, message_id="C1:100.1")
+    await post(app, adapter, dataclasses.replace(root, thread_id="C1:100.1"))
+    indexer = await app.brain("qa").indexer()
+    await indexer.flush()
+    units = indexer.units_with_author("slack", "T1", "bob")
+    assert [u.unit_id for u in units] == ["thread:slack:T1:C1:100.1#0"]
+    await app.store.db.execute(
+        "INSERT INTO qa_answers (answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, "
+        "answer, cited, abstained, ts) VALUES ('old', 'slack', 'T1', 'C1', NULL, 'dan', 'vpn?', "
+        "'it is bobsecret42 [1]', '[\"thread:slack:T1:100.1#0\"]', 0, 0)"
+    )
+    await post(app, adapter, command("forget-me", "confirm", author=bob, chan=help_))
+    assert await app.store.db.fetchall("SELECT answer_id FROM qa_answers") == []
 
 
 async def test_opted_out_members_are_not_indexed_and_redelivery_is_harmless(make_app: Any) -> None:

@@ -14,7 +14,7 @@ from bot.store import ChannelRow, MessageRow, open_store
 from bot.testing import HashEmbedder
 from brain.qa.bm25 import BM25Index
 from brain.qa.indexer import Indexer
-from brain.qa.legacy_ids import is_legacy, requalified
+from brain.qa.legacy_ids import is_legacy, legacy_unit_id, requalified
 from brain.qa.units import build_units
 from brain.qa.vector_index import ChromaUnitIndex, open_chroma_client
 
@@ -97,3 +97,15 @@ def test_only_legacy_slack_units_change() -> None:
     assert not is_legacy(discord) and requalified(discord) is discord
     fresh = build_units([msg("C1:7.1", 7, "hello", thread="C1:7.1")], CH)[0]
     assert not is_legacy(fresh) and requalified(fresh) is fresh
+
+
+def test_a_moved_unit_knows_its_old_id() -> None:
+    for unit in build_units(LEGACY, CH):
+        assert is_legacy(unit)
+        assert legacy_unit_id(requalified(unit)) == unit.unit_id
+        assert legacy_unit_id(unit) is None
+    discord = build_units(
+        [MessageRow("discord", "G", "9", "55", "u", 1.0, "hi", thread_id="9")],
+        ChannelRow("discord", "G", "55", "help", "public"),
+    )[0]
+    assert legacy_unit_id(discord) is None
