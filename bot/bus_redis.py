@@ -334,14 +334,20 @@ class RedisStreamsBus:
         tasks = [t for s in self._subs for t in s.tasks]
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # A cancel can be lost under redis-py: a worker cancelled mid-XREADGROUP was seen still
+        # "cancelling" minutes later, reading again, and close() waited for it forever. So workers
+        # also stop on ``_closed`` after their current read (one BLOCK), and the wait is bounded.
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=self._block_ms / 1000 + 5)
+            if stuck:
+                log.error("%d redis bus workers did not stop; closing the connection under them", len(stuck))
         await self._redis.aclose()
 
     # -- consuming -------------------------------------------------------------------------------
     async def _worker(self, sub: _RedisSubscription, consumer: str) -> None:
         streams = {s: ">" for s in sub.streams}
         last_claim = 0.0
-        while True:
+        while not self._closed:
             try:
                 now = time.monotonic()
                 if now - last_claim > self._claim_idle_ms / 1000 / 2:
@@ -355,6 +361,8 @@ class RedisStreamsBus:
                     count=sub.max_batch if sub.batch else 16,
                     block=self._block_ms,
                 )
+                if self._closed:
+                    return  # entries read now stay pending and are reclaimed by a live consumer
                 for stream_key, entries in reply or []:
                     await self._deliver(sub, _s(stream_key), entries)
             except asyncio.CancelledError:

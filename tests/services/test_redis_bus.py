@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 from redis import asyncio as aioredis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.bus_redis import RedisStreamsBus, families_for
 from bot.events import Action, CommandInvoked, MessageDeleted, MessagePosted, Platform, SendMessage
@@ -170,6 +172,32 @@ async def test_publish_buffers_while_redis_is_unreachable(prefix: str, one_by_on
     await bus.drain(timeout=20)
     assert got == [f"down{i}" for i in range(5)]
     await bus.close()
+
+
+async def test_close_returns_when_a_worker_loses_its_cancel(prefix: str) -> None:
+    # Seen in CI: a worker cancelled in the middle of XREADGROUP went on reading, and close() waited
+    # for it forever. Here the read turns the cancel into the timeout error redis-py retries on.
+    bus = make_bus(prefix)
+
+    async def handler(e: MessagePosted) -> None:
+        pass
+
+    bus.subscribe(MessagePosted, handler, name="rec")
+    await bus.start()
+    read = bus._redis.xreadgroup
+    lost: list[int] = []
+
+    async def losing_read(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await read(*args, **kwargs)
+        except asyncio.CancelledError:
+            lost.append(1)
+            raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379") from None
+
+    bus._redis.xreadgroup = losing_read  # type: ignore[method-assign]
+    await asyncio.sleep(0.2)  # the worker is in a read (BLOCK 20 ms, back to back)
+    await asyncio.wait_for(bus.close(), timeout=10)
+    assert lost  # the cancel did land in a read, and was lost there
 
 
 async def test_publish_many_pipelines_dedupes_and_keeps_order(prefix: str) -> None:
