@@ -34,6 +34,7 @@ SLASH_COMMANDS = (
     "/recommend",
     "/leaderboard",
     "/trends",
+    "/experts",
     "/optout",
     "/optin",
     "/forget-me",

@@ -11,8 +11,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.adapter import BOT_SCOPES, SlackAdapter
 from adapters.slack.commands import SLASH_COMMANDS, AdminFactsCache
-from adapters.slack.normalize import EVENT_HANDLERS
+from adapters.slack.normalize import COMMAND_ALIASES, EVENT_HANDLERS
+from bot.app import BRAINS, load_brain_class
 from bot.config import Settings
+from bot.core_brain import CoreBrain
 from bot.store import open_store
 from tests.slack_fakes import TEAM_ID, FakeSlackAPI
 
@@ -58,6 +60,18 @@ def test_manifest_scopes_events_and_commands_match_the_code() -> None:
     assert commands == list(SLASH_COMMANDS)
     events = {e.split(".")[0] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]}
     assert events == {*EVENT_HANDLERS, "app_home_opened"}
+
+
+def test_every_command_a_brain_registers_has_a_slack_slash_command() -> None:
+    brains = [load_brain_class(name) for name in BRAINS] + [CoreBrain]
+    registered = {
+        spec.name.split()[0]
+        for cls in brains
+        for attr in dir(cls)
+        if (spec := getattr(getattr(cls, attr, None), "__guildhall_command__", None)) is not None
+    }
+    slack_name = {command: alias for alias, command in COMMAND_ALIASES.items()}
+    assert {f"/{slack_name.get(name, name)}" for name in registered} == set(SLASH_COMMANDS)
     assert MANIFEST["settings"]["socket_mode_enabled"] is True
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
 
