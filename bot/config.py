@@ -17,7 +17,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NestedSecretsSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 SECRET_FIELDS = {
     ("discord", "token"),
@@ -224,7 +225,6 @@ class Settings(BaseSettings):
         env_prefix="GUILDHALL_",
         env_nested_delimiter="__",
         extra="forbid",
-        secrets_dir=os.environ.get("GUILDHALL_SECRETS_DIR") or None,
     )
 
     data_dir: str = "data"
@@ -289,7 +289,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, file_secret_settings)
+        # Secret files are named like the variables they stand for (GUILDHALL_DISCORD__TOKEN), as
+        # Docker and Kubernetes secrets are mounted; the folder is read when settings are built.
+        secrets_dir = os.environ.get("GUILDHALL_SECRETS_DIR") or None
+        if secrets_dir is None:
+            return (init_settings, env_settings)
+        secrets = NestedSecretsSettingsSource(
+            file_secret_settings, secrets_dir=secrets_dir, secrets_dir_missing="error"
+        )
+        return (init_settings, env_settings, secrets)
 
 
 class ConfigError(Exception):
@@ -356,6 +364,8 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
                 os.environ.clear()
                 os.environ.update(saved)
         return Settings(**init)
+    except SettingsError as exc:  # e.g. GUILDHALL_SECRETS_DIR names no folder
+        raise ConfigError(f"GUILDHALL_SECRETS_DIR: {exc}") from exc
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

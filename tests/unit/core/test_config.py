@@ -37,6 +37,24 @@ def test_platform_env_names_are_honoured(tmp_path: Path) -> None:
     assert "abc" not in repr(s)  # secrets never print
 
 
+def test_secrets_dir_holds_one_file_per_variable(tmp_path: Path) -> None:
+    # As Docker and Kubernetes mount secrets: one file per variable, named like it.
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "GUILDHALL_DISCORD__TOKEN").write_text("tok-from-file\n")
+    (secrets / "guildhall_slack__bot_token").write_text("xoxb-from-file")
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text('[discord]\ncommand_guild_ids = ["1"]\n')
+    s = load_settings(cfg, environ={"GUILDHALL_SECRETS_DIR": str(secrets)})
+    assert s.discord.token is not None and s.discord.token.get_secret_value() == "tok-from-file"
+    assert s.slack.bot_token is not None and s.slack.bot_token.get_secret_value() == "xoxb-from-file"
+    assert s.discord.command_guild_ids == ["1"]  # the file's other keys in the same section stay
+    env = {"GUILDHALL_SECRETS_DIR": str(secrets), "GUILDHALL_DISCORD__TOKEN": "tok-from-env"}
+    assert load_settings(cfg, environ=env).discord.token.get_secret_value() == "tok-from-env"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="GUILDHALL_SECRETS_DIR"):
+        load_settings(cfg, environ={"GUILDHALL_SECRETS_DIR": str(tmp_path / "missing")})
+
+
 def test_secret_in_file_is_refused(tmp_path: Path) -> None:
     cfg = tmp_path / "guildhall.toml"
     cfg.write_text('[slack]\nbot_token = "xoxb-123"\n')
