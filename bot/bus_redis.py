@@ -334,9 +334,11 @@ class RedisStreamsBus:
         tasks = [t for s in self._subs for t in s.tasks]
         for t in tasks:
             t.cancel()
-        # A cancel can be lost under redis-py: a worker cancelled mid-XREADGROUP was seen still
-        # "cancelling" minutes later, reading again, and close() waited for it forever. So workers
-        # also stop on ``_closed`` after their current read (one BLOCK), and the wait is bounded.
+        # A cancel can be lost: with a socket timeout, redis-py sends each command through
+        # asyncio.wait_for, which on Python 3.11 swallows a cancel that arrives as the send
+        # completes and returns normally (CPython gh-86296, fixed in 3.12). About one cancel in a
+        # hundred of a looping XREADGROUP was lost here, and close() then waited forever. So
+        # workers also stop on ``_closed`` after their current read, and the wait is bounded.
         if tasks:
             _, stuck = await asyncio.wait(tasks, timeout=self._block_ms / 1000 + 5)
             if stuck:
