@@ -184,29 +184,35 @@ async def test_close_returns_when_a_worker_loses_its_cancel(prefix: str) -> None
 
     bus.subscribe(MessagePosted, handler, name="rec")
     await bus.start()
-    read = bus._redis.xreadgroup
-    lost: list[int] = []
+    lost: list[str] = []
 
-    async def losing_read(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await read(*args, **kwargs)
-        except asyncio.CancelledError:
-            lost.append(1)
-            return []
+    def losing(name: str, empty: object) -> Any:
+        command = getattr(bus._redis, name)
 
-    bus._redis.xreadgroup = losing_read  # type: ignore[method-assign]
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await command(*args, **kwargs)
+            except asyncio.CancelledError:
+                lost.append(name)
+                return empty
+
+        return call
+
+    # Every command the worker's loop awaits (its read, and the reclaim of idle entries).
+    bus._redis.xreadgroup = losing("xreadgroup", [])  # type: ignore[method-assign]
+    bus._redis.xautoclaim = losing("xautoclaim", [b"0-0", [], []])  # type: ignore[method-assign]
     await asyncio.sleep(0.2)  # the worker is in a read (BLOCK 20 ms, back to back)
     closing = asyncio.ensure_future(bus.close())
     done, _ = await asyncio.wait({closing}, timeout=10)
     if not done:  # cancel until one lands, so that this failure does not hang the run
-        del bus._redis.xreadgroup
+        del bus._redis.xreadgroup, bus._redis.xautoclaim
         while not all(task.done() for task in bus._subs[0].tasks):
             for task in bus._subs[0].tasks:
                 task.cancel()
             await asyncio.sleep(0.05)
         await closing
     assert done, "close() waited for a worker whose cancel was lost"
-    assert lost  # the cancel did land in a read, and was lost there
+    assert lost  # the cancel did land in a command, and was lost there
 
 
 async def test_publish_many_pipelines_dedupes_and_keeps_order(prefix: str) -> None:
