@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.bus import EventBus, InProcessBus
 from bot.config import Settings
 from bot.privacy.gate import RedactingBus
@@ -23,5 +25,7 @@ def _raw_bus(settings: Settings) -> EventBus:
             maxlen=settings.bus.maxlen,
             claim_idle_ms=settings.bus.claim_idle_ms,
             max_deliveries=settings.bus.max_deliveries,
+            # Events still waiting for an unreachable Redis at shutdown are kept here for the next start.
+            spill_path=Path(settings.data_dir) / f"redis-bus-{settings.bus.stream_prefix}.spill.jsonl",
         )
     return InProcessBus(queue_size=settings.bus.queue_size)

@@ -18,12 +18,14 @@ Wire layout (``prefix`` defaults to ``guildhall``):
   (7-day expiry), so a Slack retry hitting another gateway process is still dropped;
 * when Redis is unreachable, ``publish`` keeps events in a bounded local buffer and a flusher task
   re-sends them in order once Redis is back: at-least-once delivery plus ``event_id`` idempotency
-  means nothing is lost and nothing is applied twice.
+  means nothing is lost and nothing is applied twice. Events still buffered when the process stops
+  are written to a spill file (JSON lines, ``spill_path``) and sent first by the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -32,6 +34,7 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from redis import asyncio as aioredis
@@ -127,6 +130,9 @@ class RedisStreamsBus:
         consumer: this process's consumer name (unique per process by default).
         block_ms: how long a read blocks waiting for new entries.
         buffer_size: events kept locally while Redis is unreachable; ``publish`` waits when full.
+        spill_path: where events still buffered at :meth:`close` are written, to be sent by the
+            next :meth:`start` (``None``: they are logged as lost).
+        close_flush_s: how long :meth:`close` waits for Redis to take the buffer before spilling it.
     """
 
     def __init__(
@@ -141,6 +147,8 @@ class RedisStreamsBus:
         block_ms: int = 200,
         buffer_size: int = 100_000,
         dedupe_ttl_s: int = 7 * 24 * 3600,
+        spill_path: Path | None = None,
+        close_flush_s: float = 5.0,
     ) -> None:
         self._url = url
         self.prefix = prefix
@@ -159,6 +167,8 @@ class RedisStreamsBus:
         self._subs: list[_RedisSubscription] = []
         self._buffer: deque[tuple[str, bytes]] = deque()
         self._buffer_size = buffer_size
+        self._spill_path = spill_path
+        self._close_flush_s = close_flush_s
         self._buffer_has_room = asyncio.Event()
         self._buffer_has_room.set()
         self._flusher: asyncio.Task[None] | None = None
@@ -202,6 +212,7 @@ class RedisStreamsBus:
         if self._started:
             return
         self._started = True
+        self._unspill()
         for sub in self._subs:
             await self._start_sub(sub)
 
@@ -280,18 +291,62 @@ class RedisStreamsBus:
 
     async def _flush(self) -> None:
         delay = 0.05
-        while self._buffer:
-            stream, payload = self._buffer[0]
+        while self._buffer and not self._closed:
+            item = self._buffer[0]
             try:
-                await self._xadd(stream, payload)
+                await self._xadd(*item)
             except _TRANSIENT:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
-            self._buffer.popleft()
+            if self._buffer and self._buffer[0] is item:  # close() may have spilled the buffer meanwhile
+                self._buffer.popleft()
             delay = 0.05
             self._buffer_has_room.set()
-        log.info("redis reachable again; buffered events flushed")
+        if not self._buffer:
+            log.info("redis reachable again; buffered events flushed")
+
+    def _spill(self) -> None:
+        """Append the events still buffered to the spill file, for the next start to send."""
+        if not self._buffer:
+            return
+        if self._spill_path is None:
+            log.error("closing with %d events still buffered for redis; they are lost", len(self._buffer))
+            return
+        try:
+            self._spill_path.parent.mkdir(parents=True, exist_ok=True)
+            with self._spill_path.open("a", encoding="utf-8") as out:
+                for stream, payload in self._buffer:
+                    out.write(json.dumps({"stream": stream, "event": payload.decode()}) + "\n")
+        except OSError as exc:
+            log.error("could not spill %d buffered events to %s: %s", len(self._buffer), self._spill_path, exc)
+            return
+        log.warning("redis still unreachable: %d buffered events written to %s", len(self._buffer), self._spill_path)
+        self._buffer.clear()
+
+    def _unspill(self) -> None:
+        """Queue the events an earlier process spilled, ahead of anything published from now on."""
+        path = self._spill_path
+        if path is None:
+            return
+        # Claimed by rename, so two processes sharing the folder never both send one file.
+        claimed = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        try:
+            os.replace(path, claimed)
+        except FileNotFoundError:
+            return
+        count = 0
+        for n, line in enumerate(claimed.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                row = json.loads(line)
+                self._buffer.append((str(row["stream"]), str(row["event"]).encode()))
+                count += 1
+            except (ValueError, KeyError, TypeError):
+                log.error("skipping unreadable line %d of spilled redis events %s", n, claimed)
+        claimed.unlink()
+        if count:
+            log.info("sending %d events spilled by an earlier process", count)
+            self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
 
     @property
     def buffered(self) -> int:
@@ -325,12 +380,14 @@ class RedisStreamsBus:
         """Flush the buffer (briefly), stop workers and close the connection."""
         if self._closed:
             return
-        if self._flusher is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._flusher), timeout=5)
-            except TimeoutError:
-                log.error("closing with %d events still buffered for redis", len(self._buffer))
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            await asyncio.wait({flusher}, timeout=self._close_flush_s)
         self._closed = True
+        if flusher is not None and not flusher.done():
+            flusher.cancel()
+            await asyncio.wait({flusher}, timeout=self._block_ms / 1000 + 5)
+        self._spill()
         tasks = [t for s in self._subs for t in s.tasks]
         for t in tasks:
             t.cancel()

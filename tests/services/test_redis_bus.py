@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,6 +172,32 @@ async def test_publish_buffers_while_redis_is_unreachable(prefix: str, one_by_on
     await bus.drain(timeout=20)
     assert got == [f"down{i}" for i in range(5)]
     await bus.close()
+
+
+async def test_events_buffered_at_shutdown_are_spilled_and_sent_by_the_next_start(prefix: str, tmp_path: Path) -> None:
+    spill = tmp_path / "data" / "bus.spill.jsonl"
+    down = make_bus(prefix, spill_path=spill, close_flush_s=0.2)
+    await down._redis.aclose()
+    down._redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.05)  # Redis died
+    assert await down.publish_many([make_message("x", message_id=f"spill{i}") for i in range(3)]) == 3
+    await down.close()
+    assert down.buffered == 0 and len(spill.read_text().splitlines()) == 3
+    with spill.open("a") as f:
+        f.write("not json\n")  # a torn last line is skipped, not fatal
+
+    up = make_bus(prefix, spill_path=spill)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    up.subscribe(MessagePosted, handler, name="rec")
+    await up.start()
+    await up.publish(make_message("x", message_id="after"))
+    await up.drain(timeout=20)
+    assert got == ["spill0", "spill1", "spill2", "after"]  # spilled first, in order
+    assert list(spill.parent.iterdir()) == []  # claimed and removed
+    await up.close()
 
 
 async def test_close_returns_when_a_worker_loses_its_cancel(prefix: str) -> None:
