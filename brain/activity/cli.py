@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -89,7 +89,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         async def go() -> list[dict[str, Any]]:
             found = await _findings(settings, platform, workspace, now)
-            return [{k: v for k, v in asdict(f).items() if k != "draw"} for f in found]
+            # Not asdict(): it would deep-copy each finding's draw function with the posts it charts.
+            return [{k.name: getattr(f, k.name) for k in fields(f) if k.name != "draw"} for f in found]
 
         found = run(go)
         emit(found, as_json, lambda: "\n".join(f"- {f['text']}" for f in found) or "No unusual trends.")
