@@ -285,6 +285,8 @@ class RedisStreamsBus:
         while len(self._buffer) >= self._buffer_size:
             self._buffer_has_room.clear()
             await self._buffer_has_room.wait()
+            if self._closed:  # close() spilled the buffer while this publish waited for room
+                raise RuntimeError("bus is closed")
         self._buffer.append((stream, payload))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
@@ -323,6 +325,7 @@ class RedisStreamsBus:
             return
         log.warning("redis still unreachable: %d buffered events written to %s", len(self._buffer), self._spill_path)
         self._buffer.clear()
+        self._buffer_has_room.set()  # a publish waiting for room learns that the bus closed
 
     def _unspill(self) -> None:
         """Queue the events an earlier process spilled, ahead of anything published from now on."""

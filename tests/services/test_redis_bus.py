@@ -200,6 +200,20 @@ async def test_events_buffered_at_shutdown_are_spilled_and_sent_by_the_next_star
     await up.close()
 
 
+async def test_a_publish_waiting_for_room_fails_when_the_bus_closes(prefix: str, tmp_path: Path) -> None:
+    bus = make_bus(prefix, spill_path=tmp_path / "spill.jsonl", close_flush_s=0.1, buffer_size=2)
+    await bus._redis.aclose()
+    bus._redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.05)
+    assert await bus.publish_many([make_message("x", message_id=f"full{i}") for i in range(2)]) == 2
+    waiting = asyncio.ensure_future(bus.publish(make_message("x", message_id="late")))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the buffer is full
+    await bus.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(waiting, timeout=5)
+    assert len((tmp_path / "spill.jsonl").read_text().splitlines()) == 2
+
+
 async def test_close_returns_when_a_worker_loses_its_cancel(prefix: str) -> None:
     # Seen in CI: a worker cancelled in the middle of XREADGROUP went on reading, and close() waited
     # for it forever. On Python 3.11 redis-py's asyncio.wait_for around each send swallows a cancel
