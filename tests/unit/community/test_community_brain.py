@@ -350,36 +350,41 @@ async def shadow_mode_in_help(app, adapter) -> None:
     await post(app, adapter, command("guildhall config", "set moderators_channel mods", admin=True))
 
 
+async def draft_after_the_wait(app, adapter, clock: FakeClock, text: str, author: str, message_id: str) -> SendMessage:
+    """Ask ``text`` in #help, let the human-first wait pass, and return the draft sent to #mods."""
+    await post(app, adapter, make_message(text, author=author, chan=HELP, message_id=message_id))
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    return sent(adapter)[-1]
+
+
+def approve_button(draft: SendMessage) -> str:
+    return next(b.value for b in draft.buttons if b.value.startswith("approve:"))
+
+
 async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
     clock = FakeClock(BASE_TIME)
     app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
     await shadow_mode_in_help(app, adapter)
-    await post(
-        app,
-        adapter,
-        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="d1"),
+    draft = await draft_after_the_wait(
+        app, adapter, clock, "how do I pin a dependency version with poetry?", "dan", "d1"
     )
-    await clock.advance(timedelta(minutes=11))
-    await app.bus.drain()
-    [draft] = sent(adapter)
+    assert len(sent(adapter)) == 1
     assert draft.channel.channel_id == "mods" and {b.action_id for b in draft.buttons} == {DRAFT_ACTION}
-    approve = next(b for b in draft.buttons if b.value.startswith("approve:"))
     discard = next(b for b in draft.buttons if b.value.startswith("discard:"))
     # Discard first, then a late approve: nothing is posted in #help.
     await post(app, adapter, ButtonClicked(DRAFT_ACTION, discard.value, user("mod1"), channel("mods"), "dm1", "c1"))
-    await post(app, adapter, ButtonClicked(DRAFT_ACTION, approve.value, user("mod2"), channel("mods"), "dm1", "c2"))
+    await post(
+        app, adapter, ButtonClicked(DRAFT_ACTION, approve_button(draft), user("mod2"), channel("mods"), "dm1", "c2")
+    )
     assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
     # A second question, approved: posted as the bot in the original thread.
-    await post(
-        app,
-        adapter,
-        make_message("how do I pin dependency versions using poetry?", author="eve", chan=HELP, message_id="d2"),
+    draft2 = await draft_after_the_wait(
+        app, adapter, clock, "how do I pin dependency versions using poetry?", "eve", "d2"
     )
-    await clock.advance(timedelta(minutes=11))
-    await app.bus.drain()
-    draft2 = sent(adapter)[-1]
-    approve2 = next(b for b in draft2.buttons if b.value.startswith("approve:"))
-    await post(app, adapter, ButtonClicked(DRAFT_ACTION, approve2.value, user("mod1"), channel("mods"), "dm2", "c3"))
+    await post(
+        app, adapter, ButtonClicked(DRAFT_ACTION, approve_button(draft2), user("mod1"), channel("mods"), "dm2", "c3")
+    )
     posted = [m for m in sent(adapter) if m.channel.channel_id == "help"]
     assert len(posted) == 1 and posted[0].thread_id == "d2" and posted[0].text == draft2.text.split("\n\n", 1)[1]
 
@@ -388,16 +393,11 @@ async def test_a_draft_quoting_a_forgotten_member_is_dropped_and_never_posted(ma
     clock = FakeClock(BASE_TIME)
     app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
     await shadow_mode_in_help(app, adapter)
-    await post(
-        app,
-        adapter,
-        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="d1"),
+    draft = await draft_after_the_wait(
+        app, adapter, clock, "how do I pin a dependency version with poetry?", "dan", "d1"
     )
-    await clock.advance(timedelta(minutes=11))
-    await app.bus.drain()
-    [draft] = sent(adapter)
+    assert len(sent(adapter)) == 1
     assert "how do I pin a dependency version with poetry [1]" in draft.text  # it quotes ann's thread
-    approve = next(b for b in draft.buttons if b.value.startswith("approve:"))
 
     async def drafts() -> int:
         return (await app.store.db.fetchone("SELECT COUNT(*) FROM community_drafts"))[0]
@@ -406,7 +406,9 @@ async def test_a_draft_quoting_a_forgotten_member_is_dropped_and_never_posted(ma
     assert await drafts() == 1
     await post(app, adapter, command("forget-me", "confirm", author="ann"))
     assert await drafts() == 0
-    await post(app, adapter, ButtonClicked(DRAFT_ACTION, approve.value, user("mod1"), channel("mods"), "dm1", "c1"))
+    await post(
+        app, adapter, ButtonClicked(DRAFT_ACTION, approve_button(draft), user("mod1"), channel("mods"), "dm1", "c1")
+    )
     assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
     notice = adapter.of_type(SendEphemeral)[-1]
     assert notice.user.user_id == "mod1" and "no longer available" in notice.text
@@ -429,13 +431,7 @@ async def test_retention_drops_old_drafts(make_app, community_settings) -> None:
     clock = FakeClock(BASE_TIME)
     app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
     await shadow_mode_in_help(app, adapter)
-    await post(
-        app,
-        adapter,
-        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="d1"),
-    )
-    await clock.advance(timedelta(minutes=11))
-    await app.bus.drain()
+    await draft_after_the_wait(app, adapter, clock, "how do I pin a dependency version with poetry?", "dan", "d1")
     community = app.brain("community")
     now = clock.now().timestamp()
     assert await community.purge_before(now - 60, platform="console", workspace_id="local") == 0
