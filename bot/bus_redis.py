@@ -42,7 +42,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
+from bot.bus import BatchHandler, BusStats, Handler, cancel_until_done, retry_in_halves
 from bot.events import (
     Action,
     ButtonClicked,
@@ -387,22 +387,15 @@ class RedisStreamsBus:
         if flusher is not None and not flusher.done():
             await asyncio.wait({flusher}, timeout=self._close_flush_s)
         self._closed = True
-        if flusher is not None and not flusher.done():
-            flusher.cancel()
-            await asyncio.wait({flusher}, timeout=self._block_ms / 1000 + 5)
+        if flusher is not None:
+            await cancel_until_done([flusher], within_s=self._block_ms / 1000 + 5)
         self._spill()
-        tasks = [t for s in self._subs for t in s.tasks]
-        for t in tasks:
-            t.cancel()
-        # A cancel can be lost: with a socket timeout, redis-py sends each command through
-        # asyncio.wait_for, which on Python 3.11 swallows a cancel that arrives as the send
-        # completes and returns normally (CPython gh-86296, fixed in 3.12). About one cancel in a
-        # hundred of a looping XREADGROUP was lost here, and close() then waited forever. So
-        # workers also stop on ``_closed`` after their current read, and the wait is bounded.
-        if tasks:
-            _, stuck = await asyncio.wait(tasks, timeout=self._block_ms / 1000 + 5)
-            if stuck:
-                log.error("%d redis bus workers did not stop; closing the connection under them", len(stuck))
+        # A cancel can be lost (see cancel_until_done): about one in a hundred of a looping
+        # XREADGROUP was, and close() then waited forever. So workers are cancelled until they
+        # stop, and they also stop on ``_closed`` after their current read.
+        stuck = await cancel_until_done([t for s in self._subs for t in s.tasks], within_s=self._block_ms / 1000 + 5)
+        if stuck:
+            log.error("%d redis bus workers did not stop; closing the connection under them", len(stuck))
         await self._redis.aclose()
 
     # -- consuming -------------------------------------------------------------------------------

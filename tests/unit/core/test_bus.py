@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.bus import InProcessBus
+from bot.bus import InProcessBus, cancel_until_done
 from bot.events import MessageDeleted, MessagePosted, SendMessage
 from bot.testing import channel, make_message
 
@@ -291,3 +291,38 @@ async def test_a_publisher_that_never_waits_still_lets_a_backlogged_batch_subscr
     await bus.drain()
     assert sum(handled) == 100
     await bus.close()
+
+
+async def test_cancel_until_done_outlasts_a_swallowed_cancel_and_gives_up_in_time() -> None:
+    swallowed = 0
+
+    async def stubborn() -> None:
+        # What asyncio.wait_for does on Python 3.11 when a cancel lands as its call completes.
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed += 1
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    assert await cancel_until_done([task], within_s=5) == set()
+    assert task.cancelled() and swallowed == 1
+
+    stop = False
+
+    async def deaf() -> None:
+        while not stop:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                pass
+
+    other = asyncio.create_task(deaf())
+    await asyncio.sleep(0)
+    assert await cancel_until_done([other], within_s=0.3) == {other}
+    stop = True
+    await other
