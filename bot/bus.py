@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bot.events import Action, Event, InboundEvent, Platform
+from bot.tasks import cancel_until_done
 
 # How often a publisher facing a backlog lets the loop run the subscribers' I/O callbacks.
 _TURN_INTERVAL_S = 0.002
@@ -63,27 +64,6 @@ async def retry_in_halves(
             raise
         except Exception:  # noqa: BLE001 - split further; single() reports what is really bad
             await retry_in_halves(half, run, single)
-
-
-async def cancel_until_done(tasks: Sequence[asyncio.Task[Any]], *, within_s: float) -> set[asyncio.Task[Any]]:
-    """Cancel ``tasks`` and wait for them, cancelling again any that outlive a cancel, for at most
-    ``within_s`` seconds; returns the tasks still running then.
-
-    One cancel is not always enough: on Python 3.11, ``asyncio.wait_for`` (which redis-py wraps
-    around every send, and handlers use for timeouts) swallows a cancel that arrives as its inner
-    call completes and returns normally (CPython gh-86296, fixed in 3.12), so a worker loop goes on.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        left = deadline - loop.time()
-        if left <= 0:
-            break
-        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
-    return pending
 
 
 @runtime_checkable

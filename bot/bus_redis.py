@@ -42,7 +42,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.bus import BatchHandler, BusStats, Handler, cancel_until_done, retry_in_halves
+from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
 from bot.events import (
     Action,
     ButtonClicked,
@@ -62,6 +62,7 @@ from bot.events import (
     to_json,
 )
 from bot.message_ids import upgraded
+from bot.tasks import cancel_until_done
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
 from bot.clock import Clock
+from bot.tasks import cancel_until_done
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,9 @@ class Scheduler:
                 log.exception("scheduled job %s failed", name)
 
     async def stop(self) -> None:
-        """Cancel all job tasks."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Cancel all job tasks (again while one outlives a cancel: a job ending as it is cancelled
+        would otherwise sleep on to its next run)."""
+        stuck = await cancel_until_done(self._tasks, within_s=10)
+        if stuck:
+            log.error("%d scheduled jobs did not stop", len(stuck))
         self._tasks.clear()

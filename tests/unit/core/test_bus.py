@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.bus import InProcessBus, cancel_until_done
+from bot.bus import InProcessBus
 from bot.events import MessageDeleted, MessagePosted, SendMessage
+from bot.tasks import cancel_until_done
 from bot.testing import channel, make_message
 
 

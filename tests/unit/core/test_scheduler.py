@@ -60,6 +60,28 @@ async def test_scheduler_runs_jobs_on_the_fake_clock_and_survives_failures() -> 
     await sched.stop()
 
 
+async def test_stop_ends_a_job_that_swallows_its_cancel() -> None:
+    # On Python 3.11 a job's asyncio.wait_for can swallow a cancel that lands as its call completes;
+    # the job then returns normally and the loop would sleep until the next run (a day here).
+    clock = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC), settle_s=0.1)
+    sched = Scheduler(clock, UTC)
+    running = asyncio.Event()
+
+    async def job() -> None:
+        running.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return  # swallowed
+
+    sched.add("digest", Schedule(at=time(9, 0)), job)
+    await sched.start()
+    await clock.advance(timedelta(minutes=59))
+    await clock.advance(timedelta(minutes=1))
+    await asyncio.wait_for(running.wait(), 5)
+    await asyncio.wait_for(sched.stop(), 5)
+
+
 async def test_a_woken_task_reads_its_wake_time_even_after_io_on_another_thread() -> None:
     import time as _time
 
