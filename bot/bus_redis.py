@@ -283,11 +283,13 @@ class RedisStreamsBus:
         await self._redis.xadd(stream, {b"json": payload}, maxlen=self._maxlen, approximate=True)
 
     async def _enqueue(self, stream: str, payload: bytes) -> None:
-        while len(self._buffer) >= self._buffer_size:
+        # A publish that was still trying Redis, or waiting for room, when close() spilled the
+        # buffer fails: an event buffered now would never be flushed or spilled.
+        while not self._closed and len(self._buffer) >= self._buffer_size:
             self._buffer_has_room.clear()
             await self._buffer_has_room.wait()
-            if self._closed:  # close() spilled the buffer while this publish waited for room
-                raise RuntimeError("bus is closed")
+        if self._closed:
+            raise RuntimeError("bus is closed")
         self._buffer.append((stream, payload))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")

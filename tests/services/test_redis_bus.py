@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.bus_redis import RedisStreamsBus, families_for
 from bot.events import Action, CommandInvoked, MessageDeleted, MessagePosted, Platform, SendMessage
@@ -212,6 +213,28 @@ async def test_a_publish_waiting_for_room_fails_when_the_bus_closes(prefix: str,
     with pytest.raises(RuntimeError, match="closed"):
         await asyncio.wait_for(waiting, timeout=5)
     assert len((tmp_path / "spill.jsonl").read_text().splitlines()) == 2
+
+
+async def test_a_publish_still_trying_redis_when_the_bus_closes_fails(prefix: str, tmp_path: Path) -> None:
+    bus = make_bus(prefix, spill_path=tmp_path / "spill.jsonl", close_flush_s=0.1)
+    gate = asyncio.Event()
+
+    class SlowDeadPipeline:
+        def __getattr__(self, name: str) -> Any:
+            return lambda *args, **kwargs: None  # queued commands
+
+        async def execute(self) -> Any:
+            await gate.wait()
+            raise RedisConnectionError("Connection refused")
+
+    bus._redis.pipeline = lambda **kwargs: SlowDeadPipeline()  # type: ignore[method-assign]
+    publishing = asyncio.ensure_future(bus.publish(make_message("x", message_id="inflight")))
+    await asyncio.sleep(0.05)
+    await bus.close()
+    gate.set()  # Redis answers (with an error) only after close() spilled an empty buffer
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(publishing, timeout=5)
+    assert bus.buffered == 0
 
 
 async def test_close_returns_when_a_worker_loses_its_cancel(prefix: str) -> None:
