@@ -32,7 +32,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,12 +284,14 @@ class RedisStreamsBus:
 
     async def _enqueue(self, stream: str, payload: bytes) -> None:
         # A publish that was still trying Redis, or waiting for room, when close() spilled the
-        # buffer fails: an event buffered now would never be flushed or spilled.
+        # buffer goes straight to the spill file: buffered now, it would never be flushed or spilled.
         while not self._closed and len(self._buffer) >= self._buffer_size:
             self._buffer_has_room.clear()
             await self._buffer_has_room.wait()
         if self._closed:
-            raise RuntimeError("bus is closed")
+            if not self._write_spill([(stream, payload)]):
+                raise RuntimeError("bus is closed")
+            return
         self._buffer.append((stream, payload))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
@@ -313,22 +315,28 @@ class RedisStreamsBus:
 
     def _spill(self) -> None:
         """Append the events still buffered to the spill file, for the next start to send."""
-        if not self._buffer:
-            return
+        if self._buffer and self._write_spill(self._buffer):
+            log.warning(
+                "redis still unreachable: %d buffered events written to %s", len(self._buffer), self._spill_path
+            )
+            self._buffer.clear()
+        self._buffer_has_room.set()  # a publish waiting for room learns that the bus closed
+
+    def _write_spill(self, items: Iterable[tuple[str, bytes]]) -> bool:
+        """Append ``items`` to the spill file; False (logged) when there is none or it cannot be written."""
+        items = list(items)
         if self._spill_path is None:
-            log.error("closing with %d events still buffered for redis; they are lost", len(self._buffer))
-            return
+            log.error("closing with %d events still buffered for redis; they are lost", len(items))
+            return False
         try:
             self._spill_path.parent.mkdir(parents=True, exist_ok=True)
             with self._spill_path.open("a", encoding="utf-8") as out:
-                for stream, payload in self._buffer:
+                for stream, payload in items:
                     out.write(json.dumps({"stream": stream, "event": payload.decode()}) + "\n")
         except OSError as exc:
-            log.error("could not spill %d buffered events to %s: %s", len(self._buffer), self._spill_path, exc)
-            return
-        log.warning("redis still unreachable: %d buffered events written to %s", len(self._buffer), self._spill_path)
-        self._buffer.clear()
-        self._buffer_has_room.set()  # a publish waiting for room learns that the bus closed
+            log.error("could not spill %d buffered events to %s: %s", len(items), self._spill_path, exc)
+            return False
+        return True
 
     def _unspill(self) -> None:
         """Queue the events an earlier process spilled, ahead of anything published from now on."""
