@@ -358,18 +358,24 @@ async def draft_after_the_wait(app, adapter, clock: FakeClock, text: str, author
     return sent(adapter)[-1]
 
 
-def approve_button(draft: SendMessage) -> str:
-    return next(b.value for b in draft.buttons if b.value.startswith("approve:"))
-
-
-async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
+async def first_shadow_draft(make_app, settings: Settings):
+    """An app with #help in shadow mode, after dan's question there drafted its (only) message to #mods."""
     clock = FakeClock(BASE_TIME)
-    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    app, adapter = await start(make_app, settings, ScriptedLLM(echo_first_source), clock)
     await shadow_mode_in_help(app, adapter)
     draft = await draft_after_the_wait(
         app, adapter, clock, "how do I pin a dependency version with poetry?", "dan", "d1"
     )
     assert len(sent(adapter)) == 1
+    return app, adapter, clock, draft
+
+
+def approve_button(draft: SendMessage) -> str:
+    return next(b.value for b in draft.buttons if b.value.startswith("approve:"))
+
+
+async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
+    app, adapter, clock, draft = await first_shadow_draft(make_app, community_settings)
     assert draft.channel.channel_id == "mods" and {b.action_id for b in draft.buttons} == {DRAFT_ACTION}
     discard = next(b for b in draft.buttons if b.value.startswith("discard:"))
     # Discard first, then a late approve: nothing is posted in #help.
@@ -390,13 +396,7 @@ async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, co
 
 
 async def test_a_draft_quoting_a_forgotten_member_is_dropped_and_never_posted(make_app, community_settings) -> None:
-    clock = FakeClock(BASE_TIME)
-    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
-    await shadow_mode_in_help(app, adapter)
-    draft = await draft_after_the_wait(
-        app, adapter, clock, "how do I pin a dependency version with poetry?", "dan", "d1"
-    )
-    assert len(sent(adapter)) == 1
+    app, adapter, _, draft = await first_shadow_draft(make_app, community_settings)
     assert "how do I pin a dependency version with poetry [1]" in draft.text  # it quotes ann's thread
 
     async def drafts() -> int:
@@ -428,10 +428,7 @@ async def test_a_draft_from_before_cited_authors_were_recorded_goes_with_any_for
 
 
 async def test_retention_drops_old_drafts(make_app, community_settings) -> None:
-    clock = FakeClock(BASE_TIME)
-    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
-    await shadow_mode_in_help(app, adapter)
-    await draft_after_the_wait(app, adapter, clock, "how do I pin a dependency version with poetry?", "dan", "d1")
+    app, _, clock, _ = await first_shadow_draft(make_app, community_settings)
     community = app.brain("community")
     now = clock.now().timestamp()
     assert await community.purge_before(now - 60, platform="console", workspace_id="local") == 0
