@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from bot.conversations import WINDOW_GAP_S, WINDOW_MAX_MESSAGES, thread_of
+from bot.conversations import split_windows as split_conversation_windows
 from bot.ml import Unit
 from bot.store import ChannelRow, MessageRow
 
@@ -28,10 +30,8 @@ SOLVED_FLAG = "solved"
 # MiniLM reads ~256 word pieces (about 1,000 characters of chat); longer chunks are still fully
 # searchable by BM25 but the dense vector only sees their head, so chunks stay near that size.
 MAX_CHUNK_CHARS = 1200
-# A silence this long (seconds) ends a conversation window in an unthreaded channel.
-WINDOW_GAP_S = 30 * 60
-# Windows are also capped in length so a busy channel does not become one endless window.
-WINDOW_MAX_MESSAGES = 12
+# Conversation windows (WINDOW_GAP_S, WINDOW_MAX_MESSAGES) are cut as in ``bot.conversations``,
+# shared with the recommender, whose conversations to join are these windows.
 # A later chunk of a long thread or window is embedded with this much of its first chunk in front,
 # kept in ``Unit.extra[CONTEXT_KEY]``: the encoder sees one chunk at a time, and without the
 # opening, chunks ``#1``, ``#2``... lose what the conversation is about. Dense only: BM25 indexes the
@@ -91,7 +91,7 @@ def build_units(
     threads: dict[str, list[MessageRow]] = {}
     loose: list[MessageRow] = []
     for m in live:
-        tid = m.thread_id or (m.message_id if m.message_id in thread_ids else None)
+        tid = thread_of(m, thread_ids)
         if tid:
             threads.setdefault(tid, []).append(m)
         else:
@@ -114,16 +114,7 @@ def embedding_text(unit: Unit) -> str:
 
 def split_windows(messages: Sequence[MessageRow], config: UnitConfig = DEFAULT_CONFIG) -> list[list[MessageRow]]:
     """Cut time-ordered unthreaded messages into conversation windows (by silence gap and size)."""
-    windows: list[list[MessageRow]] = []
-    current: list[MessageRow] = []
-    for m in messages:
-        if current and (m.ts - current[-1].ts > config.window_gap_s or len(current) >= config.window_max_messages):
-            windows.append(current)
-            current = []
-        current.append(m)
-    if current:
-        windows.append(current)
-    return windows
+    return split_conversation_windows(messages, gap_s=config.window_gap_s, max_messages=config.window_max_messages)
 
 
 def _splitter(config: UnitConfig) -> RecursiveCharacterTextSplitter:

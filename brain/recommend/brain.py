@@ -7,6 +7,7 @@ reads the store, keeps running interest profiles and feedback, and talks to memb
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import zlib
@@ -19,6 +20,7 @@ import numpy as np
 
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
+from bot.conversations import WINDOW_GAP_S
 from bot.events import (
     ButtonClicked,
     CommandInvoked,
@@ -33,7 +35,7 @@ from bot.message_ids import qualified
 from bot.ml import Embedder, Vector
 from bot.scheduler import parse_hhmm
 from bot.store import MessageRow
-from brain.recommend.candidates import ThreadItem, popular_threads, select_candidates
+from brain.recommend.candidates import THREAD, ThreadItem, popular_threads, select_candidates
 from brain.recommend.content import index_vectors
 from brain.recommend.digest import OPEN_ACTION, Recommendation, digest_due, render, shared_topic, title_of, why_line
 from brain.recommend.engine import Snapshot, build_snapshot, features
@@ -48,6 +50,9 @@ MAX_DIGEST_SIZE = 25  # threads per digest an admin may ask for (a DM longer tha
 SNAPSHOT_TTL_S = 300.0  # rankings may lag new messages by this much
 HISTORY_DAYS = 90  # how far back CF and the activity prior learn from
 PROFILE_TOUCHES = 300  # the member's most recent interactions that make their history profile
+# A post joins a recommended conversation window at most this long after the window opened (a
+# window ends at a silence of WINDOW_GAP_S, so this only bounds the lookup).
+WINDOW_JOIN_S = 86400.0
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
 DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
@@ -141,6 +146,8 @@ class RecommendBrain(Brain):
         ts = event.ts.timestamp()
         if event.thread_id:
             await self._record_feedback(a, event.thread_id, event.channel.channel_id, "joined", ts, only_if_shown=True)
+        else:
+            await self._record_window_join(a, event.channel.channel_id, ts)
         vec = await self._embed(event.text)
         await self._update_profile(a, vec, ts, KIND_WEIGHTS["wrote"])
 
@@ -517,8 +524,15 @@ class RecommendBrain(Brain):
     async def _thread_vectors(self, p: str, ws: str, items: list[ThreadItem]) -> dict[str, Vector]:
         embedder: Embedder = await self.ctx.services.get("embedder")
         index = await self.ctx.services.get("unit_index") if self.ctx.services.has("unit_index") else None
+        # The QA index's first unit of the same conversation (``brain.qa.units`` ids).
+        unit_ids = {
+            t.thread_id: f"thread:{p}:{ws}:{t.thread_id}#0"
+            if t.kind == THREAD
+            else f"win:{p}:{ws}:{t.channel_id}:{t.thread_id}#0"
+            for t in items
+        }
         return await index_vectors(
-            index, embedder, {t.thread_id: t.opening_text for t in items}, unit_id=lambda t: f"thread:{p}:{ws}:{t}#0"
+            index, embedder, {t.thread_id: t.opening_text for t in items}, unit_id=unit_ids.__getitem__
         )
 
     async def _update_profile(self, u: UserRef, vec: Vector, ts: float, weight: float) -> None:
@@ -587,6 +601,29 @@ class RecommendBrain(Brain):
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, user_id, thread_id, kind) DO NOTHING",
             (*key, channel_id, kind, ts),
         )
+
+    async def _record_window_join(self, u: UserRef, channel_id: str, ts: float) -> None:
+        """An unthreaded post joins a recommended conversation window of its channel when the
+        channel has not been silent for a window gap since that window opened."""
+        store = self.ctx.store
+        p, ws = u.platform.value, u.workspace_id
+        shown = await store.db.fetchall(
+            "SELECT thread_id, shown_ts FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND user_id = ? "
+            "AND channel_id = ? AND shown_ts BETWEEN ? AND ?",
+            (p, ws, u.user_id, channel_id, ts - WINDOW_JOIN_S, ts),
+        )
+        for key, _ in shown:
+            opening = await store.get_message(p, ws, str(key))
+            # A thread is joined by posting in it; a window only lives while its channel talks.
+            if opening is None or opening.thread_id or not 0 <= ts - opening.ts <= WINDOW_JOIN_S:
+                continue
+            stamps = [
+                m.ts
+                for m in await store.channel_messages(p, ws, channel_id, since=opening.ts, until=ts)
+                if not m.thread_id
+            ] + [ts]
+            if all(b - a <= WINDOW_GAP_S for a, b in itertools.pairwise(stamps)):
+                await self._record_feedback(u, str(key), channel_id, "joined", ts, only_if_shown=True)
 
     async def _channel_feedback(self, p: str, ws: str, uid: str) -> dict[str, tuple[int, int]]:
         """``{channel: (shown, clicked or joined)}`` for this member."""

@@ -1,16 +1,26 @@
-"""Threads as recommendation items, built from stored messages, and candidate selection."""
+"""Conversations as recommendation items, built from stored messages, and candidate selection.
+
+An item is a thread, or a conversation window of unthreaded chat (``bot.conversations``: the QA
+index's windows), so a channel where members talk without threads is recommended conversation by
+conversation, not message by message. Items keep the ``thread_id`` name for their key: the thread
+id, or a window's first message id.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.conversations import conversation_keys
 from bot.store import MessageRow
+
+THREAD = "thread"
+WINDOW = "window"
 
 
 @dataclass
 class ThreadItem:
-    """A thread (conversation) as the recommender sees it at a point in time."""
+    """A conversation (thread or window) as the recommender sees it at a point in time."""
 
     thread_id: str
     channel_id: str
@@ -22,24 +32,44 @@ class ThreadItem:
     permalink: str = ""
     messages: int = 0
     participants: dict[str, int] = field(default_factory=dict)
+    kind: str = THREAD
 
 
 def thread_key(message: MessageRow) -> str:
-    """The conversation a message belongs to: its thread id, or itself when unthreaded."""
+    """The gold conversation of a message in an evaluation export: its thread id, or itself when
+    unthreaded (every conversation with a reply is a thread there)."""
     return message.thread_id or message.message_id
 
 
-def build_threads(messages: Iterable[MessageRow]) -> dict[str, ThreadItem]:
-    """Group live, human messages into threads (messages must be in time order)."""
+def is_counted(message: MessageRow) -> bool:
+    """Whether a message is part of the conversations the recommender sees (live, human)."""
+    return not (message.deleted or message.is_bot or not message.author_id)
+
+
+def build_threads(
+    messages: Sequence[MessageRow], *, keys: Mapping[str, str] | None = None, windows: bool = True
+) -> dict[str, ThreadItem]:
+    """Group live, human messages (time order) into conversations.
+
+    Args:
+        messages: Messages in time order; deleted, bot and author-less ones are skipped.
+        keys: ``{message id: conversation key}`` when the caller has it (``conversation_keys``
+            over the same messages); computed otherwise.
+        windows: Cut unthreaded chat into conversation windows (else each message stands alone).
+    """
+    live = [m for m in messages if is_counted(m)]
+    if keys is None:
+        keys = conversation_keys(live, windows=windows)
+    thread_ids = {m.thread_id for m in live if m.thread_id}
     threads: dict[str, ThreadItem] = {}
-    for m in messages:
-        if m.deleted or m.is_bot or not m.author_id:
-            continue
-        key = thread_key(m)
+    for m in live:
+        key = keys[m.message_id]
         item = threads.get(key)
         if item is None:
+            # A key that no message names as its thread is a window's (its first message's id).
+            kind = THREAD if key in thread_ids else WINDOW
             item = threads[key] = ThreadItem(
-                key, m.channel_id, m.author_id, m.ts, m.ts, m.text, m.message_id, m.permalink
+                key, m.channel_id, m.author_id, m.ts, m.ts, m.text, m.message_id, m.permalink, kind=kind
             )
         item.ts_last = max(item.ts_last, m.ts)
         item.messages += 1

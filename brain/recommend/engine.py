@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from bot.conversations import conversation_keys
 from bot.ml import Vector
 from bot.store import MessageRow, ReactionRow
 from brain.recommend.activity_prior import ActivityPrior
-from brain.recommend.candidates import ThreadItem, build_threads, thread_key
+from brain.recommend.candidates import THREAD, WINDOW, ThreadItem, build_threads, is_counted
 from brain.recommend.cf import ImplicitMF
 from brain.recommend.ranker import FEATURES, Features, freshness
 
@@ -57,12 +58,15 @@ def build_snapshot(
     reactions: Sequence[ReactionRow] = (),
     cf_factors: int = 16,
     seed: int = 0,
+    windows: bool = True,
 ) -> Snapshot:
-    """Learn threads, touches, the activity prior, CF factors and reply affinities from
+    """Learn conversations, touches, the activity prior, CF factors and reply affinities from
     ``messages`` (time order) strictly before ``now``; ``reactions`` to those messages add
-    "reacted" touches (interest, not participation: no CF or activity signal)."""
-    past = [m for m in messages if m.ts < now and not m.deleted and not m.is_bot and m.author_id]
-    threads = build_threads(past)
+    "reacted" touches (interest, not participation: no CF or activity signal). ``windows``: cut
+    unthreaded chat into conversation windows (see ``candidates``)."""
+    past = [m for m in messages if m.ts < now and is_counted(m)]
+    keys = conversation_keys(past, windows=windows)
+    threads = build_threads(past, keys=keys)
     touches: dict[str, list[Touch]] = defaultdict(list)
     stamps: dict[str, list[float]] = defaultdict(list)
     participation: dict[tuple[str, str], float] = defaultdict(float)
@@ -71,7 +75,7 @@ def build_snapshot(
     for t in threads.values():
         started_by[t.author_id].append(t.thread_id)
     for m in past:
-        key = thread_key(m)
+        key = keys[m.message_id]
         touches[m.author_id].append(Touch(m.message_id, key, m.ts, "wrote"))
         stamps[m.author_id].append(m.ts)
         participation[(m.author_id, key)] += 1.0
@@ -87,7 +91,7 @@ def build_snapshot(
             target = reacted_to.get(r.message_id)
             if target is None or r.ts >= now or r.user_id == target.author_id:  # one's own message says nothing
                 continue
-            key = thread_key(target)
+            key = keys[target.message_id]
             touches[r.user_id].append(Touch(key, key, r.ts, "reacted"))
             reactors.add(r.user_id)
         for user in reactors:  # profiles take each member's latest touches: keep them in time order
@@ -143,15 +147,18 @@ def features(
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
-def opening_items(messages: Iterable[MessageRow], since: float) -> dict[str, ThreadItem]:
-    """Threads opened at or after ``since``, known only by their opening message (offline catalogue)."""
+def opening_items(messages: Iterable[MessageRow], since: float, *, windows: bool = True) -> dict[str, ThreadItem]:
+    """Conversations opened at or after ``since``, known only by their opening message (offline
+    catalogue); ``windows`` as in :func:`build_snapshot`."""
+    live = [m for m in messages if m.ts >= since and is_counted(m)]
+    keys = conversation_keys(live, windows=windows)
+    thread_ids = {m.thread_id for m in live if m.thread_id}
     out: dict[str, ThreadItem] = {}
-    for m in messages:
-        if m.ts < since or m.deleted or m.is_bot or not m.author_id:
-            continue
-        key = thread_key(m)
+    for m in live:
+        key = keys[m.message_id]
         if key == m.message_id and key not in out:
+            kind = THREAD if key in thread_ids else WINDOW
             out[key] = ThreadItem(
-                key, m.channel_id, m.author_id, m.ts, m.ts, m.text, m.message_id, m.permalink, 1, {m.author_id: 1}
+                key, m.channel_id, m.author_id, m.ts, m.ts, m.text, m.message_id, m.permalink, 1, {m.author_id: 1}, kind
             )
     return out

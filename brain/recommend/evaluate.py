@@ -69,17 +69,22 @@ def make_task(
     until: float | None = None,
     lookback_days: float = 14.0,
     narrow: bool = False,
+    windows: bool = True,
 ) -> Task:
     """Snapshot before ``split``; truth from messages in ``[split, until)`` (``narrow``: the README's
-    narrower protocol, see the module docstring)."""
-    snapshot = build_snapshot(messages, split)
+    narrower protocol, see the module docstring).
+
+    The ranker sees conversations as the live brain does (``windows``: unthreaded chat cut into
+    conversation windows); the truth is the export's gold conversations (``thread_key``), so a
+    window is never a truth item, only a candidate that competes with the threads."""
+    snapshot = build_snapshot(messages, split, windows=windows)
     later = [m for m in messages if m.ts >= split and (until is None or m.ts < until)]
-    new = opening_items(later, split)
+    new = opening_items(later, split, windows=windows)
     if narrow:
-        # The protocol defines its pool by how the conversation turned out; the ranker still sees
-        # only each opening message.
-        grown = build_threads(later)
-        catalogue = [t for key, t in new.items() if len(grown[key].participants) >= 2]
+        # The protocol defines its pool by how the gold conversation turned out; the ranker still
+        # sees only each opening message.
+        grown = build_threads(later, windows=False)
+        catalogue = [t for key, t in new.items() if key in grown and len(grown[key].participants) >= 2]
     else:
         since = split - lookback_days * 86400
         catalogue = [t for t in snapshot.threads.values() if t.ts_last >= since] + list(new.values())
@@ -166,18 +171,20 @@ def evaluate(
     lookback_days: float = 14.0,
     seed: int = 0,
     narrow: bool = False,
+    windows: bool = True,
 ) -> tuple[list[MethodResult], RankerWeights]:
     """Run every method of :data:`METHODS`; returns results and the learned hybrid weights
-    (``narrow``: the README's narrower protocol, for validation and test alike)."""
+    (``narrow``: the README's narrower protocol, for validation and test alike; ``windows``: as in
+    :func:`make_task`)."""
     train = [m for m in messages if m.ts < split]
     val_split = split_time(train, 0.7)
     weights = learn_task_weights(
-        make_task(train, val_split, until=split, lookback_days=lookback_days, narrow=narrow),
+        make_task(train, val_split, until=split, lookback_days=lookback_days, narrow=narrow, windows=windows),
         vecs,
         half_life_days=half_life_days,
         lookback_days=lookback_days,
     )
-    task = make_task(messages, split, lookback_days=lookback_days, narrow=narrow)
+    task = make_task(messages, split, lookback_days=lookback_days, narrow=narrow, windows=windows)
     rng = np.random.default_rng(seed)
     rankers: dict[str, Callable[[list[ThreadItem], npt.NDArray[np.float64]], npt.NDArray[np.float64]]] = {
         "random": lambda c, x: rng.random(len(c)),

@@ -411,3 +411,59 @@ async def test_imported_reactions_reach_profiles_without_embedding_each_message(
     _, snap = await brain._snapshot("console", "local", clock.now().timestamp(), fresh=True)
     assert [(t.thread, t.kind) for t in snap.touches["zed"]] == [("t2", "reacted")]
     assert await brain._member_profile(user("zed"), snap, {}, live=False) is not None
+
+
+async def _unthreaded_chat(app: Any, adapter: Any) -> None:
+    """#general without threads: one conversation (minutes 60-64), a 36-minute silence, another."""
+    await _post(
+        app,
+        adapter,
+        make_message("anyone tried asyncio TaskGroup yet?", author="bob", message_id="g1", minutes=60),
+        make_message("yes, it cancels the siblings when one task fails", author="carol", message_id="g2", minutes=62),
+        make_message("TaskGroup replaced all my asyncio.gather calls", author="dave", message_id="g3", minutes=64),
+        make_message("office hours moved to friday", author="erin", message_id="g4", minutes=100),
+        make_message("friday works for me", author="bob", message_id="g5", minutes=105),
+    )
+
+
+async def test_unthreaded_chat_is_recommended_conversation_by_conversation(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await _unthreaded_chat(app, adapter)
+    recs = await brain.recommend(user("alice"), k=10)
+    # Two conversations (windows keyed by their first message), not five messages.
+    assert sorted(r.thread_id for r in recs) == ["g1", "g4"]
+    assert {r.title for r in recs} == {"anyone tried asyncio TaskGroup yet?", "office hours moved to friday"}
+    # A member who spoke in a conversation has joined it: it is not recommended to them.
+    assert [r.thread_id for r in await brain.recommend(user("carol"), k=10)] == ["g4"]
+
+
+async def test_a_window_reuses_the_qa_index_vector_of_the_same_conversation(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)
+    await _unthreaded_chat(app, adapter)
+
+    class RecordingIndex:
+        """The ``vectors`` lookup of the QA unit index, recording which unit ids it was asked for."""
+
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        async def vectors(self, ids: list[str]) -> dict[str, Any]:
+            self.asked.extend(ids)
+            return {i: np.full(4, 0.5, dtype=np.float32) for i in ids}
+
+    index = RecordingIndex()
+    app.services.register("unit_index", index)
+    await brain.recommend(user("alice"), k=10)
+    assert {"win:console:local:general:g1#0", "win:console:local:general:g4#0"} <= set(index.asked)
+
+
+async def test_posting_in_a_recommended_window_counts_as_joining_it(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app)  # the clock (and the recommendation) at minute 120
+    await _unthreaded_chat(app, adapter)
+    assert sorted(r.thread_id for r in await brain.recommend(user("alice"), k=10)) == ["g1", "g4"]
+    # 20 minutes after g5: the second conversation is still going; the first ended in a silence.
+    await _post(app, adapter, make_message("friday it is", author="alice", message_id="g6", minutes=125))
+    assert await brain.feedback_rows(user("alice")) == [("g4", "joined")]
+    # After a silence longer than a window gap, a post starts a new conversation: nothing joined.
+    await _post(app, adapter, make_message("anyone around?", author="alice", message_id="g7", minutes=200))
+    assert await brain.feedback_rows(user("alice")) == [("g4", "joined")]

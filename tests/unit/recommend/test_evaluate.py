@@ -161,3 +161,19 @@ def test_vector_cache_is_reused_for_its_encoder_and_ignored_for_another(tmp_path
     plain.save()
     assert DiskVectorCache(untagged, encoder="minilm").stale
     assert not DiskVectorCache(untagged).stale
+
+
+def test_windows_of_unthreaded_chat_are_candidates_but_never_truth() -> None:
+    rows = _history()
+    split = split_time(rows, 0.7)
+    # Unanswered posts a minute apart after the split: one window for the ranker, while the
+    # export's gold structure says each stands alone, so nobody "replied" to anyone.
+    rows += [MessageRow("slack", "T", f"9{i}.5", "C", f"U{i}", split + 600 + 60 * i, "anyone here?") for i in range(3)]
+    rows.sort(key=lambda m: m.ts)
+    task = make_task(rows, split)
+    keys = {t.thread_id for t in task.catalogue}
+    assert "90.5" in keys and "91.5" not in keys and "92.5" not in keys
+    assert all("90.5" not in truth for truth in task.truth.values())
+    assert {"90.5", "91.5", "92.5"} <= {t.thread_id for t in make_task(rows, split, windows=False).catalogue}
+    # The narrower protocol's pool is gold conversations with two or more members: no window.
+    assert "90.5" not in {t.thread_id for t in make_task(rows, split, narrow=True).catalogue}
