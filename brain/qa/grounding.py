@@ -82,20 +82,90 @@ def _sentence_key(sentence: str) -> str:
 
 
 def unique_sentences(sentences: Sequence[str]) -> list[str]:
-    """``sentences`` without repeats and without bare list markers ("2.").
+    """``sentences`` without repeats, without list items they already said, and without bare list
+    markers ("2.").
 
-    Small models loop ("4. Paste the manifest [1]. 5. Paste the manifest [1]. ..."); a repeat adds
-    nothing for the reader and must not inflate the share of supported sentences either.
+    Small models loop ("4. Paste the manifest [1]. 5. Paste the manifest [1]. ..."), also inside
+    one sentence ("your messages, your reactions, and your messages [1]."); a repeat adds nothing
+    for the reader and must not inflate the share of supported sentences either.
     """
     seen: set[str] = set()
     unique = []
     for sentence in sentences:
+        # Within a sentence only: steps legitimately recur across sentences ("..., then restart it").
+        sentence = without_repeated_items(sentence)
         key = _sentence_key(sentence)
         if not key or key in seen:
             continue
         seen.add(key)
         unique.append(sentence)
     return unique
+
+
+# A list item this long (words) is a statement worth saying once; shorter ones ("and so on",
+# "for example") legitimately recur.
+_MIN_ITEM_WORDS = 4
+_CONJUNCTION = re.compile(r"^([,;]?\s*)(and|or)\s+", re.IGNORECASE)
+_SEPARATOR = re.compile(r"^[,;]")
+_ITEM_TAIL = re.compile(r"(?:\s*\[\d{1,2}\])*\s*[.!?:]*\s*$")
+
+
+def list_items(sentence: str) -> list[str]:
+    """``sentence`` cut before each comma and semicolon outside brackets and code spans; every
+    piece after the first starts with its separator, so ``"".join`` gives the sentence back."""
+    items: list[str] = []
+    depth, code, start = 0, False, 0
+    for i, ch in enumerate(sentence):
+        if ch == "`":
+            code = not code
+        elif code:
+            continue
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch in ",;" and depth == 0:
+            items.append(sentence[start:i])
+            start = i
+    items.append(sentence[start:])
+    return items
+
+
+def without_repeated_items(sentence: str) -> str:
+    """``sentence`` without list items (of :data:`_MIN_ITEM_WORDS` words or more) it already said.
+    A dropped last item hands its citations and end punctuation, and its "and", to the item now
+    last."""
+    items = list_items(sentence)
+    if len(items) < 2:
+        return sentence
+    said: set[str] = set()
+    kept: list[str] = []
+    last_dropped = False
+    for item in items:
+        key = _sentence_key(_SEPARATOR.sub("", _CONJUNCTION.sub("", item)))
+        last_dropped = len(key.split()) >= _MIN_ITEM_WORDS and key in said
+        if not last_dropped:
+            said.add(key)
+            kept.append(item)
+    if len(kept) == len(items):
+        return sentence
+    if last_dropped:
+        final = items[-1]
+        tail = final[_tail_start(final) :]
+        end = kept[-1][: _tail_start(kept[-1].rstrip())]
+        conjunction = _CONJUNCTION.match(final)
+        if conjunction and len(kept) > 1 and not _CONJUNCTION.match(end):
+            separator = _SEPARATOR.match(end)
+            body = _SEPARATOR.sub("", end).lstrip()
+            end = f"{separator.group(0) if separator else ''} {conjunction.group(2)} {body}"
+        kept[-1] = end + tail
+    return "".join(kept)
+
+
+def _tail_start(text: str) -> int:
+    """Where ``text``'s trailing citation marks and end punctuation begin (its length if none)."""
+    found = _ITEM_TAIL.search(text)
+    return found.start() if found else len(text)
 
 
 def drop_unfinished_tail(text: str) -> str:

@@ -107,6 +107,28 @@ def test_a_looping_draft_is_told_once_and_its_cut_off_tail_dropped() -> None:
     assert grounding.drop_unfinished_tail("Run it [1]. Then run `make test`") == "Run it [1]. Then run `make test`"
 
 
+def test_a_list_item_a_sentence_already_said_is_dropped() -> None:
+    # Seen from the bundled model on "what does /forget-me delete?": the list loops back to its start.
+    loop = (
+        "The text of all your stored messages (they become tombstones), your reactions, feedback and settings, "
+        "your search index entries, and the text of all your stored messages (they become tombstones) [1]."
+    )
+    assert grounding.unique_sentences([loop]) == [
+        "The text of all your stored messages (they become tombstones), your reactions, feedback and settings, "
+        "and your search index entries [1]."
+    ]
+    # A repeat in the middle goes with its separator; short items ("and so on") may recur; commas
+    # inside code spans and brackets do not cut items.
+    assert grounding.unique_sentences(["Set the token in the env, set the token in the env; then restart [2]!"]) == [
+        "Set the token in the env; then restart [2]!"
+    ]
+    kept = "Run `f(a, b, c, d)` twice, then `f(a, b, c, d)` once more, and so on, and so on."
+    assert grounding.unique_sentences([kept]) == [kept]
+    # Across sentences a step may recur.
+    steps = ["Edit the config, then restart the bot [1].", "Change the token, then restart the bot [2]."]
+    assert grounding.unique_sentences(steps) == steps
+
+
 async def test_answer_keeps_one_copy_of_a_repeated_sentence_and_drops_a_truncated_tail() -> None:
     from bot.testing import ScriptedLLM
     from brain.qa.access import AccessScope
