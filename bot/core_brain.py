@@ -16,6 +16,7 @@ from bot.events import Button, ButtonClicked, CommandInvoked, UserRef
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
+    from bot.config import Settings
 
 FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
 
@@ -43,6 +44,35 @@ CONFIG_BOUNDS: dict[str, tuple[float, float | None]] = {
     "retention_days": (1, None),
     "exploration_share": (0.0, 1.0),
     "human_first_minutes": (0.0, None),
+}
+
+
+def config_defaults(settings: Settings) -> dict[str, Any]:
+    """What each of :data:`CONFIG_KEYS` is while no admin has set it: the deployment's settings
+    (``guildhall.toml`` / environment), which a workspace value overrides."""
+    return {
+        "alerts_channel": settings.activity.alerts_channel_id,
+        "digest_default_on": settings.recommend.digest_default_on,
+        "digest_time": settings.recommend.digest_time,
+        "digest_size": settings.recommend.digest_size,
+        "qa_help_channels": settings.qa.help_channel_ids,
+        "qa_answer_unanswered_after_min": settings.qa.answer_unanswered_after_min,
+        "index_private_channels": settings.privacy.index_private_channels,
+        "deny_channels": settings.privacy.deny_channels,
+        "retention_days": settings.privacy.retention_days,
+        "exploration_share": settings.recommend.exploration_share,
+        "shadow_channels": [],
+        "moderators_channel": None,
+        "human_first_minutes": settings.community.human_first_minutes,
+    }
+
+
+# How an unset key without a deployment default behaves, in words.
+UNSET_MEANS: dict[str, str] = {
+    "alerts_channel": "none: trend alerts are not posted",
+    "qa_answer_unanswered_after_min": "off: unanswered questions are not picked up",
+    "retention_days": "keep forever",
+    "moderators_channel": "the alerts channel",
 }
 
 
@@ -283,10 +313,16 @@ class CoreBrain(Brain):
         platform = cmd.platform.value
         words = cmd.text.split(maxsplit=2)
         if not words or words[0] == "show":
-            lines = ["**Settings**"]
+            lines = ["**Settings** (_default_: not set here; `/guildhall config set KEY VALUE` overrides)"]
+            defaults = config_defaults(self.ctx.settings)
             for key in sorted(CONFIG_KEYS):
                 value = await self.ctx.store.get_workspace_setting(platform, ws, key)
-                lines.append(f"• `{key}` = {json.dumps(value) if value is not None else '(default)'}")
+                if value is not None:
+                    lines.append(f"• `{key}` = {json.dumps(value)}")
+                    continue
+                default = defaults[key]
+                shown = json.dumps(default) if default not in (None, []) else UNSET_MEANS.get(key, "none")
+                lines.append(f"• `{key}` = {shown} _(default)_")
             return CommandResult("\n".join(lines))
         if words[0] != "set" or len(words) < 3:
             return CommandResult("Usage: `/guildhall config set KEY VALUE` or `/guildhall config show`.")

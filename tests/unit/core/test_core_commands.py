@@ -85,3 +85,19 @@ async def test_unknown_command_and_a_crashing_handler_get_answers(make_app) -> N
     await adapter.inject(command("definitely-not-a-command"))
     await app.bus.drain()
     assert "Unknown command" in last_reply(adapter).text
+
+
+async def test_config_show_gives_each_keys_value_and_says_which_are_defaults(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(command("guildhall config", "set digest_size 3", admin=True))
+    await app.bus.drain()
+    await adapter.inject(command("guildhall config", "show", admin=True))
+    await app.bus.drain()
+    lines = {line.split("`")[1]: line for line in last_reply(adapter).text.splitlines() if line.startswith("• `")}
+    assert lines["digest_size"] == "• `digest_size` = 3"  # set here: no default marker
+    # Not set: the deployment's value, marked as the default, or what unset means.
+    assert lines["digest_time"] == '• `digest_time` = "09:00" _(default)_'
+    assert lines["exploration_share"] == "• `exploration_share` = 0.2 _(default)_"
+    assert lines["retention_days"] == "• `retention_days` = keep forever _(default)_"
+    assert lines["moderators_channel"] == "• `moderators_channel` = the alerts channel _(default)_"
+    assert lines["shadow_channels"] == "• `shadow_channels` = none _(default)_"
