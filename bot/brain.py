@@ -292,6 +292,11 @@ class BrainContext:
         return action
 
 
+def plural(count: int, noun: str) -> str:
+    """``"1 member"``, ``"3 members"``: a count with its noun (regular plurals only)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 class Brain:
     """Base class: subclasses set ``name`` and decorate methods with @listen / @every / @command."""
 
@@ -318,6 +323,11 @@ class Brain:
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """Everything this brain keeps about ``user`` (data access request)."""
         return {}
+
+    async def status(self, platform: str, workspace_id: str) -> list[str]:
+        """One-line facts for ``/guildhall status`` about this workspace (cheap: nothing is loaded
+        for it)."""
+        return []
 
     # -- introspection used by the app -----------------------------------------------------------
     def listeners(self) -> list[tuple[tuple[type[Event], ...], int, Callable[[Any], Awaitable[None]]]]:

@@ -8,15 +8,19 @@ leaderboard rows), then writes an audit record without content.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.brain import Brain, CommandResult, command, every, listen
+from bot.brain import Brain, CommandResult, command, every, listen, plural
 from bot.events import Button, ButtonClicked, CommandInvoked, UserRef
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
     from bot.config import Settings
+
+log = logging.getLogger(__name__)
 
 FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
 
@@ -332,6 +336,44 @@ class CoreBrain(Brain):
             return CommandResult(f"Not changed: {exc}.")
         await self.ctx.store.set_workspace_setting(platform, ws, words[1], value)
         return CommandResult(f"`{words[1]}` is now {json.dumps(value)}.")
+
+    @command("guildhall status", description="What Guildhall knows and runs in this workspace", admin=True)
+    async def status_command(self, cmd: CommandInvoked) -> CommandResult:
+        platform, ws = cmd.platform.value, cmd.channel.workspace_id
+        lines = ["**Guildhall status**"]
+        for brain in self._app.brains:
+            try:
+                lines.extend(f"• {line}" for line in await brain.status(platform, ws))
+            except Exception:  # one brain's broken report must not hide the others'
+                log.exception("status of brain %s failed", brain.name)
+                lines.append(f"• {brain.name}: status unavailable (see the bot's log)")
+        return CommandResult("\n".join(lines))
+
+    async def status(self, platform: str, workspace_id: str) -> list[str]:
+        """Brains, stored history and privacy state of the workspace."""
+        db, scope = self.ctx.store.db, (platform, workspace_id)
+        row = await db.fetchone(
+            "SELECT COUNT(*), COUNT(DISTINCT author_id), COUNT(DISTINCT channel_id), MAX(ts) FROM messages "
+            "WHERE platform = ? AND workspace_id = ? AND deleted = 0",
+            scope,
+        )
+        messages, members, channels, latest = row if row else (0, 0, 0, None)
+        when = (
+            f" (latest {datetime.fromtimestamp(float(latest), self.ctx.settings.tz):%Y-%m-%d %H:%M %Z})"
+            if latest is not None
+            else ""
+        )
+        opted_out = len(await self.ctx.store.members_with_setting(platform, workspace_id, "opted_out", True))
+        days = await self.ctx.store.get_workspace_setting(platform, workspace_id, "retention_days")
+        days = days if days is not None else self.ctx.settings.privacy.retention_days
+        brains = ", ".join(b.name for b in self._app.brains if b is not self) or "none"
+        return [
+            f"Brains: {brains}",
+            f"History: {plural(messages, 'message')} by {plural(members, 'member')} in "
+            f"{plural(channels, 'channel')}{when}",
+            f"Privacy: {plural(opted_out, 'member')} opted out · retention: "
+            + (f"{days} days" if days is not None else "keep forever"),
+        ]
 
     @command(
         "guildhall alerts-channel",

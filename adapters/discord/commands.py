@@ -122,6 +122,10 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
     async def digest(interaction: discord.Interaction, setting: DigestSetting, value: str | None = None) -> None:
         await run(interaction, "guildhall digest", [("setting", setting), ("value", value or "")])
 
+    @admin.command(name="status", description="What Guildhall knows and runs in this workspace")
+    async def status(interaction: discord.Interaction) -> None:
+        await run(interaction, "guildhall status", [])
+
     tree.add_command(admin)
     return tree
 

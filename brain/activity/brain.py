@@ -140,6 +140,14 @@ class ActivityBrain(Brain):
         )
         return str(row[0]) if row else None
 
+    async def status(self, platform: str, workspace_id: str) -> list[str]:
+        """Where trend alerts go."""
+        channel = await self._alerts_channel(platform, workspace_id)
+        if channel is None:
+            return ["Trend alerts: no channel set (`/guildhall alerts-channel`), so none are posted"]
+        row = await self.ctx.store.get_channel(platform, workspace_id, channel.channel_id)
+        return [f"Trend alerts: posted in #{row.name if row and row.name else channel.channel_id}"]
+
     async def _alerts_channel(self, platform: str, workspace_id: str) -> ChannelRef | None:
         channel_id = await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")
         channel_id = channel_id or self.ctx.settings.activity.alerts_channel_id

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.brain import Brain, CommandResult, command, listen
+from bot.brain import Brain, CommandResult, command, listen, plural
 from bot.clock import to_epoch
 from bot.events import (
     AddReaction,
@@ -637,6 +637,30 @@ class CommunityBrain(Brain):
         return out
 
     # -- privacy ---------------------------------------------------------------------------------
+    async def status(self, platform: str, workspace_id: str) -> list[str]:
+        """Help channels and their wait for humans; shadow mode and the drafts waiting for a moderator."""
+        store, settings = self.ctx.store, self.ctx.settings
+
+        async def names(key: str, default: list[str]) -> str:
+            value = await store.get_workspace_setting(platform, workspace_id, key)
+            chosen = value if isinstance(value, list) else default
+            return ", ".join(f"#{c.lstrip('#')}" for c in chosen)
+
+        minutes = await store.get_workspace_setting(
+            platform, workspace_id, "human_first_minutes", settings.community.human_first_minutes
+        )
+        help_channels = await names("qa_help_channels", settings.qa.help_channel_ids) or "none (forums count as help)"
+        shadow = await names("shadow_channels", [])
+        row = await store.db.fetchone(
+            "SELECT COUNT(*) FROM community_drafts WHERE platform = ? AND workspace_id = ? AND status = 'pending'",
+            (platform, workspace_id),
+        )
+        waiting = int(row[0]) if row else 0
+        return [
+            f"Help channels: {help_channels} · the bot waits {minutes:g} min for a human",
+            f"Shadow mode: {shadow} · {plural(waiting, 'draft')} waiting" if shadow else "Shadow mode: off",
+        ]
+
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's expert-ping counters and the drafted answers to their questions."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id

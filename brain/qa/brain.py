@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -59,6 +60,7 @@ REBUILD_WAIT_S = 120.0
 
 FEEDBACK_ACTION = "qa.feedback"
 FEEDBACK_KIND = "qa"
+STATUS_DAYS = 7  # the window of the answer counts in /guildhall status
 # A brain that answers unanswered help-channel questions itself (the community brain: human-first,
 # shadow-mode drafts) registers as this service, and answer_unanswered below stands down.
 HELP_CHANNEL_OWNER = "help_channel_answers"
@@ -559,6 +561,46 @@ class QABrain(Brain):
         from brain.qa.llm.factory import warmup  # present whenever the llm service could be built
 
         await warmup(llm)
+
+    # -- status --------------------------------------------------------------------------------
+    async def status(self, platform: str, workspace_id: str) -> list[str]:
+        """Answers and feedback of the last week, the index, the models (nothing is loaded for it)."""
+        db, scope = self.ctx.store.db, (platform, workspace_id)
+        since = self.ctx.clock.now().timestamp() - STATUS_DAYS * 86400
+        answers = await db.fetchone(
+            "SELECT COUNT(*), COALESCE(SUM(abstained), 0) FROM qa_answers WHERE platform = ? AND workspace_id = ? "
+            "AND ts >= ?",
+            (*scope, since),
+        )
+        votes: dict[str, int] = dict(
+            await db.fetchall(
+                "SELECT value, COUNT(*) FROM feedback WHERE platform = ? AND workspace_id = ? AND kind = ? "
+                "AND ts >= ? GROUP BY value",
+                (*scope, FEEDBACK_KIND, since),
+            )
+        )
+        total, abstained = (int(answers[0]), int(answers[1])) if answers else (0, 0)
+        lines = [
+            f"Answers (last {STATUS_DAYS} days): {total - abstained} answered, {abstained} abstained · "
+            f"feedback 👍 {votes.get('up', 0)} / 👎 {votes.get('down', 0)}"
+        ]
+        if self._indexer is None:
+            lines.append("Index: not loaded yet (it loads with the first question or `/guildhall index`)")
+        else:
+            kinds = Counter(
+                u.kind for u in self._indexer.bm25.units() if u.kind == "doc" or (u.platform, u.workspace_id) == scope
+            )
+            pending = self._indexer.pending
+            lines.append(
+                f"Index: {kinds['thread']} thread, {kinds['window']} conversation and {kinds['doc']} doc units"
+                + (f" · {pending} changes waiting" if pending else "")
+            )
+        settings = self.ctx.settings
+        llm = self.ctx.services.peek("llm")
+        state = "not loaded yet" if llm is None or not getattr(llm, "loaded", True) else "ready"
+        model = settings.llm.model if settings.llm.backend == "transformers" else settings.llm.openai_model
+        lines.append(f"Models: embeddings {settings.embeddings.model} · LLM {settings.llm.backend} {model} ({state})")
+        return lines
 
     # -- privacy -------------------------------------------------------------------------------
     async def forget_member(self, user: UserRef) -> dict[str, int]:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
-from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
+from bot.brain import Brain, BrainContext, CommandResult, command, every, listen, plural
 from bot.conversations import WINDOW_GAP_S
 from bot.events import (
     ButtonClicked,
@@ -675,6 +675,29 @@ class RecommendBrain(Brain):
             )
             counts[table] = int(row[0]) if row else 0
         return counts
+
+    async def status(self, platform: str, workspace_id: str) -> list[str]:
+        """Who gets the daily digest, when, and how big."""
+        store, cfg = self.ctx.store, self.ctx.settings.recommend
+        default_on = bool(
+            await store.get_workspace_setting(platform, workspace_id, "digest_default_on", cfg.digest_default_on)
+        )
+        opted_out = await store.members_with_setting(platform, workspace_id, "opted_out", True)
+        if default_on:
+            rows = await store.db.fetchall(
+                "SELECT user_id FROM users WHERE platform = ? AND workspace_id = ? AND is_bot = 0",
+                (platform, workspace_id),
+            )
+            off = await store.members_with_setting(platform, workspace_id, DIGEST_KEY, False)
+            subscribed = {str(r[0]) for r in rows} - off - opted_out
+        else:
+            subscribed = await store.members_with_setting(platform, workspace_id, DIGEST_KEY, True) - opted_out
+        at = await store.get_workspace_setting(platform, workspace_id, "digest_time", cfg.digest_time)
+        size = await store.get_workspace_setting(platform, workspace_id, "digest_size", cfg.digest_size)
+        return [
+            f"Digest: {plural(len(subscribed), 'member')} subscribed (default {'on' if default_on else 'off'}) · "
+            f"{size} threads daily at {at}, each member's time zone"
+        ]
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's recommendation feedback and what was shown to them (profiles are derived

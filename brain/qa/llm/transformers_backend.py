@@ -147,6 +147,11 @@ class TransformersLLM:
         self._lock = asyncio.Lock()
         self.load_seconds = 0.0
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (it loads on first use, or in :meth:`warmup`)."""
+        return self._model is not None
+
     async def _ready(self) -> MicroBatcher:
         if self._batcher is not None:
             return self._batcher

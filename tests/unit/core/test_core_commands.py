@@ -101,3 +101,44 @@ async def test_config_show_gives_each_keys_value_and_says_which_are_defaults(mak
     assert lines["retention_days"] == "• `retention_days` = keep forever _(default)_"
     assert lines["moderators_channel"] == "• `moderators_channel` = the alerts channel _(default)_"
     assert lines["shadow_channels"] == "• `shadow_channels` = none _(default)_"
+
+
+async def test_status_reports_every_brain_without_loading_anything(make_app) -> None:
+    app, adapter = await make_app(brains=["qa", "recommend", "activity", "community"])
+
+    async def status() -> list[str]:
+        await adapter.inject(command("guildhall status", admin=True))
+        await app.bus.drain()
+        reply = last_reply(adapter)
+        assert reply.ephemeral and reply.text.startswith("**Guildhall status**")
+        return reply.text.splitlines()[1:]
+
+    assert "• Index: not loaded yet (it loads with the first question or `/guildhall index`)" in await status()
+    await adapter.inject(make_message("asyncio timeouts, anyone?", author="ana", message_id="s1"))
+    await adapter.inject(make_message("use asyncio.timeout()", author="bob", message_id="s2", minutes=1))
+    await adapter.inject(command("optout", author="bob"))
+    await adapter.inject(command("guildhall config", "set shadow_channels help", admin=True))
+    await adapter.inject(command("guildhall config", "set retention_days 30", admin=True))
+    await app.bus.drain()
+    lines = await status()
+    assert lines[0] == "• Brains: qa, recommend, activity, community"
+    assert lines[1].startswith("• History: 2 messages by 2 members in 1 channel (latest ")
+    assert lines[2] == "• Privacy: 1 member opted out · retention: 30 days"
+    assert "• Answers (last 7 days): 0 answered, 0 abstained · feedback 👍 0 / 👎 0" in lines
+    assert "• Index: 0 thread, 0 conversation and 0 doc units · 2 changes waiting" in lines
+    assert "• Digest: 0 members subscribed (default off) · 5 threads daily at 09:00, each member's time zone" in lines
+    assert any(line.startswith("• Trend alerts: no channel set") for line in lines)
+    assert "• Shadow mode: #help · 0 drafts waiting" in lines
+    # A question applies the waiting changes: the two messages are one conversation window.
+    await adapter.inject(command("ask", "how do I time out an await?", author="cy"))
+    await app.bus.drain()
+    lines = await status()
+    assert "• Index: 0 thread, 1 conversation and 0 doc units" in lines
+    assert any(line.startswith("• Answers (last 7 days): ") and "0 answered, 0 abstained" not in line for line in lines)
+
+
+async def test_status_is_for_admins_only(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(command("guildhall status", author="mallory"))
+    await app.bus.drain()
+    assert "for community admins" in last_reply(adapter).text

@@ -12,8 +12,10 @@ from typer.testing import CliRunner
 
 from adapters.discord.adapter import DiscordAdapter, gateway_intents, make_client
 from adapters.discord.cli import sync_commands
+from bot.app import BRAINS, load_brain_class
 from bot.cli import app as cli_app
 from bot.config import DiscordSettings, Settings
+from bot.core_brain import CoreBrain
 from bot.events import CommandInvoked, MessagePosted
 from tests.unit.adapters.discord.fakes import (
     BOT_ID,
@@ -34,7 +36,7 @@ from tests.unit.adapters.discord.harness import EchoBrain, Env, Seen, drain
 GUILD_COMMANDS = "/applications/{application_id}/guilds/{guild_id}/commands"
 GLOBAL_COMMANDS = "/applications/{application_id}/commands"
 EVERYONE = {"ask", "recommend", "leaderboard", "trends", "experts", "optout", "optin", "forget-me", "help"}
-ADMIN = {"index", "config", "alerts-channel", "digest"}
+ADMIN = {"index", "config", "alerts-channel", "digest", "status"}
 
 
 def opt(name: str, value: object, kind: int = 3) -> dict[str, object]:
@@ -76,6 +78,7 @@ def opt(name: str, value: object, kind: int = 3) -> dict[str, object]:
             "send-now",
             (("setting", "send-now"),),
         ),
+        ("status", "guildhall", [], "guildhall status", "", ()),
     ],
 )
 async def test_slash_commands_reach_brains_with_slack_style_text(
@@ -104,6 +107,20 @@ def test_admin_group_is_hidden_by_default_permissions(env: Env) -> None:
     for name in EVERYONE:
         command = env.adapter.tree.get_command(name)
         assert command is not None and command.default_permissions is None
+
+
+def test_every_command_a_brain_registers_has_a_discord_command(env: Env) -> None:
+    brains = [load_brain_class(name) for name in BRAINS] + [CoreBrain]
+    registered = {
+        spec.name
+        for cls in brains
+        for attr in dir(cls)
+        if (spec := getattr(getattr(cls, attr, None), "__guildhall_command__", None)) is not None
+    }
+    group = env.adapter.tree.get_command("guildhall")
+    assert isinstance(group, app_commands.Group)
+    on_discord = {c.name for c in env.adapter.tree.get_commands() if c.name != "guildhall"}
+    assert registered == on_discord | {f"guildhall {c.name}" for c in group.commands}
 
 
 async def test_sync_commands_to_one_guild_sends_every_command(
