@@ -19,8 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from bot.clock import Clock
-from bot.ml import Embedder, Unit, UnitIndex
+from bot.ml import Embedder, Unit, UnitIndex, Vector
 from bot.store import ChannelRow, MessageRow, Store
 from brain.qa.bm25 import BM25Index
 from brain.qa.legacy_ids import requalify_index
@@ -49,12 +51,14 @@ class IndexStats:
     units_deleted: int = 0
     groups: int = 0
     seconds: float = 0.0
+    texts_embedded: int = 0  # upserted units whose text changed (the others kept their vector)
 
     def as_dict(self) -> dict[str, float]:
         """Plain dict for CLI / JSON output."""
         return {
             "units_upserted": self.units_upserted,
             "units_deleted": self.units_deleted,
+            "texts_embedded": self.texts_embedded,
             "groups": self.groups,
             "seconds": round(self.seconds, 3),
         }
@@ -315,10 +319,31 @@ class Indexer:
         for start in range(0, len(units), _EMBED_BATCH * 8):
             part = units[start : start + _EMBED_BATCH * 8]
             texts = [embedding_text(u) for u in part]
-            vectors = await asyncio.to_thread(self.embedder.embed, texts)
-            await self.index.upsert(part, vectors)
+            vectors = await self._vectors(part, texts)
+            stats.texts_embedded += sum(1 for u in part if u.unit_id not in vectors)
+            if len(vectors) < len(part):
+                missing = [i for i, u in enumerate(part) if u.unit_id not in vectors]
+                fresh = await asyncio.to_thread(self.embedder.embed, [texts[i] for i in missing])
+                vectors.update({part[i].unit_id: fresh[n] for n, i in enumerate(missing)})
+            await self.index.upsert(part, np.stack([vectors[u.unit_id] for u in part]))
         self._add_local(units)
         stats.units_upserted += len(units)
+
+    async def _vectors(self, units: Sequence[Unit], texts: Sequence[str]) -> dict[str, Vector]:
+        """Stored vectors of the units whose embedded text is unchanged: a reply rebuilds every
+        chunk of its thread, and ``index all`` every unit, but only changed text needs the encoder."""
+        same = [
+            u.unit_id
+            for u, text in zip(units, texts, strict=True)
+            if (old := self.bm25.get(u.unit_id)) is not None and embedding_text(old) == text
+        ]
+        if not same:
+            return {}
+        try:
+            return dict(await self.index.vectors(same))
+        except Exception:  # a store without stored vectors (or a failed read) costs only the encoder's time
+            log.warning("qa: stored vectors unavailable; embedding %d unchanged units again", len(same), exc_info=True)
+            return {}
 
     def _add_local(self, units: Sequence[Unit]) -> None:
         self._remove_local([u.unit_id for u in units if u.unit_id in self.bm25])

@@ -141,3 +141,41 @@ async def test_indexer_embeds_the_context_but_bm25_and_the_store_keep_the_chunk_
     assert [s.unit.unit_id for s in bm25.search("poetry lock", k=5)] == ["thread:slack:T1:0#0"]
     stored = {u.unit_id: u for u in await index.all_units()}
     assert all(stored[u.unit_id].extra == u.extra and stored[u.unit_id].text == u.text for u in later)
+
+
+async def test_only_changed_text_is_embedded_again(tmp_path: Path) -> None:
+    """A reply rebuilds every chunk of its thread, and `index all` every unit; the unchanged ones
+    keep their stored vector instead of going through the encoder again (also after a restart)."""
+    store = await open_store(f"sqlite:///{tmp_path}/store.db")
+    await store.upsert_channels([CH])
+    long = "z" * 1190
+    await store.upsert_messages(
+        [msg("0", 0, "how do I pin poetry lock files", thread="0")]
+        + [msg(str(i), i, f"answer {i} {long}", thread="0", author="u2") for i in range(1, 4)]
+    )
+    embedder = RecordingEmbedder()
+    index = ChromaUnitIndex(open_chroma_client(VectorSettings(path=str(tmp_path / "chroma"))), "t", embedder.dim)
+    indexer = Indexer(store, embedder, index, BM25Index(), clock=SystemClock())
+    first = await indexer.index_all()
+    assert first.units_upserted == first.texts_embedded == 4  # the question, then one chunk per answer
+    before = await index.vectors(["thread:slack:T1:0#0"])
+    # A reply rebuilds the thread: only its own new chunk is text the encoder has not seen.
+    reply = msg("4", 4, "thanks, that worked", thread="0", author="u1")
+    await store.upsert_messages([reply])
+    indexer.touch(reply)
+    embedder.seen.clear()
+    live = await indexer.flush()
+    assert live.units_upserted == 5 and live.texts_embedded == 1
+    assert len(embedder.seen) == 1 and "thanks, that worked" in embedder.seen[0]
+    again = await indexer.index_all()
+    assert again.texts_embedded == 0 and again.units_upserted == 5
+    # After a restart the units come back from the vector store and still keep their vectors.
+    restarted = Indexer(store, embedder, index, BM25Index(), clock=SystemClock())
+    await restarted.load()
+    assert (await restarted.index_all()).texts_embedded == 0
+    after = await index.vectors(["thread:slack:T1:0#0"])
+    assert (after["thread:slack:T1:0#0"] == before["thread:slack:T1:0#0"]).all()
+    # An edit changes its chunk's text: that chunk is embedded again.
+    await store.upsert_messages([msg("1", 1, f"answer one, edited {long}", thread="0", author="u2")])
+    assert (await restarted.index_all()).texts_embedded >= 1
+    await store.close()
