@@ -532,7 +532,7 @@ class QABrain(Brain):
         stats = await indexer.index_all()
         return CommandResult(
             f"Indexed {stats.units_upserted} units from {stats.groups} channels "
-            f"({stats.units_deleted} stale removed) in {stats.seconds:.1f} s.",
+            f"({stats.texts_embedded} new or changed, {stats.units_deleted} stale removed) in {stats.seconds:.1f} s.",
             data=stats.as_dict(),
         )
 

@@ -181,7 +181,8 @@ def index_all_command(as_json: JsonOpt = False, config: ConfigOpt = None) -> Non
     emit(
         stats,
         as_json,
-        f"indexed {stats['units_upserted']:.0f} units from {stats['groups']:.0f} channels in {stats['seconds']:.1f} s",
+        f"indexed {stats['units_upserted']:.0f} units ({stats['texts_embedded']:.0f} new or changed texts embedded) "
+        f"from {stats['groups']:.0f} channels in {stats['seconds']:.1f} s",
     )
 
 
