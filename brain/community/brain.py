@@ -636,7 +636,7 @@ class CommunityBrain(Brain):
             out.append((row[1] or unit.title or unit.text[:60], unit.url, item.score))
         return out
 
-    # -- privacy ---------------------------------------------------------------------------------
+    # -- status ----------------------------------------------------------------------------------
     async def status(self, platform: str, workspace_id: str) -> list[str]:
         """Help channels and their wait for humans; shadow mode and the drafts waiting for a moderator."""
         store, settings = self.ctx.store, self.ctx.settings
@@ -661,6 +661,7 @@ class CommunityBrain(Brain):
             f"Shadow mode: {shadow} · {plural(waiting, 'draft')} waiting" if shadow else "Shadow mode: off",
         ]
 
+    # -- privacy ---------------------------------------------------------------------------------
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's expert-ping counters and the drafted answers to their questions."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id

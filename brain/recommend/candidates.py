@@ -41,6 +41,12 @@ def thread_key(message: MessageRow) -> str:
     return message.thread_id or message.message_id
 
 
+def conversation_kind(key: str, thread_ids: set[str]) -> str:
+    """:data:`THREAD` when some message names ``key`` as its thread, else :data:`WINDOW` (a window's
+    key is its first message's id)."""
+    return THREAD if key in thread_ids else WINDOW
+
+
 def is_counted(message: MessageRow) -> bool:
     """Whether a message is part of the conversations the recommender sees (live, human)."""
     return not (message.deleted or message.is_bot or not message.author_id)
@@ -66,10 +72,16 @@ def build_threads(
         key = keys[m.message_id]
         item = threads.get(key)
         if item is None:
-            # A key that no message names as its thread is a window's (its first message's id).
-            kind = THREAD if key in thread_ids else WINDOW
             item = threads[key] = ThreadItem(
-                key, m.channel_id, m.author_id, m.ts, m.ts, m.text, m.message_id, m.permalink, kind=kind
+                key,
+                m.channel_id,
+                m.author_id,
+                m.ts,
+                m.ts,
+                m.text,
+                m.message_id,
+                m.permalink,
+                kind=conversation_kind(key, thread_ids),
             )
         item.ts_last = max(item.ts_last, m.ts)
         item.messages += 1

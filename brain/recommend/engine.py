@@ -19,7 +19,7 @@ from bot.conversations import conversation_keys
 from bot.ml import Vector
 from bot.store import MessageRow, ReactionRow
 from brain.recommend.activity_prior import ActivityPrior
-from brain.recommend.candidates import THREAD, WINDOW, ThreadItem, build_threads, is_counted
+from brain.recommend.candidates import ThreadItem, build_threads, conversation_kind, is_counted
 from brain.recommend.cf import ImplicitMF
 from brain.recommend.ranker import FEATURES, Features, freshness
 
@@ -157,7 +157,7 @@ def opening_items(messages: Iterable[MessageRow], since: float, *, windows: bool
     for m in live:
         key = keys[m.message_id]
         if key == m.message_id and key not in out:
-            kind = THREAD if key in thread_ids else WINDOW
+            kind = conversation_kind(key, thread_ids)
             out[key] = ThreadItem(
                 key, m.channel_id, m.author_id, m.ts, m.ts, m.text, m.message_id, m.permalink, 1, {m.author_id: 1}, kind
             )
