@@ -462,7 +462,8 @@ async def test_posting_in_a_recommended_window_counts_as_joining_it(make_app: Fa
     await _unthreaded_chat(app, adapter)
     assert sorted(r.thread_id for r in await brain.recommend(user("alice"), k=10)) == ["g1", "g4"]
     # 20 minutes after g5: the second conversation is still going; the first ended in a silence.
-    await _post(app, adapter, make_message("friday it is", author="alice", message_id="g6", minutes=125))
+    joining = make_message("friday it is", author="alice", message_id="g6", minutes=125)
+    await _post(app, adapter, joining, joining)  # redelivered: one join
     assert await brain.feedback_rows(user("alice")) == [("g4", "joined")]
     # After a silence longer than a window gap, a post starts a new conversation: nothing joined.
     await _post(app, adapter, make_message("anyone around?", author="alice", message_id="g7", minutes=200))
