@@ -608,11 +608,11 @@ class RecommendBrain(Brain):
         store = self.ctx.store
         p, ws = u.platform.value, u.workspace_id
         shown = await store.db.fetchall(
-            "SELECT thread_id, shown_ts FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND user_id = ? "
+            "SELECT thread_id FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND user_id = ? "
             "AND channel_id = ? AND shown_ts BETWEEN ? AND ?",
             (p, ws, u.user_id, channel_id, ts - WINDOW_JOIN_S, ts),
         )
-        for key, _ in shown:
+        for (key,) in shown:
             opening = await store.get_message(p, ws, str(key))
             # A thread is joined by posting in it; a window only lives while its channel talks.
             if opening is None or opening.thread_id or not 0 <= ts - opening.ts <= WINDOW_JOIN_S:
@@ -623,7 +623,8 @@ class RecommendBrain(Brain):
                 if not m.thread_id
             ] + [ts]
             if all(b - a <= WINDOW_GAP_S for a, b in itertools.pairwise(stamps)):
-                await self._record_feedback(u, str(key), channel_id, "joined", ts, only_if_shown=True)
+                # Shown before this post: the query above already asked (shown_ts <= ts).
+                await self._record_feedback(u, str(key), channel_id, "joined", ts)
 
     async def _channel_feedback(self, p: str, ws: str, uid: str) -> dict[str, tuple[int, int]]:
         """``{channel: (shown, clicked or joined)}`` for this member."""
