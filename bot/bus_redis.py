@@ -19,13 +19,14 @@ Wire layout (``prefix`` defaults to ``guildhall``):
 * when Redis is unreachable, ``publish`` keeps events in a bounded local buffer and a flusher task
   re-sends them in order once Redis is back: at-least-once delivery plus ``event_id`` idempotency
   means nothing is lost and nothing is applied twice. Events still buffered when the process stops
-  are written to a spill file (JSON lines, ``spill_path``) and sent first by the next start.
+  are written to a spill file (JSON lines, ``spill_path``) and sent first by the next start; while
+  buffered they are also journaled beside it, so a process killed outright (SIGKILL, OOM) leaves
+  them for the next start too (:mod:`bot.bus_journal`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -43,6 +44,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
+from bot.bus_journal import BufferJournal, Entry, append_entries, claim_orphans, read_entries
 from bot.events import (
     Action,
     ButtonClicked,
@@ -169,6 +171,7 @@ class RedisStreamsBus:
         self._buffer: deque[tuple[str, bytes]] = deque()
         self._buffer_size = buffer_size
         self._spill_path = spill_path
+        self._journal = BufferJournal(spill_path, self.consumer) if spill_path is not None else None
         self._close_flush_s = close_flush_s
         self._buffer_has_room = asyncio.Event()
         self._buffer_has_room.set()
@@ -293,6 +296,8 @@ class RedisStreamsBus:
                 raise RuntimeError("bus is closed")
             return
         self._buffer.append((stream, payload))
+        if self._journal is not None:
+            self._journal.append([(stream, payload)])
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
 
@@ -311,6 +316,8 @@ class RedisStreamsBus:
             delay = 0.05
             self._buffer_has_room.set()
         if not self._buffer:
+            if self._journal is not None:
+                self._journal.drop()
             log.info("redis reachable again; buffered events flushed")
 
     def _spill(self) -> None:
@@ -320,47 +327,55 @@ class RedisStreamsBus:
                 "redis still unreachable: %d buffered events written to %s", len(self._buffer), self._spill_path
             )
             self._buffer.clear()
+        if self._journal is not None:
+            if self._buffer:  # the spill failed: the journal keeps them for the next start
+                self._journal.release()
+            else:
+                self._journal.drop()
         self._buffer_has_room.set()  # a publish waiting for room learns that the bus closed
 
-    def _write_spill(self, items: Iterable[tuple[str, bytes]]) -> bool:
+    def _write_spill(self, items: Iterable[Entry]) -> bool:
         """Append ``items`` to the spill file; False (logged) when there is none or it cannot be written."""
         items = list(items)
         if self._spill_path is None:
             log.error("closing with %d events still buffered for redis; they are lost", len(items))
             return False
         try:
-            self._spill_path.parent.mkdir(parents=True, exist_ok=True)
-            with self._spill_path.open("a", encoding="utf-8") as out:
-                for stream, payload in items:
-                    out.write(json.dumps({"stream": stream, "event": payload.decode()}) + "\n")
+            append_entries(self._spill_path, items)
         except OSError as exc:
             log.error("could not spill %d buffered events to %s: %s", len(items), self._spill_path, exc)
             return False
         return True
 
     def _unspill(self) -> None:
-        """Queue the events an earlier process spilled, ahead of anything published from now on."""
+        """Queue the events earlier processes spilled at close or left journaled when they died,
+        ahead of anything published from now on."""
         path = self._spill_path
-        if path is None:
+        if path is None or self._journal is None:
             return
+        count = 0
         # Claimed by rename, so two processes sharing the folder never both send one file.
         claimed = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:6]}")
         try:
             os.replace(path, claimed)
         except FileNotFoundError:
-            return
-        count = 0
-        for n, line in enumerate(claimed.read_text(encoding="utf-8").splitlines(), start=1):
-            try:
-                row = json.loads(line)
-                self._buffer.append((str(row["stream"]), str(row["event"]).encode()))
-                count += 1
-            except (ValueError, KeyError, TypeError):
-                log.error("skipping unreadable line %d of spilled redis events %s", n, claimed)
-        claimed.unlink()
+            pass
+        else:
+            count += self._adopt(read_entries(claimed))
+            claimed.unlink()
+        for orphan, entries in claim_orphans(path, self._journal.path):
+            log.warning("a process died with %d events buffered for redis; sending them from %s", len(entries), orphan)
+            count += self._adopt(entries)
         if count:
             log.info("sending %d events spilled by an earlier process", count)
             self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
+
+    def _adopt(self, entries: list[Entry]) -> int:
+        """Buffer (and journal) ``entries`` another process left; its file may be deleted after this."""
+        self._buffer.extend(entries)
+        if entries and self._journal is not None:
+            self._journal.append(entries)
+        return len(entries)
 
     @property
     def buffered(self) -> int:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -19,6 +22,7 @@ from bot.testing import channel, command, make_message, user
 
 pytestmark = pytest.mark.services
 URL = "redis://127.0.0.1:6379/15"
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @pytest.fixture
@@ -261,22 +265,25 @@ async def test_close_returns_when_a_worker_loses_its_cancel(prefix: str) -> None
     await bus.start()
     lost: list[str] = []
 
-    def losing(name: str, empty: object) -> Any:
-        command = getattr(bus._redis, name)
+    reading = asyncio.Event()
 
+    def losing(name: str, empty: object) -> Any:
         async def call(*args: Any, **kwargs: Any) -> Any:
+            reading.set()
             try:
-                return await command(*args, **kwargs)
+                # A read with nothing to read: it waits until the cancel lands here, every time (a
+                # real BLOCK 20 ms read let the cancel land between reads about 1 run in 25).
+                await asyncio.Event().wait()
             except asyncio.CancelledError:
                 lost.append(name)
-                return empty
+            return empty
 
         return call
 
     # Every command the worker's loop awaits (its read, and the reclaim of idle entries).
     bus._redis.xreadgroup = losing("xreadgroup", [])  # type: ignore[method-assign]
     bus._redis.xautoclaim = losing("xautoclaim", [b"0-0", [], []])  # type: ignore[method-assign]
-    await asyncio.sleep(0.2)  # the worker is in a read (BLOCK 20 ms, back to back)
+    await asyncio.wait_for(reading.wait(), timeout=5)  # the worker is in a read
     closing = asyncio.ensure_future(bus.close())
     done, _ = await asyncio.wait({closing}, timeout=10)
     if not done:  # cancel until one lands, so that this failure does not hang the run
@@ -307,3 +314,68 @@ async def test_publish_many_pipelines_dedupes_and_keeps_order(prefix: str) -> No
     assert got == [f"many{i}" for i in range(50)]
     assert bus.stats.duplicates == 2
     await bus.close()
+
+
+_KILLED_PUBLISHER = """
+import asyncio, sys
+from pathlib import Path
+from bot.bus_redis import RedisStreamsBus
+from bot.testing import make_message
+
+async def main() -> None:
+    # Redis is down for this whole process: every event is buffered.
+    bus = RedisStreamsBus("redis://127.0.0.1:1/0", prefix=sys.argv[1], spill_path=Path(sys.argv[2]))
+    await bus.publish_many([make_message("x", message_id=f"killed{i}") for i in range(3)])
+    print("buffered", bus.buffered, flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_events_buffered_by_a_killed_process_are_sent_by_the_next_start(prefix: str, tmp_path: Path) -> None:
+    spill = tmp_path / "data" / "bus.spill.jsonl"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _KILLED_PUBLISHER,
+        prefix,
+        str(spill),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+    assert line.split() == [b"buffered", b"3"], line
+    proc.send_signal(signal.SIGKILL)  # no close(), no spill: only the journal is left
+    await proc.wait()
+    assert not spill.exists() and len(list(spill.parent.glob("*.journal"))) == 1
+
+    up = make_bus(prefix, spill_path=spill)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    up.subscribe(MessagePosted, handler, name="rec")
+    await up.start()
+    await up.publish(make_message("x", message_id="after"))
+    await up.drain(timeout=20)
+    assert got == ["killed0", "killed1", "killed2", "after"]
+    assert list(spill.parent.iterdir()) == []  # the orphan journal was taken and removed
+    await up.close()
+
+
+async def test_a_live_process_journal_is_not_taken_by_another_start(prefix: str, tmp_path: Path) -> None:
+    spill = tmp_path / "bus.spill.jsonl"
+    down = make_bus(prefix, spill_path=spill, close_flush_s=0.1)
+    await down._redis.aclose()
+    down._redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.05)
+    assert await down.publish_many([make_message("x", message_id=f"live{i}") for i in range(2)]) == 2
+    neighbour = make_bus(prefix, spill_path=spill)  # a second process sharing the data folder
+    await neighbour.start()
+    assert neighbour.buffered == 0 and down.buffered == 2  # still down's to send
+    await neighbour.close()
+    await down.close()  # Redis still down: spilled for the next start, and the journal goes
+    assert [p.name for p in spill.parent.iterdir()] == [spill.name]
+    assert len(spill.read_text().splitlines()) == 2
