@@ -96,3 +96,22 @@ def conversation_keys(
             for m in window:
                 keys[m.message_id] = window[0].message_id
     return keys
+
+
+# Retrieval-unit ids. The QA index names its units after the conversation they hold, and the
+# recommender looks a conversation's vector up under that name; this is the one place that says it.
+
+
+def thread_unit_base(platform: str, workspace_id: str, thread_id: str) -> str:
+    """The id every unit (chunk) of a thread starts with: ``thread:<platform>:<ws>:<thread id>``."""
+    return f"thread:{platform}:{workspace_id}:{thread_id}"
+
+
+def window_unit_base(platform: str, workspace_id: str, channel_id: str, first_message_id: str) -> str:
+    """The id every unit of a window starts with: ``win:<platform>:<ws>:<channel>:<first message id>``."""
+    return f"win:{platform}:{workspace_id}:{channel_id}:{first_message_id}"
+
+
+def chunk_unit_id(base: str, chunk: int = 0) -> str:
+    """The id of chunk ``chunk`` of the conversation (or document) whose units start with ``base``."""
+    return f"{base}#{chunk}"

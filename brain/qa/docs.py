@@ -16,6 +16,7 @@ from pathlib import Path
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
+from bot.conversations import chunk_unit_id
 from bot.ml import Unit
 from brain.qa.access import DOCS_PLATFORM
 from brain.qa.units import MAX_CHUNK_CHARS
@@ -154,7 +155,7 @@ def doc_units(source: DocSource, *, max_chars: int = MAX_CHUNK_CHARS) -> list[Un
             title = f"{source.name} › {heading}" if heading else source.name
             units.append(
                 Unit(
-                    unit_id=f"{base}#{k}",
+                    unit_id=chunk_unit_id(base, k),
                     platform=DOCS_PLATFORM,
                     workspace_id=DOCS_PLATFORM,
                     channel_id=DOCS_PLATFORM,

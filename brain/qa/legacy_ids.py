@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bot.conversations import thread_unit_base, window_unit_base
 from bot.message_ids import SEPARATOR, qualified, slack_ts
 from bot.ml import Unit, UnitIndex
 from bot.store import Store
@@ -43,12 +44,12 @@ def requalified(unit: Unit) -> Unit:
     channel, p, ws = unit.channel_id, unit.platform, unit.workspace_id
     unit_id = unit.unit_id
     thread_id = qualified(p, channel, unit.thread_id) if unit.thread_id else unit.thread_id
-    if unit.kind == "thread" and unit.thread_id:
-        old = f"thread:{p}:{ws}:{unit.thread_id}"
+    if unit.kind == "thread" and unit.thread_id and thread_id:
+        old = thread_unit_base(p, ws, unit.thread_id)
         if unit_id.startswith(old):
-            unit_id = f"thread:{p}:{ws}:{thread_id}" + unit_id[len(old) :]
+            unit_id = thread_unit_base(p, ws, thread_id) + unit_id[len(old) :]
     elif unit.kind == "window":
-        prefix = f"win:{p}:{ws}:{channel}:"
+        prefix = window_unit_base(p, ws, channel, "")
         if unit_id.startswith(prefix):
             first, hash_, chunk = unit_id[len(prefix) :].partition("#")
             unit_id = prefix + qualified(p, channel, first) + hash_ + chunk
@@ -67,11 +68,11 @@ def legacy_unit_id(unit: Unit) -> str | None:
         return None
     p, ws = unit.platform, unit.workspace_id
     if unit.kind == "thread" and unit.thread_id:
-        new = f"thread:{p}:{ws}:{unit.thread_id}"
+        new = thread_unit_base(p, ws, unit.thread_id)
         if unit.unit_id.startswith(new):
-            return f"thread:{p}:{ws}:{slack_ts(unit.thread_id)}" + unit.unit_id[len(new) :]
+            return thread_unit_base(p, ws, slack_ts(unit.thread_id)) + unit.unit_id[len(new) :]
     elif unit.kind == "window":
-        prefix = f"win:{p}:{ws}:{unit.channel_id}:"
+        prefix = window_unit_base(p, ws, unit.channel_id, "")
         if unit.unit_id.startswith(prefix):
             first, hash_, rest = unit.unit_id[len(prefix) :].partition("#")
             return prefix + slack_ts(first) + hash_ + rest

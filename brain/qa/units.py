@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from bot.conversations import WINDOW_GAP_S, WINDOW_MAX_MESSAGES, thread_of
+from bot.conversations import (
+    WINDOW_GAP_S,
+    WINDOW_MAX_MESSAGES,
+    chunk_unit_id,
+    thread_of,
+    thread_unit_base,
+    window_unit_base,
+)
 from bot.conversations import split_windows as split_conversation_windows
 from bot.ml import Unit
 from bot.store import ChannelRow, MessageRow
@@ -60,7 +67,7 @@ def group_key(message: MessageRow) -> str:
     ``chan:<platform>:<ws>:<channel_id>`` (windows are recomputed per channel stretch).
     """
     if message.thread_id:
-        return f"thread:{message.platform}:{message.workspace_id}:{message.thread_id}"
+        return thread_unit_base(message.platform, message.workspace_id, message.thread_id)
     return f"chan:{message.platform}:{message.workspace_id}:{message.channel_id}"
 
 
@@ -98,10 +105,10 @@ def build_units(
             loose.append(m)
     units: list[Unit] = []
     for tid, msgs in threads.items():
-        base = f"thread:{channel.platform}:{channel.workspace_id}:{tid}"
+        base = thread_unit_base(channel.platform, channel.workspace_id, tid)
         units.extend(_chunked(base, msgs, channel, "thread", tid, config, title))
     for window in split_windows(loose, config):
-        base = f"win:{channel.platform}:{channel.workspace_id}:{channel.channel_id}:{window[0].message_id}"
+        base = window_unit_base(channel.platform, channel.workspace_id, channel.channel_id, window[0].message_id)
         units.extend(_chunked(base, window, channel, "window", None, config, ""))
     units.sort(key=lambda u: (u.ts_start, u.unit_id))
     return units
@@ -160,7 +167,7 @@ def _chunked(
         opening = units[0].text[: config.context_chars] if units and config.context_chars > 0 else ""
         units.append(
             Unit(
-                unit_id=f"{base}#{k}",
+                unit_id=chunk_unit_id(base, k),
                 platform=channel.platform,
                 workspace_id=channel.workspace_id,
                 channel_id=channel.channel_id,

@@ -20,7 +20,7 @@ import numpy as np
 
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen, plural
-from bot.conversations import WINDOW_GAP_S
+from bot.conversations import WINDOW_GAP_S, chunk_unit_id, thread_unit_base, window_unit_base
 from bot.events import (
     ButtonClicked,
     CommandInvoked,
@@ -524,11 +524,13 @@ class RecommendBrain(Brain):
     async def _thread_vectors(self, p: str, ws: str, items: list[ThreadItem]) -> dict[str, Vector]:
         embedder: Embedder = await self.ctx.services.get("embedder")
         index = await self.ctx.services.get("unit_index") if self.ctx.services.has("unit_index") else None
-        # The QA index's first unit of the same conversation (``brain.qa.units`` ids).
+        # The QA index's first unit of the same conversation.
         unit_ids = {
-            t.thread_id: f"thread:{p}:{ws}:{t.thread_id}#0"
-            if t.kind == THREAD
-            else f"win:{p}:{ws}:{t.channel_id}:{t.thread_id}#0"
+            t.thread_id: chunk_unit_id(
+                thread_unit_base(p, ws, t.thread_id)
+                if t.kind == THREAD
+                else window_unit_base(p, ws, t.channel_id, t.thread_id)
+            )
             for t in items
         }
         return await index_vectors(
