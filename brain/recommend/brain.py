@@ -619,6 +619,8 @@ class RecommendBrain(Brain):
             # A thread is joined by posting in it; a window only lives while its channel talks.
             if opening is None or opening.thread_id or not 0 <= ts - opening.ts <= WINDOW_JOIN_S:
                 continue
+            if await self._is_thread_root(p, ws, opening.message_id):
+                continue
             stamps = [
                 m.ts
                 for m in await store.channel_messages(p, ws, channel_id, since=opening.ts, until=ts)
@@ -627,6 +629,21 @@ class RecommendBrain(Brain):
             if all(b - a <= WINDOW_GAP_S for a, b in itertools.pairwise(stamps)):
                 # Shown before this post: the query above already asked (shown_ts <= ts).
                 await self._record_feedback(u, str(key), channel_id, "joined", ts)
+
+    async def _is_thread_root(self, p: str, ws: str, message_id: str) -> bool:
+        """Whether a message without a thread id opens a thread all the same (a Discord thread
+        started from a channel message takes that message's id; the starter keeps none)."""
+        db = self.ctx.store.db
+        args = (p, ws, message_id)
+        reply = await db.fetchone(
+            "SELECT 1 FROM messages WHERE platform = ? AND workspace_id = ? AND thread_id = ? LIMIT 1", args
+        )
+        if reply is not None:
+            return True
+        return (
+            await db.fetchone("SELECT 1 FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?", args)
+            is not None
+        )
 
     async def _channel_feedback(self, p: str, ws: str, uid: str) -> dict[str, tuple[int, int]]:
         """``{channel: (shown, clicked or joined)}`` for this member."""

@@ -468,3 +468,25 @@ async def test_posting_in_a_recommended_window_counts_as_joining_it(make_app: Fa
     # After a silence longer than a window gap, a post starts a new conversation: nothing joined.
     await _post(app, adapter, make_message("anyone around?", author="alice", message_id="g7", minutes=200))
     assert await brain.feedback_rows(user("alice")) == [("g4", "joined")]
+
+
+async def test_a_thread_started_from_a_message_is_joined_in_the_thread_not_by_chat_beside_it(
+    make_app: Factory,
+) -> None:
+    # Discord: a thread started from a channel message takes that message's id, and the starter
+    # itself carries no thread id. Shown as a recommendation, it is a thread, not a window, even
+    # while its parent channel keeps talking.
+    app, adapter, brain, _ = await _app(make_app)
+    await _post(
+        app,
+        adapter,
+        make_message("how do I profile an asyncio app?", author="bob", message_id="s1", minutes=100),
+        make_message("py-spy dump on the pid", author="carol", message_id="s2", thread_id="s1", minutes=102),
+        make_message("lunch anyone?", author="dave", message_id="l1", minutes=110),
+        make_message("in ten minutes", author="erin", message_id="l2", minutes=118),
+    )
+    assert sorted(r.thread_id for r in await brain.recommend(user("alice"), k=10)) == ["l1", "s1"]
+    await _post(app, adapter, make_message("count me in", author="alice", message_id="l3", minutes=125))
+    assert await brain.feedback_rows(user("alice")) == [("l1", "joined")]  # the chat beside it, only
+    await _post(app, adapter, make_message("thanks!", author="alice", message_id="s3", thread_id="s1", minutes=126))
+    assert sorted(await brain.feedback_rows(user("alice"))) == [("l1", "joined"), ("s1", "joined")]
