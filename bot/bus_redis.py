@@ -458,6 +458,11 @@ class RedisStreamsBus:
                     continue
                 log.exception("redis error in %s", sub.name)
                 await asyncio.sleep(0.5)
+            except Exception:
+                # A bug must not end the worker: its group would stall for good, with every
+                # entry after this one unread. What was read stays pending and is retried.
+                log.exception("redis bus worker %s failed; retrying", sub.name)
+                await asyncio.sleep(0.5)
 
     async def _reclaim(self, sub: _RedisSubscription, stream: str, consumer: str) -> None:
         """Take over entries a dead (or slow) consumer left pending; send poison ones to the DLQ."""
@@ -486,6 +491,10 @@ class RedisStreamsBus:
                 event = upgraded(from_json(fields[b"json"]))
             except (EventDecodeError, KeyError) as exc:
                 await self._dead_letter(sub, stream, eid, fields, f"undecodable: {exc}")
+                continue
+            except Exception as exc:  # an entry nothing can decode must not stop the group
+                log.exception("undecodable entry %s on %s", eid, stream)
+                await self._dead_letter(sub, stream, eid, fields, f"undecodable: {type(exc).__name__}: {exc}")
                 continue
             if not isinstance(event, sub.event_types):
                 await self._redis.xack(stream, sub.name, eid)  # another subscription's type in this family
@@ -578,4 +587,5 @@ class RedisStreamsBus:
 
 
 def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    # "replace": a dead letter may be bytes that are not UTF-8, and listing it must not fail.
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)

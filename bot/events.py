@@ -648,12 +648,15 @@ def from_dict(data: dict[str, Any]) -> Event:
         cls = Event.registry[type_name]
     except (KeyError, TypeError) as exc:
         raise EventDecodeError(f"unknown or missing event type: {data.get('type')!r}") from exc
+    if cls in (InboundEvent, Action) or not dataclasses.is_dataclass(cls):
+        raise EventDecodeError(f"not a concrete event type: {type_name!r}")
     body = {k: v for k, v in data.items() if k != "type"}
     try:
         value = _decode(cls, body)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
         raise EventDecodeError(f"invalid {type_name}: {exc}") from exc
-    assert isinstance(value, Event)
+    if not isinstance(value, Event):
+        raise EventDecodeError(f"invalid {type_name}: decoded to {type(value).__name__}")
     return value
 
 
@@ -661,7 +664,7 @@ def from_json(payload: str | bytes) -> Event:
     """Decode JSON produced by :func:`to_json`; raises :class:`EventDecodeError` on bad input."""
     try:
         data = json.loads(payload)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # bad JSON, bytes that are not UTF-8, absurd nesting
         raise EventDecodeError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise EventDecodeError("event JSON must be an object")

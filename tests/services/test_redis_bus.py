@@ -153,6 +153,28 @@ async def test_poison_event_goes_to_dead_letter_and_can_be_replayed(prefix: str)
     await bus.close()
 
 
+async def test_undecodable_entries_go_to_dead_letter_and_the_group_reads_on(prefix: str) -> None:
+    bus = make_bus(prefix)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="rec")
+    await bus.start()
+    bad = [b"garbage", b'{"type":"InboundEvent"}', b'{"type":"Action"}', b"\xff\xfe", b"[" * 100_000]
+    for payload in bad:  # written by a foreign producer, a bug, or a corrupted copy
+        await bus._redis.xadd(bus.stream("messages"), {b"json": payload})
+    await bus._redis.xadd(bus.stream("messages"), {b"other": b"field"})
+    await bus.publish(make_message("fine", message_id="after-bad"))
+    await bus.drain(timeout=20)
+    assert got == ["after-bad"]
+    letters = await bus.dead_letters()
+    assert len(letters) == len(bad) + 1 and all(letter["error"].startswith("undecodable") for letter in letters)
+    assert all(not t.done() for t in bus._subs[0].tasks)  # the worker is still reading
+    await bus.close()
+
+
 @pytest.mark.parametrize("one_by_one", [True, False], ids=["publish", "publish_many"])
 async def test_publish_buffers_while_redis_is_unreachable(prefix: str, one_by_one: bool) -> None:
     bus = make_bus(prefix)

@@ -118,9 +118,14 @@ def test_events_are_frozen_and_slotted() -> None:
         '{"type": "MessagePosted", "text": 5}',
         '{"type": "MessageDeleted", "channel": {"platform": "myspace", "workspace_id": "w", "channel_id": "c"}, "message_id": "1"}',
         '{"type": "MessageDeleted", "channel": {"platform": "slack", "workspace_id": "w", "channel_id": "c"}, "message_id": "1", "deleted_at": 7}',
+        '{"type": "InboundEvent"}',  # abstract bases are registered, but are not events to decode
+        '{"type": "Action"}',
+        '{"type": "Event"}',
+        b'{"type": "MessagePosted", "text": "\xff"}',  # not UTF-8
+        "[" * 100_000 + "]" * 100_000,  # nesting past the recursion limit
     ],
 )
-def test_malformed_payloads_raise_decode_error(payload: str) -> None:
+def test_malformed_payloads_raise_decode_error(payload: str | bytes) -> None:
     with pytest.raises(EventDecodeError):
         from_json(payload)
 
