@@ -1,4 +1,5 @@
-"""The privacy gate: inbound message text is redacted before any subscriber sees it.
+"""The privacy gate: inbound message text is redacted before any subscriber sees it (and made valid
+Unicode: :mod:`bot.valid_text`).
 
 It wraps whichever bus is configured, so the store, the index, the profiles and the LLM prompt all
 receive the same masked text, and no brain can forget to redact.
@@ -13,6 +14,7 @@ from bot.bus import BatchHandler, EventBus, Handler
 from bot.events import Event, MemberJoined, MessageEdited, MessagePosted, ThreadCreated
 from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.privacy.redact import Redactor
+from bot.valid_text import with_valid_text
 
 
 class RedactingBus:
@@ -43,6 +45,7 @@ class RedactingBus:
         author = author_of(event)
         if author is not None and author in self.forgotten:
             return None
+        event = _valid(event)
         if isinstance(event, (MessagePosted, MessageEdited)):
             masked = self._redactor.redact(event.text)
             if masked != event.text:
@@ -70,7 +73,7 @@ class RedactingBus:
         forgotten = self.forgotten
         admitted = [
             self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined)) else e
-            for e in events
+            for e in map(_valid, events)
             if (author := author_of(e)) is None or author not in forgotten
         ]
         texts = [(i, e.text) for i, e in enumerate(admitted) if isinstance(e, (MessagePosted, MessageEdited))]
@@ -92,3 +95,17 @@ class RedactingBus:
     async def close(self) -> None:
         """Delegate."""
         await self.inner.close()
+
+
+def _valid(event: Event) -> Event:
+    """``event`` as valid Unicode (:func:`bot.valid_text.with_valid_text`). A message whose text
+    and author name are ASCII, most of an import, skips the walk over every field: it cost an
+    import of 100,000 messages about a third of its speed."""
+    plain = (
+        isinstance(event, (MessagePosted, MessageEdited))
+        and event.text.isascii()
+        and (event.author is None or event.author.name.isascii())
+    )
+    if plain:
+        return event
+    return with_valid_text(event)

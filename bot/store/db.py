@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.store.sqlite_batch import Op, rollback_if_open, run_ops
+from bot.valid_text import valid_text
 
 log = logging.getLogger(__name__)
 
@@ -235,9 +236,10 @@ def _no_nul(value: Any) -> Any:
     # PostgreSQL text cannot hold U+0000 (it rejects the whole statement); SQLite can. Ids and
     # lookups from bad input must not crash the PostgreSQL store, so NUL becomes U+FFFD, as
     # ``clean_text`` does for message text on both stores.
+    # Lone surrogates cannot be encoded at all: they become U+FFFD too.
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+        return valid_text(value.replace("\x00", "\ufffd") if "\x00" in value else value)
+    if isinstance(value, list) and any(isinstance(v, str) for v in value):
         return [_no_nul(v) for v in value]
     return value
 

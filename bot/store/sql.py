@@ -16,6 +16,7 @@ from typing import Any
 from bot.store.db import Database, Executor, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
 from bot.store.schema import migrate
+from bot.valid_text import valid_text
 
 # The column order of message rows (and of :meth:`Store.upsert_message_values` tuples).
 MESSAGE_COLUMNS: tuple[str, ...] = (
@@ -83,9 +84,10 @@ ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
 
 
 def clean_text(text: str) -> str:
-    """Text as stored: NUL characters become U+FFFD (PostgreSQL refuses NUL in text; SQLite would keep
-    it, and both backends must store the same thing)."""
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    """Text as stored: NUL characters and lone surrogates become U+FFFD (PostgreSQL refuses NUL in
+    text and neither backend can encode a lone surrogate; SQLite would keep NUL, and both backends
+    must store the same thing)."""
+    return valid_text(text.replace("\x00", "\ufffd") if "\x00" in text else text)
 
 
 def _message_params(m: MessageRow) -> tuple[Any, ...]:

@@ -175,6 +175,21 @@ async def test_undecodable_entries_go_to_dead_letter_and_the_group_reads_on(pref
     await bus.close()
 
 
+async def test_a_lone_surrogate_costs_one_character_not_the_publish(prefix: str) -> None:
+    bus = make_bus(prefix)  # straight to the bus, past the privacy gate that makes text valid
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.text)
+
+    bus.subscribe(MessagePosted, handler, name="rec")
+    await bus.start()
+    assert await bus.publish(make_message("half an emoji \ud83d here", message_id="sur1"))
+    await bus.drain(timeout=20)
+    assert got == ["half an emoji ? here"]
+    await bus.close()
+
+
 @pytest.mark.parametrize("one_by_one", [True, False], ids=["publish", "publish_many"])
 async def test_publish_buffers_while_redis_is_unreachable(prefix: str, one_by_one: bool) -> None:
     bus = make_bus(prefix)

@@ -67,3 +67,24 @@ async def test_publish_many_redacts_and_drops_forgotten_members_like_publish() -
     assert [mid for mid, _ in seen] == ["b1", "b3"]
     assert TOKEN not in seen[0][1] and "[redacted:slack-token]" in seen[0][1] and seen[1][1] == "plain"
     await gate.close()
+
+
+async def test_half_an_emoji_is_replaced_not_a_lost_message(make_app) -> None:
+    # Platform JSON may carry "\ud83d" without its low half: a str no UTF-8 encoder takes.
+    from dataclasses import replace
+
+    from bot.testing import command, user
+
+    app, adapter = await make_app(brains=["qa", "recommend", "activity", "community"])
+    half = "deploy fails \ud83d here"
+    author = replace(user("ana"), name="Ana \udc00")
+    await adapter.inject(make_message(half, message_id="h1", author=author, mentions_bot=True))
+    await adapter.inject(make_message(f"re: {half}", message_id="h2", thread_id="h1", author="bob"))
+    await adapter.inject(command("ask", half, author="ana"))
+    await app.bus.drain()
+    assert app.bus.stats.failures == []
+    stored = await app.store.get_message("console", "local", "h1")
+    assert stored is not None and stored.text == "deploy fails \ufffd here"
+    reply = await app.store.get_message("console", "local", "h2")
+    assert reply is not None and reply.text == "re: deploy fails \ufffd here"
+    assert adapter.texts() and all("Something went wrong" not in t for t in adapter.texts())
