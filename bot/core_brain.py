@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, every, listen, plural
 from bot.events import Button, ButtonClicked, CommandInvoked, UserRef
+from bot.scheduler import parse_hhmm
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
     from bot.config import Settings
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
 CONFIG_KEYS: dict[str, str] = {
     "alerts_channel": "str",
     "digest_default_on": "bool",
-    "digest_time": "str",
+    "digest_time": "time",
     "digest_size": "int",
     "qa_help_channels": "list",
     "qa_answer_unanswered_after_min": "int",
@@ -41,13 +43,15 @@ CONFIG_KEYS: dict[str, str] = {
     "human_first_minutes": "float",
 }
 
-# Ranges of the numeric keys (the same as the settings they override in bot/config.py).
-CONFIG_BOUNDS: dict[str, tuple[float, float | None]] = {
+# Ranges of the numeric keys (the settings they override in bot/config.py have the same lower
+# bounds). The upper bounds are far past any sensible value, but finite: a retention of 10^14
+# days or a wait of 10^12 minutes overflowed the date arithmetic that uses them.
+CONFIG_BOUNDS: dict[str, tuple[float, float]] = {
     "digest_size": (1, 25),
-    "qa_answer_unanswered_after_min": (1, None),
-    "retention_days": (1, None),
+    "qa_answer_unanswered_after_min": (1, 7 * 24 * 60),
+    "retention_days": (1, 100 * 366),
     "exploration_share": (0.0, 1.0),
-    "human_first_minutes": (0.0, None),
+    "human_first_minutes": (0.0, 7 * 24 * 60),
 }
 
 
@@ -92,19 +96,44 @@ def parse_config_value(key: str, raw: str) -> Any:
         if raw.lower() in {"off", "false", "no", "0"}:
             return False
         raise ValueError(f"{key} expects on/off")
+    if kind == "time":
+        try:
+            return parse_hhmm(raw).strftime("%H:%M")
+        except ValueError:
+            raise ValueError(f"{key} expects a time of day as HH:MM, 00:00 to 23:59") from None
     if kind in ("int", "float"):
         try:
             number = int(raw) if kind == "int" else float(raw)
         except ValueError:
             raise ValueError(f"{key} expects {'a whole number' if kind == 'int' else 'a number'}") from None
-        low, high = CONFIG_BOUNDS.get(key, (None, None))
-        if (low is not None and number < low) or (high is not None and number > high):
-            span = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"{key} must be {span}")
+        low, high = CONFIG_BOUNDS[key]
+        if not low <= number <= high:  # also refuses nan
+            raise ValueError(f"{key} must be between {low:g} and {high:g}")
         return number
     if kind == "list":
         return [part.strip().lstrip("#") for part in raw.replace(",", " ").split() if part.strip()]
     return raw
+
+
+async def workspace_config(store: Store, platform: str, workspace_id: str, key: str, default: Any) -> Any:
+    """A workspace's value of a :data:`CONFIG_KEYS` key, checked as ``/guildhall config set`` checks
+    it today; ``default`` when unset. A value that fails the check (stored before the check existed,
+    or by hand) is logged and ``default`` used, so one bad setting cannot stop a job that runs
+    over every workspace."""
+    value = await store.get_workspace_setting(platform, workspace_id, key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raw = "on" if value else "off"
+    elif isinstance(value, list):
+        raw = " ".join(str(v) for v in value)
+    else:
+        raw = str(value)
+    try:
+        return parse_config_value(key, raw)
+    except ValueError as exc:
+        log.warning("ignoring %s = %r of %s:%s (%s); using %r", key, value, platform, workspace_id, exc, default)
+        return default
 
 
 class CoreBrain(Brain):
@@ -291,8 +320,7 @@ class CoreBrain(Brain):
         purged = False
         workspaces = await store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM messages")
         for platform, ws in workspaces:
-            days = await store.get_workspace_setting(platform, ws, "retention_days")
-            days = days if days is not None else default
+            days = await workspace_config(store, platform, ws, "retention_days", default)
             if days is None:
                 continue
             purged = True

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, listen, plural
 from bot.clock import to_epoch
+from bot.core_brain import workspace_config
 from bot.events import (
     AddReaction,
     Button,
@@ -162,12 +163,11 @@ class CommunityBrain(Brain):
         return bool({channel.channel_id, channel.name.lstrip("#")} & names)
 
     async def _human_first_delay(self, channel: ChannelRef) -> timedelta:
-        minutes = await self.ctx.store.get_workspace_setting(
-            channel.platform.value, channel.workspace_id, "human_first_minutes"
+        default = self.ctx.settings.community.human_first_minutes
+        minutes = await workspace_config(
+            self.ctx.store, channel.platform.value, channel.workspace_id, "human_first_minutes", default
         )
-        return timedelta(
-            minutes=float(minutes if minutes is not None else self.ctx.settings.community.human_first_minutes)
-        )
+        return timedelta(minutes=float(minutes))
 
     async def _asker(self, platform: str, workspace_id: str, thread_id: str) -> str:
         """Who opened the thread: the threads row, else the root message (Slack ts / console ids)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
 from bot.clock import to_epoch
+from bot.core_brain import workspace_config
 from bot.events import (
     Button,
     ButtonClicked,
@@ -422,8 +423,9 @@ class QABrain(Brain):
         now = to_epoch(self.ctx.clock.now())
         rows: list[Any] = []
         for platform, ws in await store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM channels"):
-            minutes = await store.get_workspace_setting(platform, ws, "qa_answer_unanswered_after_min")
-            minutes = minutes if minutes is not None else qa.answer_unanswered_after_min
+            minutes = await workspace_config(
+                store, platform, ws, "qa_answer_unanswered_after_min", qa.answer_unanswered_after_min
+            )
             names = await store.get_workspace_setting(platform, ws, "qa_help_channels")
             wanted = set(names if isinstance(names, list) else qa.help_channel_ids)
             if minutes is None or not wanted:

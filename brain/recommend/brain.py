@@ -21,6 +21,7 @@ import numpy as np
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen, plural
 from bot.conversations import WINDOW_GAP_S, chunk_unit_id, thread_unit_base, window_unit_base
+from bot.core_brain import workspace_config
 from bot.events import (
     ButtonClicked,
     CommandInvoked,
@@ -88,8 +89,8 @@ class RecommendBrain(Brain):
                 "You opted out of profiling, so there are no personal recommendations. Use /optin to turn them back on."
             )
         # As many as the workspace's digest holds (`/guildhall digest size N`).
-        size = await store.get_workspace_setting(
-            u.platform.value, u.workspace_id, "digest_size", self.ctx.settings.recommend.digest_size
+        size = await workspace_config(
+            store, u.platform.value, u.workspace_id, "digest_size", self.ctx.settings.recommend.digest_size
         )
         recs = await self.recommend(u, k=int(size), role_ids=cmd.role_ids)
         text, citations, buttons = render(recs)
@@ -124,7 +125,7 @@ class RecommendBrain(Brain):
                 )
             await store.set_workspace_setting(p, ws, "digest_time", value)
         elif key == "size":
-            if not (value.isdigit() and 1 <= int(value) <= MAX_DIGEST_SIZE):
+            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_DIGEST_SIZE):
                 return CommandResult(f"The digest size is a number of threads from 1 to {MAX_DIGEST_SIZE}.")
             await store.set_workspace_setting(p, ws, "digest_size", int(value))
         else:
@@ -179,8 +180,8 @@ class RecommendBrain(Brain):
 
     async def _exploration_share(self, platform: str, workspace_id: str) -> float:
         # `/guildhall config set exploration_share X` overrides recommend.exploration_share per workspace.
-        value = await self.ctx.store.get_workspace_setting(platform, workspace_id, "exploration_share")
-        return float(value) if value is not None else self.ctx.settings.recommend.exploration_share
+        default = self.ctx.settings.recommend.exploration_share
+        return float(await workspace_config(self.ctx.store, platform, workspace_id, "exploration_share", default))
 
     @listen(MemberJoined)
     async def on_member_joined(self, event: MemberJoined) -> None:
@@ -228,15 +229,16 @@ class RecommendBrain(Brain):
                 continue
             if await store.is_opted_out(platform, ws, user_id):
                 continue
+            # Checked again here: one workspace's bad value must not stop every workspace's digests.
             at = parse_hhmm(
-                str(await store.get_workspace_setting(platform, ws, "digest_time", settings.recommend.digest_time))
+                str(await workspace_config(store, platform, ws, "digest_time", settings.recommend.digest_time))
             )
             tz = _zone(await store.get_member_setting(platform, ws, user_id, "tz", tz_name), settings.tz)
             last = await store.get_member_setting(platform, ws, user_id, LAST_DIGEST_KEY)
             day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, at, last)
             if day is None:
                 continue
-            size = int(await store.get_workspace_setting(platform, ws, "digest_size", settings.recommend.digest_size))
+            size = int(await workspace_config(store, platform, ws, "digest_size", settings.recommend.digest_size))
             user = UserRef(Platform(platform), ws, user_id, name)
             recs = await self.recommend(user, k=size)
             await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
@@ -712,8 +714,8 @@ class RecommendBrain(Brain):
             subscribed = {str(r[0]) for r in rows} - off - opted_out
         else:
             subscribed = await store.members_with_setting(platform, workspace_id, DIGEST_KEY, True) - opted_out
-        at = await store.get_workspace_setting(platform, workspace_id, "digest_time", cfg.digest_time)
-        size = await store.get_workspace_setting(platform, workspace_id, "digest_size", cfg.digest_size)
+        at = await workspace_config(store, platform, workspace_id, "digest_time", cfg.digest_time)
+        size = await workspace_config(store, platform, workspace_id, "digest_size", cfg.digest_size)
         return [
             f"Digest: {plural(len(subscribed), 'member')} subscribed (default {'on' if default_on else 'off'}) · "
             f"{size} threads daily at {at}, each member's time zone"

@@ -43,11 +43,49 @@ async def test_numeric_settings_out_of_range_are_refused_by_name(make_app) -> No
     await app.bus.drain()
     # Commands are handled concurrently, so replies arrive in whatever order the store answers.
     texts = " | ".join(r.text for r in adapter.of_type(CommandReply))
-    assert "exploration_share must be between 0.0 and 1.0" in texts
-    assert "retention_days must be at least 1" in texts
+    assert "exploration_share must be between 0 and 1" in texts
+    assert "retention_days must be between 1 and 36600" in texts
     assert "retention_days expects a whole number" in texts
     assert await app.store.get_workspace_setting("console", "local", "retention_days") is None
     assert await app.store.get_workspace_setting("console", "local", "exploration_share") == 0.5
+
+
+async def test_times_and_unbounded_numbers_are_refused_before_they_break_a_job(make_app) -> None:
+    # Each was accepted once, and then failed the job that reads it: the digests of every
+    # workspace, the human-first wait of every help question, the hourly retention purge.
+    app, adapter = await make_app()
+    for text in (
+        "set digest_time 7pm",
+        "set digest_time 99:99",
+        "set human_first_minutes inf",
+        "set human_first_minutes 1e12",
+        "set exploration_share nan",
+        "set retention_days 99999999999999",
+    ):
+        await adapter.inject(command("guildhall config", text, admin=True))
+    await app.bus.drain()
+    texts = " | ".join(r.text for r in adapter.of_type(CommandReply))
+    assert texts.count("digest_time expects a time of day as HH:MM") == 2
+    assert texts.count("human_first_minutes must be between 0 and 10080") == 2
+    assert "exploration_share must be between 0 and 1" in texts and "retention_days must be between" in texts
+    for key in ("digest_time", "human_first_minutes", "exploration_share", "retention_days"):
+        assert await app.store.get_workspace_setting("console", "local", key) is None
+    await adapter.inject(command("guildhall config", "set digest_time 7:05", admin=True))
+    await app.bus.drain()
+    assert await app.store.get_workspace_setting("console", "local", "digest_time") == "07:05"
+
+
+async def test_a_bad_value_stored_before_the_checks_falls_back_to_the_default(make_app, caplog) -> None:
+    from bot.core_brain import workspace_config
+
+    app, _ = await make_app()
+    await app.store.set_workspace_setting("console", "local", "digest_time", "7pm")
+    await app.store.set_workspace_setting("console", "local", "retention_days", 99999999999999)
+    assert await workspace_config(app.store, "console", "local", "digest_time", "09:00") == "09:00"
+    assert await workspace_config(app.store, "console", "local", "retention_days", None) is None
+    assert await workspace_config(app.store, "console", "local", "digest_size", 5) == 5  # unset
+    assert "ignoring digest_time = '7pm'" in caplog.text
+    assert await app.brain("core").purge_expired() == {}  # no retention: nothing purged, no crash
 
 
 async def test_optout_then_optin(make_app) -> None:
