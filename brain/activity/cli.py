@@ -19,10 +19,18 @@ from brain.activity import schema as _schema  # noqa: F401  (registers the activ
 async def _workspace(store: Store, platform: str | None, workspace: str | None) -> tuple[str, str]:
     if platform and workspace:
         return platform, workspace
+    # One of them given: the busiest workspace that matches it, never one that does not.
+    filters = [(column, value) for column, value in (("platform", platform), ("workspace_id", workspace)) if value]
+    where = " AND ".join(f"{column} = ?" for column, _ in filters) or "1 = 1"
     row = await store.db.fetchone(
-        "SELECT platform, workspace_id FROM activity_rollup GROUP BY platform, workspace_id ORDER BY COUNT(*) DESC"
+        f"SELECT platform, workspace_id FROM activity_rollup WHERE {where} "
+        "GROUP BY platform, workspace_id ORDER BY COUNT(*) DESC",
+        tuple(value for _, value in filters),
     )
     if row is None:
+        if platform or workspace:
+            given = " ".join(f"--{k} {v}" for k, v in (("platform", platform), ("workspace", workspace)) if v)
+            raise typer.BadParameter(f"no activity recorded for {given}")
         raise typer.BadParameter("no activity recorded yet; pass --platform and --workspace")
     return str(row[0]), str(row[1])
 
@@ -34,7 +42,11 @@ def _now(since: str | None) -> datetime:
         parsed = datetime.fromisoformat(since)
     except ValueError as exc:
         raise typer.BadParameter(f"--at must be an ISO date/time, got {since!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
+    # The trend windows reach up to a few weeks either side; the calendar's ends overflow them.
+    if not datetime(1971, 1, 1, tzinfo=parsed.tzinfo) <= parsed <= datetime(9000, 1, 1, tzinfo=parsed.tzinfo):
+        raise typer.BadParameter(f"--at must be between 1971 and 9000, got {since!r}")
+    return parsed
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:

@@ -76,6 +76,8 @@ def ask_command(
     config: ConfigOpt = None,
 ) -> None:
     """Answer a question from the indexed history, with citations."""
+    if not question.strip():
+        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     settings = settings_or_exit(config)
 
     async def main() -> dict[str, Any]:

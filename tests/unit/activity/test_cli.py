@@ -59,6 +59,12 @@ def test_leaderboard_trends_and_report(db_env: str, tmp_path: Path) -> None:
     res = runner.invoke(app, ["leaderboard", "--period", "all"])
     assert res.exit_code == 0 and "Helga the Helper" in res.output
     assert runner.invoke(app, ["leaderboard", "--period", "year"]).exit_code != 0
+    # A platform or workspace that has no activity is said so, not answered with another's board.
+    res = runner.invoke(app, ["leaderboard", "--platform", "slack"])
+    assert res.exit_code != 0 and "no activity recorded for --platform slack" in res.output
+    assert "Helga the Helper" in runner.invoke(app, ["leaderboard", "--workspace", "local"]).output
+    res = runner.invoke(app, ["trends", "--at", "9999-12-31T23:59:59"])
+    assert res.exit_code != 0 and "--at must be between 1971 and 9000" in res.output
     res = runner.invoke(app, ["trends", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output) == []

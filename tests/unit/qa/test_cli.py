@@ -99,3 +99,9 @@ def test_index_search_eval_and_errors(env: Path) -> None:
 
     out = runner.invoke(app, ["eval", "feedback", "--json"])
     assert json.loads(out.stdout)["answers"] == 0
+
+
+@pytest.mark.parametrize("question", ["", "   \n"])
+def test_an_empty_question_is_a_usage_error_before_any_model_loads(question: str) -> None:
+    out = CliRunner().invoke(app, ["ask", question])
+    assert out.exit_code == 2 and "the question is empty" in out.output
