@@ -374,10 +374,44 @@ def normalize_event(envelope: EventEnvelope, ctx: NormalizeContext) -> list[Inbo
     event = envelope.get("event")
     if not isinstance(event, dict):
         return []
-    handler = EVENT_HANDLERS.get(str(event.get("type", "")))
-    if handler is None:
+    kind = event.get("type")
+    if not isinstance(kind, str) or (handler := EVENT_HANDLERS.get(kind)) is None:
         return []
-    return handler(event, ctx, parse_ts(envelope.get("event_time")))
+    wrong = [k for k in STRING_FIELDS.get(kind, ()) if event.get(k) is not None and not isinstance(event[k], str)]
+    if wrong:
+        log.warning("skipping malformed Slack %s event: %s not a string", kind, ", ".join(wrong))
+        return []
+    try:
+        events = handler(event, ctx, parse_ts(envelope.get("event_time")))
+    except MALFORMED as exc:  # a field of the wrong type: a list for a subtype, a number for a ts
+        log.warning("skipping malformed Slack %s event: %s: %s", kind, type(exc).__name__, exc)
+        return []
+    kept = [e for e in events if _ids_are_strings(e)]
+    if len(kept) < len(events):
+        log.warning("skipping a Slack %s event whose ids are not strings", kind)
+    return kept
+
+
+# Fields Slack always sends as strings in these events; anything else would become a bogus id.
+_MESSAGE_STRINGS = ("ts", "thread_ts", "user", "channel", "subtype", "event_ts", "bot_id", "channel_type", "text")
+STRING_FIELDS: dict[str, tuple[str, ...]] = {
+    "message": _MESSAGE_STRINGS,
+    "app_mention": _MESSAGE_STRINGS,
+    "reaction_added": ("user", "reaction", "event_ts", "item_user"),
+    "reaction_removed": ("user", "reaction", "event_ts", "item_user"),
+    "member_joined_channel": ("user", "channel", "channel_type"),
+}
+
+# What a payload with fields of the wrong JSON type raises in the handlers.
+MALFORMED = (TypeError, AttributeError, ValueError, KeyError, OverflowError)
+
+
+def _ids_are_strings(event: InboundEvent) -> bool:
+    """Slack ids are strings; a number where one belongs would become a row no lookup finds."""
+    user = getattr(event, "author", None) or getattr(event, "user", None)
+    channel = getattr(event, "channel", None)
+    ids = (channel.channel_id if channel else "", getattr(event, "message_id", ""), user.user_id if user else "")
+    return all(isinstance(i, str) for i in ids)
 
 
 def event_team_id(envelope: Mapping[str, Any]) -> str:
@@ -437,9 +471,10 @@ def normalize_command(
     """A slash command's form payload -> :class:`CommandInvoked`; None when ids are missing."""
     user_id, channel_id = payload.get("user_id"), payload.get("channel_id")
     command = payload.get("command")
-    if not user_id or not channel_id or not command:
+    if not (user_id and channel_id and command) or not all(isinstance(v, str) for v in (user_id, channel_id, command)):
         return None
-    name, text = command_name(command, payload.get("text", ""))
+    raw_text = payload.get("text")
+    name, text = command_name(command, raw_text if isinstance(raw_text, str) else "")
     team = ctx.identity.team_id
     known = ctx.channels.get(channel_id)
     raw_name = payload.get("channel_name", "")
@@ -462,7 +497,16 @@ def normalize_command(
 
 
 def normalize_block_actions(body: Mapping[str, Any], ctx: NormalizeContext) -> list[ButtonClicked]:
-    """A ``block_actions`` interaction -> one :class:`ButtonClicked` per button action."""
+    """A ``block_actions`` interaction -> one :class:`ButtonClicked` per button action (none, logged,
+    for a malformed payload)."""
+    try:
+        return _block_actions(body, ctx)
+    except MALFORMED as exc:
+        log.warning("skipping a malformed Slack block_actions payload: %s: %s", type(exc).__name__, exc)
+        return []
+
+
+def _block_actions(body: Mapping[str, Any], ctx: NormalizeContext) -> list[ButtonClicked]:
     user = body.get("user") or {}
     container = body.get("container") or {}
     channel_id = (body.get("channel") or {}).get("id") or container.get("channel_id")

@@ -318,3 +318,44 @@ def test_block_actions() -> None:
 def test_helpers() -> None:
     assert parse_ts("1e40") is None and parse_ts(None) is None and parse_ts(-1) is None
     assert permalink("", "C1", "1.2") == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ts", 1767600000.0001),  # a number where Slack sends a string
+        ("subtype", ["bot_message"]),
+        ("subtype", {"a": 1}),
+        ("user", 1),
+        ("channel", 5),
+        ("thread_ts", {"ts": "1"}),
+        ("text", ["hello"]),
+        ("type", ["message"]),
+    ],
+)
+def test_a_field_of_the_wrong_type_skips_the_event_with_a_warning(
+    field: str, value: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    payload = message_event("hello", ts="1767600000.000100")
+    payload[field] = value
+    assert normalize_event(envelope(payload), ctx()) == []  # type: ignore[arg-type]
+    assert field == "type" or "skipping" in caplog.text
+
+
+@pytest.mark.parametrize("subtype", ["message_changed", "message_deleted"])
+@pytest.mark.parametrize("inner", [None, 1, "x", ["a"], {"ts": 5, "text": ["t"], "edited": "no", "user": 2}])
+def test_malformed_edits_and_deletes_are_skipped_not_raised(subtype: str, inner: Any) -> None:
+    payload = {"type": "message", "subtype": subtype, "channel": "CGENERAL", "message": inner}
+    payload["previous_message"] = inner
+    payload["deleted_ts"] = inner
+    events = normalize_event(envelope(payload), ctx())  # type: ignore[arg-type]
+    assert all(isinstance(getattr(e, "message_id", ""), str) for e in events)
+
+
+def test_slash_command_fields_of_the_wrong_type() -> None:
+    assert normalize_command(cast(Any, slash_form("/ask", "x") | {"user_id": 5}), ctx()) is None
+    assert normalize_command(cast(Any, slash_form("/ask", "x") | {"command": 7}), ctx()) is None
+    cmd = normalize_command(cast(Any, slash_form("/guildhall", "x") | {"text": None}), ctx())
+    assert cmd is not None and cmd.name == "help"
+    bad_actions = {"user": {"id": "U1"}, "channel": {"id": "C1"}, "container": ["x"], "actions": [{"action_id": "a"}]}
+    assert normalize_block_actions(bad_actions, ctx()) == []
