@@ -530,6 +530,9 @@ class QABrain(Brain):
     @command("guildhall index", description="Rebuild the question-answering index", admin=True, usage="[all]")
     async def index_command(self, cmd: CommandInvoked) -> CommandResult:
         """``/guildhall index``: rebuild every unit from the store."""
+        if cmd.text.strip().lower() not in ("", "all"):
+            # A full rebuild takes minutes on a big community: not on a typo.
+            return CommandResult(f"Usage: /guildhall index [all] — `{cmd.text.strip()[:40]}` is not an option.")
         indexer = await self.indexer(rebuilding=True)
         stats = await indexer.index_all()
         return CommandResult(

@@ -570,6 +570,8 @@ async def test_index_command_is_admin_only(make_app: Any) -> None:
     await post(app, adapter, make_message("some history to index", author="bob"))
     await post(app, adapter, command("guildhall index", author="bob"))
     assert "for community admins" in adapter.of_type(CommandReply)[-1].text
+    await post(app, adapter, command("guildhall index", "bogus extra", author="root", admin=True))
+    assert adapter.of_type(CommandReply)[-1].text.startswith("Usage: /guildhall index [all]")  # no rebuild
     await post(app, adapter, command("guildhall index", author="root", admin=True))
     reply = adapter.of_type(CommandReply)[-1]
     assert reply.text.startswith("Indexed 1 units from 1 channels")
