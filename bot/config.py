@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NestedSecretsSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
+
+from bot.scheduler import parse_hhmm
 
 SECRET_FIELDS = {
     ("discord", "token"),
@@ -39,7 +41,13 @@ _PLATFORM_ENV = {
 }
 
 
-class DiscordSettings(BaseModel):
+class _Section(BaseModel):
+    """A ``[section]`` of guildhall.toml: a misspelt key is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DiscordSettings(_Section):
     """Discord bot connection."""
 
     token: SecretStr | None = None
@@ -59,7 +67,7 @@ class DiscordSettings(BaseModel):
         return self
 
 
-class SlackSettings(BaseModel):
+class SlackSettings(_Section):
     """Slack app connection."""
 
     bot_token: SecretStr | None = None
@@ -74,7 +82,7 @@ class SlackSettings(BaseModel):
     api_base_url: str | None = None
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     """Where facts are persisted."""
 
     url: str = "sqlite:///data/guildhall.db"
@@ -87,7 +95,7 @@ class StoreSettings(BaseModel):
         return v
 
 
-class BusSettings(BaseModel):
+class BusSettings(_Section):
     """Event bus: in-process by default, Redis Streams at scale."""
 
     kind: Literal["memory", "redis"] = "memory"
@@ -101,7 +109,7 @@ class BusSettings(BaseModel):
     max_deliveries: int = Field(default=5, ge=1)
 
 
-class VectorSettings(BaseModel):
+class VectorSettings(_Section):
     """Vector index: embedded Chroma by default, a Chroma server at scale."""
 
     kind: Literal["embedded", "http"] = "embedded"
@@ -111,7 +119,7 @@ class VectorSettings(BaseModel):
     collection: str = "guildhall_units"
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(_Section):
     """Sentence-embedding model; ``model`` is a path or the bundled default."""
 
     model: str = "bundled:all-MiniLM-L6-v2"
@@ -119,7 +127,7 @@ class EmbeddingSettings(BaseModel):
     device: str = "cpu"
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(_Section):
     """Answer generation backend."""
 
     backend: Literal["transformers", "openai", "scripted"] = "transformers"
@@ -149,7 +157,7 @@ class LLMSettings(BaseModel):
     cpu_half_decode: bool = True
 
 
-class QASettings(BaseModel):
+class QASettings(_Section):
     """Question answering."""
 
     k: int = Field(default=6, ge=1, le=50)
@@ -172,7 +180,7 @@ class QASettings(BaseModel):
     closest_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
 
 
-class CommunitySettings(BaseModel):
+class CommunitySettings(_Section):
     """Answering like a good community member (follow-ups, human first, experts, shadow mode)."""
 
     human_first_minutes: float = Field(default=10.0, ge=0)
@@ -185,7 +193,7 @@ class CommunitySettings(BaseModel):
     similar_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
 
 
-class RecommendSettings(BaseModel):
+class RecommendSettings(_Section):
     """Personal recommendations."""
 
     digest_default_on: bool = False
@@ -195,8 +203,14 @@ class RecommendSettings(BaseModel):
     half_life_days: float = Field(default=14.0, gt=0)
     exploration_share: float = Field(default=0.2, ge=0.0, le=1.0)
 
+    @field_validator("digest_time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        # Checked here so check-config says so, not the scheduler at start-up with a traceback.
+        return parse_hhmm(value).strftime("%H:%M")
 
-class ActivitySettings(BaseModel):
+
+class ActivitySettings(_Section):
     """Leaderboards and trend alerts."""
 
     alerts_channel_id: str | None = None
@@ -207,7 +221,7 @@ class ActivitySettings(BaseModel):
     unanswered_after_hours: float = Field(default=4.0, gt=0)
 
 
-class PrivacySettings(BaseModel):
+class PrivacySettings(_Section):
     """Channel policy, retention and redaction."""
 
     index_private_channels: list[str] = Field(default_factory=list)
@@ -347,7 +361,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     file_data: dict[str, Any] = {}
     if toml_path.exists():
         file_data = _read_toml(toml_path)
-    elif path is not None:
+    elif path is not None or env.get("GUILDHALL_CONFIG"):
         raise ConfigError(f"{toml_path}: config file not found")
     # Values from the file are passed as init kwargs, which outrank env in pydantic-settings; so we
     # drop file keys the environment also sets, keeping "environment wins".

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path}/gh.db"
     monkeypatch.setenv("GUILDHALL_STORE__URL", url)
     monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
     monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
     return url
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path}/gh.db"
     monkeypatch.setenv("GUILDHALL_STORE__URL", url)
     monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
     monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
     return url
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,26 @@ from bot.cli import app
 from bot.config import ConfigError, load_settings
 
 
-def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
-    s = load_settings(environ={"GUILDHALL_CONFIG": str(tmp_path / "none.toml")})
+def test_defaults_are_the_embedded_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./guildhall.toml
+    s = load_settings(environ={})
     assert s.platforms == []
     assert s.store.url.startswith("sqlite://")
     assert s.bus.kind == "memory"
     assert s.llm.backend == "transformers"
+
+
+def test_a_missing_file_a_misspelt_key_or_a_bad_time_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(environ={"GUILDHALL_CONFIG": str(tmp_path / "nope.toml")})
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text('[qa]\nhelp_channel_idz = ["C1"]\n[recommend]\ndigest_time = "25:00"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cfg, environ={})
+    assert "qa.help_channel_idz: Extra inputs are not permitted" in str(caught.value)
+    assert "recommend.digest_time" in str(caught.value) and "expected HH:MM" in str(caught.value)
+    cfg.write_text('[recommend]\ndigest_time = "7:5"\n')
+    assert load_settings(cfg, environ={}).recommend.digest_time == "07:05"
 
 
 def test_env_overrides_file_and_nested_keys(tmp_path: Path) -> None:
@@ -29,9 +44,7 @@ def test_env_overrides_file_and_nested_keys(tmp_path: Path) -> None:
 
 
 def test_platform_env_names_are_honoured(tmp_path: Path) -> None:
-    s = load_settings(
-        environ={"DISCORD_TOKEN": "abc", "SLACK_BOT_TOKEN": "xoxb-1", "GUILDHALL_CONFIG": str(tmp_path / "x.toml")}
-    )
+    s = load_settings(environ={"DISCORD_TOKEN": "abc", "SLACK_BOT_TOKEN": "xoxb-1", "GUILDHALL_CONFIG": os.devnull})
     assert s.platforms == ["discord", "slack"]
     assert s.discord.token is not None and s.discord.token.get_secret_value() == "abc"
     assert "abc" not in repr(s)  # secrets never print

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tests.unit.importers.test_slack_export import write_export
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GUILDHALL_STORE__URL", f"sqlite:///{tmp_path}/gh.db")
     monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
     return tmp_path
 
 
