@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -125,6 +125,14 @@ def ask_command(
         raise typer.Exit(1)
 
 
+def _needs_reranker(modes: Sequence[str], settings: Any) -> None:
+    if "rerank" in modes and not settings.qa.rerank_model:
+        raise typer.BadParameter(
+            "rerank needs a cross-encoder: set [qa] rerank_model = PATH (none ships with Guildhall)",
+            param_hint="--mode",
+        )
+
+
 def search_command(
     query: Annotated[str, typer.Argument(help="What to search for")],
     k: Annotated[int, typer.Option("--k", min=1, max=200, help="How many units")] = 10,
@@ -138,6 +146,7 @@ def search_command(
     if mode not in MODES:
         raise typer.BadParameter(f"mode must be one of {', '.join(MODES)}", param_hint="--mode")
     settings = settings_or_exit(config)
+    _needs_reranker([mode], settings)
 
     async def main() -> list[dict[str, Any]]:
         async with qa_brain(settings) as brain:
@@ -220,7 +229,7 @@ def index_tune_command(
 ) -> None:
     """Fine-tune the embedding model on this community's public threads (offline, minutes on a CPU).
 
-    Then set ``[embeddings] model = "<out>"`` and run ``guildhall index all`` (and ``index docs``).
+    Then set [embeddings] model = OUT and run `guildhall index all` and `guildhall index docs` again.
     """
     import asyncio
     import sys
@@ -252,7 +261,8 @@ def index_tune_command(
         as_json,
         f"\ntuned on {data['pairs']} threads ({data['steps']} steps, loss {data['first_loss']:.2f} -> "
         f"{data['last_loss']:.2f}) in {data['seconds']:.0f} s: {data['output']}\n"
-        f'next: set [embeddings] model = "{data["output"]}" and run `guildhall index all`',
+        f'next: set [embeddings] model = "{data["output"]}", then run `guildhall index all` and '
+        "`guildhall index docs` again (every vector is recomputed with the new model; docs are indexed separately)",
     )
 
 
@@ -273,10 +283,15 @@ def eval_retrieval_command(
         raise typer.BadParameter(str(exc)) from exc
     if not ks or min(ks) < 1:
         raise typer.BadParameter("k values must be positive integers", param_hint="--k")
-    modes: list[Mode] = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]  # type: ignore[list-item]
+    settings = settings_or_exit(config)
+    # "all" includes the re-ranked list when a re-ranking model is configured.
+    every: list[Mode] = (
+        ["bm25", "dense", "hybrid", "rerank"] if settings.qa.rerank_model else ["bm25", "dense", "hybrid"]
+    )
+    modes: list[Mode] = every if mode == "all" else [mode]  # type: ignore[list-item]
     if any(m not in MODES for m in modes):
         raise typer.BadParameter(f"mode must be one of {', '.join(MODES)} or all", param_hint="--mode")
-    settings = settings_or_exit(config)
+    _needs_reranker(modes, settings)
 
     async def main() -> list[dict[str, Any]]:
         async with qa_brain(settings) as brain:

@@ -105,3 +105,9 @@ def test_index_search_eval_and_errors(env: Path) -> None:
 def test_an_empty_question_is_a_usage_error_before_any_model_loads(question: str) -> None:
     out = CliRunner().invoke(app, ["ask", question])
     assert out.exit_code == 2 and "the question is empty" in out.output
+
+
+@pytest.mark.parametrize("args", [["search", "slack", "--mode", "rerank"]])
+def test_rerank_without_a_model_is_a_usage_error_not_a_traceback(args: list[str]) -> None:
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 2 and "rerank needs a cross-encoder" in out.output
