@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli_support import emit, run, settings_or_exit
+from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.events import Platform, UserRef
 
 
@@ -69,7 +69,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             app_ = await _app(settings)
             try:
                 core = app_.brain("core")
-                data: dict[str, Any] = await core.export(ref)
+                data: dict[str, Any] = await core.export(await _member(app_, ref))
                 await app_.store.audit(platform, workspace, "cli", "privacy-export", detail={"user": user})
                 return data
             finally:
@@ -102,13 +102,31 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         async def go() -> dict[str, int]:
             app_ = await _app(settings)
             try:
-                counts: dict[str, int] = await app_.brain("core").forget(ref)
+                counts: dict[str, int] = await app_.brain("core").forget(await _member(app_, ref))
                 return counts
             finally:
                 await app_.stop()
 
         counts = run(go)
         emit(counts, as_json, f"erased {sum(counts.values())} items: {counts}")
+
+
+async def _member(app_: Any, ref: UserRef) -> UserRef:
+    """The member ``--user`` names: an id, or a display name as ``recommend --user`` takes it. An id
+    nothing is stored about is still used (erasure also keeps their future messages out), with a
+    warning, so a typo is not mistaken for a finished request."""
+    try:
+        return await find_member(
+            app_.store.db, ref.user_id, option="--user", workspace=(ref.platform.value, ref.workspace_id)
+        )
+    except typer.BadParameter as exc:
+        if "several members" in str(exc):
+            raise
+        typer.echo(
+            f"warning: nothing is stored about a member {ref.user_id!r} in {ref.platform.value}:{ref.workspace_id}",
+            err=True,
+        )
+        return ref
 
 
 async def _app(settings: Any) -> Any:

@@ -48,6 +48,10 @@ def test_audit_and_export_and_forget(db_env: str, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert data["messages"][0]["text"] == "ana's words"
+    by_name = runner.invoke(app, ["privacy", "export", "--user", "ana lima"])  # as members know her
+    assert by_name.exit_code == 0 and json.loads(by_name.stdout)["messages"][0]["text"] == "ana's words"
+    ghost = runner.invoke(app, ["privacy", "forget", "--user", "ghost", "--yes"])
+    assert ghost.exit_code == 0 and "nothing is stored about a member 'ghost'" in ghost.stderr
     assert data["user"]["name"] == "Ana Lima" and data["thread_titles"][0]["title"] == "ana asks about wheels"
     assert runner.invoke(app, ["privacy", "forget", "--user", "ana"]).exit_code == 2
     res = runner.invoke(app, ["privacy", "forget", "--user", "ana", "--yes", "--json"])
