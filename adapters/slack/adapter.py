@@ -199,15 +199,14 @@ class SlackAdapter:
     async def start(self) -> None:
         """Connect over Socket Mode, or serve HTTP on ``slack.http_port`` (0 picks a free port)."""
         cfg = self.settings.slack
-        if cfg.mode == "socket":
-            if cfg.app_token is None:
-                raise ValueError("slack.mode=socket needs SLACK_APP_TOKEN (an xapp- app-level token)")
+        problems = cfg.connection_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        if cfg.mode == "socket" and cfg.app_token is not None:
             self._socket = AsyncSocketModeHandler(self.app, cfg.app_token.get_secret_value(), web_client=self.client)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack: connected in socket mode")
             return
-        if not cfg.signing_secret:
-            raise ValueError("slack.mode=http needs SLACK_SIGNING_SECRET to verify requests")
         self._runner = web.AppRunner(self.web_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host="0.0.0.0", port=cfg.http_port)

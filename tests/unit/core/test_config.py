@@ -94,3 +94,24 @@ def test_check_config_command_reports_errors(tmp_path: Path, monkeypatch: pytest
     cfg.write_text("")
     ok = runner.invoke(app, ["check-config", "--config", str(cfg), "--json"])
     assert ok.exit_code == 0 and '"ok": true' in ok.output
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "needs SLACK_APP_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "GUILDHALL_SLACK__MODE": "http"}, "needs SLACK_SIGNING_SECRET"),
+    ],
+)
+def test_check_config_reports_what_slack_lacks_to_connect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], error: str
+) -> None:
+    # `run` stopped with this error; check-config said "configuration OK" for the same settings.
+    monkeypatch.chdir(tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(app, ["check-config"])
+    assert result.exit_code == 2 and error in result.output
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cret")
+    assert CliRunner().invoke(app, ["check-config"]).exit_code == 0
