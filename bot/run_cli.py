@@ -138,6 +138,8 @@ async def serve(
             tune_for_serving()
         except ValueError as exc:  # adapters name the missing setting (e.g. SLACK_APP_TOKEN)
             raise RunError(str(exc)) from exc
+        except OSError as exc:  # a platform or service unreachable at start: one line, not a traceback
+            raise RunError(f"cannot connect: {exc}") from exc
         if console is None:
             log.info("guildhall: running on %s; Ctrl-C stops", ", ".join(settings.platforms))
             background.append(asyncio.create_task(prepare_qa(app), name="guildhall.prepare_qa"))

@@ -223,6 +223,9 @@ class DiscordAdapter:
                 "discord: DISCORD_TOKEN was rejected; copy a fresh one from the Developer Portal "
                 "(your application -> Bot -> Reset Token)"
             ) from exc
+        except OSError as exc:  # DNS, refused, TLS: aiohttp's connector errors are OSErrors
+            await self.client.close()
+            raise ValueError(f"discord: cannot reach discord.com ({exc}); check the network or proxy") from exc
         self._task = asyncio.create_task(self._run(token.get_secret_value()), name="discord-gateway")
 
     async def login(self, token: str) -> None:

@@ -160,6 +160,19 @@ async def test_rejected_token_fails_start_with_a_precise_message(env: Env) -> No
     assert env.adapter._task is None  # no gateway task left behind
 
 
+async def test_an_unreachable_discord_fails_start_with_one_line(env: Env) -> None:
+    import aiohttp
+
+    dns = aiohttp.ClientConnectorDNSError(
+        aiohttp.client_reqrep.ConnectionKey("discord.com", 443, True, True, None, None, None),
+        OSError(-2, "Name or service not known"),
+    )
+    env.http.fail_once("GET", "/users/@me", dns)
+    with pytest.raises(ValueError, match=r"cannot reach discord\.com"):
+        await env.adapter.start()
+    assert env.adapter._task is None
+
+
 # ------------------------------------------------------------------------------ inbound kinds
 
 
