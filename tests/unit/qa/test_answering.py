@@ -75,6 +75,23 @@ def test_a_sentence_naming_an_identifier_no_source_has_is_unsupported() -> None:
     assert off[1].supported  # the rule, not the thresholds, rejected it
 
 
+def test_looping_and_word_salad_sentences_are_unsupported_though_their_words_are_in_the_sources() -> None:
+    # Drafts of the bundled model on the demo (kept before: every content word is in a source,
+    # and the second had one content word, too few to judge, so it rode along with the first).
+    units = [su("a", "Guildhall is a community bot for Discord and Slack. The docs have a reference section.")]
+    draft = (
+        "Guildhall is a community bot for Discord and Slack [1]. "
+        "The is a reference to the and and and and and and and and and [1]. "
+        "Guildhall is a community bot for Discord, a community bot for Slack, and a community bot for Discord [1]."
+    )
+    checks = grounding.check(draft, units, HashEmbedder()).sentences
+    assert [(c.judged, c.supported) for c in checks] == [(True, True), (True, False), (True, False)]
+    assert [c.text for c in grounding.check(draft, units, HashEmbedder()).kept] == [checks[0].text]
+    # Code repeats by nature, and a plain list is not a loop.
+    assert not grounding.degenerate("alloc = [0.5, 0.5, 0, 0, 0, 0, 0, 0]")
+    assert not grounding.degenerate("Install ruff, pytest, mypy and pre-commit, then run the hooks once.")
+
+
 def test_split_sentences_handles_lists_and_code() -> None:
     parts = grounding.split_sentences("First do this. Then `x.y()` works!\n- item one\n- item two")
     assert parts == ["First do this.", "Then `x.y()` works!", "- item one", "- item two"]
