@@ -92,6 +92,7 @@ class SlackSettings(_Section):
         if self.mode == "http" and not self.signing_secret:
             return ["slack.mode=http needs SLACK_SIGNING_SECRET to verify requests"]
         return []
+
     admin_usergroup_ids: list[str] = Field(default_factory=list)
     api_base_url: str | None = None
 

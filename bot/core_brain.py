@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
+_CHANNEL_MENTION = re.compile(r"^<#([^|>]+)(?:\|[^>]*)?>$")  # Slack's and Discord's channel mention
 
 # Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values.
 CONFIG_KEYS: dict[str, str] = {
@@ -410,7 +412,19 @@ class CoreBrain(Brain):
         usage="[#channel]",
     )
     async def alerts_channel(self, cmd: CommandInvoked) -> CommandResult:
-        target = cmd.option("channel") or cmd.text.strip().lstrip("#") or cmd.channel.channel_id
+        # A channel the platform picked (Discord's option, Slack's <#C1|name>) is real. A name typed
+        # as plain text (the console passes it as the option too) must be one Guildhall knows, or
+        # alerts would go to a channel that does not exist.
+        target: str | None = cmd.option("channel")
+        typed = cmd.text.strip()
+        mention = _CHANNEL_MENTION.match(typed)
+        if mention:
+            target = target or mention.group(1)
+        elif typed:
+            target = await self.ctx.store.find_channel_id(cmd.platform.value, cmd.channel.workspace_id, typed)
+            if target is None:
+                return CommandResult(f"I don't know a channel #{typed.lstrip('#')} here; nothing changed.")
+        target = target or cmd.channel.channel_id
         await self.ctx.store.set_workspace_setting(
             cmd.platform.value, cmd.channel.workspace_id, "alerts_channel", target
         )

@@ -32,6 +32,7 @@ from bot.events import (
 
 INDENT = "  "
 _UNSAFE_FILENAME = re.compile(r"[^\w.\-]+", re.UNICODE)
+_CHANNEL_MENTION = re.compile(r"<#([^|>\s]+)(?:\|([^>]*))?>")
 MAX_FILENAME_CHARS = 120
 
 
@@ -115,6 +116,8 @@ def _compose(
     saved: Sequence[Path],
     first_button: int,
 ) -> str:
+    # Replies address channels as platforms do (<#id>); in the console a channel's id is its name.
+    text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
     lines = [f"{header} {_indent_rest(text)}".rstrip()]
     if citations:
         if heading := citations_heading(citations):

@@ -222,6 +222,16 @@ class Store:
         )
         return ChannelRow(row[0], row[1], row[2], row[3], row[4], bool(row[5])) if row else None
 
+    async def find_channel_id(self, platform: str, workspace_id: str, id_or_name: str) -> str | None:
+        """A channel id from an id or a plain name (``#`` stripped; Slack ids are not names); None when unknown."""
+        text = id_or_name.strip().lstrip("#")
+        row = await self.db.fetchone(
+            "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR name = ?) "
+            "ORDER BY CASE WHEN channel_id = ? THEN 0 ELSE 1 END",
+            (platform, workspace_id, text, text, text),
+        )
+        return str(row[0]) if row else None
+
     async def list_channels(self, platform: str, workspace_id: str) -> list[ChannelRow]:
         """All channels of a workspace."""
         rows = await self.db.fetchall(

@@ -133,12 +133,7 @@ class ActivityBrain(Brain):
 
     async def _resolve_channel(self, platform: str, workspace_id: str, text: str) -> str | None:
         """A channel id from an id or a plain ``#name`` (Slack ids are not names); ``None`` when unknown."""
-        row = await self.ctx.store.db.fetchone(
-            "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR name = ?) "
-            "ORDER BY CASE WHEN channel_id = ? THEN 0 ELSE 1 END",
-            (platform, workspace_id, text, text, text),
-        )
-        return str(row[0]) if row else None
+        return await self.ctx.store.find_channel_id(platform, workspace_id, text)
 
     async def status(self, platform: str, workspace_id: str) -> list[str]:
         """Where trend alerts go."""

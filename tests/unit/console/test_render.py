@@ -55,6 +55,12 @@ def test_command_replies_say_who_can_see_them() -> None:
     assert public == "[#general] guildhall → /help: the list"
 
 
+def test_channel_mentions_read_as_channel_names() -> None:
+    # Replies address channels as Discord and Slack do; in the console an id is the name.
+    reply = CommandReply(command=command("help"), text="Alerts go to <#mods>, not <#C1|staff>.")
+    assert render_action(reply).endswith("Alerts go to #mods, not #staff.")
+
+
 def test_ephemeral_dm_and_reaction() -> None:
     bob = member("Bob")
     assert "(only visible to Bob)" in render_action(SendEphemeral(channel=HELP, user=bob, text="psst"))

@@ -180,3 +180,18 @@ async def test_status_is_for_admins_only(make_app) -> None:
     await adapter.inject(command("guildhall status", author="mallory"))
     await app.bus.drain()
     assert "for community admins" in last_reply(adapter).text
+
+
+async def test_alerts_channel_must_name_a_channel_it_knows(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(make_message("hello", chan="mods"))  # #mods is known from its history
+    await app.bus.drain()
+    await adapter.inject(command("guildhall alerts-channel", "#nosuch", admin=True))
+    await app.bus.drain()
+    assert "I don't know a channel #nosuch here" in last_reply(adapter).text
+    assert await app.store.get_workspace_setting("console", "local", "alerts_channel") is None
+    await adapter.inject(command("guildhall alerts-channel", "#mods", admin=True))
+    await adapter.inject(command("guildhall alerts-channel", "<#CSTAFF|staff>", admin=True))  # Slack's mention
+    await app.bus.drain()
+    texts = [r.text for r in adapter.of_type(CommandReply)]
+    assert "Trend alerts will be posted in <#mods>." in texts and "Trend alerts will be posted in <#CSTAFF>." in texts
