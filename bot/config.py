@@ -346,13 +346,29 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _platform_env(environ: dict[str, str]) -> dict[str, Any]:
+    """The platforms' own variable names (``SLACK_BOT_TOKEN``), from the environment or, as Docker
+    and Kubernetes mount them, from a file of that name in ``GUILDHALL_SECRETS_DIR``. The
+    ``GUILDHALL_...`` name, as a variable or a file, wins over either."""
+    folder = environ.get("GUILDHALL_SECRETS_DIR")
     found: dict[str, Any] = {}
     for var, (section, key) in _PLATFORM_ENV.items():
-        value = environ.get(var)
         prefixed = f"GUILDHALL_{section.upper()}__{key.upper()}"
-        if value and prefixed not in environ:
+        if prefixed in environ:
+            continue
+        value = environ.get(var) or _secret_file(folder, var, unless=prefixed)
+        if value:
             found.setdefault(section, {})[key] = value
     return found
+
+
+def _secret_file(folder: str | None, name: str, *, unless: str) -> str | None:
+    """The stripped content of ``folder/name`` (any case), None when absent or when ``unless`` is there too."""
+    if not folder or not Path(folder).is_dir():
+        return None
+    files = {p.name.upper(): p for p in Path(folder).iterdir() if p.is_file()}
+    if unless in files or name not in files:
+        return None
+    return files[name].read_text(encoding="utf-8").strip() or None
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

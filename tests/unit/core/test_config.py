@@ -66,6 +66,12 @@ def test_secrets_dir_holds_one_file_per_variable(tmp_path: Path) -> None:
     assert load_settings(cfg, environ=env).discord.token.get_secret_value() == "tok-from-env"  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match="GUILDHALL_SECRETS_DIR"):
         load_settings(cfg, environ={"GUILDHALL_SECRETS_DIR": str(tmp_path / "missing")})
+    # The platforms' own names work as files too, as they do as variables.
+    (secrets / "SLACK_APP_TOKEN").write_text("xapp-from-file\n")
+    (secrets / "SLACK_BOT_TOKEN").write_text("xoxb-short-name")  # the GUILDHALL_ file above wins
+    s = load_settings(cfg, environ={"GUILDHALL_SECRETS_DIR": str(secrets)})
+    assert s.slack.app_token is not None and s.slack.app_token.get_secret_value() == "xapp-from-file"
+    assert s.slack.bot_token is not None and s.slack.bot_token.get_secret_value() == "xoxb-from-file"
 
 
 def test_secret_in_file_is_refused(tmp_path: Path) -> None:
