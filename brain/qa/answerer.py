@@ -33,6 +33,16 @@ from prompts import load_prompt, render_prompt
 
 NOT_FOUND = "NOT_FOUND"
 
+# The answer prompt's own labels, which a small model sometimes repeats as its first line.
+_PROMPT_ECHO = re.compile(
+    r"^\s*(?:Community history|Question|Answer[^:\n]{0,60}):[ \t]*$\n?", re.IGNORECASE | re.MULTILINE
+)
+
+
+def without_prompt_echo(draft: str) -> str:
+    """``draft`` without lines that only repeat a label of the answer prompt ("Community history:")."""
+    return _PROMPT_ECHO.sub("", draft).strip()
+
 
 def neutralize_output(text: str) -> str:
     """Defuse mass and role mentions in generated text (the shared rule of :mod:`bot.privacy.mentions`)."""
@@ -197,7 +207,7 @@ class Answerer:
         channels = [s.channel for s in sources]
         messages = self._messages(question, sources)
         generation = await self._generate(messages, self.max_new_tokens)
-        draft = generation.text.strip()
+        draft = without_prompt_echo(generation.text)
         if generation.finish_reason == "length":
             draft = grounding.drop_unfinished_tail(draft)
         if not draft or NOT_FOUND in draft:

@@ -71,10 +71,10 @@ class GroundingResult:
 
     @property
     def kept(self) -> list[SentenceCheck]:
-        """Supported sentences (short unjudged ones kept only next to a supported one)."""
+        """Supported sentences (short unjudged ones kept only next to a supported one; questions never)."""
         if not any(s.supported for s in self.sentences):
             return []
-        return [s for s in self.sentences if s.supported or not s.judged]
+        return [s for s in self.sentences if s.supported or (not s.judged and not is_question(s.text))]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -204,6 +204,12 @@ def identifiers(text: str) -> list[str]:
     return _IDENTIFIER.findall(text)
 
 
+def is_question(sentence: str) -> bool:
+    """Whether a sentence asks rather than answers (the model echoing a source's question, or the
+    member's): never support for an answer, and never kept in one."""
+    return _CITATION.sub("", sentence).rstrip(" *_`\"')]").endswith("?")
+
+
 def degenerate(sentence: str) -> bool:
     """Whether a sentence is a generation loop or word salad rather than a statement (see above)."""
     if _REPEATED_WORD.search(sentence):
@@ -259,7 +265,7 @@ def check(
         invented = [name for name in identifiers(text) if name.lower() not in shown_lower]
         invented = invented if known_identifiers else []
         looping = degenerate(text)
-        judged = len(tokens) >= MIN_TOKENS or bool(invented) or looping
+        judged = (len(tokens) >= MIN_TOKENS or bool(invented) or looping) and not is_question(text)
         supported = (
             judged
             and not invented

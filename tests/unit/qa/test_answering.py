@@ -92,6 +92,21 @@ def test_looping_and_word_salad_sentences_are_unsupported_though_their_words_are
     assert not grounding.degenerate("Install ruff, pytest, mypy and pre-commit, then run the hooks once.")
 
 
+def test_an_echoed_question_is_no_answer_and_prompt_labels_are_dropped() -> None:
+    from brain.qa.answerer import without_prompt_echo
+
+    # The bundled model answered "how do I reset my zorblax password?" with the docs' heading.
+    units = [su("a", "## How do I reset my zorblax password?\nOpen Settings, then Security, then Reset password.")]
+    draft = without_prompt_echo("Community history:\n## How do I reset my zorblax password [1]?")
+    assert draft == "## How do I reset my zorblax password [1]?"
+    result = grounding.check(draft, units, HashEmbedder())
+    assert result.kept == [] and result.support == 0.0  # nothing answers: the bot abstains
+    both = grounding.check(
+        "Did you try the settings page? Open Settings, then Security, then Reset password [1].", units, HashEmbedder()
+    )
+    assert [c.text for c in both.kept] == ["Open Settings, then Security, then Reset password [1]."]
+
+
 def test_split_sentences_handles_lists_and_code() -> None:
     parts = grounding.split_sentences("First do this. Then `x.y()` works!\n- item one\n- item two")
     assert parts == ["First do this.", "Then `x.y()` works!", "- item one", "- item two"]
