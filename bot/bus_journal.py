@@ -68,11 +68,6 @@ class BufferJournal:
         self._file: IO[str] | None = None
         self._failed = False
 
-    @property
-    def open(self) -> bool:
-        """Whether the journal file exists (some buffered events are on disk)."""
-        return self._file is not None
-
     def append(self, entries: Iterable[Entry]) -> None:
         """Write ``entries`` through to the OS. A failure is logged once; the events stay buffered in memory."""
         try:

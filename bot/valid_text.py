@@ -22,6 +22,12 @@ def valid_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def storable_text(text: str) -> str:
+    """``text`` as both stores keep it: NUL (which PostgreSQL refuses) and lone surrogates (which
+    no encoder takes) become U+FFFD."""
+    return valid_text(text.replace("\x00", "\ufffd") if "\x00" in text else text)
+
+
 def with_valid_text(value: T) -> T:
     """``value`` (an event, or anything inside one) with :func:`valid_text` applied to every string
     in it; the same object when nothing changed, so the common case allocates nothing."""

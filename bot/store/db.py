@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.store.sqlite_batch import Op, rollback_if_open, run_ops
-from bot.valid_text import valid_text
+from bot.valid_text import storable_text
 
 log = logging.getLogger(__name__)
 
@@ -232,20 +232,19 @@ def _pg_count(status: str) -> int:
     return int(parts[-1]) if parts and parts[-1].isdigit() else 0
 
 
-def _no_nul(value: Any) -> Any:
-    # PostgreSQL text cannot hold U+0000 (it rejects the whole statement); SQLite can. Ids and
-    # lookups from bad input must not crash the PostgreSQL store, so NUL becomes U+FFFD, as
-    # ``clean_text`` does for message text on both stores.
-    # Lone surrogates cannot be encoded at all: they become U+FFFD too.
+def _storable(value: Any) -> Any:
+    # PostgreSQL text cannot hold U+0000 (it rejects the whole statement) and no encoder takes a
+    # lone surrogate. Ids and lookups from bad input must not crash the PostgreSQL store, so both
+    # become U+FFFD, as ``clean_text`` does for message text on both stores.
     if isinstance(value, str):
-        return valid_text(value.replace("\x00", "\ufffd") if "\x00" in value else value)
+        return storable_text(value)
     if isinstance(value, list) and any(isinstance(v, str) for v in value):
-        return [_no_nul(v) for v in value]
+        return [_storable(v) for v in value]
     return value
 
 
 def _pg_params(params: Sequence[Any]) -> list[Any]:
-    return [_no_nul(p) for p in params]
+    return [_storable(p) for p in params]
 
 
 class PostgresDatabase:

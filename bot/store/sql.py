@@ -16,7 +16,7 @@ from typing import Any
 from bot.store.db import Database, Executor, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
 from bot.store.schema import migrate
-from bot.valid_text import valid_text
+from bot.valid_text import storable_text
 
 # The column order of message rows (and of :meth:`Store.upsert_message_values` tuples).
 MESSAGE_COLUMNS: tuple[str, ...] = (
@@ -87,7 +87,7 @@ def clean_text(text: str) -> str:
     """Text as stored: NUL characters and lone surrogates become U+FFFD (PostgreSQL refuses NUL in
     text and neither backend can encode a lone surrogate; SQLite would keep NUL, and both backends
     must store the same thing)."""
-    return valid_text(text.replace("\x00", "\ufffd") if "\x00" in text else text)
+    return storable_text(text)
 
 
 def _message_params(m: MessageRow) -> tuple[Any, ...]:
