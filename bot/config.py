@@ -78,12 +78,14 @@ class SlackSettings(_Section):
     mode: Literal["socket", "http"] = "socket"
     http_port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (tests)
     http_path: str = "/slack/events"
+    admin_usergroup_ids: list[str] = Field(default_factory=list)
+    api_base_url: str | None = None
 
     def connection_problems(self) -> list[str]:
         """What the configured mode lacks to connect (empty when Slack is not configured or complete).
 
-        Not a validation error: the file and environment are read before secrets may be mounted,
-        and ``check-config`` and the adapter's start both ask this one place.
+        Not a validation error: commands that never connect (import, eval, privacy) must still load
+        these settings. ``check-config`` and the adapter's start both ask this one place.
         """
         if not (self.bot_token or self.client_id):
             return []
@@ -92,9 +94,6 @@ class SlackSettings(_Section):
         if self.mode == "http" and not self.signing_secret:
             return ["slack.mode=http needs SLACK_SIGNING_SECRET to verify requests"]
         return []
-
-    admin_usergroup_ids: list[str] = Field(default_factory=list)
-    api_base_url: str | None = None
 
 
 class StoreSettings(_Section):
