@@ -49,7 +49,7 @@ CONFIG_KEYS: dict[str, str] = {
 # bounds). The upper bounds are far past any sensible value, but finite: a retention of 10^14
 # days or a wait of 10^12 minutes overflowed the date arithmetic that uses them.
 CONFIG_BOUNDS: dict[str, tuple[float, float]] = {
-    "digest_size": (1, 25),
+    "digest_size": (1, 25),  # threads per digest (a DM longer than that is not read)
     "qa_answer_unanswered_after_min": (1, 7 * 24 * 60),
     "retention_days": (1, 100 * 366),
     "exploration_share": (0.0, 1.0),

@@ -21,7 +21,7 @@ import numpy as np
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen, plural
 from bot.conversations import WINDOW_GAP_S, chunk_unit_id, thread_unit_base, window_unit_base
-from bot.core_brain import workspace_config
+from bot.core_brain import CONFIG_BOUNDS, parse_config_value, workspace_config
 from bot.events import (
     ButtonClicked,
     CommandInvoked,
@@ -47,7 +47,6 @@ from prompts import load_prompt, render_prompt
 
 CHANNEL_SUGGESTION_WEEKDAY = 0  # Monday's digest (member's local day) carries channel suggestions
 CHANNEL_SUGGESTIONS = 2
-MAX_DIGEST_SIZE = 25  # threads per digest an admin may ask for (a DM longer than that is not read)
 SNAPSHOT_TTL_S = 300.0  # rankings may lag new messages by this much
 HISTORY_DAYS = 90  # how far back CF and the activity prior learn from
 PROFILE_TOUCHES = 300  # the member's most recent interactions that make their history profile
@@ -116,18 +115,18 @@ class RecommendBrain(Brain):
         key, value = args[0].lower(), args[1]
         if key == "default" and value.lower() in ("on", "off"):
             await store.set_workspace_setting(p, ws, "digest_default_on", value.lower() == "on")
-        elif key == "time":
+        elif key in ("time", "size"):
+            # The same check (and stored form: "07:05" for "7:5") as `/guildhall config set`.
             try:
-                parse_hhmm(value)
+                value = parse_config_value(f"digest_{key}", value)
             except ValueError:
-                return CommandResult(
-                    f"`{value}` is not a time of day: use HH:MM, 00:00 to 23:59 (members' own time zones)."
-                )
-            await store.set_workspace_setting(p, ws, "digest_time", value)
-        elif key == "size":
-            if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_DIGEST_SIZE):
-                return CommandResult(f"The digest size is a number of threads from 1 to {MAX_DIGEST_SIZE}.")
-            await store.set_workspace_setting(p, ws, "digest_size", int(value))
+                if key == "time":
+                    return CommandResult(
+                        f"`{value}` is not a time of day: use HH:MM, 00:00 to 23:59 (members' own time zones)."
+                    )
+                low, high = CONFIG_BOUNDS["digest_size"]
+                return CommandResult(f"The digest size is a number of threads from {low:g} to {high:g}.")
+            await store.set_workspace_setting(p, ws, f"digest_{key}", value)
         else:
             return usage
         return CommandResult(f"Digest {key} set to {value}.")

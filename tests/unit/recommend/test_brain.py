@@ -213,6 +213,9 @@ async def test_admin_digest_settings(make_app: Factory) -> None:
     assert await app.store.get_workspace_setting("console", "local", "digest_default_on") is True
     assert "not a time of day" in (await _ask(app, adapter, "time 25:99", admin=True)).text
     assert "from 1 to 25" in (await _ask(app, adapter, "size 0", admin=True)).text
+    assert "from 1 to 25" in (await _ask(app, adapter, "size ²", admin=True)).text  # a digit int() refuses
+    assert "set to 07:05" in (await _ask(app, adapter, "time 7:5", admin=True)).text
+    assert await app.store.get_workspace_setting("console", "local", "digest_time") == "07:05"
     assert "Usage" in (await _ask(app, adapter, "colour blue", admin=True)).text
     assert "set to 2" in (await _ask(app, adapter, "size 2", admin=True)).text
     reply = await _ask(app, adapter, "send-now", admin=True)
