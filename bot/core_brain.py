@@ -341,7 +341,7 @@ class CoreBrain(Brain):
         return dict(counts) if purged else {}
 
     # -- admin commands ------------------------------------------------------------------------
-    @command("guildhall config", description="Show or change settings", admin=True, usage="[set KEY VALUE]")
+    @command("guildhall config", description="Show or change settings", admin=True, usage="[show | set KEY VALUE]")
     async def config(self, cmd: CommandInvoked) -> CommandResult:
         ws = cmd.channel.workspace_id
         platform = cmd.platform.value
