@@ -217,6 +217,22 @@ async def test_publish_buffers_while_redis_is_unreachable(prefix: str, one_by_on
     await bus.close()
 
 
+async def _delivered_by_the_next_start(prefix: str, spill: Path) -> list[str]:
+    """Start a bus on ``spill``, publish one event ("after"), and return the message ids delivered."""
+    up = make_bus(prefix, spill_path=spill)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    up.subscribe(MessagePosted, handler, name="rec")
+    await up.start()
+    await up.publish(make_message("x", message_id="after"))
+    await up.drain(timeout=20)
+    await up.close()
+    return got
+
+
 async def test_events_buffered_at_shutdown_are_spilled_and_sent_by_the_next_start(prefix: str, tmp_path: Path) -> None:
     spill = tmp_path / "data" / "bus.spill.jsonl"
     down = make_bus(prefix, spill_path=spill, close_flush_s=0.2)
@@ -228,19 +244,9 @@ async def test_events_buffered_at_shutdown_are_spilled_and_sent_by_the_next_star
     with spill.open("a") as f:
         f.write("not json\n")  # a torn last line is skipped, not fatal
 
-    up = make_bus(prefix, spill_path=spill)
-    got: list[str] = []
-
-    async def handler(e: MessagePosted) -> None:
-        got.append(e.message_id)
-
-    up.subscribe(MessagePosted, handler, name="rec")
-    await up.start()
-    await up.publish(make_message("x", message_id="after"))
-    await up.drain(timeout=20)
+    got = await _delivered_by_the_next_start(prefix, spill)
     assert got == ["spill0", "spill1", "spill2", "after"]  # spilled first, in order
     assert list(spill.parent.iterdir()) == []  # claimed and removed
-    await up.close()
 
 
 async def test_a_publish_waiting_for_room_when_the_bus_closes_is_spilled(prefix: str, tmp_path: Path) -> None:
@@ -388,19 +394,9 @@ async def test_events_buffered_by_a_killed_process_are_sent_by_the_next_start(pr
     await proc.wait()
     assert not spill.exists() and len(list(spill.parent.glob("*.journal"))) == 1
 
-    up = make_bus(prefix, spill_path=spill)
-    got: list[str] = []
-
-    async def handler(e: MessagePosted) -> None:
-        got.append(e.message_id)
-
-    up.subscribe(MessagePosted, handler, name="rec")
-    await up.start()
-    await up.publish(make_message("x", message_id="after"))
-    await up.drain(timeout=20)
+    got = await _delivered_by_the_next_start(prefix, spill)
     assert got == ["killed0", "killed1", "killed2", "after"]
     assert list(spill.parent.iterdir()) == []  # the orphan journal was taken and removed
-    await up.close()
 
 
 async def test_a_live_process_journal_is_not_taken_by_another_start(prefix: str, tmp_path: Path) -> None:
