@@ -80,6 +80,11 @@ def console_channel(channel_id: str) -> ChannelRef:
     raise ConsoleInputError(f"no channel {channel_id.strip()!r}; channels: {known}")
 
 
+def _is_console_channel(name: str) -> bool:
+    """Whether ``name`` (``#`` optional) is one of the console's channels."""
+    return name.strip().lstrip("#").casefold() in (*PUBLIC_CHANNELS, *PRIVATE_CHANNELS)
+
+
 def dm_channel(user: UserRef) -> ChannelRef:
     """A member's direct-message conversation with the bot (only that member can read it)."""
     return ChannelRef(
@@ -221,7 +226,13 @@ def split_command(body: str, known: Iterable[str] = ()) -> tuple[str, str]:
 def parse_options(text: str) -> tuple[tuple[str, str], ...]:
     """``key=value`` arguments (quotes allowed: ``q="a b"``), plus the first ``#channel`` and ``@member``.
 
-    Explicit ``channel=`` / ``user=`` options win over the ``#`` / ``@`` shorthands.
+    Explicit ``channel=`` / ``user=`` options win over the ``#`` / ``@`` shorthands. A channel option
+    is what a platform's channel picker would give, so it only ever names a console channel: a
+    ``#name`` the console does not have stays plain text (the command judges it, as a typed name
+    on Slack), and an explicit ``channel=`` naming one is refused.
+
+    Raises:
+        ConsoleInputError: for ``channel=`` naming a channel the console does not have.
     """
     try:
         tokens = shlex.split(text, posix=True)
@@ -233,11 +244,14 @@ def parse_options(text: str) -> tuple[tuple[str, str], ...]:
         match = _OPTION.match(token)
         if match:
             options.append((match.group(1).casefold(), match.group(2)))
-        elif token.startswith("#") and len(token) > 1 and not channel:
+        elif token.startswith("#") and len(token) > 1 and not channel and _is_console_channel(token):
             channel = token[1:].casefold()
         elif token.startswith("@") and len(token) > 1 and not user:
             user = token[1:].casefold()
     keys = {k for k, _ in options}
+    for key, value in options:
+        if key == "channel":
+            console_channel(value)  # raises for a channel the console does not have
     if channel and "channel" not in keys:
         options.append(("channel", channel))
     if user and "user" not in keys:

@@ -35,9 +35,11 @@ class ToyBrain(Brain):
         type(self).clicks.append(event)
 
 
-async def make_console(make_app, **kwargs) -> tuple[GuildhallApp, ConsoleAdapter, io.StringIO]:
+async def make_console(
+    make_app, brains: list[str] | None = None, **kwargs
+) -> tuple[GuildhallApp, ConsoleAdapter, io.StringIO]:
     ToyBrain.clicks = []
-    app, _ = await make_app(extra_brains=[ToyBrain])
+    app, _ = await make_app(brains=brains, extra_brains=[ToyBrain])
     out = io.StringIO()
     console = ConsoleAdapter(
         app.settings,
@@ -87,6 +89,16 @@ async def test_bad_controls_raise_input_errors(make_app) -> None:
         with pytest.raises(ConsoleInputError):
             await console.handle_line(line)
     assert (console.member.user_id, console.channel.channel_id, console.thread_id) == ("you", "general", None)
+
+
+async def test_a_typed_unknown_channel_is_not_taken_for_a_picked_one(make_app) -> None:
+    app, console, out = await make_console(make_app, brains=["activity"])
+    await feed(app, console, "/leaderboard week #nosuch", "/leaderboard week #python")
+    text = out.getvalue()
+    assert "I don't know a channel #nosuch here" in text
+    assert "No helpful activity" in text  # #python is a console channel: its (empty) board
+    with pytest.raises(ConsoleInputError, match="no channel 'nosuch'"):
+        await console.handle_line("/leaderboard channel=nosuch")
 
 
 async def test_attachments_are_saved_under_data_dir(make_app) -> None:

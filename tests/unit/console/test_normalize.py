@@ -85,6 +85,12 @@ def test_parse_options_key_values_quotes_and_shorthands() -> None:
     assert parse_options('q="a b" k=v plain') == (("q", "a b"), ("k", "v"))
     assert parse_options("#Help @Bob days=7") == (("days", "7"), ("channel", "help"), ("user", "bob"))
     assert parse_options("channel=python #help") == (("channel", "python"),)
+    # The channel option is what a picker gives: only a console channel. A typed unknown name stays
+    # text for the command to judge; an explicit option naming one is refused.
+    assert parse_options("week #nosuch #help") == (("channel", "help"),)
+    assert parse_options("week #nosuch") == ()
+    with pytest.raises(ConsoleInputError, match="no channel 'nosuch'"):
+        parse_options("channel=nosuch")
     # An unbalanced quote must not fail the command: plain words are used instead.
     assert parse_options('q="oops k=v') == (("q", '"oops'), ("k", "v"))
     assert parse_options("") == ()
