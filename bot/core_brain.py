@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, every, listen, plural
+from bot.channel_arg import channel_arguments, channel_list, channel_word, picked_channel, resolve_channel
 from bot.events import Button, ButtonClicked, CommandInvoked, UserRef
 from bot.scheduler import parse_hhmm
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
-_CHANNEL_MENTION = re.compile(r"^<#([^|>]+)(?:\|[^>]*)?>$")  # Slack's and Discord's channel mention
 
 # Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values.
 CONFIG_KEYS: dict[str, str] = {
@@ -113,7 +112,7 @@ def parse_config_value(key: str, raw: str) -> Any:
             raise ValueError(f"{key} must be between {low:g} and {high:g}")
         return number
     if kind == "list":
-        return [part.strip().lstrip("#") for part in raw.replace(",", " ").split() if part.strip()]
+        return channel_list(raw)
     return raw
 
 
@@ -365,7 +364,15 @@ class CoreBrain(Brain):
         except ValueError as exc:
             return CommandResult(f"Not changed: {exc}.")
         await self.ctx.store.set_workspace_setting(platform, ws, words[1], value)
-        return CommandResult(f"`{words[1]}` is now {json.dumps(value)}.")
+        reply = f"`{words[1]}` is now {json.dumps(value)}."
+        if CONFIG_KEYS[words[1]] == "list":
+            typed = [a.id_or_name for a in channel_arguments(words[2]) if not a.picked]
+            unknown = [name for name in typed if await self.ctx.store.find_channel_id(platform, ws, name) is None]
+            if unknown:
+                # Kept: a list may name a channel before it exists (or before Guildhall has seen it).
+                names = ", ".join(f"#{name}" for name in unknown)
+                reply += f" Note: I don't know {names} here yet; a name applies once a channel by that name exists."
+        return CommandResult(reply)
 
     @command("guildhall status", description="What Guildhall knows and runs in this workspace", admin=True)
     async def status_command(self, cmd: CommandInvoked) -> CommandResult:
@@ -412,19 +419,20 @@ class CoreBrain(Brain):
         usage="[#channel]",
     )
     async def alerts_channel(self, cmd: CommandInvoked) -> CommandResult:
-        # A channel the platform picked (Discord's option, Slack's <#C1|name>) is real. A name typed
-        # as plain text (the console passes it as the option too) must be one Guildhall knows, or
+        # A picked channel is real; a typed name must be one Guildhall knows (bot/channel_arg.py), or
         # alerts would go to a channel that does not exist.
-        target: str | None = cmd.option("channel")
+        argument = picked_channel(cmd.option("channel", ""))
         typed = cmd.text.strip()
-        mention = _CHANNEL_MENTION.match(typed)
-        if mention:
-            target = target or mention.group(1)
-        elif typed:
-            target = await self.ctx.store.find_channel_id(cmd.platform.value, cmd.channel.workspace_id, typed)
-            if target is None:
-                return CommandResult(f"I don't know a channel #{typed.lstrip('#')} here; nothing changed.")
-        target = target or cmd.channel.channel_id
+        if argument is None and typed:
+            argument = channel_word(typed)
+            if argument is None:
+                return CommandResult("Usage: `/guildhall alerts-channel [#channel]`; nothing changed.")
+        target = cmd.channel.channel_id
+        if argument is not None:
+            resolved = await resolve_channel(self.ctx.store, cmd.platform.value, cmd.channel.workspace_id, argument)
+            if resolved is None:
+                return CommandResult(f"I don't know a channel #{argument.id_or_name} here; nothing changed.")
+            target = resolved
         await self.ctx.store.set_workspace_setting(
             cmd.platform.value, cmd.channel.workspace_id, "alerts_channel", target
         )

@@ -4,12 +4,12 @@ the weekly leaderboard and rate-limited, de-duplicated trend alerts (with charts
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.brain import Brain, CommandResult, command, every
+from bot.channel_arg import channel_word, picked_channel, resolve_channel
 from bot.events import Attachment, ChannelRef, CommandInvoked, Event, Platform, UserRef
 from brain.activity import charts
 from brain.activity.alert_state import AlertLedger, Decision
@@ -18,9 +18,6 @@ from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, member
 from brain.activity.render_text import leaderboard_text
 from brain.activity.scan import Finding, chart_png, scan
 from brain.activity.scoring import COUNTERS
-
-# Slack "<#C123|name>", Discord "<#123>", or a plain "#name".
-_CHANNEL_ARG = re.compile(r"^<#([^|>]+)(?:\|[^>]*)?>$|^#?([\w-]+)$")
 
 
 class ActivityBrain(Brain):
@@ -100,40 +97,30 @@ class ActivityBrain(Brain):
     async def leaderboard_cmd(self, cmd: CommandInvoked) -> CommandResult:
         usage = "Usage: `/leaderboard [week|month|all] [#channel]`."
         period = cmd.option("period", "")
-        # A channel option comes from the platform's own picker, as does a <#C123|name> mention: those
-        # ids are real even when the store has not seen the channel yet. A typed name must be known.
-        channel = cmd.option("channel", "") or None
-        verified = channel is not None
+        channel = picked_channel(cmd.option("channel", ""))
         for word in cmd.text.split():
             if word.lower() in PERIODS and not period:
                 period = word.lower()
                 continue
-            match = _CHANNEL_ARG.match(word)
-            if match is None:
+            named = channel_word(word)
+            if named is None:
                 return CommandResult(usage)
-            named = match.group(1) or match.group(2)
             if channel is not None:
-                if named == channel.lstrip("#"):
+                if named.id_or_name.casefold() == channel.id_or_name.casefold():
                     continue  # the console passes "#python" both as the option and in the text
                 return CommandResult(usage)
-            channel, verified = named, match.group(1) is not None
+            channel = named
         if period and period not in PERIODS:
             return CommandResult(usage)
         channel_id = None
-        if channel:
-            name = channel.lstrip("#")
-            channel_id = await self._resolve_channel(cmd.platform.value, cmd.channel.workspace_id, name)
-            if channel_id is None and not verified:
+        if channel is not None:
+            channel_id = await resolve_channel(self.ctx.store, cmd.platform.value, cmd.channel.workspace_id, channel)
+            if channel_id is None:
                 # "/leaderboard year" must not show an empty board "in #year".
-                return CommandResult(f"I don't know a channel #{name} here. {usage}")
-            channel_id = channel_id or name
+                return CommandResult(f"I don't know a channel #{channel.id_or_name} here. {usage}")
         board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel_id)
         text, png = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
         return CommandResult(text, ephemeral=False, attachments=(png,))
-
-    async def _resolve_channel(self, platform: str, workspace_id: str, text: str) -> str | None:
-        """A channel id from an id or a plain ``#name`` (Slack ids are not names); ``None`` when unknown."""
-        return await self.ctx.store.find_channel_id(platform, workspace_id, text)
 
     async def status(self, platform: str, workspace_id: str) -> list[str]:
         """Where trend alerts go."""

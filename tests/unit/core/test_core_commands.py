@@ -195,3 +195,24 @@ async def test_alerts_channel_must_name_a_channel_it_knows(make_app) -> None:
     await app.bus.drain()
     texts = [r.text for r in adapter.of_type(CommandReply)]
     assert "Trend alerts will be posted in <#mods>." in texts and "Trend alerts will be posted in <#CSTAFF>." in texts
+
+
+async def test_channel_lists_take_platform_mentions_and_note_unknown_names(make_app) -> None:
+    from bot.privacy.policy import may_index
+
+    app, adapter = await make_app()
+    await adapter.inject(make_message("hello", chan="general"))
+    await app.bus.drain()
+    # Slack escapes a typed #name in a slash command as <#C123|name>, Discord as <#123>.
+    await adapter.inject(
+        command("guildhall config", "set deny_channels <#CSECRET|secret>, #general <#42> nosuch", admin=True)
+    )
+    await app.bus.drain()
+    reply = last_reply(adapter).text
+    assert reply.startswith('`deny_channels` is now ["CSECRET", "general", "42", "nosuch"].')
+    assert "Note: I don't know #nosuch here yet" in reply  # a mention is the platform's pick: real
+    stored = await app.store.get_workspace_setting("console", "local", "deny_channels")
+    assert stored == ["CSECRET", "general", "42", "nosuch"]
+    # The denied channel, named by its mention, is really denied.
+    assert not await may_index(app.store, app.settings, "console", "local", "CSECRET", "secret", "public")
+    assert await may_index(app.store, app.settings, "console", "local", "python", "python", "public")
