@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.events import Platform, UserRef
+
+if TYPE_CHECKING:
+    from bot.core_brain import Erasure
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -99,16 +102,23 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         settings = settings_or_exit(config)
         ref = _user(platform, workspace, user)
 
-        async def go() -> dict[str, int]:
+        async def go() -> Erasure:
             app_ = await _app(settings)
             try:
-                counts: dict[str, int] = await app_.brain("core").forget(await _member(app_, ref))
-                return counts
+                erasure: Erasure = await app_.brain("core").forget(await _member(app_, ref))
+                return erasure
             finally:
                 await app_.stop()
 
-        counts = run(go)
-        emit(counts, as_json, f"erased {sum(counts.values())} items: {counts}")
+        erasure = run(go)
+        emit(
+            {"counts": erasure.counts, "unfinished": list(erasure.unfinished)},
+            as_json,
+            f"erased {erasure.total} items: {erasure.counts}"
+            + (f"; not finished: {', '.join(erasure.unfinished)} (see the log)" if erasure.unfinished else ""),
+        )
+        if erasure.unfinished:
+            raise typer.Exit(1)
 
 
 async def _member(app_: Any, ref: UserRef) -> UserRef:

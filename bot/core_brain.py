@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, every, listen, plural
 from bot.channel_arg import channel_arguments, channel_list, channel_word, picked_channel, resolve_channel
 from bot.events import Button, ButtonClicked, CommandInvoked, UserRef
+from bot.ml import VectorIndexUnavailable
 from bot.scheduler import parse_hhmm
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
+UNFINISHED_INDEX = "search index"  # Erasure.unfinished: index rebuilds waiting for the vector store
 
 # Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values.
 CONFIG_KEYS: dict[str, str] = {
@@ -187,19 +190,18 @@ class CoreBrain(Brain):
                 "leaderboard rows. It cannot be undone. Run `/forget-me confirm` or press the button.",
                 buttons=(Button(FORGET_CONFIRM_ACTION, "Yes, forget me", "confirm", style="danger"),),
             )
-        counts = await self.forget(cmd.user)
-        total = sum(counts.values())
-        return CommandResult(_erased(total), data={"counts": counts})
+        erasure = await self.forget(cmd.user)
+        return CommandResult(erasure.message(), data={"counts": erasure.counts, "unfinished": list(erasure.unfinished)})
 
     @listen(ButtonClicked)
     async def on_click(self, event: ButtonClicked) -> None:
         """The confirmation button of ``/forget-me``."""
         if event.action_id != FORGET_CONFIRM_ACTION:
             return
-        counts = await self.forget(event.user)
-        await self.ctx.ephemeral(event.channel, event.user, _erased(sum(counts.values())))
+        erasure = await self.forget(event.user)
+        await self.ctx.ephemeral(event.channel, event.user, erasure.message())
 
-    async def forget(self, user: UserRef) -> dict[str, int]:
+    async def forget(self, user: UserRef) -> Erasure:
         """Erase a member across the store and every brain; audited without content."""
         store = self.ctx.store
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
@@ -229,16 +231,26 @@ class CoreBrain(Brain):
                 "UPDATE threads SET title = '' WHERE platform = ? AND workspace_id = ? AND author_id = ? AND title <> ''",
                 (p, ws, uid),
             )
+        # Remember that the member asked to be forgotten before the brains' parts, so that re-imports,
+        # other processes and a retry skip their text even if a part below fails.
+        await store.set_member_setting(p, ws, uid, "forgotten", True)
+        await store.set_member_setting(p, ws, uid, "opted_out", True)
+        unfinished: list[str] = []
         for brain in self._app.brains:
             if brain is self:
                 continue
-            for key, value in (await brain.forget_member(user)).items():
-                counts[f"{brain.name}.{key}"] = value
-        # Remember that the member asked to be forgotten, so history re-imports skip their text.
-        await store.set_member_setting(p, ws, uid, "forgotten", True)
-        await store.set_member_setting(p, ws, uid, "opted_out", True)
-        await store.audit(p, ws, uid, "forget-me", detail={"counts": counts})
-        return counts
+            try:
+                for key, value in (await brain.forget_member(user)).items():
+                    counts[f"{brain.name}.{key}"] = value
+            except VectorIndexUnavailable as exc:
+                # The index rebuilds stay pending and run when the vector store is back.
+                log.warning("forget-me: the search index part waits for the vector index (%s)", exc)
+                unfinished.append(UNFINISHED_INDEX)
+            except Exception:  # one brain's failure must not keep the others from erasing
+                log.exception("forget-me: brain %s failed to erase a member", brain.name)
+                unfinished.append(brain.name)
+        await store.audit(p, ws, uid, "forget-me", detail={"counts": counts, "unfinished": unfinished})
+        return Erasure(counts, tuple(unfinished))
 
     async def export(self, user: UserRef) -> dict[str, Any]:
         """Everything stored about a member (data access request)."""
@@ -439,8 +451,31 @@ class CoreBrain(Brain):
         return CommandResult(f"Trend alerts will be posted in <#{target}>.")
 
 
-def _erased(total: int) -> str:
-    """The confirmation of ``/forget-me``."""
-    return (
-        f"Done: {total} stored {'item' if total == 1 else 'items'} about you {'was' if total == 1 else 'were'} erased."
-    )
+@dataclass(frozen=True)
+class Erasure:
+    """What ``/forget-me`` erased (counts by kind) and which parts could not finish now."""
+
+    counts: dict[str, int]
+    unfinished: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Items erased."""
+        return sum(self.counts.values())
+
+    def message(self) -> str:
+        """The confirmation for the member: honest about a part that is not done yet."""
+        total = self.total
+        text = f"Done: {total} stored {'item' if total == 1 else 'items'} about you {'was' if total == 1 else 'were'} erased."
+        if UNFINISHED_INDEX in self.unfinished:
+            text += (
+                " Your messages are still in the search index, which is unreachable right now; they are"
+                " removed as soon as it is back."
+            )
+        others = [name for name in self.unfinished if name != UNFINISHED_INDEX]
+        if others:
+            text += (
+                f" Part of the erasure failed ({', '.join(others)}); the admins can see why in the logs,"
+                " and `/forget-me confirm` again retries it."
+            )
+        return text

@@ -54,6 +54,11 @@ class LLMBusyError(RuntimeError):
     """The model's queue is full: tell the member to try again shortly."""
 
 
+class VectorIndexUnavailable(RuntimeError):
+    """The vector store cannot be reached (a Chroma server down or unreachable): a passing
+    condition, unlike a bug, so callers keep their work for later and tell members plainly."""
+
+
 @runtime_checkable
 class LLM(Protocol):
     """A chat model behind any backend (local transformers, OpenAI-compatible server, scripted)."""

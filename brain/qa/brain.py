@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -36,11 +36,11 @@ from bot.events import (
     UserRef,
     Visibility,
 )
-from bot.ml import LLM, LLMBusyError
+from bot.ml import LLM, LLMBusyError, VectorIndexUnavailable
 from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
 from bot.recorder import message_row
-from bot.store import ChannelRow
+from bot.store import ChannelRow, MessageRow
 from brain.qa.access import scope_for
 from brain.qa.answerer import Answer, Answerer
 from brain.qa.bm25 import BM25Index
@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 # How long a question waits for an announced full index (see QABrain.expect_rebuild) before it is
 # answered from whatever is indexed by then.
 REBUILD_WAIT_S = 120.0
+# Live changes kept while the vector store cannot even be opened (a Chroma server down at start);
+# beyond this many, `guildhall index all` catches up once it is back.
+MAX_HELD_CHANGES = 50_000
 
 FEEDBACK_ACTION = "qa.feedback"
 FEEDBACK_KIND = "qa"
@@ -90,6 +93,8 @@ class QABrain(Brain):
         self._rebuild_expected = False
         self._history_ready = asyncio.Event()
         self._history_ready.set()
+        self._held: deque[MessageRow] = deque(maxlen=MAX_HELD_CHANGES)
+        self._held_overflow = False
         privacy = self.ctx.settings.privacy
         self._limiter = AskLimiter.from_limits(privacy.ask_per_member_per_minute, privacy.ask_per_channel_per_minute)
 
@@ -100,7 +105,16 @@ class QABrain(Brain):
     async def teardown(self) -> None:
         """Index what is pending so a restart loses nothing; stop the LLM's batcher."""
         if self._indexer is not None and self._indexer.pending:
-            await self._indexer.flush()
+            try:
+                await self._indexer.flush()
+            except VectorIndexUnavailable as exc:
+                # The messages are in the store; only the index misses them.
+                log.warning(
+                    "qa: %d index changes not applied, the vector index is unreachable (%s); "
+                    "run `guildhall index all` once it is back",
+                    self._indexer.pending,
+                    exc,
+                )
         # The LLM's batcher runs a background task; QA is its only user, so it stops it.
         llm = self.ctx.services.peek("llm")
         close = getattr(llm, "aclose", None)
@@ -149,8 +163,48 @@ class QABrain(Brain):
         assert self._indexer is not None and self._retriever is not None
         # Always through flush(): it takes the indexer's lock, so a flush already running (the
         # scheduler's) finishes before we search.
-        await self._indexer.flush()
+        await self._flush_quietly()
         return self._retriever
+
+    async def _flush_quietly(self) -> None:
+        """Apply pending index changes; while the vector store is unreachable they wait (the
+        indexer keeps them) and answers use what is indexed."""
+        assert self._indexer is not None
+        try:
+            await self._indexer.flush()
+        except VectorIndexUnavailable as exc:
+            log.warning("qa: %d index changes wait for the vector index (%s)", self._indexer.pending, exc)
+
+    async def _open_indexer(self) -> Indexer | None:
+        """The indexer, with changes held while it could not open applied; ``None`` (the change
+        is held) while the vector store is unreachable."""
+        try:
+            indexer = await self.indexer()
+        except VectorIndexUnavailable as exc:
+            log.warning("qa: the vector index is unreachable (%s); holding live changes until it is back", exc)
+            return None
+        while self._held:
+            indexer.touch(self._held.popleft())
+        if self._held_overflow:
+            self._held_overflow = False
+            log.warning(
+                "qa: more than %d changes arrived while the vector index was unreachable; "
+                "run `guildhall index all` to index the rest",
+                MAX_HELD_CHANGES,
+            )
+        return indexer
+
+    async def _touch(self, row: MessageRow, *, flush: bool = False) -> Indexer | None:
+        """Queue ``row``'s thread or window for re-indexing (flushed when due, or now)."""
+        indexer = await self._open_indexer()
+        if indexer is None:
+            self._held_overflow = self._held_overflow or len(self._held) == self._held.maxlen
+            self._held.append(row)
+            return None
+        indexer.touch(row)
+        if flush or indexer.due():
+            await self._flush_quietly()
+        return indexer
 
     async def _ensure(self) -> None:
         if self._indexer is not None:
@@ -218,10 +272,7 @@ class QABrain(Brain):
         # never reads the store before this message is in it.
         await self.ctx.store.upsert_channels([_channel_row(event.channel)])
         await self.ctx.store.upsert_messages([row])
-        indexer = await self.indexer()
-        indexer.touch(row)
-        if indexer.due():
-            await indexer.flush()
+        await self._touch(row)
 
     @listen(MessageEdited)
     async def reindex_edit(self, event: MessageEdited) -> None:
@@ -232,10 +283,7 @@ class QABrain(Brain):
         row = await store.get_message(p, ws, event.message_id)
         if row is None or row.is_bot:
             return
-        indexer = await self.indexer()
-        indexer.touch(row)
-        if indexer.due():
-            await indexer.flush()
+        await self._touch(row)
 
     @listen(MessageDeleted)
     async def unindex_delete(self, event: MessageDeleted) -> None:
@@ -244,13 +292,17 @@ class QABrain(Brain):
         p, ws = event.platform.value, event.channel.workspace_id
         await store.delete_message(p, ws, event.message_id, event.channel.channel_id)
         row = await store.get_message(p, ws, event.message_id)
-        indexer = await self.indexer()
+        indexer = await self._open_indexer()
+        if indexer is None:
+            if row is not None:
+                self._held.append(row)
+            return
         if row is not None:
             indexer.touch(row)
         # Units that still quote the message, whatever the store knows about it.
         for unit in indexer.units_with_message(p, ws, event.message_id):
             indexer.touch_unit(unit)
-        await indexer.flush()
+        await self._flush_quietly()
 
     @listen(ChannelSeen)
     async def channel_seen(self, event: ChannelSeen) -> None:
@@ -267,7 +319,7 @@ class QABrain(Brain):
     async def flush_index(self) -> None:
         """Apply debounced index changes."""
         if self._indexer is not None and self._indexer.pending:
-            await self._indexer.flush()
+            await self._flush_quietly()
 
     # -- answering -----------------------------------------------------------------------------
     @listen(MessagePosted, concurrency=4)
@@ -355,6 +407,9 @@ class QABrain(Brain):
             return await self._mark_stale(result)
         except LLMBusyError:
             return load_prompt("qa_busy")
+        except VectorIndexUnavailable as exc:
+            log.warning("qa: cannot answer, the vector index is unreachable (%s)", exc)
+            return load_prompt("qa_index_unavailable")
         except TimeoutError:
             return load_prompt("qa_timeout")
         except LLMBackendMissingError:
@@ -613,14 +668,16 @@ class QABrain(Brain):
         indexer = await self.indexer()
         p, ws = user.platform.value, user.workspace_id
         units = indexer.units_with_author(p, ws, user.user_id)
-        for unit in units:
-            indexer.touch_unit(unit)
-        await indexer.flush()
         answers = await self.answer_log.forget_asker(p, ws, user.user_id)
         # Answers to others that cited the member's messages may quote them (one logged before
         # Slack ids named their channel cites the unit by its old id).
         cited = {u.unit_id for u in units} | {old for u in units if (old := legacy_unit_id(u))}
         answers += await self.answer_log.forget_citing(p, ws, cited)
+        for unit in units:
+            indexer.touch_unit(unit)
+        # Raises VectorIndexUnavailable while the vector store is down: the rebuilds stay pending
+        # (applied when it is back) and the member is told the index part is not done yet.
+        await indexer.flush()
         return {"index_units": len(units), "answers": answers}
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:

@@ -73,6 +73,14 @@ class _Pending:
     def __len__(self) -> int:
         return len(self.threads) + sum(len(v) for v in self.stretches.values())
 
+    def merged_with(self, newer: _Pending) -> _Pending:
+        """These changes and ``newer`` ones (touched while these were being applied) together."""
+        stretches = {key: list(stamps) for key, stamps in self.stretches.items()}
+        for key, stamps in newer.stretches.items():
+            stretches.setdefault(key, []).extend(stamps)
+        since = min((t for t in (self.since, newer.since) if t is not None), default=None)
+        return _Pending({**self.threads, **newer.threads}, stretches, since)
+
 
 class Indexer:
     """Incremental and bulk indexing of store messages into a :class:`UnitIndex` and a BM25 index.
@@ -163,25 +171,34 @@ class Indexer:
             pending, self._pending = self._pending, _Pending()
             if not len(pending):
                 return IndexStats()
-            started = time.perf_counter()
-            stats = IndexStats()
-            opted = _OptOutCache(self.store)
-            new_units: list[Unit] = []
-            stale: set[str] = set()
-            for (p, ws, tid), channel_id in pending.threads.items():
-                units, old = await self._rebuild_thread(p, ws, tid, channel_id, opted)
-                new_units += units
-                stale |= old
-                stats.groups += 1
-            for (p, ws, cid), stamps in pending.stretches.items():
-                units, old = await self._rebuild_stretch(p, ws, cid, stamps, opted)
-                new_units += units
-                stale |= old
-                stats.groups += 1
-            stale -= {u.unit_id for u in new_units}
-            await self._apply(new_units, stale, stats)
-            stats.seconds = time.perf_counter() - started
-            return stats
+            try:
+                return await self._flush(pending)
+            except BaseException:
+                # Nothing is lost when the vector store is down (or the flush is cancelled): the
+                # same groups are rebuilt from the store on the next flush, which is idempotent.
+                self._pending = pending.merged_with(self._pending)
+                raise
+
+    async def _flush(self, pending: _Pending) -> IndexStats:
+        started = time.perf_counter()
+        stats = IndexStats()
+        opted = _OptOutCache(self.store)
+        new_units: list[Unit] = []
+        stale: set[str] = set()
+        for (p, ws, tid), channel_id in pending.threads.items():
+            units, old = await self._rebuild_thread(p, ws, tid, channel_id, opted)
+            new_units += units
+            stale |= old
+            stats.groups += 1
+        for (p, ws, cid), stamps in pending.stretches.items():
+            units, old = await self._rebuild_stretch(p, ws, cid, stamps, opted)
+            new_units += units
+            stale |= old
+            stats.groups += 1
+        stale -= {u.unit_id for u in new_units}
+        await self._apply(new_units, stale, stats)
+        stats.seconds = time.perf_counter() - started
+        return stats
 
     async def remove_units(self, unit_ids: Sequence[str]) -> None:
         """Drop units from both indexes."""

@@ -10,13 +10,16 @@ even displace an allowed one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from bot.ml import Embedder, ScoredUnit, UnitIndex
+from bot.ml import Embedder, ScoredUnit, UnitIndex, VectorIndexUnavailable
 from brain.qa.access import AccessScope
 from brain.qa.bm25 import BM25Index
 from brain.qa.units import SOLVED_FLAG
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["bm25", "dense", "hybrid", "rerank"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid", "rerank")
@@ -114,7 +117,12 @@ class Retriever:
         if mode == "dense":
             return await self.dense(query, scope, k=k)
         lexical = self.bm25.search(query, k=self.fetch_k, scope=scope)
-        dense = await self.dense(query, scope, k=self.fetch_k)
+        try:
+            dense = await self.dense(query, scope, k=self.fetch_k)
+        except VectorIndexUnavailable as exc:
+            # BM25 lives in this process: answers go on, lexically, while the vector store is down.
+            log.warning("qa: the vector index is unreachable (%s); searching the lexical index alone", exc)
+            dense = []
         fused = boost_solved(reciprocal_rank_fusion([dense, lexical]))
         if mode == "rerank" or (mode == "hybrid" and self.reranker is not None):
             if self.reranker is None:

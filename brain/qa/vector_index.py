@@ -14,13 +14,16 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import numpy as np
 
 from bot.config import VectorSettings
-from bot.ml import ScoredUnit, Unit, Vector
+from bot.ml import ScoredUnit, Unit, Vector, VectorIndexUnavailable
 from brain.qa.access import AccessScope
+
+_T = TypeVar("_T")
 
 _PAGE = 5000
 # The public partition is over-fetched this many times k before filtering by scope; enough when
@@ -28,6 +31,8 @@ _PAGE = 5000
 _OVERFETCH = 4
 # How long a cached collection size is trusted (see ChromaUnitIndex._sizes).
 _SIZE_TTL_S = 5.0
+# What a Chroma server that is down or unreachable raises through its HTTP client.
+_UNREACHABLE = (httpx.TransportError, ConnectionError)
 
 
 def unit_metadata(unit: Unit) -> dict[str, str | int | float | bool]:
@@ -78,7 +83,10 @@ def open_chroma_client(settings: VectorSettings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.kind == "http":
-        return chromadb.HttpClient(host=settings.host, port=settings.port, settings=chroma_settings)
+        try:
+            return chromadb.HttpClient(host=settings.host, port=settings.port, settings=chroma_settings)
+        except (ValueError, *_UNREACHABLE) as exc:  # chromadb says "Could not connect ..." as a ValueError
+            raise VectorIndexUnavailable(f"Chroma server {settings.host}:{settings.port}: {exc}") from exc
     return chromadb.PersistentClient(path=settings.path, settings=chroma_settings)
 
 
@@ -96,13 +104,24 @@ class ChromaUnitIndex:
         self._client = client
         self.dim = dim
         config = {"hnsw": {"space": "cosine"}}
-        self._public = client.get_or_create_collection(f"{collection}_{dim}_public", configuration=config)
-        self._restricted = client.get_or_create_collection(f"{collection}_{dim}_restricted", configuration=config)
+        try:
+            self._public = client.get_or_create_collection(f"{collection}_{dim}_public", configuration=config)
+            self._restricted = client.get_or_create_collection(f"{collection}_{dim}_restricted", configuration=config)
+        except _UNREACHABLE as exc:
+            raise VectorIndexUnavailable(f"the vector index is unreachable: {exc}") from exc
         self._lock = asyncio.Lock()
         # Chroma's count() is a SQL COUNT over the collection (~10 ms at 100k units), and a query
         # needed it several times; sizes are cached, dropped on our writes and after a few seconds
         # (another process may write to a shared Chroma server).
         self._sizes: dict[int, tuple[float, int]] = {}
+
+    async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
+        """``call(*args)`` in a worker thread (Chroma's client blocks); an unreachable server
+        becomes :class:`~bot.ml.VectorIndexUnavailable`."""
+        try:
+            return await asyncio.to_thread(call, *args)
+        except _UNREACHABLE as exc:
+            raise VectorIndexUnavailable(f"the vector index is unreachable: {exc}") from exc
 
     def _collection_for(self, unit: Unit) -> Any:
         return self._public if unit.visibility == "public" else self._restricted
@@ -112,7 +131,7 @@ class ChromaUnitIndex:
         """Insert or replace units; a unit whose visibility changed moves between partitions."""
         if not units:
             return
-        await asyncio.to_thread(self._upsert_sync, list(units), np.asarray(vectors, dtype=np.float32))
+        await self._run(self._upsert_sync, list(units), np.asarray(vectors, dtype=np.float32))
 
     def _upsert_sync(self, units: list[Unit], vectors: Vector) -> None:
         self._sizes.clear()
@@ -136,7 +155,7 @@ class ChromaUnitIndex:
         """Remove units from both partitions."""
         ids = list(unit_ids)
         if ids:
-            await asyncio.to_thread(self._delete_sync, ids)
+            await self._run(self._delete_sync, ids)
 
     def _delete_sync(self, ids: list[str]) -> None:
         self._sizes.clear()
@@ -156,7 +175,7 @@ class ChromaUnitIndex:
 
         restricted_where = {"channel_id": {"$in": sorted(channel_ids)}} if channel_ids else None
         search_restricted = channel_ids is None or bool(channel_ids)
-        return await asyncio.to_thread(self._query_sync, vector, k, keep, restricted_where, search_restricted)
+        return await self._run(self._query_sync, vector, k, keep, restricted_where, search_restricted)
 
     async def query_scope(self, vector: Vector, *, k: int, scope: AccessScope) -> list[ScoredUnit]:
         """Nearest units an answer under ``scope`` may use (the QA retriever's entry point)."""
@@ -164,24 +183,24 @@ class ChromaUnitIndex:
         search_restricted = scope.everything or bool(scope.extra_channel_ids)
         if not scope.everything and scope.extra_channel_ids:
             restricted_where = {"channel_id": {"$in": sorted(scope.extra_channel_ids)}}
-        return await asyncio.to_thread(self._query_sync, vector, k, scope.allows, restricted_where, search_restricted)
+        return await self._run(self._query_sync, vector, k, scope.allows, restricted_where, search_restricted)
 
     async def vectors(self, unit_ids: Sequence[str]) -> dict[str, Vector]:
         """Stored vectors by unit id (the recommender reuses them instead of re-embedding)."""
-        return await asyncio.to_thread(self._vectors_sync, list(unit_ids))
+        return await self._run(self._vectors_sync, list(unit_ids))
 
     # -- extras ----------------------------------------------------------------------------
     async def count(self) -> int:
         """Number of stored units."""
-        return int(await asyncio.to_thread(lambda: self._public.count() + self._restricted.count()))
+        return int(await self._run(lambda: self._public.count() + self._restricted.count()))
 
     async def all_units(self) -> list[Unit]:
         """Every stored unit (to rebuild the BM25 index on start)."""
-        return await asyncio.to_thread(self._all_units_sync)
+        return await self._run(self._all_units_sync)
 
     async def unit_ids_with_prefix(self, prefix: str) -> list[str]:
         """Stored ids starting with ``prefix`` (Chroma has no prefix query, so this scans ids)."""
-        ids = await asyncio.to_thread(self._all_ids_sync)
+        ids = await self._run(self._all_ids_sync)
         return [i for i in ids if i.startswith(prefix)]
 
     # -- sync internals (run in a worker thread) --------------------------------------------

@@ -32,40 +32,71 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VectorSettings]:
-    """A Chroma server on a free port with its own data folder, stopped after the module."""
-    binary = Path(sys.executable).with_name("chroma")
-    executable = str(binary) if binary.exists() else shutil.which("chroma")
-    assert executable, "the chroma CLI ships with the chromadb package; is the project installed?"
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("chroma-server")
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(
-        [executable, "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+class ChromaServer:
+    """``chroma run`` on a free port with its own data folder; stoppable and restartable."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = Path(sys.executable).with_name("chroma")
+        executable = str(binary) if binary.exists() else shutil.which("chroma")
+        assert executable, "the chroma CLI ships with the chromadb package; is the project installed?"
+        self.executable = executable
+        self.folder = folder
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def settings(self) -> VectorSettings:
+        return VectorSettings(kind="http", host="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        log = (self.folder / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "run",
+                "--path",
+                str(self.folder / "data"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
-                    break
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=2):
+                    return
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"chroma run did not start: {(folder / 'server.log').read_text()[-2000:]}"
-                    ) from None
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    tail = (self.folder / "server.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"chroma run did not start: {tail}") from None
                 time.sleep(0.2)
-        yield VectorSettings(kind="http", host="127.0.0.1", port=port)
-    finally:
-        process.terminate()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
         try:
-            process.wait(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VectorSettings]:
+    """A Chroma server shared by the module's tests."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    try:
+        yield server.settings
+    finally:
+        server.stop()
 
 
 def units() -> list[Unit]:
@@ -118,3 +149,43 @@ async def test_qa_brain_indexes_answers_and_forgets_on_the_server(
     assert "Done:" in adapter.of_type(CommandReply)[-1].text
     texts = [u.text for u in await remote.all_units()]
     assert texts and all("secret sauce" not in t for t in texts)
+
+
+async def test_a_server_outage_loses_no_index_change_and_answers_say_so(
+    make_app: Any, settings: Settings, tmp_path: Path
+) -> None:
+    from bot.events import SendMessage
+    from bot.testing import ScriptedLLM
+
+    server = ChromaServer(tmp_path)
+    server.start()
+    try:
+        vectors = server.settings.model_copy(update={"collection": "outage"})
+        app, adapter = await make_app(
+            brains=["qa"],
+            llm=ScriptedLLM(lambda messages: "NOT_FOUND"),
+            settings_override=settings.model_copy(update={"vectors": vectors}),
+        )
+        await adapter.inject(make_message("my secret sauce is paprika", author="erin", thread_id="t1", message_id="t1"))
+        await app.bus.drain()
+        brain: QABrain = app.brain("qa")  # type: ignore[assignment]
+        await brain.retriever()  # applies the pending change while the server is up
+        server.stop()
+        # During the outage: a reply (stored, its index change kept), a question and a forget-me.
+        await adapter.inject(make_message("cumin goes in the sauce too", author="bob", thread_id="t1", minutes=1))
+        await adapter.inject(command("ask", "what goes in the sauce?", author="cy"))
+        await adapter.inject(command("forget-me", "confirm", author="erin"))
+        await app.bus.drain()
+        replies = [a.text for a in adapter.of_type(CommandReply)]
+        assert any("I couldn't find" in r or "can't search" in r for r in replies), replies
+        assert any("still in the search index, which is unreachable" in r for r in replies), replies
+        assert await app.store.get_member_setting("console", "local", "erin", "forgotten") is True
+        server.start()
+        await brain.flush_index()  # the scheduler's minute job
+        remote = ChromaUnitIndex(open_chroma_client(vectors), "outage", HashEmbedder().dim)
+        texts = [u.text for u in await remote.all_units()]
+        assert any("cumin" in t for t in texts), texts
+        assert all("secret sauce" not in t for t in texts), texts
+        assert not [a for a in adapter.of_type(SendMessage) if "Traceback" in a.text]
+    finally:
+        server.stop()

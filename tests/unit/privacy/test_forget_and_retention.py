@@ -136,3 +136,23 @@ async def test_a_member_forgotten_by_another_process_is_dropped_within_a_minute(
     await adapter.inject(make_message("ana posts after being forgotten", author="ana", message_id="late1"))
     await app.bus.drain()
     assert await app.store.get_message("console", "local", "late1") is None
+
+
+async def test_one_brains_failed_erasure_leaves_the_others_and_says_so(make_app) -> None:
+    from bot.brain import Brain
+    from bot.events import CommandReply, UserRef
+
+    class Broken(Brain):
+        name = "broken"
+
+        async def forget_member(self, user: UserRef) -> dict[str, int]:
+            raise RuntimeError("disk on fire")
+
+    app, adapter = await make_app(brains=["activity"], extra_brains=[Broken])
+    await adapter.inject(make_message("ana's words", author="ana", message_id="a1"))
+    await adapter.inject(command("forget-me", "confirm", author="ana"))
+    await app.bus.drain()
+    reply = adapter.of_type(CommandReply)[-1].text
+    assert reply.startswith("Done:") and "Part of the erasure failed (broken)" in reply
+    assert (await app.store.get_message("console", "local", "a1")).text == ""  # type: ignore[union-attr]
+    assert await app.store.get_member_setting("console", "local", "ana", "forgotten") is True
