@@ -146,6 +146,8 @@ class FakeSlackAPI:
         if queue:
             s = queue.pop(0)
             return web.json_response(s.body, status=s.status, headers=s.headers)
+        if method in _BLOCK_METHODS and (problem := block_problem(args.get("blocks"))):
+            return web.json_response({"ok": False, "error": "invalid_blocks", "errors": [problem]})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -157,6 +159,8 @@ class FakeSlackAPI:
         self.hook_posts.append((name, body))
         if name in self.expired_hooks:
             return web.Response(status=404, text="expired_url")
+        if problem := block_problem(body.get("blocks")):
+            return web.Response(status=400, text=f"invalid_blocks: {problem}")
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -315,6 +319,39 @@ class FakeSlackAPI:
 
 
 # --------------------------------------------------------------------------- payload builders
+
+
+_BLOCK_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update"}
+
+
+def block_problem(blocks: Any) -> str | None:
+    """Why Slack would refuse ``blocks`` (``invalid_blocks``), by its documented Block Kit limits;
+    None when they pass. Checks what Guildhall sends: sections, context and actions blocks."""
+    if blocks is None or blocks == "":
+        return None
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return "more than 50 blocks"
+    for n, block in enumerate(blocks):
+        kind = block.get("type")
+        if kind == "section":
+            text = block.get("text", {}).get("text", "")
+            if not 1 <= len(text) <= 3000:
+                return f"block {n}: section text must be 1-3000 characters"
+        elif kind == "actions":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= 25:
+                return f"block {n}: 1-25 elements"
+            ids = [e.get("action_id") for e in elements if e.get("action_id") is not None]
+            if len(ids) != len(set(ids)):
+                return f"block {n}: action_id must be unique within the block"
+            for e in elements:
+                if e.get("type") == "button" and len(e.get("text", {}).get("text", "")) > 75:
+                    return f"block {n}: button text over 75 characters"
+        elif kind == "context" and len(block.get("elements", [])) > 10:
+            return f"block {n}: more than 10 context elements"
+    return None
 
 
 def envelope(event: dict[str, Any], *, event_id: str = "Ev0001", team_id: str = TEAM_ID) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import discord
 
 from bot.events import Attachment, Button, Citation, citations_heading
+from bot.markdown_split import split_message as split_message  # re-exported: the adapter's splitter
 
-MESSAGE_LIMIT = 2000
+MESSAGE_LIMIT = 2000  # split_message's default
 EMBED_DESCRIPTION_LIMIT = 4096
-_FENCE = "```"
 # @everyone/@here and role mentions (<@&id>) would ping whole communities; a zero-width space after
 # the @ keeps the text readable while Discord no longer parses it as a mention.
 _MASS_MENTION = re.compile(r"@(everyone|here)")
@@ -36,70 +36,6 @@ def neutralize_mentions(text: str) -> str:
     """
     text = _MASS_MENTION.sub("@\u200b\\1", text)
     return _ROLE_MENTION.sub("<@&\u200b\\1>", text)
-
-
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` characters, never breaking a code block.
-
-    Cuts prefer paragraph, then line, then word boundaries. When a cut must fall inside a fenced
-    code block, the fence is closed at the end of the chunk and re-opened (same language tag) at
-    the start of the next, so every chunk renders as valid markdown on its own.
-
-    Args:
-        text: the message text; empty text gives no chunks.
-        limit: the platform's per-message limit (Discord: 2,000 characters).
-
-    Returns:
-        The chunks, each non-empty and ``<= limit`` characters.
-    """
-    if limit < 40:
-        raise ValueError("limit too small to split around code fences")
-    chunks: list[str] = []
-    rest = text
-    reopen = ""  # the fence line (with language) to re-open in the next chunk
-    while rest:
-        body = reopen + rest
-        if len(body) <= limit:
-            chunks.append(body)
-            break
-        # Reserve room for a closing fence in case the cut lands inside a code block.
-        fenced = bool(reopen) or _FENCE in rest[:limit]
-        budget = limit - len(reopen) - (len("\n" + _FENCE) if fenced else 0)
-        cut = _best_cut(rest, budget)
-        piece = rest[:cut]
-        fence = _open_fence_after(reopen, piece)
-        chunk = reopen + piece.rstrip("\n")
-        if fence is not None:
-            chunk += "\n" + _FENCE
-            reopen = fence + "\n"
-        else:
-            reopen = ""
-        if chunk.strip():
-            chunks.append(chunk)
-        rest = rest[cut:].lstrip("\n") if fence is None else rest[cut:]
-        if fence is not None and rest.startswith("\n"):
-            rest = rest[1:]
-    return chunks
-
-
-def _best_cut(text: str, budget: int) -> int:
-    """Index at which to cut ``text`` so the head fits ``budget``: paragraph > line > space > hard."""
-    window = text[:budget]
-    for sep in ("\n\n", "\n", " "):
-        at = window.rfind(sep)
-        if at > budget // 4:
-            return at + len(sep)
-    return budget
-
-
-def _open_fence_after(prefix: str, piece: str) -> str | None:
-    """The opening fence line still open at the end of ``prefix + piece``, if any."""
-    open_line: str | None = None
-    for line in (prefix + piece).split("\n"):
-        stripped = line.strip()
-        if stripped.startswith(_FENCE):
-            open_line = None if open_line is not None else stripped
-    return open_line
 
 
 def citations_embed(citations: Sequence[Citation]) -> discord.Embed | None:

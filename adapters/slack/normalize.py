@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from adapters.slack.payloads import EventEnvelope, SlackMessage, SlashCommandPayload
+from adapters.slack.render import ACTION_ID_SUFFIX
 from bot.events import (
     ButtonClicked,
     ChannelRef,
@@ -435,6 +436,13 @@ def command_name(command: str, text: str) -> tuple[str, str]:
     return name, text.strip()
 
 
+def brain_action_id(action_id: str) -> str:
+    """The brain's action id of a clicked button: the render's uniqueness suffix
+    (:func:`adapters.slack.render.unique_action_id`) taken off."""
+    base, sep, number = action_id.rpartition(ACTION_ID_SUFFIX)
+    return base if sep and base and number.isdigit() else action_id
+
+
 def command_options(text: str) -> tuple[tuple[str, str], ...]:
     """Options Slack encodes inside the text: the first channel ref ``<#C1|name>`` and user ref ``<@U1>``."""
     options: list[tuple[str, str]] = []
@@ -523,7 +531,7 @@ def _block_actions(body: Mapping[str, Any], ctx: NormalizeContext) -> list[Butto
         ts = parse_ts(action.get("action_ts")) or datetime.now(UTC)
         out.append(
             ButtonClicked(
-                action_id=str(action["action_id"]),
+                action_id=brain_action_id(str(action["action_id"])),
                 value=str(action.get("value") or ""),
                 user=UserRef(SLACK, team, str(user["id"]), str(user.get("username") or user.get("name") or "")),
                 channel=channel,

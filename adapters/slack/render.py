@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.events import Attachment, Button, Citation, citations_heading
+from bot.markdown_split import split_message
 from bot.privacy.mentions import neutralize as neutralize_mentions
 
 SECTION_LIMIT = 3000  # Block Kit section text
@@ -22,6 +23,8 @@ BUTTONS_PER_BLOCK = 25  # actions block elements
 _BUTTON_LABEL = 75
 _BUTTON_VALUE = 2000
 _ACTION_ID = 255
+# Marks a repeated action id made unique within its block (see unique_action_id).
+ACTION_ID_SUFFIX = "~"
 _ZWSP = "\u200b"
 
 # Bare @here typed into text only pings with link_names, which we never set; defang it anyway in
@@ -66,23 +69,9 @@ def escape(text: str) -> str:
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Split on paragraph, then line, then word boundaries so no chunk exceeds ``limit`` characters."""
-    text = text.strip()
-    if not text:
-        return []
-    chunks: list[str] = []
-    while len(text) > limit:
-        window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"))
-        if cut < limit // 2:
-            cut = window.rfind(" ")
-        if cut < limit // 2:
-            cut = limit  # one huge word (a URL, a base64 blob): hard split
-        chunks.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        chunks.append(text)
-    return chunks
+    """Split on paragraph, then line, then word boundaries so no chunk exceeds ``limit`` characters;
+    a code block cut in two is closed and re-opened, so each section renders on its own."""
+    return [chunk for chunk in split_message(text.strip(), limit) if chunk.strip()]
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -100,13 +89,29 @@ def citation_lines(citations: Sequence[Citation]) -> list[str]:
     return lines
 
 
+def unique_action_id(action_id: str, taken: set[str]) -> str:
+    """``action_id`` made unique within a block: Slack refuses a message (``invalid_blocks``) whose
+    block repeats one, and brains give a button group one action (👍 and 👎 are both
+    ``qa.feedback``). A repeat gets :data:`ACTION_ID_SUFFIX` and a number, which
+    :func:`adapters.slack.normalize.brain_action_id` takes off again."""
+    base = action_id[:_ACTION_ID]
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        suffix = f"{ACTION_ID_SUFFIX}{n}"
+        candidate = action_id[: _ACTION_ID - len(suffix)] + suffix
+    taken.add(candidate)
+    return candidate
+
+
 def button_elements(buttons: Sequence[Button]) -> list[dict[str, Any]]:
-    """Block Kit button elements, clipped to Slack's field limits."""
+    """Block Kit button elements for one actions block, clipped to Slack's field limits."""
     out = []
+    taken: set[str] = set()
     for b in buttons:
         element: dict[str, Any] = {
             "type": "button",
-            "action_id": b.action_id[:_ACTION_ID],
+            "action_id": unique_action_id(b.action_id, taken),
             "text": {"type": "plain_text", "text": (neutralize(b.label) or b.action_id)[:_BUTTON_LABEL], "emoji": True},
         }
         if b.value:

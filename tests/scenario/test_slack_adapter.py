@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.events import (
     AddReaction,
     Attachment,
+    Button,
     ButtonClicked,
     ChannelRef,
     Citation,
@@ -347,6 +348,31 @@ async def test_reactions_members_and_clicks(slack: Harness) -> None:
     assert [(c.action_id, c.value, c.message_id) for c in EchoBrain.clicks] == [
         ("qa.feedback", "up", "CGENERAL:1767600000.000100")
     ]
+
+
+async def test_a_button_group_sharing_one_action_is_accepted_and_clicks_come_back_as_it(slack: Harness) -> None:
+    # Brains give 👍 and 👎 one action; Slack refuses a block that repeats an action_id
+    # (invalid_blocks), so the fake API does too, and the answer would be lost.
+    buttons = (Button("qa.feedback", "👍", "up:a1"), Button("qa.feedback", "👎", "down:a1"))
+    await slack.app.bus.publish(SendMessage(channel=GENERAL, text="an answer [1]", buttons=buttons))
+    await slack.app.bus.drain()
+    [post] = slack.fake.calls_to("chat.postMessage")
+    blocks = post["blocks"] if isinstance(post["blocks"], list) else json.loads(post["blocks"])
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    sent = [e["action_id"] for e in actions["elements"]]
+    assert len(set(sent)) == 2
+    click = {
+        "type": "block_actions",
+        "user": {"id": "UALICE", "username": "alice", "team_id": TEAM_ID},
+        "team": {"id": TEAM_ID, "domain": "acme"},
+        "channel": {"id": "CGENERAL", "name": "general"},
+        "container": {"type": "message", "message_ts": "1767600000.000100", "channel_id": "CGENERAL"},
+        "trigger_id": "123.456.abd",
+        "response_url": "",
+        "actions": [{"action_id": sent[1], "block_id": "b1", "value": "down:a1", "type": "button", "action_ts": "1.2"}],
+    }
+    assert await slack.dispatch(click) == 200
+    assert [(c.action_id, c.value) for c in EchoBrain.clicks] == [("qa.feedback", "down:a1")]
 
 
 async def test_app_home_shows_the_members_privacy_setting(slack: Harness) -> None:

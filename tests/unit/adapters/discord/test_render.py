@@ -75,6 +75,27 @@ def test_random_markdown_always_splits_into_valid_messages(seed: int) -> None:
     assert "".join("".join(produced).split()) == "".join("".join(original).split())
 
 
+@pytest.mark.parametrize("one_liner", [1806, 1956, 1996, 2300])
+def test_a_long_one_line_code_block_is_not_copied_into_every_chunk(one_liner: int) -> None:
+    # ```cmd``` on one line opens and closes: nothing to re-open. Re-opening the whole line made
+    # 23-1,430 messages of one answer (2,300: chunks over the limit, refused by Discord).
+    text = "```" + "c" * (one_liner - 6) + "```\n\n" + ("word " * 4000)
+    chunks = split_message(text)
+    assert all(0 < len(c) <= MESSAGE_LIMIT for c in chunks)
+    assert len(chunks) <= -(-len(text) // (MESSAGE_LIMIT - 20)) + 1
+    assert sum(c.count("c" * 100) for c in chunks) >= (one_liner - 6) // 100 - 1  # the code is sent once
+    assert "".join(c for c in chunks).count("word") == 4000
+
+
+def test_a_reopened_block_carries_only_its_language_tag() -> None:
+    first = "```python x = 1  # code on the fence line\n"
+    text = first + "\n".join(f"y_{i} = {i}" for i in range(400)) + "\n```"
+    chunks = split_message(text)
+    assert all(len(c) <= MESSAGE_LIMIT and len(fences(c)) % 2 == 0 for c in chunks)
+    assert sum(c.count("code on the fence line") for c in chunks) == 1
+    assert all(c.startswith("```\n") for c in chunks[1:])  # "python x" is no tag: plain fence
+
+
 def test_mass_and_role_mentions_are_neutralized_but_users_kept() -> None:
     out = neutralize_mentions("@everyone @here <@&123> <@456>")
     assert "@everyone" not in out and "@here" not in out and "<@&123>" not in out

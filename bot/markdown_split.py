@@ -1,0 +1,88 @@
+"""Splitting long markdown into platform-sized messages without breaking code blocks.
+
+Shared by the adapters: Discord sends each chunk as a message, Slack as a section block.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FENCE = "```"
+# A code block's language tag: ```python, ```c++, ```objective-c (what follows the fence on its line).
+_LANGUAGE_TAG = re.compile(r"[\w+#.-]{1,24}")
+
+
+def split_message(text: str, limit: int = 2000) -> list[str]:
+    """Split ``text`` into chunks of at most ``limit`` characters, never breaking a code block.
+
+    Cuts prefer paragraph, then line, then word boundaries. When a cut must fall inside a fenced
+    code block, the fence is closed at the end of the chunk and re-opened (same language tag) at
+    the start of the next, so every chunk renders as valid markdown on its own.
+
+    Args:
+        text: the message text; empty text gives no chunks.
+        limit: the platform's limit (Discord: 2,000 characters a message; Slack: 3,000 a section).
+
+    Returns:
+        The chunks, each non-empty and ``<= limit`` characters.
+    """
+    if limit < 40:
+        raise ValueError("limit too small to split around code fences")
+    chunks: list[str] = []
+    rest = text
+    reopen = ""  # the fence line (with language) to re-open in the next chunk
+    while rest:
+        body = reopen + rest
+        if len(body) <= limit:
+            chunks.append(body)
+            break
+        # Reserve room for a closing fence in case the cut lands inside a code block.
+        fenced = bool(reopen) or _FENCE in rest[:limit]
+        budget = limit - len(reopen) - (len("\n" + _FENCE) if fenced else 0)
+        cut = _best_cut(rest, budget)
+        piece = rest[:cut]
+        fence = _open_fence_after(reopen, piece)
+        chunk = reopen + piece.rstrip("\n")
+        if fence is not None:
+            chunk += "\n" + _FENCE
+            reopen = fence + "\n"
+        else:
+            reopen = ""
+        if chunk.strip():
+            chunks.append(chunk)
+        rest = rest[cut:].lstrip("\n") if fence is None else rest[cut:]
+        if fence is not None and rest.startswith("\n"):
+            rest = rest[1:]
+    return chunks
+
+
+def _best_cut(text: str, budget: int) -> int:
+    """Index at which to cut ``text`` so the head fits ``budget``: paragraph > line > space > hard."""
+    window = text[:budget]
+    for sep in ("\n\n", "\n", " "):
+        at = window.rfind(sep)
+        if at > budget // 4:
+            return at + len(sep)
+    return budget
+
+
+def _open_fence_after(prefix: str, piece: str) -> str | None:
+    """The fence to re-open (```` ``` ```` plus its language tag) when a code block is still open at
+    the end of ``prefix + piece``, else ``None``.
+
+    Every ```` ``` ```` toggles, wherever it stands: a one-line block (```` ```pip install x``` ````)
+    opens and closes on the same line. Only the tag is re-opened, never the rest of the opening
+    line, so a chunk's overhead stays a few characters however long that line is.
+    """
+    text = prefix + piece
+    fence: str | None = None
+    at = text.find(_FENCE)
+    while at != -1:
+        if fence is None:
+            tag = _LANGUAGE_TAG.match(text, at + len(_FENCE))
+            ends_line = tag is not None and (tag.end() == len(text) or text[tag.end()] == "\n")
+            fence = _FENCE + (tag.group(0) if tag is not None and ends_line else "")
+        else:
+            fence = None
+        at = text.find(_FENCE, at + len(_FENCE))
+    return fence
