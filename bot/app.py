@@ -20,7 +20,7 @@ from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.events import CommandInvoked, Event, Platform
 from bot.metrics import MetricsServer, count_event, timed
-from bot.privacy.forgotten import ForgottenMembers
+from bot.privacy.forgotten import ForgottenMembers, unless_forgotten
 from bot.privacy.gate import RedactingBus
 from bot.recorder import Recorder
 from bot.scheduler import Schedule, Scheduler
@@ -185,7 +185,7 @@ async def build_app(
                 name = f"{b.name}.{getattr(handler, '__name__', 'handler')}"
                 bus.subscribe(
                     event_type,
-                    timed(name, handler),
+                    timed(name, unless_forgotten(forgotten, handler)),
                     name=name if i == 0 else f"{name}:{event_type.__name__}",
                     concurrency=concurrency,
                 )

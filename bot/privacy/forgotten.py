@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from bot.events import Event, MessageEdited, MessagePosted, ReactionAdded, ReactionRemoved, ThreadCreated, UserRef
 from bot.store import Store
 
@@ -15,6 +19,9 @@ def author_of(event: Event) -> UserRef | None:
     if isinstance(event, ThreadCreated):
         return event.author  # a thread's title is its author's words
     return None
+
+
+log = logging.getLogger(__name__)
 
 
 class ForgottenMembers:
@@ -40,3 +47,24 @@ class ForgottenMembers:
     def __contains__(self, user: UserRef) -> bool:
         # Checked for every inbound event; almost always nobody has been forgotten.
         return bool(self._keys) and user.key in self._keys
+
+
+def unless_forgotten(
+    forgotten: ForgottenMembers, handler: Callable[[Any], Awaitable[None]]
+) -> Callable[[Any], Awaitable[None]]:
+    """``handler`` that skips events carrying a forgotten member's words or acts.
+
+    The bus gate drops them when they are published; this catches the ones already on the bus when
+    the member was forgotten (a queue, a lagging consumer group, a dead worker's reclaimed entries,
+    a dead-letter replay), so no brain stores, indexes or counts them after the erasure.
+    """
+
+    async def run(event: Any) -> None:
+        author = author_of(event)
+        if author is not None and author in forgotten:
+            log.info("skipped a %s of a member who asked to be forgotten", type(event).__name__)
+            return
+        await handler(event)
+
+    run.__name__ = getattr(handler, "__name__", "handler")
+    return run

@@ -11,6 +11,7 @@ from typing import Any
 from bot.brain import Brain, CommandResult, command, every
 from bot.channel_arg import channel_word, picked_channel, resolve_channel
 from bot.events import Attachment, ChannelRef, CommandInvoked, Event, Platform, UserRef
+from bot.privacy.forgotten import author_of
 from brain.activity import charts
 from brain.activity.alert_state import AlertLedger, Decision
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
@@ -38,6 +39,11 @@ class ActivityBrain(Brain):
         self.ctx.bus.subscribe_batch(COUNTER_EVENTS, self._on_batch, name="activity.counters", max_batch=2000)
 
     async def _on_batch(self, events: Sequence[Event]) -> None:
+        # Events already on the bus when their author was forgotten are not counted (the app wraps
+        # @listen handlers the same way; this batch subscription is the brain's own).
+        if self.ctx.services.has("forgotten"):
+            forgotten = await self.ctx.services.get("forgotten")
+            events = [e for e in events if (author := author_of(e)) is None or author not in forgotten]
         await self.counters.apply(events)
 
     # -- privacy --------------------------------------------------------------------------------

@@ -252,6 +252,8 @@ class CommunityBrain(Brain):
         """Answer (or nudge) unless the store shows a human reply — timers live in one process, the
         store is shared, so this check also holds across workers and restarts."""
         event = due.message
+        if self.ctx.services.has("forgotten") and event.author in await self.ctx.services.get("forgotten"):
+            return  # asked to be forgotten while the question waited (in this or another process)
         p, ws = event.platform.value, event.channel.workspace_id
         replies = await self.ctx.store.thread_messages(p, ws, event.message_id)
         if any(m.author_id != event.author.user_id and not m.is_bot for m in replies):
@@ -688,6 +690,7 @@ class CommunityBrain(Brain):
         pending draft is then never posted: approving it says it is gone)."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         store = self.ctx.store
+        waiting = self._queue.cancel_author(user)  # their help-channel questions are not answered
         pings = await store.db.execute(
             "DELETE FROM community_pings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
         )
@@ -701,7 +704,7 @@ class CommunityBrain(Brain):
             await store.db.execute(
                 f"DELETE FROM community_drafts WHERE draft_id IN ({', '.join('?' * len(part))})", part
             )
-        return {"pings": pings, "drafts": len(doomed)}
+        return {"pings": pings, "drafts": len(doomed), "waiting_questions": waiting}
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: drop the workspace's drafts written before ``cutoff_ts`` (they quote messages of

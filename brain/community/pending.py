@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock
-from bot.events import MessagePosted
+from bot.events import MessagePosted, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,13 @@ class HumanFirstQueue:
             return False
         item.task.cancel()
         return True
+
+    def cancel_author(self, user: UserRef) -> int:
+        """Drop every pending answer to ``user``'s questions (``/forget-me``); how many there were."""
+        keys = [key for key, item in self._items.items() if item.event.author.key == user.key]
+        for key in keys:
+            self.cancel(key)
+        return len(keys)
 
     async def _wait(self, key: str, event: MessagePosted, due: datetime) -> None:
         await self._clock.sleep_until(due)

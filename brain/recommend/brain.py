@@ -67,7 +67,8 @@ class RecommendBrain(Brain):
         super().__init__(ctx)
         # The scheduled ticks and an admin's send-now must not both send one member's digest.
         self._digest_lock = asyncio.Lock()
-        self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot]] = {}
+        # (platform, workspace) -> (history, snapshot, the opted-out members it leaves out)
+        self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot, frozenset[str]]] = {}
 
     # -- members ask --------------------------------------------------------------------------
     @command("recommend", description="Threads you might like", usage="[daily on|off]")
@@ -345,11 +346,13 @@ class RecommendBrain(Brain):
     async def _snapshot(self, p: str, ws: str, now: float, *, fresh: bool) -> tuple[list[MessageRow], Snapshot]:
         """Recent history and what was learned from it, shared by every member's ranking for
         :data:`SNAPSHOT_TTL_S` (a digest run ranks hundreds of members on one ALS fit)."""
-        cached = None if fresh else self._snapshots.get((p, ws))
-        if cached is not None and 0 <= now - cached[1].now < SNAPSHOT_TTL_S:
-            return cached
         # Opted-out members' messages are neither profiled nor ranked: no CF signal, no thread of theirs.
+        # A cached snapshot built before someone opted out (or was forgotten, here or in another
+        # process) is rebuilt at once rather than after its time-to-live.
         opted_out = await self.ctx.store.members_with_setting(p, ws, "opted_out", True)
+        cached = None if fresh else self._snapshots.get((p, ws))
+        if cached is not None and 0 <= now - cached[1].now < SNAPSHOT_TTL_S and opted_out <= cached[2]:
+            return cached[0], cached[1]
         history = [
             m
             async for m in self.ctx.store.iter_messages(
@@ -365,7 +368,7 @@ class RecommendBrain(Brain):
         # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
         snapshot = await asyncio.to_thread(build_snapshot, history, now, reactions=reactions)
         if not fresh:
-            self._snapshots[(p, ws)] = (history, snapshot)
+            self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out))
         return history, snapshot
 
     async def _member_profile(
@@ -684,7 +687,8 @@ class RecommendBrain(Brain):
         return n
 
     async def forget_member(self, user: UserRef) -> dict[str, int]:
-        """Delete the member's profile, shown list and feedback."""
+        """Delete the member's profile, shown list and feedback; cached history goes too."""
+        self._snapshots.pop((user.platform.value, user.workspace_id), None)  # it holds their messages
         counts = {}
         key = (user.platform.value, user.workspace_id, user.user_id)
         for table in ("recommend_profiles", "recommend_shown", "recommend_feedback"):

@@ -27,7 +27,7 @@ from bot.events import (
 from bot.ml import ChatMessage
 from bot.testing import ScriptedLLM, channel, command, make_message, user
 from bot.testing.builders import BASE_TIME
-from brain.community.brain import DRAFT_ACTION, SOLVED_ACTION
+from brain.community.brain import DRAFT_ACTION, SOLVED_ACTION, HumanFirstDue
 
 SOURCE = re.compile(r'<source n="(\d+)" channel="([^"]*)">\n(.*?)\n</source>', re.S)
 
@@ -166,6 +166,22 @@ async def test_unanswered_question_gets_a_bot_answer_after_the_wait(make_app, co
     [answer] = sent(adapter)
     assert answer.thread_id == "p1" and "poetry" in answer.text and answer.citations
     assert any(b.action_id == SOLVED_ACTION for b in answer.buttons)
+
+
+async def test_a_waiting_question_is_not_answered_after_its_asker_is_forgotten(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    question = make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="p1")
+    await post(app, adapter, question, command("forget-me", "confirm", author="dan"))
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert sent(adapter) == []
+    assert await app.store.db.fetchall("SELECT question FROM qa_answers WHERE asker_id = 'dan'") == []
+    # A due question that reaches a worker after the asker was forgotten elsewhere is dropped too.
+    await app.bus.publish(HumanFirstDue(question))
+    await app.bus.drain()
+    assert sent(adapter) == []
 
 
 async def test_abstain_becomes_a_nudge_naming_experts_but_never_opted_out_ones_and_rate_limited(

@@ -156,3 +156,44 @@ async def test_one_brains_failed_erasure_leaves_the_others_and_says_so(make_app)
     assert reply.startswith("Done:") and "Part of the erasure failed (broken)" in reply
     assert (await app.store.get_message("console", "local", "a1")).text == ""  # type: ignore[union-attr]
     assert await app.store.get_member_setting("console", "local", "ana", "forgotten") is True
+
+
+async def test_an_event_already_on_the_bus_when_the_member_is_forgotten_is_not_handled(make_app) -> None:
+    app, adapter = await make_app(brains=["qa", "activity"])
+    await adapter.inject(make_message("ana explains the deploy procedure in detail", author="ana", message_id="a1"))
+    await adapter.inject(command("forget-me", "confirm", author="ana"))
+    await app.bus.drain()
+    # Admitted by the gate before the forget (a queue, a redelivery, a dead-letter replay), delivered now.
+    late = make_message("ana's late secret: the vault combination is 4711", author="ana", message_id="a2")
+    await app.bus.inner.publish(late)  # type: ignore[attr-defined]
+    await app.bus.drain()
+    rows = await app.store.db.fetchall("SELECT text FROM messages WHERE author_id = 'ana'")
+    assert all("4711" not in r[0] for r in rows), rows
+    rollup = await app.store.db.fetchall("SELECT messages FROM activity_rollup WHERE user_id = 'ana'")
+    assert not rollup or all(r[0] == 0 for r in rollup), rollup
+
+
+async def test_recommendations_drop_a_member_who_opts_out_at_once(make_app) -> None:
+    from bot.events import CommandReply
+
+    clock = FakeClock(BASE_TIME + timedelta(hours=2))
+    app, adapter = await make_app(brains=["qa", "recommend"], clock=clock)
+    ana = "ana asks: how do we rotate the zebrafish vault key safely?"
+    await adapter.inject(make_message(ana, author="ana", message_id="a1", thread_id="a1"))
+    await adapter.inject(
+        make_message("good zebrafish question", author="bo", message_id="b1", thread_id="a1", minutes=3)
+    )
+    await adapter.inject(make_message("carl posts about lunch plans today", author="carl", message_id="c1", minutes=10))
+    await app.bus.drain()
+
+    async def recommended_to_carl() -> str:
+        await adapter.inject(command("recommend", author="carl"))
+        await app.bus.drain()
+        reply = adapter.of_type(CommandReply)[-1]
+        return reply.text + " ".join(f"{c.title} {c.snippet}" for c in reply.citations)
+
+    assert "vault key" in await recommended_to_carl()
+    await adapter.inject(command("optout", author="ana"))  # the cached snapshot still holds her words
+    await app.bus.drain()
+    await clock.advance(timedelta(minutes=2))
+    assert "vault key" not in await recommended_to_carl()
