@@ -124,9 +124,23 @@ class ActivityBrain(Brain):
             if channel_id is None:
                 # "/leaderboard year" must not show an empty board "in #year".
                 return CommandResult(f"I don't know a channel #{channel.id_or_name} here. {usage}")
+        private = False
+        if channel_id is not None:
+            row = await self.ctx.store.get_channel(cmd.platform.value, cmd.channel.workspace_id, channel_id)
+            private = row is None or row.visibility != "public"
+            if row is not None and private and not await self._may_read(cmd, channel_id):
+                return CommandResult("You can only see the leaderboard of a channel you can read.")
         board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel_id)
         text, png = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
-        return CommandResult(text, ephemeral=False, attachments=(png,))
+        # A private channel's board is for the asker only, wherever they ask.
+        return CommandResult(text, ephemeral=private, attachments=(png,))
+
+    async def _may_read(self, cmd: CommandInvoked, channel_id: str) -> bool:
+        """Whether the invoker may read ``channel_id`` (a private channel's access list, or a DM)."""
+        readable = await self.ctx.store.readable_channel_ids(
+            cmd.platform.value, cmd.channel.workspace_id, cmd.user.user_id, cmd.role_ids
+        )
+        return channel_id in readable or channel_id == cmd.channel.channel_id
 
     async def status(self, platform: str, workspace_id: str) -> list[str]:
         """Where trend alerts go."""

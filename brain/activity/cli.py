@@ -55,7 +55,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("leaderboard")
     def leaderboard_cmd(
         period: Annotated[str, typer.Option(help="week, month or all")] = "week",
-        channel: Annotated[str | None, typer.Option(help="Only this channel id")] = None,
+        channel: Annotated[str | None, typer.Option(help="Only this channel (id or #name)")] = None,
         platform: Annotated[str | None, typer.Option(help="discord, slack or console")] = None,
         workspace: Annotated[str | None, typer.Option(help="Guild / team id")] = None,
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
@@ -74,7 +74,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             try:
                 p, ws = await _workspace(store, platform, workspace)
                 window = window_for(period, utcnow(), settings.tz)
-                board = await leaderboard(store, p, ws, window, channel_id=channel)
+                channel_id = None
+                if channel:
+                    channel_id = await store.find_channel_id(p, ws, channel)
+                    if channel_id is None:
+                        raise typer.BadParameter(
+                            f"no channel {channel!r} in {p} workspace {ws}", param_hint="--channel"
+                        )
+                board = await leaderboard(store, p, ws, window, channel_id=channel_id)
                 return board, await member_names(store, p, ws, board)
             finally:
                 await store.close()

@@ -79,7 +79,10 @@ async def leaderboard(
 ) -> Leaderboard:
     """Rank members by helpfulness score in ``window``; opted-out members are hidden.
 
-    Members with a zero score are left out: volume alone never puts anyone on the board.
+    Members with a zero score are left out: volume alone never puts anyone on the board. The
+    workspace board counts public channels only: it is posted for everyone, and activity in a
+    private channel or a DM is not everyone's to see. A channel's board counts that channel (the
+    caller checks that whoever asks may read it).
     """
     where = ["platform = ?", "workspace_id = ?", "day < ?"]
     params: list[object] = [platform, workspace_id, window.end.isoformat()]
@@ -89,6 +92,12 @@ async def leaderboard(
     if channel_id:
         where.append("channel_id = ?")
         params.append(channel_id)
+    else:
+        where.append(
+            "channel_id NOT IN (SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? "
+            "AND visibility <> 'public')"
+        )
+        params += [platform, workspace_id]
     clause = " AND ".join(where)
     sums = ", ".join(f"SUM({c})" for c in COUNTERS)
     hidden = await store.members_with_setting(platform, workspace_id, "opted_out", True)

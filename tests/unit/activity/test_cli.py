@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.events import ReactionAdded, utcnow
-from bot.store import UserRow, open_store
+from bot.store import ChannelRow, UserRow, open_store
 from bot.testing import make_message
 from bot.testing.builders import channel, user
 from brain.activity.counters import ActivityCounters
@@ -46,6 +46,7 @@ async def _seed(url: str) -> None:
     done = ReactionAdded(channel=channel("help"), message_id="a1", user=user("asker"), emoji="white_check_mark", ts=now)
     await counters.apply([q, a, done])
     await store.upsert_users([UserRow("console", "local", "helper", "Helga the Helper")])
+    await store.upsert_channels([ChannelRow("console", "local", "C9", "help-desk", "public")])
     await store.close()
 
 
@@ -64,6 +65,11 @@ def test_leaderboard_trends_and_report(db_env: str, tmp_path: Path) -> None:
     res = runner.invoke(app, ["leaderboard", "--platform", "slack"])
     assert res.exit_code != 0 and "no activity recorded for --platform slack" in res.output
     assert "Helga the Helper" in runner.invoke(app, ["leaderboard", "--workspace", "local"]).output
+    # A channel by #name as members know it; an unknown one is an error, not an empty board.
+    res = runner.invoke(app, ["leaderboard", "--channel", "#help-desk", "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["channel_id"] == "C9", res.output
+    res = runner.invoke(app, ["leaderboard", "--channel", "nosuch"])
+    assert res.exit_code != 0 and "no channel 'nosuch'" in res.output
     res = runner.invoke(app, ["trends", "--at", "9999-12-31T23:59:59"])
     assert res.exit_code != 0 and "--at must be between 1971 and 9000" in res.output
     res = runner.invoke(app, ["trends", "--json"])

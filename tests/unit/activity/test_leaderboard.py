@@ -144,3 +144,20 @@ async def test_leaderboard_channel_by_plain_name(make_app: AppFactory) -> None:
     for reply in replies:
         assert "deskhelper" in reply.text and "#C777" in reply.text
         assert re.search(r"\bhelper\b", reply.text) is None  # the #help helper is not on this board
+
+
+async def test_private_activity_stays_off_the_public_board_and_its_board_is_for_members(make_app: AppFactory) -> None:
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    mods = ChannelRef(Platform.CONSOLE, "local", "mods", "mods", Visibility.PRIVATE, allowed_user_ids=("maya", "asker"))
+    await adapter.inject(make_message("how do we handle the spam wave?", author="asker", chan=mods, message_id="m1"))
+    await adapter.inject(make_message(LONG, author="maya", chan=mods, message_id="m2", thread_id="m1", minutes=1))
+    await adapter.inject(ReactionAdded(channel=mods, message_id="m2", user=user("asker"), emoji="✅", ts=BASE_TIME))
+    await app.bus.drain()
+    await adapter.inject(command("leaderboard", "week"))
+    await adapter.inject(command("leaderboard", "week <#mods>", author="outsider"))
+    await adapter.inject(command("leaderboard", "week <#mods>", author="maya"))
+    await app.bus.drain()
+    public, outsider, member = [r for r in adapter.of_type(CommandReply) if isinstance(r, CommandReply)]
+    assert "maya" not in public.text and not public.ephemeral
+    assert outsider.text == "You can only see the leaderboard of a channel you can read."
+    assert "maya" in member.text and member.ephemeral
