@@ -232,6 +232,7 @@ class ActivitySettings(_Section):
     leaderboard_post_time: str = "10:00"
     min_words: int = Field(default=4, ge=0)
     per_minute_cap: int = Field(default=5, ge=1)
+    reply_threads_per_day: int = Field(default=10, ge=1)
     unanswered_after_hours: float = Field(default=4.0, gt=0)
 
 

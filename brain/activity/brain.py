@@ -32,7 +32,11 @@ class ActivityBrain(Brain):
         # slow one overrunning its 15 minutes) would both see "grown" and post the same update twice.
         self._scan_lock = asyncio.Lock()
         self.counters = ActivityCounters(
-            self.ctx.store, self.ctx.settings.tz, min_words=s.min_words, per_minute_cap=s.per_minute_cap
+            self.ctx.store,
+            self.ctx.settings.tz,
+            min_words=s.min_words,
+            per_minute_cap=s.per_minute_cap,
+            reply_threads_per_day=s.reply_threads_per_day,
         )
         # A batch subscription: counters are applied up to 2,000 events per transaction (live traffic
         # makes small batches; a burst amortises the lookups and upserts over more rows).

@@ -26,7 +26,15 @@ from bot.events import Event, MessageDeleted, MessageEdited, MessagePosted, Reac
 from bot.store import Store
 from bot.store.db import Executor
 from brain.activity import schema as _schema  # noqa: F401  (registers the tables)
-from brain.activity.scoring import COUNTERS, is_helpful_emoji, is_question, is_thanks, local_day, word_count
+from brain.activity.scoring import (
+    COUNTERS,
+    REPLY_THREADS_PER_DAY,
+    is_helpful_emoji,
+    is_question,
+    is_thanks,
+    local_day,
+    word_count,
+)
 
 COUNTER_EVENTS: tuple[type[Event], ...] = (MessagePosted, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved)
 
@@ -141,9 +149,28 @@ class _Batch:
         # batch would mistake for a live reaction.
         self.reaction_ops: dict[tuple[str, str, str, str, str], float | None] = {}
         self.deltas: dict[RollupKey, list[int]] = {}
+        # The messages of each thread touched by the batch that hold a reply or helpful credit, plus
+        # the batch's own replies: "one credit per member per thread" is decided from these.
+        self.thread_rows: dict[Key, list[Key]] = {}
+        # Reply credits per (platform, workspace, member, local day), across channels: the daily cap.
+        self.day_replies: dict[tuple[str, str, str, str], int] = {}
+
+    def add_to_thread(self, row: Contribution) -> None:
+        """Track ``row`` among its thread's messages."""
+        if row.is_reply and row.thread_id:
+            keys = self.thread_rows.setdefault((row.platform, row.workspace_id, row.thread_id), [])
+            if row.key not in keys:
+                keys.append(row.key)
+
+    def in_thread(self, root: Contribution) -> list[Contribution]:
+        """The tracked messages of ``root``'s thread."""
+        return [self.rows[k] for k in self.thread_rows.get(root.key, ())]
 
     def credit(self, row: Contribution, counter: str, amount: int) -> None:
         """Change one counter of ``row`` and the matching rollup row by ``amount``."""
+        if counter == "replies":
+            day = (row.platform, row.workspace_id, row.author_id, row.day)
+            self.day_replies[day] = self.day_replies.get(day, 0) + amount
         setattr(row, counter, getattr(row, counter) + amount)
         rollup_key = row.rollup_key
         delta = self.deltas.get(rollup_key)
@@ -161,13 +188,24 @@ class ActivityCounters:
         tz: the community's time zone; rollup days are local days.
         min_words: messages with fewer words count for nothing.
         per_minute_cap: a member's messages beyond this many in one minute count for nothing.
+        reply_threads_per_day: a member's reply credits per local day (one per thread); more
+            replies still count as messages, never as help.
     """
 
-    def __init__(self, store: Store, tz: ZoneInfo, *, min_words: int = 4, per_minute_cap: int = 5) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tz: ZoneInfo,
+        *,
+        min_words: int = 4,
+        per_minute_cap: int = 5,
+        reply_threads_per_day: int = REPLY_THREADS_PER_DAY,
+    ) -> None:
         self.store = store
         self.tz = tz
         self.min_words = min_words
         self.per_minute_cap = per_minute_cap
+        self.reply_threads_per_day = reply_threads_per_day
         # Per-minute counts only matter for the current minute; a bounded dict is enough.
         self._minute_counts: dict[tuple[str, str, str, int], int] = {}
         self._days: dict[int, str] = {}
@@ -252,6 +290,7 @@ class ActivityCounters:
             missing = {r for r in roots if (platform, ws, r) not in batch.rows}
             if missing:
                 await _fetch_rows(tx, dialect, batch, platform, ws, missing)
+        await self._load_threads(tx, batch, events)
         for (platform, ws), ids in reacted.items():
             for mid in ids:
                 batch.reactions[(platform, ws, mid)] = set()
@@ -261,6 +300,51 @@ class ActivityCounters:
                 rows = await tx.fetchall(sql, params)
                 for mid, uid, emoji in rows:
                     batch.reactions[(platform, ws, mid)].add((uid, emoji))
+
+    async def _load_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
+        """Load what the one-credit-per-thread and daily-cap rules need: the roots and credited
+        messages of every thread the batch touches, and its repliers' reply credits per day."""
+        threads: dict[tuple[str, str], set[str]] = {}
+        days: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        for e in events:
+            ch = e.channel  # type: ignore[attr-defined]
+            scope = (ch.platform.value, ch.workspace_id)
+            if isinstance(e, MessagePosted):
+                thread = e.thread_id or e.reply_to
+                if thread and thread != e.message_id:
+                    threads.setdefault(scope, set()).add(thread)
+                    authors, stamps = days.setdefault(scope, (set(), set()))
+                    authors.add(e.author.user_id)
+                    stamps.add(self._day(e.ts, e.ts.timestamp()))
+                continue
+            row = batch.rows.get((*scope, e.message_id))  # type: ignore[attr-defined]
+            if row is not None and row.is_reply and row.thread_id:
+                threads.setdefault(scope, set()).add(row.thread_id)
+                authors, stamps = days.setdefault(scope, (set(), set()))
+                authors.add(row.author_id)
+                stamps.add(row.day)
+        dialect = self.store.db.dialect
+        for (platform, ws), ids in threads.items():
+            missing = {t for t in ids if (platform, ws, t) not in batch.rows}
+            if missing:
+                await _fetch_rows(tx, dialect, batch, platform, ws, missing)
+            for sql, params in _by_threads(dialect, platform, ws, ids):
+                for raw in await tx.fetchall(sql, params):
+                    c = _row_to_contrib(raw)
+                    batch.rows.setdefault(c.key, c)
+        for row in batch.rows.values():
+            batch.add_to_thread(row)
+        for (platform, ws), (authors, stamps) in days.items():
+            marks = ", ".join("?" for _ in stamps)
+            for start in range(0, len(authors), _IN_CHUNK):
+                chunk = sorted(authors)[start : start + _IN_CHUNK]
+                rows = await tx.fetchall(
+                    f"SELECT user_id, day, SUM(replies) FROM activity_rollup WHERE platform = ? AND workspace_id = ? "
+                    f"AND day IN ({marks}) AND user_id IN ({', '.join('?' for _ in chunk)}) GROUP BY user_id, day",
+                    (platform, ws, *sorted(stamps), *chunk),
+                )
+                for user_id, day, total in rows:
+                    batch.day_replies[(platform, ws, str(user_id), str(day))] = int(total or 0)
 
     # -- messages ------------------------------------------------------------------------------
     def _over_cap(self, platform: str, ws: str, author: str, ts: float) -> bool:
@@ -288,6 +372,7 @@ class ActivityCounters:
         row.is_question = int(thread in (None, e.message_id) and is_question(e.text))
         batch.rows[key] = row
         batch.dirty.add(key)
+        batch.add_to_thread(row)
         qualifies = words >= self.min_words
         if qualifies and self._over_cap(platform, ws, e.author.user_id, ts):
             row.capped = 1
@@ -300,43 +385,96 @@ class ActivityCounters:
         if root is None or root.deleted:
             return
         if root.author_id == row.author_id:
-            if is_thanks(e.text):
-                await self._credit_thanks(tx, batch, root, row)
+            # The asker came back: their thanks marks the reply that helped; any later word of
+            # theirs shows which reply they took up (the question's "answered" credit).
+            await self._asker_spoke(tx, batch, root, row, e)
             return
         if root.threads == 0:
             batch.credit(root, "threads", 1)
         if qualifies:
-            batch.credit(row, "replies", 1)
-            if root.is_question and not root.answer_id:
-                root.answer_id = row.message_id
-                batch.dirty.add(root.key)
-                batch.credit(row, "answered", 1)
+            self._credit_reply(batch, root, row)
 
-    async def _credit_thanks(self, tx: Executor, batch: _Batch, root: Contribution, thanks: Contribution) -> None:
-        """The asker thanked: credit the latest earlier reply by someone else in the thread."""
-        candidates = {
+    def _credit_reply(self, batch: _Batch, root: Contribution, row: Contribution) -> None:
+        """A reply credit for ``row`` unless its author already has one in the thread or has used
+        the day's: replying everywhere, or many times in one thread, is volume, not help."""
+        if row.replies or any(
+            r.replies and r.author_id == row.author_id and not r.deleted and r.key != row.key
+            for r in batch.in_thread(root)
+        ):
+            return
+        if batch.day_replies.get((row.platform, row.workspace_id, row.author_id, row.day), 0) >= (
+            self.reply_threads_per_day
+        ):
+            return
+        batch.credit(row, "replies", 1)
+
+    async def _asker_spoke(
+        self, tx: Executor, batch: _Batch, root: Contribution, said: Contribution, e: MessagePosted
+    ) -> None:
+        thanks = is_thanks(e.text)
+        if not thanks and (not root.is_question or root.answer_id):
+            return
+        reply = await self._reply_taken_up(tx, batch, root, said, e.mentioned_user_ids)
+        if reply is None:
+            return
+        if root.is_question and not root.answer_id:
+            root.answer_id = reply.message_id
+            batch.dirty.add(root.key)
+            batch.credit(reply, "answered", 1)
+        if thanks:
+            self._credit_helpful(batch, root, reply, f"thanks:{said.message_id}")
+
+    async def _reply_taken_up(
+        self, tx: Executor, batch: _Batch, root: Contribution, said: Contribution, mentioned: Sequence[str]
+    ) -> Contribution | None:
+        """The reply the asker's message ``said`` answers: the latest earlier one by a member it
+        mentions ("thanks @ana"), else the latest earlier one by anyone else that counts (long
+        enough, under the rate cap), so a "+1 same here" after the answer does not take its credit."""
+        candidates = {r.key: r for r in batch.in_thread(root)}
+        candidates |= {
             k: r
             for k, r in batch.rows.items()
             if r.thread_id == root.message_id and r.platform == root.platform and r.workspace_id == root.workspace_id
         }
         rows = await tx.fetchall(
             f"{_SELECT} WHERE platform = ? AND workspace_id = ? AND thread_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 20",
-            (root.platform, root.workspace_id, root.message_id, thanks.ts),
+            (root.platform, root.workspace_id, root.message_id, said.ts),
         )
         for raw in rows:
             c = _row_to_contrib(raw)
             candidates.setdefault(c.key, c)
         replies = sorted(
-            (r for r in candidates.values() if r.author_id != root.author_id and not r.deleted and r.ts <= thanks.ts),
+            (
+                r
+                for r in candidates.values()
+                if r.author_id != root.author_id
+                and r.author_id
+                and not r.deleted
+                and r.ts <= said.ts
+                and r.key != said.key
+                and r.words >= self.min_words
+                and not r.capped
+            ),
             key=lambda r: r.ts,
             reverse=True,
         )
-        if not replies:
+        named = [r for r in replies if r.author_id in mentioned]
+        if not (named or replies):
+            return None
+        chosen = (named or replies)[0]
+        row = batch.rows.setdefault(chosen.key, chosen)
+        batch.add_to_thread(row)
+        return row
+
+    def _credit_helpful(self, batch: _Batch, root: Contribution, reply: Contribution, source: str) -> None:
+        """The asker's mark on ``reply``: one per answerer per thread, so marking every message of a
+        friend's ten does not make ten answers."""
+        if reply.helpful or any(
+            r.helpful and r.author_id == reply.author_id and not r.deleted for r in batch.in_thread(root)
+        ):
             return
-        latest = batch.rows.setdefault(replies[0].key, replies[0])
-        if latest.helpful == 0:
-            latest.helpful_src = "thanks"
-            batch.credit(latest, "helpful", 1)
+        reply.helpful_src = source
+        batch.credit(reply, "helpful", 1)
 
     def _edited(self, batch: _Batch, e: MessageEdited) -> None:
         row = batch.rows.get((e.channel.platform.value, e.channel.workspace_id, e.message_id))
@@ -348,6 +486,13 @@ class ActivityCounters:
         should = int(row.words >= self.min_words and not row.capped)
         if should != row.messages:
             batch.credit(row, "messages", should - row.messages)
+        # A reply edited down to "." loses its reply credit; "one sec" edited into an answer earns it.
+        root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or "")) if row.is_reply else None
+        if root is not None and not root.deleted and root.author_id != row.author_id:
+            if should and not row.replies:
+                self._credit_reply(batch, root, row)
+            elif not should and row.replies:
+                batch.credit(row, "replies", -row.replies)
         batch.dirty.add(row.key)
 
     def _deleted(self, batch: _Batch, e: MessageDeleted) -> None:
@@ -378,6 +523,17 @@ class ActivityCounters:
                 batch.credit(row, counter, -amount)
         row.deleted = 1
         batch.dirty.add(key)
+        root = batch.rows.get((platform, ws, row.thread_id or "")) if row.is_reply else None
+        if root is None:
+            return
+        if root.answer_id == row.message_id:
+            root.answer_id = ""  # the next reply the asker takes up gets the credit
+            batch.dirty.add(root.key)
+        # A deleted thanks takes back the helpful mark it gave.
+        for other in batch.in_thread(root):
+            if other.helpful and other.helpful_src == f"thanks:{row.message_id}":
+                other.helpful_src = ""
+                batch.credit(other, "helpful", -other.helpful)
 
     # -- reactions -----------------------------------------------------------------------------
     def _reaction_target(self, batch: _Batch, e: ReactionAdded | ReactionRemoved) -> Contribution | None:
@@ -407,8 +563,12 @@ class ActivityCounters:
         if first_from_member:
             batch.credit(row, "reactions", 1)
         if is_helpful_emoji(e.emoji) and row.helpful == 0 and self._asker(batch, row) == e.user.user_id:
-            row.helpful_src = "reaction"
-            batch.credit(row, "helpful", 1)
+            root = batch.rows[(row.platform, row.workspace_id, row.thread_id or "")]
+            self._credit_helpful(batch, root, row, "reaction")
+            if root.is_question and not root.answer_id and row.helpful:
+                root.answer_id = row.message_id
+                batch.dirty.add(root.key)
+                batch.credit(row, "answered", 1)
 
     def _reaction_removed(self, batch: _Batch, e: ReactionRemoved) -> None:
         row = self._reaction_target(batch, e)
@@ -460,6 +620,30 @@ async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, 
         for row in rows:
             c = _row_to_contrib(row)
             batch.rows[c.key] = c
+
+
+def _by_threads(dialect: str, platform: str, ws: str, threads: set[str]) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """Queries selecting the ``activity_contrib`` rows of ``threads`` that hold a reply or helpful
+    credit (a thread's other messages are not needed to judge a new one)."""
+    if not threads:
+        return
+    ordered = sorted(threads)
+    cols = ", ".join(f"t.{c}" for c in _COLUMNS)
+    credited = "(t.replies > 0 OR t.helpful > 0) AND t.deleted = 0"
+    if dialect == "postgresql":
+        yield (
+            f"SELECT {cols} FROM unnest(?::text[]) AS ids(id) JOIN activity_contrib t "
+            f"ON t.platform = ? AND t.workspace_id = ? AND t.thread_id = ids.id WHERE {credited}",
+            (ordered, platform, ws),
+        )
+        return
+    for i in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[i : i + _IN_CHUNK]
+        yield (
+            f"SELECT {cols} FROM activity_contrib t WHERE t.platform = ? AND t.workspace_id = ? "
+            f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND {credited}",
+            (platform, ws, *chunk),
+        )
 
 
 def _by_ids(

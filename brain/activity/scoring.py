@@ -2,15 +2,19 @@
 
 Score (per member, summed over the rollup rows of a window)::
 
-    5 x answers marked helpful   (asker's ✅/👍 on the reply, or the asker's thanks after it)
-    3 x questions answered       (first reply by someone else to a question thread)
-    2 x replies in others' threads
+    5 x answers marked helpful   (the asker's ✅/👍 on a reply, or the asker's thanks after it; one per
+                                  answerer per thread)
+    3 x questions answered       (the reply the asker took up: ✅'d, thanked, or answered by the
+                                  asker's next message; one per question)
+    1 x threads replied to       (others' threads; one per thread, at most REPLY_THREADS_PER_DAY a day)
     1 x reactions received from others (one per member per message)
     0.5 x threads started         (a root message that got a reply)
 
-Plain message volume scores nothing: it is shown, never ranked. Anti-gaming lives in the counter
-path (messages under ``min_words`` words and messages over the per-minute cap contribute nothing,
-self-reactions and bots are ignored).
+Plain message volume scores nothing: it is shown, never ranked. What the asker does carries the
+weight, since only the asker knows whether a reply helped; replying, which anyone can do in bulk,
+is worth little and is capped. Anti-gaming lives in the counter path (messages under
+``min_words`` words and messages over the per-minute cap contribute nothing, self-reactions and
+bots are ignored, thanks that are negated or asked as a question are no thanks).
 """
 
 from __future__ import annotations
@@ -19,25 +23,25 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from brain.community.signals import is_thanks as is_thanks  # one rule for what a thank-you is
+
 WEIGHTS: dict[str, float] = {
     "helpful": 5.0,
     "answered": 3.0,
-    "replies": 2.0,
+    "replies": 1.0,
     "reactions": 1.0,
     "threads": 0.5,
 }
 
 COUNTERS: tuple[str, ...] = ("messages", "replies", "threads", "reactions", "helpful", "answered")
+# Reply credits a member can earn in one local day (one per thread): enough for a generous helper,
+# while a member replying to every thread in sight gains no more than this.
+REPLY_THREADS_PER_DAY = 10
 
 HELPFUL_EMOJI = frozenset(
     {"white_check_mark", "heavy_check_mark", "+1", "thumbsup", "ballot_box_with_check", "✅", "✔️", "✔", "👍", "☑️"}
 )
 
-_THANKS = re.compile(
-    r"\b(thanks|thank\s*you|thx|ty|that\s+worked|this\s+worked|it\s+worked|works\s+now|solved|fixed\s+it|"
-    r"that\s+fixed|that\s+did\s+it|much\s+appreciated)\b",
-    re.IGNORECASE,
-)
 _QUESTION_START = re.compile(
     r"^\s*(how|why|what|when|where|which|who|is|are|can|could|does|do|did|should|would|will|has|have|any(one|body))\b",
     re.IGNORECASE,
@@ -63,11 +67,6 @@ def word_count(text: str) -> int:
 def is_question(text: str) -> bool:
     """Heuristic: a question mark, or a sentence opening with a question word."""
     return "?" in text or bool(_QUESTION_START.match(text))
-
-
-def is_thanks(text: str) -> bool:
-    """The asker saying a reply helped ("thanks", "that worked", "solved" ...)."""
-    return bool(_THANKS.search(text))
 
 
 def is_helpful_emoji(emoji: str) -> bool:

@@ -21,8 +21,11 @@ _THANKS = re.compile(
     re.IGNORECASE,
 )
 _NEGATED_THANKS = re.compile(
-    r"\b(?:no|not|never|doesn'?t|didn'?t|still)\b[^.!?]{0,20}\b(?:work|solved|fixed)", re.IGNORECASE
+    r"\b(?:no|not|never|doesn'?t|didn'?t|still)\b[^.!?]{0,20}\b(?:work|solved|fixed|help)|"
+    r"\bno\s+(?:thanks|thank\s*you|thx)\b|\b(?:worked|working)\s+(?:before|until|yesterday)|\bused\s+to\s+work\b",
+    re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")  # "2.0" and "e.g." stay inside their sentence
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
 
 
@@ -35,9 +38,14 @@ def is_question(text: str) -> bool:
 
 
 def is_thanks(text: str) -> bool:
-    """True for an asker's thank-you / 'that worked' (not 'thanks but it still fails')."""
+    """True for an asker's thank-you / 'that worked': not 'thanks but it still fails', 'no thanks,
+    that did not help', nor a question ('is it solved in 2.0?'); 'thanks! one more thing: ...?' is."""
     prose = _CODE.sub(" ", text)
-    return bool(_THANKS.search(prose)) and not _NEGATED_THANKS.search(prose)
+    if _NEGATED_THANKS.search(prose):
+        return False
+    return any(
+        _THANKS.search(sentence) and not sentence.rstrip().endswith("?") for sentence in _SENTENCE_END.split(prose)
+    )
 
 
 def emoji_name(emoji: str) -> str:

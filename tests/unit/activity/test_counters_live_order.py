@@ -59,13 +59,14 @@ async def test_a_bystanders_check_mark_is_a_reaction_not_a_helpful_mark(make_app
     q = make_message("why does pip resolve the wrong version?", author="asker", chan="help", message_id="q1")
     a = make_message(LONG, author="helper", chan="help", message_id="a1", thread_id="q1", minutes=1)
     await one_by_one(app, adapter, [q, a, react("a1", "bystander", "✅")])
+    # Only the asker can say a reply answered the question.
     assert await totals(app, "helper") == {
         "messages": 1,
         "replies": 1,
         "threads": 0,
         "reactions": 1,
         "helpful": 0,
-        "answered": 1,
+        "answered": 0,
     }
 
 

@@ -115,12 +115,15 @@ async def test_week_boundaries_follow_local_midnight_across_dst() -> None:
     ]
     async with fresh_store("sqlite") as store:
         counters = ActivityCounters(store, tz)
-        root = make_message("how do I read a config file?", author="asker", chan="help", message_id="q", ts=local[0][0])
-        replies = [
-            make_message(LONG, author="helper", chan="help", message_id=f"r{i}", thread_id="q", ts=at)
-            for i, (at, _) in enumerate(local)
-        ]
-        await counters.apply([root, *replies])
+        # One thread per reply: a member earns one reply credit per thread.
+        events = []
+        for i, (at, _) in enumerate(local):
+            q = f"q{i}"
+            events.append(
+                make_message("how do I read a config file?", author="asker", chan="help", message_id=q, ts=at)
+            )
+            events.append(make_message(LONG, author="helper", chan="help", message_id=f"r{i}", thread_id=q, ts=at))
+        await counters.apply(events)
         window = previous_week(datetime(2026, 3, 9, 14, 0, tzinfo=UTC), tz)
         assert (str(window.start), str(window.end)) == ("2026-03-02", "2026-03-09")
         board = await leaderboard(store, "console", "local", window)
@@ -157,7 +160,9 @@ async def test_private_activity_stays_off_the_public_board_and_its_board_is_for_
     await adapter.inject(command("leaderboard", "week <#mods>", author="outsider"))
     await adapter.inject(command("leaderboard", "week <#mods>", author="maya"))
     await app.bus.drain()
-    public, outsider, member = [r for r in adapter.of_type(CommandReply) if isinstance(r, CommandReply)]
+    # Commands run concurrently: replies are matched by who asked.
+    by_author = {r.command.user.user_id: r for r in adapter.of_type(CommandReply) if isinstance(r, CommandReply)}
+    public, outsider, member = by_author["alice"], by_author["outsider"], by_author["maya"]
     assert "maya" not in public.text and not public.ephemeral
     assert outsider.text == "You can only see the leaderboard of a channel you can read."
     assert "maya" in member.text and member.ephemeral
