@@ -285,9 +285,12 @@ class BrainContext:
         await self.send(action)
         return action
 
-    async def ephemeral(self, channel: ChannelRef, user: UserRef, text: str) -> SendEphemeral:
-        """Show a message to one member only."""
-        action = SendEphemeral(channel=channel, user=user, text=text)
+    async def ephemeral(
+        self, channel: ChannelRef, user: UserRef, text: str, *, response_ref: str = ""
+    ) -> SendEphemeral:
+        """Show a message to one member only; ``response_ref`` (a click's or command's) answers
+        through that interaction (on Discord the only private path: without one it becomes a DM)."""
+        action = SendEphemeral(channel=channel, user=user, text=text, response_ref=response_ref)
         await self.send(action)
         return action
 

@@ -199,7 +199,7 @@ class CoreBrain(Brain):
         if event.action_id != FORGET_CONFIRM_ACTION:
             return
         erasure = await self.forget(event.user)
-        await self.ctx.ephemeral(event.channel, event.user, erasure.message())
+        await self.ctx.ephemeral(event.channel, event.user, erasure.message(), response_ref=event.response_ref)
 
     async def forget(self, user: UserRef) -> Erasure:
         """Erase a member across the store and every brain; audited without content."""

@@ -49,10 +49,22 @@ def citations_embed(citations: Sequence[Citation]) -> discord.Embed | None:
         if c.note:
             line += f" — {neutralize_mentions(c.note)}"
         lines.append(line)
-    description = "\n".join(lines)
-    if len(description) > EMBED_DESCRIPTION_LIMIT:
-        description = description[: EMBED_DESCRIPTION_LIMIT - 1] + "…"
-    return discord.Embed(title=citations_heading(citations) or None, description=description)
+    return discord.Embed(title=citations_heading(citations) or None, description=_whole_lines(lines))
+
+
+def _whole_lines(lines: Sequence[str], limit: int = EMBED_DESCRIPTION_LIMIT) -> str:
+    """As many whole lines as fit in ``limit`` characters, then "…and N more": a link cut in half
+    is broken markdown, and a source number without its line is a dead end."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept = list(lines[:-1])
+    while kept:
+        text = "\n".join([*kept, f"…and {len(lines) - len(kept)} more"])
+        if len(text) <= limit:
+            return text
+        kept.pop()
+    return lines[0][: limit - 1] + "…"  # one line longer than the limit: cut it rather than send nothing
 
 
 def solved_tag(tags: Sequence[discord.ForumTag], names: Sequence[str]) -> discord.ForumTag | None:

@@ -363,7 +363,9 @@ class CommunityBrain(Brain):
         )
         if row is None:
             # Forgotten (it quoted a member who used /forget-me) or past retention: never post it.
-            await self.ctx.ephemeral(event.channel, event.user, "This draft is no longer available.")
+            await self.ctx.ephemeral(
+                event.channel, event.user, "This draft is no longer available.", response_ref=event.response_ref
+            )
             return
         if row[4] != "pending":
             return
@@ -385,7 +387,7 @@ class CommunityBrain(Brain):
             channel = _channel_from(json.loads(row[0]))
             citations = tuple(Citation(**c) for c in json.loads(row[3]))
             await self.ctx.say(channel, str(row[2]), thread_id=row[1], citations=citations)
-        await self.ctx.ephemeral(event.channel, event.user, f"Draft {status}.")
+        await self.ctx.ephemeral(event.channel, event.user, f"Draft {status}.", response_ref=event.response_ref)
 
     # -- solved ----------------------------------------------------------------------------------
     @listen(ReactionAdded)
@@ -430,7 +432,10 @@ class CommunityBrain(Brain):
         )
         if thread is not None and thread[0] and thread[0] != event.user.user_id:
             await self.ctx.ephemeral(
-                event.channel, event.user, "Only the member who asked can mark this thread solved."
+                event.channel,
+                event.user,
+                "Only the member who asked can mark this thread solved.",
+                response_ref=event.response_ref,
             )
             return
         messages = await store.thread_messages(p, ws, thread_id)
@@ -438,7 +443,7 @@ class CommunityBrain(Brain):
         human = [m for m in helpers if not m.is_bot]
         accepted = (human or helpers)[-1].message_id if helpers else ""
         await self._mark_solved(event.channel, thread_id, accepted)
-        await self.ctx.ephemeral(event.channel, event.user, "Marked solved — thanks!")
+        await self.ctx.ephemeral(event.channel, event.user, "Marked solved — thanks!", response_ref=event.response_ref)
 
     async def _mark_solved(
         self, channel: ChannelRef, thread_id: str, accepted_message_id: str, *, announce: bool = True

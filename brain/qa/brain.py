@@ -558,7 +558,7 @@ class QABrain(Brain):
             value,
             ts=to_epoch(event.ts),
         )
-        await self.ctx.ephemeral(event.channel, event.user, "Thanks for the feedback!")
+        await self.ctx.ephemeral(event.channel, event.user, "Thanks for the feedback!", response_ref=event.response_ref)
 
     @listen(ReactionAdded)
     async def feedback_reaction(self, event: ReactionAdded) -> None:

@@ -306,3 +306,16 @@ async def test_button_click_is_acknowledged_and_published(env: Env) -> None:
     assert click.user.user_id == ALICE_ID and click.message_id == bot_message["id"]
     [ack] = env.http.sent("POST", "/interactions/{webhook_id}/{webhook_token}/callback")
     assert ack.json["type"] == 6  # DEFERRED_UPDATE_MESSAGE: acknowledged within 3 s, message unchanged
+
+
+async def test_a_brains_answer_to_a_click_goes_back_through_the_click_not_to_dms(env: Env) -> None:
+    bot_message = message_payload(GENERAL_ID, "Forget you?", author=user_payload(BOT_ID, "guildhall", bot=True))
+    payload = interaction_payload("unused")
+    payload.update(
+        type=3, data={"custom_id": "guildhall.forget_me.confirm:confirm", "component_type": 2}, message=bot_message
+    )
+    feed(env.client, "INTERACTION_CREATE", payload)
+    await drain(env.app)
+    [answer] = env.http.sent("POST", "/webhooks/{webhook_id}/{webhook_token}")
+    assert answer.json["content"].startswith("Done:") and answer.json["flags"] & 64  # ephemeral
+    assert env.http.sent("POST", "/users/@me/channels") == []  # no DM opened for it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import discord
@@ -115,6 +116,12 @@ def test_citations_embed_stays_within_discord_limits() -> None:
     many = [Citation(i, "t" * 300, f"https://x.org/{i}") for i in range(40)]
     embed = citations_embed(many)
     assert embed is not None and embed.description is not None and len(embed.description) <= 4096
+    # Whole lines only (a link cut in half is broken markdown), and the rest counted.
+    lines = embed.description.split("\n")
+    assert all(line.endswith(")") for line in lines[:-1]) and re.fullmatch(r"…and \d+ more", lines[-1])
+    assert len(lines) - 1 + int(lines[-1].split()[1]) == 40
+    one = citations_embed([Citation(1, "t" * 5000, "https://x.org/1")])
+    assert one is not None and one.description is not None and len(one.description) <= 4096
 
 
 def test_solved_tag_matches_names_case_insensitively() -> None:
