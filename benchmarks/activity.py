@@ -330,14 +330,20 @@ def main() -> None:
         "",
         markdown_table(["store", "median events/s", "min", "max"], ingest_rows(ingest, ingest_pg)),
         "",
-        "Per batch the counters make 2-3 lookups (contribution rows of the batch's messages and thread roots, "
-        "reactions of the reacted-to messages), then one upsert of the changed contribution rows (identity "
+        "Per batch the counters make 3-5 lookups (contribution rows of the batch's messages and thread roots, "
+        "the helpful replies and the batch's repliers' reply credits in the threads it touches, the repliers' "
+        "reply credits per day on first sight, reactions of the reacted-to messages), then one upsert of the "
+        "changed contribution rows (identity "
         "columns untouched, so no index churn), one of the reactions and one of the rollup deltas aggregated "
         "in memory. On PostgreSQL the lookups join an array parameter and the upserts unnest column arrays "
         "(one statement each per batch); the counters `ANALYZE` fresh tables once after 1,000 rows, because "
         "without statistics the planner scans the whole workspace per lookup. Other workers shared the "
         f"2 cores during this run (1-minute load average {load_before:.1f} before the ingest runs), so absolute "
-        "figures are noisy: on this machine, single runs of the same code varied by up to 2x with the load.",
+        "figures are noisy: on this machine, single runs of the same code varied by up to 2x with the load. "
+        "The anti-gaming rules of 2026-12-04 (one reply credit per thread, a daily cap, one helpful mark per "
+        "answerer per thread: `docs/activity.md`) cost the thread and day lookups: interleaved runs of 30,000 "
+        "events on SQLite gave about 22,000 events/s against 30,000 before them (partial indexes on the looked-up "
+        "rows were tried and made it 13,000: every credit change rewrote them).",
         "",
         "**Whole live path** (the same events published one by one on the in-process bus of a real app, drained; "
         "the core recorder writes messages, reactions and threads, the activity brain's counters share the same "

@@ -206,6 +206,8 @@ class ActivityCounters:
         self.min_words = min_words
         self.per_minute_cap = per_minute_cap
         self.reply_threads_per_day = reply_threads_per_day
+        # Reply credits per (platform, workspace, member, local day): see _load_threads.
+        self._day_replies: dict[tuple[str, str, str, str], int] = {}
         # Per-minute counts only matter for the current minute; a bounded dict is enough.
         self._minute_counts: dict[tuple[str, str, str, int], int] = {}
         self._days: dict[int, str] = {}
@@ -232,6 +234,7 @@ class ActivityCounters:
                 elif isinstance(event, ReactionRemoved):
                     self._reaction_removed(batch, event)
             await self._flush(tx, batch)
+        self._day_replies.update(batch.day_replies)  # committed
         if self._unanalyzed_rows is not None:
             self._unanalyzed_rows += len(batch.dirty)
             if self._unanalyzed_rows >= _ANALYZE_AFTER_ROWS:
@@ -302,8 +305,9 @@ class ActivityCounters:
                     batch.reactions[(platform, ws, mid)].add((uid, emoji))
 
     async def _load_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
-        """Load what the one-credit-per-thread and daily-cap rules need: the roots and credited
-        messages of every thread the batch touches, and its repliers' reply credits per day."""
+        """Load what the one-credit-per-thread and daily-cap rules need: the roots of every thread
+        the batch touches, their helpful replies and the batch's repliers' reply credits in them,
+        and those repliers' reply credits per day."""
         threads: dict[tuple[str, str], set[str]] = {}
         days: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         for e in events:
@@ -328,23 +332,40 @@ class ActivityCounters:
             missing = {t for t in ids if (platform, ws, t) not in batch.rows}
             if missing:
                 await _fetch_rows(tx, dialect, batch, platform, ws, missing)
-            for sql, params in _by_threads(dialect, platform, ws, ids):
+            for sql, params in _by_threads(dialect, platform, ws, ids, days[(platform, ws)][0]):
                 for raw in await tx.fetchall(sql, params):
                     c = _row_to_contrib(raw)
                     batch.rows.setdefault(c.key, c)
         for row in batch.rows.values():
             batch.add_to_thread(row)
+        # Daily reply credits: read from the rollups once per member and day, then kept here (the
+        # rollups are only written through this instance; another worker's credits for the same
+        # member and day are seen after this process restarts, so the cap holds per worker).
+        if len(self._day_replies) > _CAP_MEMORY:
+            self._day_replies.clear()
         for (platform, ws), (authors, stamps) in days.items():
-            marks = ", ".join("?" for _ in stamps)
-            for start in range(0, len(authors), _IN_CHUNK):
-                chunk = sorted(authors)[start : start + _IN_CHUNK]
+            wanted = {(platform, ws, a, d) for a in authors for d in stamps}
+            unknown = wanted - self._day_replies.keys()
+            for key in wanted - unknown:
+                batch.day_replies[key] = self._day_replies[key]
+            if not unknown:
+                continue
+            need_authors = sorted({k[2] for k in unknown})
+            need_days = sorted({k[3] for k in unknown})
+            marks = ", ".join("?" for _ in need_days)
+            found: dict[tuple[str, str, str, str], int] = dict.fromkeys(unknown, 0)
+            for start in range(0, len(need_authors), _IN_CHUNK):
+                chunk = need_authors[start : start + _IN_CHUNK]
                 rows = await tx.fetchall(
                     f"SELECT user_id, day, SUM(replies) FROM activity_rollup WHERE platform = ? AND workspace_id = ? "
                     f"AND day IN ({marks}) AND user_id IN ({', '.join('?' for _ in chunk)}) GROUP BY user_id, day",
-                    (platform, ws, *sorted(stamps), *chunk),
+                    (platform, ws, *need_days, *chunk),
                 )
                 for user_id, day, total in rows:
-                    batch.day_replies[(platform, ws, str(user_id), str(day))] = int(total or 0)
+                    key = (platform, ws, str(user_id), str(day))
+                    if key in found:
+                        found[key] = int(total or 0)
+            batch.day_replies.update(found)
 
     # -- messages ------------------------------------------------------------------------------
     def _over_cap(self, platform: str, ws: str, author: str, ts: float) -> bool:
@@ -622,28 +643,36 @@ async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, 
             batch.rows[c.key] = c
 
 
-def _by_threads(dialect: str, platform: str, ws: str, threads: set[str]) -> Iterator[tuple[str, tuple[object, ...]]]:
-    """Queries selecting the ``activity_contrib`` rows of ``threads`` that hold a reply or helpful
-    credit (a thread's other messages are not needed to judge a new one)."""
+def _by_threads(
+    dialect: str, platform: str, ws: str, threads: set[str], authors: set[str]
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """Queries selecting the ``activity_contrib`` rows of ``threads`` that the credit rules need:
+    every helpful one (few: one per answerer), and the reply credits of ``authors`` (the batch's
+    repliers); a thread's other messages are not loaded. (Partial indexes on exactly these rows
+    made ingest a third slower on SQLite: every credit change rewrote them.)"""
     if not threads:
         return
-    ordered = sorted(threads)
+    ordered, who = sorted(threads), sorted(authors)
     cols = ", ".join(f"t.{c}" for c in _COLUMNS)
-    credited = "(t.replies > 0 OR t.helpful > 0) AND t.deleted = 0"
     if dialect == "postgresql":
         yield (
             f"SELECT {cols} FROM unnest(?::text[]) AS ids(id) JOIN activity_contrib t "
-            f"ON t.platform = ? AND t.workspace_id = ? AND t.thread_id = ids.id WHERE {credited}",
-            (ordered, platform, ws),
+            "ON t.platform = ? AND t.workspace_id = ? AND t.thread_id = ids.id "
+            "WHERE t.helpful > 0 OR (t.replies > 0 AND t.author_id = ANY(?::text[]))",
+            (ordered, platform, ws, who),
         )
         return
-    for i in range(0, len(ordered), _IN_CHUNK):
-        chunk = ordered[i : i + _IN_CHUNK]
-        yield (
-            f"SELECT {cols} FROM activity_contrib t WHERE t.platform = ? AND t.workspace_id = ? "
-            f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND {credited}",
-            (platform, ws, *chunk),
-        )
+    half = _IN_CHUNK // 2
+    for i in range(0, len(ordered), half):
+        chunk = ordered[i : i + half]
+        for j in range(0, max(len(who), 1), half):
+            people = who[j : j + half] or [""]
+            yield (
+                f"SELECT {cols} FROM activity_contrib t WHERE t.platform = ? AND t.workspace_id = ? "
+                f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND (t.helpful > 0 OR "
+                f"(t.replies > 0 AND t.author_id IN ({', '.join('?' for _ in people)})))",
+                (platform, ws, *chunk, *people),
+            )
 
 
 def _by_ids(
