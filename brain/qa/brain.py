@@ -460,6 +460,12 @@ class QABrain(Brain):
                 cited=result.cited_unit_ids,
                 abstained=result.abstained,
                 ts=to_epoch(self.ctx.clock.now()),
+                cited_authors=tuple(
+                    author
+                    for scored in result.units
+                    if scored.unit.unit_id in result.cited_unit_ids
+                    for author in scored.unit.author_ids
+                ),
             )
         )
 
@@ -673,6 +679,9 @@ class QABrain(Brain):
         # Slack ids named their channel cites the unit by its old id).
         cited = {u.unit_id for u in units} | {old for u in units if (old := legacy_unit_id(u))}
         answers += await self.answer_log.forget_citing(p, ws, cited)
+        # Their words may be quoted in answers whose units no longer hold them (an opt-out, delete or
+        # edit came first): those answers recorded who wrote what they cited.
+        answers += await self.answer_log.forget_quoting(p, ws, user.user_id)
         for unit in units:
             indexer.touch_unit(unit)
         # Raises VectorIndexUnavailable while the vector store is down: the rebuilds stay pending

@@ -26,6 +26,10 @@ register(
 )
 # Slack thread ids became "<channel>:<ts>" (bot.message_ids).
 register(Migration("qa-0002-slack-channel-ids", (slack_ids.by_channel_column("qa_answers", "thread_id"),)))
+# Who wrote the cited sources, kept with the answer: a forgotten member's words may be quoted in it
+# even after their messages left the index (an opt-out, a delete or an edit came first). NULL for
+# answers logged before this column: unknown, so they go by cited units as before.
+register(Migration("qa-0003-cited-authors", ("ALTER TABLE qa_answers ADD COLUMN cited_authors TEXT",)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class AnswerRecord:
     cited: tuple[str, ...]
     abstained: bool
     ts: float
+    cited_authors: tuple[str, ...] = ()
 
 
 class AnswerLog:
@@ -55,7 +60,8 @@ class AnswerLog:
         """Store an answer (idempotent on ``answer_id``)."""
         await self.store.db.execute(
             "INSERT INTO qa_answers (answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, "
-            "answer, cited, abstained, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (answer_id) DO NOTHING",
+            "answer, cited, abstained, ts, cited_authors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (answer_id) DO NOTHING",
             (
                 record.answer_id,
                 record.platform,
@@ -68,6 +74,7 @@ class AnswerLog:
                 json.dumps(list(record.cited)),
                 int(record.abstained),
                 record.ts or time.time(),
+                json.dumps(sorted(set(record.cited_authors))),
             ),
         )
 
@@ -104,6 +111,21 @@ class AnswerLog:
             "SELECT answer_id, cited FROM qa_answers WHERE platform = ? AND workspace_id = ?", (platform, workspace_id)
         )
         doomed = [str(r[0]) for r in rows if unit_ids.intersection(json.loads(r[1] or "[]"))]
+        for start in range(0, len(doomed), 500):
+            part = doomed[start : start + 500]
+            await self.store.db.execute(
+                f"DELETE FROM qa_answers WHERE answer_id IN ({', '.join('?' * len(part))})", part
+            )
+        return len(doomed)
+
+    async def forget_quoting(self, platform: str, workspace_id: str, user_id: str) -> int:
+        """Delete answers whose cited sources ``user_id`` wrote (recorded when they were logged)."""
+        rows = await self.store.db.fetchall(
+            "SELECT answer_id, cited_authors FROM qa_answers WHERE platform = ? AND workspace_id = ? "
+            "AND cited_authors IS NOT NULL",
+            (platform, workspace_id),
+        )
+        doomed = [str(r[0]) for r in rows if user_id in json.loads(r[1] or "[]")]
         for start in range(0, len(doomed), 500):
             part = doomed[start : start + 500]
             await self.store.db.execute(

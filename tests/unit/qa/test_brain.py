@@ -348,6 +348,27 @@ async def test_forget_me_removes_text_from_units(make_app: Any) -> None:
     assert "Done:" in adapter.of_type(CommandReply)[-1].text
 
 
+async def test_forget_me_drops_answers_quoting_the_member_after_an_opt_out(make_app: Any) -> None:
+    # After /optout a rebuild drops her messages from their units, so the units no longer lead to
+    # the answers that quoted her; the answers recorded who wrote their sources.
+    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM(echo_first_source))
+    await post(
+        app,
+        adapter,
+        make_message(
+            "To fix ERR_ZEBRA_42 run zebractl reset with token QX7", author="ana", message_id="a1", thread_id="a1"
+        ),
+        make_message("this thread is about ERR_ZEBRA_42 too", author="bo", message_id="b1", thread_id="a1", minutes=1),
+    )
+    await post(app, adapter, command("ask", "how do I fix ERR_ZEBRA_42?", author="carl"))
+    assert any("QX7" in r[0] for r in await app.store.db.fetchall("SELECT answer FROM qa_answers"))
+    await post(app, adapter, command("optout", author="ana"))
+    await post(app, adapter, make_message("any news on ERR_ZEBRA_42?", author="bo", thread_id="a1", minutes=5))
+    await app.brain("qa").retriever()  # the thread is rebuilt without her
+    await post(app, adapter, command("forget-me", "confirm", author="ana"))
+    assert all("QX7" not in r[0] for r in await app.store.db.fetchall("SELECT answer FROM qa_answers"))
+
+
 async def test_forget_me_drops_answers_to_others_that_cited_the_member(make_app: Any) -> None:
     app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM(echo_first_source))
     await post(app, adapter, make_message("the vpn password is bobsecret42, ask me", author="bob", message_id="b1"))
