@@ -60,10 +60,12 @@ from bot.events import (
     ReactionAdded,
     ReactionRemoved,
     ThreadCreated,
+    UserRef,
     from_json,
     to_json,
 )
 from bot.message_ids import upgraded
+from bot.privacy.forgotten import author_of
 from bot.tasks import cancel_until_done
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ FAMILIES: dict[type[Event], str] = {
     ButtonClicked: "commands",
 }
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+_FORGET_PAGE = 1000
 
 
 def family_of(event_type: type[Event]) -> str:
@@ -571,6 +574,38 @@ class RedisStreamsBus:
         await self._redis.xack(stream, sub.name, entry_id)
         log.error("event %s moved to dead-letter stream after failing in %s: %s", entry_id, sub.name, error)
 
+    # -- privacy ---------------------------------------------------------------------------------
+    async def forget_author(self, user: UserRef) -> int:
+        """Delete every event carrying ``user``'s words or acts from the streams, the dead-letter
+        stream and this process's local buffer and journal (``/forget-me``): the event log must not
+        keep, or replay, what the store erased. Returns how many were deleted.
+
+        Streams are scanned in pages (a forget is rare; a stream holds up to ``maxlen`` entries). A
+        group that had not read a deleted entry never sees it; one that had it pending acks it.
+        """
+        removed = 0
+        streams = [self.stream(f) for f in sorted(set(FAMILIES.values()))] + [self.dlq_stream]
+        for stream in streams:
+            start = "-"
+            while True:
+                rows: Any = await self._redis.xrange(stream, min=start, max="+", count=_FORGET_PAGE)
+                doomed = [entry_id for entry_id, fields in rows if _carries(fields, user)]
+                if doomed:
+                    removed += int(await self._redis.xdel(stream, *doomed))
+                if len(rows) < _FORGET_PAGE:
+                    break
+                start = "(" + _s(rows[-1][0])
+        kept = [entry for entry in self._buffer if not _carries({b"json": entry[1]}, user)]
+        if len(kept) != len(self._buffer):
+            removed += len(self._buffer) - len(kept)
+            self._buffer.clear()
+            self._buffer.extend(kept)
+            if self._journal is not None:  # rewrite it without them
+                self._journal.drop()
+                if kept:
+                    self._journal.append(kept)
+        return removed
+
     # -- dead letters ----------------------------------------------------------------------------
     async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
         """Entries of the dead-letter stream, oldest first."""
@@ -586,6 +621,18 @@ class RedisStreamsBus:
         await self._xadd(_s(fields[b"stream"]), fields[b"json"])
         await self._redis.xdel(self.dlq_stream, dlq_id)
         return True
+
+
+def _carries(fields: Any, user: UserRef) -> bool:
+    """Whether a stream entry's event carries ``user``'s words or acts (undecodable: no)."""
+    payload = fields.get(b"json") if isinstance(fields, dict) else None
+    if not payload:
+        return False
+    try:
+        author = author_of(from_json(payload))
+    except Exception:  # noqa: BLE001 - an entry nothing can decode carries nobody's words we can find
+        return False
+    return author is not None and author.key == user.key
 
 
 def _s(value: Any) -> str:

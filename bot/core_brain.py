@@ -236,6 +236,14 @@ class CoreBrain(Brain):
         await store.set_member_setting(p, ws, uid, "forgotten", True)
         await store.set_member_setting(p, ws, uid, "opted_out", True)
         unfinished: list[str] = []
+        # The Redis bus keeps recent events (their text) in its streams and dead-letter stream.
+        forget_events = getattr(self.ctx.bus, "forget_author", None)
+        if forget_events is not None:
+            try:
+                counts["bus_events"] = await forget_events(user)
+            except Exception:  # Redis down: say so; a retry finishes it
+                log.exception("forget-me: could not delete the member's events from the bus")
+                unfinished.append("event log")
         for brain in self._app.brains:
             if brain is self:
                 continue

@@ -412,3 +412,36 @@ async def test_a_live_process_journal_is_not_taken_by_another_start(prefix: str,
     await down.close()  # Redis still down: spilled for the next start, and the journal goes
     assert [p.name for p in spill.parent.iterdir()] == [spill.name]
     assert len(spill.read_text().splitlines()) == 2
+
+
+async def test_forgetting_a_member_deletes_their_events_from_the_streams_and_dead_letters(prefix: str) -> None:
+    from bot.events import ReactionAdded
+
+    bus = make_bus(prefix, claim_idle_ms=100, max_deliveries=1)
+
+    async def handler(e: MessagePosted) -> None:
+        if "vault" in e.text:
+            raise ValueError("cannot handle this")
+
+    bus.subscribe(MessagePosted, handler, name="picky")
+    await bus.start()
+    await bus.publish(make_message("ana: the vault code is QX7-4711", author="ana", message_id="a1"))
+    await bus.publish(make_message("ana again, nothing secret", author="ana", message_id="a2"))
+    await bus.publish(make_message("bob's words stay", author="bob", message_id="b1"))
+    await bus.publish(ReactionAdded(channel("general"), "b1", user("ana"), "+1", make_message("x").ts))
+    await bus.drain(timeout=20)
+    assert len(await bus.dead_letters()) == 1
+    assert await bus.forget_author(user("ana")) == 4  # two messages, a reaction, a dead letter
+    r = aioredis.from_url(URL)
+    try:
+        left = [
+            f[b"json"]
+            for key in (bus.stream("messages"), bus.stream("reactions"), bus.dlq_stream)
+            for _, f in await r.xrange(key)
+        ]
+    finally:
+        await r.aclose()
+    assert left and all(b"ana" not in payload or b"bob's words" in payload for payload in left)
+    assert not any(b"QX7-4711" in payload for payload in left)
+    assert await bus.dead_letters() == []
+    await bus.close()
