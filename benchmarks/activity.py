@@ -342,7 +342,7 @@ def main() -> None:
         "figures are noisy: on this machine, single runs of the same code varied by up to 2x with the load. "
         "The anti-gaming rules of 2026-12-04 (one reply credit per thread, a daily cap, one helpful mark per "
         "answerer per thread: `docs/activity.md`) cost the thread and day lookups: interleaved runs of 30,000 "
-        "events on SQLite gave about 22,000 events/s against 30,000 before them (partial indexes on the looked-up "
+        "events gave about 22,000 events/s against 30,000 before them on SQLite, 9,000 against 13,000 on PostgreSQL (partial indexes on the looked-up "
         "rows were tried and made it 13,000: every credit change rewrote them).",
         "",
         "**Whole live path** (the same events published one by one on the in-process bus of a real app, drained; "
