@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -33,9 +33,16 @@ class HealthAlert:
 
 
 def unanswered_pileup(
-    questions: Sequence[OpenQuestion], *, now: float, after_hours: float, threshold: int = 5
+    questions: Sequence[OpenQuestion],
+    *,
+    now: float,
+    after_hours: float,
+    threshold: int = 5,
+    names: Mapping[str, str] | None = None,
 ) -> list[HealthAlert]:
-    """Channels with at least ``threshold`` questions unanswered for more than ``after_hours``."""
+    """Channels with at least ``threshold`` questions unanswered for more than ``after_hours``;
+    ``names`` gives channels' names by id."""
+    names = names or {}
     by_channel: dict[str, list[OpenQuestion]] = {}
     for q in questions:
         if not q.answered and now - q.ts >= after_hours * 3600:
@@ -43,7 +50,8 @@ def unanswered_pileup(
     return [
         HealthAlert(
             f"unanswered:{channel}",
-            f"{len(qs)} questions in #{channel} have waited more than {after_hours:g} h for an answer.",
+            f"{len(qs)} questions in #{names.get(channel, channel)} have waited more than {after_hours:g} h "
+            "for an answer.",
             tuple(q.message_id for q in sorted(qs, key=lambda q: q.ts)[:10]),
         )
         for channel, qs in sorted(by_channel.items())
@@ -51,12 +59,15 @@ def unanswered_pileup(
     ]
 
 
-def newcomer_waiting(questions: Sequence[OpenQuestion], *, now: float, after_hours: float) -> list[HealthAlert]:
+def newcomer_waiting(
+    questions: Sequence[OpenQuestion], *, now: float, after_hours: float, names: Mapping[str, str] | None = None
+) -> list[HealthAlert]:
     """New members whose first question is still unanswered after ``after_hours``."""
+    names = names or {}
     return [
         HealthAlert(
             f"newcomer:{q.author_id}:{q.message_id}",
-            f"A new member's first question in #{q.channel_id} has waited "
+            f"A new member's first question in #{names.get(q.channel_id, q.channel_id)} has waited "
             f"{(now - q.ts) / 3600:.0f} h without an answer.",
             (q.message_id,),
         )

@@ -46,6 +46,7 @@ class Leaderboard:
     entries: list[Entry]
     totals: dict[str, int] = field(default_factory=dict)
     members: int = 0
+    channel_name: str = ""  # how members know ``channel_id`` (Slack and Discord ids are not names)
 
 
 def window_for(period: str, now: datetime, tz: ZoneInfo) -> Window:
@@ -120,7 +121,11 @@ async def leaderboard(
     )
     totals = {c: int(total_row[i] or 0) for i, c in enumerate(COUNTERS)} if total_row else {}
     members = int(total_row[len(COUNTERS)] or 0) if total_row else 0
-    return Leaderboard(window, channel_id, entries, totals, members)
+    channel_name = ""
+    if channel_id:
+        channel_row = await store.get_channel(platform, workspace_id, channel_id)
+        channel_name = channel_row.name if channel_row is not None and channel_row.name else channel_id
+    return Leaderboard(window, channel_id, entries, totals, members, channel_name)
 
 
 async def member_names(store: Store, platform: str, workspace_id: str, board: Leaderboard) -> dict[str, str]:

@@ -8,7 +8,7 @@ from brain.activity.leaderboard import Leaderboard
 def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) -> str:
     """A code-block table: rank, member, score and the counts behind it."""
     names = names or {}
-    where = f" in #{board.channel_id}" if board.channel_id else ""
+    where = f" in #{board.channel_name or board.channel_id}" if board.channel_id else ""
     title = f"Helpfulness leaderboard{where} ({board.window.label})"
     if not board.entries:
         return f"*{title}*\nNo helpful activity yet in this window."

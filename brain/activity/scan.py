@@ -76,17 +76,17 @@ async def load_posts(store: Store, platform: str, workspace_id: str, since: floa
     return [Post(float(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
 
-def burst_text(b: Burst) -> str:
+def burst_text(b: Burst, channel_name: str = "") -> str:
     """``"`poetry lock` up 6x in #help in the last 3 hours ..."``."""
     hours = (b.window_end - b.window_start) / 3600
     related = f" Related: {', '.join(f'`{t}`' for t in b.related[:4])}." if b.related else ""
     return (
-        f"`{b.term}` up {b.ratio:.0f}x in #{b.channel_id} in the last {hours:g} hours "
+        f"`{b.term}` up {b.ratio:.0f}x in #{channel_name or b.channel_id} in the last {hours:g} hours "
         f"({b.count} messages; usually about {b.expected:.1f} per {hours:g} h).{related}"
     )
 
 
-def burst_chart(b: Burst, posts: list[Post], params: BurstParams) -> bytes:
+def burst_chart(b: Burst, posts: list[Post], params: BurstParams, channel_name: str = "") -> bytes:
     """Per-window counts of the burst's term in its channel over the loaded history."""
     size = params.window_hours * 3600
     first = b.window_end - size * (HISTORY_DAYS * 24 / params.window_hours)
@@ -96,7 +96,11 @@ def burst_chart(b: Burst, posts: list[Post], params: BurstParams) -> bytes:
         if p.channel_id == b.channel_id and first <= p.ts < b.window_end and b.term in tokenize(p.text):
             counts[min(int((p.ts - first) // size), len(counts) - 1)] += 1
     return charts.series_png(
-        f"`{b.term}` in #{b.channel_id}", starts, counts, highlight_from=b.window_start, ylabel="messages / window"
+        f"`{b.term}` in #{channel_name or b.channel_id}",
+        starts,
+        counts,
+        highlight_from=b.window_start,
+        ylabel="messages / window",
     )
 
 
@@ -105,7 +109,7 @@ def _day_bins(end: float, days: int) -> list[float]:
     return [end - (days - i) * 86400 for i in range(days)]
 
 
-def sentiment_chart(channel: str, posts: list[Post], end: float) -> bytes:
+def sentiment_chart(channel: str, posts: list[Post], end: float, channel_name: str = "") -> bytes:
     """Mean lexicon sentiment per 24 hours in ``channel`` over the loaded history; the last 24 h highlighted."""
     starts = _day_bins(end, HISTORY_DAYS)
     sums = [0.0] * len(starts)
@@ -117,11 +121,15 @@ def sentiment_chart(channel: str, posts: list[Post], end: float) -> bytes:
             counts[i] += 1
     means = [s / n if n else 0.0 for s, n in zip(sums, counts, strict=True)]
     return charts.series_png(
-        f"Mood in #{channel} (mean sentiment per 24 h)", starts, means, highlight_from=end - 86400, ylabel="sentiment"
+        f"Mood in #{channel_name or channel} (mean sentiment per 24 h)",
+        starts,
+        means,
+        highlight_from=end - 86400,
+        ylabel="sentiment",
     )
 
 
-def unanswered_chart(channel: str, questions: list[health.OpenQuestion], end: float) -> bytes:
+def unanswered_chart(channel: str, questions: list[health.OpenQuestion], end: float, channel_name: str = "") -> bytes:
     """Questions still unanswered in ``channel``, by the 24 hours they were asked in (last 7 days)."""
     starts = _day_bins(end, 7)
     counts = [0.0] * len(starts)
@@ -129,7 +137,8 @@ def unanswered_chart(channel: str, questions: list[health.OpenQuestion], end: fl
         i = int((q.ts - starts[0]) // 86400)
         if q.channel_id == channel and not q.answered and 0 <= i < len(starts):
             counts[i] += 1
-    return charts.series_png(f"Unanswered questions in #{channel} (by day asked)", starts, counts, ylabel="questions")
+    title = f"Unanswered questions in #{channel_name or channel} (by day asked)"
+    return charts.series_png(title, starts, counts, ylabel="questions")
 
 
 async def open_questions(store: Store, platform: str, workspace_id: str, since: float) -> list[health.OpenQuestion]:
@@ -182,6 +191,8 @@ async def scan(
     params = params or BurstParams()
     end = now.timestamp()
     channels, opted_out = await trend_sources(store, settings, platform, workspace_id)
+    # Findings name channels as members know them: Slack and Discord ids are not names.
+    names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(platform, workspace_id)}
     posts = [
         p
         for p in await load_posts(store, platform, workspace_id, end - HISTORY_DAYS * 86400, end)
@@ -195,10 +206,10 @@ async def scan(
             Finding(
                 b.key,
                 "burst",
-                burst_text(b),
+                burst_text(b, names.get(b.channel_id, "")),
                 float(b.count),
                 b.message_ids,
-                partial(burst_chart, b, posts, params),
+                partial(burst_chart, b, posts, params, names.get(b.channel_id, "")),
                 {
                     "term": b.term,
                     "related": list(b.related),
@@ -219,10 +230,10 @@ async def scan(
                 Finding(
                     f"sentiment:{channel}",
                     "sentiment",
-                    f"Mood in #{channel} dropped over the last 24 h (sentiment {drop.recent:+.2f} vs "
+                    f"Mood in #{names.get(channel, channel)} dropped over the last 24 h (sentiment {drop.recent:+.2f} vs "
                     f"{drop.baseline:+.2f} usually, {drop.recent_messages} messages).",
                     round(drop.baseline - drop.recent, 2),
-                    draw=partial(sentiment_chart, channel, posts, end),
+                    draw=partial(sentiment_chart, channel, posts, end, names.get(channel, "")),
                     data={"channel": channel, "recent": round(drop.recent, 3), "baseline": round(drop.baseline, 3)},
                 )
             )
@@ -231,11 +242,11 @@ async def scan(
         for q in await open_questions(store, platform, workspace_id, end - 7 * 86400)
         if q.channel_id in channels and q.author_id not in opted_out
     ]
-    for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours):
+    for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours, names=names):
         channel = h.key.split(":", 1)[1]
-        draw = partial(unanswered_chart, channel, questions, end)
+        draw = partial(unanswered_chart, channel, questions, end, names.get(channel, ""))
         found.append(Finding(h.key, "unanswered", h.text, float(len(h.message_ids)), h.message_ids, draw))
-    for h in health.newcomer_waiting(questions, now=end, after_hours=unanswered_after_hours):
+    for h in health.newcomer_waiting(questions, now=end, after_hours=unanswered_after_hours, names=names):
         found.append(Finding(h.key, "newcomer", h.text, 1.0, h.message_ids))
     today = now.astimezone(tz).date()
     totals = await daily_totals(store, platform, workspace_id, today - timedelta(days=13), today + timedelta(days=1))

@@ -187,3 +187,23 @@ async def test_private_channels_and_opted_out_members_never_feed_trends(make_app
     for i in range(7):
         await app.store.set_member_setting("console", "local", f"v{i}", "opted_out", True)
     assert not any("poetry" in f.text for f in await brain.findings("console", "local"))
+
+
+async def test_findings_name_channels_as_members_know_them(make_app: AppFactory) -> None:
+    from bot.events import ChannelRef, Platform, Visibility
+
+    clock = FakeClock(BASE_TIME + timedelta(hours=12))
+    app, adapter = await make_app(brains=["activity"], clock=clock)
+    help_desk = ChannelRef(Platform.CONSOLE, "local", "C07HELP9Z", "help-desk", Visibility.PUBLIC)
+    for i in range(6):  # six questions nobody answers
+        await adapter.inject(
+            make_message(
+                f"how do I configure widget number {i}?", author=f"u{i}", chan=help_desk, message_id=f"q{i}", minutes=i
+            )
+        )
+    await app.bus.drain()
+    await adapter.inject(command("trends"))
+    await app.bus.drain()
+    reply = adapter.of_type(CommandReply)[-1]
+    assert isinstance(reply, CommandReply)
+    assert "questions in #help-desk have waited" in reply.text and "C07HELP9Z" not in reply.text
