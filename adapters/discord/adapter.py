@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import discord
 
 from adapters.discord import normalize, render
-from adapters.discord.commands import Options, build_tree, command_text
+from adapters.discord.commands import PUBLIC_COMMANDS, Options, build_tree, command_text
 from bot.bus import EventBus, subscribe_platform_actions
 from bot.config import Settings
 from bot.events import (
@@ -53,6 +53,7 @@ T = TypeVar("T")
 ClientFactory = Callable[..., discord.Client]
 DM_CLOSED = 50007
 RATE_LIMIT_RETRIES = 3
+PRIVATE_REPLY_NOTE = "Only you can see the reply to this command."
 MAX_PENDING_INTERACTIONS = 2000  # interaction tokens live 15 minutes; this bounds memory, not time
 MAX_DM_CLOSED = 10_000
 # Reaction names brains use (Slack-style) mapped to the unicode Discord expects.
@@ -161,6 +162,8 @@ class DiscordAdapter:
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
         self._interactions: OrderedDict[str, discord.Interaction] = OrderedDict()
+        # Interactions deferred publicly whose first follow-up has not been sent (see command_reply).
+        self._public_defers: set[str] = set()
         self.dm_closed: OrderedDict[str, None] = OrderedDict()
         self.client = client if client is not None else make_client(settings)
         self._install(self.client)
@@ -392,6 +395,8 @@ class DiscordAdapter:
     async def _on_command(self, interaction: discord.Interaction, name: str, options: Options, text: str) -> None:
         """Publish an already-deferred slash command as :class:`CommandInvoked`."""
         self._remember(interaction)
+        if name in PUBLIC_COMMANDS:
+            self._public_defers.add(str(interaction.id))
         await self._publish(self.command_invoked(interaction, name, options, text))
 
     def command_invoked(
@@ -428,7 +433,8 @@ class DiscordAdapter:
     def _remember(self, interaction: discord.Interaction) -> None:
         self._interactions[str(interaction.id)] = interaction
         while len(self._interactions) > MAX_PENDING_INTERACTIONS:
-            self._interactions.popitem(last=False)
+            old_id, _ = self._interactions.popitem(last=False)
+            self._public_defers.discard(old_id)
 
     # -- outbound -----------------------------------------------------------------------------
     async def send_message(self, action: SendMessage) -> None:
@@ -493,11 +499,44 @@ class DiscordAdapter:
     async def command_reply(self, action: CommandReply) -> None:
         """Send a :class:`bot.events.CommandReply` as the deferred interaction's follow-up."""
         interaction = self._interactions.get(action.command.response_ref)
-        if interaction is None:
-            log.warning("discord: interaction %s expired or unknown; reply dropped", action.command.response_ref)
+        if interaction is None or interaction.is_expired():
+            log.warning("discord: interaction %s expired or unknown; replying outside it", action.command.response_ref)
+            await self._reply_without_interaction(action)
             return
-        await self._followup(
-            interaction, action.text, action.attachments, action.citations, action.buttons, action.ephemeral
+        if action.command.response_ref in self._public_defers:
+            self._public_defers.discard(action.command.response_ref)
+            if action.ephemeral:
+                # Discord gives the first follow-up of a public defer the defer's visibility, whatever
+                # its flags: the public "thinking" message becomes a note, the reply a private message.
+                await self._retrying(lambda: interaction.edit_original_response(content=PRIVATE_REPLY_NOTE))
+        try:
+            await self._followup(
+                interaction, action.text, action.attachments, action.citations, action.buttons, action.ephemeral
+            )
+        except discord.NotFound:
+            # The interaction's token died (15 minutes, or the member dismissed it): a slow answer
+            # must still arrive, where a follow-up would have put it.
+            log.warning("discord: interaction %s gone; replying outside it", action.command.response_ref)
+            await self._reply_without_interaction(action)
+
+    async def _reply_without_interaction(self, action: CommandReply) -> None:
+        """A command's reply once its interaction cannot carry it: privately by DM, publicly in the
+        channel it was asked in."""
+        cmd = action.command
+        if action.ephemeral:
+            await self.send_direct_message(
+                SendDirectMessage(cmd.user, action.text, action.attachments, action.citations, action.buttons)
+            )
+            return
+        await self.send_message(
+            SendMessage(
+                channel=cmd.channel,
+                text=action.text,
+                thread_id=cmd.thread_id,
+                citations=action.citations,
+                attachments=action.attachments,
+                buttons=action.buttons,
+            )
         )
 
     async def _followup(

@@ -42,6 +42,8 @@ class EchoBrain(Brain):
         if question == "cited":
             citation = Citation(1, "Install guide @everyone", "https://docs.example.org/install", note="see step 2")
             return CommandResult("Use pip [1].", ephemeral=False, citations=(citation,))
+        if question == "private":
+            return CommandResult("only for you", ephemeral=True)
         if question == "chart":
             return CommandResult("Here:", ephemeral=False, attachments=(Attachment("chart.png", "image/png", PNG),))
         return CommandResult(f"answer to {cmd.text}", ephemeral=False)

@@ -243,6 +243,36 @@ async def test_six_thousand_character_answer_is_split_into_valid_messages(env: E
     assert "".join(f.json["content"] for f in followups) == "x" * 6000
 
 
+async def test_a_private_reply_to_a_publicly_deferred_command_stays_private(env: Env) -> None:
+    # Discord shows the first follow-up of a public defer publicly whatever its flags.
+    feed(
+        env.client,
+        "INTERACTION_CREATE",
+        interaction_payload("ask", [{"name": "question", "type": 3, "value": "private"}]),
+    )
+    await drain(env.app)
+    [note] = env.http.sent("PATCH", FOLLOWUP + "/messages/@original")
+    assert note.json["content"] == "Only you can see the reply to this command."
+    [reply] = env.http.sent("POST", FOLLOWUP)
+    assert reply.json["content"] == "only for you" and reply.json["flags"] & 64
+
+
+async def test_an_answer_outliving_its_interaction_is_posted_in_the_channel(env: Env) -> None:
+    import discord
+
+    from tests.unit.adapters.discord.fakes import FakeResponse
+
+    gone = discord.NotFound(FakeResponse(404, "Not Found"), {"code": 10015, "message": "Unknown Webhook"})  # type: ignore[arg-type]
+    env.http.fail_once("POST", FOLLOWUP, gone)
+    feed(
+        env.client, "INTERACTION_CREATE", interaction_payload("ask", [{"name": "question", "type": 3, "value": "slow"}])
+    )
+    await drain(env.app)
+    [post] = env.http.sent("POST", MESSAGES)
+    assert post.json["content"] == "answer to slow"
+    assert env.app.bus.stats.failed == 0
+
+
 async def test_mass_mentions_are_neutralized(env: Env) -> None:
     bot = user_payload(BOT_ID, "guildhall", bot=True)
     feed(
