@@ -499,7 +499,7 @@ class DiscordAdapter:
     async def command_reply(self, action: CommandReply) -> None:
         """Send a :class:`bot.events.CommandReply` as the deferred interaction's follow-up."""
         interaction = self._interactions.get(action.command.response_ref)
-        if interaction is None or interaction.is_expired():
+        if interaction is None:
             log.warning("discord: interaction %s expired or unknown; replying outside it", action.command.response_ref)
             await self._reply_without_interaction(action)
             return
