@@ -54,6 +54,7 @@ class FakeSlackAPI:
         self.calls: list[Call] = []
         self.hook_posts: list[tuple[str, dict[str, Any]]] = []
         self.uploads: list[tuple[str, bytes]] = []
+        self.upload_fails = 0  # the next N file uploads answer 500, as an upload URL can
         self.users: dict[str, dict[str, Any]] = {
             "UADMIN": {"id": "UADMIN", "name": "ada", "is_admin": True, "is_owner": False},
             "UOWNER": {"id": "UOWNER", "name": "otto", "is_admin": False, "is_owner": True},
@@ -164,6 +165,9 @@ class FakeSlackAPI:
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
+        if self.upload_fails:
+            self.upload_fails -= 1
+            return web.Response(status=500, text="upload failed")
         self.uploads.append((request.match_info["file_id"], await request.read()))
         return web.Response(text="OK - 1")
 

@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -368,8 +369,14 @@ class SlackAdapter:
         thread_ts: str | None = None,
     ) -> None:
         args = render.file_upload_args(channel_id, attachments, thread_ts=_ts_or_none(thread_ts))
-        if args is not None:
+        if args is None:
+            return
+        try:
             await self._call("files.upload_v2", client.files_upload_v2, **args)
+        except (SlackClientError, aiohttp.ClientError) as exc:
+            # The upload URL refused the file after the text was posted: failing the action would
+            # have the bus deliver it again and post the text twice.
+            log.warning("slack: files.upload_v2 failed for %s (%s); the text was posted without it", channel_id, exc)
 
     async def _open_dm(self, client: AsyncWebClient, user: UserRef) -> str | None:
         resp = await self._call("conversations.open", client.conversations_open, users=user.user_id)

@@ -531,6 +531,15 @@ async def test_dm_ephemeral_reaction_and_chart_upload(slack: Harness) -> None:
     assert slack.fake.uploads[0][1] == chart.data
 
 
+async def test_a_refused_chart_upload_leaves_the_posted_text_posted_once(slack: Harness) -> None:
+    slack.fake.upload_fails = 1
+    chart = Attachment("leaderboard.png", "image/png", b"\x89PNG\r\n\x1a\nfake")
+    await slack.app.bus.publish(SendMessage(channel=GENERAL, text="the weekly board", attachments=(chart,)))
+    await slack.app.bus.drain()
+    assert [p["text"] for p in slack.fake.calls_to("chat.postMessage")] == ["the weekly board"]
+    assert slack.app.bus.stats.failed == 0  # not redelivered (on Redis it would post the text again)
+
+
 async def test_huge_answer_is_split_across_messages(slack: Harness) -> None:
     text = "\n\n".join(f"paragraph {i} " + "x" * 2900 for i in range(60))
     await slack.app.bus.publish(
