@@ -243,8 +243,10 @@ class BrainContext:
         citations: tuple[Citation, ...] = (),
         attachments: tuple[Attachment, ...] = (),
         buttons: tuple[Button, ...] = (),
+        notify: tuple[str, ...] = (),
     ) -> SendMessage:
-        """Answer a message: in its thread (starting one from it when ``in_thread``)."""
+        """Answer a message: in its thread (starting one from it when ``in_thread``); mentions of
+        the members in ``notify`` notify them, any other stays inert."""
         thread_id = event.thread_id or (event.message_id if in_thread else None)
         action = SendMessage(
             channel=event.channel,
@@ -254,6 +256,7 @@ class BrainContext:
             attachments=attachments,
             buttons=buttons,
             reply_to=event.message_id,
+            notify_user_ids=notify,
         )
         await self.send(action)
         return action

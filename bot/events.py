@@ -474,7 +474,11 @@ def _new_action_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class SendMessage(Action):
-    """Post a message in a channel, or in a thread when ``thread_id`` is set."""
+    """Post a message in a channel, or in a thread when ``thread_id`` is set.
+
+    ``notify_user_ids``: the members a mention in ``text`` is meant to notify (an expert nudge).
+    Every other member mention stays inert: quoted history or model output must not ping anyone.
+    """
 
     channel: ChannelRef
     text: str
@@ -484,6 +488,7 @@ class SendMessage(Action):
     buttons: tuple[Button, ...] = ()
     reply_to: str | None = None
     action_id: str = field(default_factory=_new_action_id)
+    notify_user_ids: tuple[str, ...] = ()
 
     @property
     def event_id(self) -> str:

@@ -446,7 +446,13 @@ class DiscordAdapter:
                 message_id=int(action.reply_to), channel_id=target.id, fail_if_not_exists=False
             )
         await self._send_chunks(
-            target.send, action.text, action.attachments, action.citations, action.buttons, reference=reference
+            target.send,
+            action.text,
+            action.attachments,
+            action.citations,
+            action.buttons,
+            reference=reference,
+            notify=action.notify_user_ids,
         )
 
     def _target_id(self, action: SendMessage) -> str:
@@ -602,8 +608,18 @@ class DiscordAdapter:
         buttons: tuple[Button, ...],
         *,
         reference: discord.MessageReference | None = None,
+        notify: tuple[str, ...] = (),
     ) -> None:
-        """Send ``text`` split to Discord's limit; the embed, files and buttons go with the last part."""
+        """Send ``text`` split to Discord's limit; the embed, files and buttons go with the last part.
+        Mentions notify nobody but the members in ``notify``."""
+        allowed = discord.AllowedMentions.none()
+        if notify:
+            allowed = discord.AllowedMentions(
+                everyone=False,
+                roles=False,
+                replied_user=False,
+                users=[discord.Object(int(u)) for u in notify if u.isdigit()],
+            )
         chunks = render.split_message(render.neutralize_mentions(text)) or [""]
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
@@ -612,7 +628,7 @@ class DiscordAdapter:
 
             # Built per attempt: discord.py closes files after a send, so a retry needs new ones.
             def arguments(chunk: str = chunk, first: bool = i == 0, last: bool = last) -> dict[str, Any]:
-                kwargs: dict[str, Any] = {"allowed_mentions": discord.AllowedMentions.none()}
+                kwargs: dict[str, Any] = {"allowed_mentions": allowed}
                 if chunk:
                     kwargs["content"] = chunk
                 if first and reference is not None:

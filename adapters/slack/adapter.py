@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -384,12 +385,22 @@ class SlackAdapter:
         channel_id = channel.get("id")
         return str(channel_id) if channel_id else None
 
+    async def _inert(self, text: str, team_id: str, notify: Sequence[str] = ()) -> str:
+        """``text`` with member mentions that are not meant to notify written as names."""
+        names: dict[str, str] = {}
+        for user_id in render.member_mentions(text):
+            if user_id not in notify and self._store is not None:
+                user = await self._store.get_user(Platform.SLACK.value, team_id, user_id)
+                if user is not None and user.name:
+                    names[user_id] = user.name
+        return render.inert_mentions(text, notify, names)
+
     async def _send_message(self, action: SendMessage) -> None:
         client = await self.client_for(action.channel.workspace_id)
         await self._post(
             client,
             action.channel.channel_id,
-            action.text,
+            await self._inert(action.text, action.channel.workspace_id, action.notify_user_ids),
             thread_ts=action.thread_id,
             citations=action.citations,
             buttons=action.buttons,
@@ -403,13 +414,14 @@ class SlackAdapter:
             await self._post(
                 client,
                 channel_id,
-                action.text,
+                await self._inert(action.text, action.user.workspace_id),
                 citations=action.citations,
                 buttons=action.buttons,
                 attachments=action.attachments,
             )
 
     async def _send_ephemeral(self, action: SendEphemeral) -> None:
+        action = replace(action, text=await self._inert(action.text, action.channel.workspace_id))
         if action.response_ref and await self._respond(
             action.response_ref,
             render.response_url_bodies(action.text, ephemeral=True, citations=action.citations, buttons=action.buttons),
@@ -446,6 +458,7 @@ class SlackAdapter:
 
     async def _command_reply(self, action: CommandReply) -> None:
         cmd = action.command
+        action = replace(action, text=await self._inert(action.text, cmd.channel.workspace_id))
         bodies = render.response_url_bodies(
             action.text, ephemeral=action.ephemeral, citations=action.citations, buttons=action.buttons
         )

@@ -8,7 +8,7 @@ limits (3,000 characters per section, 50 blocks per message) into several messag
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ BUTTONS_PER_BLOCK = 25  # actions block elements
 _BUTTON_LABEL = 75
 _BUTTON_VALUE = 2000
 _ACTION_ID = 255
+# A member mention: <@U123> or <@U123|name> (W ids: Enterprise Grid).
+_MEMBER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 # Marks a repeated action id made unique within its block (see unique_action_id).
 ACTION_ID_SUFFIX = "~"
 _ZWSP = "\u200b"
@@ -87,6 +89,24 @@ def citation_lines(citations: Sequence[Citation]) -> list[str]:
         note = f" — {escape(neutralize(c.note))}" if c.note else ""
         lines.append(f"[{c.number}] {link}{note}")
     return lines
+
+
+def member_mentions(text: str) -> list[str]:
+    """The member ids ``text`` mentions (``<@U123>``, ``<@W123|name>``), in order, without repeats."""
+    return list(dict.fromkeys(m.group(1) for m in _MEMBER_MENTION.finditer(text)))
+
+
+def inert_mentions(text: str, notify: Collection[str], names: Mapping[str, str]) -> str:
+    """``text`` with every member mention but those of ``notify`` written as a plain ``@name``:
+    Slack has no allowed-mentions list, so quoted history or model output would ping the member."""
+
+    def plain(match: re.Match[str]) -> str:
+        user_id = match.group(1)
+        if user_id in notify:
+            return match.group(0)
+        return "@" + (match.group(2) or names.get(user_id) or "member")
+
+    return _MEMBER_MENTION.sub(plain, text)
 
 
 def unique_action_id(action_id: str, taken: set[str]) -> str:

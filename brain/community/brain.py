@@ -289,7 +289,10 @@ class CommunityBrain(Brain):
             text = f"Nobody has answered yet; {names} solved similar threads and may know."
         else:
             text = "Nobody has answered yet. Adding details (versions, the full error, what you tried) helps others jump in."
-        await self.ctx.reply(event, text, buttons=self._solved_buttons(event, thread_id))
+        # The nudge is meant to notify the experts it names (within the ping cap), and only them.
+        await self.ctx.reply(
+            event, text, buttons=self._solved_buttons(event, thread_id), notify=tuple(u for u, _ in experts)
+        )
 
     # -- shadow mode -----------------------------------------------------------------------------
     async def _moderators_channel(self, channel: ChannelRef) -> ChannelRef | None:

@@ -540,6 +540,21 @@ async def test_a_refused_chart_upload_leaves_the_posted_text_posted_once(slack: 
     assert slack.app.bus.stats.failed == 0  # not redelivered (on Redis it would post the text again)
 
 
+async def test_member_mentions_ping_only_the_members_meant(slack: Harness) -> None:
+    from bot.store import UserRow
+
+    await slack.app.store.upsert_users([UserRow("slack", TEAM_ID, "UBOB", "bob")])
+    # Quoted history (or a model copying it) would ping: Slack has no allowed-mentions list.
+    await slack.app.bus.publish(SendMessage(channel=GENERAL, text="As <@UBOB> said, and <@UCAROL|carol>: use pip"))
+    await slack.app.bus.publish(
+        SendMessage(channel=GENERAL, text="<@UALICE> solved this before", notify_user_ids=("UALICE",))
+    )
+    await slack.app.bus.drain()
+    texts = [p["text"] for p in slack.fake.calls_to("chat.postMessage")]
+    assert "As @bob said, and @carol: use pip" in texts
+    assert "<@UALICE> solved this before" in texts
+
+
 async def test_huge_answer_is_split_across_messages(slack: Harness) -> None:
     text = "\n\n".join(f"paragraph {i} " + "x" * 2900 for i in range(60))
     await slack.app.bus.publish(

@@ -200,6 +200,7 @@ async def test_abstain_becomes_a_nudge_naming_experts_but_never_opted_out_ones_a
     await app.bus.drain()
     [nudge] = sent(adapter)
     assert "Nobody has answered yet" in nudge.text and "@bob" in nudge.text and "carol" not in nudge.text
+    assert nudge.notify_user_ids == ("bob",)  # the experts it names are meant to be notified, nobody else
     # bob may be pinged once a day (max_pings_per_day=1): the next nudge names nobody.
     await post(
         app, adapter, make_message("how should I pin a dependency in poetry?", author="fay", chan=HELP, message_id="n2")

@@ -205,3 +205,14 @@ async def test_dm_to_member_with_dms_closed_is_logged_once_marked_and_not_retrie
     warnings = [r for r in caplog.records if "50007" in r.getMessage()]
     assert len(warnings) == 1 and ALICE_ID in warnings[0].getMessage()
     assert env.sleeps.delays == []
+
+
+async def test_only_the_members_a_message_means_to_notify_are_pinged(env: Env) -> None:
+    nudge = SendMessage(GENERAL, f"<@{ALICE_ID}> solved similar threads and may know.", notify_user_ids=(ALICE_ID,))
+    quoted = SendMessage(GENERAL, f"As <@{ALICE_ID}> wrote: restart the worker.")
+    await env.app.bus.publish(nudge)
+    await env.app.bus.publish(quoted)
+    await drain(env.app)
+    by_text = {p.json["content"]: p.json["allowed_mentions"] for p in env.http.sent("POST", MESSAGES)}
+    assert by_text[nudge.text]["users"] == [int(ALICE_ID)] and by_text[nudge.text]["parse"] == []
+    assert by_text[quoted.text] == {"parse": []}
