@@ -687,7 +687,11 @@ class QABrain(Brain):
         # Raises VectorIndexUnavailable while the vector store is down: the rebuilds stay pending
         # (applied when it is back) and the member is told the index part is not done yet.
         await indexer.flush()
-        return {"index_units": len(units), "answers": answers}
+        counts = {"index_units": len(units), "answers": answers}
+        erase = getattr(indexer.index, "erase_in_other_encoders", None)
+        if erase is not None:  # collections of an earlier or tuned encoder hold their text too
+            counts["other_encoder_units"] = await erase(p, ws, author_id=user.user_id)
+        return counts
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: rebuild the workspace's units holding messages older than ``cutoff_ts`` from the
@@ -702,6 +706,9 @@ class QABrain(Brain):
         for unit in units:
             indexer.touch_unit(unit)
         await indexer.flush()
+        erase = getattr(indexer.index, "erase_in_other_encoders", None)
+        if erase is not None:  # an earlier or tuned encoder's collections keep old text too
+            await erase(platform, workspace_id, before_ts=cutoff_ts)
         await self.ctx.store.db.execute(
             "DELETE FROM qa_answers WHERE platform = ? AND workspace_id = ? AND ts < ?",
             (platform, workspace_id, cutoff_ts),

@@ -7,6 +7,7 @@ and run lazily on first use, so a process that never answers loads no model.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from bot.brain import BrainContext
@@ -38,7 +39,9 @@ def register_services(ctx: BrainContext) -> None:
         # One set of collections per encoder: vectors of two models must never be searched together.
         fingerprint = await asyncio.to_thread(model_fingerprint, settings.embeddings.model)
         name = f"{settings.vectors.collection}_{fingerprint}" if fingerprint else settings.vectors.collection
-        return await asyncio.to_thread(ChromaUnitIndex, client, name, int(embedder.dim))
+        return await asyncio.to_thread(
+            partial(ChromaUnitIndex, client, name, int(embedder.dim), family=settings.vectors.collection)
+        )
 
     async def make_llm() -> Any:
         try:

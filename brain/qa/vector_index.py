@@ -100,9 +100,13 @@ class ChromaUnitIndex:
         dim: Vector size of the embedder.
     """
 
-    def __init__(self, client: Any, collection: str, dim: int) -> None:
+    def __init__(self, client: Any, collection: str, dim: int, *, family: str = "") -> None:
         self._client = client
         self.dim = dim
+        # Collections named ``{family}_...`` hold units of other encoders (an earlier or tuned model):
+        # unused for search, but their text is erased with the live index's (privacy, retention).
+        self._family = family
+        self._own = {f"{collection}_{dim}_public", f"{collection}_{dim}_restricted"}
         config = {"hnsw": {"space": "cosine"}}
         try:
             self._public = client.get_or_create_collection(f"{collection}_{dim}_public", configuration=config)
@@ -202,6 +206,42 @@ class ChromaUnitIndex:
         """Stored ids starting with ``prefix`` (Chroma has no prefix query, so this scans ids)."""
         ids = await self._run(self._all_ids_sync)
         return [i for i in ids if i.startswith(prefix)]
+
+    async def erase_in_other_encoders(
+        self, platform: str, workspace_id: str, *, author_id: str | None = None, before_ts: float | None = None
+    ) -> int:
+        """Delete, from the collections of other encoders, the workspace's units ``author_id`` wrote
+        part of or that began before ``before_ts`` (``/forget-me``, retention). Returns how many."""
+        return int(await self._run(self._erase_other_sync, platform, workspace_id, author_id, before_ts))
+
+    def _erase_other_sync(
+        self, platform: str, workspace_id: str, author_id: str | None, before_ts: float | None
+    ) -> int:
+        if not self._family:
+            return 0
+        erased = 0
+        for listed in self._client.list_collections():
+            name = listed if isinstance(listed, str) else listed.name
+            if name in self._own or not name.startswith(f"{self._family}_"):
+                continue
+            collection = self._client.get_collection(name)
+            where = {"$and": [{"platform": platform}, {"workspace_id": workspace_id}]}
+            offset, doomed = 0, []
+            while True:
+                res = collection.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
+                if not res["ids"]:
+                    break
+                for unit_id, meta in zip(res["ids"], res.get("metadatas") or [], strict=False):
+                    meta = meta or {}
+                    wrote = author_id is not None and author_id in json.loads(str(meta.get("author_ids", "[]")))
+                    old = before_ts is not None and float(meta.get("ts_start", 0.0)) < before_ts
+                    if wrote or old:
+                        doomed.append(unit_id)
+                offset += len(res["ids"])
+            for start in range(0, len(doomed), _PAGE):
+                collection.delete(ids=doomed[start : start + _PAGE])
+            erased += len(doomed)
+        return erased
 
     # -- sync internals (run in a worker thread) --------------------------------------------
     def _query_sync(

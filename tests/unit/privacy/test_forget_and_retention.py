@@ -198,3 +198,34 @@ async def test_recommendations_drop_a_member_who_opts_out_at_once(make_app) -> N
     await app.bus.drain()
     await clock.advance(timedelta(minutes=2))
     assert "vault key" not in await recommended_to_carl()
+
+
+async def test_forget_me_erases_the_member_from_an_earlier_encoders_collections(make_app, settings, tmp_path) -> None:
+    from pathlib import Path
+
+    from bot.events import Platform, UserRef
+    from brain.qa.vector_index import open_chroma_client
+
+    models = {}
+    for name in ("tuned_a", "tuned_b"):  # two encoder folders: only path, size and mtime are fingerprinted
+        folder = Path(tmp_path) / name
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(name.encode())
+        models[name] = str(folder)
+
+    def on(model: str):  # type: ignore[no-untyped-def]
+        return settings.model_copy(update={"embeddings": settings.embeddings.model_copy(update={"model": model})})
+
+    app, adapter = await make_app(brains=["qa"], settings_override=on(models["tuned_a"]))
+    await adapter.inject(make_message("ana: the vault combination is 4711", author="ana", message_id="a1"))
+    await adapter.inject(make_message("bob: lunch is at noon today", author="bob", message_id="b1", minutes=90))
+    await app.bus.drain()
+    await app.brain("qa").retriever()  # indexed under tuned_a
+    await app.stop()
+    app2, _ = await make_app(brains=["qa"], settings_override=on(models["tuned_b"]))  # the admin switched encoders
+    await (await app2.brain("qa").indexer(rebuilding=True)).index_all()
+    erasure = await app2.brain("core").forget(UserRef(Platform.CONSOLE, "local", "ana", "ana"))
+    assert erasure.counts["qa.other_encoder_units"] == 1
+    client = open_chroma_client(settings.vectors)
+    texts = [t for c in client.list_collections() for t in client.get_collection(c.name).get()["documents"]]
+    assert any("lunch" in t for t in texts) and not any("4711" in t for t in texts)
