@@ -71,6 +71,9 @@ class Contribution:
     helpful_src: str = ""
     capped: int = 0
     answer_id: str = ""
+    # Posted while its author had opted out: counted in the anonymous totals (user id ""), never
+    # under their name, even after they opt back in.
+    anonymous: int = 0
 
     # Identity never changes after construction: both keys are computed once (hot path).
     key: Key = field(init=False, repr=False, compare=False)
@@ -78,7 +81,8 @@ class Contribution:
 
     def __post_init__(self) -> None:
         self.key = (self.platform, self.workspace_id, self.message_id)
-        self.rollup_key = (self.platform, self.workspace_id, self.day, self.channel_id, self.author_id)
+        who = "" if self.anonymous else self.author_id
+        self.rollup_key = (self.platform, self.workspace_id, self.day, self.channel_id, who)
 
     @property
     def is_reply(self) -> bool:
@@ -106,7 +110,7 @@ _CONFLICT_ROLLUP = "ON CONFLICT (platform, workspace_id, day, channel_id, user_i
 )
 _PG_TYPES = {
     "ts": "double precision",
-    **{c: "integer" for c in (*COUNTERS, "words", "is_question", "deleted", "capped")},
+    **{c: "integer" for c in (*COUNTERS, "words", "is_question", "deleted", "capped", "anonymous")},
 }
 
 
@@ -154,6 +158,8 @@ class _Batch:
         self.thread_rows: dict[Key, list[Key]] = {}
         # Reply credits per (platform, workspace, member, local day), across channels: the daily cap.
         self.day_replies: dict[tuple[str, str, str, str], int] = {}
+        # (platform, workspace, member) of the batch's authors who opted out.
+        self.opted_out: set[tuple[str, str, str]] = set()
 
     def add_to_thread(self, row: Contribution) -> None:
         """Track ``row`` among its thread's messages."""
@@ -222,6 +228,7 @@ class ActivityCounters:
         async with self.store.db.transaction() as tx:
             batch = _Batch()
             await self._load(tx, batch, batch_events)
+            batch.opted_out = await _opted_out(tx, batch_events)
             for event in batch_events:
                 if isinstance(event, MessagePosted):
                     await self._posted(tx, batch, event)
@@ -387,7 +394,15 @@ class ActivityCounters:
         words = word_count(e.text)
         ts = e.ts.timestamp()
         row = Contribution(
-            platform, ws, e.message_id, e.channel.channel_id, e.author.user_id, thread, self._day(e.ts, ts), ts
+            platform,
+            ws,
+            e.message_id,
+            e.channel.channel_id,
+            e.author.user_id,
+            thread,
+            self._day(e.ts, ts),
+            ts,
+            anonymous=int((platform, ws, e.author.user_id) in batch.opted_out),
         )
         row.words = words
         row.is_question = int(thread in (None, e.message_id) and is_question(e.text))
@@ -632,6 +647,21 @@ class ActivityCounters:
         rows = [(*k, *d) for k, d in batch.deltas.items() if any(d)]
         if rows:
             await _upsert(tx, dialect, _upsert_sql(dialect, "activity_rollup", _ROLLUP_COLUMNS, _CONFLICT_ROLLUP), rows)
+
+
+async def _opted_out(tx: Executor, events: Sequence[Event]) -> set[tuple[str, str, str]]:
+    """The batch's message authors who opted out (their new messages count anonymously)."""
+    authors = {
+        (e.channel.platform.value, e.channel.workspace_id, e.author.user_id)
+        for e in events
+        if isinstance(e, MessagePosted)
+    }
+    if not authors:
+        return set()
+    rows = await tx.fetchall(
+        "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'opted_out' AND value = 'true'"
+    )
+    return {(str(p), str(w), str(u)) for p, w, u in rows} & authors
 
 
 async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, ws: str, ids: set[str]) -> None:

@@ -63,3 +63,10 @@ register(
         ),
     )
 )
+# Messages posted while their author had opted out count anonymously (brain/activity/counters.py).
+register(
+    Migration(
+        "activity-0003-anonymous",
+        ("ALTER TABLE activity_contrib ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0",),
+    )
+)

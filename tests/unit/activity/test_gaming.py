@@ -203,3 +203,17 @@ async def test_deletes_hand_the_answer_on_and_take_a_thanks_back(store: Store) -
         store, [MessageDeleted(channel=channel("help"), message_id="t", deleted_at=gone + timedelta(minutes=5))]
     )
     assert (await totals(store, "late"))["helpful"] == 0
+
+
+async def test_what_a_member_does_while_opted_out_counts_only_anonymously(store: Store) -> None:
+    await store.set_member_setting("console", "local", "helper", "opted_out", True)
+    q = make_message("why does my import fail in docker?", author="asker", chan="help", message_id="q")
+    a = make_message(ANSWER, author="helper", chan="help", message_id="a", thread_id="q", minutes=1)
+    await apply(store, [q, a, check("a", "asker", 2)])
+    await store.set_member_setting("console", "local", "helper", "opted_out", False)  # /optin later
+    assert (await totals(store, "helper"))["helpful"] == 0  # not theirs, even now
+    assert (await totals(store, ""))["helpful"] == 1  # still in the community's totals
+    later = make_message("how do I pin a version?", author="asker2", chan="help", message_id="q2", minutes=5)
+    again = make_message(ANSWER, author="helper", chan="help", message_id="a2", thread_id="q2", minutes=6)
+    await apply(store, [later, again])
+    assert (await totals(store, "helper"))["replies"] == 1  # after opting back in: theirs again
