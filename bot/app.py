@@ -158,7 +158,13 @@ async def build_app(
     recorder = Recorder(store, forgotten=forgotten)
 
     async def refresh_forgotten() -> None:
-        await forgotten.load(store)
+        # A member another process forgot (`guildhall privacy forget`, another worker): erase again
+        # here, so what this process holds in memory (the lexical index, queued help questions) and
+        # anything it stored before it knew goes too. The erasure is idempotent.
+        for user in await forgotten.load(store):
+            core = next((b for b in app.brains if b.name == "core"), None)
+            if core is not None:
+                await core.forget(user, repeat=True)  # type: ignore[attr-defined]
 
     scheduler.add("core.forgotten", Schedule(interval=timedelta(minutes=1)), refresh_forgotten)
     app = GuildhallApp(settings, store, bus, clock, services, ctx, router, scheduler, recorder, role=role)

@@ -201,8 +201,12 @@ class CoreBrain(Brain):
         erasure = await self.forget(event.user)
         await self.ctx.ephemeral(event.channel, event.user, erasure.message(), response_ref=event.response_ref)
 
-    async def forget(self, user: UserRef) -> Erasure:
-        """Erase a member across the store and every brain; audited without content."""
+    async def forget(self, user: UserRef, *, repeat: bool = False) -> Erasure:
+        """Erase a member across the store and every brain; audited without content.
+
+        ``repeat``: another process erased the member and this one learned of it (``bot/app.py``):
+        the erasure runs again for what this process holds, without a second audit entry or a
+        second scan of the shared event log."""
         store = self.ctx.store
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         counts: dict[str, int] = {}
@@ -238,7 +242,7 @@ class CoreBrain(Brain):
         unfinished: list[str] = []
         # The Redis bus keeps recent events (their text) in its streams and dead-letter stream.
         forget_events = getattr(self.ctx.bus, "forget_author", None)
-        if forget_events is not None:
+        if forget_events is not None and not repeat:
             try:
                 counts["bus_events"] = await forget_events(user)
             except Exception:  # Redis down: say so; a retry finishes it
@@ -257,7 +261,8 @@ class CoreBrain(Brain):
             except Exception:  # one brain's failure must not keep the others from erasing
                 log.exception("forget-me: brain %s failed to erase a member", brain.name)
                 unfinished.append(brain.name)
-        await store.audit(p, ws, uid, "forget-me", detail={"counts": counts, "unfinished": unfinished})
+        if not repeat:
+            await store.audit(p, ws, uid, "forget-me", detail={"counts": counts, "unfinished": unfinished})
         return Erasure(counts, tuple(unfinished))
 
     async def export(self, user: UserRef) -> dict[str, Any]:

@@ -6,7 +6,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.events import Event, MessageEdited, MessagePosted, ReactionAdded, ReactionRemoved, ThreadCreated, UserRef
+from bot.events import (
+    Event,
+    MessageEdited,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    ReactionRemoved,
+    ThreadCreated,
+    UserRef,
+)
 from bot.store import Store
 
 
@@ -30,15 +39,25 @@ class ForgottenMembers:
     def __init__(self) -> None:
         self._keys: set[str] = set()
 
-    async def load(self, store: Store) -> None:
+    async def load(self, store: Store) -> list[UserRef]:
         """Add every member whose ``forgotten`` setting is true (at start, then every minute: another
         process, such as ``guildhall privacy forget`` or a worker behind Redis, may have forgotten one).
+        Returns the members this process did not know were forgotten.
 
         Nobody is ever removed: a member forgotten here but not yet marked in the store stays."""
         rows = await store.db.fetchall(
             "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'forgotten' AND value = 'true'"
         )
-        self._keys |= {f"{p}:{w}:{u}" for p, w, u in rows}
+        new: list[UserRef] = []
+        for p, w, u in rows:
+            key = f"{p}:{w}:{u}"
+            if key not in self._keys:
+                self._keys.add(key)
+                try:
+                    new.append(UserRef(Platform(p), str(w), str(u)))
+                except ValueError:  # a platform this build does not know: nothing of it runs here
+                    continue
+        return new
 
     def add(self, user: UserRef) -> None:
         """Remember a newly forgotten member."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import timedelta
+
+import pytest
 
 from bot.clock import FakeClock
 from bot.events import EventSource
@@ -229,3 +232,49 @@ async def test_forget_me_erases_the_member_from_an_earlier_encoders_collections(
     client = open_chroma_client(settings.vectors)
     texts = [t for c in client.list_collections() for t in client.get_collection(c.name).get()["documents"]]
     assert any("lunch" in t for t in texts) and not any("4711" in t for t in texts)
+
+
+@pytest.mark.skipif(
+    os.environ.get("GUILDHALL_TEST_STORE") == "postgresql",
+    reason="the two apps must share one store; under PostgreSQL make_app gives each its own database",
+)
+async def test_a_running_bot_applies_a_forget_made_by_another_process_within_a_minute(
+    make_app, settings, tmp_path
+) -> None:
+    from bot.events import Platform, UserRef
+    from brain.qa.access import AccessScope
+
+    shared = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/g.db"})}
+    )
+    clock = FakeClock(BASE_TIME + timedelta(hours=1))
+    bot, adapter = await make_app(brains=["qa"], settings_override=shared, clock=clock)
+    await adapter.inject(
+        make_message("the zebrafish password rotation is done by ana", author="ana", message_id="a1", thread_id="a1")
+    )
+    await adapter.inject(
+        make_message("zebrafish rotation noted, thanks", author="bo", message_id="b1", thread_id="a1", minutes=1)
+    )
+    await bot.bus.drain()
+    retriever = await bot.brain("qa").retriever()
+
+    async def lexical() -> list[str]:
+        return [
+            s.unit.text
+            for s in await retriever.search(
+                "zebrafish password rotation", AccessScope("console", "local"), k=5, mode="bm25"
+            )
+        ]
+
+    assert any("done by ana" in t for t in await lexical())
+    # `guildhall privacy forget --user ana --yes`: another process on the same store and index.
+    cli, _ = await make_app(brains=["qa"], settings_override=shared)
+    await cli.brain("core").forget(UserRef(Platform.CONSOLE, "local", "ana", "ana"))
+    await cli.stop()
+    assert any("done by ana" in t for t in await lexical())  # the running bot's memory, until it learns
+    await clock.advance(timedelta(minutes=1, seconds=1))  # its forgotten-members refresh
+    await bot.bus.drain()
+    texts = await lexical()
+    assert texts and not any("done by ana" in t for t in texts)
+    audits = await bot.store.db.fetchall("SELECT COUNT(*) FROM audit_log WHERE action = 'forget-me'")
+    assert audits == [(1,)]  # audited once, by the process that did it
