@@ -30,6 +30,7 @@ class HealthAlert:
     key: str
     text: str
     message_ids: tuple[str, ...] = ()
+    count: int = 0  # how many questions (or members) it is about; message_ids shows the first ten
 
 
 def unanswered_pileup(
@@ -53,6 +54,7 @@ def unanswered_pileup(
             f"{len(qs)} questions in #{names.get(channel, channel)} have waited more than {after_hours:g} h "
             "for an answer.",
             tuple(q.message_id for q in sorted(qs, key=lambda q: q.ts)[:10]),
+            len(qs),
         )
         for channel, qs in sorted(by_channel.items())
         if len(qs) >= threshold
@@ -62,18 +64,25 @@ def unanswered_pileup(
 def newcomer_waiting(
     questions: Sequence[OpenQuestion], *, now: float, after_hours: float, names: Mapping[str, str] | None = None
 ) -> list[HealthAlert]:
-    """New members whose first question is still unanswered after ``after_hours``."""
+    """New members whose first question is still unanswered after ``after_hours``: one alert per
+    channel (six newcomers are one thing to act on, not six posts), naming how long the oldest waited."""
     names = names or {}
-    return [
-        HealthAlert(
-            f"newcomer:{q.author_id}:{q.message_id}",
-            f"A new member's first question in #{names.get(q.channel_id, q.channel_id)} has waited "
-            f"{(now - q.ts) / 3600:.0f} h without an answer.",
-            (q.message_id,),
+    by_channel: dict[str, list[OpenQuestion]] = {}
+    for q in questions:
+        if q.first_from_member and not q.answered and now - q.ts >= after_hours * 3600:
+            by_channel.setdefault(q.channel_id, []).append(q)
+    alerts = []
+    for channel, qs in sorted(by_channel.items()):
+        qs.sort(key=lambda q: q.ts)
+        hours = (now - qs[0].ts) / 3600
+        where = names.get(channel, channel)
+        text = (
+            f"A new member's first question in #{where} has waited {hours:.0f} h without an answer."
+            if len(qs) == 1
+            else f"{len(qs)} new members' first questions in #{where} are unanswered; the oldest waited {hours:.0f} h."
         )
-        for q in questions
-        if q.first_from_member and not q.answered and now - q.ts >= after_hours * 3600
-    ]
+        alerts.append(HealthAlert(f"newcomer:{channel}", text, tuple(q.message_id for q in qs[:10]), len(qs)))
+    return alerts
 
 
 def activity_falling(

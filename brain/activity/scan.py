@@ -76,6 +76,10 @@ async def load_posts(store: Store, platform: str, workspace_id: str, since: floa
     return [Post(float(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
 
+# A mood drop needs this many members posting in the last 24 hours.
+MIN_MOOD_AUTHORS = 3
+
+
 def burst_text(b: Burst, channel_name: str = "") -> str:
     """``"`poetry lock` up 6x in #help in the last 3 hours ..."``."""
     hours = (b.window_end - b.window_start) / 3600
@@ -220,11 +224,28 @@ async def scan(
             )
         )
     by_channel: dict[str, tuple[list[str], list[str]]] = {}
+    recent_by_author: dict[str, dict[str, list[str]]] = {}
     for p in posts:
         recent, base = by_channel.setdefault(p.channel_id, ([], []))
-        (recent if p.ts >= end - 86400 else base).append(p.text)
-    for channel, (recent, base) in sorted(by_channel.items()):
+        if p.ts >= end - 86400:
+            recent_by_author.setdefault(p.channel_id, {}).setdefault(p.author_id, []).append(p.text)
+        else:
+            base.append(p.text)
+    burst_channels = {b.channel_id for b in bursts[:5]}
+    for channel, (_, base) in sorted(by_channel.items()):
+        # A channel's mood is its members', not one angry member's: enough members must have spoken,
+        # and the drop must hold without the most active one. Where a topic burst is already
+        # reported, its complaints are that incident, not a second alert.
+        authors = recent_by_author.get(channel, {})
+        if len(authors) < MIN_MOOD_AUTHORS or channel in burst_channels:
+            continue
+        recent = [text for texts in authors.values() for text in texts]
         drop = sentiment.sentiment_drop(channel, recent, base[-2000:])
+        if drop is not None:
+            loudest = max(authors, key=lambda a: len(authors[a]))
+            others = [text for a, texts in authors.items() if a != loudest for text in texts]
+            if sentiment.sentiment_drop(channel, others, base[-2000:], min_messages=1) is None:
+                continue
         if drop is not None:
             found.append(
                 Finding(
@@ -245,9 +266,10 @@ async def scan(
     for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours, names=names):
         channel = h.key.split(":", 1)[1]
         draw = partial(unanswered_chart, channel, questions, end, names.get(channel, ""))
-        found.append(Finding(h.key, "unanswered", h.text, float(len(h.message_ids)), h.message_ids, draw))
+        # Strength is the true count (message_ids lists ten), so a growing pile-up is posted as an update.
+        found.append(Finding(h.key, "unanswered", h.text, float(h.count), h.message_ids, draw))
     for h in health.newcomer_waiting(questions, now=end, after_hours=unanswered_after_hours, names=names):
-        found.append(Finding(h.key, "newcomer", h.text, 1.0, h.message_ids))
+        found.append(Finding(h.key, "newcomer", h.text, float(h.count), h.message_ids))
     today = now.astimezone(tz).date()
     totals = await daily_totals(store, platform, workspace_id, today - timedelta(days=13), today + timedelta(days=1))
     this_week = sum(v["messages"] for d, v in totals.items() if d > (today - timedelta(days=7)).isoformat())

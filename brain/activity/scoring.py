@@ -65,8 +65,11 @@ def word_count(text: str) -> int:
 
 
 def is_question(text: str) -> bool:
-    """Heuristic: a question mark, or a sentence opening with a question word."""
-    return "?" in text or bool(_QUESTION_START.match(text))
+    """Heuristic: a question mark, or a question word opening a message that does not end as a
+    statement ("Have a great weekend everyone!", "Did a talk on asyncio.")."""
+    if "?" in text:
+        return True
+    return bool(_QUESTION_START.match(text)) and not text.rstrip().endswith(("!", "."))
 
 
 def is_helpful_emoji(emoji: str) -> bool:

@@ -217,3 +217,19 @@ async def test_what_a_member_does_while_opted_out_counts_only_anonymously(store:
     again = make_message(ANSWER, author="helper", chan="help", message_id="a2", thread_id="q2", minutes=6)
     await apply(store, [later, again])
     assert (await totals(store, "helper"))["replies"] == 1  # after opting back in: theirs again
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Have a great weekend everyone!", False),
+        ("Did a talk on asyncio today.", False),
+        ("how do I fix this import error", True),
+        ("is it solved in 2.0?", True),
+        ("Does anyone use poetry", True),
+    ],
+)
+def test_a_question_word_opening_a_statement_is_no_question(text: str, asks: bool) -> None:
+    from brain.activity.scoring import is_question
+
+    assert is_question(text) is asks

@@ -142,3 +142,41 @@ async def test_hostile_messages_and_commands_never_crash(make_app: AppFactory, s
         findings=await brain.findings("console", "local"),
     )
     assert page.startswith("<!doctype html>") and "\x00" not in page and "<script" not in page
+
+
+async def test_one_angry_member_is_no_mood_drop_and_statements_are_no_questions(make_app: AppFactory) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["activity"], clock=clock)
+    for day in range(10):
+        for k in range(4):
+            at = BASE_TIME + timedelta(days=day, hours=k * 2)
+            await adapter.inject(make_message(HAPPY[(day + k) % 3], author=f"regular{k}", chan="general", ts=at))
+    end = BASE_TIME + timedelta(days=11)
+    for i in range(20):  # one member's bad day
+        at = end - timedelta(hours=20) + timedelta(minutes=50 * i)
+        await adapter.inject(
+            make_message(f"still broken after the upgrade, so frustrating ({i})", author="angry", chan="general", ts=at)
+        )
+    for i in range(6):  # the others are as cheerful as ever; two of them post statements that open like questions
+        text = ("Have a great weekend everyone!", "Did a talk on asyncio today, thanks all!", HAPPY[0])[i % 3]
+        at = end - timedelta(hours=10, minutes=i)
+        await adapter.inject(make_message(text, author=f"poster{i}", chan="general", ts=at))
+    await clock.advance(end - clock.now())
+    await app.bus.drain()
+    brain = next(b for b in app.brains if isinstance(b, ActivityBrain))
+    kinds = {f.kind for f in await brain.findings("console", "local")}
+    assert "sentiment" not in kinds and "unanswered" not in kinds and "newcomer" not in kinds, kinds
+
+
+def test_newcomers_waiting_in_one_channel_are_one_alert_counting_them() -> None:
+    from brain.activity import health
+
+    now = 100 * 3600.0
+    waiting = [
+        health.OpenQuestion("help", f"q{i}", f"new{i}", now - (5 + i) * 3600, answered=False, first_from_member=True)
+        for i in range(6)
+    ]
+    [alert] = health.newcomer_waiting(waiting, now=now, after_hours=4)
+    assert alert.count == 6 and alert.message_ids[0] == "q5" and "6 new members" in alert.text
+    [pile] = health.unanswered_pileup(waiting * 3, now=now, after_hours=4)
+    assert pile.count == 18 and len(pile.message_ids) == 10  # strength is the true count
