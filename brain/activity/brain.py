@@ -17,7 +17,7 @@ from brain.activity.alert_state import AlertLedger, Decision
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
 from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, member_names, previous_week, window_for
 from brain.activity.render_text import leaderboard_text
-from brain.activity.scan import Finding, chart_png, scan
+from brain.activity.scan import Finding, alert_text, chart_png, scan
 from brain.activity.scoring import COUNTERS
 
 
@@ -200,7 +200,9 @@ class ActivityBrain(Brain):
         found = await self.findings(cmd.platform.value, cmd.channel.workspace_id)
         if not found:
             return CommandResult("No unusual trends right now.")
-        text = "*Trends*\n" + "\n".join(f"• {f.text}" for f in found)
+        platform, ws = cmd.platform.value, cmd.channel.workspace_id
+        items = [alert_text(f, await self._message_refs(platform, ws, f.message_ids[:3])) for f in found]
+        text = "*Trends*\n" + "\n".join(f"• {item}" for item in items)
         pngs = [png for f in [f for f in found if f.draw is not None][:3] if (png := await chart_png(f))]
         attachments = tuple(Attachment(f"trend-{i}.png", "image/png", png) for i, png in enumerate(pngs))
         return CommandResult(text, attachments=attachments)
@@ -235,8 +237,8 @@ class ActivityBrain(Brain):
                 if decision is Decision.SKIP:
                     continue
                 prefix = "Update: " if decision is Decision.UPDATE else ""
-                refs = ", ".join(await self._message_refs(platform, ws, f.message_ids[:5]))
-                text = f"{prefix}{f.text}" + (f"\nMessages: {refs}" if refs else "")
+                refs = await self._message_refs(platform, ws, f.message_ids[:5])
+                text = alert_text(f, refs, prefix=prefix)
                 png = await chart_png(f)
                 attachments = (Attachment("trend.png", "image/png", png),) if png else ()
                 await self.ctx.say(target, text, attachments=attachments)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.store import Store
 from brain.activity import charts
 from brain.activity.leaderboard import daily_totals, leaderboard, member_names, window_for
-from brain.activity.scan import Finding, chart_png
+from brain.activity.scan import NEXT_STEP, Finding, chart_png
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#1d2333}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ee;text-align:right}
@@ -65,6 +65,8 @@ async def build_report(
         parts.append("<p>Nothing unusual.</p>")
     for f in findings:
         parts.append(f"<h3>{html.escape(f.kind)}</h3><p>{html.escape(f.text)}</p>")
+        if step := NEXT_STEP.get(f.kind):
+            parts.append(f"<p><em>Next step:</em> {html.escape(step)}</p>")
         png = await chart_png(f)
         if png:
             parts.append(_img(png, f.kind))

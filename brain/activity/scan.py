@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -74,6 +74,26 @@ async def load_posts(store: Store, platform: str, workspace_id: str, since: floa
         (platform, workspace_id, since, until),
     )
     return [Post(float(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+
+# What an admin can do about each kind of finding: an alert says so rather than only what it saw.
+NEXT_STEP: dict[str, str] = {
+    "burst": "Is it an incident (an outage, a breaking release)? An answer pinned where people ask saves repeats.",
+    "sentiment": "Read the recent messages: something may be broken or a discussion may need a moderator.",
+    "unanswered": "Triage them: answer, link the docs, or ask for the details that are missing.",
+    "newcomer": "Welcome them and answer: a first question left alone is often the last.",
+    "falling": "Check whether something changed (a holiday, a broken invite link, a move elsewhere).",
+}
+
+
+def alert_text(finding: Finding, refs: Sequence[str], *, prefix: str = "") -> str:
+    """A finding as posted: what was seen, what to do, and the messages behind it."""
+    lines = [f"{prefix}{finding.text}"]
+    if step := NEXT_STEP.get(finding.kind):
+        lines.append(f"Next step: {step}")
+    if refs:
+        lines.append(f"Messages: {', '.join(refs)}")
+    return "\n".join(lines)
 
 
 # A mood drop needs this many members posting in the last 24 hours.

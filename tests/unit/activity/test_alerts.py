@@ -207,3 +207,5 @@ async def test_findings_name_channels_as_members_know_them(make_app: AppFactory)
     reply = adapter.of_type(CommandReply)[-1]
     assert isinstance(reply, CommandReply)
     assert "questions in #help-desk have waited" in reply.text and "C07HELP9Z" not in reply.text
+    # /trends says what to do and which messages, as the posted alert does.
+    assert "Next step: Triage them" in reply.text and "Messages: " in reply.text
