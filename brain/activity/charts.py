@@ -42,14 +42,17 @@ def leaderboard_png(board: Leaderboard, names: dict[str, str] | None = None) -> 
     entries = board.entries[:10]
     fig = Figure(figsize=(6.4, 0.45 * max(len(entries), 2) + 1.2))
     ax = fig.subplots()
-    labels = [f"{e.rank}. {clean_label(names.get(e.user_id, e.user_id), 24)}" for e in entries]
+    # A name of only invisible characters would leave a bare rank: the id stands in.
+    labels = [
+        f"{e.rank}. {clean_label(names.get(e.user_id, e.user_id), 24) or clean_label(e.user_id, 24)}" for e in entries
+    ]
     scores = [e.score for e in entries]
     ax.barh(range(len(entries)), scores, color=_ACCENT)
     ax.set_yticks(range(len(entries)), labels)
     ax.invert_yaxis()
     for i, s in enumerate(scores):
         ax.text(s, i, f" {s:g}", va="center", fontsize=9)
-    where = f" · #{clean_label(board.channel_id)}" if board.channel_id else ""
+    where = f" · #{clean_label(board.channel_name or board.channel_id)}" if board.channel_id else ""
     ax.set_title(f"Most helpful{where}\n{board.window.label}", fontsize=11, loc="left")
     ax.set_xlabel("helpfulness score")
     for side in ("top", "right"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from brain.activity.leaderboard import Leaderboard
 
 
@@ -16,7 +18,7 @@ def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) ->
     body = [
         (
             str(e.rank),
-            _clip(names.get(e.user_id, e.user_id), 20),
+            _clip(names.get(e.user_id, e.user_id), 20) or _clip(e.user_id, 20),
             f"{e.score:g}",
             str(e.counts["helpful"]),
             str(e.counts["answered"]),
@@ -25,11 +27,13 @@ def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) ->
         )
         for e in board.entries
     ]
-    widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
+    widths = [max(_width(r[i]) for r in (header, *body)) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
+        # Padded by display width: a CJK name takes two columns a character.
         return "  ".join(
-            c.ljust(w) if i == 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            c + " " * (w - _width(c)) if i == 1 else " " * (w - _width(c)) + c
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
 
     table = "\n".join([line(header), *(line(r) for r in body)])
@@ -42,6 +46,11 @@ def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) ->
 
 
 def _clip(text: str, width: int) -> str:
-    # Names can carry control characters or be huge; keep the table aligned.
-    clean = "".join(ch for ch in text if ch.isprintable())
+    # Names can carry control characters or be huge, and a ``` in one would end the table's code block.
+    clean = "".join(ch for ch in text if ch.isprintable()).replace("`", "'")
     return clean if len(clean) <= width else clean[: width - 1] + "…"
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a monospace font (wide and full-width characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)

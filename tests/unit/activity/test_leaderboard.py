@@ -16,6 +16,7 @@ from bot.testing.builders import BASE_TIME, channel, command, user
 from brain.activity.charts import leaderboard_png
 from brain.activity.counters import ActivityCounters
 from brain.activity.leaderboard import Entry, Leaderboard, leaderboard, previous_week, window_for
+from brain.activity.render_text import _width as render_width
 from brain.activity.render_text import leaderboard_text
 from tests.conftest import AppFactory
 from tests.store_backends import fresh_store
@@ -100,6 +101,13 @@ def test_text_and_png_rendering() -> None:
     image = mpimg.imread(io.BytesIO(png), format="png")
     assert 5_000 < len(png) < 500_000
     assert image.shape[0] > 100 and image.shape[1] > 300
+    # Wide names keep the columns aligned, a ``` in a name cannot end the table's code block, and a
+    # name of only invisible characters shows the member's id.
+    odd = leaderboard_text(board, {"u1": "王小明", "u2": "```boom\u200b"})
+    rows = odd.split("```")[1].strip("\n").split("\n")
+    assert odd.count("```") == 2 and len({render_width(row) for row in rows}) == 1  # every row as wide
+    assert "u1" not in odd and "\u200b" not in odd
+    assert "u2" in leaderboard_text(board, {"u2": "\u200b\u200d"})
 
 
 async def test_week_boundaries_follow_local_midnight_across_dst() -> None:
