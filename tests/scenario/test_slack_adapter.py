@@ -82,6 +82,22 @@ class EchoBrain(Brain):
         )
 
 
+def click_payload(action_id: str, value: str, *, trigger_id: str) -> dict[str, Any]:
+    """A block_actions payload: alice clicks a button on the bot's message in #general."""
+    return {
+        "type": "block_actions",
+        "user": {"id": "UALICE", "username": "alice", "team_id": TEAM_ID},
+        "team": {"id": TEAM_ID, "domain": "acme"},
+        "channel": {"id": "CGENERAL", "name": "general"},
+        "container": {"type": "message", "message_ts": "1767600000.000100", "channel_id": "CGENERAL"},
+        "trigger_id": trigger_id,
+        "response_url": "",
+        "actions": [
+            {"action_id": action_id, "block_id": "b1", "value": value, "type": "button", "action_ts": "1767600702.0001"}
+        ],
+    }
+
+
 @dataclass
 class Harness:
     app: GuildhallApp
@@ -326,25 +342,7 @@ async def test_reactions_members_and_clicks(slack: Harness) -> None:
     )
     user = await slack.app.store.get_user("slack", TEAM_ID, "UNEW2")
     assert user is not None and user.name == "Zoë 🚀"
-    click = {
-        "type": "block_actions",
-        "user": {"id": "UALICE", "username": "alice", "team_id": TEAM_ID},
-        "team": {"id": TEAM_ID, "domain": "acme"},
-        "channel": {"id": "CGENERAL", "name": "general"},
-        "container": {"type": "message", "message_ts": "1767600000.000100", "channel_id": "CGENERAL"},
-        "trigger_id": "123.456.abc",
-        "response_url": "",
-        "actions": [
-            {
-                "action_id": "qa.feedback",
-                "block_id": "b1",
-                "value": "up",
-                "type": "button",
-                "action_ts": "1767600702.000100",
-            }
-        ],
-    }
-    assert await slack.dispatch(click) == 200
+    assert await slack.dispatch(click_payload("qa.feedback", "up", trigger_id="123.456.abc")) == 200
     assert [(c.action_id, c.value, c.message_id) for c in EchoBrain.clicks] == [
         ("qa.feedback", "up", "CGENERAL:1767600000.000100")
     ]
@@ -361,17 +359,7 @@ async def test_a_button_group_sharing_one_action_is_accepted_and_clicks_come_bac
     [actions] = [b for b in blocks if b["type"] == "actions"]
     sent = [e["action_id"] for e in actions["elements"]]
     assert len(set(sent)) == 2
-    click = {
-        "type": "block_actions",
-        "user": {"id": "UALICE", "username": "alice", "team_id": TEAM_ID},
-        "team": {"id": TEAM_ID, "domain": "acme"},
-        "channel": {"id": "CGENERAL", "name": "general"},
-        "container": {"type": "message", "message_ts": "1767600000.000100", "channel_id": "CGENERAL"},
-        "trigger_id": "123.456.abd",
-        "response_url": "",
-        "actions": [{"action_id": sent[1], "block_id": "b1", "value": "down:a1", "type": "button", "action_ts": "1.2"}],
-    }
-    assert await slack.dispatch(click) == 200
+    assert await slack.dispatch(click_payload(sent[1], "down:a1", trigger_id="123.456.abd")) == 200
     assert [(c.action_id, c.value) for c in EchoBrain.clicks] == [("qa.feedback", "down:a1")]
 
 
