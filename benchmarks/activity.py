@@ -75,11 +75,12 @@ async def bench_leaderboard(n_messages: int, runs: int) -> list[list[object]]:
                     "",
                     0,
                     "",
+                    0,  # anonymous
                 )
             )
         t0 = time.perf_counter()
         async with store.db.transaction() as tx:
-            await tx.executemany("INSERT INTO activity_contrib VALUES (" + ", ".join("?" * 20) + ")", rows)
+            await tx.executemany("INSERT INTO activity_contrib VALUES (" + ", ".join("?" * len(rows[0])) + ")", rows)
             await tx.execute(
                 "INSERT INTO activity_rollup SELECT platform, workspace_id, day, channel_id, author_id, SUM(messages), "
                 "SUM(replies), SUM(threads), SUM(reactions), SUM(helpful), SUM(answered) FROM activity_contrib "
