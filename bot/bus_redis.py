@@ -584,6 +584,17 @@ class RedisStreamsBus:
         group that had not read a deleted entry never sees it; one that had it pending acks it.
         """
         removed = 0
+        # The buffer first: it holds events only while Redis is down, when the scan below fails,
+        # and they would reach the streams once it is back.
+        kept = [entry for entry in self._buffer if not _carries({b"json": entry[1]}, user)]
+        if len(kept) != len(self._buffer):
+            removed += len(self._buffer) - len(kept)
+            self._buffer.clear()
+            self._buffer.extend(kept)
+            if self._journal is not None:  # rewrite it without them
+                self._journal.drop()
+                if kept:
+                    self._journal.append(kept)
         streams = [self.stream(f) for f in sorted(set(FAMILIES.values()))] + [self.dlq_stream]
         for stream in streams:
             start = "-"
@@ -595,15 +606,6 @@ class RedisStreamsBus:
                 if len(rows) < _FORGET_PAGE:
                     break
                 start = "(" + _s(rows[-1][0])
-        kept = [entry for entry in self._buffer if not _carries({b"json": entry[1]}, user)]
-        if len(kept) != len(self._buffer):
-            removed += len(self._buffer) - len(kept)
-            self._buffer.clear()
-            self._buffer.extend(kept)
-            if self._journal is not None:  # rewrite it without them
-                self._journal.drop()
-                if kept:
-                    self._journal.append(kept)
         return removed
 
     # -- dead letters ----------------------------------------------------------------------------

@@ -509,13 +509,14 @@ class DiscordAdapter:
             log.warning("discord: interaction %s expired or unknown; replying outside it", action.command.response_ref)
             await self._reply_without_interaction(action)
             return
-        if action.command.response_ref in self._public_defers:
-            self._public_defers.discard(action.command.response_ref)
-            if action.ephemeral:
-                # Discord gives the first follow-up of a public defer the defer's visibility, whatever
-                # its flags: the public "thinking" message becomes a note, the reply a private message.
-                await self._retrying(lambda: interaction.edit_original_response(content=PRIVATE_REPLY_NOTE))
         try:
+            if action.command.response_ref in self._public_defers:
+                self._public_defers.discard(action.command.response_ref)
+                if action.ephemeral:
+                    # Discord gives the first follow-up of a public defer the defer's visibility,
+                    # whatever its flags: the public "thinking" message becomes a note, the reply a
+                    # private message.
+                    await self._retrying(lambda: interaction.edit_original_response(content=PRIVATE_REPLY_NOTE))
             await self._followup(
                 interaction, action.text, action.attachments, action.citations, action.buttons, action.ephemeral
             )

@@ -194,15 +194,15 @@ class QABrain(Brain):
             )
         return indexer
 
-    async def _touch(self, row: MessageRow, *, flush: bool = False) -> Indexer | None:
-        """Queue ``row``'s thread or window for re-indexing (flushed when due, or now)."""
+    async def _touch(self, row: MessageRow) -> Indexer | None:
+        """Queue ``row``'s thread or window for re-indexing (flushed when due)."""
         indexer = await self._open_indexer()
         if indexer is None:
             self._held_overflow = self._held_overflow or len(self._held) == self._held.maxlen
             self._held.append(row)
             return None
         indexer.touch(row)
-        if flush or indexer.due():
+        if indexer.due():
             await self._flush_quietly()
         return indexer
 
@@ -225,6 +225,7 @@ class QABrain(Brain):
                 may_index=self.may_index_channel,
             )
             loaded = await indexer.load()
+            await self._sweep_forgotten(indexer)
             if not self._rebuild_expected and not loaded and (await self.ctx.store.counts()).get("messages", 0):
                 # Typical after switching `embeddings.model`: the new encoder's collections start empty.
                 log.warning(
@@ -236,6 +237,22 @@ class QABrain(Brain):
                 reranker = await asyncio.to_thread(CrossEncoderReranker, settings.qa.rerank_model)
             self._retriever = Retriever(embedder, index, bm25, reranker=reranker)
             self._indexer = indexer
+
+    async def _sweep_forgotten(self, indexer: Indexer) -> None:
+        """Queue a rebuild of every unit that still holds words of a forgotten member: a forget whose
+        index part could not run (the vector store was down, or the process stopped with its rebuilds
+        pending) finishes when the index next opens. After a completed forget no unit matches."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'forgotten' AND value = 'true'"
+        )
+        if not rows:
+            return
+        gone = {(str(p), str(w), str(u)) for p, w, u in rows}
+        stale = [u for u in indexer.bm25.units() if any((u.platform, u.workspace_id, a) in gone for a in u.author_ids)]
+        for unit in stale:
+            indexer.touch_unit(unit)
+        if stale:
+            log.warning("qa: %d index units still held words of forgotten members; rebuilding them", len(stale))
 
     async def may_index_channel(self, channel: ChannelRow) -> bool:
         """Whether the privacy policy lets ``channel`` into the index."""
@@ -671,17 +688,18 @@ class QABrain(Brain):
     # -- privacy -------------------------------------------------------------------------------
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Rebuild every unit holding the member's messages without them; drop their questions."""
-        indexer = await self.indexer()
         p, ws = user.platform.value, user.workspace_id
-        units = indexer.units_with_author(p, ws, user.user_id)
+        # The answer log first: it is in the store, reachable when the vector index is not.
         answers = await self.answer_log.forget_asker(p, ws, user.user_id)
+        answers += await self.answer_log.forget_quoting(p, ws, user.user_id)
+        # Raises VectorIndexUnavailable while the index cannot be opened: the member is told, and the
+        # sweep when it opens (_sweep_forgotten) rebuilds the units still holding their words.
+        indexer = await self.indexer()
+        units = indexer.units_with_author(p, ws, user.user_id)
         # Answers to others that cited the member's messages may quote them (one logged before
         # Slack ids named their channel cites the unit by its old id).
         cited = {u.unit_id for u in units} | {old for u in units if (old := legacy_unit_id(u))}
         answers += await self.answer_log.forget_citing(p, ws, cited)
-        # Their words may be quoted in answers whose units no longer hold them (an opt-out, delete or
-        # edit came first): those answers recorded who wrote what they cited.
-        answers += await self.answer_log.forget_quoting(p, ws, user.user_id)
         for unit in units:
             indexer.touch_unit(unit)
         # Raises VectorIndexUnavailable while the vector store is down: the rebuilds stay pending

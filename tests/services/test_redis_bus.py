@@ -445,3 +445,26 @@ async def test_forgetting_a_member_deletes_their_events_from_the_streams_and_dea
     assert not any(b"QX7-4711" in payload for payload in left)
     assert await bus.dead_letters() == []
     await bus.close()
+
+
+async def test_forgetting_a_member_while_redis_is_down_filters_the_local_buffer_first(prefix: str) -> None:
+    bus = make_bus(prefix)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="rec")
+    await bus.start()
+    real = bus._redis
+    bus._redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.05)  # Redis died
+    await bus.publish(make_message("ana's secret", author="ana", message_id="a1"))
+    await bus.publish(make_message("bob's note", author="bob", message_id="b1"))
+    with pytest.raises(RedisConnectionError):
+        await bus.forget_author(user("ana"))  # the streams cannot be scanned now ...
+    assert bus.buffered == 1  # ... but the buffer no longer holds her event
+    await bus._redis.aclose()
+    bus._redis = real
+    await bus.drain(timeout=20)
+    assert got == ["b1"]
+    await bus.close()

@@ -278,3 +278,30 @@ async def test_a_running_bot_applies_a_forget_made_by_another_process_within_a_m
     assert texts and not any("done by ana" in t for t in texts)
     audits = await bot.store.db.fetchall("SELECT COUNT(*) FROM audit_log WHERE action = 'forget-me'")
     assert audits == [(1,)]  # audited once, by the process that did it
+
+
+@pytest.mark.skipif(
+    os.environ.get("GUILDHALL_TEST_STORE") == "postgresql",
+    reason="the two apps must share one store; under PostgreSQL make_app gives each its own database",
+)
+async def test_a_forget_whose_index_part_never_ran_finishes_when_the_index_next_opens(
+    make_app, settings, tmp_path
+) -> None:
+    from brain.qa.access import AccessScope
+
+    shared = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/g.db"})}
+    )
+    app, adapter = await make_app(brains=["qa"], settings_override=shared)
+    await adapter.inject(make_message("the zebrafish vault code is 4711, says ana", author="ana", message_id="a1"))
+    await app.bus.drain()
+    await app.brain("qa").retriever()  # indexed
+    # The store part of a forget ran; the index part did not (the Chroma server was down, then the
+    # process stopped with the rebuild pending).
+    await app.store.db.execute("UPDATE messages SET text = '', deleted = 1 WHERE author_id = 'ana'")
+    await app.store.set_member_setting("console", "local", "ana", "forgotten", True)
+    await app.stop()
+    again, _ = await make_app(brains=["qa"], settings_override=shared)
+    retriever = await again.brain("qa").retriever()
+    found = await retriever.search("zebrafish vault code", AccessScope("console", "local"), k=5)
+    assert all("4711" not in s.unit.text for s in found)
