@@ -656,12 +656,15 @@ async def _opted_out(tx: Executor, events: Sequence[Event]) -> set[tuple[str, st
         for e in events
         if isinstance(e, MessagePosted)
     }
-    if not authors:
-        return set()
-    rows = await tx.fetchall(
-        "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'opted_out' AND value = 'true'"
-    )
-    return {(str(p), str(w), str(u)) for p, w, u in rows} & authors
+    opted: set[tuple[str, str, str]] = set()
+    for platform, ws in {(p, w) for p, w, _ in authors}:  # the settings' key leads with the workspace
+        rows = await tx.fetchall(
+            "SELECT user_id FROM member_settings WHERE platform = ? AND workspace_id = ? "
+            "AND key = 'opted_out' AND value = 'true'",
+            (platform, ws),
+        )
+        opted |= {(platform, ws, str(r[0])) for r in rows}
+    return opted & authors
 
 
 async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, ws: str, ids: set[str]) -> None:
