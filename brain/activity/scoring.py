@@ -23,7 +23,9 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from brain.community.signals import is_thanks as is_thanks  # one rule for what a thank-you is
+# One rule for what a thank-you and a question are, shared with the community brain.
+from brain.community.signals import is_question as is_question
+from brain.community.signals import is_thanks as is_thanks
 
 WEIGHTS: dict[str, float] = {
     "helpful": 5.0,
@@ -42,10 +44,6 @@ HELPFUL_EMOJI = frozenset(
     {"white_check_mark", "heavy_check_mark", "+1", "thumbsup", "ballot_box_with_check", "✅", "✔️", "✔", "👍", "☑️"}
 )
 
-_QUESTION_START = re.compile(
-    r"^\s*(how|why|what|when|where|which|who|is|are|can|could|does|do|did|should|would|will|has|have|any(one|body))\b",
-    re.IGNORECASE,
-)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -62,14 +60,6 @@ def score(counts: dict[str, int]) -> float:
 def word_count(text: str) -> int:
     """Words in ``text`` (any script; emoji and punctuation do not count)."""
     return len(_WORD.findall(text))
-
-
-def is_question(text: str) -> bool:
-    """Heuristic: a question mark, or a question word opening a message that does not end as a
-    statement ("Have a great weekend everyone!", "Did a talk on asyncio.")."""
-    if "?" in text:
-        return True
-    return bool(_QUESTION_START.match(text)) and not text.rstrip().endswith(("!", "."))
 
 
 def is_helpful_emoji(emoji: str) -> bool:

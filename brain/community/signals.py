@@ -30,11 +30,17 @@ _CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
 
 
 def is_question(text: str) -> bool:
-    """True for messages that ask something (a '?' outside code, or a question opener)."""
+    """True for messages that ask something: a '?' outside code, or a question opener in a message
+    that does not end as a statement ("Have a great weekend everyone!", "Did a talk on asyncio.").
+
+    The one rule for every brain: activity counts unanswered questions with it, the community brain
+    decides which help-channel messages wait for an answer."""
     prose = _CODE.sub(" ", text).strip()
     if len(prose) < 8:
         return False
-    return "?" in prose or bool(_QUESTION_START.match(prose))
+    if "?" in prose:
+        return True
+    return bool(_QUESTION_START.match(prose)) and not prose.endswith(("!", "."))
 
 
 def is_thanks(text: str) -> bool:

@@ -18,6 +18,11 @@ from brain.qa.staleness import is_correction, stale_note
         ("deployed the new version today", False),
         ("ok", False),
         ("```what?```", False),
+        # a question word opening a statement: the help channel does not wait on it for an answer
+        ("Have a great weekend everyone!", False),
+        ("Did a talk on asyncio today.", False),
+        ("Does anyone use poetry", True),
+        ("is there a way to `print(x?)` lazily", True),
     ],
 )
 def test_is_question(text: str, expected: bool) -> None:
