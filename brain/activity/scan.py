@@ -45,8 +45,9 @@ async def chart_png(finding: Finding) -> bytes | None:
 
 async def trend_sources(
     store: Store, settings: Settings, platform: str, workspace_id: str
-) -> tuple[set[str], set[str]]:
-    """``(channels, opted-out members)``: what trend analysis may read and whom it must leave out.
+) -> tuple[dict[str, str], set[str]]:
+    """``(channels, opted-out members)``: what trend analysis may read (id to the name members know
+    it by, the id where it has none) and whom it must leave out.
 
     Only public channels the privacy policy lets into analysis: findings quote terms and link
     messages, and reach members through ``/trends`` and whoever reads the alerts channel, so a
@@ -54,7 +55,7 @@ async def trend_sources(
     or a DM never feeds them. Opted-out members' messages are left out too.
     """
     channels = {
-        c.channel_id
+        c.channel_id: c.name or c.channel_id
         for c in await store.list_channels(platform, workspace_id)
         if c.visibility == "public"
         and await may_index(store, settings, platform, workspace_id, c.channel_id, c.name, c.visibility)
@@ -214,9 +215,9 @@ async def scan(
     """All current findings for a workspace (from public channels and members who did not opt out)."""
     params = params or BurstParams()
     end = now.timestamp()
-    channels, opted_out = await trend_sources(store, settings, platform, workspace_id)
     # Findings name channels as members know them: Slack and Discord ids are not names.
-    names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(platform, workspace_id)}
+    names, opted_out = await trend_sources(store, settings, platform, workspace_id)
+    channels = names.keys()
     posts = [
         p
         for p in await load_posts(store, platform, workspace_id, end - HISTORY_DAYS * 86400, end)
