@@ -81,8 +81,8 @@ async def leaderboard(
     """Rank members by helpfulness score in ``window``; opted-out members are hidden.
 
     Members with a zero score are left out: volume alone never puts anyone on the board. The
-    workspace board counts public channels only: it is posted for everyone, and activity in a
-    private channel or a DM is not everyone's to see. A channel's board counts that channel (the
+    workspace board counts channels the store knows to be public only: it is posted for everyone,
+    and activity in a private channel or a DM is not everyone's to see. A channel's board counts that channel (the
     caller checks that whoever asks may read it).
     """
     where = ["platform = ?", "workspace_id = ?", "day < ?"]
@@ -95,8 +95,10 @@ async def leaderboard(
         params.append(channel_id)
     else:
         where.append(
-            "channel_id NOT IN (SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? "
-            "AND visibility <> 'public')"
+            # Public by the store's word, not "not known to be private": a channel the store has
+            # not recorded yet (the recorder runs in its own consumer group) stays off the board.
+            "channel_id IN (SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? "
+            "AND visibility = 'public')"
         )
         params += [platform, workspace_id]
     clause = " AND ".join(where)

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.events import ReactionAdded, utcnow
+from bot.recorder import Recorder
 from bot.store import ChannelRow, UserRow, open_store
 from bot.testing import make_message
 from bot.testing.builders import channel, user
@@ -44,6 +45,7 @@ async def _seed(url: str) -> None:
         ts=now + timedelta(minutes=1),
     )
     done = ReactionAdded(channel=channel("help"), message_id="a1", user=user("asker"), emoji="white_check_mark", ts=now)
+    await Recorder(store).handle_batch([q, a, done])  # as live: the board counts recorded public channels
     await counters.apply([q, a, done])
     await store.upsert_users([UserRow("console", "local", "helper", "Helga the Helper")])
     await store.upsert_channels([ChannelRow("console", "local", "C9", "help-desk", "public")])

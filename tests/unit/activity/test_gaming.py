@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.events import Event, MessageDeleted, MessageEdited, ReactionAdded
+from bot.recorder import Recorder
 from bot.store import Store
 from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel, user
@@ -28,6 +29,8 @@ async def store() -> AsyncIterator[Store]:
 
 
 async def apply(store: Store, events: Sequence[Event]) -> ActivityCounters:
+    """Count ``events`` and record them, as live (the board reads which channels are public)."""
+    await Recorder(store).handle_batch(events)
     counters = ActivityCounters(store, ZoneInfo("UTC"))
     await counters.apply(events)
     return counters

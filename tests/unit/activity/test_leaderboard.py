@@ -11,6 +11,7 @@ import matplotlib.image as mpimg
 
 from bot.clock import FakeClock
 from bot.events import ChannelRef, CommandReply, Platform, ReactionAdded, Visibility
+from bot.recorder import Recorder
 from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel, command, user
 from brain.activity.charts import leaderboard_png
@@ -131,6 +132,7 @@ async def test_week_boundaries_follow_local_midnight_across_dst() -> None:
                 make_message("how do I read a config file?", author="asker", chan="help", message_id=q, ts=at)
             )
             events.append(make_message(LONG, author="helper", chan="help", message_id=f"r{i}", thread_id=q, ts=at))
+        await Recorder(store).handle_batch(events)  # the workspace board counts recorded public channels
         await counters.apply(events)
         window = previous_week(datetime(2026, 3, 9, 14, 0, tzinfo=UTC), tz)
         assert (str(window.start), str(window.end)) == ("2026-03-02", "2026-03-09")
@@ -174,3 +176,21 @@ async def test_private_activity_stays_off_the_public_board_and_its_board_is_for_
     assert "maya" not in public.text and not public.ephemeral
     assert outsider.text == "You can only see the leaderboard of a channel you can read."
     assert "maya" in member.text and member.ephemeral
+
+
+async def test_a_channel_the_store_has_not_recorded_stays_off_the_workspace_board() -> None:
+    """Under Redis the counters may run before the recorder has stored a new channel: until the
+    store knows the channel is public its activity is not on the board everyone sees."""
+    async with fresh_store("sqlite") as store:
+        unseen = ChannelRef(Platform.CONSOLE, "local", "staff", "staff", Visibility.PRIVATE)
+        events = [
+            make_message("how do I rotate the keys?", author="asker", chan=unseen, message_id="q1"),
+            make_message(LONG, author="helper", chan=unseen, message_id="r1", thread_id="q1", minutes=1),
+        ]
+        await ActivityCounters(store, ZoneInfo("UTC")).apply(events)
+        window = window_for("all", BASE_TIME + timedelta(days=1), ZoneInfo("UTC"))
+        assert (await leaderboard(store, "console", "local", window)).entries == []
+        own = await leaderboard(store, "console", "local", window, channel_id="staff")
+        assert "helper" in [e.user_id for e in own.entries]  # its own board (for its readers) has it
+        await Recorder(store).handle_batch(events)  # recorded: private, still off the public board
+        assert (await leaderboard(store, "console", "local", window)).entries == []
