@@ -127,6 +127,7 @@ class VectorSettings(_Section):
     """Vector index: embedded Chroma by default, a Chroma server at scale."""
 
     kind: Literal["embedded", "http"] = "embedded"
+    # Default: ``<data_dir>/chroma`` (set by Settings; "data/chroma" with the default data_dir).
     path: str = "data/chroma"
     host: str = "localhost"
     port: int = 8000
@@ -293,6 +294,14 @@ class Settings(BaseSettings):
         if "community" in v and "qa" not in v:
             raise ValueError("the community brain needs the qa brain")
         return v
+
+    @model_validator(mode="after")
+    def _vectors_under_data_dir(self) -> Settings:
+        # The embedded index lives with the rest of the data unless a path is configured; the
+        # default data_dir ("data") gives the old fixed default, so existing installs find it.
+        if "path" not in self.vectors.model_fields_set:
+            self.vectors.path = str(Path(self.data_dir) / "chroma")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import aiohttp
 import discord
 import typer
 
@@ -13,12 +15,13 @@ from adapters.discord.adapter import gateway_intents
 from adapters.discord.backfill import BackfillReport, ChannelProgress, DiscordBackfill, Progress
 from adapters.discord.commands import build_tree
 from bot.bus_factory import create_bus
-from bot.cli_support import emit, run, settings_or_exit
+from bot.cli_support import emit, run, settings_or_exit, setup_logging
 from bot.config import Settings
 from bot.recorder import Recorder
 from bot.store import open_store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _token(settings: Settings) -> str:
@@ -80,6 +83,21 @@ async def sync_commands(settings: Settings, guild_id: int | None, *, client: dis
         return [c.name for c in synced]
 
 
+def run_or_exit(what: str, coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a REST command; a network or Discord failure is one line on stderr and exit 1, not a
+    traceback (the admin needs the reason, not the stack)."""
+    try:
+        return run(coro_fn)
+    except discord.LoginFailure as exc:
+        typer.echo(f"discord: {what} failed: the token was refused ({exc}); check DISCORD_TOKEN", err=True)
+    except discord.HTTPException as exc:
+        typer.echo(f"discord: {what} failed: HTTP {exc.status} {exc.text or exc}".rstrip(), err=True)
+    # TimeoutError: aiohttp's timeouts are not ClientErrors.
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        typer.echo(f"discord: {what} failed: cannot reach Discord ({exc or type(exc).__name__})", err=True)
+    raise typer.Exit(1)
+
+
 async def _never_invoked(*_: object) -> None:  # the sync client never receives interactions
     raise RuntimeError("sync-commands does not handle interactions")
 
@@ -95,6 +113,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Backfill a guild's channel and thread history (same events as live traffic)."""
+        setup_logging("WARNING")  # warnings on this stderr; discord.py's and Slack's chatter stays out
         settings = settings_or_exit(config)
         after = parse_since(since)
 
@@ -102,7 +121,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             note = f" (skipped: {p.skipped})" if p.skipped else ""
             typer.echo(f"#{p.name}: {p.messages} messages{note}", err=True)
 
-        report = run(lambda: run_backfill(settings, guild_id=guild, since=after, progress=show))
+        report = run_or_exit("import", lambda: run_backfill(settings, guild_id=guild, since=after, progress=show))
         emit(
             report.as_dict(),
             as_json,
@@ -118,7 +137,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Register slash commands. Global sync can take up to an hour to reach every client."""
+        setup_logging("WARNING")  # warnings on this stderr; discord.py's and Slack's chatter stays out
         settings = settings_or_exit(config)
-        names = run(lambda: sync_commands(settings, guild))
+        names = run_or_exit("sync-commands", lambda: sync_commands(settings, guild))
         where = f"guild {guild}" if guild else "globally (may take up to an hour to appear)"
         emit({"synced": names, "guild": guild}, as_json, f"synced {len(names)} commands {where}: {', '.join(names)}")

@@ -172,7 +172,14 @@ class SlackBackfill:
         progress = ChannelProgress(channel.channel_id, channel.name)
         members = await members_if_private(self._client, channel)
         if members is not None:  # see conversations.py: never publish a private channel without its members
-            await self._publish(ChannelSeen(channel=channel, ts=datetime.now(UTC), member_ids=members))
+            await self._publish(
+                ChannelSeen(
+                    channel=channel,
+                    ts=datetime.now(UTC),
+                    member_ids=members,
+                    workspace_name=self._identity.team_name,
+                )
+            )
         ctx = NormalizeContext(self._identity, {channel.channel_id: channel}, EventSource.BACKFILL)
         params: dict[str, Any] = {"channel": channel.channel_id}
         if self._oldest is not None:
@@ -181,8 +188,10 @@ class SlackBackfill:
             async for page in self._pages("conversations.history", "messages", **params):
                 for raw in page:
                     msg = cast(SlackMessage, raw)
-                    posted = await self._message(msg, channel, ctx, progress, reply=False)
-                    if posted and msg.get("reply_count") and msg.get("thread_ts") == msg.get("ts"):
+                    await self._message(msg, channel, ctx, progress, reply=False)
+                    # Replies are fetched even when the root itself is not imported: a deleted
+                    # root (tombstone) or a bot's post can head a thread of member replies.
+                    if msg.get("reply_count") and msg.get("thread_ts") == msg.get("ts"):
                         await self._thread(msg, channel, ctx, progress)
                 self._progress(progress)
         except SlackApiError as exc:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import aiohttp
 import typer
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -17,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.backfill import BackfillReport, ChannelProgress, SlackBackfill
 from adapters.slack.identity import fetch_identity
 from bot.bus_factory import create_bus
-from bot.cli_support import emit, run, settings_or_exit
+from bot.cli_support import emit, run, settings_or_exit, setup_logging
 from bot.config import Settings
 from bot.recorder import Recorder
 from bot.store import open_store
@@ -97,6 +99,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if not channel and not all_channels:
             typer.echo("give --channel C… (repeatable) or --all", err=True)
             raise typer.Exit(2)
+        setup_logging("WARNING")  # warnings on this stderr; discord.py's and Slack's chatter stays out
         settings = settings_or_exit(config)
 
         def show(p: ChannelProgress) -> None:
@@ -118,6 +121,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         except ValueError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from exc
+        # One line, not a traceback: offline, a refused token, Slack down. TimeoutError: aiohttp's
+        # timeouts are not ClientErrors.
+        except SlackApiError as exc:
+            typer.echo(f"slack: import failed: {exc.response.get('error') or exc}", err=True)
+            raise typer.Exit(1) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            typer.echo(f"slack: import failed: cannot reach the Slack Web API ({exc or type(exc).__name__})", err=True)
+            raise typer.Exit(1) from exc
         summary = report.as_dict()
         emit(
             summary,

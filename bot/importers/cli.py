@@ -19,7 +19,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @group.command("slack-export")
     def slack_export(
         path: Annotated[Path, typer.Argument(help="Slack export folder or zip")],
-        workspace: Annotated[str | None, typer.Option(help="Team id, if the export does not show it")] = None,
+        workspace: Annotated[
+            str | None, typer.Option(help="Team id (T…); required when users.json has no team_id")
+        ] = None,
         team_domain: Annotated[
             str | None, typer.Option(help="Workspace subdomain for permalinks (acme for acme.slack.com)")
         ] = None,

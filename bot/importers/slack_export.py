@@ -84,6 +84,10 @@ _CONVERSATION_FILES = (
     ("mpims.json", Visibility.DM),
     ("dms.json", Visibility.DM),
 )
+# Files that mark an export's root (a folder or zip that holds none of them is not an export).
+_ROOT_MARKERS = ("users.json", *(name for name, _ in _CONVERSATION_FILES))
+# Which of two listings of one conversation folder wins: never the less private one.
+_RESTRICTIVENESS = {Visibility.PUBLIC: 0, Visibility.PRIVATE: 1, Visibility.DM: 2}
 
 
 class ExportReadError(Exception):
@@ -97,21 +101,32 @@ class ExportSource:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
         self._prefix = ""
+        # Some exports wrap everything in one top folder (zipped, or unzipped by hand): read below it.
         if path.is_file():
             try:
                 self._zip = zipfile.ZipFile(path)
             except zipfile.BadZipFile as exc:
                 raise ExportReadError(f"{path}: not a zip file or folder ({exc})") from exc
-            names = self._zip.namelist()
-            # Some zips wrap everything in one top folder.
-            if "users.json" not in names and "channels.json" not in names:
-                tops = {n.split("/", 1)[0] for n in names if "/" in n}
+            names = set(self._zip.namelist())
+            if not any(marker in names for marker in _ROOT_MARKERS):
+                tops = sorted({n.split("/", 1)[0] for n in names if "/" in n})
                 for top in tops:
-                    if f"{top}/channels.json" in names or f"{top}/users.json" in names:
+                    if any(f"{top}/{marker}" in names for marker in _ROOT_MARKERS):
                         self._prefix = f"{top}/"
                         break
-        elif not path.is_dir():
+        elif path.is_dir():
+            if not any((path / marker).is_file() for marker in _ROOT_MARKERS):
+                for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+                    if any((sub / marker).is_file() for marker in _ROOT_MARKERS):
+                        self._prefix = f"{sub.name}/"
+                        break
+        else:
             raise ExportReadError(f"{path}: no such file or folder")
+
+    @property
+    def _root(self) -> Path:
+        """The folder export's root (``path`` or its one wrapping folder)."""
+        return self.path / self._prefix if self._prefix else self.path
 
     def names(self) -> list[str]:
         """Every file, relative to the export root."""
@@ -121,7 +136,8 @@ class ExportSource:
                 for n in self._zip.namelist()
                 if n.startswith(self._prefix) and not n.endswith("/")
             ]
-        return [p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()]
+        root = self._root
+        return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
 
     def read(self, name: str) -> bytes:
         """Bytes of one file; raises :class:`ExportReadError` naming it when it can't be read (a
@@ -129,7 +145,7 @@ class ExportSource:
         try:
             if self._zip is not None:
                 return self._zip.read(self._prefix + name)
-            return (self.path / name).read_bytes()
+            return (self._root / name).read_bytes()
         # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks (Deflate64).
         except (
             zipfile.BadZipFile,
@@ -147,7 +163,7 @@ class ExportSource:
         """Whether the export holds ``name``."""
         if self._zip is not None:
             return (self._prefix + name) in self._zip.NameToInfo
-        return (self.path / name).is_file()
+        return (self._root / name).is_file()
 
     def json(self, name: str) -> Any:
         """Parse one JSON file; raises :class:`ExportReadError` naming it."""
@@ -170,7 +186,21 @@ class _Conversation:
 
 
 def _ts_to_datetime(ts: str) -> datetime:
-    return datetime.fromtimestamp(float(ts), UTC)
+    """A Slack ts as a time; raises ``ValueError`` for one that is not a representable time."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    # "inf" and "1e20" overflow, "nan" is a ValueError, and some platforms raise OSError out of range.
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"bad ts {ts[:40]!r}") from exc
+
+
+def _visibility(raw: dict[str, Any], listed_as: Visibility) -> Visibility:
+    """A conversation's visibility: its own flags can only make it more private than its file says."""
+    if raw.get("is_im") is True or raw.get("is_mpim") is True:
+        return Visibility.DM
+    if (raw.get("is_private") is True or raw.get("is_group") is True) and listed_as is Visibility.PUBLIC:
+        return Visibility.PRIVATE
+    return listed_as
 
 
 def slack_permalink(domain: str, channel_id: str, ts: str, thread_ts: str | None = None) -> str:
@@ -226,11 +256,27 @@ class SlackExportImporter:
         self.summary.users = len(self.users)
 
     def conversations(self) -> list[_Conversation]:
-        """Channels, private groups and DMs described by the export."""
-        self.workspace_id = self.workspace_id or self.source.path.stem
+        """Channels, private groups and DMs described by the export.
+
+        Raises:
+            ExportReadError: the export lists no conversations at all (a wrong path), or its
+                workspace id is unknown (``users.json`` has no ``team_id`` and none was given).
+        """
+        listed = [filename for filename, _ in _CONVERSATION_FILES if self.source.exists(filename)]
+        if not listed:
+            raise ExportReadError(
+                f"{self.source.path}: not a Slack export (no channels.json, groups.json, mpims.json or dms.json)"
+            )
+        if not self.workspace_id:
+            # Never a file name: a renamed re-import would duplicate everything under a new workspace.
+            raise ExportReadError(
+                f"{self.source.path}: the export does not show its workspace id (users.json has no team_id); "
+                "pass it with --workspace T… (the T… after /client/ in the Slack web app's address)"
+            )
         found: list[_Conversation] = []
-        for filename, visibility in _CONVERSATION_FILES:
-            if not self.source.exists(filename):
+        by_folder: dict[str, int] = {}
+        for filename, listed_as in _CONVERSATION_FILES:
+            if filename not in listed:
                 continue
             try:
                 data = self.source.json(filename)
@@ -243,8 +289,10 @@ class SlackExportImporter:
                 if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
                     self.summary.warn(f"{filename}: a conversation without an id was skipped")
                     continue
-                members = tuple(m for m in raw.get("members") or () if isinstance(m, str))
+                raw_members = raw.get("members")
+                members = tuple(m for m in raw_members if isinstance(m, str)) if isinstance(raw_members, list) else ()
                 name = str(raw.get("name") or raw["id"])
+                visibility = _visibility(raw, listed_as)
                 ref = ChannelRef(
                     Platform.SLACK,
                     self.workspace_id,
@@ -254,8 +302,21 @@ class SlackExportImporter:
                     allowed_user_ids=members if visibility is not Visibility.PUBLIC else (),
                 )
                 # Public and private channels are folders by name, DMs by id.
-                folder = raw["id"] if filename == "dms.json" else name
-                found.append(_Conversation(ref, folder, members))
+                folder = raw["id"] if filename == "dms.json" or raw.get("is_im") is True else name
+                conv = _Conversation(ref, folder, members)
+                earlier = by_folder.get(folder)
+                if earlier is None:
+                    by_folder[folder] = len(found)
+                    found.append(conv)
+                    continue
+                # One folder listed twice: read it once, under the more private of the two listings.
+                kept = found[earlier]
+                if _RESTRICTIVENESS[visibility] > _RESTRICTIVENESS[kept.ref.visibility]:
+                    found[earlier] = kept = conv
+                self.summary.note(
+                    f"{filename}: folder {folder!r} is listed more than once; imported once as "
+                    f"{kept.ref.channel_id} ({kept.ref.visibility.value})"
+                )
         self.summary.channels = len(found)
         return found
 
@@ -287,13 +348,21 @@ class SlackExportImporter:
         events: list[Event] = []
         for index, raw in enumerate(data):
             try:
-                events.extend(self.message_events(conv.ref, raw))
+                events.extend(self.message_events(conv.ref, raw, where=f"{name}[{index}]"))
             except (KeyError, TypeError, ValueError) as exc:
                 self.summary.warn(f"{name}[{index}]: skipped ({exc})")
         return events
 
-    def message_events(self, channel: ChannelRef, raw: Any) -> Iterator[Event]:
-        """Events for one exported message (a post, maybe an edit, its reactions, or a join)."""
+    def message_events(self, channel: ChannelRef, raw: Any, *, where: str = "message") -> list[Event]:
+        """Events for one exported message (a post, maybe an edit, its reactions, or a join).
+
+        The message is validated whole before anything is counted, so a message that raises
+        (``KeyError``, ``TypeError``, ``ValueError``: skip it) has left no trace in the summary.
+        ``where`` names the message in warnings about parts of it that were left out.
+        """
+        return list(self._message_events(channel, raw, where))
+
+    def _message_events(self, channel: ChannelRef, raw: Any, where: str) -> Iterator[Event]:
         if not isinstance(raw, dict):
             raise TypeError("message is not an object")
         ts = raw.get("ts")
@@ -324,6 +393,24 @@ class SlackExportImporter:
         # Slack's ts is unique only per channel: ids carry the channel too (bot.message_ids).
         message_id = slack_message_id(channel.channel_id, ts)
         thread_id = slack_message_id_or_none(channel.channel_id, thread_ts)
+        edited_at: datetime | None = None
+        edited = raw.get("edited")
+        if isinstance(edited, dict) and isinstance(edited.get("ts"), str):
+            try:
+                edited_at = _ts_to_datetime(edited["ts"])
+            except ValueError as exc:
+                # The post itself is fine and is imported: only its edit time is dropped (not a skip).
+                self.summary.note(f"{where}: edit ignored ({exc})")
+        reactions: list[tuple[str, list[str]]] = []
+        for reaction in raw.get("reactions") or ():
+            if not isinstance(reaction, dict) or not isinstance(reaction.get("name"), str):
+                continue
+            users = reaction.get("users")
+            if not isinstance(users, list):
+                # A string would be read letter by letter ("U2" -> members U and 2).
+                self.summary.note(f"{where}: reaction {reaction['name']!r} ignored (users is not a list)")
+                continue
+            reactions.append((reaction["name"], [u for u in users if isinstance(u, str)]))
         yield MessagePosted(
             channel=channel,
             author=author,
@@ -338,18 +425,12 @@ class SlackExportImporter:
         self.summary.messages += 1
         if thread_ts == ts:
             self.summary.threads += 1
-        edited = raw.get("edited")
-        if isinstance(edited, dict) and isinstance(edited.get("ts"), str):
-            yield MessageEdited(channel, message_id, text, _ts_to_datetime(edited["ts"]), author, thread_id)
-        for reaction in raw.get("reactions") or ():
-            if not isinstance(reaction, dict) or not isinstance(reaction.get("name"), str):
-                continue
-            for reactor in reaction.get("users") or ():
-                if isinstance(reactor, str):
-                    yield ReactionAdded(
-                        channel, message_id, self.user(reactor), reaction["name"], when, user_id, EventSource.IMPORT
-                    )
-                    self.summary.reactions += 1
+        if edited_at is not None:
+            yield MessageEdited(channel, message_id, text, edited_at, author, thread_id)
+        for emoji, reactors in reactions:
+            for reactor in reactors:
+                yield ReactionAdded(channel, message_id, self.user(reactor), emoji, when, user_id, EventSource.IMPORT)
+                self.summary.reactions += 1
 
 
 async def import_slack_export(
@@ -365,8 +446,8 @@ async def import_slack_export(
     Args:
         path: the export folder or zip.
         bus: where the events go (the recorder and brains subscribe there).
-        workspace_id: the team id, when the export does not reveal it (default: ``team_id`` of
-            ``users.json``, else the export's file name).
+        workspace_id: the team id (``T…``), required when the export does not reveal it (default:
+            ``team_id`` of ``users.json``; without either the import refuses to start).
         team_domain: the workspace's slack.com subdomain for permalinks (default: the workspace id,
             lowercased, since exports do not record the domain).
         progress: show a progress bar (default: when stderr is a terminal).
@@ -381,7 +462,11 @@ async def import_slack_export(
     importer = SlackExportImporter(source, workspace_id=workspace_id, team_domain=team_domain)
     try:
         importer.load_users()
-        conversations = importer.conversations()
+        try:
+            conversations = importer.conversations()
+        except ExportReadError as exc:
+            importer.summary.errors.append(str(exc))
+            return importer.summary
         names = source.names()
         plan = [(conv, importer.day_files(conv, names)) for conv in conversations]
         total = sum(len(files) for _, files in plan)

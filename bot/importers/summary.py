@@ -48,5 +48,9 @@ class ImportSummary:
     def warn(self, message: str) -> None:
         """Record a skipped item (bounded list)."""
         self.skipped += 1
+        self.note(message)
+
+    def note(self, message: str) -> None:
+        """Record a warning about an item that was imported anyway (not counted as skipped)."""
         if len(self.warnings) < 1000:
             self.warnings.append(message)

@@ -44,7 +44,7 @@ from bot.store import ChannelRow, MessageRow
 from brain.qa.access import scope_for
 from brain.qa.answerer import Answer, Answerer
 from brain.qa.bm25 import BM25Index
-from brain.qa.docs import doc_units, read_doc_paths
+from brain.qa.docs import index_docs
 from brain.qa.history import AnswerLog, AnswerRecord
 from brain.qa.indexer import Indexer, IndexStats
 from brain.qa.legacy_ids import legacy_unit_id
@@ -622,10 +622,8 @@ class QABrain(Brain):
     # -- start-up --------------------------------------------------------------------------------
     async def index_docs(self, paths: Sequence[Path]) -> tuple[IndexStats, list[str]]:
         """Index docs files/folders (see :func:`brain.qa.docs.read_doc_paths`); returns stats and errors."""
-        sources, errors = await asyncio.to_thread(read_doc_paths, paths)
-        units = [u for source in sources for u in doc_units(source)]
-        stats = await (await self.indexer()).add_units(units) if units else IndexStats()
-        return stats, errors
+        report = await index_docs(await self.indexer(), paths)
+        return report.stats, report.errors
 
     async def warm_up(self) -> None:
         """Load the embedder, the index and (if ``llm.warmup``) the LLM now, off the request path.

@@ -202,21 +202,31 @@ def index_docs_command(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Index docs (FAQ, READMEs) split by headings; a ``*.urls`` file lists URLs to fetch."""
-    from brain.qa.docs import doc_units, read_doc_paths
+    """Index docs (FAQ, READMEs) split by headings; a ``*.urls`` file lists URLs to fetch.
+
+    A document indexed again replaces all of its old sections; a folder drops the docs of its
+    files that are gone, and a deleted file named alone has its docs removed.
+    """
+    from brain.qa.docs import index_docs
 
     settings = settings_or_exit(config)
-    sources, errors = read_doc_paths(paths)
-    units = [u for s in sources for u in doc_units(s)]
 
-    async def main() -> dict[str, float]:
+    async def main() -> dict[str, Any]:
         async with qa_brain(settings) as brain:
-            return (await (await brain.indexer()).add_units(units)).as_dict()
+            report = await index_docs(await brain.indexer(), paths)
+        return {
+            "documents": report.documents,
+            "sections": report.sections,
+            **report.stats.as_dict(),
+            "removed": report.removed,
+            "errors": report.errors,
+        }
 
-    stats = run(main) if units else {"units_upserted": 0}
-    data = {"documents": len(sources), **stats, "errors": errors}
-    emit(data, as_json, "\n".join([f"indexed {len(units)} sections from {len(sources)} documents", *errors]))
-    if errors:
+    data = run(main)
+    lines = [f"indexed {data['sections']} sections from {data['documents']} documents"]
+    lines += [f"removed the docs of {loc}" for loc in data["removed"]]
+    emit(data, as_json, "\n".join([*lines, *data["errors"]]))
+    if data["errors"]:
         raise typer.Exit(1)
 
 

@@ -2,17 +2,24 @@
 
 Docs units are public to every workspace (``platform="docs"``). URLs are accepted in a URL-list
 file but only fetched when the network allows; offline, each URL fails with a clear error.
+
+Indexing a document replaces all of its earlier sections (:func:`index_docs`); indexing a folder
+also drops the sections of its files that are gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import hashlib
+import http.client
 import re
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
@@ -21,12 +28,30 @@ from bot.ml import Unit
 from brain.qa.access import DOCS_PLATFORM
 from brain.qa.units import MAX_CHUNK_CHARS
 
+if TYPE_CHECKING:
+    from brain.qa.indexer import Indexer, IndexStats
+
 DOC_SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".rst"}
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
+# A file whose UTF-8 decoding replaces more than this share of its characters is not text.
+MAX_REPLACED_SHARE = 0.05
+
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
+_HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript"})
+_CHROME_TAGS = frozenset({"nav", "footer"})
+# Page content does not live in a nav or footer: one of these there means the nav was left unclosed.
+_CONTENT_TAGS = frozenset({"main", "article"})
+_BLOCK_TAGS = frozenset({"p", "li", "br", "div", "tr", "h4", "h5", "h6"})
 
 
 class DocFetchError(RuntimeError):
     """A docs URL could not be fetched (offline, HTTP error...)."""
+
+
+class DocReadError(RuntimeError):
+    """A docs file is not usable text (binary, unreadable); ``str()`` names it and says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,42 +65,108 @@ class DocSource:
 
 
 class _HTMLToMarkdown(HTMLParser):
-    """Just enough HTML: headings become Markdown headings, scripts/styles vanish, text is kept."""
+    """Just enough HTML: headings become Markdown headings, ``<pre>`` a fenced block, scripts,
+    styles, navs and footers vanish (nothing of them is emitted), other text is kept.
+
+    Open elements are tracked so that an end tag closes the elements left open inside it, as
+    browsers do: an unclosed ``<nav>`` ends with its parent (or where the page's content starts)
+    instead of hiding the rest of the page.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._skip = 0
+        self._open: list[str] = []
+        self._skip_from: int | None = None  # index in _open of the element being left out
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in {"script", "style", "nav", "footer"}:
-            self._skip += 1
+        if self._skip_from is not None and tag in _CONTENT_TAGS and self._open[self._skip_from] in _CHROME_TAGS:
+            self._close(self._skip_from)
+        if tag not in _VOID_TAGS:
+            self._open.append(tag)
+        if self._skip_from is not None:
+            return
+        if tag in _HIDDEN_TAGS or tag in _CHROME_TAGS:
+            self._skip_from = len(self._open) - 1
         elif tag in {"h1", "h2", "h3"}:
             self.parts.append("\n\n" + "#" * int(tag[1]) + " ")
-        elif tag in {"p", "li", "br", "div", "pre", "tr", "h4", "h5", "h6"}:
+        elif tag == "pre" and self._open.count("pre") == 1:
+            # Fenced, so that "# comment" lines of code are not read as headings.
+            self.parts.append("\n```\n")
+        elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in {"script", "style", "nav", "footer"} and self._skip:
-            self._skip -= 1
-        elif tag in {"h1", "h2", "h3"}:
+        if tag in self._open:
+            self._close(len(self._open) - 1 - self._open[::-1].index(tag))
+
+    def _close(self, index: int) -> None:
+        """Close the open element at ``index`` and every element opened inside it."""
+        closing, self._open = self._open[index:], self._open[:index]
+        if self._skip_from is not None:
+            if index <= self._skip_from:
+                self._skip_from = None
+            return
+        if "pre" in closing and "pre" not in self._open:
+            self.parts.append("\n```\n")
+        if any(t in {"h1", "h2", "h3"} for t in closing):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
+        if self._skip_from is None:
             self.parts.append(data)
+
+    def close(self) -> None:
+        """Finish the page (a ``<pre>`` left open is fenced off)."""
+        super().close()
+        if self._open:
+            self._close(0)
 
 
 def html_to_markdown(html: str) -> str:
     """Visible text of an HTML page with its h1-h3 headings as Markdown headings."""
     parser = _HTMLToMarkdown()
     parser.feed(html)
+    parser.close()
     return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
 
 
+def decode_text(data: bytes, name: str) -> str:
+    """A docs file's text: UTF-8 (with or without BOM) or BOM'd UTF-16/32.
+
+    Raises:
+        DocReadError: the bytes are not text (NUL bytes, or too many invalid UTF-8 sequences).
+    """
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM it starts with
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DocReadError(f"skipped {name}: not valid {encoding.upper()} ({exc.reason})") from exc
+    if b"\x00" in data:
+        raise DocReadError(f"skipped {name}: binary file (NUL bytes), not text")
+    text = data.decode("utf-8-sig", errors="replace")
+    if text and text.count("\ufffd") > MAX_REPLACED_SHARE * len(text):
+        raise DocReadError(f"skipped {name}: not UTF-8 text")
+    return text
+
+
 def read_source(path: Path) -> DocSource:
-    """Read a docs file; the suffix decides the format."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    """Read a docs file; the suffix decides the format.
+
+    Raises:
+        DocReadError: the file can't be read or is not text (see :func:`decode_text`).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocReadError(f"could not read {path}: {exc.strerror or exc}") from exc
+    text = decode_text(data, str(path))
     suffix = path.suffix.lower()
     kind = "html" if suffix in {".html", ".htm"} else "markdown" if suffix in {".md", ".markdown"} else "text"
     return DocSource(path.name, str(path.resolve()), text, kind)
@@ -89,11 +180,14 @@ def fetch_url(url: str, timeout: float = 10.0) -> DocSource:
     """
     if not url.startswith(("http://", "https://")):
         raise DocFetchError(f"not an http(s) URL: {url}")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise DocFetchError(f"not a valid URL (it contains a space or control character): {url!r}")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # scheme checked above
             body = resp.read(5_000_000).decode("utf-8", errors="replace")
             ctype = resp.headers.get("content-type", "")
-    except (OSError, ValueError) as exc:
+    # HTTPException: a URL http.client refuses (InvalidURL) or a broken response (IncompleteRead).
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise DocFetchError(f"could not fetch {url}: {exc}") from exc
     kind = "html" if "html" in ctype or body.lstrip().lower().startswith(("<!doctype html", "<html")) else "markdown"
     return DocSource(url, url, body, kind)
@@ -101,8 +195,15 @@ def fetch_url(url: str, timeout: float = 10.0) -> DocSource:
 
 def read_url_list(path: Path) -> list[str]:
     """URLs from a list file (one per line; blank lines and ``#`` comments ignored)."""
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
+    return [url for _, url in _url_lines(path)]
+
+
+def _url_lines(path: Path) -> list[tuple[int, str]]:
+    """``(line number, URL)`` of a list file; bytes that are not UTF-8 become U+FFFD (the URL
+    then fails to fetch and is reported with its line) instead of failing the whole file."""
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+    return [(n, line) for n, line in lines if line and not line.startswith("#")]
 
 
 def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
@@ -114,21 +215,33 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
     """
     sources: list[DocSource] = []
     errors: list[str] = []
+
+    def read(file: Path) -> None:
+        try:
+            sources.append(read_source(file))
+        except DocReadError as exc:
+            errors.append(str(exc))
+
     for path in paths:
         if not path.exists():
             errors.append(f"not found: {path}")
         elif path.is_dir():
-            sources += [
-                read_source(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in DOC_SUFFIXES and p.is_file()
-            ]
+            for file in sorted(path.rglob("*")):
+                if file.suffix.lower() in DOC_SUFFIXES and file.is_file():
+                    read(file)
         elif path.suffix.lower() in {".urls", ".list"}:
-            for url in read_url_list(path):
+            try:
+                urls = _url_lines(path)
+            except OSError as exc:
+                errors.append(f"could not read {path}: {exc.strerror or exc}")
+                continue
+            for line, url in urls:
                 try:
                     sources.append(fetch_url(url))
                 except DocFetchError as exc:
-                    errors.append(str(exc))
+                    errors.append(f"{path}:{line}: {exc}")
         elif path.suffix.lower() in DOC_SUFFIXES:
-            sources.append(read_source(path))
+            read(path)
         else:
             errors.append(f"unsupported file type: {path} (use {', '.join(sorted(DOC_SUFFIXES))} or a .urls list)")
     return sources, errors
@@ -167,3 +280,47 @@ def doc_units(source: DocSource, *, max_chars: int = MAX_CHUNK_CHARS) -> list[Un
                 )
             )
     return units
+
+
+@dataclass
+class DocsIndexReport:
+    """What :func:`index_docs` did."""
+
+    stats: IndexStats
+    documents: int = 0
+    sections: int = 0
+    removed: list[str] = field(default_factory=list)  # locations whose sections were all dropped
+    errors: list[str] = field(default_factory=list)
+
+
+async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport:
+    """Index docs paths (as :func:`read_doc_paths` reads them) as their documents' current content.
+
+    Every document read replaces all of its earlier sections, so a shortened or emptied document
+    leaves no old section behind. Given a folder, indexed docs of files under it that are no
+    longer read (deleted, renamed, now skipped) are removed; given a file that no longer exists,
+    its indexed docs are removed (and that is not an error).
+    """
+    sources, errors = await asyncio.to_thread(read_doc_paths, paths)
+    units = [u for source in sources for u in doc_units(source)]
+    read = {s.location for s in sources}
+    gone: set[str] = set()
+    indexed = indexer.doc_locations()
+    for path in paths:
+        if path.exists() and not path.is_dir():
+            continue
+        # Locations are resolved paths (read_source); a missing path resolves all the same.
+        root = path.resolve()
+        under = {loc for loc in indexed if loc not in read and _is_under(loc, root)}
+        gone |= under
+        if under and not path.exists():
+            errors.remove(f"not found: {path}")
+    stats = await indexer.replace_docs(units, sources=read | gone)
+    return DocsIndexReport(stats, len(sources), len(units), sorted(gone), errors)
+
+
+def _is_under(location: str, root: Path) -> bool:
+    """Whether a docs location is the file ``root`` or lies under the folder ``root``."""
+    if location.startswith(("http://", "https://")):
+        return False
+    return Path(location).is_relative_to(root)

@@ -256,10 +256,38 @@ class Indexer:
             yield channel, await opted.filter(rows)
 
     async def add_units(self, units: Sequence[Unit]) -> IndexStats:
-        """Index ready-made units (docs sections), replacing same ids."""
+        """Index ready-made units (docs sections), replacing same ids.
+
+        Docs chunks are numbered per document: the old chunks of each document in ``units`` that
+        the new ones do not replace (the document got shorter) are removed too.
+        """
+        return await self.replace_docs(units, sources=())
+
+    def doc_locations(self) -> set[str]:
+        """Where the indexed docs units come from (their ``url``: a resolved file path or a URL)."""
+        return {u.url for u in self.bm25.units() if u.kind == "doc" and u.url}
+
+    async def replace_docs(self, units: Sequence[Unit], *, sources: Iterable[str]) -> IndexStats:
+        """Index docs units as the whole current content of their documents.
+
+        Args:
+            units: the new docs units (upserted, same ids replaced).
+            sources: locations (``Unit.url``) whose documents were read again or are gone; their
+                indexed chunks that ``units`` do not replace are removed. Documents of ``units``
+                are included anyway, so a shortened document loses its surplus chunks; a source
+                with no units left (emptied or deleted) loses all of them.
+        """
         async with self._lock:
             stats = IndexStats()
-            await self._apply(list(units), set(), stats)
+            fresh = list(units)
+            # Ids are location + chunk number (brain.qa.docs): replacing ids alone would keep the
+            # chunks beyond a shortened document's new count, and every chunk of a deleted one.
+            replaced = set(sources) | {u.url for u in fresh if u.kind == "doc"}
+            keep = {u.unit_id for u in fresh}
+            stale = {
+                u.unit_id for u in self.bm25.units() if u.kind == "doc" and u.url in replaced and u.unit_id not in keep
+            }
+            await self._apply(fresh, stale, stats)
             return stats
 
     # -- internals -------------------------------------------------------------------------

@@ -121,3 +121,19 @@ def test_check_config_reports_what_slack_lacks_to_connect(
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s3cret")
     assert CliRunner().invoke(app, ["check-config"]).exit_code == 0
+
+
+def test_the_vector_index_lives_under_data_dir_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # The default data_dir gives the old default path, so existing installs keep their index.
+    assert load_settings(environ={}).vectors.path == "data/chroma"
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "srv"}"\n')
+    assert load_settings(cfg, environ={}).vectors.path == str(tmp_path / "srv" / "chroma")
+    assert load_settings(environ={"GUILDHALL_DATA_DIR": "/var/gh"}).vectors.path == "/var/gh/chroma"
+    cfg.write_text(f'data_dir = "{tmp_path / "srv"}"\n[vectors]\npath = "data/chroma"\n')
+    assert load_settings(cfg, environ={}).vectors.path == "data/chroma"  # configured: kept as is
+    explicit = {"GUILDHALL_DATA_DIR": "/var/gh", "GUILDHALL_VECTORS__PATH": "/idx"}
+    assert load_settings(environ=explicit).vectors.path == "/idx"

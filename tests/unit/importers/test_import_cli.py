@@ -59,3 +59,17 @@ def test_discord_export_command(env: Path) -> None:
     )
     result = CliRunner().invoke(app, ["import", "discord-export", str(path), "--quiet"])
     assert result.exit_code == 0 and "imported 1 messages" in result.output
+
+
+def test_slack_export_command_fails_on_a_wrong_path_or_an_unknown_workspace(env: Path) -> None:
+    (env / "empty").mkdir()
+    runner = CliRunner()
+    wrong = runner.invoke(app, ["import", "slack-export", str(env / "empty"), "--quiet"])
+    assert wrong.exit_code == 1 and "not a Slack export" in wrong.output
+    folder = write_export(env / "export")
+    users = json.loads((folder / "users.json").read_text())
+    (folder / "users.json").write_text(json.dumps([{k: v for k, v in u.items() if k != "team_id"} for u in users]))
+    unknown = runner.invoke(app, ["import", "slack-export", str(folder), "--quiet"])
+    assert unknown.exit_code == 1 and "--workspace" in unknown.output
+    given = runner.invoke(app, ["import", "slack-export", str(folder), "--workspace", "T9", "--quiet", "--json"])
+    assert given.exit_code == 0 and json.loads(given.output)["messages"] == 8

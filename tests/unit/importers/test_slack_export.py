@@ -268,3 +268,147 @@ def test_encrypted_or_unsupported_zip_members_are_read_errors_naming_the_file(tm
             source.read(name)
     assert source.json("users.json") == []
     source.close()
+
+
+def write_small_export(
+    root: Path, channels: list[dict], days: dict[str, list[dict]], *, team_id: str | None = "T9"
+) -> Path:
+    """An export with two members, the given ``channels.json`` and day files ``{folder/day: messages}``."""
+    root.mkdir(parents=True, exist_ok=True)
+    team = {"team_id": team_id} if team_id else {}
+    (root / "users.json").write_text(json.dumps([{"id": "U1", **team}, {"id": "U2", **team}]))
+    (root / "channels.json").write_text(json.dumps(channels))
+    for name, messages in days.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(json.dumps(messages))
+    return root
+
+
+async def test_unrepresentable_ts_skips_the_message_not_the_import(make_app, tmp_path: Path) -> None:
+    bad = [{"user": "U1", "text": f"bad {ts}", "ts": ts} for ts in ("inf", "1e20", "-1e20", "nan")]
+    folder = write_small_export(
+        tmp_path / "export",
+        [{"id": "C1", "name": "general"}],
+        {
+            "general/2020-01-01.json": [*bad, {"user": "U1", "text": "ok", "ts": "1577836800.000100"}],
+            "general/2020-01-02.json": [{"user": "U2", "text": "next day", "ts": "1577923200.000100"}],
+        },
+    )
+    app, _ = await make_app()
+    summary = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.errors == [] and summary.messages == 2 and summary.skipped == 4
+    assert any("bad ts 'inf'" in w for w in summary.warnings)
+    assert (await app.store.counts())["messages"] == 2
+
+
+async def test_export_without_a_team_id_is_refused_unless_the_workspace_is_given(make_app, tmp_path: Path) -> None:
+    folder = write_small_export(
+        tmp_path / "acme-export (1)",
+        [{"id": "C1", "name": "general"}],
+        {"general/2020-01-01.json": [{"user": "U1", "text": "hi", "ts": "1577836800.000100"}]},
+        team_id=None,
+    )
+    app, _ = await make_app()
+    refused = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    assert refused.messages == 0 and len(refused.errors) == 1 and "--workspace" in refused.errors[0]
+    assert (await app.store.counts())["messages"] == 0
+    ok = await import_slack_export(folder, app.bus, workspace_id="T5", progress=False)
+    await app.bus.drain()
+    assert ok.errors == [] and ok.messages == 1
+    row = await app.store.get_message("slack", "T5", "C1:1577836800.000100")
+    assert row is not None and row.permalink == "https://t5.slack.com/archives/C1/p1577836800000100"
+
+
+async def test_a_path_that_is_not_an_export_is_an_error(make_app, tmp_path: Path) -> None:
+    app, _ = await make_app()
+    (tmp_path / "empty").mkdir()
+    not_slack = tmp_path / "photos.zip"
+    with zipfile.ZipFile(not_slack, "w") as zf:
+        zf.writestr("readme.txt", "hi")
+        zf.writestr("data/x.json", "[]")
+    for path in (tmp_path / "empty", not_slack):
+        summary = await import_slack_export(path, app.bus, progress=False)
+        assert summary.messages == 0 and summary.errors and "not a Slack export" in summary.errors[0]
+
+
+async def test_a_folder_holding_the_export_one_level_down_is_read(make_app, tmp_path: Path) -> None:
+    write_export(tmp_path / "download" / "Acme Slack export")
+    app, _ = await make_app()
+    summary = await import_slack_export(tmp_path / "download", app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.errors == [] and summary.messages == 8
+    assert (await app.store.counts())["messages"] == 8
+
+
+async def test_private_flags_inside_channels_json_are_respected(make_app, tmp_path: Path) -> None:
+    folder = write_small_export(
+        tmp_path / "export",
+        [
+            {"id": "C1", "name": "general", "members": ["U1", "U2"]},
+            {"id": "G7", "name": "hr", "is_private": True, "members": ["U1"]},
+            {"id": "G8", "name": "old-group", "is_group": True, "members": ["U1"]},
+            {"id": "G9", "name": "mpdm-u1--u2-1", "is_mpim": True, "members": ["U1", "U2"]},
+        ],
+        {
+            "hr/2020-01-01.json": [{"user": "U1", "text": "salaries", "ts": "1577836800.000100"}],
+            "old-group/2020-01-01.json": [{"user": "U1", "text": "old", "ts": "1577836801.000100"}],
+        },
+    )
+    app, _ = await make_app()
+    summary = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.errors == [] and summary.messages == 2
+    for channel_id, visibility in (("C1", "public"), ("G7", "private"), ("G8", "private"), ("G9", "dm")):
+        row = await app.store.get_channel("slack", "T9", channel_id)
+        assert row is not None and row.visibility == visibility, channel_id
+    assert await app.store.readable_channel_ids("slack", "T9", "U2") == {"C1", "G9"}
+
+
+async def test_reaction_users_given_as_a_string_are_ignored(make_app, tmp_path: Path) -> None:
+    message = {
+        "user": "U1",
+        "text": "hi",
+        "ts": "1577836800.000100",
+        "reactions": [{"name": "tada", "users": "U2", "count": 1}, {"name": "eyes", "users": ["U2"]}],
+    }
+    folder = write_small_export(tmp_path / "export", [{"id": "C1", "name": "general"}], {"general/d.json": [message]})
+    app, _ = await make_app()
+    summary = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.messages == 1 and summary.reactions == 1 and summary.skipped == 0
+    reactions = await app.store.reactions_for("slack", "T9", "C1:1577836800.000100")
+    assert [(r.user_id, r.emoji) for r in reactions] == [("U2", "eyes")]
+
+
+async def test_a_folder_listed_twice_is_imported_once(make_app, tmp_path: Path) -> None:
+    folder = write_small_export(
+        tmp_path / "export",
+        [{"id": "C1", "name": "general"}, {"id": "C2", "name": "general"}],
+        {"general/2020-01-01.json": [{"user": "U1", "text": "hi", "ts": "1577836800.000100"}]},
+    )
+    (folder / "groups.json").write_text(json.dumps([{"id": "G1", "name": "mods", "members": ["U1"]}]))
+    (folder / "channels.json").write_text(
+        json.dumps([{"id": "C1", "name": "general"}, {"id": "C2", "name": "general"}, {"id": "G1", "name": "mods"}])
+    )
+    app, _ = await make_app()
+    summary = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.messages == 1 and summary.channels == 2
+    assert sum("listed more than once" in w for w in summary.warnings) == 2
+    assert (await app.store.counts())["messages"] == 1
+    mods = await app.store.get_channel("slack", "T9", "G1")
+    assert mods is not None and mods.visibility == "private"  # the more private listing wins
+
+
+async def test_a_bad_edit_time_keeps_the_message_and_is_not_counted_skipped(make_app, tmp_path: Path) -> None:
+    message = {"user": "U1", "text": "hi", "ts": "1577836800.000100", "edited": {"user": "U1", "ts": "1e20"}}
+    folder = write_small_export(tmp_path / "export", [{"id": "C1", "name": "general"}], {"general/d.json": [message]})
+    app, _ = await make_app()
+    summary = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.messages == 1 and summary.skipped == 0
+    assert any("edit ignored" in w for w in summary.warnings)
+    row = await app.store.get_message("slack", "T9", "C1:1577836800.000100")
+    assert row is not None and row.edited_ts is None

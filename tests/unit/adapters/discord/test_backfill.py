@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from typer.testing import CliRunner
@@ -149,3 +150,28 @@ def test_import_discord_command_stores_the_guild_history(monkeypatch: pytest.Mon
     report = json.loads(result.stdout[result.stdout.index("{") :])
     assert report["messages"] == 5 and report["guild_id"] == GUILD_ID
     assert "#general: 0 messages" in result.stderr  # progress, per channel
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (aiohttp.ClientConnectionError("Cannot connect to host discord.com:443"), "cannot reach Discord"),
+        (discord.LoginFailure("Improper token has been passed."), "the token was refused"),
+    ],
+)
+@pytest.mark.parametrize("command", [["import", "discord", "--guild", "1"], ["discord", "sync-commands"]])
+def test_discord_commands_fail_in_one_line_when_discord_cannot_be_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error: Exception, says: str, command: list[str]
+) -> None:
+    from discord.http import HTTPClient
+
+    async def refuse(*_: Any, **__: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(HTTPClient, "request", refuse)
+    monkeypatch.setenv("DISCORD_TOKEN", "token")
+    monkeypatch.setenv("GUILDHALL_CONFIG", "/dev/null")
+    monkeypatch.setenv("GUILDHALL_STORE__URL", f"sqlite:///{tmp_path / 'g.db'}")
+    result = CliRunner().invoke(cli_app, command)
+    assert result.exit_code == 1, result.output
+    assert says in result.stderr and "Traceback" not in result.output

@@ -140,3 +140,49 @@ def test_manifest_command_prints_it() -> None:
 
     result = CliRunner().invoke(app, ["slack", "manifest"])
     assert result.exit_code == 0 and "socket_mode_enabled" in result.output
+
+
+async def test_replies_under_a_deleted_or_bot_root_are_fetched(fake: FakeSlackAPI) -> None:
+    fake.history["CGENERAL"] = [
+        # Slack keeps a tombstone where a thread's root was deleted.
+        {
+            "type": "message",
+            "subtype": "tombstone",
+            "text": "This message was deleted.",
+            "user": "USLACKBOT",
+            "ts": "1767600001.000100",
+            "thread_ts": "1767600001.000100",
+            "reply_count": 1,
+        },
+        msg(
+            "1767600002.000100", "digest", user=BOT_USER_ID, bot_id=BOT_ID, thread_ts="1767600002.000100", reply_count=1
+        ),
+    ]
+    fake.replies[("CGENERAL", "1767600001.000100")] = [
+        msg("1767600010.000100", "reply under a deleted root", thread_ts="1767600001.000100"),
+    ]
+    fake.replies[("CGENERAL", "1767600002.000100")] = [
+        msg("1767600002.000100", "digest", user=BOT_USER_ID, bot_id=BOT_ID, thread_ts="1767600002.000100"),
+        msg("1767600012.000100", "reply to the digest", user="UBOB", thread_ts="1767600002.000100"),
+    ]
+    events, report = await collect(fake, ["CGENERAL"])
+    texts = sorted(e.text for e in events if isinstance(e, MessagePosted))
+    assert texts == ["reply to the digest", "reply under a deleted root"]
+    assert report.as_dict()["per_channel"][0]["skipped"] == 2  # the tombstone and our digest: not chat
+
+
+def test_cli_backfill_offline_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from bot.cli import app
+
+    with socket.socket() as sock:  # a local port nothing listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("GUILDHALL_CONFIG", "/dev/null")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("GUILDHALL_SLACK__API_BASE_URL", f"http://127.0.0.1:{port}/api/")
+    monkeypatch.setenv("GUILDHALL_STORE__URL", "sqlite:///:memory:")
+    result = CliRunner().invoke(app, ["import", "slack", "--channel", "C1"])
+    assert result.exit_code == 1
+    assert "cannot reach the Slack Web API" in result.output and "Traceback" not in result.output
