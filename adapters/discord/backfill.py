@@ -136,7 +136,7 @@ class DiscordBackfill:
         parent: discord.TextChannel | discord.ForumChannel | None = None,
     ) -> ChannelProgress:
         progress = ChannelProgress(str(channel.id), name)
-        ref = normalize.channel_ref(parent if parent is not None else channel)
+        ref = normalize.channel_ref(channel, parent=parent)
         try:
             # discord.py pages through ``after`` 100 messages at a time, paced by rate-limit headers.
             async for message in channel.history(limit=None, after=self.since, oldest_first=True):

@@ -54,17 +54,45 @@ def _is_role(target: Any) -> bool:
     return isinstance(target, discord.Object) and target.type is discord.Role
 
 
-def channel_ref(channel: AnyChannel) -> ChannelRef:
-    """The :class:`ChannelRef` of a guild channel, a DM, or (for a thread) its parent channel.
+def is_private_thread(channel: AnyChannel) -> bool:
+    """True for a private thread: only its members (and moderators) read it, not the parent's readers."""
+    return isinstance(channel, discord.Thread) and channel.type is discord.ChannelType.private_thread
+
+
+def private_thread_ref(thread: discord.Thread) -> ChannelRef:
+    """A private thread as a private channel of its own, open to its owner and the members
+    discord.py has cached; the recorder adds everyone who posts in it. Members who only read stay
+    out, so answers and recommendations err on the side of showing less."""
+    members = {str(m.id) for m in thread.members}
+    if thread.owner_id is not None:
+        members.add(str(thread.owner_id))
+    return ChannelRef(
+        Platform.DISCORD,
+        str(thread.guild.id),
+        str(thread.id),
+        thread.name,
+        Visibility.PRIVATE,
+        allowed_user_ids=tuple(sorted(members)),
+    )
+
+
+def channel_ref(channel: AnyChannel, *, parent: AnyChannel | None = None) -> ChannelRef:
+    """The :class:`ChannelRef` of a guild channel, a DM, or (for a public thread) its parent channel.
 
     A channel the @everyone role cannot view is private; the roles and members its permission
-    overwrites let in are kept so retrieval can filter answers by who may read them.
+    overwrites let in are kept so retrieval can filter answers by who may read them. A private
+    thread is a private channel of its own (:func:`private_thread_ref`). ``parent`` stands in for
+    a thread's uncached parent (REST backfill).
     """
     if isinstance(channel, discord.Thread):
-        if channel.parent is None:
-            # The parent is not cached (REST-only backfill, or a gateway cache miss): keep the ids.
-            return ChannelRef(Platform.DISCORD, str(channel.guild.id), str(channel.parent_id))
-        channel = channel.parent
+        if is_private_thread(channel):
+            return private_thread_ref(channel)
+        parent = parent if parent is not None else channel.parent
+        if parent is None:
+            # The parent is not cached (REST-only backfill, or a gateway cache miss): keep the ids,
+            # and never guess public: the next ChannelSeen (guild ready, channel update) says.
+            return ChannelRef(Platform.DISCORD, str(channel.guild.id), str(channel.parent_id), "", Visibility.PRIVATE)
+        channel = parent
     guild = getattr(channel, "guild", None)
     if guild is None:
         if isinstance(channel, (discord.DMChannel, discord.GroupChannel)):
@@ -73,7 +101,9 @@ def channel_ref(channel: AnyChannel) -> ChannelRef:
     name = getattr(channel, "name", "") or ""
     is_forum = isinstance(channel, discord.ForumChannel)
     if not hasattr(channel, "permissions_for") or isinstance(channel, discord.PartialMessageable):
-        return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, is_forum=is_forum)
+        # Who may read it is unknown (an uncached channel): private until a ChannelSeen says otherwise,
+        # as on Slack, so a cache miss can never turn a private channel public in the store.
+        return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PRIVATE, is_forum)
     if channel.permissions_for(guild.default_role).view_channel:
         return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PUBLIC, is_forum)
     roles: list[str] = []
@@ -212,7 +242,9 @@ def thread_created(
         else UserRef(Platform.DISCORD, guild_id, str(thread.owner_id or ""))
     )
     return ThreadCreated(
-        parent=channel_ref(parent),
+        # A private thread's "parent" is itself: its messages and its thread row live in a private
+        # channel of their own, never in the channel everyone reads.
+        parent=private_thread_ref(thread) if is_private_thread(thread) else channel_ref(parent),
         thread_id=str(thread.id),
         title=thread.name,
         author=author,
@@ -225,4 +257,4 @@ def channel_seen(channel: AnyChannel, now: datetime) -> ChannelSeen | None:
     """A :class:`ChannelSeen` for text-bearing guild channels (text, forum, news, voice chat)."""
     if not isinstance(channel, (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel)):
         return None
-    return ChannelSeen(channel_ref(channel), now)
+    return ChannelSeen(channel_ref(channel), now, workspace_name=channel.guild.name or "")

@@ -43,7 +43,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render
 from adapters.slack.commands import AdminFactsCache, register_interactions
-from adapters.slack.conversations import channel_info, members_if_private
+from adapters.slack.conversations import channel_info, channel_members, members_if_private
 from adapters.slack.errors import error_code, log_api_error
 from adapters.slack.identity import fetch_identity
 from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
@@ -72,6 +72,7 @@ from bot.events import (
     SendEphemeral,
     SendMessage,
     UserRef,
+    Visibility,
 )
 from bot.message_ids import slack_ts
 from bot.store import Store
@@ -175,6 +176,7 @@ class SlackAdapter:
         for event_type in EVENT_HANDLERS:
             self.app.event(event_type)(self._on_event)
         self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.event("member_left_channel")(self._on_member_left)
         register_interactions(self.app, publish=self._publish, context_for=self._context_for, admin=self.admin_facts)
 
     def attach(self, bus: EventBus) -> None:
@@ -296,7 +298,8 @@ class SlackAdapter:
         known[channel_id] = ref
         members = await members_if_private(client, ref)
         if members is not None:
-            await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members))
+            name = (await self.identity(client, team_id)).team_name
+            await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members, workspace_name=name))
 
     async def _on_event(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         envelope: EventEnvelope = body  # type: ignore[assignment]
@@ -308,6 +311,26 @@ class SlackAdapter:
         ctx = await self._context_for(client, team_id)
         for inbound in normalize_event(envelope, ctx):
             await self._publish(inbound)
+
+    async def _on_member_left(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Someone left (or was removed from) a channel: re-read a private channel's member list, so
+        the access list stops showing them its messages. Public channels keep no list."""
+        event = body.get("event") or {}
+        channel_id = event.get("channel")
+        if not isinstance(channel_id, str) or not channel_id:
+            log.warning("slack: member_left_channel without a channel id skipped")
+            return
+        team_id = event_team_id(body)
+        await self.learn_channel(client, team_id, channel_id, event.get("channel_type"))
+        ref = self.channels(team_id).get(channel_id)
+        if ref is None or ref.visibility is Visibility.PUBLIC:
+            return
+        members = await channel_members(client, channel_id)
+        if members is None:
+            # Never publish a guessed list (it replaces the stored one); the failure is logged with a hint.
+            log.warning("slack: could not re-read the members of %s after a member left", channel_id)
+            return
+        await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members))
 
     async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         # The Home tab is drawn from the store on every open, so it shows a fresh /optout state.

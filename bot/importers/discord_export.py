@@ -53,6 +53,7 @@ PUBLISH_SLICE = 200  # events per publish_many: about one Slack day file
 CHAT_TYPES = frozenset({"Default", "Reply", "ThreadStarterMessage"})
 THREAD_CHANNEL_TYPES = frozenset({"GuildPublicThread", "GuildPrivateThread", "GuildNewsThread"})
 DM_CHANNEL_TYPES = frozenset({"DirectTextChat", "DirectGroupTextChat"})
+PRIVATE_THREAD_TYPE = "GuildPrivateThread"
 
 
 class DiscordExportError(Exception):
@@ -86,8 +87,12 @@ def events_from_export(data: Any, name: str, summary: ImportSummary) -> list[Eve
     visibility = Visibility.DM if ctype in DM_CHANNEL_TYPES else Visibility.PUBLIC
     parent_id = str(channel.get("categoryId") or cid) if is_thread else cid
     parent_name = str(channel.get("category") or "") if is_thread else str(channel.get("name") or cid)
+    if ctype == PRIVATE_THREAD_TYPE:
+        # Readable only by its members, not by everyone who reads the parent: a channel of its own,
+        # private, open to the members who posted in it (the recorder grants each author).
+        parent_id, parent_name, visibility = cid, str(channel.get("name") or cid), Visibility.PRIVATE
     parent = ChannelRef(Platform.DISCORD, gid, parent_id, parent_name, visibility)
-    events: list[Event] = [ChannelSeen(parent)]
+    events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""))]
     valid: list[dict[str, Any]] = []
     for index, raw in enumerate(messages):
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("author"), dict):

@@ -304,6 +304,8 @@ async def test_private_channel_without_type_is_looked_up_and_not_public(slack: H
     # members who never posted can still find what was said there; outsiders cannot
     assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UCAROL")
     assert "GSECRET" not in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UMALLORY")
+    # auth.test's team name names the community (digest headers, reports)
+    assert await slack.app.store.db.fetchone("SELECT name FROM workspaces WHERE platform = 'slack'") == ("Acme",)
 
 
 async def test_unreadable_member_list_never_empties_a_private_access_list(slack: Harness) -> None:
@@ -314,6 +316,28 @@ async def test_unreadable_member_list_never_empties_a_private_access_list(slack:
     assert "GSECRET" in readable
     row = await slack.app.store.get_channel("slack", TEAM_ID, "GSECRET")
     assert row is not None and row.visibility == "private"
+
+
+async def test_a_member_who_leaves_a_private_channel_stops_reading_it(slack: Harness) -> None:
+    """member_left_channel re-reads the private channel's members: whoever left no longer gets
+    answers from it; a public channel keeps no list, and a failed re-read changes nothing."""
+    await slack.dispatch(envelope(message_event("deploy key rotated", channel="GSECRET", channel_type="group")))
+    assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UCAROL")
+    slack.fake.members["GSECRET"] = ["UALICE", "UBOB"]
+    left = {"type": "member_left_channel", "user": "UCAROL", "channel": "GSECRET", "channel_type": "G", "team": TEAM_ID}
+    await slack.dispatch(envelope(left, event_id="EvLeft1"))
+    await slack.app.bus.drain()
+    assert "GSECRET" not in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UCAROL")
+    assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UALICE")
+    slack.fake.members["GSECRET"] = ["UALICE"]
+    slack.fake.fail("conversations.members", "ratelimited")
+    await slack.dispatch(envelope({**left, "user": "UBOB"}, event_id="EvLeft2"))
+    await slack.app.bus.drain()
+    assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UBOB")  # unknown: kept
+    calls = len(slack.fake.calls_to("conversations.members"))
+    await slack.dispatch(envelope({**left, "channel": "CHELP", "channel_type": "C"}, event_id="EvLeft3"))
+    await slack.app.bus.drain()
+    assert len(slack.fake.calls_to("conversations.members")) == calls  # public: nothing to re-read
 
 
 async def test_reactions_members_and_clicks(slack: Harness) -> None:

@@ -121,6 +121,41 @@ async def test_replies_threads_and_system_messages(make_app, tmp_path: Path) -> 
     title = await store.db.fetchone("SELECT title FROM threads WHERE thread_id = ?", ("T1",))
     assert title == ("flaky tests",)
     assert await store.get_user("discord", "G1", "40") is not None  # the join
+    assert await store.db.fetchone("SELECT name FROM workspaces WHERE workspace_id = 'G1'") == ("Guild",)
+
+
+async def test_a_private_thread_is_readable_only_by_its_members(make_app, tmp_path: Path) -> None:
+    """A private thread under a public channel is not the channel's: whoever reads #general must
+    not read (nor get answers from) it; the members who posted in it may."""
+    channel_file = tmp_path / "general.json"
+    channel_file.write_text(
+        json.dumps(export({"id": "C1", "type": "GuildTextChat", "name": "general"}, [msg("1", "00", ANA, "hi all")]))
+    )
+    secret = tmp_path / "secret.json"
+    secret.write_text(
+        json.dumps(
+            export(
+                {"id": "T9", "type": "GuildPrivateThread", "categoryId": "C1", "category": "general", "name": "ops"},
+                [msg("91", "10", ANA, "the staging password is hunter2"), msg("92", "11", BOB, "rotated it")],
+            )
+        )
+    )
+    app, _ = await make_app()
+    await import_discord_export([channel_file, secret], app.bus, progress=False)
+    await app.bus.drain()
+    store = app.store
+    stored = await store.get_message("discord", "G1", "91")
+    assert stored is not None and stored.channel_id == "T9" and stored.thread_id == "T9"
+    channel = await store.get_channel("discord", "G1", "T9")
+    assert channel is not None and channel.visibility == "private"
+    public = await store.get_channel("discord", "G1", "C1")
+    assert public is not None and public.visibility == "public"  # the parent stays as it was
+    assert "T9" in await store.readable_channel_ids("discord", "G1", "10")
+    assert "T9" in await store.readable_channel_ids("discord", "G1", "20")
+    outsider = await store.readable_channel_ids("discord", "G1", "77")
+    assert "C1" in outsider and "T9" not in outsider
+    thread = await store.db.fetchone("SELECT channel_id, title FROM threads WHERE thread_id = ?", ("T9",))
+    assert thread == ("T9", "ops")
 
 
 @pytest.mark.parametrize(

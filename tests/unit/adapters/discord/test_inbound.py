@@ -222,12 +222,50 @@ async def test_thread_in_a_text_channel_is_not_a_forum_post(env: Env) -> None:
     assert created.author.user_id == ALICE_ID
 
 
+async def test_a_private_thread_is_a_private_channel_of_its_own(env: Env) -> None:
+    """A private thread (type 12) under #general is not readable by everyone who reads #general:
+    its messages are recorded in a private channel open to its owner and the members who post."""
+    thread_id = next_id()
+    private = {**thread_payload(thread_id, GENERAL_ID, "incident", ALICE_ID), "type": 12, "newly_created": True}
+    feed(env.client, "THREAD_CREATE", private)
+    feed(env.client, "MESSAGE_CREATE", message_payload(thread_id, "the db password leaked, rotating"))
+    await drain(env.app)
+    [created] = env.seen.of(ThreadCreated)
+    [posted] = env.seen.of(MessagePosted)
+    for ref in (created.parent, posted.channel):
+        assert ref.channel_id == thread_id and ref.visibility is Visibility.PRIVATE
+    assert ALICE_ID in created.parent.allowed_user_ids and posted.thread_id == thread_id
+    store = env.app.store
+    assert thread_id in await store.readable_channel_ids("discord", GUILD_ID, ALICE_ID)  # the owner
+    assert thread_id in await store.readable_channel_ids("discord", GUILD_ID, posted.author.user_id)
+    outsider = await store.readable_channel_ids("discord", GUILD_ID, next_id())
+    assert thread_id not in outsider
+    general = await store.get_channel("discord", GUILD_ID, GENERAL_ID)
+    assert general is None or general.visibility == "public"  # the parent is untouched
+
+
 async def test_delete_in_an_uncached_channel_keeps_the_guild(env: Env) -> None:
     unknown = next_id()
     feed(env.client, "MESSAGE_DELETE", {"id": next_id(), "channel_id": unknown, "guild_id": GUILD_ID})
     await drain(env.app)
     [deleted] = env.seen.of(MessageDeleted)
     assert deleted.channel.workspace_id == GUILD_ID and deleted.channel.channel_id == unknown
+    assert deleted.channel.visibility is Visibility.PRIVATE  # who reads it is unknown: never guessed public
+
+
+async def test_a_message_in_an_uncached_channel_never_makes_it_public(env: Env) -> None:
+    """A gateway cache miss must not turn a private channel public in the store: an unknown
+    channel is private until a ChannelSeen (guild ready, channel update) says otherwise."""
+    unknown = next_id()
+    await env.app.store.set_channel_access("discord", GUILD_ID, unknown, user_ids=[BOB_ID])
+    feed(env.client, "MESSAGE_CREATE", message_payload(unknown, "payroll numbers attached"))
+    await drain(env.app)
+    [posted] = env.seen.of(MessagePosted)
+    assert posted.channel.channel_id == unknown and posted.channel.visibility is Visibility.PRIVATE
+    row = await env.app.store.get_channel("discord", GUILD_ID, unknown)
+    assert row is not None and row.visibility == "private"
+    outsider = await env.app.store.readable_channel_ids("discord", GUILD_ID, next_id())
+    assert unknown not in outsider
 
 
 async def test_slash_command_options_and_admin_facts(env: Env) -> None:

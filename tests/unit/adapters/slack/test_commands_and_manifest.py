@@ -59,7 +59,7 @@ def test_manifest_scopes_events_and_commands_match_the_code() -> None:
     commands = [c["command"] for c in MANIFEST["features"]["slash_commands"]]
     assert commands == list(SLASH_COMMANDS)
     events = {e.split(".")[0] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]}
-    assert events == {*EVENT_HANDLERS, "app_home_opened"}
+    assert events == {*EVENT_HANDLERS, "app_home_opened", "member_left_channel"}
 
 
 def test_every_command_a_brain_registers_has_a_slack_slash_command() -> None:
