@@ -228,7 +228,8 @@ class CoreBrain(Brain):
                 "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
             )
             await tx.execute(
-                "UPDATE users SET name = '' WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+                "UPDATE users SET name = '', tz = NULL WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+                (p, ws, uid),
             )
             # A thread's title is its author's words (a forum post's subject, a Discord thread name).
             counts["thread_titles"] = await tx.execute(

@@ -108,13 +108,20 @@ class WorkspaceRef:
 @_fast_init
 @dataclass(frozen=True, slots=True)
 class UserRef:
-    """A member of a workspace."""
+    """A member of a workspace.
+
+    ``tz`` is the member's IANA time zone ("America/Los_Angeles") when the platform tells us (Slack's
+    ``users.info``); empty when unknown (Discord never does).
+    """
 
     platform: Platform
     workspace_id: str
     user_id: str
     name: str = ""
     is_bot: bool = False
+    # Not part of equality or the hash: a profile fact, not identity. The same member seen once
+    # with a users.info lookup and once without must still be one member (sets, dict keys).
+    tz: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
@@ -178,12 +185,18 @@ def citations_heading(citations: Sequence[Citation]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """An interactive button (Slack Block Kit / Discord component); clicks come back as ButtonClicked."""
+    """An interactive button (Slack Block Kit / Discord component); clicks come back as ButtonClicked.
+
+    ``url``: a page the click should open (a recommended thread). Slack opens it and still sends the
+    click; on Discord a link button sends no interaction, so the adapter keeps a normal button and
+    the brain answers the click with the link (see ``brain.recommend.brain.RecommendBrain.on_click``).
+    """
 
     action_id: str
     label: str
     value: str = ""
     style: str = "default"
+    url: str = ""
 
 
 class Event:
@@ -386,11 +399,16 @@ class ThreadCreated(InboundEvent):
 
 @dataclass(frozen=True, slots=True)
 class ChannelSeen(InboundEvent):
-    """An adapter learned a channel's name, visibility or access list (guild cache, channels.json)."""
+    """An adapter learned a channel's name, visibility or access list (guild cache, channels.json).
+
+    ``workspace_name``: the guild's / team's name when the adapter knows it (empty keeps the stored
+    one); digests and reports name the community with it.
+    """
 
     channel: ChannelRef
     ts: datetime = field(default_factory=utcnow)
     member_ids: tuple[str, ...] = ()
+    workspace_name: str = ""
 
     @property
     def event_id(self) -> str:

@@ -15,6 +15,7 @@ from bot.clock import to_epoch
 from bot.events import (
     ChannelRef,
     ChannelSeen,
+    CommandInvoked,
     Event,
     MemberJoined,
     MessageDeleted,
@@ -41,6 +42,8 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     MemberJoined,
     ThreadCreated,
     ChannelSeen,
+    # Only for the member's time zone: Slack's users.info lookup of a slash command reveals it.
+    CommandInvoked,
 )
 
 _UPSERT_THREAD = """
@@ -204,7 +207,11 @@ class Recorder:
         )
         await self._store.upsert_channels(channels.values(), tx=tx)
         await self._store.upsert_users(
-            (UserRow(a.platform.value, a.workspace_id, a.user_id, a.name, a.is_bot) for a in authors.values()), tx=tx
+            (
+                UserRow(a.platform.value, a.workspace_id, a.user_id, a.name, a.is_bot, a.tz or None)
+                for a in authors.values()
+            ),
+            tx=tx,
         )
         if access:
             await tx.executemany(
@@ -221,7 +228,9 @@ class Recorder:
         if isinstance(event, MemberJoined):
             u = event.user
             name = "" if u in self.forgotten else u.name  # a forgotten member's name is not stored again
-            await store.upsert_users([UserRow(u.platform.value, u.workspace_id, u.user_id, name, u.is_bot)], tx=tx)
+            # None (not "") when unknown: the upsert then keeps a zone learned earlier.
+            tz = None if u in self.forgotten else u.tz or None
+            await store.upsert_users([UserRow(u.platform.value, u.workspace_id, u.user_id, name, u.is_bot, tz)], tx=tx)
             if event.channel is not None:
                 await store.upsert_channels([_channel_row(event.channel)], tx=tx)
                 if event.channel.visibility is not Visibility.PUBLIC:
@@ -235,6 +244,17 @@ class Recorder:
                     )
         elif isinstance(event, ThreadCreated):
             await store.upsert_channels([_channel_row(event.parent)], tx=tx)
+            if event.parent.visibility is not Visibility.PUBLIC:
+                # A private thread (Discord) is its own channel: its starter and known members may read it.
+                await store.set_channel_access(
+                    event.platform.value,
+                    event.parent.workspace_id,
+                    event.parent.channel_id,
+                    user_ids={*event.parent.allowed_user_ids, event.author.user_id} - {""},
+                    role_ids=event.parent.allowed_role_ids,
+                    replace=False,
+                    tx=tx,
+                )
             await store.upsert_thread(
                 event.platform.value,
                 event.parent.workspace_id,
@@ -246,9 +266,16 @@ class Recorder:
                 is_forum_post=event.is_forum_post,
                 tx=tx,
             )
+        elif isinstance(event, CommandInvoked):
+            u = event.user
+            if u.tz and u not in self.forgotten:
+                # The empty name keeps the stored one (the payload's is a handle, not a display name).
+                await store.upsert_users(
+                    [UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, u.tz)], tx=tx
+                )
         elif isinstance(event, ChannelSeen):
             ch = event.channel
-            await store.upsert_workspace(ch.platform.value, ch.workspace_id, tx=tx)
+            await store.upsert_workspace(ch.platform.value, ch.workspace_id, event.workspace_name, tx=tx)
             await store.upsert_channels([_channel_row(ch)], tx=tx)
             if ch.visibility is not Visibility.PUBLIC or ch.allowed_role_ids or event.member_ids:
                 await store.set_channel_access(

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from bot.clock import Clock
 from bot.tasks import cancel_until_done
@@ -45,13 +45,18 @@ class Schedule:
         if self.interval is not None:
             return now + self.interval
         assert self.at is not None
-        local = now.astimezone(tz)
-        candidate = datetime.combine(local.date(), self.at, tzinfo=tz)
-        for _ in range(8 if self.weekday is not None else 2):
-            if candidate > local and (self.weekday is None or candidate.weekday() == self.weekday):
-                return candidate
-            candidate = datetime.combine(candidate.date() + timedelta(days=1), self.at, tzinfo=tz)
-        return candidate
+        # Compared as instants (UTC), never as wall clocks: aware datetimes sharing a tzinfo compare
+        # by wall clock and ignore ``fold``, so on the autumn change 01:30 EDT looked later than
+        # 01:20 EST (and the job ran twice), and a spring-forward gap time was misjudged.
+        after = now.astimezone(UTC)
+        day = now.astimezone(tz).date() - timedelta(days=1)  # a gap time may land after midnight
+        for _ in range(10 if self.weekday is not None else 4):
+            candidate = datetime.combine(day, self.at, tzinfo=tz)
+            if candidate.astimezone(UTC) > after and (self.weekday is None or day.weekday() == self.weekday):
+                # A time the spring change skipped runs at the instant it maps to (02:30 -> 03:30).
+                return candidate.astimezone(UTC).astimezone(tz)
+            day += timedelta(days=1)
+        raise AssertionError("unreachable: every day has its run within ten days")
 
 
 def parse_hhmm(text: str) -> time:

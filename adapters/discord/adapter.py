@@ -45,6 +45,7 @@ from bot.events import (
     SendEphemeral,
     SendMessage,
     UserRef,
+    Visibility,
 )
 
 log = logging.getLogger(__name__)
@@ -323,10 +324,12 @@ class DiscordAdapter:
         return self.client.user.id if self.client.user is not None else None
 
     def _channel_ref(self, channel_id: int, guild_id: int | None) -> ChannelRef:
-        """The channel of a raw event; an uncached one keeps the event's guild id."""
+        """The channel of a raw event; an uncached one keeps the event's guild id, and is never
+        guessed public (a DM outside a guild, else private until a ChannelSeen says)."""
         channel = self.client.get_channel(channel_id)
         if channel is None:
-            return ChannelRef(Platform.DISCORD, normalize.workspace_id_from(guild_id), str(channel_id))
+            visibility = Visibility.DM if guild_id is None else Visibility.PRIVATE
+            return ChannelRef(Platform.DISCORD, normalize.workspace_id_from(guild_id), str(channel_id), "", visibility)
         return normalize.channel_ref(channel)
 
     # -- inbound ------------------------------------------------------------------------------
@@ -635,9 +638,10 @@ class DiscordAdapter:
                 if first and reference is not None:
                     kwargs["reference"] = reference
                 if last:
-                    embed = render.citations_embed(citations)
-                    if embed is not None:
-                        kwargs["embed"] = embed
+                    # Every pick of a digest, over several embeds if need be (never "…and N more").
+                    embeds = render.citations_embeds(citations)
+                    if embeds:
+                        kwargs["embeds"] = embeds
                     if attachments:
                         kwargs["files"] = render.files(attachments)
                     view = render.buttons_view(buttons)

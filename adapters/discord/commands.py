@@ -54,9 +54,16 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
         await run(interaction, "ask", [("question", question)])
 
     @tree.command(name="recommend", description="Threads you might like")
-    @app_commands.describe(daily="Turn your daily digest of recommendations on or off")
-    async def recommend(interaction: discord.Interaction, daily: OnOff | None = None) -> None:
-        await run(interaction, "recommend", [("daily", daily or "")], f"daily {daily}" if daily else "")
+    @app_commands.describe(
+        daily="Turn your daily digest of recommendations on or off",
+        # Discord tells bots no member's time zone: the member names it.
+        tz="Your time zone for the digest: Area/City (Europe/Berlin), show or reset",
+    )
+    async def recommend(
+        interaction: discord.Interaction, daily: OnOff | None = None, tz: app_commands.Range[str, 1, 64] | None = None
+    ) -> None:
+        text = f"daily {daily}" if daily else f"tz {tz.strip()}" if tz else ""
+        await run(interaction, "recommend", [("daily", daily or ""), ("tz", tz or "")], text)
 
     @tree.command(name="leaderboard", description="Most helpful members")
     @app_commands.describe(period="Time window (default: week)", channel="Only this channel")

@@ -17,6 +17,8 @@ from bot.markdown_split import split_message as split_message  # re-exported: th
 
 MESSAGE_LIMIT = 2000  # split_message's default
 EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_TOTAL_LIMIT = 6000  # all embeds of one message together (titles, descriptions, fields ...)
+EMBEDS_PER_MESSAGE = 10
 # @everyone/@here and role mentions (<@&id>) would ping whole communities; a zero-width space after
 # the @ keeps the text readable while Discord no longer parses it as a mention.
 _MASS_MENTION = re.compile(r"@(everyone|here)")
@@ -42,14 +44,56 @@ def citations_embed(citations: Sequence[Citation]) -> discord.Embed | None:
     """One embed listing the numbered sources as links; ``None`` when there are none."""
     if not citations:
         return None
-    lines = []
-    for c in citations:
-        title = neutralize_mentions(c.title or c.url or f"source {c.number}").replace("]", ")")
-        line = f"**[{c.number}]** [{title}]({c.url})" if c.url else f"**[{c.number}]** {title}"
-        if c.note:
-            line += f" — {neutralize_mentions(c.note)}"
-        lines.append(line)
+    lines = [_citation_line(c) for c in citations]
     return discord.Embed(title=citations_heading(citations) or None, description=_whole_lines(lines))
+
+
+def _citation_line(c: Citation, clip: int | None = None) -> str:
+    """One numbered line; ``clip`` bounds the title and the note (the link is never cut)."""
+    title = _clip(neutralize_mentions(c.title or c.url or f"source {c.number}").replace("]", ")"), clip)
+    line = f"**[{c.number}]** [{title}]({c.url})" if c.url else f"**[{c.number}]** {title}"
+    if c.note:
+        line += f" — {_clip(neutralize_mentions(c.note), clip)}"
+    return line
+
+
+def _clip(text: str, clip: int | None) -> str:
+    return text if clip is None or len(text) <= clip else text[: clip - 1].rstrip() + "…"
+
+
+# Ever shorter titles and notes, until every line fits in one message's embeds.
+_CLIPS: tuple[int | None, ...] = (None, 120, 90, 70, 55, 40, 30, 20, 12)
+
+
+def citations_embeds(citations: Sequence[Citation]) -> list[discord.Embed]:
+    """The numbered sources as embeds of one message, every line whole and present.
+
+    One embed holds 4096 characters of description, but a message holds 10 embeds and 6000
+    characters in all: a 25-pick digest is split over embeds, and when the lines are longer than
+    the message allows, titles and notes are shortened (links never) rather than picks dropped:
+    the brain recorded every pick as shown. Only a list that cannot fit even then is cut, with
+    "…and N more" (:func:`citations_embed`).
+    """
+    if not citations:
+        return []
+    heading = citations_heading(citations) or None
+    budget = EMBED_TOTAL_LIMIT - len(heading or "")
+    for clip in _CLIPS:
+        lines = [_citation_line(c, clip) for c in citations]
+        if sum(len(line) + 1 for line in lines) > budget or max(map(len, lines)) > EMBED_DESCRIPTION_LIMIT:
+            continue
+        groups: list[list[str]] = [[]]
+        for line in lines:
+            if groups[-1] and len("\n".join([*groups[-1], line])) > EMBED_DESCRIPTION_LIMIT:
+                groups.append([])
+            groups[-1].append(line)
+        if len(groups) <= EMBEDS_PER_MESSAGE:
+            return [
+                discord.Embed(title=heading if i == 0 else None, description="\n".join(group))
+                for i, group in enumerate(groups)
+            ]
+    embed = citations_embed(citations)
+    return [embed] if embed is not None else []
 
 
 def _whole_lines(lines: Sequence[str], limit: int = EMBED_DESCRIPTION_LIMIT) -> str:

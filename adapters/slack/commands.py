@@ -52,6 +52,7 @@ class AdminFacts:
 
     is_platform_admin: bool
     role_ids: tuple[str, ...]
+    tz: str = ""  # users.info ``tz`` (IANA name), for the member's digest hour
 
 
 class AdminFactsCache:
@@ -69,29 +70,33 @@ class AdminFactsCache:
         self._groups = tuple(admin_usergroup_ids)
         self._ttl = ttl
         self._now = now
-        self._users: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._users: dict[tuple[str, str], tuple[float, bool, str]] = {}
         self._group_members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self.api_calls = 0
 
     async def facts(self, client: AsyncWebClient, team_id: str, user_id: str) -> AdminFacts:
         """Admin facts for a member; API failures count as "not an admin" (fail closed)."""
-        return AdminFacts(await self._is_admin(client, team_id, user_id), await self._roles(client, team_id, user_id))
+        admin, tz = await self._user_info(client, team_id, user_id)
+        return AdminFacts(admin, await self._roles(client, team_id, user_id), tz)
 
-    async def _is_admin(self, client: AsyncWebClient, team_id: str, user_id: str) -> bool:
+    async def _user_info(self, client: AsyncWebClient, team_id: str, user_id: str) -> tuple[bool, str]:
+        """``(is admin or owner, time zone)`` from ``users.info``."""
         key = (team_id, user_id)
         cached = self._users.get(key)
         if cached and self._now() - cached[0] < self._ttl:
-            return cached[1]
+            return cached[1], cached[2]
         self.api_calls += 1
         try:
             resp = await client.users_info(user=user_id)
         except SlackApiError as exc:
             log_api_error("users.info", exc)
-            return False
+            return False, ""
         member: dict[str, Any] = resp.get("user") or {}
         admin = bool(member.get("is_admin") or member.get("is_owner") or member.get("is_primary_owner"))
-        self._users[key] = (self._now(), admin)
-        return admin
+        tz = member.get("tz")
+        tz = tz if isinstance(tz, str) else ""
+        self._users[key] = (self._now(), admin, tz)
+        return admin, tz
 
     async def _roles(self, client: AsyncWebClient, team_id: str, user_id: str) -> tuple[str, ...]:
         found = []
@@ -124,7 +129,9 @@ def register_interactions(
         user_id = payload.get("user_id", "")
         facts = await admin.facts(client, team_id, user_id) if user_id else AdminFacts(False, ())
         ctx = await context_for(client, team_id)
-        cmd = normalize_command(payload, ctx, is_platform_admin=facts.is_platform_admin, role_ids=facts.role_ids)
+        cmd = normalize_command(
+            payload, ctx, is_platform_admin=facts.is_platform_admin, role_ids=facts.role_ids, tz=facts.tz
+        )
         if cmd is None:
             log.warning("slash command without user/channel ignored: %s", payload.get("command"))
             return

@@ -25,4 +25,5 @@ async def fetch_identity(client: AsyncWebClient, team_id: str = "") -> SlackIden
         bot_user_id=str(resp.get("user_id") or ""),
         bot_id=str(resp.get("bot_id") or ""),
         team_url=str(resp.get("url") or ""),
+        team_name=str(resp.get("team") or ""),
     )

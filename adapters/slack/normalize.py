@@ -76,6 +76,7 @@ class SlackIdentity:
     bot_user_id: str = ""
     bot_id: str = ""
     team_url: str = ""
+    team_name: str = ""
 
 
 @dataclass(slots=True)
@@ -334,7 +335,16 @@ def _team_join(event: dict[str, Any], ctx: NormalizeContext, event_time: datetim
     if ts is None:
         return []
     name = str(member.get("real_name") or member.get("name") or "")
-    user = UserRef(SLACK, ctx.identity.team_id, str(member["id"]), name, bool(member.get("is_bot")))
+    # team_join carries the users.info object: its IANA ``tz`` sets the member's digest hour.
+    tz = member.get("tz")
+    user = UserRef(
+        SLACK,
+        ctx.identity.team_id,
+        str(member["id"]),
+        name,
+        bool(member.get("is_bot")),
+        tz if isinstance(tz, str) else "",
+    )
     return [MemberJoined(user=user, ts=ts)]
 
 
@@ -475,8 +485,12 @@ def normalize_command(
     is_platform_admin: bool = False,
     role_ids: Sequence[str] = (),
     now: datetime | None = None,
+    tz: str = "",
 ) -> CommandInvoked | None:
-    """A slash command's form payload -> :class:`CommandInvoked`; None when ids are missing."""
+    """A slash command's form payload -> :class:`CommandInvoked`; None when ids are missing.
+
+    ``tz``: the member's time zone from ``users.info`` (the payload has none), recorded for digests.
+    """
     user_id, channel_id = payload.get("user_id"), payload.get("channel_id")
     command = payload.get("command")
     if not (user_id and channel_id and command) or not all(isinstance(v, str) for v in (user_id, channel_id, command)):
@@ -492,7 +506,7 @@ def normalize_command(
     interaction_id = payload.get("trigger_id") or f"{channel_id}:{user_id}:{command}:{payload.get('text', '')}"
     return CommandInvoked(
         name=name,
-        user=UserRef(SLACK, team, user_id, payload.get("user_name", "")),
+        user=UserRef(SLACK, team, user_id, payload.get("user_name", ""), tz=tz),
         channel=channel,
         interaction_id=interaction_id,
         ts=now or datetime.now(UTC),

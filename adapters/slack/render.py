@@ -22,6 +22,7 @@ FALLBACK_LIMIT = 3000  # the notification text; Slack truncates ``text`` at 40k 
 BUTTONS_PER_BLOCK = 25  # actions block elements
 _BUTTON_LABEL = 75
 _BUTTON_VALUE = 2000
+_BUTTON_URL = 3000  # Block Kit button url limit
 _ACTION_ID = 255
 # A member mention: <@U123> or <@U123|name> (W ids: Enterprise Grid).
 _MEMBER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -136,6 +137,10 @@ def button_elements(buttons: Sequence[Button]) -> list[dict[str, Any]]:
         }
         if b.value:
             element["value"] = b.value[:_BUTTON_VALUE]
+        if b.url and len(b.url) <= _BUTTON_URL:
+            # Slack opens the link and still sends block_actions, so the click stays feedback.
+            # (A longer url would make Slack refuse the whole message: the button then only reports.)
+            element["url"] = b.url
         if b.style in ("primary", "danger"):
             element["style"] = b.style
         out.append(element)

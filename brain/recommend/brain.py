@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import math
 import zlib
 from collections import Counter
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 import numpy as np
 
@@ -56,6 +57,9 @@ WINDOW_JOIN_S = 86400.0
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
 DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
+TZ_KEY = "tz"  # the member's own time zone (`/recommend tz`), over the platform's (users.tz)
+
+log = logging.getLogger(__name__)
 
 
 class RecommendBrain(Brain):
@@ -71,11 +75,14 @@ class RecommendBrain(Brain):
         self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot, frozenset[str]]] = {}
 
     # -- members ask --------------------------------------------------------------------------
-    @command("recommend", description="Threads you might like", usage="[daily on|off]")
+    @command("recommend", description="Threads you might like", usage="[daily on|off | tz [Area/City|reset]]")
     async def recommend_cmd(self, cmd: CommandInvoked) -> CommandResult:
-        """``/recommend`` lists threads (ephemeral); ``/recommend daily on|off`` sets the digest."""
+        """``/recommend`` lists threads (ephemeral); ``/recommend daily on|off`` sets the digest;
+        ``/recommend tz [Area/City|reset]`` shows or sets the time zone of the digest hour."""
         store, u = self.ctx.store, cmd.user
         args = cmd.text.split()
+        if args and args[0].lower() == "tz":
+            return await self._tz_cmd(u, args[1:])
         if args and args[0].lower() == "daily":
             if len(args) != 2 or args[1].lower() not in ("on", "off"):
                 return CommandResult("Usage: /recommend daily on|off")
@@ -83,7 +90,7 @@ class RecommendBrain(Brain):
             await store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, DIGEST_KEY, on)
             return CommandResult(render_prompt("recommend_daily_set", state="on" if on else "off"))
         if args:
-            return CommandResult("Usage: /recommend [daily on|off]")
+            return CommandResult("Usage: /recommend [daily on|off | tz [Area/City|reset]]")
         if await store.is_opted_out(u.platform.value, u.workspace_id, u.user_id):
             return CommandResult(
                 "You opted out of profiling, so there are no personal recommendations. Use /optin to turn them back on."
@@ -95,6 +102,32 @@ class RecommendBrain(Brain):
         recs = await self.recommend(u, k=int(size), role_ids=cmd.role_ids)
         text, citations, buttons = render(recs)
         return CommandResult(text, citations=citations, buttons=buttons, data={"items": [r.thread_id for r in recs]})
+
+    async def _tz_cmd(self, u: UserRef, args: list[str]) -> CommandResult:
+        """``/recommend tz``: show the zone; ``tz Area/City`` sets it; ``tz reset`` clears it."""
+        store = self.ctx.store
+        p, ws, uid = u.platform.value, u.workspace_id, u.user_id
+        if len(args) > 1:
+            return CommandResult("Usage: /recommend tz [Area/City|reset]")
+        if not args or args[0].lower() == "show":  # "show": Discord's tz option cannot be left empty
+            own = await store.get_member_setting(p, ws, uid, TZ_KEY)
+            row = await store.get_user(p, ws, uid)
+            known = own or (row.tz if row is not None else None)
+            if isinstance(known, str) and known:
+                return CommandResult(render_prompt("recommend_tz_show", tz=known))
+            return CommandResult(render_prompt("recommend_tz_unset", tz=self.ctx.settings.tz.key))
+        if args[0].lower() == "reset":
+            # "" (not a deleted row): the digest then falls back to the platform's zone (users.tz).
+            await store.set_member_setting(p, ws, uid, TZ_KEY, "")
+            return CommandResult(render_prompt("recommend_tz_reset", tz=self.ctx.settings.tz.key))
+        # Matched case-insensitively ("europe/berlin"), stored as tzdata spells it. Only names in
+        # tzdata's list: ZoneInfo() would also open "America" (a folder) or a path-like name.
+        zones = {z.lower(): z for z in available_timezones()}
+        name = zones.get(args[0].lower())
+        if name is None:
+            return CommandResult(render_prompt("recommend_tz_invalid", tz=args[0][:64]))
+        await store.set_member_setting(p, ws, uid, TZ_KEY, name)
+        return CommandResult(render_prompt("recommend_tz_set", tz=name))
 
     @command(
         "guildhall digest",
@@ -169,14 +202,40 @@ class RecommendBrain(Brain):
 
     @listen(ButtonClicked)
     async def on_click(self, event: ButtonClicked) -> None:
-        """``recommend.open.N`` clicks are recorded and boost that channel later."""
+        """``recommend.open.N`` clicks are recorded and boost that channel later; where the button
+        itself opens nothing, the click is answered with the thread's link."""
         if not event.action_id.startswith(OPEN_ACTION) or "|" not in event.value:
             return
         channel_id, _, thread_id = event.value.partition("|")
         # A digest sent before Slack ids named their channel holds the bare thread ts.
         thread_id = qualified(event.platform.value, channel_id, thread_id)
-        if channel_id and thread_id and not await self._opted_out(event.user):
+        if not (channel_id and thread_id):
+            return
+        if not await self._opted_out(event.user):
             await self._record_feedback(event.user, thread_id, channel_id, "clicked", event.ts.timestamp())
+        # Slack opens the button's url itself (and still reports the click). A Discord link button
+        # would report nothing, so Discord keeps a plain button and the link comes back privately:
+        # the click stays feedback and still opens the thread in one more tap.
+        if event.platform is Platform.SLACK:
+            return
+        url = await self._permalink(event.platform.value, event.user.workspace_id, thread_id)
+        if url:
+            await self.ctx.ephemeral(
+                event.channel,
+                event.user,
+                render_prompt("recommend_open_link", url=url),
+                response_ref=event.response_ref,
+            )
+
+    async def _permalink(self, p: str, ws: str, thread_id: str) -> str:
+        """The link of a recommended conversation: its opening message's (a Discord thread
+        started from a message, a Slack root, a window's first message), else its first reply's."""
+        row = await self.ctx.store.db.fetchone(
+            "SELECT permalink FROM messages WHERE platform = ? AND workspace_id = ? "
+            "AND (message_id = ? OR thread_id = ?) AND deleted = 0 AND permalink <> '' ORDER BY ts LIMIT 1",
+            (p, ws, thread_id, thread_id),
+        )
+        return str(row[0]) if row else ""
 
     async def _exploration_share(self, platform: str, workspace_id: str) -> float:
         # `/guildhall config set exploration_share X` overrides recommend.exploration_share per workspace.
@@ -213,7 +272,7 @@ class RecommendBrain(Brain):
             return await self._send_due_digests(force=force, only=only)
 
     async def _send_due_digests(self, *, force: bool, only: tuple[str, str] | None) -> int:
-        store, settings = self.ctx.store, self.ctx.settings
+        store = self.ctx.store
         rows = await store.db.fetchall(
             "SELECT platform, workspace_id, user_id, name, tz FROM users WHERE is_bot = 0 ORDER BY user_id"
         )
@@ -222,44 +281,65 @@ class RecommendBrain(Brain):
         for platform, ws, user_id, name, tz_name in rows:
             if only is not None and (platform, ws) != only:
                 continue
-            default_on = await store.get_workspace_setting(
-                platform, ws, "digest_default_on", settings.recommend.digest_default_on
-            )
-            if not await store.get_member_setting(platform, ws, user_id, DIGEST_KEY, default_on):
-                continue
-            if await store.is_opted_out(platform, ws, user_id):
-                continue
-            # Checked again here: one workspace's bad value must not stop every workspace's digests.
-            at = parse_hhmm(
-                str(await workspace_config(store, platform, ws, "digest_time", settings.recommend.digest_time))
-            )
-            tz = _zone(await store.get_member_setting(platform, ws, user_id, "tz", tz_name), settings.tz)
-            last = await store.get_member_setting(platform, ws, user_id, LAST_DIGEST_KEY)
-            day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, at, last)
-            if day is None:
-                continue
-            size = int(await workspace_config(store, platform, ws, "digest_size", settings.recommend.digest_size))
-            user = UserRef(Platform(platform), ws, user_id, name)
-            recs = await self.recommend(user, k=size)
-            await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
-            if not recs:
-                continue
-            text, citations, buttons = render(recs, header="recommend_digest_header")
-            if now.astimezone(tz).weekday() == CHANNEL_SUGGESTION_WEEKDAY:
-                # Once a week the digest also suggests channels the member is not in yet.
-                channels = await self.suggest_channels(user, k=CHANNEL_SUGGESTIONS, personal=True)
-                if channels:
-                    # Before the picks' header: the picks are listed under the text (as citations).
-                    text = (
-                        "\n".join(
-                            [load_prompt("recommend_weekly_channels")]
-                            + [render_prompt("recommend_channel_item", channel=n, why=w) for n, w in channels]
-                        )
-                        + f"\n\n{text}"
-                    )
-            await self.ctx.dm(user, text, citations=citations, buttons=buttons)
-            sent += 1
+            try:
+                sent += await self._send_digest(platform, ws, user_id, name, tz_name, now=now, force=force)
+            except Exception:
+                # One member's bad data (a zone, a setting, a thread) must not cost every later
+                # member their digest; the next tick tries this one again.
+                log.exception("recommend: digest for %s:%s:%s failed", platform, ws, user_id)
         return sent
+
+    async def _send_digest(
+        self, platform: str, ws: str, user_id: str, name: str, tz_name: str | None, *, now: datetime, force: bool
+    ) -> int:
+        """Send one member's digest when it is due; 1 when a DM went out."""
+        store, settings = self.ctx.store, self.ctx.settings
+        default_on = await store.get_workspace_setting(
+            platform, ws, "digest_default_on", settings.recommend.digest_default_on
+        )
+        if not await store.get_member_setting(platform, ws, user_id, DIGEST_KEY, default_on):
+            return 0
+        if await store.is_opted_out(platform, ws, user_id):
+            return 0
+        # Checked again here: one workspace's bad value must not stop every workspace's digests.
+        at = parse_hhmm(str(await workspace_config(store, platform, ws, "digest_time", settings.recommend.digest_time)))
+        # The member's own zone (`/recommend tz`; "" after a reset), else the platform's (users.tz).
+        own = await store.get_member_setting(platform, ws, user_id, TZ_KEY)
+        tz = _zone(own or tz_name, settings.tz)
+        last = await store.get_member_setting(platform, ws, user_id, LAST_DIGEST_KEY)
+        day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, at, last)
+        if day is None:
+            return 0
+        size = int(await workspace_config(store, platform, ws, "digest_size", settings.recommend.digest_size))
+        user = UserRef(Platform(platform), ws, user_id, name)
+        recs = await self.recommend(user, k=size)
+        await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
+        if not recs:
+            return 0
+        # Named, so a member of two communities can tell their two digests apart.
+        community = await self._community_name(platform, ws)
+        text, citations, buttons = render(recs, header="recommend_digest_header", community=community)
+        if now.astimezone(tz).weekday() == CHANNEL_SUGGESTION_WEEKDAY:
+            # Once a week the digest also suggests channels the member is not in yet.
+            channels = await self.suggest_channels(user, k=CHANNEL_SUGGESTIONS, personal=True)
+            if channels:
+                # Before the picks' header: the picks are listed under the text (as citations).
+                text = (
+                    "\n".join(
+                        [load_prompt("recommend_weekly_channels")]
+                        + [render_prompt("recommend_channel_item", channel=n, why=w) for n, w in channels]
+                    )
+                    + f"\n\n{text}"
+                )
+        await self.ctx.dm(user, text, citations=citations, buttons=buttons)
+        return 1
+
+    async def _community_name(self, platform: str, ws: str) -> str:
+        """The workspace's name when known (Discord guild, Slack team), else its id."""
+        row = await self.ctx.store.db.fetchone(
+            "SELECT name FROM workspaces WHERE platform = ? AND workspace_id = ?", (platform, ws)
+        )
+        return str(row[0]) if row and row[0] else ws
 
     # -- ranking -------------------------------------------------------------------------------
     async def recommend(
@@ -353,12 +433,19 @@ class RecommendBrain(Brain):
         cached = None if fresh else self._snapshots.get((p, ws))
         if cached is not None and 0 <= now - cached[1].now < SNAPSHOT_TTL_S and opted_out <= cached[2]:
             return cached[0], cached[1]
-        history = [
+        window = [
             m
             async for m in self.ctx.store.iter_messages(
                 platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now
             )
-            if m.author_id not in opted_out
+        ]
+        # Their threads go too, replies and all: without its root a thread would come back titled
+        # with its first reply, still their question (a forgotten member is opted out as well).
+        hidden = await self._threads_started_by(p, ws, opted_out, window)
+        history = [
+            m
+            for m in window
+            if m.author_id not in opted_out and m.message_id not in hidden and m.thread_id not in hidden
         ]
         reactions = [
             r
@@ -370,6 +457,24 @@ class RecommendBrain(Brain):
         if not fresh:
             self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out))
         return history, snapshot
+
+    async def _threads_started_by(self, p: str, ws: str, members: set[str], window: list[MessageRow]) -> set[str]:
+        """Ids of the threads ``members`` started: roots they wrote in ``window`` and, for roots
+        older than it or erased, the ``threads`` table's starters."""
+        if not members:
+            return set()
+        out = {m.message_id for m in window if m.author_id in members}
+        ids = sorted(members)
+        for i in range(0, len(ids), 500):  # within every engine's bound on query parameters
+            chunk = ids[i : i + 500]
+            rows = await self.ctx.store.db.fetchall(
+                "SELECT thread_id FROM threads WHERE platform = ? AND workspace_id = ? AND author_id IN ("
+                + ",".join("?" * len(chunk))
+                + ")",
+                (p, ws, *chunk),
+            )
+            out.update(str(r[0]) for r in rows)
+        return out
 
     async def _member_profile(
         self, user: UserRef, snapshot: Snapshot, vectors: dict[str, Vector], *, live: bool
@@ -743,10 +848,19 @@ def _stack(vectors: list[Vector]) -> Vector:
     return np.stack(vectors) if vectors else np.zeros((0, 1), np.float32)
 
 
+_BAD_ZONES: set[str] = set()  # logged once each: the digest tick asks every 15 minutes
+
+
 def _zone(name: Any, default: tzinfo) -> tzinfo:
+    """The zone ``name``, or ``default`` when it is empty or no zone at all."""
     if isinstance(name, str) and name:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except Exception as exc:  # noqa: BLE001
+            # Not only ZoneInfoNotFoundError/ValueError: "America" (a tzdata folder) raises
+            # IsADirectoryError, an over-long name OSError, a NUL byte ValueError.
+            if name not in _BAD_ZONES:
+                _BAD_ZONES.add(name)
+                log.warning("recommend: unknown time zone %r (%s): using %s", name[:80], type(exc).__name__, default)
             return default
     return default

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
+from string import Template
 
 from bot.events import Button, Citation
 from prompts import load_prompt, render_prompt
@@ -190,13 +191,15 @@ def why_line(*, channel: str, topic: str | None, social_author: str | None, expl
 
 
 def render(
-    recs: Sequence[Recommendation], *, header: str = "recommend_list_header"
+    recs: Sequence[Recommendation], *, header: str = "recommend_list_header", community: str = ""
 ) -> tuple[str, tuple[Citation, ...], tuple[Button, ...]]:
     """Text, citations (one per thread, the embed / block fields) and "open" buttons.
 
     Args:
         recs: Recommendations in display order.
-        header: Prompt name of the first line (``recommend_digest_header`` for the daily DM).
+        header: Prompt name of the first line (``recommend_digest_header`` for the daily DM); it
+            may use ``$count``, ``$picks`` ("1 pick", "3 picks") and ``$where`` (" in <community>").
+        community: The workspace's name, for a header that names it.
     """
     if not recs:
         return load_prompt("recommend_empty"), (), ()
@@ -207,15 +210,24 @@ def render(
     for n, rec in enumerate(recs, start=1):
         citations.append(Citation(n, f"#{rec.channel_name}: {rec.title}", rec.url, note=rec.why, kind="link"))
         # Slack wants action ids unique within a block, so each button gets its own suffix.
-        buttons.append(Button(f"{OPEN_ACTION}.{n}", f"Open {n}", value=f"{rec.channel_id}|{rec.thread_id}"))
-    return render_prompt(header, count=len(recs)), tuple(citations), tuple(buttons[:5])
+        buttons.append(
+            Button(f"{OPEN_ACTION}.{n}", f"Open {n}", value=f"{rec.channel_id}|{rec.thread_id}", url=rec.url)
+        )
+    picks = f"{len(recs)} pick{'' if len(recs) == 1 else 's'}"
+    where = render_prompt("recommend_digest_where", community=community) if community else ""
+    head = Template(load_prompt(header)).safe_substitute(count=len(recs), picks=picks, where=where)
+    return head, tuple(citations), tuple(buttons[:5])
 
 
 def digest_due(now_utc: datetime, tz: tzinfo, at: time, last_sent_day: str | None) -> str | None:
     """The member's local date when their digest is due now (local time past ``at`` and nothing
-    sent that local day yet), else None."""
+    sent for that local day or a later one yet), else None.
+
+    "Later", not only "the same": a member who moves west after today's digest is back in
+    yesterday there, and must not get a second digest for it (ISO dates compare as strings).
+    """
     local = now_utc.astimezone(tz)
     day = local.date().isoformat()
-    if local.time() < at or last_sent_day == day:
+    if local.time() < at or (isinstance(last_sent_day, str) and day <= last_sent_day):
         return None
     return day

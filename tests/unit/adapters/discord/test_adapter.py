@@ -49,6 +49,10 @@ async def test_guild_create_records_channel_visibility_and_access(env: Env) -> N
     assert staff.allowed_role_ids == (MOD_ROLE_ID,)
     assert staff.allowed_user_ids == (BOB_ID,)
     assert channels[FORUM_ID].is_forum
+    # The guild's name comes along, so digests and reports can name the community.
+    await drain(env.app)
+    row = await env.app.store.db.fetchone("SELECT name FROM workspaces WHERE platform = 'discord'")
+    assert row == ("Guildhall Test",)
 
 
 async def test_question_in_a_thread_is_answered_in_that_thread(env: Env) -> None:

@@ -49,6 +49,7 @@ def opt(name: str, value: object, kind: int = 3) -> dict[str, object]:
         ("ask", None, [opt("question", "why?")], "ask", "why?", (("question", "why?"),)),
         ("recommend", None, [], "recommend", "", ()),
         ("recommend", None, [opt("daily", "off")], "recommend", "daily off", (("daily", "off"),)),
+        ("recommend", None, [opt("tz", "Europe/Berlin")], "recommend", "tz Europe/Berlin", (("tz", "Europe/Berlin"),)),
         ("leaderboard", None, [opt("period", "month")], "leaderboard", "", (("period", "month"),)),
         ("experts", None, [opt("topic", "asyncio")], "experts", "asyncio", (("topic", "asyncio"),)),
         ("forget-me", None, [opt("confirm", True, 5)], "forget-me", "confirm", (("confirm", "yes"),)),

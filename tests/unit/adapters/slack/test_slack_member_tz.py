@@ -1,0 +1,54 @@
+"""Slack tells us a member's time zone (users.info ``tz``): it rides on UserRef to the store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.commands import AdminFactsCache
+from adapters.slack.normalize import NormalizeContext, SlackIdentity, normalize_command, normalize_event
+from adapters.slack.render import button_elements
+from bot.events import Button, MemberJoined
+from tests.slack_fakes import BOT_ID, BOT_USER_ID, TEAM_ID, TEAM_URL, FakeSlackAPI, envelope, slash_form
+
+ME = SlackIdentity(TEAM_ID, BOT_USER_ID, BOT_ID, TEAM_URL)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlackAPI]:
+    f = await FakeSlackAPI().start()
+    yield f
+    await f.stop()
+
+
+def test_team_join_carries_the_members_zone() -> None:
+    member: dict[str, Any] = {"id": "UNEW", "real_name": "New", "tz": "America/Los_Angeles", "tz_offset": -28800}
+    [event] = normalize_event(envelope({"type": "team_join", "user": member}), NormalizeContext(ME))  # type: ignore[arg-type]
+    assert isinstance(event, MemberJoined) and event.user.tz == "America/Los_Angeles"
+    [no_tz] = normalize_event(envelope({"type": "team_join", "user": {"id": "U2", "tz": None}}), NormalizeContext(ME))  # type: ignore[arg-type]
+    assert isinstance(no_tz, MemberJoined) and no_tz.user.tz == ""
+
+
+async def test_slash_command_user_gets_the_zone_from_users_info(fake: FakeSlackAPI) -> None:
+    fake.users["UALICE"] = {**fake.users.get("UALICE", {}), "id": "UALICE", "tz": "Europe/Berlin"}
+    cache = AdminFactsCache([], ttl=60, now=lambda: 0.0)
+    client = AsyncWebClient(token="x", base_url=fake.url)
+    facts = await cache.facts(client, TEAM_ID, "UALICE")
+    assert facts.tz == "Europe/Berlin"
+    assert (await cache.facts(client, TEAM_ID, "UALICE")).tz == "Europe/Berlin"  # from the cache
+    cmd = normalize_command(slash_form("/recommend"), NormalizeContext(ME), tz=facts.tz)  # type: ignore[arg-type]
+    assert cmd is not None and cmd.user.tz == "Europe/Berlin"
+    fake.fail("users.info", "ratelimited")
+    assert (await cache.facts(client, TEAM_ID, "UOTHER")).tz == ""
+
+
+def test_open_button_is_a_link_that_still_reports_the_click() -> None:
+    [element] = button_elements([Button("recommend.open.1", "Open 1", "C1|C1:1.2", url="https://acme.slack.com/x")])
+    assert element["url"] == "https://acme.slack.com/x" and element["action_id"] == "recommend.open.1"
+    [plain] = button_elements([Button("qa.feedback", "👍", "up")])
+    assert "url" not in plain
+    [too_long] = button_elements([Button("a", "b", url="https://x/" + "y" * 3000)])
+    assert "url" not in too_long  # Slack would refuse the whole message
