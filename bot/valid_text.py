@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from typing import Any, TypeVar
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -81,3 +82,37 @@ def _may_hold_text(cls: type) -> bool:
     if known is None:
         known = _HOLDS_TEXT[cls] = cls in (str, tuple, list, dict) or hasattr(cls, "__dataclass_fields__")
     return known
+
+
+# Characters that belong to the character before them: combining marks are found by category; these
+# join emoji (ZWJ sequences, variation selectors, skin tones, tag sequences of flags) or pair up
+# (regional indicators, counted separately).
+_JOINERS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]")
+_REGIONAL = re.compile("[\U0001f1e6-\U0001f1ff]")
+
+
+def clip(text: str, limit: int, *, ellipsis: str = "…") -> str:
+    """``text`` cut to at most ``limit`` characters with ``ellipsis`` at the end, never inside an
+    emoji sequence, a flag or before a combining mark (a family emoji cut after its first person
+    showed one person; a flag cut in half showed a lone letter). Trailing spaces before the
+    ellipsis go too; text that fits is returned as is."""
+    if len(text) <= limit:
+        return text
+    end = max(limit - len(ellipsis), 0)
+    while 0 < end < len(text) and _continues(text, end):
+        end -= 1
+    return text[:end].rstrip() + ellipsis
+
+
+def _continues(text: str, end: int) -> bool:
+    """Whether cutting before ``text[end]`` would split a user-perceived character."""
+    nxt, prev = text[end], text[end - 1]
+    if unicodedata.combining(nxt) or _JOINERS.match(nxt) or prev == "\u200d":
+        return True
+    if _REGIONAL.match(nxt) and _REGIONAL.match(prev):
+        # Flags are pairs: cut between pairs, counted from the start of the run.
+        run = end
+        while run > 0 and _REGIONAL.match(text[run - 1]):
+            run -= 1
+        return (end - run) % 2 == 1
+    return False

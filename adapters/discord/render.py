@@ -14,6 +14,7 @@ import discord
 
 from bot.events import Attachment, Button, Citation, citations_heading
 from bot.markdown_split import split_message as split_message  # re-exported: the adapter's splitter
+from bot.valid_text import clip as clip_text
 
 MESSAGE_LIMIT = 2000  # split_message's default
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -58,7 +59,7 @@ def _citation_line(c: Citation, clip: int | None = None) -> str:
 
 
 def _clip(text: str, clip: int | None) -> str:
-    return text if clip is None or len(text) <= clip else text[: clip - 1].rstrip() + "…"
+    return text if clip is None else clip_text(text, clip)
 
 
 # Ever shorter titles and notes, until every line fits in one message's embeds.
@@ -108,7 +109,7 @@ def _whole_lines(lines: Sequence[str], limit: int = EMBED_DESCRIPTION_LIMIT) -> 
         if len(text) <= limit:
             return text
         kept.pop()
-    return lines[0][: limit - 1] + "…"  # one line longer than the limit: cut it rather than send nothing
+    return clip_text(lines[0], limit)  # one line longer than the limit: cut it rather than send nothing
 
 
 def solved_tag(tags: Sequence[discord.ForumTag], names: Sequence[str]) -> discord.ForumTag | None:

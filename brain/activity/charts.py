@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from bot.valid_text import clip
 from brain.activity.leaderboard import Leaderboard
 
 _ACCENT = "#4f6bed"
@@ -22,7 +23,7 @@ _MUTED = "#9aa3b5"
 def clean_label(text: str, width: int = 40) -> str:
     """``text`` without control/format characters, clipped to ``width`` characters, ``$`` escaped."""
     kept = "".join(ch for ch in text if ch.isprintable())
-    clipped = kept if len(kept) <= width else kept[: width - 1] + "…"
+    clipped = clip(kept, width)
     return clipped.replace("$", r"\$")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from bot.valid_text import clip
 from brain.activity.leaderboard import Leaderboard
 
 
@@ -48,7 +49,7 @@ def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) ->
 def _clip(text: str, width: int) -> str:
     # Names can carry control characters or be huge, and a ``` in one would end the table's code block.
     clean = "".join(ch for ch in text if ch.isprintable()).replace("`", "'")
-    return clean if len(clean) <= width else clean[: width - 1] + "…"
+    return clip(clean, width)
 
 
 def _width(text: str) -> int:

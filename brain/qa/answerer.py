@@ -24,6 +24,7 @@ from bot.events import Citation
 from bot.ml import LLM, ChatMessage, Embedder, Generation, ScoredUnit
 from bot.privacy.mentions import neutralize
 from bot.store import Store
+from bot.valid_text import clip
 from brain.qa import grounding
 from brain.qa.access import AccessScope
 from brain.qa.context import Source, fit_sources, sanitize_source
@@ -296,7 +297,7 @@ def _link_title(item: ScoredUnit, channel: str, limit: int = 80) -> str:
     if item.unit.title:
         return item.unit.title
     line = " ".join(neutralize_output(item.unit.text).split())
-    line = line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    line = clip(line, limit)
     return f"{channel}: {line}" if channel else line
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, time, tzinfo
 from string import Template
 
 from bot.events import Button, Citation
+from bot.valid_text import clip
 from prompts import load_prompt, render_prompt
 
 OPEN_ACTION = "recommend.open"
@@ -145,7 +146,7 @@ def title_of(text: str) -> str:
     line = " ".join(
         _MENTION.sub(r"\1", text).replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere").split()
     )
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+    return clip(line, TITLE_CHARS)
 
 
 _MARKUP = re.compile(r"<[^>]*>|https?://\S+|`{3}.*?`{3}|@\w+", re.DOTALL)
