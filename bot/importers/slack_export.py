@@ -493,5 +493,12 @@ async def import_slack_export(
                     bar.advance(1, PurePosixPath(name).parent.name)
     finally:
         source.close()
+    if not team_domain and importer.summary.messages:
+        # Exports do not record the workspace's address; a guessed one makes every citation a dead link.
+        importer.summary.hints.append(
+            f"message links point at https://{importer.workspace_id.lower()}.slack.com/…, which opens only if "
+            "that is the workspace's address; import again with --team-domain <subdomain> "
+            "(acme for acme.slack.com) to fix them"
+        )
     importer.summary.seconds = time.perf_counter() - started
     return importer.summary

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+SHOWN_WARNINGS = 5  # in the human summary; the JSON form carries more
+
 
 @dataclass
 class ImportSummary:
@@ -21,6 +23,8 @@ class ImportSummary:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What the admin should do about the import as a whole (always shown, unlike per-item warnings).
+    hints: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -43,6 +47,11 @@ class ImportSummary:
         )
         if self.errors:
             line += f"; {len(self.errors)} file(s) with errors:\n" + "\n".join(f"  {e}" for e in self.errors)
+        if self.warnings:
+            shown = self.warnings[:SHOWN_WARNINGS]
+            more = f" (the first {len(shown)}; --json lists up to 50)" if len(self.warnings) > len(shown) else ""
+            line += f"\n{len(self.warnings)} warning(s){more}:\n" + "\n".join(f"  {w}" for w in shown)
+        line += "".join(f"\nnote: {h}" for h in self.hints)
         return line
 
     def warn(self, message: str) -> None:

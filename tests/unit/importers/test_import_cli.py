@@ -73,3 +73,23 @@ def test_slack_export_command_fails_on_a_wrong_path_or_an_unknown_workspace(env:
     assert unknown.exit_code == 1 and "--workspace" in unknown.output
     given = runner.invoke(app, ["import", "slack-export", str(folder), "--workspace", "T9", "--quiet", "--json"])
     assert given.exit_code == 0 and json.loads(given.output)["messages"] == 8
+
+
+def test_slack_export_without_a_team_domain_says_how_to_fix_its_links(env: Path) -> None:
+    """Exports do not record the workspace's address: the summary says the links are a guess and
+    how to fix them, and an import with --team-domain stores working links."""
+    folder = write_export(env / "export")
+    runner = CliRunner()
+    guessed = runner.invoke(app, ["import", "slack-export", str(folder), "--quiet", "--no-index"])
+    assert guessed.exit_code == 0, guessed.output
+    assert "note: message links point at https://" in guessed.output and "--team-domain" in guessed.output
+    fixed = runner.invoke(
+        app, ["import", "slack-export", str(folder), "--quiet", "--no-index", "--team-domain", "acme", "--json"]
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads(fixed.output)["hints"] == []
+    import sqlite3
+
+    with sqlite3.connect(env / "gh.db") as db:
+        links = {row[0].split("/archives/")[0] for row in db.execute("SELECT permalink FROM messages")}
+    assert links == {"https://acme.slack.com"}  # the re-import replaced the guessed links
