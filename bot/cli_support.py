@@ -57,7 +57,12 @@ logger = logging.getLogger("guildhall.cli")
 
 
 async def find_member(
-    db: Executor, id_or_name: str, *, option: str, workspace: tuple[str, str] | None = None
+    db: Executor,
+    id_or_name: str,
+    *,
+    option: str,
+    workspace: tuple[str, str] | None = None,
+    pick_workspace: str = "name one with --platform and --workspace",
 ) -> UserRef:
     """The member a command-line option names: by user id, else by display name (case-insensitive).
 
@@ -69,14 +74,25 @@ async def find_member(
         id_or_name: What the user typed.
         option: The option's name for error messages (``--as``).
         workspace: ``(platform, workspace_id)`` to look in, when the command is scoped to one.
+        pick_workspace: How the user scopes the command, for the error about an id that is a
+            member of several workspaces.
 
     Raises:
         typer.BadParameter: unknown, or ambiguous.
     """
     scope_sql, scope = (" AND platform = ? AND workspace_id = ?", list(workspace)) if workspace else ("", [])
     columns = "SELECT platform, workspace_id, user_id, name, is_bot FROM users"
-    row = await db.fetchone(f"{columns} WHERE user_id = ?{scope_sql} LIMIT 1", [id_or_name, *scope])
-    if row is not None:
+    rows = await db.fetchall(
+        f"{columns} WHERE user_id = ?{scope_sql} ORDER BY platform, workspace_id LIMIT 5", [id_or_name, *scope]
+    )
+    if len(rows) > 1:
+        # A Discord user id is global: the same member in two guilds. Never pick one silently.
+        where = ", ".join(f"{r[0]}:{r[1]}" for r in rows)
+        raise typer.BadParameter(
+            f"{id_or_name!r} is a member of several workspaces ({where}): {pick_workspace}", param_hint=option
+        )
+    if rows:
+        row = rows[0]
         return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
     for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
         found = await db.fetchone(

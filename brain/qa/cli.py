@@ -59,7 +59,13 @@ async def _scope(
     """Where and as whom: a channel gives that channel's rule; ``--as`` alone gives the member's DM view."""
     channel = await _find_channel(brain, channel_opt) if channel_opt else None
     workspace = (channel.platform.value, channel.workspace_id) if channel is not None else None
-    user = await find_member(brain.ctx.store.db, as_user, option="--as", workspace=workspace) if as_user else None
+    user = (
+        await find_member(
+            brain.ctx.store.db, as_user, option="--as", workspace=workspace, pick_workspace="scope it with --channel"
+        )
+        if as_user
+        else None
+    )
     if channel is not None:
         return await scope_for(brain.ctx.store, channel, user.user_id if user else ""), channel, user
     if user is not None:

@@ -16,6 +16,7 @@ from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.message_ids import native_id
+from bot.store.db import Executor
 from brain.recommend.brain import RecommendBrain
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
@@ -50,6 +51,20 @@ async def recommend_brain(settings: Settings, now: datetime | None) -> AsyncIter
         await app.store.close()
 
 
+async def _scope(db: Executor, platform: str | None, workspace: str) -> tuple[str, str]:
+    """``(platform, workspace)`` for ``--workspace`` (the platform looked up when not given)."""
+    if platform:
+        return platform, workspace
+    row = await db.fetchone(
+        "SELECT platform FROM workspaces WHERE workspace_id = ? UNION SELECT platform FROM channels "
+        "WHERE workspace_id = ? ORDER BY platform",
+        (workspace, workspace),
+    )
+    if row is None:
+        raise typer.BadParameter(f"unknown workspace {workspace!r}", param_hint="--workspace")
+    return str(row[0]), workspace
+
+
 def recommend_command(
     user: Annotated[str, typer.Option("--user", help="Member id or name")],
     k: KOpt = 10,
@@ -58,14 +73,27 @@ def recommend_command(
     ] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
+    platform: Annotated[
+        str | None, typer.Option(help="discord, slack or console (with --workspace, for a member of several)")
+    ] = None,
+    workspace: Annotated[str | None, typer.Option(help="Guild / team id of the member")] = None,
 ) -> None:
     """Ranked thread recommendations for one member, with scores and reasons."""
     settings = settings_or_exit(config)
     when = parse_time(as_of, "--as-of") if as_of else None
+    if platform and not workspace:
+        raise typer.BadParameter("give the guild / team id too", param_hint="--workspace")
 
     async def main() -> list[dict[str, Any]]:
         async with recommend_brain(settings, when) as brain:
-            member = await find_member(brain.ctx.store.db, user, option="--user")
+            scope = await _scope(brain.ctx.store.db, platform, workspace) if workspace else None
+            member = await find_member(
+                brain.ctx.store.db,
+                user,
+                option="--user",
+                workspace=scope,
+                pick_workspace="name one with --workspace ID (and --platform)",
+            )
             recs = await brain.recommend(member, k=k, as_of=when is not None)
             # Thread ids as the platform writes them (with channel_id, a Slack thread's identity).
             return [{**asdict(r), "thread_id": native_id(member.platform, r.thread_id)} for r in recs]

@@ -111,6 +111,29 @@ def test_recommend_unknown_member_and_bad_time_fail_cleanly(env: Path) -> None:
     assert out.exit_code == 2 and "ISO" in out.output
 
 
+def test_a_member_of_two_workspaces_is_never_picked_silently(env: Path) -> None:
+    """A Discord user id is global: the same member in two guilds must be scoped, not guessed."""
+
+    async def second_workspace() -> None:
+        store = await open_store(f"sqlite:///{env / 'g.db'}")
+        await store.upsert_workspace("slack", "T2", "Other")
+        await store.upsert_users([UserRow("slack", "T2", "U0", "Ada elsewhere")])
+        await store.close()
+
+    asyncio.run(second_workspace())
+    as_of = _iso(T0 + 39.5 * HOUR)
+    out = CliRunner().invoke(app, ["recommend", "--user", "U0", "--as-of", as_of])
+    assert out.exit_code == 2 and "several workspaces" in out.output and "slack:T1" in out.output
+    items = _json(["recommend", "--user", "U0", "--workspace", "T1", "--k", "5", "--as-of", as_of, "--json"])
+    assert items and "900.0" not in [i["thread_id"] for i in items]
+    assert (
+        _json(["recommend", "--user", "U0", "--platform", "slack", "--workspace", "T2", "--as-of", as_of, "--json"])
+        == []
+    )
+    out = CliRunner().invoke(app, ["recommend", "--user", "U0", "--workspace", "T9"])
+    assert out.exit_code == 2 and "unknown workspace" in out.output
+
+
 def test_eval_recommend_reports_every_method(env: Path) -> None:
     report = _json(["eval", "recommend", "--split-frac", "0.7", "--k", "10", "--json"])
     methods = {m["method"]: m for m in report["methods"]}
