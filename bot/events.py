@@ -377,6 +377,24 @@ class MemberJoined(InboundEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class MemberLeft(InboundEvent):
+    """A member left the workspace (left or was removed from a guild, deactivated on Slack): no
+    more digests or DMs until they join again. Their history stays (``/forget-me`` erases it)."""
+
+    user: UserRef
+    ts: datetime
+
+    @property
+    def event_id(self) -> str:
+        # With the time: leaving, rejoining and leaving again are three facts, not one repeated.
+        return f"{self.user.platform}:{self.user.workspace_id}:left:{self.user.user_id}:{self.ts.isoformat()}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.user.platform
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadCreated(InboundEvent):
     """A thread or forum post was opened under ``parent``."""
 
@@ -628,6 +646,7 @@ INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     ReactionAdded,
     ReactionRemoved,
     MemberJoined,
+    MemberLeft,
     ThreadCreated,
     ChannelSeen,
     CommandInvoked,

@@ -18,6 +18,7 @@ from bot.events import (
     CommandInvoked,
     Event,
     MemberJoined,
+    MemberLeft,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -40,11 +41,16 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     ReactionAdded,
     ReactionRemoved,
     MemberJoined,
+    MemberLeft,
     ThreadCreated,
     ChannelSeen,
     # Only for the member's time zone: Slack's users.info lookup of a slash command reveals it.
     CommandInvoked,
 )
+
+# The member setting that marks a member who left the workspace (set by MemberLeft, cleared by
+# their next MemberJoined); brains that DM members skip them.
+LEFT_KEY = "left"
 
 _UPSERT_THREAD = """
 INSERT INTO threads (platform, workspace_id, thread_id, channel_id, title, author_id, ts, is_forum_post)
@@ -225,8 +231,21 @@ class Recorder:
 
     async def _write_other(self, event: Event, tx: Executor) -> None:
         store = self._store
-        if isinstance(event, MemberJoined):
+        if isinstance(event, MemberLeft):
             u = event.user
+            await tx.execute(
+                "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) "
+                "VALUES (?, ?, ?, ?, 'true', ?) ON CONFLICT (platform, workspace_id, user_id, key) DO UPDATE SET "
+                "value = excluded.value, updated_ts = excluded.updated_ts",
+                (u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, to_epoch(event.ts)),
+            )
+        elif isinstance(event, MemberJoined):
+            u = event.user
+            if event.channel is None:  # back in the community: digests and DMs resume
+                await tx.execute(
+                    "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ? AND key = ?",
+                    (u.platform.value, u.workspace_id, u.user_id, LEFT_KEY),
+                )
             name = "" if u in self.forgotten else u.name  # a forgotten member's name is not stored again
             # None (not "") when unknown: the upsert then keeps a zone learned earlier.
             tz = None if u in self.forgotten else u.tz or None

@@ -90,7 +90,7 @@ def gateway_intents(
     *, privileged: bool = True, message_content: bool | None = None, members: bool | None = None
 ) -> discord.Intents:
     """The minimum intents: guilds, guild/DM messages and reactions; plus the privileged
-    ``message_content`` (read questions) and ``members`` (joins).
+    ``message_content`` (read questions) and ``members`` (joins and leaves).
 
     Args:
         privileged: default for both privileged intents.
@@ -182,6 +182,7 @@ class DiscordAdapter:
             "on_raw_reaction_add": self._on_raw_reaction,
             "on_raw_reaction_remove": self._on_raw_reaction,
             "on_member_join": self._on_member_join,
+            "on_raw_member_remove": self._on_member_remove,
             "on_thread_create": self._on_thread_create,
             "on_guild_join": self._on_guild,
             "on_guild_available": self._on_guild,
@@ -357,6 +358,9 @@ class DiscordAdapter:
 
     async def _on_member_join(self, member: discord.Member) -> None:
         await self._publish(normalize.member_joined(member))
+
+    async def _on_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        await self._publish(normalize.member_left(payload, datetime.now(UTC)))
 
     async def _on_thread_create(self, thread: discord.Thread) -> None:
         await self._publish(normalize.thread_created(thread, self_id=self._self_id))

@@ -18,6 +18,7 @@ from bot.events import (
     ChannelSeen,
     EventSource,
     MemberJoined,
+    MemberLeft,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -222,6 +223,12 @@ def member_joined(member: discord.Member) -> MemberJoined:
     """A :class:`MemberJoined` for the guild (not a channel)."""
     joined = member.joined_at or datetime.now(UTC)
     return MemberJoined(user_ref(member, str(member.guild.id)), joined)
+
+
+def member_left(payload: discord.RawMemberRemoveEvent, now: datetime) -> MemberLeft:
+    """A :class:`MemberLeft`: someone left, was kicked from or banned from the guild."""
+    guild_id = str(payload.guild_id)
+    return MemberLeft(user_ref(payload.user, guild_id), now)
 
 
 def thread_created(

@@ -29,6 +29,7 @@ from bot.events import (
     EventSource,
     InboundEvent,
     MemberJoined,
+    MemberLeft,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -348,6 +349,18 @@ def _team_join(event: dict[str, Any], ctx: NormalizeContext, event_time: datetim
     return [MemberJoined(user=user, ts=ts)]
 
 
+def _user_change(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
+    """A deactivated member (``deleted: true``) left the workspace; any other profile change is not
+    an event here (it fires on every status update)."""
+    member = event.get("user")
+    if not isinstance(member, dict) or member.get("deleted") is not True or not isinstance(member.get("id"), str):
+        return []
+    ts = parse_ts(event.get("event_ts")) or event_time
+    if ts is None:
+        return []
+    return [MemberLeft(user=UserRef(SLACK, ctx.identity.team_id, member["id"]), ts=ts)]
+
+
 def _member_joined_channel(
     event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None
 ) -> list[InboundEvent]:
@@ -375,6 +388,7 @@ EVENT_HANDLERS: dict[str, _EventHandler] = {
     "reaction_added": _reaction,
     "reaction_removed": _reaction,
     "team_join": _team_join,
+    "user_change": _user_change,
     "member_joined_channel": _member_joined_channel,
     "channel_created": _channel_created,
 }

@@ -35,6 +35,7 @@ from bot.events import (
 )
 from bot.message_ids import qualified
 from bot.ml import Embedder, Vector
+from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
 from bot.store import MessageRow
 from brain.recommend.candidates import THREAD, ThreadItem, popular_threads, select_candidates
@@ -273,8 +274,13 @@ class RecommendBrain(Brain):
 
     async def _send_due_digests(self, *, force: bool, only: tuple[str, str] | None) -> int:
         store = self.ctx.store
+        # Members who left the workspace get no digest (a DM to someone no longer there fails or,
+        # worse, reaches them); they are back on their next MemberJoined.
         rows = await store.db.fetchall(
-            "SELECT platform, workspace_id, user_id, name, tz FROM users WHERE is_bot = 0 ORDER BY user_id"
+            "SELECT platform, workspace_id, user_id, name, tz FROM users u WHERE is_bot = 0 AND NOT EXISTS ("
+            "SELECT 1 FROM member_settings s WHERE s.platform = u.platform AND s.workspace_id = u.workspace_id "
+            "AND s.user_id = u.user_id AND s.key = ? AND s.value = 'true') ORDER BY user_id",
+            (LEFT_KEY,),
         )
         now = self.ctx.clock.now()
         sent = 0

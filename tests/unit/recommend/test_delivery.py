@@ -10,7 +10,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import FakeClock
-from bot.events import ButtonClicked, CommandReply, MessagePosted, Platform, SendDirectMessage, SendEphemeral
+from bot.events import (
+    ButtonClicked,
+    CommandReply,
+    MemberJoined,
+    MemberLeft,
+    MessagePosted,
+    Platform,
+    SendDirectMessage,
+    SendEphemeral,
+)
 from bot.testing.builders import BASE_TIME, channel, command, make_message, user
 from brain.recommend.brain import LAST_DIGEST_KEY, RecommendBrain, _zone
 from brain.recommend.digest import Recommendation, digest_due, render
@@ -225,3 +234,18 @@ async def test_member_of_two_workspaces_can_tell_the_digests_apart(make_app: Fac
     await app.bus.drain()
     texts = sorted(d.text for d in _dms(adapter))
     assert texts == ["Your 1 pick for today in Python Guild:", "Your 1 pick for today in w2:"]
+
+
+# -- 9. members who left get no digest ----------------------------------------------------------------
+async def test_a_member_who_left_gets_no_digest_until_they_join_again(make_app: Factory) -> None:
+    app, adapter, brain, clock = await _app(make_app)
+    await _community(app, adapter)
+    await app.store.set_member_setting("console", "local", "alice", "digest", True)
+    await adapter.inject(MemberLeft(user=user("alice"), ts=clock.now()))
+    await app.bus.drain()
+    assert await brain.send_due_digests(force=True) == 0
+    await adapter.inject(MemberJoined(user=user("alice"), ts=clock.now()))  # back in the community
+    await app.bus.drain()
+    assert await brain.send_due_digests(force=True) == 1
+    await app.bus.drain()
+    assert [d.user.user_id for d in _dms(adapter) if d.text.startswith("Your")] == ["alice"]

@@ -15,6 +15,7 @@ from bot.events import (
     CommandInvoked,
     InboundEvent,
     MemberJoined,
+    MemberLeft,
     MessageDeleted,
     MessagePosted,
     ReactionAdded,
@@ -199,6 +200,20 @@ async def test_member_join_is_published(env: Env) -> None:
     await drain(env.app)
     [joined] = env.seen.of(MemberJoined)
     assert joined.user.user_id == newcomer and joined.user.workspace_id == GUILD_ID and not joined.user.is_bot
+
+
+async def test_a_member_who_leaves_the_guild_is_marked_and_a_return_clears_it(env: Env) -> None:
+    """GUILD_MEMBER_REMOVE (left, kicked, banned) -> MemberLeft: no more digests; joining again clears it."""
+    leaver = next_id()
+    feed(env.client, "GUILD_MEMBER_REMOVE", {"guild_id": GUILD_ID, "user": user_payload(leaver, "dora")})
+    await drain(env.app)
+    [left] = env.seen.of(MemberLeft)
+    assert left.user.user_id == leaver and left.user.workspace_id == GUILD_ID
+    store = env.app.store
+    assert await store.get_member_setting("discord", GUILD_ID, leaver, "left") is True
+    feed(env.client, "GUILD_MEMBER_ADD", {**member_payload(leaver, "dora"), "guild_id": GUILD_ID})
+    await drain(env.app)
+    assert await store.get_member_setting("discord", GUILD_ID, leaver, "left") is None
 
 
 async def test_reaction_remove_is_published(env: Env) -> None:

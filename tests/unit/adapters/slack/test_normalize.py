@@ -24,6 +24,7 @@ from bot.events import (
     ChannelSeen,
     EventSource,
     MemberJoined,
+    MemberLeft,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -217,6 +218,15 @@ def test_members_joining() -> None:
     assert chan.channel is not None and chan.channel.visibility is Visibility.PRIVATE
 
 
+def test_a_deactivated_member_left_and_other_profile_changes_are_no_event() -> None:
+    gone = one(
+        {"type": "user_change", "user": {"id": "UOLD", "name": "o", "deleted": True}, "event_ts": "1767600000.2"}
+    )
+    assert isinstance(gone, MemberLeft) and gone.user.user_id == "UOLD"
+    status = {"type": "user_change", "user": {"id": "U1", "deleted": False, "profile": {"status_text": "lunch"}}}
+    assert normalize_event(envelope(status), ctx()) == []  # type: ignore[arg-type]
+
+
 def test_channel_created() -> None:
     e = one({"type": "channel_created", "channel": {"id": "CNEW", "name": "new", "created": 1767600000}})
     assert isinstance(e, ChannelSeen) and e.channel.name == "new"
@@ -234,6 +244,8 @@ def test_channel_created() -> None:
         {"type": "message", "subtype": "message_deleted", "channel": "C1"},
         {"type": "reaction_added", "user": "U1"},
         {"type": "team_join", "user": "not-an-object"},
+        {"type": "user_change", "user": {"deleted": True}},
+        {"type": "user_change", "user": "UOLD"},
         {"type": "unknown_event"},
     ],
 )
