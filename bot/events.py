@@ -369,7 +369,9 @@ class MemberJoined(InboundEvent):
     @property
     def event_id(self) -> str:
         where = self.channel.channel_id if self.channel else "-"
-        return f"{self.user.platform}:{self.user.workspace_id}:join:{where}:{self.user.user_id}"
+        # With the time (the platform's, so a redelivery keeps it): a member who leaves and comes
+        # back joins again, and that second join must not be dropped as a duplicate of the first.
+        return f"{self.user.platform}:{self.user.workspace_id}:join:{where}:{self.user.user_id}:{self.ts.isoformat()}"
 
     @property
     def platform(self) -> Platform:

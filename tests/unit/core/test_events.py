@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -160,3 +160,9 @@ def test_fast_init_builds_what_the_dataclass_init_builds(cls: type[Any]) -> None
         cls()
     with pytest.raises(TypeError):
         cls(*[None] * 20)
+
+
+def test_a_second_join_after_leaving_is_not_a_duplicate_but_a_redelivery_is() -> None:
+    first = MemberJoined(U, T0)
+    assert MemberJoined(U, T0).event_id == first.event_id  # the same fact redelivered
+    assert MemberJoined(U, T0 + timedelta(days=3)).event_id != first.event_id  # came back later
