@@ -27,6 +27,8 @@ Wire layout (``prefix`` defaults to ``guildhall``):
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import os
 import socket
@@ -632,11 +634,20 @@ def _carries(fields: Any, user: UserRef) -> bool:
     payload = fields.get(b"json") if isinstance(fields, dict) else None
     if not payload:
         return False
+    raw = payload if isinstance(payload, bytes) else str(payload).encode(errors="replace")
+    if not any(needle in raw for needle in _id_needles(user.user_id)):
+        return False  # most entries: the id is not even in the bytes, so no JSON decode (1M-entry streams)
     try:
         author = author_of(from_json(payload))
     except Exception:  # noqa: BLE001 - an entry nothing can decode carries nobody's words we can find
         return False
     return author is not None and author.key == user.key
+
+
+@functools.lru_cache(maxsize=64)
+def _id_needles(user_id: str) -> tuple[bytes, ...]:
+    """``user_id`` as it can appear in an event's JSON: escaped (``ensure_ascii``) or raw UTF-8."""
+    return tuple({json.dumps(user_id).encode(), json.dumps(user_id, ensure_ascii=False).encode(errors="replace")})
 
 
 def _s(value: Any) -> str:

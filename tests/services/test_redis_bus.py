@@ -447,6 +447,24 @@ async def test_forgetting_a_member_deletes_their_events_from_the_streams_and_dea
     await bus.close()
 
 
+async def test_forgetting_finds_ids_beyond_ascii_and_keeps_a_message_that_only_names_them(prefix: str) -> None:
+    """The scan skips entries whose bytes lack the member's id before decoding any JSON; an id
+    outside ASCII is still found, and someone else's message quoting the id stays."""
+    bus = make_bus(prefix)
+    await bus.start()
+    await bus.publish(make_message("zoë's question about asyncio", author="zoë", message_id="z1"))
+    await bus.publish(make_message('bob asks "zoë" to look', author="bob", message_id="b1"))
+    await bus.drain(timeout=20)
+    assert await bus.forget_author(user("zoë")) == 1
+    r = aioredis.from_url(URL)
+    try:
+        left = [f[b"json"] for _, f in await r.xrange(bus.stream("messages"))]
+    finally:
+        await r.aclose()
+    assert len(left) == 1 and b"bob asks" in left[0]
+    await bus.close()
+
+
 async def test_forgetting_a_member_while_redis_is_down_filters_the_local_buffer_first(prefix: str) -> None:
     bus = make_bus(prefix)
     got: list[str] = []
