@@ -160,6 +160,9 @@ class _Batch:
         self.day_replies: dict[tuple[str, str, str, str], int] = {}
         # (platform, workspace, member) of the batch's authors who opted out.
         self.opted_out: set[tuple[str, str, str]] = set()
+        # Every message id already looked up, found or not: a thread root the store does not hold
+        # (its thread started before tracking) is asked for once per batch, not once per loader.
+        self.fetched: set[Key] = set()
 
     def add_to_thread(self, row: Contribution) -> None:
         """Track ``row`` among its thread's messages."""
@@ -297,7 +300,7 @@ class ActivityCounters:
         for (platform, ws), ids in reacted.items():
             targets = (batch.rows.get((platform, ws, mid)) for mid in ids)
             roots = {t.thread_id for t in targets if t is not None and t.is_reply and t.thread_id}
-            missing = {r for r in roots if (platform, ws, r) not in batch.rows}
+            missing = {r for r in roots if (platform, ws, r) not in batch.fetched}
             if missing:
                 await _fetch_rows(tx, dialect, batch, platform, ws, missing)
         await self._load_threads(tx, batch, events)
@@ -331,15 +334,17 @@ class ActivityCounters:
             row = batch.rows.get((*scope, e.message_id))  # type: ignore[attr-defined]
             if row is not None and row.is_reply and row.thread_id:
                 threads.setdefault(scope, set()).add(row.thread_id)
-                authors, stamps = days.setdefault(scope, (set(), set()))
-                authors.add(row.author_id)
-                stamps.add(row.day)
+                if isinstance(e, (MessageEdited, MessageDeleted)):  # a reaction never moves a reply credit
+                    authors, stamps = days.setdefault(scope, (set(), set()))
+                    authors.add(row.author_id)
+                    stamps.add(row.day)
         dialect = self.store.db.dialect
         for (platform, ws), ids in threads.items():
-            missing = {t for t in ids if (platform, ws, t) not in batch.rows}
+            missing = {t for t in ids if (platform, ws, t) not in batch.fetched}
             if missing:
                 await _fetch_rows(tx, dialect, batch, platform, ws, missing)
-            for sql, params in _by_threads(dialect, platform, ws, ids, days[(platform, ws)][0]):
+            repliers = days[(platform, ws)][0] if (platform, ws) in days else set()
+            for sql, params in _by_threads(dialect, platform, ws, ids, repliers):
                 for raw in await tx.fetchall(sql, params):
                     c = _row_to_contrib(raw)
                     batch.rows.setdefault(c.key, c)
@@ -668,7 +673,8 @@ async def _opted_out(tx: Executor, events: Sequence[Event]) -> set[tuple[str, st
 
 
 async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, ws: str, ids: set[str]) -> None:
-    """Load the ``activity_contrib`` rows of ``ids`` into ``batch.rows``."""
+    """Load the ``activity_contrib`` rows of ``ids`` into ``batch.rows`` (and note them as looked up)."""
+    batch.fetched.update((platform, ws, i) for i in ids)
     for sql, params in _by_ids(dialect, "activity_contrib", _COLUMNS, platform, ws, ids):
         rows = await tx.fetchall(sql, params)
         for row in rows:
