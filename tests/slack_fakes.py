@@ -287,13 +287,15 @@ class FakeSlackAPI:
         channel = str(args.get("channel"))
         if channel not in self.conversations:
             return {"ok": False, "error": "channel_not_found"}
-        # Slack returns newest first.
+        # Slack returns newest first, between ``oldest`` and ``latest`` (both exclusive by default).
         items = sorted(self.history.get(channel, []), key=lambda m: float(m["ts"]), reverse=True)
-        return self._page(items, args, "messages")
+        return self._page(_between(items, args), args, "messages")
 
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         items = self.replies.get((str(args.get("channel")), str(args.get("ts"))), [])
-        return self._page(items, args, "messages")
+        # The parent always comes first; ``oldest``/``latest`` bound the replies after it.
+        parent = [m for m in items if m.get("ts") == args.get("ts")]
+        return self._page(parent + _between([m for m in items if m not in parent], args), args, "messages")
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(args.get("user")))
@@ -460,3 +462,10 @@ async def settle_bolt() -> None:
         if not pending:
             return
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _between(items: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
+    """``items`` with ``oldest < ts < latest`` (Slack's history bounds; either may be absent)."""
+    oldest = float(args["oldest"]) if args.get("oldest") else float("-inf")
+    latest = float(args["latest"]) if args.get("latest") else float("inf")
+    return [m for m in items if oldest < float(m["ts"]) < latest]

@@ -10,6 +10,10 @@ stands in).
 
 Pages arrive newest first and are published in that order, so memory stays flat on huge channels;
 the store's upserts do not depend on order. 429s are waited out by the client's retry handler.
+
+With ``oldest`` (``--since-days``), history lists only roots posted since then, yet members keep
+replying in older threads: roots from up to :data:`THREAD_LOOKBACK_DAYS` before ``oldest`` whose
+``latest_reply`` is newer are read too, and their new replies published.
 """
 
 from __future__ import annotations
@@ -49,6 +53,12 @@ from bot.events import (
 log = logging.getLogger(__name__)
 
 Publish = Callable[[InboundEvent], Awaitable[object]]
+
+
+# How far before ``oldest`` a backfill looks for threads that still got replies since then (a
+# bounded read: most threads go quiet within days; a whole channel's history is what a full
+# backfill is for).
+THREAD_LOOKBACK_DAYS = 30
 
 
 @dataclass(slots=True)
@@ -194,22 +204,48 @@ class SlackBackfill:
                     if msg.get("reply_count") and msg.get("thread_ts") == msg.get("ts"):
                         await self._thread(msg, channel, ctx, progress)
                 self._progress(progress)
+            if self._oldest is not None:
+                await self._older_threads(channel, ctx, progress, self._oldest)
         except SlackApiError as exc:
             progress.error = log_api_error("conversations.history", exc, channel=channel.channel_id)
             self._progress(progress)
         return progress
 
-    async def _thread(
-        self, root: SlackMessage, channel: ChannelRef, ctx: NormalizeContext, progress: ChannelProgress
+    async def _older_threads(
+        self, channel: ChannelRef, ctx: NormalizeContext, progress: ChannelProgress, since: datetime
     ) -> None:
+        """Replies posted since ``since`` in threads whose root is older (up to the lookback)."""
+        cutoff = since.timestamp()
+        window = {"oldest": f"{cutoff - THREAD_LOOKBACK_DAYS * 86400:.6f}", "latest": f"{cutoff:.6f}"}
+        async for page in self._pages("conversations.history", "messages", channel=channel.channel_id, **window):
+            for raw in page:
+                root = cast(SlackMessage, raw)
+                latest = _ts_float(root.get("latest_reply"))
+                if root.get("reply_count") and root.get("thread_ts") == root.get("ts") and latest >= cutoff:
+                    await self._thread(root, channel, ctx, progress, since=cutoff)
+            self._progress(progress)
+
+    async def _thread(
+        self,
+        root: SlackMessage,
+        channel: ChannelRef,
+        ctx: NormalizeContext,
+        progress: ChannelProgress,
+        *,
+        since: float | None = None,
+    ) -> None:
+        """Publish a thread's replies (only those at or after ``since`` when given)."""
+        params: dict[str, Any] = {"channel": channel.channel_id, "ts": root["ts"]}
+        if since is not None:
+            params["oldest"] = f"{since:.6f}"
         try:
-            async for page in self._pages(
-                "conversations.replies", "messages", channel=channel.channel_id, ts=root["ts"]
-            ):
+            async for page in self._pages("conversations.replies", "messages", **params):
                 for raw in page:
                     msg = cast(SlackMessage, raw)
                     if msg.get("ts") == root.get("ts"):
                         continue  # every page of replies repeats the root first
+                    if since is not None and _ts_float(msg.get("ts")) < since:
+                        continue
                     await self._message(msg, channel, ctx, progress, reply=True)
         except SlackApiError as exc:
             log_api_error("conversations.replies", exc, channel=channel.channel_id)
@@ -244,3 +280,11 @@ class SlackBackfill:
                 )
                 progress.reactions += 1
         return True
+
+
+def _ts_float(value: object) -> float:
+    """A Slack ts as a number; 0 for a missing or malformed one (never newer than anything)."""
+    try:
+        return float(str(value)) if value else 0.0
+    except ValueError:
+        return 0.0

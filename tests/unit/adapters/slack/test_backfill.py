@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,36 @@ def test_cli_backfill_offline_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(app, ["import", "slack", "--channel", "C1"])
     assert result.exit_code == 1
     assert "cannot reach the Slack Web API" in result.output and "Traceback" not in result.output
+
+
+async def test_since_also_reads_new_replies_in_older_threads(fake: FakeSlackAPI) -> None:
+    """--since-days lists roots posted since then, but members keep replying in older threads: their
+    new replies are read too (roots up to 30 days older); old replies and quiet threads are not."""
+    day = 86400.0
+    since = 1767600000.0
+    old_root = f"{since - 3 * day:.6f}"
+    quiet_root = f"{since - 2 * day:.6f}"
+    fake.history["CGENERAL"] = [
+        msg(old_root, "old question", thread_ts=old_root, reply_count=2, latest_reply=f"{since + 60:.6f}"),
+        msg(quiet_root, "quiet question", thread_ts=quiet_root, reply_count=1, latest_reply=f"{since - day:.6f}"),
+        msg(f"{since + 120:.6f}", "new plain message"),
+    ]
+    fake.replies[("CGENERAL", old_root)] = [
+        msg(old_root, "old question", thread_ts=old_root),
+        msg(f"{since - 2 * day:.6f}", "old reply", thread_ts=old_root),
+        msg(f"{since + 60:.6f}", "new reply in an old thread", user="UBOB", thread_ts=old_root),
+    ]
+    fake.replies[("CGENERAL", quiet_root)] = [msg(f"{since - day:.6f}", "quiet reply", thread_ts=quiet_root)]
+    events: list[InboundEvent] = []
+
+    async def publish(e: InboundEvent) -> None:
+        events.append(e)
+
+    client = AsyncWebClient(token="xoxb-test", base_url=fake.url)
+    oldest = datetime.fromtimestamp(since, UTC)
+    await SlackBackfill(client, publish, ME, oldest=oldest, page_size=2).run(["CGENERAL"])
+    texts = sorted(e.text for e in events if isinstance(e, MessagePosted))
+    assert texts == ["new plain message", "new reply in an old thread"]
+    [reply] = [e for e in events if isinstance(e, MessagePosted) and e.text.startswith("new reply")]
+    assert reply.thread_id == f"CGENERAL:{old_root}"
+    assert [c.get("ts") for c in fake.calls_to("conversations.replies")] == [old_root]  # the quiet one is not read
