@@ -59,7 +59,9 @@ async def main(argv: list[str]) -> None:
         scope = AccessScope("slack", ds.workspace_id)
         cases: list[tuple[list[str], list[str], list[str], list[ScoredUnit]]] = []
         pool = [s for sents in answer_sentences.values() for s in sents]
-        names = sorted({n for s in pool for n in grounding.identifiers(s)})
+        # Swaps replace a name that looks like code wherever it stands (a code span's words may also
+        # be prose, and swapping those would test nothing); the rule under test is identifiers().
+        names = sorted({n for s in pool for n in grounding.code_names(s)})
         for q in questions:
             units = await retriever.search(str(q["question"]), scope, k=6)
             ids = set(q["answer_ids"])
@@ -71,7 +73,7 @@ async def main(argv: list[str]) -> None:
             shown = "\n".join(u.unit.text for u in units).lower()
             swapped = []
             for sentence in positives:
-                found = [n for n in grounding.identifiers(sentence) if n.lower() in shown]
+                found = [n for n in grounding.code_names(sentence) if n.lower() in shown]
                 if found:
                     other = rng.choice([n for n in names if n.lower() not in shown])
                     swapped.append(sentence.replace(found[0], other, 1))
@@ -114,10 +116,13 @@ async def main(argv: list[str]) -> None:
         "Supported = sentences of the gold answers (quoted from a source); unsupported = sentences of "
         "other questions' answers; swapped identifier = a supported sentence whose code name is replaced by one "
         "no source contains (the rule rejects those by construction: what is measured is how many pass without it, and that it costs the supported sentences nothing). Thresholds >1 disable that signal. 'identifiers known': a sentence naming "
-        "a code identifier (dotted or snake_case name, call, flag, file or host name) that no source contains "
+        "a code identifier (dotted or snake_case name, call, flag, file or host name, path, or code span) that no source contains "
         "is unsupported. Only judged sentences are counted: questions are never judged (a question is no "
         "answer; before that rule, run 2026-12-03 12:39 UTC, n was 569 / 614 / 128 and supported kept 0.926), "
-        "and loops or word salad are judged unsupported. The brain uses the first row.\n\n"
+        "and loops or word salad are judged unsupported. Paths and code spans count as identifiers since "
+        "2026-12-04 (the bundled model wrote an endpoint no doc names in backticks): before that, run "
+        "2026-12-03 23:58 UTC, the first row kept 0.925 supported and 0.020 unsupported sentences; swaps "
+        "still replace only names that look like code anywhere. The brain uses the first row.\n\n"
         + markdown_table(
             [
                 "token overlap",

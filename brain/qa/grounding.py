@@ -10,8 +10,8 @@ A sentence that loops or strings stopwords together (:func:`degenerate`) is unsu
 
 Similarity cannot tell "use `asyncio.timeout()`" from "use `asyncio.sleep_until()`": both are on
 topic. So a sentence that names a code identifier (a dotted or snake_case name, a call, a flag, a
-file or host name) none of the shown sources contains is unsupported whatever its similarity:
-a small model invents exactly those.
+file or host name, a path, or anything set in a code span) none of the shown sources contains is
+unsupported whatever its similarity: a small model invents exactly those.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ _CITATION = re.compile(r"\[(\d{1,2})\]")
 _IDENTIFIER = re.compile(
     r"(?<![\w.-])(?:[A-Za-z_]\w+(?:(?:\.|::)[A-Za-z_]\w+)+|[A-Za-z]\w*_\w+|[A-Za-z_]\w*(?=\(\))|--[a-z][\w-]+)"
 )
+
+_PATH = re.compile(r"(?<![\w/.:-])(?:/[\w.-]+){2,}/?")  # /api/v2/app, not a lone /help or a URL's tail
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 MIN_TOKENS = 3
 
@@ -199,9 +202,18 @@ def _finished(sentence: str) -> bool:
     return sentence.endswith(_FINISHED) and sentence.count("`") % 2 == 0
 
 
-def identifiers(text: str) -> list[str]:
-    """Code-like names in ``text``: dotted or snake_case names, calls, flags, file and host names."""
+def code_names(text: str) -> list[str]:
+    """Names that look like code wherever they stand: dotted or snake_case names, calls, flags,
+    file and host names."""
     return _IDENTIFIER.findall(text)
+
+
+def identifiers(text: str) -> list[str]:
+    """What a sentence names as code: :func:`code_names`, paths (``/api/v2/apps``) and whatever it
+    sets in a code span (`` `pip install -U x` ``). Code the sources do not contain is code the
+    model made up."""
+    spans = [s.strip() for s in _CODE_SPAN.findall(text)]
+    return code_names(text) + _PATH.findall(text) + [s for s in spans if len(s) >= 3]
 
 
 def is_question(sentence: str) -> bool:

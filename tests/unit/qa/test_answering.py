@@ -75,6 +75,22 @@ def test_a_sentence_naming_an_identifier_no_source_has_is_unsupported() -> None:
     assert off[1].supported  # the rule, not the thresholds, rejected it
 
 
+def test_a_path_or_code_span_no_source_has_is_unsupported() -> None:
+    # Seen with the bundled model on the demo: "Create the Slack app from the manifest:
+    # `/api/v2/app/create-slack-app`" -- the docs name no such endpoint.
+    units = [
+        su("a", "Create the Slack app from the manifest: paste adapters/slack/manifest.yaml, then run `guildhall run`.")
+    ]
+    draft = (
+        "Create the Slack app from the manifest: `/api/v2/app/create-slack-app` [1].\n"
+        "Create the Slack app from the manifest, then run `guildhall run` [1].\n"
+        "Create the Slack app from the manifest at /api/v2/app [1].\n"
+        "Create the Slack app from the manifest, then run `guildhall start` [1]."
+    )
+    verdicts = [c.supported for c in grounding.check(draft, units, HashEmbedder()).sentences]
+    assert verdicts == [False, True, False, False]
+
+
 def test_looping_and_word_salad_sentences_are_unsupported_though_their_words_are_in_the_sources() -> None:
     # Drafts of the bundled model on the demo (kept before: every content word is in a source,
     # and the second had one content word, too few to judge, so it rode along with the first).
