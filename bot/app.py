@@ -154,7 +154,8 @@ async def build_app(
         bus.forgotten = forgotten
     ctx = BrainContext(bus=bus, store=store, settings=settings, clock=clock, services=services)
     router = CommandRouter(ctx)
-    scheduler = Scheduler(clock, settings.tz)
+    # Several worker processes share one Redis bus: each one_worker run is claimed there.
+    scheduler = Scheduler(clock, settings.tz, claim=getattr(bus, "claim_once", None))
     recorder = Recorder(store, forgotten=forgotten)
 
     async def refresh_forgotten() -> None:

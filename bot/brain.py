@@ -79,16 +79,18 @@ def every(
     at: str | None = None,
     weekday: int | None = None,
     setting: str | None = None,
+    one_worker: bool = False,
 ) -> Callable[[F], F]:
     """Mark a brain method as a scheduled job.
 
     Either an interval (``minutes`` / ``hours``) or a local time ``at="HH:MM"`` (optionally on a
     ``weekday``, 0=Monday). ``setting`` names a dotted settings path holding the ``HH:MM`` time, so
-    admins configure the hour (e.g. ``"recommend.digest_time"``).
+    admins configure the hour (e.g. ``"recommend.digest_time"``). ``one_worker``: community-wide
+    work (DMs, posts, alerts) that one of several worker processes does per run, not each of them.
     """
 
     def mark(fn: F) -> F:
-        setattr(fn, _EVERY_ATTR, (minutes, hours, at, weekday, setting))
+        setattr(fn, _EVERY_ATTR, (minutes, hours, at, weekday, setting, one_worker))
         return fn
 
     return mark
@@ -354,16 +356,16 @@ class Brain:
             spec = getattr(fn, _EVERY_ATTR, None)
             if spec is None:
                 continue
-            minutes, hours, at, weekday, setting = spec
+            minutes, hours, at, weekday, setting, one_worker = spec
             if setting:
                 obj: Any = settings
                 for part in setting.split("."):
                     obj = getattr(obj, part)
                 at = str(obj)
             if at is not None:
-                schedule = Schedule(at=parse_hhmm(at), weekday=weekday)
+                schedule = Schedule(at=parse_hhmm(at), weekday=weekday, one_worker=one_worker)
             else:
-                schedule = Schedule(interval=timedelta(minutes=minutes or 0, hours=hours or 0))
+                schedule = Schedule(interval=timedelta(minutes=minutes or 0, hours=hours or 0), one_worker=one_worker)
             found.append((f"{self.name}.{attr}", schedule, getattr(self, attr)))
         return found
 

@@ -454,7 +454,7 @@ class RedisStreamsBus:
                 if self._closed:
                     return  # entries read now stay pending and are reclaimed by a live consumer
                 for stream_key, entries in reply or []:
-                    await self._deliver(sub, _s(stream_key), entries)
+                    await self._deliver(sub, _s(stream_key), entries, consumer)
             except asyncio.CancelledError:
                 raise
             except _TRANSIENT as exc:
@@ -482,12 +482,12 @@ class RedisStreamsBus:
             )
             start, entries = _s(result[0]), list(result[1])
             if entries:
-                await self._deliver(sub, stream, entries, reclaimed=True)
+                await self._deliver(sub, stream, entries, consumer, reclaimed=True)
             if start == "0-0" or not entries:
                 return
 
     async def _deliver(
-        self, sub: _RedisSubscription, stream: str, entries: list[Any], *, reclaimed: bool = False
+        self, sub: _RedisSubscription, stream: str, entries: list[Any], consumer: str, *, reclaimed: bool = False
     ) -> None:
         decoded: list[tuple[str, Event]] = []
         for entry_id, fields in entries:
@@ -515,6 +515,10 @@ class RedisStreamsBus:
         if not decoded:
             return
         self._inflight += 1
+        # A handler may outlast claim_idle_ms (an index rebuild, an answer on a busy CPU): its entries
+        # are claimed again meanwhile, so no other consumer (this process's other slots included)
+        # takes them for a dead one's and runs them a second time.
+        beats = [asyncio.create_task(self._keep_claimed(stream, sub.name, consumer, [i for i, _ in decoded]))]
         try:
             if sub.batch:
                 try:
@@ -539,6 +543,19 @@ class RedisStreamsBus:
                     await self._handle_one(sub, stream, eid, event, sub.handler)
         finally:
             self._inflight -= 1
+            await cancel_until_done(beats, within_s=5)
+
+    async def _keep_claimed(self, stream: str, group: str, consumer: str, ids: list[Any]) -> None:
+        """Reset the idle time of ``ids`` every third of ``claim_idle_ms`` while they are handled
+        (XCLAIM ... JUSTID by their own consumer: no delivery is counted; acked ids are skipped)."""
+        while True:
+            await asyncio.sleep(self._claim_idle_ms / 1000 / 3)
+            try:
+                await self._redis.xclaim(stream, group, consumer, min_idle_time=0, message_ids=ids, justid=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a missed beat risks a second run, never a lost event
+                log.debug("redis bus: could not refresh %d in-flight entries on %s: %s", len(ids), stream, exc)
 
     async def _handle_one(self, sub: _RedisSubscription, stream: str, eid: str, event: Event, call: Any) -> None:
         try:
@@ -611,6 +628,17 @@ class RedisStreamsBus:
                     break
                 start = "(" + _s(rows[-1][0])
         return removed
+
+    # -- one process per scheduled run ----------------------------------------------------------
+    async def claim_once(self, key: str, ttl_s: float) -> bool:
+        """True for the first process to claim ``key`` (``SET NX``, kept ``ttl_s``): the one that
+        runs a scheduled job's run that every worker would otherwise run. With Redis unreachable
+        each process runs it (a duplicate DM beats a missed digest), with a warning."""
+        try:
+            return bool(await self._redis.set(f"{self.prefix}:once:{key}", self.consumer, nx=True, ex=int(ttl_s)))
+        except _TRANSIENT as exc:
+            log.warning("redis bus: cannot agree on who runs %s (%s); running it here", key, exc)
+            return True
 
     # -- dead letters ----------------------------------------------------------------------------
     async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:

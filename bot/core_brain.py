@@ -329,7 +329,7 @@ class CoreBrain(Brain):
     # -- retention -----------------------------------------------------------------------------
     # Hourly, not daily: an interval job first runs one interval after start, and a bot restarted
     # more often than daily (deploys, console sessions) would never purge.
-    @every(hours=1)
+    @every(hours=1, one_worker=True)
     async def retention(self) -> None:
         """Hourly: purge messages older than ``retention_days`` from the store and every brain."""
         await self.purge_expired()

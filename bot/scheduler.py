@@ -26,11 +26,16 @@ class Schedule:
         interval: period for interval jobs (e.g. ``timedelta(minutes=15)``).
         at: local wall-clock time for daily/weekly jobs.
         weekday: 0=Monday..6=Sunday for weekly jobs (needs ``at``).
+        one_worker: with several worker processes, each run happens in one of them (digests,
+            posts, alerts: community-wide work), not in every one (an index flush: per process).
+            Interval runs then fall on whole multiples of the interval, the same instants in every
+            process, so they can agree on which run is which.
     """
 
     interval: timedelta | None = None
     at: time | None = None
     weekday: int | None = None
+    one_worker: bool = False
 
     def __post_init__(self) -> None:
         if (self.interval is None) == (self.at is None):
@@ -43,7 +48,10 @@ class Schedule:
     def next_after(self, now: datetime, tz: tzinfo) -> datetime:
         """The first run strictly after ``now`` (aware), as an aware datetime."""
         if self.interval is not None:
-            return now + self.interval
+            if not self.one_worker:
+                return now + self.interval
+            step = self.interval.total_seconds()
+            return datetime.fromtimestamp((now.timestamp() // step + 1) * step, UTC).astimezone(now.tzinfo)
         assert self.at is not None
         # Compared as instants (UTC), never as wall clocks: aware datetimes sharing a tzinfo compare
         # by wall clock and ignore ``fold``, so on the autumn change 01:30 EDT looked later than
@@ -69,14 +77,22 @@ def parse_hhmm(text: str) -> time:
 
 
 Job = Callable[[], Awaitable[None]]
+# ``claim(key, ttl_s)``: True for the one process that takes a run (see Schedule.one_worker).
+Claim = Callable[[str, float], Awaitable[bool]]
 
 
 class Scheduler:
-    """Runs jobs on their schedules; a failing job is logged and runs again next time."""
+    """Runs jobs on their schedules; a failing job is logged and runs again next time.
 
-    def __init__(self, clock: Clock, tz: tzinfo) -> None:
+    ``claim`` (the Redis bus's :meth:`~bot.bus_redis.RedisStreamsBus.claim_once` when several
+    processes share the work) decides which process runs a ``one_worker`` job's run; without it
+    this process runs every run.
+    """
+
+    def __init__(self, clock: Clock, tz: tzinfo, claim: Claim | None = None) -> None:
         self._clock = clock
         self._tz = tz
+        self.claim = claim
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[tuple[str, Schedule, Job]] = []
 
@@ -101,6 +117,11 @@ class Scheduler:
             when = schedule.next_after(self._clock.now(), self._tz)
             await self._clock.sleep_until(when)
             try:
+                # A claim is kept two days: long after any process could still be about to take the run.
+                run_key = f"{name}@{when.astimezone(UTC).isoformat()}"
+                if schedule.one_worker and self.claim is not None and not await self.claim(run_key, 2 * 86400):
+                    log.debug("scheduled job %s at %s runs in another worker", name, when)
+                    continue
                 await job()
             except asyncio.CancelledError:
                 raise

@@ -165,7 +165,7 @@ class ActivityBrain(Brain):
 
     # Daily at the configured time, posting only on ``activity.leaderboard_post_weekday``: @every's
     # weekday is fixed at import time, and admins choose the day in their settings.
-    @every(setting="activity.leaderboard_post_time")
+    @every(setting="activity.leaderboard_post_time", one_worker=True)
     async def weekly_post(self) -> None:
         """Post last week's leaderboard into each workspace's alerts channel (on the configured weekday)."""
         now = self.ctx.clock.now()
@@ -219,7 +219,7 @@ class ActivityBrain(Brain):
             links = {str(r[0]): str(r[1]) for r in rows if r[1]}
         return [links.get(m) or f"`{m}`" for m in ids]
 
-    @every(minutes=15)
+    @every(minutes=15, one_worker=True)
     async def trend_scan(self) -> None:
         """Post new findings (and grown ones, as updates) to the alerts channel, rate-limited."""
         async with self._scan_lock:

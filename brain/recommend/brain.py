@@ -11,6 +11,7 @@ import itertools
 import json
 import logging
 import math
+import time
 import zlib
 from collections import Counter
 from datetime import datetime, tzinfo
@@ -257,12 +258,12 @@ class RecommendBrain(Brain):
         await self.ctx.dm(u, "\n".join(lines))
 
     # -- digest --------------------------------------------------------------------------------
-    @every(setting="recommend.digest_time")
+    @every(setting="recommend.digest_time", one_worker=True)
     async def daily_digest(self) -> None:
         """At the community's digest time: members without a known time zone are due now."""
         await self.send_due_digests()
 
-    @every(minutes=15)
+    @every(minutes=15, one_worker=True)
     async def digest_tick(self) -> None:
         """Members in other time zones get their digest when their local clock passes the time."""
         await self.send_due_digests()
@@ -316,10 +317,13 @@ class RecommendBrain(Brain):
         day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, at, last)
         if day is None:
             return 0
+        if force:
+            await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
+        elif not await self._claim_digest_day(platform, ws, user_id, day):
+            return 0  # another worker took this member's digest for the day a moment ago
         size = int(await workspace_config(store, platform, ws, "digest_size", settings.recommend.digest_size))
         user = UserRef(Platform(platform), ws, user_id, name)
         recs = await self.recommend(user, k=size)
-        await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
         if not recs:
             return 0
         # Named, so a member of two communities can tell their two digests apart.
@@ -339,6 +343,17 @@ class RecommendBrain(Brain):
                 )
         await self.ctx.dm(user, text, citations=citations, buttons=buttons)
         return 1
+
+    async def _claim_digest_day(self, platform: str, ws: str, user_id: str, day: str) -> bool:
+        """Record ``day`` as the member's last digest day in one statement that changes a row only
+        when it held another day: of two workers deciding at once, exactly one gets True."""
+        changed = await self.ctx.store.db.execute(
+            "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, user_id, key) DO UPDATE SET "
+            "value = excluded.value, updated_ts = excluded.updated_ts WHERE member_settings.value <> excluded.value",
+            (platform, ws, user_id, LAST_DIGEST_KEY, json.dumps(day), time.time()),
+        )
+        return changed > 0
 
     async def _community_name(self, platform: str, ws: str) -> str:
         """The workspace's name when known (Discord guild, Slack team), else its id."""

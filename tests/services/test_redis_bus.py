@@ -486,3 +486,35 @@ async def test_forgetting_a_member_while_redis_is_down_filters_the_local_buffer_
     await bus.drain(timeout=20)
     assert got == ["b1"]
     await bus.close()
+
+
+async def test_a_handler_slower_than_claim_idle_runs_once(prefix: str) -> None:
+    """An answer or an index rebuild can outlast claim_idle_ms: its entry is kept claimed while it
+    runs, so neither this process's other slots nor another worker run it a second time."""
+    bus = make_bus(prefix, claim_idle_ms=600)
+    calls: list[str] = []
+
+    async def slow(e: MessagePosted) -> None:
+        calls.append(e.message_id)
+        await asyncio.sleep(2.0)
+
+    bus.subscribe(MessagePosted, slow, name="slow", concurrency=4)
+    await bus.start()
+    await bus.publish(make_message("@guildhall a long question", message_id="m1"))
+    await asyncio.sleep(3.5)
+    assert calls == ["m1"]
+    await bus.drain(timeout=10)
+    await bus.close()
+
+
+async def test_of_two_workers_one_claims_a_scheduled_run(prefix: str) -> None:
+    """Two worker processes' buses: each run of a one_worker job goes to exactly one of them."""
+    first, second = make_bus(prefix), make_bus(prefix)
+    try:
+        run = "recommend.digest_tick@2026-01-05T08:15:00+00:00"
+        assert [await first.claim_once(run, 60), await second.claim_once(run, 60)] == [True, False]
+        later = "recommend.digest_tick@2026-01-05T08:30:00+00:00"
+        assert [await second.claim_once(later, 60), await first.claim_once(later, 60)] == [True, False]
+    finally:
+        await first.close()
+        await second.close()

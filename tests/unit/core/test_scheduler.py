@@ -100,3 +100,53 @@ async def test_a_woken_task_reads_its_wake_time_even_after_io_on_another_thread(
     await clock.advance(timedelta(hours=1))
     assert seen == [start + timedelta(minutes=m) for m in (15, 30, 45)]
     assert task.done() and clock.now() == start + timedelta(hours=1)
+
+
+def test_one_worker_interval_runs_fall_on_the_same_instants_in_every_process() -> None:
+    every_15 = Schedule(interval=timedelta(minutes=15), one_worker=True)
+    # Two workers started at different moments agree on the next run, so they can tell it is one run.
+    a = every_15.next_after(datetime(2026, 1, 5, 8, 3, 10, tzinfo=UTC), UTC)
+    b = every_15.next_after(datetime(2026, 1, 5, 8, 14, 59, tzinfo=UTC), UTC)
+    assert a == b == datetime(2026, 1, 5, 8, 15, tzinfo=UTC)
+    assert every_15.next_after(datetime(2026, 1, 5, 8, 15, tzinfo=UTC), UTC) == datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
+    # A per-process job keeps its own rhythm.
+    assert Schedule(interval=timedelta(minutes=15)).next_after(a, UTC) == a + timedelta(minutes=15)
+
+
+async def test_a_one_worker_job_runs_in_one_of_several_processes() -> None:
+    """Two schedulers (two worker processes) sharing one claim: every run of a one_worker job
+    happens once; a per-process job runs in both."""
+    clock = FakeClock(datetime(2026, 1, 5, 8, 0, 30, tzinfo=UTC))
+    claimed: set[str] = set()
+
+    async def claim(key: str, ttl_s: float) -> bool:
+        assert ttl_s > 0
+        if key in claimed:
+            return False
+        claimed.add(key)
+        return True
+
+    shared: list[tuple[str, datetime]] = []
+    local: list[str] = []
+    workers = [Scheduler(clock, UTC, claim=claim) for _ in range(2)]
+    for n, sched in enumerate(workers):
+
+        async def digest(n: int = n) -> None:
+            shared.append((f"w{n}", clock.now()))
+
+        async def flush(n: int = n) -> None:
+            local.append(f"w{n}")
+
+        sched.add("recommend.digest_tick", Schedule(interval=timedelta(minutes=15), one_worker=True), digest)
+        sched.add("qa.flush_index", Schedule(interval=timedelta(minutes=15)), flush)
+        await sched.start()
+    for _ in range(3):
+        await asyncio.sleep(0)  # the job tasks start and sleep on the clock
+    await clock.advance(timedelta(minutes=31))
+    assert [at for _, at in shared] == [
+        datetime(2026, 1, 5, 8, 15, tzinfo=UTC),
+        datetime(2026, 1, 5, 8, 30, tzinfo=UTC),
+    ]
+    assert sorted(local) == ["w0", "w0", "w1", "w1"]
+    for sched in workers:
+        await sched.stop()

@@ -249,3 +249,15 @@ async def test_a_member_who_left_gets_no_digest_until_they_join_again(make_app: 
     assert await brain.send_due_digests(force=True) == 1
     await app.bus.drain()
     assert [d.user.user_id for d in _dms(adapter) if d.text.startswith("Your")] == ["alice"]
+
+
+async def test_two_workers_deciding_at_once_send_one_digest(make_app: Factory) -> None:
+    """Both read "not sent today"; the day is claimed in one statement, so only one sends."""
+    app, adapter, brain, _ = await _app(make_app)
+    await _community(app, adapter)
+    await app.store.set_member_setting("console", "local", "alice", LAST_DIGEST_KEY, "2026-01-04")
+    first = await brain._claim_digest_day("console", "local", "alice", "2026-01-05")
+    second = await brain._claim_digest_day("console", "local", "alice", "2026-01-05")
+    assert (first, second) == (True, False)
+    assert await brain._claim_digest_day("console", "local", "bob", "2026-01-05")  # nothing stored yet: claimed
+    assert await app.store.get_member_setting("console", "local", "alice", LAST_DIGEST_KEY) == "2026-01-05"
