@@ -39,6 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -186,6 +187,9 @@ class RedisStreamsBus:
         self._started = False
         self._closed = False
         self._inflight = 0
+        # When this process's workers last found Redis unreachable (None: reading fine). One warning
+        # per outage, not one per worker every half second (680 lines in 10 s from one worker).
+        self._read_down_since: float | None = None
         self.stats = BusStats()
 
     # -- keys ------------------------------------------------------------------------------------
@@ -228,8 +232,13 @@ class RedisStreamsBus:
             await self._start_sub(sub)
 
     async def _start_sub(self, sub: _RedisSubscription) -> None:
-        for stream in sub.streams:
-            await self._ensure_group(stream, sub.name)
+        try:
+            for stream in sub.streams:
+                await self._ensure_group(stream, sub.name)
+        except _TRANSIENT as exc:
+            # Start anyway: events published meanwhile are buffered (a gateway keeps taking platform
+            # traffic), and the workers create the groups once Redis answers (the NOGROUP path).
+            self._note_read_failure(exc)
         for i in range(sub.concurrency):
             consumer = self.consumer if sub.concurrency == 1 else f"{self.consumer}#{i}"
             sub.tasks.append(asyncio.create_task(self._worker(sub, consumer), name=f"redis-bus:{sub.name}:{i}"))
@@ -451,6 +460,10 @@ class RedisStreamsBus:
                     count=sub.max_batch if sub.batch else 16,
                     block=self._block_ms,
                 )
+                if self._read_down_since is not None:
+                    down_s = time.monotonic() - self._read_down_since
+                    self._read_down_since = None
+                    log.info("redis reachable again after %.0f s; reading resumes", down_s)
                 if self._closed:
                     return  # entries read now stay pending and are reclaimed by a live consumer
                 for stream_key, entries in reply or []:
@@ -458,8 +471,10 @@ class RedisStreamsBus:
             except asyncio.CancelledError:
                 raise
             except _TRANSIENT as exc:
-                log.warning("redis read failed for %s: %s; retrying", sub.name, exc)
-                await asyncio.sleep(0.5)
+                self._note_read_failure(exc)
+                # Back off while it stays down: every worker retrying twice a second helps nobody.
+                down_s = time.monotonic() - (self._read_down_since or time.monotonic())
+                await asyncio.sleep(min(0.5 + down_s / 10, 5.0))
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):
                     for stream in sub.streams:
@@ -472,6 +487,24 @@ class RedisStreamsBus:
                 # entry after this one unread. What was read stays pending and is retried.
                 log.exception("redis bus worker %s failed; retrying", sub.name)
                 await asyncio.sleep(0.5)
+
+    @property
+    def safe_url(self) -> str:
+        """The Redis URL without its password, for logs."""
+        parts = urlsplit(self._url)
+        if parts.password is None:
+            return self._url
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def _note_read_failure(self, exc: BaseException) -> None:
+        """Log the first failed read of an outage as a warning (with where Redis was expected)."""
+        if self._read_down_since is None:
+            self._read_down_since = time.monotonic()
+            log.warning("redis unreachable at %s (%s); workers retry until it is back", self.safe_url, exc)
+        else:
+            log.debug("redis still unreachable: %s", exc)
 
     async def _reclaim(self, sub: _RedisSubscription, stream: str, consumer: str) -> None:
         """Take over entries a dead (or slow) consumer left pending; send poison ones to the DLQ."""

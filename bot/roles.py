@@ -47,11 +47,12 @@ async def build_role(
 
 
 async def run_forever(app: GuildhallApp) -> None:
-    """Start the app and run until cancelled (Ctrl-C / SIGTERM)."""
-    await app.start()
-    tune_for_serving()
-    log.info("guildhall %s running; Ctrl-C stops", app.role)
+    """Start the app and run until cancelled (Ctrl-C / SIGTERM); a failed start still stops what
+    had started (the store, the bus) before the error propagates."""
     try:
+        await app.start()
+        tune_for_serving()
+        log.info("guildhall %s running; Ctrl-C stops", app.role)
         await asyncio.Event().wait()
     finally:
         await app.stop()

@@ -185,7 +185,12 @@ async def serve_role(settings: Settings, role: str) -> None:
         app = await build_role(settings, role, make_platform_adapter)
     except RoleError as exc:
         raise RunError(str(exc)) from exc
-    await run_forever(app)
+    try:
+        await run_forever(app)
+    except ValueError as exc:  # an adapter names the missing setting (e.g. SLACK_APP_TOKEN)
+        raise RunError(str(exc)) from exc
+    except OSError as exc:  # a platform or service unreachable at start: one line, not a traceback
+        raise RunError(f"cannot connect: {exc}") from exc
 
 
 def demo_notice(messages: int, *, indexing: bool) -> str:

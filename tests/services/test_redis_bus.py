@@ -518,3 +518,48 @@ async def test_of_two_workers_one_claims_a_scheduled_run(prefix: str) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_bus_started_while_redis_is_down_buffers_warns_once_and_catches_up(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway or worker started before Redis: no crash, one warning (not one per worker every
+    half second), events buffered; once Redis is up the groups are made and everything arrives."""
+    import logging
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bus = RedisStreamsBus(f"redis://127.0.0.1:{port}/0", prefix=prefix, block_ms=20)
+    got: list[str] = []
+
+    async def handler(e: MessagePosted) -> None:
+        got.append(e.message_id)
+
+    bus.subscribe(MessagePosted, handler, name="rec", concurrency=2)
+    bus.subscribe(CommandInvoked, handler, name="cmd")  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="bot.bus_redis")
+    await bus.start()  # does not raise
+    assert await bus.publish(make_message("early", message_id="early1"))
+    await asyncio.sleep(1.5)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "unreachable" in r.getMessage()]
+    assert 1 <= len(warnings) <= 2  # the read loop's one, and the publisher's buffering one
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if got:
+                break
+        await bus.drain(timeout=20)
+        assert got == ["early1"]
+        assert any("reachable again" in r.getMessage() for r in caplog.records)
+    finally:
+        await bus.close()
+        server.terminate()
+        server.wait(timeout=10)
