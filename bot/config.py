@@ -293,6 +293,10 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown brains: {', '.join(unknown)}")
         if "community" in v and "qa" not in v:
             raise ValueError("the community brain needs the qa brain")
+        if "recommend" in v and "qa" not in v:
+            # It ranks with the QA index's unit embeddings (one embedding per unit, never two); without
+            # qa in the same process every digest failed at run time while check-config said OK.
+            raise ValueError("the recommend brain needs the qa brain (it reuses its embeddings and index)")
         return v
 
     @model_validator(mode="after")

@@ -137,3 +137,17 @@ def test_the_vector_index_lives_under_data_dir_unless_configured(
     assert load_settings(cfg, environ={}).vectors.path == "data/chroma"  # configured: kept as is
     explicit = {"GUILDHALL_DATA_DIR": "/var/gh", "GUILDHALL_VECTORS__PATH": "/idx"}
     assert load_settings(environ=explicit).vectors.path == "/idx"
+
+
+@pytest.mark.parametrize(
+    ("brains", "needs"), [('["recommend", "activity"]', "recommend"), ('["community"]', "community")]
+)
+def test_a_brain_that_needs_qa_without_it_is_a_config_error(tmp_path: Path, brains: str, needs: str) -> None:
+    """The recommender ranks with the QA index's embeddings: without qa every digest failed at run
+    time while check-config said OK."""
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text(f"brains = {brains}\n")
+    with pytest.raises(ConfigError, match=f"the {needs} brain needs the qa brain"):
+        load_settings(cfg, environ={})
+    cfg.write_text('brains = ["qa", "recommend"]\n')
+    assert load_settings(cfg, environ={}).brains == ["qa", "recommend"]
