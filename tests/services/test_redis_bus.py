@@ -546,8 +546,9 @@ async def test_a_bus_started_while_redis_is_down_buffers_warns_once_and_catches_
     await asyncio.sleep(1.5)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "unreachable" in r.getMessage()]
     assert 1 <= len(warnings) <= 2  # the read loop's one, and the publisher's buffering one
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+    server = await asyncio.create_subprocess_exec(
+        "redis-server",
+        *("--port", str(port), "--save", "", "--appendonly", "no"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -562,4 +563,4 @@ async def test_a_bus_started_while_redis_is_down_buffers_warns_once_and_catches_
     finally:
         await bus.close()
         server.terminate()
-        server.wait(timeout=10)
+        await asyncio.wait_for(server.wait(), timeout=10)
