@@ -397,6 +397,22 @@ class MemberLeft(InboundEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class MemberUpdated(InboundEvent):
+    """A member's profile changed (display name, time zone): Slack's ``user_change``."""
+
+    user: UserRef
+    ts: datetime
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.user.platform}:{self.user.workspace_id}:profile:{self.user.user_id}:{self.ts.isoformat()}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.user.platform
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadCreated(InboundEvent):
     """A thread or forum post was opened under ``parent``."""
 
@@ -649,6 +665,7 @@ INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     ReactionRemoved,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     ThreadCreated,
     ChannelSeen,
     CommandInvoked,

@@ -19,6 +19,7 @@ from bot.events import (
     Event,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -42,6 +43,7 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     ReactionRemoved,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     ThreadCreated,
     ChannelSeen,
     # Only for the member's time zone: Slack's users.info lookup of a slash command reveals it.
@@ -231,7 +233,12 @@ class Recorder:
 
     async def _write_other(self, event: Event, tx: Executor) -> None:
         store = self._store
-        if isinstance(event, MemberLeft):
+        if isinstance(event, MemberUpdated):
+            u = event.user  # a forgotten member's updates never get here (author_of drops them)
+            await store.upsert_users(
+                [UserRow(u.platform.value, u.workspace_id, u.user_id, u.name, u.is_bot, u.tz or None)], tx=tx
+            )
+        elif isinstance(event, MemberLeft):
             u = event.user
             await tx.execute(
                 "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) "

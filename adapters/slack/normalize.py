@@ -30,6 +30,7 @@ from bot.events import (
     InboundEvent,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -350,15 +351,27 @@ def _team_join(event: dict[str, Any], ctx: NormalizeContext, event_time: datetim
 
 
 def _user_change(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
-    """A deactivated member (``deleted: true``) left the workspace; any other profile change is not
-    an event here (it fires on every status update)."""
+    """A deactivated member (``deleted: true``) left the workspace; any other change updates the
+    stored profile: display name and time zone (the digest hour follows a member who moves)."""
     member = event.get("user")
-    if not isinstance(member, dict) or member.get("deleted") is not True or not isinstance(member.get("id"), str):
+    if not isinstance(member, dict) or not isinstance(member.get("id"), str):
         return []
     ts = parse_ts(event.get("event_ts")) or event_time
     if ts is None:
         return []
-    return [MemberLeft(user=UserRef(SLACK, ctx.identity.team_id, member["id"]), ts=ts)]
+    if member.get("deleted") is True:
+        return [MemberLeft(user=UserRef(SLACK, ctx.identity.team_id, member["id"]), ts=ts)]
+    name = member.get("real_name") or member.get("name") or ""
+    tz = member.get("tz")
+    user = UserRef(
+        SLACK,
+        ctx.identity.team_id,
+        member["id"],
+        name if isinstance(name, str) else "",
+        member.get("is_bot") is True,
+        tz if isinstance(tz, str) else "",
+    )
+    return [MemberUpdated(user=user, ts=ts)]
 
 
 def _member_joined_channel(

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.events import (
     Event,
+    MemberUpdated,
     MessageEdited,
     MessagePosted,
     Platform,
@@ -27,6 +28,8 @@ def author_of(event: Event) -> UserRef | None:
         return event.user
     if isinstance(event, ThreadCreated):
         return event.author  # a thread's title is its author's words
+    if isinstance(event, MemberUpdated):
+        return event.user  # their name and time zone
     return None
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from bot.events import CommandInvoked, MemberJoined, Platform, UserRef, from_json, to_json
+from bot.events import CommandInvoked, MemberJoined, MemberUpdated, Platform, UserRef, from_json, to_json
 from bot.testing import make_message, user
 from bot.testing.builders import BASE_TIME, command
 
@@ -54,3 +54,19 @@ async def test_forget_me_erases_the_zone_with_the_name(make_app: Any) -> None:
     await app.bus.drain()
     row = await app.store.get_user("console", "local", "ann")
     assert row is not None and row.name == "" and row.tz is None
+
+
+async def test_a_profile_change_updates_name_and_zone_and_a_forgotten_members_is_dropped(make_app: Any) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(MemberJoined(user=dataclasses.replace(user("ann"), tz="Asia/Tokyo"), ts=BASE_TIME))
+    moved = dataclasses.replace(user("ann"), name="Ann B.", tz="America/Denver")
+    await adapter.inject(MemberUpdated(user=moved, ts=BASE_TIME))
+    await app.bus.drain()
+    row = await app.store.get_user("console", "local", "ann")
+    assert row is not None and (row.name, row.tz) == ("Ann B.", "America/Denver")
+    await adapter.inject(command("forget-me", "confirm", author="ann"))
+    await app.bus.drain()
+    await adapter.inject(MemberUpdated(user=moved, ts=BASE_TIME))
+    await app.bus.drain()
+    row = await app.store.get_user("console", "local", "ann")
+    assert row is not None and row.name == "" and row.tz is None  # not stored again

@@ -25,6 +25,7 @@ from bot.events import (
     EventSource,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -218,13 +219,14 @@ def test_members_joining() -> None:
     assert chan.channel is not None and chan.channel.visibility is Visibility.PRIVATE
 
 
-def test_a_deactivated_member_left_and_other_profile_changes_are_no_event() -> None:
+def test_a_deactivated_member_left_and_other_profile_changes_update_the_profile() -> None:
     gone = one(
         {"type": "user_change", "user": {"id": "UOLD", "name": "o", "deleted": True}, "event_ts": "1767600000.2"}
     )
     assert isinstance(gone, MemberLeft) and gone.user.user_id == "UOLD"
-    status = {"type": "user_change", "user": {"id": "U1", "deleted": False, "profile": {"status_text": "lunch"}}}
-    assert normalize_event(envelope(status), ctx()) == []  # type: ignore[arg-type]
+    moved = {"type": "user_change", "user": {"id": "U1", "real_name": "Ann", "tz": "Asia/Tokyo", "deleted": False}}
+    update = one(moved)
+    assert isinstance(update, MemberUpdated) and (update.user.name, update.user.tz) == ("Ann", "Asia/Tokyo")
 
 
 def test_channel_created() -> None:
@@ -245,6 +247,7 @@ def test_channel_created() -> None:
         {"type": "reaction_added", "user": "U1"},
         {"type": "team_join", "user": "not-an-object"},
         {"type": "user_change", "user": {"deleted": True}},
+        {"type": "user_change", "user": {"real_name": "no id"}},
         {"type": "user_change", "user": "UOLD"},
         {"type": "unknown_event"},
     ],
