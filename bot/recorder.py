@@ -238,6 +238,11 @@ class Recorder:
             await store.upsert_users(
                 [UserRow(u.platform.value, u.workspace_id, u.user_id, u.name, u.is_bot, u.tz or None)], tx=tx
             )
+            # An active profile: a member Slack reactivated is back (no team_join comes for them).
+            await tx.execute(
+                "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ? AND key = ?",
+                (u.platform.value, u.workspace_id, u.user_id, LEFT_KEY),
+            )
         elif isinstance(event, MemberLeft):
             u = event.user
             await tx.execute(

@@ -15,6 +15,7 @@ from bot.events import (
     CommandReply,
     MemberJoined,
     MemberLeft,
+    MemberUpdated,
     MessagePosted,
     Platform,
     SendDirectMessage,
@@ -261,3 +262,17 @@ async def test_two_workers_deciding_at_once_send_one_digest(make_app: Factory) -
     assert (first, second) == (True, False)
     assert await brain._claim_digest_day("console", "local", "bob", "2026-01-05")  # nothing stored yet: claimed
     assert await app.store.get_member_setting("console", "local", "alice", LAST_DIGEST_KEY) == "2026-01-05"
+
+
+async def test_a_member_slack_reactivates_gets_digests_again(make_app: Factory) -> None:
+    """Slack sends no team_join for a reactivated account, only a user_change that is no longer
+    deleted (MemberUpdated): that brings the member back too."""
+    app, adapter, brain, clock = await _app(make_app)
+    await _community(app, adapter)
+    await app.store.set_member_setting("console", "local", "alice", "digest", True)
+    await adapter.inject(MemberLeft(user=user("alice"), ts=clock.now()))
+    await app.bus.drain()
+    assert await brain.send_due_digests(force=True) == 0
+    await adapter.inject(MemberUpdated(user=user("alice"), ts=clock.now()))
+    await app.bus.drain()
+    assert await brain.send_due_digests(force=True) == 1
