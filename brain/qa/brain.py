@@ -486,7 +486,8 @@ class QABrain(Brain):
             )
         )
 
-    @every(minutes=1)
+    # One worker per run: the questions come from the shared store, so every worker would answer each.
+    @every(minutes=1, one_worker=True)
     async def answer_unanswered(self) -> None:
         """In configured help channels, answer questions nobody replied to within N minutes.
 
@@ -530,8 +531,13 @@ class QABrain(Brain):
                 "AND a.workspace_id = m.workspace_id AND a.thread_id = m.message_id) ORDER BY m.ts",
                 (platform, ws, *ids, oldest, newest),
             )
+        # An answer takes seconds and its qa_answers row comes last: the next minute's run (maybe in
+        # another worker) must not take the same question meanwhile.
+        claim = getattr(self.ctx.bus, "claim_once", None)
         for platform, ws, channel_id, message_id, author_id, text, _ in rows:
             if "?" not in text:
+                continue
+            if claim is not None and not await claim(f"qa.unanswered:{platform}:{ws}:{message_id}", 86400):
                 continue
             row = await self.ctx.store.get_channel(platform, ws, channel_id)
             if row is None:

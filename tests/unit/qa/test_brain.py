@@ -462,6 +462,40 @@ async def test_unanswered_help_questions_get_an_answer_after_n_minutes(make_app:
     assert len(replies(adapter)) == 1
 
 
+async def test_a_help_question_another_worker_claimed_is_left_to_it(make_app: Any, settings: Any) -> None:
+    """With several workers the question is claimed on the bus before the seconds-long answer: a
+    run elsewhere that already took it is not answered twice."""
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.testing.builders import BASE_TIME
+
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 30, "help_channel_ids": ["help"]})}
+    )
+    llm = ScriptedLLM("Run make clean-cache to reset the cache [1].")
+    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
+    brain: QABrain = app.brain("qa")
+    await post(
+        app,
+        adapter,
+        make_message("to reset the cache run make clean-cache", author="bob", chan="general", minutes=-600),
+        make_message("how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1"),
+    )
+    claims: list[str] = []
+
+    async def taken_elsewhere(key: str, ttl_s: float) -> bool:
+        claims.append(key)
+        return False
+
+    brain.ctx.bus.claim_once = taken_elsewhere  # type: ignore[attr-defined]
+    await clock.advance(timedelta(minutes=31))
+    await brain.answer_unanswered()
+    await app.bus.drain()
+    assert replies(adapter) == [] and set(claims) == {"qa.unanswered:console:local:q1"}  # each run asked; none took it
+
+
 async def test_admin_set_help_channels_and_wait_turn_on_unanswered_answers(make_app: Any) -> None:
     from datetime import timedelta
 
