@@ -329,7 +329,9 @@ class CoreBrain(Brain):
     # -- retention -----------------------------------------------------------------------------
     # Hourly, not daily: an interval job first runs one interval after start, and a bot restarted
     # more often than daily (deploys, console sessions) would never purge.
-    @every(hours=1, one_worker=True)
+    # Every worker, not one: besides the shared store, each process purges its own in-memory copy of
+    # the lexical index (the store's deletes are idempotent, so the others' are no-ops).
+    @every(hours=1)
     async def retention(self) -> None:
         """Hourly: purge messages older than ``retention_days`` from the store and every brain."""
         await self.purge_expired()
