@@ -249,9 +249,9 @@ def thread_created(
         else UserRef(Platform.DISCORD, guild_id, str(thread.owner_id or ""))
     )
     return ThreadCreated(
-        # A private thread's "parent" is itself: its messages and its thread row live in a private
-        # channel of their own, never in the channel everyone reads.
-        parent=private_thread_ref(thread) if is_private_thread(thread) else channel_ref(parent),
+        # A private thread's "parent" is itself (channel_ref): its messages and its thread row live
+        # in a private channel of their own, never in the channel everyone reads.
+        parent=channel_ref(thread, parent=parent),
         thread_id=str(thread.id),
         title=thread.name,
         author=author,

@@ -55,14 +55,17 @@ async def _scope(db: Executor, platform: str | None, workspace: str) -> tuple[st
     """``(platform, workspace)`` for ``--workspace`` (the platform looked up when not given)."""
     if platform:
         return platform, workspace
-    row = await db.fetchone(
+    rows = await db.fetchall(
         "SELECT platform FROM workspaces WHERE workspace_id = ? UNION SELECT platform FROM channels "
         "WHERE workspace_id = ? ORDER BY platform",
         (workspace, workspace),
     )
-    if row is None:
+    if not rows:
         raise typer.BadParameter(f"unknown workspace {workspace!r}", param_hint="--workspace")
-    return str(row[0]), workspace
+    if len(rows) > 1:  # never picked silently, as with a member id
+        platforms = ", ".join(str(r[0]) for r in rows)
+        raise typer.BadParameter(f"{workspace!r} exists on {platforms}: add --platform", param_hint="--workspace")
+    return str(rows[0][0]), workspace
 
 
 def recommend_command(

@@ -133,6 +133,15 @@ def test_a_member_of_two_workspaces_is_never_picked_silently(env: Path) -> None:
     out = CliRunner().invoke(app, ["recommend", "--user", "U0", "--workspace", "T9"])
     assert out.exit_code == 2 and "unknown workspace" in out.output
 
+    async def same_id_elsewhere() -> None:
+        store = await open_store(f"sqlite:///{env / 'g.db'}")
+        await store.upsert_workspace("discord", "T1", "A guild with that id")
+        await store.close()
+
+    asyncio.run(same_id_elsewhere())
+    out = CliRunner().invoke(app, ["recommend", "--user", "U0", "--workspace", "T1", "--as-of", as_of])
+    assert out.exit_code == 2 and "discord, slack" in out.output and "--platform" in out.output
+
 
 def test_eval_recommend_reports_every_method(env: Path) -> None:
     report = _json(["eval", "recommend", "--split-frac", "0.7", "--k", "10", "--json"])
