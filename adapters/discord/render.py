@@ -144,5 +144,5 @@ def buttons_view(buttons: Sequence[Button]) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for b in buttons[:25]:
         style = _BUTTON_STYLES.get(b.style, discord.ButtonStyle.secondary)
-        view.add_item(discord.ui.Button(label=b.label[:80], custom_id=button_custom_id(b), style=style))
+        view.add_item(discord.ui.Button(label=clip_text(b.label, 80), custom_id=button_custom_id(b), style=style))
     return view

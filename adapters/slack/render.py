@@ -15,6 +15,7 @@ from typing import Any
 from bot.events import Attachment, Button, Citation, citations_heading
 from bot.markdown_split import split_message
 from bot.privacy.mentions import neutralize as neutralize_mentions
+from bot.valid_text import clip
 
 SECTION_LIMIT = 3000  # Block Kit section text
 BLOCKS_PER_MESSAGE = 50  # chat.postMessage blocks
@@ -133,7 +134,11 @@ def button_elements(buttons: Sequence[Button]) -> list[dict[str, Any]]:
         element: dict[str, Any] = {
             "type": "button",
             "action_id": unique_action_id(b.action_id, taken),
-            "text": {"type": "plain_text", "text": (neutralize(b.label) or b.action_id)[:_BUTTON_LABEL], "emoji": True},
+            "text": {
+                "type": "plain_text",
+                "text": clip(neutralize(b.label) or b.action_id, _BUTTON_LABEL),
+                "emoji": True,
+            },
         }
         if b.value:
             element["value"] = b.value[:_BUTTON_VALUE]

@@ -79,7 +79,11 @@ def test_render_with_buttons_and_citations() -> None:
     assert "<!here>" not in post.text
     up, down = post.blocks[2]["elements"]
     assert up["style"] == "primary" and up["action_id"] == "qa.up" and up["value"] == "a1"
-    assert "style" not in down and len(down["text"]["text"]) == 75
+    assert "style" not in down and len(down["text"]["text"]) == 75 and down["text"]["text"].endswith("…")
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    [post] = render_posts("x", [], [Button("qa.x", "a" * 72 + family, "a1")])
+    label = post.blocks[-1]["elements"][0]["text"]["text"]
+    assert label == "a" * 72 + "…"  # never one person of the family
 
 
 def test_huge_answer_splits_into_messages_within_limits() -> None:
