@@ -239,25 +239,14 @@ class Recorder:
                 [UserRow(u.platform.value, u.workspace_id, u.user_id, u.name, u.is_bot, u.tz or None)], tx=tx
             )
             # An active profile: a member Slack reactivated is back (no team_join comes for them).
-            await tx.execute(
-                "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ? AND key = ?",
-                (u.platform.value, u.workspace_id, u.user_id, LEFT_KEY),
-            )
+            await store.delete_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, tx=tx)
         elif isinstance(event, MemberLeft):
             u = event.user
-            await tx.execute(
-                "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) "
-                "VALUES (?, ?, ?, ?, 'true', ?) ON CONFLICT (platform, workspace_id, user_id, key) DO UPDATE SET "
-                "value = excluded.value, updated_ts = excluded.updated_ts",
-                (u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, to_epoch(event.ts)),
-            )
+            await store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, True, tx=tx)
         elif isinstance(event, MemberJoined):
             u = event.user
             if event.channel is None:  # back in the community: digests and DMs resume
-                await tx.execute(
-                    "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ? AND key = ?",
-                    (u.platform.value, u.workspace_id, u.user_id, LEFT_KEY),
-                )
+                await store.delete_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, tx=tx)
             name = "" if u in self.forgotten else u.name  # a forgotten member's name is not stored again
             # None (not "") when unknown: the upsert then keeps a zone learned earlier.
             tz = None if u in self.forgotten else u.tz or None

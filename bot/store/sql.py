@@ -505,12 +505,37 @@ class Store:
         return [ReactionRow(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
 
     # -- settings ------------------------------------------------------------------------------
-    async def set_member_setting(self, platform: str, workspace_id: str, user_id: str, key: str, value: Any) -> None:
-        """Store a per-member setting (JSON-encoded)."""
-        await self.db.execute(
+    async def set_member_setting(
+        self,
+        platform: str,
+        workspace_id: str,
+        user_id: str,
+        key: str,
+        value: Any,
+        *,
+        only_if_changed: bool = False,
+        tx: Executor | None = None,
+    ) -> bool:
+        """Store a per-member setting (JSON-encoded); True when a row was written.
+
+        ``only_if_changed``: leave a row already holding ``value`` untouched (False then), in one
+        statement, so of two processes setting the same value at once exactly one gets True.
+        """
+        changed = await (tx or self.db).execute(
             "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (platform, workspace_id, user_id, key) DO UPDATE SET value = excluded.value, updated_ts = excluded.updated_ts",
+            "ON CONFLICT (platform, workspace_id, user_id, key) DO UPDATE SET value = excluded.value, updated_ts = excluded.updated_ts"
+            + (" WHERE member_settings.value <> excluded.value" if only_if_changed else ""),
             (platform, workspace_id, user_id, key, json.dumps(value), time.time()),
+        )
+        return changed > 0
+
+    async def delete_member_setting(
+        self, platform: str, workspace_id: str, user_id: str, key: str, *, tx: Executor | None = None
+    ) -> None:
+        """Remove a per-member setting (nothing when it is not set)."""
+        await (tx or self.db).execute(
+            "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ? AND key = ?",
+            (platform, workspace_id, user_id, key),
         )
 
     async def get_member_setting(

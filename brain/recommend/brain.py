@@ -12,7 +12,6 @@ import itertools
 import json
 import logging
 import math
-import time
 import zlib
 from collections import Counter
 from datetime import datetime, tzinfo
@@ -347,13 +346,8 @@ class RecommendBrain(Brain):
     async def _claim_digest_day(self, platform: str, ws: str, user_id: str, day: str) -> bool:
         """Record ``day`` as the member's last digest day in one statement that changes a row only
         when it held another day: of two workers deciding at once, exactly one gets True."""
-        changed = await self.ctx.store.db.execute(
-            "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, user_id, key) DO UPDATE SET "
-            "value = excluded.value, updated_ts = excluded.updated_ts WHERE member_settings.value <> excluded.value",
-            (platform, ws, user_id, LAST_DIGEST_KEY, json.dumps(day), time.time()),
-        )
-        return changed > 0
+        store = self.ctx.store
+        return await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day, only_if_changed=True)
 
     async def _community_name(self, platform: str, ws: str) -> str:
         """The workspace's name when known (Discord guild, Slack team), else its id."""
