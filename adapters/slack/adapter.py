@@ -321,9 +321,12 @@ class SlackAdapter:
             log.warning("slack: member_left_channel without a channel id skipped")
             return
         team_id = event_team_id(body)
-        await self.learn_channel(client, team_id, channel_id, event.get("channel_type"))
-        ref = self.channels(team_id).get(channel_id)
-        if ref is None or ref.visibility is Visibility.PUBLIC:
+        if channel_id not in self.channels(team_id):
+            # First sight: learn_channel reads the members (as they are now) and publishes them.
+            await self.learn_channel(client, team_id, channel_id, event.get("channel_type"))
+            return
+        ref = self.channels(team_id)[channel_id]
+        if ref.visibility is Visibility.PUBLIC:
             return
         members = await channel_members(client, channel_id)
         if members is None:
