@@ -496,9 +496,9 @@ class RedisStreamsBus:
         parts = urlsplit(self._url)
         if parts.password is None:
             return self._url
-        host = parts.hostname or ""
-        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
+        # The host and port as written after the "@": ``hostname`` would drop an IPv6 address's brackets.
+        host_port = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host_port}"))
 
     def _note_read_failure(self, exc: BaseException) -> None:
         """Log the first failed read of an outage as a warning (with where Redis was expected)."""

@@ -564,3 +564,16 @@ async def test_a_bus_started_while_redis_is_down_buffers_warns_once_and_catches_
         await bus.close()
         server.terminate()
         await asyncio.wait_for(server.wait(), timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret@redis.internal:6380/0", "redis://:***@redis.internal:6380/0"),
+        ("redis://app:s3cret@[::1]:6379/2", "redis://app:***@[::1]:6379/2"),
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+    ],
+)
+def test_safe_url_masks_the_password_and_keeps_the_host_as_written(url: str, shown: str) -> None:
+    """Logs show where Redis was expected, never its password; an IPv6 host keeps its brackets."""
+    assert RedisStreamsBus(url, prefix="t").safe_url == shown
