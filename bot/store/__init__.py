@@ -2,9 +2,10 @@
 
 from bot.store.db import Database, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
-from bot.store.sql import Store, open_store
+from bot.store.sql import OPTED_OUT_KEY, Store, open_store
 
 __all__ = [
+    "OPTED_OUT_KEY",
     "ChannelRow",
     "Database",
     "MessageRow",

@@ -129,6 +129,9 @@ def _row_to_message(row: Sequence[Any]) -> MessageRow:
     )
 
 
+OPTED_OUT_KEY = "opted_out"  # the member setting `/optout` sets (and `/optin` clears)
+
+
 class Store:
     """Durable facts: workspaces, channels (with access), users, messages, reactions, settings,
     feedback, audit. ``db`` is exposed so brains can keep their own tables (registered migrations).
@@ -556,9 +559,24 @@ class Store:
         )
         return {r[0] for r in rows}
 
+    async def member_settings(self, platform: str, workspace_id: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Every member's values of ``keys`` in one workspace: ``{user_id: {key: value}}`` (members
+        with none of the keys set are absent). One query, for jobs that visit every member."""
+        if not keys:
+            return {}
+        rows = await self.db.fetchall(
+            "SELECT user_id, key, value FROM member_settings WHERE platform = ? AND workspace_id = ? "
+            f"AND key IN ({', '.join('?' * len(keys))})",
+            (platform, workspace_id, *keys),
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for user_id, key, value in rows:
+            found.setdefault(user_id, {})[key] = json.loads(value)
+        return found
+
     async def is_opted_out(self, platform: str, workspace_id: str, user_id: str) -> bool:
         """True when the member opted out of indexing, profiling and leaderboards."""
-        return bool(await self.get_member_setting(platform, workspace_id, user_id, "opted_out", False))
+        return bool(await self.get_member_setting(platform, workspace_id, user_id, OPTED_OUT_KEY, False))
 
     async def set_workspace_setting(self, platform: str, workspace_id: str, key: str, value: Any) -> None:
         """Store an admin setting for a workspace (JSON-encoded)."""

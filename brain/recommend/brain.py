@@ -14,7 +14,8 @@ import logging
 import math
 import zlib
 from collections import Counter
-from datetime import datetime, tzinfo
+from dataclasses import dataclass
+from datetime import datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -38,7 +39,7 @@ from bot.message_ids import qualified
 from bot.ml import Embedder, Vector
 from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
-from bot.store import MessageRow
+from bot.store import OPTED_OUT_KEY, MessageRow
 from brain.recommend.candidates import THREAD, ThreadItem, popular_threads, select_candidates
 from brain.recommend.content import index_vectors
 from brain.recommend.digest import OPEN_ACTION, Recommendation, digest_due, render, shared_topic, title_of, why_line
@@ -284,43 +285,61 @@ class RecommendBrain(Brain):
         )
         now = self.ctx.clock.now()
         sent = 0
+        by_workspace: dict[tuple[str, str], list[tuple[str, str, str | None]]] = {}
         for platform, ws, user_id, name, tz_name in rows:
-            if only is not None and (platform, ws) != only:
-                continue
+            if only is None or (platform, ws) == only:
+                by_workspace.setdefault((platform, ws), []).append((user_id, name, tz_name))
+        for (platform, ws), members in by_workspace.items():
             try:
-                sent += await self._send_digest(platform, ws, user_id, name, tz_name, now=now, force=force)
+                plan = await self._digest_plan(platform, ws)
             except Exception:
-                # One member's bad data (a zone, a setting, a thread) must not cost every later
-                # member their digest; the next tick tries this one again.
-                log.exception("recommend: digest for %s:%s:%s failed", platform, ws, user_id)
+                # One workspace's bad setting must not stop every other workspace's digests.
+                log.exception("recommend: digest settings of %s:%s unreadable", platform, ws)
+                continue
+            for user_id, name, tz_name in members:
+                try:
+                    sent += await self._send_digest(plan, user_id, name, tz_name, now=now, force=force)
+                except Exception:
+                    # One member's bad data (a zone, a setting, a thread) must not cost every later
+                    # member their digest; the next tick tries this one again.
+                    log.exception("recommend: digest for %s:%s:%s failed", platform, ws, user_id)
         return sent
 
+    async def _digest_plan(self, platform: str, ws: str) -> _DigestPlan:
+        """A workspace's digest settings and its members' digest settings, read once per tick
+        (not once per member: a tick visits every member of every workspace)."""
+        store, cfg = self.ctx.store, self.ctx.settings.recommend
+        return _DigestPlan(
+            platform,
+            ws,
+            default_on=bool(
+                await store.get_workspace_setting(platform, ws, "digest_default_on", cfg.digest_default_on)
+            ),
+            at=parse_hhmm(str(await workspace_config(store, platform, ws, "digest_time", cfg.digest_time))),
+            size=int(await workspace_config(store, platform, ws, "digest_size", cfg.digest_size)),
+            members=await store.member_settings(platform, ws, (DIGEST_KEY, OPTED_OUT_KEY, TZ_KEY, LAST_DIGEST_KEY)),
+        )
+
     async def _send_digest(
-        self, platform: str, ws: str, user_id: str, name: str, tz_name: str | None, *, now: datetime, force: bool
+        self, plan: _DigestPlan, user_id: str, name: str, tz_name: str | None, *, now: datetime, force: bool
     ) -> int:
         """Send one member's digest when it is due; 1 when a DM went out."""
         store, settings = self.ctx.store, self.ctx.settings
-        default_on = await store.get_workspace_setting(
-            platform, ws, "digest_default_on", settings.recommend.digest_default_on
-        )
-        if not await store.get_member_setting(platform, ws, user_id, DIGEST_KEY, default_on):
+        platform, ws = plan.platform, plan.workspace_id
+        own_settings = plan.members.get(user_id, {})
+        if not own_settings.get(DIGEST_KEY, plan.default_on) or own_settings.get(OPTED_OUT_KEY, False):
             return 0
-        if await store.is_opted_out(platform, ws, user_id):
-            return 0
-        # Checked again here: one workspace's bad value must not stop every workspace's digests.
-        at = parse_hhmm(str(await workspace_config(store, platform, ws, "digest_time", settings.recommend.digest_time)))
         # The member's own zone (`/recommend tz`; "" after a reset), else the platform's (users.tz).
-        own = await store.get_member_setting(platform, ws, user_id, TZ_KEY)
-        tz = _zone(own or tz_name, settings.tz)
-        last = await store.get_member_setting(platform, ws, user_id, LAST_DIGEST_KEY)
-        day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, at, last)
+        tz = _zone(own_settings.get(TZ_KEY) or tz_name, settings.tz)
+        last = own_settings.get(LAST_DIGEST_KEY)
+        day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, plan.at, last)
         if day is None:
             return 0
         if force:
             await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
         elif not await self._claim_digest_day(platform, ws, user_id, day):
             return 0  # another worker took this member's digest for the day a moment ago
-        size = int(await workspace_config(store, platform, ws, "digest_size", settings.recommend.digest_size))
+        size = plan.size
         user = UserRef(Platform(platform), ws, user_id, name)
         recs = await self.recommend(user, k=size)
         if not recs:
@@ -857,6 +876,18 @@ class RecommendBrain(Brain):
             "shown": [{"thread_id": r[0], "channel_id": r[1], "ts": r[2]} for r in shown],
             "has_profile": await self._profile(user) is not None,
         }
+
+
+@dataclass(frozen=True)
+class _DigestPlan:
+    """One workspace's digest settings for a tick, and its members' own (``{user_id: {key: value}}``)."""
+
+    platform: str
+    workspace_id: str
+    default_on: bool
+    at: time
+    size: int
+    members: dict[str, dict[str, Any]]
 
 
 def _stack(vectors: list[Vector]) -> Vector:

@@ -21,6 +21,7 @@ from bot.events import (
     SendDirectMessage,
     SendEphemeral,
 )
+from bot.store import UserRow
 from bot.testing.builders import BASE_TIME, channel, command, make_message, user
 from brain.recommend.brain import LAST_DIGEST_KEY, RecommendBrain, _zone
 from brain.recommend.digest import Recommendation, digest_due, render
@@ -276,3 +277,30 @@ async def test_a_member_slack_reactivates_gets_digests_again(make_app: Factory) 
     await adapter.inject(MemberUpdated(user=user("alice"), ts=clock.now()))
     await app.bus.drain()
     assert await brain.send_due_digests(force=True) == 1
+
+
+async def test_a_tick_reads_settings_per_workspace_not_per_member(make_app: Factory) -> None:
+    """A tick visits every member; their settings come in one read, so 200 members waiting for
+    their hour cost no more queries than 2 (reads per member made a tick O(members) round trips)."""
+
+    async def reads_for(members: int) -> int:
+        app, _, brain, _clock = await _app(make_app)
+        await app.store.upsert_users([UserRow("console", "local", f"m{i:03}", f"m{i}") for i in range(members)])
+        for i in range(members):
+            await app.store.set_member_setting("console", "local", f"m{i:03}", "digest", True)
+            await app.store.set_member_setting("console", "local", f"m{i:03}", LAST_DIGEST_KEY, "2099-01-01")
+        calls = 0
+        db = app.store.db
+        for name in ("fetchone", "fetchall"):
+            real = getattr(db, name)
+
+            async def counted(*a: Any, _real: Any = real, **kw: Any) -> Any:
+                nonlocal calls
+                calls += 1
+                return await _real(*a, **kw)
+
+            setattr(db, name, counted)
+        assert await brain.send_due_digests() == 0  # everyone already had theirs "today"
+        return calls
+
+    assert await reads_for(200) == await reads_for(2)
