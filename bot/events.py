@@ -135,6 +135,9 @@ class ChannelRef:
 
     ``allowed_user_ids`` / ``allowed_role_ids`` carry the access list of a private channel when the
     platform reveals it (Discord permission overwrites, Slack private-channel membership).
+    ``visibility_known`` is False when the adapter could not tell (an uncached channel): the ref
+    then says private, the safe side for whoever acts on the event, and the store keeps the
+    visibility it already has for the channel instead of hiding a public one.
     """
 
     platform: Platform
@@ -145,6 +148,7 @@ class ChannelRef:
     is_forum: bool = False
     allowed_user_ids: tuple[str, ...] = ()
     allowed_role_ids: tuple[str, ...] = ()
+    visibility_known: bool = field(default=True, compare=False)
 
     @property
     def key(self) -> str:

@@ -8,7 +8,7 @@ private channel or DM proves membership, so the author is added to that channel'
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from bot.bus import EventBus
 from bot.clock import to_epoch
@@ -67,6 +67,15 @@ ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET
 
 def _channel_row(ch: ChannelRef) -> ChannelRow:
     return ChannelRow(ch.platform.value, ch.workspace_id, ch.channel_id, ch.name, ch.visibility.value, ch.is_forum)
+
+
+async def _upsert_channel_refs(store: Store, refs: Iterable[ChannelRef], tx: Executor) -> None:
+    """Store channels; a ref whose visibility the adapter could not tell keeps the stored one."""
+    refs = list(refs)
+    known = [_channel_row(ch) for ch in refs if ch.visibility_known]
+    guessed = [_channel_row(ch) for ch in refs if not ch.visibility_known]
+    await store.upsert_channels(known, tx=tx)
+    await store.upsert_channels(guessed, tx=tx, keep_visibility=True)
 
 
 def _reaction_row(event: ReactionAdded) -> ReactionRow:
@@ -160,7 +169,7 @@ class Recorder:
         # property calls (``.key``, enum ``.value``) of separate comprehensions were a third of its time.
         public = Visibility.PUBLIC
         workspaces: set[tuple[str, str]] = set()
-        channels: dict[tuple[str, str, str], ChannelRow] = {}
+        channels: dict[tuple[str, str, str], ChannelRef] = {}
         authors: dict[tuple[object, str, str], UserRef] = {}
         access: set[tuple[str, str, str, str, str]] = set()
         threads: dict[tuple[str, str, str], tuple[object, ...]] = {}
@@ -173,7 +182,9 @@ class Recorder:
                 last_channel = ch
                 platform, workspace_id = ch.platform.value, ch.workspace_id
                 workspaces.add((platform, workspace_id))
-                channels[(platform, workspace_id, ch.channel_id)] = _channel_row(ch)
+                key = (platform, workspace_id, ch.channel_id)
+                if ch.visibility_known or key not in channels:  # a cache miss never overrides what this batch knows
+                    channels[key] = ch
             ts = to_epoch(p.ts)
             # MESSAGE_COLUMNS order.
             values.append(
@@ -213,7 +224,7 @@ class Recorder:
             "INSERT INTO workspaces (platform, workspace_id, name) VALUES (?, ?, '') ON CONFLICT DO NOTHING",
             list(workspaces),
         )
-        await self._store.upsert_channels(channels.values(), tx=tx)
+        await _upsert_channel_refs(self._store, channels.values(), tx)
         await self._store.upsert_users(
             (
                 UserRow(a.platform.value, a.workspace_id, a.user_id, a.name, a.is_bot, a.tz or None)
@@ -252,7 +263,7 @@ class Recorder:
             tz = None if u in self.forgotten else u.tz or None
             await store.upsert_users([UserRow(u.platform.value, u.workspace_id, u.user_id, name, u.is_bot, tz)], tx=tx)
             if event.channel is not None:
-                await store.upsert_channels([_channel_row(event.channel)], tx=tx)
+                await _upsert_channel_refs(store, [event.channel], tx)
                 if event.channel.visibility is not Visibility.PUBLIC:
                     await store.set_channel_access(
                         u.platform.value,
@@ -263,7 +274,7 @@ class Recorder:
                         tx=tx,
                     )
         elif isinstance(event, ThreadCreated):
-            await store.upsert_channels([_channel_row(event.parent)], tx=tx)
+            await _upsert_channel_refs(store, [event.parent], tx)
             if event.parent.visibility is not Visibility.PUBLIC:
                 # A private thread (Discord) is its own channel: its starter and known members may read it.
                 await store.set_channel_access(
@@ -296,7 +307,7 @@ class Recorder:
         elif isinstance(event, ChannelSeen):
             ch = event.channel
             await store.upsert_workspace(ch.platform.value, ch.workspace_id, event.workspace_name, tx=tx)
-            await store.upsert_channels([_channel_row(ch)], tx=tx)
+            await _upsert_channel_refs(store, [ch], tx)
             if ch.visibility is not Visibility.PUBLIC or ch.allowed_role_ids or event.member_ids:
                 await store.set_channel_access(
                     ch.platform.value,

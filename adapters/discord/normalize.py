@@ -92,7 +92,14 @@ def channel_ref(channel: AnyChannel, *, parent: AnyChannel | None = None) -> Cha
         if parent is None:
             # The parent is not cached (REST-only backfill, or a gateway cache miss): keep the ids,
             # and never guess public: the next ChannelSeen (guild ready, channel update) says.
-            return ChannelRef(Platform.DISCORD, str(channel.guild.id), str(channel.parent_id), "", Visibility.PRIVATE)
+            return ChannelRef(
+                Platform.DISCORD,
+                str(channel.guild.id),
+                str(channel.parent_id),
+                "",
+                Visibility.PRIVATE,
+                visibility_known=False,
+            )
         channel = parent
     guild = getattr(channel, "guild", None)
     if guild is None:
@@ -103,8 +110,11 @@ def channel_ref(channel: AnyChannel, *, parent: AnyChannel | None = None) -> Cha
     is_forum = isinstance(channel, discord.ForumChannel)
     if not hasattr(channel, "permissions_for") or isinstance(channel, discord.PartialMessageable):
         # Who may read it is unknown (an uncached channel): private until a ChannelSeen says otherwise,
-        # as on Slack, so a cache miss can never turn a private channel public in the store.
-        return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PRIVATE, is_forum)
+        # as on Slack, so a cache miss can never turn a private channel public in the store (nor a
+        # public one private: the store keeps what it knows of a ref whose visibility is not known).
+        return ChannelRef(
+            Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PRIVATE, is_forum, visibility_known=False
+        )
     if channel.permissions_for(guild.default_role).view_channel:
         return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PUBLIC, is_forum)
     roles: list[str] = []

@@ -166,7 +166,11 @@ class SlackBackfill:
         ref = await channel_info(self._client, self._identity.team_id, channel_id)
         if ref is not None:
             return ref
-        visibility = visibility_from_type(channel_id, None) or Visibility.PRIVATE
+        visibility = visibility_from_type(channel_id, None)
+        if visibility is None:
+            return ChannelRef(
+                Platform.SLACK, self._identity.team_id, channel_id, "", Visibility.PRIVATE, visibility_known=False
+            )
         return ChannelRef(Platform.SLACK, self._identity.team_id, channel_id, "", visibility)
 
     async def run(self, channels: Sequence[str | ChannelRef]) -> BackfillReport:

@@ -164,11 +164,13 @@ def base_emoji(name: str) -> str:
 def _channel(ctx: NormalizeContext, channel_id: str, channel_type: str | None) -> ChannelRef:
     known = ctx.channels.get(channel_id)
     visibility = visibility_from_type(channel_id, channel_type)
-    if visibility is None:
-        # Unknown type: trust what we learned before; otherwise assume private. Treating an
-        # unknown channel as public could expose its messages to members who cannot read it.
-        visibility = known.visibility if known else Visibility.PRIVATE
+    if visibility is None and known is not None:
+        visibility = known.visibility  # unknown type: trust what we learned before
     name = known.name if known else ""
+    if visibility is None:
+        # Unknown: private here, as treating it as public could expose its messages to members who
+        # cannot read it; the store keeps the visibility it already holds for the channel.
+        return ChannelRef(SLACK, ctx.identity.team_id, channel_id, name, Visibility.PRIVATE, visibility_known=False)
     return ChannelRef(SLACK, ctx.identity.team_id, channel_id, name, visibility)
 
 

@@ -82,6 +82,14 @@ ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
     is_forum = excluded.is_forum
 """
 
+# A channel whose visibility the adapter could not tell: new ones are stored private, known ones
+# keep theirs (a public channel must not vanish from answers and digests on a cache miss).
+_UPSERT_CHANNEL_KEEP_VISIBILITY = """
+INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
+    name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE channels.name END
+"""
+
 
 def clean_text(text: str) -> str:
     """Text as stored: NUL characters and lone surrogates become U+FFFD (PostgreSQL refuses NUL in
@@ -165,14 +173,22 @@ class Store:
             (platform, workspace_id, name),
         )
 
-    async def upsert_channels(self, channels: Iterable[ChannelRow], tx: Executor | None = None) -> None:
-        """Insert or update channels."""
+    async def upsert_channels(
+        self, channels: Iterable[ChannelRow], tx: Executor | None = None, *, keep_visibility: bool = False
+    ) -> None:
+        """Insert or update channels.
+
+        ``keep_visibility``: the rows' visibility is a guess (the adapter could not tell): a channel
+        already stored keeps its visibility and forum flag; a new one is stored as the row says.
+        """
         rows = [
             (c.platform, c.workspace_id, c.channel_id, clean_text(c.name), c.visibility, int(c.is_forum))
             for c in channels
         ]
         if rows:
-            await (tx or self.db).executemany(_UPSERT_CHANNEL, rows)
+            await (tx or self.db).executemany(
+                _UPSERT_CHANNEL_KEEP_VISIBILITY if keep_visibility else _UPSERT_CHANNEL, rows
+            )
 
     async def set_channel_access(
         self,

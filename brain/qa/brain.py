@@ -287,7 +287,9 @@ class QABrain(Brain):
         row = message_row(event)
         # Written here as well as by the recorder (both are idempotent upserts) so the indexer
         # never reads the store before this message is in it.
-        await self.ctx.store.upsert_channels([_channel_row(event.channel)])
+        await self.ctx.store.upsert_channels(
+            [_channel_row(event.channel)], keep_visibility=not event.channel.visibility_known
+        )
         await self.ctx.store.upsert_messages([row])
         await self._touch(row)
 

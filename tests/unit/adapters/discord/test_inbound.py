@@ -23,6 +23,7 @@ from bot.events import (
     ThreadCreated,
     Visibility,
 )
+from bot.store import ChannelRow
 from tests.unit.adapters.discord.fakes import (
     ALICE_ID,
     BOB_ID,
@@ -281,6 +282,20 @@ async def test_a_message_in_an_uncached_channel_never_makes_it_public(env: Env) 
     assert row is not None and row.visibility == "private"
     outsider = await env.app.store.readable_channel_ids("discord", GUILD_ID, next_id())
     assert unknown not in outsider
+
+
+async def test_a_cache_miss_does_not_hide_a_channel_stored_as_public(env: Env) -> None:
+    """The miss is private for whoever acts on the event, but the store keeps the visibility the
+    last ChannelSeen gave it: a public channel must not vanish from answers and digests."""
+    public = next_id()
+    await env.app.store.upsert_channels([ChannelRow("discord", GUILD_ID, public, "help", "public")])
+    feed(env.client, "MESSAGE_CREATE", message_payload(public, "how do I pin a dependency?"))
+    await drain(env.app)
+    [posted] = env.seen.of(MessagePosted)
+    assert posted.channel.visibility is Visibility.PRIVATE and not posted.channel.visibility_known
+    row = await env.app.store.get_channel("discord", GUILD_ID, public)
+    assert row is not None and (row.visibility, row.name) == ("public", "help")
+    assert public in await env.app.store.readable_channel_ids("discord", GUILD_ID, next_id())
 
 
 async def test_slash_command_options_and_admin_facts(env: Env) -> None:
