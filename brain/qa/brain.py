@@ -41,6 +41,7 @@ from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
 from bot.recorder import message_row
 from bot.store import ChannelRow, MessageRow
+from brain.community.signals import is_question
 from brain.qa.access import scope_for
 from brain.qa.answerer import Answer, Answerer
 from brain.qa.bm25 import BM25Index
@@ -537,7 +538,7 @@ class QABrain(Brain):
         # another worker) must not take the same question meanwhile.
         claim = getattr(self.ctx.bus, "claim_once", None)
         for platform, ws, channel_id, message_id, author_id, text, _ in rows:
-            if "?" not in text:
+            if not is_question(text):  # the one rule every brain uses (activity, community)
                 continue
             if claim is not None and not await claim(f"qa.unanswered:{platform}:{ws}:{message_id}", 86400):
                 continue
