@@ -45,6 +45,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @group.command("discord-export")
     def discord_export(
         paths: Annotated[list[Path], typer.Argument(help="DiscordChatExporter JSON file(s)")],
+        private: Annotated[
+            bool,
+            typer.Option(
+                "--private",
+                help="The channels are private: readable by those who posted in them (exports carry no permissions)",
+            ),
+        ] = False,
         index: Annotated[bool, typer.Option("--index/--no-index", help="Rebuild the QA index afterwards")] = True,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
@@ -55,7 +62,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         _run_import(
             config,
-            lambda bus: import_discord_export(paths, bus, progress=None if not quiet else False),
+            lambda bus: import_discord_export(paths, bus, progress=None if not quiet else False, private=private),
             index=index,
             as_json=as_json,
         )

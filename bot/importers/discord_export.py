@@ -72,8 +72,13 @@ def jump_url(guild_id: str, channel_id: str, message_id: str) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def events_from_export(data: Any, name: str, summary: ImportSummary) -> list[Event]:
-    """Validate one export document and build its events, oldest first (raises on a bad file)."""
+def events_from_export(data: Any, name: str, summary: ImportSummary, *, private: bool = False) -> list[Event]:
+    """Validate one export document and build its events, oldest first (raises on a bad file).
+
+    An export carries no permissions, so a guild channel's visibility is a guess: a channel the
+    store already knows keeps its visibility (the live adapter saw its permissions), a new one is
+    public, or private with ``private`` (the operator says so; its posters may read it).
+    """
     if not isinstance(data, dict):
         raise DiscordExportError(f"{name}: expected a JSON object with guild, channel and messages")
     guild, channel, messages = data.get("guild"), data.get("channel"), data.get("messages")
@@ -84,14 +89,17 @@ def events_from_export(data: Any, name: str, summary: ImportSummary) -> list[Eve
     gid, cid = guild["id"], channel["id"]
     ctype = str(channel.get("type") or "GuildTextChat")
     is_thread = ctype in THREAD_CHANNEL_TYPES
-    visibility = Visibility.DM if ctype in DM_CHANNEL_TYPES else Visibility.PUBLIC
+    visibility = Visibility.DM if ctype in DM_CHANNEL_TYPES else Visibility.PRIVATE if private else Visibility.PUBLIC
+    # Only a DM's visibility, and the operator's --private, are known; see the docstring.
+    known = private or ctype in DM_CHANNEL_TYPES
     parent_id = str(channel.get("categoryId") or cid) if is_thread else cid
     parent_name = str(channel.get("category") or "") if is_thread else str(channel.get("name") or cid)
     if ctype == PRIVATE_THREAD_TYPE:
         # Readable only by its members, not by everyone who reads the parent: a channel of its own,
         # private, open to the members who posted in it (the recorder grants each author).
         parent_id, parent_name, visibility = cid, str(channel.get("name") or cid), Visibility.PRIVATE
-    parent = ChannelRef(Platform.DISCORD, gid, parent_id, parent_name, visibility)
+        known = True
+    parent = ChannelRef(Platform.DISCORD, gid, parent_id, parent_name, visibility, visibility_known=known)
     events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""))]
     valid: list[dict[str, Any]] = []
     for index, raw in enumerate(messages):
@@ -187,11 +195,12 @@ def _user(guild_id: str, raw: dict[str, Any]) -> UserRef:
 
 
 async def import_discord_export(
-    paths: Iterable[str | Path], bus: EventBus, *, progress: bool | None = None
+    paths: Iterable[str | Path], bus: EventBus, *, progress: bool | None = None, private: bool = False
 ) -> ImportSummary:
     """Publish the history of DiscordChatExporter JSON files on ``bus``.
 
     A file that is not valid JSON or lacks guild/channel/messages is reported and skipped whole.
+    ``private``: the exported channels are private (see :func:`events_from_export`).
     """
     started = time.perf_counter()
     files = [Path(p) for p in paths]
@@ -202,7 +211,7 @@ async def import_discord_export(
         for path in files:
             try:
                 data = json.loads(path.read_bytes())
-                events = events_from_export(data, path.name, summary)
+                events = events_from_export(data, path.name, summary, private=private)
             except (OSError, json.JSONDecodeError, UnicodeDecodeError, DiscordExportError) as exc:
                 reason = str(exc) if isinstance(exc, DiscordExportError) else f"{path.name}: {exc}"
                 summary.errors.append(reason)

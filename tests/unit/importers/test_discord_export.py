@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.importers.discord_export import import_discord_export
+from bot.store import ChannelRow
 
 
 def author(uid: str, name: str, bot: bool = False) -> dict[str, object]:
@@ -198,3 +199,31 @@ async def test_real_gitter_export_matches_the_dataset_readme(make_app, shared_da
     await app.bus.drain()
     counts = await app.store.counts()
     assert summary.errors == [] and counts["messages"] == 23_887 and counts["threads"] == 2_866
+
+
+async def test_an_export_never_makes_a_known_private_channel_public(make_app, tmp_path: Path) -> None:
+    """Exports carry no permissions: a channel the live adapter stored as private stays private,
+    a new one is public unless the operator imports with --private."""
+    staff = tmp_path / "staff.json"
+    staff.write_text(
+        json.dumps(export({"id": "C7", "type": "GuildTextChat", "name": "staff"}, [msg("71", "00", ANA, "salaries")]))
+    )
+    general = tmp_path / "general.json"
+    general.write_text(
+        json.dumps(export({"id": "C1", "type": "GuildTextChat", "name": "general"}, [msg("1", "01", BOB, "hi")]))
+    )
+    ops = tmp_path / "ops.json"
+    ops.write_text(
+        json.dumps(export({"id": "C8", "type": "GuildTextChat", "name": "ops"}, [msg("81", "02", BOB, "x")]))
+    )
+    app, _ = await make_app()
+    store = app.store
+    await store.upsert_channels([ChannelRow("discord", "G1", "C7", "staff", "private")])
+    await import_discord_export([staff, general], app.bus, progress=False)
+    await import_discord_export([ops], app.bus, progress=False, private=True)
+    await app.bus.drain()
+    visibility = {c: (await store.get_channel("discord", "G1", c)).visibility for c in ("C7", "C1", "C8")}  # type: ignore[union-attr]
+    assert visibility == {"C7": "private", "C1": "public", "C8": "private"}
+    outsider = await store.readable_channel_ids("discord", "G1", "77")
+    assert outsider >= {"C1"} and not outsider & {"C7", "C8"}
+    assert "C8" in await store.readable_channel_ids("discord", "G1", "20")  # bob posted in #ops
