@@ -15,9 +15,13 @@ from bot.events import Citation
 from bot.ml import Unit
 from bot.store import Store
 
+# Phrases that take advice back. A bare "actually" or "no longer" is not one: "Actually it's
+# simple: ..." opens a fix, and "the error no longer shows" confirms one.
 _CORRECTION = re.compile(
-    r"\b(?:actually|correction|that'?s (?:wrong|not right|outdated|incorrect)|no longer|not anymore|deprecated|"
-    r"was removed|has been removed|don'?t do that|this is wrong|update:|edit:)\b",
+    r"\b(?:actually,? (?:no|not|that'?s|that is|this is|it'?s not|it isn'?t|you (?:don'?t|shouldn'?t|can'?t))|"
+    r"correction|that'?s (?:wrong|not right|outdated|incorrect)|"
+    r"no longer (?:works?|supported|exists?|available|valid|needed|recommended|maintained|the case)|"
+    r"not anymore|deprecated|was removed|has been removed|don'?t do that|this is wrong|update:|edit:)",
     re.IGNORECASE,
 )
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
@@ -43,15 +47,21 @@ def stale_note(unit_ts: float, now: float, *, max_age_days: float, corrected: bo
 
 
 async def corrected_later(store: Store, unit: Unit) -> bool:
-    """Whether a member's message in the unit's thread, after the unit's first message, corrects it.
+    """Whether someone other than the asker corrects the unit's advice later in its thread.
 
-    Windows of unthreaded channels and docs have no thread to look in: never "corrected".
+    Later means after the unit's first message: a citation links there, so a correction further
+    down the same thread is worth the note. The asker's own messages do not count ("the error no
+    longer shows" confirms the advice). Windows of unthreaded channels and docs have no thread to
+    look in: never "corrected".
     """
     if unit.kind == "doc" or not unit.thread_id:
         return False
-    first = unit.ts_start
-    for message in await store.thread_messages(unit.platform, unit.workspace_id, unit.thread_id):
-        if message.ts > first and not message.is_bot and is_correction(message.text):
+    messages = await store.thread_messages(unit.platform, unit.workspace_id, unit.thread_id)
+    asker = next((m.author_id for m in messages if m.message_id == unit.thread_id), None)
+    for message in messages:
+        if message.ts <= unit.ts_start or message.is_bot or message.author_id == asker:
+            continue
+        if is_correction(message.text):
             return True
     return False
 
