@@ -317,6 +317,16 @@ class CommunityBrain(Brain):
         if mods is None:
             log.warning("shadow mode on #%s but no moderators_channel/alerts_channel set", event.channel.name)
             return
+        if event.channel.visibility is not Visibility.PUBLIC and mods.channel_id != event.channel.channel_id:
+            # The draft quotes the question and answers from what its channel's members may read;
+            # who reads the moderators channel is not known to be among them, so nothing goes there.
+            log.warning(
+                "shadow mode: no draft for the question in private #%s: #%s may have other readers "
+                "(make the channel itself its moderators_channel, or take it out of shadow_channels)",
+                event.channel.name or event.channel.channel_id,
+                mods.name,
+            )
+            return
         draft_id = uuid.uuid4().hex
         citations = [_citation_dict(c) for c in answer.citations]
         await self.ctx.store.db.execute(

@@ -414,6 +414,23 @@ async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, co
     assert len(posted) == 1 and posted[0].thread_id == "d2" and posted[0].text == draft2.text.split("\n\n", 1)[1]
 
 
+async def test_a_question_in_a_private_shadow_channel_is_not_drafted_into_another_channel(
+    make_app, community_settings
+) -> None:
+    """#mods may have readers who cannot read #staff-help: the draft (its question, and answers
+    from #staff-help's history) is not posted there."""
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    staff = channel("staff-help", visibility=Visibility.PRIVATE)
+    await post(app, adapter, make_message("the deploy token lives in vault at ops/deploy", author="bob", chan=staff))
+    for setting in ("qa_help_channels staff-help", "shadow_channels staff-help", "moderators_channel mods"):
+        await post(app, adapter, command("guildhall config", f"set {setting}", admin=True))
+    await post(app, adapter, make_message("where does the deploy token live?", author="dan", chan=staff, minutes=5))
+    await clock.advance(timedelta(minutes=30))
+    await app.bus.drain()
+    assert [m for m in sent(adapter) if m.channel.channel_id == "mods"] == []
+
+
 async def test_a_draft_quoting_a_forgotten_member_is_dropped_and_never_posted(make_app, community_settings) -> None:
     app, adapter, _, draft = await first_shadow_draft(make_app, community_settings)
     assert "pin it with poetry add requests==2.31.0 and commit poetry.lock [1]" in draft.text  # ann's thread
