@@ -11,10 +11,12 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot.bus import BatchHandler, EventBus, Handler
-from bot.events import Event, MemberJoined, MessageEdited, MessagePosted, ThreadCreated
+from bot.events import CommandInvoked, Event, MemberJoined, MessageEdited, MessagePosted, ThreadCreated
 from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.privacy.redact import Redactor
 from bot.valid_text import with_valid_text
+
+ADMIN_COMMAND_PREFIX = "guildhall"  # `/guildhall config set ...`: settings, left as typed
 
 
 class RedactingBus:
@@ -53,9 +55,16 @@ class RedactingBus:
         return self._scrub(event)
 
     def _scrub(self, event: Event) -> Event:
-        """Thread titles redacted like message text; a forgotten member's name left out of joins
-        (the join itself still updates access lists)."""
-        if isinstance(event, ThreadCreated):
+        """Thread titles and members' command text redacted like message text; a forgotten
+        member's name left out of joins (the join itself still updates access lists)."""
+        if isinstance(event, CommandInvoked) and not event.name.startswith(ADMIN_COMMAND_PREFIX):
+            # `/ask password=... for bob@example.com` is stored with the answer and put in the
+            # prompt like a mention is. Admin commands carry settings (ids, paths), not chat.
+            text = self._redactor.redact(event.text)
+            options = tuple((key, self._redactor.redact(value)) for key, value in event.options)
+            if text != event.text or options != event.options:
+                event = dataclasses.replace(event, text=text, options=options)
+        elif isinstance(event, ThreadCreated):
             title = self._redactor.redact(event.title)
             if title != event.title:
                 event = dataclasses.replace(event, title=title)
@@ -72,7 +81,7 @@ class RedactingBus:
         """:meth:`publish` for many events: filtered and redacted here, then handed on in one call."""
         forgotten = self.forgotten
         admitted = [
-            self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined)) else e
+            self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined, CommandInvoked)) else e
             for e in map(_valid, events)
             if (author := author_of(e)) is None or author not in forgotten
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from collections.abc import Sequence
@@ -88,3 +89,27 @@ async def test_half_an_emoji_is_replaced_not_a_lost_message(make_app) -> None:
     reply = await app.store.get_message("console", "local", "h2")
     assert reply is not None and reply.text == "re: deploy fails \ufffd here"
     assert adapter.texts() and all("Something went wrong" not in t for t in adapter.texts())
+
+
+async def test_a_members_command_text_is_redacted_like_a_message_but_admin_settings_are_not(make_app) -> None:
+    """`/ask` is stored with its answer and put in the model's prompt: masked as a mention is."""
+    from bot.events import CommandInvoked
+    from bot.testing import command
+
+    app, adapter = await make_app()
+    seen: list[CommandInvoked] = []
+
+    async def spy(event: CommandInvoked) -> None:
+        seen.append(event)
+
+    app.bus.subscribe(CommandInvoked, spy, name="test.spy")
+    ask = command("ask", f"why does login fail with {TOKEN} for ana@example.com")
+    ask = dataclasses.replace(ask, options=(("question", ask.text),))
+    admin = command("guildhall config", "set moderators_channel ana@example.com", admin=True)
+    for event in (ask, admin):
+        await adapter.inject(event)
+    await app.bus.drain()
+    asked, configured = seen
+    for text in (asked.text, asked.options[0][1]):
+        assert TOKEN not in text and "ana@example.com" not in text and "[redacted:slack-token]" in text
+    assert configured.text == admin.text
