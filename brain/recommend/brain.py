@@ -135,17 +135,19 @@ class RecommendBrain(Brain):
         "guildhall digest",
         description="Configure the daily recommendation digest",
         admin=True,
-        usage="default on|off | time HH:MM | size N | send-now",
+        usage="default on|off | time HH:MM | size N | send-now [again]",
     )
     async def digest_admin(self, cmd: CommandInvoked) -> CommandResult:
         """Admin settings of the digest for this workspace."""
         store, u = self.ctx.store, cmd.user
         p, ws = u.platform.value, u.workspace_id
         args = cmd.text.split()
-        usage = CommandResult("Usage: /guildhall digest default on|off | time HH:MM | size N | send-now")
-        if args == ["send-now"]:
-            sent = await self.send_due_digests(force=True, only=(p, ws))
-            return CommandResult(f"Sent {sent} digest(s).")
+        usage = CommandResult("Usage: /guildhall digest default on|off | time HH:MM | size N | send-now [again]")
+        if args and args[0] == "send-now" and args[1:] in ([], ["again"]):
+            # Today's digest now, whatever the hour, to members who have not had today's; `again`
+            # sends it to those who have too (a second run would otherwise DM everyone twice).
+            sent = await self.send_due_digests(force=True, only=(p, ws), again=args[1:] == ["again"])
+            return CommandResult(f"Sent {plural(sent, 'digest')}.")
         if len(args) != 2:
             return usage
         key, value = args[0].lower(), args[1]
@@ -268,12 +270,18 @@ class RecommendBrain(Brain):
         """Members in other time zones get their digest when their local clock passes the time."""
         await self.send_due_digests()
 
-    async def send_due_digests(self, *, force: bool = False, only: tuple[str, str] | None = None) -> int:
-        """DM the digest to every opted-in member whose local digest time has passed today."""
-        async with self._digest_lock:
-            return await self._send_due_digests(force=force, only=only)
+    async def send_due_digests(
+        self, *, force: bool = False, only: tuple[str, str] | None = None, again: bool = False
+    ) -> int:
+        """DM the digest to every opted-in member whose local digest time has passed today.
 
-    async def _send_due_digests(self, *, force: bool, only: tuple[str, str] | None) -> int:
+        ``force``: whatever the hour, to members who have not had today's digest (``again``: to
+        those who have, too).
+        """
+        async with self._digest_lock:
+            return await self._send_due_digests(force=force, only=only, again=again)
+
+    async def _send_due_digests(self, *, force: bool, only: tuple[str, str] | None, again: bool) -> int:
         store = self.ctx.store
         # Members who left the workspace get no digest (a DM to someone no longer there fails or,
         # worse, reaches them); they are back on their next MemberJoined.
@@ -298,7 +306,7 @@ class RecommendBrain(Brain):
                 continue
             for user_id, name, tz_name in members:
                 try:
-                    sent += await self._send_digest(plan, user_id, name, tz_name, now=now, force=force)
+                    sent += await self._send_digest(plan, user_id, name, tz_name, now=now, force=force, again=again)
                 except Exception:
                     # One member's bad data (a zone, a setting, a thread) must not cost every later
                     # member their digest; the next tick tries this one again.
@@ -321,7 +329,15 @@ class RecommendBrain(Brain):
         )
 
     async def _send_digest(
-        self, plan: _DigestPlan, user_id: str, name: str, tz_name: str | None, *, now: datetime, force: bool
+        self,
+        plan: _DigestPlan,
+        user_id: str,
+        name: str,
+        tz_name: str | None,
+        *,
+        now: datetime,
+        force: bool,
+        again: bool = False,
     ) -> int:
         """Send one member's digest when it is due; 1 when a DM went out."""
         store, settings = self.ctx.store, self.ctx.settings
@@ -335,7 +351,7 @@ class RecommendBrain(Brain):
         day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, plan.at, last)
         if day is None:
             return 0
-        if force:
+        if force and again:
             await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
         elif not await self._claim_digest_day(platform, ws, user_id, day):
             return 0  # another worker took this member's digest for the day a moment ago

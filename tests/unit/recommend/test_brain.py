@@ -219,9 +219,13 @@ async def test_admin_digest_settings(make_app: Factory) -> None:
     assert "Usage" in (await _ask(app, adapter, "colour blue", admin=True)).text
     assert "set to 2" in (await _ask(app, adapter, "size 2", admin=True)).text
     reply = await _ask(app, adapter, "send-now", admin=True)
-    assert reply.text.startswith("Sent ") and int(reply.text.split()[1]) >= 1
+    assert reply.text.startswith("Sent ") and (sent := int(reply.text.split()[1])) >= 1
     dm = next(a for a in adapter.actions if isinstance(a, SendDirectMessage))
     assert len(dm.citations) <= 2
+    # Run twice, it does not DM everyone a second digest for the same day; `again` does.
+    assert (await _ask(app, adapter, "send-now", admin=True)).text == "Sent 0 digests."
+    assert int((await _ask(app, adapter, "send-now again", admin=True)).text.split()[1]) == sent
+    assert "Usage" in (await _ask(app, adapter, "send-now twice", admin=True)).text
 
 
 async def test_non_admin_cannot_configure_digest(make_app: Factory) -> None:
