@@ -51,6 +51,7 @@ from adapters.slack.normalize import (
     EVENT_HANDLERS,
     NormalizeContext,
     SlackIdentity,
+    bot_dm,
     event_team_id,
     normalize_event,
     visibility_from_type,
@@ -275,6 +276,17 @@ class SlackAdapter:
     async def _context_for(self, client: AsyncWebClient, team_id: str) -> NormalizeContext:
         return NormalizeContext(await self.identity(client, team_id), self.channels(team_id))
 
+    def learn_dm(self, team_id: str, user_id: str, channel_id: str) -> None:
+        """Remember ``channel_id`` as the bot's own DM with ``user_id``.
+
+        Only there is a slash command's answer read by the invoking member alone, so only there may
+        it draw on everything they can read (:func:`~adapters.slack.normalize.command_visibility`);
+        Slack's ``directmessage`` placeholder does not tell this DM from one between two members.
+        """
+        known = self.channels(team_id)
+        previous = known.get(channel_id)
+        known[channel_id] = bot_dm(team_id, channel_id, user_id, previous.name if previous else "")
+
     async def learn_channel(
         self, client: AsyncWebClient, team_id: str, channel_id: str, channel_type: str | None
     ) -> None:
@@ -291,7 +303,7 @@ class SlackAdapter:
         self._looked_up.add((team_id, channel_id))
         ref = await channel_info(client, team_id, channel_id)
         if ref is None:
-            visibility = visibility_from_type(channel_id, channel_type)
+            visibility = visibility_from_type(channel_type)
             if visibility is not None:
                 known[channel_id] = ChannelRef(Platform.SLACK, team_id, channel_id, "", visibility)
             return  # unknown channels stay unknown: normalize.py treats them as private
@@ -309,6 +321,9 @@ class SlackAdapter:
         if channel_id:
             await self.learn_channel(client, team_id, channel_id, event.get("channel_type"))
         ctx = await self._context_for(client, team_id)
+        member = _dm_member(event, ctx.identity.bot_user_id)
+        if channel_id and member:
+            self.learn_dm(team_id, member, channel_id)
         for inbound in normalize_event(envelope, ctx):
             await self._publish(inbound)
 
@@ -409,7 +424,10 @@ class SlackAdapter:
         resp = await self._call("conversations.open", client.conversations_open, users=user.user_id)
         channel = (resp.get("channel") or {}) if resp is not None else {}
         channel_id = channel.get("id")
-        return str(channel_id) if channel_id else None
+        if not isinstance(channel_id, str) or not channel_id:
+            return None
+        self.learn_dm(user.workspace_id, user.user_id, channel_id)
+        return channel_id
 
     async def _inert(self, text: str, team_id: str, notify: Sequence[str] = ()) -> str:
         """``text`` with member mentions that are not meant to notify written as names."""
@@ -571,3 +589,14 @@ def _event_channel(event: dict[str, Any]) -> str | None:
     else:
         channel = event.get("channel")
     return channel if isinstance(channel, str) and channel else None
+
+
+def _dm_member(event: dict[str, Any], bot_user_id: str) -> str | None:
+    """The member at the other end of the bot's DM an event comes from; None for other events.
+
+    Slack sends ``channel_type: im`` only from the bot's own DMs, so whoever writes there is it.
+    """
+    author = event.get("user")
+    if event.get("channel_type") != "im" or not isinstance(author, str) or author in ("", bot_user_id):
+        return None
+    return author

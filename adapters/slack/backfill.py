@@ -36,7 +36,6 @@ from adapters.slack.normalize import (
     channel_from_conversation,
     normalize_message,
     parse_ts,
-    visibility_from_type,
 )
 from adapters.slack.payloads import SlackMessage
 from bot.events import (
@@ -162,16 +161,17 @@ class SlackBackfill:
         return found
 
     async def channel_ref(self, channel_id: str) -> ChannelRef:
-        """A channel's name and visibility (``conversations.info``); private if unknown."""
+        """A channel's name and visibility (``conversations.info``); private if unknown.
+
+        The id's prefix is no clue (a ``D`` one may be a DM between members): unknown stays
+        unknown, and the store keeps the visibility it already has.
+        """
         ref = await channel_info(self._client, self._identity.team_id, channel_id)
         if ref is not None:
             return ref
-        visibility = visibility_from_type(channel_id, None)
-        if visibility is None:
-            return ChannelRef(
-                Platform.SLACK, self._identity.team_id, channel_id, "", Visibility.PRIVATE, visibility_known=False
-            )
-        return ChannelRef(Platform.SLACK, self._identity.team_id, channel_id, "", visibility)
+        return ChannelRef(
+            Platform.SLACK, self._identity.team_id, channel_id, "", Visibility.PRIVATE, visibility_known=False
+        )
 
     async def run(self, channels: Sequence[str | ChannelRef]) -> BackfillReport:
         """Backfill the given channels (ids or refs); one failing channel does not stop the rest."""

@@ -55,13 +55,18 @@ POSTED_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message",
 # counting "X has joined the channel" as activity.
 
 # Events API channel_type (message events) and member_joined_channel's one-letter type.
+# Visibility.DM is the bot's own 1:1 conversation with one member, which only that member reads:
+# Slack sends ``im`` only for IMs the bot is in. A group DM (``mpim``) is read by several people,
+# so it is private: an answer there may not draw on what only its asker can read.
+# The one-letter type is the id's prefix: ``G`` is an old private channel or a group DM, but ``C``
+# is public *or* a private channel created since March 2021, so it says nothing (conversations.info,
+# cached by the adapter, does).
 _CHANNEL_TYPES: dict[str, Visibility] = {
     "channel": Visibility.PUBLIC,
-    "C": Visibility.PUBLIC,
     "group": Visibility.PRIVATE,
     "G": Visibility.PRIVATE,
     "im": Visibility.DM,
-    "mpim": Visibility.DM,
+    "mpim": Visibility.PRIVATE,
 }
 
 # Slash commands whose Slack name differs from the command registered with the router.
@@ -121,29 +126,40 @@ def mentioned_users(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_MENTION.findall(text)))
 
 
-def visibility_from_type(channel_id: str, channel_type: str | None) -> Visibility | None:
-    """Visibility from an event's ``channel_type``; None when the event does not say."""
-    if channel_type in _CHANNEL_TYPES:
-        return _CHANNEL_TYPES[channel_type]
-    if channel_id.startswith("D"):
-        return Visibility.DM
-    return None
+def visibility_from_type(channel_type: str | None) -> Visibility | None:
+    """Visibility from an event's ``channel_type``; None when the event does not say.
+
+    The channel id is no clue: a ``D`` one may be a DM between two members, which the bot is not
+    in but whose slash commands and button clicks still reach it.
+    """
+    return _CHANNEL_TYPES.get(channel_type) if channel_type else None
 
 
 def visibility_of_conversation(conv: Mapping[str, Any]) -> Visibility:
-    """Visibility of a ``conversations.list`` / ``conversations.info`` object."""
-    if conv.get("is_im") or conv.get("is_mpim"):
+    """Visibility of a ``conversations.list`` / ``conversations.info`` object.
+
+    With a bot token these list only conversations the bot is in, so an ``is_im`` one is its own DM.
+    """
+    if conv.get("is_im"):
         return Visibility.DM
-    if conv.get("is_private") or conv.get("is_group"):
+    if conv.get("is_mpim") or conv.get("is_private") or conv.get("is_group"):
         return Visibility.PRIVATE
     return Visibility.PUBLIC
 
 
+def bot_dm(team_id: str, channel_id: str, user_id: str, name: str = "") -> ChannelRef:
+    """The bot's own DM with ``user_id``: the member is its one reader (see :func:`command_visibility`)."""
+    return ChannelRef(SLACK, team_id, channel_id, name, Visibility.DM, allowed_user_ids=(user_id,))
+
+
 def channel_from_conversation(conv: Mapping[str, Any], team_id: str) -> ChannelRef:
-    """A :class:`ChannelRef` from a ``conversations.*`` object."""
-    return ChannelRef(
-        SLACK, team_id, str(conv.get("id", "")), str(conv.get("name") or ""), visibility_of_conversation(conv)
-    )
+    """A :class:`ChannelRef` from a ``conversations.*`` object (an IM names its member in ``user``)."""
+    channel_id, name = str(conv.get("id", "")), str(conv.get("name") or "")
+    visibility = visibility_of_conversation(conv)
+    member = conv.get("user")
+    if visibility is Visibility.DM and isinstance(member, str) and member:
+        return bot_dm(team_id, channel_id, member, name)
+    return ChannelRef(SLACK, team_id, channel_id, name, visibility)
 
 
 def permalink(team_url: str, channel_id: str, ts: str, thread_ts: str | None = None) -> str:
@@ -163,7 +179,7 @@ def base_emoji(name: str) -> str:
 
 def _channel(ctx: NormalizeContext, channel_id: str, channel_type: str | None) -> ChannelRef:
     known = ctx.channels.get(channel_id)
-    visibility = visibility_from_type(channel_id, channel_type)
+    visibility = visibility_from_type(channel_type)
     if visibility is None and known is not None:
         visibility = known.visibility  # unknown type: trust what we learned before
     name = known.name if known else ""
@@ -495,15 +511,21 @@ def command_options(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def command_visibility(payload: SlashCommandPayload, known: Mapping[str, ChannelRef]) -> Visibility:
-    """Slash commands name the conversation kind only through ``channel_name`` placeholders."""
+    """Where a slash command's answer is read, from ``known`` channels and ``channel_name`` placeholders.
+
+    Slack sends ``directmessage`` for every 1:1 DM, also one between two members that the bot is
+    not in, where the answer (posted through ``response_url``) is read by the other member too. So
+    only the bot's own DM with the invoking member, learned by the adapter, is
+    :attr:`Visibility.DM`; any other DM is private: the answer draws on public history only.
+    """
     channel_id = payload.get("channel_id", "")
-    name = payload.get("channel_name", "")
-    if name == "directmessage" or channel_id.startswith("D"):
-        return Visibility.DM
-    if name == "privategroup":
+    ref = known.get(channel_id)
+    if ref is not None and ref.visibility is Visibility.DM:
+        return Visibility.DM if payload.get("user_id") in ref.allowed_user_ids else Visibility.PRIVATE
+    if payload.get("channel_name", "") in ("directmessage", "privategroup") or channel_id.startswith("D"):
         return Visibility.PRIVATE
-    if channel_id in known:
-        return known[channel_id].visibility
+    if ref is not None:
+        return ref.visibility
     return Visibility.PRIVATE  # unknown: the safe side, see _channel
 
 
