@@ -35,6 +35,20 @@ _SIZE_TTL_S = 5.0
 _UNREACHABLE = (httpx.TransportError, ConnectionError)
 
 
+# Ids no unit ever has (unit ids are "<kind>:..." strings): deleting them only writes log records.
+_PURGE_ID = "__guildhall_log_purge_"
+_DEFAULT_SYNC_THRESHOLD = 1000  # Chroma's, for a collection whose configuration does not say
+
+
+def _sync_threshold(collection: Any) -> int:
+    """Records after which ``collection``'s vector segment syncs and Chroma prunes its log."""
+    try:
+        hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
+        return max(1, int(hnsw.get("sync_threshold") or _DEFAULT_SYNC_THRESHOLD))
+    except (AttributeError, TypeError, ValueError):
+        return _DEFAULT_SYNC_THRESHOLD
+
+
 def unit_metadata(unit: Unit) -> dict[str, str | int | float | bool]:
     """Chroma metadata for a unit (Chroma accepts only scalars, so lists are JSON strings)."""
     return {
@@ -242,6 +256,31 @@ class ChromaUnitIndex:
                 collection.delete(ids=doomed[start : start + _PAGE])
             erased += len(doomed)
         return erased
+
+    async def purge_log(self) -> None:
+        """Flush erased text out of Chroma's write-ahead log (after ``/forget-me`` and retention).
+
+        Chroma logs every write, documents and metadata included, and prunes its log only when a
+        collection's vector segment syncs, every ``sync_threshold`` (1,000) records: a forgotten
+        member's text stayed readable in ``chroma.sqlite3`` until a thousand more writes, across
+        restarts. Deleting that many ids that do not exist is a run of log records that carry no
+        text and leave the HNSW graph as it is, and it makes the collection sync and prune.
+        """
+        await self._run(self._purge_log_sync)
+
+    def _purge_log_sync(self) -> None:
+        names = set(self._own)
+        if self._family:
+            for listed in self._client.list_collections():
+                name = listed if isinstance(listed, str) else listed.name
+                if name.startswith(f"{self._family}_"):
+                    names.add(name)
+        opened = {self._public.name: self._public, self._restricted.name: self._restricted}
+        for name in sorted(names):
+            collection = opened.get(name) or self._client.get_collection(name)
+            threshold = _sync_threshold(collection)
+            for start in range(0, threshold, _PAGE):
+                collection.delete(ids=[f"{_PURGE_ID}{i}" for i in range(start, min(threshold, start + _PAGE))])
 
     # -- sync internals (run in a worker thread) --------------------------------------------
     def _query_sync(
