@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 async def answer_in_thread(qa: QABrain, event: MessagePosted, *, thread_id: str | None) -> Answer | str:
     """Answer ``event`` as its author in its channel; with ``thread_id`` the thread's history condenses
-    a follow-up question. A ``str`` result is a busy / timeout notice."""
+    a follow-up question. A ``str`` result is a notice for the member (the model is busy, timed out
+    or unavailable; the index is unreachable)."""
     question = strip_mentions(event.text)[: qa.ctx.settings.qa.max_question_chars]
     return await qa._answer(
         question,

@@ -49,6 +49,7 @@ from brain.qa.docs import index_docs
 from brain.qa.history import AnswerLog, AnswerRecord
 from brain.qa.indexer import Indexer, IndexStats
 from brain.qa.legacy_ids import legacy_unit_id
+from brain.qa.llm.errors import LLMUnavailableError
 from brain.qa.retriever import CrossEncoderReranker, Retriever
 from brain.qa.services import LLMBackendMissingError, register_services
 from brain.qa.staleness import mark_stale
@@ -62,6 +63,12 @@ REBUILD_WAIT_S = 120.0
 # Live changes kept while the vector store cannot even be opened (a Chroma server down at start);
 # beyond this many, `guildhall index all` catches up once it is back.
 MAX_HELD_CHANGES = 50_000
+# A help-channel question is claimed on the bus (several workers) for one answer attempt, not for
+# good: a busy, slow or unavailable model leaves it unanswered, and a later run must retry it. The
+# claim outlasts the longest attempt (the wait for an announced index, then the model's own limit,
+# see QABrain.answer_timeout_s) by this margin, so two workers never answer it at once; once answered
+# (or abstained on), its qa_answers row keeps it out of every later run.
+UNANSWERED_CLAIM_MARGIN_S = 300.0
 
 FEEDBACK_ACTION = "qa.feedback"
 FEEDBACK_KIND = "qa"
@@ -268,14 +275,17 @@ class QABrain(Brain):
             channel.visibility,
         )
 
+    def answer_timeout_s(self) -> float:
+        """How long one model call of an answer may take before it counts as timed out."""
+        # A little over the backend's own limit: the backend should time out first, cleanly.
+        return self.ctx.settings.llm.timeout_s * 1.2 + 1
+
     async def answerer(self) -> Answerer:
         """An answerer over the shared LLM."""
         retriever = await self.retriever()
         llm: LLM = await self.ctx.services.get("llm")
-        settings = self.ctx.settings
-        # A little over the backend's own limit: the backend should time out first, cleanly.
         return Answerer.from_settings(
-            settings, retriever, llm, self.ctx.store, timeout_s=settings.llm.timeout_s * 1.2 + 1
+            self.ctx.settings, retriever, llm, self.ctx.store, timeout_s=self.answer_timeout_s()
         )
 
     # -- indexing ------------------------------------------------------------------------------
@@ -402,7 +412,8 @@ class QABrain(Brain):
     async def answer_question(
         self, question: str, *, channel: ChannelRef, user: UserRef, role_ids: tuple[str, ...] = ()
     ) -> Answer | str:
-        """Answer as ``user`` in ``channel`` (the CLI's entry point); a str is a busy/timeout notice."""
+        """Answer as ``user`` in ``channel`` (the CLI's entry point); a str is a notice for the member
+        (the model is busy, timed out or unavailable; the index is unreachable)."""
         return await self._answer(question, channel=channel, user=user, role_ids=role_ids)
 
     async def _answer(
@@ -432,6 +443,10 @@ class QABrain(Brain):
             return load_prompt("qa_index_unavailable")
         except TimeoutError:
             return load_prompt("qa_timeout")
+        except LLMUnavailableError as exc:
+            # The one log line: the backend's message names the URL, status and body, or the model.
+            log.warning("qa: cannot answer, the model is unavailable: %s", exc)
+            return render_prompt("qa_unavailable", channel=self.ctx.settings.qa.fallback_channel)
         except LLMBackendMissingError:
             log.exception("no LLM backend")
             return "Answering is not set up on this server yet (no LLM backend configured)."
@@ -537,10 +552,11 @@ class QABrain(Brain):
         # An answer takes seconds and its qa_answers row comes last: the next minute's run (maybe in
         # another worker) must not take the same question meanwhile.
         claim = getattr(self.ctx.bus, "claim_once", None)
+        claim_s = REBUILD_WAIT_S + self.answer_timeout_s() + UNANSWERED_CLAIM_MARGIN_S
         for platform, ws, channel_id, message_id, author_id, text, _ in rows:
             if not is_question(text):  # the one rule every brain uses (activity, community)
                 continue
-            if claim is not None and not await claim(f"qa.unanswered:{platform}:{ws}:{message_id}", 86400):
+            if claim is not None and not await claim(f"qa.unanswered:{platform}:{ws}:{message_id}", claim_s):
                 continue
             row = await self.ctx.store.get_channel(platform, ws, channel_id)
             if row is None:
@@ -552,7 +568,7 @@ class QABrain(Brain):
             )
             answer_id = uuid.uuid4().hex
             if isinstance(result, str):
-                continue  # busy or timed out: the next run retries
+                continue  # busy, timed out or unavailable: a run after the claim expires retries
             if result.abstained:
                 # An unprompted "I couldn't find this" is noise; remember it so we do not retry.
                 await self._log(answer_id, channel, message_id, asker, result)
@@ -650,7 +666,11 @@ class QABrain(Brain):
             return
         from brain.qa.llm.factory import warmup  # present whenever the llm service could be built
 
-        await warmup(llm)
+        try:
+            await warmup(llm)
+        except LLMUnavailableError as exc:
+            # Not fatal: questions get the "unavailable" reply, and each retries the model.
+            log.warning("qa: the model could not be warmed up: %s", exc)
 
     # -- status --------------------------------------------------------------------------------
     async def status(self, platform: str, workspace_id: str) -> list[str]:

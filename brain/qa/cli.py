@@ -13,9 +13,10 @@ from bot.cli_support import emit, find_member, run, settings_or_exit
 from bot.config import Settings
 from bot.events import ChannelRef, Platform, UserRef, Visibility
 from bot.message_ids import native_id
-from bot.ml import LLMBusyError
+from bot.ml import LLMBusyError, VectorIndexUnavailable
 from brain.qa.access import AccessScope, public_everywhere, scope_for
 from brain.qa.brain import FEEDBACK_KIND, QABrain
+from brain.qa.llm.errors import LLMUnavailableError
 from brain.qa.retriever import MODES, Mode
 from brain.qa.services import LLMBackendMissingError
 
@@ -98,6 +99,11 @@ def ask_command(
                 return {"question": question, "error": "the model is busy"}
             except LLMBackendMissingError as exc:
                 return {"question": question, "error": str(exc)}
+            # States of a server, not bugs: one line naming the cause, no traceback.
+            except LLMUnavailableError as exc:
+                return {"question": question, "error": f"the model is unavailable: {exc}"}
+            except VectorIndexUnavailable as exc:
+                return {"question": question, "error": f"the vector index is unreachable: {exc}"}
             return {
                 "question": question,
                 "answer": answer.text,

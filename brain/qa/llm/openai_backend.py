@@ -2,7 +2,11 @@
 
 A semaphore bounds requests in flight (``max_concurrency``) and the number allowed to wait for a
 slot (``max_queue``): beyond that the caller gets :class:`bot.ml.LLMBusyError` at once. HTTP 429 and
-503 from the server are reported the same way; a slow server raises ``TimeoutError``.
+503 from the server are reported the same way; a slow server raises ``TimeoutError``. Anything else
+that keeps the model from answering (the server unreachable, any other HTTP error such as the 404 of
+a wrong model name, a body that is not a chat completion, a stream cut before its end) raises
+:class:`~brain.qa.llm.errors.LLMUnavailableError`, whose one-line message names the URL (without
+credentials), the status and the first bytes of the body.
 """
 
 from __future__ import annotations
@@ -16,8 +20,14 @@ from typing import Any
 import httpx
 
 from bot.config import LLMSettings
+from bot.logging_setup import mask_secrets
 from bot.metrics import LLM_LATENCY, LLM_TOKENS
 from bot.ml import ChatMessage, Generation, LLMBusyError
+from brain.qa.llm.errors import LLMUnavailableError
+
+# How much of a bad body the error quotes: enough to tell an HTML proxy page from a JSON error.
+PREVIEW_CHARS = 200
+_BUSY = (429, 503)
 
 
 class OpenAICompatibleLLM:
@@ -26,8 +36,11 @@ class OpenAICompatibleLLM:
     def __init__(self, settings: LLMSettings, *, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         headers = {"Content-Type": "application/json"}
+        self._secrets: list[str] = []
         if settings.api_key is not None:
-            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+            key = settings.api_key.get_secret_value()
+            headers["Authorization"] = f"Bearer {key}"
+            self._secrets.append(key)
         self._client = client or httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"), headers=headers, timeout=settings.timeout_s
         )
@@ -57,17 +70,64 @@ class OpenAICompatibleLLM:
         finally:
             self._waiting -= 1
 
-    @staticmethod
-    def _check(response: httpx.Response) -> None:
-        if response.status_code in (429, 503):
-            raise LLMBusyError(f"model server answered {response.status_code}")
-        if response.status_code >= 400:
-            raise RuntimeError(f"model server error {response.status_code}: {response.text[:200]}")
+    # -- errors ----------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The completions URL as it may be logged: a ``user:password@`` or query string in
+        ``llm.base_url`` would carry credentials, so both are left out."""
+        safe = self._client.base_url.copy_with(userinfo=b"", query=None, fragment=None)
+        return f"{str(safe).rstrip('/')}/chat/completions"
 
+    def _preview(self, text: str) -> str:
+        """The start of a body on one line, with anything token-shaped (or our key) masked."""
+        flat = " ".join(text.split())
+        clipped = flat[:PREVIEW_CHARS] + ("…" if len(flat) > PREVIEW_CHARS else "")
+        return mask_secrets(clipped, self._secrets) or "(empty body)"
+
+    def _unavailable(self, what: str) -> LLMUnavailableError:
+        return LLMUnavailableError(f"the model server at {self.url} {what}")
+
+    def _unreachable(self, exc: httpx.HTTPError) -> LLMUnavailableError:
+        # Connection refused, DNS failure, a connection dropped mid-body, a TLS error: all transport.
+        return self._unavailable(f"cannot be reached: {type(exc).__name__}: {self._preview(str(exc))}")
+
+    def _check(self, response: httpx.Response) -> None:
+        """Raise for a status that is not a success (the body must have been read)."""
+        if response.status_code in _BUSY:
+            raise LLMBusyError(f"model server answered {response.status_code}")
+        if not response.is_success:
+            # vLLM answers an unknown model name with 404: the likeliest fix is in the config.
+            hint = " (check llm.base_url and llm.openai_model)" if response.status_code == 404 else ""
+            raise self._unavailable(f"answered HTTP {response.status_code}{hint}: {self._preview(response.text)}")
+
+    def _first_choice(self, response: httpx.Response) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The decoded body and its first choice; a body that is not a chat completion (an HTML
+        proxy page, a JSON list, an error object sent with 200) raises LLMUnavailableError."""
+        try:
+            data = response.json()
+        except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError alike
+            raise self._unavailable(f"answered with a body that is not JSON: {self._preview(response.text)}") from exc
+        if isinstance(data, dict) and data.get("error"):
+            raise self._unavailable(f"answered with an error: {self._preview(str(data['error']))}")
+        choices = data.get("choices") if isinstance(data, dict) else None
+        first = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
+            raise self._unavailable(
+                f"answered with a body that is not a chat completion: {self._preview(response.text)}"
+            )
+        return data, first
+
+    # -- requests --------------------------------------------------------------------------------
     async def generate(
         self, messages: Sequence[ChatMessage], *, max_new_tokens: int = 128, stop: Sequence[str] = ()
     ) -> Generation:
-        """One completion."""
+        """One completion.
+
+        Raises:
+            bot.ml.LLMBusyError: the queue is full, or the server answered 429 / 503.
+            TimeoutError: the server took longer than ``llm.timeout_s``.
+            LLMUnavailableError: the server is unreachable, failed, or answered nonsense.
+        """
         await self._acquire()
         started = time.perf_counter()
         try:
@@ -77,19 +137,21 @@ class OpenAICompatibleLLM:
                 )
             except httpx.TimeoutException as exc:
                 raise TimeoutError(str(exc)) from exc
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc) from exc
             self._check(response)
-            data = response.json()
         finally:
             self._slots.release()
-        choice = (data.get("choices") or [{}])[0]
-        text = str((choice.get("message") or {}).get("content") or "")
-        usage = data.get("usage") or {}
-        completion = int(usage.get("completion_tokens") or 0)
+        data, choice = self._first_choice(response)
+        text = str(choice["message"].get("content") or "")
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        completion = _count(usage.get("completion_tokens"))
         LLM_LATENCY.labels("openai").observe(time.perf_counter() - started)
         LLM_TOKENS.labels("openai").inc(completion)
         return Generation(
             text=text,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            prompt_tokens=_count(usage.get("prompt_tokens")),
             completion_tokens=completion,
             finish_reason=str(choice.get("finish_reason") or "stop"),
         )
@@ -97,13 +159,22 @@ class OpenAICompatibleLLM:
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_new_tokens: int = 128, stop: Sequence[str] = ()
     ) -> AsyncIterator[str]:
-        """Server-sent events: yield each ``delta.content`` until ``[DONE]``."""
+        """Server-sent events: yield each ``delta.content`` until ``[DONE]``.
+
+        A stream that stops before the server says the reply is complete (``[DONE]``, or a choice
+        with a ``finish_reason``) raises LLMUnavailableError after the pieces it did send: a caller
+        must not take half an answer for a whole one. Errors are those of :meth:`generate`.
+        """
         await self._acquire()
         try:
             body = self._body(messages, max_new_tokens, stop, True)
+            finished = False
+            opened = False
+            pieces = 0
             try:
                 async with self._client.stream("POST", "/chat/completions", json=body) as response:
-                    if response.status_code >= 400:
+                    opened = True
+                    if not response.is_success:
                         await response.aread()
                         self._check(response)
                     async for line in response.aiter_lines():
@@ -120,16 +191,43 @@ class OpenAICompatibleLLM:
                             continue
                         if chunk.get("error"):
                             # vLLM and llama.cpp report failures mid-stream as an error event.
-                            raise RuntimeError(f"model server error: {str(chunk['error'])[:200]}")
+                            raise self._unavailable(
+                                f"reported an error mid-stream: {self._preview(str(chunk['error']))}"
+                            )
                         for choice in chunk.get("choices") or ():
-                            piece = (choice.get("delta") or {}).get("content")
+                            if not isinstance(choice, dict):
+                                continue
+                            delta = choice.get("delta")
+                            piece = delta.get("content") if isinstance(delta, dict) else None
                             if piece:
+                                pieces += 1
                                 yield str(piece)
+                            # Some servers end with a finish_reason and close, without [DONE].
+                            finished = finished or bool(choice.get("finish_reason"))
             except httpx.TimeoutException as exc:
                 raise TimeoutError(str(exc)) from exc
+            except httpx.HTTPError as exc:
+                if not opened:
+                    raise self._unreachable(exc) from exc
+                # The connection dropped mid-body (a server process killed, a proxy's idle cut).
+                raise self._unavailable(
+                    f"broke off the stream after {pieces} pieces: {type(exc).__name__}: {self._preview(str(exc))}"
+                ) from exc
+            if not finished:
+                raise self._unavailable(f"ended the stream after {pieces} pieces without finishing the reply")
         finally:
             self._slots.release()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
+
+
+def _count(value: object) -> int:
+    """A token count from ``usage`` (0 when a server sends none, or something that is not a number)."""
+    if not isinstance(value, (int, float, str)):
+        return 0
+    try:
+        return int(value)
+    except (ValueError, OverflowError):
+        return 0

@@ -22,6 +22,7 @@ from bot.config import LLMSettings
 from bot.metrics import LLM_LATENCY, LLM_TOKENS
 from bot.ml import ChatMessage, Generation
 from brain.qa.llm.batcher import DONE, GenRequest, MicroBatcher, generation_of
+from brain.qa.llm.errors import LLMUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,14 @@ class TransformersLLM:
             if self._batcher is None:
                 if self._model is None:
                     started = time.perf_counter()
-                    self._tokenizer, self._model = await asyncio.to_thread(load_model, self.settings)
+                    try:
+                        self._tokenizer, self._model = await asyncio.to_thread(load_model, self.settings)
+                    except Exception as exc:
+                        # A missing file, bad weights, no memory: one state for callers. Not remembered,
+                        # so a model put in place later loads with the next question.
+                        raise LLMUnavailableError(
+                            f"the local model {self.settings.model} failed to load: {type(exc).__name__}: {exc}"
+                        ) from exc
                     self.load_seconds = time.perf_counter() - started
                     log.info("LLM %s loaded in %.1f s", self.settings.model, self.load_seconds)
                 tok = self._tokenizer
@@ -202,7 +210,8 @@ class TransformersLLM:
     async def generate(
         self, messages: Sequence[ChatMessage], *, max_new_tokens: int = 128, stop: Sequence[str] = ()
     ) -> Generation:
-        """Complete a chat (raises LLMBusyError when the queue is full, TimeoutError after ``timeout_s``)."""
+        """Complete a chat (raises LLMBusyError when the queue is full, TimeoutError after ``timeout_s``,
+        LLMUnavailableError when the model cannot load or its generation fails)."""
         started = time.perf_counter()
         request = await self._submit(messages, max_new_tokens, stop)
         batcher = await self._ready()
@@ -212,7 +221,7 @@ class TransformersLLM:
             request.cancelled = True
             raise
         if request.finish_reason == "error":
-            raise RuntimeError("generation failed; see the log")
+            raise LLMUnavailableError(f"the local model {self.settings.model} failed to generate; see the log")
         LLM_LATENCY.labels("transformers").observe(time.perf_counter() - started)
         LLM_TOKENS.labels("transformers").inc(len(request.token_ids))
         return generation_of(request)
@@ -228,7 +237,9 @@ class TransformersLLM:
                 if piece is DONE:
                     return
                 if isinstance(piece, BaseException):
-                    raise RuntimeError("generation failed") from piece
+                    raise LLMUnavailableError(
+                        f"the local model {self.settings.model} failed to generate: {type(piece).__name__}"
+                    ) from piece
                 yield str(piece)
         finally:
             if not request.done.is_set():

@@ -7,67 +7,22 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from bot.config import LLMSettings
 from bot.ml import ChatMessage, LLMBusyError
+from brain.qa.llm.errors import LLMUnavailableError
 from brain.qa.llm.factory import create_llm
 from brain.qa.llm.openai_backend import OpenAICompatibleLLM
+from tests.unit.llm.fake_openai import FakeOpenAI, refused_url, serve_fake_openai
 
 MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is asyncio?")]
 
 
-class FakeOpenAI:
-    """/v1/chat/completions with canned answers, SSE streaming and error modes."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, object]] = []
-        self.status = 200
-        self.gate: asyncio.Event | None = None
-        self.sse: list[bytes] | None = None  # raw SSE lines to send instead of the canned stream
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append(body)
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.status != 200:
-            return web.json_response({"error": {"message": "nope"}}, status=self.status)
-        if not body.get("stream"):
-            return web.json_response(
-                {
-                    "choices": [
-                        {"message": {"role": "assistant", "content": "An event loop library."}, "finish_reason": "stop"}
-                    ],
-                    "usage": {"prompt_tokens": 12, "completion_tokens": 5},
-                }
-            )
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        if self.sse is not None:
-            for line in self.sse:
-                await response.write(line)
-            return response
-        for piece in ["An ", "event ", "loop."]:
-            chunk = {"choices": [{"delta": {"content": piece}}]}
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        await response.write(b"data: [DONE]\n\n")
-        return response
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[tuple[FakeOpenAI, str]]:
-    server = FakeOpenAI()
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield server, f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
+    async with serve_fake_openai() as served:
+        yield served
 
 
 async def test_generate_and_stream(fake: tuple[FakeOpenAI, str]) -> None:
@@ -147,6 +102,85 @@ async def test_stream_survives_odd_lines_and_reports_errors(fake: tuple[FakeOpen
     # The single slot was released after each failure, or this would wait forever.
     assert await asyncio.wait_for(collect(), timeout=10) == ["An ", "event ", "loop."]
     await llm.aclose()
+
+
+KEY = "sk-test-123456789012345678"
+MODEL_MISSING = {"object": "error", "message": "The model `gpt-x` does not exist.", "type": "NotFoundError"}
+# What a broken or misconfigured server answers, and what the error must say about it.
+BROKEN: dict[str, tuple[tuple[int, str, str], str]] = {
+    "server error": ((500, "text/plain", "Internal Server Error"), "answered HTTP 500: Internal Server Error"),
+    "unknown model": (
+        (404, "application/json", json.dumps(MODEL_MISSING)),
+        "answered HTTP 404 (check llm.base_url and llm.openai_model)",
+    ),
+    "key echoed": ((401, "application/json", json.dumps({"error": f"bad key {KEY}"})), "answered HTTP 401"),
+    "html page": ((200, "text/html", "<html>\n<body>proxy error</body></html>"), "not JSON: <html> <body>proxy"),
+    "json list": ((200, "application/json", "[1, 2]"), "not a chat completion: [1, 2]"),
+    "no choices": ((200, "application/json", '{"choices": []}'), "not a chat completion"),
+    "error with 200": ((200, "application/json", '{"error": {"message": "model crashed"}}'), "model crashed"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+async def test_a_failing_or_nonsense_answer_is_one_unavailable_error(fake: tuple[FakeOpenAI, str], case: str) -> None:
+    server, url = fake
+    server.raw, expected = BROKEN[case]
+    # Credentials in the URL or the key must not reach the message: it is logged and printed.
+    with_password = url.replace("http://", "http://admin:hunter2@")
+    settings = LLMSettings(backend="openai", base_url=with_password, api_key=SecretStr(KEY), max_concurrency=1)
+    llm = create_llm(settings)
+    with pytest.raises(LLMUnavailableError) as caught:
+        await llm.generate(MESSAGES)
+    message = str(caught.value)
+    assert expected in message and f"{url}/chat/completions" in message, message
+    assert "hunter2" not in message and KEY not in message and "\n" not in message
+    # The stream says the same, and the single slot was released each time (or this would hang).
+    with pytest.raises(LLMUnavailableError):
+        await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10)
+    server.raw = None
+    assert (await asyncio.wait_for(llm.generate(MESSAGES), timeout=10)).text
+    await llm.aclose()  # type: ignore[attr-defined]
+
+
+async def test_an_unreachable_server_is_unavailable() -> None:
+    with refused_url() as url:
+        llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url, timeout_s=5))
+        with pytest.raises(LLMUnavailableError, match="cannot be reached: ConnectError"):
+            await llm.generate(MESSAGES)
+        with pytest.raises(LLMUnavailableError, match="cannot be reached: ConnectError"):
+            await _collect(llm.stream(MESSAGES))
+        await llm.aclose()
+
+
+async def test_a_stream_cut_short_is_an_error_not_a_shorter_answer(fake: tuple[FakeOpenAI, str]) -> None:
+    server, url = fake
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url, max_concurrency=1))
+    got: list[str] = []
+
+    def piece(text: str) -> bytes:
+        return f"data: {json.dumps({'choices': [{'delta': {'content': text}}]})}\n\n".encode()
+
+    # The body ends cleanly, but the server never said the reply was complete.
+    server.sse = [piece("Run "), piece("make ")]
+    with pytest.raises(LLMUnavailableError, match="after 2 pieces without finishing"):
+        await asyncio.wait_for(_collect(llm.stream(MESSAGES), into=got), timeout=10)
+    assert got == ["Run ", "make "]  # what came was seen: a caller may show it, marked as partial
+    # The connection drops mid-body.
+    server.drop = True
+    with pytest.raises(LLMUnavailableError, match="broke off the stream"):
+        await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10)
+    # Ending with a finish_reason and no [DONE] (some servers do) is a finished reply.
+    server.drop = False
+    server.sse = [piece("Done."), b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n']
+    assert await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10) == ["Done."]
+    await llm.aclose()
+
+
+async def _collect(pieces: AsyncIterator[str], *, into: list[str] | None = None) -> list[str]:
+    out = [] if into is None else into
+    async for p in pieces:
+        out.append(p)
+    return out
 
 
 @pytest.mark.slow

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from bot.config import LLMSettings
 from bot.ml import LLM, ChatMessage, LLMBusyError
+from brain.qa.llm.errors import LLMUnavailableError
 from brain.qa.llm.factory import create_llm, warmup
 from brain.qa.llm.scripted import ScriptedBackend
 from brain.qa.llm.transformers_backend import TransformersLLM, cpu_threads, fit_prompt
@@ -127,6 +130,38 @@ async def test_huge_and_odd_input(tiny_model: Any) -> None:
     assert result.prompt_tokens + result.completion_tokens <= CONTEXT
     with pytest.raises(ValueError):
         await llm.generate([], max_new_tokens=2)
+    await llm.aclose()
+
+
+async def test_a_model_that_fails_to_load_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # load_model sets these process-wide; keep the test from changing them for the others.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    threads = torch.get_num_threads()
+    llm = create_llm(LLMSettings(model=str(tmp_path / "no-such-model")))
+    try:
+        with pytest.raises(LLMUnavailableError, match="no-such-model failed to load: ModelNotFoundError"):
+            await llm.generate(QUESTION, max_new_tokens=2)
+        with pytest.raises(LLMUnavailableError, match="failed to load"):  # warm-up meets the same error
+            await warmup(llm)
+        assert not llm.loaded  # type: ignore[attr-defined]
+    finally:
+        torch.set_num_threads(threads)
+
+
+class FailingModel(GatedModel):
+    """The tiny model's shape, but every forward pass fails as a GPU out of memory would."""
+
+    def __call__(self, **kwargs: Any) -> Any:
+        raise RuntimeError("CUDA out of memory")
+
+
+async def test_a_failing_generation_is_unavailable(tiny_model: Any) -> None:
+    llm = local(FailingModel(tiny_model), batch_window_ms=0)
+    with pytest.raises(LLMUnavailableError, match="failed to generate"):
+        await llm.generate(QUESTION, max_new_tokens=2)
+    with pytest.raises(LLMUnavailableError, match="failed to generate"):
+        _ = [p async for p in llm.stream(QUESTION, max_new_tokens=2)]
     await llm.aclose()
 
 

@@ -7,6 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from bot.events import (
     ButtonClicked,
     CommandReply,
@@ -21,6 +23,7 @@ from bot.ml import ChatMessage, Generation, LLMBusyError
 from bot.testing import ScriptedLLM, channel, command, make_message, user
 from brain.qa.access import AccessScope
 from brain.qa.brain import FEEDBACK_ACTION, QABrain
+from brain.qa.llm.errors import LLMUnavailableError
 from prompts import render_prompt
 
 SOURCE = re.compile(r'<source n="(\d+)" channel="([^"]*)">\n(.*?)\n</source>', re.S)
@@ -498,6 +501,69 @@ async def test_a_help_question_another_worker_claimed_is_left_to_it(make_app: An
     await brain.answer_unanswered()
     await app.bus.drain()
     assert replies(adapter) == [] and set(claims) == {"qa.unanswered:console:local:q1"}  # each run asked; none took it
+
+
+@pytest.mark.parametrize("failure", [LLMBusyError("queue full"), TimeoutError("slow"), LLMUnavailableError("down")])
+async def test_a_help_question_the_model_could_not_answer_is_retried_by_a_later_run(
+    make_app: Any, settings: Any, failure: Exception
+) -> None:
+    """The bus claim that keeps two workers off one question covers one attempt, not a day: a
+    question the model was busy, too slow or unavailable for is answered by a run after it expires."""
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.testing.builders import BASE_TIME
+
+    class FailingOnce(ScriptedLLM):
+        failed = False
+
+        async def generate(self, messages: Sequence[ChatMessage], **kw: Any) -> Generation:
+            if not self.failed:
+                self.failed = True
+                raise failure
+            return await super().generate(messages, **kw)
+
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 30, "help_channel_ids": ["help"]})}
+    )
+    llm = FailingOnce("Run make clean-cache to reset the cache [1].")
+    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
+    brain: QABrain = app.brain("qa")
+    await post(
+        app,
+        adapter,
+        make_message("to reset the cache run make clean-cache", author="bob", chan="general", minutes=-600),
+        make_message("how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1"),
+    )
+    expires: dict[str, float] = {}
+    ttls: list[float] = []
+
+    async def claim_once(key: str, ttl_s: float) -> bool:
+        """The Redis bus's SET NX EX: taken until it expires."""
+        now = clock.now().timestamp()
+        if expires.get(key, 0.0) > now:
+            return False
+        expires[key] = now + ttl_s
+        ttls.append(ttl_s)
+        return True
+
+    brain.ctx.bus.claim_once = claim_once  # type: ignore[attr-defined]
+
+    async def run(after: timedelta) -> list[SendMessage]:
+        await clock.advance(after)
+        await brain.answer_unanswered()
+        await app.bus.drain()
+        return replies(adapter)
+
+    assert await run(timedelta(minutes=31)) == [] and llm.failed
+    # The claim outlasts an attempt, so no other worker's run takes the question meanwhile...
+    assert ttls[0] > tuned.llm.timeout_s
+    assert await run(timedelta(minutes=1)) == [] and llm.prompts == []
+    # ...and once it expires (the question still within the hour looked back on), a run retries.
+    [answer] = await run(timedelta(minutes=15))
+    assert answer.thread_id == "q1" and "clean-cache" in answer.text
+    assert await run(timedelta(minutes=15)) == [answer]  # answered: never again
 
 
 async def test_admin_set_help_channels_and_wait_turn_on_unanswered_answers(make_app: Any) -> None:
