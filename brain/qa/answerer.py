@@ -1,12 +1,16 @@
 """From a question to a grounded, cited answer (or an honest abstention).
 
-1. retrieve units under the asker's access scope;
+1. retrieve units under the asker's access scope, taking the question's own message out of the
+   unit that holds it (:func:`brain.qa.context.without_messages`);
 2. build the prompt from ``prompts/`` templates: the best-ranked units that fit ``qa.context_chars``
    (:mod:`brain.qa.context`), each in a numbered ``<source>`` block with its role-like markup
-   neutralised, so a message saying "ignore previous instructions" stays quoted text;
+   neutralised and ``< > "`` quoted, so a message saying "ignore previous instructions" stays
+   quoted text and no delimiter can be forged;
 3. generate, verify each sentence (:mod:`brain.qa.grounding`) against exactly the source text the
    model was shown, drop unsupported ones;
-4. cite the shown sources the kept sentences use, renumbered ``[1]..[n]``, with message links; or
+4. cite, for each kept sentence, the sources it names that support it on their own (else the one
+   that supports it best), renumbered ``[1]..[n]`` by first use, with message links; keep the
+   draft's line breaks, list markers and code blocks (a mark goes after a block, never inside); or
    abstain naming the channel whose units scored best.
 The output is neutralised too: mass mentions (``@everyone``, ``<!channel>``) never reach the chat.
 """
@@ -27,12 +31,13 @@ from bot.store import Store
 from bot.valid_text import clip
 from brain.qa import grounding
 from brain.qa.access import AccessScope
-from brain.qa.context import Source, fit_sources, sanitize_source
+from brain.qa.context import Source, fit_sources, sanitize_source, unquote, without_messages
 from brain.qa.retriever import Retriever
 from brain.qa.units import embedding_text
 from prompts import load_prompt, render_prompt
 
 NOT_FOUND = "NOT_FOUND"
+_NUMBERED = re.compile(r"^(\d{1,2})[.)]\s")
 
 # The answer prompt's own labels, which a small model sometimes repeats as its first line.
 _PROMPT_ECHO = re.compile(
@@ -65,6 +70,8 @@ class Answer:
 
 
 ChannelNamer = Callable[[ScoredUnit], Awaitable[str]]
+# (platform, workspace id, message id) -> the message's stored text, or None when unknown.
+MessageText = Callable[[str, str, str], Awaitable[str | None]]
 
 
 def store_channel_namer(store: Store) -> ChannelNamer:
@@ -78,6 +85,16 @@ def store_channel_namer(store: Store) -> ChannelNamer:
         return f"#{row.name or row.channel_id}" if row else f"#{unit.channel_id}"
 
     return channel_name
+
+
+def store_message_text(store: Store) -> MessageText:
+    """A message's stored text (what units are built from), from the store."""
+
+    async def message_text(platform: str, workspace_id: str, message_id: str) -> str | None:
+        row = await store.get_message(platform, workspace_id, message_id)
+        return row.text if row and not row.deleted else None
+
+    return message_text
 
 
 class Answerer:
@@ -99,6 +116,8 @@ class Answerer:
         closest_threads: When abstaining, link up to this many retrieved units whose embedding is
             at least ``closest_min_similarity`` (cosine) close to the question; 0 links none.
         closest_min_similarity: See ``closest_threads``.
+        message_text: Stored text of a message, to take the question's own message out of a unit
+            where it spans lines (without it such a unit is left out whole).
     """
 
     def __init__(
@@ -117,6 +136,7 @@ class Answerer:
         timeout_s: float | None = None,
         closest_threads: int = 0,
         closest_min_similarity: float = 0.6,
+        message_text: MessageText | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -131,6 +151,7 @@ class Answerer:
         self.timeout_s = timeout_s
         self.closest_threads = closest_threads
         self.closest_min_similarity = closest_min_similarity
+        self.message_text = message_text
 
     @classmethod
     def from_settings(
@@ -152,6 +173,7 @@ class Answerer:
             timeout_s=timeout_s,
             closest_threads=qa.closest_threads,
             closest_min_similarity=qa.closest_min_similarity,
+            message_text=store_message_text(store),
         )
 
     def select_sources(self, units: Sequence[ScoredUnit], channels: Sequence[str]) -> list[Source]:
@@ -191,15 +213,16 @@ class Answerer:
     async def answer(self, question: str, scope: AccessScope, *, exclude_message_ids: Set[str] = frozenset()) -> Answer:
         """Answer ``question`` using only units ``scope`` allows.
 
-        ``exclude_message_ids`` keeps units quoting the question itself out of the sources (a
-        question must not be "grounded" in its own text).
+        ``exclude_message_ids`` are the question's own messages: their text is taken out of the
+        units that hold them (a question must not be "grounded" in its own text, but the answer
+        someone gave minutes before it, in the same conversation window or thread, may be used).
 
         Raises:
             bot.ml.LLMBusyError: the model's queue is full.
             TimeoutError: generation took too long.
         """
         found = await self.retriever.search(question, scope, k=self.k + len(exclude_message_ids))
-        units = [s for s in found if exclude_message_ids.isdisjoint(s.unit.message_ids)][: self.k]
+        units = (await self._without_messages(found, exclude_message_ids))[: self.k]
         if not units:
             return Answer(question, render_prompt("qa_abstain", channel=self.fallback_channel), abstained=True)
         sources = self.select_sources(units, [await self.channel_name(u) for u in units])
@@ -220,6 +243,24 @@ class Answerer:
         if not kept or result.support < self.min_support:
             return await self._abstain(question, units, channels, draft, result.support)
         return self._compose(question, units, channels, draft, result.support, kept)
+
+    async def _without_messages(self, found: Sequence[ScoredUnit], excluded: Set[str]) -> list[ScoredUnit]:
+        """``found`` with the text of the messages ``excluded`` taken out (a unit nothing else is
+        left of, or where a message cannot be located, is left out)."""
+        if not excluded:
+            return list(found)
+        texts: dict[str, str] = {}
+        out: list[ScoredUnit] = []
+        for item in found:
+            unit = item.unit
+            missing = [m for m in unit.message_ids if m in excluded and m not in texts]
+            if missing and self.message_text is not None and len(unit.text.split("\n")) != len(unit.message_ids):
+                for m in missing:
+                    texts[m] = await self.message_text(unit.platform, unit.workspace_id, m) or ""
+            rest = without_messages(unit, excluded, texts)
+            if rest is not None:
+                out.append(item if rest is unit else ScoredUnit(rest, item.score))
+        return out
 
     async def _generate(self, messages: list[ChatMessage], max_new_tokens: int) -> Generation:
         call = self.llm.generate(messages, max_new_tokens=max_new_tokens)
@@ -264,18 +305,33 @@ class Answerer:
         kept: list[grounding.SentenceCheck],
     ) -> Answer:
         order: list[int] = []  # original source numbers in order of first use
-        sentences = []
+        parts: list[str] = []
+        number = 0  # of the last kept item of a numbered list, 0 when the last kept line is none
         for s in kept:
-            sources = [n for n in s.cited if 1 <= n <= len(units)] or ([s.best_source] if s.judged else [])
+            # A number the model wrote stays only if that source supports the sentence on its own
+            # (the grounding check's test); else the source that supports it best is cited.
+            sources = [n for n in s.cited if n in s.supporting] or ([s.best_source] if s.judged else [])
             for n in sources:
                 if n not in order:
                     order.append(n)
-            body = re.sub(r"\s*\[\d{1,2}\]", "", s.text).strip()
             marks = "".join(f"[{order.index(n) + 1}]" for n in dict.fromkeys(sources))
-            if marks and body[-1:] in {".", "!", "?"}:
-                sentences.append(f"{body[:-1]} {marks}{body[-1]}")
+            body = grounding.strip_citations(s.text).strip()
+            if s.code:
+                if not grounding.code_block_closed(body):
+                    body += "\n" + body[:3]
+                piece = f"{body} {marks}".rstrip()  # after the closing fence, never inside the code
+            elif marks and body[-1:] in {".", "!", "?", ":"}:
+                piece = f"{body[:-1]} {marks}{body[-1]}"
             else:
-                sentences.append(f"{body} {marks}".strip())
+                piece = f"{body} {marks}".strip()
+            # A dropped item must not leave a gap in a numbered list ("1. ... 3. ...").
+            numbered = _NUMBERED.match(piece)
+            if numbered and number and "\n" in s.separator:
+                number += 1
+                piece = f"{number}{piece[numbered.end(1) :]}"
+            else:
+                number = int(numbered.group(1)) if numbered else 0
+            parts.append((s.separator if parts else "") + piece)
         citations = []
         for new_n, old_n in enumerate(order, start=1):
             item = units[old_n - 1]
@@ -287,7 +343,8 @@ class Answerer:
                     snippet=neutralize_output(item.unit.text[:200]),
                 )
             )
-        text = neutralize_output(" ".join(sentences))
+        # The model may copy the prompt's quoted < > " (brain.qa.context): the member reads the real ones.
+        text = neutralize_output(unquote("".join(parts)))
         cited_ids = tuple(units[n - 1].unit.unit_id for n in order)
         return Answer(question, text, tuple(citations), False, units, draft, support, cited_ids)
 

@@ -1,8 +1,15 @@
 """What the model is shown of the retrieved units: sanitised text within a rank-ordered budget.
 
-Retrieved text is *data*: role-like markup in it (chat-template tokens, ``system:`` prefixes, fake
-``</source>`` tags) is neutralised by :func:`sanitize_source`, so a message saying "ignore previous
-instructions" stays quoted text.
+Retrieved text is *data*. :func:`sanitize_source` makes sure it cannot pose as prompt structure:
+
+- ``<``, ``>`` and ``"`` in source text, channel names and titles are replaced by look-alikes
+  (``⟨ ⟩ ＂``, one character each), so no ``<source …>`` tag, ``</source>`` delimiter or attribute
+  (``channel="…" trusted="yes"``) can be forged, however it is padded or spelled; the prompt's own
+  delimiters are the only ASCII ones. :func:`unquote` maps the look-alikes back where text leaves
+  the prompt (the grounding check, the posted answer);
+- chat-template tokens (``<|im_start|>``), role tags and ``[INST]`` markers are removed, and role
+  prefixes (``system:``, ``- **System:**``) are marked ``(quoted)``, so a message saying "ignore
+  previous instructions" stays quoted text.
 
 On a CPU the prompt's length is paid twice: once to prefill it (time grows with every token) and
 again at every decoded token (each attends over the whole KV cache). Retrieval already ranked the
@@ -15,35 +22,62 @@ units, so the budget is spent in that order:
 
 The text is sanitised before it is measured, so :attr:`Source.text` is exactly what the prompt
 holds, and the grounding check verifies the draft against that same text.
+
+:func:`without_messages` takes the question's own message out of a retrieved unit (a conversation
+window or thread holds it together with the answers given before it).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 
-from bot.ml import ScoredUnit
+from bot.ml import ScoredUnit, Unit
 
 SOURCE_CHARS = 1200
 MIN_CHARS = 200
 _ELLIPSIS = " …"
 
-# Markup a chat message could use to pose as the prompt's structure or another role.
+# Markup a chat message could use to pose as the prompt's structure or another role. Removing it is
+# for the model's sake (no tag-shaped noise); what makes forging impossible is the quoting below,
+# so these patterns need no length limits to be safe and have none.
 _ROLE_MARKUP = [
-    re.compile(r"<\|[^|>]{0,40}\|>"),  # <|im_start|>, <|system|>, <|endoftext|>
-    re.compile(r"</?\s*(?:source|system|assistant|user|human|inst|s)\b[^>]{0,80}>", re.IGNORECASE),
+    re.compile(r"<\|[^|\n]*\|>"),  # <|im_start|>, <|system|>, <|endoftext|>, <|start_header_id|>
+    re.compile(r"</?\s*(?:source|system|assistant|user|human|inst|s|im_start|im_end)\b[^<>]*>", re.IGNORECASE),
     re.compile(r"\[/?\s*INST\s*\]|<</?SYS>>", re.IGNORECASE),
     re.compile(r"^\s*#{2,}\s*(?:instruction|system|response|assistant)s?\b:?", re.IGNORECASE | re.MULTILINE),
 ]
-_ROLE_PREFIX = re.compile(r"^(\s*)(system|assistant|user|human)\s*:", re.IGNORECASE | re.MULTILINE)
+# "system:", also behind list markers, block quotes or headings and inside emphasis:
+# "- system:", "> Assistant:", "1. **System:**", "__user__ :".
+_ROLE_PREFIX = re.compile(
+    r"^(?P<lead>[ \t]*(?:(?:[-*+•>]|\d{1,3}[.)]|#{1,6})[ \t]*)*+)(?P<open>[*_~`]*)[ \t]*"
+    r"(?P<role>system|assistant|user|human|developer|tool)(?![a-z0-9])(?=[ \t]*[*_~`]*[ \t]*:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# The prompt's delimiters are built from these; in quoted text they become look-alikes.
+_QUOTE = str.maketrans({"<": "\u27e8", ">": "\u27e9", '"': "\uff02"})
+_UNQUOTE = str.maketrans({"\u27e8": "<", "\u27e9": ">", "\uff02": '"'})
 
 
 def sanitize_source(text: str) -> str:
-    """Neutralise role-like markup in retrieved text (it is quoted data, not prompt structure)."""
+    """Neutralise role-like markup in retrieved text and quote the characters prompt structure is
+    made of (it is quoted data, not prompt structure). Use it on everything quoted into the prompt:
+    source text, channel names, titles, the question."""
     for pattern in _ROLE_MARKUP:
         text = pattern.sub(" ", text)
-    return _ROLE_PREFIX.sub(r"\1\2 (quoted):", text)
+    text = _ROLE_PREFIX.sub(r"\g<lead>\g<open>\g<role> (quoted)", text)
+    return quote(text)
+
+
+def quote(text: str) -> str:
+    """``text`` with ``<``, ``>`` and ``"`` replaced by look-alikes (``⟨ ⟩ ＂``), one for one."""
+    return text.translate(_QUOTE)
+
+
+def unquote(text: str) -> str:
+    """Undo :func:`quote` (for comparing with, or posting, what the model read or wrote)."""
+    return text.translate(_UNQUOTE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +134,49 @@ def _cut(text: str, limit: int) -> str:
     if space >= len(head) * 3 // 4:
         head = head[:space]
     return head.rstrip() + _ELLIPSIS
+
+
+def without_messages(unit: Unit, message_ids: Set[str], texts: Mapping[str, str] | None = None) -> Unit | None:
+    """``unit`` without the text of the messages ``message_ids`` (the question being answered).
+
+    A conversation window or thread is one unit, so the question shares it with what was said
+    before it, often the very answer (someone asked the same minutes earlier). Only the question's
+    own text must go: a question is never grounded in itself. A unit's text is its messages'
+    stripped texts joined by line breaks, in :attr:`Unit.message_ids` order
+    (:mod:`brain.qa.units`), so:
+
+    - when it has one line per message, the lines of ``message_ids`` are removed;
+    - otherwise (a message spans lines), each message's stored text from ``texts`` is removed where
+      it stands as whole lines.
+
+    Args:
+        unit: A retrieved unit.
+        message_ids: Messages to take out.
+        texts: Stored text of those messages, by id (needed only when a message spans lines).
+
+    Returns:
+        ``unit`` itself when it holds none of them; a copy without them (text and message ids);
+        ``None`` when nothing else is left, or when a message cannot be located (then no part of
+        the unit can be shown without risking the question's own text).
+    """
+    drop = [m for m in unit.message_ids if m in message_ids]
+    if not drop:
+        return unit
+    keep_ids = tuple(m for m in unit.message_ids if m not in message_ids)
+    lines = unit.text.split("\n")
+    if len(lines) == len(unit.message_ids):
+        text = "\n".join(line for line, m in zip(lines, unit.message_ids, strict=True) if m not in message_ids)
+    else:
+        text = unit.text
+        for m in drop:
+            own = (texts or {}).get(m, "").strip()
+            if not own:
+                return None
+            found = re.compile(rf"(?:^|\n){re.escape(own)}(?=\n|$)")
+            if not found.search(text):
+                return None
+            text = found.sub("", text)
+        text = text.strip("\n")
+    if not keep_ids or not text.strip():
+        return None
+    return replace(unit, text=text, message_ids=keep_ids)

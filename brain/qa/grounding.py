@@ -12,22 +12,49 @@ Similarity cannot tell "use `asyncio.timeout()`" from "use `asyncio.sleep_until(
 topic. So a sentence that names a code identifier (a dotted or snake_case name, a call, a flag, a
 file or host name, a path, or anything set in a code span) none of the shown sources contains is
 unsupported whatever its similarity: a small model invents exactly those.
+
+A fenced code block is one unit of the draft: never split, never given a citation mark inside, kept
+or dropped whole. It is code the member will run, so it is held to the rule for code spans: each of
+its lines that runs (not blank, not a comment, shell prompts cut) must occur in a shown source, as
+the model cannot be trusted to adapt code it was not shown.
+
+The draft's layout survives: each sentence remembers the whitespace before it (line breaks,
+indentation), and a list marker at the start of a line stays with its item.
+
+Citations: ``[1]``, ``[1, 2]``, ``[1-3]``, ``[^1]``, ``[source 1]`` and ``(source 2)`` are read
+as source numbers (never inside code). :attr:`SentenceCheck.supporting` lists the sources that
+support a sentence on their own, by the same test as the whole check.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bot.ml import Embedder, ScoredUnit
+from brain.qa.context import unquote
 from brain.qa.tokenize import tokenize
 
-# Sentence ends: . ! ? followed by space, or line breaks (chat answers are often lists).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[`*_\"'(])|\n+")
-_CITATION = re.compile(r"\[(\d{1,2})\]")
+# Sentence ends: . ! ? followed by space (line breaks end sentences too: chat answers are often lists).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[`*_\"'(])")
+# A citation mark as models write it: [1], [1, 2], [1-3], [^1], [source 1], (source 2), (sources 1 and 2).
+_CITE_JOIN = r"\s*(?:,|;|&|\band\b|-|–|—)\s*"
+_CITE_MARK = (
+    r"\[\s*(?:(?:sources?|refs?)\s*:?\s*)?#?\^?\s*\d{1,2}(?:" + _CITE_JOIN + r"#?\^?\s*\d{1,2})*\s*\]"
+    r"|\(\s*(?:see\s+)?(?:sources?|refs?)\s*:?\s*#?\d{1,2}(?:" + _CITE_JOIN + r"#?\d{1,2})*\s*\)"
+)
+_CITATION = re.compile(_CITE_MARK, re.IGNORECASE)
+_CITE_PARTS = re.compile(r"\d{1,2}|[-–—]")
+_MAX_RANGE = 9  # [1-3] is a range of sources; [1-40] is not a citation anyone meant
+# A fenced code block: ``` (or ~~~) and an info string, a line break, up to the closing fence, or to
+# the end of the text when the model never closed it. Marks the model put after the closing fence go
+# with the block.
+_FENCE = re.compile(r"(?P<fence>```|~~~)[^\n`~]*\n.*?(?:(?P=fence)|\Z)", re.DOTALL)
+_TRAILING_MARKS = re.compile(r"(?:[ \t]*(?:" + _CITE_MARK + r"))+", re.IGNORECASE)
+_LINE = re.compile(r"[^\n]+")
 
 # Code-like names: dotted (asyncio.timeout, requirements.txt, example.com), snake_case, calls
 # (run()), --flags. Each part of a dotted name has two or more characters, so "e.g." is prose.
@@ -37,6 +64,9 @@ _IDENTIFIER = re.compile(
 
 _PATH = re.compile(r"(?<![\w/.:-])(?:/[\w.-]+){2,}/?")  # /api/v2/app, not a lone /help or a URL's tail
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# Lines of a code block that do not run, and the prompts a shell or REPL line may start with.
+_COMMENT = re.compile(r"^(?:#(?!!)(?=\s|$)|//|--(?=\s|$)|/\*|\*(?=\s|/|$))")
+_PROMPT = re.compile(r"^(?:\$|%|>>>|\.\.\.|>)\s+")
 
 MIN_TOKENS = 3
 
@@ -54,15 +84,18 @@ SIMILARITY_THRESHOLD = 0.6
 
 @dataclass(frozen=True, slots=True)
 class SentenceCheck:
-    """The verdict on one sentence of the draft."""
+    """The verdict on one sentence (or fenced code block) of the draft."""
 
     text: str
     cited: tuple[int, ...]  # source numbers the model wrote, 1-based
-    best_source: int  # 1-based source with most support, 0 if none
+    best_source: int  # 1-based source with most support (among ``supporting`` when any), 0 if none
     overlap: float
     similarity: float
     supported: bool
     judged: bool  # False for sentences too short to judge
+    separator: str = ""  # whitespace before it in the draft: " ", or line breaks and indentation
+    supporting: tuple[int, ...] = ()  # 1-based sources that support it on their own
+    code: bool = False  # a fenced code block
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,24 +107,120 @@ class GroundingResult:
 
     @property
     def kept(self) -> list[SentenceCheck]:
-        """Supported sentences (short unjudged ones kept only next to a supported one; questions never)."""
+        """Supported sentences (short unjudged ones kept only next to a supported one; questions and
+        unjudged code never). A kept sentence's separator is the strongest (most line breaks) of its
+        own and those of the dropped sentences before it, so a dropped line does not glue the next
+        line to the previous one."""
         if not any(s.supported for s in self.sentences):
             return []
-        return [s for s in self.sentences if s.supported or (not s.judged and not is_question(s.text))]
+        kept: list[SentenceCheck] = []
+        gap = ""
+        for s in self.sentences:
+            gap = _stronger(gap, s.separator)
+            if s.supported or (not s.judged and not s.code and not is_question(s.text)):
+                kept.append(s if gap == s.separator else replace(s, separator=gap))
+                gap = ""
+        return kept
+
+
+def _stronger(before: str, own: str) -> str:
+    return before if before.count("\n") > own.count("\n") else own
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """A sentence or fenced code block of a draft: ``text[start:end]``, stripped."""
+
+    start: int
+    end: int
+    code: bool
+
+
+def _segments(text: str) -> list[_Segment]:
+    """Sentences and fenced code blocks of ``text`` in order. A code block is never split; prose is
+    split at line breaks and sentence ends, and a list marker opening a line ("1.") stays with the
+    sentence after it."""
+    out: list[_Segment] = []
+    pos = 0
+    for block in _FENCE.finditer(text):
+        if block.start() < pos:
+            continue
+        out.extend(_prose(text, pos, block.start()))
+        end = block.end()
+        marks = _TRAILING_MARKS.match(text, end)
+        out.append(_Segment(block.start(), marks.end() if marks else end, True))
+        pos = out[-1].end
+    out.extend(_prose(text, pos, len(text)))
+    return out
+
+
+def _prose(text: str, start: int, end: int) -> list[_Segment]:
+    out: list[_Segment] = []
+    for line in _LINE.finditer(text, start, end):
+        pieces: list[_Segment] = []
+        at = line.start()
+        for brk in [*_SENTENCE_END.finditer(text, line.start(), line.end()), None]:
+            stop = brk.start() if brk else line.end()
+            piece = text[at:stop]
+            if piece.strip():
+                lead = len(piece) - len(piece.lstrip())
+                pieces.append(_Segment(at + lead, at + len(piece.rstrip()), False))
+            at = brk.end() if brk else stop
+        if len(pieces) > 1 and _BARE_MARK.fullmatch(text[pieces[0].start : pieces[0].end]):
+            pieces[:2] = [_Segment(pieces[0].start, pieces[1].end, False)]
+        out.extend(pieces)
+    return out
+
+
+def _separator(gap: str) -> str:
+    """The layout between two sentences: a space, or up to two line breaks and the indentation."""
+    if "\n" not in gap:
+        return " " if gap else ""
+    return "\n" * min(gap.count("\n"), 2) + gap[gap.rfind("\n") + 1 :]
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a chat answer (also split at line breaks), stripped, non-empty."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    """Sentences of a chat answer (also split at line breaks), stripped, non-empty; a fenced code
+    block is one item, and a list marker opening a line stays with its item."""
+    return [text[s.start : s.end] for s in _segments(text)]
+
+
+def is_code_block(text: str) -> bool:
+    """Whether a sentence of :func:`split_sentences` is a fenced code block."""
+    return text.startswith(("```", "~~~"))
+
+
+def code_block_closed(block: str) -> bool:
+    """Whether a fenced code block has its closing fence (the model was not cut off inside it)."""
+    body = strip_citations(block).rstrip()
+    return "\n" in body and body.endswith(body[:3])
+
+
+def code_lines(block: str) -> list[str]:
+    """The lines of a fenced code block that run: without the fences, blank lines, comments or
+    lines without a word (``}``), and with a shell or REPL prompt (``$ ``, ``>>> ``) cut."""
+    body = strip_citations(block).strip()
+    lines = body.split("\n")[1:]  # the opening fence and its info string
+    if lines and lines[-1].strip() in ("```", "~~~"):
+        lines = lines[:-1]
+    elif lines and lines[-1].rstrip().endswith(("```", "~~~")):
+        lines[-1] = lines[-1].rstrip()[:-3]
+    out = []
+    for line in lines:
+        line = _PROMPT.sub("", line.strip())
+        if line and not _COMMENT.match(line) and _WORD.search(line):
+            out.append(line)
+    return out
 
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*•#]+|\d{1,2}[.)])\s*")
+_BARE_MARK = re.compile(r"\d{1,2}[.)]|[-*•+]")
 _FINISHED = (".", "!", "?", "]", "`", ")", ":")
 
 
 def _sentence_key(sentence: str) -> str:
     """A sentence compared as content: no list marker, citation marks, case or end punctuation."""
-    body = _LIST_MARK.sub("", _CITATION.sub("", sentence)).lower().strip().rstrip(".!?:").strip()
+    body = _LIST_MARK.sub("", strip_citations(sentence)).lower().strip().rstrip(".!?:").strip()
     return " ".join(body.split())
 
 
@@ -101,18 +230,29 @@ def unique_sentences(sentences: Sequence[str]) -> list[str]:
 
     Small models loop ("4. Paste the manifest [1]. 5. Paste the manifest [1]. ..."), also inside
     one sentence ("your messages, your reactions, and your messages [1]."); a repeat adds nothing
-    for the reader and must not inflate the share of supported sentences either.
+    for the reader and must not inflate the share of supported sentences either. A code block is
+    compared whole and never cut into items.
     """
+    return [text for text, _ in _unique([(s, "") for s in sentences])]
+
+
+def _unique(sentences: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """:func:`unique_sentences` of ``(sentence, separator)`` pairs; a dropped sentence's separator
+    goes to the next one kept when it is the stronger."""
     seen: set[str] = set()
-    unique = []
-    for sentence in sentences:
-        # Within a sentence only: steps legitimately recur across sentences ("..., then restart it").
-        sentence = without_repeated_items(sentence)
+    unique: list[tuple[str, str]] = []
+    gap = ""
+    for sentence, separator in sentences:
+        gap = _stronger(gap, separator)
+        if not is_code_block(sentence):
+            # Within a sentence only: steps legitimately recur across sentences ("..., then restart it").
+            sentence = without_repeated_items(sentence)
         key = _sentence_key(sentence)
         if not key or key in seen:
             continue
         seen.add(key)
-        unique.append(sentence)
+        unique.append((sentence, gap))
+        gap = ""
     return unique
 
 
@@ -121,7 +261,7 @@ def unique_sentences(sentences: Sequence[str]) -> list[str]:
 _MIN_ITEM_WORDS = 4
 _CONJUNCTION = re.compile(r"^([,;]?\s*)(and|or)\s+", re.IGNORECASE)
 _SEPARATOR = re.compile(r"^[,;]")
-_ITEM_TAIL = re.compile(r"(?:\s*\[\d{1,2}\])*\s*[.!?:]*\s*$")
+_ITEM_TAIL = re.compile(r"(?:\s*(?:" + _CITE_MARK + r"))*\s*[.!?:]*\s*$", re.IGNORECASE)
 
 
 def list_items(sentence: str) -> list[str]:
@@ -183,17 +323,17 @@ def _tail_start(text: str) -> int:
 
 
 def drop_unfinished_tail(text: str) -> str:
-    """``text`` without a last sentence cut off mid-way (the model hit its token limit)."""
-    parts = split_sentences(text)
-    if len(parts) < 2 or _finished(parts[-1]):
+    """``text`` without a last sentence (or code block) cut off mid-way (the model hit its token limit)."""
+    parts = _segments(text)
+    if len(parts) < 2:
+        return text
+    last = text[parts[-1].start : parts[-1].end]
+    if code_block_closed(last) if parts[-1].code else _finished(last):
         return text
     drop = 1  # the fragment, and the bare list marker ("5.") that may open it
-    while drop < len(parts) - 1 and not _sentence_key(parts[-1 - drop]):
+    while drop < len(parts) - 1 and not _sentence_key(text[parts[-1 - drop].start : parts[-1 - drop].end]):
         drop += 1
-    cut = len(text)
-    for part in reversed(parts[-drop:]):
-        cut = text.rfind(part, 0, cut)
-    return text[:cut].rstrip()
+    return text[: parts[-drop].start].rstrip()
 
 
 def _finished(sentence: str) -> bool:
@@ -219,7 +359,7 @@ def identifiers(text: str) -> list[str]:
 def is_question(sentence: str) -> bool:
     """Whether a sentence asks rather than answers (the model echoing a source's question, or the
     member's): never support for an answer, and never kept in one."""
-    return _CITATION.sub("", sentence).rstrip(" *_`\"')]").endswith("?")
+    return strip_citations(sentence).rstrip(" *_`\"')]").endswith("?")
 
 
 def degenerate(sentence: str) -> bool:
@@ -233,9 +373,52 @@ def degenerate(sentence: str) -> bool:
     return len(tokens) >= 6 and len(set(tokens)) <= len(tokens) / 2 and not _CODE_MARK.search(sentence)
 
 
+def _code_regions(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds code (fenced blocks, then code spans outside them): no citations there."""
+    regions = [m.span() for m in _FENCE.finditer(text)]
+    masked = text
+    for a, b in regions:
+        masked = masked[:a] + " " * (b - a) + masked[b:]
+    return regions + [m.span() for m in _CODE_SPAN.finditer(masked)]
+
+
+def _citation_marks(text: str) -> list[re.Match[str]]:
+    regions = _code_regions(text) if "`" in text or "~~~" in text else []
+    return [m for m in _CITATION.finditer(text) if not any(a < m.end() and m.start() < b for a, b in regions)]
+
+
+def _mark_numbers(mark: str) -> list[int]:
+    """Source numbers of one citation mark: "[1, 2]" -> 1, 2; "[1-3]" -> 1, 2, 3."""
+    numbers: list[int] = []
+    dash = False
+    for part in _CITE_PARTS.findall(mark):
+        if not part.isdigit():
+            dash = bool(numbers)
+            continue
+        n = int(part)
+        if dash and 0 < n - numbers[-1] <= _MAX_RANGE:
+            numbers.extend(range(numbers[-1] + 1, n))
+        numbers.append(n)
+        dash = False
+    return numbers
+
+
 def cited_numbers(sentence: str) -> tuple[int, ...]:
-    """Source numbers cited as ``[n]`` in a sentence."""
-    return tuple(int(n) for n in _CITATION.findall(sentence))
+    """Source numbers a sentence cites (``[1]``, ``[1, 2]``, ``[1-3]``, ``[^1]``, ``(source 2)``;
+    not inside code), in order, without repeats."""
+    return tuple(dict.fromkeys(n for m in _citation_marks(sentence) for n in _mark_numbers(m.group(0))))
+
+
+def strip_citations(text: str) -> str:
+    """``text`` without its citation marks (and the spaces before them); code is left as it is."""
+    out, at = [], 0
+    for m in _citation_marks(text):
+        start = m.start()
+        while start > at and text[start - 1] in " \t":
+            start -= 1
+        out.append(text[at:start])
+        at = m.end()
+    return "".join(out) + text[at:]
 
 
 def check(
@@ -255,36 +438,94 @@ def check(
     ``known_identifiers`` makes a sentence naming a code identifier no source contains unsupported
     (off only to measure what the rule adds).
     """
-    sentences = unique_sentences(split_sentences(draft))
+    spans = _segments(draft)
+    pairs = [
+        (draft[seg.start : seg.end], _separator(draft[spans[k - 1].end : seg.start]) if k else "")
+        for k, seg in enumerate(spans)
+    ]
+    sentences = _unique(pairs)
     if not sentences or not units:
         return GroundingResult(tuple(), 0.0)
-    shown = [u.unit.text for u in units] if texts is None else list(texts)
-    if len(shown) != len(units):
-        raise ValueError(f"{len(shown)} texts for {len(units)} units")
-    plain = [_CITATION.sub("", s).strip() for s in sentences]
+    raw_shown = [u.unit.text for u in units] if texts is None else list(texts)
+    if len(raw_shown) != len(units):
+        raise ValueError(f"{len(raw_shown)} texts for {len(units)} units")
+    # The prompt quotes <, > and " as look-alikes (brain.qa.context); compared as the characters
+    # they stand for, whichever of the two the model wrote back.
+    shown = [unquote(t) for t in raw_shown]
+    plain = [_judged_text(s) for s, _ in sentences]
     unit_tokens = [set(tokenize(t)) for t in shown]
-    shown_lower = "\n".join(shown).lower()
+    shown_lower = [t.lower() for t in shown]
+    all_lower = "\n".join(shown_lower)
+    shown_code = [_code_text(t) for t in shown]
     # Two calls, not one: a batch is padded to its longest text, and sentences are a tenth of a
     # source's length (one batch of 6 sources + 5 sentences took 0.48 s on 2 cores, two took 0.29 s).
     unit_vecs, sent_vecs = embedder.embed(shown), embedder.embed(plain)
     sims = np.asarray(sent_vecs @ unit_vecs.T, dtype=np.float32)
     checks = []
-    for i, (raw, text) in enumerate(zip(sentences, plain, strict=True)):
+    for i, ((raw, separator), text) in enumerate(zip(sentences, plain, strict=True)):
         tokens = set(tokenize(text))
         overlaps = [len(tokens & ut) / len(tokens) if tokens else 0.0 for ut in unit_tokens]
-        best = int(np.argmax(np.asarray(overlaps) + sims[i]))
         overlap, similarity = max(overlaps), float(sims[i].max())
-        invented = [name for name in identifiers(text) if name.lower() not in shown_lower]
-        invented = invented if known_identifiers else []
-        looping = degenerate(text)
-        judged = (len(tokens) >= MIN_TOKENS or bool(invented) or looping) and not is_question(text)
-        supported = (
-            judged
-            and not invented
-            and not looping
-            and (overlap >= overlap_threshold or similarity >= similarity_threshold)
+        close = [
+            o >= overlap_threshold or float(x) >= similarity_threshold for o, x in zip(overlaps, sims[i], strict=True)
+        ]
+        code = is_code_block(raw)
+        if code and known_identifiers:
+            # Every line that runs must be in a shown source (one source, to support it on its own).
+            lines = [_code_text(line) for line in code_lines(raw)]
+            found = [[_has_code(source, line) for source in shown_code] for line in lines]
+            judged = bool(lines)
+            supported = judged and all(any(row) for row in found)
+            alone = [judged and all(row[j] for row in found) for j in range(len(units))]
+        else:
+            names = identifiers(text) if known_identifiers else []
+            invented = [name for name in names if name.lower() not in all_lower]
+            looping = not code and degenerate(text)
+            question = not code and is_question(text)
+            judged = (len(tokens) >= MIN_TOKENS or bool(invented) or looping) and not question
+            supported = judged and not invented and not looping and any(close)
+            # The same test against one source: close enough, and every identifier in it.
+            alone = [
+                supported and close[j] and all(name.lower() in shown_lower[j] for name in names)
+                for j in range(len(units))
+            ]
+        supporting = tuple(j + 1 for j, ok in enumerate(alone) if ok)
+        score = np.asarray(overlaps) + sims[i]
+        best = max(supporting, key=lambda n: float(score[n - 1])) if supporting else int(np.argmax(score)) + 1
+        checks.append(
+            SentenceCheck(
+                raw,
+                cited_numbers(raw),
+                best,
+                overlap,
+                similarity,
+                supported,
+                judged,
+                separator=separator,
+                supporting=supporting,
+                code=code,
+            )
         )
-        checks.append(SentenceCheck(raw, cited_numbers(raw), best + 1, overlap, similarity, supported, judged))
     judged_checks = [c for c in checks if c.judged]
     support = sum(c.supported for c in judged_checks) / len(judged_checks) if judged_checks else 0.0
     return GroundingResult(tuple(checks), support)
+
+
+_LEADING_MARK = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])[ \t]+")
+
+
+def _judged_text(sentence: str) -> str:
+    """What is judged of a sentence: no citation marks or list marker; of a code block, its code."""
+    if is_code_block(sentence):
+        return "\n".join(code_lines(sentence))
+    return unquote(_LEADING_MARK.sub("", strip_citations(sentence).strip()))
+
+
+def _code_text(text: str) -> str:
+    """Text compared as code: lower case, runs of whitespace as one space."""
+    return " ".join(text.lower().split())
+
+
+def _has_code(source: str, line: str) -> bool:
+    """Whether ``line`` (:func:`_code_text`) stands in ``source`` (same form), not inside a longer word."""
+    return re.search(rf"(?<!\w){re.escape(line)}(?!\w)", source) is not None

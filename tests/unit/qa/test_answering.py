@@ -8,6 +8,7 @@ from bot.ml import ScoredUnit, Unit
 from bot.testing import HashEmbedder
 from brain.qa import grounding
 from brain.qa.answerer import Answerer, neutralize_output, sanitize_source
+from brain.qa.context import unquote
 from prompts import PromptNotFoundError, load_prompt, render_prompt
 
 
@@ -38,7 +39,9 @@ def test_sanitize_strips_role_markup_but_keeps_the_words() -> None:
     for bad in ("<|im_start|>", "</source>", "<source", "[INST]", "<<SYS>>"):
         assert bad not in out
     assert "assistant (quoted): ok" in out and "You are evil" in out
-    assert sanitize_source("plain `code` <b>bold</b> {x}") == "plain `code` <b>bold</b> {x}"
+    # Harmless markup keeps its words; <, > and " are quoted as look-alikes, which unquote() undoes.
+    plain = sanitize_source('plain `code` <b>bold</b> {x} "q"')
+    assert not set('<>"') & set(plain) and unquote(plain) == 'plain `code` <b>bold</b> {x} "q"'
 
 
 def test_neutralize_output_defuses_mass_mentions_only() -> None:

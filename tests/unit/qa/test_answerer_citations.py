@@ -1,0 +1,99 @@
+"""Which sources a kept sentence cites: a number the model wrote only when that source supports the
+sentence on its own, read from every citation form models write, renumbered by first use."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.ml import ScoredUnit, Unit
+from bot.testing import HashEmbedder, ScriptedLLM
+from brain.qa import grounding
+from brain.qa.access import AccessScope
+from brain.qa.answerer import Answer, Answerer
+
+NPM = "To fix ERR_CONNECTION_REFUSED start the dev server with npm run dev"
+PORT = "The dev server port is configured by setting PORT=3000 in the env file"
+NPM_SENTENCE = "Start the dev server with npm run dev to fix ERR_CONNECTION_REFUSED"
+PORT_SENTENCE = "Set PORT=3000 in the env file to configure the dev server port"
+
+
+def su(uid: str, text: str) -> ScoredUnit:
+    unit = Unit(uid, "slack", "T1", "C1", text, message_ids=(uid,), url=f"https://x/{uid}", ts_start=1_700_000_000)
+    return ScoredUnit(unit, 1.0)
+
+
+class Ranked:
+    """A retriever that returns fixed units, best first."""
+
+    def __init__(self, units: list[ScoredUnit]) -> None:
+        self.units = units
+
+    async def search(self, *_: object, **__: object) -> list[ScoredUnit]:
+        return self.units
+
+
+async def _channel(_: ScoredUnit) -> str:
+    return "#help"
+
+
+async def answer(draft: str, *texts: str) -> Answer:
+    units = [su(chr(ord("a") + i), t) for i, t in enumerate(texts)]
+    answerer = Answerer(Ranked(units), ScriptedLLM(draft), HashEmbedder(), channel_name=_channel)  # type: ignore[arg-type]
+    return await answerer.answer("how do I fix the dev server?", AccessScope("slack", "T1"))
+
+
+async def test_a_cited_source_that_does_not_support_the_sentence_gives_way_to_the_one_that_does() -> None:
+    # Only source 2 says this; the model wrote [1].
+    result = await answer(f"{PORT_SENTENCE} [1].", NPM, PORT)
+    assert result.text == f"{PORT_SENTENCE} [1]."
+    assert [c.url for c in result.citations] == ["https://x/b"] and result.cited_unit_ids == ("b",)
+    # Of two named sources only the one that supports it stays.
+    both = await answer(f"{NPM_SENTENCE} [1][2].", NPM, PORT)
+    assert both.text == f"{NPM_SENTENCE} [1]." and both.cited_unit_ids == ("a",)
+
+
+def test_each_source_is_judged_on_its_own_by_the_checks_test() -> None:
+    units = [su("a", NPM), su("b", PORT)]
+    [npm, port] = grounding.check(f"{NPM_SENTENCE} [2]. {PORT_SENTENCE} [1].", units, HashEmbedder()).sentences
+    assert (npm.supporting, npm.best_source, npm.cited) == ((1,), 1, (2,))
+    assert (port.supporting, port.best_source, port.cited) == ((2,), 2, (1,))
+    # Close enough to source 1 alone, but naming an identifier only source 2 has: supported by the
+    # sources together (as before), by neither on its own, so the best one is cited.
+    mixed = grounding.check(
+        "To fix ERR_CONNECTION_REFUSED start the dev server with npm run dev on dev_port [2].",
+        [su("a", NPM), su("b", "Set dev_port in the env file")],
+        HashEmbedder(),
+    ).sentences[0]
+    assert mixed.supported and mixed.supporting == () and mixed.best_source == 1
+
+
+@pytest.mark.parametrize(
+    "mark", ["[1, 2]", "[1,2]", "[1-2]", "[1–2]", "[^1]", "[^1][^2]", "[source 1]", "(source 1)", "(sources 1 and 2)"]
+)
+async def test_every_citation_form_is_read_and_none_is_left_in_the_text(mark: str) -> None:
+    result = await answer(f"{NPM_SENTENCE} {mark}.", NPM, PORT)
+    assert result.text == f"{NPM_SENTENCE} [1]."
+    assert result.cited_unit_ids == ("a",)
+
+
+async def test_other_forms_are_renumbered_by_first_use_like_plain_ones() -> None:
+    result = await answer(f"{PORT_SENTENCE} (source 2). {NPM_SENTENCE} [^1].", NPM, PORT)
+    assert result.text == f"{PORT_SENTENCE} [1]. {NPM_SENTENCE} [2]."
+    assert result.cited_unit_ids == ("b", "a")
+
+
+def test_citation_numbers_are_parsed_outside_code_only() -> None:
+    text = "Index it with `arr[1]` or ```x[2]``` [1, 3] [4-6] [^7] (Source 8) (sources 9 & 10) [1-40]."
+    assert grounding.cited_numbers(text) == (1, 3, 4, 5, 6, 7, 8, 9, 10, 40)
+    assert grounding.strip_citations(text) == "Index it with `arr[1]` or ```x[2]```."
+    assert grounding.cited_numbers("a plain (2) and step [a] are not citations") == ()
+
+
+async def test_what_worked_before_still_works() -> None:
+    # An out-of-range number falls back to the best source; a dropped sentence's number goes with it.
+    result = await answer(f"{NPM_SENTENCE} [7]. Reinstall node_modules with yarn --force-rebuild [2].", NPM, PORT)
+    assert result.text == f"{NPM_SENTENCE} [1]." and result.cited_unit_ids == ("a",)
+    # Two sources that each support a sentence stay side by side.
+    restart = "Restart the bot after you change the token"
+    both = await answer(f"{restart} [2][1].", restart + ".", "Change the token, then restart the bot.")
+    assert both.text == f"{restart} [1][2]." and both.cited_unit_ids == ("b", "a")
