@@ -413,11 +413,12 @@ class DiscordAdapter:
         guild_id = normalize.workspace_id(interaction.guild)
         user = interaction.user
         is_admin = False
-        role_ids: tuple[str, ...] = ()
         if isinstance(user, discord.Member):
             perms = interaction.permissions
             is_admin = perms.manage_guild or perms.administrator
-            role_ids = tuple(str(r.id) for r in user.roles if not r.is_default())
+        # In a DM, the member's roles in the guilds shared with the bot (the admin group is
+        # guild-only, so they never make a DM command an admin one).
+        role_ids = normalize.member_role_ids(user)
         channel = interaction.channel
         if channel is not None:
             channel_ref = normalize.channel_ref(channel)

@@ -49,6 +49,29 @@ def user_ref(user: discord.abc.User | discord.Member, guild_id: str, *, self_id:
     return UserRef(Platform.DISCORD, guild_id, str(user.id), getattr(user, "display_name", "") or user.name, is_bot)
 
 
+def member_role_ids(user: discord.abc.User | discord.Member) -> tuple[str, ...]:
+    """The member's role ids (without @everyone) where discord.py knows them, else ``()``.
+
+    In a guild, the roles of ``user`` there. In a DM, the roles of every cached member of the same
+    account in guilds shared with the bot: a DM question is answered from the member's guild
+    (``brain.qa.access.scope_for``) and these open its role-gated channels. Role ids are snowflakes,
+    unique across guilds, so a guild's access lists only ever match its own roles. Guilds whose
+    member is not cached contribute nothing (their role-gated channels stay closed).
+    """
+    if isinstance(user, discord.Member):
+        return tuple(str(r.id) for r in user.roles if not r.is_default())
+    if not isinstance(user, discord.User):
+        return ()
+    roles = {
+        str(r.id)
+        for guild in user.mutual_guilds
+        if (member := guild.get_member(user.id)) is not None
+        for r in member.roles
+        if not r.is_default()
+    }
+    return tuple(sorted(roles))
+
+
 def _is_role(target: Any) -> bool:
     if isinstance(target, discord.Role):
         return True

@@ -4,18 +4,43 @@ The rule (hard, enforced in retrieval): an answer may only use units from channe
 reader of the answer can read. A question in a public channel draws only from public channels; in a
 private channel, from public channels plus that channel; in a DM with the bot, from everything the
 asking member can read. Docs units are public to everyone.
+
+A scope covers one workspace. A Discord DM belongs to no guild (workspace ``@me``), so its scope is
+moved to the one guild the member is known to belong to (:func:`discord_dm_guild`); members of
+several guilds get the one they posted in last, never a mix of communities.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.events import ChannelRef, Visibility
+from bot.events import ChannelRef, Platform, Visibility
 from bot.ml import Unit
+from bot.recorder import LEFT_KEY
 from bot.store import Store
 
 DOCS_PLATFORM = "docs"
 ANY_WORKSPACE = "*"
+# The workspace of Discord DMs (``adapters.discord.normalize.DM_WORKSPACE``; brains never import
+# adapters, a test keeps the two equal).
+DISCORD_DM_WORKSPACE = "@me"
+
+# Guilds where the store knows the member (a users row: they posted there, live or imported, or
+# joined while the bot was there) and has not seen them leave (the recorder's LEFT_KEY, stored as
+# JSON ``true``), with their latest post there. Discord user ids are global snowflakes: one id names
+# the same person in every guild. A forgotten member keeps a users row (name erased) and their
+# posts' timestamps (text erased), so they are still answered from their guild.
+_MEMBER_GUILDS = """
+SELECT u.workspace_id,
+       (SELECT MAX(m.ts) FROM messages m
+        WHERE m.platform = u.platform AND m.workspace_id = u.workspace_id AND m.author_id = u.user_id)
+FROM users u
+WHERE u.platform = ? AND u.user_id = ? AND u.workspace_id <> ?
+  AND NOT EXISTS (
+      SELECT 1 FROM member_settings s
+      WHERE s.platform = u.platform AND s.workspace_id = u.workspace_id AND s.user_id = u.user_id
+        AND s.key = ? AND s.value = 'true')
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +82,47 @@ def unrestricted() -> AccessScope:
     return AccessScope(platform="", workspace_id="", everything=True)
 
 
+async def discord_dm_guild(store: Store, user_id: str) -> str | None:
+    """The guild whose history answers ``user_id``'s DMs with the bot, or ``None`` if none is known.
+
+    Candidates are the guilds where the store knows the member and has not recorded them leaving.
+    Of several, the one they posted in most recently wins (where they are active now), then the
+    smallest guild id (the oldest guild), so the choice is stable and one community's answer never
+    mixes in another's history.
+    """
+    if not user_id:
+        return None
+    platform = Platform.DISCORD.value
+    rows = await store.db.fetchall(_MEMBER_GUILDS, (platform, user_id, DISCORD_DM_WORKSPACE, LEFT_KEY))
+    if not rows:
+        return None
+
+    def rank(row: tuple[str, float | None]) -> tuple[float, int, str]:
+        guild, last_post = row
+        return (-float(last_post) if last_post is not None else 0.0, len(guild), guild)
+
+    return str(min(((str(r[0]), r[1]) for r in rows), key=rank)[0])
+
+
 async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: tuple[str, ...] = ()) -> AccessScope:
-    """The scope of an answer posted in ``channel`` to a question by ``user_id``."""
+    """The scope of an answer posted in ``channel`` to a question by ``user_id``.
+
+    ``role_ids`` (Discord) open the role-gated channels of the member's roles; without them those
+    channels are simply left out.
+    """
     platform, ws = channel.platform.value, channel.workspace_id
     if channel.visibility is Visibility.PUBLIC:
         return AccessScope(platform, ws)
     if channel.visibility is Visibility.PRIVATE:
         return AccessScope(platform, ws, frozenset({channel.channel_id}))
     # A DM with the bot is read by the asker alone: everything they can read is fair game.
+    if channel.platform is Platform.DISCORD and ws == DISCORD_DM_WORKSPACE:
+        guild = await discord_dm_guild(store, user_id)
+        if guild is not None:
+            # DMs are never indexed, so the DM channel itself adds nothing to the guild's scope.
+            return AccessScope(
+                platform, guild, frozenset(await store.readable_channel_ids(platform, guild, user_id, role_ids))
+            )
+        # No guild is known for the member: only docs (and nothing of any community) may answer.
     readable = await store.readable_channel_ids(platform, ws, user_id, role_ids)
     return AccessScope(platform, ws, frozenset(readable | {channel.channel_id}))

@@ -319,6 +319,22 @@ def interaction_payload(
     }
 
 
+def dm_interaction_payload(
+    name: str, options: list[dict[str, Any]] | None = None, *, user_id: str, user_name: str, channel_id: str
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE for a chat-input command run in a DM with the bot: no ``guild_id``,
+    a ``user`` instead of a ``member``, a DM channel (type 1), context 1 (bot DM)."""
+    payload = interaction_payload(name, options, user_id=user_id, channel_id=channel_id)
+    for guild_only in ("guild_id", "member", "guild_locale"):
+        del payload[guild_only]
+    user = user_payload(user_id, user_name)
+    payload["user"] = user
+    payload["channel"] = {"id": channel_id, "type": 1, "recipients": [user], "last_message_id": None}
+    payload["authorizing_integration_owners"] = {"1": user_id}
+    payload["context"] = 1
+    return payload
+
+
 # ------------------------------------------------------------------------------- HTTP recording
 
 
