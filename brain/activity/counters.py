@@ -31,6 +31,7 @@ from brain.activity.scoring import (
     REPLY_THREADS_PER_DAY,
     is_helpful_emoji,
     is_question,
+    is_rejection,
     is_thanks,
     local_day,
     word_count,
@@ -283,15 +284,21 @@ class ActivityCounters:
     async def _load(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         wanted: dict[tuple[str, str], set[str]] = {}
         reacted: dict[tuple[str, str], set[str]] = {}
+        # Messages whose reactions are needed: reacted to, or edited (an edit decides whether the
+        # reactions a message holds count).
+        with_reactions: dict[tuple[str, str], set[str]] = {}
         for e in events:
             ch = e.channel  # type: ignore[attr-defined]
             scope = (ch.platform.value, ch.workspace_id)
             mid: str = e.message_id  # type: ignore[attr-defined]
             wanted.setdefault(scope, set()).add(mid)
-            if isinstance(e, MessagePosted) and (e.thread_id or e.reply_to):
-                wanted[scope].add(e.thread_id or e.reply_to or "")
+            if isinstance(e, MessagePosted):
+                # The thread, and the message replied to: a Discord reply's thread is its target's.
+                wanted[scope].update(t for t in (e.thread_id, e.reply_to) if t)
             if isinstance(e, (ReactionAdded, ReactionRemoved)):
                 reacted.setdefault(scope, set()).add(mid)
+            if isinstance(e, (ReactionAdded, ReactionRemoved, MessageEdited)):
+                with_reactions.setdefault(scope, set()).add(mid)
         dialect = self.store.db.dialect
         for (platform, ws), ids in wanted.items():
             await _fetch_rows(tx, dialect, batch, platform, ws, ids)
@@ -304,7 +311,7 @@ class ActivityCounters:
             if missing:
                 await _fetch_rows(tx, dialect, batch, platform, ws, missing)
         await self._load_threads(tx, batch, events)
-        for (platform, ws), ids in reacted.items():
+        for (platform, ws), ids in with_reactions.items():
             for mid in ids:
                 batch.reactions[(platform, ws, mid)] = set()
             for sql, params in _by_ids(
@@ -320,13 +327,18 @@ class ActivityCounters:
         and those repliers' reply credits per day."""
         threads: dict[tuple[str, str], set[str]] = {}
         days: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        # The thread each of the batch's messages will get (see _thread_of), for the replies to them.
+        batch_threads: dict[Key, str] = {}
         for e in events:
             ch = e.channel  # type: ignore[attr-defined]
             scope = (ch.platform.value, ch.workspace_id)
             if isinstance(e, MessagePosted):
-                thread = e.thread_id or e.reply_to
-                if thread and thread != e.message_id:
-                    threads.setdefault(scope, set()).add(thread)
+                possible = self._possible_threads(batch, batch_threads, e)
+                if e.thread_id or e.reply_to:
+                    batch_threads[(*scope, e.message_id)] = possible[0]
+                possible = [t for t in possible if t != e.message_id]
+                if possible:
+                    threads.setdefault(scope, set()).update(possible)
                     authors, stamps = days.setdefault(scope, (set(), set()))
                     authors.add(e.author.user_id)
                     stamps.add(self._day(e.ts, e.ts.timestamp()))
@@ -379,6 +391,40 @@ class ActivityCounters:
                         found[key] = int(total or 0)
             batch.day_replies.update(found)
 
+    @staticmethod
+    def _possible_threads(batch: _Batch, batch_threads: dict[Key, str], e: MessagePosted) -> list[str]:
+        """The thread :meth:`_thread_of` will give ``e`` when it is applied, first, and any other it
+        may give (the target of a Discord reply may still be deleted before ``e`` is applied in the
+        batch): loading a thread too many costs a lookup, one too few would lose its credits."""
+        if e.thread_id or not e.reply_to:
+            return [e.thread_id] if e.thread_id else []
+        scope = (e.channel.platform.value, e.channel.workspace_id)
+        target = batch.rows.get((*scope, e.reply_to))
+        resolved = target.thread_id if target is not None else batch_threads.get((*scope, e.reply_to))
+        return [resolved, e.reply_to] if resolved and resolved != e.reply_to else [e.reply_to]
+
+    def _thread_of(self, batch: _Batch, e: MessagePosted) -> str | None:
+        """The root of the thread ``e`` belongs to.
+
+        Slack and Discord threads name it (``thread_id``). A Discord channel without threads has
+        only the Reply button (``reply_to``): the answer replies to the question, and the asker's
+        "thanks, that worked!" replies to the answer. That thanks belongs to the question's
+        conversation, not to a new one rooted at the answer, so a reply to a message that is itself
+        in a thread goes to that thread (stored thread ids are already roots: one hop suffices).
+        """
+        if e.thread_id or not e.reply_to:
+            return e.thread_id
+        target = batch.rows.get((e.channel.platform.value, e.channel.workspace_id, e.reply_to))
+        if target is not None and target.thread_id:
+            return target.thread_id
+        return e.reply_to
+
+    def _qualifies(self, row: Contribution) -> bool:
+        """Whether ``row`` counts at all: long enough and under the per-minute cap. Reactions, the
+        asker's marks and thread credits go only to messages that do, or one-word spam would
+        collect them."""
+        return row.words >= self.min_words and not row.capped
+
     # -- messages ------------------------------------------------------------------------------
     def _over_cap(self, platform: str, ws: str, author: str, ts: float) -> bool:
         if len(self._minute_counts) > _CAP_MEMORY:
@@ -395,7 +441,7 @@ class ActivityCounters:
         key = (platform, ws, e.message_id)
         if key in batch.rows:  # redelivery, or a delete that arrived first (tombstone)
             return
-        thread = e.thread_id or e.reply_to
+        thread = self._thread_of(batch, e)
         words = word_count(e.text)
         ts = e.ts.timestamp()
         row = Contribution(
@@ -430,10 +476,15 @@ class ActivityCounters:
             # theirs shows which reply they took up (the question's "answered" credit).
             await self._asker_spoke(tx, batch, root, row, e)
             return
-        if root.threads == 0:
-            batch.credit(root, "threads", 1)
         if qualifies:
+            self._credit_thread(batch, root)
             self._credit_reply(batch, root, row)
+
+    def _credit_thread(self, batch: _Batch, root: Contribution) -> None:
+        """A "thread started" credit for ``root``, which got a reply that counts from someone else:
+        once, and only for a root that counts itself ("hmm" answered by an alt's "k" is no thread)."""
+        if root.threads == 0 and self._qualifies(root):
+            batch.credit(root, "threads", 1)
 
     def _credit_reply(self, batch: _Batch, root: Contribution, row: Contribution) -> None:
         """A reply credit for ``row`` unless its author already has one in the thread or has used
@@ -452,25 +503,37 @@ class ActivityCounters:
     async def _asker_spoke(
         self, tx: Executor, batch: _Batch, root: Contribution, said: Contribution, e: MessagePosted
     ) -> None:
-        thanks = is_thanks(e.text)
-        if not thanks and (not root.is_question or root.answer_id):
+        """The asker wrote in their own thread: a thanks marks the reply that helped (helpful) and
+        takes it up (answered); any other word of theirs takes up the reply it follows, unless it
+        says that reply did not help ("no, that did not help, same error")."""
+        rejected = is_rejection(e.text)
+        thanks = is_thanks(e.text) and not rejected
+        if not thanks and (not root.is_question or root.answer_id or rejected):
             return
-        reply = await self._reply_taken_up(tx, batch, root, said, e.mentioned_user_ids)
+        reply, aimed = await self._reply_taken_up(tx, batch, root, said, e, thanks=thanks)
         if reply is None:
             return
-        if root.is_question and not root.answer_id:
-            root.answer_id = reply.message_id
-            batch.dirty.add(root.key)
-            batch.credit(reply, "answered", 1)
+        # The answer follows the asker's explicit word: a thanks aimed at a reply (by the Reply
+        # button or by naming its author) moves it there, and so does any thanks while the answer
+        # is only a reply the asker's follow-up came after. An unaimed thanks never moves it off a
+        # reply the asker already marked: it may well be for that one.
+        if root.is_question and (not root.answer_id or (thanks and (aimed or not self._answer_marked(batch, root)))):
+            self._move_answer(batch, root, reply)
         if thanks:
             self._credit_helpful(batch, root, reply, f"thanks:{said.message_id}")
 
     async def _reply_taken_up(
-        self, tx: Executor, batch: _Batch, root: Contribution, said: Contribution, mentioned: Sequence[str]
-    ) -> Contribution | None:
-        """The reply the asker's message ``said`` answers: the latest earlier one by a member it
-        mentions ("thanks @ana"), else the latest earlier one by anyone else that counts (long
-        enough, under the rate cap), so a "+1 same here" after the answer does not take its credit."""
+        self, tx: Executor, batch: _Batch, root: Contribution, said: Contribution, e: MessagePosted, *, thanks: bool
+    ) -> tuple[Contribution | None, bool]:
+        """The reply the asker's message ``said`` answers, and whether ``said`` is aimed at it.
+
+        Aimed: the reply ``said`` replies to (Discord's Reply button), else the latest earlier one by
+        that reply's author or by a member ``said`` mentions ("thanks @ana"). Otherwise a thanks
+        answers the latest earlier reply by anyone else, and any other message the latest one since
+        the asker last spoke: replies the asker already answered (or turned down) are not taken up
+        by their next message. Only replies that count (long enough, under the rate cap) are
+        candidates, so a "+1 same here" after the answer does not take its credit.
+        """
         candidates = {r.key: r for r in batch.in_thread(root)}
         candidates |= {
             k: r
@@ -484,28 +547,48 @@ class ActivityCounters:
         for raw in rows:
             c = _row_to_contrib(raw)
             candidates.setdefault(c.key, c)
+        earlier = [r for r in candidates.values() if not r.deleted and r.ts <= said.ts and r.key != said.key]
         replies = sorted(
-            (
-                r
-                for r in candidates.values()
-                if r.author_id != root.author_id
-                and r.author_id
-                and not r.deleted
-                and r.ts <= said.ts
-                and r.key != said.key
-                and r.words >= self.min_words
-                and not r.capped
-            ),
+            (r for r in earlier if r.author_id != root.author_id and r.author_id and self._qualifies(r)),
             key=lambda r: r.ts,
             reverse=True,
         )
-        named = [r for r in replies if r.author_id in mentioned]
-        if not (named or replies):
-            return None
-        chosen = (named or replies)[0]
+        target = batch.rows.get((root.platform, root.workspace_id, e.reply_to)) if e.reply_to else None
+        aimed_at = set(e.mentioned_user_ids)
+        if target is not None and target.thread_id == root.message_id and target.author_id != root.author_id:
+            aimed_at.add(target.author_id)
+        aimed = sorted(
+            (r for r in replies if r.author_id in aimed_at), key=lambda r: target is None or r.key != target.key
+        )
+        if aimed:
+            chosen, is_aimed = aimed[0], True
+        else:
+            if not thanks:
+                spoke = [r.ts for r in earlier if r.author_id == root.author_id and r.key != root.key]
+                replies = [r for r in replies if r.ts > max(spoke, default=float("-inf"))]
+            if not replies:
+                return None, False
+            chosen, is_aimed = replies[0], False
         row = batch.rows.setdefault(chosen.key, chosen)
         batch.add_to_thread(row)
-        return row
+        return row, is_aimed
+
+    def _answer_marked(self, batch: _Batch, root: Contribution) -> bool:
+        """Whether the asker marked the reply that holds ``root``'s answer (✅ or thanks)."""
+        current = batch.rows.get((root.platform, root.workspace_id, root.answer_id))
+        return current is not None and current.helpful > 0
+
+    def _move_answer(self, batch: _Batch, root: Contribution, reply: Contribution) -> None:
+        """Make ``reply`` the one answer of ``root``, taking the credit from the reply that held it
+        (always loaded: _load_threads loads the answered rows of the batch's threads)."""
+        if root.answer_id == reply.message_id:
+            return
+        previous = batch.rows.get((root.platform, root.workspace_id, root.answer_id)) if root.answer_id else None
+        if previous is not None and previous.answered:
+            batch.credit(previous, "answered", -previous.answered)
+        root.answer_id = reply.message_id
+        batch.dirty.add(root.key)
+        batch.credit(reply, "answered", 1)
 
     def _credit_helpful(self, batch: _Batch, root: Contribution, reply: Contribution, source: str) -> None:
         """The asker's mark on ``reply``: one per answerer per thread, so marking every message of a
@@ -524,13 +607,16 @@ class ActivityCounters:
         row.words = word_count(e.text)
         if not row.is_reply:
             row.is_question = int(is_question(e.text))
-        should = int(row.words >= self.min_words and not row.capped)
+        should = int(self._qualifies(row))
         if should != row.messages:
             batch.credit(row, "messages", should - row.messages)
+        # The reactions it holds count while it does (they were loaded with the edit).
+        self._sync_reactions(batch, row)
         # A reply edited down to "." loses its reply credit; "one sec" edited into an answer earns it.
         root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or "")) if row.is_reply else None
         if root is not None and not root.deleted and root.author_id != row.author_id:
             if should and not row.replies:
+                self._credit_thread(batch, root)
                 self._credit_reply(batch, root, row)
             elif not should and row.replies:
                 batch.credit(row, "replies", -row.replies)
@@ -591,6 +677,21 @@ class ActivityCounters:
         root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or ""))
         return root.author_id if root is not None else None
 
+    def _sync_reactions(self, batch: _Batch, row: Contribution) -> None:
+        """Set ``row``'s reaction credit to what its reactions are worth now: one per member who
+        reacted, if the message counts (long enough, under the rate cap), else none.
+
+        A function of the stored reactions and the message, never of the order they came in, so a
+        removal or an edit changes the rollups by exactly what it should under any batching or
+        redelivery. (The daily cap on reaction points is applied when the board is read:
+        :func:`brain.activity.scoring.capped_reactions_sql`.)"""
+        reactions = batch.reactions.get(row.key)
+        if reactions is None:  # not loaded: the batch does not touch this message's reactions
+            return
+        should = len({uid for uid, _ in reactions}) if self._qualifies(row) else 0
+        if should != row.reactions:
+            batch.credit(row, "reactions", should - row.reactions)
+
     def _reaction_added(self, batch: _Batch, e: ReactionAdded) -> None:
         row = self._reaction_target(batch, e)
         if row is None:
@@ -598,18 +699,17 @@ class ActivityCounters:
         existing = batch.reactions.setdefault(row.key, set())
         if (e.user.user_id, e.emoji) in existing:
             return  # redelivery
-        first_from_member = not any(uid == e.user.user_id for uid, _ in existing)
         existing.add((e.user.user_id, e.emoji))
         batch.reaction_ops[(row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji)] = e.ts.timestamp()
-        if first_from_member:
-            batch.credit(row, "reactions", 1)
-        if is_helpful_emoji(e.emoji) and row.helpful == 0 and self._asker(batch, row) == e.user.user_id:
-            root = batch.rows[(row.platform, row.workspace_id, row.thread_id or "")]
-            self._credit_helpful(batch, root, row, "reaction")
-            if root.is_question and not root.answer_id and row.helpful:
-                root.answer_id = row.message_id
-                batch.dirty.add(root.key)
-                batch.credit(row, "answered", 1)
+        self._sync_reactions(batch, row)
+        if not (is_helpful_emoji(e.emoji) and self._qualifies(row) and self._asker(batch, row) == e.user.user_id):
+            return
+        # The asker's ✅ on a reply: helpful (one per answerer per thread), and the reply takes the
+        # question's answer, from wherever it was.
+        root = batch.rows[(row.platform, row.workspace_id, row.thread_id or "")]
+        self._credit_helpful(batch, root, row, "reaction")
+        if root.is_question:
+            self._move_answer(batch, root, row)
 
     def _reaction_removed(self, batch: _Batch, e: ReactionRemoved) -> None:
         row = self._reaction_target(batch, e)
@@ -620,17 +720,23 @@ class ActivityCounters:
             return  # redelivery, or a reaction we never counted
         existing.discard((e.user.user_id, e.emoji))
         batch.reaction_ops[(row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji)] = None
-        mine = [emoji for uid, emoji in existing if uid == e.user.user_id]
-        if not mine and row.reactions > 0:
-            batch.credit(row, "reactions", -1)
-        if (
-            row.helpful
-            and row.helpful_src == "reaction"
-            and self._asker(batch, row) == e.user.user_id
-            and not any(is_helpful_emoji(m) for m in mine)
-        ):
+        self._sync_reactions(batch, row)
+        if not is_helpful_emoji(e.emoji) or self._asker(batch, row) != e.user.user_id:
+            return
+        if any(uid == e.user.user_id and is_helpful_emoji(emoji) for uid, emoji in existing):
+            return  # another ✅/👍 of the asker's still marks it
+        thanked = row.helpful_src.startswith("thanks:")
+        if row.helpful and row.helpful_src == "reaction":
             row.helpful_src = ""
             batch.credit(row, "helpful", -1)
+        # The answer the ✅ gave goes with it (one the asker's thanks gave stays); the next reply the
+        # asker takes up gets it.
+        root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or ""))
+        if root is not None and root.answer_id == row.message_id and not thanked:
+            if row.answered:
+                batch.credit(row, "answered", -row.answered)
+            root.answer_id = ""
+            batch.dirty.add(root.key)
 
     # -- writing -------------------------------------------------------------------------------
     async def _flush(self, tx: Executor, batch: _Batch) -> None:
@@ -686,9 +792,10 @@ def _by_threads(
     dialect: str, platform: str, ws: str, threads: set[str], authors: set[str]
 ) -> Iterator[tuple[str, tuple[object, ...]]]:
     """Queries selecting the ``activity_contrib`` rows of ``threads`` that the credit rules need:
-    every helpful one (few: one per answerer), and the reply credits of ``authors`` (the batch's
-    repliers); a thread's other messages are not loaded. (Partial indexes on exactly these rows
-    made ingest a third slower on SQLite: every credit change rewrote them.)"""
+    every helpful one (few: one per answerer), the answer (one: a new mark moves its credit), and
+    the reply credits of ``authors`` (the batch's repliers); a thread's other messages are not
+    loaded. (Partial indexes on exactly these rows made ingest a third slower on SQLite: every
+    credit change rewrote them.)"""
     if not threads:
         return
     ordered, who = sorted(threads), sorted(authors)
@@ -697,7 +804,7 @@ def _by_threads(
         yield (
             f"SELECT {cols} FROM unnest(?::text[]) AS ids(id) JOIN activity_contrib t "
             "ON t.platform = ? AND t.workspace_id = ? AND t.thread_id = ids.id "
-            "WHERE t.helpful > 0 OR (t.replies > 0 AND t.author_id = ANY(?::text[]))",
+            "WHERE t.helpful > 0 OR t.answered > 0 OR (t.replies > 0 AND t.author_id = ANY(?::text[]))",
             (ordered, platform, ws, who),
         )
         return
@@ -708,7 +815,7 @@ def _by_threads(
             people = who[j : j + half] or [""]
             yield (
                 f"SELECT {cols} FROM activity_contrib t WHERE t.platform = ? AND t.workspace_id = ? "
-                f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND (t.helpful > 0 OR "
+                f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND (t.helpful > 0 OR t.answered > 0 OR "
                 f"(t.replies > 0 AND t.author_id IN ({', '.join('?' for _ in people)})))",
                 (platform, ws, *chunk, *people),
             )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.store import Store
 from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
-from brain.activity.scoring import COUNTERS, score_sql
+from brain.activity.scoring import COUNTERS, capped_reactions_sql, score_sql
 
 PERIODS: dict[str, int | None] = {"week": 7, "month": 30, "all": None}
 
@@ -83,7 +83,9 @@ async def leaderboard(
     Members with a zero score are left out: volume alone never puts anyone on the board. The
     workspace board counts channels the store knows to be public only: it is posted for everyone,
     and activity in a private channel or a DM is not everyone's to see. A channel's board counts that channel (the
-    caller checks that whoever asks may read it).
+    caller checks that whoever asks may read it). A member's reactions score at most
+    ``REACTION_POINTS_PER_DAY`` a local day (of the board's channels); their ``counts`` show the
+    reactions that scored, the totals every reaction.
     """
     where = ["platform = ?", "workspace_id = ?", "day < ?"]
     params: list[object] = [platform, workspace_id, window.end.isoformat()]
@@ -103,23 +105,29 @@ async def leaderboard(
         params += [platform, workspace_id]
     clause = " AND ".join(where)
     sums = ", ".join(f"SUM({c})" for c in COUNTERS)
+    per_day = ", ".join(f"{capped_reactions_sql() if c == 'reactions' else f'SUM({c})'} AS {c}" for c in COUNTERS)
     hidden = await store.members_with_setting(platform, workspace_id, "opted_out", True)
+    # The anonymous row (user id "": what members did while opted out) is left out in SQL, not
+    # skipped afterwards: the LIMIT makes room for the hidden members only, so a busy anonymous row
+    # would take one of the board's places. Reaction points are capped per member and day first.
     rows = await store.db.fetchall(
-        f"SELECT user_id, {score_sql()} AS score, {sums} FROM activity_rollup WHERE {clause} "
-        f"GROUP BY user_id HAVING {score_sql()} > 0 ORDER BY score DESC, user_id LIMIT ?",
+        f"SELECT user_id, {score_sql()} AS score, {sums} FROM ("
+        f"SELECT user_id, {per_day} FROM activity_rollup WHERE {clause} AND user_id <> '' GROUP BY user_id, day"
+        f") AS per_day GROUP BY user_id HAVING {score_sql()} > 0 ORDER BY score DESC, user_id LIMIT ?",
         (*params, limit + len(hidden)),
     )
     entries: list[Entry] = []
     for row in rows:
-        if row[0] in hidden or row[0] == "":
+        if row[0] in hidden:
             continue
         entries.append(
             Entry(len(entries) + 1, row[0], float(row[1]), dict(zip(COUNTERS, map(int, row[2:]), strict=True)))
         )
         if len(entries) == limit:
             break
+    # Members active: the anonymous row is some number of opted-out members, not one more member.
     total_row = await store.db.fetchone(
-        f"SELECT {sums}, COUNT(DISTINCT user_id) FROM activity_rollup WHERE {clause}", tuple(params)
+        f"SELECT {sums}, COUNT(DISTINCT NULLIF(user_id, '')) FROM activity_rollup WHERE {clause}", tuple(params)
     )
     totals = {c: int(total_row[i] or 0) for i, c in enumerate(COUNTERS)} if total_row else {}
     members = int(total_row[len(COUNTERS)] or 0) if total_row else 0

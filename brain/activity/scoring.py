@@ -7,14 +7,16 @@ Score (per member, summed over the rollup rows of a window)::
     3 x questions answered       (the reply the asker took up: ✅'d, thanked, or answered by the
                                   asker's next message; one per question)
     1 x threads replied to       (others' threads; one per thread, at most REPLY_THREADS_PER_DAY a day)
-    1 x reactions received from others (one per member per message)
-    0.5 x threads started         (a root message that got a reply)
+    1 x reactions received from others (one per member per message; at most
+                                  REACTION_POINTS_PER_DAY a day)
+    0.5 x threads started         (a root message that got a reply; both long enough)
 
 Plain message volume scores nothing: it is shown, never ranked. What the asker does carries the
 weight, since only the asker knows whether a reply helped; replying, which anyone can do in bulk,
 is worth little and is capped. Anti-gaming lives in the counter path (messages under
-``min_words`` words and messages over the per-minute cap contribute nothing, self-reactions and
-bots are ignored, thanks that are negated or asked as a question are no thanks).
+``min_words`` words and messages over the per-minute cap contribute nothing, and neither do the
+reactions, marks and threads they get; self-reactions and bots are ignored, thanks that are negated
+or asked as a question are no thanks, and an asker's "no, that did not help" takes no reply up).
 """
 
 from __future__ import annotations
@@ -39,22 +41,54 @@ COUNTERS: tuple[str, ...] = ("messages", "replies", "threads", "reactions", "hel
 # Reply credits a member can earn in one local day (one per thread): enough for a generous helper,
 # while a member replying to every thread in sight gains no more than this.
 REPLY_THREADS_PER_DAY = 10
+# Reaction points a member can score per local day (the day of the messages reacted to). Anyone can
+# react, and an alt account can react to everything: like replies, reactions earn little and are
+# capped. The cap is applied when the board is read (:func:`score_sql`), not when reactions are
+# counted, so that removing a reaction or editing a message changes the rollups by exactly what the
+# reaction or the message added, whatever else happened that day.
+REACTION_POINTS_PER_DAY = 10
 
 HELPFUL_EMOJI = frozenset(
     {"white_check_mark", "heavy_check_mark", "+1", "thumbsup", "ballot_box_with_check", "✅", "✔️", "✔", "👍", "☑️"}
 )
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# What an asker says when a reply did not help, beyond the negations is_thanks already knows
+# ("did not help", "still doesn't work"): the same error again, still failing, a plain "nope".
+_STILL_FAILING = re.compile(
+    r"\bnope\b|\b(?:same|still)\s+(?:\w+\s+){0,3}?(?:errors?|exceptions?|issues?|problems?|fail\w*|broken|crash\w*)\b",
+    re.IGNORECASE,
+)
 
 
 def score_sql() -> str:
-    """The score as a SQL expression over summed rollup columns (same weights as :data:`WEIGHTS`)."""
+    """The score as a SQL expression over summed rollup columns (same weights as :data:`WEIGHTS`).
+
+    The ``reactions`` column it sums must already be capped per member and day
+    (:func:`capped_reactions_sql`)."""
     return " + ".join(f"{w} * SUM({name})" for name, w in WEIGHTS.items())
+
+
+def capped_reactions_sql(column: str = "reactions") -> str:
+    """A member's reactions of one day, summed over the rollup rows of a ``GROUP BY user_id, day``,
+    capped at :data:`REACTION_POINTS_PER_DAY` (``CASE``: SQLite has no ``LEAST``, PostgreSQL no
+    two-argument ``MIN``)."""
+    cap = REACTION_POINTS_PER_DAY
+    return f"CASE WHEN SUM({column}) > {cap} THEN {cap} ELSE SUM({column}) END"
 
 
 def score(counts: dict[str, int]) -> float:
     """The helpfulness score of a dict of counter totals."""
     return sum(w * counts.get(name, 0) for name, w in WEIGHTS.items())
+
+
+def is_rejection(text: str) -> bool:
+    """True when the asker says a reply did not help: "no, that did not help", "still doesn't
+    work", "same error", "nope". Such a message takes no reply up (no "answered" credit).
+
+    The negations are :func:`is_thanks`'s own, reused rather than copied: a plain "thanks." followed
+    by ``text`` stops being a thank-you exactly when ``text`` negates it."""
+    return not is_thanks("thanks. " + text) or bool(_STILL_FAILING.search(text))
 
 
 def word_count(text: str) -> int:

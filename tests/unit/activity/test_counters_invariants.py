@@ -9,6 +9,7 @@ counter goes negative.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from collections.abc import Sequence
@@ -41,9 +42,12 @@ TEXTS = (
 EMOJI = ("white_check_mark", "+1", "tada", "heart", "✅", "👍🏽", ":thumbsup::skin-tone-2:")
 
 
-def random_stream(n: int, seed: int) -> list[Event]:
+def random_stream(n: int, seed: int, *, discord_replies: bool = False) -> list[Event]:
     """Posts, replies, thanks, reactions (helpful and not, self, bots), edits and deletes, some of
-    them about messages that never existed or arrive before their message."""
+    them about messages that never existed or arrive before their message.
+
+    With ``discord_replies`` replies carry no thread, only the message they reply to (Discord's
+    Reply button in a channel without threads): a root, or any message posted before."""
     rng = random.Random(seed)
     members = [f"u{i}" for i in range(12)]
     events: list[Event] = []
@@ -60,7 +64,12 @@ def random_stream(n: int, seed: int) -> list[Event]:
                 root, asker = rng.choice(roots)
                 author = asker if rng.random() < 0.25 else author
                 text = rng.choice(TEXTS)
-                events.append(make_message(text, author=author, chan=chan, message_id=mid, thread_id=root, ts=at))
+                if discord_replies:
+                    target = root if rng.random() < 0.5 else rng.choice(posted)[0]
+                    reply = make_message(text, author=author, chan=chan, message_id=mid, ts=at)
+                    events.append(dataclasses.replace(reply, reply_to=target))
+                else:
+                    events.append(make_message(text, author=author, chan=chan, message_id=mid, thread_id=root, ts=at))
             else:
                 bot = rng.random() < 0.05
                 who = user(author, bot=bot)
@@ -144,6 +153,18 @@ async def test_rollups_do_not_depend_on_batch_size_or_redelivery(backend: str) -
     twice = [e for event in events for e in (event, event)]
     assert await snapshot(backend, twice, 64) == one_by_one
     # A whole replay after the fact (a restarted worker re-reading its stream) changes nothing either.
+    assert await snapshot(backend, [*events, *events], 200) == one_by_one
+
+
+async def test_discord_reply_chains_do_not_depend_on_batch_size_or_redelivery(backend: str) -> None:
+    """Replies to replies resolve to their conversation's root the same way in every batching."""
+    events = random_stream(1_200, seed=13, discord_replies=True)
+    one_by_one = await snapshot(backend, events, 1)
+    assert sum(v[COUNTERS.index("helpful")] for v in one_by_one.values()) > 0
+    assert sum(v[COUNTERS.index("answered")] for v in one_by_one.values()) > 0
+    assert await snapshot(backend, events, 9) == one_by_one
+    assert await snapshot(backend, events, len(events)) == one_by_one
+    assert await snapshot(backend, [e for event in events for e in (event, event)], 64) == one_by_one
     assert await snapshot(backend, [*events, *events], 200) == one_by_one
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import matplotlib.image as mpimg
+import pytest
 
 from bot.clock import FakeClock
-from bot.events import ChannelRef, CommandReply, Platform, ReactionAdded, Visibility
+from bot.events import ChannelRef, CommandReply, Event, Platform, ReactionAdded, Visibility
 from bot.recorder import Recorder
 from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel, command, user
@@ -23,6 +25,7 @@ from tests.conftest import AppFactory
 from tests.store_backends import fresh_store
 
 LONG = "here is a long enough answer"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("GUILDHALL_TEST_STORE") == "postgresql" else [])
 
 
 async def seed(adapter) -> None:  # type: ignore[no-untyped-def]
@@ -194,3 +197,56 @@ async def test_a_channel_the_store_has_not_recorded_stays_off_the_workspace_boar
         assert "helper" in [e.user_id for e in own.entries]  # its own board (for its readers) has it
         await Recorder(store).handle_batch(events)  # recorded: private, still off the public board
         assert (await leaderboard(store, "console", "local", window)).entries == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_anonymous_row_takes_no_place_on_the_board_and_is_no_member(backend: str) -> None:
+    """What opted-out members did is counted under user id "": it can outscore everyone, yet the
+    board still shows ``limit`` members, and the footer does not count it as one more member."""
+
+    def answered(n: int, who: str) -> list[Event]:
+        q, a = f"q{n}", f"a{n}"
+        return [
+            make_message("how can I configure logging here?", author=f"asker{n}", chan="help", message_id=q, minutes=n),
+            make_message(LONG, author=who, chan="help", message_id=a, thread_id=q, minutes=n + 0.5),
+            ReactionAdded(channel("help"), a, user(f"asker{n}"), "✅", BASE_TIME + timedelta(minutes=n + 0.7)),
+        ]
+
+    async with fresh_store(backend) as store:
+        counters = ActivityCounters(store, ZoneInfo("UTC"))
+        before = [e for n in range(2) for e in answered(n, "quiet")]  # under their name: hidden later
+        await Recorder(store).handle_batch(before)
+        await counters.apply(before)
+        await store.set_member_setting("console", "local", "quiet", "opted_out", True)
+        after = [e for n, who in enumerate(["quiet"] * 5 + ["helper1", "helper2"], start=2) for e in answered(n, who)]
+        await Recorder(store).handle_batch(after)
+        await counters.apply(after)
+        window = window_for("all", BASE_TIME + timedelta(days=1), ZoneInfo("UTC"))
+        board = await leaderboard(store, "console", "local", window, limit=2)
+        assert [e.user_id for e in board.entries] == ["helper1", "helper2"]
+        assert board.totals["helpful"] == 9  # the anonymous row still counts in the totals
+        assert board.members == 3 + 9  # quiet, two helpers and nine askers; "" is nobody
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_reaction_points_are_capped_per_member_and_day(backend: str) -> None:
+    """An alt reacting to everything a member posts adds at most REACTION_POINTS_PER_DAY a day."""
+    async with fresh_store(backend) as store:
+        events = []
+        for day, count in ((0, 25), (1, 3)):
+            for i in range(count):
+                mid = f"d{day}-{i}"
+                at = BASE_TIME + timedelta(days=day, minutes=i)
+                events += [
+                    make_message(
+                        f"a long enough message number {i}", author="poster", chan="general", message_id=mid, ts=at
+                    ),
+                    ReactionAdded(channel("general"), mid, user("alt"), "heart", at + timedelta(seconds=5)),
+                ]
+        await Recorder(store).handle_batch(events)
+        await ActivityCounters(store, ZoneInfo("UTC")).apply(events)
+        window = window_for("all", BASE_TIME + timedelta(days=2), ZoneInfo("UTC"))
+        board = await leaderboard(store, "console", "local", window)
+        poster = next(e for e in board.entries if e.user_id == "poster")
+        assert (poster.score, poster.counts["reactions"]) == (13.0, 13)  # 10 on day one, 3 on day two
+        assert board.totals["reactions"] == 28  # every reaction is still counted
