@@ -381,6 +381,15 @@ class Store:
         )
         return [_row_to_message(r) for r in rows]
 
+    async def messages_by_author(self, platform: str, workspace_id: str, user_id: str) -> list[MessageRow]:
+        """A member's live messages in one workspace, oldest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
+            "AND deleted = 0 ORDER BY ts",
+            (platform, workspace_id, user_id),
+        )
+        return [_row_to_message(r) for r in rows]
+
     async def channel_messages(
         self,
         platform: str,

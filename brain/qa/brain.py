@@ -40,7 +40,7 @@ from bot.ml import LLM, LLMBusyError, VectorIndexUnavailable
 from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
 from bot.recorder import message_row
-from bot.store import ChannelRow, MessageRow
+from bot.store import OPTED_OUT_KEY, ChannelRow, MessageRow
 from brain.community.signals import is_question
 from brain.qa.access import scope_for
 from brain.qa.answerer import Answer, Answerer
@@ -103,6 +103,9 @@ class QABrain(Brain):
         self._history_ready.set()
         self._held: deque[MessageRow] = deque(maxlen=MAX_HELD_CHANGES)
         self._held_overflow = False
+        # Per workspace, the opted-out members and channel policy this process's index reflects.
+        self._policy_seen: dict[tuple[str, str], tuple[frozenset[str], tuple[Any, Any]]] = {}
+        self._log_purge_due = False
         privacy = self.ctx.settings.privacy
         self._limiter = AskLimiter.from_limits(privacy.ask_per_member_per_minute, privacy.ask_per_channel_per_minute)
 
@@ -262,6 +265,51 @@ class QABrain(Brain):
         if stale:
             log.warning("qa: %d index units still held words of forgotten members; rebuilding them", len(stale))
 
+    async def apply_policy_changes(self, platform: str, workspace_id: str) -> None:
+        """Bring the index in line with opt-outs, opt-ins and channel policy (``deny_channels``,
+        ``index_private_channels``) changed since this process last looked, before a search.
+
+        Those commands only write settings, and each worker holds its own lexical index: without
+        this, an opted-out member's words or a newly denied channel stayed citable until the next
+        full `/guildhall index`. Costs three reads per question when nothing changed.
+        """
+        if self._indexer is None or not platform or not workspace_id:
+            return
+        store, indexer, key = self.ctx.store, self._indexer, (platform, workspace_id)
+        opted_out = frozenset(await store.members_with_setting(platform, workspace_id, OPTED_OUT_KEY, True))
+        policy = (
+            await store.get_workspace_setting(platform, workspace_id, "deny_channels"),
+            await store.get_workspace_setting(platform, workspace_id, "index_private_channels"),
+        )
+        seen = self._policy_seen.get(key)
+        if seen == (opted_out, policy):
+            return
+        self._policy_seen[key] = (opted_out, policy)
+        # Opted out: their words leave the units that hold them (rebuilds skip their messages).
+        newly_out = opted_out - (seen[0] if seen else frozenset())
+        if newly_out:
+            for unit in indexer.bm25.units():
+                if (unit.platform, unit.workspace_id) == key and not newly_out.isdisjoint(unit.author_ids):
+                    indexer.touch_unit(unit)
+        # Opted back in: the units around their stored messages are rebuilt with them.
+        for user_id in (seen[0] if seen else frozenset()) - opted_out:
+            for row in await store.messages_by_author(platform, workspace_id, user_id):
+                indexer.touch(row)
+        if seen is None or seen[1] != policy:
+            newly_allowed = []
+            indexed_channels = {u.channel_id for u in indexer.bm25.units() if (u.platform, u.workspace_id) == key}
+            for channel in await store.list_channels(platform, workspace_id):
+                indexed = channel.channel_id in indexed_channels
+                allowed = await self.may_index_channel(channel)
+                if indexed and not allowed:
+                    for unit in indexer.units_in_channel(platform, workspace_id, channel.channel_id):
+                        indexer.touch_unit(unit)  # rebuilt under the policy: to nothing
+                elif allowed and not indexed and seen is not None:
+                    newly_allowed.append(channel)
+            if newly_allowed:
+                await indexer.index_all(channels=newly_allowed)
+        await self._flush_quietly()
+
     async def may_index_channel(self, channel: ChannelRow) -> bool:
         """Whether the privacy policy lets ``channel`` into the index."""
         # Privacy policy (bot.privacy): public channels, private ones an admin allowed, never DMs.
@@ -333,12 +381,15 @@ class QABrain(Brain):
         for unit in indexer.units_with_message(p, ws, event.message_id):
             indexer.touch_unit(unit)
         await self._flush_quietly()
+        self._log_purge_due = True  # the text is still in the vector store's log: see flush_index
 
     @listen(ChannelSeen)
     async def channel_seen(self, event: ChannelSeen) -> None:
         """A channel that changed visibility is re-indexed so its units carry the new visibility."""
         if self._indexer is None:
             return
+        if not event.channel.visibility_known:
+            return  # a guess (an import without permissions): the store kept what it knew
         row = _channel_row(event.channel)
         known = self._indexer.channel_visibility(row.platform, row.workspace_id, row.channel_id)
         if known is not None and known != row.visibility:
@@ -347,9 +398,16 @@ class QABrain(Brain):
 
     @every(minutes=1)
     async def flush_index(self) -> None:
-        """Apply debounced index changes."""
+        """Apply debounced index changes; flush deleted messages' text out of the vector store's
+        log (a purge costs ~50 ms, so deletes share one a minute)."""
         if self._indexer is not None and self._indexer.pending:
             await self._flush_quietly()
+        if self._indexer is not None and self._log_purge_due and not self._indexer.pending:
+            self._log_purge_due = False
+            try:
+                await _purge_vector_log(self._indexer)
+            except VectorIndexUnavailable:
+                self._log_purge_due = True  # next minute
 
     # -- answering -----------------------------------------------------------------------------
     @listen(MessagePosted, concurrency=4)
@@ -434,6 +492,7 @@ class QABrain(Brain):
                 if history:
                     question = await answerer.condense(question, history)
             scope = await scope_for(self.ctx.store, channel, user.user_id, role_ids)
+            await self.apply_policy_changes(scope.platform, scope.workspace_id)
             result = await answerer.answer(question, scope, exclude_message_ids=exclude or set())
             return await self._mark_stale(result)
         except LLMBusyError:
@@ -632,12 +691,15 @@ class QABrain(Brain):
     # -- admin -----------------------------------------------------------------------------------
     @command("guildhall index", description="Rebuild the question-answering index", admin=True, usage="[all]")
     async def index_command(self, cmd: CommandInvoked) -> CommandResult:
-        """``/guildhall index``: rebuild every unit from the store."""
+        """``/guildhall index``: rebuild every unit of this workspace from the store."""
         if cmd.text.strip().lower() not in ("", "all"):
             # A full rebuild takes minutes on a big community: not on a typo.
             return CommandResult(f"Usage: /guildhall index [all] — `{cmd.text.strip()[:40]}` is not an option.")
         indexer = await self.indexer(rebuilding=True)
-        stats = await indexer.index_all()
+        # This workspace's channels only: an admin of one community neither rebuilds nor learns the
+        # size of another sharing the deployment (`guildhall index all` on the host does them all).
+        u = cmd.user
+        stats = await indexer.index_all(channels=await self.ctx.store.list_channels(u.platform.value, u.workspace_id))
         return CommandResult(
             f"Indexed {stats.units_upserted} units from {stats.groups} channels "
             f"({stats.texts_embedded} new or changed, {stats.units_deleted} stale removed) in {stats.seconds:.1f} s.",
@@ -736,6 +798,7 @@ class QABrain(Brain):
         erase = getattr(indexer.index, "erase_in_other_encoders", None)
         if erase is not None:  # collections of an earlier or tuned encoder hold their text too
             counts["other_encoder_units"] = await erase(p, ws, author_id=user.user_id)
+        await _purge_vector_log(indexer)
         return counts
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
@@ -754,6 +817,8 @@ class QABrain(Brain):
         erase = getattr(indexer.index, "erase_in_other_encoders", None)
         if erase is not None:  # an earlier or tuned encoder's collections keep old text too
             await erase(platform, workspace_id, before_ts=cutoff_ts)
+        if units:
+            await _purge_vector_log(indexer)
         await self.ctx.store.db.execute(
             "DELETE FROM qa_answers WHERE platform = ? AND workspace_id = ? AND ts < ?",
             (platform, workspace_id, cutoff_ts),
@@ -764,6 +829,13 @@ class QABrain(Brain):
         """The member's questions and the answers they got."""
         questions = await self.answer_log.of_asker(user.platform.value, user.workspace_id, user.user_id)
         return {"questions": questions} if questions else {}
+
+
+async def _purge_vector_log(indexer: Indexer) -> None:
+    """Erased text out of the vector store's write-ahead log too (Chroma: ``purge_log``)."""
+    purge = getattr(indexer.index, "purge_log", None)
+    if purge is not None:
+        await purge()
 
 
 def _channel_row(ch: ChannelRef) -> ChannelRow:

@@ -164,6 +164,7 @@ def search_command(
         async with qa_brain(settings) as brain:
             scope, _, _ = await _scope(brain, channel, as_user)
             retriever = await brain.retriever()
+            await brain.apply_policy_changes(scope.platform, scope.workspace_id)
             found = await retriever.search(query, scope, k=k, mode=mode)
             return [
                 {

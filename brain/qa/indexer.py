@@ -439,6 +439,14 @@ class Indexer:
             if u.platform == platform and u.workspace_id == workspace_id and user_id in u.author_ids
         ]
 
+    def units_in_channel(self, platform: str, workspace_id: str, channel_id: str) -> list[Unit]:
+        """Indexed units of one channel (a channel the policy now denies is rebuilt to nothing)."""
+        return [
+            u
+            for u in self.bm25.units()
+            if u.platform == platform and u.workspace_id == workspace_id and u.channel_id == channel_id
+        ]
+
     def touch_thread(self, platform: str, workspace_id: str, thread_id: str, channel_id: str) -> None:
         """Mark a thread for rebuild (its messages or facts, such as being solved, changed)."""
         self._pending.threads[(platform, workspace_id, thread_id)] = channel_id
