@@ -287,12 +287,18 @@ class Answerer:
         return Answer(question, text, citations, abstained=True, units=units, draft=draft, support=support)
 
     def _closest(self, question: str, units: Sequence[ScoredUnit]) -> list[int]:
-        """Indexes of the retrieved units close enough to the question to link, best first."""
+        """Indexes of the retrieved units close enough to the question to link, best first.
+
+        Only conversations someone answered in (two or more authors) and docs are linked: the
+        closest match is often an earlier asking of the same question that nobody answered, and a
+        link to it helps nobody.
+        """
         if self.closest_threads <= 0 or not units:
             return []
         vectors = self.embedder.embed([question, *(embedding_text(s.unit) for s in units)])
         similarity = vectors[1:] @ vectors[0]
-        ranked = sorted(range(len(units)), key=lambda i: -float(similarity[i]))
+        answered = [s.unit.kind == "doc" or len(set(s.unit.author_ids)) >= 2 for s in units]
+        ranked = sorted((i for i in range(len(units)) if answered[i]), key=lambda i: -float(similarity[i]))
         return [i for i in ranked if similarity[i] >= self.closest_min_similarity][: self.closest_threads]
 
     def _compose(
