@@ -51,8 +51,13 @@ def citations_embed(citations: Sequence[Citation]) -> discord.Embed | None:
 
 def _citation_line(c: Citation, clip: int | None = None) -> str:
     """One numbered line; ``clip`` bounds the title and the note (the link is never cut)."""
-    title = _clip(neutralize_mentions(c.title or c.url or f"source {c.number}").replace("]", ")"), clip)
-    line = f"**[{c.number}]** [{title}]({c.url})" if c.url else f"**[{c.number}]** {title}"
+    # Only web links are links: a docs file indexed from disk has its path as location, which
+    # would show the host's file system as an unclickable markdown link.
+    web = c.url.startswith(("http://", "https://"))
+    title = _clip(
+        neutralize_mentions(c.title or (c.url if web else "") or f"source {c.number}").replace("]", ")"), clip
+    )
+    line = f"**[{c.number}]** [{title}]({c.url})" if web else f"**[{c.number}]** {title}"
     if c.note:
         line += f" — {_clip(neutralize_mentions(c.note), clip)}"
     return line

@@ -112,6 +112,11 @@ def test_citations_embed_lists_numbered_links() -> None:
     assert citations_embed([]) is None
 
 
+def test_a_docs_file_citation_shows_its_title_not_the_hosts_path() -> None:
+    embed = citations_embed([Citation(1, "faq.md › Install", "/srv/guildhall/docs/faq.md")])
+    assert embed is not None and embed.description == "**[1]** faq.md › Install"
+
+
 def test_citations_embed_stays_within_discord_limits() -> None:
     many = [Citation(i, "t" * 300, f"https://x.org/{i}") for i in range(40)]
     embed = citations_embed(many)
