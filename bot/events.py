@@ -503,7 +503,12 @@ class CommandInvoked(InboundEvent):
 
 @dataclass(frozen=True, slots=True)
 class ButtonClicked(InboundEvent):
-    """A member clicked a button we rendered (feedback, mark solved, approve draft...)."""
+    """A member clicked a button we rendered (feedback, mark solved, approve draft...).
+
+    ``is_platform_admin`` and ``role_ids`` are the clicker's admin facts, as on
+    :class:`CommandInvoked`: a button that acts for admins (approve a draft) is decided in
+    :mod:`bot.permissions` like an admin command.
+    """
 
     action_id: str
     value: str
@@ -513,6 +518,8 @@ class ButtonClicked(InboundEvent):
     interaction_id: str
     ts: datetime = field(default_factory=utcnow)
     response_ref: str = ""
+    is_platform_admin: bool = False
+    role_ids: tuple[str, ...] = ()
 
     @property
     def event_id(self) -> str:

@@ -9,11 +9,11 @@ those facts plus configuration into a yes/no.
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.events import CommandInvoked, Platform
+from bot.events import ButtonClicked, CommandInvoked, Platform
 
 
-def is_admin(cmd: CommandInvoked, settings: Settings) -> bool:
-    """True if the invoker may run admin commands."""
+def is_admin(cmd: CommandInvoked | ButtonClicked, settings: Settings) -> bool:
+    """True if the invoker may run admin commands (or press an admin's button)."""
     if cmd.is_platform_admin:
         return True
     roles = set(cmd.role_ids)

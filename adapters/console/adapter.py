@@ -407,6 +407,7 @@ class ConsoleAdapter:
                 message_id=message_id,
                 interaction_id=f"{self._session}-b{next(self._seq)}-{uuid.uuid4().hex[:6]}",
                 ts=self._clock.now(),
+                is_platform_admin=self.member.user_id in self._admins,
             )
         )
 

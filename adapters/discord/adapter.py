@@ -387,6 +387,7 @@ class DiscordAdapter:
         await interaction.response.defer()
         self._remember(interaction)
         guild_id = normalize.workspace_id(interaction.guild)
+        is_admin, role_ids = _admin_facts(interaction)
         event = ButtonClicked(
             action_id=action_id,
             value=value,
@@ -396,6 +397,8 @@ class DiscordAdapter:
             interaction_id=str(interaction.id),
             ts=interaction.created_at,
             response_ref=str(interaction.id),
+            is_platform_admin=is_admin,
+            role_ids=role_ids,
         )
         await self._publish(event)
 
@@ -412,13 +415,7 @@ class DiscordAdapter:
         """The :class:`CommandInvoked` for an interaction (facts only; the router decides)."""
         guild_id = normalize.workspace_id(interaction.guild)
         user = interaction.user
-        is_admin = False
-        if isinstance(user, discord.Member):
-            perms = interaction.permissions
-            is_admin = perms.manage_guild or perms.administrator
-        # In a DM, the member's roles in the guilds shared with the bot (the admin group is
-        # guild-only, so they never make a DM command an admin one).
-        role_ids = normalize.member_role_ids(user)
+        is_admin, role_ids = _admin_facts(interaction)
         channel = interaction.channel
         if channel is not None:
             channel_ref = normalize.channel_ref(channel)
@@ -711,3 +708,17 @@ def _retry_after(exc: discord.HTTPException) -> float:
         return max(0.0, float(headers.get("Retry-After", 1.0)))
     except (TypeError, ValueError):
         return 1.0
+
+
+def _admin_facts(interaction: discord.Interaction) -> tuple[bool, tuple[str, ...]]:
+    """Whether the member manages the guild, and their role ids (:mod:`bot.permissions` decides).
+
+    In a DM, the roles are the member's in the guilds shared with the bot (the admin group is
+    guild-only, so they never make a DM command an admin one).
+    """
+    user = interaction.user
+    is_admin = False
+    if isinstance(user, discord.Member):
+        perms = interaction.permissions
+        is_admin = perms.manage_guild or perms.administrator
+    return is_admin, normalize.member_role_ids(user)

@@ -9,6 +9,7 @@ The decision whether a member is an admin is not taken here but in :mod:`bot.per
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -143,7 +144,16 @@ def register_interactions(
         await ack()
         team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
         ctx = await context_for(client, team_id)
-        for click in normalize_block_actions(body, ctx):
+        clicks = normalize_block_actions(body, ctx)
+        if clicks:
+            # Some buttons act for admins (approve a shadow-mode draft): the clicker's facts ride
+            # along as on a slash command (cached lookups, failing closed).
+            facts = await admin.facts(client, team_id, clicks[0].user.user_id)
+            clicks = [
+                dataclasses.replace(c, is_platform_admin=facts.is_platform_admin, role_ids=facts.role_ids)
+                for c in clicks
+            ]
+        for click in clicks:
             await publish(click)
 
     app.command(re.compile(r"^/.+"))(on_command)

@@ -47,6 +47,7 @@ from bot.events import (
     Visibility,
 )
 from bot.message_ids import qualified
+from bot.permissions import is_admin
 from bot.store import slack_ids
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
@@ -368,6 +369,13 @@ class CommunityBrain(Brain):
     async def _decide_draft(self, event: ButtonClicked) -> None:
         decision, _, draft_id = event.value.partition(":")
         if decision not in {"approve", "discard"}:
+            return
+        if not is_admin(event, self.ctx.settings):
+            # Approving posts the bot's answer in a help channel: a moderator's decision, whoever
+            # else reads the channel the draft went to.
+            await self.ctx.ephemeral(
+                event.channel, event.user, "Only admins can approve or discard drafts.", response_ref=event.response_ref
+            )
             return
         store = self.ctx.store
         row = await store.db.fetchone(

@@ -370,6 +370,13 @@ async def test_reactions_members_and_clicks(slack: Harness) -> None:
     assert [(c.action_id, c.value, c.message_id) for c in EchoBrain.clicks] == [
         ("qa.feedback", "up", "CGENERAL:1767600000.000100")
     ]
+    # The clicker's admin facts ride along (a draft's "Approve" is for admins): alice is none, ada is.
+    assert not EchoBrain.clicks[0].is_platform_admin
+    by_admin = click_payload("qa.feedback", "up", trigger_id="124.456.abc")
+    by_admin["user"] = {"id": "UADMIN", "username": "ada", "team_id": TEAM_ID}
+    by_admin["actions"][0]["action_ts"] = "1767600703.0001"  # another click, not a redelivery
+    await slack.dispatch(by_admin)
+    assert EchoBrain.clicks[-1].user.user_id == "UADMIN" and EchoBrain.clicks[-1].is_platform_admin
 
 
 async def test_a_button_group_sharing_one_action_is_accepted_and_clicks_come_back_as_it(slack: Harness) -> None:

@@ -393,23 +393,34 @@ def approve_button(draft: SendMessage) -> str:
     return next(b.value for b in draft.buttons if b.value.startswith("approve:"))
 
 
+def mod_click(value: str, mod: str, message_id: str, interaction_id: str, *, admin: bool = True) -> ButtonClicked:
+    """A moderator (an admin, by default) pressing a draft's button in #mods."""
+    return ButtonClicked(
+        DRAFT_ACTION, value, user(mod), channel("mods"), message_id, interaction_id, is_platform_admin=admin
+    )
+
+
+async def test_a_member_who_is_no_admin_cannot_approve_a_draft(make_app, community_settings) -> None:
+    app, adapter, _, draft = await first_shadow_draft(make_app, community_settings)
+    await post(app, adapter, mod_click(approve_button(draft), "mallory", "dm1", "c9", admin=False))
+    assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
+    row = await app.store.db.fetchone("SELECT status FROM community_drafts")
+    assert row == ("pending",)  # still the moderators' to decide
+
+
 async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
     app, adapter, clock, draft = await first_shadow_draft(make_app, community_settings)
     assert draft.channel.channel_id == "mods" and {b.action_id for b in draft.buttons} == {DRAFT_ACTION}
     discard = next(b for b in draft.buttons if b.value.startswith("discard:"))
     # Discard first, then a late approve: nothing is posted in #help.
-    await post(app, adapter, ButtonClicked(DRAFT_ACTION, discard.value, user("mod1"), channel("mods"), "dm1", "c1"))
-    await post(
-        app, adapter, ButtonClicked(DRAFT_ACTION, approve_button(draft), user("mod2"), channel("mods"), "dm1", "c2")
-    )
+    await post(app, adapter, mod_click(discard.value, "mod1", "dm1", "c1"))
+    await post(app, adapter, mod_click(approve_button(draft), "mod2", "dm1", "c2"))
     assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
     # A second question, approved: posted as the bot in the original thread.
     draft2 = await draft_after_the_wait(
         app, adapter, clock, "how do I pin dependency versions using poetry?", "eve", "d2"
     )
-    await post(
-        app, adapter, ButtonClicked(DRAFT_ACTION, approve_button(draft2), user("mod1"), channel("mods"), "dm2", "c3")
-    )
+    await post(app, adapter, mod_click(approve_button(draft2), "mod1", "dm2", "c3"))
     posted = [m for m in sent(adapter) if m.channel.channel_id == "help"]
     assert len(posted) == 1 and posted[0].thread_id == "d2" and posted[0].text == draft2.text.split("\n\n", 1)[1]
 
@@ -442,9 +453,7 @@ async def test_a_draft_quoting_a_forgotten_member_is_dropped_and_never_posted(ma
     assert await drafts() == 1
     await post(app, adapter, command("forget-me", "confirm", author="ann"))
     assert await drafts() == 0
-    await post(
-        app, adapter, ButtonClicked(DRAFT_ACTION, approve_button(draft), user("mod1"), channel("mods"), "dm1", "c1")
-    )
+    await post(app, adapter, mod_click(approve_button(draft), "mod1", "dm1", "c1"))
     assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
     notice = adapter.of_type(SendEphemeral)[-1]
     assert notice.user.user_id == "mod1" and "no longer available" in notice.text

@@ -31,9 +31,11 @@ from tests.unit.adapters.discord.fakes import (
     GATEWAY_GUILD_MEMBERS_LIMITED,
     GENERAL_ID,
     GUILD_ID,
+    MANAGE_GUILD,
     MOD_ROLE_ID,
     PRIVATE_ID,
     THREAD_ID,
+    VIEW_CHANNEL,
     FakeResponse,
     RecordingHTTP,
     feed,
@@ -374,6 +376,18 @@ async def test_button_click_is_acknowledged_and_published(env: Env) -> None:
     assert click.user.user_id == ALICE_ID and click.message_id == bot_message["id"]
     [ack] = env.http.sent("POST", "/interactions/{webhook_id}/{webhook_token}/callback")
     assert ack.json["type"] == 6  # DEFERRED_UPDATE_MESSAGE: acknowledged within 3 s, message unchanged
+    assert not click.is_platform_admin  # alice does not manage the server
+
+
+async def test_a_click_carries_the_clickers_admin_facts(env: Env) -> None:
+    """A shadow-mode draft's "Approve" is for admins: the click says whether the member manages the server."""
+    bot_message = message_payload(GENERAL_ID, "Draft", author=user_payload(BOT_ID, "guildhall", bot=True))
+    payload = interaction_payload("unused", permissions=VIEW_CHANNEL | MANAGE_GUILD)
+    payload.update(type=3, data={"custom_id": "community.draft:approve:d1", "component_type": 2}, message=bot_message)
+    feed(env.client, "INTERACTION_CREATE", payload)
+    await drain(env.app)
+    [click] = env.seen.of(ButtonClicked)
+    assert click.is_platform_admin
 
 
 async def test_a_brains_answer_to_a_click_goes_back_through_the_click_not_to_dms(env: Env) -> None:
