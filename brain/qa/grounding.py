@@ -200,7 +200,12 @@ def code_lines(block: str) -> list[str]:
     """The lines of a fenced code block that run: without the fences, blank lines, comments or
     lines without a word (``}``), and with a shell or REPL prompt (``$ ``, ``>>> ``) cut."""
     body = strip_citations(block).strip()
-    lines = body.split("\n")[1:]  # the opening fence and its info string
+    first, *lines = body.split("\n")
+    # The opening fence, and its info string ("```python") when code follows on later lines; code
+    # on the fence's own line ("```import os", as Slack writes blocks) is code, judged like the rest.
+    opening = first.strip()[3:]
+    if opening.strip() and not (lines and _INFO_STRING.fullmatch(opening.strip())):
+        lines.insert(0, opening)
     if lines and lines[-1].strip() in ("```", "~~~"):
         lines = lines[:-1]
     elif lines and lines[-1].rstrip().endswith(("```", "~~~")):
@@ -213,6 +218,7 @@ def code_lines(block: str) -> list[str]:
     return out
 
 
+_INFO_STRING = re.compile(r"[\w+#.-]{1,20}")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•#]+|\d{1,2}[.)])\s*")
 _BARE_MARK = re.compile(r"\d{1,2}[.)]|[-*•+]")
 _FINISHED = (".", "!", "?", "]", "`", ")", ":")

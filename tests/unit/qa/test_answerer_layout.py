@@ -93,6 +93,13 @@ def test_a_code_block_is_one_piece_and_its_lines_are_what_is_judged() -> None:
     # A line must stand in a source as code does, not inside a longer word.
     [partial] = grounding.check("```\npip install -U guild\n```", units, HashEmbedder()).sentences
     assert not partial.supported
+    # Code on the fence's own line (Slack writes blocks so) is code, not an info string to skip.
+    assert grounding.code_lines("```import made_up_module\nprint(1)\n```") == ["import made_up_module", "print(1)"]
+    assert grounding.code_lines("```pip install -U guildhall```") == ["pip install -U guildhall"]
+    [invented] = grounding.check(
+        "```import made_up_module\npip install -U guildhall```", units, HashEmbedder()
+    ).sentences
+    assert invented.judged and not invented.supported
 
 
 async def test_citation_like_text_inside_code_stays_and_no_mark_goes_inside_a_block() -> None:
