@@ -3,14 +3,30 @@
 A key (``burst:<channel>:<term>``, ``unanswered:<channel>`` ...) is posted once; while it stays
 active (seen again within ``quiet_hours``) it is only re-posted as an *update* when its strength
 (burst count) grew by ``update_factor``. A workspace gets at most ``max_per_hour`` alert posts.
+
+A finding can carry aliases, the keys it may have had before: as a burst grows, a different one
+of its terms can lead it (``seeing redis``, then ``timeout error``), and each would be a new key.
+Every key of a finding is recorded as an alias row pointing at the alert it was folded into
+(column ``incident``; ``''`` on an alert's own row), so a later finding that shares any term with
+an active alert continues that alert, across restarts as well.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.store import Store
+from bot.store.schema import Migration, register
+from brain.activity import schema as _schema  # noqa: F401  (the table comes first)
+
+register(
+    Migration(
+        "activity-0004-alert-incidents",
+        ("ALTER TABLE activity_alerts ADD COLUMN incident TEXT NOT NULL DEFAULT ''",),
+    )
+)
 
 
 class Decision(StrEnum):
@@ -39,11 +55,13 @@ class AlertLedger:
         self.workspace_id = workspace_id
         self.policy = policy or AlertPolicy()
 
-    async def decide(self, key: str, strength: float, now: float) -> Decision:
+    async def decide(self, key: str, strength: float, now: float, *, aliases: Sequence[str] = ()) -> Decision:
         """NEW for a first sighting (or after a quiet period), UPDATE when it grew, else SKIP.
 
-        Every call refreshes the key's last-seen time, so an ongoing burst stays one alert.
+        Every call refreshes the key's last-seen time, so an ongoing burst stays one alert. When
+        ``key`` or one of ``aliases`` belongs to an active alert, the decision is that alert's.
         """
+        key = await self._incident(key, aliases, now)
         row = await self.store.db.fetchone(
             "SELECT last_ts, peak, posts FROM activity_alerts WHERE platform = ? AND workspace_id = ? AND alert_key = ?",
             (self.platform, self.workspace_id, key),
@@ -63,10 +81,45 @@ class AlertLedger:
             "INSERT INTO activity_alerts (platform, workspace_id, alert_key, posted_ts, last_ts, peak, posts) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, alert_key) DO UPDATE SET "
             "last_ts = excluded.last_ts, peak = excluded.peak, posts = activity_alerts.posts + excluded.posts, "
+            "incident = '', "
             "posted_ts = CASE WHEN excluded.posts > 0 THEN excluded.posted_ts ELSE activity_alerts.posted_ts END",
             (self.platform, self.workspace_id, key, now, now, peak, posted),
         )
         return decision
+
+    async def _incident(self, key: str, aliases: Sequence[str], now: float) -> str:
+        """The alert key a finding continues (``key`` when none), with its keys recorded as aliases."""
+        candidates = list(dict.fromkeys([key, *aliases]))
+        marks = ", ".join("?" for _ in candidates)
+        scope = (self.platform, self.workspace_id)
+        active = now - self.policy.quiet_hours * 3600
+        rows = await self.store.db.fetchall(
+            f"SELECT alert_key, incident FROM activity_alerts WHERE platform = ? AND workspace_id = ? "
+            f"AND alert_key IN ({marks}) AND last_ts >= ?",
+            (*scope, *candidates, active),
+        )
+        groups = sorted({str(r[1]) or str(r[0]) for r in rows})
+        incident = key
+        if groups:
+            marks = ", ".join("?" for _ in groups)
+            heads = await self.store.db.fetchall(
+                f"SELECT alert_key, posts, posted_ts FROM activity_alerts WHERE platform = ? AND workspace_id = ? "
+                f"AND alert_key IN ({marks}) AND last_ts >= ?",
+                (*scope, *groups, active),
+            )
+            # The alert members have already seen wins: posted first, then the earliest post.
+            ranked = sorted(heads, key=lambda r: (int(r[1]) == 0, float(r[2]), str(r[0])))
+            incident = str(ranked[0][0]) if ranked else key
+        aliased = [(*scope, c, now, now, 0.0, 0, incident) for c in candidates if c != incident]
+        if aliased:
+            # An alert of its own (posted) keeps its row; alias rows follow the incident.
+            await self.store.db.executemany(
+                "INSERT INTO activity_alerts (platform, workspace_id, alert_key, posted_ts, last_ts, peak, posts, "
+                "incident) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, alert_key) DO UPDATE "
+                "SET incident = excluded.incident, last_ts = excluded.last_ts WHERE activity_alerts.posts = 0",
+                aliased,
+            )
+        return incident
 
     async def _posted_last_hour(self, now: float) -> int:
         row = await self.store.db.fetchone(

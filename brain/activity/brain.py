@@ -52,20 +52,39 @@ class ActivityBrain(Brain):
 
     # -- privacy --------------------------------------------------------------------------------
     async def forget_member(self, user: UserRef) -> dict[str, int]:
-        """Delete the member's counters, contribution rows and reactions (``/forget-me``)."""
-        scope = (user.platform.value, user.workspace_id, user.user_id)
-        # No index leads with the member: these deletes scan the workspace's rows. Forgetting is rare
-        # and every message writes these tables, so an index per member would cost the hot path more
-        # than it saves here.
-        out = {}
-        for table, column in (
-            ("activity_rollup", "user_id"),
-            ("activity_contrib", "author_id"),
-            ("activity_reactions", "user_id"),
-        ):
-            out[table] = await self.ctx.store.db.execute(
-                f"DELETE FROM {table} WHERE platform = ? AND workspace_id = ? AND {column} = ?", scope
+        """Erase the member's counters and reactions, and take their name off their contribution rows
+        (``/forget-me``).
+
+        The contribution rows stay, anonymised (author ``''``, counters zeroed: their rollups are
+        deleted here), because other members' questions depend on them: a question this member
+        answered stays answered (``scan.open_questions``) instead of joining an "unanswered" pile-up.
+        A row of a message posted while opted out keeps its counters: those were only ever in the
+        anonymous rollup row (``''``), which a later delete of the message subtracts them from. The
+        counter module treats ``''`` rows as nobody's: never credited as a reply the asker took up,
+        never a self-reaction.
+        """
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        # No index leads with the member: these statements scan the workspace's rows. Forgetting is
+        # rare and every message writes these tables, so an index per member would cost the hot path
+        # more than it saves here.
+        db = self.ctx.store.db
+        out = {
+            "activity_rollup": await db.execute(
+                "DELETE FROM activity_rollup WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
             )
+        }
+        kept = "CASE WHEN anonymous = 1 THEN {0} ELSE {1} END"
+        zeroed = ", ".join(f"{c} = {kept.format(c, 0)}" for c in COUNTERS)
+        out["activity_contrib"] = await db.execute(
+            # capped = 1 on a zeroed row: a later edit (Discord sends some without an author, so the
+            # forgotten-member gate cannot drop them) must not count the message again.
+            f"UPDATE activity_contrib SET author_id = '', anonymous = 1, capped = {kept.format('capped', 1)}, {zeroed} "
+            "WHERE platform = ? AND workspace_id = ? AND author_id = ?",
+            (p, ws, uid),
+        )
+        out["activity_reactions"] = await db.execute(
+            "DELETE FROM activity_reactions WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+        )
         return out
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
@@ -160,8 +179,19 @@ class ActivityBrain(Brain):
         return ChannelRef(Platform(platform), workspace_id, str(channel_id)) if channel_id else None
 
     async def _workspaces(self) -> list[tuple[str, str]]:
-        rows = await self.ctx.store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM activity_rollup")
-        return [(r[0], r[1]) for r in rows if r[0] in {p.value for p in Platform}]
+        """Workspaces with counters and at least one public channel: leaderboards and findings are
+        made of public channels only, so a DM-only pseudo-workspace (Discord's ``@me``) has none,
+        and its DM volume must not reach a server's alerts channel."""
+        db = self.ctx.store.db
+        public = {
+            (str(r[0]), str(r[1]))
+            for r in await db.fetchall(
+                "SELECT DISTINCT platform, workspace_id FROM channels WHERE visibility = 'public'"
+            )
+        }
+        rows = await db.fetchall("SELECT DISTINCT platform, workspace_id FROM activity_rollup")
+        platforms = {p.value for p in Platform}
+        return [(r[0], r[1]) for r in rows if r[0] in platforms and (r[0], r[1]) in public]
 
     # Daily at the configured time, posting only on ``activity.leaderboard_post_weekday``: @every's
     # weekday is fixed at import time, and admins choose the day in their settings.
@@ -233,7 +263,7 @@ class ActivityBrain(Brain):
                 continue
             ledger = AlertLedger(self.ctx.store, platform, ws)
             for f in await self.findings(platform, ws):
-                decision = await ledger.decide(f.key, f.strength, now)
+                decision = await ledger.decide(f.key, f.strength, now, aliases=f.aliases)
                 if decision is Decision.SKIP:
                     continue
                 prefix = "Update: " if decision is Decision.UPDATE else ""

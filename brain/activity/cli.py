@@ -132,7 +132,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             store = await open_store(settings.store.url)
             try:
                 p, ws = await _workspace(store, platform, workspace)
-                return await build_report(store, p, ws, now=now, tz=settings.tz, findings=found)
+                return await build_report(store, p, ws, now=now, tz=settings.tz, findings=found, settings=settings)
             finally:
                 await store.close()
 

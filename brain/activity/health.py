@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class OpenQuestion:
-    """A question thread root and whether someone other than the asker replied."""
+    """A question root and whether it was answered (``scan.open_questions`` says what counts: a
+    reply by someone else, the asker's ✅ or thanks, the bot's answer, an answer in unthreaded chat)."""
 
     channel_id: str
     message_id: str

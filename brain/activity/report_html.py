@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.config import Settings
 from bot.store import Store
 from brain.activity import charts
-from brain.activity.leaderboard import daily_totals, leaderboard, member_names, window_for
-from brain.activity.scan import NEXT_STEP, Finding, chart_png
+from brain.activity.leaderboard import leaderboard, member_names, window_for
+from brain.activity.scan import NEXT_STEP, Finding, activity_chart, chart_png, counted_per_day, trend_sources
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#1d2333}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ee;text-align:right}
@@ -22,23 +23,31 @@ def _img(png: bytes, alt: str) -> str:
 
 
 async def build_report(
-    store: Store, platform: str, workspace_id: str, *, now: datetime, tz: ZoneInfo, findings: list[Finding]
+    store: Store,
+    platform: str,
+    workspace_id: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    findings: list[Finding],
+    settings: Settings | None = None,
 ) -> str:
-    """The report for the 7 local days ending with ``now``: leaderboard, daily activity, findings."""
+    """The report for the 7 local days ending with ``now``: leaderboard, daily activity, findings.
+
+    The activity chart counts what trend findings read (``scan.trend_sources``: public channels the
+    privacy policy allows, members who did not opt out), never private channels or DMs. Without
+    ``settings`` the configured deny list is unknown: the store's public channels are counted.
+    """
     window = window_for("week", now, tz)
     board = await leaderboard(store, platform, workspace_id, window)
     names = await member_names(store, platform, workspace_id, board)
     start = window.end - timedelta(days=14)
-    totals = await daily_totals(store, platform, workspace_id, start, window.end)
-    days = [start + timedelta(days=i) for i in range(14)]
-    series = charts.series_png(
-        "Counted messages per day (last 14 days)",
-        [datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in days],
-        [float(totals.get(d.isoformat(), {}).get("messages", 0)) for d in days],
-        highlight_from=datetime(window.start.year, window.start.month, window.start.day, tzinfo=UTC).timestamp()
-        if window.start
-        else None,
-    )
+    if settings is not None:
+        channels = set((await trend_sources(store, settings, platform, workspace_id))[0])
+    else:
+        channels = {c.channel_id for c in await store.list_channels(platform, workspace_id) if c.visibility == "public"}
+    per_day = await counted_per_day(store, platform, workspace_id, start, window.end, channels)
+    series = activity_chart(per_day, start, window.end, window.start)
     rows = "".join(
         f"<tr><td>{e.rank}</td><td>{html.escape(names.get(e.user_id, e.user_id))}</td><td>{e.score:g}</td><td>{e.counts['helpful']}</td>"
         f"<td>{e.counts['answered']}</td><td>{e.counts['replies']}</td><td>{e.counts['reactions']}</td></tr>"

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
+from bot.conversations import WINDOW_GAP_S, WINDOW_MAX_MESSAGES
 from bot.privacy.policy import may_index
 from bot.store import Store
 from brain.activity import charts, health, sentiment
-from brain.activity.leaderboard import daily_totals
+from brain.activity.scoring import is_helpful_emoji, is_thanks
 from brain.activity.trends import Burst, BurstParams, Post, detect_bursts, tokenize
 
 HISTORY_DAYS = 14
@@ -27,6 +28,8 @@ class Finding:
 
     ``draw`` renders the finding's chart as PNG bytes. It is called only for findings that are shown
     (most of a scan's findings are skipped by the alert ledger), through :func:`chart_png`.
+    ``aliases`` are other keys the same finding may have had in an earlier scan (a burst's related
+    terms: as an incident grows, a different term can lead it), so the ledger keeps it one alert.
     """
 
     key: str
@@ -36,6 +39,7 @@ class Finding:
     message_ids: tuple[str, ...] = ()
     draw: Callable[[], bytes] | None = None
     data: dict[str, object] | None = None
+    aliases: tuple[str, ...] = ()
 
 
 async def chart_png(finding: Finding) -> bytes | None:
@@ -102,11 +106,19 @@ MIN_MOOD_AUTHORS = 3
 
 
 def burst_text(b: Burst, channel_name: str = "") -> str:
-    """``"`poetry lock` up 6x in #help in the last 3 hours ..."``."""
+    """``"`poetry lock` up 6x in #help in the last 3 hours ..."``, or for a term the channel
+    (almost) never used, ``"`poetry lock` is new in #help: ..."``: its expected rate is the
+    detector's floor, and "up 17x, usually about 0.3" would present that floor as an observed rate."""
     hours = (b.window_end - b.window_start) / 3600
+    where = f"#{channel_name or b.channel_id}"
     related = f" Related: {', '.join(f'`{t}`' for t in b.related[:4])}." if b.related else ""
+    if b.new:
+        return (
+            f"`{b.term}` is new in {where}: {b.count} messages in the last {hours:g} hours, "
+            f"where it was rarely or never mentioned before.{related}"
+        )
     return (
-        f"`{b.term}` up {b.ratio:.0f}x in #{channel_name or b.channel_id} in the last {hours:g} hours "
+        f"`{b.term}` up {b.ratio:.0f}x in {where} in the last {hours:g} hours "
         f"({b.count} messages; usually about {b.expected:.1f} per {hours:g} h).{related}"
     )
 
@@ -166,10 +178,29 @@ def unanswered_chart(channel: str, questions: list[health.OpenQuestion], end: fl
     return charts.series_png(title, starts, counts, ylabel="questions")
 
 
-async def open_questions(store: Store, platform: str, workspace_id: str, since: float) -> list[health.OpenQuestion]:
-    """Question roots since ``since``, whether anyone else replied, and whether each is the asker's
+async def open_questions(
+    store: Store, platform: str, workspace_id: str, since: float, *, min_words: int = 4
+) -> list[health.OpenQuestion]:
+    """Question roots since ``since``, whether each was answered, and whether each is the asker's
     first message (only when the workspace has a week of history, so a fresh install does not call
-    everyone new)."""
+    everyone new).
+
+    A question is answered when any of these holds:
+
+    * someone else replied in its thread (a Discord reply counts), including a member who has
+      since been forgotten (``/forget-me`` keeps their rows' answered-ness, anonymised);
+    * the asker ✅'d or thanked a message in its thread, the bot's included, or marked it solved;
+    * Guildhall answered it (the QA brain's ``qa_answers``, where installed; not an abstention);
+    * it got no thread at all (chat without threads) and another member said something of
+      ``min_words`` words or more that is not a question of their own in the conversation after
+      it: before a 30-minute silence, within 12 messages (``bot.conversations``, the unit
+      recommendations and the index use). In a threaded channel that also takes a plain remark
+      after an ignored question as its answer: a pile-up may then come late, but one that is
+      reported is made of questions nobody took up.
+
+    A question whose asker was forgotten (author ``''``) is not counted, as before erasure kept
+    no row of it.
+    """
     earliest = await store.db.fetchone(
         "SELECT MIN(ts) FROM activity_contrib WHERE platform = ? AND workspace_id = ?", (platform, workspace_id)
     )
@@ -178,27 +209,149 @@ async def open_questions(store: Store, platform: str, workspace_id: str, since: 
         "SELECT c.channel_id, c.message_id, c.author_id, c.ts, "
         "(SELECT COUNT(*) FROM activity_contrib r WHERE r.platform = c.platform AND r.workspace_id = c.workspace_id "
         " AND r.thread_id = c.message_id AND r.author_id <> c.author_id AND r.deleted = 0), "
+        # Any reply, the asker's own included: the question lives in a thread.
+        "(SELECT COUNT(*) FROM activity_contrib r WHERE r.platform = c.platform AND r.workspace_id = c.workspace_id "
+        " AND r.thread_id = c.message_id AND r.message_id <> c.message_id AND r.deleted = 0), "
         # First time the author was seen: the recorder's messages table has an (author, ts) index,
         # so this is one index probe per question (the contribution table has none, on purpose:
         # an index there costs live ingest ~15%).
         "(SELECT MIN(f.ts) FROM messages f WHERE f.platform = c.platform AND f.workspace_id = c.workspace_id "
         " AND f.author_id = c.author_id) "
         "FROM activity_contrib c WHERE c.platform = ? AND c.workspace_id = ? AND c.ts >= ? AND c.is_question = 1 "
-        "AND c.deleted = 0 AND (c.thread_id IS NULL OR c.thread_id = c.message_id)",
+        "AND c.deleted = 0 AND c.author_id <> '' AND (c.thread_id IS NULL OR c.thread_id = c.message_id)",
         (platform, workspace_id, since),
     )
+    answered = {str(r[1]) for r in rows if int(r[4]) > 0}
+    threaded = {str(r[1]) for r in rows if int(r[5]) > 0}
+    pending = {str(r[1]): str(r[2]) for r in rows if str(r[1]) not in answered}
+    if pending:
+        marked, bot_threaded = await _answered_in_thread(store, platform, workspace_id, pending)
+        answered |= marked
+        threaded |= bot_threaded
+    loose = [
+        (str(r[0]), str(r[1]), str(r[2]), float(r[3]))
+        for r in rows
+        if str(r[1]) not in answered and str(r[1]) not in threaded
+    ]
+    if loose:
+        answered |= await _answered_in_conversation(store, platform, workspace_id, loose, min_words=min_words)
     return [
         health.OpenQuestion(
             r[0],
             r[1],
             r[2],
             float(r[3]),
-            int(r[4]) > 0,
+            str(r[1]) in answered,
             # No recorded message at all (recorder off, or purged): nothing earlier, so first.
-            first_from_member=(r[5] is None or float(r[5]) >= float(r[3])) and float(r[3]) - history_start >= 7 * 86400,
+            first_from_member=(r[6] is None or float(r[6]) >= float(r[3])) and float(r[3]) - history_start >= 7 * 86400,
         )
         for r in rows
     ]
+
+
+# IN lists per statement: well under SQLite's oldest limit of 999 bound parameters.
+_CHUNK = 400
+
+
+def _chunks(ids: Sequence[str]) -> list[list[str]]:
+    return [list(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)]
+
+
+def _marks(ids: Sequence[str]) -> str:
+    return ", ".join("?" for _ in ids)
+
+
+async def _answered_in_thread(
+    store: Store, platform: str, workspace_id: str, askers: dict[str, str]
+) -> tuple[set[str], set[str]]:
+    """``(answered, threaded)`` among the question roots ``askers`` (root id to asker) that no
+    member replied to: answered when the asker ✅'d or thanked a message in the thread, the bot's
+    included (bot messages have no contribution row), marked the thread solved, or Guildhall
+    answered it; threaded when anyone, a bot included, posted in the thread."""
+    db, scope = store.db, (platform, workspace_id)
+    answered: set[str] = set()
+    threaded: set[str] = set()
+    # Guildhall's own answers are logged by the QA brain, which may not be installed.
+    has_qa = await db.fetchone("SELECT 1 FROM schema_migrations WHERE name = 'qa-0001-answers'")
+    for chunk in _chunks(sorted(askers)):
+        in_chunk = _marks(chunk)
+        posted = await db.fetchall(
+            "SELECT message_id, thread_id, author_id, text FROM messages WHERE platform = ? AND workspace_id = ? "
+            f"AND thread_id IN ({in_chunk}) AND message_id <> thread_id AND deleted = 0",
+            (*scope, *chunk),
+        )
+        thread_of: dict[str, str] = {}
+        for message_id, thread_id, author_id, text in posted:
+            thread_of[str(message_id)] = str(thread_id)
+            threaded.add(str(thread_id))
+            if author_id == askers[str(thread_id)] and is_thanks(text or ""):
+                answered.add(str(thread_id))
+        for ids in _chunks(sorted(thread_of)):
+            for message_id, user_id, emoji in await db.fetchall(
+                "SELECT message_id, user_id, emoji FROM reactions WHERE platform = ? AND workspace_id = ? "
+                f"AND message_id IN ({_marks(ids)})",
+                (*scope, *ids),
+            ):
+                root = thread_of[str(message_id)]
+                if user_id == askers[root] and is_helpful_emoji(str(emoji)):
+                    answered.add(root)
+        solved = await db.fetchall(
+            f"SELECT thread_id FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id IN ({in_chunk}) "
+            "AND solved_message_id IS NOT NULL AND solved_message_id <> ''",
+            (*scope, *chunk),
+        )
+        answered |= {str(r[0]) for r in solved}
+        if has_qa:
+            bot = await db.fetchall(
+                f"SELECT thread_id FROM qa_answers WHERE platform = ? AND workspace_id = ? AND thread_id IN ({in_chunk}) "
+                "AND abstained = 0",
+                (*scope, *chunk),
+            )
+            answered |= {str(r[0]) for r in bot}
+    return answered, threaded
+
+
+async def _answered_in_conversation(
+    store: Store,
+    platform: str,
+    workspace_id: str,
+    questions: Sequence[tuple[str, str, str, float]],
+    *,
+    min_words: int,
+) -> set[str]:
+    """Questions ``(channel, message id, asker, ts)`` without a thread that another member took up
+    in the conversation after them (see :func:`open_questions`)."""
+    # A conversation after a question ends at most WINDOW_MAX_MESSAGES gaps of WINDOW_GAP_S later.
+    horizon = WINDOW_GAP_S * WINDOW_MAX_MESSAGES
+    by_channel: dict[str, list[tuple[str, str, float, bool]]] = {}
+    for chunk in _chunks(sorted({q[0] for q in questions})):
+        rows = await store.db.fetchall(
+            "SELECT channel_id, message_id, author_id, ts, is_question, words FROM activity_contrib "
+            "WHERE platform = ? AND workspace_id = ? AND ts >= ? AND ts <= ? AND deleted = 0 "
+            f"AND channel_id IN ({_marks(chunk)}) AND (thread_id IS NULL OR thread_id = message_id) "
+            "ORDER BY ts, message_id",
+            (platform, workspace_id, min(q[3] for q in questions), max(q[3] for q in questions) + horizon, *chunk),
+        )
+        for channel_id, message_id, author_id, ts, is_q, words in rows:
+            by_channel.setdefault(str(channel_id), []).append(
+                (str(message_id), str(author_id), float(ts), bool(is_q) or int(words) < min_words)
+            )
+    answered: set[str] = set()
+    for channel_id, message_id, asker, _ in questions:
+        chat = by_channel.get(channel_id, [])
+        start = next((i for i, m in enumerate(chat) if m[0] == message_id), None)
+        if start is None:
+            continue
+        previous = chat[start][2]
+        for _, author_id, ts, not_an_answer in chat[start + 1 : start + WINDOW_MAX_MESSAGES]:
+            if ts - previous > WINDOW_GAP_S:
+                break  # a silence: the conversation the question was asked in is over
+            previous = ts
+            # A forgotten member's words ("" since their erasure) still answered the question.
+            if author_id != asker and not not_an_answer:
+                answered.add(message_id)
+                break
+    return answered
 
 
 async def scan(
@@ -241,32 +394,28 @@ async def scan(
                     "channel": b.channel_id,
                     "count": b.count,
                     "expected": round(b.expected, 2),
+                    "new": b.new,
                 },
+                aliases=tuple(f"burst:{b.channel_id}:{t}" for t in b.related),
             )
         )
-    by_channel: dict[str, tuple[list[str], list[str]]] = {}
+    baseline_by_channel: dict[str, list[str]] = {}
     recent_by_author: dict[str, dict[str, list[str]]] = {}
     for p in posts:
-        recent, base = by_channel.setdefault(p.channel_id, ([], []))
+        base = baseline_by_channel.setdefault(p.channel_id, [])
         if p.ts >= end - 86400:
             recent_by_author.setdefault(p.channel_id, {}).setdefault(p.author_id, []).append(p.text)
         else:
             base.append(p.text)
     burst_channels = {b.channel_id for b in bursts[:5]}
-    for channel, (_, base) in sorted(by_channel.items()):
-        # A channel's mood is its members', not one angry member's: enough members must have spoken,
-        # and the drop must hold without the most active one. Where a topic burst is already
-        # reported, its complaints are that incident, not a second alert.
-        authors = recent_by_author.get(channel, {})
-        if len(authors) < MIN_MOOD_AUTHORS or channel in burst_channels:
+    for channel, base in sorted(baseline_by_channel.items()):
+        # A channel's mood is its members', not one angry member's (sentiment.channel_mood_drop).
+        # Where a topic burst is already reported, its complaints are that incident, not a second alert.
+        if channel in burst_channels:
             continue
-        recent = [text for texts in authors.values() for text in texts]
-        drop = sentiment.sentiment_drop(channel, recent, base[-2000:])
-        if drop is not None:
-            loudest = max(authors, key=lambda a: len(authors[a]))
-            others = [text for a, texts in authors.items() if a != loudest for text in texts]
-            if sentiment.sentiment_drop(channel, others, base[-2000:], min_messages=1) is None:
-                continue
+        drop = sentiment.channel_mood_drop(
+            channel, recent_by_author.get(channel, {}), base[-2000:], min_authors=MIN_MOOD_AUTHORS
+        )
         if drop is not None:
             found.append(
                 Finding(
@@ -281,7 +430,9 @@ async def scan(
             )
     questions = [
         q
-        for q in await open_questions(store, platform, workspace_id, end - 7 * 86400)
+        for q in await open_questions(
+            store, platform, workspace_id, end - 7 * 86400, min_words=settings.activity.min_words
+        )
         if q.channel_id in channels and q.author_id not in opted_out
     ]
     for h in health.unanswered_pileup(questions, now=end, after_hours=unanswered_after_hours, names=names):
@@ -292,18 +443,59 @@ async def scan(
     for h in health.newcomer_waiting(questions, now=end, after_hours=unanswered_after_hours, names=names):
         found.append(Finding(h.key, "newcomer", h.text, float(h.count), h.message_ids))
     today = now.astimezone(tz).date()
-    totals = await daily_totals(store, platform, workspace_id, today - timedelta(days=13), today + timedelta(days=1))
-    this_week = sum(v["messages"] for d, v in totals.items() if d > (today - timedelta(days=7)).isoformat())
-    last_week = sum(v["messages"] for d, v in totals.items() if d <= (today - timedelta(days=7)).isoformat())
+    # Complete local days only: the 7 ending yesterday against the 7 before. Counting today so far
+    # made the same dip an alert just after midnight and none late in the evening.
+    start = today - timedelta(days=14)
+    per_day = await counted_per_day(store, platform, workspace_id, start, today, channels)
+    this_week = sum(n for d, n in per_day.items() if d >= (today - timedelta(days=7)).isoformat())
+    last_week = sum(n for d, n in per_day.items() if d < (today - timedelta(days=7)).isoformat())
     falling = health.activity_falling(this_week, last_week, week_label=today.strftime("%G-W%V"))
     if falling is not None:
-        days = [today - timedelta(days=13 - i) for i in range(14)]
-        draw = partial(
-            charts.series_png,
-            "Counted messages per day",
-            [datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in days],
-            [float(totals.get(d.isoformat(), {}).get("messages", 0)) for d in days],
-            highlight_from=datetime.combine(today - timedelta(days=6), datetime.min.time(), UTC).timestamp(),
+        found.append(
+            Finding(
+                falling.key,
+                "falling",
+                falling.text,
+                float(last_week - this_week),
+                (),
+                partial(activity_chart, per_day, start, today, today - timedelta(days=7)),
+            )
         )
-        found.append(Finding(falling.key, "falling", falling.text, float(last_week - this_week), (), draw))
     return found
+
+
+async def counted_per_day(
+    store: Store, platform: str, workspace_id: str, start: date, end: date, channels: Collection[str]
+) -> dict[str, int]:
+    """Counted messages per local day in ``[start, end)`` in ``channels`` (the trend sources:
+    public, policy-allowed), from members who did not opt out (neither now nor when they posted:
+    the anonymous rollup rows hold messages posted while opted out).
+
+    Unlike ``leaderboard.daily_totals`` (every channel, every member), this is what "Activity fell"
+    and the report's activity chart may show to everyone: no private channel or DM feeds it.
+    """
+    rows = await store.db.fetchall(
+        "SELECT day, channel_id, SUM(messages) FROM activity_rollup WHERE platform = ? AND workspace_id = ? "
+        "AND day >= ? AND day < ? AND user_id <> '' AND user_id NOT IN (SELECT user_id FROM member_settings "
+        "WHERE platform = ? AND workspace_id = ? AND key = 'opted_out' AND value = 'true') "
+        "GROUP BY day, channel_id",
+        (platform, workspace_id, start.isoformat(), end.isoformat(), platform, workspace_id),
+    )
+    out: dict[str, int] = {}
+    for day, channel_id, messages in rows:
+        if channel_id in channels:
+            out[str(day)] = out.get(str(day), 0) + int(messages or 0)
+    return out
+
+
+def activity_chart(per_day: dict[str, int], start: date, end: date, highlight_from: date | None = None) -> bytes:
+    """Counted messages per local day in ``[start, end)`` (:func:`counted_per_day`)."""
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
+    return charts.series_png(
+        f"Counted messages per day in public channels ({start.isoformat()} – {(end - timedelta(days=1)).isoformat()})",
+        [datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() for d in days],
+        [float(per_day.get(d.isoformat(), 0)) for d in days],
+        highlight_from=datetime(highlight_from.year, highlight_from.month, highlight_from.day, tzinfo=UTC).timestamp()
+        if highlight_from
+        else None,
+    )

@@ -9,7 +9,7 @@ Agreement with hand-labelled sentences is measured in ``benchmarks/activity.py``
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -81,3 +81,38 @@ def sentiment_drop(
     if b - r >= min_drop:
         return SentimentDrop(channel_id, r, b, len(recent))
     return None
+
+
+def channel_mood_drop(
+    channel_id: str,
+    recent_by_author: Mapping[str, Sequence[str]],
+    baseline: Sequence[str],
+    *,
+    min_authors: int = 3,
+    min_other_messages: int = 10,
+    min_other_authors: int = 2,
+    min_drop: float = 0.25,
+) -> SentimentDrop | None:
+    """A channel's mood drop, when it is its members' and not one member's.
+
+    On top of :func:`sentiment_drop` over every recent message: at least ``min_authors`` members
+    spoke, and without the most active one the drop still holds on at least ``min_other_messages``
+    messages from ``min_other_authors`` members, of whom at least ``min_other_authors`` said
+    something negative. One member's bad day, with two others saying something neutral, is no mood
+    drop: neutral text scores 0, which in a usually cheerful channel reads as a drop on its own.
+    """
+    if len(recent_by_author) < min_authors:
+        return None
+    recent = [text for texts in recent_by_author.values() for text in texts]
+    drop = sentiment_drop(channel_id, recent, baseline, min_drop=min_drop)
+    if drop is None:
+        return None
+    loudest = max(recent_by_author, key=lambda a: len(recent_by_author[a]))
+    others = {a: texts for a, texts in recent_by_author.items() if a != loudest and texts}
+    unhappy = sum(1 for texts in others.values() if any(score_text(t) < 0 for t in texts))
+    if len(others) < min_other_authors or unhappy < min_other_authors:
+        return None
+    rest = [text for texts in others.values() for text in texts]
+    if sentiment_drop(channel_id, rest, baseline, min_messages=min_other_messages, min_drop=min_drop) is None:
+        return None
+    return drop

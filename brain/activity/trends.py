@@ -15,8 +15,12 @@ Method (per channel x term, where terms are technical tokens and adjacent bigram
    ``c >= min_ratio * e``, at least ``min_authors`` different people said it, and the Poisson tail
    ``P(X >= c | e)`` is below ``p_value``. The floor stops never-seen terms from being infinitely
    surprising; the author rule stops one person repeating a word.
-4. A channel must have ``min_history_windows`` of history before it can raise bursts (the first
-   days of a replay are all "new").
+4. A channel must have a baseline before it can raise bursts: ``min_history_windows`` since its
+   first message (the first days of a replay are all "new"), and traffic in that history of at
+   least ``min_history_messages`` messages spread over ``min_active_windows`` windows. Time alone
+   is no baseline: a channel with one message a week ago would otherwise call any five messages
+   in a row a burst against the floor. A burst whose expected count is the floor is a term the
+   channel (almost) never used, and is reported as new (``Burst.new``), not as "up 17x".
 5. Within one channel and window, a unigram contained in a bursting bigram is dropped (report
    ``poetry lock``, not also ``poetry`` and ``lock``), and terms naming a member (IRC-style
    ``nick: try this`` addressing) are not topics.
@@ -103,6 +107,9 @@ class Burst:
     p_value: float
     message_ids: tuple[str, ...]
     related: tuple[str, ...] = ()
+    # The expected count was the floor: the channel (almost) never used the term, so "up 17x" would
+    # be a ratio against a made-up rate.
+    new: bool = False
 
     @property
     def ratio(self) -> float:
@@ -127,6 +134,9 @@ class BurstParams:
     min_authors: int = 3
     p_value: float = 1e-4
     min_history_windows: int = 56  # one week of 3-hour windows
+    # Baseline traffic before a channel can burst: this many messages, in at least this many windows.
+    min_history_messages: int = 30
+    min_active_windows: int = 14
 
 
 def poisson_sf(k: int, mean: float) -> float:
@@ -163,6 +173,9 @@ class BurstDetector:
     _positions: dict[tuple[str, str], int] = field(default_factory=dict)
     _channel_states: dict[str, _TermState] = field(default_factory=dict)
     _channel_n: dict[str, int] = field(default_factory=dict)
+    # Per channel: messages and windows with traffic in closed windows (how much baseline there is).
+    _channel_total: dict[str, int] = field(default_factory=dict)
+    _channel_windows: dict[str, int] = field(default_factory=dict)
     _authors: set[str] = field(default_factory=set)
 
     def _window(self, ts: float) -> int:
@@ -200,6 +213,12 @@ class BurstDetector:
         assert self._current is not None
         w, p = self._current, self.params
         channel_means = {c: _decayed(self._channel_states.get(c), w, p.alpha) for c in self._channel_n}
+        baseline = {
+            c: w - self._channel_first.get(c, w) >= p.min_history_windows
+            and self._channel_total.get(c, 0) >= p.min_history_messages
+            and self._channel_windows.get(c, 0) >= p.min_active_windows
+            for c in self._channel_n
+        }
         found: list[Burst] = []
         for (channel, term), msgs in self._counts.items():
             state = self._states.setdefault((channel, term), _TermState())
@@ -207,9 +226,8 @@ class BurstDetector:
             count = len(msgs)
             share = mean / channel_means[channel] if channel_means[channel] > 0 else 0.0
             expected = max(share * self._channel_n[channel], p.floor)
-            history = w - self._channel_first.get(channel, w)
             if (
-                history >= p.min_history_windows
+                baseline[channel]
                 and not any(part in self._authors for part in term.split())
                 and count >= p.min_count
                 and count >= p.min_ratio * expected
@@ -219,7 +237,17 @@ class BurstDetector:
                 if pv < p.p_value:
                     start = self.origin + w * p.window_hours * 3600
                     found.append(
-                        Burst(channel, term, start, start + p.window_hours * 3600, count, expected, pv, tuple(msgs))
+                        Burst(
+                            channel,
+                            term,
+                            start,
+                            start + p.window_hours * 3600,
+                            count,
+                            expected,
+                            pv,
+                            tuple(msgs),
+                            new=share * self._channel_n[channel] <= p.floor,
+                        )
                     )
             state.mean = p.alpha * count + (1 - p.alpha) * mean
             state.last_window = w
@@ -227,6 +255,8 @@ class BurstDetector:
             cstate = self._channel_states.setdefault(channel, _TermState())
             cstate.mean = p.alpha * n + (1 - p.alpha) * channel_means[channel]
             cstate.last_window = w
+            self._channel_total[channel] = self._channel_total.get(channel, 0) + n
+            self._channel_windows[channel] = self._channel_windows.get(channel, 0) + 1
         positions = {b.term: self._positions.get((b.channel_id, b.term), 0) / max(b.count, 1) for b in found}
         self._counts = {}
         self._positions = {}

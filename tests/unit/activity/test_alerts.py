@@ -163,8 +163,9 @@ async def test_a_growing_burst_is_posted_as_an_update_then_stays_quiet(make_app:
     await app.bus.drain()
     posts = [a.text for a in adapter.of_type(SendMessage) if isinstance(a, SendMessage) and "poetry lock" in a.text]
     assert len(posts) == 2, posts
-    assert not posts[0].startswith("Update") and "(7 messages" in posts[0]
-    assert posts[1].startswith("Update: `poetry lock`") and "(13 messages" in posts[1]
+    # A term the channel never used is "new", not "up 23x against a usual 0.3" (the detector's floor).
+    assert posts[0].startswith("`poetry lock` is new in #help: 7 messages")
+    assert posts[1].startswith("Update: `poetry lock` is new in #help: 13 messages")
 
 
 async def test_private_channels_and_opted_out_members_never_feed_trends(make_app: AppFactory) -> None:
@@ -209,3 +210,64 @@ async def test_findings_name_channels_as_members_know_them(make_app: AppFactory)
     assert "questions in #help-desk have waited" in reply.text and "C07HELP9Z" not in reply.text
     # /trends says what to do and which messages, as the posted alert does.
     assert "Next step: Triage them" in reply.text and "Messages: " in reply.text
+
+
+async def test_ledger_keeps_a_burst_one_alert_when_its_lead_term_changes(make_app: AppFactory) -> None:
+    """As an incident grows, another of its terms can lead it; a burst continues the active alert
+    that any of its terms belongs to, across restarts (a new ledger on the same store)."""
+    app, _ = await make_app(brains=["activity"])
+    t = 1_000_000.0
+
+    def ledger() -> AlertLedger:
+        return AlertLedger(app.store, "console", "local")
+
+    first = ("burst:ops:redis timeout", "burst:ops:timeout error", "burst:ops:error api")
+    assert await ledger().decide("burst:ops:seeing redis", 5, t, aliases=first) is Decision.NEW
+    led_by_timeout = ("burst:ops:seeing redis", "burst:ops:redis timeout", "burst:ops:checkout throws")
+    assert await ledger().decide("burst:ops:timeout error", 7, t + 900, aliases=led_by_timeout) is Decision.SKIP
+    assert await ledger().decide("burst:ops:timeout error", 11, t + 1800, aliases=led_by_timeout) is Decision.UPDATE
+    # Later only the second wave's terms: "timeout error" links it to the alert all the same.
+    second = ("burst:ops:throws timeout", "burst:ops:timeout error")
+    assert await ledger().decide("burst:ops:checkout throws", 12, t + 7200, aliases=second) is Decision.SKIP
+    assert await ledger().decide("burst:ops:throws timeout", 17, t + 8100) is Decision.UPDATE
+    # Another channel's burst of the same term is its own alert; so is an unrelated term.
+    assert await ledger().decide("burst:dev:timeout error", 5, t + 8200) is Decision.NEW
+    assert await ledger().decide("burst:ops:disk full", 5, t + 8300) is Decision.NEW
+    # A day later with nothing in between, the same terms are a new incident.
+    assert await ledger().decide("burst:ops:timeout error", 5, t + 8100 + 25 * HOUR, aliases=second) is Decision.NEW
+
+
+async def test_one_incident_whose_lead_term_changes_is_one_alert(make_app: AppFactory, settings) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    rng = random.Random(7)
+    topics = ["the docs site looks nice", "release notes are up", "new contributor guide merged", "ci cache warmed up"]
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"activity": settings.activity.model_copy(update={"alerts_channel_id": "staff"})}
+    )
+    app, adapter = await make_app(brains=["activity"], clock=clock, settings_override=tuned)
+    for h in range(0, 9 * 24, 3):
+        at = BASE_TIME + timedelta(hours=h, minutes=5)
+        await adapter.inject(make_message(f"{rng.choice(topics)} ({h})", author=f"reg{h % 5}", chan="ops", ts=at))
+    incident = BASE_TIME + timedelta(days=9, hours=1)
+    for i in range(5):  # first wave: "seeing redis timeout error" leads
+        at = incident + timedelta(minutes=6 * i)
+        text = f"seeing redis timeout error on the api since the deploy ({i})"
+        await adapter.inject(make_message(text, author=f"dev{i}", chan="ops", ts=at))
+    for i in range(12):  # second wave: "timeout error", then "checkout throws", lead
+        at = incident + timedelta(minutes=40 + 4 * i)
+        await adapter.inject(
+            make_message(f"checkout also throws a timeout error for me ({i})", author=f"user{i}", chan="ops", ts=at)
+        )
+    await clock.advance(incident + timedelta(minutes=31) - clock.now())
+    await app.bus.drain()
+    brain = next(b for b in app.brains if isinstance(b, ActivityBrain))
+    for _ in range(12):  # three hours of 15-minute scans
+        await brain.trend_scan()
+        await clock.advance(timedelta(minutes=15))
+    await app.bus.drain()
+    sent = [a.text for a in adapter.of_type(SendMessage) if isinstance(a, SendMessage)]
+    bursts = [t for t in sent if t.removeprefix("Update: ").startswith("`")]
+    assert len(bursts) >= 2, bursts  # it grew: updates are fine ...
+    assert [t for t in bursts if not t.startswith("Update: ")] == bursts[:1], bursts  # ... one alert

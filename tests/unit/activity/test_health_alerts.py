@@ -180,3 +180,65 @@ def test_newcomers_waiting_in_one_channel_are_one_alert_counting_them() -> None:
     assert alert.count == 6 and alert.message_ids[0] == "q5" and "6 new members" in alert.text
     [pile] = health.unanswered_pileup(waiting * 3, now=now, after_hours=4)
     assert pile.count == 18 and len(pile.message_ids) == 10  # strength is the true count
+
+
+async def test_one_angry_member_and_two_neutral_ones_are_no_mood_drop(make_app: AppFactory) -> None:
+    """Without the angriest member, two neutral messages were "a drop" (neutral scores 0 in a usually
+    cheerful channel): the rest of the channel must be enough messages and members, unhappy too."""
+    cheerful = ["thanks, that works great now", "nice, the new release is really helpful", "merged the fix, looks good"]
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["activity"], clock=clock)
+    for day in range(13):
+        for k in range(6):
+            at = BASE_TIME + timedelta(days=day, hours=2 * k)
+            await adapter.inject(make_message(f"{cheerful[(day + k) % 3]} ({day}.{k})", author=f"reg{k}", ts=at))
+    last = BASE_TIME + timedelta(days=13, hours=4)
+    for i in range(18):
+        text = f"this tool is garbage, broken and useless, what a mess ({i})"
+        await adapter.inject(make_message(text, author="angry", ts=last + timedelta(minutes=10 * i)))
+    await adapter.inject(
+        make_message("I'll look at the release checklist tomorrow", author="reg1", ts=last + timedelta(hours=5))
+    )
+    await adapter.inject(
+        make_message("pushed the changelog entry for the plugin api", author="reg2", ts=last + timedelta(hours=6))
+    )
+    await clock.advance(BASE_TIME + timedelta(days=14) - clock.now())
+    await app.bus.drain()
+    brain = next(b for b in app.brains if isinstance(b, ActivityBrain))
+    assert [f.text for f in await brain.findings("console", "local") if f.kind == "sentiment"] == []
+
+
+def test_mood_drop_needs_more_of_the_channel_than_its_loudest_member() -> None:
+    from brain.activity import sentiment
+
+    happy = ["thanks, works great"] * 40
+    angry = ["still broken, so frustrating"] * 20
+    neutral = [f"pushed the changelog entry number {i}" for i in range(12)]
+    # The loudest member plus plenty of neutral messages from others: the others did not get unhappy.
+    assert sentiment.channel_mood_drop("c", {"angry": angry, "a": neutral[:6], "b": neutral[6:]}, happy) is None
+    # Two more unhappy members with enough messages between them: a drop.
+    others = {"a": angry[:6] + neutral[:2], "b": angry[:6]}
+    assert sentiment.channel_mood_drop("c", {"angry": angry, **others}, happy) is not None
+
+
+def test_chart_labels_keep_emoji_sequences_and_tell_long_names_apart() -> None:
+    # The zero-width joiner is part of the emoji (woman, skin tone, ZWJ, laptop): it stays.
+    assert charts.clean_label("Zoë 👩🏽\u200d💻", 24) == "Zoë 👩🏽\u200d💻"
+    # Zero-width spaces and bidi overrides only hide text: they go, and a name of nothing else is "".
+    assert charts.clean_label("\u200b\u200d\u200b", 24) == ""
+    long = [f"Maximilian-Alexander von Hohenzollern-Sigmaringen the {i}" for i in range(10)]
+    labels = {charts.clean_label(n, 24, middle=True) for n in long}
+    assert len(labels) == 10 and all(len(label) <= 24 for label in labels)
+    # Never cut inside an emoji sequence, at either end of the cut.
+    clipped = charts.clean_label("y" * 10 + "👩🏽\u200d💻" + "x" * 20, 24, middle=True)
+    assert "👩🏽\u200d💻" in clipped and len(clipped) <= 24
+
+
+def test_chart_labels_in_scripts_the_font_lacks_read_as_something() -> None:
+    # No CJK or Devanagari font ships offline: boxes would be unreadable (the text table has the name).
+    assert charts.clean_label("山田太郎", 24) == "[CJK name]"
+    assert charts.clean_label("नमस्ते दुनिया", 24) == "[Devanagari name]"
+    assert charts.clean_label("ｆｕｌｌｗｉｄｔｈ", 24) == "fullwidth"  # its compatibility form draws
+    # Mostly drawable names stay as they are (Arabic is in the font; one emoji among letters is fine).
+    assert charts.clean_label("محمد علي", 24) == "محمد علي"
+    assert charts.clean_label("🦊 Ren", 24) == "🦊 Ren"

@@ -124,3 +124,35 @@ def test_flat_series_stay_silent_over_whole_replays() -> None:
         detector = BurstDetector(params, origin=NOW)
         found = [b for p in background(21, seed=seed) for b in detector.add(p)]
         assert found + detector.flush() == []
+
+
+def test_a_near_silent_channel_has_no_baseline_to_burst_against() -> None:
+    """One message eight days ago is a week of "history" by the clock, but no baseline: five lunch
+    messages from three people are not a topic burst."""
+    base = [Post(NOW - 8 * 86400, "random", "old", "m0", "hello world")]
+    lunch = [
+        Post(NOW - 600 + i, "random", f"u{i % 3}", f"f{i}", f"lunch at the pizza place today {i}") for i in range(5)
+    ]
+    assert detect_bursts(base + lunch, now=NOW) == []
+
+
+def test_a_term_never_used_before_is_reported_as_new_not_against_the_floor() -> None:
+    from brain.activity.scan import burst_text
+
+    posts = background(14)
+    burst = [
+        Post(NOW - 2 * HOUR + i * 600, "help", f"victim{i}", f"b{i}", "poetry lock fails with SolverProblemError again")
+        for i in range(7)
+    ]
+    [found] = [b for b in detect_bursts(sorted(posts + burst, key=lambda p: p.ts), now=NOW) if b.term == "poetry lock"]
+    assert found.new
+    text = burst_text(found, "help")
+    assert text.startswith("`poetry lock` is new in #help: 7 messages in the last 3 hours")
+    assert "usually about 0.3" not in text
+    # A term the channel uses daily, far above its rate, is "up", against the rate it observed.
+    usual = [
+        Post(NOW - 86400 * d - 3600 * (d % 12), "help", f"u{d}", f"d{d}", "kubernetes again") for d in range(1, 14)
+    ]
+    spike = [Post(NOW - 2 * HOUR + i * 300, "help", f"s{i}", f"s{i}", "kubernetes again") for i in range(18)]
+    ups = [b for b in detect_bursts(sorted(posts + usual + spike, key=lambda p: p.ts), now=NOW) if not b.new]
+    assert ups and all("usually about" in burst_text(b, "help") for b in ups)
