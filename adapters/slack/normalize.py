@@ -547,7 +547,8 @@ def normalize_command(
     if not (user_id and channel_id and command) or not all(isinstance(v, str) for v in (user_id, channel_id, command)):
         return None
     raw_text = payload.get("text")
-    name, text = command_name(command, raw_text if isinstance(raw_text, str) else "")
+    # Slack escapes &, < and > in command text as in messages: `/ask is a < b` arrives as `a &lt; b`.
+    name, text = command_name(command, unescape(raw_text) if isinstance(raw_text, str) else "")
     team = ctx.identity.team_id
     known = ctx.channels.get(channel_id)
     raw_name = payload.get("channel_name", "")

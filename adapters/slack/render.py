@@ -72,6 +72,17 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack's own markup a brain may write on purpose (<@U1>, <#C1|name>, <!here>, <https://x|label>),
+# and entities already escaped; every other &, < and > is text.
+_SLACK_MARKUP = re.compile(r"(<(?:[@#!][^<>\s|]+|(?:https?|mailto):[^<>\s|]+)(?:\|[^<>\n]*)?>|&(?:amp|lt|gt);)|[&<>]")
+
+
+def escape_text(text: str) -> str:
+    """``text`` for mrkdwn: ``a < b && c`` or ``List<String>`` (a member's words, code in an answer)
+    shown as written, Slack's own mention, channel and link markup kept."""
+    return _SLACK_MARKUP.sub(lambda m: m.group(1) or escape(m.group(0)), text)
+
+
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     """Split on paragraph, then line, then word boundaries so no chunk exceeds ``limit`` characters;
     a code block cut in two is closed and re-opened, so each section renders on its own."""
@@ -158,7 +169,7 @@ def render_posts(text: str, citations: Sequence[Citation] = (), buttons: Sequenc
     Citations follow the text as a context-free section of numbered links; buttons go in actions
     blocks on the last message, so they stay under the whole answer.
     """
-    safe = neutralize(text)
+    safe = escape_text(neutralize(text))
     blocks: list[dict[str, Any]] = [_section(chunk) for chunk in split_text(safe)]
     if citations:
         heading = citations_heading(citations)

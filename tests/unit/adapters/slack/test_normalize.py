@@ -327,6 +327,13 @@ def test_normalize_command() -> None:
     assert normalize_command(cast(Any, {**form, "user_id": ""}), ctx()) is None
 
 
+def test_command_text_is_unescaped_like_message_text() -> None:
+    """Slack escapes &, < and > in command text: a member's `a < b && c` is what brains read."""
+    form = slash_form("/ask", "why is a &lt; b &amp;&amp; c in <#C1|general>?")
+    cmd = normalize_command(form, ctx())  # type: ignore[arg-type]
+    assert cmd is not None and cmd.text == "why is a < b && c in <#C1|general>?" and cmd.option("channel") == "C1"
+
+
 def test_block_actions() -> None:
     body = {
         "type": "block_actions",

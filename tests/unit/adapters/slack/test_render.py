@@ -129,3 +129,13 @@ def test_file_upload_args() -> None:
         "thread_ts": "9.9",
         "file_uploads": [{"content": b"png", "filename": "c.png", "title": "c.png"}],
     }
+
+
+def test_text_is_escaped_for_mrkdwn_but_slack_markup_is_kept() -> None:
+    """`List<String>` or `a < b && c` (a member's words echoed, code in an answer) must show as
+    written; `<String>` would otherwise be read as a link. Mentions, channels and links stay markup."""
+    [post] = render_posts("Use List<String> when a < b && c, ask <@U1> in <#C1|help> or see <https://x.io|docs>")
+    text = post.blocks[0]["text"]["text"]
+    assert text == (
+        "Use List&lt;String&gt; when a &lt; b &amp;&amp; c, ask <@U1> in <#C1|help> or see <https://x.io|docs>"
+    )
