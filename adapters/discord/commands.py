@@ -125,7 +125,10 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
         await run(interaction, "guildhall alerts-channel", [("channel", str(channel.id) if channel else "")], "")
 
     @admin.command(name="digest", description="Configure the daily recommendation digest")
-    @app_commands.describe(setting="What to change (send-now sends due digests at once)", value="on|off, HH:MM or N")
+    @app_commands.describe(
+        setting="What to change (send-now: today's digest to members who have not had it)",
+        value="on|off, HH:MM, N, or 'again' with send-now to resend",
+    )
     async def digest(interaction: discord.Interaction, setting: DigestSetting, value: str | None = None) -> None:
         await run(interaction, "guildhall digest", [("setting", setting), ("value", value or "")])
 
