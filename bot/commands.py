@@ -12,12 +12,22 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.brain import BrainContext, CommandResult, CommandSpec
-from bot.events import CommandInvoked
+from bot.events import CommandInvoked, Platform
 from bot.permissions import is_admin
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CommandInvoked], Awaitable[CommandResult | None]]
+
+# Commands members type under another name on a platform than the one registered with the router.
+# Slack keeps ``/help`` for its own help, so its manifest names ours ``/guildhall-help``; the Slack
+# adapter maps it back (``adapters/slack/normalize.py`` COMMAND_ALIASES, the reverse of this table).
+PLATFORM_COMMAND_NAMES: dict[Platform, dict[str, str]] = {Platform.SLACK: {"help": "guildhall-help"}}
+
+
+def typed_command(platform: Platform, name: str) -> str:
+    """``/name`` as a member types it on ``platform``: ``/guildhall-help`` for ``help`` on Slack."""
+    return "/" + PLATFORM_COMMAND_NAMES.get(platform, {}).get(name, name)
 
 
 class CommandRouter:
@@ -52,7 +62,10 @@ class CommandRouter:
         """Run a command and answer it; never raises."""
         found = self.resolve(cmd.name)
         if found is None:
-            await self._ctx.answer(cmd, CommandResult(f"Unknown command `/{cmd.name}`. Try `/help` for the list."))
+            help_name = typed_command(cmd.platform, "help")
+            await self._ctx.answer(
+                cmd, CommandResult(f"Unknown command `/{cmd.name}`. Try `{help_name}` for the list.")
+            )
             return
         spec, handler = found
         if spec.admin:

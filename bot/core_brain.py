@@ -7,16 +7,19 @@ leaderboard rows), then writes an audit record without content.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.brain import Brain, CommandResult, command, every, listen, plural
+from bot.brain import Brain, CommandResult, CommandSpec, command, every, listen, plural
 from bot.channel_arg import channel_arguments, channel_list, channel_word, picked_channel, resolve_channel
-from bot.events import Button, ButtonClicked, CommandInvoked, UserRef
+from bot.commands import typed_command
+from bot.events import Button, ButtonClicked, CommandInvoked, Platform, UserRef
 from bot.ml import VectorIndexUnavailable
 from bot.scheduler import parse_hhmm
 
@@ -30,9 +33,30 @@ log = logging.getLogger(__name__)
 FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
 UNFINISHED_INDEX = "search index"  # Erasure.unfinished: index rebuilds waiting for the vector store
 
-# Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values.
+# The workspace of Discord DMs with the bot (``adapters.discord.normalize.DM_WORKSPACE``: the core
+# never imports adapters; a test keeps the two equal).
+DISCORD_DM_WORKSPACE = "@me"
+
+# Workspaces where the store holds something of a member (one ``(platform, user_id)`` pair per
+# SELECT). Brains' tables are left out: what they hold of a member comes from these facts or from
+# commands, and a Discord DM (where ``/ask`` can be used without any of them) is always included.
+_MEMBER_TABLES = (
+    ("users", "user_id"),
+    ("member_settings", "user_id"),
+    ("messages", "author_id"),
+    ("reactions", "user_id"),
+    ("feedback", "user_id"),
+    ("threads", "author_id"),
+)
+_MEMBER_WORKSPACES = " UNION ".join(
+    f"SELECT workspace_id FROM {table} WHERE platform = ? AND {column} = ?" for table, column in _MEMBER_TABLES
+)
+
+# Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values. A
+# "channel" is one channel, stored as its id; a "list" holds channel ids (platform mentions) and
+# names (typed), matched against both.
 CONFIG_KEYS: dict[str, str] = {
-    "alerts_channel": "str",
+    "alerts_channel": "channel",
     "digest_default_on": "bool",
     "digest_time": "time",
     "digest_size": "int",
@@ -43,7 +67,7 @@ CONFIG_KEYS: dict[str, str] = {
     "retention_days": "int",
     "exploration_share": "float",
     "shadow_channels": "list",
-    "moderators_channel": "str",
+    "moderators_channel": "channel",
     "human_first_minutes": "float",
 }
 
@@ -88,8 +112,26 @@ UNSET_MEANS: dict[str, str] = {
 }
 
 
+# Values an admin types to mean "no channel": a list becomes empty; a key in OFF_WHEN_UNSET goes
+# back to unset where unset means off. A channel really called so is still ``#none``.
+NONE_WORDS = frozenset({"none", "off", "-", "[]", '""', "''"})
+# Values of ``config set`` that mean ``config unset``: Discord's config action offers only show and
+# set, and without these a list would store a channel called "default".
+UNSET_WORDS = frozenset({"default", "reset", "unset"})
+# Keys whose unset value (without a deployment default) is "off" (UNSET_MEANS says what it does).
+OFF_WHEN_UNSET = frozenset({"alerts_channel", "qa_answer_unanswered_after_min", "retention_days"})
+
+CONFIG_USAGE = (
+    "Usage: `/guildhall config show`, `/guildhall config set KEY VALUE` or `/guildhall config unset KEY` "
+    "(back to the default). A channel list takes `none`."
+)
+
+
 def parse_config_value(key: str, raw: str) -> Any:
-    """Parse an admin-supplied value for ``key``; raises ValueError with a readable message."""
+    """Parse an admin-supplied value for ``key``; raises ValueError with a readable message.
+
+    A channel comes back as typed (its id, or the name a member typed); :meth:`CoreBrain.config`
+    resolves a name to the id of a channel the store knows."""
     kind = CONFIG_KEYS.get(key)
     if kind is None:
         raise ValueError(f"unknown setting {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}")
@@ -115,7 +157,12 @@ def parse_config_value(key: str, raw: str) -> Any:
             raise ValueError(f"{key} must be between {low:g} and {high:g}")
         return number
     if kind == "list":
-        return channel_list(raw)
+        return [] if raw.lower() in NONE_WORDS else channel_list(raw)
+    if kind == "channel":
+        argument = channel_word(raw)
+        if argument is None:
+            raise ValueError(f"{key} expects one channel (#name)")
+        return argument.id_or_name
     return raw
 
 
@@ -152,34 +199,54 @@ class CoreBrain(Brain):
     # -- member commands -----------------------------------------------------------------------
     @command("help", description="What Guildhall can do and how to use it")
     async def help(self, cmd: CommandInvoked) -> CommandResult:
-        lines = ["**Guildhall commands**"]
-        for spec in self._app.router.specs:
-            if spec.admin:
-                continue
+        def line(spec: CommandSpec) -> str:
             usage = f" {spec.usage}" if spec.usage else ""
-            lines.append(f"• `/{spec.name}{usage}` — {spec.description}")
-        admin = [s for s in self._app.router.specs if s.admin]
+            return f"• `{typed_command(cmd.platform, spec.name)}{usage}` — {spec.description}"
+
+        specs = self._app.router.specs
+        lines = ["**Guildhall commands**", *(line(s) for s in specs if not s.admin)]
+        admin = [line(s) for s in specs if s.admin]
         if admin:
-            lines.append("**Admin commands**")
-            lines.extend(f"• `/{s.name}{(' ' + s.usage) if s.usage else ''}` — {s.description}" for s in admin)
+            lines += ["**Admin commands**", *admin]
         return CommandResult("\n".join(lines))
 
     @command("optout", description="Stop Guildhall from indexing, profiling or ranking your messages")
     async def optout(self, cmd: CommandInvoked) -> CommandResult:
-        u = cmd.user
-        await self.ctx.store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, "opted_out", True)
-        await self.ctx.store.audit(u.platform.value, u.workspace_id, u.user_id, "optout")
+        members = await self.member_everywhere(cmd.user)
+        for u in members:
+            await self.ctx.store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, "opted_out", True)
+            await self.ctx.store.audit(u.platform.value, u.workspace_id, u.user_id, "optout")
         return CommandResult(
-            "You're opted out: your new messages won't be indexed, profiled or shown on leaderboards. "
-            "You can still ask questions. `/optin` reverses this; `/forget-me` also erases what is stored."
+            f"You're opted out{await self._where(members)}: your new messages won't be indexed, profiled or "
+            "shown on leaderboards. You can still ask questions. `/optin` reverses this; `/forget-me` also "
+            "erases what is stored."
         )
 
     @command("optin", description="Let Guildhall learn from your messages again")
     async def optin(self, cmd: CommandInvoked) -> CommandResult:
-        u = cmd.user
-        await self.ctx.store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, "opted_out", False)
-        await self.ctx.store.audit(u.platform.value, u.workspace_id, u.user_id, "optin")
-        return CommandResult("Welcome back: your new messages count again.")
+        store = self.ctx.store
+        back: list[UserRef] = []
+        forgotten: list[UserRef] = []
+        for u in await self.member_everywhere(cmd.user):
+            p, ws, uid = u.platform.value, u.workspace_id, u.user_id
+            # Erasure is permanent (bot/privacy/forgotten.py): the bot keeps dropping a forgotten
+            # member's messages, so opting in there would promise what does not happen.
+            if await store.get_member_setting(p, ws, uid, "forgotten", False):
+                forgotten.append(u)
+                await store.audit(p, ws, uid, "optin", allowed=False, detail={"reason": "forgotten"})
+                continue
+            await store.set_member_setting(p, ws, uid, "opted_out", False)
+            await store.audit(p, ws, uid, "optin")
+            back.append(u)
+        text = f"Welcome back{await self._where(back)}: your new messages count again." if back else ""
+        if forgotten:
+            where = await self._where(forgotten) if back else ""
+            text += (
+                f"{' ' if text else ''}You asked Guildhall to forget you{where}, and that is permanent: it keeps "
+                "ignoring your messages and reactions there (nothing of them is stored, indexed or counted), "
+                "and `/optin` cannot undo it. `/ask` still answers you."
+            )
+        return CommandResult(text)
 
     @command("forget-me", description="Erase everything Guildhall stored about you", usage="[confirm]")
     async def forget_me(self, cmd: CommandInvoked) -> CommandResult:
@@ -201,12 +268,64 @@ class CoreBrain(Brain):
         erasure = await self.forget(event.user)
         await self.ctx.ephemeral(event.channel, event.user, erasure.message(), response_ref=event.response_ref)
 
+    async def member_everywhere(self, user: UserRef) -> list[UserRef]:
+        """``user`` as each workspace the member's privacy commands act in, ``user`` first.
+
+        A Discord user id is global: the same person in every guild and in DMs with the bot
+        (workspace ``@me``), so on Discord that is every workspace where the store holds something
+        of the id, the DMs always included. Slack ids are per team, and the console has one workspace.
+        """
+        if user.platform is not Platform.DISCORD:
+            return [user]
+        rows = await self.ctx.store.db.fetchall(
+            _MEMBER_WORKSPACES, (user.platform.value, user.user_id) * len(_MEMBER_TABLES)
+        )
+        others = sorted(({str(r[0]) for r in rows} | {DISCORD_DM_WORKSPACE}) - {user.workspace_id})
+        return [user, *(dataclasses.replace(user, workspace_id=ws) for ws in others)]
+
+    async def place_names(self, members: Sequence[UserRef]) -> list[str]:
+        """The communities of ``members``' workspaces, in words: a Discord server's name, "your direct
+        messages with Guildhall" for Discord DMs."""
+        if not members:
+            return []
+        platform = members[0].platform.value
+        ids = [m.workspace_id for m in members]
+        rows = await self.ctx.store.db.fetchall(
+            f"SELECT workspace_id, name FROM workspaces WHERE platform = ? AND workspace_id IN ({', '.join('?' * len(ids))})",
+            (platform, *ids),
+        )
+        names = {str(r[0]): str(r[1]) for r in rows if r[1]}
+        return [
+            "your direct messages with Guildhall" if ws == DISCORD_DM_WORKSPACE else names.get(ws, f"server {ws}")
+            for ws in ids
+        ]
+
+    async def _where(self, members: Sequence[UserRef]) -> str:
+        """`` in A, B and C`` when a command acted in several workspaces, else nothing."""
+        return f" in {and_list(await self.place_names(members))}" if len(members) > 1 else ""
+
     async def forget(self, user: UserRef, *, repeat: bool = False) -> Erasure:
         """Erase a member across the store and every brain; audited without content.
 
+        On Discord the member is erased in every workspace the store knows them in
+        (:meth:`member_everywhere`), DMs with the bot included.
+
         ``repeat``: another process erased the member and this one learned of it (``bot/app.py``):
         the erasure runs again for what this process holds, without a second audit entry or a
-        second scan of the shared event log."""
+        second scan of the shared event log. It covers ``user``'s workspace only, as the other
+        process marked each workspace it erased."""
+        members = [user] if repeat else await self.member_everywhere(user)
+        counts: Counter[str] = Counter()
+        unfinished: list[str] = []
+        for member in members:
+            part = await self._forget_in_workspace(member, repeat=repeat)
+            counts.update(part.counts)
+            unfinished += [name for name in part.unfinished if name not in unfinished]
+        places = tuple(await self.place_names(members)) if len(members) > 1 else ()
+        return Erasure(dict(counts), tuple(unfinished), places)
+
+    async def _forget_in_workspace(self, user: UserRef, *, repeat: bool) -> Erasure:
+        """:meth:`forget` in ``user``'s workspace."""
         store = self.ctx.store
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         counts: dict[str, int] = {}
@@ -368,39 +487,103 @@ class CoreBrain(Brain):
         return dict(counts) if purged else {}
 
     # -- admin commands ------------------------------------------------------------------------
-    @command("guildhall config", description="Show or change settings", admin=True, usage="[show | set KEY VALUE]")
+    @command(
+        "guildhall config",
+        description="Show or change settings",
+        admin=True,
+        usage="[show | set KEY VALUE | unset KEY]",
+    )
     async def config(self, cmd: CommandInvoked) -> CommandResult:
         ws = cmd.channel.workspace_id
         platform = cmd.platform.value
         words = cmd.text.split(maxsplit=2)
-        if not words or words[0] == "show":
-            lines = ["**Settings** (_default_: not set here; `/guildhall config set KEY VALUE` overrides)"]
-            defaults = config_defaults(self.ctx.settings)
+        action = words[0].lower() if words else "show"
+        if action == "show":
+            lines = [
+                "**Settings** (_default_: not set here; `/guildhall config set KEY VALUE` overrides, "
+                "`/guildhall config unset KEY` goes back to the default)"
+            ]
             for key in sorted(CONFIG_KEYS):
                 value = await self.ctx.store.get_workspace_setting(platform, ws, key)
-                if value is not None:
-                    lines.append(f"• `{key}` = {json.dumps(value)}")
-                    continue
-                default = defaults[key]
-                shown = json.dumps(default) if default not in (None, []) else UNSET_MEANS.get(key, "none")
-                lines.append(f"• `{key}` = {shown} _(default)_")
+                shown = self._shown_default(key) + " _(default)_" if value is None else _shown(key, value)
+                lines.append(f"• `{key}` = {shown}")
             return CommandResult("\n".join(lines))
-        if words[0] != "set" or len(words) < 3:
-            return CommandResult("Usage: `/guildhall config set KEY VALUE` or `/guildhall config show`.")
+        if action in ("unset", "reset") and len(words) == 2:
+            return await self._config_unset(platform, ws, words[1].lower())
+        if action != "set" or len(words) < 3:
+            return CommandResult(CONFIG_USAGE)
+        key, raw = words[1].lower(), words[2].strip()
+        if key in CONFIG_KEYS and raw.lower() in UNSET_WORDS:
+            return await self._config_unset(platform, ws, key)
+        if key in CONFIG_KEYS and CONFIG_KEYS[key] != "list" and raw.lower() in NONE_WORDS:
+            return await self._config_off(platform, ws, key)
         try:
-            value = parse_config_value(words[1], words[2])
+            value = parse_config_value(key, raw)
+            if CONFIG_KEYS[key] == "channel":
+                value = await self._known_channel(platform, ws, key, raw)
         except ValueError as exc:
             return CommandResult(f"Not changed: {exc}.")
-        await self.ctx.store.set_workspace_setting(platform, ws, words[1], value)
-        reply = f"`{words[1]}` is now {json.dumps(value)}."
-        if CONFIG_KEYS[words[1]] == "list":
-            typed = [a.id_or_name for a in channel_arguments(words[2]) if not a.picked]
+        await self.ctx.store.set_workspace_setting(platform, ws, key, value)
+        reply = f"`{key}` is now {_shown(key, value)}."
+        if CONFIG_KEYS[key] == "list":
+            typed = [a.id_or_name for a in channel_arguments(raw) if not a.picked] if value else []
             unknown = [name for name in typed if await self.ctx.store.find_channel_id(platform, ws, name) is None]
             if unknown:
                 # Kept: a list may name a channel before it exists (or before Guildhall has seen it).
                 names = ", ".join(f"#{name}" for name in unknown)
                 reply += f" Note: I don't know {names} here yet; a name applies once a channel by that name exists."
         return CommandResult(reply)
+
+    def _shown_default(self, key: str) -> str:
+        """What ``key`` is while unset here: the deployment's value, or what unset means."""
+        default = config_defaults(self.ctx.settings)[key]
+        return _shown(key, default) if default not in (None, []) else UNSET_MEANS.get(key, "none")
+
+    async def _config_unset(self, platform: str, workspace_id: str, key: str) -> CommandResult:
+        """``/guildhall config unset KEY``: back to the deployment's value (or what unset means)."""
+        if key not in CONFIG_KEYS:
+            return CommandResult(f"Not changed: unknown setting {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}.")
+        removed = await self._delete_setting(platform, workspace_id, key)
+        state = "is back to its default" if removed else "was not set here; it stays at its default"
+        return CommandResult(f"`{key}` {state}: {self._shown_default(key)}.")
+
+    async def _config_off(self, platform: str, workspace_id: str, key: str) -> CommandResult:
+        """``config set KEY none`` for a key that is not a list: off is its unset value, if anything."""
+        if key not in OFF_WHEN_UNSET:
+            return CommandResult(
+                f"Not changed: {key} can't be turned off; `/guildhall config unset {key}` makes it "
+                f"{self._shown_default(key)} (the default)."
+            )
+        default = config_defaults(self.ctx.settings)[key]
+        if default is not None:
+            # A workspace value of "off" would need every reader of the key to know it; the
+            # deployment's own value is what unset gives.
+            return CommandResult(
+                f"Not changed: this deployment sets {key} to {_shown(key, default)} (guildhall.toml or the "
+                f"environment), and a workspace can't turn it off; `/guildhall config unset {key}` goes back to it."
+            )
+        await self._delete_setting(platform, workspace_id, key)
+        return CommandResult(f"`{key}` is off now ({UNSET_MEANS[key]}).")
+
+    async def _delete_setting(self, platform: str, workspace_id: str, key: str) -> int:
+        """Remove a workspace setting; 1 when one was set. The store has no method for it (its
+        settings were only ever overwritten), so it is one plain DELETE (SQLite and PostgreSQL)."""
+        return await self.ctx.store.db.execute(
+            "DELETE FROM workspace_settings WHERE platform = ? AND workspace_id = ? AND key = ?",
+            (platform, workspace_id, key),
+        )
+
+    async def _known_channel(self, platform: str, workspace_id: str, key: str, raw: str) -> str:
+        """The id of the one channel ``raw`` names, as ``/guildhall alerts-channel`` takes it: a
+        platform mention as given, a typed name only when the store knows the channel (else alerts or
+        drafts would go to a channel that does not exist). Raises ValueError."""
+        argument = channel_word(raw)
+        if argument is None:
+            raise ValueError(f"{key} expects one channel (#name)")
+        resolved = await resolve_channel(self.ctx.store, platform, workspace_id, argument)
+        if resolved is None:
+            raise ValueError(f"I don't know a channel #{argument.id_or_name} here")
+        return resolved
 
     @command("guildhall status", description="What Guildhall knows and runs in this workspace", admin=True)
     async def status_command(self, cmd: CommandInvoked) -> CommandResult:
@@ -467,12 +650,26 @@ class CoreBrain(Brain):
         return CommandResult(f"Trend alerts will be posted in <#{target}>.")
 
 
+def _shown(key: str, value: Any) -> str:
+    """A setting's value as ``config`` shows it: a channel as the platform's mention."""
+    if CONFIG_KEYS.get(key) == "channel" and isinstance(value, str):
+        return f"<#{value}>"
+    return json.dumps(value)
+
+
+def and_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + (items[-1] if items else "")
+
+
 @dataclass(frozen=True)
 class Erasure:
-    """What ``/forget-me`` erased (counts by kind) and which parts could not finish now."""
+    """What ``/forget-me`` erased (counts by kind), which parts could not finish now, and in which
+    communities when it acted in several (a Discord member's servers and DMs)."""
 
     counts: dict[str, int]
     unfinished: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -482,7 +679,8 @@ class Erasure:
     def message(self) -> str:
         """The confirmation for the member: honest about a part that is not done yet."""
         total = self.total
-        text = f"Done: {total} stored {'item' if total == 1 else 'items'} about you {'was' if total == 1 else 'were'} erased."
+        text = f"Done: {total} stored {'item' if total == 1 else 'items'} about you {'was' if total == 1 else 'were'} erased"
+        text += f" (in {and_list(self.places)})." if self.places else "."
         if UNFINISHED_INDEX in self.unfinished:
             text += (
                 " Your messages are still in the search index, which is unreachable right now; they are"

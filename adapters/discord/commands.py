@@ -26,7 +26,7 @@ PUBLIC_COMMANDS = frozenset({"ask", "leaderboard", "trends"})
 Period = Literal["week", "month", "all"]
 OnOff = Literal["on", "off"]
 DigestSetting = Literal["default", "time", "size", "send-now"]
-ConfigAction = Literal["show", "set"]
+ConfigAction = Literal["show", "set", "unset"]
 
 
 def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.CommandTree[discord.Client]:
@@ -111,7 +111,9 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
         await run(interaction, "guildhall index", [("scope", scope or "")])
 
     @admin.command(name="config", description="Show or change settings")
-    @app_commands.describe(action="show, or set KEY VALUE", key="Setting name", value="New value")
+    @app_commands.describe(
+        action="show, set KEY VALUE, or unset KEY (back to the default)", key="Setting name", value="New value"
+    )
     async def config(
         interaction: discord.Interaction,
         action: ConfigAction = "show",

@@ -8,8 +8,18 @@ are never indexed, whatever their visibility. Channels are named by id or by nam
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from bot.channel_arg import channel_list
 from bot.config import Settings
 from bot.store import Store
+
+
+def _channels(entries: Iterable[object]) -> set[str]:
+    """The ids and names a channel list names. ``/guildhall config set`` stores them plain, but a
+    list written in ``guildhall.toml`` may say ``#secret`` or paste a mention (``<#C1|secret>``),
+    and a denied channel must not be indexed for want of a ``#``."""
+    return set(channel_list(" ".join(str(entry) for entry in entries)))
 
 
 async def may_index(
@@ -23,7 +33,7 @@ async def may_index(
 ) -> bool:
     """True when messages of this channel may enter the index, profiles and trend analysis."""
     names = {channel_id, channel_name.lstrip("#")} - {""}
-    deny = set(settings.privacy.deny_channels) | set(
+    deny = _channels(settings.privacy.deny_channels) | _channels(
         await store.get_workspace_setting(platform, workspace_id, "deny_channels", []) or []
     )
     if names & deny:
@@ -32,7 +42,7 @@ async def may_index(
         return True
     if visibility == "dm":
         return False
-    allow = set(settings.privacy.index_private_channels) | set(
+    allow = _channels(settings.privacy.index_private_channels) | _channels(
         await store.get_workspace_setting(platform, workspace_id, "index_private_channels", []) or []
     )
     return bool(names & allow)

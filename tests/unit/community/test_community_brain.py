@@ -365,8 +365,14 @@ async def test_similar_threads_on_a_new_thread_exclude_private_channels(make_app
 async def shadow_mode_in_help(app, adapter) -> None:
     """The seeded history, with #help in shadow mode and drafts going to #mods."""
     await seed_history(app, adapter)
+    await see_mods(app, adapter)
     await post(app, adapter, command("guildhall config", "set shadow_channels help", admin=True))
     await post(app, adapter, command("guildhall config", "set moderators_channel mods", admin=True))
+
+
+async def see_mods(app, adapter) -> None:
+    """The bot sees the private #mods channel (a moderators_channel must be a channel it knows)."""
+    await post(app, adapter, ChannelSeen(ChannelRef(Platform.CONSOLE, "local", "mods", "mods", Visibility.PRIVATE)))
 
 
 async def draft_after_the_wait(app, adapter, clock: FakeClock, text: str, author: str, message_id: str) -> SendMessage:
@@ -434,6 +440,7 @@ async def test_a_question_in_a_private_shadow_channel_is_not_drafted_into_anothe
     app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
     staff = channel("staff-help", visibility=Visibility.PRIVATE)
     await post(app, adapter, make_message("the deploy token lives in vault at ops/deploy", author="bob", chan=staff))
+    await see_mods(app, adapter)
     for setting in ("qa_help_channels staff-help", "shadow_channels staff-help", "moderators_channel mods"):
         await post(app, adapter, command("guildhall config", f"set {setting}", admin=True))
     await post(app, adapter, make_message("where does the deploy token live?", author="dan", chan=staff, minutes=5))

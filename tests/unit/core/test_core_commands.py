@@ -216,3 +216,56 @@ async def test_channel_lists_take_platform_mentions_and_note_unknown_names(make_
     # The denied channel, named by its mention, is really denied.
     assert not await may_index(app.store, app.settings, "console", "local", "CSECRET", "secret", "public")
     assert await may_index(app.store, app.settings, "console", "local", "python", "python", "public")
+
+
+def test_platform_command_names_are_the_slack_adapters_aliases_reversed() -> None:
+    from adapters.slack.normalize import COMMAND_ALIASES
+    from bot.commands import PLATFORM_COMMAND_NAMES
+    from bot.events import Platform
+
+    assert {v: k for k, v in PLATFORM_COMMAND_NAMES[Platform.SLACK].items()} == COMMAND_ALIASES
+
+
+async def test_help_names_the_help_command_as_each_platform_types_it(make_app) -> None:
+    from bot.events import Platform
+    from bot.testing import user
+
+    # Slack keeps /help for itself: ours is /guildhall-help there (the adapter maps it back).
+    app, adapter = await make_app()
+    slack = user("U1", platform=Platform.SLACK, workspace="T1")
+    await adapter.inject(command("help", author=slack))
+    await app.bus.drain()
+    lines = last_reply(adapter).text.splitlines()
+    assert "• `/guildhall-help` — What Guildhall can do and how to use it" in lines
+    assert not any("`/help`" in line for line in lines)
+    assert any(line.startswith("• `/optout`") for line in lines)  # the others keep their names
+    await adapter.inject(command("guildhall nosuch", author=slack))
+    await app.bus.drain()
+    assert last_reply(adapter).text == "Unknown command `/guildhall nosuch`. Try `/guildhall-help` for the list."
+    # Elsewhere it is /help.
+    await adapter.inject(command("nosuch"))
+    await adapter.inject(command("help"))
+    await app.bus.drain()
+    texts = [r.text for r in adapter.of_type(CommandReply)][-2:]
+    assert "Unknown command `/nosuch`. Try `/help` for the list." in texts
+    assert any("• `/help` — What Guildhall can do" in t for t in texts)
+
+
+async def test_optin_after_forget_me_says_the_erasure_stays(make_app) -> None:
+    # Erasure is permanent: the bot keeps dropping the member's messages, and says so.
+    app, adapter = await make_app()
+    await adapter.inject(make_message("before", author="bob", message_id="b1"))
+    await adapter.inject(command("forget-me", "confirm", author="bob"))
+    await app.bus.drain()
+    await adapter.inject(command("optin", author="bob"))
+    await app.bus.drain()
+    text = last_reply(adapter).text
+    assert "Welcome back" not in text
+    assert text.startswith("You asked Guildhall to forget you, and that is permanent")
+    assert await app.store.get_member_setting("console", "local", "bob", "forgotten") is True
+    assert await app.store.is_opted_out("console", "local", "bob")
+    await adapter.inject(make_message("after", author="bob", message_id="b2"))
+    await app.bus.drain()
+    assert await app.store.get_message("console", "local", "b2") is None
+    refused = [e for e in await app.store.audit_entries() if e["action"] == "optin"]
+    assert refused and refused[0]["allowed"] is False
