@@ -32,7 +32,9 @@ from bot.valid_text import clip
 from brain.qa import grounding
 from brain.qa.access import AccessScope
 from brain.qa.context import Source, fit_sources, sanitize_source, unquote, without_messages
+from brain.qa.mentions import strip_mentions
 from brain.qa.retriever import Retriever
+from brain.qa.tokenize import tokenize
 from brain.qa.units import embedding_text
 from prompts import load_prompt, render_prompt
 
@@ -221,8 +223,8 @@ class Answerer:
             bot.ml.LLMBusyError: the model's queue is full.
             TimeoutError: generation took too long.
         """
-        found = await self.retriever.search(question, scope, k=self.k + len(exclude_message_ids))
-        units = (await self._without_messages(found, exclude_message_ids))[: self.k]
+        found = await self.retriever.search(question, scope, k=self.k + len(exclude_message_ids) + _SPARE)
+        units = _beyond_the_question(question, await self._without_messages(found, exclude_message_ids))[: self.k]
         if not units:
             return Answer(question, render_prompt("qa_abstain", channel=self.fallback_channel), abstained=True)
         sources = self.select_sources(units, [await self.channel_name(u) for u in units])
@@ -367,3 +369,15 @@ def _link_title(item: ScoredUnit, channel: str, limit: int = 80) -> str:
 def _source_title(item: ScoredUnit, channel: str) -> str:
     when = datetime.fromtimestamp(item.unit.ts_start, UTC).strftime("%Y-%m-%d") if item.unit.ts_start else ""
     return f"{channel} {when}".strip()
+
+
+# Retrieved beyond ``k`` so that units dropped as repeats of the question leave ``k`` to show.
+_SPARE = 2
+
+
+def _beyond_the_question(question: str, found: Sequence[ScoredUnit]) -> list[ScoredUnit]:
+    """``found`` without the units that say nothing the question does not: an earlier, unanswered
+    asking of the same question ranks above the answer (it shares every word) yet can ground
+    nothing, and as source 1 it crowded the answer out."""
+    asked = set(tokenize(strip_mentions(question)))
+    return [s for s in found if not set(tokenize(strip_mentions(s.unit.text))) <= asked]

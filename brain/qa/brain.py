@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -50,6 +49,7 @@ from brain.qa.history import AnswerLog, AnswerRecord
 from brain.qa.indexer import Indexer, IndexStats
 from brain.qa.legacy_ids import legacy_unit_id
 from brain.qa.llm.errors import LLMUnavailableError
+from brain.qa.mentions import strip_mentions
 from brain.qa.retriever import CrossEncoderReranker, Retriever
 from brain.qa.services import LLMBackendMissingError, register_services
 from brain.qa.staleness import mark_stale
@@ -78,13 +78,6 @@ STATUS_DAYS = 7  # the window of the answer counts in /guildhall status
 HELP_CHANNEL_OWNER = "help_channel_answers"
 _UP = {"+1", "thumbsup", "thumbs_up", "👍"}
 _DOWN = {"-1", "thumbsdown", "thumbs_down", "👎"}
-# Slack <@U123>, Discord <@123> / <@!123>: the bot mention is not part of the question.
-_MENTION = re.compile(r"<@!?[A-Za-z0-9]+(?:\|[^>]*)?>")
-
-
-def strip_mentions(text: str) -> str:
-    """The question without user mentions and surrounding whitespace."""
-    return " ".join(_MENTION.sub(" ", text).split())
 
 
 class QABrain(Brain):

@@ -13,7 +13,9 @@ silence around it. Runs longer than :data:`RUN_LOOKAROUND_S` either side are reb
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -336,12 +338,14 @@ class Indexer:
             else:
                 runs.append([m])
         affected = [r for r in runs if any(r[0].ts - gap <= t <= r[-1].ts + gap for t in stamps)]
-        span_lo = min([lo] + [r[0].ts for r in affected])
-        span_hi = max([hi] + [r[-1].ts for r in affected])
+        # Replaced: the units within one gap of a touch (a deleted or opted-out message's unit) and
+        # those of the affected runs. Not everything between the earliest and latest touch: two
+        # touches hours apart would drop the untouched runs between them without rebuilding them.
+        spans = _merged([(t - gap, t + gap) for t in stamps] + [(r[0].ts, r[-1].ts) for r in affected])
         old = {
             uid
             for uid, (start, end) in self._window_units.get((p, ws, cid), {}).items()
-            if start <= span_hi and end >= span_lo
+            if _overlaps(spans, start, end)
         }
         units: list[Unit] = []
         if not allowed:
@@ -481,6 +485,23 @@ class _OptOutCache:
             if m.author_id not in self._sets[key]:
                 out.append(m)
         return out
+
+
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``spans`` as sorted, disjoint intervals (a flush may carry thousands of touches)."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _overlaps(spans: list[tuple[float, float]], start: float, end: float) -> bool:
+    """Whether ``[start, end]`` meets any of the sorted, disjoint ``spans``."""
+    i = bisect.bisect_right(spans, (end, math.inf))  # spans starting at or before ``end``
+    return i > 0 and spans[i - 1][1] >= start
 
 
 def _epoch(clock: Clock) -> float:

@@ -143,3 +143,15 @@ async def test_an_answer_spanning_lines_is_kept_using_the_stored_question(make_a
     assert reply.text == "Start the dev server to fix ERR_CONNECTION_REFUSED [1]:"
     shown = [text for _, _, text in SOURCE.findall(llm.prompts[0][-1].content)]
     assert shown[0] == code and not any("how do I fix" in text for text in shown)
+
+
+async def test_an_earlier_unanswered_asking_of_the_question_is_not_a_source() -> None:
+    """It shares every word of the question and so ranks first, yet grounds nothing."""
+    earlier = Unit("win:slack:T1:C1:m0#0", "slack", "T1", "C1", "<@UBOT> how do I fix ERR_CONNECTION_REFUSED??")
+    answer = window(ANSWER, ("m1",))
+    llm = ScriptedLLM(echo_first_source)
+    ranked = Ranked([ScoredUnit(earlier, 2.0), ScoredUnit(answer, 1.0)])
+    answerer = Answerer(ranked, llm, HashEmbedder(), channel_name=_channel)  # type: ignore[arg-type]
+    result = await answerer.answer("how do I fix ERR_CONNECTION_REFUSED?", AccessScope("slack", "T1"))
+    assert [shown for _, _, shown in SOURCE.findall(llm.prompts[0][-1].content)] == [ANSWER]
+    assert not result.abstained and result.text == f"{ANSWER} [1]"

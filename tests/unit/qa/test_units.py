@@ -179,3 +179,30 @@ async def test_only_changed_text_is_embedded_again(tmp_path: Path) -> None:
     await store.upsert_messages([msg("1", 1, f"answer one, edited {long}", thread="0", author="u2")])
     assert (await restarted.index_all()).texts_embedded >= 1
     await store.close()
+
+
+async def test_touches_hours_apart_keep_the_untouched_windows_between_them(tmp_path: Path) -> None:
+    """One flush carrying an edit at 09:00 and a new message at 11:00 rebuilds those two windows;
+    the 10:00 conversation between them stays indexed (it was dropped without a rebuild)."""
+    store = await open_store(f"sqlite:///{tmp_path}/store.db")
+    await store.upsert_channels([CH])
+    hour = 3600.0
+    first, middle = msg("a", 9 * hour, "the cache key is the commit sha"), msg("b", 10 * hour, "use ruff for lint")
+    await store.upsert_messages([first, middle])
+    embedder = HashEmbedder()
+    index = ChromaUnitIndex(open_chroma_client(VectorSettings(path=str(tmp_path / "chroma"))), "t", embedder.dim)
+    bm25 = BM25Index()
+    indexer = Indexer(store, embedder, index, bm25, clock=SystemClock())
+    await indexer.index_all()
+    edited = msg("a", 9 * hour, "the cache key is the lockfile hash", edited_ts=11 * hour)
+    late = msg("c", 11 * hour, "pin the python version too")
+    await store.upsert_messages([edited, late])
+    indexer.touch(edited)
+    indexer.touch(late)
+    try:
+        await indexer.flush()
+    finally:
+        await store.close()
+    texts = sorted(u.text for u in bm25.units())
+    assert texts == ["pin the python version too", "the cache key is the lockfile hash", "use ruff for lint"]
+    assert sorted(u.text for u in await index.all_units()) == texts
