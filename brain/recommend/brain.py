@@ -7,6 +7,7 @@ reads the store, keeps running interest profiles and feedback, and talks to memb
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import itertools
 import json
@@ -40,9 +41,20 @@ from bot.ml import Embedder, Vector
 from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
 from bot.store import OPTED_OUT_KEY, MessageRow
+from brain.qa.access import DISCORD_DM_WORKSPACE, discord_dm_guild
 from brain.recommend.candidates import THREAD, ThreadItem, popular_threads, select_candidates
 from brain.recommend.content import index_vectors
-from brain.recommend.digest import OPEN_ACTION, Recommendation, digest_due, render, shared_topic, title_of, why_line
+from brain.recommend.digest import (
+    DIGEST_TICK_MINUTES,
+    OPEN_ACTION,
+    Recommendation,
+    digest_due,
+    parse_open_value,
+    render,
+    shared_topic,
+    title_of,
+    why_line,
+)
 from brain.recommend.engine import Snapshot, build_snapshot, features
 from brain.recommend.explore import Scored, rerank
 from brain.recommend.profile import KIND_WEIGHTS, build_profile, cold_start_profile, decayed_update, normalised
@@ -82,8 +94,12 @@ class RecommendBrain(Brain):
     async def recommend_cmd(self, cmd: CommandInvoked) -> CommandResult:
         """``/recommend`` lists threads (ephemeral); ``/recommend daily on|off`` sets the digest;
         ``/recommend tz [Area/City|reset]`` shows or sets the time zone of the digest hour."""
-        store, u = self.ctx.store, cmd.user
+        store = self.ctx.store
         args = cmd.text.split()
+        home = await self._home(cmd.user, unique=bool(args))
+        if isinstance(home, CommandResult):
+            return home
+        u = home
         if args and args[0].lower() == "tz":
             return await self._tz_cmd(u, args[1:])
         if args and args[0].lower() == "daily":
@@ -103,8 +119,36 @@ class RecommendBrain(Brain):
             store, u.platform.value, u.workspace_id, "digest_size", self.ctx.settings.recommend.digest_size
         )
         recs = await self.recommend(u, k=int(size), role_ids=cmd.role_ids)
-        text, citations, buttons = render(recs)
+        text, citations, buttons = render(recs, workspace_id=u.workspace_id)
         return CommandResult(text, citations=citations, buttons=buttons, data={"items": [r.thread_id for r in recs]})
+
+    async def _home(self, u: UserRef, *, unique: bool) -> UserRef | CommandResult:
+        """``u`` in the community a command of theirs is about: a Discord DM belongs to no guild
+        (workspace ``@me``), so there it is the member's guild as the QA brain picks it
+        (:func:`discord_dm_guild`); with ``unique`` (a setting, stored per guild) only when they
+        are known in just one. Otherwise the reply that sends them to their server."""
+        if u.platform is not Platform.DISCORD or u.workspace_id != DISCORD_DM_WORKSPACE:
+            return u
+        guild = await discord_dm_guild(self.ctx.store, u.user_id)
+        if guild is None:
+            return CommandResult("I don't know your server yet: run `/recommend` in the server, or post there first.")
+        if unique and len(await self._discord_guilds(u.user_id)) > 1:
+            return CommandResult(
+                "You are in several servers and each keeps its own digest settings: "
+                "run this `/recommend` command in the server it is for."
+            )
+        return dataclasses.replace(u, workspace_id=guild)
+
+    async def _discord_guilds(self, user_id: str) -> set[str]:
+        """The guilds where the store knows the member (a users row) and has not seen them leave:
+        :func:`discord_dm_guild`'s candidates."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT workspace_id FROM users u WHERE platform = ? AND user_id = ? AND workspace_id <> ? "
+            "AND NOT EXISTS (SELECT 1 FROM member_settings s WHERE s.platform = u.platform "
+            "AND s.workspace_id = u.workspace_id AND s.user_id = u.user_id AND s.key = ? AND s.value = 'true')",
+            (Platform.DISCORD.value, user_id, DISCORD_DM_WORKSPACE, LEFT_KEY),
+        )
+        return {str(r[0]) for r in rows}
 
     async def _tz_cmd(self, u: UserRef, args: list[str]) -> CommandResult:
         """``/recommend tz``: show the zone; ``tz Area/City`` sets it; ``tz reset`` clears it."""
@@ -208,21 +252,30 @@ class RecommendBrain(Brain):
     async def on_click(self, event: ButtonClicked) -> None:
         """``recommend.open.N`` clicks are recorded and boost that channel later; where the button
         itself opens nothing, the click is answered with the thread's link."""
-        if not event.action_id.startswith(OPEN_ACTION) or "|" not in event.value:
+        parsed = parse_open_value(event.value)
+        if not event.action_id.startswith(OPEN_ACTION) or parsed is None:
             return
-        channel_id, _, thread_id = event.value.partition("|")
+        ws, channel_id, thread_id = parsed
         # A digest sent before Slack ids named their channel holds the bare thread ts.
         thread_id = qualified(event.platform.value, channel_id, thread_id)
         if not (channel_id and thread_id):
             return
-        if not await self._opted_out(event.user):
-            await self._record_feedback(event.user, thread_id, channel_id, "clicked", event.ts.timestamp())
+        member = event.user
+        if event.platform is Platform.DISCORD and member.workspace_id == DISCORD_DM_WORKSPACE:
+            # A click in the digest DM names no guild: the button does (a digest sent before
+            # buttons named it: the member's guild, as the QA brain picks it for a DM).
+            ws = ws or await discord_dm_guild(self.ctx.store, member.user_id) or ""
+            if not ws or ws == DISCORD_DM_WORKSPACE:
+                return
+            member = dataclasses.replace(member, workspace_id=ws)
+        if not await self._opted_out(member):
+            await self._record_feedback(member, thread_id, channel_id, "clicked", event.ts.timestamp())
         # Slack opens the button's url itself (and still reports the click). A Discord link button
         # would report nothing, so Discord keeps a plain button and the link comes back privately:
         # the click stays feedback and still opens the thread in one more tap.
         if event.platform is Platform.SLACK:
             return
-        url = await self._permalink(event.platform.value, event.user.workspace_id, thread_id)
+        url = await self._permalink(event.platform.value, member.workspace_id, thread_id)
         if url:
             await self.ctx.ephemeral(
                 event.channel,
@@ -265,7 +318,7 @@ class RecommendBrain(Brain):
         """At the community's digest time: members without a known time zone are due now."""
         await self.send_due_digests()
 
-    @every(minutes=15, one_worker=True)
+    @every(minutes=DIGEST_TICK_MINUTES, one_worker=True)
     async def digest_tick(self) -> None:
         """Members in other time zones get their digest when their local clock passes the time."""
         await self.send_due_digests()
@@ -284,17 +337,27 @@ class RecommendBrain(Brain):
     async def _send_due_digests(self, *, force: bool, only: tuple[str, str] | None, again: bool) -> int:
         store = self.ctx.store
         # Members who left the workspace get no digest (a DM to someone no longer there fails or,
-        # worse, reaches them); they are back on their next MemberJoined.
+        # worse, reaches them); they are back on their next MemberJoined. Members the store has no
+        # users row for (a Discord member who never posted: Discord lists no members) are there
+        # when they turned the digest on themselves.
         rows = await store.db.fetchall(
             "SELECT platform, workspace_id, user_id, name, tz FROM users u WHERE is_bot = 0 AND NOT EXISTS ("
             "SELECT 1 FROM member_settings s WHERE s.platform = u.platform AND s.workspace_id = u.workspace_id "
-            "AND s.user_id = u.user_id AND s.key = ? AND s.value = 'true') ORDER BY user_id",
-            (LEFT_KEY,),
+            "AND s.user_id = u.user_id AND s.key = ? AND s.value = 'true') "
+            "UNION ALL SELECT platform, workspace_id, user_id, '', NULL FROM member_settings d "
+            "WHERE d.key = ? AND d.value = 'true' AND NOT EXISTS (SELECT 1 FROM users u WHERE "
+            "u.platform = d.platform AND u.workspace_id = d.workspace_id AND u.user_id = d.user_id) "
+            "AND NOT EXISTS (SELECT 1 FROM member_settings s WHERE s.platform = d.platform "
+            "AND s.workspace_id = d.workspace_id AND s.user_id = d.user_id AND s.key = ? AND s.value = 'true') "
+            "ORDER BY user_id",
+            (LEFT_KEY, DIGEST_KEY, LEFT_KEY),
         )
         now = self.ctx.clock.now()
         sent = 0
         by_workspace: dict[tuple[str, str], list[tuple[str, str, str | None]]] = {}
         for platform, ws, user_id, name, tz_name in rows:
+            if platform == Platform.DISCORD.value and ws == DISCORD_DM_WORKSPACE:
+                continue  # DMs are no community (a setting stored there by an earlier version)
             if only is None or (platform, ws) == only:
                 by_workspace.setdefault((platform, ws), []).append((user_id, name, tz_name))
         for (platform, ws), members in by_workspace.items():
@@ -355,14 +418,29 @@ class RecommendBrain(Brain):
             await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
         elif not await self._claim_digest_day(platform, ws, user_id, day):
             return 0  # another worker took this member's digest for the day a moment ago
-        size = plan.size
+        try:
+            return await self._build_and_send_digest(plan, user_id, name, tz, now)
+        except BaseException:
+            # Nothing went out: give the day back, so the next tick tries again. Until then the
+            # claim keeps other workers off, and none can claim the day in between.
+            if last is None:
+                await store.delete_member_setting(platform, ws, user_id, LAST_DIGEST_KEY)
+            else:
+                await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, last)
+            raise
+
+    async def _build_and_send_digest(
+        self, plan: _DigestPlan, user_id: str, name: str, tz: tzinfo, now: datetime
+    ) -> int:
+        """Rank, render and DM one member's digest; 1 when a DM went out (0: nothing to recommend)."""
+        platform, ws = plan.platform, plan.workspace_id
         user = UserRef(Platform(platform), ws, user_id, name)
-        recs = await self.recommend(user, k=size)
+        recs = await self.recommend(user, k=plan.size)
         if not recs:
             return 0
         # Named, so a member of two communities can tell their two digests apart.
         community = await self._community_name(platform, ws)
-        text, citations, buttons = render(recs, header="recommend_digest_header", community=community)
+        text, citations, buttons = render(recs, header="recommend_digest_header", community=community, workspace_id=ws)
         if now.astimezone(tz).weekday() == CHANNEL_SUGGESTION_WEEKDAY:
             # Once a week the digest also suggests channels the member is not in yet.
             channels = await self.suggest_channels(user, k=CHANNEL_SUGGESTIONS, personal=True)
@@ -491,7 +569,9 @@ class RecommendBrain(Brain):
         ]
         # Their threads go too, replies and all: without its root a thread would come back titled
         # with its first reply, still their question (a forgotten member is opted out as well).
+        # So do threads whose root was deleted: what was asked there is gone.
         hidden = await self._threads_started_by(p, ws, opted_out, window)
+        hidden |= await self._deleted_roots(p, ws, window)
         history = [
             m
             for m in window
@@ -507,6 +587,21 @@ class RecommendBrain(Brain):
         if not fresh:
             self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out))
         return history, snapshot
+
+    async def _deleted_roots(self, p: str, ws: str, window: list[MessageRow]) -> set[str]:
+        """Ids of the threads in ``window`` whose root message is stored deleted (``iter_messages``
+        yields live messages only, so their replies alone would make up the thread)."""
+        ids = sorted({m.thread_id for m in window if m.thread_id})
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):  # within every engine's bound on query parameters
+            chunk = ids[i : i + 500]
+            rows = await self.ctx.store.db.fetchall(
+                "SELECT message_id FROM messages WHERE platform = ? AND workspace_id = ? AND deleted = 1 "
+                "AND message_id IN (" + ",".join("?" * len(chunk)) + ")",
+                (p, ws, *chunk),
+            )
+            out.update(str(r[0]) for r in rows)
+        return out
 
     async def _threads_started_by(self, p: str, ws: str, members: set[str], window: list[MessageRow]) -> set[str]:
         """Ids of the threads ``members`` started: roots they wrote in ``window`` and, for roots
@@ -549,6 +644,9 @@ class RecommendBrain(Brain):
             else None
         )
         running = await self._profile(user) if live else None
+        embedder: Embedder = await self.ctx.services.get("embedder")
+        if running is not None and running.shape != (embedder.dim,):
+            running = None  # kept from an earlier embedding model: the next live update starts it over
         if history is None or running is None or history.shape != running.shape:
             return history if history is not None else running
         return normalised((history + running).astype(np.float32))

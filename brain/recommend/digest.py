@@ -15,6 +15,10 @@ from bot.valid_text import clip
 from prompts import load_prompt, render_prompt
 
 OPEN_ACTION = "recommend.open"
+# The brain's ``digest_tick`` runs on the clock's quarter hours; a member's digest is due at the
+# last tick at or after the digest time that still falls on the same local day.
+DIGEST_TICK_MINUTES = 15
+_LAST_TICK = time(23, 60 - DIGEST_TICK_MINUTES)
 _MENTION = re.compile(r"<([@#!][^>]*)>")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+#.-]{3,}")
 # Words too common in chat to explain anything.
@@ -191,8 +195,32 @@ def why_line(*, channel: str, topic: str | None, social_author: str | None, expl
     return render_prompt("recommend_why_popular", channel=channel)
 
 
+def open_value(workspace_id: str, channel_id: str, thread_id: str) -> str:
+    """The value of an *Open* button: :func:`parse_open_value` reverses it.
+
+    The workspace travels with the click because a click in a Discord DM names no guild (its
+    workspace is ``@me``), so the click alone cannot say which community's thread it opens.
+    """
+    return f"{workspace_id}|{channel_id}|{thread_id}" if workspace_id else f"{channel_id}|{thread_id}"
+
+
+def parse_open_value(value: str) -> tuple[str, str, str] | None:
+    """``(workspace id, channel id, thread id)`` of an *Open* button's value, the workspace ``""``
+    in a value sent before buttons named it (``channel|thread``); None when it is neither."""
+    parts = value.split("|")
+    if len(parts) == 2:
+        return "", parts[0], parts[1]
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    return None
+
+
 def render(
-    recs: Sequence[Recommendation], *, header: str = "recommend_list_header", community: str = ""
+    recs: Sequence[Recommendation],
+    *,
+    header: str = "recommend_list_header",
+    community: str = "",
+    workspace_id: str = "",
 ) -> tuple[str, tuple[Citation, ...], tuple[Button, ...]]:
     """Text, citations (one per thread, the embed / block fields) and "open" buttons.
 
@@ -201,6 +229,7 @@ def render(
         header: Prompt name of the first line (``recommend_digest_header`` for the daily DM); it
             may use ``$count``, ``$picks`` ("1 pick", "3 picks") and ``$where`` (" in <community>").
         community: The workspace's name, for a header that names it.
+        workspace_id: The workspace of ``recs``, carried in the buttons' values (see :func:`open_value`).
     """
     if not recs:
         return load_prompt("recommend_empty"), (), ()
@@ -212,7 +241,12 @@ def render(
         citations.append(Citation(n, f"#{rec.channel_name}: {rec.title}", rec.url, note=rec.why, kind="link"))
         # Slack wants action ids unique within a block, so each button gets its own suffix.
         buttons.append(
-            Button(f"{OPEN_ACTION}.{n}", f"Open {n}", value=f"{rec.channel_id}|{rec.thread_id}", url=rec.url)
+            Button(
+                f"{OPEN_ACTION}.{n}",
+                f"Open {n}",
+                value=open_value(workspace_id, rec.channel_id, rec.thread_id),
+                url=rec.url,
+            )
         )
     picks = f"{len(recs)} pick{'' if len(recs) == 1 else 's'}"
     where = render_prompt("recommend_digest_where", community=community) if community else ""
@@ -226,9 +260,12 @@ def digest_due(now_utc: datetime, tz: tzinfo, at: time, last_sent_day: str | Non
 
     "Later", not only "the same": a member who moves west after today's digest is back in
     yesterday there, and must not get a second digest for it (ISO dates compare as strings).
+
+    A time after the day's last tick (23:46-23:59) counts from that tick: no tick would ever
+    find the local clock past it on the same day.
     """
     local = now_utc.astimezone(tz)
     day = local.date().isoformat()
-    if local.time() < at or (isinstance(last_sent_day, str) and day <= last_sent_day):
+    if local.time() < min(at, _LAST_TICK) or (isinstance(last_sent_day, str) and day <= last_sent_day):
         return None
     return day

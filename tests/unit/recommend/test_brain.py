@@ -23,6 +23,7 @@ from bot.events import (
 )
 from bot.testing.builders import BASE_TIME, channel, command, make_message, user
 from brain.recommend.brain import LAST_DIGEST_KEY, RecommendBrain
+from brain.recommend.digest import parse_open_value
 
 Factory = Callable[..., Awaitable[Any]]
 
@@ -69,7 +70,9 @@ async def test_recommend_lists_unjoined_threads_ephemerally(make_app: Factory) -
     await _community(app, adapter)
     reply = await _ask(app, adapter)
     assert reply.ephemeral
-    ids = [b.value.split("|")[1] for b in reply.buttons]
+    values = [parse_open_value(b.value) for b in reply.buttons]
+    assert all(v is not None and v[0] == "local" for v in values)  # the buttons name the workspace
+    ids = [v[2] for v in values if v is not None]
     assert ids and set(ids) <= {"t1", "t2", "t3"}
     # Each pick is listed once, as a link with its "why this" line, not repeated in the text.
     assert len(reply.citations) == len(ids) and all(c.kind == "link" for c in reply.citations)
