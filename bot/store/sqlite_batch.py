@@ -15,6 +15,14 @@ Two costs of the plain aiosqlite path showed up in bulk writes (imports, live bu
   ``VALUES (...), (...), ...`` statements: one bind pass and one GIL-free step per chunk. SQLite
   applies the rows of one statement in order, each ``ON CONFLICT`` clause seeing the rows before
   it, so the table ends up exactly as with ``executemany``.
+
+String parameters with a lone UTF-16 surrogate (``"C\\ud83d1"``, half an emoji in an id from a bad
+export) are bound with U+FFFD in its place (:func:`bot.valid_text.valid_text`), as the PostgreSQL
+executor does: ``sqlite3`` cannot encode them and raised ``UnicodeEncodeError``, which rolled back
+the whole batch of messages. Lookups get the same replacement, so a later edit or delete with the
+same id finds the row. The common case pays nothing: a statement is first bound as it is and
+cleaned only when that fails (binding happens before any step, so nothing was applied);
+``executemany``, which steps each row before binding the next, gets its rows cleaned beforehand.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
+
+from bot.valid_text import valid_text
 
 # The VALUES group may hold placeholders and plain literals (NULL, 0, ''), not nested parentheses.
 _INSERT_VALUES = re.compile(r"^(\s*INSERT\b.*?\bVALUES\s*)(\((?:[^()'?]|'[^']*'|\?)*\))(.*)$", re.S | re.I)
@@ -68,6 +78,32 @@ def _multi_row_sql(sql: str, plan: _InsertPlan, rows: int) -> str:
     return text
 
 
+def bindable(params: Sequence[Any]) -> Sequence[Any]:
+    """``params`` with lone surrogates in its strings replaced by U+FFFD (``params`` itself when
+    there is none: the check is ``str.isascii``, O(1) on CPython, for ASCII strings)."""
+    for value in params:
+        if value.__class__ is str and not value.isascii() and valid_text(value) is not value:
+            return [valid_text(v) if v.__class__ is str else v for v in params]
+    return params
+
+
+def _execute(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+    """``conn.execute(sql, params)``, bound again with :func:`bindable` parameters when a string
+    cannot be encoded."""
+    try:
+        return conn.execute(sql, params)
+    except UnicodeEncodeError:
+        cleaned = bindable(params)
+        if cleaned is params:
+            raise
+        return conn.execute(sql, cleaned)
+
+
+def _executemany(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    # Rows are cleaned first: a retry after a failure would apply the rows before it twice.
+    conn.executemany(sql, [bindable(r) for r in rows])
+
+
 def run_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """``conn.executemany(sql, rows)``, with plain inserts sent as multi-row statements.
 
@@ -76,7 +112,7 @@ def run_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) 
     """
     plan = insert_plan(sql) if len(rows) >= CHUNK_SIZES[-1] else None
     if plan is None or plan.width == 0 or any(len(r) != plan.width for r in rows):
-        conn.executemany(sql, rows)
+        _executemany(conn, sql, rows)
         return
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     start, total = 0, len(rows)
@@ -86,10 +122,10 @@ def run_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) 
         statement = ""
         while total - start >= size:
             statement = statement or _multi_row_sql(sql, plan, size)
-            conn.execute(statement, list(chain.from_iterable(rows[start : start + size])))
+            _execute(conn, statement, list(chain.from_iterable(rows[start : start + size])))
             start += size
     if start < total:
-        conn.executemany(sql, rows[start:])
+        _executemany(conn, sql, rows[start:])
 
 
 # One queued operation: (kind, sql, payload). Kinds: "many" (payload: rows), "exec" and "fetch"
@@ -107,7 +143,7 @@ def run_ops(conn: sqlite3.Connection, ops: Sequence[Op]) -> Any:
         elif kind == "plain":
             conn.execute(sql)
         else:
-            cursor = conn.execute(sql, payload)
+            cursor = _execute(conn, sql, payload)
             try:
                 result = [tuple(r) for r in cursor.fetchall()] if kind == "fetch" else int(cursor.rowcount)
             finally:
