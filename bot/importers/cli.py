@@ -72,7 +72,7 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
     settings = settings_or_exit(config)
     setup_logging("WARNING")
 
-    async def go() -> tuple[ImportSummary, dict[str, Any]]:
+    async def go() -> tuple[ImportSummary, dict[str, Any], str]:
         from bot.app import build_app
 
         app = await build_app(settings)
@@ -82,20 +82,46 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
         qa: Any = app.brain("qa") if index and any(b.name == "qa" for b in app.brains) else None
         if qa is not None:
             qa.expect_rebuild()  # imported edits reach the QA brain before the index is built below
+        stuck: int | None = None
         try:
             summary: ImportSummary = await do_import(app.bus)
-            await app.bus.drain()
-            extra["store"] = await app.store.counts()
-            if qa is not None:
-                stats = await (await qa.indexer()).index_all()  # expect_rebuild() was called above
-                extra["index"] = stats.as_dict()
+            try:
+                await app.bus.drain()
+            except TimeoutError:
+                # The Redis bus, with Redis unreachable (or its workers behind): nothing is lost,
+                # but the store is not up to date, so no counts and no index.
+                stuck = int(getattr(app.bus, "buffered", 0))
+            else:
+                extra["store"] = await app.store.counts()
+                if qa is not None:
+                    stats = await (await qa.indexer()).index_all()  # expect_rebuild() was called above
+                    extra["index"] = stats.as_dict()
         finally:
             await app.stop()
             restore_defaults()
-        return summary, extra
+        return summary, extra, "" if stuck is None else _undelivered(app.bus, stuck)
 
-    summary, extra = run(go)
-    data = {**summary.as_dict(), **extra}
+    summary, extra, error = run(go)
+    data = {**summary.as_dict(), **extra, **({"error": error} if error else {})}
     emit(data, as_json, lambda: summary.text() + (f"\nindex: {extra['index']}" if "index" in extra else ""))
-    if summary.errors:
+    if error:
+        typer.echo(f"error: {error}", err=True)
+    if summary.errors or error:
         raise typer.Exit(1)
+
+
+def _undelivered(bus: Any, buffered: int) -> str:
+    """One line on imported events the bus had not delivered when the import ended (``bus`` closed)."""
+    where = getattr(bus, "safe_url", "") or "the configured URL"
+    if not buffered:
+        return (
+            f"Redis at {where} took the imported events but its workers did not finish them in time; "
+            "they stay queued there and are processed by the next guildhall start"
+        )
+    spill = getattr(bus, "spill_path", None)
+    if spill is not None and not getattr(bus, "buffered", 0):  # close() spilled the buffer
+        return (
+            f"Redis at {where} is unreachable: {buffered} imported events were written to {spill} "
+            "and are sent on the next guildhall start that reaches Redis"
+        )
+    return f"Redis at {where} is unreachable: {buffered} imported events were not delivered (see the log above)"

@@ -23,7 +23,6 @@ Mapping choices:
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -45,6 +44,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
+from bot.importers.json_input import BadJSON, one_line, parse_json
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
 
@@ -106,10 +106,14 @@ def events_from_export(data: Any, name: str, summary: ImportSummary, *, private:
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("author"), dict):
             summary.warn(f"{name}[{index}]: skipped (message without id or author)")
             continue
+        if raw.get("type") is not None and not isinstance(raw.get("type"), str):
+            # Not a type this importer knows (chat, join or a system notice): skipped, never guessed as chat.
+            summary.warn(f"{name}[{index}]: skipped (type is not text)")
+            continue
         try:
             raw["_when"] = _parse_time(raw.get("timestamp"))
         except ValueError as exc:
-            summary.warn(f"{name}[{index}]: skipped ({exc})")
+            summary.warn(f"{name}[{index}]: skipped ({one_line(exc)})")
             continue
         valid.append(raw)
     valid.sort(key=lambda m: m["_when"])
@@ -130,62 +134,106 @@ def events_from_export(data: Any, name: str, summary: ImportSummary, *, private:
             summary.threads += 1
     roots_counted: set[str] = set()
     for raw in valid:
-        mtype = str(raw.get("type") or "Default")
-        author = _user(gid, raw["author"])
-        when: datetime = raw["_when"]
-        if mtype == "GuildMemberJoin":
-            events.append(MemberJoined(author, when, None))
+        try:
+            found = _message_events(raw, gid, cid, parent, is_thread, conversation, name, summary)
+        # A wrong-typed field the guards below do not foresee costs its message, not the file.
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
+            summary.warn(f"{name}: message {raw['id']} skipped ({one_line(exc)})")
             continue
-        if mtype not in CHAT_TYPES:
-            summary.skipped += 1
+        if found is None:
             continue
-        content = raw.get("content") or ""
-        if not isinstance(content, str):
-            summary.warn(f"{name}: message {raw['id']} skipped (content is not text)")
-            continue
-        attachments = [a.get("fileName") for a in raw.get("attachments") or () if isinstance(a, dict)]
-        if attachments:
-            content = (content + "\n" if content else "") + " ".join(f"[file: {a}]" for a in attachments if a)
-        ref = raw.get("reference") if isinstance(raw.get("reference"), dict) else None
-        reply_to = ref.get("messageId") if ref and isinstance(ref.get("messageId"), str) else None
-        thread_id = cid if is_thread else conversation.get(raw["id"])
-        if thread_id and not is_thread and thread_id == raw["id"] and thread_id not in roots_counted:
-            roots_counted.add(thread_id)
-            summary.threads += 1
-        events.append(
-            MessagePosted(
-                channel=parent,  # a thread's messages belong to its parent channel, under thread_id
-                author=author,
-                message_id=raw["id"],
-                text=content,
-                ts=when,
-                thread_id=thread_id,
-                reply_to=reply_to,
-                permalink=jump_url(gid, cid, raw["id"]),
-                subtype="" if mtype != "Reply" else "reply",
-                source=EventSource.IMPORT,
-            )
+        events.extend(found)
+        posted = found[0]
+        if isinstance(posted, MessagePosted):
+            summary.messages += 1
+            thread_id = posted.thread_id
+            if thread_id and not is_thread and thread_id == raw["id"] and thread_id not in roots_counted:
+                roots_counted.add(thread_id)
+                summary.threads += 1
+            summary.reactions += sum(isinstance(e, ReactionAdded) for e in found)
+    return events
+
+
+def _message_events(
+    raw: dict[str, Any],
+    gid: str,
+    cid: str,
+    parent: ChannelRef,
+    is_thread: bool,
+    conversation: dict[str, str],
+    name: str,
+    summary: ImportSummary,
+) -> list[Event] | None:
+    """One validated message's events (its post first), or None when it is not chat.
+
+    Nothing is counted here but skips: the caller counts what it keeps, so a message that raises
+    half-way leaves no trace in the summary. A wrong-typed optional part (attachments, reactions)
+    is left out with a warning and the message kept.
+    """
+    where = f"{name}: message {raw['id']}"
+    mtype = str(raw.get("type") or "Default")
+    author = _user(gid, raw["author"])
+    when: datetime = raw["_when"]
+    if mtype == "GuildMemberJoin":
+        return [MemberJoined(author, when, None)]
+    if mtype not in CHAT_TYPES:
+        summary.skipped += 1
+        return None
+    content = raw.get("content") or ""
+    if not isinstance(content, str):
+        summary.warn(f"{where} skipped (content is not text)")
+        return None
+    raw_attachments = raw.get("attachments") or []
+    if not isinstance(raw_attachments, list):
+        summary.note(f"{where}: attachments ignored (not a list)")
+        raw_attachments = []
+    attachments = [a.get("fileName") for a in raw_attachments if isinstance(a, dict)]
+    if attachments:
+        content = (content + "\n" if content else "") + " ".join(f"[file: {a}]" for a in attachments if a)
+    ref = raw.get("reference") if isinstance(raw.get("reference"), dict) else None
+    reply_to = ref.get("messageId") if ref and isinstance(ref.get("messageId"), str) else None
+    thread_id = cid if is_thread else conversation.get(raw["id"])
+    events: list[Event] = [
+        MessagePosted(
+            channel=parent,  # a thread's messages belong to its parent channel, under thread_id
+            author=author,
+            message_id=raw["id"],
+            text=content,
+            ts=when,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            permalink=jump_url(gid, cid, raw["id"]),
+            subtype="" if mtype != "Reply" else "reply",
+            source=EventSource.IMPORT,
         )
-        summary.messages += 1
-        edited = raw.get("timestampEdited")
-        if isinstance(edited, str):
-            try:
-                events.append(MessageEdited(parent, raw["id"], content, _parse_time(edited), author, thread_id))
-            except ValueError:
-                pass
-        for reaction in raw.get("reactions") or ():
-            if not isinstance(reaction, dict):
-                continue
-            emoji: dict[str, Any] = reaction["emoji"] if isinstance(reaction.get("emoji"), dict) else {}
-            emoji_name = str(emoji.get("name") or "")
-            for reactor in reaction.get("users") or ():
-                if isinstance(reactor, dict) and isinstance(reactor.get("id"), str) and emoji_name:
-                    events.append(
-                        ReactionAdded(
-                            parent, raw["id"], _user(gid, reactor), emoji_name, when, author.user_id, EventSource.IMPORT
-                        )
+    ]
+    edited = raw.get("timestampEdited")
+    if isinstance(edited, str):
+        try:
+            events.append(MessageEdited(parent, raw["id"], content, _parse_time(edited), author, thread_id))
+        except ValueError:
+            pass
+    reactions = raw.get("reactions") or []
+    if not isinstance(reactions, list):
+        summary.note(f"{where}: reactions ignored (not a list)")
+        reactions = []
+    for reaction in reactions:
+        if not isinstance(reaction, dict):
+            continue
+        emoji: dict[str, Any] = reaction["emoji"] if isinstance(reaction.get("emoji"), dict) else {}
+        emoji_name = str(emoji.get("name") or "")
+        users = reaction.get("users") or []
+        if not isinstance(users, list):
+            # A count (an int) says how many, not who: nothing to import (see the module docstring).
+            summary.note(f"{where}: reaction {emoji_name!r} ignored (users is not a list)")
+            continue
+        for reactor in users:
+            if isinstance(reactor, dict) and isinstance(reactor.get("id"), str) and emoji_name:
+                events.append(
+                    ReactionAdded(
+                        parent, raw["id"], _user(gid, reactor), emoji_name, when, author.user_id, EventSource.IMPORT
                     )
-                    summary.reactions += 1
+                )
     return events
 
 
@@ -210,10 +258,10 @@ async def import_discord_export(
     with Progress(len(files), "discord export", enabled=progress) as bar:
         for path in files:
             try:
-                data = json.loads(path.read_bytes())
+                data = parse_json(path.read_bytes())
                 events = events_from_export(data, path.name, summary, private=private)
-            except (OSError, json.JSONDecodeError, UnicodeDecodeError, DiscordExportError) as exc:
-                reason = str(exc) if isinstance(exc, DiscordExportError) else f"{path.name}: {exc}"
+            except (OSError, BadJSON, DiscordExportError) as exc:
+                reason = str(exc) if isinstance(exc, DiscordExportError) else f"{path.name}: {one_line(exc)}"
                 summary.errors.append(reason)
                 bar.advance(1)
                 continue

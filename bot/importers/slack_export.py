@@ -21,7 +21,6 @@ is reported (file name and reason) and skipped without leaving half of it in the
 from __future__ import annotations
 
 import asyncio
-import json
 import lzma
 import time
 import zipfile
@@ -46,6 +45,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
+from bot.importers.json_input import BadJSON, one_line, parse_json
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
 from bot.message_ids import slack_message_id, slack_message_id_or_none
@@ -106,7 +106,7 @@ class ExportSource:
             try:
                 self._zip = zipfile.ZipFile(path)
             except zipfile.BadZipFile as exc:
-                raise ExportReadError(f"{path}: not a zip file or folder ({exc})") from exc
+                raise ExportReadError(f"{path}: not a zip file or folder ({one_line(exc)})") from exc
             names = set(self._zip.namelist())
             if not any(marker in names for marker in _ROOT_MARKERS):
                 tops = sorted({n.split("/", 1)[0] for n in names if "/" in n})
@@ -157,7 +157,8 @@ class ExportSource:
             RuntimeError,
             NotImplementedError,
         ) as exc:
-            raise ExportReadError(f"{name}: unreadable ({exc})") from exc
+            # One readable line: a damaged member's error quotes its raw header, kilobytes of bytes.
+            raise ExportReadError(f"{name}: unreadable ({one_line(exc)})") from exc
 
     def exists(self, name: str) -> bool:
         """Whether the export holds ``name``."""
@@ -168,9 +169,9 @@ class ExportSource:
     def json(self, name: str) -> Any:
         """Parse one JSON file; raises :class:`ExportReadError` naming it."""
         try:
-            return json.loads(self.read(name))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ExportReadError(f"{name}: invalid JSON ({exc})") from exc
+            return parse_json(self.read(name))
+        except BadJSON as exc:
+            raise ExportReadError(f"{name}: {exc}") from exc
 
     def close(self) -> None:
         """Close the zip, if any."""
