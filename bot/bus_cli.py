@@ -2,43 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from bot.cli_support import emit, run, settings_or_exit
+
+if TYPE_CHECKING:
+    from bot.bus_redis import RedisStreamsBus
+
+T = TypeVar("T")
+# A stream entry id: milliseconds, optionally "-" and a sequence number (1700000000000-0).
+_ENTRY_ID = re.compile(r"\d+(-\d+)?")
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     """Add the dlq commands."""
     dlq = groups["dlq"]
 
-    def _bus(config: str | None):  # type: ignore[no-untyped-def]
-        settings = settings_or_exit(config)
-        if settings.bus.kind != "redis":
-            typer.echo("the dead-letter queue exists only with bus.kind = redis", err=True)
-            raise typer.Exit(2)
-        from bot.bus_redis import RedisStreamsBus
-
-        return RedisStreamsBus(settings.bus.redis_url, prefix=settings.bus.stream_prefix)
-
     @dlq.command("list")
     def dlq_list(
-        count: Annotated[int, typer.Option(help="How many entries")] = 100,
+        count: Annotated[int, typer.Option(min=1, help="How many entries")] = 100,
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Show dead-lettered events with their error."""
-        bus = _bus(config)
 
-        async def go() -> list[dict[str, str]]:
-            try:
-                rows: list[dict[str, str]] = await bus.dead_letters(count)
-                return rows
-            finally:
-                await bus.close()
+        async def go(bus: RedisStreamsBus) -> list[dict[str, str]]:
+            return await bus.dead_letters(count)
 
-        rows = run(go)
+        rows = _with_bus(config, go)
         emit(
             rows,
             as_json,
@@ -54,14 +49,51 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Re-publish dead-lettered events to their streams."""
-        bus = _bus(config)
+        if entry_id != "all" and not _ENTRY_ID.fullmatch(entry_id):
+            raise typer.BadParameter(
+                f"{entry_id!r} is not a dead-letter entry id (ids look like 1700000000000-0; "
+                "'guildhall dlq list' shows them), nor 'all'",
+                param_hint="ENTRY_ID",
+            )
 
-        async def go() -> list[str]:
-            try:
-                ids = [r["id"] for r in await bus.dead_letters(10_000)] if entry_id == "all" else [entry_id]
-                return [i for i in ids if await bus.replay_dead_letter(i)]
-            finally:
-                await bus.close()
+        async def go(bus: RedisStreamsBus) -> list[str]:
+            ids = [r["id"] for r in await bus.dead_letters(10_000)] if entry_id == "all" else [entry_id]
+            return [i for i in ids if await bus.replay_dead_letter(i)]
 
-        replayed = run(go)
+        replayed = _with_bus(config, go)
         emit({"replayed": replayed}, as_json, f"replayed {len(replayed)} event(s)")
+
+
+def _with_bus(config: str | None, work: Callable[[RedisStreamsBus], Awaitable[T]]) -> T:
+    """Run ``work`` on the configured Redis bus; a Redis that is unreachable, a bad URL or a refused
+    command is a one-line error (exit 1), not a traceback."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from bot.bus_redis import RedisStreamsBus
+
+    settings = settings_or_exit(config)
+    if settings.bus.kind != "redis":
+        typer.echo("the dead-letter queue exists only with bus.kind = redis", err=True)
+        raise typer.Exit(2)
+    try:
+        bus = RedisStreamsBus(settings.bus.redis_url, prefix=settings.bus.stream_prefix)
+    except ValueError as exc:  # redis-py's message names the accepted schemes, never the URL (it may hold a password)
+        typer.echo(f"error: bus.redis_url is not a Redis URL: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+    async def go() -> T:
+        try:
+            return await work(bus)
+        finally:
+            await bus.close()
+
+    try:
+        return run(go)
+    except (RedisError, OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        unreachable = isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError))
+        what = "cannot reach Redis at" if unreachable else "Redis refused the command at"
+        typer.echo(f"error: {what} {bus.safe_url} ({reason})", err=True)
+        raise typer.Exit(1) from exc

@@ -90,6 +90,10 @@ FAMILIES: dict[type[Event], str] = {
     ButtonClicked: "commands",
 }
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# Defaults of drain()'s deadline and close()'s wait for the buffer, module-level so that a test of a
+# command (which builds its bus from settings) can shorten them.
+DRAIN_TIMEOUT_S = 30.0
+CLOSE_FLUSH_S = 5.0
 _FORGET_PAGE = 1000
 
 
@@ -145,7 +149,8 @@ class RedisStreamsBus:
         buffer_size: events kept locally while Redis is unreachable; ``publish`` waits when full.
         spill_path: where events still buffered at :meth:`close` are written, to be sent by the
             next :meth:`start` (``None``: they are logged as lost).
-        close_flush_s: how long :meth:`close` waits for Redis to take the buffer before spilling it.
+        close_flush_s: how long :meth:`close` waits for Redis to take the buffer before spilling it
+            (default :data:`CLOSE_FLUSH_S`).
     """
 
     def __init__(
@@ -161,7 +166,7 @@ class RedisStreamsBus:
         buffer_size: int = 100_000,
         dedupe_ttl_s: int = 7 * 24 * 3600,
         spill_path: Path | None = None,
-        close_flush_s: float = 5.0,
+        close_flush_s: float | None = None,
     ) -> None:
         self._url = url
         self.prefix = prefix
@@ -182,7 +187,7 @@ class RedisStreamsBus:
         self._buffer_size = buffer_size
         self._spill_path = spill_path
         self._journal = BufferJournal(spill_path, self.consumer) if spill_path is not None else None
-        self._close_flush_s = close_flush_s
+        self._close_flush_s = CLOSE_FLUSH_S if close_flush_s is None else close_flush_s
         self._buffer_has_room = asyncio.Event()
         self._buffer_has_room.set()
         self._flusher: asyncio.Task[None] | None = None
@@ -402,14 +407,25 @@ class RedisStreamsBus:
         """Events waiting locally for Redis."""
         return len(self._buffer)
 
-    async def drain(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a test-facing deadline
-        """Wait until the local buffer is flushed and every group has read and acked everything."""
+    @property
+    def spill_path(self) -> Path | None:
+        """Where :meth:`close` writes the events Redis has not taken (``None``: nowhere)."""
+        return self._spill_path
+
+    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a test-facing deadline
+        """Wait until the local buffer is flushed and every group has read and acked everything.
+
+        Raises:
+            TimeoutError: not done within ``timeout`` seconds (default :data:`DRAIN_TIMEOUT_S`), e.g.
+                because Redis is unreachable; the events are not lost (see :attr:`buffered`).
+        """
+        timeout = DRAIN_TIMEOUT_S if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self._buffer and self._inflight == 0 and await self._groups_idle():
                 return
             await asyncio.sleep(0.01)
-        raise TimeoutError("redis bus did not drain in time")
+        raise TimeoutError(f"redis bus did not drain in time ({timeout:g} s; {len(self._buffer)} events buffered)")
 
     async def _groups_idle(self) -> bool:
         for sub in self._subs:
@@ -418,6 +434,8 @@ class RedisStreamsBus:
                     groups = await self._redis.xinfo_groups(stream)
                 except ResponseError:
                     continue
+                except _TRANSIENT:
+                    return False  # Redis went away: not idle; drain() waits for it until its deadline
                 for g in groups:
                     if _s(g.get("name")) != sub.name:
                         continue

@@ -122,6 +122,14 @@ class BusSettings(_Section):
     claim_idle_ms: int = Field(default=30_000, ge=100)
     max_deliveries: int = Field(default=5, ge=1)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str) -> str:
+        # Checked here so every command says so in one line (redis-py raises deep in the bus).
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("bus.redis_url must start with redis://, rediss:// or unix://")
+        return v
+
 
 class VectorSettings(_Section):
     """Vector index: embedded Chroma by default, a Chroma server at scale."""
