@@ -34,9 +34,11 @@ from adapters.console.normalize import (
     ConsoleInputError,
     Control,
     all_channels,
+    clean_line,
     clean_text,
     command_from_line,
     console_channel,
+    cut_notice,
     dm_channel,
     is_command_line,
     member,
@@ -305,7 +307,9 @@ class ConsoleAdapter:
         Raises:
             ConsoleInputError: for a console control the console cannot act on.
         """
-        line = clean_text(raw)
+        line, cut = clean_line(raw)
+        if cut:
+            self._write(cut_notice())
         if not line.strip():
             return True
         control = parse_control(line)

@@ -163,7 +163,23 @@ def clean_text(raw: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     Strips the line ending, replaces lone surrogates (undecodable bytes) with U+FFFD, drops control
     characters and cuts the text to ``limit`` characters.
     """
-    return _CONTROL_CHARS.sub("", _SURROGATES.sub("\ufffd", raw.rstrip("\r\n")))[:limit]
+    return _clean(raw)[:limit]
+
+
+def clean_line(raw: str, *, limit: int = MAX_MESSAGE_CHARS) -> tuple[str, bool]:
+    """:func:`clean_text` of a typed line, and whether it was cut (the console says so: a pasted
+    100,000-character message was stored as its first 40,000 without a word)."""
+    text = _clean(raw)
+    return text[:limit], len(text) > limit
+
+
+def cut_notice(limit: int = MAX_MESSAGE_CHARS) -> str:
+    """The line the console prints when :func:`clean_line` cut what was typed."""
+    return f"! message cut to {limit:,} characters (the rest was dropped)"
+
+
+def _clean(raw: str) -> str:
+    return _CONTROL_CHARS.sub("", _SURROGATES.sub("\ufffd", raw.rstrip("\r\n")))
 
 
 def printable(text: str) -> str:

@@ -58,6 +58,12 @@ def read_questions(path: Path) -> list[GoldQuestion]:
             continue
         try:
             row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: not a gold question ({exc})") from exc
+        if not isinstance(row, dict):
+            # Valid JSON but a list, a string or a number: no fields to read.
+            raise ValueError(f"{path}:{n}: not a gold question (a JSON object is expected, not {type(row).__name__})")
+        try:
             channel = str(row.get("channel", ""))
             answers = [str(a) for a in row["answer_ids"]]
             if "question_ts" in row and channel:
@@ -71,7 +77,7 @@ def read_questions(path: Path) -> list[GoldQuestion]:
                     answer_ids=frozenset(answers),
                 )
             )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: not a gold question ({exc})") from exc
     return out
 
