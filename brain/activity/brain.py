@@ -117,10 +117,16 @@ class ActivityBrain(Brain):
         window = window_for(period, self.ctx.clock.now(), self.ctx.settings.tz)
         return await leaderboard(self.ctx.store, platform, workspace_id, window, channel_id=channel_id)
 
-    async def _render(self, platform: str, workspace_id: str, board: Leaderboard) -> tuple[str, Attachment]:
+    async def _render(self, platform: str, workspace_id: str, board: Leaderboard) -> tuple[str, tuple[Attachment, ...]]:
+        """The board as text, with its PNG card when that renders (the text alone when it fails)."""
         names = await member_names(self.ctx.store, platform, workspace_id, board)
-        png = charts.leaderboard_png(board, names)
-        return leaderboard_text(board, names), Attachment("leaderboard.png", "image/png", png)
+        text = leaderboard_text(board, names)
+        try:
+            png = charts.leaderboard_png(board, names)
+        except Exception:
+            self.ctx.log.exception("leaderboard card failed to render; sending the text table alone")
+            return text, ()
+        return text, (Attachment("leaderboard.png", "image/png", png),)
 
     @command("leaderboard", description="Most helpful members", usage="[week|month|all] [#channel]")
     async def leaderboard_cmd(self, cmd: CommandInvoked) -> CommandResult:
@@ -151,12 +157,14 @@ class ActivityBrain(Brain):
         if channel_id is not None:
             row = await self.ctx.store.get_channel(cmd.platform.value, cmd.channel.workspace_id, channel_id)
             private = row is None or row.visibility != "public"
-            if row is not None and private and not await self._may_read(cmd, channel_id):
+            # A picked id the store has no record of (a DM, a channel not recorded yet) may be
+            # anyone's: only whoever asks in it sees its board.
+            if private and not await self._may_read(cmd, channel_id):
                 return CommandResult("You can only see the leaderboard of a channel you can read.")
         board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel_id)
-        text, png = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
+        text, cards = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
         # A private channel's board is for the asker only, wherever they ask.
-        return CommandResult(text, ephemeral=private, attachments=(png,))
+        return CommandResult(text, ephemeral=private, attachments=cards)
 
     async def _may_read(self, cmd: CommandInvoked, channel_id: str) -> bool:
         """Whether the invoker may read ``channel_id`` (a private channel's access list, or a DM)."""
@@ -175,8 +183,21 @@ class ActivityBrain(Brain):
 
     async def _alerts_channel(self, platform: str, workspace_id: str) -> ChannelRef | None:
         channel_id = await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")
-        channel_id = channel_id or self.ctx.settings.activity.alerts_channel_id
+        if not channel_id:
+            channel_id = self.ctx.settings.activity.alerts_channel_id
+            # One configured id serves every workspace, but it names one workspace's channel (Discord
+            # ids are global): another workspace's alerts and board must not be posted there.
+            if channel_id and await self._channel_of_another_workspace(platform, workspace_id, str(channel_id)):
+                return None
         return ChannelRef(Platform(platform), workspace_id, str(channel_id)) if channel_id else None
+
+    async def _channel_of_another_workspace(self, platform: str, workspace_id: str, channel_id: str) -> bool:
+        """Whether the store records ``channel_id`` in another workspace of ``platform`` and not in this one."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT DISTINCT workspace_id FROM channels WHERE platform = ? AND channel_id = ?", (platform, channel_id)
+        )
+        owners = {str(r[0]) for r in rows}
+        return bool(owners) and workspace_id not in owners
 
     async def _workspaces(self) -> list[tuple[str, str]]:
         """Workspaces with counters and at least one public channel: leaderboards and findings are
@@ -209,8 +230,8 @@ class ActivityBrain(Brain):
             board = await leaderboard(self.ctx.store, platform, ws, window)
             if not board.entries:
                 continue
-            text, png = await self._render(platform, ws, board)
-            await self.ctx.say(target, text, attachments=(png,))
+            text, cards = await self._render(platform, ws, board)
+            await self.ctx.say(target, text, attachments=cards)
 
     # -- trends ---------------------------------------------------------------------------------
     async def findings(self, platform: str, workspace_id: str) -> list[Finding]:

@@ -26,6 +26,7 @@ from matplotlib.ft2font import FT2Font
 
 from bot.valid_text import clip
 from brain.activity.leaderboard import Leaderboard
+from brain.activity.scoring import score_text
 
 _ACCENT = "#4f6bed"
 _MUTED = "#9aa3b5"
@@ -166,7 +167,7 @@ def leaderboard_png(board: Leaderboard, names: dict[str, str] | None = None) -> 
     ax.set_yticks(range(len(entries)), labels)
     ax.invert_yaxis()
     for i, s in enumerate(scores):
-        ax.text(s, i, f" {s:g}", va="center", fontsize=9)
+        ax.text(s, i, f" {score_text(s)}", va="center", fontsize=9)
     where = f" · #{clean_label(board.channel_name or board.channel_id)}" if board.channel_id else ""
     ax.set_title(f"Most helpful{where}\n{board.window.label}", fontsize=11, loc="left")
     ax.set_xlabel("helpfulness score")

@@ -6,6 +6,7 @@ import unicodedata
 
 from bot.valid_text import clip
 from brain.activity.leaderboard import Leaderboard
+from brain.activity.scoring import score_text
 
 
 def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) -> str:
@@ -20,7 +21,7 @@ def leaderboard_text(board: Leaderboard, names: dict[str, str] | None = None) ->
         (
             str(e.rank),
             _clip(names.get(e.user_id, e.user_id), 20) or _clip(e.user_id, 20),
-            f"{e.score:g}",
+            score_text(e.score),
             str(e.counts["helpful"]),
             str(e.counts["answered"]),
             str(e.counts["replies"]),

@@ -12,6 +12,7 @@ from bot.store import Store
 from brain.activity import charts
 from brain.activity.leaderboard import leaderboard, member_names, window_for
 from brain.activity.scan import NEXT_STEP, Finding, activity_chart, chart_png, counted_per_day, trend_sources
+from brain.activity.scoring import score_text
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#1d2333}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ee;text-align:right}
@@ -49,7 +50,7 @@ async def build_report(
     per_day = await counted_per_day(store, platform, workspace_id, start, window.end, channels)
     series = activity_chart(per_day, start, window.end, window.start)
     rows = "".join(
-        f"<tr><td>{e.rank}</td><td>{html.escape(names.get(e.user_id, e.user_id))}</td><td>{e.score:g}</td><td>{e.counts['helpful']}</td>"
+        f"<tr><td>{e.rank}</td><td>{html.escape(names.get(e.user_id, e.user_id))}</td><td>{score_text(e.score)}</td><td>{e.counts['helpful']}</td>"
         f"<td>{e.counts['answered']}</td><td>{e.counts['replies']}</td><td>{e.counts['reactions']}</td></tr>"
         for e in board.entries
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,8 @@ from brain.activity.scoring import is_helpful_emoji, is_thanks
 from brain.activity.trends import Burst, BurstParams, Post, detect_bursts, tokenize
 
 HISTORY_DAYS = 14
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +46,17 @@ class Finding:
 
 
 async def chart_png(finding: Finding) -> bytes | None:
-    """The finding's chart; matplotlib takes ~0.2 s per chart, so it renders off the event loop."""
-    return await asyncio.to_thread(finding.draw) if finding.draw is not None else None
+    """The finding's chart; matplotlib takes ~0.2 s per chart, so it renders off the event loop.
+
+    ``None`` when it fails to render: the alert is posted without it. (The ledger has already
+    recorded the alert as posted, so an exception here would lose it for a day.)"""
+    if finding.draw is None:
+        return None
+    try:
+        return await asyncio.to_thread(finding.draw)
+    except Exception:
+        log.exception("chart of finding %s failed to render; posting it without the chart", finding.key)
+        return None
 
 
 async def trend_sources(

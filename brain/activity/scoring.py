@@ -82,6 +82,12 @@ def score(counts: dict[str, int]) -> float:
     return sum(w * counts.get(name, 0) for name, w in WEIGHTS.items())
 
 
+def score_text(value: float) -> str:
+    """A score as shown on boards: exact (scores are multiples of 0.5), never in exponent form
+    (``:g`` keeps six digits: ``1234567.5`` would show as ``1.23457e+06``)."""
+    return str(int(value)) if value == int(value) else f"{value:.1f}"
+
+
 def is_rejection(text: str) -> bool:
     """True when the asker says a reply did not help: "no, that did not help", "still doesn't
     work", "same error", "nope". Such a message takes no reply up (no "answered" credit).

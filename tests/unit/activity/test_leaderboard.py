@@ -250,3 +250,41 @@ async def test_reaction_points_are_capped_per_member_and_day(backend: str) -> No
         poster = next(e for e in board.entries if e.user_id == "poster")
         assert (poster.score, poster.counts["reactions"]) == (13.0, 13)  # 10 on day one, 3 on day two
         assert board.totals["reactions"] == 28  # every reaction is still counted
+
+
+async def test_the_board_of_a_channel_the_store_does_not_know_is_only_for_whoever_asks_in_it(
+    make_app: AppFactory,
+) -> None:
+    """A picked id (``<#D42>``) the store has no record of (a DM, or a private channel the recorder
+    has not stored yet) may be anyone's: its board is not shown to a member asking elsewhere."""
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    hidden = ChannelRef(Platform.CONSOLE, "local", "D42", "", Visibility.DM)
+    events: list[Event] = [
+        make_message("how do we handle the spam wave?", author="asker", chan=hidden, message_id="m1"),
+        make_message(LONG, author="maya", chan=hidden, message_id="m2", thread_id="m1", minutes=1),
+        ReactionAdded(channel=hidden, message_id="m2", user=user("asker"), emoji="✅", ts=BASE_TIME),
+    ]
+    brain = next(b for b in app.brains if b.name == "activity")
+    await brain.counters.apply(events)  # type: ignore[attr-defined]
+    assert await app.store.get_channel("console", "local", "D42") is None
+    await adapter.inject(command("leaderboard", "week <#D42>", author="outsider"))
+    await app.bus.drain()
+    reply = adapter.of_type(CommandReply)[-1]
+    assert isinstance(reply, CommandReply)
+    assert "maya" not in reply.text
+    assert reply.text == "You can only see the leaderboard of a channel you can read."
+
+
+def test_huge_scores_are_shown_exactly_not_rounded_or_in_exponent_form() -> None:
+    """``:g`` keeps six digits: 1,234,567.5 points showed as ``1.23457e+06`` and 123,456.5 as ``123456``."""
+    window = window_for("all", BASE_TIME, ZoneInfo("UTC"))
+    counts = {c: 0 for c in ("messages", "replies", "threads", "reactions", "helpful", "answered")}
+    board = Leaderboard(
+        window,
+        None,
+        [Entry(1, "big", 1_234_567.5, counts), Entry(2, "mid", 123_456.5, counts), Entry(3, "small", 7.0, counts)],
+    )
+    text = leaderboard_text(board)
+    assert "1234567.5" in text and "123456.5" in text and "e+" not in text
+    assert re.search(r"\bsmall\s+7\s", text)
+    assert leaderboard_png(board).startswith(b"\x89PNG")

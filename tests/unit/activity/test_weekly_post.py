@@ -111,3 +111,35 @@ async def test_no_alerts_channel_or_empty_week_posts_nothing(make_app: AppFactor
     await brain_of(app2).weekly_post()
     await app2.bus.drain()
     assert posts(adapter2) == []
+
+
+async def test_the_configured_alerts_channel_of_one_workspace_gets_no_other_workspaces_posts(
+    make_app: AppFactory, settings: Settings
+) -> None:
+    """``activity.alerts_channel_id`` is one id for every workspace: in another workspace it names a
+    channel of the first (Discord ids are global), so that workspace's board must not be sent there."""
+    clock = FakeClock(datetime(2026, 1, 11, 23, 30, tzinfo=UTC))
+    app, adapter = await make_app(
+        brains=["activity"], clock=clock, settings_override=tuned(settings, alerts_channel_id="staff")
+    )
+    await seed(app, adapter)  # workspace "local", where the configured channel lives
+    await adapter.inject(make_message("staff notes for this week here", author="mod", chan="staff"))
+    other = user("ana", workspace="other")
+    help_other = channel("help", workspace="other")
+    await adapter.inject(
+        make_message(
+            "how can I configure logging here?",
+            author=user("bob", workspace="other"),
+            chan=help_other,
+            message_id="q-other",
+        )
+    )
+    await adapter.inject(
+        make_message(LONG, author=other, chan=help_other, message_id="b1", thread_id="q-other", minutes=5)
+    )
+    await app.bus.drain()
+    assert await app.store.get_channel("console", "local", "staff") is not None
+    await brain_of(app).weekly_post()
+    await app.bus.drain()
+    sent = posts(adapter)
+    assert [p.channel.workspace_id for p in sent] == ["local"]
