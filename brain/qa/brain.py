@@ -99,6 +99,8 @@ class QABrain(Brain):
         # Per workspace, the opted-out members and channel policy this process's index reflects.
         self._policy_seen: dict[tuple[str, str], tuple[frozenset[str], tuple[Any, Any]]] = {}
         self._log_purge_due = False
+        # Questions a mention or DM is answering now (platform, workspace, message id).
+        self._answering: set[tuple[str, str, str]] = set()
         privacy = self.ctx.settings.privacy
         self._limiter = AskLimiter.from_limits(privacy.ask_per_member_per_minute, privacy.ask_per_channel_per_minute)
 
@@ -289,7 +291,7 @@ class QABrain(Brain):
             for row in await store.messages_by_author(platform, workspace_id, user_id):
                 indexer.touch(row)
         if seen is None or seen[1] != policy:
-            newly_allowed = []
+            rebuild = []
             indexed_channels = {u.channel_id for u in indexer.bm25.units() if (u.platform, u.workspace_id) == key}
             for channel in await store.list_channels(platform, workspace_id):
                 indexed = channel.channel_id in indexed_channels
@@ -297,10 +299,14 @@ class QABrain(Brain):
                 if indexed and not allowed:
                     for unit in indexer.units_in_channel(platform, workspace_id, channel.channel_id):
                         indexer.touch_unit(unit)  # rebuilt under the policy: to nothing
+                elif indexed and indexer.channel_visibility(*key, channel.channel_id) != channel.visibility:
+                    # Turned private (or public) while this process's index was not loaded yet
+                    # (channel_seen had nothing to update): its units must carry the new visibility.
+                    rebuild.append(channel)
                 elif allowed and not indexed and seen is not None:
-                    newly_allowed.append(channel)
-            if newly_allowed:
-                await indexer.index_all(channels=newly_allowed)
+                    rebuild.append(channel)
+            if rebuild:
+                await indexer.index_all(channels=rebuild)
         await self._flush_quietly()
 
     async def may_index_channel(self, channel: ChannelRow) -> bool:
@@ -419,19 +425,28 @@ class QABrain(Brain):
             return
         thread_id = event.thread_id or event.message_id
         answer_id = uuid.uuid4().hex
-        result = await self._answer(
-            question,
-            channel=event.channel,
-            user=event.author,
-            exclude={event.message_id},
-            thread_id=event.thread_id,
-            current_message_id=event.message_id,
-        )
-        if isinstance(result, str):
-            await self.ctx.reply(event, result)
-            return
-        await self.ctx.reply(event, result.text, citations=result.citations, buttons=_feedback_buttons(answer_id))
-        await self._log(answer_id, event.channel, thread_id, event.author, result)
+        # A top-level question may sit in a help channel: until this answer is logged (seconds, or
+        # minutes on a slow model) answer_unanswered must not take it too, here or in another worker.
+        key = (event.platform.value, event.channel.workspace_id, event.message_id)
+        if thread_id == event.message_id and not await self._claim_question(*key):
+            return  # another worker's help-channel run is answering it in this thread
+        self._answering.add(key)
+        try:
+            result = await self._answer(
+                question,
+                channel=event.channel,
+                user=event.author,
+                exclude={event.message_id},
+                thread_id=event.thread_id,
+                current_message_id=event.message_id,
+            )
+            if isinstance(result, str):
+                await self.ctx.reply(event, result)
+                return
+            await self.ctx.reply(event, result.text, citations=result.citations, buttons=_feedback_buttons(answer_id))
+            await self._log(answer_id, event.channel, thread_id, event.author, result)
+        finally:
+            self._answering.discard(key)  # logged by now: the qa_answers row keeps the timer off it
 
     @command("ask", description="Ask a question; the answer cites our history", usage="<question>")
     async def ask(self, cmd: CommandInvoked) -> CommandResult:
@@ -556,6 +571,15 @@ class QABrain(Brain):
             )
         )
 
+    async def _claim_question(self, platform: str, workspace_id: str, message_id: str) -> bool:
+        """Claim a top-level question for one answer attempt on the bus (several workers); True
+        without a bus that can claim (one process: :attr:`_answering` guards it)."""
+        claim = getattr(self.ctx.bus, "claim_once", None)
+        if claim is None:
+            return True
+        claim_s = REBUILD_WAIT_S + self.answer_timeout_s() + UNANSWERED_CLAIM_MARGIN_S
+        return bool(await claim(f"qa.unanswered:{platform}:{workspace_id}:{message_id}", claim_s))
+
     # One worker per run: the questions come from the shared store, so every worker would answer each.
     @every(minutes=1, one_worker=True)
     async def answer_unanswered(self) -> None:
@@ -602,13 +626,13 @@ class QABrain(Brain):
                 (platform, ws, *ids, oldest, newest),
             )
         # An answer takes seconds and its qa_answers row comes last: the next minute's run (maybe in
-        # another worker) must not take the same question meanwhile.
-        claim = getattr(self.ctx.bus, "claim_once", None)
-        claim_s = REBUILD_WAIT_S + self.answer_timeout_s() + UNANSWERED_CLAIM_MARGIN_S
+        # another worker) must not take the same question meanwhile, nor one a mention is answering.
         for platform, ws, channel_id, message_id, author_id, text, _ in rows:
             if not is_question(text):  # the one rule every brain uses (activity, community)
                 continue
-            if claim is not None and not await claim(f"qa.unanswered:{platform}:{ws}:{message_id}", claim_s):
+            if (platform, ws, message_id) in self._answering or not await self._claim_question(
+                platform, ws, message_id
+            ):
                 continue
             row = await self.ctx.store.get_channel(platform, ws, channel_id)
             if row is None:

@@ -1,0 +1,59 @@
+"""A question is answered once, whichever path reaches it first."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from bot.clock import FakeClock
+from bot.events import SendMessage
+from bot.ml import ChatMessage, Generation
+from bot.testing import ScriptedLLM, channel, make_message
+from bot.testing.builders import BASE_TIME
+from brain.qa.brain import QABrain
+
+
+class SlowLLM(ScriptedLLM):
+    """A scripted model whose first answer waits until the test lets it go (a slow local model)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        if not self.started.is_set():
+            self.started.set()
+            await self.release.wait()
+        return await super().generate(messages, **kwargs)
+
+
+async def test_a_mention_in_a_help_channel_is_not_answered_again_by_the_timer_meanwhile(
+    make_app: Any, settings: Any
+) -> None:
+    """A slow model keeps the mention's answer unlogged for a while: the help-channel run that
+    comes meanwhile must not answer the same question a second time."""
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 1, "help_channel_ids": ["help"]})}
+    )
+    llm = SlowLLM("Run make clean-cache to reset the cache [1].")
+    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
+    brain: QABrain = app.brain("qa")
+    await adapter.inject(make_message("to reset the cache run make clean-cache", author="bob", minutes=-600))
+    await app.bus.drain()
+    question = make_message(
+        "<@U9> how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1", mentions_bot=True
+    )
+    await adapter.inject(question)
+    drained = asyncio.create_task(app.bus.drain())
+    await asyncio.wait_for(llm.started.wait(), 60)
+    await clock.advance(timedelta(minutes=2))
+    timer = asyncio.create_task(brain.answer_unanswered())
+    await asyncio.sleep(0)
+    llm.release.set()
+    await asyncio.wait_for(asyncio.gather(drained, timer), 60)
+    await app.bus.drain()
+    assert [a.thread_id for a in adapter.of_type(SendMessage)] == ["q1"]
