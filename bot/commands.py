@@ -63,9 +63,13 @@ class CommandRouter:
         found = self.resolve(cmd.name)
         if found is None:
             help_name = typed_command(cmd.platform, "help")
-            await self._ctx.answer(
-                cmd, CommandResult(f"Unknown command `/{cmd.name}`. Try `{help_name}` for the list.")
-            )
+            text = f"Unknown command `/{cmd.name}`. Try `{help_name}` for the list."
+            # An unknown subcommand of a group (``/guildhall frobnicate``): name the group's commands.
+            group = " ".join(cmd.name.lower().split()[:1]) + " "
+            subcommands = [f"`/{s.name}`" for s in self.specs if s.name.lower().startswith(group)]
+            if subcommands:
+                text += f" `/{group.strip()}` commands: {', '.join(subcommands)}."
+            await self._ctx.answer(cmd, CommandResult(text))
             return
         spec, handler = found
         if spec.admin:

@@ -21,6 +21,7 @@ from bot.channel_arg import channel_arguments, channel_list, channel_word, picke
 from bot.commands import typed_command
 from bot.events import Button, ButtonClicked, CommandInvoked, Platform, UserRef
 from bot.ml import VectorIndexUnavailable
+from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.scheduler import parse_hhmm
 
 if TYPE_CHECKING:
@@ -32,10 +33,6 @@ log = logging.getLogger(__name__)
 
 FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
 UNFINISHED_INDEX = "search index"  # Erasure.unfinished: index rebuilds waiting for the vector store
-
-# The workspace of Discord DMs with the bot (``adapters.discord.normalize.DM_WORKSPACE``: the core
-# never imports adapters; a test keeps the two equal).
-DISCORD_DM_WORKSPACE = "@me"
 
 # Workspaces where the store holds something of a member (one ``(platform, user_id)`` pair per
 # SELECT). Brains' tables are left out: what they hold of a member comes from these facts or from
@@ -112,6 +109,10 @@ UNSET_MEANS: dict[str, str] = {
 }
 
 
+# Channels a list setting may hold: far more than any deployment names, and small enough that the
+# confirmation (which names them all) still posts on every platform.
+MAX_CONFIG_CHANNELS = 100
+
 # Values an admin types to mean "no channel": a list becomes empty; a key in OFF_WHEN_UNSET goes
 # back to unset where unset means off. A channel really called so is still ``#none``.
 NONE_WORDS = frozenset({"none", "off", "-", "[]", '""', "''"})
@@ -157,7 +158,10 @@ def parse_config_value(key: str, raw: str) -> Any:
             raise ValueError(f"{key} must be between {low:g} and {high:g}")
         return number
     if kind == "list":
-        return [] if raw.lower() in NONE_WORDS else channel_list(raw)
+        channels = [] if raw.lower() in NONE_WORDS else channel_list(raw)
+        if len(channels) > MAX_CONFIG_CHANNELS:
+            raise ValueError(f"{key} takes at most {MAX_CONFIG_CHANNELS} channels ({len(channels)} given)")
+        return channels
     if kind == "channel":
         argument = channel_word(raw)
         if argument is None:

@@ -11,6 +11,10 @@ from __future__ import annotations
 from bot.config import Settings
 from bot.events import ButtonClicked, CommandInvoked, Platform
 
+# The workspace of Discord DMs with the bot (``adapters.discord.normalize.DM_WORKSPACE``: the core
+# never imports adapters; a test keeps the two equal).
+DISCORD_DM_WORKSPACE = "@me"
+
 
 def is_admin(cmd: CommandInvoked | ButtonClicked, settings: Settings) -> bool:
     """True if the invoker may run admin commands (or press an admin's button)."""
@@ -18,6 +22,11 @@ def is_admin(cmd: CommandInvoked | ButtonClicked, settings: Settings) -> bool:
         return True
     roles = set(cmd.role_ids)
     if cmd.platform is Platform.DISCORD:
+        # In a DM the adapter passes the member's roles in every guild shared with the bot (they
+        # open role-gated channels for /ask): an admin role of one guild must not make its holder an
+        # admin of the DM workspace, which all members' DMs with the bot share.
+        if cmd.channel.workspace_id == DISCORD_DM_WORKSPACE:
+            return False
         return bool(roles & set(settings.discord.admin_role_ids))
     if cmd.platform is Platform.SLACK:
         return bool(roles & set(settings.slack.admin_usergroup_ids))

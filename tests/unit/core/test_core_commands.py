@@ -241,7 +241,9 @@ async def test_help_names_the_help_command_as_each_platform_types_it(make_app) -
     assert any(line.startswith("• `/optout`") for line in lines)  # the others keep their names
     await adapter.inject(command("guildhall nosuch", author=slack))
     await app.bus.drain()
-    assert last_reply(adapter).text == "Unknown command `/guildhall nosuch`. Try `/guildhall-help` for the list."
+    assert last_reply(adapter).text.startswith(
+        "Unknown command `/guildhall nosuch`. Try `/guildhall-help` for the list. `/guildhall` commands: `/guildhall "
+    )
     # Elsewhere it is /help.
     await adapter.inject(command("nosuch"))
     await adapter.inject(command("help"))
@@ -269,3 +271,51 @@ async def test_optin_after_forget_me_says_the_erasure_stays(make_app) -> None:
     assert await app.store.get_message("console", "local", "b2") is None
     refused = [e for e in await app.store.audit_entries() if e["action"] == "optin"]
     assert refused and refused[0]["allowed"] is False
+
+
+async def test_a_guild_admin_role_does_not_make_discord_dm_commands_admin(make_app, settings) -> None:
+    # In a DM the Discord adapter passes the member's roles in every shared guild (they open
+    # role-gated channels for /ask); an admin role of one guild must not make the member an admin
+    # of the DM workspace, which every member's DMs with the bot share.
+    import dataclasses
+
+    from bot.events import Platform
+    from bot.testing.builders import user
+
+    discord = settings.discord.model_copy(update={"admin_role_ids": ["900"]})
+    app, adapter = await make_app(settings_override=settings.model_copy(update={"discord": discord}))
+    in_dm = command(
+        "guildhall config", "set digest_size 3", author=user("42", platform=Platform.DISCORD, workspace="@me")
+    )
+    await adapter.inject(dataclasses.replace(in_dm, role_ids=("900",)))
+    in_guild = command(
+        "guildhall config", "set digest_size 4", author=user("42", platform=Platform.DISCORD, workspace="1")
+    )
+    await adapter.inject(dataclasses.replace(in_guild, role_ids=("900",)))
+    await app.bus.drain()
+    assert await app.store.get_workspace_setting("discord", "@me", "digest_size") is None
+    assert await app.store.get_workspace_setting("discord", "1", "digest_size") == 4
+
+
+async def test_a_huge_channel_list_is_refused(make_app) -> None:
+    # 20,000 channels were stored, and the confirmation (every name, 350,000 characters) could not
+    # be posted on any platform.
+    app, adapter = await make_app()
+    huge = " ".join(f"#c{i}" for i in range(20_000))
+    await adapter.inject(command("guildhall config", f"set deny_channels {huge}", admin=True))
+    await app.bus.drain()
+    reply = last_reply(adapter)
+    assert "Not changed" in reply.text and "at most" in reply.text and len(reply.text) < 500
+    assert await app.store.get_workspace_setting("console", "local", "deny_channels") is None
+    await adapter.inject(command("guildhall config", "set deny_channels #a #b", admin=True))
+    await app.bus.drain()
+    assert await app.store.get_workspace_setting("console", "local", "deny_channels") == ["a", "b"]
+
+
+async def test_an_unknown_guildhall_subcommand_answers_with_the_subcommands(make_app) -> None:
+    app, adapter = await make_app()
+    await adapter.inject(command("guildhall frobnicate", "now", admin=True))
+    await app.bus.drain()
+    reply = last_reply(adapter)
+    assert "Unknown command `/guildhall frobnicate`" in reply.text
+    assert "`/guildhall config`" in reply.text and "`/guildhall status`" in reply.text
