@@ -378,9 +378,11 @@ class CommunityBrain(Brain):
             )
             return
         store = self.ctx.store
+        # Only this workspace's drafts: an admin of one community decides nothing for another.
         row = await store.db.fetchone(
-            "SELECT channel_json, thread_id, answer, citations_json, status FROM community_drafts WHERE draft_id = ?",
-            (draft_id,),
+            "SELECT channel_json, thread_id, answer, citations_json, status FROM community_drafts "
+            "WHERE draft_id = ? AND platform = ? AND workspace_id = ?",
+            (draft_id, event.platform.value, event.channel.workspace_id),
         )
         if row is None:
             # Forgotten (it quoted a member who used /forget-me) or past retention: never post it.

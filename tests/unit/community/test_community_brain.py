@@ -414,6 +414,23 @@ async def test_a_member_who_is_no_admin_cannot_approve_a_draft(make_app, communi
     assert row == ("pending",)  # still the moderators' to decide
 
 
+async def test_an_admin_of_another_workspace_cannot_decide_a_draft(make_app, community_settings) -> None:
+    app, adapter, _, draft = await first_shadow_draft(make_app, community_settings)
+    other = ButtonClicked(
+        DRAFT_ACTION,
+        approve_button(draft),
+        user("mod9", workspace="T2"),
+        channel("mods", workspace="T2"),
+        "dm1",
+        "c9",
+        is_platform_admin=True,
+    )
+    await post(app, adapter, other)
+    assert [m for m in sent(adapter) if m.channel.channel_id == "help"] == []
+    row = await app.store.db.fetchone("SELECT status FROM community_drafts")
+    assert row == ("pending",)  # the draft's own moderators still decide
+
+
 async def test_shadow_mode_drafts_are_never_posted_without_approval(make_app, community_settings) -> None:
     app, adapter, clock, draft = await first_shadow_draft(make_app, community_settings)
     assert draft.channel.channel_id == "mods" and {b.action_id for b in draft.buttons} == {DRAFT_ACTION}
