@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from adapters.slack.payloads import EventEnvelope, SlackMessage, SlashCommandPayload
 from adapters.slack.render import ACTION_ID_SUFFIX
@@ -220,7 +220,7 @@ def normalize_message(
     if not author_id:
         return None
     is_bot = bool(bot_id) or subtype == "bot_message"
-    text = unescape(str(msg.get("text") or ""))
+    text = message_text(msg)
     thread_ts = msg.get("thread_ts") or None
     me = ctx.identity
     mentions = mentioned_users(text)
@@ -243,6 +243,73 @@ def normalize_message(
     )
 
 
+def message_text(msg: Mapping[str, Any]) -> str:
+    """A message's words: ``text``, or when that is empty (apps and workflows may post blocks or
+    legacy attachments only) the words of its blocks and attachments, so they are not lost."""
+    text = msg.get("text")
+    if isinstance(text, str) and text.strip():
+        return unescape(text)
+    parts = _blocks_text(msg.get("blocks"))
+    attachments = msg.get("attachments")
+    for att in attachments if isinstance(attachments, list) else ():
+        if isinstance(att, dict):
+            parts.extend(unescape(t) for t in (att.get("pretext"), att.get("text") or att.get("fallback")) if _str(t))
+            parts.extend(_blocks_text(att.get("blocks")))
+    return "\n".join(parts)
+
+
+def _str(value: Any) -> TypeGuard[str]:
+    """A string with something besides whitespace in it."""
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _blocks_text(blocks: Any) -> list[str]:
+    """Lines of text in Block Kit ``blocks`` (rich_text, section, header, context); others skipped."""
+    lines: list[str] = []
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "rich_text":
+            line = "".join(_rich_text(block.get("elements")))
+        else:
+            texts = [block.get("text"), *(block.get("fields") or ()), *(block.get("elements") or ())]
+            # mrkdwn and plain_text objects; mrkdwn is entity-escaped like a message's text.
+            line = "\n".join(
+                unescape(t["text"])
+                for t in texts
+                if isinstance(t, dict) and t.get("type") in _TEXT_OBJECTS and _str(t.get("text"))
+            )
+        if line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+_TEXT_OBJECTS = ("mrkdwn", "plain_text")
+
+
+def _rich_text(elements: Any) -> list[str]:
+    """The text of rich_text elements, mentions written as Slack writes them in ``text``."""
+    out: list[str] = []
+    for el in elements if isinstance(elements, list) else ():
+        if not isinstance(el, dict):
+            continue
+        kind = el.get("type")
+        if kind == "text" or kind == "link":
+            out.append(str(el.get("text") or el.get("url") or ""))
+        elif kind == "user" and el.get("user_id"):
+            out.append(f"<@{el['user_id']}>")
+        elif kind == "channel" and el.get("channel_id"):
+            out.append(f"<#{el['channel_id']}>")
+        elif kind == "emoji" and el.get("name"):
+            out.append(f":{el['name']}:")
+        elif kind in ("rich_text_section", "rich_text_preformatted", "rich_text_quote"):
+            out.extend([*_rich_text(el.get("elements")), "\n"])
+        elif kind == "rich_text_list":
+            for item in el.get("elements") or ():
+                out.extend(["- ", *_rich_text(item.get("elements") if isinstance(item, dict) else None), "\n"])
+    return out
+
+
 def _message_event(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
     msg = cast(SlackMessage, event)
     channel_id = str(event.get("channel", ""))
@@ -262,6 +329,11 @@ def _message_changed(
     new = msg.get("message") or {}
     old = msg.get("previous_message") or {}
     edited = new.get("edited")
+    if new.get("subtype") == "tombstone":
+        # A thread root with replies is not deleted but replaced by Slackbot's "This message was
+        # deleted." placeholder, sent as message_changed: for us it is a delete.
+        tombstoned = cast(SlackMessage, {**msg, "deleted_ts": new.get("ts") or old.get("ts") or ""})
+        return _message_deleted(tombstoned, channel_id, ctx, event_time)
     # Slack also sends message_changed when it unfurls a link or a reply count changes: the
     # text is the same and there is no ``edited`` stamp. Those are not edits.
     if not edited and new.get("text") == old.get("text"):
@@ -278,7 +350,7 @@ def _message_changed(
         MessageEdited(
             channel=_channel(ctx, channel_id, msg.get("channel_type")),
             message_id=slack_message_id(channel_id, ts_raw),
-            text=unescape(str(new.get("text") or "")),
+            text=message_text(new),
             edited_at=edited_at,
             author=author,
             thread_id=slack_message_id_or_none(channel_id, new.get("thread_ts")),
