@@ -97,7 +97,9 @@ class QABrain(Brain):
         self._held: deque[MessageRow] = deque(maxlen=MAX_HELD_CHANGES)
         self._held_overflow = False
         # Per workspace, the opted-out members and channel policy this process's index reflects.
-        self._policy_seen: dict[tuple[str, str], tuple[frozenset[str], tuple[Any, Any]]] = {}
+        self._policy_seen: dict[
+            tuple[str, str], tuple[frozenset[str], tuple[Any, Any, frozenset[tuple[str, str]]]]
+        ] = {}
         self._log_purge_due = False
         # Questions a mention or DM is answering now (platform, workspace, message id).
         self._answering: set[tuple[str, str, str]] = set()
@@ -266,15 +268,19 @@ class QABrain(Brain):
 
         Those commands only write settings, and each worker holds its own lexical index: without
         this, an opted-out member's words or a newly denied channel stayed citable until the next
-        full `/guildhall index`. Costs three reads per question when nothing changed.
+        full `/guildhall index`. A channel's visibility counts as policy too: the worker that got
+        the change rebuilt its own lexical index, the others learn it here. Costs four reads per
+        question when nothing changed.
         """
         if self._indexer is None or not platform or not workspace_id:
             return
         store, indexer, key = self.ctx.store, self._indexer, (platform, workspace_id)
         opted_out = frozenset(await store.members_with_setting(platform, workspace_id, OPTED_OUT_KEY, True))
+        channels = await store.list_channels(platform, workspace_id)
         policy = (
             await store.get_workspace_setting(platform, workspace_id, "deny_channels"),
             await store.get_workspace_setting(platform, workspace_id, "index_private_channels"),
+            frozenset((c.channel_id, c.visibility) for c in channels),
         )
         seen = self._policy_seen.get(key)
         if seen == (opted_out, policy):
@@ -293,15 +299,15 @@ class QABrain(Brain):
         if seen is None or seen[1] != policy:
             rebuild = []
             indexed_channels = {u.channel_id for u in indexer.bm25.units() if (u.platform, u.workspace_id) == key}
-            for channel in await store.list_channels(platform, workspace_id):
+            for channel in channels:
                 indexed = channel.channel_id in indexed_channels
                 allowed = await self.may_index_channel(channel)
                 if indexed and not allowed:
                     for unit in indexer.units_in_channel(platform, workspace_id, channel.channel_id):
                         indexer.touch_unit(unit)  # rebuilt under the policy: to nothing
                 elif indexed and indexer.channel_visibility(*key, channel.channel_id) != channel.visibility:
-                    # Turned private (or public) while this process's index was not loaded yet
-                    # (channel_seen had nothing to update): its units must carry the new visibility.
+                    # Turned private (or public) in another worker, or while this process's index
+                    # was not loaded yet: its units must carry the new visibility.
                     rebuild.append(channel)
                 elif allowed and not indexed and seen is not None:
                     rebuild.append(channel)
@@ -633,6 +639,10 @@ class QABrain(Brain):
             if (platform, ws, message_id) in self._answering or not await self._claim_question(
                 platform, ws, message_id
             ):
+                continue
+            # A mention may have been answered and logged since the query above read qa_answers
+            # (it leaves _answering only once logged): look again now that nothing else can take it.
+            if await self.answer_log.in_thread(platform, ws, message_id):
                 continue
             row = await self.ctx.store.get_channel(platform, ws, channel_id)
             if row is None:

@@ -57,3 +57,42 @@ async def test_a_mention_in_a_help_channel_is_not_answered_again_by_the_timer_me
     await asyncio.wait_for(asyncio.gather(drained, timer), 60)
     await app.bus.drain()
     assert [a.thread_id for a in adapter.of_type(SendMessage)] == ["q1"]
+
+
+async def test_a_mention_answered_while_the_timer_read_its_candidates_is_not_answered_again(
+    make_app: Any, settings: Any
+) -> None:
+    """The timer read the help channel before the mention's answer was logged, and looks at the
+    question only after it was: it must see the answer then (a race CI hit under PostgreSQL)."""
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 1, "help_channel_ids": ["help"]})}
+    )
+    llm = SlowLLM("Run make clean-cache to reset the cache [1].")
+    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
+    brain: QABrain = app.brain("qa")
+    await adapter.inject(make_message("to reset the cache run make clean-cache", author="bob", minutes=-600))
+    await app.bus.drain()
+    question = make_message(
+        "<@U9> how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1", mentions_bot=True
+    )
+    await adapter.inject(question)
+    drained = asyncio.create_task(app.bus.drain())
+    await asyncio.wait_for(llm.started.wait(), 60)
+    await clock.advance(timedelta(minutes=2))
+    db = app.store.db
+    read = db.fetchall
+
+    async def candidates_then_the_mention_finishes(sql: str, params: Any = ()) -> Any:
+        rows = await read(sql, params)
+        if "FROM messages m WHERE" in sql:  # the timer's candidates, read while the answer is unlogged
+            llm.release.set()
+            await asyncio.wait_for(drained, 60)
+        return rows
+
+    db.fetchall = candidates_then_the_mention_finishes
+    try:
+        await asyncio.wait_for(brain.answer_unanswered(), 60)
+    finally:
+        db.fetchall = read
+    assert [a.thread_id for a in adapter.of_type(SendMessage)] == ["q1"]

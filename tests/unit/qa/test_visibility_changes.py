@@ -64,3 +64,22 @@ async def test_a_channel_turned_private_while_the_index_was_not_loaded_leaves_pu
     [answer] = adapter2.of_type(SendMessage)
     assert "spreadsheet" not in answer.text and all("spreadsheet" not in c.snippet for c in answer.citations)
     assert all("spreadsheet" not in m.content for p in llm.prompts for m in p)
+
+
+async def test_a_channel_another_worker_saw_turn_private_leaves_this_workers_answers(
+    make_app: Any, settings: Any
+) -> None:
+    """With several workers, the ChannelSeen reaches one of them: the others read the change from
+    the shared store before their next search (their lexical index is their own)."""
+    from bot.store import ChannelRow
+
+    app, adapter = await make_app(brains=["qa"], settings_override=allowing_private(settings, "ops"))
+    await post(app, adapter, make_message("the on-call rota lives in the ops spreadsheet", author="bob", chan="ops"))
+    brain: QABrain = app.brain("qa")
+    await brain.retriever()
+    await brain.apply_policy_changes("console", "local")
+    assert any("rota" in t for t in await search(app, "on-call rota", PUBLIC))
+    # What the worker that got the ChannelSeen wrote to the shared store; this one saw no event.
+    await app.store.upsert_channels([ChannelRow("console", "local", "ops", "ops", "private")])
+    await brain.apply_policy_changes("console", "local")
+    assert all("rota" not in t for t in await search(app, "on-call rota", PUBLIC))
