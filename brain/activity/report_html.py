@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,8 @@ from brain.activity.leaderboard import leaderboard, member_names, window_for
 from brain.activity.scan import NEXT_STEP, Finding, activity_chart, chart_png, counted_per_day, trend_sources
 from brain.activity.scoring import score_text
 
+log = logging.getLogger(__name__)
+
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#1d2333}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #e3e6ee;text-align:right}
 td:nth-child(2),th:nth-child(2){text-align:left}img{max-width:100%}h1{font-size:1.6em}.muted{color:#6b7385}"""
@@ -21,6 +25,16 @@ td:nth-child(2),th:nth-child(2){text-align:left}img{max-width:100%}h1{font-size:
 
 def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _chart(draw: Callable[[], bytes], alt: str) -> str:
+    """The chart as an ``<img>``, or a note where it failed to render: the report is still written
+    (its tables and findings say the same in words), as alerts go out without their chart."""
+    try:
+        return _img(draw(), alt)
+    except Exception:
+        log.exception("report: the %s chart failed to render; the report goes without it", alt)
+        return f"<p class='muted'>(The {html.escape(alt)} chart could not be drawn.)</p>"
 
 
 async def build_report(
@@ -48,7 +62,7 @@ async def build_report(
     else:
         channels = {c.channel_id for c in await store.list_channels(platform, workspace_id) if c.visibility == "public"}
     per_day = await counted_per_day(store, platform, workspace_id, start, window.end, channels)
-    series = activity_chart(per_day, start, window.end, window.start)
+    series = _chart(lambda: activity_chart(per_day, start, window.end, window.start), "messages per day")
     rows = "".join(
         f"<tr><td>{e.rank}</td><td>{html.escape(names.get(e.user_id, e.user_id))}</td><td>{score_text(e.score)}</td><td>{e.counts['helpful']}</td>"
         f"<td>{e.counts['answered']}</td><td>{e.counts['replies']}</td><td>{e.counts['reactions']}</td></tr>"
@@ -62,13 +76,13 @@ async def build_report(
         f"<p>{board.members} active members · {t.get('messages', 0)} counted messages · "
         f"{t.get('answered', 0)} questions answered · {t.get('helpful', 0)} answers marked helpful</p>",
         "<h2>Activity</h2>",
-        _img(series, "messages per day"),
+        series,
         "<h2>Most helpful members</h2>",
         "<table><tr><th>#</th><th>member</th><th>score</th><th>helpful</th><th>answered</th><th>replies</th>"
         f"<th>reactions</th></tr>{rows}</table>"
         if rows
         else "<p>No helpful activity this week.</p>",
-        _img(charts.leaderboard_png(board, names), "leaderboard") if rows else "",
+        _chart(lambda: charts.leaderboard_png(board, names), "leaderboard") if rows else "",
         "<h2>Trends and health</h2>",
     ]
     if not findings:

@@ -12,6 +12,7 @@ from bot.events import CommandReply, SendMessage
 from bot.testing.builders import BASE_TIME, command
 from brain.activity import charts
 from brain.activity.brain import ActivityBrain
+from brain.activity.report_html import build_report
 from tests.conftest import AppFactory
 from tests.unit.activity.test_alerts import seed_burst
 from tests.unit.activity.test_leaderboard import seed
@@ -59,3 +60,19 @@ async def test_leaderboard_answers_in_text_when_the_card_fails(
     reply = adapter.of_type(CommandReply)[-1]
     assert isinstance(reply, CommandReply) and "helper" in reply.text
     assert reply.attachments == ()
+
+
+async def test_the_report_is_written_without_charts_that_fail(
+    make_app: AppFactory,
+    settings,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock(BASE_TIME + timedelta(hours=2))
+    app, adapter = await make_app(brains=["activity"], clock=clock)
+    await seed(adapter)
+    await app.bus.drain()
+    monkeypatch.setattr(charts, "leaderboard_png", _broken)
+    monkeypatch.setattr(charts, "series_png", _broken)
+    page = await build_report(app.store, "console", "local", now=clock.now(), tz=settings.tz, findings=[])
+    assert "helper" in page and "<img" not in page
+    assert "The leaderboard chart could not be drawn" in page
