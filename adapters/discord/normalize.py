@@ -140,12 +140,18 @@ def channel_ref(channel: AnyChannel, *, parent: AnyChannel | None = None) -> Cha
         )
     if channel.permissions_for(guild.default_role).view_channel:
         return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PUBLIC, is_forum)
-    roles: list[str] = []
+    # A role reads the channel through its server permissions or an overwrite: on rules-gated
+    # servers @everyone views nothing and a "Member" role views every channel without one.
+    roles = [str(r.id) for r in guild.roles if not r.is_default() and channel.permissions_for(r).view_channel]
     users: list[str] = []
     for target, overwrite in channel.overwrites.items():
         if not overwrite.view_channel or target.id == guild.id:
             continue
-        (roles if _is_role(target) else users).append(str(target.id))
+        if _is_role(target):
+            if guild.get_role(target.id) is None:  # an uncached role: trust its overwrite
+                roles.append(str(target.id))
+        else:
+            users.append(str(target.id))
     return ChannelRef(
         Platform.DISCORD,
         str(guild.id),

@@ -143,11 +143,22 @@ def parse_custom_id(custom_id: str) -> tuple[str, str]:
 
 
 def buttons_view(buttons: Sequence[Button]) -> discord.ui.View | None:
-    """A persistent view (no timeout) holding ``buttons``; clicks reach the adapter's interaction hook."""
+    """A view holding ``buttons``, only to render them; clicks reach the adapter's interaction hook."""
     if not buttons:
         return None
     view = discord.ui.View(timeout=None)
-    for b in buttons[:25]:
+    seen: set[str] = set()
+    for b in buttons:
+        custom_id = button_custom_id(b)
+        # Discord refuses the whole message (400) for a repeated custom_id or a button without a
+        # label: a repeat (or a value cut to the same 100 characters) is dropped, a blank label shown as "…".
+        if custom_id in seen or len(seen) == 25:
+            continue
+        seen.add(custom_id)
         style = _BUTTON_STYLES.get(b.style, discord.ButtonStyle.secondary)
-        view.add_item(discord.ui.Button(label=clip_text(b.label, 80), custom_id=button_custom_id(b), style=style))
+        label = clip_text(b.label.strip() or "\u2026", 80)
+        view.add_item(discord.ui.Button(label=label, custom_id=custom_id, style=style))
+    # Stopped before it is sent: discord.py still renders its components but does not keep it
+    # listening (forever, without a timeout) for clicks the adapter's on_interaction handles.
+    view.stop()
     return view

@@ -489,6 +489,12 @@ def feed(client: discord.Client, event: str, payload: dict[str, Any]) -> None:
     client._connection.parsers[event](payload)
 
 
+def stored_views(client: discord.Client) -> int:
+    """How many views discord.py keeps listening for clicks (``ConnectionState._view_store``)."""
+    store = client._connection._view_store
+    return len(store._views) + len(store._synced_message_views)
+
+
 def record_every_client(monkeypatch: pytest.MonkeyPatch) -> RecordingHTTP:
     """Route every ``HTTPClient``'s REST calls into one :class:`RecordingHTTP`: for CLI commands that
     build their own client (``guildhall discord sync-commands``, ``guildhall import discord``)."""

@@ -401,3 +401,34 @@ async def test_a_brains_answer_to_a_click_goes_back_through_the_click_not_to_dms
     [answer] = env.http.sent("POST", "/webhooks/{webhook_id}/{webhook_token}")
     assert answer.json["content"].startswith("Done:") and answer.json["flags"] & 64  # ephemeral
     assert env.http.sent("POST", "/users/@me/channels") == []  # no DM opened for it
+
+
+async def test_a_server_that_lets_only_a_member_role_read_keeps_its_channels_readable_by_that_role(
+    env: Env,
+) -> None:
+    """Rules-gated servers: @everyone has no View Channels at the server level, a "Member" role
+    does. Every channel is private, and readable by the roles whose server permissions (or an
+    overwrite) let them view it, not by nobody: an empty access list hid the whole server."""
+    member_role, gated_id, hidden_id = next_id(), next_id(), next_id()
+    guild = guild_create_payload()
+    guild["id"] = gated_id
+    everyone, *roles = guild["roles"]
+    guild["roles"] = [
+        {**everyone, "id": gated_id, "permissions": "0"},  # @everyone's id is the guild's
+        *roles,
+        {**everyone, "id": member_role, "name": "Member", "permissions": str(VIEW_CHANNEL)},
+    ]
+    general = {**guild["channels"][0], "id": next_id(), "guild_id": gated_id}
+    mods_only = [
+        {"id": member_role, "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)},
+        {"id": MOD_ROLE_ID, "type": 0, "allow": str(VIEW_CHANNEL), "deny": "0"},
+    ]
+    hidden = {**guild["channels"][0], "id": hidden_id, "guild_id": gated_id, "permission_overwrites": mods_only}
+    guild.update(channels=[general, hidden], threads=[])
+    feed(env.client, "GUILD_CREATE", guild)
+    feed(env.client, "MESSAGE_CREATE", {**message_payload(general["id"], "hello"), "guild_id": gated_id})
+    feed(env.client, "MESSAGE_CREATE", {**message_payload(hidden_id, "mods"), "guild_id": gated_id})
+    await drain(env.app)
+    open_to_members, mods = (e.channel for e in env.seen.of(MessagePosted))
+    assert open_to_members.visibility is Visibility.PRIVATE and open_to_members.allowed_role_ids == (member_role,)
+    assert mods.allowed_role_ids == (MOD_ROLE_ID,)

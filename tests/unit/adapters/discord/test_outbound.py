@@ -8,6 +8,7 @@ import pytest
 
 from bot.events import (
     Attachment,
+    Button,
     ChannelRef,
     MarkThreadSolved,
     Platform,
@@ -30,6 +31,7 @@ from tests.unit.adapters.discord.fakes import (
     interaction_payload,
     message_payload,
     next_id,
+    stored_views,
     thread_payload,
     use_transport,
     user_payload,
@@ -216,3 +218,20 @@ async def test_only_the_members_a_message_means_to_notify_are_pinged(env: Env) -
     by_text = {p.json["content"]: p.json["allowed_mentions"] for p in env.http.sent("POST", MESSAGES)}
     assert by_text[nudge.text]["users"] == [int(ALICE_ID)] and by_text[nudge.text]["parse"] == []
     assert by_text[quoted.text] == {"parse": []}
+
+
+async def test_messages_with_buttons_leave_no_view_behind_in_discord_py(env: Env) -> None:
+    """Clicks reach the adapter through ``on_interaction``; a view discord.py kept listening for
+    every message with buttons (no timeout: every digest, every answer's feedback) grew the bot's
+    memory for as long as it ran."""
+    feedback = (Button("qa.feedback", "Helpful", value="up:1"), Button("qa.feedback", "Not helpful", value="down:1"))
+    await env.app.bus.publish(SendMessage(GENERAL, "answer", buttons=feedback))
+    await env.app.bus.publish(SendDirectMessage(ALICE, "digest", buttons=feedback))
+    feed(env.client, "INTERACTION_CREATE", interaction_payload("help"))
+    await drain(env.app)
+    interaction_id = env.seen.events[-1].event_id.rsplit(":", 1)[-1]
+    await env.app.bus.publish(SendEphemeral(GENERAL, ALICE, "private", response_ref=interaction_id, buttons=feedback))
+    await drain(env.app)
+    sent = [*env.http.sent("POST", MESSAGES), *env.http.sent("POST", FOLLOWUP)]
+    assert [len(c.json["components"][0]["components"]) for c in sent if c.json.get("components")] == [2, 2, 2]
+    assert stored_views(env.client) == 0

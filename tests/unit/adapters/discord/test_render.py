@@ -147,3 +147,16 @@ async def test_buttons_round_trip_through_custom_ids() -> None:
     assert isinstance(item, discord.ui.Button) and item.custom_id is not None
     assert parse_custom_id(item.custom_id) == ("feedback", "yes:42")
     assert buttons_view([]) is None
+
+
+async def test_buttons_discord_would_refuse_never_fail_the_whole_message() -> None:
+    """Discord rejects a message (400) whose buttons repeat a custom_id or have neither label nor
+    emoji: the answer they belong to must still go out."""
+    long = "x" * 120
+    buttons = [Button("a", "One", long + "1"), Button("a", "Two", long + "2"), Button("b", "", "z")]
+    view = buttons_view(buttons)
+    assert view is not None
+    components = [c for row in view.to_components() for c in row["components"]]
+    custom_ids = [c["custom_id"] for c in components]
+    assert len(set(custom_ids)) == len(custom_ids) and all(len(i) <= 100 for i in custom_ids)
+    assert all(c.get("label") for c in components)
