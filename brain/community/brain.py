@@ -9,8 +9,9 @@
 * **Solved threads**: a ✅ by the asker on a reply, the "Mark solved" button, or the asker's thanks
   records the accepted answer (``threads.solved_message_id``); Discord forum posts get the Solved tag.
 * **Experts**: ``/experts topic`` and the nudges rank members by accepted / well-received answers on
-  similar threads (:mod:`brain.community.experts`); opted-out members are never named and nobody is
-  pinged more than ``max_pings_per_day`` times a day.
+  similar threads (:mod:`brain.community.experts`); opted-out members, members who left and, in a
+  private channel, members not listed as its readers are never named; nobody is pinged more
+  than ``max_pings_per_day`` times a day.
 * **Similar threads**: a new thread or forum post gets one compact message with up to 3 similar
   solved threads the poster can read.
 * **Shadow mode**: in ``shadow_channels`` the bot drafts privately to the moderators' channel with
@@ -48,6 +49,7 @@ from bot.events import (
 )
 from bot.message_ids import qualified
 from bot.permissions import is_admin
+from bot.recorder import LEFT_KEY
 from bot.store import slack_ids
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
@@ -256,6 +258,9 @@ class CommunityBrain(Brain):
         if self.ctx.services.has("forgotten") and event.author in await self.ctx.services.get("forgotten"):
             return  # asked to be forgotten while the question waited (in this or another process)
         p, ws = event.platform.value, event.channel.workspace_id
+        current = await self.ctx.store.get_message(p, ws, event.message_id)
+        if current is not None and (current.deleted or not signals.is_question(current.text)):
+            return  # deleted, or edited into no question, while it waited: nothing to answer
         replies = await self.ctx.store.thread_messages(p, ws, event.message_id)
         if any(m.author_id != event.author.user_id and not m.is_bot for m in replies):
             return
@@ -453,7 +458,12 @@ class CommunityBrain(Brain):
             "SELECT author_id FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
             (p, ws, thread_id),
         )
-        if thread is not None and thread[0] and thread[0] != event.user.user_id:
+        asker = thread[0] if thread is not None else None
+        if not asker:
+            # No threads row yet (the thread's first reply is still on its way): its root says who asked.
+            root = await store.get_message(p, ws, thread_id)
+            asker = root.author_id if root is not None else None
+        if asker and asker != event.user.user_id:
             await self.ctx.ephemeral(
                 event.channel,
                 event.user,
@@ -520,17 +530,26 @@ class CommunityBrain(Brain):
                 pairs.append((unit.thread_id, item.score))
         credits = {tid: await self._credit(p, ws, tid) for tid, _ in pairs}
         opted_out = await self.ctx.store.members_with_setting(p, ws, "opted_out", True)
+        left = await self.ctx.store.members_with_setting(p, ws, LEFT_KEY, True)  # gone: naming them helps nobody
         bots = {
             r[0]
             for r in await self.ctx.store.db.fetchall(
                 "SELECT user_id FROM users WHERE platform = ? AND workspace_id = ? AND is_bot = 1", (p, ws)
             )
         }
-        exclude = opted_out | bots | {asker.user_id}
+        exclude = opted_out | left | bots | {asker.user_id}
         if ping:
             exclude |= await self._pinged_out(p, ws)
         shares = await self._reply_shares(p, ws, horizon)
-        ranked = rank_experts(pairs, {t: c for t, c in credits.items() if c}, exclude=exclude, k=k, reply_share=shares)
+        readers = await self._readers(channel)
+        ranked = rank_experts(
+            pairs,
+            {t: c for t, c in credits.items() if c},
+            exclude=exclude,
+            k=k,
+            reply_share=shares,
+            allowed=readers,
+        )
         if ping:
             day = self._today()
             for user_id, _ in ranked:
@@ -540,6 +559,21 @@ class CommunityBrain(Brain):
                     (p, ws, user_id, day),
                 )
         return ranked
+
+    async def _readers(self, channel: ChannelRef) -> set[str] | None:
+        """Members listed as readers of a private channel (None: a public channel, anyone may read).
+
+        Experts named there must be able to open the question; members who read it only through a
+        role are not known here, so they are left out rather than pinged into a channel they may not see.
+        """
+        if channel.visibility is not Visibility.PRIVATE:
+            return None
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT principal_id FROM channel_access WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
+            "AND principal_kind = 'user'",
+            (channel.platform.value, channel.workspace_id, channel.channel_id),
+        )
+        return {str(r[0]) for r in rows}
 
     async def _reply_shares(self, platform: str, workspace_id: str, since: float) -> dict[str, float]:
         """Share of the window's threads each member replied in (the helpfulness prior)."""

@@ -12,7 +12,7 @@ smoothed with each member's overall helpfulness (empirical-Bayes style, no tuned
 who replied in a share ``p`` of all past threads is expected to earn ``p * REPLIED * Σ similarity``
 from the same neighbours by chance, and that prior is added to what they actually earned. Members
 who answered *these* topics still rank first; among the rest, habitual helpers beat one-off repliers.
-Opted-out members, bots and the asker are never suggested. The baseline for evaluation is "most
+Opted-out members, members who left, bots and the asker are never suggested. The baseline for evaluation is "most
 active members" (message counts), see ``benchmarks/community_eval.py``.
 """
 
@@ -45,10 +45,12 @@ def rank_experts(
     exclude: Iterable[str] = (),
     k: int = 5,
     reply_share: Mapping[str, float] | None = None,
+    allowed: Iterable[str] | None = None,
 ) -> list[tuple[str, float]]:
     """``(user_id, score)`` best first, from ``(thread_key, similarity)`` neighbours.
 
     ``reply_share`` (member -> share of past threads they replied in) adds the helpfulness prior.
+    ``allowed``, when given, is the only members who may be suggested (those who can read the channel).
     """
     banned = set(exclude)
     scores: dict[str, float] = defaultdict(float)
@@ -68,7 +70,11 @@ def rank_experts(
                 scores[user] += WELL_RECEIVED * weight
         if credit.accepted_author_id and credit.accepted_author_id != credit.asker_id:
             scores[credit.accepted_author_id] += ACCEPTED * weight
-    ranked = sorted(((u, s) for u, s in scores.items() if u not in banned and s > 0), key=lambda x: (-x[1], x[0]))
+    only = None if allowed is None else set(allowed)
+    ranked = sorted(
+        ((u, s) for u, s in scores.items() if u not in banned and s > 0 and (only is None or u in only)),
+        key=lambda x: (-x[1], x[0]),
+    )
     return ranked[:k]
 
 

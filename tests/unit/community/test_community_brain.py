@@ -17,6 +17,9 @@ from bot.events import (
     ChannelSeen,
     CommandReply,
     EventSource,
+    MemberLeft,
+    MessageDeleted,
+    MessageEdited,
     Platform,
     ReactionAdded,
     SendEphemeral,
@@ -268,6 +271,17 @@ async def test_solved_by_reaction_button_and_thanks(make_app, community_settings
     assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == (None,)
     await post(app, adapter, ButtonClicked(SOLVED_ACTION, "u1", user("gus"), channel("general"), "u9", "click2"))
     assert await app.store.db.fetchone("SELECT solved_message_id FROM threads WHERE thread_id = ?", ("u1",)) == ("u2",)
+
+
+async def test_only_the_asker_marks_solved_before_the_thread_has_a_reply(make_app, community_settings) -> None:
+    """No threads row yet (no reply stored): the root message says who asked."""
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    await post(app, adapter, make_message("how do I freeze requirements?", author="gus", message_id="v1"))
+    await post(app, adapter, ButtonClicked(SOLVED_ACTION, "v1", user("mallory"), channel("general"), "v9", "c1"))
+    assert not [a for a in adapter.of_type(AddReaction) if a.message_id == "v1"]  # no ✅ on the question
+    assert "Only the member who asked" in adapter.of_type(SendEphemeral)[-1].text
+    await post(app, adapter, ButtonClicked(SOLVED_ACTION, "v1", user("gus"), channel("general"), "v9", "c2"))
+    assert [a.emoji for a in adapter.of_type(AddReaction) if a.message_id == "v1"] == ["white_check_mark"]
 
 
 async def test_a_mark_solved_button_posted_before_slack_ids_named_their_channel_still_works(
@@ -550,3 +564,85 @@ async def test_experts_command_lists_members_without_pinging(make_app, community
     assert reply.text.splitlines()[1].startswith("• bob")
     rows = await app.store.db.fetchall("SELECT COUNT(*) FROM community_pings")
     assert rows[0][0] == 0
+
+
+async def test_a_question_deleted_or_edited_away_while_waiting_is_not_answered(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="d1"),
+        make_message("how do I pin a dependency version in poetry?", author="fay", chan=HELP, message_id="e1"),
+    )
+    await clock.advance(timedelta(minutes=5))
+    await post(
+        app,
+        adapter,
+        MessageDeleted(channel=HELP, message_id="d1", deleted_at=clock.now()),
+        MessageEdited(channel=HELP, message_id="e1", text="", edited_at=clock.now()),
+    )
+    await clock.advance(timedelta(minutes=6))
+    await app.bus.drain()
+    assert sent(adapter) == []  # no answer in the thread of a question that is gone
+
+
+async def test_a_redelivered_question_is_answered_once(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    question = make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="r1")
+    await post(app, adapter, question)
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert len(sent(adapter)) == 1
+    # The platform (or the Redis bus after a restart) delivers the same question again.
+    await post(app, adapter, question)
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert len(sent(adapter)) == 1
+
+
+async def only_post_after_the_wait(app, adapter, clock: FakeClock, *, chan: ChannelRef) -> SendMessage:
+    """Dan asks how to pin a poetry dependency in ``chan``; the one post the wait brings."""
+    await post(
+        app,
+        adapter,
+        make_message("how can I pin a dependency version with poetry?", author="dan", chan=chan, message_id="n1"),
+    )
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    [nudge] = sent(adapter)
+    return nudge
+
+
+async def test_a_nudge_never_names_an_expert_who_left(make_app, community_settings) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"), clock)
+    await seed_history(app, adapter)
+    await post(app, adapter, MemberLeft(user("bob"), BASE_TIME))
+    nudge = await only_post_after_the_wait(app, adapter, clock, chan=HELP)
+    assert "bob" not in nudge.text and "bob" not in nudge.notify_user_ids
+
+
+async def test_a_nudge_in_a_private_help_channel_never_names_a_member_who_cannot_read_it(
+    make_app, community_settings
+) -> None:
+    private = community_settings.model_copy(
+        update={"qa": community_settings.qa.model_copy(update={"help_channel_ids": ["help", "secret"]})}
+    )
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, private, ScriptedLLM("NOT_FOUND"), clock)
+    await seed_history(app, adapter)  # bob helps in the public #help
+    secret = channel("secret", visibility=Visibility.PRIVATE)
+    await post(app, adapter, ChannelSeen(secret, member_ids=("dan", "erin")))
+    await post(
+        app,
+        adapter,
+        make_message("how do I pin a poetry dependency?", author="dan", chan=secret, message_id="x1", minutes=-300),
+        make_message("poetry add pkg==1.0", author="erin", chan=secret, message_id="x2", thread_id="x1", minutes=-299),
+    )
+    await (await app.brain("qa").indexer()).index_all()
+    nudge = await only_post_after_the_wait(app, adapter, clock, chan=secret)
+    assert "bob" not in nudge.text and "bob" not in nudge.notify_user_ids
