@@ -264,6 +264,10 @@ class CommunityBrain(Brain):
         replies = await self.ctx.store.thread_messages(p, ws, event.message_id)
         if any(m.author_id != event.author.user_id and not m.is_bot for m in replies):
             return
+        # Once per question, whichever worker's timer fires: a question delivered again after a
+        # restart (or to another worker) sets a new timer, and the bot's own reply is no human one.
+        if not await self.ctx.store.mark_processed("community.human_first", f"{p}:{ws}:{event.message_id}"):
+            return
         await self._answer_in_thread(event, event.message_id, asker_id=event.author.user_id, followup=False)
 
     async def _answer_in_thread(self, event: MessagePosted, thread_id: str, *, asker_id: str, followup: bool) -> None:

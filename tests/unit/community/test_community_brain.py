@@ -646,3 +646,20 @@ async def test_a_nudge_in_a_private_help_channel_never_names_a_member_who_cannot
     await (await app.brain("qa").indexer()).index_all()
     nudge = await only_post_after_the_wait(app, adapter, clock, chan=secret)
     assert "bob" not in nudge.text and "bob" not in nudge.notify_user_ids
+
+
+async def test_a_question_whose_wait_ends_again_after_a_restart_is_answered_once(make_app, community_settings) -> None:
+    """A restart (or another worker) that gets the question again sets a new timer; when it fires,
+    the bot's own earlier answer in the thread is no human reply, yet nothing is posted twice."""
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    question = make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="r2")
+    await post(app, adapter, question)
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert len(sent(adapter)) == 1
+    # The new timer's event (the bus's in-process dedupe is gone after a restart).
+    await app.brain("community").on_due(HumanFirstDue(question))
+    await app.bus.drain()
+    assert len(sent(adapter)) == 1
