@@ -505,7 +505,14 @@ class DiscordAdapter:
             dm = SendDirectMessage(action.user, action.text, action.attachments, action.citations, action.buttons)
             await self.send_direct_message(dm)
             return
-        await self._followup(interaction, action.text, action.attachments, action.citations, action.buttons, True)
+        try:
+            await self._followup(interaction, action.text, action.attachments, action.citations, action.buttons, True)
+        except discord.NotFound:
+            # The interaction's token died (15 minutes, or dismissed): the note still reaches the
+            # member, privately, as command replies do.
+            log.warning("discord: interaction %s gone; sending the private note by DM", action.response_ref)
+            dm = SendDirectMessage(action.user, action.text, action.attachments, action.citations, action.buttons)
+            await self.send_direct_message(dm)
 
     async def command_reply(self, action: CommandReply) -> None:
         """Send a :class:`bot.events.CommandReply` as the deferred interaction's follow-up."""

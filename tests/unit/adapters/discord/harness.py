@@ -44,6 +44,10 @@ class EchoBrain(Brain):
             return CommandResult("Use pip [1].", ephemeral=False, citations=(citation,))
         if question == "private":
             return CommandResult("only for you", ephemeral=True)
+        if question == "whisper":
+            # A private note through the interaction before the reply (as a click's ack is sent).
+            await self.ctx.ephemeral(cmd.channel, cmd.user, "just for you", response_ref=cmd.response_ref)
+            return CommandResult("answer to whisper", ephemeral=False)
         if question == "chart":
             return CommandResult("Here:", ephemeral=False, attachments=(Attachment("chart.png", "image/png", PNG),))
         return CommandResult(f"answer to {cmd.text}", ephemeral=False)

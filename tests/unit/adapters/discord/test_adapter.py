@@ -277,6 +277,24 @@ async def test_an_answer_outliving_its_interaction_is_posted_in_the_channel(env:
     assert env.app.bus.stats.failed == 0
 
 
+async def test_a_private_note_outliving_its_interaction_goes_to_the_members_dms(env: Env) -> None:
+    import discord
+
+    from tests.unit.adapters.discord.fakes import FakeResponse
+
+    gone = discord.NotFound(FakeResponse(404, "Not Found"), {"code": 10015, "message": "Unknown Webhook"})  # type: ignore[arg-type]
+    env.http.fail_once("POST", FOLLOWUP, gone)
+    feed(
+        env.client,
+        "INTERACTION_CREATE",
+        interaction_payload("ask", [{"name": "question", "type": 3, "value": "whisper"}]),
+    )
+    await drain(env.app)
+    assert len(env.http.sent("POST", "/users/@me/channels")) == 1  # the note went by DM
+    assert "just for you" in [m.json["content"] for m in env.http.sent("POST", MESSAGES)]
+    assert env.app.bus.stats.failed == 0
+
+
 async def test_mass_mentions_are_neutralized(env: Env) -> None:
     bot = user_payload(BOT_ID, "guildhall", bot=True)
     feed(
