@@ -458,15 +458,8 @@ class CommunityBrain(Brain):
         p, ws = event.platform.value, event.channel.workspace_id
         # A button posted before Slack ids named their channel holds the bare thread ts.
         thread_id = qualified(p, event.channel.channel_id, event.value)
-        thread = await store.db.fetchone(
-            "SELECT author_id FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
-            (p, ws, thread_id),
-        )
-        asker = thread[0] if thread is not None else None
-        if not asker:
-            # No threads row yet (the thread's first reply is still on its way): its root says who asked.
-            root = await store.get_message(p, ws, thread_id)
-            asker = root.author_id if root is not None else None
+        # Before the thread has a reply (no threads row) its root message says who asked.
+        asker = await self._asker(p, ws, thread_id)
         if asker and asker != event.user.user_id:
             await self.ctx.ephemeral(
                 event.channel,

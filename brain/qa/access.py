@@ -16,14 +16,12 @@ from dataclasses import dataclass
 
 from bot.events import ChannelRef, Platform, Visibility
 from bot.ml import Unit
+from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.recorder import LEFT_KEY
 from bot.store import Store
 
 DOCS_PLATFORM = "docs"
 ANY_WORKSPACE = "*"
-# The workspace of Discord DMs (``adapters.discord.normalize.DM_WORKSPACE``; brains never import
-# adapters, a test keeps the two equal).
-DISCORD_DM_WORKSPACE = "@me"
 
 # Guilds where the store knows the member (a users row: they posted there, live or imported, or
 # joined while the bot was there) and has not seen them leave (the recorder's LEFT_KEY, stored as
@@ -90,18 +88,24 @@ async def discord_dm_guild(store: Store, user_id: str) -> str | None:
     smallest guild id (the oldest guild), so the choice is stable and one community's answer never
     mixes in another's history.
     """
-    if not user_id:
-        return None
-    platform = Platform.DISCORD.value
-    rows = await store.db.fetchall(_MEMBER_GUILDS, (platform, user_id, DISCORD_DM_WORKSPACE, LEFT_KEY))
-    if not rows:
+    guilds = await discord_member_guilds(store, user_id)
+    if not guilds:
         return None
 
     def rank(row: tuple[str, float | None]) -> tuple[float, int, str]:
         guild, last_post = row
         return (-float(last_post) if last_post is not None else 0.0, len(guild), guild)
 
-    return str(min(((str(r[0]), r[1]) for r in rows), key=rank)[0])
+    return min(guilds.items(), key=rank)[0]
+
+
+async def discord_member_guilds(store: Store, user_id: str) -> dict[str, float | None]:
+    """The guilds where the store knows ``user_id`` and has not seen them leave, with the time of
+    their latest post there (``None``: none stored); :func:`discord_dm_guild`'s candidates."""
+    if not user_id:
+        return {}
+    rows = await store.db.fetchall(_MEMBER_GUILDS, (Platform.DISCORD.value, user_id, DISCORD_DM_WORKSPACE, LEFT_KEY))
+    return {str(r[0]): r[1] for r in rows}
 
 
 async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: tuple[str, ...] = ()) -> AccessScope:

@@ -38,10 +38,11 @@ from bot.events import (
 )
 from bot.message_ids import qualified
 from bot.ml import Embedder, Vector
+from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
 from bot.store import OPTED_OUT_KEY, MessageRow
-from brain.qa.access import DISCORD_DM_WORKSPACE, discord_dm_guild
+from brain.qa.access import discord_dm_guild, discord_member_guilds
 from brain.recommend.candidates import THREAD, ThreadItem, popular_threads, select_candidates
 from brain.recommend.content import index_vectors
 from brain.recommend.digest import (
@@ -132,23 +133,12 @@ class RecommendBrain(Brain):
         guild = await discord_dm_guild(self.ctx.store, u.user_id)
         if guild is None:
             return CommandResult("I don't know your server yet: run `/recommend` in the server, or post there first.")
-        if unique and len(await self._discord_guilds(u.user_id)) > 1:
+        if unique and len(await discord_member_guilds(self.ctx.store, u.user_id)) > 1:
             return CommandResult(
                 "You are in several servers and each keeps its own digest settings: "
                 "run this `/recommend` command in the server it is for."
             )
         return dataclasses.replace(u, workspace_id=guild)
-
-    async def _discord_guilds(self, user_id: str) -> set[str]:
-        """The guilds where the store knows the member (a users row) and has not seen them leave:
-        :func:`discord_dm_guild`'s candidates."""
-        rows = await self.ctx.store.db.fetchall(
-            "SELECT workspace_id FROM users u WHERE platform = ? AND user_id = ? AND workspace_id <> ? "
-            "AND NOT EXISTS (SELECT 1 FROM member_settings s WHERE s.platform = u.platform "
-            "AND s.workspace_id = u.workspace_id AND s.user_id = u.user_id AND s.key = ? AND s.value = 'true')",
-            (Platform.DISCORD.value, user_id, DISCORD_DM_WORKSPACE, LEFT_KEY),
-        )
-        return {str(r[0]) for r in rows}
 
     async def _tz_cmd(self, u: UserRef, args: list[str]) -> CommandResult:
         """``/recommend tz``: show the zone; ``tz Area/City`` sets it; ``tz reset`` clears it."""

@@ -14,8 +14,9 @@ from typing import Any
 from adapters.discord.normalize import DM_WORKSPACE
 from bot.events import ChannelRef, ChannelSeen, MemberLeft, Platform, SendMessage, UserRef, Visibility
 from bot.ml import ChatMessage
+from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.testing import ScriptedLLM, make_message
-from brain.qa.access import DISCORD_DM_WORKSPACE, scope_for
+from brain.qa.access import scope_for
 from prompts import render_prompt
 
 D = Platform.DISCORD
