@@ -30,18 +30,15 @@ class SlowLLM(ScriptedLLM):
         return await super().generate(messages, **kwargs)
 
 
-async def test_a_mention_in_a_help_channel_is_not_answered_again_by_the_timer_meanwhile(
-    make_app: Any, settings: Any
-) -> None:
-    """A slow model keeps the mention's answer unlogged for a while: the help-channel run that
-    comes meanwhile must not answer the same question a second time."""
+async def mention_answer_under_way(make_app: Any, settings: Any) -> tuple[Any, Any, SlowLLM, asyncio.Task[None]]:
+    """A help channel answered after 1 minute; a mention of the bot there, its answer held in a slow
+    model, and the clock 2 minutes on: (app, adapter, the model, the task draining the bus)."""
     clock = FakeClock(BASE_TIME)
     tuned = settings.model_copy(
         update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 1, "help_channel_ids": ["help"]})}
     )
     llm = SlowLLM("Run make clean-cache to reset the cache [1].")
     app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
-    brain: QABrain = app.brain("qa")
     await adapter.inject(make_message("to reset the cache run make clean-cache", author="bob", minutes=-600))
     await app.bus.drain()
     question = make_message(
@@ -51,6 +48,16 @@ async def test_a_mention_in_a_help_channel_is_not_answered_again_by_the_timer_me
     drained = asyncio.create_task(app.bus.drain())
     await asyncio.wait_for(llm.started.wait(), 60)
     await clock.advance(timedelta(minutes=2))
+    return app, adapter, llm, drained
+
+
+async def test_a_mention_in_a_help_channel_is_not_answered_again_by_the_timer_meanwhile(
+    make_app: Any, settings: Any
+) -> None:
+    """A slow model keeps the mention's answer unlogged for a while: the help-channel run that
+    comes meanwhile must not answer the same question a second time."""
+    app, adapter, llm, drained = await mention_answer_under_way(make_app, settings)
+    brain: QABrain = app.brain("qa")
     timer = asyncio.create_task(brain.answer_unanswered())
     await asyncio.sleep(0)
     llm.release.set()
@@ -64,22 +71,8 @@ async def test_a_mention_answered_while_the_timer_read_its_candidates_is_not_ans
 ) -> None:
     """The timer read the help channel before the mention's answer was logged, and looks at the
     question only after it was: it must see the answer then (a race CI hit under PostgreSQL)."""
-    clock = FakeClock(BASE_TIME)
-    tuned = settings.model_copy(
-        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 1, "help_channel_ids": ["help"]})}
-    )
-    llm = SlowLLM("Run make clean-cache to reset the cache [1].")
-    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
+    app, adapter, llm, drained = await mention_answer_under_way(make_app, settings)
     brain: QABrain = app.brain("qa")
-    await adapter.inject(make_message("to reset the cache run make clean-cache", author="bob", minutes=-600))
-    await app.bus.drain()
-    question = make_message(
-        "<@U9> how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1", mentions_bot=True
-    )
-    await adapter.inject(question)
-    drained = asyncio.create_task(app.bus.drain())
-    await asyncio.wait_for(llm.started.wait(), 60)
-    await clock.advance(timedelta(minutes=2))
     db = app.store.db
     read = db.fetchall
 
