@@ -36,7 +36,7 @@ async def _app(make_app: Factory, *, hours: float = 2.0) -> tuple[Any, Any, Reco
     return app, adapter, brain, clock
 
 
-async def _post(app: Any, adapter: Any, *events: MessagePosted) -> None:
+async def _post(app: Any, adapter: Any, *events: Any) -> None:
     for e in events:
         await adapter.inject(e)
     await app.bus.drain()

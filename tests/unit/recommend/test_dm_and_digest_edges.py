@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -21,27 +20,13 @@ from bot.events import (
     SendEphemeral,
     Visibility,
 )
-from bot.testing.builders import BASE_TIME, channel, command, make_message, user
-from brain.recommend.brain import DIGEST_KEY, LAST_DIGEST_KEY, RecommendBrain
+from bot.permissions import DISCORD_DM_WORKSPACE as DM_WORKSPACE
+from bot.testing.builders import channel, command, make_message, user
+from brain.recommend.brain import DIGEST_KEY, LAST_DIGEST_KEY
 from brain.recommend.digest import digest_due
+from tests.unit.recommend.test_brain import Factory, _app, _post
 
-Factory = Callable[..., Awaitable[Any]]
 G1 = "G1"
-DM_WORKSPACE = "@me"  # adapters.discord.normalize.DM_WORKSPACE: a Discord DM names no guild
-
-
-async def _app(make_app: Factory, *, hours: float = 2.0) -> tuple[Any, Any, RecommendBrain, FakeClock]:
-    clock = FakeClock(BASE_TIME + timedelta(hours=hours))
-    app, adapter = await make_app(brains=["recommend"], clock=clock)
-    brain = app.brain("recommend")
-    assert isinstance(brain, RecommendBrain)
-    return app, adapter, brain, clock
-
-
-async def _post(app: Any, adapter: Any, *events: Any) -> None:
-    for e in events:
-        await adapter.inject(e)
-    await app.bus.drain()
 
 
 def _dms(adapter: Any) -> list[SendDirectMessage]:
