@@ -32,7 +32,8 @@ ARG PYTHON
 RUN if ! command -v ${PYTHON} >/dev/null; then \
       apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*; \
     fi \
- && groupadd --system guildhall && useradd --system --gid guildhall --home /var/lib/guildhall --create-home guildhall
+ && groupadd --system --gid 10001 guildhall \
+ && useradd --system --uid 10001 --gid guildhall --home /var/lib/guildhall --create-home guildhall
 COPY --from=build /opt/guildhall /opt/guildhall
 ENV PATH=/opt/guildhall/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -42,7 +43,8 @@ ENV PATH=/opt/guildhall/bin:$PATH \
     GUILDHALL_STORE__URL=sqlite:////var/lib/guildhall/guildhall.db \
     GUILDHALL_VECTORS__PATH=/var/lib/guildhall/chroma
 WORKDIR /var/lib/guildhall
-USER guildhall
+# Numeric, so Kubernetes' runAsNonRoot can verify it (a user name is refused: "non-numeric user").
+USER 10001:10001
 VOLUME ["/var/lib/guildhall"]
 EXPOSE 3000 9100
 HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import os,urllib.request; p=os.environ.get('GUILDHALL_METRICS_PORT'); p and urllib.request.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=3)"]
