@@ -184,7 +184,11 @@ class _SQLiteTx:
 
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
-        self._pending: list[Op] = [("plain", "BEGIN", None)]
+        # IMMEDIATE takes the write lock up front. A deferred BEGIN reads from a snapshot and only
+        # asks for the lock at its first write; when another process (the CLI importing beside the
+        # bot) committed in between, SQLite refuses that upgrade at once with "database is locked"
+        # (no busy wait can help a stale snapshot) and a read-then-write transaction was lost.
+        self._pending: list[Op] = [("plain", "BEGIN IMMEDIATE", None)]
         self.started = False  # whether BEGIN has been sent
 
     async def _send(self, last: Op) -> Any:
