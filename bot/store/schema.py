@@ -6,10 +6,11 @@ own name prefix) so every table is created by the same mechanism on SQLite and P
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from bot.store import slack_ids
-from bot.store.db import Database
+from bot.store.db import Database, Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +107,39 @@ def all_migrations() -> list[Migration]:
     return [*CORE, *_EXTRA]
 
 
+# Key of the PostgreSQL advisory lock that serializes migrations across processes ("guild").
+MIGRATION_LOCK_KEY = 0x6775696C64
+
+
+async def _lock_migrations(tx: Executor, dialect: str) -> None:
+    """Hold the migration lock until ``tx`` ends (SQLite: ``BEGIN IMMEDIATE`` already holds the
+    database's write lock)."""
+    if dialect == "postgresql":
+        await tx.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
+
+
 async def migrate(db: Database) -> list[str]:
-    """Apply pending migrations; returns the names applied."""
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ts DOUBLE PRECISION NOT NULL)"
-    )
+    """Apply pending migrations; returns the names applied.
+
+    Safe when several processes start at once (the bot and a CLI import, two replicas): each step
+    runs under a lock and is skipped when another process recorded it meanwhile, so a step that is
+    not idempotent by itself (``ALTER TABLE ... ADD COLUMN``) never runs twice.
+    """
+    async with db.transaction() as tx:
+        # Locked too: two concurrent CREATE TABLE IF NOT EXISTS can both miss the table on PostgreSQL.
+        await _lock_migrations(tx, db.dialect)
+        await tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ts DOUBLE PRECISION NOT NULL)"
+        )
     done = {row[0] for row in await db.fetchall("SELECT name FROM schema_migrations")}
     applied = []
-    import time
-
     for migration in all_migrations():
         if migration.name in done:
             continue
         async with db.transaction() as tx:
+            await _lock_migrations(tx, db.dialect)
+            if await tx.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)):
+                continue  # another process applied it after ``done`` was read
             for statement in migration.statements:
                 await tx.execute(statement)
             await tx.execute(
