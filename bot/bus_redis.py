@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
@@ -90,6 +90,10 @@ FAMILIES: dict[type[Event], str] = {
     ButtonClicked: "commands",
 }
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# Redis is up but refuses writes for now: a replica not yet promoted during a failover (READONLY),
+# or maxmemory reached (OOM). Publishing buffers and retries these like an outage: raised, the
+# event would be lost to the caller (and the flusher would die with the buffer unsent).
+_UNWRITABLE = (*_TRANSIENT, ReadOnlyError, OutOfMemoryError)
 # Defaults of drain()'s deadline and close()'s wait for the buffer, module-level so that a test of a
 # command (which builds its bus from settings) can shorten them.
 DRAIN_TIMEOUT_S = 30.0
@@ -283,7 +287,7 @@ class RedisStreamsBus:
                     pipe.set(f"{self.prefix}:seen:{e.event_id}", b"1", nx=True, ex=self._dedupe_ttl_s)
                 answers = await pipe.execute()
                 fresh = {id(e): bool(a) for e, a in zip(inbound, answers, strict=True)}
-            except _TRANSIENT:
+            except _UNWRITABLE:
                 pass  # can't check while Redis is down; consumers are idempotent anyway
         out: list[tuple[str, bytes]] = []
         for event in events:
@@ -301,7 +305,7 @@ class RedisStreamsBus:
                     pipe.xadd(stream, {b"json": payload}, maxlen=self._maxlen, approximate=True)
                 await pipe.execute()
                 return len(out)
-            except _TRANSIENT as exc:
+            except _UNWRITABLE as exc:
                 log.warning("redis unreachable (%s); buffering events until it is back", exc)
         for stream, payload in out:
             await self._enqueue(stream, payload)
@@ -332,7 +336,7 @@ class RedisStreamsBus:
             item = self._buffer[0]
             try:
                 await self._xadd(*item)
-            except _TRANSIENT:
+            except _UNWRITABLE:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -393,7 +397,8 @@ class RedisStreamsBus:
             count += self._adopt(entries)
         if count:
             log.info("sending %d events spilled by an earlier process", count)
-            self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
+            if self._flusher is None or self._flusher.done():  # two flushers would send each event twice
+                self._flusher = asyncio.create_task(self._flush(), name="redis-bus:flush")
 
     def _adopt(self, entries: list[Entry]) -> int:
         """Buffer (and journal) ``entries`` another process left; its file may be deleted after this."""
@@ -466,8 +471,16 @@ class RedisStreamsBus:
     async def _worker(self, sub: _RedisSubscription, consumer: str) -> None:
         streams = {s: ">" for s in sub.streams}
         last_claim = 0.0
+        # Set on NOGROUP (Redis restarted empty, a failover to a fresh replica, a flushed db): the
+        # groups are re-created inside the guarded block below, because an error raised from an
+        # ``except`` clause would escape the loop and end this worker, stalling the group for good.
+        recreate_groups = False
         while not self._closed:
             try:
+                if recreate_groups:
+                    for stream in sub.streams:
+                        await self._ensure_group(stream, sub.name)
+                    recreate_groups = False
                 now = time.monotonic()
                 if now - last_claim > self._claim_idle_ms / 1000 / 2:
                     last_claim = now
@@ -497,8 +510,7 @@ class RedisStreamsBus:
                 await asyncio.sleep(min(0.5 + down_s / 10, 5.0))
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):
-                    for stream in sub.streams:
-                        await self._ensure_group(stream, sub.name)
+                    recreate_groups = True
                     continue
                 log.exception("redis error in %s", sub.name)
                 await asyncio.sleep(0.5)
@@ -632,32 +644,38 @@ class RedisStreamsBus:
 
     async def _dead_letter(self, sub: _RedisSubscription, stream: str, entry_id: str, fields: Any, error: str) -> None:
         payload = fields.get(b"json", b"") if isinstance(fields, dict) else b""
-        await self._redis.xadd(
-            self.dlq_stream,
-            {
-                b"json": payload,
-                b"group": sub.name.encode(),
-                b"stream": stream.encode(),
-                b"entry": entry_id.encode(),
-                b"error": error.encode()[:2000],
-                b"ts": str(time.time()).encode(),
-            },
-            maxlen=100_000,
-            approximate=True,
-        )
+        letter: dict[bytes, bytes] = {
+            b"json": payload,
+            b"group": sub.name.encode(),
+            b"stream": stream.encode(),
+            b"entry": entry_id.encode(),
+            b"error": error.encode()[:2000],
+            b"ts": str(time.time()).encode(),
+        }
+        if isinstance(fields, dict) and b"json" not in fields:
+            # An entry of another shape (a foreign producer, an older layout): the dead letter is
+            # the only copy left once the entry is acked, so it keeps what the entry held.
+            letter[b"fields"] = json.dumps({_s(k): _s(v) for k, v in fields.items()}).encode()
+        await self._redis.xadd(self.dlq_stream, letter, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
         await self._redis.xack(stream, sub.name, entry_id)
         log.error("event %s moved to dead-letter stream after failing in %s: %s", entry_id, sub.name, error)
 
     # -- privacy ---------------------------------------------------------------------------------
     async def forget_author(self, user: UserRef) -> int:
         """Delete every event carrying ``user``'s words or acts from the streams, the dead-letter
-        stream and this process's local buffer and journal (``/forget-me``): the event log must not
-        keep, or replay, what the store erased. Returns how many were deleted.
+        stream, this process's local buffer and journal, and the spill file and dead processes'
+        journals beside it (``/forget-me``): the event log must not keep, or replay, what the store
+        erased. Returns how many were deleted.
 
         Streams are scanned in pages (a forget is rare; a stream holds up to ``maxlen`` entries). A
         group that had not read a deleted entry never sees it; one that had it pending acks it.
         """
         removed = 0
+        # What a sibling process sharing the data folder spilled at close, or left journaled when it
+        # died, is on disk until some start sends it: take it into this buffer, so that the filter
+        # below erases it from the files too (the next start would otherwise publish it again).
+        if not self._closed:
+            self._unspill()
         # The buffer first: it holds events only while Redis is down, when the scan below fails,
         # and they would reach the streams once it is back.
         kept = [entry for entry in self._buffer if not _carries({b"json": entry[1]}, user)]
@@ -705,6 +723,11 @@ class RedisStreamsBus:
         if not rows:
             return False
         fields = rows[0][1]
+        if not fields.get(b"json") or b"stream" not in fields:
+            # Nothing a consumer could decode (the entry had no event): re-published, it would be
+            # dead-lettered again without what it held, so it stays here for a person to read.
+            log.warning("dead letter %s holds no event to replay; left in %s", dlq_id, self.dlq_stream)
+            return False
         await self._xadd(_s(fields[b"stream"]), fields[b"json"])
         await self._redis.xdel(self.dlq_stream, dlq_id)
         return True
