@@ -30,6 +30,13 @@ def check_role(settings: Settings, role: str) -> None:
         raise RoleError(f"--role {role} needs the Redis bus (GUILDHALL_BUS__KIND=redis): processes share nothing else")
     if settings.store.url.startswith("sqlite://"):
         log.warning("--role %s with SQLite: fine on one machine, use PostgreSQL across machines", role)
+    if role == "worker" and settings.vectors.kind != "http":
+        # Embedded Chroma lives in this process's data_dir: each worker would index only the events
+        # it happened to consume and answer from that part of the history.
+        log.warning(
+            "--role worker with embedded Chroma: each worker keeps its own partial index; "
+            "share a Chroma server (GUILDHALL_VECTORS__KIND=http) when running more than one worker"
+        )
     if role == "gateway" and not settings.platforms:
         raise RoleError("a gateway holds platform connections: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN")
 

@@ -28,6 +28,16 @@ def test_roles_refuse_unworkable_configs() -> None:
     check_role(Settings(), "all")
 
 
+def test_a_worker_on_embedded_chroma_is_warned_that_its_index_is_its_own(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="bot.roles"):
+        check_role(Settings(bus={"kind": "redis"}), "worker")
+    assert "embedded Chroma" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bot.roles"):
+        check_role(Settings(bus={"kind": "redis"}, vectors={"kind": "http"}), "worker")
+    assert "embedded Chroma" not in caplog.text
+
+
 async def test_gateway_and_worker_talk_through_redis(tmp_path: Path) -> None:
     prefix = f"ghroles-{uuid.uuid4().hex[:8]}"
     settings = Settings(
