@@ -231,11 +231,13 @@ class CoreBrain(Brain):
         store = self.ctx.store
         back: list[UserRef] = []
         forgotten: list[UserRef] = []
+        dropped = await self.ctx.services.get("forgotten") if self.ctx.services.has("forgotten") else ()
         for u in await self.member_everywhere(cmd.user):
             p, ws, uid = u.platform.value, u.workspace_id, u.user_id
             # Erasure is permanent (bot/privacy/forgotten.py): the bot keeps dropping a forgotten
-            # member's messages, so opting in there would promise what does not happen.
-            if await store.get_member_setting(p, ws, uid, "forgotten", False):
+            # member's messages, so opting in there would promise what does not happen. The gate's
+            # set also knows a Discord member forgotten in another guild (a guild joined since).
+            if u in dropped or await store.get_member_setting(p, ws, uid, "forgotten", False):
                 forgotten.append(u)
                 await store.audit(p, ws, uid, "optin", allowed=False, detail={"reason": "forgotten"})
                 continue
@@ -390,7 +392,20 @@ class CoreBrain(Brain):
         return Erasure(counts, tuple(unfinished))
 
     async def export(self, user: UserRef) -> dict[str, Any]:
-        """Everything stored about a member (data access request)."""
+        """Everything stored about a member (data access request).
+
+        On Discord, what the store holds of the same id in the member's other workspaces (other
+        guilds, DMs with the bot: where ``/forget-me`` erases too, :meth:`member_everywhere`) comes
+        under ``other_workspaces``, keyed by workspace id: a request made for one guild otherwise
+        left out, for one, the questions the member asked the bot in DMs."""
+        out = await self._export_in_workspace(user)
+        others = {m.workspace_id: await self._export_in_workspace(m) for m in (await self.member_everywhere(user))[1:]}
+        if others:
+            out["other_workspaces"] = others
+        return out
+
+    async def _export_in_workspace(self, user: UserRef) -> dict[str, Any]:
+        """:meth:`export` in ``user``'s workspace."""
         store = self.ctx.store
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         messages = await store.db.fetchall(

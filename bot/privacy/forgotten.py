@@ -37,10 +37,16 @@ log = logging.getLogger(__name__)
 
 
 class ForgottenMembers:
-    """An in-memory set of ``platform:workspace:user`` keys, loaded from the store at start."""
+    """An in-memory set of ``platform:workspace:user`` keys, loaded from the store at start.
+
+    A Discord user id names one person in every guild and in DMs with the bot, and ``/forget-me``
+    erases them in all of them (``CoreBrain.member_everywhere``): a Discord member forgotten in one
+    workspace is forgotten in every one, also a guild the bot joins or backfills later, where their
+    old messages would otherwise come back."""
 
     def __init__(self) -> None:
         self._keys: set[str] = set()
+        self._discord_ids: set[str] = set()
 
     async def load(self, store: Store) -> list[UserRef]:
         """Add every member whose ``forgotten`` setting is true (at start, then every minute: another
@@ -57,18 +63,29 @@ class ForgottenMembers:
             if key not in self._keys:
                 self._keys.add(key)
                 try:
-                    new.append(UserRef(Platform(p), str(w), str(u)))
+                    user = UserRef(Platform(p), str(w), str(u))
                 except ValueError:  # a platform this build does not know: nothing of it runs here
                     continue
+                self._remember_global(user)
+                new.append(user)
         return new
 
     def add(self, user: UserRef) -> None:
         """Remember a newly forgotten member."""
         self._keys.add(user.key)
+        self._remember_global(user)
+
+    def _remember_global(self, user: UserRef) -> None:
+        if user.platform is Platform.DISCORD:
+            self._discord_ids.add(user.user_id)
 
     def __contains__(self, user: UserRef) -> bool:
         # Checked for every inbound event; almost always nobody has been forgotten.
-        return bool(self._keys) and user.key in self._keys
+        if not self._keys:
+            return False
+        if user.platform is Platform.DISCORD:
+            return user.user_id in self._discord_ids
+        return user.key in self._keys
 
 
 def unless_forgotten(

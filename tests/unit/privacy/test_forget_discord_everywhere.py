@@ -104,3 +104,52 @@ async def test_slack_ids_are_per_team(make_app) -> None:
     assert (await app.store.get_message("slack", "T2", "s2")).text == "slack words"  # type: ignore[union-attr]
     assert not await app.store.is_opted_out("slack", "T2", "U1")
     assert not any("direct messages" in r.text for r in adapter.of_type(CommandReply))  # one team named
+
+
+async def test_a_guild_joined_after_forget_me_does_not_bring_the_members_words_back(make_app) -> None:
+    from bot.events import EventSource
+
+    app, adapter = await make_app(brains=["qa", "activity"])
+    await seed(app, adapter)
+    await adapter.inject(command("forget-me", "confirm", author=alice(DM), chan=DM_CHANNEL))
+    await app.bus.drain()
+    # The bot is added to a second guild where alice posted long ago; its backfill (and her live
+    # messages there) carry the same global Discord user id.
+    other = channel("general", platform=Platform.DISCORD, workspace="900000000000000002")
+    old = make_message(
+        "alice's old zebrafish secret", author=alice(other.workspace_id), chan=other, source=EventSource.BACKFILL
+    )
+    assert await app.bus.publish(old) is False
+    await adapter.inject(make_message("alice again", author=alice(other.workspace_id), chan=other))
+    await app.bus.drain()
+    assert await app.store.db.fetchall("SELECT text FROM messages WHERE author_id = 'alice' AND text <> ''") == []
+    # `/optin` there does not promise that her messages count again.
+    await adapter.inject(command("optin", author=alice(other.workspace_id), chan=other))
+    await app.bus.drain()
+    assert "Welcome back" not in reply(adapter) and "permanent" in reply(adapter)
+
+
+async def test_a_discord_forget_made_by_another_process_covers_every_guild(make_app) -> None:
+    from bot.privacy.forgotten import ForgottenMembers
+
+    app, _ = await make_app()
+    await app.store.set_member_setting("discord", GUILD, "alice", "forgotten", True)
+    forgotten = ForgottenMembers()
+    assert [u.user_id for u in await forgotten.load(app.store)] == ["alice"]
+    assert alice("900000000000000002") in forgotten
+    assert user("alice", platform=Platform.SLACK, workspace=GUILD) not in forgotten  # Slack ids are per team
+
+
+async def test_a_data_access_request_covers_the_members_dms_and_other_guilds(make_app) -> None:
+    app, adapter = await make_app(brains=["qa"])
+    await seed(app, adapter)
+    await adapter.inject(command("ask", "how do I rotate my zebrafish keys?", author=alice(DM), chan=DM_CHANNEL))
+    await app.bus.drain()
+    data = await app.brain("core").export(alice(GUILD))  # type: ignore[attr-defined]
+    assert [m["text"] for m in data["messages"]] == ["guild words"]
+    dm = data["other_workspaces"][DM]
+    assert [m["text"] for m in dm["messages"]] == ["my DM to the bot"]
+    assert "how do I rotate my zebrafish keys?" in [q["question"] for q in dm["qa"]["questions"]]
+    # Slack ids are per team: nothing of another team is added.
+    slack = await app.brain("core").export(user("alice", platform=Platform.SLACK, workspace="T1"))  # type: ignore[attr-defined]
+    assert "other_workspaces" not in slack
