@@ -332,6 +332,11 @@ class Brain:
         """Everything this brain keeps about ``user`` (data access request)."""
         return {}
 
+    async def retention_workspaces(self) -> set[tuple[str, str]]:
+        """``(platform, workspace_id)`` pairs where this brain keeps rows that :meth:`purge_before`
+        removes, beyond the workspaces that have stored messages (the retention sweep visits both)."""
+        return set()
+
     async def status(self, platform: str, workspace_id: str) -> list[str]:
         """One-line facts for ``/guildhall status`` about this workspace (cheap: nothing is loaded
         for it)."""

@@ -485,8 +485,18 @@ class CoreBrain(Brain):
         now = self.ctx.clock.now().timestamp()
         counts: Counter[str] = Counter()
         purged = False
-        workspaces = await store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM messages")
-        for platform, ws in workspaces:
+        # Not only workspaces with messages: `/ask` is a command, not a message, so the answer log of
+        # a Discord DM (workspace `@me`) or of a workspace whose messages have all expired held
+        # questions and answers that no purge ever reached. Brains name the workspaces they keep
+        # something of (``retention_workspaces``).
+        rows = await store.db.fetchall(
+            "SELECT DISTINCT platform, workspace_id FROM messages UNION SELECT DISTINCT platform, workspace_id FROM feedback"
+        )
+        workspaces = {(str(p), str(w)) for p, w in rows}
+        for brain in self._app.brains:
+            if brain is not self:
+                workspaces |= await brain.retention_workspaces()
+        for platform, ws in sorted(workspaces):
             days = await workspace_config(store, platform, ws, "retention_days", default)
             if days is None:
                 continue

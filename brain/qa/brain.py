@@ -852,6 +852,12 @@ class QABrain(Brain):
         )
         return len(units)
 
+    async def retention_workspaces(self) -> set[tuple[str, str]]:
+        """Workspaces whose answer log holds something, for the retention purge (``/ask`` in a DM or
+        in a workspace whose messages have all expired leaves questions where no message is)."""
+        rows = await self.ctx.store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM qa_answers")
+        return {(str(r[0]), str(r[1])) for r in rows}
+
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's questions and the answers they got."""
         questions = await self.answer_log.of_asker(user.platform.value, user.workspace_id, user.user_id)

@@ -929,6 +929,14 @@ class RecommendBrain(Brain):
         )
         return n
 
+    async def retention_workspaces(self) -> set[tuple[str, str]]:
+        """Workspaces with shown or clicked recommendations (kept after their messages expired)."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT DISTINCT platform, workspace_id FROM recommend_shown "
+            "UNION SELECT DISTINCT platform, workspace_id FROM recommend_feedback"
+        )
+        return {(str(r[0]), str(r[1])) for r in rows}
+
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Delete the member's profile, shown list and feedback; cached history goes too."""
         self._snapshots.pop((user.platform.value, user.workspace_id), None)  # it holds their messages

@@ -305,3 +305,45 @@ async def test_a_forget_whose_index_part_never_ran_finishes_when_the_index_next_
     retriever = await again.brain("qa").retriever()
     found = await retriever.search("zebrafish vault code", AccessScope("console", "local"), k=5)
     assert all("4711" not in s.unit.text for s in found)
+
+
+async def test_retention_purges_questions_asked_where_no_message_is_stored(make_app, settings) -> None:
+    from bot.events import Platform, Visibility
+    from bot.testing import channel, user
+
+    settings = settings.model_copy(update={"privacy": settings.privacy.model_copy(update={"retention_days": 30})})
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["qa"], settings_override=settings, clock=clock)
+    # `/ask` in a DM with the bot on Discord (workspace `@me`): a command, never a stored message.
+    dm = channel("960000000000000001", platform=Platform.DISCORD, workspace="@me", visibility=Visibility.DM)
+    ana = user("ana", platform=Platform.DISCORD, workspace="@me")
+    await adapter.inject(command("ask", "what is my zebrafish vault code 4711 for?", author=ana, chan=dm))
+    await app.bus.drain()
+    asked = "SELECT COUNT(*) FROM qa_answers WHERE question LIKE '%4711%'"
+    assert await app.store.db.fetchall(asked) == [(1,)]
+    await clock.advance(timedelta(days=45))
+    await app.brain("core").purge_expired()  # type: ignore[attr-defined]
+    assert await app.store.db.fetchall(asked) == [(0,)]
+
+
+async def test_retention_purges_recommendations_shown_where_no_message_is_left(make_app, settings) -> None:
+    settings = settings.model_copy(update={"privacy": settings.privacy.model_copy(update={"retention_days": 30})})
+    clock = FakeClock(BASE_TIME)
+    app, _ = await make_app(brains=["recommend"], settings_override=settings, clock=clock)
+    # A workspace whose messages have all expired (or were never stored here) still holds what the
+    # digest showed and what was clicked: rows naming members and threads.
+    old = BASE_TIME.timestamp()
+    await app.store.db.execute(
+        "INSERT INTO recommend_shown (platform, workspace_id, user_id, thread_id, channel_id, shown_ts) "
+        "VALUES ('console', 'gone', 'ana', 't1', 'c1', ?)",
+        (old,),
+    )
+    await app.store.db.execute(
+        "INSERT INTO recommend_feedback (platform, workspace_id, user_id, thread_id, channel_id, kind, ts) "
+        "VALUES ('console', 'gone', 'ana', 't1', 'c1', 'click', ?)",
+        (old,),
+    )
+    await clock.advance(timedelta(days=45))
+    await app.brain("core").purge_expired()  # type: ignore[attr-defined]
+    left = "SELECT (SELECT COUNT(*) FROM recommend_shown) + (SELECT COUNT(*) FROM recommend_feedback)"
+    assert await app.store.db.fetchall(left) == [(0,)]
