@@ -113,8 +113,14 @@ class Scheduler:
             self._tasks.append(asyncio.create_task(self._loop(name, schedule, job), name=f"job:{name}"))
 
     async def _loop(self, name: str, schedule: Schedule, job: Job) -> None:
+        last: datetime | None = None
         while True:
-            when = schedule.next_after(self._clock.now(), self._tz)
+            now = self._clock.now()
+            # The next run comes after the one just made even when the clock reads earlier than it
+            # (stepped back by NTP or by hand, or a wake a hair before the wall clock got there):
+            # scheduling from ``now`` alone made the same 09:00 run again.
+            when = schedule.next_after(now if last is None else max(now, last), self._tz)
+            last = when
             await self._clock.sleep_until(when)
             try:
                 # A claim is kept two days: long after any process could still be about to take the run.
