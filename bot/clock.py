@@ -23,15 +23,24 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall-clock time."""
+    """Wall-clock time.
+
+    :meth:`sleep_until` waits for the wall clock, not for a duration: asyncio sleeps on the
+    monotonic clock, which stands still while a laptop or VM is suspended and ignores steps of the
+    wall clock (NTP, an admin fixing the time), so one long sleep for "tomorrow 09:00" could end
+    hours late, or before 09:00. It sleeps in slices of at most :attr:`max_sleep_s` and looks at
+    the wall clock again after each.
+    """
+
+    max_sleep_s: float = 60.0
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     async def sleep_until(self, when: datetime) -> None:
-        delay = (when - self.now()).total_seconds()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # Polling is the point (ASYNC110): nothing signals "the wall clock reached ``when``".
+        while (delay := (when - self.now()).total_seconds()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(delay, self.max_sleep_s))
 
 
 class FakeClock:
