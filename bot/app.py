@@ -100,22 +100,36 @@ class GuildhallApp:
             await adapter.start()
 
     async def stop(self) -> None:
-        """Stop adapters, drain the bus, tear brains down, close the store."""
-        for adapter in self.adapters:
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("adapter %s failed to stop", adapter)
-        await self.scheduler.stop()
-        await self.bus.close()
-        if self.metrics is not None:
-            await self.metrics.stop()
-        for b in reversed(self.brains):
-            try:
-                await b.teardown()
-            except Exception:
-                log.exception("brain %s failed to tear down", b.name)
-        await self.store.close()
+        """Stop adapters, the scheduler and the bus (drained), tear brains down, close the store.
+
+        A step that fails is logged and the next one still runs, and the store is closed last
+        whatever happened: a bus whose close raised (Redis gone, a full disk for its spill file)
+        used to leave the brains without their teardown (unflushed index state) and SQLite's
+        connection thread running, which kept the process from exiting after SIGTERM.
+        """
+        try:
+            for adapter in self.adapters:
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.exception("adapter %s failed to stop", adapter)
+            for part, close in (("scheduler", self.scheduler.stop), ("bus", self.bus.close)):
+                try:
+                    await close()
+                except Exception:
+                    log.exception("%s failed to stop", part)
+            if self.metrics is not None:
+                try:
+                    await self.metrics.stop()
+                except Exception:
+                    log.exception("metrics server failed to stop")
+            for b in reversed(self.brains):
+                try:
+                    await b.teardown()
+                except Exception:
+                    log.exception("brain %s failed to tear down", b.name)
+        finally:
+            await self.store.close()
 
     def add_adapter(self, adapter: Any) -> None:
         """Register an adapter and route its platform's actions to it."""
