@@ -22,7 +22,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @app.command("audit")
     def audit(
-        limit: Annotated[int, typer.Option(help="How many entries")] = 50,
+        # min=1: PostgreSQL refuses a negative LIMIT with a traceback, SQLite reads -1 as "all".
+        limit: Annotated[int, typer.Option(min=1, help="How many entries")] = 50,
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:

@@ -81,3 +81,14 @@ def test_bench_runs_the_named_benchmarks_and_fails_when_one_fails(monkeypatch) -
     assert runner.invoke(app, ["bench", "broken"]).exit_code == 1
     assert runner.invoke(app, ["bench"]).exit_code == 0
     assert calls == [["import_speed"], ["broken"], []]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_audit_refuses_a_limit_below_one(db_env: str, limit: str) -> None:
+    # `--limit -1` listed the whole log on SQLite and died with a traceback on PostgreSQL.
+    import asyncio
+
+    asyncio.run(_seed(db_env))
+    result = CliRunner().invoke(app, ["audit", "--limit", limit, "--json"])
+    assert result.exit_code == 2
+    assert "--limit" in result.output and "mallory" not in result.output
