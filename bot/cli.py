@@ -15,7 +15,7 @@ import typer
 
 from bot import __version__
 from bot.cli_support import emit, settings_or_exit
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_settings, unknown_env_vars
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,13 @@ def check_config(
         emit({"ok": False, "errors": problems}, as_json, "configuration error:\n" + "\n".join(problems))
         raise typer.Exit(2)
     platforms = settings.platforms or ["console"]
+    warnings = [f"{var} is not a setting (ignored); check its spelling" for var in unknown_env_vars()]
+    if not as_json:
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
     summary = {
         "ok": True,
+        "warnings": warnings,
         "platforms": platforms,
         "store": settings.store.url,
         "bus": settings.bus.kind,

@@ -46,11 +46,17 @@ def emit(data: Any, as_json: bool, text: str | Callable[[], str] | None = None) 
     typer.echo(text if text is not None else json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """Log to stderr with the secret-masking filter installed."""
+def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None:
+    """Log to stderr with the secret-masking filter installed.
+
+    Args:
+        level: The root log level.
+        settings: Its configured secrets are masked literally too: a signing secret or an API key
+            has no token shape for the patterns to recognise.
+    """
     from bot.logging_setup import configure
 
-    configure(level, stream=sys.stderr)
+    configure(level, stream=sys.stderr, known_secrets=settings.secret_values() if settings else None)
 
 
 logger = logging.getLogger("guildhall.cli")

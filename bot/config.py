@@ -11,9 +11,10 @@ The well-known platform variables ``DISCORD_TOKEN``, ``SLACK_BOT_TOKEN``, ``SLAC
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -39,6 +40,7 @@ _PLATFORM_ENV = {
     "SLACK_CLIENT_SECRET": ("slack", "client_secret"),
     "OPENAI_API_KEY": ("llm", "api_key"),
 }
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class _Section(BaseModel):
@@ -293,6 +295,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Berlin)") from exc
         return v
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        # Checked here: logging.setLevel("LOUD") raised a traceback at `guildhall run` while
+        # check-config said OK.
+        level = v.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"unknown log level {v!r} (use one of {', '.join(_LOG_LEVELS)})")
+        return level
+
     @field_validator("brains")
     @classmethod
     def _known_brains(cls, v: list[str]) -> list[str]:
@@ -314,6 +326,19 @@ class Settings(BaseSettings):
         if "path" not in self.vectors.model_fields_set:
             self.vectors.path = str(Path(self.data_dir) / "chroma")
         return self
+
+    def secret_values(self) -> list[str]:
+        """The configured secrets in clear (for the log filter that masks them), longest first.
+
+        Values under 8 characters (placeholders such as ``x`` in a test setup) are left out:
+        masked literally, they would garble every log line containing that letter.
+        """
+        found = []
+        for section, key in SECRET_FIELDS:
+            value = getattr(getattr(self, section), key)
+            if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 8:
+                found.append(value.get_secret_value())
+        return sorted(found, key=len, reverse=True)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -430,14 +455,59 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
                 os.environ.clear()
                 os.environ.update(saved)
         return Settings(**init)
-    except SettingsError as exc:  # e.g. GUILDHALL_SECRETS_DIR names no folder
-        raise ConfigError(f"GUILDHALL_SECRETS_DIR: {exc}") from exc
+    except SettingsError as exc:  # a value that is not JSON, or GUILDHALL_SECRETS_DIR names no folder
+        raise ConfigError(_settings_error_line(exc, env)) from exc
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "(root)"
             lines.append(f"{loc}: {err['msg']}")
         raise ConfigError("\n".join(lines)) from exc
+
+
+# GUILDHALL_ variables that are not settings: the config file, the secrets folder, the test suite's.
+_NOT_SETTINGS = frozenset(
+    {"CONFIG", "SECRETS_DIR", "TEST_STORE", "TEST_PG_URL", "SHARED_DATA", "BENCH_PG", "BENCH_REDIS"}
+)
+
+
+def unknown_env_vars(environ: dict[str, str] | None = None) -> list[str]:
+    """``GUILDHALL_`` variables that name no setting (``GUILDHALL_TIMEZON``), sorted.
+
+    pydantic-settings reads only the variables of known fields, so a misspelt top-level name is
+    silently ignored (a misspelt key inside a section, ``GUILDHALL_LLM__BACKENDD``, is already an
+    error). Reported as a warning, not an error: other tools may share the prefix.
+    """
+    env = os.environ if environ is None else environ
+    found = []
+    for var in env:
+        upper = var.upper()
+        if not upper.startswith("GUILDHALL_"):
+            continue
+        name = upper.removeprefix("GUILDHALL_")
+        if name in _NOT_SETTINGS or name.split("__", 1)[0].lower() in Settings.model_fields:
+            continue
+        found.append(var)
+    return sorted(found)
+
+
+_UNPARSABLE = re.compile(r'error parsing value for field "(?P<field>\w+)" from source "(?P<source>\w+)"')
+
+
+def _settings_error_line(exc: SettingsError, env: dict[str, str]) -> str:
+    """One line naming what to fix: the variable (or secret file) whose value is not valid JSON,
+    else the secrets folder. pydantic-settings parses list and section values as JSON before any
+    validation, so ``GUILDHALL_BRAINS=qa`` fails here, not as a ``ValidationError``."""
+    match = _UNPARSABLE.search(str(exc))
+    if match is None:
+        return f"GUILDHALL_SECRETS_DIR: {exc}"
+    field = match["field"]
+    var = f"GUILDHALL_{field.upper()}"
+    where = var if match["source"] == "EnvSettingsSource" else f"{var} (a file in GUILDHALL_SECRETS_DIR)"
+    info = Settings.model_fields.get(field)
+    if info is not None and get_origin(info.annotation) is list:
+        return f'{where}: not a JSON list; write it like ["qa", "activity"]'
+    return f"{where}: not a JSON object; set its keys one by one instead ({var}__KEY=value)"
 
 
 def _without_env_overrides(data: dict[str, Any], env: dict[str, str], prefix: str = "GUILDHALL_") -> dict[str, Any]:

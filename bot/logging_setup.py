@@ -40,6 +40,14 @@ class SecretFilter(logging.Filter):
         if masked != message:
             record.msg = masked
             record.args = None
+        # A traceback is formatted apart from the message: an exception whose text holds a token (a
+        # webhook URL, an echoed request) reached the log unmasked. Formatters reuse exc_text.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text, self.known_secrets)
+        if record.stack_info:
+            record.stack_info = mask_secrets(record.stack_info, self.known_secrets)
         return True
 
 

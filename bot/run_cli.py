@@ -12,20 +12,22 @@ is already up, so the first question need not pay for the load (``llm.warmup = f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import importlib
 import inspect
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from bot.cli_support import run, settings_or_exit, setup_logging
-from bot.config import Settings
+from bot.config import Settings, unknown_env_vars
 from bot.runtime import restore_defaults, tune_for_serving
 
 if TYPE_CHECKING:
@@ -97,10 +99,16 @@ async def serve(
         handle_sigterm: Stop cleanly on SIGTERM (``docker stop``, systemd) as on Ctrl-C.
 
     Raises:
-        RunError: a configured brain or adapter is not available.
+        RunError: a configured brain or adapter is not available, or another ``guildhall run``
+            uses the same ``data_dir``.
     """
     if handle_sigterm:
         _stop_on_sigterm()
+    with data_dir_lock(settings.data_dir):
+        await _serve(settings, demo=demo, reader=reader, writer=writer)
+
+
+async def _serve(settings: Settings, *, demo: bool, reader: Any, writer: TextIO | None) -> None:
     from bot.app import build_app, load_brain_class
     from bot.store import open_store
 
@@ -171,6 +179,50 @@ async def serve(
         await asyncio.gather(*background, return_exceptions=True)
         await app.stop()
         restore_defaults()
+
+
+LOCK_FILE = "guildhall.lock"
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: str) -> Iterator[None]:
+    """Hold ``data_dir/guildhall.lock`` while one ``guildhall run`` uses the data folder.
+
+    A second run in the same folder shared the SQLite file and the embedded Chroma index (which
+    is not safe across processes), ran every schedule twice and, on Discord or Slack, answered
+    every question twice, without a word. The lock is the kernel's (``flock``): it goes with the
+    process, so a crash leaves no stale lock behind. Where ``flock`` is missing (Windows) the
+    folder is not locked.
+
+    Raises:
+        RunError: another process holds the folder.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    folder = Path(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RunError(
+                f"another guildhall (pid {holder}) is running with data_dir {str(folder)!r}; "
+                "stop it first, or give this one its own data_dir (GUILDHALL_DATA_DIR)"
+            ) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 async def serve_role(settings: Settings, role: str) -> None:
@@ -272,7 +324,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Run the bot: on Discord/Slack when configured, else on the console with a demo community."""
         settings = settings_or_exit(config)
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings)
+        for var in unknown_env_vars():
+            log.warning("%s is not a setting (ignored); check its spelling", var)
         _tolerant_stdio()
         try:
             if role is Role.ALL:

@@ -263,3 +263,21 @@ async def test_background_preparation_failure_is_logged_not_raised(make_app, cap
     app.brain("qa").indexer = broken  # type: ignore[attr-defined,method-assign]
     await prepare_qa(app, index_history=True)
     assert "background indexing" in caplog.text and "disk full" in caplog.text
+
+
+def test_a_second_guildhall_run_in_the_same_data_dir_is_refused_clearly(tmp_path: Path) -> None:
+    # Two runs shared the SQLite file and the embedded Chroma index (not safe across processes) and
+    # ran every schedule twice, without a word. The first run's lock is held here, as it would be.
+    fcntl = pytest.importorskip("fcntl")
+    with (tmp_path / "guildhall.lock").open("a+") as held:
+        held.write("4242\n")
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        second = _guildhall_run(tmp_path, "hello\n/quit\n", "--no-demo")
+        assert second.returncode == 2
+        assert "another guildhall (pid 4242) is running with data_dir" in second.stderr
+        assert not (tmp_path / "guildhall.db").exists(), "refused before opening the store"
+        fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+    first = _guildhall_run(tmp_path, "hello\n/quit\n", "--no-demo")
+    assert first.returncode == 0, first.stderr
+    assert _messages(tmp_path / "guildhall.db") == [("you", "general", "hello")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -151,3 +152,47 @@ def test_a_brain_that_needs_qa_without_it_is_a_config_error(tmp_path: Path, brai
         load_settings(cfg, environ={})
     cfg.write_text('brains = ["qa", "recommend"]\n')
     assert load_settings(cfg, environ={}).brains == ["qa", "recommend"]
+
+
+def _empty_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "guildhall.toml"
+    cfg.write_text("")
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("env", "first_line"),
+    [
+        ({"GUILDHALL_BRAINS": "qa,activity"}, "GUILDHALL_BRAINS: not a JSON list"),
+        ({"GUILDHALL_LLM": "{backend"}, "GUILDHALL_LLM: not a JSON object"),
+    ],
+)
+def test_a_value_that_is_not_json_names_its_own_variable(tmp_path: Path, env: dict[str, str], first_line: str) -> None:
+    # It was reported as "GUILDHALL_SECRETS_DIR: error parsing value for field ..." although no
+    # secrets folder was configured, sending the operator to the wrong place.
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_empty_config(tmp_path), environ=env)
+    assert str(caught.value).startswith(first_line)
+    assert "SECRETS_DIR" not in str(caught.value)
+    listed = load_settings(_empty_config(tmp_path), environ={"GUILDHALL_BRAINS": '["qa", "activity"]'})
+    assert listed.brains == ["qa", "activity"]
+
+
+def test_a_bad_log_level_is_a_config_error_not_a_traceback_at_run(tmp_path: Path) -> None:
+    # check-config said OK and `guildhall run` died in logging.setLevel("LOUD") with a traceback.
+    with pytest.raises(ConfigError, match=r"log_level: .*unknown log level 'LOUD'"):
+        load_settings(_empty_config(tmp_path), environ={"GUILDHALL_LOG_LEVEL": "LOUD"})
+    assert load_settings(_empty_config(tmp_path), environ={"GUILDHALL_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+
+
+def test_check_config_warns_about_a_misspelt_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GUILDHALL_TIMEZON=Europe/Berlin was silently ignored: schedules ran in UTC and check-config said OK.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GUILDHALL_TIMEZON", "Europe/Berlin")
+    monkeypatch.setenv("GUILDHALL_CONFIG", str(tmp_path / "guildhall.toml"))
+    (tmp_path / "guildhall.toml").write_text("")
+    result = CliRunner().invoke(app, ["check-config", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["warnings"] == ["GUILDHALL_TIMEZON is not a setting (ignored); check its spelling"]
+    text = CliRunner().invoke(app, ["check-config"])
+    assert "warning: GUILDHALL_TIMEZON is not a setting" in text.output
