@@ -19,7 +19,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.events import CommandInvoked, Event, Platform
-from bot.metrics import MetricsServer, count_event, timed
+from bot.metrics import MetricsServer, check_health, count_event, timed
 from bot.privacy.forgotten import ForgottenMembers, unless_forgotten
 from bot.privacy.gate import RedactingBus
 from bot.recorder import Recorder
@@ -87,10 +87,15 @@ class GuildhallApp:
                 return b
         raise KeyError(name)
 
+    async def health(self) -> dict[str, Any]:
+        """This process's health as ``/healthz`` reports it (see :func:`bot.metrics.check_health`)."""
+        return await check_health(self.store, self.bus, role=self.role)
+
     async def start(self) -> None:
         """Set up brains, start the bus, the scheduler, the metrics server and the adapters."""
         if self.settings.metrics_port is not None:
-            self.metrics = MetricsServer(self.settings.metrics_port, role=self.role)
+            # /healthz is the readiness probe (deploy/): it must show a dead store or Redis.
+            self.metrics = MetricsServer(self.settings.metrics_port, role=self.role, health=self.health)
             await self.metrics.start()
         for b in self.brains:
             await b.setup()

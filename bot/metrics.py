@@ -1,18 +1,46 @@
 """Health and Prometheus metrics on one small aiohttp server (``metrics_port`` setting).
 
-``/healthz`` answers 200 with the process role and bus state; ``/metrics`` exposes Prometheus text:
-events in/out per type, handler latency, queue lag, LLM latency and tokens/s (observed by the LLM
-backends through :data:`LLM_LATENCY` / :data:`LLM_TOKENS`).
+``/healthz`` is what the Kubernetes readinessProbe and the Docker HEALTHCHECK ask (deploy/). It answers
+JSON with the process role, ``status`` and the state of what the process needs (:func:`check_health`):
+
+* **503, ``"status": "fail"``** when the process cannot do its work: the store does not answer a
+  ``SELECT 1`` in time; a worker (or an all-in-one process) on a Redis bus cannot reach Redis, so it
+  reads nothing; the local buffer of a Redis bus is full, so publishers are waiting and platform
+  events stop being taken. ``reason`` says why in one line.
+* **200, ``"status": "degraded"``** when it works in a reduced way: a gateway buffering events while
+  Redis is unreachable (they are sent, in order, once it is back; spilled to disk at shutdown).
+* **200, ``"status": "ok"``** otherwise.
+
+The Chroma server is deliberately not probed: when it is down, answers fall back to lexical search,
+so taking the process out of service would cost more than it saves. Every probe is bounded
+(:data:`HEALTH_TIMEOUT_S`, below the 3 s the Docker HEALTHCHECK waits) and a check that raises or
+hangs is reported as a failure: the handler itself never hangs and never raises.
+
+``/metrics`` exposes Prometheus text: events in/out per type, handler latency, queue lag, LLM latency
+and tokens/s (observed by the LLM backends through :data:`LLM_LATENCY` / :data:`LLM_TOKENS`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# Each probe's limit (store and Redis run concurrently); the whole check gets a little more. Both stay
+# below the 3 s the Docker HEALTHCHECK waits for an answer.
+HEALTH_TIMEOUT_S = 2.0
+HealthCheck = Callable[[], "Awaitable[dict[str, Any]] | dict[str, Any]"]
 
 REGISTRY = CollectorRegistry()
 EVENTS_IN = Counter("guildhall_events_in_total", "Inbound events published", ["type"], registry=REGISTRY)
@@ -61,16 +89,85 @@ def timed(subscription: str, handler: Callable[[Any], Awaitable[None]]) -> Calla
     return wrapper
 
 
+async def check_health(
+    store: Store, bus: Any, *, role: str = "all", timeout_s: float = HEALTH_TIMEOUT_S
+) -> dict[str, Any]:
+    """Probe the store (``SELECT 1``) and the bus (Redis ``PING`` and buffer), each within ``timeout_s``.
+
+    Returns ``{"status": "ok" | "degraded" | "fail", "store": ..., "bus": ..., "reason": ...}`` as
+    described in this module's docstring; never raises.
+    """
+
+    async def store_up() -> bool:
+        try:
+            await asyncio.wait_for(store.db.fetchone("SELECT 1"), timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+            log.warning("health: store did not answer SELECT 1 within %g s: %r", timeout_s, exc)
+            return False
+        return True
+
+    async def bus_state() -> dict[str, Any]:
+        probe = getattr(bus, "health", None)  # the Redis bus (behind the privacy gate) has one
+        if probe is None:
+            return {"bus": "memory"}
+        try:
+            return dict(await probe(timeout_s))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return {"bus": "redis", "redis": "down", "error": repr(exc)}
+
+    store_ok, state = await asyncio.gather(store_up(), bus_state())
+    failures: list[str] = []
+    degraded: list[str] = []
+    if not store_ok:
+        failures.append("store unreachable")
+    if state.get("redis") == "down":
+        # A gateway keeps taking platform events into its buffer; a worker reads nothing.
+        (degraded if role == "gateway" else failures).append("redis unreachable")
+    if state.get("buffer_full"):
+        failures.append(f"redis bus buffer full ({state.get('buffered')} events): publishers are waiting")
+    elif state.get("buffered") and role == "gateway" and not failures:
+        degraded.append(f"{state['buffered']} events buffered for redis")
+    body: dict[str, Any] = {"store": "up" if store_ok else "down", **state}
+    if failures:
+        body.update(status="fail", reason="; ".join(failures))
+    elif degraded:
+        body.update(status="degraded", reason="; ".join(degraded))
+    else:
+        body["status"] = "ok"
+    return body
+
+
 class MetricsServer:
-    """Serves ``/healthz`` and ``/metrics``."""
+    """Serves ``/healthz`` and ``/metrics``.
+
+    Args:
+        port: TCP port (0 picks a free one).
+        role: the process role, reported by ``/healthz``.
+        host: the address to listen on.
+        health: returns (or awaits to) a dict merged into the ``/healthz`` body; ``"status": "fail"``
+            in it makes the answer 503. It is given ``health_timeout_s`` seconds; one that raises or
+            runs longer is answered 503 with the reason.
+        health_timeout_s: the limit for ``health``.
+    """
 
     def __init__(
-        self, port: int, *, role: str = "all", host: str = "0.0.0.0", health: Callable[[], dict[str, Any]] | None = None
+        self,
+        port: int,
+        *,
+        role: str = "all",
+        host: str = "0.0.0.0",
+        health: HealthCheck | None = None,
+        health_timeout_s: float = HEALTH_TIMEOUT_S + 0.5,
     ) -> None:
         self.port = port
         self._host = host
         self._role = role
         self._health = health
+        self._health_timeout_s = health_timeout_s
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -94,8 +191,17 @@ class MetricsServer:
     async def _healthz(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = {"status": "ok", "role": self._role}
         if self._health is not None:
-            body.update(self._health())
-        return web.json_response(body)
+            try:
+                result = self._health()
+                if inspect.isawaitable(result):
+                    result = await asyncio.wait_for(result, self._health_timeout_s)
+                body.update(result)
+            except TimeoutError:
+                body.update(status="fail", reason=f"health check did not finish within {self._health_timeout_s:g} s")
+            except Exception as exc:  # a broken check is an unhealthy answer, not a 500
+                log.warning("health check failed", exc_info=exc)
+                body.update(status="fail", reason=f"health check failed: {type(exc).__name__}: {exc}")
+        return web.json_response(body, status=503 if body.get("status") == "fail" else 200)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
