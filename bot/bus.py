@@ -29,6 +29,8 @@ from bot.tasks import cancel_until_done
 
 # How often a publisher facing a backlog lets the loop run the subscribers' I/O callbacks.
 _TURN_INTERVAL_S = 0.002
+# How long close() waits for handlers to finish before cancelling them (as the Redis bus's drain).
+DRAIN_TIMEOUT_S = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +163,15 @@ class InProcessBus:
             batch subscription's queue holds at least two of its batches, so the next batch fills
             while the handler writes the last one.
         dedupe_window: how many recent inbound event ids are remembered for de-duplication.
+        drain_timeout_s: how long :meth:`close` waits for queued events to be handled before it
+            cancels the handlers still running (default :data:`DRAIN_TIMEOUT_S`).
     """
 
-    def __init__(self, *, queue_size: int = 10_000, dedupe_window: int = 100_000) -> None:
+    def __init__(
+        self, *, queue_size: int = 10_000, dedupe_window: int = 100_000, drain_timeout_s: float | None = None
+    ) -> None:
         self._queue_size = queue_size
+        self._drain_timeout_s = DRAIN_TIMEOUT_S if drain_timeout_s is None else drain_timeout_s
         self._subs: list[_Subscription] = []
         self._recent = _RecentIds(dedupe_window)
         self._started = False
@@ -265,10 +272,28 @@ class InProcessBus:
                 await sub.queue.join()
 
     async def close(self) -> None:
-        """Drain, then cancel the workers; publishing afterwards raises."""
+        """Drain (for at most ``drain_timeout_s``), then cancel the workers; publishing afterwards raises.
+
+        A handler that hangs (a remote call without a timeout) must not keep the process from
+        exiting on SIGTERM: past the deadline, the subscriptions still busy are logged with what
+        they had left, and their workers are cancelled.
+        """
         if self._closed:
             return
-        await self.drain()
+        try:
+            await asyncio.wait_for(self.drain(), self._drain_timeout_s)
+        except TimeoutError:
+            for sub in self._subs:
+                unfinished = sub.queue._unfinished_tasks  # type: ignore[attr-defined]
+                if unfinished:
+                    log.error(
+                        "bus closing: subscription %s still busy after %g s (%d events unhandled, %d of them "
+                        "queued); cancelling it",
+                        sub.name,
+                        self._drain_timeout_s,
+                        unfinished,
+                        sub.queue.qsize(),
+                    )
         self._closed = True
         stuck = await cancel_until_done([w for s in self._subs for w in s.workers], within_s=10)
         if stuck:

@@ -327,3 +327,35 @@ async def test_cancel_until_done_outlasts_a_swallowed_cancel_and_gives_up_in_tim
     assert await cancel_until_done([other], within_s=0.3) == {other}
     stop = True
     await other
+
+
+async def test_close_cancels_a_hung_handler_after_its_deadline_and_names_it(caplog: pytest.LogCaptureFixture) -> None:
+    bus = InProcessBus(drain_timeout_s=0.05)
+    started = asyncio.Event()
+    cancelled: list[str] = []
+    handled: list[str] = []
+
+    async def hung(e: MessagePosted) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # a remote call without a timeout
+        except asyncio.CancelledError:
+            cancelled.append(e.message_id)
+            raise
+
+    async def quick(e: MessagePosted) -> None:
+        handled.append(e.message_id)
+
+    bus.subscribe(MessagePosted, hung, name="qa.answer")
+    bus.subscribe(MessagePosted, quick, name="activity.count")
+    await bus.publish(make_message("a", message_id="m1"))
+    await bus.publish(make_message("b", message_id="m2"))
+    await started.wait()
+    with caplog.at_level(logging.ERROR, logger="bot.bus"):
+        await bus.close()  # used to wait for the hung handler forever: SIGTERM never exited
+    assert cancelled == ["m1"]
+    assert handled == ["m1", "m2"]
+    busy = [r.getMessage() for r in caplog.records if "still busy" in r.getMessage()]
+    assert len(busy) == 1 and "qa.answer" in busy[0] and "2 events unhandled, 1 of them queued" in busy[0]
+    with pytest.raises(RuntimeError):
+        await bus.publish(make_message("c", message_id="m3"))
