@@ -280,7 +280,10 @@ class RedisStreamsBus:
             return 0
         inbound = [e for e in events if isinstance(e, InboundEvent)]
         fresh: dict[int, bool] = {}
-        if inbound:
+        # With events already buffered, Redis was unreachable a moment ago and these must queue
+        # behind them anyway (order): a dedupe round trip now would only stall the caller (a
+        # gateway's event loop) for up to the connect timeout per publish while Redis is blackholed.
+        if inbound and not self._buffer:
             try:
                 pipe = self._redis.pipeline(transaction=False)
                 for e in inbound:
@@ -411,6 +414,26 @@ class RedisStreamsBus:
     def buffered(self) -> int:
         """Events waiting locally for Redis."""
         return len(self._buffer)
+
+    async def health(self, timeout_s: float = 1.0) -> dict[str, Any]:
+        """Redis reachability (a ``PING`` bounded by ``timeout_s``) and the local buffer, for ``/healthz``.
+
+        Never raises: an unreachable or slow Redis is reported as ``"redis": "down"``. ``buffer_full``
+        means publishers are waiting for room, i.e. this process has stopped taking events.
+        """
+        try:
+            await asyncio.wait_for(self._redis.ping(), timeout_s)
+            redis = "up"
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - any failure to answer a PING means "down" to a probe
+            redis = "down"
+        return {
+            "bus": "redis",
+            "redis": redis,
+            "buffered": len(self._buffer),
+            "buffer_full": len(self._buffer) >= self._buffer_size,
+        }
 
     @property
     def spill_path(self) -> Path | None:
