@@ -80,17 +80,22 @@ def every(
     weekday: int | None = None,
     setting: str | None = None,
     one_worker: bool = False,
+    weekday_setting: str | None = None,
+    catch_up: timedelta | None = None,
 ) -> Callable[[F], F]:
     """Mark a brain method as a scheduled job.
 
     Either an interval (``minutes`` / ``hours``) or a local time ``at="HH:MM"`` (optionally on a
     ``weekday``, 0=Monday). ``setting`` names a dotted settings path holding the ``HH:MM`` time, so
-    admins configure the hour (e.g. ``"recommend.digest_time"``). ``one_worker``: community-wide
-    work (DMs, posts, alerts) that one of several worker processes does per run, not each of them.
+    admins configure the hour (e.g. ``"recommend.digest_time"``); ``weekday_setting`` likewise the
+    weekday. ``one_worker``: community-wide work (DMs, posts, alerts) that one of several worker
+    processes does per run, not each of them. ``catch_up``: a run missed while the bot was down is
+    made once when it starts again, if it is at most this late (see :class:`~bot.scheduler.Schedule`);
+    the job reads the slot it runs for with :func:`~bot.scheduler.scheduled_slot`.
     """
 
     def mark(fn: F) -> F:
-        setattr(fn, _EVERY_ATTR, (minutes, hours, at, weekday, setting, one_worker))
+        setattr(fn, _EVERY_ATTR, (minutes, hours, at, weekday, setting, one_worker, weekday_setting, catch_up))
         return fn
 
     return mark
@@ -305,6 +310,14 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def _setting(settings: Settings, path: str) -> Any:
+    """The value at a dotted settings path (``"activity.leaderboard_post_time"``)."""
+    obj: Any = settings
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 class Brain:
     """Base class: subclasses set ``name`` and decorate methods with @listen / @every / @command."""
 
@@ -361,16 +374,17 @@ class Brain:
             spec = getattr(fn, _EVERY_ATTR, None)
             if spec is None:
                 continue
-            minutes, hours, at, weekday, setting, one_worker = spec
+            minutes, hours, at, weekday, setting, one_worker, weekday_setting, catch_up = spec
             if setting:
-                obj: Any = settings
-                for part in setting.split("."):
-                    obj = getattr(obj, part)
-                at = str(obj)
+                at = str(_setting(settings, setting))
+            if weekday_setting:
+                weekday = int(_setting(settings, weekday_setting))
             if at is not None:
-                schedule = Schedule(at=parse_hhmm(at), weekday=weekday, one_worker=one_worker)
+                schedule = Schedule(at=parse_hhmm(at), weekday=weekday, one_worker=one_worker, catch_up=catch_up)
             else:
-                schedule = Schedule(interval=timedelta(minutes=minutes or 0, hours=hours or 0), one_worker=one_worker)
+                schedule = Schedule(
+                    interval=timedelta(minutes=minutes or 0, hours=hours or 0), one_worker=one_worker, catch_up=catch_up
+                )
             found.append((f"{self.name}.{attr}", schedule, getattr(self, attr)))
         return found
 

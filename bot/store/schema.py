@@ -91,6 +91,15 @@ CORE: list[Migration] = [
     ),
     # Slack ids become "<channel>:<ts>" (bot.message_ids); brains migrate their own tables.
     Migration("core-0002-slack-channel-ids", slack_ids.CORE_STATEMENTS),
+    # The latest slot each catch-up job ran for (bot.scheduler.StoreRunLog): a run missed while the
+    # bot was down is made once on start.
+    Migration(
+        "core-0003-scheduled-runs",
+        (
+            """CREATE TABLE IF NOT EXISTS scheduled_runs (
+                job TEXT PRIMARY KEY, slot_ts DOUBLE PRECISION NOT NULL, ran_ts DOUBLE PRECISION NOT NULL)""",
+        ),
+    ),
 ]
 
 _EXTRA: list[Migration] = []

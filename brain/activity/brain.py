@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.brain import Brain, CommandResult, command, every
 from bot.channel_arg import channel_word, picked_channel, resolve_channel
 from bot.events import Attachment, ChannelRef, CommandInvoked, Event, Platform, UserRef
 from bot.privacy.forgotten import author_of
+from bot.scheduler import scheduled_slot
 from brain.activity import charts
 from brain.activity.alert_state import AlertLedger, Decision
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
@@ -214,12 +215,18 @@ class ActivityBrain(Brain):
         platforms = {p.value for p in Platform}
         return [(r[0], r[1]) for r in rows if r[0] in platforms and (r[0], r[1]) in public]
 
-    # Daily at the configured time, posting only on ``activity.leaderboard_post_weekday``: @every's
-    # weekday is fixed at import time, and admins choose the day in their settings.
-    @every(setting="activity.leaderboard_post_time", one_worker=True)
+    # Weekly, on the configured day and time. Made up when the bot was down at that time, up to three
+    # days late (a board posted later than mid-week reads as stale; the next one is due soon).
+    @every(
+        setting="activity.leaderboard_post_time",
+        weekday_setting="activity.leaderboard_post_weekday",
+        one_worker=True,
+        catch_up=timedelta(days=3),
+    )
     async def weekly_post(self) -> None:
         """Post last week's leaderboard into each workspace's alerts channel (on the configured weekday)."""
-        now = self.ctx.clock.now()
+        # A caught-up run (Tuesday, for Monday's slot) is for its slot's day and week.
+        now = scheduled_slot() or self.ctx.clock.now()
         if now.astimezone(self.ctx.settings.tz).weekday() != self.ctx.settings.activity.leaderboard_post_weekday:
             return
         window = previous_week(now, self.ctx.settings.tz)
