@@ -23,7 +23,7 @@ from bot.metrics import MetricsServer, check_health, count_event, timed
 from bot.privacy.forgotten import ForgottenMembers, unless_forgotten
 from bot.privacy.gate import RedactingBus
 from bot.recorder import Recorder
-from bot.scheduler import Schedule, Scheduler
+from bot.scheduler import Schedule, Scheduler, StoreRunLog
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,9 @@ async def build_app(
     ctx = BrainContext(bus=bus, store=store, settings=settings, clock=clock, services=services)
     router = CommandRouter(ctx)
     # Several worker processes share one Redis bus: each one_worker run is claimed there.
-    scheduler = Scheduler(clock, settings.tz, claim=getattr(bus, "claim_once", None))
+    # The run log in the store lets catch-up jobs (the weekly board, retention) make a run missed
+    # while no process was up.
+    scheduler = Scheduler(clock, settings.tz, claim=getattr(bus, "claim_once", None), runs=StoreRunLog(store.db))
     recorder = Recorder(store, forgotten=forgotten)
 
     async def refresh_forgotten() -> None:

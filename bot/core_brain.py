@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, CommandSpec, command, every, listen, plural
@@ -465,11 +465,12 @@ class CoreBrain(Brain):
         return out
 
     # -- retention -----------------------------------------------------------------------------
-    # Hourly, not daily: an interval job first runs one interval after start, and a bot restarted
-    # more often than daily (deploys, console sessions) would never purge.
+    # Hourly, not daily: an interval job first runs one interval after start. Caught up: a bot
+    # restarted more often than hourly (deploys, console sessions) purges on start when an hourly
+    # run was missed since the last one made (by any process: the run log is in the store).
     # Every worker, not one: besides the shared store, each process purges its own in-memory copy of
     # the lexical index (the store's deletes are idempotent, so the others' are no-ops).
-    @every(hours=1)
+    @every(hours=1, catch_up=timedelta(days=30))
     async def retention(self) -> None:
         """Hourly: purge messages older than ``retention_days`` from the store and every brain."""
         await self.purge_expired()

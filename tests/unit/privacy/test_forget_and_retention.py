@@ -347,3 +347,32 @@ async def test_retention_purges_recommendations_shown_where_no_message_is_left(m
     await app.brain("core").purge_expired()  # type: ignore[attr-defined]
     left = "SELECT (SELECT COUNT(*) FROM recommend_shown) + (SELECT COUNT(*) FROM recommend_feedback)"
     assert await app.store.db.fetchall(left) == [(0,)]
+
+
+@pytest.mark.skipif(
+    os.environ.get("GUILDHALL_TEST_STORE") == "postgresql",
+    reason="the two apps must share one store; under PostgreSQL make_app gives each its own database",
+)
+async def test_a_bot_restarted_more_often_than_hourly_still_purges_on_start(make_app, settings, tmp_path) -> None:
+    import asyncio
+
+    shared = settings.model_copy(
+        update={
+            "store": settings.store.model_copy(update={"url": f"sqlite:///{tmp_path}/g.db"}),
+            "privacy": settings.privacy.model_copy(update={"retention_days": 30}),
+        }
+    )
+    start = BASE_TIME + timedelta(days=45, minutes=10)
+    first, adapter = await make_app(brains=["qa"], settings_override=shared, clock=FakeClock(start))
+    await adapter.inject(make_message("the zebrafish vault code is 4711", author="ana", message_id="old1"))
+    await first.bus.drain()
+    await first.stop()  # before its first hourly purge
+    # Started again two hours later: the hourly purge missed meanwhile is made on start, not an
+    # hour after it (a console session or a deploy cycle shorter than an hour never purged).
+    again, _ = await make_app(brains=["qa"], settings_override=shared, clock=FakeClock(start + timedelta(hours=2)))
+    query = "SELECT COUNT(*) FROM messages WHERE text LIKE '%4711%'"
+    for _ in range(500):
+        if await again.store.db.fetchall(query) == [(0,)]:
+            break
+        await asyncio.sleep(0.01)
+    assert await again.store.db.fetchall(query) == [(0,)]
