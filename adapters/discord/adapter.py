@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ClientFactory = Callable[..., discord.Client]
 DM_CLOSED = 50007
+UNKNOWN_CHANNEL = 10003  # the channel or thread was deleted
+MISSING_PERMISSIONS = 50013  # e.g. no Attach Files in that channel
+ENTITY_TOO_LARGE = 40005  # an upload over the server's file size limit
 RATE_LIMIT_RETRIES = 3
 PRIVATE_REPLY_NOTE = "Only you can see the reply to this command."
 MAX_PENDING_INTERACTIONS = 2000  # interaction tokens live 15 minutes; this bounds memory, not time
@@ -450,15 +453,22 @@ class DiscordAdapter:
             reference = discord.MessageReference(
                 message_id=int(action.reply_to), channel_id=target.id, fail_if_not_exists=False
             )
-        await self._send_chunks(
-            target.send,
-            action.text,
-            action.attachments,
-            action.citations,
-            action.buttons,
-            reference=reference,
-            notify=action.notify_user_ids,
-        )
+        try:
+            await self._send_chunks(
+                target.send,
+                action.text,
+                action.attachments,
+                action.citations,
+                action.buttons,
+                reference=reference,
+                notify=action.notify_user_ids,
+            )
+        except discord.NotFound as exc:
+            if exc.code != UNKNOWN_CHANNEL:
+                raise
+            # The thread (or channel) was deleted, usually by a moderator: retrying cannot succeed
+            # (a raised error would be redelivered), and reposting in the parent would undo the deletion.
+            log.warning("discord: channel %s no longer exists (error 10003); message dropped", target.id)
 
     def _target_id(self, action: SendMessage) -> str:
         """Where a message goes: its thread, or the channel.
@@ -640,7 +650,9 @@ class DiscordAdapter:
                 continue  # nothing to send
 
             # Built per attempt: discord.py closes files after a send, so a retry needs new ones.
-            def arguments(chunk: str = chunk, first: bool = i == 0, last: bool = last) -> dict[str, Any]:
+            def arguments(
+                chunk: str = chunk, first: bool = i == 0, last: bool = last, with_files: bool = True
+            ) -> dict[str, Any]:
                 kwargs: dict[str, Any] = {"allowed_mentions": allowed}
                 if chunk:
                     kwargs["content"] = chunk
@@ -651,17 +663,35 @@ class DiscordAdapter:
                     embeds = render.citations_embeds(citations)
                     if embeds:
                         kwargs["embeds"] = embeds
-                    if attachments:
+                    if attachments and with_files:
                         kwargs["files"] = render.files(attachments)
                     view = render.buttons_view(buttons)
                     if view is not None:
                         kwargs["view"] = view
                 return kwargs
 
-            async def attempt(arguments: Callable[[], dict[str, Any]] = arguments) -> Any:
+            async def attempt(arguments: Callable[..., dict[str, Any]] = arguments) -> Any:
                 return await send(**arguments())
 
-            await self._retrying(attempt)
+            try:
+                await self._retrying(attempt)
+            except discord.HTTPException as exc:
+                if not (last and attachments and _upload_refused(exc)):
+                    raise
+                # The text must not be lost with the chart, nor the earlier parts sent again by a
+                # redelivered action: the last part goes without its files.
+                log.warning(
+                    "discord: files %s refused (%s %s); sending the message without them",
+                    [a.filename for a in attachments],
+                    exc.status,
+                    exc.code,
+                )
+                if chunks[-1] or citations or buttons:  # something besides the files to send
+
+                    async def text_only(arguments: Callable[..., dict[str, Any]] = arguments) -> Any:
+                        return await send(**arguments(with_files=False))
+
+                    await self._retrying(text_only)
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call``; when a rate limit still reaches us, wait ``retry_after`` and try again."""
@@ -706,6 +736,11 @@ def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
 
 def _guild_id(channel: ChannelRef) -> int | None:
     return int(channel.workspace_id) if channel.workspace_id.isdigit() else None
+
+
+def _upload_refused(exc: discord.HTTPException) -> bool:
+    """Whether Discord refused a message for its files: too large, or no Attach Files permission."""
+    return exc.status == 413 or exc.code in (ENTITY_TOO_LARGE, MISSING_PERMISSIONS)
 
 
 def _retry_after(exc: discord.HTTPException) -> float:
