@@ -77,6 +77,38 @@ def escape(text: str) -> str:
 _SLACK_MARKUP = re.compile(r"(<(?:[@#!][^<>\s|]+|(?:https?|mailto):[^<>\s|]+)(?:\|[^<>\n]*)?>|&(?:amp|lt|gt);)|[&<>]")
 
 
+# Code is left as written: a fenced block (to its closing fence, or the end) or an inline span.
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
+# mrkdwn has no language tags: ```python would show "python" as the code's first line.
+_FENCE_LANGUAGE = re.compile(r"\A```[\w+#.-]+[ \t]*\n")
+_MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_MD_LINK = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^\s()<>|]+)\)")
+_MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+def markdown_to_mrkdwn(text: str) -> str:
+    """Translate the markdown models and brains write into Slack mrkdwn, code left alone.
+
+    ``**bold**`` becomes ``*bold*``, ``[text](https://…)`` a ``<https://…|text>`` link (its text
+    escaped, so it cannot carry markup), a ``## heading`` a bold line, and a fence's language tag
+    is dropped. Run before :func:`escape_text`, which keeps the links as markup.
+    """
+    out: list[str] = []
+    at = 0
+    for code in _CODE.finditer(text):
+        out.append(_prose_to_mrkdwn(text[at : code.start()]))
+        out.append(_FENCE_LANGUAGE.sub("```\n", code.group(0)))
+        at = code.end()
+    out.append(_prose_to_mrkdwn(text[at:]))
+    return "".join(out)
+
+
+def _prose_to_mrkdwn(text: str) -> str:
+    text = _MD_HEADING.sub(lambda m: f"*{m.group(1)}*", text)
+    text = _MD_BOLD.sub(lambda m: f"*{m.group(1)}*", text)
+    return _MD_LINK.sub(lambda m: f"<{m.group(2)}|{escape(m.group(1)).replace('|', '¦')}>", text)
+
+
 def escape_text(text: str) -> str:
     """``text`` for mrkdwn: ``a < b && c`` or ``List<String>`` (a member's words, code in an answer)
     shown as written, Slack's own mention, channel and link markup kept."""
@@ -169,7 +201,7 @@ def render_posts(text: str, citations: Sequence[Citation] = (), buttons: Sequenc
     Citations follow the text as a context-free section of numbered links; buttons go in actions
     blocks on the last message, so they stay under the whole answer.
     """
-    safe = escape_text(neutralize(text))
+    safe = escape_text(neutralize(markdown_to_mrkdwn(text)))
     blocks: list[dict[str, Any]] = [_section(chunk) for chunk in split_text(safe)]
     if citations:
         heading = citations_heading(citations)
