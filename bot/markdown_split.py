@@ -10,6 +10,10 @@ import re
 _FENCE = "```"
 # A code block's language tag: ```python, ```c++, ```objective-c (what follows the fence on its line).
 _LANGUAGE_TAG = re.compile(r"[\w+#.-]{1,24}")
+# Spans a cut must not fall inside: a markdown link ([text](url)), Slack or Discord markup
+# (<https://x|text>, <@U1>), an escaped entity. Cut in two, a link shows as raw brackets.
+_UNBREAKABLE = re.compile(r"\[[^\[\]\n]*\]\([^()\s]*\)|<[^<>\n]*>|&(?:amp|lt|gt);")
+_SPAN_LOOKAHEAD = 4000  # how far past the cut a span is looked for (a link is far shorter)
 
 
 def split_message(text: str, limit: int = 2000) -> list[str]:
@@ -57,12 +61,24 @@ def split_message(text: str, limit: int = 2000) -> list[str]:
 
 
 def _best_cut(text: str, budget: int) -> int:
-    """Index at which to cut ``text`` so the head fits ``budget``: paragraph > line > space > hard."""
+    """Index at which to cut ``text`` so the head fits ``budget``: paragraph > line > space > hard,
+    never inside a link or mention (then before it)."""
     window = text[:budget]
+    spans = [m.span() for m in _UNBREAKABLE.finditer(text, 0, budget + _SPAN_LOOKAHEAD)]
+
+    def span_around(cut: int) -> tuple[int, int] | None:
+        return next(((start, end) for start, end in spans if start < cut < end), None)
+
     for sep in ("\n\n", "\n", " "):
-        at = window.rfind(sep)
-        if at > budget // 4:
-            return at + len(sep)
+        end = len(window)
+        while (at := window.rfind(sep, 0, end)) > budget // 4:
+            span = span_around(at + len(sep))
+            if span is None:
+                return at + len(sep)
+            end = span[0]  # look again before the link
+    span = span_around(budget)
+    if span is not None and span[0] > budget // 4:
+        return span[0]
     return budget
 
 
