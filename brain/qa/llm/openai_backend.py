@@ -4,7 +4,8 @@ A semaphore bounds requests in flight (``max_concurrency``) and the number allow
 slot (``max_queue``): beyond that the caller gets :class:`bot.ml.LLMBusyError` at once. HTTP 429 and
 503 from the server are reported the same way; a slow server raises ``TimeoutError``. Anything else
 that keeps the model from answering (the server unreachable, any other HTTP error such as the 404 of
-a wrong model name, a body that is not a chat completion, a stream cut before its end) raises
+a wrong model name, the 401 of a wrong key, a body that is not a chat completion, a stream cut
+before its end) raises
 :class:`~brain.qa.llm.errors.LLMUnavailableError`, whose one-line message names the URL (without
 credentials), the status and the first bytes of the body.
 """
@@ -27,7 +28,11 @@ from brain.qa.llm.errors import LLMUnavailableError
 
 # How much of a bad body the error quotes: enough to tell an HTML proxy page from a JSON error.
 PREVIEW_CHARS = 200
+# Lines of a streamed body that is not an event stream kept (a whole completion is a few lines).
+_OTHER_LINES = 1000
 _BUSY = (429, 503)
+_KEY_HINT = " (check llm.api_key, set from OPENAI_API_KEY or GUILDHALL_LLM__API_KEY)"
+_HINTS = {401: _KEY_HINT, 403: _KEY_HINT, 404: " (check llm.base_url and llm.openai_model)"}
 
 
 class OpenAICompatibleLLM:
@@ -96,25 +101,24 @@ class OpenAICompatibleLLM:
         if response.status_code in _BUSY:
             raise LLMBusyError(f"model server answered {response.status_code}")
         if not response.is_success:
-            # vLLM answers an unknown model name with 404: the likeliest fix is in the config.
-            hint = " (check llm.base_url and llm.openai_model)" if response.status_code == 404 else ""
+            # vLLM answers an unknown model name with 404, and a wrong or missing key with 401/403:
+            # the likeliest fix is in the config, so the message names the setting.
+            hint = _HINTS.get(response.status_code, "")
             raise self._unavailable(f"answered HTTP {response.status_code}{hint}: {self._preview(response.text)}")
 
-    def _first_choice(self, response: httpx.Response) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _first_choice(self, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The decoded body and its first choice; a body that is not a chat completion (an HTML
         proxy page, a JSON list, an error object sent with 200) raises LLMUnavailableError."""
         try:
-            data = response.json()
-        except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError alike
-            raise self._unavailable(f"answered with a body that is not JSON: {self._preview(response.text)}") from exc
+            data = json.loads(text)
+        except ValueError as exc:
+            raise self._unavailable(f"answered with a body that is not JSON: {self._preview(text)}") from exc
         if isinstance(data, dict) and data.get("error"):
             raise self._unavailable(f"answered with an error: {self._preview(str(data['error']))}")
         choices = data.get("choices") if isinstance(data, dict) else None
         first = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
-            raise self._unavailable(
-                f"answered with a body that is not a chat completion: {self._preview(response.text)}"
-            )
+            raise self._unavailable(f"answered with a body that is not a chat completion: {self._preview(text)}")
         return data, first
 
     # -- requests --------------------------------------------------------------------------------
@@ -142,7 +146,7 @@ class OpenAICompatibleLLM:
             self._check(response)
         finally:
             self._slots.release()
-        data, choice = self._first_choice(response)
+        data, choice = self._first_choice(response.text)
         text = str(choice["message"].get("content") or "")
         usage = data.get("usage")
         usage = usage if isinstance(usage, dict) else {}
@@ -163,7 +167,9 @@ class OpenAICompatibleLLM:
 
         A stream that stops before the server says the reply is complete (``[DONE]``, or a choice
         with a ``finish_reason``) raises LLMUnavailableError after the pieces it did send: a caller
-        must not take half an answer for a whole one. Errors are those of :meth:`generate`.
+        must not take half an answer for a whole one. A body that is not an event stream (a server
+        or proxy that ignores ``"stream": true``) is read as one completion, yielded whole, or
+        quoted in the error like :meth:`generate` does. Errors are those of :meth:`generate`.
         """
         await self._acquire()
         try:
@@ -171,15 +177,22 @@ class OpenAICompatibleLLM:
             finished = False
             opened = False
             pieces = 0
+            # What a body that is not an event stream said, kept to answer from or to quote.
+            other: list[str] = []
+            sse = False  # a "data:" line came: an event stream, whatever its content type said
             try:
                 async with self._client.stream("POST", "/chat/completions", json=body) as response:
                     opened = True
                     if not response.is_success:
                         await response.aread()
                         self._check(response)
+                    events = "text/event-stream" in response.headers.get("content-type", "")
                     async for line in response.aiter_lines():
                         if not line.startswith("data:"):
+                            if not events and not sse and len(other) < _OTHER_LINES:
+                                other.append(line)
                             continue
+                        sse = True
                         payload = line[5:].strip()
                         if payload == "[DONE]":
                             return
@@ -204,6 +217,14 @@ class OpenAICompatibleLLM:
                                 yield str(piece)
                             # Some servers end with a finish_reason and close, without [DONE].
                             finished = finished or bool(choice.get("finish_reason"))
+                    if not events and not sse and other:
+                        # A server or proxy that ignores "stream": true sends one whole completion
+                        # (answered from); an HTML page or an error object sent with 200 is quoted.
+                        _, whole = self._first_choice("\n".join(other))
+                        text = str(whole["message"].get("content") or "")
+                        if text:
+                            yield text
+                        return
             except httpx.TimeoutException as exc:
                 raise TimeoutError(str(exc)) from exc
             except httpx.HTTPError as exc:

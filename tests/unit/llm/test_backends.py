@@ -134,12 +134,57 @@ async def test_a_failing_or_nonsense_answer_is_one_unavailable_error(fake: tuple
     message = str(caught.value)
     assert expected in message and f"{url}/chat/completions" in message, message
     assert "hunter2" not in message and KEY not in message and "\n" not in message
-    # The stream says the same, and the single slot was released each time (or this would hang).
-    with pytest.raises(LLMUnavailableError):
+    # The stream says the same (a 200 body that is not an event stream is quoted, not reported as a
+    # stream that ended early), and the single slot was released each time (or this would hang).
+    with pytest.raises(LLMUnavailableError) as caught:
         await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10)
+    assert expected in str(caught.value), caught.value
     server.raw = None
     assert (await asyncio.wait_for(llm.generate(MESSAGES), timeout=10)).text
     await llm.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_wrong_key_names_the_setting_and_is_asked_once(fake: tuple[FakeOpenAI, str]) -> None:
+    server, url = fake
+    server.raw = (401, "application/json", json.dumps({"error": {"message": "Incorrect API key provided"}}))
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url, api_key=SecretStr(KEY)))
+    with pytest.raises(LLMUnavailableError, match=r"HTTP 401 \(check llm.api_key") as caught:
+        await llm.generate(MESSAGES)
+    assert "OPENAI_API_KEY" in str(caught.value) and KEY not in str(caught.value)
+    with pytest.raises(LLMUnavailableError, match=r"HTTP 401 \(check llm.api_key"):
+        await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10)
+    assert len(server.requests) == 2  # one each: a wrong key is not retried
+    await llm.aclose()
+
+
+async def test_a_server_that_ignores_stream_true_is_answered_from_its_whole_completion(
+    fake: tuple[FakeOpenAI, str],
+) -> None:
+    server, url = fake
+    whole = {"choices": [{"message": {"role": "assistant", "content": "Use a venv."}, "finish_reason": "stop"}]}
+    # Pretty-printed, as some proxies send it: the completion spans several lines.
+    server.raw = (200, "application/json", json.dumps(whole, indent=2))
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url, max_concurrency=1))
+    assert await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10) == ["Use a venv."]
+    assert server.requests[0]["stream"] is True
+    await llm.aclose()
+
+
+async def test_stream_protocol_shapes_servers_send(fake: tuple[FakeOpenAI, str]) -> None:
+    server, url = fake
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url + "/", max_concurrency=1))
+    events = [
+        {"choices": [{"delta": {"role": "assistant", "content": None}}]},  # role first, content null
+        {"choices": [{"delta": {"reasoning_content": "The user wants..."}}]},  # a reasoning model thinks
+        {"choices": [{"delta": {"content": "Use "}}]},
+        {"choices": [{"delta": {"content": "pip."}, "finish_reason": "length"}]},
+        {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}},  # usage-only chunk
+    ]
+    body = b"".join(f"data: {json.dumps(e)}\r\n\r\n".encode() for e in events) + b"data: [DONE]\n\n"
+    # Lines split across chunks of the HTTP body, as TCP delivers them.
+    server.sse = [body[i : i + 7] for i in range(0, len(body), 7)]
+    assert await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10) == ["Use ", "pip."]
+    await llm.aclose()
 
 
 async def test_an_unreachable_server_is_unavailable() -> None:
