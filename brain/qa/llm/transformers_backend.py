@@ -137,6 +137,24 @@ def eos_ids_of(tokenizer: Any, model: Any) -> list[int]:
     return sorted(ids)
 
 
+def _without_system_turns(chat: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``chat`` with each system turn's text moved to the start of the next user turn (or made a
+    user turn of its own when none follows), for chat templates that have no system role."""
+    out: list[dict[str, str]] = []
+    pending: list[str] = []
+    for turn in chat:
+        if turn["role"] == "system":
+            pending.append(turn["content"])
+            continue
+        if pending and turn["role"] == "user":
+            turn = {"role": "user", "content": "\n\n".join([*pending, turn["content"]])}
+            pending = []
+        out.append(turn)
+    if pending:
+        out.append({"role": "user", "content": "\n\n".join(pending)})
+    return out
+
+
 class TransformersLLM:
     """:class:`bot.ml.LLM` on a local model; loads once (lazily, or in :meth:`warmup`) and is shared."""
 
@@ -193,7 +211,18 @@ class TransformersLLM:
 
     def _prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
         chat = [{"role": m.role, "content": m.content} for m in messages]
-        ids = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+        try:
+            ids = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+        except Exception as exc:
+            # Some templates refuse a system turn (Gemma: "System role not supported"; Mistral:
+            # "roles must alternate"): its text goes at the start of the next user turn instead.
+            folded = _without_system_turns(chat)
+            if folded == chat:
+                raise self._template_error(exc) from exc
+            try:
+                ids = self._tokenizer.apply_chat_template(folded, add_generation_prompt=True, tokenize=True)
+            except Exception as again:
+                raise self._template_error(again) from again
         if isinstance(ids, dict) or hasattr(ids, "input_ids"):
             ids = ids["input_ids"]
         return [int(i) for i in ids]
@@ -211,7 +240,7 @@ class TransformersLLM:
         self, messages: Sequence[ChatMessage], *, max_new_tokens: int = 128, stop: Sequence[str] = ()
     ) -> Generation:
         """Complete a chat (raises LLMBusyError when the queue is full, TimeoutError after ``timeout_s``,
-        LLMUnavailableError when the model cannot load or its generation fails)."""
+        LLMUnavailableError when the model cannot load, its generation fails or it is closed first)."""
         started = time.perf_counter()
         request = await self._submit(messages, max_new_tokens, stop)
         batcher = await self._ready()
@@ -222,6 +251,10 @@ class TransformersLLM:
             raise
         if request.finish_reason == "error":
             raise LLMUnavailableError(f"the local model {self.settings.model} failed to generate; see the log")
+        if request.finish_reason == "cancelled":
+            # Not this caller's doing (that raises above): the batcher was closed mid-reply, and
+            # what was decoded so far must not pass for a whole answer.
+            raise self._closed()
         LLM_LATENCY.labels("transformers").observe(time.perf_counter() - started)
         LLM_TOKENS.labels("transformers").inc(len(request.token_ids))
         return generation_of(request)
@@ -235,6 +268,8 @@ class TransformersLLM:
             while True:
                 piece = await asyncio.wait_for(request.pieces.get(), timeout=self.settings.timeout_s)
                 if piece is DONE:
+                    if request.finish_reason == "cancelled":
+                        raise self._closed()  # see generate(): half a reply is not a reply
                     return
                 if isinstance(piece, BaseException):
                     raise LLMUnavailableError(
@@ -245,8 +280,20 @@ class TransformersLLM:
             if not request.done.is_set():
                 request.cancelled = True
 
+    def _template_error(self, exc: Exception) -> LLMUnavailableError:
+        detail = " ".join(str(exc).split())  # the message is logged as one line
+        return LLMUnavailableError(
+            f"the local model {self.settings.model} cannot format a chat: {type(exc).__name__}: {detail}"
+        )
+
+    def _closed(self) -> LLMUnavailableError:
+        return LLMUnavailableError(f"the local model {self.settings.model} was shut down before finishing the reply")
+
     async def aclose(self) -> None:
-        """Stop the batcher; a later request starts a new one (the loaded model is kept)."""
+        """Stop the batcher; a later request starts a new one (the loaded model is kept).
+
+        Requests still waiting or decoding fail with LLMUnavailableError rather than end short.
+        """
         async with self._lock:
             batcher, self._batcher = self._batcher, None
         if batcher is not None:

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 import torch
 
@@ -31,6 +32,26 @@ class CharTokenizer:
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
         return "".join(chr(ord("a") + i % 26) for i in ids)
+
+
+class NoSystemTokenizer(CharTokenizer):
+    """A template without a system role, failing as Gemma's does (``raise_exception`` in jinja)."""
+
+    def __init__(self) -> None:
+        self.chats: list[list[dict[str, str]]] = []
+
+    def apply_chat_template(self, chat: list[dict[str, str]], **kwargs: Any) -> list[int]:
+        self.chats.append(chat)
+        if any(m["role"] == "system" for m in chat):
+            raise jinja2.exceptions.TemplateError("System role not supported")
+        return super().apply_chat_template(chat, **kwargs)
+
+
+class NoTemplateTokenizer(CharTokenizer):
+    """A base model's tokenizer: no chat template at all (transformers raises ValueError)."""
+
+    def apply_chat_template(self, chat: list[dict[str, str]], **kwargs: Any) -> list[int]:
+        raise ValueError("Cannot use chat template functions because tokenizer.chat_template is not set")
 
 
 class GatedModel:
@@ -119,6 +140,45 @@ async def test_closing_a_stream_cancels_its_request(tiny_model: Any) -> None:
     await stream.aclose()  # type: ignore[attr-defined]
     assert first
     await asyncio.wait_for(llm.generate(QUESTION, max_new_tokens=2), timeout=30)
+    await llm.aclose()
+
+
+async def test_closing_the_backend_mid_reply_fails_the_request_instead_of_cutting_it_short(tiny_model: Any) -> None:
+    gated = GatedModel(tiny_model)
+    llm = local(gated, batch_window_ms=0, max_batch=1)
+    answering = asyncio.create_task(llm.generate(QUESTION, max_new_tokens=50))
+    await asyncio.to_thread(gated.entered.wait, 30)  # the first request is decoding
+    streaming = llm.stream(QUESTION, max_new_tokens=50)
+    queued = asyncio.create_task(_collect(streaming))  # waits behind it (max_batch=1)
+    await asyncio.sleep(0)  # one turn: the stream submits and starts waiting
+    assert llm._batcher is not None and llm._batcher.waiting == 1
+    await llm.aclose()  # shutdown while both are in flight
+    gated.gate.set()
+    # Neither caller gets a shortened reply passed off as the whole one.
+    with pytest.raises(LLMUnavailableError, match="shut down before finishing"):
+        await answering
+    with pytest.raises(LLMUnavailableError, match="shut down before finishing"):
+        await queued
+
+
+async def _collect(pieces: Any) -> list[str]:
+    return [p async for p in pieces]
+
+
+async def test_a_template_without_a_system_role_gets_the_system_text_in_the_user_turn(tiny_model: Any) -> None:
+    tokenizer = NoSystemTokenizer()
+    llm = TransformersLLM(LLMSettings(batch_window_ms=0), tokenizer=tokenizer, model=tiny_model)
+    messages = [ChatMessage("system", "Be brief."), *QUESTION]
+    result = await llm.generate(messages, max_new_tokens=2)
+    assert result.completion_tokens <= 2
+    assert tokenizer.chats[-1] == [{"role": "user", "content": "Be brief.\n\nHow do I pin a message?"}]
+    await llm.aclose()
+
+
+async def test_a_tokenizer_without_a_chat_template_is_unavailable(tiny_model: Any) -> None:
+    llm = TransformersLLM(LLMSettings(batch_window_ms=0), tokenizer=NoTemplateTokenizer(), model=tiny_model)
+    with pytest.raises(LLMUnavailableError, match=r"cannot format a chat: ValueError: .*chat_template is not set"):
+        await llm.generate(QUESTION, max_new_tokens=2)
     await llm.aclose()
 
 
