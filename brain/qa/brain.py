@@ -681,6 +681,12 @@ class QABrain(Brain):
         if value not in {"up", "down"} or not answer_id:
             log.warning("malformed qa feedback value %r", event.value[:80])
             return
+        if not await self.keeps_feedback_of(event.user):
+            # The click still gets its answer: Discord shows "This interaction failed" otherwise.
+            await self.ctx.ephemeral(
+                event.channel, event.user, load_prompt("qa_feedback_not_stored"), response_ref=event.response_ref
+            )
+            return
         if not await self.ctx.store.mark_processed("qa.feedback", event.event_id):
             return
         await self.ctx.store.record_feedback(
@@ -692,7 +698,9 @@ class QABrain(Brain):
             value,
             ts=to_epoch(event.ts),
         )
-        await self.ctx.ephemeral(event.channel, event.user, "Thanks for the feedback!", response_ref=event.response_ref)
+        await self.ctx.ephemeral(
+            event.channel, event.user, load_prompt("qa_feedback_thanks"), response_ref=event.response_ref
+        )
 
     @listen(ReactionAdded)
     async def feedback_reaction(self, event: ReactionAdded) -> None:
@@ -709,11 +717,21 @@ class QABrain(Brain):
         thread = message.thread_id or message.message_id
         if not await self.answer_log.in_thread(p, ws, thread):
             return
+        if not await self.keeps_feedback_of(event.user):
+            return
         if not await store.mark_processed("qa.feedback", event.event_id):
             return
         await store.record_feedback(
             p, ws, event.user.user_id, FEEDBACK_KIND, f"msg:{event.message_id}", value, ts=to_epoch(event.ts)
         )
+
+    async def keeps_feedback_of(self, member: UserRef) -> bool:
+        """Whether ``member``'s 👍/👎 may be stored: never after ``/forget-me`` (that is permanent,
+        and the bus gate lets button clicks through for moderators' draft approvals), nor while they
+        are opted out (``/optout`` stops Guildhall learning from what they do)."""
+        if self.ctx.services.has("forgotten") and member in await self.ctx.services.get("forgotten"):
+            return False
+        return not await self.ctx.store.is_opted_out(member.platform.value, member.workspace_id, member.user_id)
 
     # -- admin -----------------------------------------------------------------------------------
     @command("guildhall index", description="Rebuild the question-answering index", admin=True, usage="[all]")
