@@ -49,7 +49,7 @@ from brain.qa.history import AnswerLog, AnswerRecord
 from brain.qa.indexer import Indexer, IndexStats
 from brain.qa.legacy_ids import legacy_unit_id
 from brain.qa.llm.errors import LLMUnavailableError
-from brain.qa.mentions import strip_mentions
+from brain.qa.mentions import asks_something, strip_mentions
 from brain.qa.retriever import CrossEncoderReranker, Retriever
 from brain.qa.services import LLMBackendMissingError, register_services
 from brain.qa.staleness import mark_stale
@@ -423,7 +423,10 @@ class QABrain(Brain):
         if not (event.mentions_bot or event.channel.visibility is Visibility.DM):
             return
         question = strip_mentions(event.text)[: self.ctx.settings.qa.max_question_chars]
-        if len(question) < 3:
+        if not asks_something(question):
+            # A bare "@guildhall" (or only emoji, punctuation, other mentions): there is nothing to
+            # search for, and "I couldn't find this in our history" would be nonsense. Say how to ask.
+            await self.ctx.reply(event, load_prompt("qa_how_to_ask"))
             return
         wait = self._rate_limited(event.author, event.channel)
         if wait:
@@ -458,7 +461,7 @@ class QABrain(Brain):
     async def ask(self, cmd: CommandInvoked) -> CommandResult:
         """``/ask <question>``."""
         question = (cmd.text or cmd.option("question")).strip()[: self.ctx.settings.qa.max_question_chars]
-        if len(question) < 3:
+        if not asks_something(strip_mentions(question)):
             return CommandResult("Usage: `/ask <question>`.")
         wait = self._rate_limited(cmd.user, cmd.channel)
         if wait:
