@@ -31,9 +31,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         settings = settings_or_exit(config)
 
         async def go() -> list[dict[str, Any]]:
-            from bot.store import open_store
+            from bot.store import open_configured_store
 
-            store = await open_store(settings.store.url)
+            store = await open_configured_store(settings.store)
             try:
                 return await store.audit_entries(limit)
             finally:

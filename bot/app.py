@@ -24,7 +24,7 @@ from bot.privacy.forgotten import ForgottenMembers, unless_forgotten
 from bot.privacy.gate import RedactingBus
 from bot.recorder import Recorder
 from bot.scheduler import Schedule, Scheduler, StoreRunLog
-from bot.store import Store, open_store
+from bot.store import Store, open_configured_store
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ async def build_app(
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    store = store or await open_store(settings.store.url)
+    store = store or await open_configured_store(settings.store)
     bus = bus or create_bus(settings)
     clock = clock or SystemClock()
     services = services or Services()

@@ -102,6 +102,13 @@ class StoreSettings(_Section):
     """Where facts are persisted."""
 
     url: str = "sqlite:///data/guildhall.db"
+    # PostgreSQL: seconds one statement may wait for the server's answer before it fails (and the
+    # bus retries or dead-letters its event). Without it, a connection the network dropped silently
+    # hangs its query, and every handler queued on the pool behind it, until TCP gives up.
+    command_timeout_s: float = Field(default=60.0, gt=0)
+    # SQLite: seconds a write waits for another process's write lock (`guildhall import` beside
+    # the bot) before it fails with "database is locked".
+    busy_timeout_s: float = Field(default=30.0, ge=0)
 
     @field_validator("url")
     @classmethod

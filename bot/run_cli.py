@@ -110,7 +110,7 @@ async def serve(
 
 async def _serve(settings: Settings, *, demo: bool, reader: Any, writer: TextIO | None) -> None:
     from bot.app import build_app, load_brain_class
-    from bot.store import open_store
+    from bot.store import open_configured_store
 
     # Check the brains before opening the store: a store left open keeps a non-daemon database
     # thread alive and the process would hang after printing the error.
@@ -119,7 +119,7 @@ async def _serve(settings: Settings, *, demo: bool, reader: Any, writer: TextIO 
             load_brain_class(name)
         except ModuleNotFoundError as exc:
             raise RunError(f"brain {name!r} is not installed ({exc.name}); check `brains` in the config") from exc
-    store = await open_store(settings.store.url)
+    store = await open_configured_store(settings.store)
     try:
         app = await build_app(settings, store=store)
     except BaseException:

@@ -18,7 +18,7 @@ from bot.bus_factory import create_bus
 from bot.cli_support import emit, run, settings_or_exit, setup_logging
 from bot.config import Settings
 from bot.recorder import Recorder
-from bot.store import open_store
+from bot.store import open_configured_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,7 +51,7 @@ async def run_backfill(
     progress: Progress | None = None,
 ) -> BackfillReport:
     """Backfill one guild through the configured bus into the store (REST only, no gateway)."""
-    store = await open_store(settings.store.url)
+    store = await open_configured_store(settings.store)
     bus = create_bus(settings)
     if settings.bus.kind == "memory":
         Recorder(store).attach(bus)

@@ -22,7 +22,7 @@ from bot.bus_factory import create_bus
 from bot.cli_support import emit, run, settings_or_exit, setup_logging
 from bot.config import Settings
 from bot.recorder import Recorder
-from bot.store import open_store
+from bot.store import open_configured_store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ async def run_backfill(
     """
     if settings.slack.bot_token is None:
         raise ValueError("backfill needs a bot token: set SLACK_BOT_TOKEN for the workspace to import")
-    store = await open_store(settings.store.url)
+    store = await open_configured_store(settings.store)
     # The configured bus, behind the privacy gate: imported text is redacted like live text. With
     # Redis, the running workers' recorder stores the events; in-process, this one does.
     bus = create_bus(settings)

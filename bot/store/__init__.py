@@ -1,8 +1,8 @@
 """Persistence: a SQL store behind a small driver interface (SQLite by default, PostgreSQL at scale)."""
 
-from bot.store.db import Database, open_database
+from bot.store.db import Database, StoreTimeoutError, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
-from bot.store.sql import OPTED_OUT_KEY, Store, open_store
+from bot.store.sql import OPTED_OUT_KEY, Store, open_configured_store, open_store
 
 __all__ = [
     "OPTED_OUT_KEY",
@@ -11,7 +11,9 @@ __all__ = [
     "MessageRow",
     "ReactionRow",
     "Store",
+    "StoreTimeoutError",
     "UserRow",
+    "open_configured_store",
     "open_database",
     "open_store",
 ]

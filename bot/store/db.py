@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,24 @@ from bot.valid_text import storable_text
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+
+# Defaults of ``[store]`` ``command_timeout_s`` and ``busy_timeout_s`` (bot/config.py StoreSettings).
+# A statement PostgreSQL has not answered within a minute is far past every query the bot runs (the
+# largest, a 20,000-event recorder batch, takes a few seconds) and most likely sits on a connection
+# the network dropped without a FIN/RST: TCP would wait for minutes to hours.
+DEFAULT_COMMAND_TIMEOUT_S = 60.0
+# How long a SQLite write waits for another process's write lock (``guildhall import`` beside the
+# bot) before failing with "database is locked". sqlite3's default of 5 s leaves a slow disk (an SD
+# card, network storage) little room over an import batch's commit.
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+
+class StoreTimeoutError(TimeoutError):
+    """The database did not answer a statement in time (PostgreSQL ``command_timeout_s``).
+
+    A :class:`TimeoutError`, so callers that handle timeouts keep doing so; the message says which
+    setting bounded the wait, where asyncpg's own error has no message at all.
+    """
 
 
 class Executor(Protocol):
@@ -77,15 +95,22 @@ class SQLiteDatabase:
             self._checkpoint_task = asyncio.create_task(self._checkpoint_loop(), name="sqlite-checkpoint")
 
     @classmethod
-    async def connect(cls, path: str) -> SQLiteDatabase:
-        """Open (creating folders) and tune the database file; ``:memory:`` works too."""
+    async def connect(cls, path: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> SQLiteDatabase:
+        """Open (creating folders) and tune the database file; ``:memory:`` works too.
+
+        Args:
+            path: The database file, or ``:memory:``.
+            busy_timeout_s: How long a statement waits for another process's write lock before it
+                fails with "database is locked". The wait happens on the connection's thread, so
+                the event loop keeps running.
+        """
         import aiosqlite
 
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Multi-row inserts add up to five prepared statements per INSERT (bot/store/sqlite_batch.py);
         # a larger cache than sqlite3's default 128 keeps them from evicting the everyday queries.
-        conn = await aiosqlite.connect(path, isolation_level=None, cached_statements=512)
+        conn = await aiosqlite.connect(path, isolation_level=None, cached_statements=512, timeout=busy_timeout_s)
         # WAL lets readers run beside the writer; NORMAL sync is durable at transaction granularity
         # in WAL mode and is what makes batched imports fast.
         await conn.execute("PRAGMA journal_mode=WAL")
@@ -256,69 +281,130 @@ class PostgresDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, *, command_timeout_s: float | None = None) -> None:
         self._pool = pool
+        self._command_timeout_s = command_timeout_s
 
     @classmethod
-    async def connect(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresDatabase:
-        """Create a pool for ``postgresql://`` URLs."""
+    async def connect(
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        command_timeout_s: float | None = DEFAULT_COMMAND_TIMEOUT_S,
+    ) -> PostgresDatabase:
+        """Create a pool for ``postgresql://`` URLs.
+
+        Args:
+            url: The server and database.
+            min_size: Connections opened up front.
+            max_size: Connections at most.
+            command_timeout_s: How long one statement may wait for the server's answer before it
+                fails with :class:`StoreTimeoutError` (the server is asked to cancel it, and a
+                connection that does not recover is dropped from the pool); None waits forever.
+        """
         import asyncpg
 
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
-        return cls(pool)
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=command_timeout_s)
+        return cls(pool, command_timeout_s=command_timeout_s)
+
+    @asynccontextmanager
+    async def _timeouts_named(self, passthrough: Sequence[BaseException] = ()) -> AsyncIterator[None]:
+        # asyncpg's command timeout is a bare ``TimeoutError()``; say what it was. An enclosing
+        # ``asyncio.timeout()`` cancels us instead (it turns the CancelledError into TimeoutError
+        # only on its own exit), so what is caught here is the statement's own timeout. Errors in
+        # ``passthrough`` (raised by the body of a transaction, not by the store) are left alone.
+        try:
+            yield
+        except StoreTimeoutError:
+            raise
+        except TimeoutError as exc:
+            if any(exc is e for e in passthrough):
+                raise
+            raise StoreTimeoutError(
+                f"PostgreSQL did not answer within {self._command_timeout_s} s (store.command_timeout_s); "
+                "the server is slow or the connection was dropped"
+            ) from exc
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        async with self._pool.acquire() as conn:
+        async with self._timeouts_named(), self._pool.acquire() as conn:
             return _pg_count(await conn.execute(to_postgres_sql(sql), *_pg_params(params)))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._timeouts_named(), self._pool.acquire() as conn, conn.transaction():
             await conn.executemany(to_postgres_sql(sql), [_pg_params(r) for r in rows])
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._pool.acquire() as conn:
+        async with self._timeouts_named(), self._pool.acquire() as conn:
             return [tuple(r) for r in await conn.fetch(to_postgres_sql(sql), *_pg_params(params))]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        async with self._pool.acquire() as conn:
+        async with self._timeouts_named(), self._pool.acquire() as conn:
             row = await conn.fetchrow(to_postgres_sql(sql), *_pg_params(params))
             return tuple(row) if row is not None else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTx]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _PostgresTx(conn)
+        raised: list[BaseException] = []
+        async with self._timeouts_named(raised), self._pool.acquire() as conn, conn.transaction():
+            try:
+                yield _PostgresTx(conn, self._timeouts_named)
+            except BaseException as exc:
+                raised.append(exc)
+                raise
 
     async def close(self) -> None:
-        await self._pool.close()
+        # A graceful close waits for each connection's goodbye; on a connection the network dropped
+        # that would be forever, so after the command timeout the rest are cut.
+        try:
+            async with asyncio.timeout(self._command_timeout_s):
+                await self._pool.close()
+        except TimeoutError:
+            log.warning("PostgreSQL pool did not close within %s s; terminating it", self._command_timeout_s)
+            self._pool.terminate()
 
 
 class _PostgresTx:
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, timeouts_named: Callable[[], AbstractAsyncContextManager[None]]) -> None:
         self._conn = conn
+        self._timeouts_named = timeouts_named
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return _pg_count(await self._conn.execute(to_postgres_sql(sql), *_pg_params(params)))
+        async with self._timeouts_named():
+            return _pg_count(await self._conn.execute(to_postgres_sql(sql), *_pg_params(params)))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(to_postgres_sql(sql), [_pg_params(r) for r in rows])
+        async with self._timeouts_named():
+            await self._conn.executemany(to_postgres_sql(sql), [_pg_params(r) for r in rows])
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return [tuple(r) for r in await self._conn.fetch(to_postgres_sql(sql), *_pg_params(params))]
+        async with self._timeouts_named():
+            return [tuple(r) for r in await self._conn.fetch(to_postgres_sql(sql), *_pg_params(params))]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row = await self._conn.fetchrow(to_postgres_sql(sql), *_pg_params(params))
+        async with self._timeouts_named():
+            row = await self._conn.fetchrow(to_postgres_sql(sql), *_pg_params(params))
         return tuple(row) if row is not None else None
 
 
-async def open_database(url: str) -> SQLiteDatabase | PostgresDatabase:
+async def open_database(
+    url: str,
+    *,
+    command_timeout_s: float | None = DEFAULT_COMMAND_TIMEOUT_S,
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+) -> SQLiteDatabase | PostgresDatabase:
     """Open a database from a URL: ``sqlite:///relative.db``, ``sqlite:////abs.db``,
-    ``sqlite://:memory:`` or ``postgresql://user@host/db``."""
+    ``sqlite://:memory:`` or ``postgresql://user@host/db``.
+
+    ``command_timeout_s`` bounds each PostgreSQL statement and ``busy_timeout_s`` each SQLite wait
+    for another process's write lock (see :meth:`PostgresDatabase.connect`, :meth:`SQLiteDatabase.connect`).
+    """
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if path.startswith("/"):
             path = path[1:]  # sqlite:///rel.db -> rel.db; sqlite:////abs.db -> /abs.db
-        return await SQLiteDatabase.connect(path or ":memory:")
+        return await SQLiteDatabase.connect(path or ":memory:", busy_timeout_s=busy_timeout_s)
     if url.startswith(("postgresql://", "postgres://")):
-        return await PostgresDatabase.connect(url)
+        return await PostgresDatabase.connect(url, command_timeout_s=command_timeout_s)
     raise ValueError(f"unsupported database URL: {url}")

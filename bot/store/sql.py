@@ -11,12 +11,15 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.store.db import Database, Executor, open_database
+from bot.store.db import DEFAULT_BUSY_TIMEOUT_S, DEFAULT_COMMAND_TIMEOUT_S, Database, Executor, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
 from bot.store.schema import migrate
 from bot.valid_text import storable_text
+
+if TYPE_CHECKING:
+    from bot.config import StoreSettings
 
 # The column order of message rows (and of :meth:`Store.upsert_message_values` tuples).
 MESSAGE_COLUMNS: tuple[str, ...] = (
@@ -712,9 +715,22 @@ class Store:
         return out
 
 
-async def open_store(url: str, *, migrate_schema: bool = True) -> Store:
-    """Open the store at ``url`` and apply migrations."""
-    store = Store(await open_database(url))
+async def open_store(
+    url: str,
+    *,
+    migrate_schema: bool = True,
+    command_timeout_s: float | None = DEFAULT_COMMAND_TIMEOUT_S,
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+) -> Store:
+    """Open the store at ``url`` and apply migrations (timeouts: :func:`~bot.store.db.open_database`)."""
+    store = Store(await open_database(url, command_timeout_s=command_timeout_s, busy_timeout_s=busy_timeout_s))
     if migrate_schema:
         await store.migrate()
     return store
+
+
+async def open_configured_store(settings: StoreSettings) -> Store:
+    """The store ``[store]`` configures (its URL and timeouts), migrated: what every command opens."""
+    return await open_store(
+        settings.url, command_timeout_s=settings.command_timeout_s, busy_timeout_s=settings.busy_timeout_s
+    )

@@ -12,7 +12,7 @@ import typer
 from bot.cli_support import emit, run, settings_or_exit
 from bot.config import Settings
 from bot.events import utcnow
-from bot.store import Store, open_store
+from bot.store import Store, open_configured_store
 from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
 
 
@@ -70,7 +70,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         settings = settings_or_exit(config)
 
         async def go() -> Any:
-            store = await open_store(settings.store.url)
+            store = await open_configured_store(settings.store)
             try:
                 p, ws = await _workspace(store, platform, workspace)
                 window = window_for(period, utcnow(), settings.tz)
@@ -129,7 +129,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         async def go() -> str:
             now = utcnow()
             found = await _findings(settings, platform, workspace, now)
-            store = await open_store(settings.store.url)
+            store = await open_configured_store(settings.store)
             try:
                 p, ws = await _workspace(store, platform, workspace)
                 return await build_report(store, p, ws, now=now, tz=settings.tz, findings=found, settings=settings)
@@ -143,7 +143,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 async def _findings(settings: Settings, platform: str | None, workspace: str | None, now: datetime) -> list[Any]:
     from brain.activity.scan import scan
 
-    store = await open_store(settings.store.url)
+    store = await open_configured_store(settings.store)
     try:
         p, ws = await _workspace(store, platform, workspace)
         return await scan(
