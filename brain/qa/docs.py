@@ -13,10 +13,12 @@ import asyncio
 import codecs
 import hashlib
 import http.client
+import os
 import re
+import time
 import urllib.request
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +37,14 @@ DOC_SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".rst"}
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
 # A file whose UTF-8 decoding replaces more than this share of its characters is not text.
 MAX_REPLACED_SHARE = 0.05
+# Larger docs are a log or a data dump named .txt: hours of embedding for nothing anyone asks.
+MAX_DOC_BYTES = 10_000_000
+# Folders a docs tree never holds docs in: VCS and tool state, and third-party packages, whose
+# thousands of READMEs would drown the community's own docs. Hidden (dot) folders are skipped too.
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+# Content types that are a page's text; anything else (PDF, images, archives) is not indexed.
+_TEXT_TYPES = ("text/", "application/xhtml+xml", "application/xml", "application/json", "application/markdown")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 _VOID_TAGS = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -62,6 +72,7 @@ class DocSource:
     location: str  # path or URL (the citation link)
     text: str
     kind: str  # "markdown" | "html" | "text"
+    listed_in: str = ""  # for a URL: the resolved path of the list file that named it
 
 
 class _HTMLToMarkdown(HTMLParser):
@@ -163,17 +174,29 @@ def read_source(path: Path) -> DocSource:
         DocReadError: the file can't be read or is not text (see :func:`decode_text`).
     """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            # Checked on the open file, not by name: what is read is what was measured.
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_DOC_BYTES:
+                raise DocReadError(f"skipped {path}: too large ({size:,} bytes; the limit is {MAX_DOC_BYTES:,})")
+            data = f.read(MAX_DOC_BYTES + 1)
     except OSError as exc:
         raise DocReadError(f"could not read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_DOC_BYTES:  # grew while being read
+        raise DocReadError(f"skipped {path}: too large (over {MAX_DOC_BYTES:,} bytes)")
     text = decode_text(data, str(path))
     suffix = path.suffix.lower()
     kind = "html" if suffix in {".html", ".htm"} else "markdown" if suffix in {".md", ".markdown"} else "text"
     return DocSource(path.name, str(path.resolve()), text, kind)
 
 
-def fetch_url(url: str, timeout: float = 10.0) -> DocSource:
-    """Fetch a docs page.
+def fetch_url(
+    url: str, timeout: float = 10.0, *, max_bytes: int = MAX_DOC_BYTES, clock: Callable[[], float] = time.monotonic
+) -> DocSource:
+    """Fetch a docs page: a text page of at most ``max_bytes``, within ``timeout`` seconds in all.
+
+    The text is decoded with the charset of the Content-Type header, else of an HTML page's
+    ``<meta charset>``, else as :func:`decode_text` reads files.
 
     Raises:
         DocFetchError: with the reason (this fails offline, by design of the deployment).
@@ -182,15 +205,49 @@ def fetch_url(url: str, timeout: float = 10.0) -> DocSource:
         raise DocFetchError(f"not an http(s) URL: {url}")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise DocFetchError(f"not a valid URL (it contains a space or control character): {url!r}")
+    # The socket timeout bounds each read; a server that drips a byte at a time needs a deadline.
+    deadline = clock() + timeout
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # scheme checked above
-            body = resp.read(5_000_000).decode("utf-8", errors="replace")
+            final = resp.geturl()
+            if not final.startswith(("http://", "https://")):
+                raise DocFetchError(f"could not fetch {url}: redirected to a non-http(s) URL {final}")
             ctype = resp.headers.get("content-type", "")
+            media = ctype.split(";")[0].strip().lower()
+            if media and not media.startswith(_TEXT_TYPES):
+                raise DocFetchError(f"could not fetch {url}: not a text page (Content-Type {media})")
+            charset = resp.headers.get_content_charset()
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := resp.read1(65536):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise DocFetchError(f"could not fetch {url}: larger than {max_bytes:,} bytes")
+                if clock() > deadline:
+                    raise DocFetchError(f"could not fetch {url}: timed out after {timeout:g} s")
+                chunks.append(chunk)
     # HTTPException: a URL http.client refuses (InvalidURL) or a broken response (IncompleteRead).
     except (OSError, ValueError, http.client.HTTPException) as exc:
         raise DocFetchError(f"could not fetch {url}: {exc}") from exc
-    kind = "html" if "html" in ctype or body.lstrip().lower().startswith(("<!doctype html", "<html")) else "markdown"
-    return DocSource(url, url, body, kind)
+    data = b"".join(chunks)
+    is_html = "html" in media or data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+    if charset is None and is_html and (meta := _META_CHARSET.search(data[:4096])):
+        charset = meta.group(1).decode("ascii")
+    body = _decode_page(data, charset, url)
+    return DocSource(url, url, body, "html" if is_html else "markdown")
+
+
+def _decode_page(data: bytes, charset: str | None, url: str) -> str:
+    """A fetched page's text in its declared charset (an unknown one falls back to detection)."""
+    if charset and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode(charset, errors="replace")
+        except LookupError:
+            pass  # a charset Python does not know: detect as for files
+    try:
+        return decode_text(data, url)
+    except DocReadError as exc:
+        raise DocFetchError(f"could not fetch {url}: {str(exc).removeprefix(f'skipped {url}: ')}") from exc
 
 
 def read_url_list(path: Path) -> list[str]:
@@ -215,10 +272,20 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
     """
     sources: list[DocSource] = []
     errors: list[str] = []
+    # A document named twice (a folder and a file in it, a symlink to a file, a URL listed twice)
+    # is read once: its units would otherwise be indexed twice under the same ids.
+    seen: set[str] = set()
+
+    def add(source: DocSource) -> None:
+        if source.location not in seen:
+            seen.add(source.location)
+            sources.append(source)
 
     def read(file: Path) -> None:
+        if str(file.resolve()) in seen:
+            return
         try:
-            sources.append(read_source(file))
+            add(read_source(file))
         except DocReadError as exc:
             errors.append(str(exc))
 
@@ -226,9 +293,8 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
         if not path.exists():
             errors.append(f"not found: {path}")
         elif path.is_dir():
-            for file in sorted(path.rglob("*")):
-                if file.suffix.lower() in DOC_SUFFIXES and file.is_file():
-                    read(file)
+            for file in _doc_files(path):
+                read(file)
         elif path.suffix.lower() in {".urls", ".list"}:
             try:
                 urls = _url_lines(path)
@@ -236,8 +302,10 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
                 errors.append(f"could not read {path}: {exc.strerror or exc}")
                 continue
             for line, url in urls:
+                if url in seen:
+                    continue
                 try:
-                    sources.append(fetch_url(url))
+                    add(replace(fetch_url(url), listed_in=str(path.resolve())))
                 except DocFetchError as exc:
                     errors.append(f"{path}:{line}: {exc}")
         elif path.suffix.lower() in DOC_SUFFIXES:
@@ -245,6 +313,18 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
         else:
             errors.append(f"unsupported file type: {path} (use {', '.join(sorted(DOC_SUFFIXES))} or a .urls list)")
     return sources, errors
+
+
+def _doc_files(root: Path) -> Iterator[Path]:
+    """Docs files under a folder, sorted, without descending into hidden folders or
+    :data:`SKIPPED_DIRS` (pruned, so a huge ``node_modules`` is not even walked); symlinked
+    folders are not followed (a link to an ancestor would loop)."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+        for name in sorted(files):
+            file = Path(folder, name)
+            if not name.startswith(".") and file.suffix.lower() in DOC_SUFFIXES and file.is_file():
+                yield file
 
 
 def doc_units(source: DocSource, *, max_chars: int = MAX_CHUNK_CHARS) -> list[Unit]:
@@ -276,7 +356,7 @@ def doc_units(source: DocSource, *, max_chars: int = MAX_CHUNK_CHARS) -> list[Un
                     kind="doc",
                     url=source.location,
                     title=title,
-                    extra={"source": source.name},
+                    extra={"source": source.name, **({"list": source.listed_in} if source.listed_in else {})},
                 )
             )
     return units
@@ -299,7 +379,8 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
     Every document read replaces all of its earlier sections, so a shortened or emptied document
     leaves no old section behind. Given a folder, indexed docs of files under it that are no
     longer read (deleted, renamed, now skipped) are removed; given a file that no longer exists,
-    its indexed docs are removed (and that is not an error).
+    its indexed docs are removed (and that is not an error); given a URL list, the pages of URLs
+    taken off it are removed.
     """
     sources, errors = await asyncio.to_thread(read_doc_paths, paths)
     units = [u for source in sources for u in doc_units(source)]
@@ -307,6 +388,20 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
     gone: set[str] = set()
     indexed = indexer.doc_locations()
     for path in paths:
+        if path.suffix.lower() in {".urls", ".list"} and path.is_file():
+            # A URL taken off its list loses its sections; one still listed keeps them even when
+            # its fetch failed this time (a server down is no reason to forget a page).
+            try:
+                listed = {url for _, url in _url_lines(path)}
+            except OSError:
+                continue
+            key = str(path.resolve())
+            gone |= {
+                u.url
+                for u in indexer.bm25.units()
+                if u.kind == "doc" and u.extra.get("list") == key and u.url not in listed
+            }
+            continue
         if path.exists() and not path.is_dir():
             continue
         # Locations are resolved paths (read_source); a missing path resolves all the same.
