@@ -51,6 +51,7 @@ from bot.bus_journal import BufferJournal, Entry, append_entries, claim_orphans,
 from bot.events import (
     Action,
     ButtonClicked,
+    ChannelDeleted,
     ChannelSeen,
     CommandInvoked,
     Event,
@@ -80,6 +81,8 @@ FAMILIES: dict[type[Event], str] = {
     MessageEdited: "messages",
     MessageDeleted: "messages",
     ThreadCreated: "messages",
+    # With the messages: a channel's deletion is read after the posts that came before it.
+    ChannelDeleted: "messages",
     ReactionAdded: "reactions",
     ReactionRemoved: "reactions",
     MemberJoined: "members",

@@ -668,6 +668,27 @@ class MarkThreadSolved(Action):
         return self.channel.platform
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelDeleted(InboundEvent):
+    """A channel (or a Discord thread, which is a channel of its own) was deleted on the platform.
+
+    Its messages are gone for the members too, so they must stop being stored as live text and stop
+    being cited: the recorder erases them, as it would one :class:`MessageDeleted` each.
+    """
+
+    channel: ChannelRef
+    ts: datetime = field(default_factory=utcnow)
+
+    @property
+    def event_id(self) -> str:
+        # One deletion per channel id: a redelivery is the same fact whatever its timestamp.
+        return f"{self.channel.platform}:{self.channel.workspace_id}:chandel:{self.channel.channel_id}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.channel.platform
+
+
 INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     MessagePosted,
     MessageEdited,
@@ -679,6 +700,7 @@ INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     MemberUpdated,
     ThreadCreated,
     ChannelSeen,
+    ChannelDeleted,
     CommandInvoked,
     ButtonClicked,
 )

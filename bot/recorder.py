@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from bot.bus import EventBus
 from bot.clock import to_epoch
 from bot.events import (
+    ChannelDeleted,
     ChannelRef,
     ChannelSeen,
     CommandInvoked,
@@ -46,6 +47,7 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     MemberUpdated,
     ThreadCreated,
     ChannelSeen,
+    ChannelDeleted,
     # Only for the member's time zone: Slack's users.info lookup of a slash command reveals it.
     CommandInvoked,
 )
@@ -63,6 +65,14 @@ ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET
     ts = CASE WHEN excluded.ts < threads.ts THEN excluded.ts ELSE threads.ts END,
     is_forum_post = CASE WHEN excluded.is_forum_post = 1 THEN 1 ELSE threads.is_forum_post END
 """
+
+
+# A deleted channel's messages, and those of its threads (a Discord thread id is a channel id, and a
+# deleted Discord thread comes as its own ChannelDeleted), lose their text as a delete would erase it.
+_ERASE_CHANNEL = (
+    "UPDATE messages SET text = '', deleted = 1 "
+    "WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR thread_id = ?) AND deleted = 0"
+)
 
 
 def _channel_row(ch: ChannelRef) -> ChannelRow:
@@ -304,6 +314,12 @@ class Recorder:
                 await store.upsert_users(
                     [UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, u.tz)], tx=tx
                 )
+        elif isinstance(event, ChannelDeleted):
+            ch = event.channel
+            erased = await tx.execute(
+                _ERASE_CHANNEL, (ch.platform.value, ch.workspace_id, ch.channel_id, ch.channel_id)
+            )
+            log.info("channel %s deleted on %s: %d stored messages erased", ch.channel_id, ch.platform.value, erased)
         elif isinstance(event, ChannelSeen):
             ch = event.channel
             await store.upsert_workspace(ch.platform.value, ch.workspace_id, event.workspace_name, tx=tx)

@@ -191,6 +191,8 @@ class DiscordAdapter:
             "on_guild_available": self._on_guild,
             "on_guild_channel_create": self._on_channel,
             "on_guild_channel_update": self._on_channel_update,
+            "on_guild_channel_delete": self._on_channel_delete,
+            "on_raw_thread_delete": self._on_raw_thread_delete,
             "on_interaction": self._on_interaction,
         }
         for name, handler in handlers.items():
@@ -378,6 +380,15 @@ class DiscordAdapter:
 
     async def _on_channel_update(self, before: Any, after: Any) -> None:
         await self._on_channel(after)
+
+    async def _on_channel_delete(self, channel: Any) -> None:
+        # A deleted channel's history is gone for its members: it must stop being stored and cited.
+        guild = getattr(channel, "guild", None)
+        await self._publish(normalize.channel_deleted(channel.id, guild.id if guild else None, datetime.now(UTC)))
+
+    async def _on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        # Raw, so a thread missing from the cache (archived, or from before a restart) is erased too.
+        await self._publish(normalize.channel_deleted(payload.thread_id, payload.guild_id, datetime.now(UTC)))
 
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
         """Button clicks: acknowledge (deferred update) and publish :class:`ButtonClicked`."""

@@ -14,6 +14,7 @@ from typing import Any
 import discord
 
 from bot.events import (
+    ChannelDeleted,
     ChannelRef,
     ChannelSeen,
     EventSource,
@@ -304,3 +305,16 @@ def channel_seen(channel: AnyChannel, now: datetime) -> ChannelSeen | None:
     if not isinstance(channel, (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel)):
         return None
     return ChannelSeen(channel_ref(channel), now, workspace_name=channel.guild.name or "")
+
+
+def channel_deleted(channel_id: int, guild_id: int | None, now: datetime) -> ChannelDeleted:
+    """A :class:`ChannelDeleted` for a deleted guild channel or thread.
+
+    Only the ids are used (the recorder erases messages stored under the channel, or under the
+    thread for a public thread's messages, which are stored under their parent); the visibility is
+    never guessed public for a channel that no longer exists.
+    """
+    ref = ChannelRef(
+        Platform.DISCORD, workspace_id_from(guild_id), str(channel_id), "", Visibility.PRIVATE, visibility_known=False
+    )
+    return ChannelDeleted(ref, now)

@@ -32,6 +32,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -48,6 +49,7 @@ from adapters.slack.errors import error_code, log_api_error
 from adapters.slack.identity import fetch_identity
 from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
 from adapters.slack.normalize import (
+    CHANNEL_GONE_EVENTS,
     EVENT_HANDLERS,
     NormalizeContext,
     SlackIdentity,
@@ -174,10 +176,12 @@ class SlackAdapter:
         )
 
     def _register_listeners(self) -> None:
-        for event_type in EVENT_HANDLERS:
+        for event_type in (*EVENT_HANDLERS, *CHANNEL_GONE_EVENTS):
             self.app.event(event_type)(self._on_event)
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.event("member_left_channel")(self._on_member_left)
+        self.app.event("app_uninstalled")(self._on_uninstalled)
+        self.app.event("tokens_revoked")(self._on_tokens_revoked)
         register_interactions(self.app, publish=self._publish, context_for=self._context_for, admin=self.admin_facts)
 
     def attach(self, bus: EventBus) -> None:
@@ -289,16 +293,19 @@ class SlackAdapter:
 
     async def learn_channel(
         self, client: AsyncWebClient, team_id: str, channel_id: str, channel_type: str | None
-    ) -> None:
+    ) -> bool:
         """Look a channel up once (``conversations.info``, members if private) and publish :class:`ChannelSeen`.
 
         When the lookup fails (missing scope, not a member) the event's ``channel_type`` is cached
         instead, so visibility is never guessed as public; and no ChannelSeen is published for a
         private channel whose members are unknown, because it would empty its access list.
+
+        Returns:
+            Whether a :class:`ChannelSeen` was published.
         """
         known = self.channels(team_id)
         if channel_id in known or (team_id, channel_id) in self._looked_up:
-            return
+            return False
         # Asked once per process even when Slack refuses, so a missing scope costs one call, not one per event.
         self._looked_up.add((team_id, channel_id))
         ref = await channel_info(client, team_id, channel_id)
@@ -306,20 +313,58 @@ class SlackAdapter:
             visibility = visibility_from_type(channel_type)
             if visibility is not None:
                 known[channel_id] = ChannelRef(Platform.SLACK, team_id, channel_id, "", visibility)
-            return  # unknown channels stay unknown: normalize.py treats them as private
+            return False  # unknown channels stay unknown: normalize.py treats them as private
         known[channel_id] = ref
         members = await members_if_private(client, ref)
-        if members is not None:
-            name = (await self.identity(client, team_id)).team_name
-            await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members, workspace_name=name))
+        if members is None:
+            return False
+        name = (await self.identity(client, team_id)).team_name
+        await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members, workspace_name=name))
+        return True
+
+    async def _channel_went_private(
+        self, client: AsyncWebClient, team_id: str, channel_id: str, channel_type: str | None
+    ) -> None:
+        """A channel cached as public now arrives as private (``channel_convert_to_private``).
+
+        The cache would otherwise keep it public for the life of the process, and the store and the
+        index (which re-index on a :class:`ChannelSeen` that changes visibility) would keep citing
+        its history in public answers. So it is looked up again; when its members cannot be read,
+        it is still published as private with an empty access list: its posters are added back as
+        they post, which is the safe side of a privacy change.
+        """
+        known = self.channels(team_id)
+        previous = known.pop(channel_id, None)
+        self._looked_up.discard((team_id, channel_id))
+        if await self.learn_channel(client, team_id, channel_id, channel_type):
+            return
+        log.warning(
+            "slack: %s became private but its members could not be read; its access list is emptied", channel_id
+        )
+        ref = ChannelRef(Platform.SLACK, team_id, channel_id, previous.name if previous else "", Visibility.PRIVATE)
+        known[channel_id] = ref
+        await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC)))
 
     async def _on_event(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         envelope: EventEnvelope = body  # type: ignore[assignment]
         team_id = event_team_id(body)
         event = body.get("event") or {}
         channel_id = _event_channel(event)
+        if event.get("type") in CHANNEL_GONE_EVENTS:
+            ctx = await self._context_for(client, team_id)
+            for inbound in normalize_event(envelope, ctx):
+                await self._publish(inbound)
+            if channel_id:
+                # Forgotten after normalizing, which names the channel as it was known.
+                self.channels(team_id).pop(channel_id, None)
+            return
         if channel_id:
-            await self.learn_channel(client, team_id, channel_id, event.get("channel_type"))
+            cached = self.channels(team_id).get(channel_id)
+            said = visibility_from_type(event.get("channel_type"))
+            if cached is not None and cached.visibility is Visibility.PUBLIC and said is Visibility.PRIVATE:
+                await self._channel_went_private(client, team_id, channel_id, event.get("channel_type"))
+            else:
+                await self.learn_channel(client, team_id, channel_id, event.get("channel_type"))
         ctx = await self._context_for(client, team_id)
         member = _dm_member(event, ctx.identity.bot_user_id)
         if channel_id and member:
@@ -349,6 +394,33 @@ class SlackAdapter:
             log.warning("slack: could not re-read the members of %s after a member left", channel_id)
             return
         await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members))
+
+    async def _on_uninstalled(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        """The app was uninstalled from a workspace: its stored tokens are deleted and what this
+        process cached for it (Web API client, identity, channels) is forgotten."""
+        team_id = event_team_id(body)
+        log.warning("slack: the app was uninstalled from workspace %s", team_id)
+        if self.installation_store is not None:
+            await self.app.default_app_uninstalled_event_listener()(context=context)
+        self._forget_workspace(team_id)
+
+    async def _on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """Tokens of a workspace were revoked: the stored ones are deleted, and a cached client
+        holding the revoked bot token is dropped so the next action loads a fresh installation."""
+        team_id = event_team_id(body)
+        tokens = event.get("tokens")
+        bot_revoked = isinstance(tokens, dict) and bool(tokens.get("bot"))
+        log.warning("slack: tokens revoked in workspace %s (bot token: %s)", team_id, bot_revoked)
+        if self.installation_store is not None and isinstance(tokens, dict):
+            await self.app.default_tokens_revoked_event_listener()(event=event, context=context)
+        if bot_revoked:
+            self._forget_workspace(team_id)
+
+    def _forget_workspace(self, team_id: str) -> None:
+        self._team_clients.pop(team_id, None)
+        self._identities.pop(team_id, None)
+        self._channels.pop(team_id, None)
+        self._looked_up = {key for key in self._looked_up if key[0] != team_id}
 
     async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         # The Home tab is drawn from the store on every open, so it shows a fresh /optout state.

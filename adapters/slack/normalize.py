@@ -23,6 +23,7 @@ from adapters.slack.payloads import EventEnvelope, SlackMessage, SlashCommandPay
 from adapters.slack.render import ACTION_ID_SUFFIX
 from bot.events import (
     ButtonClicked,
+    ChannelDeleted,
     ChannelRef,
     ChannelSeen,
     CommandInvoked,
@@ -484,6 +485,18 @@ def _channel_created(event: dict[str, Any], ctx: NormalizeContext, event_time: d
     return [ChannelSeen(channel=ref, ts=ts)] if ts else [ChannelSeen(channel=ref)]
 
 
+def _channel_deleted(event: dict[str, Any], ctx: NormalizeContext, event_time: datetime | None) -> list[InboundEvent]:
+    """``channel_deleted`` / ``group_deleted``: the channel's history is gone for its members too."""
+    channel_id = event.get("channel")
+    if not channel_id:
+        return []
+    known = ctx.channels.get(channel_id)
+    # Only the id matters to the erasure; the visibility is never widened by a deletion.
+    ref = known or ChannelRef(SLACK, ctx.identity.team_id, channel_id, "", Visibility.PRIVATE, visibility_known=False)
+    ts = parse_ts(event.get("event_ts")) or event_time
+    return [ChannelDeleted(channel=ref, ts=ts)] if ts else [ChannelDeleted(channel=ref)]
+
+
 _EventHandler = Callable[[dict[str, Any], NormalizeContext, "datetime | None"], list[InboundEvent]]
 EVENT_HANDLERS: dict[str, _EventHandler] = {
     "message": _message_event,
@@ -495,6 +508,13 @@ EVENT_HANDLERS: dict[str, _EventHandler] = {
     "member_joined_channel": _member_joined_channel,
     "channel_created": _channel_created,
 }
+# Events about a channel that is gone: the adapter must not look it up (conversations.info would
+# fail). Kept apart from EVENT_HANDLERS, whose keys the manifest test compares with bot_events.
+CHANNEL_GONE_HANDLERS: dict[str, _EventHandler] = {
+    "channel_deleted": _channel_deleted,
+    "group_deleted": _channel_deleted,
+}
+CHANNEL_GONE_EVENTS = frozenset(CHANNEL_GONE_HANDLERS)
 
 
 def normalize_event(envelope: EventEnvelope, ctx: NormalizeContext) -> list[InboundEvent]:
@@ -503,7 +523,7 @@ def normalize_event(envelope: EventEnvelope, ctx: NormalizeContext) -> list[Inbo
     if not isinstance(event, dict):
         return []
     kind = event.get("type")
-    if not isinstance(kind, str) or (handler := EVENT_HANDLERS.get(kind)) is None:
+    if not isinstance(kind, str) or (handler := EVENT_HANDLERS.get(kind) or CHANNEL_GONE_HANDLERS.get(kind)) is None:
         return []
     wrong = [k for k in STRING_FIELDS.get(kind, ()) if event.get(k) is not None and not isinstance(event[k], str)]
     if wrong:
@@ -528,6 +548,8 @@ STRING_FIELDS: dict[str, tuple[str, ...]] = {
     "reaction_added": ("user", "reaction", "event_ts", "item_user"),
     "reaction_removed": ("user", "reaction", "event_ts", "item_user"),
     "member_joined_channel": ("user", "channel", "channel_type"),
+    "channel_deleted": ("channel", "event_ts"),
+    "group_deleted": ("channel", "event_ts"),
 }
 
 # What a payload with fields of the wrong JSON type raises in the handlers.

@@ -16,6 +16,7 @@ from bot.events import (
     Attachment,
     Button,
     ButtonClicked,
+    ChannelDeleted,
     ChannelRef,
     ChannelSeen,
     Citation,
@@ -63,6 +64,7 @@ SAMPLES: list[Event] = [
     MemberUpdated(U, T0),
     ThreadCreated(CH, "t1", "How do I?", U, T0, True, EventSource.BACKFILL),
     ChannelSeen(CH, T0, ("u1", "u3")),
+    ChannelDeleted(CH, T0),
     CMD,
     ButtonClicked("qa.feedback", "up", U, CH, "m9", "i2", T0, "tok"),
     SendMessage(

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.events import (
+    ChannelDeleted,
     ChannelRef,
     ChannelSeen,
     Event,
@@ -122,3 +123,27 @@ async def test_a_batch_leaves_the_same_rows_as_one_event_at_a_time(seed: int) ->
     assert one_by_one["messages"] and one_by_one["reactions"]  # the stream exercises both tables
     assert await _recorded_rows(events, batch=len(events)) == one_by_one
     assert await _recorded_rows(events, batch=37) == one_by_one
+
+
+async def test_a_deleted_channel_erases_its_messages_and_its_threads(make_app) -> None:
+    app, adapter = await make_app()
+    gone = ChannelRef(Platform.DISCORD, "g", "c-gone", "gone")
+    kept = ChannelRef(Platform.DISCORD, "g", "c-kept", "kept")
+    # A public thread's messages are stored under the parent channel with the thread's id.
+    for event in (
+        make_message("in the doomed channel", chan=gone, message_id="m1"),
+        make_message("in its thread", chan=gone, message_id="m2", thread_id="t1"),
+        make_message("in a thread of another channel", chan=kept, message_id="m3", thread_id="t2"),
+        make_message("elsewhere", chan=kept, message_id="m4"),
+    ):
+        await adapter.inject(event)
+    await adapter.inject(ChannelDeleted(gone))
+    await adapter.inject(ChannelDeleted(ChannelRef(Platform.DISCORD, "g", "t2", "")))  # a deleted thread
+    await app.bus.drain()
+    store = app.store
+    for message_id in ("m1", "m2", "m3"):
+        row = await store.get_message("discord", "g", message_id)
+        assert row is not None and row.deleted and row.text == "", message_id
+    survivor = await store.get_message("discord", "g", "m4")
+    assert survivor is not None and not survivor.deleted and survivor.text == "elsewhere"
+    assert await store.channel_messages("discord", "g", "c-gone") == []

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.adapter import BOT_SCOPES, SlackAdapter
 from adapters.slack.commands import SLASH_COMMANDS, AdminFactsCache
-from adapters.slack.normalize import COMMAND_ALIASES, EVENT_HANDLERS
+from adapters.slack.normalize import CHANNEL_GONE_EVENTS, COMMAND_ALIASES, EVENT_HANDLERS
 from bot.app import BRAINS, load_brain_class
 from bot.config import Settings
 from bot.core_brain import CoreBrain
@@ -59,7 +59,14 @@ def test_manifest_scopes_events_and_commands_match_the_code() -> None:
     commands = [c["command"] for c in MANIFEST["features"]["slash_commands"]]
     assert commands == list(SLASH_COMMANDS)
     events = {e.split(".")[0] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]}
-    assert events == {*EVENT_HANDLERS, "app_home_opened", "member_left_channel"}
+    assert events == {
+        *EVENT_HANDLERS,
+        *CHANNEL_GONE_EVENTS,
+        "app_home_opened",
+        "member_left_channel",
+        "app_uninstalled",
+        "tokens_revoked",
+    }
 
 
 def test_every_command_a_brain_registers_has_a_slack_slash_command() -> None:
