@@ -197,6 +197,10 @@ class Indexer:
             new_units += units
             stale |= old
             stats.groups += 1
+        # A thread's rebuild also rebuilds the stretch around its root, so a window can be built twice
+        # in one flush (from the same stored messages). The vector store refuses an upsert naming a
+        # unit twice, and a refused flush is retried, and refused, on every later one.
+        new_units = list({u.unit_id: u for u in new_units}.values())
         stale -= {u.unit_id for u in new_units}
         await self._apply(new_units, stale, stats)
         stats.seconds = time.perf_counter() - started
@@ -420,10 +424,21 @@ class Indexer:
                     holders.discard(uid)
                     if not holders:
                         del self._message_units[(unit.platform, unit.workspace_id, mid)]
+            # Emptied entries go too: a long-running bot sees many threads deleted or made unindexable.
             if unit.kind == "thread" and unit.thread_id:
-                self._thread_units.get((unit.platform, unit.workspace_id, unit.thread_id), set()).discard(uid)
+                key = (unit.platform, unit.workspace_id, unit.thread_id)
+                units = self._thread_units.get(key)
+                if units is not None:
+                    units.discard(uid)
+                    if not units:
+                        del self._thread_units[key]
             elif unit.kind == "window":
-                self._window_units.get((unit.platform, unit.workspace_id, unit.channel_id), {}).pop(uid, None)
+                key = (unit.platform, unit.workspace_id, unit.channel_id)
+                spans = self._window_units.get(key)
+                if spans is not None:
+                    spans.pop(uid, None)
+                    if not spans:
+                        del self._window_units[key]
         self.bm25.remove(unit_ids)
 
     def units_with_message(self, platform: str, workspace_id: str, message_id: str) -> list[Unit]:
