@@ -96,6 +96,9 @@ class QABrain(Brain):
         self._history_ready.set()
         self._held: deque[MessageRow] = deque(maxlen=MAX_HELD_CHANGES)
         self._held_overflow = False
+        # Set while the vector index refuses flushes: live changes then wait for the minute's flush
+        # (or a question's) instead of each retrying, and rebuilding everything pending, at once.
+        self._index_down = False
         # Per workspace, the opted-out members and channel policy this process's index reflects.
         self._policy_seen: dict[
             tuple[str, str], tuple[frozenset[str], tuple[Any, Any, frozenset[tuple[str, str]]]]
@@ -181,7 +184,10 @@ class QABrain(Brain):
         try:
             await self._indexer.flush()
         except VectorIndexUnavailable as exc:
+            self._index_down = True
             log.warning("qa: %d index changes wait for the vector index (%s)", self._indexer.pending, exc)
+        else:
+            self._index_down = False
 
     async def _open_indexer(self) -> Indexer | None:
         """The indexer, with changes held while it could not open applied; ``None`` (the change
@@ -210,7 +216,7 @@ class QABrain(Brain):
             self._held.append(row)
             return None
         indexer.touch(row)
-        if indexer.due():
+        if indexer.due() and not self._index_down:
             await self._flush_quietly()
         return indexer
 
