@@ -43,12 +43,20 @@ class HumanFirstQueue:
         self._on_due = on_due
         self._max = max_pending
         self._items: dict[str, PendingAnswer] = {}
+        # Every task this queue started, until it ends: the loop keeps only weak references to
+        # tasks, so an unreferenced one can vanish mid-answer, and close() must reach them all.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def __contains__(self, key: str) -> bool:
         return key in self._items
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def running(self) -> int:
+        """Tasks this queue started that have not ended yet (timers, and answers given early)."""
+        return len(self._tasks)
 
     def schedule(self, key: str, event: MessagePosted, due: datetime) -> bool:
         """Wait for a human on ``key`` until ``due``; False if already waiting."""
@@ -59,10 +67,16 @@ class HumanFirstQueue:
             log.warning("human-first queue full; answering the oldest question now")
             self._items[oldest].task.cancel()
             item = self._items.pop(oldest)
-            asyncio.get_running_loop().create_task(self._on_due(item.event), name=f"human-first:{oldest}:now")
-        task = asyncio.get_running_loop().create_task(self._wait(key, event, due), name=f"human-first:{key}")
+            self._spawn(self._fire(oldest, item.event), f"human-first:{oldest}:now")
+        task = self._spawn(self._wait(key, event, due), f"human-first:{key}")
         self._items[key] = PendingAnswer(event, due, task)
         return True
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def cancel(self, key: str) -> bool:
         """A human answered: forget the pending answer. True if one was pending."""
@@ -84,14 +98,17 @@ class HumanFirstQueue:
         if self._items.get(key) is None or self._items[key].event is not event:
             return
         del self._items[key]
+        await self._fire(key, event)
+
+    async def _fire(self, key: str, event: MessagePosted) -> None:
         try:
             await self._on_due(event)
         except Exception:
             log.exception("human-first answer failed for %s", key)
 
     async def close(self) -> None:
-        """Cancel every timer."""
-        tasks = [item.task for item in self._items.values()]
+        """Cancel every timer (and answers the overflow started early)."""
+        tasks = list(self._tasks)
         self._items.clear()
         for task in tasks:
             task.cancel()
