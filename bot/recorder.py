@@ -67,14 +67,6 @@ ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET
 """
 
 
-# A deleted channel's messages, and those of its threads (a Discord thread id is a channel id, and a
-# deleted Discord thread comes as its own ChannelDeleted), lose their text as a delete would erase it.
-_ERASE_CHANNEL = (
-    "UPDATE messages SET text = '', deleted = 1 "
-    "WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR thread_id = ?) AND deleted = 0"
-)
-
-
 def _channel_row(ch: ChannelRef) -> ChannelRow:
     return ChannelRow(ch.platform.value, ch.workspace_id, ch.channel_id, ch.name, ch.visibility.value, ch.is_forum)
 
@@ -316,9 +308,7 @@ class Recorder:
                 )
         elif isinstance(event, ChannelDeleted):
             ch = event.channel
-            erased = await tx.execute(
-                _ERASE_CHANNEL, (ch.platform.value, ch.workspace_id, ch.channel_id, ch.channel_id)
-            )
+            erased = await store.erase_channel(ch.platform.value, ch.workspace_id, ch.channel_id, tx=tx)
             log.info("channel %s deleted on %s: %d stored messages erased", ch.channel_id, ch.platform.value, erased)
         elif isinstance(event, ChannelSeen):
             ch = event.channel

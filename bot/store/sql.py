@@ -63,6 +63,12 @@ _EDIT_MESSAGE = (
     "AND message_id = ? AND deleted = 0 AND (edited_ts IS NULL OR edited_ts <= ?)"
 )
 _ERASE_MESSAGE = "UPDATE messages SET text = '', deleted = 1 WHERE platform = ? AND workspace_id = ? AND message_id = ? AND deleted = 0"
+# A deleted channel's messages, and those of its threads (a Discord thread id is a channel id, and a
+# deleted Discord thread comes as its own ChannelDeleted), lose their text as a delete would erase it.
+_ERASE_CHANNEL = (
+    "UPDATE messages SET text = '', deleted = 1 "
+    "WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR thread_id = ?) AND deleted = 0"
+)
 # A delete seen before its message leaves a tombstone, so a late delivery cannot bring the text back.
 _TOMBSTONE = (
     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, '', 0, NULL, 1, '', 0, '', '') "
@@ -332,6 +338,11 @@ class Store:
         if count == 0 and channel_id:
             await ex.execute(_TOMBSTONE, (platform, workspace_id, message_id, channel_id))
         return count > 0
+
+    async def erase_channel(self, platform: str, workspace_id: str, channel_id: str, tx: Executor | None = None) -> int:
+        """Erase the text of every message of a deleted channel or thread (rows stay as tombstones,
+        so a late delivery cannot bring the text back); returns how many changed."""
+        return await (tx or self.db).execute(_ERASE_CHANNEL, (platform, workspace_id, channel_id, channel_id))
 
     async def upsert_message_values(self, rows: Sequence[tuple[Any, ...]], tx: Executor | None = None) -> None:
         """The bulk path of :meth:`upsert_messages` for the recorder: rows are already tuples in

@@ -22,6 +22,7 @@ from bot.core_brain import workspace_config
 from bot.events import (
     Button,
     ButtonClicked,
+    ChannelDeleted,
     ChannelRef,
     ChannelSeen,
     CommandInvoked,
@@ -390,6 +391,21 @@ class QABrain(Brain):
             indexer.touch(row)
         # Units that still quote the message, whatever the store knows about it.
         for unit in indexer.units_with_message(p, ws, event.message_id):
+            indexer.touch_unit(unit)
+        await self._flush_quietly()
+        self._log_purge_due = True  # the text is still in the vector store's log: see flush_index
+
+    @listen(ChannelDeleted)
+    async def unindex_channel(self, event: ChannelDeleted) -> None:
+        """A deleted channel's (or thread's) units leave the index: its history is gone for its members."""
+        ch = event.channel
+        p, ws = ch.platform.value, ch.workspace_id
+        # The recorder erases the same rows; done here too (idempotent), as the two run in either order.
+        await self.ctx.store.erase_channel(p, ws, ch.channel_id)
+        indexer = await self._open_indexer()
+        if indexer is None:
+            return  # the index loads from the store, which no longer holds the text
+        for unit in indexer.units_in_channel_or_thread(p, ws, ch.channel_id):
             indexer.touch_unit(unit)
         await self._flush_quietly()
         self._log_purge_due = True  # the text is still in the vector store's log: see flush_index

@@ -466,6 +466,17 @@ class Indexer:
             if u.platform == platform and u.workspace_id == workspace_id and u.channel_id == channel_id
         ]
 
+    def units_in_channel_or_thread(self, platform: str, workspace_id: str, channel_id: str) -> list[Unit]:
+        """Indexed units of a channel, or of a thread with that id (a Discord thread is a channel of
+        its own, its messages stored under the parent)."""
+        return [
+            u
+            for u in self.bm25.units()
+            if u.platform == platform
+            and u.workspace_id == workspace_id
+            and (u.channel_id == channel_id or u.thread_id == channel_id)
+        ]
+
     def touch_thread(self, platform: str, workspace_id: str, thread_id: str, channel_id: str) -> None:
         """Mark a thread for rebuild (its messages or facts, such as being solved, changed)."""
         self._pending.threads[(platform, workspace_id, thread_id)] = channel_id

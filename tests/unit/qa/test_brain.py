@@ -743,3 +743,30 @@ async def test_old_and_corrected_sources_are_marked_stale(make_app: Any) -> None
     fresh_answer = replies(adapter)[-1]
     assert "nginx" in fresh_answer.text
     assert [c.note for c in fresh_answer.citations] == [""]
+
+
+async def test_a_deleted_channel_or_thread_leaves_both_indexes(make_app: Any) -> None:
+    from bot.events import ChannelDeleted
+
+    app, adapter = await make_app(brains=["qa"])
+    brain: QABrain = app.brain("qa")
+    doomed, kept = channel("doomed"), channel("kept")
+    await post(
+        app,
+        adapter,
+        make_message("the zebrafish deploy key rotates on fridays", chan=doomed, author="bob", message_id="d1"),
+        make_message("zebrafish rotation noted", chan=doomed, author="ann", message_id="d2", thread_id="d1", minutes=1),
+        make_message("loose zebrafish remark in the doomed channel", chan=doomed, author="ann", minutes=90),
+        # A thread of its own (a Discord thread is a channel id), its messages stored under the parent.
+        make_message("zebrafish thread about vault keys", chan=kept, author="bob", message_id="t1", thread_id="t1"),
+        make_message("zebrafish answer in that thread", chan=kept, author="ann", thread_id="t1", minutes=1),
+        make_message("zebrafish facts that stay", chan=kept, author="cat", minutes=300),
+    )
+    assert len(await search(app, "zebrafish", PUBLIC)) >= 3
+    await post(app, adapter, ChannelDeleted(doomed), ChannelDeleted(dataclasses.replace(kept, channel_id="t1")))
+    left = await search(app, "zebrafish", PUBLIC)
+    assert left and all("doomed" not in t and "fridays" not in t and "thread" not in t for t in left)
+    assert any("facts that stay" in t for t in left)
+    indexer = await brain.indexer()
+    vec = (await brain.retriever()).embedder.embed(["the zebrafish deploy key rotates on fridays"])[0]
+    assert all("fridays" not in s.unit.text for s in await indexer.index.query(vec, k=20))
