@@ -379,16 +379,7 @@ def _beyond_the_question(question: str, found: Sequence[ScoredUnit]) -> list[Sco
     """``found`` without the units that say nothing the question does not: an earlier, unanswered
     asking of the same question ranks above the answer (it shares every word) yet can ground
     nothing, and as source 1 it crowded the answer out."""
-    asked = _words(question)
-    return [s for s in found if not _words(s.unit.text) <= asked]
-
-
-_WORD = re.compile(r"\w+")
-
-
-def _words(text: str) -> set[str]:
-    """The words of ``text`` to compare with the question: its search tokens, plus its words in
-    other scripts, which :func:`tokenize` does not see. Without them every unit written in Russian
-    or Chinese had no words, counted as a repeat of any question, and was never shown."""
-    text = strip_mentions(text)
-    return set(tokenize(text)) | {w for w in _WORD.findall(text.lower()) if not w.isascii()}
+    # Tokens of every script: with ASCII tokens alone, a unit written in Russian or Chinese had no
+    # words, counted as a repeat of any question, and was never shown.
+    asked = set(tokenize(strip_mentions(question)))
+    return [s for s in found if not set(tokenize(strip_mentions(s.unit.text))) <= asked]

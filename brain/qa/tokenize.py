@@ -36,14 +36,41 @@ def _stem(word: str) -> str:
     return word
 
 
-def tokenize(text: str) -> list[str]:
-    """Tokens of ``text`` for BM25 (lower-cased, stop words dropped, compounds plus their parts)."""
+# Words in other scripts ("ошибка", "für", "为什么"): the ASCII pattern above sees none of them, or
+# only their ASCII fragments, so a community writing in Russian or Chinese had no lexical search, no
+# topic bursts, and answers whose sentences could not be checked against the sources. Han and kana
+# are written without spaces: their runs give overlapping character pairs, the usual lexical unit
+# for them. English text is unchanged (these tokens come only from words with non-ASCII letters).
+_WORD = re.compile(r"[^\W_]+")
+_UNSPACED_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_UNSPACED_RUN = re.compile(f"([{_UNSPACED_CHARS}]+)")
+
+
+def _other_script_tokens(lowered: str) -> list[str]:
     out: list[str] = []
-    for match in _TOKEN.findall(text.lower()):
+    for word in _WORD.findall(lowered):
+        if word.isascii():
+            continue
+        for k, run in enumerate(_UNSPACED_RUN.split(word)):
+            if k % 2:  # a run of Han / kana
+                out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+            elif run and not run.isascii() and len(run) > 1:
+                out.append(run)
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of ``text`` for BM25 (lower-cased, stop words dropped, compounds plus their parts;
+    words of other scripts as they are, Han and kana as character pairs)."""
+    out: list[str] = []
+    lowered = text.lower()
+    for match in _TOKEN.findall(lowered):
         parts = _PARTS.findall(match)
         if len(parts) > 1:
             out.append(match)
             out.extend(_stem(p) for p in parts if p not in STOPWORDS and len(p) > 1)
         elif match not in STOPWORDS and (len(match) > 1 or match.isdigit()):
             out.append(_stem(match))
+    if not lowered.isascii():
+        out.extend(_other_script_tokens(lowered))
     return out

@@ -80,3 +80,20 @@ def test_empty_and_garbage_queries() -> None:
     assert index.search("anything") == []
     index.add([unit("a", "text")])
     assert index.search("") == [] and index.search("?!… 🙂") == []
+
+
+def test_words_of_other_scripts_are_searchable() -> None:
+    # The ASCII token pattern saw nothing of Russian or Chinese: such a community had no lexical search.
+    assert tokenize("ошибка импорта") == ["ошибка", "импорта"]
+    assert tokenize("构建失败") == ["构建", "建失", "失败"]  # unspaced scripts: character pairs
+    assert tokenize("asyncio.gather fails") == ["asyncio.gather", "asyncio", "gather", "fail"]  # English unchanged
+    index = BM25Index()
+    index.add(
+        [
+            unit("ru", "ошибка импорта модуля requests после обновления"),
+            unit("zh", "构建失败是因为缓存太旧"),
+            unit("en", "the build failed because the cache was stale"),
+        ]
+    )
+    assert top_unit_ids(index.search("ошибка импорта", k=1)) == ["ru"]
+    assert top_unit_ids(index.search("为什么构建失败", k=1)) == ["zh"]

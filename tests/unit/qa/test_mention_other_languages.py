@@ -79,3 +79,29 @@ async def test_a_question_in_another_script_is_answered_from_history_in_it(
     # Whatever the grounding check makes of the draft, the thread that answers is offered.
     assert [s.unit.unit_id for s in result.units] == ["u2"]
     assert "https://x/u2" in {c.url for c in result.citations}
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "unrelated"),
+    [
+        (
+            "почему падает сборка?",
+            "Сборка падает из-за старого кэша, очистите его перед сборкой",
+            "Вчера мы обсуждали погоду и футбольный матч в субботу",
+        ),
+        ("为什么构建失败", "构建失败是因为缓存太旧，请先清除缓存", "昨天我们讨论了天气和周六的足球比赛"),
+    ],
+)
+async def test_an_answer_in_another_script_is_checked_against_its_sources(
+    question: str, answer: str, unrelated: str
+) -> None:
+    # The grounding check compared ASCII tokens only: a sentence in Russian or Chinese had none, was
+    # never judged, and every answer in those languages abstained however faithful it was.
+    units = [ScoredUnit(_unit("u2", answer), 0.8)]
+
+    async def ask(draft: str) -> bool:
+        answerer = Answerer(Ranked(units), ScriptedLLM(draft), HashEmbedder(), channel_name=_channel)  # type: ignore[arg-type]
+        return (await answerer.answer(question, AccessScope("slack", "T1"))).abstained
+
+    assert not await ask(f"{answer} [1]")
+    assert await ask(f"{unrelated} [1]")  # and the check still refuses what the source does not say
