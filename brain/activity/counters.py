@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from bot.store import Store
 from bot.store.db import Executor
 from brain.activity import schema as _schema  # noqa: F401  (registers the tables)
 from brain.activity.scoring import (
+    ASKER_THREADS_PER_DAY,
     COUNTERS,
     REPLY_THREADS_PER_DAY,
     is_helpful_emoji,
@@ -40,6 +41,7 @@ from brain.activity.scoring import (
 COUNTER_EVENTS: tuple[type[Event], ...] = (MessagePosted, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved)
 
 Key = tuple[str, str, str]
+AskerDay = tuple[str, str, str, str]
 RollupKey = tuple[str, str, str, str, str]
 
 # SQLite allows 999 bound parameters per statement in old builds; stay below with room for the scope.
@@ -159,6 +161,11 @@ class _Batch:
         self.thread_rows: dict[Key, list[Key]] = {}
         # Reply credits per (platform, workspace, member, local day), across channels: the daily cap.
         self.day_replies: dict[tuple[str, str, str, str], int] = {}
+        # The ASKER_THREADS_PER_DAY cap: per (platform, workspace, asker, question's local day),
+        # the questions each answerer holds a mark or the answer in (see _load_asker_threads).
+        self.asker_threads: dict[AskerDay, dict[str, set[str]]] = {}
+        # Questions that may have lost a mark or their answer in the batch (re-checked after it).
+        self.recheck: set[Key] = set()
         # (platform, workspace, member) of the batch's authors who opted out.
         self.opted_out: set[tuple[str, str, str]] = set()
         # Every message id already looked up, found or not: a thread root the store does not hold
@@ -200,6 +207,8 @@ class ActivityCounters:
         per_minute_cap: a member's messages beyond this many in one minute count for nothing.
         reply_threads_per_day: a member's reply credits per local day (one per thread); more
             replies still count as messages, never as help.
+        asker_threads_per_day: questions of one asker's local day whose helpful mark and answered
+            credit one answerer can earn (two accounts marking each other's answers farm no more).
     """
 
     def __init__(
@@ -210,12 +219,16 @@ class ActivityCounters:
         min_words: int = 4,
         per_minute_cap: int = 5,
         reply_threads_per_day: int = REPLY_THREADS_PER_DAY,
+        asker_threads_per_day: int = ASKER_THREADS_PER_DAY,
     ) -> None:
         self.store = store
         self.tz = tz
         self.min_words = min_words
         self.per_minute_cap = per_minute_cap
         self.reply_threads_per_day = reply_threads_per_day
+        self.asker_threads_per_day = asker_threads_per_day
+        # Committed state of the asker cap (see _load_asker_threads), like _day_replies.
+        self._asker_threads: dict[AskerDay, dict[str, set[str]]] = {}
         # Reply credits per (platform, workspace, member, local day): see _load_threads.
         self._day_replies: dict[tuple[str, str, str, str], int] = {}
         # Per-minute counts only matter for the current minute; a bounded dict is enough.
@@ -232,6 +245,7 @@ class ActivityCounters:
         async with self.store.db.transaction() as tx:
             batch = _Batch()
             await self._load(tx, batch, batch_events)
+            await self._load_asker_threads(tx, batch, batch_events)
             batch.opted_out = await _opted_out(tx, batch_events)
             for event in batch_events:
                 if isinstance(event, MessagePosted):
@@ -246,6 +260,7 @@ class ActivityCounters:
                     self._reaction_removed(batch, event)
             await self._flush(tx, batch)
         self._day_replies.update(batch.day_replies)  # committed
+        self._keep_asker_threads(batch)
         if self._unanalyzed_rows is not None:
             self._unanalyzed_rows += len(batch.dirty)
             if self._unanalyzed_rows >= _ANALYZE_AFTER_ROWS:
@@ -390,6 +405,117 @@ class ActivityCounters:
                     if key in found:
                         found[key] = int(total or 0)
             batch.day_replies.update(found)
+
+    async def _load_asker_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
+        """Load what the ASKER_THREADS_PER_DAY cap needs: for every asker who writes in their own
+        thread or ✅'s a reply in it in this batch, and the local day of that question, which
+        answerer holds a mark or the answer in which of that asker's questions of the day.
+
+        Read from ``activity_contrib`` once per asker and day (one scan of the day on the ``ts``
+        index), then kept here with what each batch commits, as the daily reply credits are: the
+        cap holds per worker. Only askers who act in their own threads cost anything."""
+        # Per scope and question day: the askers.
+        wanted: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # The batch's own messages, as (author, day, ts, thread), for questions asked in the batch.
+        posted: dict[Key, tuple[str, str, float, str | None]] = {}
+
+        def info(key: Key) -> tuple[str, str, float, str | None] | None:
+            row = batch.rows.get(key)
+            if row is not None:
+                return None if row.deleted else (row.author_id, row.day, row.ts, row.thread_id)
+            return posted.get(key)
+
+        for e in events:
+            if not isinstance(e, (MessagePosted, ReactionAdded)):
+                continue
+            scope = (e.channel.platform.value, e.channel.workspace_id)
+            root: tuple[str, str, float, str | None] | None = None
+            if isinstance(e, MessagePosted):
+                if e.is_bot:
+                    continue
+                thread = e.thread_id
+                if not thread and e.reply_to:
+                    target = info((*scope, e.reply_to))
+                    thread = target[3] if target is not None and target[3] else e.reply_to
+                ts = e.ts.timestamp()
+                posted.setdefault((*scope, e.message_id), (e.author.user_id, self._day(e.ts, ts), ts, thread))
+                root = info((*scope, thread)) if thread and thread != e.message_id else None
+                actor = e.author.user_id
+            else:
+                if e.user.is_bot or not is_helpful_emoji(e.emoji):
+                    continue
+                target = info((*scope, e.message_id))
+                if target is None or not target[3] or target[3] == e.message_id:
+                    continue
+                root = info((*scope, target[3]))
+                actor = e.user.user_id
+            if root is not None and root[0] == actor:
+                wanted.setdefault(scope, {}).setdefault(root[1], set()).add(actor)
+        if len(self._asker_threads) > _CAP_MEMORY:
+            self._asker_threads.clear()
+        for (platform, ws), by_day in wanted.items():
+            for day, askers in sorted(by_day.items()):
+                unknown = []
+                for asker in sorted(askers):
+                    cached = self._asker_threads.get((platform, ws, asker, day))
+                    if cached is None:
+                        unknown.append(asker)
+                        batch.asker_threads[(platform, ws, asker, day)] = {}
+                    else:
+                        batch.asker_threads[(platform, ws, asker, day)] = {a: set(r) for a, r in cached.items()}
+                if not unknown:
+                    continue
+                # The day's bounds, an hour wider (the ts index narrows the scan; ``day`` decides).
+                first = datetime.combine(date.fromisoformat(day), time(), self.tz)
+                low = first.timestamp() - 3600
+                high = datetime.combine(first.date() + timedelta(days=1), time(), self.tz).timestamp() + 3600
+                for start in range(0, len(unknown), _IN_CHUNK):
+                    chunk = unknown[start : start + _IN_CHUNK]
+                    rows = await tx.fetchall(
+                        "SELECT q.author_id, r.author_id, q.message_id FROM activity_contrib q "
+                        "JOIN activity_contrib r ON r.platform = q.platform AND r.workspace_id = q.workspace_id "
+                        "AND r.thread_id = q.message_id "
+                        "WHERE q.platform = ? AND q.workspace_id = ? AND q.ts >= ? AND q.ts < ? AND q.day = ? "
+                        f"AND q.author_id IN ({', '.join('?' for _ in chunk)}) AND q.deleted = 0 "
+                        "AND (q.thread_id IS NULL OR q.thread_id = q.message_id) AND r.message_id <> q.message_id "
+                        "AND r.deleted = 0 AND (r.helpful > 0 OR r.answered > 0)",
+                        (platform, ws, low, high, day, *chunk),
+                    )
+                    for asker, answerer, root_id in rows:
+                        held = batch.asker_threads[(platform, ws, str(asker), day)]
+                        held.setdefault(str(answerer), set()).add(str(root_id))
+
+    def _keep_asker_threads(self, batch: _Batch) -> None:
+        """Keep the batch's committed asker-cap state, less the questions in which an answerer no
+        longer holds a mark or the answer (deleted, unmarked, the answer moved on)."""
+        self._asker_threads.update(batch.asker_threads)
+        for root_key in batch.recheck:
+            root = batch.rows.get(root_key)
+            if root is None:
+                continue
+            # What this worker remembers, whether or not the batch loaded it (a delete alone does not).
+            by_answerer = self._asker_threads.get((root.platform, root.workspace_id, root.author_id, root.day))
+            if not by_answerer:
+                continue
+            holders = {
+                r.author_id for r in batch.in_thread(root) if not r.deleted and (r.helpful > 0 or r.answered > 0)
+            }
+            for answerer, roots in by_answerer.items():
+                if root.deleted or answerer not in holders:
+                    roots.discard(root.message_id)
+
+    def _asker_allows(self, batch: _Batch, root: Contribution, reply: Contribution) -> bool:
+        """Whether ``reply``'s author may earn a mark or the answer in ``root``'s question: they
+        already hold one there, or hold them in fewer than ``asker_threads_per_day`` questions of
+        the same asker and local day. Taking one counts the question."""
+        by_answerer = batch.asker_threads.get((root.platform, root.workspace_id, root.author_id, root.day))
+        if by_answerer is None:
+            return True  # an asker's act _load_asker_threads did not foresee: never block on a guess
+        held = by_answerer.setdefault(reply.author_id, set())
+        if root.message_id not in held and len(held) >= self.asker_threads_per_day:
+            return False
+        held.add(root.message_id)
+        return True
 
     @staticmethod
     def _possible_threads(batch: _Batch, batch_threads: dict[Key, str], e: MessagePosted) -> list[str]:
@@ -581,11 +707,12 @@ class ActivityCounters:
     def _move_answer(self, batch: _Batch, root: Contribution, reply: Contribution) -> None:
         """Make ``reply`` the one answer of ``root``, taking the credit from the reply that held it
         (always loaded: _load_threads loads the answered rows of the batch's threads)."""
-        if root.answer_id == reply.message_id:
+        if root.answer_id == reply.message_id or not self._asker_allows(batch, root, reply):
             return
         previous = batch.rows.get((root.platform, root.workspace_id, root.answer_id)) if root.answer_id else None
         if previous is not None and previous.answered:
             batch.credit(previous, "answered", -previous.answered)
+            batch.recheck.add(root.key)
         root.answer_id = reply.message_id
         batch.dirty.add(root.key)
         batch.credit(reply, "answered", 1)
@@ -596,6 +723,8 @@ class ActivityCounters:
         if reply.helpful or any(
             r.helpful and r.author_id == reply.author_id and not r.deleted for r in batch.in_thread(root)
         ):
+            return
+        if not self._asker_allows(batch, root, reply):
             return
         reply.helpful_src = source
         batch.credit(reply, "helpful", 1)
@@ -651,6 +780,7 @@ class ActivityCounters:
         row.deleted = 1
         batch.dirty.add(key)
         root = batch.rows.get((platform, ws, row.thread_id or "")) if row.is_reply else None
+        batch.recheck.add(root.key if root is not None else key)
         if root is None:
             return
         if root.answer_id == row.message_id:
@@ -726,6 +856,7 @@ class ActivityCounters:
         if any(uid == e.user.user_id and is_helpful_emoji(emoji) for uid, emoji in existing):
             return  # another ✅/👍 of the asker's still marks it
         thanked = row.helpful_src.startswith("thanks:")
+        batch.recheck.add((row.platform, row.workspace_id, row.thread_id or ""))
         if row.helpful and row.helpful_src == "reaction":
             row.helpful_src = ""
             batch.credit(row, "helpful", -1)

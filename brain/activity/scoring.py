@@ -6,6 +6,8 @@ Score (per member, summed over the rollup rows of a window)::
                                   answerer per thread)
     3 x questions answered       (the reply the asker took up: ✅'d, thanked, or answered by the
                                   asker's next message; one per question)
+                                 (both: from at most ASKER_THREADS_PER_DAY questions of one asker's
+                                  local day per answerer)
     1 x threads replied to       (others' threads; one per thread, at most REPLY_THREADS_PER_DAY a day)
     1 x reactions received from others (one per member per message; at most
                                   REACTION_POINTS_PER_DAY a day)
@@ -47,6 +49,11 @@ REPLY_THREADS_PER_DAY = 10
 # counted, so that removing a reaction or editing a message changes the rollups by exactly what the
 # reaction or the message added, whatever else happened that day.
 REACTION_POINTS_PER_DAY = 10
+# Questions of one asker, of one local day, whose marks ("helpful") and take-up ("answered") one
+# answerer can earn. The asker's word carries the most weight, so it is what a pair of accounts
+# farms: an alt asking thirty questions an hour, each ✅'d on its friend's reply, made 8 points a
+# question. A real helper rarely solves more than a couple of one member's questions in a day.
+ASKER_THREADS_PER_DAY = 2
 
 HELPFUL_EMOJI = frozenset(
     {"white_check_mark", "heavy_check_mark", "+1", "thumbsup", "ballot_box_with_check", "✅", "✔️", "✔", "👍", "☑️"}
