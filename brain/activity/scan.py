@@ -199,8 +199,10 @@ async def open_questions(
 
     A question is answered when any of these holds:
 
-    * someone else replied in its thread (a Discord reply counts), including a member who has
-      since been forgotten (``/forget-me`` keeps their rows' answered-ness, anonymised);
+    * someone else replied in its thread (a Discord reply counts) with ``min_words`` words or
+      more, including a member who has since been forgotten (``/forget-me`` keeps their rows'
+      answered-ness, anonymised): a "+1" or "same here" under a question is no answer, and the
+      questions most people share must not drop out of the pile-up for it;
     * the asker ✅'d or thanked a message in its thread, the bot's included, or marked it solved;
     * Guildhall answered it (the QA brain's ``qa_answers``, where installed; not an abstention);
     * it got no thread at all (chat without threads) and another member said something of
@@ -220,7 +222,7 @@ async def open_questions(
     rows = await store.db.fetchall(
         "SELECT c.channel_id, c.message_id, c.author_id, c.ts, "
         "(SELECT COUNT(*) FROM activity_contrib r WHERE r.platform = c.platform AND r.workspace_id = c.workspace_id "
-        " AND r.thread_id = c.message_id AND r.author_id <> c.author_id AND r.deleted = 0), "
+        " AND r.thread_id = c.message_id AND r.author_id <> c.author_id AND r.deleted = 0 AND r.words >= ?), "
         # Any reply, the asker's own included: the question lives in a thread.
         "(SELECT COUNT(*) FROM activity_contrib r WHERE r.platform = c.platform AND r.workspace_id = c.workspace_id "
         " AND r.thread_id = c.message_id AND r.message_id <> c.message_id AND r.deleted = 0), "
@@ -231,7 +233,7 @@ async def open_questions(
         " AND f.author_id = c.author_id) "
         "FROM activity_contrib c WHERE c.platform = ? AND c.workspace_id = ? AND c.ts >= ? AND c.is_question = 1 "
         "AND c.deleted = 0 AND c.author_id <> '' AND (c.thread_id IS NULL OR c.thread_id = c.message_id)",
-        (platform, workspace_id, since),
+        (min_words, platform, workspace_id, since),
     )
     answered = {str(r[1]) for r in rows if int(r[4]) > 0}
     threaded = {str(r[1]) for r in rows if int(r[5]) > 0}
