@@ -29,12 +29,17 @@ NEGATIVE = _words("""broken broke breaks fail fails failed failing failure error
     freezes frozen lost wrong problem problems issue issues struggling struggle giving tired""")
 NEGATORS = _words("not no never don't doesn't didn't isn't wasn't can't cannot won't nothing without hardly")
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
-_WORD = re.compile(r"[a-z']+")
+# Whole words of any script, so "très" or "ошибка" is one unknown word, never ASCII fragments that
+# happen to be lexicon terms; an apostrophe inside a word keeps "don't" whole, and the typographic
+# one phones and macOS type (don’t) is read as the plain one, or "it isn’t working" would lose its
+# negator and read as positive.
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})
 
 
 def score_text(text: str) -> float:
     """Sentiment in [-1, 1]: (positive - negative) / matched terms; 0 when nothing matches."""
-    words = _WORD.findall(_CODE.sub(" ", text.lower()))
+    words = _WORD.findall(_CODE.sub(" ", text.lower().translate(_APOSTROPHES)))
     pos = neg = 0
     for i, word in enumerate(words):
         polarity = 1 if word in POSITIVE else -1 if word in NEGATIVE else 0
