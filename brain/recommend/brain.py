@@ -15,12 +15,14 @@ import logging
 import math
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import numpy as np
+import numpy.typing as npt
 
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen, plural
@@ -57,7 +59,7 @@ from brain.recommend.digest import (
     why_line,
 )
 from brain.recommend.engine import Snapshot, build_snapshot, features
-from brain.recommend.explore import Scored, rerank
+from brain.recommend.explore import Pick, Scored, rerank
 from brain.recommend.profile import KIND_WEIGHTS, build_profile, cold_start_profile, decayed_update, normalised
 from brain.recommend.ranker import DEFAULT_WEIGHTS, FEATURES, RankerWeights
 from prompts import load_prompt, render_prompt
@@ -73,6 +75,7 @@ WINDOW_JOIN_S = 86400.0
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
 DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
+EMBEDDED_CACHE_MAX = 50_000  # texts kept embedded per workspace (a 90-day window's threads)
 TZ_KEY = "tz"  # the member's own time zone (`/recommend tz`), over the platform's (users.tz)
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,12 @@ class RecommendBrain(Brain):
         self._digest_lock = asyncio.Lock()
         # (platform, workspace) -> (history, snapshot, the opted-out members it leaves out)
         self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot, frozenset[str]]] = {}
+        # (platform, workspace) -> (its time, the lookback window's messages, their snapshot): the
+        # Monday digest's channel suggestions of every member read one, not one each (an ALS fit).
+        self._channel_snapshots: dict[tuple[str, str], tuple[float, list[MessageRow], Snapshot]] = {}
+        # (platform, workspace) -> {text: vector} of threads the QA index lacks, embedded once per
+        # snapshot rather than once per member ranked (a digest ranks every member).
+        self._embedded: dict[tuple[str, str], dict[str, Vector]] = {}
 
     # -- members ask --------------------------------------------------------------------------
     @command("recommend", description="Threads you might like", usage="[daily on|off | tz [Area/City|reset]]")
@@ -490,20 +499,26 @@ class RecommendBrain(Brain):
         profile = await self._member_profile(user, snapshot, vectors, live=not as_of)
         if profile is None:
             profile = await self._cold_start(user, snapshot, cands, vectors, readable)
-        x = features(snapshot, uid, cands, vectors, profile, lookback_days=cfg.lookback_days)
         weights = await self._weights(p, ws)
-        scores = weights.score_matrix(x)
         clicks = {} if as_of else await self._channel_feedback(p, ws, uid)
-        scores = scores + np.array([FEEDBACK_WEIGHT * math.log1p(clicks.get(t.channel_id, (0, 0))[1]) for t in cands])
-        exposure = Counter(m.channel_id for m in history if m.author_id == uid)
-        picks = rerank(
-            [Scored(t.thread_id, t.channel_id, float(s)) for t, s in zip(cands, scores, strict=True)],
+        share = await self._exploration_share(p, ws)
+        day_seed = seed if seed is not None else zlib.crc32(f"{ws}:{uid}:{int(now // 86400)}".encode())
+        # Feature rows, the MMR rerank and the history scans are tens of milliseconds of CPU per
+        # member on a big community, and a digest tick ranks every member: off the event loop.
+        x, picks, member_texts = await asyncio.to_thread(
+            _rank,
+            snapshot,
+            history,
+            uid,
+            cands,
             vectors,
+            profile,
+            cfg.lookback_days,
+            weights,
+            clicks,
             k,
-            share=await self._exploration_share(p, ws),
-            exposure=exposure,
-            clicks=clicks,
-            seed=seed if seed is not None else zlib.crc32(f"{ws}:{uid}:{int(now // 86400)}".encode()),
+            share,
+            day_seed,
         )
         by_id = {t.thread_id: (t, row) for t, row in zip(cands, x, strict=True)}
         names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
@@ -522,7 +537,6 @@ class RecommendBrain(Brain):
             if starters
             else {}
         )
-        member_texts = [m.text for m in history if m.author_id == uid][-200:]
         recs = [
             self._explain(
                 uid,
@@ -576,6 +590,9 @@ class RecommendBrain(Brain):
         snapshot = await asyncio.to_thread(build_snapshot, history, now, reactions=reactions)
         if not fresh:
             self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out))
+            # Texts embedded for the last snapshot: threads since gone (expired, deleted, an
+            # opted-out member's) must not stay in memory.
+            self._embedded.pop((p, ws), None)
         return history, snapshot
 
     async def _deleted_roots(self, p: str, ws: str, window: list[MessageRow]) -> set[str]:
@@ -690,7 +707,14 @@ class RecommendBrain(Brain):
         now = self.ctx.clock.now().timestamp()
         readable = await store.readable_channel_ids(p, ws, uid)
         since = now - self.ctx.settings.recommend.lookback_days * 86400
-        history = [m async for m in store.iter_messages(platform=p, workspace_id=ws, since=since, until=now)]
+        cached = self._channel_snapshots.get((p, ws))
+        if cached is not None and 0 <= now - cached[0] < SNAPSHOT_TTL_S:
+            _, history, lookback = cached
+        else:
+            history = [m async for m in store.iter_messages(platform=p, workspace_id=ws, since=since, until=now)]
+            # An ALS fit: seconds of CPU on a big community, off the event loop.
+            lookback = await asyncio.to_thread(build_snapshot, history, now)
+            self._channel_snapshots[(p, ws)] = (now, history, lookback)
         posters: dict[str, set[str]] = {}
         for m in history:
             if m.channel_id in readable and not m.is_bot and m.author_id:
@@ -706,9 +730,8 @@ class RecommendBrain(Brain):
         score = {c: float(len(posters[c])) for c in pool}
         topical: set[str] = set()
         if personal and pool:
-            snapshot = build_snapshot(history, now)
-            profile = await self._member_profile(user, snapshot, {}, live=True)
-            threads = popular_threads([t for t in snapshot.threads.values() if t.channel_id in pool], 10 * len(pool))
+            profile = await self._member_profile(user, lookback, {}, live=True)
+            threads = popular_threads([t for t in lookback.threads.values() if t.channel_id in pool], 10 * len(pool))
             vectors = await self._thread_vectors(p, ws, threads) if profile is not None else {}
             for c in pool:
                 rows = [vectors[t.thread_id] for t in threads if t.channel_id == c and t.thread_id in vectors]
@@ -786,8 +809,14 @@ class RecommendBrain(Brain):
             )
             for t in items
         }
+        cache = self._embedded.setdefault((p, ws), {})
+        if len(cache) > EMBEDDED_CACHE_MAX:
+            cache.clear()  # a bound for a process whose snapshot is never rebuilt (only /recommend, rarely)
         return await index_vectors(
-            index, embedder, {t.thread_id: t.opening_text for t in items}, unit_id=unit_ids.__getitem__
+            index,
+            _CachedEmbedder(embedder, cache),
+            {t.thread_id: t.opening_text for t in items},
+            unit_id=unit_ids.__getitem__,
         )
 
     async def _update_profile(self, u: UserRef, vec: Vector, ts: float, weight: float) -> None:
@@ -945,7 +974,9 @@ class RecommendBrain(Brain):
 
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Delete the member's profile, shown list and feedback; cached history goes too."""
-        self._snapshots.pop((user.platform.value, user.workspace_id), None)  # it holds their messages
+        # The caches hold their messages (and the embedded texts of their threads).
+        for cache in (self._snapshots, self._channel_snapshots, self._embedded):
+            cache.pop((user.platform.value, user.workspace_id), None)
         counts = {}
         key = (user.platform.value, user.workspace_id, user.user_id)
         for table in ("recommend_profiles", "recommend_shown", "recommend_feedback"):
@@ -1006,6 +1037,63 @@ class _DigestPlan:
     at: time
     size: int
     members: dict[str, dict[str, Any]]
+
+
+def _rank(
+    snapshot: Snapshot,
+    history: list[MessageRow],
+    uid: str,
+    cands: list[ThreadItem],
+    vectors: dict[str, Vector],
+    profile: Vector | None,
+    lookback_days: float,
+    weights: RankerWeights,
+    clicks: dict[str, tuple[int, int]],
+    k: int,
+    share: float,
+    seed: int,
+) -> tuple[npt.NDArray[np.float64], list[Pick], list[str]]:
+    """The CPU-bound part of :meth:`RecommendBrain.recommend`, run in a worker thread: feature
+    rows, the picks, and the member's recent texts (for the "why" lines)."""
+    x = features(snapshot, uid, cands, vectors, profile, lookback_days=lookback_days)
+    scores = weights.score_matrix(x)
+    scores = scores + np.array([FEEDBACK_WEIGHT * math.log1p(clicks.get(t.channel_id, (0, 0))[1]) for t in cands])
+    exposure = Counter(m.channel_id for m in history if m.author_id == uid)
+    picks = rerank(
+        [Scored(t.thread_id, t.channel_id, float(s)) for t, s in zip(cands, scores, strict=True)],
+        vectors,
+        k,
+        share=share,
+        exposure=exposure,
+        clicks=clicks,
+        seed=seed,
+    )
+    member_texts = [m.text for m in history if m.author_id == uid][-200:]
+    return x, picks, member_texts
+
+
+class _CachedEmbedder:
+    """An embedder that embeds each distinct text once and answers repeats from ``cache``
+    (``{text: vector}``); the vectors are the wrapped embedder's, so rankings are unchanged."""
+
+    def __init__(self, embedder: Embedder, cache: dict[str, Vector]) -> None:
+        self._embedder = embedder
+        self._cache = cache
+
+    @property
+    def dim(self) -> int:
+        """The wrapped embedder's vector size."""
+        return self._embedder.dim
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        """Vectors of ``texts`` (rows, in order), embedding only those not cached, in one batch."""
+        # Read through a local copy: this runs in a worker thread while the loop may clear the cache.
+        found = {t: v for t in texts if (v := self._cache.get(t)) is not None}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            for text, vec in zip(missing, self._embedder.embed(missing), strict=True):
+                found[text] = self._cache[text] = vec
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
 
 def _stack(vectors: list[Vector]) -> Vector:
