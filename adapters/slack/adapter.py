@@ -21,6 +21,8 @@ store's database (:mod:`adapters.slack.installation_store`).
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -104,6 +106,12 @@ BOT_SCOPES: tuple[str, ...] = (
     "users:read",
 )
 RATE_LIMIT_RETRIES = 3
+# conversations.open errors that say the member cannot be DMed (a bot, a deleted, deactivated or
+# hidden account). Slack would answer the same on the next digest tick or nudge, so the member is
+# skipped for a while, as the Discord adapter skips members with DMs closed.
+UNDELIVERABLE_DM_ERRORS = frozenset({"cannot_dm_bot", "user_not_found", "user_disabled", "user_not_visible"})
+UNDELIVERABLE_TTL_S = 6 * 3600.0  # long enough to spare a storm, short enough for a reactivated member
+MAX_UNDELIVERABLE = 10_000
 _HOOKS_PREFIX = "https://hooks.slack.com/"
 
 
@@ -115,11 +123,19 @@ class SlackAdapter:
         store: the store, needed for multi-workspace (OAuth) installations.
         client_base_url: Web API base URL override (tests point it at a fake server);
             defaults to ``settings.slack.api_base_url`` or Slack's.
+        clock: monotonic seconds, for how long an undeliverable member is skipped (tests pass a fake).
     """
 
     platform = Platform.SLACK
 
-    def __init__(self, settings: Settings, *, store: Store | None = None, client_base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        client_base_url: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         # No I/O here: building Bolt's app and clients only stores configuration.
         self.settings = settings
         cfg = settings.slack
@@ -159,6 +175,9 @@ class SlackAdapter:
         self._channels: dict[str, dict[str, ChannelRef]] = {}
         self._looked_up: set[tuple[str, str]] = set()
         self._team_clients: dict[str, AsyncWebClient] = {}
+        self._clock = clock
+        # (team, member) -> when DMing them may be tried again; see UNDELIVERABLE_DM_ERRORS.
+        self.undeliverable: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
@@ -493,8 +512,25 @@ class SlackAdapter:
             log.warning("slack: files.upload_v2 failed for %s (%s); the text was posted without it", channel_id, exc)
 
     async def _open_dm(self, client: AsyncWebClient, user: UserRef) -> str | None:
-        resp = await self._call("conversations.open", client.conversations_open, users=user.user_id)
-        channel = (resp.get("channel") or {}) if resp is not None else {}
+        key = (user.workspace_id, user.user_id)
+        until = self.undeliverable.get(key)
+        if until is not None:
+            if self._clock() < until:
+                log.debug("slack: not DMing %s in %s, undeliverable a moment ago", user.user_id, user.workspace_id)
+                return None
+            del self.undeliverable[key]
+        try:
+            resp = await client.conversations_open(users=user.user_id)
+        except SlackApiError as exc:
+            # Named by member: conversations.open has no channel yet, and "which member?" is what an
+            # admin asks first.
+            code = log_api_error("conversations.open", exc, user=user.user_id, team=user.workspace_id)
+            if code in UNDELIVERABLE_DM_ERRORS:
+                self.undeliverable[key] = self._clock() + UNDELIVERABLE_TTL_S
+                while len(self.undeliverable) > MAX_UNDELIVERABLE:
+                    self.undeliverable.popitem(last=False)
+            return None
+        channel = resp.get("channel") or {}
         channel_id = channel.get("id")
         if not isinstance(channel_id, str) or not channel_id:
             return None
