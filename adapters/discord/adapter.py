@@ -7,7 +7,9 @@ and reaction events are used so messages missing from discord.py's cache still c
 Outbound, one bus subscription per action type renders the action (:mod:`adapters.discord.render`)
 and sends it. discord.py's ``HTTPClient`` already waits out 429s; a 429 or ``RateLimited`` that
 still reaches us is retried a bounded number of times after its ``retry_after`` (never a busy
-loop). A member with DMs closed (error 50007) is logged once and remembered, never retried.
+loop). A member with DMs closed (error 50007) or deleted (10013) is logged once and remembered,
+never retried; a DM that fails after some of its parts were sent is not failed either, so a
+redelivery never sends those parts twice.
 
 At login the application's flags tell which privileged intents the Developer Portal enabled; missing
 ones are dropped with one warning instead of letting the gateway close with code 4014. Every gateway
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -53,6 +56,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ClientFactory = Callable[..., discord.Client]
 DM_CLOSED = 50007
+UNKNOWN_USER = 10013  # the member's account was deleted, or the id is wrong
+NO_MUTUAL_GUILDS = 50278  # the member left every server the bot is in
+# Why a member cannot be DMed, by error code: each would fail the same way on the next digest or nudge.
+UNDELIVERABLE_DM = {DM_CLOSED: "DMs closed", UNKNOWN_USER: "unknown user", NO_MUTUAL_GUILDS: "no server shared"}
 UNKNOWN_CHANNEL = 10003  # the channel or thread was deleted
 MISSING_PERMISSIONS = 50013  # e.g. no Attach Files in that channel
 ENTITY_TOO_LARGE = 40005  # an upload over the server's file size limit
@@ -60,6 +67,9 @@ RATE_LIMIT_RETRIES = 3
 PRIVATE_REPLY_NOTE = "Only you can see the reply to this command."
 MAX_PENDING_INTERACTIONS = 2000  # interaction tokens live 15 minutes; this bounds memory, not time
 MAX_DM_CLOSED = 10_000
+# Members may open their DMs again (or rejoin a server): long enough to spare the API a storm, short
+# enough that they get the next day's digest.
+DM_CLOSED_TTL_S = 6 * 3600.0
 # Reaction names brains use (Slack-style) mapped to the unicode Discord expects.
 EMOJI_NAMES = {
     "white_check_mark": "\u2705",
@@ -147,6 +157,7 @@ class DiscordAdapter:
         sleep: how to wait before retrying a rate-limited call (tests pass a recorder).
         client_factory: builds the replacement client when privileged intents must be dropped
             (tests pass one that records HTTP); :func:`make_client` by default.
+        clock: monotonic seconds, for how long an undeliverable member is skipped (tests pass a fake).
     """
 
     platform = Platform.DISCORD
@@ -158,6 +169,7 @@ class DiscordAdapter:
         client: discord.Client | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         client_factory: ClientFactory = make_client,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self._sleep = sleep
@@ -168,7 +180,9 @@ class DiscordAdapter:
         self._interactions: OrderedDict[str, discord.Interaction] = OrderedDict()
         # Interactions deferred publicly whose first follow-up has not been sent (see command_reply).
         self._public_defers: set[str] = set()
-        self.dm_closed: OrderedDict[str, None] = OrderedDict()
+        self._clock = clock
+        # Member id -> when DMing them may be tried again (see UNDELIVERABLE_DM).
+        self.dm_closed: OrderedDict[str, float] = OrderedDict()
         self.client = client if client is not None else make_client(settings)
         self._install(self.client)
 
@@ -499,22 +513,54 @@ class DiscordAdapter:
         return action.channel.channel_id
 
     async def send_direct_message(self, action: SendDirectMessage) -> None:
-        """DM a member; a member with DMs closed is remembered and skipped from then on."""
+        """DM a member; one who cannot be DMed (DMs closed, deleted, gone from every server) is
+        remembered and skipped for ``DM_CLOSED_TTL_S``."""
         user_id = action.user.user_id
-        if user_id in self.dm_closed:
-            log.debug("discord: not DMing %s, their DMs are closed", user_id)
+        until = self.dm_closed.get(user_id)
+        if until is not None and self._clock() >= until:
+            del self.dm_closed[user_id]
+        elif until is not None:
+            log.debug("discord: not DMing %s, undeliverable a moment ago", user_id)
             return
+        sent = 0
+
+        async def send(**kwargs: Any) -> Any:
+            nonlocal sent
+            message = await channel.send(**kwargs)
+            sent += 1
+            return message
+
         try:
             channel = await self._retrying(lambda: self.client.create_dm(discord.Object(int(user_id))))
-            await self._send_chunks(channel.send, action.text, action.attachments, action.citations, action.buttons)
-        except discord.Forbidden as exc:
-            if exc.code != DM_CLOSED:
+            await self._send_chunks(send, action.text, action.attachments, action.citations, action.buttons)
+        except discord.HTTPException as exc:
+            if exc.code in UNDELIVERABLE_DM:
+                self._mark_dm_closed(action.user, exc.code)
+                return
+            if not sent and not isinstance(exc, discord.Forbidden):
+                raise  # a server error before anything went out: a redelivery may send it whole
+            # Forbidden: no redelivery can grant a permission. After a part went out: a redelivery
+            # would send that part again, so the rest is dropped.
+            log.warning(
+                "discord: DM to user %s failed after %d part(s) were sent (%s %s: %s); not retried",
+                user_id,
+                sent,
+                exc.status,
+                exc.code,
+                exc.text,
+            )
+        except RuntimeError as exc:  # _retrying gave up on a rate limit
+            if not sent:
                 raise
-            self._mark_dm_closed(action.user)
+            log.warning(
+                "discord: DM to user %s failed after %d part(s) were sent (%s); not retried", user_id, sent, exc
+            )
 
-    def _mark_dm_closed(self, user: UserRef) -> None:
-        log.warning("discord: cannot DM user %s (DMs closed, error 50007); not retrying", user.user_id)
-        self.dm_closed[user.user_id] = None
+    def _mark_dm_closed(self, user: UserRef, code: int = DM_CLOSED) -> None:
+        log.warning(
+            "discord: cannot DM user %s (%s, error %s); not retrying", user.user_id, UNDELIVERABLE_DM[code], code
+        )
+        self.dm_closed[user.user_id] = self._clock() + DM_CLOSED_TTL_S
         while len(self.dm_closed) > MAX_DM_CLOSED:
             self.dm_closed.popitem(last=False)
 
