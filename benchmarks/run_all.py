@@ -21,6 +21,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks.activity", []),
     ("benchmarks.redis_bus", []),
     ("benchmarks.llm_serving", []),
+    ("benchmarks.digest_scale", []),
     ("benchmarks.qa_answer_latency", []),
     ("benchmarks.qa_retrieval", []),
     ("benchmarks.qa_closest", []),
