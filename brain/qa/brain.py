@@ -97,6 +97,9 @@ class QABrain(Brain):
         self._history_ready.set()
         self._held: deque[MessageRow] = deque(maxlen=MAX_HELD_CHANGES)
         self._held_overflow = False
+        # Channels (or threads) deleted while the vector index could not open: their units are
+        # rebuilt (to nothing) once it does, as the held rows above.
+        self._held_channel_deletes: set[tuple[str, str, str]] = set()
         # Set while the vector index refuses flushes: live changes then wait for the minute's flush
         # (or a question's) instead of each retrying, and rebuilding everything pending, at once.
         self._index_down = False
@@ -173,6 +176,8 @@ class QABrain(Brain):
                 )
         await self._ensure()
         assert self._indexer is not None and self._retriever is not None
+        if self._held or self._held_channel_deletes:
+            await self._open_indexer()  # changes (deletes among them) that came while it could not open
         # Always through flush(): it takes the indexer's lock, so a flush already running (the
         # scheduler's) finishes before we search.
         await self._flush_quietly()
@@ -200,6 +205,9 @@ class QABrain(Brain):
             return None
         while self._held:
             indexer.touch(self._held.popleft())
+        while self._held_channel_deletes:
+            for unit in indexer.units_in_channel_or_thread(*self._held_channel_deletes.pop()):
+                indexer.touch_unit(unit)
         if self._held_overflow:
             self._held_overflow = False
             log.warning(
@@ -404,7 +412,9 @@ class QABrain(Brain):
         await self.ctx.store.erase_channel(p, ws, ch.channel_id)
         indexer = await self._open_indexer()
         if indexer is None:
-            return  # the index loads from the store, which no longer holds the text
+            # The vector store still holds the units (the index loads from it): applied once it opens.
+            self._held_channel_deletes.add((p, ws, ch.channel_id))
+            return
         for unit in indexer.units_in_channel_or_thread(p, ws, ch.channel_id):
             indexer.touch_unit(unit)
         await self._flush_quietly()
@@ -445,14 +455,15 @@ class QABrain(Brain):
         if not (event.mentions_bot or event.channel.visibility is Visibility.DM):
             return
         question = strip_mentions(event.text)[: self.ctx.settings.qa.max_question_chars]
+        # Before the how-to-ask reply too: a member repeating bare mentions must not get one reply each.
+        wait = self._rate_limited(event.author, event.channel)
+        if wait:
+            await self.ctx.reply(event, render_prompt("qa_rate_limited", seconds=wait))
+            return
         if not asks_something(question):
             # A bare "@guildhall" (or only emoji, punctuation, other mentions): there is nothing to
             # search for, and "I couldn't find this in our history" would be nonsense. Say how to ask.
             await self.ctx.reply(event, load_prompt("qa_how_to_ask"))
-            return
-        wait = self._rate_limited(event.author, event.channel)
-        if wait:
-            await self.ctx.reply(event, render_prompt("qa_rate_limited", seconds=wait))
             return
         thread_id = event.thread_id or event.message_id
         answer_id = uuid.uuid4().hex

@@ -770,3 +770,24 @@ async def test_a_deleted_channel_or_thread_leaves_both_indexes(make_app: Any) ->
     indexer = await brain.indexer()
     vec = (await brain.retriever()).embedder.embed(["the zebrafish deploy key rotates on fridays"])[0]
     assert all("fridays" not in s.unit.text for s in await indexer.index.query(vec, k=20))
+
+
+async def test_a_channel_deleted_while_the_vector_index_is_down_leaves_it_once_back(make_app: Any) -> None:
+    from bot.events import ChannelDeleted
+
+    app, adapter = await make_app(brains=["qa"])
+    brain: QABrain = app.brain("qa")
+    doomed = channel("doomed")
+    await post(app, adapter, make_message("the zebrafish deploy key rotates on fridays", chan=doomed, author="bob"))
+    assert any("fridays" in t for t in await search(app, "zebrafish", PUBLIC))
+    opened = brain._open_indexer
+
+    async def unreachable() -> None:
+        return None  # what _open_indexer answers while the vector store is down
+
+    brain._open_indexer = unreachable  # type: ignore[method-assign]
+    brain._indexer = brain._retriever = None  # a restarted process: nothing loaded yet
+    await post(app, adapter, ChannelDeleted(doomed))
+    brain._open_indexer = opened  # type: ignore[method-assign]
+    # Back: the index loads from the vector store, which still held the channel's units.
+    assert all("fridays" not in t for t in await search(app, "zebrafish", PUBLIC))

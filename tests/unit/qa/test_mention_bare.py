@@ -63,3 +63,13 @@ async def test_ask_with_only_punctuation_gets_the_usage(make_app: Any) -> None:
     await app.bus.drain()
     assert [r.text for r in adapter.of_type(CommandReply)] == ["Usage: `/ask <question>`."] * 3
     assert llm.prompts == []
+
+
+async def test_repeated_bare_mentions_are_rate_limited_like_questions(make_app: Any) -> None:
+    app, adapter = await make_app(brains=["qa"])
+    for i in range(8):  # more than qa.ask_per_member_per_minute (5), within a minute
+        await adapter.inject(make_message("<@UBOT>", mentions_bot=True, minutes=i / 100))
+    await app.bus.drain()
+    texts = [a.text for a in adapter.of_type(SendMessage)]
+    assert texts.count(load_prompt("qa_how_to_ask")) == 5
+    assert len(texts) == 8  # the others are told to wait
