@@ -104,9 +104,23 @@ def is_rejection(text: str) -> bool:
     return not is_thanks("thanks. " + text) or bool(_STILL_FAILING.search(text))
 
 
+# Han and kana are written without spaces: a run of them is one regex "word" however long, so a
+# whole Chinese or Japanese answer counted as one word, under min_words, and earned nothing (nor
+# answered a question). A run counts a word per two characters, about a word's average length there.
+_UNSPACED_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
 def word_count(text: str) -> int:
-    """Words in ``text`` (any script; emoji and punctuation do not count)."""
-    return len(_WORD.findall(text))
+    """Words in ``text`` (any script; emoji and punctuation do not count; Han and kana by pairs)."""
+    count = 0
+    for word in _WORD.findall(text):
+        runs = _UNSPACED_RUN.findall(word)
+        if not runs:
+            count += 1
+            continue
+        count += sum((len(run) + 1) // 2 for run in runs)
+        count += sum(1 for rest in _UNSPACED_RUN.split(word) if rest)  # a latin part glued to it
+    return count
 
 
 def is_helpful_emoji(emoji: str) -> bool:
