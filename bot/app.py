@@ -92,7 +92,7 @@ class GuildhallApp:
         return await check_health(self.store, self.bus, role=self.role)
 
     async def start(self) -> None:
-        """Set up brains, start the bus, the scheduler, the metrics server and the adapters."""
+        """Set up brains, start the metrics server, the bus and the adapters, then the scheduler."""
         if self.settings.metrics_port is not None:
             # /healthz is the readiness probe (deploy/): it must show a dead store or Redis.
             self.metrics = MetricsServer(self.settings.metrics_port, role=self.role, health=self.health)
@@ -100,9 +100,11 @@ class GuildhallApp:
         for b in self.brains:
             await b.setup()
         await self.bus.start()
-        await self.scheduler.start()
         for adapter in self.adapters:
             await adapter.start()
+        # After the adapters: a run caught up on start (the weekly board missed while down) posts at
+        # once, and an adapter not logged in yet (Discord) would fail that post, its slot marked done.
+        await self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop adapters, the scheduler and the bus (drained), tear brains down, close the store.

@@ -65,3 +65,23 @@ async def test_a_bus_that_fails_to_close_still_lets_brains_tear_down_and_the_sto
     assert torn_down == ["flushing"]
     assert store.closed
     assert any("bus failed to stop" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_adapters_are_up_before_the_scheduler_runs_anything(settings: Settings) -> None:
+    # A run caught up on start posts at once: an adapter not logged in yet (Discord) failed that
+    # post, and the run log marked the slot done all the same.
+    from bot.testing import FakeAdapter
+
+    seen: list[int] = []
+
+    class LoggingIn(FakeAdapter):
+        async def start(self) -> None:
+            seen.append(len(app.scheduler._tasks))  # jobs started before this adapter was up
+
+    app = await build_app(settings, store=await open_store("sqlite://:memory:"), clock=FakeClock(), with_core=True)
+    app.add_adapter(LoggingIn())
+    await app.start()
+    try:
+        assert seen == [0] and app.scheduler._tasks  # the core brain's jobs start, after the adapter
+    finally:
+        await app.stop()
