@@ -61,7 +61,12 @@ async def run_backfill(
         async with client:
             await client.login(_token(settings))
             backfill = DiscordBackfill(client, bus.publish, since=since, progress=progress)
-            return await backfill.run(guild_id)
+            result = await backfill.run(guild_id)
+            if settings.bus.kind == "memory":
+                # Every event stored before the summary (close() gives a slow store at most its drain deadline;
+                # on Redis the events are in the streams, or spilled, once published).
+                await bus.drain()
+            return result
     finally:
         await bus.close()
         await store.close()

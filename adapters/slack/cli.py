@@ -77,7 +77,12 @@ async def run_backfill(
         targets: list[Any] = list(channels)
         if all_channels:
             targets = list(await backfill.list_channels(include_dms=include_dms))
-        return await backfill.run(targets)
+        result = await backfill.run(targets)
+        if settings.bus.kind == "memory":
+            # Every event stored before the summary (close() gives a slow store at most its drain deadline;
+            # on Redis the events are in the streams, or spilled, once published).
+            await bus.drain()
+        return result
     finally:
         await bus.close()
         await store.close()
