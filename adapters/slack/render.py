@@ -83,6 +83,7 @@ _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
 _FENCE_LANGUAGE = re.compile(r"\A```[\w+#.-]+[ \t]*\n")
 _MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _MD_LINK = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^\s()<>|]+)\)")
+_BOLD_WHOLE = re.compile(r"^(\*\*|__)(.+)\1$")
 _MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
@@ -104,7 +105,8 @@ def markdown_to_mrkdwn(text: str) -> str:
 
 
 def _prose_to_mrkdwn(text: str) -> str:
-    text = _MD_HEADING.sub(lambda m: f"*{m.group(1)}*", text)
+    # A heading already bold ("## **Steps**") is bold once, not "**Steps**" in asterisks.
+    text = _MD_HEADING.sub(lambda m: "*" + _BOLD_WHOLE.sub(r"\2", m.group(1)) + "*", text)
     text = _MD_BOLD.sub(lambda m: f"*{m.group(1)}*", text)
     return _MD_LINK.sub(lambda m: f"<{m.group(2)}|{escape(m.group(1)).replace('|', '¦')}>", text)
 

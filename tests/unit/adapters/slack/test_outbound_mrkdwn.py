@@ -16,6 +16,10 @@ def test_markdown_bold_links_and_headings_become_mrkdwn() -> None:
     assert _sent(text) == "*Install*\nUse *pip* &amp; read <https://docs.example.org/a?b=1|the docs> [1]"
 
 
+def test_a_bold_heading_is_bold_once() -> None:
+    assert _sent("## **Steps**\n### __Why__") == "*Steps*\n*Why*"
+
+
 def test_a_fence_language_tag_is_dropped_and_code_left_as_written() -> None:
     text = "Run:\n```bash\npip install **x** [a](https://y.io) a<b\n```\nthen `**k**`"
     assert _sent(text) == "Run:\n```\npip install **x** [a](https://y.io) a&lt;b\n```\nthen `**k**`"
