@@ -178,7 +178,13 @@ async def build_app(
     # Several worker processes share one Redis bus: each one_worker run is claimed there.
     # The run log in the store lets catch-up jobs (the weekly board, retention) make a run missed
     # while no process was up.
-    scheduler = Scheduler(clock, settings.tz, claim=getattr(bus, "claim_once", None), runs=StoreRunLog(store.db))
+    scheduler = Scheduler(
+        clock,
+        settings.tz,
+        claim=getattr(bus, "claim_once", None),
+        runs=StoreRunLog(store.db),
+        release=getattr(bus, "release_claim", None),
+    )
     recorder = Recorder(store, forgotten=forgotten)
 
     async def refresh_forgotten() -> None:

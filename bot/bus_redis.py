@@ -737,6 +737,16 @@ class RedisStreamsBus:
             log.warning("redis bus: cannot agree on who runs %s (%s); running it here", key, exc)
             return True
 
+    async def release_claim(self, key: str) -> None:
+        """Give back a claim this process holds (its run failed), so a later start or another
+        worker may make the run; a claim another process holds is left alone."""
+        name = f"{self.prefix}:once:{key}"
+        try:
+            if _s(await self._redis.get(name) or b"") == self.consumer:
+                await self._redis.delete(name)
+        except _TRANSIENT as exc:
+            log.warning("redis bus: cannot give back the claim on %s (%s); it expires by itself", key, exc)
+
     # -- dead letters ----------------------------------------------------------------------------
     async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
         """Entries of the dead-letter stream, oldest first."""

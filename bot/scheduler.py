@@ -117,6 +117,7 @@ def parse_hhmm(text: str) -> time:
 Job = Callable[[], Awaitable[None]]
 # ``claim(key, ttl_s)``: True for the one process that takes a run (see Schedule.one_worker).
 Claim = Callable[[str, float], Awaitable[bool]]
+Release = Callable[[str], Awaitable[None]]
 
 
 class RunLog(Protocol):
@@ -160,10 +161,19 @@ class Scheduler:
     with a warning: one run of a job at a time, and a hung job is visible instead of silent.
     """
 
-    def __init__(self, clock: Clock, tz: tzinfo, claim: Claim | None = None, runs: RunLog | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        tz: tzinfo,
+        claim: Claim | None = None,
+        runs: RunLog | None = None,
+        release: Release | None = None,
+    ) -> None:
         self._clock = clock
         self._tz = tz
         self.claim = claim
+        # Gives a claim back when its run failed, so a restart (catch-up) or another worker may make it.
+        self.release = release
         self.runs = runs
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[tuple[str, Schedule, Job]] = []
@@ -251,8 +261,14 @@ class Scheduler:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Not recorded: a restart within ``catch_up`` tries the failed run again.
+            # Not recorded, and its claim given back: a restart within ``catch_up`` (this process or
+            # another worker) tries the failed run again.
             log.exception("scheduled job %s failed", name)
+            if schedule.one_worker and self.claim is not None and self.release is not None:
+                try:
+                    await self.release(run_key)
+                except Exception:
+                    log.exception("scheduled job %s: its claim on %s could not be given back", name, slot)
             return
         finally:
             _SLOT.reset(token)

@@ -515,6 +515,11 @@ async def test_of_two_workers_one_claims_a_scheduled_run(prefix: str) -> None:
         assert [await first.claim_once(run, 60), await second.claim_once(run, 60)] == [True, False]
         later = "recommend.digest_tick@2026-01-05T08:30:00+00:00"
         assert [await second.claim_once(later, 60), await first.claim_once(later, 60)] == [True, False]
+        # A failed run gives its claim back; a claim another worker holds is not taken from it.
+        await first.release_claim(later)
+        assert await first.claim_once(later, 60) is False
+        await second.release_claim(later)
+        assert await first.claim_once(later, 60) is True
     finally:
         await first.close()
         await second.close()

@@ -198,3 +198,34 @@ async def test_store_run_log_keeps_the_latest_slot(backend: str) -> None:
         await log.record("activity.weekly_post", MON_5)  # a slow worker finishing an older run
         assert await log.last_slot("activity.weekly_post") == MON_12
         assert await log.last_slot("other") is None
+
+
+async def test_a_failed_claimed_run_gives_its_claim_back_so_a_restart_makes_it() -> None:
+    # With several workers the run is claimed (kept two days): a run that failed kept its claim, so
+    # the restart that should retry it took it for another worker's run and skipped it.
+    clock = FakeClock(datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
+    runs = MemoryRunLog(**{"activity.weekly_post": MON_5})
+    claimed: set[str] = set()
+
+    async def claim(key: str, ttl_s: float) -> bool:
+        if key in claimed:
+            return False
+        claimed.add(key)
+        return True
+
+    async def release(key: str) -> None:
+        claimed.discard(key)
+
+    sched = Scheduler(clock, UTC, runs=runs, claim=claim, release=release)
+
+    async def broken() -> None:
+        raise RuntimeError("store down")
+
+    sched.add("activity.weekly_post", WEEKLY, broken)
+    await sched.start()
+    await clock.advance(timedelta(hours=2))
+    await sched.stop()
+    seen: list[datetime | None] = []
+    sched = await started(clock, runs, seen, claim=claim, release=release)
+    assert seen == [MON_12]
+    await sched.stop()
