@@ -23,6 +23,7 @@ from bot.events import Button, ButtonClicked, CommandInvoked, Platform, UserRef
 from bot.ml import VectorIndexUnavailable
 from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.scheduler import parse_hhmm
+from bot.store.db import MAINTENANCE_TIMEOUT_S
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -504,7 +505,9 @@ class CoreBrain(Brain):
             purged = True
             cutoff = now - int(days) * 86400
             scope = (platform, ws, cutoff)
-            async with store.db.transaction() as tx:
+            # Maintenance: the first purge of a big workspace deletes much more than a live query
+            # touches, past the store's command timeout, and would fail again every hour.
+            async with store.db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
                 where = "WHERE platform = ? AND workspace_id = ? AND ts < ?"
                 counts["messages"] += await tx.execute(f"DELETE FROM messages {where}", scope)
                 counts["reactions"] += await tx.execute(f"DELETE FROM reactions {where}", scope)

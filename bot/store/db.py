@@ -31,6 +31,9 @@ DEFAULT_COMMAND_TIMEOUT_S = 60.0
 # bot) before failing with "database is locked". sqlite3's default of 5 s leaves a slow disk (an SD
 # card, network storage) little room over an import batch's commit.
 DEFAULT_BUSY_TIMEOUT_S = 30.0
+# Each statement of maintenance work (migrations, retention purges): they touch whole tables of a
+# big install and may run minutes; still bounded, so a dropped connection cannot hang them forever.
+MAINTENANCE_TIMEOUT_S = 3600.0
 
 
 class StoreTimeoutError(TimeoutError):
@@ -62,8 +65,10 @@ class Database(Executor, Protocol):
 
     dialect: str
 
-    def transaction(self) -> Any:
-        """``async with db.transaction() as tx:`` - tx is an :class:`Executor`."""
+    def transaction(self, *, timeout_s: float | None = None) -> Any:
+        """``async with db.transaction() as tx:`` - tx is an :class:`Executor`. ``timeout_s`` bounds
+        each statement instead of the store's ``command_timeout_s`` (PostgreSQL; maintenance work
+        such as migrations and retention purges may run longer than any live query)."""
 
     async def close(self) -> None:
         """Close connections."""
@@ -176,7 +181,8 @@ class SQLiteDatabase:
         return rows[0] if rows else None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_SQLiteTx]:
+    async def transaction(self, *, timeout_s: float | None = None) -> AsyncIterator[_SQLiteTx]:
+        # ``timeout_s`` is PostgreSQL's; a SQLite statement has no time limit (only the busy wait).
         async with self._lock:
             tx = _SQLiteTx(self)
             try:
@@ -345,11 +351,11 @@ class PostgresDatabase:
             return tuple(row) if row is not None else None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_PostgresTx]:
+    async def transaction(self, *, timeout_s: float | None = None) -> AsyncIterator[_PostgresTx]:
         raised: list[BaseException] = []
         async with self._timeouts_named(raised), self._pool.acquire() as conn, conn.transaction():
             try:
-                yield _PostgresTx(conn, self._timeouts_named)
+                yield _PostgresTx(conn, self._timeouts_named, timeout_s)
             except BaseException as exc:
                 raised.append(exc)
                 raise
@@ -366,25 +372,32 @@ class PostgresDatabase:
 
 
 class _PostgresTx:
-    def __init__(self, conn: Any, timeouts_named: Callable[[], AbstractAsyncContextManager[None]]) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        timeouts_named: Callable[[], AbstractAsyncContextManager[None]],
+        timeout_s: float | None = None,
+    ) -> None:
         self._conn = conn
         self._timeouts_named = timeouts_named
+        self._timeout = timeout_s  # None: the pool's command_timeout
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._timeouts_named():
-            return _pg_count(await self._conn.execute(to_postgres_sql(sql), *_pg_params(params)))
+            return _pg_count(await self._conn.execute(to_postgres_sql(sql), *_pg_params(params), timeout=self._timeout))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self._timeouts_named():
-            await self._conn.executemany(to_postgres_sql(sql), [_pg_params(r) for r in rows])
+            await self._conn.executemany(to_postgres_sql(sql), [_pg_params(r) for r in rows], timeout=self._timeout)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._timeouts_named():
-            return [tuple(r) for r in await self._conn.fetch(to_postgres_sql(sql), *_pg_params(params))]
+            rows = await self._conn.fetch(to_postgres_sql(sql), *_pg_params(params), timeout=self._timeout)
+            return [tuple(r) for r in rows]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self._timeouts_named():
-            row = await self._conn.fetchrow(to_postgres_sql(sql), *_pg_params(params))
+            row = await self._conn.fetchrow(to_postgres_sql(sql), *_pg_params(params), timeout=self._timeout)
         return tuple(row) if row is not None else None
 
 

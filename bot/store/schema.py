@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from bot.store import slack_ids
-from bot.store.db import Database, Executor
+from bot.store.db import MAINTENANCE_TIMEOUT_S, Database, Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ async def migrate(db: Database) -> list[str]:
     runs under a lock and is skipped when another process recorded it meanwhile, so a step that is
     not idempotent by itself (``ALTER TABLE ... ADD COLUMN``) never runs twice.
     """
-    async with db.transaction() as tx:
+    async with db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
         # Locked too: two concurrent CREATE TABLE IF NOT EXISTS can both miss the table on PostgreSQL.
         await _lock_migrations(tx, db.dialect)
         await tx.execute(
@@ -145,7 +145,7 @@ async def migrate(db: Database) -> list[str]:
     for migration in all_migrations():
         if migration.name in done:
             continue
-        async with db.transaction() as tx:
+        async with db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
             await _lock_migrations(tx, db.dialect)
             if await tx.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)):
                 continue  # another process applied it after ``done`` was read

@@ -66,8 +66,8 @@ class _StaleMigrationList:
         row: Row | None = await self._db.fetchone(sql, params)
         return row
 
-    def transaction(self) -> Any:
-        return self._db.transaction()
+    def transaction(self, **kwargs: Any) -> Any:
+        return self._db.transaction(**kwargs)
 
     async def close(self) -> None:
         await self._db.close()

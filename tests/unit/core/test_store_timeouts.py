@@ -253,3 +253,19 @@ async def test_the_configured_command_timeout_reaches_postgresql(pg_url: str) ->
             assert tx._conn._config.command_timeout == 7.0
     finally:
         await store.db.close()
+
+
+@pytest.mark.services
+async def test_maintenance_work_gets_its_own_longer_statement_limit(pg_url: str) -> None:
+    # A first retention purge or a data migration on a big install outlasts any live query: under
+    # the store's command timeout it failed, rolled back and failed again every hour.
+    db = await PostgresDatabase.connect(pg_url, min_size=1, max_size=1, command_timeout_s=0.2)
+    try:
+        async with asyncio.timeout(HANG):
+            with pytest.raises(StoreTimeoutError):
+                async with db.transaction() as tx:
+                    await tx.execute("SELECT pg_sleep(0.5)")
+            async with db.transaction(timeout_s=5.0) as tx:
+                await tx.execute("SELECT pg_sleep(0.5)")
+    finally:
+        await db.close()
