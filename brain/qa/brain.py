@@ -495,7 +495,7 @@ class QABrain(Brain):
         """``/ask <question>``."""
         question = (cmd.text or cmd.option("question")).strip()[: self.ctx.settings.qa.max_question_chars]
         if not asks_something(strip_mentions(question)):
-            return CommandResult("Usage: `/ask <question>`.")
+            return CommandResult(load_prompt("qa_ask_usage"))
         wait = self._rate_limited(cmd.user, cmd.channel)
         if wait:
             return CommandResult(render_prompt("qa_rate_limited", seconds=wait))

@@ -211,11 +211,17 @@ def index_all_command(as_json: JsonOpt = False, config: ConfigOpt = None) -> Non
 
 
 def index_docs_command(
-    paths: Annotated[list[Path], typer.Argument(help="Markdown/HTML/text files or folders, or a .urls list file")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Markdown/HTML/text files or folders (hidden and package folders and files over 10 MB "
+            "are skipped), or a .urls / .list file of URLs"
+        ),
+    ],
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Index docs (FAQ, READMEs) split by headings; a ``*.urls`` file lists URLs to fetch.
+    """Index docs (FAQ, READMEs) split by headings; a ``*.urls`` or ``*.list`` file lists URLs to fetch.
 
     A document indexed again replaces all of its old sections; a folder drops the docs of its
     files that are gone, and a deleted file named alone has its docs removed.
