@@ -7,9 +7,9 @@ and reaction events are used so messages missing from discord.py's cache still c
 Outbound, one bus subscription per action type renders the action (:mod:`adapters.discord.render`)
 and sends it. discord.py's ``HTTPClient`` already waits out 429s; a 429 or ``RateLimited`` that
 still reaches us is retried a bounded number of times after its ``retry_after`` (never a busy
-loop). A member with DMs closed (error 50007) or deleted (10013) is logged once and remembered,
-never retried; a DM that fails after some of its parts were sent is not failed either, so a
-redelivery never sends those parts twice.
+loop). A member who cannot be DMed (DMs closed 50007, deleted 10013, no shared server 50278) is
+logged once and skipped for ``DM_CLOSED_TTL_S`` (6 h). A message (in a channel or a DM) that fails after some of its parts were sent is
+logged, not failed, so a redelivery never sends those parts twice.
 
 At login the application's flags tell which privileged intents the Developer Portal enabled; missing
 ones are dropped with one warning instead of letting the gateway close with code 4014. Every gateway
@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 
 from adapters.discord import normalize, render
@@ -145,6 +146,10 @@ def make_client(settings: Settings, *, intents: discord.Intents | None = None) -
     return discord.Client(
         intents=intents, chunk_guilds_at_startup=False, allowed_mentions=discord.AllowedMentions.none()
     )
+
+
+class RateLimitExhausted(RuntimeError):
+    """A call still rate limited after ``RATE_LIMIT_RETRIES`` waits."""
 
 
 class DiscordAdapter:
@@ -479,7 +484,8 @@ class DiscordAdapter:
                 message_id=int(action.reply_to), channel_id=target.id, fail_if_not_exists=False
             )
         try:
-            await self._send_chunks(
+            await self._send_parts(
+                f"message to channel {target.id}",
                 target.send,
                 action.text,
                 action.attachments,
@@ -522,38 +528,20 @@ class DiscordAdapter:
         elif until is not None:
             log.debug("discord: not DMing %s, undeliverable a moment ago", user_id)
             return
-        sent = 0
-
-        async def send(**kwargs: Any) -> Any:
-            nonlocal sent
-            message = await channel.send(**kwargs)
-            sent += 1
-            return message
-
         try:
             channel = await self._retrying(lambda: self.client.create_dm(discord.Object(int(user_id))))
-            await self._send_chunks(send, action.text, action.attachments, action.citations, action.buttons)
+            await self._send_parts(
+                f"DM to user {user_id}", channel.send, action.text, action.attachments, action.citations, action.buttons
+            )
         except discord.HTTPException as exc:
             if exc.code in UNDELIVERABLE_DM:
                 self._mark_dm_closed(action.user, exc.code)
                 return
-            if not sent and not isinstance(exc, discord.Forbidden):
+            if not isinstance(exc, discord.Forbidden):
                 raise  # a server error before anything went out: a redelivery may send it whole
-            # Forbidden: no redelivery can grant a permission. After a part went out: a redelivery
-            # would send that part again, so the rest is dropped.
+            # No redelivery can grant a permission.
             log.warning(
-                "discord: DM to user %s failed after %d part(s) were sent (%s %s: %s); not retried",
-                user_id,
-                sent,
-                exc.status,
-                exc.code,
-                exc.text,
-            )
-        except RuntimeError as exc:  # _retrying gave up on a rate limit
-            if not sent:
-                raise
-            log.warning(
-                "discord: DM to user %s failed after %d part(s) were sent (%s); not retried", user_id, sent, exc
+                "discord: DM to user %s refused (%s %s: %s); not retried", user_id, exc.status, exc.code, exc.text
             )
 
     def _mark_dm_closed(self, user: UserRef, code: int = DM_CLOSED) -> None:
@@ -679,6 +667,43 @@ class DiscordAdapter:
         except discord.Forbidden:
             log.warning("discord: cannot tag post %s solved; give the bot Manage Threads in that forum", thread_id)
 
+    async def _send_parts(
+        self,
+        where: str,
+        send: Callable[..., Awaitable[Any]],
+        text: str,
+        attachments: tuple[Attachment, ...],
+        citations: tuple[Citation, ...],
+        buttons: tuple[Button, ...],
+        *,
+        reference: discord.MessageReference | None = None,
+        notify: tuple[str, ...] = (),
+    ) -> None:
+        """:meth:`_send_chunks`, with failures split by whether a part already went out.
+
+        Before any part, the error is raised: nothing was posted, so the bus may redeliver the
+        whole message. Once a part was posted, a redelivery would post it again (on the Redis bus,
+        up to ``max_deliveries`` times), so the rest is dropped and logged with ``where`` (say
+        "DM to user 123"), how many parts went out and why.
+        """
+        sent = 0
+
+        async def counted(**kwargs: Any) -> Any:
+            nonlocal sent
+            message = await send(**kwargs)
+            sent += 1
+            return message
+
+        try:
+            await self._send_chunks(counted, text, attachments, citations, buttons, reference=reference, notify=notify)
+        except (discord.HTTPException, RateLimitExhausted, OSError, aiohttp.ClientError) as exc:
+            # discord.py retries a reset connection a few times, then lets the OSError through
+            # (TimeoutError is one too); other transport errors (a server hanging up) it never retries.
+            if not sent:
+                raise
+            cause = f"{exc.status} {exc.code}: {exc.text}" if isinstance(exc, discord.HTTPException) else repr(exc)
+            log.warning("discord: %s failed after %d part(s) were sent (%s); the rest is dropped", where, sent, cause)
+
     async def _send_chunks(
         self,
         send: Callable[..., Awaitable[Any]],
@@ -765,7 +790,7 @@ class DiscordAdapter:
                 break
             log.info("discord: rate limited, retrying in %.2fs", delay)
             await self._sleep(delay)
-        raise RuntimeError(f"discord: still rate limited after {RATE_LIMIT_RETRIES} retries")
+        raise RateLimitExhausted(f"discord: still rate limited after {RATE_LIMIT_RETRIES} retries")
 
 
 def guard_parsers(client: discord.Client) -> None:
