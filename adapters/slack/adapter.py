@@ -486,11 +486,31 @@ class SlackAdapter:
         buttons: Sequence[Button] = (),
         attachments: Sequence[Attachment] = (),
     ) -> None:
-        for args in render.post_message_args(
+        """Post ``text`` as one or more messages, then upload ``attachments``.
+
+        An ``ok: false`` answer stops the rest (``not_in_channel`` & co. would fail for every part)
+        and is logged. A lost connection (after slack_sdk's own retry) is raised while nothing was
+        posted, so the bus may redeliver the whole message; once a part was posted, a redelivery
+        would post it again, so the rest is dropped and logged instead.
+        """
+        parts = render.post_message_args(
             channel_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
-        ):
-            if await self._call("chat.postMessage", client.chat_postMessage, **args) is None:
-                return  # not_in_channel & co. would fail for the remaining parts too
+        )
+        for sent, args in enumerate(parts):  # ``sent``: parts already posted
+            try:
+                posted = await self._call("chat.postMessage", client.chat_postMessage, **args)
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                if not sent:
+                    raise
+                log.warning(
+                    "slack: chat.postMessage to %s failed after %d part(s) were sent (%r); the rest is dropped",
+                    channel_id,
+                    sent,
+                    exc,
+                )
+                return
+            if posted is None:
+                return
         await self._upload(client, channel_id, attachments, thread_ts=thread_ts)
 
     async def _upload(
