@@ -23,6 +23,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -146,6 +147,22 @@ def make_client(settings: Settings, *, intents: discord.Intents | None = None) -
     return discord.Client(
         intents=intents, chunk_guilds_at_startup=False, allowed_mentions=discord.AllowedMentions.none()
     )
+
+
+class _InteractionGone(Exception):
+    """An interaction's token died after ``sent`` follow-up parts went out."""
+
+    def __init__(self, sent: int) -> None:
+        super().__init__(f"interaction gone after {sent} part(s)")
+        self.sent = sent
+
+
+def _unsent_text(text: str, sent: int) -> str:
+    """``text`` less its first ``sent`` parts as :meth:`DiscordAdapter._send_chunks` cut them."""
+    if not sent:
+        return text
+    # The parts are already neutralized; neutralizing again is a no-op.
+    return "\n".join(render.split_message(render.neutralize_mentions(text))[sent:])
 
 
 class RateLimitExhausted(RuntimeError):
@@ -562,11 +579,12 @@ class DiscordAdapter:
             return
         try:
             await self._followup(interaction, action.text, action.attachments, action.citations, action.buttons, True)
-        except discord.NotFound:
+        except (discord.NotFound, _InteractionGone) as exc:
             # The interaction's token died (15 minutes, or dismissed): the note still reaches the
-            # member, privately, as command replies do.
+            # member, privately, as command replies do; only the parts it had not carried yet.
             log.warning("discord: interaction %s gone; sending the private note by DM", action.response_ref)
-            dm = SendDirectMessage(action.user, action.text, action.attachments, action.citations, action.buttons)
+            text = _unsent_text(action.text, exc.sent if isinstance(exc, _InteractionGone) else 0)
+            dm = SendDirectMessage(action.user, text, action.attachments, action.citations, action.buttons)
             await self.send_direct_message(dm)
 
     async def command_reply(self, action: CommandReply) -> None:
@@ -587,11 +605,12 @@ class DiscordAdapter:
             await self._followup(
                 interaction, action.text, action.attachments, action.citations, action.buttons, action.ephemeral
             )
-        except discord.NotFound:
+        except (discord.NotFound, _InteractionGone) as exc:
             # The interaction's token died (15 minutes, or the member dismissed it): a slow answer
             # must still arrive, where a follow-up would have put it.
             log.warning("discord: interaction %s gone; replying outside it", action.command.response_ref)
-            await self._reply_without_interaction(action)
+            sent = exc.sent if isinstance(exc, _InteractionGone) else 0
+            await self._reply_without_interaction(replace(action, text=_unsent_text(action.text, sent)))
 
     async def _reply_without_interaction(self, action: CommandReply) -> None:
         """A command's reply once its interaction cannot carry it: privately by DM, publicly in the
@@ -622,10 +641,30 @@ class DiscordAdapter:
         buttons: tuple[Button, ...],
         ephemeral: bool,
     ) -> None:
-        async def send(**kwargs: Any) -> Any:
-            return await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+        """Send the parts as follow-ups, under :meth:`_send_parts`' policy: a failure after the first
+        part is logged, not raised, so a redelivery cannot post that part again.
 
-        await self._send_chunks(send, text, attachments, citations, buttons)
+        Raises:
+            discord.NotFound: the interaction is gone before any part went out.
+            _InteractionGone: it went away after ``sent`` parts: the caller sends the rest elsewhere.
+        """
+        sent = 0
+
+        async def send(**kwargs: Any) -> Any:
+            nonlocal sent
+            try:
+                message = await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+            except discord.NotFound:
+                if not sent:
+                    raise
+                # Not an HTTPException, so _send_parts lets it through instead of dropping the rest.
+                raise _InteractionGone(sent) from None
+            sent += 1
+            return message
+
+        await self._send_parts(
+            f"follow-up to interaction {interaction.id}", send, text, attachments, citations, buttons
+        )
 
     async def add_reaction(self, action: AddReaction) -> None:
         """React to a message; Slack-style names are mapped to unicode."""
