@@ -20,6 +20,7 @@ store's database (:mod:`adapters.slack.installation_store`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -112,6 +113,9 @@ RATE_LIMIT_RETRIES = 3
 UNDELIVERABLE_DM_ERRORS = frozenset({"cannot_dm_bot", "user_not_found", "user_disabled", "user_not_visible"})
 UNDELIVERABLE_TTL_S = 6 * 3600.0  # long enough to spare a storm, short enough for a reactivated member
 MAX_UNDELIVERABLE = 10_000
+# conversations.open is idempotent (it returns the existing DM), so a transient 5xx or lost
+# connection is worth trying again; chat.postMessage is not, and is never retried here.
+OPEN_DM_BACKOFF_S = (0.5, 2.0)  # waits before the 2nd and 3rd attempts
 _HOOKS_PREFIX = "https://hooks.slack.com/"
 
 
@@ -485,8 +489,11 @@ class SlackAdapter:
         citations: Sequence[Citation] = (),
         buttons: Sequence[Button] = (),
         attachments: Sequence[Attachment] = (),
+        skip: int = 0,
     ) -> None:
         """Post ``text`` as one or more messages, then upload ``attachments``.
+
+        ``skip``: how many leading parts were already delivered another way (a ``response_url``).
 
         An ``ok: false`` answer stops the rest (``not_in_channel`` & co. would fail for every part)
         and is logged. A lost connection (after slack_sdk's own retry) is raised while nothing was
@@ -496,7 +503,7 @@ class SlackAdapter:
         parts = render.post_message_args(
             channel_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
         )
-        for sent, args in enumerate(parts):  # ``sent``: parts already posted
+        for sent, args in enumerate(parts[skip:], start=skip):  # ``sent``: parts already posted
             try:
                 posted = await self._call("chat.postMessage", client.chat_postMessage, **args)
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
@@ -540,7 +547,7 @@ class SlackAdapter:
                 return None
             del self.undeliverable[key]
         try:
-            resp = await client.conversations_open(users=user.user_id)
+            resp = await self._conversations_open(client, user)
         except SlackApiError as exc:
             # Named by member: conversations.open has no channel yet, and "which member?" is what an
             # admin asks first.
@@ -556,6 +563,28 @@ class SlackAdapter:
             return None
         self.learn_dm(user.workspace_id, user.user_id, channel_id)
         return channel_id
+
+    async def _conversations_open(self, client: AsyncWebClient, user: UserRef) -> Any:
+        """``conversations.open``, tried again after a 5xx or a lost connection (bounded).
+
+        slack_sdk retries neither a 5xx nor a connection lost a second time; without this, one
+        transient failure drops the DM (or, for a private answer's files, fails an action whose
+        text was already posted).
+        """
+        for wait in (*OPEN_DM_BACKOFF_S, None):
+            try:
+                return await client.conversations_open(users=user.user_id)
+            except SlackApiError as exc:
+                if wait is None or exc.response.status_code < 500:
+                    raise
+                cause = f"HTTP {exc.response.status_code}"
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                if wait is None:
+                    raise
+                cause = repr(exc)
+            log.info("slack: conversations.open for %s failed (%s); trying again in %.1fs", user.user_id, cause, wait)
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _inert(self, text: str, team_id: str, notify: Sequence[str] = ()) -> str:
         """``text`` with member mentions that are not meant to notify written as names."""
@@ -594,15 +623,22 @@ class SlackAdapter:
 
     async def _send_ephemeral(self, action: SendEphemeral) -> None:
         action = replace(action, text=await self._inert(action.text, action.channel.workspace_id))
-        if action.response_ref and await self._respond(
-            action.response_ref,
-            render.response_url_bodies(action.text, ephemeral=True, citations=action.citations, buttons=action.buttons),
-        ):
-            return
-        client = await self.client_for(action.channel.workspace_id)
-        await self._ephemeral(
-            client, action.channel.channel_id, action.user, action.text, action.citations, action.buttons
+        bodies = render.response_url_bodies(
+            action.text, ephemeral=True, citations=action.citations, buttons=action.buttons
         )
+        delivered = await self._respond(action.response_ref, bodies) if action.response_ref else 0
+        client = await self.client_for(action.channel.workspace_id)
+        if delivered < len(bodies):
+            await self._ephemeral(
+                client,
+                action.channel.channel_id,
+                action.user,
+                action.text,
+                action.citations,
+                action.buttons,
+                skip=delivered,
+            )
+        # A response_url carries no files: they go by DM however the text went.
         if action.attachments:
             await self._dm_files(client, action.user, action.attachments)
 
@@ -615,11 +651,32 @@ class SlackAdapter:
         citations: Sequence[Citation],
         buttons: Sequence[Button],
         thread_ts: str | None = None,
+        *,
+        skip: int = 0,
     ) -> None:
-        for args in render.ephemeral_args(
+        """Show ``text`` to ``user`` only, in parts, as :meth:`_post` posts (same failure policy).
+
+        ``skip``: how many leading parts were already delivered another way (a ``response_url``);
+        they count as sent, so a lost connection after them is logged, not raised for redelivery.
+        """
+        parts = render.ephemeral_args(
             channel_id, user.user_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
-        ):
-            if await self._call("chat.postEphemeral", client.chat_postEphemeral, **args) is None:
+        )
+        for sent, args in enumerate(parts[skip:], start=skip):
+            try:
+                posted = await self._call("chat.postEphemeral", client.chat_postEphemeral, **args)
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                if not sent:
+                    raise
+                log.warning(
+                    "slack: chat.postEphemeral to %s in %s failed after %d part(s) were sent (%r); the rest is dropped",
+                    user.user_id,
+                    channel_id,
+                    sent,
+                    exc,
+                )
+                return
+            if posted is None:
                 return
 
     async def _dm_files(self, client: AsyncWebClient, user: UserRef, attachments: Sequence[Attachment]) -> None:
@@ -635,8 +692,10 @@ class SlackAdapter:
             action.text, ephemeral=action.ephemeral, citations=action.citations, buttons=action.buttons
         )
         client = await self.client_for(cmd.channel.workspace_id)
-        if not (cmd.response_ref and await self._respond(cmd.response_ref, bodies)):
-            # No (or an expired) response_url: the Web API reaches the member too.
+        delivered = await self._respond(cmd.response_ref, bodies) if cmd.response_ref else 0
+        if delivered < len(bodies):
+            # No (or an expired, or a used-up) response_url: the Web API reaches the member too,
+            # with the parts the response_url did not take (the same cut: render_posts).
             if action.ephemeral:
                 await self._ephemeral(
                     client,
@@ -646,6 +705,7 @@ class SlackAdapter:
                     action.citations,
                     action.buttons,
                     cmd.thread_id,
+                    skip=delivered,
                 )
             else:
                 await self._post(
@@ -655,6 +715,7 @@ class SlackAdapter:
                     thread_ts=cmd.thread_id,
                     citations=action.citations,
                     buttons=action.buttons,
+                    skip=delivered,
                 )
         if action.attachments:
             if action.ephemeral:
@@ -671,26 +732,33 @@ class SlackAdapter:
         target = urlsplit(url)
         return base.netloc != "slack.com" and (target.scheme, target.netloc) == (base.scheme, base.netloc)
 
-    async def _respond(self, response_url: str, bodies: Sequence[dict[str, Any]]) -> bool:
-        """Answer through a ``response_url``; False when it is untrusted, expired or used up."""
+    async def _respond(self, response_url: str, bodies: Sequence[dict[str, Any]]) -> int:
+        """Answer through a ``response_url``; how many of ``bodies`` it took, in order.
+
+        Fewer than all when it is untrusted, expired or used up part-way: the caller sends the rest
+        through the Web API (sending them all again would repeat the parts already shown).
+        """
         if not self._trusted_response_url(response_url):
             log.warning("slack: refusing to post to an untrusted response_url host")
-            return False
+            return 0
         hook = AsyncWebhookClient(
             response_url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
         )
-        for body in bodies:
+        for sent, body in enumerate(bodies):
             try:
                 resp = await hook.send_dict(body)
             except Exception as exc:  # noqa: BLE001 - any transport failure falls back to the Web API
-                log.warning("slack: response_url failed (%r); falling back to the Web API", exc)
-                return False
+                log.warning("slack: response_url failed after %d part(s) (%r); the rest goes by the Web API", sent, exc)
+                return sent
             if resp.status_code != 200:
                 log.warning(
-                    "slack: response_url answered %s %s; falling back to the Web API", resp.status_code, resp.body
+                    "slack: response_url answered %s %s after %d part(s); the rest goes by the Web API",
+                    resp.status_code,
+                    resp.body,
+                    sent,
                 )
-                return False
-        return True
+                return sent
+        return len(bodies)
 
     async def _add_reaction(self, action: AddReaction) -> None:
         client = await self.client_for(action.channel.workspace_id)
