@@ -30,6 +30,7 @@ from brain.activity.scoring import (
     ASKER_THREADS_PER_DAY,
     COUNTERS,
     REPLY_THREADS_PER_DAY,
+    STARTED_THREADS_PER_DAY,
     is_helpful_emoji,
     is_question,
     is_rejection,
@@ -41,6 +42,8 @@ from brain.activity.scoring import (
 COUNTER_EVENTS: tuple[type[Event], ...] = (MessagePosted, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved)
 
 Key = tuple[str, str, str]
+# (platform, workspace, member, local day): the key of the daily caps on replies and threads started.
+MemberDay = tuple[str, str, str, str]
 AskerDay = tuple[str, str, str, str]
 RollupKey = tuple[str, str, str, str, str]
 
@@ -160,7 +163,14 @@ class _Batch:
         # the batch's own replies: "one credit per member per thread" is decided from these.
         self.thread_rows: dict[Key, list[Key]] = {}
         # Reply credits per (platform, workspace, member, local day), across channels: the daily cap.
-        self.day_replies: dict[tuple[str, str, str, str], int] = {}
+        self.day_replies: dict[MemberDay, int] = {}
+        # Thread-started credits per (platform, workspace, root's author, root's local day): the
+        # STARTED_THREADS_PER_DAY cap. Only the keys _load_threads loaded are kept up to date.
+        self.day_threads: dict[MemberDay, int] = {}
+        # Keys of day_threads credited in the batch without being loaded (a root edited into one
+        # that counts, then answered, in the same batch): forgotten after it, so the next batch
+        # reads them from the rollups again.
+        self.unloaded_threads: set[MemberDay] = set()
         # The ASKER_THREADS_PER_DAY cap: per (platform, workspace, asker, question's local day),
         # the questions each answerer holds a mark or the answer in (see _load_asker_threads).
         self.asker_threads: dict[AskerDay, dict[str, set[str]]] = {}
@@ -188,6 +198,14 @@ class _Batch:
         if counter == "replies":
             day = (row.platform, row.workspace_id, row.author_id, row.day)
             self.day_replies[day] = self.day_replies.get(day, 0) + amount
+        elif counter == "threads" and not row.anonymous:
+            day = (row.platform, row.workspace_id, row.author_id, row.day)
+            # A key that was not loaded is not tracked: a partial count kept as the committed one
+            # would let the member past the cap later.
+            if day in self.day_threads:
+                self.day_threads[day] += amount
+            else:
+                self.unloaded_threads.add(day)
         setattr(row, counter, getattr(row, counter) + amount)
         rollup_key = row.rollup_key
         delta = self.deltas.get(rollup_key)
@@ -209,6 +227,8 @@ class ActivityCounters:
             replies still count as messages, never as help.
         asker_threads_per_day: questions of one asker's local day whose helpful mark and answered
             credit one answerer can earn (two accounts marking each other's answers farm no more).
+        started_threads_per_day: a member's "thread started" credits per local day (of the root);
+            more threads still count as messages, and their replies still earn their repliers.
     """
 
     def __init__(
@@ -220,6 +240,7 @@ class ActivityCounters:
         per_minute_cap: int = 5,
         reply_threads_per_day: int = REPLY_THREADS_PER_DAY,
         asker_threads_per_day: int = ASKER_THREADS_PER_DAY,
+        started_threads_per_day: int = STARTED_THREADS_PER_DAY,
     ) -> None:
         self.store = store
         self.tz = tz
@@ -227,10 +248,13 @@ class ActivityCounters:
         self.per_minute_cap = per_minute_cap
         self.reply_threads_per_day = reply_threads_per_day
         self.asker_threads_per_day = asker_threads_per_day
+        self.started_threads_per_day = started_threads_per_day
         # Committed state of the asker cap (see _load_asker_threads), like _day_replies.
         self._asker_threads: dict[AskerDay, dict[str, set[str]]] = {}
         # Reply credits per (platform, workspace, member, local day): see _load_threads.
-        self._day_replies: dict[tuple[str, str, str, str], int] = {}
+        self._day_replies: dict[MemberDay, int] = {}
+        # Thread-started credits per (platform, workspace, member, local day), kept the same way.
+        self._day_threads: dict[MemberDay, int] = {}
         # Per-minute counts only matter for the current minute; a bounded dict is enough.
         self._minute_counts: dict[tuple[str, str, str, int], int] = {}
         self._days: dict[int, str] = {}
@@ -260,6 +284,9 @@ class ActivityCounters:
                     self._reaction_removed(batch, event)
             await self._flush(tx, batch)
         self._day_replies.update(batch.day_replies)  # committed
+        self._day_threads.update(batch.day_threads)
+        for key in batch.unloaded_threads:
+            self._day_threads.pop(key, None)
         self._keep_asker_threads(batch)
         if self._unanalyzed_rows is not None:
             self._unanalyzed_rows += len(batch.dirty)
@@ -339,15 +366,21 @@ class ActivityCounters:
     async def _load_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         """Load what the one-credit-per-thread and daily-cap rules need: the roots of every thread
         the batch touches, their helpful replies and the batch's repliers' reply credits in them,
-        and those repliers' reply credits per day."""
+        those repliers' reply credits per day, and the thread-started credits per day of those
+        roots' authors (and of roots the batch deletes)."""
         threads: dict[tuple[str, str], set[str]] = {}
         days: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         # The thread each of the batch's messages will get (see _thread_of), for the replies to them.
         batch_threads: dict[Key, str] = {}
+        # The batch's own messages' (author, day): a thread's root may be posted in the same batch.
+        posted: dict[Key, tuple[str, str]] = {}
+        # Per scope, the (author, day) whose thread-started credits the batch may change.
+        started: dict[tuple[str, str], set[tuple[str, str]]] = {}
         for e in events:
             ch = e.channel  # type: ignore[attr-defined]
             scope = (ch.platform.value, ch.workspace_id)
             if isinstance(e, MessagePosted):
+                posted.setdefault((*scope, e.message_id), (e.author.user_id, self._day(e.ts, e.ts.timestamp())))
                 possible = self._possible_threads(batch, batch_threads, e)
                 if e.thread_id or e.reply_to:
                     batch_threads[(*scope, e.message_id)] = possible[0]
@@ -359,6 +392,8 @@ class ActivityCounters:
                     stamps.add(self._day(e.ts, e.ts.timestamp()))
                 continue
             row = batch.rows.get((*scope, e.message_id))  # type: ignore[attr-defined]
+            if isinstance(e, MessageDeleted) and row is not None and row.threads:
+                started.setdefault(scope, set()).add((row.author_id, row.day))  # frees its place
             if row is not None and row.is_reply and row.thread_id:
                 threads.setdefault(scope, set()).add(row.thread_id)
                 if isinstance(e, (MessageEdited, MessageDeleted)):  # a reaction never moves a reply credit
@@ -377,34 +412,58 @@ class ActivityCounters:
                     batch.rows.setdefault(c.key, c)
         for row in batch.rows.values():
             batch.add_to_thread(row)
-        # Daily reply credits: read from the rollups once per member and day, then kept here (the
-        # rollups are only written through this instance; another worker's credits for the same
-        # member and day are seen after this process restarts, so the cap holds per worker).
+        # The roots that may earn a thread-started credit in this batch: those without one yet.
+        for (platform, ws), ids in threads.items():
+            for tid in ids:
+                root = batch.rows.get((platform, ws, tid))
+                if root is None:
+                    who = posted.get((platform, ws, tid))
+                    if who is not None:
+                        started.setdefault((platform, ws), set()).add(who)
+                elif not root.threads and not root.deleted and not root.anonymous:  # may be edited to count
+                    started.setdefault((platform, ws), set()).add((root.author_id, root.day))
+        # Daily reply and thread-started credits: read from the rollups once per member and day,
+        # then kept here (the rollups are only written through this instance; another worker's
+        # credits for the same member and day are seen after this process restarts, so the caps
+        # hold per worker). One query per scope serves both.
         if len(self._day_replies) > _CAP_MEMORY:
             self._day_replies.clear()
-        for (platform, ws), (authors, stamps) in days.items():
-            wanted = {(platform, ws, a, d) for a in authors for d in stamps}
-            unknown = wanted - self._day_replies.keys()
-            for key in wanted - unknown:
+        if len(self._day_threads) > _CAP_MEMORY:
+            self._day_threads.clear()
+        for scope in days.keys() | started.keys():
+            platform, ws = scope
+            authors, stamps = days.get(scope, (set(), set()))
+            want_replies = {(platform, ws, a, d) for a in authors for d in stamps}
+            want_threads = {(platform, ws, a, d) for a, d in started.get(scope, ())}
+            unknown_replies = want_replies - self._day_replies.keys()
+            unknown_threads = want_threads - self._day_threads.keys()
+            for key in want_replies - unknown_replies:
                 batch.day_replies[key] = self._day_replies[key]
-            if not unknown:
+            for key in want_threads - unknown_threads:
+                batch.day_threads[key] = self._day_threads[key]
+            if not unknown_replies and not unknown_threads:
                 continue
-            need_authors = sorted({k[2] for k in unknown})
-            need_days = sorted({k[3] for k in unknown})
+            found_replies: dict[MemberDay, int] = dict.fromkeys(unknown_replies, 0)
+            found_threads: dict[MemberDay, int] = dict.fromkeys(unknown_threads, 0)
+            need_authors = sorted({k[2] for k in unknown_replies | unknown_threads})
+            need_days = sorted({k[3] for k in unknown_replies | unknown_threads})
             marks = ", ".join("?" for _ in need_days)
-            found: dict[tuple[str, str, str, str], int] = dict.fromkeys(unknown, 0)
             for start in range(0, len(need_authors), _IN_CHUNK):
                 chunk = need_authors[start : start + _IN_CHUNK]
                 rows = await tx.fetchall(
-                    f"SELECT user_id, day, SUM(replies) FROM activity_rollup WHERE platform = ? AND workspace_id = ? "
-                    f"AND day IN ({marks}) AND user_id IN ({', '.join('?' for _ in chunk)}) GROUP BY user_id, day",
+                    f"SELECT user_id, day, SUM(replies), SUM(threads) FROM activity_rollup WHERE platform = ? "
+                    f"AND workspace_id = ? AND day IN ({marks}) AND user_id IN ({', '.join('?' for _ in chunk)}) "
+                    "GROUP BY user_id, day",
                     (platform, ws, *need_days, *chunk),
                 )
-                for user_id, day, total in rows:
+                for user_id, day, replies, started_count in rows:
                     key = (platform, ws, str(user_id), str(day))
-                    if key in found:
-                        found[key] = int(total or 0)
-            batch.day_replies.update(found)
+                    if key in found_replies:
+                        found_replies[key] = int(replies or 0)
+                    if key in found_threads:
+                        found_threads[key] = int(started_count or 0)
+            batch.day_replies.update(found_replies)
+            batch.day_threads.update(found_threads)
 
     async def _load_asker_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         """Load what the ASKER_THREADS_PER_DAY cap needs: for every asker who writes in their own
@@ -608,9 +667,16 @@ class ActivityCounters:
 
     def _credit_thread(self, batch: _Batch, root: Contribution) -> None:
         """A "thread started" credit for ``root``, which got a reply that counts from someone else:
-        once, and only for a root that counts itself ("hmm" answered by an alt's "k" is no thread)."""
-        if root.threads == 0 and self._qualifies(root):
-            batch.credit(root, "threads", 1)
+        once, only for a root that counts itself ("hmm" answered by an alt's "k" is no thread), and
+        at most ``started_threads_per_day`` per member and local day of the root (an account
+        posting thirty questions a day would otherwise outscore members who answered some).
+        Anonymous roots rank nowhere and are not capped."""
+        if root.threads or not self._qualifies(root):
+            return
+        day = (root.platform, root.workspace_id, root.author_id, root.day)
+        if not root.anonymous and batch.day_threads.get(day, 0) >= self.started_threads_per_day:
+            return
+        batch.credit(root, "threads", 1)
 
     def _credit_reply(self, batch: _Batch, root: Contribution, row: Contribution) -> None:
         """A reply credit for ``row`` unless its author already has one in the thread or has used

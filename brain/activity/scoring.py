@@ -11,7 +11,8 @@ Score (per member, summed over the rollup rows of a window)::
     1 x threads replied to       (others' threads; one per thread, at most REPLY_THREADS_PER_DAY a day)
     1 x reactions received from others (one per member per message; at most
                                   REACTION_POINTS_PER_DAY a day)
-    0.5 x threads started         (a root message that got a reply; both long enough)
+    0.5 x threads started         (a root message that got a reply; both long enough; at most
+                                  STARTED_THREADS_PER_DAY a day)
 
 Plain message volume scores nothing: it is shown, never ranked. What the asker does carries the
 weight, since only the asker knows whether a reply helped; replying, which anyone can do in bulk,
@@ -54,6 +55,12 @@ REACTION_POINTS_PER_DAY = 10
 # farms: an alt asking thirty questions an hour, each ✅'d on its friend's reply, made 8 points a
 # question. A real helper rarely solves more than a couple of one member's questions in a day.
 ASKER_THREADS_PER_DAY = 2
+# Thread-started credits a member can earn per local day (of the thread's root). Asking is welcome
+# but is not help: uncapped, an account posting thirty questions a day scored 15 points from asking
+# alone, more than a member whose replies answered two questions (2 x (3 + 1)). A member genuinely
+# stuck rarely opens more than three separate threads in a day, and 3 x 0.5 = 1.5 points stays below
+# a single answered question.
+STARTED_THREADS_PER_DAY = 3
 
 HELPFUL_EMOJI = frozenset(
     {"white_check_mark", "heavy_check_mark", "+1", "thumbsup", "ballot_box_with_check", "✅", "✔️", "✔", "👍", "☑️"}
