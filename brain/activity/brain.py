@@ -38,6 +38,8 @@ class ActivityBrain(Brain):
             min_words=s.min_words,
             per_minute_cap=s.per_minute_cap,
             reply_threads_per_day=s.reply_threads_per_day,
+            asker_threads_per_day=s.asker_threads_per_day,
+            started_threads_per_day=s.started_threads_per_day,
         )
         # A batch subscription: counters are applied up to 2,000 events per transaction (live traffic
         # makes small batches; a burst amortises the lookups and upserts over more rows).

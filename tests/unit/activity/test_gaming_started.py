@@ -193,3 +193,14 @@ async def test_a_root_edited_into_a_question_and_answered_in_one_batch_is_capped
     await Recorder(store).handle_batch(later[1:])
     await counters.apply(later[1:])  # edited and answered in one batch
     assert (await totals(store, "asker"))["threads"] == STARTED_THREADS_PER_DAY
+
+
+async def test_the_caps_are_settings_the_brain_passes_on(make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    # Admins tune the anti-gaming caps like activity.reply_threads_per_day, in guildhall.toml.
+    from tests.unit.activity.test_weekly_post import tuned
+
+    app, _ = await make_app(
+        brains=["activity"], settings_override=tuned(settings, asker_threads_per_day=1, started_threads_per_day=5)
+    )
+    counters = app.brain("activity").counters
+    assert (counters.asker_threads_per_day, counters.started_threads_per_day) == (1, 5)
