@@ -215,6 +215,12 @@ class BrainContext:
         self.services = services
         self.log = logger or logging.getLogger("guildhall")
 
+    async def is_forgotten(self, user: UserRef) -> bool:
+        """Whether ``user`` asked to be forgotten (``/forget-me``), as the bus gate's set knows it:
+        on Discord in every guild, also one joined since. For what the gate lets through (button
+        clicks, events already queued when the member was forgotten)."""
+        return self.services.has("forgotten") and user in await self.services.get("forgotten")
+
     async def send(self, action: Event) -> None:
         """Publish an outbound action."""
         await self.bus.publish(action)

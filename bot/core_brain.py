@@ -232,13 +232,12 @@ class CoreBrain(Brain):
         store = self.ctx.store
         back: list[UserRef] = []
         forgotten: list[UserRef] = []
-        dropped = await self.ctx.services.get("forgotten") if self.ctx.services.has("forgotten") else ()
         for u in await self.member_everywhere(cmd.user):
             p, ws, uid = u.platform.value, u.workspace_id, u.user_id
             # Erasure is permanent (bot/privacy/forgotten.py): the bot keeps dropping a forgotten
             # member's messages, so opting in there would promise what does not happen. The gate's
             # set also knows a Discord member forgotten in another guild (a guild joined since).
-            if u in dropped or await store.get_member_setting(p, ws, uid, "forgotten", False):
+            if await self.ctx.is_forgotten(u) or await store.get_member_setting(p, ws, uid, "forgotten", False):
                 forgotten.append(u)
                 await store.audit(p, ws, uid, "optin", allowed=False, detail={"reason": "forgotten"})
                 continue

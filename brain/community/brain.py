@@ -255,7 +255,7 @@ class CommunityBrain(Brain):
         """Answer (or nudge) unless the store shows a human reply — timers live in one process, the
         store is shared, so this check also holds across workers and restarts."""
         event = due.message
-        if self.ctx.services.has("forgotten") and event.author in await self.ctx.services.get("forgotten"):
+        if await self.ctx.is_forgotten(event.author):
             return  # asked to be forgotten while the question waited (in this or another process)
         p, ws = event.platform.value, event.channel.workspace_id
         current = await self.ctx.store.get_message(p, ws, event.message_id)

@@ -765,7 +765,7 @@ class QABrain(Brain):
         """Whether ``member``'s 👍/👎 may be stored: never after ``/forget-me`` (that is permanent,
         and the bus gate lets button clicks through for moderators' draft approvals), nor while they
         are opted out (``/optout`` stops Guildhall learning from what they do)."""
-        if self.ctx.services.has("forgotten") and member in await self.ctx.services.get("forgotten"):
+        if await self.ctx.is_forgotten(member):
             return False
         return not await self.ctx.store.is_opted_out(member.platform.value, member.workspace_id, member.user_id)
 

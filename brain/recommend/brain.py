@@ -267,7 +267,9 @@ class RecommendBrain(Brain):
             if not ws or ws == DISCORD_DM_WORKSPACE:
                 return
             member = dataclasses.replace(member, workspace_id=ws)
-        if not await self._forgotten(member) and not await self._opted_out(member):
+        # The bus gate lets button clicks through, and a Discord member forgotten in one guild has no
+        # opted_out setting in a guild joined since.
+        if not await self.ctx.is_forgotten(member) and not await self._opted_out(member):
             await self._record_feedback(member, thread_id, channel_id, "clicked", event.ts.timestamp())
         # Slack opens the button's url itself (and still reports the click). A Discord link button
         # would report nothing, so Discord keeps a plain button and the link comes back privately:
@@ -783,12 +785,6 @@ class RecommendBrain(Brain):
     # -- storage helpers ---------------------------------------------------------------------------
     async def _opted_out(self, u: UserRef) -> bool:
         return await self.ctx.store.is_opted_out(u.platform.value, u.workspace_id, u.user_id)
-
-    async def _forgotten(self, u: UserRef) -> bool:
-        """Whether ``u`` asked to be forgotten. The bus gate drops their messages and reactions but
-        not button clicks, and a Discord member forgotten in one guild is forgotten in a guild joined
-        since, where no ``opted_out`` setting of theirs exists."""
-        return self.ctx.services.has("forgotten") and u in await self.ctx.services.get("forgotten")
 
     async def _embed(self, text: str) -> Vector:
         embedder: Embedder = await self.ctx.services.get("embedder")
