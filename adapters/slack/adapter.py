@@ -503,22 +503,40 @@ class SlackAdapter:
         parts = render.post_message_args(
             channel_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
         )
-        for sent, args in enumerate(parts[skip:], start=skip):  # ``sent``: parts already posted
+        if await self._send_parts("chat.postMessage", client.chat_postMessage, parts, skip=skip, where=channel_id):
+            await self._upload(client, channel_id, attachments, thread_ts=thread_ts)
+
+    async def _send_parts(
+        self,
+        method: str,
+        fn: Callable[..., Awaitable[Any]],
+        parts: Sequence[dict[str, Any]],
+        *,
+        skip: int,
+        where: str,
+    ) -> bool:
+        """Send ``parts[skip:]`` with ``fn`` (``skip``: parts already delivered another way); True
+        when all went out. An ``ok: false`` answer stops the rest (it is logged, and would fail for
+        every part). A lost connection is raised while nothing was sent, so the bus may redeliver
+        the whole message; once a part went out, a redelivery would send it again, so the rest is
+        dropped and logged with ``where`` instead."""
+        for sent, args in enumerate(parts[skip:], start=skip):  # ``sent``: parts already delivered
             try:
-                posted = await self._call("chat.postMessage", client.chat_postMessage, **args)
+                posted = await self._call(method, fn, **args)
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
                 if not sent:
                     raise
                 log.warning(
-                    "slack: chat.postMessage to %s failed after %d part(s) were sent (%r); the rest is dropped",
-                    channel_id,
+                    "slack: %s to %s failed after %d part(s) were sent (%r); the rest is dropped",
+                    method,
+                    where,
                     sent,
                     exc,
                 )
-                return
+                return False
             if posted is None:
-                return
-        await self._upload(client, channel_id, attachments, thread_ts=thread_ts)
+                return False
+        return True
 
     async def _upload(
         self,
@@ -662,22 +680,8 @@ class SlackAdapter:
         parts = render.ephemeral_args(
             channel_id, user.user_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
         )
-        for sent, args in enumerate(parts[skip:], start=skip):
-            try:
-                posted = await self._call("chat.postEphemeral", client.chat_postEphemeral, **args)
-            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                if not sent:
-                    raise
-                log.warning(
-                    "slack: chat.postEphemeral to %s in %s failed after %d part(s) were sent (%r); the rest is dropped",
-                    user.user_id,
-                    channel_id,
-                    sent,
-                    exc,
-                )
-                return
-            if posted is None:
-                return
+        where = f"{user.user_id} in {channel_id}"
+        await self._send_parts("chat.postEphemeral", client.chat_postEphemeral, parts, skip=skip, where=where)
 
     async def _dm_files(self, client: AsyncWebClient, user: UserRef, attachments: Sequence[Attachment]) -> None:
         # Files cannot be ephemeral: a private answer's chart goes to the member's DM instead.
