@@ -7,8 +7,7 @@ import json
 import os
 import signal
 import sys
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.bus_redis import RedisStreamsBus, families_for
 from bot.events import Action, CommandInvoked, MessageDeleted, MessagePosted, Platform, SendMessage
 from bot.testing import channel, command, make_message, user
+from tests.services.conftest import URL
 
 pytestmark = pytest.mark.services
-URL = "redis://127.0.0.1:6379/15"
 ROOT = str(Path(__file__).resolve().parents[2])
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"ghtest-{uuid.uuid4().hex[:8]}"
-    yield name
-    r = aioredis.from_url(URL)
-    keys = [k async for k in r.scan_iter(f"{name}:*")]
-    if keys:
-        await r.delete(*keys)
-    await r.aclose()
 
 
 def make_bus(prefix: str, **kw: object) -> RedisStreamsBus:

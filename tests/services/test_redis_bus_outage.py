@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,21 +15,10 @@ from bot.privacy.gate import RedactingBus
 from bot.privacy.redact import Redactor
 from bot.store import Store, open_store
 from bot.testing import make_message
+from tests.services.conftest import URL
 
 pytestmark = pytest.mark.services
-URL = "redis://127.0.0.1:6379/15"
 DOWN = "redis://127.0.0.1:1/0"  # nothing listens there: Redis is gone
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"ghtest-{uuid.uuid4().hex[:8]}"
-    yield name
-    r = aioredis.from_url(URL)
-    keys = [k async for k in r.scan_iter(f"{name}:*")]
-    if keys:
-        await r.delete(*keys)
-    await r.aclose()
 
 
 @pytest.fixture

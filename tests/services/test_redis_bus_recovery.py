@@ -7,8 +7,7 @@ import json
 import shutil
 import socket
 import subprocess
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from time import sleep as time_sleep
 from typing import Any
@@ -20,20 +19,9 @@ from redis.exceptions import ReadOnlyError
 from bot.bus_redis import RedisStreamsBus
 from bot.events import MessagePosted, from_json
 from bot.testing import make_message, user
+from tests.services.conftest import URL
 
 pytestmark = pytest.mark.services
-URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"ghtest-{uuid.uuid4().hex[:8]}"
-    yield name
-    r = aioredis.from_url(URL)
-    keys = [k async for k in r.scan_iter(f"{name}:*")]
-    if keys:
-        await r.delete(*keys)
-    await r.aclose()
 
 
 async def test_a_worker_survives_a_group_it_cannot_recreate_at_once(prefix: str) -> None:
