@@ -17,10 +17,13 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
+
+from bot.config import Settings
 
 TEAM_ID = "T0ACME"
 BOT_USER_ID = "UBOT"
@@ -469,3 +472,17 @@ def _between(items: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str
     oldest = float(args["oldest"]) if args.get("oldest") else float("-inf")
     latest = float(args["latest"]) if args.get("latest") else float("inf")
     return [m for m in items if oldest < float(m["ts"]) < latest]
+
+
+def adapter_settings(tmp_path: Path) -> Settings:
+    """Settings for a Slack adapter against the fake Web API: no brains, scripted LLM, in-memory store."""
+    return Settings.model_validate(
+        {
+            "data_dir": str(tmp_path),
+            "store": {"url": "sqlite://:memory:"},
+            "vectors": {"path": str(tmp_path / "chroma")},
+            "llm": {"backend": "scripted", "warmup": False},
+            "brains": [],
+            "slack": {"bot_token": "xoxb-test", "signing_secret": SIGNING_SECRET},
+        }
+    )

@@ -16,9 +16,8 @@ import pytest
 
 from adapters.slack.adapter import UNDELIVERABLE_TTL_S, SlackAdapter
 from bot.app import GuildhallApp
-from bot.config import Settings
 from bot.events import Platform, SendDirectMessage, UserRef
-from tests.slack_fakes import SIGNING_SECRET, TEAM_ID, FakeSlackAPI
+from tests.slack_fakes import TEAM_ID, FakeSlackAPI, adapter_settings
 
 GONE = UserRef(Platform.SLACK, TEAM_ID, "UGONE", "gone")
 ALICE = UserRef(Platform.SLACK, TEAM_ID, "UALICE", "alice")
@@ -49,16 +48,7 @@ class Env:
 @pytest.fixture
 async def env(make_app: Any, tmp_path: Path) -> AsyncIterator[Env]:
     fake = await FakeSlackAPI().start()
-    settings = Settings.model_validate(
-        {
-            "data_dir": str(tmp_path),
-            "store": {"url": "sqlite://:memory:"},
-            "vectors": {"path": str(tmp_path / "chroma")},
-            "llm": {"backend": "scripted", "warmup": False},
-            "brains": [],
-            "slack": {"bot_token": "xoxb-test", "signing_secret": SIGNING_SECRET},
-        }
-    )
+    settings = adapter_settings(tmp_path)
     app, _ = await make_app(settings_override=settings, brains=[])
     clock = Clock()
     adapter = SlackAdapter(settings, store=app.store, client_base_url=fake.url, clock=clock)

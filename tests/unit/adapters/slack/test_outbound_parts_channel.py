@@ -19,9 +19,8 @@ from aiohttp import web
 from adapters.slack import render
 from adapters.slack.adapter import SlackAdapter
 from bot.app import GuildhallApp
-from bot.config import Settings
 from bot.events import ChannelRef, Event, Platform, SendDirectMessage, SendMessage, UserRef, Visibility
-from tests.slack_fakes import SIGNING_SECRET, TEAM_ID, FakeSlackAPI
+from tests.slack_fakes import TEAM_ID, FakeSlackAPI, adapter_settings
 
 GENERAL = ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "general", Visibility.PUBLIC)
 ALICE = UserRef(Platform.SLACK, TEAM_ID, "UALICE", "alice")
@@ -72,16 +71,7 @@ async def env(make_app: Any, tmp_path: Path) -> AsyncIterator[Env]:
     line = HangingUp(fake._api)
     fake._api = line  # type: ignore[method-assign]  # before start(), which routes /api/ to it
     await fake.start()
-    settings = Settings.model_validate(
-        {
-            "data_dir": str(tmp_path),
-            "store": {"url": "sqlite://:memory:"},
-            "vectors": {"path": str(tmp_path / "chroma")},
-            "llm": {"backend": "scripted", "warmup": False},
-            "brains": [],
-            "slack": {"bot_token": "xoxb-test", "signing_secret": SIGNING_SECRET},
-        }
-    )
+    settings = adapter_settings(tmp_path)
     app, _ = await make_app(settings_override=settings, brains=[])
     app.add_adapter(SlackAdapter(settings, store=app.store, client_base_url=fake.url))
     yield Env(app, fake, line)

@@ -23,7 +23,6 @@ from adapters.slack import adapter as slack_adapter
 from adapters.slack import render
 from adapters.slack.adapter import SlackAdapter
 from bot.app import GuildhallApp
-from bot.config import Settings
 from bot.events import (
     Attachment,
     ChannelRef,
@@ -36,7 +35,7 @@ from bot.events import (
     UserRef,
     Visibility,
 )
-from tests.slack_fakes import SIGNING_SECRET, TEAM_ID, FakeSlackAPI, Scripted
+from tests.slack_fakes import TEAM_ID, FakeSlackAPI, Scripted, adapter_settings
 
 GENERAL = ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "general", Visibility.PUBLIC)
 ALICE = UserRef(Platform.SLACK, TEAM_ID, "UALICE", "alice")
@@ -104,16 +103,7 @@ async def env(make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     fake._api = line.on_api  # type: ignore[method-assign]
     fake._hook = line.on_hook  # type: ignore[method-assign]
     await fake.start()
-    settings = Settings.model_validate(
-        {
-            "data_dir": str(tmp_path),
-            "store": {"url": "sqlite://:memory:"},
-            "vectors": {"path": str(tmp_path / "chroma")},
-            "llm": {"backend": "scripted", "warmup": False},
-            "brains": [],
-            "slack": {"bot_token": "xoxb-test", "signing_secret": SIGNING_SECRET},
-        }
-    )
+    settings = adapter_settings(tmp_path)
     app, _ = await make_app(settings_override=settings, brains=[])
     app.add_adapter(SlackAdapter(settings, store=app.store, client_base_url=fake.url))
     yield Env(app, fake, line)

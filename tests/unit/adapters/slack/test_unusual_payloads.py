@@ -18,9 +18,16 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from adapters.slack.adapter import SlackAdapter
 from bot.app import GuildhallApp
 from bot.brain import Brain, CommandResult, command, listen
-from bot.config import Settings
 from bot.events import ButtonClicked, CommandInvoked, MessagePosted
-from tests.slack_fakes import SIGNING_SECRET, TEAM_ID, FakeSlackAPI, envelope, message_event, settle_bolt, slash_form
+from tests.slack_fakes import (
+    TEAM_ID,
+    FakeSlackAPI,
+    adapter_settings,
+    envelope,
+    message_event,
+    settle_bolt,
+    slash_form,
+)
 
 ROOT_TS = "1767600000.000100"
 
@@ -64,16 +71,7 @@ class Harness:
 async def slack(make_app: Any, tmp_path: Path) -> AsyncIterator[Harness]:
     RecordingBrain.posted, RecordingBrain.invoked, RecordingBrain.clicks = [], [], []
     fake = await FakeSlackAPI().start()
-    settings = Settings.model_validate(
-        {
-            "data_dir": str(tmp_path),
-            "store": {"url": "sqlite://:memory:"},
-            "vectors": {"path": str(tmp_path / "chroma")},
-            "llm": {"backend": "scripted", "warmup": False},
-            "brains": [],
-            "slack": {"bot_token": "xoxb-test", "signing_secret": SIGNING_SECRET},
-        }
-    )
+    settings = adapter_settings(tmp_path)
     app, _ = await make_app(settings_override=settings, extra_brains=[RecordingBrain])
     adapter = SlackAdapter(settings, store=app.store, client_base_url=fake.url)
     app.add_adapter(adapter)
