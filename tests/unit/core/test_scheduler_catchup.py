@@ -32,6 +32,22 @@ class MemoryRunLog:
             self.slots[job] = slot
 
 
+class MemoryClaims:
+    """The Redis bus's run claims (``SET NX`` / give back), shared by the schedulers of one test."""
+
+    def __init__(self) -> None:
+        self.claimed: set[str] = set()
+
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        if key in self.claimed:
+            return False
+        self.claimed.add(key)
+        return True
+
+    async def release(self, key: str) -> None:
+        self.claimed.discard(key)
+
+
 async def started(clock: FakeClock, runs: MemoryRunLog, seen: list[datetime | None], **kw: object) -> Scheduler:
     sched = Scheduler(clock, UTC, runs=runs, **kw)  # type: ignore[arg-type]
 
@@ -93,16 +109,9 @@ async def test_a_job_never_recorded_is_not_caught_up_but_its_next_miss_is() -> N
 async def test_two_workers_starting_after_a_miss_make_it_once() -> None:
     clock = FakeClock(datetime(2026, 1, 13, 8, 0, tzinfo=UTC))
     runs = MemoryRunLog(**{"activity.weekly_post": MON_5})
-    claimed: set[str] = set()
-
-    async def claim(key: str, ttl_s: float) -> bool:
-        if key in claimed:
-            return False
-        claimed.add(key)
-        return True
-
+    claims = MemoryClaims()
     seen: list[datetime | None] = []
-    workers = [await started(clock, runs, seen, claim=claim) for _ in range(2)]
+    workers = [await started(clock, runs, seen, claim=claims.claim) for _ in range(2)]
     assert seen == [MON_12]
     for sched in workers:
         await sched.stop()
@@ -205,18 +214,8 @@ async def test_a_failed_claimed_run_gives_its_claim_back_so_a_restart_makes_it()
     # the restart that should retry it took it for another worker's run and skipped it.
     clock = FakeClock(datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
     runs = MemoryRunLog(**{"activity.weekly_post": MON_5})
-    claimed: set[str] = set()
-
-    async def claim(key: str, ttl_s: float) -> bool:
-        if key in claimed:
-            return False
-        claimed.add(key)
-        return True
-
-    async def release(key: str) -> None:
-        claimed.discard(key)
-
-    sched = Scheduler(clock, UTC, runs=runs, claim=claim, release=release)
+    claims = MemoryClaims()
+    sched = Scheduler(clock, UTC, runs=runs, claim=claims.claim, release=claims.release)
 
     async def broken() -> None:
         raise RuntimeError("store down")
@@ -226,6 +225,6 @@ async def test_a_failed_claimed_run_gives_its_claim_back_so_a_restart_makes_it()
     await clock.advance(timedelta(hours=2))
     await sched.stop()
     seen: list[datetime | None] = []
-    sched = await started(clock, runs, seen, claim=claim, release=release)
+    sched = await started(clock, runs, seen, claim=claims.claim, release=claims.release)
     assert seen == [MON_12]
     await sched.stop()
