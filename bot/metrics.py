@@ -4,11 +4,16 @@
 JSON with the process role, ``status`` and the state of what the process needs (:func:`check_health`):
 
 * **503, ``"status": "fail"``** when the process cannot do its work: the store does not answer a
-  ``SELECT 1`` in time; a worker (or an all-in-one process) on a Redis bus cannot reach Redis, so it
+  ``SELECT 1`` in time (on SQLite: unless it is busy, below), or its SQLite file is gone or
+  unreadable; a worker (or an all-in-one process) on a Redis bus cannot reach Redis, so it
   reads nothing; the local buffer of a Redis bus is full, so publishers are waiting and platform
   events stop being taken. ``reason`` says why in one line.
 * **200, ``"status": "degraded"``** when it works in a reduced way: a gateway buffering events while
-  Redis is unreachable (they are sent, in order, once it is back; spilled to disk at shutdown).
+  Redis is unreachable (they are sent, in order, once it is back; spilled to disk at shutdown); a
+  SQLite store busy (``"store": "busy"``): its one connection is taken, most often by a write waiting
+  up to ``store.busy_timeout_s`` for another process's write lock (``guildhall import`` beside the
+  bot), while the file itself still reads fine on a connection of the probe's own. The write goes
+  through once the lock is released; taking the process out of service would not help it.
 * **200, ``"status": "ok"``** otherwise.
 
 The Chroma server is deliberately not probed: when it is down, answers fall back to lexical search,
@@ -31,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.store.db import SQLiteDatabase
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -92,21 +99,12 @@ def timed(subscription: str, handler: Callable[[Any], Awaitable[None]]) -> Calla
 async def check_health(
     store: Store, bus: Any, *, role: str = "all", timeout_s: float = HEALTH_TIMEOUT_S
 ) -> dict[str, Any]:
-    """Probe the store (``SELECT 1``) and the bus (Redis ``PING`` and buffer), each within ``timeout_s``.
+    """Probe the store (``SELECT 1``; a SQLite file also read on its own connection) and the bus
+    (Redis ``PING`` and buffer), each within ``timeout_s``.
 
-    Returns ``{"status": "ok" | "degraded" | "fail", "store": ..., "bus": ..., "reason": ...}`` as
-    described in this module's docstring; never raises.
+    Returns ``{"status": "ok" | "degraded" | "fail", "store": "up" | "busy" | "down", "bus": ...,
+    "reason": ...}`` as described in this module's docstring; never raises.
     """
-
-    async def store_up() -> bool:
-        try:
-            await asyncio.wait_for(store.db.fetchone("SELECT 1"), timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
-            log.warning("health: store did not answer SELECT 1 within %g s: %r", timeout_s, exc)
-            return False
-        return True
 
     async def bus_state() -> dict[str, Any]:
         probe = getattr(bus, "health", None)  # the Redis bus (behind the privacy gate) has one
@@ -119,11 +117,13 @@ async def check_health(
         except Exception as exc:  # noqa: BLE001
             return {"bus": "redis", "redis": "down", "error": repr(exc)}
 
-    store_ok, state = await asyncio.gather(store_up(), bus_state())
+    (store_state, store_reason), state = await asyncio.gather(_store_state(store.db, timeout_s), bus_state())
     failures: list[str] = []
     degraded: list[str] = []
-    if not store_ok:
-        failures.append("store unreachable")
+    if store_state == "down":
+        failures.append(store_reason)
+    elif store_state == "busy":
+        degraded.append(store_reason)
     if state.get("redis") == "down":
         # A gateway keeps taking platform events into its buffer; a worker reads nothing.
         (degraded if role == "gateway" else failures).append("redis unreachable")
@@ -131,7 +131,7 @@ async def check_health(
         failures.append(f"redis bus buffer full ({state.get('buffered')} events): publishers are waiting")
     elif state.get("buffered") and role == "gateway" and not failures:
         degraded.append(f"{state['buffered']} events buffered for redis")
-    body: dict[str, Any] = {"store": "up" if store_ok else "down", **state}
+    body: dict[str, Any] = {"store": store_state, **state}
     if failures:
         body.update(status="fail", reason="; ".join(failures))
     elif degraded:
@@ -139,6 +139,52 @@ async def check_health(
     else:
         body["status"] = "ok"
     return body
+
+
+async def _store_state(db: Any, timeout_s: float) -> tuple[str, str]:
+    """``("up" | "busy" | "down", reason)`` of the store's database (reason empty when up)."""
+    # Only a SQLite file has a lock other processes take and a file to read beside the connection;
+    # PostgreSQL (a pool) and ``:memory:`` keep the plain rule: no answer in time is a failure.
+    file_db = db if isinstance(db, SQLiteDatabase) and db.path is not None else None
+
+    async def error_of(probe: Awaitable[Any]) -> Exception | None:
+        try:
+            await asyncio.wait_for(probe, timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+            return exc
+        return None
+
+    if file_db is None:
+        select_error = await error_of(db.fetchone("SELECT 1"))
+        file_error = None
+    else:
+        select_error, file_error = await asyncio.gather(
+            error_of(db.fetchone("SELECT 1")), error_of(file_db.probe_file(timeout_s))
+        )
+    if file_error is not None:
+        log.warning("health: cannot read the SQLite file %s: %r", file_db.path if file_db else None, file_error)
+        return "down", f"store unreachable: cannot read its file ({type(file_error).__name__}: {file_error})"
+    if select_error is None:
+        return "up", ""
+    if file_db is not None and isinstance(select_error, TimeoutError):
+        # The file reads fine beside it, so the connection is taken, not broken: most often by a
+        # write waiting for another process's write lock (SQLite gives up after busy_timeout_s).
+        running = file_db.running_s()
+        if running is None:
+            what = "its connection is taken by queued statements"
+        elif running <= file_db.busy_timeout_s:
+            what = (
+                f"a statement has waited {running:.0f} s, most likely for another process's write lock "
+                f"(up to store.busy_timeout_s = {file_db.busy_timeout_s:g} s)"
+            )
+        else:
+            what = f"one statement has run for {running:.0f} s (a long write: a migration or a purge)"
+        log.info("health: SQLite store busy: %s", what)
+        return "busy", f"store busy: {what}"
+    log.warning("health: store did not answer SELECT 1 within %g s: %r", timeout_s, select_error)
+    return "down", "store unreachable"
 
 
 class MetricsServer:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,9 +93,23 @@ class SQLiteDatabase:
     WRITER_AUTOCHECKPOINT = 20_000
     CHECKPOINT_INTERVAL_S = 0.5
 
-    def __init__(self, conn: Any, checkpointer: Any = None) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        checkpointer: Any = None,
+        *,
+        path: str | None = None,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        #: The database file; None for ``:memory:``.
+        self.path = None if path is None or path == ":memory:" else str(Path(path).absolute())
+        #: How long a statement waits for another process's write lock (``store.busy_timeout_s``).
+        self.busy_timeout_s = busy_timeout_s
+        self._running_since: float | None = None  # monotonic start of the call now on the connection
+        self._prober: ThreadPoolExecutor | None = None  # created by the first probe_file()
+        self._closed = False
         self._checkpointer = checkpointer
         self._writes = 0  # commits since the last background checkpoint
         self._checkpoint_task: asyncio.Task[None] | None = None
@@ -130,7 +147,7 @@ class SQLiteDatabase:
             await conn.execute("PRAGMA journal_size_limit=67108864")
             checkpointer = await aiosqlite.connect(path, isolation_level=None)
             await checkpointer.execute("PRAGMA busy_timeout=1000")
-        return cls(conn, checkpointer)
+        return cls(conn, checkpointer, path=path, busy_timeout_s=busy_timeout_s)
 
     async def _checkpoint_loop(self) -> None:
         while True:
@@ -156,7 +173,39 @@ class SQLiteDatabase:
         # ``conn._conn`` is the sqlite3 connection, used only on its own thread.
         # aiosqlite has no public "run this callable on the connection's thread"; ``_execute`` has
         # been that entry point since its first release (pinned to 0.21-0.22 in pyproject.toml).
-        return await conn._execute(lambda: run_ops(conn._conn, ops))
+        self._running_since = time.monotonic()
+        try:
+            return await conn._execute(lambda: run_ops(conn._conn, ops))
+        finally:
+            self._running_since = None
+
+    def running_s(self) -> float | None:
+        """Seconds the call now on the connection has run (or waited for a lock); None when idle."""
+        since = self._running_since
+        return None if since is None else time.monotonic() - since
+
+    async def probe_file(self, timeout_s: float) -> None:
+        """Read the database file's schema through a short-lived read-only connection of its own.
+
+        For health checks: a statement waiting (up to :attr:`busy_timeout_s`) for another process's
+        write lock holds this store's only connection, so a probe sent through it waits as long.
+        In WAL mode a reader is let in beside a writer, so this answers at once while the file is
+        there and readable. It runs on a thread of its own: a hung file system ties up that thread
+        only, and the next probes time out behind it. Does nothing for ``:memory:`` or once closed
+        (then the connection itself answers that it is closed).
+
+        Raises:
+            sqlite3.Error: The file is gone, unreadable or not a database.
+            TimeoutError: No answer within ``timeout_s``.
+        """
+        if self.path is None or self._closed:
+            return
+        if self._prober is None:
+            self._prober = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-probe")
+        # ``mode=ro`` never creates the file: a missing one is an error, not a fresh empty store.
+        uri = Path(self.path).as_uri() + "?mode=ro"
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.run_in_executor(self._prober, _read_schema, uri, timeout_s), timeout_s)
 
     async def _rollback(self) -> None:
         conn = self._conn
@@ -195,12 +244,23 @@ class SQLiteDatabase:
             self._writes += 1
 
     async def close(self) -> None:
+        self._closed = True
         if self._checkpoint_task is not None:
             self._checkpoint_task.cancel()
             await asyncio.gather(self._checkpoint_task, return_exceptions=True)
         if self._checkpointer is not None:
             await self._checkpointer.close()
+        if self._prober is not None:
+            self._prober.shutdown(wait=False)  # a probe still running finishes and closes on its own
         await self._conn.close()
+
+
+def _read_schema(uri: str, timeout_s: float) -> None:
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout_s)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
 
 
 class _SQLiteTx:
