@@ -102,7 +102,6 @@ BOT_SCOPES: tuple[str, ...] = (
     "mpim:read",
     "reactions:read",
     "reactions:write",
-    "team:read",
     "usergroups:read",
     "users:read",
 )
