@@ -10,6 +10,7 @@ The well-known platform variables ``DISCORD_TOKEN``, ``SLACK_BOT_TOKEN``, ``SLAC
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -41,6 +42,12 @@ _PLATFORM_ENV = {
     "OPENAI_API_KEY": ("llm", "api_key"),
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEPRECATED_HELP_FORUM_IDS = (
+    "discord.help_forum_ids is deprecated and ignored: Discord forum channels already count as help "
+    "channels; list other help channels in qa.help_channel_ids"
+)
+
+log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
@@ -58,7 +65,15 @@ class DiscordSettings(_Section):
     shard_ids: list[int] | None = None
     command_guild_ids: list[str] = Field(default_factory=list)
     admin_role_ids: list[str] = Field(default_factory=list)
-    help_forum_ids: list[str] = Field(default_factory=list)
+    # Never read: forum channels count as help channels by themselves. Still accepted, because
+    # refusing it (extra="forbid") would stop configs that set it from loading; warned about once.
+    help_forum_ids: list[str] = Field(default_factory=list, deprecated=DEPRECATED_HELP_FORUM_IDS)
+
+    @model_validator(mode="after")
+    def _warn_deprecated(self) -> DiscordSettings:
+        if "help_forum_ids" in self.model_fields_set:
+            log.warning(DEPRECATED_HELP_FORUM_IDS)
+        return self
 
     @model_validator(mode="after")
     def _shards_fit(self) -> DiscordSettings:
