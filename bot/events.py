@@ -138,6 +138,10 @@ class ChannelRef:
     ``visibility_known`` is False when the adapter could not tell (an uncached channel): the ref
     then says private, the safe side for whoever acts on the event, and the store keeps the
     visibility it already has for the channel instead of hiding a public one.
+    ``parent_id`` is the channel a Discord private thread opened in (the thread is a private channel
+    of its own, so nothing else ties it to its parent): deleting the parent erases the thread too.
+    ``None`` when there is none or it is unknown; events serialized before the field existed decode
+    with ``None``.
     """
 
     platform: Platform
@@ -149,6 +153,8 @@ class ChannelRef:
     allowed_user_ids: tuple[str, ...] = ()
     allowed_role_ids: tuple[str, ...] = ()
     visibility_known: bool = field(default=True, compare=False)
+    # Not identity: the same thread seen with and without its parent is one channel.
+    parent_id: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

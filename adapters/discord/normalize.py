@@ -87,7 +87,9 @@ def is_private_thread(channel: AnyChannel) -> bool:
 def private_thread_ref(thread: discord.Thread) -> ChannelRef:
     """A private thread as a private channel of its own, open to its owner and the members
     discord.py has cached; the recorder adds everyone who posts in it. Members who only read stay
-    out, so answers and recommendations err on the side of showing less."""
+    out, so answers and recommendations err on the side of showing less. The parent's id goes along
+    (always in the payload, cached or not): when the parent is deleted, Discord sends no delete for
+    its threads, and the store erases the private threads it recorded under it."""
     members = {str(m.id) for m in thread.members}
     if thread.owner_id is not None:
         members.add(str(thread.owner_id))
@@ -98,6 +100,7 @@ def private_thread_ref(thread: discord.Thread) -> ChannelRef:
         thread.name,
         Visibility.PRIVATE,
         allowed_user_ids=tuple(sorted(members)),
+        parent_id=str(thread.parent_id),
     )
 
 
@@ -310,9 +313,10 @@ def channel_seen(channel: AnyChannel, now: datetime) -> ChannelSeen | None:
 def channel_deleted(channel_id: int, guild_id: int | None, now: datetime) -> ChannelDeleted:
     """A :class:`ChannelDeleted` for a deleted guild channel or thread.
 
-    Only the ids are used (the recorder erases messages stored under the channel, or under the
-    thread for a public thread's messages, which are stored under their parent); the visibility is
-    never guessed public for a channel that no longer exists.
+    Only the ids are used (the recorder erases messages stored under the channel, under the thread
+    for a public thread's messages, which are stored under their parent, and those of the private
+    threads recorded under the channel, for which Discord sends no delete of their own); the
+    visibility is never guessed public for a channel that no longer exists.
     """
     ref = ChannelRef(
         Platform.DISCORD, workspace_id_from(guild_id), str(channel_id), "", Visibility.PRIVATE, visibility_known=False

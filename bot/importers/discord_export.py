@@ -94,12 +94,17 @@ def events_from_export(data: Any, name: str, summary: ImportSummary, *, private:
     known = private or ctype in DM_CHANNEL_TYPES
     parent_id = str(channel.get("categoryId") or cid) if is_thread else cid
     parent_name = str(channel.get("category") or "") if is_thread else str(channel.get("name") or cid)
+    # The channel a private thread lives under: a deleted parent erases its private threads too.
+    container: str | None = None
     if ctype == PRIVATE_THREAD_TYPE:
         # Readable only by its members, not by everyone who reads the parent: a channel of its own,
         # private, open to the members who posted in it (the recorder grants each author).
+        container = str(channel["categoryId"]) if channel.get("categoryId") else None
         parent_id, parent_name, visibility = cid, str(channel.get("name") or cid), Visibility.PRIVATE
         known = True
-    parent = ChannelRef(Platform.DISCORD, gid, parent_id, parent_name, visibility, visibility_known=known)
+    parent = ChannelRef(
+        Platform.DISCORD, gid, parent_id, parent_name, visibility, visibility_known=known, parent_id=container
+    )
     events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""))]
     valid: list[dict[str, Any]] = []
     for index, raw in enumerate(messages):

@@ -19,7 +19,11 @@ class UserRow:
 
 @dataclass(frozen=True, slots=True)
 class ChannelRow:
-    """A channel as stored; ``visibility`` is ``public`` / ``private`` / ``dm``."""
+    """A channel as stored; ``visibility`` is ``public`` / ``private`` / ``dm``.
+
+    ``parent_id``: the channel a Discord private thread (stored as a channel of its own) opened in;
+    ``None`` for other channels and for threads recorded before the store kept parents.
+    """
 
     platform: str
     workspace_id: str
@@ -27,6 +31,7 @@ class ChannelRow:
     name: str = ""
     visibility: str = "public"
     is_forum: bool = False
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,17 @@ CORE: list[Migration] = [
                 job TEXT PRIMARY KEY, slot_ts DOUBLE PRECISION NOT NULL, ran_ts DOUBLE PRECISION NOT NULL)""",
         ),
     ),
+    # The parent of a Discord private thread, which is stored as a channel of its own: Discord
+    # deletes a channel's threads with it but sends CHANNEL_DELETE for the parent only, so the store
+    # must know which private threads to erase along. Rows recorded before stay NULL until the
+    # thread is seen again (no backfill: only Discord's API knows the parent).
+    Migration(
+        "core-0004-channel-parents",
+        (
+            "ALTER TABLE channels ADD COLUMN parent_id TEXT",
+            "CREATE INDEX IF NOT EXISTS channels_parent ON channels (platform, workspace_id, parent_id)",
+        ),
+    ),
 ]
 
 _EXTRA: list[Migration] = []

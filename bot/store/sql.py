@@ -65,9 +65,12 @@ _EDIT_MESSAGE = (
 _ERASE_MESSAGE = "UPDATE messages SET text = '', deleted = 1 WHERE platform = ? AND workspace_id = ? AND message_id = ? AND deleted = 0"
 # A deleted channel's messages, and those of its threads (a Discord thread id is a channel id, and a
 # deleted Discord thread comes as its own ChannelDeleted), lose their text as a delete would erase it.
+# So do those of its Discord private threads, each stored as a channel of its own: Discord sends no
+# THREAD_DELETE for them when their parent goes, and discord.py only reports the ones it has cached.
 _ERASE_CHANNEL = (
     "UPDATE messages SET text = '', deleted = 1 "
-    "WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR thread_id = ?) AND deleted = 0"
+    "WHERE platform = ? AND workspace_id = ? AND deleted = 0 AND (channel_id = ? OR thread_id = ? OR channel_id IN "
+    "(SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND parent_id = ?))"
 )
 # A delete seen before its message leaves a tombstone, so a late delivery cannot bring the text back.
 _TOMBSTONE = (
@@ -83,21 +86,27 @@ ON CONFLICT (platform, workspace_id, user_id) DO UPDATE SET
     tz = COALESCE(excluded.tz, users.tz)
 """
 
+# A ref without a parent (an older event, or a path that does not know it) keeps the stored one.
 _UPSERT_CHANNEL = """
-INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum) VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum, parent_id)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
     name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE channels.name END,
     visibility = excluded.visibility,
-    is_forum = excluded.is_forum
+    is_forum = excluded.is_forum,
+    parent_id = COALESCE(excluded.parent_id, channels.parent_id)
 """
 
 # A channel whose visibility the adapter could not tell: new ones are stored private, known ones
 # keep theirs (a public channel must not vanish from answers and digests on a cache miss).
 _UPSERT_CHANNEL_KEEP_VISIBILITY = """
-INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum) VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum, parent_id)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
-    name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE channels.name END
+    name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE channels.name END,
+    parent_id = COALESCE(excluded.parent_id, channels.parent_id)
 """
+_CHANNEL_COLUMNS = "platform, workspace_id, channel_id, name, visibility, is_forum, parent_id"
 
 
 def clean_text(text: str) -> str:
@@ -146,6 +155,11 @@ def _row_to_message(row: Sequence[Any]) -> MessageRow:
     )
 
 
+def _row_to_channel(row: Sequence[Any]) -> ChannelRow:
+    platform, ws, cid, name, visibility, is_forum, parent_id = row
+    return ChannelRow(platform, ws, cid, name, visibility, bool(is_forum), parent_id)
+
+
 OPTED_OUT_KEY = "opted_out"  # the member setting `/optout` sets (and `/optin` clears)
 
 
@@ -191,7 +205,7 @@ class Store:
         already stored keeps its visibility and forum flag; a new one is stored as the row says.
         """
         rows = [
-            (c.platform, c.workspace_id, c.channel_id, clean_text(c.name), c.visibility, int(c.is_forum))
+            (c.platform, c.workspace_id, c.channel_id, clean_text(c.name), c.visibility, int(c.is_forum), c.parent_id)
             for c in channels
         ]
         if rows:
@@ -244,11 +258,10 @@ class Store:
     async def get_channel(self, platform: str, workspace_id: str, channel_id: str) -> ChannelRow | None:
         """One channel, or None."""
         row = await self.db.fetchone(
-            "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels "
-            "WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
             (platform, workspace_id, channel_id),
         )
-        return ChannelRow(row[0], row[1], row[2], row[3], row[4], bool(row[5])) if row else None
+        return _row_to_channel(row) if row else None
 
     async def find_channel_id(self, platform: str, workspace_id: str, id_or_name: str) -> str | None:
         """A channel id from an id or a plain name (``#`` stripped; Slack ids are not names); None when unknown."""
@@ -263,11 +276,21 @@ class Store:
     async def list_channels(self, platform: str, workspace_id: str) -> list[ChannelRow]:
         """All channels of a workspace."""
         rows = await self.db.fetchall(
-            "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels "
-            "WHERE platform = ? AND workspace_id = ? ORDER BY name",
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE platform = ? AND workspace_id = ? ORDER BY name",
             (platform, workspace_id),
         )
-        return [ChannelRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+        return [_row_to_channel(r) for r in rows]
+
+    async def child_channel_ids(self, platform: str, workspace_id: str, parent_id: str) -> list[str]:
+        """The channels stored under ``parent_id``: a Discord channel's private threads (each a
+        channel of its own), which go when it is deleted. Threads recorded before the store kept
+        parents (migration ``core-0004``) are not listed until they are seen again."""
+        rows = await self.db.fetchall(
+            "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND parent_id = ? "
+            "ORDER BY channel_id",
+            (platform, workspace_id, parent_id),
+        )
+        return [str(r[0]) for r in rows]
 
     async def readable_channel_ids(
         self, platform: str, workspace_id: str, user_id: str, role_ids: Sequence[str] = ()
@@ -340,9 +363,12 @@ class Store:
         return count > 0
 
     async def erase_channel(self, platform: str, workspace_id: str, channel_id: str, tx: Executor | None = None) -> int:
-        """Erase the text of every message of a deleted channel or thread (rows stay as tombstones,
-        so a late delivery cannot bring the text back); returns how many changed."""
-        return await (tx or self.db).execute(_ERASE_CHANNEL, (platform, workspace_id, channel_id, channel_id))
+        """Erase the text of every message of a deleted channel or thread, its threads' and its
+        private threads' (:meth:`child_channel_ids`) included; rows stay as tombstones, so a late
+        delivery cannot bring the text back. Returns how many changed."""
+        return await (tx or self.db).execute(
+            _ERASE_CHANNEL, (platform, workspace_id, channel_id, channel_id, platform, workspace_id, channel_id)
+        )
 
     async def upsert_message_values(self, rows: Sequence[tuple[Any, ...]], tx: Executor | None = None) -> None:
         """The bulk path of :meth:`upsert_messages` for the recorder: rows are already tuples in

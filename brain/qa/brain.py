@@ -405,18 +405,25 @@ class QABrain(Brain):
 
     @listen(ChannelDeleted)
     async def unindex_channel(self, event: ChannelDeleted) -> None:
-        """A deleted channel's (or thread's) units leave the index: its history is gone for its members."""
+        """A deleted channel's (or thread's) units leave the index: its history is gone for its members.
+
+        Its Discord private threads go too: each is a channel of its own, and Discord sends no
+        delete for them when their parent goes.
+        """
         ch = event.channel
         p, ws = ch.platform.value, ch.workspace_id
         # The recorder erases the same rows; done here too (idempotent), as the two run in either order.
         await self.ctx.store.erase_channel(p, ws, ch.channel_id)
+        # Channel rows outlive the erase, so the private threads are found whichever ran first.
+        gone = [ch.channel_id, *await self.ctx.store.child_channel_ids(p, ws, ch.channel_id)]
         indexer = await self._open_indexer()
         if indexer is None:
             # The vector store still holds the units (the index loads from it): applied once it opens.
-            self._held_channel_deletes.add((p, ws, ch.channel_id))
+            self._held_channel_deletes.update((p, ws, channel_id) for channel_id in gone)
             return
-        for unit in indexer.units_in_channel_or_thread(p, ws, ch.channel_id):
-            indexer.touch_unit(unit)
+        for channel_id in gone:
+            for unit in indexer.units_in_channel_or_thread(p, ws, channel_id):
+                indexer.touch_unit(unit)
         await self._flush_quietly()
         self._log_purge_due = True  # the text is still in the vector store's log: see flush_index
 

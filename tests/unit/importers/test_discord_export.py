@@ -159,6 +159,29 @@ async def test_a_private_thread_is_readable_only_by_its_members(make_app, tmp_pa
     assert thread == ("T9", "ops")
 
 
+async def test_an_imported_private_thread_goes_with_its_deleted_parent(make_app, tmp_path: Path) -> None:
+    """The export names a private thread's parent (``categoryId``): the store records it, so deleting
+    the parent channel later erases the thread's text too (Discord sends no delete for the thread)."""
+    secret = tmp_path / "secret.json"
+    secret.write_text(
+        json.dumps(
+            export(
+                {"id": "T9", "type": "GuildPrivateThread", "categoryId": "C1", "category": "general", "name": "ops"},
+                [msg("91", "10", ANA, "the staging password is hunter2")],
+            )
+        )
+    )
+    app, _ = await make_app()
+    await import_discord_export([secret], app.bus, progress=False)
+    await app.bus.drain()
+    store = app.store
+    channel = await store.get_channel("discord", "G1", "T9")
+    assert channel is not None and channel.parent_id == "C1"
+    await store.erase_channel("discord", "G1", "C1")
+    stored = await store.get_message("discord", "G1", "91")
+    assert stored is not None and stored.deleted and "hunter2" not in stored.text
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
