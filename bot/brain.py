@@ -44,6 +44,7 @@ from bot.events import (
     SendMessage,
     UserRef,
 )
+from bot.recorder import removed_workspaces
 from bot.scheduler import Schedule, parse_hhmm
 
 if TYPE_CHECKING:
@@ -220,6 +221,12 @@ class BrainContext:
         on Discord in every guild, also one joined since. For what the gate lets through (button
         clicks, events already queued when the member was forgotten)."""
         return self.services.has("forgotten") and user in await self.services.get("forgotten")
+
+    async def removed_workspaces(self) -> set[tuple[str, str]]:
+        """``(platform, workspace_id)`` of the workspaces the bot was removed from (kicked from a
+        Discord server, Slack app uninstalled) and is not back in. Scheduled jobs that post or DM
+        per workspace skip these: every post would fail, every tick. Read once per run."""
+        return set(await removed_workspaces(self.store.db))
 
     async def send(self, action: Event) -> None:
         """Publish an outbound action."""

@@ -67,6 +67,7 @@ from bot.events import (
     ReactionRemoved,
     ThreadCreated,
     UserRef,
+    WorkspaceRemoved,
     from_json,
     to_json,
 )
@@ -89,6 +90,8 @@ FAMILIES: dict[type[Event], str] = {
     MemberLeft: "members",
     MemberUpdated: "members",
     ChannelSeen: "members",
+    # With ChannelSeen: a Discord server left and joined again is read in that order.
+    WorkspaceRemoved: "members",
     CommandInvoked: "commands",
     ButtonClicked: "commands",
 }

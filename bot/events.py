@@ -448,13 +448,15 @@ class ChannelSeen(InboundEvent):
     """An adapter learned a channel's name, visibility or access list (guild cache, channels.json).
 
     ``workspace_name``: the guild's / team's name when the adapter knows it (empty keeps the stored
-    one); digests and reports name the community with it.
+    one); digests and reports name the community with it. ``source``: IMPORT when an export file
+    named the channel, which says nothing about the bot being in the workspace now.
     """
 
     channel: ChannelRef
     ts: datetime = field(default_factory=utcnow)
     member_ids: tuple[str, ...] = ()
     workspace_name: str = ""
+    source: EventSource = EventSource.LIVE
 
     @property
     def event_id(self) -> str:
@@ -695,6 +697,32 @@ class ChannelDeleted(InboundEvent):
         return self.channel.platform
 
 
+@dataclass(frozen=True, slots=True)
+class WorkspaceRemoved(InboundEvent):
+    """The bot was removed from a workspace: kicked from a Discord server (or the server was
+    deleted), the Slack app uninstalled or its bot token revoked.
+
+    Nothing can be posted or DMed there any more, so scheduled jobs (digests, leaderboards, trend
+    alerts) skip the workspace until the bot is back: the recorder notes the removal and clears it at
+    the first live fact from the workspace newer than ``ts`` (a Discord server joined again, a
+    message or command after a reinstall). The stored history stays until retention purges it.
+    ``reason`` says what happened, in words, for the log.
+    """
+
+    workspace: WorkspaceRef
+    ts: datetime = field(default_factory=utcnow)
+    reason: str = ""
+
+    @property
+    def event_id(self) -> str:
+        # With the time: removed, back and removed again are separate facts (a redelivery keeps it).
+        return f"{self.workspace.platform}:{self.workspace.workspace_id}:removed:{self.ts.isoformat()}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.workspace.platform
+
+
 INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     MessagePosted,
     MessageEdited,
@@ -707,6 +735,7 @@ INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     ThreadCreated,
     ChannelSeen,
     ChannelDeleted,
+    WorkspaceRemoved,
     CommandInvoked,
     ButtonClicked,
 )

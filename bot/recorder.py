@@ -7,8 +7,11 @@ private channel or DM proves membership, so the author is added to that channel'
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from bot.bus import EventBus
 from bot.clock import to_epoch
@@ -18,6 +21,7 @@ from bot.events import (
     ChannelSeen,
     CommandInvoked,
     Event,
+    EventSource,
     MemberJoined,
     MemberLeft,
     MemberUpdated,
@@ -29,6 +33,7 @@ from bot.events import (
     ThreadCreated,
     UserRef,
     Visibility,
+    WorkspaceRemoved,
 )
 from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow
@@ -48,6 +53,7 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     ThreadCreated,
     ChannelSeen,
     ChannelDeleted,
+    WorkspaceRemoved,
     # Only for the member's time zone: Slack's users.info lookup of a slash command reveals it.
     CommandInvoked,
 )
@@ -55,6 +61,47 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
 # The member setting that marks a member who left the workspace (set by MemberLeft, cleared by
 # their next MemberJoined); brains that DM members skip them.
 LEFT_KEY = "left"
+# The workspace setting that marks a workspace the bot was removed from (kicked from a Discord
+# server, Slack app uninstalled): when, in epoch seconds. Set by WorkspaceRemoved, cleared by the
+# first live fact from the workspace after that time; scheduled jobs that post or DM skip the
+# workspace meanwhile (``BrainContext.removed_workspaces``).
+REMOVED_KEY = "removed_ts"
+_LIVE = EventSource.LIVE
+
+
+async def removed_workspaces(db: Executor) -> dict[tuple[str, str], float]:
+    """Workspaces the bot was removed from and is not back in: ``(platform, workspace_id)`` -> when
+    it was removed (epoch seconds). One query whatever the number of workspaces."""
+    rows = await db.fetchall(
+        "SELECT platform, workspace_id, value FROM workspace_settings WHERE key = ?", (REMOVED_KEY,)
+    )
+    return {(str(p), str(w)): float(json.loads(v)) for p, w, v in rows}
+
+
+def _presence(event: Event) -> tuple[str, str, datetime] | None:
+    """Where and when ``event`` shows the bot present in a workspace, else None.
+
+    Only live facts count: imported and backfilled history says nothing about the bot being there
+    now. A Discord server joined again (or seen on connect) arrives as ChannelSeen; on Slack, a
+    reinstall shows in the next message, reaction or command.
+    """
+    if isinstance(event, (MessagePosted, ReactionAdded)):
+        return (event.channel.platform.value, event.channel.workspace_id, event.ts) if event.source is _LIVE else None
+    if isinstance(event, ThreadCreated):
+        return (event.parent.platform.value, event.parent.workspace_id, event.ts) if event.source is _LIVE else None
+    if isinstance(event, MessageEdited):
+        return event.channel.platform.value, event.channel.workspace_id, event.edited_at
+    if isinstance(event, ChannelSeen):
+        # An export's channel list is history; a backfill's came from a working API call.
+        return (
+            None
+            if event.source is EventSource.IMPORT
+            else (event.channel.platform.value, event.channel.workspace_id, event.ts)
+        )
+    if isinstance(event, CommandInvoked):
+        return event.channel.platform.value, event.channel.workspace_id, event.ts
+    return None
+
 
 _UPSERT_THREAD = """
 INSERT INTO threads (platform, workspace_id, thread_id, channel_id, title, author_id, ts, is_forum_post)
@@ -155,7 +202,28 @@ class Recorder:
                     segment = _Segment()
                     await self._write_other(event, tx)
             await self._flush(tx, segment)
+            await self._note_presence(events, tx)
         self.recorded += sum(isinstance(e, MessagePosted) for e in events)
+
+    async def _note_presence(self, events: Sequence[Event], tx: Executor) -> None:
+        """Clear the removal of a workspace the batch shows the bot back in (a live fact newer than
+        the removal: one posted before the kick but delivered after it does not count)."""
+        latest: dict[tuple[str, str], float] = {}
+        for event in events:
+            seen = _presence(event)
+            if seen is not None:
+                key, ts = (seen[0], seen[1]), to_epoch(seen[2])
+                if ts > latest.get(key, 0.0):
+                    latest[key] = ts
+        if not latest:
+            return
+        for (platform, workspace_id), removed_ts in (await removed_workspaces(tx)).items():
+            if latest.get((platform, workspace_id), 0.0) > removed_ts:
+                await tx.execute(
+                    "DELETE FROM workspace_settings WHERE platform = ? AND workspace_id = ? AND key = ?",
+                    (platform, workspace_id, REMOVED_KEY),
+                )
+                log.info("%s workspace %s: the bot is back; scheduled jobs post there again", platform, workspace_id)
 
     async def _flush(self, tx: Executor, segment: _Segment) -> None:
         store = self._store
@@ -312,6 +380,26 @@ class Recorder:
             ch = event.channel
             erased = await store.erase_channel(ch.platform.value, ch.workspace_id, ch.channel_id, tx=tx)
             log.info("channel %s deleted on %s: %d stored messages erased", ch.channel_id, ch.platform.value, erased)
+        elif isinstance(event, WorkspaceRemoved):
+            w = event.workspace
+            await store.upsert_workspace(w.platform.value, w.workspace_id, w.name, tx=tx)
+            # Plain SQL in this transaction: the store's setter writes outside it.
+            await tx.execute(
+                "INSERT INTO workspace_settings (platform, workspace_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (platform, workspace_id, key) DO UPDATE SET value = excluded.value, "
+                "updated_ts = excluded.updated_ts",
+                (w.platform.value, w.workspace_id, REMOVED_KEY, json.dumps(to_epoch(event.ts)), time.time()),
+            )
+            log.warning(
+                "%s workspace %s%s: the bot was removed (%s). Digests, leaderboards and trend alerts stop "
+                "there until it is back. Its stored history is kept until the retention policy purges it "
+                "(retention_days; unset keeps it), and members can still erase theirs (/forget-me, "
+                "`guildhall privacy forget`).",
+                w.platform.value,
+                w.workspace_id,
+                f" ({w.name})" if w.name else "",
+                event.reason or "no reason given",
+            )
         elif isinstance(event, ChannelSeen):
             ch = event.channel
             await store.upsert_workspace(ch.platform.value, ch.workspace_id, event.workspace_name, tx=tx)

@@ -191,7 +191,7 @@ def demo_events(community: DemoCommunity, *, anchor: datetime | None = None) -> 
         if channel.visibility is not Visibility.PUBLIC:
             # The one ChannelSeen that sets #mods' access list: the moderators and the operator.
             members = tuple(sorted({*community.moderators, *channel.allowed_user_ids}))
-        events.append(ChannelSeen(channel=channel, ts=channels_ts, member_ids=members))
+        events.append(ChannelSeen(channel=channel, ts=channels_ts, member_ids=members, source=EventSource.IMPORT))
 
     def ref(user_id: str) -> UserRef:
         return member(community.members.get(user_id, user_id))

@@ -51,6 +51,8 @@ from bot.events import (
     SendMessage,
     UserRef,
     Visibility,
+    WorkspaceRef,
+    WorkspaceRemoved,
 )
 
 log = logging.getLogger(__name__)
@@ -225,6 +227,7 @@ class DiscordAdapter:
             "on_thread_create": self._on_thread_create,
             "on_guild_join": self._on_guild,
             "on_guild_available": self._on_guild,
+            "on_guild_remove": self._on_guild_remove,
             "on_guild_channel_create": self._on_channel,
             "on_guild_channel_update": self._on_channel_update,
             "on_guild_channel_delete": self._on_channel_delete,
@@ -410,6 +413,13 @@ class DiscordAdapter:
         now = datetime.now(UTC)
         for channel in guild.channels:
             await self._publish(normalize.channel_seen(channel, now))
+
+    async def _on_guild_remove(self, guild: discord.Guild) -> None:
+        # discord.py dispatches this for a GUILD_DELETE without ``unavailable``: the bot was kicked
+        # or the server deleted. An outage (``unavailable``) is on_guild_unavailable and changes nothing.
+        workspace = WorkspaceRef(Platform.DISCORD, normalize.workspace_id_from(guild.id), guild.name or "")
+        reason = "removed from the Discord server: kicked, or the server was deleted"
+        await self._publish(WorkspaceRemoved(workspace, datetime.now(UTC), reason))
 
     async def _on_channel(self, channel: Any) -> None:
         await self._publish(normalize.channel_seen(channel, datetime.now(UTC)))

@@ -79,6 +79,8 @@ from bot.events import (
     SendMessage,
     UserRef,
     Visibility,
+    WorkspaceRef,
+    WorkspaceRemoved,
 )
 from bot.message_ids import slack_ts
 from bot.store import Store
@@ -418,13 +420,15 @@ class SlackAdapter:
         await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members))
 
     async def _on_uninstalled(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        """The app was uninstalled from a workspace: its stored tokens are deleted and what this
-        process cached for it (Web API client, identity, channels) is forgotten."""
+        """The app was uninstalled from a workspace: its stored tokens are deleted, what this
+        process cached for it (Web API client, identity, channels) is forgotten, and
+        :class:`WorkspaceRemoved` stops the scheduled jobs posting there."""
         team_id = event_team_id(body)
         log.warning("slack: the app was uninstalled from workspace %s", team_id)
         if self.installation_store is not None:
             await self.app.default_app_uninstalled_event_listener()(context=context)
         self._forget_workspace(team_id)
+        await self._publish_removed(body, team_id, "the Slack app was uninstalled")
 
     async def _on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         """Tokens of a workspace were revoked: the stored ones are deleted, and a cached client
@@ -436,7 +440,24 @@ class SlackAdapter:
         if self.installation_store is not None and isinstance(tokens, dict):
             await self.app.default_tokens_revoked_event_listener()(event=event, context=context)
         if bot_revoked:
+            # Only the bot token matters: a revoked user token (an admin's) leaves the bot working.
             self._forget_workspace(team_id)
+            await self._publish_removed(body, team_id, "the Slack bot token was revoked")
+
+    async def _publish_removed(self, body: dict[str, Any], team_id: str, reason: str) -> None:
+        """Publish :class:`WorkspaceRemoved`, timed by the envelope's ``event_time`` (so a Slack
+        retry is the same event and is dropped as a duplicate)."""
+        if not team_id:
+            log.warning("slack: %s, but the event names no workspace; nothing recorded", reason)
+            return
+        event_time = body.get("event_time")
+        when = datetime.now(UTC)
+        if isinstance(event_time, (int, float)) and not isinstance(event_time, bool) and event_time > 0:
+            try:
+                when = datetime.fromtimestamp(event_time, UTC)
+            except (OverflowError, OSError, ValueError):  # an absurd time: now will do
+                pass
+        await self._publish(WorkspaceRemoved(WorkspaceRef(Platform.SLACK, team_id), when, reason))
 
     def _forget_workspace(self, team_id: str) -> None:
         self._team_clients.pop(team_id, None)

@@ -105,7 +105,7 @@ def events_from_export(data: Any, name: str, summary: ImportSummary, *, private:
     parent = ChannelRef(
         Platform.DISCORD, gid, parent_id, parent_name, visibility, visibility_known=known, parent_id=container
     )
-    events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""))]
+    events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""), source=EventSource.IMPORT)]
     valid: list[dict[str, Any]] = []
     for index, raw in enumerate(messages):
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("author"), dict):

@@ -473,7 +473,7 @@ async def import_slack_export(
         total = sum(len(files) for _, files in plan)
         with Progress(total, "slack export", enabled=progress) as bar:
             for conv, files in plan:
-                await bus.publish(ChannelSeen(conv.ref, member_ids=conv.members))
+                await bus.publish(ChannelSeen(conv.ref, member_ids=conv.members, source=EventSource.IMPORT))
                 for name in files:
                     try:
                         events = importer.events_of_day(conv, name)

@@ -205,7 +205,8 @@ class ActivityBrain(Brain):
     async def _workspaces(self) -> list[tuple[str, str]]:
         """Workspaces with counters and at least one public channel: leaderboards and findings are
         made of public channels only, so a DM-only pseudo-workspace (Discord's ``@me``) has none,
-        and its DM volume must not reach a server's alerts channel."""
+        and its DM volume must not reach a server's alerts channel. Workspaces the bot was removed
+        from are left out until it is back (nothing can be posted there)."""
         db = self.ctx.store.db
         public = {
             (str(r[0]), str(r[1]))
@@ -215,6 +216,7 @@ class ActivityBrain(Brain):
         }
         rows = await db.fetchall("SELECT DISTINCT platform, workspace_id FROM activity_rollup")
         platforms = {p.value for p in Platform}
+        public -= await self.ctx.removed_workspaces()
         return [(r[0], r[1]) for r in rows if r[0] in platforms and (r[0], r[1]) in public]
 
     # Weekly, on the configured day and time. Made up when the bot was down at that time, up to three

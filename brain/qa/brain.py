@@ -644,7 +644,10 @@ class QABrain(Brain):
         store = self.ctx.store
         now = to_epoch(self.ctx.clock.now())
         rows: list[Any] = []
+        removed = await self.ctx.removed_workspaces()  # a reply there would fail: the bot is gone
         for platform, ws in await store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM channels"):
+            if (str(platform), str(ws)) in removed:
+                continue
             minutes = await workspace_config(
                 store, platform, ws, "qa_answer_unanswered_after_min", qa.answer_unanswered_after_min
             )

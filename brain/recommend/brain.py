@@ -355,10 +355,15 @@ class RecommendBrain(Brain):
         )
         now = self.ctx.clock.now()
         sent = 0
+        # No DMs into a workspace the bot was removed from, until it is back. An admin's send-now
+        # (``only``) comes from the workspace itself, so the bot is there.
+        removed = await self.ctx.removed_workspaces() if only is None else set()
         by_workspace: dict[tuple[str, str], list[tuple[str, str, str | None]]] = {}
         for platform, ws, user_id, name, tz_name in rows:
             if platform == Platform.DISCORD.value and ws == DISCORD_DM_WORKSPACE:
                 continue  # DMs are no community (a setting stored there by an earlier version)
+            if (platform, ws) in removed:
+                continue
             if only is None or (platform, ws) == only:
                 by_workspace.setdefault((platform, ws), []).append((user_id, name, tz_name))
         for (platform, ws), members in by_workspace.items():

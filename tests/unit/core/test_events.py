@@ -41,6 +41,8 @@ from bot.events import (
     ThreadCreated,
     UserRef,
     Visibility,
+    WorkspaceRef,
+    WorkspaceRemoved,
     from_json,
     to_json,
 )
@@ -65,6 +67,7 @@ SAMPLES: list[Event] = [
     ThreadCreated(CH, "t1", "How do I?", U, T0, True, EventSource.BACKFILL),
     ChannelSeen(CH, T0, ("u1", "u3")),
     ChannelDeleted(CH, T0),
+    WorkspaceRemoved(WorkspaceRef(Platform.DISCORD, "g1", "Guild"), T0, "kicked"),
     CMD,
     ButtonClicked("qa.feedback", "up", U, CH, "m9", "i2", T0, "tok"),
     SendMessage(

@@ -469,6 +469,44 @@ async def test_unanswered_help_questions_get_an_answer_after_n_minutes(make_app:
     assert len(replies(adapter)) == 2
 
 
+async def test_unanswered_help_questions_wait_while_the_bot_is_removed(make_app: Any, settings: Any) -> None:
+    """A workspace the bot was removed from gets no timer answers (each would fail); they come
+    once a live fact shows the bot back."""
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.events import Platform, WorkspaceRef, WorkspaceRemoved
+    from bot.testing.builders import BASE_TIME
+
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 30, "help_channel_ids": ["help"]})}
+    )
+    app, adapter = await make_app(
+        brains=["qa"],
+        llm=ScriptedLLM("Run make clean-cache to reset the cache [1]."),
+        clock=clock,
+        settings_override=tuned,
+    )
+    brain: QABrain = app.brain("qa")
+    await post(
+        app,
+        adapter,
+        make_message("to reset the cache run make clean-cache", author="bob", chan="general", minutes=-600),
+        make_message("how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1"),
+    )
+    await adapter.inject(WorkspaceRemoved(WorkspaceRef(Platform.CONSOLE, "local"), clock.now(), "test"))
+    await app.bus.drain()
+    await clock.advance(timedelta(minutes=35))
+    await brain.answer_unanswered()
+    await app.bus.drain()
+    assert replies(adapter) == []
+    await post(app, adapter, make_message("anyone around?", author="dan", chan="general", minutes=36))
+    await brain.answer_unanswered()
+    await app.bus.drain()
+    assert [a.thread_id for a in replies(adapter)] == ["q1"]
+
+
 async def test_a_help_question_another_worker_claimed_is_left_to_it(make_app: Any, settings: Any) -> None:
     """With several workers the question is claimed on the bus before the seconds-long answer: a
     run elsewhere that already took it is not answered twice."""
