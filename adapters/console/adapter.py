@@ -49,6 +49,7 @@ from adapters.console.normalize import (
     parse_message_id,
     parse_thread_id,
     printable,
+    strip_key_sequences,
 )
 from adapters.console.render import (
     attachment_filename,
@@ -97,6 +98,7 @@ Console: you play every member of a local community (workspace "local").
   other members are ordinary members."""
 
 MAX_DECODE_ERRORS = 20
+KEYS_NOTICE = "! arrow, Home/End and function keys do nothing here (no line editing or history); they were left out"
 BANNER = 'Guildhall console: you are "{member}" in #{channel}. Type /help for commands, /quit to leave.'
 
 
@@ -165,6 +167,7 @@ class ConsoleAdapter:
         self._buttons: dict[int, tuple[Button, ChannelRef, str]] = {}
         self._next_button = 1
         self._prompt_shown = False
+        self._keys_noted = False
         self.member = member(DEFAULT_MEMBER)
         self.channel = console_channel(DEFAULT_CHANNEL)
         self.thread_id: str | None = None
@@ -241,6 +244,10 @@ class ConsoleAdapter:
         return first
 
     def _write(self, text: str) -> None:
+        # Everything printed goes through printable(), not just the bot's answers: confirmations
+        # and error messages quote what was typed (an emoji, a name), and a bidi override there
+        # would reorder the rest of the operator's screen.
+        text = printable(text)
         if self._prompt_shown:  # an answer arrived while the prompt waited: keep it on its own line
             text = "\n" + text
             self._prompt_shown = False
@@ -270,6 +277,17 @@ class ConsoleAdapter:
         source = as_line_source(reader)
         interactive = _isatty(reader)
         self._write(BANNER.format(member=self.member.name, channel=self.channel.channel_id))
+        try:
+            await self._loop(source, interactive)
+        except asyncio.CancelledError:
+            # Ctrl-C (or SIGTERM): the app still has to stop, which waits for work in progress (an
+            # answer on a slow CPU takes seconds); say so rather than sit silent after "^C".
+            self._prompt_shown = interactive
+            self._write("stopping…")
+            raise
+        self._write("bye")
+
+    async def _loop(self, source: Any, interactive: bool) -> None:
         decode_errors = 0
         while True:
             if interactive:
@@ -284,7 +302,9 @@ class ConsoleAdapter:
                     break
                 continue
             decode_errors = 0
-            self._prompt_shown = False
+            # On a terminal, Enter ends the echoed line; end of input (Ctrl-D), alone or after some
+            # text, does not, and the next output ("bye", the receipt) would follow on that line.
+            self._prompt_shown = interactive and not raw.endswith("\n")
             if raw == "":
                 break
             try:
@@ -299,7 +319,6 @@ class ConsoleAdapter:
             await self._settle()
             if not keep_going:
                 break
-        self._write("bye")
 
     async def handle_line(self, raw: str) -> bool:
         """Act on one typed line; returns False when the operator quits.
@@ -307,6 +326,10 @@ class ConsoleAdapter:
         Raises:
             ConsoleInputError: for a console control the console cannot act on.
         """
+        raw, had_keys = strip_key_sequences(raw)
+        if had_keys and not self._keys_noted:
+            self._keys_noted = True  # once a session: a habit of pressing Up should not flood the screen
+            self._write(KEYS_NOTICE)
         line, cut = clean_line(raw)
         if cut:
             self._write(cut_notice())

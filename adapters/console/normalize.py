@@ -44,6 +44,10 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # member wrote) but not printed: on a terminal they reorder the rest of the line ("Trojan Source").
 _BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
+# What a terminal sends for arrow, Home/End, Insert/Delete, Page and function keys (with or without
+# modifiers): the console has no line editor, so pressing Up then Enter used to post "[A". Only
+# key sequences go; other escape sequences in pasted text lose just their ESC, like any control.
+_KEY_SEQUENCES = re.compile(r"\x1b(?:\[[0-9;]*[A-DFHZ~]|O[A-DFHP-S])")
 _MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-]*)", re.UNICODE)
 _NAME = re.compile(r"^[\w][\w.\-]*$", re.UNICODE)
 _OPTION = re.compile(r"^([A-Za-z_][\w\-]*)=(.*)$", re.DOTALL)
@@ -171,6 +175,13 @@ def clean_line(raw: str, *, limit: int = MAX_MESSAGE_CHARS) -> tuple[str, bool]:
     100,000-character message was stored as its first 40,000 without a word)."""
     text = _clean(raw)
     return text[:limit], len(text) > limit
+
+
+def strip_key_sequences(raw: str) -> tuple[str, bool]:
+    """``raw`` without the escape sequences of editing keys (arrows, Home/End, Page, F1-F12), and
+    whether it had any: without a line editor the terminal passes them through as typed text."""
+    text, count = _KEY_SEQUENCES.subn("", raw)
+    return text, count > 0
 
 
 def cut_notice(limit: int = MAX_MESSAGE_CHARS) -> str:
