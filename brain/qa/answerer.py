@@ -39,6 +39,8 @@ from brain.qa.units import embedding_text
 from prompts import load_prompt, render_prompt
 
 NOT_FOUND = "NOT_FOUND"
+# How long an answer waits for a local model to finish loading (a first question right after start).
+MODEL_LOAD_TIMEOUT_S = 600.0
 _NUMBERED = re.compile(r"^(\d{1,2})[.)]\s")
 
 # The answer prompt's own labels, which a small model sometimes repeats as its first line.
@@ -265,10 +267,17 @@ class Answerer:
         return out
 
     async def _generate(self, messages: list[ChatMessage], max_new_tokens: int) -> Generation:
-        call = self.llm.generate(messages, max_new_tokens=max_new_tokens)
         if self.timeout_s is None:
-            return await call
-        return await asyncio.wait_for(call, timeout=self.timeout_s)
+            return await self.llm.generate(messages, max_new_tokens=max_new_tokens)
+        # A local model still loading (the first question after start, before the warm-up is done)
+        # is waited for outside the timer: the safety net is for a stuck generation, and the load
+        # is paid once. Bounded all the same, so a hung load cannot hold the member forever.
+        load = getattr(self.llm, "load", None)
+        if callable(load):
+            await asyncio.wait_for(load(), timeout=max(self.timeout_s, MODEL_LOAD_TIMEOUT_S))
+        return await asyncio.wait_for(
+            self.llm.generate(messages, max_new_tokens=max_new_tokens), timeout=self.timeout_s
+        )
 
     async def _abstain(
         self, question: str, units: list[ScoredUnit], channels: list[str], draft: str, support: float

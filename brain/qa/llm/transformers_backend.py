@@ -205,6 +205,15 @@ class TransformersLLM:
         assert self._batcher is not None
         return self._batcher
 
+    async def load(self) -> None:
+        """Load the model now if it is not in memory yet (no generation).
+
+        Callers that time an answer await this first: a first question must not run out of time
+        because the model was still loading (tens of seconds on a busy CPU), which no later
+        question pays. Raises LLMUnavailableError when the model cannot load.
+        """
+        await self._ready()
+
     async def warmup(self) -> None:
         """Load the model and run one tiny generation, so the first member doesn't wait for it."""
         await self.generate([ChatMessage("user", "Hi")], max_new_tokens=1)

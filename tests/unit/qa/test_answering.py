@@ -235,3 +235,50 @@ async def test_the_grounding_check_embeds_off_the_event_loop_thread() -> None:
     assert not answer.abstained
     # A blocking embed on the loop would stall every other event for the check's ~0.3 s.
     assert threads and threading.get_ident() not in threads
+
+
+async def test_a_model_still_loading_does_not_use_up_the_answers_time() -> None:
+    """The first question after start can arrive while the local model loads (tens of seconds on a
+    busy CPU): the answer's safety-net timer starts once the model is in memory, so that question
+    is answered instead of "that took too long"; a stuck generation still times out."""
+    import asyncio
+
+    from bot.testing import ScriptedLLM
+    from brain.qa.access import AccessScope
+
+    unit = su("a", "Run pip install -r requirements.txt inside the virtualenv.")
+
+    class OneUnit:
+        async def search(self, *_: object, **__: object) -> list[ScoredUnit]:
+            return [unit]
+
+    class LoadingLLM(ScriptedLLM):
+        """Loads (once, on first use, like the local backend) for longer than the answer's
+        timeout; generates at once."""
+
+        loaded = False
+
+        async def load(self) -> None:
+            if not self.loaded:
+                await asyncio.sleep(0.4)
+                self.loaded = True
+
+        async def generate(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            await self.load()
+            return await super().generate(*args, **kwargs)  # type: ignore[arg-type]
+
+    async def name(_: ScoredUnit) -> str:
+        return "#help"
+
+    llm = LoadingLLM("Run pip install -r requirements.txt inside the virtualenv [1].")
+    answerer = Answerer(OneUnit(), llm, HashEmbedder(), channel_name=name, timeout_s=0.2)  # type: ignore[arg-type]
+    answer = await answerer.answer("how do I install the dependencies?", AccessScope("slack", "T1"))
+    assert not answer.abstained and llm.loaded
+
+    class StuckLLM(LoadingLLM):
+        async def generate(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(5)
+
+    stuck = Answerer(OneUnit(), StuckLLM("x"), HashEmbedder(), channel_name=name, timeout_s=0.2)  # type: ignore[arg-type]
+    with pytest.raises(TimeoutError):
+        await stuck.answer("how do I install the dependencies?", AccessScope("slack", "T1"))
