@@ -336,6 +336,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         except RunError as exc:
             typer.echo(f"cannot start: {exc}", err=True)
             raise typer.Exit(2) from exc
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            # Ctrl-C or SIGTERM cancelled the main task, so app.stop() already ran in its finally.
+        except KeyboardInterrupt as exc:
+            # Ctrl-C cancelled the main task, so app.stop() already ran in its finally. 130 is the
+            # shell's status for an interrupt: a script running the bot can tell it from a clean end.
+            typer.echo("stopped", err=True)
+            raise typer.Exit(130) from exc
+        except asyncio.CancelledError:
+            # SIGTERM (a deploy stopping the bot): a graceful stop, status 0.
             typer.echo("stopped", err=True)

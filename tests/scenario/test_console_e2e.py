@@ -197,6 +197,33 @@ def test_a_newcomers_first_question_on_guildhall_run_gets_a_cited_answer(tmp_pat
     assert "Sources:" in answer and "slack-setup.md" in answer, answer
 
 
+def test_ctrl_c_stops_guildhall_run_with_the_interrupt_status(tmp_path: Path) -> None:
+    """Ctrl-C ends the bot cleanly (the store closed, "stopped" said) with status 130, as shells and
+    scripts expect of an interrupt; a piped /quit or end of input is 0 (above)."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "run", "--no-demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()  # the console is up and reading
+        assert "Guildhall console" in banner, banner
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "stopped" in err and "Traceback" not in err
+
+
 def test_guildhall_run_without_demo(tmp_path: Path) -> None:
     done = _guildhall_run(tmp_path, "just me\n/quit\n", "--no-demo")
     assert done.returncode == 0, done.stderr
