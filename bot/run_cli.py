@@ -225,14 +225,20 @@ def data_dir_lock(data_dir: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-async def serve_role(settings: Settings, role: str) -> None:
+async def serve_role(settings: Settings, role: str, *, handle_sigterm: bool = False) -> None:
     """Run one scale-out role (``gateway`` or ``worker``) until cancelled.
+
+    ``handle_sigterm``: SIGTERM (``docker stop``, a Kubernetes rollout) cancels the run like Ctrl-C,
+    so the app stops in order (in-flight handlers drained, unsent events journalled) instead of the
+    process being killed where it stands.
 
     Raises:
         RunError: the configuration cannot run this role (no Redis bus, no platform for a gateway).
     """
     from bot.roles import RoleError, build_role, run_forever
 
+    if handle_sigterm:
+        _stop_on_sigterm()
     try:
         app = await build_role(settings, role, make_platform_adapter)
     except RoleError as exc:
@@ -332,7 +338,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             if role is Role.ALL:
                 run(lambda: serve(settings, demo=demo, handle_sigterm=True))
             else:
-                run(lambda: serve_role(settings, role.value))
+                run(lambda: serve_role(settings, role.value, handle_sigterm=True))
         except RunError as exc:
             typer.echo(f"cannot start: {exc}", err=True)
             raise typer.Exit(2) from exc
