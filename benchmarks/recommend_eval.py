@@ -107,6 +107,18 @@ EXPLORATION_2 = (
     "beyond noise on both splits, so it stays."
 )
 
+EXPLORATION_3 = (
+    "Third round (2026-12-04, same notation; scripts outside the repository on the shipped ranker's scores): "
+    "spreading the top 10 over time (greedy over the hybrid order: skip a candidate within H = 2-48 h of a pick, "
+    "or at most 1-3 picks per UTC day), the setting chosen on the four validation splits pooled (1 per day, 0.166 "
+    "-> 0.206 over 175 members), on test: pythondev 0.165 -> 0.132, racket 0.133 -> 0.133, irc-ubuntu 0.130 -> "
+    "0.074, discord-gitter-appium 0.000 -> 0.000. The hybrid's top 10 already covers 5-10 distinct days spread "
+    "over weeks (freshness is equal for every thread opened after the split), so there was little clustering to "
+    "remove; not shipped. After the shipped MMR re-rank (the exploration slot never fires on these single-channel "
+    "exports), validation / test: pythondev 0.247 / 0.154, racket 0.312 / 0.133, irc-ubuntu 0.091 / 0.148, "
+    "discord-gitter-appium 0.103 / 0.086 - within noise of the figures before it."
+)
+
 NARROW = (
     "The README's narrower reference protocol, for comparison with its published figures (MiniLM profile "
     "0.187, MiniLM + hour-of-week activity prior 0.253 on pythondev-help 2019, measured on the source files): "
@@ -267,6 +279,8 @@ def main(argv: list[str]) -> int:
             EXPLORATION,
             "",
             EXPLORATION_2,
+            "",
+            EXPLORATION_3,
             "",
             "Learned hybrid weights per dataset: " + "; ".join(f"{r['dataset']} {r['weights']}" for r in runs),
             "",
