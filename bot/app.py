@@ -164,7 +164,29 @@ async def build_app(
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    store = store or await open_configured_store(settings.store)
+    if store is not None:
+        return await _build_app(settings, store, bus, clock, services, brains, extra_brains, with_core, role)
+    # Opened here, so closed here when building fails or is cancelled (SIGTERM during start-up):
+    # an open SQLite store keeps a non-daemon thread alive, and the process would never exit.
+    store = await open_configured_store(settings.store)
+    try:
+        return await _build_app(settings, store, bus, clock, services, brains, extra_brains, with_core, role)
+    except BaseException:
+        await store.close()
+        raise
+
+
+async def _build_app(
+    settings: Settings,
+    store: Store,
+    bus: EventBus | None,
+    clock: Clock | None,
+    services: Services | None,
+    brains: list[str] | None,
+    extra_brains: list[type[Brain]] | None,
+    with_core: bool,
+    role: str,
+) -> GuildhallApp:
     bus = bus or create_bus(settings)
     clock = clock or SystemClock()
     services = services or Services()

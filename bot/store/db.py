@@ -133,20 +133,28 @@ class SQLiteDatabase:
         # Multi-row inserts add up to five prepared statements per INSERT (bot/store/sqlite_batch.py);
         # a larger cache than sqlite3's default 128 keeps them from evicting the everyday queries.
         conn = await aiosqlite.connect(path, isolation_level=None, cached_statements=512, timeout=busy_timeout_s)
-        # WAL lets readers run beside the writer; NORMAL sync is durable at transaction granularity
-        # in WAL mode and is what makes batched imports fast.
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA temp_store=MEMORY")
-        await conn.execute("PRAGMA cache_size=-65536")
         checkpointer = None
-        if path != ":memory:":
-            await conn.execute(f"PRAGMA wal_autocheckpoint={cls.WRITER_AUTOCHECKPOINT}")
-            # Once a checkpoint has caught up, the WAL file is truncated back to this size.
-            await conn.execute("PRAGMA journal_size_limit=67108864")
-            checkpointer = await aiosqlite.connect(path, isolation_level=None)
-            await checkpointer.execute("PRAGMA busy_timeout=1000")
+        try:
+            # WAL lets readers run beside the writer; NORMAL sync is durable at transaction granularity
+            # in WAL mode and is what makes batched imports fast.
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA temp_store=MEMORY")
+            await conn.execute("PRAGMA cache_size=-65536")
+            if path != ":memory:":
+                await conn.execute(f"PRAGMA wal_autocheckpoint={cls.WRITER_AUTOCHECKPOINT}")
+                # Once a checkpoint has caught up, the WAL file is truncated back to this size.
+                await conn.execute("PRAGMA journal_size_limit=67108864")
+                checkpointer = await aiosqlite.connect(path, isolation_level=None)
+                await checkpointer.execute("PRAGMA busy_timeout=1000")
+        except BaseException:
+            # Failed or cancelled half-way (SIGTERM during start-up): each connection runs a
+            # non-daemon thread, and one left open keeps the process from ever exiting.
+            for opened in (checkpointer, conn):
+                if opened is not None:
+                    await asyncio.shield(opened.close())
+            raise
         return cls(conn, checkpointer, path=path, busy_timeout_s=busy_timeout_s)
 
     async def _checkpoint_loop(self) -> None:

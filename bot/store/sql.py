@@ -762,7 +762,13 @@ async def open_store(
     """Open the store at ``url`` and apply migrations (timeouts: :func:`~bot.store.db.open_database`)."""
     store = Store(await open_database(url, command_timeout_s=command_timeout_s, busy_timeout_s=busy_timeout_s))
     if migrate_schema:
-        await store.migrate()
+        try:
+            await store.migrate()
+        except BaseException:
+            # A failed or cancelled migration (SIGTERM during start-up) must not leave the database
+            # open: SQLite's connection thread would keep the process from exiting.
+            await store.close()
+            raise
     return store
 
 

@@ -1,5 +1,6 @@
 """A scale-out process stops in order on SIGTERM (``docker stop``, a Kubernetes rollout), as
-``guildhall run`` on one process does: before, a worker or gateway was killed where it stood."""
+``guildhall run`` on one process does: before, a worker or gateway was killed where it stood, and
+one stopped during start-up never exited (its store's thread kept the process alive)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.services.conftest import URL
 
 
-def test_a_worker_stops_in_order_on_sigterm(tmp_path: Path, prefix: str) -> None:
+@pytest.mark.parametrize(
+    "when",
+    [
+        "guildhall worker running",  # serving
+        "--role worker with SQLite",  # logged while the app is being built: the store is open
+    ],
+)
+def test_a_worker_stops_in_order_on_sigterm(tmp_path: Path, prefix: str, when: str) -> None:
     env = {
         **os.environ,
         "GUILDHALL_BUS__KIND": "redis",
@@ -36,11 +46,11 @@ def test_a_worker_stops_in_order_on_sigterm(tmp_path: Path, prefix: str) -> None
         )
         try:
             deadline = time.monotonic() + 120
-            while "running" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert "running" in log.read_text(), log.read_text()
+            while when not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert when in log.read_text(), log.read_text()
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=120)
+            proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
