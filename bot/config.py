@@ -113,10 +113,39 @@ class SlackSettings(_Section):
         return []
 
 
+# The SQLite file before it followed data_dir: relative to the working directory.
+LEGACY_STORE_URL = "sqlite:///data/guildhall.db"
+
+
+def _default_store_url(data_dir: str) -> str:
+    """The SQLite store inside ``data_dir``, so one data_dir is one bot's whole state (the
+    data_dir lock then guards the database too).
+
+    An install that set ``data_dir`` elsewhere but kept its database at the old fixed place
+    (``data/guildhall.db`` under the working directory) keeps using it, with a warning, rather
+    than start on an empty database.
+    """
+    path = Path(data_dir) / "guildhall.db"
+    url = "sqlite:///" + str(path)  # an absolute path gives sqlite:////abs/guildhall.db
+    if url == LEGACY_STORE_URL or path.exists():
+        return url
+    legacy = Path("data") / "guildhall.db"
+    if legacy.exists() and legacy.resolve() != path.resolve():
+        log.warning(
+            "the store stays at %s, where earlier versions put it whatever data_dir said; move it to %s "
+            "(or set store.url) to keep each bot's data in its data_dir",
+            legacy,
+            path,
+        )
+        return LEGACY_STORE_URL
+    return url
+
+
 class StoreSettings(_Section):
     """Where facts are persisted."""
 
-    url: str = "sqlite:///data/guildhall.db"
+    # Default: ``sqlite:///<data_dir>/guildhall.db`` (set by Settings; this with the default data_dir).
+    url: str = LEGACY_STORE_URL
     # PostgreSQL: seconds one statement may wait for the server's answer before it fails (and the
     # bus retries or dead-letters its event). Without it, a connection the network dropped silently
     # hangs its query, and every handler queued on the pool behind it, until TCP gives up.
@@ -351,6 +380,8 @@ class Settings(BaseSettings):
         # default data_dir ("data") gives the old fixed default, so existing installs find it.
         if "path" not in self.vectors.model_fields_set:
             self.vectors.path = str(Path(self.data_dir) / "chroma")
+        if "url" not in self.store.model_fields_set:
+            self.store.url = _default_store_url(self.data_dir)
         return self
 
     def secret_values(self) -> list[str]:
