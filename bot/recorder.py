@@ -89,8 +89,7 @@ def _presence(event: Event) -> tuple[str, str, datetime] | None:
         return (event.channel.platform.value, event.channel.workspace_id, event.ts) if event.source is _LIVE else None
     if isinstance(event, ThreadCreated):
         return (event.parent.platform.value, event.parent.workspace_id, event.ts) if event.source is _LIVE else None
-    if isinstance(event, MessageEdited):
-        return event.channel.platform.value, event.channel.workspace_id, event.edited_at
+    # Not MessageEdited: it carries no source, and importers replay edits with the export's times.
     if isinstance(event, ChannelSeen):
         # An export's channel list is history; a backfill's came from a working API call.
         return (

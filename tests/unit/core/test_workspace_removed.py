@@ -11,6 +11,7 @@ from bot.events import (
     ChannelSeen,
     EventSource,
     InboundEvent,
+    MessageEdited,
     Platform,
     ReactionAdded,
     SendDirectMessage,
@@ -122,6 +123,8 @@ async def test_only_live_facts_newer_than_the_removal_bring_the_workspace_back(m
     await adapter.inject(make_message("imported", ts=MONDAY + timedelta(days=1), source=EventSource.IMPORT))
     # An export's channel list (importers publish it stamped with the import's time) is history too.
     await adapter.inject(ChannelSeen(channel("python"), MONDAY + timedelta(days=1), source=EventSource.IMPORT))
+    # An edit carries no source, and importers replay edits dated by the export: no sign either.
+    await adapter.inject(MessageEdited(channel("general"), "m-old", "fixed typo", MONDAY + timedelta(days=1)))
     await app.bus.drain()
     assert await ctx.removed_workspaces() == {("console", "local")}
     # Another workspace's traffic is no sign for this one.
