@@ -108,6 +108,8 @@ class SQLiteDatabase:
         #: How long a statement waits for another process's write lock (``store.busy_timeout_s``).
         self.busy_timeout_s = busy_timeout_s
         self._running_since: float | None = None  # monotonic start of the call now on the connection
+        self._tx_since: float | None = None  # monotonic start of the open transaction, if any
+        self._tx_maintenance = False  # the open transaction is a migration or a purge (may run long)
         self._prober: ThreadPoolExecutor | None = None  # created by the first probe_file()
         self._closed = False
         self._checkpointer = checkpointer
@@ -192,6 +194,12 @@ class SQLiteDatabase:
         since = self._running_since
         return None if since is None else time.monotonic() - since
 
+    def transaction_s(self) -> tuple[float, bool] | None:
+        """Seconds the open transaction has held the connection, and whether it is maintenance (a
+        migration or purge, allowed to run long); None when no transaction is open."""
+        since = self._tx_since
+        return None if since is None else (time.monotonic() - since, self._tx_maintenance)
+
     async def probe_file(self, timeout_s: float) -> None:
         """Read the database file's schema through a short-lived read-only connection of its own.
 
@@ -240,8 +248,11 @@ class SQLiteDatabase:
     @asynccontextmanager
     async def transaction(self, *, timeout_s: float | None = None) -> AsyncIterator[_SQLiteTx]:
         # ``timeout_s`` is PostgreSQL's; a SQLite statement has no time limit (only the busy wait).
+        # A long one marks maintenance, which the health check lets run long.
         async with self._lock:
             tx = _SQLiteTx(self)
+            self._tx_since = time.monotonic()
+            self._tx_maintenance = timeout_s is not None and timeout_s > DEFAULT_COMMAND_TIMEOUT_S
             try:
                 yield tx
                 await tx.commit()
@@ -249,6 +260,8 @@ class SQLiteDatabase:
                 if tx.started:
                     await self._rollback()
                 raise
+            finally:
+                self._tx_since = None
             self._writes += 1
 
     async def close(self) -> None:

@@ -145,3 +145,35 @@ async def test_an_in_memory_store_has_no_file_to_tell_busy_from_broken() -> None
         release.set()
         await holder
         await store.close()
+
+
+async def test_a_wedged_connection_is_down_but_a_long_maintenance_transaction_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Busy is only for what a lock wait or maintenance explains: a transaction whose holder waits
+    on something else past busy_timeout_s (+ a margin) has wedged the store's one connection, and a
+    liveness probe must see that as down, or the process is never restarted."""
+    import bot.metrics
+
+    monkeypatch.setattr(bot.metrics, "WEDGED_MARGIN_S", 0.1)
+    store = await open_store(f"sqlite:///{tmp_path / 'guildhall.db'}", busy_timeout_s=0.1)
+    try:
+        for maintenance, expected in ((False, "fail"), (True, "degraded")):
+            held, release = asyncio.Event(), asyncio.Event()
+
+            async def hold(timeout_s: float | None, held: asyncio.Event, release: asyncio.Event) -> None:
+                async with store.db.transaction(timeout_s=timeout_s) as tx:
+                    await tx.execute("SELECT 1")
+                    held.set()
+                    await release.wait()  # e.g. a publish on a full bus, inside the transaction
+
+            holder = asyncio.create_task(hold(3600.0 if maintenance else None, held, release))
+            await held.wait()
+            await asyncio.sleep(0.3)  # past busy_timeout_s + the margin
+            state = await check_health(store, None, timeout_s=PROBE_S)
+            release.set()
+            await holder
+            assert state["status"] == expected, state
+        assert (await check_health(store, None, timeout_s=PROBE_S))["status"] == "ok"
+    finally:
+        await store.close()
