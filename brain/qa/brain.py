@@ -43,7 +43,7 @@ from bot.recorder import message_row
 from bot.store import OPTED_OUT_KEY, ChannelRow, MessageRow
 from brain.community.signals import is_question
 from brain.qa.access import scope_for
-from brain.qa.answerer import Answer, Answerer
+from brain.qa.answerer import MODEL_LOAD_TIMEOUT_S, Answer, Answerer
 from brain.qa.bm25 import BM25Index
 from brain.qa.docs import index_docs
 from brain.qa.history import AnswerLog, AnswerRecord
@@ -627,7 +627,17 @@ class QABrain(Brain):
         if claim is None:
             return True
         claim_s = REBUILD_WAIT_S + self.answer_timeout_s() + UNANSWERED_CLAIM_MARGIN_S
+        if not self._llm_loaded():
+            claim_s += MODEL_LOAD_TIMEOUT_S  # the answer first waits for the load (Answerer._generate)
         return bool(await claim(f"qa.unanswered:{platform}:{workspace_id}:{message_id}", claim_s))
+
+    def _llm_loaded(self) -> bool:
+        """Whether the LLM is ready to generate: a local model not yet in memory loads first, which
+        an answer waits for outside its timer. Backends without a load step are always ready."""
+        llm = self.ctx.services.peek("llm")
+        if llm is None:  # not created yet: only the local backend has a load step
+            return self.ctx.settings.llm.backend != "transformers"
+        return bool(getattr(llm, "loaded", True))
 
     # One worker per run: the questions come from the shared store, so every worker would answer each.
     @every(minutes=1, one_worker=True)

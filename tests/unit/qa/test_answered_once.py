@@ -89,3 +89,31 @@ async def test_a_mention_answered_while_the_timer_read_its_candidates_is_not_ans
     finally:
         db.fetchall = read
     assert [a.thread_id for a in adapter.of_type(SendMessage)] == ["q1"]
+
+
+async def test_the_claim_on_an_unanswered_question_outlasts_a_first_model_load(make_app: Any) -> None:
+    """An answer waits for a local model still loading outside its timer (up to
+    MODEL_LOAD_TIMEOUT_S): the claim that keeps other workers off the question must cover that wait,
+    or a second worker answers the same question when the first load is slow."""
+    from bot.testing import ScriptedLLM
+    from brain.qa.answerer import MODEL_LOAD_TIMEOUT_S
+
+    class LoadingLLM(ScriptedLLM):
+        loaded = False
+
+    llm = LoadingLLM("x")
+    app, _ = await make_app(brains=["qa"], llm=llm)
+    brain: QABrain = app.brain("qa")
+    ttls: list[float] = []
+
+    async def claim_once(key: str, ttl_s: float) -> bool:
+        ttls.append(ttl_s)
+        return True
+
+    brain.ctx.bus.claim_once = claim_once  # type: ignore[attr-defined]
+    assert await brain._claim_question("console", "local", "q1")
+    llm.loaded = True
+    assert await brain._claim_question("console", "local", "q2")
+    cold, warm = ttls
+    assert cold >= warm + MODEL_LOAD_TIMEOUT_S
+    assert warm >= brain.answer_timeout_s()
