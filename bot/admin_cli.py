@@ -9,11 +9,25 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli_support import emit, find_member, run, settings_or_exit
+from bot.cli_support import describe_member, emit, member_candidates, run, settings_or_exit, several_members_message
 from bot.events import Platform, UserRef
 
 if TYPE_CHECKING:
     from bot.core_brain import Erasure
+
+
+# The console's one workspace (adapters/console/normalize.py): where an unknown member is looked
+# for when nothing narrows the search, as before members were searched for everywhere.
+_CONSOLE_WORKSPACE = "local"
+
+UserOpt = Annotated[str, typer.Option("--user", help="Member id or name")]
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(help="discord, slack or console (default: search every platform for the member)"),
+]
+WorkspaceOpt = Annotated[
+    str | None, typer.Option(help="Guild / team id (default: search every workspace for the member)")
+]
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -51,30 +65,32 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         emit(rows, as_json, text)
 
-    def _user(platform: str, workspace: str, user: str) -> UserRef:
-        try:
-            return UserRef(Platform(platform), workspace, user)
-        except ValueError as exc:
-            raise typer.BadParameter(f"platform must be one of {', '.join(p.value for p in Platform)}") from exc
-
     @privacy.command("export")
     def export(
-        user: Annotated[str, typer.Option("--user", help="Member id")],
-        platform: Annotated[str, typer.Option(help="discord, slack or console")] = "console",
-        workspace: Annotated[str, typer.Option(help="Guild / team id")] = "local",
+        user: UserOpt,
+        platform: PlatformOpt = None,
+        workspace: WorkspaceOpt = None,
         out: Annotated[Path | None, typer.Option(help="Write JSON here instead of stdout")] = None,
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
     ) -> None:
         """Everything stored about a member, as JSON (data access request)."""
+        _check_platform(platform)
         settings = settings_or_exit(config)
-        ref = _user(platform, workspace, user)
 
         async def go() -> dict[str, Any]:
             app_ = await _app(settings)
             try:
                 core = app_.brain("core")
-                data: dict[str, Any] = await core.export(await _member(app_, ref))
-                await app_.store.audit(platform, workspace, "cli", "privacy-export", detail={"user": user})
+                # Said only with --out: stdout is then text, not the JSON document scripts read.
+                member = await _member(app_, user, platform, workspace, say=out is not None)
+                data: dict[str, Any] = await core.export(member)
+                await app_.store.audit(
+                    member.platform.value,
+                    member.workspace_id,
+                    "cli",
+                    "privacy-export",
+                    detail={"user": member.user_id},
+                )
                 return data
             finally:
                 await app_.stop()
@@ -89,9 +105,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @privacy.command("forget")
     def forget(
-        user: Annotated[str, typer.Option("--user", help="Member id")],
-        platform: Annotated[str, typer.Option(help="discord, slack or console")] = "console",
-        workspace: Annotated[str, typer.Option(help="Guild / team id")] = "local",
+        user: UserOpt,
+        platform: PlatformOpt = None,
+        workspace: WorkspaceOpt = None,
         yes: Annotated[bool, typer.Option("--yes", help="Confirm the erasure")] = False,
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -100,13 +116,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if not yes:
             typer.echo("refusing without --yes: this erases the member's text, index entries and profile", err=True)
             raise typer.Exit(2)
+        _check_platform(platform)
         settings = settings_or_exit(config)
-        ref = _user(platform, workspace, user)
 
         async def go() -> Erasure:
             app_ = await _app(settings)
             try:
-                erasure: Erasure = await app_.brain("core").forget(await _member(app_, ref))
+                member = await _member(app_, user, platform, workspace, say=not as_json)
+                erasure: Erasure = await app_.brain("core").forget(member)
                 return erasure
             finally:
                 await app_.stop()
@@ -122,22 +139,77 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise typer.Exit(1)
 
 
-async def _member(app_: Any, ref: UserRef) -> UserRef:
-    """The member ``--user`` names: an id, or a display name as ``recommend --user`` takes it. An id
-    nothing is stored about is still used (erasure also keeps their future messages out), with a
-    warning, so a typo is not mistaken for a finished request."""
+async def _member(app_: Any, user: str, platform: str | None, workspace: str | None, *, say: bool) -> UserRef:
+    """The member ``--user`` names: an id, or a display name, found as ``recommend --user`` finds one.
+
+    Without ``--platform`` and ``--workspace`` every platform and workspace is searched (either one
+    narrows the search): a privacy request for a Slack or Discord member must not be answered from
+    an empty console workspace. Several matches are refused (exit 2) with the candidates, so an
+    erasure never picks a member by guess. An id nothing is stored about is still used
+    (erasure also keeps their future messages out), with a warning, so a typo is not mistaken
+    for a finished request.
+
+    Args:
+        app_: The started app (its store).
+        user: What ``--user`` says.
+        platform: ``--platform``, if given.
+        workspace: ``--workspace``, if given.
+        say: Tell stderr which member a search found (text mode).
+    """
+    if platform and workspace:
+        scoped = True
+        found = await member_candidates(app_.store.db, user, platform=platform, workspace_id=workspace)
+    else:
+        scoped = False
+        found = _people(await member_candidates(app_.store.db, user, platform=platform, workspace_id=workspace))
+    if len(found) > 1:
+        example = found[0]
+        pick = (
+            f"pick one with --platform P --workspace W (e.g. --platform {example.platform.value} "
+            f"--workspace {example.workspace_id})"
+        )
+        typer.echo(f"error: {several_members_message(user, found, pick)}; nothing was done", err=True)
+        raise typer.Exit(2)
+    if found:
+        if say and not scoped:
+            typer.echo(f"member: {describe_member(found[0])}", err=True)
+        return found[0]
+    # Not found: the workspace of today's defaults, where nothing narrows it.
+    p, ws = platform or Platform.CONSOLE.value, workspace or _CONSOLE_WORKSPACE
+    if scoped:
+        where = f"in {p}:{ws}"
+    else:
+        given = " ".join(f"--{k} {v}" for k, v in (("platform", platform), ("workspace", workspace)) if v)
+        where = (
+            f"anywhere matching {given}" if given else "on any platform, in any workspace"
+        ) + f" (all were searched; acting in {p}:{ws})"
+    typer.echo(f"warning: nothing is stored about a member {user!r} {where}", err=True)
+    return UserRef(Platform(p), ws, user)
+
+
+def _people(candidates: list[UserRef]) -> list[UserRef]:
+    """One candidate per person: a Discord user id is global, the same member in every guild, and
+    the privacy commands act on all of them (``CoreBrain.member_everywhere``)."""
+    seen: set[str] = set()
+    people = []
+    for member in candidates:
+        if member.platform is Platform.DISCORD:
+            if member.user_id in seen:
+                continue
+            seen.add(member.user_id)
+        people.append(member)
+    return people
+
+
+def _check_platform(platform: str | None) -> None:
+    if platform is None:
+        return
     try:
-        return await find_member(
-            app_.store.db, ref.user_id, option="--user", workspace=(ref.platform.value, ref.workspace_id)
-        )
-    except typer.BadParameter as exc:
-        if "several members" in str(exc):
-            raise
-        typer.echo(
-            f"warning: nothing is stored about a member {ref.user_id!r} in {ref.platform.value}:{ref.workspace_id}",
-            err=True,
-        )
-        return ref
+        Platform(platform)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"platform must be one of {', '.join(p.value for p in Platform)}", param_hint="--platform"
+        ) from exc
 
 
 async def _app(settings: Any) -> Any:

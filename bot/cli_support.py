@@ -13,6 +13,7 @@ import typer
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.events import Platform, UserRef
+from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.store.db import Executor
 
 T = TypeVar("T")
@@ -62,6 +63,75 @@ def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None
 logger = logging.getLogger("guildhall.cli")
 
 
+async def member_candidates(
+    db: Executor, id_or_name: str, *, platform: str | None = None, workspace_id: str | None = None
+) -> list[UserRef]:
+    """Every member ``id_or_name`` may mean: by user id, else by display name (case-insensitive).
+
+    Members known only from their messages or access lists (history imported without a users
+    file) are found by id too. The Discord DM workspace (``@me``) is dropped when the same id is
+    also in a guild: it is that member's DMs with the bot, never the place a command means.
+
+    Args:
+        db: The store's database.
+        id_or_name: What the user typed.
+        platform: Only this platform, when given.
+        workspace_id: Only this workspace, when given.
+
+    Returns:
+        The matches, ordered by platform and workspace: none, one, or several to choose from.
+    """
+    filters = [(column, value) for column, value in (("platform", platform), ("workspace_id", workspace_id)) if value]
+    scope_sql = "".join(f" AND {column} = ?" for column, _ in filters)
+    scope = [value for _, value in filters]
+    columns = "SELECT platform, workspace_id, user_id, name, is_bot FROM users"
+    # LIMIT: enough to list the candidates; a name hundreds of members share is not worth listing.
+    rows = await db.fetchall(
+        f"{columns} WHERE user_id = ?{scope_sql} ORDER BY platform, workspace_id LIMIT 20", [id_or_name, *scope]
+    )
+    found = [UserRef(Platform(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
+    if not found:
+        places: set[tuple[str, str]] = set()
+        for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
+            # Every workspace, not the first one: an id on two platforms is two members to choose from.
+            rows = await db.fetchall(
+                f"SELECT DISTINCT platform, workspace_id FROM {table} WHERE {column} = ?{scope_sql} LIMIT 20",
+                [id_or_name, *scope],
+            )
+            places |= {(str(r[0]), str(r[1])) for r in rows}
+        found = [UserRef(Platform(p), ws, id_or_name) for p, ws in sorted(places)]
+    if not found:
+        # Last, a display name ("Maya" for user id "maya" or "U0123"), as people know each other by name.
+        rows = await db.fetchall(
+            f"{columns} WHERE lower(name) = lower(?){scope_sql} ORDER BY platform, workspace_id, user_id LIMIT 20",
+            [id_or_name, *scope],
+        )
+        found = [UserRef(Platform(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
+    in_guild = {m.user_id for m in found if m.platform is Platform.DISCORD and m.workspace_id != DISCORD_DM_WORKSPACE}
+    return [
+        m
+        for m in found
+        if not (m.platform is Platform.DISCORD and m.workspace_id == DISCORD_DM_WORKSPACE and m.user_id in in_guild)
+    ]
+
+
+def describe_member(member: UserRef) -> str:
+    """``slack:T1 U1 (Ada)``: where a member is, their id and name, for messages."""
+    name = f" ({member.name})" if member.name else ""
+    return f"{member.platform.value}:{member.workspace_id} {member.user_id}{name}"
+
+
+def several_members_message(id_or_name: str, candidates: list[UserRef], pick_workspace: str) -> str:
+    """Why ``id_or_name`` was refused, the candidates it may mean, and how to choose one."""
+    places = {(m.platform, m.workspace_id) for m in candidates}
+    listing = "; ".join(describe_member(m) for m in candidates)
+    if len(places) == len(candidates) and all(m.user_id == id_or_name for m in candidates):
+        # A Discord user id is global: the same member in two guilds. Never pick one silently.
+        return f"{id_or_name!r} is a member of several workspaces ({listing}): {pick_workspace}"
+    how = "give a user id" if len(places) < len(candidates) else f"give a user id, or {pick_workspace}"
+    return f"several members are named {id_or_name!r} ({listing}): {how}"
+
+
 async def find_member(
     db: Executor,
     id_or_name: str,
@@ -70,10 +140,8 @@ async def find_member(
     workspace: tuple[str, str] | None = None,
     pick_workspace: str = "name one with --platform and --workspace",
 ) -> UserRef:
-    """The member a command-line option names: by user id, else by display name (case-insensitive).
-
-    Members known only from their messages or access lists (history imported without a users
-    file) are found by id too. A name two members share is refused rather than guessed.
+    """The member a command-line option names (:func:`member_candidates`); several are refused
+    rather than guessed.
 
     Args:
         db: The store's database.
@@ -86,31 +154,10 @@ async def find_member(
     Raises:
         typer.BadParameter: unknown, or ambiguous.
     """
-    scope_sql, scope = (" AND platform = ? AND workspace_id = ?", list(workspace)) if workspace else ("", [])
-    columns = "SELECT platform, workspace_id, user_id, name, is_bot FROM users"
-    rows = await db.fetchall(
-        f"{columns} WHERE user_id = ?{scope_sql} ORDER BY platform, workspace_id LIMIT 5", [id_or_name, *scope]
-    )
-    if len(rows) > 1:
-        # A Discord user id is global: the same member in two guilds. Never pick one silently.
-        where = ", ".join(f"{r[0]}:{r[1]}" for r in rows)
-        raise typer.BadParameter(
-            f"{id_or_name!r} is a member of several workspaces ({where}): {pick_workspace}", param_hint=option
-        )
-    if rows:
-        row = rows[0]
-        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
-    for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
-        found = await db.fetchone(
-            f"SELECT platform, workspace_id FROM {table} WHERE {column} = ?{scope_sql} LIMIT 1", [id_or_name, *scope]
-        )
-        if found is not None:
-            return UserRef(Platform(found[0]), found[1], id_or_name)
-    # Last, a display name ("Maya" for user id "maya" or "U0123"), as people know each other by name.
-    named = await db.fetchall(f"{columns} WHERE lower(name) = lower(?){scope_sql} LIMIT 2", [id_or_name, *scope])
-    if len(named) == 2:
-        raise typer.BadParameter(f"several members are named {id_or_name!r}: give a user id", param_hint=option)
-    if named:
-        row = named[0]
-        return UserRef(Platform(row[0]), row[1], row[2], row[3], bool(row[4]))
+    platform, workspace_id = workspace if workspace else (None, None)
+    found = await member_candidates(db, id_or_name, platform=platform, workspace_id=workspace_id)
+    if len(found) > 1:
+        raise typer.BadParameter(several_members_message(id_or_name, found, pick_workspace), param_hint=option)
+    if found:
+        return found[0]
     raise typer.BadParameter(f"unknown member {id_or_name!r}", param_hint=option)

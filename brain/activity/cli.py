@@ -15,6 +15,8 @@ from bot.events import utcnow
 from bot.store import Store, open_configured_store
 from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
 
+SINCE_DEPRECATED = "warning: trends --since is deprecated (its value is the end of the window, not its start): use --at"
+
 
 async def _workspace(store: Store, platform: str | None, workspace: str | None) -> tuple[str, str]:
     if platform and workspace:
@@ -94,15 +96,20 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @app.command("trends")
     def trends_cmd(
-        at: Annotated[
-            str | None, typer.Option("--at", "--since", help="Judge the window ending at this ISO time")
-        ] = None,
+        at: Annotated[str | None, typer.Option("--at", help="Judge the window ending at this ISO time")] = None,
+        # The old name of --at, kept for scripts but hidden: its value is the END of the window.
+        since: Annotated[str | None, typer.Option("--since", hidden=True)] = None,
         platform: Annotated[str | None, typer.Option(help="discord, slack or console")] = None,
         workspace: Annotated[str | None, typer.Option(help="Guild / team id")] = None,
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Current topic bursts, sentiment drops and health signals."""
+        if since is not None:
+            if at is not None:
+                raise typer.BadParameter("give --at only (--since is its deprecated name)", param_hint="--since")
+            typer.echo(SINCE_DEPRECATED, err=True)
+            at = since
         settings = settings_or_exit(config)
         now = _now(at)
 
