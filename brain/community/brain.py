@@ -258,6 +258,8 @@ class CommunityBrain(Brain):
         if await self.ctx.is_forgotten(event.author):
             return  # asked to be forgotten while the question waited (in this or another process)
         p, ws = event.platform.value, event.channel.workspace_id
+        if (p, ws) in await self.ctx.removed_workspaces():
+            return  # the bot was removed from the workspace while the question waited: no reply can land
         current = await self.ctx.store.get_message(p, ws, event.message_id)
         if current is not None and (current.deleted or not signals.is_question(current.text)):
             return  # deleted, or edited into no question, while it waited: nothing to answer

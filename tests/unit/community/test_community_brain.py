@@ -187,6 +187,28 @@ async def test_a_waiting_question_is_not_answered_after_its_asker_is_forgotten(m
     assert sent(adapter) == []
 
 
+async def test_a_waiting_question_is_not_answered_after_the_bot_was_removed(make_app, community_settings) -> None:
+    """Kicked (or uninstalled) while the question waited: no answer is attempted, as every post
+    there would fail; the question is answered once the bot is back and its timer fires again."""
+    from bot.events import Platform, WorkspaceRef, WorkspaceRemoved
+
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    await seed_history(app, adapter)
+    question = make_message("how do I pin a dependency version with poetry?", author="dan", chan=HELP, message_id="k1")
+    await post(app, adapter, question)
+    await adapter.inject(WorkspaceRemoved(WorkspaceRef(Platform.CONSOLE, "local"), clock.now(), "test"))
+    await app.bus.drain()
+    await clock.advance(timedelta(minutes=11))
+    await app.bus.drain()
+    assert sent(adapter) == []
+    await post(app, adapter, make_message("back again", author="erin", minutes=12))
+    await app.brain("community").on_due(HumanFirstDue(question))
+    await app.bus.drain()
+    [answer] = sent(adapter)
+    assert answer.thread_id == "k1"
+
+
 async def test_abstain_becomes_a_nudge_naming_experts_but_never_opted_out_ones_and_rate_limited(
     make_app, community_settings
 ) -> None:
