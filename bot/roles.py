@@ -48,8 +48,12 @@ async def build_role(
     check_role(settings, role)
     app = await build_app(settings, role=role)
     if role == "gateway" and adapter_factory is not None:
-        for platform in settings.platforms:
-            app.add_adapter(adapter_factory(platform, settings, app))
+        try:
+            for platform in settings.platforms:
+                app.add_adapter(adapter_factory(platform, settings, app))
+        except BaseException:
+            await app.store.close()  # an open SQLite store would keep the process from exiting
+            raise
     return app
 
 
