@@ -2,7 +2,9 @@
 
 Plain text only, so a transcript reads the same in a terminal and through a pipe. Every line is
 passed through :func:`~adapters.console.normalize.printable`: a stored message can never smuggle a
-terminal escape sequence to the operator's screen.
+terminal escape sequence to the operator's screen. The bots write Markdown for Discord and Slack;
+:func:`terminal_markdown` turns it into plain text a terminal reader can read (no ANSI styling:
+``printable`` would strip it anyway, and a transcript must not depend on whether it was a tty).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bot.events import (
 )
 
 INDENT = "  "
+CODE_INDENT = "    "
 _UNSAFE_FILENAME = re.compile(r"[^\w.\-]+", re.UNICODE)
 _CHANNEL_MENTION = re.compile(r"<#([^|>\s]+)(?:\|([^>]*))?>")
 MAX_FILENAME_CHARS = 120
@@ -116,9 +119,9 @@ def _compose(
     saved: Sequence[Path],
     first_button: int,
 ) -> str:
-    # Replies address channels as platforms do (<#id>); in the console a channel's id is its name.
-    text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
-    lines = [f"{header} {_indent_rest(text)}".rstrip()]
+    body = _indent_rest(terminal_markdown(text))
+    # A reply that opens with a code block (a table) starts under the header, so its columns line up.
+    lines = [f"{header}\n{INDENT}{body}" if body.startswith(CODE_INDENT) else f"{header} {body}".rstrip()]
     if citations:
         if heading := citations_heading(citations):
             lines.append(f"{INDENT}{heading}:")
@@ -137,6 +140,112 @@ def _compose(
 
 def _indent_rest(text: str) -> str:
     return text.replace("\n", "\n" + INDENT)
+
+
+# -- Markdown for a terminal ---------------------------------------------------------------------
+# A small, line-based subset of CommonMark: what the bots actually write (emphasis, code, links,
+# headings, quotes, bullets). Anything it does not recognise is printed as written.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_QUOTE = re.compile(r"^ {0,3}>[ ]?")
+_BULLET = re.compile(r"^(\s*)[*+](?=[ \t])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])[ \t]")
+# Text kept as written, found left to right: a backslash escape, a code span (a run of N backticks
+# to the next run of exactly N), a link or image, an autolink, a bare URL (without trailing
+# punctuation or emphasis markers, so "**https://x**" still loses its stars).
+_KEEP = re.compile(
+    r"\\(?P<escaped>[`*_\[\]#>~|<])"
+    r"|(?P<ticks>`+)(?P<code>.+?)(?<!`)(?P=ticks)(?!`)"
+    r"|!?\[(?P<label>[^\]]*)\]\((?P<target>(?:[^()\s]|\([^()\s]*\))+)(?:[ \t]+\"[^\"]*\")?\)"
+    r"|<(?P<autolink>(?:https?|mailto|ftp):[^\s<>]+)>"
+    r"|(?P<url>https?://[^\s<>]*[^\s<>*_.,;:!?)\]'\"])"
+)
+# Emphasis markers only count at word boundaries, as CommonMark has it for "_": "snake_case",
+# "2*3*4" and a lone "**kwargs" are not emphasis. Longest markers first.
+_EMPHASIS = [
+    re.compile(rf"(?<![\w{m}]){re.escape(m * n)}(?![\s{m}])(.+?)(?<![\s{m}]){re.escape(m * n)}(?![\w{m}])")
+    for n in (3, 2, 1)
+    for m in ("*", "_")
+]
+
+
+def terminal_markdown(text: str) -> str:
+    """``text`` (Markdown as the bots write it) as plain text for a terminal.
+
+    Emphasis markers are dropped; fenced code blocks become blocks indented by four spaces (the
+    fences and their language tag dropped); inline code keeps its backticks, which show where a
+    command starts and ends when nothing else can; ``[text](url)`` reads ``text (url)`` (just the
+    URL when the text is the URL); headings become plain lines; quotes get a ``│`` bar; ``*`` and
+    ``+`` bullets become ``-``; Slack/Discord channel mentions (``<#id|name>``) read ``#name``.
+    Code (fenced, indented or inline) is never changed.
+    """
+    out: list[str] = []
+    fence = ""  # the open fence's marker ("```", "~~~~"), empty outside a code block
+    indented_code = False
+    previous_blank = True
+    for line in text.split("\n"):
+        if fence:
+            if line.strip().startswith(fence[0] * len(fence)) and not line.strip().strip(fence[0]):
+                fence = ""
+            else:
+                out.append(CODE_INDENT + line if line.strip() else "")
+            continue
+        opened = _FENCE.match(line)
+        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+            fence, indented_code = opened.group(1), False
+            continue
+        # An indented block after a blank line is code (it cannot interrupt a paragraph).
+        indented = line.startswith(("    ", "\t")) and not _LIST_ITEM.match(line)
+        indented_code = bool(line.strip()) and indented and (indented_code or previous_blank)
+        previous_blank = not line.strip()
+        if indented_code:
+            out.append(line)
+            continue
+        out.append(_prose_line(line))
+    return "\n".join(out)
+
+
+def _prose_line(line: str) -> str:
+    quotes = 0
+    while match := _QUOTE.match(line):
+        quotes, line = quotes + 1, line[match.end() :]
+    if heading := _HEADING.match(line):
+        line = heading.group(1) or ""
+    line = _BULLET.sub(r"\1-", line)
+    return "│ " * quotes + _inline(line)
+
+
+def _inline(text: str) -> str:
+    # What must stay as written is swapped for placeholders built on a character the line does not
+    # contain, emphasis is dropped around them, then they are put back.
+    mark = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)
+    kept: list[str] = []
+
+    def keep(value: str) -> str:
+        kept.append(value)
+        return f"{mark}{len(kept) - 1}{mark}"
+
+    def restore(value: str) -> str:
+        return re.sub(f"{mark}(\\d+){mark}", lambda m: kept[int(m.group(1))], value)
+
+    def protect(m: re.Match[str]) -> str:
+        if m.group("escaped") is not None:
+            return keep(m.group("escaped"))
+        if m.group("code") is not None:
+            return keep(m.group(0))
+        if m.group("target") is not None:
+            label, target = _inline(m.group("label")), m.group("target")
+            if label in (target, target.split("://", 1)[-1].removeprefix("mailto:").rstrip("/"), ""):
+                return keep(target)
+            return f"{keep(label)} ({keep(target)})"  # the label is done: no second pass over its code
+        return keep(m.group("autolink") or m.group("url"))
+
+    text = _KEEP.sub(protect, text)
+    # Replies address channels as platforms do (<#id>); in the console a channel's id is its name.
+    text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    for emphasis in _EMPHASIS:
+        text = emphasis.sub(r"\1", text)
+    return restore(text)
 
 
 def describe_attachments(attachments: Sequence[Attachment]) -> str:

@@ -72,7 +72,8 @@ async def test_repl_stores_messages_answers_commands_and_survives_bad_input(make
     assert not any(m.text == "typed after quit" for m in general)
 
     assert "local operator and a platform admin" in text
-    assert "**Guildhall commands**" in text and "/forget-me" in text
+    # The bots' Markdown is rendered for the terminal: no "**" around the heading.
+    assert "Guildhall commands" in text and "**" not in text and "/forget-me" in text
     assert "Unknown command `/nonsense`" in text
     assert "for community admins" in text  # bob is not the operator
     assert await app.store.get_workspace_setting("console", "local", "digest_size") == 7

@@ -101,6 +101,16 @@ async def test_a_typed_unknown_channel_is_not_taken_for_a_picked_one(make_app) -
         await console.handle_line("/leaderboard channel=nosuch")
 
 
+async def test_a_bare_unknown_word_is_not_taken_for_a_channel(make_app) -> None:
+    app, console, out = await make_console(make_app, brains=["activity"])
+    await feed(app, console, "/leaderboard forever", "/leaderboard python")
+    text = out.getvalue()
+    assert "#forever" not in text
+    # The reply's Markdown is rendered; inline code keeps its backticks.
+    assert "I don't know `forever`: the period is `week`, `month` or `all`, and a channel is named with `#`" in text
+    assert "Helpfulness leaderboard in #python (" in text  # a bare console channel name still works
+
+
 async def test_attachments_are_saved_under_data_dir(make_app) -> None:
     app, console, out = await make_console(make_app)
     await feed(app, console, "/chart")
