@@ -136,6 +136,7 @@ class ActivityBrain(Brain):
         usage = "Usage: `/leaderboard [week|month|all] [#channel]`."
         period = cmd.option("period", "")
         channel = picked_channel(cmd.option("channel", ""))
+        bare = ""  # a word typed without "#" taken for a channel name
         for word in cmd.text.split():
             if word.lower() in PERIODS and not period:
                 period = word.lower()
@@ -148,13 +149,22 @@ class ActivityBrain(Brain):
                     continue  # the console passes "#python" both as the option and in the text
                 return CommandResult(usage)
             channel = named
+            bare = "" if word.startswith(("#", "<#")) else word
         if period and period not in PERIODS:
             return CommandResult(usage)
         channel_id = None
         if channel is not None:
             channel_id = await resolve_channel(self.ctx.store, cmd.platform.value, cmd.channel.workspace_id, channel)
+            if channel_id is None and bare:
+                # "/leaderboard forever" is a period the command lacks far more often than a channel
+                # name typed without its "#": say what the periods are, not "no channel #forever".
+                *first, last = (f"`{p}`" for p in PERIODS)
+                return CommandResult(
+                    f"I don't know `{bare}`: the period is {', '.join(first)} or {last}, and a channel "
+                    f"is named with `#`, like `#help`. {usage}"
+                )
             if channel_id is None:
-                # "/leaderboard year" must not show an empty board "in #year".
+                # "/leaderboard #year" must not show an empty board "in #year".
                 return CommandResult(f"I don't know a channel #{channel.id_or_name} here. {usage}")
         private = False
         if channel_id is not None:

@@ -73,8 +73,8 @@ async def test_leaderboard_channel_filter_and_bad_input(make_app: AppFactory) ->
     replies = {a.command.text: a.text for a in adapter.of_type(CommandReply) if isinstance(a, CommandReply)}
     assert "No helpful activity" in replies["all <#general|general>"]
     assert replies["fortnight ; DROP TABLE"].startswith("Usage")
-    # A typo is not a channel; the same channel given as an option and in the text is one channel.
-    assert replies["year"].startswith("I don't know a channel #year")
+    # A bare typo is not a channel (usage); the same channel given as an option and in the text is one channel.
+    assert replies["year"].startswith("I don't know `year`: the period is `week`, `month` or `all`")
     assert "helper" in replies["week #help"]
     assert replies["week #general #random"].startswith("Usage")
 
