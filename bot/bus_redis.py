@@ -68,6 +68,7 @@ from bot.events import (
     ThreadCreated,
     UserRef,
     WorkspaceRemoved,
+    WorkspacesConnected,
     from_json,
     to_json,
 )
@@ -92,6 +93,8 @@ FAMILIES: dict[type[Event], str] = {
     ChannelSeen: "members",
     # With ChannelSeen: a Discord server left and joined again is read in that order.
     WorkspaceRemoved: "members",
+    # With them: a guild missing at connect, then joined again (ChannelSeen), is read in that order.
+    WorkspacesConnected: "members",
     CommandInvoked: "commands",
     ButtonClicked: "commands",
 }

@@ -723,6 +723,47 @@ class WorkspaceRemoved(InboundEvent):
         return self.workspace.platform
 
 
+@dataclass(frozen=True, slots=True)
+class WorkspacesConnected(InboundEvent):
+    """An adapter finished connecting and names every workspace it is in (Discord: ``on_ready``).
+
+    A removal while the bot was offline (a Discord kick during a restart or an outage of ours) is
+    never announced: the guild is simply missing from the next READY. The recorder marks each
+    stored workspace this connection :meth:`covers` and does not name as removed, as
+    :class:`WorkspaceRemoved` does; one already marked keeps its first removal time.
+
+    ``workspace_ids``: every guild the connection lists, including those Discord reports
+    unavailable (an outage on Discord's side is not a kick). ``shard_count`` / ``shard_ids``:
+    which share of the bot's guilds this connection sees; a guild belongs to shard
+    ``(guild_id >> 22) % shard_count`` (Discord's formula), and a process that runs shards 0 and 1
+    of 4 says nothing about the guilds of shards 2 and 3. Unsharded: 1 and ``(0,)``.
+    """
+
+    adapter: Platform  # which adapter connected (``platform`` is the base class's property)
+    workspace_ids: tuple[str, ...]
+    shard_count: int = 1
+    shard_ids: tuple[int, ...] = (0,)
+    ts: datetime = field(default_factory=utcnow)
+
+    @property
+    def event_id(self) -> str:
+        # Each connection is its own fact (a reconnect lists the guilds again); a redelivery keeps it.
+        shards = ",".join(map(str, self.shard_ids))
+        return f"{self.adapter}:connected:{shards}/{self.shard_count}:{self.ts.isoformat()}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.adapter
+
+    def covers(self, workspace_id: str) -> bool:
+        """Whether this connection would list ``workspace_id`` if the bot were in it: a guild id of
+        one of its shards. Ids that are not snowflakes (Discord's DM pseudo-workspace ``@me``) are
+        never covered: no connection lists them, and they cannot be left."""
+        if not workspace_id.isdigit():
+            return False
+        return (int(workspace_id) >> 22) % max(self.shard_count, 1) in self.shard_ids
+
+
 INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     MessagePosted,
     MessageEdited,
@@ -736,6 +777,7 @@ INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     ChannelSeen,
     ChannelDeleted,
     WorkspaceRemoved,
+    WorkspacesConnected,
     CommandInvoked,
     ButtonClicked,
 )

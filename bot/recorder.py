@@ -33,7 +33,9 @@ from bot.events import (
     ThreadCreated,
     UserRef,
     Visibility,
+    WorkspaceRef,
     WorkspaceRemoved,
+    WorkspacesConnected,
 )
 from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow
@@ -54,6 +56,7 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     ChannelSeen,
     ChannelDeleted,
     WorkspaceRemoved,
+    WorkspacesConnected,
     # Only for the member's time zone: Slack's users.info lookup of a slash command reveals it.
     CommandInvoked,
 )
@@ -224,6 +227,49 @@ class Recorder:
                 )
                 log.info("%s workspace %s: the bot is back; scheduled jobs post there again", platform, workspace_id)
 
+    async def _mark_removed(self, w: WorkspaceRef, ts: datetime, reason: str, tx: Executor) -> None:
+        """Note that the bot was removed from ``w`` at ``ts``: scheduled jobs skip it until it is back."""
+        await self._store.upsert_workspace(w.platform.value, w.workspace_id, w.name, tx=tx)
+        # Plain SQL in this transaction: the store's setter writes outside it.
+        await tx.execute(
+            "INSERT INTO workspace_settings (platform, workspace_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (platform, workspace_id, key) DO UPDATE SET value = excluded.value, "
+            "updated_ts = excluded.updated_ts",
+            (w.platform.value, w.workspace_id, REMOVED_KEY, json.dumps(to_epoch(ts)), time.time()),
+        )
+        log.warning(
+            "%s workspace %s%s: the bot was removed (%s). Digests, leaderboards and trend alerts stop "
+            "there until it is back. Its stored history is kept until the retention policy purges it "
+            "(retention_days; unset keeps it), and members can still erase theirs (/forget-me, "
+            "`guildhall privacy forget`).",
+            w.platform.value,
+            w.workspace_id,
+            f" ({w.name})" if w.name else "",
+            reason or "no reason given",
+        )
+
+    async def _note_connected(self, event: WorkspacesConnected, tx: Executor) -> None:
+        """Mark the stored workspaces of the connected shards that the connection does not list.
+
+        Only workspaces the store knows are candidates (one query, whatever the number of
+        workspaces), and only those the connection :meth:`~WorkspacesConnected.covers`: another
+        process's shards and the DM pseudo-workspace are not judged. One already marked keeps its
+        first removal time and is not logged again, so the ``on_ready`` of every reconnect that
+        could not resume changes nothing.
+        """
+        platform = event.platform.value
+        listed = set(event.workspace_ids)
+        # Nothing says which: a kick while the bot was offline, the server deleted, or history
+        # imported from a server the bot never joined (a mark there stops posts that would fail too).
+        reason = "not listed when the bot connected: removed while it was offline, deleted, or never joined"
+        removed = await removed_workspaces(tx)
+        rows = await tx.fetchall("SELECT workspace_id, name FROM workspaces WHERE platform = ?", (platform,))
+        for workspace_id, name in rows:
+            wid = str(workspace_id)
+            if wid in listed or (platform, wid) in removed or not event.covers(wid):
+                continue
+            await self._mark_removed(WorkspaceRef(event.platform, wid, str(name or "")), event.ts, reason, tx)
+
     async def _flush(self, tx: Executor, segment: _Segment) -> None:
         store = self._store
         if segment.posts:
@@ -380,25 +426,9 @@ class Recorder:
             erased = await store.erase_channel(ch.platform.value, ch.workspace_id, ch.channel_id, tx=tx)
             log.info("channel %s deleted on %s: %d stored messages erased", ch.channel_id, ch.platform.value, erased)
         elif isinstance(event, WorkspaceRemoved):
-            w = event.workspace
-            await store.upsert_workspace(w.platform.value, w.workspace_id, w.name, tx=tx)
-            # Plain SQL in this transaction: the store's setter writes outside it.
-            await tx.execute(
-                "INSERT INTO workspace_settings (platform, workspace_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (platform, workspace_id, key) DO UPDATE SET value = excluded.value, "
-                "updated_ts = excluded.updated_ts",
-                (w.platform.value, w.workspace_id, REMOVED_KEY, json.dumps(to_epoch(event.ts)), time.time()),
-            )
-            log.warning(
-                "%s workspace %s%s: the bot was removed (%s). Digests, leaderboards and trend alerts stop "
-                "there until it is back. Its stored history is kept until the retention policy purges it "
-                "(retention_days; unset keeps it), and members can still erase theirs (/forget-me, "
-                "`guildhall privacy forget`).",
-                w.platform.value,
-                w.workspace_id,
-                f" ({w.name})" if w.name else "",
-                event.reason or "no reason given",
-            )
+            await self._mark_removed(event.workspace, event.ts, event.reason, tx)
+        elif isinstance(event, WorkspacesConnected):
+            await self._note_connected(event, tx)
         elif isinstance(event, ChannelSeen):
             ch = event.channel
             await store.upsert_workspace(ch.platform.value, ch.workspace_id, event.workspace_name, tx=tx)

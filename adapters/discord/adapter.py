@@ -228,6 +228,7 @@ class DiscordAdapter:
             "on_guild_join": self._on_guild,
             "on_guild_available": self._on_guild,
             "on_guild_remove": self._on_guild_remove,
+            "on_ready": self._on_ready,
             "on_guild_channel_create": self._on_channel,
             "on_guild_channel_update": self._on_channel_update,
             "on_guild_channel_delete": self._on_channel_delete,
@@ -420,6 +421,26 @@ class DiscordAdapter:
         workspace = WorkspaceRef(Platform.DISCORD, normalize.workspace_id_from(guild.id), guild.name or "")
         reason = "removed from the Discord server: kicked, or the server was deleted"
         await self._publish(WorkspaceRemoved(workspace, datetime.now(UTC), reason))
+
+    async def _on_ready(self) -> None:
+        # A kick while the bot was offline sends nothing: the guild is just missing from the next
+        # READY, and scheduled jobs would keep posting there and failing. discord.py dispatches
+        # on_ready once READY and the GUILD_CREATE stream that follows are processed (after every
+        # shard's, on an AutoShardedClient), so the cache now names every guild the bot is in; the
+        # recorder marks the stored guilds of our shards that it does not name.
+        #
+        # It fires again after a reconnect that could not resume (a new session, a new READY): the
+        # recorder keeps the first mark, so publishing again is harmless. A plain Client empties its
+        # cache at each READY; an AutoShardedClient does not, so a guild left while one of its shards
+        # was disconnected stays cached until a restart: missed (a mark too few), never wrongly marked.
+        shards = connected_shards(self.client)
+        if shards is None:
+            log.warning("discord: ready, but the shard count is unknown; stored servers are not checked")
+            return
+        shard_count, shard_ids = shards
+        await self._publish(
+            normalize.workspaces_connected(self.client.guilds, shard_count, shard_ids, datetime.now(UTC))
+        )
 
     async def _on_channel(self, channel: Any) -> None:
         await self._publish(normalize.channel_seen(channel, datetime.now(UTC)))
@@ -840,6 +861,27 @@ class DiscordAdapter:
             log.info("discord: rate limited, retrying in %.2fs", delay)
             await self._sleep(delay)
         raise RateLimitExhausted(f"discord: still rate limited after {RATE_LIMIT_RETRIES} retries")
+
+
+def connected_shards(client: discord.Client) -> tuple[int, tuple[int, ...]] | None:
+    """``(shard_count, shard_ids)``: which share of the bot's guilds ``client`` is connected to.
+
+    A guild belongs to shard ``(guild_id >> 22) % shard_count``; only the guilds of these shards can
+    be judged from what this process sees (the others are another process's). None when the count is
+    not known yet (an AutoShardedClient before its shards were launched).
+    """
+    if isinstance(client, discord.AutoShardedClient):
+        # discord.shard.launch_shards fills shard_count from GET /gateway/bot when it was not
+        # configured (Discord's recommendation), and runs every shard when shard_ids is None.
+        count = client.shard_count
+        if not count:
+            return None
+        return count, tuple(client.shard_ids if client.shard_ids is not None else range(count))
+    if client.shard_count and client.shard_id is not None:
+        return client.shard_count, (client.shard_id,)  # a plain client told to run one shard
+    # Unsharded (make_client without discord.shard_count): Discord sends every guild on the one
+    # connection, which is shard 0 of 1.
+    return 1, (0,)
 
 
 def guard_parsers(client: discord.Client) -> None:

@@ -8,6 +8,7 @@ post's starter message and the replies in a thread share one conversation key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from bot.events import (
     ThreadCreated,
     UserRef,
     Visibility,
+    WorkspacesConnected,
 )
 
 # DMs belong to no guild; Discord's own URLs use ``@me`` for them, so do we.
@@ -322,3 +324,19 @@ def channel_deleted(channel_id: int, guild_id: int | None, now: datetime) -> Cha
         Platform.DISCORD, workspace_id_from(guild_id), str(channel_id), "", Visibility.PRIVATE, visibility_known=False
     )
     return ChannelDeleted(ref, now)
+
+
+def workspaces_connected(
+    guilds: Iterable[discord.Guild], shard_count: int, shard_ids: Iterable[int], now: datetime
+) -> WorkspacesConnected:
+    """A :class:`WorkspacesConnected` naming every guild in discord.py's cache once it is ready.
+
+    The cache holds every guild READY listed, including the ones Discord could not serve yet
+    (``unavailable``: READY lists each guild as ``{"id", "unavailable": true}`` and
+    ``ConnectionState.parse_ready`` caches it; GUILD_CREATE fills it in, and one that never comes
+    leaves it cached, unavailable). So a guild in an outage counts as present: only a guild READY did
+    not list at all is one the bot is no longer in.
+    """
+    return WorkspacesConnected(
+        Platform.DISCORD, tuple(sorted(str(g.id) for g in guilds)), shard_count, tuple(sorted(shard_ids)), now
+    )

@@ -43,6 +43,7 @@ from bot.events import (
     Visibility,
     WorkspaceRef,
     WorkspaceRemoved,
+    WorkspacesConnected,
     from_json,
     to_json,
 )
@@ -68,6 +69,7 @@ SAMPLES: list[Event] = [
     ChannelSeen(CH, T0, ("u1", "u3")),
     ChannelDeleted(CH, T0),
     WorkspaceRemoved(WorkspaceRef(Platform.DISCORD, "g1", "Guild"), T0, "kicked"),
+    WorkspacesConnected(Platform.DISCORD, ("900000000000000001", "900000000004194305"), 4, (0, 2), T0),
     CMD,
     ButtonClicked("qa.feedback", "up", U, CH, "m9", "i2", T0, "tok"),
     SendMessage(
