@@ -85,9 +85,10 @@ async def member_candidates(
     scope_sql = "".join(f" AND {column} = ?" for column, _ in filters)
     scope = [value for _, value in filters]
     columns = "SELECT platform, workspace_id, user_id, name, is_bot FROM users"
-    # LIMIT: enough to list the candidates; a name hundreds of members share is not worth listing.
+    # No LIMIT: a cut list could hold one Discord member's many guilds and hide a second member,
+    # and a privacy command would then act on one without asking. Exact matches stay few anyway.
     rows = await db.fetchall(
-        f"{columns} WHERE user_id = ?{scope_sql} ORDER BY platform, workspace_id LIMIT 20", [id_or_name, *scope]
+        f"{columns} WHERE user_id = ?{scope_sql} ORDER BY platform, workspace_id", [id_or_name, *scope]
     )
     found = [UserRef(Platform(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
     if not found:
@@ -95,7 +96,7 @@ async def member_candidates(
         for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
             # Every workspace, not the first one: an id on two platforms is two members to choose from.
             rows = await db.fetchall(
-                f"SELECT DISTINCT platform, workspace_id FROM {table} WHERE {column} = ?{scope_sql} LIMIT 20",
+                f"SELECT DISTINCT platform, workspace_id FROM {table} WHERE {column} = ?{scope_sql}",
                 [id_or_name, *scope],
             )
             places |= {(str(r[0]), str(r[1])) for r in rows}
@@ -103,7 +104,7 @@ async def member_candidates(
     if not found:
         # Last, a display name ("Maya" for user id "maya" or "U0123"), as people know each other by name.
         rows = await db.fetchall(
-            f"{columns} WHERE lower(name) = lower(?){scope_sql} ORDER BY platform, workspace_id, user_id LIMIT 20",
+            f"{columns} WHERE lower(name) = lower(?){scope_sql} ORDER BY platform, workspace_id, user_id",
             [id_or_name, *scope],
         )
         found = [UserRef(Platform(r[0]), r[1], r[2], r[3], bool(r[4])) for r in rows]
@@ -115,6 +116,10 @@ async def member_candidates(
     ]
 
 
+# How many candidates an ambiguity error lists (all of them are still considered).
+LISTED_CANDIDATES = 20
+
+
 def describe_member(member: UserRef) -> str:
     """``slack:T1 U1 (Ada)``: where a member is, their id and name, for messages."""
     name = f" ({member.name})" if member.name else ""
@@ -124,7 +129,9 @@ def describe_member(member: UserRef) -> str:
 def several_members_message(id_or_name: str, candidates: list[UserRef], pick_workspace: str) -> str:
     """Why ``id_or_name`` was refused, the candidates it may mean, and how to choose one."""
     places = {(m.platform, m.workspace_id) for m in candidates}
-    listing = "; ".join(describe_member(m) for m in candidates)
+    listing = "; ".join(describe_member(m) for m in candidates[:LISTED_CANDIDATES])
+    if len(candidates) > LISTED_CANDIDATES:
+        listing += f"; and {len(candidates) - LISTED_CANDIDATES} more"
     if len(places) == len(candidates) and all(m.user_id == id_or_name for m in candidates):
         # A Discord user id is global: the same member in two guilds. Never pick one silently.
         return f"{id_or_name!r} is a member of several workspaces ({listing}): {pick_workspace}"
