@@ -130,6 +130,7 @@ def _all_ascii(event: MessagePosted | MessageEdited) -> bool:
         channel.workspace_id,
         channel.channel_id,
         channel.name,
+        channel.parent_id or "",
         *channel.allowed_user_ids,
         *channel.allowed_role_ids,
     ]
