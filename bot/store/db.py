@@ -8,6 +8,7 @@ PostgreSQL driver rewrites placeholders to ``$n``. Timestamps are stored as epoc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -128,13 +129,11 @@ class SQLiteDatabase:
                 fails with "database is locked". The wait happens on the connection's thread, so
                 the event loop keeps running.
         """
-        import aiosqlite
-
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Multi-row inserts add up to five prepared statements per INSERT (bot/store/sqlite_batch.py);
         # a larger cache than sqlite3's default 128 keeps them from evicting the everyday queries.
-        conn = await aiosqlite.connect(path, isolation_level=None, cached_statements=512, timeout=busy_timeout_s)
+        conn = await _connect_sqlite(path, isolation_level=None, cached_statements=512, timeout=busy_timeout_s)
         checkpointer = None
         try:
             # WAL lets readers run beside the writer; NORMAL sync is durable at transaction granularity
@@ -148,7 +147,7 @@ class SQLiteDatabase:
                 await conn.execute(f"PRAGMA wal_autocheckpoint={cls.WRITER_AUTOCHECKPOINT}")
                 # Once a checkpoint has caught up, the WAL file is truncated back to this size.
                 await conn.execute("PRAGMA journal_size_limit=67108864")
-                checkpointer = await aiosqlite.connect(path, isolation_level=None)
+                checkpointer = await _connect_sqlite(path, isolation_level=None)
                 await checkpointer.execute("PRAGMA busy_timeout=1000")
         except BaseException:
             # Failed or cancelled half-way (SIGTERM during start-up): each connection runs a
@@ -274,6 +273,21 @@ class SQLiteDatabase:
         if self._prober is not None:
             self._prober.shutdown(wait=False)  # a probe still running finishes and closes on its own
         await self._conn.close()
+
+
+async def _connect_sqlite(path: str, **kwargs: Any) -> Any:
+    """``aiosqlite.connect``, safe to cancel: cancelled half-way (SIGTERM during start-up), the
+    connection is let finish on its thread and closed, instead of its thread reporting the result
+    to a loop that has closed meanwhile (a stray traceback at exit)."""
+    import aiosqlite
+
+    connecting = asyncio.ensure_future(aiosqlite.connect(path, **kwargs))
+    try:
+        return await asyncio.shield(connecting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # one that failed on its own has nothing to close
+            await (await connecting).close()
+        raise
 
 
 def _read_schema(uri: str, timeout_s: float) -> None:
