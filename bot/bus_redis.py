@@ -67,6 +67,7 @@ from bot.events import (
     ReactionRemoved,
     ThreadCreated,
     UserRef,
+    WorkspaceInstalled,
     WorkspaceRemoved,
     WorkspacesConnected,
     from_json,
@@ -93,6 +94,8 @@ FAMILIES: dict[type[Event], str] = {
     ChannelSeen: "members",
     # With ChannelSeen: a Discord server left and joined again is read in that order.
     WorkspaceRemoved: "members",
+    # With the removal: an uninstall and the reinstall after it are read in that order.
+    WorkspaceInstalled: "members",
     # With them: a guild missing at connect, then joined again (ChannelSeen), is read in that order.
     WorkspacesConnected: "members",
     CommandInvoked: "commands",

@@ -724,6 +724,32 @@ class WorkspaceRemoved(InboundEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class WorkspaceInstalled(InboundEvent):
+    """The bot is (again) in a workspace at ``ts``: the Slack app was installed through the OAuth
+    flow, or the bot token of a single-workspace deployment passed ``auth.test`` at start.
+
+    The recorder treats it as presence: a :class:`WorkspaceRemoved` older than ``ts`` is cleared at
+    once, so scheduled jobs post there again without waiting for the workspace's next message (a
+    quiet workspace could wait days, its digests skipped). ``workspace.name`` (the team's name, when
+    known) is stored like :class:`ChannelSeen`'s ``workspace_name``. ``reason`` says how the bot
+    came to be there, in words, for the log.
+    """
+
+    workspace: WorkspaceRef
+    ts: datetime = field(default_factory=utcnow)
+    reason: str = ""
+
+    @property
+    def event_id(self) -> str:
+        # With the time: installed, removed and installed again are separate facts.
+        return f"{self.workspace.platform}:{self.workspace.workspace_id}:installed:{self.ts.isoformat()}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.workspace.platform
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspacesConnected(InboundEvent):
     """An adapter finished connecting and names every workspace it is in (Discord: ``on_ready``).
 
@@ -777,6 +803,7 @@ INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     ChannelSeen,
     ChannelDeleted,
     WorkspaceRemoved,
+    WorkspaceInstalled,
     WorkspacesConnected,
     CommandInvoked,
     ButtonClicked,

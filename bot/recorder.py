@@ -33,6 +33,7 @@ from bot.events import (
     ThreadCreated,
     UserRef,
     Visibility,
+    WorkspaceInstalled,
     WorkspaceRef,
     WorkspaceRemoved,
     WorkspacesConnected,
@@ -56,6 +57,7 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     ChannelSeen,
     ChannelDeleted,
     WorkspaceRemoved,
+    WorkspaceInstalled,
     WorkspacesConnected,
     # Only for the member's time zone: Slack's users.info lookup of a slash command reveals it.
     CommandInvoked,
@@ -66,8 +68,8 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
 LEFT_KEY = "left"
 # The workspace setting that marks a workspace the bot was removed from (kicked from a Discord
 # server, Slack app uninstalled): when, in epoch seconds. Set by WorkspaceRemoved, cleared by the
-# first live fact from the workspace after that time; scheduled jobs that post or DM skip the
-# workspace meanwhile (``BrainContext.removed_workspaces``).
+# first live fact from the workspace after that time (a WorkspaceInstalled among them); scheduled
+# jobs that post or DM skip the workspace meanwhile (``BrainContext.removed_workspaces``).
 REMOVED_KEY = "removed_ts"
 _LIVE = EventSource.LIVE
 
@@ -85,9 +87,11 @@ def _presence(event: Event) -> tuple[str, str, datetime] | None:
     """Where and when ``event`` shows the bot present in a workspace, else None.
 
     Only live facts count: imported and backfilled history says nothing about the bot being there
-    now. A Discord server joined again (or seen on connect) arrives as ChannelSeen; on Slack, a
-    reinstall shows in the next message, reaction or command.
+    now. A Discord server joined again (or seen on connect) arrives as ChannelSeen; a Slack
+    reinstall as WorkspaceInstalled (and the next message, reaction or command shows it too).
     """
+    if isinstance(event, WorkspaceInstalled):
+        return event.workspace.platform.value, event.workspace.workspace_id, event.ts
     if isinstance(event, (MessagePosted, ReactionAdded)):
         return (event.channel.platform.value, event.channel.workspace_id, event.ts) if event.source is _LIVE else None
     if isinstance(event, ThreadCreated):
@@ -429,6 +433,17 @@ class Recorder:
             await self._mark_removed(event.workspace, event.ts, event.reason, tx)
         elif isinstance(event, WorkspacesConnected):
             await self._note_connected(event, tx)
+        elif isinstance(event, WorkspaceInstalled):
+            # The removal it ends is cleared with the batch's other presence (_note_presence).
+            w = event.workspace
+            await store.upsert_workspace(w.platform.value, w.workspace_id, w.name, tx=tx)
+            log.info(
+                "%s workspace %s%s: the bot is in it (%s)",
+                w.platform.value,
+                w.workspace_id,
+                f" ({w.name})" if w.name else "",
+                event.reason or "no reason given",
+            )
         elif isinstance(event, ChannelSeen):
             ch = event.channel
             await store.upsert_workspace(ch.platform.value, ch.workspace_id, event.workspace_name, tx=tx)

@@ -36,7 +36,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -79,6 +81,7 @@ from bot.events import (
     SendMessage,
     UserRef,
     Visibility,
+    WorkspaceInstalled,
     WorkspaceRef,
     WorkspaceRemoved,
 )
@@ -164,6 +167,7 @@ class SlackAdapter:
                 scopes=list(BOT_SCOPES),
                 installation_store=self.installation_store,
                 state_store=SQLOAuthStateStore(store.db),
+                callback_options=AsyncCallbackOptions(success=self._on_installed, failure=self._on_install_failed),
             )
         self.app = AsyncApp(
             # Bolt resets the level of the logger named after the app; "guildhall" would silence
@@ -230,7 +234,8 @@ class SlackAdapter:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Connect over Socket Mode, or serve HTTP on ``slack.http_port`` (0 picks a free port)."""
+        """Connect over Socket Mode, or serve HTTP on ``slack.http_port`` (0 picks a free port);
+        then, with a single workspace's bot token, check it (:meth:`_check_bot_token`)."""
         cfg = self.settings.slack
         problems = cfg.connection_problems()
         if problems:
@@ -239,7 +244,12 @@ class SlackAdapter:
             self._socket = AsyncSocketModeHandler(self.app, cfg.app_token.get_secret_value(), web_client=self.client)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack: connected in socket mode")
-            return
+        else:
+            await self._serve_http()
+        await self._check_bot_token()
+
+    async def _serve_http(self) -> None:
+        cfg = self.settings.slack
         self._runner = web.AppRunner(self.web_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host="0.0.0.0", port=cfg.http_port)
@@ -248,6 +258,53 @@ class SlackAdapter:
         sockets = getattr(server, "sockets", None) or []
         self.http_port = int(sockets[0].getsockname()[1]) if sockets else cfg.http_port
         log.info("slack: serving HTTP on port %s at %s", self.http_port, cfg.http_path)
+
+    async def _check_bot_token(self) -> None:
+        """Single-workspace mode: ``auth.test`` with the bot token, published as presence.
+
+        The call succeeds only while the app is installed, so a removal noted before this start
+        (the app uninstalled, then installed again and the process restarted with the new token)
+        ends now instead of at the workspace's next message. The answer is the identity the first
+        event would fetch anyway, cached here, so the check costs no extra call. A failure is
+        logged and changes nothing: Slack says again at the first event.
+        """
+        if self.oauth_enabled or self.settings.slack.bot_token is None or self._bus is None:
+            return
+        try:
+            ident = await self.identity(self.client, "")
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:  # OSError: timeouts too
+            log.warning("slack: auth.test at start failed (%s); the bot token is checked again at the first event", exc)
+            return
+        if not ident.bot_user_id or not ident.team_id:
+            return  # fetch_identity logged Slack's error (invalid_auth, token_revoked, ...)
+        workspace = WorkspaceRef(Platform.SLACK, ident.team_id, ident.team_name)
+        await self._publish(WorkspaceInstalled(workspace, datetime.now(UTC), "the Slack bot token works (auth.test)"))
+
+    async def _on_installed(self, args: AsyncSuccessArgs) -> BoltResponse:
+        """Bolt's OAuth flow stored an installation: publish :class:`WorkspaceInstalled` (a removal
+        noted at an earlier uninstall ends at once, not at the workspace's next message), then
+        answer with Bolt's own success page, which the installer sees unchanged."""
+        installation = args.installation
+        team_id = installation.team_id or ""
+        if installation.is_enterprise_install or not team_id:
+            # An org-wide install names no workspace: each shows itself with its first event.
+            log.info("slack: the app was installed org-wide (enterprise %s)", installation.enterprise_id or "?")
+        else:
+            log.info("slack: the app was installed in workspace %s (%s)", team_id, installation.team_name or "")
+            # A client cached for the team holds the previous installation's token: load the new one.
+            self._team_clients.pop(team_id, None)
+            workspace = WorkspaceRef(Platform.SLACK, team_id, installation.team_name or "")
+            when = datetime.fromtimestamp(installation.installed_at, UTC)
+            try:
+                await self._publish(WorkspaceInstalled(workspace, when, "the Slack app was installed (OAuth)"))
+            except Exception:  # the installation is saved: the installer still sees it succeed
+                log.exception("slack: the installation in workspace %s could not be published", team_id)
+        return await args.default.success(args)
+
+    async def _on_install_failed(self, args: AsyncFailureArgs) -> BoltResponse:
+        """Bolt's own failure page (installer cancelled, bad state or code, storage error), logged."""
+        log.warning("slack: an installation through the OAuth flow failed: %s", args.reason)
+        return await args.default.failure(args)
 
     async def stop(self) -> None:
         """Disconnect and close HTTP sessions."""
