@@ -205,7 +205,15 @@ def terminal_markdown(text: str) -> str:
     return "\n".join(out)
 
 
+# Longer lines are printed as written: the emphasis, link and heading patterns scan to the end of the
+# line from each opening marker, so their cost grows with the square of its length (seconds for a
+# 40,000-character line); no line the bots write for reading is this long.
+MAX_MARKDOWN_LINE = 2_000
+
+
 def _prose_line(line: str) -> str:
+    if len(line) > MAX_MARKDOWN_LINE:
+        return line
     quotes = 0
     while match := _QUOTE.match(line):
         quotes, line = quotes + 1, line[match.end() :]
@@ -218,7 +226,9 @@ def _prose_line(line: str) -> str:
 def _inline(text: str) -> str:
     # What must stay as written is swapped for placeholders built on a character the line does not
     # contain, emphasis is dropped around them, then they are put back.
-    mark = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)
+    mark = next((chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text), None)
+    if mark is None:
+        return text  # a line holding every private-use character: printed as written
     kept: list[str] = []
 
     def keep(value: str) -> str:

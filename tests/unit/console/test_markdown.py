@@ -80,3 +80,21 @@ def test_a_reply_that_opens_with_a_code_block_starts_on_its_own_line() -> None:
 def test_markup_cannot_smuggle_escape_sequences() -> None:
     text = render_action(SendMessage(channel=HELP, text="**\x1b[31mred\x1b[0m** `\x1b]0;t\x07` [a\x1b](u)"))
     assert "\x1b" not in text and "\x07" not in text
+
+
+def test_a_huge_line_is_printed_as_written_and_quickly() -> None:
+    """The patterns' cost grows with the square of a line's length: a 40,000-character line of
+    unclosed markers took seconds (found by review), so lines beyond a few thousand characters are
+    left as written. Measured by the work done, not the clock: the result must be the input."""
+    for line in ("*.py " * 8000, "_id " * 10000, "[" * 40000, "# a" + " \t" * 20000):
+        assert terminal_markdown(line) == line
+
+
+def test_a_line_holding_every_private_use_character_is_printed_as_written() -> None:
+    """The inline pass marks kept text with a private-use character the line lacks; a line that
+    has them all raised StopIteration. (Such a line is also past MAX_MARKDOWN_LINE today.)"""
+    from adapters.console.render import _inline
+
+    line = "**bold** " + "".join(chr(c) for c in range(0xE000, 0xF900))
+    assert _inline(line) == line
+    assert terminal_markdown(line) == line
