@@ -123,14 +123,18 @@ def _default_store_url(data_dir: str) -> str:
 
     An install that set ``data_dir`` elsewhere but kept its database at the old fixed place
     (``data/guildhall.db`` under the working directory) keeps using it, with a warning, rather
-    than start on an empty database.
+    than start on an empty database. That is told by ``data_dir`` holding an earlier run's state
+    (its vector index or lock file) and no database: a new ``data_dir`` (a second bot beside one
+    on the default) gets its own database, never the other bot's.
     """
-    path = Path(data_dir) / "guildhall.db"
+    folder = Path(data_dir)
+    path = folder / "guildhall.db"
     url = "sqlite:///" + str(path)  # an absolute path gives sqlite:////abs/guildhall.db
     if url == LEGACY_STORE_URL or path.exists():
         return url
     legacy = Path("data") / "guildhall.db"
-    if legacy.exists() and legacy.resolve() != path.resolve():
+    ran_before = (folder / "chroma").exists() or (folder / "guildhall.lock").exists()
+    if ran_before and legacy.exists() and legacy.resolve() != path.resolve():
         log.warning(
             "the store stays at %s, where earlier versions put it whatever data_dir said; move it to %s "
             "(or set store.url) to keep each bot's data in its data_dir",

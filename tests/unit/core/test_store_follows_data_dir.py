@@ -41,11 +41,22 @@ def test_an_install_with_its_database_at_the_old_place_keeps_it_and_is_told(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "guildhall.db").write_bytes(b"")
+    (tmp_path / "elsewhere" / "chroma").mkdir(parents=True)  # the earlier runs' vector index
     with caplog.at_level(logging.WARNING, logger="bot.config"):
         settings = _load(tmp_path, {"GUILDHALL_DATA_DIR": "elsewhere"})
     assert settings.store.url == LEGACY_STORE_URL  # type: ignore[attr-defined]
     assert any("elsewhere/guildhall.db" in r.getMessage() for r in caplog.records)
     # Once moved (or a database already in data_dir), data_dir's is used.
-    (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "guildhall.db").write_bytes(b"")
     assert _load(tmp_path, {"GUILDHALL_DATA_DIR": "elsewhere"}).store.url == "sqlite:///elsewhere/guildhall.db"  # type: ignore[attr-defined]
+
+
+def test_a_second_bot_with_a_new_data_dir_never_takes_the_first_bots_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bot on the default data_dir runs in this folder (./data/guildhall.db); a second one given
+    a fresh data_dir gets its own database (found by review: the fallback took the first bot's)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "guildhall.db").write_bytes(b"")
+    assert _load(tmp_path, {"GUILDHALL_DATA_DIR": "bot-b"}).store.url == "sqlite:///bot-b/guildhall.db"  # type: ignore[attr-defined]
