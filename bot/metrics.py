@@ -174,34 +174,32 @@ async def _store_state(db: Any, timeout_s: float) -> tuple[str, str]:
         # Busy only while that is plausibly a lock wait or maintenance: beyond it the connection is
         # wedged (a transaction whose holder waits on something else, a statement that never ends),
         # and a liveness probe must see it down, or the process is never restarted.
+        # A statement running long is progress (a lock wait, a big erase): busy, never down, or a
+        # restart would roll it back and the redelivered event would start it again. Down is a
+        # transaction whose holder has run nothing on the connection for longer than any lock wait
+        # explains: it waits on something else and the store is wedged for everyone.
         running = file_db.running_s()
-        held = file_db.transaction_s()
-        maintenance = held is not None and held[1]
-        limit = file_db.busy_timeout_s + WEDGED_MARGIN_S
+        idle = file_db.transaction_idle_s()
+        if idle is not None and idle[0] > file_db.busy_timeout_s + WEDGED_MARGIN_S and not idle[1]:
+            log.warning("health: a SQLite transaction has held the connection %.0f s without a statement", idle[0])
+            return "down", f"store stuck: a transaction has held its connection {idle[0]:.0f} s without a statement"
         if running is None:
-            if held is not None and held[0] > limit and not maintenance:
-                log.warning("health: a SQLite transaction has held the connection %.0f s between statements", held[0])
-                return "down", f"store stuck: a transaction has held its connection for {held[0]:.0f} s"
             what = "its connection is taken by queued statements"
         elif running <= file_db.busy_timeout_s:
             what = (
                 f"a statement has waited {running:.0f} s, most likely for another process's write lock "
                 f"(up to store.busy_timeout_s = {file_db.busy_timeout_s:g} s)"
             )
-        elif maintenance:
-            what = f"one statement has run for {running:.0f} s (a long write: a migration or a purge)"
-        elif running > limit:
-            log.warning("health: a SQLite statement has run %.0f s", running)
-            return "down", f"store stuck: one statement has run for {running:.0f} s"
         else:
-            what = f"one statement has run for {running:.0f} s"
+            what = f"one statement has run for {running:.0f} s (a long write: a migration, a purge, a big erase)"
         log.info("health: SQLite store busy: %s", what)
         return "busy", f"store busy: {what}"
     log.warning("health: store did not answer SELECT 1 within %g s: %r", timeout_s, select_error)
     return "down", "store unreachable"
 
 
-# How far past store.busy_timeout_s a SQLite store may stay busy before health calls it stuck.
+# How far past store.busy_timeout_s a SQLite transaction may hold the connection without running a
+# statement before health calls the store stuck.
 WEDGED_MARGIN_S = 30.0
 
 

@@ -110,6 +110,7 @@ class SQLiteDatabase:
         self.busy_timeout_s = busy_timeout_s
         self._running_since: float | None = None  # monotonic start of the call now on the connection
         self._tx_since: float | None = None  # monotonic start of the open transaction, if any
+        self._last_done = 0.0  # monotonic end of the last call on the connection
         self._tx_maintenance = False  # the open transaction is a migration or a purge (may run long)
         self._prober: ThreadPoolExecutor | None = None  # created by the first probe_file()
         self._closed = False
@@ -187,17 +188,22 @@ class SQLiteDatabase:
             return await conn._execute(lambda: run_ops(conn._conn, ops))
         finally:
             self._running_since = None
+            self._last_done = time.monotonic()
 
     def running_s(self) -> float | None:
         """Seconds the call now on the connection has run (or waited for a lock); None when idle."""
         since = self._running_since
         return None if since is None else time.monotonic() - since
 
-    def transaction_s(self) -> tuple[float, bool] | None:
-        """Seconds the open transaction has held the connection, and whether it is maintenance (a
-        migration or purge, allowed to run long); None when no transaction is open."""
+    def transaction_idle_s(self) -> tuple[float, bool] | None:
+        """Seconds the open transaction has held the connection without a statement running on it
+        (since it began or since its last statement ended), and whether it is maintenance (a
+        migration or purge, allowed to run long); None when no transaction is open or a statement
+        is running. A busy transaction runs statements back to back: its idle time stays small."""
         since = self._tx_since
-        return None if since is None else (time.monotonic() - since, self._tx_maintenance)
+        if since is None or self._running_since is not None:
+            return None
+        return time.monotonic() - max(since, self._last_done), self._tx_maintenance
 
     async def probe_file(self, timeout_s: float) -> None:
         """Read the database file's schema through a short-lived read-only connection of its own.

@@ -177,3 +177,33 @@ async def test_a_wedged_connection_is_down_but_a_long_maintenance_transaction_is
         assert (await check_health(store, None, timeout_s=PROBE_S))["status"] == "ok"
     finally:
         await store.close()
+
+
+async def test_a_long_transaction_that_keeps_running_statements_is_busy_not_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big batch runs statements back to back for longer than busy_timeout_s + the margin: that
+    is progress, and a restart would roll it back (found by review: health judged the transaction's
+    whole age and called it down whenever a probe fell between two statements)."""
+    import bot.metrics
+
+    monkeypatch.setattr(bot.metrics, "WEDGED_MARGIN_S", 0.1)
+    store = await open_store(f"sqlite:///{tmp_path / 'guildhall.db'}", busy_timeout_s=0.1)
+    try:
+        started = asyncio.Event()
+
+        async def big_batch() -> None:
+            async with store.db.transaction() as tx:
+                started.set()
+                for _ in range(80):  # about 0.8 s, far past 0.1 + 0.1
+                    await tx.execute("SELECT 1")
+                    await asyncio.sleep(0.01)
+
+        batch = asyncio.create_task(big_batch())
+        await started.wait()
+        await asyncio.sleep(0.4)
+        states = [(await check_health(store, None, timeout_s=0.1))["status"] for _ in range(2)]
+        await batch
+        assert "fail" not in states, states
+    finally:
+        await store.close()
