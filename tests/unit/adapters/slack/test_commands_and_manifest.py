@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,6 @@ MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[4] / "adapters" / "s
 
 def slack_settings(**slack: object) -> Settings:
     return Settings.model_validate({"brains": [], "slack": slack})
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlackAPI]:
-    f = await FakeSlackAPI().start()
-    yield f
-    await f.stop()
 
 
 async def test_admin_facts_are_cached_and_fail_closed(fake: FakeSlackAPI) -> None:

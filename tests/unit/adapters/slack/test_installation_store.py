@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
-from bot.store import Store, open_store
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    s = await open_store("sqlite://:memory:")
-    yield s
-    await s.close()
+from bot.store import Store
 
 
 def installation(team: str, user: str, token: str, installed_at: float) -> Installation:

@@ -6,7 +6,6 @@ workspace (or one whose bot token was revoked) must lose its stored tokens and c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,8 @@ from adapters.slack.adapter import SlackAdapter
 from bot.bus import InProcessBus
 from bot.config import Settings
 from bot.recorder import Recorder
-from bot.store import Store, open_store
+from bot.store import Store
 from tests.slack_fakes import BOT_USER_ID, SIGNING_SECRET, TEAM_ID, FakeSlackAPI, envelope, message_event, settle_bolt
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlackAPI]:
-    f = await FakeSlackAPI().start()
-    yield f
-    await f.stop()
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    s = await open_store("sqlite://:memory:")
-    yield s
-    await s.close()
 
 
 class Wired:

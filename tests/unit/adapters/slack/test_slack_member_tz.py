@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.commands import AdminFactsCache
@@ -15,13 +13,6 @@ from bot.events import Button, MemberJoined
 from tests.slack_fakes import BOT_ID, BOT_USER_ID, TEAM_ID, TEAM_URL, FakeSlackAPI, envelope, slash_form
 
 ME = SlackIdentity(TEAM_ID, BOT_USER_ID, BOT_ID, TEAM_URL)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlackAPI]:
-    f = await FakeSlackAPI().start()
-    yield f
-    await f.stop()
 
 
 def test_team_join_carries_the_members_zone() -> None:

@@ -9,11 +9,9 @@ bot token's ``auth.test`` at start is the same presence.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
@@ -22,25 +20,11 @@ from bot.bus import InProcessBus
 from bot.config import Settings
 from bot.events import InboundEvent, Platform, WorkspaceInstalled, WorkspaceRef, WorkspaceRemoved
 from bot.recorder import Recorder, removed_workspaces
-from bot.store import Store, open_store
+from bot.store import Store
 from tests.slack_fakes import SIGNING_SECRET, TEAM_ID, FakeSlackAPI, envelope
 from tests.unit.adapters.slack.test_lifecycle_slack import Wired, _oauth_settings, wire
 
 BETA = "T0BETA"  # the workspace the fake's oauth.v2.access installs (code "good-code")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlackAPI]:
-    f = await FakeSlackAPI().start()
-    yield f
-    await f.stop()
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    s = await open_store("sqlite://:memory:")
-    yield s
-    await s.close()
 
 
 def _beta_installation(token: str) -> Installation:

@@ -4,30 +4,13 @@ workspace's next live event after a reinstall ends it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.events import InboundEvent, Platform, WorkspaceRef, WorkspaceRemoved
 from bot.recorder import removed_workspaces
-from bot.store import Store, open_store
+from bot.store import Store
 from tests.slack_fakes import BOT_USER_ID, TEAM_ID, FakeSlackAPI, envelope, message_event
 from tests.unit.adapters.slack.test_lifecycle_slack import _installation, _oauth_settings, wire
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlackAPI]:
-    f = await FakeSlackAPI().start()
-    yield f
-    await f.stop()
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    s = await open_store("sqlite://:memory:")
-    yield s
-    await s.close()
 
 
 async def test_an_uninstall_is_published_and_a_reinstall_ends_it(
