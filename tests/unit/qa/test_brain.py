@@ -469,6 +469,23 @@ async def test_unanswered_help_questions_get_an_answer_after_n_minutes(make_app:
     assert len(replies(adapter)) == 2
 
 
+async def help_channel_question(make_app: Any, settings: Any, clock: Any) -> tuple[Any, Any, QABrain]:
+    """An app answering #help questions left 30 minutes, the answer in #general's history, and
+    alice's question q1 in #help: (app, adapter, the QA brain)."""
+    tuned = settings.model_copy(
+        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 30, "help_channel_ids": ["help"]})}
+    )
+    llm = ScriptedLLM("Run make clean-cache to reset the cache [1].")
+    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
+    await post(
+        app,
+        adapter,
+        make_message("to reset the cache run make clean-cache", author="bob", chan="general", minutes=-600),
+        make_message("how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1"),
+    )
+    return app, adapter, app.brain("qa")
+
+
 async def test_unanswered_help_questions_wait_while_the_bot_is_removed(make_app: Any, settings: Any) -> None:
     """A workspace the bot was removed from gets no timer answers (each would fail); they come
     once a live fact shows the bot back."""
@@ -479,22 +496,7 @@ async def test_unanswered_help_questions_wait_while_the_bot_is_removed(make_app:
     from bot.testing.builders import BASE_TIME
 
     clock = FakeClock(BASE_TIME)
-    tuned = settings.model_copy(
-        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 30, "help_channel_ids": ["help"]})}
-    )
-    app, adapter = await make_app(
-        brains=["qa"],
-        llm=ScriptedLLM("Run make clean-cache to reset the cache [1]."),
-        clock=clock,
-        settings_override=tuned,
-    )
-    brain: QABrain = app.brain("qa")
-    await post(
-        app,
-        adapter,
-        make_message("to reset the cache run make clean-cache", author="bob", chan="general", minutes=-600),
-        make_message("how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1"),
-    )
+    app, adapter, brain = await help_channel_question(make_app, settings, clock)
     await adapter.inject(WorkspaceRemoved(WorkspaceRef(Platform.CONSOLE, "local"), clock.now(), "test"))
     await app.bus.drain()
     await clock.advance(timedelta(minutes=35))
@@ -516,18 +518,7 @@ async def test_a_help_question_another_worker_claimed_is_left_to_it(make_app: An
     from bot.testing.builders import BASE_TIME
 
     clock = FakeClock(BASE_TIME)
-    tuned = settings.model_copy(
-        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 30, "help_channel_ids": ["help"]})}
-    )
-    llm = ScriptedLLM("Run make clean-cache to reset the cache [1].")
-    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
-    brain: QABrain = app.brain("qa")
-    await post(
-        app,
-        adapter,
-        make_message("to reset the cache run make clean-cache", author="bob", chan="general", minutes=-600),
-        make_message("how do I reset the cache?", author="alice", chan=channel("help"), message_id="q1"),
-    )
+    app, adapter, brain = await help_channel_question(make_app, settings, clock)
     claims: list[str] = []
 
     async def taken_elsewhere(key: str, ttl_s: float) -> bool:
