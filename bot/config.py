@@ -123,9 +123,10 @@ def _default_store_url(data_dir: str) -> str:
 
     An install that set ``data_dir`` elsewhere but kept its database at the old fixed place
     (``data/guildhall.db`` under the working directory) keeps using it, with a warning, rather
-    than start on an empty database. That is told by ``data_dir`` holding an earlier run's state
-    (its vector index or lock file) and no database: a new ``data_dir`` (a second bot beside one
-    on the default) gets its own database, never the other bot's.
+    than start on an empty database. That is told by ``data_dir`` holding an earlier run's vector
+    index and no database (not by its lock file, which a first run that failed before opening the
+    store leaves too): a new ``data_dir`` (a second bot beside one on the default) gets its own
+    database, never the other bot's.
     """
     folder = Path(data_dir)
     path = folder / "guildhall.db"
@@ -133,7 +134,7 @@ def _default_store_url(data_dir: str) -> str:
     if url == LEGACY_STORE_URL or path.exists():
         return url
     legacy = Path("data") / "guildhall.db"
-    ran_before = (folder / "chroma").exists() or (folder / "guildhall.lock").exists()
+    ran_before = (folder / "chroma").exists()
     if ran_before and legacy.exists() and legacy.resolve() != path.resolve():
         log.warning(
             "the store stays at %s, where earlier versions put it whatever data_dir said; move it to %s "

@@ -60,3 +60,8 @@ def test_a_second_bot_with_a_new_data_dir_never_takes_the_first_bots_database(
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "guildhall.db").write_bytes(b"")
     assert _load(tmp_path, {"GUILDHALL_DATA_DIR": "bot-b"}).store.url == "sqlite:///bot-b/guildhall.db"  # type: ignore[attr-defined]
+    # A first run of bot B that stopped before opening its store (a brain not installed, Ctrl-C)
+    # leaves its lock file: still no earlier database of B's to look for elsewhere.
+    (tmp_path / "bot-b").mkdir()
+    (tmp_path / "bot-b" / "guildhall.lock").write_text("")
+    assert _load(tmp_path, {"GUILDHALL_DATA_DIR": "bot-b"}).store.url == "sqlite:///bot-b/guildhall.db"  # type: ignore[attr-defined]
