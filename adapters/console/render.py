@@ -150,12 +150,13 @@ _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _QUOTE = re.compile(r"^ {0,3}>[ ]?")
 _BULLET = re.compile(r"^(\s*)[*+](?=[ \t])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])[ \t]")
-# Text kept as written, found left to right: a backslash escape, a code span (a run of N backticks
-# to the next run of exactly N), a link or image, an autolink, a bare URL (without trailing
+# Text kept as written, found left to right: a backslash escape, a code span (a whole run of N
+# backticks, never part of one, to the next run of exactly N: retrying shorter counts inside a run
+# made a line of backtick runs cost the cube of its length), a link or image, an autolink, a bare URL (without trailing
 # punctuation or emphasis markers, so "**https://x**" still loses its stars).
 _KEEP = re.compile(
     r"\\(?P<escaped>[`*_\[\]#>~|<])"
-    r"|(?P<ticks>`+)(?P<code>.+?)(?<!`)(?P=ticks)(?!`)"
+    r"|(?<!`)(?P<ticks>`++)(?P<code>.+?)(?<!`)(?P=ticks)(?!`)"
     r"|!?\[(?P<label>[^\]]*)\]\((?P<target>(?:[^()\s]|\([^()\s]*\))+)(?:[ \t]+\"[^\"]*\")?\)"
     r"|<(?P<autolink>(?:https?|mailto|ftp):[^\s<>]+)>"
     r"|(?P<url>https?://[^\s<>]*[^\s<>*_.,;:!?)\]'\"])"

@@ -98,3 +98,12 @@ def test_a_line_holding_every_private_use_character_is_printed_as_written() -> N
     line = "**bold** " + "".join(chr(c) for c in range(0xE000, 0xF900))
     assert _inline(line) == line
     assert terminal_markdown(line) == line
+
+
+def test_a_code_span_starts_only_at_a_whole_run_of_backticks() -> None:
+    """As CommonMark has it: two backticks with no closing pair are literal, so emphasis after
+    them still counts. Starting a span inside a run (one backtick of the two) also made a line of
+    backtick runs cost the cube of its length (found by review); such a line prints as written."""
+    assert terminal_markdown("``*a*`") == "``a`"
+    runs = " ".join("`" * n for n in range(1, 62))
+    assert terminal_markdown(runs) == runs
