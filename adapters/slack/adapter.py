@@ -291,8 +291,11 @@ class SlackAdapter:
             log.info("slack: the app was installed org-wide (enterprise %s)", installation.enterprise_id or "?")
         else:
             log.info("slack: the app was installed in workspace %s (%s)", team_id, installation.team_name or "")
-            # A client cached for the team holds the previous installation's token: load the new one.
-            self._team_clients.pop(team_id, None)
+            # What this process cached for the team belongs to the previous installation (its token,
+            # its bot identity, members its DMs could not reach): start afresh.
+            self._forget_workspace(team_id)
+            for key in [k for k in self.undeliverable if k[0] == team_id]:
+                del self.undeliverable[key]
             workspace = WorkspaceRef(Platform.SLACK, team_id, installation.team_name or "")
             when = datetime.fromtimestamp(installation.installed_at, UTC)
             try:

@@ -111,7 +111,7 @@ async def test_an_oauth_reinstall_ends_the_removal_before_any_message(
     ) == [("Beta",)]
 
 
-async def test_a_reinstall_drops_the_client_cached_with_the_previous_token(
+async def test_a_reinstall_drops_what_was_cached_for_the_previous_installation(
     fake: FakeSlackAPI, store: Store, tmp_path: Path
 ) -> None:
     slack = wire(_oauth_settings(tmp_path), store, fake)
@@ -119,11 +119,15 @@ async def test_a_reinstall_drops_the_client_cached_with_the_previous_token(
     assert installs is not None
     await installs.async_save(_beta_installation("xoxb-beta-old"))
     assert (await slack.adapter.client_for(BETA)).token == "xoxb-beta-old"
+    # Members the old installation could not DM (say, it lacked im:write): the new one may.
+    slack.adapter.undeliverable[(BETA, "U0CAROL")] = float("inf")
+    slack.adapter.undeliverable[("T0OTHER", "U0DAN")] = float("inf")
 
     async with TestClient(TestServer(slack.adapter.web_app())) as client:
         status, _, _ = await _install(client)  # reinstalled (new scopes): Slack hands out xoxb-beta
     assert status == 200
     assert (await slack.adapter.client_for(BETA)).token == "xoxb-beta"
+    assert list(slack.adapter.undeliverable) == [("T0OTHER", "U0DAN")]
 
 
 async def test_an_installation_that_cannot_be_published_still_shows_success(
