@@ -15,7 +15,8 @@ USAGE = "Usage: `/leaderboard [week|month|all] [#channel]`."
 
 async def test_an_unknown_bare_word_gets_the_periods_and_how_to_name_a_channel(make_app: AppFactory) -> None:
     app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
-    await adapter.inject(make_message("hello", chan="general"))  # the store now knows #general
+    await adapter.inject(make_message("hello", chan="general"))
+    await app.bus.drain()  # the store now knows #general (recorded before the commands run)
     for text in ("forever", "week forever", "#forever", "general", "month #general"):
         await adapter.inject(command("leaderboard", text))
     await app.bus.drain()
