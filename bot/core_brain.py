@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,7 +53,8 @@ _MEMBER_WORKSPACES = " UNION ".join(
 
 # Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values. A
 # "channel" is one channel, stored as its id; a "list" holds channel ids (platform mentions) and
-# names (typed), matched against both.
+# names (typed), matched against both; "members" holds user ids (mentions, ids or names the store
+# knows, resolved when set: a member renamed later stays on it).
 CONFIG_KEYS: dict[str, str] = {
     "alerts_channel": "channel",
     "digest_default_on": "bool",
@@ -67,6 +69,7 @@ CONFIG_KEYS: dict[str, str] = {
     "shadow_channels": "list",
     "moderators_channel": "channel",
     "human_first_minutes": "float",
+    "leaderboard_exclude": "members",
 }
 
 # Ranges of the numeric keys (the settings they override in bot/config.py have the same lower
@@ -98,6 +101,7 @@ def config_defaults(settings: Settings) -> dict[str, Any]:
         "shadow_channels": [],
         "moderators_channel": None,
         "human_first_minutes": settings.community.human_first_minutes,
+        "leaderboard_exclude": [],
     }
 
 
@@ -107,12 +111,21 @@ UNSET_MEANS: dict[str, str] = {
     "qa_answer_unanswered_after_min": "off: unanswered questions are not picked up",
     "retention_days": "keep forever",
     "moderators_channel": "the alerts channel",
+    "leaderboard_exclude": "nobody: every member can be ranked",
 }
 
 
 # Channels a list setting may hold: far more than any deployment names, and small enough that the
 # confirmation (which names them all) still posts on every platform.
 MAX_CONFIG_CHANNELS = 100
+
+# Members a "members" setting may hold: staff and bridges are a handful; the confirmation names them all.
+MAX_CONFIG_MEMBERS = 100
+
+# A member mention: Slack "<@U123>" / "<@U123|name>", Discord "<@123>" / "<@!123>" (a nickname mention).
+_MEMBER_MENTION = re.compile(r"^<@!?([^|>\s]+)(?:\|[^>]*)?>$")
+# A mention's label ("<@U123|Helga the Helper>") may hold spaces and commas: dropped before splitting.
+_MENTION_LABEL = re.compile(r"<@(!?[^|>\s]+)\|[^>]*>")
 
 # Values an admin types to mean "no channel": a list becomes empty; a key in OFF_WHEN_UNSET goes
 # back to unset where unset means off. A channel really called so is still ``#none``.
@@ -127,6 +140,23 @@ CONFIG_USAGE = (
     "Usage: `/guildhall config show`, `/guildhall config set KEY VALUE` or `/guildhall config unset KEY` "
     "(back to the default). A channel list takes `none`."
 )
+
+
+def member_mention(word: str) -> str | None:
+    """The user id of a platform mention (``<@U123>``, ``<@U123|name>``, ``<@123>``, ``<@!123>``), else None."""
+    match = _MEMBER_MENTION.match(word.strip())
+    return match.group(1) if match else None
+
+
+def member_words(raw: str) -> list[str]:
+    """The members a "members" value names, in order, without repeats: a mention as its user id,
+    anything else as typed (an id or a name, without a leading ``@``)."""
+    found: list[str] = []
+    for word in _MENTION_LABEL.sub(r"<@\1>", raw).replace(",", " ").split():
+        member = member_mention(word) or word.lstrip("@")
+        if member and member not in found:
+            found.append(member)
+    return found
 
 
 def parse_config_value(key: str, raw: str) -> Any:
@@ -163,6 +193,11 @@ def parse_config_value(key: str, raw: str) -> Any:
         if len(channels) > MAX_CONFIG_CHANNELS:
             raise ValueError(f"{key} takes at most {MAX_CONFIG_CHANNELS} channels ({len(channels)} given)")
         return channels
+    if kind == "members":
+        members = [] if raw.lower() in NONE_WORDS else member_words(raw)
+        if len(members) > MAX_CONFIG_MEMBERS:
+            raise ValueError(f"{key} takes at most {MAX_CONFIG_MEMBERS} members ({len(members)} given)")
+        return members
     if kind == "channel":
         argument = channel_word(raw)
         if argument is None:
@@ -531,32 +566,48 @@ class CoreBrain(Brain):
         words = cmd.text.split(maxsplit=2)
         action = words[0].lower() if words else "show"
         if action == "show":
+            # `show KEY`: that key alone (a long member list is easier read on its own).
+            picked = words[1].lower() if len(words) > 1 and words[1].lower() in CONFIG_KEYS else None
             lines = [
                 "**Settings** (_default_: not set here; `/guildhall config set KEY VALUE` overrides, "
                 "`/guildhall config unset KEY` goes back to the default)"
             ]
-            for key in sorted(CONFIG_KEYS):
+            for key in [picked] if picked else sorted(CONFIG_KEYS):
                 value = await self.ctx.store.get_workspace_setting(platform, ws, key)
-                shown = self._shown_default(key) + " _(default)_" if value is None else _shown(key, value)
+                shown = (
+                    self._shown_default(key) + " _(default)_"
+                    if value is None
+                    else await self._shown_here(cmd, key, value)
+                )
                 lines.append(f"• `{key}` = {shown}")
             return CommandResult("\n".join(lines))
         if action in ("unset", "reset") and len(words) == 2:
-            return await self._config_unset(platform, ws, words[1].lower())
+            key = words[1].lower()
+            before = await self.ctx.store.get_workspace_setting(platform, ws, key)
+            result = await self._config_unset(platform, ws, key)
+            await self._audit_members(cmd, key, before, None)
+            return result
         if action != "set" or len(words) < 3:
             return CommandResult(CONFIG_USAGE)
         key, raw = words[1].lower(), words[2].strip()
+        before = await self.ctx.store.get_workspace_setting(platform, ws, key)
         if key in CONFIG_KEYS and raw.lower() in UNSET_WORDS:
-            return await self._config_unset(platform, ws, key)
-        if key in CONFIG_KEYS and CONFIG_KEYS[key] != "list" and raw.lower() in NONE_WORDS:
+            result = await self._config_unset(platform, ws, key)
+            await self._audit_members(cmd, key, before, None)
+            return result
+        if key in CONFIG_KEYS and CONFIG_KEYS[key] not in ("list", "members") and raw.lower() in NONE_WORDS:
             return await self._config_off(platform, ws, key)
         try:
             value = parse_config_value(key, raw)
             if CONFIG_KEYS[key] == "channel":
                 value = await self._known_channel(platform, ws, key, raw)
+            elif CONFIG_KEYS[key] == "members" and value:
+                value = await self._known_members(platform, ws, key, raw)
         except ValueError as exc:
             return CommandResult(f"Not changed: {exc}.")
         await self.ctx.store.set_workspace_setting(platform, ws, key, value)
-        reply = f"`{key}` is now {_shown(key, value)}."
+        await self._audit_members(cmd, key, before, value)
+        reply = f"`{key}` is now {await self._shown_here(cmd, key, value)}."
         if CONFIG_KEYS[key] == "list":
             typed = [a.id_or_name for a in channel_arguments(raw) if not a.picked] if value else []
             unknown = [name for name in typed if await self.ctx.store.find_channel_id(platform, ws, name) is None]
@@ -565,6 +616,93 @@ class CoreBrain(Brain):
                 names = ", ".join(f"#{name}" for name in unknown)
                 reply += f" Note: I don't know {names} here yet; a name applies once a channel by that name exists."
         return CommandResult(reply)
+
+    async def _shown_here(self, cmd: CommandInvoked, key: str, value: Any) -> str:
+        """:func:`_shown`, with a member list by the members' names (admins read names, not ids; a
+        name, unlike a mention, pings nobody where the reply is posted)."""
+        if CONFIG_KEYS.get(key) != "members" or not isinstance(value, list) or not value:
+            return _shown(key, value)
+        shown = []
+        for user_id in map(str, value):
+            user = await self.ctx.store.get_user(cmd.platform.value, cmd.channel.workspace_id, user_id)
+            name = user.name if user is not None and user.name else ""
+            shown.append(f"{name} ({user_id})" if name and name != user_id else user_id)
+        return ", ".join(shown)
+
+    async def _known_members(self, platform: str, workspace_id: str, key: str, raw: str) -> list[str]:
+        """The user ids ``raw`` names: a platform mention as given (the platform picked a real
+        member), an id or a name (case-insensitive, spaces allowed between commas) only when the
+        store knows the member. Raises ValueError naming every member it cannot place."""
+        store = self.ctx.store
+        found: list[str] = []
+        unknown: list[str] = []
+        ambiguous: list[str] = []
+
+        async def by_name(name: str) -> list[str]:
+            rows = await store.db.fetchall(
+                "SELECT user_id FROM users WHERE platform = ? AND workspace_id = ? AND LOWER(name) = LOWER(?)",
+                (platform, workspace_id, name),
+            )
+            return sorted({str(r[0]) for r in rows})
+
+        for chunk in _MENTION_LABEL.sub(r"<@\1>", raw).split(","):
+            words = chunk.split()
+            if len(words) > 1 and member_mention(chunk) is None:
+                # One name with spaces ("Helga the Helper") between commas; else the chunk is words.
+                name = " ".join(words).lstrip("@")
+                whole = await by_name(name)
+                if len(whole) > 1:
+                    ambiguous.append(name)
+                if len(whole) == 1 and whole[0] not in found:
+                    found.append(whole[0])
+                if whole:
+                    continue
+            for word in words:
+                user_id = member_mention(word)
+                if user_id is None:
+                    typed = word.lstrip("@")
+                    if await store.get_user(platform, workspace_id, typed) is not None:
+                        user_id = typed
+                    else:
+                        ids = await by_name(typed)
+                        if len(ids) != 1:
+                            (ambiguous if ids else unknown).append(typed)
+                            continue
+                        user_id = ids[0]
+                if user_id not in found:
+                    found.append(user_id)
+        if unknown or ambiguous:
+            problems = []
+            if unknown:
+                problems.append(f"I don't know {and_list([f'@{n}' for n in unknown])} here")
+            if ambiguous:
+                problems.append(f"several members are called {and_list([f'@{n}' for n in ambiguous])}")
+            raise ValueError(f"{'; '.join(problems)} (name a member by mention, id or the name Guildhall knows)")
+        if len(found) > MAX_CONFIG_MEMBERS:
+            raise ValueError(f"{key} takes at most {MAX_CONFIG_MEMBERS} members ({len(found)} given)")
+        return found
+
+    async def _audit_members(self, cmd: CommandInvoked, key: str, before: Any, after: Any) -> None:
+        """Audit a change of a member list with who was added and removed: the router's entry for
+        the command holds its options only (none on Slack or the console, where the text is the value)."""
+        if CONFIG_KEYS.get(key) != "members":
+            return
+        old = [str(v) for v in before] if isinstance(before, list) else []
+        new = [str(v) for v in after] if isinstance(after, list) else []
+        if old == new and (before is None) == (after is None):
+            return
+        await self.ctx.store.audit(
+            cmd.platform.value,
+            cmd.channel.workspace_id,
+            cmd.user.user_id,
+            f"config {key}",
+            detail={
+                "members": new,
+                "added": [m for m in new if m not in old],
+                "removed": [m for m in old if m not in new],
+                "unset": after is None,
+            },
+        )
 
     def _shown_default(self, key: str) -> str:
         """What ``key`` is while unset here: the deployment's value, or what unset means."""

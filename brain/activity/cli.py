@@ -63,7 +63,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Most helpful members (opted-out members hidden)."""
+        """Most helpful members (opted-out members and those kept off by `leaderboard_exclude` hidden)."""
         from brain.activity.leaderboard import PERIODS, leaderboard, member_names, window_for
         from brain.activity.render_text import leaderboard_text
 

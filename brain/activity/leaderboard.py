@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core_brain import workspace_config
 from bot.store import Store
 from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
 from brain.activity.scoring import COUNTERS, capped_reactions_sql, score_sql
 
 PERIODS: dict[str, int | None] = {"week": 7, "month": 30, "all": None}
+
+# The workspace setting of members an admin keeps off the boards (``/guildhall config set``).
+EXCLUDE_SETTING = "leaderboard_exclude"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Leaderboard:
-    """A ranked board plus anonymous totals (which include opted-out members)."""
+    """A ranked board plus anonymous totals (which include opted-out and excluded members)."""
 
     window: Window
     channel_id: str | None
@@ -78,14 +82,15 @@ async def leaderboard(
     channel_id: str | None = None,
     limit: int = 10,
 ) -> Leaderboard:
-    """Rank members by helpfulness score in ``window``; opted-out members are hidden.
+    """Rank members by helpfulness score in ``window``; opted-out members and those an admin keeps
+    off the boards (:func:`excluded_members`) are hidden, and the members below them move up.
 
     Members with a zero score are left out: volume alone never puts anyone on the board. The
     workspace board counts channels the store knows to be public only: it is posted for everyone,
     and activity in a private channel or a DM is not everyone's to see. A channel's board counts that channel (the
     caller checks that whoever asks may read it). A member's reactions score at most
     ``REACTION_POINTS_PER_DAY`` a local day (of the board's channels); their ``counts`` show the
-    reactions that scored, the totals every reaction.
+    reactions that scored, the totals every reaction. Hidden members' activity stays in the totals.
     """
     where = ["platform = ?", "workspace_id = ?", "day < ?"]
     params: list[object] = [platform, workspace_id, window.end.isoformat()]
@@ -107,6 +112,7 @@ async def leaderboard(
     sums = ", ".join(f"SUM({c})" for c in COUNTERS)
     per_day = ", ".join(f"{capped_reactions_sql() if c == 'reactions' else f'SUM({c})'} AS {c}" for c in COUNTERS)
     hidden = await store.members_with_setting(platform, workspace_id, "opted_out", True)
+    hidden |= await excluded_members(store, platform, workspace_id)
     # The anonymous row (user id "": what members did while opted out) is left out in SQL, not
     # skipped afterwards: the LIMIT makes room for the hidden members only, so a busy anonymous row
     # would take one of the board's places. Reaction points are capped per member and day first.
@@ -136,6 +142,14 @@ async def leaderboard(
         channel_row = await store.get_channel(platform, workspace_id, channel_id)
         channel_name = channel_row.name if channel_row is not None and channel_row.name else channel_id
     return Leaderboard(window, channel_id, entries, totals, members, channel_name)
+
+
+async def excluded_members(store: Store, platform: str, workspace_id: str) -> set[str]:
+    """User ids an admin keeps off the leaderboards of a workspace (staff, an unflagged bridge, a
+    gamer): ``/guildhall config set leaderboard_exclude``. Only the ranking reads it: their counters
+    are still kept (taking them off the list restores their place) and their replies still answer
+    questions."""
+    return {str(m) for m in await workspace_config(store, platform, workspace_id, EXCLUDE_SETTING, [])}
 
 
 async def member_names(store: Store, platform: str, workspace_id: str, board: Leaderboard) -> dict[str, str]:

@@ -94,5 +94,7 @@ async def build_report(
         png = await chart_png(f)
         if png:
             parts.append(_img(png, f.kind))
-    parts.append("<p class='muted'>Opted-out members are counted in totals but never named.</p></body></html>")
+    parts.append(
+        "<p class='muted'>Opted-out members, and members the admins keep off the leaderboard, are counted in totals but never named.</p></body></html>"
+    )
     return "\n".join(parts)
