@@ -363,7 +363,15 @@ class CoreBrain(Brain):
             counts.update(part.counts)
             unfinished += [name for name in part.unfinished if name not in unfinished]
         places = tuple(await self.place_names(members)) if len(members) > 1 else ()
+        await self._scrub()
         return Erasure(dict(counts), tuple(unfinished), places)
+
+    async def _scrub(self) -> None:
+        """The erased text out of the database's files too (SQLite: its write-ahead log)."""
+        try:
+            await self.ctx.store.db.scrub()
+        except Exception:  # the erasure itself is done; a later checkpoint finishes this part
+            log.exception("store: could not scrub the database files after an erasure")
 
     async def _forget_in_workspace(self, user: UserRef, *, repeat: bool) -> Erasure:
         """:meth:`forget` in ``user``'s workspace."""
@@ -551,6 +559,8 @@ class CoreBrain(Brain):
                 if brain is not self:
                     counts[brain.name] += await brain.purge_before(cutoff, platform=platform, workspace_id=ws)
             await store.audit(platform, ws, "scheduler", "retention", detail={"cutoff": cutoff, "days": days})
+        if purged:
+            await self._scrub()
         return dict(counts) if purged else {}
 
     # -- admin commands ------------------------------------------------------------------------

@@ -77,6 +77,10 @@ class Database(Executor, Protocol):
     async def close(self) -> None:
         """Close connections."""
 
+    async def scrub(self) -> None:
+        """After an erasure (``/forget-me``, a retention purge): make the erased text unreadable in
+        the database's files as far as the engine allows, not only in its tables."""
+
 
 class SQLiteDatabase:
     """aiosqlite with WAL; one connection, serialized by a lock so transactions never interleave.
@@ -144,6 +148,10 @@ class SQLiteDatabase:
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA temp_store=MEMORY")
             await conn.execute("PRAGMA cache_size=-65536")
+            # Erased text (a deleted message, /forget-me, a retention purge) is overwritten with
+            # zeros in the file, not left in free space where a copy of the file would still hold it.
+            # Some builds (Debian's) default to it already; others (python.org, macOS) do not.
+            await conn.execute("PRAGMA secure_delete=ON")
             if path != ":memory:":
                 await conn.execute(f"PRAGMA wal_autocheckpoint={cls.WRITER_AUTOCHECKPOINT}")
                 # Once a checkpoint has caught up, the WAL file is truncated back to this size.
@@ -268,6 +276,16 @@ class SQLiteDatabase:
             finally:
                 self._tx_since = None
             self._writes += 1
+
+    async def scrub(self) -> None:
+        """Copy the WAL into the database file and truncate it: the pages written before an erasure
+        (the old text) stay in the WAL until overwritten otherwise. A reader of another process on
+        an older snapshot can keep the checkpoint from completing: logged, done at a later one."""
+        rows = await self.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        if rows and rows[0][0]:
+            log.info(
+                "store: the WAL could not be truncated after an erasure (a reader holds it); a later checkpoint will"
+            )
 
     async def close(self) -> None:
         self._closed = True
@@ -460,6 +478,10 @@ class PostgresDatabase:
             except BaseException as exc:
                 raised.append(exc)
                 raise
+
+    async def scrub(self) -> None:
+        """Nothing to do from here: PostgreSQL keeps an updated or deleted row's old version until
+        (auto)vacuum reclaims it, which it does on its own schedule (see SECURITY.md)."""
 
     async def close(self) -> None:
         # A graceful close waits for each connection's goodbye; on a connection the network dropped
