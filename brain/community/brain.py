@@ -55,7 +55,7 @@ from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
 from brain.community.pending import HumanFirstQueue
-from brain.qa.brain import HELP_CHANNEL_OWNER
+from brain.qa.brain import HELP_CHANNEL_OWNER, is_helper_reply
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -264,7 +264,7 @@ class CommunityBrain(Brain):
         if current is not None and (current.deleted or not signals.is_question(current.text)):
             return  # deleted, or edited into no question, while it waited: nothing to answer
         replies = await self.ctx.store.thread_messages(p, ws, event.message_id)
-        if any(m.author_id != event.author.user_id and not m.is_bot for m in replies):
+        if any(is_helper_reply(m, event.author.user_id) for m in replies):
             return
         # Once per question, whichever worker's timer fires: a question delivered again after a
         # restart (or to another worker) sets a new timer, and the bot's own reply is no human one.

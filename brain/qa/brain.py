@@ -11,13 +11,14 @@ import asyncio
 import logging
 import uuid
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
 from bot.clock import to_epoch
+from bot.conversations import thread_unit_base, window_unit_base
 from bot.core_brain import workspace_config
 from bot.events import (
     Button,
@@ -36,7 +37,8 @@ from bot.events import (
     UserRef,
     Visibility,
 )
-from bot.ml import LLM, LLMBusyError, VectorIndexUnavailable
+from bot.message_ids import slack_ts
+from bot.ml import LLM, LLMBusyError, Unit, VectorIndexUnavailable
 from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
 from bot.recorder import message_row
@@ -391,14 +393,24 @@ class QABrain(Brain):
         await store.delete_message(p, ws, event.message_id, event.channel.channel_id)
         row = await store.get_message(p, ws, event.message_id)
         indexer = await self._open_indexer()
+        # Units that still quote the message, whatever the store knows about it (read before their
+        # rebuild renumbers or renames them).
+        units = indexer.units_with_message(p, ws, event.message_id) if indexer is not None else []
+        ids = (
+            (row.channel_id, row.message_id, row.thread_id)
+            if row
+            else (event.channel.channel_id, event.message_id, None)
+        )
+        bases = _conversation_bases(p, ws, units, [ids])
+        # The answer log is in the store: scrubbed even while the vector index is down.
+        await self.answer_log.scrub_quoting(p, ws, {event.message_id}, unit_bases=bases)
         if indexer is None:
             if row is not None:
                 self._held.append(row)
             return
         if row is not None:
             indexer.touch(row)
-        # Units that still quote the message, whatever the store knows about it.
-        for unit in indexer.units_with_message(p, ws, event.message_id):
+        for unit in units:
             indexer.touch_unit(unit)
         await self._flush_quietly()
         self._log_purge_due = True  # the text is still in the vector store's log: see flush_index
@@ -417,15 +429,36 @@ class QABrain(Brain):
         # Channel rows outlive the erase, so the private threads are found whichever ran first.
         gone = [ch.channel_id, *await self.ctx.store.child_channel_ids(p, ws, ch.channel_id)]
         indexer = await self._open_indexer()
+        units = (
+            [u for channel_id in gone for u in indexer.units_in_channel_or_thread(p, ws, channel_id)]
+            if indexer is not None
+            else []
+        )
+        # Answers that cited the channel's messages may quote them; the erased rows keep their ids.
+        messages = await self._messages_in_channels(p, ws, gone)
+        bases = _conversation_bases(p, ws, units, messages) | {thread_unit_base(p, ws, c) for c in gone}
+        await self.answer_log.scrub_quoting(p, ws, {message_id for _, message_id, _ in messages}, unit_bases=bases)
         if indexer is None:
             # The vector store still holds the units (the index loads from it): applied once it opens.
             self._held_channel_deletes.update((p, ws, channel_id) for channel_id in gone)
             return
-        for channel_id in gone:
-            for unit in indexer.units_in_channel_or_thread(p, ws, channel_id):
-                indexer.touch_unit(unit)
+        for unit in units:
+            indexer.touch_unit(unit)
         await self._flush_quietly()
         self._log_purge_due = True  # the text is still in the vector store's log: see flush_index
+
+    async def _messages_in_channels(
+        self, platform: str, workspace_id: str, channel_ids: Sequence[str]
+    ) -> list[tuple[str, str, str | None]]:
+        """``(channel, message, thread)`` ids of every stored message of the channels, or of threads
+        with those ids; erased ones too (their rows stay as tombstones)."""
+        marks = ", ".join("?" for _ in channel_ids)
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT channel_id, message_id, thread_id FROM messages WHERE platform = ? AND workspace_id = ? "
+            f"AND (channel_id IN ({marks}) OR thread_id IN ({marks}))",
+            (platform, workspace_id, *channel_ids, *channel_ids),
+        )
+        return [(str(c), str(m), str(t) if t else None) for c, m, t in rows]
 
     @listen(ChannelSeen)
     async def channel_seen(self, event: ChannelSeen) -> None:
@@ -588,7 +621,9 @@ class QABrain(Brain):
         answers = await self.answer_log.in_thread(p, ws, thread_id)
         if not answers:
             return []
-        items: list[tuple[float, str, str]] = [(a.ts, "assistant", a.answer) for a in answers]
+        # A scrubbed answer quoted a message deleted since: its text is gone, and must not come back
+        # through the condensed question.
+        items: list[tuple[float, str, str]] = [(a.ts, "assistant", a.answer) for a in answers if not a.scrubbed]
         for m in await self.ctx.store.thread_messages(p, ws, thread_id):
             if m.message_id != current and not m.is_bot and m.text:
                 items.append((m.ts, "member", m.text))
@@ -616,6 +651,12 @@ class QABrain(Brain):
                     for scored in result.units
                     if scored.unit.unit_id in result.cited_unit_ids
                     for author in scored.unit.author_ids
+                ),
+                cited_message_ids=tuple(
+                    message_id
+                    for scored in result.units
+                    if scored.unit.unit_id in result.cited_unit_ids
+                    for message_id in scored.unit.message_ids
                 ),
             )
         )
@@ -681,8 +722,6 @@ class QABrain(Brain):
                 "FROM messages m WHERE m.platform = ? AND m.workspace_id = ? "
                 f"AND m.channel_id IN ({placeholders}) AND m.ts >= ? AND m.ts < ? AND m.deleted = 0 AND m.is_bot = 0 "
                 "AND (m.thread_id IS NULL OR m.thread_id = m.message_id) "
-                "AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.platform = m.platform "
-                "AND r.workspace_id = m.workspace_id AND r.thread_id = m.message_id AND r.message_id <> m.message_id) "
                 "AND NOT EXISTS (SELECT 1 FROM qa_answers a WHERE a.platform = m.platform "
                 "AND a.workspace_id = m.workspace_id AND a.thread_id = m.message_id) ORDER BY m.ts",
                 (platform, ws, *ids, oldest, newest),
@@ -691,6 +730,10 @@ class QABrain(Brain):
         # another worker) must not take the same question meanwhile, nor one a mention is answering.
         for platform, ws, channel_id, message_id, author_id, text, _ in rows:
             if not is_question(text):  # the one rule every brain uses (activity, community)
+                continue
+            # Only someone else's reply stops the timer (the community brain's rule too): the asker's
+            # own bump or follow-up detail leaves the question waiting for help.
+            if any(is_helper_reply(m, author_id) for m in await store.thread_messages(platform, ws, message_id)):
                 continue
             if (platform, ws, message_id) in self._answering or not await self._claim_question(
                 platform, ws, message_id
@@ -938,6 +981,37 @@ class QABrain(Brain):
         return {"questions": questions} if questions else {}
 
 
+def is_helper_reply(message: MessageRow, asker_id: str) -> bool:
+    """Whether a reply in a help-channel question's thread means someone is helping: it came from
+    neither the asker nor a bot. The asker's own "anyone?" bump or added detail does not: those
+    questions need an answer the most. The one rule of both timers: the QA brain's
+    ``answer_unanswered`` and the community brain's human-first wait."""
+    return message.author_id != asker_id and not message.is_bot
+
+
+def _conversation_bases(
+    platform: str, workspace_id: str, units: Iterable[Unit], messages: Iterable[tuple[str, str, str | None]]
+) -> set[str]:
+    """Unit ids less their chunk number (``thread:…``, ``win:…``) of the conversations that held
+    ``units`` or ``messages`` (``(channel, message, thread)`` ids), under Slack's
+    old ids as well: what answers logged before ``cited_messages`` are matched by
+    (:meth:`AnswerLog.scrub_quoting`). From the store alone, a message's thread and a window it
+    opened are known; a window it sat inside only from the index's ``units``."""
+    bases: set[str] = set()
+    for unit in units:
+        for unit_id in (unit.unit_id, legacy_unit_id(unit)):
+            if unit_id:
+                bases.add(unit_id.rpartition("#")[0])
+    for channel_id, message_id, thread_id in messages:
+        ids = [(thread_id or message_id, message_id)]
+        if platform == "slack":  # the ids of units indexed before Slack ids named their channel
+            ids.append((slack_ts(thread_id or message_id), slack_ts(message_id)))
+        for thread, message in ids:
+            bases.add(thread_unit_base(platform, workspace_id, thread))  # its thread, or one rooted at it
+            bases.add(window_unit_base(platform, workspace_id, channel_id, message))  # a window it opened
+    return bases
+
+
 async def _purge_vector_log(indexer: Indexer) -> None:
     """Erased text out of the vector store's write-ahead log too (Chroma: ``purge_log``)."""
     purge = getattr(indexer.index, "purge_log", None)
@@ -956,4 +1030,4 @@ def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:
     )
 
 
-__all__ = ["FEEDBACK_ACTION", "FEEDBACK_KIND", "HELP_CHANNEL_OWNER", "QABrain", "strip_mentions"]
+__all__ = ["FEEDBACK_ACTION", "FEEDBACK_KIND", "HELP_CHANNEL_OWNER", "QABrain", "is_helper_reply", "strip_mentions"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,14 @@ register(Migration("qa-0002-slack-channel-ids", (slack_ids.by_channel_column("qa
 # even after their messages left the index (an opt-out, a delete or an edit came first). NULL for
 # answers logged before this column: unknown, so they go by cited units as before.
 register(Migration("qa-0003-cited-authors", ("ALTER TABLE qa_answers ADD COLUMN cited_authors TEXT",)))
+# Which messages the cited sources held, kept with the answer: a deleted message leaves the answers
+# that may quote it (AnswerLog.scrub_quoting) by its id, from the store alone (the vector index may
+# be down), and whatever rebuilt or renumbered the units since. NULL for answers logged before this
+# column: they go by the cited units' ids.
+register(Migration("qa-0004-cited-messages", ("ALTER TABLE qa_answers ADD COLUMN cited_messages TEXT",)))
+
+# What a scrubbed answer's text becomes (see AnswerLog.scrub_quoting); no real answer is empty.
+SCRUBBED = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,13 @@ class AnswerRecord:
     abstained: bool
     ts: float
     cited_authors: tuple[str, ...] = ()
+    # The messages the cited units held; None: unknown (the log matches the unit ids instead).
+    cited_message_ids: tuple[str, ...] | None = None
+
+    @property
+    def scrubbed(self) -> bool:
+        """Whether the answer's text was blanked because a message it cited was deleted."""
+        return self.answer == SCRUBBED
 
 
 class AnswerLog:
@@ -60,7 +76,7 @@ class AnswerLog:
         """Store an answer (idempotent on ``answer_id``)."""
         await self.store.db.execute(
             "INSERT INTO qa_answers (answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, "
-            "answer, cited, abstained, ts, cited_authors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "answer, cited, abstained, ts, cited_authors, cited_messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (answer_id) DO NOTHING",
             (
                 record.answer_id,
@@ -75,6 +91,7 @@ class AnswerLog:
                 int(record.abstained),
                 record.ts or time.time(),
                 json.dumps(sorted(set(record.cited_authors))),
+                None if record.cited_message_ids is None else json.dumps(sorted(set(record.cited_message_ids))),
             ),
         )
 
@@ -133,16 +150,74 @@ class AnswerLog:
             )
         return len(doomed)
 
+    async def scrub_quoting(
+        self, platform: str, workspace_id: str, message_ids: Collection[str], *, unit_bases: Collection[str] = ()
+    ) -> int:
+        """Blank the text of answers whose cited sources held any of ``message_ids`` (deleted, or in a
+        deleted channel): the answer may quote them. Returns how many answers changed.
+
+        Scrubbed, not dropped: the question, asker, time, abstention and the feedback on the answer
+        stay, so ``/guildhall status``, ``guildhall eval feedback`` and the activity brain still count
+        an answered question, and the help-channel timer does not answer it a second time.
+
+        Answers logged before their cited messages were recorded (``cited_messages`` NULL) match
+        when a cited unit id is a chunk of one of ``unit_bases`` (the conversations that held the
+        messages: ``thread:<p>:<ws>:<thread>``, ``win:<p>:<ws>:<channel>:<first message>``), whatever
+        chunk number a rebuild gave the message since.
+        """
+        wanted, bases = set(message_ids), set(unit_bases)
+        if not wanted and not bases:
+            return 0
+        sql = (
+            "SELECT answer_id, cited, cited_messages FROM qa_answers WHERE platform = ? AND workspace_id = ? "
+            "AND answer <> ?"
+        )
+        params: list[Any] = [platform, workspace_id, SCRUBBED]
+        if len(wanted) <= _LIKE_MAX:
+            # A message delete (the common case) reads only the answers that may cite it, and the
+            # older ones without cited_messages; the JSON is checked exactly below.
+            likes = " OR ".join("cited_messages LIKE ? ESCAPE '!'" for _ in wanted)
+            sql += f" AND (cited_messages IS NULL{' OR ' + likes if likes else ''})"
+            params += [f"%{_like_escaped(json.dumps(m))}%" for m in sorted(wanted)]
+        hit: list[str] = []
+        for answer_id, cited, cited_messages in await self.store.db.fetchall(sql, params):
+            if cited_messages is not None:
+                quoting = not wanted.isdisjoint(json.loads(cited_messages))
+            else:
+                quoting = any(u.rpartition("#")[0] in bases for u in json.loads(cited or "[]"))
+            if quoting:
+                hit.append(str(answer_id))
+        for start in range(0, len(hit), 500):
+            part = hit[start : start + 500]
+            await self.store.db.execute(
+                f"UPDATE qa_answers SET answer = ? WHERE answer_id IN ({', '.join('?' * len(part))})",
+                [SCRUBBED, *part],
+            )
+        return len(hit)
+
     async def of_asker(self, platform: str, workspace_id: str, user_id: str) -> list[dict[str, Any]]:
         """A member's questions and answers (data access request)."""
         rows = await self.store.db.fetchall(
             f"SELECT {_COLUMNS} FROM qa_answers WHERE platform = ? AND workspace_id = ? AND asker_id = ? ORDER BY ts",
             (platform, workspace_id, user_id),
         )
-        return [{"question": r.question, "answer": r.answer, "ts": r.ts} for r in map(_record, rows)]
+        out: list[dict[str, Any]] = []
+        for r in map(_record, rows):
+            item: dict[str, Any] = {"question": r.question, "answer": r.answer, "ts": r.ts}
+            if r.scrubbed:
+                item["answer_removed"] = "it quoted a message that was deleted"
+            out.append(item)
+        return out
 
 
+# Up to this many deleted messages, scrub_quoting lets the database pick the candidate answers.
+_LIKE_MAX = 20
 _COLUMNS = "answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, answer, cited, abstained, ts"
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern with ``ESCAPE '!'``."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _record(row: Any) -> AnswerRecord:
