@@ -76,6 +76,7 @@ async def bench_leaderboard(n_messages: int, runs: int) -> list[list[object]]:
                     0,
                     "",
                     0,  # anonymous
+                    "",  # answer_src
                 )
             )
         # The workspace board counts channels the store knows to be public, as the recorder leaves them.

@@ -300,6 +300,8 @@ class ActivitySettings(_Section):
     min_words: int = Field(default=4, ge=0)
     per_minute_cap: int = Field(default=5, ge=1)
     reply_threads_per_day: int = Field(default=10, ge=1)
+    # Reaction points a member scores per local day (an alt reacting to everything gains no more).
+    reactions_per_day: int = Field(default=10, ge=1)
     # Helpful/answered credit one answerer earns from one asker's questions of a day (anti-ring).
     asker_threads_per_day: int = Field(default=2, ge=1)
     # Thread-started credit a member earns per day (asking is not a way to the top).

@@ -56,7 +56,10 @@ class ActivityBrain(Brain):
     # -- privacy --------------------------------------------------------------------------------
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Erase the member's counters and reactions, and take their name off their contribution rows
-        (``/forget-me``).
+        (``/forget-me``). The reactions they gave stop counting: the messages they reacted to are
+        recounted (their authors lose those reaction points). The helpful marks and answers their ✅
+        gave others stay, as those their thanks gave do: the help happened, and their questions stay
+        answered.
 
         The contribution rows stay, anonymised (author ``''``, counters zeroed: their rollups are
         deleted here), because other members' questions depend on them: a question this member
@@ -85,9 +88,7 @@ class ActivityBrain(Brain):
             "WHERE platform = ? AND workspace_id = ? AND author_id = ?",
             (p, ws, uid),
         )
-        out["activity_reactions"] = await db.execute(
-            "DELETE FROM activity_reactions WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
-        )
+        out["activity_reactions"] = await self.counters.erase_reactions_by(p, ws, uid)
         return out
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
@@ -118,7 +119,14 @@ class ActivityBrain(Brain):
     ) -> Leaderboard:
         """The leaderboard of ``period`` ending today (community time zone)."""
         window = window_for(period, self.ctx.clock.now(), self.ctx.settings.tz)
-        return await leaderboard(self.ctx.store, platform, workspace_id, window, channel_id=channel_id)
+        return await leaderboard(
+            self.ctx.store,
+            platform,
+            workspace_id,
+            window,
+            channel_id=channel_id,
+            reactions_per_day=self.ctx.settings.activity.reactions_per_day,
+        )
 
     async def _render(self, platform: str, workspace_id: str, board: Leaderboard) -> tuple[str, tuple[Attachment, ...]]:
         """The board as text, with its PNG card when that renders (the text alone when it fails)."""
@@ -248,7 +256,9 @@ class ActivityBrain(Brain):
             target = await self._alerts_channel(platform, ws)
             if target is None:
                 continue
-            board = await leaderboard(self.ctx.store, platform, ws, window)
+            board = await leaderboard(
+                self.ctx.store, platform, ws, window, reactions_per_day=self.ctx.settings.activity.reactions_per_day
+            )
             if not board.entries:
                 continue
             text, cards = await self._render(platform, ws, board)

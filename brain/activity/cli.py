@@ -83,7 +83,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                         raise typer.BadParameter(
                             f"no channel {channel!r} in {p} workspace {ws}", param_hint="--channel"
                         )
-                board = await leaderboard(store, p, ws, window, channel_id=channel_id)
+                board = await leaderboard(
+                    store, p, ws, window, channel_id=channel_id, reactions_per_day=settings.activity.reactions_per_day
+                )
                 return board, await member_names(store, p, ws, board)
             finally:
                 await store.close()

@@ -9,6 +9,11 @@ exact under the three things chats do to them:
   delete that arrives before its message also leaves a tombstone, so the late original is ignored);
 * **edits**: only re-evaluate the minimum-length rule; an edit never adds a second message.
 
+What the asker's word gave is recorded with its source (``helpful_src`` on the reply, ``answer_src``
+on the question: ``reaction``, ``thanks:<message id>``, ``said:<message id>``), so undoing one of them
+(the ✅ removed, the thanks deleted or edited away) takes a credit back only when no other mark
+still gives it.
+
 Every credit goes to the rollup row of the *message that earned it* (its channel and day), so a
 delete subtracts exactly what the message contributed. Events are applied in batches inside one
 transaction: a handful of statements per batch keeps live ingest far above 10,000 events/s.
@@ -80,6 +85,8 @@ class Contribution:
     # Posted while its author had opted out: counted in the anonymous totals (user id ""), never
     # under their name, even after they opt back in.
     anonymous: int = 0
+    # On a question: what gives ``answer_id`` its answer (see :func:`_sources`).
+    answer_src: str = ""
 
     # Identity never changes after construction: both keys are computed once (hot path).
     key: Key = field(init=False, repr=False, compare=False)
@@ -139,6 +146,18 @@ async def _upsert(tx: Executor, dialect: str, sql: str, rows: Sequence[tuple[obj
         await tx.execute(sql, [list(column) for column in zip(*rows, strict=True)])
     else:
         await tx.executemany(sql, rows)
+
+
+def _sources(text: str) -> set[str]:
+    """The sources in a ``helpful_src`` or ``answer_src`` value: space-separated ``reaction`` (the
+    asker's ✅), ``thanks:<id>`` (the asker's thanks ``<id>``), ``said:<id>`` (the asker's follow-up
+    ``<id>`` took the reply up) or ``said`` (a follow-up recorded before sources were: never undone).
+    Message ids hold no spaces on any platform."""
+    return set(text.split())
+
+
+def _with_source(text: str, source: str) -> str:
+    return " ".join(sorted(_sources(text) | {source}))
 
 
 def _row_to_contrib(row: Sequence[object]) -> Contribution:
@@ -292,6 +311,42 @@ class ActivityCounters:
             self._unanalyzed_rows += len(batch.dirty)
             if self._unanalyzed_rows >= _ANALYZE_AFTER_ROWS:
                 await self._bootstrap_statistics()
+
+    async def erase_reactions_by(self, platform: str, workspace_id: str, user_id: str) -> int:
+        """Delete every reaction ``user_id`` gave (``/forget-me``) and recount the messages they were
+        on, in one transaction: their authors lose those reaction points, and a later removal of
+        someone else's reaction stays exact. Returns the reactions deleted (none on a retry)."""
+        scope = (platform, workspace_id, user_id)
+        async with self.store.db.transaction() as tx:
+            reacted = await tx.fetchall(
+                "SELECT DISTINCT message_id FROM activity_reactions WHERE platform = ? AND workspace_id = ? "
+                "AND user_id = ?",
+                scope,
+            )
+            erased = await tx.execute(
+                "DELETE FROM activity_reactions WHERE platform = ? AND workspace_id = ? AND user_id = ?", scope
+            )
+            await self._recount_reactions(tx, platform, workspace_id, {str(r[0]) for r in reacted})
+        return int(erased)
+
+    async def _recount_reactions(self, tx: Executor, platform: str, workspace_id: str, ids: set[str]) -> None:
+        """Set the reaction credit of ``ids`` (and their rollups) to what their stored reactions are
+        worth now (:meth:`_sync_reactions`): a message whose reactions did not change writes nothing."""
+        if not ids:
+            return
+        dialect = self.store.db.dialect
+        batch = _Batch()
+        await _fetch_rows(tx, dialect, batch, platform, workspace_id, ids)
+        for mid in ids:
+            batch.reactions[(platform, workspace_id, mid)] = set()
+        columns = ("message_id", "user_id", "emoji")
+        for sql, params in _by_ids(dialect, "activity_reactions", columns, platform, workspace_id, ids):
+            for mid, uid, emoji in await tx.fetchall(sql, params):
+                batch.reactions[(platform, workspace_id, str(mid))].add((str(uid), str(emoji)))
+        for key, row in list(batch.rows.items()):
+            if key in batch.reactions and not row.deleted:
+                self._sync_reactions(batch, row)
+        await self._flush(tx, batch)
 
     async def _bootstrap_statistics(self) -> None:
         """Give PostgreSQL's planner statistics for fresh activity tables (once per process).
@@ -709,10 +764,16 @@ class ActivityCounters:
         # button or by naming its author) moves it there, and so does any thanks while the answer
         # is only a reply the asker's follow-up came after. An unaimed thanks never moves it off a
         # reply the asker already marked: it may well be for that one.
-        if root.is_question and (not root.answer_id or (thanks and (aimed or not self._answer_marked(batch, root)))):
-            self._move_answer(batch, root, reply)
+        # A thanks for the reply that already holds the answer is one more source of it.
+        source = f"{'thanks' if thanks else 'said'}:{said.message_id}"
+        if root.is_question and (
+            not root.answer_id
+            or root.answer_id == reply.message_id
+            or (thanks and (aimed or not self._answer_marked(batch, root)))
+        ):
+            self._move_answer(batch, root, reply, source)
         if thanks:
-            self._credit_helpful(batch, root, reply, f"thanks:{said.message_id}")
+            self._credit_helpful(batch, root, reply, source)
 
     async def _reply_taken_up(
         self, tx: Executor, batch: _Batch, root: Contribution, said: Contribution, e: MessagePosted, *, thanks: bool
@@ -770,25 +831,72 @@ class ActivityCounters:
         current = batch.rows.get((root.platform, root.workspace_id, root.answer_id))
         return current is not None and current.helpful > 0
 
-    def _move_answer(self, batch: _Batch, root: Contribution, reply: Contribution) -> None:
-        """Make ``reply`` the one answer of ``root``, taking the credit from the reply that held it
-        (always loaded: _load_threads loads the answered rows of the batch's threads)."""
-        if root.answer_id == reply.message_id or not self._asker_allows(batch, root, reply):
+    def _move_answer(self, batch: _Batch, root: Contribution, reply: Contribution, source: str) -> None:
+        """Make ``reply`` the one answer of ``root`` because of ``source``, taking the credit from
+        the reply that held it (always loaded: _load_threads loads the answered rows of the batch's
+        threads). Another source for the reply that already holds it is recorded beside the first."""
+        if root.answer_id == reply.message_id:
+            if source not in _sources(root.answer_src):
+                root.answer_src = _with_source(root.answer_src, source)
+                batch.dirty.add(root.key)
+            return
+        if not self._asker_allows(batch, root, reply):
             return
         previous = batch.rows.get((root.platform, root.workspace_id, root.answer_id)) if root.answer_id else None
         if previous is not None and previous.answered:
             batch.credit(previous, "answered", -previous.answered)
             batch.recheck.add(root.key)
         root.answer_id = reply.message_id
+        root.answer_src = source
         batch.dirty.add(root.key)
         batch.credit(reply, "answered", 1)
+
+    def _free_answer(self, batch: _Batch, root: Contribution) -> None:
+        """Take ``root``'s answer back: the next reply the asker takes up gets it."""
+        answer = batch.rows.get((root.platform, root.workspace_id, root.answer_id)) if root.answer_id else None
+        if answer is not None and answer.answered:
+            batch.credit(answer, "answered", -answer.answered)
+        root.answer_id = root.answer_src = ""
+        batch.dirty.add(root.key)
+        batch.recheck.add(root.key)
+
+    def _undo(
+        self, batch: _Batch, root: Contribution, source: str, replies: Iterable[Contribution], *, answer: bool = True
+    ) -> None:
+        """``source`` no longer stands (a ✅ removed, a thanks deleted or edited away): the marks of
+        ``replies`` and, with ``answer``, ``root``'s answer it gave go, unless another source still
+        gives them. (``reaction`` names the ✅ on whichever reply holds the answer: the caller says
+        whether the ✅ removed was on that one.)
+
+        A function of what the sources are now, so a redelivered undo changes nothing."""
+        for reply in replies:
+            held = _sources(reply.helpful_src)
+            if source not in held:
+                continue
+            held.discard(source)
+            reply.helpful_src = " ".join(sorted(held))
+            batch.dirty.add(reply.key)
+            if not held and reply.helpful:
+                batch.credit(reply, "helpful", -reply.helpful)
+                batch.recheck.add(root.key)
+        given = _sources(root.answer_src)
+        if answer and root.answer_id and source in given:
+            given.discard(source)
+            root.answer_src = " ".join(sorted(given))
+            batch.dirty.add(root.key)
+            if not given:
+                self._free_answer(batch, root)
 
     def _credit_helpful(self, batch: _Batch, root: Contribution, reply: Contribution, source: str) -> None:
         """The asker's mark on ``reply``: one per answerer per thread, so marking every message of a
         friend's ten does not make ten answers."""
-        if reply.helpful or any(
-            r.helpful and r.author_id == reply.author_id and not r.deleted for r in batch.in_thread(root)
-        ):
+        if reply.helpful:
+            # Marked already (✅ and thanks): both are recorded, so undoing one leaves the mark.
+            if source not in _sources(reply.helpful_src):
+                reply.helpful_src = _with_source(reply.helpful_src, source)
+                batch.dirty.add(reply.key)
+            return
+        if any(r.helpful and r.author_id == reply.author_id and not r.deleted for r in batch.in_thread(root)):
             return
         if not self._asker_allows(batch, root, reply):
             return
@@ -815,6 +923,15 @@ class ActivityCounters:
                 self._credit_reply(batch, root, row)
             elif not should and row.replies:
                 batch.credit(row, "replies", -row.replies)
+        elif root is not None and root.author_id and root.author_id == row.author_id:
+            # The asker's own word edited: a thanks edited away takes back what it gave; a follow-up
+            # edited into "nope, same error" no longer takes the reply up. (An edit never adds a
+            # mark: the reply it would aim at is judged when the asker speaks.)
+            rejected = is_rejection(e.text)
+            if rejected or not is_thanks(e.text):
+                self._undo(batch, root, f"thanks:{row.message_id}", batch.in_thread(root))
+            if rejected:
+                self._undo(batch, root, f"said:{row.message_id}", ())
         batch.dirty.add(row.key)
 
     def _deleted(self, batch: _Batch, e: MessageDeleted) -> None:
@@ -850,13 +967,12 @@ class ActivityCounters:
         if root is None:
             return
         if root.answer_id == row.message_id:
-            root.answer_id = ""  # the next reply the asker takes up gets the credit
+            root.answer_id = root.answer_src = ""  # the next reply the asker takes up gets the credit
             batch.dirty.add(root.key)
-        # A deleted thanks takes back the helpful mark it gave.
-        for other in batch.in_thread(root):
-            if other.helpful and other.helpful_src == f"thanks:{row.message_id}":
-                other.helpful_src = ""
-                batch.credit(other, "helpful", -other.helpful)
+        # A deleted thanks or follow-up takes back the mark and the answer it gave, unless another
+        # mark (a ✅) still gives them.
+        self._undo(batch, root, f"thanks:{row.message_id}", batch.in_thread(root))
+        self._undo(batch, root, f"said:{row.message_id}", ())
 
     # -- reactions -----------------------------------------------------------------------------
     def _reaction_target(self, batch: _Batch, e: ReactionAdded | ReactionRemoved) -> Contribution | None:
@@ -905,7 +1021,7 @@ class ActivityCounters:
         root = batch.rows[(row.platform, row.workspace_id, row.thread_id or "")]
         self._credit_helpful(batch, root, row, "reaction")
         if root.is_question:
-            self._move_answer(batch, root, row)
+            self._move_answer(batch, root, row, "reaction")
 
     def _reaction_removed(self, batch: _Batch, e: ReactionRemoved) -> None:
         row = self._reaction_target(batch, e)
@@ -921,19 +1037,11 @@ class ActivityCounters:
             return
         if any(uid == e.user.user_id and is_helpful_emoji(emoji) for uid, emoji in existing):
             return  # another ✅/👍 of the asker's still marks it
-        thanked = row.helpful_src.startswith("thanks:")
         batch.recheck.add((row.platform, row.workspace_id, row.thread_id or ""))
-        if row.helpful and row.helpful_src == "reaction":
-            row.helpful_src = ""
-            batch.credit(row, "helpful", -1)
-        # The answer the ✅ gave goes with it (one the asker's thanks gave stays); the next reply the
-        # asker takes up gets it.
-        root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or ""))
-        if root is not None and root.answer_id == row.message_id and not thanked:
-            if row.answered:
-                batch.credit(row, "answered", -row.answered)
-            root.answer_id = ""
-            batch.dirty.add(root.key)
+        # The mark and the answer the ✅ gave go with it (what the asker's thanks or follow-up gave
+        # stays); the next reply the asker takes up gets the answer. _asker found the root loaded.
+        root = batch.rows[(row.platform, row.workspace_id, row.thread_id or "")]
+        self._undo(batch, root, "reaction", (row,), answer=root.answer_id == row.message_id)
 
     # -- writing -------------------------------------------------------------------------------
     async def _flush(self, tx: Executor, batch: _Batch) -> None:

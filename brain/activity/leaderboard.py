@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.core_brain import workspace_config
 from bot.store import Store
 from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
-from brain.activity.scoring import COUNTERS, capped_reactions_sql, score_sql
+from brain.activity.scoring import COUNTERS, REACTION_POINTS_PER_DAY, capped_reactions_sql, score_sql
 
 PERIODS: dict[str, int | None] = {"week": 7, "month": 30, "all": None}
 
@@ -81,6 +81,7 @@ async def leaderboard(
     *,
     channel_id: str | None = None,
     limit: int = 10,
+    reactions_per_day: int = REACTION_POINTS_PER_DAY,
 ) -> Leaderboard:
     """Rank members by helpfulness score in ``window``; opted-out members and those an admin keeps
     off the boards (:func:`excluded_members`) are hidden, and the members below them move up.
@@ -89,8 +90,9 @@ async def leaderboard(
     workspace board counts channels the store knows to be public only: it is posted for everyone,
     and activity in a private channel or a DM is not everyone's to see. A channel's board counts that channel (the
     caller checks that whoever asks may read it). A member's reactions score at most
-    ``REACTION_POINTS_PER_DAY`` a local day (of the board's channels); their ``counts`` show the
-    reactions that scored, the totals every reaction. Hidden members' activity stays in the totals.
+    ``reactions_per_day`` (the ``activity.reactions_per_day`` setting) a local day (of the board's
+    channels); their ``counts`` show the reactions that scored, the totals every reaction. Hidden
+    members' activity stays in the totals.
     """
     where = ["platform = ?", "workspace_id = ?", "day < ?"]
     params: list[object] = [platform, workspace_id, window.end.isoformat()]
@@ -110,7 +112,9 @@ async def leaderboard(
         params += [platform, workspace_id]
     clause = " AND ".join(where)
     sums = ", ".join(f"SUM({c})" for c in COUNTERS)
-    per_day = ", ".join(f"{capped_reactions_sql() if c == 'reactions' else f'SUM({c})'} AS {c}" for c in COUNTERS)
+    per_day = ", ".join(
+        f"{capped_reactions_sql(cap=reactions_per_day) if c == 'reactions' else f'SUM({c})'} AS {c}" for c in COUNTERS
+    )
     hidden = await store.members_with_setting(platform, workspace_id, "opted_out", True)
     hidden |= await excluded_members(store, platform, workspace_id)
     # The anonymous row (user id "": what members did while opted out) is left out in SQL, not

@@ -14,7 +14,7 @@ from bot.store import Store
 from brain.activity import charts
 from brain.activity.leaderboard import leaderboard, member_names, window_for
 from brain.activity.scan import NEXT_STEP, Finding, activity_chart, chart_png, counted_per_day, trend_sources
-from brain.activity.scoring import score_text
+from brain.activity.scoring import REACTION_POINTS_PER_DAY, score_text
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,13 @@ async def build_report(
     ``settings`` the configured deny list is unknown: the store's public channels are counted.
     """
     window = window_for("week", now, tz)
-    board = await leaderboard(store, platform, workspace_id, window)
+    board = await leaderboard(
+        store,
+        platform,
+        workspace_id,
+        window,
+        reactions_per_day=settings.activity.reactions_per_day if settings is not None else REACTION_POINTS_PER_DAY,
+    )
     names = await member_names(store, platform, workspace_id, board)
     start = window.end - timedelta(days=14)
     if settings is not None:

@@ -70,3 +70,20 @@ register(
         ("ALTER TABLE activity_contrib ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0",),
     )
 )
+# Why a question's answer is where it is (brain/activity/counters.py): the marks and the asker's
+# message that took the reply up, so that undoing one of them (a thanks deleted or edited away, a ✅
+# removed) takes the answer back only when nothing else still gives it. Answers recorded before
+# this column start from their reply's marks, else from a follow-up of the asker's that no undo names.
+register(
+    Migration(
+        "activity-0004-answer-sources",
+        (
+            "ALTER TABLE activity_contrib ADD COLUMN answer_src TEXT NOT NULL DEFAULT ''",
+            """UPDATE activity_contrib SET answer_src = COALESCE((
+                SELECT NULLIF(r.helpful_src, '') FROM activity_contrib r
+                WHERE r.platform = activity_contrib.platform AND r.workspace_id = activity_contrib.workspace_id
+                AND r.message_id = activity_contrib.answer_id AND r.helpful > 0), 'said')
+            WHERE answer_id <> ''""",
+        ),
+    )
+)

@@ -10,7 +10,8 @@ Score (per member, summed over the rollup rows of a window)::
                                   local day per answerer)
     1 x threads replied to       (others' threads; one per thread, at most REPLY_THREADS_PER_DAY a day)
     1 x reactions received from others (one per member per message; at most
-                                  REACTION_POINTS_PER_DAY a day)
+                                  ``activity.reactions_per_day`` a day, REACTION_POINTS_PER_DAY
+                                  by default)
     0.5 x threads started         (a root message that got a reply; both long enough; at most
                                   STARTED_THREADS_PER_DAY a day)
 
@@ -44,7 +45,8 @@ COUNTERS: tuple[str, ...] = ("messages", "replies", "threads", "reactions", "hel
 # Reply credits a member can earn in one local day (one per thread): enough for a generous helper,
 # while a member replying to every thread in sight gains no more than this.
 REPLY_THREADS_PER_DAY = 10
-# Reaction points a member can score per local day (the day of the messages reacted to). Anyone can
+# Reaction points a member can score per local day (the day of the messages reacted to), unless the
+# ``activity.reactions_per_day`` setting says otherwise. Anyone can
 # react, and an alt account can react to everything: like replies, reactions earn little and are
 # capped. The cap is applied when the board is read (:func:`score_sql`), not when reactions are
 # counted, so that removing a reaction or editing a message changes the rollups by exactly what the
@@ -83,11 +85,11 @@ def score_sql() -> str:
     return " + ".join(f"{w} * SUM({name})" for name, w in WEIGHTS.items())
 
 
-def capped_reactions_sql(column: str = "reactions") -> str:
+def capped_reactions_sql(column: str = "reactions", cap: int = REACTION_POINTS_PER_DAY) -> str:
     """A member's reactions of one day, summed over the rollup rows of a ``GROUP BY user_id, day``,
-    capped at :data:`REACTION_POINTS_PER_DAY` (``CASE``: SQLite has no ``LEAST``, PostgreSQL no
-    two-argument ``MIN``)."""
-    cap = REACTION_POINTS_PER_DAY
+    capped at ``cap`` (``activity.reactions_per_day``; ``CASE``: SQLite has no ``LEAST``, PostgreSQL
+    no two-argument ``MIN``)."""
+    cap = int(cap)  # formatted into the SQL: never anything but a number
     return f"CASE WHEN SUM({column}) > {cap} THEN {cap} ELSE SUM({column}) END"
 
 
