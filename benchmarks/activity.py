@@ -347,7 +347,11 @@ def main() -> None:
         "The anti-gaming rules of 2026-12-04 (one reply credit per thread, a daily cap, one helpful mark per "
         "answerer per thread: `docs/activity.md`) cost the thread and day lookups: interleaved runs of 30,000 "
         "events gave about 22,000 events/s against 30,000 before them on SQLite, 9,000 against 13,000 on PostgreSQL (partial indexes on the looked-up "
-        "rows were tried and made it 13,000: every credit change rewrote them).",
+        "rows were tried and made it 13,000: every credit change rewrote them). Recording each credit's "
+        "sources (so a deleted thanks or removed mark takes back only what nothing else gives, commit "
+        "17d6e9b) was measured against the commit before it, interleaved old/new/old/new on SQLite with "
+        "30,000 events and a CI run sharing the machine (2026-12-04 20:14 UTC): medians 23.7k / 21.5k / "
+        "21.7k / 21.0k events/s, i.e. within the noise, at most a few per cent.",
         "",
         "**Whole live path** (the same events published one by one on the in-process bus of a real app, drained; "
         "the core recorder writes messages, reactions and threads, the activity brain's counters share the same "
