@@ -30,6 +30,18 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
+def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SQLite file store for CLI commands (``GUILDHALL_STORE__URL``), no brains, no config file;
+    returns the store's URL."""
+    url = f"sqlite:///{tmp_path}/gh.db"
+    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
+    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
+    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
+    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
+    return url
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings on temporary storage with the scripted LLM."""
     return Settings(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -19,16 +17,6 @@ from bot.store import ChannelRow, UserRow, open_store
 from bot.testing import make_message
 from bot.testing.builders import channel, user
 from brain.activity.counters import ActivityCounters
-
-
-@pytest.fixture
-def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path}/gh.db"
-    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
-    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
-    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
-    return url
 
 
 async def _seed(url: str) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -225,16 +223,6 @@ async def test_weekly_post_leaves_the_member_out(make_app: AppFactory, settings:
     await app.bus.drain()
     sent = [a for a in adapter.of_type(SendMessage) if isinstance(a, SendMessage)]
     assert len(sent) == 1 and "helper" in sent[0].text and "staffer" not in sent[0].text
-
-
-@pytest.fixture
-def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path}/gh.db"
-    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
-    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
-    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
-    return url
 
 
 async def _seed_store(url: str, exclude: list[str] | None) -> None:

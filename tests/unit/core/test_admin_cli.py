@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,6 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.store import MessageRow, UserRow, open_store
-
-
-@pytest.fixture
-def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path}/gh.db"
-    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
-    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
-    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
-    return url
 
 
 async def _seed(url: str) -> None:

@@ -5,22 +5,15 @@ and the first member was erased without asking)."""
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.store import MessageRow, UserRow, open_store
 
 
-def test_forget_by_name_with_a_namesake_past_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"sqlite:///{tmp_path}/gh.db"
-    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
-    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
-    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
+def test_forget_by_name_with_a_namesake_past_the_limit(db_env: str) -> None:
+    url = db_env
     guilds = [f"10{i:02d}" for i in range(21)]  # 1000..1020
     users = [UserRow("discord", g, "111", "Alex") for g in guilds]
     users.append(UserRow("discord", "9999", "222", "Alex"))  # another person, same name, sorts last
