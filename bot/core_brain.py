@@ -746,12 +746,8 @@ class CoreBrain(Brain):
         return CommandResult(f"`{key}` is off now ({UNSET_MEANS[key]}).")
 
     async def _delete_setting(self, platform: str, workspace_id: str, key: str) -> int:
-        """Remove a workspace setting; 1 when one was set. The store has no method for it (its
-        settings were only ever overwritten), so it is one plain DELETE (SQLite and PostgreSQL)."""
-        return await self.ctx.store.db.execute(
-            "DELETE FROM workspace_settings WHERE platform = ? AND workspace_id = ? AND key = ?",
-            (platform, workspace_id, key),
-        )
+        """Remove a workspace setting; 1 when one was set."""
+        return await self.ctx.store.delete_workspace_setting(platform, workspace_id, key)
 
     async def _known_channel(self, platform: str, workspace_id: str, key: str, raw: str) -> str:
         """The id of the one channel ``raw`` names, as ``/guildhall alerts-channel`` takes it: a

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -225,22 +224,13 @@ class Recorder:
             return
         for (platform, workspace_id), removed_ts in (await removed_workspaces(tx)).items():
             if latest.get((platform, workspace_id), 0.0) > removed_ts:
-                await tx.execute(
-                    "DELETE FROM workspace_settings WHERE platform = ? AND workspace_id = ? AND key = ?",
-                    (platform, workspace_id, REMOVED_KEY),
-                )
+                await self._store.delete_workspace_setting(platform, workspace_id, REMOVED_KEY, tx=tx)
                 log.info("%s workspace %s: the bot is back; scheduled jobs post there again", platform, workspace_id)
 
     async def _mark_removed(self, w: WorkspaceRef, ts: datetime, reason: str, tx: Executor) -> None:
         """Note that the bot was removed from ``w`` at ``ts``: scheduled jobs skip it until it is back."""
         await self._store.upsert_workspace(w.platform.value, w.workspace_id, w.name, tx=tx)
-        # Plain SQL in this transaction: the store's setter writes outside it.
-        await tx.execute(
-            "INSERT INTO workspace_settings (platform, workspace_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (platform, workspace_id, key) DO UPDATE SET value = excluded.value, "
-            "updated_ts = excluded.updated_ts",
-            (w.platform.value, w.workspace_id, REMOVED_KEY, json.dumps(to_epoch(ts)), time.time()),
-        )
+        await self._store.set_workspace_setting(w.platform.value, w.workspace_id, REMOVED_KEY, to_epoch(ts), tx=tx)
         log.warning(
             "%s workspace %s%s: the bot was removed (%s). Digests, leaderboards and trend alerts stop "
             "there until it is back. Its stored history is kept until the retention policy purges it "

@@ -643,12 +643,23 @@ class Store:
         """True when the member opted out of indexing, profiling and leaderboards."""
         return bool(await self.get_member_setting(platform, workspace_id, user_id, OPTED_OUT_KEY, False))
 
-    async def set_workspace_setting(self, platform: str, workspace_id: str, key: str, value: Any) -> None:
-        """Store an admin setting for a workspace (JSON-encoded)."""
-        await self.db.execute(
+    async def set_workspace_setting(
+        self, platform: str, workspace_id: str, key: str, value: Any, tx: Executor | None = None
+    ) -> None:
+        """Store an admin setting for a workspace (JSON-encoded); inside ``tx`` when given."""
+        await (tx or self.db).execute(
             "INSERT INTO workspace_settings (platform, workspace_id, key, value, updated_ts) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, workspace_id, key) DO UPDATE SET value = excluded.value, updated_ts = excluded.updated_ts",
             (platform, workspace_id, key, json.dumps(value), time.time()),
+        )
+
+    async def delete_workspace_setting(
+        self, platform: str, workspace_id: str, key: str, tx: Executor | None = None
+    ) -> int:
+        """Remove a workspace setting (back to its default); 1 when one was set."""
+        return await (tx or self.db).execute(
+            "DELETE FROM workspace_settings WHERE platform = ? AND workspace_id = ? AND key = ?",
+            (platform, workspace_id, key),
         )
 
     async def get_workspace_setting(self, platform: str, workspace_id: str, key: str, default: Any = None) -> Any:
