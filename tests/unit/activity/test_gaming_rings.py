@@ -4,9 +4,8 @@ alt asking question after question for its friend to answer must not buy the top
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,17 +16,9 @@ from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel, user
 from brain.activity.counters import ActivityCounters
 from brain.activity.leaderboard import leaderboard, window_for
-from brain.activity.scoring import ASKER_THREADS_PER_DAY, COUNTERS
-from tests.store_backends import fresh_store
-
-ANSWER = "set the timeout on the client session, then retry with backoff"
-UTC = ZoneInfo("UTC")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    async with fresh_store(request.param) as s:
-        yield s
+from brain.activity.scoring import ASKER_THREADS_PER_DAY
+from tests.unit.activity.counting import ANSWER, UTC, totals
+from tests.unit.activity.counting import apply as apply_in
 
 
 @pytest.fixture(params=["one batch", "live"])
@@ -37,17 +28,7 @@ def live(request: pytest.FixtureRequest) -> bool:
 
 async def apply(store: Store, events: Sequence[Event], *, live: bool) -> None:
     """Record and count ``events``, in one batch or one event per batch (one counter instance)."""
-    await Recorder(store).handle_batch(events)
-    counters = ActivityCounters(store, UTC)
-    for batch in [[e] for e in events] if live else [list(events)]:
-        await counters.apply(batch)
-
-
-async def totals(store: Store, who: str) -> dict[str, int]:
-    row = await store.db.fetchone(
-        f"SELECT {', '.join(f'SUM({c})' for c in COUNTERS)} FROM activity_rollup WHERE user_id = ?", (who,)
-    )
-    return {c: int(v or 0) for c, v in zip(COUNTERS, row or (), strict=False)}
+    await apply_in(store, events, mode="live" if live else "one batch")
 
 
 def check(mid: str, who: str, minutes: float) -> ReactionAdded:

@@ -4,9 +4,8 @@ posting question after question does not outscore the members who answer them.""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,17 +16,8 @@ from bot.testing import make_message
 from bot.testing.builders import BASE_TIME, channel
 from brain.activity.counters import ActivityCounters
 from brain.activity.leaderboard import leaderboard, window_for
-from brain.activity.scoring import COUNTERS, STARTED_THREADS_PER_DAY
-from tests.store_backends import fresh_store
-
-ANSWER = "set the timeout on the client session, then retry with backoff"
-UTC = ZoneInfo("UTC")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    async with fresh_store(request.param) as s:
-        yield s
+from brain.activity.scoring import STARTED_THREADS_PER_DAY
+from tests.unit.activity.counting import ANSWER, UTC, apply, totals
 
 
 @pytest.fixture(params=["one batch", "live", "restarts"])
@@ -35,23 +25,6 @@ def mode(request: pytest.FixtureRequest) -> str:
     """One batch; one event per batch on one worker; one event per batch, each on a fresh worker
     (what a worker remembers must agree with what the rollups say after a restart)."""
     return str(request.param)
-
-
-async def apply(store: Store, events: Sequence[Event], *, mode: str) -> None:
-    """Record and count ``events`` as ``mode`` says."""
-    await Recorder(store).handle_batch(events)
-    counters = ActivityCounters(store, UTC)
-    for batch in [list(events)] if mode == "one batch" else [[e] for e in events]:
-        if mode == "restarts":
-            counters = ActivityCounters(store, UTC)
-        await counters.apply(batch)
-
-
-async def totals(store: Store, who: str) -> dict[str, int]:
-    row = await store.db.fetchone(
-        f"SELECT {', '.join(f'SUM({c})' for c in COUNTERS)} FROM activity_rollup WHERE user_id = ?", (who,)
-    )
-    return {c: int(v or 0) for c, v in zip(COUNTERS, row or (), strict=False)}
 
 
 def answered_question(asker: str, n: int, minutes: float, *, helper: str | None = None) -> list[Event]:
