@@ -76,11 +76,25 @@ class Platform(enum.StrEnum):
 
 
 class Visibility(enum.StrEnum):
-    """Who can read a channel; drives access control in retrieval and recommendations."""
+    """Who can read a channel; drives access control in retrieval and recommendations.
+
+    ``RESTRICTED``: the whole community reads it except members or roles a permission overwrite
+    keeps out (Discord: an opt-out or unverified role, a member shut out). Its text never reaches an
+    answer or recommendation for someone outside (it is not public there), but indexing and
+    aggregates (leaderboards, trends) treat it as the community's, as they do public channels
+    (:data:`COMMUNITY_VISIBILITIES`).
+    """
 
     PUBLIC = "public"
+    RESTRICTED = "restricted"
     PRIVATE = "private"
     DM = "dm"
+
+
+# Channels the whole community reads, bar the few an overwrite keeps out (see Visibility).
+COMMUNITY_VISIBILITIES = (Visibility.PUBLIC.value, Visibility.RESTRICTED.value)
+# The same, for SQL: ``visibility IN {COMMUNITY_VISIBILITIES_SQL}``.
+COMMUNITY_VISIBILITIES_SQL = "('public', 'restricted')"
 
 
 class EventSource(enum.StrEnum):
@@ -138,6 +152,12 @@ class ChannelRef:
     ``visibility_known`` is False when the adapter could not tell (an uncached channel): the ref
     then says private, the safe side for whoever acts on the event, and the store keeps the
     visibility it already has for the channel instead of hiding a public one.
+    ``denied_user_ids`` / ``denied_role_ids`` are members and roles a Discord permission overwrite
+    keeps out even though the rest of the access list (or @everyone) lets them in; a member holding a
+    denied role still reads the channel through one of ``override_role_ids`` (roles whose own
+    overwrite lets them in: Discord applies role allows after role denies). A channel @everyone
+    can view but some member or role cannot is readable by ``allowed_role_ids`` holding
+    the @everyone role (whose id is the guild's), with visibility ``RESTRICTED``.
     ``parent_id`` is the channel a Discord private thread opened in (the thread is a private channel
     of its own, so nothing else ties it to its parent): deleting the parent erases the thread too.
     ``None`` when there is none or it is unknown; events serialized before the field existed decode
@@ -155,6 +175,9 @@ class ChannelRef:
     visibility_known: bool = field(default=True, compare=False)
     # Not identity: the same thread seen with and without its parent is one channel.
     parent_id: str | None = field(default=None, compare=False)
+    denied_user_ids: tuple[str, ...] = ()
+    denied_role_ids: tuple[str, ...] = ()
+    override_role_ids: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -39,6 +39,7 @@ from bot.events import (
 )
 from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow
+from bot.store.channel_access import AccessDenials
 from bot.store.db import Executor
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,11 @@ def _channel_row(ch: ChannelRef) -> ChannelRow:
     return ChannelRow(
         ch.platform.value, ch.workspace_id, ch.channel_id, ch.name, ch.visibility.value, ch.is_forum, ch.parent_id
     )
+
+
+def _denials(ch: ChannelRef) -> AccessDenials:
+    """Whom ``ch``'s overwrites keep out (stored beside its access list)."""
+    return AccessDenials(ch.denied_user_ids, ch.denied_role_ids, ch.override_role_ids)
 
 
 async def _upsert_channel_refs(store: Store, refs: Iterable[ChannelRef], tx: Executor) -> None:
@@ -396,6 +402,7 @@ class Recorder:
                     role_ids=event.parent.allowed_role_ids,
                     replace=False,
                     tx=tx,
+                    denials=_denials(event.parent),
                 )
             await store.upsert_thread(
                 event.platform.value,
@@ -446,6 +453,7 @@ class Recorder:
                     user_ids=set(ch.allowed_user_ids) | set(event.member_ids),
                     role_ids=ch.allowed_role_ids,
                     tx=tx,
+                    denials=_denials(ch),
                 )
 
 

@@ -232,6 +232,9 @@ class DiscordAdapter:
             "on_guild_channel_create": self._on_channel,
             "on_guild_channel_update": self._on_channel_update,
             "on_guild_channel_delete": self._on_channel_delete,
+            "on_guild_role_create": self._on_role,
+            "on_guild_role_update": self._on_role_update,
+            "on_guild_role_delete": self._on_role,
             "on_raw_thread_delete": self._on_raw_thread_delete,
             "on_interaction": self._on_interaction,
         }
@@ -447,6 +450,16 @@ class DiscordAdapter:
 
     async def _on_channel_update(self, before: Any, after: Any) -> None:
         await self._on_channel(after)
+
+    async def _on_role(self, role: discord.Role) -> None:
+        # Who reads a channel follows the roles' server-wide permissions too (@everyone losing View
+        # Channels gates every channel at once), and no channel update comes for that: every
+        # channel of the guild is seen again, so the store's visibility and access lists follow.
+        await self._on_guild(role.guild)
+
+    async def _on_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        if before.permissions != after.permissions:  # a new name or colour changes nobody's access
+            await self._on_role(after)
 
     async def _on_channel_delete(self, channel: Any) -> None:
         # A deleted channel's history is gone for its members: it must stop being stored and cited.

@@ -110,7 +110,9 @@ def channel_ref(channel: AnyChannel, *, parent: AnyChannel | None = None) -> Cha
     """The :class:`ChannelRef` of a guild channel, a DM, or (for a public thread) its parent channel.
 
     A channel the @everyone role cannot view is private; the roles and members its permission
-    overwrites let in are kept so retrieval can filter answers by who may read them. A private
+    overwrites let in are kept so retrieval can filter answers by who may read them. A channel
+    @everyone views but an overwrite hides from some member or role is restricted (see
+    :class:`~bot.events.Visibility`), with those it keeps out. A private
     thread is a private channel of its own (:func:`private_thread_ref`). ``parent`` stands in for
     a thread's uncached parent (REST backfill).
     """
@@ -144,30 +146,64 @@ def channel_ref(channel: AnyChannel, *, parent: AnyChannel | None = None) -> Cha
         return ChannelRef(
             Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PRIVATE, is_forum, visibility_known=False
         )
+    denied_users, denied_roles, override_roles = _overwrite_denials(channel, guild)
     if channel.permissions_for(guild.default_role).view_channel:
-        return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PUBLIC, is_forum)
-    # A role reads the channel through its server permissions or an overwrite: on rules-gated
-    # servers @everyone views nothing and a "Member" role views every channel without one.
-    roles = [str(r.id) for r in guild.roles if not r.is_default() and channel.permissions_for(r).view_channel]
-    users: list[str] = []
-    for target, overwrite in channel.overwrites.items():
-        if not overwrite.view_channel or target.id == guild.id:
-            continue
-        if _is_role(target):
-            if guild.get_role(target.id) is None:  # an uncached role: trust its overwrite
-                roles.append(str(target.id))
-        else:
-            users.append(str(target.id))
+        if not denied_users and not denied_roles:
+            return ChannelRef(Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PUBLIC, is_forum)
+        # Everyone reads it but someone an overwrite keeps out (an unverified or opt-out role, a
+        # member shut out): restricted, open to @everyone (the role whose id is the guild's) minus
+        # the denied, so an answer posted where they read never quotes it.
+        visibility = Visibility.RESTRICTED
+        roles = [str(guild.id), *override_roles]
+    else:
+        visibility = Visibility.PRIVATE
+        # A role reads the channel through its server permissions or an overwrite: on rules-gated
+        # servers @everyone views nothing and a "Member" role views every channel without one.
+        roles = [str(r.id) for r in guild.roles if not r.is_default() and channel.permissions_for(r).view_channel]
+        roles += [r for r in override_roles if guild.get_role(int(r)) is None]  # uncached: trust its overwrite
     return ChannelRef(
         Platform.DISCORD,
         str(guild.id),
         str(channel.id),
         name,
-        Visibility.PRIVATE,
+        visibility,
         is_forum,
-        tuple(sorted(users)),
-        tuple(sorted(roles)),
+        tuple(sorted(_overwrite_allowed_users(channel))),
+        tuple(sorted(set(roles))),
+        denied_user_ids=tuple(sorted(denied_users)),
+        denied_role_ids=tuple(sorted(denied_roles)),
+        override_role_ids=tuple(sorted(override_roles)),
     )
+
+
+def _overwrite_allowed_users(channel: AnyChannel) -> list[str]:
+    """Members a permission overwrite of their own lets view ``channel``."""
+    return [
+        str(target.id)
+        for target, overwrite in channel.overwrites.items()
+        if overwrite.view_channel and not _is_role(target)
+    ]
+
+
+def _overwrite_denials(channel: AnyChannel, guild: discord.Guild) -> tuple[list[str], list[str], list[str]]:
+    """``(denied members, denied roles, roles let in by their own overwrite)`` of ``channel``.
+
+    Discord resolves a member's view of a channel as: their roles' server permissions, then the
+    @everyone overwrite, then every role overwrite of theirs (denies first, then allows: one role's
+    allow beats another's deny), then their own overwrite. @everyone's overwrite is the baseline
+    (:func:`channel_ref` reads it through ``permissions_for``), so it is left out here.
+    """
+    denied_users: list[str] = []
+    denied_roles: list[str] = []
+    override_roles: list[str] = []
+    for target, overwrite in channel.overwrites.items():
+        if target.id == guild.id or overwrite.view_channel is None:
+            continue
+        if _is_role(target):
+            (override_roles if overwrite.view_channel else denied_roles).append(str(target.id))
+        elif not overwrite.view_channel:
+            denied_users.append(str(target.id))
+    return denied_users, denied_roles, override_roles
 
 
 def thread_id_of(channel: AnyChannel) -> str | None:

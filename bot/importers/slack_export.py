@@ -87,7 +87,7 @@ _CONVERSATION_FILES = (
 # Files that mark an export's root (a folder or zip that holds none of them is not an export).
 _ROOT_MARKERS = ("users.json", *(name for name, _ in _CONVERSATION_FILES))
 # Which of two listings of one conversation folder wins: never the less private one.
-_RESTRICTIVENESS = {Visibility.PUBLIC: 0, Visibility.PRIVATE: 1, Visibility.DM: 2}
+_RESTRICTIVENESS = {Visibility.PUBLIC: 0, Visibility.RESTRICTED: 1, Visibility.PRIVATE: 2, Visibility.DM: 3}
 
 
 class ExportReadError(Exception):

@@ -133,6 +133,9 @@ def _all_ascii(event: MessagePosted | MessageEdited) -> bool:
         channel.parent_id or "",
         *channel.allowed_user_ids,
         *channel.allowed_role_ids,
+        *channel.denied_user_ids,
+        *channel.denied_role_ids,
+        *channel.override_role_ids,
     ]
     if author is not None:
         parts += (author.workspace_id, author.user_id, author.name, author.tz)

@@ -1,6 +1,7 @@
 """Channel policy: which channels may be indexed and profiled.
 
-Default: public channels only. A private channel is indexed only when an admin allowed it
+Default: public and restricted channels only (restricted: the community bar a few an overwrite
+keeps out; answers still check who may read them). A private channel is indexed only when an admin allowed it
 (``privacy.index_private_channels`` in config, or the workspace setting ``index_private_channels``);
 DMs are never indexed. Denied channels (``privacy.deny_channels`` / workspace ``deny_channels``)
 are never indexed, whatever their visibility. Channels are named by id or by name.
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 from bot.channel_arg import channel_list
 from bot.config import Settings
+from bot.events import COMMUNITY_VISIBILITIES
 from bot.store import Store
 
 
@@ -38,7 +40,7 @@ async def may_index(
     )
     if names & deny:
         return False
-    if visibility == "public":
+    if visibility in COMMUNITY_VISIBILITIES:
         return True
     if visibility == "dm":
         return False

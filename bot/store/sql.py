@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.store.channel_access import ROLE, ROLE_DENIED, ROLE_OVERRIDE, USER, USER_DENIED, AccessDenials, passes_denials
 from bot.store.db import DEFAULT_BUSY_TIMEOUT_S, DEFAULT_COMMAND_TIMEOUT_S, Database, Executor, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
 from bot.store.schema import migrate
@@ -223,13 +224,21 @@ class Store:
         role_ids: Iterable[str] = (),
         replace: bool = True,
         tx: Executor | None = None,
+        denials: AccessDenials | None = None,
     ) -> None:
-        """Record who may read a private channel or DM (members and/or roles)."""
+        """Record who may read a private channel or DM (members and/or roles), and whom a
+        permission overwrite keeps out (``denials``, see :meth:`readable_channel_ids`)."""
+        rows = [(platform, workspace_id, channel_id, USER, u) for u in user_ids]
+        rows += [(platform, workspace_id, channel_id, ROLE, r) for r in role_ids]
+        if denials is not None:
+            rows += [(platform, workspace_id, channel_id, USER_DENIED, u) for u in denials.user_ids]
+            rows += [(platform, workspace_id, channel_id, ROLE_DENIED, r) for r in denials.role_ids]
+            rows += [(platform, workspace_id, channel_id, ROLE_OVERRIDE, r) for r in denials.override_role_ids]
         if tx is not None:
-            await self._set_channel_access(tx, platform, workspace_id, channel_id, user_ids, role_ids, replace)
+            await self._set_channel_access(tx, platform, workspace_id, channel_id, rows, replace)
             return
         async with self.db.transaction() as own:
-            await self._set_channel_access(own, platform, workspace_id, channel_id, user_ids, role_ids, replace)
+            await self._set_channel_access(own, platform, workspace_id, channel_id, rows, replace)
 
     async def _set_channel_access(
         self,
@@ -237,8 +246,7 @@ class Store:
         platform: str,
         workspace_id: str,
         channel_id: str,
-        user_ids: Iterable[str],
-        role_ids: Iterable[str],
+        rows: list[tuple[str, str, str, str, str]],
         replace: bool,
     ) -> None:
         if replace:
@@ -246,8 +254,6 @@ class Store:
                 "DELETE FROM channel_access WHERE platform = ? AND workspace_id = ? AND channel_id = ?",
                 (platform, workspace_id, channel_id),
             )
-        rows = [(platform, workspace_id, channel_id, "user", u) for u in user_ids]
-        rows += [(platform, workspace_id, channel_id, "role", r) for r in role_ids]
         if rows:
             await tx.executemany(
                 "INSERT INTO channel_access (platform, workspace_id, channel_id, principal_kind, principal_id) "
@@ -296,24 +302,47 @@ class Store:
         self, platform: str, workspace_id: str, user_id: str, role_ids: Sequence[str] = ()
     ) -> set[str]:
         """Channels ``user_id`` may read: public ones, plus private channels and DMs that list the
-        user (or one of ``role_ids``) in their access list."""
+        user (or one of ``role_ids``) in their access list, minus those an overwrite keeps them out of.
+
+        A role listed under the workspace's own id is everyone's (Discord's @everyone role has the
+        guild's id). Denials (private channels only) follow Discord's order: a member denied by
+        their own overwrite never reads; one holding a denied role reads only through a role with
+        an overriding overwrite. ``role_ids`` empty means the roles are unknown (a digest, a DM
+        message): a channel that denies any role is then left out, the safe side.
+        """
         public = await self.db.fetchall(
             "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND visibility = 'public'",
             (platform, workspace_id),
         )
+        public_ids = {r[0] for r in public}
         granted = await self.db.fetchall(
             "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
-            "AND principal_kind = 'user' AND principal_id = ?",
+            f"AND principal_kind = '{USER}' AND principal_id = ?",
             (platform, workspace_id, user_id),
         )
-        ids = {r[0] for r in public} | {r[0] for r in granted}
-        for role in role_ids:
+        ids = public_ids | {r[0] for r in granted}
+        roles = {*role_ids, workspace_id}
+        for role in sorted(roles):
             rows = await self.db.fetchall(
                 "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
-                "AND principal_kind = 'role' AND principal_id = ?",
+                f"AND principal_kind = '{ROLE}' AND principal_id = ?",
                 (platform, workspace_id, role),
             )
             ids |= {r[0] for r in rows}
+        rules = await self.db.fetchall(
+            "SELECT channel_id, principal_kind, principal_id FROM channel_access "
+            "WHERE platform = ? AND workspace_id = ? AND principal_kind IN (?, ?, ?)",
+            (platform, workspace_id, USER_DENIED, ROLE_DENIED, ROLE_OVERRIDE),
+        )
+        by_channel: dict[str, list[tuple[str, str]]] = {}
+        for channel_id, kind, principal in rules:
+            # Stale rules of a channel now public (a ChannelSeen keeps no access list for those) never count.
+            if channel_id in ids and channel_id not in public_ids:
+                by_channel.setdefault(channel_id, []).append((kind, principal))
+        known_roles = set(role_ids)
+        for channel_id, channel_rules in by_channel.items():
+            if not passes_denials(channel_rules, user_id, known_roles):
+                ids.discard(channel_id)
         return ids
 
     async def upsert_users(self, users: Iterable[UserRow], tx: Executor | None = None) -> None:

@@ -10,7 +10,16 @@ from typing import Any
 
 from bot.brain import Brain, CommandResult, command, every
 from bot.channel_arg import channel_word, picked_channel, resolve_channel
-from bot.events import Attachment, ChannelRef, CommandInvoked, Event, Platform, UserRef
+from bot.events import (
+    COMMUNITY_VISIBILITIES,
+    COMMUNITY_VISIBILITIES_SQL,
+    Attachment,
+    ChannelRef,
+    CommandInvoked,
+    Event,
+    Platform,
+    UserRef,
+)
 from bot.privacy.forgotten import author_of
 from bot.scheduler import scheduled_slot
 from brain.activity import charts
@@ -177,7 +186,7 @@ class ActivityBrain(Brain):
         private = False
         if channel_id is not None:
             row = await self.ctx.store.get_channel(cmd.platform.value, cmd.channel.workspace_id, channel_id)
-            private = row is None or row.visibility != "public"
+            private = row is None or row.visibility not in COMMUNITY_VISIBILITIES
             # A picked id the store has no record of (a DM, a channel not recorded yet) may be
             # anyone's: only whoever asks in it sees its board.
             if private and not await self._may_read(cmd, channel_id):
@@ -229,7 +238,7 @@ class ActivityBrain(Brain):
         public = {
             (str(r[0]), str(r[1]))
             for r in await db.fetchall(
-                "SELECT DISTINCT platform, workspace_id FROM channels WHERE visibility = 'public'"
+                f"SELECT DISTINCT platform, workspace_id FROM channels WHERE visibility IN {COMMUNITY_VISIBILITIES_SQL}"
             )
         }
         rows = await db.fetchall("SELECT DISTINCT platform, workspace_id FROM activity_rollup")

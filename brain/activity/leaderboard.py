@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core_brain import workspace_config
+from bot.events import COMMUNITY_VISIBILITIES_SQL
 from bot.store import Store
 from brain.activity import schema as _schema  # noqa: F401  (registers the activity tables)
 from brain.activity.scoring import COUNTERS, REACTION_POINTS_PER_DAY, capped_reactions_sql, score_sql
@@ -107,7 +108,7 @@ async def leaderboard(
             # Public by the store's word, not "not known to be private": a channel the store has
             # not recorded yet (the recorder runs in its own consumer group) stays off the board.
             "channel_id IN (SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? "
-            "AND visibility = 'public')"
+            f"AND visibility IN {COMMUNITY_VISIBILITIES_SQL})"
         )
         params += [platform, workspace_id]
     clause = " AND ".join(where)

@@ -51,6 +51,7 @@ from bot.message_ids import qualified
 from bot.permissions import is_admin
 from bot.recorder import LEFT_KEY
 from bot.store import slack_ids
+from bot.store.channel_access import USER, USER_DENIED
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
@@ -329,9 +330,12 @@ class CommunityBrain(Brain):
         if mods is None:
             log.warning("shadow mode on #%s but no moderators_channel/alerts_channel set", event.channel.name)
             return
-        if event.channel.visibility is not Visibility.PUBLIC and mods.channel_id != event.channel.channel_id:
+        if event.channel.visibility not in (Visibility.PUBLIC, Visibility.RESTRICTED) and (
+            mods.channel_id != event.channel.channel_id
+        ):
             # The draft quotes the question and answers from what its channel's members may read;
             # who reads the moderators channel is not known to be among them, so nothing goes there.
+            # (A restricted channel is the community's, bar a few an overwrite keeps out: moderators read it.)
             log.warning(
                 "shadow mode: no draft for the question in private #%s: #%s may have other readers "
                 "(make the channel itself its moderators_channel, or take it out of shadow_channels)",
@@ -540,11 +544,11 @@ class CommunityBrain(Brain):
         if ping:
             exclude |= await self._pinged_out(p, ws)
         shares = await self._reply_shares(p, ws, horizon)
-        readers = await self._readers(channel)
+        readers, shut_out = await self._readers(channel)
         ranked = rank_experts(
             pairs,
             {t: c for t, c in credits.items() if c},
-            exclude=exclude,
+            exclude=exclude | shut_out,
             k=k,
             reply_share=shares,
             allowed=readers,
@@ -559,20 +563,25 @@ class CommunityBrain(Brain):
                 )
         return ranked
 
-    async def _readers(self, channel: ChannelRef) -> set[str] | None:
-        """Members listed as readers of a private channel (None: a public channel, anyone may read).
+    async def _readers(self, channel: ChannelRef) -> tuple[set[str] | None, set[str]]:
+        """Members listed as readers of a private channel (None: public or restricted, anyone may
+        read), and members an overwrite of their own keeps out of it.
 
         Experts named there must be able to open the question; members who read it only through a
         role are not known here, so they are left out rather than pinged into a channel they may not see.
         """
-        if channel.visibility is not Visibility.PRIVATE:
-            return None
+        if channel.visibility not in (Visibility.PRIVATE, Visibility.RESTRICTED):
+            return None, set()
         rows = await self.ctx.store.db.fetchall(
-            "SELECT principal_id FROM channel_access WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
-            "AND principal_kind = 'user'",
-            (channel.platform.value, channel.workspace_id, channel.channel_id),
+            "SELECT principal_kind, principal_id FROM channel_access "
+            "WHERE platform = ? AND workspace_id = ? AND channel_id = ? AND principal_kind IN (?, ?)",
+            (channel.platform.value, channel.workspace_id, channel.channel_id, USER, USER_DENIED),
         )
-        return {str(r[0]) for r in rows}
+        # A member who posted before an overwrite shut them out is no reader any more.
+        denied = {str(r[1]) for r in rows if r[0] == USER_DENIED}
+        if channel.visibility is Visibility.RESTRICTED:
+            return None, denied
+        return {str(r[1]) for r in rows if r[0] == USER} - denied, denied
 
     async def _reply_shares(self, platform: str, workspace_id: str, since: float) -> dict[str, float]:
         """Share of the window's threads each member replied in (the helpfulness prior)."""

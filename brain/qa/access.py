@@ -1,8 +1,9 @@
 """Access scopes: which units an answer may draw from, decided by where the answer is posted.
 
 The rule (hard, enforced in retrieval): an answer may only use units from channels that every
-reader of the answer can read. A question in a public channel draws only from public channels; in a
-private channel, from public channels plus that channel; in a DM with the bot, from everything the
+reader of the answer can read. A question in a public channel draws only from public channels (never
+a restricted one, which an overwrite hides from some); in a private or restricted channel, from
+public channels plus that channel; in a DM with the bot, from everything the
 asking member can read. Docs units are public to everyone.
 
 A scope covers one workspace. A Discord DM belongs to no guild (workspace ``@me``), so its scope is
@@ -117,7 +118,8 @@ async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: t
     platform, ws = channel.platform.value, channel.workspace_id
     if channel.visibility is Visibility.PUBLIC:
         return AccessScope(platform, ws)
-    if channel.visibility is Visibility.PRIVATE:
+    if channel.visibility in (Visibility.PRIVATE, Visibility.RESTRICTED):
+        # Everyone reading the answer reads the channel: public units plus its own.
         return AccessScope(platform, ws, frozenset({channel.channel_id}))
     # A DM with the bot is read by the asker alone: everything they can read is fair game.
     if channel.platform is Platform.DISCORD and ws == DISCORD_DM_WORKSPACE:

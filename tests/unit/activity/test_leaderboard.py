@@ -181,6 +181,29 @@ async def test_private_activity_stays_off_the_public_board_and_its_board_is_for_
     assert "maya" in member.text and member.ephemeral
 
 
+async def test_a_restricted_channels_activity_counts_on_the_workspace_board(make_app: AppFactory) -> None:
+    """A channel everyone reads bar one member an overwrite shuts out is the community's: its help
+    counts on the public board (counts, not text), where a private channel's does not."""
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    lounge = ChannelRef(
+        Platform.CONSOLE,
+        "local",
+        "lounge",
+        "lounge",
+        Visibility.RESTRICTED,
+        allowed_role_ids=("local",),
+        denied_user_ids=("outsider",),
+    )
+    await adapter.inject(make_message("how do we tune the logging here?", author="asker", chan=lounge, message_id="m1"))
+    await adapter.inject(make_message(LONG, author="maya", chan=lounge, message_id="m2", thread_id="m1", minutes=1))
+    await adapter.inject(ReactionAdded(channel=lounge, message_id="m2", user=user("asker"), emoji="✅", ts=BASE_TIME))
+    await app.bus.drain()
+    await adapter.inject(command("leaderboard", "week"))
+    await app.bus.drain()
+    [board] = adapter.of_type(CommandReply)
+    assert "maya" in board.text and not board.ephemeral
+
+
 async def test_a_channel_the_store_has_not_recorded_stays_off_the_workspace_board() -> None:
     """Under Redis the counters may run before the recorder has stored a new channel: until the
     store knows the channel is public its activity is not on the board everyone sees."""

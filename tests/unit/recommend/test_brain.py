@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,6 +164,26 @@ async def test_private_channel_threads_only_for_members(make_app: Factory) -> No
     zed_ids = {r.thread_id for r in await brain.recommend(user("zed"), k=10)}
     assert "s1" not in alice_ids and alice_ids
     assert "s1" in zed_ids
+
+
+async def test_restricted_channel_threads_never_reach_those_an_overwrite_keeps_out(make_app: Factory) -> None:
+    """A channel everyone reads bar Zed (his own overwrite) and holders of role 555: recommended
+    to Alice, never to Zed, nor to a member whose roles are unknown while a role is denied."""
+    app, adapter, brain, _ = await _app(make_app)
+    base = channel("lounge")
+    lounge = dataclasses.replace(
+        base, visibility=Visibility.RESTRICTED, allowed_role_ids=("local",), denied_user_ids=("zed",)
+    )
+    await adapter.inject(ChannelSeen(channel=lounge))
+    await _community(app, adapter)
+    await _post(app, adapter, _thread("s1", "bob", "asyncio tricks of the lounge", chan=lounge, minutes=6))
+    assert "s1" in {r.thread_id for r in await brain.recommend(user("alice"), k=10)}
+    zed_ids = {r.thread_id for r in await brain.recommend(user("zed"), k=10)}
+    assert zed_ids and "s1" not in zed_ids
+    await adapter.inject(ChannelSeen(channel=dataclasses.replace(lounge, denied_role_ids=("555",))))
+    await app.bus.drain()
+    assert "s1" not in {r.thread_id for r in await brain.recommend(user("alice"), k=10)}  # roles unknown
+    assert "s1" in {r.thread_id for r in await brain.recommend(user("alice"), k=10, role_ids=("666",))}
 
 
 async def test_daily_toggle_and_bad_arguments(make_app: Factory) -> None:

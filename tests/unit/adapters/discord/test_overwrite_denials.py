@@ -1,0 +1,136 @@
+"""Permission overwrites that keep someone out of a channel, through discord.py's real parsers.
+
+Before: a channel @everyone could view was stored public whatever its overwrites said, so a member
+(or a role: an opt-out or unverified one) an overwrite shut out of it still got its text in
+answers posted where they read, in DM answers and in recommendations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.events import ChannelRef, ChannelSeen, MessagePosted, Visibility
+from tests.unit.adapters.discord.fakes import (
+    ALICE_ID,
+    BOB_ID,
+    GENERAL_ID,
+    GUILD_ID,
+    MOD_ROLE_ID,
+    VIEW_CHANNEL,
+    feed,
+    guild_create_payload,
+    message_payload,
+    next_id,
+    role_payload,
+    text_channel_payload,
+)
+from tests.unit.adapters.discord.harness import Env, drain
+
+CAROL_ID = "900000000000000103"
+
+
+def deny(target: str, *, member: bool = False) -> dict[str, Any]:
+    return {"id": target, "type": 1 if member else 0, "allow": "0", "deny": str(VIEW_CHANNEL)}
+
+
+def allow(target: str, *, member: bool = False) -> dict[str, Any]:
+    return {"id": target, "type": 1 if member else 0, "allow": str(VIEW_CHANNEL), "deny": "0"}
+
+
+async def seen_ref(
+    env: Env, channel: dict[str, Any], *, roles: tuple[dict[str, Any], ...] = (), gated: bool = False
+) -> ChannelRef:
+    """The channel ref of a message posted in ``channel`` after a GUILD_CREATE that holds it
+    (``gated``: @everyone has no View Channels server-wide, as on rules-gated servers)."""
+    guild = guild_create_payload()
+    guild["roles"] += list(roles)
+    if gated:
+        guild["roles"][0] = {**guild["roles"][0], "permissions": "0"}
+    guild["channels"].append(channel)
+    feed(env.client, "GUILD_CREATE", guild)
+    feed(env.client, "MESSAGE_CREATE", message_payload(channel["id"], "hello"))
+    await drain(env.app)
+    return env.seen.of(MessagePosted)[-1].channel
+
+
+async def readable(env: Env, user_id: str, *roles: str) -> set[str]:
+    return await env.app.store.readable_channel_ids("discord", GUILD_ID, user_id, roles)
+
+
+async def test_a_channel_everyone_views_but_an_overwrite_hides_from_some_is_restricted(env: Env) -> None:
+    hide_role, other_role, channel_id = next_id(), next_id(), next_id()
+    channel = text_channel_payload(channel_id, "python", overwrites=[deny(hide_role), deny(CAROL_ID, member=True)])
+    ref = await seen_ref(
+        env, channel, roles=(role_payload(hide_role, "No Python", 0), role_payload(other_role, "Helper", 0))
+    )
+    assert ref.visibility is Visibility.RESTRICTED
+    assert ref.allowed_role_ids == (GUILD_ID,)  # @everyone, whose id is the guild's
+    assert (ref.denied_user_ids, ref.denied_role_ids, ref.override_role_ids) == ((CAROL_ID,), (hide_role,), ())
+    row = await env.app.store.get_channel("discord", GUILD_ID, channel_id)
+    assert row is not None and row.visibility == "restricted"
+    assert channel_id in await readable(env, ALICE_ID, other_role)  # everyone else reads it
+    assert channel_id not in await readable(env, CAROL_ID, other_role)  # shut out by her own overwrite
+    assert channel_id not in await readable(env, ALICE_ID, hide_role, other_role)  # holds the denied role
+    assert channel_id not in await readable(env, ALICE_ID)  # roles unknown (a digest): the safe side
+
+
+async def test_a_role_whose_own_overwrite_allows_outweighs_a_denied_role(env: Env) -> None:
+    """Discord applies role allows after role denies: a moderator who also holds the denied
+    "Member" role reads #mods; a member whose other role only has server-wide View Channels does not."""
+    member_role, helper_role, channel_id = next_id(), next_id(), next_id()
+    ref = await seen_ref(
+        env,
+        text_channel_payload(channel_id, "mods", overwrites=[deny(member_role), allow(MOD_ROLE_ID)]),
+        roles=(role_payload(member_role, "Member", VIEW_CHANNEL), role_payload(helper_role, "Helper", VIEW_CHANNEL)),
+        gated=True,
+    )
+    assert ref.visibility is Visibility.PRIVATE
+    assert (ref.denied_role_ids, ref.override_role_ids) == ((member_role,), (MOD_ROLE_ID,))
+    assert channel_id in await readable(env, BOB_ID, member_role, MOD_ROLE_ID)
+    # Helper views every channel by its server permission, but Member's overwrite denies, and no
+    # overwrite of Helper's own allows: Discord shows Alice nothing (before: Helper let her in).
+    assert helper_role in ref.allowed_role_ids
+    assert channel_id not in await readable(env, ALICE_ID, member_role, helper_role)
+    assert channel_id in await readable(env, ALICE_ID, helper_role)
+
+
+async def test_a_channel_with_only_allow_overwrites_stays_public(env: Env) -> None:
+    channel_id = next_id()
+    ref = await seen_ref(env, text_channel_payload(channel_id, "news", overwrites=[allow(MOD_ROLE_ID)]))
+    assert ref.visibility is Visibility.PUBLIC and ref.denied_role_ids == () and ref.allowed_role_ids == ()
+    assert channel_id in await readable(env, ALICE_ID)
+
+
+async def test_lifting_the_denial_makes_the_channel_public_again_for_everyone(env: Env) -> None:
+    channel_id = next_id()
+    channel = text_channel_payload(channel_id, "python", overwrites=[deny(CAROL_ID, member=True)])
+    assert (await seen_ref(env, channel)).visibility is Visibility.RESTRICTED
+    assert channel_id not in await readable(env, CAROL_ID)
+    feed(env.client, "CHANNEL_UPDATE", {**channel, "permission_overwrites": []})
+    await drain(env.app)
+    row = await env.app.store.get_channel("discord", GUILD_ID, channel_id)
+    assert row is not None and row.visibility == "public"
+    # The denial stored while it was restricted no longer counts (the access list is not rewritten
+    # for a public channel).
+    assert channel_id in await readable(env, CAROL_ID)
+
+
+async def test_a_role_permission_change_is_seen_on_every_channel_of_the_guild(env: Env) -> None:
+    """@everyone losing View Channels server-wide gates every channel, and Discord sends no
+    channel update for it: before, #general stayed public in the store."""
+    before = len(env.seen.of(ChannelSeen))
+    renamed = {"guild_id": GUILD_ID, "role": role_payload(MOD_ROLE_ID, "Moderators", 0)}
+    feed(env.client, "GUILD_ROLE_UPDATE", renamed)
+    await drain(env.app)
+    assert len(env.seen.of(ChannelSeen)) == before  # a new name changes nobody's access
+    gated = {"guild_id": GUILD_ID, "role": role_payload(GUILD_ID, "@everyone", 0)}
+    feed(env.client, "GUILD_ROLE_UPDATE", gated)
+    await drain(env.app)
+    seen = {e.channel.channel_id: e.channel for e in env.seen.of(ChannelSeen)[before:]}
+    assert GENERAL_ID in seen and seen[GENERAL_ID].visibility is Visibility.PRIVATE
+    row = await env.app.store.get_channel("discord", GUILD_ID, GENERAL_ID)
+    assert row is not None and row.visibility == "private"
+    assert GENERAL_ID not in await readable(env, ALICE_ID)
+    feed(env.client, "GUILD_ROLE_DELETE", {"guild_id": GUILD_ID, "role_id": MOD_ROLE_ID})
+    await drain(env.app)
+    assert len(env.seen.of(ChannelSeen)) > before + len(seen)
