@@ -4,7 +4,10 @@ workspace's next live event after a reinstall ends it."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from bot.events import InboundEvent, Platform, WorkspaceRef, WorkspaceRemoved
 from bot.recorder import removed_workspaces
@@ -57,3 +60,28 @@ async def test_a_revoked_bot_token_is_a_removal_and_a_revoked_user_token_is_not(
     bot = {"type": "tokens_revoked", "tokens": {"oauth": ["UADMIN"], "bot": [BOT_USER_ID]}, "event_ts": "1767600200.0"}
     await slack.dispatch(envelope(bot, event_id="EvBot"))
     assert await removed_workspaces(store.db) == {("slack", TEAM_ID): 1767600200.0}
+
+
+async def test_an_uninstall_naming_no_workspace_is_logged_and_records_nothing(
+    fake: FakeSlackAPI, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A malformed body (no team id anywhere) must not crash the listener nor mark some workspace."""
+    slack = wire(_oauth_settings(tmp_path), store, fake)
+    seen: list[InboundEvent] = []
+
+    async def collect(event: InboundEvent) -> None:
+        seen.append(event)
+
+    slack.bus.subscribe(WorkspaceRemoved, collect, name="test.seen")
+    installs = slack.adapter.installation_store
+    assert installs is not None
+    await installs.async_save(_installation("xoxb-acme"))
+    body = envelope({"type": "app_uninstalled", "event_ts": "1767600200.000100"}, event_id="EvNoTeam")
+    for key in ("team_id", "authorizations"):
+        del body[key]
+    with caplog.at_level(logging.WARNING):
+        await slack.dispatch(body)
+    assert seen == [] and await removed_workspaces(store.db) == {}
+    assert "names no workspace; nothing recorded" in caplog.text
+    # ... nor delete some workspace's tokens.
+    assert await installs.async_find_installation(enterprise_id=None, team_id=TEAM_ID) is not None
