@@ -276,6 +276,9 @@ class MessagePosted(InboundEvent):
     ``thread_id`` is the id of the thread root (Slack ``thread_ts``, Discord thread channel id) or
     ``None`` for an unthreaded message; a thread root has ``thread_id == message_id`` on Slack.
     ``reply_to`` is the message this one answers when the platform says so (Discord references).
+    ``author_role_ids``: the author's roles where the adapter knows them and they matter (a Discord
+    DM: their roles in the guilds shared with the bot, which open role-gated channels for the DM's
+    answer as they do for ``/ask``); empty when unknown.
     """
 
     channel: ChannelRef
@@ -290,6 +293,7 @@ class MessagePosted(InboundEvent):
     permalink: str = ""
     subtype: str = ""
     source: EventSource = EventSource.LIVE
+    author_role_ids: tuple[str, ...] = ()
 
     @property
     def event_id(self) -> str:

@@ -248,6 +248,8 @@ def message_posted(
         permalink=message.jump_url,
         subtype="" if is_chat(message) else message.type.name,
         source=source,
+        # Only a DM's answer depends on who asks; in a guild channel, on who reads the channel.
+        author_role_ids=member_role_ids(message.author) if message.guild is None else (),
     )
 
 

@@ -140,5 +140,11 @@ def _all_ascii(event: MessagePosted | MessageEdited) -> bool:
     if author is not None:
         parts += (author.workspace_id, author.user_id, author.name, author.tz)
     if isinstance(event, MessagePosted):
-        parts += (event.reply_to or "", event.permalink, event.subtype, *event.mentioned_user_ids)
+        parts += (
+            event.reply_to or "",
+            event.permalink,
+            event.subtype,
+            *event.mentioned_user_ids,
+            *event.author_role_ids,
+        )
     return "".join(parts).isascii()

@@ -305,10 +305,10 @@ class Store:
         user (or one of ``role_ids``) in their access list, minus those an overwrite keeps them out of.
 
         A role listed under the workspace's own id is everyone's (Discord's @everyone role has the
-        guild's id). Denials (private channels only) follow Discord's order: a member denied by
-        their own overwrite never reads; one holding a denied role reads only through a role with
-        an overriding overwrite. ``role_ids`` empty means the roles are unknown (a digest, a DM
-        message): a channel that denies any role is then left out, the safe side.
+        guild's id). Denials (private and restricted channels) follow Discord's order: a member
+        denied by their own overwrite never reads; one holding a denied role reads only through a
+        role with an overriding overwrite. ``role_ids`` empty means the roles are unknown (a digest,
+        a DM from an uncached member): a channel that denies any role is then left out, the safe side.
         """
         public = await self.db.fetchall(
             "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND visibility = 'public'",

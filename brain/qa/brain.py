@@ -521,6 +521,7 @@ class QABrain(Brain):
                 exclude={event.message_id},
                 thread_id=event.thread_id,
                 current_message_id=event.message_id,
+                role_ids=event.author_role_ids,
             )
             if isinstance(result, str):
                 await self.ctx.reply(event, result)

@@ -93,5 +93,5 @@ async def test_a_role_denial_closes_the_channel_to_its_holders_and_to_unknown_ro
     dm = ChannelRef(D, "@me", "dm-43", "", Visibility.DM)
     assert LOUNGE.channel_id in (await scope_for(app.store, dm, "43", ("666",))).extra_channel_ids
     assert LOUNGE.channel_id not in (await scope_for(app.store, dm, "43", ("555", "666"))).extra_channel_ids
-    # A DM message carries no roles: whether Alice holds 555 is unknown, so the lounge stays out.
+    # Roles unknown (a DM from an uncached member): whether Alice holds 555 is unknown, so the lounge stays out.
     assert LOUNGE.channel_id not in (await scope_for(app.store, dm, "43")).extra_channel_ids

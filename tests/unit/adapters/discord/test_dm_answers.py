@@ -42,6 +42,7 @@ FOLLOWUP = "/webhooks/{webhook_id}/{webhook_token}"
 FIX = "To fix ERR_CONNECTION_REFUSED start the dev server with npm run dev"
 SECRET = "Rotate STAGING_TOKEN with vault kv put secret/staging token=new"
 CAROL_ID = "900000000000000103"  # joins later with the Mod role, which opens #staff
+DORA_ID = "900000000000000104"  # joins later with no role
 STRANGER_ID = "900000000000000199"  # shares no guild with the bot
 
 
@@ -109,6 +110,19 @@ async def test_a_member_of_no_known_guild_gets_the_docs_only_abstention(qa: QAEn
     reply = await dm(qa, STRANGER_ID, "stranger", "how do I fix ERR_CONNECTION_REFUSED?")
     assert reply.startswith("I couldn't find this in our history") and "npm run dev" not in reply
     assert qa.llm.prompts == []  # no community unit reached the model
+
+
+async def test_a_dm_message_opens_the_role_gated_channels_of_the_members_cached_roles(qa: QAEnv) -> None:
+    """As /ask does: before, a DM message carried no roles, so Carol (Mod) got "couldn't find"
+    for what #staff answers, and Dora (no role) must still not get it."""
+    for user_id, name, roles in ((CAROL_ID, "carol", [MOD_ROLE_ID]), (DORA_ID, "dora", [])):
+        member = member_payload(user_id, name, roles=roles)
+        feed(qa.client, "GUILD_MEMBER_ADD", {"guild_id": GUILD_ID, **member})
+    await drain(qa.app)
+    carol = await dm(qa, CAROL_ID, "carol", "how do I rotate the STAGING_TOKEN?")
+    assert "vault kv put" in carol and "#staff" in carol
+    dora = await dm(qa, DORA_ID, "dora", "how do I rotate the STAGING_TOKEN?")
+    assert "vault" not in dora and "#staff" not in dora
 
 
 async def test_ask_in_a_dm_opens_the_role_gated_channels_of_the_members_cached_roles(qa: QAEnv) -> None:
