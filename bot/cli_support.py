@@ -95,8 +95,10 @@ async def member_candidates(
         places: set[tuple[str, str]] = set()
         for table, column in (("messages", "author_id"), ("channel_access", "principal_id")):
             # Every workspace, not the first one: an id on two platforms is two members to choose from.
+            # Access lists name roles too (and a Discord server by its @everyone role): members only.
+            kind = " AND principal_kind = 'user'" if table == "channel_access" else ""
             rows = await db.fetchall(
-                f"SELECT DISTINCT platform, workspace_id FROM {table} WHERE {column} = ?{scope_sql}",
+                f"SELECT DISTINCT platform, workspace_id FROM {table} WHERE {column} = ?{kind}{scope_sql}",
                 [id_or_name, *scope],
             )
             places |= {(str(r[0]), str(r[1])) for r in rows}

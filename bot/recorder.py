@@ -7,6 +7,7 @@ private channel or DM proves membership, so the author is added to that channel'
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -402,7 +403,10 @@ class Recorder:
                     role_ids=event.parent.allowed_role_ids,
                     replace=False,
                     tx=tx,
-                    denials=_denials(event.parent),
+                    # Added to what is stored (replace=False): an override from a stale ref (a
+                    # backfill racing a ChannelSeen) must not let a denied role back in, while a
+                    # denial is always the safe side.
+                    denials=dataclasses.replace(_denials(event.parent), override_role_ids=()),
                 )
             await store.upsert_thread(
                 event.platform.value,

@@ -53,16 +53,18 @@ def user_ref(user: discord.abc.User | discord.Member, guild_id: str, *, self_id:
 
 
 def member_role_ids(user: discord.abc.User | discord.Member) -> tuple[str, ...]:
-    """The member's role ids (without @everyone) where discord.py knows them, else ``()``.
+    """The member's role ids, @everyone included, where discord.py knows them, else ``()``.
 
     In a guild, the roles of ``user`` there. In a DM, the roles of every cached member of the same
     account in guilds shared with the bot: a DM question is answered from the member's guild
     (``brain.qa.access.scope_for``) and these open its role-gated channels. Role ids are snowflakes,
-    unique across guilds, so a guild's access lists only ever match its own roles. Guilds whose
-    member is not cached contribute nothing (their role-gated channels stay closed).
+    unique across guilds, so a guild's access lists only ever match its own roles. @everyone (whose
+    id is the guild's) says the roles of that guild are known: without it a channel that denies a
+    role stays closed, since the member may hold it (:meth:`bot.store.Store.readable_channel_ids`).
+    Guilds whose member is not cached contribute nothing.
     """
     if isinstance(user, discord.Member):
-        return tuple(str(r.id) for r in user.roles if not r.is_default())
+        return tuple(str(r.id) for r in user.roles)
     if not isinstance(user, discord.User):
         return ()
     roles = {
@@ -70,7 +72,6 @@ def member_role_ids(user: discord.abc.User | discord.Member) -> tuple[str, ...]:
         for guild in user.mutual_guilds
         if (member := guild.get_member(user.id)) is not None
         for r in member.roles
-        if not r.is_default()
     }
     return tuple(sorted(roles))
 

@@ -31,7 +31,7 @@ def passes_denials(rules: Iterable[tuple[str, str]], user_id: str, role_ids: set
     """Whether a member passes one channel's ``(kind, principal)`` denial rules.
 
     ``role_ids`` empty means the member's roles are unknown: a channel denying any role is then
-    closed to them. An explicit member allow does not lift a denied role here, because the store
+    closed to them (a member whose roles are known holds at least @everyone). An explicit member allow does not lift a denied role here, because the store
     cannot tell it from a post made before the role was given (the safe side).
     """
     denied_roles: set[str] = set()

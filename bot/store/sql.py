@@ -307,8 +307,11 @@ class Store:
         A role listed under the workspace's own id is everyone's (Discord's @everyone role has the
         guild's id). Denials (private and restricted channels) follow Discord's order: a member
         denied by their own overwrite never reads; one holding a denied role reads only through a
-        role with an overriding overwrite. ``role_ids`` empty means the roles are unknown (a digest,
-        a DM from an uncached member): a channel that denies any role is then left out, the safe side.
+        role with an overriding overwrite. The roles count as known only when ``role_ids`` holds the
+        workspace's own id (the @everyone role every member holds, which the adapter includes when
+        it knows the member's roles there); otherwise (a digest, a DM from a member not cached in
+        this guild, roles of other guilds only) a channel that denies any role is left out, the
+        safe side.
         """
         public = await self.db.fetchall(
             "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND visibility = 'public'",
@@ -339,7 +342,9 @@ class Store:
             # Stale rules of a channel now public (a ChannelSeen keeps no access list for those) never count.
             if channel_id in ids and channel_id not in public_ids:
                 by_channel.setdefault(channel_id, []).append((kind, principal))
-        known_roles = set(role_ids)
+        # Roles of another guild (a DM names the member's roles in every guild they share with the
+        # bot) say nothing about the roles held here.
+        known_roles = set(role_ids) if workspace_id in role_ids else set()
         for channel_id, channel_rules in by_channel.items():
             if not passes_denials(channel_rules, user_id, known_roles):
                 ids.discard(channel_id)

@@ -230,8 +230,8 @@ class ActivityBrain(Brain):
         return bool(owners) and workspace_id not in owners
 
     async def _workspaces(self) -> list[tuple[str, str]]:
-        """Workspaces with counters and at least one public channel: leaderboards and findings are
-        made of public channels only, so a DM-only pseudo-workspace (Discord's ``@me``) has none,
+        """Workspaces with counters and at least one public (or restricted) channel: leaderboards
+        count those and findings read public ones only, so a DM-only pseudo-workspace (Discord's ``@me``) has none,
         and its DM volume must not reach a server's alerts channel. Workspaces the bot was removed
         from are left out until it is back (nothing can be posted there)."""
         db = self.ctx.store.db

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.events import COMMUNITY_VISIBILITIES
 from bot.store import Store
 from brain.activity import charts
 from brain.activity.leaderboard import leaderboard, member_names, window_for
@@ -67,11 +66,7 @@ async def build_report(
     if settings is not None:
         channels = set((await trend_sources(store, settings, platform, workspace_id))[0])
     else:
-        channels = {
-            c.channel_id
-            for c in await store.list_channels(platform, workspace_id)
-            if c.visibility in COMMUNITY_VISIBILITIES
-        }
+        channels = {c.channel_id for c in await store.list_channels(platform, workspace_id) if c.visibility == "public"}
     per_day = await counted_per_day(store, platform, workspace_id, start, window.end, channels)
     series = _chart(lambda: activity_chart(per_day, start, window.end, window.start), "messages per day")
     rows = "".join(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.conversations import WINDOW_GAP_S, WINDOW_MAX_MESSAGES
-from bot.events import COMMUNITY_VISIBILITIES
+from bot.events import Visibility
 from bot.privacy.policy import may_index
 from bot.store import Store
 from brain.activity import charts, health, sentiment
@@ -66,15 +66,15 @@ async def trend_sources(
     """``(channels, opted-out members)``: what trend analysis may read (id to the name members know
     it by, the id where it has none) and whom it must leave out.
 
-    Only public and restricted channels the privacy policy lets into analysis: findings quote terms
-    and link messages, and reach members through ``/trends`` and whoever reads the alerts channel, so a
-    private channel (even one admins let into the index, where answers check each asker's access)
+    Only public channels the privacy policy lets into analysis: findings quote terms and link
+    messages, and reach members through ``/trends`` and whoever reads the alerts channel, so a
+    restricted channel (members an overwrite keeps out read those too), a private channel (even one admins let into the index, where answers check each asker's access)
     or a DM never feeds them. Opted-out members' messages are left out too.
     """
     channels = {
         c.channel_id: c.name or c.channel_id
         for c in await store.list_channels(platform, workspace_id)
-        if c.visibility in COMMUNITY_VISIBILITIES
+        if c.visibility == Visibility.PUBLIC.value
         and await may_index(store, settings, platform, workspace_id, c.channel_id, c.name, c.visibility)
     }
     rows = await store.db.fetchall(

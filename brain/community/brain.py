@@ -330,12 +330,10 @@ class CommunityBrain(Brain):
         if mods is None:
             log.warning("shadow mode on #%s but no moderators_channel/alerts_channel set", event.channel.name)
             return
-        if event.channel.visibility not in (Visibility.PUBLIC, Visibility.RESTRICTED) and (
-            mods.channel_id != event.channel.channel_id
-        ):
+        if event.channel.visibility is not Visibility.PUBLIC and mods.channel_id != event.channel.channel_id:
             # The draft quotes the question and answers from what its channel's members may read;
-            # who reads the moderators channel is not known to be among them, so nothing goes there.
-            # (A restricted channel is the community's, bar a few an overwrite keeps out: moderators read it.)
+            # who reads the moderators channel is not known to be among them, so nothing goes there
+            # (a restricted channel too: members it hides from may read the moderators channel).
             log.warning(
                 "shadow mode: no draft for the question in private #%s: #%s may have other readers "
                 "(make the channel itself its moderators_channel, or take it out of shadow_channels)",

@@ -91,7 +91,8 @@ async def test_a_dm_uses_a_restricted_channel_only_for_those_it_does_not_hide_fr
 async def test_a_role_denial_closes_the_channel_to_its_holders_and_to_unknown_roles(make_app: Any) -> None:
     app, _, _ = await restricted_app(make_app)
     dm = ChannelRef(D, "@me", "dm-43", "", Visibility.DM)
-    assert LOUNGE.channel_id in (await scope_for(app.store, dm, "43", ("666",))).extra_channel_ids
-    assert LOUNGE.channel_id not in (await scope_for(app.store, dm, "43", ("555", "666"))).extra_channel_ids
+    # Known roles hold @everyone (the guild's id), as the adapter reports them.
+    assert LOUNGE.channel_id in (await scope_for(app.store, dm, "43", (GUILD, "666"))).extra_channel_ids
+    assert LOUNGE.channel_id not in (await scope_for(app.store, dm, "43", (GUILD, "555", "666"))).extra_channel_ids
     # Roles unknown (a DM from an uncached member): whether Alice holds 555 is unknown, so the lounge stays out.
     assert LOUNGE.channel_id not in (await scope_for(app.store, dm, "43")).extra_channel_ids

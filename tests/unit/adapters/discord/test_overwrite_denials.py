@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.events import ChannelRef, ChannelSeen, MessagePosted, Visibility
+from brain.qa.access import scope_for
 from tests.unit.adapters.discord.fakes import (
     ALICE_ID,
     BOB_ID,
@@ -19,10 +20,12 @@ from tests.unit.adapters.discord.fakes import (
     VIEW_CHANNEL,
     feed,
     guild_create_payload,
+    member_payload,
     message_payload,
     next_id,
     role_payload,
     text_channel_payload,
+    user_payload,
 )
 from tests.unit.adapters.discord.harness import Env, drain
 
@@ -54,7 +57,9 @@ async def seen_ref(
 
 
 async def readable(env: Env, user_id: str, *roles: str) -> set[str]:
-    return await env.app.store.readable_channel_ids("discord", GUILD_ID, user_id, roles)
+    """Channels of the test guild ``user_id`` reads holding ``roles`` (none: roles unknown; known
+    roles include @everyone, whose id is the guild's, as the adapter reports them)."""
+    return await env.app.store.readable_channel_ids("discord", GUILD_ID, user_id, (GUILD_ID, *roles) if roles else ())
 
 
 async def test_a_channel_everyone_views_but_an_overwrite_hides_from_some_is_restricted(env: Env) -> None:
@@ -72,6 +77,10 @@ async def test_a_channel_everyone_views_but_an_overwrite_hides_from_some_is_rest
     assert channel_id not in await readable(env, CAROL_ID, other_role)  # shut out by her own overwrite
     assert channel_id not in await readable(env, ALICE_ID, hide_role, other_role)  # holds the denied role
     assert channel_id not in await readable(env, ALICE_ID)  # roles unknown (a digest): the safe side
+    # Known to hold no role but @everyone: nothing denies her.
+    assert channel_id in await env.app.store.readable_channel_ids("discord", GUILD_ID, ALICE_ID, (GUILD_ID,))
+    # Roles of another guild only say nothing about this one's.
+    assert channel_id not in await env.app.store.readable_channel_ids("discord", GUILD_ID, ALICE_ID, (other_role,))
 
 
 async def test_a_role_whose_own_overwrite_allows_outweighs_a_denied_role(env: Env) -> None:
@@ -134,3 +143,49 @@ async def test_a_role_permission_change_is_seen_on_every_channel_of_the_guild(en
     feed(env.client, "GUILD_ROLE_DELETE", {"guild_id": GUILD_ID, "role_id": MOD_ROLE_ID})
     await drain(env.app)
     assert len(env.seen.of(ChannelSeen)) > before + len(seen)
+
+
+async def test_a_dm_opens_a_role_denied_channel_only_with_the_roles_of_the_guild_it_is_answered_from(
+    env: Env,
+) -> None:
+    """A DM names the member's roles in every cached guild. Alice is cached in guild A only, and
+    holds the denied "Unverified" role in guild B, which answers her DM: before, A's roles made
+    her roles look known, and B's channel hidden from her was in her DM's scope."""
+    guild_a, role_a = next_id(), next_id()
+    guild_b, unverified, general_b, hidden = next_id(), next_id(), next_id(), next_id()
+    for guild_id, channels, members, roles in (
+        (
+            guild_a,
+            [text_channel_payload(next_id(), "a-general")],
+            [member_payload(ALICE_ID, "alice", roles=[role_a])],
+            [role_payload(role_a, "A", 0)],
+        ),
+        (
+            guild_b,
+            [
+                text_channel_payload(general_b, "b-general"),
+                text_channel_payload(hidden, "verified", overwrites=[deny(unverified)]),
+            ],
+            [],
+            [role_payload(unverified, "Unverified", 0)],
+        ),
+    ):
+        guild = guild_create_payload()
+        everyone = role_payload(guild_id, "@everyone", VIEW_CHANNEL)
+        guild.update(id=guild_id, roles=[everyone, *roles], channels=[{**c, "guild_id": guild_id} for c in channels])
+        guild.update(threads=[], members=members)
+        feed(env.client, "GUILD_CREATE", guild)
+    post_in_b = {**message_payload(general_b, "hi", author=user_payload(ALICE_ID, "alice")), "guild_id": guild_b}
+    post_in_b["member"] = {**post_in_b["member"], "roles": [unverified]}
+    feed(env.client, "MESSAGE_CREATE", post_in_b)  # B is where she posted last: B answers her DMs
+    await drain(env.app)
+    assert env.client.get_guild(int(guild_b)).get_member(int(ALICE_ID)) is None  # not cached in B
+    dm = message_payload(next_id(), "question", author=user_payload(ALICE_ID, "alice"), guild_id=None)
+    feed(env.client, "MESSAGE_CREATE", dm)
+    await drain(env.app)
+    asked = env.seen.of(MessagePosted)[-1]
+    # Her roles where she is cached (guild A and the test guild), @everyone included; none of B's.
+    assert {guild_a, role_a} <= set(asked.author_role_ids) and guild_b not in asked.author_role_ids
+    scope = await scope_for(env.app.store, asked.channel, ALICE_ID, asked.author_role_ids)
+    assert scope.workspace_id == guild_b and general_b in scope.extra_channel_ids
+    assert hidden not in scope.extra_channel_ids
