@@ -158,6 +158,9 @@ class ChannelRef:
     overwrite lets them in: Discord applies role allows after role denies). A channel @everyone
     can view but some member or role cannot is readable by ``allowed_role_ids`` holding
     the @everyone role (whose id is the guild's), with visibility ``RESTRICTED``.
+    ``shared_externally``: people of other organisations read it (a Slack Connect channel), so an
+    answer posted there uses that channel's own history alone; ``None`` when the ref does not know
+    (the store's word then counts).
     ``parent_id`` is the channel a Discord private thread opened in (the thread is a private channel
     of its own, so nothing else ties it to its parent): deleting the parent erases the thread too.
     ``None`` when there is none or it is unknown; events serialized before the field existed decode
@@ -178,6 +181,8 @@ class ChannelRef:
     denied_user_ids: tuple[str, ...] = ()
     denied_role_ids: tuple[str, ...] = ()
     override_role_ids: tuple[str, ...] = ()
+    # Not identity: a fact about the channel, and most refs do not know it.
+    shared_externally: bool | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

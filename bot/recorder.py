@@ -123,7 +123,14 @@ ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET
 
 def _channel_row(ch: ChannelRef) -> ChannelRow:
     return ChannelRow(
-        ch.platform.value, ch.workspace_id, ch.channel_id, ch.name, ch.visibility.value, ch.is_forum, ch.parent_id
+        ch.platform.value,
+        ch.workspace_id,
+        ch.channel_id,
+        ch.name,
+        ch.visibility.value,
+        ch.is_forum,
+        ch.parent_id,
+        ch.shared_externally,
     )
 
 

@@ -21,6 +21,7 @@ store's database (:mod:`adapters.slack.installation_store`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -453,8 +454,19 @@ class SlackAdapter:
         member = _dm_member(event, ctx.identity.bot_user_id)
         if channel_id and member:
             self.learn_dm(team_id, member, channel_id)
+        if channel_id:
+            self._note_shared(team_id, channel_id, body.get("is_ext_shared_channel"))
         for inbound in normalize_event(envelope, ctx):
             await self._publish(inbound)
+
+    def _note_shared(self, team_id: str, channel_id: str, shared: Any) -> None:
+        """Keep the cached channel's Slack Connect flag as the envelope says (``is_ext_shared_channel``):
+        a channel shared after it was looked up (or whose lookup failed) is known from its next
+        event on, and its refs carry the flag to the store and to the answer's scope."""
+        known = self.channels(team_id)
+        ref = known.get(channel_id)
+        if isinstance(shared, bool) and ref is not None and ref.shared_externally is not shared:
+            known[channel_id] = dataclasses.replace(ref, shared_externally=shared)
 
     async def _on_member_left(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         """Someone left (or was removed from) a channel: re-read a private channel's member list, so

@@ -153,6 +153,12 @@ def bot_dm(team_id: str, channel_id: str, user_id: str, name: str = "") -> Chann
     return ChannelRef(SLACK, team_id, channel_id, name, Visibility.DM, allowed_user_ids=(user_id,))
 
 
+def shared_externally(conv: Mapping[str, Any]) -> bool:
+    """Whether a ``conversations.*`` object is a Slack Connect channel (shared, or being shared,
+    with another organisation): its readers are not all ours."""
+    return bool(conv.get("is_ext_shared") or conv.get("is_pending_ext_shared"))
+
+
 def channel_from_conversation(conv: Mapping[str, Any], team_id: str) -> ChannelRef:
     """A :class:`ChannelRef` from a ``conversations.*`` object (an IM names its member in ``user``)."""
     channel_id, name = str(conv.get("id", "")), str(conv.get("name") or "")
@@ -160,7 +166,7 @@ def channel_from_conversation(conv: Mapping[str, Any], team_id: str) -> ChannelR
     member = conv.get("user")
     if visibility is Visibility.DM and isinstance(member, str) and member:
         return bot_dm(team_id, channel_id, member, name)
-    return ChannelRef(SLACK, team_id, channel_id, name, visibility)
+    return ChannelRef(SLACK, team_id, channel_id, name, visibility, shared_externally=shared_externally(conv))
 
 
 def permalink(team_url: str, channel_id: str, ts: str, thread_ts: str | None = None) -> str:
@@ -184,11 +190,20 @@ def _channel(ctx: NormalizeContext, channel_id: str, channel_type: str | None) -
     if visibility is None and known is not None:
         visibility = known.visibility  # unknown type: trust what we learned before
     name = known.name if known else ""
+    shared = known.shared_externally if known else None
     if visibility is None:
         # Unknown: private here, as treating it as public could expose its messages to members who
         # cannot read it; the store keeps the visibility it already holds for the channel.
-        return ChannelRef(SLACK, ctx.identity.team_id, channel_id, name, Visibility.PRIVATE, visibility_known=False)
-    return ChannelRef(SLACK, ctx.identity.team_id, channel_id, name, visibility)
+        return ChannelRef(
+            SLACK,
+            ctx.identity.team_id,
+            channel_id,
+            name,
+            Visibility.PRIVATE,
+            visibility_known=False,
+            shared_externally=shared,
+        )
+    return ChannelRef(SLACK, ctx.identity.team_id, channel_id, name, visibility, shared_externally=shared)
 
 
 def _is_self(ctx: NormalizeContext, user_id: str | None, bot_id: str | None) -> bool:
@@ -647,7 +662,14 @@ def normalize_command(
     known = ctx.channels.get(channel_id)
     raw_name = payload.get("channel_name", "")
     channel_name = known.name if known else ("" if raw_name in ("directmessage", "privategroup") else raw_name)
-    channel = ChannelRef(SLACK, team, channel_id, channel_name, command_visibility(payload, ctx.channels))
+    channel = ChannelRef(
+        SLACK,
+        team,
+        channel_id,
+        channel_name,
+        command_visibility(payload, ctx.channels),
+        shared_externally=known.shared_externally if known else None,
+    )
     # trigger_id is unique per invocation and identical on redelivery: the natural event id.
     interaction_id = payload.get("trigger_id") or f"{channel_id}:{user_id}:{command}:{payload.get('text', '')}"
     return CommandInvoked(

@@ -23,6 +23,8 @@ class ChannelRow:
 
     ``parent_id``: the channel a Discord private thread (stored as a channel of its own) opened in;
     ``None`` for other channels and for threads recorded before the store kept parents.
+    ``shared_externally``: read by people of other organisations (Slack Connect); ``None``: not
+    known (an upsert with ``None`` keeps the stored value).
     """
 
     platform: str
@@ -32,6 +34,7 @@ class ChannelRow:
     visibility: str = "public"
     is_forum: bool = False
     parent_id: str | None = None
+    shared_externally: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,8 @@ CORE: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS channels_parent ON channels (platform, workspace_id, parent_id)",
         ),
     ),
+    # Slack Connect channels: an answer there uses that channel alone (brain.qa.access). NULL: not known.
+    Migration("core-0005-channel-shared-externally", ("ALTER TABLE channels ADD COLUMN shared_externally INTEGER",)),
 ]
 
 _EXTRA: list[Migration] = []

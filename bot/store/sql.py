@@ -89,25 +89,27 @@ ON CONFLICT (platform, workspace_id, user_id) DO UPDATE SET
 
 # A ref without a parent (an older event, or a path that does not know it) keeps the stored one.
 _UPSERT_CHANNEL = """
-INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum, parent_id)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum, parent_id, shared_externally)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
     name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE channels.name END,
     visibility = excluded.visibility,
     is_forum = excluded.is_forum,
-    parent_id = COALESCE(excluded.parent_id, channels.parent_id)
+    parent_id = COALESCE(excluded.parent_id, channels.parent_id),
+    shared_externally = COALESCE(excluded.shared_externally, channels.shared_externally)
 """
 
 # A channel whose visibility the adapter could not tell: new ones are stored private, known ones
 # keep theirs (a public channel must not vanish from answers and digests on a cache miss).
 _UPSERT_CHANNEL_KEEP_VISIBILITY = """
-INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum, parent_id)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO channels (platform, workspace_id, channel_id, name, visibility, is_forum, parent_id, shared_externally)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
     name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE channels.name END,
-    parent_id = COALESCE(excluded.parent_id, channels.parent_id)
+    parent_id = COALESCE(excluded.parent_id, channels.parent_id),
+    shared_externally = COALESCE(excluded.shared_externally, channels.shared_externally)
 """
-_CHANNEL_COLUMNS = "platform, workspace_id, channel_id, name, visibility, is_forum, parent_id"
+_CHANNEL_COLUMNS = "platform, workspace_id, channel_id, name, visibility, is_forum, parent_id, shared_externally"
 
 
 def clean_text(text: str) -> str:
@@ -157,8 +159,10 @@ def _row_to_message(row: Sequence[Any]) -> MessageRow:
 
 
 def _row_to_channel(row: Sequence[Any]) -> ChannelRow:
-    platform, ws, cid, name, visibility, is_forum, parent_id = row
-    return ChannelRow(platform, ws, cid, name, visibility, bool(is_forum), parent_id)
+    platform, ws, cid, name, visibility, is_forum, parent_id, shared = row
+    return ChannelRow(
+        platform, ws, cid, name, visibility, bool(is_forum), parent_id, None if shared is None else bool(shared)
+    )
 
 
 OPTED_OUT_KEY = "opted_out"  # the member setting `/optout` sets (and `/optin` clears)
@@ -206,7 +210,16 @@ class Store:
         already stored keeps its visibility and forum flag; a new one is stored as the row says.
         """
         rows = [
-            (c.platform, c.workspace_id, c.channel_id, clean_text(c.name), c.visibility, int(c.is_forum), c.parent_id)
+            (
+                c.platform,
+                c.workspace_id,
+                c.channel_id,
+                clean_text(c.name),
+                c.visibility,
+                int(c.is_forum),
+                c.parent_id,
+                None if c.shared_externally is None else int(c.shared_externally),
+            )
             for c in channels
         ]
         if rows:

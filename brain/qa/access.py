@@ -1,7 +1,8 @@
 """Access scopes: which units an answer may draw from, decided by where the answer is posted.
 
 The rule (hard, enforced in retrieval): an answer may only use units from channels that every
-reader of the answer can read. A question in a public channel draws only from public channels (never
+reader of the answer can read. A question in a channel shared with other organisations (Slack
+Connect) draws from that channel alone. A question in a public channel draws only from public channels (never
 a restricted one, which an overwrite hides from some); in a private or restricted channel, from
 public channels plus that channel; in a DM with the bot, from everything the
 asking member can read. Docs units are public to everyone.
@@ -48,24 +49,29 @@ class AccessScope:
 
     ``workspace_id="*"`` matches public units of every workspace (operator CLI without ``--channel``);
     ``everything=True`` (operator tooling only, never member answers) lifts the rule.
+    ``include_public=False`` (an answer in a channel people of other organisations read) leaves
+    public channels and docs out: only ``extra_channel_ids`` answer.
     """
 
     platform: str
     workspace_id: str
     extra_channel_ids: frozenset[str] = frozenset()
     everything: bool = False
+    include_public: bool = True
 
     def allows(self, unit: Unit) -> bool:
         """Whether ``unit`` may be used under this scope."""
-        if unit.platform == DOCS_PLATFORM:
-            return True
         if self.everything:
             return True
+        if unit.platform == DOCS_PLATFORM:
+            return self.include_public
         if self.workspace_id != ANY_WORKSPACE and (
             unit.platform != self.platform or unit.workspace_id != self.workspace_id
         ):
             return False
-        return unit.visibility == Visibility.PUBLIC.value or unit.channel_id in self.extra_channel_ids
+        if unit.channel_id in self.extra_channel_ids:
+            return True
+        return self.include_public and unit.visibility == Visibility.PUBLIC.value
 
     def __call__(self, unit: Unit) -> bool:
         return self.allows(unit)
@@ -109,6 +115,17 @@ async def discord_member_guilds(store: Store, user_id: str) -> dict[str, float |
     return {str(r[0]): r[1] for r in rows}
 
 
+async def _shared_externally(store: Store, channel: ChannelRef) -> bool:
+    """Whether people of other organisations read ``channel``: the ref's word, else the store's
+    (a message or command event rarely says; ``conversations.info`` did when the channel was seen)."""
+    if channel.shared_externally is not None:
+        return channel.shared_externally
+    if channel.platform is not Platform.SLACK or channel.visibility is Visibility.DM:
+        return False  # only Slack shares channels across organisations (Slack Connect)
+    row = await store.get_channel(channel.platform.value, channel.workspace_id, channel.channel_id)
+    return bool(row is not None and row.shared_externally)
+
+
 async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: tuple[str, ...] = ()) -> AccessScope:
     """The scope of an answer posted in ``channel`` to a question by ``user_id``.
 
@@ -116,6 +133,9 @@ async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: t
     channels are simply left out.
     """
     platform, ws = channel.platform.value, channel.workspace_id
+    if await _shared_externally(store, channel):
+        # Readers from other organisations (Slack Connect) read this channel and nothing else of ours.
+        return AccessScope(platform, ws, frozenset({channel.channel_id}), include_public=False)
     if channel.visibility is Visibility.PUBLIC:
         return AccessScope(platform, ws)
     if channel.visibility in (Visibility.PRIVATE, Visibility.RESTRICTED):

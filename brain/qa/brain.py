@@ -1021,7 +1021,15 @@ async def _purge_vector_log(indexer: Indexer) -> None:
 
 
 def _channel_row(ch: ChannelRef) -> ChannelRow:
-    return ChannelRow(ch.platform.value, ch.workspace_id, ch.channel_id, ch.name, ch.visibility.value, ch.is_forum)
+    return ChannelRow(
+        ch.platform.value,
+        ch.workspace_id,
+        ch.channel_id,
+        ch.name,
+        ch.visibility.value,
+        ch.is_forum,
+        shared_externally=ch.shared_externally,
+    )
 
 
 def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:

@@ -201,7 +201,14 @@ class ChromaUnitIndex:
         search_restricted = scope.everything or bool(scope.extra_channel_ids)
         if not scope.everything and scope.extra_channel_ids:
             restricted_where = {"channel_id": {"$in": sorted(scope.extra_channel_ids)}}
-        return await self._run(self._query_sync, vector, k, scope.allows, restricted_where, search_restricted)
+        # Without public units (a Slack Connect channel) the public partition is searched filtered
+        # to the scope's own channels: over-fetching it would read it whole to keep nothing.
+        public_where = restricted_where if not scope.everything and not scope.include_public else None
+        if public_where is None and not scope.everything and not scope.include_public:
+            return []
+        return await self._run(
+            self._query_sync, vector, k, scope.allows, restricted_where, search_restricted, public_where
+        )
 
     async def vectors(self, unit_ids: Sequence[str]) -> dict[str, Vector]:
         """Stored vectors by unit id (the recommender reuses them instead of re-embedding)."""
@@ -290,9 +297,13 @@ class ChromaUnitIndex:
         keep: Callable[[Unit], bool],
         restricted_where: dict[str, Any] | None,
         search_restricted: bool,
+        public_where: dict[str, Any] | None = None,
     ) -> list[ScoredUnit]:
         q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        found = self._overfetch(self._public, q, k, keep)
+        if public_where is not None:
+            found = [s for s in self._search(self._public, q, k, public_where) if keep(s.unit)]
+        else:
+            found = self._overfetch(self._public, q, k, keep)
         if search_restricted:
             found += [s for s in self._search(self._restricted, q, k, restricted_where) if keep(s.unit)]
         found.sort(key=lambda s: -s.score)
