@@ -136,6 +136,9 @@ class UserRef:
     # Not part of equality or the hash: a profile fact, not identity. The same member seen once
     # with a users.info lookup and once without must still be one member (sets, dict keys).
     tz: str = field(default="", compare=False)
+    # A person of another organisation posting in a shared channel (Slack Connect): never sent the
+    # workspace's digest or recommendations. None when the event does not say.
+    external: bool | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

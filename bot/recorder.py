@@ -352,7 +352,7 @@ class Recorder:
         await _upsert_channel_refs(self._store, channels.values(), tx)
         await self._store.upsert_users(
             (
-                UserRow(a.platform.value, a.workspace_id, a.user_id, a.name, a.is_bot, a.tz or None)
+                UserRow(a.platform.value, a.workspace_id, a.user_id, a.name, a.is_bot, a.tz or None, a.external)
                 for a in authors.values()
             ),
             tx=tx,

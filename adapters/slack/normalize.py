@@ -240,9 +240,12 @@ def normalize_message(
     thread_ts = msg.get("thread_ts") or None
     me = ctx.identity
     mentions = mentioned_users(text)
+    # In a Slack Connect channel each message names its author's organisation (``user_team``).
+    user_team = msg.get("user_team")
+    external = (user_team != me.team_id) if isinstance(user_team, str) and user_team and not is_bot else None
     return MessagePosted(
         channel=_channel(ctx, channel_id, channel_type),
-        author=UserRef(SLACK, me.team_id, author_id, str(msg.get("username") or ""), is_bot),
+        author=UserRef(SLACK, me.team_id, author_id, str(msg.get("username") or ""), is_bot, external=external),
         message_id=slack_message_id(channel_id, ts_raw),
         text=text,
         ts=ts,

@@ -15,6 +15,8 @@ class UserRow:
     name: str = ""
     is_bot: bool = False
     tz: str | None = None
+    # Of another organisation (Slack Connect); None: not known (an upsert keeps the stored value).
+    external: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,8 @@ CORE: list[Migration] = [
     ),
     # Slack Connect channels: an answer there uses that channel alone (brain.qa.access). NULL: not known.
     Migration("core-0005-channel-shared-externally", ("ALTER TABLE channels ADD COLUMN shared_externally INTEGER",)),
+    # People of another organisation seen in a shared channel: no digest, no recommendations. NULL: not known.
+    Migration("core-0006-users-external", ("ALTER TABLE users ADD COLUMN external INTEGER",)),
 ]
 
 _EXTRA: list[Migration] = []

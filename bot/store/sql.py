@@ -80,11 +80,12 @@ _TOMBSTONE = (
 )
 
 _UPSERT_USER = """
-INSERT INTO users (platform, workspace_id, user_id, name, is_bot, tz) VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO users (platform, workspace_id, user_id, name, is_bot, tz, external) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, user_id) DO UPDATE SET
     name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE users.name END,
     is_bot = excluded.is_bot,
-    tz = COALESCE(excluded.tz, users.tz)
+    tz = COALESCE(excluded.tz, users.tz),
+    external = COALESCE(excluded.external, users.external)
 """
 
 # A ref without a parent (an older event, or a path that does not know it) keeps the stored one.
@@ -365,18 +366,31 @@ class Store:
 
     async def upsert_users(self, users: Iterable[UserRow], tx: Executor | None = None) -> None:
         """Insert or update members."""
-        rows = [(u.platform, u.workspace_id, u.user_id, clean_text(u.name), int(u.is_bot), u.tz) for u in users]
+        rows = [
+            (
+                u.platform,
+                u.workspace_id,
+                u.user_id,
+                clean_text(u.name),
+                int(u.is_bot),
+                u.tz,
+                None if u.external is None else int(u.external),
+            )
+            for u in users
+        ]
         if rows:
             await (tx or self.db).executemany(_UPSERT_USER, rows)
 
     async def get_user(self, platform: str, workspace_id: str, user_id: str) -> UserRow | None:
         """One member, or None."""
         row = await self.db.fetchone(
-            "SELECT platform, workspace_id, user_id, name, is_bot, tz FROM users "
+            "SELECT platform, workspace_id, user_id, name, is_bot, tz, external FROM users "
             "WHERE platform = ? AND workspace_id = ? AND user_id = ?",
             (platform, workspace_id, user_id),
         )
-        return UserRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
+        if row is None:
+            return None
+        return UserRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5], None if row[6] is None else bool(row[6]))
 
     # -- messages ------------------------------------------------------------------------------
     async def upsert_messages(self, messages: Iterable[MessageRow], tx: Executor | None = None) -> int:

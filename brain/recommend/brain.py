@@ -342,7 +342,9 @@ class RecommendBrain(Brain):
         # users row for (a Discord member who never posted: Discord lists no members) are there
         # when they turned the digest on themselves.
         rows = await store.db.fetchall(
-            "SELECT platform, workspace_id, user_id, name, tz FROM users u WHERE is_bot = 0 AND NOT EXISTS ("
+            # People of another organisation (Slack Connect) get no digest of this workspace.
+            "SELECT platform, workspace_id, user_id, name, tz FROM users u WHERE is_bot = 0 "
+            "AND (external IS NULL OR external = 0) AND NOT EXISTS ("
             "SELECT 1 FROM member_settings s WHERE s.platform = u.platform AND s.workspace_id = u.workspace_id "
             "AND s.user_id = u.user_id AND s.key = ? AND s.value = 'true') "
             "UNION ALL SELECT platform, workspace_id, user_id, '', NULL FROM member_settings d "
@@ -494,6 +496,9 @@ class RecommendBrain(Brain):
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         if await store.is_opted_out(p, ws, uid):
             return []
+        member = await store.get_user(p, ws, uid)
+        if member is not None and member.external:
+            return []  # of another organisation (Slack Connect): this workspace's threads are not theirs to see
         now = self.ctx.clock.now().timestamp()
         readable = await store.readable_channel_ids(p, ws, uid, role_ids)
         history, snapshot = await self._snapshot(p, ws, now, fresh=as_of)
@@ -999,7 +1004,8 @@ class RecommendBrain(Brain):
         opted_out = await store.members_with_setting(platform, workspace_id, "opted_out", True)
         if default_on:
             rows = await store.db.fetchall(
-                "SELECT user_id FROM users WHERE platform = ? AND workspace_id = ? AND is_bot = 0",
+                "SELECT user_id FROM users WHERE platform = ? AND workspace_id = ? AND is_bot = 0 "
+                "AND (external IS NULL OR external = 0)",
                 (platform, workspace_id),
             )
             off = await store.members_with_setting(platform, workspace_id, DIGEST_KEY, False)

@@ -50,3 +50,25 @@ async def test_a_channel_shared_after_it_was_looked_up_is_shared_from_its_next_e
     await slack.dispatch(shared)
     row = await store.get_channel("slack", TEAM_ID, "CHELP")
     assert row is not None and row.shared_externally is True
+
+
+async def test_people_of_the_other_organisation_are_stored_as_external(fake: FakeSlackAPI, store: Store) -> None:
+    """Each message in a Slack Connect channel names its author's organisation (``user_team``)."""
+    slack = wire(Settings.model_validate(SETTINGS), store, fake)
+    fake.conversations["CVENDOR"] = {"id": "CVENDOR", "name": "acme", "is_channel": True, "is_ext_shared": True}
+    partner = message_event("hello from acme", channel="CVENDOR", user="UPARTNER", user_team="T0OTHER")
+    ours = message_event("welcome!", channel="CVENDOR", ts="1767600100.000100", user_team=TEAM_ID)
+    body = envelope(partner, event_id="Ev1")
+    body["is_ext_shared_channel"] = True
+    await slack.dispatch(body)
+    await slack.dispatch(envelope(ours, event_id="Ev2"))
+    partner_row = await store.get_user("slack", TEAM_ID, "UPARTNER")
+    alice = await store.get_user("slack", TEAM_ID, "UALICE")
+    assert partner_row is not None and partner_row.external is True
+    assert alice is not None and alice.external is False
+    # A later message that does not say keeps what is known.
+    await slack.dispatch(
+        envelope(message_event("again", channel="CGENERAL", user="UPARTNER", ts="1767600200.0"), event_id="Ev3")
+    )
+    again = await store.get_user("slack", TEAM_ID, "UPARTNER")
+    assert again is not None and again.external is True
