@@ -454,8 +454,11 @@ class SlackAdapter:
         member = _dm_member(event, ctx.identity.bot_user_id)
         if channel_id and member:
             self.learn_dm(team_id, member, channel_id)
+        shared = body.get("is_ext_shared_channel")
         if channel_id:
-            self._note_shared(team_id, channel_id, body.get("is_ext_shared_channel"))
+            self._note_shared(team_id, channel_id, shared)
+        if isinstance(shared, bool):
+            ctx = dataclasses.replace(ctx, shared_channel=shared)
         for inbound in normalize_event(envelope, ctx):
             await self._publish(inbound)
 

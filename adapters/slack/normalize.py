@@ -12,6 +12,7 @@ promises a ``ts`` unique only within its channel.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -96,11 +97,15 @@ class NormalizeContext:
         channels: channels already known (from ``channel_type`` of earlier events or
             ``conversations.info``); events that do not say a channel's type look it up here.
         source: live traffic or backfill.
+        shared_channel: the envelope's ``is_ext_shared_channel`` (Slack Connect) for this event;
+            ``None`` when it does not say. Stamped on the event's channel whatever the cache holds,
+            so a channel whose lookup failed is still known to be shared.
     """
 
     identity: SlackIdentity
     channels: Mapping[str, ChannelRef] = field(default_factory=dict)
     source: EventSource = EventSource.LIVE
+    shared_channel: bool | None = None
 
 
 # --------------------------------------------------------------------------- small pure helpers
@@ -165,7 +170,8 @@ def channel_from_conversation(conv: Mapping[str, Any], team_id: str) -> ChannelR
     visibility = visibility_of_conversation(conv)
     member = conv.get("user")
     if visibility is Visibility.DM and isinstance(member, str) and member:
-        return bot_dm(team_id, channel_id, member, name)
+        # A DM with someone of another organisation is a Slack Connect conversation too.
+        return dataclasses.replace(bot_dm(team_id, channel_id, member, name), shared_externally=shared_externally(conv))
     return ChannelRef(SLACK, team_id, channel_id, name, visibility, shared_externally=shared_externally(conv))
 
 
@@ -190,7 +196,7 @@ def _channel(ctx: NormalizeContext, channel_id: str, channel_type: str | None) -
     if visibility is None and known is not None:
         visibility = known.visibility  # unknown type: trust what we learned before
     name = known.name if known else ""
-    shared = known.shared_externally if known else None
+    shared = ctx.shared_channel if ctx.shared_channel is not None else (known.shared_externally if known else None)
     if visibility is None:
         # Unknown: private here, as treating it as public could expose its messages to members who
         # cannot read it; the store keeps the visibility it already holds for the channel.
@@ -583,7 +589,18 @@ def _ids_are_strings(event: InboundEvent) -> bool:
 
 
 def event_team_id(envelope: Mapping[str, Any]) -> str:
-    """The workspace an envelope belongs to (``team_id``, else the event's ``team``)."""
+    """The workspace an envelope belongs to: the installation it was delivered for
+    (``authorizations[0].team_id``), else ``team_id``, else the event's ``team``.
+
+    In a Slack Connect channel the envelope's ``team_id`` may be the other organisation's (Bolt
+    authorizes by ``authorizations`` for that reason); filing the event there would put the
+    channel, its messages and its shared flag under a workspace that is not ours.
+    """
+    auths = envelope.get("authorizations")
+    if isinstance(auths, list) and auths and isinstance(auths[0], dict):
+        installed = auths[0].get("team_id")
+        if isinstance(installed, str) and installed:
+            return installed
     event = envelope.get("event") or {}
     return str(envelope.get("team_id") or event.get("team") or event.get("user_team") or "")
 

@@ -4,6 +4,7 @@ the weekly leaderboard and rate-limited, de-duplicated trend alerts (with charts
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,8 @@ from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, member
 from brain.activity.render_text import leaderboard_text
 from brain.activity.scan import Finding, alert_text, chart_png, scan
 from brain.activity.scoring import COUNTERS
+
+log = logging.getLogger(__name__)
 
 
 class ActivityBrain(Brain):
@@ -207,6 +210,11 @@ class ActivityBrain(Brain):
         """Where trend alerts go."""
         channel = await self._alerts_channel(platform, workspace_id)
         if channel is None:
+            if await self._shared_alerts_channel(platform, workspace_id):
+                return [
+                    "Trend alerts: none are posted, as the alerts channel is shared with another organisation "
+                    "(Slack Connect); set one of your own (`/guildhall alerts-channel`)"
+                ]
             return ["Trend alerts: no channel set (`/guildhall alerts-channel`), so none are posted"]
         row = await self.ctx.store.get_channel(platform, workspace_id, channel.channel_id)
         return [f"Trend alerts: posted in #{row.name if row and row.name else channel.channel_id}"]
@@ -219,7 +227,25 @@ class ActivityBrain(Brain):
             # ids are global): another workspace's alerts and board must not be posted there.
             if channel_id and await self._channel_of_another_workspace(platform, workspace_id, str(channel_id)):
                 return None
-        return ChannelRef(Platform(platform), workspace_id, str(channel_id)) if channel_id else None
+        if not channel_id:
+            return None
+        row = await self.ctx.store.get_channel(platform, workspace_id, str(channel_id))
+        if row is not None and row.shared_externally:
+            # Alerts quote terms and link messages, the board names members: not for another organisation.
+            log.warning("activity: alerts channel %s is shared with another organisation; nothing posted", channel_id)
+            return None
+        return ChannelRef(Platform(platform), workspace_id, str(channel_id))
+
+    async def _shared_alerts_channel(self, platform: str, workspace_id: str) -> bool:
+        """Whether the workspace's alerts channel is set but shared with another organisation."""
+        channel_id = (
+            await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")
+            or self.ctx.settings.activity.alerts_channel_id
+        )
+        if not channel_id:
+            return False
+        row = await self.ctx.store.get_channel(platform, workspace_id, str(channel_id))
+        return bool(row is not None and row.shared_externally)
 
     async def _channel_of_another_workspace(self, platform: str, workspace_id: str, channel_id: str) -> bool:
         """Whether the store records ``channel_id`` in another workspace of ``platform`` and not in this one."""

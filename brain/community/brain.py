@@ -323,12 +323,21 @@ class CommunityBrain(Brain):
             str(target),
             row.name if row else str(target),
             Visibility(row.visibility) if row else Visibility.PRIVATE,
+            shared_externally=row.shared_externally if row else None,
         )
 
     async def _draft(self, event: MessagePosted, thread_id: str, answer: Answer) -> None:
         mods = await self._moderators_channel(event.channel)
         if mods is None:
             log.warning("shadow mode on #%s but no moderators_channel/alerts_channel set", event.channel.name)
+            return
+        if mods.shared_externally and mods.channel_id != event.channel.channel_id:
+            # People of another organisation read it (Slack Connect): a draft quotes our history.
+            log.warning(
+                "shadow mode: no draft in #%s, which is shared with another organisation; "
+                "set a moderators_channel of your own",
+                mods.name,
+            )
             return
         if event.channel.visibility is not Visibility.PUBLIC and mods.channel_id != event.channel.channel_id:
             # The draft quotes the question and answers from what its channel's members may read;

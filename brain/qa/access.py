@@ -116,11 +116,11 @@ async def discord_member_guilds(store: Store, user_id: str) -> dict[str, float |
 
 
 async def _shared_externally(store: Store, channel: ChannelRef) -> bool:
-    """Whether people of other organisations read ``channel``: the ref's word, else the store's
-    (a message or command event rarely says; ``conversations.info`` did when the channel was seen)."""
-    if channel.shared_externally is not None:
-        return channel.shared_externally
-    if channel.platform is not Platform.SLACK or channel.visibility is Visibility.DM:
+    """Whether people of other organisations read ``channel``: when the ref or the store says so
+    (a command carries no flag, and a process's cache may predate the sharing the store has seen)."""
+    if channel.shared_externally:
+        return True
+    if channel.platform is not Platform.SLACK:
         return False  # only Slack shares channels across organisations (Slack Connect)
     row = await store.get_channel(channel.platform.value, channel.workspace_id, channel.channel_id)
     return bool(row is not None and row.shared_externally)

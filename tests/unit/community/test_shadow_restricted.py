@@ -45,3 +45,20 @@ async def test_no_draft_from_a_restricted_channel_goes_to_another_channel(
 
 async def test_a_public_channels_draft_does_go_to_the_moderators(make_app: Any, community_settings: Any) -> None:
     assert any("ops/deploy" in text for text in await drafts_to_mods(make_app, community_settings, Visibility.PUBLIC))
+
+
+async def test_no_draft_goes_to_a_moderators_channel_shared_with_another_organisation(
+    make_app: Any, community_settings: Any
+) -> None:
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await start(make_app, community_settings, ScriptedLLM(echo_first_source), clock)
+    shared_mods = ChannelRef(Platform.CONSOLE, "local", "mods", "mods", Visibility.PRIVATE, shared_externally=True)
+    await post(app, adapter, ChannelSeen(channel("help")), ChannelSeen(shared_mods))
+    await post(app, adapter, make_message("the deploy token lives in vault at ops/deploy", author="bob", chan="help"))
+    await (await app.brain("qa").indexer()).index_all()
+    for setting in ("qa_help_channels help", "shadow_channels help", "moderators_channel mods"):
+        await post(app, adapter, command("guildhall config", f"set {setting}", admin=True))
+    await post(app, adapter, make_message("where does the deploy token live?", author="dan", chan="help", minutes=5))
+    await clock.advance(timedelta(minutes=30))
+    await app.bus.drain()
+    assert [m for m in sent(adapter) if m.channel.channel_id == "mods"] == []

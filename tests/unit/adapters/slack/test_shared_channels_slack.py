@@ -5,8 +5,9 @@ the envelope's ``is_ext_shared_channel``, so answers posted there use that chann
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.events import MessagePosted
-from bot.store import Store
+from bot.events import ChannelRef, MessagePosted, Platform, Visibility
+from bot.store import ChannelRow, Store
+from brain.qa.access import scope_for
 from tests.slack_fakes import SIGNING_SECRET, TEAM_ID, FakeSlackAPI, envelope, message_event
 from tests.unit.adapters.slack.test_lifecycle_slack import wire
 
@@ -72,3 +73,57 @@ async def test_people_of_the_other_organisation_are_stored_as_external(fake: Fak
     )
     again = await store.get_user("slack", TEAM_ID, "UPARTNER")
     assert again is not None and again.external is True
+
+
+async def test_a_shared_channel_whose_lookup_failed_is_shared_from_the_envelope(
+    fake: FakeSlackAPI, store: Store
+) -> None:
+    """The first event carries no channel_type (an app_mention) and conversations.info fails: before,
+    nothing was cached, the envelope's flag was dropped on every event, and an answer there used
+    the whole workspace."""
+    slack = wire(Settings.model_validate(SETTINGS), store, fake)
+    seen: list[MessagePosted] = []
+
+    async def collect(event: MessagePosted) -> None:
+        seen.append(event)
+
+    slack.bus.subscribe(MessagePosted, collect, name="test.seen")
+    mention = {
+        "type": "app_mention",
+        "user": "UEXT",
+        "text": "<@UBOT> hi",
+        "ts": "1767600000.000100",
+        "channel": "CUNKNOWN",  # not in the fake: conversations.info answers channel_not_found
+        "event_ts": "1767600000.000100",
+    }
+    later = message_event("how do I rotate the password?", channel="CUNKNOWN", ts="1767600100.000100", user="UEXT")
+    for event, event_id in ((mention, "Ev1"), (later, "Ev2")):
+        body = envelope(event, event_id=event_id)
+        body["is_ext_shared_channel"] = True
+        await slack.dispatch(body)
+    assert [e.channel.shared_externally for e in seen] == [True, True]
+    scope = await scope_for(store, seen[-1].channel, "UEXT")
+    assert (scope.include_public, scope.extra_channel_ids) == (False, frozenset({"CUNKNOWN"}))
+
+
+async def test_an_event_from_a_shared_channel_is_filed_under_the_installation_not_the_senders_team(
+    fake: FakeSlackAPI, store: Store
+) -> None:
+    """Slack may put the other organisation's id in a shared channel's envelope ``team_id``; the
+    installation it was delivered for is ``authorizations[0].team_id`` (what Bolt authorizes by)."""
+    slack = wire(Settings.model_validate(SETTINGS), store, fake)
+    fake.conversations["CVENDOR"] = {"id": "CVENDOR", "name": "acme", "is_channel": True, "is_ext_shared": True}
+    body = envelope(message_event("hello", channel="CVENDOR", user="UPARTNER", user_team="T0OTHER"), event_id="Ev1")
+    body["team_id"] = "T0OTHER"
+    body["is_ext_shared_channel"] = True
+    await slack.dispatch(body)
+    assert await store.get_channel("slack", TEAM_ID, "CVENDOR") is not None
+    assert await store.get_channel("slack", "T0OTHER", "CVENDOR") is None
+
+
+async def test_a_command_in_a_channel_the_store_knows_is_shared_is_scoped_to_it(store: Store) -> None:
+    """A process's cache may say "not shared" from before the sharing; the store's later word wins."""
+    stale = ChannelRef(Platform.SLACK, TEAM_ID, "CHELP", "help", Visibility.PUBLIC, shared_externally=False)
+    await store.upsert_channels([ChannelRow("slack", TEAM_ID, "CHELP", "help", "public", shared_externally=True)])
+    scope = await scope_for(store, stale, "UALICE")
+    assert (scope.include_public, scope.extra_channel_ids) == (False, frozenset({"CHELP"}))
