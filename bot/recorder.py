@@ -407,7 +407,10 @@ class Recorder:
                     event.parent.workspace_id,
                     event.parent.channel_id,
                     user_ids={*event.parent.allowed_user_ids, event.author.user_id} - {""},
-                    role_ids=event.parent.allowed_role_ids,
+                    # Added to what is stored: a parent channel's roles are its ChannelSeen's to say
+                    # (a stale ref, a backfill racing one, must not re-add a role taken away); a
+                    # private thread, a channel of its own, brings its own.
+                    role_ids=event.parent.allowed_role_ids if event.parent.channel_id == event.thread_id else (),
                     replace=False,
                     tx=tx,
                     # Added to what is stored (replace=False): an override from a stale ref (a

@@ -64,16 +64,28 @@ def member_role_ids(user: discord.abc.User | discord.Member) -> tuple[str, ...]:
     Guilds whose member is not cached contribute nothing.
     """
     if isinstance(user, discord.Member):
-        return tuple(str(r.id) for r in user.roles)
+        return _held_role_ids(user)
     if not isinstance(user, discord.User):
         return ()
     roles = {
-        str(r.id)
+        role_id
         for guild in user.mutual_guilds
         if (member := guild.get_member(user.id)) is not None
-        for r in member.roles
+        for role_id in _held_role_ids(member)
     }
     return tuple(sorted(roles))
+
+
+def _held_role_ids(member: discord.Member) -> tuple[str, ...]:
+    """Every role id the member holds, @everyone included. ``Member.roles`` drops roles missing from
+    the guild's cache, and a denied role must never be missed once the roles count as known; the
+    gateway's own list (``_roles``) has them all."""
+    raw = getattr(member, "_roles", None)
+    ids = {str(r.id) for r in member.roles}
+    if raw is not None:
+        ids |= {str(role_id) for role_id in raw}
+    ids.add(str(member.guild.id))
+    return tuple(sorted(ids))
 
 
 def _is_role(target: Any) -> bool:

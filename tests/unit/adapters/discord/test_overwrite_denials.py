@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.discord.normalize import member_role_ids
 from bot.events import ChannelRef, ChannelSeen, MessagePosted, Visibility
 from brain.qa.access import scope_for
 from tests.unit.adapters.discord.fakes import (
@@ -189,3 +190,17 @@ async def test_a_dm_opens_a_role_denied_channel_only_with_the_roles_of_the_guild
     scope = await scope_for(env.app.store, asked.channel, ALICE_ID, asked.author_role_ids)
     assert scope.workspace_id == guild_b and general_b in scope.extra_channel_ids
     assert hidden not in scope.extra_channel_ids
+
+
+async def test_a_denied_role_missing_from_the_guild_cache_still_counts(env: Env) -> None:
+    """discord.py's ``Member.roles`` drops roles its guild cache lacks; with @everyone marking the
+    roles as known, a held denied role that was dropped would have opened the channel."""
+    uncached, channel_id, dora = next_id(), next_id(), next_id()
+    await seen_ref(env, text_channel_payload(channel_id, "verified", overwrites=[deny(uncached)]))
+    feed(env.client, "GUILD_MEMBER_ADD", {"guild_id": GUILD_ID, **member_payload(dora, "dora", roles=[uncached])})
+    await drain(env.app)
+    member = env.client.get_guild(int(GUILD_ID)).get_member(int(dora))
+    assert member is not None and [r.id for r in member.roles] == [int(GUILD_ID)]  # dropped by discord.py
+    roles = member_role_ids(member)
+    assert uncached in roles and GUILD_ID in roles
+    assert channel_id not in await env.app.store.readable_channel_ids("discord", GUILD_ID, dora, roles)

@@ -1,0 +1,44 @@
+"""A thread's opening never re-grants what its parent's ChannelSeen took away.
+
+ThreadCreated adds to the stored access list (it does not replace it). Its ref of a parent
+channel may be older than the parent's latest ChannelSeen (a backfill racing live events): before,
+a role removed from a private channel came back with the next thread opened in it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.events import ChannelRef, ChannelSeen, Platform, ThreadCreated, UserRef, Visibility
+
+D = Platform.DISCORD
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def staff(*roles: str) -> ChannelRef:
+    return ChannelRef(D, "G1", "C1", "staff", Visibility.PRIVATE, allowed_role_ids=roles)
+
+
+async def test_a_stale_parent_ref_does_not_bring_a_removed_role_back(make_app: Any) -> None:
+    app, adapter = await make_app(brains=[])
+    for event in (
+        ChannelSeen(staff("R_OLD"), NOW),
+        ChannelSeen(staff("R_NEW"), NOW + timedelta(minutes=1)),  # R_OLD lost access
+        ThreadCreated(staff("R_OLD"), "T1", "plans", UserRef(D, "G1", "U1"), NOW),  # a stale ref
+    ):
+        await adapter.inject(event)
+    await app.bus.drain()
+    assert "C1" not in await app.store.readable_channel_ids("discord", "G1", "U9", ("G1", "R_OLD"))
+    assert "C1" in await app.store.readable_channel_ids("discord", "G1", "U9", ("G1", "R_NEW"))
+    assert "C1" in await app.store.readable_channel_ids("discord", "G1", "U1")  # the thread's author posted there
+
+
+async def test_a_private_thread_brings_its_own_readers(make_app: Any) -> None:
+    app, adapter = await make_app(brains=[])
+    thread = ChannelRef(D, "G1", "T2", "secret plans", Visibility.PRIVATE, allowed_user_ids=("U2",), parent_id="C1")
+    await adapter.inject(ThreadCreated(thread, "T2", "secret plans", UserRef(D, "G1", "U1"), NOW))
+    await app.bus.drain()
+    for reader in ("U1", "U2"):
+        assert "T2" in await app.store.readable_channel_ids("discord", "G1", reader)
+    assert "T2" not in await app.store.readable_channel_ids("discord", "G1", "U3")
