@@ -139,6 +139,9 @@ class UserRef:
     # A person of another organisation posting in a shared channel (Slack Connect): never sent the
     # workspace's digest or recommendations. None when the event does not say.
     external: bool | None = field(default=None, compare=False)
+    # A guest (Slack single- or multi-channel guest): reads only the channels they are in, so their
+    # answers and recommendations come from those alone. None when the event does not say.
+    guest: bool | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

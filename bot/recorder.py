@@ -372,7 +372,8 @@ class Recorder:
         if isinstance(event, MemberUpdated):
             u = event.user  # a forgotten member's updates never get here (author_of drops them)
             await store.upsert_users(
-                [UserRow(u.platform.value, u.workspace_id, u.user_id, u.name, u.is_bot, u.tz or None)], tx=tx
+                [UserRow(u.platform.value, u.workspace_id, u.user_id, u.name, u.is_bot, u.tz or None, guest=u.guest)],
+                tx=tx,
             )
             # An active profile: a member Slack reactivated is back (no team_join comes for them).
             await store.delete_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, tx=tx)
@@ -386,7 +387,8 @@ class Recorder:
             name = "" if u in self.forgotten else u.name  # a forgotten member's name is not stored again
             # None (not "") when unknown: the upsert then keeps a zone learned earlier.
             tz = None if u in self.forgotten else u.tz or None
-            await store.upsert_users([UserRow(u.platform.value, u.workspace_id, u.user_id, name, u.is_bot, tz)], tx=tx)
+            row = UserRow(u.platform.value, u.workspace_id, u.user_id, name, u.is_bot, tz, u.external, u.guest)
+            await store.upsert_users([row], tx=tx)
             if event.channel is not None:
                 await _upsert_channel_refs(store, [event.channel], tx)
                 if event.channel.visibility is not Visibility.PUBLIC:
@@ -431,10 +433,12 @@ class Recorder:
             )
         elif isinstance(event, CommandInvoked):
             u = event.user
-            if u.tz and u not in self.forgotten:
-                # The empty name keeps the stored one (the payload's is a handle, not a display name).
+            if (u.tz or u.guest is not None) and u not in self.forgotten:
+                # The empty name keeps the stored one (the payload's is a handle, not a display name);
+                # a zone or guest flag of None keeps the stored one too.
                 await store.upsert_users(
-                    [UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, u.tz)], tx=tx
+                    [UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, u.tz or None, guest=u.guest)],
+                    tx=tx,
                 )
         elif isinstance(event, ChannelDeleted):
             ch = event.channel

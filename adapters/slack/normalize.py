@@ -158,6 +158,15 @@ def bot_dm(team_id: str, channel_id: str, user_id: str, name: str = "") -> Chann
     return ChannelRef(SLACK, team_id, channel_id, name, Visibility.DM, allowed_user_ids=(user_id,))
 
 
+def is_guest(member: Mapping[str, Any]) -> bool | None:
+    """Whether a ``users.info`` object is a single- or multi-channel guest (reads only the channels
+    they are in); None when it carries neither flag."""
+    flags = [member.get(k) for k in ("is_restricted", "is_ultra_restricted")]
+    if all(f is None for f in flags):
+        return None
+    return any(f is True for f in flags)
+
+
 def shared_externally(conv: Mapping[str, Any]) -> bool:
     """Whether a ``conversations.*`` object is a Slack Connect channel (shared, or being shared,
     with another organisation): its readers are not all ours."""
@@ -461,6 +470,7 @@ def _team_join(event: dict[str, Any], ctx: NormalizeContext, event_time: datetim
         name,
         bool(member.get("is_bot")),
         tz if isinstance(tz, str) else "",
+        guest=is_guest(member),
     )
     return [MemberJoined(user=user, ts=ts)]
 
@@ -485,6 +495,7 @@ def _user_change(event: dict[str, Any], ctx: NormalizeContext, event_time: datet
         name if isinstance(name, str) else "",
         member.get("is_bot") is True,
         tz if isinstance(tz, str) else "",
+        guest=is_guest(member),
     )
     return [MemberUpdated(user=user, ts=ts)]
 
@@ -666,6 +677,7 @@ def normalize_command(
     role_ids: Sequence[str] = (),
     now: datetime | None = None,
     tz: str = "",
+    guest: bool | None = None,
 ) -> CommandInvoked | None:
     """A slash command's form payload -> :class:`CommandInvoked`; None when ids are missing.
 
@@ -694,7 +706,7 @@ def normalize_command(
     interaction_id = payload.get("trigger_id") or f"{channel_id}:{user_id}:{command}:{payload.get('text', '')}"
     return CommandInvoked(
         name=name,
-        user=UserRef(SLACK, team, user_id, payload.get("user_name", ""), tz=tz),
+        user=UserRef(SLACK, team, user_id, payload.get("user_name", ""), tz=tz, guest=guest),
         channel=channel,
         interaction_id=interaction_id,
         ts=now or datetime.now(UTC),

@@ -17,6 +17,8 @@ class UserRow:
     tz: str | None = None
     # Of another organisation (Slack Connect); None: not known (an upsert keeps the stored value).
     external: bool | None = None
+    # A guest who reads only the channels they are in (Slack guests); None: not known.
+    guest: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

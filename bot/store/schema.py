@@ -115,6 +115,8 @@ CORE: list[Migration] = [
     Migration("core-0005-channel-shared-externally", ("ALTER TABLE channels ADD COLUMN shared_externally INTEGER",)),
     # People of another organisation seen in a shared channel: no digest, no recommendations. NULL: not known.
     Migration("core-0006-users-external", ("ALTER TABLE users ADD COLUMN external INTEGER",)),
+    # Slack guests read only the channels they are in: readable_channel_ids and answer scopes. NULL: not known.
+    Migration("core-0007-users-guest", ("ALTER TABLE users ADD COLUMN guest INTEGER",)),
 ]
 
 _EXTRA: list[Migration] = []

@@ -80,12 +80,13 @@ _TOMBSTONE = (
 )
 
 _UPSERT_USER = """
-INSERT INTO users (platform, workspace_id, user_id, name, is_bot, tz, external) VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO users (platform, workspace_id, user_id, name, is_bot, tz, external, guest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, user_id) DO UPDATE SET
     name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE users.name END,
     is_bot = excluded.is_bot,
     tz = COALESCE(excluded.tz, users.tz),
-    external = COALESCE(excluded.external, users.external)
+    external = COALESCE(excluded.external, users.external),
+    guest = COALESCE(excluded.guest, users.guest)
 """
 
 # A ref without a parent (an older event, or a path that does not know it) keeps the stored one.
@@ -315,8 +316,9 @@ class Store:
     async def readable_channel_ids(
         self, platform: str, workspace_id: str, user_id: str, role_ids: Sequence[str] = ()
     ) -> set[str]:
-        """Channels ``user_id`` may read: public ones, plus private channels and DMs that list the
-        user (or one of ``role_ids``) in their access list, minus those an overwrite keeps them out of.
+        """Channels ``user_id`` may read: public ones (for a guest, only those they posted in), plus
+        private channels and DMs that list the user (or one of ``role_ids``) in their access list,
+        minus those an overwrite keeps them out of.
 
         A role listed under the workspace's own id is everyone's (Discord's @everyone role has the
         guild's id). Denials (private and restricted channels) follow Discord's order: a member
@@ -327,10 +329,20 @@ class Store:
         this guild, roles of other guilds only) a channel that denies any role is left out, the
         safe side.
         """
-        public = await self.db.fetchall(
-            "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND visibility = 'public'",
-            (platform, workspace_id),
-        )
+        if await self.is_guest(platform, workspace_id, user_id):
+            # A guest reads the channels they are in, not every public one: those they posted in
+            # (the store keeps no member list of public channels) and those listing them.
+            public = await self.db.fetchall(
+                "SELECT DISTINCT m.channel_id FROM messages m JOIN channels c ON c.platform = m.platform "
+                "AND c.workspace_id = m.workspace_id AND c.channel_id = m.channel_id "
+                "WHERE m.platform = ? AND m.workspace_id = ? AND m.author_id = ? AND c.visibility = 'public'",
+                (platform, workspace_id, user_id),
+            )
+        else:
+            public = await self.db.fetchall(
+                "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND visibility = 'public'",
+                (platform, workspace_id),
+            )
         public_ids = {r[0] for r in public}
         granted = await self.db.fetchall(
             "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
@@ -375,6 +387,7 @@ class Store:
                 int(u.is_bot),
                 u.tz,
                 None if u.external is None else int(u.external),
+                None if u.guest is None else int(u.guest),
             )
             for u in users
         ]
@@ -384,13 +397,22 @@ class Store:
     async def get_user(self, platform: str, workspace_id: str, user_id: str) -> UserRow | None:
         """One member, or None."""
         row = await self.db.fetchone(
-            "SELECT platform, workspace_id, user_id, name, is_bot, tz, external FROM users "
+            "SELECT platform, workspace_id, user_id, name, is_bot, tz, external, guest FROM users "
             "WHERE platform = ? AND workspace_id = ? AND user_id = ?",
             (platform, workspace_id, user_id),
         )
         if row is None:
             return None
-        return UserRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5], None if row[6] is None else bool(row[6]))
+        external, guest = (None if v is None else bool(v) for v in row[6:8])
+        return UserRow(row[0], row[1], row[2], row[3], bool(row[4]), row[5], external, guest)
+
+    async def is_guest(self, platform: str, workspace_id: str, user_id: str) -> bool:
+        """Whether the member is a guest who reads only the channels they are in."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM users WHERE platform = ? AND workspace_id = ? AND user_id = ? AND guest = 1",
+            (platform, workspace_id, user_id),
+        )
+        return row is not None
 
     # -- messages ------------------------------------------------------------------------------
     async def upsert_messages(self, messages: Iterable[MessageRow], tx: Executor | None = None) -> int:

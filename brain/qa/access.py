@@ -2,7 +2,7 @@
 
 The rule (hard, enforced in retrieval): an answer may only use units from channels that every
 reader of the answer can read. A question in a channel shared with other organisations (Slack
-Connect) draws from that channel alone. A question in a public channel draws only from public channels (never
+Connect) draws from that channel alone; a guest's question, from the channels the guest reads. A question in a public channel draws only from public channels (never
 a restricted one, which an overwrite hides from some); in a private or restricted channel, from
 public channels plus that channel; in a DM with the bot, from everything the
 asking member can read. Docs units are public to everyone.
@@ -126,6 +126,19 @@ async def _shared_externally(store: Store, channel: ChannelRef) -> bool:
     return bool(row is not None and row.shared_externally)
 
 
+async def _guest_scope(store: Store, channel: ChannelRef, user_id: str, role_ids: tuple[str, ...]) -> AccessScope:
+    """A guest (Slack) reads only the channels they are in, and reads the answer: in a DM, what they
+    read; in a channel, the public channels among those (its members read them too) and itself."""
+    platform, ws = channel.platform.value, channel.workspace_id
+    readable = await store.readable_channel_ids(platform, ws, user_id, role_ids)
+    if channel.visibility is not Visibility.DM:
+        public = {
+            c.channel_id for c in await store.list_channels(platform, ws) if c.visibility == Visibility.PUBLIC.value
+        }
+        readable &= public
+    return AccessScope(platform, ws, frozenset(readable | {channel.channel_id}), include_public=False)
+
+
 async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: tuple[str, ...] = ()) -> AccessScope:
     """The scope of an answer posted in ``channel`` to a question by ``user_id``.
 
@@ -136,6 +149,8 @@ async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: t
     if await _shared_externally(store, channel):
         # Readers from other organisations (Slack Connect) read this channel and nothing else of ours.
         return AccessScope(platform, ws, frozenset({channel.channel_id}), include_public=False)
+    if await store.is_guest(platform, ws, user_id):
+        return await _guest_scope(store, channel, user_id, role_ids)
     if channel.visibility is Visibility.PUBLIC:
         return AccessScope(platform, ws)
     if channel.visibility in (Visibility.PRIVATE, Visibility.RESTRICTED):

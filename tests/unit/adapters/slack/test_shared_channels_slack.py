@@ -127,3 +127,30 @@ async def test_a_command_in_a_channel_the_store_knows_is_shared_is_scoped_to_it(
     await store.upsert_channels([ChannelRow("slack", TEAM_ID, "CHELP", "help", "public", shared_externally=True)])
     scope = await scope_for(store, stale, "UALICE")
     assert (scope.include_public, scope.extra_channel_ids) == (False, frozenset({"CHELP"}))
+
+
+async def test_guests_are_stored_as_guests_from_their_profile(fake: FakeSlackAPI, store: Store) -> None:
+    """team_join and user_change carry the users.info object: its is_restricted /
+    is_ultra_restricted say the member reads only the channels they are in."""
+    slack = wire(Settings.model_validate(SETTINGS), store, fake)
+    joined = {
+        "type": "team_join",
+        "user": {"id": "UGUEST", "real_name": "Gus", "is_restricted": True, "is_ultra_restricted": False},
+        "event_ts": "1767600000.000100",
+    }
+    await slack.dispatch(envelope(joined, event_id="Ev1"))
+    row = await store.get_user("slack", TEAM_ID, "UGUEST")
+    assert row is not None and row.guest is True
+    promoted = {
+        "type": "user_change",
+        "user": {"id": "UGUEST", "real_name": "Gus", "is_restricted": False, "is_ultra_restricted": False},
+        "event_ts": "1767600100.000100",
+    }
+    await slack.dispatch(envelope(promoted, event_id="Ev2"))
+    row = await store.get_user("slack", TEAM_ID, "UGUEST")
+    assert row is not None and row.guest is False
+    # A profile change that does not say keeps what is known.
+    renamed = {"type": "user_change", "user": {"id": "UGUEST", "real_name": "Gustav"}, "event_ts": "1767600200.000100"}
+    await slack.dispatch(envelope(renamed, event_id="Ev3"))
+    row = await store.get_user("slack", TEAM_ID, "UGUEST")
+    assert row is not None and row.guest is False and row.name == "Gustav"

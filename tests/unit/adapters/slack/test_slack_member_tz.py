@@ -43,3 +43,13 @@ def test_open_button_is_a_link_that_still_reports_the_click() -> None:
     assert "url" not in plain
     [too_long] = button_elements([Button("a", "b", url="https://x/" + "y" * 3000)])
     assert "url" not in too_long  # Slack would refuse the whole message
+
+
+async def test_slash_command_user_is_a_guest_when_users_info_says_so(fake: FakeSlackAPI) -> None:
+    fake.users["UGUEST"] = {"id": "UGUEST", "name": "gus", "is_restricted": False, "is_ultra_restricted": True}
+    cache = AdminFactsCache([], ttl=60, now=lambda: 0.0)
+    client = AsyncWebClient(token="x", base_url=fake.url)
+    facts = await cache.facts(client, TEAM_ID, "UGUEST")
+    assert facts.guest is True and (await cache.facts(client, TEAM_ID, "UALICE")).guest is None  # no flags: unknown
+    cmd = normalize_command(slash_form("/ask", "hi", user="UGUEST"), NormalizeContext(ME), guest=facts.guest)  # type: ignore[arg-type]
+    assert cmd is not None and cmd.user.guest is True
