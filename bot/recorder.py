@@ -408,7 +408,13 @@ class Recorder:
                     event.platform.value,
                     event.parent.workspace_id,
                     event.parent.channel_id,
-                    user_ids={*event.parent.allowed_user_ids, event.author.user_id} - {""},
+                    # A parent channel's readers are its ChannelSeen's to say, like its roles below;
+                    # the thread's author posted there.
+                    user_ids={
+                        *(event.parent.allowed_user_ids if event.parent.channel_id == event.thread_id else ()),
+                        event.author.user_id,
+                    }
+                    - {""},
                     # Added to what is stored: a parent channel's roles are its ChannelSeen's to say
                     # (a stale ref, a backfill racing one, must not re-add a role taken away); a
                     # private thread, a channel of its own, brings its own.
@@ -433,13 +439,14 @@ class Recorder:
             )
         elif isinstance(event, CommandInvoked):
             u = event.user
-            if (u.tz or u.guest is not None) and u not in self.forgotten:
+            forgotten = u in self.forgotten
+            if (u.tz and not forgotten) or u.guest is not None or u.external is not None:
                 # The empty name keeps the stored one (the payload's is a handle, not a display name);
-                # a zone or guest flag of None keeps the stored one too.
-                await store.upsert_users(
-                    [UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, u.tz or None, guest=u.guest)],
-                    tx=tx,
-                )
+                # a zone or flag of None keeps the stored one too. Guest and external are access
+                # facts, not personal data: kept for a forgotten member too (whose zone is not).
+                tz = None if forgotten else u.tz or None
+                row = UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, tz, u.external, u.guest)
+                await store.upsert_users([row], tx=tx)
         elif isinstance(event, ChannelDeleted):
             ch = event.channel
             erased = await store.erase_channel(ch.platform.value, ch.workspace_id, ch.channel_id, tx=tx)

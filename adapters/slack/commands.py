@@ -22,7 +22,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.errors import log_api_error
-from adapters.slack.normalize import NormalizeContext, is_guest, normalize_block_actions, normalize_command
+from adapters.slack.normalize import (
+    NormalizeContext,
+    is_guest,
+    normalize_block_actions,
+    normalize_command,
+    other_organisation,
+)
 from adapters.slack.payloads import SlashCommandPayload
 from bot.events import InboundEvent
 
@@ -55,6 +61,7 @@ class AdminFacts:
     role_ids: tuple[str, ...]
     tz: str = ""  # users.info ``tz`` (IANA name), for the member's digest hour
     guest: bool | None = None  # a single- or multi-channel guest; None when users.info failed
+    external: bool | None = None  # of another organisation (Slack Connect); None when not known
 
 
 class AdminFactsCache:
@@ -72,34 +79,37 @@ class AdminFactsCache:
         self._groups = tuple(admin_usergroup_ids)
         self._ttl = ttl
         self._now = now
-        self._users: dict[tuple[str, str], tuple[float, bool, str, bool | None]] = {}
+        self._users: dict[tuple[str, str], tuple[float, bool, str, bool | None, bool | None]] = {}
         self._group_members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self.api_calls = 0
 
     async def facts(self, client: AsyncWebClient, team_id: str, user_id: str) -> AdminFacts:
         """Admin facts for a member; API failures count as "not an admin" (fail closed)."""
-        admin, tz, guest = await self._user_info(client, team_id, user_id)
-        return AdminFacts(admin, await self._roles(client, team_id, user_id), tz, guest)
+        admin, tz, guest, external = await self._user_info(client, team_id, user_id)
+        return AdminFacts(admin, await self._roles(client, team_id, user_id), tz, guest, external)
 
-    async def _user_info(self, client: AsyncWebClient, team_id: str, user_id: str) -> tuple[bool, str, bool | None]:
-        """``(is admin or owner, time zone, is a guest)`` from ``users.info``."""
+    async def _user_info(
+        self, client: AsyncWebClient, team_id: str, user_id: str
+    ) -> tuple[bool, str, bool | None, bool | None]:
+        """``(is admin or owner, time zone, is a guest, is of another organisation)`` from ``users.info``."""
         key = (team_id, user_id)
         cached = self._users.get(key)
         if cached and self._now() - cached[0] < self._ttl:
-            return cached[1], cached[2], cached[3]
+            return cached[1], cached[2], cached[3], cached[4]
         self.api_calls += 1
         try:
             resp = await client.users_info(user=user_id)
         except SlackApiError as exc:
             log_api_error("users.info", exc)
-            return False, "", None
+            return False, "", None, None
         member: dict[str, Any] = resp.get("user") or {}
         admin = bool(member.get("is_admin") or member.get("is_owner") or member.get("is_primary_owner"))
         tz = member.get("tz")
         tz = tz if isinstance(tz, str) else ""
         guest = is_guest(member)
-        self._users[key] = (self._now(), admin, tz, guest)
-        return admin, tz, guest
+        external = other_organisation(member.get("team_id"), team_id)
+        self._users[key] = (self._now(), admin, tz, guest, external)
+        return admin, tz, guest, external
 
     async def _roles(self, client: AsyncWebClient, team_id: str, user_id: str) -> tuple[str, ...]:
         found = []
@@ -139,6 +149,7 @@ def register_interactions(
             role_ids=facts.role_ids,
             tz=facts.tz,
             guest=facts.guest,
+            external=facts.external,
         )
         if cmd is None:
             log.warning("slash command without user/channel ignored: %s", payload.get("command"))

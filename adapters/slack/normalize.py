@@ -158,6 +158,15 @@ def bot_dm(team_id: str, channel_id: str, user_id: str, name: str = "") -> Chann
     return ChannelRef(SLACK, team_id, channel_id, name, Visibility.DM, allowed_user_ids=(user_id,))
 
 
+def other_organisation(user_team: Any, team_id: str) -> bool | None:
+    """Whether a person whose team is ``user_team`` (a message's ``user_team``, ``users.info``'s
+    ``team_id``) is of another organisation than workspace ``team_id``; None when it cannot tell
+    (no team, or an Enterprise Grid org id ``E…``, which our own members may carry)."""
+    if not isinstance(user_team, str) or not user_team or user_team.startswith("E"):
+        return None
+    return user_team != team_id
+
+
 def is_guest(member: Mapping[str, Any]) -> bool | None:
     """Whether a ``users.info`` object is a single- or multi-channel guest (reads only the channels
     they are in); None when it carries neither flag."""
@@ -256,8 +265,7 @@ def normalize_message(
     me = ctx.identity
     mentions = mentioned_users(text)
     # In a Slack Connect channel each message names its author's organisation (``user_team``).
-    user_team = msg.get("user_team")
-    external = (user_team != me.team_id) if isinstance(user_team, str) and user_team and not is_bot else None
+    external = None if is_bot else other_organisation(msg.get("user_team"), me.team_id)
     return MessagePosted(
         channel=_channel(ctx, channel_id, channel_type),
         author=UserRef(SLACK, me.team_id, author_id, str(msg.get("username") or ""), is_bot, external=external),
@@ -678,6 +686,7 @@ def normalize_command(
     now: datetime | None = None,
     tz: str = "",
     guest: bool | None = None,
+    external: bool | None = None,
 ) -> CommandInvoked | None:
     """A slash command's form payload -> :class:`CommandInvoked`; None when ids are missing.
 
@@ -706,7 +715,7 @@ def normalize_command(
     interaction_id = payload.get("trigger_id") or f"{channel_id}:{user_id}:{command}:{payload.get('text', '')}"
     return CommandInvoked(
         name=name,
-        user=UserRef(SLACK, team, user_id, payload.get("user_name", ""), tz=tz, guest=guest),
+        user=UserRef(SLACK, team, user_id, payload.get("user_name", ""), tz=tz, guest=guest, external=external),
         channel=channel,
         interaction_id=interaction_id,
         ts=now or datetime.now(UTC),

@@ -314,11 +314,12 @@ class Store:
         return [str(r[0]) for r in rows]
 
     async def readable_channel_ids(
-        self, platform: str, workspace_id: str, user_id: str, role_ids: Sequence[str] = ()
+        self, platform: str, workspace_id: str, user_id: str, role_ids: Sequence[str] = (), *, guest: bool = False
     ) -> set[str]:
         """Channels ``user_id`` may read: public ones (for a guest, only those they posted in), plus
         private channels and DMs that list the user (or one of ``role_ids``) in their access list,
-        minus those an overwrite keeps them out of.
+        minus those an overwrite keeps them out of. ``guest``: the caller knows the member is a guest
+        (the store's word counts too).
 
         A role listed under the workspace's own id is everyone's (Discord's @everyone role has the
         guild's id). Denials (private and restricted channels) follow Discord's order: a member
@@ -329,7 +330,7 @@ class Store:
         this guild, roles of other guilds only) a channel that denies any role is left out, the
         safe side.
         """
-        if await self.is_guest(platform, workspace_id, user_id):
+        if guest or await self.is_guest(platform, workspace_id, user_id):
             # A guest reads the channels they are in, not every public one: those they posted in
             # (the store keeps no member list of public channels) and those listing them.
             public = await self.db.fetchall(
@@ -408,8 +409,15 @@ class Store:
 
     async def is_guest(self, platform: str, workspace_id: str, user_id: str) -> bool:
         """Whether the member is a guest who reads only the channels they are in."""
+        return await self._user_flag(platform, workspace_id, user_id, "guest")
+
+    async def is_external(self, platform: str, workspace_id: str, user_id: str) -> bool:
+        """Whether the person is of another organisation (Slack Connect)."""
+        return await self._user_flag(platform, workspace_id, user_id, "external")
+
+    async def _user_flag(self, platform: str, workspace_id: str, user_id: str, column: str) -> bool:
         row = await self.db.fetchone(
-            "SELECT 1 FROM users WHERE platform = ? AND workspace_id = ? AND user_id = ? AND guest = 1",
+            f"SELECT 1 FROM users WHERE platform = ? AND workspace_id = ? AND user_id = ? AND {column} = 1",
             (platform, workspace_id, user_id),
         )
         return row is not None

@@ -194,10 +194,21 @@ class ActivityBrain(Brain):
             # anyone's: only whoever asks in it sees its board.
             if private and not await self._may_read(cmd, channel_id):
                 return CommandResult("You can only see the leaderboard of a channel you can read.")
-        board = await self.board(cmd.platform.value, cmd.channel.workspace_id, period or "week", channel_id)
-        text, cards = await self._render(cmd.platform.value, cmd.channel.workspace_id, board)
-        # A private channel's board is for the asker only, wherever they ask.
-        return CommandResult(text, ephemeral=private, attachments=cards)
+        p, ws = cmd.platform.value, cmd.channel.workspace_id
+        if cmd.user.external or await self.ctx.store.is_external(p, ws, cmd.user.user_id):
+            return CommandResult("Leaderboards are for members of this workspace.")
+        board = await self.board(p, ws, period or "week", channel_id)
+        text, cards = await self._render(p, ws, board)
+        # A private channel's board is for the asker only, wherever they ask; so is any board asked
+        # for in a channel another organisation reads (Slack Connect): it names our members.
+        return CommandResult(text, ephemeral=private or await self._shared_with_others(cmd.channel), attachments=cards)
+
+    async def _shared_with_others(self, channel: ChannelRef) -> bool:
+        """Whether people of another organisation read ``channel`` (the ref's or the store's word)."""
+        if channel.shared_externally:
+            return True
+        row = await self.ctx.store.get_channel(channel.platform.value, channel.workspace_id, channel.channel_id)
+        return bool(row is not None and row.shared_externally)
 
     async def _may_read(self, cmd: CommandInvoked, channel_id: str) -> bool:
         """Whether the invoker may read ``channel_id`` (a private channel's access list, or a DM)."""

@@ -130,7 +130,7 @@ async def _guest_scope(store: Store, channel: ChannelRef, user_id: str, role_ids
     """A guest (Slack) reads only the channels they are in, and reads the answer: in a DM, what they
     read; in a channel, the public channels among those (its members read them too) and itself."""
     platform, ws = channel.platform.value, channel.workspace_id
-    readable = await store.readable_channel_ids(platform, ws, user_id, role_ids)
+    readable = await store.readable_channel_ids(platform, ws, user_id, role_ids, guest=True)
     if channel.visibility is not Visibility.DM:
         public = {
             c.channel_id for c in await store.list_channels(platform, ws) if c.visibility == Visibility.PUBLIC.value
@@ -139,17 +139,31 @@ async def _guest_scope(store: Store, channel: ChannelRef, user_id: str, role_ids
     return AccessScope(platform, ws, frozenset(readable | {channel.channel_id}), include_public=False)
 
 
-async def scope_for(store: Store, channel: ChannelRef, user_id: str, role_ids: tuple[str, ...] = ()) -> AccessScope:
+async def scope_for(
+    store: Store,
+    channel: ChannelRef,
+    user_id: str,
+    role_ids: tuple[str, ...] = (),
+    *,
+    guest: bool | None = None,
+    external: bool | None = None,
+) -> AccessScope:
     """The scope of an answer posted in ``channel`` to a question by ``user_id``.
 
     ``role_ids`` (Discord) open the role-gated channels of the member's roles; without them those
-    channels are simply left out.
+    channels are simply left out. ``guest`` / ``external``: what the event says of the asker (a
+    command's ``users.info``); the store's word counts as well, so the first question after the
+    fact is learned is not answered before the recorder has written it.
     """
     platform, ws = channel.platform.value, channel.workspace_id
-    if await _shared_externally(store, channel):
-        # Readers from other organisations (Slack Connect) read this channel and nothing else of ours.
+    if (
+        await _shared_externally(store, channel)
+        or external
+        or (platform == Platform.SLACK.value and await store.is_external(platform, ws, user_id))
+    ):
+        # Readers (or the asker) from another organisation (Slack Connect): this channel, nothing else of ours.
         return AccessScope(platform, ws, frozenset({channel.channel_id}), include_public=False)
-    if await store.is_guest(platform, ws, user_id):
+    if guest or await store.is_guest(platform, ws, user_id):
         return await _guest_scope(store, channel, user_id, role_ids)
     if channel.visibility is Visibility.PUBLIC:
         return AccessScope(platform, ws)

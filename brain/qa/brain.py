@@ -582,7 +582,9 @@ class QABrain(Brain):
                 history = await self._thread_history(channel, thread_id, current_message_id)
                 if history:
                     question = await answerer.condense(question, history)
-            scope = await scope_for(self.ctx.store, channel, user.user_id, role_ids)
+            scope = await scope_for(
+                self.ctx.store, channel, user.user_id, role_ids, guest=user.guest, external=user.external
+            )
             await self.apply_policy_changes(scope.platform, scope.workspace_id)
             result = await answerer.answer(question, scope, exclude_message_ids=exclude or set())
             return await self._mark_stale(result)

@@ -3,13 +3,16 @@ they quote terms, link messages and name members. Before, they were posted there
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.clock import FakeClock
-from bot.events import ChannelRef, ChannelSeen, Platform, SendMessage, Visibility
-from bot.testing.builders import BASE_TIME
+from bot.events import ChannelRef, ChannelSeen, CommandReply, Platform, SendMessage, Visibility
+from bot.store import UserRow
+from bot.testing.builders import BASE_TIME, command
 from brain.activity.brain import ActivityBrain
 from tests.unit.activity.test_alerts import seed_burst
+from tests.unit.activity.test_leaderboard import seed
 
 
 async def scan_posts(make_app: Any, settings: Any, *, shared: bool) -> tuple[list[SendMessage], list[str]]:
@@ -40,3 +43,31 @@ async def test_a_shared_alerts_channel_gets_no_alerts(make_app: Any, settings: A
 async def test_an_alerts_channel_of_our_own_gets_them(make_app: Any, settings: Any) -> None:
     posts, _ = await scan_posts(make_app, settings, shared=False)
     assert [p.channel.channel_id for p in posts if "poetry lock" in p.text] == ["staff"]
+
+
+async def test_a_board_asked_for_in_a_shared_channel_is_for_the_asker_alone(make_app: Any) -> None:
+    """Before, /leaderboard in a Slack Connect channel was posted for everyone there: member names
+    and scores for another organisation."""
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    connect = ChannelRef(Platform.CONSOLE, "local", "connect", "partners", Visibility.PUBLIC, shared_externally=True)
+    await adapter.inject(ChannelSeen(connect))
+    await seed(adapter)
+    await app.bus.drain()
+    await adapter.inject(command("leaderboard", "week", chan=connect))
+    await adapter.inject(command("leaderboard", "week"))
+    await app.bus.drain()
+    shared, own = adapter.of_type(CommandReply)[-2:]
+    by_channel = {r.command.channel.channel_id: r for r in (shared, own)}
+    assert "helper" in by_channel["connect"].text and by_channel["connect"].ephemeral
+    assert "helper" in by_channel["general"].text and not by_channel["general"].ephemeral
+
+
+async def test_people_of_another_organisation_get_no_board(make_app: Any) -> None:
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    await seed(adapter)
+    await app.store.upsert_users([UserRow("console", "local", "partner", "Pat", external=True)])
+    await app.bus.drain()
+    await adapter.inject(command("leaderboard", "week", author="partner"))
+    await app.bus.drain()
+    [reply] = adapter.of_type(CommandReply)
+    assert reply.text == "Leaderboards are for members of this workspace."

@@ -42,3 +42,20 @@ async def test_a_private_thread_brings_its_own_readers(make_app: Any) -> None:
     for reader in ("U1", "U2"):
         assert "T2" in await app.store.readable_channel_ids("discord", "G1", reader)
     assert "T2" not in await app.store.readable_channel_ids("discord", "G1", "U3")
+
+
+async def test_a_stale_parent_ref_does_not_bring_a_removed_reader_back(make_app: Any) -> None:
+    app, adapter = await make_app(brains=[])
+
+    def staff_of(*users: str) -> ChannelRef:
+        return ChannelRef(D, "G1", "C1", "staff", Visibility.PRIVATE, allowed_user_ids=users)
+
+    for event in (
+        ChannelSeen(staff_of("U_OLD"), NOW),
+        ChannelSeen(staff_of("U_NEW"), NOW + timedelta(minutes=1)),  # U_OLD's overwrite removed
+        ThreadCreated(staff_of("U_OLD"), "T1", "plans", UserRef(D, "G1", "U1"), NOW),  # a stale ref
+    ):
+        await adapter.inject(event)
+    await app.bus.drain()
+    assert "C1" not in await app.store.readable_channel_ids("discord", "G1", "U_OLD")
+    assert "C1" in await app.store.readable_channel_ids("discord", "G1", "U_NEW")

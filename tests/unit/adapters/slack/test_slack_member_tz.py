@@ -53,3 +53,19 @@ async def test_slash_command_user_is_a_guest_when_users_info_says_so(fake: FakeS
     assert facts.guest is True and (await cache.facts(client, TEAM_ID, "UALICE")).guest is None  # no flags: unknown
     cmd = normalize_command(slash_form("/ask", "hi", user="UGUEST"), NormalizeContext(ME), guest=facts.guest)  # type: ignore[arg-type]
     assert cmd is not None and cmd.user.guest is True
+
+
+async def test_slash_command_user_of_another_organisation_is_external(fake: FakeSlackAPI) -> None:
+    """users.info names the person's own team: a Slack Connect partner's is not ours. An Enterprise
+    Grid org id (``E…``) says nothing either way."""
+    fake.users["UPARTNER"] = {"id": "UPARTNER", "name": "pat", "team_id": "T0OTHER"}
+    fake.users["UGRID"] = {"id": "UGRID", "name": "gil", "team_id": "E0ORG"}
+    fake.users["UALICE"] = {**fake.users["UALICE"], "team_id": TEAM_ID}
+    cache = AdminFactsCache([], ttl=60, now=lambda: 0.0)
+    client = AsyncWebClient(token="x", base_url=fake.url)
+    assert (await cache.facts(client, TEAM_ID, "UPARTNER")).external is True
+    assert (await cache.facts(client, TEAM_ID, "UALICE")).external is False
+    assert (await cache.facts(client, TEAM_ID, "UGRID")).external is None
+    facts = await cache.facts(client, TEAM_ID, "UPARTNER")
+    cmd = normalize_command(slash_form("/ask", "hi", user="UPARTNER"), NormalizeContext(ME), external=facts.external)  # type: ignore[arg-type]
+    assert cmd is not None and cmd.user.external is True
