@@ -1,11 +1,12 @@
 """Access scopes: which units an answer may draw from, decided by where the answer is posted.
 
 The rule (hard, enforced in retrieval): an answer may only use units from channels that every
-reader of the answer can read. A question in a channel shared with other organisations (Slack
-Connect) draws from that channel alone; a guest's question, from the channels the guest reads. A question in a public channel draws only from public channels (never
-a restricted one, which an overwrite hides from some); in a private or restricted channel, from
-public channels plus that channel; in a DM with the bot, from everything the
-asking member can read. Docs units are public to everyone.
+reader of the answer can read. A question in a public channel draws only from public channels
+(never a restricted one, which an overwrite hides from some); in a private or restricted channel,
+from public channels plus that channel; in a DM with the bot, from everything the asking member can
+read. Docs units are public to everyone. A question in a channel shared with other organisations
+(Slack Connect), or asked by someone of another organisation, draws from that channel alone; a
+guest's question, from the channels the guest reads.
 
 A scope covers one workspace. A Discord DM belongs to no guild (workspace ``@me``), so its scope is
 moved to the one guild the member is known to belong to (:func:`discord_dm_guild`); members of
