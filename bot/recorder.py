@@ -121,7 +121,8 @@ ON CONFLICT (platform, workspace_id, thread_id) DO UPDATE SET
 """
 
 
-def _channel_row(ch: ChannelRef) -> ChannelRow:
+def channel_row(ch: ChannelRef) -> ChannelRow:
+    """The store row of a channel ref."""
     return ChannelRow(
         ch.platform.value,
         ch.workspace_id,
@@ -142,8 +143,8 @@ def _denials(ch: ChannelRef) -> AccessDenials:
 async def _upsert_channel_refs(store: Store, refs: Iterable[ChannelRef], tx: Executor) -> None:
     """Store channels; a ref whose visibility the adapter could not tell keeps the stored one."""
     refs = list(refs)
-    known = [_channel_row(ch) for ch in refs if ch.visibility_known]
-    guessed = [_channel_row(ch) for ch in refs if not ch.visibility_known]
+    known = [channel_row(ch) for ch in refs if ch.visibility_known]
+    guessed = [channel_row(ch) for ch in refs if not ch.visibility_known]
     await store.upsert_channels(known, tx=tx)
     await store.upsert_channels(guessed, tx=tx, keep_visibility=True)
 

@@ -41,7 +41,7 @@ from bot.message_ids import slack_ts
 from bot.ml import LLM, LLMBusyError, Unit, VectorIndexUnavailable
 from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
-from bot.recorder import message_row
+from bot.recorder import channel_row, message_row
 from bot.store import OPTED_OUT_KEY, ChannelRow, MessageRow
 from brain.community.signals import is_question
 from brain.qa.access import scope_for
@@ -369,7 +369,7 @@ class QABrain(Brain):
         # Written here as well as by the recorder (both are idempotent upserts) so the indexer
         # never reads the store before this message is in it.
         await self.ctx.store.upsert_channels(
-            [_channel_row(event.channel)], keep_visibility=not event.channel.visibility_known
+            [channel_row(event.channel)], keep_visibility=not event.channel.visibility_known
         )
         await self.ctx.store.upsert_messages([row])
         await self._touch(row)
@@ -467,7 +467,7 @@ class QABrain(Brain):
             return
         if not event.channel.visibility_known:
             return  # a guess (an import without permissions): the store kept what it knew
-        row = _channel_row(event.channel)
+        row = channel_row(event.channel)
         known = self._indexer.channel_visibility(row.platform, row.workspace_id, row.channel_id)
         if known is not None and known != row.visibility:
             await self.ctx.store.upsert_channels([row])
@@ -1020,18 +1020,6 @@ async def _purge_vector_log(indexer: Indexer) -> None:
     purge = getattr(indexer.index, "purge_log", None)
     if purge is not None:
         await purge()
-
-
-def _channel_row(ch: ChannelRef) -> ChannelRow:
-    return ChannelRow(
-        ch.platform.value,
-        ch.workspace_id,
-        ch.channel_id,
-        ch.name,
-        ch.visibility.value,
-        ch.is_forum,
-        shared_externally=ch.shared_externally,
-    )
 
 
 def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:

@@ -9,16 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from adapters.slack.installation_store import SQLInstallationStore
 from bot.events import InboundEvent, Platform, WorkspaceRef, WorkspaceRemoved
 from bot.recorder import removed_workspaces
 from bot.store import Store
 from tests.slack_fakes import BOT_USER_ID, TEAM_ID, FakeSlackAPI, envelope, message_event
-from tests.unit.adapters.slack.test_lifecycle_slack import _installation, _oauth_settings, wire
+from tests.unit.adapters.slack.test_lifecycle_slack import Wired, _installation, _oauth_settings, wire
 
 
-async def test_an_uninstall_is_published_and_a_reinstall_ends_it(
+async def installed(
     fake: FakeSlackAPI, store: Store, tmp_path: Path
-) -> None:
+) -> tuple[Wired, list[InboundEvent], SQLInstallationStore]:
+    """An OAuth-mode adapter with one installation saved, and the WorkspaceRemoved events it publishes."""
     slack = wire(_oauth_settings(tmp_path), store, fake)
     seen: list[InboundEvent] = []
 
@@ -29,6 +31,13 @@ async def test_an_uninstall_is_published_and_a_reinstall_ends_it(
     installs = slack.adapter.installation_store
     assert installs is not None
     await installs.async_save(_installation("xoxb-acme"))
+    return slack, seen, installs
+
+
+async def test_an_uninstall_is_published_and_a_reinstall_ends_it(
+    fake: FakeSlackAPI, store: Store, tmp_path: Path
+) -> None:
+    slack, seen, installs = await installed(fake, store, tmp_path)
 
     bye = envelope({"type": "app_uninstalled", "event_ts": "1767600200.000100"}, event_id="EvBye")
     await slack.dispatch(bye)
@@ -66,16 +75,7 @@ async def test_an_uninstall_naming_no_workspace_is_logged_and_records_nothing(
     fake: FakeSlackAPI, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A malformed body (no team id anywhere) must not crash the listener nor mark some workspace."""
-    slack = wire(_oauth_settings(tmp_path), store, fake)
-    seen: list[InboundEvent] = []
-
-    async def collect(event: InboundEvent) -> None:
-        seen.append(event)
-
-    slack.bus.subscribe(WorkspaceRemoved, collect, name="test.seen")
-    installs = slack.adapter.installation_store
-    assert installs is not None
-    await installs.async_save(_installation("xoxb-acme"))
+    slack, seen, installs = await installed(fake, store, tmp_path)
     body = envelope({"type": "app_uninstalled", "event_ts": "1767600200.000100"}, event_id="EvNoTeam")
     for key in ("team_id", "authorizations"):
         del body[key]
