@@ -415,6 +415,17 @@ class Store:
         """Whether the person is of another organisation (Slack Connect)."""
         return await self._user_flag(platform, workspace_id, user_id, "external")
 
+    async def guests_posted_in(self, platform: str, workspace_id: str, channel_id: str) -> bool:
+        """Whether a guest (who reads only the channels they are in) has posted in ``channel_id``:
+        they read what is answered there."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM users u WHERE u.platform = ? AND u.workspace_id = ? AND u.guest = 1 AND EXISTS ("
+            "SELECT 1 FROM messages m WHERE m.platform = u.platform AND m.workspace_id = u.workspace_id "
+            "AND m.author_id = u.user_id AND m.channel_id = ?) LIMIT 1",
+            (platform, workspace_id, channel_id),
+        )
+        return row is not None
+
     async def _user_flag(self, platform: str, workspace_id: str, user_id: str, column: str) -> bool:
         row = await self.db.fetchone(
             f"SELECT 1 FROM users WHERE platform = ? AND workspace_id = ? AND user_id = ? AND {column} = 1",

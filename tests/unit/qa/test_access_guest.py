@@ -66,5 +66,13 @@ async def test_a_guests_question_in_a_channel_uses_public_channels_they_read_and
     app = await guest_app(make_app, settings)
     scope = await scope_for(app.store, PROJECT, "UGUEST")
     assert scope.include_public is False and scope.extra_channel_ids == {"CPRJ"}
-    # A member's question in the same channel is answered from the public history as before.
-    assert (await scope_for(app.store, PROJECT, "UBOB")).include_public is True
+
+
+async def test_a_members_question_where_a_guest_posted_is_answered_from_that_channel_alone(
+    make_app: Any, settings: Any
+) -> None:
+    """The guest reads the answer too: before, it drew on every public channel, #general included."""
+    app = await guest_app(make_app, settings)
+    scope = await scope_for(app.store, PROJECT, "UBOB")  # the guest posted in #project-x
+    assert (scope.include_public, scope.extra_channel_ids) == (False, frozenset({"CPRJ"}))
+    assert (await scope_for(app.store, GENERAL, "UBOB")).include_public is True  # no guest there

@@ -10,7 +10,7 @@ from bot.events import CommandInvoked, UserRef
 from bot.store import UserRow
 from brain.qa.access import scope_for
 from tests.unit.qa.test_access_dm import post
-from tests.unit.qa.test_access_guest import DM, NOW, PROJECT, TEAM, S, guest_app
+from tests.unit.qa.test_access_guest import DM, GENERAL, NOW, TEAM, S, guest_app
 
 
 async def test_a_forgotten_member_made_a_guest_is_scoped_as_a_guest(make_app: Any, settings: Any) -> None:
@@ -28,11 +28,11 @@ async def test_a_forgotten_member_made_a_guest_is_scoped_as_a_guest(make_app: An
 
 async def test_the_commands_own_flags_scope_the_answer_before_the_store_knows(make_app: Any, settings: Any) -> None:
     app = await guest_app(make_app, settings)
-    assert (await scope_for(app.store, PROJECT, "UNEW")).include_public is True
-    as_guest = await scope_for(app.store, PROJECT, "UNEW", guest=True)
-    assert as_guest.include_public is False and as_guest.extra_channel_ids == {"CPRJ"}
-    as_external = await scope_for(app.store, PROJECT, "UNEW", external=True)
-    assert (as_external.include_public, as_external.extra_channel_ids) == (False, frozenset({"CPRJ"}))
+    assert (await scope_for(app.store, GENERAL, "UNEW")).include_public is True
+    as_guest = await scope_for(app.store, GENERAL, "UNEW", guest=True)
+    assert (as_guest.include_public, as_guest.extra_channel_ids) == (False, frozenset({"CGEN"}))
+    as_external = await scope_for(app.store, GENERAL, "UNEW", external=True)
+    assert (as_external.include_public, as_external.extra_channel_ids) == (False, frozenset({"CGEN"}))
 
 
 async def test_a_known_external_person_is_answered_from_where_they_ask_alone(make_app: Any, settings: Any) -> None:
