@@ -404,27 +404,20 @@ class Recorder:
         elif isinstance(event, ThreadCreated):
             await _upsert_channel_refs(store, [event.parent], tx)
             if event.parent.visibility is not Visibility.PUBLIC:
-                # A private thread (Discord) is its own channel: its starter and known members may read it.
+                own_channel = event.parent.channel_id == event.thread_id  # a Discord private thread
+                # Added to what is stored (replace=False). A parent channel's readers and roles are
+                # its ChannelSeen's to say: a stale ref (a backfill racing one, a thread re-sent by
+                # a backfill) must not re-add a reader or role taken away, nor make a thread's
+                # starter a reader for good. A private thread, a channel of its own, lists its
+                # starter and known members. Denials are always the safe side; overrides only grant.
                 await store.set_channel_access(
                     event.platform.value,
                     event.parent.workspace_id,
                     event.parent.channel_id,
-                    # A parent channel's readers are its ChannelSeen's to say, like its roles below;
-                    # the thread's author posted there.
-                    user_ids={
-                        *(event.parent.allowed_user_ids if event.parent.channel_id == event.thread_id else ()),
-                        event.author.user_id,
-                    }
-                    - {""},
-                    # Added to what is stored: a parent channel's roles are its ChannelSeen's to say
-                    # (a stale ref, a backfill racing one, must not re-add a role taken away); a
-                    # private thread, a channel of its own, brings its own.
-                    role_ids=event.parent.allowed_role_ids if event.parent.channel_id == event.thread_id else (),
+                    user_ids={*event.parent.allowed_user_ids, event.author.user_id} - {""} if own_channel else (),
+                    role_ids=event.parent.allowed_role_ids if own_channel else (),
                     replace=False,
                     tx=tx,
-                    # Added to what is stored (replace=False): an override from a stale ref (a
-                    # backfill racing a ChannelSeen) must not let a denied role back in, while a
-                    # denial is always the safe side.
                     denials=dataclasses.replace(_denials(event.parent), override_role_ids=()),
                 )
             await store.upsert_thread(
@@ -441,12 +434,15 @@ class Recorder:
         elif isinstance(event, CommandInvoked):
             u = event.user
             forgotten = u in self.forgotten
-            if (u.tz and not forgotten) or u.guest is not None or u.external is not None:
+            if (u.tz and not forgotten) or u.guest is not None or u.external:
                 # The empty name keeps the stored one (the payload's is a handle, not a display name);
                 # a zone or flag of None keeps the stored one too. Guest and external are access
                 # facts, not personal data: kept for a forgotten member too (whose zone is not).
                 tz = None if forgotten else u.tz or None
-                row = UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, tz, u.external, u.guest)
+                # A command's "not external" is not trusted over a stored "external": Slack may put
+                # a Slack Connect partner's own team in the payload it compares with.
+                external = True if u.external else None
+                row = UserRow(u.platform.value, u.workspace_id, u.user_id, "", u.is_bot, tz, external, u.guest)
                 await store.upsert_users([row], tx=tx)
         elif isinstance(event, ChannelDeleted):
             ch = event.channel

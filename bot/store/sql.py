@@ -415,14 +415,17 @@ class Store:
         """Whether the person is of another organisation (Slack Connect)."""
         return await self._user_flag(platform, workspace_id, user_id, "external")
 
-    async def guests_posted_in(self, platform: str, workspace_id: str, channel_id: str) -> bool:
-        """Whether a guest (who reads only the channels they are in) has posted in ``channel_id``:
-        they read what is answered there."""
+    async def guests_in(self, platform: str, workspace_id: str, channel_id: str, *, besides: str = "") -> bool:
+        """Whether a guest (who reads only the channels they are in) other than ``besides`` is known
+        to read ``channel_id``: they posted there or its access list names them. They read what is
+        answered there."""
         row = await self.db.fetchone(
-            "SELECT 1 FROM users u WHERE u.platform = ? AND u.workspace_id = ? AND u.guest = 1 AND EXISTS ("
-            "SELECT 1 FROM messages m WHERE m.platform = u.platform AND m.workspace_id = u.workspace_id "
-            "AND m.author_id = u.user_id AND m.channel_id = ?) LIMIT 1",
-            (platform, workspace_id, channel_id),
+            "SELECT 1 FROM users u WHERE u.platform = ? AND u.workspace_id = ? AND u.guest = 1 AND u.user_id <> ? "
+            "AND (EXISTS (SELECT 1 FROM messages m WHERE m.platform = u.platform AND m.workspace_id = u.workspace_id "
+            "AND m.author_id = u.user_id AND m.channel_id = ?) "
+            "OR EXISTS (SELECT 1 FROM channel_access a WHERE a.platform = u.platform AND a.workspace_id = u.workspace_id "
+            f"AND a.channel_id = ? AND a.principal_kind = '{USER}' AND a.principal_id = u.user_id)) LIMIT 1",
+            (platform, workspace_id, besides, channel_id, channel_id),
         )
         return row is not None
 

@@ -195,13 +195,25 @@ class ActivityBrain(Brain):
             if private and not await self._may_read(cmd, channel_id):
                 return CommandResult("You can only see the leaderboard of a channel you can read.")
         p, ws = cmd.platform.value, cmd.channel.workspace_id
-        if cmd.user.external or await self.ctx.store.is_external(p, ws, cmd.user.user_id):
+        if await self._outsider(cmd):
+            # The board names members and counts channels a guest or a partner does not read.
             return CommandResult("Leaderboards are for members of this workspace.")
         board = await self.board(p, ws, period or "week", channel_id)
         text, cards = await self._render(p, ws, board)
         # A private channel's board is for the asker only, wherever they ask; so is any board asked
         # for in a channel another organisation reads (Slack Connect): it names our members.
         return CommandResult(text, ephemeral=private or await self._shared_with_others(cmd.channel), attachments=cards)
+
+    async def _outsider(self, cmd: CommandInvoked) -> bool:
+        """Whether the invoker is of another organisation or a guest (the command's word or the store's)."""
+        p, ws, uid = cmd.platform.value, cmd.channel.workspace_id, cmd.user.user_id
+        store = self.ctx.store
+        return bool(
+            cmd.user.external
+            or cmd.user.guest
+            or await store.is_external(p, ws, uid)
+            or await store.is_guest(p, ws, uid)
+        )
 
     async def _shared_with_others(self, channel: ChannelRef) -> bool:
         """Whether people of another organisation read ``channel`` (the ref's or the store's word)."""
@@ -213,7 +225,7 @@ class ActivityBrain(Brain):
     async def _may_read(self, cmd: CommandInvoked, channel_id: str) -> bool:
         """Whether the invoker may read ``channel_id`` (a private channel's access list, or a DM)."""
         readable = await self.ctx.store.readable_channel_ids(
-            cmd.platform.value, cmd.channel.workspace_id, cmd.user.user_id, cmd.role_ids
+            cmd.platform.value, cmd.channel.workspace_id, cmd.user.user_id, cmd.role_ids, guest=bool(cmd.user.guest)
         )
         return channel_id in readable or channel_id == cmd.channel.channel_id
 
@@ -325,6 +337,9 @@ class ActivityBrain(Brain):
 
     @command("trends", description="Current topic bursts and community health signals")
     async def trends_cmd(self, cmd: CommandInvoked) -> CommandResult:
+        if await self._outsider(cmd):
+            # Findings quote terms and link messages of public channels a guest or a partner does not read.
+            return CommandResult("Trends are for members of this workspace.")
         found = await self.findings(cmd.platform.value, cmd.channel.workspace_id)
         if not found:
             return CommandResult("No unusual trends right now.")

@@ -5,7 +5,7 @@ reader of the answer can read. A question in a public channel draws only from pu
 (never a restricted one, which an overwrite hides from some); in a private or restricted channel,
 from public channels plus that channel; in a DM with the bot, from everything the asking member can
 read. Docs units are public to everyone. A question in a channel shared with other organisations
-(Slack Connect), or asked by someone of another organisation, or in a channel a guest has posted in,
+(Slack Connect), or asked by someone of another organisation, or in a channel a guest reads,
 draws from that channel alone; a guest's question, from the channels the guest reads.
 
 A scope covers one workspace. A Discord DM belongs to no guild (workspace ``@me``), so its scope is
@@ -164,15 +164,16 @@ async def scope_for(
     ):
         # Readers (or the asker) from another organisation (Slack Connect): this channel, nothing else of ours.
         return AccessScope(platform, ws, frozenset({channel.channel_id}), include_public=False)
-    if guest or await store.is_guest(platform, ws, user_id):
-        return await _guest_scope(store, channel, user_id, role_ids)
     if (
         channel.platform is Platform.SLACK
         and channel.visibility is not Visibility.DM
-        and await store.guests_posted_in(platform, ws, channel.channel_id)
+        and await store.guests_in(platform, ws, channel.channel_id, besides=user_id)
     ):
-        # A guest reads this channel and the answer, but not the workspace's other channels.
+        # A guest reads this channel and the answer, but not the workspace's other channels (nor
+        # the asker's, when the asker is a guest too).
         return AccessScope(platform, ws, frozenset({channel.channel_id}), include_public=False)
+    if guest or await store.is_guest(platform, ws, user_id):
+        return await _guest_scope(store, channel, user_id, role_ids)
     if channel.visibility is Visibility.PUBLIC:
         return AccessScope(platform, ws)
     if channel.visibility in (Visibility.PRIVATE, Visibility.RESTRICTED):

@@ -497,10 +497,11 @@ class RecommendBrain(Brain):
         if await store.is_opted_out(p, ws, uid):
             return []
         member = await store.get_user(p, ws, uid)
-        if member is not None and member.external:
+        if user.external or (member is not None and member.external):
             return []  # of another organisation (Slack Connect): this workspace's threads are not theirs to see
         now = self.ctx.clock.now().timestamp()
-        readable = await store.readable_channel_ids(p, ws, uid, role_ids)
+        # The event's guest flag counts before the recorder has stored it.
+        readable = await store.readable_channel_ids(p, ws, uid, role_ids, guest=bool(user.guest))
         history, snapshot = await self._snapshot(p, ws, now, fresh=as_of)
         cands = select_candidates(
             snapshot.threads.values(), uid, readable_channels=readable, active_since=now - cfg.lookback_days * 86400
@@ -674,7 +675,7 @@ class RecommendBrain(Brain):
         """The cold-start profile ``recommend`` uses for a member without history."""
         p, ws = user.platform.value, user.workspace_id
         now = self.ctx.clock.now().timestamp()
-        readable = await self.ctx.store.readable_channel_ids(p, ws, user.user_id, role_ids)
+        readable = await self.ctx.store.readable_channel_ids(p, ws, user.user_id, role_ids, guest=bool(user.guest))
         _, snapshot = await self._snapshot(p, ws, now, fresh=False)
         cands = select_candidates(
             snapshot.threads.values(),
@@ -717,7 +718,7 @@ class RecommendBrain(Brain):
         store = self.ctx.store
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         now = self.ctx.clock.now().timestamp()
-        readable = await store.readable_channel_ids(p, ws, uid)
+        readable = await store.readable_channel_ids(p, ws, uid, guest=bool(user.guest))
         since = now - self.ctx.settings.recommend.lookback_days * 86400
         cached = self._channel_snapshots.get((p, ws))
         if cached is not None and 0 <= now - cached[0] < SNAPSHOT_TTL_S:

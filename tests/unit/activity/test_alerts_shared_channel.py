@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import FakeClock
-from bot.events import ChannelRef, ChannelSeen, CommandReply, Platform, SendMessage, Visibility
+from bot.events import ChannelRef, ChannelSeen, CommandReply, Platform, SendMessage, UserRef, Visibility
 from bot.store import UserRow
 from bot.testing.builders import BASE_TIME, command
 from brain.activity.brain import ActivityBrain
@@ -71,3 +71,20 @@ async def test_people_of_another_organisation_get_no_board(make_app: Any) -> Non
     await app.bus.drain()
     [reply] = adapter.of_type(CommandReply)
     assert reply.text == "Leaderboards are for members of this workspace."
+
+
+async def test_trends_are_not_for_guests_or_people_of_another_organisation(make_app: Any) -> None:
+    """Findings quote terms and link messages of channels they do not read. Before, /trends gave a
+    Slack Connect partner the workspace's trends."""
+    clock = FakeClock(BASE_TIME)
+    app, adapter = await make_app(brains=["activity"], clock=clock)
+    await seed_burst(adapter, clock, burst="zorblax layoffs list final")
+    await app.store.upsert_users([UserRow("console", "local", "gus", "Gus", guest=True)])
+    await app.bus.drain()
+    partner = UserRef(Platform.CONSOLE, "local", "pat", "pat", external=True)
+    for who in (partner, "gus", "alice"):
+        await adapter.inject(command("trends", author=who))
+        await app.bus.drain()
+    by_user = {r.command.user.user_id: r.text for r in adapter.of_type(CommandReply)}
+    assert by_user["pat"] == by_user["gus"] == "Trends are for members of this workspace."
+    assert "zorblax" in by_user["alice"]

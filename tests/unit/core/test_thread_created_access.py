@@ -31,7 +31,6 @@ async def test_a_stale_parent_ref_does_not_bring_a_removed_role_back(make_app: A
     await app.bus.drain()
     assert "C1" not in await app.store.readable_channel_ids("discord", "G1", "U9", ("G1", "R_OLD"))
     assert "C1" in await app.store.readable_channel_ids("discord", "G1", "U9", ("G1", "R_NEW"))
-    assert "C1" in await app.store.readable_channel_ids("discord", "G1", "U1")  # the thread's author posted there
 
 
 async def test_a_private_thread_brings_its_own_readers(make_app: Any) -> None:
@@ -59,3 +58,15 @@ async def test_a_stale_parent_ref_does_not_bring_a_removed_reader_back(make_app:
     await app.bus.drain()
     assert "C1" not in await app.store.readable_channel_ids("discord", "G1", "U_OLD")
     assert "C1" in await app.store.readable_channel_ids("discord", "G1", "U_NEW")
+
+
+async def test_opening_a_thread_makes_nobody_a_reader_of_its_parent(make_app: Any) -> None:
+    """Before, the starter of a public thread in a role-gated channel got a reader row of their own:
+    after losing the role (or when a backfill re-sent an old thread of someone since shut out) they
+    still read the channel in answers, recommendations and digests."""
+    app, adapter = await make_app(brains=[])
+    await adapter.inject(ChannelSeen(staff("RSTAFF"), NOW))
+    await adapter.inject(ThreadCreated(staff("RSTAFF"), "T1", "plans", UserRef(D, "G1", "U1"), NOW))
+    await app.bus.drain()
+    assert "C1" not in await app.store.readable_channel_ids("discord", "G1", "U1", ("G1",))  # the role is gone
+    assert "C1" in await app.store.readable_channel_ids("discord", "G1", "U1", ("G1", "RSTAFF"))

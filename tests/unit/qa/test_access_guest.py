@@ -76,3 +76,26 @@ async def test_a_members_question_where_a_guest_posted_is_answered_from_that_cha
     scope = await scope_for(app.store, PROJECT, "UBOB")  # the guest posted in #project-x
     assert (scope.include_public, scope.extra_channel_ids) == (False, frozenset({"CPRJ"}))
     assert (await scope_for(app.store, GENERAL, "UBOB")).include_public is True  # no guest there
+
+
+async def test_a_private_channel_listing_a_guest_is_answered_from_itself_alone(make_app: Any, settings: Any) -> None:
+    """The guest never posted in #contractors, but its member list names them: they read the answer."""
+    app = await guest_app(make_app, settings)
+    scope = await scope_for(app.store, CONTRACT, "UBOB")
+    assert (scope.include_public, scope.extra_channel_ids) == (False, frozenset({"GCON"}))
+
+
+async def test_a_guests_question_where_another_guest_reads_uses_that_channel_alone(
+    make_app: Any, settings: Any
+) -> None:
+    """Guest A posted in #general too; guest B, who reads only #project-x, reads A's answer there."""
+    app = await guest_app(make_app, settings)
+    await post(
+        app,
+        app.adapters[0],
+        make_message("salary bands are in the hr sheet", author=member("UGUEST"), chan=GENERAL, message_id="9.1"),
+        make_message("hi from guest two", author=member("UG2"), chan=PROJECT, message_id="9.2"),
+    )
+    await app.store.upsert_users([UserRow("slack", TEAM, "UG2", "G2", guest=True)])
+    scope = await scope_for(app.store, PROJECT, "UGUEST")
+    assert (scope.include_public, scope.extra_channel_ids) == (False, frozenset({"CPRJ"}))

@@ -538,3 +538,14 @@ async def test_people_of_another_organisation_get_no_recommendations_nor_digest(
     await brain.send_due_digests(force=True)
     dms = {a.user.user_id for a in adapter.actions if isinstance(a, SendDirectMessage)}
     assert "partner" not in dms and "alice" in dms
+
+
+async def test_a_guest_is_recommended_only_threads_of_channels_they_read(make_app: Factory) -> None:
+    """The command's own guest flag counts before the recorder has stored it."""
+    app, adapter, brain, _ = await _app(make_app)
+    await _community(app, adapter)  # alice posted in #python only
+    await _post(app, adapter, _thread("d1", "bob", "asyncio tips for django views", chan="django", minutes=6))
+    assert "d1" in {r.thread_id for r in await brain.recommend(user("alice"), k=10)}
+    as_guest = dataclasses.replace(user("alice"), guest=True)
+    ids = {r.thread_id for r in await brain.recommend(as_guest, k=10)}
+    assert ids and "d1" not in ids
