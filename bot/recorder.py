@@ -418,7 +418,11 @@ class Recorder:
                     role_ids=event.parent.allowed_role_ids if own_channel else (),
                     replace=False,
                     tx=tx,
-                    denials=dataclasses.replace(_denials(event.parent), override_role_ids=()),
+                    # A private thread's own overrides (its parent's, as Discord shows the thread only
+                    # to the parent's readers) go along; a parent channel's come from its ChannelSeen.
+                    denials=_denials(event.parent)
+                    if own_channel
+                    else dataclasses.replace(_denials(event.parent), override_role_ids=()),
                 )
             await store.upsert_thread(
                 event.platform.value,

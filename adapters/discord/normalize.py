@@ -104,8 +104,16 @@ def private_thread_ref(thread: discord.Thread) -> ChannelRef:
     discord.py has cached; the recorder adds everyone who posts in it. Members who only read stay
     out, so answers and recommendations err on the side of showing less. The parent's id goes along
     (always in the payload, cached or not): when the parent is deleted, Discord sends no delete for
-    its threads, and the store erases the private threads it recorded under it."""
+    its threads, and the store erases the private threads it recorded under it. Discord shows a
+    private thread only to those who can view its parent, so the parent's overwrite denials (when
+    the parent is cached) go along: a member an overwrite shuts out of the parent is out of it too."""
     members = {str(m.id) for m in thread.members}
+    parent = thread.parent
+    denied_users: list[str] = []
+    denied_roles: list[str] = []
+    override_roles: list[str] = []
+    if parent is not None and hasattr(parent, "overwrites"):
+        denied_users, denied_roles, override_roles = _overwrite_denials(parent, thread.guild)
     if thread.owner_id is not None:
         members.add(str(thread.owner_id))
     return ChannelRef(
@@ -116,6 +124,9 @@ def private_thread_ref(thread: discord.Thread) -> ChannelRef:
         Visibility.PRIVATE,
         allowed_user_ids=tuple(sorted(members)),
         parent_id=str(thread.parent_id),
+        denied_user_ids=tuple(sorted(denied_users)),
+        denied_role_ids=tuple(sorted(denied_roles)),
+        override_role_ids=tuple(sorted(override_roles)),
     )
 
 

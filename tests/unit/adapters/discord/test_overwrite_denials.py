@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.discord.normalize import member_role_ids
-from bot.events import ChannelRef, ChannelSeen, MessagePosted, Visibility
+from bot.events import ChannelRef, ChannelSeen, MessagePosted, ThreadCreated, Visibility
 from brain.qa.access import scope_for
 from tests.unit.adapters.discord.fakes import (
     ALICE_ID,
@@ -26,6 +26,7 @@ from tests.unit.adapters.discord.fakes import (
     next_id,
     role_payload,
     text_channel_payload,
+    thread_payload,
     user_payload,
 )
 from tests.unit.adapters.discord.harness import Env, drain
@@ -204,3 +205,21 @@ async def test_a_denied_role_missing_from_the_guild_cache_still_counts(env: Env)
     roles = member_role_ids(member)
     assert uncached in roles and GUILD_ID in roles
     assert channel_id not in await env.app.store.readable_channel_ids("discord", GUILD_ID, dora, roles)
+
+
+async def test_a_private_thread_keeps_out_whom_its_parents_overwrites_keep_out(env: Env) -> None:
+    """Discord shows a private thread only to those who view its parent. Before, a thread member
+    whose overwrite (or role) shuts them out of the parent still had the thread in DM answers."""
+    hidden_role, channel_id, thread_id = next_id(), next_id(), next_id()
+    overwrites = [deny(hidden_role), deny(CAROL_ID, member=True)]
+    await seen_ref(env, text_channel_payload(channel_id, "python", overwrites=overwrites))
+    thread = {**thread_payload(thread_id, channel_id, "incident", ALICE_ID), "type": 12, "newly_created": True}
+    feed(env.client, "THREAD_CREATE", thread)
+    for author in (ALICE_ID, CAROL_ID):  # posting makes a reader of the thread, as before
+        feed(env.client, "MESSAGE_CREATE", message_payload(thread_id, "rotating", author=user_payload(author, "x")))
+    await drain(env.app)
+    [created] = env.seen.of(ThreadCreated)
+    assert (created.parent.denied_user_ids, created.parent.denied_role_ids) == ((CAROL_ID,), (hidden_role,))
+    assert thread_id in await readable(env, ALICE_ID, next_id())
+    assert thread_id not in await readable(env, CAROL_ID, next_id())  # her own overwrite
+    assert thread_id not in await readable(env, ALICE_ID, hidden_role)  # a denied role
