@@ -302,6 +302,14 @@ class Store:
         )
         return [_row_to_channel(r) for r in rows]
 
+    async def is_shared_externally(self, platform: str, workspace_id: str, channel_id: str) -> bool:
+        """Whether the store knows ``channel_id`` as read by people of another organisation (Slack Connect)."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM channels WHERE platform = ? AND workspace_id = ? AND channel_id = ? AND shared_externally = 1",
+            (platform, workspace_id, channel_id),
+        )
+        return row is not None
+
     async def child_channel_ids(self, platform: str, workspace_id: str, parent_id: str) -> list[str]:
         """The channels stored under ``parent_id``: a Discord channel's private threads (each a
         channel of its own), which go when it is deleted. Threads recorded before the store kept

@@ -217,10 +217,9 @@ class ActivityBrain(Brain):
 
     async def _shared_with_others(self, channel: ChannelRef) -> bool:
         """Whether people of another organisation read ``channel`` (the ref's or the store's word)."""
-        if channel.shared_externally:
-            return True
-        row = await self.ctx.store.get_channel(channel.platform.value, channel.workspace_id, channel.channel_id)
-        return bool(row is not None and row.shared_externally)
+        return bool(channel.shared_externally) or await self.ctx.store.is_shared_externally(
+            channel.platform.value, channel.workspace_id, channel.channel_id
+        )
 
     async def _may_read(self, cmd: CommandInvoked, channel_id: str) -> bool:
         """Whether the invoker may read ``channel_id`` (a private channel's access list, or a DM)."""
@@ -231,18 +230,30 @@ class ActivityBrain(Brain):
 
     async def status(self, platform: str, workspace_id: str) -> list[str]:
         """Where trend alerts go."""
-        channel = await self._alerts_channel(platform, workspace_id)
-        if channel is None:
-            if await self._shared_alerts_channel(platform, workspace_id):
-                return [
-                    "Trend alerts: none are posted, as the alerts channel is shared with another organisation "
-                    "(Slack Connect); set one of your own (`/guildhall alerts-channel`)"
-                ]
+        channel_id = await self._alerts_channel_id(platform, workspace_id)
+        if channel_id is None:
             return ["Trend alerts: no channel set (`/guildhall alerts-channel`), so none are posted"]
-        row = await self.ctx.store.get_channel(platform, workspace_id, channel.channel_id)
-        return [f"Trend alerts: posted in #{row.name if row and row.name else channel.channel_id}"]
+        if await self.ctx.store.is_shared_externally(platform, workspace_id, channel_id):
+            return [
+                "Trend alerts: none are posted, as the alerts channel is shared with another organisation "
+                "(Slack Connect); set one of your own (`/guildhall alerts-channel`)"
+            ]
+        row = await self.ctx.store.get_channel(platform, workspace_id, channel_id)
+        return [f"Trend alerts: posted in #{row.name if row and row.name else channel_id}"]
 
     async def _alerts_channel(self, platform: str, workspace_id: str) -> ChannelRef | None:
+        """Where alerts and the weekly board go: the alerts channel, unless another organisation reads it."""
+        channel_id = await self._alerts_channel_id(platform, workspace_id)
+        if channel_id is None:
+            return None
+        if await self.ctx.store.is_shared_externally(platform, workspace_id, channel_id):
+            # Alerts quote terms and link messages, the board names members: not for another organisation.
+            log.warning("activity: alerts channel %s is shared with another organisation; nothing posted", channel_id)
+            return None
+        return ChannelRef(Platform(platform), workspace_id, channel_id)
+
+    async def _alerts_channel_id(self, platform: str, workspace_id: str) -> str | None:
+        """The workspace's alerts channel (its setting, else the configured one), or None."""
         channel_id = await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")
         if not channel_id:
             channel_id = self.ctx.settings.activity.alerts_channel_id
@@ -250,25 +261,7 @@ class ActivityBrain(Brain):
             # ids are global): another workspace's alerts and board must not be posted there.
             if channel_id and await self._channel_of_another_workspace(platform, workspace_id, str(channel_id)):
                 return None
-        if not channel_id:
-            return None
-        row = await self.ctx.store.get_channel(platform, workspace_id, str(channel_id))
-        if row is not None and row.shared_externally:
-            # Alerts quote terms and link messages, the board names members: not for another organisation.
-            log.warning("activity: alerts channel %s is shared with another organisation; nothing posted", channel_id)
-            return None
-        return ChannelRef(Platform(platform), workspace_id, str(channel_id))
-
-    async def _shared_alerts_channel(self, platform: str, workspace_id: str) -> bool:
-        """Whether the workspace's alerts channel is set but shared with another organisation."""
-        channel_id = (
-            await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")
-            or self.ctx.settings.activity.alerts_channel_id
-        )
-        if not channel_id:
-            return False
-        row = await self.ctx.store.get_channel(platform, workspace_id, str(channel_id))
-        return bool(row is not None and row.shared_externally)
+        return str(channel_id) if channel_id else None
 
     async def _channel_of_another_workspace(self, platform: str, workspace_id: str, channel_id: str) -> bool:
         """Whether the store records ``channel_id`` in another workspace of ``platform`` and not in this one."""

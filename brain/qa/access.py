@@ -123,8 +123,7 @@ async def _shared_externally(store: Store, channel: ChannelRef) -> bool:
         return True
     if channel.platform is not Platform.SLACK:
         return False  # only Slack shares channels across organisations (Slack Connect)
-    row = await store.get_channel(channel.platform.value, channel.workspace_id, channel.channel_id)
-    return bool(row is not None and row.shared_externally)
+    return await store.is_shared_externally(channel.platform.value, channel.workspace_id, channel.channel_id)
 
 
 async def _guest_scope(store: Store, channel: ChannelRef, user_id: str, role_ids: tuple[str, ...]) -> AccessScope:
