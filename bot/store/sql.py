@@ -359,14 +359,13 @@ class Store:
             (platform, workspace_id, user_id),
         )
         ids = public_ids | {r[0] for r in granted}
-        roles = {*role_ids, workspace_id}
-        for role in sorted(roles):
-            rows = await self.db.fetchall(
-                "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
-                f"AND principal_kind = '{ROLE}' AND principal_id = ?",
-                (platform, workspace_id, role),
-            )
-            ids |= {r[0] for r in rows}
+        roles = sorted({*role_ids, workspace_id})
+        rows = await self.db.fetchall(
+            "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
+            f"AND principal_kind = '{ROLE}' AND principal_id IN ({', '.join('?' * len(roles))})",
+            (platform, workspace_id, *roles),
+        )
+        ids |= {r[0] for r in rows}
         rules = await self.db.fetchall(
             "SELECT channel_id, principal_kind, principal_id FROM channel_access "
             "WHERE platform = ? AND workspace_id = ? AND principal_kind IN (?, ?, ?)",
