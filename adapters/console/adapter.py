@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from adapters.console.line_reader import as_line_source
 from adapters.console.normalize import (
+    CONTROLS,
     DEFAULT_CHANNEL,
     DEFAULT_MEMBER,
     ConsoleInputError,
@@ -58,6 +59,7 @@ from adapters.console.render import (
     render_action,
     render_posted,
 )
+from adapters.console.terminal import TerminalLineReader, can_edit_lines
 from bot.bus import EventBus
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -168,6 +170,7 @@ class ConsoleAdapter:
         self._next_button = 1
         self._prompt_shown = False
         self._keys_noted = False
+        self._terminal: TerminalLineReader | None = None
         self.member = member(DEFAULT_MEMBER)
         self.channel = console_channel(DEFAULT_CHANNEL)
         self.thread_id: str | None = None
@@ -248,14 +251,20 @@ class ConsoleAdapter:
         # and error messages quote what was typed (an emoji, a name), and a bidi override there
         # would reorder the rest of the operator's screen.
         text = printable(text)
-        if self._prompt_shown:  # an answer arrived while the prompt waited: keep it on its own line
+        redraw = ""
+        if self._prompt_shown and self._terminal is not None:
+            # The line editor is waiting: clear its line, print above it, then draw the prompt and
+            # what was typed so far again (the editor keeps its buffer; only the screen changed).
+            text = "\r\x1b[K" + text
+            redraw = self._terminal.prompt + printable(self._terminal.pending_text())
+        elif self._prompt_shown:  # an answer arrived while the prompt waited: keep it on its own line
             text = "\n" + text
             self._prompt_shown = False
         try:
-            self._out.write(text + "\n")
+            self._out.write(text + "\n" + redraw)
         except UnicodeEncodeError:  # a terminal that cannot show some characters
             encoding = getattr(self._out, "encoding", None) or "ascii"
-            self._out.write(text.encode(encoding, errors="replace").decode(encoding) + "\n")
+            self._out.write((text + "\n" + redraw).encode(encoding, errors="replace").decode(encoding))
         self._flush()
 
     def _flush(self) -> None:
@@ -274,7 +283,9 @@ class ConsoleAdapter:
         """
         if writer is not None:
             self._out = writer
-        source = as_line_source(reader)
+        if can_edit_lines(reader, self._out):
+            self._terminal = TerminalLineReader(reader, words=self._completion_words)
+        source = self._terminal or as_line_source(reader)
         interactive = _isatty(reader)
         self._write(BANNER.format(member=self.member.name, channel=self.channel.channel_id))
         try:
@@ -285,6 +296,10 @@ class ConsoleAdapter:
             self._prompt_shown = interactive
             self._write("stopping…")
             raise
+        finally:
+            if self._terminal is not None:
+                self._terminal.restore_terminal()
+                self._terminal = None
         self._write("bye")
 
     async def _loop(self, source: Any, interactive: bool) -> None:
@@ -487,6 +502,16 @@ class ConsoleAdapter:
 
     def _show_prompt(self) -> None:
         where = channel_label(self.channel, self.thread_id)
-        self._out.write(f"{where} {self.member.name}> ")
-        self._flush()
+        prompt = printable(f"{where} {self.member.name}> ")
         self._prompt_shown = True
+        if self._terminal is not None:
+            self._terminal.prompt = prompt  # the line editor draws it (and redraws it on Ctrl-L)
+            return
+        self._out.write(prompt)
+        self._flush()
+
+    def _completion_words(self) -> list[str]:
+        words = {f"/{name}" for name in CONTROLS}
+        for name in self._command_names():
+            words.add("/" + name.split()[0])
+        return sorted(words)
