@@ -74,7 +74,7 @@ from bot.events import (
     to_json,
 )
 from bot.message_ids import upgraded
-from bot.privacy.forgotten import author_of
+from bot.privacy.forgotten import subject_of
 from bot.tasks import cancel_until_done
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,58 @@ _TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 # or maxmemory reached (OOM). Publishing buffers and retries these like an outage: raised, the
 # event would be lost to the caller (and the flusher would die with the buffer unsent).
 _UNWRITABLE = (*_TRANSIENT, ReadOnlyError, OutOfMemoryError)
+# The same refusals that redis-py raises as a plain ResponseError, told apart by the reply's first
+# word: a failed RDB save with stop-writes-on-bgsave-error (a full disk), too few replicas for
+# min-replicas-to-write, a replica whose master is down, a cluster slot in migration.
+_REFUSALS = frozenset({"MISCONF", "NOREPLICAS", "MASTERDOWN", "TRYAGAIN", "READONLY", "OOM", "LOADING", "BUSY"})
+
+
+def _refuses_writes(exc: BaseException) -> bool:
+    """Whether ``exc`` means Redis cannot take writes for now (buffer and retry) rather than that
+    this write is wrong."""
+    if isinstance(exc, _UNWRITABLE):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).split(" ", 1)[0].upper() in _REFUSALS
+
+
+# One atomic step per event: the de-duplication key is set only together with the XADD. With two
+# round trips (SET NX, then XADD) a publish that failed, was cancelled or crashed in between left
+# the key set and no event: every retry (a platform redelivery, the import run again) was then
+# dropped as a duplicate for the key's whole TTL.
+# KEYS: per event its dedupe key (when ARGV's flag says so), then its stream.
+# ARGV: ttl, maxlen, then per event a flag ("1" checks for duplicates) and the payload.
+# Returns {added flags...} or, when a write fails, {"error", events decided, events added, message}:
+# what came before stays added, the failed event's dedupe key is removed again.
+_PUBLISH_LUA = """
+local k = 1
+local added = {}
+local count = 0
+for i = 3, #ARGV, 2 do
+  local seen = nil
+  local fresh = true
+  if ARGV[i] == '1' then
+    seen = KEYS[k]
+    k = k + 1
+    local r = redis.pcall('SET', seen, '1', 'NX', 'EX', ARGV[1])
+    if type(r) == 'table' and r.err then return {'error', #added, count, r.err} end
+    fresh = r ~= false
+  end
+  if fresh then
+    local r = redis.pcall('XADD', KEYS[k], 'MAXLEN', '~', ARGV[2], '*', 'json', ARGV[i + 1])
+    if type(r) == 'table' and r.err then
+      if seen then redis.pcall('DEL', seen) end
+      return {'error', #added, count, r.err}
+    end
+    count = count + 1
+  end
+  k = k + 1
+  added[#added + 1] = fresh and 1 or 0
+end
+return added
+"""
+# Events per script call: one call blocks Redis while it runs, so a 20,000-event import batch goes
+# as several calls in one pipeline.
+_PUBLISH_CHUNK = 256
 # Defaults of drain()'s deadline and close()'s wait for the buffer, module-level so that a test of a
 # command (which builds its bus from settings) can shorten them.
 DRAIN_TIMEOUT_S = 30.0
@@ -278,53 +330,83 @@ class RedisStreamsBus:
         return await self.publish_many((event,)) == 1
 
     async def publish_many(self, events: Sequence[Event]) -> int:
-        """XADD ``events`` to their families' streams in two round trips: one pipeline of
-        de-duplication keys (an inbound event seen within the TTL is dropped), one of XADDs. While
-        Redis is down, events are buffered locally and flushed in order when it is back.
+        """Add ``events`` to their families' streams in one round trip: a script per chunk checks each
+        inbound event's de-duplication key (one seen within the TTL is dropped) and appends it in
+        one atomic step. While Redis is down or refuses writes, events are buffered locally and
+        flushed in order when it is back. Returns how many were published (duplicates not counted).
 
-        If Redis fails part-way through the XADD pipeline, the whole remainder is buffered and
-        re-sent: an event may then be delivered twice, which consumers already tolerate (they are
-        idempotent by ``event_id``); none is lost.
+        If Redis fails part-way, the events it had not taken are buffered and re-sent; none is
+        lost. A write that is itself wrong (a key of another type) raises, after the events before
+        it were added and with the failed one's de-duplication key removed, so a retry is taken.
         """
         if self._closed:
             raise RuntimeError("bus is closed")
         if not events:
             return 0
-        inbound = [e for e in events if isinstance(e, InboundEvent)]
-        fresh: dict[int, bool] = {}
-        # With events already buffered, Redis was unreachable a moment ago and these must queue
-        # behind them anyway (order): a dedupe round trip now would only stall the caller (a
-        # gateway's event loop) for up to the connect timeout per publish while Redis is blackholed.
-        if inbound and not self._buffer:
+        out = [
+            (
+                # With events already buffered, Redis was unreachable a moment ago and these must
+                # queue behind them anyway (order), unchecked: consumers are idempotent by event_id.
+                f"{self.prefix}:seen:{e.event_id}" if isinstance(e, InboundEvent) and not self._buffer else None,
+                self.stream(family_of(type(e))),
+                # "replace": a lone surrogate that reached here (the privacy gate makes text valid)
+                # must cost one character, not the publish.
+                to_json(e).encode(errors="replace"),
+            )
+            for e in events
+        ]
+        left = list(range(len(out)))  # events Redis has not taken: buffered, in order
+        added = 0
+        if not self._buffer:
+            error: BaseException | None = None
             try:
-                pipe = self._redis.pipeline(transaction=False)
-                for e in inbound:
-                    pipe.set(f"{self.prefix}:seen:{e.event_id}", b"1", nx=True, ex=self._dedupe_ttl_s)
-                answers = await pipe.execute()
-                fresh = {id(e): bool(a) for e, a in zip(inbound, answers, strict=True)}
-            except _UNWRITABLE:
-                pass  # can't check while Redis is down; consumers are idempotent anyway
-        out: list[tuple[str, bytes]] = []
-        for event in events:
-            if not fresh.get(id(event), True):
-                self.stats.duplicates += 1
-                continue
-            # "replace": a lone surrogate that reached here (the privacy gate makes text valid)
-            # must cost one character, not the publish.
-            out.append((self.stream(family_of(type(event))), to_json(event).encode(errors="replace")))
-        self.stats.published += len(out)
-        if out and not self._buffer:
-            try:
-                pipe = self._redis.pipeline(transaction=False)
-                for stream, payload in out:
-                    pipe.xadd(stream, {b"json": payload}, maxlen=self._maxlen, approximate=True)
-                await pipe.execute()
-                return len(out)
-            except _UNWRITABLE as exc:
-                log.warning("redis unreachable (%s); buffering events until it is back", exc)
-        for stream, payload in out:
-            await self._enqueue(stream, payload)
-        return len(out)
+                added, left, error = await self._publish_atomically(out)
+            except Exception as exc:  # the round trip itself failed (connection lost, timeout)
+                if not _refuses_writes(exc):
+                    raise
+                error = exc
+            if error is not None:
+                if not _refuses_writes(error):
+                    raise error
+                log.warning("redis cannot take events (%s); buffering them until it can", error)
+        self.stats.duplicates += len(out) - added - len(left)
+        for i in left:
+            await self._enqueue(out[i][1], out[i][2])
+        published = added + len(left)
+        self.stats.published += published
+        return published
+
+    async def _publish_atomically(
+        self, out: list[tuple[str | None, str, bytes]]
+    ) -> tuple[int, list[int], BaseException | None]:
+        """Run the publish script over ``out`` in chunks, in one pipeline. Returns how many events
+        were added, the indexes of those Redis did not take, and the first error it gave."""
+        pipe = self._redis.pipeline(transaction=False)
+        for start in range(0, len(out), _PUBLISH_CHUNK):
+            keys: list[str] = []
+            args: list[Any] = [self._dedupe_ttl_s, self._maxlen]
+            for seen, stream, payload in out[start : start + _PUBLISH_CHUNK]:
+                if seen is not None:
+                    keys.append(seen)
+                keys.append(stream)
+                args += [b"1" if seen is not None else b"0", payload]
+            pipe.eval(_PUBLISH_LUA, len(keys), *keys, *args)
+        replies = await pipe.execute(raise_on_error=False)
+        added = 0
+        left: list[int] = []
+        error: BaseException | None = None
+        for n, reply in enumerate(replies):
+            start, end = n * _PUBLISH_CHUNK, min((n + 1) * _PUBLISH_CHUNK, len(out))
+            if isinstance(reply, Exception):  # the chunk failed as a whole (the script never ran)
+                left.extend(range(start, end))
+                error = error or reply
+            elif reply and _s(reply[0]) == "error":
+                added += int(reply[2])
+                left.extend(range(start + int(reply[1]), end))
+                error = error or ResponseError(_s(reply[3]))
+            else:
+                added += sum(int(flag) for flag in reply)
+        return added, left, error
 
     async def _xadd(self, stream: str, payload: bytes) -> None:
         await self._redis.xadd(stream, {b"json": payload}, maxlen=self._maxlen, approximate=True)
@@ -351,7 +433,10 @@ class RedisStreamsBus:
             item = self._buffer[0]
             try:
                 await self._xadd(*item)
-            except _UNWRITABLE:
+            except Exception as exc:  # noqa: BLE001 - any error: see below
+                # Kept and retried whatever the error: a flusher that died would strand the buffer.
+                if not _refuses_writes(exc) and delay < 2.0:
+                    log.error("redis refuses a buffered event (%s); retrying", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -722,7 +807,10 @@ class RedisStreamsBus:
                 self._journal.drop()
                 if kept:
                     self._journal.append(kept)
-        streams = [self.stream(f) for f in sorted(set(FAMILIES.values()))] + [self.dlq_stream]
+        # Every stream: the actions stream holds replies to the member's commands (question and
+        # answer) and what the bot sent them alone.
+        families = sorted({*FAMILIES.values(), "actions", "other"})
+        streams = [self.stream(f) for f in families] + [self.dlq_stream]
         for stream in streams:
             start = "-"
             while True:
@@ -742,7 +830,9 @@ class RedisStreamsBus:
         each process runs it (a duplicate DM beats a missed digest), with a warning."""
         try:
             return bool(await self._redis.set(f"{self.prefix}:once:{key}", self.consumer, nx=True, ex=int(ttl_s)))
-        except _TRANSIENT as exc:
+        except Exception as exc:
+            if not _refuses_writes(exc):
+                raise
             log.warning("redis bus: cannot agree on who runs %s (%s); running it here", key, exc)
             return True
 
@@ -787,10 +877,10 @@ def _carries(fields: Any, user: UserRef) -> bool:
     if not any(needle in raw for needle in _id_needles(user.user_id)):
         return False  # most entries: the id is not even in the bytes, so no JSON decode (1M-entry streams)
     try:
-        author = author_of(from_json(payload))
+        subject = subject_of(from_json(payload))
     except Exception:  # noqa: BLE001 - an entry nothing can decode carries nobody's words we can find
         return False
-    return author is not None and author.key == user.key
+    return subject is not None and subject.key == user.key
 
 
 @functools.lru_cache(maxsize=64)

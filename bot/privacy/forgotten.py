@@ -7,13 +7,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.events import (
+    ButtonClicked,
+    CommandInvoked,
+    CommandReply,
     Event,
+    MemberJoined,
     MemberUpdated,
     MessageEdited,
     MessagePosted,
     Platform,
     ReactionAdded,
     ReactionRemoved,
+    SendDirectMessage,
+    SendEphemeral,
     ThreadCreated,
     UserRef,
 )
@@ -30,6 +36,22 @@ def author_of(event: Event) -> UserRef | None:
         return event.author  # a thread's title is its author's words
     if isinstance(event, MemberUpdated):
         return event.user  # their name and time zone
+    return None
+
+
+def subject_of(event: Event) -> UserRef | None:
+    """Whose words, acts or personal data ``event`` carries: :func:`author_of`'s member, and also
+    the member behind a command (its text is their question), a button press, a join (name and
+    time zone), a reply to their command and what the bot sent them alone. What an event log
+    erases at ``/forget-me``; the gate keeps using :func:`author_of` (the bot must still answer
+    the ``/forget-me`` command itself)."""
+    author = author_of(event)
+    if author is not None:
+        return author
+    if isinstance(event, CommandInvoked | ButtonClicked | MemberJoined | SendDirectMessage | SendEphemeral):
+        return event.user
+    if isinstance(event, CommandReply):
+        return event.command.user
     return None
 
 

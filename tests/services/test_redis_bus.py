@@ -268,7 +268,7 @@ async def test_a_publish_still_trying_redis_when_the_bus_closes_is_spilled(prefi
         def __getattr__(self, name: str) -> Any:
             return lambda *args, **kwargs: None  # queued commands
 
-        async def execute(self) -> Any:
+        async def execute(self, **kwargs: Any) -> Any:
             await gate.wait()
             raise RedisConnectionError("Connection refused")
 
