@@ -590,7 +590,7 @@ class ActivityCounters:
                         "JOIN activity_contrib r ON r.platform = q.platform AND r.workspace_id = q.workspace_id "
                         "AND r.thread_id = q.message_id "
                         "WHERE q.platform = ? AND q.workspace_id = ? AND q.ts >= ? AND q.ts < ? AND q.day = ? "
-                        f"AND q.author_id IN ({', '.join('?' for _ in chunk)}) AND q.deleted = 0 "
+                        f"AND q.author_id IN ({', '.join('?' for _ in chunk)}) "
                         "AND (q.thread_id IS NULL OR q.thread_id = q.message_id) AND r.message_id <> q.message_id "
                         "AND r.deleted = 0 AND (r.helpful > 0 OR r.answered > 0)",
                         (platform, ws, low, high, day, *chunk),
@@ -601,7 +601,10 @@ class ActivityCounters:
 
     def _keep_asker_threads(self, batch: _Batch) -> None:
         """Keep the batch's committed asker-cap state, less the questions in which an answerer no
-        longer holds a mark or the answer (deleted, unmarked, the answer moved on)."""
+        longer holds a mark or the answer (deleted, unmarked, the answer moved on).
+
+        A deleted *question* keeps its place while its answerer keeps the credit: freeing it let an
+        alt ask, have its friend's answer ✅'d, delete the question and ask again, past the cap."""
         self._asker_threads.update(batch.asker_threads)
         for root_key in batch.recheck:
             root = batch.rows.get(root_key)
@@ -609,13 +612,15 @@ class ActivityCounters:
                 continue
             # What this worker remembers, whether or not the batch loaded it (a delete alone does not).
             by_answerer = self._asker_threads.get((root.platform, root.workspace_id, root.author_id, root.day))
-            if not by_answerer:
+            if not by_answerer or root.deleted:
+                # A deleted question takes no reply's credit, so no holder changed; the batch that
+                # deleted it need not have loaded its replies (holders would look empty).
                 continue
             holders = {
                 r.author_id for r in batch.in_thread(root) if not r.deleted and (r.helpful > 0 or r.answered > 0)
             }
             for answerer, roots in by_answerer.items():
-                if root.deleted or answerer not in holders:
+                if answerer not in holders:
                     roots.discard(root.message_id)
 
     def _asker_allows(self, batch: _Batch, root: Contribution, reply: Contribution) -> bool:

@@ -63,6 +63,29 @@ def marked_answer(asker: str, helper: str, n: int, minutes: float, *, thanks: bo
     return events
 
 
+@pytest.mark.parametrize("mode", ["one batch", "live", "restarts"])
+async def test_deleting_each_question_after_the_mark_does_not_free_its_place(store: Store, mode: str) -> None:
+    # The loop "alt asks, friend answers, alt ✅s, alt deletes the question" freed the question's
+    # place under the cap while the friend kept the credit: ten loops gave ten marks and answers.
+    events: list[Event] = []
+    for n in range(10):
+        events += marked_answer("alt", "farmer", n, n * 5.0)
+        events.append(
+            MessageDeleted(
+                channel=channel("help"), message_id=f"alt-q{n}", deleted_at=BASE_TIME + timedelta(minutes=n * 5 + 4)
+            )
+        )
+    events += marked_answer("member", "helper", 0, 100.0)  # a real asker who deletes a solved question
+    events.append(
+        MessageDeleted(channel=channel("help"), message_id="member-q0", deleted_at=BASE_TIME + timedelta(minutes=110))
+    )
+    await apply_in(store, events, mode=mode)
+    farmer = await totals(store, "farmer")
+    assert (farmer["helpful"], farmer["answered"]) == (ASKER_THREADS_PER_DAY, ASKER_THREADS_PER_DAY)
+    helper = await totals(store, "helper")
+    assert (helper["helpful"], helper["answered"]) == (1, 1)  # the answer keeps its credit
+
+
 async def test_an_alt_marking_its_friends_answers_earns_them_little(store: Store, live: bool) -> None:
     events: list[Event] = []
     for n in range(30):  # thirty questions in 90 minutes, each ✅'d and thanked on the friend's reply
