@@ -2,7 +2,8 @@
 
 A key (``burst:<channel>:<term>``, ``unanswered:<channel>`` ...) is posted once; while it stays
 active (seen again within ``quiet_hours``) it is only re-posted as an *update* when its strength
-(burst count) grew by ``update_factor``. A workspace gets at most ``max_per_hour`` alert posts.
+(burst count) grew by ``update_factor``. A workspace gets at most ``max_per_hour`` alert posts
+(new alerts and updates alike, logged in ``activity_alert_posts``).
 
 A finding can carry aliases, the keys it may have had before: as a burst grows, a different one
 of its terms can lead it (``seeing redis``, then ``timeout error``), and each would be a new key.
@@ -27,6 +28,22 @@ register(
         ("ALTER TABLE activity_alerts ADD COLUMN incident TEXT NOT NULL DEFAULT ''",),
     )
 )
+# One row per alert post (a new alert or an update), for the hourly limit: counting alert rows with
+# a post in the last hour let a growing alert post and update several times as "one".
+register(
+    Migration(
+        "activity-0005-alert-posts",
+        (
+            """CREATE TABLE IF NOT EXISTS activity_alert_posts (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, alert_key TEXT NOT NULL,
+                posted_ts DOUBLE PRECISION NOT NULL)""",
+            """CREATE INDEX IF NOT EXISTS activity_alert_posts_ts
+                ON activity_alert_posts (platform, workspace_id, posted_ts)""",
+        ),
+    )
+)
+# Post rows older than this are deleted as new ones are written (the limit looks back one hour).
+_POST_LOG_S = 24 * 3600
 
 
 class Decision(StrEnum):
@@ -85,6 +102,15 @@ class AlertLedger:
             "posted_ts = CASE WHEN excluded.posts > 0 THEN excluded.posted_ts ELSE activity_alerts.posted_ts END",
             (self.platform, self.workspace_id, key, now, now, peak, posted),
         )
+        if posted:
+            await self.store.db.execute(
+                "DELETE FROM activity_alert_posts WHERE platform = ? AND workspace_id = ? AND posted_ts < ?",
+                (self.platform, self.workspace_id, now - _POST_LOG_S),
+            )
+            await self.store.db.execute(
+                "INSERT INTO activity_alert_posts (platform, workspace_id, alert_key, posted_ts) VALUES (?, ?, ?, ?)",
+                (self.platform, self.workspace_id, key, now),
+            )
         return decision
 
     async def _incident(self, key: str, aliases: Sequence[str], now: float) -> str:
@@ -122,9 +148,9 @@ class AlertLedger:
         return incident
 
     async def _posted_last_hour(self, now: float) -> int:
+        """Alert posts (new alerts and updates) in the hour before ``now``."""
         row = await self.store.db.fetchone(
-            "SELECT COUNT(*) FROM activity_alerts WHERE platform = ? AND workspace_id = ? AND posts > 0 "
-            "AND posted_ts >= ?",
+            "SELECT COUNT(*) FROM activity_alert_posts WHERE platform = ? AND workspace_id = ? AND posted_ts >= ?",
             (self.platform, self.workspace_id, now - 3600),
         )
         return int(row[0]) if row else 0

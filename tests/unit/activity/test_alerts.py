@@ -29,11 +29,24 @@ async def test_ledger_reports_once_then_updates_then_rate_limits(make_app: AppFa
     assert await ledger.decide("burst:help:poetry lock", 7, t + 900) is Decision.SKIP
     assert await ledger.decide("burst:help:poetry lock", 12, t + 1800) is Decision.UPDATE
     assert await ledger.decide("burst:help:poetry lock", 12, t + 2700) is Decision.SKIP
-    # Rate limit (alerts posted in the last hour): the burst, "a" and "b" fill it; "c" is held back.
+    # Rate limit (posts in the last hour, updates included): the burst, its update and "a" fill
+    # it; "b" and "c" are held back.
     assert await ledger.decide("a", 1, t + 2800) is Decision.NEW
-    assert await ledger.decide("b", 1, t + 2850) is Decision.NEW
+    assert await ledger.decide("b", 1, t + 2850) is Decision.SKIP
     assert await ledger.decide("c", 1, t + 2900) is Decision.SKIP
     assert await ledger.decide("c", 1, t + 2 * HOUR) is Decision.NEW  # held back, not forgotten
+    assert await ledger.decide("b", 1, t + 2 * HOUR) is Decision.NEW
+
+
+async def test_a_growing_alert_and_new_ones_stay_within_the_hourly_posts(make_app: AppFactory) -> None:
+    # Each update moved the alert's one row's post time, so a pile-up growing every scan plus a few
+    # newcomer alerts made 8 posts in 46 minutes against a limit of 5.
+    app, _ = await make_app(brains=["activity"])
+    ledger = AlertLedger(app.store, "console", "local")  # max_per_hour=5
+    t = 1_000_000.0
+    decisions = [await ledger.decide("unanswered:help", 5.0 * 2**i, t + i * 900) for i in range(4)]
+    decisions += [await ledger.decide(f"newcomer:{k}", 1, t + 2701) for k in "abcd"]
+    assert [d for d in decisions if d is not Decision.SKIP] == [Decision.NEW, *[Decision.UPDATE] * 3, Decision.NEW]
     # After a quiet day the same key is new again.
     assert await ledger.decide("burst:help:poetry lock", 1, t + 30 * HOUR) is Decision.NEW
 
