@@ -201,8 +201,14 @@ class ActivityBrain(Brain):
         board = await self.board(p, ws, period or "week", channel_id)
         text, cards = await self._render(p, ws, board)
         # A private channel's board is for the asker only, wherever they ask; so is any board asked
-        # for in a channel another organisation reads (Slack Connect): it names our members.
-        return CommandResult(text, ephemeral=private or await self._shared_with_others(cmd.channel), attachments=cards)
+        # for in a channel another organisation (Slack Connect) or a guest reads: it names our
+        # members and counts channels they do not read.
+        ephemeral = (
+            private
+            or await self._shared_with_others(cmd.channel)
+            or await self.ctx.store.guests_in(p, ws, cmd.channel.channel_id, besides=cmd.user.user_id)
+        )
+        return CommandResult(text, ephemeral=ephemeral, attachments=cards)
 
     async def _outsider(self, cmd: CommandInvoked) -> bool:
         """Whether the invoker is of another organisation or a guest (the command's word or the store's)."""
@@ -238,6 +244,11 @@ class ActivityBrain(Brain):
                 "Trend alerts: none are posted, as the alerts channel is shared with another organisation "
                 "(Slack Connect); set one of your own (`/guildhall alerts-channel`)"
             ]
+        if await self.ctx.store.guests_in(platform, workspace_id, channel_id):
+            return [
+                "Trend alerts: none are posted, as a guest reads the alerts channel; set one only members read "
+                "(`/guildhall alerts-channel`)"
+            ]
         row = await self.ctx.store.get_channel(platform, workspace_id, channel_id)
         return [f"Trend alerts: posted in #{row.name if row and row.name else channel_id}"]
 
@@ -249,6 +260,10 @@ class ActivityBrain(Brain):
         if await self.ctx.store.is_shared_externally(platform, workspace_id, channel_id):
             # Alerts quote terms and link messages, the board names members: not for another organisation.
             log.warning("activity: alerts channel %s is shared with another organisation; nothing posted", channel_id)
+            return None
+        if await self.ctx.store.guests_in(platform, workspace_id, channel_id):
+            # Nor for a guest, who reads only the channels they are in.
+            log.warning("activity: a guest reads alerts channel %s; nothing posted", channel_id)
             return None
         return ChannelRef(Platform(platform), workspace_id, channel_id)
 
