@@ -26,7 +26,15 @@ from bot.scheduler import scheduled_slot
 from brain.activity import charts
 from brain.activity.alert_state import AlertLedger, Decision
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
-from brain.activity.leaderboard import PERIODS, Leaderboard, leaderboard, member_names, previous_week, window_for
+from brain.activity.leaderboard import (
+    PERIODS,
+    Leaderboard,
+    Window,
+    leaderboard,
+    member_names,
+    previous_week,
+    window_for,
+)
 from brain.activity.render_text import leaderboard_text
 from brain.activity.scan import Finding, alert_text, chart_png, scan
 from brain.activity.scoring import COUNTERS
@@ -301,7 +309,7 @@ class ActivityBrain(Brain):
         rows = await db.fetchall("SELECT DISTINCT platform, workspace_id FROM activity_rollup")
         platforms = {p.value for p in Platform}
         public -= await self.ctx.removed_workspaces()
-        return [(r[0], r[1]) for r in rows if r[0] in platforms and (r[0], r[1]) in public]
+        return sorted((r[0], r[1]) for r in rows if r[0] in platforms and (r[0], r[1]) in public)
 
     # Weekly, on the configured day and time. Made up when the bot was down at that time, up to three
     # days late (a board posted later than mid-week reads as stale; the next one is due soon).
@@ -319,14 +327,20 @@ class ActivityBrain(Brain):
             return
         window = previous_week(now, self.ctx.settings.tz)
         for platform, ws in await self._workspaces():
-            target = await self._alerts_channel(platform, ws)
-            if target is None:
-                continue
-            board = await leaderboard(
-                self.ctx.store, platform, ws, window, reactions_per_day=self.ctx.settings.activity.reactions_per_day
-            )
-            if not board.entries:
-                continue
+            try:
+                await self._post_board_in(platform, ws, window)
+            except Exception:
+                # Logged, not raised: a retry of the whole run would post again where it went out.
+                log.exception("activity: weekly board of %s:%s failed; the other workspaces go on", platform, ws)
+
+    async def _post_board_in(self, platform: str, ws: str, window: Window) -> None:
+        target = await self._alerts_channel(platform, ws)
+        if target is None:
+            return
+        board = await leaderboard(
+            self.ctx.store, platform, ws, window, reactions_per_day=self.ctx.settings.activity.reactions_per_day
+        )
+        if board.entries:
             text, cards = await self._render(platform, ws, board)
             await self.ctx.say(target, text, attachments=cards)
 
@@ -379,17 +393,24 @@ class ActivityBrain(Brain):
     async def _scan_and_post(self) -> None:
         now = self.ctx.clock.now().timestamp()
         for platform, ws in await self._workspaces():
-            target = await self._alerts_channel(platform, ws)
-            if target is None:
+            try:
+                await self._scan_and_post_in(platform, ws, now)
+            except Exception:
+                # One community's odd data must not silence every community after it, every scan.
+                log.exception("activity: trend scan of %s:%s failed; the other workspaces go on", platform, ws)
+
+    async def _scan_and_post_in(self, platform: str, ws: str, now: float) -> None:
+        target = await self._alerts_channel(platform, ws)
+        if target is None:
+            return
+        ledger = AlertLedger(self.ctx.store, platform, ws)
+        for f in await self.findings(platform, ws):
+            decision = await ledger.decide(f.key, f.strength, now, aliases=f.aliases)
+            if decision is Decision.SKIP:
                 continue
-            ledger = AlertLedger(self.ctx.store, platform, ws)
-            for f in await self.findings(platform, ws):
-                decision = await ledger.decide(f.key, f.strength, now, aliases=f.aliases)
-                if decision is Decision.SKIP:
-                    continue
-                prefix = "Update: " if decision is Decision.UPDATE else ""
-                refs = await self._message_refs(platform, ws, f.message_ids[:5])
-                text = alert_text(f, refs, prefix=prefix)
-                png = await chart_png(f)
-                attachments = (Attachment("trend.png", "image/png", png),) if png else ()
-                await self.ctx.say(target, text, attachments=attachments)
+            prefix = "Update: " if decision is Decision.UPDATE else ""
+            refs = await self._message_refs(platform, ws, f.message_ids[:5])
+            text = alert_text(f, refs, prefix=prefix)
+            png = await chart_png(f)
+            attachments = (Attachment("trend.png", "image/png", png),) if png else ()
+            await self.ctx.say(target, text, attachments=attachments)

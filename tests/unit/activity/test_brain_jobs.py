@@ -64,3 +64,54 @@ async def test_forget_export_and_retention(make_app: AppFactory) -> None:
     )  # another workspace
     assert await brain.purge_before(MONDAY.timestamp(), platform="console", workspace_id="local") > 0
     assert (await app.store.db.fetchone("SELECT COUNT(*) FROM activity_contrib"))[0] == 0  # type: ignore[index]
+
+
+async def test_one_workspace_failing_does_not_silence_the_others(make_app: AppFactory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The weekly board and the trend scan went workspace by workspace and stopped at the first
+    # error: one community's odd data left every community after it without boards or alerts.
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(MONDAY))
+    for ws in ("broken", "local"):
+        help_ = channel("help", workspace=ws)
+        await app.store.set_workspace_setting("console", ws, "alerts_channel", "staff")
+        await adapter.inject(
+            make_message(
+                "how do I rotate logs daily?",
+                author=user("asker", workspace=ws),
+                chan=help_,
+                message_id=f"{ws}-q1",
+                ts=MONDAY - timedelta(days=3),
+            )
+        )
+        await adapter.inject(
+            make_message(
+                LONG,
+                author=user("helper", workspace=ws),
+                chan=help_,
+                message_id=f"{ws}-a1",
+                thread_id=f"{ws}-q1",
+                ts=MONDAY - timedelta(days=3, minutes=-2),
+            )
+        )
+    await app.bus.drain()
+    brain = next(b for b in app.brains if b.name == "activity")
+    assert isinstance(brain, ActivityBrain)
+    render, findings = brain._render, brain.findings
+
+    async def failing_render(platform, ws, board):  # type: ignore[no-untyped-def]
+        if ws == "broken":
+            raise ValueError("odd data")
+        return await render(platform, ws, board)
+
+    async def failing_findings(platform, ws):  # type: ignore[no-untyped-def]
+        if ws == "broken":
+            raise ValueError("odd data")
+        return await findings(platform, ws)
+
+    monkeypatch.setattr(brain, "_render", failing_render)
+    monkeypatch.setattr(brain, "findings", failing_findings)
+    assert [ws for _, ws in await brain._workspaces()] == ["broken", "local"]
+    await brain.weekly_post()
+    await brain.trend_scan()
+    await app.bus.drain()
+    posts = [p for p in adapter.of_type(SendMessage) if isinstance(p, SendMessage)]
+    assert [p.channel.workspace_id for p in posts] == ["local"] and "helper" in posts[0].text
