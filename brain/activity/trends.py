@@ -45,7 +45,13 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_TOKEN = re.compile(r"[a-z][a-z0-9_.+#-]*[a-z0-9+#]|[a-z]", re.IGNORECASE)
+# A word of any script starting with a letter, keeping technical joins (``c++``, ``.env`` after
+# stripping, ``py3.11``, ``err_code``). It was ASCII only: a Russian or Chinese community's topics
+# never burst (the words were invisible, or cut at the first accented letter: "für" -> "f").
+_TOKEN = re.compile(r"[^\W\d_](?:[\w.+#-]*(?:[^\W_]|[+#]))?")
+# Han and kana are written without spaces: a run is one regex word however long (a whole sentence),
+# so it is split into overlapping character pairs, as the lexical search does.
+_UNSPACED_RUN = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _URL = re.compile(r"https?://\S+|<[^>]+>")
 STOPWORDS = _words("""a about above after again all also am an and any anyone are as at be because been before being below
     between both but by can cannot could did do does doing don done down during each else even ever every few
@@ -66,20 +72,39 @@ def term_positions(text: str) -> dict[str, int]:
     for i, w in enumerate(words):
         out.setdefault(w, i)
     for i, (a, b) in enumerate(itertools.pairwise(words)):
-        out.setdefault(f"{a} {b}", i)
+        out.setdefault(_bigram(a, b), i)
     return out
 
 
+def _bigram(a: str, b: str) -> str:
+    """Two adjacent terms as one: ``poetry lock``; two overlapping Han/kana pairs of one run make
+    its three characters (``数据`` + ``据库`` -> ``数据库``), not a spaced pair."""
+    if len(a) == 2 and len(b) == 2 and a[1] == b[0] and _UNSPACED_RUN.fullmatch(a + b[1]):
+        return a + b[1]
+    return f"{a} {b}"
+
+
 def _kept_words(text: str) -> list[str]:
-    words = [w.lower().strip(".-") for w in _TOKEN.findall(_URL.sub(" ", text))]
+    words: list[str] = []
+    for token in _TOKEN.findall(_URL.sub(" ", text)):
+        word = token.lower().strip(".-")
+        if word.isascii() or not _UNSPACED_RUN.search(word):
+            words.append(word)
+            continue
+        for k, piece in enumerate(_UNSPACED_RUN.split(word)):
+            if k % 2:  # a run of Han / kana
+                words.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+            elif piece:
+                words.append(piece.strip(".-"))
     return [w for w in words if len(w) > 1 and w not in STOPWORDS and not w.isdigit()]
 
 
 def tokenize(text: str) -> list[str]:
-    """Technical terms of a message: lower-cased tokens (keeping ``c++``, ``.env``, ``py3.11``-like
-    words) without stopwords, plus adjacent-token bigrams (``poetry lock``)."""
+    """Technical terms of a message: lower-cased tokens of any script (keeping ``c++``, ``.env``,
+    ``py3.11``-like words; Han and kana as character pairs) without stopwords, plus adjacent-token
+    bigrams (``poetry lock``, ``数据库``)."""
     kept = _kept_words(text)
-    bigrams = [f"{a} {b}" for a, b in itertools.pairwise(kept)]
+    bigrams = [_bigram(a, b) for a, b in itertools.pairwise(kept)]
     return kept + bigrams
 
 
@@ -271,10 +296,19 @@ def _decayed(state: _TermState | None, window: int, alpha: float) -> float:
     return state.mean * (1 - alpha) ** max(window - state.last_window - 1, 0)
 
 
+def _parts(term: str) -> list[str]:
+    """The unigrams a term is made of: a bigram's two words, a Han/kana bigram's two pairs."""
+    if " " in term:
+        return term.split()
+    if len(term) == 3 and _UNSPACED_RUN.fullmatch(term):
+        return [term[:2], term[1:]]
+    return [term]
+
+
 def _drop_covered(bursts: list[Burst], positions: dict[str, float] | None = None) -> list[Burst]:
     """Drop unigram bursts whose word is part of a bursting bigram in the same channel."""
-    covered = {(b.channel_id, part) for b in bursts if " " in b.term for part in b.term.split()}
-    kept = [b for b in bursts if " " in b.term or (b.channel_id, b.term) not in covered]
+    covered = {(b.channel_id, part) for b in bursts if len(parts := _parts(b.term)) > 1 for part in parts}
+    kept = [b for b in bursts if len(_parts(b.term)) > 1 or (b.channel_id, b.term) not in covered]
     return _merge_overlapping(kept, positions or {})
 
 
@@ -285,7 +319,9 @@ def _merge_overlapping(bursts: list[Burst], positions: dict[str, float]) -> list
     numbers) the term that comes earliest in the messages wins: people lead with the subject
     ("poetry lock fails ..."), and the words after it ("lock error", "error upgrading") follow it.
     """
-    ordered = sorted(bursts, key=lambda b: (b.p_value, -b.ratio, positions.get(b.term, 0.0), " " not in b.term, b.term))
+    ordered = sorted(
+        bursts, key=lambda b: (b.p_value, -b.ratio, positions.get(b.term, 0.0), len(_parts(b.term)) == 1, b.term)
+    )
     kept: list[Burst] = []
     for b in ordered:
         ids = set(b.message_ids)

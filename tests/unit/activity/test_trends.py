@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from brain.activity.trends import BurstDetector, BurstParams, Post, detect_bursts, poisson_sf, tokenize
 
 HOUR = 3600.0
@@ -34,6 +36,28 @@ def test_tokenize_keeps_technical_bigrams() -> None:
     terms = tokenize("Poetry lock fails on Python 3.11 with C++ ext, see https://example.com/x")
     assert "poetry lock" in terms and "c++" in terms
     assert "see" not in terms and not any("example" in t for t in terms)
+
+
+def test_tokenize_sees_words_of_other_scripts() -> None:
+    assert "für" in tokenize("Fehler für Überprüfung")  # was cut to "f" at the first accented letter
+    assert "база данных" in tokenize("база данных недоступна")
+    terms = tokenize("数据库连接失败")
+    assert "数据库" in terms and "连接" in terms and "数据库连接失败" not in terms
+
+
+@pytest.mark.parametrize(
+    ("burst_text", "term"),
+    [
+        ("снова ошибка SolverProblemError при poetry lock", "ошибка"),
+        ("数据库连接失败怎么办", "数据库"),
+    ],
+)
+def test_a_burst_in_another_script_is_found(burst_text: str, term: str) -> None:
+    # Topic bursts were ASCII only: a Russian or Chinese community's incident was never reported.
+    posts = background(14)
+    burst = [Post(NOW - 2 * HOUR + i * 600, "help", f"victim{i}", f"b{i}", burst_text) for i in range(7)]
+    found = detect_bursts(sorted(posts + burst, key=lambda p: p.ts), now=NOW)
+    assert any(term in b.term for b in found), [b.term for b in found]
 
 
 def test_flat_series_is_silent() -> None:
