@@ -605,7 +605,8 @@ class CoreBrain(Brain):
             result = await self._config_unset(platform, ws, key)
             await self._audit_members(cmd, key, before, None)
             return result
-        if key in CONFIG_KEYS and CONFIG_KEYS[key] not in ("list", "members") and raw.lower() in NONE_WORDS:
+        # A list takes "none" as empty, and a switch's "off" is its own value (not "unset"): both parse.
+        if key in CONFIG_KEYS and CONFIG_KEYS[key] not in ("list", "members", "bool") and raw.lower() in NONE_WORDS:
             return await self._config_off(platform, ws, key)
         try:
             value = parse_config_value(key, raw)

@@ -106,6 +106,13 @@ class RecommendBrain(Brain):
         ``/recommend tz [Area/City|reset]`` shows or sets the time zone of the digest hour."""
         store = self.ctx.store
         args = cmd.text.split()
+        if await self.ctx.is_forgotten(cmd.user):
+            # The bus gate lets commands through, and a Discord member forgotten in another guild has
+            # no opted_out setting here: nothing is listed (or recorded as shown) and no digest or
+            # time zone setting is stored about them.
+            return CommandResult(
+                "You asked Guildhall to forget you, so there are no personal recommendations or digests."
+            )
         home = await self._home(cmd.user, unique=bool(args))
         if isinstance(home, CommandResult):
             return home
@@ -222,7 +229,7 @@ class RecommendBrain(Brain):
             # embedding tens of thousands of messages one at a time during an import; checked
             # first, as the opt-out lookup below is a store query per message.
             return
-        if a.is_bot or not event.text.strip() or await self._opted_out(a):
+        if a.is_bot or not event.text.strip() or await self._opted_out_or_forgotten(a):
             return
         ts = event.ts.timestamp()
         if event.thread_id:
@@ -240,7 +247,7 @@ class RecommendBrain(Brain):
             # Imported reactions reach profiles as "reacted" touches of the history snapshot
             # (``build_snapshot``), not by embedding each reacted-to message during an import.
             return
-        if u.is_bot or await self._opted_out(u):
+        if u.is_bot or await self._opted_out_or_forgotten(u):
             return
         msg = await self.ctx.store.get_message(u.platform.value, u.workspace_id, event.message_id)
         if msg is None or not msg.text.strip():
@@ -267,9 +274,8 @@ class RecommendBrain(Brain):
             if not ws or ws == DISCORD_DM_WORKSPACE:
                 return
             member = dataclasses.replace(member, workspace_id=ws)
-        # The bus gate lets button clicks through, and a Discord member forgotten in one guild has no
-        # opted_out setting in a guild joined since.
-        if not await self.ctx.is_forgotten(member) and not await self._opted_out(member):
+        # The bus gate lets button clicks through.
+        if not await self._opted_out_or_forgotten(member):
             await self._record_feedback(member, thread_id, channel_id, "clicked", event.ts.timestamp())
         # Slack opens the button's url itself (and still reports the click). A Discord link button
         # would report nothing, so Discord keeps a plain button and the link comes back privately:
@@ -304,7 +310,7 @@ class RecommendBrain(Brain):
     async def on_member_joined(self, event: MemberJoined) -> None:
         """Welcome a newcomer with channel suggestions (the community's most active readable channels)."""
         u = event.user
-        if u.is_bot or event.channel is not None or await self._opted_out(u):
+        if u.is_bot or event.channel is not None or await self._opted_out_or_forgotten(u):
             return  # joining one channel is not joining the community
         suggestions = await self.suggest_channels(u, k=3)
         if not suggestions:
@@ -416,14 +422,23 @@ class RecommendBrain(Brain):
         own_settings = plan.members.get(user_id, {})
         if not own_settings.get(DIGEST_KEY, plan.default_on) or own_settings.get(OPTED_OUT_KEY, False):
             return 0
+        # The plan read opted_out for every member at once; being forgotten (a Discord member, in
+        # another guild) is known only to the forgotten set. Before the day is claimed: a forgotten
+        # member gets no digest and no row about them.
+        if await self.ctx.is_forgotten(UserRef(Platform(platform), ws, user_id)):
+            return 0
         # The member's own zone (`/recommend tz`; "" after a reset), else the platform's (users.tz).
         tz = _zone(own_settings.get(TZ_KEY) or tz_name, settings.tz)
         last = own_settings.get(LAST_DIGEST_KEY)
         day = now.astimezone(tz).date().isoformat() if force else digest_due(now, tz, plan.at, last)
-        if day is None:
+        # As in digest_due, a digest for this local day or a later one is today's: a member who
+        # moved west after it is back in yesterday there (ISO dates compare as strings).
+        had_today = isinstance(last, str) and day is not None and day <= last
+        if day is None or (had_today and not again):
             return 0
         if force and again:
-            await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, day)
+            # Not back to the earlier day: that would make the member's next day due twice.
+            await store.set_member_setting(platform, ws, user_id, LAST_DIGEST_KEY, last if had_today else day)
         elif not await self._claim_digest_day(platform, ws, user_id, day):
             return 0  # another worker took this member's digest for the day a moment ago
         try:
@@ -479,7 +494,14 @@ class RecommendBrain(Brain):
 
     # -- ranking -------------------------------------------------------------------------------
     async def recommend(
-        self, user: UserRef, *, k: int, role_ids: tuple[str, ...] = (), seed: int | None = None, as_of: bool = False
+        self,
+        user: UserRef,
+        *,
+        k: int,
+        role_ids: tuple[str, ...] = (),
+        seed: int | None = None,
+        as_of: bool = False,
+        record: bool = True,
     ) -> list[Recommendation]:
         """Ranked, diversified threads for ``user`` from channels they can read, with reasons.
 
@@ -491,10 +513,12 @@ class RecommendBrain(Brain):
             as_of: A replay at the clock's time (``guildhall recommend --as-of``): use only stored
                 messages before it, leave out the live profile and feedback (which may be later),
                 and record nothing.
+            record: Record the list as shown to the member (it later counts as their impressions
+                and joins). False when someone else looks (``guildhall recommend --user``).
         """
         store, cfg = self.ctx.store, self.ctx.settings.recommend
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
-        if await store.is_opted_out(p, ws, uid):
+        if await self._opted_out_or_forgotten(user):
             return []
         member = await store.get_user(p, ws, uid)
         if user.external or (member is not None and member.external):
@@ -508,10 +532,10 @@ class RecommendBrain(Brain):
         )
         if not cands:
             return []
-        vectors = await self._thread_vectors(p, ws, cands)
+        vectors = await self._thread_vectors(p, ws, cands, as_of=as_of)
         profile = await self._member_profile(user, snapshot, vectors, live=not as_of)
         if profile is None:
-            profile = await self._cold_start(user, snapshot, cands, vectors, readable)
+            profile = await self._cold_start(user, snapshot, cands, vectors, readable, as_of=as_of)
         weights = await self._weights(p, ws)
         clicks = {} if as_of else await self._channel_feedback(p, ws, uid)
         share = await self._exploration_share(p, ws)
@@ -564,7 +588,7 @@ class RecommendBrain(Brain):
             )
             for pk in picks
         ]
-        if not as_of:
+        if record and not as_of:
             await self._record_shown(user, recs, now)
         return recs
 
@@ -646,11 +670,13 @@ class RecommendBrain(Brain):
     ) -> Vector | None:
         """The interest profile: the threads the member wrote in / replied to (their QA unit
         vectors, time-decayed), blended with the live running profile (messages and reactions
-        since the bot started) when ``live``."""
+        since the bot started) when ``live``; a replay (not ``live``) reads only texts before the
+        clock (:meth:`_thread_vectors`)."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         touches = snapshot.touches.get(uid, [])[-PROFILE_TOUCHES:]
         touched = [snapshot.threads[t] for t in dict.fromkeys(t.thread for t in touches) if t in snapshot.threads]
-        vectors.update(await self._thread_vectors(p, ws, [t for t in touched if t.thread_id not in vectors]))
+        missing = [t for t in touched if t.thread_id not in vectors]
+        vectors.update(await self._thread_vectors(p, ws, missing, as_of=not live))
         rows = [(vectors[t.thread], t.ts, t.kind) for t in touches if t.thread in vectors]
         history = (
             build_profile(
@@ -692,9 +718,12 @@ class RecommendBrain(Brain):
         cands: list[ThreadItem],
         vectors: dict[str, Vector],
         readable: set[str],
+        *,
+        as_of: bool = False,
     ) -> Vector | None:
         """A profile for a member without one: the channels they joined (explicit membership or a
-        post) described by their recent threads, and the community's popular threads."""
+        post) described by their recent threads, and the community's popular threads (``as_of``:
+        see :meth:`_thread_vectors`)."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         granted = await self.ctx.store.db.fetchall(
             "SELECT channel_id FROM channel_access WHERE platform = ? AND workspace_id = ? "
@@ -706,7 +735,8 @@ class RecommendBrain(Brain):
         ) & readable
         in_joined = [t for t in snapshot.threads.values() if t.channel_id in joined]
         channel_items = popular_threads(in_joined, 20)
-        vectors.update(await self._thread_vectors(p, ws, [t for t in channel_items if t.thread_id not in vectors]))
+        missing = [t for t in channel_items if t.thread_id not in vectors]
+        vectors.update(await self._thread_vectors(p, ws, missing, as_of=as_of))
         channel_vecs = [vectors[t.thread_id] for t in channel_items if t.thread_id in vectors]
         popular_vecs = [vectors[t.thread_id] for t in popular_threads(cands, 5) if t.thread_id in vectors]
         return cold_start_profile(_stack(channel_vecs), _stack(popular_vecs))
@@ -794,7 +824,13 @@ class RecommendBrain(Brain):
         )
 
     # -- storage helpers ---------------------------------------------------------------------------
-    async def _opted_out(self, u: UserRef) -> bool:
+    async def _opted_out_or_forgotten(self, u: UserRef) -> bool:
+        """Whether ``u`` gets nothing from the recommender and leaves nothing in it: opted out in
+        this workspace, or forgotten. A Discord member forgotten in one guild is forgotten in every
+        one (``bot/privacy/forgotten.py``), also a guild the bot met since, where no ``opted_out``
+        setting says so; and the bus gate lets their commands, clicks and joins through."""
+        if await self.ctx.is_forgotten(u):
+            return True
         return await self.ctx.store.is_opted_out(u.platform.value, u.workspace_id, u.user_id)
 
     async def _embed(self, text: str) -> Vector:
@@ -804,9 +840,15 @@ class RecommendBrain(Brain):
         row: Vector = np.asarray(vecs[0], dtype=np.float32)
         return row
 
-    async def _thread_vectors(self, p: str, ws: str, items: list[ThreadItem]) -> dict[str, Vector]:
+    async def _thread_vectors(
+        self, p: str, ws: str, items: list[ThreadItem], *, as_of: bool = False
+    ) -> dict[str, Vector]:
+        """Vectors of conversations: the QA index's first unit of each, else its opening message
+        embedded. ``as_of`` (a replay at the clock's time) embeds the opening message always: the
+        index's unit was built from the thread as stored now, with replies posted after the clock."""
         embedder: Embedder = await self.ctx.services.get("embedder")
-        index = await self.ctx.services.get("unit_index") if self.ctx.services.has("unit_index") else None
+        live_index = not as_of and self.ctx.services.has("unit_index")
+        index = await self.ctx.services.get("unit_index") if live_index else None
         # The QA index's first unit of the same conversation.
         unit_ids = {
             t.thread_id: chunk_unit_id(

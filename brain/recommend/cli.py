@@ -97,7 +97,9 @@ def recommend_command(
                 workspace=scope,
                 pick_workspace="name one with --workspace ID (and --platform)",
             )
-            recs = await brain.recommend(member, k=k, as_of=when is not None)
+            # An admin looking is not the member being shown: no recommend_shown rows (they would
+            # count as impressions and joins, and appear in the member's privacy export).
+            recs = await brain.recommend(member, k=k, as_of=when is not None, record=False)
             # Thread ids as the platform writes them (with channel_id, a Slack thread's identity).
             return [{**asdict(r), "thread_id": native_id(member.platform, r.thread_id)} for r in recs]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,33 @@ def test_eval_recommend_reports_every_method(env: Path) -> None:
     assert asyncio.run(_stored_weights(env / "g.db")) == saved["hybrid_weights"]
     assert CliRunner().invoke(app, ["eval", "recommend"]).exit_code == 2
     assert CliRunner().invoke(app, ["eval", "recommend", "--split", "x", "--split-frac", "0.5"]).exit_code == 2
+
+
+async def _recent_threads(db: Path) -> None:
+    """Threads of the last hours (the seeded history is years old: nothing to list today)."""
+    store = await open_store(f"sqlite:///{db}")
+    now = time.time()
+    rows = []
+    for n, topic in enumerate(TOPICS):
+        root = f"{now - 3 * HOUR + n * 60:.6f}"
+        rows.append(MessageRow("slack", "T1", root, "C1", "U1", float(root), f"today: {topic}?", thread_id=root))
+        rows.append(MessageRow("slack", "T1", f"{root}1", "C1", "U2", float(root) + 30, "answer", thread_id=root))
+    await store.upsert_messages(rows)
+    await store.close()
+
+
+async def _shown_rows(db: Path) -> list[Any]:
+    store = await open_store(f"sqlite:///{db}")
+    try:
+        return list(await store.db.fetchall("SELECT user_id, thread_id FROM recommend_shown"))
+    finally:
+        await store.close()
+
+
+def test_an_admin_looking_records_nothing_as_shown(env: Path) -> None:
+    """Without --as-of the list is today's, but an admin's look is not the member seeing it: no
+    impressions (joins later count against them) and nothing in the member's privacy export."""
+    asyncio.run(_recent_threads(env / "g.db"))
+    items = _json(["recommend", "--user", "U0", "--k", "5", "--json"])
+    assert items
+    assert asyncio.run(_shown_rows(env / "g.db")) == []

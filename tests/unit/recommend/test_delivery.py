@@ -166,6 +166,24 @@ async def test_zone_change_west_sends_no_second_digest(make_app: Factory) -> Non
     assert await app.store.get_member_setting("console", "local", "alice", LAST_DIGEST_KEY) == "2026-01-06"
 
 
+async def test_send_now_after_a_zone_change_west_sends_no_second_digest(make_app: Factory) -> None:
+    """An admin's send-now goes to members "who have not had today's digest": after moving west a
+    member is back in yesterday, which today's digest already served."""
+    app, adapter, brain, _ = await _app(make_app, hours=15.1)  # 09:06 in Tokyo
+    await _community(app, adapter)
+    await app.store.set_member_setting("console", "local", "alice", "digest", True)
+    await app.store.set_member_setting("console", "local", "alice", "tz", "Asia/Tokyo")
+    assert await brain.send_due_digests() == 1
+    await app.store.set_member_setting("console", "local", "alice", "tz", "America/Los_Angeles")
+    assert await brain.send_due_digests(force=True) == 0
+    await app.bus.drain()
+    assert len(_dms(adapter)) == 1
+    assert await app.store.get_member_setting("console", "local", "alice", LAST_DIGEST_KEY) == "2026-01-06"
+    # `send-now again` still sends it, and keeps the later day (else the next day is due twice).
+    assert await brain.send_due_digests(force=True, again=True) == 1
+    assert await app.store.get_member_setting("console", "local", "alice", LAST_DIGEST_KEY) == "2026-01-06"
+
+
 # -- 5. an opted-out member's thread ------------------------------------------------------------------
 async def test_opted_out_or_forgotten_members_thread_is_not_recommended(make_app: Factory) -> None:
     app, adapter, brain, _ = await _app(make_app)
