@@ -566,7 +566,19 @@ class RedisStreamsBus:
                         continue
                     if int(g.get("pending", 0)) > 0 or int(g.get("lag") or 0) > 0:
                         return False
+                    if g.get("lag") is None and await self._unread_after(stream, g.get("last-delivered-id")):
+                        return False
         return True
+
+    async def _unread_after(self, stream: str, last_delivered: Any) -> bool:
+        """Whether ``stream`` holds an entry after ``last_delivered``. Redis reports a group's lag as
+        unknown (nil) once entries were deleted from the stream (``/forget-me``, trimming): counted
+        as 0, drain() returned with entries still unread."""
+        try:
+            rows = await self._redis.xrange(stream, min=f"({_s(last_delivered or b'0-0')}", max="+", count=1)
+        except (ResponseError, *_TRANSIENT):
+            return True  # cannot tell: not idle (drain() waits until its deadline)
+        return bool(rows)
 
     async def close(self) -> None:
         """Flush the buffer (briefly), stop workers and close the connection."""
