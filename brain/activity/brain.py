@@ -27,6 +27,7 @@ from brain.activity import charts
 from brain.activity.alert_state import AlertLedger, Decision
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
 from brain.activity.leaderboard import (
+    EXCLUDE_SETTING,
     PERIODS,
     Leaderboard,
     Window,
@@ -109,6 +110,13 @@ class ActivityBrain(Brain):
             (p, ws, uid),
         )
         out["activity_reactions"] = await self.counters.erase_reactions_by(p, ws, uid)
+        # Their id on the admin's exclude list is about them too (and `config show` would keep
+        # listing it, nameless): a forgotten member has nothing left to rank anyway.
+        excluded = await self.ctx.store.get_workspace_setting(p, ws, EXCLUDE_SETTING)
+        if isinstance(excluded, list) and uid in [str(m) for m in excluded]:
+            kept_ids = [m for m in excluded if str(m) != uid]
+            await self.ctx.store.set_workspace_setting(p, ws, EXCLUDE_SETTING, kept_ids)
+            out["leaderboard_exclude"] = 1
         return out
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:

@@ -251,3 +251,14 @@ def test_cli_leaderboard_json_leaves_the_member_out(db_env: str) -> None:
     board = json.loads(res.output)
     assert helpers([e["user_id"] for e in board["entries"]]) == ["helper"]
     assert board["totals"]["helpful"] == 2  # their activity stays in the anonymous totals
+
+
+async def test_forget_me_takes_the_member_off_the_exclude_list(make_app: AppFactory) -> None:
+    # The forgotten member's id stayed in the setting, and `config show` went on listing it.
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    await seed(app, adapter)
+    await config(app, adapter, "set leaderboard_exclude staffer helper")
+    assert await excluded(app) == ["staffer", "helper"]
+    await adapter.inject(command("forget-me", "confirm", author="staffer"))
+    await app.bus.drain()
+    assert await excluded(app) == ["helper"]
