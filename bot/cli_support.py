@@ -15,6 +15,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.events import Platform, UserRef
 from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.store.db import Executor
+from bot.store.opening import StoreUnavailable
 
 T = TypeVar("T")
 
@@ -29,8 +30,12 @@ def settings_or_exit(config: str | None = None) -> Settings:
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    """Run an async entry point."""
-    return asyncio.run(_call(coro_fn))
+    """Run an async entry point; a store that cannot be opened is one line on stderr and exit 2."""
+    try:
+        return asyncio.run(_call(coro_fn))
+    except StoreUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
 
 
 async def _call(coro_fn: Callable[[], Awaitable[T]]) -> T:

@@ -308,6 +308,12 @@ class ActivitySettings(_Section):
     started_threads_per_day: int = Field(default=3, ge=1)
     unanswered_after_hours: float = Field(default=4.0, gt=0)
 
+    @field_validator("leaderboard_post_time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        # As recommend.digest_time: check-config said "OK" and `guildhall run` then died at start-up.
+        return parse_hhmm(value).strftime("%H:%M")
+
 
 class PrivacySettings(_Section):
     """Channel policy, retention and redaction."""
@@ -448,6 +454,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:  # a directory, no permission, a broken mount
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     for section, key in SECRET_FIELDS:
         if isinstance(data.get(section), dict) and key in data[section]:
             env = f"GUILDHALL_{section.upper()}__{key.upper()}"

@@ -203,7 +203,10 @@ def data_dir_lock(data_dir: str) -> Iterator[None]:
         yield
         return
     folder = Path(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create data_dir {data_dir}: {exc.strerror or exc}") from exc
     path = folder / LOCK_FILE
     with path.open("a+", encoding="utf-8") as handle:
         try:

@@ -2,7 +2,8 @@
 
 from bot.store.db import Database, StoreTimeoutError, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
-from bot.store.sql import OPTED_OUT_KEY, Store, open_configured_store, open_store
+from bot.store.opening import StoreUnavailable, open_configured_store, safe_store_url
+from bot.store.sql import OPTED_OUT_KEY, Store, open_store
 
 __all__ = [
     "OPTED_OUT_KEY",
@@ -12,8 +13,10 @@ __all__ = [
     "ReactionRow",
     "Store",
     "StoreTimeoutError",
+    "StoreUnavailable",
     "UserRow",
     "open_configured_store",
     "open_database",
     "open_store",
+    "safe_store_url",
 ]

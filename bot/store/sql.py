@@ -11,16 +11,13 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.store.channel_access import ROLE, ROLE_DENIED, ROLE_OVERRIDE, USER, USER_DENIED, AccessDenials, passes_denials
 from bot.store.db import DEFAULT_BUSY_TIMEOUT_S, DEFAULT_COMMAND_TIMEOUT_S, Database, Executor, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
 from bot.store.schema import migrate
 from bot.valid_text import storable_text
-
-if TYPE_CHECKING:
-    from bot.config import StoreSettings
 
 # The column order of message rows (and of :meth:`Store.upsert_message_values` tuples).
 MESSAGE_COLUMNS: tuple[str, ...] = (
@@ -894,9 +891,3 @@ async def open_store(
             raise
     return store
 
-
-async def open_configured_store(settings: StoreSettings) -> Store:
-    """The store ``[store]`` configures (its URL and timeouts), migrated: what every command opens."""
-    return await open_store(
-        settings.url, command_timeout_s=settings.command_timeout_s, busy_timeout_s=settings.busy_timeout_s
-    )

@@ -35,6 +35,25 @@ def test_a_missing_file_a_misspelt_key_or_a_bad_time_is_a_config_error(tmp_path:
     assert load_settings(cfg, environ={}).recommend.digest_time == "07:05"
 
 
+def test_a_bad_weekly_board_time_is_a_config_error_not_a_crash_at_start(tmp_path: Path) -> None:
+    # check-config said "OK", then `guildhall run` died in the scheduler with a traceback.
+    with pytest.raises(ConfigError, match=r"activity\.leaderboard_post_time.*expected HH:MM"):
+        load_settings(environ={"GUILDHALL_CONFIG": os.devnull, "GUILDHALL_ACTIVITY__LEADERBOARD_POST_TIME": "25:99"})
+    env = {"GUILDHALL_CONFIG": os.devnull, "GUILDHALL_ACTIVITY__LEADERBOARD_POST_TIME": "9:5"}
+    assert load_settings(environ=env).activity.leaderboard_post_time == "09:05"
+
+
+@pytest.mark.parametrize("kind", ["not utf-8", "a directory"])
+def test_an_unreadable_config_file_is_a_config_error(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "guildhall.toml"
+    if kind == "a directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b'timezone = "Europe/Z\xfcrich"\n')
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(path, environ={})
+
+
 def test_env_overrides_file_and_nested_keys(tmp_path: Path) -> None:
     cfg = tmp_path / "guildhall.toml"
     cfg.write_text('timezone = "Europe/Berlin"\n[llm]\nmax_new_tokens = 64\nbackend = "openai"\n')
