@@ -14,8 +14,12 @@ if TYPE_CHECKING:
     from bot.bus_redis import RedisStreamsBus
 
 T = TypeVar("T")
-# A stream entry id: milliseconds, optionally "-" and a sequence number (1700000000000-0).
-_ENTRY_ID = re.compile(r"\d+(-\d+)?")
+# A stream entry id: milliseconds, "-" and a sequence number (1700000000000-0). The milliseconds
+# alone name every entry of that millisecond to XRANGE but none to XDEL: a replay re-published the
+# event and left it in the dead-letter stream, so each replay duplicated it.
+_ENTRY_ID = re.compile(r"\d+-\d+")
+# Dead letters read per page by `dlq replay all`.
+_REPLAY_PAGE = 1000
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -56,12 +60,23 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 param_hint="ENTRY_ID",
             )
 
-        async def go(bus: RedisStreamsBus) -> list[str]:
-            ids = [r["id"] for r in await bus.dead_letters(10_000)] if entry_id == "all" else [entry_id]
-            return [i for i in ids if await bus.replay_dead_letter(i)]
+        async def go(bus: RedisStreamsBus) -> tuple[list[str], int]:
+            if entry_id != "all":
+                return ([entry_id] if await bus.replay_dead_letter(entry_id) else []), 0
+            # The ids there now, read first: an event that fails again is dead-lettered again, with
+            # a new id, and must not be replayed in a loop by this same command.
+            ids: list[str] = []
+            while page := [str(r["id"]) for r in await bus.dead_letters(_REPLAY_PAGE, after=ids[-1] if ids else None)]:
+                ids += page
+            replayed = [i for i in ids if await bus.replay_dead_letter(i)]
+            return replayed, len(ids) - len(replayed)
 
-        replayed = _with_bus(config, go)
-        emit({"replayed": replayed}, as_json, f"replayed {len(replayed)} event(s)")
+        replayed, left = _with_bus(config, go)
+        note = f" ({left} left: they hold no event to replay, or are gone)" if left else ""
+        emit({"replayed": replayed, "left": left}, as_json, f"replayed {len(replayed)} event(s){note}")
+        if entry_id != "all" and not replayed:
+            typer.echo(f"no dead letter {entry_id} to replay ('guildhall dlq list' shows them)", err=True)
+            raise typer.Exit(1)
 
 
 def _with_bus(config: str | None, work: Callable[[RedisStreamsBus], Awaitable[T]]) -> T:

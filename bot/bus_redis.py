@@ -859,9 +859,9 @@ class RedisStreamsBus:
             log.warning("redis bus: cannot give back the claim on %s (%s); it expires by itself", key, exc)
 
     # -- dead letters ----------------------------------------------------------------------------
-    async def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
-        """Entries of the dead-letter stream, oldest first."""
-        rows: Any = await self._redis.xrange(self.dlq_stream, count=count)
+    async def dead_letters(self, count: int = 100, *, after: str | None = None) -> list[dict[str, str]]:
+        """Entries of the dead-letter stream, oldest first (those after entry id ``after``, if given)."""
+        rows: Any = await self._redis.xrange(self.dlq_stream, min=f"({after}" if after else "-", count=count)
         return [{"id": _s(i), **{_s(k): _s(v) for k, v in (f or {}).items()}} for i, f in rows]
 
     async def replay_dead_letter(self, dlq_id: str) -> bool:
@@ -876,7 +876,7 @@ class RedisStreamsBus:
             log.warning("dead letter %s holds no event to replay; left in %s", dlq_id, self.dlq_stream)
             return False
         await self._xadd(_s(fields[b"stream"]), fields[b"json"])
-        await self._redis.xdel(self.dlq_stream, dlq_id)
+        await self._redis.xdel(self.dlq_stream, rows[0][0])  # the id Redis gave, not as typed
         return True
 
 
