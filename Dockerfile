@@ -35,13 +35,13 @@ RUN if ! command -v ${PYTHON} >/dev/null; then \
  && groupadd --system --gid 10001 guildhall \
  && useradd --system --uid 10001 --gid guildhall --home /var/lib/guildhall --create-home guildhall
 COPY --from=build /opt/guildhall /opt/guildhall
+# The SQLite store and the vector index default to files under data_dir; set here, they would beat
+# a mounted guildhall.toml's [store] url and [vectors] path (the environment wins).
 ENV PATH=/opt/guildhall/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    GUILDHALL_DATA_DIR=/var/lib/guildhall \
-    GUILDHALL_STORE__URL=sqlite:////var/lib/guildhall/guildhall.db \
-    GUILDHALL_VECTORS__PATH=/var/lib/guildhall/chroma
+    GUILDHALL_DATA_DIR=/var/lib/guildhall
 WORKDIR /var/lib/guildhall
 # Numeric, so Kubernetes' runAsNonRoot can verify it (a user name is refused: "non-numeric user").
 USER 10001:10001

@@ -138,5 +138,22 @@ def test_data_dir_outlives_a_container_restart() -> None:
         volumes = {v["name"] for v in pod.get("volumes", [])}
         mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0].get("volumeMounts", [])}
         assert mounts.get(data_dir) in volumes, doc["metadata"]["name"]
-    gateway_volumes = compose()["services"]["gateway"].get("volumes", [])
-    assert any(v.split(":")[1] == data_dir and not v.startswith("/") for v in gateway_volumes)
+    for role in ("gateway", "worker"):  # a worker's replies buffered while Redis is down too
+        volumes = compose()["services"][role].get("volumes", [])
+        assert any(v.split(":")[1] == data_dir and not v.startswith("/") for v in volumes), role
+
+
+def test_the_image_leaves_store_and_index_paths_to_the_config_file() -> None:
+    # Set in the image, GUILDHALL_STORE__URL and GUILDHALL_VECTORS__PATH beat a mounted
+    # guildhall.toml's [store] url and [vectors] path: a PostgreSQL store configured there was
+    # silently replaced by SQLite. Both default to files under data_dir.
+    env = dockerfile_env()
+    assert "GUILDHALL_STORE__URL" not in env and "GUILDHALL_VECTORS__PATH" not in env
+    assert env["GUILDHALL_DATA_DIR"] == "/var/lib/guildhall"
+
+
+def test_compose_runs_the_chroma_server_release_the_client_is_tested_with() -> None:
+    import chromadb
+
+    image = compose()["services"]["chroma"]["image"]
+    assert image.split(":")[1].split(".")[:2] == chromadb.__version__.split(".")[:2]
