@@ -530,6 +530,19 @@ class Store:
         )
         return [_row_to_message(r) for r in rows]
 
+    async def replies_to(
+        self, platform: str, workspace_id: str, channel_id: str, message_id: str, *, since: float = 0.0
+    ) -> list[MessageRow]:
+        """Live inline replies to a message in its channel (Discord's "reply", which opens no
+        thread: ``reply_to`` names the message), oldest first. ``since`` (the message's own time:
+        no reply comes before it) keeps the lookup to a range of the channel's time index."""
+        rows = await self.db.fetchall(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
+            "AND ts >= ? AND reply_to = ? AND deleted = 0 ORDER BY ts",
+            (platform, workspace_id, channel_id, since, message_id),
+        )
+        return [_row_to_message(r) for r in rows]
+
     async def messages_by_author(self, platform: str, workspace_id: str, user_id: str) -> list[MessageRow]:
         """A member's live messages in one workspace, oldest first."""
         rows = await self.db.fetchall(
@@ -790,12 +803,20 @@ class Store:
         value: str,
         ts: float | None = None,
     ) -> None:
-        """Store one piece of feedback (answer 👍/👎, recommendation click...)."""
-        await self.db.execute(
-            "INSERT INTO feedback (feedback_id, platform, workspace_id, user_id, kind, target_id, value, ts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (uuid.uuid4().hex, platform, workspace_id, user_id, kind, target_id, value, ts or time.time()),
-        )
+        """Store a member's feedback on a target (answer 👍/👎...): their last vote on it wins, so
+        clicking again (or changing one's mind) counts once, not once per click."""
+        member = (platform, workspace_id, user_id, kind, target_id)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM feedback WHERE platform = ? AND workspace_id = ? AND user_id = ? AND kind = ? "
+                "AND target_id = ?",
+                member,
+            )
+            await tx.execute(
+                "INSERT INTO feedback (feedback_id, platform, workspace_id, user_id, kind, target_id, value, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, *member, value, ts or time.time()),
+            )
 
     async def feedback(self, kind: str | None = None) -> list[tuple[str, str, str, str, str, str, float]]:
         """All feedback rows ``(platform, workspace, user, kind, target, value, ts)``."""
@@ -890,4 +911,3 @@ async def open_store(
             await store.close()
             raise
     return store
-

@@ -56,7 +56,7 @@ from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
 from brain.community.pending import HumanFirstQueue
-from brain.qa.brain import HELP_CHANNEL_OWNER, is_helper_reply
+from brain.qa.brain import HELP_CHANNEL_OWNER, has_helper_reply
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -264,8 +264,10 @@ class CommunityBrain(Brain):
         current = await self.ctx.store.get_message(p, ws, event.message_id)
         if current is not None and (current.deleted or not signals.is_question(current.text)):
             return  # deleted, or edited into no question, while it waited: nothing to answer
-        replies = await self.ctx.store.thread_messages(p, ws, event.message_id)
-        if any(is_helper_reply(m, event.author.user_id) for m in replies):
+        asker = event.author.user_id
+        if await has_helper_reply(
+            self.ctx.store, p, ws, event.channel.channel_id, event.message_id, asker, since=to_epoch(event.ts)
+        ):
             return
         # Once per question, whichever worker's timer fires: a question delivered again after a
         # restart (or to another worker) sets a new timer, and the bot's own reply is no human one.

@@ -39,6 +39,9 @@ from brain.qa.units import embedding_text
 from prompts import load_prompt, render_prompt
 
 NOT_FOUND = "NOT_FOUND"
+# The model's "the sources don't answer this": the token alone (with stray punctuation or marks), not
+# an answer naming an error code (gRPC's NOT_FOUND, ERROR_FILE_NOT_FOUND).
+_NOT_FOUND_REPLY = re.compile(r"\W*" + NOT_FOUND + r"\W*")
 # How long an answer waits for a local model to finish loading (a first question right after start).
 MODEL_LOAD_TIMEOUT_S = 600.0
 _NUMBERED = re.compile(r"^(\d{1,2})[.)]\s")
@@ -238,7 +241,7 @@ class Answerer:
         draft = without_prompt_echo(generation.text)
         if generation.finish_reason == "length":
             draft = grounding.drop_unfinished_tail(draft)
-        if not draft or NOT_FOUND in draft:
+        if not draft or _NOT_FOUND_REPLY.fullmatch(grounding.strip_citations(draft)):
             return await self._abstain(question, units, channels, draft, 0.0)
         # Embedding the sources and sentences takes ~0.3 s of CPU; on the loop it would stall every
         # other event for that long (torch releases the GIL, so a thread overlaps with the loop).
@@ -339,6 +342,8 @@ class Answerer:
                 piece = f"{body} {marks}".rstrip()  # after the closing fence, never inside the code
             elif marks and body[-1:] in {".", "!", "?", ":"}:
                 piece = f"{body[:-1]} {marks}{body[-1]}"
+            elif marks and body[-1:] in {"。", "！", "？"}:
+                piece = f"{body[:-1]}{marks}{body[-1]}"  # Chinese and Japanese set no space before a mark
             else:
                 piece = f"{body} {marks}".strip()
             # A dropped item must not leave a gap in a numbered list ("1. ... 3. ...").

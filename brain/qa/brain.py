@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,9 @@ from bot.ml import LLM, LLMBusyError, Unit, VectorIndexUnavailable
 from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
 from bot.recorder import channel_row, message_row
-from bot.store import OPTED_OUT_KEY, ChannelRow, MessageRow
+from bot.store import OPTED_OUT_KEY, ChannelRow, MessageRow, Store
 from brain.community.signals import is_question
-from brain.qa.access import scope_for
+from brain.qa.access import ANY_WORKSPACE, AccessScope, scope_for
 from brain.qa.answerer import MODEL_LOAD_TIMEOUT_S, Answer, Answerer
 from brain.qa.bm25 import BM25Index
 from brain.qa.docs import index_docs
@@ -332,6 +332,17 @@ class QABrain(Brain):
                 await indexer.index_all(channels=rebuild)
         await self._flush_quietly()
 
+    async def apply_policy_changes_in(self, scope: AccessScope) -> None:
+        """:meth:`apply_policy_changes` in every workspace ``scope`` reads: its own, or each one the
+        store knows when it spans them (the operator CLI without ``--channel``)."""
+        if scope.workspace_id != ANY_WORKSPACE:
+            await self.apply_policy_changes(scope.platform, scope.workspace_id)
+            return
+        for platform, workspace_id in await self.ctx.store.db.fetchall(
+            "SELECT DISTINCT platform, workspace_id FROM channels"
+        ):
+            await self.apply_policy_changes(str(platform), str(workspace_id))
+
     async def may_index_channel(self, channel: ChannelRow) -> bool:
         """Whether the privacy policy lets ``channel`` into the index."""
         # Privacy policy (bot.privacy): public channels, private ones an admin allowed, never DMs.
@@ -585,9 +596,7 @@ class QABrain(Brain):
             scope = await scope_for(
                 self.ctx.store, channel, user.user_id, role_ids, guest=user.guest, external=user.external
             )
-            await self.apply_policy_changes(scope.platform, scope.workspace_id)
-            result = await answerer.answer(question, scope, exclude_message_ids=exclude or set())
-            return await self._mark_stale(result)
+            return await self.answer_in_scope(question, scope, exclude=exclude or set(), answerer=answerer)
         except LLMBusyError:
             return load_prompt("qa_busy")
         except VectorIndexUnavailable as exc:
@@ -602,6 +611,21 @@ class QABrain(Brain):
         except LLMBackendMissingError:
             log.exception("no LLM backend")
             return "Answering is not set up on this server yet (no LLM backend configured)."
+
+    async def answer_in_scope(
+        self, question: str, scope: AccessScope, *, exclude: Set[str] = frozenset(), answerer: Answerer | None = None
+    ) -> Answer:
+        """Answer ``question`` (cut to ``qa.max_question_chars``) from what ``scope`` may read, as
+        every answer is made: opt-outs and channel policy applied to the index first, stale
+        citations marked. ``exclude``: the question's own messages (see :meth:`Answerer.answer`);
+        ``answerer``: the one the caller already holds (to condense a follow-up), else a new one.
+
+        Raises what :meth:`Answerer.answer` raises (the model busy, timed out or unavailable).
+        """
+        answerer = answerer or await self.answerer()
+        await self.apply_policy_changes_in(scope)
+        question = question[: self.ctx.settings.qa.max_question_chars]
+        return await self._mark_stale(await answerer.answer(question, scope, exclude_message_ids=exclude))
 
     async def _mark_stale(self, result: Answer) -> Answer:
         """Mark citations of old or later-corrected sources (``qa.stale_after_days``)."""
@@ -731,12 +755,12 @@ class QABrain(Brain):
             )
         # An answer takes seconds and its qa_answers row comes last: the next minute's run (maybe in
         # another worker) must not take the same question meanwhile, nor one a mention is answering.
-        for platform, ws, channel_id, message_id, author_id, text, _ in rows:
+        for platform, ws, channel_id, message_id, author_id, text, ts in rows:
             if not is_question(text):  # the one rule every brain uses (activity, community)
                 continue
             # Only someone else's reply stops the timer (the community brain's rule too): the asker's
             # own bump or follow-up detail leaves the question waiting for help.
-            if any(is_helper_reply(m, author_id) for m in await store.thread_messages(platform, ws, message_id)):
+            if await has_helper_reply(store, platform, ws, channel_id, message_id, author_id, since=float(ts)):
                 continue
             if (platform, ws, message_id) in self._answering or not await self._claim_question(
                 platform, ws, message_id
@@ -992,6 +1016,17 @@ def is_helper_reply(message: MessageRow, asker_id: str) -> bool:
     return message.author_id != asker_id and not message.is_bot
 
 
+async def has_helper_reply(
+    store: Store, platform: str, workspace_id: str, channel_id: str, message_id: str, asker_id: str, *, since: float
+) -> bool:
+    """Whether someone is helping with the question ``message_id`` (asked at ``since``) by
+    :func:`is_helper_reply`: in its thread, or in an inline reply to it (Discord members answer so
+    as often as in a thread; such a reply is stored with ``reply_to``, in no thread)."""
+    replies = await store.thread_messages(platform, workspace_id, message_id)
+    replies += await store.replies_to(platform, workspace_id, channel_id, message_id, since=since)
+    return any(is_helper_reply(m, asker_id) for m in replies)
+
+
 def _conversation_bases(
     platform: str, workspace_id: str, units: Iterable[Unit], messages: Iterable[tuple[str, str, str | None]]
 ) -> set[str]:
@@ -1029,4 +1064,12 @@ def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:
     )
 
 
-__all__ = ["FEEDBACK_ACTION", "FEEDBACK_KIND", "HELP_CHANNEL_OWNER", "QABrain", "is_helper_reply", "strip_mentions"]
+__all__ = [
+    "FEEDBACK_ACTION",
+    "FEEDBACK_KIND",
+    "HELP_CHANNEL_OWNER",
+    "QABrain",
+    "has_helper_reply",
+    "is_helper_reply",
+    "strip_mentions",
+]

@@ -91,8 +91,8 @@ def ask_command(
         async with qa_brain(settings) as brain:
             scope, _, _ = await _scope(brain, channel, as_user)
             try:
-                answerer = await brain.answerer()
-                answer = await answerer.answer(question, scope)
+                # The live brain's path: opt-outs and channel policy applied, stale sources marked.
+                answer = await brain.answer_in_scope(question, scope)
             except TimeoutError:
                 return {"question": question, "error": "the model timed out"}
             except LLMBusyError:
@@ -108,7 +108,9 @@ def ask_command(
                 "question": question,
                 "answer": answer.text,
                 "abstained": answer.abstained,
-                "citations": [{"number": c.number, "title": c.title, "url": c.url} for c in answer.citations],
+                "citations": [
+                    {"number": c.number, "title": c.title, "url": c.url, "note": c.note} for c in answer.citations
+                ],
                 "cited_units": list(answer.cited_unit_ids),
                 # Ids as the platform writes them (a Slack ts, not Guildhall's "<channel>:<ts>").
                 "cited_message_ids": [
@@ -129,7 +131,10 @@ def ask_command(
         if "error" in data:
             return f"error: {data['error']}"
         lines = [str(data["answer"])]
-        lines += [f"[{c['number']}] {c['title']} {c['url']}".rstrip() for c in data["citations"]]
+        lines += [
+            f"[{c['number']}] {c['title']} {c['url']}".rstrip() + (f" ({c['note']})" if c["note"] else "")
+            for c in data["citations"]
+        ]
         return "\n".join(lines)
 
     emit(data, as_json, text)
@@ -164,7 +169,7 @@ def search_command(
         async with qa_brain(settings) as brain:
             scope, _, _ = await _scope(brain, channel, as_user)
             retriever = await brain.retriever()
-            await brain.apply_policy_changes(scope.platform, scope.workspace_id)
+            await brain.apply_policy_changes_in(scope)
             found = await retriever.search(query, scope, k=k, mode=mode)
             return [
                 {

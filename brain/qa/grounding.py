@@ -3,7 +3,8 @@
 Each sentence is *supported* when enough of its content words occur in one unit (token overlap)
 or its embedding is close enough to that unit's (semantic paraphrase). Unsupported sentences are
 dropped; when too little of the draft survives, the caller abstains. Sentences too short to judge
-("Sure!") are neither counted nor kept on their own. Thresholds are measured in
+("Sure!") are neither counted nor kept on their own: only right before or after a supported
+sentence of the same paragraph. Thresholds are measured in
 ``benchmarks/qa_grounding.py`` (sentences of the answering unit vs. sentences of unrelated units).
 
 A sentence that loops or strings stopwords together (:func:`degenerate`) is unsupported too.
@@ -38,8 +39,6 @@ from bot.ml import Embedder, ScoredUnit
 from brain.qa.context import unquote
 from brain.qa.tokenize import tokenize
 
-# Sentence ends: . ! ? followed by space (line breaks end sentences too: chat answers are often lists).
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\[`*_\"'(])")
 # A citation mark as models write it: [1], [1, 2], [1-3], [^1], [source 1], (source 2), (sources 1 and 2).
 _CITE_JOIN = r"\s*(?:,|;|&|\band\b|-|–|—)\s*"
 _CITE_MARK = (
@@ -47,6 +46,18 @@ _CITE_MARK = (
     r"|\(\s*(?:see\s+)?(?:sources?|refs?)\s*:?\s*#?\d{1,2}(?:" + _CITE_JOIN + r"#?\d{1,2})*\s*\)"
 )
 _CITATION = re.compile(_CITE_MARK, re.IGNORECASE)
+# Sentence ends (line breaks end sentences too: chat answers are often lists); the group is the gap
+# between the two sentences. After . ! ? a space, then what opens a sentence (:func:`_opens_sentence`:
+# a lower-case word goes on, as in "e.g. with a flag"). Chinese and Japanese write no space after
+# 。！？: those end a sentence before whatever follows but the closing quote or bracket and the
+# citation marks that belong to it.
+_SENTENCE_END = re.compile(
+    r"[.!?](\s+)(?=\S)"
+    r"|[。！？]+(?:[ \t]*(?:" + _CITE_MARK + r"))*(\s*)(?=[^\s」』）】》〉”’\"')\]])",
+    re.IGNORECASE,
+)
+# Besides a capital or a letter of a script without case (see _opens_sentence): digits and markup.
+_OPENING_MARKS = frozenset("0123456789[`*_\"'(«„“¿¡")
 _CITE_PARTS = re.compile(r"\d{1,2}|[-–—]")
 _MAX_RANGE = 9  # [1-3] is a range of sources; [1-40] is not a citation anyone meant
 # A fenced code block: ``` (or ~~~) and an info string, a line break, up to the closing fence, or to
@@ -107,20 +118,36 @@ class GroundingResult:
 
     @property
     def kept(self) -> list[SentenceCheck]:
-        """Supported sentences (short unjudged ones kept only next to a supported one; questions and
-        unjudged code never). A kept sentence's separator is the strongest (most line breaks) of its
+        """Supported sentences, and short unjudged ones right next to a supported one (see
+        :meth:`_rides_along`). A kept sentence's separator is the strongest (most line breaks) of its
         own and those of the dropped sentences before it, so a dropped line does not glue the next
         line to the previous one."""
-        if not any(s.supported for s in self.sentences):
-            return []
         kept: list[SentenceCheck] = []
         gap = ""
-        for s in self.sentences:
+        for i, s in enumerate(self.sentences):
             gap = _stronger(gap, s.separator)
-            if s.supported or (not s.judged and not s.code and not is_question(s.text)):
+            if s.supported or self._rides_along(i):
                 kept.append(s if gap == s.separator else replace(s, separator=gap))
                 gap = ""
         return kept
+
+    def _rides_along(self, i: int) -> bool:
+        """Whether the unjudged sentence ``i`` ("Sure!", "Then restart it.") is kept: only as the
+        sentence before or after a supported one in the same paragraph, never a question or code.
+        Too short to judge is not too short to be wrong ("Then reinstall Windows."): anywhere else
+        nothing vouches for it."""
+        checks = self.sentences
+        s = checks[i]
+        if s.judged or s.code or is_question(s.text):
+            return False
+        before = i > 0 and checks[i - 1].supported and not _paragraph_break(s.separator)
+        after = i + 1 < len(checks) and checks[i + 1].supported and not _paragraph_break(checks[i + 1].separator)
+        return before or after
+
+
+def _paragraph_break(separator: str) -> bool:
+    """Whether a separator between two sentences is a blank line (:func:`_separator`)."""
+    return separator.count("\n") >= 2
 
 
 def _stronger(before: str, own: str) -> str:
@@ -159,17 +186,32 @@ def _prose(text: str, start: int, end: int) -> list[_Segment]:
     for line in _LINE.finditer(text, start, end):
         pieces: list[_Segment] = []
         at = line.start()
-        for brk in [*_SENTENCE_END.finditer(text, line.start(), line.end()), None]:
-            stop = brk.start() if brk else line.end()
+        for stop, resume in [*_sentence_breaks(text, line.start(), line.end()), (line.end(), line.end())]:
             piece = text[at:stop]
             if piece.strip():
                 lead = len(piece) - len(piece.lstrip())
                 pieces.append(_Segment(at + lead, at + len(piece.rstrip()), False))
-            at = brk.end() if brk else stop
+            at = resume
         if len(pieces) > 1 and _BARE_MARK.fullmatch(text[pieces[0].start : pieces[0].end]):
             pieces[:2] = [_Segment(pieces[0].start, pieces[1].end, False)]
         out.extend(pieces)
     return out
+
+
+def _sentence_breaks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Where sentences end within ``text[start:end]`` (one line): ``(end of one, start of the next)``."""
+    breaks = []
+    for brk in _SENTENCE_END.finditer(text, start, end):
+        gap = 1 if brk.group(1) is not None else 2
+        if gap == 2 or _opens_sentence(text[brk.end()]):
+            breaks.append((brk.start(gap), brk.end(gap)))
+    return breaks
+
+
+def _opens_sentence(char: str) -> bool:
+    """Whether a sentence may start with ``char`` after ". ": a capital of any script ("Удалите",
+    "Équipe"), a letter of a script without case (Arabic, Hindi, Chinese), a digit or markup."""
+    return char in _OPENING_MARKS or (char.isalpha() and not char.islower())
 
 
 def _separator(gap: str) -> str:
@@ -191,9 +233,10 @@ def is_code_block(text: str) -> bool:
 
 
 def code_block_closed(block: str) -> bool:
-    """Whether a fenced code block has its closing fence (the model was not cut off inside it)."""
+    """Whether a fenced code block has its closing fence (the model was not cut off inside it): on
+    a line of its own or, in a block on one line (```npm run dev```), after the code."""
     body = strip_citations(block).rstrip()
-    return "\n" in body and body.endswith(body[:3])
+    return len(body) >= 6 and body.endswith(body[:3])
 
 
 def code_lines(block: str) -> list[str]:
@@ -221,7 +264,7 @@ def code_lines(block: str) -> list[str]:
 _INFO_STRING = re.compile(r"[\w+#.-]{1,20}")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•#]+|\d{1,2}[.)])\s*")
 _BARE_MARK = re.compile(r"\d{1,2}[.)]|[-*•+]")
-_FINISHED = (".", "!", "?", "]", "`", ")", ":")
+_FINISHED = (".", "!", "?", "]", "`", ")", ":", "。", "！", "？")
 
 
 def _sentence_key(sentence: str) -> str:
@@ -365,7 +408,7 @@ def identifiers(text: str) -> list[str]:
 def is_question(sentence: str) -> bool:
     """Whether a sentence asks rather than answers (the model echoing a source's question, or the
     member's): never support for an answer, and never kept in one."""
-    return strip_citations(sentence).rstrip(" *_`\"')]").endswith("?")
+    return strip_citations(sentence).rstrip(" *_`\"')]").endswith(("?", "？"))
 
 
 def degenerate(sentence: str) -> bool:

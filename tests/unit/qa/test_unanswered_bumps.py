@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -61,3 +62,18 @@ async def test_another_members_reply_stops_the_timer(make_app: Any, settings: An
     bump = make_message("anyone?", author="alice", chan=HELP, thread_id="q1", minutes=5)
     helper = make_message("try make clean-cache", author="bob", chan=HELP, thread_id="q1", minutes=10)
     assert await unanswered_after(make_app, settings, bump, helper) == []
+
+
+def inline_reply(text: str, author: str, minutes: float) -> MessagePosted:
+    """A Discord reply to q1: in the channel, in no thread, with ``reply_to`` naming the question."""
+    return replace(make_message(text, author=author, chan=HELP, minutes=minutes), reply_to="q1")
+
+
+async def test_another_members_inline_reply_stops_the_timer(make_app: Any, settings: Any) -> None:
+    helper = inline_reply("run make clean-cache, that resets it", "bob", minutes=5)
+    assert await unanswered_after(make_app, settings, helper) == []
+
+
+async def test_the_askers_own_inline_reply_leaves_the_question_to_the_timer(make_app: Any, settings: Any) -> None:
+    bump = inline_reply("anyone? still stuck on this", "alice", minutes=5)
+    assert await unanswered_after(make_app, settings, bump) == ["q1"]

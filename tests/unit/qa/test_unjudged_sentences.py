@@ -1,0 +1,32 @@
+"""A sentence too short to judge ("Sure!", "Then reinstall Windows.") is kept only right before or
+after a supported sentence of the same paragraph: too short to judge is not too short to be wrong."""
+
+from __future__ import annotations
+
+from bot.ml import ScoredUnit, Unit
+from bot.testing import HashEmbedder
+from brain.qa import grounding
+
+NPM = "To fix ERR_CONNECTION_REFUSED start the dev server with npm run dev"
+STEP = "Start the dev server with npm run dev to fix ERR_CONNECTION_REFUSED [1]."
+
+
+def kept(draft: str) -> list[str]:
+    unit = Unit("a", "slack", "T1", "C1", NPM, message_ids=("a",), url="https://x/a", ts_start=1_700_000_000)
+    result = grounding.check(draft, [ScoredUnit(unit, 1.0)], HashEmbedder())
+    checks = {c.text: (c.judged, c.supported) for c in result.sentences}
+    assert checks[STEP] == (True, True)
+    assert all(judged is False for text, (judged, _) in checks.items() if text != STEP)  # the rule under test
+    return [c.text for c in result.kept]
+
+
+def test_a_short_sentence_next_to_a_supported_one_is_kept() -> None:
+    assert kept(f"Sure! {STEP}") == ["Sure!", STEP]
+    assert kept(f"{STEP} Then retry.") == [STEP, "Then retry."]
+    assert kept(f"{STEP}\nThen retry.") == [STEP, "Then retry."]  # a list's next line: the same paragraph
+
+
+def test_a_short_sentence_away_from_any_supported_one_is_dropped() -> None:
+    assert kept(f"{STEP}\n\nThen reinstall Windows.") == [STEP]  # another paragraph
+    assert kept(f"{STEP} Then retry. Then reinstall Windows.") == [STEP, "Then retry."]  # two sentences away
+    assert kept(f"Reinstall Windows.\n\n{STEP}") == [STEP]
