@@ -2,6 +2,8 @@
 
 The fake answers with recorded-shape JSON (the fields Slack documents for each method), records
 every call, and can be scripted to fail a method with ``ok: false`` or ``429`` + ``Retry-After``.
+Messages are held to Slack's limits: Block Kit's (``invalid_blocks``) and the total text of a
+message's blocks (``msg_blocks_too_long``).
 It also serves ``response_url`` hooks and the upload URL of ``files_upload_v2``.
 
 Bolt-private details used by tests live here only (pinned by ``slack-bolt>=1.27,<2``):
@@ -152,6 +154,8 @@ class FakeSlackAPI:
             return web.json_response(s.body, status=s.status, headers=s.headers)
         if method in _BLOCK_METHODS and (problem := block_problem(args.get("blocks"))):
             return web.json_response({"ok": False, "error": "invalid_blocks", "errors": [problem]})
+        if method in _BLOCK_METHODS and blocks_text_length(args.get("blocks")) > MSG_BLOCKS_TEXT_LIMIT:
+            return web.json_response({"ok": False, "error": "msg_blocks_too_long"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -331,6 +335,9 @@ class FakeSlackAPI:
 
 
 _BLOCK_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update"}
+# Slack refuses a message whose blocks' text adds up past about this (undocumented; Slack's staff
+# in slackapi/bolt-js #2509 said 12,000 text characters, some refused well before 13,300).
+MSG_BLOCKS_TEXT_LIMIT = 12_000
 
 
 def block_problem(blocks: Any) -> str | None:
@@ -361,6 +368,22 @@ def block_problem(blocks: Any) -> str | None:
         elif kind == "context" and len(block.get("elements", [])) > 10:
             return f"block {n}: more than 10 context elements"
     return None
+
+
+def blocks_text_length(blocks: Any) -> int:
+    """Every ``text`` string in ``blocks`` (a list, or its JSON) added up: sections, button labels,
+    context elements."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks) if blocks else None
+    return _text_length(blocks)
+
+
+def _text_length(node: Any) -> int:
+    if isinstance(node, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else _text_length(v) for k, v in node.items())
+    if isinstance(node, list):
+        return sum(_text_length(item) for item in node)
+    return 0
 
 
 def envelope(event: dict[str, Any], *, event_id: str = "Ev0001", team_id: str = TEAM_ID) -> dict[str, Any]:

@@ -70,6 +70,16 @@ ENTITY_TOO_LARGE = 40005  # an upload over the server's file size limit
 RATE_LIMIT_RETRIES = 3
 PRIVATE_REPLY_NOTE = "Only you can see the reply to this command."
 MAX_PENDING_INTERACTIONS = 2000  # interaction tokens live 15 minutes; this bounds memory, not time
+# An interaction's token lives 15 minutes from its creation; past this age (counted from when it
+# reached us, with room for the clock skew and a multi-part answer) it is not tried at all.
+INTERACTION_TTL_S = 14.5 * 60
+# How Discord refuses a call on an interaction whose token is no longer valid. Past 15 minutes it
+# answers 401 with 50027 Invalid Webhook Token (a plain HTTPException in discord.py, not NotFound);
+# a dismissed or unknown one, 404 with 10015 Unknown Webhook or 10062 Unknown Interaction.
+INVALID_WEBHOOK_TOKEN = 50027
+UNKNOWN_WEBHOOK = 10015
+UNKNOWN_INTERACTION = 10062
+INTERACTION_GONE_CODES = frozenset({INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK, UNKNOWN_INTERACTION})
 MAX_DM_CLOSED = 10_000
 # Members may open their DMs again (or rejoin a server): long enough to spare the API a storm, short
 # enough that they get the next day's digest.
@@ -152,7 +162,7 @@ def make_client(settings: Settings, *, intents: discord.Intents | None = None) -
 
 
 class _InteractionGone(Exception):
-    """An interaction's token died after ``sent`` follow-up parts went out."""
+    """An interaction's token died after ``sent`` follow-up parts (maybe none) went out."""
 
     def __init__(self, sent: int) -> None:
         super().__init__(f"interaction gone after {sent} part(s)")
@@ -181,7 +191,8 @@ class DiscordAdapter:
         sleep: how to wait before retrying a rate-limited call (tests pass a recorder).
         client_factory: builds the replacement client when privileged intents must be dropped
             (tests pass one that records HTTP); :func:`make_client` by default.
-        clock: monotonic seconds, for how long an undeliverable member is skipped (tests pass a fake).
+        clock: monotonic seconds, for how long an undeliverable member is skipped and an interaction
+            may still be answered through (tests pass a fake).
     """
 
     platform = Platform.DISCORD
@@ -201,7 +212,8 @@ class DiscordAdapter:
         self._warned_intents = False
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
-        self._interactions: OrderedDict[str, discord.Interaction] = OrderedDict()
+        # Interaction id -> the interaction and when (``clock``) it reached us: its token's age.
+        self._interactions: OrderedDict[str, tuple[discord.Interaction, float]] = OrderedDict()
         # Interactions deferred publicly whose first follow-up has not been sent (see command_reply).
         self._public_defers: set[str] = set()
         self._clock = clock
@@ -530,10 +542,24 @@ class DiscordAdapter:
         )
 
     def _remember(self, interaction: discord.Interaction) -> None:
-        self._interactions[str(interaction.id)] = interaction
+        self._interactions[str(interaction.id)] = (interaction, self._clock())
         while len(self._interactions) > MAX_PENDING_INTERACTIONS:
             old_id, _ = self._interactions.popitem(last=False)
             self._public_defers.discard(old_id)
+
+    def _live_interaction(self, ref: str) -> discord.Interaction | None:
+        """The remembered interaction ``ref`` while its token can still carry an answer; one older
+        than ``INTERACTION_TTL_S`` is forgotten, so the answer goes the no-interaction way at once
+        instead of through a request Discord would refuse."""
+        remembered = self._interactions.get(ref)
+        if remembered is None:
+            return None
+        interaction, at = remembered
+        if self._clock() - at < INTERACTION_TTL_S:
+            return interaction
+        del self._interactions[ref]
+        self._public_defers.discard(ref)
+        return None
 
     # -- outbound -----------------------------------------------------------------------------
     async def send_message(self, action: SendMessage) -> None:
@@ -616,24 +642,24 @@ class DiscordAdapter:
     async def send_ephemeral(self, action: SendEphemeral) -> None:
         """Answer privately through the interaction; Discord has no other ephemeral path, so a
         message without a live interaction goes to the member's DMs instead."""
-        interaction = self._interactions.get(action.response_ref) if action.response_ref else None
+        interaction = self._live_interaction(action.response_ref) if action.response_ref else None
         if interaction is None:
             dm = SendDirectMessage(action.user, action.text, action.attachments, action.citations, action.buttons)
             await self.send_direct_message(dm)
             return
         try:
             await self._followup(interaction, action.text, action.attachments, action.citations, action.buttons, True)
-        except (discord.NotFound, _InteractionGone) as exc:
+        except _InteractionGone as exc:
             # The interaction's token died (15 minutes, or dismissed): the note still reaches the
             # member, privately, as command replies do; only the parts it had not carried yet.
             log.warning("discord: interaction %s gone; sending the private note by DM", action.response_ref)
-            text = _unsent_text(action.text, exc.sent if isinstance(exc, _InteractionGone) else 0)
+            text = _unsent_text(action.text, exc.sent)
             dm = SendDirectMessage(action.user, text, action.attachments, action.citations, action.buttons)
             await self.send_direct_message(dm)
 
     async def command_reply(self, action: CommandReply) -> None:
         """Send a :class:`bot.events.CommandReply` as the deferred interaction's follow-up."""
-        interaction = self._interactions.get(action.command.response_ref)
+        interaction = self._live_interaction(action.command.response_ref)
         if interaction is None:
             log.warning("discord: interaction %s expired or unknown; replying outside it", action.command.response_ref)
             await self._reply_without_interaction(action)
@@ -645,16 +671,20 @@ class DiscordAdapter:
                     # Discord gives the first follow-up of a public defer the defer's visibility,
                     # whatever its flags: the public "thinking" message becomes a note, the reply a
                     # private message.
-                    await self._retrying(lambda: interaction.edit_original_response(content=PRIVATE_REPLY_NOTE))
+                    try:
+                        await self._retrying(lambda: interaction.edit_original_response(content=PRIVATE_REPLY_NOTE))
+                    except discord.HTTPException as exc:
+                        if not _interaction_gone(exc):
+                            raise
+                        raise _InteractionGone(0) from exc
             await self._followup(
                 interaction, action.text, action.attachments, action.citations, action.buttons, action.ephemeral
             )
-        except (discord.NotFound, _InteractionGone) as exc:
+        except _InteractionGone as exc:
             # The interaction's token died (15 minutes, or the member dismissed it): a slow answer
-            # must still arrive, where a follow-up would have put it.
+            # must still arrive, where a follow-up would have put it (a private one by DM).
             log.warning("discord: interaction %s gone; replying outside it", action.command.response_ref)
-            sent = exc.sent if isinstance(exc, _InteractionGone) else 0
-            await self._reply_without_interaction(replace(action, text=_unsent_text(action.text, sent)))
+            await self._reply_without_interaction(replace(action, text=_unsent_text(action.text, exc.sent)))
 
     async def _reply_without_interaction(self, action: CommandReply) -> None:
         """A command's reply once its interaction cannot carry it: privately by DM, publicly in the
@@ -689,8 +719,8 @@ class DiscordAdapter:
         part is logged, not raised, so a redelivery cannot post that part again.
 
         Raises:
-            discord.NotFound: the interaction is gone before any part went out.
-            _InteractionGone: it went away after ``sent`` parts: the caller sends the rest elsewhere.
+            _InteractionGone: the interaction went away after ``sent`` parts (maybe none): the caller
+                sends the rest elsewhere.
         """
         sent = 0
 
@@ -698,11 +728,11 @@ class DiscordAdapter:
             nonlocal sent
             try:
                 message = await interaction.followup.send(ephemeral=ephemeral, **kwargs)
-            except discord.NotFound:
-                if not sent:
+            except discord.HTTPException as exc:
+                if not _interaction_gone(exc):
                     raise
                 # Not an HTTPException, so _send_parts lets it through instead of dropping the rest.
-                raise _InteractionGone(sent) from None
+                raise _InteractionGone(sent) from exc
             sent += 1
             return message
 
@@ -922,6 +952,12 @@ def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
 
 def _guild_id(channel: ChannelRef) -> int | None:
     return int(channel.workspace_id) if channel.workspace_id.isdigit() else None
+
+
+def _interaction_gone(exc: discord.HTTPException) -> bool:
+    """Whether Discord refused a call on an interaction because its token no longer works: expired
+    (401, 50027), dismissed or unknown (404: 10015, 10062). Retrying it can never succeed."""
+    return isinstance(exc, discord.NotFound) or exc.status == 401 or exc.code in INTERACTION_GONE_CODES
 
 
 def _upload_refused(exc: discord.HTTPException) -> bool:

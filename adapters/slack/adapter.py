@@ -559,6 +559,9 @@ class SlackAdapter:
             return self.client
         client = self._team_clients.get(team_id)
         if client is None:
+            # No enterprise named: the store finds the team's install in whichever Enterprise Grid
+            # org it was made (Bolt saves a Grid workspace's own install under its org's id). An
+            # org-wide install names no team, so it is not found from the team alone.
             bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
             if bot is None or not bot.bot_token:
                 log.warning("slack: no installation for team %s; install the app there first", team_id)

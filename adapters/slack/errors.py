@@ -28,6 +28,10 @@ HINTS: dict[str, str] = {
     "user_not_visible": "the bot may not see this member (a guest or an external member)",
     "not_allowed_token_type": "the token is not a bot token (xoxb-...): set SLACK_BOT_TOKEN to the app's bot token",
     "msg_too_long": "the message exceeds Slack's limits; render.py should have split it (report a bug)",
+    "msg_blocks_too_long": (
+        "the text of the message's blocks adds up past Slack's total (about 12,000 characters); "
+        "render.py should have split it (report a bug)"
+    ),
     "invalid_blocks": "Block Kit rejected the blocks; see 'response_metadata' in the debug log",
     "ratelimited": "rate limited after retries; the action was dropped",
     "restricted_action": "a workspace admin restricted posting in this channel",

@@ -8,6 +8,12 @@ PostgreSQL deployments and ``guildhall privacy`` tooling see them too.
 Rows are keyed by ``(client_id, kind, enterprise_id, team_id, user_id)`` with ``''`` for absent ids;
 ``kind`` is ``installation`` (one row for the latest installer, ``user_id=''``, and one per installer)
 or ``bot`` (the workspace's bot token). The payload is the SDK object's own ``to_dict_for_copying``.
+
+A workspace of an Enterprise Grid org, installed on its own, is saved under its enterprise id too
+(``oauth.v2.access`` names it). A lookup that names no enterprise (``enterprise_id=None``, as when
+only the team is known) finds the team's rows whatever their enterprise, the newest first: a team id
+is unique across Slack, and the newest row is the current one for a workspace moved into an org.
+An org-wide install (no team) is only found by its enterprise id.
 """
 
 from __future__ import annotations
@@ -73,6 +79,14 @@ def _keys(enterprise_id: str | None, team_id: str | None, is_enterprise_install:
     return enterprise_id or "", "" if is_enterprise_install else (team_id or "")
 
 
+def _lookup_keys(
+    enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None
+) -> tuple[str | None, str]:
+    # As _keys, but a workspace asked for without its enterprise (None) is found in any of them.
+    ent, team = _keys(enterprise_id, team_id, is_enterprise_install)
+    return (None, team) if enterprise_id is None and team else (ent, team)
+
+
 class SQLInstallationStore(AsyncInstallationStore):
     """An :class:`AsyncInstallationStore` backed by :class:`bot.store.db.Database`.
 
@@ -130,16 +144,24 @@ class SQLInstallationStore(AsyncInstallationStore):
             (self.client_id, "bot", ent, team, "", int(bool(bot.is_enterprise_install)), bot.installed_at, data),
         )
 
-    async def _load(self, kind: str, enterprise_id: str, team_id: str, user_id: str) -> dict[str, Any] | None:
-        row = await self._db.fetchone(
-            "SELECT data FROM slack_installations WHERE client_id = ? AND kind = ? AND enterprise_id = ? "
-            "AND team_id = ? AND user_id = ?",
-            (self.client_id, kind, enterprise_id, team_id, user_id),
+    async def _load(
+        self, kind: str, enterprise_id: str | None, team_id: str, user_id: str
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The enterprise key and payload of a row; ``enterprise_id`` None: the team's newest row in
+        any enterprise (or none)."""
+        sql = (
+            "SELECT enterprise_id, data FROM slack_installations "
+            "WHERE client_id = ? AND kind = ? AND team_id = ? AND user_id = ?"
         )
+        params: list[Any] = [self.client_id, kind, team_id, user_id]
+        if enterprise_id is not None:
+            sql += " AND enterprise_id = ?"
+            params.append(enterprise_id)
+        row = await self._db.fetchone(sql + " ORDER BY installed_at DESC LIMIT 1", params)
         if row is None:
             return None
-        data: dict[str, Any] = json.loads(row[0])
-        return data
+        data: dict[str, Any] = json.loads(row[1])
+        return str(row[0]), data
 
     async def async_find_bot(
         self,
@@ -148,10 +170,11 @@ class SQLInstallationStore(AsyncInstallationStore):
         team_id: str | None,
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
-        """The bot installed in a workspace (or org), or None."""
-        ent, team = _keys(enterprise_id, team_id, is_enterprise_install)
-        data = await self._load("bot", ent, team, "")
-        return Bot(**data) if data else None
+        """The bot installed in a workspace (or org), or None; ``enterprise_id`` None finds the
+        workspace's bot in whichever enterprise it was installed."""
+        ent, team = _lookup_keys(enterprise_id, team_id, is_enterprise_install)
+        found = await self._load("bot", ent, team, "")
+        return Bot(**found[1]) if found else None
 
     async def async_find_installation(
         self,
@@ -161,16 +184,18 @@ class SQLInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        """The latest installation (by ``user_id`` when given), carrying the newest bot token."""
-        ent, team = _keys(enterprise_id, team_id, is_enterprise_install)
-        data = await self._load("installation", ent, team, user_id or "")
-        if data is None:
+        """The latest installation (by ``user_id`` when given), carrying the newest bot token;
+        ``enterprise_id`` None finds the workspace's in whichever enterprise it was installed."""
+        ent, team = _lookup_keys(enterprise_id, team_id, is_enterprise_install)
+        found = await self._load("installation", ent, team, user_id or "")
+        if found is None:
             return None
+        row_ent, data = found
         # A member's own install can be older than the bot's latest (token rotation, reinstall by
         # someone else): the bot fields always come from the bot row, as the SDK's stores do.
-        bot = await self._load("bot", ent, team, "")
+        bot = await self._load("bot", row_ent, team, "")
         if bot is not None:
-            data.update({k: bot.get(k) for k in _BOT_FIELDS})
+            data.update({k: bot[1].get(k) for k in _BOT_FIELDS})
         return Installation(**data)
 
     async def async_delete_bot(

@@ -2,7 +2,8 @@
 
 Every text that leaves the bot goes through :func:`neutralize` so an answer quoting a message can
 never ping ``@channel``/``@here``/``@everyone`` or a user group. Long answers are split to Slack's
-limits (3,000 characters per section, 50 blocks per message) into several messages.
+limits (3,000 characters per section; per message 50 blocks and :data:`MESSAGE_TEXT_BUDGET`
+characters of block text) into several messages.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from bot.valid_text import clip
 
 SECTION_LIMIT = 3000  # Block Kit section text
 BLOCKS_PER_MESSAGE = 50  # chat.postMessage blocks
+# chat.postMessage also refuses blocks whose text adds up past an undocumented total, about 12,000
+# characters less some for the blocks themselves (msg_blocks_too_long; slackapi/bolt-js #2509,
+# #2867). The text of one message's blocks is kept under this, with room to spare.
+MESSAGE_TEXT_BUDGET = 11_000
 FALLBACK_LIMIT = 3000  # the notification text; Slack truncates ``text`` at 40k anyway
 BUTTONS_PER_BLOCK = 25  # actions block elements
 _BUTTON_LABEL = 75
@@ -215,11 +220,34 @@ def render_posts(text: str, citations: Sequence[Citation] = (), buttons: Sequenc
     if not blocks:
         return [SlackPost(text=safe or " ")]
     posts = []
-    for i in range(0, len(blocks), BLOCKS_PER_MESSAGE):
-        group = blocks[i : i + BLOCKS_PER_MESSAGE]
+    for group in _message_groups(blocks):
         fallback = next((b["text"]["text"] for b in group if b["type"] == "section"), safe)
         posts.append(SlackPost(text=fallback[:FALLBACK_LIMIT] or " ", blocks=group))
     return posts
+
+
+def block_text_length(block: dict[str, Any]) -> int:
+    """The characters of text ``block`` shows: a section's text, an actions block's button labels."""
+    if block.get("type") == "actions":
+        return sum(len(e.get("text", {}).get("text", "")) for e in block.get("elements", []))
+    text = block.get("text")
+    return len(text.get("text", "")) if isinstance(text, dict) else 0
+
+
+def _message_groups(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``blocks`` cut, in order, into messages of at most ``BLOCKS_PER_MESSAGE`` blocks and
+    ``MESSAGE_TEXT_BUDGET`` characters of text. Whole blocks only: a section, code fences included,
+    is never cut, and any one block is under the budget (sections hold 3,000 characters)."""
+    groups: list[list[dict[str, Any]]] = [[]]
+    used = 0
+    for block in blocks:
+        size = block_text_length(block)
+        if groups[-1] and (len(groups[-1]) == BLOCKS_PER_MESSAGE or used + size > MESSAGE_TEXT_BUDGET):
+            groups.append([])
+            used = 0
+        groups[-1].append(block)
+        used += size
+    return groups
 
 
 def post_message_args(

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from adapters.slack import render
 from adapters.slack.adapter import SlackAdapter
 from bot.app import GuildhallApp
 from bot.brain import Brain, CommandResult, command, listen
@@ -581,8 +582,12 @@ async def test_huge_answer_is_split_across_messages(slack: Harness) -> None:
     )
     await slack.app.bus.drain()
     posts = slack.fake.calls_to("chat.postMessage")
-    assert len(posts) == 2
+    # Slack refuses a message whose blocks hold more than ~12,000 characters in all
+    # (msg_blocks_too_long), so 60 sections of ~2,900 characters go as 20 messages, not 2.
+    assert len(posts) == 20
     assert all(len(b["text"]["text"]) <= 3000 for p in posts for b in p["blocks"])
+    assert all(sum(len(b["text"]["text"]) for b in p["blocks"]) <= render.MESSAGE_TEXT_BUDGET for p in posts)
+    assert "".join(b["text"]["text"] for p in posts for b in p["blocks"]).count("paragraph") == 60
 
 
 # --------------------------------------------------------------------------- Socket Mode transport

@@ -582,6 +582,7 @@ class FakeSession:
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
+        self.dm_channel_id = next_id()
         self._scripted: list[tuple[str, str, TransportResponse]] = []
 
     def rate_limit_once(self, method: str, url_suffix: str, retry_after: float = 0.0) -> None:
@@ -590,6 +591,11 @@ class FakeSession:
         # ``Via`` marks a 429 as Discord's own (not a Cloudflare ban), which discord.py retries.
         headers = {"Via": "1.1 google", "Retry-After": str(retry_after)}
         self._scripted.append((method, url_suffix, TransportResponse(429, body, headers)))
+
+    def fail_once(self, method: str, url_suffix: str, status: int, code: int, message: str) -> None:
+        """The next ``method`` request whose URL ends with ``url_suffix`` gets Discord's error
+        ``status`` with JSON error ``code`` (discord.py picks the exception from the status)."""
+        self._scripted.append((method, url_suffix, TransportResponse(status, {"message": message, "code": code})))
 
     def request(self, method: str, url: str, **kwargs: Any) -> TransportResponse:
         data = kwargs.get("data")
@@ -611,6 +617,9 @@ class FakeSession:
                     "resource": {"type": (body or {}).get("type", 5)},
                 },
             )
+        if url.endswith("/users/@me/channels"):  # open a DM: the DM channel
+            recipient = user_payload(str((body or {}).get("recipient_id", ALICE_ID)), "member")
+            return TransportResponse(200, {"id": self.dm_channel_id, "type": 1, "recipients": [recipient]})
         channel_id = url.split("/channels/")[1].split("/")[0] if "/channels/" in url else GENERAL_ID
         content = (body or {}).get("content", "")
         bot = user_payload(BOT_ID, "guildhall", bot=True)

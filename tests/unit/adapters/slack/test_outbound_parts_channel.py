@@ -24,8 +24,10 @@ from tests.slack_fakes import TEAM_ID, FakeSlackAPI, adapter_settings
 
 GENERAL = ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "general", Visibility.PUBLIC)
 ALICE = UserRef(Platform.SLACK, TEAM_ID, "UALICE", "alice")
-# More sections than one message may carry (BLOCKS_PER_MESSAGE): two chat.postMessage calls.
-LONG = "\n".join(f"{i}. " + "word " * 500 for i in range(60))
+# More block text than one message may carry (render.MESSAGE_TEXT_BUDGET): eight ~2,500-character
+# sections, four to a message: two chat.postMessage calls. (It was 60 sections, two messages while 50 blocks were
+# the only limit per message; Slack refuses such messages with msg_blocks_too_long.)
+LONG = "\n".join(f"{i}. " + "word " * 500 for i in range(8))
 
 
 @dataclass

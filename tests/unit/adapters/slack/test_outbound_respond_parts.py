@@ -39,8 +39,10 @@ from tests.slack_fakes import TEAM_ID, FakeSlackAPI, Scripted, adapter_settings
 
 GENERAL = ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "general", Visibility.PUBLIC)
 ALICE = UserRef(Platform.SLACK, TEAM_ID, "UALICE", "alice")
-# More sections than one message may carry (BLOCKS_PER_MESSAGE): two messages.
-LONG = "\n".join(f"{i}. " + "word " * 500 for i in range(60))
+# More block text than one message may carry (render.MESSAGE_TEXT_BUDGET): eight ~2,500-character
+# sections, four to a message: two parts. (It was 60 sections, two messages while 50 blocks were
+# the only limit per message; Slack refuses such messages with msg_blocks_too_long.)
+LONG = "\n".join(f"{i}. " + "word " * 500 for i in range(8))
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from adapters.slack.render import (
     BLOCKS_PER_MESSAGE,
+    MESSAGE_TEXT_BUDGET,
     SECTION_LIMIT,
+    block_text_length,
     citation_lines,
     ephemeral_args,
     file_upload_args,
@@ -87,10 +89,13 @@ def test_render_with_buttons_and_citations() -> None:
 
 
 def test_huge_answer_splits_into_messages_within_limits() -> None:
+    # 120 full sections: three to a message, for the text budget (it was 3 messages of up to 50
+    # sections, ~150k characters each, before Slack's total per message was known: msg_blocks_too_long).
     text = "\n\n".join("y" * 2999 for _ in range(120))
     posts = render_posts(text)
-    assert len(posts) == 3
+    assert len(posts) == 40
     assert all(len(p.blocks) <= BLOCKS_PER_MESSAGE for p in posts)
+    assert all(sum(block_text_length(b) for b in p.blocks) <= MESSAGE_TEXT_BUDGET for p in posts)
     assert all(len(p.text) <= 3000 for p in posts)
 
 
