@@ -35,8 +35,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         _run_import(
             config,
-            lambda bus: import_slack_export(
-                path, bus, workspace_id=workspace, team_domain=team_domain, progress=None if not quiet else False
+            lambda bot_app: import_slack_export(
+                path,
+                bot_app.bus,
+                workspace_id=workspace,
+                team_domain=team_domain,
+                progress=None if not quiet else False,
             ),
             index=index,
             as_json=as_json,
@@ -62,7 +66,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         _run_import(
             config,
-            lambda bus: import_discord_export(paths, bus, progress=None if not quiet else False, private=private),
+            # The store: a reply to a message imported or seen live before joins its conversation.
+            lambda bot_app: import_discord_export(
+                paths, bot_app.bus, progress=None if not quiet else False, private=private, store=bot_app.store
+            ),
             index=index,
             as_json=as_json,
         )
@@ -84,7 +91,7 @@ def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: boo
             qa.expect_rebuild()  # imported edits reach the QA brain before the index is built below
         stuck: int | None = None
         try:
-            summary: ImportSummary = await do_import(app.bus)
+            summary: ImportSummary = await do_import(app)
             try:
                 await app.bus.drain()
             except TimeoutError:

@@ -12,7 +12,12 @@ Mapping choices:
   ``thread_id`` is the id of the conversation's first message (the referenced message's own
   ``thread_id`` when it has one, else the referenced id). A first message that gets replies has
   ``thread_id`` = its own id, as a Slack thread root does. This makes a reply chain one retrieval
-  unit, like a Slack thread.
+  unit, like a Slack thread. Conversations are followed across the files of one import (a
+  channel exported with ``--partition``, or a later ``--after`` export: give its files oldest
+  first), and a reply to a message in no file joins that message's stored conversation.
+* ``mentions`` -> ``mentioned_user_ids``, as the live adapter reads ``message.mentions``.
+* A message id seen before in the same channel (a file listing it twice, overlapping exports) is
+  skipped with a warning: the store keeps its first copy.
 * A file whose channel is a thread (``GuildPublicThread`` / ``GuildPrivateThread`` / forum post) uses
   the thread's channel id as ``thread_id`` for every message and publishes :class:`ThreadCreated`
   under the parent channel (``categoryId``).
@@ -25,9 +30,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.bus import EventBus
 from bot.events import (
@@ -47,6 +53,9 @@ from bot.events import (
 from bot.importers.json_input import BadJSON, one_line, parse_json
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 PUBLISH_SLICE = 200  # events per publish_many: about one Slack day file
 
@@ -72,12 +81,36 @@ def jump_url(guild_id: str, channel_id: str, message_id: str) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def events_from_export(data: Any, name: str, summary: ImportSummary, *, private: bool = False) -> list[Event]:
+@dataclass
+class ChannelHistory:
+    """What the files of one import have shown of one channel so far.
+
+    Attributes:
+        conversation: message id -> its conversation's first message id, for replies and the
+            messages they reference.
+        seen: ids of the messages already imported.
+    """
+
+    conversation: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+
+def events_from_export(
+    data: Any,
+    name: str,
+    summary: ImportSummary,
+    *,
+    private: bool = False,
+    history: dict[tuple[str, str], ChannelHistory] | None = None,
+) -> list[Event]:
     """Validate one export document and build its events, oldest first (raises on a bad file).
 
     An export carries no permissions, so a guild channel's visibility is a guess: a channel the
     store already knows keeps its visibility (the live adapter saw its permissions), a new one is
     public, or private with ``private`` (the operator says so; its posters may read it).
+
+    ``history``: per ``(guild id, channel id)``, what earlier files of the same import showed;
+    read and updated, so a reply chain split over files stays one conversation.
     """
     if not isinstance(data, dict):
         raise DiscordExportError(f"{name}: expected a JSON object with guild, channel and messages")
@@ -106,6 +139,8 @@ def events_from_export(data: Any, name: str, summary: ImportSummary, *, private:
         Platform.DISCORD, gid, parent_id, parent_name, visibility, visibility_known=known, parent_id=container
     )
     events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""), source=EventSource.IMPORT)]
+    channel_history = (history if history is not None else {}).setdefault((gid, cid), ChannelHistory())
+    seen = channel_history.seen
     valid: list[dict[str, Any]] = []
     for index, raw in enumerate(messages):
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("author"), dict):
@@ -120,10 +155,15 @@ def events_from_export(data: Any, name: str, summary: ImportSummary, *, private:
         except ValueError as exc:
             summary.warn(f"{name}[{index}]: skipped ({one_line(exc)})")
             continue
+        if raw["id"] in seen:
+            # The bus would drop the copy (same event id) while the summary counted it.
+            summary.warn(f"{name}[{index}]: skipped (message {raw['id']} appears earlier in the channel)")
+            continue
+        seen.add(raw["id"])
         valid.append(raw)
     valid.sort(key=lambda m: m["_when"])
     # First pass: conversation roots, so a first message with replies opens its thread.
-    conversation: dict[str, str] = {}
+    conversation = channel_history.conversation
     for raw in valid:
         ref = raw.get("reference") if isinstance(raw.get("reference"), dict) else None
         target = ref.get("messageId") if ref else None
@@ -198,6 +238,12 @@ def _message_events(
     ref = raw.get("reference") if isinstance(raw.get("reference"), dict) else None
     reply_to = ref.get("messageId") if ref and isinstance(ref.get("messageId"), str) else None
     thread_id = cid if is_thread else conversation.get(raw["id"])
+    raw_mentions = raw.get("mentions") or []
+    if not isinstance(raw_mentions, list):
+        summary.note(f"{where}: mentions ignored (not a list)")
+        raw_mentions = []
+    # As the live adapter: every mentioned member, in the order Discord lists them.
+    mentioned = tuple(m["id"] for m in raw_mentions if isinstance(m, dict) and isinstance(m.get("id"), str))
     events: list[Event] = [
         MessagePosted(
             channel=parent,  # a thread's messages belong to its parent channel, under thread_id
@@ -207,6 +253,7 @@ def _message_events(
             ts=when,
             thread_id=thread_id,
             reply_to=reply_to,
+            mentioned_user_ids=mentioned,
             permalink=jump_url(gid, cid, raw["id"]),
             subtype="" if mtype != "Reply" else "reply",
             source=EventSource.IMPORT,
@@ -247,24 +294,60 @@ def _user(guild_id: str, raw: dict[str, Any]) -> UserRef:
     return UserRef(Platform.DISCORD, guild_id, str(raw.get("id") or ""), name, bool(raw.get("isBot")))
 
 
+async def recall_conversations(data: Any, store: Store, history: dict[tuple[str, str], ChannelHistory]) -> None:
+    """Seed ``history`` with the stored conversation of each message a file's replies reference
+    when no file of this import has shown it (a reply to history imported or seen live before).
+
+    Tolerates a malformed document: :func:`events_from_export` reports it.
+    """
+    if not isinstance(data, dict):
+        return
+    guild, channel, messages = data.get("guild"), data.get("channel"), data.get("messages")
+    if not (isinstance(guild, dict) and isinstance(channel, dict) and isinstance(messages, list)):
+        return
+    gid, cid = guild.get("id"), channel.get("id")
+    if not isinstance(gid, str) or not isinstance(cid, str) or channel.get("type") in THREAD_CHANNEL_TYPES:
+        return  # a thread file's messages are all in the thread: nothing to look up
+    conversation = history.setdefault((gid, cid), ChannelHistory()).conversation
+    in_file = {m.get("id") for m in messages if isinstance(m, dict)}
+    for raw in messages:
+        ref = raw.get("reference") if isinstance(raw, dict) and raw.get("type") == "Reply" else None
+        target = ref.get("messageId") if isinstance(ref, dict) else None
+        if not isinstance(target, str) or target in conversation or target in in_file:
+            continue
+        row = await store.get_message(Platform.DISCORD.value, gid, target)
+        # Recorded even when unknown, so each target is looked up once.
+        conversation[target] = row.thread_id if row is not None and row.thread_id else target
+
+
 async def import_discord_export(
-    paths: Iterable[str | Path], bus: EventBus, *, progress: bool | None = None, private: bool = False
+    paths: Iterable[str | Path],
+    bus: EventBus,
+    *,
+    progress: bool | None = None,
+    private: bool = False,
+    store: Store | None = None,
 ) -> ImportSummary:
     """Publish the history of DiscordChatExporter JSON files on ``bus``.
 
     A file that is not valid JSON or lacks guild/channel/messages is reported and skipped whole.
     ``private``: the exported channels are private (see :func:`events_from_export`).
+    ``store``: where a reply to a message in none of the files finds that message's conversation
+    (see :func:`recall_conversations`); without it such a reply opens a conversation of its own.
     """
     started = time.perf_counter()
     files = [Path(p) for p in paths]
     summary = ImportSummary(source=", ".join(str(p) for p in files))
     users: set[str] = set()
     channels: set[str] = set()
+    history: dict[tuple[str, str], ChannelHistory] = {}
     with Progress(len(files), "discord export", enabled=progress) as bar:
         for path in files:
             try:
                 data = parse_json(path.read_bytes())
-                events = events_from_export(data, path.name, summary, private=private)
+                if store is not None:
+                    await recall_conversations(data, store, history)
+                events = events_from_export(data, path.name, summary, private=private, history=history)
             except (OSError, BadJSON, DiscordExportError) as exc:
                 reason = str(exc) if isinstance(exc, DiscordExportError) else f"{path.name}: {one_line(exc)}"
                 summary.errors.append(reason)

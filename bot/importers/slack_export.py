@@ -11,6 +11,9 @@ conversation holding ``YYYY-MM-DD.json`` day files. Mapping:
 * ``channel_join`` -> :class:`MemberJoined`; other system subtypes (topic, purpose, pins, leaves,
   archive...) are not chat and are skipped;
 * an ``edited`` block -> the post with its final text, then a :class:`MessageEdited` with its time;
+* ``text`` -> read as the live adapter reads it (:mod:`bot.slack_text`): ``&lt;`` ``&gt;`` ``&amp;``
+  undone, blocks and attachments when ``text`` is empty, ``<@U…>`` -> ``mentioned_user_ids``; a
+  thread reply's ``reply_to`` is its root, as live;
 * ``files`` -> their names appended to the text (``[file: report.pdf]``);
 * ``reactions`` -> one :class:`ReactionAdded` per listed member.
 
@@ -49,6 +52,7 @@ from bot.importers.json_input import BadJSON, one_line, parse_json
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
 from bot.message_ids import slack_message_id, slack_message_id_or_none
+from bot.slack_text import mentioned_users, message_text
 
 # Subtypes that are not conversation; channel_join becomes MemberJoined.
 SYSTEM_SUBTYPES = frozenset(
@@ -341,6 +345,25 @@ class SlackExportImporter:
         prefix = f"{conv.folder}/"
         return sorted(n for n in names if n.startswith(prefix) and n.endswith(".json") and n.count("/") == 1)
 
+    def warn_unlisted(self, conversations: list[_Conversation], names: list[str]) -> None:
+        """Warn (a skip in the summary) for each folder of day files that no conversation file lists.
+
+        Such a folder's messages have no channel id or visibility to be stored under, so they are
+        not imported; without a warning a partial or hand-edited export would look complete.
+        """
+        listed = {conv.folder for conv in conversations}
+        unlisted: dict[str, int] = {}
+        for name in names:
+            folder, _, rest = name.partition("/")
+            # The shape day_files reads: a JSON file directly inside a folder.
+            if rest and "/" not in rest and rest.endswith(".json") and folder not in listed:
+                unlisted[folder] = unlisted.get(folder, 0) + 1
+        for folder, count in sorted(unlisted.items()):
+            self.summary.warn(
+                f"{folder}/: {count} day file(s) skipped: the folder is not listed in "
+                f"{', '.join(filename for filename, _ in _CONVERSATION_FILES)}"
+            )
+
     def events_of_day(self, conv: _Conversation, name: str) -> list[Event]:
         """Parse and validate one day file into events (raises :class:`ExportReadError`)."""
         data = self.source.json(name)
@@ -382,9 +405,12 @@ class SlackExportImporter:
             raise ValueError("message without a user or bot_id")
         is_bot = subtype == "bot_message" or ("bot_id" in raw and "user" not in raw)
         author = self.user(user_id, is_bot=is_bot, name=str(raw.get("username") or ""))
-        text = raw.get("text") or ""
-        if not isinstance(text, str):
+        if not isinstance(raw.get("text") or "", str):
             raise TypeError("text is not a string")
+        # The words as the live adapter reads them (bot.slack_text): entities undone, and blocks or
+        # attachments when ``text`` is empty, so history and live traffic store the same text.
+        text = message_text(raw)
+        mentions = mentioned_users(text)
         files = raw.get("files")
         if isinstance(files, list):
             names = [str(f.get("name") or f.get("title") or "file") for f in files if isinstance(f, dict)]
@@ -419,6 +445,9 @@ class SlackExportImporter:
             text=text,
             ts=when,
             thread_id=thread_id,
+            # As live: a thread reply answers its root (adapters.slack.normalize.normalize_message).
+            reply_to=slack_message_id(channel.channel_id, thread_ts) if thread_ts and thread_ts != ts else None,
+            mentioned_user_ids=mentions,
             subtype=subtype,
             permalink=slack_permalink(self.team_domain or self.workspace_id.lower(), channel.channel_id, ts, thread_ts),
             source=EventSource.IMPORT,
@@ -469,6 +498,7 @@ async def import_slack_export(
             importer.summary.errors.append(str(exc))
             return importer.summary
         names = source.names()
+        importer.warn_unlisted(conversations, names)
         plan = [(conv, importer.day_files(conv, names)) for conv in conversations]
         total = sum(len(files) for _, files in plan)
         with Progress(total, "slack export", enabled=progress) as bar:

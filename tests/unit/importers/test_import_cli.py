@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.unit.importers.test_discord_export import ANA, BOB, export, msg
 from tests.unit.importers.test_slack_export import write_export
 
 
@@ -93,3 +94,16 @@ def test_slack_export_without_a_team_domain_says_how_to_fix_its_links(env: Path)
     with sqlite3.connect(env / "gh.db") as db:
         links = {row[0].split("/archives/")[0] for row in db.execute("SELECT permalink FROM messages")}
     assert links == {"https://acme.slack.com"}  # the re-import replaced the guessed links
+
+
+def test_discord_export_command_continues_conversations_of_an_earlier_import(env: Path) -> None:
+    channel = {"id": "C1", "type": "GuildTextChat", "name": "general"}
+    first, later = env / "general.json", env / "general-after.json"
+    first.write_text(json.dumps(export(channel, [msg("1", "00", ANA, "q?"), msg("2", "01", BOB, "a", "Reply", "1")])))
+    later.write_text(json.dumps(export(channel, [msg("3", "02", ANA, "still failing", "Reply", "2")])))
+    runner = CliRunner()
+    for path in (first, later):
+        result = runner.invoke(app, ["import", "discord-export", str(path), "--quiet", "--json", "--no-index"])
+        assert result.exit_code == 0, result.output
+    # Message 3 joins conversation 1 through the store, instead of opening a thread at message 2.
+    assert json.loads(result.output)["store"]["threads"] == 1
