@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.message_ids import qualified
+from bot.slack_text import unescape
 from brain.qa.access import AccessScope
 from brain.qa.retriever import Mode, Retriever
 
@@ -66,12 +67,17 @@ def read_questions(path: Path) -> list[GoldQuestion]:
         try:
             channel = str(row.get("channel", ""))
             answers = [str(a) for a in row["answer_ids"]]
-            if "question_ts" in row and channel:
-                # Slack gold ids are bare ts; Guildhall names a Slack message "<channel>:<ts>".
-                answers = [qualified("slack", channel, a) for a in answers]
+            question = str(row["question"])
+            if "question_ts" in row:
+                # Slack's text, as a member's question reaches the bot: the adapter undoes Slack's
+                # &lt; &gt; &amp; (and the importer does for the history searched).
+                question = unescape(question)
+                if channel:
+                    # Slack gold ids are bare ts; Guildhall names a Slack message "<channel>:<ts>".
+                    answers = [qualified("slack", channel, a) for a in answers]
             out.append(
                 GoldQuestion(
-                    question=str(row["question"]),
+                    question=question,
                     asker=str(row.get("asker", "")),
                     channel=channel,
                     answer_ids=frozenset(answers),

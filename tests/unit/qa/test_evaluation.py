@@ -61,3 +61,15 @@ def test_slack_gold_ids_name_the_questions_channel_and_discord_ids_stay(tmp_path
     first, second = read_questions(path)
     assert first.answer_ids == {"C7:2.1", "C7:3.1"}  # what the importer stores (bot.message_ids)
     assert second.answer_ids == {"11"}
+
+
+def test_a_slack_question_is_asked_as_the_member_typed_it(tmp_path: Path) -> None:
+    # Slack's export (like its events) writes < > & as entities; the adapter and the importer undo
+    # them, so the question must be asked as the member typed it, and a Discord one stays as it is.
+    path = tmp_path / "qa.jsonl"
+    slack = {"question_ts": "1.1", "question": "why is `a &lt; b &amp;&amp; c`?", "channel": "C7", "answer_ids": []}
+    discord = {"question_id": "10", "question": "is &lt; literal here?", "channel": "55", "answer_ids": []}
+    path.write_text(json.dumps(slack) + "\n" + json.dumps(discord) + "\n")
+    first, second = read_questions(path)
+    assert first.question == "why is `a < b && c`?"
+    assert second.question == "is &lt; literal here?"
