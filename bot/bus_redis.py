@@ -39,7 +39,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -76,6 +75,7 @@ from bot.events import (
 from bot.message_ids import upgraded
 from bot.privacy.forgotten import subject_of
 from bot.tasks import cancel_until_done
+from bot.url_secrets import without_password
 
 log = logging.getLogger(__name__)
 
@@ -655,12 +655,7 @@ class RedisStreamsBus:
     @property
     def safe_url(self) -> str:
         """The Redis URL without its password, for logs."""
-        parts = urlsplit(self._url)
-        if parts.password is None:
-            return self._url
-        # The host and port as written after the "@": ``hostname`` would drop an IPv6 address's brackets.
-        host_port = parts.netloc.rpartition("@")[2]
-        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host_port}"))
+        return without_password(self._url)
 
     def _note_read_failure(self, exc: BaseException) -> None:
         """Log the first failed read of an outage as a warning (with where Redis was expected)."""

@@ -2,7 +2,7 @@
 
 from bot.store.db import Database, StoreTimeoutError, open_database
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
-from bot.store.opening import StoreUnavailable, open_configured_store, safe_store_url
+from bot.store.opening import StoreUnavailable, open_configured_store
 from bot.store.sql import OPTED_OUT_KEY, Store, open_store
 
 __all__ = [
@@ -18,5 +18,4 @@ __all__ = [
     "open_configured_store",
     "open_database",
     "open_store",
-    "safe_store_url",
 ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from bot.store.sql import Store, open_store
+from bot.url_secrets import shows_password, without_password
 
 if TYPE_CHECKING:
     from bot.config import StoreSettings
@@ -17,16 +17,6 @@ log = logging.getLogger(__name__)
 class StoreUnavailable(RuntimeError):
     """The configured store cannot be opened (server down, wrong credentials, a folder that cannot
     be created): commands say so in one line instead of a page of traceback."""
-
-
-def safe_store_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    # The host and port as written after the "@": ``hostname`` would drop an IPv6 address's brackets.
-    host_port = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host_port}"))
 
 
 async def open_configured_store(settings: StoreSettings) -> Store:
@@ -41,6 +31,11 @@ async def open_configured_store(settings: StoreSettings) -> Store:
             settings.url, command_timeout_s=settings.command_timeout_s, busy_timeout_s=settings.busy_timeout_s
         )
     except Exception as exc:
-        log.debug("cannot open the store", exc_info=True)
         reason = str(exc) or type(exc).__name__
-        raise StoreUnavailable(f"cannot open the store at {safe_store_url(settings.url)}: {reason}") from exc
+        if shows_password(reason, settings.url):
+            # A driver may quote the URL's pieces ("invalid literal for int(): 's3cr'" when an
+            # unescaped "/" in the password cut it short): none of it is printed.
+            reason = f"{type(exc).__name__} (is the password in the URL percent-encoded?)"
+        else:
+            log.debug("cannot open the store", exc_info=True)
+        raise StoreUnavailable(f"cannot open the store at {without_password(settings.url)}: {reason}") from exc

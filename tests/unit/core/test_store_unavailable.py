@@ -11,7 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
-from bot.store import safe_store_url
+from bot.config import StoreSettings
+from bot.store import StoreUnavailable, open_configured_store
+from bot.url_secrets import without_password
 
 
 def _closed_port() -> int:
@@ -57,6 +59,32 @@ def test_run_says_when_the_data_folder_cannot_be_made(tmp_path: Path, monkeypatc
     assert f"cannot start: cannot create data_dir {blocker / 'data'}" in result.output
 
 
-def test_urls_lose_only_their_password() -> None:
-    assert safe_store_url("postgresql://u:p@[::1]:5432/db") == "postgresql://u:***@[::1]:5432/db"
-    assert safe_store_url("sqlite:///var/lib/gh.db") == "sqlite:///var/lib/gh.db"
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:p@[::1]:5432/db", "postgresql://u:***@[::1]:5432/db"),
+        ("sqlite:///var/lib/gh.db", "sqlite:///var/lib/gh.db"),
+        ("postgresql://u@host/db", "postgresql://u@host/db"),
+        # Unescaped "/", "#", "@" in a pasted secret: urlsplit finds no password, and the whole URL
+        # was printed as it was.
+        ("postgresql://bob:s3cr/et+X@db.example:5432/gh", "postgresql://bob:***@db.example:5432/gh"),
+        ("postgresql://bob:pa#ss@db.example/gh", "postgresql://bob:***@db.example/gh"),
+        ("postgresql://bob:p@ss@db.example/gh", "postgresql://bob:***@db.example/gh"),
+        (
+            "postgresql://bob@db.example/gh?sslmode=require&password=hunter2",
+            "postgresql://bob@db.example/gh?sslmode=require&password=***",
+        ),
+        ("redis://:s3cret@redis.internal:6380/0", "redis://:***@redis.internal:6380/0"),
+    ],
+)
+def test_urls_lose_only_their_password(url: str, shown: str) -> None:
+    assert without_password(url) == shown
+
+
+async def test_a_driver_error_quoting_part_of_the_password_is_not_printed() -> None:
+    # asyncpg read "s3cr" as the port of "bob:s3cr/et+X@…" and said so in its error.
+    url = f"postgresql://bob:s3cr/et+X@127.0.0.1:{_closed_port()}/gh"
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_configured_store(StoreSettings(url=url, command_timeout_s=2))
+    assert "s3cr" not in str(caught.value) and "et+X" not in str(caught.value)
+    assert "percent-encoded" in str(caught.value)
