@@ -117,6 +117,20 @@ CORE: list[Migration] = [
     Migration("core-0006-users-external", ("ALTER TABLE users ADD COLUMN external INTEGER",)),
     # Slack guests read only the channels they are in: readable_channel_ids and answer scopes. NULL: not known.
     Migration("core-0007-users-guest", ("ALTER TABLE users ADD COLUMN guest INTEGER",)),
+    # One vote per member and target, the latest: each click had added a row (and two workers taking
+    # two clicks at once could both insert). Earlier duplicates go first, the latest kept.
+    Migration(
+        "core-0008-feedback-one-vote",
+        (
+            """DELETE FROM feedback WHERE EXISTS (SELECT 1 FROM feedback later
+                WHERE later.platform = feedback.platform AND later.workspace_id = feedback.workspace_id
+                AND later.user_id = feedback.user_id AND later.kind = feedback.kind
+                AND later.target_id = feedback.target_id
+                AND (later.ts > feedback.ts OR (later.ts = feedback.ts AND later.feedback_id > feedback.feedback_id)))""",
+            """CREATE UNIQUE INDEX IF NOT EXISTS feedback_one_vote
+                ON feedback (platform, workspace_id, user_id, kind, target_id)""",
+        ),
+    ),
 ]
 
 _EXTRA: list[Migration] = []

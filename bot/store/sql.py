@@ -803,20 +803,16 @@ class Store:
         value: str,
         ts: float | None = None,
     ) -> None:
-        """Store a member's feedback on a target (answer 👍/👎...): their last vote on it wins, so
-        clicking again (or changing one's mind) counts once, not once per click."""
-        member = (platform, workspace_id, user_id, kind, target_id)
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "DELETE FROM feedback WHERE platform = ? AND workspace_id = ? AND user_id = ? AND kind = ? "
-                "AND target_id = ?",
-                member,
-            )
-            await tx.execute(
-                "INSERT INTO feedback (feedback_id, platform, workspace_id, user_id, kind, target_id, value, ts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (uuid.uuid4().hex, *member, value, ts or time.time()),
-            )
+        """Store a member's feedback on a target (answer 👍/👎...): their latest vote on it wins
+        (one row per member and target, migration core-0008), so clicking again or changing one's
+        mind counts once; a vote delivered late (a redelivery, another worker) never replaces a
+        newer one."""
+        await self.db.execute(
+            "INSERT INTO feedback (feedback_id, platform, workspace_id, user_id, kind, target_id, value, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, user_id, kind, target_id) "
+            "DO UPDATE SET value = excluded.value, ts = excluded.ts WHERE excluded.ts >= feedback.ts",
+            (uuid.uuid4().hex, platform, workspace_id, user_id, kind, target_id, value, ts or time.time()),
+        )
 
     async def feedback(self, kind: str | None = None) -> list[tuple[str, str, str, str, str, str, float]]:
         """All feedback rows ``(platform, workspace, user, kind, target, value, ts)``."""

@@ -213,3 +213,32 @@ async def _count_messages(path: Path) -> int:
         return int(row[0]) if row else 0
     finally:
         await store.close()
+
+
+async def test_one_feedback_row_per_member_and_target_the_latest_vote(store: Store) -> None:
+    await store.record_feedback("console", "local", "carol", "qa", "a1", "down", ts=10.0)
+    await store.record_feedback("console", "local", "carol", "qa", "a1", "up", ts=20.0)
+    await store.record_feedback("console", "local", "carol", "qa", "a1", "down", ts=15.0)  # delivered late
+    await store.record_feedback("console", "local", "dave", "qa", "a1", "down", ts=12.0)
+    rows = sorted((r[2], r[5], r[6]) for r in await store.feedback("qa"))
+    assert rows == [("carol", "up", 20.0), ("dave", "down", 12.0)]
+
+
+async def test_the_one_vote_migration_keeps_each_members_latest_earlier_row(store: Store) -> None:
+    # Rows from before core-0008: every click its own row.
+    await store.db.execute("DROP INDEX feedback_one_vote")
+    rows = [
+        ("f1", "carol", "down", 1.0),
+        ("f2", "carol", "up", 3.0),
+        ("f3", "carol", "down", 2.0),
+        ("f4", "dave", "up", 1.0),
+    ]
+    for fid, who, value, ts in rows:
+        await store.db.execute(
+            "INSERT INTO feedback (feedback_id, platform, workspace_id, user_id, kind, target_id, value, ts) "
+            "VALUES (?, 'console', 'local', ?, 'qa', 'a1', ?, ?)",
+            (fid, who, value, ts),
+        )
+    await store.db.execute("DELETE FROM schema_migrations WHERE name = 'core-0008-feedback-one-vote'")
+    await store.migrate()
+    assert sorted((r[2], r[5]) for r in await store.feedback("qa")) == [("carol", "up"), ("dave", "up")]
