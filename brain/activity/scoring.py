@@ -29,6 +29,8 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.words import MARKS, nfc
+
 # One rule for what a thank-you and a question are, shared with the community brain.
 from brain.community.signals import is_question as is_question
 from brain.community.signals import is_thanks as is_thanks
@@ -68,7 +70,8 @@ HELPFUL_EMOJI = frozenset(
     {"white_check_mark", "heavy_check_mark", "+1", "thumbsup", "ballot_box_with_check", "✅", "✔️", "✔", "👍", "☑️"}
 )
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A word runs on through combining marks, which ``\w`` leaves out: Hindi "डेटाबेस" counted as four.
+_WORD = re.compile(rf"\w[\w{MARKS}]*")
 # What an asker says when a reply did not help, beyond the negations is_thanks already knows
 # ("did not help", "still doesn't work"): the same error again, still failing, a plain "nope".
 _STILL_FAILING = re.compile(
@@ -122,7 +125,7 @@ _UNSPACED_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufa
 def word_count(text: str) -> int:
     """Words in ``text`` (any script; emoji and punctuation do not count; Han and kana by pairs)."""
     count = 0
-    for word in _WORD.findall(text):
+    for word in _WORD.findall(nfc(text)):
         runs = _UNSPACED_RUN.findall(word)
         if not runs:
             count += 1

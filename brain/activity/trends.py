@@ -39,6 +39,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from bot.words import MARKS, nfc
+
 
 def _words(text: str) -> frozenset[str]:
     """A word set from whitespace-separated text (long lists read better as prose)."""
@@ -47,8 +49,9 @@ def _words(text: str) -> frozenset[str]:
 
 # A word of any script starting with a letter, keeping technical joins (``c++``, ``.env`` after
 # stripping, ``py3.11``, ``err_code``). It was ASCII only: a Russian or Chinese community's topics
-# never burst (the words were invisible, or cut at the first accented letter: "für" -> "f").
-_TOKEN = re.compile(r"[^\W\d_](?:[\w.+#-]*(?:[^\W_]|[+#]))?")
+# never burst (the words were invisible, or cut at the first accented letter: "für" -> "f"). A word
+# runs on through combining marks, which ``\w`` leaves out: Hindi "सर्वर" was "सर" + "वर".
+_TOKEN = re.compile(rf"[^\W\d_](?:[\w{MARKS}.+#-]*(?:[^\W_]|[{MARKS}+#]))?")
 # Han and kana are written without spaces: a run is one regex word however long (a whole sentence),
 # so it is split into overlapping character pairs, as the lexical search does.
 _UNSPACED_RUN = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
@@ -86,7 +89,7 @@ def _bigram(a: str, b: str) -> str:
 
 def _kept_words(text: str) -> list[str]:
     words: list[str] = []
-    for token in _TOKEN.findall(_URL.sub(" ", text)):
+    for token in _TOKEN.findall(_URL.sub(" ", nfc(text))):
         word = token.lower().strip(".-")
         if word.isascii() or not _UNSPACED_RUN.search(word):
             words.append(word)

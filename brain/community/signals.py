@@ -29,6 +29,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")  # "2.0" and "e.g." stay inside 
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
 
 
+# The question mark of Latin and other scripts, the full-width one of Chinese and Japanese, Arabic's.
+_QUESTION_MARKS = ("?", "\uff1f", "\u061f")
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def is_question(text: str) -> bool:
     """True for messages that ask something: a '?' outside code, or a question opener in a message
     that does not end as a statement ("Have a great weekend everyone!", "Did a talk on asyncio.").
@@ -36,9 +41,10 @@ def is_question(text: str) -> bool:
     The one rule for every brain: activity counts unanswered questions with it, the community brain
     decides which help-channel messages wait for an answer."""
     prose = _CODE.sub(" ", text).strip()
-    if len(prose) < 8:
+    # Chinese and Japanese say in four characters ("怎么安装？") what takes eight letters elsewhere.
+    if len(prose) < (4 if _UNSPACED.search(prose) else 8):
         return False
-    if "?" in prose:
+    if any(mark in prose for mark in _QUESTION_MARKS):
         return True
     return bool(_QUESTION_START.match(prose)) and not prose.endswith(("!", "."))
 

@@ -48,11 +48,12 @@ _CITE_MARK = (
 _CITATION = re.compile(_CITE_MARK, re.IGNORECASE)
 # Sentence ends (line breaks end sentences too: chat answers are often lists); the group is the gap
 # between the two sentences. After . ! ? a space, then what opens a sentence (:func:`_opens_sentence`:
-# a lower-case word goes on, as in "e.g. with a flag"). Chinese and Japanese write no space after
+# a lower-case word goes on, as in "e.g. with a flag"); Hindi's danda । (and double danda ॥) and the
+# Arabic question mark ؟ are written the same way. Chinese and Japanese write no space after
 # 。！？: those end a sentence before whatever follows but the closing quote or bracket and the
 # citation marks that belong to it.
 _SENTENCE_END = re.compile(
-    r"[.!?](\s+)(?=\S)"
+    r"[.!?।॥؟](\s+)(?=\S)"
     r"|[。！？]+(?:[ \t]*(?:" + _CITE_MARK + r"))*(\s*)(?=[^\s」』）】》〉”’\"')\]])",
     re.IGNORECASE,
 )
@@ -264,7 +265,7 @@ def code_lines(block: str) -> list[str]:
 _INFO_STRING = re.compile(r"[\w+#.-]{1,20}")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•#]+|\d{1,2}[.)])\s*")
 _BARE_MARK = re.compile(r"\d{1,2}[.)]|[-*•+]")
-_FINISHED = (".", "!", "?", "]", "`", ")", ":", "。", "！", "？")
+_FINISHED = (".", "!", "?", "]", "`", ")", ":", "。", "！", "？", "।", "॥", "؟")
 
 
 def _sentence_key(sentence: str) -> str:
@@ -405,10 +406,14 @@ def identifiers(text: str) -> list[str]:
     return code_names(text) + _PATH.findall(text) + [s for s in spans if len(s) >= 3]
 
 
+# Latin, full-width (Chinese, Japanese) and Arabic question marks.
+_QUESTION_MARKS = ("?", "？", "؟")
+
+
 def is_question(sentence: str) -> bool:
     """Whether a sentence asks rather than answers (the model echoing a source's question, or the
     member's): never support for an answer, and never kept in one."""
-    return strip_citations(sentence).rstrip(" *_`\"')]").endswith(("?", "？"))
+    return strip_citations(sentence).rstrip(" *_`\"')]").endswith(_QUESTION_MARKS)
 
 
 def degenerate(sentence: str) -> bool:

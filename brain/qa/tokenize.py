@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from bot.words import WORD, nfc
+
 # A word, optionally joined to more words by '.', '_', '-', '/' or '::' (dotted names, paths, codes).
 _TOKEN = re.compile(r"[a-z0-9_]+(?:(?:\.|::|-|/)[a-z0-9_]+)*")
 _PARTS = re.compile(r"[a-z0-9]+")
@@ -41,7 +43,8 @@ def _stem(word: str) -> str:
 # topic bursts, and answers whose sentences could not be checked against the sources. Han and kana
 # are written without spaces: their runs give overlapping character pairs, the usual lexical unit
 # for them. English text is unchanged (these tokens come only from words with non-ASCII letters).
-_WORD = re.compile(r"[^\W_]+")
+# A word runs on through combining marks (:mod:`bot.words`): Hindi "सर्वर" was "सर" + "वर".
+_WORD = re.compile(WORD)
 _UNSPACED_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _UNSPACED_RUN = re.compile(f"([{_UNSPACED_CHARS}]+)")
 
@@ -63,7 +66,7 @@ def tokenize(text: str) -> list[str]:
     """Tokens of ``text`` for BM25 (lower-cased, stop words dropped, compounds plus their parts;
     words of other scripts as they are, Han and kana as character pairs)."""
     out: list[str] = []
-    lowered = text.lower()
+    lowered = nfc(text).lower()
     for match in _TOKEN.findall(lowered):
         parts = _PARTS.findall(match)
         if len(parts) > 1:

@@ -23,6 +23,11 @@ from brain.qa.staleness import is_correction, stale_note
         ("Did a talk on asyncio today.", False),
         ("Does anyone use poetry", True),
         ("is there a way to `print(x?)` lazily", True),
+        # Other scripts' question marks: a Chinese or Arabic question never waited for an answer,
+        # nor counted as unanswered.
+        ("怎么安装这个包？", True),
+        ("هل الخادم يعمل الآن؟", True),
+        ("数据库", False),
     ],
 )
 def test_is_question(text: str, expected: bool) -> None:
