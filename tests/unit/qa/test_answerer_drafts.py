@@ -10,21 +10,10 @@ from bot.testing import HashEmbedder, ScriptedLLM
 from brain.qa import grounding
 from brain.qa.access import AccessScope
 from brain.qa.answerer import Answer, Answerer
+from tests.unit.qa.test_answerer_citations import Ranked, _channel
 
 GRPC = "The gRPC server returns NOT_FOUND when the user id does not exist in the users table"
 NPM = "To fix ERR_CONNECTION_REFUSED start the dev server with npm run dev"
-
-
-class Ranked:
-    def __init__(self, units: list[ScoredUnit]) -> None:
-        self.units = units
-
-    async def search(self, *_: object, **__: object) -> list[ScoredUnit]:
-        return self.units
-
-
-async def _channel(_: ScoredUnit) -> str:
-    return "#help"
 
 
 async def answer(draft: str, source: str) -> Answer:

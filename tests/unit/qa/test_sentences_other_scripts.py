@@ -3,28 +3,11 @@ end one with no space after them. Judged as one sentence, an invented half rode 
 
 from __future__ import annotations
 
-from bot.ml import ScoredUnit, Unit
 from bot.testing import HashEmbedder, ScriptedLLM
 from brain.qa import grounding
 from brain.qa.access import AccessScope
 from brain.qa.answerer import Answer, Answerer
-
-
-def su(uid: str, text: str) -> ScoredUnit:
-    unit = Unit(uid, "slack", "T1", "C1", text, message_ids=(uid,), url=f"https://x/{uid}", ts_start=1_700_000_000)
-    return ScoredUnit(unit, 1.0)
-
-
-class Ranked:
-    def __init__(self, units: list[ScoredUnit]) -> None:
-        self.units = units
-
-    async def search(self, *_: object, **__: object) -> list[ScoredUnit]:
-        return self.units
-
-
-async def _channel(_: ScoredUnit) -> str:
-    return "#help"
+from tests.unit.qa.test_answerer_citations import Ranked, _channel, su
 
 
 async def answer(draft: str, source: str) -> Answer:
