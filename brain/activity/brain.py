@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -334,12 +334,17 @@ class ActivityBrain(Brain):
         if now.astimezone(self.ctx.settings.tz).weekday() != self.ctx.settings.activity.leaderboard_post_weekday:
             return
         window = previous_week(now, self.ctx.settings.tz)
+        await self._in_each_workspace("weekly board", lambda platform, ws: self._post_board_in(platform, ws, window))
+
+    async def _in_each_workspace(self, what: str, job: Callable[[str, str], Awaitable[None]]) -> None:
+        """Run ``job`` for every workspace with a board, going on past one that fails: one
+        community's odd data must not silence every community after it, every run. Logged, not
+        raised: a retry of the whole run would post again where it went out."""
         for platform, ws in await self._workspaces():
             try:
-                await self._post_board_in(platform, ws, window)
+                await job(platform, ws)
             except Exception:
-                # Logged, not raised: a retry of the whole run would post again where it went out.
-                log.exception("activity: weekly board of %s:%s failed; the other workspaces go on", platform, ws)
+                log.exception("activity: %s of %s:%s failed; the other workspaces go on", what, platform, ws)
 
     async def _post_board_in(self, platform: str, ws: str, window: Window) -> None:
         target = await self._alerts_channel(platform, ws)
@@ -400,12 +405,7 @@ class ActivityBrain(Brain):
 
     async def _scan_and_post(self) -> None:
         now = self.ctx.clock.now().timestamp()
-        for platform, ws in await self._workspaces():
-            try:
-                await self._scan_and_post_in(platform, ws, now)
-            except Exception:
-                # One community's odd data must not silence every community after it, every scan.
-                log.exception("activity: trend scan of %s:%s failed; the other workspaces go on", platform, ws)
+        await self._in_each_workspace("trend scan", lambda platform, ws: self._scan_and_post_in(platform, ws, now))
 
     async def _scan_and_post_in(self, platform: str, ws: str, now: float) -> None:
         target = await self._alerts_channel(platform, ws)
