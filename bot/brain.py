@@ -358,6 +358,12 @@ class Brain:
         """Everything this brain keeps about ``user`` (data access request)."""
         return {}
 
+    async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
+        """Workspaces of ``platform`` where this brain keeps rows about ``user_id`` (as asker, author,
+        subject of a profile or counter): where a Discord member's privacy commands must act, beyond
+        the workspaces where the store holds their messages, reactions, feedback or settings."""
+        return set()
+
     async def retention_workspaces(self) -> set[tuple[str, str]]:
         """``(platform, workspace_id)`` pairs where this brain keeps rows that :meth:`purge_before`
         removes, beyond the workspaces that have stored messages (the retention sweep visits both)."""

@@ -37,8 +37,9 @@ FORGET_CONFIRM_ACTION = "guildhall.forget_me.confirm"
 UNFINISHED_INDEX = "search index"  # Erasure.unfinished: index rebuilds waiting for the vector store
 
 # Workspaces where the store holds something of a member (one ``(platform, user_id)`` pair per
-# SELECT). Brains' tables are left out: what they hold of a member comes from these facts or from
-# commands, and a Discord DM (where ``/ask`` can be used without any of them) is always included.
+# SELECT). Brains name the workspaces where their own tables hold the member (``member_workspaces``):
+# a question asked with `/ask`, a profile or a counter may be all there is of them in a server, and a
+# Discord DM is always included.
 _MEMBER_TABLES = (
     ("users", "user_id"),
     ("member_settings", "user_id"),
@@ -256,6 +257,10 @@ class CoreBrain(Brain):
         for u in members:
             await self.ctx.store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, "opted_out", True)
             await self.ctx.store.audit(u.platform.value, u.workspace_id, u.user_id, "optout")
+        # A Discord member's opt-out follows them to servers where they act later (DiscordOptOuts);
+        # other processes learn it from the store within a minute.
+        if self.ctx.services.has("forgotten"):
+            (await self.ctx.services.get("forgotten")).opt_outs.add(cmd.user)
         return CommandResult(
             f"You're opted out{await self._where(members)}: your new messages won't be indexed, profiled or "
             "shown on leaderboards. You can still ask questions. `/optin` reverses this; `/forget-me` also "
@@ -279,6 +284,8 @@ class CoreBrain(Brain):
             await store.set_member_setting(p, ws, uid, "opted_out", False)
             await store.audit(p, ws, uid, "optin")
             back.append(u)
+        if back and self.ctx.services.has("forgotten"):
+            (await self.ctx.services.get("forgotten")).opt_outs.discard(cmd.user)
         text = f"Welcome back{await self._where(back)}: your new messages count again." if back else ""
         if forgotten:
             where = await self._where(forgotten) if back else ""
@@ -313,15 +320,19 @@ class CoreBrain(Brain):
         """``user`` as each workspace the member's privacy commands act in, ``user`` first.
 
         A Discord user id is global: the same person in every guild and in DMs with the bot
-        (workspace ``@me``), so on Discord that is every workspace where the store holds something
-        of the id, the DMs always included. Slack ids are per team, and the console has one workspace.
+        (workspace ``@me``), so on Discord that is every workspace where the store or a brain
+        (:meth:`~bot.brain.Brain.member_workspaces`) holds something of the id, the DMs always
+        included. Slack ids are per team, and the console has one workspace.
         """
         if user.platform is not Platform.DISCORD:
             return [user]
-        rows = await self.ctx.store.db.fetchall(
-            _MEMBER_WORKSPACES, (user.platform.value, user.user_id) * len(_MEMBER_TABLES)
-        )
-        others = sorted(({str(r[0]) for r in rows} | {DISCORD_DM_WORKSPACE}) - {user.workspace_id})
+        p, uid = user.platform.value, user.user_id
+        rows = await self.ctx.store.db.fetchall(_MEMBER_WORKSPACES, (p, uid) * len(_MEMBER_TABLES))
+        found = {str(r[0]) for r in rows} | {DISCORD_DM_WORKSPACE}
+        for brain in self._app.brains:
+            if brain is not self:
+                found |= await brain.member_workspaces(p, uid)
+        others = sorted(found - {user.workspace_id})
         return [user, *(dataclasses.replace(user, workspace_id=ws) for ws in others)]
 
     async def place_names(self, members: Sequence[UserRef]) -> list[str]:
@@ -540,28 +551,57 @@ class CoreBrain(Brain):
         for brain in self._app.brains:
             if brain is not self:
                 workspaces |= await brain.retention_workspaces()
-        for platform, ws in sorted(workspaces):
-            days = await workspace_config(store, platform, ws, "retention_days", default)
-            if days is None:
-                continue
-            purged = True
-            cutoff = now - int(days) * 86400
-            scope = (platform, ws, cutoff)
-            # Maintenance: the first purge of a big workspace deletes much more than a live query
-            # touches, past the store's command timeout, and would fail again every hour.
-            async with store.db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
-                where = "WHERE platform = ? AND workspace_id = ? AND ts < ?"
-                counts["messages"] += await tx.execute(f"DELETE FROM messages {where}", scope)
-                counts["reactions"] += await tx.execute(f"DELETE FROM reactions {where}", scope)
-                counts["threads"] += await tx.execute(f"DELETE FROM threads {where}", scope)
-                counts["feedback"] += await tx.execute(f"DELETE FROM feedback {where}", scope)
-            for brain in self._app.brains:
-                if brain is not self:
-                    counts[brain.name] += await brain.purge_before(cutoff, platform=platform, workspace_id=ws)
-            await store.audit(platform, ws, "scheduler", "retention", detail={"cutoff": cutoff, "days": days})
-        if purged:
-            await self._scrub()
+        try:
+            for platform, ws in sorted(workspaces):
+                days = await workspace_config(store, platform, ws, "retention_days", default)
+                if days is None:
+                    continue
+                purged = True
+                cutoff = now - int(days) * 86400
+                scope = (platform, ws, cutoff)
+                # Maintenance: the first purge of a big workspace deletes much more than a live query
+                # touches, past the store's command timeout, and would fail again every hour.
+                async with store.db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
+                    where = "WHERE platform = ? AND workspace_id = ? AND ts < ?"
+                    counts["messages"] += await tx.execute(f"DELETE FROM messages {where}", scope)
+                    counts["reactions"] += await tx.execute(f"DELETE FROM reactions {where}", scope)
+                    counts["threads"] += await tx.execute(f"DELETE FROM threads {where}", scope)
+                    counts["feedback"] += await tx.execute(f"DELETE FROM feedback {where}", scope)
+                unfinished = await self._purge_brains(cutoff, platform, ws, counts)
+                detail: dict[str, Any] = {"cutoff": cutoff, "days": days}
+                if unfinished:
+                    detail["unfinished"] = unfinished
+                await store.audit(platform, ws, "scheduler", "retention", detail=detail)
+        finally:
+            # What was deleted before a failure leaves the database's files too.
+            if purged:
+                await self._scrub()
         return dict(counts) if purged else {}
+
+    async def _purge_brains(self, cutoff: float, platform: str, workspace_id: str, counts: Counter[str]) -> list[str]:
+        """Every brain's part of the retention purge of one workspace, added to ``counts``; returns
+        the brains whose part failed. One brain's failure (the vector index down) must not keep the
+        others, the other workspaces or the audit entry from their part: the next hourly purge,
+        whose cutoff is later, retries it."""
+        unfinished: list[str] = []
+        for brain in self._app.brains:
+            if brain is self:
+                continue
+            try:
+                counts[brain.name] += await brain.purge_before(cutoff, platform=platform, workspace_id=workspace_id)
+            except VectorIndexUnavailable as exc:
+                log.warning(
+                    "retention: brain %s waits for the vector index in %s:%s (%s)",
+                    brain.name,
+                    platform,
+                    workspace_id,
+                    exc,
+                )
+                unfinished.append(brain.name)
+            except Exception:
+                log.exception("retention: brain %s failed to purge %s:%s", brain.name, platform, workspace_id)
+                unfinished.append(brain.name)
+        return unfinished
 
     # -- admin commands ------------------------------------------------------------------------
     @command(

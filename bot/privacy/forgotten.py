@@ -23,6 +23,7 @@ from bot.events import (
     ThreadCreated,
     UserRef,
 )
+from bot.privacy.optout import DiscordOptOuts
 from bot.store import Store
 
 
@@ -64,18 +65,24 @@ class ForgottenMembers:
     A Discord user id names one person in every guild and in DMs with the bot, and ``/forget-me``
     erases them in all of them (``CoreBrain.member_everywhere``): a Discord member forgotten in one
     workspace is forgotten in every one, also a guild the bot joins or backfills later, where their
-    old messages would otherwise come back."""
+    old messages would otherwise come back.
+
+    It also holds the Discord members who opted out (:attr:`opt_outs`): loaded and refreshed with it,
+    and handed to the privacy gate with it, so an opt-out follows a Discord member the same way."""
 
     def __init__(self) -> None:
         self._keys: set[str] = set()
         self._discord_ids: set[str] = set()
+        self.opt_outs = DiscordOptOuts()
 
     async def load(self, store: Store) -> list[UserRef]:
         """Add every member whose ``forgotten`` setting is true (at start, then every minute: another
         process, such as ``guildhall privacy forget`` or a worker behind Redis, may have forgotten one).
         Returns the members this process did not know were forgotten.
 
-        Nobody is ever removed: a member forgotten here but not yet marked in the store stays."""
+        Nobody is ever removed: a member forgotten here but not yet marked in the store stays.
+        The Discord opt-outs are read again as they are (``/optin`` clears one)."""
+        await self.opt_outs.load(store)
         rows = await store.db.fetchall(
             "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'forgotten' AND value = 'true'"
         )

@@ -20,8 +20,9 @@ ADMIN_COMMAND_PREFIX = "guildhall"  # `/guildhall config set ...`: settings, lef
 
 
 class RedactingBus:
-    """An :class:`~bot.bus.EventBus` that masks secrets and personal data in inbound message text and
-    drops messages, edits and reactions of members who asked to be forgotten."""
+    """An :class:`~bot.bus.EventBus` that masks secrets and personal data in inbound message text,
+    drops messages, edits and reactions of members who asked to be forgotten, and carries a Discord
+    member's opt-out to a workspace where they act for the first time (before anyone reads it)."""
 
     def __init__(self, inner: EventBus, redactor: Redactor, forgotten: ForgottenMembers | None = None) -> None:
         self.inner = inner
@@ -75,7 +76,10 @@ class RedactingBus:
     async def publish(self, event: Event) -> bool:
         """Redact message text, then publish; returns False when the event was dropped."""
         admitted = self._admit(event)
-        return admitted is not None and await self.inner.publish(admitted)
+        if admitted is None:
+            return False
+        await self.forgotten.opt_outs.follow((author_of(admitted),))
+        return await self.inner.publish(admitted)
 
     async def publish_many(self, events: Sequence[Event]) -> int:
         """:meth:`publish` for many events: filtered and redacted here, then handed on in one call."""
@@ -91,6 +95,7 @@ class RedactingBus:
         for (i, text), new_text in zip(texts, masked, strict=True):
             if new_text is not text and new_text != text:
                 admitted[i] = dataclasses.replace(admitted[i], text=new_text)  # type: ignore[type-var]
+        await self.forgotten.opt_outs.follow(map(author_of, admitted))
         return await self.inner.publish_many(admitted)
 
     async def start(self) -> None:

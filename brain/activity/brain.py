@@ -119,6 +119,16 @@ class ActivityBrain(Brain):
             out["leaderboard_exclude"] = 1
         return out
 
+    async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
+        """Workspaces with the member's counters, contribution rows or counted reactions."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT workspace_id FROM activity_rollup WHERE platform = ? AND user_id = ? "
+            "UNION SELECT workspace_id FROM activity_contrib WHERE platform = ? AND author_id = ? "
+            "UNION SELECT workspace_id FROM activity_reactions WHERE platform = ? AND user_id = ?",
+            (platform, user_id) * 3,
+        )
+        return {str(r[0]) for r in rows}
+
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's daily counters (data access request)."""
         rows = await self.ctx.store.db.fetchall(

@@ -743,6 +743,15 @@ class CommunityBrain(Brain):
         ]
 
     # -- privacy ---------------------------------------------------------------------------------
+    async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
+        """Workspaces with the member's expert-ping counters or drafts answering their questions."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT workspace_id FROM community_pings WHERE platform = ? AND user_id = ? "
+            "UNION SELECT workspace_id FROM community_drafts WHERE platform = ? AND asker_id = ?",
+            (platform, user_id, platform, user_id),
+        )
+        return {str(r[0]) for r in rows}
+
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's expert-ping counters and the drafted answers to their questions."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id

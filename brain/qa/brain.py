@@ -975,7 +975,15 @@ class QABrain(Brain):
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: rebuild the workspace's units holding messages older than ``cutoff_ts`` from the
         store (the core brain has just deleted those messages, so their text leaves the index), and
-        drop the answer log's older questions. Returns the number of units rebuilt."""
+        drop the answer log's older questions. Returns the number of units rebuilt.
+
+        Raises VectorIndexUnavailable when the index cannot be opened at all; the next purge (its
+        cutoff later) rebuilds the units this one could not reach."""
+        # The answer log first: it is in the store, reachable when the vector index is not.
+        await self.ctx.store.db.execute(
+            "DELETE FROM qa_answers WHERE platform = ? AND workspace_id = ? AND ts < ?",
+            (platform, workspace_id, cutoff_ts),
+        )
         indexer = await self.indexer()
         units = [
             u
@@ -984,16 +992,18 @@ class QABrain(Brain):
         ]
         for unit in units:
             indexer.touch_unit(unit)
-        await indexer.flush()
+        # As for live changes: while the vector store refuses writes the rebuilds stay pending, and the
+        # minute's flush applies them (and then purges its log) once it is back; the other encoders'
+        # collections wait for the next purge, whose later cutoff covers these units too.
+        await self._flush_quietly()
+        if self._index_down:
+            self._log_purge_due = self._log_purge_due or bool(units)
+            return len(units)
         erase = getattr(indexer.index, "erase_in_other_encoders", None)
         if erase is not None:  # an earlier or tuned encoder's collections keep old text too
             await erase(platform, workspace_id, before_ts=cutoff_ts)
         if units:
             await _purge_vector_log(indexer)
-        await self.ctx.store.db.execute(
-            "DELETE FROM qa_answers WHERE platform = ? AND workspace_id = ? AND ts < ?",
-            (platform, workspace_id, cutoff_ts),
-        )
         return len(units)
 
     async def retention_workspaces(self) -> set[tuple[str, str]]:
@@ -1001,6 +1011,13 @@ class QABrain(Brain):
         in a workspace whose messages have all expired leaves questions where no message is)."""
         rows = await self.ctx.store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM qa_answers")
         return {(str(r[0]), str(r[1])) for r in rows}
+
+    async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
+        """Workspaces where the member asked a question (`/ask` is a command, not a stored message)."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT DISTINCT workspace_id FROM qa_answers WHERE platform = ? AND asker_id = ?", (platform, user_id)
+        )
+        return {str(r[0]) for r in rows}
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's questions and the answers they got."""

@@ -1021,6 +1021,17 @@ class RecommendBrain(Brain):
         )
         return {(str(r[0]), str(r[1])) for r in rows}
 
+    async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
+        """Workspaces with the member's profile, shown recommendations or recommendation feedback."""
+        rows = await self.ctx.store.db.fetchall(
+            " UNION ".join(
+                f"SELECT workspace_id FROM {table} WHERE platform = ? AND user_id = ?"
+                for table in ("recommend_profiles", "recommend_shown", "recommend_feedback")
+            ),
+            (platform, user_id) * 3,
+        )
+        return {str(r[0]) for r in rows}
+
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Delete the member's profile, shown list and feedback; cached history goes too."""
         # The caches hold their messages (and the embedded texts of their threads).
