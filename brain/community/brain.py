@@ -4,18 +4,24 @@
   ``community.followups``) are answered without a mention, condensed with the thread's history; the
   bot stops when another human replies (a human took over) or after ``max_followup_turns``.
 * **Human first**: in help channels a new question waits ``human_first_minutes``; a human reply
-  cancels the bot; otherwise it answers in thread, or — when it would abstain — posts a gentle nudge
-  naming members who solved similar threads.
+  (in its thread, or a Discord inline reply to it) or the asker's own thanks cancels the bot;
+  otherwise it answers in thread, or — when it would abstain — posts a gentle nudge naming members
+  who solved similar threads. The timers live in memory; a one-worker job each minute finds in the
+  store the questions whose wait ended with no timer left (a restart, a deploy) and answers them,
+  each question once.
 * **Solved threads**: a ✅ by the asker on a reply, the "Mark solved" button, or the asker's thanks
   records the accepted answer (``threads.solved_message_id``); Discord forum posts get the Solved tag.
 * **Experts**: ``/experts topic`` and the nudges rank members by accepted / well-received answers on
-  similar threads (:mod:`brain.community.experts`); opted-out members, members who left and, in a
-  private channel, members not listed as its readers are never named; nobody is pinged more
+  similar threads (:mod:`brain.community.experts`); opted-out members, members who left and
+  members who cannot read the channel (not listed as readers of a private one, a guest not in it, a
+  member whose roles are unknown where a role is denied) are never named; nobody is pinged more
   than ``max_pings_per_day`` times a day.
 * **Similar threads**: a new thread or forum post gets one compact message with up to 3 similar
   solved threads the poster can read.
 * **Shadow mode**: in ``shadow_channels`` the bot drafts privately to the moderators' channel with
-  Approve / Discard buttons; nothing is posted without approval.
+  Approve / Discard buttons; nothing is posted without approval. Mentions there are drafted too (the
+  QA brain asks :meth:`CommunityBrain.is_shadow_channel` and stands down; ``/ask`` answers the asker
+  privately), and new threads get no similar-threads hint.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.brain import Brain, CommandResult, command, listen, plural
-from bot.clock import to_epoch
+from bot.brain import Brain, CommandResult, command, every, listen, plural
+from bot.clock import from_epoch, to_epoch
 from bot.core_brain import workspace_config
 from bot.events import (
     AddReaction,
@@ -50,13 +56,14 @@ from bot.events import (
 from bot.message_ids import qualified
 from bot.permissions import is_admin
 from bot.recorder import LEFT_KEY
-from bot.store import slack_ids
+from bot.store import ChannelRow, slack_ids
 from bot.store.channel_access import USER, USER_DENIED
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
 from brain.community.pending import HumanFirstQueue
 from brain.qa.brain import HELP_CHANNEL_OWNER, has_helper_reply
+from brain.qa.mentions import asks_something, strip_mentions
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -67,6 +74,14 @@ log = logging.getLogger(__name__)
 
 SOLVED_ACTION = "community.solved"
 DRAFT_ACTION = "community.draft"
+# processed_events consumer: a question the bot answered, nudged or drafted for, or that needs no
+# answer any more (the asker thanked); keyed as CommunityBrain._key.
+HUMAN_FIRST = "community.human_first"
+# How far past its wait the restart job still takes a question up (older ones were handled or are
+# stale), as the QA brain's own unanswered-question job looks back.
+RESUME_LOOKBACK_S = 3600.0
+# Hops followed up a chain of Discord inline replies to find the message it answers.
+MAX_REPLY_CHAIN = 20
 
 register(
     Migration(
@@ -154,23 +169,34 @@ class CommunityBrain(Brain):
         assert self._app is not None
         return self._app.brain("qa")  # type: ignore[return-value]
 
-    async def _list_setting(self, channel: ChannelRef, key: str, default: list[str]) -> set[str]:
-        value = await self.ctx.store.get_workspace_setting(channel.platform.value, channel.workspace_id, key)
+    async def _list_setting(self, platform: str, workspace_id: str, key: str, default: list[str]) -> set[str]:
+        value = await self.ctx.store.get_workspace_setting(platform, workspace_id, key)
         return set(value if isinstance(value, list) else default)
 
-    async def _is_help_channel(self, channel: ChannelRef) -> bool:
-        names = await self._list_setting(channel, "qa_help_channels", self.ctx.settings.qa.help_channel_ids)
-        return bool({channel.channel_id, channel.name.lstrip("#")} & names) or channel.is_forum
+    async def _help_channel_names(self, platform: str, workspace_id: str) -> set[str]:
+        return await self._list_setting(
+            platform, workspace_id, "qa_help_channels", self.ctx.settings.qa.help_channel_ids
+        )
 
-    async def _is_shadow_channel(self, channel: ChannelRef) -> bool:
-        names = await self._list_setting(channel, "shadow_channels", [])
+    @staticmethod
+    def _named(channel: ChannelRef, names: set[str]) -> bool:
         return bool({channel.channel_id, channel.name.lstrip("#")} & names)
 
-    async def _human_first_delay(self, channel: ChannelRef) -> timedelta:
+    async def _is_help_channel(self, channel: ChannelRef) -> bool:
+        names = await self._help_channel_names(channel.platform.value, channel.workspace_id)
+        return self._named(channel, names) or channel.is_forum
+
+    async def is_shadow_channel(self, channel: ChannelRef) -> bool:
+        """Whether answers in ``channel`` wait for a moderator's approval (``shadow_channels``): the one
+        rule for this brain's answers, nudges and hints, and for the QA brain's mentions and ``/ask``."""
+        if channel.visibility is Visibility.DM:
+            return False
+        names = await self._list_setting(channel.platform.value, channel.workspace_id, "shadow_channels", [])
+        return self._named(channel, names)
+
+    async def _human_first_delay(self, platform: str, workspace_id: str) -> timedelta:
         default = self.ctx.settings.community.human_first_minutes
-        minutes = await workspace_config(
-            self.ctx.store, channel.platform.value, channel.workspace_id, "human_first_minutes", default
-        )
+        minutes = await workspace_config(self.ctx.store, platform, workspace_id, "human_first_minutes", default)
         return timedelta(minutes=float(minutes))
 
     async def _asker(self, platform: str, workspace_id: str, thread_id: str) -> str:
@@ -209,22 +235,40 @@ class CommunityBrain(Brain):
     # -- messages ----------------------------------------------------------------------------------
     @listen(MessagePosted, concurrency=4)
     async def on_message(self, event: MessagePosted) -> None:
-        """Route a live message: cancel pending answers, follow up, mark solved, or start a wait."""
+        """Route a live message: cancel pending answers, follow up, mark solved, start a wait, or
+        draft an answer to a mention in a shadow channel."""
         if event.is_bot or event.source is not EventSource.LIVE or event.channel.visibility is Visibility.DM:
             return
-        thread_id = event.thread_id
-        is_reply = thread_id is not None and thread_id != event.message_id
-        if is_reply:
-            assert thread_id is not None
-            await self._on_reply(event, thread_id)
-            return
-        if event.mentions_bot:
-            return  # the QA brain answers mentions at once
-        if signals.is_question(event.text) and await self._is_help_channel(event.channel):
-            due = self.ctx.clock.now() + await self._human_first_delay(event.channel)
+        replied = await self._replied_to(event)
+        if replied is not None:
+            await self._on_reply(event, replied)
+        elif event.mentions_bot:
+            pass  # the QA brain answers mentions at once (outside shadow channels, below)
+        elif signals.is_question(event.text) and await self._is_help_channel(event.channel):
+            p, ws = event.platform.value, event.channel.workspace_id
+            due = self.ctx.clock.now() + await self._human_first_delay(p, ws)
             self._queue.schedule(self._key(event.channel, event.message_id), event, due)
+        if event.mentions_bot and await self.is_shadow_channel(event.channel):
+            await self._draft_mention(event)
+
+    async def _replied_to(self, event: MessagePosted) -> str | None:
+        """The conversation ``event`` replies in: its thread's root, or for a Discord inline reply (in
+        no thread, ``reply_to`` set) the top of its chain of inline replies, the question (a reply to
+        the bot's inline answer or to a helper's is a reply to the question too); None for a new
+        top-level message."""
+        if event.thread_id is not None:
+            return event.thread_id if event.thread_id != event.message_id else None
+        root = event.reply_to
+        p, ws = event.platform.value, event.channel.workspace_id
+        for _ in range(MAX_REPLY_CHAIN):
+            message = await self.ctx.store.get_message(p, ws, root) if root else None
+            if message is None or message.thread_id is not None or not message.reply_to:
+                break
+            root = message.reply_to
+        return root
 
     async def _on_reply(self, event: MessagePosted, thread_id: str) -> None:
+        """A reply to ``thread_id``: a message in its thread, or a Discord inline reply to it."""
         key = self._key(event.channel, thread_id)
         asker_id = await self._asker(event.platform.value, event.channel.workspace_id, thread_id)
         if key in self._queue and event.author.user_id != asker_id:
@@ -232,6 +276,7 @@ class CommunityBrain(Brain):
             return
         state = await self._thread_state(event.channel, thread_id)
         if event.author.user_id == asker_id and signals.is_thanks(event.text):
+            await self._settled_by_asker(event.channel, thread_id)
             await self._solve_by_thanks(event, thread_id, asker_id)
             return
         if state is None:
@@ -247,6 +292,13 @@ class CommunityBrain(Brain):
         await self._answer_in_thread(event, thread_id, asker_id=bot_asker or event.author.user_id, followup=True)
 
     # -- answering -------------------------------------------------------------------------------
+    async def _settled_by_asker(self, channel: ChannelRef, question_id: str) -> None:
+        """The asker thanked ("got it working, thanks"): their question needs no bot answer. Recorded
+        as handled in the store, so the timer of another worker, or the restart job, finds it taken."""
+        key = self._key(channel, question_id)
+        self._queue.cancel(key)
+        await self.ctx.store.mark_processed(HUMAN_FIRST, key)
+
     async def _answer_pending(self, event: MessagePosted) -> None:
         """Human-first deadline passed: hand over to the bus (see :class:`HumanFirstDue`)."""
         await self.ctx.bus.publish(HumanFirstDue(event))
@@ -269,11 +321,79 @@ class CommunityBrain(Brain):
             self.ctx.store, p, ws, event.channel.channel_id, event.message_id, asker, since=to_epoch(event.ts)
         ):
             return
-        # Once per question, whichever worker's timer fires: a question delivered again after a
-        # restart (or to another worker) sets a new timer, and the bot's own reply is no human one.
-        if not await self.ctx.store.mark_processed("community.human_first", f"{p}:{ws}:{event.message_id}"):
+        # Not while the QA brain answers it (a mention, in this or another worker), nor once it did.
+        if not await qa_bridge.take_question(self._qa(), event.channel, event.message_id):
+            return
+        # Once per question, whichever worker's timer (or the restart job) fires: a question delivered
+        # again after a restart (or to another worker) sets a new timer, and the bot's own reply is
+        # no human one.
+        if not await self.ctx.store.mark_processed(HUMAN_FIRST, self._key(event.channel, event.message_id)):
             return
         await self._answer_in_thread(event, event.message_id, asker_id=event.author.user_id, followup=False)
+
+    # One worker per run: the questions come from the shared store, so every worker would publish each.
+    @every(minutes=1, one_worker=True)
+    async def resume_waiting(self) -> None:
+        """Take up help-channel questions whose wait ended with no timer left to fire: timers live in
+        one process's memory, so a restart or deploy drops them. Each goes to :meth:`on_due`, which
+        answers it once (a question its timer already answered is skipped by the store's record)."""
+        removed = await self.ctx.removed_workspaces()  # a reply there would fail: the bot is gone
+        for platform, ws in await self.ctx.store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM channels"):
+            if (str(platform), str(ws)) in removed:
+                continue
+            for question in await self._waited_out(str(platform), str(ws)):
+                await self.ctx.bus.publish(HumanFirstDue(question))
+
+    async def _waited_out(self, platform: str, workspace_id: str) -> list[MessagePosted]:
+        """Top-level questions in the workspace's help channels past their wait (by at most
+        :data:`RESUME_LOOKBACK_S`) that nobody helped with and the bot has not handled."""
+        store = self.ctx.store
+        names = await self._help_channel_names(platform, workspace_id)
+        channels = {
+            c.channel_id: c
+            for c in map(_channel_ref, await store.list_channels(platform, workspace_id))
+            if c.visibility is not Visibility.DM and (self._named(c, names) or c.is_forum)
+        }
+        if not channels:
+            return []
+        newest = (
+            to_epoch(self.ctx.clock.now()) - (await self._human_first_delay(platform, workspace_id)).total_seconds()
+        )
+        placeholders = ", ".join("?" for _ in channels)
+        # The QA brain's unanswered-question query (brain.qa.brain.QABrain.answer_unanswered), less
+        # inline replies (replies, not questions) and questions this brain already handled.
+        rows = await store.db.fetchall(
+            "SELECT m.channel_id, m.message_id, m.author_id, m.text, m.ts, m.thread_id, m.permalink "
+            "FROM messages m WHERE m.platform = ? AND m.workspace_id = ? "
+            f"AND m.channel_id IN ({placeholders}) AND m.ts >= ? AND m.ts < ? AND m.deleted = 0 AND m.is_bot = 0 "
+            "AND (m.thread_id IS NULL OR m.thread_id = m.message_id) AND m.reply_to IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM qa_answers a WHERE a.platform = m.platform "
+            "AND a.workspace_id = m.workspace_id AND a.thread_id = m.message_id) "
+            "AND NOT EXISTS (SELECT 1 FROM processed_events e WHERE e.consumer = ? "
+            "AND e.event_id = m.platform || ':' || m.workspace_id || ':' || m.message_id) ORDER BY m.ts",
+            (platform, workspace_id, *channels, newest - RESUME_LOOKBACK_S, newest, HUMAN_FIRST),
+        )
+        out = []
+        for channel_id, message_id, author_id, text, ts, thread_id, permalink in rows:
+            if not signals.is_question(text) or await has_helper_reply(
+                store, platform, workspace_id, channel_id, message_id, author_id, since=float(ts)
+            ):
+                continue
+            author = await store.get_user(platform, workspace_id, author_id)
+            asker = UserRef(
+                Platform(platform),
+                workspace_id,
+                author_id,
+                author.name if author else "",
+                external=author.external if author else None,
+                guest=author.guest if author else None,
+            )
+            out.append(
+                MessagePosted(
+                    channels[channel_id], asker, message_id, text, from_epoch(float(ts)), thread_id, permalink=permalink
+                )
+            )
+        return out
 
     async def _answer_in_thread(self, event: MessagePosted, thread_id: str, *, asker_id: str, followup: bool) -> None:
         qa = self._qa()
@@ -283,7 +403,7 @@ class CommunityBrain(Brain):
                 return  # busy: a human can still answer; no point in noise
             await self.ctx.reply(event, result)
             return
-        if await self._is_shadow_channel(event.channel):
+        if await self.is_shadow_channel(event.channel):
             await self._draft(event, thread_id, result)
             return
         if result.abstained and not followup:
@@ -293,6 +413,18 @@ class CommunityBrain(Brain):
             event, result.text, citations=result.citations, buttons=self._solved_buttons(event, thread_id)
         )
         await qa_bridge.log_answer(qa, event.channel, thread_id, event.author, result)
+
+    async def _draft_mention(self, event: MessagePosted) -> None:
+        """A mention in a shadow channel, which the QA brain leaves to this brain: drafted for the
+        moderators at once (the member asked the bot: no wait), once however often it is delivered."""
+        if not asks_something(strip_mentions(event.text)) or qa_bridge.rate_limited(self._qa(), event):
+            return  # nothing to answer, or too many questions: nothing is posted there either way
+        if not await self.ctx.store.mark_processed(HUMAN_FIRST, self._key(event.channel, event.message_id)):
+            return
+        result = await qa_bridge.answer_in_thread(self._qa(), event, thread_id=event.thread_id)
+        if isinstance(result, str):
+            return  # busy or unavailable: the notice would be a post in the channel
+        await self._draft(event, event.thread_id or event.message_id, result)
 
     def _solved_buttons(self, event: MessagePosted, thread_id: str) -> tuple[Button, ...]:
         return (Button(SOLVED_ACTION, "✅ Mark solved", value=thread_id),)
@@ -554,14 +686,20 @@ class CommunityBrain(Brain):
             exclude |= await self._pinged_out(p, ws)
         shares = await self._reply_shares(p, ws, horizon)
         readers, shut_out = await self._readers(channel)
-        ranked = rank_experts(
+        candidates = rank_experts(
             pairs,
             {t: c for t, c in credits.items() if c},
             exclude=exclude | shut_out,
-            k=k,
+            k=None,
             reply_share=shares,
             allowed=readers,
         )
+        ranked: list[tuple[str, float]] = []
+        for user_id, score in candidates:  # best first, until k can open the question
+            if len(ranked) == k:
+                break
+            if await self._can_read(channel, user_id):
+                ranked.append((user_id, score))
         if ping:
             day = self._today()
             for user_id, _ in ranked:
@@ -574,7 +712,8 @@ class CommunityBrain(Brain):
 
     async def _readers(self, channel: ChannelRef) -> tuple[set[str] | None, set[str]]:
         """Members listed as readers of a private channel (None: public or restricted, anyone may
-        read), and members an overwrite of their own keeps out of it.
+        read), and members an overwrite of their own keeps out of it: a cheap first cut of the
+        candidates, :meth:`_can_read` decides for each member named.
 
         Experts named there must be able to open the question; members who read it only through a
         role are not known here, so they are left out rather than pinged into a channel they may not see.
@@ -591,6 +730,18 @@ class CommunityBrain(Brain):
         if channel.visibility is Visibility.RESTRICTED:
             return None, denied
         return {str(r[1]) for r in rows if r[0] == USER} - denied, denied
+
+    async def _can_read(self, channel: ChannelRef, user_id: str) -> bool:
+        """Whether a member named in ``channel`` can open it, by the store's access rules: a guest
+        reads only the channels they are in, not every public one, and a member whose roles are not
+        known here is kept out of a channel that denies a role (the safe side). In a DM with the bot
+        the names are for the asker to contact: anyone goes."""
+        if channel.visibility is Visibility.DM:
+            return True
+        store, p, ws = self.ctx.store, channel.platform.value, channel.workspace_id
+        if channel.visibility is Visibility.PUBLIC and not await store.is_guest(p, ws, user_id):
+            return True  # every member reads it (also one the store has not seen yet, as /experts may be run in)
+        return channel.channel_id in await store.readable_channel_ids(p, ws, user_id)
 
     async def _reply_shares(self, platform: str, workspace_id: str, since: float) -> dict[str, float]:
         """Share of the window's threads each member replied in (the helpfulness prior)."""
@@ -669,6 +820,8 @@ class CommunityBrain(Brain):
         settings = self.ctx.settings.community
         if event.source is not EventSource.LIVE or settings.similar_threads == 0 or event.author.is_bot:
             return
+        if await self.is_shadow_channel(event.parent):
+            return  # shadow mode posts nothing unapproved, and a hint is not worth a moderator's time
         if not await self.ctx.store.mark_processed("community.similar", event.event_id):
             return
         text = event.title
@@ -818,6 +971,18 @@ def _channel_dict(ch: ChannelRef) -> dict[str, Any]:
         "visibility": ch.visibility.value,
         "is_forum": ch.is_forum,
     }
+
+
+def _channel_ref(row: ChannelRow) -> ChannelRef:
+    return ChannelRef(
+        Platform(row.platform),
+        row.workspace_id,
+        row.channel_id,
+        row.name,
+        Visibility(row.visibility),
+        row.is_forum,
+        shared_externally=row.shared_externally,
+    )
 
 
 def _channel_from(data: dict[str, Any]) -> ChannelRef:

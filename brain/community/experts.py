@@ -43,7 +43,7 @@ def rank_experts(
     credits: Mapping[str, ThreadCredit],
     *,
     exclude: Iterable[str] = (),
-    k: int = 5,
+    k: int | None = 5,
     reply_share: Mapping[str, float] | None = None,
     allowed: Iterable[str] | None = None,
 ) -> list[tuple[str, float]]:
@@ -51,6 +51,7 @@ def rank_experts(
 
     ``reply_share`` (member -> share of past threads they replied in) adds the helpfulness prior.
     ``allowed``, when given, is the only members who may be suggested (those who can read the channel).
+    ``k`` None: every member who scored.
     """
     banned = set(exclude)
     scores: dict[str, float] = defaultdict(float)
@@ -75,7 +76,7 @@ def rank_experts(
         ((u, s) for u, s in scores.items() if u not in banned and s > 0 and (only is None or u in only)),
         key=lambda x: (-x[1], x[0]),
     )
-    return ranked[:k]
+    return ranked if k is None else ranked[:k]
 
 
 def most_active(message_counts: Mapping[str, int], *, exclude: Iterable[str] = (), k: int = 5) -> list[str]:

@@ -33,6 +33,21 @@ async def answer_in_thread(qa: QABrain, event: MessagePosted, *, thread_id: str 
     )
 
 
+def rate_limited(qa: QABrain, event: MessagePosted) -> bool:
+    """Whether ``event``'s author (or channel) asked more than the QA brain's per-minute limits allow."""
+    return qa._rate_limited(event.author, event.channel) > 0
+
+
+async def take_question(qa: QABrain, channel: ChannelRef, message_id: str) -> bool:
+    """Take the top-level question ``message_id`` for one answer attempt, as the QA brain's own
+    answers do: False while it answers the question (a mention, in this or another worker) or once
+    it has answered it."""
+    key = (channel.platform.value, channel.workspace_id, message_id)
+    if key in qa._answering or not await qa._claim_question(*key):
+        return False
+    return not await qa.answer_log.in_thread(*key)
+
+
 async def log_answer(qa: QABrain, channel: ChannelRef, thread_id: str, user: UserRef, result: Answer) -> None:
     """Record the answer so later follow-ups in the thread see it (and feedback can find it)."""
     await qa._log(uuid.uuid4().hex, channel, thread_id, user, result)

@@ -22,7 +22,9 @@ _THANKS = re.compile(
 )
 _NEGATED_THANKS = re.compile(
     r"\b(?:no|not|never|doesn'?t|didn'?t|still)\b[^.!?]{0,20}\b(?:work|solved|fixed|help)|"
-    r"\bno\s+(?:thanks|thank\s*you|thx)\b|\b(?:worked|working)\s+(?:before|until|yesterday)|\bused\s+to\s+work\b",
+    r"\bno\s+(?:thanks|thank\s*you|thx)\b|\b(?:worked|working)\s+(?:before|until|yesterday)|\bused\s+to\s+work\b|"
+    # Said while still asking ("thanks in advance"): nothing was solved yet.
+    r"\b(?:thanks?|thank\s+you|thx|ty)\s+in\s+advance\b",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")  # "2.0" and "e.g." stay inside their sentence
@@ -51,7 +53,8 @@ def is_question(text: str) -> bool:
 
 def is_thanks(text: str) -> bool:
     """True for an asker's thank-you / 'that worked': not 'thanks but it still fails', 'no thanks,
-    that did not help', nor a question ('is it solved in 2.0?'); 'thanks! one more thing: ...?' is."""
+    that did not help', 'thanks in advance', nor a question ('is it solved in 2.0?'); 'thanks! one
+    more thing: ...?' is."""
     prose = _CODE.sub(" ", text)
     if _NEGATED_THANKS.search(prose):
         return False

@@ -77,7 +77,9 @@ FEEDBACK_ACTION = "qa.feedback"
 FEEDBACK_KIND = "qa"
 STATUS_DAYS = 7  # the window of the answer counts in /guildhall status
 # A brain that answers unanswered help-channel questions itself (the community brain: human-first,
-# shadow-mode drafts) registers as this service, and answer_unanswered below stands down.
+# shadow-mode drafts) registers as this service, and answer_unanswered below stands down. Its
+# ``async is_shadow_channel(channel) -> bool`` says where answers wait for a moderator's approval:
+# there it drafts mentions itself, and /ask answers the asker privately.
 HELP_CHANNEL_OWNER = "help_channel_answers"
 _UP = {"+1", "thumbsup", "thumbs_up", "👍"}
 _DOWN = {"-1", "thumbsdown", "thumbs_down", "👎"}
@@ -505,6 +507,8 @@ class QABrain(Brain):
             return
         if not (event.mentions_bot or event.channel.visibility is Visibility.DM):
             return
+        if await self._held_for_approval(event.channel):
+            return  # shadow mode: the help-channel owner drafts it for the moderators instead
         question = strip_mentions(event.text)[: self.ctx.settings.qa.max_question_chars]
         # Before the how-to-ask reply too: a member repeating bare mentions must not get one reply each.
         wait = self._rate_limited(event.author, event.channel)
@@ -558,11 +562,19 @@ class QABrain(Brain):
         await self._log(answer_id, cmd.channel, cmd.thread_id, cmd.user, result)
         return CommandResult(
             result.text,
-            ephemeral=False,
+            # In shadow mode nothing unapproved is posted: the asker alone sees the answer (a draft
+            # would leave them waiting for a moderator on a question they asked the bot directly).
+            ephemeral=await self._held_for_approval(cmd.channel),
             citations=result.citations,
             buttons=_feedback_buttons(answer_id),
             data={"answer_id": answer_id, "abstained": result.abstained, "cited": list(result.cited_unit_ids)},
         )
+
+    async def _held_for_approval(self, channel: ChannelRef) -> bool:
+        """Whether answers in ``channel`` wait for a moderator's approval (shadow mode, which the
+        help-channel owner runs: see :data:`HELP_CHANNEL_OWNER`)."""
+        owner = self.ctx.services.peek(HELP_CHANNEL_OWNER)
+        return owner is not None and bool(await owner.is_shadow_channel(channel))
 
     def _rate_limited(self, user: UserRef, channel: ChannelRef) -> int:
         """Seconds the member must wait (0 when the question may be answered now)."""

@@ -43,6 +43,8 @@ def test_is_question(text: str, expected: bool) -> None:
         ("thanks but it still doesn't work", False),
         ("no, that didn't fix it", False),
         ("here is the traceback", False),
+        ("here is my pyproject. Thanks in advance!", False),  # still asking
+        ("nevermind, got it working, thanks", True),
     ],
 )
 def test_is_thanks(text: str, expected: bool) -> None:
