@@ -120,6 +120,21 @@ register(
         ("ALTER TABLE community_drafts ADD COLUMN cited_authors TEXT",),
     )
 )
+# Questions a live timer waits on, so that a restart (timers live in memory) takes up those and only
+# those: inferring them from the stored messages took up backfilled and imported questions too,
+# which nobody was waiting on. No text, no author: the row goes once its wait is long over.
+register(
+    Migration(
+        "community-0004-waiting",
+        (
+            """CREATE TABLE IF NOT EXISTS community_waiting (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, question_key TEXT NOT NULL,
+                channel_id TEXT NOT NULL, message_id TEXT NOT NULL, due_ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, question_key))""",
+            """CREATE INDEX IF NOT EXISTS community_waiting_due ON community_waiting (due_ts)""",
+        ),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +262,13 @@ class CommunityBrain(Brain):
         elif signals.is_question(event.text) and await self._is_help_channel(event.channel):
             p, ws = event.platform.value, event.channel.workspace_id
             due = self.ctx.clock.now() + await self._human_first_delay(p, ws)
-            self._queue.schedule(self._key(event.channel, event.message_id), event, due)
+            key = self._key(event.channel, event.message_id)
+            self._queue.schedule(key, event, due)
+            await self.ctx.store.db.execute(
+                "INSERT INTO community_waiting (platform, workspace_id, question_key, channel_id, message_id, due_ts) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, question_key) DO NOTHING",
+                (p, ws, key, event.channel.channel_id, event.message_id, to_epoch(due)),
+            )
         if event.mentions_bot and await self.is_shadow_channel(event.channel):
             await self._draft_mention(event)
 
@@ -271,12 +292,15 @@ class CommunityBrain(Brain):
         """A reply to ``thread_id``: a message in its thread, or a Discord inline reply to it."""
         key = self._key(event.channel, thread_id)
         asker_id = await self._asker(event.platform.value, event.channel.workspace_id, thread_id)
-        if key in self._queue and event.author.user_id != asker_id:
-            self._queue.cancel(key)  # a human answered first: the bot stays silent
+        if event.author.user_id != asker_id and await self._waiting(event.channel, key):
+            # A human answered first: the bot stays silent, and the store says so for every worker
+            # and the restart job (whose own check sees only direct replies, not a reply down a chain).
+            await self._settle(event.channel, key)
             return
         state = await self._thread_state(event.channel, thread_id)
+        if event.author.user_id == asker_id and signals.is_resolved(event.text):
+            await self._settle(event.channel, key)  # "got it working": nothing left to answer
         if event.author.user_id == asker_id and signals.is_thanks(event.text):
-            await self._settled_by_asker(event.channel, thread_id)
             await self._solve_by_thanks(event, thread_id, asker_id)
             return
         if state is None:
@@ -292,12 +316,23 @@ class CommunityBrain(Brain):
         await self._answer_in_thread(event, thread_id, asker_id=bot_asker or event.author.user_id, followup=True)
 
     # -- answering -------------------------------------------------------------------------------
-    async def _settled_by_asker(self, channel: ChannelRef, question_id: str) -> None:
-        """The asker thanked ("got it working, thanks"): their question needs no bot answer. Recorded
-        as handled in the store, so the timer of another worker, or the restart job, finds it taken."""
-        key = self._key(channel, question_id)
+    async def _settle(self, channel: ChannelRef, key: str) -> None:
+        """A waiting question needs no bot answer (a human replied, or the asker says it is solved):
+        the timer is cancelled and the question recorded as handled in the store, so the timer of
+        another worker, or the restart job, finds it taken."""
         self._queue.cancel(key)
         await self.ctx.store.mark_processed(HUMAN_FIRST, key)
+
+    async def _waiting(self, channel: ChannelRef, key: str) -> bool:
+        """Whether the question ``key`` may be waiting for a human: its timer is here, or another
+        worker's may be (a help channel's question recorded as waiting)."""
+        if key in self._queue:
+            return True
+        row = await self.ctx.store.db.fetchone(
+            "SELECT 1 FROM community_waiting WHERE platform = ? AND workspace_id = ? AND question_key = ?",
+            (channel.platform.value, channel.workspace_id, key),
+        )
+        return row is not None
 
     async def _answer_pending(self, event: MessagePosted) -> None:
         """Human-first deadline passed: hand over to the bus (see :class:`HumanFirstDue`)."""
@@ -335,63 +370,52 @@ class CommunityBrain(Brain):
     @every(minutes=1, one_worker=True)
     async def resume_waiting(self) -> None:
         """Take up help-channel questions whose wait ended with no timer left to fire: timers live in
-        one process's memory, so a restart or deploy drops them. Each goes to :meth:`on_due`, which
-        answers it once (a question its timer already answered is skipped by the store's record)."""
+        one process's memory, so a restart or deploy drops them. Only questions a live timer waited
+        on (``community_waiting``; never a backfilled or imported one). Each goes to :meth:`on_due`,
+        which answers it once (one a human helped with, or the asker settled, is recorded as handled)."""
+        now = to_epoch(self.ctx.clock.now())
+        # Long over: a question still unanswered an hour past its wait is not taken up any more.
+        await self.ctx.store.db.execute("DELETE FROM community_waiting WHERE due_ts < ?", (now - RESUME_LOOKBACK_S,))
         removed = await self.ctx.removed_workspaces()  # a reply there would fail: the bot is gone
-        for platform, ws in await self.ctx.store.db.fetchall("SELECT DISTINCT platform, workspace_id FROM channels"):
-            if (str(platform), str(ws)) in removed:
-                continue
-            for question in await self._waited_out(str(platform), str(ws)):
+        for question in await self._waited_out(now):
+            if (question.platform.value, question.channel.workspace_id) not in removed:
                 await self.ctx.bus.publish(HumanFirstDue(question))
 
-    async def _waited_out(self, platform: str, workspace_id: str) -> list[MessagePosted]:
-        """Top-level questions in the workspace's help channels past their wait (by at most
-        :data:`RESUME_LOOKBACK_S`) that nobody helped with and the bot has not handled."""
+    async def _waited_out(self, now: float) -> list[MessagePosted]:
+        """Questions a timer waited on whose wait is over, that nobody helped with and the bot has
+        not handled (by :data:`RESUME_LOOKBACK_S` at most)."""
         store = self.ctx.store
-        names = await self._help_channel_names(platform, workspace_id)
-        channels = {
-            c.channel_id: c
-            for c in map(_channel_ref, await store.list_channels(platform, workspace_id))
-            if c.visibility is not Visibility.DM and (self._named(c, names) or c.is_forum)
-        }
-        if not channels:
-            return []
-        newest = (
-            to_epoch(self.ctx.clock.now()) - (await self._human_first_delay(platform, workspace_id)).total_seconds()
-        )
-        placeholders = ", ".join("?" for _ in channels)
-        # The QA brain's unanswered-question query (brain.qa.brain.QABrain.answer_unanswered), less
-        # inline replies (replies, not questions) and questions this brain already handled.
         rows = await store.db.fetchall(
-            "SELECT m.channel_id, m.message_id, m.author_id, m.text, m.ts, m.thread_id, m.permalink "
-            "FROM messages m WHERE m.platform = ? AND m.workspace_id = ? "
-            f"AND m.channel_id IN ({placeholders}) AND m.ts >= ? AND m.ts < ? AND m.deleted = 0 AND m.is_bot = 0 "
-            "AND (m.thread_id IS NULL OR m.thread_id = m.message_id) AND m.reply_to IS NULL "
+            "SELECT m.platform, m.workspace_id, m.channel_id, m.message_id, m.author_id, m.text, m.ts, "
+            "m.thread_id, m.permalink FROM community_waiting w JOIN messages m ON m.platform = w.platform "
+            "AND m.workspace_id = w.workspace_id AND m.message_id = w.message_id "
+            "WHERE w.due_ts <= ? AND m.deleted = 0 "
             "AND NOT EXISTS (SELECT 1 FROM qa_answers a WHERE a.platform = m.platform "
             "AND a.workspace_id = m.workspace_id AND a.thread_id = m.message_id) "
-            "AND NOT EXISTS (SELECT 1 FROM processed_events e WHERE e.consumer = ? "
-            "AND e.event_id = m.platform || ':' || m.workspace_id || ':' || m.message_id) ORDER BY m.ts",
-            (platform, workspace_id, *channels, newest - RESUME_LOOKBACK_S, newest, HUMAN_FIRST),
+            "AND NOT EXISTS (SELECT 1 FROM processed_events e WHERE e.consumer = ? AND e.event_id = w.question_key) "
+            "ORDER BY w.due_ts",
+            (now, HUMAN_FIRST),
         )
         out = []
-        for channel_id, message_id, author_id, text, ts, thread_id, permalink in rows:
+        for platform, ws, channel_id, message_id, author_id, text, ts, thread_id, permalink in rows:
+            platform, ws, channel_id = str(platform), str(ws), str(channel_id)
             if not signals.is_question(text) or await has_helper_reply(
-                store, platform, workspace_id, channel_id, message_id, author_id, since=float(ts)
+                store, platform, ws, channel_id, message_id, author_id, since=float(ts)
             ):
                 continue
-            author = await store.get_user(platform, workspace_id, author_id)
+            channel = await store.get_channel(platform, ws, channel_id)
+            author = await store.get_user(platform, ws, author_id)
             asker = UserRef(
                 Platform(platform),
-                workspace_id,
+                ws,
                 author_id,
                 author.name if author else "",
                 external=author.external if author else None,
                 guest=author.guest if author else None,
             )
+            where = _channel_ref(channel) if channel is not None else ChannelRef(Platform(platform), ws, channel_id)
             out.append(
-                MessagePosted(
-                    channels[channel_id], asker, message_id, text, from_epoch(float(ts)), thread_id, permalink=permalink
-                )
+                MessagePosted(where, asker, message_id, text, from_epoch(float(ts)), thread_id, permalink=permalink)
             )
         return out
 

@@ -51,6 +51,31 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION_START.match(prose)) and not prose.endswith(("!", "."))
 
 
+# The asker saying the problem is gone, not merely thanking: "got it working", "that fixed it",
+# "never mind, figured it out". A polite "Any ideas? Thanks!" or "thanks, still the same error" is no
+# such word: it stops nothing.
+_RESOLVED = re.compile(
+    r"\b(?:got it (?:working|to work|running|fixed)|(?:that|this|it) (?:worked|works now|did it|did the trick|fixed it)|"
+    r"works now|(?:problem |it'?s |all )?(?:solved|fixed|sorted)(?: it| now)?|figured it out|never\s?mind|nvm|"
+    r"no longer (?:needed|an issue))\b",
+    re.IGNORECASE,
+)
+_STILL_STUCK = re.compile(
+    r"\b(?:still|same|again|but|however|any ideas?|anyone)\b|\bnot\s+(?:yet|working|solved|fixed)\b",
+    re.IGNORECASE,
+)
+
+
+def is_resolved(text: str) -> bool:
+    """True when the asker says their problem is gone ("got it working, thanks", "never mind,
+    figured it out"): the bot need not answer. Stricter than :func:`is_thanks` (a thanked bump or
+    "thanks, still failing" is no resolution), as it silences the bot for good."""
+    prose = _CODE.sub(" ", text)
+    if any(mark in prose for mark in _QUESTION_MARKS) or _NEGATED_THANKS.search(prose) or _STILL_STUCK.search(prose):
+        return False
+    return bool(_RESOLVED.search(prose))
+
+
 def is_thanks(text: str) -> bool:
     """True for an asker's thank-you / 'that worked': not 'thanks but it still fails', 'no thanks,
     that did not help', 'thanks in advance', nor a question ('is it solved in 2.0?'); 'thanks! one

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brain.community.experts import ThreadCredit, most_active, rank_experts
-from brain.community.signals import is_question, is_solved_emoji, is_thanks
+from brain.community.signals import is_question, is_resolved, is_solved_emoji, is_thanks
 from brain.qa.staleness import is_correction, stale_note
 
 
@@ -77,3 +77,20 @@ def test_stale_note() -> None:
     assert stale_note(1_546_300_800.0, 1_546_300_800.0 + 3 * year, max_age_days=730) == "from 2019 — may be outdated"
     assert stale_note(1_546_300_800.0, 1_546_300_800.0 + 10, max_age_days=730) == ""
     assert "corrected" in stale_note(1_546_300_800.0, 1_546_300_800.0 + 10, max_age_days=730, corrected=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("got it working, thanks!", True),
+        ("never mind, figured it out", True),
+        ("that fixed it, cheers", True),
+        ("Any ideas? Thanks!", False),
+        ("thanks, still the same error", False),
+        ("thanks for looking, still stuck though", False),
+        ("it is not fixed yet", False),
+        ("thanks!", False),  # a thank-you is not a resolution
+    ],
+)
+def test_is_resolved(text: str, expected: bool) -> None:
+    assert is_resolved(text) is expected
