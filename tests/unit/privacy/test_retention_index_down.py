@@ -4,35 +4,11 @@ workspace, is audited and scrubbed, and the index's part waits for the server li
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from bot.clock import FakeClock
-from bot.ml import VectorIndexUnavailable
 from bot.testing import ScriptedLLM, channel, command, make_message, user
 from bot.testing.builders import BASE_TIME
-
-
-class _DownIndex:
-    """The real vector index, behind a switch that makes writes fail as an unreachable server does."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.down = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def _check(self) -> None:
-        if self.down:
-            raise VectorIndexUnavailable("Chroma server 127.0.0.1:8000: connection refused")
-
-    async def upsert(self, units: Any, vectors: Any) -> None:
-        self._check()
-        await self.inner.upsert(units, vectors)
-
-    async def delete(self, unit_ids: Any) -> None:
-        self._check()
-        await self.inner.delete(unit_ids)
+from tests.unit.qa.test_memory_indexer import _DownIndex
 
 
 async def test_retention_with_the_vector_index_down_finishes_the_store_and_catches_up(make_app, settings) -> None:
