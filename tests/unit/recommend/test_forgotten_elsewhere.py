@@ -13,11 +13,14 @@ from typing import Any
 from bot.clock import FakeClock
 from bot.events import CommandReply, MemberJoined, Platform, SendDirectMessage, UserRef
 from bot.testing import FakeAdapter
-from bot.testing.builders import BASE_TIME, command, make_message, user
+from bot.testing.builders import BASE_TIME, channel, command, make_message, user
 from brain.recommend.brain import RecommendBrain
 
 GUILD = "G1"
 FORGOTTEN, OTHER = "42", "43"  # 42 ran /forget-me in guild G0; 43 is anyone else
+
+
+PYTHON = channel("python", platform=Platform.DISCORD, workspace=GUILD)
 
 
 def member(user_id: str) -> UserRef:
@@ -35,12 +38,13 @@ async def _guild(make_app: Any) -> tuple[Any, FakeAdapter, RecommendBrain]:
     for i, (who, text) in enumerate(zip(("bob", "dave", "erin"), topics, strict=True)):
         root = f"t{i}"
         await adapter.inject(
-            make_message(text, author=member(who), chan="python", message_id=root, thread_id=root, minutes=i)
+            make_message(text, author=member(who), chan=PYTHON, message_id=root, thread_id=root, minutes=i)
         )
         await adapter.inject(
-            make_message(f"re: {text}", author=member("carol"), chan="python", thread_id=root, minutes=i + 0.5)
+            make_message(f"re: {text}", author=member("carol"), chan=PYTHON, thread_id=root, minutes=i + 0.5)
         )
     await app.store.set_workspace_setting("discord", GUILD, "digest_default_on", True)
+    await app.bus.drain()  # the threads are stored before anyone joins (a welcome suggests their channel)
     for who in (FORGOTTEN, OTHER):
         await adapter.inject(MemberJoined(member(who), BASE_TIME + timedelta(minutes=10)))
     await app.bus.drain()
@@ -80,14 +84,14 @@ async def test_no_digest_and_no_digest_day_stored(make_app: Any) -> None:
 async def test_recommend_commands_list_and_store_nothing(make_app: Any) -> None:
     app, adapter, brain = await _guild(make_app)
     for text in ("", "daily on", "tz Europe/Berlin"):
-        await adapter.inject(command("recommend", text, author=member(FORGOTTEN), chan="python"))
+        await adapter.inject(command("recommend", text, author=member(FORGOTTEN), chan=PYTHON))
         await app.bus.drain()
         reply = adapter.of_type(CommandReply)[-1]
         assert "forget you" in reply.text and not reply.citations
     assert await brain.recommend(member(FORGOTTEN), k=5) == []
     assert not any((await _rows_about(app, FORGOTTEN)).values())
     # Anyone else's list is shown, and recorded as shown.
-    await adapter.inject(command("recommend", "", author=member(OTHER), chan="python"))
+    await adapter.inject(command("recommend", "", author=member(OTHER), chan=PYTHON))
     await app.bus.drain()
     assert adapter.of_type(CommandReply)[-1].citations
     assert (await _rows_about(app, OTHER))["recommend_shown"]
