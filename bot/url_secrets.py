@@ -53,11 +53,6 @@ def _user_info(url: str) -> str | None:
     if scheme is None:
         return None
     rest = url[scheme.end() :]
+    # The user info runs to the last "@": a "/", "?" or "#" before it is an unescaped password's.
     at = rest.rfind("@")
-    if at < 0:
-        return None
-    # The user info ends at the last "@" before the first "/" that follows it; a "/" or "?" inside
-    # it (an unescaped password) is part of it, one after it starts the path.
-    path = rest.find("/", at)
-    info = rest[:at]
-    return info if path < 0 or at < path else None
+    return rest[:at] if at >= 0 else None
