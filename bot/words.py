@@ -42,6 +42,17 @@ WORD: str = rf"[^\W_](?:[^\W_]|[{MARKS}])*"
 through combining marks (use on :func:`nfc` text)."""
 
 
+UNSPACED: str = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""Han and kana, the scripts written without spaces, as the body of a character class: a run of
+them is one regex word however long (a whole sentence), so the tokenizers cut it up."""
+
+
+def unspaced_pairs(run: str) -> list[str]:
+    """A run of Han or kana as overlapping character pairs, the usual lexical unit for them (a
+    single character stays as it is)."""
+    return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def nfc(text: str) -> str:
     """``text`` in composed form (NFC): a decomposed "ü" (``u`` + U+0308) becomes one character;
     marks that have no composed form stay, for :data:`MARKS` to keep them in their word."""

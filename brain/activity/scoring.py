@@ -29,7 +29,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.words import MARKS, nfc
+from bot.words import MARKS, UNSPACED, nfc
 
 # One rule for what a thank-you and a question are, shared with the community brain.
 from brain.community.signals import is_question as is_question
@@ -119,7 +119,7 @@ def is_rejection(text: str) -> bool:
 # Han and kana are written without spaces: a run of them is one regex "word" however long, so a
 # whole Chinese or Japanese answer counted as one word, under min_words, and earned nothing (nor
 # answered a question). A run counts a word per two characters, about a word's average length there.
-_UNSPACED_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_UNSPACED_RUN = re.compile(f"[{UNSPACED}]+")
 
 
 def word_count(text: str) -> int:

@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from bot.words import MARKS, nfc
+from bot.words import MARKS, UNSPACED, nfc, unspaced_pairs
 
 
 def _words(text: str) -> frozenset[str]:
@@ -54,7 +54,7 @@ def _words(text: str) -> frozenset[str]:
 _TOKEN = re.compile(rf"[^\W\d_](?:[\w{MARKS}.+#-]*(?:[^\W_]|[{MARKS}+#]))?")
 # Han and kana are written without spaces: a run is one regex word however long (a whole sentence),
 # so it is split into overlapping character pairs, as the lexical search does.
-_UNSPACED_RUN = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+_UNSPACED_RUN = re.compile(f"([{UNSPACED}]+)")
 _URL = re.compile(r"https?://\S+|<[^>]+>")
 STOPWORDS = _words("""a about above after again all also am an and any anyone are as at be because been before being below
     between both but by can cannot could did do does doing don done down during each else even ever every few
@@ -96,7 +96,7 @@ def _kept_words(text: str) -> list[str]:
             continue
         for k, piece in enumerate(_UNSPACED_RUN.split(word)):
             if k % 2:  # a run of Han / kana
-                words.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+                words.extend(unspaced_pairs(piece))  # a lone character is dropped below (too short)
             elif piece:
                 words.append(piece.strip(".-"))
     return [w for w in words if len(w) > 1 and w not in STOPWORDS and not w.isdigit()]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from bot.words import UNSPACED
+
 SOLVED_EMOJI = frozenset({"white_check_mark", "heavy_check_mark", "ballot_box_with_check", "✅", "✔️", "✔", "☑️"})
 
 _QUESTION_START = re.compile(
@@ -33,7 +35,7 @@ _CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
 
 # The question mark of Latin and other scripts, the full-width one of Chinese and Japanese, Arabic's.
 _QUESTION_MARKS = ("?", "\uff1f", "\u061f")
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_UNSPACED = re.compile(f"[{UNSPACED}]")
 
 
 def is_question(text: str) -> bool:

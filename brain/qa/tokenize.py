@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.words import WORD, nfc
+from bot.words import UNSPACED, WORD, nfc, unspaced_pairs
 
 # A word, optionally joined to more words by '.', '_', '-', '/' or '::' (dotted names, paths, codes).
 _TOKEN = re.compile(r"[a-z0-9_]+(?:(?:\.|::|-|/)[a-z0-9_]+)*")
@@ -45,8 +45,7 @@ def _stem(word: str) -> str:
 # for them. English text is unchanged (these tokens come only from words with non-ASCII letters).
 # A word runs on through combining marks (:mod:`bot.words`): Hindi "सर्वर" was "सर" + "वर".
 _WORD = re.compile(WORD)
-_UNSPACED_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_UNSPACED_RUN = re.compile(f"([{_UNSPACED_CHARS}]+)")
+_UNSPACED_RUN = re.compile(f"([{UNSPACED}]+)")
 
 
 def _other_script_tokens(lowered: str) -> list[str]:
@@ -56,7 +55,7 @@ def _other_script_tokens(lowered: str) -> list[str]:
             continue
         for k, run in enumerate(_UNSPACED_RUN.split(word)):
             if k % 2:  # a run of Han / kana
-                out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+                out.extend(unspaced_pairs(run))
             elif run and not run.isascii() and len(run) > 1:
                 out.append(run)
     return out
