@@ -28,6 +28,7 @@ from bot.events import (
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    Platform,
     ReactionAdded,
     ReactionRemoved,
     ThreadCreated,
@@ -132,6 +133,20 @@ def channel_row(ch: ChannelRef) -> ChannelRow:
         ch.is_forum,
         ch.parent_id,
         ch.shared_externally,
+    )
+
+
+def channel_ref(row: ChannelRow) -> ChannelRef:
+    """The channel ref of a store row (what the store holds of it; no access lists)."""
+    return ChannelRef(
+        Platform(row.platform),
+        row.workspace_id,
+        row.channel_id,
+        row.name,
+        Visibility(row.visibility),
+        row.is_forum,
+        parent_id=row.parent_id,
+        shared_externally=row.shared_externally,
     )
 
 

@@ -55,8 +55,8 @@ from bot.events import (
 )
 from bot.message_ids import qualified
 from bot.permissions import is_admin
-from bot.recorder import LEFT_KEY
-from bot.store import ChannelRow, slack_ids
+from bot.recorder import LEFT_KEY, channel_ref
+from bot.store import slack_ids
 from bot.store.channel_access import USER, USER_DENIED
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
@@ -413,7 +413,7 @@ class CommunityBrain(Brain):
                 external=author.external if author else None,
                 guest=author.guest if author else None,
             )
-            where = _channel_ref(channel) if channel is not None else ChannelRef(Platform(platform), ws, channel_id)
+            where = channel_ref(channel) if channel is not None else ChannelRef(Platform(platform), ws, channel_id)
             out.append(
                 MessagePosted(where, asker, message_id, text, from_epoch(float(ts)), thread_id, permalink=permalink)
             )
@@ -995,18 +995,6 @@ def _channel_dict(ch: ChannelRef) -> dict[str, Any]:
         "visibility": ch.visibility.value,
         "is_forum": ch.is_forum,
     }
-
-
-def _channel_ref(row: ChannelRow) -> ChannelRef:
-    return ChannelRef(
-        Platform(row.platform),
-        row.workspace_id,
-        row.channel_id,
-        row.name,
-        Visibility(row.visibility),
-        row.is_forum,
-        shared_externally=row.shared_externally,
-    )
 
 
 def _channel_from(data: dict[str, Any]) -> ChannelRef:

@@ -41,7 +41,7 @@ from bot.message_ids import slack_ts
 from bot.ml import LLM, LLMBusyError, Unit, VectorIndexUnavailable
 from bot.privacy.policy import may_index
 from bot.privacy.ratelimit import AskLimiter
-from bot.recorder import channel_row, message_row
+from bot.recorder import channel_ref, channel_row, message_row
 from bot.store import OPTED_OUT_KEY, ChannelRow, MessageRow, Store
 from brain.community.signals import is_question
 from brain.qa.access import ANY_WORKSPACE, AccessScope, scope_for
@@ -785,7 +785,7 @@ class QABrain(Brain):
             row = await self.ctx.store.get_channel(platform, ws, channel_id)
             if row is None:
                 continue
-            channel = ChannelRef(Platform(platform), ws, channel_id, row.name, Visibility(row.visibility), row.is_forum)
+            channel = channel_ref(row)
             asker = UserRef(Platform(platform), ws, author_id)
             result = await self._answer(
                 strip_mentions(text)[: qa.max_question_chars], channel=channel, user=asker, exclude={message_id}
