@@ -39,6 +39,7 @@ from brain.activity.leaderboard import (
 from brain.activity.render_text import leaderboard_text
 from brain.activity.scan import Finding, alert_text, chart_png, scan
 from brain.activity.scoring import COUNTERS
+from brain.qa.access import shared_with_other_organisations
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class ActivityBrain(Brain):
         # members and counts channels they do not read.
         ephemeral = (
             private
-            or await self._shared_with_others(cmd.channel)
+            or await shared_with_other_organisations(self.ctx.store, cmd.channel)
             or await self.ctx.store.guests_in(p, ws, cmd.channel.channel_id, besides=cmd.user.user_id)
         )
         return CommandResult(text, ephemeral=ephemeral, attachments=cards)
@@ -247,12 +248,6 @@ class ActivityBrain(Brain):
             or await store.is_guest(p, ws, uid)
         )
 
-    async def _shared_with_others(self, channel: ChannelRef) -> bool:
-        """Whether people of another organisation read ``channel`` (the ref's or the store's word)."""
-        return bool(channel.shared_externally) or await self.ctx.store.is_shared_externally(
-            channel.platform.value, channel.workspace_id, channel.channel_id
-        )
-
     async def _may_read(self, cmd: CommandInvoked, channel_id: str) -> bool:
         """Whether the invoker may read ``channel_id`` (a private channel's access list, or a DM)."""
         readable = await self.ctx.store.readable_channel_ids(
@@ -265,16 +260,9 @@ class ActivityBrain(Brain):
         channel_id = await self._alerts_channel_id(platform, workspace_id)
         if channel_id is None:
             return ["Trend alerts: no channel set (`/guildhall alerts-channel`), so none are posted"]
-        if await self.ctx.store.is_shared_externally(platform, workspace_id, channel_id):
-            return [
-                "Trend alerts: none are posted, as the alerts channel is shared with another organisation "
-                "(Slack Connect); set one of your own (`/guildhall alerts-channel`)"
-            ]
-        if await self.ctx.store.guests_in(platform, workspace_id, channel_id):
-            return [
-                "Trend alerts: none are posted, as a guest reads the alerts channel; set one only members read "
-                "(`/guildhall alerts-channel`)"
-            ]
+        withheld = await self._withheld_because(platform, workspace_id, channel_id)
+        if withheld is not None:
+            return [f"Trend alerts: none are posted, as {withheld} (`/guildhall alerts-channel`)"]
         row = await self.ctx.store.get_channel(platform, workspace_id, channel_id)
         return [f"Trend alerts: posted in #{row.name if row and row.name else channel_id}"]
 
@@ -283,15 +271,22 @@ class ActivityBrain(Brain):
         channel_id = await self._alerts_channel_id(platform, workspace_id)
         if channel_id is None:
             return None
-        if await self.ctx.store.is_shared_externally(platform, workspace_id, channel_id):
-            # Alerts quote terms and link messages, the board names members: not for another organisation.
-            log.warning("activity: alerts channel %s is shared with another organisation; nothing posted", channel_id)
-            return None
-        if await self.ctx.store.guests_in(platform, workspace_id, channel_id):
-            # Nor for a guest, who reads only the channels they are in.
-            log.warning("activity: a guest reads alerts channel %s; nothing posted", channel_id)
+        withheld = await self._withheld_because(platform, workspace_id, channel_id)
+        if withheld is not None:
+            log.warning("activity: nothing posted in alerts channel %s, as %s", channel_id, withheld)
             return None
         return ChannelRef(Platform(platform), workspace_id, channel_id)
+
+    async def _withheld_because(self, platform: str, workspace_id: str, channel_id: str) -> str | None:
+        """Why alerts and boards are not posted in the alerts channel ``channel_id`` (None: they
+        are): they quote terms, link messages and name members, which neither another organisation
+        (Slack Connect) nor a guest (who reads only the channels they are in) may read."""
+        store = self.ctx.store
+        if await store.is_shared_externally(platform, workspace_id, channel_id):
+            return "the alerts channel is shared with another organisation (Slack Connect); set one of your own"
+        if await store.guests_in(platform, workspace_id, channel_id):
+            return "a guest reads the alerts channel; set one only members read"
+        return None
 
     async def _alerts_channel_id(self, platform: str, workspace_id: str) -> str | None:
         """The workspace's alerts channel (its setting, else the configured one), or None."""

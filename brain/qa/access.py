@@ -116,7 +116,7 @@ async def discord_member_guilds(store: Store, user_id: str) -> dict[str, float |
     return {str(r[0]): r[1] for r in rows}
 
 
-async def _shared_externally(store: Store, channel: ChannelRef) -> bool:
+async def shared_with_other_organisations(store: Store, channel: ChannelRef) -> bool:
     """Whether people of other organisations read ``channel``: when the ref or the store says so
     (a command carries no flag, and a process's cache may predate the sharing the store has seen)."""
     if channel.shared_externally:
@@ -157,7 +157,7 @@ async def scope_for(
     """
     platform, ws = channel.platform.value, channel.workspace_id
     if (
-        await _shared_externally(store, channel)
+        await shared_with_other_organisations(store, channel)
         or external
         or (platform == Platform.SLACK.value and await store.is_external(platform, ws, user_id))
     ):
