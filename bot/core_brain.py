@@ -25,6 +25,7 @@ from bot.ml import VectorIndexUnavailable
 from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.scheduler import parse_hhmm
 from bot.store.db import MAINTENANCE_TIMEOUT_S
+from bot.words import nfc
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
@@ -141,6 +142,12 @@ CONFIG_USAGE = (
     "Usage: `/guildhall config show`, `/guildhall config set KEY VALUE` or `/guildhall config unset KEY` "
     "(back to the default). A channel list takes `none`."
 )
+
+
+def _folded(name: str) -> str:
+    """A member name as compared for a match: composed and case-folded, so "ÖLAF", "ölaf" and a
+    decomposed "Ölaf" are one name."""
+    return nfc(name.strip()).casefold()
 
 
 def member_mention(word: str) -> str | None:
@@ -689,12 +696,22 @@ class CoreBrain(Brain):
         unknown: list[str] = []
         ambiguous: list[str] = []
 
+        by_folded: dict[str, set[str]] | None = None
+
         async def by_name(name: str) -> list[str]:
-            rows = await store.db.fetchall(
-                "SELECT user_id FROM users WHERE platform = ? AND workspace_id = ? AND LOWER(name) = LOWER(?)",
-                (platform, workspace_id, name),
-            )
-            return sorted({str(r[0]) for r in rows})
+            # Compared in Python: SQLite's LOWER folds ASCII only ("Ölaf" never matched "ölaf"), and
+            # PostgreSQL's follows the database's locale. One read of the workspace's names serves
+            # every name of the command (an admin command, rare).
+            nonlocal by_folded
+            if by_folded is None:
+                by_folded = {}
+                rows = await store.db.fetchall(
+                    "SELECT user_id, name FROM users WHERE platform = ? AND workspace_id = ? AND name <> ''",
+                    (platform, workspace_id),
+                )
+                for user_id, stored_name in rows:
+                    by_folded.setdefault(_folded(str(stored_name or "")), set()).add(str(user_id))
+            return sorted(by_folded.get(_folded(name), set()))
 
         for chunk in _MENTION_LABEL.sub(r"<@\1>", raw).split(","):
             words = chunk.split()

@@ -172,6 +172,19 @@ async def test_by_name_unknown_refused_and_show(make_app: AppFactory) -> None:
     assert await excluded(app) is None
 
 
+async def test_names_match_whatever_their_script_and_case(make_app: AppFactory) -> None:
+    """Case is folded beyond ASCII (SQLite's LOWER folds A-Z only) and a decomposed name is the same name."""
+    app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    await seed(app, adapter)
+    await app.store.upsert_users(
+        [UserRow("console", "local", "staffer", "Ölaf Ærø"), UserRow("console", "local", "helper", "ДМИТРИЙ")]
+    )
+    decomposed = "o\u0308laf ærø"  # "ö" typed as o + combining diaeresis
+    reply = await config(app, adapter, f"set leaderboard_exclude {decomposed}, дмитрий")
+    assert reply == "`leaderboard_exclude` is now Ölaf Ærø (staffer), ДМИТРИЙ (helper)."
+    assert await excluded(app) == ["staffer", "helper"]
+
+
 async def test_changes_are_audited_and_non_admins_refused(make_app: AppFactory) -> None:
     app, adapter = await make_app(brains=["activity"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
     await seed(app, adapter)
