@@ -59,7 +59,7 @@ async def worker(prefix: str, pg_url: str, name: str) -> None:
     """A worker process: consumes into PostgreSQL and records lag samples in Redis."""
     store = await open_store(pg_url)
     recorder = Recorder(store)
-    counters = ActivityCounters(store, ZoneInfo("UTC"))
+    counters = ActivityCounters(store, ZoneInfo("UTC"), shared_writers=True)  # workers share the store
     bus = RedisStreamsBus(REDIS, prefix=prefix, consumer=name, block_ms=50)
     redis = aioredis.from_url(REDIS)
 

@@ -62,6 +62,8 @@ class ActivityBrain(Brain):
             reply_threads_per_day=s.reply_threads_per_day,
             asker_threads_per_day=s.asker_threads_per_day,
             started_threads_per_day=s.started_threads_per_day,
+            # A Redis bus spreads a member's events over the workers of the consumer group.
+            shared_writers=self.ctx.settings.bus.kind != "memory",
         )
         # A batch subscription: counters are applied up to 2,000 events per transaction (live traffic
         # makes small batches; a burst amortises the lookups and upserts over more rows).

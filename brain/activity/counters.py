@@ -248,6 +248,10 @@ class ActivityCounters:
             credit one answerer can earn (two accounts marking each other's answers farm no more).
         started_threads_per_day: a member's "thread started" credits per local day (of the root);
             more threads still count as messages, and their replies still earn their repliers.
+        shared_writers: other processes apply counter events to the same store (the workers of a
+            Redis bus's consumer group): the caps' counts are read from the store in every batch
+            instead of kept here between batches, as a member's events are spread over the workers
+            and each would otherwise allow the full cap.
     """
 
     def __init__(
@@ -260,6 +264,7 @@ class ActivityCounters:
         reply_threads_per_day: int = REPLY_THREADS_PER_DAY,
         asker_threads_per_day: int = ASKER_THREADS_PER_DAY,
         started_threads_per_day: int = STARTED_THREADS_PER_DAY,
+        shared_writers: bool = False,
     ) -> None:
         self.store = store
         self.tz = tz
@@ -268,6 +273,7 @@ class ActivityCounters:
         self.reply_threads_per_day = reply_threads_per_day
         self.asker_threads_per_day = asker_threads_per_day
         self.started_threads_per_day = started_threads_per_day
+        self.shared_writers = shared_writers
         # Committed state of the asker cap (see _load_asker_threads), like _day_replies.
         self._asker_threads: dict[AskerDay, dict[str, set[str]]] = {}
         # Reply credits per (platform, workspace, member, local day): see _load_threads.
@@ -285,9 +291,17 @@ class ActivityCounters:
         batch_events = [e for e in events if isinstance(e, COUNTER_EVENTS)]
         if not batch_events:
             return
+        if self.shared_writers:
+            # What another worker committed since is not in these: read every count again.
+            self._day_replies.clear()
+            self._day_threads.clear()
+            self._asker_threads.clear()
+            self._minute_counts.clear()
         async with self.store.db.transaction() as tx:
             batch = _Batch()
             await self._load(tx, batch, batch_events)
+            if self.shared_writers:
+                await self._load_minute_counts(tx, batch, batch_events)
             await self._load_asker_threads(tx, batch, batch_events)
             batch.opted_out = await _opted_out(tx, batch_events)
             for event in batch_events:
@@ -417,6 +431,25 @@ class ActivityCounters:
                 rows = await tx.fetchall(sql, params)
                 for mid, uid, emoji in rows:
                     batch.reactions[(platform, ws, mid)].add((uid, emoji))
+
+    async def _load_minute_counts(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
+        """Seed the per-minute cap with what the store holds (other workers' messages included):
+        each new message's author and minute, one range read on the ``ts`` index per pair. The
+        count is what :meth:`_over_cap` keeps: the author's messages long enough to count, capped
+        or not, deleted or not."""
+        wanted: set[tuple[str, str, str, int]] = set()
+        for e in events:
+            if isinstance(e, MessagePosted) and not e.is_bot:
+                key = (e.channel.platform.value, e.channel.workspace_id, e.message_id)
+                if key not in batch.rows:  # a redelivery is not counted again
+                    wanted.add((*key[:2], e.author.user_id, int(e.ts.timestamp() // 60)))
+        for platform, ws, author, minute in wanted:
+            row = await tx.fetchone(
+                "SELECT COUNT(*) FROM activity_contrib WHERE platform = ? AND workspace_id = ? AND ts >= ? "
+                "AND ts < ? AND author_id = ? AND words >= ?",
+                (platform, ws, minute * 60.0, (minute + 1) * 60.0, author, self.min_words),
+            )
+            self._minute_counts[(platform, ws, author, minute)] = int(row[0]) if row else 0
 
     async def _load_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         """Load what the one-credit-per-thread and daily-cap rules need: the roots of every thread

@@ -21,14 +21,15 @@ from tests.unit.activity.counting import ANSWER, UTC, totals
 from tests.unit.activity.counting import apply as apply_in
 
 
-@pytest.fixture(params=["one batch", "live"])
-def live(request: pytest.FixtureRequest) -> bool:
-    return request.param == "live"
+@pytest.fixture(params=["one batch", "live", "two workers"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """How the events are counted: see tests.unit.activity.counting.apply."""
+    return str(request.param)
 
 
-async def apply(store: Store, events: Sequence[Event], *, live: bool) -> None:
-    """Record and count ``events``, in one batch or one event per batch (one counter instance)."""
-    await apply_in(store, events, mode="live" if live else "one batch")
+async def apply(store: Store, events: Sequence[Event], *, mode: str) -> None:
+    """Record and count ``events`` as ``mode`` says (tests.unit.activity.counting.apply)."""
+    await apply_in(store, events, mode=mode)
 
 
 def check(mid: str, who: str, minutes: float) -> ReactionAdded:
@@ -63,7 +64,7 @@ def marked_answer(asker: str, helper: str, n: int, minutes: float, *, thanks: bo
     return events
 
 
-@pytest.mark.parametrize("mode", ["one batch", "live", "restarts"])
+@pytest.mark.parametrize("mode", ["one batch", "live", "restarts", "two workers"])
 async def test_deleting_each_question_after_the_mark_does_not_free_its_place(store: Store, mode: str) -> None:
     # The loop "alt asks, friend answers, alt ✅s, alt deletes the question" freed the question's
     # place under the cap while the friend kept the credit: ten loops gave ten marks and answers.
@@ -86,13 +87,13 @@ async def test_deleting_each_question_after_the_mark_does_not_free_its_place(sto
     assert (helper["helpful"], helper["answered"]) == (1, 1)  # the answer keeps its credit
 
 
-async def test_an_alt_marking_its_friends_answers_earns_them_little(store: Store, live: bool) -> None:
+async def test_an_alt_marking_its_friends_answers_earns_them_little(store: Store, mode: str) -> None:
     events: list[Event] = []
     for n in range(30):  # thirty questions in 90 minutes, each ✅'d and thanked on the friend's reply
         events += marked_answer("alt", "farmer", n, n * 3.0, thanks=n % 2 == 0)
     for n in range(3):  # a real helper: three members' questions, one each
         events += marked_answer(f"member{n}", "helper", n, 200 + n * 5)
-    await apply(store, events, live=live)
+    await apply(store, events, mode=mode)
     farmer = await totals(store, "farmer")
     assert (farmer["helpful"], farmer["answered"]) == (ASKER_THREADS_PER_DAY, ASKER_THREADS_PER_DAY)
     helper = await totals(store, "helper")
@@ -103,13 +104,13 @@ async def test_an_alt_marking_its_friends_answers_earns_them_little(store: Store
     assert scores["farmer"] <= 10 + 10 + ASKER_THREADS_PER_DAY * 8
 
 
-async def test_the_cap_is_per_asker_and_per_day(store: Store, live: bool) -> None:
+async def test_the_cap_is_per_asker_and_per_day(store: Store, mode: str) -> None:
     events: list[Event] = []
     for n in range(3):
         events += marked_answer("asker", "helper", n, n * 3.0)  # the third is over the day's cap
     events += marked_answer("other", "helper", 9, 20.0)  # another member: counts
     events += marked_answer("asker", "helper", 5, 24 * 60.0)  # the asker's next day: counts
-    await apply(store, events, live=live)
+    await apply(store, events, mode=mode)
     helper = await totals(store, "helper")
     assert (helper["helpful"], helper["answered"]) == (4, 4)
 
@@ -140,7 +141,7 @@ async def test_a_deleted_or_unmarked_answer_frees_its_place(store: Store, undo: 
     assert (helper["helpful"], helper["answered"]) == (ASKER_THREADS_PER_DAY, ASKER_THREADS_PER_DAY)
 
 
-async def test_thanks_alone_are_capped_too(store: Store, live: bool) -> None:
+async def test_thanks_alone_are_capped_too(store: Store, mode: str) -> None:
     events: list[Event] = []
     for n in range(5):  # no ✅: the asker's thanks mark each reply, and a Discord Reply aims them
         q, a = f"q{n}", f"a{n}"
@@ -152,6 +153,6 @@ async def test_thanks_alone_are_capped_too(store: Store, live: bool) -> None:
                 a,
             ),
         ]
-    await apply(store, events, live=live)
+    await apply(store, events, mode=mode)
     farmer = await totals(store, "farmer")
     assert (farmer["helpful"], farmer["answered"]) == (ASKER_THREADS_PER_DAY, ASKER_THREADS_PER_DAY)

@@ -20,10 +20,11 @@ from brain.activity.scoring import STARTED_THREADS_PER_DAY
 from tests.unit.activity.counting import ANSWER, UTC, apply, totals
 
 
-@pytest.fixture(params=["one batch", "live", "restarts"])
+@pytest.fixture(params=["one batch", "live", "restarts", "two workers"])
 def mode(request: pytest.FixtureRequest) -> str:
     """One batch; one event per batch on one worker; one event per batch, each on a fresh worker
-    (what a worker remembers must agree with what the rollups say after a restart)."""
+    (what a worker remembers must agree with what the rollups say after a restart); one event per
+    batch on two workers in turn (the caps hold over both)."""
     return str(request.param)
 
 
