@@ -32,7 +32,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         config: Annotated[str | None, typer.Option(help="Path to guildhall.toml")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Show dead-lettered events with their error."""
+        """Show dead-lettered events with their error: the exception's type, where it was raised and
+        its message, with the event's words, names and member ids masked."""
 
         async def go(bus: RedisStreamsBus) -> list[dict[str, str]]:
             return await bus.dead_letters(count)

@@ -9,7 +9,11 @@ Wire layout (``prefix`` defaults to ``guildhall``):
 * ``XACK`` only after the handler returns; entries left pending by a dead worker are taken over with
   ``XAUTOCLAIM`` once idle for ``claim_idle_ms``;
 * an entry delivered ``max_deliveries`` times without success is a poison event: it is copied with the
-  error to the dead-letter stream ``{prefix}:dlq`` and acknowledged (``guildhall dlq list|replay``);
+  error to the dead-letter stream ``{prefix}:dlq`` and acknowledged (``guildhall dlq list|replay``).
+  The error is the exception's type, where it was raised and its message with the event's texts,
+  names and member ids masked (:mod:`bot.dead_letters`), never ``repr(exc)``, which may quote them;
+  ``/forget-me`` (:meth:`RedisStreamsBus.forget_author`) deletes the member's dead letters and masks
+  them in the errors of the others;
 * streams are capped with ``MAXLEN ~ maxlen`` (approximate trimming is O(1) amortised). With the default
   1,000,000 entries per family, retention is "the last million events of each family": a worker group
   that falls further behind than that loses the oldest entries, so size it above the longest outage
@@ -35,7 +39,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
 from bot.bus_journal import BufferJournal, Entry, append_entries, claim_orphans, read_entries
+from bot.dead_letters import Gram, describe_failure, grams_in, grams_of, member_strings, redact
 from bot.events import (
     Action,
     ButtonClicked,
@@ -163,6 +168,34 @@ _PUBLISH_CHUNK = 256
 DRAIN_TIMEOUT_S = 30.0
 CLOSE_FLUSH_S = 5.0
 _FORGET_PAGE = 1000
+# The dead-letter stream's cap, and the bytes of a failure's description a dead letter keeps.
+_DLQ_MAXLEN = 100_000
+_DLQ_ERROR_BYTES = 2000
+# Write a dead letter again with another error (forget_author's scrub) and delete the old one, in one
+# step: a crash in between must neither lose the other member's event nor keep both copies. Left
+# alone (0) when the letter is gone (replayed) or its error is no longer the one read.
+# KEYS: the dead-letter stream. ARGV: the letter's id, the error read, the new error, the cap.
+_SCRUB_LUA = """
+local rows = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #rows == 0 then return 0 end
+local fields = rows[1][2]
+local args = {KEYS[1], 'MAXLEN', '~', ARGV[4], '*'}
+local found = false
+for i = 1, #fields, 2 do
+  local value = fields[i + 1]
+  if fields[i] == 'error' then
+    if value ~= ARGV[2] then return 0 end
+    value = ARGV[3]
+    found = true
+  end
+  args[#args + 1] = fields[i]
+  args[#args + 1] = value
+end
+if not found then return 0 end
+redis.call('XADD', unpack(args))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 def family_of(event_type: type[Event]) -> str:
@@ -760,7 +793,10 @@ class RedisStreamsBus:
                 self.stats.failures.append((sub.name, type(event).__name__, repr(exc)))
             log.error("handler %s failed on %s (%s): %r", sub.name, type(event).__name__, event.event_id, exc)
             if await self._deliveries(stream, sub.name, eid) >= self._max_deliveries:
-                await self._dead_letter(sub, stream, eid, {b"json": to_json(event).encode()}, repr(exc))
+                # Not repr(exc): it may quote the member's message, which the letter must not keep
+                # where /forget-me cannot find it (see bot.dead_letters).
+                error = describe_failure(exc, event)
+                await self._dead_letter(sub, stream, eid, {b"json": to_json(event).encode()}, error)
             return
         await self._redis.xack(stream, sub.name, eid)
         self.stats.handled += 1
@@ -770,20 +806,25 @@ class RedisStreamsBus:
         return int(info[0]["times_delivered"]) if info else 0
 
     async def _dead_letter(self, sub: _RedisSubscription, stream: str, entry_id: str, fields: Any, error: str) -> None:
+        """Copy the entry to the dead-letter stream with ``error`` (its first
+        :data:`_DLQ_ERROR_BYTES` bytes) and ack it. A handler's failure comes here as
+        :func:`bot.dead_letters.describe_failure` puts it (type, location, and the message without
+        the event's personal strings), never as ``repr(exc)``; an undecodable entry's error is the
+        decoder's, about the entry the letter keeps anyway."""
         payload = fields.get(b"json", b"") if isinstance(fields, dict) else b""
         letter: dict[bytes, bytes] = {
             b"json": payload,
             b"group": sub.name.encode(),
             b"stream": stream.encode(),
             b"entry": entry_id.encode(),
-            b"error": error.encode()[:2000],
+            b"error": error.encode()[:_DLQ_ERROR_BYTES],
             b"ts": str(time.time()).encode(),
         }
         if isinstance(fields, dict) and b"json" not in fields:
             # An entry of another shape (a foreign producer, an older layout): the dead letter is
             # the only copy left once the entry is acked, so it keeps what the entry held.
             letter[b"fields"] = json.dumps({_s(k): _s(v) for k, v in fields.items()}).encode()
-        await self._redis.xadd(self.dlq_stream, letter, maxlen=100_000, approximate=True)  # type: ignore[arg-type]
+        await self._redis.xadd(self.dlq_stream, letter, maxlen=_DLQ_MAXLEN, approximate=True)  # type: ignore[arg-type]
         await self._redis.xack(stream, sub.name, entry_id)
         log.error("event %s moved to dead-letter stream after failing in %s: %s", entry_id, sub.name, error)
 
@@ -794,10 +835,20 @@ class RedisStreamsBus:
         journals beside it (``/forget-me``): the event log must not keep, or replay, what the store
         erased. Returns how many were deleted.
 
+        Other members' dead letters stay (their events must not be lost), but their ``error`` is
+        scrubbed of ``user``: their id and name, and words of any text of theirs the bus still holds
+        (in a stream, a dead letter or the local buffer; see :mod:`bot.dead_letters`) become
+        ``[redacted]``. A stream entry cannot be changed in place, so a scrubbed letter is written
+        again and the old one deleted in one step: it moves to the end of the dead-letter stream with
+        a new id (its ``ts``, the failure's time, stays) and a ``dlq replay`` of the old id finds
+        nothing. Scrubbed letters are not counted in the result. The event a letter holds is left as
+        it is, as in the streams: another member's message that only names ``user`` stays.
+
         Streams are scanned in pages (a forget is rare; a stream holds up to ``maxlen`` entries). A
         group that had not read a deleted entry never sees it; one that had it pending acks it.
         """
         removed = 0
+        theirs: list[Event] = []  # the events deleted: what other dead letters' errors may quote
         # What a sibling process sharing the data folder spilled at close, or left journaled when it
         # died, is on disk until some start sends it: take it into this buffer, so that the filter
         # below erases it from the files too (the next start would otherwise publish it again).
@@ -805,7 +856,13 @@ class RedisStreamsBus:
             self._unspill()
         # The buffer first: it holds events only while Redis is down, when the scan below fails,
         # and they would reach the streams once it is back.
-        kept = [entry for entry in self._buffer if not _carries({b"json": entry[1]}, user)]
+        kept: list[tuple[str, bytes]] = []
+        for entry in self._buffer:
+            event = _event_about({b"json": entry[1]}, user)
+            if event is None:
+                kept.append(entry)
+            else:
+                theirs.append(event)
         if len(kept) != len(self._buffer):
             removed += len(self._buffer) - len(kept)
             self._buffer.clear()
@@ -814,21 +871,73 @@ class RedisStreamsBus:
                 self._journal.drop()
                 if kept:
                     self._journal.append(kept)
+        # The dead letters before the streams: the words of the other letters' errors, indexed, are
+        # what each deleted event is checked against (dead letters are few; the streams are long,
+        # and the member's texts there are not kept in memory).
+        quoted_in: dict[Gram, set[bytes]] = {}
+        async for rows in self._pages(self.dlq_stream):
+            doomed: list[Any] = []
+            for entry_id, fields in rows:
+                event = _event_about(fields, user)
+                if event is not None:
+                    doomed.append(entry_id)
+                    theirs.append(event)
+                elif isinstance(fields, dict) and fields.get(b"error"):
+                    for gram in grams_in(_s(fields[b"error"])):
+                        quoted_in.setdefault(gram, set()).add(entry_id)
+            if doomed:
+                removed += int(await self._redis.xdel(self.dlq_stream, *doomed))
+        quoted = {gram for gram in grams_of([user.user_id, user.name]) if gram in quoted_in}
+
+        def note(event: Event) -> None:
+            if quoted_in:
+                quoted.update(gram for gram in grams_of(member_strings(event, user)) if gram in quoted_in)
+
+        for event in theirs:
+            note(event)
         # Every stream: the actions stream holds replies to the member's commands (question and
         # answer) and what the bot sent them alone.
-        families = sorted({*FAMILIES.values(), "actions", "other"})
-        streams = [self.stream(f) for f in families] + [self.dlq_stream]
-        for stream in streams:
-            start = "-"
-            while True:
-                rows: Any = await self._redis.xrange(stream, min=start, max="+", count=_FORGET_PAGE)
-                doomed = [entry_id for entry_id, fields in rows if _carries(fields, user)]
+        for family in sorted({*FAMILIES.values(), "actions", "other"}):
+            stream = self.stream(family)
+            async for rows in self._pages(stream):
+                doomed = []
+                for entry_id, fields in rows:
+                    event = _event_about(fields, user)
+                    if event is not None:
+                        doomed.append(entry_id)
+                        note(event)
                 if doomed:
                     removed += int(await self._redis.xdel(stream, *doomed))
-                if len(rows) < _FORGET_PAGE:
-                    break
-                start = "(" + _s(rows[-1][0])
+        await self._scrub_dead_letters({entry_id for gram in quoted for entry_id in quoted_in[gram]}, quoted)
         return removed
+
+    async def _pages(self, stream: str) -> AsyncIterator[list[Any]]:
+        """``stream``'s entries, oldest first, :data:`_FORGET_PAGE` at a time (the caller may delete
+        those of a page before taking the next)."""
+        start = "-"
+        while True:
+            rows: Any = await self._redis.xrange(stream, min=start, max="+", count=_FORGET_PAGE)
+            if rows:
+                yield list(rows)
+            if len(rows) < _FORGET_PAGE:
+                return
+            start = "(" + _s(rows[-1][0])
+
+    async def _scrub_dead_letters(self, entry_ids: set[bytes], grams: set[Gram]) -> None:
+        """Write the dead letters ``entry_ids`` again with ``grams`` masked in their ``error``, in
+        their order (see :meth:`forget_author`). A letter replayed or changed since it was read is
+        left alone (the script checks it still holds the error that was masked)."""
+        for entry_id in sorted(entry_ids, key=_entry_order):
+            rows: Any = await self._redis.xrange(self.dlq_stream, min=entry_id, max=entry_id)
+            if not rows:
+                continue
+            error = rows[0][1].get(b"error", b"")
+            scrubbed = redact(_s(error), grams)
+            if scrubbed == _s(error):
+                continue
+            await self._redis.eval(
+                _SCRUB_LUA, 1, self.dlq_stream, entry_id, error, scrubbed.encode()[:_DLQ_ERROR_BYTES], _DLQ_MAXLEN
+            )
 
     # -- one process per scheduled run ----------------------------------------------------------
     async def claim_once(self, key: str, ttl_s: float) -> bool:
@@ -875,19 +984,26 @@ class RedisStreamsBus:
         return True
 
 
-def _carries(fields: Any, user: UserRef) -> bool:
-    """Whether a stream entry's event carries ``user``'s words or acts (undecodable: no)."""
+def _event_about(fields: Any, user: UserRef) -> Event | None:
+    """A stream entry's event if it carries ``user``'s words or acts, else None (undecodable: None)."""
     payload = fields.get(b"json") if isinstance(fields, dict) else None
     if not payload:
-        return False
+        return None
     raw = payload if isinstance(payload, bytes) else str(payload).encode(errors="replace")
     if not any(needle in raw for needle in _id_needles(user.user_id)):
-        return False  # most entries: the id is not even in the bytes, so no JSON decode (1M-entry streams)
+        return None  # most entries: the id is not even in the bytes, so no JSON decode (1M-entry streams)
     try:
-        subject = subject_of(from_json(payload))
+        event = from_json(payload)
     except Exception:  # noqa: BLE001 - an entry nothing can decode carries nobody's words we can find
-        return False
-    return subject is not None and subject.key == user.key
+        return None
+    subject = subject_of(event)
+    return event if subject is not None and subject.key == user.key else None
+
+
+def _entry_order(entry_id: bytes) -> tuple[int, int]:
+    """A stream entry id (``1700000000000-3``) as numbers, to sort ids as Redis orders them."""
+    ms, _, seq = _s(entry_id).partition("-")
+    return int(ms), int(seq or 0)
 
 
 @functools.lru_cache(maxsize=64)
