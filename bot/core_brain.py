@@ -127,7 +127,7 @@ MAX_CONFIG_MEMBERS = 100
 # A member mention: Slack "<@U123>" / "<@U123|name>", Discord "<@123>" / "<@!123>" (a nickname mention).
 _MEMBER_MENTION = re.compile(r"^<@!?([^|>\s]+)(?:\|[^>]*)?>$")
 # A mention's label ("<@U123|Helga the Helper>") may hold spaces and commas: dropped before splitting.
-_MENTION_LABEL = re.compile(r"<@(!?[^|>\s]+)\|[^>]*>")
+_MENTION_LABEL = re.compile(r"<@(!?[^|>\s]+)\|[^<>]*>")
 
 # Values an admin types to mean "no channel": a list becomes empty; a key in OFF_WHEN_UNSET goes
 # back to unset where unset means off. A channel really called so is still ``#none``.

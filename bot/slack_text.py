@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
 
 
 def unescape(text: str) -> str:

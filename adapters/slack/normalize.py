@@ -48,7 +48,7 @@ from bot.slack_text import mentioned_users, message_text, unescape
 log = logging.getLogger(__name__)
 
 SLACK = Platform.SLACK
-_CHANNEL_REF = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_REF = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|[^<>]*)?>")
 
 # Message subtypes that carry member content and become MessagePosted.
 POSTED_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message", "bot_message"})

@@ -14,7 +14,7 @@ _ZWSP = "\u200b"
 # Not inside an e-mail address (bob@here.example) or a dotted name.
 _DISCORD_MASS = re.compile(r"(?<![\w.+-])@(everyone|here)\b(?!\.\w)", re.IGNORECASE)
 _DISCORD_ROLE = re.compile(r"<@&(\d+)>")
-_SLACK_SPECIAL = re.compile(r"<!(channel|here|everyone|subteam\^[A-Z0-9]+)(\|[^>]*)?>", re.IGNORECASE)
+_SLACK_SPECIAL = re.compile(r"<!(channel|here|everyone|subteam\^[A-Z0-9]+)(\|[^<>]*)?>", re.IGNORECASE)
 
 
 def neutralize(text: str) -> str:

@@ -55,7 +55,7 @@ _TOKEN = re.compile(rf"[^\W\d_](?:[\w{MARKS}.+#-]*(?:[^\W_]|[{MARKS}+#]))?")
 # Han and kana are written without spaces: a run is one regex word however long (a whole sentence),
 # so it is split into overlapping character pairs, as the lexical search does.
 _UNSPACED_RUN = re.compile(f"([{UNSPACED}]+)")
-_URL = re.compile(r"https?://\S+|<[^>]+>")
+_URL = re.compile(r"https?://\S+|<[^<>]+>")
 STOPWORDS = _words("""a about above after again all also am an and any anyone are as at be because been before being below
     between both but by can cannot could did do does doing don done down during each else even ever every few
     for from get gets getting got had has have having he her here hers him his how i if in into is isn it its

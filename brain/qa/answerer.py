@@ -207,7 +207,7 @@ class Answerer:
         """Rewrite a follow-up into a standalone question using the thread's history ``(who, text)``."""
         if not history:
             return question
-        lines = "\n".join(f"{who}: {sanitize_source(text)[:400]}" for who, text in history[-8:])
+        lines = "\n".join(f"{who}: {sanitize_source(text[:400])}" for who, text in history[-8:])
         messages = [
             ChatMessage("system", load_prompt("qa_condense_system")),
             ChatMessage("user", render_prompt("qa_condense", history=lines, question=sanitize_source(question))),

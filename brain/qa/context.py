@@ -46,13 +46,13 @@ _ROLE_MARKUP = [
     re.compile(r"<\|[^|\n]*\|>"),  # <|im_start|>, <|system|>, <|endoftext|>, <|start_header_id|>
     re.compile(r"</?\s*(?:source|system|assistant|user|human|inst|s|im_start|im_end)\b[^<>]*>", re.IGNORECASE),
     re.compile(r"\[/?\s*INST\s*\]|<</?SYS>>", re.IGNORECASE),
-    re.compile(r"^\s*#{2,}\s*(?:instruction|system|response|assistant)s?\b:?", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"^[ \t]*+#{2,}[ \t]*+(?:instruction|system|response|assistant)s?\b:?", re.IGNORECASE | re.MULTILINE),
 ]
 # "system:", also behind list markers, block quotes or headings and inside emphasis:
 # "- system:", "> Assistant:", "1. **System:**", "__user__ :".
 _ROLE_PREFIX = re.compile(
-    r"^(?P<lead>[ \t]*(?:(?:[-*+•>]|\d{1,3}[.)]|#{1,6})[ \t]*)*+)(?P<open>[*_~`]*)[ \t]*"
-    r"(?P<role>system|assistant|user|human|developer|tool)(?![a-z0-9])(?=[ \t]*[*_~`]*[ \t]*:)",
+    r"^(?P<lead>[ \t]*+(?:(?:[-*+•>]|\d{1,3}[.)]|#{1,6})[ \t]*+)*+)(?P<open>[*_~`]*+)[ \t]*+"
+    r"(?P<role>system|assistant|user|human|developer|tool)(?![a-z0-9])(?=[ \t]*+[*_~`]*+[ \t]*+:)",
     re.IGNORECASE | re.MULTILINE,
 )
 # The prompt's delimiters are built from these; in quoted text they become look-alikes.

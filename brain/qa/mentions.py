@@ -6,7 +6,7 @@ import re
 
 # Slack <@U123>, Discord <@123> / <@!123>, and Discord role mentions <@&123> (on Discord, typing
 # @guildhall often picks the bot's own integration role); Slack <!here> / <!subteam^S1|@team>.
-_MENTION = re.compile(r"<@[!&]?[A-Za-z0-9]+(?:\|[^>]*)?>|<!(?:here|channel|everyone|subteam\^[A-Z0-9]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@[!&]?[A-Za-z0-9]+(?:\|[^<>]*)?>|<!(?:here|channel|everyone|subteam\^[A-Z0-9]+)(?:\|[^<>]*)?>")
 # A letter or digit of any script: "?", "🤔" or "..." alone ask nothing, "为什么" or "ошибка" do.
 _WORD = re.compile(r"[^\W_]")
 # Fewer characters than this ask nothing answerable ("hi", "ok").

@@ -153,7 +153,7 @@ def title_of(text: str) -> str:
     return clip(line, TITLE_CHARS)
 
 
-_MARKUP = re.compile(r"<[^>]*>|https?://\S+|`{3}.*?`{3}|@\w+", re.DOTALL)
+_MARKUP = re.compile(r"<[^<>]*>|https?://\S+|`{3}.*?`{3}|@\w+", re.DOTALL)
 
 
 def _words(text: str) -> list[str]:

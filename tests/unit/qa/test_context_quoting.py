@@ -75,7 +75,16 @@ def test_sanitising_is_linear_on_hostile_input() -> None:
     import time
 
     start = time.perf_counter()
-    for text in ("#" * 20_000 + "x", "- " * 20_000, "<source " * 5_000, "<|" * 10_000):
+    hostile = (
+        "#" * 20_000 + "x",
+        "- " * 20_000,
+        "<source " * 5_000,
+        "<|" * 10_000,
+        "log:\n" + "\t" * 39_000 + "\nend",  # a whitespace line: 57 s when the lead could backtrack
+        "\n" * 39_000,  # a heading's lead read across lines: every line start rescanned the rest
+        "user" + " " * 39_000,
+    )
+    for text in hostile:
         sanitize_source(text)
     assert time.perf_counter() - start < 2.0
 
