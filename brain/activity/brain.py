@@ -43,6 +43,33 @@ from brain.qa.access import shared_with_other_organisations
 
 log = logging.getLogger(__name__)
 
+# Workspaces where the activity tables name a member (``member_workspaces``): each part is a search
+# of an index leading with the member (migrations activity-0006..0008).
+MEMBER_WORKSPACES = (
+    "SELECT workspace_id FROM activity_rollup WHERE user_id = ? AND platform = ? "
+    "UNION SELECT workspace_id FROM activity_contrib WHERE author_id = ? AND platform = ? "
+    "UNION SELECT workspace_id FROM activity_reactions WHERE user_id = ? AND platform = ?"
+)
+# What a contribution row says of its message, for the member's export (``export_member``).
+_CONTRIB_EXPORTED = (
+    "message_id",
+    "channel_id",
+    "thread_id",
+    "day",
+    "ts",
+    "words",
+    "is_question",
+    "deleted",
+    "capped",
+    "anonymous",
+    "helpful_src",
+    "answer_id",
+    "answer_src",
+    *COUNTERS,
+)
+# Flags stored as 0/1, exported as booleans.
+_CONTRIB_FLAGS = ("is_question", "deleted", "capped", "anonymous")
+
 
 class ActivityBrain(Brain):
     """Helpfulness leaderboards, trend and health alerts."""
@@ -94,9 +121,6 @@ class ActivityBrain(Brain):
         never a self-reaction.
         """
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
-        # No index leads with the member: these statements scan the workspace's rows. Forgetting is
-        # rare and every message writes these tables, so an index per member would cost the hot path
-        # more than it saves here.
         db = self.ctx.store.db
         out = {
             "activity_rollup": await db.execute(
@@ -124,22 +148,41 @@ class ActivityBrain(Brain):
 
     async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
         """Workspaces with the member's counters, contribution rows or counted reactions."""
-        rows = await self.ctx.store.db.fetchall(
-            "SELECT workspace_id FROM activity_rollup WHERE platform = ? AND user_id = ? "
-            "UNION SELECT workspace_id FROM activity_contrib WHERE platform = ? AND author_id = ? "
-            "UNION SELECT workspace_id FROM activity_reactions WHERE platform = ? AND user_id = ?",
-            (platform, user_id) * 3,
-        )
+        rows = await self.ctx.store.db.fetchall(MEMBER_WORKSPACES, (user_id, platform) * 3)
         return {str(r[0]) for r in rows}
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
-        """The member's daily counters (data access request)."""
-        rows = await self.ctx.store.db.fetchall(
+        """The member's daily counters, what each of their messages counted for (its contribution
+        row: the flags and credits the leaderboard reads) and the reactions of theirs that counted,
+        as ``/forget-me`` finds them (data access request)."""
+        db, key = self.ctx.store.db, (user.platform.value, user.workspace_id, user.user_id)
+        rows = await db.fetchall(
             f"SELECT day, channel_id, {', '.join(COUNTERS)} FROM activity_rollup "
             "WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY day",
-            (user.platform.value, user.workspace_id, user.user_id),
+            key,
         )
-        return {"daily_counters": [dict(zip(("day", "channel", *COUNTERS), r, strict=True)) for r in rows]}
+        out: dict[str, Any] = {
+            "daily_counters": [dict(zip(("day", "channel", *COUNTERS), r, strict=True)) for r in rows]
+        }
+        contribs = await db.fetchall(
+            f"SELECT {', '.join(_CONTRIB_EXPORTED)} FROM activity_contrib "
+            "WHERE platform = ? AND workspace_id = ? AND author_id = ? ORDER BY ts, message_id",
+            key,
+        )
+        if contribs:
+            out["contributions"] = [_contribution(dict(zip(_CONTRIB_EXPORTED, r, strict=True))) for r in contribs]
+        reactions = await db.fetchall(
+            "SELECT message_id, emoji, ts FROM activity_reactions "
+            "WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY ts, message_id, emoji",
+            key,
+        )
+        if reactions:
+            out["counted_reactions"] = [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in reactions]
+        # An admin's leaderboard exclude list naming them is about them too (forget_member drops it).
+        excluded = await self.ctx.store.get_workspace_setting(user.platform.value, user.workspace_id, EXCLUDE_SETTING)
+        if isinstance(excluded, list) and user.user_id in [str(m) for m in excluded]:
+            out["excluded_from_leaderboard"] = True
+        return out
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: drop contribution rows and reactions older than the cutoff, and rollup days before it."""
@@ -429,3 +472,16 @@ class ActivityBrain(Brain):
             png = await chart_png(f)
             attachments = (Attachment("trend.png", "image/png", png),) if png else ()
             await self.ctx.say(target, text, attachments=attachments)
+
+
+def _contribution(row: dict[str, Any]) -> dict[str, Any]:
+    """A contribution row as the member's export shows it: 0/1 flags as booleans, and what made a
+    reply helpful or a question answered (``helpful_src``, ``answer_src``: the asker's ✅
+    ``reaction``, ``thanks:<message id>``, ``said:<message id>``) as lists."""
+    out = {k: v for k, v in row.items() if k not in ("helpful_src", "answer_src")}
+    for flag in _CONTRIB_FLAGS:
+        out[flag] = bool(out[flag])
+    out["helpful_because"] = sorted(str(row["helpful_src"] or "").split())
+    out["answer_id"] = row["answer_id"] or None
+    out["answered_because"] = sorted(str(row["answer_src"] or "").split())
+    return out

@@ -87,3 +87,28 @@ register(
         ),
     )
 )
+# Indexes leading with the member (``ActivityBrain.member_workspaces``: one Discord id across every
+# guild, no workspace to start from; ``forget_member`` and ``export_member`` use them too). The
+# primary keys and the other indexes lead with the workspace, so each lookup scanned every row of
+# the table. One migration per table: each is built on its own (a big table takes a while).
+register(
+    Migration(
+        "activity-0006-rollup-member-index",
+        ("CREATE INDEX IF NOT EXISTS activity_rollup_member ON activity_rollup (user_id, platform, workspace_id)",),
+    )
+)
+register(
+    Migration(
+        "activity-0007-contrib-author-index",
+        ("CREATE INDEX IF NOT EXISTS activity_contrib_author ON activity_contrib (author_id, platform, workspace_id)",),
+    )
+)
+register(
+    Migration(
+        "activity-0008-reactions-member-index",
+        (
+            "CREATE INDEX IF NOT EXISTS activity_reactions_member "
+            "ON activity_reactions (user_id, platform, workspace_id)",
+        ),
+    )
+)

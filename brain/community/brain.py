@@ -135,6 +135,27 @@ register(
         ),
     )
 )
+# Workspaces where the community tables name a member (``CommunityBrain.member_workspaces``): each
+# part a search of an index leading with the member (migrations community-0005, community-0006).
+MEMBER_WORKSPACES = (
+    "SELECT workspace_id FROM community_pings WHERE user_id = ? AND platform = ? "
+    "UNION SELECT workspace_id FROM community_drafts WHERE asker_id = ? AND platform = ?"
+)
+# Indexes leading with the member (``member_workspaces``: one Discord id across every guild, no
+# workspace to start from). The pings' primary key leads with the workspace and no index named the
+# asker, so each lookup scanned every row of the table. One migration per table.
+register(
+    Migration(
+        "community-0005-pings-member-index",
+        ("CREATE INDEX IF NOT EXISTS community_pings_member ON community_pings (user_id, platform, workspace_id)",),
+    )
+)
+register(
+    Migration(
+        "community-0006-drafts-asker-index",
+        ("CREATE INDEX IF NOT EXISTS community_drafts_asker ON community_drafts (asker_id, platform, workspace_id)",),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -921,16 +942,15 @@ class CommunityBrain(Brain):
 
     # -- privacy ---------------------------------------------------------------------------------
     async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
-        """Workspaces with the member's expert-ping counters or drafts answering their questions."""
-        rows = await self.ctx.store.db.fetchall(
-            "SELECT workspace_id FROM community_pings WHERE platform = ? AND user_id = ? "
-            "UNION SELECT workspace_id FROM community_drafts WHERE platform = ? AND asker_id = ?",
-            (platform, user_id, platform, user_id),
-        )
+        """Workspaces with the member's expert-ping counters or drafts answering their questions (a
+        moderator's decisions on drafts are audited where they were made: the core finds those)."""
+        rows = await self.ctx.store.db.fetchall(MEMBER_WORKSPACES, (user_id, platform, user_id, platform))
         return {str(r[0]) for r in rows}
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
-        """The member's expert-ping counters and the drafted answers to their questions."""
+        """The member's expert-ping counters, the drafted answers to their questions, the drafts they
+        approved or discarded as a moderator and the drafts quoting their messages (those by id,
+        status and time only: they answer someone else's question)."""
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         pings = await self.ctx.store.db.fetchall(
             "SELECT day, count FROM community_pings WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY day",
@@ -948,6 +968,23 @@ class CommunityBrain(Brain):
             out["drafts"] = [
                 {"draft_id": r[0], "thread_id": r[1], "answer": r[2], "status": r[3], "ts": r[4]} for r in drafts
             ]
+        # Others' drafts: the moderator's decisions, and those whose citations quote the member.
+        others = await self.ctx.store.db.fetchall(
+            "SELECT draft_id, status, ts, decided_by, cited_authors FROM community_drafts "
+            "WHERE platform = ? AND workspace_id = ? AND asker_id <> ? AND (decided_by = ? OR cited_authors IS NOT NULL) "
+            "ORDER BY ts, draft_id",
+            (p, ws, uid, uid),
+        )
+        decided = [{"draft_id": r[0], "status": r[1], "ts": r[2]} for r in others if r[3] == uid]
+        quoting = [
+            {"draft_id": r[0], "status": r[1], "ts": r[2]}
+            for r in others
+            if r[4] is not None and uid in json.loads(str(r[4]))
+        ]
+        if decided:
+            out["drafts_decided"] = decided
+        if quoting:
+            out["drafts_quoting_you"] = quoting
         return out
 
     async def forget_member(self, user: UserRef) -> dict[str, int]:
@@ -969,7 +1006,13 @@ class CommunityBrain(Brain):
             await store.db.execute(
                 f"DELETE FROM community_drafts WHERE draft_id IN ({', '.join('?' * len(part))})", part
             )
-        return {"pings": pings, "drafts": len(doomed), "waiting_questions": waiting}
+        # The drafts they decided as a moderator stay (other members' questions), without their id:
+        # the audit log keeps who decided (an admin action, without content).
+        decided = await store.db.execute(
+            "UPDATE community_drafts SET decided_by = '' WHERE platform = ? AND workspace_id = ? AND decided_by = ?",
+            (p, ws, uid),
+        )
+        return {"pings": pings, "drafts": len(doomed), "waiting_questions": waiting, "decisions": decided}
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: drop the workspace's drafts written before ``cutoff_ts`` (they quote messages of

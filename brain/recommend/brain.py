@@ -77,6 +77,13 @@ DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
 EMBEDDED_CACHE_MAX = 50_000  # texts kept embedded per workspace (a 90-day window's threads)
 TZ_KEY = "tz"  # the member's own time zone (`/recommend tz`), over the platform's (users.tz)
+# The recommender's tables about a member, and the workspaces where they hold one
+# (``member_workspaces``): each part a search of an index leading with the member
+# (migrations recommend_0003..0005).
+MEMBER_TABLES = ("recommend_profiles", "recommend_shown", "recommend_feedback")
+MEMBER_WORKSPACES = " UNION ".join(
+    f"SELECT workspace_id FROM {table} WHERE user_id = ? AND platform = ?" for table in MEMBER_TABLES
+)
 
 log = logging.getLogger(__name__)
 
@@ -1023,13 +1030,7 @@ class RecommendBrain(Brain):
 
     async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
         """Workspaces with the member's profile, shown recommendations or recommendation feedback."""
-        rows = await self.ctx.store.db.fetchall(
-            " UNION ".join(
-                f"SELECT workspace_id FROM {table} WHERE platform = ? AND user_id = ?"
-                for table in ("recommend_profiles", "recommend_shown", "recommend_feedback")
-            ),
-            (platform, user_id) * 3,
-        )
+        rows = await self.ctx.store.db.fetchall(MEMBER_WORKSPACES, (user_id, platform) * len(MEMBER_TABLES))
         return {str(r[0]) for r in rows}
 
     async def forget_member(self, user: UserRef) -> dict[str, int]:
@@ -1039,7 +1040,7 @@ class RecommendBrain(Brain):
             cache.pop((user.platform.value, user.workspace_id), None)
         counts = {}
         key = (user.platform.value, user.workspace_id, user.user_id)
-        for table in ("recommend_profiles", "recommend_shown", "recommend_feedback"):
+        for table in MEMBER_TABLES:
             row = await self.ctx.store.db.fetchone(
                 f"SELECT COUNT(*) FROM {table} WHERE platform = ? AND workspace_id = ? AND user_id = ?", key
             )
@@ -1075,16 +1076,28 @@ class RecommendBrain(Brain):
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
         """The member's recommendation feedback and what was shown to them (profiles are derived
-        vectors, summarised by whether one exists)."""
-        shown = await self.ctx.store.db.fetchall(
+        vectors, summarised by whether one exists, when it was last updated and from how many
+        interactions)."""
+        db, key = self.ctx.store.db, (user.platform.value, user.workspace_id, user.user_id)
+        shown = await db.fetchall(
             "SELECT thread_id, channel_id, shown_ts FROM recommend_shown WHERE platform = ? AND workspace_id = ? "
             "AND user_id = ? ORDER BY shown_ts",
-            (user.platform.value, user.workspace_id, user.user_id),
+            key,
+        )
+        feedback = await db.fetchall(
+            "SELECT thread_id, channel_id, kind, ts FROM recommend_feedback WHERE platform = ? AND workspace_id = ? "
+            "AND user_id = ? ORDER BY ts, thread_id, kind",
+            key,
+        )
+        profile = await db.fetchone(
+            "SELECT updated_ts, events FROM recommend_profiles WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            key,
         )
         return {
-            "feedback": await self.feedback_rows(user),
+            "feedback": [{"thread_id": r[0], "channel_id": r[1], "kind": r[2], "ts": r[3]} for r in feedback],
             "shown": [{"thread_id": r[0], "channel_id": r[1], "ts": r[2]} for r in shown],
-            "has_profile": await self._profile(user) is not None,
+            "has_profile": profile is not None,
+            "profile": {"updated_ts": profile[0], "events": profile[1]} if profile else None,
         }
 
 

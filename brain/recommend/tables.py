@@ -35,3 +35,28 @@ register(
         ),
     )
 )
+# Indexes leading with the member (``RecommendBrain.member_workspaces``: one Discord id across every
+# guild, no workspace to start from). The primary keys lead with the workspace, so each lookup
+# scanned every row of the table. One migration per table.
+register(
+    Migration(
+        "recommend_0003_profiles_member_index",
+        (
+            "CREATE INDEX IF NOT EXISTS recommend_profiles_member ON recommend_profiles (user_id, platform, workspace_id)",
+        ),
+    )
+)
+register(
+    Migration(
+        "recommend_0004_shown_member_index",
+        ("CREATE INDEX IF NOT EXISTS recommend_shown_member ON recommend_shown (user_id, platform, workspace_id)",),
+    )
+)
+register(
+    Migration(
+        "recommend_0005_feedback_member_index",
+        (
+            "CREATE INDEX IF NOT EXISTS recommend_feedback_member ON recommend_feedback (user_id, platform, workspace_id)",
+        ),
+    )
+)
