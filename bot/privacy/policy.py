@@ -24,6 +24,23 @@ def _channels(entries: Iterable[object]) -> set[str]:
     return set(channel_list(" ".join(str(entry) for entry in entries)))
 
 
+async def _denied(store: Store, settings: Settings, platform: str, workspace_id: str) -> set[str]:
+    """The ids and names ``deny_channels`` names, deployment-wide and for the workspace."""
+    return _channels(settings.privacy.deny_channels) | _channels(
+        await store.get_workspace_setting(platform, workspace_id, "deny_channels", []) or []
+    )
+
+
+async def denied_channel_ids(store: Store, settings: Settings, platform: str, workspace_id: str) -> frozenset[str]:
+    """Ids of the channels ``deny_channels`` names (by id, or by the name of a stored channel): what
+    recommendations and profiles leave out along with the index."""
+    deny = await _denied(store, settings, platform, workspace_id)
+    if not deny:
+        return frozenset()
+    named = {c.channel_id for c in await store.list_channels(platform, workspace_id) if c.name.lstrip("#") in deny}
+    return frozenset(deny | named)
+
+
 async def may_index(
     store: Store,
     settings: Settings,
@@ -35,10 +52,7 @@ async def may_index(
 ) -> bool:
     """True when messages of this channel may enter the index, profiles and trend analysis."""
     names = {channel_id, channel_name.lstrip("#")} - {""}
-    deny = _channels(settings.privacy.deny_channels) | _channels(
-        await store.get_workspace_setting(platform, workspace_id, "deny_channels", []) or []
-    )
-    if names & deny:
+    if names & await _denied(store, settings, platform, workspace_id):
         return False
     if visibility in COMMUNITY_VISIBILITIES:
         return True

@@ -30,6 +30,7 @@ from bot.conversations import WINDOW_GAP_S, chunk_unit_id, thread_unit_base, win
 from bot.core_brain import CONFIG_BOUNDS, parse_config_value, workspace_config
 from bot.events import (
     ButtonClicked,
+    ChannelRef,
     CommandInvoked,
     EventSource,
     MemberJoined,
@@ -41,6 +42,7 @@ from bot.events import (
 from bot.message_ids import qualified
 from bot.ml import Embedder, Vector
 from bot.permissions import DISCORD_DM_WORKSPACE
+from bot.privacy.policy import denied_channel_ids
 from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
 from bot.store import OPTED_OUT_KEY, MessageRow
@@ -98,7 +100,8 @@ class RecommendBrain(Brain):
         # The scheduled ticks and an admin's send-now must not both send one member's digest.
         self._digest_lock = asyncio.Lock()
         # (platform, workspace) -> (history, snapshot, the opted-out members it leaves out)
-        self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot, frozenset[str]]] = {}
+        # (history, snapshot, opted-out members, denied channels) per workspace.
+        self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot, frozenset[str], frozenset[str]]] = {}
         # (platform, workspace) -> (its time, the lookback window's messages, their snapshot): the
         # Monday digest's channel suggestions of every member read one, not one each (an ALS fit).
         self._channel_snapshots: dict[tuple[str, str], tuple[float, list[MessageRow], Snapshot]] = {}
@@ -238,6 +241,8 @@ class RecommendBrain(Brain):
             return
         if a.is_bot or not event.text.strip() or await self._opted_out_or_forgotten(a):
             return
+        if await self._denied_here(event.channel):
+            return  # deny_channels: neither profiled nor a join
         ts = event.ts.timestamp()
         if event.thread_id:
             await self._record_feedback(a, event.thread_id, event.channel.channel_id, "joined", ts, only_if_shown=True)
@@ -254,7 +259,7 @@ class RecommendBrain(Brain):
             # Imported reactions reach profiles as "reacted" touches of the history snapshot
             # (``build_snapshot``), not by embedding each reacted-to message during an import.
             return
-        if u.is_bot or await self._opted_out_or_forgotten(u):
+        if u.is_bot or await self._opted_out_or_forgotten(u) or await self._denied_here(event.channel):
             return
         msg = await self.ctx.store.get_message(u.platform.value, u.workspace_id, event.message_id)
         if msg is None or not msg.text.strip():
@@ -307,6 +312,15 @@ class RecommendBrain(Brain):
             (p, ws, thread_id, thread_id),
         )
         return str(row[0]) if row else ""
+
+    async def _denied(self, platform: str, workspace_id: str) -> frozenset[str]:
+        """Channels ``deny_channels`` names here (ids)."""
+        return await denied_channel_ids(self.ctx.store, self.ctx.settings, platform, workspace_id)
+
+    async def _denied_here(self, channel: ChannelRef) -> bool:
+        """Whether ``deny_channels`` names ``channel`` (by id or name)."""
+        denied = await self._denied(channel.platform.value, channel.workspace_id)
+        return bool(denied & ({channel.channel_id, channel.name.lstrip("#")} - {""}))
 
     async def _exploration_share(self, platform: str, workspace_id: str) -> float:
         # `/guildhall config set exploration_share X` overrides recommend.exploration_share per workspace.
@@ -533,6 +547,7 @@ class RecommendBrain(Brain):
         now = self.ctx.clock.now().timestamp()
         # The event's guest flag counts before the recorder has stored it.
         readable = await store.readable_channel_ids(p, ws, uid, role_ids, guest=bool(user.guest))
+        readable -= await self._denied(p, ws)
         history, snapshot = await self._snapshot(p, ws, now, fresh=as_of)
         cands = select_candidates(
             snapshot.threads.values(), uid, readable_channels=readable, active_since=now - cfg.lookback_days * 86400
@@ -606,8 +621,16 @@ class RecommendBrain(Brain):
         # A cached snapshot built before someone opted out (or was forgotten, here or in another
         # process) is rebuilt at once rather than after its time-to-live.
         opted_out = await self.ctx.store.members_with_setting(p, ws, "opted_out", True)
+        # Channels an admin denied (``deny_channels``) are neither profiled nor recommended, from
+        # the moment the setting changes.
+        denied = await self._denied(p, ws)
         cached = None if fresh else self._snapshots.get((p, ws))
-        if cached is not None and 0 <= now - cached[1].now < SNAPSHOT_TTL_S and opted_out <= cached[2]:
+        if (
+            cached is not None
+            and 0 <= now - cached[1].now < SNAPSHOT_TTL_S
+            and opted_out <= cached[2]
+            and denied == cached[3]
+        ):
             return cached[0], cached[1]
         window = [
             m
@@ -623,17 +646,21 @@ class RecommendBrain(Brain):
         history = [
             m
             for m in window
-            if m.author_id not in opted_out and m.message_id not in hidden and m.thread_id not in hidden
+            if m.author_id not in opted_out
+            and m.message_id not in hidden
+            and m.thread_id not in hidden
+            and m.channel_id not in denied
         ]
+        kept = {m.message_id for m in history}
         reactions = [
             r
             for r in await self.ctx.store.reactions_between(p, ws, now - HISTORY_DAYS * 86400, now)
-            if r.user_id not in opted_out
+            if r.user_id not in opted_out and (not denied or r.message_id in kept)
         ]
         # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
         snapshot = await asyncio.to_thread(build_snapshot, history, now, reactions=reactions)
         if not fresh:
-            self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out))
+            self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out), denied)
             # Texts embedded for the last snapshot: threads since gone (expired, deleted, an
             # opted-out member's) must not stay in memory.
             self._embedded.pop((p, ws), None)
@@ -709,6 +736,7 @@ class RecommendBrain(Brain):
         p, ws = user.platform.value, user.workspace_id
         now = self.ctx.clock.now().timestamp()
         readable = await self.ctx.store.readable_channel_ids(p, ws, user.user_id, role_ids, guest=bool(user.guest))
+        readable -= await self._denied(p, ws)
         _, snapshot = await self._snapshot(p, ws, now, fresh=False)
         cands = select_candidates(
             snapshot.threads.values(),
@@ -756,6 +784,7 @@ class RecommendBrain(Brain):
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         now = self.ctx.clock.now().timestamp()
         readable = await store.readable_channel_ids(p, ws, uid, guest=bool(user.guest))
+        readable -= await self._denied(p, ws)
         since = now - self.ctx.settings.recommend.lookback_days * 86400
         cached = self._channel_snapshots.get((p, ws))
         if cached is not None and 0 <= now - cached[0] < SNAPSHOT_TTL_S:

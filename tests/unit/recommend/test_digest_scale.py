@@ -86,7 +86,7 @@ async def test_digest_embeds_each_thread_once_not_once_per_member(make_app: Fact
     await app.bus.drain()
     # No QA index here: every conversation (thread or window) is embedded on the spot, but once
     # for the whole tick (it was once per member: MEMBERS times as many).
-    _, snapshot, _ = brain._snapshots[("console", "local")]
+    _, snapshot, _, _ = brain._snapshots[("console", "local")]
     texts = {t.opening_text for t in snapshot.threads.values()}
     assert THREADS <= len(texts) < 2 * THREADS
     assert embedder.texts_embedded - before <= len(texts)
