@@ -23,7 +23,10 @@ from bot.commands import typed_command
 from bot.events import Button, ButtonClicked, CommandInvoked, Platform, UserRef
 from bot.ml import VectorIndexUnavailable
 from bot.permissions import DISCORD_DM_WORKSPACE
+from bot.privacy.member_rows import audit_entries_of, channel_access_of
+from bot.privacy.optout import clear_carried_opt_outs, opt_out_here_first
 from bot.scheduler import parse_hhmm
+from bot.store.channel_access import USER, USER_DENIED
 from bot.store.db import MAINTENANCE_TIMEOUT_S
 from bot.words import nfc
 
@@ -42,15 +45,21 @@ UNFINISHED_INDEX = "search index"  # Erasure.unfinished: index rebuilds waiting 
 # a question asked with `/ask`, a profile or a counter may be all there is of them in a server, and a
 # Discord DM is always included.
 _MEMBER_TABLES = (
-    ("users", "user_id"),
-    ("member_settings", "user_id"),
-    ("messages", "author_id"),
-    ("reactions", "user_id"),
-    ("feedback", "user_id"),
-    ("threads", "author_id"),
+    ("users", "user_id", ""),
+    ("member_settings", "user_id", ""),
+    ("messages", "author_id", ""),
+    ("reactions", "user_id", ""),
+    ("feedback", "user_id", ""),
+    ("threads", "author_id", ""),
+    # A member who only reads a server is on its private channels' access lists (those name roles
+    # too), and an admin who only ran commands there is in its audit log. Both searches use an index
+    # leading with the member (migrations core-0009, core-0010).
+    ("channel_access", "principal_id", f" AND principal_kind IN ('{USER}', '{USER_DENIED}')"),
+    ("audit_log", "actor_id", ""),
 )
-_MEMBER_WORKSPACES = " UNION ".join(
-    f"SELECT workspace_id FROM {table} WHERE platform = ? AND {column} = ?" for table, column in _MEMBER_TABLES
+MEMBER_WORKSPACES = " UNION ".join(
+    f"SELECT workspace_id FROM {table} WHERE {column} = ? AND platform = ?{more}"
+    for table, column, more in _MEMBER_TABLES
 )
 
 # Admin-tunable keys (``/guildhall config set KEY VALUE``) and how to parse their values. A
@@ -260,14 +269,14 @@ class CoreBrain(Brain):
 
     @command("optout", description="Stop Guildhall from indexing, profiling or ranking your messages")
     async def optout(self, cmd: CommandInvoked) -> CommandResult:
+        # The workspace it was typed in first: a privacy gate (maybe in another process) that met
+        # the member in a server and saw no opt-out looked before this write, so the look-up below
+        # finds that server; one that looks after it carries the opt-out there (DiscordOptOuts).
+        await opt_out_here_first(self.ctx.store, cmd.user)
         members = await self.member_everywhere(cmd.user)
         for u in members:
             await self.ctx.store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, "opted_out", True)
             await self.ctx.store.audit(u.platform.value, u.workspace_id, u.user_id, "optout")
-        # A Discord member's opt-out follows them to servers where they act later (DiscordOptOuts);
-        # other processes learn it from the store within a minute.
-        if self.ctx.services.has("forgotten"):
-            (await self.ctx.services.get("forgotten")).opt_outs.add(cmd.user)
         return CommandResult(
             f"You're opted out{await self._where(members)}: your new messages won't be indexed, profiled or "
             "shown on leaderboards. You can still ask questions. `/optin` reverses this; `/forget-me` also "
@@ -291,8 +300,13 @@ class CoreBrain(Brain):
             await store.set_member_setting(p, ws, uid, "opted_out", False)
             await store.audit(p, ws, uid, "optin")
             back.append(u)
-        if back and self.ctx.services.has("forgotten"):
-            (await self.ctx.services.get("forgotten")).opt_outs.discard(cmd.user)
+        if back:
+            # A gate may have carried the opt-out to a server met meanwhile, from a read made before
+            # the loop above cleared it: cleared too, under the lock the carry-overs take.
+            keep = {u.workspace_id for u in forgotten}
+            for ws in await clear_carried_opt_outs(store, cmd.user, keep=keep):
+                await store.audit(cmd.user.platform.value, ws, cmd.user.user_id, "optin", detail={"carried_over": True})
+                back.append(dataclasses.replace(cmd.user, workspace_id=ws))
         text = f"Welcome back{await self._where(back)}: your new messages count again." if back else ""
         if forgotten:
             where = await self._where(forgotten) if back else ""
@@ -334,7 +348,7 @@ class CoreBrain(Brain):
         if user.platform is not Platform.DISCORD:
             return [user]
         p, uid = user.platform.value, user.user_id
-        rows = await self.ctx.store.db.fetchall(_MEMBER_WORKSPACES, (p, uid) * len(_MEMBER_TABLES))
+        rows = await self.ctx.store.db.fetchall(MEMBER_WORKSPACES, (uid, p) * len(_MEMBER_TABLES))
         found = {str(r[0]) for r in rows} | {DISCORD_DM_WORKSPACE}
         for brain in self._app.brains:
             if brain is not self:
@@ -517,6 +531,8 @@ class CoreBrain(Brain):
             "settings": {k: json.loads(v) for k, v in settings},
             "reactions": [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in reactions],
             "feedback": [{"kind": f[0], "target_id": f[1], "value": f[2], "ts": f[3]} for f in feedback],
+            "channel_access": await channel_access_of(store.db, p, ws, uid),
+            "audit": await audit_entries_of(store.db, p, ws, uid),
         }
         for brain in self._app.brains:
             if brain is not self:

@@ -67,8 +67,8 @@ class ForgottenMembers:
     workspace is forgotten in every one, also a guild the bot joins or backfills later, where their
     old messages would otherwise come back.
 
-    It also holds the Discord members who opted out (:attr:`opt_outs`): loaded and refreshed with it,
-    and handed to the privacy gate with it, so an opt-out follows a Discord member the same way."""
+    It also holds :attr:`opt_outs`, handed to the privacy gate with it, so an opt-out follows a
+    Discord member to servers met later too (checked against the store, not a list loaded here)."""
 
     def __init__(self) -> None:
         self._keys: set[str] = set()
@@ -80,8 +80,7 @@ class ForgottenMembers:
         process, such as ``guildhall privacy forget`` or a worker behind Redis, may have forgotten one).
         Returns the members this process did not know were forgotten.
 
-        Nobody is ever removed: a member forgotten here but not yet marked in the store stays.
-        The Discord opt-outs are read again as they are (``/optin`` clears one)."""
+        Nobody is ever removed: a member forgotten here but not yet marked in the store stays."""
         await self.opt_outs.load(store)
         rows = await store.db.fetchall(
             "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'forgotten' AND value = 'true'"

@@ -131,6 +131,27 @@ CORE: list[Migration] = [
                 ON feedback (platform, workspace_id, user_id, kind, target_id)""",
         ),
     ),
+    # Where a Discord member's privacy commands act (bot.core_brain.member_everywhere) and what a
+    # data export lists: the private channels an access list names them in, and the audit entries of
+    # what they did. Both lookups start from the member, in no workspace; the tables' keys lead with
+    # the workspace (channel_access) or nothing useful (audit_log), so each lookup scanned the table.
+    Migration(
+        "core-0009-channel-access-member-index",
+        (
+            """CREATE INDEX IF NOT EXISTS channel_access_member
+                ON channel_access (principal_id, platform, principal_kind, workspace_id)""",
+        ),
+    ),
+    Migration(
+        "core-0010-audit-actor-index",
+        ("CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log (actor_id, platform, workspace_id)",),
+    ),
+    # The privacy gate reads a Discord member's settings in every workspace on their first event in
+    # a server (bot.privacy.optout): the key leads with the workspace, so each read scanned the table.
+    Migration(
+        "core-0011-member-settings-member-index",
+        ("CREATE INDEX IF NOT EXISTS member_settings_member ON member_settings (user_id, platform)",),
+    ),
 ]
 
 _EXTRA: list[Migration] = []
