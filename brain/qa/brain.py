@@ -180,12 +180,21 @@ class QABrain(Brain):
                 )
         await self._ensure()
         assert self._indexer is not None and self._retriever is not None
+        await self._refresh_docs()
         if self._held or self._held_channel_deletes:
             await self._open_indexer()  # changes (deletes among them) that came while it could not open
         # Always through flush(): it takes the indexer's lock, so a flush already running (the
         # scheduler's) finishes before we search.
         await self._flush_quietly()
         return self._retriever
+
+    async def _refresh_docs(self) -> None:
+        """Reload the docs units if `guildhall index docs` (another process or worker) changed them."""
+        assert self._indexer is not None
+        try:
+            await self._indexer.refresh_docs()
+        except VectorIndexUnavailable as exc:
+            log.warning("qa: the docs changed but the vector index is unreachable (%s); using the docs loaded", exc)
 
     async def _flush_quietly(self) -> None:
         """Apply pending index changes; while the vector store is unreachable they wait (the
@@ -942,6 +951,7 @@ class QABrain(Brain):
         if self._indexer is None:
             lines.append("Index: not loaded yet (it loads with the first question or `/guildhall index`)")
         else:
+            await self._refresh_docs()  # docs counted as the next answer will see them
             kinds = Counter(
                 u.kind for u in self._indexer.bm25.units() if u.kind == "doc" or (u.platform, u.workspace_id) == scope
             )

@@ -4,18 +4,22 @@ Docs units are public to every workspace (``platform="docs"``). URLs are accepte
 file but only fetched when the network allows; offline, each URL fails with a clear error.
 
 Indexing a document replaces all of its earlier sections (:func:`index_docs`); indexing a folder
-also drops the sections of its files that are gone.
+also drops the sections of its files that are gone. A file's location is the path it is reached by
+(a symlink's own path, not its target's), so a link removed from a docs folder takes its sections
+with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import errno
 import hashlib
 import http.client
 import os
 import re
 import time
+import unicodedata
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,9 +38,14 @@ if TYPE_CHECKING:
     from brain.qa.indexer import Indexer, IndexStats
 
 DOC_SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".rst"}
+LIST_SUFFIXES = {".urls", ".list"}
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
-# A file whose UTF-8 decoding replaces more than this share of its characters is not text.
-MAX_REPLACED_SHARE = 0.05
+# Bytes that are not UTF-8 are read as Windows-1252 (what a Latin-1 editor wrote). Text in that
+# charset is mostly ASCII; a file that is more than this share of such bytes is binary or in a
+# charset we cannot guess, and is skipped rather than indexed as mojibake.
+MAX_FALLBACK_SHARE = 0.3
+# ... as is one where more than this share of the characters read are control characters.
+MAX_CONTROL_SHARE = 0.05
 # Larger docs are a log or a data dump named .txt: hours of embedding for nothing anyone asks.
 MAX_DOC_BYTES = 10_000_000
 # Folders a docs tree never holds docs in: VCS and tool state, and third-party packages, whose
@@ -143,10 +152,11 @@ def html_to_markdown(html: str) -> str:
 
 
 def decode_text(data: bytes, name: str) -> str:
-    """A docs file's text: UTF-8 (with or without BOM) or BOM'd UTF-16/32.
+    """A docs file's text: UTF-8 (with or without BOM) or BOM'd UTF-16/32; bytes that are not
+    UTF-8 are read as Windows-1252 (a superset of Latin-1), never replaced by U+FFFD.
 
     Raises:
-        DocReadError: the bytes are not text (NUL bytes, or too many invalid UTF-8 sequences).
+        DocReadError: the bytes are not text (NUL bytes, mostly not UTF-8, control characters).
     """
     for bom, encoding in (
         (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM it starts with
@@ -161,10 +171,82 @@ def decode_text(data: bytes, name: str) -> str:
                 raise DocReadError(f"skipped {name}: not valid {encoding.upper()} ({exc.reason})") from exc
     if b"\x00" in data:
         raise DocReadError(f"skipped {name}: binary file (NUL bytes), not text")
-    text = data.decode("utf-8-sig", errors="replace")
-    if text and text.count("\ufffd") > MAX_REPLACED_SHARE * len(text):
-        raise DocReadError(f"skipped {name}: not UTF-8 text")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Each sequence that is not UTF-8 is read as Windows-1252, and the UTF-8 around it stays UTF-8:
+    # a file saved by a Latin-1 editor, or UTF-8 with a pasted Windows-1252 line. "ignore" drops
+    # exactly those sequences, so the bytes it keeps tell how many were not UTF-8.
+    fallback = len(data) - len(data.decode("utf-8", errors="ignore").encode("utf-8"))
+    text = data.decode("utf-8", errors=_CP1252_FALLBACK)
+    controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\t\n\r\f\v")
+    if fallback > MAX_FALLBACK_SHARE * len(data) or controls > MAX_CONTROL_SHARE * len(text):
+        raise DocReadError(f"skipped {name}: not UTF-8 (nor Windows-1252) text")
     return text
+
+
+def _cp1252_char(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)  # the five bytes Windows-1252 leaves undefined: C1 controls, as in Latin-1
+
+
+_CP1252 = tuple(_cp1252_char(b) for b in range(256))
+_CP1252_FALLBACK = "guildhall-cp1252-fallback"
+
+
+def _decode_as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the bytes that are not UTF-8, read as Windows-1252."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(_CP1252[b] for b in exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error(_CP1252_FALLBACK, _decode_as_cp1252)
+
+
+def decode_declared(data: bytes, charset: str | None, name: str) -> str:
+    """Text in its declared charset (a header or ``<meta charset>``); a BOM wins over the
+    declaration, and an unknown charset or bytes that are not in it fall back to :func:`decode_text`."""
+    if charset and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass  # a charset Python does not know, or a wrong declaration: detect as for files
+        else:
+            if "\x00" not in text:
+                return text
+    return decode_text(data, name)
+
+
+def html_charset(data: bytes) -> str | None:
+    """The charset an HTML page declares in a ``<meta>`` tag near its start, if any."""
+    meta = _META_CHARSET.search(data[:4096])
+    if meta is None:
+        return None
+    charset = meta.group(1).decode("ascii")
+    # A <meta> readable as ASCII cannot be in UTF-16/32: browsers read such a page as UTF-8.
+    return None if charset.lower().startswith(("utf-16", "utf_16", "utf-32", "utf_32")) else charset
+
+
+def location_of(path: Path) -> str:
+    """A docs file's location: its absolute path with the folders above it resolved but the file
+    itself not, so a symlink is located where it is (and goes when it goes), not at its target.
+    A missing path or a symlink loop has a location all the same."""
+    absolute = Path(os.path.abspath(path))
+    return str(absolute.parent.resolve() / absolute.name)
+
+
+def is_symlink_loop(path: Path) -> bool:
+    """Whether ``path`` is a symlink that never reaches a file (it leads back to itself)."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def read_source(path: Path) -> DocSource:
@@ -184,10 +266,11 @@ def read_source(path: Path) -> DocSource:
         raise DocReadError(f"could not read {path}: {exc.strerror or exc}") from exc
     if len(data) > MAX_DOC_BYTES:  # grew while being read
         raise DocReadError(f"skipped {path}: too large (over {MAX_DOC_BYTES:,} bytes)")
-    text = decode_text(data, str(path))
     suffix = path.suffix.lower()
     kind = "html" if suffix in {".html", ".htm"} else "markdown" if suffix in {".md", ".markdown"} else "text"
-    return DocSource(path.name, str(path.resolve()), text, kind)
+    # A page saved to disk keeps the charset its <meta> declares, as a fetched page does.
+    text = decode_declared(data, html_charset(data), str(path)) if kind == "html" else decode_text(data, str(path))
+    return DocSource(path.name, location_of(path), text, kind)
 
 
 def fetch_url(
@@ -231,23 +314,13 @@ def fetch_url(
         raise DocFetchError(f"could not fetch {url}: {exc}") from exc
     data = b"".join(chunks)
     is_html = "html" in media or data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
-    if charset is None and is_html and (meta := _META_CHARSET.search(data[:4096])):
-        charset = meta.group(1).decode("ascii")
-    body = _decode_page(data, charset, url)
-    return DocSource(url, url, body, "html" if is_html else "markdown")
-
-
-def _decode_page(data: bytes, charset: str | None, url: str) -> str:
-    """A fetched page's text in its declared charset (an unknown one falls back to detection)."""
-    if charset and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode(charset, errors="replace")
-        except LookupError:
-            pass  # a charset Python does not know: detect as for files
+    if charset is None and is_html:
+        charset = html_charset(data)
     try:
-        return decode_text(data, url)
+        body = decode_declared(data, charset, url)
     except DocReadError as exc:
         raise DocFetchError(f"could not fetch {url}: {str(exc).removeprefix(f'skipped {url}: ')}") from exc
+    return DocSource(url, url, body, "html" if is_html else "markdown")
 
 
 def read_url_list(path: Path) -> list[str]:
@@ -273,8 +346,10 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
     sources: list[DocSource] = []
     errors: list[str] = []
     # A document named twice (a folder and a file in it, a symlink to a file, a URL listed twice)
-    # is read once: its units would otherwise be indexed twice under the same ids.
+    # is read once: its content would otherwise be indexed twice. Files are one document when
+    # they are one file (a link and its target); the first path read locates it.
     seen: set[str] = set()
+    files: set[str] = set()
 
     def add(source: DocSource) -> None:
         if source.location not in seen:
@@ -282,20 +357,25 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
             sources.append(source)
 
     def read(file: Path) -> None:
-        if str(file.resolve()) in seen:
+        target = str(file.resolve())
+        if target in files:
             return
         try:
             add(read_source(file))
         except DocReadError as exc:
             errors.append(str(exc))
+        else:
+            files.add(target)
 
     for path in paths:
-        if not path.exists():
+        if is_symlink_loop(path):
+            errors.append(f"symlink loop: {path}")
+        elif not path.exists():
             errors.append(f"not found: {path}")
         elif path.is_dir():
             for file in _doc_files(path):
                 read(file)
-        elif path.suffix.lower() in {".urls", ".list"}:
+        elif path.suffix.lower() in LIST_SUFFIXES:
             try:
                 urls = _url_lines(path)
             except OSError as exc:
@@ -305,7 +385,7 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
                 if url in seen:
                     continue
                 try:
-                    add(replace(fetch_url(url), listed_in=str(path.resolve())))
+                    add(replace(fetch_url(url), listed_in=location_of(path)))
                 except DocFetchError as exc:
                     errors.append(f"{path}:{line}: {exc}")
         elif path.suffix.lower() in DOC_SUFFIXES:
@@ -318,10 +398,11 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
 def _doc_files(root: Path) -> Iterator[Path]:
     """Docs files under a folder, sorted, without descending into hidden folders or
     :data:`SKIPPED_DIRS` (pruned, so a huge ``node_modules`` is not even walked); symlinked
-    folders are not followed (a link to an ancestor would loop)."""
+    folders are not followed (a link to an ancestor would loop). In each folder the files come
+    before the symlinks, so a file linked beside itself is located at the file."""
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
-        for name in sorted(files):
+        for name in sorted(files, key=lambda n: (os.path.islink(os.path.join(folder, n)), n)):
             file = Path(folder, name)
             if not name.startswith(".") and file.suffix.lower() in DOC_SUFFIXES and file.is_file():
                 yield file
@@ -380,7 +461,8 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
     leaves no old section behind. Given a folder, indexed docs of files under it that are no
     longer read (deleted, renamed, now skipped) are removed; given a file that no longer exists,
     its indexed docs are removed (and that is not an error); given a URL list, the pages of URLs
-    taken off it are removed.
+    taken off it are removed, and all of its pages when the list itself is gone. A symlink loop is
+    an error that leaves what was indexed from that path as it is.
     """
     sources, errors = await asyncio.to_thread(read_doc_paths, paths)
     units = [u for source in sources for u in doc_units(source)]
@@ -388,28 +470,33 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
     gone: set[str] = set()
     indexed = indexer.doc_locations()
     for path in paths:
-        if path.suffix.lower() in {".urls", ".list"} and path.is_file():
+        if is_symlink_loop(path):
+            continue  # reported; like an unreadable file, it keeps what was indexed from it
+        if path.suffix.lower() in LIST_SUFFIXES and not path.is_dir():
             # A URL taken off its list loses its sections; one still listed keeps them even when
-            # its fetch failed this time (a server down is no reason to forget a page).
+            # its fetch failed this time (a server down is no reason to forget a page). A deleted
+            # list is an empty one.
             try:
-                listed = {url for _, url in _url_lines(path)}
+                listed = {url for _, url in _url_lines(path)} if path.exists() else set()
             except OSError:
                 continue
-            key = str(path.resolve())
-            gone |= {
+            key = location_of(path)
+            dropped = {
                 u.url
                 for u in indexer.bm25.units()
                 if u.kind == "doc" and u.extra.get("list") == key and u.url not in listed
             }
+            gone |= dropped
+        elif not path.exists() or path.is_dir():
+            # Files are located by the path they were read by (location_of), under the folder's
+            # resolved path; a missing path is located the same way.
+            root = Path(location_of(path)) if not path.exists() else path.resolve()
+            dropped = {loc for loc in indexed if loc not in read and _is_under(loc, root)}
+            gone |= dropped
+        else:
             continue
-        if path.exists() and not path.is_dir():
-            continue
-        # Locations are resolved paths (read_source); a missing path resolves all the same.
-        root = path.resolve()
-        under = {loc for loc in indexed if loc not in read and _is_under(loc, root)}
-        gone |= under
-        if under and not path.exists():
-            errors.remove(f"not found: {path}")
+        if dropped and not path.exists():
+            errors.remove(f"not found: {path}")  # it held docs: removing them is what was asked
     stats = await indexer.replace_docs(units, sources=read | gone)
     return DocsIndexReport(stats, len(sources), len(units), sorted(gone), errors)
 

@@ -223,6 +223,10 @@ class ChromaUnitIndex:
         """Every stored unit (to rebuild the BM25 index on start)."""
         return await self._run(self._all_units_sync)
 
+    async def units_of_kind(self, kind: str) -> list[Unit]:
+        """Stored units of one kind (a process reloads the docs units another one changed)."""
+        return await self._run(self._all_units_sync, {"kind": kind})
+
     async def unit_ids_with_prefix(self, prefix: str) -> list[str]:
         """Stored ids starting with ``prefix`` (Chroma has no prefix query, so this scans ids)."""
         ids = await self._run(self._all_ids_sync)
@@ -355,12 +359,12 @@ class ChromaUnitIndex:
                 out[uid] = np.asarray(emb, dtype=np.float32)
         return out
 
-    def _all_units_sync(self) -> list[Unit]:
+    def _all_units_sync(self, where: dict[str, Any] | None = None) -> list[Unit]:
         units: list[Unit] = []
         for collection in (self._public, self._restricted):
             offset = 0
             while True:
-                res = collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+                res = collection.get(where=where, include=["documents", "metadatas"], limit=_PAGE, offset=offset)
                 if not res["ids"]:
                     break
                 docs = res.get("documents") or [None] * len(res["ids"])

@@ -113,10 +113,10 @@ def test_binary_files_are_skipped_and_bom_utf16_is_decoded(tmp_path: Path) -> No
     texts = {s.name: s.text for s in sources}
     assert texts["utf16.md"] == "# Título\nnaïve café\n" and texts["utf16be.txt"] == "big endian"
     assert texts["bom8.md"].startswith("# Heading")
-    assert texts["latin1.md"].count("\ufffd") == 1  # mostly text: kept, the odd byte replaced
+    assert texts["latin1.md"] == "# Notes\none café in Latin-1, the rest is ASCII text"  # not UTF-8: Windows-1252
     assert sorted(errors) == [
         f"skipped {folder / 'image.txt'}: binary file (NUL bytes), not text",
-        f"skipped {folder / 'noise.md'}: not UTF-8 text",
+        f"skipped {folder / 'noise.md'}: not UTF-8 (nor Windows-1252) text",
     ]
     with pytest.raises(DocReadError, match="binary"):
         read_source(folder / "image.txt")
@@ -147,3 +147,27 @@ def test_an_unclosed_nav_does_not_hide_the_page() -> None:
 
 def doc_units_of_html(html: str) -> list[Unit]:
     return doc_units(DocSource("page.html", "/docs/page.html", html, "html"))
+
+
+def test_text_that_is_not_utf8_is_never_read_with_replacement_characters(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "latin1.txt").write_bytes("Café au lait, crème brûlée".encode("latin-1"))
+    (folder / "cp1252.md").write_bytes("# Prices\n“quoted” – €5".encode("cp1252"))
+    # UTF-8 with one stray Windows-1252 byte: the UTF-8 stays UTF-8.
+    (folder / "mixed.md").write_bytes("naïve in UTF-8, ".encode() + b"caf\xe9 in Windows-1252")
+    # A local page is read in the charset it declares (Greek here, which Windows-1252 would garble).
+    (folder / "greek.html").write_bytes(
+        b'<html><head><meta charset="iso-8859-7"></head><body><h1>' + "Καλημέρα".encode("iso-8859-7") + b"</h1></body>"
+    )
+    (folder / "latin.htm").write_bytes(
+        b"<html><head><meta http-equiv='Content-Type' content='text/html; charset=iso-8859-1'></head>"
+        b"<body><p>Caf\xe9</p></body></html>"
+    )
+    sources, errors = read_doc_paths([folder])
+    texts = {s.name: s.text for s in sources}
+    assert errors == [] and not any("\ufffd" in t for t in texts.values())
+    assert texts["latin1.txt"] == "Café au lait, crème brûlée"
+    assert texts["cp1252.md"] == "# Prices\n“quoted” – €5"
+    assert texts["mixed.md"] == "naïve in UTF-8, café in Windows-1252"
+    assert "<h1>Καλημέρα</h1>" in texts["greek.html"] and "<p>Café</p>" in texts["latin.htm"]

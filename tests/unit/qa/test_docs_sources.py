@@ -176,3 +176,59 @@ async def test_a_url_taken_off_its_list_loses_its_sections(
     assert report.removed == [f"{server.url}/old"] and len(report.errors) == 1
     assert indexer.doc_locations() == {f"{server.url}/faq"}
     assert {u.url for u in await indexer.index.all_units() if u.kind == "doc"} == {f"{server.url}/faq"}  # type: ignore[attr-defined]
+
+
+async def test_a_deleted_url_list_loses_its_pages(indexer: Indexer, server: DocsServer, tmp_path: Path) -> None:
+    server.pages["/faq"] = Page(b"# FAQ\nanswers\n", "text/markdown")
+    urls = tmp_path / "site.urls"
+    urls.write_text(f"{server.url}/faq\n")
+    await index_docs(indexer, [urls])
+    assert indexer.doc_locations() == {f"{server.url}/faq"}
+    # A list that is gone is an empty list: its pages go, and that is not an error.
+    urls.unlink()
+    report = await index_docs(indexer, [urls])
+    assert report.errors == [] and report.removed == [f"{server.url}/faq"]
+    assert indexer.doc_locations() == set()
+    assert [u for u in await indexer.index.all_units() if u.kind == "doc"] == []  # type: ignore[attr-defined]
+    # Named again, it never held pages now: not found.
+    assert (await index_docs(indexer, [urls])).errors == [f"not found: {urls}"]
+
+
+async def test_a_symlink_loop_named_is_one_error_and_the_rest_is_indexed(indexer: Indexer, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "loop1.md").symlink_to(folder / "loop2.md")
+    (folder / "loop2.md").symlink_to(folder / "loop1.md")
+    (folder / "faq.md").write_text("# FAQ\n## Reset\nHold the button.\n")
+    report = await index_docs(indexer, [folder / "loop1.md", folder / "faq.md"])
+    assert report.errors == [f"symlink loop: {folder / 'loop1.md'}"]
+    assert report.documents == 1 and indexer.doc_locations() == {str(folder / "faq.md")}
+
+
+async def test_a_doc_linked_from_outside_the_folder_can_be_removed(indexer: Indexer, tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Readme\nold install steps\n")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "faq.md").write_text("# FAQ\nanswers\n")
+    link = folder / "index.md"
+    link.symlink_to(tmp_path / "README.md")
+    await index_docs(indexer, [folder])
+    # Located where the folder has it (the link), not where the link points.
+    assert indexer.doc_locations() == {str(folder / "faq.md"), str(link)}
+    link.unlink()
+    report = await index_docs(indexer, [folder])
+    assert report.errors == [] and report.removed == [str(link)]
+    assert indexer.doc_locations() == {str(folder / "faq.md")}
+    # The deleted link named alone is removed too.
+    link.symlink_to(tmp_path / "README.md")
+    await index_docs(indexer, [folder])
+    link.unlink()
+    alone = await index_docs(indexer, [link])
+    assert alone.errors == [] and alone.removed == [str(link)]
+    assert {u.url for u in await indexer.index.all_units() if u.kind == "doc"} == {str(folder / "faq.md")}  # type: ignore[attr-defined]
+
+
+def test_a_page_not_in_its_declared_charset_is_not_garbled(server: DocsServer) -> None:
+    # Declared UTF-8, saved by a Latin-1 editor: read as such, never with U+FFFD in place of letters.
+    server.pages["/wrong.txt"] = Page("Café crème".encode("latin-1"), "text/plain; charset=utf-8")
+    assert fetch_url(server.url + "/wrong.txt").text == "Café crème"
