@@ -15,7 +15,7 @@ import typer
 
 from bot import __version__
 from bot.cli_support import emit, settings_or_exit
-from bot.config import DEPRECATED_HELP_FORUM_IDS, ConfigError, load_settings, unknown_env_vars
+from bot.config import ConfigError, load_settings, unknown_env_vars
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,8 @@ def check_config(
     if not as_json:
         for warning in warnings:
             typer.echo(f"warning: {warning}", err=True)
-    if "help_forum_ids" in settings.discord.model_fields_set:
-        # Loading already logged it to stderr; the JSON report carries it for scripts.
-        warnings.append(DEPRECATED_HELP_FORUM_IDS)
+    # Loading already logged deprecated keys to stderr; the JSON report carries them for scripts.
+    warnings.extend(settings.discord.deprecation_warnings())
     summary = {
         "ok": True,
         "warnings": warnings,

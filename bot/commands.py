@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.brain import BrainContext, CommandResult, CommandSpec
 from bot.events import CommandInvoked, Platform
-from bot.permissions import is_admin
+from bot.permissions import admin_rights_unknown, is_admin
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,18 @@ class CommandRouter:
             await self._ctx.answer(cmd, CommandResult(text))
             return
         spec, handler = found
+        if spec.admin and admin_rights_unknown(cmd, self._ctx.settings):
+            # Not audited as a refusal: nobody decided anything, the platform did not answer.
+            log.warning("/%s not run: the invoker's admin rights are unknown (the platform lookup failed)", cmd.name)
+            platform = cmd.platform.value.capitalize()
+            await self._ctx.answer(
+                cmd,
+                CommandResult(
+                    f"I couldn't check your admin rights with {platform} just now, so `/{spec.name}` did not run. "
+                    "Please try again in a moment."
+                ),
+            )
+            return
         if spec.admin:
             allowed = is_admin(cmd, self._ctx.settings)
             await self._ctx.store.audit(

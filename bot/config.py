@@ -46,6 +46,10 @@ DEPRECATED_HELP_FORUM_IDS = (
     "discord.help_forum_ids is deprecated and ignored: Discord forum channels already count as help "
     "channels; list other help channels in qa.help_channel_ids"
 )
+DEPRECATED_APPLICATION_ID = (
+    "discord.application_id is deprecated and ignored: the bot learns its application id from "
+    "DISCORD_TOKEN when it logs in; remove GUILDHALL_DISCORD__APPLICATION_ID"
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,10 @@ class DiscordSettings(_Section):
     """Discord bot connection."""
 
     token: SecretStr | None = None
-    application_id: str | None = None
+    # Never read: discord.py asks Discord for the token's application at login, before any command
+    # sync, and a configured id that named another application would only make the sync fail.
+    # Still accepted (warned about once), like help_forum_ids, so configs that set it still load.
+    application_id: str | None = Field(default=None, deprecated=DEPRECATED_APPLICATION_ID)
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: list[int] | None = None
     command_guild_ids: list[str] = Field(default_factory=list)
@@ -71,9 +78,14 @@ class DiscordSettings(_Section):
 
     @model_validator(mode="after")
     def _warn_deprecated(self) -> DiscordSettings:
-        if "help_forum_ids" in self.model_fields_set:
-            log.warning(DEPRECATED_HELP_FORUM_IDS)
+        for warning in self.deprecation_warnings():
+            log.warning(warning)
         return self
+
+    def deprecation_warnings(self) -> list[str]:
+        """One line per deprecated key this section sets (ignored, but still accepted)."""
+        deprecated = {"help_forum_ids": DEPRECATED_HELP_FORUM_IDS, "application_id": DEPRECATED_APPLICATION_ID}
+        return [warning for key, warning in deprecated.items() if key in self.model_fields_set]
 
     @model_validator(mode="after")
     def _shards_fit(self) -> DiscordSettings:
@@ -102,15 +114,24 @@ class SlackSettings(_Section):
         """What the configured mode lacks to connect (empty when Slack is not configured or complete).
 
         Not a validation error: commands that never connect (import, eval, privacy) must still load
-        these settings. ``check-config`` and the adapter's start both ask this one place.
+        these settings. ``check-config`` and the adapter (at its start, and when Slack's SDK refuses
+        the settings as it is built) ask this one place.
         """
         if not (self.bot_token or self.client_id):
             return []
+        problems = []
+        if not self.bot_token and not self.client_secret:
+            # A client id alone is neither mode: OAuth needs the secret to exchange install codes
+            # (Bolt refused to start with "SLACK_BOT_TOKEN or token ... is required").
+            problems.append(
+                "slack.client_id (SLACK_CLIENT_ID) needs SLACK_CLIENT_SECRET for multi-workspace installs (OAuth); "
+                "for a single workspace set SLACK_BOT_TOKEN instead"
+            )
         if self.mode == "socket" and self.app_token is None:
-            return ["slack.mode=socket needs SLACK_APP_TOKEN (an xapp- app-level token)"]
+            problems.append("slack.mode=socket needs SLACK_APP_TOKEN (an xapp- app-level token)")
         if self.mode == "http" and not self.signing_secret:
-            return ["slack.mode=http needs SLACK_SIGNING_SECRET to verify requests"]
-        return []
+            problems.append("slack.mode=http needs SLACK_SIGNING_SECRET to verify requests")
+        return problems
 
 
 # The SQLite file before it followed data_dir: relative to the working directory.

@@ -516,7 +516,8 @@ class CommandInvoked(InboundEvent):
     the invocation (Discord interaction id, Slack trigger id) and ``response_ref`` an opaque handle
     the adapter uses to answer it (interaction token, ``response_url``).
     ``is_platform_admin`` and ``role_ids`` are facts gathered by the adapter; the decision whether
-    the user may run an admin command is taken in :mod:`bot.permissions`.
+    the user may run an admin command is taken in :mod:`bot.permissions`. ``is_platform_admin`` is
+    None when the platform could not say (a failed Slack lookup): no rights, but no refusal either.
     """
 
     name: str
@@ -527,7 +528,7 @@ class CommandInvoked(InboundEvent):
     text: str = ""
     options: tuple[tuple[str, str], ...] = ()
     response_ref: str = ""
-    is_platform_admin: bool = False
+    is_platform_admin: bool | None = False
     role_ids: tuple[str, ...] = ()
     thread_id: str | None = None
 

@@ -31,3 +31,10 @@ def is_admin(cmd: CommandInvoked | ButtonClicked, settings: Settings) -> bool:
     if cmd.platform is Platform.SLACK:
         return bool(roles & set(settings.slack.admin_usergroup_ids))
     return False
+
+
+def admin_rights_unknown(cmd: CommandInvoked, settings: Settings) -> bool:
+    """True if the invoker is no admin by the facts known, but the platform could not say whether
+    it makes them one (``is_platform_admin is None``: Slack's ``users.info`` or an admin group
+    lookup failed). Such a command is neither run nor refused: the member is asked to try again."""
+    return cmd.is_platform_admin is None and not is_admin(cmd, settings)

@@ -244,7 +244,7 @@ async def serve_role(settings: Settings, role: str, *, handle_sigterm: bool = Fa
         _stop_on_sigterm()
     try:
         app = await build_role(settings, role, make_platform_adapter)
-    except RoleError as exc:
+    except (RoleError, ValueError) as exc:  # ValueError: an adapter refused its settings (SLACK_CLIENT_SECRET)
         raise RunError(str(exc)) from exc
     try:
         await run_forever(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import aiohttp
 import discord
@@ -14,11 +14,12 @@ import typer
 from adapters.discord.adapter import gateway_intents
 from adapters.discord.backfill import BackfillReport, ChannelProgress, DiscordBackfill, Progress
 from adapters.discord.commands import build_tree
-from bot.bus_factory import create_bus
 from bot.cli_support import emit, run, settings_or_exit, setup_logging
 from bot.config import Settings
-from bot.recorder import Recorder
-from bot.store import open_configured_store
+from bot.importers.cli import AppImport, backfill_role, finish_import, import_through_app
+
+if TYPE_CHECKING:
+    from bot.app import GuildhallApp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,27 +50,22 @@ async def run_backfill(
     since: datetime | None,
     client: discord.Client | None = None,
     progress: Progress | None = None,
-) -> BackfillReport:
-    """Backfill one guild through the configured bus into the store (REST only, no gateway)."""
-    store = await open_configured_store(settings.store)
-    bus = create_bus(settings)
-    if settings.bus.kind == "memory":
-        Recorder(store).attach(bus)
-    await bus.start()
-    client = client or discord.Client(intents=gateway_intents(privileged=False))
-    try:
-        async with client:
-            await client.login(_token(settings))
-            backfill = DiscordBackfill(client, bus.publish, since=since, progress=progress)
-            result = await backfill.run(guild_id)
-            if settings.bus.kind == "memory":
-                # Every event stored before the summary (close() gives a slow store at most its drain deadline;
-                # on Redis the events are in the streams, or spilled, once published).
-                await bus.drain()
-            return result
-    finally:
-        await bus.close()
-        await store.close()
+    index: bool = True,
+) -> AppImport[BackfillReport]:
+    """Backfill one guild (REST only, no gateway) the way the export importers import history
+    (:func:`import_through_app`): on the in-process bus through the full app, so the recorder
+    stores it, every configured brain learns from it and (``index``) the QA index is rebuilt; on
+    Redis published for the running workers. The privacy gate drops the events of members who asked
+    to be forgotten, as the store lists them, and carries Discord opt-outs to this guild."""
+    token = _token(settings)
+    rest = client or discord.Client(intents=gateway_intents(privileged=False))
+
+    async def backfill_into(app: GuildhallApp) -> BackfillReport:
+        async with rest:
+            await rest.login(token)
+            return await DiscordBackfill(rest, app.bus.publish, since=since, progress=progress).run(guild_id)
+
+    return await import_through_app(settings, backfill_into, index=index, role=backfill_role(settings))
 
 
 async def sync_commands(settings: Settings, guild_id: int | None, *, client: discord.Client | None = None) -> list[str]:
@@ -114,10 +110,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def import_discord(
         guild: Annotated[int, typer.Option("--guild", help="Guild (server) id to backfill")],
         since: Annotated[str | None, typer.Option("--since", help="Only messages after this date (YYYY-MM-DD)")] = None,
+        index: Annotated[bool, typer.Option("--index/--no-index", help="Rebuild the QA index afterwards")] = True,
         config: Annotated[str | None, typer.Option("--config", help="TOML settings file")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Backfill a guild's channel and thread history (same events as live traffic)."""
+        """Backfill a guild's channel and thread history into the store and every brain (same events as live traffic)."""
         setup_logging("WARNING")  # warnings on this stderr; discord.py's and Slack's chatter stays out
         settings = settings_or_exit(config)
         after = parse_since(since)
@@ -126,11 +123,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             note = f" (skipped: {p.skipped})" if p.skipped else ""
             typer.echo(f"#{p.name}: {p.messages} messages{note}", err=True)
 
-        report = run_or_exit("import", lambda: run_backfill(settings, guild_id=guild, since=after, progress=show))
-        emit(
+        done = run_or_exit(
+            "import", lambda: run_backfill(settings, guild_id=guild, since=after, progress=show, index=index)
+        )
+        report = done.result
+        finish_import(
+            done,
             report.as_dict(),
-            as_json,
-            f"imported {report.messages} messages from {len(report.channels)} channels/threads",
+            lambda: f"imported {report.messages} messages from {len(report.channels)} channels/threads",
+            as_json=as_json,
+            failed=False,
         )
 
     @groups["discord"].command("sync-commands")

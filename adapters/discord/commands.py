@@ -21,12 +21,22 @@ from discord import app_commands
 Options = list[tuple[str, str]]
 OnInvoke = Callable[[discord.Interaction, str, Options, str], Awaitable[None]]
 
-# Commands whose answers everyone in the channel should see; the rest answer privately.
-PUBLIC_COMMANDS = frozenset({"ask", "leaderboard", "trends"})
+# Commands deferred publicly: their answers are for everyone in the channel unless the brain says
+# otherwise (a private channel's board; the adapter then keeps that reply private). /trends is not
+# one: the activity brain always answers it privately (its findings are not posted where a guest or
+# another organisation might read them), so a public defer only left a "thinking..." message
+# turned into a note in the channel.
+PUBLIC_COMMANDS = frozenset({"ask", "leaderboard"})
 Period = Literal["week", "month", "all"]
 OnOff = Literal["on", "off"]
 DigestSetting = Literal["default", "time", "size", "send-now"]
 ConfigAction = Literal["show", "set", "unset"]
+# Channel options offer only the kinds of channel the brain can use. A board counts a forum's (or
+# media channel's) posts under the forum, so /leaderboard takes forums, the usual help channels;
+# alerts are plain posts, which a forum cannot take, so the alerts channel stays a text (or
+# announcement) channel.
+BoardChannel = discord.TextChannel | discord.ForumChannel
+AlertsChannel = discord.TextChannel
 
 
 def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.CommandTree[discord.Client]:
@@ -68,7 +78,7 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
     @tree.command(name="leaderboard", description="Most helpful members")
     @app_commands.describe(period="Time window (default: week)", channel="Only this channel")
     async def leaderboard(
-        interaction: discord.Interaction, period: Period | None = None, channel: discord.TextChannel | None = None
+        interaction: discord.Interaction, period: Period | None = None, channel: BoardChannel | None = None
     ) -> None:
         options = [("period", period or ""), ("channel", str(channel.id) if channel else "")]
         await run(interaction, "leaderboard", options, "")
@@ -123,7 +133,7 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
         await run(interaction, "guildhall config", [("action", action), ("key", key or ""), ("value", value or "")])
 
     @admin.command(name="alerts-channel", description="Post trend alerts in this (or the given) channel")
-    async def alerts_channel(interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+    async def alerts_channel(interaction: discord.Interaction, channel: AlertsChannel | None = None) -> None:
         await run(interaction, "guildhall alerts-channel", [("channel", str(channel.id) if channel else "")], "")
 
     @admin.command(name="digest", description="Configure the daily recommendation digest")

@@ -37,6 +37,8 @@ from bot.events import (
 DM_WORKSPACE = "@me"
 # Message types that are people talking; everything else (pins, joins, boosts...) is a system notice.
 CHAT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# ``MessagePosted.subtype`` of a forwarded message (its text is the forwarded message's).
+FORWARD_SUBTYPE = "forward"
 
 AnyChannel = Any  # discord.py's channel union is wide; the functions duck-type what they read
 
@@ -240,6 +242,18 @@ def is_chat(message: discord.Message) -> bool:
     return message.type in CHAT_TYPES
 
 
+def is_forward(message: discord.Message) -> bool:
+    """True for a forwarded message (``message_reference.type`` 1): a copy, not a reply."""
+    ref = message.reference
+    return ref is not None and ref.type is discord.MessageReferenceType.forward
+
+
+def forwarded_text(message: discord.Message) -> str:
+    """The words a forward carries: Discord leaves the forward's own ``content`` empty and puts the
+    forwarded message in ``message_snapshots`` (one today; the list allows more)."""
+    return "\n\n".join(snap.content for snap in message.message_snapshots if snap.content)
+
+
 def message_posted(
     message: discord.Message,
     *,
@@ -248,6 +262,9 @@ def message_posted(
     channel: ChannelRef | None = None,
 ) -> MessagePosted:
     """A :class:`MessagePosted` for ``message``; system messages keep their type as ``subtype``.
+
+    A forward (:func:`is_forward`) is a message of its forwarder's with the forwarded words as its
+    text, ``subtype`` :data:`FORWARD_SUBTYPE`, and no ``reply_to``.
 
     Args:
         message: the discord.py message.
@@ -259,18 +276,21 @@ def message_posted(
     guild_id = workspace_id(message.guild)
     mentions_bot = self_id is not None and any(u.id == self_id for u in message.mentions)
     ref = message.reference
+    forwarded = is_forward(message)
     return MessagePosted(
         channel=channel if channel is not None else channel_ref(message.channel),
         author=user_ref(message.author, guild_id, self_id=self_id),
         message_id=str(message.id),
-        text=message.content,
+        text=forwarded_text(message) if forwarded else message.content,
         ts=message.created_at,
         thread_id=thread_id_of(message.channel),
-        reply_to=str(ref.message_id) if ref is not None and ref.message_id is not None else None,
+        # A forward references the message it copies, but answers nothing: taken for an inline
+        # reply it would settle a help question's wait and earn its forwarder a helper's credit.
+        reply_to=str(ref.message_id) if ref is not None and ref.message_id is not None and not forwarded else None,
         mentions_bot=mentions_bot,
         mentioned_user_ids=tuple(str(u.id) for u in message.mentions),
         permalink=message.jump_url,
-        subtype="" if is_chat(message) else message.type.name,
+        subtype=FORWARD_SUBTYPE if forwarded else "" if is_chat(message) else message.type.name,
         source=source,
         # Only a DM's answer depends on who asks; in a guild channel, on who reads the channel.
         author_role_ids=member_role_ids(message.author) if message.guild is None else (),

@@ -21,11 +21,13 @@ store's database (:mod:`adapters.slack.installation_store`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import os
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.error import BoltError
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
@@ -50,7 +53,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render
 from adapters.slack.commands import AdminFactsCache, register_interactions
-from adapters.slack.conversations import channel_info, channel_members, members_if_private
+from adapters.slack.conversations import channel_members, lookup_channel, members_if_private
 from adapters.slack.errors import error_code, log_api_error
 from adapters.slack.identity import fetch_identity
 from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
@@ -124,6 +127,23 @@ OPEN_DM_BACKOFF_S = (0.5, 2.0)  # waits before the 2nd and 3rd attempts
 _HOOKS_PREFIX = "https://hooks.slack.com/"
 
 
+# Bolt turns to an OAuth flow of its own (installations in files under the home folder, the bot
+# token ignored) whenever these two are in the environment and it is given no OAuth settings, so a
+# single-workspace install that also exported them never authorized an event. Our settings read
+# them already and decide the mode (adapters.slack.adapter module docstring).
+_BOLT_OAUTH_ENV = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+
+
+@contextlib.contextmanager
+def _bolt_oauth_env_hidden() -> Iterator[None]:
+    """Keep :data:`_BOLT_OAUTH_ENV` out of ``os.environ`` while Bolt's app is built (no await inside)."""
+    saved = {name: os.environ.pop(name) for name in _BOLT_OAUTH_ENV if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 class SlackAdapter:
     """Connects Guildhall to Slack.
 
@@ -170,16 +190,25 @@ class SlackAdapter:
                 state_store=SQLOAuthStateStore(store.db),
                 callback_options=AsyncCallbackOptions(success=self._on_installed, failure=self._on_install_failed),
             )
-        self.app = AsyncApp(
-            # Bolt resets the level of the logger named after the app; "guildhall" would silence
-            # the project's own "guildhall.*" loggers, hence a name of its own.
-            name="guildhall-slack",
-            client=self.client,
-            signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
-            oauth_settings=oauth_settings,
-            # Bolt drops events from our own bot user; normalize.py checks again for backfill.
-            ignoring_self_events_enabled=True,
-        )
+        try:
+            with _bolt_oauth_env_hidden():
+                self.app = AsyncApp(
+                    # Bolt resets the level of the logger named after the app; "guildhall" would
+                    # silence the project's own "guildhall.*" loggers, hence a name of its own.
+                    name="guildhall-slack",
+                    client=self.client,
+                    signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
+                    oauth_settings=oauth_settings,
+                    # Bolt drops events from our own bot user; normalize.py checks again for backfill.
+                    ignoring_self_events_enabled=True,
+                )
+        except BoltError as exc:
+            # Bolt words its refusals for its own constructor ("SLACK_BOT_TOKEN or `token` argument
+            # ... is required"); `guildhall run` shows a ValueError as one line, naming our settings.
+            problems = cfg.connection_problems()
+            raise ValueError(
+                "; ".join(problems) if problems else f"slack: the Slack app cannot be set up: {exc}"
+            ) from exc
         self.admin_facts = AdminFactsCache(cfg.admin_usergroup_ids)
         self._identities: dict[str, SlackIdentity] = {}
         self._channels: dict[str, dict[str, ChannelRef]] = {}
@@ -393,7 +422,13 @@ class SlackAdapter:
             return False
         # Asked once per process even when Slack refuses, so a missing scope costs one call, not one per event.
         self._looked_up.add((team_id, channel_id))
-        ref = await channel_info(client, team_id, channel_id)
+        lookup = await lookup_channel(client, team_id, channel_id)
+        ref = lookup.ref
+        if not lookup.definite:
+            # No answer (connection lost, rate limit): the next event asks again, and the event's
+            # channel_type is not cached, which would end the lookups. This event uses it anyway.
+            self._looked_up.discard((team_id, channel_id))
+            return False
         if ref is None:
             visibility = visibility_from_type(channel_type)
             if visibility is not None:

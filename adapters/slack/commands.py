@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.errors import log_api_error
+from adapters.slack.errors import NO_ANSWER, TRANSIENT_CODES, log_api_error, log_no_answer
 from adapters.slack.normalize import (
     NormalizeContext,
     is_guest,
@@ -55,9 +55,16 @@ ContextFactory = Callable[[AsyncWebClient, str], Awaitable[NormalizeContext]]
 
 @dataclass(frozen=True, slots=True)
 class AdminFacts:
-    """What Slack says about a member's rights."""
+    """What Slack says about a member's rights.
 
-    is_platform_admin: bool
+    ``is_platform_admin`` is None when Slack could not say just now (no answer, a rate limit, an
+    outage): ``users.info`` failed, or the member is no workspace admin and an admin user group could
+    not be read. The router then asks them to try again instead of refusing an admin who may be one
+    (:func:`bot.permissions.admin_rights_unknown`). A lasting refusal (``user_not_found``, a missing
+    scope, a configured group that does not exist) is an answer: no admin.
+    """
+
+    is_platform_admin: bool | None
     role_ids: tuple[str, ...]
     tz: str = ""  # users.info ``tz`` (IANA name), for the member's digest hour
     guest: bool | None = None  # a single- or multi-channel guest; None when users.info failed
@@ -79,19 +86,28 @@ class AdminFactsCache:
         self._groups = tuple(admin_usergroup_ids)
         self._ttl = ttl
         self._now = now
+        # Only answers are cached: a failed lookup is asked again by the member's next command.
         self._users: dict[tuple[str, str], tuple[float, bool, str, bool | None, bool | None]] = {}
         self._group_members: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self.api_calls = 0
 
     async def facts(self, client: AsyncWebClient, team_id: str, user_id: str) -> AdminFacts:
-        """Admin facts for a member; API failures count as "not an admin" (fail closed)."""
+        """Admin facts for a member; never raises.
+
+        A failed lookup grants nothing (fail closed) and is not cached; one that may work if asked
+        again is reported as unknown (``is_platform_admin=None``) rather than as "not an admin".
+        """
         admin, tz, guest, external = await self._user_info(client, team_id, user_id)
-        return AdminFacts(admin, await self._roles(client, team_id, user_id), tz, guest, external)
+        roles, groups_read = await self._roles(client, team_id, user_id)
+        if admin is False and not groups_read:
+            admin = None  # not a workspace admin, but maybe in an admin group we could not read
+        return AdminFacts(admin, roles, tz, guest, external)
 
     async def _user_info(
         self, client: AsyncWebClient, team_id: str, user_id: str
-    ) -> tuple[bool, str, bool | None, bool | None]:
-        """``(is admin or owner, time zone, is a guest, is of another organisation)`` from ``users.info``."""
+    ) -> tuple[bool | None, str, bool | None, bool | None]:
+        """``(is admin or owner, time zone, is a guest, is of another organisation)`` from ``users.info``;
+        admin is False when it failed for good, None when asking again may work."""
         key = (team_id, user_id)
         cached = self._users.get(key)
         if cached and self._now() - cached[0] < self._ttl:
@@ -100,8 +116,11 @@ class AdminFactsCache:
         try:
             resp = await client.users_info(user=user_id)
         except SlackApiError as exc:
-            log_api_error("users.info", exc)
-            return False, "", None, None
+            code = log_api_error("users.info", exc)
+            return (None if code in TRANSIENT_CODES else False), "", None, None
+        except NO_ANSWER as exc:  # the connection failed: the command still runs on what is known
+            log_no_answer("users.info", exc)
+            return None, "", None, None
         member: dict[str, Any] = resp.get("user") or {}
         admin = bool(member.get("is_admin") or member.get("is_owner") or member.get("is_primary_owner"))
         tz = member.get("tz")
@@ -111,8 +130,10 @@ class AdminFactsCache:
         self._users[key] = (self._now(), admin, tz, guest, external)
         return admin, tz, guest, external
 
-    async def _roles(self, client: AsyncWebClient, team_id: str, user_id: str) -> tuple[str, ...]:
+    async def _roles(self, client: AsyncWebClient, team_id: str, user_id: str) -> tuple[tuple[str, ...], bool]:
+        """The admin user groups the member is in, and False when a group could not be read just now."""
         found = []
+        read_all = True
         for group in self._groups:
             key = (team_id, group)
             cached = self._group_members.get(key)
@@ -121,13 +142,18 @@ class AdminFactsCache:
                 try:
                     resp = await client.usergroups_users_list(usergroup=group)
                 except SlackApiError as exc:
-                    log_api_error("usergroups.users.list", exc)
+                    if log_api_error("usergroups.users.list", exc) in TRANSIENT_CODES:
+                        read_all = False
+                    continue
+                except NO_ANSWER as exc:
+                    log_no_answer("usergroups.users.list", exc, usergroup=group)
+                    read_all = False
                     continue
                 cached = (self._now(), frozenset(resp.get("users") or ()))
                 self._group_members[key] = cached
             if user_id in cached[1]:
                 found.append(group)
-        return tuple(found)
+        return tuple(found), read_all
 
 
 def register_interactions(
@@ -168,7 +194,7 @@ def register_interactions(
             # along as on a slash command (cached lookups, failing closed).
             facts = await admin.facts(client, team_id, clicks[0].user.user_id)
             clicks = [
-                dataclasses.replace(c, is_platform_admin=facts.is_platform_admin, role_ids=facts.role_ids)
+                dataclasses.replace(c, is_platform_admin=facts.is_platform_admin is True, role_ids=facts.role_ids)
                 for c in clicks
             ]
         for click in clicks:

@@ -8,25 +8,51 @@ can read them on Slack. The recorder *replaces* a private channel's access list 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.errors import log_api_error
+from adapters.slack.errors import NO_ANSWER, TRANSIENT_CODES, log_api_error, log_no_answer
 from adapters.slack.normalize import channel_from_conversation
 from bot.events import ChannelRef, Visibility
 
 MEMBERS_PAGE = 1000
 
 
-async def channel_info(client: AsyncWebClient, team_id: str, channel_id: str) -> ChannelRef | None:
-    """``conversations.info`` as a :class:`ChannelRef`; None when Slack refuses (logged with a hint)."""
+@dataclass(frozen=True, slots=True)
+class ChannelLookup:
+    """What ``conversations.info`` told about a channel.
+
+    ``ref`` is None when Slack refused or could not be asked. ``definite`` is False when the call got
+    no answer (connection failure, timeout) or a "not now" error (rate limit, Slack's own outage):
+    asking again later may succeed, unlike after a missing scope or an unknown channel.
+    """
+
+    ref: ChannelRef | None
+    definite: bool = True
+
+
+async def lookup_channel(client: AsyncWebClient, team_id: str, channel_id: str) -> ChannelLookup:
+    """``conversations.info`` as a :class:`ChannelLookup`; failures are logged, never raised."""
     try:
         resp = await client.conversations_info(channel=channel_id)
     except SlackApiError as exc:
-        log_api_error("conversations.info", exc, channel=channel_id)
-        return None
+        code = log_api_error("conversations.info", exc, channel=channel_id)
+        return ChannelLookup(None, definite=code not in TRANSIENT_CODES)
+    except NO_ANSWER as exc:
+        log_no_answer("conversations.info", exc, channel=channel_id)
+        return ChannelLookup(None, definite=False)
     conv = resp.get("channel")
-    return channel_from_conversation(conv, team_id) if isinstance(conv, dict) and conv.get("id") else None
+    return ChannelLookup(
+        channel_from_conversation(conv, team_id) if isinstance(conv, dict) and conv.get("id") else None
+    )
+
+
+async def channel_info(client: AsyncWebClient, team_id: str, channel_id: str) -> ChannelRef | None:
+    """``conversations.info`` as a :class:`ChannelRef`; None when Slack refuses (logged with a hint)
+    or cannot be reached."""
+    return (await lookup_channel(client, team_id, channel_id)).ref
 
 
 async def channel_members(client: AsyncWebClient, channel_id: str) -> tuple[str, ...] | None:
@@ -42,6 +68,9 @@ async def channel_members(client: AsyncWebClient, channel_id: str) -> tuple[str,
                 return tuple(members)
     except SlackApiError as exc:
         log_api_error("conversations.members", exc, channel=channel_id)
+        return None
+    except NO_ANSWER as exc:
+        log_no_answer("conversations.members", exc, channel=channel_id)
         return None
 
 

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 log = logging.getLogger("adapters.slack")
+
+# A Web API call Slack never answered: the connection failed or timed out after slack_sdk's own
+# retries, and aiohttp's errors (TimeoutError is an OSError) reach the caller unwrapped.
+# SlackClientError is slack_sdk's base class, so catch SlackApiError (Slack's answer) first.
+NO_ANSWER: tuple[type[Exception], ...] = (SlackClientError, aiohttp.ClientError, OSError)
+
+# ``ok: false`` codes that say "not now" rather than anything about the request: asking again may work.
+TRANSIENT_CODES = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
 HINTS: dict[str, str] = {
     "not_in_channel": "invite the bot to the channel (/invite @guildhall) or add the chat:write.public scope",
@@ -65,3 +74,15 @@ def log_api_error(method: str, exc: SlackApiError, **where: str) -> str:
         "slack %s failed: %s%s %s- hint: %s", method, code, extra, f"[{place}] " if place else "", hint_for(code)
     )
     return code
+
+
+def log_no_answer(method: str, exc: BaseException, **where: str) -> None:
+    """Log a call Slack never answered (connection failure, timeout) at WARNING."""
+    place = " ".join(f"{k}={v}" for k, v in where.items())
+    log.warning(
+        "slack %s got no answer: %s: %s %s- the connection to Slack failed or timed out",
+        method,
+        type(exc).__name__,
+        exc,
+        f"[{place}] " if place else "",
+    )

@@ -12,8 +12,15 @@ from adapters.slack.normalize import SlackIdentity
 async def fetch_identity(client: AsyncWebClient, team_id: str = "") -> SlackIdentity:
     """Ask ``auth.test`` for the bot's user id, bot id and workspace URL.
 
-    On failure the identity carries only ``team_id``: events still normalize, but our own messages
-    can then only be recognised by Bolt's self-event filter, and permalinks stay empty.
+    When Slack refuses (``ok: false``: a revoked token, ``invalid_auth``), the error is logged and
+    the identity carries only ``team_id``: events still normalize, but our own messages can then
+    only be recognised by Bolt's self-event filter, and permalinks stay empty.
+
+    Raises:
+        aiohttp.ClientError, TimeoutError: Slack could not be reached or did not answer. Left to
+            the caller, which alone knows whether that is worth a line (``guildhall slack check``,
+            ``import slack``) or a retry at the next event (the adapter); swallowed here it would read
+            as a refused token.
     """
     try:
         resp = await client.auth_test()

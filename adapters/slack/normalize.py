@@ -604,7 +604,7 @@ def normalize_command(
     payload: SlashCommandPayload,
     ctx: NormalizeContext,
     *,
-    is_platform_admin: bool = False,
+    is_platform_admin: bool | None = False,
     role_ids: Sequence[str] = (),
     now: datetime | None = None,
     tz: str = "",

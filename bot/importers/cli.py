@@ -1,15 +1,26 @@
-"""``guildhall import slack-export|discord-export``: history into the store and every brain."""
+"""``guildhall import slack-export|discord-export``: history into the store and every brain.
+
+:func:`import_through_app` is also the path of the API backfills (``guildhall import slack|discord``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import typer
 
 from bot.cli_support import emit, run, settings_or_exit, setup_logging
+from bot.config import Settings
 from bot.importers.summary import ImportSummary
 from bot.runtime import restore_defaults, tune_for_serving
+
+if TYPE_CHECKING:
+    from bot.app import GuildhallApp
+
+T = TypeVar("T")
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -78,43 +89,103 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: bool) -> None:
     settings = settings_or_exit(config)
     setup_logging("WARNING")
+    done: AppImport[ImportSummary] = run(lambda: import_through_app(settings, do_import, index=index))
+    summary = done.result
+    finish_import(done, summary.as_dict(), summary.text, as_json=as_json, failed=bool(summary.errors))
 
-    async def go() -> tuple[ImportSummary, dict[str, Any], str]:
-        from bot.app import build_app
 
-        app = await build_app(settings)
+def finish_import(
+    done: AppImport[Any], data: dict[str, Any], text: Callable[[], str], *, as_json: bool, failed: bool
+) -> None:
+    """Print an import's outcome (``data`` with the store counts, the index stats and any error;
+    or ``text`` and the index line) and exit 1 when it ``failed`` or left events undelivered."""
+    emit(
+        {**data, **done.extra, **({"error": done.error} if done.error else {})},
+        as_json,
+        lambda: text() + done.index_line(),
+    )
+    if done.error:
+        typer.echo(f"error: {done.error}", err=True)
+    if failed or done.error:
+        raise typer.Exit(1)
+
+
+def backfill_role(settings: Settings) -> str:
+    """The app role of an API backfill: the full app on the in-process bus (this process is the only
+    one to see the events), publishing only on Redis (the running workers record and learn)."""
+    return "all" if settings.bus.kind == "memory" else "gateway"
+
+
+@dataclass(frozen=True)
+class AppImport(Generic[T]):
+    """What :func:`import_through_app` did.
+
+    Attributes:
+        result: What the import function returned (its own summary or report).
+        extra: ``store``: the store's counts afterwards; ``index``: the QA index rebuild's stats
+            (each only when it was made: not when the bus kept events undelivered, or the QA brain
+            is not in this process).
+        error: One line on imported events the bus had not delivered when the import ended; empty
+            when none.
+    """
+
+    result: T
+    extra: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    def index_line(self) -> str:
+        """The human summary's last line, ``index: {...}``, when the index was rebuilt (else empty)."""
+        return f"\nindex: {self.extra['index']}" if "index" in self.extra else ""
+
+
+async def import_through_app(
+    settings: Settings,
+    do_import: Callable[[GuildhallApp], Awaitable[T]],
+    *,
+    index: bool,
+    role: str = "all",
+) -> AppImport[T]:
+    """Run ``do_import`` against a started app built by :func:`bot.app.build_app`, then drain the bus,
+    count the store and (``index``) rebuild the QA index.
+
+    The one way history enters Guildhall from the command line (export files and API backfills
+    alike): the bus is the app's, behind the privacy gate with the forgotten members loaded from the
+    store, and with ``role="all"`` the recorder and every configured brain see the history as they
+    see live traffic. ``role="gateway"`` only publishes, for a Redis bus whose running workers record
+    and learn; the drain then waits for the events to reach Redis, not for the workers.
+
+    The app serves no metrics: an import runs beside the bot, which already holds that port.
+    """
+    from bot.app import build_app
+
+    # An import is a second process beside the running bot (`docker compose exec guildhall guildhall
+    # import ...` inherits GUILDHALL_METRICS_PORT): binding the bot's metrics port failed the import.
+    app = await build_app(settings.model_copy(update={"metrics_port": None}), role=role)
+    extra: dict[str, Any] = {}
+    stuck: int | None = None
+    try:
         await app.start()
         tune_for_serving()
-        extra: dict[str, Any] = {}
         qa: Any = app.brain("qa") if index and any(b.name == "qa" for b in app.brains) else None
         if qa is not None:
             qa.expect_rebuild()  # imported edits reach the QA brain before the index is built below
-        stuck: int | None = None
+        result = await do_import(app)
         try:
-            summary: ImportSummary = await do_import(app)
-            try:
-                await app.bus.drain()
-            except TimeoutError:
-                # The Redis bus, with Redis unreachable (or its workers behind): nothing is lost,
-                # but the store is not up to date, so no counts and no index.
-                stuck = int(getattr(app.bus, "buffered", 0))
-            else:
+            await app.bus.drain()
+        except TimeoutError:
+            # The Redis bus, with Redis unreachable (or its workers behind): nothing is lost,
+            # but the store is not up to date, so no counts and no index.
+            stuck = int(getattr(app.bus, "buffered", 0))
+        else:
+            if role != "gateway":  # behind Redis, the workers are still storing what was published
                 extra["store"] = await app.store.counts()
-                if qa is not None:
-                    stats = await (await qa.indexer()).index_all()  # expect_rebuild() was called above
-                    extra["index"] = stats.as_dict()
-        finally:
-            await app.stop()
-            restore_defaults()
-        return summary, extra, "" if stuck is None else _undelivered(app.bus, stuck)
-
-    summary, extra, error = run(go)
-    data = {**summary.as_dict(), **extra, **({"error": error} if error else {})}
-    emit(data, as_json, lambda: summary.text() + (f"\nindex: {extra['index']}" if "index" in extra else ""))
-    if error:
-        typer.echo(f"error: {error}", err=True)
-    if summary.errors or error:
-        raise typer.Exit(1)
+            if qa is not None:
+                stats = await (await qa.indexer()).index_all()  # expect_rebuild() was called above
+                extra["index"] = stats.as_dict()
+    finally:
+        await app.stop()
+        restore_defaults()
+    return AppImport(result, extra, "" if stuck is None else _undelivered(app.bus, stuck))
 
 
 def _undelivered(bus: Any, buffered: int) -> str:

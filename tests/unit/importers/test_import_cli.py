@@ -107,3 +107,22 @@ def test_discord_export_command_continues_conversations_of_an_earlier_import(env
         assert result.exit_code == 0, result.output
     # Message 3 joins conversation 1 through the store, instead of opening a thread at message 2.
     assert json.loads(result.output)["store"]["threads"] == 1
+
+
+def test_import_beside_the_running_bot_leaves_its_metrics_port_alone(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import run in the bot's container inherits ``GUILDHALL_METRICS_PORT`` (deploy/): the port
+    the bot serves ``/metrics`` on. The import serves no metrics, so it does not fail to bind it."""
+    import socket
+
+    channel = {"id": "C1", "type": "GuildTextChat", "name": "general"}
+    path = env / "general.json"
+    path.write_text(json.dumps(export(channel, [msg("1", "00", ANA, "hello there")])))
+    with socket.socket() as bot_metrics:
+        bot_metrics.bind(("127.0.0.1", 0))
+        bot_metrics.listen()
+        monkeypatch.setenv("GUILDHALL_METRICS_PORT", str(bot_metrics.getsockname()[1]))
+        result = CliRunner().invoke(app, ["import", "discord-export", str(path), "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["store"]["messages"] == 1

@@ -95,4 +95,17 @@ async def drain(app: GuildhallApp) -> None:
         # discord.py schedules each handler as a task; one loop turn per hop, no wall-clock sleep.
         for _ in range(5):
             await asyncio.sleep(0)
+        # A handler may wait on more than loop turns before it publishes (the privacy gate reads
+        # the store in a thread), so its task is awaited too.
+        await _discord_handlers()
         await app.bus.drain()
+
+
+async def _discord_handlers() -> None:
+    """Wait for the event handler tasks discord.py started (``Client._schedule_event`` names them)."""
+    current = asyncio.current_task()
+    pending = [
+        t for t in asyncio.all_tasks() if t is not current and not t.done() and t.get_name().startswith("discord.py: ")
+    ]
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)

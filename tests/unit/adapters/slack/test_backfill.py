@@ -116,7 +116,7 @@ async def test_cli_backfill_into_store_is_idempotent(fake: FakeSlackAPI, tmp_pat
     )
     first = await run_backfill(settings, channels=[], all_channels=True)
     again = await run_backfill(settings, channels=["CGENERAL"], all_channels=False)
-    assert first.messages == 7 and again.messages == 6
+    assert first.result.messages == 7 and again.result.messages == 6
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 7
         assert conn.execute("SELECT visibility FROM channels WHERE channel_id = 'GSECRET'").fetchone()[0] == "private"
