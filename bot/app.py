@@ -91,8 +91,13 @@ class GuildhallApp:
         """This process's health as ``/healthz`` reports it (see :func:`bot.metrics.check_health`)."""
         return await check_health(self.store, self.bus, role=self.role)
 
-    async def start(self) -> None:
-        """Set up brains, start the metrics server, the bus and the adapters, then the scheduler."""
+    async def start(self, *, scheduled: bool = True) -> None:
+        """Set up brains, start the metrics server, the bus and the adapters, then the scheduler.
+
+        ``scheduled=False`` leaves the scheduled jobs off: an import builds the app to feed history
+        through the brains, and a job it ran (a weekly board caught up, a help question answered)
+        would post through no adapter, its slot still recorded as made.
+        """
         if self.settings.metrics_port is not None:
             # /healthz is the readiness probe (deploy/): it must show a dead store or Redis.
             self.metrics = MetricsServer(self.settings.metrics_port, role=self.role, health=self.health)
@@ -104,7 +109,8 @@ class GuildhallApp:
             await adapter.start()
         # After the adapters: a run caught up on start (the weekly board missed while down) posts at
         # once, and an adapter not logged in yet (Discord) would fail that post, its slot marked done.
-        await self.scheduler.start()
+        if scheduled:
+            await self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop adapters, the scheduler and the bus (drained), tear brains down, close the store.

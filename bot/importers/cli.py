@@ -164,7 +164,7 @@ async def import_through_app(
     extra: dict[str, Any] = {}
     stuck: int | None = None
     try:
-        await app.start()
+        await app.start(scheduled=False)  # no adapter here to post what a scheduled job makes
         tune_for_serving()
         qa: Any = app.brain("qa") if index and any(b.name == "qa" for b in app.brains) else None
         if qa is not None:

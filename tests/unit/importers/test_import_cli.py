@@ -126,3 +126,22 @@ def test_import_beside_the_running_bot_leaves_its_metrics_port_alone(
         result = CliRunner().invoke(app, ["import", "discord-export", str(path), "--quiet", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["store"]["messages"] == 1
+
+
+def test_an_import_starts_no_scheduled_job(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import's app has no adapter: a job it ran (the weekly board caught up on start, a help
+    question's answer) would post into nothing while its slot was recorded as made."""
+    from bot.scheduler import Scheduler
+
+    started: list[Scheduler] = []
+
+    async def start(self: Scheduler) -> None:
+        started.append(self)
+
+    monkeypatch.setattr(Scheduler, "start", start)
+    monkeypatch.setenv("GUILDHALL_BRAINS", '["activity"]')
+    folder = write_export(env / "export")
+    result = CliRunner().invoke(app, ["import", "slack-export", str(folder), "--json", "--quiet", "--no-index"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["store"]["messages"] == 8
+    assert started == []
