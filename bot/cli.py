@@ -64,7 +64,7 @@ def check_config(
     except ConfigError as exc:
         emit({"ok": False, "errors": str(exc).splitlines()}, as_json, f"configuration error:\n{exc}")
         raise typer.Exit(2) from exc
-    problems = settings.slack.connection_problems()
+    problems = settings.slack.connection_problems() + settings.missing_model_paths()
     if problems:
         emit({"ok": False, "errors": problems}, as_json, "configuration error:\n" + "\n".join(problems))
         raise typer.Exit(2)

@@ -255,8 +255,10 @@ class LLMSettings(_Section):
     # system prompt), up to this many tokens; 0 recomputes every prompt from its first token.
     prefix_cache_tokens: int = Field(default=512, ge=0)
     # On a CPU, one-token decoding steps multiply by a float16 copy of the weights (half the memory
-    # traffic, float32 accumulation; ~30 % faster per token); prefill and batches keep float32.
-    cpu_half_decode: bool = True
+    # traffic, float32 accumulation); prefill, batches and speculative checks keep float32. Off by
+    # default: an answer then depends on whether it was decoded alone or next to others, and the
+    # gain depends on the CPU (~30 % per token on an AVX2 EPYC, none on an AVX-512 Xeon).
+    cpu_half_decode: bool = False
 
 
 class QASettings(_Section):
@@ -431,6 +433,30 @@ class Settings(BaseSettings):
                 found.append(value.get_secret_value())
         return sorted(found, key=len, reverse=True)
 
+    def missing_model_paths(self) -> list[str]:
+        """One line per configured local model that is not on disk (``check-config`` reports them).
+
+        Models are never downloaded, so a wrong path only failed at run time: the embedder and the
+        local LLM on the first question, a re-ranker by turning every answer into "Something went
+        wrong" (it now loads with a warning and answers go on unranked). Checked: ``embeddings.model``
+        and, with the ``transformers`` backend, ``llm.model`` (a folder or a ``.gguf`` file, plus
+        ``llm.gguf_file`` in the folder) unless they name a bundled model; ``qa.rerank_model`` when
+        it is written as a path (``org/name`` alone may be a model in the Hugging Face cache).
+        """
+        problems = []
+        if not self.embeddings.model.startswith(_BUNDLED_PREFIX):
+            folder = Path(self.embeddings.model).expanduser()
+            if not folder.is_dir():
+                problems.append(f"embeddings.model: no model folder at {folder} (a local sentence-transformers folder)")
+        if self.llm.backend == "transformers" and not self.llm.model.startswith(_BUNDLED_PREFIX):
+            problems.extend(_llm_model_problems(Path(self.llm.model).expanduser(), self.llm.gguf_file))
+        rerank = self.qa.rerank_model
+        if rerank and _written_as_path(rerank) and not Path(rerank).expanduser().is_dir():
+            problems.append(
+                f"qa.rerank_model: no model folder at {Path(rerank).expanduser()} (a local cross-encoder folder)"
+            )
+        return problems
+
     @property
     def tz(self) -> ZoneInfo:
         """The community's time zone for schedules and week boundaries."""
@@ -464,6 +490,31 @@ class Settings(BaseSettings):
             file_secret_settings, secrets_dir=secrets_dir, secrets_dir_missing="error"
         )
         return (init_settings, env_settings, secrets)
+
+
+# Model settings naming a model shipped in a package rather than a path (embeddings and LLM).
+_BUNDLED_PREFIX = "bundled:"
+
+
+def _llm_model_problems(path: Path, gguf_file: str | None) -> list[str]:
+    """What keeps the local LLM at ``path`` (a folder or a ``.gguf`` file) from loading, if anything."""
+    if path.suffix.lower() == ".gguf" or path.is_file():
+        if not path.is_file():
+            return [f"llm.model: model file not found: {path}"]
+        if path.suffix.lower() != ".gguf":
+            return [f"llm.model: {path} is a file but not a .gguf model (name a model folder or a .gguf file)"]
+        return []
+    if not path.is_dir():
+        return [f"llm.model: model folder not found: {path}"]
+    if gguf_file and not (path / gguf_file).is_file():
+        return [f"llm.gguf_file: {gguf_file} is not in {path}"]
+    return []
+
+
+def _written_as_path(value: str) -> bool:
+    """Whether a model setting is written as a filesystem path rather than a Hugging Face name
+    (``name`` or ``org/name``): absolute, from ``~`` or ``.``, or more than two parts deep."""
+    return Path(value).is_absolute() or value.startswith(("~", ".")) or len(Path(value).parts) > 2
 
 
 class ConfigError(Exception):

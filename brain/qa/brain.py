@@ -85,6 +85,29 @@ _UP = {"+1", "thumbsup", "thumbs_up", "👍"}
 _DOWN = {"-1", "thumbsdown", "thumbs_down", "👎"}
 
 
+async def _load_reranker(model: str | None) -> CrossEncoderReranker | None:
+    """The cross-encoder ``qa.rerank_model`` names, or ``None`` when none is set or it cannot load.
+
+    Re-ranking only reorders what retrieval found, so a model that will not load (a wrong path, a
+    folder that holds no cross-encoder) costs one warning and answers go on unranked: raising here
+    failed the whole index with it, so every new message failed to index and every question got
+    "Something went wrong". ``guildhall check-config`` names a missing path before the bot starts.
+    """
+    if not model:
+        return None
+    try:
+        return await asyncio.to_thread(CrossEncoderReranker, model)
+    except Exception as exc:  # noqa: BLE001 - an optional model: its loaders raise OSError, ValueError ...
+        detail = " ".join(str(exc).split())[:300]  # the log line stays one line
+        log.warning(
+            "qa: the re-ranking model %s cannot load (%s: %s); answering without re-ranking (check qa.rerank_model)",
+            model,
+            type(exc).__name__,
+            detail,
+        )
+        return None
+
+
 class QABrain(Brain):
     """Retrieval-augmented answers with citations, under access control."""
 
@@ -268,9 +291,7 @@ class QABrain(Brain):
                     "the QA index is empty but the store holds messages: run `guildhall index all` "
                     "(or /guildhall index) so answers can use the history"
                 )
-            reranker = None
-            if settings.qa.rerank_model:
-                reranker = await asyncio.to_thread(CrossEncoderReranker, settings.qa.rerank_model)
+            reranker = await _load_reranker(settings.qa.rerank_model)
             self._retriever = Retriever(embedder, index, bm25, reranker=reranker)
             self._indexer = indexer
 

@@ -12,7 +12,15 @@ The same kernel loses from a handful of rows on (4 rows: 837 vs 791 µs; 16 rows
 batched float16 matrix products on a CPU without native half arithmetic are far slower than float32,
 so only a single-row input takes the float16 path; prefill, batched decoding and speculative
 verification keep the float32 weights untouched. The float16 copy costs half the model's size in
-memory (~270 MB for the bundled model), an easy trade on a serving box.
+memory (~270 MB for the bundled model).
+
+Off by default (``llm.cpu_half_decode``), for two measured reasons. The gain depends on the CPU: on
+a 2-core AVX-512 Xeon the one-row float16 product took as long as float32 (1536x576: 139 µs both)
+and a decoding step of the bundled model was no faster. And it costs determinism: only one-row
+steps see the float16 weights, so a request decoded alone, in a batch, or speculatively (as the
+timing gate decides) takes different precision at the same position, and the bundled model's
+answers to 2 of 8 questions changed wording with the load (``tests/unit/llm/test_real_model_determinism.py``
+holds the default to one answer per question).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ A semaphore bounds requests in flight (``max_concurrency``) and the number allow
 slot (``max_queue``): beyond that the caller gets :class:`bot.ml.LLMBusyError` at once. HTTP 429 and
 503 from the server are reported the same way; a slow server raises ``TimeoutError``. Anything else
 that keeps the model from answering (the server unreachable, any other HTTP error such as the 404 of
-a wrong model name, the 401 of a wrong key, a body that is not a chat completion, a stream cut
-before its end) raises
+a wrong model name, the 401 of a wrong key, a body that is not a chat completion, a stream event
+that is not a completion chunk, a stream cut before its end) raises
 :class:`~brain.qa.llm.errors.LLMUnavailableError`, whose one-line message names the URL (without
 credentials), the status and the first bytes of the body.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -26,11 +27,15 @@ from bot.metrics import LLM_LATENCY, LLM_TOKENS
 from bot.ml import ChatMessage, Generation, LLMBusyError
 from brain.qa.llm.errors import LLMUnavailableError
 
+log = logging.getLogger(__name__)
+
 # How much of a bad body the error quotes: enough to tell an HTML proxy page from a JSON error.
 PREVIEW_CHARS = 200
 # Lines of a streamed body that is not an event stream kept (a whole completion is a few lines).
 _OTHER_LINES = 1000
 _BUSY = (429, 503)
+# Stop strings the chat completions API accepts (OpenAI refuses a request with more; vLLM takes more).
+MAX_STOP = 4
 _KEY_HINT = " (check llm.api_key, set from OPENAI_API_KEY or GUILDHALL_LLM__API_KEY)"
 _HINTS = {401: _KEY_HINT, 403: _KEY_HINT, 404: " (check llm.base_url and llm.openai_model)"}
 
@@ -51,6 +56,7 @@ class OpenAICompatibleLLM:
         )
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._waiting = 0
+        self._stop_warned = False
 
     def _body(
         self, messages: Sequence[ChatMessage], max_new_tokens: int, stop: Sequence[str], stream: bool
@@ -63,7 +69,18 @@ class OpenAICompatibleLLM:
             "stream": stream,
         }
         if stop:
-            body["stop"] = list(stop)[:4]  # the API accepts at most four
+            stops = list(stop)
+            if len(stops) > MAX_STOP and not self._stop_warned:
+                # Once per backend: the caller is code, the same on every request.
+                self._stop_warned = True
+                log.warning(
+                    "llm: the chat completions API takes at most %d stop strings; %d given, sending the first %d "
+                    "(the rest are not applied)",
+                    MAX_STOP,
+                    len(stops),
+                    MAX_STOP,
+                )
+            body["stop"] = stops[:MAX_STOP]
         return body
 
     async def _acquire(self) -> None:
@@ -106,9 +123,10 @@ class OpenAICompatibleLLM:
             hint = _HINTS.get(response.status_code, "")
             raise self._unavailable(f"answered HTTP {response.status_code}{hint}: {self._preview(response.text)}")
 
-    def _first_choice(self, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The decoded body and its first choice; a body that is not a chat completion (an HTML
-        proxy page, a JSON list, an error object sent with 200) raises LLMUnavailableError."""
+    def _first_choice(self, text: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """The decoded body, its first choice and that choice's text; a body that is not a chat
+        completion (an HTML proxy page, a JSON list, an error object sent with 200) raises
+        LLMUnavailableError."""
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -117,9 +135,25 @@ class OpenAICompatibleLLM:
             raise self._unavailable(f"answered with an error: {self._preview(str(data['error']))}")
         choices = data.get("choices") if isinstance(data, dict) else None
         first = choices[0] if isinstance(choices, list) and choices else None
-        if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
+        message = first.get("message") if isinstance(first, dict) else None
+        content = _text_of(message.get("content")) if isinstance(message, dict) else None
+        if not isinstance(first, dict) or content is None:
             raise self._unavailable(f"answered with a body that is not a chat completion: {self._preview(text)}")
-        return data, first
+        return data, first, content
+
+    def _stream_chunk(self, payload: str, pieces: int) -> dict[str, Any]:
+        """One ``data:`` event of a stream, decoded; anything but a JSON object raises
+        LLMUnavailableError (after the pieces already yielded, like a cut stream): skipping it
+        would pass a reply with a hole in it, or an empty one, for a whole answer."""
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise self._unavailable(
+                f"sent a stream event that is not a completion chunk after {pieces} pieces: {self._preview(payload)}"
+            )
+        return chunk
 
     # -- requests --------------------------------------------------------------------------------
     async def generate(
@@ -146,8 +180,7 @@ class OpenAICompatibleLLM:
             self._check(response)
         finally:
             self._slots.release()
-        data, choice = self._first_choice(response.text)
-        text = str(choice["message"].get("content") or "")
+        data, choice, text = self._first_choice(response.text)
         usage = data.get("usage")
         usage = usage if isinstance(usage, dict) else {}
         completion = _count(usage.get("completion_tokens"))
@@ -166,8 +199,10 @@ class OpenAICompatibleLLM:
         """Server-sent events: yield each ``delta.content`` until ``[DONE]``.
 
         A stream that stops before the server says the reply is complete (``[DONE]``, or a choice
-        with a ``finish_reason``) raises LLMUnavailableError after the pieces it did send: a caller
-        must not take half an answer for a whole one. A body that is not an event stream (a server
+        with a ``finish_reason``), or sends an event that is not a JSON chunk, raises
+        LLMUnavailableError after the pieces it did send: a caller must not take half an answer for
+        a whole one. Comments, keep-alives and other SSE fields (``: ping``, ``event: ...``, an
+        empty ``data:``) are skipped. A body that is not an event stream (a server
         or proxy that ignores ``"stream": true``) is read as one completion, yielded whole, or
         quoted in the error like :meth:`generate` does. Errors are those of :meth:`generate`.
         """
@@ -196,12 +231,9 @@ class OpenAICompatibleLLM:
                         payload = line[5:].strip()
                         if payload == "[DONE]":
                             return
-                        try:
-                            chunk = json.loads(payload)
-                        except json.JSONDecodeError:
-                            continue  # keep-alives and comments some servers interleave
-                        if not isinstance(chunk, dict):
-                            continue
+                        if not payload:
+                            continue  # an empty event, as some servers send to keep the connection open
+                        chunk = self._stream_chunk(payload, pieces)
                         if chunk.get("error"):
                             # vLLM and llama.cpp report failures mid-stream as an error event.
                             raise self._unavailable(
@@ -211,17 +243,21 @@ class OpenAICompatibleLLM:
                             if not isinstance(choice, dict):
                                 continue
                             delta = choice.get("delta")
-                            piece = delta.get("content") if isinstance(delta, dict) else None
+                            piece = _text_of(delta.get("content")) if isinstance(delta, dict) else ""
+                            if piece is None:
+                                raise self._unavailable(
+                                    f"sent a stream event that is not a completion chunk after {pieces} pieces: "
+                                    f"{self._preview(payload)}"
+                                )
                             if piece:
                                 pieces += 1
-                                yield str(piece)
+                                yield piece
                             # Some servers end with a finish_reason and close, without [DONE].
                             finished = finished or bool(choice.get("finish_reason"))
                     if not events and not sse and other:
                         # A server or proxy that ignores "stream": true sends one whole completion
                         # (answered from); an HTML page or an error object sent with 200 is quoted.
-                        _, whole = self._first_choice("\n".join(other))
-                        text = str(whole["message"].get("content") or "")
+                        _, _, text = self._first_choice("\n".join(other))
                         if text:
                             yield text
                         return
@@ -242,6 +278,26 @@ class OpenAICompatibleLLM:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
+
+
+def _text_of(content: object) -> str | None:
+    """The text of a message's or delta's ``content``: a string, or the text parts of a list of
+    parts (``[{"type": "text", "text": ...}]``, as newer servers send) joined; ``""`` for none, and
+    ``None`` for a shape that is not a content at all (the caller reports the body)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return None
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        # Other parts (a refusal, an image, audio) are not text for a chat reply.
+    return "".join(texts)
 
 
 def _count(value: object) -> int:

@@ -45,10 +45,19 @@ def resolve_model(model: str, gguf_file: str | None = None) -> tuple[Path, str |
             raise ModelNotFoundError(f"no .gguf file in {folder}")
         return folder, found[0].name
     path = Path(model).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
+    if path.suffix.lower() == ".gguf":
+        # Named as a file: "directory not found" sent people looking for a folder they never meant.
+        if not path.is_file():
+            raise ModelNotFoundError(f"model file not found: {path} (set llm.model to a local .gguf file or folder)")
         return path.parent, path.name
+    if path.is_file():
+        raise ModelNotFoundError(
+            f"{path} is a file but not a .gguf model (set llm.model to a model folder or .gguf file)"
+        )
     if not path.is_dir():
         raise ModelNotFoundError(f"model directory not found: {path} (set llm.model to a local path)")
+    if gguf_file and not (path / gguf_file).is_file():
+        raise ModelNotFoundError(f"model file not found: {path / gguf_file} (check llm.gguf_file)")
     return path, gguf_file
 
 
@@ -271,11 +280,22 @@ class TransformersLLM:
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_new_tokens: int = 128, stop: Sequence[str] = ()
     ) -> AsyncIterator[str]:
-        """Yield text pieces as they are decoded; closing the iterator cancels the request."""
+        """Yield text pieces as they are decoded; closing the iterator cancels the request.
+
+        ``timeout_s`` bounds the whole request, as in :meth:`generate`, not each piece: a model
+        slowed to just under the limit per token would otherwise stream for ``max_new_tokens`` times
+        it. Pieces decoded before the deadline are still handed over after it.
+        """
         request = await self._submit(messages, max_new_tokens, stop)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.timeout_s
         try:
             while True:
-                piece = await asyncio.wait_for(request.pieces.get(), timeout=self.settings.timeout_s)
+                if request.pieces.empty():
+                    remaining = max(0.0, deadline - loop.time())
+                    piece = await asyncio.wait_for(request.pieces.get(), timeout=remaining)
+                else:
+                    piece = request.pieces.get_nowait()
                 if piece is DONE:
                     if request.finish_reason == "cancelled":
                         raise self._closed()  # see generate(): half a reply is not a reply

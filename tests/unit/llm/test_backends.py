@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -80,8 +81,7 @@ async def test_stream_survives_odd_lines_and_reports_errors(fake: tuple[FakeOpen
     server.sse = [
         b": keep-alive\n\n",
         b"event: ping\n",
-        b"data: {not json\n\n",
-        b"data: [1, 2]\n\n",
+        b"data:\n\n",
         f"data: {json.dumps(good)}\n\n".encode(),
         b'data: {"choices": [{"delta": {}}]}\n\n',
         b"data: [DONE]\n\n",
@@ -101,6 +101,75 @@ async def test_stream_survives_odd_lines_and_reports_errors(fake: tuple[FakeOpen
 
     # The single slot was released after each failure, or this would wait forever.
     assert await asyncio.wait_for(collect(), timeout=10) == ["An ", "event ", "loop."]
+    await llm.aclose()
+
+
+def sse_piece(text: str) -> bytes:
+    return f"data: {json.dumps({'choices': [{'delta': {'content': text}}]})}\n\n".encode()
+
+
+FINISHED = [b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n', b"data: [DONE]\n\n"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'data: {"choices": [{"delta": {"content": "asyncio.run(main())"\n\n',  # cut JSON
+        b"data: [1, 2]\n\n",
+        b'data: {"choices": [{"delta": {"content": 7}}]}\n\n',
+    ],
+)
+async def test_a_malformed_stream_event_is_an_error_not_a_hole_in_the_reply(
+    fake: tuple[FakeOpenAI, str], bad: bytes
+) -> None:
+    server, url = fake
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url, max_concurrency=1))
+    # Skipped, this gave ["Use ", " to start."]: a whole-looking answer with its middle missing.
+    server.sse = [sse_piece("Use "), bad, sse_piece(" to start."), *FINISHED]
+    got: list[str] = []
+    with pytest.raises(LLMUnavailableError, match="not a completion chunk after 1 pieces") as caught:
+        await asyncio.wait_for(_collect(llm.stream(MESSAGES), into=got), timeout=10)
+    assert got == ["Use "] and "\n" not in str(caught.value)
+    # Nothing but garbage and [DONE] gave an empty reply and no error.
+    server.sse = [b"data: {garbage\n\n", b"data: [DONE]\n\n"]
+    with pytest.raises(LLMUnavailableError, match=r"after 0 pieces: \{garbage"):
+        await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10)
+    await llm.aclose()
+
+
+async def test_content_given_as_a_list_of_parts_is_its_text(fake: tuple[FakeOpenAI, str]) -> None:
+    server, url = fake
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url, max_concurrency=1))
+    parts = [
+        {"type": "text", "text": "Use "},
+        {"type": "image_url", "image_url": {"url": "x"}},
+        {"type": "text", "text": "a venv."},
+    ]
+    whole = {"choices": [{"message": {"role": "assistant", "content": parts}, "finish_reason": "stop"}]}
+    server.raw = (200, "application/json", json.dumps(whole))
+    assert (await llm.generate(MESSAGES)).text == "Use a venv."  # was the list's Python repr
+    assert await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10) == ["Use a venv."]
+    server.raw = None
+    server.sse = [f"data: {json.dumps({'choices': [{'delta': {'content': parts}}]})}\n\n".encode(), *FINISHED]
+    assert await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10) == ["Use a venv."]
+    server.raw = (200, "application/json", json.dumps({"choices": [{"message": {"content": {"text": "?"}}}]}))
+    with pytest.raises(LLMUnavailableError, match="not a chat completion"):
+        await llm.generate(MESSAGES)
+    await llm.aclose()
+
+
+async def test_more_stop_strings_than_the_api_takes_are_cut_with_one_warning(
+    fake: tuple[FakeOpenAI, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, url = fake
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url))
+    stops = ["\n\n", "Q:", "###", "</s>", "User:", "Sources:"]
+    with caplog.at_level(logging.WARNING):
+        await llm.generate(MESSAGES, stop=stops)
+        await _collect(llm.stream(MESSAGES, stop=stops))
+    assert [r["stop"] for r in server.requests] == [stops[:4], stops[:4]]
+    [warning] = [r.getMessage() for r in caplog.records if "stop strings" in r.getMessage()]
+    assert "at most 4 stop strings; 6 given" in warning
     await llm.aclose()
 
 

@@ -277,3 +277,48 @@ async def test_prefix_reuse_is_configured_and_keeps_the_output(tiny_model: Any) 
     assert (await plain._ready()).reused_prompt_tokens == 0
     await plain.aclose()
     await reusing.aclose()
+
+
+class PacedModel(GatedModel):
+    """The tiny model taking ``seconds`` per forward pass, as a loaded CPU does."""
+
+    def __init__(self, model: Any, seconds: float) -> None:
+        super().__init__(model)
+        self.seconds = seconds
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.gate.wait(timeout=self.seconds)  # never set: a pause in the forward thread
+        return self._model(**kwargs)
+
+
+async def test_a_stream_has_one_deadline_for_the_whole_request(tiny_model: Any) -> None:
+    # Each piece came within timeout_s, so a 0.5 s limit let 20 pieces of 0.1 s stream for 2 s.
+    paced = PacedModel(tiny_model, 0.1)
+    llm = local(paced, timeout_s=0.5, batch_window_ms=0, prompt_lookup_tokens=0)
+    got: list[str] = []
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TimeoutError):
+        async for piece in llm.stream(QUESTION, max_new_tokens=20):
+            got.append(piece)
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert 1 <= len(got) < 20  # what came before the deadline was seen
+    # The abandoned request leaves the batch at its next step, as generate()'s does.
+    llm.settings = LLMSettings(timeout_s=30, batch_window_ms=0)
+    assert (await llm.generate(QUESTION, max_new_tokens=1)).completion_tokens <= 1
+    assert llm._batcher is not None and llm._batcher.finished["cancelled"] == 1
+    await llm.aclose()
+
+
+async def test_pieces_decoded_before_the_deadline_are_handed_over_after_it(tiny_model: Any) -> None:
+    # A slow reader (a chat edited piece by piece, rate-limited) must not lose a finished reply.
+    llm = local(tiny_model, timeout_s=0.3, batch_window_ms=0)
+    whole = await llm.generate(QUESTION, max_new_tokens=8)
+    stream = llm.stream(QUESTION, max_new_tokens=8)
+    got = [await anext(stream)]
+    # The reader dawdles past the deadline, by which time the model has decoded the whole reply.
+    await asyncio.sleep(0.8)
+    batcher = llm._batcher
+    assert batcher is not None and sum(batcher.finished.values()) == 2
+    got += [p async for p in stream]
+    assert "".join(got) == whole.text
+    await llm.aclose()
