@@ -150,6 +150,12 @@ def _needs_reranker(modes: Sequence[str], settings: Any) -> None:
         )
 
 
+def _reranker_loaded(modes: Sequence[str], retriever: Any) -> None:
+    """A configured re-ranker that did not load (logged above) cannot serve ``--mode rerank``."""
+    if "rerank" in modes and retriever.reranker is None:
+        raise typer.BadParameter("qa.rerank_model did not load (see the warning above)", param_hint="--mode")
+
+
 def search_command(
     query: Annotated[str, typer.Argument(help="What to search for")],
     k: Annotated[int, typer.Option("--k", min=1, max=200, help="How many units")] = 10,
@@ -169,6 +175,7 @@ def search_command(
         async with qa_brain(settings) as brain:
             scope, _, _ = await _scope(brain, channel, as_user)
             retriever = await brain.retriever()
+            _reranker_loaded([mode], retriever)
             await brain.apply_policy_changes_in(scope)
             found = await retriever.search(query, scope, k=k, mode=mode)
             return [
@@ -330,6 +337,7 @@ def eval_retrieval_command(
     async def main() -> list[dict[str, Any]]:
         async with qa_brain(settings) as brain:
             retriever = await brain.retriever()
+            _reranker_loaded(modes, retriever)
             cache: dict[tuple[str, str], AccessScope] = {}
 
             async def scope_of(q: GoldQuestion) -> AccessScope:

@@ -111,3 +111,14 @@ def test_an_empty_question_is_a_usage_error_before_any_model_loads(question: str
 def test_rerank_without_a_model_is_a_usage_error_not_a_traceback(args: list[str]) -> None:
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 2 and "rerank needs a cross-encoder" in out.output
+
+
+def test_rerank_with_a_model_that_does_not_load_is_a_usage_error_not_a_traceback(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = env / "not-a-cross-encoder"
+    model.mkdir()
+    monkeypatch.setenv("GUILDHALL_QA__RERANK_MODEL", str(model))
+    out = CliRunner().invoke(app, ["search", "csv", "--mode", "rerank"])
+    assert out.exit_code == 2 and "did not load" in out.output, out.output
+    assert CliRunner().invoke(app, ["search", "csv", "--json"]).exit_code == 0  # hybrid goes on unranked
