@@ -28,6 +28,9 @@ from bot.store import Store, open_configured_store
 
 log = logging.getLogger(__name__)
 
+# Reloads the members forgotten by other processes (an import beside the bot keeps it running).
+FORGOTTEN_REFRESH_JOB = "core.forgotten"
+
 ROLES = ("all", "gateway", "worker")
 
 BRAINS: dict[str, str] = {
@@ -94,9 +97,10 @@ class GuildhallApp:
     async def start(self, *, scheduled: bool = True) -> None:
         """Set up brains, start the metrics server, the bus and the adapters, then the scheduler.
 
-        ``scheduled=False`` leaves the scheduled jobs off: an import builds the app to feed history
-        through the brains, and a job it ran (a weekly board caught up, a help question answered)
-        would post through no adapter, its slot still recorded as made.
+        ``scheduled=False`` leaves the scheduled jobs off but the refresh of forgotten members: an
+        import builds the app to feed history through the brains, and a job it ran (a weekly board
+        caught up, a help question answered) would post through no adapter, its slot still recorded
+        as made; a member who runs /forget-me while it imports must still be dropped from it.
         """
         if self.settings.metrics_port is not None:
             # /healthz is the readiness probe (deploy/): it must show a dead store or Redis.
@@ -109,8 +113,7 @@ class GuildhallApp:
             await adapter.start()
         # After the adapters: a run caught up on start (the weekly board missed while down) posts at
         # once, and an adapter not logged in yet (Discord) would fail that post, its slot marked done.
-        if scheduled:
-            await self.scheduler.start()
+        await self.scheduler.start(only=None if scheduled else (FORGOTTEN_REFRESH_JOB,))
 
     async def stop(self) -> None:
         """Stop adapters, the scheduler and the bus (drained), tear brains down, close the store.
@@ -224,7 +227,7 @@ async def _build_app(
             if core is not None:
                 await core.forget(user, repeat=True)  # type: ignore[attr-defined]
 
-    scheduler.add("core.forgotten", Schedule(interval=timedelta(minutes=1)), refresh_forgotten)
+    scheduler.add(FORGOTTEN_REFRESH_JOB, Schedule(interval=timedelta(minutes=1)), refresh_forgotten)
     app = GuildhallApp(settings, store, bus, clock, services, ctx, router, scheduler, recorder, role=role)
     if role == "gateway":
         return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
@@ -176,12 +176,14 @@ class Scheduler:
         self.release = release
         self.runs = runs
         self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._only: frozenset[str] | None = None
         self._jobs: list[tuple[str, Schedule, Job]] = []
 
     def add(self, name: str, schedule: Schedule, job: Job) -> None:
-        """Register a job; it starts with :meth:`start`."""
+        """Register a job; it starts with :meth:`start` (at once when that already ran for it)."""
         self._jobs.append((name, schedule, job))
-        if self._tasks:
+        if self._started and (self._only is None or name in self._only):
             self._tasks.append(asyncio.create_task(self._loop(name, schedule, job), name=f"job:{name}"))
 
     @property
@@ -189,10 +191,12 @@ class Scheduler:
         """Names of registered jobs."""
         return [name for name, _, _ in self._jobs]
 
-    async def start(self) -> None:
-        """Start a task per job."""
+    async def start(self, *, only: Collection[str] | None = None) -> None:
+        """Start a task per job (``only``: just the jobs of these names)."""
+        self._started, self._only = True, None if only is None else frozenset(only)
         for name, schedule, job in self._jobs:
-            self._tasks.append(asyncio.create_task(self._loop(name, schedule, job), name=f"job:{name}"))
+            if self._only is None or name in self._only:
+                self._tasks.append(asyncio.create_task(self._loop(name, schedule, job), name=f"job:{name}"))
 
     async def _loop(self, name: str, schedule: Schedule, job: Job) -> None:
         last: datetime | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -150,3 +151,26 @@ async def test_a_one_worker_job_runs_in_one_of_several_processes() -> None:
     assert sorted(local) == ["w0", "w0", "w1", "w1"]
     for sched in workers:
         await sched.stop()
+
+
+async def test_only_the_named_jobs_start_also_when_added_later() -> None:
+    clock = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    sched = Scheduler(clock, UTC)
+    ran: list[str] = []
+
+    def job(name: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            ran.append(name)
+
+        return run
+
+    sched.add("keep", Schedule(interval=timedelta(minutes=1)), job("keep"))
+    sched.add("skip", Schedule(interval=timedelta(minutes=1)), job("skip"))
+    await sched.start(only=["keep", "late-keep"])
+    sched.add("late-keep", Schedule(interval=timedelta(minutes=1)), job("late-keep"))
+    sched.add("late-skip", Schedule(interval=timedelta(minutes=1)), job("late-skip"))
+    for _ in range(3):  # the job tasks reach their first sleep
+        await asyncio.sleep(0)
+    await clock.advance(timedelta(minutes=2))
+    assert sorted(set(ran)) == ["keep", "late-keep"]
+    await sched.stop()
