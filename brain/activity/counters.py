@@ -298,6 +298,15 @@ class ActivityCounters:
             self._asker_threads.clear()
             self._minute_counts.clear()
         async with self.store.db.transaction() as tx:
+            if self.shared_writers and self.store.db.dialect == "postgresql":
+                # Read-then-write of the caps' counts: two workers' batches of one workspace must
+                # take turns, or each reads the counts before the other commits and both pass a cap
+                # (SQLite's BEGIN IMMEDIATE already serialises writers). Sorted: no deadlock.
+                scopes = {(e.channel.platform.value, e.channel.workspace_id) for e in batch_events}  # type: ignore[attr-defined]
+                for platform, ws in sorted(scopes):
+                    await tx.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"activity:{platform}:{ws}",)
+                    )
             batch = _Batch()
             await self._load(tx, batch, batch_events)
             if self.shared_writers:

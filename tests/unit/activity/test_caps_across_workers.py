@@ -3,12 +3,22 @@ member's events over its workers, and each worker alone allowing the full cap mu
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.events import Event
-from bot.store import Store
+from bot.recorder import Recorder
+from bot.store import Store, open_store
 from bot.testing import make_message
+from brain.activity.counters import ActivityCounters
 from brain.activity.scoring import REPLY_THREADS_PER_DAY
+from tests.store_backends import PG_SERVER
 from tests.unit.activity.counting import ANSWER, apply, totals
 
 
@@ -38,3 +48,52 @@ async def test_messages_per_minute(store: Store, mode: str) -> None:
     events.append(make_message(f"{ANSWER} later", author="spammer", chan="help", message_id="s-late", minutes=2))
     await apply(store, events, mode=mode)
     assert (await totals(store, "spammer"))["messages"] == 5 + 1  # per_minute_cap 5, then a new minute
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_concurrent_batches_of_two_workers_hold_the_cap(backend: str, tmp_path: Path) -> None:
+    """A consumer group hands one member's burst to two workers at the same time: each read the
+    counts before the other committed, so on PostgreSQL both passed the per-minute cap (8 of 8)."""
+    events: list[Event] = [
+        make_message(f"{ANSWER} number {i}", author="spammer", chan="help", message_id=f"s{i}", minutes=1)
+        for i in range(8)
+    ]
+    async with _two_stores(backend, tmp_path) as (one, two):
+        await Recorder(one).handle_batch(events)
+        first = ActivityCounters(one, ZoneInfo("UTC"), shared_writers=True)
+        second = ActivityCounters(two, ZoneInfo("UTC"), shared_writers=True)
+        await asyncio.gather(first.apply(events[0::2]), second.apply(events[1::2]))
+        assert (await totals(one, "spammer"))["messages"] == 5
+
+
+@asynccontextmanager
+async def _two_stores(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores (two worker processes' connections) on one fresh database."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'gh.db'}"
+        one, two = await open_store(url), await open_store(url)
+        try:
+            yield one, two
+        finally:
+            await one.close()
+            await two.close()
+        return
+    asyncpg = pytest.importorskip("asyncpg")
+    name = f"gh_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(PG_SERVER)
+    except OSError:
+        pytest.skip("PostgreSQL is not reachable")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = f"{PG_SERVER.rsplit('/', 1)[0]}/{name}"
+    one = await open_store(url)
+    two = await open_store(url)
+    try:
+        yield one, two
+    finally:
+        await one.close()
+        await two.close()
+        admin = await asyncpg.connect(PG_SERVER)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
