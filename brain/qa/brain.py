@@ -204,6 +204,7 @@ class QABrain(Brain):
         await self._ensure()
         assert self._indexer is not None and self._retriever is not None
         await self._refresh_docs()
+        await self._apply_index_changes()
         if self._held or self._held_channel_deletes:
             await self._open_indexer()  # changes (deletes among them) that came while it could not open
         # Always through flush(): it takes the indexer's lock, so a flush already running (the
@@ -218,6 +219,14 @@ class QABrain(Brain):
             await self._indexer.refresh_docs()
         except VectorIndexUnavailable as exc:
             log.warning("qa: the docs changed but the vector index is unreachable (%s); using the docs loaded", exc)
+
+    async def _apply_index_changes(self) -> None:
+        """Take into the lexical index the units other workers (or a CLI) wrote or deleted since."""
+        assert self._indexer is not None
+        try:
+            await self._indexer.apply_changes()
+        except VectorIndexUnavailable as exc:
+            log.warning("qa: the vector index is unreachable (%s); other workers' latest index changes wait", exc)
 
     async def _flush_quietly(self) -> None:
         """Apply pending index changes; while the vector store is unreachable they wait (the
@@ -998,6 +1007,10 @@ class QABrain(Brain):
         # Raises VectorIndexUnavailable while the index cannot be opened: the member is told, and the
         # sweep when it opens (_sweep_forgotten) rebuilds the units still holding their words.
         indexer = await self.indexer()
+        try:
+            await indexer.apply_changes()  # units other workers built since this one loaded hold their words too
+        except VectorIndexUnavailable:
+            pass  # the units known here are queued below; the flush says the index part is pending
         units = indexer.units_with_author(p, ws, user.user_id)
         # Answers to others that cited the member's messages may quote them (one logged before
         # Slack ids named their channel cites the unit by its old id).
@@ -1028,6 +1041,10 @@ class QABrain(Brain):
             (platform, workspace_id, cutoff_ts),
         )
         indexer = await self.indexer()
+        try:
+            await indexer.apply_changes()  # units other workers built since this one loaded are old too
+        except VectorIndexUnavailable:
+            pass  # the flush below waits for it as well; the next purge covers what this one misses
         units = [
             u
             for u in indexer.bm25.units()

@@ -8,6 +8,11 @@ or before the next query, whichever comes first. ``index_all`` rebuilds everythi
 Windows of unthreaded channels depend on their neighbours (a silence ends a window, and windows
 are capped in size), so a touched message rebuilds the whole *run* of messages without a long
 silence around it. Runs longer than :data:`RUN_LOOKAROUND_S` either side are rebuilt in part.
+
+Every process (each worker of a Redis bus, a CLI beside the bot) writes the shared vector store
+but holds its own BM25 copy: each write is recorded in the store's unit log
+(:mod:`brain.qa.unit_log`), and :meth:`Indexer.apply_changes` brings this process's copy up to
+what the others wrote.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from bot.store import ChannelRow, MessageRow, Store
 from brain.qa.bm25 import BM25Index
 from brain.qa.docs_generation import bump_docs_generation, docs_generation
 from brain.qa.legacy_ids import requalify_index
+from brain.qa.unit_log import DELETE, UPSERT, LoggedUnit, UnitLog
 from brain.qa.units import (
     DEFAULT_CONFIG,
     SOLVED_FLAG,
@@ -44,6 +50,9 @@ log = logging.getLogger(__name__)
 RUN_LOOKAROUND_S = 24 * 3600
 ChannelPolicy = Callable[[ChannelRow], Awaitable[bool]]
 _EMBED_BATCH = 256
+# More logged changes than this since the last look (an `index all` in another process): the
+# whole lexical index is reloaded from the vector store, as at start, instead of unit by unit.
+FULL_RELOAD_CHANGES = 20_000
 
 
 @dataclass
@@ -99,6 +108,8 @@ class Indexer:
         max_pending: ... or as soon as this many groups/messages are pending.
         may_index: Channel policy (``bot.privacy.policy.may_index`` in the brain); channels it
             refuses produce no units, and their old units are removed on the next rebuild.
+        unit_log: Record each write in the store's unit log (:mod:`brain.qa.unit_log`) and follow
+            the other processes' records; off for a private index (an evaluation's copy).
     """
 
     def __init__(
@@ -113,6 +124,7 @@ class Indexer:
         debounce_s: float = 5.0,
         max_pending: int = 200,
         may_index: ChannelPolicy | None = None,
+        unit_log: bool = True,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -135,6 +147,12 @@ class Indexer:
         # The docs stamp (brain.qa.docs_generation) the lexical copy of the docs units reflects;
         # None until loaded.
         self._docs_seen: str | None = None
+        self.unit_log = UnitLog(store) if unit_log else None
+        # The unit log's number up to which this process's BM25 reflects every write (None until
+        # loaded: an indexer that never loads has nothing to keep in step), and the numbers of its
+        # own appends past it (already in its BM25: skipped when read back).
+        self._log_seen: int | None = None
+        self._own_appends: list[tuple[int, int]] = []
 
     # -- startup -----------------------------------------------------------------------------
     async def load(self) -> int:
@@ -142,11 +160,103 @@ class Indexer:
         all_units = getattr(self.index, "all_units", None)
         if all_units is None or len(self.bm25):
             return len(self.bm25)
-        # Read before the units: docs changed in between are reloaded by the next refresh_docs.
+        # Read before the units: docs changed in between are reloaded by the next refresh_docs,
+        # and units written in between are read again from the log (harmless).
         self._docs_seen = await docs_generation(self.store)
+        log_head = await self.unit_log.head() if self.unit_log is not None else None
         units: list[Unit] = await requalify_index(self.index, await all_units(), self.store)
         self._add_local(units)
+        self._log_seen = log_head
         return len(units)
+
+    async def apply_changes(self) -> int:
+        """Bring the lexical index up to the units other processes wrote (the unit log): their new
+        and rebuilt units are read from the vector store, their deleted ones dropped. One store
+        read when nothing changed. Raises :class:`~bot.ml.VectorIndexUnavailable` while the vector
+        store is unreachable (nothing is lost: the next call applies the same changes).
+
+        Returns:
+            How many logged changes were applied (a full reload counts the units loaded).
+        """
+        if self.unit_log is None or self._log_seen is None:
+            return 0
+        if await self.unit_log.head() == self._log_seen:
+            return 0
+        async with self._lock:
+            return await self._apply_logged()
+
+    async def _apply_logged(self) -> int:
+        """:meth:`apply_changes`, under the lock (no flush of this process runs meanwhile)."""
+        if self.unit_log is None or self._log_seen is None:
+            return 0
+        seen = self._log_seen
+        head = await self.unit_log.head()
+        if head == seen:
+            return 0
+        if head < seen or head - seen > FULL_RELOAD_CHANGES:
+            return await self._reload(head)  # a replaced database, or too much to apply one by one
+        changes = await self.unit_log.since(seen, limit=FULL_RELOAD_CHANGES)
+        if not changes or any(c.seq != seen + 1 + i for i, c in enumerate(changes)):
+            # Appends commit in the order of their numbers (brain.qa.unit_log), so a gap means
+            # rows pruned before this process read them: it fell too far behind.
+            return await self._reload(head)
+        last = changes[-1].seq
+        own = self._own_appends
+        ids = list(dict.fromkeys(c.unit_id for c in changes if not any(first <= c.seq <= end for first, end in own)))
+        if ids:
+            # Whatever the logged operation, the vector store's current state is what this copy
+            # must hold: two processes' writes of one unit may be logged in the other order.
+            stored = {u.unit_id: u for u in await self._stored_units(ids)}
+            self._remove_local([i for i in ids if i not in stored])
+            self._add_local(list(stored.values()))
+        self._log_seen = last
+        self._own_appends = [(first, end) for first, end in own if end > last]
+        return len(changes)
+
+    async def _reload(self, head: int) -> int:
+        """Replace the lexical index with every unit in the vector store (``head``: the log's number
+        read before them)."""
+        all_units = getattr(self.index, "all_units", None)
+        if all_units is None:
+            return 0
+        log.info("qa: reloading the lexical index from the vector store (unit log changes not applicable one by one)")
+        units: list[Unit] = await all_units()
+        ids = {u.unit_id for u in units}
+        self._remove_local([u.unit_id for u in self.bm25.units() if u.unit_id not in ids])
+        self._add_local(units)
+        self._log_seen = head
+        self._own_appends = []
+        return len(units)
+
+    async def _stored_units(self, unit_ids: Sequence[str]) -> list[Unit]:
+        """The units among ``unit_ids`` the vector store holds."""
+        units_by_ids = getattr(self.index, "units_by_ids", None)
+        if units_by_ids is not None:
+            return list(await units_by_ids(unit_ids))
+        all_units = getattr(self.index, "all_units", None)
+        if all_units is None:  # never loaded either (see load): nothing is read back from the log
+            return []
+        wanted = set(unit_ids)
+        return [u for u in await all_units() if u.unit_id in wanted]
+
+    async def _log_writes(self, upserted: Sequence[Unit], deleted: Sequence[Unit | str]) -> None:
+        """Record writes the vector store now holds, for the other processes' lexical indexes."""
+        if self.unit_log is None or not (upserted or deleted):
+            return
+        changes = [
+            LoggedUnit(u.platform, u.workspace_id, u.unit_id, DELETE)
+            if isinstance(u, Unit)
+            else LoggedUnit("", "", u, DELETE)
+            for u in deleted
+        ]
+        changes += [LoggedUnit(u.platform, u.workspace_id, u.unit_id, UPSERT) for u in upserted]
+        span = await self.unit_log.append(changes, now=_epoch(self.clock))
+        if span is None or self._log_seen is None:
+            return
+        if span[0] == self._log_seen + 1:
+            self._log_seen = span[1]  # nobody wrote in between: nothing to read back
+        else:
+            self._own_appends.append(span)
 
     # -- live changes ------------------------------------------------------------------------
     def touch(self, message: MessageRow) -> None:
@@ -180,6 +290,9 @@ class Indexer:
             if not len(pending):
                 return IndexStats()
             try:
+                # Units other processes built or removed since: what a rebuild here replaces (a
+                # thread they indexed, a window holding a deleted message) must be known first.
+                await self._apply_logged()
                 return await self._flush(pending)
             except BaseException:
                 # Nothing is lost when the vector store is down (or the flush is cancelled): the
@@ -216,8 +329,11 @@ class Indexer:
         """Drop units from both indexes."""
         ids = list(unit_ids)
         if ids:
-            await self.index.delete(ids)
-            self._remove_local(ids)
+            async with self._lock:
+                await self.index.delete(ids)
+                gone = [self.bm25.get(i) or i for i in ids]
+                self._remove_local(ids)
+                await self._log_writes([], gone)
 
     # -- bulk ----------------------------------------------------------------------------------
     async def index_all(self, *, channels: Sequence[ChannelRow] | None = None) -> IndexStats:
@@ -225,6 +341,7 @@ class Indexer:
         async with self._lock:
             started = time.perf_counter()
             stats = IndexStats()
+            await self._apply_logged()  # the stale units below include those other processes built
             rows = channels if channels is not None else await _all_channels(self.store)
             seen: set[str] = set()
             async for channel, messages in self._histories(rows):
@@ -406,24 +523,31 @@ class Indexer:
         return True if self.may_index is None else await self.may_index(channel)
 
     async def _apply(self, units: list[Unit], stale: set[str], stats: IndexStats) -> None:
-        if stale:
-            await self.index.delete(sorted(stale))
-            self._remove_local(stale)
-            stats.units_deleted += len(stale)
-        if not units:
-            return
-        for start in range(0, len(units), _EMBED_BATCH * 8):
-            part = units[start : start + _EMBED_BATCH * 8]
-            texts = [embedding_text(u) for u in part]
-            vectors = await self._vectors(part, texts)
-            stats.texts_embedded += sum(1 for u in part if u.unit_id not in vectors)
-            if len(vectors) < len(part):
-                missing = [i for i, u in enumerate(part) if u.unit_id not in vectors]
-                fresh = await asyncio.to_thread(self.embedder.embed, [texts[i] for i in missing])
-                vectors.update({part[i].unit_id: fresh[n] for n, i in enumerate(missing)})
-            await self.index.upsert(part, np.stack([vectors[u.unit_id] for u in part]))
-        self._add_local(units)
-        stats.units_upserted += len(units)
+        deleted: list[Unit | str] = []
+        upserted: list[Unit] = []
+        try:
+            if stale:
+                await self.index.delete(sorted(stale))
+                deleted = [self.bm25.get(i) or i for i in sorted(stale)]
+                self._remove_local(stale)
+                stats.units_deleted += len(stale)
+            for start in range(0, len(units), _EMBED_BATCH * 8):
+                part = units[start : start + _EMBED_BATCH * 8]
+                texts = [embedding_text(u) for u in part]
+                vectors = await self._vectors(part, texts)
+                stats.texts_embedded += sum(1 for u in part if u.unit_id not in vectors)
+                if len(vectors) < len(part):
+                    missing = [i for i, u in enumerate(part) if u.unit_id not in vectors]
+                    fresh = await asyncio.to_thread(self.embedder.embed, [texts[i] for i in missing])
+                    vectors.update({part[i].unit_id: fresh[n] for n, i in enumerate(missing)})
+                await self.index.upsert(part, np.stack([vectors[u.unit_id] for u in part]))
+                upserted += part
+            self._add_local(units)
+            stats.units_upserted += len(units)
+        finally:
+            # Also after a failure half-way: what the vector store took (a delete above all) must
+            # reach the other processes' lexical indexes.
+            await self._log_writes(upserted, deleted)
 
     async def _vectors(self, units: Sequence[Unit], texts: Sequence[str]) -> dict[str, Vector]:
         """Stored vectors of the units whose embedded text is unchanged: a reply rebuilds every

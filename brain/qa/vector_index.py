@@ -227,6 +227,15 @@ class ChromaUnitIndex:
         """Stored units of one kind (a process reloads the docs units another one changed)."""
         return await self._run(self._all_units_sync, {"kind": kind})
 
+    async def units_by_ids(self, unit_ids: Sequence[str]) -> list[Unit]:
+        """The stored units among ``unit_ids`` (text and metadata; ids not stored are left out).
+
+        A process re-reads units another one wrote (:mod:`brain.qa.unit_log`)."""
+        ids = list(dict.fromkeys(unit_ids))
+        if not ids:
+            return []
+        return await self._run(self._units_by_ids_sync, ids)
+
     async def unit_ids_with_prefix(self, prefix: str) -> list[str]:
         """Stored ids starting with ``prefix`` (Chroma has no prefix query, so this scans ids)."""
         ids = await self._run(self._all_ids_sync)
@@ -371,6 +380,17 @@ class ChromaUnitIndex:
                 metas = res.get("metadatas") or [None] * len(res["ids"])
                 units.extend(unit_from_chroma(i, d, m) for i, d, m in zip(res["ids"], docs, metas, strict=True))
                 offset += len(res["ids"])
+        return units
+
+    def _units_by_ids_sync(self, ids: list[str]) -> list[Unit]:
+        units: list[Unit] = []
+        for start in range(0, len(ids), _PAGE):
+            part = ids[start : start + _PAGE]
+            for collection in (self._public, self._restricted):
+                res = collection.get(ids=part, include=["documents", "metadatas"])
+                docs = res.get("documents") or [None] * len(res["ids"])
+                metas = res.get("metadatas") or [None] * len(res["ids"])
+                units.extend(unit_from_chroma(i, d, m) for i, d, m in zip(res["ids"], docs, metas, strict=True))
         return units
 
     def _all_ids_sync(self) -> list[str]:
