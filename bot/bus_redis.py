@@ -51,7 +51,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
 from bot.bus_journal import BufferJournal, Entry, append_entries, claim_orphans, read_entries
-from bot.dead_letters import Gram, describe_failure, grams_in, grams_of, member_strings, redact
+from bot.dead_letters import Gram, describe_failure, grams_of, member_strings, redact
 from bot.events import (
     Action,
     ButtonClicked,
@@ -81,6 +81,7 @@ from bot.message_ids import upgraded
 from bot.privacy.forgotten import subject_of
 from bot.tasks import cancel_until_done
 from bot.url_secrets import without_password
+from bot.words import nfc
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,8 @@ _PUBLISH_CHUNK = 256
 DRAIN_TIMEOUT_S = 30.0
 CLOSE_FLUSH_S = 5.0
 _FORGET_PAGE = 1000
+# Most words a forget's scrub looks for in each dead letter's text before splitting it into words.
+_SCRUB_PREFILTER_WORDS = 64
 # The dead-letter stream's cap, and the bytes of a failure's description a dead letter keeps.
 _DLQ_MAXLEN = 100_000
 _DLQ_ERROR_BYTES = 2000
@@ -193,6 +196,25 @@ for i = 1, #fields, 2 do
 end
 if not found then return 0 end
 redis.call('XADD', unpack(args))
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 1
+"""
+# Take a dead letter out and re-publish its event (``dlq replay``), in one step: a forget_author
+# between a read and separate writes rewrote the letter under a new id, and the replay then deleted
+# only the old one, so the scrubbed copy was replayed again. Now a letter is replayed or scrubbed,
+# never both. 0 when the letter is gone (replayed, or moved by a scrub) or is not for that stream.
+# KEYS: the dead-letter stream, the event's stream. ARGV: the letter's id, the stream's cap.
+_REPLAY_LUA = """
+local rows = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #rows == 0 then return 0 end
+local fields = rows[1][2]
+local payload, stream = nil, nil
+for i = 1, #fields, 2 do
+  if fields[i] == 'json' then payload = fields[i + 1] end
+  if fields[i] == 'stream' then stream = fields[i + 1] end
+end
+if not payload or payload == '' or stream ~= KEYS[2] then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'json', payload)
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
 """
@@ -871,10 +893,11 @@ class RedisStreamsBus:
                 self._journal.drop()
                 if kept:
                     self._journal.append(kept)
-        # The dead letters before the streams: the words of the other letters' errors, indexed, are
-        # what each deleted event is checked against (dead letters are few; the streams are long,
-        # and the member's texts there are not kept in memory).
-        quoted_in: dict[Gram, set[bytes]] = {}
+        # The member's own dead letters first, then the streams: what they deleted is what the other
+        # letters' errors may quote. Those errors are then redacted against the member's word runs,
+        # in a second pass: indexing every run of every other letter's error (a full queue holds
+        # 100,000) cost a gigabyte, where the member's runs are few.
+        others = False  # whether any other letter has an error to scrub
         async for rows in self._pages(self.dlq_stream):
             doomed: list[Any] = []
             for entry_id, fields in rows:
@@ -883,18 +906,18 @@ class RedisStreamsBus:
                     doomed.append(entry_id)
                     theirs.append(event)
                 elif isinstance(fields, dict) and fields.get(b"error"):
-                    for gram in grams_in(_s(fields[b"error"])):
-                        quoted_in.setdefault(gram, set()).add(entry_id)
+                    others = True
             if doomed:
                 removed += int(await self._redis.xdel(self.dlq_stream, *doomed))
-        quoted = {gram for gram in grams_of([user.user_id, user.name]) if gram in quoted_in}
+        grams: set[Gram] = grams_of([user.user_id, user.name]) if others else set()
 
         def note(event: Event) -> None:
-            if quoted_in:
-                quoted.update(gram for gram in grams_of(member_strings(event, user)) if gram in quoted_in)
+            if others:
+                grams.update(grams_of(member_strings(event, user)))
 
         for event in theirs:
             note(event)
+        theirs.clear()
         # Every stream: the actions stream holds replies to the member's commands (question and
         # answer) and what the bot sent them alone.
         for family in sorted({*FAMILIES.values(), "actions", "other"}):
@@ -908,7 +931,8 @@ class RedisStreamsBus:
                         note(event)
                 if doomed:
                     removed += int(await self._redis.xdel(stream, *doomed))
-        await self._scrub_dead_letters({entry_id for gram in quoted for entry_id in quoted_in[gram]}, quoted)
+        if grams:
+            await self._scrub_dead_letters(grams)
         return removed
 
     async def _pages(self, stream: str) -> AsyncIterator[list[Any]]:
@@ -923,21 +947,41 @@ class RedisStreamsBus:
                 return
             start = "(" + _s(rows[-1][0])
 
-    async def _scrub_dead_letters(self, entry_ids: set[bytes], grams: set[Gram]) -> None:
-        """Write the dead letters ``entry_ids`` again with ``grams`` masked in their ``error``, in
-        their order (see :meth:`forget_author`). A letter replayed or changed since it was read is
-        left alone (the script checks it still holds the error that was masked)."""
-        for entry_id in sorted(entry_ids, key=_entry_order):
-            rows: Any = await self._redis.xrange(self.dlq_stream, min=entry_id, max=entry_id)
-            if not rows:
-                continue
-            error = rows[0][1].get(b"error", b"")
-            scrubbed = redact(_s(error), grams)
-            if scrubbed == _s(error):
-                continue
-            await self._redis.eval(
-                _SCRUB_LUA, 1, self.dlq_stream, entry_id, error, scrubbed.encode()[:_DLQ_ERROR_BYTES], _DLQ_MAXLEN
-            )
+    async def _scrub_dead_letters(self, grams: set[Gram]) -> None:
+        """Write every dead letter whose ``error`` quotes one of ``grams`` again with them masked, in
+        their order (see :meth:`forget_author`). Only the letters there when it starts are read: the
+        rewritten ones, moved to the end, are not read twice. A letter replayed or changed since it
+        was read is left alone (the script checks it still holds the error that was masked)."""
+        last: Any = await self._redis.xrevrange(self.dlq_stream, count=1)
+        if not last:
+            return
+        end = last[0][0]
+        # Words the grams hold: an error containing none of them (as text, case-folded) holds no
+        # gram, and most do not, so the costly word split of redact() is skipped for them. Only
+        # for a few words: checking thousands one by one costs more than the split.
+        words = {word for gram in grams for word in gram}
+        prefilter = len(words) <= _SCRUB_PREFILTER_WORDS
+        start: Any = "-"
+        while True:
+            rows: Any = await self._redis.xrange(self.dlq_stream, min=start, max=end, count=_FORGET_PAGE)
+            pipe = self._redis.pipeline(transaction=False)
+            for entry_id, fields in rows:
+                error = fields.get(b"error", b"") if isinstance(fields, dict) else b""
+                if not error:
+                    continue
+                text = nfc(_s(error))  # redact() normalizes: unchanged otherwise
+                folded = text.casefold()
+                if prefilter and not any(word in folded for word in words):
+                    continue
+                scrubbed = redact(text, grams)
+                if scrubbed != text:
+                    args = (entry_id, error, scrubbed.encode()[:_DLQ_ERROR_BYTES], _DLQ_MAXLEN)
+                    pipe.eval(_SCRUB_LUA, 1, self.dlq_stream, *args)
+            if len(pipe):
+                await pipe.execute()
+            if len(rows) < _FORGET_PAGE:
+                return
+            start = "(" + _s(rows[-1][0])
 
     # -- one process per scheduled run ----------------------------------------------------------
     async def claim_once(self, key: str, ttl_s: float) -> bool:
@@ -969,7 +1013,9 @@ class RedisStreamsBus:
         return [{"id": _s(i), **{_s(k): _s(v) for k, v in (f or {}).items()}} for i, f in rows]
 
     async def replay_dead_letter(self, dlq_id: str) -> bool:
-        """Re-publish a dead-lettered event to its stream (bypassing dedupe) and drop it from the DLQ."""
+        """Re-publish a dead-lettered event to its stream (bypassing dedupe) and drop it from the DLQ,
+        in one step (:data:`_REPLAY_LUA`). False when there is no such letter, it holds no event, or
+        a ``/forget-me`` rewrote it under a new id meanwhile (that copy is then the one to replay)."""
         rows: Any = await self._redis.xrange(self.dlq_stream, min=dlq_id, max=dlq_id)
         if not rows:
             return False
@@ -979,9 +1025,11 @@ class RedisStreamsBus:
             # dead-lettered again without what it held, so it stays here for a person to read.
             log.warning("dead letter %s holds no event to replay; left in %s", dlq_id, self.dlq_stream)
             return False
-        await self._xadd(_s(fields[b"stream"]), fields[b"json"])
-        await self._redis.xdel(self.dlq_stream, rows[0][0])  # the id Redis gave, not as typed
-        return True
+        # The id Redis gave, not as typed.
+        replayed = await self._redis.eval(
+            _REPLAY_LUA, 2, self.dlq_stream, _s(fields[b"stream"]), rows[0][0], self._maxlen
+        )
+        return bool(replayed)
 
 
 def _event_about(fields: Any, user: UserRef) -> Event | None:
@@ -998,12 +1046,6 @@ def _event_about(fields: Any, user: UserRef) -> Event | None:
         return None
     subject = subject_of(event)
     return event if subject is not None and subject.key == user.key else None
-
-
-def _entry_order(entry_id: bytes) -> tuple[int, int]:
-    """A stream entry id (``1700000000000-3``) as numbers, to sort ids as Redis orders them."""
-    ms, _, seq = _s(entry_id).partition("-")
-    return int(ms), int(seq or 0)
 
 
 @functools.lru_cache(maxsize=64)

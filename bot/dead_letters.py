@@ -140,13 +140,6 @@ def grams_of(strings: Iterable[str]) -> set[Gram]:
     return grams
 
 
-def grams_in(text: str) -> set[Gram]:
-    """Every run of 1 to :data:`GRAM` words of ``text``: what :func:`redact` could mask in it, to
-    index many texts and look up :func:`grams_of` someone's strings."""
-    words = [w for _, _, w in _tokens(text)]
-    return {tuple(words[i : i + n]) for n in range(1, GRAM + 1) for i in range(len(words) - n + 1)}
-
-
 def redact(text: str, grams: Collection[Gram]) -> str:
     """``text`` with every run of words in ``grams`` replaced by :data:`REDACTED` (runs that
     overlap, as the grams of one long quote do, become one)."""

@@ -4,11 +4,13 @@ in them, against the real Redis on this machine."""
 from __future__ import annotations
 
 import re
+import tracemalloc
+from typing import Any
 
 import pytest
 
 from bot.bus_redis import RedisStreamsBus
-from bot.events import MessagePosted, Platform, UserRef
+from bot.events import MessagePosted, Platform, UserRef, to_json
 from bot.testing import channel, make_message
 from tests.services.conftest import URL
 
@@ -110,4 +112,74 @@ async def test_the_scrub_leaves_a_letter_replayed_or_changed_since_it_was_read(p
     gone = await bus._redis.eval(_SCRUB_LUA, 1, bus.dlq_stream, "1-1", "ValueError('U0ANA42')", "x", 100)
     assert stale == 0 and gone == 0
     assert [(d["id"], d["error"]) for d in await bus.dead_letters()] == [(letter, "ValueError('U0ANA42')")]
+    await bus.close()
+
+
+async def test_a_replay_racing_a_forget_runs_the_event_once(prefix: str) -> None:
+    """`guildhall dlq replay` reads Bob's letter, then Ana's /forget-me (another process) rewrites it
+    without her name under a new id, then the replay goes on: the letter is either replayed or
+    scrubbed, never both (a scrubbed copy left behind was replayed again: Bob's event ran twice)."""
+    worker = make_bus(prefix)
+    handled: list[str] = []
+    fail = True
+
+    async def handler(e: MessagePosted) -> None:
+        if fail:
+            raise ValueError(f"cannot handle reply to {ANA.name} ({ANA.user_id})")
+        handled.append(e.text)
+
+    worker.subscribe(MessagePosted, handler, name="h")
+    await worker.start()
+    await worker.publish(make_message("bob's reply", author=BOB, chan=GENERAL, message_id="b1"))
+    await worker.drain(timeout=20)
+    [letter] = await worker.dead_letters()
+    fail = False
+
+    operator, forgetter = RedisStreamsBus(URL, prefix=prefix), RedisStreamsBus(URL, prefix=prefix)
+    read = operator._redis.xrange
+    raced = False
+
+    async def read_then_forget(*args: Any, **kwargs: Any) -> Any:
+        nonlocal raced
+        rows = await read(*args, **kwargs)
+        if not raced:  # the forget lands between the replay's read of the letter and what follows
+            raced = True
+            await forgetter.forget_author(ANA)
+        return rows
+
+    operator._redis.xrange = read_then_forget  # type: ignore[method-assign]
+    await operator.replay_dead_letter(letter["id"])
+    await worker.drain(timeout=20)
+    assert raced
+    # The operator replays whatever `dlq list` still shows (the scrubbed copy, if the replay lost).
+    for left in await worker.dead_letters():
+        assert "Ana" not in left["error"] and "U0ANA42" not in left["error"]
+        assert await operator.replay_dead_letter(left["id"])
+    await worker.drain(timeout=20)
+    assert handled == ["bob's reply"]
+    assert await worker.dead_letters() == []
+    for bus in (worker, operator, forgetter):
+        await bus.close()
+
+
+async def test_forgetting_a_member_with_a_full_dead_letter_queue_holds_one_page_of_it(prefix: str) -> None:
+    """Other letters' errors are redacted against the member's few word runs, a page at a time: an
+    index of every word run of every other error took a gigabyte for a full queue (100,000)."""
+    bus = make_bus(prefix)
+    pipe = bus._redis.pipeline(transaction=False)
+    for i in range(4000):
+        event = make_message(f"message {i} about the deploy", author=BOB, chan=GENERAL, message_id=f"x{i}")
+        error = f"DeadlockDetectedError at asyncpg/connection.py:1795: process {1000 + i} waits for {5000 + i}"
+        pipe.xadd(bus.dlq_stream, {"json": to_json(event).encode(), "stream": "x", "error": error, "ts": "1"})
+    pipe.xadd(bus.dlq_stream, {"json": b"", "error": "KeyError('U0ANA42')", "ts": "1"})
+    await pipe.execute()
+    tracemalloc.start()
+    try:
+        assert await bus.forget_author(ANA) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB"
+    letters = await bus.dead_letters(count=5000)
+    assert len(letters) == 4001 and letters[-1]["error"] == "KeyError('[redacted]')"
     await bus.close()
