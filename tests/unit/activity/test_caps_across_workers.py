@@ -4,7 +4,6 @@ member's events over its workers, and each worker alone allowing the full cap mu
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from bot.store import Store, open_store
 from bot.testing import make_message
 from brain.activity.counters import ActivityCounters
 from brain.activity.scoring import REPLY_THREADS_PER_DAY
-from tests.store_backends import PG_SERVER
+from tests.store_backends import fresh_database
 from tests.unit.activity.counting import ANSWER, apply, totals
 
 
@@ -69,31 +68,10 @@ async def test_concurrent_batches_of_two_workers_hold_the_cap(backend: str, tmp_
 @asynccontextmanager
 async def _two_stores(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores (two worker processes' connections) on one fresh database."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gh.db'}"
+    async with fresh_database(backend, tmp_path) as url:
         one, two = await open_store(url), await open_store(url)
         try:
             yield one, two
         finally:
             await one.close()
             await two.close()
-        return
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"gh_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = await asyncpg.connect(PG_SERVER)
-    except OSError:
-        pytest.skip("PostgreSQL is not reachable")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = f"{PG_SERVER.rsplit('/', 1)[0]}/{name}"
-    one = await open_store(url)
-    two = await open_store(url)
-    try:
-        yield one, two
-    finally:
-        await one.close()
-        await two.close()
-        admin = await asyncpg.connect(PG_SERVER)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

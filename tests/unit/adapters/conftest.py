@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,32 +9,15 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from tests.store_backends import PG_SERVER
+from tests.store_backends import fresh_database_url
 
 
 @pytest.fixture
 def store_url(tmp_path: Path) -> Iterator[str]:
     """A store URL for commands to open: a SQLite file, or a throwaway PostgreSQL database with
     ``GUILDHALL_TEST_STORE=postgresql``."""
-    if os.environ.get("GUILDHALL_TEST_STORE") != "postgresql":
-        yield f"sqlite:///{tmp_path}/gh.db"
-        return
-    import asyncpg
-
-    name = f"gh_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_SERVER)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_SERVER.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database_url(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bot.cli import app
 from bot.cli_support import find_member
 from bot.events import Platform
 from bot.store import MessageRow, UserRow, open_store
-from tests.store_backends import PG_SERVER
+from tests.store_backends import fresh_database_url
 
 MEMBERS = [
     UserRow("slack", "T1", "U1", "Ada"),
@@ -49,25 +48,8 @@ def _messages() -> list[MessageRow]:
 @pytest.fixture
 def store_url(tmp_path: Path) -> Iterator[str]:
     """A store URL for the CLI to open: a SQLite file, or a throwaway PostgreSQL database."""
-    if os.environ.get("GUILDHALL_TEST_STORE") != "postgresql":
-        yield f"sqlite:///{tmp_path}/gh.db"
-        return
-    import asyncpg
-
-    name = f"gh_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_SERVER)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_SERVER.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database_url(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

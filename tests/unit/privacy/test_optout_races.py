@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from bot.privacy.optout import OPT_OUT_LOCK_CLASS, DiscordOptOuts, clear_carried
 from bot.store import Store, UserRow, open_store
 from bot.testing import FakeAdapter, HashEmbedder, ScriptedLLM, channel, command, make_message, user
 from bot.testing.builders import BASE_TIME
-from tests.store_backends import PG_SERVER
+from tests.store_backends import fresh_database
 
 ACME, BETA = "900000000000000001", "900000000000000002"
 
@@ -49,23 +48,9 @@ async def rollup(app: GuildhallApp, ws: str) -> int:
 async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     """One database two processes open (each with a store of its own): a SQLite file, or a
     throwaway PostgreSQL database with ``GUILDHALL_TEST_STORE=postgresql``."""
-    if os.environ.get("GUILDHALL_TEST_STORE") != "postgresql":
-        yield f"sqlite:///{tmp_path}/gh.db"
-        return
-    import asyncpg
-
-    name = f"gh_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_SERVER)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield f"{PG_SERVER.rsplit('/', 1)[0]}/{name}"
-    admin = await asyncpg.connect(PG_SERVER)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    backend = "postgresql" if os.environ.get("GUILDHALL_TEST_STORE") == "postgresql" else "sqlite"
+    async with fresh_database(backend, tmp_path) as url:
+        yield url
 
 
 class Transport:
