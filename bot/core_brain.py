@@ -23,7 +23,7 @@ from bot.commands import typed_command
 from bot.events import Button, ButtonClicked, CommandInvoked, Platform, UserRef
 from bot.ml import VectorIndexUnavailable
 from bot.permissions import DISCORD_DM_WORKSPACE
-from bot.privacy.member_rows import audit_entries_of, channel_access_of
+from bot.privacy.member_rows import MEMBER_MENTION, audit_entries_of, channel_access_of
 from bot.privacy.optout import clear_carried_opt_outs, opt_out_here_first
 from bot.scheduler import parse_hhmm
 from bot.store.channel_access import USER, USER_DENIED
@@ -133,8 +133,6 @@ MAX_CONFIG_CHANNELS = 100
 # Members a "members" setting may hold: staff and bridges are a handful; the confirmation names them all.
 MAX_CONFIG_MEMBERS = 100
 
-# A member mention: Slack "<@U123>" / "<@U123|name>", Discord "<@123>" / "<@!123>" (a nickname mention).
-_MEMBER_MENTION = re.compile(r"^<@!?([^|>\s]+)(?:\|[^>]*)?>$")
 # A mention's label ("<@U123|Helga the Helper>") may hold spaces and commas: dropped before splitting.
 _MENTION_LABEL = re.compile(r"<@(!?[^|>\s]+)\|[^<>]*>")
 
@@ -161,7 +159,7 @@ def _folded(name: str) -> str:
 
 def member_mention(word: str) -> str | None:
     """The user id of a platform mention (``<@U123>``, ``<@U123|name>``, ``<@123>``, ``<@!123>``), else None."""
-    match = _MEMBER_MENTION.match(word.strip())
+    match = MEMBER_MENTION.fullmatch(word.strip())
     return match.group(1) if match else None
 
 

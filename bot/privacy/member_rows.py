@@ -16,8 +16,9 @@ from typing import Any
 from bot.store.channel_access import USER, USER_DENIED
 from bot.store.db import Executor
 
-# ``<@U123>``, ``<@!123>``, ``<@U123|name>``: a platform mention inside a command's option text.
-_MENTION = re.compile(r"<@!?([^|>\s]+)(?:\|[^>]*)?>")
+# ``<@U123>``, ``<@!123>``, ``<@U123|name>``: a platform mention (group 1: the user id), inside a
+# command's option text or, whole, a word of a "members" config value (bot.core_brain.member_mention).
+MEMBER_MENTION = re.compile(r"<@!?([^|>\s]+)(?:\|[^>]*)?>")
 # Access kinds that name a member, in words.
 _ACCESS = {USER: "reads", USER_DENIED: "kept out"}
 
@@ -62,7 +63,7 @@ async def audit_entries_of(db: Executor, platform: str, workspace_id: str, user_
 def names_member(value: Any, user_id: str) -> bool:
     """Whether a parsed JSON value names ``user_id``: as a whole string, or a mention in one."""
     if isinstance(value, str):
-        return value == user_id or user_id in _MENTION.findall(value)
+        return value == user_id or user_id in MEMBER_MENTION.findall(value)
     if isinstance(value, dict):
         return any(names_member(v, user_id) for v in value.values())
     if isinstance(value, list):
