@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from bot.dead_letters import describe_failure, failure_report
 from bot.events import Action, Event, InboundEvent, Platform
 from bot.tasks import cancel_until_done
 
@@ -349,14 +350,15 @@ class InProcessBus:
     def _record_failure(self, sub_name: str, event: Event, exc: BaseException) -> None:
         self.stats.failed += 1
         if len(self.stats.failures) < 1000:
-            self.stats.failures.append((sub_name, type(event).__name__, repr(exc)))
+            self.stats.failures.append((sub_name, type(event).__name__, describe_failure(exc, event)))
+        # Masked (bot.dead_letters): repr(exc) and a traceback's last line may quote the member's
+        # message, and logs are beyond /forget-me.
         log.error(
-            "handler %s failed on %s (%s): %r",
+            "handler %s failed on %s (%s): %s",
             sub_name,
             type(event).__name__,
             getattr(event, "event_id", "?"),
-            exc,
-            exc_info=exc,
+            failure_report(exc, event),
         )
 
 

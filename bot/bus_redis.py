@@ -51,7 +51,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
 from bot.bus_journal import BufferJournal, Entry, append_entries, claim_orphans, read_entries
-from bot.dead_letters import Gram, describe_failure, grams_of, member_strings, redact
+from bot.dead_letters import Gram, describe_failure, failure_report, grams_of, member_strings, redact
 from bot.events import (
     Action,
     ButtonClicked,
@@ -812,8 +812,14 @@ class RedisStreamsBus:
         except Exception as exc:  # noqa: BLE001 - left pending: retried after claim_idle_ms, then DLQ
             self.stats.failed += 1
             if len(self.stats.failures) < 1000:
-                self.stats.failures.append((sub.name, type(event).__name__, repr(exc)))
-            log.error("handler %s failed on %s (%s): %r", sub.name, type(event).__name__, event.event_id, exc)
+                self.stats.failures.append((sub.name, type(event).__name__, describe_failure(exc, event)))
+            log.error(
+                "handler %s failed on %s (%s): %s",
+                sub.name,
+                type(event).__name__,
+                event.event_id,
+                failure_report(exc, event),
+            )
             if await self._deliveries(stream, sub.name, eid) >= self._max_deliveries:
                 # Not repr(exc): it may quote the member's message, which the letter must not keep
                 # where /forget-me cannot find it (see bot.dead_letters).

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.brain import BrainContext, CommandResult, CommandSpec
+from bot.dead_letters import failure_report
 from bot.events import CommandInvoked, Platform
 from bot.permissions import admin_rights_unknown, is_admin
 
@@ -105,8 +106,9 @@ class CommandRouter:
                 return
         try:
             result = await handler(cmd)
-        except Exception:
-            log.exception("command /%s failed", cmd.name)
+        except Exception as exc:  # noqa: BLE001 - the member gets a reply; operators the masked report
+            # Masked (bot.dead_letters): the exception may quote the member's arguments.
+            log.error("command /%s failed: %s", cmd.name, failure_report(exc, cmd))
             result = CommandResult(f"Something went wrong running `/{cmd.name}`; the admins can find it in the logs.")
         if result is not None:
             await self._ctx.answer(cmd, result)

@@ -74,6 +74,8 @@ _STRUCTURAL = frozenset(
 _MIN_LONE_WORD = 3
 # Characters of an exception's message looked at: the dead letter keeps 2,000 bytes of the error.
 _MESSAGE_CHARS = 8000
+# Exceptions of a chain shown in a failure report (a cycle or a long chain stops there).
+_MAX_CHAIN = 8
 # A word, or (group 1, skipped) an escape sequence of a repr or JSON: quoted with repr(), "line\nnext"
 # must give the words "line" and "next", not "nnext".
 _TOKEN = re.compile(
@@ -108,6 +110,28 @@ def describe_failure(exc: BaseException, event: Event | None = None) -> str:
         message = redact(message, grams_of(personal_strings(event)))
     message = " ".join(redact_secrets(message).split())
     return f"{out}: {message}" if message else out
+
+
+def failure_report(exc: BaseException, event: Event | None = None) -> str:
+    """What the bus logs when a handler fails: :func:`describe_failure` of ``exc`` and of each
+    exception it chains from (``from``, or raised while handling), each followed by its frames.
+
+    Not ``exc_info``: a traceback's last line is ``str(exc)``, which may quote the member's message,
+    and logs are outside ``/forget-me``. The frames show file, line, function and source line, never
+    a local value, so they are kept whole for debugging.
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain) and len(chain) < _MAX_CHAIN:
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts: list[str] = []
+    for depth, link in enumerate(reversed(chain)):
+        if depth:
+            parts.append("which led to:")
+        parts.append(describe_failure(link, event))
+        parts.extend(line.rstrip("\n") for line in traceback.format_tb(link.__traceback__))
+    return "\n".join(parts)
 
 
 def personal_strings(event: Event) -> list[str]:

@@ -4,9 +4,20 @@ no member; and the word matching that /forget-me scrubs other letters with."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 
-from bot.dead_letters import describe_failure, grams_of, member_strings, personal_strings, redact
+import pytest
+
+from bot.bus import InProcessBus
+from bot.dead_letters import (
+    describe_failure,
+    failure_report,
+    grams_of,
+    member_strings,
+    personal_strings,
+    redact,
+)
 from bot.events import ChannelRef, CommandInvoked, MessagePosted, Platform, SendMessage, UserRef
 from bot.testing import make_message
 from bot.testing.builders import BASE_TIME
@@ -77,3 +88,71 @@ def test_member_strings_are_their_words_name_and_id_not_others() -> None:
     mention = make_message("hi Bob", author=ANA, chan=HELP)
     assert BOB.name not in member_strings(mention, ANA)
     assert {"hi Bob", "Ana Lind", "help-desk", ANA.user_id} <= set(personal_strings(mention))
+
+
+def test_a_failure_report_masks_every_message_of_the_chain_and_keeps_the_frames() -> None:
+    event = make_message(TEXT, author=ANA, chan=HELP)
+
+    def parse(text: str) -> None:
+        raise KeyError(f"no field in {text!r}")
+
+    try:
+        try:
+            parse(event.text)
+        except KeyError as inner:
+            raise RuntimeError(f"handler gave up on {event.text[:30]} from {ANA.name}") from inner
+    except RuntimeError as exc:
+        report = failure_report(exc, event)
+    assert not any(s in report for s in ("QX7", "vault", "example", "Ana", "Lind")), report
+    lines = report.splitlines()
+    assert lines[0].startswith("KeyError at tests/unit/core/test_dead_letters.py:") and "in parse" in lines[0]
+    assert "which led to:" in lines
+    assert any(line.startswith("RuntimeError at ") and "(from KeyError)" in line for line in lines)
+    # The frames stay for debugging: file, line and the source line of each.
+    assert sum('File "' in line for line in lines) >= 3 and any("parse(event.text)" in line for line in lines)
+
+
+def test_an_exception_chained_to_itself_is_reported_once() -> None:
+    exc = ValueError("loop")
+    exc.__context__ = exc
+    assert failure_report(exc) == "ValueError (from ValueError): loop"  # no frames: never raised
+
+
+async def test_the_in_process_bus_logs_and_counts_a_failure_without_quoting_the_member(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = InProcessBus()
+
+    async def handler(event: MessagePosted) -> None:
+        raise ValueError(f"cannot parse {event.text!r} by {event.author.name}")
+
+    bus.subscribe(MessagePosted, handler, name="qa.answer")
+    with caplog.at_level(logging.ERROR, logger="bot.bus"):
+        await bus.publish(make_message(TEXT, author=ANA, chan=HELP))
+        await bus.drain()
+    await bus.close()
+    logged = "\n".join(caplog.text.splitlines() + [r.getMessage() for r in caplog.records])
+    assert "handler qa.answer failed on MessagePosted" in logged and "in handler" in logged
+    assert not any(s in logged for s in ("QX7", "vault", "example", "Ana", "Lind")), logged
+    assert bus.stats.failed == 1
+    (failure_text,) = [text for _, _, text in bus.stats.failures]
+    assert failure_text.startswith("ValueError at ") and "QX7" not in failure_text and "Ana" not in failure_text
+
+
+async def test_a_failed_command_is_logged_without_its_arguments(make_app, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.brain import CommandResult, CommandSpec
+    from bot.testing import command
+
+    app, adapter = await make_app()
+
+    async def frobnicate(cmd: CommandInvoked) -> CommandResult:
+        raise ValueError(f"cannot frobnicate {cmd.text!r}")
+
+    app.router.register(CommandSpec("frobnicate", "test"), frobnicate)
+    with caplog.at_level(logging.ERROR, logger="bot.commands"):
+        await adapter.inject(command("frobnicate", "my vault code is QX7-4711", author="ana"))
+        await app.bus.drain()
+    assert any("went wrong running `/frobnicate`" in t for t in adapter.texts())
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "command /frobnicate failed: ValueError at " in logged and "in frobnicate" in logged, logged
+    assert "QX7" not in caplog.text and "vault" not in caplog.text, caplog.text
