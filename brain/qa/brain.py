@@ -203,7 +203,6 @@ class QABrain(Brain):
                 )
         await self._ensure()
         assert self._indexer is not None and self._retriever is not None
-        await self._refresh_docs()
         await self._apply_index_changes()
         if self._held or self._held_channel_deletes:
             await self._open_indexer()  # changes (deletes among them) that came while it could not open
@@ -212,16 +211,9 @@ class QABrain(Brain):
         await self._flush_quietly()
         return self._retriever
 
-    async def _refresh_docs(self) -> None:
-        """Reload the docs units if `guildhall index docs` (another process or worker) changed them."""
-        assert self._indexer is not None
-        try:
-            await self._indexer.refresh_docs()
-        except VectorIndexUnavailable as exc:
-            log.warning("qa: the docs changed but the vector index is unreachable (%s); using the docs loaded", exc)
-
     async def _apply_index_changes(self) -> None:
-        """Take into the lexical index the units other workers (or a CLI) wrote or deleted since."""
+        """Take into the lexical index the units other workers (or a CLI, such as `guildhall index
+        docs` in another shell) wrote or deleted since."""
         assert self._indexer is not None
         try:
             await self._indexer.apply_changes()
@@ -981,7 +973,7 @@ class QABrain(Brain):
         if self._indexer is None:
             lines.append("Index: not loaded yet (it loads with the first question or `/guildhall index`)")
         else:
-            await self._refresh_docs()  # docs counted as the next answer will see them
+            await self._apply_index_changes()  # units counted as the next answer will see them
             kinds = Counter(
                 u.kind for u in self._indexer.bm25.units() if u.kind == "doc" or (u.platform, u.workspace_id) == scope
             )

@@ -468,6 +468,9 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
     units = [u for source in sources for u in doc_units(source)]
     read = {s.location for s in sources}
     gone: set[str] = set()
+    # What is indexed is read from this process's lexical copy: first take in the docs other
+    # processes indexed since it loaded (a long-running bot), or their old sections would stay.
+    await indexer.apply_changes()
     indexed = indexer.doc_locations()
     for path in paths:
         if is_symlink_loop(path):

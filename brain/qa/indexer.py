@@ -32,7 +32,6 @@ from bot.clock import Clock
 from bot.ml import Embedder, Unit, UnitIndex, Vector
 from bot.store import ChannelRow, MessageRow, Store
 from brain.qa.bm25 import BM25Index
-from brain.qa.docs_generation import bump_docs_generation, docs_generation
 from brain.qa.legacy_ids import requalify_index
 from brain.qa.unit_log import DELETE, UPSERT, LoggedUnit, UnitLog
 from brain.qa.units import (
@@ -144,9 +143,6 @@ class Indexer:
         # message -> units quoting it (deletes), channel -> visibility its units carry (re-index on change)
         self._message_units: dict[tuple[str, str, str], set[str]] = {}
         self._channel_visibility: dict[tuple[str, str, str], str] = {}
-        # The docs stamp (brain.qa.docs_generation) the lexical copy of the docs units reflects;
-        # None until loaded.
-        self._docs_seen: str | None = None
         self.unit_log = UnitLog(store) if unit_log else None
         # The unit log's number up to which this process's BM25 reflects every write (None until
         # loaded: an indexer that never loads has nothing to keep in step), and the numbers of its
@@ -160,9 +156,7 @@ class Indexer:
         all_units = getattr(self.index, "all_units", None)
         if all_units is None or len(self.bm25):
             return len(self.bm25)
-        # Read before the units: docs changed in between are reloaded by the next refresh_docs,
-        # and units written in between are read again from the log (harmless).
-        self._docs_seen = await docs_generation(self.store)
+        # Read before the units: units written in between are read again from the log (harmless).
         log_head = await self.unit_log.head() if self.unit_log is not None else None
         units: list[Unit] = await requalify_index(self.index, await all_units(), self.store)
         self._add_local(units)
@@ -416,45 +410,8 @@ class Indexer:
             stale = {
                 u.unit_id for u in self.bm25.units() if u.kind == "doc" and u.url in replaced and u.unit_id not in keep
             }
-            await self._apply(fresh, stale, stats)
-            if stats.units_upserted or stats.units_deleted:
-                # After the vector store holds the change: other processes reload from it. This
-                # one does too, on its next refresh_docs (cheap, and right if another writer
-                # stamped in between).
-                await bump_docs_generation(self.store)
+            await self._apply(fresh, stale, stats)  # logged: every process's lexical copy follows
             return stats
-
-    async def refresh_docs(self) -> bool:
-        """Reload the docs units from the vector store when they changed since this index loaded
-        them (``guildhall index docs`` in another shell, another worker); costs one store read
-        when they did not. Message units are left as they are.
-
-        Returns:
-            Whether the docs units were reloaded.
-        """
-        generation = await docs_generation(self.store)
-        if generation == self._docs_seen:
-            return False
-        async with self._lock:
-            if generation == self._docs_seen:  # reloaded by a concurrent call meanwhile
-                return False
-            stored = await self._stored_docs()
-            if stored is not None:
-                ids = {u.unit_id for u in stored}
-                self._remove_local([u.unit_id for u in self.bm25.units() if u.kind == "doc" and u.unit_id not in ids])
-                self._add_local(stored)
-            self._docs_seen = generation
-            return stored is not None
-
-    async def _stored_docs(self) -> list[Unit] | None:
-        """The docs units in the vector store, or None from an index that cannot list its units."""
-        units_of_kind = getattr(self.index, "units_of_kind", None)
-        if units_of_kind is not None:
-            return list(await units_of_kind("doc"))
-        all_units = getattr(self.index, "all_units", None)
-        if all_units is None:
-            return None
-        return [u for u in await all_units() if u.kind == "doc"]
 
     # -- internals -------------------------------------------------------------------------
     async def _rebuild_thread(

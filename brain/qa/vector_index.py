@@ -223,10 +223,6 @@ class ChromaUnitIndex:
         """Every stored unit (to rebuild the BM25 index on start)."""
         return await self._run(self._all_units_sync)
 
-    async def units_of_kind(self, kind: str) -> list[Unit]:
-        """Stored units of one kind (a process reloads the docs units another one changed)."""
-        return await self._run(self._all_units_sync, {"kind": kind})
-
     async def units_by_ids(self, unit_ids: Sequence[str]) -> list[Unit]:
         """The stored units among ``unit_ids`` (text and metadata; ids not stored are left out).
 
@@ -368,12 +364,12 @@ class ChromaUnitIndex:
                 out[uid] = np.asarray(emb, dtype=np.float32)
         return out
 
-    def _all_units_sync(self, where: dict[str, Any] | None = None) -> list[Unit]:
+    def _all_units_sync(self) -> list[Unit]:
         units: list[Unit] = []
         for collection in (self._public, self._restricted):
             offset = 0
             while True:
-                res = collection.get(where=where, include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+                res = collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
                 if not res["ids"]:
                     break
                 docs = res.get("documents") or [None] * len(res["ids"])

@@ -71,7 +71,9 @@ async def test_a_running_bot_answers_from_docs_indexed_by_another_process(make_a
     assert any("and 1 doc units" in line for line in status), status
 
 
-async def test_every_worker_catches_up_and_reloads_only_when_docs_changed(make_app: Any, tmp_path: Path) -> None:
+async def test_every_worker_catches_up_through_the_unit_log_only_when_docs_changed(
+    make_app: Any, tmp_path: Path
+) -> None:
     app, _ = await make_app(brains=["qa"])
     workers = [await another_process(app), await another_process(app)]
     writer = await another_process(app)
@@ -79,13 +81,32 @@ async def test_every_worker_catches_up_and_reloads_only_when_docs_changed(make_a
     guide.write_text("# Guide\n## Tokens\nRotate the bot token from the developer portal.\n")
     await index_docs(writer, [guide])
     for worker in workers:
-        assert await worker.refresh_docs() is True
+        assert await worker.apply_changes() == 1
         assert [u.title for u in worker.bm25.units()] == ["guide.md › Guide › Tokens"]
-        assert await worker.refresh_docs() is False  # nothing moved: one cheap read, no reload
+        assert await worker.apply_changes() == 0  # nothing logged since: one cheap read, no reload
     guide.unlink()
     await index_docs(writer, [guide])
     for worker in workers:
-        assert await worker.refresh_docs() is True and len(worker.bm25) == 0
+        assert await worker.apply_changes() == 1 and len(worker.bm25) == 0
+
+
+async def test_indexing_docs_in_a_running_process_removes_what_another_process_indexed(
+    make_app: Any, tmp_path: Path
+) -> None:
+    # The bot loaded its index, then `guildhall index docs` in another shell indexed faq.md; the
+    # file is deleted and the bot's own docs indexing (`guildhall run --docs`) must drop its
+    # sections, though its lexical copy has not caught up with them before it started.
+    app, _ = await make_app(brains=["qa"])
+    brain: QABrain = app.brain("qa")
+    await brain.indexer()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "faq.md").write_text("# FAQ\n## Reset\nTo reset the widget hold the zebra button.\n")
+    await index_docs(await another_process(app), [docs])
+    (docs / "faq.md").unlink()
+    _, errors = await brain.index_docs([docs])
+    assert errors == []
+    assert [u.url for u in (await another_process(app)).bm25.units()] == []  # the vector store holds none
 
 
 async def test_message_units_survive_a_docs_reload(make_app: Any, tmp_path: Path) -> None:
