@@ -6,19 +6,46 @@ own name prefix) so every table is created by the same mechanism on SQLite and P
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.store import slack_ids
-from bot.store.db import MAINTENANCE_TIMEOUT_S, Database, Executor
+from bot.store.db import MAINTENANCE_TIMEOUT_S, Database, Executor, PostgresDatabase
+
+# ``CREATE [UNIQUE] INDEX`` (group 1) ``IF NOT EXISTS <name>`` (group 2): the one statement an
+# index-only migration may hold.
+_CREATE_INDEX = re.compile(r"\s*(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One idempotent migration step."""
+    """One idempotent migration step.
+
+    Attributes:
+        name: Unique, recorded in ``schema_migrations`` once applied.
+        statements: Run in order (in one transaction, unless ``concurrent_indexes``).
+        concurrent_indexes: Every statement is ``CREATE [UNIQUE] INDEX IF NOT EXISTS <name> ...``.
+            On PostgreSQL each is built ``CONCURRENTLY``, outside a transaction, so writers to a big
+            table (a bot of the previous version during a rolling upgrade) are not blocked for the
+            whole build; SQLite runs them as any other step.
+    """
 
     name: str
     statements: tuple[str, ...]
+    concurrent_indexes: bool = False
+
+    def __post_init__(self) -> None:
+        if self.concurrent_indexes:
+            for statement in self.statements:
+                if _CREATE_INDEX.match(statement) is None:
+                    raise ValueError(
+                        f"migration {self.name}: concurrent_indexes takes CREATE INDEX IF NOT EXISTS only, got {statement!r}"
+                    )
 
 
 CORE: list[Migration] = [
@@ -141,16 +168,19 @@ CORE: list[Migration] = [
             """CREATE INDEX IF NOT EXISTS channel_access_member
                 ON channel_access (principal_id, platform, principal_kind, workspace_id)""",
         ),
+        concurrent_indexes=True,
     ),
     Migration(
         "core-0010-audit-actor-index",
         ("CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log (actor_id, platform, workspace_id)",),
+        concurrent_indexes=True,
     ),
     # The privacy gate reads a Discord member's settings in every workspace on their first event in
     # a server (bot.privacy.optout): the key leads with the workspace, so each read scanned the table.
     Migration(
         "core-0011-member-settings-member-index",
         ("CREATE INDEX IF NOT EXISTS member_settings_member ON member_settings (user_id, platform)",),
+        concurrent_indexes=True,
     ),
 ]
 
@@ -172,11 +202,43 @@ def all_migrations() -> list[Migration]:
 MIGRATION_LOCK_KEY = 0x6775696C64
 
 
-async def _lock_migrations(tx: Executor, dialect: str) -> None:
-    """Hold the migration lock until ``tx`` ends (SQLite: ``BEGIN IMMEDIATE`` already holds the
-    database's write lock)."""
-    if dialect == "postgresql":
-        await tx.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
+# How soon a process waiting for another's migrations asks for the lock again (PostgreSQL).
+LOCK_POLL_S = 0.1
+
+
+@asynccontextmanager
+async def _locked_transaction(db: Database) -> AsyncIterator[Executor]:
+    """A maintenance transaction that holds the migration lock until it ends (SQLite: ``BEGIN
+    IMMEDIATE`` already holds the database's write lock).
+
+    PostgreSQL: a waiter does not block inside its transaction but ends it and asks again shortly:
+    another process's CREATE INDEX CONCURRENTLY, run under the lock, waits for every transaction
+    that had a snapshot as it began, so a waiting transaction and the build would wait on each other.
+    """
+    deadline = time.monotonic() + MAINTENANCE_TIMEOUT_S
+    while True:
+        async with db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
+            if db.dialect != "postgresql" or await _try_lock(tx, "pg_try_advisory_xact_lock"):
+                yield tx
+                return
+        await _wait_for_turn(deadline)
+
+
+async def _wait_for_turn(deadline: float) -> None:
+    """Sleep before asking for the migration lock again; past ``deadline`` give up (the blocking
+    lock this replaced was bounded by the statement timeout, and a process that never lets go must
+    not hang every other start for ever)."""
+    if time.monotonic() >= deadline:
+        raise TimeoutError(
+            f"another process has held the store's migration lock for over {MAINTENANCE_TIMEOUT_S:.0f} s "
+            "(an advisory lock in pg_locks); stop that process and start again"
+        )
+    await asyncio.sleep(LOCK_POLL_S)
+
+
+async def _try_lock(conn: Executor, function: str) -> bool:
+    row = await conn.fetchone(f"SELECT {function}(?)", (MIGRATION_LOCK_KEY,))
+    return row is not None and bool(row[0])
 
 
 async def migrate(db: Database) -> list[str]:
@@ -184,11 +246,11 @@ async def migrate(db: Database) -> list[str]:
 
     Safe when several processes start at once (the bot and a CLI import, two replicas): each step
     runs under a lock and is skipped when another process recorded it meanwhile, so a step that is
-    not idempotent by itself (``ALTER TABLE ... ADD COLUMN``) never runs twice.
+    not idempotent by itself (``ALTER TABLE ... ADD COLUMN``) never runs twice. On PostgreSQL an
+    index-only step (:attr:`Migration.concurrent_indexes`) is built without blocking writers.
     """
-    async with db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
-        # Locked too: two concurrent CREATE TABLE IF NOT EXISTS can both miss the table on PostgreSQL.
-        await _lock_migrations(tx, db.dialect)
+    # Locked too: two concurrent CREATE TABLE IF NOT EXISTS can both miss the table on PostgreSQL.
+    async with _locked_transaction(db) as tx:
         await tx.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ts DOUBLE PRECISION NOT NULL)"
         )
@@ -197,8 +259,11 @@ async def migrate(db: Database) -> list[str]:
     for migration in all_migrations():
         if migration.name in done:
             continue
-        async with db.transaction(timeout_s=MAINTENANCE_TIMEOUT_S) as tx:
-            await _lock_migrations(tx, db.dialect)
+        if migration.concurrent_indexes and isinstance(db, PostgresDatabase):
+            if await _build_indexes_concurrently(db, migration):
+                applied.append(migration.name)
+            continue
+        async with _locked_transaction(db) as tx:
             if await tx.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)):
                 continue  # another process applied it after ``done`` was read
             for statement in migration.statements:
@@ -209,3 +274,43 @@ async def migrate(db: Database) -> list[str]:
             )
         applied.append(migration.name)
     return applied
+
+
+async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration) -> bool:
+    """Apply an index-only ``migration`` with ``CREATE INDEX CONCURRENTLY``; False when another
+    process recorded it meanwhile.
+
+    The build cannot run in a transaction block, so the migration lock is held at session level on
+    the one connection that builds and records, and released by hand (a connection given back to
+    the pool, or dropped, releases it too).
+    """
+    async with db.connection(timeout_s=MAINTENANCE_TIMEOUT_S) as conn:
+        # Asked for in turns, not waited for in one statement: a statement holds a snapshot while
+        # it waits, and another process's concurrent build would wait for it (see _locked_transaction).
+        deadline = time.monotonic() + MAINTENANCE_TIMEOUT_S
+        while not await _try_lock(conn, "pg_try_advisory_lock"):
+            await _wait_for_turn(deadline)
+        try:
+            if await conn.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)):
+                return False
+            for statement in migration.statements:
+                match = _CREATE_INDEX.match(statement)
+                assert match is not None  # checked by Migration
+                index = match.group(2)
+                # A concurrent build that failed or was interrupted (a timeout, a killed process)
+                # leaves an INVALID index, which IF NOT EXISTS would skip for ever: drop it and build
+                # again. Under the lock no other process can be building it right now.
+                row = await conn.fetchone("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(?)", (index,))
+                if row is not None and not row[0]:
+                    await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index}")
+                await conn.execute(f"{match.group(1)} CONCURRENTLY{statement[match.end(1) :]}")
+            await conn.execute(
+                "INSERT INTO schema_migrations (name, applied_ts) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (migration.name, time.time()),
+            )
+        finally:
+            # After a failed or cancelled statement the connection may refuse more; the pool's reset
+            # (or the session's end) releases the lock then.
+            with contextlib.suppress(Exception):
+                await conn.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK_KEY,))
+    return True

@@ -95,12 +95,14 @@ register(
     Migration(
         "activity-0006-rollup-member-index",
         ("CREATE INDEX IF NOT EXISTS activity_rollup_member ON activity_rollup (user_id, platform, workspace_id)",),
+        concurrent_indexes=True,
     )
 )
 register(
     Migration(
         "activity-0007-contrib-author-index",
         ("CREATE INDEX IF NOT EXISTS activity_contrib_author ON activity_contrib (author_id, platform, workspace_id)",),
+        concurrent_indexes=True,
     )
 )
 register(
@@ -110,5 +112,6 @@ register(
             "CREATE INDEX IF NOT EXISTS activity_reactions_member "
             "ON activity_reactions (user_id, platform, workspace_id)",
         ),
+        concurrent_indexes=True,
     )
 )

@@ -148,12 +148,14 @@ register(
     Migration(
         "community-0005-pings-member-index",
         ("CREATE INDEX IF NOT EXISTS community_pings_member ON community_pings (user_id, platform, workspace_id)",),
+        concurrent_indexes=True,
     )
 )
 register(
     Migration(
         "community-0006-drafts-asker-index",
         ("CREATE INDEX IF NOT EXISTS community_drafts_asker ON community_drafts (asker_id, platform, workspace_id)",),
+        concurrent_indexes=True,
     )
 )
 

@@ -44,12 +44,14 @@ register(
         (
             "CREATE INDEX IF NOT EXISTS recommend_profiles_member ON recommend_profiles (user_id, platform, workspace_id)",
         ),
+        concurrent_indexes=True,
     )
 )
 register(
     Migration(
         "recommend_0004_shown_member_index",
         ("CREATE INDEX IF NOT EXISTS recommend_shown_member ON recommend_shown (user_id, platform, workspace_id)",),
+        concurrent_indexes=True,
     )
 )
 register(
@@ -58,5 +60,6 @@ register(
         (
             "CREATE INDEX IF NOT EXISTS recommend_feedback_member ON recommend_feedback (user_id, platform, workspace_id)",
         ),
+        concurrent_indexes=True,
     )
 )
