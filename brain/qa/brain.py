@@ -130,6 +130,8 @@ class QABrain(Brain):
         # Set while the vector index refuses flushes: live changes then wait for the minute's flush
         # (or a question's) instead of each retrying, and rebuilding everything pending, at once.
         self._index_down = False
+        # A /forget-me could not read the unit log (the vector store was down): sweep on the next flush.
+        self._forgotten_sweep_pending = False
         # Per workspace, the opted-out members and channel policy this process's index reflects.
         self._policy_seen: dict[
             tuple[str, str], tuple[frozenset[str], tuple[Any, Any, frozenset[tuple[str, str]]]]
@@ -225,6 +227,12 @@ class QABrain(Brain):
         indexer keeps them) and answers use what is indexed."""
         assert self._indexer is not None
         try:
+            if self._forgotten_sweep_pending:
+                # A /forget-me ran while the vector store was down: catch up with the units other
+                # workers wrote, and rebuild those still holding a forgotten member's words.
+                await self._indexer.apply_changes()
+                await self._sweep_forgotten(self._indexer)
+                self._forgotten_sweep_pending = False
             await self._indexer.flush()
         except VectorIndexUnavailable as exc:
             self._index_down = True
@@ -999,10 +1007,15 @@ class QABrain(Brain):
         # Raises VectorIndexUnavailable while the index cannot be opened: the member is told, and the
         # sweep when it opens (_sweep_forgotten) rebuilds the units still holding their words.
         indexer = await self.indexer()
+        unseen: VectorIndexUnavailable | None = None
         try:
             await indexer.apply_changes()  # units other workers built since this one loaded hold their words too
-        except VectorIndexUnavailable:
-            pass  # the units known here are queued below; the flush says the index part is pending
+        except VectorIndexUnavailable as exc:
+            # The units known here are queued below; those other workers built since this process
+            # loaded are found by the sweep of the next flush once the store is back. Until then the
+            # index part is not done, whatever the flush below manages.
+            self._forgotten_sweep_pending = True
+            unseen = exc
         units = indexer.units_with_author(p, ws, user.user_id)
         # Answers to others that cited the member's messages may quote them (one logged before
         # Slack ids named their channel cites the unit by its old id).
@@ -1013,6 +1026,8 @@ class QABrain(Brain):
         # Raises VectorIndexUnavailable while the vector store is down: the rebuilds stay pending
         # (applied when it is back) and the member is told the index part is not done yet.
         await indexer.flush()
+        if unseen is not None:
+            raise unseen
         counts = {"index_units": len(units), "answers": answers}
         erase = getattr(indexer.index, "erase_in_other_encoders", None)
         if erase is not None:  # collections of an earlier or tuned encoder hold their text too

@@ -257,3 +257,33 @@ async def test_concurrent_appends_commit_in_order_with_no_gap(make_app: Any) -> 
     await reading
     assert seen_gaps == []
     assert [c.seq for c in await reader.since(base, limit=10_000)] == list(range(base + 1, base + 301))
+
+
+async def test_a_forget_me_while_the_vector_store_is_down_reaches_units_another_built_once_back(
+    make_app: Any, monkeypatch: Any
+) -> None:
+    from brain.qa.vector_index import VectorIndexUnavailable
+
+    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
+    a: QABrain = app.brain("qa")  # type: ignore[assignment]
+    await a.retriever()
+    b = await second_worker(a)
+    await index_live(b, make_message(f"my token is {TOKEN}", author="erin", message_id="e1", thread_id="e1"))
+
+    stored = await a.ctx.services.get("unit_index")
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise VectorIndexUnavailable("Chroma server 127.0.0.1:8000: connection refused")
+
+    with monkeypatch.context() as m:  # the vector store is unreachable while A takes erin's /forget-me
+        for name in ("units_by_ids", "upsert", "delete", "all_units"):
+            m.setattr(stored, name, down)
+        await adapter.inject(command("forget-me", "confirm", author="erin"))
+        await app.bus.drain()
+    reply = adapter.of_type(CommandReply)[-1].text
+    assert "still in the search index, which is unreachable" in reply, reply  # not "Done" alone
+    # Back: A's next flush (the minute's job, or a question) finds the unit B built and rebuilds it.
+    await a._flush_quietly()
+    assert all(TOKEN not in u.text for u in await stored.all_units())
+    assert await lexical(a, TOKEN) == []
+    assert await lexical(b, TOKEN) == []
