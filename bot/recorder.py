@@ -43,6 +43,7 @@ from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.store import ChannelRow, MessageRow, ReactionRow, Store, UserRow
 from bot.store.channel_access import AccessDenials
 from bot.store.db import Executor
+from bot.valid_text import storable_text
 
 log = logging.getLogger(__name__)
 
@@ -221,14 +222,25 @@ class Recorder:
         rows as applying them one by one (an edit or delete of an earlier post finds it; the last
         change to one reaction wins); the rare event that must land *before* a collected one (a post
         after its own edit or delete, an edit after a delete) flushes what was collected first, and
-        so do membership and thread facts, which are written in place.
+        so do membership and thread facts, which are written in place. A member who only reacts,
+        edits or opens a thread gets a ``users`` row too (:func:`_know_members`).
         """
         segment = _Segment()
+        actors: dict[tuple[str, str, str], UserRef] = {}
         async with self._store.db.transaction() as tx:
             for event in events:
                 author = author_of(event)
-                if author is not None and author in self.forgotten:
-                    continue
+                if author is not None:
+                    if author in self.forgotten:
+                        continue
+                    # Discord only: its privacy gate reads a member's opt-outs until the store knows
+                    # them in the server; a Slack reaction cannot tell a bot (no digest DMs to one).
+                    if (
+                        author.platform is Platform.DISCORD
+                        and author.user_id
+                        and not isinstance(event, _WRITES_USER_ROW)
+                    ):
+                        actors[(author.platform.value, author.workspace_id, author.user_id)] = author
                 if segment.must_follow(event):
                     await self._flush(tx, segment)
                     segment = _Segment()
@@ -237,6 +249,7 @@ class Recorder:
                     segment = _Segment()
                     await self._write_other(event, tx)
             await self._flush(tx, segment)
+            await _know_members(actors.values(), tx)
             await self._note_presence(events, tx)
         self.recorded += sum(isinstance(e, MessagePosted) for e in events)
 
@@ -496,6 +509,26 @@ class Recorder:
                     tx=tx,
                     denials=_denials(ch),
                 )
+
+
+# Facts whose member the recorder upserts a users row for anyway (with a name and profile).
+_WRITES_USER_ROW = (MessagePosted, MemberUpdated)
+# A row only where there is none: a reaction's or an edit's ref may lack the name, and says
+# ``is_bot = false`` for a bot whose profile it does not carry (Slack, a Discord removal).
+_INSERT_MISSING_USER = (
+    "INSERT INTO users (platform, workspace_id, user_id, name, is_bot) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
+async def _know_members(members: Iterable[UserRef], tx: Executor) -> None:
+    """Give each Discord member who acted without posting (a reaction, its removal, an edit, a thread) a
+    ``users`` row in that workspace, as a poster has. The store then knows them there: the privacy
+    gate stops looking up their opt-out at each of their events (:class:`~bot.privacy.optout.DiscordOptOuts`),
+    as ``/optout`` and ``/optin`` reach the workspace through the row, and ``/forget-me`` erases
+    its name like any member's."""
+    rows = [(m.platform.value, m.workspace_id, m.user_id, storable_text(m.name), int(m.is_bot)) for m in members]
+    if rows:
+        await tx.executemany(_INSERT_MISSING_USER, rows)
 
 
 _ReactionKey = tuple[str, str, str, str, str]

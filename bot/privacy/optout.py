@@ -42,7 +42,9 @@ class DiscordOptOuts:
     ``/optout`` writes the member's own workspace before it looks up their others
     (:func:`opt_out_here_first`): a check that saw no opt-out read the store before that write, so
     the look-up sees the workspace the check saw. Until the worker has stored something of the
-    member there (their first event may still be on the bus), each of their events is checked again.
+    member there (their first event may still be on the bus), each of their events is checked again;
+    the recorder gives every Discord member whose act it stores a ``users`` row (one who only reacts too), so
+    that lasts until their first event is stored.
     """
 
     def __init__(self) -> None:
