@@ -144,6 +144,12 @@ def _bolt_oauth_env_hidden() -> Iterator[None]:
         os.environ.update(saved)
 
 
+# Slack's answers to apps.connections.open that no retry changes: the app-level token is wrong.
+_APP_TOKEN_REFUSED = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "not_allowed_token_type"}
+)
+
+
 class SlackAdapter:
     """Connects Guildhall to Slack.
 
@@ -271,12 +277,33 @@ class SlackAdapter:
         if problems:
             raise ValueError("; ".join(problems))
         if cfg.mode == "socket" and cfg.app_token is not None:
+            await self._check_app_token(cfg.app_token.get_secret_value())
             self._socket = AsyncSocketModeHandler(self.app, cfg.app_token.get_secret_value(), web_client=self.client)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack: connected in socket mode")
         else:
             await self._serve_http()
         await self._check_bot_token()
+
+    async def _check_app_token(self, app_token: str) -> None:
+        """Ask Slack once for a Socket Mode URL with the app token before connecting.
+
+        slack-sdk's Socket Mode connect retries every failure for ever (a traceback every 10 s), so a
+        wrong, revoked or mistyped ``SLACK_APP_TOKEN`` (a bot token where the app-level one belongs)
+        hung the start without a word; Slack's refusal becomes the one-line configuration error
+        here. Slack unreachable raises as any connection error at start; any other answer (rate
+        limited, a Slack outage) is left to the connect's own retries.
+        """
+        try:
+            await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            if error in _APP_TOKEN_REFUSED:
+                raise ValueError(
+                    f"Slack refused SLACK_APP_TOKEN ({error}): Socket Mode needs the app-level token "
+                    "(xapp-…, scope connections:write) from the app's Basic Information page"
+                ) from exc
+            log.warning("slack: apps.connections.open answered %s; Socket Mode keeps trying", error or exc)
 
     async def _serve_http(self) -> None:
         cfg = self.settings.slack

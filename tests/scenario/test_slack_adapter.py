@@ -619,6 +619,40 @@ async def test_socket_mode_connection_receives_events_and_commands(
         await adapter.stop()
 
 
+@pytest.mark.parametrize("error", ["invalid_auth", "not_allowed_token_type"])
+async def test_a_refused_app_token_is_a_clear_error_not_a_start_that_hangs(
+    make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI, error: str
+) -> None:
+    # slack-sdk's Socket Mode connect retries every failure for ever: the start hung, logging a
+    # traceback every 10 s, when SLACK_APP_TOKEN was wrong or a bot token stood in its place.
+    fake_slack._m_apps_connections_open = lambda args: {"ok": False, "error": error}  # type: ignore[method-assign]
+    settings = slack_settings(tmp_path, mode="socket", app_token="xoxb-not-an-app-token")
+    app, _ = await make_app(settings_override=settings)
+    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
+    try:
+        with pytest.raises(ValueError, match=f"Slack refused SLACK_APP_TOKEN \\({error}\\)"):
+            await asyncio.wait_for(adapter.start(), timeout=10)
+    finally:
+        await adapter.stop()
+    assert not fake_slack.socket_connected.is_set()
+
+
+async def test_a_rate_limited_app_token_check_leaves_the_connect_to_retry(
+    make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI
+) -> None:
+    answers = iter([{"ok": False, "error": "ratelimited"}])
+    ok = fake_slack._m_apps_connections_open
+    fake_slack._m_apps_connections_open = lambda args: next(answers, None) or ok(args)  # type: ignore[method-assign]
+    settings = slack_settings(tmp_path, mode="socket", app_token="xapp-1-test")
+    app, _ = await make_app(settings_override=settings)
+    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
+    try:
+        await asyncio.wait_for(adapter.start(), timeout=10)
+        await asyncio.wait_for(fake_slack.socket_connected.wait(), timeout=10)
+    finally:
+        await adapter.stop()
+
+
 # --------------------------------------------------------------------------- multi-workspace (OAuth)
 
 
