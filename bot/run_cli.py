@@ -112,6 +112,9 @@ async def _serve(settings: Settings, *, demo: bool, reader: Any, writer: TextIO 
     from bot.app import build_app, load_brain_class
     from bot.store import open_configured_store
 
+    # Slack secrets set without a bot token or client id: the console would open instead of Slack.
+    if not settings.platforms and (problems := settings.slack.connection_problems()):
+        raise RunError("; ".join(problems))
     # Check the brains before opening the store: a store left open keeps a non-daemon database
     # thread alive and the process would hang after printing the error.
     for name in settings.brains:

@@ -96,3 +96,21 @@ async def test_a_bot_token_wins_over_client_credentials_bolt_finds_in_the_enviro
     assert [e.text for e in heard] == ["is anyone there?"]
     # Bolt saw nothing of them, and the process's environment is as it was.
     assert os.environ["SLACK_CLIENT_ID"] == "111.222" and os.environ["SLACK_CLIENT_SECRET"] == "s3cr3t-from-env"
+
+
+@pytest.mark.parametrize("command", [["check-config"], ["run", "--no-demo"]])
+def test_slack_secrets_without_a_bot_token_or_client_id_are_named_not_a_console_chat(
+    command: list[str], client_id_only: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A misspelled SLACK_BOT_TOKEN: check-config said "configuration OK: platforms=console" and
+    # `guildhall run` opened the terminal chat, with not a word about Slack.
+    monkeypatch.delenv("SLACK_CLIENT_ID")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
+    monkeypatch.setenv("GUILDHALL_SLACK__MODE", "socket")
+    result = CliRunner().invoke(cli_app, command, input="/quit\n")
+    assert result.exit_code == 2, result.output
+    assert (
+        "SLACK_APP_TOKEN and SLACK_SIGNING_SECRET are set, but neither SLACK_BOT_TOKEN (one workspace) "
+        "nor SLACK_CLIENT_ID (multi-workspace installs): Slack would not start" in result.output
+    )
+    assert "Traceback" not in result.output
