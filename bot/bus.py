@@ -66,6 +66,12 @@ async def retry_in_halves(
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - split further; single() reports what is really bad
+            failed = True
+        else:
+            failed = False
+        # Outside the except block: an item's own failure must not chain the half's (as its
+        # __context__), whose message may quote another member's event (bot.dead_letters).
+        if failed:
             await retry_in_halves(half, run, single)
 
 
@@ -323,14 +329,20 @@ class InProcessBus:
                 except asyncio.QueueEmpty:
                     break
             try:
-                await sub.handler(batch)
-                self.stats.handled += len(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                # One bad event must not lose its neighbours: retry in halves down to single events.
-                log.debug("batch of %d failed (%r): retrying in halves", len(batch), exc)
-                await retry_in_halves(batch, partial(self._run_batch, sub), partial(self._run_single, sub))
+                failure: Exception | None = None
+                try:
+                    await sub.handler(batch)
+                    self.stats.handled += len(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    failure = exc
+                if failure is not None:
+                    # One bad event must not lose its neighbours: retry in halves down to single
+                    # events (outside the except block, so no event's failure chains the batch's).
+                    # The type only: the message may quote any member of the batch.
+                    log.debug("batch of %d failed (%s): retrying in halves", len(batch), type(failure).__name__)
+                    await retry_in_halves(batch, partial(self._run_batch, sub), partial(self._run_single, sub))
             finally:
                 for _ in batch:
                     sub.queue.task_done()

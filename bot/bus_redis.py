@@ -805,25 +805,30 @@ class RedisStreamsBus:
                 log.debug("redis bus: could not refresh %d in-flight entries on %s: %s", len(ids), stream, exc)
 
     async def _handle_one(self, sub: _RedisSubscription, stream: str, eid: str, event: Event, call: Any) -> None:
+        failure: Exception | None = None
         try:
             await call(event)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - left pending: retried after claim_idle_ms, then DLQ
+            failure = exc
+        # Outside the except block: a Redis error below must not chain the handler's failure, whose
+        # message may quote the member, into the worker's traceback of that Redis error.
+        if failure is not None:
             self.stats.failed += 1
             if len(self.stats.failures) < 1000:
-                self.stats.failures.append((sub.name, type(event).__name__, describe_failure(exc, event)))
+                self.stats.failures.append((sub.name, type(event).__name__, describe_failure(failure, event)))
             log.error(
                 "handler %s failed on %s (%s): %s",
                 sub.name,
                 type(event).__name__,
                 event.event_id,
-                failure_report(exc, event),
+                failure_report(failure, event),
             )
             if await self._deliveries(stream, sub.name, eid) >= self._max_deliveries:
                 # Not repr(exc): it may quote the member's message, which the letter must not keep
                 # where /forget-me cannot find it (see bot.dead_letters).
-                error = describe_failure(exc, event)
+                error = describe_failure(failure, event)
                 await self._dead_letter(sub, stream, eid, {b"json": to_json(event).encode()}, error)
             return
         await self._redis.xack(stream, sub.name, eid)

@@ -3,6 +3,7 @@ in them, against the real Redis on this machine."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import tracemalloc
@@ -192,3 +193,33 @@ async def test_forgetting_a_member_with_a_full_dead_letter_queue_holds_one_page_
     letters = await bus.dead_letters(count=5000)
     assert len(letters) == 4001 and letters[-1]["error"] == "KeyError('[redacted]')"
     await bus.close()
+
+
+async def test_a_redis_error_while_dead_lettering_does_not_log_the_handlers_failure_unmasked(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis refusing the dead-letter write (out of memory) raised inside the handler failure's
+    except block, so the worker's traceback of that Redis error carried the handler's exception,
+    the member's words in it."""
+    from redis.exceptions import ResponseError
+
+    caplog.set_level(logging.DEBUG)
+    bus = make_bus(prefix)
+
+    async def handler(e: MessagePosted) -> None:
+        raise ValueError(f"cannot parse {e.text!r} from {e.author.user_id}")
+
+    async def out_of_memory(*args: Any, **kwargs: Any) -> None:
+        raise ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
+
+    bus._dead_letter = out_of_memory  # type: ignore[method-assign]
+    bus.subscribe(MessagePosted, handler, name="parser")
+    await bus.start()
+    await bus.publish(make_message("my vault code is QX7-4711", author=ANA, chan=GENERAL))
+    for _ in range(100):
+        if "OOM command" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    await bus.close()
+    assert "OOM command" in caplog.text  # the Redis error is logged...
+    assert "QX7" not in caplog.text and "U0ANA42" not in caplog.text, caplog.text  # ...without her words

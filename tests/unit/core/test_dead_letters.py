@@ -156,3 +156,28 @@ async def test_a_failed_command_is_logged_without_its_arguments(make_app, caplog
     logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert "command /frobnicate failed: ValueError at " in logged and "in frobnicate" in logged, logged
     assert "QX7" not in caplog.text and "vault" not in caplog.text, caplog.text
+
+
+async def test_a_batch_failure_quoting_one_member_is_not_logged_with_anothers_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The batch failed quoting Ana's message; retried alone, Bob's event failed on its own. Bob's
+    failure was raised while the batch's was handled, so it chained it (``__context__``) and his
+    report printed Ana's words, masked only by Bob's event's strings."""
+    bus = InProcessBus()
+
+    async def handler(batch: list[MessagePosted]) -> None:
+        if len(batch) > 1:
+            raise ValueError(f"cannot store {batch[0].text!r}")
+        if batch[0].author.name == BOB.name:
+            raise RuntimeError("bob's row is locked")
+
+    bus.subscribe_batch(MessagePosted, handler, name="recorder")
+    with caplog.at_level(logging.DEBUG, logger="bot.bus"):
+        await bus.publish_many(
+            [make_message(TEXT, author=ANA, chan=HELP), make_message("plain words", author=BOB, chan=HELP)]
+        )
+        await bus.drain()
+    await bus.close()
+    assert bus.stats.failed == 1 and "bob's row is locked" in caplog.text
+    assert not any(s in caplog.text for s in ("QX7", "vault", "example")), caplog.text
