@@ -130,8 +130,9 @@ class QABrain(Brain):
         # Set while the vector index refuses flushes: live changes then wait for the minute's flush
         # (or a question's) instead of each retrying, and rebuilding everything pending, at once.
         self._index_down = False
-        # A /forget-me could not read the unit log (the vector store was down): sweep on the next flush.
-        self._forgotten_sweep_pending = False
+        # Members whose /forget-me could not finish its index part (the vector store was down):
+        # (platform, workspace, user). The next flush that reaches the store finishes it.
+        self._unfinished_forgets: set[tuple[str, str, str]] = set()
         # Per workspace, the opted-out members and channel policy this process's index reflects.
         self._policy_seen: dict[
             tuple[str, str], tuple[frozenset[str], tuple[Any, Any, frozenset[tuple[str, str]]]]
@@ -227,13 +228,18 @@ class QABrain(Brain):
         indexer keeps them) and answers use what is indexed."""
         assert self._indexer is not None
         try:
-            if self._forgotten_sweep_pending:
+            unfinished = set(self._unfinished_forgets)
+            if unfinished:
                 # A /forget-me ran while the vector store was down: catch up with the units other
                 # workers wrote, and rebuild those still holding a forgotten member's words.
                 await self._indexer.apply_changes()
                 await self._sweep_forgotten(self._indexer)
-                self._forgotten_sweep_pending = False
             await self._indexer.flush()
+            if unfinished:
+                for platform, workspace_id, user_id in unfinished:
+                    await _erase_in_other_encoders(self._indexer, platform, workspace_id, user_id)
+                await _purge_vector_log(self._indexer)
+                self._unfinished_forgets -= unfinished
         except VectorIndexUnavailable as exc:
             self._index_down = True
             log.warning("qa: %d index changes wait for the vector index (%s)", self._indexer.pending, exc)
@@ -1007,14 +1013,17 @@ class QABrain(Brain):
         # Raises VectorIndexUnavailable while the index cannot be opened: the member is told, and the
         # sweep when it opens (_sweep_forgotten) rebuilds the units still holding their words.
         indexer = await self.indexer()
+        # Until the index part is done (below), the next flush that reaches the vector store
+        # finishes it: the units other workers built, the other encoders, Chroma's write-ahead log.
+        member = (p, ws, user.user_id)
+        self._unfinished_forgets.add(member)
         unseen: VectorIndexUnavailable | None = None
         try:
             await indexer.apply_changes()  # units other workers built since this one loaded hold their words too
         except VectorIndexUnavailable as exc:
             # The units known here are queued below; those other workers built since this process
-            # loaded are found by the sweep of the next flush once the store is back. Until then the
-            # index part is not done, whatever the flush below manages.
-            self._forgotten_sweep_pending = True
+            # loaded are found by that flush's sweep. Until then the index part is not done,
+            # whatever the flush below manages.
             unseen = exc
         units = indexer.units_with_author(p, ws, user.user_id)
         # Answers to others that cited the member's messages may quote them (one logged before
@@ -1029,10 +1038,11 @@ class QABrain(Brain):
         if unseen is not None:
             raise unseen
         counts = {"index_units": len(units), "answers": answers}
-        erase = getattr(indexer.index, "erase_in_other_encoders", None)
-        if erase is not None:  # collections of an earlier or tuned encoder hold their text too
-            counts["other_encoder_units"] = await erase(p, ws, author_id=user.user_id)
+        erased = await _erase_in_other_encoders(indexer, p, ws, user.user_id)
+        if erased is not None:
+            counts["other_encoder_units"] = erased
         await _purge_vector_log(indexer)
+        self._unfinished_forgets.discard(member)
         return counts
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
@@ -1132,6 +1142,15 @@ def _conversation_bases(
             bases.add(thread_unit_base(platform, workspace_id, thread))  # its thread, or one rooted at it
             bases.add(window_unit_base(platform, workspace_id, channel_id, message))  # a window it opened
     return bases
+
+
+async def _erase_in_other_encoders(indexer: Indexer, platform: str, workspace_id: str, user_id: str) -> int | None:
+    """Erase a member's units from the collections of an earlier or tuned encoder, which hold their
+    text too; None when the vector store keeps no other encoders' collections."""
+    erase = getattr(indexer.index, "erase_in_other_encoders", None)
+    if erase is None:
+        return None
+    return int(await erase(platform, workspace_id, author_id=user_id))
 
 
 async def _purge_vector_log(indexer: Indexer) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from bot.events import CommandReply, MessageDeleted, MessageEdited
@@ -282,8 +284,15 @@ async def test_a_forget_me_while_the_vector_store_is_down_reaches_units_another_
         await app.bus.drain()
     reply = adapter.of_type(CommandReply)[-1].text
     assert "still in the search index, which is unreachable" in reply, reply  # not "Done" alone
-    # Back: A's next flush (the minute's job, or a question) finds the unit B built and rebuilds it.
+    # Back: A's next flush (the minute's job, or a question) finds the unit B built and rebuilds it,
+    # and finishes the rest of the index part: Chroma's write-ahead log kept the text.
     await a._flush_quietly()
     assert all(TOKEN not in u.text for u in await stored.all_units())
     assert await lexical(a, TOKEN) == []
     assert await lexical(b, TOKEN) == []
+    with sqlite3.connect(Path(app.settings.vectors.path) / "chroma.sqlite3") as db:
+        (left,) = db.execute(
+            "SELECT COUNT(*) FROM embeddings_queue WHERE CAST(metadata AS TEXT) LIKE ?", (f"%{TOKEN}%",)
+        ).fetchone()
+    assert left == 0
+    assert a._unfinished_forgets == set()
