@@ -484,11 +484,17 @@ class PostgresDatabase:
         """``async with db.connection() as conn:`` - one pooled connection, each statement
         autocommitted: for what PostgreSQL refuses inside a transaction block (``CREATE INDEX
         CONCURRENTLY``) and for session state that must stay on one connection (``pg_advisory_lock``).
-        ``timeout_s`` bounds each statement as in :meth:`transaction`."""
-        async with self._timeouts_named(), self._pool.acquire() as conn:
+        ``timeout_s`` bounds each statement as in :meth:`transaction`; as there, what the block
+        raises itself (a TimeoutError of its own) comes out unchanged."""
+        raised: list[BaseException] = []
+        async with self._timeouts_named(raised), self._pool.acquire() as conn:
             # asyncpg runs a statement outside ``conn.transaction()`` in autocommit; the pool's reset
             # on release unlocks advisory locks the caller failed to release.
-            yield _PostgresTx(conn, self._timeouts_named, timeout_s)
+            try:
+                yield _PostgresTx(conn, self._timeouts_named, timeout_s)
+            except BaseException as exc:
+                raised.append(exc)
+                raise
 
     async def scrub(self) -> None:
         """Nothing to do from here: PostgreSQL keeps an updated or deleted row's old version until

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,18 @@ from bot.store.db import MAINTENANCE_TIMEOUT_S, Database, Executor, PostgresData
 # ``CREATE [UNIQUE] INDEX`` (group 1) ``IF NOT EXISTS <name>`` (group 2): the one statement an
 # index-only migration may hold.
 _CREATE_INDEX = re.compile(r"\s*(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.IGNORECASE)
+_ON_TABLE = re.compile(r"\sON\s+(?:ONLY\s+)?(\w+)", re.IGNORECASE)
+
+# How long CREATE INDEX CONCURRENTLY may wait for older transactions before the index is built
+# plainly instead. The concurrent build waits for every transaction in the database that holds a
+# snapshot older than the build (a pg_dump, a session idle in transaction), writer of the table or
+# not; a plain build waits for none of them, it only makes the table's writers wait for it.
+CONCURRENT_WAIT_S = 60.0
+
+# SQLSTATE lock_not_available: ``lock_timeout`` ran out (its waits include the concurrent build's).
+_LOCK_NOT_AVAILABLE = "55P03"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +290,8 @@ async def migrate(db: Database) -> list[str]:
 
 
 async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration) -> bool:
-    """Apply an index-only ``migration`` with ``CREATE INDEX CONCURRENTLY``; False when another
-    process recorded it meanwhile.
+    """Apply an index-only ``migration`` with ``CREATE INDEX CONCURRENTLY``; False when it was not
+    applied: another process recorded it meanwhile, or an index of it is left for the next start.
 
     The build cannot run in a transaction block, so the migration lock is held at session level on
     the one connection that builds and records, and released by hand (a connection given back to
@@ -293,17 +306,13 @@ async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration
         try:
             if await conn.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)):
                 return False
+            complete = True
             for statement in migration.statements:
                 match = _CREATE_INDEX.match(statement)
                 assert match is not None  # checked by Migration
-                index = match.group(2)
-                # A concurrent build that failed or was interrupted (a timeout, a killed process)
-                # leaves an INVALID index, which IF NOT EXISTS would skip for ever: drop it and build
-                # again. Under the lock no other process can be building it right now.
-                row = await conn.fetchone("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(?)", (index,))
-                if row is not None and not row[0]:
-                    await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index}")
-                await conn.execute(f"{match.group(1)} CONCURRENTLY{statement[match.end(1) :]}")
+                complete = await _build_index(conn, statement, match) and complete
+            if not complete:
+                return False  # not recorded: the next start builds what is missing
             await conn.execute(
                 "INSERT INTO schema_migrations (name, applied_ts) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
                 (migration.name, time.time()),
@@ -314,3 +323,72 @@ async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration
             with contextlib.suppress(Exception):
                 await conn.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK_KEY,))
     return True
+
+
+async def _build_index(conn: Executor, statement: str, match: re.Match[str]) -> bool:
+    """Build the index of ``statement`` (matched by ``_CREATE_INDEX``) ``CONCURRENTLY``; False when
+    it is left INVALID for the next start.
+
+    Every concurrent step waits for the transactions in the database older than it (a pg_dump, a
+    session idle in transaction), writers of the table or not, so each is bounded by
+    :data:`CONCURRENT_WAIT_S`; past it the index is built plainly (the table's writers wait for the
+    build, no older snapshot is waited for). Under the migration lock no other process builds it.
+    """
+    index = match.group(2)
+    table = on.group(1) if (on := _ON_TABLE.search(statement)) else "its table"
+    # A concurrent build that failed or was interrupted (a timeout, a killed process) leaves an
+    # INVALID index, which IF NOT EXISTS would skip for ever: drop it and build again.
+    if await _index_valid(conn, index) is False and not await _bounded(
+        conn, f"DROP INDEX CONCURRENTLY IF EXISTS {index}"
+    ):
+        return await _reindex(conn, index, table)
+    if await _bounded(conn, f"{match.group(1)} CONCURRENTLY{statement[match.end(1) :]}"):
+        return True
+    log.warning(
+        "index %s: an older transaction (a pg_dump, a session idle in transaction) held CREATE INDEX "
+        "CONCURRENTLY for over %.0f s; building it without CONCURRENTLY, so writers of %s wait for this build",
+        index,
+        CONCURRENT_WAIT_S,
+        table,
+    )
+    if await _index_valid(conn, index) is None:
+        await conn.execute(statement)
+        return True
+    return await _reindex(conn, index, table)  # the bounded build left it INVALID
+
+
+async def _reindex(conn: Executor, index: str, table: str) -> bool:
+    """Rebuild an INVALID ``index`` in place (the table's SHARE lock, and the index's own, which a
+    transaction that planned a query on the table holds: bounded too); False when it stays INVALID."""
+    if await _bounded(conn, f"REINDEX INDEX {index}"):
+        return True
+    log.warning(
+        "index %s stays invalid (unused) until a start when no older transaction that read %s is open; "
+        "its migration is applied then",
+        index,
+        table,
+    )
+    return False
+
+
+async def _index_valid(conn: Executor, index: str) -> bool | None:
+    """Whether ``index`` is valid; None when there is no such index."""
+    row = await conn.fetchone("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(?)", (index,))
+    return None if row is None else bool(row[0])
+
+
+async def _bounded(conn: Executor, sql: str) -> bool:
+    """Run ``sql`` with its lock waits bounded by :data:`CONCURRENT_WAIT_S`; False when that ran out."""
+    await conn.execute(f"SET lock_timeout = {max(1, round(CONCURRENT_WAIT_S * 1000))}")
+    try:
+        await conn.execute(sql)
+        return True
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    finally:
+        # After a failed or cancelled statement the connection may refuse this; the pool's reset
+        # (RESET ALL) runs when it is given back.
+        with contextlib.suppress(Exception):
+            await conn.execute("RESET lock_timeout")

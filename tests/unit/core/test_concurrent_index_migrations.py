@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from bot.store import Store, open_store
+from bot.store import Store, open_store, schema
 from bot.store.db import PostgresDatabase, Row
-from bot.store.schema import Migration, migrate
+from bot.store.schema import MIGRATION_LOCK_KEY, Migration, migrate
 from tests.store_backends import fresh_database
 
 # Index-only core steps and the index each builds.
@@ -141,6 +142,111 @@ async def test_an_index_step_another_process_recorded_meanwhile_is_not_applied_a
             assert await migrate(late) == []
         finally:
             await late.close()
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(
+    "snapshot",
+    ["SELECT count(*) FROM schema_migrations", "SELECT count(*) FROM member_settings"],
+    ids=["unrelated-table", "same-table-as-pg_dump"],
+)
+async def test_an_old_transaction_holds_an_index_migration_for_a_bounded_time(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, snapshot: str
+) -> None:
+    import asyncpg
+
+    # raising=False: before the bound existed the migration waited for the transaction's end.
+    monkeypatch.setattr(schema, "CONCURRENT_WAIT_S", 1.0, raising=False)
+    async with _store_before([MEMBER_SETTINGS]) as (url, store):
+        # A pg_dump (ACCESS SHARE on every table) or a session idle in a repeatable-read
+        # transaction: CREATE INDEX CONCURRENTLY waits for its snapshot, a plain build does not.
+        holder = await asyncpg.connect(url)
+        try:
+            held = holder.transaction(isolation="repeatable_read")
+            await held.start()
+            await holder.fetchval(snapshot)
+            with caplog.at_level(logging.WARNING, logger="bot.store.schema"):
+                assert await asyncio.wait_for(migrate(store.db), 15) == [MEMBER_SETTINGS[0]]
+            await holder.fetchval(snapshot)  # still open, never disturbed
+            await held.rollback()
+        finally:
+            await holder.close()
+        assert await _index_state(store, MEMBER_SETTINGS[1]) == (True, False)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        assert "writers of member_settings wait" in warnings[0]
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("reads_the_table", [False, True], ids=["unrelated-snapshot", "read-the-table"])
+async def test_an_invalid_leftover_held_by_an_old_transaction_is_bounded_too(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, reads_the_table: bool
+) -> None:
+    """Dropping the INVALID index a failed build left waits for older snapshots as the build does
+    (DROP INDEX CONCURRENTLY, unbounded before): past the bound it is rebuilt in place, and when a
+    transaction that read the table holds that too (its plan locked the table's indexes), the step
+    is left for the next start instead of holding this one."""
+    import asyncpg
+
+    monkeypatch.setattr(schema, "CONCURRENT_WAIT_S", 1.0)
+    async with _store_before([MEMBER_SETTINGS]) as (url, store):
+        conn = await asyncpg.connect(url)
+        holder = await asyncpg.connect(url)
+        try:
+            await conn.execute(SETTING, "discord", "G1", "U1")
+            await conn.execute(SETTING, "discord", "G2", "U1")
+            with pytest.raises(asyncpg.UniqueViolationError):  # the migration's own index, made to fail
+                await conn.execute(
+                    f"CREATE UNIQUE INDEX CONCURRENTLY {MEMBER_SETTINGS[1]} ON member_settings (user_id, platform)"
+                )
+            await conn.execute("DELETE FROM member_settings WHERE workspace_id = 'G2'")
+            held = holder.transaction(isolation="repeatable_read")
+            await held.start()
+            table = "member_settings" if reads_the_table else "schema_migrations"
+            await holder.fetchval(f"SELECT count(*) FROM {table}")
+            with caplog.at_level(logging.WARNING, logger="bot.store.schema"):
+                applied = await asyncio.wait_for(migrate(store.db), 15)
+            await held.rollback()
+        finally:
+            await conn.close()
+            await holder.close()
+        if reads_the_table:
+            assert applied == [] and await _index_state(store, MEMBER_SETTINGS[1]) == (False, True)
+            assert any("stays invalid" in r.getMessage() for r in caplog.records)
+            assert await migrate(store.db) == [MEMBER_SETTINGS[0]]  # the next start, nothing held
+            assert (await _index_state(store, MEMBER_SETTINGS[1]) or (False,))[0] is True
+        else:
+            assert applied == [MEMBER_SETTINGS[0]]
+            assert (await _index_state(store, MEMBER_SETTINGS[1]) or (False,))[0] is True
+
+
+class _LockTakenMeanwhile(PostgresDatabase):
+    """Another process takes the migration lock just before this one's index step, and keeps it."""
+
+    holder: Any = None
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        if sql == "SELECT name FROM schema_migrations" and self.holder is not None:
+            await self.holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        return await super().fetchall(sql, params)
+
+
+@pytest.mark.services
+async def test_a_migration_lock_held_too_long_is_named_not_taken_for_a_slow_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncpg
+
+    monkeypatch.setattr(schema, "MAINTENANCE_TIMEOUT_S", 1.0)
+    async with _store_before([MEMBER_SETTINGS]) as (url, _store):
+        db = await _LockTakenMeanwhile.connect(url, max_size=2)
+        db.holder = await asyncpg.connect(url)
+        try:
+            with pytest.raises(TimeoutError, match="another process has held the store's migration lock"):
+                await asyncio.wait_for(migrate(db), 15)
+        finally:
+            await db.holder.close()
+            await db.close()
 
 
 def test_only_index_statements_may_be_built_concurrently() -> None:
