@@ -54,7 +54,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack import render
 from adapters.slack.commands import AdminFactsCache, register_interactions
 from adapters.slack.conversations import channel_members, lookup_channel, members_if_private
-from adapters.slack.errors import error_code, log_api_error
+from adapters.slack.errors import NO_ANSWER, error_code, log_api_error
 from adapters.slack.identity import fetch_identity
 from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
 from adapters.slack.normalize import (
@@ -408,7 +408,16 @@ class SlackAdapter:
         known = self._identities.get(team_id)
         if known is not None:
             return known
-        ident = await fetch_identity(client, team_id)
+        try:
+            ident = await fetch_identity(client, team_id)
+        except NO_ANSWER as exc:
+            # Asked from event and command listeners, after Bolt's ack: raising there lost the
+            # event. It goes on without the bot's identity (Bolt still drops the bot's own
+            # messages) and the next event asks again.
+            log.warning(
+                "slack: auth.test got no answer (%s: %s); asking again at the next event", type(exc).__name__, exc
+            )
+            return SlackIdentity(team_id)
         if not ident.bot_user_id:
             return ident  # a failed lookup is retried on the next event instead of being cached
         self._identities[ident.team_id] = ident

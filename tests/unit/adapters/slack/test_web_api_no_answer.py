@@ -152,3 +152,18 @@ async def test_ask_is_answered_when_the_admin_facts_get_no_answer(
     assert cmd.name == "ask" and not cmd.is_platform_admin
     [(hook, answer)] = dropping.hook_posts
     assert hook == "c1" and answer["text"]
+
+
+async def test_the_bots_identity_is_asked_again_when_auth_test_gets_no_answer(
+    tmp_path: Path, dropping: DroppingSlackAPI, store: Store
+) -> None:
+    """Bolt's authorization asks auth.test before the listener runs (with no answer the event is
+    left unacked, for Slack to send again), so this is the narrow case of Bolt's call answered and
+    ours, a moment later, not: raising there lost the event after its ack."""
+    adapter = SlackAdapter(adapter_settings(tmp_path), store=store, client_base_url=dropping.url)
+    dropping.dropped.add("auth.test")
+    ident = await adapter.identity(adapter.client, TEAM_ID)
+    assert dropping.drops >= 2 and ident.team_id == TEAM_ID and not ident.bot_user_id
+    dropping.dropped.clear()  # Slack is back: asked again, and kept from then on
+    assert (await adapter.identity(adapter.client, TEAM_ID)).bot_user_id
+    assert adapter._identities[TEAM_ID].bot_user_id
