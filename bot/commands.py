@@ -15,6 +15,7 @@ from bot.brain import BrainContext, CommandResult, CommandSpec
 from bot.dead_letters import failure_report
 from bot.events import CommandInvoked, Platform
 from bot.permissions import admin_rights_unknown, is_admin
+from prompts import render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,12 @@ class CommandRouter:
         found = self.resolve(cmd.name)
         if found is None:
             help_name = typed_command(cmd.platform, "help")
-            text = f"Unknown command `/{cmd.name}`. Try `{help_name}` for the list."
+            text = render_prompt("core_unknown_command", command=cmd.name, help=help_name)
             # An unknown subcommand of a group (``/guildhall frobnicate``): name the group's commands.
             group = " ".join(cmd.name.lower().split()[:1]) + " "
             subcommands = [f"`/{s.name}`" for s in self.specs if s.name.lower().startswith(group)]
             if subcommands:
-                text += f" `/{group.strip()}` commands: {', '.join(subcommands)}."
+                text += " " + render_prompt("core_group_commands", group=group.strip(), commands=", ".join(subcommands))
             await self._ctx.answer(cmd, CommandResult(text))
             return
         spec, handler = found
@@ -77,13 +78,8 @@ class CommandRouter:
             # Not audited as a refusal: nobody decided anything, the platform did not answer.
             log.warning("/%s not run: the invoker's admin rights are unknown (the platform lookup failed)", cmd.name)
             platform = cmd.platform.value.capitalize()
-            await self._ctx.answer(
-                cmd,
-                CommandResult(
-                    f"I couldn't check your admin rights with {platform} just now, so `/{spec.name}` did not run. "
-                    "Please try again in a moment."
-                ),
-            )
+            text = render_prompt("core_admin_rights_unknown", platform=platform, command=spec.name)
+            await self._ctx.answer(cmd, CommandResult(text))
             return
         if spec.admin:
             allowed = is_admin(cmd, self._ctx.settings)
@@ -96,19 +92,13 @@ class CommandRouter:
                 detail={"options": dict(cmd.options), "channel": cmd.channel.channel_id},
             )
             if not allowed:
-                await self._ctx.answer(
-                    cmd,
-                    CommandResult(
-                        f"Sorry, `/{spec.name}` is for community admins "
-                        "(Discord: Manage Server or an admin role; Slack: workspace admins or the admin group)."
-                    ),
-                )
+                await self._ctx.answer(cmd, CommandResult(render_prompt("core_admins_only", command=spec.name)))
                 return
         try:
             result = await handler(cmd)
         except Exception as exc:  # noqa: BLE001 - the member gets a reply; operators the masked report
             # Masked (bot.dead_letters): the exception may quote the member's arguments.
             log.error("command /%s failed: %s", cmd.name, failure_report(exc, cmd))
-            result = CommandResult(f"Something went wrong running `/{cmd.name}`; the admins can find it in the logs.")
+            result = CommandResult(render_prompt("core_command_failed", command=cmd.name))
         if result is not None:
             await self._ctx.answer(cmd, result)
