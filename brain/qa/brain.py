@@ -535,8 +535,8 @@ class QABrain(Brain):
     async def flush_index(self) -> None:
         """Apply debounced index changes; flush deleted messages' text out of the vector store's
         log (a purge costs ~50 ms, so deletes share one a minute)."""
-        if self._indexer is not None and self._indexer.pending:
-            await self._flush_quietly()
+        if self._indexer is not None and (self._indexer.pending or self._unfinished_forgets):
+            await self._flush_quietly()  # a /forget-me left unfinished may have nothing pending
         if self._indexer is not None and self._log_purge_due and not self._indexer.pending:
             self._log_purge_due = False
             try:
