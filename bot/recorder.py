@@ -234,13 +234,16 @@ class Recorder:
                     if author in self.forgotten:
                         continue
                     # Discord only: its privacy gate reads a member's opt-outs until the store knows
-                    # them in the server; a Slack reaction cannot tell a bot (no digest DMs to one).
+                    # them in the server. Only a ref that carries the member's profile (a name): a
+                    # reaction removal's has none, and says "not a bot" for a bot too, which would
+                    # then be sent digest DMs; a Slack reaction cannot tell a bot either.
                     if (
                         author.platform is Platform.DISCORD
                         and author.user_id
+                        and author.name
                         and not isinstance(event, _WRITES_USER_ROW)
                     ):
-                        actors[(author.platform.value, author.workspace_id, author.user_id)] = author
+                        actors.setdefault((author.platform.value, author.workspace_id, author.user_id), author)
                 if segment.must_follow(event):
                     await self._flush(tx, segment)
                     segment = _Segment()

@@ -98,3 +98,27 @@ async def test_a_reactors_row_keeps_what_is_stored_and_is_reached_and_erased(mak
     assert await app.store.db.fetchall(
         "SELECT workspace_id, name FROM users WHERE user_id = 'alice' ORDER BY workspace_id"
     ) == [(ACME, ""), (BETA, "")]
+
+
+async def test_a_bot_seen_only_through_a_nameless_reaction_gets_no_row_nor_digests(make_app) -> None:
+    """A Discord reaction removal names no member (and says "not a bot" for a bot): a row from it
+    made a bot a member the digest went to, with the digest on by default."""
+    from bot.events import ReactionRemoved
+
+    app, adapter = await make_app()
+    await a_server_where_bob_posted(adapter, app, BETA)
+    pollbot = UserRef(Platform.DISCORD, BETA, "pollbot", "")  # what a removal carries
+    await adapter.inject(ReactionRemoved(chan(BETA), "m1", pollbot, "one", BASE_TIME))
+    # In one batch, the profile of an add is kept over the nameless removal after it.
+    await app.bus.publish_many(
+        [
+            ReactionAdded(
+                chan(BETA), "m1", UserRef(Platform.DISCORD, BETA, "votebot", "VoteBot", True), "a", BASE_TIME
+            ),
+            ReactionRemoved(chan(BETA), "m1", UserRef(Platform.DISCORD, BETA, "votebot", ""), "a", BASE_TIME),
+        ]
+    )
+    await app.bus.drain()
+    assert await app.store.get_user("discord", BETA, "pollbot") is None
+    votebot = await app.store.get_user("discord", BETA, "votebot")
+    assert votebot is not None and (votebot.name, votebot.is_bot) == ("VoteBot", True)
