@@ -291,8 +291,8 @@ class SlackAdapter:
         slack-sdk's Socket Mode connect retries every failure for ever (a traceback every 10 s), so a
         wrong, revoked or mistyped ``SLACK_APP_TOKEN`` (a bot token where the app-level one belongs)
         hung the start without a word; Slack's refusal becomes the one-line configuration error
-        here. Slack unreachable raises as any connection error at start; any other answer (rate
-        limited, a Slack outage) is left to the connect's own retries.
+        here. No answer (Slack slow or unreachable) and any other answer (rate limited, a Slack
+        outage) are left to the connect's own retries, as before this check.
         """
         try:
             await self.client.apps_connections_open(app_token=app_token)
@@ -304,6 +304,13 @@ class SlackAdapter:
                     "(xapp-…, scope connections:write) from the app's Basic Information page"
                 ) from exc
             log.warning("slack: apps.connections.open answered %s; Socket Mode keeps trying", error or exc)
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:  # NO_ANSWER; OSError: timeouts too
+            # No answer is no refusal: the connect's own retries wait for Slack, as before this check.
+            log.warning(
+                "slack: apps.connections.open got no answer (%s: %s); Socket Mode keeps trying",
+                type(exc).__name__,
+                exc,
+            )
 
     async def _serve_http(self) -> None:
         cfg = self.settings.slack

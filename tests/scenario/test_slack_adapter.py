@@ -637,6 +637,34 @@ async def test_a_refused_app_token_is_a_clear_error_not_a_start_that_hangs(
     assert not fake_slack.socket_connected.is_set()
 
 
+async def test_an_app_token_check_that_gets_no_answer_leaves_the_connect_to_retry(
+    make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slow Slack (the check's answer later than the client's timeout) stopped the start with
+    # "cannot connect", where the Socket Mode connect would have waited and connected.
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    real = AsyncWebClient.apps_connections_open
+    calls = 0
+
+    async def slow_first(self: AsyncWebClient, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise TimeoutError()
+        return await real(self, **kwargs)
+
+    monkeypatch.setattr(AsyncWebClient, "apps_connections_open", slow_first)
+    settings = slack_settings(tmp_path, mode="socket", app_token="xapp-1-test")
+    app, _ = await make_app(settings_override=settings)
+    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
+    try:
+        await asyncio.wait_for(adapter.start(), timeout=10)
+        await asyncio.wait_for(fake_slack.socket_connected.wait(), timeout=10)
+    finally:
+        await adapter.stop()
+
+
 async def test_a_rate_limited_app_token_check_leaves_the_connect_to_retry(
     make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI
 ) -> None:
