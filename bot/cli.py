@@ -65,11 +65,15 @@ def check_config(
         emit({"ok": False, "errors": str(exc).splitlines()}, as_json, f"configuration error:\n{exc}")
         raise typer.Exit(2) from exc
     problems = settings.slack.connection_problems() + settings.missing_model_paths()
+    stray = settings.slack.stray_secrets()
+    if not settings.platforms:
+        problems += stray  # `guildhall run` refuses to open the console chat in their place
     if problems:
         emit({"ok": False, "errors": problems}, as_json, "configuration error:\n" + "\n".join(problems))
         raise typer.Exit(2)
     platforms = settings.platforms or ["console"]
     warnings = [f"{var} is not a setting (ignored); check its spelling" for var in unknown_env_vars()]
+    warnings += stray  # beside another platform: leftovers, Slack simply not started
     if not as_json:
         for warning in warnings:
             typer.echo(f"warning: {warning}", err=True)

@@ -118,22 +118,6 @@ class SlackSettings(_Section):
         the settings as it is built) ask this one place.
         """
         if not (self.bot_token or self.client_id):
-            # Slack secrets without what names the app (a misspelled SLACK_BOT_TOKEN, say): the bot
-            # would open the console chat instead, without a word about Slack.
-            stray = [
-                variable
-                for variable, value in (
-                    ("SLACK_APP_TOKEN", self.app_token),
-                    ("SLACK_SIGNING_SECRET", self.signing_secret),
-                    ("SLACK_CLIENT_SECRET", self.client_secret),
-                )
-                if value is not None and value.get_secret_value()
-            ]
-            if stray:
-                return [
-                    f"{' and '.join(stray)} {'is' if len(stray) == 1 else 'are'} set, but neither SLACK_BOT_TOKEN "
-                    "(one workspace) nor SLACK_CLIENT_ID (multi-workspace installs): Slack would not start"
-                ]
             return []
         problems = []
         if not self.bot_token and not self.client_secret:
@@ -148,6 +132,29 @@ class SlackSettings(_Section):
         if self.mode == "http" and not self.signing_secret:
             problems.append("slack.mode=http needs SLACK_SIGNING_SECRET to verify requests")
         return problems
+
+    def stray_secrets(self) -> list[str]:
+        """The problem of Slack secrets set without what names the app (no ``SLACK_BOT_TOKEN``
+        nor ``SLACK_CLIENT_ID``: a misspelled bot token, say), or nothing. With no other platform
+        the bot would open the console chat instead, without a word about Slack; beside Discord
+        they are leftovers worth a warning."""
+        if self.bot_token or self.client_id:
+            return []
+        stray = [
+            variable
+            for variable, value in (
+                ("SLACK_APP_TOKEN", self.app_token),
+                ("SLACK_SIGNING_SECRET", self.signing_secret),
+                ("SLACK_CLIENT_SECRET", self.client_secret),
+            )
+            if value is not None and value.get_secret_value()
+        ]
+        if not stray:
+            return []
+        return [
+            f"{' and '.join(stray)} {'is' if len(stray) == 1 else 'are'} set, but neither SLACK_BOT_TOKEN "
+            "(one workspace) nor SLACK_CLIENT_ID (multi-workspace installs): Slack would not start"
+        ]
 
 
 # The SQLite file before it followed data_dir: relative to the working directory.

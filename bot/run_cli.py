@@ -113,7 +113,7 @@ async def _serve(settings: Settings, *, demo: bool, reader: Any, writer: TextIO 
     from bot.store import open_configured_store
 
     # Slack secrets set without a bot token or client id: the console would open instead of Slack.
-    if not settings.platforms and (problems := settings.slack.connection_problems()):
+    if not settings.platforms and (problems := settings.slack.stray_secrets()):
         raise RunError("; ".join(problems))
     # Check the brains before opening the store: a store left open keeps a non-daemon database
     # thread alive and the process would hang after printing the error.

@@ -114,3 +114,15 @@ def test_slack_secrets_without_a_bot_token_or_client_id_are_named_not_a_console_
         "nor SLACK_CLIENT_ID (multi-workspace installs): Slack would not start" in result.output
     )
     assert "Traceback" not in result.output
+
+
+def test_a_slack_leftover_beside_discord_is_a_warning_not_an_error(
+    client_id_only: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Discord bot with an old SLACK_SIGNING_SECRET in its environment runs (Slack is simply not
+    # started): check-config must not refuse what `guildhall run` accepts.
+    monkeypatch.delenv("SLACK_CLIENT_ID")
+    monkeypatch.setenv("DISCORD_TOKEN", "x" * 59)
+    result = CliRunner().invoke(cli_app, ["check-config"])
+    assert result.exit_code == 0, result.output
+    assert "warning: SLACK_SIGNING_SECRET is set, but neither SLACK_BOT_TOKEN" in result.output
