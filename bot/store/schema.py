@@ -23,10 +23,10 @@ from bot.store.db import MAINTENANCE_TIMEOUT_S, Database, Executor, PostgresData
 _CREATE_INDEX = re.compile(r"\s*(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+IF\s+NOT\s+EXISTS\s+(\w+)\s", re.IGNORECASE)
 _ON_TABLE = re.compile(r"\sON\s+(?:ONLY\s+)?(\w+)", re.IGNORECASE)
 
-# How long CREATE INDEX CONCURRENTLY may wait for older transactions before the index is built
-# plainly instead. The concurrent build waits for every transaction in the database that holds a
-# snapshot older than the build (a pg_dump, a session idle in transaction), writer of the table or
-# not; a plain build waits for none of them, it only makes the table's writers wait for it.
+# How long CREATE INDEX CONCURRENTLY may wait for older transactions before its migration step is
+# left for the next start. The concurrent build waits for every transaction in the database that
+# holds a snapshot older than the build (a pg_dump, a session idle in transaction), writer of the
+# table or not (see _build_index).
 CONCURRENT_WAIT_S = 60.0
 
 # SQLSTATE lock_not_available: ``lock_timeout`` ran out (its waits include the concurrent build's).
@@ -269,11 +269,17 @@ async def migrate(db: Database) -> list[str]:
         )
     done = {row[0] for row in await db.fetchall("SELECT name FROM schema_migrations")}
     applied = []
+    held = False  # an older transaction held a concurrent build: the other index steps wait too
     for migration in all_migrations():
         if migration.name in done:
             continue
         if migration.concurrent_indexes and isinstance(db, PostgresDatabase):
-            if await _build_indexes_concurrently(db, migration):
+            if held:
+                log.warning("index migration %s left for the next start too", migration.name)
+                continue
+            outcome = await _build_indexes_concurrently(db, migration)
+            held = outcome is None
+            if outcome:
                 applied.append(migration.name)
             continue
         async with _locked_transaction(db) as tx:
@@ -289,9 +295,10 @@ async def migrate(db: Database) -> list[str]:
     return applied
 
 
-async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration) -> bool:
-    """Apply an index-only ``migration`` with ``CREATE INDEX CONCURRENTLY``; False when it was not
-    applied: another process recorded it meanwhile, or an index of it is left for the next start.
+async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration) -> bool | None:
+    """Apply an index-only ``migration`` with ``CREATE INDEX CONCURRENTLY``: True when applied,
+    False when another process recorded it meanwhile, None when older transactions held a build
+    past :data:`CONCURRENT_WAIT_S` (the step is left for the next start).
 
     The build cannot run in a transaction block, so the migration lock is held at session level on
     the one connection that builds and records, and released by hand (a connection given back to
@@ -306,13 +313,19 @@ async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration
         try:
             if await conn.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)):
                 return False
-            complete = True
             for statement in migration.statements:
                 match = _CREATE_INDEX.match(statement)
                 assert match is not None  # checked by Migration
-                complete = await _build_index(conn, statement, match) and complete
-            if not complete:
-                return False  # not recorded: the next start builds what is missing
+                if not await _build_index(conn, statement, match):
+                    log.warning(
+                        "index migration %s left for the next start: an older transaction (a pg_dump, a session "
+                        "idle in transaction) held CREATE INDEX CONCURRENTLY for over %.0f s; until then the "
+                        "index is missing (lookups on %s are slower), and no writer was blocked",
+                        migration.name,
+                        CONCURRENT_WAIT_S,
+                        on.group(1) if (on := _ON_TABLE.search(statement)) else "its table",
+                    )
+                    return None
             await conn.execute(
                 "INSERT INTO schema_migrations (name, applied_ts) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
                 (migration.name, time.time()),
@@ -327,48 +340,22 @@ async def _build_indexes_concurrently(db: PostgresDatabase, migration: Migration
 
 async def _build_index(conn: Executor, statement: str, match: re.Match[str]) -> bool:
     """Build the index of ``statement`` (matched by ``_CREATE_INDEX``) ``CONCURRENTLY``; False when
-    it is left INVALID for the next start.
+    older transactions held it past :data:`CONCURRENT_WAIT_S`.
 
-    Every concurrent step waits for the transactions in the database older than it (a pg_dump, a
-    session idle in transaction), writers of the table or not, so each is bounded by
-    :data:`CONCURRENT_WAIT_S`; past it the index is built plainly (the table's writers wait for the
-    build, no older snapshot is waited for). Under the migration lock no other process builds it.
+    A concurrent build (and the drop of an INVALID index an earlier one left) waits for every
+    transaction in the database older than it, writer of the table or not, but blocks no writer.
+    A plain build would wait for none of those, but it takes the table's SHARE lock: queued behind
+    a writer left idle in its transaction, it would stop every other writer of the table. So past
+    the bound nothing is built plainly; the step waits for a start when nothing old is open.
     """
     index = match.group(2)
-    table = on.group(1) if (on := _ON_TABLE.search(statement)) else "its table"
-    # A concurrent build that failed or was interrupted (a timeout, a killed process) leaves an
-    # INVALID index, which IF NOT EXISTS would skip for ever: drop it and build again.
+    # A concurrent build that failed or was interrupted (a timeout, a killed process, the bound
+    # below) leaves an INVALID index, which IF NOT EXISTS would skip for ever: drop it and build again.
     if await _index_valid(conn, index) is False and not await _bounded(
         conn, f"DROP INDEX CONCURRENTLY IF EXISTS {index}"
     ):
-        return await _reindex(conn, index, table)
-    if await _bounded(conn, f"{match.group(1)} CONCURRENTLY{statement[match.end(1) :]}"):
-        return True
-    log.warning(
-        "index %s: an older transaction (a pg_dump, a session idle in transaction) held CREATE INDEX "
-        "CONCURRENTLY for over %.0f s; building it without CONCURRENTLY, so writers of %s wait for this build",
-        index,
-        CONCURRENT_WAIT_S,
-        table,
-    )
-    if await _index_valid(conn, index) is None:
-        await conn.execute(statement)
-        return True
-    return await _reindex(conn, index, table)  # the bounded build left it INVALID
-
-
-async def _reindex(conn: Executor, index: str, table: str) -> bool:
-    """Rebuild an INVALID ``index`` in place (the table's SHARE lock, and the index's own, which a
-    transaction that planned a query on the table holds: bounded too); False when it stays INVALID."""
-    if await _bounded(conn, f"REINDEX INDEX {index}"):
-        return True
-    log.warning(
-        "index %s stays invalid (unused) until a start when no older transaction that read %s is open; "
-        "its migration is applied then",
-        index,
-        table,
-    )
-    return False
+        return False
+    return await _bounded(conn, f"{match.group(1)} CONCURRENTLY{statement[match.end(1) :]}")
 
 
 async def _index_valid(conn: Executor, index: str) -> bool | None:
