@@ -428,16 +428,19 @@ class MemberJoined(InboundEvent):
 
 @dataclass(frozen=True, slots=True)
 class MemberLeft(InboundEvent):
-    """A member left the workspace (left or was removed from a guild, deactivated on Slack): no
-    more digests or DMs until they join again. Their history stays (``/forget-me`` erases it)."""
+    """A member left the workspace (``channel is None``: left or was removed from a guild,
+    deactivated on Slack: no more digests or DMs until they join again) or a private channel (they
+    no longer read it). Their history stays (``/forget-me`` erases it)."""
 
     user: UserRef
     ts: datetime
+    channel: ChannelRef | None = None
 
     @property
     def event_id(self) -> str:
         # With the time: leaving, rejoining and leaving again are three facts, not one repeated.
-        return f"{self.user.platform}:{self.user.workspace_id}:left:{self.user.user_id}:{self.ts.isoformat()}"
+        where = f"{self.channel.channel_id}:" if self.channel else ""
+        return f"{self.user.platform}:{self.user.workspace_id}:left:{where}{self.user.user_id}:{self.ts.isoformat()}"
 
     @property
     def platform(self) -> Platform:

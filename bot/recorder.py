@@ -411,7 +411,12 @@ class Recorder:
             await store.delete_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, tx=tx)
         elif isinstance(event, MemberLeft):
             u = event.user
-            await store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, True, tx=tx)
+            if event.channel is not None:  # out of one channel: it is no longer theirs to read
+                await store.remove_channel_reader(
+                    u.platform.value, u.workspace_id, event.channel.channel_id, u.user_id, tx=tx
+                )
+            else:
+                await store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, True, tx=tx)
         elif isinstance(event, MemberJoined):
             u = event.user
             if event.channel is None:  # back in the community: digests and DMs resume

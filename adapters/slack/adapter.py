@@ -79,6 +79,7 @@ from bot.events import (
     Citation,
     CommandReply,
     InboundEvent,
+    MemberLeft,
     Platform,
     SendDirectMessage,
     SendEphemeral,
@@ -565,6 +566,12 @@ class SlackAdapter:
         ref = self.channels(team_id)[channel_id]
         if ref.visibility is Visibility.PUBLIC:
             return
+        user_id = event.get("user")
+        if isinstance(user_id, str) and user_id:
+            # The leaver is off the access list at once, whatever the re-read below gets: when Slack
+            # did not answer it, they kept reading the channel's history through the bot.
+            leaver = UserRef(Platform.SLACK, team_id, user_id)
+            await self._publish(MemberLeft(user=leaver, ts=datetime.now(UTC), channel=ref))
         members = await channel_members(client, channel_id)
         if members is None:
             # Never publish a guessed list (it replaces the stored one); the failure is logged with a hint.

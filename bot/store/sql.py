@@ -252,6 +252,17 @@ class Store:
         async with self.db.transaction() as own:
             await self._set_channel_access(own, platform, workspace_id, channel_id, rows, replace)
 
+    async def remove_channel_reader(
+        self, platform: str, workspace_id: str, channel_id: str, user_id: str, *, tx: Executor | None = None
+    ) -> None:
+        """Take one member off a private channel's access list (they left it); role grants and
+        permission denials stay as they are."""
+        await (tx or self.db).execute(
+            "DELETE FROM channel_access WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
+            "AND principal_kind = ? AND principal_id = ?",
+            (platform, workspace_id, channel_id, USER, user_id),
+        )
+
     async def _set_channel_access(
         self,
         tx: Executor,

@@ -320,8 +320,9 @@ async def test_unreadable_member_list_never_empties_a_private_access_list(slack:
 
 
 async def test_a_member_who_leaves_a_private_channel_stops_reading_it(slack: Harness) -> None:
-    """member_left_channel re-reads the private channel's members: whoever left no longer gets
-    answers from it; a public channel keeps no list, and a failed re-read changes nothing."""
+    """member_left_channel takes the leaver off the access list and re-reads the private channel's
+    members: whoever left no longer gets answers from it, even when the re-read fails (the leaver
+    kept reading it then); a public channel keeps no list."""
     await slack.dispatch(envelope(message_event("deploy key rotated", channel="GSECRET", channel_type="group")))
     assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UCAROL")
     slack.fake.members["GSECRET"] = ["UALICE", "UBOB"]
@@ -334,7 +335,8 @@ async def test_a_member_who_leaves_a_private_channel_stops_reading_it(slack: Har
     slack.fake.fail("conversations.members", "ratelimited")
     await slack.dispatch(envelope({**left, "user": "UBOB"}, event_id="EvLeft2"))
     await slack.app.bus.drain()
-    assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UBOB")  # unknown: kept
+    assert "GSECRET" not in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UBOB")  # the event says so
+    assert "GSECRET" in await slack.app.store.readable_channel_ids("slack", TEAM_ID, "UALICE")  # no guessed list
     calls = len(slack.fake.calls_to("conversations.members"))
     await slack.dispatch(envelope({**left, "channel": "CHELP", "channel_type": "C"}, event_id="EvLeft3"))
     await slack.app.bus.drain()

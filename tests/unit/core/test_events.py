@@ -65,6 +65,7 @@ SAMPLES: list[Event] = [
     MemberJoined(U, T0, CH),
     MemberJoined(U, T0, None),
     MemberLeft(U, T0),
+    MemberLeft(U, T0, CH),
     MemberUpdated(U, T0),
     ThreadCreated(CH, "t1", "How do I?", U, T0, True, EventSource.BACKFILL),
     ChannelSeen(CH, T0, ("u1", "u3")),

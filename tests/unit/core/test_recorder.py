@@ -20,7 +20,7 @@ from bot.events import (
     ThreadCreated,
     Visibility,
 )
-from bot.recorder import Recorder
+from bot.recorder import LEFT_KEY, Recorder
 from bot.store import open_store
 from bot.testing import make_message, user
 from bot.testing.builders import BASE_TIME
@@ -67,6 +67,21 @@ async def test_private_channel_access_is_recorded(make_app) -> None:
     assert await app.store.readable_channel_ids("discord", "g", "u-bob") == {"mods"}
     assert await app.store.readable_channel_ids("discord", "g", "u-eve") == set()
     assert await app.store.readable_channel_ids("discord", "g", "u-eve", ["role-mod"]) == {"mods"}
+
+
+async def test_a_member_who_left_a_private_channel_reads_it_no_more_but_is_still_a_member(make_app) -> None:
+    from bot.events import MemberLeft
+
+    app, adapter = await make_app()
+    secret = ChannelRef(Platform.SLACK, "T1", "GSECRET", "secret", Visibility.PRIVATE)
+    carol = user("UCAROL", platform=Platform.SLACK, workspace="T1")
+    await adapter.inject(ChannelSeen(secret, member_ids=("UCAROL", "UALICE")))
+    await adapter.inject(MemberLeft(carol, BASE_TIME, secret))
+    await app.bus.drain()
+    assert await app.store.readable_channel_ids("slack", "T1", "UCAROL") == set()
+    assert await app.store.readable_channel_ids("slack", "T1", "UALICE") == {"GSECRET"}
+    # Out of one channel, not out of the workspace (that would stop her digests and DMs).
+    assert await app.store.get_member_setting("slack", "T1", "UCAROL", LEFT_KEY) is None
 
 
 def _random_stream(rng: random.Random, n: int) -> list[Event]:
