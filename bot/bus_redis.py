@@ -63,6 +63,7 @@ from bot.events import (
     InboundEvent,
     MemberJoined,
     MemberLeft,
+    MemberLeftChannel,
     MemberUpdated,
     MessageDeleted,
     MessageEdited,
@@ -96,6 +97,8 @@ FAMILIES: dict[type[Event], str] = {
     ReactionRemoved: "reactions",
     MemberJoined: "members",
     MemberLeft: "members",
+    # With the joins and the member lists: a leave, a re-join and a re-read are read in that order.
+    MemberLeftChannel: "members",
     MemberUpdated: "members",
     ChannelSeen: "members",
     # With ChannelSeen: a Discord server left and joined again is read in that order.

@@ -428,19 +428,39 @@ class MemberJoined(InboundEvent):
 
 @dataclass(frozen=True, slots=True)
 class MemberLeft(InboundEvent):
-    """A member left the workspace (``channel is None``: left or was removed from a guild,
-    deactivated on Slack: no more digests or DMs until they join again) or a private channel (they
-    no longer read it). Their history stays (``/forget-me`` erases it)."""
+    """A member left the workspace (left or was removed from a guild, deactivated on Slack): no
+    more digests or DMs until they join again. Their history stays (``/forget-me`` erases it)."""
 
     user: UserRef
     ts: datetime
-    channel: ChannelRef | None = None
 
     @property
     def event_id(self) -> str:
         # With the time: leaving, rejoining and leaving again are three facts, not one repeated.
-        where = f"{self.channel.channel_id}:" if self.channel else ""
-        return f"{self.user.platform}:{self.user.workspace_id}:left:{where}{self.user.user_id}:{self.ts.isoformat()}"
+        return f"{self.user.platform}:{self.user.workspace_id}:left:{self.user.user_id}:{self.ts.isoformat()}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.user.platform
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeftChannel(InboundEvent):
+    """A member left (or was removed from) a private channel: they no longer read it. Not a
+    :class:`MemberLeft` with a channel: a reader of an older version would decode that as leaving
+    the workspace (unknown fields are dropped) and stop the member's digests; an unknown type it
+    refuses instead."""
+
+    user: UserRef
+    ts: datetime
+    channel: ChannelRef
+
+    @property
+    def event_id(self) -> str:
+        return (
+            f"{self.user.platform}:{self.user.workspace_id}:leftchan:{self.channel.channel_id}:"
+            f"{self.user.user_id}:{self.ts.isoformat()}"
+        )
 
     @property
     def platform(self) -> Platform:
@@ -840,6 +860,7 @@ INBOUND_TYPES: tuple[type[InboundEvent], ...] = (
     ReactionRemoved,
     MemberJoined,
     MemberLeft,
+    MemberLeftChannel,
     MemberUpdated,
     ThreadCreated,
     ChannelSeen,

@@ -24,6 +24,7 @@ from bot.events import (
     EventSource,
     MemberJoined,
     MemberLeft,
+    MemberLeftChannel,
     MemberUpdated,
     MessageDeleted,
     MessageEdited,
@@ -55,6 +56,7 @@ RECORDED_TYPES: tuple[type[Event], ...] = (
     ReactionRemoved,
     MemberJoined,
     MemberLeft,
+    MemberLeftChannel,
     MemberUpdated,
     ThreadCreated,
     ChannelSeen,
@@ -411,12 +413,12 @@ class Recorder:
             await store.delete_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, tx=tx)
         elif isinstance(event, MemberLeft):
             u = event.user
-            if event.channel is not None:  # out of one channel: it is no longer theirs to read
-                await store.remove_channel_reader(
-                    u.platform.value, u.workspace_id, event.channel.channel_id, u.user_id, tx=tx
-                )
-            else:
-                await store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, True, tx=tx)
+            await store.set_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, True, tx=tx)
+        elif isinstance(event, MemberLeftChannel):  # out of one channel: it is no longer theirs to read
+            u = event.user
+            await store.remove_channel_reader(
+                u.platform.value, u.workspace_id, event.channel.channel_id, u.user_id, tx=tx
+            )
         elif isinstance(event, MemberJoined):
             u = event.user
             if event.channel is None:  # back in the community: digests and DMs resume

@@ -79,7 +79,7 @@ from bot.events import (
     Citation,
     CommandReply,
     InboundEvent,
-    MemberLeft,
+    MemberLeftChannel,
     Platform,
     SendDirectMessage,
     SendEphemeral,
@@ -571,7 +571,7 @@ class SlackAdapter:
             # The leaver is off the access list at once, whatever the re-read below gets: when Slack
             # did not answer it, they kept reading the channel's history through the bot.
             leaver = UserRef(Platform.SLACK, team_id, user_id)
-            await self._publish(MemberLeft(user=leaver, ts=datetime.now(UTC), channel=ref))
+            await self._publish(MemberLeftChannel(user=leaver, ts=datetime.now(UTC), channel=ref))
         members = await channel_members(client, channel_id)
         if members is None:
             # Never publish a guessed list (it replaces the stored one); the failure is logged with a hint.

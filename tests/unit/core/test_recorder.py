@@ -70,13 +70,13 @@ async def test_private_channel_access_is_recorded(make_app) -> None:
 
 
 async def test_a_member_who_left_a_private_channel_reads_it_no_more_but_is_still_a_member(make_app) -> None:
-    from bot.events import MemberLeft
+    from bot.events import MemberLeftChannel
 
     app, adapter = await make_app()
     secret = ChannelRef(Platform.SLACK, "T1", "GSECRET", "secret", Visibility.PRIVATE)
     carol = user("UCAROL", platform=Platform.SLACK, workspace="T1")
     await adapter.inject(ChannelSeen(secret, member_ids=("UCAROL", "UALICE")))
-    await adapter.inject(MemberLeft(carol, BASE_TIME, secret))
+    await adapter.inject(MemberLeftChannel(carol, BASE_TIME, secret))
     await app.bus.drain()
     assert await app.store.readable_channel_ids("slack", "T1", "UCAROL") == set()
     assert await app.store.readable_channel_ids("slack", "T1", "UALICE") == {"GSECRET"}
