@@ -25,6 +25,7 @@ import sysconfig
 import traceback
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from bot.events import Event, UserRef
 from bot.privacy.redact import redact as redact_secrets
@@ -198,9 +199,10 @@ def _tokens(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 def _quoted_forms(text: str) -> set[str]:
-    """``text`` as it is and as ``repr()`` and ASCII JSON quote it (escapes change its words:
-    ``C:\\new`` is "c", "new" in a repr but "c", "ew" as written)."""
-    return {text, repr(text)[1:-1], json.dumps(text)[1:-1]}
+    """``text`` as it is and as ``repr()``, ASCII JSON and a URL (a query string an HTTP client's
+    error quotes) quote it: escapes change its words (``C:\\new`` is "c", "new" in a repr but "c",
+    "ew" as written; ``a b`` is "a", "20b" in a URL)."""
+    return {text, repr(text)[1:-1], json.dumps(text)[1:-1], quote(text, safe=""), quote_plus(text, safe="")}
 
 
 def _strings(value: object, name: str | None) -> Iterator[str]:

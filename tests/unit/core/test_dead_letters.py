@@ -50,6 +50,17 @@ def test_a_partial_quote_and_a_repr_escaped_quote_are_masked() -> None:
     assert failure(event, f"got {json.dumps(TEXT)}").endswith(': got "[redacted]"')
 
 
+def test_a_url_encoded_quote_is_masked() -> None:
+    # An HTTP client's error quotes the request's URL: the member's words in its query string.
+    from urllib.parse import quote, quote_plus
+
+    event = make_message(TEXT, author=ANA, chan=HELP)
+    for encoded in (quote(TEXT, safe=""), quote_plus(TEXT)):
+        error = failure(event, f"400 Bad Request for url https://api.example.org/search?q={encoded}&lang=en")
+        assert not any(s in error for s in ("QX7", "vault", "thanks")), error
+        assert "https://api.example.org/search?q=" in error and "lang=en" in error
+
+
 def test_ids_match_whole_words_only() -> None:
     grams = grams_of(["ana"])
     assert redact("banana for ana, user_ana, Ana.", grams) == "banana for [redacted], user_[redacted], [redacted]."
