@@ -25,7 +25,7 @@ import sysconfig
 import traceback
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import unquote
 
 from bot.events import Event, UserRef
 from bot.privacy.redact import redact as redact_secrets
@@ -83,6 +83,8 @@ _TOKEN = re.compile(
     r"(\\(?:[\\'\"abfnrtv/]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}))"
     rf"|[{UNSPACED}]|(?:(?![{UNSPACED}]){WORD})"
 )
+# A percent-escape of a URL ("%20", "%2C"): text holding one is also matched decoded.
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _ROOT = Path(__file__).resolve().parents[1]
 _STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 _LIBRARY_DIRS = ("site-packages", "dist-packages")
@@ -167,10 +169,25 @@ def grams_of(strings: Iterable[str]) -> set[Gram]:
 
 def redact(text: str, grams: Collection[Gram]) -> str:
     """``text`` with every run of words in ``grams`` replaced by :data:`REDACTED` (runs that
-    overlap, as the grams of one long quote do, become one)."""
+    overlap, as the grams of one long quote do, become one).
+
+    Text with percent-escapes (an HTTP client's error naming the request's URL, whose query string
+    may hold the member's words) is matched decoded, and comes back decoded where something was
+    masked; unchanged otherwise. Decoding the text, not adding the URL form of every gram, keeps
+    ``grams_of`` as small as before (a /forget-me scrubs with the grams of all the member's events).
+    """
     if not grams:
         return text
     text = nfc(text)
+    if _PERCENT_ESCAPE.search(text):
+        decoded = nfc(unquote(text))
+        masked = _mask(decoded, grams)
+        return masked if masked != decoded else text
+    return _mask(text, grams)
+
+
+def _mask(text: str, grams: Collection[Gram]) -> str:
+    """:func:`redact` of text already in composed form, as it reads."""
     tokens = list(_tokens(text))
     words = [w for _, _, w in tokens]
     spans: list[list[int]] = []
@@ -199,10 +216,9 @@ def _tokens(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 def _quoted_forms(text: str) -> set[str]:
-    """``text`` as it is and as ``repr()``, ASCII JSON and a URL (a query string an HTTP client's
-    error quotes) quote it: escapes change its words (``C:\\new`` is "c", "new" in a repr but "c",
-    "ew" as written; ``a b`` is "a", "20b" in a URL)."""
-    return {text, repr(text)[1:-1], json.dumps(text)[1:-1], quote(text, safe=""), quote_plus(text, safe="")}
+    """``text`` as it is and as ``repr()`` and ASCII JSON quote it (escapes change its words:
+    ``C:\\new`` is "c", "new" in a repr but "c", "ew" as written)."""
+    return {text, repr(text)[1:-1], json.dumps(text)[1:-1]}
 
 
 def _strings(value: object, name: str | None) -> Iterator[str]:

@@ -59,6 +59,9 @@ def test_a_url_encoded_quote_is_masked() -> None:
         error = failure(event, f"400 Bad Request for url https://api.example.org/search?q={encoded}&lang=en")
         assert not any(s in error for s in ("QX7", "vault", "thanks")), error
         assert "https://api.example.org/search?q=" in error and "lang=en" in error
+    # Nothing of the member in it: an escaped URL stays as it was.
+    untouched = failure(event, "GET https%3A%2F%2Fslack.com%2Fapi%2Fchat.postMessage failed")
+    assert untouched.endswith(": GET https%3A%2F%2Fslack.com%2Fapi%2Fchat.postMessage failed")
 
 
 def test_ids_match_whole_words_only() -> None:
