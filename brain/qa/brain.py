@@ -313,14 +313,23 @@ class QABrain(Brain):
     async def _sweep_forgotten(self, indexer: Indexer) -> None:
         """Queue a rebuild of every unit that still holds words of a forgotten member: a forget whose
         index part could not run (the vector store was down, or the process stopped with its rebuilds
-        pending) finishes when the index next opens. After a completed forget no unit matches."""
+        pending) finishes when the index next opens. After a completed forget no unit matches.
+
+        Those members' forgets are unfinished in the other places too (the other encoders'
+        collections, the vector store's write-ahead log): the flush that rebuilds the units
+        finishes them (``_unfinished_forgets``), also after a restart lost this process's list."""
         rows = await self.ctx.store.db.fetchall(
             "SELECT platform, workspace_id, user_id FROM member_settings WHERE key = 'forgotten' AND value = 'true'"
         )
         if not rows:
             return
         gone = {(str(p), str(w), str(u)) for p, w, u in rows}
-        stale = [u for u in indexer.bm25.units() if any((u.platform, u.workspace_id, a) in gone for a in u.author_ids)]
+        stale: list[Unit] = []
+        for unit in indexer.bm25.units():
+            members = {(unit.platform, unit.workspace_id, a) for a in unit.author_ids} & gone
+            if members:
+                stale.append(unit)
+                self._unfinished_forgets |= members
         for unit in stale:
             indexer.touch_unit(unit)
         if stale:

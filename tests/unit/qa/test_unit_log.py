@@ -298,3 +298,25 @@ async def test_a_forget_me_while_the_vector_store_is_down_reaches_units_another_
         ).fetchone()
     assert left == 0
     assert a._unfinished_forgets == set()
+
+
+async def test_a_forget_a_restart_interrupted_is_finished_whole_by_the_next_process(make_app: Any) -> None:
+    """The process stopped before a forget's index part ran: the next one's open-time sweep found
+    the units and rebuilt them, but never purged Chroma's write-ahead log (nor the other encoders'
+    collections), which kept the words."""
+    app, _ = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
+    a: QABrain = app.brain("qa")  # type: ignore[assignment]
+    await index_live(a, make_message(f"my token is {TOKEN}", author="erin", message_id="e1", thread_id="e1"))
+    # The forget's store part ran (erin is forgotten there, her text erased), then the process stopped.
+    await app.store.set_member_setting("console", "local", "erin", "forgotten", True)
+    await app.store.db.execute("UPDATE messages SET text = '' WHERE author_id = 'erin'")
+    restarted = QABrain(a.ctx)
+    await restarted.retriever()  # opens the index: the sweep finds erin's unit
+    await restarted.flush_index()  # the minute's job
+    stored = await a.ctx.services.get("unit_index")
+    assert all(TOKEN not in u.text for u in await stored.all_units())
+    with sqlite3.connect(Path(app.settings.vectors.path) / "chroma.sqlite3") as db:
+        (left,) = db.execute(
+            "SELECT COUNT(*) FROM embeddings_queue WHERE CAST(metadata AS TEXT) LIKE ?", (f"%{TOKEN}%",)
+        ).fetchone()
+    assert left == 0
