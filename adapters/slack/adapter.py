@@ -53,7 +53,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render
 from adapters.slack.commands import AdminFactsCache, register_interactions
-from adapters.slack.conversations import channel_members, lookup_channel, members_if_private
+from adapters.slack.conversations import channel_members, lookup_channel, read_members
 from adapters.slack.errors import NO_ANSWER, error_code, log_api_error
 from adapters.slack.identity import fetch_identity
 from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
@@ -220,6 +220,8 @@ class SlackAdapter:
         self._identities: dict[str, SlackIdentity] = {}
         self._channels: dict[str, dict[str, ChannelRef]] = {}
         self._looked_up: set[tuple[str, str]] = set()
+        # Private channels whose members Slack did not answer for: asked again at their next event.
+        self._members_unknown: set[tuple[str, str]] = set()
         self._team_clients: dict[str, AsyncWebClient] = {}
         self._clock = clock
         # (team, member) -> when DMing them may be tried again; see UNDELIVERABLE_DM_ERRORS.
@@ -462,6 +464,8 @@ class SlackAdapter:
             Whether a :class:`ChannelSeen` was published.
         """
         known = self.channels(team_id)
+        if channel_id in known and (team_id, channel_id) in self._members_unknown:
+            return await self._read_members_again(client, known[channel_id])
         if channel_id in known or (team_id, channel_id) in self._looked_up:
             return False
         # Asked once per process even when Slack refuses, so a missing scope costs one call, not one per event.
@@ -479,11 +483,30 @@ class SlackAdapter:
                 known[channel_id] = ChannelRef(Platform.SLACK, team_id, channel_id, "", visibility)
             return False  # unknown channels stay unknown: normalize.py treats them as private
         known[channel_id] = ref
-        members = await members_if_private(client, ref)
-        if members is None:
-            return False
+        if ref.visibility is not Visibility.PUBLIC:
+            return await self._read_members_again(client, ref)
         name = (await self.identity(client, team_id)).team_name
-        await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members, workspace_name=name))
+        await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), workspace_name=name))
+        return True
+
+    async def _read_members_again(self, client: AsyncWebClient, ref: ChannelRef) -> bool:
+        """Read a private channel's members and publish them (:class:`ChannelSeen`); when Slack
+        did not answer, ask again at the channel's next event. Until then only its posters read it
+        through the bot (fail-closed), and its members who never posted were left out for the life
+        of the process. A lasting refusal (a missing scope) is asked once."""
+        key = (ref.workspace_id, ref.channel_id)
+        lookup = await read_members(client, ref.channel_id)
+        if lookup.members is None:
+            if lookup.definite:
+                self._members_unknown.discard(key)
+            else:
+                self._members_unknown.add(key)
+            return False
+        self._members_unknown.discard(key)
+        name = (await self.identity(client, ref.workspace_id)).team_name
+        await self._publish(
+            ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=lookup.members, workspace_name=name)
+        )
         return True
 
     async def _channel_went_private(
@@ -624,6 +647,7 @@ class SlackAdapter:
         self._identities.pop(team_id, None)
         self._channels.pop(team_id, None)
         self._looked_up = {key for key in self._looked_up if key[0] != team_id}
+        self._members_unknown = {key for key in self._members_unknown if key[0] != team_id}
 
     async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         # The Home tab is drawn from the store on every open, so it shows a fresh /optout state.

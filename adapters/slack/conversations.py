@@ -55,8 +55,21 @@ async def channel_info(client: AsyncWebClient, team_id: str, channel_id: str) ->
     return (await lookup_channel(client, team_id, channel_id)).ref
 
 
-async def channel_members(client: AsyncWebClient, channel_id: str) -> tuple[str, ...] | None:
-    """Every member of a conversation (``conversations.members``, paginated); None on failure."""
+@dataclass(frozen=True, slots=True)
+class MembersLookup:
+    """What ``conversations.members`` told about a conversation's members.
+
+    ``members`` is None when they could not be read; ``definite`` is False when the call got no
+    answer or a "not now" error (as :class:`ChannelLookup`): asking again later may succeed.
+    """
+
+    members: tuple[str, ...] | None
+    definite: bool = True
+
+
+async def read_members(client: AsyncWebClient, channel_id: str) -> MembersLookup:
+    """Every member of a conversation (``conversations.members``, paginated) as a
+    :class:`MembersLookup`; failures are logged, never raised."""
     members: list[str] = []
     cursor = ""
     try:
@@ -65,13 +78,18 @@ async def channel_members(client: AsyncWebClient, channel_id: str) -> tuple[str,
             members += [str(m) for m in resp.get("members") or []]
             cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
-                return tuple(members)
+                return MembersLookup(tuple(members))
     except SlackApiError as exc:
-        log_api_error("conversations.members", exc, channel=channel_id)
-        return None
+        code = log_api_error("conversations.members", exc, channel=channel_id)
+        return MembersLookup(None, definite=code not in TRANSIENT_CODES)
     except NO_ANSWER as exc:
         log_no_answer("conversations.members", exc, channel=channel_id)
-        return None
+        return MembersLookup(None, definite=False)
+
+
+async def channel_members(client: AsyncWebClient, channel_id: str) -> tuple[str, ...] | None:
+    """Every member of a conversation (``conversations.members``, paginated); None on failure."""
+    return (await read_members(client, channel_id)).members
 
 
 async def members_if_private(client: AsyncWebClient, channel: ChannelRef) -> tuple[str, ...] | None:

@@ -122,6 +122,24 @@ async def test_a_private_channel_message_is_published_when_its_members_get_no_an
     # No ChannelSeen with a guessed member list: only the poster reads it so far.
     assert "GSECRET" not in await store.readable_channel_ids("slack", TEAM_ID, "UCAROL")
 
+    # Slack is back: the channel's next event asks for its members again (before: never again in
+    # this process, so its members who had not posted never read it through the bot).
+    dropping.dropped.clear()
+    dropping.members["GSECRET"] = ["UALICE", "UCAROL"]
+    await slack.dispatch(
+        envelope(
+            message_event("and more", channel="GSECRET", channel_type="group", ts="1767600100.000100"), event_id="Ev2"
+        )
+    )
+    assert "GSECRET" in await store.readable_channel_ids("slack", TEAM_ID, "UCAROL")
+    asked = len(dropping.calls_to("conversations.members"))
+    await slack.dispatch(
+        envelope(
+            message_event("third", channel="GSECRET", channel_type="group", ts="1767600200.000100"), event_id="Ev3"
+        )
+    )
+    assert len(dropping.calls_to("conversations.members")) == asked  # known now: not asked at each event
+
 
 @pytest.mark.parametrize("method", ["users.info", "usergroups.users.list"])
 async def test_ask_is_answered_when_the_admin_facts_get_no_answer(
