@@ -15,6 +15,7 @@ import time
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks.redaction", []),
     ("benchmarks.import_speed", []),
+    ("benchmarks.discord_import_speed", []),
     ("benchmarks.slack_id_migration", []),
     ("benchmarks.console_startup", []),
     ("benchmarks.slack_adapter", []),
