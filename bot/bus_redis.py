@@ -912,6 +912,7 @@ class RedisStreamsBus:
         # in a second pass: indexing every run of every other letter's error (a full queue holds
         # 100,000) cost a gigabyte, where the member's runs are few.
         others = False  # whether any other letter has an error to scrub
+        read_to = "-"  # the last dead letter read: the pass after the streams' starts past it
         async for rows in self._pages(self.dlq_stream):
             doomed: list[Any] = []
             for entry_id, fields in rows:
@@ -923,6 +924,7 @@ class RedisStreamsBus:
                     others = True
             if doomed:
                 removed += int(await self._redis.xdel(self.dlq_stream, *doomed))
+            read_to = "(" + _s(rows[-1][0])
         grams: set[Gram] = grams_of([user.user_id, user.name]) if others else set()
 
         def note(event: Event) -> None:
@@ -945,14 +947,25 @@ class RedisStreamsBus:
                         note(event)
                 if doomed:
                     removed += int(await self._redis.xdel(stream, *doomed))
+        # Letters written meanwhile: a worker handling one of the member's events while the streams
+        # were scanned dead-letters it from memory, the event inside, after the first pass read the
+        # stream. Only the letters past that pass are read again.
+        async for rows in self._pages(self.dlq_stream, start=read_to):
+            doomed = []
+            for entry_id, fields in rows:
+                event = _event_about(fields, user)
+                if event is not None:
+                    doomed.append(entry_id)
+                    note(event)
+            if doomed:
+                removed += int(await self._redis.xdel(self.dlq_stream, *doomed))
         if grams:
             await self._scrub_dead_letters(grams)
         return removed
 
-    async def _pages(self, stream: str) -> AsyncIterator[list[Any]]:
-        """``stream``'s entries, oldest first, :data:`_FORGET_PAGE` at a time (the caller may delete
-        those of a page before taking the next)."""
-        start = "-"
+    async def _pages(self, stream: str, *, start: str = "-") -> AsyncIterator[list[Any]]:
+        """``stream``'s entries from ``start`` (an XRANGE bound), oldest first, :data:`_FORGET_PAGE`
+        at a time (the caller may delete those of a page before taking the next)."""
         while True:
             rows: Any = await self._redis.xrange(stream, min=start, max="+", count=_FORGET_PAGE)
             if rows:

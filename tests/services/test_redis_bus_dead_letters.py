@@ -223,3 +223,27 @@ async def test_a_redis_error_while_dead_lettering_does_not_log_the_handlers_fail
     await bus.close()
     assert "OOM command" in caplog.text  # the Redis error is logged...
     assert "QX7" not in caplog.text and "U0ANA42" not in caplog.text, caplog.text  # ...without her words
+
+
+async def test_a_dead_letter_of_the_member_written_during_the_forget_is_deleted_too(prefix: str) -> None:
+    """A worker handling one of Ana's events while /forget-me scanned the streams dead-letters it
+    after the scan of the dead-letter stream: the letter, her message inside, stayed."""
+    bus = make_bus(prefix)
+    late = make_message("my vault code is QX7-4711", author=ANA, chan=GENERAL, message_id="late")
+    scanned = bus._pages
+    wrote = False
+
+    async def pages(stream: str, **kwargs: Any) -> Any:
+        nonlocal wrote
+        if stream != bus.dlq_stream and not wrote:  # the streams' pass has begun
+            wrote = True
+            await bus._redis.xadd(bus.dlq_stream, {"json": to_json(late).encode(), "group": "g", "error": "E"})
+        async for rows in scanned(stream, **kwargs):
+            yield rows
+
+    bus._pages = pages  # type: ignore[method-assign]
+    await bus.start()
+    await bus.forget_author(ANA)
+    assert wrote
+    assert all("QX7" not in letter["json"] for letter in await bus.dead_letters())
+    await bus.close()
