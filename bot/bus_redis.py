@@ -927,9 +927,15 @@ class RedisStreamsBus:
             read_to = "(" + _s(rows[-1][0])
         grams: set[Gram] = grams_of([user.user_id, user.name]) if others else set()
 
+        # Without another letter to scrub, the member's strings are only kept (no grams built): a
+        # letter of another member may still come during the forget (the pass after the streams').
+        held: list[str] = []
+
         def note(event: Event) -> None:
             if others:
                 grams.update(grams_of(member_strings(event, user)))
+            else:
+                held.extend(member_strings(event, user))
 
         for event in theirs:
             note(event)
@@ -957,6 +963,11 @@ class RedisStreamsBus:
                 if event is not None:
                     doomed.append(entry_id)
                     note(event)
+                elif not others and isinstance(fields, dict) and fields.get(b"error"):
+                    # Another member's letter, come during the forget, when none was there to scrub.
+                    others = True
+                    grams.update(grams_of([user.user_id, user.name, *held]))
+                    held.clear()
             if doomed:
                 removed += int(await self._redis.xdel(self.dlq_stream, *doomed))
         if grams:

@@ -247,3 +247,36 @@ async def test_a_dead_letter_of_the_member_written_during_the_forget_is_deleted_
     assert wrote
     assert all("QX7" not in letter["json"] for letter in await bus.dead_letters())
     await bus.close()
+
+
+@pytest.mark.parametrize("letter_at_start", [False, True], ids=["none-at-start", "one-at-start"])
+async def test_another_members_letter_written_during_the_forget_is_scrubbed_of_the_member(
+    prefix: str, letter_at_start: bool
+) -> None:
+    """Bob's letter quoting Ana's message came while her forget scanned the streams. With no letter
+    to scrub when it started, her words were never gathered and the quote stayed."""
+    bus = make_bus(prefix)
+    await bus.publish(make_message("my vault code is QX7-4711", author=ANA, chan=GENERAL, message_id="a1"))
+    if letter_at_start:
+        hi = make_message("hi", author=BOB, chan=GENERAL, message_id="b0")
+        await bus._redis.xadd(bus.dlq_stream, {"json": to_json(hi).encode(), "group": "g", "error": "E unrelated"})
+    late = make_message("reply", author=BOB, chan=GENERAL, message_id="b1")
+    scanned = bus._pages
+    wrote = False
+
+    async def pages(stream: str, **kwargs: Any) -> Any:
+        nonlocal wrote
+        if stream != bus.dlq_stream and not wrote:  # the streams' pass has begun
+            wrote = True
+            error = "ValueError: parent said my vault code is QX7-4711"
+            await bus._redis.xadd(bus.dlq_stream, {"json": to_json(late).encode(), "group": "g", "error": error})
+        async for rows in scanned(stream, **kwargs):
+            yield rows
+
+    bus._pages = pages  # type: ignore[method-assign]
+    await bus.start()
+    await bus.forget_author(ANA)
+    errors = [letter["error"] for letter in await bus.dead_letters()]
+    await bus.close()
+    assert wrote and any("[redacted]" in e for e in errors)
+    assert all("QX7" not in e for e in errors), errors
