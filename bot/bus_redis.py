@@ -39,7 +39,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -912,19 +912,13 @@ class RedisStreamsBus:
         # in a second pass: indexing every run of every other letter's error (a full queue holds
         # 100,000) cost a gigabyte, where the member's runs are few.
         others = False  # whether any other letter has an error to scrub
-        read_to = "-"  # the last dead letter read: the pass after the streams' starts past it
-        async for rows in self._pages(self.dlq_stream):
-            doomed: list[Any] = []
-            for entry_id, fields in rows:
-                event = _event_about(fields, user)
-                if event is not None:
-                    doomed.append(entry_id)
-                    theirs.append(event)
-                elif isinstance(fields, dict) and fields.get(b"error"):
-                    others = True
-            if doomed:
-                removed += int(await self._redis.xdel(self.dlq_stream, *doomed))
-            read_to = "(" + _s(rows[-1][0])
+
+        def other_letter(fields: Any) -> None:
+            nonlocal others
+            others = others or bool(isinstance(fields, dict) and fields.get(b"error"))
+
+        deleted, read_to = await self._delete_about(self.dlq_stream, user, theirs.append, other_letter)
+        removed += deleted
         grams: set[Gram] = grams_of([user.user_id, user.name]) if others else set()
 
         # Without another letter to scrub, the member's strings are only kept (no grams built): a
@@ -943,36 +937,51 @@ class RedisStreamsBus:
         # Every stream: the actions stream holds replies to the member's commands (question and
         # answer) and what the bot sent them alone.
         for family in sorted({*FAMILIES.values(), "actions", "other"}):
-            stream = self.stream(family)
-            async for rows in self._pages(stream):
-                doomed = []
-                for entry_id, fields in rows:
-                    event = _event_about(fields, user)
-                    if event is not None:
-                        doomed.append(entry_id)
-                        note(event)
-                if doomed:
-                    removed += int(await self._redis.xdel(stream, *doomed))
+            removed += (await self._delete_about(self.stream(family), user, note))[0]
+
+        def late_letter(fields: Any) -> None:
+            # Another member's letter, come during the forget, when none was there to scrub.
+            nonlocal others
+            if not others and isinstance(fields, dict) and fields.get(b"error"):
+                others = True
+                grams.update(grams_of([user.user_id, user.name, *held]))
+                held.clear()
+
         # Letters written meanwhile: a worker handling one of the member's events while the streams
         # were scanned dead-letters it from memory, the event inside, after the first pass read the
         # stream. Only the letters past that pass are read again.
-        async for rows in self._pages(self.dlq_stream, start=read_to):
-            doomed = []
+        removed += (await self._delete_about(self.dlq_stream, user, note, late_letter, start=read_to))[0]
+        if grams:
+            await self._scrub_dead_letters(grams)
+        return removed
+
+    async def _delete_about(
+        self,
+        stream: str,
+        user: UserRef,
+        found: Callable[[Event], None],
+        other: Callable[[Any], None] | None = None,
+        *,
+        start: str = "-",
+    ) -> tuple[int, str]:
+        """Delete ``stream``'s entries about ``user`` (:func:`_event_about`) from ``start`` on,
+        page by page, handing each one's event to ``found`` and every other entry's fields to
+        ``other``. Returns how many were deleted and the XRANGE bound just past the last entry read
+        (``start`` when there was none)."""
+        deleted = 0
+        async for rows in self._pages(stream, start=start):
+            doomed: list[Any] = []
             for entry_id, fields in rows:
                 event = _event_about(fields, user)
                 if event is not None:
                     doomed.append(entry_id)
-                    note(event)
-                elif not others and isinstance(fields, dict) and fields.get(b"error"):
-                    # Another member's letter, come during the forget, when none was there to scrub.
-                    others = True
-                    grams.update(grams_of([user.user_id, user.name, *held]))
-                    held.clear()
+                    found(event)
+                elif other is not None:
+                    other(fields)
             if doomed:
-                removed += int(await self._redis.xdel(self.dlq_stream, *doomed))
-        if grams:
-            await self._scrub_dead_letters(grams)
-        return removed
+                deleted += int(await self._redis.xdel(stream, *doomed))
+            start = "(" + _s(rows[-1][0])
+        return deleted, start
 
     async def _pages(self, stream: str, *, start: str = "-") -> AsyncIterator[list[Any]]:
         """``stream``'s entries from ``start`` (an XRANGE bound), oldest first, :data:`_FORGET_PAGE`
