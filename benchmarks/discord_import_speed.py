@@ -23,14 +23,12 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from benchmarks.import_speed import WORDS
+from benchmarks.import_speed import WORDS, ImportRun, timed_import
 from benchmarks.report import host_speed_ms, markdown_table, write_section
-from bot.app import build_app
 from bot.config import Settings, StoreSettings
 from bot.events import UserRef
 from bot.importers.discord_export import PUBLISH_SLICE, import_discord_export
 from bot.privacy.optout import DiscordOptOuts
-from bot.runtime import restore_defaults, tune_for_serving
 
 GUILD = "900000000000000001"
 CHANNELS = 50
@@ -71,20 +69,10 @@ def generate_export(folder: Path, messages: int, members: int, *, seed: int = 11
     return files
 
 
-async def import_once(files: list[Path], db: Path) -> tuple[float, int, dict[str, int]]:
+async def import_once(files: list[Path], db: Path) -> ImportRun:
     """(seconds, messages, row counts) for one import into the SQLite file ``db``."""
-    app = await build_app(Settings(store=StoreSettings(url=f"sqlite:///{db}"), brains=[]))
-    await app.start()
-    tune_for_serving()  # as `guildhall import` does after start-up
-    started = time.perf_counter()
-    summary = await import_discord_export(files, app.bus, progress=False)
-    await app.bus.drain()
-    seconds = time.perf_counter() - started
-    counts = await app.store.counts()
-    await app.stop()
-    restore_defaults()
-    assert not summary.errors, summary.errors
-    return seconds, summary.messages, counts
+    settings = Settings(store=StoreSettings(url=f"sqlite:///{db}"), brains=[])
+    return await timed_import(settings, lambda bus: import_discord_export(files, bus, progress=False))
 
 
 async def _no_look_up(self: DiscordOptOuts, authors: Iterable[UserRef | None]) -> None:

@@ -19,13 +19,19 @@ import tempfile
 import time
 import zipfile
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from benchmarks.report import host_speed_ms, markdown_table, write_section
 from bot.app import build_app
+from bot.bus import EventBus
 from bot.config import Settings, StoreSettings, VectorSettings
 from bot.importers.slack_export import import_slack_export
+from bot.importers.summary import ImportSummary
 from bot.runtime import restore_defaults, tune_for_serving
+
+# (seconds, messages, row counts) of one import.
+ImportRun = tuple[float, int, dict[str, int]]
 
 WORDS = [
     "python",
@@ -109,7 +115,24 @@ def generate_export(path: Path, messages: int, *, seed: int = 11) -> Path:
     return path
 
 
-async def import_once(export: Path, db: Path, *, brains: bool = False) -> tuple[float, int, dict[str, int]]:
+async def timed_import(settings: Settings, run: Callable[[EventBus], Awaitable[ImportSummary]]) -> ImportRun:
+    """(seconds, messages, row counts) of ``run`` importing onto a started app's bus, drained, as
+    `guildhall import` runs it (interpreter tuned after start-up)."""
+    app = await build_app(settings)
+    await app.start()
+    tune_for_serving()  # as `guildhall import` does after start-up
+    started = time.perf_counter()
+    summary = await run(app.bus)
+    await app.bus.drain()
+    seconds = time.perf_counter() - started
+    counts = await app.store.counts()
+    await app.stop()
+    restore_defaults()
+    assert not summary.errors, summary.errors
+    return seconds, summary.messages, counts
+
+
+async def import_once(export: Path, db: Path, *, brains: bool = False) -> ImportRun:
     """(seconds, messages, row counts) for one import into the SQLite file ``db``; with ``brains``
     the default brains listen as on `guildhall import` (the QA index rebuild after it not included)."""
     store = StoreSettings(url=f"sqlite:///{db}")
@@ -120,18 +143,7 @@ async def import_once(export: Path, db: Path, *, brains: bool = False) -> tuple[
         if brains
         else Settings(store=store, brains=[])
     )
-    app = await build_app(settings)
-    await app.start()
-    tune_for_serving()  # as `guildhall import` does after start-up
-    started = time.perf_counter()
-    summary = await import_slack_export(export, app.bus, progress=False)
-    await app.bus.drain()
-    seconds = time.perf_counter() - started
-    counts = await app.store.counts()
-    await app.stop()
-    restore_defaults()
-    assert not summary.errors, summary.errors
-    return seconds, summary.messages, counts
+    return await timed_import(settings, lambda bus: import_slack_export(export, bus, progress=False))
 
 
 async def main(messages: int, runs: int) -> None:
