@@ -225,23 +225,29 @@ async def test_a_redis_error_while_dead_lettering_does_not_log_the_handlers_fail
     assert "QX7" not in caplog.text and "U0ANA42" not in caplog.text, caplog.text  # ...without her words
 
 
+def letter_once_the_streams_are_scanned(bus: RedisStreamsBus, late: MessagePosted, error: str) -> list[bool]:
+    """Make a worker dead-letter ``late`` (with ``error``) the moment /forget-me begins its pass over
+    the streams, after it read the dead-letter stream; the list holds True once it did."""
+    scanned = bus._pages
+    wrote: list[bool] = []
+
+    async def pages(stream: str, **kwargs: Any) -> Any:
+        if stream != bus.dlq_stream and not wrote:  # the streams' pass has begun
+            wrote.append(True)
+            await bus._redis.xadd(bus.dlq_stream, {"json": to_json(late).encode(), "group": "g", "error": error})
+        async for rows in scanned(stream, **kwargs):
+            yield rows
+
+    bus._pages = pages  # type: ignore[method-assign]
+    return wrote
+
+
 async def test_a_dead_letter_of_the_member_written_during_the_forget_is_deleted_too(prefix: str) -> None:
     """A worker handling one of Ana's events while /forget-me scanned the streams dead-letters it
     after the scan of the dead-letter stream: the letter, her message inside, stayed."""
     bus = make_bus(prefix)
     late = make_message("my vault code is QX7-4711", author=ANA, chan=GENERAL, message_id="late")
-    scanned = bus._pages
-    wrote = False
-
-    async def pages(stream: str, **kwargs: Any) -> Any:
-        nonlocal wrote
-        if stream != bus.dlq_stream and not wrote:  # the streams' pass has begun
-            wrote = True
-            await bus._redis.xadd(bus.dlq_stream, {"json": to_json(late).encode(), "group": "g", "error": "E"})
-        async for rows in scanned(stream, **kwargs):
-            yield rows
-
-    bus._pages = pages  # type: ignore[method-assign]
+    wrote = letter_once_the_streams_are_scanned(bus, late, "E")
     await bus.start()
     await bus.forget_author(ANA)
     assert wrote
@@ -261,19 +267,7 @@ async def test_another_members_letter_written_during_the_forget_is_scrubbed_of_t
         hi = make_message("hi", author=BOB, chan=GENERAL, message_id="b0")
         await bus._redis.xadd(bus.dlq_stream, {"json": to_json(hi).encode(), "group": "g", "error": "E unrelated"})
     late = make_message("reply", author=BOB, chan=GENERAL, message_id="b1")
-    scanned = bus._pages
-    wrote = False
-
-    async def pages(stream: str, **kwargs: Any) -> Any:
-        nonlocal wrote
-        if stream != bus.dlq_stream and not wrote:  # the streams' pass has begun
-            wrote = True
-            error = "ValueError: parent said my vault code is QX7-4711"
-            await bus._redis.xadd(bus.dlq_stream, {"json": to_json(late).encode(), "group": "g", "error": error})
-        async for rows in scanned(stream, **kwargs):
-            yield rows
-
-    bus._pages = pages  # type: ignore[method-assign]
+    wrote = letter_once_the_streams_are_scanned(bus, late, "ValueError: parent said my vault code is QX7-4711")
     await bus.start()
     await bus.forget_author(ANA)
     errors = [letter["error"] for letter in await bus.dead_letters()]
