@@ -657,14 +657,7 @@ async def test_an_app_token_check_that_gets_no_answer_leaves_the_connect_to_retr
         return await real(self, **kwargs)
 
     monkeypatch.setattr(AsyncWebClient, "apps_connections_open", slow_first)
-    settings = slack_settings(tmp_path, mode="socket", app_token="xapp-1-test")
-    app, _ = await make_app(settings_override=settings)
-    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
-    try:
-        await asyncio.wait_for(adapter.start(), timeout=10)
-        await asyncio.wait_for(fake_slack.socket_connected.wait(), timeout=10)
-    finally:
-        await adapter.stop()
+    await socket_mode_connects(make_app, tmp_path, fake_slack)
 
 
 async def test_a_rate_limited_app_token_check_leaves_the_connect_to_retry(
@@ -673,6 +666,11 @@ async def test_a_rate_limited_app_token_check_leaves_the_connect_to_retry(
     answers = iter([{"ok": False, "error": "ratelimited"}])
     ok = fake_slack._m_apps_connections_open
     fake_slack._m_apps_connections_open = lambda args: next(answers, None) or ok(args)  # type: ignore[method-assign]
+    await socket_mode_connects(make_app, tmp_path, fake_slack)
+
+
+async def socket_mode_connects(make_app: Any, tmp_path: Path, fake_slack: FakeSlackAPI) -> None:
+    """A Socket Mode adapter with a good app token starts, and its socket connects to the fake."""
     settings = slack_settings(tmp_path, mode="socket", app_token="xapp-1-test")
     app, _ = await make_app(settings_override=settings)
     adapter = SlackAdapter(settings, store=app.store, client_base_url=fake_slack.url)
