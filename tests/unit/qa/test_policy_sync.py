@@ -3,13 +3,13 @@ rebuild; /guildhall index stays in its workspace; erasures leave the vector stor
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from bot.events import ChannelSeen, CommandReply
 from bot.testing import ScriptedLLM, channel, command, make_message
 from brain.qa.brain import QABrain
+from tests.chroma_log import log_rows_with
 from tests.unit.qa.test_brain import PUBLIC, echo_first_source, post, replies, search
 
 
@@ -87,8 +87,4 @@ async def test_forget_me_leaves_no_text_in_the_vector_stores_log(make_app: Any, 
     chroma = Path(app.settings.vectors.path) / "chroma.sqlite3"
     assert chroma.exists()
     await post(app, adapter, command("forget-me", "confirm", author="zed"))
-    with sqlite3.connect(chroma) as db:
-        logged = db.execute(
-            "SELECT COUNT(*) FROM embeddings_queue WHERE CAST(metadata AS TEXT) LIKE '%Elm Street%'"
-        ).fetchone()
-    assert logged == (0,)
+    assert log_rows_with(chroma.parent, "Elm Street") == 0

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 from bot.events import CommandReply, MessageDeleted, MessageEdited
@@ -23,6 +21,7 @@ from brain.qa.bm25 import BM25Index
 from brain.qa.brain import QABrain
 from brain.qa.indexer import Indexer
 from brain.qa.unit_log import DELETE, UPSERT, LoggedUnit, UnitLog
+from tests.chroma_log import log_rows_with
 
 PUBLIC = AccessScope("console", "local")
 TOKEN = "ERR_ZX_4417"
@@ -292,11 +291,7 @@ async def test_a_forget_me_while_the_vector_store_is_down_reaches_units_another_
     assert all(TOKEN not in u.text for u in await stored.all_units())
     assert await lexical(a, TOKEN) == []
     assert await lexical(b, TOKEN) == []
-    with sqlite3.connect(Path(app.settings.vectors.path) / "chroma.sqlite3") as db:
-        (left,) = db.execute(
-            "SELECT COUNT(*) FROM embeddings_queue WHERE CAST(metadata AS TEXT) LIKE ?", (f"%{TOKEN}%",)
-        ).fetchone()
-    assert left == 0
+    assert log_rows_with(app.settings.vectors.path, TOKEN) == 0
     assert a._unfinished_forgets == set()
 
 
@@ -315,8 +310,4 @@ async def test_a_forget_a_restart_interrupted_is_finished_whole_by_the_next_proc
     await restarted.flush_index()  # the minute's job
     stored = await a.ctx.services.get("unit_index")
     assert all(TOKEN not in u.text for u in await stored.all_units())
-    with sqlite3.connect(Path(app.settings.vectors.path) / "chroma.sqlite3") as db:
-        (left,) = db.execute(
-            "SELECT COUNT(*) FROM embeddings_queue WHERE CAST(metadata AS TEXT) LIKE ?", (f"%{TOKEN}%",)
-        ).fetchone()
-    assert left == 0
+    assert log_rows_with(app.settings.vectors.path, TOKEN) == 0

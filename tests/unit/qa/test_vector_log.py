@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from bot.config import VectorSettings
 from bot.ml import Unit
 from bot.testing import HashEmbedder
 from brain.qa.vector_index import ChromaUnitIndex, open_chroma_client
+from tests.chroma_log import log_rows_with
 
 SECRET = "zed's home address is 12 Elm Street"
-
-
-def _log_rows_with(path: Path, needle: str) -> int:
-    """Rows of Chroma's log (``embeddings_queue``) that still hold ``needle``, as any sqlite3 reader sees."""
-    with sqlite3.connect(path / "chroma.sqlite3") as db:
-        rows = db.execute("SELECT id, metadata FROM embeddings_queue").fetchall()
-    return sum(1 for unit_id, metadata in rows if needle in str(metadata) or unit_id == "zed")
 
 
 async def test_purge_log_drops_deleted_units_text_from_the_log(tmp_path: Path) -> None:
@@ -30,9 +23,9 @@ async def test_purge_log_drops_deleted_units_text_from_the_log(tmp_path: Path) -
     ]
     await index.upsert(units, embedder.embed([u.text for u in units]))
     await index.delete(["zed"])
-    assert _log_rows_with(tmp_path, "Elm Street") > 0  # why purge_log exists: delete alone leaves it
+    assert log_rows_with(tmp_path, "Elm Street", unit_id="zed") > 0  # why purge_log exists: delete alone leaves it
     await index.purge_log()
-    assert _log_rows_with(tmp_path, "Elm Street") == 0
+    assert log_rows_with(tmp_path, "Elm Street", unit_id="zed") == 0
     assert await index.count() == 2  # the live units are untouched
     hits = await index.query(embedder.embed(["pin the dependency"])[0], k=1)
     assert [h.unit.unit_id for h in hits] == ["pub"]
