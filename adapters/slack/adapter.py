@@ -53,7 +53,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render
 from adapters.slack.commands import AdminFactsCache, register_interactions
-from adapters.slack.conversations import channel_members, lookup_channel, read_members
+from adapters.slack.conversations import lookup_channel, read_members
 from adapters.slack.errors import NO_ANSWER, error_code, log_api_error
 from adapters.slack.identity import fetch_identity
 from adapters.slack.installation_store import SQLInstallationStore, SQLOAuthStateStore
@@ -595,12 +595,8 @@ class SlackAdapter:
             # did not answer it, they kept reading the channel's history through the bot.
             leaver = UserRef(Platform.SLACK, team_id, user_id)
             await self._publish(MemberLeftChannel(user=leaver, ts=datetime.now(UTC), channel=ref))
-        members = await channel_members(client, channel_id)
-        if members is None:
-            # Never publish a guessed list (it replaces the stored one); the failure is logged with a hint.
-            log.warning("slack: could not re-read the members of %s after a member left", channel_id)
-            return
-        await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), member_ids=members))
+        # Never a guessed list (it replaces the stored one): without an answer, the next event asks.
+        await self._read_members_again(client, ref)
 
     async def _on_uninstalled(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         """The app was uninstalled from a workspace: its stored tokens are deleted, what this

@@ -3,7 +3,7 @@
 A private channel's member list is what lets retrieval show its messages to exactly the people who
 can read them on Slack. The recorder *replaces* a private channel's access list with the members a
 :class:`~bot.events.ChannelSeen` carries, so one must only be published with the real member list;
-:func:`describe_channel` returns None for the members when they could not be read.
+:func:`read_members` returns None for the members when they could not be read.
 """
 
 from __future__ import annotations
@@ -87,13 +87,8 @@ async def read_members(client: AsyncWebClient, channel_id: str) -> MembersLookup
         return MembersLookup(None, definite=False)
 
 
-async def channel_members(client: AsyncWebClient, channel_id: str) -> tuple[str, ...] | None:
-    """Every member of a conversation (``conversations.members``, paginated); None on failure."""
-    return (await read_members(client, channel_id)).members
-
-
 async def members_if_private(client: AsyncWebClient, channel: ChannelRef) -> tuple[str, ...] | None:
     """Members for private channels and DMs; ``()`` for public ones (no access list needed)."""
     if channel.visibility is Visibility.PUBLIC:
         return ()
-    return await channel_members(client, channel.channel_id)
+    return (await read_members(client, channel.channel_id)).members
