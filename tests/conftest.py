@@ -14,7 +14,7 @@ from bot.brain import Brain, Services
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.testing import FakeAdapter, HashEmbedder, ScriptedLLM
-from tests.store_backends import fresh_store
+from tests.store_backends import fresh_store, set_cli_env
 
 SHARED_DATA = Path(os.environ.get("GUILDHALL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -33,12 +33,7 @@ def shared_data() -> Path:
 def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A SQLite file store for CLI commands (``GUILDHALL_STORE__URL``), no brains, no config file;
     returns the store's URL."""
-    url = f"sqlite:///{tmp_path}/gh.db"
-    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
-    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
-    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
-    return url
+    return set_cli_env(monkeypatch, f"sqlite:///{tmp_path}/gh.db", tmp_path)
 
 
 @pytest.fixture

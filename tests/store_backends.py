@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import pytest
+
 from bot.store import Store, open_store
 
 PG_SERVER = os.environ.get("GUILDHALL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -68,3 +70,13 @@ async def fresh_store(backend: str) -> AsyncIterator[Store]:
             yield store
         finally:
             await store.close()
+
+
+def set_cli_env(monkeypatch: pytest.MonkeyPatch, url: str, tmp_path: Path) -> str:
+    """The environment of ``guildhall`` commands run in a test: the store at ``url``, no brains,
+    no config file, the vector index under ``tmp_path``; returns ``url``."""
+    monkeypatch.setenv("GUILDHALL_STORE__URL", url)
+    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
+    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
+    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
+    return url

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app as cli_app
 from bot.store import OPTED_OUT_KEY, MessageRow, open_store
+from tests.store_backends import set_cli_env
 from tests.unit.adapters.discord.fakes import ALICE_ID, BOB_ID, GUILD_ID, PRIVATE_ID, record_every_client, serve_guild
 from tests.unit.adapters.discord.test_backfill import history
 
@@ -33,12 +33,8 @@ def guild(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> st
     messages, active, archived = history()
     serve_guild(http, messages, active_threads=[active], archived_threads=[archived], forbidden_channels={PRIVATE_ID})
     monkeypatch.setenv("DISCORD_TOKEN", "token")
-    monkeypatch.setenv("GUILDHALL_STORE__URL", store_url)
-    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
     monkeypatch.setenv("GUILDHALL_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
-    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    return store_url
+    return set_cli_env(monkeypatch, store_url, tmp_path)
 
 
 def guildhall(*args: str) -> Result:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import time
 import uuid
@@ -23,6 +22,7 @@ from bot.cli import app as cli_app
 from bot.config import Settings
 from bot.store import open_store
 from tests.slack_fakes import TEAM_ID, FakeSlackAPI
+from tests.store_backends import set_cli_env
 
 
 def msg(ts: float, text: str, user: str = "UALICE", **extra: object) -> dict[str, object]:
@@ -32,12 +32,8 @@ def msg(ts: float, text: str, user: str = "UALICE", **extra: object) -> dict[str
 @pytest.fixture
 def cli_env(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The environment of the ``guildhall`` commands run here (the same store); returns its URL."""
-    monkeypatch.setenv("GUILDHALL_STORE__URL", store_url)
-    monkeypatch.setenv("GUILDHALL_CONFIG", os.devnull)
     monkeypatch.setenv("GUILDHALL_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("GUILDHALL_VECTORS__PATH", str(tmp_path / "chroma"))
-    monkeypatch.setenv("GUILDHALL_BRAINS", "[]")
-    return store_url
+    return set_cli_env(monkeypatch, store_url, tmp_path)
 
 
 def backfill_settings(fake: FakeSlackAPI, url: str, tmp_path: Path, brains: list[str]) -> Settings:
