@@ -1106,9 +1106,15 @@ class QABrain(Brain):
         return {str(r[0]) for r in rows}
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
-        """The member's questions and the answers they got."""
-        questions = await self.answer_log.of_asker(user.platform.value, user.workspace_id, user.user_id)
-        return {"questions": questions} if questions else {}
+        """The member's questions and the answers they got, and the answers to others that cited
+        their messages (when and where only)."""
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        out: dict[str, Any] = {}
+        if questions := await self.answer_log.of_asker(p, ws, uid):
+            out["questions"] = questions
+        if quoting := await self.answer_log.quoting(p, ws, uid):
+            out["answers_quoting_you"] = quoting
+        return out
 
 
 def is_helper_reply(message: MessageRow, asker_id: str) -> bool:

@@ -195,6 +195,21 @@ class AnswerLog:
             )
         return len(hit)
 
+    async def quoting(self, platform: str, workspace_id: str, user_id: str) -> list[dict[str, Any]]:
+        """Answers to other members whose cited sources ``user_id`` wrote (data access request): when
+        and where, without the text, which is another member's question and the bot's answer to it.
+        The member learns they exist; /forget-me deletes them (:meth:`forget_quoting`)."""
+        rows = await self.store.db.fetchall(
+            "SELECT answer_id, channel_id, ts, cited_authors FROM qa_answers WHERE platform = ? AND workspace_id = ? "
+            "AND asker_id <> ? AND cited_authors IS NOT NULL ORDER BY ts, answer_id",
+            (platform, workspace_id, user_id),
+        )
+        return [
+            {"answer_id": r[0], "channel_id": r[1], "ts": r[2]}
+            for r in rows
+            if user_id in json.loads(str(r[3]) or "[]")
+        ]
+
     async def of_asker(self, platform: str, workspace_id: str, user_id: str) -> list[dict[str, Any]]:
         """A member's questions and answers (data access request)."""
         rows = await self.store.db.fetchall(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -378,8 +379,16 @@ async def test_forget_me_drops_answers_to_others_that_cited_the_member(make_app:
     await post(app, adapter, make_message("what is the vpn password?", author="dan", mentions_bot=True, minutes=90))
     stored = "SELECT answer FROM qa_answers"
     assert any("bobsecret42" in r[0] for r in await app.store.db.fetchall(stored))
+    # Bob's export says such an answer exists (when and where), not dan's question or its text.
+    qa = app.brain("qa")
+    (answer_id,) = [r[0] for r in await app.store.db.fetchall("SELECT answer_id FROM qa_answers")]
+    exported = await qa.export_member(user("bob"))  # type: ignore[attr-defined]
+    assert [(a["answer_id"], a["channel_id"]) for a in exported["answers_quoting_you"]] == [(answer_id, "general")]
+    assert "vpn" not in json.dumps(exported)
+    assert "answers_quoting_you" not in await qa.export_member(user("dan"))  # type: ignore[attr-defined]
     await post(app, adapter, command("forget-me", "confirm", author="bob"))
     assert all("bobsecret42" not in r[0] for r in await app.store.db.fetchall(stored))
+    assert await qa.export_member(user("bob")) == {}  # type: ignore[attr-defined]
 
 
 async def test_forget_me_drops_an_answer_logged_before_slack_ids_named_their_channel(make_app: Any) -> None:
