@@ -345,12 +345,20 @@ class ActivityBrain(Brain):
         return str(channel_id) if channel_id else None
 
     async def _channel_of_another_workspace(self, platform: str, workspace_id: str, channel_id: str) -> bool:
-        """Whether the store records ``channel_id`` in another workspace of ``platform`` and not in this one."""
+        """Whether ``channel_id`` may be another workspace's: the store records it in another workspace
+        of ``platform`` and not in this one, or records it nowhere while ``platform`` has other
+        workspaces (which of them holds it is unknown: posting there could hand this workspace's
+        findings to another community, so only a deployment of one workspace takes the chance)."""
         rows = await self.ctx.store.db.fetchall(
             "SELECT DISTINCT workspace_id FROM channels WHERE platform = ? AND channel_id = ?", (platform, channel_id)
         )
         owners = {str(r[0]) for r in rows}
-        return bool(owners) and workspace_id not in owners
+        if owners:
+            return workspace_id not in owners
+        other = await self.ctx.store.db.fetchone(
+            "SELECT 1 FROM channels WHERE platform = ? AND workspace_id <> ? LIMIT 1", (platform, workspace_id)
+        )
+        return other is not None
 
     async def _workspaces(self) -> list[tuple[str, str]]:
         """Workspaces with counters and at least one public (or restricted) channel: leaderboards

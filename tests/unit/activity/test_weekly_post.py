@@ -143,3 +143,33 @@ async def test_the_configured_alerts_channel_of_one_workspace_gets_no_other_work
     await app.bus.drain()
     sent = posts(adapter)
     assert [p.channel.workspace_id for p in sent] == ["local"]
+
+
+async def unseen_alerts_channel_posts(make_app: AppFactory, settings: Settings, *, other_workspace: bool) -> list:  # type: ignore[type-arg]
+    clock = FakeClock(datetime(2026, 1, 11, 23, 30, tzinfo=UTC))
+    app, adapter = await make_app(
+        brains=["activity"], clock=clock, settings_override=tuned(settings, alerts_channel_id="unseen")
+    )
+    await seed(app, adapter)
+    if other_workspace:
+        await adapter.inject(
+            make_message(
+                "how can I configure logging here?",
+                author=user("bob", workspace="other"),
+                chan=channel("help", workspace="other"),
+            )
+        )
+        await app.bus.drain()
+    await brain_of(app).weekly_post()
+    await app.bus.drain()
+    return [(p.channel.workspace_id, p.channel.channel_id) for p in posts(adapter)]
+
+
+async def test_a_configured_alerts_channel_recorded_nowhere_gets_no_posts_when_several_workspaces_exist(
+    make_app: AppFactory, settings: Settings
+) -> None:
+    """Which workspace holds a configured channel the store has not seen is unknown: with two
+    workspaces on the platform no board is sent there; with one, it is (a single community whose
+    alerts channel has had no event yet)."""
+    assert await unseen_alerts_channel_posts(make_app, settings, other_workspace=False) == [("local", "unseen")]
+    assert await unseen_alerts_channel_posts(make_app, settings, other_workspace=True) == []
