@@ -241,6 +241,7 @@ class Answerer:
         draft = without_prompt_echo(generation.text)
         if generation.finish_reason == "length":
             draft = grounding.drop_unfinished_tail(draft)
+        draft = grounding.code_copied_indexes(draft, [s.text for s in sources])
         if not draft or _NOT_FOUND_REPLY.fullmatch(grounding.strip_citations(draft)):
             return await self._abstain(question, units, channels, draft, 0.0)
         # Embedding the sources and sentences takes ~0.3 s of CPU; on the loop it would stall every

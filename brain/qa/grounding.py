@@ -39,12 +39,18 @@ from bot.ml import Embedder, ScoredUnit
 from brain.qa.context import unquote
 from brain.qa.tokenize import tokenize
 
-# A citation mark as models write it: [1], [1, 2], [1-3], [^1], [source 1], (source 2), (sources 1 and 2).
+# A citation mark as models write it: [1], [1, 2], [1-3], [^1], [source 1], (source 2), (sources 1 and 2),
+# and the lenticular brackets some models were trained on: 【1】, 【1†source】.
 _CITE_JOIN = r"\s*(?:,|;|&|\band\b|-|–|—)\s*"
 _CITE_MARK = (
     r"\[\s*(?:(?:sources?|refs?)\s*:?\s*)?#?\^?\s*\d{1,2}(?:" + _CITE_JOIN + r"#?\^?\s*\d{1,2})*\s*\]"
     r"|\(\s*(?:see\s+)?(?:sources?|refs?)\s*:?\s*#?\d{1,2}(?:" + _CITE_JOIN + r"#?\d{1,2})*\s*\)"
+    r"|【\s*\d{1,2}(?:" + _CITE_JOIN + r"\d{1,2})*\s*(?:†[^】\n]{0,80})?】"
 )
+# A name with an index glued to it (``rows[1]``, ``sys.argv[1]``, ``m[0][1]``): read as a citation
+# when the model glues one to a word ("the token[1]"), so it is taken for code only where a source
+# holds it as written (:func:`code_copied_indexes`).
+_GLUED_INDEX = re.compile(r"(?<![\w`.])[A-Za-z_][\w.]*(?:\[\d{1,2}\])+")
 _CITATION = re.compile(_CITE_MARK, re.IGNORECASE)
 # Sentence ends (line breaks end sentences too: chat answers are often lists); the group is the gap
 # between the two sentences. After . ! ? a space, then what opens a sentence (:func:`_opens_sentence`:
@@ -436,6 +442,22 @@ def _code_regions(text: str) -> list[tuple[int, int]]:
     return regions + [m.span() for m in _CODE_SPAN.finditer(masked)]
 
 
+def code_copied_indexes(draft: str, sources: Sequence[str]) -> str:
+    """``draft`` with each indexed name it copied from a source (``rows[1]`` written in a message
+    without backticks) marked as code, so the index is not read as a citation and cut out of the
+    answer. A glued mark no source holds as written (``the token[1]``) stays a citation."""
+    if "[" not in draft:
+        return draft
+    regions = _code_regions(draft) if "`" in draft or "~~~" in draft else []
+    out, at = [], 0
+    for m in _GLUED_INDEX.finditer(draft):
+        if any(a < m.end() and m.start() < b for a, b in regions) or not any(m.group(0) in s for s in sources):
+            continue
+        out += [draft[at : m.start()], f"`{m.group(0)}`"]
+        at = m.end()
+    return "".join(out) + draft[at:] if out else draft
+
+
 def _citation_marks(text: str) -> list[re.Match[str]]:
     regions = _code_regions(text) if "`" in text or "~~~" in text else []
     return [m for m in _CITATION.finditer(text) if not any(a < m.end() and m.start() < b for a, b in regions)]
@@ -445,7 +467,8 @@ def _mark_numbers(mark: str) -> list[int]:
     """Source numbers of one citation mark: "[1, 2]" -> 1, 2; "[1-3]" -> 1, 2, 3."""
     numbers: list[int] = []
     dash = False
-    for part in _CITE_PARTS.findall(mark):
+    # 【1†L10-L20】: what follows the dagger names a place in the source, not more sources.
+    for part in _CITE_PARTS.findall(mark.split("†", 1)[0]):
         if not part.isdigit():
             dash = bool(numbers)
             continue

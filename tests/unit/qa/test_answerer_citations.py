@@ -68,7 +68,21 @@ def test_each_source_is_judged_on_its_own_by_the_checks_test() -> None:
 
 
 @pytest.mark.parametrize(
-    "mark", ["[1, 2]", "[1,2]", "[1-2]", "[1–2]", "[^1]", "[^1][^2]", "[source 1]", "(source 1)", "(sources 1 and 2)"]
+    "mark",
+    [
+        "[1, 2]",
+        "[1,2]",
+        "[1-2]",
+        "[1–2]",
+        "[^1]",
+        "[^1][^2]",
+        "[source 1]",
+        "(source 1)",
+        "(sources 1 and 2)",
+        "【1】",
+        "【1†source】",
+        "【1, 2】",
+    ],
 )
 async def test_every_citation_form_is_read_and_none_is_left_in_the_text(mark: str) -> None:
     result = await answer(f"{NPM_SENTENCE} {mark}.", NPM, PORT)
@@ -97,3 +111,21 @@ async def test_what_worked_before_still_works() -> None:
     restart = "Restart the bot after you change the token"
     both = await answer(f"{restart} [2][1].", restart + ".", "Change the token, then restart the bot.")
     assert both.text == f"{restart} [1][2]." and both.cited_unit_ids == ("b", "a")
+
+
+async def test_an_index_copied_from_a_source_is_code_not_a_citation() -> None:
+    """``rows[1]`` written in a message without backticks and copied by the model: read as source 1
+    before, it was cut out of the answer ("... with rows after the query returns")."""
+    source = "Read the second element of the result with rows[1] after the query returns"
+    result = await answer(f"{source} [1].", source)
+    assert result.text == "Read the second element of the result with `rows[1]` after the query returns [1]."
+    # A mark glued to a word no source holds so is still a citation.
+    restart = "Restart the bot after you change the token"
+    glued = await answer(f"{restart}[2].", NPM, restart + ".")
+    assert glued.text == f"{restart} [1]." and glued.cited_unit_ids == ("b",)
+
+
+async def test_a_lenticular_citation_is_renumbered_like_the_others() -> None:
+    """Cited as 【2】, the kept sentence showed "【2】 [1]": a number matching no citation."""
+    result = await answer(f"{PORT_SENTENCE} 【2†L3-L9】.", NPM, PORT)
+    assert result.text == f"{PORT_SENTENCE} [1]." and result.cited_unit_ids == ("b",)
