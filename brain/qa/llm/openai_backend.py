@@ -212,23 +212,14 @@ class OpenAICompatibleLLM:
             finished = False
             opened = False
             pieces = 0
-            # What a body that is not an event stream said, kept to answer from or to quote.
-            other: list[str] = []
-            sse = False  # a "data:" line came: an event stream, whatever its content type said
             try:
                 async with self._client.stream("POST", "/chat/completions", json=body) as response:
                     opened = True
                     if not response.is_success:
                         await response.aread()
                         self._check(response)
-                    events = "text/event-stream" in response.headers.get("content-type", "")
-                    async for line in response.aiter_lines():
-                        if not line.startswith("data:"):
-                            if not events and not sse and len(other) < _OTHER_LINES:
-                                other.append(line)
-                            continue
-                        sse = True
-                        payload = line[5:].strip()
+                    reader = _EventReader("text/event-stream" in response.headers.get("content-type", ""))
+                    async for payload in reader.payloads(response.aiter_lines()):
                         if payload == "[DONE]":
                             return
                         if not payload:
@@ -254,10 +245,10 @@ class OpenAICompatibleLLM:
                                 yield piece
                             # Some servers end with a finish_reason and close, without [DONE].
                             finished = finished or bool(choice.get("finish_reason"))
-                    if not events and not sse and other:
+                    if not reader.events and not reader.sse and reader.other:
                         # A server or proxy that ignores "stream": true sends one whole completion
                         # (answered from); an HTML page or an error object sent with 200 is quoted.
-                        _, _, text = self._first_choice("\n".join(other))
+                        _, _, text = self._first_choice("\n".join(reader.other))
                         if text:
                             yield text
                         return
@@ -278,6 +269,47 @@ class OpenAICompatibleLLM:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()
+
+
+class _EventReader:
+    """The events of a streamed body: one payload per server-sent event, its ``data:`` lines joined
+    with a line break (an event may split its JSON over several; it ends at a blank line or the
+    body's end). Other lines of a body that turns out not to be an event stream are kept in
+    :attr:`other` (up to ``_OTHER_LINES``), to answer from or to quote."""
+
+    def __init__(self, events: bool) -> None:
+        self.events = events  # the content type said text/event-stream
+        self.sse = False  # a "data:" line came: an event stream, whatever its content type said
+        self.other: list[str] = []
+
+    async def payloads(self, lines: AsyncIterator[str]) -> AsyncIterator[str]:
+        """Each event's data, stripped (``""`` for an empty keep-alive event)."""
+        data: list[str] = []
+        async for line in lines:
+            if line.startswith("data:"):
+                self.sse = True
+                data.append(line[5:])
+            elif data and not line.strip():
+                for payload in _event_data(data):
+                    yield payload
+                data = []
+            elif not self.events and not self.sse and len(self.other) < _OTHER_LINES:
+                self.other.append(line)
+        for payload in _event_data(data):
+            yield payload
+
+
+def _event_data(lines: list[str]) -> list[str]:
+    """The payload of one event's ``data:`` lines. A server that ends no event with a blank line
+    runs its events together: lines that are not one JSON document joined are taken one by one."""
+    if len(lines) <= 1:
+        return [line.strip() for line in lines]
+    joined = "\n".join(line.removeprefix(" ") for line in lines).strip()
+    try:
+        json.loads(joined)
+    except ValueError:
+        return [line.strip() for line in lines]
+    return [joined]
 
 
 def _text_of(content: object) -> str | None:

@@ -256,6 +256,26 @@ async def test_stream_protocol_shapes_servers_send(fake: tuple[FakeOpenAI, str])
     await llm.aclose()
 
 
+async def test_an_event_may_split_its_data_over_lines_and_a_server_may_run_events_together(
+    fake: tuple[FakeOpenAI, str],
+) -> None:
+    """SSE joins an event's ``data:`` lines with a line break: read line by line, the first half of
+    the JSON was "not a completion chunk" and the member was told the model is unavailable. A server
+    that ends no event with a blank line is still read event by event."""
+    server, url = fake
+    llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url + "/", max_concurrency=1))
+    server.sse = [
+        b'data: {"choices": [{"delta":\n',
+        b'data:  {"content": "Use pip"}}]}\n\n',
+        b'data: {"choices": [{"delta": {"content": "."}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n',
+    ]
+    assert await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10) == ["Use pip", "."]
+    run_together = [{"choices": [{"delta": {"content": w}}]} for w in ("Use ", "pip")]
+    server.sse = [f"data: {json.dumps(e)}\n".encode() for e in run_together] + [b"data: [DONE]\n"]
+    assert await asyncio.wait_for(_collect(llm.stream(MESSAGES)), timeout=10) == ["Use ", "pip"]
+    await llm.aclose()
+
+
 async def test_an_unreachable_server_is_unavailable() -> None:
     with refused_url() as url:
         llm = OpenAICompatibleLLM(LLMSettings(backend="openai", base_url=url, timeout_s=5))
