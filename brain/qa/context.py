@@ -50,11 +50,15 @@ _ROLE_MARKUP = [
 ]
 # "system:", also behind list markers, block quotes or headings and inside emphasis:
 # "- system:", "> Assistant:", "1. **System:**", "__user__ :".
+# Spaces include the no-break space (French keyboards type one before a colon), colons the full-width one.
 _ROLE_PREFIX = re.compile(
-    r"^(?P<lead>[ \t]*+(?:(?:[-*+•>]|\d{1,3}[.)]|#{1,6})[ \t]*+)*+)(?P<open>[*_~`]*+)[ \t]*+"
-    r"(?P<role>system|assistant|user|human|developer|tool)(?![a-z0-9])(?=[ \t]*+[*_~`]*+[ \t]*+:)",
+    r"^(?P<lead>[ \t\u00a0]*+(?:(?:[-*+•>]|\d{1,3}[.)]|#{1,6})[ \t\u00a0]*+)*+)(?P<open>[*_~`]*+)[ \t\u00a0]*+"
+    r"(?P<role>system|assistant|user|human|developer|tool)(?![a-z0-9])(?=[ \t\u00a0]*+[*_~`]*+[ \t\u00a0]*+[:：])",
     re.IGNORECASE | re.MULTILINE,
 )
+# Line breaks other than "\n" (a bare carriage return, Unicode's line and paragraph separators, NEL,
+# vertical tab, form feed): a model reads a line there, while "^" above only starts one after "\n".
+_LINE_BREAKS = str.maketrans(dict.fromkeys("\r\u2028\u2029\x85\x0b\x0c", "\n"))
 # The prompt's delimiters are built from these; in quoted text they become look-alikes.
 _QUOTE = str.maketrans({"<": "\u27e8", ">": "\u27e9", '"': "\uff02"})
 _UNQUOTE = str.maketrans({"\u27e8": "<", "\u27e9": ">", "\uff02": '"'})
@@ -64,6 +68,7 @@ def sanitize_source(text: str) -> str:
     """Neutralise role-like markup in retrieved text and quote the characters prompt structure is
     made of (it is quoted data, not prompt structure). Use it on everything quoted into the prompt:
     source text, channel names, titles, the question."""
+    text = text.replace("\r\n", "\n").translate(_LINE_BREAKS)
     for pattern in _ROLE_MARKUP:
         text = pattern.sub(" ", text)
     text = _ROLE_PREFIX.sub(r"\g<lead>\g<open>\g<role> (quoted)", text)
