@@ -96,6 +96,11 @@ MIN_TOKENS = 3
 _WORD = re.compile(r"\w+")
 _REPEATED_WORD = re.compile(r"\b([A-Za-z]{2,})(?:\W+\1\b){3,}", re.IGNORECASE)  # "and and and and"
 _CODE_MARK = re.compile(r"[`()\[\]=<>{}]")
+# Words a short sentence may hold that no source does: courtesy, not claims ("Sure!", "Hope this
+# helps!", "Good luck."). As the tokenizer reduces them (stop words like "thanks" are gone already).
+COURTESY_WORDS = frozenset(
+    tokenize("sure hope this helps good luck yes yep ok okay glad great happy welcome cheers also of course exactly")
+)
 OVERLAP_THRESHOLD = 0.6
 SIMILARITY_THRESHOLD = 0.6
 
@@ -114,6 +119,9 @@ class SentenceCheck:
     separator: str = ""  # whitespace before it in the draft: " ", or line breaks and indentation
     supporting: tuple[int, ...] = ()  # 1-based sources that support it on their own
     code: bool = False  # a fenced code block
+    # Words of an unjudged sentence that no shown source holds (courtesy words aside): "Then reboot
+    # twice.", "Never do that." next to a supported step add a claim nothing vouches for.
+    unsourced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +148,13 @@ class GroundingResult:
 
     def _rides_along(self, i: int) -> bool:
         """Whether the unjudged sentence ``i`` ("Sure!", "Then restart it.") is kept: only as the
-        sentence before or after a supported one in the same paragraph, never a question or code.
-        Too short to judge is not too short to be wrong ("Then reinstall Windows."): anywhere else
-        nothing vouches for it."""
+        sentence before or after a supported one in the same paragraph, never a question or code,
+        and only when every word of it but courtesy is in a shown source. Too short to judge is not
+        too short to be wrong ("Then reinstall Windows.", "Never do that."): anywhere else, or with
+        a word of its own, nothing vouches for it."""
         checks = self.sentences
         s = checks[i]
-        if s.judged or s.code or is_question(s.text):
+        if s.judged or s.code or s.unsourced or is_question(s.text):
             return False
         before = i > 0 and checks[i - 1].supported and not _paragraph_break(s.separator)
         after = i + 1 < len(checks) and checks[i + 1].supported and not _paragraph_break(checks[i + 1].separator)
@@ -531,6 +540,7 @@ def check(
     shown = [unquote(t) for t in raw_shown]
     plain = [_judged_text(s) for s, _ in sentences]
     unit_tokens = [set(tokenize(t)) for t in shown]
+    sourced_words = set().union(*unit_tokens) | COURTESY_WORDS
     shown_lower = [t.lower() for t in shown]
     all_lower = "\n".join(shown_lower)
     shown_code = [_code_text(t) for t in shown]
@@ -567,6 +577,9 @@ def check(
                 for j in range(len(units))
             ]
         supporting = tuple(j + 1 for j, ok in enumerate(alone) if ok)
+        # A lead-in ("Steps:", "Try this:") introduces what follows; it is kept or dropped with it.
+        lead_in = text.rstrip().endswith((":", "："))
+        unsourced = () if judged or code or lead_in else tuple(sorted(tokens - sourced_words))
         score = np.asarray(overlaps) + sims[i]
         best = max(supporting, key=lambda n: float(score[n - 1])) if supporting else int(np.argmax(score)) + 1
         checks.append(
@@ -581,6 +594,7 @@ def check(
                 separator=separator,
                 supporting=supporting,
                 code=code,
+                unsourced=unsourced,
             )
         )
     judged_checks = [c for c in checks if c.judged]

@@ -1,5 +1,6 @@
 """A sentence too short to judge ("Sure!", "Then reinstall Windows.") is kept only right before or
-after a supported sentence of the same paragraph: too short to judge is not too short to be wrong."""
+after a supported sentence of the same paragraph, and only when its words (courtesy aside) are in a
+source: too short to judge is not too short to be wrong."""
 
 from __future__ import annotations
 
@@ -22,11 +23,21 @@ def kept(draft: str) -> list[str]:
 
 def test_a_short_sentence_next_to_a_supported_one_is_kept() -> None:
     assert kept(f"Sure! {STEP}") == ["Sure!", STEP]
-    assert kept(f"{STEP} Then retry.") == [STEP, "Then retry."]
-    assert kept(f"{STEP}\nThen retry.") == [STEP, "Then retry."]  # a list's next line: the same paragraph
+    assert kept(f"{STEP} Then run it.") == [STEP, "Then run it."]
+    assert kept(f"{STEP}\nThen run it.") == [STEP, "Then run it."]  # a list's next line: the same paragraph
 
 
 def test_a_short_sentence_away_from_any_supported_one_is_dropped() -> None:
     assert kept(f"{STEP}\n\nThen reinstall Windows.") == [STEP]  # another paragraph
-    assert kept(f"{STEP} Then retry. Then reinstall Windows.") == [STEP, "Then retry."]  # two sentences away
+    assert kept(f"{STEP} Then run it. Then reinstall Windows.") == [STEP, "Then run it."]  # two sentences away
     assert kept(f"Reinstall Windows.\n\n{STEP}") == [STEP]
+
+
+def test_a_short_sentence_with_a_word_no_source_holds_is_dropped_even_next_to_a_supported_one() -> None:
+    """Before, these rode along with the supported step: an invented instruction and a reversal."""
+    assert kept(f"{STEP} Then reboot twice.") == [STEP]
+    assert kept(f"{STEP} Never do that.") == [STEP]
+    assert kept(f"{STEP} Then retry.") == [STEP]
+    # Courtesy and lead-ins are no claims.
+    assert kept(f"Sure! {STEP} Hope this helps!") == ["Sure!", STEP, "Hope this helps!"]
+    assert kept(f"Try this:\n{STEP}") == ["Try this:", STEP]
