@@ -7,7 +7,10 @@ exact under the three things chats do to them:
 * **redelivery**: a message or reaction already recorded is skipped;
 * **deletes**: the message's row is subtracted from its rollup row and kept as a tombstone (a
   delete that arrives before its message also leaves a tombstone, so the late original is ignored);
-* **edits**: only re-evaluate the minimum-length rule; an edit never adds a second message.
+* **edits**: only re-evaluate the minimum-length rule, and with it what goes only to messages that
+  count (reactions, the reply and thread-started credits, the asker's marks: a reply edited down to
+  "." keeps what gave its marks, and gets back those still standing when edited back); an edit never
+  adds a second message.
 
 What the asker's word gave is recorded with its source (``helpful_src`` on the reply, ``answer_src``
 on the question: ``reaction``, ``thanks:<message id>``, ``said:<message id>``), so undoing one of them
@@ -88,7 +91,9 @@ class Contribution:
     # Posted while its author had opted out: counted in the anonymous totals (user id ""), never
     # under their name, even after they opt back in.
     anonymous: int = 0
-    # On a question: what gives ``answer_id`` its answer (see :func:`_sources`).
+    # On a question: what gives ``answer_id`` its answer (see :func:`_sources`). On a reply that held
+    # the answer and then stopped counting (edited down to "."): what gave it, kept so that an edit
+    # back gives the answer back while those still stand (see :meth:`ActivityCounters._suspend_marks`).
     answer_src: str = ""
 
     # Identity never changes after construction: both keys are computed once (hot path).
@@ -203,6 +208,10 @@ class _Batch:
         # Every message id already looked up, found or not: a thread root the store does not hold
         # (its thread started before tracking) is asked for once per batch, not once per loader.
         self.fetched: set[Key] = set()
+        # Roots whose thread's counting replies by other members were loaded (enough of them to tell
+        # whether one remains after the batch's edits and deletes; see _load_threads): only for
+        # these may an edit or a delete decide the thread-started credit again.
+        self.replies_loaded: set[Key] = set()
 
     def add_to_thread(self, row: Contribution) -> None:
         """Track ``row`` among its thread's messages."""
@@ -477,7 +486,9 @@ class ActivityCounters:
         """Load what the one-credit-per-thread and daily-cap rules need: the roots of every thread
         the batch touches, their helpful replies and the batch's repliers' reply credits in them,
         those repliers' reply credits per day, and the thread-started credits per day of those
-        roots' authors (and of roots the batch deletes)."""
+        roots' authors (and of roots the batch deletes). For the threads whose root or replies the
+        batch edits or deletes, also enough of their counting replies by other members to tell
+        whether one still stands after it (:meth:`_recheck_started`)."""
         threads: dict[tuple[str, str], set[str]] = {}
         days: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         # The thread each of the batch's messages will get (see _thread_of), for the replies to them.
@@ -486,6 +497,9 @@ class ActivityCounters:
         posted: dict[Key, tuple[str, str]] = {}
         # Per scope, the (author, day) whose thread-started credits the batch may change.
         started: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        # Per root whose thread's started credit an edit or delete may decide again: how many of the
+        # batch's edits and deletes hit its replies (each can make at most one reply stop counting).
+        recount: dict[Key, int] = {}
         for e in events:
             ch = e.channel  # type: ignore[attr-defined]
             scope = (ch.platform.value, ch.workspace_id)
@@ -501,7 +515,17 @@ class ActivityCounters:
                     authors.add(e.author.user_id)
                     stamps.add(self._day(e.ts, e.ts.timestamp()))
                 continue
-            row = batch.rows.get((*scope, e.message_id))  # type: ignore[attr-defined]
+            message_key: Key = (*scope, e.message_id)  # type: ignore[attr-defined]
+            row = batch.rows.get(message_key)
+            if isinstance(e, (MessageEdited, MessageDeleted)) and not (row is not None and row.deleted):
+                if row is not None and row.is_reply and row.thread_id:
+                    root_key = (*scope, row.thread_id)
+                    recount[root_key] = recount.get(root_key, 0) + 1
+                elif row is None and message_key in batch_threads:  # a reply posted earlier in the batch
+                    root_key = (*scope, batch_threads[message_key])
+                    recount[root_key] = recount.get(root_key, 0) + 1
+                elif isinstance(e, MessageEdited) and (row is not None or message_key in posted):
+                    recount.setdefault(message_key, 0)  # a root edited: whether it counts decides its thread
             if isinstance(e, MessageDeleted) and row is not None and row.threads:
                 started.setdefault(scope, set()).add((row.author_id, row.day))  # frees its place
             if row is not None and row.is_reply and row.thread_id:
@@ -520,6 +544,8 @@ class ActivityCounters:
                 for raw in await tx.fetchall(sql, params):
                     c = _row_to_contrib(raw)
                     batch.rows.setdefault(c.key, c)
+        for root_key, changed in recount.items():
+            await self._load_counting_replies(tx, batch, root_key, changed, posted, started)
         for row in batch.rows.values():
             batch.add_to_thread(row)
         # The roots that may earn a thread-started credit in this batch: those without one yet.
@@ -575,6 +601,41 @@ class ActivityCounters:
             batch.day_replies.update(found_replies)
             batch.day_threads.update(found_threads)
 
+    async def _load_counting_replies(
+        self,
+        tx: Executor,
+        batch: _Batch,
+        root_key: Key,
+        changed: int,
+        posted: dict[Key, tuple[str, str]],
+        started: dict[tuple[str, str], set[tuple[str, str]]],
+    ) -> None:
+        """Load the earliest ``changed + 1`` stored replies of ``root_key``'s thread that count and
+        are not by its root's author: the batch's edits and deletes make at most ``changed`` of them
+        stop counting, so whether one still stands is known from these and the batch's own rows.
+        (All of a busy thread's replies would be hundreds of rows for one edit.) Notes the root in
+        ``batch.replies_loaded``, and its author's day in ``started`` (the cap on thread credits)."""
+        platform, ws, tid = root_key
+        root = batch.rows.get(root_key)
+        if root is not None:
+            if root.deleted:
+                return  # holds no thread credit, and gets none
+            author, day = root.author_id, root.day
+        elif root_key in posted:
+            author, day = posted[root_key]
+        else:
+            return  # a thread started before tracking: no credit of its root's to decide
+        rows = await tx.fetchall(
+            f"{_SELECT} WHERE platform = ? AND workspace_id = ? AND thread_id = ? AND author_id <> ? "
+            "AND deleted = 0 AND capped = 0 AND words >= ? ORDER BY ts LIMIT ?",
+            (platform, ws, tid, author, self.min_words, changed + 1),
+        )
+        for raw in rows:
+            c = _row_to_contrib(raw)
+            batch.rows.setdefault(c.key, c)
+        batch.replies_loaded.add(root_key)
+        started.setdefault((platform, ws), set()).add((author, day))
+
     async def _load_asker_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         """Load what the ASKER_THREADS_PER_DAY cap needs: for every asker who writes in their own
         thread or ✅'s a reply in it in this batch, and the local day of that question, which
@@ -595,11 +656,23 @@ class ActivityCounters:
             return posted.get(key)
 
         for e in events:
-            if not isinstance(e, (MessagePosted, ReactionAdded)):
+            if not isinstance(e, (MessagePosted, ReactionAdded, MessageEdited)):
                 continue
             scope = (e.channel.platform.value, e.channel.workspace_id)
             root: tuple[str, str, float, str | None] | None = None
-            if isinstance(e, MessagePosted):
+            if isinstance(e, MessageEdited):
+                # A reply edited back into one that counts gets back the marks it kept, under the
+                # cap like any mark (_restore_marks): the asker is its root's author.
+                edited = batch.rows.get((*scope, e.message_id))
+                if edited is None or edited.deleted or not edited.is_reply or not edited.thread_id:
+                    continue
+                if not (edited.helpful_src or edited.answer_src) or word_count(e.text) < self.min_words:
+                    continue
+                root = info((*scope, edited.thread_id))
+                if root is None:
+                    continue
+                actor = root[0]
+            elif isinstance(e, MessagePosted):
                 if e.is_bot:
                     continue
                 thread = e.thread_id
@@ -930,6 +1003,13 @@ class ActivityCounters:
 
         A function of what the sources are now, so a redelivered undo changes nothing."""
         for reply in replies:
+            # A reply that stopped counting keeps the answer's sources it held (_suspend_marks):
+            # one undone now must not give the answer back when it counts again.
+            kept = _sources(reply.answer_src)
+            if source in kept:
+                kept.discard(source)
+                reply.answer_src = " ".join(sorted(kept))
+                batch.dirty.add(reply.key)
             held = _sources(reply.helpful_src)
             if source not in held:
                 continue
@@ -964,6 +1044,10 @@ class ActivityCounters:
         batch.credit(reply, "helpful", 1)
 
     def _edited(self, batch: _Batch, e: MessageEdited) -> None:
+        """Re-apply the rules that depend on the text: whether the message counts (and with it its
+        reactions, reply credit, marks and its thread's started credit), whether a root asks a
+        question, and what an asker's thanks or follow-up still says. A function of the message's
+        state and the new text, so a redelivered edit changes nothing more."""
         row = batch.rows.get((e.channel.platform.value, e.channel.workspace_id, e.message_id))
         if row is None or row.deleted:
             return
@@ -975,14 +1059,21 @@ class ActivityCounters:
             batch.credit(row, "messages", should - row.messages)
         # The reactions it holds count while it does (they were loaded with the edit).
         self._sync_reactions(batch, row)
-        # A reply edited down to "." loses its reply credit; "one sec" edited into an answer earns it.
         root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or "")) if row.is_reply else None
         if root is not None and not root.deleted and root.author_id != row.author_id:
-            if should and not row.replies:
-                self._credit_thread(batch, root)
-                self._credit_reply(batch, root, row)
-            elif not should and row.replies:
-                batch.credit(row, "replies", -row.replies)
+            # A reply edited down to "." loses its reply credit and its marks, and its thread is no
+            # thread if no other reply counts; "one sec" edited into an answer earns the first two
+            # and starts the thread, and one edited back gets the marks whose sources still stand.
+            if should:
+                if not row.replies:
+                    self._credit_thread(batch, root)
+                    self._credit_reply(batch, root, row)
+                self._restore_marks(batch, root, row)
+            else:
+                if row.replies:
+                    batch.credit(row, "replies", -row.replies)
+                self._suspend_marks(batch, root, row)
+                self._recheck_started(batch, root, may_give=False)
         elif root is not None and root.author_id and root.author_id == row.author_id:
             # The asker's own word edited: a thanks edited away takes back what it gave; a follow-up
             # edited into "nope, same error" no longer takes the reply up. (An edit never adds a
@@ -991,8 +1082,66 @@ class ActivityCounters:
             if rejected or not is_thanks(e.text):
                 self._undo(batch, root, f"thanks:{row.message_id}", batch.in_thread(root))
             if rejected:
-                self._undo(batch, root, f"said:{row.message_id}", ())
+                self._undo(batch, root, f"said:{row.message_id}", batch.in_thread(root))
+        elif not row.is_reply:
+            # A root edited under min_words is no thread ("x" answered is no more one than "hmm"
+            # is); edited back, or from "hmm" into a question, it is one if a reply counts.
+            self._recheck_started(batch, row, may_give=True)
         batch.dirty.add(row.key)
+
+    def _suspend_marks(self, batch: _Batch, root: Contribution, reply: Contribution) -> None:
+        """``reply`` stopped counting (edited down to "."): marks go only to messages that count, so
+        its helpful mark goes, and so does ``root``'s answer if it held it (free for the next reply
+        the asker takes up). What gave them is kept: ``helpful_src``, and the answer's sources in
+        the reply's ``answer_src``, so that :meth:`_restore_marks` gives back those still standing
+        (:meth:`_undo` removes from both a source undone meanwhile)."""
+        if reply.helpful:
+            batch.credit(reply, "helpful", -reply.helpful)
+            batch.recheck.add(root.key)
+        if root.answer_id == reply.message_id:
+            reply.answer_src = root.answer_src
+            batch.dirty.add(reply.key)
+            self._free_answer(batch, root)
+
+    def _restore_marks(self, batch: _Batch, root: Contribution, reply: Contribution) -> None:
+        """``reply`` counts (again): the marks it kept when it stopped (:meth:`_suspend_marks`) come
+        back, under the rules that gave them: one helpful mark per answerer per thread, the asker's
+        daily cap, and the answer only while no other reply has taken it up meanwhile."""
+        if (
+            reply.helpful_src
+            and not reply.helpful
+            and not any(r.helpful and r.author_id == reply.author_id and not r.deleted for r in batch.in_thread(root))
+            and self._asker_allows(batch, root, reply)
+        ):
+            batch.credit(reply, "helpful", 1)
+        if reply.answer_src:
+            if not root.answer_id and self._asker_allows(batch, root, reply):
+                root.answer_id = reply.message_id
+                root.answer_src = reply.answer_src
+                batch.dirty.add(root.key)
+                batch.credit(reply, "answered", 1)
+            # Given back, or the asker's later word took the answer elsewhere: nothing left to keep.
+            reply.answer_src = ""
+            batch.dirty.add(reply.key)
+
+    def _recheck_started(self, batch: _Batch, root: Contribution, *, may_give: bool) -> None:
+        """Decide ``root``'s thread-started credit again after an edit or delete changed whether it
+        or one of its replies counts: a thread is a root that counts with a reply that counts from
+        someone else (:meth:`_credit_thread`). A credit that no longer holds is taken back through
+        :meth:`_Batch.credit` (the daily count of started threads follows); with ``may_give`` one
+        that holds now is given (the cap applies). Only for roots whose counting replies the batch
+        loaded (:meth:`_load_counting_replies`): elsewhere the credit is left as it is, as a
+        partial view of the thread would take back credits that still stand."""
+        if root.deleted or root.key not in batch.replies_loaded:
+            return
+        replied = any(
+            not r.deleted and r.author_id != root.author_id and self._qualifies(r) for r in batch.in_thread(root)
+        )
+        if replied and self._qualifies(root):
+            if may_give:
+                self._credit_thread(batch, root)
+        elif root.threads:
+            batch.credit(root, "threads", -root.threads)
 
     def _deleted(self, batch: _Batch, e: MessageDeleted) -> None:
         platform, ws = e.channel.platform.value, e.channel.workspace_id
@@ -1032,7 +1181,10 @@ class ActivityCounters:
         # A deleted thanks or follow-up takes back the mark and the answer it gave, unless another
         # mark (a ✅) still gives them.
         self._undo(batch, root, f"thanks:{row.message_id}", batch.in_thread(root))
-        self._undo(batch, root, f"said:{row.message_id}", ())
+        self._undo(batch, root, f"said:{row.message_id}", batch.in_thread(root))
+        # A thread whose last reply that counts from someone else is gone is no thread started.
+        if root.author_id != row.author_id:
+            self._recheck_started(batch, root, may_give=False)
 
     # -- reactions -----------------------------------------------------------------------------
     def _reaction_target(self, batch: _Batch, e: ReactionAdded | ReactionRemoved) -> Contribution | None:
@@ -1153,14 +1305,19 @@ async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, 
             batch.rows[c.key] = c
 
 
+# The rows of a thread that hold a mark or the answer, or keep what gave them (_suspend_marks).
+_MARKED = "(t.helpful > 0 OR t.answered > 0 OR (t.deleted = 0 AND (t.helpful_src <> '' OR t.answer_src <> '')))"
+
+
 def _by_threads(
     dialect: str, platform: str, ws: str, threads: set[str], authors: set[str]
 ) -> Iterator[tuple[str, tuple[object, ...]]]:
     """Queries selecting the ``activity_contrib`` rows of ``threads`` that the credit rules need:
-    every helpful one (few: one per answerer), the answer (one: a new mark moves its credit), and
-    the reply credits of ``authors`` (the batch's repliers); a thread's other messages are not
-    loaded. (Partial indexes on exactly these rows made ingest a third slower on SQLite: every
-    credit change rewrote them.)"""
+    every helpful one (few: one per answerer), the answer (one: a new mark moves its credit), the
+    live ones that keep the sources of marks they lost by no longer counting (a source undone while
+    they do not must be undone in them too), and the reply credits of ``authors`` (the batch's
+    repliers); a thread's other messages are not loaded. (Partial indexes on exactly these rows made
+    ingest a third slower on SQLite: every credit change rewrote them.)"""
     if not threads:
         return
     ordered, who = sorted(threads), sorted(authors)
@@ -1169,7 +1326,7 @@ def _by_threads(
         yield (
             f"SELECT {cols} FROM unnest(?::text[]) AS ids(id) JOIN activity_contrib t "
             "ON t.platform = ? AND t.workspace_id = ? AND t.thread_id = ids.id "
-            "WHERE t.helpful > 0 OR t.answered > 0 OR (t.replies > 0 AND t.author_id = ANY(?::text[]))",
+            f"WHERE {_MARKED} OR (t.replies > 0 AND t.author_id = ANY(?::text[]))",
             (ordered, platform, ws, who),
         )
         return
@@ -1180,7 +1337,7 @@ def _by_threads(
             people = who[j : j + half] or [""]
             yield (
                 f"SELECT {cols} FROM activity_contrib t WHERE t.platform = ? AND t.workspace_id = ? "
-                f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND (t.helpful > 0 OR t.answered > 0 OR "
+                f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND ({_MARKED} OR "
                 f"(t.replies > 0 AND t.author_id IN ({', '.join('?' for _ in people)})))",
                 (platform, ws, *chunk, *people),
             )
