@@ -408,11 +408,17 @@ class ReactionRemoved(InboundEvent):
 
 @dataclass(frozen=True, slots=True)
 class MemberJoined(InboundEvent):
-    """A member joined the workspace (``channel is None``) or a channel."""
+    """A member joined the workspace (``channel is None``) or a channel.
+
+    ``source``: IMPORT for a join an export replays (Discord's GuildMemberJoin, Slack's
+    channel_join): history, which still updates access lists and member records but is no moment
+    to greet anyone. Left out of ``event_id``, so a join seen live and imported later is one fact.
+    """
 
     user: UserRef
     ts: datetime
     channel: ChannelRef | None = None
+    source: EventSource = EventSource.LIVE
 
     @property
     def event_id(self) -> str:

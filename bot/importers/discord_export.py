@@ -6,8 +6,9 @@ isBot}, ``attachments``, ``reactions`` and, for replies, ``reference.messageId``
 
 Mapping choices:
 
-* ``Default`` and ``Reply`` messages are chat; ``GuildMemberJoin`` becomes :class:`MemberJoined`;
-  other system types (pins, thread-created notices, calls, boosts...) are skipped.
+* ``Default`` and ``Reply`` messages are chat; ``GuildMemberJoin`` becomes :class:`MemberJoined`
+  (``source=IMPORT``, as every event of an import); other system types (pins, thread-created
+  notices, calls, boosts...) are skipped.
 * Conversations: a ``Reply`` joins the conversation of the message it references, so
   ``thread_id`` is the id of the conversation's first message (the referenced message's own
   ``thread_id`` when it has one, else the referenced id). A first message that gets replies has
@@ -224,7 +225,8 @@ def _message_events(
     author = _user(gid, raw["author"])
     when: datetime = raw["_when"]
     if mtype == "GuildMemberJoin":
-        return [MemberJoined(author, when, None)]
+        # History, not a live join: the recommender must not welcome every member ever joined.
+        return [MemberJoined(author, when, None, source=EventSource.IMPORT)]
     if mtype not in CHAT_TYPES:
         summary.skipped += 1
         return None

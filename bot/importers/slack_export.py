@@ -8,8 +8,8 @@ conversation holding ``YYYY-MM-DD.json`` day files. Mapping:
   (:mod:`bot.message_ids`; a root with replies has ``thread_ts == ts``); ``thread_broadcast``
   replies keep their thread;
 * ``bot_message`` / ``bot_id`` -> a bot author (brains ignore bots);
-* ``channel_join`` -> :class:`MemberJoined`; other system subtypes (topic, purpose, pins, leaves,
-  archive...) are not chat and are skipped;
+* ``channel_join`` -> :class:`MemberJoined` (``source=IMPORT``: no welcome); other system
+  subtypes (topic, purpose, pins, leaves, archive...) are not chat and are skipped;
 * an ``edited`` block -> the post with its final text, then a :class:`MessageEdited` with its time;
 * ``text`` -> read as the live adapter reads it (:mod:`bot.slack_text`): ``&lt;`` ``&gt;`` ``&amp;``
   undone, blocks and attachments when ``text`` is empty, ``<@U…>`` -> ``mentioned_user_ids``; a
@@ -396,7 +396,8 @@ class SlackExportImporter:
         subtype = str(raw.get("subtype") or "")
         user_id = raw.get("user") or raw.get("bot_id")
         if subtype == "channel_join" and isinstance(raw.get("user"), str):
-            yield MemberJoined(self.user(raw["user"]), when, channel)
+            # History: it still grants a private channel's access, but welcomes no one.
+            yield MemberJoined(self.user(raw["user"]), when, channel, source=EventSource.IMPORT)
             return
         if subtype in SYSTEM_SUBTYPES or raw.get("type", "message") != "message":
             self.summary.skipped += 1

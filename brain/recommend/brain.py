@@ -74,6 +74,9 @@ PROFILE_TOUCHES = 300  # the member's most recent interactions that make their h
 # A post joins a recommended conversation window at most this long after the window opened (a
 # window ends at a silence of WINDOW_GAP_S, so this only bounds the lookup).
 WINDOW_JOIN_S = 86400.0
+# A member is welcomed only on a join at most this old by the brain's clock (live events arrive in
+# seconds; a day leaves room for a backlog after an outage).
+WELCOME_MAX_AGE_S = 86400.0
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
 DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
@@ -102,9 +105,12 @@ class RecommendBrain(Brain):
         # (platform, workspace) -> (history, snapshot, the opted-out members it leaves out)
         # (history, snapshot, opted-out members, denied channels) per workspace.
         self._snapshots: dict[tuple[str, str], tuple[list[MessageRow], Snapshot, frozenset[str], frozenset[str]]] = {}
-        # (platform, workspace) -> (its time, the lookback window's messages, their snapshot): the
-        # Monday digest's channel suggestions of every member read one, not one each (an ALS fit).
-        self._channel_snapshots: dict[tuple[str, str], tuple[float, list[MessageRow], Snapshot]] = {}
+        # (platform, workspace) -> (its time, the lookback window's messages, their snapshot, the
+        # opted-out members and denied channels it leaves out): the Monday digest's channel
+        # suggestions of every member read one, not one each (an ALS fit).
+        self._channel_snapshots: dict[
+            tuple[str, str], tuple[float, list[MessageRow], Snapshot, frozenset[str], frozenset[str]]
+        ] = {}
         # (platform, workspace) -> {text: vector} of threads the QA index lacks, embedded once per
         # snapshot rather than once per member ranked (a digest ranks every member).
         self._embedded: dict[tuple[str, str], dict[str, Vector]] = {}
@@ -314,13 +320,21 @@ class RecommendBrain(Brain):
         return str(row[0]) if row else ""
 
     async def _denied(self, platform: str, workspace_id: str) -> frozenset[str]:
-        """Channels ``deny_channels`` names here (ids)."""
-        return await denied_channel_ids(self.ctx.store, self.ctx.settings, platform, workspace_id)
+        """Channels ``deny_channels`` names here (ids), and the channels stored under them."""
+        store = self.ctx.store
+        denied = await denied_channel_ids(store, self.ctx.settings, platform, workspace_id)
+        if not denied:
+            return denied
+        # A Discord private thread is a channel of its own (``parent_id``), not a thread of its
+        # parent's messages: denying the parent must cover what is said in its private threads too.
+        children = {c.channel_id for c in await store.list_channels(platform, workspace_id) if c.parent_id in denied}
+        return denied | children
 
     async def _denied_here(self, channel: ChannelRef) -> bool:
-        """Whether ``deny_channels`` names ``channel`` (by id or name)."""
+        """Whether ``deny_channels`` covers ``channel``: names it (by id or name) or its parent."""
         denied = await self._denied(channel.platform.value, channel.workspace_id)
-        return bool(denied & ({channel.channel_id, channel.name.lstrip("#")} - {""}))
+        # The ref's own parent too: a private thread whose stored row does not name its parent yet.
+        return bool(denied & ({channel.channel_id, channel.name.lstrip("#"), channel.parent_id or ""} - {""}))
 
     async def _exploration_share(self, platform: str, workspace_id: str) -> float:
         # `/guildhall config set exploration_share X` overrides recommend.exploration_share per workspace.
@@ -329,10 +343,21 @@ class RecommendBrain(Brain):
 
     @listen(MemberJoined)
     async def on_member_joined(self, event: MemberJoined) -> None:
-        """Welcome a newcomer with channel suggestions (the community's most active readable channels)."""
+        """Welcome a newcomer with channel suggestions (the community's most active readable
+        channels): only a live join of the community, and only while it is recent."""
         u = event.user
-        if u.is_bot or event.channel is not None or await self._opted_out_or_forgotten(u):
+        if u.is_bot or event.channel is not None:
             return  # joining one channel is not joining the community
+        if event.source is not EventSource.LIVE:
+            # An export's joins are history (every member who ever joined): the recorder still
+            # stores them, but a welcome DM years later would reach the whole community at once.
+            return
+        if self.ctx.clock.now().timestamp() - event.ts.timestamp() > WELCOME_MAX_AGE_S:
+            # A live join delivered late (a redelivery, a backlog after an outage, a Discord member
+            # whose joined_at is old) is no moment to greet someone who has been here for weeks.
+            return
+        if await self._opted_out_or_forgotten(u):
+            return
         suggestions = await self.suggest_channels(u, k=3)
         if not suggestions:
             return
@@ -552,6 +577,9 @@ class RecommendBrain(Brain):
         cands = select_candidates(
             snapshot.threads.values(), uid, readable_channels=readable, active_since=now - cfg.lookback_days * 86400
         )
+        if cands:
+            joined = await self._joined_outside(user, cands, snapshot, since_snapshot=not as_of)
+            cands = [t for t in cands if t.thread_id not in joined]
         if not cands:
             return []
         vectors = await self._thread_vectors(p, ws, cands, as_of=as_of)
@@ -614,6 +642,38 @@ class RecommendBrain(Brain):
             await self._record_shown(user, recs, now)
         return recs
 
+    async def _joined_outside(
+        self, user: UserRef, cands: list[ThreadItem], snapshot: Snapshot, *, since_snapshot: bool
+    ) -> set[str]:
+        """Candidate threads ``user`` posted in where the snapshot's participants cannot tell:
+        before its window (threads whose root is older than :data:`HISTORY_DAYS`) and, with
+        ``since_snapshot``, after it was built (it is shared for :data:`SNAPSHOT_TTL_S`; a replay
+        leaves it out, as later posts are the replay's future)."""
+        db = self.ctx.store.db
+        p, ws, uid = user.platform.value, user.workspace_id, user.user_id
+        out: set[str] = set()
+        if since_snapshot:
+            # A thread joined a minute ago must not be recommended, and so recorded as shown, and
+            # the member's next post in it credited to the list as a join. A few minutes of the
+            # member's posts: a short range of the author index.
+            rows = await db.fetchall(
+                "SELECT DISTINCT thread_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
+                "AND ts >= ? AND thread_id IS NOT NULL AND deleted = 0",
+                (p, ws, uid, snapshot.now),
+            )
+            out.update(str(r[0]) for r in rows)
+        window_start = snapshot.now - HISTORY_DAYS * 86400
+        old = sorted(t.thread_id for t in cands if t.kind == THREAD and t.ts_start < window_start)
+        for i in range(0, len(old), 500):  # within every engine's bound on query parameters
+            chunk = old[i : i + 500]
+            rows = await db.fetchall(
+                "SELECT DISTINCT thread_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
+                f"AND ts < ? AND deleted = 0 AND thread_id IN ({','.join('?' * len(chunk))})",
+                (p, ws, uid, window_start, *chunk),
+            )
+            out.update(str(r[0]) for r in rows)
+        return out
+
     async def _snapshot(self, p: str, ws: str, now: float, *, fresh: bool) -> tuple[list[MessageRow], Snapshot]:
         """Recent history and what was learned from it, shared by every member's ranking for
         :data:`SNAPSHOT_TTL_S` (a digest run ranks hundreds of members on one ALS fit)."""
@@ -632,17 +692,40 @@ class RecommendBrain(Brain):
             and denied == cached[3]
         ):
             return cached[0], cached[1]
-        window = [
-            m
-            async for m in self.ctx.store.iter_messages(
-                platform=p, workspace_id=ws, since=now - HISTORY_DAYS * 86400, until=now
-            )
+        history, starts = await self._history(p, ws, now - HISTORY_DAYS * 86400, now, opted_out, denied)
+        kept = {m.message_id for m in history}
+        reactions = [
+            r
+            for r in await self.ctx.store.reactions_between(p, ws, now - HISTORY_DAYS * 86400, now)
+            if r.user_id not in opted_out and (not denied or r.message_id in kept)
         ]
+        # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
+        snapshot = await asyncio.to_thread(build_snapshot, history, now, reactions=reactions, starts=starts)
+        if not fresh:
+            self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out), denied)
+            # Texts embedded for the last snapshot: threads since gone (expired, deleted, an
+            # opted-out member's) must not stay in memory.
+            self._embedded.pop((p, ws), None)
+        return history, snapshot
+
+    async def _history(
+        self, p: str, ws: str, since: float, now: float, opted_out: set[str], denied: frozenset[str]
+    ) -> tuple[list[MessageRow], dict[str, ThreadItem]]:
+        """The messages of ``[since, now)`` the recommender may learn from, and the threads among
+        them whose roots are older (:meth:`_old_starts`), for :func:`build_snapshot`.
+
+        Left out: opted-out members' messages and the threads they started, threads whose root
+        was deleted, and denied channels (:meth:`_denied`). Shared by the ranking snapshot and
+        the channel suggestions, so neither names what the other may not.
+        """
+        window = [m async for m in self.ctx.store.iter_messages(platform=p, workspace_id=ws, since=since, until=now)]
+        starts = await self._old_starts(p, ws, window, since)
         # Their threads go too, replies and all: without its root a thread would come back titled
         # with its first reply, still their question (a forgotten member is opted out as well).
         # So do threads whose root was deleted: what was asked there is gone.
         hidden = await self._threads_started_by(p, ws, opted_out, window)
         hidden |= await self._deleted_roots(p, ws, window)
+        hidden |= {t for t, item in starts.items() if item.author_id in opted_out}
         history = [
             m
             for m in window
@@ -651,20 +734,47 @@ class RecommendBrain(Brain):
             and m.thread_id not in hidden
             and m.channel_id not in denied
         ]
-        kept = {m.message_id for m in history}
-        reactions = [
-            r
-            for r in await self.ctx.store.reactions_between(p, ws, now - HISTORY_DAYS * 86400, now)
-            if r.user_id not in opted_out and (not denied or r.message_id in kept)
-        ]
-        # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
-        snapshot = await asyncio.to_thread(build_snapshot, history, now, reactions=reactions)
-        if not fresh:
-            self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out), denied)
-            # Texts embedded for the last snapshot: threads since gone (expired, deleted, an
-            # opted-out member's) must not stay in memory.
-            self._embedded.pop((p, ws), None)
-        return history, snapshot
+        return history, {t: item for t, item in starts.items() if t not in hidden}
+
+    async def _old_starts(self, p: str, ws: str, window: list[MessageRow], since: float) -> dict[str, ThreadItem]:
+        """Threads active in ``window`` whose root is older than ``since``, by thread id, as their
+        roots make them (starter, opening text, start): the stored root message, else the
+        ``threads`` table's starter and title (a thread whose root is no message of its own).
+
+        Without them such a thread would be taken for its first reply in the window: titled with
+        someone else's words, and not known as its starter's own (recommended back to them).
+        """
+        present = {m.message_id for m in window}
+        ids = sorted({m.thread_id for m in window if m.thread_id} - present)
+        db = self.ctx.store.db
+        out: dict[str, ThreadItem] = {}
+        for i in range(0, len(ids), 500):  # within every engine's bound on query parameters
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await db.fetchall(
+                "SELECT message_id, channel_id, author_id, ts, text, permalink, is_bot, deleted FROM messages "
+                f"WHERE platform = ? AND workspace_id = ? AND message_id IN ({marks})",
+                (p, ws, *chunk),
+            )
+            stored = {str(r[0]) for r in rows}
+            for mid, channel_id, author_id, ts, text, permalink, is_bot, deleted in rows:
+                # A deleted root hides its thread (``_deleted_roots``); a bot's root is skipped as
+                # in a thread whose root is in the window (``is_counted``).
+                if float(ts) < since and not deleted and not is_bot and author_id:
+                    out[str(mid)] = _start(
+                        str(mid), str(channel_id), str(author_id), float(ts), str(text), str(permalink)
+                    )
+            rest = [t for t in chunk if t not in stored]
+            if not rest:
+                continue
+            rows = await db.fetchall(
+                "SELECT thread_id, channel_id, author_id, title, ts FROM threads WHERE platform = ? AND workspace_id = ? "
+                f"AND author_id <> '' AND ts < ? AND thread_id IN ({','.join('?' * len(rest))})",
+                (p, ws, since, *rest),
+            )
+            for tid, channel_id, author_id, title, ts in rows:
+                out[str(tid)] = _start(str(tid), str(channel_id), str(author_id), float(ts), str(title or ""), "")
+        return out
 
     async def _deleted_roots(self, p: str, ws: str, window: list[MessageRow]) -> set[str]:
         """Ids of the threads in ``window`` whose root message is stored deleted (``iter_messages``
@@ -784,16 +894,26 @@ class RecommendBrain(Brain):
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         now = self.ctx.clock.now().timestamp()
         readable = await store.readable_channel_ids(p, ws, uid, guest=bool(user.guest))
-        readable -= await self._denied(p, ws)
+        denied = await self._denied(p, ws)
+        readable -= denied
         since = now - self.ctx.settings.recommend.lookback_days * 86400
+        # As the ranking snapshot: opted-out members' messages (and threads) are no signal, so a
+        # channel only they post in is not named; a cache from before an opt-out or a change of
+        # deny_channels is rebuilt at once.
+        opted_out = await store.members_with_setting(p, ws, "opted_out", True)
         cached = self._channel_snapshots.get((p, ws))
-        if cached is not None and 0 <= now - cached[0] < SNAPSHOT_TTL_S:
-            _, history, lookback = cached
+        if (
+            cached is not None
+            and 0 <= now - cached[0] < SNAPSHOT_TTL_S
+            and opted_out <= cached[3]
+            and denied == cached[4]
+        ):
+            _, history, lookback, _, _ = cached
         else:
-            history = [m async for m in store.iter_messages(platform=p, workspace_id=ws, since=since, until=now)]
+            history, starts = await self._history(p, ws, since, now, opted_out, denied)
             # An ALS fit: seconds of CPU on a big community, off the event loop.
-            lookback = await asyncio.to_thread(build_snapshot, history, now)
-            self._channel_snapshots[(p, ws)] = (now, history, lookback)
+            lookback = await asyncio.to_thread(build_snapshot, history, now, starts=starts)
+            self._channel_snapshots[(p, ws)] = (now, history, lookback, frozenset(opted_out), denied)
         posters: dict[str, set[str]] = {}
         for m in history:
             if m.channel_id in readable and not m.is_bot and m.author_id:
@@ -803,7 +923,14 @@ class RecommendBrain(Brain):
             "AND principal_kind = 'user' AND principal_id = ?",
             (p, ws, uid),
         )
-        member_of = {str(r[0]) for r in granted} | {c for c, who in posters.items() if uid in who}
+        # Every channel the member ever posted in (the author index), not just in the lookback: a
+        # regular of #python quiet for two weeks is still in it.
+        posted = await store.db.fetchall(
+            "SELECT DISTINCT channel_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
+            "AND deleted = 0",
+            (p, ws, uid),
+        )
+        member_of = {str(r[0]) for r in granted} | {str(r[0]) for r in posted}
         names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
         pool = [c for c in posters if c not in member_of]
         score = {c: float(len(posters[c])) for c in pool}
@@ -964,12 +1091,25 @@ class RecommendBrain(Brain):
             )
             if shown is None or float(shown[0]) > ts:
                 return
+            if kind == "joined" and await self._posted_before(u, thread_id, float(shown[0])):
+                # In it before it was shown (a list ranked on a snapshot older than their post):
+                # their next post there is no join the recommendation brought about.
+                return
         # Primary key makes redelivered clicks / joins count once.
         await db.execute(
             "INSERT INTO recommend_feedback (platform, workspace_id, user_id, thread_id, channel_id, kind, ts) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, user_id, thread_id, kind) DO NOTHING",
             (*key, channel_id, kind, ts),
         )
+
+    async def _posted_before(self, u: UserRef, thread_id: str, ts: float) -> bool:
+        """Whether ``u`` posted in thread ``thread_id`` (its root included) before ``ts``."""
+        row = await self.ctx.store.db.fetchone(
+            "SELECT 1 FROM messages WHERE platform = ? AND workspace_id = ? AND (thread_id = ? OR message_id = ?) "
+            "AND author_id = ? AND ts < ? LIMIT 1",
+            (u.platform.value, u.workspace_id, thread_id, thread_id, u.user_id, ts),
+        )
+        return row is not None
 
     async def _record_window_join(self, u: UserRef, channel_id: str, ts: float) -> None:
         """An unthreaded post joins a recommended conversation window of its channel when the
@@ -1197,6 +1337,12 @@ class _CachedEmbedder:
             for text, vec in zip(missing, self._embedder.embed(missing), strict=True):
                 found[text] = self._cache[text] = vec
         return np.stack([found[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+def _start(thread_id: str, channel_id: str, author_id: str, ts: float, text: str, permalink: str) -> ThreadItem:
+    """A thread as its root older than the history window opens it (the starter counted as its
+    first participant, as a root in the window is): see :func:`build_threads`'s ``starts``."""
+    return ThreadItem(thread_id, channel_id, author_id, ts, ts, text, thread_id, permalink, 1, {author_id: 1}, THREAD)
 
 
 def _stack(vectors: list[Vector]) -> Vector:

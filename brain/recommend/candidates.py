@@ -8,6 +8,7 @@ id, or a window's first message id.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -53,7 +54,11 @@ def is_counted(message: MessageRow) -> bool:
 
 
 def build_threads(
-    messages: Sequence[MessageRow], *, keys: Mapping[str, str] | None = None, windows: bool = True
+    messages: Sequence[MessageRow],
+    *,
+    keys: Mapping[str, str] | None = None,
+    windows: bool = True,
+    starts: Mapping[str, ThreadItem] | None = None,
 ) -> dict[str, ThreadItem]:
     """Group live, human messages (time order) into conversations.
 
@@ -62,6 +67,11 @@ def build_threads(
         keys: ``{message id: conversation key}`` when the caller has it (``conversation_keys``
             over the same messages); computed otherwise.
         windows: Cut unthreaded chat into conversation windows (else each message stands alone).
+        starts: Threads that opened before ``messages`` begin (a history window whose thread
+            roots are older than it), by thread id, as their roots make them: a thread continuing
+            one keeps its starter, opening text and start instead of taking its first message in
+            ``messages`` for them. An empty ``opening_text`` (a starter known, its words not) is
+            filled from that first message.
     """
     live = [m for m in messages if is_counted(m)]
     if keys is None:
@@ -71,7 +81,14 @@ def build_threads(
     for m in live:
         key = keys[m.message_id]
         item = threads.get(key)
-        if item is None:
+        start = starts.get(key) if item is None and starts else None
+        if start is not None:
+            # A copy: the caller's items stay as given, whichever history they are built into.
+            item = threads[key] = dataclasses.replace(start, participants=dict(start.participants))
+            if not item.opening_text:
+                item.opening_text, item.opening_message_id = m.text, m.message_id
+            item.permalink = item.permalink or m.permalink
+        elif item is None:
             item = threads[key] = ThreadItem(
                 key,
                 m.channel_id,

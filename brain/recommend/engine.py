@@ -59,14 +59,17 @@ def build_snapshot(
     cf_factors: int = 16,
     seed: int = 0,
     windows: bool = True,
+    starts: Mapping[str, ThreadItem] | None = None,
 ) -> Snapshot:
     """Learn conversations, touches, the activity prior, CF factors and reply affinities from
     ``messages`` (time order) strictly before ``now``; ``reactions`` to those messages add
     "reacted" touches (interest, not participation: no CF or activity signal). ``windows``: cut
-    unthreaded chat into conversation windows (see ``candidates``)."""
+    unthreaded chat into conversation windows (see ``candidates``). ``starts``: threads whose
+    roots are older than ``messages`` (see :func:`~brain.recommend.candidates.build_threads`), so
+    their starters are the real ones here too (reply affinities, "replied" touches)."""
     past = [m for m in messages if m.ts < now and is_counted(m)]
     keys = conversation_keys(past, windows=windows)
-    threads = build_threads(past, keys=keys)
+    threads = build_threads(past, keys=keys, starts=starts)
     touches: dict[str, list[Touch]] = defaultdict(list)
     stamps: dict[str, list[float]] = defaultdict(list)
     participation: dict[tuple[str, str], float] = defaultdict(float)

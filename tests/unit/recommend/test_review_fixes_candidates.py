@@ -1,0 +1,167 @@
+"""Which threads and channels count as the member's own, where the history read cannot tell.
+
+* A thread whose root is older than the history the recommender reads (``HISTORY_DAYS``) is
+  still its starter's, titled with its root, and joined by whoever posted in it back then.
+* A thread the member joined after the shared snapshot was built (``SNAPSHOT_TTL_S``) is not
+  recommended to them, and a post in a thread they were in before it was shown is no join.
+* A channel the member posted in before the channel suggestions' lookback is still theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.clock import FakeClock
+from bot.events import MessagePosted
+from bot.testing.builders import BASE_TIME, make_message, user
+from brain.recommend.brain import RecommendBrain
+
+Factory = Callable[..., Awaitable[Any]]
+DAY = 24 * 60  # minutes
+NOW_DAYS = 100  # the clock: a thread opened at BASE_TIME is older than the 90 days read
+
+
+async def _app(make_app: Factory, *, hours: float = 2.0) -> tuple[Any, Any, RecommendBrain, FakeClock]:
+    clock = FakeClock(BASE_TIME + timedelta(hours=hours))
+    app, adapter = await make_app(brains=["recommend"], clock=clock)
+    brain = app.brain("recommend")
+    assert isinstance(brain, RecommendBrain)
+    return app, adapter, brain, clock
+
+
+async def _post(app: Any, adapter: Any, *events: Any) -> None:
+    for e in events:
+        await adapter.inject(e)
+    await app.bus.drain()
+
+
+def _thread(root_id: str, author: str, text: str, chan: str = "python", minutes: float = 0.0) -> MessagePosted:
+    return make_message(text, author=author, chan=chan, message_id=root_id, thread_id=root_id, minutes=minutes)
+
+
+def _reply(text: str, author: str, thread_id: str, minutes: float, chan: str = "python") -> MessagePosted:
+    return make_message(text, author=author, chan=chan, thread_id=thread_id, minutes=minutes)
+
+
+async def _old_thread(app: Any, adapter: Any, *, starter: str = "alice") -> None:
+    """t1 opened 100 days ago by ``starter``; bob replied yesterday."""
+    await _post(
+        app,
+        adapter,
+        _thread("t1", starter, "asyncio event loop question from the starter", minutes=0),
+        _reply("late answer: use asyncio.timeout", "bob", "t1", minutes=(NOW_DAYS - 1) * DAY),
+    )
+
+
+# -- threads whose root is older than the history --------------------------------------------------
+
+
+async def test_a_members_own_thread_older_than_the_history_is_not_recommended_back(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app, hours=NOW_DAYS * 24 + 2)
+    await _old_thread(app, adapter, starter="alice")
+    assert "t1" not in {r.thread_id for r in await brain.recommend(user("alice"), k=10)}
+
+
+async def test_a_thread_older_than_the_history_is_titled_with_its_root_not_a_reply(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app, hours=NOW_DAYS * 24 + 2)
+    await _old_thread(app, adapter, starter="alice")
+    recs = {r.thread_id: r for r in await brain.recommend(user("carol"), k=10)}
+    assert "t1" in recs
+    assert "question from the starter" in recs["t1"].title
+    assert "late answer" not in recs["t1"].title
+
+
+async def test_a_member_who_posted_in_an_old_thread_before_the_history_has_joined_it(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app, hours=NOW_DAYS * 24 + 2)
+    await _old_thread(app, adapter, starter="alice")
+    # carol answered 98 days ago, outside the 90 days read: she is in that thread all the same.
+    await _post(app, adapter, _reply("I had this too", "carol", "t1", minutes=2 * DAY))
+    assert "t1" not in {r.thread_id for r in await brain.recommend(user("carol"), k=10)}
+    assert "t1" in {r.thread_id for r in await brain.recommend(user("dave"), k=10)}  # never posted there
+
+
+async def test_an_old_thread_of_an_opted_out_member_is_not_recommended_under_a_reply(make_app: Factory) -> None:
+    app, adapter, brain, _ = await _app(make_app, hours=NOW_DAYS * 24 + 2)
+    # A Discord thread started from a channel message: the starter keeps no thread id (so the
+    # threads table learns no starter from it); the replies name the starter's id.
+    await _post(
+        app,
+        adapter,
+        make_message("my health question, 100 days ago", author="alice", chan="python", message_id="d1", minutes=0),
+        _reply("late answer", "bob", "d1", minutes=(NOW_DAYS - 1) * DAY),
+        _thread("t2", "erin", "asyncio gather with timeouts?", minutes=(NOW_DAYS - 1) * DAY),
+    )
+    assert "d1" in {r.thread_id for r in await brain.recommend(user("carol"), k=10)}
+    await app.store.set_member_setting("console", "local", "alice", "opted_out", True)
+    # Her thread goes, replies and all, as it would were its root in the window.
+    assert {r.thread_id for r in await brain.recommend(user("carol"), k=10)} == {"t2"}
+
+
+# -- the shared snapshot and feedback --------------------------------------------------------------
+
+
+async def test_a_thread_joined_since_the_snapshot_is_neither_recommended_nor_credited(make_app: Factory) -> None:
+    app, adapter, brain, clock = await _app(make_app)
+    await _post(
+        app,
+        adapter,
+        _thread("t1", "bob", "asyncio question?", minutes=1),
+        _thread("t2", "dave", "django question?", minutes=2),
+        make_message("hi", author="alice", chan="general", minutes=3),
+    )
+    assert "t1" in {r.thread_id for r in await brain.recommend(user("alice"), k=5, record=False)}  # snapshot cached
+    await clock.advance(timedelta(minutes=1))
+    # alice joins t1 on her own, then asks for recommendations within the snapshot's lifetime.
+    await _post(
+        app, adapter, make_message("I had this too", author="alice", chan="python", thread_id="t1", ts=clock.now())
+    )
+    recs = await brain.recommend(user("alice"), k=5)
+    assert "t1" not in {r.thread_id for r in recs}
+    assert "t2" in {r.thread_id for r in recs}
+    await clock.advance(timedelta(minutes=1))
+    await _post(app, adapter, make_message("follow-up", author="alice", chan="python", thread_id="t1", ts=clock.now()))
+    assert await brain.feedback_rows(user("alice")) == []
+
+
+async def test_a_post_in_a_thread_the_member_was_in_before_it_was_shown_is_no_join(make_app: Factory) -> None:
+    app, adapter, brain, clock = await _app(make_app)
+    await _post(
+        app,
+        adapter,
+        _thread("t1", "bob", "asyncio question?", minutes=1),
+        _reply("I had this too", "alice", "t1", minutes=2),
+    )
+    # Another worker's list, ranked on a snapshot older than alice's post, showed t1 to her and carol.
+    for member in ("alice", "carol"):
+        await app.store.db.execute(
+            "INSERT INTO recommend_shown (platform, workspace_id, user_id, thread_id, channel_id, shown_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ("console", "local", member, "t1", "python", clock.now().timestamp()),
+        )
+    await clock.advance(timedelta(minutes=1))
+    for member in ("alice", "carol"):
+        await _post(app, adapter, make_message("more", author=member, chan="python", thread_id="t1", ts=clock.now()))
+    assert await brain.feedback_rows(user("alice")) == []
+    assert await brain.feedback_rows(user("carol")) == [("t1", "joined")]  # new there: the list brought her
+
+
+# -- channel suggestions ---------------------------------------------------------------------------
+
+
+async def test_weekly_suggestions_leave_out_a_channel_the_member_posted_in_before_the_lookback(
+    make_app: Factory,
+) -> None:
+    app, adapter, brain, _ = await _app(make_app, hours=20 * 24 + 2)
+    await _post(
+        app,
+        adapter,
+        # alice is a regular of #python: she asked there 20 days ago (before the 14-day lookback).
+        _thread("a1", "alice", "my asyncio question", minutes=0),
+        _reply("answer", "bob", "a1", minutes=5),
+        _thread("b1", "bob", "new asyncio thread", minutes=19 * DAY),
+        _thread("c1", "carol", "rust borrowck?", chan="rust", minutes=19 * DAY),
+    )
+    got = [name for name, _ in await brain.suggest_channels(user("alice"), k=2, personal=True)]
+    assert got == ["rust"]
