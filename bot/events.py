@@ -374,9 +374,14 @@ class ReactionAdded(InboundEvent):
 
     @property
     def event_id(self) -> str:
+        # With the time, as a removal has it: a member who takes a reaction back and adds it again
+        # (👍 → 👎 → 👍 on an answer) adds it again, and that add must not be dropped as a duplicate
+        # of the first. A redelivery keeps its time (Slack's event_ts; an import's message time);
+        # a Discord reaction carries none, so its rare replay after a RESUME gets through, and is
+        # stored once (the reactions table, the counters and feedback are keyed by who, what, where).
         return (
             f"{self.channel.platform}:{self.channel.workspace_id}:react+:"
-            f"{self.message_id}:{self.user.user_id}:{self.emoji}"
+            f"{self.message_id}:{self.user.user_id}:{self.emoji}:{self.ts.isoformat()}"
         )
 
     @property

@@ -52,6 +52,20 @@ async def test_post_edit_delete_and_reactions_in_one_stream(make_app) -> None:
     assert thread == ("alice",)
 
 
+async def test_a_reaction_taken_back_and_given_again_is_stored(make_app) -> None:
+    """The second add had the first one's event id (message, member, emoji) and the bus dropped it
+    as a repeat: the member's ✅ was gone from the store while it showed on the platform."""
+    app, adapter = await make_app()
+    ch = ChannelRef(Platform.CONSOLE, "local", "help", "help")
+    await adapter.inject(make_message("use poetry add pkg@1.2", author="bob", chan=ch, message_id="r2"))
+    for minutes, event in enumerate((ReactionAdded, ReactionRemoved, ReactionAdded), start=1):
+        await adapter.inject(event(ch, "r2", user("alice"), "✅", BASE_TIME + timedelta(minutes=minutes)))
+        await app.bus.drain()
+    assert [r.user_id for r in await app.store.reactions_for("console", "local", "r2")] == ["alice"]
+    # A redelivery of the last add (its own time) is still one.
+    assert not await app.bus.publish(ReactionAdded(ch, "r2", user("alice"), "✅", BASE_TIME + timedelta(minutes=3)))
+
+
 async def test_private_channel_access_is_recorded(make_app) -> None:
     app, adapter = await make_app()
     mods = ChannelRef(Platform.DISCORD, "g", "mods", "mods", Visibility.PRIVATE, allowed_role_ids=("role-mod",))
