@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence, Set
@@ -138,8 +139,11 @@ class QABrain(Brain):
             tuple[str, str], tuple[frozenset[str], tuple[Any, Any, frozenset[tuple[str, str]]]]
         ] = {}
         self._log_purge_due = False
-        # Questions a mention or DM is answering now (platform, workspace, message id).
-        self._answering: set[tuple[str, str, str]] = set()
+        # Questions a mention or DM is answering now (platform, workspace, message id): the question
+        # itself, or the root of the thread it was asked in. Counted, not a set: two mentions in one
+        # thread hold its root, and the first to finish must not let the help-channel timer take it
+        # while the second is still being answered.
+        self._answering: Counter[tuple[str, str, str]] = Counter()
         privacy = self.ctx.settings.privacy
         self._limiter = AskLimiter.from_limits(privacy.ask_per_member_per_minute, privacy.ask_per_channel_per_minute)
 
@@ -578,10 +582,23 @@ class QABrain(Brain):
         answer_id = uuid.uuid4().hex
         # A top-level question may sit in a help channel: until this answer is logged (seconds, or
         # minutes on a slow model) answer_unanswered must not take it too, here or in another worker.
-        key = (event.platform.value, event.channel.workspace_id, event.message_id)
+        p, ws = event.platform.value, event.channel.workspace_id
+        key = (p, ws, event.message_id)
         if thread_id == event.message_id and not await self._claim_question(*key):
             return  # another worker's help-channel run is answering it in this thread
-        self._answering.add(key)
+        held = [key]
+        if thread_id != event.message_id:
+            # Asked in the thread of a question (the asker's own "@bot can you help?" under it, which
+            # does not stop the timer): this answer goes into that thread and is logged under its
+            # root, so the timer must not answer the root meanwhile either, nor another worker's.
+            root = (p, ws, thread_id)
+            # A claim refused here is held by a help-channel run answering the root, by another
+            # mention in this thread, or by an attempt that failed (the model busy) a few minutes
+            # ago: the member asked the bot and still gets an answer. The timer looks for one logged
+            # in the thread once its own is generated, and then posts nothing.
+            await self._claim_question(*root)
+            held.append(root)
+        self._answering.update(held)
         try:
             result = await self._answer(
                 question,
@@ -598,7 +615,11 @@ class QABrain(Brain):
             await self.ctx.reply(event, result.text, citations=result.citations, buttons=_feedback_buttons(answer_id))
             await self._log(answer_id, event.channel, thread_id, event.author, result)
         finally:
-            self._answering.discard(key)  # logged by now: the qa_answers row keeps the timer off it
+            # Logged by now: the qa_answers row keeps the timer off the question (and the thread's root).
+            self._answering.subtract(held)
+            for k in held:
+                if self._answering[k] <= 0:
+                    del self._answering[k]
 
     @command("ask", description="Ask a question; the answer cites our history", usage="<question>")
     async def ask(self, cmd: CommandInvoked) -> CommandResult:
@@ -847,9 +868,24 @@ class QABrain(Brain):
             answer_id = uuid.uuid4().hex
             if isinstance(result, str):
                 continue  # busy, timed out or unavailable: a run after the claim expires retries
-            if result.abstained:
-                # An unprompted "I couldn't find this" is noise; remember it so we do not retry.
-                await self._log(answer_id, channel, message_id, asker, result)
+            # The model may have taken a minute: what was true before it started is looked at again.
+            question = await store.get_message(platform, ws, message_id)
+            if question is None or question.deleted:
+                # Nothing to answer, and nothing to log: a row would keep the deleted question's
+                # words (the timer's query skips deleted questions, so it is not taken up again).
+                continue
+            if await self.answer_log.in_thread(platform, ws, message_id):
+                continue  # answered meanwhile: a mention in its thread that this run started before
+            helped = await has_helper_reply(store, platform, ws, channel_id, message_id, author_id, since=float(ts))
+            if helped and not result.abstained:
+                log.info(
+                    "qa: the help-channel answer to %s is not posted: a member replied while it was generated",
+                    message_id,
+                )
+            if result.abstained or helped:
+                # An unprompted "I couldn't find this" is noise, and an answer on top of a member's
+                # help is too: logged as an abstention (nothing was posted), so no later run retries.
+                await self._log(answer_id, channel, message_id, asker, replace(result, abstained=True))
                 continue
             await self.ctx.send(
                 SendMessage(
@@ -896,7 +932,8 @@ class QABrain(Brain):
 
     @listen(ReactionAdded)
     async def feedback_reaction(self, event: ReactionAdded) -> None:
-        """👍/👎 reactions on a message the bot posted in a thread it answered."""
+        """👍/👎 reactions on an answer the bot posted: stored under the answer's id, as its buttons'
+        votes are, so a member's click and reaction on one answer are one vote (the last wins)."""
         emoji = event.emoji.strip(":").split("::")[0]
         value = "up" if emoji in _UP else "down" if emoji in _DOWN else None
         if value is None:
@@ -906,16 +943,49 @@ class QABrain(Brain):
         message = await store.get_message(p, ws, event.message_id)
         if message is None or not message.is_bot:
             return
-        thread = message.thread_id or message.message_id
-        if not await self.answer_log.in_thread(p, ws, thread):
-            return
+        answer = await self._answer_shown_in(message)
+        if answer is None:
+            return  # another bot's message, or one of ours that is no answer (a busy notice)
         if not await self.keeps_feedback_of(event.user):
             return
-        if not await store.mark_processed("qa.feedback", event.event_id):
+        # A reaction's event id names the message, member and emoji only, so 👍 → 👎 → 👍 (the
+        # same reaction added again) had the id of the first 👍 and was dropped as a repeat: its
+        # time tells a new reaction from a redelivered one. A redelivery, or a vote delivered late,
+        # carries its own older time and never replaces a newer vote (record_feedback).
+        if not await store.mark_processed("qa.feedback", f"{event.event_id}:{event.ts.isoformat()}"):
             return
         await store.record_feedback(
-            p, ws, event.user.user_id, FEEDBACK_KIND, f"msg:{event.message_id}", value, ts=to_epoch(event.ts)
+            p, ws, event.user.user_id, FEEDBACK_KIND, answer.answer_id, value, ts=to_epoch(event.ts)
         )
+
+    async def _answer_shown_in(self, message: MessageRow) -> AnswerRecord | None:
+        """The logged answer that the bot's ``message`` shows, or ``None`` when it shows none.
+
+        Which message an answer became is not known when it is sent: ``ctx.send`` only publishes
+        the action, the adapter posts it (maybe in another process) and reports no message id back,
+        and its echo comes in as an ordinary bot message. So the message is matched by its text to
+        the answers logged where it sits: the thread it is in, or the question it replies to
+        (Discord answers a mention in a plain channel with an inline reply, in no thread). Another
+        bot's message there, or our own notice ("the model is busy"), shows no answer's words.
+
+        Words are compared, not the raw text: the adapters rewrite an answer as they post it
+        (markdown links become Slack's ``<url|label>``, mass mentions get a zero-width space, a long
+        answer is split over several messages, each of which shows a run of its words).
+        """
+        p, ws = message.platform, message.workspace_id
+        shown = _words(message.text)
+        if not shown:
+            return None
+        best: AnswerRecord | None = None
+        for where in dict.fromkeys(w for w in (message.thread_id, message.reply_to, message.message_id) if w):
+            for answer in await self.answer_log.in_thread(p, ws, where):
+                if not _shows(shown, _words(answer.answer)):
+                    continue
+                # The same words answered twice in the thread (two "I couldn't find this"): the
+                # answer logged nearest the message's time is the one it shows.
+                if best is None or abs(answer.ts - message.ts) < abs(best.ts - message.ts):
+                    best = answer
+        return best
 
     async def keeps_feedback_of(self, member: UserRef) -> bool:
         """Whether ``member``'s 👍/👎 may be stored: never after ``/forget-me`` (that is permanent,
@@ -1173,6 +1243,31 @@ async def _purge_vector_log(indexer: Indexer) -> None:
     purge = getattr(indexer.index, "purge_log", None)
     if purge is not None:
         await purge()
+
+
+# A message showing fewer of an answer's words than this (and not all of them) is not taken for a
+# part of it: another bot's "Build failed" under an answer that says "the build failed" is no answer.
+_MIN_SHOWN_WORDS = 5
+# What an adapter may move or drop as it posts an answer, left out of the words compared: a link's
+# address (Slack shows ``[label](url)`` as ``<url|label>``, the label no longer first) and a code
+# fence's language tag (Slack's mrkdwn has none).
+_UNCOMPARED = re.compile(r"(?:https?|mailto):[^\s<>|()\[\]]+|```[\w+#.-]*")
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    """``text``'s words, casefolded: what every adapter's rendering of it keeps, in order."""
+    return _WORD.findall(_UNCOMPARED.sub(" ", text).casefold())
+
+
+def _shows(shown: Sequence[str], said: Sequence[str]) -> bool:
+    """Whether a message with the words ``shown`` shows the answer with the words ``said``: all of
+    it, or one part of a long answer posted over several messages (a run of its words)."""
+    if not shown or len(shown) > len(said):
+        return False
+    if len(shown) < min(len(said), _MIN_SHOWN_WORDS):
+        return False
+    return f" {' '.join(shown)} " in f" {' '.join(said)} "
 
 
 def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:

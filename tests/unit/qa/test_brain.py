@@ -310,7 +310,7 @@ async def test_feedback_buttons_and_reactions_are_recorded_once(make_app: Any) -
     await post(app, adapter, ReactionAdded(q.channel, "bot-1", user("dave"), "-1"))
     await post(app, adapter, ReactionAdded(q.channel, q.message_id, user("dave"), "-1"))  # not an answer
     rows = await app.store.feedback("qa")
-    assert [(r[2], r[4], r[5]) for r in rows][-1] == ("dave", "msg:bot-1", "down") and len(rows) == 2
+    assert [(r[2], r[4], r[5]) for r in rows][-1] == ("dave", up.value.split(":", 1)[1], "down") and len(rows) == 2
 
 
 async def test_ask_command_and_busy_model(make_app: Any) -> None:

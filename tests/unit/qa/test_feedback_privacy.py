@@ -68,4 +68,6 @@ async def test_an_opted_out_members_click_and_reaction_are_not_stored(make_app: 
     # Back in: their votes count again (the check reads the setting, it does not remember).
     await _run(app, adapter, command("optin", author="dave"))
     await _run(app, adapter, ReactionAdded(q.channel, "bot-1", user("dave"), "👎"))
-    assert [(r[2], r[4], r[5]) for r in await app.store.feedback("qa")] == [("dave", "msg:bot-1", "down")]
+    assert [(r[2], r[4], r[5]) for r in await app.store.feedback("qa")] == [
+        ("dave", down.value.split(":", 1)[1], "down")
+    ]

@@ -1,0 +1,144 @@
+"""The help-channel timer and what happens while an answer is generated: a mention in the question's
+thread, a member's reply, a deleted question. One answer per question, none on top of a member's."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from bot.clock import FakeClock
+from bot.events import MessageDeleted, SendMessage
+from bot.testing import channel, make_message
+from bot.testing.builders import BASE_TIME
+from brain.qa.brain import QABrain
+from tests.unit.qa.test_answered_once import SlowLLM
+
+HELP = channel("help")
+
+
+async def help_channel_app(make_app: Any, settings: Any) -> tuple[Any, Any, SlowLLM, FakeClock]:
+    """A help channel answered after 1 minute, a source that answers alice's #help question q1
+    (posted 2 minutes ago, not answered yet), and a model whose first answer waits for the test.
+
+    The timer is run by the test (``answer_unanswered``): the clock is not advanced to reach q1,
+    which would start the scheduler's own run too, and a second run would blur what each one did."""
+    clock = FakeClock(BASE_TIME)
+    tuned = settings.model_copy(
+        update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 1, "help_channel_ids": ["help"]})}
+    )
+    llm = SlowLLM("Run make clean-cache to reset the cache [1].")
+    app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
+    await adapter.inject(make_message("to reset the cache run make clean-cache", author="bob", minutes=-600))
+    await adapter.inject(
+        make_message("how do I reset the cache?", author="alice", chan=HELP, message_id="q1", minutes=-2)
+    )
+    await app.bus.drain()
+    return app, adapter, llm, clock
+
+
+async def timer_answer_under_way(make_app: Any, settings: Any) -> tuple[Any, Any, SlowLLM, asyncio.Task[None]]:
+    """The timer's answer to q1 held in the slow model: (app, adapter, the model, the timer's run)."""
+    app, adapter, llm, _ = await help_channel_app(make_app, settings)
+    brain: QABrain = app.brain("qa")
+    timer = asyncio.create_task(brain.answer_unanswered())
+    await asyncio.wait_for(llm.started.wait(), 60)
+    return app, adapter, llm, timer
+
+
+def answered_threads(adapter: Any) -> list[str | None]:
+    return [a.thread_id for a in adapter.of_type(SendMessage)]
+
+
+async def test_the_askers_mention_in_the_questions_thread_keeps_the_timer_off_the_question(
+    make_app: Any, settings: Any
+) -> None:
+    """alice pings the bot in her own question's thread (her reply is no help: the timer still
+    waits on q1); the timer run that comes while the mention's answer is generated must not answer
+    q1 as well, in the same thread."""
+    app, adapter, llm, clock = await help_channel_app(make_app, settings)
+    ping = make_message(
+        "<@U9> can you help with this?",
+        author="alice",
+        chan=HELP,
+        thread_id="q1",
+        message_id="q1-ping",
+        mentions_bot=True,
+        minutes=-1,
+    )
+    await adapter.inject(ping)
+    drained = asyncio.create_task(app.bus.drain())
+    await asyncio.wait_for(llm.started.wait(), 60)  # the mention's answer is being generated
+    brain: QABrain = app.brain("qa")
+    timer = asyncio.create_task(brain.answer_unanswered())
+    await asyncio.sleep(0.05)
+    llm.release.set()
+    await asyncio.wait_for(asyncio.gather(drained, timer), 60)
+    await app.bus.drain()
+    assert answered_threads(adapter) == ["q1"]
+    # The mention's answer is logged under the thread: later runs leave q1 alone too.
+    await clock.advance(timedelta(minutes=1))
+    await brain.answer_unanswered()
+    await app.bus.drain()
+    assert answered_threads(adapter) == ["q1"]
+
+
+async def test_a_members_reply_while_the_timer_answer_is_generated_keeps_it_from_being_posted(
+    make_app: Any, settings: Any
+) -> None:
+    """The timer saw no help, then the model took a while and bob answered meanwhile: the bot's
+    answer must not land on top of his. It is logged as an abstention (nothing was posted), so no
+    later run answers q1, even once bob's reply is gone."""
+    app, adapter, llm, timer = await timer_answer_under_way(make_app, settings)
+    helper = make_message("run make clean-cache", author="bob", chan=HELP, thread_id="q1", minutes=-1)
+    await adapter.inject(helper)
+    await app.bus.drain()
+    llm.release.set()
+    await asyncio.wait_for(timer, 60)
+    await app.bus.drain()
+    assert answered_threads(adapter) == []
+    brain: QABrain = app.brain("qa")
+    [logged] = await brain.answer_log.in_thread("console", "local", "q1")
+    assert logged.abstained
+    status = await brain.status("console", "local")
+    assert status[0].startswith("Answers (last 7 days): 0 answered, 1 abstained")
+    await adapter.inject(MessageDeleted(HELP, helper.message_id))
+    await app.bus.drain()
+    await app.ctx.clock.advance(timedelta(minutes=1))
+    await brain.answer_unanswered()
+    await app.bus.drain()
+    assert answered_threads(adapter) == []
+
+
+async def test_a_question_deleted_while_the_timer_answer_is_generated_gets_no_answer(
+    make_app: Any, settings: Any
+) -> None:
+    """alice deleted q1 while the model worked on it: nothing is posted under a deleted question,
+    and nothing is logged (a row would keep the words she deleted)."""
+    app, adapter, llm, timer = await timer_answer_under_way(make_app, settings)
+    await adapter.inject(MessageDeleted(HELP, "q1"))
+    await app.bus.drain()
+    llm.release.set()
+    await asyncio.wait_for(timer, 60)
+    await app.bus.drain()
+    assert answered_threads(adapter) == []
+    brain: QABrain = app.brain("qa")
+    assert await brain.answer_log.in_thread("console", "local", "q1") == []
+
+
+async def test_a_mention_answered_in_the_thread_while_the_timer_answer_is_generated_is_the_only_answer(
+    make_app: Any, settings: Any
+) -> None:
+    """The other way round: the timer took q1 first, then alice pinged the bot in its thread and
+    that answer was posted (and logged) before the timer's was generated: the timer posts nothing."""
+    app, adapter, llm, timer = await timer_answer_under_way(make_app, settings)
+    ping = make_message(
+        "<@U9> can you help with this?", author="alice", chan=HELP, thread_id="q1", mentions_bot=True, minutes=-1
+    )
+    await adapter.inject(ping)
+    await app.bus.drain()  # the model holds only its first answer: the mention's goes through
+    assert answered_threads(adapter) == ["q1"]
+    llm.release.set()
+    await asyncio.wait_for(timer, 60)
+    await app.bus.drain()
+    assert answered_threads(adapter) == ["q1"]
