@@ -27,10 +27,10 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -51,7 +51,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack import render
+from adapters.slack import normalize, render
 from adapters.slack.commands import AdminFactsCache, register_interactions
 from adapters.slack.conversations import lookup_channel, read_members
 from adapters.slack.errors import NO_ANSWER, error_code, log_api_error
@@ -67,7 +67,7 @@ from adapters.slack.normalize import (
     normalize_event,
     visibility_from_type,
 )
-from adapters.slack.payloads import EventEnvelope
+from adapters.slack.payloads import EventEnvelope, SlackMessage
 from bot.bus import EventBus, subscribe_platform_actions
 from bot.config import Settings
 from bot.events import (
@@ -688,6 +688,7 @@ class SlackAdapter:
         channel_id: str,
         text: str,
         *,
+        team_id: str = "",
         thread_ts: str | None = None,
         citations: Sequence[Citation] = (),
         buttons: Sequence[Button] = (),
@@ -697,6 +698,7 @@ class SlackAdapter:
         """Post ``text`` as one or more messages, then upload ``attachments``.
 
         ``skip``: how many leading parts were already delivered another way (a ``response_url``).
+        ``team_id``: the workspace, to publish what was posted as the bot's messages (:meth:`_publish_own`).
 
         An ``ok: false`` answer stops the rest (``not_in_channel`` & co. would fail for every part)
         and is logged. A lost connection (after slack_sdk's own retry) is raised while nothing was
@@ -706,8 +708,36 @@ class SlackAdapter:
         parts = render.post_message_args(
             channel_id, text, thread_ts=_ts_or_none(thread_ts), citations=citations, buttons=buttons
         )
-        if await self._send_parts("chat.postMessage", client.chat_postMessage, parts, skip=skip, where=channel_id):
+        answers: list[Any] = []
+        done = await self._send_parts(
+            "chat.postMessage", client.chat_postMessage, parts, skip=skip, where=channel_id, answers=answers
+        )
+        await self._publish_own(client, team_id, channel_id, answers)
+        if done:
             await self._upload(client, channel_id, attachments, thread_ts=thread_ts)
+
+    async def _publish_own(self, client: AsyncWebClient, team_id: str, channel_id: str, answers: list[Any]) -> None:
+        """Publish the messages we posted, as ``chat.postMessage`` answered them, as a bot's
+        messages: Bolt drops our own message events (``ignoring_self_events_enabled``), and without
+        them in the store a 👍 on an answer could not be told from one on anything else (Discord's
+        gateway echoes the bot's messages; this is the same record)."""
+        if not answers or not team_id:
+            return
+        ctx = await self._context_for(client, team_id)
+        for answer in answers:
+            message = answer.get("message") if isinstance(answer, Mapping) else None
+            if not isinstance(message, dict):
+                continue
+            posted_in = answer.get("channel")
+            own = normalize.normalize_message(
+                cast(SlackMessage, message),
+                posted_in if isinstance(posted_in, str) else channel_id,
+                None,
+                ctx,
+                own=True,
+            )
+            if own is not None:
+                await self._publish(own)
 
     async def _send_parts(
         self,
@@ -717,6 +747,7 @@ class SlackAdapter:
         *,
         skip: int,
         where: str,
+        answers: list[Any] | None = None,
     ) -> bool:
         """Send ``parts[skip:]`` with ``fn`` (``skip``: parts already delivered another way); True
         when all went out. An ``ok: false`` answer stops the rest (it is logged, and would fail for
@@ -739,6 +770,8 @@ class SlackAdapter:
                 return False
             if posted is None:
                 return False
+            if answers is not None:
+                answers.append(posted.data if hasattr(posted, "data") else posted)
         return True
 
     async def _upload(
@@ -823,6 +856,7 @@ class SlackAdapter:
             client,
             action.channel.channel_id,
             await self._inert(action.text, action.channel.workspace_id, action.notify_user_ids),
+            team_id=action.channel.workspace_id,
             thread_ts=action.thread_id,
             citations=action.citations,
             buttons=action.buttons,
@@ -837,6 +871,7 @@ class SlackAdapter:
                 client,
                 channel_id,
                 await self._inert(action.text, action.user.workspace_id),
+                team_id=action.user.workspace_id,
                 citations=action.citations,
                 buttons=action.buttons,
                 attachments=action.attachments,
@@ -919,6 +954,7 @@ class SlackAdapter:
                     client,
                     cmd.channel.channel_id,
                     action.text,
+                    team_id=cmd.channel.workspace_id,
                     thread_ts=cmd.thread_id,
                     citations=action.citations,
                     buttons=action.buttons,

@@ -229,11 +229,12 @@ def _is_self(ctx: NormalizeContext, user_id: str | None, bot_id: str | None) -> 
 
 
 def normalize_message(
-    msg: SlackMessage, channel_id: str, channel_type: str | None, ctx: NormalizeContext
+    msg: SlackMessage, channel_id: str, channel_type: str | None, ctx: NormalizeContext, *, own: bool = False
 ) -> MessagePosted | None:
     """A posted message (live ``message`` / ``app_mention`` or a ``conversations.history`` item).
 
-    Returns None for our own messages, system subtypes and malformed payloads.
+    Returns None for our own messages, system subtypes and malformed payloads. With ``own``, our
+    own message as ``chat.postMessage`` answered it is returned, as a bot's (Bolt drops its echo).
     """
     subtype = msg.get("subtype", "")
     if subtype not in POSTED_SUBTYPES:
@@ -244,12 +245,12 @@ def normalize_message(
         return None
     user_id = msg.get("user")
     bot_id = msg.get("bot_id")
-    if _is_self(ctx, user_id, bot_id):
+    if _is_self(ctx, user_id, bot_id) and not own:
         return None
     author_id = user_id or bot_id
     if not author_id:
         return None
-    is_bot = bool(bot_id) or subtype == "bot_message"
+    is_bot = own or bool(bot_id) or subtype == "bot_message"
     text = message_text(msg)
     thread_ts = msg.get("thread_ts") or None
     me = ctx.identity
@@ -265,9 +266,12 @@ def normalize_message(
         thread_id=slack_message_id_or_none(channel_id, thread_ts),
         reply_to=slack_message_id(channel_id, thread_ts) if thread_ts and thread_ts != ts_raw else None,
         # A message in the bot's own DM is addressed to it as surely as an @-mention.
-        mentions_bot=bool(me.bot_user_id and me.bot_user_id in mentions)
-        or msg.get("type") == "app_mention"
-        or channel_type == "im",
+        mentions_bot=not own
+        and (
+            bool(me.bot_user_id and me.bot_user_id in mentions)
+            or msg.get("type") == "app_mention"
+            or channel_type == "im"
+        ),
         mentioned_user_ids=mentions,
         permalink=permalink(me.team_url, channel_id, ts_raw, thread_ts),
         subtype=subtype,

@@ -1,0 +1,121 @@
+"""The bot's own Slack messages are recorded as chat.postMessage answered them.
+
+Bolt drops our own message events, so before this an answer the bot posted never reached the
+store, and a 👍 on it could not be told from one on anything else: reactions on Slack answers were
+never feedback (buttons were). A real Bolt ``AsyncApp`` against the fake Web API, the QA brain
+answering a mention in a public channel from what Bob posted there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.normalize import NormalizeContext, SlackIdentity, normalize_message
+from adapters.slack.payloads import SlackMessage
+from bot.app import GuildhallApp
+from bot.config import Settings
+from bot.ml import ChatMessage
+from bot.testing import ScriptedLLM
+from tests.slack_fakes import (
+    BOT_ID,
+    BOT_USER_ID,
+    SIGNING_SECRET,
+    TEAM_ID,
+    TEAM_URL,
+    FakeSlackAPI,
+    envelope,
+    message_event,
+    settle_bolt,
+)
+
+ANSWERED = "restart the worker with systemctl restart guild-worker"
+_SOURCE = re.compile(r'<source n="\d+" channel="[^"]*">\n(.*?)\n</source>', re.S)
+
+
+def echo_first_source(messages: Sequence[ChatMessage]) -> str:
+    found = _SOURCE.findall(messages[-1].content)
+    return f"{found[0].splitlines()[0]} [1]" if found else "I could not find that."
+
+
+def reaction(user: str, ts: str, *, emoji: str = "+1", event_ts: str = "1767609000.000100") -> dict[str, Any]:
+    return {
+        "type": "reaction_added",
+        "user": user,
+        "reaction": emoji,
+        "item_user": BOT_USER_ID,
+        "item": {"type": "message", "channel": "CGENERAL", "ts": ts},
+        "event_ts": event_ts,
+    }
+
+
+@pytest.fixture
+async def slack(make_app: Any, tmp_path: Path) -> AsyncIterator[tuple[GuildhallApp, SlackAdapter, FakeSlackAPI]]:
+    fake = await FakeSlackAPI().start()
+    settings = Settings.model_validate(
+        {
+            "data_dir": str(tmp_path),
+            "store": {"url": "sqlite://:memory:"},
+            "vectors": {"path": str(tmp_path / "chroma")},
+            "llm": {"backend": "scripted", "warmup": False},
+            "brains": [],
+            "slack": {"bot_token": "xoxb-test", "signing_secret": SIGNING_SECRET},
+        }
+    )
+    app, _ = await make_app(settings_override=settings, brains=["qa"], llm=ScriptedLLM(echo_first_source))
+    adapter = SlackAdapter(settings, store=app.store, client_base_url=fake.url)
+    app.add_adapter(adapter)
+    yield app, adapter, fake
+    await fake.stop()
+
+
+async def dispatch(app: GuildhallApp, adapter: SlackAdapter, body: dict[str, Any]) -> None:
+    await adapter.app.async_dispatch(AsyncBoltRequest(mode="socket_mode", body=body))
+    await settle_bolt()
+    await app.bus.drain()
+
+
+async def test_a_reaction_on_a_posted_answer_is_feedback(
+    slack: tuple[GuildhallApp, SlackAdapter, FakeSlackAPI],
+) -> None:
+    app, adapter, fake = slack
+    await dispatch(app, adapter, envelope(message_event(ANSWERED, user="UBOB"), event_id="Ev1"))
+    question = message_event(
+        f"<@{BOT_USER_ID}> how do I restart the worker?", user="UALICE", ts="1767607200.000100", type="app_mention"
+    )
+    await dispatch(app, adapter, envelope(question, event_id="Ev2"))
+    [posted] = fake.calls_to("chat.postMessage")
+    assert "systemctl restart guild-worker" in posted["text"]
+    rows = await app.store.db.fetchall("SELECT message_id, author_id, thread_id, text FROM messages WHERE is_bot = 1")
+    assert len(rows) == 1 and rows[0][1] == BOT_USER_ID and "guild-worker" in rows[0][3]
+    answer_ts = str(rows[0][0]).split(":", 1)[1]  # the ts chat.postMessage answered
+
+    await dispatch(app, adapter, envelope(reaction("UCAROL", answer_ts), event_id="Ev3"))
+    await dispatch(app, adapter, envelope(reaction("UDAVE", "1767600000.000100", emoji="-1"), event_id="Ev4"))
+    [(answer_id,)] = await app.store.db.fetchall("SELECT answer_id FROM qa_answers")
+    votes = [(r[2], r[4], r[5]) for r in await app.store.feedback("qa")]
+    assert votes == [("UCAROL", answer_id, "up")]  # dave's 👎 was on bob's message, no answer
+
+
+def test_our_own_message_is_a_bots_and_asks_nothing() -> None:
+    """Recorded as a bot's message naming no one to answer: an answer quoting "@guildhall", or
+    posted in a DM, is not taken for a question (the bot would answer itself)."""
+    me = SlackIdentity(TEAM_ID, BOT_USER_ID, BOT_ID, TEAM_URL)
+    ctx = NormalizeContext(me, {})
+    answer: SlackMessage = {
+        "type": "message",
+        "user": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "ts": "1767607300.000100",
+        "text": f"ask <@{BOT_USER_ID}> in #help [1]",
+    }
+    assert normalize_message(answer, "DBOB", "im", ctx) is None  # an event Bolt let through: still ours
+    own = normalize_message(answer, "DBOB", "im", ctx, own=True)
+    assert own is not None and own.author.is_bot and not own.mentions_bot
+    assert own.message_id == "DBOB:1767607300.000100" and own.author.user_id == BOT_USER_ID
