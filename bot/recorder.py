@@ -421,7 +421,9 @@ class Recorder:
             )
         elif isinstance(event, MemberJoined):
             u = event.user
-            if event.channel is None:  # back in the community: digests and DMs resume
+            if event.channel is None and event.source is EventSource.LIVE:
+                # Back in the community: digests and DMs resume. Not for an export's join: that is
+                # history (every member who ever joined), and would bring back those who left since.
                 await store.delete_member_setting(u.platform.value, u.workspace_id, u.user_id, LEFT_KEY, tx=tx)
             name = "" if u in self.forgotten else u.name  # a forgotten member's name is not stored again
             # None (not "") when unknown: the upsert then keeps a zone learned earlier.

@@ -176,3 +176,19 @@ async def test_a_deleted_channel_erases_its_messages_and_its_threads(make_app) -
     survivor = await store.get_message("discord", "g", "m4")
     assert survivor is not None and not survivor.deleted and survivor.text == "elsewhere"
     assert await store.channel_messages("discord", "g", "c-gone") == []
+
+
+async def test_an_imported_join_does_not_bring_back_a_member_who_left(make_app) -> None:
+    """An export replays every join it holds: importing one after a member left took their "left"
+    mark away, and the daily digest went to them again. A live join does bring them back."""
+    from bot.events import EventSource, MemberJoined, MemberLeft
+
+    app, adapter = await make_app()
+    carol = user("UCAROL", platform=Platform.SLACK, workspace="T1")
+    await adapter.inject(MemberLeft(carol, BASE_TIME + timedelta(days=30)))
+    await adapter.inject(MemberJoined(carol, BASE_TIME, source=EventSource.IMPORT))
+    await app.bus.drain()
+    assert await app.store.get_member_setting("slack", "T1", "UCAROL", LEFT_KEY) is True
+    await adapter.inject(MemberJoined(carol, BASE_TIME + timedelta(days=40)))
+    await app.bus.drain()
+    assert await app.store.get_member_setting("slack", "T1", "UCAROL", LEFT_KEY) is None
