@@ -77,6 +77,9 @@ WINDOW_JOIN_S = 86400.0
 # A member is welcomed only on a join at most this old by the brain's clock (live events arrive in
 # seconds; a day leaves room for a backlog after an outage).
 WELCOME_MAX_AGE_S = 86400.0
+# How late a member's post may be stored after its own time (platform delivery, a bus backlog):
+# posts this far before a cached snapshot are looked up again, as the snapshot may have missed them.
+LATE_POST_MARGIN_S = 600.0
 FEEDBACK_WEIGHT = 0.5  # score bonus per log(1 + clicks/joins) in a channel: clicks are used, not just stored
 DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
@@ -327,8 +330,14 @@ class RecommendBrain(Brain):
             return denied
         # A Discord private thread is a channel of its own (``parent_id``), not a thread of its
         # parent's messages: denying the parent must cover what is said in its private threads too.
-        children = {c.channel_id for c in await store.list_channels(platform, workspace_id) if c.parent_id in denied}
-        return denied | children
+        # (The parent index, not every channel: this runs for each message a member posts.)
+        ids = sorted(denied)
+        rows = await store.db.fetchall(
+            "SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? "
+            f"AND parent_id IN ({', '.join('?' for _ in ids)})",
+            (platform, workspace_id, *ids),
+        )
+        return denied | {str(r[0]) for r in rows}
 
     async def _denied_here(self, channel: ChannelRef) -> bool:
         """Whether ``deny_channels`` covers ``channel``: names it (by id or name) or its parent."""
@@ -654,12 +663,13 @@ class RecommendBrain(Brain):
         out: set[str] = set()
         if since_snapshot:
             # A thread joined a minute ago must not be recommended, and so recorded as shown, and
-            # the member's next post in it credited to the list as a join. A few minutes of the
-            # member's posts: a short range of the author index.
+            # the member's next post in it credited to the list as a join. From a margin before the
+            # snapshot: a post timed before it may be stored after it (delivery, a bus backlog).
+            # A few minutes of the member's posts: a short range of the author index.
             rows = await db.fetchall(
                 "SELECT DISTINCT thread_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
                 "AND ts >= ? AND thread_id IS NOT NULL AND deleted = 0",
-                (p, ws, uid, snapshot.now),
+                (p, ws, uid, snapshot.now - LATE_POST_MARGIN_S),
             )
             out.update(str(r[0]) for r in rows)
         window_start = snapshot.now - HISTORY_DAYS * 86400

@@ -84,7 +84,11 @@ def build_threads(
         start = starts.get(key) if item is None and starts else None
         if start is not None:
             # A copy: the caller's items stay as given, whichever history they are built into.
-            item = threads[key] = dataclasses.replace(start, participants=dict(start.participants))
+            # Where it is read is where its messages are now: a Discord private thread's old
+            # ``threads`` row may name its public parent, and the root's channel is no better.
+            item = threads[key] = dataclasses.replace(
+                start, channel_id=m.channel_id, participants=dict(start.participants)
+            )
             if not item.opening_text:
                 item.opening_text, item.opening_message_id = m.text, m.message_id
             item.permalink = item.permalink or m.permalink

@@ -165,3 +165,25 @@ async def test_weekly_suggestions_leave_out_a_channel_the_member_posted_in_befor
     )
     got = [name for name, _ in await brain.suggest_channels(user("alice"), k=2, personal=True)]
     assert got == ["rust"]
+
+
+async def test_a_post_stored_after_the_snapshot_but_timed_before_it_counts_as_joined(make_app: Factory) -> None:
+    """A reply written 20 s before the shared snapshot was built and stored after it (delivery, a
+    bus backlog) was in neither the snapshot nor the look-up of posts since it: the thread came
+    back to its member."""
+    app, adapter, brain, clock = await _app(make_app)
+    await _post(
+        app,
+        adapter,
+        _thread("t1", "bob", "asyncio question?", minutes=1),
+        _thread("t2", "dave", "django question?", minutes=2),
+        make_message("hi", author="alice", chan="general", minutes=3),
+    )
+    built = clock.now()
+    assert "t1" in {r.thread_id for r in await brain.recommend(user("carol"), k=5, record=False)}  # cached
+    late = make_message(
+        "I had this too", author="alice", chan="python", thread_id="t1", ts=built - timedelta(seconds=20)
+    )
+    await _post(app, adapter, late)
+    await clock.advance(timedelta(minutes=1))
+    assert "t1" not in {r.thread_id for r in await brain.recommend(user("alice"), k=5)}

@@ -285,3 +285,48 @@ async def test_channel_suggestions_leave_out_threads_an_opted_out_member_started
     await app.store.set_member_setting("console", "local", "carol", "opted_out", True)
     # dave's reply alone would make #health look active: it is part of carol's thread.
     assert {n for n, _ in await brain.suggest_channels(user("newbie"), k=3)} == {"python"}
+
+
+async def test_an_old_private_thread_is_read_where_its_messages_are_not_where_its_row_says(make_app: Any) -> None:
+    """A Discord private thread's ``threads`` row written before private threads were channels of
+    their own names its public parent. Once its root was older than the history read, the thread
+    took its channel from that row and was recommended, titled, to everyone in #general."""
+    day = timedelta(days=1)
+    clock = FakeClock(BASE_TIME + 100 * day)
+    app, adapter, brain = await _app(make_app, clock)
+    general = ChannelRef(Platform.DISCORD, GUILD, "general", "general", Visibility.PUBLIC)
+    private = ChannelRef(
+        Platform.DISCORD,
+        GUILD,
+        "pt1",
+        "layoff rumours",
+        Visibility.PRIVATE,
+        allowed_user_ids=("alice", "bob"),
+        parent_id="general",
+    )
+    bob = user("bob", platform=Platform.DISCORD, workspace=GUILD)
+    carol = user("carol", platform=Platform.DISCORD, workspace=GUILD)
+    await _post(app, adapter, ChannelSeen(channel=private, member_ids=("alice", "bob")))
+    # The thread row as the recorder stored it before private threads became channels of their own
+    # (ThreadCreated's parent was #general), 100 days ago.
+    await app.store.upsert_thread(
+        "discord", GUILD, "pt1", "general", title="layoff rumours", author_id="alice", ts=BASE_TIME.timestamp()
+    )
+    await _post(
+        app,
+        adapter,
+        make_message(
+            "anyone heard about q3 cuts?",
+            author=bob,
+            chan=private,
+            thread_id="pt1",
+            ts=clock.now() - timedelta(hours=3),
+        ),
+        make_message(
+            "python tip", author=bob, chan=general, message_id="g1", thread_id="g1", ts=clock.now() - timedelta(hours=2)
+        ),
+        make_message("hi", author=carol, chan=general, ts=clock.now() - timedelta(hours=1)),
+    )
+    assert "pt1" not in await app.store.readable_channel_ids("discord", GUILD, "carol")
+    recs = {r.thread_id: r for r in await brain.recommend(carol, k=10)}
+    assert "pt1" not in recs, f"private thread recommended to a non-member: {recs['pt1']}"
