@@ -599,6 +599,12 @@ class QABrain(Brain):
             await self._claim_question(*root)
             held.append(root)
         self._answering.update(held)
+        # The thread's answers before this one: one logged while it is generated is another's.
+        before = (
+            {a.answer_id for a in await self.answer_log.in_thread(p, ws, thread_id)}
+            if thread_id != event.message_id
+            else set()
+        )
         try:
             result = await self._answer(
                 question,
@@ -611,6 +617,13 @@ class QABrain(Brain):
             )
             if isinstance(result, str):
                 await self.ctx.reply(event, result)
+                return
+            if thread_id != event.message_id and any(
+                a.answer_id not in before and not a.abstained for a in await self.answer_log.in_thread(p, ws, thread_id)
+            ):
+                # Another worker's help-channel run answered this thread's question while this
+                # answer was generated (its claim was refused above): a second answer would repeat it.
+                log.info("qa: the answer to %s is not posted: the thread was answered meanwhile", event.message_id)
                 return
             await self.ctx.reply(event, result.text, citations=result.citations, buttons=_feedback_buttons(answer_id))
             await self._log(answer_id, event.channel, thread_id, event.author, result)
@@ -876,6 +889,11 @@ class QABrain(Brain):
                 continue
             if await self.answer_log.in_thread(platform, ws, message_id):
                 continue  # answered meanwhile: a mention in its thread that this run started before
+            if (platform, ws, message_id) in self._answering:
+                # A mention in its thread is being answered here (the asker's "@bot can you help?"),
+                # and will post in the thread: this answer would be the second. If that attempt
+                # fails, the claim expires and a later run takes the question up again.
+                continue
             helped = await has_helper_reply(store, platform, ws, channel_id, message_id, author_id, since=float(ts))
             if helped and not result.abstained:
                 log.info(
@@ -976,15 +994,35 @@ class QABrain(Brain):
         shown = _words(message.text)
         if not shown:
             return None
+        places = [w for w in (message.thread_id, message.reply_to, message.message_id) if w]
+        if not message.thread_id and not message.reply_to:
+            # A later part of a long inline reply: only Discord's first part carries the reference
+            # to the question; the parts after it follow it from the same bot within seconds.
+            first = await self.ctx.store.db.fetchone(
+                "SELECT reply_to FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
+                "AND channel_id = ? AND ts <= ? AND ts >= ? AND reply_to IS NOT NULL ORDER BY ts DESC LIMIT 1",
+                (p, ws, message.author_id, message.channel_id, message.ts, message.ts - _PARTS_WITHIN_S),
+            )
+            if first is not None:
+                places.append(str(first[0]))
         best: AnswerRecord | None = None
-        for where in dict.fromkeys(w for w in (message.thread_id, message.reply_to, message.message_id) if w):
+        blanked: AnswerRecord | None = None
+        for where in dict.fromkeys(places):
             for answer in await self.answer_log.in_thread(p, ws, where):
+                if answer.scrubbed:
+                    # Its text is gone (a source was deleted), the posted answer and its buttons
+                    # are not: with nothing to compare, the one logged nearest the message's time.
+                    if blanked is None or abs(answer.ts - message.ts) < abs(blanked.ts - message.ts):
+                        blanked = answer
+                    continue
                 if not _shows(shown, _words(answer.answer)):
                     continue
                 # The same words answered twice in the thread (two "I couldn't find this"): the
                 # answer logged nearest the message's time is the one it shows.
                 if best is None or abs(answer.ts - message.ts) < abs(best.ts - message.ts):
                     best = answer
+        if best is None and blanked is not None and abs(blanked.ts - message.ts) <= _PARTS_WITHIN_S:
+            return blanked
         return best
 
     async def keeps_feedback_of(self, member: UserRef) -> bool:
@@ -1248,6 +1286,9 @@ async def _purge_vector_log(indexer: Indexer) -> None:
 # A message showing fewer of an answer's words than this (and not all of them) is not taken for a
 # part of it: another bot's "Build failed" under an answer that says "the build failed" is no answer.
 _MIN_SHOWN_WORDS = 5
+# The parts of one long answer are posted one after another, seconds apart; a scrubbed answer is
+# matched to a message posted this close to the time it was logged.
+_PARTS_WITHIN_S = 120.0
 # What an adapter may move or drop as it posts an answer, left out of the words compared: a link's
 # address (Slack shows ``[label](url)`` as ``<url|label>``, the label no longer first) and a code
 # fence's language tag (Slack's mrkdwn has none).
@@ -1262,11 +1303,13 @@ def _words(text: str) -> list[str]:
 
 def _shows(shown: Sequence[str], said: Sequence[str]) -> bool:
     """Whether a message with the words ``shown`` shows the answer with the words ``said``: all of
-    it, or one part of a long answer posted over several messages (a run of its words)."""
+    it, or one part of a long answer posted over several messages (a run of its words; a short
+    one only as the answer's first or last part, where a split leaves a closing line)."""
     if not shown or len(shown) > len(said):
         return False
     if len(shown) < min(len(said), _MIN_SHOWN_WORDS):
-        return False
+        n = len(shown)
+        return list(said[-n:]) == list(shown) or list(said[:n]) == list(shown)
     return f" {' '.join(shown)} " in f" {' '.join(said)} "
 
 

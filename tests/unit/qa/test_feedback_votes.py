@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.events import ButtonClicked, MessagePosted, ReactionAdded, SendMessage
+from bot.events import ButtonClicked, MessageDeleted, MessagePosted, ReactionAdded, SendMessage
 from bot.testing import ScriptedLLM, make_message, user
 from bot.testing.builders import BASE_TIME
 from brain.qa.brain import FEEDBACK_ACTION, QABrain, _shows, _words
@@ -207,6 +207,12 @@ async def test_reactions_on_the_parts_of_a_long_answer_are_one_vote_on_it(make_a
             False,
             id="other-words",
         ),
+        pytest.param(
+            "restart the worker with systemctl restart worker.\n\nHope this helps [1]",
+            "Hope this helps [1]",
+            True,
+            id="a-short-last-part",
+        ),
     ],
 )
 def test_an_answer_is_recognised_in_the_text_the_platform_shows(said: str, posted: str, shown: bool) -> None:
@@ -214,3 +220,41 @@ def test_an_answer_is_recognised_in_the_text_the_platform_shows(said: str, poste
     without a language, a zero-width space in a Discord mass mention): still the answer. A message
     holding only a few of its words, or others, is not."""
     assert _shows(_words(posted), _words(said)) is shown
+
+
+async def test_a_reaction_on_an_answer_whose_source_was_deleted_still_counts(make_app: Any) -> None:
+    """A deleted source blanks the logged answer's text (it may quote it); the posted answer and its
+    buttons stay. With no words to compare, a 👍 on it was dropped: it goes to the answer logged
+    in that thread when the message was posted."""
+    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM(_echo))
+    src = make_message("restart the worker with systemctl restart worker", author="bob", message_id="src")
+    q = make_message("how do I restart the worker?", mentions_bot=True)
+    await _run(app, adapter, src, q)
+    [answer] = adapter.of_type(SendMessage)
+    await _run(app, adapter, make_message(answer.text, author=BOT, thread_id=q.message_id, message_id="bot-1"))
+    await _run(app, adapter, MessageDeleted(q.channel, "src", BASE_TIME + timedelta(minutes=1)))
+    [logged] = await app.brain("qa").answer_log.in_thread("console", "local", q.message_id)  # type: ignore[attr-defined]
+    assert logged.scrubbed
+    await _run(app, adapter, ReactionAdded(q.channel, "bot-1", user("erin"), "👍", ts=BASE_TIME + timedelta(minutes=2)))
+    assert await votes(app) == [("erin", answer_id(answer), "up")]
+    # Another bot message there, posted much later, is not taken for it.
+    later = make_message("the model is busy, try again", author=BOT, thread_id=q.message_id, minutes=90)
+    await _run(app, adapter, later, ReactionAdded(q.channel, later.message_id, user("frank"), "👎"))
+    assert [v[0] for v in await votes(app)] == ["erin"]
+
+
+async def test_a_reaction_on_the_last_part_of_a_long_inline_reply_is_feedback(make_app: Any) -> None:
+    """Discord gives only the first part of a long inline reply the reference to the question;
+    the last part, the one with the buttons, replies to nothing and is in no thread."""
+    steps = "stop the worker with systemctl stop worker. then clear the queue with make clean-queue"
+    app, adapter = await make_app(
+        brains=["qa"], llm=ScriptedLLM(lambda m: f"{steps} [1]" if "queue" in m[-1].content else "NOT_FOUND")
+    )
+    q = make_message("how do I reset the worker queue?", mentions_bot=True, minutes=60)
+    await _run(app, adapter, make_message(steps, author="bob"), q)
+    [answer] = adapter.of_type(SendMessage)
+    first, _, rest = answer.text.partition(". ")
+    part1 = replace(make_message(f"{first}.", author=BOT, message_id="bot-1", minutes=60), reply_to=q.message_id)
+    part2 = make_message(rest, author=BOT, message_id="bot-2", minutes=60)
+    await _run(app, adapter, part1, part2, ReactionAdded(q.channel, "bot-2", user("erin"), "👍"))
+    assert await votes(app) == [("erin", answer_id(answer), "up")]

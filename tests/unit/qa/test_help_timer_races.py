@@ -4,20 +4,25 @@ thread, a member's reply, a deleted question. One answer per question, none on t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from bot.clock import FakeClock
 from bot.events import MessageDeleted, SendMessage
-from bot.testing import channel, make_message
+from bot.ml import ChatMessage, Generation
+from bot.testing import ScriptedLLM, channel, make_message
 from bot.testing.builders import BASE_TIME
 from brain.qa.brain import QABrain
+from brain.qa.history import AnswerRecord
 from tests.unit.qa.test_answered_once import SlowLLM
 
 HELP = channel("help")
 
 
-async def help_channel_app(make_app: Any, settings: Any) -> tuple[Any, Any, SlowLLM, FakeClock]:
+async def help_channel_app(
+    make_app: Any, settings: Any, llm: ScriptedLLM | None = None
+) -> tuple[Any, Any, SlowLLM, FakeClock]:
     """A help channel answered after 1 minute, a source that answers alice's #help question q1
     (posted 2 minutes ago, not answered yet), and a model whose first answer waits for the test.
 
@@ -27,7 +32,7 @@ async def help_channel_app(make_app: Any, settings: Any) -> tuple[Any, Any, Slow
     tuned = settings.model_copy(
         update={"qa": settings.qa.model_copy(update={"answer_unanswered_after_min": 1, "help_channel_ids": ["help"]})}
     )
-    llm = SlowLLM("Run make clean-cache to reset the cache [1].")
+    llm = llm or SlowLLM("Run make clean-cache to reset the cache [1].")
     app, adapter = await make_app(brains=["qa"], llm=llm, clock=clock, settings_override=tuned)
     await adapter.inject(make_message("to reset the cache run make clean-cache", author="bob", minutes=-600))
     await adapter.inject(
@@ -142,3 +147,76 @@ async def test_a_mention_answered_in_the_thread_while_the_timer_answer_is_genera
     await asyncio.wait_for(timer, 60)
     await app.bus.drain()
     assert answered_threads(adapter) == ["q1"]
+
+
+class TwoGatesLLM(ScriptedLLM):
+    """The first answer (the timer's) waits for ``first``, every later one (a mention's) for ``later``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.calls = 0
+        self.first_started, self.later_started = asyncio.Event(), asyncio.Event()
+        self.first, self.later = asyncio.Event(), asyncio.Event()
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        self.calls += 1
+        started, gate = (self.first_started, self.first) if self.calls == 1 else (self.later_started, self.later)
+        started.set()
+        await gate.wait()
+        return await super().generate(messages, **kwargs)
+
+
+async def test_a_timer_answer_ready_while_a_mention_in_the_thread_is_generated_is_not_posted(
+    make_app: Any, settings: Any
+) -> None:
+    """Both under way, the timer's ready first: nothing is logged in the thread yet, so it looked
+    like no one was answering; the mention then posted a second answer in q1's thread."""
+    llm = TwoGatesLLM("Run make clean-cache to reset the cache [1].")
+    app, adapter, _, _ = await help_channel_app(make_app, settings, llm)
+    brain: QABrain = app.brain("qa")
+    timer = asyncio.create_task(brain.answer_unanswered())
+    await asyncio.wait_for(llm.first_started.wait(), 60)
+    ping = make_message(
+        "<@U9> can you help with this?", author="alice", chan=HELP, thread_id="q1", mentions_bot=True, minutes=-1
+    )
+    await adapter.inject(ping)
+    drained = asyncio.create_task(app.bus.drain())
+    await asyncio.wait_for(llm.later_started.wait(), 60)
+    llm.first.set()
+    await asyncio.wait_for(timer, 60)
+    llm.later.set()
+    await asyncio.wait_for(drained, 60)
+    assert answered_threads(adapter) == ["q1"]
+
+
+async def test_a_mention_in_a_thread_another_worker_answered_meanwhile_is_not_posted_again(
+    make_app: Any, settings: Any
+) -> None:
+    """Another worker's timer held q1's claim and logged its answer while this worker generated the
+    answer to alice's ping in q1's thread: posting it too would repeat the answer."""
+    app, adapter, llm, _ = await help_channel_app(make_app, settings)
+    brain: QABrain = app.brain("qa")
+    ping = make_message(
+        "<@U9> can you help with this?", author="alice", chan=HELP, thread_id="q1", mentions_bot=True, minutes=-1
+    )
+    await adapter.inject(ping)
+    drained = asyncio.create_task(app.bus.drain())
+    await asyncio.wait_for(llm.started.wait(), 60)
+    await brain.answer_log.add(
+        AnswerRecord(
+            "other",
+            "console",
+            "local",
+            "help",
+            "q1",
+            "alice",
+            "how do I reset the cache?",
+            "Run make clean-cache [1].",
+            ("u1",),
+            False,
+            BASE_TIME.timestamp(),
+        )
+    )
+    llm.release.set()
+    await asyncio.wait_for(drained, 60)
+    assert answered_threads(adapter) == []
