@@ -273,6 +273,11 @@ class RecommendBrain(Brain):
         msg = await self.ctx.store.get_message(u.platform.value, u.workspace_id, event.message_id)
         if msg is None or not msg.text.strip():
             return
+        # One touch per member and message: a reaction's event id carries its time, so one added
+        # again (👍 taken back and given again, a Discord replay after a RESUME) arrives again.
+        key = f"{u.platform}:{u.workspace_id}:{event.message_id}:{u.user_id}"
+        if not await self.ctx.store.mark_processed("recommend.reacted", key):
+            return
         await self._update_profile(u, await self._embed(msg.text), event.ts.timestamp(), KIND_WEIGHTS["reacted"])
 
     @listen(ButtonClicked)

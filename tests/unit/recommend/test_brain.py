@@ -447,6 +447,22 @@ async def test_imported_reactions_reach_profiles_without_embedding_each_message(
     assert await brain._member_profile(user("zed"), snap, {}, live=False) is not None
 
 
+async def test_a_reaction_given_again_is_one_touch_of_the_profile(make_app: Factory) -> None:
+    """A reaction's event id carries its time, so 👍 taken back and given again (or a Discord
+    replay after a RESUME, stamped when received) arrives twice: it is one interest, not two."""
+    from bot.events import ReactionAdded, ReactionRemoved
+
+    app, adapter = await make_app(brains=["recommend"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    msg = make_message("asyncio event loop and task cancellation", author="bob", message_id="m1")
+    await _post(app, adapter, msg)
+    at = [BASE_TIME + timedelta(minutes=m) for m in (5, 6, 7)]
+    await _post(app, adapter, ReactionAdded(msg.channel, "m1", user("alice"), "👍", at[0]))
+    await _post(app, adapter, ReactionRemoved(msg.channel, "m1", user("alice"), "👍", at[1]))
+    await _post(app, adapter, ReactionAdded(msg.channel, "m1", user("alice"), "👍", at[2]))
+    row = await app.store.db.fetchone("SELECT events FROM recommend_profiles WHERE user_id = ?", ("alice",))
+    assert row is not None and row[0] == 1
+
+
 async def _unthreaded_chat(app: Any, adapter: Any) -> None:
     """#general without threads: one conversation (minutes 60-64), a 36-minute silence, another."""
     await _post(
