@@ -50,7 +50,9 @@ _CITE_MARK = (
 # A name with an index glued to it (``rows[1]``, ``sys.argv[1]``, ``m[0][1]``): read as a citation
 # when the model glues one to a word ("the token[1]"), so it is taken for code only where a source
 # holds it as written (:func:`code_copied_indexes`).
-_GLUED_INDEX = re.compile(r"(?<![\w`.])[A-Za-z_][\w.]*(?:\[\d{1,2}\])+")
+_GLUED_INDEX = re.compile(r"(?<![A-Za-z0-9_`.])[A-Za-z_][A-Za-z0-9_.]*(?:\[\d{1,2}\])+")
+# A web address: brackets in it (``?ids[0]=5``) are neither citations nor code to mark.
+_URL = re.compile(r"https?://[^\s<>()]+")
 _CITATION = re.compile(_CITE_MARK, re.IGNORECASE)
 # Sentence ends (line breaks end sentences too: chat answers are often lists); the group is the gap
 # between the two sentences. After . ! ? a space, then what opens a sentence (:func:`_opens_sentence`:
@@ -97,9 +99,25 @@ _WORD = re.compile(r"\w+")
 _REPEATED_WORD = re.compile(r"\b([A-Za-z]{2,})(?:\W+\1\b){3,}", re.IGNORECASE)  # "and and and and"
 _CODE_MARK = re.compile(r"[`()\[\]=<>{}]")
 # Words a short sentence may hold that no source does: courtesy, not claims ("Sure!", "Hope this
-# helps!", "Good luck."). As the tokenizer reduces them (stop words like "thanks" are gone already).
+# helps!", "Good luck.", "¡Claro!", "Viel Erfolg!"), in the languages communities ask in most. As
+# the tokenizer reduces them (English stop words like "thanks" are gone already). Not assent:
+# "Yes." or "Exactly." before a supported step may answer what it does not say.
 COURTESY_WORDS = frozenset(
-    tokenize("sure hope this helps good luck yes yep ok okay glad great happy welcome cheers also of course exactly")
+    tokenize(
+        " ".join(
+            (
+                "sure hope this helps good luck ok okay glad great happy welcome cheers also",
+                "claro gracias de nada buena suerte espero que ayude saludos",
+                "bien sûr merci beaucoup bonne chance j'espère que ça aide avec plaisir",
+                "klar danke schön bitte viel erfolg ich hoffe das hilft gern geschehen",
+                "obrigado obrigada boa sorte espero que ajude",
+                "certo grazie buona fortuna spero che aiuti prego",
+                "конечно спасибо удачи надеюсь это поможет пожалуйста",
+                "好的 当然 谢谢 祝你好运 希望这有帮助 不客气",
+                "もちろん ありがとう 頑張って お役に立てれば幸いです",
+            )
+        )
+    )
 )
 OVERLAP_THRESHOLD = 0.6
 SIMILARITY_THRESHOLD = 0.6
@@ -122,6 +140,7 @@ class SentenceCheck:
     # Words of an unjudged sentence that no shown source holds (courtesy words aside): "Then reboot
     # twice.", "Never do that." next to a supported step add a claim nothing vouches for.
     unsourced: tuple[str, ...] = ()
+    lead_in: bool = False  # ends in ":", introducing the next sentence or block
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +173,13 @@ class GroundingResult:
         a word of its own, nothing vouches for it."""
         checks = self.sentences
         s = checks[i]
-        if s.judged or s.code or s.unsourced or is_question(s.text):
+        if s.judged or s.code or is_question(s.text):
             return False
         before = i > 0 and checks[i - 1].supported and not _paragraph_break(s.separator)
         after = i + 1 < len(checks) and checks[i + 1].supported and not _paragraph_break(checks[i + 1].separator)
+        if s.unsourced:
+            # Words of its own: only a lead-in, right before the supported item it introduces.
+            return s.lead_in and after
         return before or after
 
 
@@ -458,6 +480,7 @@ def code_copied_indexes(draft: str, sources: Sequence[str]) -> str:
     if "[" not in draft:
         return draft
     regions = _code_regions(draft) if "`" in draft or "~~~" in draft else []
+    regions += [m.span() for m in _URL.finditer(draft)]
     out, at = [], 0
     for m in _GLUED_INDEX.finditer(draft):
         if any(a < m.end() and m.start() < b for a, b in regions) or not any(m.group(0) in s for s in sources):
@@ -469,6 +492,8 @@ def code_copied_indexes(draft: str, sources: Sequence[str]) -> str:
 
 def _citation_marks(text: str) -> list[re.Match[str]]:
     regions = _code_regions(text) if "`" in text or "~~~" in text else []
+    if "://" in text:
+        regions += [m.span() for m in _URL.finditer(text)]
     return [m for m in _CITATION.finditer(text) if not any(a < m.end() and m.start() < b for a, b in regions)]
 
 
@@ -577,9 +602,10 @@ def check(
                 for j in range(len(units))
             ]
         supporting = tuple(j + 1 for j, ok in enumerate(alone) if ok)
-        # A lead-in ("Steps:", "Try this:") introduces what follows; it is kept or dropped with it.
+        # A lead-in ("Steps:", "Try this:") introduces what follows: kept only before what it
+        # introduces, when that is supported (:meth:`GroundingResult._rides_along`).
         lead_in = text.rstrip().endswith((":", "："))
-        unsourced = () if judged or code or lead_in else tuple(sorted(tokens - sourced_words))
+        unsourced = () if judged or code else tuple(sorted(tokens - sourced_words))
         score = np.asarray(overlaps) + sims[i]
         best = max(supporting, key=lambda n: float(score[n - 1])) if supporting else int(np.argmax(score)) + 1
         checks.append(
@@ -595,6 +621,7 @@ def check(
                 supporting=supporting,
                 code=code,
                 unsourced=unsourced,
+                lead_in=lead_in,
             )
         )
     judged_checks = [c for c in checks if c.judged]

@@ -129,3 +129,17 @@ async def test_a_lenticular_citation_is_renumbered_like_the_others() -> None:
     """Cited as 【2】, the kept sentence showed "【2】 [1]": a number matching no citation."""
     result = await answer(f"{PORT_SENTENCE} 【2†L3-L9】.", NPM, PORT)
     assert result.text == f"{PORT_SENTENCE} [1]." and result.cited_unit_ids == ("b",)
+
+
+def test_brackets_in_a_web_address_are_neither_code_nor_citations() -> None:
+    url = "https://api.example.com/v1/items?ids[0]=5"
+    draft = f"Call {url} to list them [1]."
+    assert grounding.code_copied_indexes(draft, [f"you can list them with {url}"]) == draft
+    assert grounding.strip_citations(draft) == f"Call {url} to list them."
+    assert grounding.cited_numbers(draft) == (1,)
+
+
+def test_an_index_copied_into_chinese_prose_is_code_too() -> None:
+    assert (
+        grounding.code_copied_indexes("请使用rows[1]获取第二行。", ["value = rows[1]"]) == "请使用`rows[1]`获取第二行。"
+    )

@@ -4,6 +4,8 @@ source: too short to judge is not too short to be wrong."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.ml import ScoredUnit, Unit
 from bot.testing import HashEmbedder
 from brain.qa import grounding
@@ -41,3 +43,16 @@ def test_a_short_sentence_with_a_word_no_source_holds_is_dropped_even_next_to_a_
     # Courtesy and lead-ins are no claims.
     assert kept(f"Sure! {STEP} Hope this helps!") == ["Sure!", STEP, "Hope this helps!"]
     assert kept(f"Try this:\n{STEP}") == ["Try this:", STEP]
+
+
+@pytest.mark.parametrize("courtesy", ["¡Claro!", "Bonne chance !", "Gracias.", "Viel Erfolg!", "好的！"])
+def test_courtesy_in_other_languages_rides_along_like_english(courtesy: str) -> None:
+    assert kept(f"{courtesy} {STEP}") == [courtesy, STEP]
+
+
+def test_assent_and_a_lead_in_to_nothing_are_claims() -> None:
+    """ "Yes." may answer what the supported step does not say; an invented lead-in with nothing
+    supported after it was kept as if it introduced something."""
+    assert kept(f"Yes. {STEP}") == [STEP]
+    assert kept(f"{STEP} Then format the disk:") == [STEP]
+    assert kept(f"Then format the disk:\n{STEP}") == ["Then format the disk:", STEP]  # before what it introduces
