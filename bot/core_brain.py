@@ -27,7 +27,7 @@ from bot.privacy.member_rows import MEMBER_MENTION, audit_entries_of, channel_ac
 from bot.privacy.optout import clear_carried_opt_outs, opt_out_here_first
 from bot.scheduler import parse_hhmm
 from bot.store.channel_access import USER, USER_DENIED
-from bot.store.db import MAINTENANCE_TIMEOUT_S
+from bot.store.db import MAINTENANCE_TIMEOUT_S, like_escaped
 from bot.words import nfc
 
 if TYPE_CHECKING:
@@ -424,6 +424,15 @@ class CoreBrain(Brain):
             )
             counts["settings"] = await tx.execute(
                 "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+            )
+            # Dedupe marks of the member's reactions name them in their key (the reaction's event id:
+            # ``p:ws:react+:message:user:emoji:time``, or ``p:ws:message:user``); the forgotten
+            # member's events are dropped at the gate from now on, so nothing needs them.
+            prefix, member = f"{like_escaped(p)}:{like_escaped(ws)}:", like_escaped(uid)
+            await tx.execute(
+                "DELETE FROM processed_events WHERE consumer IN ('qa.feedback', 'recommend.reacted') "
+                "AND (event_id LIKE ? ESCAPE '!' OR event_id LIKE ? ESCAPE '!')",
+                (f"{prefix}%:{member}:%", f"{prefix}%:{member}"),
             )
             await tx.execute(
                 "UPDATE users SET name = '', tz = NULL WHERE platform = ? AND workspace_id = ? AND user_id = ?",

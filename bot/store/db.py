@@ -371,6 +371,11 @@ _PLACEHOLDER = re.compile(r"\?")
 _SQL_CACHE: dict[str, str] = {}
 
 
+def like_escaped(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern written with ``ESCAPE '!'`` (ids may hold ``_``)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
 def to_postgres_sql(sql: str) -> str:
     """Rewrite ``?`` placeholders to ``$1..$n`` (our SQL never has ``?`` inside literals)."""
     cached = _SQL_CACHE.get(sql)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.store import Store, slack_ids
+from bot.store.db import like_escaped
 from bot.store.schema import Migration, register
 
 register(
@@ -178,7 +179,7 @@ class AnswerLog:
             # older ones without cited_messages; the JSON is checked exactly below.
             likes = " OR ".join("cited_messages LIKE ? ESCAPE '!'" for _ in wanted)
             sql += f" AND (cited_messages IS NULL{' OR ' + likes if likes else ''})"
-            params += [f"%{_like_escaped(json.dumps(m))}%" for m in sorted(wanted)]
+            params += [f"%{like_escaped(json.dumps(m))}%" for m in sorted(wanted)]
         hit: list[str] = []
         for answer_id, cited, cited_messages in await self.store.db.fetchall(sql, params):
             if cited_messages is not None:
@@ -228,11 +229,6 @@ class AnswerLog:
 # Up to this many deleted messages, scrub_quoting lets the database pick the candidate answers.
 _LIKE_MAX = 20
 _COLUMNS = "answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, answer, cited, abstained, ts"
-
-
-def _like_escaped(text: str) -> str:
-    """``text`` as a literal inside a LIKE pattern with ``ESCAPE '!'``."""
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _record(row: Any) -> AnswerRecord:

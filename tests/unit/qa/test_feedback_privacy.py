@@ -71,3 +71,22 @@ async def test_an_opted_out_members_click_and_reaction_are_not_stored(make_app: 
     assert [(r[2], r[4], r[5]) for r in await app.store.feedback("qa")] == [
         ("dave", down.value.split(":", 1)[1], "down")
     ]
+
+
+async def test_forget_me_leaves_no_mark_of_the_members_reactions(make_app: Any) -> None:
+    """A reaction's dedupe mark is keyed by its event id, which names the member: it stayed after
+    /forget-me. Another member's mark stays (with an id that only starts like hers)."""
+    app, adapter, q, answer = await _answered(make_app)
+    bot_msg = make_message(answer.text, author=user("guildhall", bot=True), thread_id=q.message_id, message_id="bot-1")
+    await _run(app, adapter, bot_msg)  # stored before the reactions look it up
+    await _run(
+        app,
+        adapter,
+        ReactionAdded(q.channel, "bot-1", user("erin"), "👍"),
+        ReactionAdded(q.channel, "bot-1", user("erin_2"), "👍"),
+    )
+    marks = "SELECT event_id FROM processed_events WHERE consumer = 'qa.feedback'"
+    assert len(await app.store.db.fetchall(marks)) == 2
+    await _run(app, adapter, command("forget-me", "confirm", author="erin"))
+    left = [str(r[0]) for r in await app.store.db.fetchall(marks)]
+    assert len(left) == 1 and ":erin_2:" in left[0]

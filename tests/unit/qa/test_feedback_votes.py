@@ -239,7 +239,8 @@ async def test_a_reaction_on_an_answer_whose_source_was_deleted_still_counts(mak
     assert await votes(app) == [("erin", answer_id(answer), "up")]
     # Another bot message there, posted much later, is not taken for it.
     later = make_message("the model is busy, try again", author=BOT, thread_id=q.message_id, minutes=90)
-    await _run(app, adapter, later, ReactionAdded(q.channel, later.message_id, user("frank"), "👎"))
+    await _run(app, adapter, later)
+    await _run(app, adapter, ReactionAdded(q.channel, later.message_id, user("frank"), "👎"))
     assert [v[0] for v in await votes(app)] == ["erin"]
 
 
@@ -256,5 +257,6 @@ async def test_a_reaction_on_the_last_part_of_a_long_inline_reply_is_feedback(ma
     first, _, rest = answer.text.partition(". ")
     part1 = replace(make_message(f"{first}.", author=BOT, message_id="bot-1", minutes=60), reply_to=q.message_id)
     part2 = make_message(rest, author=BOT, message_id="bot-2", minutes=60)
-    await _run(app, adapter, part1, part2, ReactionAdded(q.channel, "bot-2", user("erin"), "👍"))
+    await _run(app, adapter, part1, part2)  # stored before the reaction looks them up
+    await _run(app, adapter, ReactionAdded(q.channel, "bot-2", user("erin"), "👍"))
     assert await votes(app) == [("erin", answer_id(answer), "up")]
