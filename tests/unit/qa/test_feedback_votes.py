@@ -147,9 +147,9 @@ async def test_a_reaction_on_a_discord_inline_reply_answer_is_feedback(make_app:
     assert await votes(app) == [("erin", answer_id(answer), "up")]
 
 
-async def test_reactions_on_the_parts_of_a_long_answer_are_one_vote_on_it(make_app: Any) -> None:
-    """A long answer is posted over several messages (Discord's 2,000 characters): a reaction on
-    either part is a vote on the answer, and one member's reactions on both are one vote."""
+async def two_step_answer(make_app: Any) -> tuple[Any, Any, MessagePosted, SendMessage]:
+    """alice's mention answered with two sentences (two parts when posted split):
+    (app, adapter, the question, the answer sent)."""
     steps = "stop the worker with systemctl stop worker. then clear the queue with make clean-queue"
     app, adapter = await make_app(
         brains=["qa"], llm=ScriptedLLM(lambda m: f"{steps} [1]" if "queue" in m[-1].content else "NOT_FOUND")
@@ -157,6 +157,13 @@ async def test_reactions_on_the_parts_of_a_long_answer_are_one_vote_on_it(make_a
     q = make_message("how do I reset the worker queue?", mentions_bot=True, minutes=60)
     await _run(app, adapter, make_message(steps, author="bob"), q)
     [answer] = adapter.of_type(SendMessage)
+    return app, adapter, q, answer
+
+
+async def test_reactions_on_the_parts_of_a_long_answer_are_one_vote_on_it(make_app: Any) -> None:
+    """A long answer is posted over several messages (Discord's 2,000 characters): a reaction on
+    either part is a vote on the answer, and one member's reactions on both are one vote."""
+    app, adapter, q, answer = await two_step_answer(make_app)
     first, _, rest = answer.text.partition(". ")
     assert rest, answer.text  # two parts, of 5 words or more each
     parts = [
@@ -247,13 +254,7 @@ async def test_a_reaction_on_an_answer_whose_source_was_deleted_still_counts(mak
 async def test_a_reaction_on_the_last_part_of_a_long_inline_reply_is_feedback(make_app: Any) -> None:
     """Discord gives only the first part of a long inline reply the reference to the question;
     the last part, the one with the buttons, replies to nothing and is in no thread."""
-    steps = "stop the worker with systemctl stop worker. then clear the queue with make clean-queue"
-    app, adapter = await make_app(
-        brains=["qa"], llm=ScriptedLLM(lambda m: f"{steps} [1]" if "queue" in m[-1].content else "NOT_FOUND")
-    )
-    q = make_message("how do I reset the worker queue?", mentions_bot=True, minutes=60)
-    await _run(app, adapter, make_message(steps, author="bob"), q)
-    [answer] = adapter.of_type(SendMessage)
+    app, adapter, q, answer = await two_step_answer(make_app)
     first, _, rest = answer.text.partition(". ")
     part1 = replace(make_message(f"{first}.", author=BOT, message_id="bot-1", minutes=60), reply_to=q.message_id)
     part2 = make_message(rest, author=BOT, message_id="bot-2", minutes=60)

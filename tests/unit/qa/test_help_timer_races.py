@@ -51,6 +51,13 @@ async def timer_answer_under_way(make_app: Any, settings: Any) -> tuple[Any, Any
     return app, adapter, llm, timer
 
 
+def askers_ping() -> Any:
+    """alice's "@bot can you help?" in her own question's thread (no help to q1: the timer waits on)."""
+    return make_message(
+        "<@U9> can you help with this?", author="alice", chan=HELP, thread_id="q1", mentions_bot=True, minutes=-1
+    )
+
+
 def answered_threads(adapter: Any) -> list[str | None]:
     return [a.thread_id for a in adapter.of_type(SendMessage)]
 
@@ -137,9 +144,7 @@ async def test_a_mention_answered_in_the_thread_while_the_timer_answer_is_genera
     """The other way round: the timer took q1 first, then alice pinged the bot in its thread and
     that answer was posted (and logged) before the timer's was generated: the timer posts nothing."""
     app, adapter, llm, timer = await timer_answer_under_way(make_app, settings)
-    ping = make_message(
-        "<@U9> can you help with this?", author="alice", chan=HELP, thread_id="q1", mentions_bot=True, minutes=-1
-    )
+    ping = askers_ping()
     await adapter.inject(ping)
     await app.bus.drain()  # the model holds only its first answer: the mention's goes through
     assert answered_threads(adapter) == ["q1"]
@@ -176,9 +181,7 @@ async def test_a_timer_answer_ready_while_a_mention_in_the_thread_is_generated_i
     brain: QABrain = app.brain("qa")
     timer = asyncio.create_task(brain.answer_unanswered())
     await asyncio.wait_for(llm.first_started.wait(), 60)
-    ping = make_message(
-        "<@U9> can you help with this?", author="alice", chan=HELP, thread_id="q1", mentions_bot=True, minutes=-1
-    )
+    ping = askers_ping()
     await adapter.inject(ping)
     drained = asyncio.create_task(app.bus.drain())
     await asyncio.wait_for(llm.later_started.wait(), 60)
@@ -196,9 +199,7 @@ async def test_a_mention_in_a_thread_another_worker_answered_meanwhile_is_not_po
     answer to alice's ping in q1's thread: posting it too would repeat the answer."""
     app, adapter, llm, _ = await help_channel_app(make_app, settings)
     brain: QABrain = app.brain("qa")
-    ping = make_message(
-        "<@U9> can you help with this?", author="alice", chan=HELP, thread_id="q1", mentions_bot=True, minutes=-1
-    )
+    ping = askers_ping()
     await adapter.inject(ping)
     drained = asyncio.create_task(app.bus.drain())
     await asyncio.wait_for(llm.started.wait(), 60)

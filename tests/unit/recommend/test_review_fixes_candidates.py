@@ -13,32 +13,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.clock import FakeClock
 from bot.events import MessagePosted
-from bot.testing.builders import BASE_TIME, make_message, user
-from brain.recommend.brain import RecommendBrain
+from bot.testing.builders import make_message, user
+from tests.unit.recommend.test_brain import _app, _post, _thread
 
 Factory = Callable[..., Awaitable[Any]]
 DAY = 24 * 60  # minutes
 NOW_DAYS = 100  # the clock: a thread opened at BASE_TIME is older than the 90 days read
-
-
-async def _app(make_app: Factory, *, hours: float = 2.0) -> tuple[Any, Any, RecommendBrain, FakeClock]:
-    clock = FakeClock(BASE_TIME + timedelta(hours=hours))
-    app, adapter = await make_app(brains=["recommend"], clock=clock)
-    brain = app.brain("recommend")
-    assert isinstance(brain, RecommendBrain)
-    return app, adapter, brain, clock
-
-
-async def _post(app: Any, adapter: Any, *events: Any) -> None:
-    for e in events:
-        await adapter.inject(e)
-    await app.bus.drain()
-
-
-def _thread(root_id: str, author: str, text: str, chan: str = "python", minutes: float = 0.0) -> MessagePosted:
-    return make_message(text, author=author, chan=chan, message_id=root_id, thread_id=root_id, minutes=minutes)
 
 
 def _reply(text: str, author: str, thread_id: str, minutes: float, chan: str = "python") -> MessagePosted:

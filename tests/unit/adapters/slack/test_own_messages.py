@@ -8,8 +8,7 @@ answering a mention in a public channel from what Bob posted there.
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +19,21 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.normalize import NormalizeContext, SlackIdentity, normalize_message
 from adapters.slack.payloads import SlackMessage
 from bot.app import GuildhallApp
-from bot.config import Settings
-from bot.ml import ChatMessage
 from bot.testing import ScriptedLLM
 from tests.slack_fakes import (
     BOT_ID,
     BOT_USER_ID,
-    SIGNING_SECRET,
     TEAM_ID,
     TEAM_URL,
     FakeSlackAPI,
+    adapter_settings,
     envelope,
     message_event,
     settle_bolt,
 )
+from tests.unit.adapters.slack.test_dm_scope import echo_first_source
 
 ANSWERED = "restart the worker with systemctl restart guild-worker"
-_SOURCE = re.compile(r'<source n="\d+" channel="[^"]*">\n(.*?)\n</source>', re.S)
-
-
-def echo_first_source(messages: Sequence[ChatMessage]) -> str:
-    found = _SOURCE.findall(messages[-1].content)
-    return f"{found[0].splitlines()[0]} [1]" if found else "I could not find that."
 
 
 def reaction(user: str, ts: str, *, emoji: str = "+1", event_ts: str = "1767609000.000100") -> dict[str, Any]:
@@ -58,16 +50,7 @@ def reaction(user: str, ts: str, *, emoji: str = "+1", event_ts: str = "17676090
 @pytest.fixture
 async def slack(make_app: Any, tmp_path: Path) -> AsyncIterator[tuple[GuildhallApp, SlackAdapter, FakeSlackAPI]]:
     fake = await FakeSlackAPI().start()
-    settings = Settings.model_validate(
-        {
-            "data_dir": str(tmp_path),
-            "store": {"url": "sqlite://:memory:"},
-            "vectors": {"path": str(tmp_path / "chroma")},
-            "llm": {"backend": "scripted", "warmup": False},
-            "brains": [],
-            "slack": {"bot_token": "xoxb-test", "signing_secret": SIGNING_SECRET},
-        }
-    )
+    settings = adapter_settings(tmp_path)
     app, _ = await make_app(settings_override=settings, brains=["qa"], llm=ScriptedLLM(echo_first_source))
     adapter = SlackAdapter(settings, store=app.store, client_base_url=fake.url)
     app.add_adapter(adapter)
