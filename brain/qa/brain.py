@@ -599,12 +599,6 @@ class QABrain(Brain):
             await self._claim_question(*root)
             held.append(root)
         self._answering.update(held)
-        # The thread's answers before this one: one logged while it is generated is another's.
-        before = (
-            {a.answer_id for a in await self.answer_log.in_thread(p, ws, thread_id)}
-            if thread_id != event.message_id
-            else set()
-        )
         try:
             result = await self._answer(
                 question,
@@ -617,13 +611,6 @@ class QABrain(Brain):
             )
             if isinstance(result, str):
                 await self.ctx.reply(event, result)
-                return
-            if thread_id != event.message_id and any(
-                a.answer_id not in before and not a.abstained for a in await self.answer_log.in_thread(p, ws, thread_id)
-            ):
-                # Another worker's help-channel run answered this thread's question while this
-                # answer was generated (its claim was refused above): a second answer would repeat it.
-                log.info("qa: the answer to %s is not posted: the thread was answered meanwhile", event.message_id)
                 return
             await self.ctx.reply(event, result.text, citations=result.citations, buttons=_feedback_buttons(answer_id))
             await self._log(answer_id, event.channel, thread_id, event.author, result)
