@@ -143,3 +143,17 @@ def test_an_index_copied_into_chinese_prose_is_code_too() -> None:
     assert (
         grounding.code_copied_indexes("请使用rows[1]获取第二行。", ["value = rows[1]"]) == "请使用`rows[1]`获取第二行。"
     )
+
+
+async def test_a_web_address_ends_where_its_characters_do() -> None:
+    """The address ran to the next space: in Chinese prose (no spaces) it took in the sentence and
+    its [1], and a mark glued to its end was read as part of it ("…/docs[1] [1].")."""
+    assert grounding.cited_numbers("详情见https://example.com/docs。[1]") == (1,)
+    src = "下载安装包请访问 https://example.com/docs 然后运行安装程序"
+    result = await answer("下载安装包请访问https://example.com/docs，然后运行安装程序[1]。", src)
+    assert result.text == "下载安装包请访问https://example.com/docs，然后运行安装程序[1]。"
+    glued = await answer(
+        "Download the installer from https://example.com/docs[1].",
+        "Download the installer from https://example.com/docs and run it",
+    )
+    assert glued.text == "Download the installer from https://example.com/docs [1]."
