@@ -712,7 +712,10 @@ class SlackAdapter:
         done = await self._send_parts(
             "chat.postMessage", client.chat_postMessage, parts, skip=skip, where=channel_id, answers=answers
         )
-        await self._publish_own(client, team_id, channel_id, answers)
+        try:
+            await self._publish_own(client, team_id, channel_id, answers)
+        except Exception:  # posted already: failing the action would have the bus post it again
+            log.exception("slack: could not record the bot's own message in %s", channel_id)
         if done:
             await self._upload(client, channel_id, attachments, thread_ts=thread_ts)
 

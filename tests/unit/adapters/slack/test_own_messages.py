@@ -19,6 +19,7 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.normalize import NormalizeContext, SlackIdentity, normalize_message
 from adapters.slack.payloads import SlackMessage
 from bot.app import GuildhallApp
+from bot.events import ChannelRef, MessagePosted, Platform, SendMessage, Visibility
 from bot.testing import ScriptedLLM
 from tests.slack_fakes import (
     BOT_ID,
@@ -102,3 +103,26 @@ def test_our_own_message_is_a_bots_and_asks_nothing() -> None:
     own = normalize_message(answer, "DBOB", "im", ctx, own=True)
     assert own is not None and own.author.is_bot and not own.mentions_bot
     assert own.message_id == "DBOB:1767607300.000100" and own.author.user_id == BOT_USER_ID
+
+
+async def test_a_failed_record_of_our_own_message_does_not_fail_the_posted_answer(
+    slack: tuple[GuildhallApp, SlackAdapter, FakeSlackAPI],
+) -> None:
+    """The answer is out: an error recording its copy (the bus refusing the write) failed the
+    action, and the bus would deliver it again and post the answer twice."""
+    _, adapter, fake = slack
+    real = adapter._bus
+
+    class RefusingBus:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        async def publish(self, event: Any) -> bool:
+            if isinstance(event, MessagePosted):
+                raise RuntimeError("WRONGTYPE Operation against a key holding the wrong kind of value")
+            return await real.publish(event)  # type: ignore[union-attr]
+
+    adapter._bus = RefusingBus()
+    general = ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "general", Visibility.PUBLIC)
+    await adapter._send_message(SendMessage(channel=general, text="hello there"))  # no error
+    assert len(fake.calls_to("chat.postMessage")) == 1
