@@ -880,6 +880,13 @@ class Store:
             for r in rows
         ]
 
+    async def is_processed(self, consumer: str, event_id: str) -> bool:
+        """Whether :meth:`mark_processed` claimed ``event_id`` for ``consumer`` already."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM processed_events WHERE consumer = ? AND event_id = ?", (consumer, event_id)
+        )
+        return row is not None
+
     async def mark_processed(self, consumer: str, event_id: str) -> bool:
         """Claim an event for a non-idempotent consumer; False if it was already processed."""
         count = await self.db.execute(

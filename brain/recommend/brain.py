@@ -276,9 +276,12 @@ class RecommendBrain(Brain):
         # One touch per member and message: a reaction's event id carries its time, so one added
         # again (👍 taken back and given again, a Discord replay after a RESUME) arrives again.
         key = f"{u.platform}:{u.workspace_id}:{event.message_id}:{u.user_id}"
-        if not await self.ctx.store.mark_processed("recommend.reacted", key):
+        if await self.ctx.store.is_processed("recommend.reacted", key):
             return
-        await self._update_profile(u, await self._embed(msg.text), event.ts.timestamp(), KIND_WEIGHTS["reacted"])
+        vec = await self._embed(msg.text)  # before the mark: a failure here is retried by the bus
+        if not await self.ctx.store.mark_processed("recommend.reacted", key):
+            return  # the same reaction, handled meanwhile
+        await self._update_profile(u, vec, event.ts.timestamp(), KIND_WEIGHTS["reacted"])
 
     @listen(ButtonClicked)
     async def on_click(self, event: ButtonClicked) -> None:

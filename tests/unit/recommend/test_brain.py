@@ -463,6 +463,33 @@ async def test_a_reaction_given_again_is_one_touch_of_the_profile(make_app: Fact
     assert row is not None and row[0] == 1
 
 
+async def test_a_reaction_that_failed_before_the_profile_is_retried_in_full(make_app: Factory) -> None:
+    """The once-per-reaction mark was taken before the message was embedded: an embedder failure
+    left the bus's retry finding the mark, and the reaction never reached the profile."""
+    from bot.events import ReactionAdded
+
+    app, adapter = await make_app(brains=["recommend"], clock=FakeClock(BASE_TIME + timedelta(hours=2)))
+    msg = make_message("asyncio event loop and task cancellation", author="bob", message_id="m1")
+    await _post(app, adapter, msg)
+    brain: RecommendBrain = app.brain("recommend")
+    embedder = await app.ctx.services.get("embedder")
+    real, calls = embedder.embed, []
+
+    def busy_once(texts: Any) -> Any:
+        calls.append(texts)
+        if len(calls) == 1:
+            raise RuntimeError("embedder busy")
+        return real(texts)
+
+    embedder.embed = busy_once
+    reaction = ReactionAdded(msg.channel, "m1", user("alice"), "👍", BASE_TIME + timedelta(minutes=5))
+    with pytest.raises(RuntimeError):
+        await brain.on_reaction(reaction)  # the bus keeps it and delivers it again
+    await brain.on_reaction(reaction)
+    row = await app.store.db.fetchone("SELECT events FROM recommend_profiles WHERE user_id = ?", ("alice",))
+    assert row is not None and row[0] == 1
+
+
 async def _unthreaded_chat(app: Any, adapter: Any) -> None:
     """#general without threads: one conversation (minutes 60-64), a 36-minute silence, another."""
     await _post(
