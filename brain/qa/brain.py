@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence, Set
@@ -56,6 +55,7 @@ from brain.qa.llm.errors import LLMUnavailableError
 from brain.qa.mentions import asks_something, strip_mentions
 from brain.qa.retriever import CrossEncoderReranker, Retriever
 from brain.qa.services import LLMBackendMissingError, register_services
+from brain.qa.shown import REMOVED_COPY, shows, words
 from brain.qa.staleness import mark_stale
 from prompts import load_prompt, render_prompt
 
@@ -978,7 +978,7 @@ class QABrain(Brain):
         answer is split over several messages, each of which shows a run of its words).
         """
         p, ws = message.platform, message.workspace_id
-        shown = _words(message.text)
+        shown = words(message.text)
         if not shown:
             return None
         places = [w for w in (message.thread_id, message.reply_to, message.message_id) if w]
@@ -992,24 +992,19 @@ class QABrain(Brain):
             )
             if first is not None:
                 places.append(str(first[0]))
+        # The stored copy of an answer whose text was scrubbed (a source deleted) reads REMOVED_COPY
+        # (AnswerLog.scrub_quoting), as the answer's own text is gone: it shows a scrubbed answer
+        # there, the one logged nearest its time. Another bot's message never reads so.
+        removed = message.text == REMOVED_COPY
         best: AnswerRecord | None = None
-        blanked: AnswerRecord | None = None
         for where in dict.fromkeys(places):
             for answer in await self.answer_log.in_thread(p, ws, where):
-                if answer.scrubbed:
-                    # Its text is gone (a source was deleted), the posted answer and its buttons
-                    # are not: with nothing to compare, the one logged nearest the message's time.
-                    if blanked is None or abs(answer.ts - message.ts) < abs(blanked.ts - message.ts):
-                        blanked = answer
-                    continue
-                if not _shows(shown, _words(answer.answer)):
+                if removed != answer.scrubbed or (not removed and not shows(shown, words(answer.answer))):
                     continue
                 # The same words answered twice in the thread (two "I couldn't find this"): the
                 # answer logged nearest the message's time is the one it shows.
                 if best is None or abs(answer.ts - message.ts) < abs(best.ts - message.ts):
                     best = answer
-        if best is None and blanked is not None and abs(blanked.ts - message.ts) <= _PARTS_WITHIN_S:
-            return blanked
         return best
 
     async def keeps_feedback_of(self, member: UserRef) -> bool:
@@ -1270,34 +1265,9 @@ async def _purge_vector_log(indexer: Indexer) -> None:
         await purge()
 
 
-# A message showing fewer of an answer's words than this (and not all of them) is not taken for a
-# part of it: another bot's "Build failed" under an answer that says "the build failed" is no answer.
-_MIN_SHOWN_WORDS = 5
 # The parts of one long answer are posted one after another, seconds apart; a scrubbed answer is
 # matched to a message posted this close to the time it was logged.
 _PARTS_WITHIN_S = 120.0
-# What an adapter may move or drop as it posts an answer, left out of the words compared: a link's
-# address (Slack shows ``[label](url)`` as ``<url|label>``, the label no longer first) and a code
-# fence's language tag (Slack's mrkdwn has none).
-_UNCOMPARED = re.compile(r"(?:https?|mailto):[^\s<>|()\[\]]+|```[\w+#.-]*")
-_WORD = re.compile(r"\w+")
-
-
-def _words(text: str) -> list[str]:
-    """``text``'s words, casefolded: what every adapter's rendering of it keeps, in order."""
-    return _WORD.findall(_UNCOMPARED.sub(" ", text).casefold())
-
-
-def _shows(shown: Sequence[str], said: Sequence[str]) -> bool:
-    """Whether a message with the words ``shown`` shows the answer with the words ``said``: all of
-    it, or one part of a long answer posted over several messages (a run of its words; a short
-    one only as the answer's first or last part, where a split leaves a closing line)."""
-    if not shown or len(shown) > len(said):
-        return False
-    if len(shown) < min(len(said), _MIN_SHOWN_WORDS):
-        n = len(shown)
-        return list(said[-n:]) == list(shown) or list(said[:n]) == list(shown)
-    return f" {' '.join(shown)} " in f" {' '.join(said)} "
 
 
 def _feedback_buttons(answer_id: str) -> tuple[Button, ...]:

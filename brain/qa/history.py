@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.store import Store, slack_ids
 from bot.store.db import like_escaped
 from bot.store.schema import Migration, register
+from brain.qa.shown import REMOVED_COPY, shows, words
 
 register(
     Migration(
@@ -121,6 +122,33 @@ class AnswerLog:
             (platform, workspace_id, user_id),
         )
 
+    async def _remove_posted_copies(self, platform: str, workspace_id: str, answer_ids: Sequence[str]) -> None:
+        """Replace the stored copies of these answers as the bot posted them (its own messages, which
+        the adapters record: Discord's echo, Slack's ``chat.postMessage`` answer) by REMOVED_COPY,
+        before the answers go: a copy quotes what the answer did. A copy is a bot message in the
+        answer's channel, posted within minutes of it being logged, showing its words."""
+        db = self.store.db
+        for start in range(0, len(answer_ids), 500):
+            part = list(answer_ids[start : start + 500])
+            rows = await db.fetchall(
+                f"SELECT channel_id, ts, answer FROM qa_answers WHERE answer_id IN ({', '.join('?' * len(part))}) "
+                "AND answer <> ?",
+                [*part, SCRUBBED],
+            )
+            for channel_id, ts, answer in rows:
+                said = words(str(answer))
+                copies = await db.fetchall(
+                    "SELECT message_id, text FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
+                    "AND ts >= ? AND ts <= ? AND is_bot = 1 AND deleted = 0",
+                    (platform, workspace_id, channel_id, float(ts) - _COPY_WITHIN_S, float(ts) + _COPY_WITHIN_S),
+                )
+                for message_id, text in copies:
+                    if text != REMOVED_COPY and shows(words(str(text)), said):
+                        await db.execute(
+                            "UPDATE messages SET text = ? WHERE platform = ? AND workspace_id = ? AND message_id = ?",
+                            (REMOVED_COPY, platform, workspace_id, message_id),
+                        )
+
     async def forget_citing(self, platform: str, workspace_id: str, unit_ids: set[str]) -> int:
         """Delete answers that cited any of ``unit_ids`` (their text may quote those units)."""
         if not unit_ids:
@@ -129,6 +157,7 @@ class AnswerLog:
             "SELECT answer_id, cited FROM qa_answers WHERE platform = ? AND workspace_id = ?", (platform, workspace_id)
         )
         doomed = [str(r[0]) for r in rows if unit_ids.intersection(json.loads(r[1] or "[]"))]
+        await self._remove_posted_copies(platform, workspace_id, doomed)
         for start in range(0, len(doomed), 500):
             part = doomed[start : start + 500]
             await self.store.db.execute(
@@ -144,6 +173,7 @@ class AnswerLog:
             (platform, workspace_id),
         )
         doomed = [str(r[0]) for r in rows if user_id in json.loads(r[1] or "[]")]
+        await self._remove_posted_copies(platform, workspace_id, doomed)
         for start in range(0, len(doomed), 500):
             part = doomed[start : start + 500]
             await self.store.db.execute(
@@ -188,6 +218,7 @@ class AnswerLog:
                 quoting = any(u.rpartition("#")[0] in bases for u in json.loads(cited or "[]"))
             if quoting:
                 hit.append(str(answer_id))
+        await self._remove_posted_copies(platform, workspace_id, hit)
         for start in range(0, len(hit), 500):
             part = hit[start : start + 500]
             await self.store.db.execute(
@@ -226,6 +257,9 @@ class AnswerLog:
         return out
 
 
+# A posted answer's copy is stored within this long of the answer being logged (it is logged right
+# after it is sent; a slow platform or a bus backlog delays the copy).
+_COPY_WITHIN_S = 600.0
 # Up to this many deleted messages, scrub_quoting lets the database pick the candidate answers.
 _LIKE_MAX = 20
 _COLUMNS = "answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, answer, cited, abstained, ts"

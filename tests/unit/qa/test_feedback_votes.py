@@ -12,7 +12,8 @@ import pytest
 from bot.events import ButtonClicked, MessageDeleted, MessagePosted, ReactionAdded, SendMessage
 from bot.testing import ScriptedLLM, make_message, user
 from bot.testing.builders import BASE_TIME
-from brain.qa.brain import FEEDBACK_ACTION, QABrain, _shows, _words
+from brain.qa.brain import FEEDBACK_ACTION, QABrain
+from brain.qa.shown import shows, words
 from prompts import load_prompt
 
 BOT = user("guildhall", bot=True)
@@ -226,7 +227,7 @@ def test_an_answer_is_recognised_in_the_text_the_platform_shows(said: str, poste
     """The adapters rewrite an answer as they post it (Slack's ``<url|label>`` links and fences
     without a language, a zero-width space in a Discord mass mention): still the answer. A message
     holding only a few of its words, or others, is not."""
-    assert _shows(_words(posted), _words(said)) is shown
+    assert shows(words(posted), words(said)) is shown
 
 
 async def test_a_reaction_on_an_answer_whose_source_was_deleted_still_counts(make_app: Any) -> None:
@@ -244,8 +245,9 @@ async def test_a_reaction_on_an_answer_whose_source_was_deleted_still_counts(mak
     assert logged.scrubbed
     await _run(app, adapter, ReactionAdded(q.channel, "bot-1", user("erin"), "👍", ts=BASE_TIME + timedelta(minutes=2)))
     assert await votes(app) == [("erin", answer_id(answer), "up")]
-    # Another bot message there, posted much later, is not taken for it.
-    later = make_message("the model is busy, try again", author=BOT, thread_id=q.message_id, minutes=90)
+    # Another bot's message there, a minute later, is not taken for it.
+    ci = user("ci-bot", bot=True)
+    later = make_message("Deploy finished", author=ci, thread_id=q.message_id, message_id="ci-1", minutes=1)
     await _run(app, adapter, later)
     await _run(app, adapter, ReactionAdded(q.channel, later.message_id, user("frank"), "👎"))
     assert [v[0] for v in await votes(app)] == ["erin"]

@@ -9,6 +9,7 @@ answering a mention in a public channel from what Bob posted there.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.normalize import NormalizeContext, SlackIdentity, normalize_message
 from adapters.slack.payloads import SlackMessage
 from bot.app import GuildhallApp
-from bot.events import ChannelRef, MessagePosted, Platform, SendMessage, Visibility
+from bot.clock import FakeClock
+from bot.events import ChannelRef, MessagePosted, Platform, SendMessage, UserRef, Visibility
 from bot.testing import ScriptedLLM
+from brain.qa.shown import REMOVED_COPY
 from tests.slack_fakes import (
     BOT_ID,
     BOT_USER_ID,
@@ -52,7 +55,9 @@ def reaction(user: str, ts: str, *, emoji: str = "+1", event_ts: str = "17676090
 async def slack(make_app: Any, tmp_path: Path) -> AsyncIterator[tuple[GuildhallApp, SlackAdapter, FakeSlackAPI]]:
     fake = await FakeSlackAPI().start()
     settings = adapter_settings(tmp_path)
-    app, _ = await make_app(settings_override=settings, brains=["qa"], llm=ScriptedLLM(echo_first_source))
+    # The clock at the fake Web API's time: an answer is logged when its copy is posted.
+    clock = FakeClock(datetime.fromtimestamp(1767600000, UTC))
+    app, _ = await make_app(settings_override=settings, brains=["qa"], llm=ScriptedLLM(echo_first_source), clock=clock)
     adapter = SlackAdapter(settings, store=app.store, client_base_url=fake.url)
     app.add_adapter(adapter)
     yield app, adapter, fake
@@ -126,3 +131,23 @@ async def test_a_failed_record_of_our_own_message_does_not_fail_the_posted_answe
     general = ChannelRef(Platform.SLACK, TEAM_ID, "CGENERAL", "general", Visibility.PUBLIC)
     await adapter._send_message(SendMessage(channel=general, text="hello there"))  # no error
     assert len(fake.calls_to("chat.postMessage")) == 1
+
+
+async def test_forget_me_of_the_quoted_member_leaves_no_copy_of_their_words(
+    slack: tuple[GuildhallApp, SlackAdapter, FakeSlackAPI],
+) -> None:
+    """The answer quoting bob leaves the log on bob's /forget-me; its stored copy (the bot's own
+    message) kept quoting him. The copy is kept as a removed answer, so a reaction on it is still
+    told from one on anything else."""
+    app, adapter, fake = slack
+    await dispatch(app, adapter, envelope(message_event(ANSWERED, user="UBOB"), event_id="Ev1"))
+    question = message_event(
+        f"<@{BOT_USER_ID}> how do I restart the worker?", user="UALICE", ts="1767607200.000100", type="app_mention"
+    )
+    await dispatch(app, adapter, envelope(question, event_id="Ev2"))
+    assert fake.calls_to("chat.postMessage")
+    await app.brain("core").forget(UserRef(Platform.SLACK, TEAM_ID, "UBOB"))  # type: ignore[attr-defined]
+    await app.bus.drain()
+    assert await app.store.db.fetchall("SELECT answer_id FROM qa_answers") == []
+    copies = await app.store.db.fetchall("SELECT text FROM messages WHERE is_bot = 1")
+    assert copies == [(REMOVED_COPY,)]
