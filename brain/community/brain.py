@@ -11,17 +11,22 @@
   each question once.
 * **Solved threads**: a ✅ by the asker on a reply, the "Mark solved" button, or the asker's thanks
   records the accepted answer (``threads.solved_message_id``); Discord forum posts get the Solved tag.
+  A Discord question answered with inline replies (no thread) is solved the same way, and gets a ✅.
 * **Experts**: ``/experts topic`` and the nudges rank members by accepted / well-received answers on
-  similar threads (:mod:`brain.community.experts`); opted-out members, members who left and
+  similar threads (:mod:`brain.community.experts`), read where the answer's access scope lies (a
+  Discord DM's: the member's guild); opted-out members, members who left and
   members who cannot read the channel (not listed as readers of a private one, a guest not in it, a
-  member whose roles are unknown where a role is denied) are never named; nobody is pinged more
-  than ``max_pings_per_day`` times a day.
+  member whose roles are unknown where a role is denied) are never named; the helpfulness prior
+  counts only channels the scope allows, and a nudge names only members who helped on a similar
+  thread; nobody is pinged more than ``max_pings_per_day`` times a day.
 * **Similar threads**: a new thread or forum post gets one compact message with up to 3 similar
   solved threads the poster can read.
 * **Shadow mode**: in ``shadow_channels`` the bot drafts privately to the moderators' channel with
   Approve / Discard buttons; nothing is posted without approval. Mentions there are drafted too (the
   QA brain asks :meth:`CommunityBrain.is_shadow_channel` and stands down; ``/ask`` answers the asker
-  privately), and new threads get no similar-threads hint.
+  privately), and new threads get no similar-threads hint. A Discord private thread of such a
+  channel is in shadow mode too, and gets no draft (its readers are not the moderators'). A draft
+  whose question, or a message it quotes, is deleted (or its channel) is never posted.
 """
 
 from __future__ import annotations
@@ -40,12 +45,14 @@ from bot.events import (
     AddReaction,
     Button,
     ButtonClicked,
+    ChannelDeleted,
     ChannelRef,
     Citation,
     CommandInvoked,
     EventSource,
     InboundEvent,
     MarkThreadSolved,
+    MessageDeleted,
     MessagePosted,
     Platform,
     ReactionAdded,
@@ -54,19 +61,24 @@ from bot.events import (
     Visibility,
 )
 from bot.message_ids import qualified
-from bot.permissions import is_admin
+from bot.permissions import DISCORD_DM_WORKSPACE, is_admin
+from bot.privacy.policy import denied_channel_ids
 from bot.recorder import LEFT_KEY, channel_ref
 from bot.store import slack_ids
 from bot.store.channel_access import USER, USER_DENIED
+from bot.store.db import Row, like_escaped
+from bot.store.models import MessageRow
 from bot.store.schema import Migration, register
 from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
 from brain.community.pending import HumanFirstQueue
+from brain.qa.access import discord_dm_guild
 from brain.qa.brain import HELP_CHANNEL_OWNER, has_helper_reply
 from brain.qa.mentions import asks_something, strip_mentions
 
 if TYPE_CHECKING:
     from bot.app import GuildhallApp
+    from brain.qa.access import AccessScope
     from brain.qa.answerer import Answer
     from brain.qa.brain import QABrain
 
@@ -82,6 +94,8 @@ HUMAN_FIRST = "community.human_first"
 RESUME_LOOKBACK_S = 3600.0
 # Hops followed up a chain of Discord inline replies to find the message it answers.
 MAX_REPLY_CHAIN = 20
+# Inline replies gathered under one question (a conversation with no thread) to find its answer.
+MAX_INLINE_CONVERSATION = 200
 
 register(
     Migration(
@@ -159,6 +173,20 @@ register(
     )
 )
 
+# Which messages a draft's citations held (JSON list of ids), so a delete of one of them (or of its
+# channel) takes the draft out of the moderators' hands before it is approved, as the QA answer log
+# scrubs the answers quoting it. NULL on drafts written before this column: nobody knows what they
+# quote, so any delete in their workspace takes them (as any /forget-me does, cited_authors).
+register(
+    Migration(
+        "community-0007-draft-cited-messages",
+        ("ALTER TABLE community_drafts ADD COLUMN cited_messages TEXT",),
+    )
+)
+# What a draft becomes once its question or a message it quotes is deleted: text and citations
+# blanked, and a pending one marked gone (approving it says it is no longer available).
+DRAFT_GONE = "gone"
+
 
 @dataclass(frozen=True, slots=True)
 class HumanFirstDue(InboundEvent):
@@ -216,21 +244,44 @@ class CommunityBrain(Brain):
             platform, workspace_id, "qa_help_channels", self.ctx.settings.qa.help_channel_ids
         )
 
-    @staticmethod
-    def _named(channel: ChannelRef, names: set[str]) -> bool:
-        return bool({channel.channel_id, channel.name.lstrip("#")} & names)
+    async def _named(self, channel: ChannelRef, names: set[str]) -> bool:
+        """Whether a channel setting listing ``names`` (ids or names) covers ``channel``: names it, or
+        the channel a Discord private thread opened in. Such a thread is a channel of its own (with
+        ``parent_id``), not a thread of its parent's messages, yet it is part of the parent's
+        conversation: the parent's help-channel wait and shadow mode hold in it too."""
+        if not names:
+            return False
+        if {channel.channel_id, channel.name.lstrip("#")} & names:
+            return True
+        parent_id = channel.parent_id
+        store, p, ws = self.ctx.store, channel.platform.value, channel.workspace_id
+        if parent_id is None and channel.visibility is Visibility.PRIVATE:
+            # A ref that does not carry its parent (events serialized before the field): the store's.
+            row = await store.get_channel(p, ws, channel.channel_id)
+            parent_id = row.parent_id if row is not None else None
+        if not parent_id:
+            return False
+        if parent_id in names:
+            return True
+        parent = await store.get_channel(p, ws, parent_id)
+        return parent is not None and parent.name.lstrip("#") in names
 
     async def _is_help_channel(self, channel: ChannelRef) -> bool:
         names = await self._help_channel_names(channel.platform.value, channel.workspace_id)
-        return self._named(channel, names) or channel.is_forum
+        return await self._named(channel, names) or channel.is_forum
 
     async def is_shadow_channel(self, channel: ChannelRef) -> bool:
         """Whether answers in ``channel`` wait for a moderator's approval (``shadow_channels``): the one
-        rule for this brain's answers, nudges and hints, and for the QA brain's mentions and ``/ask``."""
+        rule for this brain's answers, nudges and hints, and for the QA brain's mentions and ``/ask``.
+
+        A Discord private thread of a shadow channel is one too, so nothing is posted there
+        unapproved. Its drafts quote what only the thread's members read, so :meth:`_draft` sends
+        them to no moderators channel (other readers): such a question gets no answer at all.
+        """
         if channel.visibility is Visibility.DM:
             return False
         names = await self._list_setting(channel.platform.value, channel.workspace_id, "shadow_channels", [])
-        return self._named(channel, names)
+        return await self._named(channel, names)
 
     async def _human_first_delay(self, platform: str, workspace_id: str) -> timedelta:
         default = self.ctx.settings.community.human_first_minutes
@@ -302,14 +353,56 @@ class CommunityBrain(Brain):
         top-level message."""
         if event.thread_id is not None:
             return event.thread_id if event.thread_id != event.message_id else None
-        root = event.reply_to
-        p, ws = event.platform.value, event.channel.workspace_id
+        if not event.reply_to:
+            return None
+        return await self._chain_top(event.platform.value, event.channel.workspace_id, event.reply_to)
+
+    async def _chain_top(self, platform: str, workspace_id: str, reply_to: str) -> str:
+        """The message at the top of a chain of Discord inline replies, from the message ``reply_to``
+        names up (by :data:`MAX_REPLY_CHAIN` hops at most): the question the chain answers."""
+        root = reply_to
         for _ in range(MAX_REPLY_CHAIN):
-            message = await self.ctx.store.get_message(p, ws, root) if root else None
+            message = await self.ctx.store.get_message(platform, workspace_id, root)
             if message is None or message.thread_id is not None or not message.reply_to:
                 break
             root = message.reply_to
         return root
+
+    async def _conversation_root(self, platform: str, workspace_id: str, message: MessageRow) -> str | None:
+        """The conversation a stored message is part of: its thread, or for a Discord inline reply
+        the question at the top of its chain (as :meth:`_replied_to` has it); None for a message
+        that is neither (a question no one answered, a plain remark)."""
+        if message.thread_id:
+            return message.thread_id
+        if message.reply_to:
+            return await self._chain_top(platform, workspace_id, message.reply_to)
+        return None
+
+    async def _conversation(self, platform: str, workspace_id: str, channel_id: str, root: str) -> list[MessageRow]:
+        """Live messages of the conversation under ``root``, oldest first: its thread's, or where it
+        has no thread (a Discord question answered with inline replies, which carry no thread id)
+        the chains of inline replies under it in ``channel_id``."""
+        store = self.ctx.store
+        messages = await store.thread_messages(platform, workspace_id, root)
+        if any(m.thread_id == root and m.message_id != root for m in messages):
+            return messages
+        first = next((m for m in messages if m.message_id == root), None)
+        since = first.ts if first is not None else 0.0
+        seen = {m.message_id for m in messages}
+        frontier = [root]
+        for _ in range(MAX_REPLY_CHAIN):
+            replies = [
+                r
+                for parent in frontier
+                for r in await store.replies_to(platform, workspace_id, channel_id, parent, since=since)
+                if r.message_id not in seen
+            ]
+            if not replies or len(seen) >= MAX_INLINE_CONVERSATION:
+                break
+            seen |= {r.message_id for r in replies}
+            messages += replies
+            frontier = [r.message_id for r in replies]
+        return sorted(messages, key=lambda m: m.ts)
 
     async def _on_reply(self, event: MessagePosted, thread_id: str) -> None:
         """A reply to ``thread_id``: a message in its thread, or a Discord inline reply to it."""
@@ -524,6 +617,9 @@ class CommunityBrain(Brain):
             # The draft quotes the question and answers from what its channel's members may read;
             # who reads the moderators channel is not known to be among them, so nothing goes there
             # (a restricted channel too: members it hides from may read the moderators channel).
+            # A Discord private thread of a shadow channel as well, even when the moderators channel
+            # is its parent: the parent's readers are not the thread's. Its question stays
+            # unanswered (shadow mode posts nothing unapproved), the safe side of both rules.
             log.warning(
                 "shadow mode: no draft for the question in private #%s: #%s may have other readers "
                 "(make the channel itself its moderators_channel, or take it out of shadow_channels)",
@@ -535,7 +631,8 @@ class CommunityBrain(Brain):
         citations = [_citation_dict(c) for c in answer.citations]
         await self.ctx.store.db.execute(
             "INSERT INTO community_drafts (draft_id, platform, workspace_id, channel_json, thread_id, message_id, asker_id, "
-            "answer, citations_json, cited_authors, status, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            "answer, citations_json, cited_authors, cited_messages, status, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
             (
                 draft_id,
                 event.platform.value,
@@ -547,6 +644,7 @@ class CommunityBrain(Brain):
                 answer.text,
                 json.dumps(citations),
                 json.dumps(sorted(_cited_authors(answer))),
+                json.dumps(sorted(_cited_messages(answer))),
                 to_epoch(self.ctx.clock.now()),
             ),
         )
@@ -581,11 +679,12 @@ class CommunityBrain(Brain):
             )
             return
         store = self.ctx.store
+        p, ws = event.platform.value, event.channel.workspace_id
         # Only this workspace's drafts: an admin of one community decides nothing for another.
         row = await store.db.fetchone(
-            "SELECT channel_json, thread_id, answer, citations_json, status FROM community_drafts "
-            "WHERE draft_id = ? AND platform = ? AND workspace_id = ?",
-            (draft_id, event.platform.value, event.channel.workspace_id),
+            "SELECT channel_json, thread_id, answer, citations_json, status, message_id, cited_messages "
+            "FROM community_drafts WHERE draft_id = ? AND platform = ? AND workspace_id = ?",
+            (draft_id, p, ws),
         )
         if row is None:
             # Forgotten (it quoted a member who used /forget-me) or past retention: never post it.
@@ -593,7 +692,22 @@ class CommunityBrain(Brain):
                 event.channel, event.user, "This draft is no longer available.", response_ref=event.response_ref
             )
             return
+        if row[4] == DRAFT_GONE:
+            await self.ctx.ephemeral(
+                event.channel,
+                event.user,
+                "This draft is no longer available: its question or a message it quotes was deleted.",
+                response_ref=event.response_ref,
+            )
+            return
         if row[4] != "pending":
+            return
+        # Read again now, not only when the delete arrived: a delete handled before the draft was
+        # written (or by a worker that missed it) leaves the store saying so all the same.
+        gone = await self._draft_source_gone(p, ws, str(row[5]), _id_list(row[6]))
+        if gone:
+            await self._drop_drafts([draft_id])
+            await self.ctx.ephemeral(event.channel, event.user, gone, response_ref=event.response_ref)
             return
         status = "approved" if decision == "approve" else "discarded"
         changed = await store.db.execute(
@@ -602,18 +716,98 @@ class CommunityBrain(Brain):
         )
         if not changed:
             return  # someone else decided first
-        await store.audit(
-            event.platform.value,
-            event.channel.workspace_id,
-            event.user.user_id,
-            f"shadow-{status}",
-            detail={"draft": draft_id},
-        )
+        await store.audit(p, ws, event.user.user_id, f"shadow-{status}", detail={"draft": draft_id})
         if status == "approved":
             channel = _channel_from(json.loads(row[0]))
             citations = tuple(Citation(**c) for c in json.loads(row[3]))
             await self.ctx.say(channel, str(row[2]), thread_id=row[1], citations=citations)
         await self.ctx.ephemeral(event.channel, event.user, f"Draft {status}.", response_ref=event.response_ref)
+
+    async def _draft_source_gone(
+        self, platform: str, workspace_id: str, question_id: str, cited: list[str] | None
+    ) -> str | None:
+        """Why a draft may not be posted any more (its question, or a message it quotes, was deleted,
+        or the channel holding it), for the moderator; None while all of it is there."""
+        question = await self.ctx.store.get_message(platform, workspace_id, question_id)
+        if question is not None and question.deleted:
+            return "This draft is no longer available: its question was deleted."
+        ids = sorted(set(cited or ()))
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            deleted = await self.ctx.store.db.fetchone(
+                "SELECT 1 FROM messages WHERE platform = ? AND workspace_id = ? AND deleted = 1 "
+                f"AND message_id IN ({', '.join('?' * len(part))}) LIMIT 1",
+                [platform, workspace_id, *part],
+            )
+            if deleted is not None:
+                return "This draft is no longer available: a message it quotes was deleted."
+        return None
+
+    async def _drop_drafts(self, draft_ids: list[str]) -> None:
+        """Blank the text and citations of ``draft_ids`` (they may quote a deleted message, or answer a
+        deleted question) and take the pending ones out of the moderators' hands. Decided ones keep
+        their status (a moderator's decision, audited), not their text."""
+        for start in range(0, len(draft_ids), 500):
+            part = draft_ids[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            await self.ctx.store.db.execute(
+                "UPDATE community_drafts SET answer = '', citations_json = '[]', "
+                f"status = CASE WHEN status = 'pending' THEN ? ELSE status END WHERE draft_id IN ({marks})",
+                [DRAFT_GONE, *part],
+            )
+
+    @listen(MessageDeleted)
+    async def on_message_deleted(self, event: MessageDeleted) -> None:
+        """Drafts answering the deleted message, or quoting it, are never posted (and lose their text)."""
+        p, ws = event.platform.value, event.channel.workspace_id
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT draft_id, message_id, cited_messages FROM community_drafts "
+            "WHERE platform = ? AND workspace_id = ? AND answer <> '' "
+            "AND (message_id = ? OR cited_messages IS NULL OR cited_messages LIKE ? ESCAPE '!')",
+            (p, ws, event.message_id, f"%{like_escaped(json.dumps(event.message_id))}%"),
+        )
+        doomed = []
+        for draft_id, question_id, cited_json in rows:
+            cited = _id_list(cited_json)
+            if question_id == event.message_id or cited is None or event.message_id in cited:
+                doomed.append(str(draft_id))
+        await self._drop_drafts(doomed)
+
+    @listen(ChannelDeleted)
+    async def on_channel_deleted(self, event: ChannelDeleted) -> None:
+        """Drafts whose question or quoted messages were in a deleted channel (or thread, or a Discord
+        private thread of it) are never posted (and lose their text)."""
+        ch = event.channel
+        p, ws = ch.platform.value, ch.workspace_id
+        store = self.ctx.store
+        gone = {ch.channel_id, *await store.child_channel_ids(p, ws, ch.channel_id)}
+        rows = await store.db.fetchall(
+            "SELECT draft_id, channel_json, thread_id, message_id, cited_messages FROM community_drafts "
+            "WHERE platform = ? AND workspace_id = ? AND answer <> ''",
+            (p, ws),
+        )
+        drafts: dict[str, list[str]] = {}  # draft -> its question and quoted messages
+        doomed: set[str] = set()
+        for draft_id, channel_json, thread_id, question_id, cited_json in rows:
+            cited = _id_list(cited_json)
+            where = {str(json.loads(channel_json or "{}").get("channel_id", "")), str(thread_id or "")}
+            if cited is None or not where.isdisjoint(gone):
+                doomed.add(str(draft_id))
+            else:
+                drafts[str(draft_id)] = [str(question_id), *cited]
+        # Where those messages were (the rows stay, erased, after a channel delete).
+        wanted = sorted({m for ids in drafts.values() for m in ids})
+        inside: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            found = await store.db.fetchall(
+                "SELECT message_id, channel_id, thread_id FROM messages WHERE platform = ? AND workspace_id = ? "
+                f"AND message_id IN ({', '.join('?' * len(part))})",
+                [p, ws, *part],
+            )
+            inside |= {str(m) for m, c, t in found if str(c) in gone or (t is not None and str(t) in gone)}
+        doomed |= {d for d, ids in drafts.items() if not inside.isdisjoint(ids)}
+        await self._drop_drafts(sorted(doomed))
 
     # -- solved ----------------------------------------------------------------------------------
     @listen(ReactionAdded)
@@ -624,18 +818,21 @@ class CommunityBrain(Brain):
         store = self.ctx.store
         p, ws = event.platform.value, event.channel.workspace_id
         message = await store.get_message(p, ws, event.message_id)
-        if message is None or not message.thread_id or message.author_id == event.user.user_id:
+        if message is None or message.author_id == event.user.user_id:
             return
-        asker = await self._asker(p, ws, message.thread_id)
-        if asker != event.user.user_id or message.message_id == message.thread_id:
+        # A reply in a thread, or (Discord) an inline reply answering the question up its chain.
+        root = await self._conversation_root(p, ws, message)
+        if root is None or message.message_id == root:
+            return
+        asker = await self._asker(p, ws, root)
+        if asker != event.user.user_id:
             return
         # Imported history is recorded as solved quietly: no ✅ / forum tag for a years-old thread.
-        await self._mark_solved(
-            event.channel, message.thread_id, message.message_id, announce=event.source is EventSource.LIVE
-        )
+        await self._mark_solved(event.channel, root, message.message_id, announce=event.source is EventSource.LIVE)
 
     async def _solve_by_thanks(self, event: MessagePosted, thread_id: str, asker_id: str) -> None:
-        messages = await self.ctx.store.thread_messages(event.platform.value, event.channel.workspace_id, thread_id)
+        p, ws = event.platform.value, event.channel.workspace_id
+        messages = await self._conversation(p, ws, event.channel.channel_id, thread_id)
         helpers = [
             m
             for m in messages
@@ -645,10 +842,11 @@ class CommunityBrain(Brain):
             and m.message_id != event.message_id
         ]
         if helpers:
-            await self._mark_solved(event.channel, thread_id, helpers[-1].message_id)
+            # A thanks that replies to a helper's message (Discord) thanks that one; else the latest.
+            thanked = next((m for m in helpers if m.message_id == event.reply_to), helpers[-1])
+            await self._mark_solved(event.channel, thread_id, thanked.message_id)
 
     async def _solve_by_button(self, event: ButtonClicked) -> None:
-        store = self.ctx.store
         p, ws = event.platform.value, event.channel.workspace_id
         # A button posted before Slack ids named their channel holds the bare thread ts.
         thread_id = qualified(p, event.channel.channel_id, event.value)
@@ -662,7 +860,7 @@ class CommunityBrain(Brain):
                 response_ref=event.response_ref,
             )
             return
-        messages = await store.thread_messages(p, ws, thread_id)
+        messages = await self._conversation(p, ws, event.channel.channel_id, thread_id)
         helpers = [m for m in messages if m.author_id != event.user.user_id and m.message_id != thread_id]
         human = [m for m in helpers if not m.is_bot]
         accepted = (human or helpers)[-1].message_id if helpers else ""
@@ -694,10 +892,25 @@ class CommunityBrain(Brain):
         await qa_bridge.thread_solved(self._qa(), channel, thread_id)
         if not announce:
             return
-        if channel.platform is Platform.DISCORD:
+        if channel.platform is Platform.DISCORD and await self._is_thread(p, ws, thread_id, current):
             await self.ctx.send(MarkThreadSolved(channel, thread_id, accepted_message_id))  # forum "Solved" tag
         else:
+            # Slack and the console: ✅ on the root. On Discord a question answered with inline
+            # replies has no thread: MarkThreadSolved would look for a thread channel of the
+            # question's id (there is none); ✅ on the question, in its channel, marks it instead.
             await self.ctx.send(AddReaction(channel, thread_id, "white_check_mark"))
+
+    async def _is_thread(self, platform: str, workspace_id: str, thread_id: str, row: Row | None) -> bool:
+        """Whether ``thread_id`` is a real thread (a message is stored in it, or its ``threads`` row,
+        as read before this brain wrote one, says it is a forum post), not a Discord question
+        answered with inline replies."""
+        if row is not None and row[1]:
+            return True
+        found = await self.ctx.store.db.fetchone(
+            "SELECT 1 FROM messages WHERE platform = ? AND workspace_id = ? AND thread_id = ? LIMIT 1",
+            (platform, workspace_id, thread_id),
+        )
+        return found is not None
 
     # -- experts ---------------------------------------------------------------------------------
     async def experts_for(
@@ -705,15 +918,20 @@ class CommunityBrain(Brain):
     ) -> list[tuple[str, float]]:
         """Members who answered similar threads well, best first (never opted-out, never the asker).
 
-        With ``ping=True`` members already pinged ``max_pings_per_day`` times today are skipped and the
-        ones returned are counted as pinged.
+        Everything is read where the answer's access scope lies: the channel's workspace, or for a
+        Discord DM the member's guild (workspace ``@me`` holds no thread, member or opt-out).
+
+        With ``ping=True`` (a nudge, which says they "solved similar threads") only members who
+        earned credit on a similar thread the scope allows are named, and each one named has a ping
+        reserved under ``max_pings_per_day`` (members whose reservation fails are skipped).
         """
         settings = self.ctx.settings.community
         k = k or settings.experts_k
         qa = self._qa()
-        neighbours = await qa_bridge.similar_units(qa, question, channel=channel, user=asker, k=30)
+        scope = await qa_bridge.access_scope(qa, channel, asker)
+        neighbours = await qa_bridge.similar_units(qa, question, channel=channel, user=asker, k=30, scope=scope)
         horizon = to_epoch(self.ctx.clock.now()) - settings.expert_months * 30 * 86400
-        p, ws = channel.platform.value, channel.workspace_id
+        p, ws = channel.platform.value, scope.workspace_id
         pairs: list[tuple[str, float]] = []
         for item in neighbours:
             unit = item.unit
@@ -730,8 +948,8 @@ class CommunityBrain(Brain):
         }
         exclude = opted_out | left | bots | {asker.user_id}
         if ping:
-            exclude |= await self._pinged_out(p, ws)
-        shares = await self._reply_shares(p, ws, horizon)
+            exclude |= await self._pinged_out(p, ws)  # a cheap first cut: _reserve_ping decides
+        shares = await self._reply_shares(scope, horizon)
         readers, shut_out = await self._readers(channel)
         candidates = rank_experts(
             pairs,
@@ -741,21 +959,45 @@ class CommunityBrain(Brain):
             reply_share=shares,
             allowed=readers,
         )
+        # Who helped on the similar threads themselves. The helpfulness prior alone ranks a habitual
+        # helper who never touched these topics; a nudge saying they "solved similar threads" (and
+        # pinging them) would then be untrue.
+        earned = {
+            u
+            for c in credits.values()
+            if c
+            for u in (*c.repliers, *c.well_received, c.accepted_author_id or "")
+            if u and u != c.asker_id
+        }
+        day = self._today()
         ranked: list[tuple[str, float]] = []
         for user_id, score in candidates:  # best first, until k can open the question
             if len(ranked) == k:
                 break
-            if await self._can_read(channel, user_id):
-                ranked.append((user_id, score))
-        if ping:
-            day = self._today()
-            for user_id, _ in ranked:
-                await self.ctx.store.db.execute(
-                    "INSERT INTO community_pings (platform, workspace_id, user_id, day, count) VALUES (?, ?, ?, ?, 1) "
-                    "ON CONFLICT (platform, workspace_id, user_id, day) DO UPDATE SET count = community_pings.count + 1",
-                    (p, ws, user_id, day),
-                )
+            if ping and user_id not in earned:
+                continue
+            if not await self._can_read(channel, user_id):
+                continue
+            if ping and not await self._reserve_ping(p, ws, user_id, day):
+                continue  # capped for today, maybe by a nudge computed at the same time
+            ranked.append((user_id, score))
         return ranked
+
+    async def _reserve_ping(self, platform: str, workspace_id: str, user_id: str, day: str) -> bool:
+        """Count one ping of ``user_id`` today unless they reached ``max_pings_per_day``: one
+        conditional statement, so nudges computed at once (``on_due`` runs two at a time, and several
+        workers may) never both take the last ping; reading the count and writing it later did."""
+        cap = self.ctx.settings.community.max_pings_per_day
+        if cap <= 0:
+            return False  # no pings at all (a first row would count 1, over the cap)
+        # SQLite and PostgreSQL both skip the update (0 rows affected) when its WHERE fails.
+        changed = await self.ctx.store.db.execute(
+            "INSERT INTO community_pings (platform, workspace_id, user_id, day, count) VALUES (?, ?, ?, ?, 1) "
+            "ON CONFLICT (platform, workspace_id, user_id, day) DO UPDATE SET count = community_pings.count + 1 "
+            "WHERE community_pings.count < ?",
+            (platform, workspace_id, user_id, day, cap),
+        )
+        return changed > 0
 
     async def _readers(self, channel: ChannelRef) -> tuple[set[str] | None, set[str]]:
         """Members listed as readers of a private channel (None: public or restricted, anyone may
@@ -790,23 +1032,60 @@ class CommunityBrain(Brain):
             return True  # every member reads it (also one the store has not seen yet, as /experts may be run in)
         return channel.channel_id in await store.readable_channel_ids(p, ws, user_id)
 
-    async def _reply_shares(self, platform: str, workspace_id: str, since: float) -> dict[str, float]:
-        """Share of the window's threads each member replied in (the helpfulness prior)."""
+    async def _reply_shares(self, scope: AccessScope, since: float) -> dict[str, float]:
+        """Share of the window's threads each member replied in (the helpfulness prior), over the
+        channels ``scope`` allows only: who replies in a private channel or a denied one is not for
+        a public channel's nudge to tell (nor to rank by)."""
         db = self.ctx.store.db
-        total = await db.fetchone(
-            "SELECT COUNT(DISTINCT thread_id) FROM messages WHERE platform = ? AND workspace_id = ? "
-            "AND thread_id IS NOT NULL AND ts >= ? AND deleted = 0",
-            (platform, workspace_id, since),
+        allowed = await self._prior_channels(scope)
+        if not allowed:
+            return {}
+        p, ws = scope.platform, scope.workspace_id
+        # Per channel, filtered here: the allowed channels may be many (a DM's scope is every
+        # channel the member reads), too many for one IN list on every engine. A thread lives in
+        # one channel, so the per-channel counts add up to the distinct threads.
+        per_channel = await db.fetchall(
+            "SELECT channel_id, COUNT(DISTINCT thread_id) FROM messages WHERE platform = ? AND workspace_id = ? "
+            "AND thread_id IS NOT NULL AND ts >= ? AND deleted = 0 GROUP BY channel_id",
+            (p, ws, since),
         )
-        if not total or not total[0]:
+        total = sum(int(n) for c, n in per_channel if str(c) in allowed)
+        if not total:
             return {}
         rows = await db.fetchall(
-            "SELECT author_id, COUNT(DISTINCT thread_id) FROM messages WHERE platform = ? AND workspace_id = ? "
-            "AND thread_id IS NOT NULL AND message_id <> thread_id AND ts >= ? AND deleted = 0 AND is_bot = 0 "
-            "GROUP BY author_id",
-            (platform, workspace_id, since),
+            "SELECT channel_id, author_id, COUNT(DISTINCT thread_id) FROM messages WHERE platform = ? "
+            "AND workspace_id = ? AND thread_id IS NOT NULL AND message_id <> thread_id AND ts >= ? AND deleted = 0 "
+            "AND is_bot = 0 GROUP BY channel_id, author_id",
+            (p, ws, since),
         )
-        return {str(r[0]): int(r[1]) / int(total[0]) for r in rows}
+        counts: dict[str, int] = {}
+        for channel_id, author_id, n in rows:
+            if str(channel_id) in allowed:
+                counts[str(author_id)] = counts.get(str(author_id), 0) + int(n)
+        return {u: n / total for u, n in counts.items()}
+
+    async def _prior_channels(self, scope: AccessScope) -> set[str]:
+        """The channels whose threads the helpfulness prior counts for an answer under ``scope``: the
+        ones it draws from (public channels where it includes them, plus its own), never a DM and
+        never one ``deny_channels`` covers (nor a Discord private thread of one)."""
+        store = self.ctx.store
+        p, ws = scope.platform, scope.workspace_id
+        denied = await denied_channel_ids(store, self.ctx.settings, p, ws)
+        rows = await store.db.fetchall(
+            "SELECT channel_id, visibility, parent_id FROM channels WHERE platform = ? AND workspace_id = ?", (p, ws)
+        )
+        allowed: set[str] = set()
+        for channel_id, visibility, parent_id in rows:
+            cid = str(channel_id)
+            if visibility == Visibility.DM.value or cid in denied or (parent_id and str(parent_id) in denied):
+                continue
+            if (
+                scope.everything
+                or cid in scope.extra_channel_ids
+                or (scope.include_public and visibility == Visibility.PUBLIC.value)
+            ):
+                allowed.add(cid)
+        return allowed
 
     def _today(self) -> str:
         # The community's day (settings.tz), as leaderboards and digests count it, not UTC's.
@@ -855,10 +1134,20 @@ class CommunityBrain(Brain):
         if not ranked:
             return CommandResult(f"I don't know anyone who answered questions about “{topic}” yet.")
         lines = [f"Members who answered questions like “{topic}”:"]
+        # Their names where experts_for found them: in a Discord DM, the member's guild.
+        ws = await self._home_workspace(cmd.channel, cmd.user)
         for user_id, score in ranked:
-            row = await self.ctx.store.get_user(cmd.platform.value, cmd.channel.workspace_id, user_id)
+            row = await self.ctx.store.get_user(cmd.platform.value, ws, user_id)
             lines.append(f"• {row.name if row and row.name else user_id} (score {score:.2f})")
         return CommandResult("\n".join(lines), data={"experts": [u for u, _ in ranked]})
+
+    async def _home_workspace(self, channel: ChannelRef, user: UserRef) -> str:
+        """The workspace whose members and threads an answer in ``channel`` draws on: the channel's,
+        or for a Discord DM (workspace ``@me``) the member's guild, as the answer's access scope
+        (:func:`brain.qa.access.scope_for`) has it."""
+        if channel.platform is Platform.DISCORD and channel.workspace_id == DISCORD_DM_WORKSPACE:
+            return await discord_dm_guild(self.ctx.store, user.user_id) or channel.workspace_id
+        return channel.workspace_id
 
     # -- similar threads -------------------------------------------------------------------------
     @listen(ThreadCreated)
@@ -1057,6 +1346,24 @@ def _cited_authors(answer: Answer) -> set[str]:
     """Authors of the units an answer cites (its text and snippets may quote them)."""
     cited = set(answer.cited_unit_ids)
     return {a for item in answer.units if item.unit.unit_id in cited for a in item.unit.author_ids}
+
+
+def _cited_messages(answer: Answer) -> set[str]:
+    """Messages held by the units an answer cites (its text and snippets may quote them)."""
+    cited = set(answer.cited_unit_ids)
+    return {m for item in answer.units if item.unit.unit_id in cited for m in item.unit.message_ids}
+
+
+def _id_list(value: object) -> list[str] | None:
+    """A stored JSON list of ids; None when unknown (NULL: a draft written before the column, or
+    anything that is no list of ids)."""
+    if value is None:
+        return None
+    try:
+        ids = json.loads(str(value))
+    except ValueError:
+        return None
+    return [str(i) for i in ids] if isinstance(ids, list) else None
 
 
 def _citation_dict(c: Citation) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.events import ChannelRef, MessagePosted, UserRef
 from bot.ml import ScoredUnit
-from brain.qa.access import scope_for
+from brain.qa.access import AccessScope, scope_for
 from brain.qa.brain import strip_mentions
 
 if TYPE_CHECKING:
@@ -53,10 +53,20 @@ async def log_answer(qa: QABrain, channel: ChannelRef, thread_id: str, user: Use
     await qa._log(uuid.uuid4().hex, channel, thread_id, user, result)
 
 
-async def similar_units(qa: QABrain, text: str, *, channel: ChannelRef, user: UserRef, k: int) -> list[ScoredUnit]:
-    """Dense neighbours of ``text`` that an answer in ``channel`` to ``user`` may use (cosine scores)."""
+async def access_scope(qa: QABrain, channel: ChannelRef, user: UserRef) -> AccessScope:
+    """What an answer in ``channel`` to ``user`` may draw from: one workspace (for a Discord DM, the
+    member's guild) and the channels of it that every reader of the answer can read."""
+    return await scope_for(qa.ctx.store, channel, user.user_id)
+
+
+async def similar_units(
+    qa: QABrain, text: str, *, channel: ChannelRef, user: UserRef, k: int, scope: AccessScope | None = None
+) -> list[ScoredUnit]:
+    """Dense neighbours of ``text`` that an answer in ``channel`` to ``user`` may use (cosine scores);
+    ``scope``: that answer's :func:`access_scope`, when the caller has it already."""
     retriever = await qa.retriever()
-    scope = await scope_for(qa.ctx.store, channel, user.user_id)
+    if scope is None:
+        scope = await access_scope(qa, channel, user)
     return await retriever.search(text, scope, k=k, mode="dense")
 
 
