@@ -208,9 +208,9 @@ class _Batch:
         # Every message id already looked up, found or not: a thread root the store does not hold
         # (its thread started before tracking) is asked for once per batch, not once per loader.
         self.fetched: set[Key] = set()
-        # Roots whose thread's counting replies by other members were loaded (enough of them to tell
-        # whether one remains after the batch's edits and deletes; see _load_threads): only for
-        # these may an edit or a delete decide the thread-started credit again.
+        # Roots whose thread's answering replies by other members were loaded (enough of them to
+        # tell whether one remains after the batch's edits and deletes; see _counting_limits): only
+        # for these may an edit or a delete decide the thread-started credit again.
         self.replies_loaded: set[Key] = set()
 
     def add_to_thread(self, row: Contribution) -> None:
@@ -412,6 +412,10 @@ class ActivityCounters:
             day = self._days[bucket] = local_day(when, self.tz)
         return day
 
+    def _author_day(self, e: MessagePosted) -> tuple[str, str]:
+        """The author of ``e`` and its local day: the key of their cap on started threads."""
+        return e.author.user_id, self._day(e.ts, e.ts.timestamp())
+
     # -- loading -------------------------------------------------------------------------------
     async def _load(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         wanted: dict[tuple[str, str], set[str]] = {}
@@ -486,28 +490,35 @@ class ActivityCounters:
         """Load what the one-credit-per-thread and daily-cap rules need: the roots of every thread
         the batch touches, their helpful replies and the batch's repliers' reply credits in them,
         those repliers' reply credits per day, and the thread-started credits per day of those
-        roots' authors (and of roots the batch deletes). For the threads whose root or replies the
-        batch edits or deletes, also enough of their counting replies by other members to tell
-        whether one still stands after it (:meth:`_recheck_started`)."""
+        roots' authors (and of roots the batch deletes). For the threads whose started credit an
+        edit or delete may decide again (a reply that answers edited under min_words or deleted, a
+        root edited across min_words: :meth:`_recheck_started`), also enough of their replies that
+        answer to tell whether one still stands after it (:meth:`_counting_limits`)."""
         threads: dict[tuple[str, str], set[str]] = {}
         days: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         # The thread each of the batch's messages will get (see _thread_of), for the replies to them.
         batch_threads: dict[Key, str] = {}
-        # The batch's own messages' (author, day): a thread's root may be posted in the same batch.
-        posted: dict[Key, tuple[str, str]] = {}
+        # The batch's own messages (the first post of each): a thread's root may be posted in the same
+        # batch, and a message edited or deleted after its post.
+        posted: dict[Key, MessagePosted] = {}
         # Per scope, the (author, day) whose thread-started credits the batch may change.
         started: dict[tuple[str, str], set[tuple[str, str]]] = {}
         # Per root whose thread's started credit an edit or delete may decide again: how many of the
-        # batch's edits and deletes hit its replies (each can make at most one reply stop counting).
+        # batch's edits and deletes may make one of its replies stop answering (each at most one).
         recount: dict[Key, int] = {}
+        # Per message the batch edits or deletes, whether it counts at this point of the batch (a
+        # reply: answers, _answers; a root: _qualifies; None: deleted), whether it can count at all,
+        # and its possible threads (see _may_recount).
+        tracked: dict[Key, tuple[bool | None, bool, list[str]]] = {}
         for e in events:
             ch = e.channel  # type: ignore[attr-defined]
             scope = (ch.platform.value, ch.workspace_id)
             if isinstance(e, MessagePosted):
-                posted.setdefault((*scope, e.message_id), (e.author.user_id, self._day(e.ts, e.ts.timestamp())))
+                post_key: Key = (*scope, e.message_id)
+                posted.setdefault(post_key, e)
                 possible = self._possible_threads(batch, batch_threads, e)
                 if e.thread_id or e.reply_to:
-                    batch_threads[(*scope, e.message_id)] = possible[0]
+                    batch_threads[post_key] = possible[0]
                 possible = [t for t in possible if t != e.message_id]
                 if possible:
                     threads.setdefault(scope, set()).update(possible)
@@ -517,15 +528,8 @@ class ActivityCounters:
                 continue
             message_key: Key = (*scope, e.message_id)  # type: ignore[attr-defined]
             row = batch.rows.get(message_key)
-            if isinstance(e, (MessageEdited, MessageDeleted)) and not (row is not None and row.deleted):
-                if row is not None and row.is_reply and row.thread_id:
-                    root_key = (*scope, row.thread_id)
-                    recount[root_key] = recount.get(root_key, 0) + 1
-                elif row is None and message_key in batch_threads:  # a reply posted earlier in the batch
-                    root_key = (*scope, batch_threads[message_key])
-                    recount[root_key] = recount.get(root_key, 0) + 1
-                elif isinstance(e, MessageEdited) and (row is not None or message_key in posted):
-                    recount.setdefault(message_key, 0)  # a root edited: whether it counts decides its thread
+            if isinstance(e, (MessageEdited, MessageDeleted)):
+                self._may_recount(batch, e, message_key, posted, batch_threads, tracked, recount)
             if isinstance(e, MessageDeleted) and row is not None and row.threads:
                 started.setdefault(scope, set()).add((row.author_id, row.day))  # frees its place
             if row is not None and row.is_reply and row.thread_id:
@@ -534,18 +538,21 @@ class ActivityCounters:
                     authors, stamps = days.setdefault(scope, (set(), set()))
                     authors.add(row.author_id)
                     stamps.add(row.day)
+        # The roots whose started credit may be decided again are loaded with their threads (a root
+        # edited across min_words may have no other event in the batch).
+        for platform, ws, tid in recount:
+            threads.setdefault((platform, ws), set()).add(tid)
         dialect = self.store.db.dialect
         for (platform, ws), ids in threads.items():
             missing = {t for t in ids if (platform, ws, t) not in batch.fetched}
             if missing:
                 await _fetch_rows(tx, dialect, batch, platform, ws, missing)
             repliers = days[(platform, ws)][0] if (platform, ws) in days else set()
-            for sql, params in _by_threads(dialect, platform, ws, ids, repliers):
+            limits = self._counting_limits(batch, platform, ws, recount, posted, started) if recount else []
+            for sql, params in _by_threads(dialect, platform, ws, ids, repliers, self.min_words, limits):
                 for raw in await tx.fetchall(sql, params):
                     c = _row_to_contrib(raw)
                     batch.rows.setdefault(c.key, c)
-        for root_key, changed in recount.items():
-            await self._load_counting_replies(tx, batch, root_key, changed, posted, started)
         for row in batch.rows.values():
             batch.add_to_thread(row)
         # The roots that may earn a thread-started credit in this batch: those without one yet.
@@ -553,9 +560,9 @@ class ActivityCounters:
             for tid in ids:
                 root = batch.rows.get((platform, ws, tid))
                 if root is None:
-                    who = posted.get((platform, ws, tid))
-                    if who is not None:
-                        started.setdefault((platform, ws), set()).add(who)
+                    post = posted.get((platform, ws, tid))
+                    if post is not None:
+                        started.setdefault((platform, ws), set()).add(self._author_day(post))
                 elif not root.threads and not root.deleted and not root.anonymous:  # may be edited to count
                     started.setdefault((platform, ws), set()).add((root.author_id, root.day))
         # Daily reply and thread-started credits: read from the rollups once per member and day,
@@ -601,40 +608,95 @@ class ActivityCounters:
             batch.day_replies.update(found_replies)
             batch.day_threads.update(found_threads)
 
-    async def _load_counting_replies(
+    def _may_recount(
         self,
-        tx: Executor,
         batch: _Batch,
-        root_key: Key,
-        changed: int,
-        posted: dict[Key, tuple[str, str]],
-        started: dict[tuple[str, str], set[tuple[str, str]]],
+        e: MessageEdited | MessageDeleted,
+        key: Key,
+        posted: dict[Key, MessagePosted],
+        batch_threads: dict[Key, str],
+        tracked: dict[Key, tuple[bool | None, bool, list[str]]],
+        recount: dict[Key, int],
     ) -> None:
-        """Load the earliest ``changed + 1`` stored replies of ``root_key``'s thread that count and
-        are not by its root's author: the batch's edits and deletes make at most ``changed`` of them
-        stop counting, so whether one still stands is known from these and the batch's own rows.
-        (All of a busy thread's replies would be hundreds of rows for one edit.) Notes the root in
-        ``batch.replies_loaded``, and its author's day in ``started`` (the cap on thread credits)."""
-        platform, ws, tid = root_key
-        root = batch.rows.get(root_key)
-        if root is not None:
-            if root.deleted:
-                return  # holds no thread credit, and gets none
-            author, day = root.author_id, root.day
-        elif root_key in posted:
-            author, day = posted[root_key]
+        """Note in ``recount`` the root whose started credit the edit or delete ``e`` of message
+        ``key`` may decide again when it is applied (:meth:`_edited`, :meth:`_deleted`): a reply that
+        answers edited under min_words or deleted (its root is counted once more: one more reply may
+        stop answering), a root edited across min_words (counted with none). Any other edit or delete
+        changes no started credit, and costs no load: most edits fix a typo.
+
+        The text of every edit is known here, so whether each message counts is followed through the
+        batch (``tracked``) from its stored row, or from its post in the batch (taken as under the
+        per-minute cap, whose verdict is not known yet: at worst a thread loaded for nothing)."""
+        state = tracked.get(key)
+        if state is None:
+            row = batch.rows.get(key)
+            if row is not None:
+                threads = [row.thread_id] if row.is_reply and row.thread_id else []
+                # A forgotten member's reply answers whatever its cap (see _answers).
+                can = not row.capped or bool(threads and not row.author_id)
+                state = (None if row.deleted else can and row.words >= self.min_words, can, threads)
+            elif key in posted:
+                post = posted[key]
+                # The threads _possible_threads gave it: the one it resolved to, or the message replied to.
+                resolved = batch_threads.get(key)
+                other = post.reply_to if not post.thread_id and post.reply_to != resolved else None
+                threads = [t for t in (resolved, other) if t and t != key[2]]
+                state = (word_count(post.text) >= self.min_words, True, threads)
+            else:
+                return  # never posted as far as this batch knows: the edit or delete changes nothing
+        counts, can, threads = state
+        if counts is None:
+            return  # deleted earlier: edits and deletes of it are ignored
+        if isinstance(e, MessageDeleted):
+            now: bool | None = None
+            if counts:
+                for thread in threads:
+                    root_key = (*key[:2], thread)
+                    recount[root_key] = recount.get(root_key, 0) + 1
         else:
-            return  # a thread started before tracking: no credit of its root's to decide
-        rows = await tx.fetchall(
-            f"{_SELECT} WHERE platform = ? AND workspace_id = ? AND thread_id = ? AND author_id <> ? "
-            "AND deleted = 0 AND capped = 0 AND words >= ? ORDER BY ts LIMIT ?",
-            (platform, ws, tid, author, self.min_words, changed + 1),
-        )
-        for raw in rows:
-            c = _row_to_contrib(raw)
-            batch.rows.setdefault(c.key, c)
-        batch.replies_loaded.add(root_key)
-        started.setdefault((platform, ws), set()).add((author, day))
+            now = can and word_count(e.text) >= self.min_words
+            if threads and counts and not now:
+                for thread in threads:
+                    root_key = (*key[:2], thread)
+                    recount[root_key] = recount.get(root_key, 0) + 1
+            elif not threads and now != counts:
+                recount.setdefault(key, 0)
+        tracked[key] = (now, can, threads)
+
+    def _counting_limits(
+        self,
+        batch: _Batch,
+        platform: str,
+        ws: str,
+        recount: dict[Key, int],
+        posted: dict[Key, MessagePosted],
+        started: dict[tuple[str, str], set[tuple[str, str]]],
+    ) -> list[tuple[str, str, int]]:
+        """For the roots of ``recount`` in the workspace, what to load of their threads'
+        replies: ``(thread, root's author, n)``, the earliest ``n = recount[root] + 1`` stored replies
+        that answer it (:meth:`_answers`) and are not by its root's author (:func:`_by_threads` loads
+        them with the thread's marked rows, in the same statement). The batch's edits and deletes make
+        at most ``recount[root]`` of them stop answering, so whether one still stands is known from
+        these and the batch's own rows; all of a busy thread's replies would be hundreds of rows for
+        one edit. Notes each root in ``batch.replies_loaded``, and its author's day in ``started``
+        (the cap on thread credits)."""
+        limits: list[tuple[str, str, int]] = []
+        for root_key, changed in recount.items():
+            if root_key[0] != platform or root_key[1] != ws:
+                continue
+            root = batch.rows.get(root_key)
+            if root is not None:
+                if root.deleted:
+                    continue  # holds no thread credit, and gets none
+                author, day = root.author_id, root.day
+            elif root_key in posted:
+                author, day = self._author_day(posted[root_key])
+            else:
+                continue  # a thread started before tracking: no credit of its root's to decide
+            limits.append((root_key[2], author, changed + 1))
+            batch.replies_loaded.add(root_key)
+            started.setdefault((platform, ws), set()).add((author, day))
+        return limits
 
     async def _load_asker_threads(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         """Load what the ASKER_THREADS_PER_DAY cap needs: for every asker who writes in their own
@@ -660,7 +722,18 @@ class ActivityCounters:
                 continue
             scope = (e.channel.platform.value, e.channel.workspace_id)
             root: tuple[str, str, float, str | None] | None = None
-            if isinstance(e, MessageEdited):
+            if isinstance(e, MessagePosted):
+                if e.is_bot:
+                    continue
+                thread = e.thread_id
+                if not thread and e.reply_to:
+                    target = info((*scope, e.reply_to))
+                    thread = target[3] if target is not None and target[3] else e.reply_to
+                ts = e.ts.timestamp()
+                posted.setdefault((*scope, e.message_id), (e.author.user_id, self._day(e.ts, ts), ts, thread))
+                root = info((*scope, thread)) if thread and thread != e.message_id else None
+                actor = e.author.user_id
+            elif isinstance(e, MessageEdited):
                 # A reply edited back into one that counts gets back the marks it kept, under the
                 # cap like any mark (_restore_marks): the asker is its root's author.
                 edited = batch.rows.get((*scope, e.message_id))
@@ -672,17 +745,6 @@ class ActivityCounters:
                 if root is None:
                     continue
                 actor = root[0]
-            elif isinstance(e, MessagePosted):
-                if e.is_bot:
-                    continue
-                thread = e.thread_id
-                if not thread and e.reply_to:
-                    target = info((*scope, e.reply_to))
-                    thread = target[3] if target is not None and target[3] else e.reply_to
-                ts = e.ts.timestamp()
-                posted.setdefault((*scope, e.message_id), (e.author.user_id, self._day(e.ts, ts), ts, thread))
-                root = info((*scope, thread)) if thread and thread != e.message_id else None
-                actor = e.author.user_id
             else:
                 if e.user.is_bot or not is_helpful_emoji(e.emoji):
                     continue
@@ -797,6 +859,13 @@ class ActivityCounters:
         asker's marks and thread credits go only to messages that do, or one-word spam would
         collect them."""
         return row.words >= self.min_words and not row.capped
+
+    def _answers(self, row: Contribution) -> bool:
+        """Whether reply ``row`` answers its thread, for the thread-started credit: it stands and
+        counts, or it is a forgotten member's long enough (``/forget-me`` blanks the author and caps
+        the row so that it counts for nothing again, but the help happened: their replies still
+        answer questions, as ``scan.open_questions`` says too)."""
+        return not row.deleted and row.words >= self.min_words and (not row.capped or not row.author_id)
 
     # -- messages ------------------------------------------------------------------------------
     def _over_cap(self, platform: str, ws: str, author: str, ts: float) -> bool:
@@ -1051,6 +1120,9 @@ class ActivityCounters:
         row = batch.rows.get((e.channel.platform.value, e.channel.workspace_id, e.message_id))
         if row is None or row.deleted:
             return
+        # Whether it counted before this edit: only an edit that makes it start or stop counting
+        # moves what goes only to messages that count (a typo fixed decides nothing again).
+        counted = self._answers(row) if row.is_reply else self._qualifies(row)
         row.words = word_count(e.text)
         if not row.is_reply:
             row.is_question = int(is_question(e.text))
@@ -1060,17 +1132,25 @@ class ActivityCounters:
         # The reactions it holds count while it does (they were loaded with the edit).
         self._sync_reactions(batch, row)
         root = batch.rows.get((row.platform, row.workspace_id, row.thread_id or "")) if row.is_reply else None
-        if root is not None and not root.deleted and root.author_id != row.author_id:
+        if root is not None and root.author_id != row.author_id and not row.author_id:
+            # A forgotten member's reply (an edit without an author passes the forgotten-member
+            # gate): its counters are zeroed, and the question it answered stays answered. Edited
+            # under min_words it answers no more, so its thread may be no thread started.
+            if counted and not self._answers(row):
+                self._recheck_started(batch, root, may_give=False)
+        elif root is not None and root.author_id != row.author_id:
             # A reply edited down to "." loses its reply credit and its marks, and its thread is no
             # thread if no other reply counts; "one sec" edited into an answer earns the first two
             # and starts the thread, and one edited back gets the marks whose sources still stand.
+            # Under a deleted question it keeps its reply credit and earns none, but its marks
+            # follow whether it counts (the question keeps its place under the asker's cap).
             if should:
-                if not row.replies:
+                if not row.replies and not root.deleted:
                     self._credit_thread(batch, root)
                     self._credit_reply(batch, root, row)
                 self._restore_marks(batch, root, row)
-            else:
-                if row.replies:
+            elif counted:
+                if row.replies and not root.deleted:
                     batch.credit(row, "replies", -row.replies)
                 self._suspend_marks(batch, root, row)
                 self._recheck_started(batch, root, may_give=False)
@@ -1083,9 +1163,10 @@ class ActivityCounters:
                 self._undo(batch, root, f"thanks:{row.message_id}", batch.in_thread(root))
             if rejected:
                 self._undo(batch, root, f"said:{row.message_id}", batch.in_thread(root))
-        elif not row.is_reply:
+        elif not row.is_reply and counted != should:
             # A root edited under min_words is no thread ("x" answered is no more one than "hmm"
-            # is); edited back, or from "hmm" into a question, it is one if a reply counts.
+            # is); edited back, or from "hmm" into a question, it is one if a reply counts. (An edit
+            # that leaves it counting, a typo fixed, decides nothing again.)
             self._recheck_started(batch, row, may_give=True)
         batch.dirty.add(row.key)
 
@@ -1106,16 +1187,20 @@ class ActivityCounters:
     def _restore_marks(self, batch: _Batch, root: Contribution, reply: Contribution) -> None:
         """``reply`` counts (again): the marks it kept when it stopped (:meth:`_suspend_marks`) come
         back, under the rules that gave them: one helpful mark per answerer per thread, the asker's
-        daily cap, and the answer only while no other reply has taken it up meanwhile."""
-        if (
-            reply.helpful_src
-            and not reply.helpful
-            and not any(r.helpful and r.author_id == reply.author_id and not r.deleted for r in batch.in_thread(root))
-            and self._asker_allows(batch, root, reply)
-        ):
-            batch.credit(reply, "helpful", 1)
+        daily cap, and the answer only while no other reply has taken it up meanwhile. Under a
+        deleted question the cap is not asked again: the question keeps its place under it."""
+        if reply.helpful_src and not reply.helpful:
+            if not any(
+                r.helpful and r.author_id == reply.author_id and not r.deleted for r in batch.in_thread(root)
+            ) and (root.deleted or self._asker_allows(batch, root, reply)):
+                batch.credit(reply, "helpful", 1)
+            else:
+                # Refused, as a new mark would be: nothing left to keep (only a reply under min_words
+                # keeps sources without their credit, and _by_threads loads only those).
+                reply.helpful_src = ""
+                batch.dirty.add(reply.key)
         if reply.answer_src:
-            if not root.answer_id and self._asker_allows(batch, root, reply):
+            if not root.answer_id and (root.deleted or self._asker_allows(batch, root, reply)):
                 root.answer_id = reply.message_id
                 root.answer_src = reply.answer_src
                 batch.dirty.add(root.key)
@@ -1126,17 +1211,15 @@ class ActivityCounters:
 
     def _recheck_started(self, batch: _Batch, root: Contribution, *, may_give: bool) -> None:
         """Decide ``root``'s thread-started credit again after an edit or delete changed whether it
-        or one of its replies counts: a thread is a root that counts with a reply that counts from
-        someone else (:meth:`_credit_thread`). A credit that no longer holds is taken back through
-        :meth:`_Batch.credit` (the daily count of started threads follows); with ``may_give`` one
-        that holds now is given (the cap applies). Only for roots whose counting replies the batch
-        loaded (:meth:`_load_counting_replies`): elsewhere the credit is left as it is, as a
-        partial view of the thread would take back credits that still stand."""
+        counts or whether one of its replies answers: a thread is a root that counts with a reply
+        that answers from someone else (:meth:`_credit_thread`, :meth:`_answers`). A credit that no
+        longer holds is taken back through :meth:`_Batch.credit` (the daily count of started threads
+        follows); with ``may_give`` one that holds now is given (the cap applies). Only for roots
+        whose answering replies the batch loaded (:meth:`_counting_limits`): elsewhere the credit is
+        left as it is, as a partial view of the thread would take back credits that still stand."""
         if root.deleted or root.key not in batch.replies_loaded:
             return
-        replied = any(
-            not r.deleted and r.author_id != root.author_id and self._qualifies(r) for r in batch.in_thread(root)
-        )
+        replied = any(r.author_id != root.author_id and self._answers(r) for r in batch.in_thread(root))
         if replied and self._qualifies(root):
             if may_give:
                 self._credit_thread(batch, root)
@@ -1165,6 +1248,7 @@ class ActivityCounters:
             return
         if row.deleted:
             return
+        answering = self._answers(row)  # before the delete: whether its thread loses a reply that answers
         for counter in COUNTERS:
             amount = getattr(row, counter)
             if amount:
@@ -1182,8 +1266,8 @@ class ActivityCounters:
         # mark (a ✅) still gives them.
         self._undo(batch, root, f"thanks:{row.message_id}", batch.in_thread(root))
         self._undo(batch, root, f"said:{row.message_id}", batch.in_thread(root))
-        # A thread whose last reply that counts from someone else is gone is no thread started.
-        if root.author_id != row.author_id:
+        # A thread whose last reply that answers from someone else is gone is no thread started.
+        if answering and root.author_id != row.author_id:
             self._recheck_started(batch, root, may_give=False)
 
     # -- reactions -----------------------------------------------------------------------------
@@ -1305,42 +1389,101 @@ async def _fetch_rows(tx: Executor, dialect: str, batch: _Batch, platform: str, 
             batch.rows[c.key] = c
 
 
-# The rows of a thread that hold a mark or the answer, or keep what gave them (_suspend_marks).
-_MARKED = "(t.helpful > 0 OR t.answered > 0 OR (t.deleted = 0 AND (t.helpful_src <> '' OR t.answer_src <> '')))"
+# The rows of a thread that hold a mark or the answer (integer tests first: most rows fail them all).
+_MARKED = "t.helpful > 0 OR t.answered > 0"
+# The live rows that keep what gave the marks they lost by no longer counting (_suspend_marks): only
+# a reply edited under min_words keeps any (_restore_marks drops what it does not give back), so
+# the sources are read only for the few rows that short.
+_KEPT = "(t.words < ? AND t.deleted = 0 AND (t.helpful_src <> '' OR t.answer_src <> ''))"
+# A reply that answers its thread (ActivityCounters._answers), as a condition on ``t``.
+_ANSWERS = "t.deleted = 0 AND t.words >= ? AND (t.capped = 0 OR t.author_id = '')"
+# SQLite's bound parameters per statement in old builds.
+_SQLITE_MAX_PARAMS = 999
 
 
 def _by_threads(
-    dialect: str, platform: str, ws: str, threads: set[str], authors: set[str]
+    dialect: str,
+    platform: str,
+    ws: str,
+    threads: set[str],
+    authors: set[str],
+    min_words: int,
+    limits: Sequence[tuple[str, str, int]] = (),
 ) -> Iterator[tuple[str, tuple[object, ...]]]:
     """Queries selecting the ``activity_contrib`` rows of ``threads`` that the credit rules need:
     every helpful one (few: one per answerer), the answer (one: a new mark moves its credit), the
     live ones that keep the sources of marks they lost by no longer counting (a source undone while
     they do not must be undone in them too), and the reply credits of ``authors`` (the batch's
     repliers); a thread's other messages are not loaded. (Partial indexes on exactly these rows made
-    ingest a third slower on SQLite: every credit change rewrote them.)"""
+    ingest a third slower on SQLite: every credit change rewrote them.)
+
+    With them, for each ``(thread, root's author, n)`` of ``limits`` (threads among ``threads``),
+    the earliest ``n`` rows of the thread that answer it and are not by its root's author
+    (:meth:`ActivityCounters._counting_limits`): in the same statement (``UNION ALL``; a row may
+    come twice), as a statement of its own costs a round trip per batch. PostgreSQL: a ``LATERAL``
+    ``LIMIT`` per thread over array parameters. SQLite: the threads as a ``VALUES`` list, numbered
+    per thread by ``ROW_NUMBER()`` (3.25+), in statements of their own past the parameter limit."""
     if not threads:
         return
     ordered, who = sorted(threads), sorted(authors)
     cols = ", ".join(f"t.{c}" for c in _COLUMNS)
     if dialect == "postgresql":
-        yield (
+        sql = (
             f"SELECT {cols} FROM unnest(?::text[]) AS ids(id) JOIN activity_contrib t "
             "ON t.platform = ? AND t.workspace_id = ? AND t.thread_id = ids.id "
-            f"WHERE {_MARKED} OR (t.replies > 0 AND t.author_id = ANY(?::text[]))",
-            (ordered, platform, ws, who),
+            f"WHERE {_MARKED} OR (t.replies > 0 AND t.author_id = ANY(?::text[])) OR {_KEPT}"
         )
+        params: tuple[object, ...] = (ordered, platform, ws, who, min_words)
+        if limits:
+            tids, owners, counts = (list(column) for column in zip(*limits, strict=True))
+            sql += (
+                f" UNION ALL SELECT {', '.join(f'r.{c}' for c in _COLUMNS)} "
+                "FROM unnest(?::text[], ?::text[], ?::integer[]) AS w(tid, author, lim) "
+                f"CROSS JOIN LATERAL (SELECT {cols} FROM activity_contrib t WHERE t.platform = ? "
+                "AND t.workspace_id = ? AND t.thread_id = w.tid AND t.author_id <> w.author "
+                f"AND {_ANSWERS} ORDER BY t.ts LIMIT w.lim) r"
+            )
+            params += (tids, owners, counts, platform, ws, min_words)
+        yield sql, params
         return
+    answering = list(_answering_sqlite(platform, ws, limits, min_words))
     half = _IN_CHUNK // 2
     for i in range(0, len(ordered), half):
         chunk = ordered[i : i + half]
         for j in range(0, max(len(who), 1), half):
             people = who[j : j + half] or [""]
-            yield (
+            sql = (
                 f"SELECT {cols} FROM activity_contrib t WHERE t.platform = ? AND t.workspace_id = ? "
                 f"AND t.thread_id IN ({', '.join('?' for _ in chunk)}) AND ({_MARKED} OR "
-                f"(t.replies > 0 AND t.author_id IN ({', '.join('?' for _ in people)})))",
-                (platform, ws, *chunk, *people),
+                f"(t.replies > 0 AND t.author_id IN ({', '.join('?' for _ in people)})) OR {_KEPT})"
             )
+            params = (platform, ws, *chunk, *people, min_words)
+            if answering and len(params) + len(answering[0][1]) + len(answering[0][3]) <= _SQLITE_MAX_PARAMS:
+                with_clause, with_params, select, select_params = answering.pop(0)
+                sql = f"{with_clause} {sql} UNION ALL {select}"
+                params = (*with_params, *params, *select_params)
+            yield sql, params
+    for with_clause, with_params, select, select_params in answering:
+        yield f"{with_clause} {select}", (*with_params, *select_params)
+
+
+def _answering_sqlite(
+    platform: str, ws: str, limits: Sequence[tuple[str, str, int]], min_words: int
+) -> Iterator[tuple[str, tuple[object, ...], str, tuple[object, ...]]]:
+    """The SQLite part of :func:`_by_threads` that selects the replies of ``limits``, in chunks: a
+    ``WITH`` clause (it must open the statement) and its parameters, then a ``SELECT`` and its."""
+    step = _IN_CHUNK // 3
+    for i in range(0, len(limits), step):
+        chunk = limits[i : i + step]
+        yield (
+            f"WITH w(tid, author, lim) AS (VALUES {', '.join('(?, ?, ?)' for _ in chunk)})",
+            tuple(v for item in chunk for v in item),
+            f"SELECT {', '.join(_COLUMNS)} FROM (SELECT {', '.join(f't.{c}' for c in _COLUMNS)}, w.lim AS lim, "
+            "ROW_NUMBER() OVER (PARTITION BY t.thread_id ORDER BY t.ts) AS n "
+            "FROM w JOIN activity_contrib t ON t.platform = ? AND t.workspace_id = ? AND t.thread_id = w.tid "
+            f"WHERE t.author_id <> w.author AND {_ANSWERS}) WHERE n <= lim",
+            (platform, ws, min_words),
+        )
 
 
 def _by_ids(

@@ -2,9 +2,13 @@
 messages that count, and a deleted message contributes nothing.
 
 A marked reply edited down to "." loses its helpful mark and the question's answer, and gets back
-those whose sources still stand when it is edited back; a thread whose last reply that counts from
-someone else is deleted or edited away, or whose root is edited under min_words, is no thread started
-(and a place under the daily cap on started threads is freed).
+those whose sources still stand when it is edited back (under a deleted question too); a thread whose
+last reply that answers from someone else is deleted or edited away, or whose root is edited under
+min_words, is no thread started (and a place under the daily cap on started threads is freed). A
+forgotten member's replies (``/forget-me``) still answer: the thread they started stays started, and
+an edit of theirs (it names no author) takes nothing from the question. An edit or delete that ends
+nothing (a typo fixed, a "+1" deleted) decides nothing again, and what one that may is read with the
+statements every batch makes.
 
 Through the real app (its store: SQLite, or PostgreSQL with ``GUILDHALL_TEST_STORE=postgresql``);
 each conversation is fed in one batch and one event per batch, as live traffic arrives. Edits and
@@ -13,11 +17,17 @@ deletes are delivered again: a redelivery changes nothing more.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
 import pytest
 
 from bot.events import Event
 from bot.recorder import Recorder
 from bot.store import Store
+from bot.testing.builders import user
+from brain.activity.brain import ActivityBrain
 from brain.activity.counters import ActivityCounters
 from brain.activity.scoring import COUNTERS, STARTED_THREADS_PER_DAY
 from tests.conftest import AppFactory
@@ -180,3 +190,126 @@ async def test_a_thread_credit_taken_back_frees_its_place_under_the_daily_cap(st
     for n in range(10, 13):
         await feed(answered_question("asker", n, 32.0 + n * 2))
     assert (await store_totals(store, "asker"))["threads"] == STARTED_THREADS_PER_DAY
+
+
+# -- 4. the marks of a reply under a deleted question follow whether it counts ------------------------
+async def test_a_marked_reply_under_a_deleted_question_edited_to_a_dot_loses_its_marks(
+    make_app: AppFactory, live: bool
+) -> None:
+    conversation = [question(), say(ANSWER, "helper", "h", 1), react("h", "asker", 2), deleted("q", 3)]
+    app = await run(make_app, conversation, live=live)
+    assert await marks(app) == (1, 1)  # a deleted question keeps its answerer's credit
+    await apply(app, edited("h", ".", 4))
+    assert await marks(app) == (0, 0)  # but not on a "."
+    await apply(app, edited("h", ".", 4))  # redelivered
+    assert await marks(app) == (0, 0)
+    await apply(app, edited("h", ANSWER, 5))  # edited back: the ✅ still stands
+    assert await marks(app) == (1, 1) and await answer_of(app, "q") == "h"
+
+
+# -- 5. a forgotten member's replies still answer questions -------------------------------------------
+async def forget(app: Any, who: str) -> None:
+    """``/forget-me`` of ``who``: their rows stay, anonymised (author '', zeroed, capped)."""
+    await next(b for b in app.brains if isinstance(b, ActivityBrain)).forget_member(user(who))
+
+
+async def test_a_typo_fixed_in_a_question_keeps_the_thread_its_forgotten_answerer_started(
+    make_app: AppFactory, live: bool
+) -> None:
+    app = await run(make_app, [question(), say(ANSWER, "helper", "h", 1)], live=live)
+    await forget(app, "helper")
+    assert (await totals(app, "asker"))["threads"] == 1  # forgetting the helper leaves it
+    await apply(app, edited("q", "why does my build fail on this step??", 5))
+    assert (await totals(app, "asker"))["threads"] == 1
+    await apply(app, edited("q", "x", 6))  # a root edited under min_words is still no thread
+    assert (await totals(app, "asker"))["threads"] == 0
+    await apply(app, edited("q", "why does my build fail on this step?", 7))  # and one again edited back
+    assert (await totals(app, "asker"))["threads"] == 1
+
+
+async def test_a_plus_one_deleted_keeps_the_thread_a_forgotten_answerer_started(
+    make_app: AppFactory, live: bool
+) -> None:
+    app = await run(make_app, [question(), say(ANSWER, "helper", "h", 1), say("+1", "other", "p", 2)], live=live)
+    await forget(app, "helper")
+    await apply(app, deleted("p", 5))  # someone's "+1", which never counted, goes
+    assert (await totals(app, "asker"))["threads"] == 1
+    await apply(app, deleted("h", 6))  # the forgotten member's answer itself goes: no reply answers
+    assert (await totals(app, "asker"))["threads"] == 0
+
+
+async def test_an_edit_of_a_forgotten_helpers_answer_keeps_the_question_answered(
+    make_app: AppFactory, live: bool
+) -> None:
+    app = await run(make_app, [question(), say(ANSWER, "helper", "h", 1), react("h", "asker", 2)], live=live)
+    await forget(app, "helper")
+    assert await answer_of(app, "q") == "h"
+    await apply(app, edited("h", f"{ANSWER} (edited)", 5))  # names no author: the gate lets it through
+    assert await answer_of(app, "q") == "h"
+    # The asker's next word hands no second answer to someone else.
+    await apply(app, say(OTHER_ANSWER, "other", "o", 6), say("ok let me try that", "asker", "f", 7))
+    assert await marks(app, "other") == (0, 0) and await answer_of(app, "q") == "h"
+    await apply(app, edited("h", ".", 8))  # nor does one down to "."
+    assert await answer_of(app, "q") == "h"
+    assert (await totals(app, "asker"))["threads"] == 1  # another member's reply still answers
+
+
+# -- 6. deciding a thread credit again costs no statement of its own ----------------------------------
+class _Reads:
+    """A transaction that counts the statements read through it."""
+
+    def __init__(self, tx: Any) -> None:
+        self.tx = tx
+        self.reads = 0
+
+    async def fetchall(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        self.reads += 1
+        return list(await self.tx.fetchall(sql, params))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tx, name)
+
+
+async def reads(
+    store: Store, counters: ActivityCounters, events: Sequence[Event], monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """Record and count ``events`` in one batch; the statements ``counters`` read with to do it."""
+    await Recorder(store).handle_batch(events)
+    real = store.db.transaction
+    counted: list[_Reads] = []
+
+    @asynccontextmanager
+    async def transaction(**kwargs: Any) -> AsyncIterator[_Reads]:
+        async with real(**kwargs) as tx:
+            counted.append(_Reads(tx))
+            yield counted[-1]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.db, "transaction", transaction)
+        await counters.apply(list(events))
+    return sum(r.reads for r in counted)
+
+
+async def test_edits_and_deletes_in_more_threads_read_no_more(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    counters = ActivityCounters(store, UTC)
+    conversations = [e for n in range(10) for e in answered_question(f"asker{n}", n, n * 2.0)]
+    await Recorder(store).handle_batch(conversations)
+    await counters.apply(conversations)
+    # Answers deleted: in one thread, then in four.
+    one = await reads(store, counters, [deleted("asker0-a0", 30)], monkeypatch)
+    deletes = [deleted(f"asker{n}-a{n}", 31) for n in range(1, 5)]
+    assert await reads(store, counters, deletes, monkeypatch) == one
+    # Edits: a typo fixed in one thread; then in four threads a typo fixed in a question, a reply and
+    # two questions edited under min_words.
+    one = await reads(store, counters, [edited("asker5-a5", f"{ANSWER} 5, see the docs", 32)], monkeypatch)
+    edits = [
+        edited("asker6-q6", "how do I fix error number 6 here?", 33),
+        edited("asker7-a7", ".", 33),
+        edited("asker8-q8", "x", 33),
+        edited("asker9-q9", "hmm", 33),
+    ]
+    assert await reads(store, counters, edits, monkeypatch) == one
+    # A question edited back over min_words is a thread started again.
+    await reads(store, counters, [edited("asker9-q9", "how do I fix error number 9 then?", 34)], monkeypatch)
+    threads = {n: (await store_totals(store, f"asker{n}"))["threads"] for n in range(10)}
+    assert threads == {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 1, 6: 1, 7: 0, 8: 0, 9: 1}
