@@ -18,7 +18,17 @@ from typing import Any
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.events import ChannelRef, ChannelSeen, CommandReply, Platform, ReactionAdded, SendMessage, UserRef, Visibility
+from bot.events import (
+    ChannelRef,
+    ChannelSeen,
+    CommandReply,
+    MessagePosted,
+    Platform,
+    ReactionAdded,
+    SendMessage,
+    UserRef,
+    Visibility,
+)
 from bot.testing import ScriptedLLM, channel, command, make_message, user
 from bot.testing.builders import BASE_TIME
 from tests.unit.community.test_community_brain import HELP, community_settings, post, seed_history, sent, start
@@ -138,14 +148,9 @@ def in_g1(name: str) -> UserRef:
     return user(name, platform=Platform.DISCORD, workspace="G1")
 
 
-async def test_experts_in_a_discord_dm_names_the_members_guilds_experts(
-    make_app: Any, community_settings: Settings
-) -> None:
-    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
-    help_g1 = channel("H1", platform=Platform.DISCORD, workspace="G1")
-    await post(
-        app,
-        adapter,
+def poetry_thread(help_g1: ChannelRef, *also: MessagePosted) -> list[MessagePosted]:
+    """ann's question in G1's help channel answered by bob (and ``also``), and dan saying hello."""
+    return [
         make_message(
             "how do I pin a dependency version with poetry?",
             author=in_g1("ann"),
@@ -162,15 +167,29 @@ async def test_experts_in_a_discord_dm_names_the_members_guilds_experts(
             thread_id="1",
             minutes=-599,
         ),
+        *also,
         make_message("hello all", author=in_g1("dan"), chan=help_g1, message_id="3", minutes=-10),
-    )
-    await post(app, adapter, ReactionAdded(help_g1, "2", in_g1("ann"), "✅", BASE_TIME))
+    ]
+
+
+async def experts_asked_in_dans_dm(app: Any, adapter: Any) -> str:
+    """dan's ``/experts`` about poetry pinning, asked in his DM with the bot: the reply."""
     await (await app.brain("qa").indexer()).index_all()
     dm = ChannelRef(Platform.DISCORD, "@me", "D1", "", Visibility.DM)
     dan_in_dm = user("dan", platform=Platform.DISCORD, workspace="@me")
     await post(app, adapter, command("experts", "pinning dependencies with poetry", author=dan_in_dm, chan=dm))
-    reply = adapter.of_type(CommandReply)[-1]
-    assert "• bob" in reply.text, reply.text
+    return adapter.of_type(CommandReply)[-1].text
+
+
+async def test_experts_in_a_discord_dm_names_the_members_guilds_experts(
+    make_app: Any, community_settings: Settings
+) -> None:
+    app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
+    help_g1 = channel("H1", platform=Platform.DISCORD, workspace="G1")
+    await post(app, adapter, *poetry_thread(help_g1))
+    await post(app, adapter, ReactionAdded(help_g1, "2", in_g1("ann"), "✅", BASE_TIME))
+    reply = await experts_asked_in_dans_dm(app, adapter)
+    assert "• bob" in reply, reply
 
 
 async def test_experts_in_a_discord_dm_never_names_a_member_opted_out_in_the_guild(
@@ -178,40 +197,16 @@ async def test_experts_in_a_discord_dm_never_names_a_member_opted_out_in_the_gui
 ) -> None:
     app, adapter = await start(make_app, community_settings, ScriptedLLM("NOT_FOUND"))
     help_g1 = channel("H1", platform=Platform.DISCORD, workspace="G1")
-    await post(
-        app,
-        adapter,
-        make_message(
-            "how do I pin a dependency version with poetry?",
-            author=in_g1("ann"),
-            chan=help_g1,
-            message_id="1",
-            thread_id="1",
-            minutes=-600,
-        ),
-        make_message(
-            "pin it with poetry add requests==2.31.0 and commit poetry.lock",
-            author=in_g1("bob"),
-            chan=help_g1,
-            message_id="2",
-            thread_id="1",
-            minutes=-599,
-        ),
-        make_message(
-            "poetry lock --no-update also keeps versions",
-            author=in_g1("carol"),
-            chan=help_g1,
-            message_id="4",
-            thread_id="1",
-            minutes=-598,
-        ),
-        make_message("hello all", author=in_g1("dan"), chan=help_g1, message_id="3", minutes=-10),
+    carol = make_message(
+        "poetry lock --no-update also keeps versions",
+        author=in_g1("carol"),
+        chan=help_g1,
+        message_id="4",
+        thread_id="1",
+        minutes=-598,
     )
+    await post(app, adapter, *poetry_thread(help_g1, carol))
     await post(app, adapter, ReactionAdded(help_g1, "2", in_g1("ann"), "✅", BASE_TIME))
     await post(app, adapter, command("optout", author=in_g1("bob"), chan=help_g1))
-    await (await app.brain("qa").indexer()).index_all()
-    dm = ChannelRef(Platform.DISCORD, "@me", "D1", "", Visibility.DM)
-    dan_in_dm = user("dan", platform=Platform.DISCORD, workspace="@me")
-    await post(app, adapter, command("experts", "pinning dependencies with poetry", author=dan_in_dm, chan=dm))
-    reply = adapter.of_type(CommandReply)[-1]
-    assert "• carol" in reply.text and "bob" not in reply.text, reply.text
+    reply = await experts_asked_in_dans_dm(app, adapter)
+    assert "• carol" in reply and "bob" not in reply, reply
