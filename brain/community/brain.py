@@ -1079,11 +1079,7 @@ class CommunityBrain(Brain):
             cid = str(channel_id)
             if visibility == Visibility.DM.value or cid in denied or (parent_id and str(parent_id) in denied):
                 continue
-            if (
-                scope.everything
-                or cid in scope.extra_channel_ids
-                or (scope.include_public and visibility == Visibility.PUBLIC.value)
-            ):
+            if scope.allows_channel(cid, str(visibility)):
                 allowed.add(cid)
         return allowed
 

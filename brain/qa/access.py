@@ -70,9 +70,14 @@ class AccessScope:
             unit.platform != self.platform or unit.workspace_id != self.workspace_id
         ):
             return False
-        if unit.channel_id in self.extra_channel_ids:
+        return self.allows_channel(unit.channel_id, unit.visibility)
+
+    def allows_channel(self, channel_id: str, visibility: str) -> bool:
+        """Whether units of a channel of this scope's workspace (its id, and its visibility's value)
+        may be used."""
+        if self.everything or channel_id in self.extra_channel_ids:
             return True
-        return self.include_public and unit.visibility == Visibility.PUBLIC.value
+        return self.include_public and visibility == Visibility.PUBLIC.value
 
     def __call__(self, unit: Unit) -> bool:
         return self.allows(unit)

@@ -149,6 +149,17 @@ class AnswerLog:
                             (REMOVED_COPY, platform, workspace_id, message_id),
                         )
 
+    async def _delete(self, platform: str, workspace_id: str, answer_ids: list[str]) -> int:
+        """Delete ``answer_ids`` and their stored copies' words (:meth:`_remove_posted_copies`);
+        returns how many."""
+        await self._remove_posted_copies(platform, workspace_id, answer_ids)
+        for start in range(0, len(answer_ids), 500):
+            part = answer_ids[start : start + 500]
+            await self.store.db.execute(
+                f"DELETE FROM qa_answers WHERE answer_id IN ({', '.join('?' * len(part))})", part
+            )
+        return len(answer_ids)
+
     async def forget_citing(self, platform: str, workspace_id: str, unit_ids: set[str]) -> int:
         """Delete answers that cited any of ``unit_ids`` (their text may quote those units)."""
         if not unit_ids:
@@ -157,13 +168,7 @@ class AnswerLog:
             "SELECT answer_id, cited FROM qa_answers WHERE platform = ? AND workspace_id = ?", (platform, workspace_id)
         )
         doomed = [str(r[0]) for r in rows if unit_ids.intersection(json.loads(r[1] or "[]"))]
-        await self._remove_posted_copies(platform, workspace_id, doomed)
-        for start in range(0, len(doomed), 500):
-            part = doomed[start : start + 500]
-            await self.store.db.execute(
-                f"DELETE FROM qa_answers WHERE answer_id IN ({', '.join('?' * len(part))})", part
-            )
-        return len(doomed)
+        return await self._delete(platform, workspace_id, doomed)
 
     async def forget_quoting(self, platform: str, workspace_id: str, user_id: str) -> int:
         """Delete answers whose cited sources ``user_id`` wrote (recorded when they were logged)."""
@@ -173,13 +178,7 @@ class AnswerLog:
             (platform, workspace_id),
         )
         doomed = [str(r[0]) for r in rows if user_id in json.loads(r[1] or "[]")]
-        await self._remove_posted_copies(platform, workspace_id, doomed)
-        for start in range(0, len(doomed), 500):
-            part = doomed[start : start + 500]
-            await self.store.db.execute(
-                f"DELETE FROM qa_answers WHERE answer_id IN ({', '.join('?' * len(part))})", part
-            )
-        return len(doomed)
+        return await self._delete(platform, workspace_id, doomed)
 
     async def scrub_quoting(
         self, platform: str, workspace_id: str, message_ids: Collection[str], *, unit_bases: Collection[str] = ()
