@@ -1265,8 +1265,8 @@ async def _purge_vector_log(indexer: Indexer) -> None:
         await purge()
 
 
-# The parts of one long answer are posted one after another, seconds apart; a scrubbed answer is
-# matched to a message posted this close to the time it was logged.
+# The parts of one long answer are posted one after another, seconds apart: a later part of an inline
+# reply is matched through the part with the reference posted this close before it.
 _PARTS_WITHIN_S = 120.0
 
 

@@ -51,9 +51,9 @@ _CITE_MARK = (
 # when the model glues one to a word ("the token[1]"), so it is taken for code only where a source
 # holds it as written (:func:`code_copied_indexes`).
 _GLUED_INDEX = re.compile(r"(?<![A-Za-z0-9_`.])[A-Za-z_][A-Za-z0-9_.]*(?:\[\d{1,2}\])+")
-# A web address: brackets in it (``?ids[0]=5``) are neither citations nor code to mark.
-# ASCII only (a Chinese sentence runs on with no space after an address), and a bracket pair only
-# inside a query (``?ids[0]=5``): a citation glued to the address's end (``/docs[1].``) is not in it.
+# A web address: brackets in it (``?ids[0]=5``) are neither citations nor code to mark. ASCII only (a
+# Chinese sentence runs on with no space after an address), and a bracket pair only before ``=`` or
+# ``&`` (a query's): a citation glued to the address's end (``/docs[1].``) is not in it.
 _URL = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]|\[\d{1,3}\](?=[=&]))+")
 _CITATION = re.compile(_CITE_MARK, re.IGNORECASE)
 # Sentence ends (line breaks end sentences too: chat answers are often lists); the group is the gap
