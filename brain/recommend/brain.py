@@ -47,7 +47,7 @@ from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
 from bot.store import OPTED_OUT_KEY, MessageRow
 from brain.qa.access import discord_dm_guild, discord_member_guilds
-from brain.recommend.candidates import THREAD, ThreadItem, popular_threads, select_candidates
+from brain.recommend.candidates import THREAD, WINDOW, ThreadItem, popular_threads, select_candidates
 from brain.recommend.content import index_vectors
 from brain.recommend.digest import (
     DIGEST_TICK_MINUTES,
@@ -591,12 +591,7 @@ class RecommendBrain(Brain):
         readable = await store.readable_channel_ids(p, ws, uid, role_ids, guest=bool(user.guest))
         readable -= await self._denied(p, ws)
         history, snapshot = await self._snapshot(p, ws, now, fresh=as_of)
-        cands = select_candidates(
-            snapshot.threads.values(), uid, readable_channels=readable, active_since=now - cfg.lookback_days * 86400
-        )
-        if cands:
-            joined = await self._joined_outside(user, cands, snapshot, since_snapshot=not as_of)
-            cands = [t for t in cands if t.thread_id not in joined]
+        cands = await self._candidates(user, snapshot, readable, now, as_of=as_of)
         if not cands:
             return []
         vectors = await self._thread_vectors(p, ws, cands, as_of=as_of)
@@ -659,27 +654,46 @@ class RecommendBrain(Brain):
             await self._record_shown(user, recs, now)
         return recs
 
+    async def _candidates(
+        self, user: UserRef, snapshot: Snapshot, readable: set[str], now: float, *, as_of: bool
+    ) -> list[ThreadItem]:
+        """Conversations ``user`` may be recommended: active in the lookback in ``readable``
+        channels, neither started nor joined by them, in the snapshot or outside it
+        (:meth:`_joined_outside`; ``as_of``: a replay, see :meth:`recommend`)."""
+        cands = select_candidates(
+            snapshot.threads.values(),
+            user.user_id,
+            readable_channels=readable,
+            active_since=now - self.ctx.settings.recommend.lookback_days * 86400,
+        )
+        if not cands:
+            return cands
+        joined = await self._joined_outside(user, cands, snapshot, since_snapshot=not as_of)
+        return [t for t in cands if t.thread_id not in joined]
+
     async def _joined_outside(
         self, user: UserRef, cands: list[ThreadItem], snapshot: Snapshot, *, since_snapshot: bool
     ) -> set[str]:
-        """Candidate threads ``user`` posted in where the snapshot's participants cannot tell:
-        before its window (threads whose root is older than :data:`HISTORY_DAYS`) and, with
+        """Candidate conversations ``user`` posted in where the snapshot's participants cannot
+        tell: before its window (threads whose root is older than :data:`HISTORY_DAYS`) and, with
         ``since_snapshot``, after it was built (it is shared for :data:`SNAPSHOT_TTL_S`; a replay
-        leaves it out, as later posts are the replay's future)."""
+        leaves it out, as later posts are the replay's future): threads, and windows the member's
+        unthreaded posts since then went on (:meth:`_windows_joined`)."""
         db = self.ctx.store.db
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         out: set[str] = set()
         if since_snapshot:
-            # A thread joined a minute ago must not be recommended, and so recorded as shown, and
-            # the member's next post in it credited to the list as a join. From a margin before the
-            # snapshot: a post timed before it may be stored after it (delivery, a bus backlog).
+            # A conversation joined a minute ago must not be recommended, and so recorded as shown,
+            # and the member's next post in it credited to the list as a join. From a margin before
+            # the snapshot: a post timed before it may be stored after it (delivery, a bus backlog).
             # A few minutes of the member's posts: a short range of the author index.
             rows = await db.fetchall(
-                "SELECT DISTINCT thread_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
-                "AND ts >= ? AND thread_id IS NOT NULL AND deleted = 0",
+                "SELECT thread_id, channel_id, ts FROM messages WHERE platform = ? AND workspace_id = ? "
+                "AND author_id = ? AND ts >= ? AND deleted = 0",
                 (p, ws, uid, snapshot.now - LATE_POST_MARGIN_S),
             )
-            out.update(str(r[0]) for r in rows)
+            out.update(str(r[0]) for r in rows if r[0])
+            out |= await self._windows_joined(user, cands, [(str(r[1]), float(r[2])) for r in rows if not r[0]])
         window_start = snapshot.now - HISTORY_DAYS * 86400
         old = sorted(t.thread_id for t in cands if t.kind == THREAD and t.ts_start < window_start)
         for i in range(0, len(old), 500):  # within every engine's bound on query parameters
@@ -690,6 +704,37 @@ class RecommendBrain(Brain):
                 (p, ws, uid, window_start, *chunk),
             )
             out.update(str(r[0]) for r in rows)
+        return out
+
+    async def _windows_joined(self, user: UserRef, cands: list[ThreadItem], posts: list[tuple[str, float]]) -> set[str]:
+        """Candidate windows that ``user``'s unthreaded ``posts`` (``(channel, ts)``, stored since
+        the snapshot's time or late) joined: posted in while the window went on, by the rule that
+        credits a post as a join (:func:`_window_goes_on`)."""
+        windows = [t for t in cands if t.kind == WINDOW]
+        by_channel: dict[str, list[float]] = {}
+        for channel_id, ts in posts:
+            by_channel.setdefault(channel_id, []).append(ts)
+        store = self.ctx.store
+        p, ws = user.platform.value, user.workspace_id
+        out: set[str] = set()
+        for channel_id, stamps in by_channel.items():
+            # Only windows a post could still join (opened at most WINDOW_JOIN_S before it): the
+            # channel's chat is read over at most that long.
+            near = [
+                w
+                for w in windows
+                if w.channel_id == channel_id and any(0 <= ts - w.ts_start <= WINDOW_JOIN_S for ts in stamps)
+            ]
+            if not near:
+                continue
+            chat = [
+                m.ts
+                for m in await store.channel_messages(
+                    p, ws, channel_id, since=min(w.ts_start for w in near), until=max(stamps)
+                )
+                if not m.thread_id
+            ]
+            out.update(w.thread_id for w in near if any(_window_goes_on(w.ts_start, chat, ts) for ts in stamps))
         return out
 
     async def _snapshot(self, p: str, ws: str, now: float, *, fresh: bool) -> tuple[list[MessageRow], Snapshot]:
@@ -866,12 +911,8 @@ class RecommendBrain(Brain):
         readable = await self.ctx.store.readable_channel_ids(p, ws, user.user_id, role_ids, guest=bool(user.guest))
         readable -= await self._denied(p, ws)
         _, snapshot = await self._snapshot(p, ws, now, fresh=False)
-        cands = select_candidates(
-            snapshot.threads.values(),
-            user.user_id,
-            readable_channels=readable,
-            active_since=now - self.ctx.settings.recommend.lookback_days * 86400,
-        )
+        # The candidates recommend ranks (not those the member already joined outside the snapshot).
+        cands = await self._candidates(user, snapshot, readable, now, as_of=False)
         return await self._cold_start(user, snapshot, cands, await self._thread_vectors(p, ws, cands), readable)
 
     async def _cold_start(
@@ -941,14 +982,22 @@ class RecommendBrain(Brain):
             "AND principal_kind = 'user' AND principal_id = ?",
             (p, ws, uid),
         )
-        # Every channel the member ever posted in (the author index), not just in the lookback: a
-        # regular of #python quiet for two weeks is still in it.
-        posted = await store.db.fetchall(
-            "SELECT DISTINCT channel_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
-            "AND deleted = 0",
-            (p, ws, uid),
-        )
-        member_of = {str(r[0]) for r in granted} | {str(r[0]) for r in posted}
+        member_of = {str(r[0]) for r in granted} | {c for c, who in posters.items() if uid in who}
+        # A channel the member ever posted in is theirs, not only one they posted in during the
+        # lookback: a regular of #python quiet for two weeks is still in it. Only channels with
+        # posters in the lookback can be suggested, and the lookback's posts are read already: the
+        # rest are looked up among the member's posts before now, a range of the author index
+        # (without a bound on ts, SQLite's planner took the channel index for the DISTINCT and read
+        # every message of the workspace, once per member's Monday digest).
+        unsure = sorted(c for c in posters if c not in member_of)
+        for i in range(0, len(unsure), 500):  # within every engine's bound on query parameters
+            chunk = unsure[i : i + 500]
+            posted = await store.db.fetchall(
+                "SELECT DISTINCT channel_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
+                f"AND ts < ? AND deleted = 0 AND channel_id IN ({','.join('?' * len(chunk))})",
+                (p, ws, uid, now, *chunk),
+            )
+            member_of.update(str(r[0]) for r in posted)
         names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
         pool = [c for c in posters if c not in member_of]
         score = {c: float(len(posters[c])) for c in pool}
@@ -1135,25 +1184,30 @@ class RecommendBrain(Brain):
         store = self.ctx.store
         p, ws = u.platform.value, u.workspace_id
         shown = await store.db.fetchall(
-            "SELECT thread_id FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND user_id = ? "
+            "SELECT thread_id, shown_ts FROM recommend_shown WHERE platform = ? AND workspace_id = ? AND user_id = ? "
             "AND channel_id = ? AND shown_ts BETWEEN ? AND ?",
             (p, ws, u.user_id, channel_id, ts - WINDOW_JOIN_S, ts),
         )
-        for (key,) in shown:
+        for key, shown_ts in shown:
             opening = await store.get_message(p, ws, str(key))
             # A thread is joined by posting in it; a window only lives while its channel talks.
             if opening is None or opening.thread_id or not 0 <= ts - opening.ts <= WINDOW_JOIN_S:
                 continue
             if await self._is_thread_root(p, ws, opening.message_id):
                 continue
-            stamps = [
-                m.ts
+            chat = [
+                m
                 for m in await store.channel_messages(p, ws, channel_id, since=opening.ts, until=ts)
                 if not m.thread_id
-            ] + [ts]
-            if all(b - a <= WINDOW_GAP_S for a, b in itertools.pairwise(stamps)):
-                # Shown before this post: the query above already asked (shown_ts <= ts).
-                await self._record_feedback(u, str(key), channel_id, "joined", ts)
+            ]
+            if not _window_goes_on(opening.ts, [m.ts for m in chat], ts):
+                continue
+            if any(m.author_id == u.user_id and m.ts < float(shown_ts) for m in chat):
+                # In it before it was shown (as for a thread: ``_posted_before``): their post now
+                # is no join the recommendation brought about.
+                continue
+            # Shown before this post: the query above already asked (shown_ts <= ts).
+            await self._record_feedback(u, str(key), channel_id, "joined", ts)
 
     async def _is_thread_root(self, p: str, ws: str, message_id: str) -> bool:
         """Whether a message without a thread id opens a thread all the same (a Discord thread
@@ -1361,6 +1415,16 @@ def _start(thread_id: str, channel_id: str, author_id: str, ts: float, text: str
     """A thread as its root older than the history window opens it (the starter counted as its
     first participant, as a root in the window is): see :func:`build_threads`'s ``starts``."""
     return ThreadItem(thread_id, channel_id, author_id, ts, ts, text, thread_id, permalink, 1, {author_id: 1}, THREAD)
+
+
+def _window_goes_on(opened: float, chat: Sequence[float], ts: float) -> bool:
+    """Whether a post at ``ts`` is in the conversation window opened at ``opened``: at most
+    :data:`WINDOW_JOIN_S` later, with no silence over ``WINDOW_GAP_S`` in the channel's unthreaded
+    messages (``chat``, their times in order) from the window's opening to the post."""
+    if not 0 <= ts - opened <= WINDOW_JOIN_S:
+        return False
+    stamps = [t for t in chat if opened <= t < ts] + [ts]
+    return all(b - a <= WINDOW_GAP_S for a, b in itertools.pairwise(stamps))
 
 
 def _stack(vectors: list[Vector]) -> Vector:
