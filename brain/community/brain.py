@@ -26,7 +26,9 @@
   QA brain asks :meth:`CommunityBrain.is_shadow_channel` and stands down; ``/ask`` answers the asker
   privately), and new threads get no similar-threads hint. A Discord private thread of such a
   channel is in shadow mode too, and gets no draft (its readers are not the moderators'). A draft
-  whose question, or a message it quotes, is deleted (or its channel) is never posted.
+  whose question, or a message it quotes, is deleted (or its channel) is never posted. An approved
+  draft is posted as the bot's answer to its question and logged as one in the QA answer log, so
+  feedback, follow-ups, the help-channel timer, deletes and /forget-me treat it like every answer.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from bot.events import (
     MessagePosted,
     Platform,
     ReactionAdded,
+    SendMessage,
     ThreadCreated,
     UserRef,
     Visibility,
@@ -183,9 +186,29 @@ register(
         ("ALTER TABLE community_drafts ADD COLUMN cited_messages TEXT",),
     )
 )
-# What a draft becomes once its question or a message it quotes is deleted: text and citations
-# blanked, and a pending one marked gone (approving it says it is no longer available).
+# What the QA answer log needs beyond the draft's text and citations, so an approved draft is logged
+# as the answer it becomes (``_decide_draft``): the question as answered (a follow-up's condensed
+# one), the cited unit ids (JSON list) and whether it abstains. NULL on drafts written before these
+# columns: they are logged with the question's stored text, no cited units (their cited messages
+# and authors, since community-0007 / -0003, are what deletes and /forget-me go by) and as answered.
+register(
+    Migration(
+        "community-0008-draft-answer-log",
+        (
+            "ALTER TABLE community_drafts ADD COLUMN question TEXT",
+            "ALTER TABLE community_drafts ADD COLUMN cited_units TEXT",
+            "ALTER TABLE community_drafts ADD COLUMN abstained INTEGER",
+        ),
+    )
+)
+# What a draft becomes once its question or a message it quotes is deleted: question, text and
+# citations blanked, and a pending one marked gone (approving it says it is no longer available).
 DRAFT_GONE = "gone"
+# What deciding a draft reads (CommunityBrain._decide_draft, _post_approved), in this order.
+_DRAFT_COLUMNS = (
+    "channel_json, thread_id, answer, citations_json, status, message_id, cited_messages, "
+    "asker_id, question, cited_units, cited_authors, abstained"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -631,8 +654,8 @@ class CommunityBrain(Brain):
         citations = [_citation_dict(c) for c in answer.citations]
         await self.ctx.store.db.execute(
             "INSERT INTO community_drafts (draft_id, platform, workspace_id, channel_json, thread_id, message_id, asker_id, "
-            "answer, citations_json, cited_authors, cited_messages, status, ts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            "question, answer, citations_json, cited_units, cited_authors, cited_messages, abstained, status, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
             (
                 draft_id,
                 event.platform.value,
@@ -641,10 +664,13 @@ class CommunityBrain(Brain):
                 thread_id,
                 event.message_id,
                 event.author.user_id,
+                answer.question,
                 answer.text,
                 json.dumps(citations),
+                json.dumps(list(answer.cited_unit_ids)),
                 json.dumps(sorted(_cited_authors(answer))),
                 json.dumps(sorted(_cited_messages(answer))),
+                int(answer.abstained),
                 to_epoch(self.ctx.clock.now()),
             ),
         )
@@ -682,8 +708,7 @@ class CommunityBrain(Brain):
         p, ws = event.platform.value, event.channel.workspace_id
         # Only this workspace's drafts: an admin of one community decides nothing for another.
         row = await store.db.fetchone(
-            "SELECT channel_json, thread_id, answer, citations_json, status, message_id, cited_messages "
-            "FROM community_drafts WHERE draft_id = ? AND platform = ? AND workspace_id = ?",
+            f"SELECT {_DRAFT_COLUMNS} FROM community_drafts WHERE draft_id = ? AND platform = ? AND workspace_id = ?",
             (draft_id, p, ws),
         )
         if row is None:
@@ -718,10 +743,48 @@ class CommunityBrain(Brain):
             return  # someone else decided first
         await store.audit(p, ws, event.user.user_id, f"shadow-{status}", detail={"draft": draft_id})
         if status == "approved":
-            channel = _channel_from(json.loads(row[0]))
-            citations = tuple(Citation(**c) for c in json.loads(row[3]))
-            await self.ctx.say(channel, str(row[2]), thread_id=row[1], citations=citations)
+            await self._post_approved(draft_id, row)
         await self.ctx.ephemeral(event.channel, event.user, f"Draft {status}.", response_ref=event.response_ref)
+
+    async def _post_approved(self, draft_id: str, row: Row) -> None:
+        """Post an approved draft (``row``: :data:`_DRAFT_COLUMNS`) as the bot's answer to its
+        question, and log it as one in the QA answer log, as this brain's own answers are: feedback
+        on it, follow-ups in its thread, the help-channel timer, deletes of what it quotes and
+        /forget-me then treat it like every answer. Called once per draft: only the click whose
+        update took it from pending gets here. Logged under the draft's id, so it is logged once."""
+        channel_json, thread_id, text, citations_json, _, question_id, cited_messages = row[:7]
+        asker_id, question, cited_units, cited_authors, abstained = row[7:]
+        channel = _channel_from(json.loads(channel_json))
+        p, ws = channel.platform.value, channel.workspace_id
+        asked = await self.ctx.store.get_message(p, ws, str(question_id))
+        # Where ctx.reply answers the question: in its thread, else in "the thread of" the question
+        # itself, replying to it (on Discord a message id is no channel: without the reply an
+        # answer to a question in a plain channel had nowhere to go).
+        where = (asked.thread_id if asked is not None else thread_id) or str(question_id)
+        await self.ctx.send(
+            SendMessage(
+                channel=channel,
+                text=str(text),
+                thread_id=where,
+                citations=tuple(Citation(**c) for c in json.loads(citations_json)),
+                reply_to=str(question_id),
+            )
+        )
+        if question is None:  # a draft written before community-0008: the question as it is stored
+            question = strip_mentions(asked.text)[: self.ctx.settings.qa.max_question_chars] if asked else ""
+        await qa_bridge.log_approved(
+            self._qa(),
+            draft_id,
+            channel,
+            thread_id,
+            str(asker_id),
+            question=str(question),
+            text=str(text),
+            cited_units=_id_list(cited_units) or [],
+            cited_authors=_id_list(cited_authors) or [],
+            cited_messages=_id_list(cited_messages),
+            abstained=bool(abstained),
+        )
 
     async def _draft_source_gone(
         self, platform: str, workspace_id: str, question_id: str, cited: list[str] | None
@@ -744,14 +807,15 @@ class CommunityBrain(Brain):
         return None
 
     async def _drop_drafts(self, draft_ids: list[str]) -> None:
-        """Blank the text and citations of ``draft_ids`` (they may quote a deleted message, or answer a
-        deleted question) and take the pending ones out of the moderators' hands. Decided ones keep
-        their status (a moderator's decision, audited), not their text."""
+        """Blank the question, text and citations of ``draft_ids`` (they may quote a deleted message,
+        or answer a deleted question) and take the pending ones out of the moderators' hands. Decided
+        ones keep their status (a moderator's decision, audited), not their text; an approved one's
+        logged answer is scrubbed by the QA answer log."""
         for start in range(0, len(draft_ids), 500):
             part = draft_ids[start : start + 500]
             marks = ", ".join("?" * len(part))
             await self.ctx.store.db.execute(
-                "UPDATE community_drafts SET answer = '', citations_json = '[]', "
+                "UPDATE community_drafts SET question = '', answer = '', citations_json = '[]', "
                 f"status = CASE WHEN status = 'pending' THEN ? ELSE status END WHERE draft_id IN ({marks})",
                 [DRAFT_GONE, *part],
             )
@@ -1244,7 +1308,7 @@ class CommunityBrain(Brain):
             (p, ws, uid),
         )
         drafts = await self.ctx.store.db.fetchall(
-            "SELECT draft_id, thread_id, answer, status, ts FROM community_drafts "
+            "SELECT draft_id, thread_id, question, answer, status, ts FROM community_drafts "
             "WHERE platform = ? AND workspace_id = ? AND asker_id = ? ORDER BY ts",
             (p, ws, uid),
         )
@@ -1253,7 +1317,15 @@ class CommunityBrain(Brain):
             out["pings"] = [{"day": r[0], "count": r[1]} for r in pings]
         if drafts:
             out["drafts"] = [
-                {"draft_id": r[0], "thread_id": r[1], "answer": r[2], "status": r[3], "ts": r[4]} for r in drafts
+                {
+                    "draft_id": r[0],
+                    "thread_id": r[1],
+                    "question": r[2] or "",  # NULL: drafted before community-0008 kept it
+                    "answer": r[3],
+                    "status": r[4],
+                    "ts": r[5],
+                }
+                for r in drafts
             ]
         # Others' drafts: the moderator's decisions, and those whose citations quote the member.
         others = await self.ctx.store.db.fetchall(

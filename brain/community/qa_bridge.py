@@ -1,4 +1,5 @@
-"""The community brain's only door into the QA brain: answer in a thread, log it, find similar units.
+"""The community brain's only door into the QA brain: answer in a thread, log it (or an approved draft),
+find similar units.
 
 Kept in one module so the coupling to the QA brain's internals is visible and small.
 """
@@ -6,12 +7,15 @@ Kept in one module so the coupling to the QA brain's internals is visible and sm
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.clock import to_epoch
 from bot.events import ChannelRef, MessagePosted, UserRef
 from bot.ml import ScoredUnit
 from brain.qa.access import AccessScope, scope_for
 from brain.qa.brain import strip_mentions
+from brain.qa.history import AnswerRecord
 
 if TYPE_CHECKING:
     from brain.qa.answerer import Answer
@@ -51,6 +55,44 @@ async def take_question(qa: QABrain, channel: ChannelRef, message_id: str) -> bo
 async def log_answer(qa: QABrain, channel: ChannelRef, thread_id: str, user: UserRef, result: Answer) -> None:
     """Record the answer so later follow-ups in the thread see it (and feedback can find it)."""
     await qa._log(uuid.uuid4().hex, channel, thread_id, user, result)
+
+
+async def log_approved(
+    qa: QABrain,
+    answer_id: str,
+    channel: ChannelRef,
+    thread_id: str | None,
+    asker_id: str,
+    *,
+    question: str,
+    text: str,
+    cited_units: Sequence[str],
+    cited_authors: Sequence[str],
+    cited_messages: Sequence[str] | None,
+    abstained: bool,
+) -> None:
+    """Record a shadow-mode draft a moderator approved as the answer it became, now that it is
+    posted (as :func:`log_answer` records an answer given at once): feedback on it, follow-ups in
+    its thread, the help-channel timer, deletes of messages it quotes and /forget-me then find it.
+    ``answer_id`` (the draft's id) makes it idempotent; ``cited_messages`` None: unknown."""
+    await qa.answer_log.add(
+        AnswerRecord(
+            answer_id=answer_id,
+            platform=channel.platform.value,
+            workspace_id=channel.workspace_id,
+            channel_id=channel.channel_id,
+            thread_id=thread_id,
+            asker_id=asker_id,
+            question=question,
+            answer=text,
+            cited=tuple(cited_units),
+            abstained=abstained,
+            # The time it is posted, not drafted: the stored copy of the post is looked for near it.
+            ts=to_epoch(qa.ctx.clock.now()),
+            cited_authors=tuple(cited_authors),
+            cited_message_ids=None if cited_messages is None else tuple(cited_messages),
+        )
+    )
 
 
 async def access_scope(qa: QABrain, channel: ChannelRef, user: UserRef) -> AccessScope:
