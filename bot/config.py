@@ -202,6 +202,12 @@ class StoreSettings(_Section):
     # SQLite: seconds a write waits for another process's write lock (`guildhall import` beside
     # the bot) before it fails with "database is locked".
     busy_timeout_s: float = Field(default=30.0, ge=0)
+    # Days the store remembers that an event was handled (``processed_events``: a vote, a reaction
+    # profiled, a similar-threads hint, a help-channel question answered), so that a redelivered or
+    # re-imported event acts once. The handlers ignore events older than this (bot.core_brain.
+    # dedupe_horizon), and the daily purge drops marks a day past it. At least two weeks: longer
+    # than any help-channel wait (``human_first_minutes``, at most a week per workspace).
+    dedupe_retention_days: int = Field(default=90, ge=14)
 
     @field_validator("url")
     @classmethod

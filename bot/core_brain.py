@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.brain import Brain, CommandResult, CommandSpec, command, every, listen, plural
+from bot.brain import Brain, BrainContext, CommandResult, CommandSpec, command, every, listen, plural
 from bot.channel_arg import channel_arguments, channel_list, channel_word, picked_channel, resolve_channel
+from bot.clock import from_epoch, to_epoch
 from bot.commands import typed_command
 from bot.events import Button, ButtonClicked, CommandInvoked, Platform, UserRef
 from bot.ml import VectorIndexUnavailable
@@ -240,6 +241,33 @@ async def workspace_config(store: Store, platform: str, workspace_id: str, key: 
     except ValueError as exc:
         log.warning("ignoring %s = %r of %s:%s (%s); using %r", key, value, platform, workspace_id, exc, default)
         return default
+
+
+# Dedupe marks (``processed_events``, Store.mark_processed) outlive the horizon by this much before
+# the daily purge drops them: a mark is timed by this machine's clock, an event by the platform's,
+# and a few seconds of skew must not let a mark go while its event is still inside the horizon.
+DEDUPE_PURGE_MARGIN = timedelta(days=1)
+
+
+def dedupe_horizon(ctx: BrainContext) -> float:
+    """The oldest event time (epoch seconds) that a consumer of ``processed_events`` may act on:
+    ``store.dedupe_retention_days`` ago.
+
+    Marks are purged a day after they pass it (:meth:`CoreBrain.purge_dedupe_marks`), so a consumer
+    that ignores older events never meets an event whose mark is gone: a redelivery after a long
+    outage, or a re-import of old history, cannot act twice. A mark is never older than its event,
+    so each consumer compares the time its mark stands for (see its call of ``mark_processed``):
+
+    - ``qa.feedback`` (answer votes: button clicks, 👍/👎 reactions, imported ones too): the vote's
+      time. Votes are latest-wins rows, but a replay could bring back one a retention purge or an
+      erasure removed.
+    - ``recommend.reacted`` (one profile touch per member and message, whatever the reaction's
+      time): the reacted-to message's time, which is before every reaction to it.
+    - ``community.similar`` (the similar-threads hint): the thread's creation time.
+    - ``community.human_first`` (a help-channel question answered, nudged, drafted or settled): the
+      question's time. Its wait is minutes to a week; only a late redelivery reaches past it.
+    """
+    return to_epoch(ctx.clock.now()) - ctx.settings.store.dedupe_retention_days * 86400
 
 
 class CoreBrain(Brain):
@@ -632,6 +660,23 @@ class CoreBrain(Brain):
                 log.exception("retention: brain %s failed to purge %s:%s", brain.name, platform, workspace_id)
                 unfinished.append(brain.name)
         return unfinished
+
+    # -- dedupe marks --------------------------------------------------------------------------
+    # Daily, in one worker (the store is shared and the delete idempotent). Caught up: a bot
+    # restarted more often than daily purges on start when the last day's run was missed.
+    @every(hours=24, one_worker=True, catch_up=timedelta(days=30))
+    async def dedupe_marks(self) -> None:
+        """Daily: drop the dedupe marks of events past the horizon (:func:`dedupe_horizon`)."""
+        await self.purge_dedupe_marks()
+
+    async def purge_dedupe_marks(self) -> int:
+        """Delete the ``processed_events`` marks older than ``store.dedupe_retention_days`` and a
+        day; returns how many. Without it the table grows with every reaction, vote and thread."""
+        cutoff = dedupe_horizon(self.ctx) - DEDUPE_PURGE_MARGIN.total_seconds()
+        purged = await self.ctx.store.purge_processed(cutoff)
+        if purged:
+            log.info("dedupe marks: purged %d older than %s", purged, from_epoch(cutoff).isoformat())
+        return purged
 
     # -- admin commands ------------------------------------------------------------------------
     @command(

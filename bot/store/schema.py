@@ -195,6 +195,13 @@ CORE: list[Migration] = [
         ("CREATE INDEX IF NOT EXISTS member_settings_member ON member_settings (user_id, platform)",),
         concurrent_indexes=True,
     ),
+    # The daily purge of dedupe marks (Store.purge_processed) deletes the oldest in batches: each
+    # batch finds its rows by time, which the key (consumer, event_id) cannot serve.
+    Migration(
+        "core-0012-processed-events-ts-index",
+        ("CREATE INDEX IF NOT EXISTS processed_events_ts ON processed_events (ts)",),
+        concurrent_indexes=True,
+    ),
 ]
 
 _EXTRA: list[Migration] = []

@@ -110,6 +110,9 @@ ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
 """
 _CHANNEL_COLUMNS = "platform, workspace_id, channel_id, name, visibility, is_forum, parent_id, shared_externally"
 
+# Dedupe marks deleted per statement by Store.purge_processed: a short write each.
+PURGE_BATCH = 5000
+
 
 def clean_text(text: str) -> str:
     """Text as stored: NUL characters and lone surrogates become U+FFFD (PostgreSQL refuses NUL in
@@ -888,12 +891,37 @@ class Store:
         return row is not None
 
     async def mark_processed(self, consumer: str, event_id: str) -> bool:
-        """Claim an event for a non-idempotent consumer; False if it was already processed."""
+        """Claim an event for a non-idempotent consumer; False if it was already processed.
+
+        The mark is kept ``store.dedupe_retention_days`` (and a day), then purged
+        (:meth:`purge_processed`, daily): a consumer must not act on an event older than that
+        (:func:`bot.core_brain.dedupe_horizon`), whose mark may be gone. The mark's time is when it
+        was made, never before the event it marks, so the marks of every event younger than the
+        horizon are still there.
+        """
         count = await self.db.execute(
             "INSERT INTO processed_events (consumer, event_id, ts) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (consumer, event_id, time.time()),
         )
         return count > 0
+
+    async def purge_processed(self, before_ts: float, *, batch: int = PURGE_BATCH) -> int:
+        """Delete the marks of :meth:`mark_processed` made before ``before_ts``; returns how many.
+
+        ``batch`` rows per statement, each its own transaction, found by the ``ts`` index (migration
+        core-0012): the first purge of a table that grew for years neither holds a write lock for
+        long (SQLite has one for the whole database) nor runs into the statement timeout.
+        """
+        total = 0
+        while True:
+            count = await self.db.execute(
+                "DELETE FROM processed_events WHERE (consumer, event_id) IN "
+                "(SELECT consumer, event_id FROM processed_events WHERE ts < ? ORDER BY ts LIMIT ?)",
+                (before_ts, batch),
+            )
+            total += count
+            if count < batch:
+                return total
 
     # -- reporting -----------------------------------------------------------------------------
     async def counts(self) -> dict[str, int]:

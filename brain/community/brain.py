@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, every, listen, plural
 from bot.clock import from_epoch, to_epoch
-from bot.core_brain import workspace_config
+from bot.core_brain import dedupe_horizon, workspace_config
 from bot.events import (
     AddReaction,
     Button,
@@ -500,7 +500,10 @@ class CommunityBrain(Brain):
             return
         # Once per question, whichever worker's timer (or the restart job) fires: a question delivered
         # again after a restart (or to another worker) sets a new timer, and the bot's own reply is
-        # no human one.
+        # no human one. A question older than the dedupe horizon (delivered again after a long
+        # outage) may have lost its mark: it is not answered (bot.core_brain.dedupe_horizon).
+        if to_epoch(event.ts) < dedupe_horizon(self.ctx):
+            return
         if not await self.ctx.store.mark_processed(HUMAN_FIRST, self._key(event.channel, event.message_id)):
             return
         await self._answer_in_thread(event, event.message_id, asker_id=event.author.user_id, followup=False)
@@ -531,9 +534,11 @@ class CommunityBrain(Brain):
             "WHERE w.due_ts <= ? AND m.deleted = 0 "
             "AND NOT EXISTS (SELECT 1 FROM qa_answers a WHERE a.platform = m.platform "
             "AND a.workspace_id = m.workspace_id AND a.thread_id = m.message_id) "
+            # Within the dedupe horizon: an older question's mark may be purged (see on_due).
+            "AND m.ts >= ? "
             "AND NOT EXISTS (SELECT 1 FROM processed_events e WHERE e.consumer = ? AND e.event_id = w.question_key) "
             "ORDER BY w.due_ts",
-            (now, HUMAN_FIRST),
+            (now, dedupe_horizon(self.ctx), HUMAN_FIRST),
         )
         out = []
         for platform, ws, channel_id, message_id, author_id, text, ts, thread_id, permalink in rows:
@@ -582,6 +587,8 @@ class CommunityBrain(Brain):
         moderators at once (the member asked the bot: no wait), once however often it is delivered."""
         if not asks_something(strip_mentions(event.text)) or qa_bridge.rate_limited(self._qa(), event):
             return  # nothing to answer, or too many questions: nothing is posted there either way
+        if to_epoch(event.ts) < dedupe_horizon(self.ctx):
+            return  # its mark may be purged (a redelivery after a long outage): see on_due
         if not await self.ctx.store.mark_processed(HUMAN_FIRST, self._key(event.channel, event.message_id)):
             return
         result = await qa_bridge.answer_in_thread(self._qa(), event, thread_id=event.thread_id)
@@ -1218,6 +1225,10 @@ class CommunityBrain(Brain):
             return
         if await self.is_shadow_channel(event.parent):
             return  # shadow mode posts nothing unapproved, and a hint is not worth a moderator's time
+        # Once per thread; a thread created before the dedupe horizon (a late redelivery) may have
+        # lost its mark, and gets no hint (bot.core_brain.dedupe_horizon).
+        if to_epoch(event.ts) < dedupe_horizon(self.ctx):
+            return
         if not await self.ctx.store.mark_processed("community.similar", event.event_id):
             return
         text = event.title

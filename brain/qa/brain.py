@@ -19,7 +19,7 @@ from typing import Any
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
 from bot.clock import to_epoch
 from bot.conversations import thread_unit_base, window_unit_base
-from bot.core_brain import workspace_config
+from bot.core_brain import dedupe_horizon, workspace_config
 from bot.events import (
     Button,
     ButtonClicked,
@@ -920,6 +920,10 @@ class QABrain(Brain):
                 event.channel, event.user, load_prompt("qa_feedback_not_stored"), response_ref=event.response_ref
             )
             return
+        # A vote older than the dedupe horizon (a redelivery after a long outage) may have lost its
+        # mark: ignored rather than counted again (bot.core_brain.dedupe_horizon).
+        if to_epoch(event.ts) < dedupe_horizon(self.ctx):
+            return
         if not await self.ctx.store.mark_processed("qa.feedback", event.event_id):
             return
         await self.ctx.store.record_feedback(
@@ -957,6 +961,10 @@ class QABrain(Brain):
         # same reaction added again) had the id of the first 👍 and was dropped as a repeat: its
         # time tells a new reaction from a redelivered one. A redelivery, or a vote delivered late,
         # carries its own older time and never replaces a newer vote (record_feedback).
+        # Imported reactions carry their message's time: a re-import of history older than the
+        # dedupe horizon, whose marks may be purged, records no vote again (bot.core_brain.dedupe_horizon).
+        if to_epoch(event.ts) < dedupe_horizon(self.ctx):
+            return
         if not await store.mark_processed("qa.feedback", f"{event.event_id}:{event.ts.isoformat()}"):
             return
         await store.record_feedback(

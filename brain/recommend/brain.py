@@ -27,7 +27,7 @@ import numpy.typing as npt
 import brain.recommend.tables  # noqa: F401  (registers the migrations)
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen, plural
 from bot.conversations import WINDOW_GAP_S, chunk_unit_id, thread_unit_base, window_unit_base
-from bot.core_brain import CONFIG_BOUNDS, parse_config_value, workspace_config
+from bot.core_brain import CONFIG_BOUNDS, dedupe_horizon, parse_config_value, workspace_config
 from bot.events import (
     ButtonClicked,
     ChannelRef,
@@ -272,6 +272,13 @@ class RecommendBrain(Brain):
             return
         msg = await self.ctx.store.get_message(u.platform.value, u.workspace_id, event.message_id)
         if msg is None or not msg.text.strip():
+            return
+        # The mark below is per member and message, whatever the reaction's time, and is purged
+        # past the dedupe horizon (bot.core_brain.dedupe_horizon): a reaction to a message older
+        # than that (a late redelivery, or a reaction added again months on) could find the mark
+        # gone and touch the profile twice, so it is not profiled at all. The message is older
+        # than any reaction to it, and so than the mark.
+        if msg.ts < dedupe_horizon(self.ctx):
             return
         # One touch per member and message: a reaction's event id carries its time, so one added
         # again (👍 taken back and given again, a Discord replay after a RESUME) arrives again.

@@ -21,6 +21,7 @@ CORE_INDEXES = [
     ("core-0009-channel-access-member-index", "channel_access_member"),
     ("core-0010-audit-actor-index", "audit_log_actor"),
     MEMBER_SETTINGS,
+    ("core-0012-processed-events-ts-index", "processed_events_ts"),
 ]
 SETTING = "INSERT INTO member_settings (platform, workspace_id, user_id, key, value, updated_ts) VALUES ($1, $2, $3, 'k', 'v', 0)"
 
