@@ -44,8 +44,14 @@ def split_message(text: str, limit: int = 2000) -> list[str]:
         fenced = bool(reopen) or _FENCE in rest[:limit]
         budget = limit - len(reopen) - (len("\n" + _FENCE) if fenced else 0)
         cut = _best_cut(rest, budget)
+        opened = _open_block(reopen + rest, len(reopen) + cut)
+        opener = opened[0] - len(reopen) if opened is not None else -1  # where in ``rest``
+        if opener > budget // 4 and "\n" not in rest[opener:cut]:
+            # A hard cut on the line that opens a block (a long one-line blob after ```): cut before
+            # the fence instead, so the opening line is never split from its fence.
+            cut, opened = opener, None
         piece = rest[:cut]
-        fence = _open_fence_after(reopen, piece)
+        fence = opened[1] if opened is not None else None
         chunk = reopen + piece.rstrip("\n")
         if fence is not None:
             chunk += "\n" + _FENCE
@@ -82,23 +88,24 @@ def _best_cut(text: str, budget: int) -> int:
     return budget
 
 
-def _open_fence_after(prefix: str, piece: str) -> str | None:
-    """The fence to re-open (```` ``` ```` plus its language tag) when a code block is still open at
-    the end of ``prefix + piece``, else ``None``.
+def _open_block(text: str, end: int) -> tuple[int, str] | None:
+    """Where the code block still open at ``text[:end]`` was opened and the fence that re-opens it
+    (```` ``` ```` plus its language tag), else ``None``.
 
     Every ```` ``` ```` toggles, wherever it stands: a one-line block (```` ```pip install x``` ````)
     opens and closes on the same line. Only the tag is re-opened, never the rest of the opening
-    line, so a chunk's overhead stays a few characters however long that line is.
+    line, so a chunk's overhead stays a few characters however long that line is. A word is a tag
+    only when a newline follows it in ``text``: a cut a few characters after ```` ``` ```` (a long
+    line with no space to cut at) leaves a fragment of the line there, which is code, not a tag.
     """
-    text = prefix + piece
-    fence: str | None = None
-    at = text.find(_FENCE)
+    block: tuple[int, str] | None = None
+    at = text.find(_FENCE, 0, end)
     while at != -1:
-        if fence is None:
-            tag = _LANGUAGE_TAG.match(text, at + len(_FENCE))
-            ends_line = tag is not None and (tag.end() == len(text) or text[tag.end()] == "\n")
-            fence = _FENCE + (tag.group(0) if tag is not None and ends_line else "")
+        if block is None:
+            tag = _LANGUAGE_TAG.match(text, at + len(_FENCE), end)
+            is_tag = tag is not None and text[tag.end() : tag.end() + 1] == "\n"
+            block = (at, _FENCE + (tag.group(0) if tag is not None and is_tag else ""))
         else:
-            fence = None
-        at = text.find(_FENCE, at + len(_FENCE))
-    return fence
+            block = None
+        at = text.find(_FENCE, at + len(_FENCE), end)
+    return block

@@ -97,6 +97,54 @@ def test_a_reopened_block_carries_only_its_language_tag() -> None:
     assert all(c.startswith("```\n") for c in chunks[1:])  # "python x" is no tag: plain fence
 
 
+def test_a_hard_cut_just_after_a_fence_repeats_nothing() -> None:
+    # One long line (a minified blob, a log line): no space to cut at, and the cut falls a few
+    # characters after ```. The fragment there is code, not a language tag to re-open with.
+    text = "a" * 1990 + "```" + "y" * 20 + "z" * 100
+    chunks = split_message(text)
+    assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
+    assert "".join(chunks).count("y") == 20
+    assert chunks[1].startswith("```" + "y" * 20)  # the opening line stays with its fence
+
+
+def test_a_word_is_a_language_tag_only_when_its_line_ends_there() -> None:
+    text = "```" + "q" * 3000  # no room to move the cut before the fence
+    chunks = split_message(text)
+    assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
+    assert all(c.startswith("```\n") for c in chunks[1:])
+    assert "".join(chunks).count("q") == 3000
+
+
+# Tags the fuzz inputs re-open: their letters are left out of the comparison (a re-opened block
+# repeats its tag), as are whitespace and backticks (the fences added to close and re-open blocks).
+_FUZZ_TAG_LETTERS = set("pysh")
+_FUZZ_ATOMS = [
+    " word", " ", "\n", "\n\n", "```\n", "```py\n", "```sh\n", "```",
+    "[link](https://x.org/" + "a" * 30 + ")", "<@123>", "@everyone", "&amp;", "<", ">",
+    "[a](b c)", "é", "\U0001f44d\U0001f3fd", "\u200d", "x" * 300, "Z" * 2100, "W" * 2500,
+]  # fmt: skip
+
+
+def _kept(text: str) -> str:
+    return "".join(ch for ch in text if not ch.isspace() and ch != "`" and ch not in _FUZZ_TAG_LETTERS)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_inputs_lose_and_repeat_nothing(seed: int) -> None:
+    """Fuzz: no part over the limit or empty, and the parts joined hold the input's characters
+    once each, in order (but for the fences that close and re-open blocks at the cuts). A bare
+    ``` is always followed by a newline or a run too long to be a tag, so only py and sh re-open."""
+    rng = random.Random(seed)
+    for _ in range(60):
+        atoms = [rng.choice(_FUZZ_ATOMS) for _ in range(rng.randint(1, 60))]
+        # A bare fence opens a long line (a log line, a minified blob) that a hard cut may split.
+        line = "x" * rng.randint(0, 2100) + "```" + "Q" * rng.randint(30, 2500)
+        text = "".join(line if a == "```" else a for a in atoms)
+        chunks = split_message(neutralize_mentions(text))
+        assert all(0 < len(c) <= MESSAGE_LIMIT for c in chunks)
+        assert _kept("".join(chunks)) == _kept(neutralize_mentions(text))
+
+
 def test_mass_and_role_mentions_are_neutralized_but_users_kept() -> None:
     out = neutralize_mentions("@everyone @here <@&123> <@456>")
     assert "@everyone" not in out and "@here" not in out and "<@&123>" not in out
