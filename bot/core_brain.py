@@ -940,6 +940,13 @@ class CoreBrain(Brain):
             argument = channel_word(typed)
             if argument is None:
                 return CommandResult("Usage: `/guildhall alerts-channel [#channel]`; nothing changed.")
+        if argument is None and cmd.channel.is_forum:
+            # Run in a forum post, the command names the forum (its post is a thread of it), and a
+            # forum takes no plain messages: the alerts would never appear.
+            return CommandResult(
+                "A forum cannot show alerts (it takes posts, not messages): run this in a text channel, "
+                "or name one: `/guildhall alerts-channel #channel`. Nothing changed."
+            )
         target = cmd.channel.channel_id
         if argument is not None:
             resolved = await resolve_channel(self.ctx.store, cmd.platform.value, cmd.channel.workspace_id, argument)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.events import CommandReply
-from bot.testing import command, make_message
+from bot.testing import channel, command, make_message
 
 
 def last_reply(adapter) -> CommandReply:
@@ -195,6 +195,19 @@ async def test_alerts_channel_must_name_a_channel_it_knows(make_app) -> None:
     await app.bus.drain()
     texts = [r.text for r in adapter.of_type(CommandReply)]
     assert "Trend alerts will be posted in <#mods>." in texts and "Trend alerts will be posted in <#CSTAFF>." in texts
+
+
+async def test_alerts_channel_refuses_a_forum_it_is_run_in(make_app) -> None:
+    """Run in a forum post, the command names the forum, which takes no plain messages."""
+    app, adapter = await make_app()
+    await adapter.inject(command("guildhall alerts-channel", chan=channel("help", is_forum=True), admin=True))
+    await app.bus.drain()
+    assert "text channel" in last_reply(adapter).text
+    assert await app.store.get_workspace_setting("console", "local", "alerts_channel") is None
+    await adapter.inject(make_message("hello", chan="mods"))  # #mods is known from its history
+    await adapter.inject(command("guildhall alerts-channel", "#mods", chan=channel("help", is_forum=True), admin=True))
+    await app.bus.drain()
+    assert last_reply(adapter).text == "Trend alerts will be posted in <#mods>."  # a text channel named there
 
 
 async def test_channel_lists_take_platform_mentions_and_note_unknown_names(make_app) -> None:

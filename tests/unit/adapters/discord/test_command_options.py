@@ -17,13 +17,18 @@ from adapters.discord.commands import PUBLIC_COMMANDS
 from bot.config import Settings
 from bot.events import CommandInvoked, CommandReply, InboundEvent
 from tests.unit.adapters.discord.fakes import (
+    BOB_ID,
     FORUM_ID,
     GENERAL_ID,
     GUILD_ID,
+    MANAGE_GUILD,
+    VIEW_CHANNEL,
     feed,
     guild_create_payload,
     install,
     interaction_payload,
+    next_id,
+    thread_payload,
 )
 from tests.unit.adapters.discord.harness import EchoBrain, Env, Seen, Sleeps, drain
 
@@ -69,6 +74,26 @@ async def test_a_forum_picked_for_the_leaderboard_reaches_the_brain(env: Env) ->
     await drain(env.app)
     [cmd] = env.seen.of(CommandInvoked)
     assert cmd.name == "leaderboard" and cmd.options == (("channel", FORUM_ID),)
+
+
+async def test_alerts_channel_run_in_a_forum_post_refuses_the_forum(env: Env) -> None:
+    """The command from a forum post names the forum (a post is a thread of it), which takes no plain
+    messages: set there, trend alerts would never appear."""
+    post = next_id()
+    guild = guild_create_payload()
+    guild["threads"].append(thread_payload(post, FORUM_ID, "How do I deploy?", BOB_ID))
+    feed(env.client, "GUILD_CREATE", guild)
+    payload = interaction_payload(
+        "alerts-channel", group="guildhall", user_id=BOB_ID, permissions=VIEW_CHANNEL | MANAGE_GUILD, channel_id=post
+    )
+    payload["channel"] = thread_payload(post, FORUM_ID, "How do I deploy?", BOB_ID)
+    feed(env.client, "INTERACTION_CREATE", payload)
+    await drain(env.app)
+    [cmd] = env.seen.of(CommandInvoked)
+    assert cmd.channel.channel_id == FORUM_ID and cmd.channel.is_forum and cmd.thread_id == post
+    assert await env.app.store.get_workspace_setting("discord", GUILD_ID, "alerts_channel") is None
+    [reply] = env.http.sent("POST", FOLLOWUP)
+    assert "text channel" in reply.json["content"] and reply.flags == 64
 
 
 @pytest.fixture
