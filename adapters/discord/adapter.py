@@ -69,6 +69,7 @@ MISSING_PERMISSIONS = 50013  # e.g. no Attach Files in that channel
 ENTITY_TOO_LARGE = 40005  # an upload over the server's file size limit
 RATE_LIMIT_RETRIES = 3
 PRIVATE_REPLY_NOTE = "Only you can see the reply to this command."
+COMMAND_FAILED_NOTE = "Sorry, something went wrong on Guildhall's side and this command was not run. Please try again."
 MAX_PENDING_INTERACTIONS = 2000  # interaction tokens live 15 minutes; this bounds memory, not time
 # An interaction's token lives 15 minutes from its creation; past this age (counted from when it
 # reached us, with room for the clock skew and a multi-part answer) it is not tried at all.
@@ -214,7 +215,7 @@ class DiscordAdapter:
         self._task: asyncio.Task[None] | None = None
         # Interaction id -> the interaction and when (``clock``) it reached us: its token's age.
         self._interactions: OrderedDict[str, tuple[discord.Interaction, float]] = OrderedDict()
-        # Interactions deferred publicly whose first follow-up has not been sent (see command_reply).
+        # Interactions deferred publicly whose "thinking" message nothing has replaced yet (see _followup).
         self._public_defers: set[str] = set()
         self._clock = clock
         # Member id -> when DMing them may be tried again (see UNDELIVERABLE_DM).
@@ -509,11 +510,31 @@ class DiscordAdapter:
         await self._publish(event)
 
     async def _on_command(self, interaction: discord.Interaction, name: str, options: Options, text: str) -> None:
-        """Publish an already-deferred slash command as :class:`CommandInvoked`."""
+        """Publish an already-deferred slash command as :class:`CommandInvoked`.
+
+        The member already sees "thinking…": if the command cannot be handed on (a payload
+        discord.py parsed into something unexpected, the bus refusing the event), the thinking
+        message becomes :data:`COMMAND_FAILED_NOTE` instead of spinning until the token dies.
+        """
         self._remember(interaction)
         if name in PUBLIC_COMMANDS:
             self._public_defers.add(str(interaction.id))
-        await self._publish(self.command_invoked(interaction, name, options, text))
+        try:
+            await self._publish(self.command_invoked(interaction, name, options, text))
+        except Exception:
+            log.exception("discord: could not hand on /%s (interaction %s)", name, interaction.id)
+            await self._command_failed(interaction)
+
+    async def _command_failed(self, interaction: discord.Interaction) -> None:
+        """Tell the member their command failed, in place of its "thinking…" message (which keeps
+        the defer's visibility: private for a private command)."""
+        ref = str(interaction.id)
+        self._interactions.pop(ref, None)  # nothing will answer it
+        self._public_defers.discard(ref)
+        try:
+            await self._retrying(lambda: interaction.edit_original_response(content=COMMAND_FAILED_NOTE))
+        except (discord.HTTPException, RateLimitExhausted, OSError, aiohttp.ClientError) as exc:
+            log.warning("discord: could not tell the member that interaction %s failed: %r", ref, exc)
 
     def command_invoked(
         self, interaction: discord.Interaction, name: str, options: Options, text: str | None = None
@@ -526,7 +547,12 @@ class DiscordAdapter:
         if channel is not None:
             channel_ref = normalize.channel_ref(channel)
         else:
-            channel_ref = ChannelRef(Platform.DISCORD, guild_id, str(interaction.channel_id or ""))
+            # No channel discord.py could model (a type it does not know): who reads it is unknown,
+            # so never public.
+            visibility = Visibility.DM if interaction.guild_id is None else Visibility.PRIVATE
+            channel_ref = ChannelRef(
+                Platform.DISCORD, guild_id, str(interaction.channel_id or ""), "", visibility, visibility_known=False
+            )
         return CommandInvoked(
             name=name,
             user=normalize.user_ref(user, guild_id, self_id=self._self_id),
@@ -665,18 +691,6 @@ class DiscordAdapter:
             await self._reply_without_interaction(action)
             return
         try:
-            if action.command.response_ref in self._public_defers:
-                self._public_defers.discard(action.command.response_ref)
-                if action.ephemeral:
-                    # Discord gives the first follow-up of a public defer the defer's visibility,
-                    # whatever its flags: the public "thinking" message becomes a note, the reply a
-                    # private message.
-                    try:
-                        await self._retrying(lambda: interaction.edit_original_response(content=PRIVATE_REPLY_NOTE))
-                    except discord.HTTPException as exc:
-                        if not _interaction_gone(exc):
-                            raise
-                        raise _InteractionGone(0) from exc
             await self._followup(
                 interaction, action.text, action.attachments, action.citations, action.buttons, action.ephemeral
             )
@@ -718,10 +732,26 @@ class DiscordAdapter:
         """Send the parts as follow-ups, under :meth:`_send_parts`' policy: a failure after the first
         part is logged, not raised, so a redelivery cannot post that part again.
 
+        Discord gives the first follow-up of a public defer the defer's visibility, whatever its
+        flags. So while a public defer still shows "thinking" (``_public_defers``), a private reply
+        first turns that message into a note (:data:`PRIVATE_REPLY_NOTE`), then follows up. The
+        interaction leaves ``_public_defers`` only once the note or a follow-up went out: a failed
+        attempt (a 5xx, a rate limit, a dropped connection) that the bus redelivers applies the
+        rule again instead of posting the private reply publicly.
+
         Raises:
             _InteractionGone: the interaction went away after ``sent`` parts (maybe none): the caller
                 sends the rest elsewhere.
         """
+        ref = str(interaction.id)
+        if ephemeral and ref in self._public_defers:
+            try:
+                await self._retrying(lambda: interaction.edit_original_response(content=PRIVATE_REPLY_NOTE))
+            except discord.HTTPException as exc:
+                if not _interaction_gone(exc):
+                    raise
+                raise _InteractionGone(0) from exc
+            self._public_defers.discard(ref)
         sent = 0
 
         async def send(**kwargs: Any) -> Any:
@@ -734,6 +764,7 @@ class DiscordAdapter:
                 # Not an HTTPException, so _send_parts lets it through instead of dropping the rest.
                 raise _InteractionGone(sent) from exc
             sent += 1
+            self._public_defers.discard(ref)  # the "thinking" message is replaced now
             return message
 
         await self._send_parts(

@@ -23,6 +23,9 @@ from bot.events import Event, EventSource
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[Any]]
+# The channels whose history is read (normalize.TEXT_BEARING): a voice or stage channel's text chat
+# too, as live traffic records it.
+Readable = discord.TextChannel | discord.ForumChannel | discord.VoiceChannel | discord.StageChannel
 Progress = Callable[["ChannelProgress"], None]
 
 
@@ -81,25 +84,27 @@ class DiscordBackfill:
         self.progress = progress
 
     async def run(self, guild_id: int) -> BackfillReport:
-        """Backfill every readable text channel, forum and thread of ``guild_id``."""
+        """Backfill every readable text channel, forum, thread and voice or stage chat of ``guild_id``."""
         guild = await self.client.fetch_guild(guild_id)
         report = BackfillReport(str(guild.id))
         now = datetime.now(UTC)
         channels = await guild.fetch_channels()
-        readable: list[discord.TextChannel | discord.ForumChannel] = []
+        readable: list[Readable] = []
         for channel in sorted(channels, key=lambda c: c.position):
             seen = normalize.channel_seen(channel, now)
             if seen is not None:
                 await self.publish(seen)
-            if isinstance(channel, (discord.TextChannel, discord.ForumChannel)):
+            if isinstance(channel, normalize.TEXT_BEARING):
                 readable.append(channel)
         try:
             active = await guild.active_threads()
         except discord.Forbidden:
             active = []
         for channel in readable:
-            if isinstance(channel, discord.TextChannel):
+            if not isinstance(channel, discord.ForumChannel):  # a forum's messages are in its posts
                 report.channels.append(await self._history(channel, channel.name))
+            if isinstance(channel, (discord.VoiceChannel, discord.StageChannel)):
+                continue  # a voice or stage channel's text chat has no threads
             async for thread in self._threads(active, channel):
                 # A REST-fetched guild caches no channels, so the thread's parent is passed along.
                 event = normalize.thread_created(thread, self_id=self._self_id, parent=channel)
@@ -130,7 +135,7 @@ class DiscordBackfill:
 
     async def _history(
         self,
-        channel: discord.TextChannel | discord.Thread,
+        channel: discord.TextChannel | discord.VoiceChannel | discord.StageChannel | discord.Thread,
         name: str,
         *,
         parent: discord.TextChannel | discord.ForumChannel | None = None,

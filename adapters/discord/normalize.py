@@ -172,6 +172,13 @@ def channel_ref(channel: AnyChannel, *, parent: AnyChannel | None = None) -> Cha
         return ChannelRef(
             Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PRIVATE, is_forum, visibility_known=False
         )
+    if guild.default_role is None:
+        # A guild discord.py has not cached (still unavailable after READY, or an app added with the
+        # applications.commands scope but not the bot's): a stand-in without roles, so who may read
+        # the channel cannot be worked out. Private and unknown, like an uncached channel.
+        return ChannelRef(
+            Platform.DISCORD, str(guild.id), str(channel.id), name, Visibility.PRIVATE, is_forum, visibility_known=False
+        )
     denied_users, denied_roles, override_roles = _overwrite_denials(channel, guild)
     if channel.permissions_for(guild.default_role).view_channel:
         if not denied_users and not denied_roles:
@@ -274,7 +281,6 @@ def message_posted(
             cache does (backfill over REST has no guild cache).
     """
     guild_id = workspace_id(message.guild)
-    mentions_bot = self_id is not None and any(u.id == self_id for u in message.mentions)
     ref = message.reference
     forwarded = is_forward(message)
     return MessagePosted(
@@ -287,7 +293,7 @@ def message_posted(
         # A forward references the message it copies, but answers nothing: taken for an inline
         # reply it would settle a help question's wait and earn its forwarder a helper's credit.
         reply_to=str(ref.message_id) if ref is not None and ref.message_id is not None and not forwarded else None,
-        mentions_bot=mentions_bot,
+        mentions_bot=mentions_bot(message, self_id),
         mentioned_user_ids=tuple(str(u.id) for u in message.mentions),
         permalink=message.jump_url,
         subtype=FORWARD_SUBTYPE if forwarded else "" if is_chat(message) else message.type.name,
@@ -295,6 +301,23 @@ def message_posted(
         # Only a DM's answer depends on who asks; in a guild channel, on who reads the channel.
         author_role_ids=member_role_ids(message.author) if message.guild is None else (),
     )
+
+
+def mentions_bot(message: discord.Message, self_id: int | None) -> bool:
+    """Whether ``message`` addresses the bot: its text mentions the bot's user (``<@id>``) or the
+    bot's own managed role, which Discord's @-autocomplete lists right under the bot, same name.
+
+    ``message.mentions`` is not the test: a reply pings the replied-to author by default, who is then
+    in ``mentions`` without being named in the text, so every "thanks, that worked!" under one of
+    the bot's answers would count. Such a reply is still tied to the answer by ``reply_to``, which
+    the community brain follows (a follow-up question under the answer is answered, condensed with
+    the conversation; the asker's thanks marks it solved).
+    """
+    if self_id is None:
+        return False
+    if self_id in message.raw_mentions:
+        return True
+    return any(role.tags is not None and role.tags.bot_id == self_id for role in message.role_mentions)
 
 
 def message_edited(payload: discord.RawMessageUpdateEvent, *, self_id: int | None) -> MessageEdited | None:
@@ -387,9 +410,14 @@ def thread_created(
     )
 
 
+# Guild channels whose messages Guildhall records (news channels are TextChannels). A stage channel
+# has a text chat like a voice channel's, but is no VoiceChannel subclass in discord.py.
+TEXT_BEARING = (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel, discord.StageChannel)
+
+
 def channel_seen(channel: AnyChannel, now: datetime) -> ChannelSeen | None:
-    """A :class:`ChannelSeen` for text-bearing guild channels (text, forum, news, voice chat)."""
-    if not isinstance(channel, (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel)):
+    """A :class:`ChannelSeen` for text-bearing guild channels (text, news, forum, voice and stage chat)."""
+    if not isinstance(channel, TEXT_BEARING):
         return None
     return ChannelSeen(channel_ref(channel), now, workspace_name=channel.guild.name or "")
 

@@ -16,6 +16,7 @@ import json
 import types
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -45,11 +46,18 @@ GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
 ALL_INTENTS_ENABLED = GATEWAY_GUILD_MEMBERS_LIMITED | GATEWAY_MESSAGE_CONTENT_LIMITED
 
 _ids = itertools.count(950000000000000000)
+_low_bits = itertools.count()
 
 
 def next_id() -> str:
     """A fresh snowflake string."""
     return str(next(_ids))
+
+
+def id_at(timestamp: str) -> str:
+    """A fresh snowflake whose time is ``timestamp`` (ISO 8601); its low bits count the ids made, so
+    two messages of one millisecond differ, as Discord's do."""
+    return str(discord.utils.time_snowflake(datetime.fromisoformat(timestamp)) + next(_low_bits) % (1 << 22))
 
 
 def user_payload(user_id: str, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -238,10 +246,13 @@ def message_payload(
     message_type: int = 0,
     timestamp: str = TIMESTAMP,
 ) -> dict[str, Any]:
-    """A ``discord.types.message.Message`` as in MESSAGE_CREATE (with ``member`` in guilds)."""
+    """A ``discord.types.message.Message`` as in MESSAGE_CREATE (with ``member`` in guilds).
+
+    Without ``message_id`` the id is a snowflake of ``timestamp``, as Discord's are: discord.py takes
+    a message's time (``created_at``) from its id, not from ``timestamp``."""
     author = author or user_payload(ALICE_ID, "alice")
     data: dict[str, Any] = {
-        "id": message_id or next_id(),
+        "id": message_id or id_at(timestamp),
         "channel_id": channel_id,
         "author": author,
         "content": content,
