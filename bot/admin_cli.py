@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -75,15 +76,20 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Everything stored about a member, as JSON (data access request)."""
         _check_platform(platform)
+        if out is not None:
+            _check_out(out)  # before anything is read: a typo in --out is no export
         settings = settings_or_exit(config)
 
-        async def go() -> dict[str, Any]:
+        async def go() -> str:
             app_ = await _app(settings)
             try:
                 core = app_.brain("core")
                 # Said only with --out: stdout is then text, not the JSON document scripts read.
                 member = await _member(app_, user, platform, workspace, say=out is not None)
                 data: dict[str, Any] = await core.export(member)
+                payload = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+                if out is not None:
+                    _write_export(out, payload)  # the audit log records exports that were made
                 await app_.store.audit(
                     member.platform.value,
                     member.workspace_id,
@@ -91,17 +97,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     "privacy-export",
                     detail={"user": member.user_id},
                 )
-                return data
+                return payload
             finally:
                 await app_.stop()
 
-        data = run(go)
-        payload = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-        if out:
-            out.write_text(payload, encoding="utf-8")
-            typer.echo(f"wrote {out}")
-        else:
-            typer.echo(payload)
+        payload = run(go)
+        typer.echo(f"wrote {out}" if out is not None else payload)
 
     @privacy.command("forget")
     def forget(
@@ -199,6 +200,32 @@ def _people(candidates: list[UserRef]) -> list[UserRef]:
             seen.add(member.user_id)
         people.append(member)
     return people
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` must name a file that can be written: in a folder that exists and is writable,
+    and not a folder itself."""
+    folder = out.parent
+    try:
+        is_folder, folder_exists = out.is_dir(), folder.is_dir()
+        writable = os.access(folder, os.W_OK | os.X_OK) and (not out.exists() or os.access(out, os.W_OK))
+    except OSError as exc:  # a name too long...
+        raise typer.BadParameter(f"{out}: {exc.strerror or exc}", param_hint="--out") from exc
+    if is_folder:
+        raise typer.BadParameter(f"{out} is a folder; name the file to write", param_hint="--out")
+    if not folder_exists:
+        raise typer.BadParameter(f"{out}: there is no folder {folder}", param_hint="--out")
+    if not writable:
+        raise typer.BadParameter(f"{out}: cannot write there (permission denied)", param_hint="--out")
+
+
+def _write_export(out: Path, payload: str) -> None:
+    """Write the export, or say why not in one line and exit 1 (nothing is audited then)."""
+    try:
+        out.write_text(payload, encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"error: cannot write {out}: {exc.strerror or exc}; no export was made", err=True)
+        raise typer.Exit(1) from exc
 
 
 def _check_platform(platform: str | None) -> None:

@@ -198,7 +198,7 @@ def data_dir_lock(data_dir: str) -> Iterator[None]:
     folder is not locked.
 
     Raises:
-        RunError: another process holds the folder.
+        RunError: another process holds the folder, or the lock file cannot be opened or locked.
     """
     try:
         import fcntl
@@ -211,7 +211,14 @@ def data_dir_lock(data_dir: str) -> Iterator[None]:
     except OSError as exc:
         raise RunError(f"cannot create data_dir {data_dir}: {exc.strerror or exc}") from exc
     path = folder / LOCK_FILE
-    with path.open("a+", encoding="utf-8") as handle:
+    try:
+        handle = path.open("a+", encoding="utf-8")
+    except OSError as exc:  # a folder of that name, no write permission...
+        raise RunError(
+            f"cannot open {str(path)!r}, the lock that keeps a second guildhall off this data_dir: "
+            f"{exc.strerror or exc}"
+        ) from exc
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -221,6 +228,8 @@ def data_dir_lock(data_dir: str) -> Iterator[None]:
                 f"another guildhall (pid {holder}) is running with data_dir {str(folder)!r}; "
                 "stop it first, or give this one its own data_dir (GUILDHALL_DATA_DIR)"
             ) from None
+        except OSError as exc:  # a file system without locks (ENOLCK)
+            raise RunError(f"cannot lock {str(path)!r}: {exc.strerror or exc}") from exc
         try:
             handle.seek(0)
             handle.truncate()

@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli_support import emit, find_member, run, settings_or_exit
+from bot.channel_arg import ChannelArgument, channel_word
+from bot.cli_support import LISTED_CANDIDATES, emit, find_member, run, settings_or_exit
 from bot.config import Settings
 from bot.events import ChannelRef, Platform, UserRef, Visibility
 from bot.message_ids import native_id
 from bot.ml import LLMBusyError, VectorIndexUnavailable
+from bot.valid_text import valid_text, with_valid_text
 from brain.qa.access import AccessScope, public_everywhere, scope_for
 from brain.qa.brain import FEEDBACK_KIND, QABrain
 from brain.qa.llm.errors import LLMUnavailableError
@@ -22,7 +24,14 @@ from brain.qa.services import LLMBackendMissingError
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
-ChannelOpt = Annotated[str | None, typer.Option("--channel", help="Channel id or name the question is asked in")]
+ChannelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--channel",
+        help="Channel id or name the question is asked in; PLATFORM:WORKSPACE:CHANNEL (slack:T1:general) "
+        "picks one where several workspaces have it",
+    ),
+]
 AsOpt = Annotated[str | None, typer.Option("--as", help="Ask as this member (user id or name): their access applies")]
 
 
@@ -42,16 +51,73 @@ async def qa_brain(settings: Settings) -> AsyncIterator[QABrain]:
         await app.store.close()
 
 
+def _typed_text(text: str) -> str:
+    """Text from the command line as every layer takes it.
+
+    Python keeps the bytes of an argument that are not UTF-8 (a Latin-1 terminal's "café") as
+    lone surrogates, which no encoder, tokenizer or database accepts: they are read as
+    Windows-1252, as docs files are. Any other lone surrogate (half an emoji) becomes U+FFFD.
+    """
+    if text.isascii() or valid_text(text) is text:
+        return text
+    from brain.qa.docs import decode_utf8_or_cp1252
+
+    try:
+        return decode_utf8_or_cp1252(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return valid_text(text)
+
+
+_PLATFORMS = frozenset(p.value for p in Platform)
+
+
 async def _find_channel(brain: QABrain, name_or_id: str) -> ChannelRef:
-    key = name_or_id.lstrip("#")
-    row = await brain.ctx.store.db.fetchone(
+    """The channel ``--channel`` names: an id, a name (``general`` or ``#general``), a platform's
+    mention (``<#C1|general>``), or one of those qualified by its place, ``PLATFORM:WORKSPACE:CHANNEL``
+    (``slack:T1:general``). An id wins over a name. A name (or id) that several workspaces
+    have is refused with the candidates, as ``--as`` refuses a name several members share: the
+    answer's access rule is the channel's, so it is never picked by guess.
+    """
+    given = _typed_text(name_or_id)
+    text = given.strip()
+    where: tuple[str, str] | None = None
+    platform, _, rest = text.partition(":")
+    workspace, _, channel = rest.partition(":")
+    if platform in _PLATFORMS and workspace and channel:
+        where, text = (platform, workspace), channel
+    argument = channel_word(text) or ChannelArgument(text.lstrip("#"), picked=False)
+    key = argument.id_or_name
+    # A mention is the platform's pick: an id, never a name.
+    match = "channel_id = ?" if argument.picked else "(channel_id = ? OR name = ?)"
+    params = [key] if argument.picked else [key, key]
+    if where:
+        match += " AND platform = ? AND workspace_id = ?"
+        params += where
+    rows = await brain.ctx.store.db.fetchall(
         "SELECT platform, workspace_id, channel_id, name, visibility, is_forum FROM channels "
-        "WHERE channel_id = ? OR name = ? ORDER BY channel_id = ? DESC LIMIT 1",
-        (key, key, key),
+        f"WHERE {match} ORDER BY platform, workspace_id, channel_id",
+        params,
     )
-    if row is None:
-        raise typer.BadParameter(f"unknown channel {name_or_id!r}", param_hint="--channel")
+    found = [r for r in rows if r[2] == key] or rows
+    if not found:
+        place = f" in {where[0]}:{where[1]}" if where else ""
+        raise typer.BadParameter(f"unknown channel {given!r}{place}", param_hint="--channel")
+    if len(found) > 1:
+        raise typer.BadParameter(_several_channels_message(key, found), param_hint="--channel")
+    row = found[0]
     return ChannelRef(Platform(row[0]), row[1], row[2], row[3], Visibility(row[4]), bool(row[5]))
+
+
+def _several_channels_message(key: str, rows: Sequence[Sequence[Any]]) -> str:
+    """Why ``key`` was refused, the channels it may mean, and how to name one."""
+    listing = "; ".join(f"{r[0]}:{r[1]} {r[2]}" + (f" (#{r[3]})" if r[3] else "") for r in rows[:LISTED_CANDIDATES])
+    if len(rows) > LISTED_CANDIDATES:
+        listing += f"; and {len(rows) - LISTED_CANDIDATES} more"
+    first = rows[0]
+    how = f"qualify it as PLATFORM:WORKSPACE:CHANNEL (e.g. {first[0]}:{first[1]}:{key})"
+    if len({r[2] for r in rows}) == len(rows) and key not in {r[2] for r in rows}:
+        how = f"give its id, or {how}"  # the ids tell them apart
+    return f"several channels match {key!r} ({listing}): {how}"
 
 
 async def _scope(
@@ -62,7 +128,11 @@ async def _scope(
     workspace = (channel.platform.value, channel.workspace_id) if channel is not None else None
     user = (
         await find_member(
-            brain.ctx.store.db, as_user, option="--as", workspace=workspace, pick_workspace="scope it with --channel"
+            brain.ctx.store.db,
+            _typed_text(as_user),
+            option="--as",
+            workspace=workspace,
+            pick_workspace="scope it with --channel",
         )
         if as_user
         else None
@@ -83,6 +153,7 @@ def ask_command(
     config: ConfigOpt = None,
 ) -> None:
     """Answer a question from the indexed history, with citations."""
+    question = _typed_text(question)
     if not question.strip():
         raise typer.BadParameter("the question is empty", param_hint="QUESTION")
     settings = settings_or_exit(config)
@@ -166,6 +237,7 @@ def search_command(
     config: ConfigOpt = None,
 ) -> None:
     """Ranked retrieval units for a query (ids, message ids, scores)."""
+    query = _typed_text(query)
     if mode not in MODES:
         raise typer.BadParameter(f"mode must be one of {', '.join(MODES)}", param_hint="--mode")
     settings = settings_or_exit(config)
@@ -314,12 +386,19 @@ def eval_retrieval_command(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Recall@k and MRR of retrieval on gold questions, each asked as its asker in its channel."""
+    """Recall@k and MRR of retrieval on gold questions, each asked as its asker in its channel.
+
+    A question's channel gives its access rule, for its asker when the store knows them in that
+    channel's workspace (a guest or a member of another organisation sees less); an asker it does
+    not know, or a name several members share, asks as anyone there. A question without a channel,
+    or in one the store does not know (or several workspaces have), searches public history everywhere.
+    """
     from brain.qa.evaluation import GoldQuestion, evaluate, read_questions
 
     try:
         ks = sorted({int(x) for x in k.split(",") if x.strip()})
-        gold = read_questions(questions)
+        # Half an emoji ("\ud83d") in the JSON is a lone surrogate no tokenizer or database takes.
+        gold = [with_valid_text(q) for q in read_questions(questions)]
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     if not ks or min(ks) < 1:
@@ -343,10 +422,7 @@ def eval_retrieval_command(
             async def scope_of(q: GoldQuestion) -> AccessScope:
                 key = (q.channel, q.asker)
                 if key not in cache:
-                    try:
-                        cache[key] = (await _scope(brain, q.channel or None, None))[0]
-                    except typer.BadParameter:
-                        cache[key] = public_everywhere()
+                    cache[key] = await _gold_scope(brain, q.channel, q.asker)
                 return cache[key]
 
             return [(await evaluate(retriever, gold, scope_of, ks=ks, mode=m)).as_dict() for m in modes]
@@ -362,6 +438,28 @@ def eval_retrieval_command(
             for r in rows
         ),
     )
+
+
+async def _gold_scope(brain: QABrain, channel: str, asker: str) -> AccessScope:
+    """The access scope of a gold question asked by ``asker`` in ``channel`` (see
+    :func:`eval_retrieval_command`)."""
+    try:
+        where = await _find_channel(brain, channel) if channel else None
+    except typer.BadParameter:
+        where = None
+    if where is None:
+        return public_everywhere()
+    user_id = ""
+    if asker:
+        try:
+            member = await find_member(
+                brain.ctx.store.db, asker, option="asker", workspace=(where.platform.value, where.workspace_id)
+            )
+        except typer.BadParameter:
+            pass  # not known there: the channel's rule for anyone, as without an asker
+        else:
+            user_id = member.user_id
+    return await scope_for(brain.ctx.store, where, user_id)
 
 
 def eval_feedback_command(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:

@@ -16,8 +16,10 @@ import codecs
 import errno
 import hashlib
 import http.client
+import logging
 import os
 import re
+import stat
 import time
 import unicodedata
 import urllib.request
@@ -36,6 +38,8 @@ from brain.qa.units import MAX_CHUNK_CHARS
 
 if TYPE_CHECKING:
     from brain.qa.indexer import Indexer, IndexStats
+
+log = logging.getLogger(__name__)
 
 DOC_SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".rst"}
 LIST_SUFFIXES = {".urls", ".list"}
@@ -84,52 +88,144 @@ class DocSource:
     listed_in: str = ""  # for a URL: the resolved path of the list file that named it
 
 
+_HEADINGS = frozenset({"h1", "h2", "h3"})
+
+# Elements whose end tag a page may leave out are ended by their next sibling (a <p> by the next
+# block too), as the HTML standard's tree builder ends them, within the "scope" that encloses such
+# siblings: a list item never ends one of an outer list, a cell one of an outer table. Left open, a
+# changelog table of 20,000 unclosed rows kept them all open, and every end tag searched them.
+#
+# The HTML standard's "special" elements (the void ones are never open, so they are left out).
+_SPECIAL = frozenset(
+    {
+        "address", "applet", "article", "aside", "blockquote", "body", "button", "caption", "center", "colgroup",
+        "dd", "details", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "frameset",
+        "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hgroup", "html", "iframe", "li", "listing", "main",
+        "marquee", "menu", "nav", "noembed", "noframes", "object", "ol", "p", "plaintext", "pre", "script", "search",
+        "section", "select", "style", "summary", "table", "tbody", "td", "template", "textarea", "tfoot", "th",
+        "thead", "title", "tr", "ul", "xmp",
+    }
+)  # fmt: skip
+# Never ended by a sibling's start: their end is what the text shows (a fence, a heading's line,
+# the end of a part left out), so only their own end tag or their parent's ends them, as before.
+_KEPT = _HEADINGS | {"h4", "h5", "h6", "pre", "listing"} | _HIDDEN_TAGS | _CHROME_TAGS
+_SCOPES: dict[str, frozenset[str]] = {
+    "button": frozenset({"applet", "button", "caption", "html", "marquee", "object", "table", "td", "template", "th"})
+    | _KEPT,
+    "list item": (_SPECIAL - {"address", "div", "p", "li"}) | _KEPT,
+    "definition": (_SPECIAL - {"address", "div", "p", "dd", "dt"}) | _KEPT,
+    "table": frozenset({"html", "table", "template"}) | _KEPT,
+    "select": frozenset({"select", "datalist"}) | _KEPT,
+}
+# The scopes each element bounds, looked up when it opens and closes.
+_SCOPES_OF = {
+    tag: tuple(name for name, tags in _SCOPES.items() if tag in tags) for tag in set().union(*_SCOPES.values())
+}
+# Elements whose start ends an open <p>.
+_ENDS_P = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "dir", "div", "dl", "dt",
+        "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup",
+        "hr", "li", "listing", "main", "menu", "nav", "ol", "p", "plaintext", "pre", "search", "section", "summary",
+        "table", "ul", "xmp",
+    }
+)  # fmt: skip
+_PARAGRAPH = frozenset({"p"})
+_CELLS = frozenset({"td", "th"})
+_SECTIONS = frozenset({"tbody", "thead", "tfoot"})
+# What a start tag ends: the innermost open element of the first group that has one within the scope.
+_ENDS: dict[str, tuple[tuple[frozenset[str], str], ...]] = {
+    "li": ((frozenset({"li"}), "list item"),),
+    "dd": ((frozenset({"dd", "dt"}), "definition"),),
+    "dt": ((frozenset({"dd", "dt"}), "definition"),),
+    "td": ((_CELLS, "table"),),
+    "th": ((_CELLS, "table"),),
+    "tr": ((frozenset({"tr"}), "table"), (_CELLS, "table")),
+    **dict.fromkeys(_SECTIONS, ((_SECTIONS, "table"), (frozenset({"tr"}), "table"), (_CELLS, "table"))),
+    "option": ((frozenset({"option"}), "select"),),
+    "optgroup": ((frozenset({"optgroup"}), "select"), (frozenset({"option"}), "select")),
+}
+
+
 class _HTMLToMarkdown(HTMLParser):
     """Just enough HTML: headings become Markdown headings, ``<pre>`` a fenced block, scripts,
     styles, navs and footers vanish (nothing of them is emitted), other text is kept.
 
     Open elements are tracked so that an end tag closes the elements left open inside it, as
     browsers do: an unclosed ``<nav>`` ends with its parent (or where the page's content starts)
-    instead of hiding the rest of the page.
+    instead of hiding the rest of the page. Elements whose end tag may be left out (``<p>``,
+    ``<li>``, ``<td>``, ``<tr>``...) end where the HTML standard ends them (:data:`_ENDS`), so
+    legal pages keep few elements open; each element's open positions are indexed by tag, so an
+    end tag finds its element without a search, and parsing takes time linear in the page.
     """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._open: list[str] = []
+        self._where: dict[str, list[int]] = {}  # tag -> its positions in _open, innermost last
+        self._bounds: dict[str, list[int]] = {name: [] for name in _SCOPES}  # scope -> positions of its bounds
         self._skip_from: int | None = None  # index in _open of the element being left out
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._skip_from is not None and tag in _CONTENT_TAGS and self._open[self._skip_from] in _CHROME_TAGS:
             self._close(self._skip_from)
+        for group, scope in _ENDS.get(tag, ()):
+            if self._end_within(group, scope):
+                break
+        if tag in _ENDS_P:
+            self._end_within(_PARAGRAPH, "button")
         if tag not in _VOID_TAGS:
-            self._open.append(tag)
+            self._push(tag)
         if self._skip_from is not None:
             return
         if tag in _HIDDEN_TAGS or tag in _CHROME_TAGS:
             self._skip_from = len(self._open) - 1
-        elif tag in {"h1", "h2", "h3"}:
+        elif tag in _HEADINGS:
             self.parts.append("\n\n" + "#" * int(tag[1]) + " ")
-        elif tag == "pre" and self._open.count("pre") == 1:
+        elif tag == "pre" and len(self._where["pre"]) == 1:
             # Fenced, so that "# comment" lines of code are not read as headings.
             self.parts.append("\n```\n")
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._open:
-            self._close(len(self._open) - 1 - self._open[::-1].index(tag))
+        where = self._where.get(tag)
+        if where:
+            self._close(where[-1])
+
+    def _push(self, tag: str) -> None:
+        index = len(self._open)
+        self._open.append(tag)
+        self._where.setdefault(tag, []).append(index)
+        for scope in _SCOPES_OF.get(tag, ()):
+            self._bounds[scope].append(index)
+
+    def _end_within(self, tags: frozenset[str], scope: str) -> bool:
+        """Close the innermost open element of ``tags`` unless an element bounding ``scope`` is
+        open inside it; whether one was closed."""
+        index = max((where[-1] for t in tags if (where := self._where.get(t))), default=-1)
+        bounds = self._bounds[scope]
+        if index < 0 or (bounds and bounds[-1] > index):
+            return False
+        self._close(index)
+        return True
 
     def _close(self, index: int) -> None:
         """Close the open element at ``index`` and every element opened inside it."""
-        closing, self._open = self._open[index:], self._open[:index]
+        closing = self._open[index:]
+        del self._open[index:]
+        for tag in closing:  # positions are listed in order, so the closed ones are the last
+            self._where[tag].pop()
+            for scope in _SCOPES_OF.get(tag, ()):
+                self._bounds[scope].pop()
         if self._skip_from is not None:
             if index <= self._skip_from:
                 self._skip_from = None
             return
-        if "pre" in closing and "pre" not in self._open:
+        if "pre" in closing and not self._where["pre"]:
             self.parts.append("\n```\n")
-        if any(t in {"h1", "h2", "h3"} for t in closing):
+        if any(t in _HEADINGS for t in closing):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
@@ -180,7 +276,7 @@ def decode_text(data: bytes, name: str) -> str:
     # a file saved by a Latin-1 editor, or UTF-8 with a pasted Windows-1252 line. "ignore" drops
     # exactly those sequences, so the bytes it keeps tell how many were not UTF-8.
     fallback = len(data) - len(data.decode("utf-8", errors="ignore").encode("utf-8"))
-    text = data.decode("utf-8", errors=_CP1252_FALLBACK)
+    text = decode_utf8_or_cp1252(data)
     controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\t\n\r\f\v")
     if fallback > MAX_FALLBACK_SHARE * len(data) or controls > MAX_CONTROL_SHARE * len(text):
         raise DocReadError(f"skipped {name}: not UTF-8 (nor Windows-1252) text")
@@ -208,14 +304,22 @@ def _decode_as_cp1252(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_CP1252_FALLBACK, _decode_as_cp1252)
 
 
+def decode_utf8_or_cp1252(data: bytes) -> str:
+    """``data`` as UTF-8, each sequence in it that is not UTF-8 read as Windows-1252 (never U+FFFD)."""
+    return data.decode("utf-8", errors=_CP1252_FALLBACK)
+
+
 def decode_declared(data: bytes, charset: str | None, name: str) -> str:
     """Text in its declared charset (a header or ``<meta charset>``); a BOM wins over the
     declaration, and an unknown charset or bytes that are not in it fall back to :func:`decode_text`."""
     if charset and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            pass  # a charset Python does not know, or a wrong declaration: detect as for files
+        # LookupError: a charset Python does not know; UnicodeError (a ValueError): bytes not in it,
+        # or a codec that decodes no page ("undefined" always fails, "punycode" on anything but a
+        # domain name label) and says so with a plain UnicodeError. Either way: detect as for files.
+        except (LookupError, ValueError):
+            pass
         else:
             if "\x00" not in text:
                 return text
@@ -240,13 +344,48 @@ def location_of(path: Path) -> str:
     return str(absolute.parent.resolve() / absolute.name)
 
 
-def is_symlink_loop(path: Path) -> bool:
-    """Whether ``path`` is a symlink that never reaches a file (it leads back to itself)."""
+def unusable_path(path: Path) -> str | None:
+    """Why ``path`` cannot even be looked up (a symlink loop, a name too long...), as an error
+    line; ``None`` when it can, whether or not something is there."""
     try:
         path.stat()
     except OSError as exc:
-        return exc.errno == errno.ELOOP
-    return False
+        if exc.errno == errno.ELOOP:
+            return f"symlink loop: {path}"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None  # nothing there: "not found", or a deleted document's docs to remove
+        return f"could not read {path}: {exc.strerror or exc}"
+    except ValueError as exc:  # a NUL byte in the name
+        return f"could not read {path}: {exc}"
+    return None
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_DOC_BYTES`.
+
+    Opened without waiting: a named pipe (or a device) named like a doc is refused instead of
+    waiting forever for a writer. What is checked is the open file, not the name, so what is read
+    is what was measured.
+
+    Raises:
+        DocReadError: not a regular file, too large, or unreadable.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise DocReadError(f"skipped {path}: not a regular file")
+            if info.st_size > MAX_DOC_BYTES:
+                raise DocReadError(
+                    f"skipped {path}: too large ({info.st_size:,} bytes; the limit is {MAX_DOC_BYTES:,})"
+                )
+            data = f.read(MAX_DOC_BYTES + 1)
+    except OSError as exc:
+        raise DocReadError(f"could not read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_DOC_BYTES:  # grew while being read
+        raise DocReadError(f"skipped {path}: too large (over {MAX_DOC_BYTES:,} bytes)")
+    return data
 
 
 def read_source(path: Path) -> DocSource:
@@ -255,17 +394,7 @@ def read_source(path: Path) -> DocSource:
     Raises:
         DocReadError: the file can't be read or is not text (see :func:`decode_text`).
     """
-    try:
-        with path.open("rb") as f:
-            # Checked on the open file, not by name: what is read is what was measured.
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_DOC_BYTES:
-                raise DocReadError(f"skipped {path}: too large ({size:,} bytes; the limit is {MAX_DOC_BYTES:,})")
-            data = f.read(MAX_DOC_BYTES + 1)
-    except OSError as exc:
-        raise DocReadError(f"could not read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_DOC_BYTES:  # grew while being read
-        raise DocReadError(f"skipped {path}: too large (over {MAX_DOC_BYTES:,} bytes)")
+    data = _read_file(path)
     suffix = path.suffix.lower()
     kind = "html" if suffix in {".html", ".htm"} else "markdown" if suffix in {".md", ".markdown"} else "text"
     # A page saved to disk keeps the charset its <meta> declares, as a fetched page does.
@@ -330,8 +459,12 @@ def read_url_list(path: Path) -> list[str]:
 
 def _url_lines(path: Path) -> list[tuple[int, str]]:
     """``(line number, URL)`` of a list file; bytes that are not UTF-8 become U+FFFD (the URL
-    then fails to fetch and is reported with its line) instead of failing the whole file."""
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    then fails to fetch and is reported with its line) instead of failing the whole file.
+
+    Raises:
+        DocReadError: the list is no regular file, too large, or unreadable.
+    """
+    text = _read_file(path).decode("utf-8-sig", errors="replace")
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
     return [(n, line) for n, line in lines if line and not line.startswith("#")]
 
@@ -364,12 +497,17 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
             add(read_source(file))
         except DocReadError as exc:
             errors.append(str(exc))
+        except Exception as exc:
+            # One file must never stop the others: a failure the checks above did not foresee is
+            # this file's error line (the traceback is logged at debug level).
+            log.debug("docs: reading %s failed", file, exc_info=True)
+            errors.append(f"skipped {file}: {type(exc).__name__}: {exc}")
         else:
             files.add(target)
 
     for path in paths:
-        if is_symlink_loop(path):
-            errors.append(f"symlink loop: {path}")
+        if unusable := unusable_path(path):
+            errors.append(unusable)
         elif not path.exists():
             errors.append(f"not found: {path}")
         elif path.is_dir():
@@ -378,8 +516,8 @@ def read_doc_paths(paths: Sequence[Path]) -> tuple[list[DocSource], list[str]]:
         elif path.suffix.lower() in LIST_SUFFIXES:
             try:
                 urls = _url_lines(path)
-            except OSError as exc:
-                errors.append(f"could not read {path}: {exc.strerror or exc}")
+            except DocReadError as exc:
+                errors.append(str(exc))
                 continue
             for line, url in urls:
                 if url in seen:
@@ -465,7 +603,16 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
     an error that leaves what was indexed from that path as it is.
     """
     sources, errors = await asyncio.to_thread(read_doc_paths, paths)
-    units = [u for source in sources for u in doc_units(source)]
+    units: list[Unit] = []
+    for source in list(sources):
+        try:
+            units += doc_units(source)
+        except Exception as exc:
+            # As for reading: one document that cannot be split is its error line, not the end
+            # of the run (the traceback is logged at debug level); it is skipped like an unreadable file.
+            log.debug("docs: splitting %s failed", source.location, exc_info=True)
+            errors.append(f"skipped {source.location}: {type(exc).__name__}: {exc}")
+            sources.remove(source)
     read = {s.location for s in sources}
     gone: set[str] = set()
     # What is indexed is read from this process's lexical copy: first take in the docs other
@@ -473,7 +620,7 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
     await indexer.apply_changes()
     indexed = indexer.doc_locations()
     for path in paths:
-        if is_symlink_loop(path):
+        if unusable_path(path):
             continue  # reported; like an unreadable file, it keeps what was indexed from it
         if path.suffix.lower() in LIST_SUFFIXES and not path.is_dir():
             # A URL taken off its list loses its sections; one still listed keeps them even when
@@ -481,7 +628,7 @@ async def index_docs(indexer: Indexer, paths: Sequence[Path]) -> DocsIndexReport
             # list is an empty one.
             try:
                 listed = {url for _, url in _url_lines(path)} if path.exists() else set()
-            except OSError:
+            except DocReadError:
                 continue
             key = location_of(path)
             dropped = {

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bot.ml import Vector
+from bot.valid_text import valid_text
 
 BUNDLED_PREFIX = "bundled:"
 DEFAULT_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -98,11 +99,15 @@ class SentenceTransformerEmbedder:
         return self._dim
 
     def embed(self, texts: Sequence[str]) -> Vector:
-        """Embed texts in batches; rows are unit-length float32."""
+        """Embed texts in batches; rows are unit-length float32.
+
+        A lone surrogate (a byte a non-UTF-8 terminal sent, half an emoji in a JSON file) is
+        embedded as U+FFFD: the tokenizer refuses a string that is not valid Unicode.
+        """
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         out = self._model.encode(
-            list(texts),
+            [valid_text(t) for t in texts],
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
