@@ -311,7 +311,7 @@ class QABrain(Brain):
                     "(or /guildhall index) so answers can use the history"
                 )
             reranker = await _load_reranker(settings.qa.rerank_model)
-            self._retriever = Retriever(embedder, index, bm25, reranker=reranker)
+            self._retriever = Retriever(embedder, index, bm25, reranker=reranker, tombstones=indexer.tombstones)
             self._indexer = indexer
 
     async def _sweep_forgotten(self, indexer: Indexer) -> None:
@@ -328,12 +328,29 @@ class QABrain(Brain):
         if not rows:
             return
         gone = {(str(p), str(w), str(u)) for p, w, u in rows}
+        # A thread's title is its author's words, in its units whoever wrote the messages (a Discord
+        # thread opened on someone else's message, or without a starter).
+        titled = {
+            (str(p), str(w), str(t)): (str(p), str(w), str(a))
+            for p, w, t, a in await self.ctx.store.db.fetchall(
+                "SELECT t.platform, t.workspace_id, t.thread_id, t.author_id FROM threads t JOIN member_settings s "
+                "ON s.platform = t.platform AND s.workspace_id = t.workspace_id AND s.user_id = t.author_id "
+                "WHERE s.key = 'forgotten' AND s.value = 'true'"
+            )
+        }
         stale: list[Unit] = []
         for unit in indexer.bm25.units():
             members = {(unit.platform, unit.workspace_id, a) for a in unit.author_ids} & gone
+            titler = titled.get((unit.platform, unit.workspace_id, unit.thread_id or "")) if unit.title else None
+            if titler is not None:
+                members.add(titler)
+                indexer.tombstones.conversations.add((unit.platform, unit.workspace_id, unit.thread_id or ""))
             if members:
                 stale.append(unit)
                 self._unfinished_forgets |= members
+        indexer.tombstones.authors |= {
+            (unit.platform, unit.workspace_id, a) for unit in stale for a in unit.author_ids
+        } & gone
         for unit in stale:
             indexer.touch_unit(unit)
         if stale:
@@ -382,7 +399,7 @@ class QABrain(Brain):
                 if indexed and not allowed:
                     for unit in indexer.units_in_channel(platform, workspace_id, channel.channel_id):
                         indexer.touch_unit(unit)  # rebuilt under the policy: to nothing
-                elif indexed and indexer.channel_visibility(*key, channel.channel_id) != channel.visibility:
+                elif indexed and indexer.visibility_differs(*key, channel.channel_id, channel.visibility):
                     # Turned private (or public) in another worker, or while this process's index
                     # was not loaded yet: its units must carry the new visibility.
                     rebuild.append(channel)
@@ -447,14 +464,17 @@ class QABrain(Brain):
 
     @listen(MessageEdited)
     async def reindex_edit(self, event: MessageEdited) -> None:
-        """An edit replaces the text in the index."""
+        """An edit replaces the text in the index at once, as a delete does: the old text may be
+        what its author took out (a phone number), and a pending rebuild lives only in memory, so
+        a process stopped within the debounce kept the old text for good."""
         store = self.ctx.store
         p, ws = event.platform.value, event.channel.workspace_id
         await store.edit_message(p, ws, event.message_id, event.text, to_epoch(event.edited_at))
         row = await store.get_message(p, ws, event.message_id)
         if row is None or row.is_bot:
             return
-        await self._touch(row)
+        if await self._touch(row) is not None:
+            await self._flush_quietly()
 
     @listen(MessageDeleted)
     async def unindex_delete(self, event: MessageDeleted) -> None:
@@ -479,6 +499,8 @@ class QABrain(Brain):
             if row is not None:
                 self._held.append(row)
             return
+        # Out of answers at once, whether or not the vector store takes the delete now.
+        indexer.tombstones.messages.add((p, ws, event.message_id))
         if row is not None:
             indexer.touch(row)
         for unit in units:
@@ -513,6 +535,8 @@ class QABrain(Brain):
             # The vector store still holds the units (the index loads from it): applied once it opens.
             self._held_channel_deletes.update((p, ws, channel_id) for channel_id in gone)
             return
+        # Out of answers at once, whether or not the vector store takes the delete now.
+        indexer.tombstones.conversations.update((p, ws, channel_id) for channel_id in gone)
         for unit in units:
             indexer.touch_unit(unit)
         await self._flush_quietly()
@@ -539,8 +563,7 @@ class QABrain(Brain):
         if not event.channel.visibility_known:
             return  # a guess (an import without permissions): the store kept what it knew
         row = channel_row(event.channel)
-        known = self._indexer.channel_visibility(row.platform, row.workspace_id, row.channel_id)
-        if known is not None and known != row.visibility:
+        if self._indexer.visibility_differs(row.platform, row.workspace_id, row.channel_id, row.visibility):
             await self.ctx.store.upsert_channels([row])
             await self._indexer.index_all(channels=[row])
 
@@ -1137,8 +1160,18 @@ class QABrain(Brain):
         # Slack ids named their channel cites the unit by its old id).
         cited = {u.unit_id for u in units} | {old for u in units if (old := legacy_unit_id(u))}
         answers += await self.answer_log.forget_citing(p, ws, cited)
+        # Out of answers at once, whether or not the vector store takes the rebuilds now.
+        indexer.tombstones.authors.add(member)
         for unit in units:
             indexer.touch_unit(unit)
+        # The threads they titled carry their words too, whoever wrote the messages (a Discord
+        # thread opened on someone else's message or without a starter): rebuilt without the title.
+        for thread_id, channel_id in await self.ctx.store.db.fetchall(
+            "SELECT thread_id, channel_id FROM threads WHERE platform = ? AND workspace_id = ? AND author_id = ?",
+            (p, ws, user.user_id),
+        ):
+            indexer.tombstones.conversations.add((p, ws, str(thread_id)))
+            indexer.touch_thread(p, ws, str(thread_id), str(channel_id))
         # Raises VectorIndexUnavailable while the vector store is down: the rebuilds stay pending
         # (applied when it is back) and the member is told the index part is not done yet.
         await indexer.flush()

@@ -2,8 +2,9 @@
 
 Live traffic marks *groups* dirty (a thread, or a stretch of an unthreaded channel) and the indexer
 rebuilds only those, in batches: many messages in one thread cost one embedding of its units, not
-one per message. Deletions are applied at once (privacy), posts and edits after a short debounce
-or before the next query, whichever comes first. ``index_all`` rebuilds everything after an import.
+one per message. Deletions and edits are applied at once (privacy: the brain flushes them), posts
+after a short debounce or before the next query, whichever comes first. Until the vector store takes a
+delete, :class:`Tombstones` keep the deleted text out of retrieval. ``index_all`` rebuilds everything after an import.
 
 Windows of unthreaded channels depend on their neighbours (a silence ends a window, and windows
 are capped in size), so a touched message rebuilds the whole *run* of messages without a long
@@ -22,6 +23,7 @@ import bisect
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +95,45 @@ class _Pending:
         return _Pending({**self.threads, **newer.threads}, stretches, since)
 
 
+@dataclass
+class Tombstones:
+    """What must not be retrieved although an index may still hold it: deleted messages, deleted
+    channels or threads, forgotten members (``(platform, workspace, id)`` each).
+
+    A delete reaches the vector store only when it is up; until a flush has rebuilt the units
+    concerned (in both indexes), the retriever drops every unit these match, from the lexical and
+    the dense results alike, so deleted text is never quoted meanwhile.
+    """
+
+    messages: set[tuple[str, str, str]] = field(default_factory=set)
+    conversations: set[tuple[str, str, str]] = field(default_factory=set)  # channel or thread ids
+    authors: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.conversations or self.authors)
+
+    def hides(self, unit: Unit) -> bool:
+        """Whether ``unit`` holds something deleted or forgotten."""
+        if not self or unit.kind == "doc":
+            return False
+        p, ws = unit.platform, unit.workspace_id
+        return (
+            (p, ws, unit.channel_id) in self.conversations
+            or (unit.thread_id is not None and (p, ws, unit.thread_id) in self.conversations)
+            or any((p, ws, m) in self.messages for m in unit.message_ids)
+            or any((p, ws, a) in self.authors for a in unit.author_ids)
+        )
+
+    def copy(self) -> Tombstones:
+        return Tombstones(set(self.messages), set(self.conversations), set(self.authors))
+
+    def discard(self, done: Tombstones) -> None:
+        """Forget ``done``'s entries (a flush rebuilt every unit they concern)."""
+        self.messages -= done.messages
+        self.conversations -= done.conversations
+        self.authors -= done.authors
+
+
 class Indexer:
     """Incremental and bulk indexing of store messages into a :class:`UnitIndex` and a BM25 index.
 
@@ -140,9 +181,13 @@ class Indexer:
         # a rebuild replaces.
         self._thread_units: dict[tuple[str, str, str], set[str]] = {}
         self._window_units: dict[tuple[str, str, str], dict[str, tuple[float, float]]] = {}
-        # message -> units quoting it (deletes), channel -> visibility its units carry (re-index on change)
+        # message -> units quoting it (deletes); channel -> how many of its units carry each
+        # visibility (a channel whose units do not all carry its stored visibility is rebuilt whole)
         self._message_units: dict[tuple[str, str, str], set[str]] = {}
-        self._channel_visibility: dict[tuple[str, str, str], str] = {}
+        self._channel_visibilities: dict[tuple[str, str, str], Counter[str]] = {}
+        # Deleted or forgotten things some units may still hold until a flush rebuilds them: the
+        # retriever leaves those units out meanwhile (a vector store down refuses the deletes).
+        self.tombstones = Tombstones()
         self.unit_log = UnitLog(store) if unit_log else None
         # The unit log's number up to which this process's BM25 reflects every write (None until
         # loaded: an indexer that never loads has nothing to keep in step), and the numbers of its
@@ -161,7 +206,27 @@ class Indexer:
         units: list[Unit] = await requalify_index(self.index, await all_units(), self.store)
         self._add_local(units)
         self._log_seen = log_head
+        await self._sweep_deleted()
         return len(units)
+
+    async def _sweep_deleted(self) -> None:
+        """Queue a rebuild of every loaded unit holding a message the store has erased (deleted, or
+        its channel deleted), hidden until then: a delete the vector store refused (down, or the
+        process stopped before the retry) is finished from the store, not from memory."""
+        if not self._message_units:
+            return
+        rows = await self.store.db.fetchall("SELECT platform, workspace_id, message_id FROM messages WHERE deleted = 1")
+        stale: set[str] = set()
+        for p, ws, mid in rows:
+            key = (str(p), str(ws), str(mid))
+            if key in self._message_units:
+                self.tombstones.messages.add(key)
+                stale |= self._message_units[key]
+        units = [u for u in (self.bm25.get(i) for i in sorted(stale)) if u is not None]
+        for unit in units:
+            self.touch_unit(unit)
+        if units:
+            log.warning("qa: %d index units still held deleted messages; rebuilding them", len(units))
 
     async def apply_changes(self) -> int:
         """Bring the lexical index up to the units other processes wrote (the unit log): their new
@@ -281,13 +346,19 @@ class Indexer:
         """Rebuild every pending thread and channel stretch."""
         async with self._lock:
             pending, self._pending = self._pending, _Pending()
+            # Whatever was deleted up to now is touched in ``pending``: once it is applied, no unit
+            # holds it any more.
+            rebuilt = self.tombstones.copy()
             if not len(pending):
+                self.tombstones.discard(rebuilt)
                 return IndexStats()
             try:
                 # Units other processes built or removed since: what a rebuild here replaces (a
                 # thread they indexed, a window holding a deleted message) must be known first.
                 await self._apply_logged()
-                return await self._flush(pending)
+                stats = await self._flush(pending)
+                self.tombstones.discard(rebuilt)
+                return stats
             except BaseException:
                 # Nothing is lost when the vector store is down (or the flush is cancelled): the
                 # same groups are rebuilt from the store on the next flush, which is idempotent.
@@ -310,6 +381,22 @@ class Indexer:
             new_units += units
             stale |= old
             stats.groups += 1
+        # A channel whose indexed units do not all carry its stored visibility (made private, and
+        # this message is the first to carry it; a restart dropped the ChannelSeen; another worker
+        # indexed it) is rebuilt whole: a rebuild of the touched groups alone would leave its other
+        # units readable under the old visibility.
+        channels = {(p, ws, cid) for p, ws, cid in pending.stretches} | {
+            (p, ws, cid) for (p, ws, _), cid in pending.threads.items()
+        }
+        for key in sorted(channels):
+            if key not in self._channel_visibilities:
+                continue
+            channel = await _channel(self.store, *key)
+            if not self.visibility_differs(*key, channel.visibility):
+                continue
+            units, old = await self._rebuild_channel(channel, opted)
+            new_units = [u for u in new_units if (u.platform, u.workspace_id, u.channel_id) != key] + units
+            stale |= old
         # A thread's rebuild also rebuilds the stretch around its root, so a window can be built twice
         # in one flush (from the same stored messages). The vector store refuses an upsert naming a
         # unit twice, and a refused flush is retried, and refused, on every later one.
@@ -443,11 +530,24 @@ class Indexer:
         lo, hi = min(stamps), max(stamps)
         channel = await _channel(self.store, p, ws, cid)
         allowed = await self._allowed(channel)
-        around = await self.store.channel_messages(
-            p, ws, cid, since=lo - RUN_LOOKAROUND_S, until=hi + RUN_LOOKAROUND_S + 1
-        )
+        # A run longer than the look-around is cut; where a cut falls inside an indexed window, the
+        # load reaches that window's edge: the split starts on an existing window boundary (the
+        # windows before it are kept as they are) and every window replaced below is loaded whole.
+        # Cut mid-window, the rebuild replaced that window with one missing its earlier messages.
+        since, until = lo - RUN_LOOKAROUND_S, hi + RUN_LOOKAROUND_S
+        for start, end in self._window_units.get((p, ws, cid), {}).values():
+            if start < since <= end:
+                since = start
+            if start <= until < end:
+                until = end
+        around = await self.store.channel_messages(p, ws, cid, since=since, until=until + 1)
         around = await opted.filter(around)
         thread_ids = {m.thread_id for m in around if m.thread_id}
+        # A loose message answered in a thread later than the look-around is a thread root too: its
+        # replies are not among the loaded messages, so the store says (as a full index would find).
+        thread_ids |= await _thread_roots(
+            self.store, p, ws, cid, [m.message_id for m in around if not m.thread_id and m.message_id not in thread_ids]
+        )
         loose = [m for m in around if not m.thread_id and m.message_id not in thread_ids and is_indexable(m)]
         gap = self.config.window_gap_s
         # Runs: maximal sequences without a silence longer than the gap; affected runs are those
@@ -476,6 +576,16 @@ class Indexer:
                 units += [u for u in build_units(window, channel, config=self.config) if u.kind == "window"]
         return units, old
 
+    async def _rebuild_channel(self, channel: ChannelRow, opted: _OptOutCache) -> tuple[list[Unit], set[str]]:
+        """Every unit of ``channel`` from its stored messages, and the ids of those indexed now."""
+        p, ws, cid = channel.platform, channel.workspace_id, channel.channel_id
+        old = {u.unit_id for u in self.units_in_channel(p, ws, cid)}
+        if not await self._allowed(channel):
+            return [], old
+        messages = await opted.filter(await self.store.channel_messages(p, ws, cid))
+        facts = await _thread_facts(self.store, channel)
+        return _with_facts(build_units(messages, channel, config=self.config), facts), old
+
     async def _allowed(self, channel: ChannelRow) -> bool:
         return True if self.may_index is None else await self.may_index(channel)
 
@@ -498,9 +608,11 @@ class Indexer:
                     fresh = await asyncio.to_thread(self.embedder.embed, [texts[i] for i in missing])
                     vectors.update({part[i].unit_id: fresh[n] for n, i in enumerate(missing)})
                 await self.index.upsert(part, np.stack([vectors[u.unit_id] for u in part]))
+                # Known here as soon as the vector store holds them: a later part's failure must not
+                # leave units there that no rebuild of this process knows to replace or delete.
+                self._add_local(part)
                 upserted += part
-            self._add_local(units)
-            stats.units_upserted += len(units)
+                stats.units_upserted += len(part)
         finally:
             # Also after a failure half-way: what the vector store took (a delete above all) must
             # reach the other processes' lexical indexes.
@@ -526,7 +638,9 @@ class Indexer:
         self._remove_local([u.unit_id for u in units if u.unit_id in self.bm25])
         self.bm25.add(units)
         for u in units:
-            self._channel_visibility[(u.platform, u.workspace_id, u.channel_id)] = u.visibility
+            self._channel_visibilities.setdefault((u.platform, u.workspace_id, u.channel_id), Counter())[
+                u.visibility
+            ] += 1
             for mid in u.message_ids:
                 self._message_units.setdefault((u.platform, u.workspace_id, mid), set()).add(u.unit_id)
             if u.kind == "thread" and u.thread_id:
@@ -542,6 +656,14 @@ class Indexer:
             unit = self.bm25.get(uid)
             if unit is None:
                 continue
+            channel = (unit.platform, unit.workspace_id, unit.channel_id)
+            seen = self._channel_visibilities.get(channel)
+            if seen is not None:
+                seen[unit.visibility] -= 1
+                if seen[unit.visibility] <= 0:
+                    del seen[unit.visibility]
+                if not seen:
+                    del self._channel_visibilities[channel]
             for mid in unit.message_ids:
                 holders = self._message_units.get((unit.platform, unit.workspace_id, mid))
                 if holders is not None:
@@ -570,9 +692,13 @@ class Indexer:
         ids = self._message_units.get((platform, workspace_id, message_id), set())
         return [u for u in (self.bm25.get(i) for i in ids) if u is not None]
 
-    def channel_visibility(self, platform: str, workspace_id: str, channel_id: str) -> str | None:
-        """The visibility the channel's indexed units carry, or None if none are indexed."""
-        return self._channel_visibility.get((platform, workspace_id, channel_id))
+    def visibility_differs(self, platform: str, workspace_id: str, channel_id: str, visibility: str) -> bool:
+        """Whether any indexed unit of the channel carries another visibility than ``visibility``
+        (its stored one): then the whole channel must be rebuilt. Every unit counts, not the last
+        one written: a message of a channel just made private, indexed before its older units were
+        rebuilt, must not hide those older, still public, units."""
+        seen = self._channel_visibilities.get((platform, workspace_id, channel_id))
+        return seen is not None and any(v != visibility for v in seen)
 
     def units_with_author(self, platform: str, workspace_id: str, user_id: str) -> list[Unit]:
         """Indexed units holding messages by a member (``/forget-me`` rebuilds them)."""
@@ -662,6 +788,21 @@ async def _channel(store: Store, p: str, ws: str, cid: str) -> ChannelRow:
     row = await store.get_channel(p, ws, cid)
     # Unknown channels are treated as private: never leak a channel we know nothing about.
     return row or ChannelRow(p, ws, cid, cid, "private")
+
+
+async def _thread_roots(store: Store, p: str, ws: str, cid: str, message_ids: Sequence[str]) -> set[str]:
+    """Those of ``message_ids`` that live messages of the channel reply to in a thread."""
+    roots: set[str] = set()
+    for start in range(0, len(message_ids), 500):
+        part = message_ids[start : start + 500]
+        marks = ", ".join("?" for _ in part)
+        rows = await store.db.fetchall(
+            "SELECT DISTINCT thread_id FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
+            f"AND deleted = 0 AND thread_id IN ({marks})",
+            (p, ws, cid, *part),
+        )
+        roots |= {str(r[0]) for r in rows}
+    return roots
 
 
 async def _all_channels(store: Store) -> list[ChannelRow]:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from bot.ml import Embedder, ScoredUnit, UnitIndex, VectorIndexUnavailable
 from brain.qa.access import AccessScope
 from brain.qa.bm25 import BM25Index
+from brain.qa.indexer import Tombstones
 from brain.qa.units import SOLVED_FLAG
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,10 @@ class Retriever:
         bm25: Lexical index over the same units.
         reranker: Optional cross-encoder.
         fetch_k: Candidates taken from each retriever before fusion.
+        tombstones: Deleted messages, channels and forgotten members whose units a flush has not
+            rebuilt yet (:class:`brain.qa.indexer.Tombstones`): those units are left out of both
+            retrievers' results, so deleted text is not quoted while the vector store refuses the
+            delete.
     """
 
     def __init__(
@@ -102,7 +107,9 @@ class Retriever:
         reranker: CrossEncoderReranker | None = None,
         fetch_k: int = 50,
         rerank_k: int = 20,
+        tombstones: Tombstones | None = None,
     ) -> None:
+        self.tombstones = tombstones
         self.embedder = embedder
         self.index = index
         self.bm25 = bm25
@@ -113,10 +120,10 @@ class Retriever:
     async def search(self, query: str, scope: AccessScope, *, k: int = 10, mode: Mode = "hybrid") -> list[ScoredUnit]:
         """Top ``k`` units for ``query`` that ``scope`` allows, by ``mode``."""
         if mode == "bm25":
-            return self.bm25.search(query, k=k, scope=scope)
+            return self.lexical(query, scope, k=k)
         if mode == "dense":
             return await self.dense(query, scope, k=k)
-        lexical = self.bm25.search(query, k=self.fetch_k, scope=scope)
+        lexical = self.lexical(query, scope, k=self.fetch_k)
         try:
             dense = await self.dense(query, scope, k=self.fetch_k)
         except VectorIndexUnavailable as exc:
@@ -131,13 +138,25 @@ class Retriever:
             fused = head + fused[self.rerank_k :]
         return fused[:k]
 
+    def lexical(self, query: str, scope: AccessScope, *, k: int) -> list[ScoredUnit]:
+        """Best units by BM25."""
+        dead = self.tombstones
+        if not dead:
+            return self.bm25.search(query, k=k, scope=scope)
+        # Over-fetched: the units holding deleted text are dropped below.
+        return [s for s in self.bm25.search(query, k=k * 2 + 10, scope=scope) if not dead.hides(s.unit)][:k]
+
     async def dense(self, query: str, scope: AccessScope, *, k: int) -> list[ScoredUnit]:
         """Nearest units by embedding."""
         vector = (await asyncio.to_thread(self.embedder.embed, [query]))[0]
+        dead = self.tombstones
+        wanted = k * 2 + 10 if dead else k  # over-fetched while units holding deleted text are dropped
         query_scope = getattr(self.index, "query_scope", None)
         if query_scope is not None:
-            found: list[ScoredUnit] = await query_scope(vector, k=k, scope=scope)
-            return found
-        # A generic UnitIndex: over-fetch and filter here.
-        hits = await self.index.query(vector, k=k * 4)
-        return [h for h in hits if scope.allows(h.unit)][:k]
+            found: list[ScoredUnit] = await query_scope(vector, k=wanted, scope=scope)
+        else:
+            # A generic UnitIndex: over-fetch and filter here.
+            found = [h for h in await self.index.query(vector, k=wanted * 4) if scope.allows(h.unit)]
+        if dead:
+            found = [s for s in found if not dead.hides(s.unit)]
+        return found[:k]
