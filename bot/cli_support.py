@@ -16,6 +16,7 @@ from bot.events import Platform, UserRef
 from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.store.db import Executor
 from bot.store.opening import StoreUnavailable
+from bot.valid_text import valid_text
 
 T = TypeVar("T")
 
@@ -43,13 +44,23 @@ async def _call(coro_fn: Callable[[], Awaitable[T]]) -> T:
 
 
 def emit(data: Any, as_json: bool, text: str | Callable[[], str] | None = None) -> None:
-    """Print ``data`` as JSON (``--json``) or as human text."""
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-        return
-    if callable(text):
-        text = text()
-    typer.echo(text if text is not None else json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """Print ``data`` as JSON (``--json``) or as human text (``text``, else ``data`` as JSON).
+
+    Anything in them prints, as a command's outcome comes after its work is done: a lone surrogate
+    (half an emoji in a platform's JSON, an id or a file name quoted in a warning) becomes U+FFFD,
+    and on an output whose encoding lacks a character the text is escaped to ASCII (JSON with
+    ``\\u`` escapes, so it stays JSON).
+    """
+    if as_json or text is None:
+        out = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    else:
+        out = text() if callable(text) else text
+    try:
+        typer.echo(valid_text(out))
+    except UnicodeEncodeError:
+        if as_json or text is None:
+            out = json.dumps(data, ensure_ascii=True, indent=2, default=str)
+        typer.echo(valid_text(out).encode("ascii", "backslashreplace").decode("ascii"))
 
 
 def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None:

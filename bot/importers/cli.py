@@ -34,7 +34,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             str | None, typer.Option(help="Team id (T…); required when users.json has no team_id")
         ] = None,
         team_domain: Annotated[
-            str | None, typer.Option(help="Workspace subdomain for permalinks (acme for acme.slack.com)")
+            str | None,
+            typer.Option(
+                help="Workspace subdomain for permalinks (acme for acme.slack.com)", callback=_team_domain_option
+            ),
         ] = None,
         index: Annotated[bool, typer.Option("--index/--no-index", help="Rebuild the QA index afterwards")] = True,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
@@ -84,6 +87,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             index=index,
             as_json=as_json,
         )
+
+
+def _team_domain_option(value: str | None) -> str | None:
+    """``--team-domain`` as the subdomain, whether given as ``acme``, ``acme.slack.com`` or a URL."""
+    from bot.importers.slack_export import normalize_team_domain
+
+    if value is None:
+        return None
+    try:
+        return normalize_team_domain(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def _run_import(config: str | None, do_import: Any, *, index: bool, as_json: bool) -> None:

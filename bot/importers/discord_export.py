@@ -17,8 +17,13 @@ Mapping choices:
   channel exported with ``--partition``, or a later ``--after`` export: give its files oldest
   first), and a reply to a message in no file joins that message's stored conversation.
 * ``mentions`` -> ``mentioned_user_ids``, as the live adapter reads ``message.mentions``.
-* A message id seen before in the same channel (a file listing it twice, overlapping exports) is
-  skipped with a warning: the store keeps its first copy.
+* A message id seen before in the same channel (a file listing it twice, overlapping exports given
+  in one command) is one message, counted once: the repeat is skipped with a warning, but what it
+  adds is imported: its edit when ``timestampEdited`` is later than every one imported (an older
+  copy never brings back replaced text) and reactions not imported yet. So one command over
+  overlapping files stores what separate commands store, in whatever order the files come.
+* A message without an id, an author or an author id, or with a time outside years 2-9998 (one no
+  time zone can convert) is skipped with a warning; an edit time out of range is left out with a note.
 * A file whose channel is a thread (``GuildPublicThread`` / ``GuildPrivateThread`` / forum post) uses
   the thread's channel id as ``thread_id`` for every message and publishes :class:`ThreadCreated`
   under the parent channel (``categoryId``).
@@ -54,6 +59,7 @@ from bot.events import (
 from bot.importers.json_input import BadJSON, one_line, parse_json
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
+from bot.valid_text import valid_text
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -68,6 +74,9 @@ CHAT_TYPES = frozenset({"Default", "Reply", "ThreadStarterMessage"})
 THREAD_CHANNEL_TYPES = frozenset({"GuildPublicThread", "GuildPrivateThread", "GuildNewsThread"})
 DM_CHANNEL_TYPES = frozenset({"DirectTextChat", "DirectGroupTextChat"})
 PRIVATE_THREAD_TYPE = "GuildPrivateThread"
+# Times an import accepts: one day inside datetime's range, so the community's time zone (the
+# activity brain's days, +/-14 h) can convert every time stored.
+MIN_YEAR, MAX_YEAR = 2, 9998
 
 
 class DiscordExportError(Exception):
@@ -75,15 +84,35 @@ class DiscordExportError(Exception):
 
 
 def _parse_time(value: Any) -> datetime:
+    """An export's ISO time, aware; ``ValueError`` for a missing or bad one, or one outside years
+    :data:`MIN_YEAR`-:data:`MAX_YEAR` in UTC (converting it to a time zone would overflow)."""
     if not isinstance(value, str):
         raise ValueError("missing timestamp")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        year = parsed.astimezone(UTC).year
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before year 1 in UTC
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"timestamp {value[:40]!r} is out of range")
+    return parsed
+
+
+def _shown(value: str) -> str:
+    """An id from the export as a warning shows it: as is, or quoted with escapes when it holds what
+    no terminal should get (a lone surrogate, which no encoder takes; a line break; nothing)."""
+    return value if value.isprintable() and value else ascii(value)
 
 
 def jump_url(guild_id: str, channel_id: str, message_id: str) -> str:
     """Discord's jump link to a message."""
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+# A message imported: its latest edit time and its (emoji, member id) reactions.
+_Copy = tuple[datetime | None, frozenset[tuple[str, str]]]
+_PLAIN: _Copy = (None, frozenset())
 
 
 @dataclass
@@ -93,11 +122,13 @@ class ChannelHistory:
     Attributes:
         conversation: message id -> its conversation's first message id, for replies and the
             messages they reference.
-        seen: ids of the messages already imported.
+        copies: id of each message already imported -> its latest edit time and its (emoji,
+            member id) reactions imported; ``None`` for a message that is not chat (a join, a
+            system notice).
     """
 
     conversation: dict[str, str] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
+    copies: dict[str, _Copy | None] = field(default_factory=dict)
 
 
 def events_from_export(
@@ -145,11 +176,16 @@ def events_from_export(
     )
     events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""), source=EventSource.IMPORT)]
     channel_history = (history if history is not None else {}).setdefault((gid, cid), ChannelHistory())
-    seen = channel_history.seen
+    copies = channel_history.copies
     valid: list[dict[str, Any]] = []
     for index, raw in enumerate(messages):
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("author"), dict):
             summary.warn(f"{name}[{index}]: skipped (message without id or author)")
+            continue
+        author_id = raw["author"].get("id")
+        if not isinstance(author_id, str) or not author_id:
+            # Stored under author "" it would merge every such author into one member.
+            summary.warn(f"{name}[{index}]: skipped (message {_shown(raw['id'])} has an author without an id)")
             continue
         if raw.get("type") is not None and not isinstance(raw.get("type"), str):
             # Not a type this importer knows (chat, join or a system notice): skipped, never guessed as chat.
@@ -158,14 +194,11 @@ def events_from_export(
         try:
             raw["_when"] = _parse_time(raw.get("timestamp"))
         except ValueError as exc:
-            summary.warn(f"{name}[{index}]: skipped ({one_line(exc)})")
+            summary.warn(f"{name}[{index}]: skipped ({valid_text(one_line(exc))})")
             continue
-        if raw["id"] in seen:
-            # The bus would drop the copy (same event id) while the summary counted it.
-            summary.warn(f"{name}[{index}]: skipped (message {raw['id']} appears earlier in the channel)")
-            continue
-        seen.add(raw["id"])
+        raw["_index"] = index
         valid.append(raw)
+    # Stable: of two copies of a message in this file, the one listed first is imported first.
     valid.sort(key=lambda m: m["_when"])
     # First pass: conversation roots, so a first message with replies opens its thread.
     conversation = channel_history.conversation
@@ -178,30 +211,70 @@ def events_from_export(
     if is_thread:
         title = str(channel.get("name") or cid)
         starter = next((m for m in valid if m.get("type") in CHAT_TYPES), None)
-        if starter is not None:
+        # A starter an earlier file imported (overlapping exports of the thread) created it then.
+        if starter is not None and starter["id"] not in copies:
             author = _user(gid, starter["author"])
             events.append(ThreadCreated(parent, cid, title, author, starter["_when"], source=EventSource.IMPORT))
             summary.threads += 1
     roots_counted: set[str] = set()
     for raw in valid:
+        repeat = raw["id"] in copies
+        if repeat and copies[raw["id"]] is None:
+            # A join or a system notice again: nothing in it to add.
+            summary.warn(
+                f"{name}[{raw['_index']}]: skipped (message {_shown(raw['id'])} appears earlier in the channel)"
+            )
+            continue
         try:
             found = _message_events(raw, gid, cid, parent, is_thread, conversation, name, summary)
         # A wrong-typed field the guards below do not foresee costs its message, not the file.
         except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
-            summary.warn(f"{name}: message {raw['id']} skipped ({one_line(exc)})")
+            summary.warn(f"{name}: message {_shown(raw['id'])} skipped ({valid_text(one_line(exc))})")
             continue
-        if found is None:
+        if found is None or not isinstance(found[0], MessagePosted):
+            if not repeat:
+                copies[raw["id"]] = None
+                events.extend(found or ())
             continue
+        if repeat:
+            events.extend(_repeat(raw["id"], found, copies, f"{name}[{raw['_index']}]", summary))
+            continue
+        edits = [e.edited_at for e in found if isinstance(e, MessageEdited)]
+        pairs = frozenset((e.emoji, e.user.user_id) for e in found if isinstance(e, ReactionAdded))
+        copies[raw["id"]] = (edits[-1] if edits else None, pairs) if edits or pairs else _PLAIN
         events.extend(found)
-        posted = found[0]
-        if isinstance(posted, MessagePosted):
-            summary.messages += 1
-            thread_id = posted.thread_id
-            if thread_id and not is_thread and thread_id == raw["id"] and thread_id not in roots_counted:
-                roots_counted.add(thread_id)
-                summary.threads += 1
-            summary.reactions += sum(isinstance(e, ReactionAdded) for e in found)
+        summary.messages += 1
+        thread_id = found[0].thread_id
+        if thread_id and not is_thread and thread_id == raw["id"] and thread_id not in roots_counted:
+            roots_counted.add(thread_id)
+            summary.threads += 1
+        summary.reactions += sum(isinstance(e, ReactionAdded) for e in found)
     return events
+
+
+def _repeat(
+    message_id: str, found: list[Event], copies: dict[str, _Copy | None], where: str, summary: ImportSummary
+) -> list[Event]:
+    """What a second copy of an imported message adds (``found``: its events, post first): its edit
+    when later than every one imported, and reactions not imported yet. Its post is left out: the
+    bus would drop it as a duplicate, and an older copy must not bring back replaced text."""
+    last_edit, known = copies[message_id] or _PLAIN
+    edit = next((e for e in found if isinstance(e, MessageEdited)), None)
+    newer = edit if edit is not None and (last_edit is None or edit.edited_at > last_edit) else None
+    fresh = {
+        (e.emoji, e.user.user_id): e
+        for e in found
+        if isinstance(e, ReactionAdded) and (e.emoji, e.user.user_id) not in known
+    }
+    reactions = list(fresh.values())
+    copies[message_id] = (newer.edited_at if newer is not None else last_edit, known.union(fresh))
+    summary.reactions += len(reactions)
+    added = [part for part, new in (("its later edit", newer), (f"{len(reactions)} new reaction(s)", reactions)) if new]
+    summary.warn(
+        f"{where}: skipped (message {_shown(message_id)} appears earlier in the channel; "
+        f"{' and '.join(added) + ' imported' if added else 'nothing new in it'})"
+    )
+    return [*([newer] if newer is not None else []), *reactions]
 
 
 def _message_events(
@@ -220,7 +293,7 @@ def _message_events(
     half-way leaves no trace in the summary. A wrong-typed optional part (attachments, reactions)
     is left out with a warning and the message kept.
     """
-    where = f"{name}: message {raw['id']}"
+    where = f"{name}: message {_shown(raw['id'])}"
     mtype = str(raw.get("type") or "Default")
     author = _user(gid, raw["author"])
     when: datetime = raw["_when"]
@@ -269,8 +342,9 @@ def _message_events(
     if isinstance(edited, str):
         try:
             events.append(MessageEdited(parent, raw["id"], content, _parse_time(edited), author, thread_id))
-        except ValueError:
-            pass
+        except ValueError as exc:
+            # The post itself is fine and is imported: only its edit time is dropped (not a skip).
+            summary.note(f"{where}: edit ignored ({valid_text(one_line(exc))})")
     reactions = raw.get("reactions") or []
     if not isinstance(reactions, list):
         summary.note(f"{where}: reactions ignored (not a list)")
@@ -298,6 +372,14 @@ def _message_events(
 def _user(guild_id: str, raw: dict[str, Any]) -> UserRef:
     name = str(raw.get("nickname") or raw.get("name") or raw.get("id") or "")
     return UserRef(Platform.DISCORD, guild_id, str(raw.get("id") or ""), name, bool(raw.get("isBot")))
+
+
+def _read_export(path: Path) -> bytes:
+    """The bytes of an export file; a named pipe or a device (reading one would wait forever, or
+    never end) or a folder is refused, as is a missing file."""
+    if not path.is_file():
+        raise DiscordExportError(f"{path.name}: {'not a regular file' if path.exists() else 'no such file'}")
+    return path.read_bytes()
 
 
 async def recall_conversations(data: Any, store: Store, history: dict[tuple[str, str], ChannelHistory]) -> None:
@@ -350,7 +432,7 @@ async def import_discord_export(
     with Progress(len(files), "discord export", enabled=progress) as bar:
         for path in files:
             try:
-                data = parse_json(path.read_bytes())
+                data = parse_json(_read_export(path))
                 if store is not None:
                     await recall_conversations(data, store, history)
                 events = events_from_export(data, path.name, summary, private=private, history=history)

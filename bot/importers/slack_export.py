@@ -15,7 +15,14 @@ conversation holding ``YYYY-MM-DD.json`` day files. Mapping:
   undone, blocks and attachments when ``text`` is empty, ``<@U…>`` -> ``mentioned_user_ids``; a
   thread reply's ``reply_to`` is its root, as live;
 * ``files`` -> their names appended to the text (``[file: report.pdf]``);
-* ``reactions`` -> one :class:`ReactionAdded` per listed member.
+* ``reactions`` -> one :class:`ReactionAdded` per listed member;
+* a ``ts`` seen before in the same conversation (a day file copied under a second date, overlapping
+  exports merged by hand) is one message, counted once: the repeat is skipped with a warning, but
+  what it adds (a later edit, reactions not seen yet) is imported, so the store ends as separate
+  imports of the copies leave it;
+* a wrong-typed optional part (``reactions``, a block's ``fields`` or ``elements``) is left out with
+  a note, the message kept; a time outside years 2-9998 (one no time zone can convert) skips its
+  message with a warning.
 
 A day file is parsed and validated whole before any of its events is published, so a malformed file
 is reported (file name and reason) and skipped without leaving half of it in the store.
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import lzma
+import re
 import time
 import zipfile
 import zlib
@@ -92,6 +100,14 @@ _CONVERSATION_FILES = (
 _ROOT_MARKERS = ("users.json", *(name for name, _ in _CONVERSATION_FILES))
 # Which of two listings of one conversation folder wins: never the less private one.
 _RESTRICTIVENESS = {Visibility.PUBLIC: 0, Visibility.RESTRICTED: 1, Visibility.PRIVATE: 2, Visibility.DM: 3}
+# Times an import accepts: one day inside datetime's range, so the community's time zone (the
+# activity brain's days, +/-14 h) can convert every time stored.
+MIN_YEAR, MAX_YEAR = 2, 9998
+# What zipfile raises for a damaged archive besides BadZipFile: NotImplementedError for an unknown
+# "version needed" in the central directory, UnicodeDecodeError for a name flagged UTF-8 that is not,
+# ValueError / OSError / EOFError for offsets and sizes that point outside the file.
+_ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, UnicodeDecodeError, ValueError, OSError, EOFError)
+_TEAM_DOMAIN = re.compile(r"[a-z0-9-]+")
 
 
 class ExportReadError(Exception):
@@ -105,11 +121,15 @@ class ExportSource:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
         self._prefix = ""
+        try:
+            is_file, is_dir = path.is_file(), path.is_dir()
+        except OSError as exc:  # a name longer than the file system takes
+            raise ExportReadError(f"{path}: can't be read ({exc.strerror or one_line(exc)})") from exc
         # Some exports wrap everything in one top folder (zipped, or unzipped by hand): read below it.
-        if path.is_file():
+        if is_file:
             try:
                 self._zip = zipfile.ZipFile(path)
-            except zipfile.BadZipFile as exc:
+            except _ZIP_ERRORS as exc:
                 raise ExportReadError(f"{path}: not a zip file or folder ({one_line(exc)})") from exc
             names = set(self._zip.namelist())
             if not any(marker in names for marker in _ROOT_MARKERS):
@@ -118,12 +138,17 @@ class ExportSource:
                     if any(f"{top}/{marker}" in names for marker in _ROOT_MARKERS):
                         self._prefix = f"{top}/"
                         break
-        elif path.is_dir():
-            if not any((path / marker).is_file() for marker in _ROOT_MARKERS):
-                for sub in sorted(p for p in path.iterdir() if p.is_dir()):
-                    if any((sub / marker).is_file() for marker in _ROOT_MARKERS):
-                        self._prefix = f"{sub.name}/"
-                        break
+        elif is_dir:
+            try:
+                if not any((path / marker).is_file() for marker in _ROOT_MARKERS):
+                    for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+                        if any((sub / marker).is_file() for marker in _ROOT_MARKERS):
+                            self._prefix = f"{sub.name}/"
+                            break
+            except OSError as exc:  # a folder we may not list
+                raise ExportReadError(f"{path}: can't be read ({exc.strerror or one_line(exc)})") from exc
+        elif path.exists():  # a named pipe, a device: nothing an export is
+            raise ExportReadError(f"{path}: not a zip file or folder")
         else:
             raise ExportReadError(f"{path}: no such file or folder")
 
@@ -183,6 +208,11 @@ class ExportSource:
             self._zip.close()
 
 
+# A message imported: its latest edit time and its (emoji, member) reactions.
+_Copy = tuple[datetime | None, frozenset[tuple[str, str]]]
+_PLAIN: _Copy = (None, frozenset())
+
+
 @dataclass(frozen=True, slots=True)
 class _Conversation:
     ref: ChannelRef
@@ -191,12 +221,16 @@ class _Conversation:
 
 
 def _ts_to_datetime(ts: str) -> datetime:
-    """A Slack ts as a time; raises ``ValueError`` for one that is not a representable time."""
+    """A Slack ts as a time; raises ``ValueError`` for one that is not a representable time, or one
+    outside years :data:`MIN_YEAR`-:data:`MAX_YEAR` (converting it to a time zone would overflow)."""
     try:
-        return datetime.fromtimestamp(float(ts), UTC)
+        when = datetime.fromtimestamp(float(ts), UTC)
     # "inf" and "1e20" overflow, "nan" is a ValueError, and some platforms raise OSError out of range.
     except (OverflowError, OSError, ValueError) as exc:
         raise ValueError(f"bad ts {ts[:40]!r}") from exc
+    if not MIN_YEAR <= when.year <= MAX_YEAR:
+        raise ValueError(f"bad ts {ts[:40]!r} (year {when.year} is out of range)")
+    return when
 
 
 def _visibility(raw: dict[str, Any], listed_as: Visibility) -> Visibility:
@@ -206,6 +240,25 @@ def _visibility(raw: dict[str, Any], listed_as: Visibility) -> Visibility:
     if (raw.get("is_private") is True or raw.get("is_group") is True) and listed_as is Visibility.PUBLIC:
         return Visibility.PRIVATE
     return listed_as
+
+
+def normalize_team_domain(value: str) -> str:
+    """The workspace subdomain in what an admin may type for it: ``acme``, ``acme.slack.com`` or
+    ``https://acme.slack.com/`` all give ``acme``.
+
+    Raises:
+        ValueError: what is left is not a subdomain (letters, digits and hyphens).
+    """
+    domain = value.strip().lower()
+    for scheme in ("https://", "http://"):
+        domain = domain.removeprefix(scheme)
+    domain = domain.rstrip("/").removesuffix(".slack.com")
+    if not _TEAM_DOMAIN.fullmatch(domain):
+        raise ValueError(
+            f"{value[:80]!r} is not a workspace address: give its subdomain (acme for acme.slack.com), "
+            "letters, digits and hyphens"
+        )
+    return domain
 
 
 def slack_permalink(domain: str, channel_id: str, ts: str, thread_ts: str | None = None) -> str:
@@ -236,6 +289,9 @@ class SlackExportImporter:
         self._user_refs: dict[tuple[str, str, bool, str], UserRef] = {}
         self.workspace_id = workspace_id or ""
         self.team_domain = team_domain or ""
+        # Per conversation, per ts: the latest edit time and the (emoji, member) reactions imported,
+        # so a repeated message adds only what is new (see the module docstring).
+        self._copies: dict[str, dict[str, _Copy]] = {}
 
     # -- metadata --------------------------------------------------------------------------------
     def load_users(self) -> None:
@@ -410,7 +466,8 @@ class SlackExportImporter:
             raise TypeError("text is not a string")
         # The words as the live adapter reads them (bot.slack_text): entities undone, and blocks or
         # attachments when ``text`` is empty, so history and live traffic store the same text.
-        text = message_text(raw)
+        dropped: list[str] = []
+        text = message_text(raw, dropped)
         mentions = mentioned_users(text)
         files = raw.get("files")
         if isinstance(files, list):
@@ -430,7 +487,11 @@ class SlackExportImporter:
                 # The post itself is fine and is imported: only its edit time is dropped (not a skip).
                 self.summary.note(f"{where}: edit ignored ({exc})")
         reactions: list[tuple[str, list[str]]] = []
-        for reaction in raw.get("reactions") or ():
+        raw_reactions = raw.get("reactions") or []
+        if not isinstance(raw_reactions, list):
+            dropped.append("reactions ignored (not a list)")
+            raw_reactions = []
+        for reaction in raw_reactions:
             if not isinstance(reaction, dict) or not isinstance(reaction.get("name"), str):
                 continue
             users = reaction.get("users")
@@ -439,6 +500,16 @@ class SlackExportImporter:
                 self.summary.note(f"{where}: reaction {reaction['name']!r} ignored (users is not a list)")
                 continue
             reactions.append((reaction["name"], [u for u in users if isinstance(u, str)]))
+        # Validated: from here on nothing raises, so the notes and the copy record are this message's.
+        for part in dropped:
+            self.summary.note(f"{where}: {part}")
+        pairs = frozenset((emoji, reactor) for emoji, reactors in reactions for reactor in reactors)
+        copies = self._copies.setdefault(channel.channel_id, {})
+        prior = copies.get(ts)
+        if prior is not None:
+            yield from self._repeat(channel, ts, when, prior, pairs, edited_at, text, author, thread_id, where)
+            return
+        copies[ts] = (edited_at, pairs) if edited_at is not None or pairs else _PLAIN
         yield MessagePosted(
             channel=channel,
             author=author,
@@ -463,6 +534,40 @@ class SlackExportImporter:
                 yield ReactionAdded(channel, message_id, self.user(reactor), emoji, when, user_id, EventSource.IMPORT)
                 self.summary.reactions += 1
 
+    def _repeat(
+        self,
+        channel: ChannelRef,
+        ts: str,
+        when: datetime,
+        prior: _Copy,
+        pairs: frozenset[tuple[str, str]],
+        edited_at: datetime | None,
+        text: str,
+        author: UserRef,
+        thread_id: str | None,
+        where: str,
+    ) -> Iterator[Event]:
+        """What a second copy of the message ``ts`` adds to the first: its edit when later than every
+        one imported, and reactions not imported yet. Its post is not published again (the bus would
+        drop it as a duplicate, and an older copy must not bring back replaced text)."""
+        last_edit, known = prior
+        newer = edited_at if edited_at is not None and (last_edit is None or edited_at > last_edit) else None
+        fresh = sorted(pairs - known)
+        self._copies[channel.channel_id][ts] = (newer or last_edit, known | pairs)
+        added = [part for part, new in (("its later edit", newer), (f"{len(fresh)} new reaction(s)", fresh)) if new]
+        self.summary.warn(
+            f"{where}: skipped (ts {ts[:40]!r} appears earlier in the channel; "
+            f"{' and '.join(added) + ' imported' if added else 'nothing new in it'})"
+        )
+        message_id = slack_message_id(channel.channel_id, ts)
+        if newer is not None:
+            yield MessageEdited(channel, message_id, text, newer, author, thread_id)
+        for emoji, reactor in fresh:
+            yield ReactionAdded(
+                channel, message_id, self.user(reactor), emoji, when, author.user_id, EventSource.IMPORT
+            )
+            self.summary.reactions += 1
+
 
 async def import_slack_export(
     path: str | Path,
@@ -485,8 +590,9 @@ async def import_slack_export(
     """
     started = time.perf_counter()
     try:
+        team_domain = normalize_team_domain(team_domain) if team_domain else None
         source = ExportSource(Path(path))
-    except ExportReadError as exc:
+    except (ExportReadError, ValueError) as exc:
         summary = ImportSummary(source=str(path))
         summary.errors.append(str(exc))
         return summary

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from itertools import permutations
 from pathlib import Path
+
+import pytest
 
 from bot.events import MessagePosted
 from bot.importers.discord_export import import_discord_export
@@ -120,3 +124,70 @@ async def test_a_duplicate_message_id_is_skipped_and_counted_as_such(make_app, t
     assert summary.skipped == 1 and any("message 6 appears earlier" in w for w in summary.warnings)
     kept = await app.store.get_message("discord", "G1", "6")
     assert kept is not None and kept.text == "message 6"  # the first copy, as before
+
+
+def _overlapping_exports(folder: Path) -> list[Path]:
+    """Three exports of #general taken a month apart: message 1 edited twice, message 2 gaining
+    reactions, message 3 posted after the first export."""
+
+    def react(*who: dict[str, object]) -> list[dict[str, object]]:
+        return [{"emoji": {"name": "👍"}, "count": len(who), "users": list(who)}]
+
+    old = [msg("1", "00", ANA, "npm i appium@1 (old advice)"), msg("2", "01", BOB, "ok", reactions=react(ANA))]
+    mid = [
+        msg("1", "00", ANA, "npm i appium@2", timestampEdited="2024-02-01T00:00:00+00:00"),
+        msg("2", "01", BOB, "ok", reactions=react(ANA, BOB)),
+    ]
+    new = [
+        msg("1", "00", ANA, "npm i -g appium@2 (final)", timestampEdited="2024-03-01T00:00:00+00:00"),
+        msg("2", "01", BOB, "ok", reactions=react(ANA, BOB)),
+        msg("3", "02", BOB, "newer message", reactions=react(ANA)),
+    ]
+    return [write(folder / f"{name}.json", messages) for name, messages in (("old", old), ("mid", mid), ("new", new))]
+
+
+async def _stored(app: object) -> tuple[object, ...]:
+    store = app.store  # type: ignore[attr-defined]
+    rows = [await store.get_message("discord", "G1", mid) for mid in "123"]
+    reactions = [sorted((r.user_id, r.emoji) for r in await store.reactions_for("discord", "G1", mid)) for mid in "123"]
+    return tuple((r.text, r.edited_ts) if r is not None else None for r in rows), reactions, await store.counts()
+
+
+@pytest.mark.parametrize("order", list(permutations(range(3))), ids=lambda o: "".join(map(str, o)))
+async def test_overlapping_exports_in_one_command_store_what_separate_commands_store(
+    make_app, tmp_path: Path, order: tuple[int, ...]
+) -> None:
+    """A message in two exports was skipped whole the second time: its later edit and new reactions
+    were lost in one command, kept by separate ones. Now the latest edit wins whatever the order
+    (an older copy never brings back replaced text) and every reaction is kept, each counted once."""
+    files = [_overlapping_exports(tmp_path)[i] for i in order]
+    together, _ = await make_app()
+    summary = await import_discord_export(files, together.bus, progress=False)
+    await together.bus.drain()
+    apart, _ = await make_app()
+    for path in files:
+        await import_discord_export([path], apart.bus, progress=False)
+        await apart.bus.drain()
+    stored = await _stored(together)
+    assert stored == await _stored(apart)
+    texts, reactions, _ = stored
+    assert texts[0] == ("npm i -g appium@2 (final)", datetime(2024, 3, 1, tzinfo=UTC).timestamp())
+    assert reactions == [[], [("10", "👍"), ("20", "👍")], [("10", "👍")]]
+    assert summary.messages == 3 and summary.reactions == 3 and summary.skipped == 4
+    assert sum("appears earlier in the channel" in w for w in summary.warnings) == 4
+
+
+async def test_overlapping_exports_of_a_thread_create_it_once(make_app, tmp_path: Path) -> None:
+    thread = {"id": "T1", "type": "GuildPublicThread", "categoryId": "C1", "category": "general", "name": "flaky"}
+    first = write(tmp_path / "t1.json", [msg("11", "10", ANA, "flaky on CI"), msg("12", "11", BOB, "retry")], thread)
+    later = write(
+        tmp_path / "t2.json",
+        [msg("11", "10", ANA, "flaky on CI"), msg("12", "11", BOB, "retry"), msg("13", "12", ANA, "fixed")],
+        thread,
+    )
+    app, _ = await make_app()
+    summary = await import_discord_export([first, later], app.bus, progress=False)
+    await app.bus.drain()
+    assert summary.messages == 3 and summary.threads == 1 and summary.skipped == 2
+    row = await app.store.db.fetchone("SELECT author_id, title FROM threads WHERE thread_id = ?", ("T1",))
+    assert row == ("10", "flaky")

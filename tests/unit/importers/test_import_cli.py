@@ -149,3 +149,35 @@ def test_an_import_starts_only_the_forgotten_members_refresh(env: Path, monkeypa
     assert json.loads(result.output)["store"]["messages"] == 8
     [(jobs, only)] = started
     assert only == [FORGOTTEN_REFRESH_JOB] and len(jobs) > 1  # the activity brain's jobs are registered, not run
+
+
+@pytest.mark.parametrize("given", ["acme", "ACME.slack.com", "https://acme.slack.com/", "http://acme.slack.com"])
+def test_team_domain_given_as_an_address_makes_working_links(env: Path, given: str) -> None:
+    """``acme.slack.com`` made https://acme.slack.com.slack.com/... links, a URL worse."""
+    folder = write_export(env / "export")
+    result = CliRunner().invoke(
+        app, ["import", "slack-export", str(folder), "--quiet", "--no-index", "--team-domain", given, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    import sqlite3
+
+    with sqlite3.connect(env / "gh.db") as db:
+        links = {row[0].split("/archives/")[0] for row in db.execute("SELECT permalink FROM messages")}
+    assert links == {"https://acme.slack.com"}
+
+
+@pytest.mark.parametrize("given", ["", "acme.example.com", "https://acme.slack.com/archives/C1", "ac me", "écho"])
+def test_a_team_domain_that_is_no_subdomain_is_refused_before_importing(env: Path, given: str) -> None:
+    folder = write_export(env / "export")
+    result = CliRunner().invoke(app, ["import", "slack-export", str(folder), "--quiet", "--team-domain", given])
+    said = " ".join(result.output.replace("│", " ").split())  # the message, out of its wrapped box
+    assert result.exit_code == 2 and "is not a workspace address: give its subdomain (acme for acme.slack.com)" in said
+    assert not (env / "gh.db").exists()  # refused before the store was opened
+
+
+async def test_import_slack_export_refuses_a_bad_team_domain(make_app, tmp_path: Path) -> None:
+    from bot.importers.slack_export import import_slack_export
+
+    app, _ = await make_app()
+    summary = await import_slack_export(write_export(tmp_path / "export"), app.bus, team_domain="a/b", progress=False)
+    assert summary.messages == 0 and summary.errors and "is not a workspace address" in summary.errors[0]

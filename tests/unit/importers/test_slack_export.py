@@ -412,3 +412,50 @@ async def test_a_bad_edit_time_keeps_the_message_and_is_not_counted_skipped(make
     assert any("edit ignored" in w for w in summary.warnings)
     row = await app.store.get_message("slack", "T9", "C1:1577836800.000100")
     assert row is not None and row.edited_ts is None
+
+
+async def test_a_day_file_copied_under_a_second_date_is_counted_once(make_app, tmp_path: Path) -> None:
+    """The summary reported every message twice (6 messages, 4 reactions; 3 and 2 stored), silently.
+    A repeated ts is counted once and warned about; what the copy adds (a later edit, a reaction
+    not seen yet) is still imported, and an older copy never brings back replaced text."""
+    day = [
+        {
+            "user": "U1",
+            "text": "How do I configure the frobnicator?",
+            "ts": "1700000000.000100",
+            "thread_ts": "1700000000.000100",
+            "reactions": [{"name": "+1", "users": ["U2"], "count": 1}],
+        },
+        {"user": "U2", "text": "Set frob=1", "ts": "1700000060.000200", "thread_ts": "1700000000.000100"},
+        {"user": "U2", "text": "edited", "ts": "1700000120.000300", "edited": {"user": "U2", "ts": "1700000200.0"}},
+    ]
+    copy = json.loads(json.dumps(day))
+    copy[0]["reactions"][0]["users"].append("U1")  # one reaction more by the time of the copy
+    copy[2].update(text="edited again", edited={"user": "U2", "ts": "1700000300.0"})
+    older = json.loads(json.dumps(day))
+    older[2].update(text="first words")
+    del older[2]["edited"]
+    folder = write_small_export(
+        tmp_path / "export",
+        [{"id": "C1", "name": "general"}],
+        {"general/2023-11-14.json": day, "general/2023-11-15.json": copy, "general/2023-11-16.json": older},
+    )
+    app, _ = await make_app()
+    summary = await import_slack_export(folder, app.bus, progress=False)
+    await app.bus.drain()
+    counts = await app.store.counts()
+    assert (summary.messages, summary.threads, summary.reactions) == (3, 1, 2)
+    assert (counts["messages"], counts["threads"], counts["reactions"]) == (3, 1, 2)
+    assert summary.skipped == 6 and summary.errors == []
+    assert summary.warnings[:3] == [
+        "general/2023-11-15.json[0]: skipped (ts '1700000000.000100' appears earlier in the channel; "
+        "1 new reaction(s) imported)",
+        "general/2023-11-15.json[1]: skipped (ts '1700000060.000200' appears earlier in the channel; "
+        "nothing new in it)",
+        "general/2023-11-15.json[2]: skipped (ts '1700000120.000300' appears earlier in the channel; "
+        "its later edit imported)",
+    ]
+    edited = await app.store.get_message("slack", "T9", "C1:1700000120.000300")
+    assert edited is not None and (edited.text, edited.edited_ts) == ("edited again", 1700000300.0)
+    reactions = await app.store.reactions_for("slack", "T9", "C1:1700000000.000100")
+    assert sorted(r.user_id for r in reactions) == ["U1", "U2"]
