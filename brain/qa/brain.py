@@ -134,6 +134,11 @@ class QABrain(Brain):
         # Members whose /forget-me could not finish its index part (the vector store was down):
         # (platform, workspace, user). The next flush that reaches the store finishes it.
         self._unfinished_forgets: set[tuple[str, str, str]] = set()
+        # Deletes, channel deletes and edits not yet erased from the other encoders' collections
+        # (the vector store was down): (platform, workspace, message ids, channel or thread ids).
+        self._unfinished_erasures: deque[tuple[str, str, frozenset[str], frozenset[str]]] = deque(
+            maxlen=MAX_HELD_CHANGES
+        )
         # Per workspace, the opted-out members and channel policy this process's index reflects.
         self._policy_seen: dict[
             tuple[str, str], tuple[frozenset[str], tuple[Any, Any, frozenset[tuple[str, str]]]]
@@ -239,6 +244,8 @@ class QABrain(Brain):
                 await self._indexer.apply_changes()
                 await self._sweep_forgotten(self._indexer)
             await self._indexer.flush()
+            if self._unfinished_erasures:
+                await self._erase_elsewhere(self._indexer)
             if unfinished:
                 for platform, workspace_id, user_id in unfinished:
                     await _erase_in_other_encoders(self._indexer, platform, workspace_id, user_id)
@@ -249,6 +256,27 @@ class QABrain(Brain):
             log.warning("qa: %d index changes wait for the vector index (%s)", self._indexer.pending, exc)
         else:
             self._index_down = False
+
+    async def _erase_elsewhere(self, indexer: Indexer) -> None:
+        """Apply the deletes, channel deletes and edits waiting for the other encoders' collections
+        (an earlier or tuned ``embeddings.model``): their units holding the old text are erased (they
+        cannot be rebuilt without their encoder; configured again, such an index is rebuilt whole,
+        see :meth:`_rebuild_stale_encoder`). While the vector store is down they wait."""
+        erase = getattr(indexer.index, "erase_in_other_encoders", None)
+        if erase is None:
+            self._unfinished_erasures.clear()
+            return
+        while self._unfinished_erasures:
+            p, ws, message_ids, channel_ids = self._unfinished_erasures[0]
+            try:
+                await erase(p, ws, message_ids=message_ids, channel_ids=channel_ids)
+            except VectorIndexUnavailable as exc:
+                log.warning("qa: the vector index is unreachable (%s); other encoders' erasures wait", exc)
+                return
+            self._unfinished_erasures.popleft()
+
+    def _erase_later(self, p: str, ws: str, *, message_ids: Iterable[str] = (), channel_ids: Iterable[str]) -> None:
+        self._unfinished_erasures.append((p, ws, frozenset(message_ids), frozenset(c for c in channel_ids if c)))
 
     async def _open_indexer(self) -> Indexer | None:
         """The indexer, with changes held while it could not open applied; ``None`` (the change
@@ -304,6 +332,8 @@ class QABrain(Brain):
             )
             loaded = await indexer.load()
             await self._sweep_forgotten(indexer)
+            if indexer.stale_encoder and not self._rebuild_expected:
+                await self._rebuild_stale_encoder(indexer)
             if not self._rebuild_expected and not loaded and (await self.ctx.store.counts()).get("messages", 0):
                 # Typical after switching `embeddings.model`: the new encoder's collections start empty.
                 log.warning(
@@ -313,6 +343,32 @@ class QABrain(Brain):
             reranker = await _load_reranker(settings.qa.rerank_model)
             self._retriever = Retriever(embedder, index, bm25, reranker=reranker, tombstones=indexer.tombstones)
             self._indexer = indexer
+
+    async def _rebuild_stale_encoder(self, indexer: Indexer) -> None:
+        """Rebuild the index of an encoder configured again (``embeddings.model`` switched back)
+        before it answers anything: its collections were last written before another encoder's, so
+        they miss the messages posted since and still hold text edited since (deletes are hidden
+        by the load's sweep, and erased there by the other encoder's process). The rebuild embeds
+        only the units whose text changed (the others keep their stored vectors)."""
+        log.warning(
+            "qa: the vector index of embeddings.model %s was last written before another model's; "
+            "rebuilding it from the store now (as `guildhall index all`)",
+            self.ctx.settings.embeddings.model,
+        )
+        try:
+            stats = await indexer.index_all()
+        except VectorIndexUnavailable as exc:
+            log.warning(
+                "qa: the stale vector index could not be rebuilt (%s); it is rebuilt at the next start, "
+                "or run `guildhall index all`",
+                exc,
+            )
+            return
+        log.warning(
+            "qa: rebuilt the vector index: %d units written, %d texts embedded",
+            stats.units_upserted,
+            stats.texts_embedded,
+        )
 
     async def _sweep_forgotten(self, indexer: Indexer) -> None:
         """Queue a rebuild of every unit that still holds words of a forgotten member: a forget whose
@@ -473,8 +529,10 @@ class QABrain(Brain):
         row = await store.get_message(p, ws, event.message_id)
         if row is None or row.is_bot:
             return
+        # An earlier or tuned encoder's collections hold the old text too.
+        self._erase_later(p, ws, message_ids=[row.message_id], channel_ids=[row.channel_id, row.thread_id or ""])
         if await self._touch(row) is not None:
-            await self._flush_quietly()
+            await self._flush_quietly()  # and erases in the other encoders' collections
 
     @listen(MessageDeleted)
     async def unindex_delete(self, event: MessageDeleted) -> None:
@@ -495,6 +553,10 @@ class QABrain(Brain):
         bases = _conversation_bases(p, ws, units, [ids])
         # The answer log is in the store: scrubbed even while the vector index is down.
         await self.answer_log.scrub_quoting(p, ws, {event.message_id}, unit_bases=bases)
+        # An earlier or tuned encoder's collections hold the text too.
+        self._erase_later(
+            p, ws, message_ids=[event.message_id], channel_ids=[event.channel.channel_id, ids[0], ids[2] or ""]
+        )
         if indexer is None:
             if row is not None:
                 self._held.append(row)
@@ -505,7 +567,7 @@ class QABrain(Brain):
             indexer.touch(row)
         for unit in units:
             indexer.touch_unit(unit)
-        await self._flush_quietly()
+        await self._flush_quietly()  # and erases in the other encoders' collections
         self._log_purge_due = True  # the text is still in the vector store's log: see flush_index
 
     @listen(ChannelDeleted)
@@ -531,6 +593,7 @@ class QABrain(Brain):
         messages = await self._messages_in_channels(p, ws, gone)
         bases = _conversation_bases(p, ws, units, messages) | {thread_unit_base(p, ws, c) for c in gone}
         await self.answer_log.scrub_quoting(p, ws, {message_id for _, message_id, _ in messages}, unit_bases=bases)
+        self._erase_later(p, ws, channel_ids=gone)  # an earlier or tuned encoder's collections too
         if indexer is None:
             # The vector store still holds the units (the index loads from it): applied once it opens.
             self._held_channel_deletes.update((p, ws, channel_id) for channel_id in gone)
@@ -539,7 +602,7 @@ class QABrain(Brain):
         indexer.tombstones.conversations.update((p, ws, channel_id) for channel_id in gone)
         for unit in units:
             indexer.touch_unit(unit)
-        await self._flush_quietly()
+        await self._flush_quietly()  # and erases in the other encoders' collections
         self._log_purge_due = True  # the text is still in the vector store's log: see flush_index
 
     async def _messages_in_channels(

@@ -33,6 +33,7 @@ import numpy as np
 from bot.clock import Clock
 from bot.ml import Embedder, Unit, UnitIndex, Vector
 from bot.store import ChannelRow, MessageRow, Store
+from bot.store.schema import Migration, register
 from brain.qa.bm25 import BM25Index
 from brain.qa.legacy_ids import requalify_index
 from brain.qa.unit_log import DELETE, UPSERT, LoggedUnit, UnitLog
@@ -54,6 +55,22 @@ _EMBED_BATCH = 256
 # More logged changes than this since the last look (an `index all` in another process): the
 # whole lexical index is reloaded from the vector store, as at start, instead of unit by unit.
 FULL_RELOAD_CHANGES = 20_000
+# How many times in a row a flush rebuilds groups another process changed while it wrote them.
+_RACE_ROUNDS = 3
+
+register(
+    Migration(
+        "qa-0006-index-encoders",
+        (
+            # Per encoder's collections (ChromaUnitIndex.encoder_key): the unit log's number of the
+            # last write made to them. Collections of an encoder configured again are stale when
+            # another encoder's were written later (Indexer.load).
+            """CREATE TABLE IF NOT EXISTS qa_index_encoders (
+                family TEXT NOT NULL, name TEXT NOT NULL, log_seq BIGINT NOT NULL,
+                PRIMARY KEY (family, name))""",
+        ),
+    )
+)
 
 
 @dataclass
@@ -194,6 +211,15 @@ class Indexer:
         # own appends past it (already in its BM25: skipped when read back).
         self._log_seen: int | None = None
         self._own_appends: list[tuple[int, int]] = []
+        # What the rows the units being written were built from said (edit stamp, text hash), per
+        # message; and the groups a write found changed in the store meanwhile (another process
+        # deleted or edited a message between this one's read and its write): rebuilt at once.
+        self._read: dict[tuple[str, str, str], tuple[float | None, int]] = {}
+        self._raced = _Pending()
+        # Set by load(): the vector store's collections for this encoder were last written before
+        # another encoder's (``embeddings.model`` switched back): they miss every change made
+        # since, deletes and edits included, and must be rebuilt (QABrain does, at once).
+        self.stale_encoder = False
 
     # -- startup -----------------------------------------------------------------------------
     async def load(self) -> int:
@@ -207,7 +233,39 @@ class Indexer:
         self._add_local(units)
         self._log_seen = log_head
         await self._sweep_deleted()
+        self.stale_encoder = bool(units) and await self._written_by_another_encoder()
         return len(units)
+
+    async def _written_by_another_encoder(self) -> bool:
+        """Whether another encoder's collections were written after this one's last write (an
+        earlier ``embeddings.model`` configured again). Deletes and edits reach the other encoders'
+        collections only as erasures (they cannot be re-embedded there), and new messages not at
+        all, so such collections are out of date: searched as they are, they would miss everything
+        since, and quote edited text. Collections never recorded (written before the record was
+        kept) are stale only when another encoder's are recorded."""
+        key = getattr(self.index, "encoder_key", None)
+        if key is None or self.unit_log is None:
+            return False
+        family, name = key
+        rows = await self.store.db.fetchall("SELECT name, log_seq FROM qa_index_encoders WHERE family = ?", (family,))
+        marks = {str(n): int(seq) for n, seq in rows}
+        own = marks.pop(name, None)
+        newest_other = max(marks.values(), default=None)
+        if newest_other is None:
+            return False
+        return own is None or newest_other > own
+
+    async def _mark_encoder(self, seq: int) -> None:
+        """Record that this encoder's collections hold every write up to the unit log's ``seq``."""
+        key = getattr(self.index, "encoder_key", None)
+        if key is None:
+            return
+        await self.store.db.execute(
+            "INSERT INTO qa_index_encoders (family, name, log_seq) VALUES (?, ?, ?) ON CONFLICT (family, name) "
+            "DO UPDATE SET log_seq = CASE WHEN excluded.log_seq > qa_index_encoders.log_seq "
+            "THEN excluded.log_seq ELSE qa_index_encoders.log_seq END",
+            (*key, seq),
+        )
 
     async def _sweep_deleted(self) -> None:
         """Queue a rebuild of every loaded unit holding a message the store has erased (deleted, or
@@ -268,9 +326,38 @@ class Indexer:
             stored = {u.unit_id: u for u in await self._stored_units(ids)}
             self._remove_local([i for i in ids if i not in stored])
             self._add_local(list(stored.values()))
+            await self._hide_deleted(list(stored.values()))
         self._log_seen = last
         self._own_appends = [(first, end) for first, end in own if end > last]
         return len(changes)
+
+    async def _hide_deleted(self, units: Sequence[Unit]) -> None:
+        """Hide, and queue a rebuild of, the units another process wrote that hold a message the
+        store has deleted: that process read it before the delete (it rebuilds them itself once its
+        write is done, :meth:`_recheck`, but this copy must not quote them meanwhile, nor keep them
+        if it stopped first). One query per applied batch of changes."""
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for u in units:
+            if u.kind != "doc":
+                wanted.setdefault((u.platform, u.workspace_id), set()).update(u.message_ids)
+        gone: set[tuple[str, str, str]] = set()
+        for (p, ws), mids in wanted.items():
+            ids = sorted(mids)
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ", ".join("?" for _ in part)
+                rows = await self.store.db.fetchall(
+                    "SELECT message_id FROM messages WHERE platform = ? AND workspace_id = ? AND deleted = 1 "
+                    f"AND message_id IN ({marks})",
+                    (p, ws, *part),
+                )
+                gone |= {(p, ws, str(r[0])) for r in rows}
+        if not gone:
+            return
+        self.tombstones.messages |= gone
+        for u in units:
+            if any((u.platform, u.workspace_id, mid) in gone for mid in u.message_ids):
+                self.touch_unit(u)
 
     async def _reload(self, head: int) -> int:
         """Replace the lexical index with every unit in the vector store (``head``: the log's number
@@ -310,6 +397,8 @@ class Indexer:
         ]
         changes += [LoggedUnit(u.platform, u.workspace_id, u.unit_id, UPSERT) for u in upserted]
         span = await self.unit_log.append(changes, now=_epoch(self.clock))
+        if span is not None and not self.stale_encoder:  # a stale index is current once rebuilt whole
+            await self._mark_encoder(span[1])
         if span is None or self._log_seen is None:
             return
         if span[0] == self._log_seen + 1:
@@ -358,16 +447,41 @@ class Indexer:
                 await self._apply_logged()
                 stats = await self._flush(pending)
                 self.tombstones.discard(rebuilt)
-                return stats
             except BaseException:
                 # Nothing is lost when the vector store is down (or the flush is cancelled): the
                 # same groups are rebuilt from the store on the next flush, which is idempotent.
                 self._pending = pending.merged_with(self._pending)
                 raise
+            await self._settle_races(stats)
+            return stats
+
+    async def _settle_races(self, stats: IndexStats) -> None:
+        """Rebuild at once the groups whose messages another process deleted or edited while this
+        one was writing them (see :meth:`_recheck`); under the lock."""
+        for _ in range(_RACE_ROUNDS):
+            if not len(self._raced):
+                return
+            # With everything touched so far: the tombstones discarded below are all rebuilt then.
+            again, self._raced, self._pending = self._raced.merged_with(self._pending), _Pending(), _Pending()
+            rebuilt = self.tombstones.copy()
+            try:
+                more = await self._flush(again)
+            except BaseException:
+                self._pending = again.merged_with(self._pending)
+                raise
+            self.tombstones.discard(rebuilt)
+            stats.units_upserted += more.units_upserted
+            stats.units_deleted += more.units_deleted
+            stats.texts_embedded += more.texts_embedded
+        if len(self._raced):
+            # Still changing under every rebuild: left to the next flush (hidden until then).
+            log.warning("qa: index groups kept changing while being rebuilt; they are rebuilt at the next flush")
+            self._pending, self._raced = self._raced.merged_with(self._pending), _Pending()
 
     async def _flush(self, pending: _Pending) -> IndexStats:
         started = time.perf_counter()
         stats = IndexStats()
+        self._read = {}
         opted = _OptOutCache(self.store)
         new_units: list[Unit] = []
         stale: set[str] = set()
@@ -402,7 +516,10 @@ class Indexer:
         # unit twice, and a refused flush is retried, and refused, on every later one.
         new_units = list({u.unit_id: u for u in new_units}.values())
         stale -= {u.unit_id for u in new_units}
-        await self._apply(new_units, stale, stats)
+        try:
+            await self._apply(new_units, stale, stats)
+        finally:
+            self._read = {}
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -426,12 +543,15 @@ class Indexer:
             rows = channels if channels is not None else await _all_channels(self.store)
             seen: set[str] = set()
             async for channel, messages in self._histories(rows):
+                self._read = {}
+                self._note_read(messages)
                 facts = await _thread_facts(self.store, channel)
                 units = _with_facts(build_units(messages, channel, config=self.config), facts)
                 seen |= {u.unit_id for u in units}
                 stats.groups += 1
                 for start in range(0, len(units), 2000):
                     await self._apply(units[start : start + 2000], set(), stats)
+            self._read = {}
             scope = {(c.platform, c.workspace_id, c.channel_id) for c in rows}
             stale = [
                 u.unit_id
@@ -439,6 +559,10 @@ class Indexer:
                 if (u.platform, u.workspace_id, u.channel_id) in scope and u.unit_id not in seen and u.kind != "doc"
             ]
             await self._apply([], set(stale), stats)
+            await self._settle_races(stats)
+            if channels is None and self.stale_encoder and self.unit_log is not None:
+                self.stale_encoder = False  # every channel rebuilt: current again
+                await self._mark_encoder(await self.unit_log.head())
             stats.seconds = time.perf_counter() - started
             return stats
 
@@ -506,6 +630,7 @@ class Indexer:
     ) -> tuple[list[Unit], set[str]]:
         old = set(self._thread_units.get((p, ws, tid), set()))
         messages = await opted.filter(await self.store.thread_messages(p, ws, tid))
+        self._note_read(messages)
         if not messages:
             return [], old
         channel = await _channel(self.store, p, ws, messages[0].channel_id or channel_id)
@@ -542,6 +667,7 @@ class Indexer:
                 until = end
         around = await self.store.channel_messages(p, ws, cid, since=since, until=until + 1)
         around = await opted.filter(around)
+        self._note_read(around)
         thread_ids = {m.thread_id for m in around if m.thread_id}
         # A loose message answered in a thread later than the look-around is a thread root too: its
         # replies are not among the loaded messages, so the store says (as a full index would find).
@@ -583,6 +709,7 @@ class Indexer:
         if not await self._allowed(channel):
             return [], old
         messages = await opted.filter(await self.store.channel_messages(p, ws, cid))
+        self._note_read(messages)
         facts = await _thread_facts(self.store, channel)
         return _with_facts(build_units(messages, channel, config=self.config), facts), old
 
@@ -613,10 +740,59 @@ class Indexer:
                 self._add_local(part)
                 upserted += part
                 stats.units_upserted += len(part)
+                await self._recheck(part)
         finally:
             # Also after a failure half-way: what the vector store took (a delete above all) must
             # reach the other processes' lexical indexes.
             await self._log_writes(upserted, deleted)
+
+    def _note_read(self, rows: Iterable[MessageRow]) -> None:
+        """Remember what ``rows`` (read to build units now) said, for :meth:`_recheck`."""
+        for m in rows:
+            self._read[(m.platform, m.workspace_id, m.message_id)] = (m.edited_ts, hash(m.text))
+
+    async def _recheck(self, units: Sequence[Unit]) -> None:
+        """After an upsert: whether another process deleted or edited a message of ``units`` since
+        this one read it. Both read the store and write the vector store, so a rebuild that read a
+        conversation before a delete and writes after the deleting process's own rebuild put the
+        deleted text back (last write wins), and the unit log spread it to every worker. Each
+        changed group is rebuilt at once (:meth:`_settle_races`) and a deleted message hidden until
+        then. A write that comes after this check cannot be overtaken: the other process changed
+        the store after it, so its own rebuild, which reads the store after its change, is later.
+
+        One primary-key query per written part (per workspace, 500 ids each).
+        """
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for u in units:
+            for mid in u.message_ids:
+                if (u.platform, u.workspace_id, mid) in self._read:
+                    wanted.setdefault((u.platform, u.workspace_id), []).append(mid)
+        changed: set[tuple[str, str, str]] = set()
+        for (p, ws), ids in wanted.items():
+            ids = list(dict.fromkeys(ids))
+            now: dict[str, tuple[float | None, int] | None] = {mid: None for mid in ids}
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ", ".join("?" for _ in part)
+                rows = await self.store.db.fetchall(
+                    "SELECT message_id, deleted, edited_ts, text FROM messages WHERE platform = ? "
+                    f"AND workspace_id = ? AND message_id IN ({marks})",
+                    (p, ws, *part),
+                )
+                for mid, deleted, edited_ts, text in rows:
+                    if not deleted:
+                        now[str(mid)] = (None if edited_ts is None else float(edited_ts), hash(str(text or "")))
+            for mid, state in now.items():
+                if state != self._read[(p, ws, mid)]:
+                    changed.add((p, ws, mid))
+                    if state is None:  # deleted (or erased with its channel) meanwhile
+                        self.tombstones.messages.add((p, ws, mid))
+        if not changed:
+            return
+        for u in units:
+            if any((u.platform, u.workspace_id, mid) in changed for mid in u.message_ids):
+                _mark(self._raced, u, _epoch(self.clock))
+        log.info("qa: %d messages changed while their units were written; rebuilding those", len(changed))
 
     async def _vectors(self, units: Sequence[Unit], texts: Sequence[str]) -> dict[str, Vector]:
         """Stored vectors of the units whose embedded text is unchanged: a reply rebuilds every
@@ -735,14 +911,19 @@ class Indexer:
 
     def touch_unit(self, unit: Unit) -> None:
         """Mark the source of an indexed unit for rebuild."""
-        if unit.kind == "thread" and unit.thread_id:
-            self._pending.threads[(unit.platform, unit.workspace_id, unit.thread_id)] = unit.channel_id
-        elif unit.kind == "window":
-            self._pending.stretches.setdefault((unit.platform, unit.workspace_id, unit.channel_id), []).extend(
-                [unit.ts_start, unit.ts_end]
-            )
-        if self._pending.since is None:
-            self._pending.since = _epoch(self.clock)
+        _mark(self._pending, unit, _epoch(self.clock))
+
+
+def _mark(pending: _Pending, unit: Unit, now: float) -> None:
+    """Add the group ``unit`` was built from (its thread, or its stretch of channel) to ``pending``."""
+    if unit.kind == "thread" and unit.thread_id:
+        pending.threads[(unit.platform, unit.workspace_id, unit.thread_id)] = unit.channel_id
+    elif unit.kind == "window":
+        pending.stretches.setdefault((unit.platform, unit.workspace_id, unit.channel_id), []).extend(
+            [unit.ts_start, unit.ts_end]
+        )
+    if pending.since is None:
+        pending.since = now
 
 
 class _OptOutCache:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -120,6 +120,7 @@ class ChromaUnitIndex:
         # Collections named ``{family}_...`` hold units of other encoders (an earlier or tuned model):
         # unused for search, but their text is erased with the live index's (privacy, retention).
         self._family = family
+        self._name = f"{collection}_{dim}"
         self._own = {f"{collection}_{dim}_public", f"{collection}_{dim}_restricted"}
         config = {"hnsw": {"space": "cosine"}}
         try:
@@ -237,25 +238,62 @@ class ChromaUnitIndex:
         ids = await self._run(self._all_ids_sync)
         return [i for i in ids if i.startswith(prefix)]
 
+    @property
+    def encoder_key(self) -> tuple[str, str] | None:
+        """``(family, name)`` of this encoder's collections among those of every encoder used with
+        this vector store (:class:`brain.qa.indexer.Indexer` records up to where each is current);
+        None when no other encoder's collections are kept apart (no family)."""
+        return (self._family, self._name) if self._family else None
+
     async def erase_in_other_encoders(
-        self, platform: str, workspace_id: str, *, author_id: str | None = None, before_ts: float | None = None
+        self,
+        platform: str,
+        workspace_id: str,
+        *,
+        author_id: str | None = None,
+        before_ts: float | None = None,
+        message_ids: Collection[str] = (),
+        channel_ids: Collection[str] = (),
     ) -> int:
         """Delete, from the collections of other encoders, the workspace's units ``author_id`` wrote
-        part of or that began before ``before_ts`` (``/forget-me``, retention). Returns how many."""
-        return int(await self._run(self._erase_other_sync, platform, workspace_id, author_id, before_ts))
+        part of, that began before ``before_ts`` (``/forget-me``, retention) or that hold one of
+        ``message_ids`` (a deleted or edited message). ``channel_ids`` limits the search to units of
+        those channels or threads; given alone, every unit of theirs goes (a deleted channel).
+
+        Those collections are searched by no one until their encoder is configured again, and are
+        then rebuilt (:meth:`brain.qa.indexer.Indexer.load` finds them stale): whole units go, the
+        other messages they held included. Returns how many."""
+        if author_id is None and before_ts is None and not message_ids and not channel_ids:
+            return 0
+        return int(
+            await self._run(
+                self._erase_other_sync, platform, workspace_id, author_id, before_ts, set(message_ids), set(channel_ids)
+            )
+        )
 
     def _erase_other_sync(
-        self, platform: str, workspace_id: str, author_id: str | None, before_ts: float | None
+        self,
+        platform: str,
+        workspace_id: str,
+        author_id: str | None,
+        before_ts: float | None,
+        message_ids: set[str],
+        channel_ids: set[str],
     ) -> int:
         if not self._family:
             return 0
         erased = 0
+        whole = author_id is None and before_ts is None and not message_ids
         for listed in self._client.list_collections():
             name = listed if isinstance(listed, str) else listed.name
             if name in self._own or not name.startswith(f"{self._family}_"):
                 continue
             collection = self._client.get_collection(name)
-            where = {"$and": [{"platform": platform}, {"workspace_id": workspace_id}]}
+            clauses: list[dict[str, Any]] = [{"platform": platform}, {"workspace_id": workspace_id}]
+            if channel_ids:
+                within = sorted(channel_ids)
+                clauses.append({"$or": [{"channel_id": {"$in": within}}, {"thread_id": {"$in": within}}]})
+            where = {"$and": clauses}
             offset, doomed = 0, []
             while True:
                 res = collection.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
@@ -265,7 +303,10 @@ class ChromaUnitIndex:
                     meta = meta or {}
                     wrote = author_id is not None and author_id in json.loads(str(meta.get("author_ids", "[]")))
                     old = before_ts is not None and float(meta.get("ts_start", 0.0)) < before_ts
-                    if wrote or old:
+                    held = bool(message_ids) and not message_ids.isdisjoint(
+                        json.loads(str(meta.get("message_ids", "[]")))
+                    )
+                    if whole or wrote or old or held:
                         doomed.append(unit_id)
                 offset += len(res["ids"])
             for start in range(0, len(doomed), _PAGE):
