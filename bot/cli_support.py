@@ -63,17 +63,31 @@ def emit(data: Any, as_json: bool, text: str | Callable[[], str] | None = None) 
         typer.echo(valid_text(out).encode("ascii", "backslashreplace").decode("ascii"))
 
 
-def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None:
+# The console's log file, in data_dir: the terminal is the chat there.
+CONSOLE_LOG_FILE = "guildhall.log"
+
+
+def setup_logging(level: str = "INFO", settings: Settings | None = None, *, console: bool = False) -> None:
     """Log to stderr with the secret-masking filter installed.
 
     Args:
         level: The root log level.
         settings: Its configured secrets are masked literally too: a signing secret or an API key
             has no token shape for the patterns to recognise.
+        console: ``guildhall run`` on the console: the log goes to ``data_dir/guildhall.log`` and
+            stderr (the chat's screen) shows warnings and errors only.
     """
+    from pathlib import Path
+
     from bot.logging_setup import configure
 
-    configure(level, stream=sys.stderr, known_secrets=settings.secret_values() if settings else None)
+    log_file = Path(settings.data_dir) / CONSOLE_LOG_FILE if console and settings is not None else None
+    configure(
+        level,
+        stream=sys.stderr,
+        known_secrets=settings.secret_values() if settings else None,
+        log_file=log_file,
+    )
 
 
 logger = logging.getLogger("guildhall.cli")

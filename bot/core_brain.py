@@ -146,6 +146,12 @@ UNSET_WORDS = frozenset({"default", "reset", "unset"})
 # Keys whose unset value (without a deployment default) is "off" (UNSET_MEANS says what it does).
 OFF_WHEN_UNSET = frozenset({"alerts_channel", "qa_answer_unanswered_after_min", "retention_days"})
 
+# Channel lists that may name a channel before Guildhall has seen it: keeping a channel out of
+# answers must work before the bot is let in. The other lists (help and shadow channels, private
+# channels opted in) refuse a typed name the store does not know: a typo replaced a working list
+# with one naming no channel at all.
+LISTS_OF_FUTURE_CHANNELS = frozenset({"deny_channels"})
+
 CONFIG_USAGE = (
     "Usage: `/guildhall config show`, `/guildhall config set KEY VALUE` or `/guildhall config unset KEY` "
     "(back to the default). A channel list takes `none`."
@@ -345,7 +351,15 @@ class CoreBrain(Brain):
 
     @command("forget-me", description="Erase everything Guildhall stored about you", usage="[confirm]")
     async def forget_me(self, cmd: CommandInvoked) -> CommandResult:
-        confirmed = cmd.text.strip().lower() == "confirm" or cmd.option("confirm").lower() in {"yes", "true", "confirm"}
+        typed = cmd.text.strip()
+        confirmed = typed.lower() == "confirm" or cmd.option("confirm").lower() in {"yes", "true", "confirm"}
+        if not confirmed and typed and not cmd.options:
+            # "/forget-me now": a word it does not know is named, not answered with the prompt again
+            # (which read as if the word had been ignored). Nothing is erased.
+            return CommandResult(
+                f"I don't know `{typed[:40]}` here: `/forget-me confirm` erases everything Guildhall stored "
+                "about you, and `/forget-me` alone says what that is first. Nothing was erased."
+            )
         if not confirmed:
             return CommandResult(
                 "This erases the text of all your messages, your index entries, profile, feedback and "
@@ -729,19 +743,36 @@ class CoreBrain(Brain):
                 value = await self._known_channel(platform, ws, key, raw)
             elif CONFIG_KEYS[key] == "members" and value:
                 value = await self._known_members(platform, ws, key, raw)
+            elif CONFIG_KEYS[key] == "list" and value and key not in LISTS_OF_FUTURE_CHANNELS:
+                await self._known_channels(platform, ws, raw)
         except ValueError as exc:
             return CommandResult(f"Not changed: {exc}.")
         await self.ctx.store.set_workspace_setting(platform, ws, key, value)
         await self._audit_members(cmd, key, before, value)
         reply = f"`{key}` is now {await self._shown_here(cmd, key, value)}."
-        if CONFIG_KEYS[key] == "list":
+        if key in LISTS_OF_FUTURE_CHANNELS:
             typed = [a.id_or_name for a in channel_arguments(raw) if not a.picked] if value else []
             unknown = [name for name in typed if await self.ctx.store.find_channel_id(platform, ws, name) is None]
             if unknown:
-                # Kept: a list may name a channel before it exists (or before Guildhall has seen it).
                 names = ", ".join(f"#{name}" for name in unknown)
                 reply += f" Note: I don't know {names} here yet; a name applies once a channel by that name exists."
         return CommandResult(reply)
+
+    async def _known_channels(self, platform: str, workspace_id: str, raw: str) -> None:
+        """Refuse a channel list naming a channel the store does not know by a typed name (a typo
+        replaced a help-channel list with one naming no channel at all). A platform mention is the
+        platform's pick, real even before Guildhall has seen the channel. Raises ValueError."""
+        unknown = [
+            argument.id_or_name
+            for argument in channel_arguments(raw)
+            if not argument.picked
+            and await self.ctx.store.find_channel_id(platform, workspace_id, argument.id_or_name) is None
+        ]
+        if unknown:
+            raise ValueError(
+                f"I don't know {and_list([f'#{name}' for name in unknown])} here (name channels Guildhall has "
+                "seen, or mention them so the platform picks them; `none` empties the list)"
+            )
 
     async def _shown_here(self, cmd: CommandInvoked, key: str, value: Any) -> str:
         """:func:`_shown`, with a member list by the members' names (admins read names, not ids; a
@@ -927,20 +958,25 @@ class CoreBrain(Brain):
 
     @command(
         "guildhall alerts-channel",
-        description="Post trend alerts in this (or the given) channel",
+        description="Where trend alerts go; set it with #channel (or here)",
         admin=True,
-        usage="[#channel]",
+        usage="[#channel | here]",
     )
     async def alerts_channel(self, cmd: CommandInvoked) -> CommandResult:
         # A picked channel is real; a typed name must be one Guildhall knows (bot/channel_arg.py), or
         # alerts would go to a channel that does not exist.
         argument = picked_channel(cmd.option("channel", ""))
         typed = cmd.text.strip()
-        if argument is None and typed:
+        here = argument is None and typed.lower() == "here"
+        if argument is None and typed and not here:
             argument = channel_word(typed)
             if argument is None:
-                return CommandResult("Usage: `/guildhall alerts-channel [#channel]`; nothing changed.")
-        if argument is None and cmd.channel.is_forum:
+                return CommandResult("Usage: `/guildhall alerts-channel [#channel | here]`; nothing changed.")
+        if argument is None and not here:
+            # Run bare, it used to move the alerts (and the drafts of shadow mode, which follow them
+            # by default) to the channel it was run in: an admin asking where alerts go moved them.
+            return CommandResult(await self._alerts_channel_shown(cmd))
+        if here and cmd.channel.is_forum:
             # Run in a forum post, the command names the forum (its post is a thread of it), and a
             # forum takes no plain messages: the alerts would never appear.
             return CommandResult(
@@ -957,6 +993,23 @@ class CoreBrain(Brain):
             cmd.platform.value, cmd.channel.workspace_id, "alerts_channel", target
         )
         return CommandResult(f"Trend alerts will be posted in <#{target}>.")
+
+    async def _alerts_channel_shown(self, cmd: CommandInvoked) -> str:
+        """``/guildhall alerts-channel`` without an argument: where alerts go, and how to change it."""
+        platform, ws = cmd.platform.value, cmd.channel.workspace_id
+        value = await self.ctx.store.get_workspace_setting(platform, ws, "alerts_channel")
+        if value is None:
+            value = config_defaults(self.ctx.settings)["alerts_channel"]
+        now = f"Trend alerts are posted in <#{value}>." if value else "Trend alerts are not posted: no channel is set."
+        if cmd.platform is Platform.DISCORD:
+            # Discord's command takes a channel option only: there is no text to type `here` in.
+            how = "To change it, pick a text channel in the command's `channel` option."
+        else:
+            how = (
+                "To change it: `/guildhall alerts-channel #channel`, or `/guildhall alerts-channel here` "
+                "for this channel (a text channel: a forum takes no messages)."
+            )
+        return f"{now} {how} `/guildhall config set alerts_channel none` turns them off."
 
 
 def _shown(key: str, value: Any) -> str:

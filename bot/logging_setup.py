@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import TextIO
 
 # Token shapes that must never reach a log line, whatever code logged them.
@@ -52,14 +53,42 @@ class SecretFilter(logging.Filter):
 
 
 def configure(
-    level: str = "INFO", *, stream: TextIO | None = None, known_secrets: list[str] | None = None
+    level: str = "INFO",
+    *,
+    stream: TextIO | None = None,
+    known_secrets: list[str] | None = None,
+    log_file: Path | None = None,
+    stream_level: str = "WARNING",
 ) -> SecretFilter:
-    """Install a stderr handler with the secret filter on the root logger."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    """Install a stderr handler with the secret filter on the root logger.
+
+    Args:
+        level: The root log level.
+        stream: Where the handler writes (default stderr).
+        known_secrets: Literal secrets to mask besides token shapes.
+        log_file: Also log to this file (appended; its folder is created), with ``stream`` then
+            showing only records at ``stream_level`` and above: on the console the screen is the
+            chat, and INFO lines (a model loading) landed in it, on the prompt.
+        stream_level: The stream's threshold when ``log_file`` is given.
+    """
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     secret_filter = SecretFilter(known_secrets)
-    handler.addFilter(secret_filter)
+    handler = logging.StreamHandler(stream)
+    handlers: list[logging.Handler] = [handler]
+    failed: OSError | None = None
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8", errors="backslashreplace"))
+            handler.setLevel(stream_level.upper())
+        except OSError as exc:  # everything still reaches the stream, as before
+            failed = exc
+    for each in handlers:
+        each.setFormatter(formatter)
+        each.addFilter(secret_filter)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
+    if failed is not None:
+        logging.getLogger(__name__).warning("cannot log to %s (%s); logging to the screen", log_file, failed)
     return secret_filter

@@ -143,6 +143,7 @@ async def _serve(settings: Settings, *, demo: bool, reader: Any, writer: TextIO 
                     writer=writer or sys.stdout,
                     command_names=lambda: [spec.name for spec in app.router.specs],
                     clock=app.clock,
+                    store=app.store,
                 )
                 app.add_adapter(console)
             await app.start()
@@ -289,11 +290,14 @@ async def prepare_qa(
     """Off the start-up path: index seeded history and docs, then load the models.
 
     Runs as a background task so the prompt (or the gateway) is up at once; a failure is logged,
-    never fatal: the first question would then load the models itself.
+    never fatal: the first question would then load the models itself. ``notice`` (the console) is
+    told when the index is built and, on every start, when questions are answered at once: the
+    model loads for tens of seconds after the index is ready.
     """
     if not has_brain(app, "qa"):
         return
     qa: Any = app.brain("qa")
+    warm_llm = app.settings.llm.warmup
     try:
         if index_history or doc_paths:
             history = await (await qa.indexer(rebuilding=True)).index_all() if index_history else None
@@ -302,15 +306,40 @@ async def prepare_qa(
                 log.warning("qa: docs: %s", error)
             units = docs.units_upserted + (history.units_upserted if history else 0)
             if notice is not None:
-                notice(f"Index ready ({units} units). Try: @guildhall how do I connect the bot to Slack?")
+                if warm_llm:
+                    notice(f"Index ready ({units} units); loading the language model (questions wait for it)…")
+                else:
+                    notice(f"Index ready ({units} units). {_model_on_demand()} {_try_asking(app)}")
         qa.rebuild_finished()  # now, not after the warm-up: held questions need the index, not the models
         await qa.warm_up()
+        if notice is not None:
+            if not warm_llm:
+                if not (index_history or doc_paths):
+                    notice(f"Ready. {_model_on_demand()} {_try_asking(app)}")
+            elif _llm_loaded(app):
+                notice(f"Ready: questions are answered now. {_try_asking(app)}")
+            else:
+                notice("The language model did not load (the warning above says why); each question tries again.")
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("qa: background indexing / model warm-up failed; questions will load the models on demand")
     finally:
         qa.rebuild_finished()  # never leave questions held
+
+
+def _try_asking(app: GuildhallApp) -> str:
+    return f"Try: @{app.settings.bot_name} how do I connect the bot to Slack?"
+
+
+def _model_on_demand() -> str:
+    return "The language model loads with the first question (`llm.warmup = false`), which waits for it."
+
+
+def _llm_loaded(app: GuildhallApp) -> bool:
+    """Whether the LLM service is in memory, as ``/guildhall status`` judges it."""
+    llm = app.services.peek("llm")
+    return llm is not None and bool(getattr(llm, "loaded", True))
 
 
 def _stop_on_sigterm() -> None:
@@ -345,7 +374,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Run the bot: on Discord/Slack when configured, else on the console with a demo community."""
         settings = settings_or_exit(config)
-        setup_logging(settings.log_level, settings)
+        # On the console the terminal is the chat: the log goes to data_dir/guildhall.log instead.
+        setup_logging(settings.log_level, settings, console=role is Role.ALL and not settings.platforms)
         for var in unknown_env_vars():
             log.warning("%s is not a setting (ignored); check its spelling", var)
         _tolerant_stdio()

@@ -24,14 +24,19 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from adapters.console.buttons import FILE_NAME as BUTTONS_FILE
+from adapters.console.buttons import ButtonBoard
 from adapters.console.line_reader import as_line_source
 from adapters.console.normalize import (
+    CONSOLE,
     CONTROLS,
     DEFAULT_CHANNEL,
     DEFAULT_MEMBER,
+    WORKSPACE_ID,
     ConsoleInputError,
     Control,
     all_channels,
@@ -48,16 +53,19 @@ from adapters.console.normalize import (
     parse_emoji,
     parse_member_name,
     parse_message_id,
+    parse_show_target,
     parse_thread_id,
     printable,
     strip_key_sequences,
 )
 from adapters.console.render import (
+    ShownMessage,
     attachment_filename,
     channel_label,
     describe_attachments,
     render_action,
     render_posted,
+    render_stored,
 )
 from adapters.console.terminal import TerminalLineReader, can_edit_lines
 from bot.bus import EventBus
@@ -83,6 +91,10 @@ from bot.events import (
     Visibility,
 )
 
+if TYPE_CHECKING:
+    from bot.store import Store
+    from bot.store.models import MessageRow
+
 log = logging.getLogger(__name__)
 
 CONSOLE_HELP = """\
@@ -92,7 +104,8 @@ Console: you play every member of a local community (workspace "local").
   /join #channel    switch channel: #general #help #python #announcements, private #mods
   /dm               talk to {bot} in a direct message (/join #channel to leave)
   /thread ID [text] reply in the thread of message ID (ids are printed after each post); /thread off
-  /press N          press button N of a bot answer
+  /press N          press button N of a bot answer (/buttons lists them, earlier sessions' too)
+  /show ID          print message ID and its thread (a "/show ID" in an answer names a source)
   /react ID EMOJI   react to message ID; /edit ID TEXT and /delete ID change or remove it
   /channels         where you are and who you are
   /quit             leave (end of input works too)
@@ -100,6 +113,12 @@ Console: you play every member of a local community (workspace "local").
   other members are ordinary members."""
 
 MAX_DECODE_ERRORS = 20
+# /show prints at most this many messages of a thread; /buttons lists at most this many buttons.
+MAX_SHOWN_MESSAGES = 100
+MAX_LISTED_BUTTONS = 20
+# Controls whose output does not say what was typed: a transcript through a pipe echoes them, as it
+# echoes slash commands, so each reply can be matched to its line.
+ECHOED_CONTROLS = frozenset({"press", "show", "buttons"})
 KEYS_NOTICE = "! arrow, Home/End and function keys do nothing here (no line editing or history); they were left out"
 BANNER = 'Guildhall console: you are "{member}" in #{channel}. Type /help for commands, /quit to leave.'
 
@@ -117,6 +136,32 @@ def _session_prefix() -> str:
         n, r = divmod(n, 36)
         digits = _BASE36[r] + digits
     return digits + "".join(secrets.choice(_BASE36) for _ in range(2))
+
+
+def _channel_ref(channel_id: str) -> ChannelRef:
+    """The ref of a console channel or DM by its id.
+
+    Raises:
+        ConsoleInputError: for an id the console does not have.
+    """
+    if channel_id.startswith("dm-") and len(channel_id) > 3:
+        return dm_channel(member(channel_id[3:]))
+    return console_channel(channel_id)
+
+
+def _is_known_channel(channel_id: str) -> bool:
+    try:
+        _channel_ref(channel_id)
+    except ConsoleInputError:
+        return False
+    return True
+
+
+def _label_of(channel_id: str, thread_id: str | None = None) -> str:
+    """``#help``, ``DM``, or the bare id of a channel the console does not have (imported history)."""
+    if not _is_known_channel(channel_id):
+        return f"#{channel_id}" + (f" › thread {thread_id}" if thread_id else "")
+    return channel_label(_channel_ref(channel_id), thread_id)
 
 
 def _isatty(stream: Any) -> bool:
@@ -138,6 +183,8 @@ class ConsoleAdapter:
         echo: Echo typed messages in full (default: when the output is not a terminal).
         reply_timeout_s: How long the REPL waits for the bot before showing the next prompt.
         session_id: Prefix of message ids (default: derived from the start time).
+        store: The app's store, read by ``/show`` and to check ``/edit`` and ``/delete`` (without
+            one, ``/show`` is unavailable and those two are not checked).
     """
 
     platform = Platform.CONSOLE
@@ -153,6 +200,7 @@ class ConsoleAdapter:
         echo: bool | None = None,
         reply_timeout_s: float = 120.0,
         session_id: str | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.bot_name = settings.bot_name
@@ -165,9 +213,9 @@ class ConsoleAdapter:
         self._reply_timeout_s = reply_timeout_s
         self._session = session_id or _session_prefix()
         self._seq = itertools.count(1)
+        self.store = store
         self._bus: EventBus | None = None
-        self._buttons: dict[int, tuple[Button, ChannelRef, str]] = {}
-        self._next_button = 1
+        self._buttons = ButtonBoard(Path(settings.data_dir) / BUTTONS_FILE)
         self._prompt_shown = False
         self._keys_noted = False
         self._terminal: TerminalLineReader | None = None
@@ -182,7 +230,9 @@ class ConsoleAdapter:
         bus.subscribe(Action, self._on_action, name="console.actions")
 
     async def start(self) -> None:
-        """Announce the console's channels to the store and make the operator a member of #mods."""
+        """Announce the console's channels to the store and make the operator a member of #mods;
+        read the buttons earlier sessions showed."""
+        self._buttons.load()
         now = self._clock.now()
         for ch in all_channels():
             if ch.visibility is Visibility.PUBLIC:
@@ -228,7 +278,7 @@ class ConsoleAdapter:
         return saved
 
     def _remember_buttons(self, action: Action, buttons: tuple[Button, ...]) -> int:
-        first = self._next_button
+        first = self._buttons.next_number
         if not buttons:
             return first
         if isinstance(action, SendMessage | SendEphemeral):
@@ -241,10 +291,7 @@ class ConsoleAdapter:
             return first
         # The console has no message ids for the bot's posts; the action id plays that part.
         message_id = str(getattr(action, "action_id", ""))
-        for button in buttons:
-            self._buttons[self._next_button] = (button, channel, message_id)
-            self._next_button += 1
-        return first
+        return self._buttons.add(buttons, channel_id=channel.channel_id, message_id=message_id, when=self._clock.now())
 
     def _write(self, text: str) -> None:
         # Everything printed goes through printable(), not just the bot's answers: confirmations
@@ -304,36 +351,54 @@ class ConsoleAdapter:
 
     async def _loop(self, source: Any, interactive: bool) -> None:
         decode_errors = 0
-        while True:
-            if interactive:
-                self._show_prompt()
-            try:
-                raw = await source.readline()
-            except UnicodeDecodeError:
-                # A strict text stream may fail on every following read too: give up eventually.
-                decode_errors += 1
-                self._write("! could not decode that line (expected UTF-8); ignored")
-                if decode_errors >= MAX_DECODE_ERRORS:
+        # With line editing, the next line is read while the bot answers: readline takes the
+        # terminal out of canonical mode only while it reads, and a Ctrl-D typed while nothing read
+        # was dropped (the session went on). The answer is printed above the line being typed.
+        read_ahead = self._terminal is not None
+        pending: asyncio.Future[str] | None = None
+        try:
+            while True:
+                if pending is None:
+                    if interactive:
+                        self._show_prompt()
+                    pending = asyncio.ensure_future(source.readline())
+                try:
+                    raw = await pending
+                except UnicodeDecodeError:
+                    # A strict text stream may fail on every following read too: give up eventually.
+                    decode_errors += 1
+                    self._write("! could not decode that line (expected UTF-8); ignored")
+                    if decode_errors >= MAX_DECODE_ERRORS:
+                        break
+                    continue
+                finally:
+                    pending = None
+                decode_errors = 0
+                # On a terminal, Enter ends the echoed line; end of input (Ctrl-D), alone or after some
+                # text, does not, and the next output ("bye", the receipt) would follow on that line.
+                self._prompt_shown = interactive and not raw.endswith("\n")
+                if raw == "":
                     break
-                continue
-            decode_errors = 0
-            # On a terminal, Enter ends the echoed line; end of input (Ctrl-D), alone or after some
-            # text, does not, and the next output ("bye", the receipt) would follow on that line.
-            self._prompt_shown = interactive and not raw.endswith("\n")
-            if raw == "":
-                break
-            try:
-                keep_going = await self.handle_line(raw)
-            except ConsoleInputError as exc:
-                self._write(f"! {exc}")
-                keep_going = True
-            except Exception:
-                log.exception("console: failed to handle a line")
-                self._write("! something went wrong handling that line (see the log)")
-                keep_going = True
-            await self._settle()
-            if not keep_going:
-                break
+                try:
+                    keep_going = await self.handle_line(raw)
+                except ConsoleInputError as exc:
+                    self._write(f"! {exc}")
+                    keep_going = True
+                except Exception:
+                    log.exception("console: failed to handle a line")
+                    self._write("! something went wrong handling that line (see the log)")
+                    keep_going = True
+                if not keep_going:
+                    await self._settle()
+                    break
+                if read_ahead:
+                    self._show_prompt()
+                    pending = asyncio.ensure_future(source.readline())
+                # An end of input read meanwhile ends the session once the answer is out (above).
+                await self._settle()
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     async def handle_line(self, raw: str) -> bool:
         """Act on one typed line; returns False when the operator quits.
@@ -352,8 +417,11 @@ class ConsoleAdapter:
             return True
         control = parse_control(line)
         if control is not None:
+            if control.name in ECHOED_CONTROLS:
+                self._echo_command(line)
             return await self._control(control)
         if is_command_line(line):
+            self._echo_command(line)
             if line.split()[0].casefold() == "/help":
                 self._write(CONSOLE_HELP.format(bot=self.bot_name))
             cmd = command_from_line(
@@ -384,9 +452,18 @@ class ConsoleAdapter:
         )
         if event is None:
             return
-        echo = self._echo if self._echo is not None else not _isatty(self._out)
-        self._write(render_posted(event, echo=echo))
+        self._write(render_posted(event, echo=self._echoes()))
         await self._publish(event)
+
+    def _echoes(self) -> bool:
+        """Whether typed lines are printed back: through a pipe nobody saw them typed."""
+        return self._echo if self._echo is not None else not _isatty(self._out)
+
+    def _echo_command(self, line: str) -> None:
+        # A transcript through a pipe showed the replies alone: consecutive answers could not be
+        # matched to the questions asked.
+        if self._echoes():
+            self._write(f"[{channel_label(self.channel, self.thread_id)}] {self.member.name} → {line.strip()}")
 
     async def _control(self, control: Control) -> bool:
         if control.name == "quit":
@@ -400,7 +477,7 @@ class ConsoleAdapter:
             role = "the local operator, admin" if self.member.user_id in self._admins else "a member"
             self._write(f"You are now {name} ({role}).")
         elif control.name == "join":
-            if not control.arg:
+            if not control.arg or control.rest.strip():  # "/join general extra": a typo, not #general
                 raise ConsoleInputError("usage: /join #channel")
             self.channel = console_channel(control.arg)
             self.thread_id = None
@@ -420,6 +497,12 @@ class ConsoleAdapter:
                     await self._post(control.rest)
         elif control.name == "press":
             await self._press(control.arg)
+        elif control.name == "buttons":
+            await self._list_buttons()
+        elif control.name == "show":
+            if control.rest.strip():
+                raise ConsoleInputError("usage: /show MESSAGE_ID")
+            await self._show(control.arg)
         elif control.name in {"react", "edit", "delete"}:
             await self._change(control)
         elif control.name == "channels":
@@ -438,15 +521,18 @@ class ConsoleAdapter:
             raise ConsoleInputError("usage: /press N (the number shown next to a button)") from None
         found = self._buttons.get(number)
         if found is None:
-            raise ConsoleInputError(f"no button [{number}]")
-        button, channel, message_id = found
+            raise ConsoleInputError(f"no button [{number}] (/buttons lists those you can press)")
+        try:
+            channel = _channel_ref(found.channel_id)
+        except ConsoleInputError:
+            raise ConsoleInputError(f"button [{number}] is in a channel the console no longer has") from None
         await self._publish(
             ButtonClicked(
-                action_id=button.action_id,
-                value=button.value,
+                action_id=found.action_id,
+                value=found.value,
                 user=self.member,
                 channel=channel,
-                message_id=message_id,
+                message_id=found.message_id,
                 interaction_id=f"{self._session}-b{next(self._seq)}-{uuid.uuid4().hex[:6]}",
                 ts=self._clock.now(),
                 is_platform_admin=self.member.user_id in self._admins,
@@ -467,23 +553,94 @@ class ConsoleAdapter:
             text = clean_text(control.rest).strip()
             if not text:
                 raise ConsoleInputError("usage: /edit MESSAGE_ID NEW TEXT")
+            row = await self._stored(mid, "edited")
             event = MessageEdited(
-                channel=self.channel,
+                channel=self._where(row),
                 message_id=mid,
                 text=text,
                 edited_at=now,
                 author=self.member,
-                thread_id=self.thread_id,
+                thread_id=self.thread_id if row is None else row.thread_id,
             )
             done = f"Edited {mid}."
         else:
             mid = parse_message_id(control.arg, "/delete MESSAGE_ID")
             if control.rest.strip():  # "/delete a b" is a typo, not a request to delete "a"
                 raise ConsoleInputError("usage: /delete MESSAGE_ID")
-            event = MessageDeleted(channel=self.channel, message_id=mid, deleted_at=now)
+            row = await self._stored(mid, "deleted")
+            event = MessageDeleted(channel=self._where(row), message_id=mid, deleted_at=now)
             done = f"Deleted {mid}."
         await self._publish(event)
         self._write(done)
+
+    async def _stored(self, message_id: str, change: str) -> MessageRow | None:
+        """The stored message ``/edit`` or ``/delete`` changes (None without a store to ask).
+
+        Raises:
+            ConsoleInputError: no such message, or it was deleted: a confirmation would be false.
+        """
+        if self.store is None:
+            return None
+        row = await self.store.get_message(CONSOLE.value, WORKSPACE_ID, message_id)
+        if row is None:
+            raise ConsoleInputError(f"no message {message_id}; nothing {change} (ids are printed after each post)")
+        if row.deleted:
+            raise ConsoleInputError(f"message {message_id} is already deleted; nothing {change}")
+        return row
+
+    def _where(self, row: MessageRow | None) -> ChannelRef:
+        """The channel of a stored message (``/edit`` and ``/delete`` name no channel), else the current one."""
+        if row is not None and _is_known_channel(row.channel_id):
+            return _channel_ref(row.channel_id)
+        return self.channel
+
+    async def _show(self, arg: str) -> None:
+        """``/show ID``: a stored message, with its thread, as far as the current member may read it."""
+        message_id = parse_show_target(arg) if arg.strip() else ""
+        if not message_id:
+            raise ConsoleInputError("usage: /show MESSAGE_ID (the id after a post, or /show ID as an answer names it)")
+        if self.store is None:
+            raise ConsoleInputError("/show needs the bot's store, which this console has not got")
+        p, ws = CONSOLE.value, WORKSPACE_ID
+        row = await self.store.get_message(p, ws, message_id)
+        readable = await self.store.readable_channel_ids(p, ws, self.member.user_id) if row is not None else set()
+        if row is None or row.channel_id not in readable:
+            # The same words whether it does not exist or is not theirs to read.
+            raise ConsoleInputError(f"no message {message_id} that {self.member.name} can read")
+        if row.deleted:
+            raise ConsoleInputError(f"message {message_id} was deleted")
+        root = row.thread_id or row.message_id
+        thread = [m for m in await self.store.thread_messages(p, ws, root) if m.channel_id == row.channel_id] or [row]
+        shown = thread[:MAX_SHOWN_MESSAGES]
+        names: dict[str, str] = {}
+        for m in shown:
+            if m.author_id not in names:
+                user = await self.store.get_user(p, ws, m.author_id)
+                names[m.author_id] = user.name if user is not None and user.name else m.author_id
+        entries = [
+            ShownMessage(m.message_id, names[m.author_id], datetime.fromtimestamp(m.ts, self.settings.tz), m.text)
+            for m in shown
+        ]
+        where = _label_of(row.channel_id, root if len(thread) > 1 else None)
+        self._write(render_stored(where, entries, asked=message_id, more=len(thread) - len(shown)))
+
+    async def _list_buttons(self) -> None:
+        """``/buttons``: the buttons ``/press`` takes, newest last (those of channels the member reads)."""
+        kept = self._buttons.all()
+        if self.store is not None:
+            readable = await self.store.readable_channel_ids(CONSOLE.value, WORKSPACE_ID, self.member.user_id)
+            kept = [b for b in kept if b.channel_id in readable or b.channel_id == f"dm-{self.member.user_id}"]
+        if not kept:
+            self._write("No buttons to press yet.")
+            return
+        listed = kept[-MAX_LISTED_BUTTONS:]
+        lines = ["Buttons (/press N):"]
+        if len(kept) > len(listed):
+            lines.append(f"  … {len(kept) - len(listed)} older ones (their numbers still work)")
+        for b in listed:
+            when = datetime.fromtimestamp(b.ts, self.settings.tz)
+            lines.append(f"  [{b.number}] {b.label} — {_label_of(b.channel_id)}, {when:%Y-%m-%d %H:%M}")
+        self._write("\n".join(lines))
 
     async def _publish(self, event: InboundEvent) -> bool:
         if self._bus is None:

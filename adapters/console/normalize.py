@@ -5,7 +5,8 @@ The console is a local community: workspace ``local``, the public channels ``#ge
 are the lower-cased names, so ``/as Maya`` and the demo history's ``maya`` are the same member.
 
 A line starting with ``/`` is either a console control (``/as``, ``/join``, ``/dm``, ``/thread``,
-``/press``, ``/react``, ``/edit``, ``/delete``, ``/channels``, ``/quit``) or a slash command that
+``/press``, ``/buttons``, ``/show``, ``/react``, ``/edit``, ``/delete``, ``/channels``, ``/quit``) or a
+slash command that
 goes through the same :class:`~bot.events.CommandInvoked` path as Discord and Slack; any other
 non-empty line is a message.
 """
@@ -31,7 +32,9 @@ MAX_NAME_CHARS = 32
 PUBLIC_CHANNELS = ("general", "help", "python", "announcements")
 PRIVATE_CHANNELS = ("mods",)
 # Console controls are handled by the REPL itself, never sent to the command router.
-CONTROLS = frozenset({"as", "join", "dm", "thread", "press", "react", "edit", "delete", "channels", "quit", "exit"})
+CONTROLS = frozenset(
+    {"as", "join", "dm", "thread", "press", "buttons", "show", "react", "edit", "delete", "channels", "quit", "exit"}
+)
 # Command groups whose second word is part of the command name (``/guildhall config set x y``).
 COMMAND_GROUPS = frozenset({"guildhall"})
 # Slack reserves /help, so the manifest names it /guildhall-help; the console accepts both.
@@ -52,6 +55,8 @@ _MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-]*)", re.UNICODE)
 _NAME = re.compile(r"^[\w][\w.\-]*$", re.UNICODE)
 _OPTION = re.compile(r"^([A-Za-z_][\w\-]*)=(.*)$", re.DOTALL)
 _MESSAGE_ID = re.compile(r"^[\w.\-:]{1,128}$")
+# A console message's permalink (:func:`permalink`): what citations and links name.
+_PERMALINK = re.compile(r"console://" + WORKSPACE_ID + r"/[\w.\-]+/([\w.\-:]{1,128})")
 _EMOJI = re.compile(r"^\S{1,64}$")
 
 
@@ -146,6 +151,27 @@ def parse_message_id(raw: str, usage: str) -> str:
     if not _MESSAGE_ID.match(value):
         raise ConsoleInputError(f"usage: {usage}")
     return value
+
+
+def parse_show_target(raw: str) -> str:
+    """The message id ``/show`` names: an id, or a console link (``console://local/help/demo-0007``).
+
+    Raises:
+        ConsoleInputError: when the argument is neither.
+    """
+    value = raw.strip().strip("<>()")
+    link = _PERMALINK.fullmatch(value)
+    if link is not None:
+        return link.group(1)
+    if not _MESSAGE_ID.match(value):
+        raise ConsoleInputError("usage: /show MESSAGE_ID (the id after a post, or a console:// link in an answer)")
+    return value
+
+
+def show_links(text: str) -> str:
+    """``text`` with every console link followed by the ``/show ID`` command that prints it: a
+    terminal cannot open ``console://`` addresses."""
+    return _PERMALINK.sub(lambda m: f"{m.group(0)} (/show {m.group(1)})", text)
 
 
 def parse_emoji(raw: str) -> str:
@@ -300,6 +326,26 @@ def mentions(text: str, bot_name: str = "guildhall") -> tuple[bool, tuple[str, .
     return hit_bot, tuple(found)
 
 
+def bot_mention(bot_name: str = "guildhall") -> str:
+    """How the console writes a mention of the bot in a message's text: as platforms do (Slack's
+    ``<@U0BOT>``), apart from the words, so brains that drop mentions from a question
+    (:func:`brain.qa.mentions.strip_mentions`) drop it, and a bare mention asks nothing."""
+    user_id = re.sub(r"[^A-Za-z0-9]", "", bot_name.casefold()) or "bot"
+    return f"<@{user_id}>" if user_id == bot_name.casefold() else f"<@{user_id}|{bot_name}>"
+
+
+def _mark_bot_mentions(text: str, bot_name: str) -> str:
+    bot = bot_name.casefold()
+    written = bot_mention(bot_name)
+
+    def mark(m: re.Match[str]) -> str:
+        name = m.group(1)
+        trail = name[len(name.rstrip(".-")) :]
+        return written + trail if name.rstrip(".-").casefold() == bot else m.group(0)
+
+    return _MENTION.sub(mark, text)
+
+
 def permalink(channel_id: str, message_id: str) -> str:
     """A stable address for a console message, used as citation URL."""
     return f"console://{WORKSPACE_ID}/{channel_id}/{message_id}"
@@ -315,11 +361,17 @@ def message_from_line(
     thread_id: str | None = None,
     bot_name: str = "guildhall",
 ) -> MessagePosted | None:
-    """A typed line -> :class:`MessagePosted`; None for a blank line."""
+    """A typed line -> :class:`MessagePosted`; None for a blank line.
+
+    ``@guildhall`` (the bot's name) is written as the bot's mention (:func:`bot_mention`), as a
+    platform sends it: the brains see the question without it.
+    """
     text = clean_text(line)
     if not text.strip():
         return None
     hit_bot, mentioned = mentions(text, bot_name)
+    if hit_bot:
+        text = _mark_bot_mentions(text, bot_name)[:MAX_MESSAGE_CHARS]
     return MessagePosted(
         channel=channel,
         author=author,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from adapters.console.normalize import printable
+from adapters.console.normalize import printable, show_links
 from bot.events import (
     Action,
     AddReaction,
@@ -36,6 +38,9 @@ INDENT = "  "
 CODE_INDENT = "    "
 _UNSAFE_FILENAME = re.compile(r"[^\w.\-]+", re.UNICODE)
 _CHANNEL_MENTION = re.compile(r"<#([^|>\s]+)(?:\|([^>]*))?>")
+# A member's (or the bot's) mention as platforms write it, Slack's <@U1|name> or <@U1>; the console
+# writes "@guildhall" typed in a message so (normalize.bot_mention).
+_USER_MENTION = re.compile(r"<@[!&]?([^|>\s]+)(?:\|([^>]*))?>")
 MAX_FILENAME_CHARS = 120
 
 
@@ -50,6 +55,11 @@ def channel_label(channel: ChannelRef, thread_id: str | None = None) -> str:
     """``#general``, ``#general › thread 12``, or ``DM``."""
     label = "DM" if channel.visibility is Visibility.DM else f"#{channel.name or channel.channel_id}"
     return f"{label} › thread {thread_id}" if thread_id else label
+
+
+def shown_mentions(text: str) -> str:
+    """``text`` with platform-style member mentions (``<@guildhall>``) written as typed (``@guildhall``)."""
+    return _USER_MENTION.sub(lambda m: f"@{m.group(2) or m.group(1)}", text)
 
 
 def member_label(user: UserRef) -> str:
@@ -100,8 +110,39 @@ def render_posted(event: MessagePosted, *, echo: bool) -> str:
     """
     where = channel_label(event.channel, event.thread_id)
     if echo:
-        return printable(f"[{where}] {member_label(event.author)}: {_indent_rest(event.text)}  (id {event.message_id})")
+        text = _indent_rest(shown_mentions(event.text))
+        return printable(f"[{where}] {member_label(event.author)}: {text}  (id {event.message_id})")
     return f"{INDENT}↳ posted in {where} as {member_label(event.author)} (id {event.message_id})"
+
+
+@dataclass(frozen=True, slots=True)
+class ShownMessage:
+    """A stored message as ``/show`` prints it."""
+
+    message_id: str
+    author: str
+    when: datetime
+    text: str
+
+
+def render_stored(where: str, messages: Sequence[ShownMessage], *, asked: str, more: int = 0) -> str:
+    """What ``/show`` prints: the messages of a thread (or one message) under where they are.
+
+    Args:
+        where: The channel (and thread) label, ``#help › thread demo-0150``.
+        messages: Oldest first.
+        asked: The id ``/show`` was given; its message is marked.
+        more: Later messages left out.
+    """
+    count = f"{len(messages) + more} messages" if len(messages) + more != 1 else "1 message"
+    lines = [f"[{where}] {count}:"]
+    for m in messages:
+        mark = " ◀" if m.message_id == asked and len(messages) > 1 else ""
+        body = show_links(terminal_markdown(m.text)).replace("\n", "\n" + INDENT * 2)
+        lines.append(f"{INDENT}{m.author}, {m.when:%Y-%m-%d %H:%M} (id {m.message_id}){mark}: {body}")
+    if more:
+        lines.append(f"{INDENT}… and {more} more")
+    return printable("\n".join(lines))
 
 
 def _extras(action: Event) -> tuple[str, tuple[Citation, ...], tuple[Button, ...]]:
@@ -119,7 +160,8 @@ def _compose(
     saved: Sequence[Path],
     first_button: int,
 ) -> str:
-    body = _indent_rest(terminal_markdown(text))
+    # A console link is a dead end on a terminal: it reads as the /show command that prints it.
+    body = _indent_rest(show_links(terminal_markdown(text)))
     # A reply that opens with a code block (a table) starts under the header, so its columns line up.
     lines = [f"{header}\n{INDENT}{body}" if body.startswith(CODE_INDENT) else f"{header} {body}".rstrip()]
     if citations:
@@ -127,7 +169,8 @@ def _compose(
             lines.append(f"{INDENT}{heading}:")
         for c in citations:
             title = " ".join(c.title.split()) or "source"
-            lines.append(f"{INDENT}[{c.number}] {title} — {c.url}" if c.url else f"{INDENT}[{c.number}] {title}")
+            url = show_links(c.url)
+            lines.append(f"{INDENT}[{c.number}] {title} — {url}" if url else f"{INDENT}[{c.number}] {title}")
             if c.note:
                 lines.append(f"{INDENT}    {' '.join(c.note.split())}")
     for path in saved:
@@ -177,7 +220,8 @@ def terminal_markdown(text: str) -> str:
     fences and their language tag dropped); inline code keeps its backticks, which show where a
     command starts and ends when nothing else can; ``[text](url)`` reads ``text (url)`` (just the
     URL when the text is the URL); headings become plain lines; quotes get a ``│`` bar; ``*`` and
-    ``+`` bullets become ``-``; Slack/Discord channel mentions (``<#id|name>``) read ``#name``.
+    ``+`` bullets become ``-``; Slack/Discord channel mentions (``<#id|name>``) read ``#name`` and
+    member mentions (``<@id|name>``, ``<@id>``) ``@name``.
     Code (fenced, indented or inline) is never changed.
     """
     out: list[str] = []
@@ -254,6 +298,7 @@ def _inline(text: str) -> str:
     text = _KEEP.sub(protect, text)
     # Replies address channels as platforms do (<#id>); in the console a channel's id is its name.
     text = _CHANNEL_MENTION.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = shown_mentions(text)
     for emphasis in _EMPHASIS:
         text = emphasis.sub(r"\1", text)
     return restore(text)

@@ -117,7 +117,8 @@ def test_message_from_line_builds_a_live_message() -> None:
         thread_id="demo-0007",
     )
     assert event is not None
-    assert event.text == "@guildhall how do I connect the bot to Slack?"
+    # The bot's mention is written as platforms send it, apart from the question (test_bot_mention.py).
+    assert event.text == "<@guildhall> how do I connect the bot to Slack?"
     assert event.mentions_bot and event.thread_id == "demo-0007"
     assert event.channel.channel_id == "help" and event.platform is Platform.CONSOLE
     assert event.event_id == "console:local:msg:s-1"

@@ -35,7 +35,7 @@ def test_thread_reply_with_numbered_citations() -> None:
     lines = text.splitlines()
     assert lines[0] == "[#help › thread demo-0007] guildhall: Create the app from the manifest."
     assert lines[1] == "  Then export the tokens."
-    assert "  [1] Thread in #help — console://local/help/demo-0007" in lines
+    assert "  [1] Thread in #help — console://local/help/demo-0007 (/show demo-0007)" in lines
     assert "  [2] slack-setup.md — docs/slack-setup.md" in lines
     assert "  Sources:" in lines
 
@@ -43,7 +43,7 @@ def test_thread_reply_with_numbered_citations() -> None:
 def test_suggested_links_are_listed_without_a_sources_heading() -> None:
     picks = (Citation(1, "#python: asyncio timeouts", "console://local/python/t1", note="because", kind="link"),)
     lines = render_action(SendMessage(channel=HELP, text="Threads you might like:", citations=picks)).splitlines()
-    assert "  [1] #python: asyncio timeouts — console://local/python/t1" in lines
+    assert "  [1] #python: asyncio timeouts — console://local/python/t1 (/show t1)" in lines
     assert not any("Sources" in line for line in lines)
 
 

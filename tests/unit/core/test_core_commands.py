@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.events import CommandReply
+from bot.events import ChannelSeen, CommandReply
 from bot.testing import channel, command, make_message
 
 
@@ -155,6 +155,7 @@ async def test_status_reports_every_brain_without_loading_anything(make_app) -> 
     await adapter.inject(make_message("asyncio timeouts, anyone?", author="ana", message_id="s1"))
     await adapter.inject(make_message("use asyncio.timeout()", author="bob", message_id="s2", minutes=1))
     await adapter.inject(command("optout", author="bob"))
+    await adapter.inject(ChannelSeen(channel("help")))  # a shadow channel must be one it knows
     await adapter.inject(command("guildhall config", "set shadow_channels help", admin=True))
     await adapter.inject(command("guildhall config", "set retention_days 30", admin=True))
     await app.bus.drain()
@@ -198,9 +199,9 @@ async def test_alerts_channel_must_name_a_channel_it_knows(make_app) -> None:
 
 
 async def test_alerts_channel_refuses_a_forum_it_is_run_in(make_app) -> None:
-    """Run in a forum post, the command names the forum, which takes no plain messages."""
+    """Run in a forum post, the command names the forum, which takes no plain messages: `here` is refused."""
     app, adapter = await make_app()
-    await adapter.inject(command("guildhall alerts-channel", chan=channel("help", is_forum=True), admin=True))
+    await adapter.inject(command("guildhall alerts-channel", "here", chan=channel("help", is_forum=True), admin=True))
     await app.bus.drain()
     assert "text channel" in last_reply(adapter).text
     assert await app.store.get_workspace_setting("console", "local", "alerts_channel") is None
