@@ -304,10 +304,10 @@ class ActivityBrain(Brain):
         """Where trend alerts go."""
         channel_id = await self._alerts_channel_id(platform, workspace_id)
         if channel_id is None:
-            return ["Trend alerts: no channel set (`/guildhall alerts-channel`), so none are posted"]
+            return ["Trend alerts: no channel set (`/guildhall alerts-channel #channel`), so none are posted"]
         withheld = await self._withheld_because(platform, workspace_id, channel_id)
         if withheld is not None:
-            return [f"Trend alerts: none are posted, as {withheld} (`/guildhall alerts-channel`)"]
+            return [f"Trend alerts: none are posted, as {withheld} (`/guildhall alerts-channel #channel`)"]
         row = await self.ctx.store.get_channel(platform, workspace_id, channel_id)
         return [f"Trend alerts: posted in #{row.name if row and row.name else channel_id}"]
 
