@@ -120,6 +120,56 @@ _UNWRITABLE = (*_TRANSIENT, ReadOnlyError, OutOfMemoryError)
 # min-replicas-to-write, a replica whose master is down, a cluster slot in migration.
 _REFUSALS = frozenset({"MISCONF", "NOREPLICAS", "MASTERDOWN", "TRYAGAIN", "READONLY", "OOM", "LOADING", "BUSY"})
 
+# A handler failing because a service it needs is down for now (PostgreSQL restarting or failing
+# over, a dropped connection, the store's own timeout) is not a poison event: counted as a failed
+# delivery, every event read during a 2.5-minute restart went to the dead-letter stream, its
+# message missing from the store until someone replayed it. Such a failure is retried in place
+# (the entry kept claimed, this worker reading nothing else meanwhile), with a capped backoff and
+# no delivery counted, for up to OUTAGE_RETRY_S; past that it counts as a failure like any other.
+OUTAGE_RETRY_S = 900.0
+_OUTAGE_BACKOFF_MAX_S = 30.0
+# SQLSTATEs of a server going away or not there yet: class 08 (connection exception), admin and
+# crash shutdown, "the database system is starting up", too many connections.
+_OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+_OUTAGE_MESSAGES = (
+    "not accepting connections",
+    "not currently accepting connections",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "connection was closed",
+    "connection is closed",
+    "connection refused",
+)
+_OUTAGE_TYPE_NAMES = frozenset(
+    {"StoreTimeoutError", "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError"}
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says a service is unreachable for now rather than that
+    the event is wrong: connection errors, socket errors, the store's timeout, PostgreSQL refusing
+    or dropping connections (by SQLSTATE or message, without importing asyncpg)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, RedisConnectionError, RedisTimeoutError)):
+            return True
+        if type(current).__name__ in _OUTAGE_TYPE_NAMES:
+            return True
+        if isinstance(current, OSError) and not isinstance(
+            current, (TimeoutError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+        ):
+            return True
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _OUTAGE_SQLSTATES):
+            return True
+        text = str(current).lower()
+        if any(message in text for message in _OUTAGE_MESSAGES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
 
 def _refuses_writes(exc: BaseException) -> bool:
     """Whether ``exc`` means Redis cannot take writes for now (buffer and retry) rather than that
@@ -222,6 +272,25 @@ redis.call('XDEL', KEYS[1], ARGV[1])
 return 1
 """
 
+# Claim a key for one process (claim_once), or take over the claim of a process that is gone.
+# Every process holding claims keeps ``{prefix}:alive:{consumer}`` set with a short expiry (half of
+# claim_idle_ms, renewed every sixth); a claim whose holder's key has expired was left by a process
+# killed outright (SIGKILL, OOM, a lost node) and is taken over. Without that, a mention whose
+# answer died with its worker stayed claimed for minutes: the worker that took over the pending
+# entry after claim_idle_ms found the question claimed, returned, and the member got no answer.
+# KEYS: the claim, this process's liveness key. ARGV: this consumer, the claim's ttl (s), the
+# liveness keys' prefix, the liveness ttl (ms). Returns 1 (claimed), 2 (taken over) or 0.
+_CLAIM_LUA = """
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. holder) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 2
+end
+return 0
+"""
+
 
 def family_of(event_type: type[Event]) -> str:
     """The stream family an event class travels on."""
@@ -277,6 +346,8 @@ class RedisStreamsBus:
             next :meth:`start` (``None``: they are logged as lost).
         close_flush_s: how long :meth:`close` waits for Redis to take the buffer before spilling it
             (default :data:`CLOSE_FLUSH_S`).
+        drain_timeout_s: how long :meth:`close` lets the handlers already running finish before it
+            cancels them (default :data:`DRAIN_TIMEOUT_S`, as the in-process bus).
     """
 
     def __init__(
@@ -293,6 +364,7 @@ class RedisStreamsBus:
         dedupe_ttl_s: int = 7 * 24 * 3600,
         spill_path: Path | None = None,
         close_flush_s: float | None = None,
+        drain_timeout_s: float | None = None,
     ) -> None:
         self._url = url
         self.prefix = prefix
@@ -314,12 +386,23 @@ class RedisStreamsBus:
         self._spill_path = spill_path
         self._journal = BufferJournal(spill_path, self.consumer) if spill_path is not None else None
         self._close_flush_s = CLOSE_FLUSH_S if close_flush_s is None else close_flush_s
+        self._drain_timeout_s = DRAIN_TIMEOUT_S if drain_timeout_s is None else drain_timeout_s
         self._buffer_has_room = asyncio.Event()
         self._buffer_has_room.set()
         self._flusher: asyncio.Task[None] | None = None
+        # This process's liveness key, kept while it may hold claims (see _CLAIM_LUA): it expires
+        # before a dead worker's pending entries are reclaimed (claim_idle_ms), so the worker
+        # taking them over may also take over the claims of the attempt that died.
+        self._alive_ms = max(claim_idle_ms // 2, 100)
+        self._heartbeat: asyncio.Task[None] | None = None
         self._started = False
         self._closed = False
+        # Set by close(): workers read nothing more, the handlers already running may finish.
+        self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._inflight = 0
+        self._no_handlers = asyncio.Event()
+        self._no_handlers.set()
         # When this process's workers last found Redis unreachable (None: reading fine). One warning
         # per outage, not one per worker every half second (680 lines in 10 s from one worker).
         self._read_down_since: float | None = None
@@ -404,8 +487,8 @@ class RedisStreamsBus:
         out = [
             (
                 # With events already buffered, Redis was unreachable a moment ago and these must
-                # queue behind them anyway (order), unchecked: consumers are idempotent by event_id.
-                f"{self.prefix}:seen:{e.event_id}" if isinstance(e, InboundEvent) and not self._buffer else None,
+                # queue behind them anyway (order): the flusher checks their de-duplication keys.
+                self._seen_key(e) if not self._buffer else None,
                 self.stream(family_of(type(e))),
                 # "replace": a lone surrogate that reached here (the privacy gate makes text valid)
                 # must cost one character, not the publish.
@@ -466,8 +549,29 @@ class RedisStreamsBus:
                 added += sum(int(flag) for flag in reply)
         return added, left, error
 
-    async def _xadd(self, stream: str, payload: bytes) -> None:
-        await self._redis.xadd(stream, {b"json": payload}, maxlen=self._maxlen, approximate=True)
+    def _seen_key(self, event: Event) -> str | None:
+        """The de-duplication key of an inbound event (None: an action, never de-duplicated)."""
+        return f"{self.prefix}:seen:{event.event_id}" if isinstance(event, InboundEvent) else None
+
+    async def _flush_one(self, stream: str, payload: bytes) -> None:
+        """Send one buffered event through the publish script: its de-duplication key is checked
+        and set with the XADD, as a direct publish does. Unchecked, a platform's redelivery of an
+        event buffered during an outage (the gateway's retry, another gateway process) was added
+        twice once Redis was back, and a mention was answered twice. The key is read from the
+        payload, so events spilled or journaled by an earlier process are checked too."""
+        try:
+            seen = self._seen_key(from_json(payload))
+        except Exception:  # noqa: BLE001 - an entry that does not decode is sent unchecked, as it came
+            seen = None
+        keys = [seen, stream] if seen is not None else [stream]
+        flag = b"1" if seen is not None else b"0"
+        reply: Any = await self._redis.eval(
+            _PUBLISH_LUA, len(keys), *keys, self._dedupe_ttl_s, self._maxlen, flag, payload
+        )
+        if reply and _s(reply[0]) == "error":
+            raise ResponseError(_s(reply[3]))
+        if reply and int(reply[0]) == 0:
+            self.stats.duplicates += 1
 
     async def _enqueue(self, stream: str, payload: bytes) -> None:
         # A publish that was still trying Redis, or waiting for room, when close() spilled the
@@ -490,7 +594,7 @@ class RedisStreamsBus:
         while self._buffer and not self._closed:
             item = self._buffer[0]
             try:
-                await self._xadd(*item)
+                await self._flush_one(*item)
             except Exception as exc:  # noqa: BLE001 - any error: see below
                 # Kept and retried whatever the error: a flusher that died would strand the buffer.
                 if not _refuses_writes(exc) and delay < 2.0:
@@ -639,9 +743,27 @@ class RedisStreamsBus:
         return bool(rows)
 
     async def close(self) -> None:
-        """Flush the buffer (briefly), stop workers and close the connection."""
+        """Stop reading, let the handlers already running finish (up to ``drain_timeout_s``: the
+        entries they hold are acked, and their replies published), flush the buffer (briefly), stop
+        workers and close the connection.
+
+        A handler still running at the deadline is cancelled: its entry stays pending and a live
+        consumer takes it over after ``claim_idle_ms``.
+        """
         if self._closed:
             return
+        self._stopping = True
+        self._stop_requested.set()
+        if self._inflight:
+            try:
+                await asyncio.wait_for(self._no_handlers.wait(), self._drain_timeout_s)
+            except TimeoutError:
+                log.warning(
+                    "redis bus: %d handlers still running after %g s; cancelling them (their events are "
+                    "retried by another worker)",
+                    self._inflight,
+                    self._drain_timeout_s,
+                )
         flusher = self._flusher
         if flusher is not None and not flusher.done():
             await asyncio.wait({flusher}, timeout=self._close_flush_s)
@@ -655,6 +777,14 @@ class RedisStreamsBus:
         stuck = await cancel_until_done([t for s in self._subs for t in s.tasks], within_s=self._block_ms / 1000 + 5)
         if stuck:
             log.error("%d redis bus workers did not stop; closing the connection under them", len(stuck))
+        if self._heartbeat is not None:
+            await cancel_until_done([self._heartbeat], within_s=5)
+            try:
+                # Gone: what this process still holds (a run it finished, an answer it logged) may
+                # be taken over now; the store's records keep such work from being done twice.
+                await self._redis.delete(self._alive_key)
+            except Exception as exc:  # noqa: BLE001 - it expires by itself
+                log.debug("redis bus: could not drop the liveness key: %s", exc)
         await self._redis.aclose()
 
     # -- consuming -------------------------------------------------------------------------------
@@ -665,7 +795,7 @@ class RedisStreamsBus:
         # groups are re-created inside the guarded block below, because an error raised from an
         # ``except`` clause would escape the loop and end this worker, stalling the group for good.
         recreate_groups = False
-        while not self._closed:
+        while not self._closed and not self._stopping:
             try:
                 if recreate_groups:
                     for stream in sub.streams:
@@ -687,9 +817,11 @@ class RedisStreamsBus:
                     down_s = time.monotonic() - self._read_down_since
                     self._read_down_since = None
                     log.info("redis reachable again after %.0f s; reading resumes", down_s)
-                if self._closed:
+                if self._closed or self._stopping:
                     return  # entries read now stay pending and are reclaimed by a live consumer
                 for stream_key, entries in reply or []:
+                    if self._stopping:
+                        return
                     await self._deliver(sub, _s(stream_key), entries, consumer)
             except asyncio.CancelledError:
                 raise
@@ -733,7 +865,7 @@ class RedisStreamsBus:
             start, entries = _s(result[0]), list(result[1])
             if entries:
                 await self._deliver(sub, stream, entries, consumer, reclaimed=True)
-            if start == "0-0" or not entries:
+            if start == "0-0" or not entries or self._stopping:
                 return
 
     async def _deliver(
@@ -765,19 +897,21 @@ class RedisStreamsBus:
         if not decoded:
             return
         self._inflight += 1
+        self._no_handlers.clear()
         # A handler may outlast claim_idle_ms (an index rebuild, an answer on a busy CPU): its entries
         # are claimed again meanwhile, so no other consumer (this process's other slots included)
         # takes them for a dead one's and runs them a second time.
         beats = [asyncio.create_task(self._keep_claimed(stream, sub.name, consumer, [i for i, _ in decoded]))]
         try:
             if sub.batch:
-                try:
-                    await sub.handler([e for _, e in decoded])
+                failure = await self._through_outages(sub, lambda: sub.handler([e for _, e in decoded]))
+                if failure is None:
                     await self._redis.xack(stream, sub.name, *[i for i, _ in decoded])
                     self.stats.handled += len(decoded)
                     return
-                except Exception:  # noqa: BLE001 - retry in halves to isolate the poison
-                    pass
+                if self._stopping and is_outage(failure):
+                    return  # left pending, no delivery counted: a live worker retries it
+                # Any other failure: retry in halves to isolate the poison.
 
                 async def run(part: Sequence[tuple[str, Event]]) -> None:
                     await sub.handler([e for _, e in part])
@@ -790,9 +924,13 @@ class RedisStreamsBus:
                 await retry_in_halves(decoded, run, single)
             else:
                 for eid, event in decoded:
+                    if self._stopping:
+                        break  # closing: the rest stay pending for a live consumer
                     await self._handle_one(sub, stream, eid, event, sub.handler)
         finally:
             self._inflight -= 1
+            if self._inflight == 0:
+                self._no_handlers.set()
             await cancel_until_done(beats, within_s=5)
 
     async def _keep_claimed(self, stream: str, group: str, consumer: str, ids: list[Any]) -> None:
@@ -807,15 +945,44 @@ class RedisStreamsBus:
             except Exception as exc:  # noqa: BLE001 - a missed beat risks a second run, never a lost event
                 log.debug("redis bus: could not refresh %d in-flight entries on %s: %s", len(ids), stream, exc)
 
+    async def _through_outages(self, sub: _RedisSubscription, attempt: Callable[[], Any]) -> Exception | None:
+        """Run ``attempt()``; while it fails with an outage (:func:`is_outage`), wait (capped
+        backoff) and run it again, for up to :data:`OUTAGE_RETRY_S` or until the bus closes.
+        Returns the last failure (None: it succeeded)."""
+        started = time.monotonic()
+        delay = 0.5
+        while True:
+            failure: Exception | None = None
+            try:
+                await attempt()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below
+                failure = exc
+            if failure is None or not is_outage(failure) or self._stopping:
+                return failure
+            waited = time.monotonic() - started
+            if waited >= OUTAGE_RETRY_S:
+                log.error("%s: still failing after %.0f s of retries; counted as a failed delivery", sub.name, waited)
+                return failure
+            if delay == 0.5:
+                # The type only: the message of a store's error may quote the event.
+                log.warning(
+                    "%s: a service is unreachable (%s); retrying without counting a failed delivery",
+                    sub.name,
+                    type(failure).__name__,
+                )
+            try:
+                await asyncio.wait_for(self._stop_requested.wait(), delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, _OUTAGE_BACKOFF_MAX_S)
+
     async def _handle_one(self, sub: _RedisSubscription, stream: str, eid: str, event: Event, call: Any) -> None:
-        failure: Exception | None = None
-        try:
-            await call(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - left pending: retried after claim_idle_ms, then DLQ
-            failure = exc
-        # Outside the except block: a Redis error below must not chain the handler's failure, whose
+        failure = await self._through_outages(sub, lambda: call(event))
+        if failure is not None and self._stopping and is_outage(failure):
+            return  # left pending, no delivery counted: a live worker retries it after claim_idle_ms
+        # Outside an except block: a Redis error below must not chain the handler's failure, whose
         # message may quote the member, into the worker's traceback of that Redis error.
         if failure is not None:
             self.stats.failed += 1
@@ -1031,12 +1198,43 @@ class RedisStreamsBus:
             start = "(" + _s(rows[-1][0])
 
     # -- one process per scheduled run ----------------------------------------------------------
+    @property
+    def _alive_key(self) -> str:
+        return f"{self.prefix}:alive:{self.consumer}"
+
+    async def _keep_alive(self) -> None:
+        """Renew this process's liveness key while it runs (see :data:`_CLAIM_LUA`)."""
+        while True:
+            await asyncio.sleep(self._alive_ms / 1000 / 3)
+            try:
+                await self._redis.set(self._alive_key, b"1", px=self._alive_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a missed beat risks a claim taken over, not a loss
+                log.debug("redis bus: could not renew the liveness key: %s", exc)
+
     async def claim_once(self, key: str, ttl_s: float) -> bool:
         """True for the first process to claim ``key`` (``SET NX``, kept ``ttl_s``): the one that
-        runs a scheduled job's run that every worker would otherwise run. With Redis unreachable
-        each process runs it (a duplicate DM beats a missed digest), with a warning."""
+        runs a scheduled job's run that every worker would otherwise run. A claim whose holder is
+        gone (killed outright: its liveness key expired, see :data:`_CLAIM_LUA`) is taken over.
+        With Redis unreachable each process runs it (a duplicate DM beats a missed digest), with a
+        warning."""
+        if self._heartbeat is None and not self._closed:
+            self._heartbeat = asyncio.create_task(self._keep_alive(), name="redis-bus:alive")
         try:
-            return bool(await self._redis.set(f"{self.prefix}:once:{key}", self.consumer, nx=True, ex=int(ttl_s)))
+            taken = await self._redis.eval(
+                _CLAIM_LUA,
+                2,
+                f"{self.prefix}:once:{key}",
+                self._alive_key,
+                self.consumer,
+                max(int(ttl_s), 1),
+                f"{self.prefix}:alive:",
+                self._alive_ms,
+            )
+            if int(taken) == 2:
+                log.info("redis bus: took over the claim on %s from a process that is gone", key)
+            return bool(int(taken))
         except Exception as exc:
             if not _refuses_writes(exc):
                 raise

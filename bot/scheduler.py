@@ -258,11 +258,25 @@ class Scheduler:
             # A caught-up run has the key of its slot, so a worker that made it on time is not
             # followed by another making it again.
             run_key = f"{name}@{slot.astimezone(UTC).isoformat()}"
+            claimed = schedule.one_worker and self.claim is not None
             if schedule.one_worker and self.claim is not None and not await self.claim(run_key, 2 * 86400):
                 log.debug("scheduled job %s at %s runs in another worker", name, slot)
                 return
+            if claimed and schedule.catch_up is not None and self.runs is not None:
+                # A claim is also taken over from a worker that is gone (killed outright, see
+                # RedisStreamsBus.claim_once): the run log, not the claim, says whether it made the run.
+                done = await self.runs.last_slot(name)
+                if done is not None and done >= slot:
+                    return
             await job()
         except asyncio.CancelledError:
+            # Stopped mid-run (a deploy): not made, so the claim is given back and the next start
+            # (this process or another worker) catches the run up. Shielded from the cancel.
+            if schedule.one_worker and self.claim is not None and self.release is not None:
+                try:
+                    await asyncio.shield(self.release(run_key))
+                except Exception:
+                    log.exception("scheduled job %s: its claim on %s could not be given back", name, slot)
             raise
         except Exception:
             # Not recorded, and its claim given back: a restart within ``catch_up`` (this process or

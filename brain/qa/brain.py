@@ -673,6 +673,7 @@ class QABrain(Brain):
         if thread_id == event.message_id and not await self._claim_question(*key):
             return  # another worker's help-channel run is answering it in this thread
         held = [key]
+        claimed = [key] if thread_id == event.message_id else []
         if thread_id != event.message_id:
             # Asked in the thread of a question (the asker's own "@bot can you help?" under it, which
             # does not stop the timer): this answer goes into that thread and is logged under its
@@ -682,7 +683,8 @@ class QABrain(Brain):
             # mention in this thread, or by an attempt that failed (the model busy) a few minutes
             # ago: the member asked the bot and still gets an answer. The timer looks for one logged
             # in the thread once its own is generated, and then posts nothing.
-            await self._claim_question(*root)
+            if await self._claim_question(*root):
+                claimed.append(root)
             held.append(root)
         self._answering.update(held)
         try:
@@ -700,6 +702,14 @@ class QABrain(Brain):
                 return
             await self.ctx.reply(event, result.text, citations=result.citations, buttons=_feedback_buttons(answer_id))
             await self._log(answer_id, event.channel, thread_id, event.author, result)
+        except BaseException:
+            # Stopped (a deploy cancelling the handler) or failed before the answer was logged: the
+            # event is retried (by this bus or another worker), and that attempt must find the
+            # question free, not claimed for minutes by this one, or it returns and the member never
+            # gets an answer. Shielded: the cancel that ended the attempt must not end this too.
+            if claimed:
+                await asyncio.shield(self._release_questions(claimed))
+            raise
         finally:
             # Logged by now: the qa_answers row keeps the timer off the question (and the thread's root).
             self._answering.subtract(held)
@@ -871,6 +881,17 @@ class QABrain(Brain):
         if not self._llm_loaded():
             claim_s += MODEL_LOAD_TIMEOUT_S  # the answer first waits for the load (Answerer._generate)
         return bool(await claim(f"qa.unanswered:{platform}:{workspace_id}:{message_id}", claim_s))
+
+    async def _release_questions(self, keys: list[tuple[str, str, str]]) -> None:
+        """Give back the claims of an answer attempt that ended without an answer logged."""
+        release = getattr(self.ctx.bus, "release_claim", None)
+        if release is None:
+            return
+        for platform, workspace_id, message_id in keys:
+            try:
+                await release(f"qa.unanswered:{platform}:{workspace_id}:{message_id}")
+            except Exception:  # it expires by itself
+                log.warning("qa: could not give back the claim on question %s", message_id, exc_info=True)
 
     def _llm_loaded(self) -> bool:
         """Whether the LLM is ready to generate: a local model not yet in memory loads first, which
