@@ -273,12 +273,12 @@ class RecommendBrain(Brain):
         msg = await self.ctx.store.get_message(u.platform.value, u.workspace_id, event.message_id)
         if msg is None or not msg.text.strip():
             return
-        # The mark below is per member and message, whatever the reaction's time, and is purged
-        # past the dedupe horizon (bot.core_brain.dedupe_horizon): a reaction to a message older
-        # than that (a late redelivery, or a reaction added again months on) could find the mark
-        # gone and touch the profile twice, so it is not profiled at all. The message is older
-        # than any reaction to it, and so than the mark.
-        if msg.ts < dedupe_horizon(self.ctx):
+        # The mark below is purged past the dedupe horizon (bot.core_brain.dedupe_horizon): a
+        # reaction older than that (a late redelivery) could find its mark gone and touch the
+        # profile twice, so it is not profiled. A reaction given now counts whatever the message's
+        # age (a pinned FAQ is a fresh interest); given again after its mark was purged, months
+        # on, it counts again, as a new sign of interest.
+        if event.ts.timestamp() < dedupe_horizon(self.ctx):
             return
         # One touch per member and message: a reaction's event id carries its time, so one added
         # again (👍 taken back and given again, a Discord replay after a RESUME) arrives again.

@@ -1,5 +1,6 @@
 """A reaction touches a profile once per member and message, also after the daily purge of dedupe
-marks: a reaction to a message older than the dedupe horizon, whose mark may be gone, is not profiled."""
+marks: a reaction older than the dedupe horizon, whose mark may be gone, is not profiled; a reaction
+given now is, whatever the age of the message."""
 
 from __future__ import annotations
 
@@ -38,9 +39,20 @@ async def test_a_reaction_delivered_again_after_its_mark_was_purged_touches_the_
     # The same reaction again, past the bus's memory (the Redis bus after a long outage).
     await app.brain("recommend").on_reaction(reaction)
     assert await _profile_events(app, "alice") == 1
-    # So is a reaction added again now: the message is older than the horizon.
+    # A reaction given now, months on, is a new sign of interest.
     await app.brain("recommend").on_reaction(ReactionAdded(msg.channel, "m1", user("alice"), "🎉", clock.now()))
-    assert await _profile_events(app, "alice") == 1
+    assert await _profile_events(app, "alice") == 2
+
+
+async def test_a_first_reaction_today_to_a_message_older_than_the_horizon_is_profiled(make_app: Any) -> None:
+    clock = FakeClock(NOW)
+    app, adapter = await make_app(brains=["recommend"], clock=clock)
+    msg = make_message("asyncio event loop and task cancellation", author="bob", message_id="m1", ts=NOW)
+    await adapter.inject(msg)
+    await app.bus.drain()
+    travel(clock, timedelta(days=120))
+    await app.brain("recommend").on_reaction(ReactionAdded(msg.channel, "m1", user("carol"), "👍", clock.now()))
+    assert await _profile_events(app, "carol") == 1
 
 
 async def test_a_reaction_to_a_message_within_the_horizon_is_profiled_after_a_purge(make_app: Any) -> None:
