@@ -114,8 +114,19 @@ class BM25Index:
         self._reset()
         self.add(live)
 
-    def search(self, query: str, *, k: int = 10, scope: AccessScope | None = None) -> list[ScoredUnit]:
-        """Top ``k`` units for ``query``; ``scope`` filters units (access control) before ranking."""
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        scope: AccessScope | None = None,
+        hidden: Callable[[Unit], bool] | None = None,
+    ) -> list[ScoredUnit]:
+        """Top ``k`` units for ``query``; ``scope`` filters units (access control) before ranking.
+
+        ``hidden`` (the retriever's tombstones) drops units before ranking too, so however many of
+        the best matches it hides, the ``k`` best of the others come back.
+        """
         n_live = len(self._slot_of)
         if n_live == 0:
             return []
@@ -139,6 +150,8 @@ class BM25Index:
         if scope is not None:
             mask &= self._mask(scope)
         scores[~mask] = 0.0
+        if hidden is not None:
+            return self._top_visible(scores, k, hidden)
         return self._top(scores, k)
 
     def _mask(self, scope: AccessScope) -> npt.NDArray[np.bool_]:
@@ -166,6 +179,24 @@ class BM25Index:
             unit = self._units[int(i)]
             if unit is not None and scores[i] > 0:
                 out.append(ScoredUnit(unit, float(scores[i])))
+        return out
+
+    def _top_visible(self, scores: npt.NDArray[np.float32], k: int, hidden: Callable[[Unit], bool]) -> list[ScoredUnit]:
+        # Tombstones change with every delete, so they are not cached as a mask: the matching slots
+        # are walked best first and only as far as ``k`` visible ones (a hidden busy channel costs a
+        # predicate call per hidden match above them, not one per unit).
+        if k <= 0:
+            return []
+        matching = np.flatnonzero(scores > 0)
+        order = matching[np.argsort(-scores[matching], kind="stable")]
+        out: list[ScoredUnit] = []
+        for i in order:
+            unit = self._units[int(i)]
+            if unit is None or hidden(unit):
+                continue
+            out.append(ScoredUnit(unit, float(scores[i])))
+            if len(out) == k:
+                break
         return out
 
     def stats(self) -> dict[str, float]:

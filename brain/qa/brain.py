@@ -8,11 +8,12 @@ feedback from reactions on answers and from the answer's buttons.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence, Set
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +137,12 @@ class QABrain(Brain):
         self._unfinished_forgets: set[tuple[str, str, str]] = set()
         # Deletes, channel deletes and edits not yet erased from the other encoders' collections
         # (the vector store was down): (platform, workspace, message ids, channel or thread ids).
-        self._unfinished_erasures: deque[tuple[str, str, frozenset[str], frozenset[str]]] = deque(
-            maxlen=MAX_HELD_CHANGES
-        )
+        self._unfinished_erasures: deque[_Erasure] = deque(maxlen=MAX_HELD_CHANGES)
+        self._erasures_overflow = False
+        # The start's background work: other encoders' collections cleared of deleted messages, and
+        # this encoder's rebuilt when another wrote after it (questions wait for it, see retriever).
+        self._start_task: asyncio.Task[None] | None = None
+        self._rebuilding = False
         # Per workspace, the opted-out members and channel policy this process's index reflects.
         self._policy_seen: dict[
             tuple[str, str], tuple[frozenset[str], tuple[Any, Any, frozenset[tuple[str, str]]]]
@@ -158,6 +162,11 @@ class QABrain(Brain):
 
     async def teardown(self) -> None:
         """Index what is pending so a restart loses nothing; stop the LLM's batcher."""
+        if self._start_task is not None:
+            # A stale index's rebuild is idempotent: the next start finds the index stale again.
+            self._start_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._start_task
         if self._indexer is not None and self._indexer.pending:
             try:
                 await self._indexer.flush()
@@ -236,6 +245,8 @@ class QABrain(Brain):
         """Apply pending index changes; while the vector store is unreachable they wait (the
         indexer keeps them) and answers use what is indexed."""
         assert self._indexer is not None
+        if self._rebuilding:
+            return  # a rebuild holds the indexer: changes wait for it (deletes are hidden meanwhile)
         try:
             unfinished = set(self._unfinished_forgets)
             if unfinished:
@@ -267,16 +278,56 @@ class QABrain(Brain):
             self._unfinished_erasures.clear()
             return
         while self._unfinished_erasures:
-            p, ws, message_ids, channel_ids = self._unfinished_erasures[0]
+            # Taken before the await: two flushes at once (a question's and the minute's) must not
+            # both erase, then both pop, the same one.
+            e = self._unfinished_erasures.popleft()
             try:
-                await erase(p, ws, message_ids=message_ids, channel_ids=channel_ids)
+                await erase(
+                    e.platform,
+                    e.workspace_id,
+                    message_ids=e.message_ids,
+                    channel_ids=e.channel_ids,
+                    thread_ids=e.thread_ids,
+                    at_ts=e.at_ts,
+                )
             except VectorIndexUnavailable as exc:
                 log.warning("qa: the vector index is unreachable (%s); other encoders' erasures wait", exc)
+                self._unfinished_erasures.appendleft(e)
                 return
-            self._unfinished_erasures.popleft()
+        self._erasures_overflow = False
 
-    def _erase_later(self, p: str, ws: str, *, message_ids: Iterable[str] = (), channel_ids: Iterable[str]) -> None:
-        self._unfinished_erasures.append((p, ws, frozenset(message_ids), frozenset(c for c in channel_ids if c)))
+    def _erase_later(
+        self,
+        p: str,
+        ws: str,
+        *,
+        message_ids: Iterable[str] = (),
+        channel_ids: Iterable[str | None] = (),
+        thread_ids: Iterable[str | None] = (),
+        at_ts: Iterable[float] = (),
+    ) -> None:
+        """Queue an erasure from the other encoders' collections: the units of ``channel_ids`` or of
+        ``thread_ids`` (every one of them without ``message_ids``; else those holding one, found by
+        the messages' times ``at_ts`` when known)."""
+        if len(self._unfinished_erasures) == self._unfinished_erasures.maxlen and not self._erasures_overflow:
+            # The oldest is dropped: the load's sweep of deleted messages (see _ensure) catches it
+            # at the next start, edits excepted.
+            self._erasures_overflow = True
+            log.warning(
+                "qa: more than %d erasures wait for the vector index; the oldest are dropped (deletes "
+                "among them are erased from other encoders' collections at the next start)",
+                MAX_HELD_CHANGES,
+            )
+        self._unfinished_erasures.append(
+            _Erasure(
+                p,
+                ws,
+                frozenset(message_ids),
+                frozenset(c for c in channel_ids if c),
+                frozenset(t for t in thread_ids if t),
+                tuple(at_ts),
+            )
+        )
 
     async def _open_indexer(self) -> Indexer | None:
         """The indexer, with changes held while it could not open applied; ``None`` (the change
@@ -332,8 +383,7 @@ class QABrain(Brain):
             )
             loaded = await indexer.load()
             await self._sweep_forgotten(indexer)
-            if indexer.stale_encoder and not self._rebuild_expected:
-                await self._rebuild_stale_encoder(indexer)
+            rebuild = indexer.stale_encoder and not self._rebuild_expected
             if not self._rebuild_expected and not loaded and (await self.ctx.store.counts()).get("messages", 0):
                 # Typical after switching `embeddings.model`: the new encoder's collections start empty.
                 log.warning(
@@ -343,6 +393,47 @@ class QABrain(Brain):
             reranker = await _load_reranker(settings.qa.rerank_model)
             self._retriever = Retriever(embedder, index, bm25, reranker=reranker, tombstones=indexer.tombstones)
             self._indexer = indexer
+            if rebuild:
+                # As an announced rebuild: handlers go on (changes wait, deletes hidden), questions
+                # wait for it (at most REBUILD_WAIT_S).
+                self._history_ready.clear()
+            if rebuild or getattr(index, "erase_deleted_in_other_encoders", None) is not None:
+                self._start_task = asyncio.create_task(self._after_start(indexer, rebuild=rebuild), name="qa-start")
+
+    async def _after_start(self, indexer: Indexer, *, rebuild: bool) -> None:
+        """The start's background work: deletes erased from the other encoders' collections, and a
+        stale index rebuilt (:meth:`_rebuild_stale_encoder`), then the changes that waited flushed."""
+        try:
+            await self._erase_deleted_elsewhere(indexer)
+            if rebuild:
+                self._rebuilding = True
+                await self._rebuild_stale_encoder(indexer)
+        except Exception:
+            log.exception("qa: the index's start-up work failed")
+        finally:
+            self._rebuilding = False
+            self._history_ready.set()
+            self._start_task = None
+        if indexer.pending:
+            await self._flush_quietly()
+
+    async def _erase_deleted_elsewhere(self, indexer: Indexer) -> None:
+        """Erase from the other encoders' collections the units holding a message the store has
+        erased: the erasures queued in memory (:meth:`_erase_later`) are lost when the process stops
+        while the vector store is down, or dropped when too many wait; the store's rows are not."""
+        erase = getattr(indexer.index, "erase_deleted_in_other_encoders", None)
+        if erase is None:
+            return
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT platform, workspace_id, message_id FROM messages WHERE deleted = 1"
+        )
+        try:
+            erased = await erase({(str(p), str(ws), str(m)) for p, ws, m in rows})
+        except VectorIndexUnavailable as exc:
+            log.warning("qa: the vector index is unreachable (%s); deletes reach other encoders' indexes later", exc)
+            return
+        if erased:
+            log.warning("qa: erased %d units holding deleted messages from other embeddings models' indexes", erased)
 
     async def _rebuild_stale_encoder(self, indexer: Indexer) -> None:
         """Rebuild the index of an encoder configured again (``embeddings.model`` switched back)
@@ -530,7 +621,14 @@ class QABrain(Brain):
         if row is None or row.is_bot:
             return
         # An earlier or tuned encoder's collections hold the old text too.
-        self._erase_later(p, ws, message_ids=[row.message_id], channel_ids=[row.channel_id, row.thread_id or ""])
+        self._erase_later(
+            p,
+            ws,
+            message_ids=[row.message_id],
+            channel_ids=[row.channel_id],
+            thread_ids=[row.thread_id],
+            at_ts=[row.ts],
+        )
         if await self._touch(row) is not None:
             await self._flush_quietly()  # and erases in the other encoders' collections
 
@@ -554,9 +652,18 @@ class QABrain(Brain):
         # The answer log is in the store: scrubbed even while the vector index is down.
         await self.answer_log.scrub_quoting(p, ws, {event.message_id}, unit_bases=bases)
         # An earlier or tuned encoder's collections hold the text too.
-        self._erase_later(
-            p, ws, message_ids=[event.message_id], channel_ids=[event.channel.channel_id, ids[0], ids[2] or ""]
-        )
+        if row is not None:
+            self._erase_later(
+                p,
+                ws,
+                message_ids=[event.message_id],
+                channel_ids=[event.channel.channel_id, row.channel_id],
+                thread_ids=[row.thread_id],
+                at_ts=[row.ts],
+            )
+        else:  # where and when it was posted is not known: its channel or thread (a Discord thread's id)
+            here = [event.channel.channel_id]
+            self._erase_later(p, ws, message_ids=[event.message_id], channel_ids=here, thread_ids=here)
         if indexer is None:
             if row is not None:
                 self._held.append(row)
@@ -593,7 +700,7 @@ class QABrain(Brain):
         messages = await self._messages_in_channels(p, ws, gone)
         bases = _conversation_bases(p, ws, units, messages) | {thread_unit_base(p, ws, c) for c in gone}
         await self.answer_log.scrub_quoting(p, ws, {message_id for _, message_id, _ in messages}, unit_bases=bases)
-        self._erase_later(p, ws, channel_ids=gone)  # an earlier or tuned encoder's collections too
+        self._erase_later(p, ws, channel_ids=gone, thread_ids=gone)  # an earlier or tuned encoder's collections too
         if indexer is None:
             # The vector store still holds the units (the index loads from it): applied once it opens.
             self._held_channel_deletes.update((p, ws, channel_id) for channel_id in gone)
@@ -1411,3 +1518,16 @@ __all__ = [
     "is_helper_reply",
     "strip_mentions",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Erasure:
+    """A delete, channel delete or edit waiting for the other encoders' collections (see
+    :meth:`QABrain._erase_later`)."""
+
+    platform: str
+    workspace_id: str
+    message_ids: frozenset[str]
+    channel_ids: frozenset[str]
+    thread_ids: frozenset[str]
+    at_ts: tuple[float, ...]

@@ -811,6 +811,9 @@ class Indexer:
             return {}
 
     def _add_local(self, units: Sequence[Unit]) -> None:
+        # One entry per unit id, the last one (BM25 keeps it): an id stored in both partitions of the
+        # vector store is read twice, and counted twice its visibility differs for ever.
+        units = list({u.unit_id: u for u in units}.values())
         self._remove_local([u.unit_id for u in units if u.unit_id in self.bm25])
         self.bm25.add(units)
         for u in units:
@@ -828,6 +831,7 @@ class Indexer:
                 )
 
     def _remove_local(self, unit_ids: Iterable[str]) -> None:
+        unit_ids = list(dict.fromkeys(unit_ids))  # each unit's counts go once
         for uid in unit_ids:
             unit = self.bm25.get(uid)
             if unit is None:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from bot.ml import Embedder, ScoredUnit, UnitIndex, VectorIndexUnavailable
+from bot.ml import Embedder, ScoredUnit, UnitIndex, Vector, VectorIndexUnavailable
 from brain.qa.access import AccessScope
 from brain.qa.bm25 import BM25Index
 from brain.qa.indexer import Tombstones
@@ -139,24 +139,32 @@ class Retriever:
         return fused[:k]
 
     def lexical(self, query: str, scope: AccessScope, *, k: int) -> list[ScoredUnit]:
-        """Best units by BM25."""
+        """Best units by BM25 (the units holding deleted text are left out before ranking)."""
         dead = self.tombstones
-        if not dead:
-            return self.bm25.search(query, k=k, scope=scope)
-        # Over-fetched: the units holding deleted text are dropped below.
-        return [s for s in self.bm25.search(query, k=k * 2 + 10, scope=scope) if not dead.hides(s.unit)][:k]
+        return self.bm25.search(query, k=k, scope=scope, hidden=dead.hides if dead else None)
 
     async def dense(self, query: str, scope: AccessScope, *, k: int) -> list[ScoredUnit]:
         """Nearest units by embedding."""
         vector = (await asyncio.to_thread(self.embedder.embed, [query]))[0]
         dead = self.tombstones
         wanted = k * 2 + 10 if dead else k  # over-fetched while units holding deleted text are dropped
+        while True:
+            found, exhausted = await self._nearest(vector, scope, wanted)
+            if not dead:
+                return found[:k]
+            visible = [s for s in found if not dead.hides(s.unit)]
+            # A deleted busy channel or a forgotten prolific member can fill any fixed over-fetch:
+            # twice as many are fetched until k survive or the index has no more.
+            if len(visible) >= k or exhausted:
+                return visible[:k]
+            wanted *= 2
+
+    async def _nearest(self, vector: Vector, scope: AccessScope, wanted: int) -> tuple[list[ScoredUnit], bool]:
+        """Up to ``wanted`` nearest units ``scope`` allows, and whether the index holds no more."""
         query_scope = getattr(self.index, "query_scope", None)
         if query_scope is not None:
             found: list[ScoredUnit] = await query_scope(vector, k=wanted, scope=scope)
-        else:
-            # A generic UnitIndex: over-fetch and filter here.
-            found = [h for h in await self.index.query(vector, k=wanted * 4) if scope.allows(h.unit)]
-        if dead:
-            found = [s for s in found if not dead.hides(s.unit)]
-        return found[:k]
+            return found, len(found) < wanted
+        # A generic UnitIndex: over-fetch and filter here.
+        hits = await self.index.query(vector, k=wanted * 4)
+        return [h for h in hits if scope.allows(h.unit)][:wanted], len(hits) < wanted * 4

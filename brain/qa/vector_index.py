@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -254,20 +255,31 @@ class ChromaUnitIndex:
         before_ts: float | None = None,
         message_ids: Collection[str] = (),
         channel_ids: Collection[str] = (),
+        thread_ids: Collection[str] = (),
+        at_ts: Collection[float] = (),
     ) -> int:
         """Delete, from the collections of other encoders, the workspace's units ``author_id`` wrote
         part of, that began before ``before_ts`` (``/forget-me``, retention) or that hold one of
-        ``message_ids`` (a deleted or edited message). ``channel_ids`` limits the search to units of
-        those channels or threads; given alone, every unit of theirs goes (a deleted channel).
+        ``message_ids`` (a deleted or edited message), with the later chunks of their thread or
+        window (which open with their text). ``channel_ids`` and ``thread_ids`` limit the search to
+        the units of those channels or of those threads; given alone, every such unit goes (a
+        deleted channel). ``at_ts``: the times ``message_ids`` were posted, when known; only the units
+        spanning them are read (an edit reads a few units, not its whole channel).
 
         Those collections are searched by no one until their encoder is configured again, and are
         then rebuilt (:meth:`brain.qa.indexer.Indexer.load` finds them stale): whole units go, the
         other messages they held included. Returns how many."""
-        if author_id is None and before_ts is None and not message_ids and not channel_ids:
+        if author_id is None and before_ts is None and not message_ids and not channel_ids and not thread_ids:
             return 0
         return int(
             await self._run(
-                self._erase_other_sync, platform, workspace_id, author_id, before_ts, set(message_ids), set(channel_ids)
+                self._erase_other_sync,
+                platform,
+                workspace_id,
+                author_id,
+                before_ts,
+                set(message_ids),
+                _Within(frozenset(channel_ids), frozenset(thread_ids), tuple(at_ts)),
             )
         )
 
@@ -278,23 +290,24 @@ class ChromaUnitIndex:
         author_id: str | None,
         before_ts: float | None,
         message_ids: set[str],
-        channel_ids: set[str],
+        within: _Within,
     ) -> int:
         if not self._family:
             return 0
         erased = 0
         whole = author_id is None and before_ts is None and not message_ids
+        where = within.where(
+            platform,
+            workspace_id,
+            before_ts=before_ts if author_id is None and not message_ids else None,
+            by_time=bool(message_ids) and author_id is None and before_ts is None,
+        )
         for listed in self._client.list_collections():
             name = listed if isinstance(listed, str) else listed.name
             if name in self._own or not name.startswith(f"{self._family}_"):
                 continue
             collection = self._client.get_collection(name)
-            clauses: list[dict[str, Any]] = [{"platform": platform}, {"workspace_id": workspace_id}]
-            if channel_ids:
-                within = sorted(channel_ids)
-                clauses.append({"$or": [{"channel_id": {"$in": within}}, {"thread_id": {"$in": within}}]})
-            where = {"$and": clauses}
-            offset, doomed = 0, []
+            offset, doomed, holding = 0, [], []
             while True:
                 res = collection.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
                 if not res["ids"]:
@@ -308,7 +321,47 @@ class ChromaUnitIndex:
                     )
                     if whole or wrote or old or held:
                         doomed.append(unit_id)
+                    if held:
+                        holding.append(unit_id)
                 offset += len(res["ids"])
+            doomed = list(
+                dict.fromkeys([*doomed, *(c for unit_id in holding for c in _later_chunks(collection, unit_id))])
+            )
+            for start in range(0, len(doomed), _PAGE):
+                collection.delete(ids=doomed[start : start + _PAGE])
+            erased += len(doomed)
+        return erased
+
+    async def erase_deleted_in_other_encoders(self, deleted: Collection[tuple[str, str, str]]) -> int:
+        """Delete, from the collections of other encoders, every unit holding one of the ``deleted``
+        ``(platform, workspace, message id)``: erasures queued in memory are lost with a restart (or
+        dropped when too many wait), the store's deleted rows are not. One pass over those
+        collections' metadata; nothing is read when there are none. Returns how many."""
+        if not deleted or not self._family:
+            return 0
+        return int(await self._run(self._erase_deleted_sync, set(deleted)))
+
+    def _erase_deleted_sync(self, deleted: set[tuple[str, str, str]]) -> int:
+        erased = 0
+        for listed in self._client.list_collections():
+            name = listed if isinstance(listed, str) else listed.name
+            if name in self._own or not name.startswith(f"{self._family}_"):
+                continue
+            collection = self._client.get_collection(name)
+            offset, doomed, holding = 0, [], []
+            while True:
+                res = collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+                if not res["ids"]:
+                    break
+                for unit_id, meta in zip(res["ids"], res.get("metadatas") or [], strict=False):
+                    meta = meta or {}
+                    if str(meta.get("kind", "")) == "doc":
+                        continue
+                    p, ws = str(meta.get("platform", "")), str(meta.get("workspace_id", ""))
+                    if any((p, ws, m) in deleted for m in json.loads(str(meta.get("message_ids", "[]")))):
+                        holding.append(unit_id)
+                offset += len(res["ids"])
+            doomed = list(dict.fromkeys([*holding, *(c for uid in holding for c in _later_chunks(collection, uid))]))
             for start in range(0, len(doomed), _PAGE):
                 collection.delete(ids=doomed[start : start + _PAGE])
             erased += len(doomed)
@@ -441,3 +494,56 @@ class ChromaUnitIndex:
                 ids.extend(res["ids"])
                 offset += len(res["ids"])
         return ids
+
+
+# Unit times come from the same store rows as a message's time; the slack absorbs float rounding.
+_TS_SLACK = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class _Within:
+    """Where an erasure in another encoder's collections looks: channels, threads, message times."""
+
+    channel_ids: frozenset[str]
+    thread_ids: frozenset[str]
+    at_ts: tuple[float, ...]
+
+    def where(self, platform: str, workspace_id: str, *, before_ts: float | None, by_time: bool) -> dict[str, Any]:
+        """The Chroma filter. ``by_time``: only units holding the messages go, so only those spanning
+        their times are read; ``before_ts``: only units begun before it go."""
+        clauses: list[dict[str, Any]] = [{"platform": platform}, {"workspace_id": workspace_id}]
+        places: list[dict[str, Any]] = []
+        if self.channel_ids:
+            places.append({"channel_id": {"$in": sorted(self.channel_ids)}})
+        if self.thread_ids:
+            places.append({"thread_id": {"$in": sorted(self.thread_ids)}})
+        if places:
+            clauses.append(places[0] if len(places) == 1 else {"$or": places})
+        if by_time and self.at_ts:
+            # Only the units spanning the messages' times can hold them (chunks list their messages
+            # in time order); the later chunks that open with their text are found by id.
+            clauses.append({"ts_start": {"$lte": max(self.at_ts) + _TS_SLACK}})
+            clauses.append({"ts_end": {"$gte": min(self.at_ts) - _TS_SLACK}})
+        elif before_ts is not None:
+            clauses.append({"ts_start": {"$lt": before_ts}})
+        return {"$and": clauses}
+
+
+def _later_chunks(collection: Any, unit_id: str) -> list[str]:
+    """Stored ids of the chunks after ``unit_id`` of its thread or window (``<base>#<n>``): each
+    opens with the first chunk's text (:data:`brain.qa.units.CONTEXT_KEY`)."""
+    base, sep, number = unit_id.rpartition("#")
+    if not sep or not number.isdigit():
+        return []
+    found: list[str] = []
+    start = int(number) + 1
+    while True:
+        wanted = [f"{base}#{n}" for n in range(start, start + _CHUNK_PAGE)]
+        ids = list(collection.get(ids=wanted, include=[])["ids"])
+        found.extend(ids)
+        if len(ids) < len(wanted):
+            return found
+        start += _CHUNK_PAGE
+
+
+_CHUNK_PAGE = 64
