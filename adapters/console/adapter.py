@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adapters.console.buttons import FILE_NAME as BUTTONS_FILE
-from adapters.console.buttons import ButtonBoard
+from adapters.console.buttons import ButtonBoard, KeptButton
 from adapters.console.line_reader import as_line_source
 from adapters.console.normalize import (
     CONSOLE,
@@ -231,8 +231,11 @@ class ConsoleAdapter:
 
     async def start(self) -> None:
         """Announce the console's channels to the store and make the operator a member of #mods;
-        read the buttons earlier sessions showed."""
+        read the buttons earlier sessions showed (less those of members forgotten since)."""
         self._buttons.load()
+        if self.store is not None:
+            for user_id in await self._forgotten_members():
+                self._buttons.forget_member(user_id)
         now = self._clock.now()
         for ch in all_channels():
             if ch.visibility is Visibility.PUBLIC:
@@ -263,6 +266,35 @@ class ConsoleAdapter:
         if len(saved) < len(attachments):
             text += f"\n  (attachments not saved: {describe_attachments(attachments[len(saved) :])})"
         self._write(text)
+        await self._drop_buttons_if_forgotten(action)
+
+    async def _drop_buttons_if_forgotten(self, action: Action) -> None:
+        """Drop the buttons of a member who was just forgotten. ``/forget-me`` (or its button) is
+        answered privately once the erasure is done, and the console learns of it no other way: a
+        private reply to a member who holds buttons looks them up in the store. Their DM's buttons
+        name what was recommended to them and the answers they got, kept in ``data_dir``."""
+        if self.store is None:
+            return
+        if isinstance(action, CommandReply):
+            user = action.command.user
+        elif isinstance(action, SendEphemeral):
+            user = action.user
+        else:
+            return
+        if user.platform is not Platform.CONSOLE or not self._buttons.of_member(user.user_id):
+            return
+        if await self.store.get_member_setting(CONSOLE.value, WORKSPACE_ID, user.user_id, "forgotten", False):
+            self._buttons.forget_member(user.user_id)
+
+    async def _forgotten_members(self) -> list[str]:
+        """Console members forgotten in the store (``/forget-me`` here, or ``guildhall privacy forget``)."""
+        assert self.store is not None
+        rows = await self.store.db.fetchall(
+            "SELECT user_id FROM member_settings WHERE platform = ? AND workspace_id = ? "
+            "AND key = 'forgotten' AND value = 'true'",
+            (CONSOLE.value, WORKSPACE_ID),
+        )
+        return [str(row[0]) for row in rows]
 
     def _save_attachments(self, attachments: tuple[Attachment, ...]) -> list[Path]:
         saved: list[Path] = []
@@ -520,6 +552,8 @@ class ConsoleAdapter:
         except ValueError:
             raise ConsoleInputError("usage: /press N (the number shown next to a button)") from None
         found = self._buttons.get(number)
+        if found is not None and found not in await self._pressable():
+            found = None  # another member's DM, a channel this member does not read: not theirs to see
         if found is None:
             raise ConsoleInputError(f"no button [{number}] (/buttons lists those you can press)")
         try:
@@ -624,12 +658,18 @@ class ConsoleAdapter:
         where = _label_of(row.channel_id, root if len(thread) > 1 else None)
         self._write(render_stored(where, entries, asked=message_id, more=len(thread) - len(shown)))
 
-    async def _list_buttons(self) -> None:
-        """``/buttons``: the buttons ``/press`` takes, newest last (those of channels the member reads)."""
+    async def _pressable(self) -> list[KeptButton]:
+        """The buttons the current member may press, oldest first: those of the channels they read
+        and of their own DM with the bot (as on Discord and Slack, where they see no others)."""
         kept = self._buttons.all()
         if self.store is not None:
             readable = await self.store.readable_channel_ids(CONSOLE.value, WORKSPACE_ID, self.member.user_id)
             kept = [b for b in kept if b.channel_id in readable or b.channel_id == f"dm-{self.member.user_id}"]
+        return kept
+
+    async def _list_buttons(self) -> None:
+        """``/buttons``: the buttons ``/press`` takes, newest last (those of channels the member reads)."""
+        kept = await self._pressable()
         if not kept:
             self._write("No buttons to press yet.")
             return

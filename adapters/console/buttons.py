@@ -98,6 +98,22 @@ class ButtonBoard:
         """Button ``number``, if it is kept."""
         return self._buttons.get(number)
 
+    def of_member(self, user_id: str) -> list[KeptButton]:
+        """The buttons about member ``user_id``: those of their DM with the bot (recommendations'
+        "Open" buttons, feedback on answers to them), and any whose value names them."""
+        dm = f"dm-{user_id}"
+        return [b for b in self.all() if b.channel_id == dm or {user_id, dm} & set(b.value.split(":"))]
+
+    def forget_member(self, user_id: str) -> int:
+        """Drop :meth:`of_member`'s buttons (the member asked to be forgotten), from the file too;
+        returns how many. Their numbers are never given again."""
+        gone = self.of_member(user_id)
+        for b in gone:
+            del self._buttons[b.number]
+        if gone:
+            self._save()
+        return len(gone)
+
     def all(self) -> list[KeptButton]:
         """Every kept button, oldest first."""
         return [self._buttons[n] for n in sorted(self._buttons)]

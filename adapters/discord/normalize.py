@@ -310,8 +310,9 @@ def mentions_bot(message: discord.Message, self_id: int | None) -> bool:
     ``message.mentions`` is not the test: a reply pings the replied-to author by default, who is then
     in ``mentions`` without being named in the text, so every "thanks, that worked!" under one of
     the bot's answers would count. Such a reply is still tied to the answer by ``reply_to``, which
-    the community brain follows (a follow-up question under the answer is answered, condensed with
-    the conversation; the asker's thanks marks it solved).
+    the brains follow (a question replying to the answer is answered as a follow-up, condensed with
+    the conversation: by the community brain when it is one of its follow-ups, else by the QA brain;
+    the asker's thanks marks it solved).
     """
     if self_id is None:
         return False

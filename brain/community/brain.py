@@ -444,15 +444,47 @@ class CommunityBrain(Brain):
             return
         if state is None:
             return
-        turns, took_over, bot_asker = state
+        bot_asker = state[2]
         if event.author.user_id != bot_asker and self.ctx.settings.community.followups != "anyone":
             await self._mark_takeover(event.channel, thread_id)  # another human took over
             return
-        if took_over or event.mentions_bot or self.ctx.settings.community.followups == "off":
-            return
-        if turns >= self.ctx.settings.community.max_followup_turns or not signals.is_question(event.text):
-            return
-        await self._answer_in_thread(event, thread_id, asker_id=bot_asker or event.author.user_id, followup=True)
+        if self._answers_followup(event, state):
+            await self._answer_in_thread(event, thread_id, asker_id=bot_asker or event.author.user_id, followup=True)
+
+    def _answers_followup(self, event: MessagePosted, state: tuple[int, bool, str]) -> bool:
+        """Whether a reply in a conversation the bot answered in (``state``: :meth:`_thread_state`)
+        is a follow-up this brain answers: a question from the asker (or anyone, ``community.followups``)
+        with no mention of the bot (the QA brain answers those), before a human took over and within
+        ``max_followup_turns``."""
+        turns, took_over, bot_asker = state
+        followups = self.ctx.settings.community.followups
+        if event.author.user_id != bot_asker and followups != "anyone":
+            return False
+        if took_over or event.mentions_bot or followups == "off":
+            return False
+        return turns < self.ctx.settings.community.max_followup_turns and signals.is_question(event.text)
+
+    async def takes_followup(self, event: MessagePosted) -> bool:
+        """Whether :meth:`on_message` answers ``event`` as a follow-up in its conversation (see
+        :meth:`_on_reply`), without doing it: the QA brain asks before it answers a question replying
+        to one of the bot's answers, which it leaves to this brain then (one answer, not two).
+
+        Read from what this event's own handling does not change: a waiting question it settles
+        (another member replied) is no follow-up for the asker, and a takeover it marks concerns
+        another member than the one this brain answers."""
+        if event.is_bot or event.source is not EventSource.LIVE or event.channel.visibility is Visibility.DM:
+            return False
+        thread_id = await self._replied_to(event)
+        if thread_id is None:
+            return False
+        p, ws = event.platform.value, event.channel.workspace_id
+        asker_id = await self._asker(p, ws, thread_id)
+        if event.author.user_id == asker_id and signals.is_thanks(event.text):
+            return False  # marked solved, not answered
+        if event.author.user_id != asker_id and await self._waiting(event.channel, self._key(event.channel, thread_id)):
+            return False  # settled: a human answered first
+        state = await self._thread_state(event.channel, thread_id)
+        return state is not None and self._answers_followup(event, state)
 
     # -- answering -------------------------------------------------------------------------------
     async def _settle(self, channel: ChannelRef, key: str) -> None:
@@ -768,6 +800,10 @@ class CommunityBrain(Brain):
         # itself, replying to it (on Discord a message id is no channel: without the reply an
         # answer to a question in a plain channel had nowhere to go).
         where = (asked.thread_id if asked is not None else thread_id) or str(question_id)
+        # The buttons of both kinds of answer a draft may hold (the draft does not say which): the
+        # asker marks the help question solved, as under this brain's answers, and anyone rates it,
+        # as under the QA brain's, under the answer's id (the draft's, as it is logged below).
+        buttons = (Button(SOLVED_ACTION, "✅ Mark solved", value=where), *qa_bridge.feedback_buttons(draft_id))
         await self.ctx.send(
             SendMessage(
                 channel=channel,
@@ -775,6 +811,7 @@ class CommunityBrain(Brain):
                 thread_id=where,
                 citations=tuple(Citation(**c) for c in json.loads(citations_json)),
                 reply_to=str(question_id),
+                buttons=buttons,
             )
         )
         if question is None:  # a draft written before community-0008: the question as it is stored

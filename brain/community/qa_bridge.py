@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.clock import to_epoch
-from bot.events import ChannelRef, MessagePosted, UserRef
+from bot.events import Button, ChannelRef, MessagePosted, UserRef
 from bot.ml import ScoredUnit
 from brain.qa.access import AccessScope, scope_for
-from brain.qa.brain import strip_mentions
+from brain.qa.brain import _feedback_buttons, strip_mentions
 from brain.qa.history import AnswerRecord
 
 if TYPE_CHECKING:
@@ -55,6 +55,12 @@ async def take_question(qa: QABrain, channel: ChannelRef, message_id: str) -> bo
 async def log_answer(qa: QABrain, channel: ChannelRef, thread_id: str, user: UserRef, result: Answer) -> None:
     """Record the answer so later follow-ups in the thread see it (and feedback can find it)."""
     await qa._log(uuid.uuid4().hex, channel, thread_id, user, result)
+
+
+def feedback_buttons(answer_id: str) -> tuple[Button, ...]:
+    """The 👍/👎 buttons the QA brain puts under its answers, for the answer ``answer_id``: a click
+    is recorded by the QA brain as feedback on that logged answer."""
+    return _feedback_buttons(answer_id)
 
 
 async def log_approved(

@@ -81,8 +81,12 @@ STATUS_DAYS = 7  # the window of the answer counts in /guildhall status
 # A brain that answers unanswered help-channel questions itself (the community brain: human-first,
 # shadow-mode drafts) registers as this service, and answer_unanswered below stands down. Its
 # ``async is_shadow_channel(channel) -> bool`` says where answers wait for a moderator's approval:
-# there it drafts mentions itself, and /ask answers the asker privately.
+# there it drafts mentions itself, and /ask answers the asker privately. Its
+# ``async takes_followup(event) -> bool`` says whether it answers a reply as its own follow-up:
+# a question replying to one of the bot's answers is answered here otherwise (answer_message).
 HELP_CHANNEL_OWNER = "help_channel_answers"
+# Hops followed up a chain of inline replies to the question an answer is logged under.
+_MAX_REPLY_CHAIN = 20
 _UP = {"+1", "thumbsup", "thumbs_up", "👍"}
 _DOWN = {"-1", "thumbsdown", "thumbs_down", "👎"}
 
@@ -756,8 +760,11 @@ class QABrain(Brain):
         """Answer when mentioned or in a DM with the bot; follow-ups in a thread are condensed."""
         if event.is_bot or event.source is not EventSource.LIVE:
             return
+        conversation: str | None = None
         if not (event.mentions_bot or event.channel.visibility is Visibility.DM):
-            return
+            conversation = await self._followup_replying_to_answer(event)
+            if conversation is None:
+                return
         if await self._held_for_approval(event.channel):
             return  # shadow mode: the help-channel owner drafts it for the moderators instead
         question = strip_mentions(event.text)[: self.ctx.settings.qa.max_question_chars]
@@ -771,7 +778,10 @@ class QABrain(Brain):
             # search for, and "I couldn't find this in our history" would be nonsense. Say how to ask.
             await self.ctx.reply(event, load_prompt("qa_how_to_ask"))
             return
-        thread_id = event.thread_id or event.message_id
+        # A follow-up replying to an answer belongs to that answer's conversation: condensed with it
+        # and logged under it, so a question replying to this answer belongs there too.
+        asked_in = conversation or event.thread_id
+        thread_id = asked_in or event.message_id
         answer_id = uuid.uuid4().hex
         # A top-level question may sit in a help channel: until this answer is logged (seconds, or
         # minutes on a slow model) answer_unanswered must not take it too, here or in another worker.
@@ -800,7 +810,7 @@ class QABrain(Brain):
                 channel=event.channel,
                 user=event.author,
                 exclude={event.message_id},
-                thread_id=event.thread_id,
+                thread_id=asked_in,
                 current_message_id=event.message_id,
                 role_ids=event.author_role_ids,
             )
@@ -823,6 +833,48 @@ class QABrain(Brain):
             for k in held:
                 if self._answering[k] <= 0:
                     del self._answering[k]
+
+    async def _followup_replying_to_answer(self, event: MessagePosted) -> str | None:
+        """The conversation (the thread or question an answer is logged under) when ``event`` asks
+        a question replying to a bot message showing one of its logged answers, and the help-channel
+        owner (the community brain) does not answer it as its own follow-up; else None.
+
+        Such a reply addresses the bot as a mention does, though it names nobody: Discord's reply
+        pings the replied-to author, which is no mention (a "thanks, that worked!" under an answer
+        must get no answer), so only a question (:func:`is_question`) is taken. The community brain
+        answers the asker's follow-ups (or anyone's, ``community.followups``) itself; another
+        member's question, or any when it is not loaded or ``followups`` is off, is answered here.
+        """
+        if not event.reply_to or not is_question(strip_mentions(event.text)):
+            return None
+        p, ws = event.platform.value, event.channel.workspace_id
+        replied = await self.ctx.store.get_message(p, ws, event.reply_to)
+        if replied is None or not replied.is_bot:
+            return None
+        answer = await self._answer_shown_in(replied)
+        if answer is None and replied.reply_to and not replied.thread_id:
+            # The bot's answer to an earlier follow-up replies to that follow-up, and is logged under
+            # the conversation's question, at the top of the chain of inline replies.
+            top = await self._reply_chain_top(p, ws, replied.reply_to)
+            if top != replied.reply_to:
+                answer = await self._answer_shown_in(replace(replied, reply_to=top))
+        if answer is None:
+            return None  # another bot's message, or one of ours that is no answer (a busy notice)
+        owner = self.ctx.services.peek(HELP_CHANNEL_OWNER)
+        if owner is not None and await owner.takes_followup(event):
+            return None  # answered there as a follow-up
+        return answer.thread_id or replied.reply_to or replied.message_id
+
+    async def _reply_chain_top(self, platform: str, workspace_id: str, message_id: str) -> str:
+        """The message at the top of a chain of inline replies from ``message_id`` up (at most
+        :data:`_MAX_REPLY_CHAIN` hops)."""
+        top = message_id
+        for _ in range(_MAX_REPLY_CHAIN):
+            message = await self.ctx.store.get_message(platform, workspace_id, top)
+            if message is None or message.thread_id is not None or not message.reply_to:
+                break
+            top = message.reply_to
+        return top
 
     @command("ask", description="Ask a question; the answer cites our history", usage="<question>")
     async def ask(self, cmd: CommandInvoked) -> CommandResult:
