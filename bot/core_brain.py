@@ -57,6 +57,9 @@ _MEMBER_TABLES = (
     # leading with the member (migrations core-0009, core-0010).
     ("channel_access", "principal_id", f" AND principal_kind IN ('{USER}', '{USER_DENIED}')"),
     ("audit_log", "actor_id", ""),
+    # Changes waiting for what they change (bot.store.sql: an edit overtook its post, a removal its add).
+    ("pending_edits", "author_id", ""),
+    ("reaction_removals", "user_id", ""),
 )
 MEMBER_WORKSPACES = " UNION ".join(
     f"SELECT workspace_id FROM {table} WHERE {column} = ? AND platform = ?{more}"
@@ -276,6 +279,11 @@ def dedupe_horizon(ctx: BrainContext) -> float:
     return to_epoch(ctx.clock.now()) - ctx.settings.store.dedupe_retention_days * 86400
 
 
+# How long an edit or reaction removal waits for the post or add it overtook (Store.pending_edits,
+# reaction_removals): purged daily with the dedupe marks.
+PENDING_CHANGES_KEPT = timedelta(days=2)
+
+
 class CoreBrain(Brain):
     """Help, privacy commands and admin configuration."""
 
@@ -464,6 +472,8 @@ class CoreBrain(Brain):
             counts["feedback"] = await tx.execute(
                 "DELETE FROM feedback WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
             )
+            # An edit still waiting for its post holds the member's words; a noted removal names them.
+            await store.erase_member_pending(p, ws, uid, tx=tx)
             counts["settings"] = await tx.execute(
                 "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
             )
@@ -557,6 +567,16 @@ class CoreBrain(Brain):
             "AND author_id = ? AND title <> '' ORDER BY ts",
             (p, ws, uid),
         )
+        pending_edits = await store.db.fetchall(
+            "SELECT message_id, channel_id, text, ts FROM pending_edits WHERE platform = ? AND workspace_id = ? "
+            "AND author_id = ? ORDER BY ts",
+            (p, ws, uid),
+        )
+        removals = await store.db.fetchall(
+            "SELECT message_id, emoji, ts FROM reaction_removals WHERE platform = ? AND workspace_id = ? "
+            "AND user_id = ? ORDER BY ts",
+            (p, ws, uid),
+        )
         out: dict[str, Any] = {
             "user": {
                 "platform": p,
@@ -579,6 +599,12 @@ class CoreBrain(Brain):
             ],
             "settings": {k: json.loads(v) for k, v in settings},
             "reactions": [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in reactions],
+            # Edits of messages not stored yet, and reactions taken back (kept for a while to order
+            # changes that arrive out of order).
+            "pending_edits": [
+                {"message_id": e[0], "channel_id": e[1], "text": e[2], "edited_ts": e[3]} for e in pending_edits
+            ],
+            "reaction_removals": [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in removals],
             "feedback": [{"kind": f[0], "target_id": f[1], "value": f[2], "ts": f[3]} for f in feedback],
             "channel_access": await channel_access_of(store.db, p, ws, uid),
             "audit": await audit_entries_of(store.db, p, ws, uid),
@@ -639,6 +665,9 @@ class CoreBrain(Brain):
                     counts["reactions"] += await tx.execute(f"DELETE FROM reactions {where}", scope)
                     counts["threads"] += await tx.execute(f"DELETE FROM threads {where}", scope)
                     counts["feedback"] += await tx.execute(f"DELETE FROM feedback {where}", scope)
+                    # Changes waiting for their post or add (``ts``: the edit's or removal's time).
+                    await tx.execute(f"DELETE FROM pending_edits {where}", scope)
+                    await tx.execute(f"DELETE FROM reaction_removals {where}", scope)
                 unfinished = await self._purge_brains(cutoff, platform, ws, counts)
                 detail: dict[str, Any] = {"cutoff": cutoff, "days": days}
                 if unfinished:
@@ -688,6 +717,13 @@ class CoreBrain(Brain):
         day; returns how many. Without it the table grows with every reaction, vote and thread."""
         cutoff = dedupe_horizon(self.ctx) - DEDUPE_PURGE_MARGIN.total_seconds()
         purged = await self.ctx.store.purge_processed(cutoff)
+        # Edits and removals waiting for a post or add that never came (an edit of a Discord message
+        # from before the bot joined) expire sooner: an overtaken post comes within minutes (a dead
+        # worker's entry reclaimed, an outage retried for at most 15 minutes, Redis's buffer
+        # flushed), and the edited text of a message never stored is not kept for months.
+        await self.ctx.store.purge_pending_changes(
+            to_epoch(self.ctx.clock.now()) - PENDING_CHANGES_KEPT.total_seconds()
+        )
         if purged:
             log.info("dedupe marks: purged %d older than %s", purged, from_epoch(cutoff).isoformat())
         return purged

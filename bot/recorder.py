@@ -229,6 +229,8 @@ class Recorder:
         """
         segment = _Segment()
         actors: dict[tuple[str, str, str], UserRef] = {}
+        # What a worker writing at the same moment could have missed (PostgreSQL, below).
+        settle = _Settle()
         async with self._store.db.transaction() as tx:
             for event in events:
                 author = author_of(event)
@@ -247,16 +249,32 @@ class Recorder:
                     ):
                         actors.setdefault((author.platform.value, author.workspace_id, author.user_id), author)
                 if segment.must_follow(event):
-                    await self._flush(tx, segment)
+                    await self._flush(tx, segment, settle)
                     segment = _Segment()
                 if not segment.add(event):
-                    await self._flush(tx, segment)
+                    await self._flush(tx, segment, settle)
                     segment = _Segment()
                     await self._write_other(event, tx)
-            await self._flush(tx, segment)
+            await self._flush(tx, segment, settle)
             await _know_members(actors.values(), tx)
             await self._note_presence(events, tx)
+        if self._store.dialect == "postgresql":
+            await self._settle(settle)
         self.recorded += sum(isinstance(e, MessagePosted) for e in events)
+
+    async def _settle(self, settle: _Settle) -> None:
+        """Look again, after the commit, at what another worker's transaction may have hidden.
+
+        Under PostgreSQL's READ COMMITTED a post and its edit (or a reaction's add and removal)
+        written by two workers at once each miss the other's uncommitted row: the edit waits in
+        ``pending_edits`` for a post already written, the add is stored past its removal. Each side
+        looks again once committed; of two looks made after both commits, the later one sees both.
+        SQLite writes one transaction at a time, so the looks inside it suffice there.
+        """
+        if settle.messages:
+            await self._store.apply_pending_edits(settle.messages)
+        if settle.reactions:
+            await self._store.settle_reactions(settle.reactions)
 
     async def _note_presence(self, events: Sequence[Event], tx: Executor) -> None:
         """Clear the removal of a workspace the batch shows the bot back in (a live fact newer than
@@ -312,15 +330,21 @@ class Recorder:
                 continue
             await self._mark_removed(WorkspaceRef(event.platform, wid, str(name or "")), event.ts, reason, tx)
 
-    async def _flush(self, tx: Executor, segment: _Segment) -> None:
+    async def _flush(self, tx: Executor, segment: _Segment, settle: _Settle) -> None:
         store = self._store
         if segment.posts:
             await self._write_posts(segment.posts, tx)
+            settle.messages.update(
+                (p.channel.platform.value, p.channel.workspace_id, p.message_id) for p in segment.posts
+            )
         if segment.reactions:
-            # Removals first: "remove, add again" in one segment must replace a stored reaction.
-            await store.remove_reactions(list(segment.removed), tx=tx)
+            # Removals first: "remove, add again" in one segment must replace a stored reaction. Each
+            # removal notes its time, so an add older than it (reordered) is not stored.
+            await store.remove_reactions([(*key, ts) for key, ts in segment.removed.items()], tx=tx)
             await store.add_reactions([row for row in segment.reactions.values() if row is not None], tx=tx)
+            settle.reactions.update(segment.reactions)
         await store.edit_messages(segment.edits, tx=tx)
+        settle.messages.update(edit[:3] for edit in segment.edits)
         await store.delete_messages(segment.deletes, tx=tx)
 
     async def _write_posts(self, posts: list[MessagePosted], tx: Executor) -> None:
@@ -546,6 +570,16 @@ async def _know_members(members: Iterable[UserRef], tx: Executor) -> None:
 _ReactionKey = tuple[str, str, str, str, str]
 
 
+class _Settle:
+    """Messages (posts and edits) and reactions a batch wrote: looked at again after its commit."""
+
+    __slots__ = ("messages", "reactions")
+
+    def __init__(self) -> None:
+        self.messages: set[tuple[str, str, str]] = set()
+        self.reactions: set[_ReactionKey] = set()
+
+
 class _Segment:
     """Posts, reaction changes, edits and deletes collected between two structural facts."""
 
@@ -555,8 +589,9 @@ class _Segment:
         self.posts: list[MessagePosted] = []
         # The last change per (message, member, emoji); None means removed.
         self.reactions: dict[_ReactionKey, ReactionRow | None] = {}
-        self.removed: set[_ReactionKey] = set()  # reactions removed at some point in the segment
-        self.edits: list[tuple[str, str, str, str, float]] = []
+        # Reactions removed at some point in the segment, with the latest removal's time.
+        self.removed: dict[_ReactionKey, float] = {}
+        self.edits: list[tuple[str, str, str, str, float, str, str]] = []
         self.deletes: list[tuple[str, str, str, str]] = []
         self.edited: set[tuple[str, str, str]] = set()
         self.deleted: set[tuple[str, str, str]] = set()
@@ -582,14 +617,26 @@ class _Segment:
             ch = event.channel
             key = (ch.platform.value, ch.workspace_id, event.message_id, event.user.user_id, event.emoji)
             if isinstance(event, ReactionRemoved):
-                self.reactions[key] = None
-                self.removed.add(key)
+                ts = to_epoch(event.ts)
+                row = self.reactions.get(key)
+                if row is None or row.ts <= ts:  # an add newer than the removal (reordered) stands
+                    self.reactions[key] = None
+                self.removed[key] = max(ts, self.removed.get(key, float("-inf")))
             elif self.reactions.get(key) is None:  # a repeated add keeps the first one's time
                 self.reactions[key] = _reaction_row(event)
         elif isinstance(event, MessageEdited):
             ch = event.channel
+            author = event.author.user_id if event.author is not None else ""
             self.edits.append(
-                (ch.platform.value, ch.workspace_id, event.message_id, event.text, to_epoch(event.edited_at))
+                (
+                    ch.platform.value,
+                    ch.workspace_id,
+                    event.message_id,
+                    event.text,
+                    to_epoch(event.edited_at),
+                    ch.channel_id,
+                    author,
+                )
             )
             self.edited.add((ch.platform.value, ch.workspace_id, event.message_id))
         elif isinstance(event, MessageDeleted):

@@ -202,6 +202,29 @@ CORE: list[Migration] = [
         ("CREATE INDEX IF NOT EXISTS processed_events_ts ON processed_events (ts)",),
         concurrent_indexes=True,
     ),
+    # Changes that overtook what they change (the Redis bus hands a post and its edit, or a
+    # reaction's add and removal, to different workers, or reclaims a dead worker's post after
+    # the edit was handled): an edit of a message not stored yet waits in ``pending_edits`` for
+    # the post, which takes it (Store.apply_pending_edits); a removal leaves its time in
+    # ``reaction_removals``, so an older add delivered after it is not stored. ``ts`` is the
+    # change's own time (edit, removal), ``noted_ts`` when it was written: both tables are purged
+    # with the dedupe marks (Store.purge_pending_changes), by retention and by /forget-me.
+    Migration(
+        "core-0013-pending-changes",
+        (
+            """CREATE TABLE IF NOT EXISTS pending_edits (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                channel_id TEXT NOT NULL DEFAULT '', author_id TEXT NOT NULL DEFAULT '',
+                text TEXT NOT NULL DEFAULT '', ts DOUBLE PRECISION NOT NULL,
+                noted_ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, message_id))""",
+            """CREATE TABLE IF NOT EXISTS reaction_removals (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                user_id TEXT NOT NULL, emoji TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+                noted_ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, message_id, user_id, emoji))""",
+        ),
+    ),
 ]
 
 _EXTRA: list[Migration] = []

@@ -76,6 +76,48 @@ _TOMBSTONE = (
     "ON CONFLICT (platform, workspace_id, message_id) DO NOTHING"
 )
 
+# An edit of a message not stored yet (its post is still on the bus: another worker has it, or a
+# dead worker's post is reclaimed later) waits here for the post; the newest edit is kept.
+_PENDING_EDIT = """
+INSERT INTO pending_edits (platform, workspace_id, message_id, channel_id, author_id, text, ts, noted_ts)
+SELECT v.platform, v.workspace_id, v.message_id, v.channel_id, v.author_id, v.text, v.ts, v.noted_ts
+FROM (SELECT CAST(? AS TEXT) AS platform, CAST(? AS TEXT) AS workspace_id, CAST(? AS TEXT) AS message_id,
+             CAST(? AS TEXT) AS channel_id, CAST(? AS TEXT) AS author_id, CAST(? AS TEXT) AS text,
+             CAST(? AS DOUBLE PRECISION) AS ts, CAST(? AS DOUBLE PRECISION) AS noted_ts) v
+WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.platform = v.platform AND m.workspace_id = v.workspace_id
+                  AND m.message_id = v.message_id)
+ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET
+    channel_id = CASE WHEN excluded.channel_id <> '' THEN excluded.channel_id ELSE pending_edits.channel_id END,
+    author_id = CASE WHEN excluded.author_id <> '' THEN excluded.author_id ELSE pending_edits.author_id END,
+    text = excluded.text,
+    ts = excluded.ts,
+    noted_ts = excluded.noted_ts
+WHERE excluded.ts >= pending_edits.ts
+"""
+# A pending edit leaves once its message is stored (the edit applied or refused by _EDIT_MESSAGE's
+# rules); a newer one written meanwhile stays for the next look.
+_TAKE_PENDING_EDIT = (
+    "DELETE FROM pending_edits WHERE platform = ? AND workspace_id = ? AND message_id = ? AND ts <= ? "
+    "AND EXISTS (SELECT 1 FROM messages m WHERE m.platform = pending_edits.platform "
+    "AND m.workspace_id = pending_edits.workspace_id AND m.message_id = pending_edits.message_id)"
+)
+_DROP_PENDING_EDIT = "DELETE FROM pending_edits WHERE platform = ? AND workspace_id = ? AND message_id = ?"
+# Message ids per pending-edit lookup (three parameters besides: well under every backend's limit).
+_PENDING_LOOKUP_CHUNK = 500
+
+_REMOVE_REACTION = (
+    "DELETE FROM reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? AND user_id = ? AND emoji = ?"
+)
+# A timed removal leaves alone a reaction added after it (the removal was the late one).
+_REMOVE_REACTION_BEFORE = _REMOVE_REACTION + " AND ts <= ?"
+_NOTE_REMOVAL = """
+INSERT INTO reaction_removals (platform, workspace_id, message_id, user_id, emoji, ts, noted_ts)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (platform, workspace_id, message_id, user_id, emoji) DO UPDATE SET
+    ts = excluded.ts, noted_ts = excluded.noted_ts
+WHERE excluded.ts > reaction_removals.ts
+"""
+
 _UPSERT_USER = """
 INSERT INTO users (platform, workspace_id, user_id, name, is_bot, tz, external, guest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, user_id) DO UPDATE SET
@@ -109,6 +151,12 @@ ON CONFLICT (platform, workspace_id, channel_id) DO UPDATE SET
     shared_externally = COALESCE(excluded.shared_externally, channels.shared_externally)
 """
 _CHANNEL_COLUMNS = "platform, workspace_id, channel_id, name, visibility, is_forum, parent_id, shared_externally"
+
+# An edit as :meth:`Store.edit_messages` takes it: ``(platform, workspace_id, message_id, text,
+# edited_ts)``, optionally followed by ``channel_id, author_id`` (kept with an edit that waits for its post).
+EditValues = tuple[str, str, str, str, float] | tuple[str, str, str, str, float, str, str]
+# A reaction removal as :meth:`Store.remove_reactions` takes it: its key, optionally followed by its time.
+RemovalValues = tuple[str, str, str, str, str] | tuple[str, str, str, str, str, float]
 
 # Dedupe marks deleted per statement by Store.purge_processed: a short write each.
 PURGE_BATCH = 5000
@@ -456,20 +504,75 @@ class Store:
 
     # -- messages ------------------------------------------------------------------------------
     async def upsert_messages(self, messages: Iterable[MessageRow], tx: Executor | None = None) -> int:
-        """Insert or update messages in one statement batch; returns how many rows were given."""
+        """Insert or update messages in one statement batch; returns how many rows were given.
+        An edit that came before its post (:meth:`edit_message`) is applied to it."""
         rows = [_message_params(m) for m in messages]
         if rows:
-            await (tx or self.db).executemany(_UPSERT_MESSAGE, rows)
+            ex = tx or self.db
+            await ex.executemany(_UPSERT_MESSAGE, rows)
+            await self.apply_pending_edits([(r[0], r[1], r[2]) for r in rows], tx=ex)
         return len(rows)
 
     async def edit_message(
-        self, platform: str, workspace_id: str, message_id: str, text: str, edited_ts: float, tx: Executor | None = None
+        self,
+        platform: str,
+        workspace_id: str,
+        message_id: str,
+        text: str,
+        edited_ts: float,
+        tx: Executor | None = None,
+        *,
+        channel_id: str = "",
+        author_id: str = "",
     ) -> bool:
-        """Apply an edit unless the message is deleted or a newer edit is stored; True if applied."""
-        count = await (tx or self.db).execute(
-            _EDIT_MESSAGE, (clean_text(text), edited_ts, platform, workspace_id, message_id, edited_ts)
-        )
+        """Apply an edit unless the message is deleted or a newer edit is stored; True if applied.
+
+        The edit of a message not stored yet (its post still on the bus, overtaken) is kept in
+        ``pending_edits`` until the post comes (:meth:`apply_pending_edits`): the post's original
+        text must not stay stored when its author edited it out. ``channel_id`` and ``author_id``
+        let a channel deletion and ``/forget-me`` reach that row.
+        """
+        ex = tx or self.db
+        text = clean_text(text)
+        count = await ex.execute(_EDIT_MESSAGE, (text, edited_ts, platform, workspace_id, message_id, edited_ts))
+        if count == 0:
+            await ex.execute(
+                _PENDING_EDIT,
+                (platform, workspace_id, message_id, channel_id, author_id, text, edited_ts, time.time()),
+            )
         return count > 0
+
+    async def apply_pending_edits(self, keys: Iterable[tuple[str, str, str]], tx: Executor | None = None) -> int:
+        """Apply the pending edits (:meth:`edit_message`) of the messages ``(platform, workspace_id,
+        message_id)`` now stored, with the rules of :meth:`edit_message`, and drop them; returns how
+        many were found. Those of messages still missing stay.
+
+        Posts call it (:meth:`upsert_messages`, :meth:`upsert_message_values`); on PostgreSQL the
+        recorder calls it again after its transaction commits, for the posts and edits it wrote: a
+        post and its edit written by two workers at once each miss the other's uncommitted row, and
+        of two such looks made after both commits one sees both.
+        """
+        ex = tx or self.db
+        by_workspace: dict[tuple[str, str], set[str]] = {}
+        for platform, workspace_id, message_id in keys:
+            by_workspace.setdefault((platform, workspace_id), set()).add(message_id)
+        if not by_workspace or await ex.fetchone("SELECT 1 FROM pending_edits LIMIT 1") is None:
+            return 0  # the usual case, one cheap query (imports upsert thousands of posts a batch)
+        found: list[tuple[str, str, str, str, float]] = []
+        for (platform, workspace_id), ids in by_workspace.items():
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), _PENDING_LOOKUP_CHUNK):
+                chunk = ordered[start : start + _PENDING_LOOKUP_CHUNK]
+                rows = await ex.fetchall(
+                    "SELECT message_id, text, ts FROM pending_edits WHERE platform = ? AND workspace_id = ? "
+                    f"AND message_id IN ({', '.join('?' * len(chunk))})",
+                    (platform, workspace_id, *chunk),
+                )
+                found += [(platform, workspace_id, str(r[0]), str(r[1]), float(r[2])) for r in rows]
+        if found:
+            await ex.executemany(_EDIT_MESSAGE, [(text, ets, p, ws, mid, ets) for p, ws, mid, text, ets in found])
+            await ex.executemany(_TAKE_PENDING_EDIT, [(p, ws, mid, ets) for p, ws, mid, _, ets in found])
+        return len(found)
 
     async def delete_message(
         self, platform: str, workspace_id: str, message_id: str, channel_id: str = "", tx: Executor | None = None
@@ -483,34 +586,49 @@ class Store:
         count = await ex.execute(_ERASE_MESSAGE, (platform, workspace_id, message_id))
         if count == 0 and channel_id:
             await ex.execute(_TOMBSTONE, (platform, workspace_id, message_id, channel_id))
+        await ex.execute(_DROP_PENDING_EDIT, (platform, workspace_id, message_id))
         return count > 0
 
     async def erase_channel(self, platform: str, workspace_id: str, channel_id: str, tx: Executor | None = None) -> int:
         """Erase the text of every message of a deleted channel or thread, its threads' and its
         private threads' (:meth:`child_channel_ids`) included; rows stay as tombstones, so a late
-        delivery cannot bring the text back. Returns how many changed."""
-        return await (tx or self.db).execute(
+        delivery cannot bring the text back. Returns how many changed. Pending edits of the
+        channel's messages (:meth:`edit_message`) go too."""
+        ex = tx or self.db
+        await ex.execute(
+            "DELETE FROM pending_edits WHERE platform = ? AND workspace_id = ? AND (channel_id = ? OR channel_id IN "
+            "(SELECT channel_id FROM channels WHERE platform = ? AND workspace_id = ? AND parent_id = ?))",
+            (platform, workspace_id, channel_id, platform, workspace_id, channel_id),
+        )
+        return await ex.execute(
             _ERASE_CHANNEL, (platform, workspace_id, channel_id, channel_id, platform, workspace_id, channel_id)
         )
 
     async def upsert_message_values(self, rows: Sequence[tuple[Any, ...]], tx: Executor | None = None) -> None:
         """The bulk path of :meth:`upsert_messages` for the recorder: rows are already tuples in
         :data:`MESSAGE_COLUMNS` order (``deleted`` and ``is_bot`` as 0/1), skipping one row object
-        per message on imports."""
+        per message on imports. Pending edits of these posts are applied (:meth:`apply_pending_edits`)."""
         if rows:
-            await (tx or self.db).executemany(
+            ex = tx or self.db
+            await ex.executemany(
                 _UPSERT_MESSAGE, [r if "\x00" not in r[10] else (*r[:10], clean_text(r[10]), *r[11:]) for r in rows]
             )
+            await self.apply_pending_edits([(str(r[0]), str(r[1]), str(r[2])) for r in rows], tx=ex)
 
-    async def edit_messages(
-        self, edits: Sequence[tuple[str, str, str, str, float]], tx: Executor | None = None
-    ) -> None:
-        """Apply many edits ``(platform, workspace_id, message_id, text, edited_ts)`` in order, with the
-        rules of :meth:`edit_message`, as one statement batch."""
-        if edits:
-            await (tx or self.db).executemany(
-                _EDIT_MESSAGE, [(clean_text(text), ets, p, ws, mid, ets) for p, ws, mid, text, ets in edits]
-            )
+    async def edit_messages(self, edits: Sequence[EditValues], tx: Executor | None = None) -> None:
+        """Apply many edits ``(platform, workspace_id, message_id, text, edited_ts[, channel_id,
+        author_id])`` in order, with the rules of :meth:`edit_message` (pending edits of messages not
+        stored yet included), as two statement batches."""
+        if not edits:
+            return
+        ex = tx or self.db
+        rows = [(e[0], e[1], e[2], clean_text(e[3]), e[4], *(e[5:] if len(e) == 7 else ("", ""))) for e in edits]
+        await ex.executemany(_EDIT_MESSAGE, [(text, ets, p, ws, mid, ets) for p, ws, mid, text, ets, _, _ in rows])
+        # A no-op for every stored message (NOT EXISTS): only edits that overtook their post wait.
+        noted = time.time()
+        await ex.executemany(
+            _PENDING_EDIT, [(p, ws, mid, ch, author, text, ets, noted) for p, ws, mid, text, ets, ch, author in rows]
+        )
 
     async def delete_messages(self, deletes: Sequence[tuple[str, str, str, str]], tx: Executor | None = None) -> None:
         """Erase many messages ``(platform, workspace_id, message_id, channel_id)`` with the rules of
@@ -526,6 +644,7 @@ class Store:
         tombstones = [(p, ws, mid, ch) for p, ws, mid, ch in deletes if ch]
         if tombstones:
             await ex.executemany(_TOMBSTONE, tombstones)
+        await ex.executemany(_DROP_PENDING_EDIT, [(p, ws, mid) for p, ws, mid, _ in deletes])
 
     async def get_message(self, platform: str, workspace_id: str, message_id: str) -> MessageRow | None:
         """One message (deleted ones come back with empty text and ``deleted=True``)."""
@@ -660,35 +779,125 @@ class Store:
 
     # -- reactions -----------------------------------------------------------------------------
     async def add_reactions(self, reactions: Iterable[ReactionRow], tx: Executor | None = None) -> None:
-        """Record reactions (one per member, message and emoji)."""
+        """Record reactions (one per member, message and emoji), except those a removal at or after
+        their time took back already (:meth:`remove_reaction` with a time): an add delivered after
+        its own removal (reordered on the bus) must not bring the reaction back."""
+        ex = tx or self.db
         rows = [(r.platform, r.workspace_id, r.message_id, r.user_id, r.emoji, r.ts) for r in reactions]
+        if not rows:
+            return
+        removed = await self._removals(ex, {(r[0], r[1], r[2]) for r in rows})
+        if removed:
+            rows = [r for r in rows if removed.get(r[:5], float("-inf")) < r[5]]
         if rows:
-            await (tx or self.db).executemany(
+            await ex.executemany(
                 "INSERT INTO reactions (platform, workspace_id, message_id, user_id, emoji, ts) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
 
+    async def _removals(
+        self, ex: Executor, messages: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str, str, str], float]:
+        """The removal times noted on ``messages`` ``(platform, workspace_id, message_id)``, by reaction
+        key. Looked up (not a NOT EXISTS in the insert) so the insert stays a plain multi-row one on
+        SQLite (:mod:`bot.store.sqlite_batch`): imports add reactions by the thousand."""
+        if not messages or await ex.fetchone("SELECT 1 FROM reaction_removals LIMIT 1") is None:
+            return {}
+        by_workspace: dict[tuple[str, str], list[str]] = {}
+        for platform, workspace_id, message_id in sorted(messages):
+            by_workspace.setdefault((platform, workspace_id), []).append(message_id)
+        found: dict[tuple[str, str, str, str, str], float] = {}
+        for (platform, workspace_id), ids in by_workspace.items():
+            for start in range(0, len(ids), _PENDING_LOOKUP_CHUNK):
+                chunk = ids[start : start + _PENDING_LOOKUP_CHUNK]
+                rows = await ex.fetchall(
+                    "SELECT message_id, user_id, emoji, ts FROM reaction_removals WHERE platform = ? "
+                    f"AND workspace_id = ? AND message_id IN ({', '.join('?' * len(chunk))})",
+                    (platform, workspace_id, *chunk),
+                )
+                for mid, uid, emoji, ts in rows:
+                    found[(platform, workspace_id, str(mid), str(uid), str(emoji))] = float(ts)
+        return found
+
     async def remove_reaction(
-        self, platform: str, workspace_id: str, message_id: str, user_id: str, emoji: str, tx: Executor | None = None
+        self,
+        platform: str,
+        workspace_id: str,
+        message_id: str,
+        user_id: str,
+        emoji: str,
+        tx: Executor | None = None,
+        *,
+        ts: float | None = None,
     ) -> bool:
-        """Forget one reaction; True if it existed."""
-        count = await (tx or self.db).execute(
-            "DELETE FROM reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? AND user_id = ? AND emoji = ?",
-            (platform, workspace_id, message_id, user_id, emoji),
-        )
+        """Forget one reaction; True if it existed.
+
+        ``ts``: when it was removed. A reaction added after that stays, and the removal is noted
+        (``reaction_removals``) so an add from before it, delivered later, is not stored
+        (:meth:`add_reactions`).
+        """
+        ex = tx or self.db
+        key = (platform, workspace_id, message_id, user_id, emoji)
+        if ts is None:
+            return await ex.execute(_REMOVE_REACTION, key) > 0
+        count = await ex.execute(_REMOVE_REACTION_BEFORE, (*key, ts))
+        await ex.execute(_NOTE_REMOVAL, (*key, ts, time.time()))
         return count > 0
 
-    async def remove_reactions(
-        self, reactions: Sequence[tuple[str, str, str, str, str]], tx: Executor | None = None
-    ) -> None:
-        """Forget many reactions ``(platform, workspace_id, message_id, user_id, emoji)``."""
-        if reactions:
-            await (tx or self.db).executemany(
-                "DELETE FROM reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? AND user_id = ? "
-                "AND emoji = ?",
-                reactions,
+    async def remove_reactions(self, reactions: Sequence[RemovalValues], tx: Executor | None = None) -> None:
+        """Forget many reactions ``(platform, workspace_id, message_id, user_id, emoji[, ts])``, with
+        the rules of :meth:`remove_reaction`."""
+        if not reactions:
+            return
+        ex = tx or self.db
+        untimed = [r for r in reactions if len(r) == 5]
+        timed = [r for r in reactions if len(r) == 6]
+        if untimed:
+            await ex.executemany(_REMOVE_REACTION, untimed)
+        if timed:
+            await ex.executemany(_REMOVE_REACTION_BEFORE, timed)
+            noted = time.time()
+            await ex.executemany(_NOTE_REMOVAL, [(*r, noted) for r in timed])
+
+    async def settle_reactions(self, keys: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """Drop the reactions ``(platform, workspace_id, message_id, user_id, emoji)`` that a noted
+        removal at or after their time covers. The recorder runs it on PostgreSQL after its
+        transaction commits: an add and its removal written by two workers at once each miss the
+        other's uncommitted row, and of two such looks made after both commits one sees both."""
+        rows = sorted(set(keys))
+        if rows:
+            await self.db.executemany(
+                _REMOVE_REACTION
+                + " AND EXISTS (SELECT 1 FROM reaction_removals r WHERE r.platform = reactions.platform "
+                "AND r.workspace_id = reactions.workspace_id AND r.message_id = reactions.message_id "
+                "AND r.user_id = reactions.user_id AND r.emoji = reactions.emoji AND r.ts >= reactions.ts)",
+                rows,
             )
+
+    async def erase_member_pending(
+        self, platform: str, workspace_id: str, user_id: str, tx: Executor | None = None
+    ) -> int:
+        """``/forget-me``: delete the member's pending edits and noted reaction removals; returns how many."""
+        ex = tx or self.db
+        edits = await ex.execute(
+            "DELETE FROM pending_edits WHERE platform = ? AND workspace_id = ? AND author_id = ?",
+            (platform, workspace_id, user_id),
+        )
+        removals = await ex.execute(
+            "DELETE FROM reaction_removals WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            (platform, workspace_id, user_id),
+        )
+        return edits + removals
+
+    async def purge_pending_changes(self, before_ts: float) -> int:
+        """Delete the pending edits and noted reaction removals written before ``before_ts`` (with
+        the dedupe marks, daily): a post or add delivered later than that is not expected. Returns
+        how many."""
+        total = 0
+        for table in ("pending_edits", "reaction_removals"):
+            total += await self.db.execute(f"DELETE FROM {table} WHERE noted_ts < ?", (before_ts,))
+        return total
 
     async def reactions_for(self, platform: str, workspace_id: str, message_id: str) -> list[ReactionRow]:
         """Reactions on one message."""

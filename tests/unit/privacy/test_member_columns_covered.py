@@ -43,6 +43,9 @@ COVERAGE: dict[tuple[str, str], Cover] = {
     ("member_settings", "user_id"): Cover(),
     ("messages", "author_id"): Cover(kept="a tombstone, so a re-import or a late edit stays out", erased=("text",)),
     ("reactions", "user_id"): Cover(),
+    # Changes waiting for what they change (an edit for its post, a removal against a late add).
+    ("pending_edits", "author_id"): Cover(),
+    ("reaction_removals", "user_id"): Cover(),
     ("feedback", "user_id"): Cover(),
     ("threads", "author_id"): Cover(
         kept="the thread's structure; its title (the author's words) erased", erased=("title",)
