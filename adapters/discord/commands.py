@@ -132,7 +132,9 @@ def build_tree(client: discord.Client, on_invoke: OnInvoke) -> app_commands.Comm
     ) -> None:
         await run(interaction, "guildhall config", [("action", action), ("key", key or ""), ("value", value or "")])
 
-    @admin.command(name="alerts-channel", description="Where trend alerts go: alone it shows the channel; pick a channel to set it")
+    @admin.command(
+        name="alerts-channel", description="Where trend alerts go: alone it shows the channel; pick a channel to set it"
+    )
     async def alerts_channel(interaction: discord.Interaction, channel: AlertsChannel | None = None) -> None:
         await run(interaction, "guildhall alerts-channel", [("channel", str(channel.id) if channel else "")], "")
 
