@@ -9,9 +9,12 @@
 3. generate, verify each sentence (:mod:`brain.qa.grounding`) against exactly the source text the
    model was shown, drop unsupported ones;
 4. cite, for each kept sentence, the sources it names that support it on their own (else the one
-   that supports it best), renumbered ``[1]..[n]`` by first use, with message links; keep the
-   draft's line breaks, list markers and code blocks (a mark goes after a block, never inside); or
-   abstain naming the channel whose units scored best.
+   that supports it best), renumbered ``[1]..[n]`` by first use, with message links (a
+   conversation's link is its message that the citing sentences used); keep the draft's line
+   breaks, list markers and code blocks (a mark goes after a block, never inside); or abstain
+   naming the best-ranked channel about the question other than the one it was asked in.
+   A question no retrieved unit is about (:data:`RELEVANCE_FLOOR`) is abstained on before the
+   model is asked, naming no channel.
 The output is neutralised too: mass mentions (``@everyone``, ``<!channel>``) never reach the chat.
 """
 
@@ -20,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import numpy as np
+
 from bot.config import Settings
-from bot.events import Citation
-from bot.ml import LLM, ChatMessage, Embedder, Generation, ScoredUnit
+from bot.events import ChannelRef, Citation
+from bot.ml import LLM, ChatMessage, Embedder, Generation, ScoredUnit, Unit
 from bot.privacy.mentions import neutralize
 from bot.store import Store
 from bot.valid_text import clip
@@ -44,6 +49,16 @@ NOT_FOUND = "NOT_FOUND"
 _NOT_FOUND_REPLY = re.compile(r"\W*" + NOT_FOUND + r"\W*")
 # How long an answer waits for a local model to finish loading (a first question right after start).
 MODEL_LOAD_TIMEOUT_S = 600.0
+# A question no retrieved unit is at least this close to (cosine of the question and the unit as
+# embedded for retrieval) is off-topic here ("how do I make pancakes?", "why why why ..."): the bot
+# abstains without asking the model and suggests no channel. Measured with the questions of the
+# grounding benchmark (docs/benchmarks.md, "QA grounding check"): of the 159 slack-pythondev-2019 and
+# 169 slack-racket questions whose answer was retrieved, none has its best unit below 0.3 (at 0.35,
+# 2 and 1 do), while 9 and 6 of 15 off-topic questions do. Only the best unit is held to it:
+# the unit holding the answer is below 0.3 for 3% of those questions, so no unit is dropped by it.
+# Cosines are on each encoder's own scale: the floor holds for the encoder it was measured with
+# (:func:`relevance_floor_for`).
+RELEVANCE_FLOOR = 0.3
 _NUMBERED = re.compile(r"^(\d{1,2})[.)]\s")
 
 # The answer prompt's own labels, which a small model sometimes repeats as its first line.
@@ -79,6 +94,8 @@ class Answer:
 ChannelNamer = Callable[[ScoredUnit], Awaitable[str]]
 # (platform, workspace id, message id) -> the message's stored text, or None when unknown.
 MessageText = Callable[[str, str, str], Awaitable[str | None]]
+# (platform, workspace id, message id) -> the message's permalink, or None when unknown.
+MessageLink = Callable[[str, str, str], Awaitable[str | None]]
 
 
 def store_channel_namer(store: Store) -> ChannelNamer:
@@ -104,6 +121,40 @@ def store_message_text(store: Store) -> MessageText:
     return message_text
 
 
+def store_message_link(store: Store) -> MessageLink:
+    """A message's permalink, from the store (None for a deleted message or one without a link)."""
+
+    async def message_link(platform: str, workspace_id: str, message_id: str) -> str | None:
+        row = await store.get_message(platform, workspace_id, message_id)
+        return row.permalink if row and not row.deleted and row.permalink else None
+
+    return message_link
+
+
+def relevance_floor_for(embedder: Embedder) -> float:
+    """:data:`RELEVANCE_FLOOR` for the encoder it was measured with (the bundled
+    all-MiniLM-L6-v2); 0, no floor, for any other (another model's or a tuned encoder's cosines are
+    on a scale of their own, and so are a test double's)."""
+    from brain.qa.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder, resolve_model_path
+
+    if isinstance(embedder, SentenceTransformerEmbedder) and embedder.path == resolve_model_path(DEFAULT_MODEL):
+        return RELEVANCE_FLOOR
+    return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _AskedIn:
+    """The channel a question was asked in, which an abstention never suggests asking in: by
+    ``(platform, workspace, channel id)`` and by the ``#name`` the channel namer gives it."""
+
+    channels: frozenset[tuple[str, str, str]] = frozenset()
+    names: frozenset[str] = frozenset()
+
+    def holds(self, item: ScoredUnit, name: str) -> bool:
+        unit = item.unit
+        return (unit.platform, unit.workspace_id, unit.channel_id) in self.channels or name in self.names
+
+
 class Answerer:
     """Retrieval-augmented answering with grounding.
 
@@ -124,7 +175,13 @@ class Answerer:
             at least ``closest_min_similarity`` (cosine) close to the question; 0 links none.
         closest_min_similarity: See ``closest_threads``.
         message_text: Stored text of a message, to take the question's own message out of a unit
-            where it spans lines (without it such a unit is left out whole).
+            where it spans lines (without it such a unit is left out whole), and to find the
+            message a citation links in a unit whose messages span lines.
+        message_link: Permalink of a message: a citation of a conversation links the message of it
+            the cited sentences used (without it, the unit's link: its first message).
+        relevance_floor: Abstain, suggesting no channel, when no retrieved unit is at least this
+            close (cosine) to the question; 0 turns it off. Default: :func:`relevance_floor_for`
+            the embedder.
     """
 
     def __init__(
@@ -144,6 +201,8 @@ class Answerer:
         closest_threads: int = 0,
         closest_min_similarity: float = 0.6,
         message_text: MessageText | None = None,
+        message_link: MessageLink | None = None,
+        relevance_floor: float | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -159,6 +218,8 @@ class Answerer:
         self.closest_threads = closest_threads
         self.closest_min_similarity = closest_min_similarity
         self.message_text = message_text
+        self.message_link = message_link
+        self.relevance_floor = relevance_floor_for(embedder) if relevance_floor is None else relevance_floor
 
     @classmethod
     def from_settings(
@@ -181,6 +242,7 @@ class Answerer:
             closest_threads=qa.closest_threads,
             closest_min_similarity=qa.closest_min_similarity,
             message_text=store_message_text(store),
+            message_link=store_message_link(store),
         )
 
     def select_sources(self, units: Sequence[ScoredUnit], channels: Sequence[str]) -> list[Source]:
@@ -217,40 +279,84 @@ class Answerer:
         first = out.splitlines()[0].strip() if out else ""
         return first if 3 <= len(first) <= 500 else question
 
-    async def answer(self, question: str, scope: AccessScope, *, exclude_message_ids: Set[str] = frozenset()) -> Answer:
+    async def answer(
+        self,
+        question: str,
+        scope: AccessScope,
+        *,
+        exclude_message_ids: Set[str] = frozenset(),
+        asked_in: ChannelRef | None = None,
+    ) -> Answer:
         """Answer ``question`` using only units ``scope`` allows.
 
         ``exclude_message_ids`` are the question's own messages: their text is taken out of the
         units that hold them (a question must not be "grounded" in its own text, but the answer
         someone gave minutes before it, in the same conversation window or thread, may be used).
+        ``asked_in`` is the channel the question was asked in: an abstention never suggests asking
+        there (nor in the channel of a unit holding one of ``exclude_message_ids``).
 
         Raises:
             bot.ml.LLMBusyError: the model's queue is full.
             TimeoutError: generation took too long.
         """
         found = await self.retriever.search(question, scope, k=self.k + len(exclude_message_ids) + _SPARE)
+        here = await self._asked_in(asked_in, found, exclude_message_ids)
         units = _beyond_the_question(question, await self._without_messages(found, exclude_message_ids))[: self.k]
         if not units:
-            return Answer(question, render_prompt("qa_abstain", channel=self.fallback_channel), abstained=True)
+            channel = None if self.fallback_channel in here.names else self.fallback_channel
+            return Answer(question, _abstention(channel, closest=False), abstained=True)
+        relevance = await asyncio.to_thread(self._relevance, question, units)
+        if not self._relevant(float(relevance.max())):
+            # Nothing here is about the question: no model call, and no channel to suggest.
+            return Answer(question, _abstention(None, closest=False), abstained=True, units=list(units))
         sources = self.select_sources(units, [await self.channel_name(u) for u in units])
         # From here on, source n is the n-th *shown* unit: citations and grounding refer to those only.
         units = [s.item for s in sources]
         channels = [s.channel for s in sources]
+        relevance = relevance[: len(units)]  # the shown units are the best-ranked ones
         messages = self._messages(question, sources)
         generation = await self._generate(messages, self.max_new_tokens)
         draft = without_prompt_echo(generation.text)
         if generation.finish_reason == "length":
-            draft = grounding.drop_unfinished_tail(draft)
+            draft = grounding.drop_unfinished_tail(
+                draft, [unquote(s.text) for s in sources if s.item.unit.kind == "doc"]
+            )
         draft = grounding.code_copied_indexes(draft, [s.text for s in sources])
         if not draft or _NOT_FOUND_REPLY.fullmatch(grounding.strip_citations(draft)):
-            return await self._abstain(question, units, channels, draft, 0.0)
+            return await self._abstain(question, units, channels, draft, 0.0, relevance, here)
         # Embedding the sources and sentences takes ~0.3 s of CPU; on the loop it would stall every
         # other event for that long (torch releases the GIL, so a thread overlaps with the loop).
         result = await asyncio.to_thread(grounding.check, draft, units, self.embedder, texts=[s.text for s in sources])
         kept = result.kept
         if not kept or result.support < self.min_support:
-            return await self._abstain(question, units, channels, draft, result.support)
-        return self._compose(question, units, channels, draft, result.support, kept)
+            return await self._abstain(question, units, channels, draft, result.support, relevance, here)
+        answer = self._compose(question, units, channels, draft, result.support, kept)
+        return await self._link_messages(answer, units, [s.text for s in sources], kept)
+
+    async def _asked_in(self, asked_in: ChannelRef | None, found: Sequence[ScoredUnit], excluded: Set[str]) -> _AskedIn:
+        """Where the question was asked: ``asked_in``, and the channel of a retrieved unit holding
+        the question's own message (a mention or a help-channel question is indexed before it is
+        answered)."""
+        channels: set[tuple[str, str, str]] = set()
+        names: set[str] = set()
+        if asked_in is not None:
+            channels.add((str(asked_in.platform), asked_in.workspace_id, asked_in.channel_id))
+            names.add(f"#{asked_in.name or asked_in.channel_id}")
+        for item in found:
+            unit = item.unit
+            if unit.kind != "doc" and any(m in excluded for m in unit.message_ids):
+                channels.add((unit.platform, unit.workspace_id, unit.channel_id))
+                names.add(await self.channel_name(item))
+        return _AskedIn(frozenset(channels), frozenset(names))
+
+    def _relevant(self, similarity: float) -> bool:
+        """Whether a unit this close to the question is about it (always, without a floor)."""
+        return self.relevance_floor <= 0 or similarity >= self.relevance_floor
+
+    def _relevance(self, question: str, units: Sequence[ScoredUnit]) -> np.ndarray:
+        """Cosine of the question and each unit, embedded as for retrieval."""
+        vectors = self.embedder.embed([question, *(embedding_text(s.unit) for s in units)])
+        return np.asarray(vectors[1:] @ vectors[0], dtype=np.float32)
 
     async def _without_messages(self, found: Sequence[ScoredUnit], excluded: Set[str]) -> list[ScoredUnit]:
         """``found`` with the text of the messages ``excluded`` taken out (a unit nothing else is
@@ -284,25 +390,39 @@ class Answerer:
         )
 
     async def _abstain(
-        self, question: str, units: list[ScoredUnit], channels: list[str], draft: str, support: float
+        self,
+        question: str,
+        units: list[ScoredUnit],
+        channels: list[str],
+        draft: str,
+        support: float,
+        relevance: np.ndarray,
+        here: _AskedIn,
     ) -> Answer:
-        channel = next(
-            (c for u, c in zip(units, channels, strict=True) if u.unit.kind != "doc" and c), self.fallback_channel
-        )
+        # The channel of the best-ranked conversation about the question, never the one the member
+        # asked in (they are there already); the fallback channel when only docs (or that channel)
+        # are about it. The caller abstained earlier, suggesting none, when nothing is.
+        related = [
+            c
+            for u, c, r in zip(units, channels, relevance, strict=True)
+            if u.unit.kind != "doc" and c and self._relevant(float(r)) and not here.holds(u, c)
+        ]
+        fallback = None if self.fallback_channel in here.names else self.fallback_channel
+        channel = related[0] if related else fallback
         # The draft was not supported, but the sources may still be what the member needs: the model
         # (135M parameters by default) fails to write an answer far more often than the retriever
         # fails to find the thread. Linking the closest ones invents nothing: the member reads them.
-        closest = await asyncio.to_thread(self._closest, question, units)
+        closest = self._closest(question, units, relevance)
         citations = tuple(
             Citation(n, _link_title(units[i], channels[i]), units[i].unit.url, kind="link")
             for n, i in enumerate(closest, start=1)
         )
-        prompt = "qa_abstain_closest" if citations else "qa_abstain"
-        text = render_prompt(prompt, channel=channel)
+        text = _abstention(channel, closest=bool(citations))
         return Answer(question, text, citations, abstained=True, units=units, draft=draft, support=support)
 
-    def _closest(self, question: str, units: Sequence[ScoredUnit]) -> list[int]:
-        """Indexes of the retrieved units close enough to the question to link, best first.
+    def _closest(self, question: str, units: Sequence[ScoredUnit], similarity: np.ndarray | None = None) -> list[int]:
+        """Indexes of the retrieved units close enough to the question to link, best first
+        (``similarity``: each unit's cosine to the question, when already known).
 
         Only conversations someone answered in (two or more authors) and docs are linked: the
         closest match is often an earlier asking of the same question that nobody answered, and a
@@ -310,8 +430,8 @@ class Answerer:
         """
         if self.closest_threads <= 0 or not units:
             return []
-        vectors = self.embedder.embed([question, *(embedding_text(s.unit) for s in units)])
-        similarity = vectors[1:] @ vectors[0]
+        if similarity is None:
+            similarity = self._relevance(question, units)
         answered = [s.unit.kind == "doc" or len(set(s.unit.author_ids)) >= 2 for s in units]
         ranked = sorted((i for i in range(len(units)) if answered[i]), key=lambda i: -float(similarity[i]))
         return [i for i in ranked if similarity[i] >= self.closest_min_similarity][: self.closest_threads]
@@ -329,9 +449,7 @@ class Answerer:
         parts: list[str] = []
         number = 0  # of the last kept item of a numbered list, 0 when the last kept line is none
         for s in kept:
-            # A number the model wrote stays only if that source supports the sentence on its own
-            # (the grounding check's test); else the source that supports it best is cited.
-            sources = [n for n in s.cited if n in s.supporting] or ([s.best_source] if s.judged else [])
+            sources = _cited_sources(s)
             for n in sources:
                 if n not in order:
                     order.append(n)
@@ -370,6 +488,69 @@ class Answerer:
         text = neutralize_output(unquote("".join(parts)))
         cited_ids = tuple(units[n - 1].unit.unit_id for n in order)
         return Answer(question, text, tuple(citations), False, units, draft, support, cited_ids)
+
+    async def _link_messages(
+        self, answer: Answer, units: list[ScoredUnit], shown: list[str], kept: list[grounding.SentenceCheck]
+    ) -> Answer:
+        """``answer`` with each citation of a conversation (a window or a thread of several
+        messages) linking the message of it that best supports the sentences citing it, by the
+        grounding check's measures: a unit's link is its first message, which is often not the one
+        used ("Hi all, I'm Tom" cited for Leo's words). A message that cannot be located, or has no
+        link, leaves the unit's link."""
+        if self.message_link is None or not answer.citations:
+            return answer
+        number = {item.unit.unit_id: n for n, item in enumerate(units, start=1)}
+        citations = list(answer.citations)
+        for i, unit_id in enumerate(answer.cited_unit_ids):
+            n = number[unit_id]
+            unit = units[n - 1].unit
+            if unit.kind == "doc" or len(unit.message_ids) < 2:
+                continue
+            parts = await self._message_parts(unit, len(shown[n - 1]))
+            if len(parts) < 2:
+                continue
+            sentences = [s.text for s in kept if n in _cited_sources(s)]
+            best = await asyncio.to_thread(grounding.best_part, sentences, [t for _, t in parts], self.embedder)
+            link = await self.message_link(unit.platform, unit.workspace_id, parts[best][0])
+            if link:
+                citations[i] = replace(citations[i], url=link, snippet=neutralize_output(parts[best][1][:200]))
+        return replace(answer, citations=tuple(citations))
+
+    async def _message_parts(self, unit: Unit, shown_chars: int) -> list[tuple[str, str]]:
+        """``(message id, text)`` of the messages of ``unit`` that start within its first
+        ``shown_chars`` characters (what the model was shown of it). A unit's text is its messages'
+        texts joined by line breaks (:mod:`brain.qa.units`): one line each, or else each message is
+        located by its stored text, in order; none when one cannot be (a message split over chunks)."""
+        lines = unit.text.split("\n")
+        parts: list[tuple[str, str, int]] = []
+        if len(lines) == len(unit.message_ids):
+            at = 0
+            for message_id, line in zip(unit.message_ids, lines, strict=True):
+                parts.append((message_id, line, at))
+                at += len(line) + 1
+        elif self.message_text is not None:
+            at = 0
+            for message_id in unit.message_ids:
+                own = (await self.message_text(unit.platform, unit.workspace_id, message_id) or "").strip()
+                start = unit.text.find(own, at) if own else -1
+                if start < 0:
+                    return []
+                parts.append((message_id, own, start))
+                at = start + len(own)
+        return [(m, text) for m, text, start in parts if start < shown_chars]
+
+
+def _cited_sources(s: grounding.SentenceCheck) -> list[int]:
+    """The sources a kept sentence cites: a number the model wrote stays only if that source
+    supports the sentence on its own (the grounding check's test); else the source that supports it
+    best is cited (none for a sentence too short to judge)."""
+    return [n for n in s.cited if n in s.supporting] or ([s.best_source] if s.judged else [])
+
+
+def _abstention(channel: str | None, *, closest: bool) -> str:
+    """The abstention, suggesting ``channel`` to ask in (none when there is no channel to suggest)."""
+    name = "qa_abstain_closest" if closest else "qa_abstain"
+    return render_prompt(name, channel=channel) if channel else load_prompt(f"{name}_no_channel")
 
 
 def _link_title(item: ScoredUnit, channel: str, limit: int = 80) -> str:

@@ -938,7 +938,9 @@ class QABrain(Brain):
             scope = await scope_for(
                 self.ctx.store, channel, user.user_id, role_ids, guest=user.guest, external=user.external
             )
-            return await self.answer_in_scope(question, scope, exclude=exclude or set(), answerer=answerer)
+            return await self.answer_in_scope(
+                question, scope, exclude=exclude or set(), answerer=answerer, asked_in=channel
+            )
         except LLMBusyError:
             return load_prompt("qa_busy")
         except VectorIndexUnavailable as exc:
@@ -955,19 +957,28 @@ class QABrain(Brain):
             return "Answering is not set up on this server yet (no LLM backend configured)."
 
     async def answer_in_scope(
-        self, question: str, scope: AccessScope, *, exclude: Set[str] = frozenset(), answerer: Answerer | None = None
+        self,
+        question: str,
+        scope: AccessScope,
+        *,
+        exclude: Set[str] = frozenset(),
+        answerer: Answerer | None = None,
+        asked_in: ChannelRef | None = None,
     ) -> Answer:
         """Answer ``question`` (cut to ``qa.max_question_chars``) from what ``scope`` may read, as
         every answer is made: opt-outs and channel policy applied to the index first, stale
         citations marked. ``exclude``: the question's own messages (see :meth:`Answerer.answer`);
-        ``answerer``: the one the caller already holds (to condense a follow-up), else a new one.
+        ``answerer``: the one the caller already holds (to condense a follow-up), else a new one;
+        ``asked_in``: the channel it was asked in, which an abstention does not suggest.
 
         Raises what :meth:`Answerer.answer` raises (the model busy, timed out or unavailable).
         """
         answerer = answerer or await self.answerer()
         await self.apply_policy_changes_in(scope)
         question = question[: self.ctx.settings.qa.max_question_chars]
-        return await self._mark_stale(await answerer.answer(question, scope, exclude_message_ids=exclude))
+        return await self._mark_stale(
+            await answerer.answer(question, scope, exclude_message_ids=exclude, asked_in=asked_in)
+        )
 
     async def _mark_stale(self, result: Answer) -> Answer:
         """Mark citations of old or later-corrected sources (``qa.stale_after_days``)."""

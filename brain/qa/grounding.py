@@ -1,18 +1,21 @@
 """Sentence-level verification of a draft answer against the retrieved units.
 
 Each sentence is *supported* when enough of its content words occur in one unit (token overlap)
-or its embedding is close enough to that unit's (semantic paraphrase). Unsupported sentences are
-dropped; when too little of the draft survives, the caller abstains. Sentences too short to judge
-("Sure!") are neither counted nor kept on their own: only right before or after a supported
-sentence of the same paragraph. Thresholds are measured in
-``benchmarks/qa_grounding.py`` (sentences of the answering unit vs. sentences of unrelated units).
+or its embedding is close enough to that unit's (semantic paraphrase), and that same unit holds
+every code identifier the sentence names (see below). Unsupported sentences are dropped; when too
+little of the draft survives, the caller abstains. Sentences too short to judge ("Sure!") are
+neither counted nor kept on their own: only right before or after a supported sentence of the same
+paragraph. Thresholds are measured in ``benchmarks/qa_grounding.py`` (sentences of the answering
+unit vs. sentences of unrelated units).
 
-A sentence that loops or strings stopwords together (:func:`degenerate`) is unsupported too.
+A sentence that loops, strings stopwords together or says its own clause twice ("X, but X", "X,
+but not X": :func:`degenerate`) is unsupported too.
 
 Similarity cannot tell "use `asyncio.timeout()`" from "use `asyncio.sleep_until()`": both are on
 topic. So a sentence that names a code identifier (a dotted or snake_case name, a call, a flag, a
-file or host name, a path, or anything set in a code span) none of the shown sources contains is
-unsupported whatever its similarity: a small model invents exactly those.
+file or host name, a path, or anything set in a code span) is supported only by a source that is
+close to it *and* contains every one of them, whatever its similarity: a small model invents exactly
+those, or splices a name from one source into the words of another.
 
 A fenced code block is one unit of the draft: never split, never given a citation mark inside, kept
 or dropped whole. It is code the member will run, so it is held to the rule for code spans: each of
@@ -20,7 +23,8 @@ its lines that runs (not blank, not a comment, shell prompts cut) must occur in 
 the model cannot be trusted to adapt code it was not shown.
 
 The draft's layout survives: each sentence remembers the whitespace before it (line breaks,
-indentation), and a list marker at the start of a line stays with its item.
+indentation), and a list marker at the start of a line stays with its item. Line breaks the model
+copied from a doc's hard wrap are joined first (:func:`unwrap`): a wrap ends no sentence.
 
 Citations: ``[1]``, ``[1, 2]``, ``[1-3]``, ``[^1]``, ``[source 1]`` and ``(source 2)`` are read
 as source numbers (never inside code). :attr:`SentenceCheck.supporting` lists the sources that
@@ -137,7 +141,9 @@ class SentenceCheck:
     supported: bool
     judged: bool  # False for sentences too short to judge
     separator: str = ""  # whitespace before it in the draft: " ", or line breaks and indentation
-    supporting: tuple[int, ...] = ()  # 1-based sources that support it on their own
+    # 1-based sources that support it on their own (close, and holding all its identifiers); a
+    # sentence is supported when there is one.
+    supporting: tuple[int, ...] = ()
     code: bool = False  # a fenced code block
     # Words of an unjudged sentence that no shown source holds (courtesy words aside): "Then reboot
     # twice.", "Never do that." next to a supported step add a claim nothing vouches for.
@@ -259,6 +265,64 @@ def _separator(gap: str) -> str:
     if "\n" not in gap:
         return " " if gap else ""
     return "\n" * min(gap.count("\n"), 2) + gap[gap.rfind("\n") + 1 :]
+
+
+# A line of its own: a list item, quote, heading, table row or code fence starts one.
+_OWN_LINE = re.compile(r"(?:[-*•+>#|]|\d{1,2}[.)](?:\s|$)|```|~~~)")
+_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
+_CLOSERS = "*_`\"')]»”’"
+_CLAUSE_ENDS = (".", "!", "?", ":", ";", "。", "！", "？", "：", "；", "।", "॥", "؟")
+_WRAP_WORDS = 3  # words on each side of a line break that must stand around one in a doc
+
+
+def unwrap(text: str, docs: Sequence[str] = ()) -> str:
+    """``text`` with the line breaks it copied from a doc's hard wrap joined (a space instead).
+
+    Docs are wrapped at a fixed width; a model quoting one copies its line breaks ("... and create
+    a" / "New Application."), and cut into sentences there, half a sentence was judged alone and
+    the citation mark landed mid-sentence. Chat messages are not wrapped (a member's line break
+    means a new line), so only a line break with the same words around it (up to
+    :data:`_WRAP_WORDS` each side, markup and indentation aside) in one of ``docs`` is joined; and
+    only inside a paragraph, outside code, after a line that ends no sentence or clause and is no
+    heading or table row, before a line that starts no list item, quote, heading, table row or fence.
+    """
+    if "\n" not in text or not docs:
+        return text
+    code = [m.span() for m in _FENCE.finditer(text)]
+    out, at = [], 0
+    for brk in _LINE_BREAK.finditer(text):
+        newline = text.index("\n", brk.start())
+        if any(a <= newline < b for a, b in code):
+            continue
+        before = text[text.rfind("\n", 0, newline) + 1 : brk.start()]
+        end = text.find("\n", brk.end())
+        after = text[brk.end() : end if end >= 0 else len(text)]
+        if _may_wrap(before, after) and _wrapped_in(before, after, docs):
+            out += [text[at : brk.start()], " "]
+            at = brk.end()
+    return "".join(out) + text[at:] if out else text
+
+
+def _may_wrap(before: str, after: str) -> bool:
+    """Whether the line ``after`` may go on with the sentence of the line ``before``."""
+    line = strip_citations(before).strip()
+    if not line or not after.strip() or line.startswith(("#", "|")) or _BARE_MARK.fullmatch(line):
+        return False
+    if line.rstrip(_CLOSERS).endswith(_CLAUSE_ENDS) or line.endswith(("```", "~~~")):
+        return False
+    return not _OWN_LINE.match(after)
+
+
+def _wrapped_in(before: str, after: str, docs: Sequence[str]) -> bool:
+    """Whether a doc breaks a line between the last words of ``before`` and the first of ``after``
+    (with nothing but markup and indentation around the break: not a blank line)."""
+    head = _WORD.findall(strip_citations(before))[-_WRAP_WORDS:]
+    tail = _WORD.findall(after)[:_WRAP_WORDS]
+    if not head or not tail:
+        return False
+    words = r"[^\w\n]+".join(map(re.escape, head)) + r"[^\w\n]*\n[^\w\n]*" + r"[^\w\n]+".join(map(re.escape, tail))
+    found = re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE)
+    return any(found.search(doc) for doc in docs)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -411,8 +475,11 @@ def _tail_start(text: str) -> int:
     return found.start() if found else len(text)
 
 
-def drop_unfinished_tail(text: str) -> str:
-    """``text`` without a last sentence (or code block) cut off mid-way (the model hit its token limit)."""
+def drop_unfinished_tail(text: str, docs: Sequence[str] = ()) -> str:
+    """``text`` without a last sentence (or code block) cut off mid-way (the model hit its token
+    limit); line breaks copied from the wraps of ``docs`` joined first (:func:`unwrap`), so a wrap
+    is no sentence end."""
+    text = unwrap(text, docs)
     parts = _segments(text)
     if len(parts) < 2:
         return text
@@ -456,14 +523,119 @@ def is_question(sentence: str) -> bool:
 
 
 def degenerate(sentence: str) -> bool:
-    """Whether a sentence is a generation loop or word salad rather than a statement (see above)."""
+    """Whether a sentence is a generation loop or word salad rather than a statement (see above),
+    or says its own clause twice (:func:`says_twice`)."""
     if _REPEATED_WORD.search(sentence):
         return True
     tokens = tokenize(sentence)
     if sentence.isascii() and len(_WORD.findall(sentence)) >= 10 and len(set(tokens)) <= 1:
         return True
     # Content words mostly repeated (at most half distinct), outside code, which repeats by nature.
-    return len(tokens) >= 6 and len(set(tokens)) <= len(tokens) / 2 and not _CODE_MARK.search(sentence)
+    if len(tokens) >= 6 and len(set(tokens)) <= len(tokens) / 2 and not _CODE_MARK.search(sentence):
+        return True
+    return says_twice(sentence)
+
+
+def _word_list(*languages: str) -> frozenset[str]:
+    """The words of ``languages`` (one string of space-separated words each)."""
+    return frozenset(" ".join(languages).split())
+
+
+# A clause said twice: "It does not delete messages from channels it was never invited to, but it
+# does delete messages from channels it was never invited to." Every word is in a source and the
+# content words are not repeated often enough for the rule above, so it passed as supported. Words
+# are compared without negations, so "X, but not X" is found as well as "X, and X"; the lists hold
+# the languages of COURTESY_WORDS (Han counts each character as a word, written without spaces).
+# Negations that count: one of these before a clause flips it.
+_NEGATIONS = _word_list(
+    "not no never cannot nor neither none nothing nobody nowhere",  # English ("n't" too: _unnegated)
+    "nunca jamás tampoco ni",  # Spanish ("no" above)
+    "ne",  # French ("n'" too); "pas", "jamais"... are its second half, left out uncounted
+    "nicht nie niemals kein keine keinen keinem keiner keines",  # German
+    "não nao",  # Portuguese ("nunca" above)
+    "non mai",  # Italian
+    "не нет никогда ни",  # Russian
+    "不 没 沒 别 別 无 無 非",  # Chinese
+)
+_NEGATION_PARTS = _word_list("pas jamais rien aucun aucune guère")  # French: "ne ... pas" is one negation
+_CONTRACTIONS = {"can't": "can", "won't": "will", "shan't": "shall", "cannot": "can"}
+# What may stand between the two sayings ("..., but it ..."): joining words and pronouns. Anything
+# else ("reads X and ignores X", "Slack does X, but Discord does not X") makes them two statements.
+_JOINERS = _word_list(
+    "but and or yet so though although however whereas while also then it they he she this that which we you i",
+    "pero y o e u sino aunque él ella ellos ellas esto eso se",
+    "mais et ou pourtant cependant il elle ils elles on cela ça ce",
+    "aber und oder doch sondern jedoch er sie es das man",
+    "mas ou porém ele ela eles elas isso",
+    "ma però tuttavia esso essa lui lei si",
+    "но и или а однако он она оно они это",
+    "但 是 而 和 或 它 他 她 却 可",
+)
+_HAN_KANA = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+# A word: each Han or kana character (written without spaces), else a run of word characters with
+# its apostrophes ("doesn't", "n'est").
+_CLAUSE_WORD = re.compile(rf"[{_HAN_KANA}]|[^\W{_HAN_KANA}]+(?:['’][^\W\d_]+)*")
+_SLACK_LINK = re.compile(r"<(?:https?|mailto):[^<>]*>")
+_MIN_CLAUSE_WORDS = 4  # a shorter shared run ("in the config") is phrasing, not a clause
+_MAX_SAYS_TWICE_WORDS = 300  # longer is no sentence an answer has; the search is quadratic
+
+
+def _unnegated(word: str) -> tuple[str, int]:
+    """``word`` without its negation, and how many negations it held: ("not", 1) -> ("", 1),
+    ("doesn't", 1) -> ("does", 1), ("n'est", 1) -> ("est", 1)."""
+    word = word.replace("’", "'")
+    if word in _CONTRACTIONS:
+        return _CONTRACTIONS[word], 1
+    if word in _NEGATIONS:
+        return "", 1
+    if word in _NEGATION_PARTS:
+        return "", 0
+    if word.endswith("n't"):
+        return word[:-3], 1
+    if word.startswith("n'") and len(word) > 2:
+        return word[2:], 1
+    return word, 0
+
+
+def says_twice(sentence: str) -> bool:
+    """Whether ``sentence`` ends by saying again a clause it said before, with nothing but joining
+    words and pronouns between the two ("X, but it X"; what precedes the first is free: "The bot
+    X, but it X"), negation words aside: either with the same negations (a loop) or one negation
+    apart (it asserts X and not-X). Two negations apart is a contrast ("indexed if the channel is
+    public, and not indexed if the channel is not public"). The shared clause has at least
+    :data:`_MIN_CLAUSE_WORDS` words, two of them content words, and the two sayings make up at least
+    half of the sentence's words."""
+    words: list[str] = []
+    negations: list[int] = []  # negations seen up to and including each kept word
+    seen = 0
+    # A web address is no clause, and Slack writes a link as its address twice (<http://x.io|x.io>).
+    prose = _URL.sub(" ", _SLACK_LINK.sub(" ", strip_citations(sentence)))
+    for raw in _CLAUSE_WORD.findall(prose.lower()):
+        word, negated = _unnegated(raw)
+        seen += negated
+        if word:
+            words.append(word)
+            negations.append(seen)
+    n = len(words)
+    if n < 2 * _MIN_CLAUSE_WORDS or n > _MAX_SAYS_TWICE_WORDS:
+        return False
+    for start in range(_MIN_CLAUSE_WORDS, n - _MIN_CLAUSE_WORDS + 1):
+        clause = words[start:]
+        size = n - start
+        # The two sayings are most of the sentence: "the ones worked on and the ones not worked on"
+        # inside a longer sentence names two kinds of thing, and says nothing twice.
+        if size > start or 4 * size < n or len(tokenize(" ".join(clause))) < 2:
+            continue
+        # The first saying ends at most a few joining words before the second starts.
+        for end in range(start, max(size, start - 3) - 1, -1):
+            between = words[end:start]
+            if words[end - size : end] != clause or not all(w in _JOINERS for w in between):
+                continue
+            first = negations[end - 1]  # negations of the first saying (and what precedes it)
+            second = seen - first
+            if (second - first) % 2 or second == first:
+                return True
+    return False
 
 
 def _code_regions(text: str) -> list[tuple[int, int]]:
@@ -551,6 +723,13 @@ def check(
     ``known_identifiers`` makes a sentence naming a code identifier no source contains unsupported
     (off only to measure what the rule adds).
     """
+    raw_shown = [u.unit.text for u in units] if texts is None else list(texts)
+    if len(raw_shown) != len(units):
+        raise ValueError(f"{len(raw_shown)} texts for {len(units)} units")
+    # The prompt quotes <, > and " as look-alikes (brain.qa.context); compared as the characters
+    # they stand for, whichever of the two the model wrote back.
+    shown = [unquote(t) for t in raw_shown]
+    draft = unwrap(draft, [t for t, u in zip(shown, units, strict=True) if u.unit.kind == "doc"])
     spans = _segments(draft)
     pairs = [
         (draft[seg.start : seg.end], _separator(draft[spans[k - 1].end : seg.start]) if k else "")
@@ -559,12 +738,6 @@ def check(
     sentences = _unique(pairs)
     if not sentences or not units:
         return GroundingResult(tuple(), 0.0)
-    raw_shown = [u.unit.text for u in units] if texts is None else list(texts)
-    if len(raw_shown) != len(units):
-        raise ValueError(f"{len(raw_shown)} texts for {len(units)} units")
-    # The prompt quotes <, > and " as look-alikes (brain.qa.context); compared as the characters
-    # they stand for, whichever of the two the model wrote back.
-    shown = [unquote(t) for t in raw_shown]
     plain = [_judged_text(s) for s, _ in sentences]
     unit_tokens = [set(tokenize(t)) for t in shown]
     sourced_words = set().union(*unit_tokens) | COURTESY_WORDS
@@ -597,12 +770,19 @@ def check(
             looping = not code and degenerate(text)
             question = not code and is_question(text)
             judged = (len(tokens) >= MIN_TOKENS or bool(invented) or looping) and not question
-            supported = judged and not invented and not looping and any(close)
-            # The same test against one source: close enough, and every identifier in it.
+            # One source must vouch for the whole sentence: close enough to it, and holding every
+            # identifier it names. Closeness from one source and the names from another let a name
+            # be spliced into a source's words ("... invited to (GUILDHALL_BRAINS) [1]", the name
+            # only in source 2), cited to the source that lacks it.
             alone = [
-                supported and close[j] and all(name.lower() in shown_lower[j] for name in names)
+                judged
+                and not invented
+                and not looping
+                and close[j]
+                and all(name.lower() in shown_lower[j] for name in names)
                 for j in range(len(units))
             ]
+            supported = any(alone)
         supporting = tuple(j + 1 for j, ok in enumerate(alone) if ok)
         # A lead-in ("Steps:", "Try this:") introduces what follows: kept only before what it
         # introduces, when that is supported (:meth:`GroundingResult._rides_along`).
@@ -629,6 +809,24 @@ def check(
     judged_checks = [c for c in checks if c.judged]
     support = sum(c.supported for c in judged_checks) / len(judged_checks) if judged_checks else 0.0
     return GroundingResult(tuple(checks), support)
+
+
+def best_part(sentences: Sequence[str], parts: Sequence[str], embedder: Embedder) -> int:
+    """Index of the part of a source (one message of a conversation) that best supports
+    ``sentences`` (of the draft, as :func:`check` reads them), by the check's own measures: the share
+    of a sentence's words in the part plus their embeddings' cosine, summed over the sentences; the
+    earliest part on a tie."""
+    if len(parts) < 2 or not sentences:
+        return 0
+    plain = [_judged_text(s) for s in sentences]
+    part_vecs, sent_vecs = embedder.embed([unquote(p) for p in parts]), embedder.embed(plain)
+    score = np.asarray(sent_vecs @ part_vecs.T, dtype=np.float64).sum(axis=0)
+    part_tokens = [set(tokenize(unquote(p))) for p in parts]
+    for text in plain:
+        tokens = set(tokenize(text))
+        if tokens:
+            score += [len(tokens & pt) / len(tokens) for pt in part_tokens]
+    return int(np.argmax(score))
 
 
 _LEADING_MARK = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])[ \t]+")

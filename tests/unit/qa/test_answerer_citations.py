@@ -57,14 +57,15 @@ def test_each_source_is_judged_on_its_own_by_the_checks_test() -> None:
     [npm, port] = grounding.check(f"{NPM_SENTENCE} [2]. {PORT_SENTENCE} [1].", units, HashEmbedder()).sentences
     assert (npm.supporting, npm.best_source, npm.cited) == ((1,), 1, (2,))
     assert (port.supporting, port.best_source, port.cited) == ((2,), 2, (1,))
-    # Close enough to source 1 alone, but naming an identifier only source 2 has: supported by the
-    # sources together (as before), by neither on its own, so the best one is cited.
+    # Close enough to source 1 alone, but naming an identifier only source 2 has: supported by
+    # neither on its own, so unsupported (it was supported by the sources together before, and
+    # cited to source 1, which lacks the name: tests/unit/qa/test_grounding_one_source.py).
     mixed = grounding.check(
         "To fix ERR_CONNECTION_REFUSED start the dev server with npm run dev on dev_port [2].",
         [su("a", NPM), su("b", "Set dev_port in the env file")],
         HashEmbedder(),
     ).sentences[0]
-    assert mixed.supported and mixed.supporting == () and mixed.best_source == 1
+    assert mixed.judged and not mixed.supported and mixed.supporting == () and mixed.best_source == 1
 
 
 @pytest.mark.parametrize(

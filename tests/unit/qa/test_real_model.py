@@ -36,8 +36,9 @@ async def test_real_small_model_gives_a_grounded_answer_or_abstains(make_app: An
         [reply] = adapter.of_type(SendMessage)
         assert isinstance(reply, SendMessage)
         assert "@everyone" not in reply.text
-        abstain = render_prompt("qa_abstain", channel="#general")
-        if reply.text == render_prompt("qa_abstain_closest", channel="#general"):
+        # Asked in #general, where the sources are: an abstention suggests the help channel instead.
+        abstain = render_prompt("qa_abstain", channel="#help")
+        if reply.text == render_prompt("qa_abstain_closest", channel="#help"):
             # Abstained, linking the retrieved messages closest to the question.
             assert reply.citations and all(c.kind == "link" for c in reply.citations)
             assert all("@everyone" not in c.title for c in reply.citations)
