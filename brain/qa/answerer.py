@@ -61,14 +61,17 @@ MODEL_LOAD_TIMEOUT_S = 600.0
 RELEVANCE_FLOOR = 0.3
 _NUMBERED = re.compile(r"^(\d{1,2})[.)]\s")
 
-# The answer prompt's own labels, which a small model sometimes repeats as its first line.
+# The answer prompt's own labels, which a small model sometimes repeats as its first line, and the
+# tags that delimit its sources (a line of "</source>" at the end of an answer).
 _PROMPT_ECHO = re.compile(
-    r"^\s*(?:Community history|Question|Answer[^:\n]{0,60}):[ \t]*$\n?", re.IGNORECASE | re.MULTILINE
+    r"^\s*(?:(?:Community history|Question|Answer[^:\n]{0,60}):|</?source\b[^>\n]{0,80}>)[ \t]*$\n?",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
 def without_prompt_echo(draft: str) -> str:
-    """``draft`` without lines that only repeat a label of the answer prompt ("Community history:")."""
+    """``draft`` without lines that only repeat a label of the answer prompt ("Community history:")
+    or a source's delimiting tag (``</source>``)."""
     return _PROMPT_ECHO.sub("", draft).strip()
 
 

@@ -118,6 +118,9 @@ def test_an_echoed_question_is_no_answer_and_prompt_labels_are_dropped() -> None
     units = [su("a", "## How do I reset my zorblax password?\nOpen Settings, then Security, then Reset password.")]
     draft = without_prompt_echo("Community history:\n## How do I reset my zorblax password [1]?")
     assert draft == "## How do I reset my zorblax password [1]?"
+    # The sources' delimiters too, when the model copies them (the console demo ended one with it).
+    assert without_prompt_echo('Open Settings [1].\n</source>\n<source id="2">') == "Open Settings [1]."
+    assert without_prompt_echo("Use `<source>` tags in the template [1].") == "Use `<source>` tags in the template [1]."
     result = grounding.check(draft, units, HashEmbedder())
     assert result.kept == [] and result.support == 0.0  # nothing answers: the bot abstains
     both = grounding.check(
