@@ -206,8 +206,9 @@ class SlackAdapter:
                     client=self.client,
                     signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
                     oauth_settings=oauth_settings,
-                    # Bolt drops events from our own bot user; normalize.py checks again for backfill.
-                    ignoring_self_events_enabled=True,
+                    # Our own events are dropped by _skip_own_events instead, which lets the deletes
+                    # of our messages through (Bolt's filter takes previous_message.user for theirs).
+                    ignoring_self_events_enabled=False,
                 )
         except BoltError as exc:
             # Bolt words its refusals for its own constructor ("SLACK_BOT_TOKEN or `token` argument
@@ -243,13 +244,20 @@ class SlackAdapter:
         )
 
     def _register_listeners(self) -> None:
+        self.app.middleware(_skip_own_events)
         for event_type in (*EVENT_HANDLERS, *CHANNEL_GONE_EVENTS):
             self.app.event(event_type)(self._on_event)
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.event("member_left_channel")(self._on_member_left)
         self.app.event("app_uninstalled")(self._on_uninstalled)
         self.app.event("tokens_revoked")(self._on_tokens_revoked)
-        register_interactions(self.app, publish=self._publish, context_for=self._context_for, admin=self.admin_facts)
+        register_interactions(
+            self.app,
+            publish=self._publish,
+            context_for=self._context_for,
+            admin=self.admin_facts,
+            learn_channel=self.learn_channel,
+        )
 
     def attach(self, bus: EventBus) -> None:
         """Publish inbound events on ``bus`` and perform its Slack actions."""
@@ -721,7 +729,7 @@ class SlackAdapter:
 
     async def _publish_own(self, client: AsyncWebClient, team_id: str, channel_id: str, answers: list[Any]) -> None:
         """Publish the messages we posted, as ``chat.postMessage`` answered them, as a bot's
-        messages: Bolt drops our own message events (``ignoring_self_events_enabled``), and without
+        messages: our own message events are dropped (``_skip_own_events``), and without
         them in the store a 👍 on an answer could not be told from one on anything else (Discord's
         gateway echoes the bot's messages; this is the same record)."""
         if not answers or not team_id:
@@ -1018,6 +1026,34 @@ class SlackAdapter:
             if error_code(exc) == "already_reacted":
                 return  # a redelivered AddReaction: the reaction is there, which is what was asked
             log_api_error("reactions.add", exc, channel=action.channel.channel_id)
+
+
+# Events about one of our messages that must reach us although they name the bot: a delete (Bolt reads
+# its user from ``previous_message``) and a change (a thread root's ``tombstone``, a delete for us).
+# normalize.py drops our own edits among the changes.
+OWN_EVENTS_KEPT = frozenset({"message_deleted", "message_changed"})
+# As in Bolt's own filter: joins and leaves of the bot itself are news.
+SELF_EVENTS_KEPT = frozenset({"member_joined_channel", "member_left_channel"})
+
+
+async def _skip_own_events(
+    body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+) -> BoltResponse | None:
+    """Bolt's self-event filter (``ignoring_self_events_enabled``), less the deletes and changes of our
+    own messages: without them, deleting an answer in Slack left its stored copy (which may quote
+    members) in place. normalize.py drops our posts, edits and reactions again."""
+    event = body.get("event")
+    auth = context.authorize_result
+    if isinstance(event, dict) and auth is not None:
+        user_id, bot_id = context.user_id, event.get("bot_id")
+        own = (user_id is not None and user_id == auth.bot_user_id) or (bot_id is not None and bot_id == auth.bot_id)
+        kept = event.get("type") in SELF_EVENTS_KEPT or (
+            event.get("type") == "message" and event.get("subtype") in OWN_EVENTS_KEPT
+        )
+        if own and not kept:
+            return BoltResponse(status=200, body="")
+    await next()
+    return None
 
 
 def _ts_or_none(thread_id: str | None) -> str | None:

@@ -30,7 +30,7 @@ from adapters.slack.normalize import (
     other_organisation,
 )
 from adapters.slack.payloads import SlashCommandPayload
-from bot.events import InboundEvent
+from bot.events import CommandInvoked, InboundEvent, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ SLASH_COMMANDS = (
 
 Publish = Callable[[InboundEvent], Awaitable[object]]
 ContextFactory = Callable[[AsyncWebClient, str], Awaitable[NormalizeContext]]
+# The adapter's ``learn_channel(client, team_id, channel_id, channel_type)``: ``conversations.info``
+# once per process per channel, cached in the channels the context carries.
+ChannelLearner = Callable[[AsyncWebClient, str, str, str | None], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +159,35 @@ class AdminFactsCache:
         return tuple(found), read_all
 
 
+def shared_unless_known(cmd: CommandInvoked) -> CommandInvoked:
+    """``cmd`` with its channel marked shared with another organisation when Slack did not say.
+
+    When ``conversations.info`` could not describe the channel (no answer, a refusal, a DM or group
+    DM the bot is not in, whose other members it cannot see), its readers may include people of
+    another organisation (Slack Connect): the answer then uses that conversation's history alone
+    (:func:`brain.qa.access.scope_for`), never the workspace's other channels. Only the bot's own
+    DM with the asker is read by the asker alone, whose own organisation the admin facts tell.
+    """
+    channel = cmd.channel
+    if channel.shared_externally is not None or channel.visibility is Visibility.DM:
+        return cmd
+    return dataclasses.replace(cmd, channel=dataclasses.replace(channel, shared_externally=True))
+
+
 def register_interactions(
-    app: AsyncApp, *, publish: Publish, context_for: ContextFactory, admin: AdminFactsCache
+    app: AsyncApp,
+    *,
+    publish: Publish,
+    context_for: ContextFactory,
+    admin: AdminFactsCache,
+    learn_channel: ChannelLearner,
 ) -> None:
-    """Register every slash command and button listener on ``app``."""
+    """Register every slash command and button listener on ``app``.
+
+    A command may come from a channel no event has taught the adapter (commands work where the bot
+    is not a member): ``learn_channel`` looks it up first, so a Slack Connect channel is known as
+    shared before the command is published.
+    """
 
     async def on_command(ack: Callable[..., Awaitable[None]], body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()  # first, always: everything below may take longer than Slack's 3 s
@@ -167,6 +195,10 @@ def register_interactions(
         team_id = payload.get("team_id", "")
         user_id = payload.get("user_id", "")
         facts = await admin.facts(client, team_id, user_id) if user_id else AdminFacts(False, ())
+        channel_id = payload.get("channel_id", "")
+        if team_id and isinstance(channel_id, str) and channel_id:
+            # conversations.info answers for channels the bot is not in; a learned one is not asked.
+            await learn_channel(client, team_id, channel_id, None)
         ctx = await context_for(client, team_id)
         cmd = normalize_command(
             payload,
@@ -180,7 +212,7 @@ def register_interactions(
         if cmd is None:
             log.warning("slash command without user/channel ignored: %s", payload.get("command"))
             return
-        await publish(cmd)
+        await publish(shared_unless_known(cmd))
 
     async def on_block_action(
         ack: Callable[..., Awaitable[None]], body: dict[str, Any], client: AsyncWebClient

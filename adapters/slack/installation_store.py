@@ -260,7 +260,14 @@ class SQLOAuthStateStore(AsyncOAuthStateStore):
         return state
 
     async def async_consume(self, state: str) -> bool:
-        """True once for a valid, unexpired state; the row is deleted either way."""
-        row = await self._db.fetchone("SELECT expires_at FROM slack_oauth_states WHERE state = ?", (state,))
-        await self._db.execute("DELETE FROM slack_oauth_states WHERE state = ? OR expires_at < ?", (state, time.time()))
-        return row is not None and float(row[0]) >= time.time()
+        """True once for a valid, unexpired state; the row is deleted either way.
+
+        Deleting is the check: of two callbacks with one state arriving together, only the one
+        whose delete removed the row succeeds (a read before the delete let both pass).
+        """
+        now = time.time()
+        consumed = await self._db.execute(
+            "DELETE FROM slack_oauth_states WHERE state = ? AND expires_at >= ?", (state, now)
+        )
+        await self._db.execute("DELETE FROM slack_oauth_states WHERE expires_at < ?", (now,))
+        return consumed > 0
