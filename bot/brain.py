@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,6 +39,7 @@ from bot.events import (
     CommandReply,
     Event,
     MessagePosted,
+    Platform,
     SendDirectMessage,
     SendEphemeral,
     SendMessage,
@@ -221,6 +222,21 @@ class BrainContext:
         on Discord in every guild, also one joined since. For what the gate lets through (button
         clicks, events already queued when the member was forgotten)."""
         return self.services.has("forgotten") and user in await self.services.get("forgotten")
+
+    async def any_forgotten(self, platform: str, workspace_id: str, user_ids: Iterable[str]) -> bool:
+        """Whether any of ``user_ids`` (members of one workspace) asked to be forgotten, as this
+        process's set knows it (:meth:`is_forgotten`) or as the store does (another process's
+        ``/forget-me`` reaches this one's set within a minute). For what is about to be stored after
+        a slow step, such as an answer generated while one of them was forgotten: ``/forget-me``
+        marks the member before it erases what is stored, so a check made after the write misses
+        nothing the erasure does not delete."""
+        where = Platform(platform)
+        for user_id in dict.fromkeys(user_ids):
+            if await self.is_forgotten(UserRef(where, workspace_id, user_id)):
+                return True
+            if await self.store.get_member_setting(platform, workspace_id, user_id, "forgotten", False):
+                return True
+        return False
 
     async def removed_workspaces(self) -> set[tuple[str, str]]:
         """``(platform, workspace_id)`` of the workspaces the bot was removed from (kicked from a

@@ -640,10 +640,15 @@ class CoreBrain(Brain):
         purged = False
         # Not only workspaces with messages: `/ask` is a command, not a message, so the answer log of
         # a Discord DM (workspace `@me`) or of a workspace whose messages have all expired held
-        # questions and answers that no purge ever reached. Brains name the workspaces they keep
-        # something of (``retention_workspaces``).
+        # questions and answers that no purge ever reached. Every table purged below names its
+        # workspaces (a reaction, a thread or a pending change outlives the last message, which
+        # expired first), and brains name the workspaces they keep something of
+        # (``retention_workspaces``).
         rows = await store.db.fetchall(
-            "SELECT DISTINCT platform, workspace_id FROM messages UNION SELECT DISTINCT platform, workspace_id FROM feedback"
+            " UNION ".join(
+                f"SELECT DISTINCT platform, workspace_id FROM {table}"
+                for table in ("messages", "reactions", "threads", "feedback", "pending_edits", "reaction_removals")
+            )
         )
         workspaces = {(str(p), str(w)) for p, w in rows}
         for brain in self._app.brains:

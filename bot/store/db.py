@@ -376,6 +376,19 @@ def like_escaped(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
+async def fetch_in(
+    ex: Executor, sql: str, params: Sequence[Any], values: Sequence[Any], *, chunk: int = 500
+) -> list[Row]:
+    """The rows of ``sql``, a query ending in ``... IN``, with ``params`` and the list of ``values``
+    after it: one query per ``chunk`` values (SQLite allows a few thousand placeholders at most).
+    Nothing is read when ``values`` is empty."""
+    rows: list[Row] = []
+    for start in range(0, len(values), chunk):
+        part = values[start : start + chunk]
+        rows += await ex.fetchall(f"{sql} ({', '.join('?' * len(part))})", (*params, *part))
+    return rows
+
+
 def to_postgres_sql(sql: str) -> str:
     """Rewrite ``?`` placeholders to ``$1..$n`` (our SQL never has ``?`` inside literals)."""
     cached = _SQL_CACHE.get(sql)

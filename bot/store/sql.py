@@ -14,7 +14,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.store.channel_access import ROLE, ROLE_DENIED, ROLE_OVERRIDE, USER, USER_DENIED, AccessDenials, passes_denials
-from bot.store.db import DEFAULT_BUSY_TIMEOUT_S, DEFAULT_COMMAND_TIMEOUT_S, Database, Executor, open_database
+from bot.store.db import (
+    DEFAULT_BUSY_TIMEOUT_S,
+    DEFAULT_COMMAND_TIMEOUT_S,
+    Database,
+    Executor,
+    fetch_in,
+    open_database,
+)
 from bot.store.models import ChannelRow, MessageRow, ReactionRow, UserRow
 from bot.store.schema import migrate
 from bot.valid_text import storable_text
@@ -560,15 +567,15 @@ class Store:
             return 0  # the usual case, one cheap query (imports upsert thousands of posts a batch)
         found: list[tuple[str, str, str, str, float]] = []
         for (platform, workspace_id), ids in by_workspace.items():
-            ordered = sorted(ids)
-            for start in range(0, len(ordered), _PENDING_LOOKUP_CHUNK):
-                chunk = ordered[start : start + _PENDING_LOOKUP_CHUNK]
-                rows = await ex.fetchall(
-                    "SELECT message_id, text, ts FROM pending_edits WHERE platform = ? AND workspace_id = ? "
-                    f"AND message_id IN ({', '.join('?' * len(chunk))})",
-                    (platform, workspace_id, *chunk),
-                )
-                found += [(platform, workspace_id, str(r[0]), str(r[1]), float(r[2])) for r in rows]
+            rows = await fetch_in(
+                ex,
+                "SELECT message_id, text, ts FROM pending_edits WHERE platform = ? AND workspace_id = ? "
+                "AND message_id IN",
+                (platform, workspace_id),
+                sorted(ids),
+                chunk=_PENDING_LOOKUP_CHUNK,
+            )
+            found += [(platform, workspace_id, str(r[0]), str(r[1]), float(r[2])) for r in rows]
         if found:
             await ex.executemany(_EDIT_MESSAGE, [(text, ets, p, ws, mid, ets) for p, ws, mid, text, ets in found])
             await ex.executemany(_TAKE_PENDING_EDIT, [(p, ws, mid, ets) for p, ws, mid, _, ets in found])
@@ -809,15 +816,16 @@ class Store:
             by_workspace.setdefault((platform, workspace_id), []).append(message_id)
         found: dict[tuple[str, str, str, str, str], float] = {}
         for (platform, workspace_id), ids in by_workspace.items():
-            for start in range(0, len(ids), _PENDING_LOOKUP_CHUNK):
-                chunk = ids[start : start + _PENDING_LOOKUP_CHUNK]
-                rows = await ex.fetchall(
-                    "SELECT message_id, user_id, emoji, ts FROM reaction_removals WHERE platform = ? "
-                    f"AND workspace_id = ? AND message_id IN ({', '.join('?' * len(chunk))})",
-                    (platform, workspace_id, *chunk),
-                )
-                for mid, uid, emoji, ts in rows:
-                    found[(platform, workspace_id, str(mid), str(uid), str(emoji))] = float(ts)
+            rows = await fetch_in(
+                ex,
+                "SELECT message_id, user_id, emoji, ts FROM reaction_removals WHERE platform = ? "
+                "AND workspace_id = ? AND message_id IN",
+                (platform, workspace_id),
+                ids,
+                chunk=_PENDING_LOOKUP_CHUNK,
+            )
+            for mid, uid, emoji, ts in rows:
+                found[(platform, workspace_id, str(mid), str(uid), str(emoji))] = float(ts)
         return found
 
     async def remove_reaction(

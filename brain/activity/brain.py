@@ -184,6 +184,16 @@ class ActivityBrain(Brain):
             out["excluded_from_leaderboard"] = True
         return out
 
+    async def retention_workspaces(self) -> set[tuple[str, str]]:
+        """Workspaces with contribution rows, reactions or rollup days: they outlive the workspace's
+        last message (it expired first), and only a visit of the retention purge removes them."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT DISTINCT platform, workspace_id FROM activity_contrib "
+            "UNION SELECT DISTINCT platform, workspace_id FROM activity_reactions "
+            "UNION SELECT DISTINCT platform, workspace_id FROM activity_rollup"
+        )
+        return {(str(r[0]), str(r[1])) for r in rows}
+
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: drop contribution rows and reactions older than the cutoff, and rollup days before it."""
         cutoff_day = datetime.fromtimestamp(cutoff_ts, self.ctx.settings.tz).date().isoformat()

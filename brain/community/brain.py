@@ -76,7 +76,7 @@ from brain.community import qa_bridge, signals
 from brain.community.experts import ThreadCredit, rank_experts
 from brain.community.pending import HumanFirstQueue
 from brain.qa.access import discord_dm_guild
-from brain.qa.brain import HELP_CHANNEL_OWNER, has_helper_reply
+from brain.qa.brain import HELP_CHANNEL_OWNER, has_helper_reply, reply_chain_top
 from brain.qa.mentions import asks_something, strip_mentions
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ HUMAN_FIRST = "community.human_first"
 # How far past its wait the restart job still takes a question up (older ones were handled or are
 # stale), as the QA brain's own unanswered-question job looks back.
 RESUME_LOOKBACK_S = 3600.0
-# Hops followed up a chain of Discord inline replies to find the message it answers.
+# Levels of Discord inline replies gathered under a question (as many as the QA brain's
+# reply_chain_top follows up a chain to find the question).
 MAX_REPLY_CHAIN = 20
 # Inline replies gathered under one question (a conversation with no thread) to find its answer.
 MAX_INLINE_CONVERSATION = 200
@@ -378,18 +379,7 @@ class CommunityBrain(Brain):
             return event.thread_id if event.thread_id != event.message_id else None
         if not event.reply_to:
             return None
-        return await self._chain_top(event.platform.value, event.channel.workspace_id, event.reply_to)
-
-    async def _chain_top(self, platform: str, workspace_id: str, reply_to: str) -> str:
-        """The message at the top of a chain of Discord inline replies, from the message ``reply_to``
-        names up (by :data:`MAX_REPLY_CHAIN` hops at most): the question the chain answers."""
-        root = reply_to
-        for _ in range(MAX_REPLY_CHAIN):
-            message = await self.ctx.store.get_message(platform, workspace_id, root)
-            if message is None or message.thread_id is not None or not message.reply_to:
-                break
-            root = message.reply_to
-        return root
+        return await reply_chain_top(self.ctx.store, event.platform.value, event.channel.workspace_id, event.reply_to)
 
     async def _conversation_root(self, platform: str, workspace_id: str, message: MessageRow) -> str | None:
         """The conversation a stored message is part of: its thread, or for a Discord inline reply
@@ -398,7 +388,7 @@ class CommunityBrain(Brain):
         if message.thread_id:
             return message.thread_id
         if message.reply_to:
-            return await self._chain_top(platform, workspace_id, message.reply_to)
+            return await reply_chain_top(self.ctx.store, platform, workspace_id, message.reply_to)
         return None
 
     async def _conversation(self, platform: str, workspace_id: str, channel_id: str, root: str) -> list[MessageRow]:
@@ -689,6 +679,13 @@ class CommunityBrain(Brain):
                 mods.name,
             )
             return
+        # The answer took seconds: /forget-me may have erased the asker or a cited author meanwhile
+        # (forget_member ran already). Checked again once written: the erasure marks the member
+        # before it deletes, so whichever comes second sees the other.
+        p, ws = event.platform.value, event.channel.workspace_id
+        members = [event.author.user_id, *sorted(_cited_authors(answer))]
+        if await self.ctx.any_forgotten(p, ws, members):
+            return
         draft_id = uuid.uuid4().hex
         citations = [_citation_dict(c) for c in answer.citations]
         await self.ctx.store.db.execute(
@@ -713,6 +710,12 @@ class CommunityBrain(Brain):
                 to_epoch(self.ctx.clock.now()),
             ),
         )
+        if await self.ctx.any_forgotten(p, ws, members):
+            await self.ctx.store.db.execute(
+                "DELETE FROM community_drafts WHERE draft_id = ? AND platform = ? AND workspace_id = ?",
+                (draft_id, p, ws),
+            )
+            return
         header = f"Draft answer for #{event.channel.name or event.channel.channel_id} (shadow mode):\n> {event.text[:300]}\n\n"
         await self.ctx.say(
             mods,
@@ -1420,6 +1423,15 @@ class CommunityBrain(Brain):
             (p, ws, uid),
         )
         return {"pings": pings, "drafts": len(doomed), "waiting_questions": waiting, "decisions": decided}
+
+    async def retention_workspaces(self) -> set[tuple[str, str]]:
+        """Workspaces with drafts or ping counters: they outlive the workspace's last message (it
+        expired first), and only a visit of the retention purge removes them."""
+        rows = await self.ctx.store.db.fetchall(
+            "SELECT DISTINCT platform, workspace_id FROM community_drafts "
+            "UNION SELECT DISTINCT platform, workspace_id FROM community_pings"
+        )
+        return {(str(r[0]), str(r[1])) for r in rows}
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: drop the workspace's drafts written before ``cutoff_ts`` (they quote messages of

@@ -10,12 +10,10 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.clock import to_epoch
 from bot.events import Button, ChannelRef, MessagePosted, UserRef
 from bot.ml import ScoredUnit
 from brain.qa.access import AccessScope, scope_for
 from brain.qa.brain import _feedback_buttons, strip_mentions
-from brain.qa.history import AnswerRecord
 
 if TYPE_CHECKING:
     from brain.qa.answerer import Answer
@@ -81,23 +79,17 @@ async def log_approved(
     posted (as :func:`log_answer` records an answer given at once): feedback on it, follow-ups in
     its thread, the help-channel timer, deletes of messages it quotes and /forget-me then find it.
     ``answer_id`` (the draft's id) makes it idempotent; ``cited_messages`` None: unknown."""
-    await qa.answer_log.add(
-        AnswerRecord(
-            answer_id=answer_id,
-            platform=channel.platform.value,
-            workspace_id=channel.workspace_id,
-            channel_id=channel.channel_id,
-            thread_id=thread_id,
-            asker_id=asker_id,
-            question=question,
-            answer=text,
-            cited=tuple(cited_units),
-            abstained=abstained,
-            # The time it is posted, not drafted: the stored copy of the post is looked for near it.
-            ts=to_epoch(qa.ctx.clock.now()),
-            cited_authors=tuple(cited_authors),
-            cited_message_ids=None if cited_messages is None else tuple(cited_messages),
-        )
+    await qa.log_posted(
+        answer_id,
+        channel,
+        thread_id,
+        asker_id,
+        question=question,
+        text=text,
+        cited=cited_units,
+        cited_authors=cited_authors,
+        cited_messages=cited_messages,
+        abstained=abstained,
     )
 
 

@@ -855,7 +855,7 @@ class QABrain(Brain):
         if answer is None and replied.reply_to and not replied.thread_id:
             # The bot's answer to an earlier follow-up replies to that follow-up, and is logged under
             # the conversation's question, at the top of the chain of inline replies.
-            top = await self._reply_chain_top(p, ws, replied.reply_to)
+            top = await reply_chain_top(self.ctx.store, p, ws, replied.reply_to)
             if top != replied.reply_to:
                 answer = await self._answer_shown_in(replace(replied, reply_to=top))
         if answer is None:
@@ -864,17 +864,6 @@ class QABrain(Brain):
         if owner is not None and await owner.takes_followup(event):
             return None  # answered there as a follow-up
         return answer.thread_id or replied.reply_to or replied.message_id
-
-    async def _reply_chain_top(self, platform: str, workspace_id: str, message_id: str) -> str:
-        """The message at the top of a chain of inline replies from ``message_id`` up (at most
-        :data:`_MAX_REPLY_CHAIN` hops)."""
-        top = message_id
-        for _ in range(_MAX_REPLY_CHAIN):
-            message = await self.ctx.store.get_message(platform, workspace_id, top)
-            if message is None or message.thread_id is not None or not message.reply_to:
-                break
-            top = message.reply_to
-        return top
 
     @command("ask", description="Ask a question; the answer cites our history", usage="<question>")
     async def ask(self, cmd: CommandInvoked) -> CommandResult:
@@ -1013,6 +1002,46 @@ class QABrain(Brain):
     async def _log(
         self, answer_id: str, channel: ChannelRef, thread_id: str | None, user: UserRef, result: Answer
     ) -> None:
+        await self.log_posted(
+            answer_id,
+            channel,
+            thread_id,
+            user.user_id,
+            question=result.question,
+            text=result.text,
+            cited=result.cited_unit_ids,
+            cited_authors=tuple(
+                author
+                for scored in result.units
+                if scored.unit.unit_id in result.cited_unit_ids
+                for author in scored.unit.author_ids
+            ),
+            cited_messages=tuple(
+                message_id
+                for scored in result.units
+                if scored.unit.unit_id in result.cited_unit_ids
+                for message_id in scored.unit.message_ids
+            ),
+            abstained=result.abstained,
+        )
+
+    async def log_posted(
+        self,
+        answer_id: str,
+        channel: ChannelRef,
+        thread_id: str | None,
+        asker_id: str,
+        *,
+        question: str,
+        text: str,
+        cited: Sequence[str],
+        cited_authors: Sequence[str],
+        cited_messages: Sequence[str] | None,
+        abstained: bool,
+    ) -> None:
+        """Record an answer as posted now in ``channel`` (``thread_id``) to ``asker_id`` (idempotent on
+        ``answer_id``); ``cited_messages`` None: unknown. Not when the asker or a cited author asked
+        to be forgotten, also while it was generated (:meth:`AnswerLog.add`)."""
         await self.answer_log.add(
             AnswerRecord(
                 answer_id=answer_id,
@@ -1020,25 +1049,18 @@ class QABrain(Brain):
                 workspace_id=channel.workspace_id,
                 channel_id=channel.channel_id,
                 thread_id=thread_id,
-                asker_id=user.user_id,
-                question=result.question,
-                answer=result.text,
-                cited=result.cited_unit_ids,
-                abstained=result.abstained,
+                asker_id=asker_id,
+                question=question,
+                answer=text,
+                cited=tuple(cited),
+                abstained=abstained,
+                # The time it is posted (a shadow-mode draft's approval, not its drafting): the
+                # stored copy of the post is looked for near it.
                 ts=to_epoch(self.ctx.clock.now()),
-                cited_authors=tuple(
-                    author
-                    for scored in result.units
-                    if scored.unit.unit_id in result.cited_unit_ids
-                    for author in scored.unit.author_ids
-                ),
-                cited_message_ids=tuple(
-                    message_id
-                    for scored in result.units
-                    if scored.unit.unit_id in result.cited_unit_ids
-                    for message_id in scored.unit.message_ids
-                ),
-            )
+                cited_authors=tuple(cited_authors),
+                cited_message_ids=None if cited_messages is None else tuple(cited_messages),
+            ),
+            forgotten=self.ctx.any_forgotten,
         )
 
     async def _claim_question(self, platform: str, workspace_id: str, message_id: str) -> bool:
@@ -1508,6 +1530,18 @@ def is_helper_reply(message: MessageRow, asker_id: str) -> bool:
     questions need an answer the most. The one rule of both timers: the QA brain's
     ``answer_unanswered`` and the community brain's human-first wait."""
     return message.author_id != asker_id and not message.is_bot
+
+
+async def reply_chain_top(store: Store, platform: str, workspace_id: str, message_id: str) -> str:
+    """The message at the top of a chain of Discord inline replies from ``message_id`` up (at most
+    :data:`_MAX_REPLY_CHAIN` hops): the question the chain answers."""
+    top = message_id
+    for _ in range(_MAX_REPLY_CHAIN):
+        message = await store.get_message(platform, workspace_id, top)
+        if message is None or message.thread_id is not None or not message.reply_to:
+            break
+        top = message.reply_to
+    return top
 
 
 async def has_helper_reply(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,9 @@ register(Migration("qa-0003-cited-authors", ("ALTER TABLE qa_answers ADD COLUMN 
 # be down), and whatever rebuilt or renumbered the units since. NULL for answers logged before this
 # column: they go by the cited units' ids.
 register(Migration("qa-0004-cited-messages", ("ALTER TABLE qa_answers ADD COLUMN cited_messages TEXT",)))
+
+# Whether any of these members of a workspace asked to be forgotten: ``(platform, workspace_id, user_ids)``.
+Forgotten = Callable[[str, str, Sequence[str]], Awaitable[bool]]
 
 # What a scrubbed answer's text becomes (see AnswerLog.scrub_quoting); no real answer is empty.
 SCRUBBED = ""
@@ -74,8 +77,22 @@ class AnswerLog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def add(self, record: AnswerRecord) -> None:
-        """Store an answer (idempotent on ``answer_id``)."""
+    async def add(self, record: AnswerRecord, *, forgotten: Forgotten | None = None) -> bool:
+        """Store an answer (idempotent on ``answer_id``); False when it was not kept.
+
+        ``forgotten(platform, workspace_id, user_ids)``: whether any of those members asked to be
+        forgotten. An answer takes seconds to generate, and ``/forget-me`` may erase its asker, or
+        the author of a source it cites, meanwhile (``forget_asker``, ``forget_quoting`` and
+        ``forget_citing`` have then run already): such an answer is not kept, nor its stored copy
+        (the answer may be posted already; the store must not keep it). Checked again once it is
+        written, as the erasure marks the member before it deletes: whichever comes second sees it.
+        Feedback on an answer not kept finds no answer, as on one erased after it was logged."""
+        members = (record.asker_id, *record.cited_authors)
+        if forgotten is not None and await forgotten(record.platform, record.workspace_id, members):
+            await self._remove_copies(
+                record.platform, record.workspace_id, [(record.channel_id, record.ts or time.time(), record.answer)]
+            )
+            return False
         await self.store.db.execute(
             "INSERT INTO qa_answers (answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, "
             "answer, cited, abstained, ts, cited_authors, cited_messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -96,6 +113,10 @@ class AnswerLog:
                 None if record.cited_message_ids is None else json.dumps(sorted(set(record.cited_message_ids))),
             ),
         )
+        if forgotten is not None and await forgotten(record.platform, record.workspace_id, members):
+            await self._delete(record.platform, record.workspace_id, [record.answer_id])
+            return False
+        return True
 
     async def in_thread(self, platform: str, workspace_id: str, thread_id: str) -> list[AnswerRecord]:
         """Answers posted in a thread, oldest first."""
@@ -135,19 +156,24 @@ class AnswerLog:
                 "AND answer <> ?",
                 [*part, SCRUBBED],
             )
-            for channel_id, ts, answer in rows:
-                said = words(str(answer))
-                copies = await db.fetchall(
-                    "SELECT message_id, text FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
-                    "AND ts >= ? AND ts <= ? AND is_bot = 1 AND deleted = 0",
-                    (platform, workspace_id, channel_id, float(ts) - _COPY_WITHIN_S, float(ts) + _COPY_WITHIN_S),
-                )
-                for message_id, text in copies:
-                    if text != REMOVED_COPY and shows(words(str(text)), said):
-                        await db.execute(
-                            "UPDATE messages SET text = ? WHERE platform = ? AND workspace_id = ? AND message_id = ?",
-                            (REMOVED_COPY, platform, workspace_id, message_id),
-                        )
+            await self._remove_copies(platform, workspace_id, [(str(c), float(t), str(a)) for c, t, a in rows])
+
+    async def _remove_copies(self, platform: str, workspace_id: str, answers: Sequence[tuple[str, float, str]]) -> None:
+        """:meth:`_remove_posted_copies` for answers given as ``(channel_id, ts, text)``."""
+        db = self.store.db
+        for channel_id, ts, answer in answers:
+            said = words(answer)
+            copies = await db.fetchall(
+                "SELECT message_id, text FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
+                "AND ts >= ? AND ts <= ? AND is_bot = 1 AND deleted = 0",
+                (platform, workspace_id, channel_id, ts - _COPY_WITHIN_S, ts + _COPY_WITHIN_S),
+            )
+            for message_id, text in copies:
+                if text != REMOVED_COPY and shows(words(str(text)), said):
+                    await db.execute(
+                        "UPDATE messages SET text = ? WHERE platform = ? AND workspace_id = ? AND message_id = ?",
+                        (REMOVED_COPY, platform, workspace_id, message_id),
+                    )
 
     async def _delete(self, platform: str, workspace_id: str, answer_ids: list[str]) -> int:
         """Delete ``answer_ids`` and their stored copies' words (:meth:`_remove_posted_copies`);

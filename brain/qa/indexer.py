@@ -33,6 +33,7 @@ import numpy as np
 from bot.clock import Clock
 from bot.ml import Embedder, Unit, UnitIndex, Vector
 from bot.store import ChannelRow, MessageRow, Store
+from bot.store.db import fetch_in
 from bot.store.schema import Migration, register
 from brain.qa.bm25 import BM25Index
 from brain.qa.legacy_ids import requalify_index
@@ -342,16 +343,14 @@ class Indexer:
                 wanted.setdefault((u.platform, u.workspace_id), set()).update(u.message_ids)
         gone: set[tuple[str, str, str]] = set()
         for (p, ws), mids in wanted.items():
-            ids = sorted(mids)
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ", ".join("?" for _ in part)
-                rows = await self.store.db.fetchall(
-                    "SELECT message_id FROM messages WHERE platform = ? AND workspace_id = ? AND deleted = 1 "
-                    f"AND message_id IN ({marks})",
-                    (p, ws, *part),
-                )
-                gone |= {(p, ws, str(r[0])) for r in rows}
+            rows = await fetch_in(
+                self.store.db,
+                "SELECT message_id FROM messages WHERE platform = ? AND workspace_id = ? AND deleted = 1 "
+                "AND message_id IN",
+                (p, ws),
+                sorted(mids),
+            )
+            gone |= {(p, ws, str(r[0])) for r in rows}
         if not gone:
             return
         self.tombstones.messages |= gone
@@ -771,17 +770,16 @@ class Indexer:
         for (p, ws), ids in wanted.items():
             ids = list(dict.fromkeys(ids))
             now: dict[str, tuple[float | None, int] | None] = {mid: None for mid in ids}
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ", ".join("?" for _ in part)
-                rows = await self.store.db.fetchall(
-                    "SELECT message_id, deleted, edited_ts, text FROM messages WHERE platform = ? "
-                    f"AND workspace_id = ? AND message_id IN ({marks})",
-                    (p, ws, *part),
-                )
-                for mid, deleted, edited_ts, text in rows:
-                    if not deleted:
-                        now[str(mid)] = (None if edited_ts is None else float(edited_ts), hash(str(text or "")))
+            rows = await fetch_in(
+                self.store.db,
+                "SELECT message_id, deleted, edited_ts, text FROM messages WHERE platform = ? "
+                "AND workspace_id = ? AND message_id IN",
+                (p, ws),
+                ids,
+            )
+            for mid, deleted, edited_ts, text in rows:
+                if not deleted:
+                    now[str(mid)] = (None if edited_ts is None else float(edited_ts), hash(str(text or "")))
             for mid, state in now.items():
                 if state != self._read[(p, ws, mid)]:
                     changed.add((p, ws, mid))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -302,34 +302,17 @@ class ChromaUnitIndex:
             before_ts=before_ts if author_id is None and not message_ids else None,
             by_time=bool(message_ids) and author_id is None and before_ts is None,
         )
-        for listed in self._client.list_collections():
-            name = listed if isinstance(listed, str) else listed.name
-            if name in self._own or not name.startswith(f"{self._family}_"):
-                continue
-            collection = self._client.get_collection(name)
-            offset, doomed, holding = 0, [], []
-            while True:
-                res = collection.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
-                if not res["ids"]:
-                    break
-                for unit_id, meta in zip(res["ids"], res.get("metadatas") or [], strict=False):
-                    meta = meta or {}
-                    wrote = author_id is not None and author_id in json.loads(str(meta.get("author_ids", "[]")))
-                    old = before_ts is not None and float(meta.get("ts_start", 0.0)) < before_ts
-                    held = bool(message_ids) and not message_ids.isdisjoint(
-                        json.loads(str(meta.get("message_ids", "[]")))
-                    )
-                    if whole or wrote or old or held:
-                        doomed.append(unit_id)
-                    if held:
-                        holding.append(unit_id)
-                offset += len(res["ids"])
-            doomed = list(
-                dict.fromkeys([*doomed, *(c for unit_id in holding for c in _later_chunks(collection, unit_id))])
-            )
-            for start in range(0, len(doomed), _PAGE):
-                collection.delete(ids=doomed[start : start + _PAGE])
-            erased += len(doomed)
+        for collection in self._other_collections():
+            doomed, holding = [], []
+            for unit_id, meta in _metadatas(collection, where):
+                wrote = author_id is not None and author_id in json.loads(str(meta.get("author_ids", "[]")))
+                old = before_ts is not None and float(meta.get("ts_start", 0.0)) < before_ts
+                held = bool(message_ids) and not message_ids.isdisjoint(json.loads(str(meta.get("message_ids", "[]"))))
+                if whole or wrote or old or held:
+                    doomed.append(unit_id)
+                if held:
+                    holding.append(unit_id)
+            erased += _delete_with_later_chunks(collection, doomed, holding)
         return erased
 
     async def erase_deleted_in_other_encoders(self, deleted: Collection[tuple[str, str, str]]) -> int:
@@ -343,29 +326,23 @@ class ChromaUnitIndex:
 
     def _erase_deleted_sync(self, deleted: set[tuple[str, str, str]]) -> int:
         erased = 0
+        for collection in self._other_collections():
+            holding = []
+            for unit_id, meta in _metadatas(collection):
+                if str(meta.get("kind", "")) == "doc":
+                    continue
+                p, ws = str(meta.get("platform", "")), str(meta.get("workspace_id", ""))
+                if any((p, ws, m) in deleted for m in json.loads(str(meta.get("message_ids", "[]")))):
+                    holding.append(unit_id)
+            erased += _delete_with_later_chunks(collection, holding, holding)
+        return erased
+
+    def _other_collections(self) -> Iterator[Any]:
+        """The collections of this family's other encoders (a model switch leaves the old one's)."""
         for listed in self._client.list_collections():
             name = listed if isinstance(listed, str) else listed.name
-            if name in self._own or not name.startswith(f"{self._family}_"):
-                continue
-            collection = self._client.get_collection(name)
-            offset, doomed, holding = 0, [], []
-            while True:
-                res = collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
-                if not res["ids"]:
-                    break
-                for unit_id, meta in zip(res["ids"], res.get("metadatas") or [], strict=False):
-                    meta = meta or {}
-                    if str(meta.get("kind", "")) == "doc":
-                        continue
-                    p, ws = str(meta.get("platform", "")), str(meta.get("workspace_id", ""))
-                    if any((p, ws, m) in deleted for m in json.loads(str(meta.get("message_ids", "[]")))):
-                        holding.append(unit_id)
-                offset += len(res["ids"])
-            doomed = list(dict.fromkeys([*holding, *(c for uid in holding for c in _later_chunks(collection, uid))]))
-            for start in range(0, len(doomed), _PAGE):
-                collection.delete(ids=doomed[start : start + _PAGE])
-            erased += len(doomed)
-        return erased
+            if name not in self._own and name.startswith(f"{self._family}_"):
+                yield self._client.get_collection(name)
 
     async def purge_log(self) -> None:
         """Flush erased text out of Chroma's write-ahead log (after ``/forget-me`` and retention).
@@ -527,6 +504,27 @@ class _Within:
         elif before_ts is not None:
             clauses.append({"ts_start": {"$lt": before_ts}})
         return {"$and": clauses}
+
+
+def _metadatas(collection: Any, where: dict[str, Any] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each stored unit's id and metadata (``where`` they match), read :data:`_PAGE` at a time."""
+    offset = 0
+    while True:
+        res = collection.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
+        if not res["ids"]:
+            return
+        for unit_id, meta in zip(res["ids"], res.get("metadatas") or [], strict=False):
+            yield unit_id, meta or {}
+        offset += len(res["ids"])
+
+
+def _delete_with_later_chunks(collection: Any, doomed: Sequence[str], holding: Sequence[str]) -> int:
+    """Delete the units ``doomed`` and the later chunks of those ``holding`` an erased message (each
+    opens with the first chunk's text, :func:`_later_chunks`); returns how many were deleted."""
+    ids = list(dict.fromkeys([*doomed, *(c for unit_id in holding for c in _later_chunks(collection, unit_id))]))
+    for start in range(0, len(ids), _PAGE):
+        collection.delete(ids=ids[start : start + _PAGE])
+    return len(ids)
 
 
 def _later_chunks(collection: Any, unit_id: str) -> list[str]:

@@ -84,6 +84,35 @@ async def test_a_claim_whose_holder_is_gone_is_taken_over(prefix: str) -> None:
         await b.close()
 
 
+def _settings(tmp_path: Path, prefix: str) -> Settings:
+    return Settings(
+        data_dir=str(tmp_path),
+        store={"url": f"sqlite:///{tmp_path}/gh.db"},
+        bus={"kind": "redis", "redis_url": URL, "stream_prefix": prefix},
+        vectors={"path": str(tmp_path / "chroma")},
+        llm={"backend": "scripted", "warmup": False},
+        brains=["qa"],
+    )
+
+
+async def _gateway(settings: Settings, prefix: str) -> tuple[GuildhallApp, FakeAdapter]:
+    """A started gateway, with the fake adapter members' messages come in through."""
+    gw = await build_app(settings, role="gateway", bus=RedisStreamsBus(URL, prefix=prefix, block_ms=20))
+    adapter = FakeAdapter()
+    gw.add_adapter(adapter)
+    await gw.start()
+    return gw, adapter
+
+
+async def _sent_texts(adapter: FakeAdapter) -> list[str]:
+    """The texts sent through ``adapter``, once there is one (or after 20 s)."""
+    for _ in range(400):
+        if adapter.of_type(SendMessage):
+            break
+        await asyncio.sleep(0.05)
+    return [a.text for a in adapter.of_type(SendMessage)]
+
+
 async def _worker(settings: Settings, prefix: str, delay: float, drain_s: float) -> tuple[GuildhallApp, asyncio.Event]:
     services = Services()
     services.register("embedder", HashEmbedder())
@@ -108,18 +137,8 @@ async def test_a_mention_cut_short_by_a_stop_is_answered(tmp_path: Path, prefix:
     """A worker stopped mid-answer (a rolling deploy): drained, it answers before it exits; cut
     short past the drain timeout, its claim on the question is given back, so the worker taking the
     entry over answers instead of finding the question claimed and acking it unanswered."""
-    settings = Settings(
-        data_dir=str(tmp_path),
-        store={"url": f"sqlite:///{tmp_path}/gh.db"},
-        bus={"kind": "redis", "redis_url": URL, "stream_prefix": prefix},
-        vectors={"path": str(tmp_path / "chroma")},
-        llm={"backend": "scripted", "warmup": False},
-        brains=["qa"],
-    )
-    gw = await build_app(settings, role="gateway", bus=RedisStreamsBus(URL, prefix=prefix, block_ms=20))
-    adapter = FakeAdapter()
-    gw.add_adapter(adapter)
-    await gw.start()
+    settings = _settings(tmp_path, prefix)
+    gw, adapter = await _gateway(settings, prefix)
     try:
         w1, started1 = await _worker(settings, prefix, delay=1.0 if drain_s > 1 else 60.0, drain_s=drain_s)
         await adapter.inject(make_message("@guildhall how do I deploy?", message_id="q1", mentions_bot=True))
@@ -127,11 +146,7 @@ async def test_a_mention_cut_short_by_a_stop_is_answered(tmp_path: Path, prefix:
         await w1.stop()
         w2, _ = await _worker(settings, prefix, delay=0, drain_s=drain_s)
         try:
-            for _ in range(400):
-                if adapter.of_type(SendMessage):
-                    break
-                await asyncio.sleep(0.05)
-            assert [a.text for a in adapter.of_type(SendMessage)] == ["here is your answer"]
+            assert await _sent_texts(adapter) == ["here is your answer"]
         finally:
             await w2.stop()
     finally:
@@ -141,18 +156,8 @@ async def test_a_mention_cut_short_by_a_stop_is_answered(tmp_path: Path, prefix:
 async def test_a_mention_whose_answer_failed_is_answered_on_retry(tmp_path: Path, prefix: str) -> None:
     """The answer attempt raised (a store hiccup): the bus retries the event after claim_idle_ms in
     the same live worker, which must find the question free, not still claimed by the failed attempt."""
-    settings = Settings(
-        data_dir=str(tmp_path),
-        store={"url": f"sqlite:///{tmp_path}/gh.db"},
-        bus={"kind": "redis", "redis_url": URL, "stream_prefix": prefix},
-        vectors={"path": str(tmp_path / "chroma")},
-        llm={"backend": "scripted", "warmup": False},
-        brains=["qa"],
-    )
-    gw = await build_app(settings, role="gateway", bus=RedisStreamsBus(URL, prefix=prefix, block_ms=20))
-    adapter = FakeAdapter()
-    gw.add_adapter(adapter)
-    await gw.start()
+    settings = _settings(tmp_path, prefix)
+    gw, adapter = await _gateway(settings, prefix)
     w, _ = await _worker(settings, prefix, delay=0, drain_s=1.0)
     qa: Any = w.brain("qa")
     calls: list[str] = []
@@ -166,11 +171,7 @@ async def test_a_mention_whose_answer_failed_is_answered_on_retry(tmp_path: Path
     qa._answer = flaky
     try:
         await adapter.inject(make_message("@guildhall how do I deploy?", message_id="q1", mentions_bot=True))
-        for _ in range(400):
-            if adapter.of_type(SendMessage):
-                break
-            await asyncio.sleep(0.05)
-        assert [a.text for a in adapter.of_type(SendMessage)] == ["here is your answer"]
+        assert await _sent_texts(adapter) == ["here is your answer"]
     finally:
         await w.stop()
         await gw.stop()

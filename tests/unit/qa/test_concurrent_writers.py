@@ -19,6 +19,8 @@ from bot.testing.builders import BASE_TIME
 from brain.qa.access import AccessScope
 from brain.qa.brain import QABrain
 
+from .test_encoder_switch import _indexed
+
 PUBLIC = AccessScope("console", "local")
 
 
@@ -55,12 +57,11 @@ async def _other_process(qa: QABrain) -> QABrain:
 
 
 async def test_index_all_racing_a_delete_does_not_bring_the_text_back(make_app: Any) -> None:
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    bot: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"))
-    await adapter.inject(make_message("nice weather today", author="ann", message_id="m2", minutes=1))
-    await app.bus.drain()
-    await (await bot.indexer()).flush()
+    app, adapter, bot = await _indexed(
+        make_app,
+        make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"),
+        make_message("nice weather today", author="ann", message_id="m2", minutes=1),
+    )
     cli = await _other_process(bot)  # `guildhall index all` in another shell
     cli_indexer = await cli.indexer(rebuilding=True)
     gated = _Gated(cli_indexer.index)
@@ -80,16 +81,13 @@ async def test_index_all_racing_a_delete_does_not_bring_the_text_back(make_app: 
 
 
 async def test_a_worker_flushing_a_thread_while_another_deletes_in_it(make_app: Any) -> None:
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    a: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("how do I reach bob?", author="ann", message_id="root", thread_id="root"))
-    await adapter.inject(
+    _, _, a = await _indexed(
+        make_app,
+        make_message("how do I reach bob?", author="ann", message_id="root", thread_id="root"),
         make_message(
             "call him on the zebrafish hotline 555", author="bob", message_id="secret", thread_id="root", minutes=1
-        )
+        ),
     )
-    await app.bus.drain()
-    await (await a.indexer()).flush()
     b = await _other_process(a)
     b_indexer = await b.indexer()
     gated = _Gated(b_indexer.index)
@@ -109,11 +107,9 @@ async def test_a_worker_flushing_a_thread_while_another_deletes_in_it(make_app: 
 
 
 async def test_an_edit_racing_a_rebuild_keeps_the_new_text(make_app: Any) -> None:
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    bot: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("call me on 0151 zebrafish line", author="bob", message_id="m1", thread_id="m1"))
-    await app.bus.drain()
-    await (await bot.indexer()).flush()
+    _, _, bot = await _indexed(
+        make_app, make_message("call me on 0151 zebrafish line", author="bob", message_id="m1", thread_id="m1")
+    )
     cli = await _other_process(bot)
     cli_indexer = await cli.indexer(rebuilding=True)
     gated = _Gated(cli_indexer.index)
@@ -147,12 +143,11 @@ async def test_an_ordinary_index_all_writes_each_unit_once(make_app: Any) -> Non
 async def test_a_reader_hides_a_stale_write_whose_writer_stopped_before_its_recheck(make_app: Any) -> None:
     # The writing process stopped right after its write (or predates the check): every other
     # process learns its units from the unit log, and must not quote the deleted message from them.
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    bot: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"))
-    await adapter.inject(make_message("nice weather today", author="ann", message_id="m2", minutes=1))
-    await app.bus.drain()
-    await (await bot.indexer()).flush()
+    app, adapter, bot = await _indexed(
+        make_app,
+        make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"),
+        make_message("nice weather today", author="ann", message_id="m2", minutes=1),
+    )
     cli = await _other_process(bot)
     cli_indexer = await cli.indexer(rebuilding=True)
     gated = _Gated(cli_indexer.index)

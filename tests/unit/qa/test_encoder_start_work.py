@@ -18,7 +18,7 @@ from bot.testing.builders import BASE_TIME
 from brain.qa.brain import MAX_HELD_CHANGES, QABrain
 from brain.qa.indexer import Indexer
 
-from .test_encoder_switch import _stored, _switched_back, _texts, _tuned
+from .test_encoder_switch import _indexed, _stored, _switched_back, _texts, _tuned
 
 
 async def _started(brain: QABrain) -> None:
@@ -31,12 +31,11 @@ async def _started(brain: QABrain) -> None:
 async def test_a_delete_lost_with_a_restart_is_erased_from_the_other_encoders_at_the_next(
     make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    qa: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"))
-    await adapter.inject(make_message("nice weather today", author="ann", message_id="m2", minutes=600))
-    await app.bus.drain()
-    await (await qa.indexer()).flush()
+    _, _, qa = await _indexed(
+        make_app,
+        make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"),
+        make_message("nice weather today", author="ann", message_id="m2", minutes=600),
+    )
     tuned = await _tuned(qa)
     await _started(tuned)
     index = (await tuned.indexer()).index
@@ -65,12 +64,11 @@ async def test_too_many_waiting_erasures_are_reported(make_app: Any, caplog: pyt
 
 
 async def test_a_stale_encoder_is_rebuilt_in_the_background(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    qa: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("the deploy key lives in vault", author="ann", message_id="m1"))
-    await adapter.inject(make_message("nice weather today", author="ann", message_id="m0", minutes=600))
-    await app.bus.drain()
-    await (await qa.indexer()).flush()
+    _, _, qa = await _indexed(
+        make_app,
+        make_message("the deploy key lives in vault", author="ann", message_id="m1"),
+        make_message("nice weather today", author="ann", message_id="m0", minutes=600),
+    )
     tuned = await _tuned(qa)
     await tuned.reindex_edit(MessageEdited(channel("general"), "m1", "the release checklist is pinned", BASE_TIME))
     release = asyncio.Event()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.brain import BrainContext, Services
-from bot.events import ChannelDeleted, MessageDeleted, MessageEdited
+from bot.events import ChannelDeleted, MessageDeleted, MessageEdited, MessagePosted
 from bot.recorder import message_row
 from bot.testing import ScriptedLLM, channel, make_message
 from bot.testing.builders import BASE_TIME
@@ -24,6 +24,18 @@ from brain.qa.brain import QABrain
 from brain.qa.vector_index import ChromaUnitIndex
 
 PUBLIC = AccessScope("console", "local")
+
+
+async def _indexed(make_app: Any, *messages: MessagePosted) -> tuple[Any, Any, QABrain]:
+    """An app with the QA brain (its model never finds an answer) that recorded and indexed
+    ``messages``: the app, its adapter and the brain."""
+    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
+    qa: QABrain = app.brain("qa")  # type: ignore[assignment]
+    for message in messages:
+        await adapter.inject(message)
+    await app.bus.drain()
+    await (await qa.indexer()).flush()
+    return app, adapter, qa
 
 
 async def _tuned(qa: QABrain) -> QABrain:
@@ -59,13 +71,12 @@ async def _switched_back(qa: QABrain) -> QABrain:
 
 
 async def test_a_delete_under_one_encoder_erases_the_text_from_the_others_collections(make_app: Any) -> None:
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    qa: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"))
-    await adapter.inject(make_message("nice weather today", author="ann", message_id="m2", minutes=600))
-    await adapter.inject(make_message("doomed channel quokka plans", author="ann", chan="doomed"))
-    await app.bus.drain()
-    await (await qa.indexer()).flush()
+    _, _, qa = await _indexed(
+        make_app,
+        make_message("my home address is 12 zebrafish lane", author="bob", message_id="secret"),
+        make_message("nice weather today", author="ann", message_id="m2", minutes=600),
+        make_message("doomed channel quokka plans", author="ann", chan="doomed"),
+    )
     assert any("zebrafish" in t for t in await _stored(qa))
     tuned = await _tuned(qa)
     await tuned.unindex_delete(MessageDeleted(channel("general"), "secret", BASE_TIME))
@@ -80,12 +91,11 @@ async def test_a_delete_under_one_encoder_erases_the_text_from_the_others_collec
 async def test_an_encoder_configured_again_is_rebuilt_before_it_answers(
     make_app: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app, adapter = await make_app(brains=["qa"], llm=ScriptedLLM("NOT_FOUND"))
-    qa: QABrain = app.brain("qa")  # type: ignore[assignment]
-    await adapter.inject(make_message("call me on 0151 zebrafish line", author="bob", message_id="m1", thread_id="m1"))
-    await adapter.inject(make_message("the deploy key lives in vault", author="ann", message_id="m2", minutes=600))
-    await app.bus.drain()
-    await (await qa.indexer()).flush()
+    app, _, qa = await _indexed(
+        make_app,
+        make_message("call me on 0151 zebrafish line", author="bob", message_id="m1", thread_id="m1"),
+        make_message("the deploy key lives in vault", author="ann", message_id="m2", minutes=600),
+    )
     tuned = await _tuned(qa)
     # Under the tuned encoder: an edit takes the number out, a new message is posted.
     await tuned.reindex_edit(MessageEdited(channel("general"), "m1", "never mind, sorted it", BASE_TIME))
