@@ -18,6 +18,7 @@ async def config(app, adapter, text: str) -> str:
 async def test_an_unknown_channel_name_is_refused_and_the_list_kept(make_app) -> None:
     app, adapter = await make_app()
     await adapter.inject(make_message("hello", chan="help"))
+    await app.bus.drain()  # recorded first: the recorder and the commands run on separate queues
     assert (await config(app, adapter, "set qa_help_channels #help")).startswith('`qa_help_channels` is now ["help"]')
     reply = await config(app, adapter, "set qa_help_channels #nope")
     assert reply.startswith("Not changed:") and "#nope" in reply

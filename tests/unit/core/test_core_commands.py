@@ -158,6 +158,7 @@ async def test_status_reports_every_brain_without_loading_anything(make_app) -> 
     await adapter.inject(make_message("use asyncio.timeout()", author="bob", message_id="s2", minutes=1))
     await adapter.inject(command("optout", author="bob"))
     await adapter.inject(ChannelSeen(channel("help")))  # a shadow channel must be one it knows
+    await app.bus.drain()  # recorded first: the recorder and the commands run on separate queues
     await adapter.inject(command("guildhall config", "set shadow_channels help", admin=True))
     await adapter.inject(command("guildhall config", "set retention_days 30", admin=True))
     await app.bus.drain()
@@ -213,6 +214,7 @@ async def test_alerts_channel_refuses_a_forum_it_is_run_in(make_app) -> None:
     assert "text channel" in last_reply(adapter).text
     assert await app.store.get_workspace_setting("console", "local", "alerts_channel") is None
     await adapter.inject(make_message("hello", chan="mods"))  # #mods is known from its history
+    await app.bus.drain()  # recorded first: the recorder and the commands run on separate queues
     await adapter.inject(command("guildhall alerts-channel", "#mods", chan=channel("help", is_forum=True), admin=True))
     await app.bus.drain()
     assert last_reply(adapter).text == "Trend alerts will be posted in <#mods>."  # a text channel named there
