@@ -267,8 +267,10 @@ def _separator(gap: str) -> str:
     return "\n" * min(gap.count("\n"), 2) + gap[gap.rfind("\n") + 1 :]
 
 
-# A line of its own: a list item, quote, heading, table row or code fence starts one.
-_OWN_LINE = re.compile(r"(?:[-*•+>#|]|\d{1,2}[.)](?:\s|$)|```|~~~)")
+# A line of its own: a list item, quote, heading, table row or code fence starts one. A bullet or
+# heading mark is followed by a space: "**New Application**." wrapped onto its own line is bold text
+# going on with the sentence, not a list item.
+_OWN_LINE = re.compile(r"(?:[-*•+](?:\s|$)|>|#{1,6}(?:\s|$)|\||\d{1,2}[.)](?:\s|$)|```|~~~)")
 _LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
 _CLOSERS = "*_`\"')]»”’"
 _CLAUSE_ENDS = (".", "!", "?", ":", ";", "。", "！", "？", "：", "；", "।", "॥", "؟")

@@ -89,3 +89,13 @@ async def test_the_mark_goes_at_the_end_of_the_joined_sentence() -> None:
     )
     assert lines[1].endswith("(environment only; never in `guildhall.toml`) [1].")
     assert all(not line.endswith("[1]") for line in lines), result.text  # no mark before a wrapped line's rest
+
+
+def test_a_wrapped_line_that_opens_with_bold_text_goes_on_with_the_sentence() -> None:
+    # The console demo's answer: the doc wraps before "**New Application**." (bold, not a bullet).
+    doc = "1. Open the Portal and create a\n   **New Application**.\n2. Under **Bot**, copy the token."
+    draft = "1. Open the Portal and create a\n   **New Application**."
+    assert grounding.unwrap(draft, [doc]) == "1. Open the Portal and create a **New Application**."
+    # A real bullet still starts a line of its own.
+    listed = "Turn on the intents\n* MESSAGE CONTENT INTENT"
+    assert grounding.unwrap(listed, [listed]) == listed
