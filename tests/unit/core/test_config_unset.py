@@ -25,6 +25,7 @@ async def test_unset_goes_back_to_the_default(make_app) -> None:
     assert "unknown setting 'nonsense'" in await config(app, adapter, "unset nonsense")
     # Discord's config action offers show and set only: `set KEY default` unsets too.
     await adapter.inject(ChannelSeen(ChannelRef(Platform.CONSOLE, "local", "help", "help", Visibility.PUBLIC)))
+    await app.bus.drain()  # recorded first: the recorder and the commands run on separate queues
     await config(app, adapter, "set shadow_channels help")
     assert "back to its default" in await config(app, adapter, "set shadow_channels default")
     assert await setting(app, "shadow_channels") is None
@@ -35,6 +36,7 @@ async def test_none_empties_a_channel_list(make_app) -> None:
     app, adapter = await make_app()
     for name in ("help", "none"):  # a shadow channel must be one it knows
         await adapter.inject(ChannelSeen(ChannelRef(Platform.CONSOLE, "local", name, name, Visibility.PUBLIC)))
+    await app.bus.drain()  # recorded first: the recorder and the commands run on separate queues
     await config(app, adapter, "set shadow_channels #help")
     for word in ("none", "OFF", "-", "[]", '""'):
         await config(app, adapter, "set shadow_channels #help")
