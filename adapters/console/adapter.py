@@ -149,19 +149,20 @@ def _channel_ref(channel_id: str) -> ChannelRef:
     return console_channel(channel_id)
 
 
-def _is_known_channel(channel_id: str) -> bool:
+def _known_channel_ref(channel_id: str) -> ChannelRef | None:
+    """The console's channel ``channel_id``, or None for one it does not have (imported history)."""
     try:
-        _channel_ref(channel_id)
+        return _channel_ref(channel_id)
     except ConsoleInputError:
-        return False
-    return True
+        return None
 
 
 def _label_of(channel_id: str, thread_id: str | None = None) -> str:
     """``#help``, ``DM``, or the bare id of a channel the console does not have (imported history)."""
-    if not _is_known_channel(channel_id):
+    ref = _known_channel_ref(channel_id)
+    if ref is None:
         return f"#{channel_id}" + (f" › thread {thread_id}" if thread_id else "")
-    return channel_label(_channel_ref(channel_id), thread_id)
+    return channel_label(ref, thread_id)
 
 
 def _isatty(stream: Any) -> bool:
@@ -624,9 +625,8 @@ class ConsoleAdapter:
 
     def _where(self, row: MessageRow | None) -> ChannelRef:
         """The channel of a stored message (``/edit`` and ``/delete`` name no channel), else the current one."""
-        if row is not None and _is_known_channel(row.channel_id):
-            return _channel_ref(row.channel_id)
-        return self.channel
+        ref = _known_channel_ref(row.channel_id) if row is not None else None
+        return ref if ref is not None else self.channel
 
     async def _show(self, arg: str) -> None:
         """``/show ID``: a stored message, with its thread, as far as the current member may read it."""

@@ -109,8 +109,6 @@ _TAKE_PENDING_EDIT = (
     "AND m.workspace_id = pending_edits.workspace_id AND m.message_id = pending_edits.message_id)"
 )
 _DROP_PENDING_EDIT = "DELETE FROM pending_edits WHERE platform = ? AND workspace_id = ? AND message_id = ?"
-# Message ids per pending-edit lookup (three parameters besides: well under every backend's limit).
-_PENDING_LOOKUP_CHUNK = 500
 
 _REMOVE_REACTION = (
     "DELETE FROM reactions WHERE platform = ? AND workspace_id = ? AND message_id = ? AND user_id = ? AND emoji = ?"
@@ -573,7 +571,6 @@ class Store:
                 "AND message_id IN",
                 (platform, workspace_id),
                 sorted(ids),
-                chunk=_PENDING_LOOKUP_CHUNK,
             )
             found += [(platform, workspace_id, str(r[0]), str(r[1]), float(r[2])) for r in rows]
         if found:
@@ -822,7 +819,6 @@ class Store:
                 "AND workspace_id = ? AND message_id IN",
                 (platform, workspace_id),
                 ids,
-                chunk=_PENDING_LOOKUP_CHUNK,
             )
             for mid, uid, emoji, ts in rows:
                 found[(platform, workspace_id, str(mid), str(uid), str(emoji))] = float(ts)

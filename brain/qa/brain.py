@@ -428,11 +428,14 @@ class QABrain(Brain):
         erase = getattr(indexer.index, "erase_deleted_in_other_encoders", None)
         if erase is None:
             return
-        rows = await self.ctx.store.db.fetchall(
-            "SELECT platform, workspace_id, message_id FROM messages WHERE deleted = 1"
-        )
+        deleted, indexer.erased_at_load = indexer.erased_at_load, None
+        if deleted is None:  # not loaded by this start (the load reads them)
+            rows = await self.ctx.store.db.fetchall(
+                "SELECT platform, workspace_id, message_id FROM messages WHERE deleted = 1"
+            )
+            deleted = {(str(p), str(ws), str(m)) for p, ws, m in rows}
         try:
-            erased = await erase({(str(p), str(ws), str(m)) for p, ws, m in rows})
+            erased = await erase(deleted)
         except VectorIndexUnavailable as exc:
             log.warning("qa: the vector index is unreachable (%s); deletes reach other encoders' indexes later", exc)
             return

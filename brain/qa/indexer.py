@@ -221,6 +221,8 @@ class Indexer:
         # another encoder's (``embeddings.model`` switched back): they miss every change made
         # since, deletes and edits included, and must be rebuilt (QABrain does, at once).
         self.stale_encoder = False
+        # Messages the store had erased when the index was loaded (:meth:`_sweep_deleted`).
+        self.erased_at_load: set[tuple[str, str, str]] | None = None
 
     # -- startup -----------------------------------------------------------------------------
     async def load(self) -> int:
@@ -272,12 +274,14 @@ class Indexer:
         """Queue a rebuild of every loaded unit holding a message the store has erased (deleted, or
         its channel deleted), hidden until then: a delete the vector store refused (down, or the
         process stopped before the retry) is finished from the store, not from memory."""
+        rows = await self.store.db.fetchall("SELECT platform, workspace_id, message_id FROM messages WHERE deleted = 1")
+        # Kept for the start's erasure from other encoders' collections (QABrain._after_start), which
+        # needs the same rows: taken once there, and not held longer.
+        self.erased_at_load = {(str(p), str(ws), str(mid)) for p, ws, mid in rows}
         if not self._message_units:
             return
-        rows = await self.store.db.fetchall("SELECT platform, workspace_id, message_id FROM messages WHERE deleted = 1")
         stale: set[str] = set()
-        for p, ws, mid in rows:
-            key = (str(p), str(ws), str(mid))
+        for key in self.erased_at_load:
             if key in self._message_units:
                 self.tombstones.messages.add(key)
                 stale |= self._message_units[key]
@@ -975,17 +979,14 @@ async def _channel(store: Store, p: str, ws: str, cid: str) -> ChannelRow:
 
 async def _thread_roots(store: Store, p: str, ws: str, cid: str, message_ids: Sequence[str]) -> set[str]:
     """Those of ``message_ids`` that live messages of the channel reply to in a thread."""
-    roots: set[str] = set()
-    for start in range(0, len(message_ids), 500):
-        part = message_ids[start : start + 500]
-        marks = ", ".join("?" for _ in part)
-        rows = await store.db.fetchall(
-            "SELECT DISTINCT thread_id FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
-            f"AND deleted = 0 AND thread_id IN ({marks})",
-            (p, ws, cid, *part),
-        )
-        roots |= {str(r[0]) for r in rows}
-    return roots
+    rows = await fetch_in(
+        store.db,
+        "SELECT DISTINCT thread_id FROM messages WHERE platform = ? AND workspace_id = ? AND channel_id = ? "
+        "AND deleted = 0 AND thread_id IN",
+        (p, ws, cid),
+        message_ids,
+    )
+    return {str(r[0]) for r in rows}
 
 
 async def _all_channels(store: Store) -> list[ChannelRow]:

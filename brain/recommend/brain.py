@@ -46,6 +46,7 @@ from bot.privacy.policy import denied_channel_ids
 from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
 from bot.store import OPTED_OUT_KEY, MessageRow
+from bot.store.db import fetch_in
 from brain.qa.access import discord_dm_guild, discord_member_guilds
 from brain.recommend.candidates import THREAD, WINDOW, ThreadItem, popular_threads, select_candidates
 from brain.recommend.content import index_vectors
@@ -997,14 +998,14 @@ class RecommendBrain(Brain):
         # (without a bound on ts, SQLite's planner took the channel index for the DISTINCT and read
         # every message of the workspace, once per member's Monday digest).
         unsure = sorted(c for c in posters if c not in member_of)
-        for i in range(0, len(unsure), 500):  # within every engine's bound on query parameters
-            chunk = unsure[i : i + 500]
-            posted = await store.db.fetchall(
-                "SELECT DISTINCT channel_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
-                f"AND ts < ? AND deleted = 0 AND channel_id IN ({','.join('?' * len(chunk))})",
-                (p, ws, uid, now, *chunk),
-            )
-            member_of.update(str(r[0]) for r in posted)
+        posted = await fetch_in(
+            store.db,
+            "SELECT DISTINCT channel_id FROM messages WHERE platform = ? AND workspace_id = ? AND author_id = ? "
+            "AND ts < ? AND deleted = 0 AND channel_id IN",
+            (p, ws, uid, now),
+            unsure,
+        )
+        member_of.update(str(r[0]) for r in posted)
         names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
         pool = [c for c in posters if c not in member_of]
         score = {c: float(len(posters[c])) for c in pool}
