@@ -398,7 +398,6 @@ class RedisStreamsBus:
         self._started = False
         self._closed = False
         # Set by close(): workers read nothing more, the handlers already running may finish.
-        self._stopping = False
         self._stop_requested = asyncio.Event()
         self._inflight = 0
         self._no_handlers = asyncio.Event()
@@ -742,6 +741,11 @@ class RedisStreamsBus:
             return True  # cannot tell: not idle (drain() waits until its deadline)
         return bool(rows)
 
+    @property
+    def _stopping(self) -> bool:
+        """Whether close() has begun: workers read nothing more (see :attr:`_stop_requested`)."""
+        return self._stop_requested.is_set()
+
     async def close(self) -> None:
         """Stop reading, let the handlers already running finish (up to ``drain_timeout_s``: the
         entries they hold are acked, and their replies published), flush the buffer (briefly), stop
@@ -752,7 +756,6 @@ class RedisStreamsBus:
         """
         if self._closed:
             return
-        self._stopping = True
         self._stop_requested.set()
         if self._inflight:
             try:

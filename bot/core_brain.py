@@ -792,8 +792,7 @@ class CoreBrain(Brain):
         await self._audit_members(cmd, key, before, value)
         reply = f"`{key}` is now {await self._shown_here(cmd, key, value)}."
         if key in LISTS_OF_FUTURE_CHANNELS:
-            typed = [a.id_or_name for a in channel_arguments(raw) if not a.picked] if value else []
-            unknown = [name for name in typed if await self.ctx.store.find_channel_id(platform, ws, name) is None]
+            unknown = await self._unknown_channels(platform, ws, raw) if value else []
             if unknown:
                 names = ", ".join(f"#{name}" for name in unknown)
                 reply += f" Note: I don't know {names} here yet; a name applies once a channel by that name exists."
@@ -803,17 +802,22 @@ class CoreBrain(Brain):
         """Refuse a channel list naming a channel the store does not know by a typed name (a typo
         replaced a help-channel list with one naming no channel at all). A platform mention is the
         platform's pick, real even before Guildhall has seen the channel. Raises ValueError."""
-        unknown = [
-            argument.id_or_name
-            for argument in channel_arguments(raw)
-            if not argument.picked
-            and await self.ctx.store.find_channel_id(platform, workspace_id, argument.id_or_name) is None
-        ]
+        unknown = await self._unknown_channels(platform, workspace_id, raw)
         if unknown:
             raise ValueError(
                 f"I don't know {and_list([f'#{name}' for name in unknown])} here (name channels Guildhall has "
                 "seen, or mention them so the platform picks them; `none` empties the list)"
             )
+
+    async def _unknown_channels(self, platform: str, workspace_id: str, raw: str) -> list[str]:
+        """The channels ``raw`` names by a typed name the store does not know (platform mentions are
+        the platform's pick, known or not)."""
+        return [
+            argument.id_or_name
+            for argument in channel_arguments(raw)
+            if not argument.picked
+            and await self.ctx.store.find_channel_id(platform, workspace_id, argument.id_or_name) is None
+        ]
 
     async def _shown_here(self, cmd: CommandInvoked, key: str, value: Any) -> str:
         """:func:`_shown`, with a member list by the members' names (admins read names, not ids; a

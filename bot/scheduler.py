@@ -248,6 +248,16 @@ class Scheduler:
         await self._run(name, schedule, job, due)
         return due
 
+    async def _give_back(self, name: str, slot: datetime, run_key: str) -> None:
+        """Release the claim on a run not made (failed or stopped), so a restart or another worker
+        makes it; a release that fails is logged (the claim then runs out by itself)."""
+        if self.release is None:
+            return
+        try:
+            await self.release(run_key)
+        except Exception:
+            log.exception("scheduled job %s: its claim on %s could not be given back", name, slot)
+
     async def _run(self, name: str, schedule: Schedule, job: Job, slot: datetime) -> None:
         """Make the run of ``slot``, unless another worker claims it. Slots that pass meanwhile are
         skipped: the loop schedules from the clock after the run."""
@@ -259,7 +269,7 @@ class Scheduler:
             # followed by another making it again.
             run_key = f"{name}@{slot.astimezone(UTC).isoformat()}"
             claimed = schedule.one_worker and self.claim is not None
-            if schedule.one_worker and self.claim is not None and not await self.claim(run_key, 2 * 86400):
+            if claimed and self.claim is not None and not await self.claim(run_key, 2 * 86400):
                 log.debug("scheduled job %s at %s runs in another worker", name, slot)
                 return
             if claimed and schedule.catch_up is not None and self.runs is not None:
@@ -272,21 +282,15 @@ class Scheduler:
         except asyncio.CancelledError:
             # Stopped mid-run (a deploy): not made, so the claim is given back and the next start
             # (this process or another worker) catches the run up. Shielded from the cancel.
-            if schedule.one_worker and self.claim is not None and self.release is not None:
-                try:
-                    await asyncio.shield(self.release(run_key))
-                except Exception:
-                    log.exception("scheduled job %s: its claim on %s could not be given back", name, slot)
+            if claimed:
+                await asyncio.shield(self._give_back(name, slot, run_key))
             raise
         except Exception:
             # Not recorded, and its claim given back: a restart within ``catch_up`` (this process or
             # another worker) tries the failed run again.
             log.exception("scheduled job %s failed", name)
-            if schedule.one_worker and self.claim is not None and self.release is not None:
-                try:
-                    await self.release(run_key)
-                except Exception:
-                    log.exception("scheduled job %s: its claim on %s could not be given back", name, slot)
+            if claimed:
+                await self._give_back(name, slot, run_key)
             return
         finally:
             _SLOT.reset(token)
