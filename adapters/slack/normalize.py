@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from adapters.slack.payloads import EventEnvelope, SlackMessage, SlashCommandPayload
@@ -310,7 +310,7 @@ def _message_changed(
     if _is_self(ctx, new.get("user"), new.get("bot_id")):
         return []
     ts_raw = new.get("ts", "")
-    edited_at = parse_ts((edited or {}).get("ts")) or parse_ts(msg.get("event_ts")) or event_time
+    edited_at = _edit_time(parse_ts((edited or {}).get("ts")), parse_ts(msg.get("event_ts"))) or event_time
     if not ts_raw or edited_at is None or not channel_id:
         return []
     author_id = new.get("user") or new.get("bot_id")
@@ -325,6 +325,20 @@ def _message_changed(
             thread_id=slack_message_id_or_none(channel_id, new.get("thread_ts")),
         )
     ]
+
+
+def _edit_time(stamp: datetime | None, event_ts: datetime | None) -> datetime | None:
+    """When an edit happened, as finely as Slack tells it.
+
+    ``edited.ts`` has whole seconds, so two edits within one second would share a time, and with
+    it an event id (the second dropped as a duplicate) and the store's last-edit-wins order. The
+    event's own ``event_ts`` has microseconds; it is used when it falls within ``edited.ts``'s
+    second (it is the same edit, told more precisely)."""
+    if stamp is None:
+        return event_ts
+    if event_ts is not None and stamp <= event_ts < stamp + timedelta(seconds=1):
+        return event_ts
+    return stamp
 
 
 def _message_deleted(

@@ -169,6 +169,19 @@ def test_edit() -> None:
     assert e.author is not None and e.author.user_id == "UALICE"
 
 
+def test_two_edits_within_one_second_are_two_events_in_order() -> None:
+    # edited.ts has whole seconds; the event's own event_ts tells the two edits apart.
+    first = {**changed("first fix"), "event_ts": "1767600050.000300"}
+    second = {**changed("second fix"), "event_ts": "1767600050.000900"}
+    a, b = one(first), one(second)
+    assert isinstance(a, MessageEdited) and isinstance(b, MessageEdited)
+    assert a.event_id != b.event_id
+    assert a.edited_at < b.edited_at
+    assert a.edited_at == datetime.fromtimestamp(1767600050.0003, UTC)
+    # A redelivery of the same edit keeps its id (the bus drops it).
+    assert one(first).event_id == a.event_id
+
+
 def test_unfurl_is_not_an_edit() -> None:
     payload = changed("old", edited=False)
     assert normalize_event(envelope(payload), ctx()) == []  # type: ignore[arg-type]
