@@ -1153,6 +1153,32 @@ class RedisStreamsBus:
             start = "(" + _s(rows[-1][0])
         return deleted, start
 
+    async def forget_copies(self, near: Sequence[float], within_s: float, match: Callable[[Event], bool]) -> int:
+        """Delete the entries of the actions, messages and dead-letter streams written within
+        ``within_s`` seconds of any of the times ``near`` (epoch seconds) whose event ``match``
+        accepts; returns how many were deleted.
+
+        For what quotes an erased member without being theirs (:meth:`forget_author` goes by whose
+        event it is): a bot answer to another member that quoted them, as the action that posted it
+        and the platform's echo of the bot's message. An entry's id is the millisecond it was
+        written, so only those few minutes of each stream are read. A local buffer holds events only
+        while Redis is down, when this raises (the caller keeps what it would retry from)."""
+        deleted = 0
+        spans = sorted((max(0.0, t - within_s), t + within_s) for t in near)
+        for stream in (self.stream("actions"), self.stream("messages"), self.dlq_stream):
+            for low, high in spans:
+                start = f"{int(low * 1000)}-0"
+                end = f"{int(high * 1000)}"
+                while True:
+                    rows: Any = await self._redis.xrange(stream, min=start, max=end, count=_FORGET_PAGE)
+                    doomed = [entry_id for entry_id, fields in rows if _decoded_matches(fields, match)]
+                    if doomed:
+                        deleted += int(await self._redis.xdel(stream, *doomed))
+                    if len(rows) < _FORGET_PAGE:
+                        break
+                    start = "(" + _s(rows[-1][0])
+        return deleted
+
     async def _pages(self, stream: str, *, start: str = "-") -> AsyncIterator[list[Any]]:
         """``stream``'s entries from ``start`` (an XRANGE bound), oldest first, :data:`_FORGET_PAGE`
         at a time (the caller may delete those of a page before taking the next)."""
@@ -1294,6 +1320,17 @@ def _event_about(fields: Any, user: UserRef) -> Event | None:
         return None
     subject = subject_of(event)
     return event if subject is not None and subject.key == user.key else None
+
+
+def _decoded_matches(fields: Any, match: Callable[[Event], bool]) -> bool:
+    """Whether a stream entry decodes to an event ``match`` accepts (undecodable: no)."""
+    payload = fields.get(b"json") if isinstance(fields, dict) else None
+    if not payload:
+        return False
+    try:
+        return match(from_json(payload))
+    except Exception:  # noqa: BLE001 - an entry nothing can decode is nobody's copy we can recognise
+        return False
 
 
 @functools.lru_cache(maxsize=64)

@@ -123,7 +123,8 @@ class QABrain(Brain):
         super().__init__(ctx)
         self._indexer: Indexer | None = None
         self._retriever: Retriever | None = None
-        self.answer_log = AnswerLog(self.ctx.store)
+        # The Redis bus keeps what it carried: an answer's copies there go with the answer.
+        self.answer_log = AnswerLog(self.ctx.store, event_log=getattr(self.ctx.bus, "forget_copies", None))
         self._init_lock = asyncio.Lock()
         self._rebuild_expected = False
         self._history_ready = asyncio.Event()

@@ -8,6 +8,17 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.events import (
+    ChannelRef,
+    CommandReply,
+    Event,
+    MessageEdited,
+    MessagePosted,
+    SendDirectMessage,
+    SendEphemeral,
+    SendMessage,
+    UserRef,
+)
 from bot.store import Store, slack_ids
 from bot.store.db import like_escaped
 from bot.store.schema import Migration, register
@@ -71,11 +82,19 @@ class AnswerRecord:
         return self.answer == SCRUBBED
 
 
-class AnswerLog:
-    """Reads and writes ``qa_answers``."""
+# An event log's eraser of copies (``RedisStreamsBus.forget_copies``): ``(times, within_s, match)``.
+EventLogCopies = Callable[[Sequence[float], float, Callable[[Event], bool]], Awaitable[int]]
 
-    def __init__(self, store: Store) -> None:
+
+class AnswerLog:
+    """Reads and writes ``qa_answers``.
+
+    ``event_log``: where the bus keeps what it carried (the Redis streams), so that an answer's
+    copies there go with its stored copies: the action that posted it and the platform's echo."""
+
+    def __init__(self, store: Store, *, event_log: EventLogCopies | None = None) -> None:
         self.store = store
+        self.event_log = event_log
 
     async def add(self, record: AnswerRecord, *, forgotten: Forgotten | None = None) -> bool:
         """Store an answer (idempotent on ``answer_id``); False when it was not kept.
@@ -159,7 +178,14 @@ class AnswerLog:
             await self._remove_copies(platform, workspace_id, [(str(c), float(t), str(a)) for c, t, a in rows])
 
     async def _remove_copies(self, platform: str, workspace_id: str, answers: Sequence[tuple[str, float, str]]) -> None:
-        """:meth:`_remove_posted_copies` for answers given as ``(channel_id, ts, text)``."""
+        """:meth:`_remove_posted_copies` for answers given as ``(channel_id, ts, text)``.
+
+        The event log's copies go first: if it is unreachable this raises before anything is
+        deleted, and the caller's retry finds the answers again."""
+        if self.event_log is not None and answers:
+            await self.event_log(
+                [ts for _, ts, _ in answers], _COPY_WITHIN_S, _copy_of(platform, workspace_id, answers)
+            )
         db = self.store.db
         for channel_id, ts, answer in answers:
             said = words(answer)
@@ -285,6 +311,35 @@ class AnswerLog:
 # A posted answer's copy is stored within this long of the answer being logged (it is logged right
 # after it is sent; a slow platform or a bus backlog delays the copy).
 _COPY_WITHIN_S = 600.0
+
+
+def _copy_of(platform: str, workspace_id: str, answers: Sequence[tuple[str, float, str]]) -> Callable[[Event], bool]:
+    """Whether an event of the bus shows one of ``answers`` in ``workspace_id``: an action that
+    posted it, or the bot's own message or edit as the platform echoed it. Members' messages are
+    never copies (one quoting an answer is theirs to keep or delete)."""
+    said = [words(text) for _, _, text in answers if text and text != SCRUBBED]
+
+    def match(event: Event) -> bool:
+        if isinstance(event, MessagePosted | MessageEdited):
+            if event.author is None or not event.author.is_bot:
+                return False
+            place: ChannelRef | UserRef = event.channel
+        elif isinstance(event, SendMessage | SendEphemeral):
+            place = event.channel
+        elif isinstance(event, SendDirectMessage):
+            place = event.user
+        elif isinstance(event, CommandReply):
+            place = event.command.channel
+        else:
+            return False
+        if place.platform.value != platform or place.workspace_id != workspace_id:
+            return False
+        shown = words(event.text)
+        return any(shows(shown, one) for one in said)
+
+    return match
+
+
 # Up to this many deleted messages, scrub_quoting lets the database pick the candidate answers.
 _LIKE_MAX = 20
 _COLUMNS = "answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, answer, cited, abstained, ts"
