@@ -30,14 +30,17 @@ from bot.conversations import WINDOW_GAP_S, chunk_unit_id, thread_unit_base, win
 from bot.core_brain import CONFIG_BOUNDS, dedupe_horizon, parse_config_value, workspace_config
 from bot.events import (
     ButtonClicked,
+    ChannelDeleted,
     ChannelRef,
     CommandInvoked,
     EventSource,
     MemberJoined,
+    MessageDeleted,
     MessagePosted,
     Platform,
     ReactionAdded,
     UserRef,
+    Visibility,
 )
 from bot.message_ids import qualified
 from bot.ml import Embedder, Vector
@@ -45,7 +48,7 @@ from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.privacy.policy import denied_channel_ids
 from bot.recorder import LEFT_KEY
 from bot.scheduler import parse_hhmm
-from bot.store import OPTED_OUT_KEY, MessageRow
+from bot.store import OPTED_OUT_KEY, ChannelRow, MessageRow
 from bot.store.db import fetch_in
 from brain.qa.access import discord_dm_guild, discord_member_guilds
 from brain.recommend.candidates import THREAD, WINDOW, ThreadItem, popular_threads, select_candidates
@@ -86,6 +89,13 @@ DIGEST_KEY = "digest"
 LAST_DIGEST_KEY = "recommend.last_digest"
 EMBEDDED_CACHE_MAX = 50_000  # texts kept embedded per workspace (a 90-day window's threads)
 TZ_KEY = "tz"  # the member's own time zone (`/recommend tz`), over the platform's (users.tz)
+# Ranking weights learned by `guildhall eval recommend --save-weights` (workspace settings): the
+# weights, and the time (epoch seconds) of the latest message they were learned from, which an
+# `--as-of` replay compares with its own time (weights saved before this was recorded have none).
+WEIGHTS_KEY = "recommend.weights"
+WEIGHTS_UNTIL_KEY = "recommend.weights_until"
+# Rankings re-checked against the store because a pick was deleted meanwhile (``recommend``).
+RECHECK_ROUNDS = 3
 # The recommender's tables about a member, and the workspaces where they hold one
 # (``member_workspaces``): each part a search of an index leading with the member
 # (migrations recommend_0003..0005).
@@ -598,6 +608,8 @@ class RecommendBrain(Brain):
         # The event's guest flag counts before the recorder has stored it.
         readable = await store.readable_channel_ids(p, ws, uid, role_ids, guest=bool(user.guest))
         readable -= await self._denied(p, ws)
+        channels = await store.list_channels(p, ws)
+        readable -= _private_conversations(channels)
         history, snapshot = await self._snapshot(p, ws, now, fresh=as_of)
         cands = await self._candidates(user, snapshot, readable, now, as_of=as_of)
         if not cands:
@@ -606,29 +618,42 @@ class RecommendBrain(Brain):
         profile = await self._member_profile(user, snapshot, vectors, live=not as_of)
         if profile is None:
             profile = await self._cold_start(user, snapshot, cands, vectors, readable, as_of=as_of)
-        weights = await self._weights(p, ws)
+        weights = await self._weights(p, ws, until=now if as_of else None)
         clicks = {} if as_of else await self._channel_feedback(p, ws, uid)
         share = await self._exploration_share(p, ws)
         day_seed = seed if seed is not None else zlib.crc32(f"{ws}:{uid}:{int(now // 86400)}".encode())
-        # Feature rows, the MMR rerank and the history scans are tens of milliseconds of CPU per
-        # member on a big community, and a digest tick ranks every member: off the event loop.
-        x, picks, member_texts = await asyncio.to_thread(
-            _rank,
-            snapshot,
-            history,
-            uid,
-            cands,
-            vectors,
-            profile,
-            cfg.lookback_days,
-            weights,
-            clicks,
-            k,
-            share,
-            day_seed,
-        )
-        by_id = {t.thread_id: (t, row) for t, row in zip(cands, x, strict=True)}
-        names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
+        gone: set[str] = set()
+        for _ in range(RECHECK_ROUNDS):
+            cands = [t for t in cands if t.thread_id not in gone]
+            if not cands:
+                return []
+            # Feature rows, the MMR rerank and the history scans are tens of milliseconds of CPU per
+            # member on a big community, and a digest tick ranks every member: off the event loop.
+            x, picks, member_texts = await asyncio.to_thread(
+                _rank,
+                snapshot,
+                history,
+                uid,
+                cands,
+                vectors,
+                profile,
+                cfg.lookback_days,
+                weights,
+                clicks,
+                k,
+                share,
+                day_seed,
+            )
+            by_id = {t.thread_id: (t, row) for t, row in zip(cands, x, strict=True)}
+            # The snapshot is shared for SNAPSHOT_TTL_S, and a delete reaches one process's brain
+            # only: what was deleted since (here or elsewhere) is looked up before it is shown.
+            deleted = await self._deleted_picks(p, ws, [by_id[pk.thread_id][0] for pk in picks])
+            if not deleted:
+                break
+            gone |= deleted
+            self._drop_caches(p, ws)  # stale: the next ranking in this process reads the store again
+        picks = [pk for pk in picks if pk.thread_id not in gone]
+        names = {c.channel_id: c.name or c.channel_id for c in channels}
         starters = sorted({by_id[pk.thread_id][0].author_id for pk in picks})
         people = (
             {
@@ -661,6 +686,20 @@ class RecommendBrain(Brain):
         if record and not as_of:
             await self._record_shown(user, recs, now)
         return recs
+
+    async def _deleted_picks(self, p: str, ws: str, items: list[ThreadItem]) -> set[str]:
+        """Ids of ``items`` whose opening message (or thread root) the store now holds deleted: a
+        message or thread deleted, a channel or Discord thread deleted, a member forgotten. One
+        query for a list's picks."""
+        ids = sorted({t.thread_id for t in items} | {t.opening_message_id for t in items})
+        rows = await fetch_in(
+            self.ctx.store.db,
+            "SELECT message_id FROM messages WHERE platform = ? AND workspace_id = ? AND deleted = 1 AND message_id IN",
+            (p, ws),
+            ids,
+        )
+        dead = {str(r[0]) for r in rows}
+        return {t.thread_id for t in items if t.thread_id in dead or t.opening_message_id in dead}
 
     async def _candidates(
         self, user: UserRef, snapshot: Snapshot, readable: set[str], now: float, *, as_of: bool
@@ -747,7 +786,11 @@ class RecommendBrain(Brain):
 
     async def _snapshot(self, p: str, ws: str, now: float, *, fresh: bool) -> tuple[list[MessageRow], Snapshot]:
         """Recent history and what was learned from it, shared by every member's ranking for
-        :data:`SNAPSHOT_TTL_S` (a digest run ranks hundreds of members on one ALS fit)."""
+        :data:`SNAPSHOT_TTL_S` (a digest run ranks hundreds of members on one ALS fit).
+
+        ``fresh``: a replay as of ``now`` (``recommend(as_of=True)``), built for it alone and
+        cached nowhere; the texts of messages edited after ``now`` are unknown (:meth:`_texts_as_of`).
+        """
         # Opted-out members' messages are neither profiled nor ranked: no CF signal, no thread of theirs.
         # A cached snapshot built before someone opted out (or was forgotten, here or in another
         # process) is rebuilt at once rather than after its time-to-live.
@@ -764,6 +807,9 @@ class RecommendBrain(Brain):
         ):
             return cached[0], cached[1]
         history, starts = await self._history(p, ws, now - HISTORY_DAYS * 86400, now, opted_out, denied)
+        unknown: set[str] = set()
+        if fresh:
+            history, starts, unknown = await self._texts_as_of(p, ws, history, starts, now)
         kept = {m.message_id for m in history}
         reactions = [
             r
@@ -772,6 +818,10 @@ class RecommendBrain(Brain):
         ]
         # ALS and the activity prior are seconds of CPU on a big community: keep the loop free.
         snapshot = await asyncio.to_thread(build_snapshot, history, now, reactions=reactions, starts=starts)
+        for item in snapshot.threads.values():
+            # A root whose words are unknown opens its thread with none, not with its first reply's.
+            if item.thread_id in unknown or item.opening_message_id in unknown:
+                item.opening_text = ""
         if not fresh:
             self._snapshots[(p, ws)] = (history, snapshot, frozenset(opted_out), denied)
             # Texts embedded for the last snapshot: threads since gone (expired, deleted, an
@@ -806,6 +856,26 @@ class RecommendBrain(Brain):
             and m.channel_id not in denied
         ]
         return history, {t: item for t, item in starts.items() if t not in hidden}
+
+    async def _texts_as_of(
+        self, p: str, ws: str, history: list[MessageRow], starts: dict[str, ThreadItem], now: float
+    ) -> tuple[list[MessageRow], dict[str, ThreadItem], set[str]]:
+        """``history`` and ``starts`` as a replay at ``now`` may read them, and the ids of the
+        messages whose text it may not: the store keeps a message's latest text only (no edit
+        history), so a message edited after ``now`` is left without words (no title, vector, topic
+        or profile from them) rather than read as it was rewritten later."""
+        unknown = {m.message_id for m in history if m.edited_ts is not None and m.edited_ts > now}
+        if unknown:
+            history = [dataclasses.replace(m, text="") if m.message_id in unknown else m for m in history]
+        rows = await fetch_in(
+            self.ctx.store.db,
+            "SELECT message_id FROM messages WHERE platform = ? AND workspace_id = ? AND edited_ts > ? AND message_id IN",
+            (p, ws, now),
+            sorted(starts),
+        )
+        later = {str(r[0]) for r in rows}
+        starts = {t: dataclasses.replace(item, opening_text="") if t in later else item for t, item in starts.items()}
+        return history, starts, unknown | later
 
     async def _old_starts(self, p: str, ws: str, window: list[MessageRow], since: float) -> dict[str, ThreadItem]:
         """Threads active in ``window`` whose root is older than ``since``, by thread id, as their
@@ -918,6 +988,7 @@ class RecommendBrain(Brain):
         now = self.ctx.clock.now().timestamp()
         readable = await self.ctx.store.readable_channel_ids(p, ws, user.user_id, role_ids, guest=bool(user.guest))
         readable -= await self._denied(p, ws)
+        readable -= _private_conversations(await self.ctx.store.list_channels(p, ws))
         _, snapshot = await self._snapshot(p, ws, now, fresh=False)
         # The candidates recommend ranks (not those the member already joined outside the snapshot).
         cands = await self._candidates(user, snapshot, readable, now, as_of=False)
@@ -960,9 +1031,14 @@ class RecommendBrain(Brain):
         store = self.ctx.store
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         now = self.ctx.clock.now().timestamp()
+        member = await store.get_user(p, ws, uid)
+        if user.external or (member is not None and member.external):
+            return []  # of another organisation (Slack Connect): this workspace's channels are not theirs to know
         readable = await store.readable_channel_ids(p, ws, uid, guest=bool(user.guest))
         denied = await self._denied(p, ws)
         readable -= denied
+        channels = await store.list_channels(p, ws)
+        readable -= _private_conversations(channels)
         since = now - self.ctx.settings.recommend.lookback_days * 86400
         # As the ranking snapshot: opted-out members' messages (and threads) are no signal, so a
         # channel only they post in is not named; a cache from before an opt-out or a change of
@@ -1006,7 +1082,7 @@ class RecommendBrain(Brain):
             unsure,
         )
         member_of.update(str(r[0]) for r in posted)
-        names = {c.channel_id: c.name or c.channel_id for c in await store.list_channels(p, ws)}
+        names = {c.channel_id: c.name or c.channel_id for c in channels}
         pool = [c for c in posters if c not in member_of]
         score = {c: float(len(posters[c])) for c in pool}
         topical: set[str] = set()
@@ -1083,7 +1159,10 @@ class RecommendBrain(Brain):
     ) -> dict[str, Vector]:
         """Vectors of conversations: the QA index's first unit of each, else its opening message
         embedded. ``as_of`` (a replay at the clock's time) embeds the opening message always: the
-        index's unit was built from the thread as stored now, with replies posted after the clock."""
+        index's unit was built from the thread as stored now, with replies posted after the clock;
+        a conversation whose opening words it does not know (:meth:`_texts_as_of`) gets no vector."""
+        if as_of:
+            items = [t for t in items if t.opening_text.strip()]
         embedder: Embedder = await self.ctx.services.get("embedder")
         live_index = not as_of and self.ctx.services.has("unit_index")
         index = await self.ctx.services.get("unit_index") if live_index else None
@@ -1141,8 +1220,17 @@ class RecommendBrain(Brain):
         """The member's current interest profile (unit length), or None before any activity."""
         return await self._profile(u)
 
-    async def _weights(self, p: str, ws: str) -> RankerWeights:
-        custom = await self.ctx.store.get_workspace_setting(p, ws, "recommend.weights")
+    async def _weights(self, p: str, ws: str, *, until: float | None = None) -> RankerWeights:
+        """The workspace's learned weights (``--save-weights``), else :data:`DEFAULT_WEIGHTS`.
+
+        ``until``: a replay's time. Learned weights count only when they record being learned from
+        messages before it (:data:`WEIGHTS_UNTIL_KEY`); otherwise they may hold the replay's future."""
+        store = self.ctx.store
+        custom = await store.get_workspace_setting(p, ws, WEIGHTS_KEY)
+        if until is not None:
+            learned = await store.get_workspace_setting(p, ws, WEIGHTS_UNTIL_KEY)
+            if not isinstance(learned, (int, float)) or isinstance(learned, bool) or learned > until:
+                return DEFAULT_WEIGHTS
         if isinstance(custom, dict):
             return RankerWeights({k: float(v) for k, v in custom.items() if k in FEATURES})
         return DEFAULT_WEIGHTS
@@ -1257,6 +1345,29 @@ class RecommendBrain(Brain):
         return [(str(r[0]), str(r[1])) for r in rows]
 
     # -- privacy -----------------------------------------------------------------------------------
+    @listen(MessageDeleted)
+    async def on_message_deleted(self, event: MessageDeleted) -> None:
+        """A deleted message leaves this process's caches at once, not after :data:`SNAPSHOT_TTL_S`:
+        the snapshots and embedded texts holding it are dropped (and rebuilt when next needed).
+        Other processes' caches are covered by the check before a list is shown (:meth:`_deleted_picks`)."""
+        key = (event.platform.value, event.channel.workspace_id)
+        mid = event.message_id
+        held = self._snapshots.get(key)
+        suggested = self._channel_snapshots.get(key)
+        if (held is not None and _holds(held[0], mid)) or (suggested is not None and _holds(suggested[1], mid)):
+            self._drop_caches(*key)
+
+    @listen(ChannelDeleted)
+    async def on_channel_deleted(self, event: ChannelDeleted) -> None:
+        """A deleted channel or Discord thread (a channel of its own) takes its workspace's caches
+        with it (as :meth:`on_message_deleted`)."""
+        self._drop_caches(event.platform.value, event.channel.workspace_id)
+
+    def _drop_caches(self, p: str, ws: str) -> None:
+        """Forget the workspace's cached snapshots and embedded texts in this process."""
+        for cache in (self._snapshots, self._channel_snapshots, self._embedded):
+            cache.pop((p, ws), None)
+
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
         """Retention: drop what was shown and clicked before the cutoff (profiles are decayed blends,
         rebuilt from what remains)."""
@@ -1285,8 +1396,7 @@ class RecommendBrain(Brain):
     async def forget_member(self, user: UserRef) -> dict[str, int]:
         """Delete the member's profile, shown list and feedback; cached history goes too."""
         # The caches hold their messages (and the embedded texts of their threads).
-        for cache in (self._snapshots, self._channel_snapshots, self._embedded):
-            cache.pop((user.platform.value, user.workspace_id), None)
+        self._drop_caches(user.platform.value, user.workspace_id)
         counts = {}
         key = (user.platform.value, user.workspace_id, user.user_id)
         for table in MEMBER_TABLES:
@@ -1433,6 +1543,22 @@ def _window_goes_on(opened: float, chat: Sequence[float], ts: float) -> bool:
         return False
     stamps = [t for t in chat if opened <= t < ts] + [ts]
     return all(b - a <= WINDOW_GAP_S for a, b in itertools.pairwise(stamps))
+
+
+def _private_conversations(channels: Sequence[ChannelRow]) -> set[str]:
+    """DMs and Slack group DMs (``mpdm-…``, stored as private channels): what is said there is
+    the people's in it, never a conversation to recommend, nor a channel to suggest."""
+    return {
+        c.channel_id
+        for c in channels
+        if c.visibility == Visibility.DM.value
+        or (c.platform == Platform.SLACK.value and c.name.lstrip("#").startswith("mpdm-"))
+    }
+
+
+def _holds(history: list[MessageRow], message_id: str) -> bool:
+    """Whether ``history`` holds the message ``message_id`` or a reply of its thread."""
+    return any(m.message_id == message_id or m.thread_id == message_id for m in history)
 
 
 def _stack(vectors: list[Vector]) -> Vector:

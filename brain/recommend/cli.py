@@ -17,7 +17,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.message_ids import native_id
 from bot.store.db import Executor
-from brain.recommend.brain import RecommendBrain
+from brain.recommend.brain import WEIGHTS_KEY, WEIGHTS_UNTIL_KEY, RecommendBrain
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", help="Path to guildhall.toml")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
@@ -170,9 +170,11 @@ def eval_recommend_command(
             results, weights = evaluate(messages, vecs, split=at, k=k, narrow=narrow)
             if save_weights:
                 # Learned on the validation split inside the training period, so the test figures
-                # above stay honest; the live brain reads them per workspace.
+                # above stay honest; the live brain reads them per workspace. With the split time,
+                # the latest data they saw: an `--as-of` replay uses them only from then on.
                 for p, ws in sorted({(m.platform, m.workspace_id) for m in messages}):
-                    await brain.ctx.store.set_workspace_setting(p, ws, "recommend.weights", weights.weights)
+                    await brain.ctx.store.set_workspace_setting(p, ws, WEIGHTS_KEY, weights.weights)
+                    await brain.ctx.store.set_workspace_setting(p, ws, WEIGHTS_UNTIL_KEY, at)
             return {
                 "split": datetime.fromtimestamp(at, UTC).isoformat(),
                 "k": k,

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from string import Template
 
 from bot.events import Button, Citation
@@ -15,10 +15,11 @@ from bot.valid_text import clip
 from prompts import load_prompt, render_prompt
 
 OPEN_ACTION = "recommend.open"
-# The brain's ``digest_tick`` runs on the clock's quarter hours; a member's digest is due at the
-# last tick at or after the digest time that still falls on the same local day.
+# The brain's ``digest_tick`` runs on the clock's quarter hours (whole multiples of the interval
+# since the epoch, ``bot.scheduler``); a member's digest is due at the first tick at or after the
+# digest time, or at the local day's last tick when no tick of the day reaches that time.
 DIGEST_TICK_MINUTES = 15
-_LAST_TICK = time(23, 60 - DIGEST_TICK_MINUTES)
+_TICK_S = DIGEST_TICK_MINUTES * 60
 _MENTION = re.compile(r"<([@#!][^>]*)>")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+#.-]{3,}")
 # Words too common in chat to explain anything.
@@ -128,6 +129,15 @@ _STOP = frozenset(
     ]
 )
 TITLE_CHARS = 80
+NO_TEXT_TITLE = "(no text)"  # an opening message without words (an image, a file; text unknown as of a replay)
+TOPIC_CHARS = 32  # longer "words" (a pasted hash, a run of letters) explain nothing
+WHY_CHARS = 160
+# Invisible characters that reorder or hide text (bidi embeddings, overrides and isolates, zero-width
+# spaces and marks, C0 controls): a title or "why" line must read as it shows. The zero-width
+# joiner stays: emoji sequences (a family, a profession) are built with it.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +154,22 @@ class Recommendation:
     explore: bool = False
 
 
+def visible(text: str) -> str:
+    """``text`` without the invisible characters that reorder or hide it (:data:`_INVISIBLE`)."""
+    return _INVISIBLE.sub("", text)
+
+
 def title_of(text: str) -> str:
-    """A one-line title from a thread's opening message."""
+    """A one-line title from a thread's opening message (:data:`NO_TEXT_TITLE` when it has no words)."""
+    # Invisible characters go first: the zero-width space below is ours, defusing @everyone.
     # A quoted mention must not ping anyone from a digest: keep the name, drop the markup.
     line = " ".join(
-        _MENTION.sub(r"\1", text).replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere").split()
+        _MENTION.sub(r"\1", visible(text))
+        .replace("@everyone", "@\u200beveryone")
+        .replace("@here", "@\u200bhere")
+        .split()
     )
-    return clip(line, TITLE_CHARS)
+    return clip(line, TITLE_CHARS) if line else NO_TEXT_TITLE
 
 
 _MARKUP = re.compile(r"<[^<>]*>|https?://\S+|`{3}.*?`{3}|@\w+", re.DOTALL)
@@ -161,7 +180,7 @@ def _words(text: str) -> list[str]:
     out = []
     for w in _WORD.findall(_MARKUP.sub(" ", text)):
         key = w.lower().strip(".-")
-        if len(key) >= 4 and not any(ch.isdigit() for ch in key):
+        if 4 <= len(key) <= TOPIC_CHARS and not any(ch.isdigit() for ch in key):
             out.append(key)
     return out
 
@@ -183,16 +202,19 @@ def shared_topic(member_texts: Iterable[str], thread_text: str) -> str | None:
 
 
 def why_line(*, channel: str, topic: str | None, social_author: str | None, explore: bool, active_hours: bool) -> str:
-    """The "why this" line, most specific reason first."""
+    """The "why this" line, most specific reason first: one line of at most :data:`WHY_CHARS`
+    characters (a channel or display name can be long, and hold invisible characters)."""
     if explore:
-        return render_prompt("recommend_why_explore", channel=channel)
-    if topic:
-        return render_prompt("recommend_why_topic", topic=topic, channel=channel)
-    if social_author:
-        return render_prompt("recommend_why_social", author=social_author)
-    if active_hours:
-        return render_prompt("recommend_why_time", channel=channel)
-    return render_prompt("recommend_why_popular", channel=channel)
+        line = render_prompt("recommend_why_explore", channel=channel)
+    elif topic:
+        line = render_prompt("recommend_why_topic", topic=topic, channel=channel)
+    elif social_author:
+        line = render_prompt("recommend_why_social", author=social_author)
+    elif active_hours:
+        line = render_prompt("recommend_why_time", channel=channel)
+    else:
+        line = render_prompt("recommend_why_popular", channel=channel)
+    return clip(" ".join(visible(line).split()), WHY_CHARS)
 
 
 def open_value(workspace_id: str, channel_id: str, thread_id: str) -> str:
@@ -255,17 +277,23 @@ def render(
 
 
 def digest_due(now_utc: datetime, tz: tzinfo, at: time, last_sent_day: str | None) -> str | None:
-    """The member's local date when their digest is due now (local time past ``at`` and nothing
-    sent for that local day or a later one yet), else None.
+    """The member's local date when their digest is due now (local time past ``at``, or this is
+    the local day's last tick; and nothing sent for that local day or a later one yet), else None.
 
     "Later", not only "the same": a member who moves west after today's digest is back in
     yesterday there, and must not get a second digest for it (ISO dates compare as strings).
 
-    A time after the day's last tick (23:46-23:59) counts from that tick: no tick would ever
-    find the local clock past it on the same day.
+    The last tick of a local day (the next tick falls on a later local date) sends a digest the
+    clock never reached: a time after 23:45, or any late time on a day that ends early (America/Nuuk
+    springs forward from 23:00 to midnight on 2026-03-28, so that day's last tick is 22:45).
     """
     local = now_utc.astimezone(tz)
-    day = local.date().isoformat()
-    if local.time() < min(at, _LAST_TICK) or (isinstance(last_sent_day, str) and day <= last_sent_day):
+    day = local.date()
+    if isinstance(last_sent_day, str) and day.isoformat() <= last_sent_day:
         return None
-    return day
+    if local.time() >= at:
+        return day.isoformat()
+    # The tick this call belongs to (ticks fall on whole multiples of the interval) and the next.
+    stamp = now_utc.timestamp()
+    next_tick = datetime.fromtimestamp(stamp - stamp % _TICK_S, UTC) + timedelta(seconds=_TICK_S)
+    return day.isoformat() if next_tick.astimezone(tz).date() > day else None
