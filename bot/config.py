@@ -258,6 +258,10 @@ class EmbeddingSettings(_Section):
     device: str = "cpu"
 
 
+# The models shipped in a package that ``llm.model`` may name (``brain.qa.llm.transformers_backend``).
+BUNDLED_LLM_MODELS = ("bundled:SmolLM2-135M-Instruct",)
+
+
 class LLMSettings(_Section):
     """Answer generation backend."""
 
@@ -288,6 +292,57 @@ class LLMSettings(_Section):
     # default: an answer then depends on whether it was decoded alone or next to others, and the
     # gain depends on the CPU (~30 % per token on an AVX2 EPYC, none on an AVX-512 Xeon).
     cpu_half_decode: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # Checked here so check-config says so: httpx refused it only when the first question
+        # built the client ("Invalid port"), or sent "localhost:8000/v1" to a "localhost:" scheme.
+        import httpx  # a dependency anyway; imported here to keep importing settings light
+
+        value = value.strip()
+        example = "write it like http://localhost:8000/v1"
+        try:
+            url = httpx.URL(value)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ValueError(f"llm.base_url is not a valid URL ({exc}); {example}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"llm.base_url must start with http:// or https:// and name a host; {example}")
+        if url.port is not None and not 0 < url.port < 65536:
+            # httpx takes it; the connection then fails with an ExceptionGroup, not an HTTP error.
+            raise ValueError(f"llm.base_url: port {url.port} is out of range; {example}")
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _header_safe_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # A key mounted from a file (a Kubernetes or Docker secret) usually ends with a line break,
+        # which no HTTP header may hold: the request failed and its error quoted the key. Surrounding
+        # whitespace is dropped; anything else a header cannot carry is refused without echoing it.
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if not key:
+            return None
+        bad = next((i for i, c in enumerate(key) if not (c.isascii() and c.isprintable())), None)
+        if bad is not None:
+            raise ValueError(
+                f"llm.api_key holds a character that is not printable ASCII (at position {bad + 1}), "
+                "which an HTTP header cannot carry; check the secret for a stray or invisible character"
+            )
+        return SecretStr(key)
+
+    @field_validator("model")
+    @classmethod
+    def _known_bundled_model(cls, value: str) -> str:
+        # Any other "bundled:" name passed check-config, was then taken for a path and failed at
+        # the first question.
+        if value.startswith("bundled:") and value not in BUNDLED_LLM_MODELS:
+            raise ValueError(
+                f"llm.model names no bundled model ({value}); bundled: {', '.join(BUNDLED_LLM_MODELS)}, "
+                "or name a local model folder or .gguf file"
+            )
+        return value
 
 
 class QASettings(_Section):

@@ -7,9 +7,14 @@ Retrieved text is *data*. :func:`sanitize_source` makes sure it cannot pose as p
   (``channel="…" trusted="yes"``) can be forged, however it is padded or spelled; the prompt's own
   delimiters are the only ASCII ones. :func:`unquote` maps the look-alikes back where text leaves
   the prompt (the grounding check, the posted answer);
-- chat-template tokens (``<|im_start|>``), role tags and ``[INST]`` markers are removed, and role
-  prefixes (``system:``, ``- **System:**``) are marked ``(quoted)``, so a message saying "ignore
-  previous instructions" stays quoted text.
+- chat-template tokens (``<|im_start|>``), role tags and ``[INST]`` markers are removed; other
+  bracketed control tokens (``[SYSTEM_PROMPT]``, ``[/TOOL_CALLS]``: capitals and ``_``, three or
+  more) keep their text but get look-alike brackets (``⁅SYSTEM_PROMPT⁆``), so no tokenizer reads
+  them as its token (``[1]`` and ``[Docs]`` are left alone); role prefixes (``system:``,
+  ``- **System:**``) are marked ``(quoted)``, so a message saying "ignore previous instructions"
+  stays quoted text. A role prefix is found however it is disguised: invisible characters
+  (zero-width space, soft hyphen), full-width or Cyrillic and Greek look-alike letters, any kind of
+  space. The text keeps its own characters; only the mark is added.
 
 On a CPU the prompt's length is paid twice: once to prefill it (time grows with every token) and
 again at every decoded token (each attends over the whole KV cache). Retrieval already ranked the
@@ -30,6 +35,7 @@ window or thread holds it together with the answers given before it).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 
@@ -59,9 +65,30 @@ _ROLE_PREFIX = re.compile(
 # Line breaks other than "\n" (a bare carriage return, Unicode's line and paragraph separators, NEL,
 # vertical tab, form feed): a model reads a line there, while "^" above only starts one after "\n".
 _LINE_BREAKS = str.maketrans(dict.fromkeys("\r\u2028\u2029\x85\x0b\x0c", "\n"))
+# Bracketed control tokens of chat templates (Mistral's [SYSTEM_PROMPT], [TOOL_CALLS], [/INST]...):
+# the brackets become look-alikes, the quill brackets ⁅ ⁆: no tokenizer's token is spelt with them,
+# and they are rare enough in real text for unquote() to map them back to [ ].
+_CONTROL_TOKEN = re.compile(r"\[(/?[A-Z][A-Z_]{2,})\]")
 # The prompt's delimiters are built from these; in quoted text they become look-alikes.
 _QUOTE = str.maketrans({"<": "\u27e8", ">": "\u27e9", '"': "\uff02"})
-_UNQUOTE = str.maketrans({"\u27e8": "<", "\u27e9": ">", "\uff02": '"'})
+_UNQUOTE = str.maketrans({"\u27e8": "<", "\u27e9": ">", "\uff02": '"', "\u2045": "[", "\u2046": "]"})
+# Letters of other scripts drawn like the Latin letters of the role words (Unicode's confusables,
+# the ones a keyboard or a copy-paste gives), and colons drawn like ":"; NFKC does the rest
+# (full-width and mathematical letters, the full-width colon, spaces of every width).
+_LOOKALIKES = str.maketrans(
+    {
+        **dict(zip("аеорсухѕіјԁһӏԛԝьтмнкв", "aeopcyxsijdhlqwbtmhkb", strict=True)),  # Cyrillic
+        **dict(zip("АВЕЅІЈКМНОРСТХУ", "ABESIJKMHOPCTXY", strict=True)),
+        **dict(zip("αβεικνορτυχ", "abeikvoptux", strict=True)),  # Greek
+        **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX", strict=True)),
+        "ı": "i",
+        "ɡ": "g",
+        "\u2236": ":",  # ratio
+        "\ua789": ":",  # modifier letter colon
+        "\u02d0": ":",  # modifier letter triangular colon
+        "\u02f8": ":",  # modifier letter raised colon
+    }
+)
 
 
 def sanitize_source(text: str) -> str:
@@ -71,8 +98,38 @@ def sanitize_source(text: str) -> str:
     text = text.replace("\r\n", "\n").translate(_LINE_BREAKS)
     for pattern in _ROLE_MARKUP:
         text = pattern.sub(" ", text)
-    text = _ROLE_PREFIX.sub(r"\g<lead>\g<open>\g<role> (quoted)", text)
-    return quote(text)
+    text = _CONTROL_TOKEN.sub("\u2045\\1\u2046", text)
+    return quote("\n".join(_mark_role_prefix(line) for line in text.split("\n")))
+
+
+def _mark_role_prefix(line: str) -> str:
+    """``line`` with ``(quoted)`` after the role word that starts it, if one does.
+
+    The role is looked for in the line's skeleton (:func:`_skeleton`), so no invisible character
+    or look-alike letter hides it; the mark goes after the role word's last character in the line
+    as written, which keeps all of its characters.
+    """
+    skeleton, origin = (line, None) if line.isascii() else _skeleton(line)
+    found = _ROLE_PREFIX.match(skeleton)
+    if found is None:
+        return line
+    end = found.end("role") if origin is None else origin[found.end("role") - 1] + 1
+    return f"{line[:end]} (quoted){line[end:]}"
+
+
+def _skeleton(line: str) -> tuple[str, list[int]]:
+    """``line`` as it reads, for matching: format characters (zero-width, soft hyphen, direction
+    marks) dropped, NFKC-normalised, look-alike letters mapped to Latin, any space made ``" "``.
+    Also, for each character of the skeleton, the index in ``line`` of the character it came from."""
+    out: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(line):
+        if unicodedata.category(char) == "Cf":
+            continue
+        for c in unicodedata.normalize("NFKC", char).translate(_LOOKALIKES):
+            out.append(" " if c.isspace() else c)
+            origin.append(i)
+    return "".join(out), origin
 
 
 def quote(text: str) -> str:
@@ -81,7 +138,8 @@ def quote(text: str) -> str:
 
 
 def unquote(text: str) -> str:
-    """Undo :func:`quote` (for comparing with, or posting, what the model read or wrote)."""
+    """Undo :func:`quote`, and the look-alike brackets of control tokens (for comparing with, or
+    posting, what the model read or wrote)."""
     return text.translate(_UNQUOTE)
 
 

