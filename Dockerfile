@@ -47,6 +47,10 @@ WORKDIR /var/lib/guildhall
 USER 10001:10001
 VOLUME ["/var/lib/guildhall"]
 EXPOSE 3000 9100
+# The health check reads /healthz on GUILDHALL_METRICS_PORT (deploy/ sets 9100); without it the
+# metrics server is off and the check passes without looking.
 HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import os,urllib.request; p=os.environ.get('GUILDHALL_METRICS_PORT'); p and urllib.request.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=3)"]
 ENTRYPOINT ["guildhall"]
+# Needs DISCORD_TOKEN and/or SLACK_* in the environment; without them it starts the console adapter,
+# which needs a terminal (docker run -it).
 CMD ["run", "--no-demo"]

@@ -2,7 +2,8 @@
 
 Spawns the real ``guildhall run`` (console adapter, fresh data directory) and times the moment its
 banner line appears on stdout, with no brains and with every installed brain; then times a second
-start on the same data (demo already seeded). Also times ``seed_demo`` in-process, through the bus
+start on the same data (demo already seeded). With every brain it also times the "Index ready" and
+"Ready" notices (the index built, the models loaded in the background). Also times ``seed_demo`` in-process, through the bus
 and the recorder, with no brains.
 
 Run: ``python -m benchmarks.console_startup [--runs 5]``.
@@ -39,8 +40,15 @@ def _installed_brains() -> list[str]:
     return found
 
 
-def time_to_banner(data_dir: Path, brains: list[str]) -> float:
-    """Seconds from spawning ``guildhall run`` to its banner line; the process is then told /quit."""
+# What the console prints as it gets ready (bot/run_cli.py prepare_qa), with the QA brain loaded.
+INDEX_READY = "Index ready"
+READY = "Ready"
+
+
+def time_to_lines(data_dir: Path, brains: list[str], *, wait_ready: bool = False) -> dict[str, float]:
+    """Seconds from spawning ``guildhall run`` to its banner line, and with ``wait_ready`` to the
+    "Index ready" and "Ready" notices (a first start prints both, a later one "Ready" only: it loads
+    the stored index); the process is then told /quit. A notice that never came is NaN."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUILDHALL_", "DISCORD_", "SLACK_"))}
     env.update(
         GUILDHALL_STORE__URL=f"sqlite:///{data_dir}/guildhall.db",
@@ -60,17 +68,29 @@ def time_to_banner(data_dir: Path, brains: list[str]) -> float:
         cwd=data_dir,
     )
     assert proc.stdout is not None and proc.stdin is not None
-    elapsed = float("nan")
+    seen = {"banner": float("nan"), INDEX_READY: float("nan"), READY: float("nan")}
     for line in proc.stdout:
+        now = time.perf_counter() - start
         if line.startswith(BANNER):
-            elapsed = time.perf_counter() - start
+            seen["banner"] = now
+            if not wait_ready:
+                break
+        elif line.startswith(INDEX_READY):
+            seen[INDEX_READY] = now
+        elif line.startswith(READY) or line.startswith("The language model did not load"):
+            seen[READY] = now
             break
     proc.stdin.write("/quit\n")
     proc.stdin.close()
     proc.stdout.read()
     if proc.wait(timeout=300) != 0:
         raise RuntimeError(f"guildhall run exited with {proc.returncode}")
-    return elapsed
+    return seen
+
+
+def time_to_banner(data_dir: Path, brains: list[str]) -> float:
+    """Seconds from spawning ``guildhall run`` to its banner line."""
+    return time_to_lines(data_dir, brains)["banner"]
 
 
 async def time_seed() -> tuple[float, int]:
@@ -91,9 +111,14 @@ async def time_seed() -> tuple[float, int]:
     return elapsed, report.messages
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--ready-runs", type=int, default=3, help="runs timed to the Ready notice (slow)")
     args = parser.parse_args()
     brains = _installed_brains()
     rows: list[list[object]] = []
@@ -107,15 +132,37 @@ def main() -> None:
         rows.append([label, "later start (already seeded)", statistics.median(later), max(later)])
         if not brains:
             break
+    ready_rows: list[list[object]] = []
+    if "qa" in brains:
+        firsts, laters = [], []
+        for _ in range(args.ready_runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                firsts.append(time_to_lines(Path(tmp), brains, wait_ready=True))
+                laters.append(time_to_lines(Path(tmp), brains, wait_ready=True))
+        for label, runs in (("first start", firsts), ("later start", laters)):
+            for key in (INDEX_READY, READY):
+                values = [r[key] for r in runs if r[key] == r[key]]  # NaN: the notice never came
+                if values:
+                    ready_rows.append([label, f'"{key}"', _median(values), max(values), len(values)])
     seeds = [asyncio.run(time_seed()) for _ in range(args.runs)]
     messages = seeds[0][1]
     body = (
         f"`guildhall run` on the console adapter, fresh SQLite store, {args.runs} runs each; seconds from "
         "spawning the process to the banner line (the prompt). A first start publishes the demo history "
-        "before the prompt; the recorder stores it in the background (the in-process figure below). No model "
-        "is loaded before the prompt: brains create their embedder and LLM on first use.\n\n"
+        "before the prompt; the recorder stores it in the background (the in-process figure below). The "
+        "index and the models are prepared in the background after the prompt (below).\n\n"
         + markdown_table(["brains", "start", "median s", "max s"], rows)
-        + f"\n\nSeeding the demo community in-process ({messages} messages and their reactions through the "
+    )
+    if ready_rows:
+        body += (
+            f"\n\nWith every brain, {args.ready_runs} runs: seconds from spawning the process to the console's "
+            'notices. A first start indexes the demo history and the project docs ("Index ready") and then '
+            'loads the bundled language model ("Ready: questions are answered now", `llm.warmup = true`, the '
+            'default); a later start loads the stored index and the models ("Ready"). A question asked '
+            "before waits for them.\n\n" + markdown_table(["start", "notice", "median s", "max s", "runs"], ready_rows)
+        )
+    body += (
+        f"\n\nSeeding the demo community in-process ({messages} messages and their reactions through the "
         f"bus into the store, no brains): median {statistics.median(s[0] for s in seeds):.3f} s."
     )
     print(body)

@@ -38,7 +38,10 @@ def check_role(settings: Settings, role: str) -> None:
             "share a Chroma server (GUILDHALL_VECTORS__KIND=http) when running more than one worker"
         )
     if role == "gateway" and not settings.platforms:
-        raise RoleError("a gateway holds platform connections: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN")
+        raise RoleError(
+            "a gateway holds platform connections: set DISCORD_TOKEN and/or SLACK_BOT_TOKEN "
+            "(or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for Slack OAuth installs)"
+        )
 
 
 async def build_role(
