@@ -77,6 +77,7 @@ async def bench_leaderboard(n_messages: int, runs: int) -> list[list[object]]:
                     "",
                     0,  # anonymous
                     "",  # answer_src
+                    0,  # standin
                 )
             )
         # The workspace board counts channels the store knows to be public, as the recorder leaves them.

@@ -44,6 +44,28 @@ register(
 )
 # Post rows older than this are deleted as new ones are written (the limit looks back one hour).
 _POST_LOG_S = 24 * 3600
+# Alert rows quiet for longer than this are purged (purge_alerts): the ledger reads only those seen
+# within ``quiet_hours`` (24 h by default: an older one is new again), and their keys hold terms
+# taken from members' words. A week covers a longer quiet_hours with room.
+ALERT_STATE_KEPT_S = 7 * 86400
+
+
+async def purge_alerts(
+    store: Store, platform: str, workspace_id: str, now: float, *, before_ts: float | None = None
+) -> int:
+    """Delete the workspace's alert rows quiet since :data:`ALERT_STATE_KEPT_S` before ``now`` (or
+    since ``before_ts``, a retention cutoff, if later) and its alert post log older than a day (or
+    than ``before_ts``); returns how many. The retention purge and every trend scan call it."""
+    cutoff = now - ALERT_STATE_KEPT_S if before_ts is None else max(now - ALERT_STATE_KEPT_S, before_ts)
+    scope = (platform, workspace_id)
+    n = await store.db.execute(
+        "DELETE FROM activity_alerts WHERE platform = ? AND workspace_id = ? AND last_ts < ?", (*scope, cutoff)
+    )
+    posts = now - _POST_LOG_S if before_ts is None else max(now - _POST_LOG_S, before_ts)
+    n += await store.db.execute(
+        "DELETE FROM activity_alert_posts WHERE platform = ? AND workspace_id = ? AND posted_ts < ?", (*scope, posts)
+    )
+    return n
 
 
 class Decision(StrEnum):

@@ -24,7 +24,7 @@ from bot.events import (
 from bot.privacy.forgotten import author_of
 from bot.scheduler import scheduled_slot
 from brain.activity import charts
-from brain.activity.alert_state import AlertLedger, Decision
+from brain.activity.alert_state import AlertLedger, Decision, purge_alerts
 from brain.activity.counters import COUNTER_EVENTS, ActivityCounters
 from brain.activity.leaderboard import (
     EXCLUDE_SETTING,
@@ -48,7 +48,10 @@ log = logging.getLogger(__name__)
 MEMBER_WORKSPACES = (
     "SELECT workspace_id FROM activity_rollup WHERE user_id = ? AND platform = ? "
     "UNION SELECT workspace_id FROM activity_contrib WHERE author_id = ? AND platform = ? "
-    "UNION SELECT workspace_id FROM activity_reactions WHERE user_id = ? AND platform = ?"
+    "UNION SELECT workspace_id FROM activity_reactions WHERE user_id = ? AND platform = ? "
+    # Kept two days at most (ActivityCounters.purge_pending): small tables, no member index needed.
+    "UNION SELECT workspace_id FROM activity_pending_edits WHERE author_id = ? AND platform = ? "
+    "UNION SELECT workspace_id FROM activity_reaction_removals WHERE user_id = ? AND platform = ?"
 )
 # What a contribution row says of its message, for the member's export (``export_member``).
 _CONTRIB_EXPORTED = (
@@ -137,6 +140,14 @@ class ActivityBrain(Brain):
             (p, ws, uid),
         )
         out["activity_reactions"] = await self.counters.erase_reactions_by(p, ws, uid)
+        # Their edits still waiting for the post they overtook, and their reaction removals noted.
+        out["activity_pending_edits"] = await db.execute(
+            "DELETE FROM activity_pending_edits WHERE platform = ? AND workspace_id = ? AND author_id = ?", (p, ws, uid)
+        )
+        out["activity_reaction_removals"] = await db.execute(
+            "DELETE FROM activity_reaction_removals WHERE platform = ? AND workspace_id = ? AND user_id = ?",
+            (p, ws, uid),
+        )
         # Their id on the admin's exclude list is about them too (and `config show` would keep
         # listing it, nameless): a forgotten member has nothing left to rank anyway.
         excluded = await self.ctx.store.get_workspace_setting(p, ws, EXCLUDE_SETTING)
@@ -147,8 +158,9 @@ class ActivityBrain(Brain):
         return out
 
     async def member_workspaces(self, platform: str, user_id: str) -> set[str]:
-        """Workspaces with the member's counters, contribution rows or counted reactions."""
-        rows = await self.ctx.store.db.fetchall(MEMBER_WORKSPACES, (user_id, platform) * 3)
+        """Workspaces with the member's counters, contribution rows, counted reactions, or edits and
+        reaction removals kept for the post or add they overtook."""
+        rows = await self.ctx.store.db.fetchall(MEMBER_WORKSPACES, (user_id, platform) * 5)
         return {str(r[0]) for r in rows}
 
     async def export_member(self, user: UserRef) -> dict[str, Any]:
@@ -178,6 +190,20 @@ class ActivityBrain(Brain):
         )
         if reactions:
             out["counted_reactions"] = [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in reactions]
+        pending = await db.fetchall(
+            "SELECT message_id, text, ts FROM activity_pending_edits "
+            "WHERE platform = ? AND workspace_id = ? AND author_id = ? ORDER BY ts, message_id",
+            key,
+        )
+        if pending:
+            out["pending_edits"] = [{"message_id": r[0], "text": r[1], "edited_ts": r[2]} for r in pending]
+        removals = await db.fetchall(
+            "SELECT message_id, emoji, ts FROM activity_reaction_removals "
+            "WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY ts, message_id, emoji",
+            key,
+        )
+        if removals:
+            out["reaction_removals"] = [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in removals]
         # An admin's leaderboard exclude list naming them is about them too (forget_member drops it).
         excluded = await self.ctx.store.get_workspace_setting(user.platform.value, user.workspace_id, EXCLUDE_SETTING)
         if isinstance(excluded, list) and user.user_id in [str(m) for m in excluded]:
@@ -185,17 +211,30 @@ class ActivityBrain(Brain):
         return out
 
     async def retention_workspaces(self) -> set[tuple[str, str]]:
-        """Workspaces with contribution rows, reactions or rollup days: they outlive the workspace's
-        last message (it expired first), and only a visit of the retention purge removes them."""
+        """Workspaces with contribution rows, reactions, rollup days, kept edits and removals or alert
+        state: they outlive the workspace's last message (it expired first), and only a visit of the
+        retention purge removes them."""
         rows = await self.ctx.store.db.fetchall(
-            "SELECT DISTINCT platform, workspace_id FROM activity_contrib "
-            "UNION SELECT DISTINCT platform, workspace_id FROM activity_reactions "
-            "UNION SELECT DISTINCT platform, workspace_id FROM activity_rollup"
+            " UNION ".join(
+                f"SELECT DISTINCT platform, workspace_id FROM {table}"
+                for table in (
+                    "activity_contrib",
+                    "activity_reactions",
+                    "activity_rollup",
+                    "activity_pending_edits",
+                    "activity_reaction_removals",
+                    "activity_alerts",
+                    "activity_alert_posts",
+                )
+            )
         )
         return {(str(r[0]), str(r[1])) for r in rows}
 
     async def purge_before(self, cutoff_ts: float, *, platform: str, workspace_id: str) -> int:
-        """Retention: drop contribution rows and reactions older than the cutoff, and rollup days before it."""
+        """Retention: drop contribution rows and reactions older than the cutoff, and rollup days before
+        it; kept edits and removals older than it; and alert state quiet for longer than the ledger
+        needs it (:func:`brain.activity.alert_state.purge_alerts`) or older than the cutoff: an alert
+        key holds terms taken from members' words."""
         cutoff_day = datetime.fromtimestamp(cutoff_ts, self.ctx.settings.tz).date().isoformat()
         db, ws = self.ctx.store.db, "platform = ? AND workspace_id = ?"
         n = await db.execute(f"DELETE FROM activity_contrib WHERE {ws} AND ts < ?", (platform, workspace_id, cutoff_ts))
@@ -204,6 +243,11 @@ class ActivityBrain(Brain):
         )
         n += await db.execute(
             f"DELETE FROM activity_rollup WHERE {ws} AND day < ?", (platform, workspace_id, cutoff_day)
+        )
+        for table in ("activity_pending_edits", "activity_reaction_removals"):
+            n += await db.execute(f"DELETE FROM {table} WHERE {ws} AND ts < ?", (platform, workspace_id, cutoff_ts))
+        n += await purge_alerts(
+            self.ctx.store, platform, workspace_id, self.ctx.clock.now().timestamp(), before_ts=cutoff_ts
         )
         return n
 
@@ -476,6 +520,8 @@ class ActivityBrain(Brain):
         await self._in_each_workspace("trend scan", lambda platform, ws: self._scan_and_post_in(platform, ws, now))
 
     async def _scan_and_post_in(self, platform: str, ws: str, now: float) -> None:
+        # Alert state long quiet is of no use to the ledger, and its keys quote members' words.
+        await purge_alerts(self.ctx.store, platform, ws, now)
         target = await self._alerts_channel(platform, ws)
         if target is None:
             return

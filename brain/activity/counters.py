@@ -24,13 +24,22 @@ transaction: a handful of statements per batch keeps live ingest far above 10,00
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from bot.events import Event, MessageDeleted, MessageEdited, MessagePosted, ReactionAdded, ReactionRemoved
+from bot.events import (
+    Event,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    ReactionAdded,
+    ReactionRemoved,
+    ThreadCreated,
+)
 from bot.store import Store
 from bot.store.db import Executor
 from brain.activity import schema as _schema  # noqa: F401  (registers the tables)
@@ -47,7 +56,14 @@ from brain.activity.scoring import (
     word_count,
 )
 
-COUNTER_EVENTS: tuple[type[Event], ...] = (MessagePosted, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved)
+COUNTER_EVENTS: tuple[type[Event], ...] = (
+    MessagePosted,
+    MessageEdited,
+    MessageDeleted,
+    ReactionAdded,
+    ReactionRemoved,
+    ThreadCreated,
+)
 
 Key = tuple[str, str, str]
 # (platform, workspace, member, local day): the key of the daily caps on replies and threads started.
@@ -62,6 +78,10 @@ _IN_CHUNK = 900
 _MINUTE_GAP = 60
 _CAP_MEMORY = 200_000
 _ANALYZE_AFTER_ROWS = 1_000
+# How long an edit or a reaction removal that overtook its post or add waits for it (the recorder's
+# PENDING_CHANGES_KEPT), and how often a worker purges those older (at most once an hour).
+_PENDING_KEPT_S = 2 * 86400
+_PENDING_PURGE_EVERY_S = 3600
 
 
 @dataclass(slots=True)
@@ -95,6 +115,10 @@ class Contribution:
     # the answer and then stopped counting (edited down to "."): what gave it, kept so that an edit
     # back gives the answer back while those still stand (see :meth:`ActivityCounters._suspend_marks`).
     answer_src: str = ""
+    # Stands in for the missing root of a thread opened without a starter message (see
+    # :meth:`ActivityCounters._thread_created`): 1 until the thread's author first writes in it,
+    # 2 after. Never counts as a message.
+    standin: int = 0
 
     # Identity never changes after construction: both keys are computed once (hot path).
     key: Key = field(init=False, repr=False, compare=False)
@@ -131,8 +155,21 @@ _CONFLICT_ROLLUP = "ON CONFLICT (platform, workspace_id, day, channel_id, user_i
 )
 _PG_TYPES = {
     "ts": "double precision",
-    **{c: "integer" for c in (*COUNTERS, "words", "is_question", "deleted", "capped", "anonymous")},
+    "noted_ts": "double precision",
+    **{c: "integer" for c in (*COUNTERS, "words", "is_question", "deleted", "capped", "anonymous", "standin")},
 }
+_REMOVAL_COLUMNS = ["platform", "workspace_id", "message_id", "user_id", "emoji", "ts", "noted_ts"]
+_CONFLICT_REMOVAL = (
+    "ON CONFLICT (platform, workspace_id, message_id, user_id, emoji) DO UPDATE SET ts = excluded.ts, "
+    "noted_ts = excluded.noted_ts WHERE excluded.ts > activity_reaction_removals.ts"
+)
+_PENDING_COLUMNS = ["platform", "workspace_id", "message_id", "author_id", "text", "ts", "noted_ts"]
+_CONFLICT_PENDING = (
+    "ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET author_id = CASE WHEN "
+    "excluded.author_id <> '' THEN excluded.author_id ELSE activity_pending_edits.author_id END, "
+    "text = excluded.text, ts = excluded.ts, noted_ts = excluded.noted_ts "
+    "WHERE excluded.ts >= activity_pending_edits.ts"
+)
 
 
 def _upsert_sql(dialect: str, table: str, columns: Sequence[str], conflict: str) -> str:
@@ -185,6 +222,15 @@ class _Batch:
         # Netted rather than logged, so "add, remove" in one batch writes nothing that a later
         # batch would mistake for a live reaction.
         self.reaction_ops: dict[tuple[str, str, str, str, str], float | None] = {}
+        # Removal times known for the batch's reactions (stored in activity_reaction_removals, or
+        # seen in the batch): an add from before one is not counted, whatever the order of delivery.
+        self.removals: dict[tuple[str, str, str, str, str], float] = {}
+        # The removals of the batch, to note.
+        self.removal_ops: dict[tuple[str, str, str, str, str], float] = {}
+        # Edits of messages without a row yet (their post overtaken): (author, text, edit time), to keep.
+        self.pending_edits: dict[Key, tuple[str, str, float]] = {}
+        # Messages whose kept edits are done with: applied after their post, or deleted.
+        self.pending_done: set[Key] = set()
         self.deltas: dict[RollupKey, list[int]] = {}
         # The messages of each thread touched by the batch that hold a reply or helpful credit, plus
         # the batch's own replies: "one credit per member per thread" is decided from these.
@@ -297,6 +343,8 @@ class ActivityCounters:
         self._days: dict[int, str] = {}
         # PostgreSQL: rows written since start, until the tables are known to have planner statistics.
         self._unanalyzed_rows: int | None = 0 if store.db.dialect == "postgresql" else None
+        # When this worker last purged the kept edits and removals (see purge_pending).
+        self._pending_purged_at = 0.0
 
     async def apply(self, events: Iterable[Event]) -> None:
         """Apply a batch of counter events in order, in one transaction."""
@@ -314,12 +362,13 @@ class ActivityCounters:
                 # Read-then-write of the caps' counts: two workers' batches of one workspace must
                 # take turns, or each reads the counts before the other commits and both pass a cap
                 # (SQLite's BEGIN IMMEDIATE already serialises writers). Sorted: no deadlock.
-                scopes = {(e.channel.platform.value, e.channel.workspace_id) for e in batch_events}  # type: ignore[attr-defined]
+                scopes = {_scope(e) for e in batch_events}
                 for platform, ws in sorted(scopes):
                     await tx.execute(
                         "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"activity:{platform}:{ws}",)
                     )
             batch = _Batch()
+            batch_events = await self._with_overtaken_edits(tx, batch, batch_events)
             await self._load(tx, batch, batch_events)
             if self.shared_writers:
                 await self._load_minute_counts(tx, batch, batch_events)
@@ -336,6 +385,8 @@ class ActivityCounters:
                     self._reaction_added(batch, event)
                 elif isinstance(event, ReactionRemoved):
                     self._reaction_removed(batch, event)
+                elif isinstance(event, ThreadCreated):
+                    self._thread_created(batch, event)
             await self._flush(tx, batch)
         self._day_replies.update(batch.day_replies)  # committed
         self._day_threads.update(batch.day_threads)
@@ -346,6 +397,72 @@ class ActivityCounters:
             self._unanalyzed_rows += len(batch.dirty)
             if self._unanalyzed_rows >= _ANALYZE_AFTER_ROWS:
                 await self._bootstrap_statistics()
+        now = _time.time()
+        if now - self._pending_purged_at >= _PENDING_PURGE_EVERY_S:
+            self._pending_purged_at = now
+            await self.purge_pending(now - _PENDING_KEPT_S)
+
+    async def purge_pending(self, before_ts: float) -> int:
+        """Delete the kept edits and reaction removals (``activity_pending_edits``,
+        ``activity_reaction_removals``) written before ``before_ts``: a post or an add delivered
+        later than that is not expected. Returns how many."""
+        total = 0
+        for table in ("activity_pending_edits", "activity_reaction_removals"):
+            total += await self.store.db.execute(f"DELETE FROM {table} WHERE noted_ts < ?", (before_ts,))
+        return total
+
+    async def _with_overtaken_edits(self, tx: Executor, batch: _Batch, events: list[Event]) -> list[Event]:
+        """``events`` with the edits that overtook their post applied after it: an edit the batch
+        holds before its message's post moves right after that post, and one kept from an earlier
+        batch (``activity_pending_edits``, see :meth:`_edited`) follows the post as if delivered
+        then, newest last. The message is then counted as posted and edited, in order (its per-minute
+        cap verdict from the post, its credits from the edited text). A redelivered post changes
+        nothing, so an edit moved after one is applied as it would have been."""
+        first_post: dict[Key, int] = {}
+        for i, e in enumerate(events):
+            if isinstance(e, MessagePosted) and not e.is_bot:
+                first_post.setdefault((*_scope(e), e.message_id), i)
+        if not first_post:
+            return events
+        kept: dict[Key, tuple[str, float]] = {}
+        # One cheap look in the usual case: an edit rarely overtakes its post.
+        if await tx.fetchone("SELECT 1 FROM activity_pending_edits LIMIT 1") is not None:
+            by_scope: dict[tuple[str, str], set[str]] = {}
+            for platform, ws, mid in first_post:
+                by_scope.setdefault((platform, ws), set()).add(mid)
+            for (platform, ws), ids in by_scope.items():
+                columns = ("message_id", "text", "ts")
+                for sql, params in _by_ids(self.store.db.dialect, "activity_pending_edits", columns, platform, ws, ids):
+                    for mid, text, ts in await tx.fetchall(sql, params):
+                        kept[(platform, ws, str(mid))] = (str(text), float(ts))
+        held: dict[int, list[MessageEdited]] = {}
+        out: list[Event] = []
+        for i, e in enumerate(events):
+            if isinstance(e, MessageEdited):
+                at = first_post.get((*_scope(e), e.message_id))
+                if at is not None and at > i:
+                    held.setdefault(at, []).append(e)
+                    continue
+            out.append(e)
+            if not isinstance(e, MessagePosted):
+                continue
+            key = (*_scope(e), e.message_id)
+            edits = held.pop(i, [])
+            if first_post.get(key) == i and key in kept:
+                text, ts = kept[key]
+                edits.append(
+                    MessageEdited(
+                        channel=e.channel,
+                        message_id=e.message_id,
+                        text=text,
+                        edited_at=datetime.fromtimestamp(ts, UTC),
+                        author=e.author,
+                        thread_id=e.thread_id,
+                    )
+                )
+                batch.pending_done.add(key)
+            out.extend(sorted(edits, key=attrgetter("edited_at")))
+        return out
 
     async def erase_reactions_by(self, platform: str, workspace_id: str, user_id: str) -> int:
         """Delete every reaction ``user_id`` gave (``/forget-me``) and recount the messages they were
@@ -424,9 +541,8 @@ class ActivityCounters:
         # reactions a message holds count).
         with_reactions: dict[tuple[str, str], set[str]] = {}
         for e in events:
-            ch = e.channel  # type: ignore[attr-defined]
-            scope = (ch.platform.value, ch.workspace_id)
-            mid: str = e.message_id  # type: ignore[attr-defined]
+            scope = _scope(e)
+            mid: str = e.thread_id if isinstance(e, ThreadCreated) else e.message_id  # type: ignore[attr-defined]
             wanted.setdefault(scope, set()).add(mid)
             if isinstance(e, MessagePosted):
                 # The thread, and the message replied to: a Discord reply's thread is its target's.
@@ -456,11 +572,18 @@ class ActivityCounters:
                 rows = await tx.fetchall(sql, params)
                 for mid, uid, emoji in rows:
                     batch.reactions[(platform, ws, mid)].add((uid, emoji))
+        # The removals noted on the reacted-to messages: an add from before one is not counted.
+        for (platform, ws), ids in reacted.items():
+            columns = ("message_id", "user_id", "emoji", "ts")
+            for sql, params in _by_ids(dialect, "activity_reaction_removals", columns, platform, ws, ids):
+                for mid, uid, emoji, ts in await tx.fetchall(sql, params):
+                    batch.removals[(platform, ws, str(mid), str(uid), str(emoji))] = float(ts)
 
     async def _load_minute_counts(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         """Seed the per-minute cap with what the store holds (other workers' messages included) for
         each new message's author and minute. The count is what :meth:`_over_cap` keeps: the
-        author's messages long enough to count, capped or not, deleted or not.
+        author's messages whatever their length, capped or not, deleted or not (a short message
+        edited long later must not slip past the cap: see :meth:`_posted`).
 
         Read by time, not by author: one range read on the ``ts`` index per cluster of the batch's
         minutes (live traffic: one), counted here. A read per author and minute went through the
@@ -476,8 +599,8 @@ class ActivityCounters:
             for lo, hi in _minute_clusters(sorted({minute for _, minute in pairs})):
                 rows = await tx.fetchall(
                     "SELECT author_id, ts FROM activity_contrib WHERE platform = ? AND workspace_id = ? "
-                    "AND ts >= ? AND ts < ? AND words >= ?",
-                    (platform, ws, lo * 60.0, (hi + 1) * 60.0, self.min_words),
+                    "AND ts >= ? AND ts < ? AND standin = 0",
+                    (platform, ws, lo * 60.0, (hi + 1) * 60.0),
                 )
                 for author, ts in rows:
                     pair = (str(author), int(float(ts) // 60))
@@ -511,8 +634,11 @@ class ActivityCounters:
         # and its possible threads (see _may_recount).
         tracked: dict[Key, tuple[bool | None, bool, list[str]]] = {}
         for e in events:
-            ch = e.channel  # type: ignore[attr-defined]
-            scope = (ch.platform.value, ch.workspace_id)
+            scope = _scope(e)
+            if isinstance(e, ThreadCreated):
+                # A stand-in root may be made (_thread_created): its author's day of started threads.
+                started.setdefault(scope, set()).add((e.author.user_id, self._day(e.ts, e.ts.timestamp())))
+                continue
             if isinstance(e, MessagePosted):
                 post_key: Key = (*scope, e.message_id)
                 posted.setdefault(post_key, e)
@@ -718,6 +844,10 @@ class ActivityCounters:
             return posted.get(key)
 
         for e in events:
+            if isinstance(e, ThreadCreated):  # a stand-in root asked in the batch (_thread_created)
+                ts = e.ts.timestamp()
+                posted.setdefault((*_scope(e), e.thread_id), (e.author.user_id, self._day(e.ts, ts), ts, None))
+                continue
             if not isinstance(e, (MessagePosted, ReactionAdded, MessageEdited)):
                 continue
             scope = (e.channel.platform.value, e.channel.workspace_id)
@@ -881,7 +1011,11 @@ class ActivityCounters:
             return
         platform, ws = e.channel.platform.value, e.channel.workspace_id
         key = (platform, ws, e.message_id)
-        if key in batch.rows:  # redelivery, or a delete that arrived first (tombstone)
+        existing = batch.rows.get(key)
+        if existing is not None and existing.standin and not existing.deleted:
+            self._starter_posted(batch, existing, e)
+            return
+        if existing is not None:  # redelivery, or a delete that arrived first (tombstone)
             return
         thread = self._thread_of(batch, e)
         words = word_count(e.text)
@@ -902,16 +1036,25 @@ class ActivityCounters:
         batch.rows[key] = row
         batch.dirty.add(key)
         batch.add_to_thread(row)
-        qualifies = words >= self.min_words
-        if qualifies and self._over_cap(platform, ws, e.author.user_id, ts):
+        # Every message counts toward the per-minute cap, whatever its length, and the verdict is
+        # kept (``capped``): "ok" x 8 edited into answers later must not slip past it.
+        if self._over_cap(platform, ws, e.author.user_id, ts):
             row.capped = 1
-            qualifies = False
+        qualifies = self._qualifies(row)
         if qualifies:
             batch.credit(row, "messages", 1)
         if not row.is_reply:
             return
         root = batch.rows.get((platform, ws, thread or ""))
         if root is None or root.deleted:
+            return
+        if root.standin == 1 and root.author_id == row.author_id:
+            # The thread's author first writes in a thread opened without a starter message: what
+            # they write is the question the stand-in root asks (with the thread's title).
+            root.standin = 2
+            root.words = max(root.words, words)
+            root.is_question = int(bool(root.is_question) or is_question(e.text))
+            batch.dirty.add(root.key)
             return
         if root.author_id == row.author_id:
             # The asker came back: their thanks marks the reply that helped; any later word of
@@ -921,6 +1064,53 @@ class ActivityCounters:
         if qualifies:
             self._credit_thread(batch, root)
             self._credit_reply(batch, root, row)
+
+    def _thread_created(self, batch: _Batch, e: ThreadCreated) -> None:
+        """A stand-in root for a Discord thread opened without a starter message (a private thread,
+        "Create Thread" in a channel): its messages name the thread (``thread_id``) as their root,
+        which no message has the id of, so without one its replies would earn no credit and its
+        question never be seen. The row is the thread's: its author, parent channel, time and
+        title (then, see :meth:`_posted`, what its author first writes in it); it never counts as a
+        message, and takes the thread-started credit and the answer as a root does.
+
+        A forum post's starter message has the thread's id (it is the root); so does the message a
+        thread was opened from, already counted (or, overtaken, it takes the stand-in's place:
+        :meth:`_starter_posted`)."""
+        if e.author.is_bot or e.is_forum_post:
+            return
+        platform, ws = _scope(e)
+        key = (platform, ws, e.thread_id)
+        if key in batch.rows:  # the starter message, a tombstone, or a redelivery
+            return
+        ts = e.ts.timestamp()
+        row = Contribution(
+            platform,
+            ws,
+            e.thread_id,
+            e.parent.channel_id,
+            e.author.user_id,
+            None,
+            self._day(e.ts, ts),
+            ts,
+            anonymous=int((platform, ws, e.author.user_id) in batch.opted_out),
+            standin=1,
+        )
+        row.words = word_count(e.title)
+        row.is_question = int(is_question(e.title))
+        batch.rows[key] = row
+        batch.dirty.add(key)
+
+    def _starter_posted(self, batch: _Batch, row: Contribution, e: MessagePosted) -> None:
+        """The thread's starter message, overtaken by its ThreadCreated: it replaces the stand-in
+        root (keeping the credits the thread already gave it) and counts as the message it is."""
+        row.standin = 0
+        row.words = word_count(e.text)
+        row.is_question = int(is_question(e.text))
+        batch.dirty.add(row.key)
+        if self._over_cap(row.platform, row.workspace_id, e.author.user_id, e.ts.timestamp()):
+            row.capped = 1
+        if self._qualifies(row) and not row.messages:
+            batch.credit(row, "messages", 1)
 
     def _credit_thread(self, batch: _Batch, root: Contribution) -> None:
         """A "thread started" credit for ``root``, which got a reply that counts from someone else:
@@ -1117,8 +1307,19 @@ class ActivityCounters:
         reactions, reply credit, marks and its thread's started credit), whether a root asks a
         question, and what an asker's thanks or follow-up still says. A function of the message's
         state and the new text, so a redelivered edit changes nothing more."""
-        row = batch.rows.get((e.channel.platform.value, e.channel.workspace_id, e.message_id))
-        if row is None or row.deleted:
+        key = (e.channel.platform.value, e.channel.workspace_id, e.message_id)
+        row = batch.rows.get(key)
+        if row is None:
+            # Its post is still on the bus (another worker has it, or a dead worker's post is
+            # reclaimed later): the edit waits for it (_with_overtaken_edits), the newest kept.
+            if e.author is None or not e.author.is_bot:
+                ts = e.edited_at.timestamp()
+                kept = batch.pending_edits.get(key)
+                if kept is None or ts >= kept[2]:
+                    author = e.author.user_id if e.author is not None else ""
+                    batch.pending_edits[key] = (author, e.text.replace("\x00", ""), ts)
+            return
+        if row.deleted or row.standin:
             return
         # Whether it counted before this edit: only an edit that makes it start or stop counting
         # moves what goes only to messages that count (a typo fixed decides nothing again).
@@ -1231,6 +1432,9 @@ class ActivityCounters:
         key = (platform, ws, e.message_id)
         row = batch.rows.get(key)
         if row is None:
+            # An edit that overtook the post goes with it.
+            batch.pending_edits.pop(key, None)
+            batch.pending_done.add(key)
             # Tombstone: a late delivery of the original must not count.
             row = Contribution(
                 platform,
@@ -1304,6 +1508,9 @@ class ActivityCounters:
         row = self._reaction_target(batch, e)
         if row is None:
             return
+        removed = batch.removals.get((row.platform, row.workspace_id, row.message_id, e.user.user_id, e.emoji))
+        if removed is not None and removed >= e.ts.timestamp():
+            return  # taken back already: the removal overtook this add
         existing = batch.reactions.setdefault(row.key, set())
         if (e.user.user_id, e.emoji) in existing:
             return  # redelivery
@@ -1320,6 +1527,14 @@ class ActivityCounters:
             self._move_answer(batch, root, row, "reaction")
 
     def _reaction_removed(self, batch: _Batch, e: ReactionRemoved) -> None:
+        if not e.user.is_bot:
+            # Noted whatever this removal finds: its add may still be on the bus (another worker has
+            # it, or a dead worker's add is reclaimed later), and must not count when it comes.
+            platform, ws = e.channel.platform.value, e.channel.workspace_id
+            noted = (platform, ws, e.message_id, e.user.user_id, e.emoji)
+            ts = e.ts.timestamp()
+            if ts > batch.removals.get(noted, float("-inf")):
+                batch.removals[noted] = batch.removal_ops[noted] = ts
         row = self._reaction_target(batch, e)
         if row is None:
             return
@@ -1359,15 +1574,24 @@ class ActivityCounters:
         rows = [(*k, *d) for k, d in batch.deltas.items() if any(d)]
         if rows:
             await _upsert(tx, dialect, _upsert_sql(dialect, "activity_rollup", _ROLLUP_COLUMNS, _CONFLICT_ROLLUP), rows)
+        noted = _time.time()
+        if batch.removal_ops:
+            sql = _upsert_sql(dialect, "activity_reaction_removals", _REMOVAL_COLUMNS, _CONFLICT_REMOVAL)
+            await _upsert(tx, dialect, sql, [(*k, ts, noted) for k, ts in sorted(batch.removal_ops.items())])
+        if batch.pending_done:
+            await tx.executemany(
+                "DELETE FROM activity_pending_edits WHERE platform = ? AND workspace_id = ? AND message_id = ?",
+                sorted(batch.pending_done),
+            )
+        pending = [(*k, *v, noted) for k, v in sorted(batch.pending_edits.items()) if k not in batch.pending_done]
+        if pending:
+            sql = _upsert_sql(dialect, "activity_pending_edits", _PENDING_COLUMNS, _CONFLICT_PENDING)
+            await _upsert(tx, dialect, sql, pending)
 
 
 async def _opted_out(tx: Executor, events: Sequence[Event]) -> set[tuple[str, str, str]]:
     """The batch's message authors who opted out (their new messages count anonymously)."""
-    authors = {
-        (e.channel.platform.value, e.channel.workspace_id, e.author.user_id)
-        for e in events
-        if isinstance(e, MessagePosted)
-    }
+    authors = {(*_scope(e), e.author.user_id) for e in events if isinstance(e, (MessagePosted, ThreadCreated))}
     opted: set[tuple[str, str, str]] = set()
     for platform, ws in {(p, w) for p, w, _ in authors}:  # the settings' key leads with the workspace
         rows = await tx.fetchall(
@@ -1513,6 +1737,12 @@ def _by_ids(
             f"AND t.message_id IN ({', '.join('?' for _ in chunk)})",
             (platform, ws, *chunk),
         )
+
+
+def _scope(e: Event) -> tuple[str, str]:
+    """The ``(platform, workspace_id)`` of a counter event."""
+    channel = e.parent if isinstance(e, ThreadCreated) else e.channel  # type: ignore[attr-defined]
+    return channel.platform.value, channel.workspace_id
 
 
 def _minute_clusters(minutes: list[int]) -> list[tuple[int, int]]:

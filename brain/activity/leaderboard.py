@@ -136,9 +136,14 @@ async def leaderboard(
         )
         if len(entries) == limit:
             break
-    # Members active: the anonymous row is some number of opted-out members, not one more member.
+    # Members active: the anonymous row is some number of opted-out members, not one more member,
+    # and a row whose counters are all zero (everything it counted was deleted or edited away) is
+    # no activity.
+    active = " OR ".join(f"{c} <> 0" for c in COUNTERS)
     total_row = await store.db.fetchone(
-        f"SELECT {sums}, COUNT(DISTINCT NULLIF(user_id, '')) FROM activity_rollup WHERE {clause}", tuple(params)
+        f"SELECT {sums}, COUNT(DISTINCT CASE WHEN user_id <> '' AND ({active}) THEN user_id END) "
+        f"FROM activity_rollup WHERE {clause}",
+        tuple(params),
     )
     totals = {c: int(total_row[i] or 0) for i, c in enumerate(COUNTERS)} if total_row else {}
     members = int(total_row[len(COUNTERS)] or 0) if total_row else 0

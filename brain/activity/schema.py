@@ -115,3 +115,32 @@ register(
         concurrent_indexes=True,
     )
 )
+# Changes that overtook what they change (SECURITY.md; the recorder's ``pending_edits`` and
+# ``reaction_removals``, which the counters cannot rely on: they run on a queue of their own, before
+# or after the recorder). An edit of a message the counters have no row of yet waits in
+# ``activity_pending_edits`` for its post, which is then counted with it (``ts``: the edit's time);
+# every reaction removal leaves its time in ``activity_reaction_removals``, so an add from before it,
+# delivered later, is not counted. ``noted_ts`` is when the row was written: both are purged after
+# two days (ActivityCounters), by retention and by /forget-me (the edit's author, the reaction's member).
+# ``standin`` marks a contribution row that stands in for the missing root of a Discord thread opened
+# without a starter message (private threads, "Create Thread"): made from ThreadCreated, 1 until the
+# thread's author first writes in it, 2 after (the row then asks what that message asks); the thread's
+# replies earn their credits against it, and it never counts as a message.
+register(
+    Migration(
+        "activity-0009-overtaken-changes",
+        (
+            """CREATE TABLE IF NOT EXISTS activity_pending_edits (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                author_id TEXT NOT NULL DEFAULT '', text TEXT NOT NULL DEFAULT '',
+                ts DOUBLE PRECISION NOT NULL, noted_ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, message_id))""",
+            """CREATE TABLE IF NOT EXISTS activity_reaction_removals (
+                platform TEXT NOT NULL, workspace_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                user_id TEXT NOT NULL, emoji TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+                noted_ts DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (platform, workspace_id, message_id, user_id, emoji))""",
+            "ALTER TABLE activity_contrib ADD COLUMN standin INTEGER NOT NULL DEFAULT 0",
+        ),
+    )
+)

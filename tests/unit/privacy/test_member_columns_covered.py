@@ -65,6 +65,8 @@ COVERAGE: dict[tuple[str, str], Cover] = {
     ("activity_contrib", "author_id"): Cover(),
     ("activity_rollup", "user_id"): Cover(),
     ("activity_reactions", "user_id"): Cover(),
+    ("activity_pending_edits", "author_id"): Cover(),
+    ("activity_reaction_removals", "user_id"): Cover(),
     ("recommend_profiles", "user_id"): Cover(),
     ("recommend_shown", "user_id"): Cover(),
     ("recommend_feedback", "user_id"): Cover(),
