@@ -125,6 +125,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             try:
                 member = await _member(app_, user, platform, workspace, say=not as_json)
                 erasure: Erasure = await app_.brain("core").forget(member)
+                # The erasure's own entries name the member as its actor, as if they had asked: this
+                # one says an operator did (as `privacy export` does), by id only.
+                await app_.store.audit(
+                    member.platform.value,
+                    member.workspace_id,
+                    "cli",
+                    "privacy-forget",
+                    detail={"user": member.user_id, "unfinished": list(erasure.unfinished)},
+                )
                 return erasure
             finally:
                 await app_.stop()

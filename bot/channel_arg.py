@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.store.db import Database
 
 # Slack "<#C123|name>", Discord "<#123>", or a plain "#name" / "name".
 _CHANNEL_WORD = re.compile(r"^<#([^|>\s]+)(?:\|[^>]*)?>$|^#?([\w-]+)$")
@@ -75,3 +78,17 @@ async def resolve_channel(
     if known is not None:
         return known
     return argument.id_or_name if argument.picked else None
+
+
+async def channel_of_another_workspace(db: Database, platform: str, workspace_id: str, channel_id: str) -> bool:
+    """Whether ``channel_id`` is another workspace's: the store files it under another workspace of
+    ``platform`` and not under ``workspace_id``. Discord ids are global and a mention can be typed as
+    text (``<#123>``), so an admin of one server could name another server's channel, and the bot (a
+    member of both) would post there what it found in the first: alerts, boards and shadow drafts
+    quote the community. A channel the store records nowhere is not refused: a platform's pick is
+    real before Guildhall has seen it."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT workspace_id FROM channels WHERE platform = ? AND channel_id = ?", (platform, channel_id)
+    )
+    owners = {str(r[0]) for r in rows}
+    return bool(owners) and workspace_id not in owners

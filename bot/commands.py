@@ -32,6 +32,32 @@ def typed_command(platform: Platform, name: str) -> str:
     return "/" + PLATFORM_COMMAND_NAMES.get(platform, {}).get(name, name)
 
 
+# What an admin command's audit entry keeps of the text typed (Slack, the console: the arguments are
+# the text): enough for any setting, not a wall of pasted text.
+AUDITED_TEXT_CHARS = 300
+
+# ``/guildhall config`` audits each change itself, by key, with the value before and after (ids, not
+# the names typed): its entry here keeps the action and key only. A member list's value may name
+# members by name, which their `/forget-me` could not find in the audit log.
+SELF_AUDITED_TEXT_WORDS = {"guildhall config": 2}
+
+
+def audit_detail(cmd: CommandInvoked, *, allowed: bool) -> dict[str, object]:
+    """The detail of an admin command's audit entry: its options and channel, and what was typed.
+
+    The privacy gate leaves admin commands' text unredacted (they carry settings: ids, names,
+    times), so the text is kept only when the invoker is an admin: a refused member's text may be
+    anything, and is not theirs to put in the audit log."""
+    detail: dict[str, object] = {"options": dict(cmd.options), "channel": cmd.channel.channel_id}
+    text = " ".join(cmd.text.split())
+    if allowed and text:
+        words = SELF_AUDITED_TEXT_WORDS.get(" ".join(cmd.name.lower().split()))
+        if words is not None:
+            text = " ".join(text.split()[:words])
+        detail["text"] = text[:AUDITED_TEXT_CHARS]
+    return detail
+
+
 class CommandRouter:
     """Dispatches commands by name (longest registered prefix wins: ``guildhall config set``)."""
 
@@ -89,7 +115,7 @@ class CommandRouter:
                 cmd.user.user_id,
                 f"/{cmd.name}",
                 allowed=allowed,
-                detail={"options": dict(cmd.options), "channel": cmd.channel.channel_id},
+                detail=audit_detail(cmd, allowed=allowed),
             )
             if not allowed:
                 await self._ctx.answer(cmd, CommandResult(render_prompt("core_admins_only", command=spec.name)))

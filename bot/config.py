@@ -10,12 +10,13 @@ The well-known platform variables ``DISCORD_TOKEN``, ``SLACK_BOT_TOKEN``, ``SLAC
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -75,6 +76,15 @@ class DiscordSettings(_Section):
     # Never read: forum channels count as help channels by themselves. Still accepted, because
     # refusing it (extra="forbid") would stop configs that set it from loading; warned about once.
     help_forum_ids: list[str] = Field(default_factory=list, deprecated=DEPRECATED_HELP_FORUM_IDS)
+
+    @field_validator("command_guild_ids", "admin_role_ids", mode="before")
+    @classmethod
+    def _snowflakes_as_text(cls, value: Any) -> Any:
+        # A snowflake written as a TOML or JSON number (admin_role_ids = [1234...]) is exact there
+        # (64-bit integers): taken as its digits, not refused for want of quotes.
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _warn_deprecated(self) -> DiscordSettings:
@@ -691,7 +701,9 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
         lines = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-            lines.append(f"{loc}: {err['msg']}")
+            example = '["123", "456"]' if loc.endswith("_ids") else '["a", "b"]'
+            hint = f" (a list in brackets, like {example})" if err["type"] == "list_type" else ""
+            lines.append(f"{loc}: {err['msg']}{hint}")
         raise ConfigError("\n".join(lines)) from exc
 
 
@@ -737,7 +749,37 @@ def _settings_error_line(exc: SettingsError, env: dict[str, str]) -> str:
     info = Settings.model_fields.get(field)
     if info is not None and get_origin(info.annotation) is list:
         return f'{where}: not a JSON list; write it like ["qa", "activity"]'
+    if match["source"] == "EnvSettingsSource":
+        # A section's list key set on its own (GUILDHALL_DISCORD__ADMIN_ROLE_IDS=123,456) is parsed
+        # as JSON too, and pydantic-settings blames the section: name the variable that is wrong.
+        nested = _unparsable_list_var(field, env)
+        if nested is not None:
+            return f'{nested}: not a JSON list; write it like ["123", "456"] (quoted ids in brackets)'
     return f"{where}: not a JSON object; set its keys one by one instead ({var}__KEY=value)"
+
+
+def _unparsable_list_var(section: str, env: dict[str, str]) -> str | None:
+    """The ``GUILDHALL_SECTION__KEY`` variable of a list key of ``section`` whose value is not a JSON
+    list; None when none is. Its value is not quoted back: it is whatever the operator pasted."""
+    info = Settings.model_fields.get(section)
+    model = info.annotation if info is not None else None
+    if not isinstance(model, type) or not issubclass(model, BaseModel):
+        return None
+    prefix = f"GUILDHALL_{section.upper()}__"
+    for var in sorted(env):
+        if not var.upper().startswith(prefix):
+            continue
+        field_info = model.model_fields.get(var[len(prefix) :].lower())
+        annotation = field_info.annotation if field_info is not None else None
+        if list not in {get_origin(annotation), *map(get_origin, get_args(annotation))}:
+            continue
+        try:
+            parsed = json.loads(env[var])
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list):
+            return var
+    return None
 
 
 def _without_env_overrides(data: dict[str, Any], env: dict[str, str], prefix: str = "GUILDHALL_") -> dict[str, Any]:

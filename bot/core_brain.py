@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, BrainContext, CommandResult, CommandSpec, command, every, listen, plural
-from bot.channel_arg import channel_arguments, channel_list, channel_word, picked_channel, resolve_channel
+from bot.channel_arg import (
+    channel_arguments,
+    channel_list,
+    channel_of_another_workspace,
+    channel_word,
+    picked_channel,
+    resolve_channel,
+)
 from bot.clock import from_epoch, to_epoch
 from bot.commands import typed_command
 from bot.events import Button, ButtonClicked, CommandInvoked, Platform, UserRef
@@ -154,6 +161,20 @@ OFF_WHEN_UNSET = frozenset({"alerts_channel", "qa_answer_unanswered_after_min", 
 # channels opted in) refuse a typed name the store does not know: a typo replaced a working list
 # with one naming no channel at all.
 LISTS_OF_FUTURE_CHANNELS = frozenset({"deny_channels"})
+
+# Commands whose arguments differ on a platform from what their usage says: Discord's
+# `/guildhall alerts-channel` has a channel picker only (adapters/discord/commands.py), no text to
+# type `here` in. Usage and description as `/help` shows them there.
+PLATFORM_USAGE: dict[tuple[Platform, str], tuple[str, str]] = {
+    (Platform.DISCORD, "guildhall alerts-channel"): (
+        "[channel]",
+        "Where trend alerts go; pick a channel in the `channel` option to set it",
+    ),
+}
+
+# Member settings the bot keeps of its own about a member (their opt-out, their erasure): not "what
+# is stored about you" that `/forget-me` erases and counts; it sets both again at once.
+ERASURE_MARKERS = ("forgotten", "opted_out")
 
 CONFIG_USAGE = (
     "Usage: `/guildhall config show`, `/guildhall config set KEY VALUE` or `/guildhall config unset KEY` "
@@ -297,8 +318,9 @@ class CoreBrain(Brain):
     @command("help", description="What Guildhall can do and how to use it")
     async def help(self, cmd: CommandInvoked) -> CommandResult:
         def line(spec: CommandSpec) -> str:
-            usage = f" {spec.usage}" if spec.usage else ""
-            return f"• `{typed_command(cmd.platform, spec.name)}{usage}` — {spec.description}"
+            usage, description = PLATFORM_USAGE.get((cmd.platform, spec.name), (spec.usage, spec.description))
+            usage = f" {usage}" if usage else ""
+            return f"• `{typed_command(cmd.platform, spec.name)}{usage}` — {description}"
 
         specs = self._app.router.specs
         lines = ["**Guildhall commands**", *(line(s) for s in specs if not s.admin)]
@@ -474,8 +496,13 @@ class CoreBrain(Brain):
             )
             # An edit still waiting for its post holds the member's words; a noted removal names them.
             await store.erase_member_pending(p, ws, uid, tx=tx)
+            # Not the markers: a repeated `/forget-me` counted them as erased settings, and deleted
+            # them for a moment (an opt-out read meanwhile missed it).
+            markers = ", ".join("?" for _ in ERASURE_MARKERS)
             counts["settings"] = await tx.execute(
-                "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
+                "DELETE FROM member_settings WHERE platform = ? AND workspace_id = ? AND user_id = ? "
+                f"AND key NOT IN ({markers})",
+                (p, ws, uid, *ERASURE_MARKERS),
             )
             # Dedupe marks of the member's reactions name them in their key (the reaction's event id:
             # ``p:ws:react+:message:user:emoji:time``, or ``p:ws:message:user``); the forgotten
@@ -747,7 +774,9 @@ class CoreBrain(Brain):
         action = words[0].lower() if words else "show"
         if action == "show":
             # `show KEY`: that key alone (a long member list is easier read on its own).
-            picked = words[1].lower() if len(words) > 1 and words[1].lower() in CONFIG_KEYS else None
+            picked = words[1].lower() if len(words) > 1 else None
+            if picked is not None and picked not in CONFIG_KEYS:
+                return CommandResult(f"Unknown setting {picked!r}; known: {', '.join(sorted(CONFIG_KEYS))}.")
             lines = [
                 "**Settings** (_default_: not set here; `/guildhall config set KEY VALUE` overrides, "
                 "`/guildhall config unset KEY` goes back to the default)"
@@ -765,7 +794,7 @@ class CoreBrain(Brain):
             key = words[1].lower()
             before = await self.ctx.store.get_workspace_setting(platform, ws, key)
             result = await self._config_unset(platform, ws, key)
-            await self._audit_members(cmd, key, before, None)
+            await self._audit_setting(cmd, key, before, None)
             return result
         if action != "set" or len(words) < 3:
             return CommandResult(CONFIG_USAGE)
@@ -773,23 +802,27 @@ class CoreBrain(Brain):
         before = await self.ctx.store.get_workspace_setting(platform, ws, key)
         if key in CONFIG_KEYS and raw.lower() in UNSET_WORDS:
             result = await self._config_unset(platform, ws, key)
-            await self._audit_members(cmd, key, before, None)
+            await self._audit_setting(cmd, key, before, None)
             return result
         # A list takes "none" as empty, and a switch's "off" is its own value (not "unset"): both parse.
         if key in CONFIG_KEYS and CONFIG_KEYS[key] not in ("list", "members", "bool") and raw.lower() in NONE_WORDS:
-            return await self._config_off(platform, ws, key)
+            result = await self._config_off(platform, ws, key)
+            await self._audit_setting(cmd, key, before, await self.ctx.store.get_workspace_setting(platform, ws, key))
+            return result
         try:
             value = parse_config_value(key, raw)
             if CONFIG_KEYS[key] == "channel":
                 value = await self._known_channel(platform, ws, key, raw)
             elif CONFIG_KEYS[key] == "members" and value:
                 value = await self._known_members(platform, ws, key, raw)
-            elif CONFIG_KEYS[key] == "list" and value and key not in LISTS_OF_FUTURE_CHANNELS:
-                await self._known_channels(platform, ws, raw)
+            elif CONFIG_KEYS[key] == "list" and value:
+                if key not in LISTS_OF_FUTURE_CHANNELS:
+                    await self._known_channels(platform, ws, raw)
+                value = await self._resolved_channels(platform, ws, key, raw)
         except ValueError as exc:
             return CommandResult(f"Not changed: {exc}.")
         await self.ctx.store.set_workspace_setting(platform, ws, key, value)
-        await self._audit_members(cmd, key, before, value)
+        await self._audit_setting(cmd, key, before, value)
         reply = f"`{key}` is now {await self._shown_here(cmd, key, value)}."
         if key in LISTS_OF_FUTURE_CHANNELS:
             unknown = await self._unknown_channels(platform, ws, raw) if value else []
@@ -797,6 +830,25 @@ class CoreBrain(Brain):
                 names = ", ".join(f"#{name}" for name in unknown)
                 reply += f" Note: I don't know {names} here yet; a name applies once a channel by that name exists."
         return CommandResult(reply)
+
+    async def _resolved_channels(self, platform: str, workspace_id: str, key: str, raw: str) -> list[str]:
+        """A channel list as stored: a platform mention as its id, a typed name of a channel the
+        store knows as that channel's id (a name stopped matching once the channel was renamed: a
+        denied channel was indexed again, shadow mode ended), a name it does not know as typed.
+
+        A deny list keeps the typed name beside the id: a name may mean the channel that goes by it
+        later too (:data:`LISTS_OF_FUTURE_CHANNELS`), and denying both errs on the private side."""
+        found: list[str] = []
+        for argument in channel_arguments(raw):
+            entries = [argument.id_or_name]
+            if not argument.picked:
+                known = await self.ctx.store.find_channel_id(platform, workspace_id, argument.id_or_name)
+                if known is not None:
+                    entries = [known, argument.id_or_name] if key in LISTS_OF_FUTURE_CHANNELS else [known]
+            for entry in entries:
+                if entry not in found:
+                    found.append(entry)
+        return found
 
     async def _known_channels(self, platform: str, workspace_id: str, raw: str) -> None:
         """Refuse a channel list naming a channel the store does not know by a typed name (a typo
@@ -821,7 +873,10 @@ class CoreBrain(Brain):
 
     async def _shown_here(self, cmd: CommandInvoked, key: str, value: Any) -> str:
         """:func:`_shown`, with a member list by the members' names (admins read names, not ids; a
-        name, unlike a mention, pings nobody where the reply is posted)."""
+        name, unlike a mention, pings nobody where the reply is posted) and a channel list's ids of
+        known channels as the platform's mentions (which show the channel's name today)."""
+        if CONFIG_KEYS.get(key) == "list" and isinstance(value, list) and value:
+            return await self._shown_channels(cmd, value)
         if CONFIG_KEYS.get(key) != "members" or not isinstance(value, list) or not value:
             return _shown(key, value)
         shown = []
@@ -830,6 +885,15 @@ class CoreBrain(Brain):
             name = user.name if user is not None and user.name else ""
             shown.append(f"{name} ({user_id})" if name and name != user_id else user_id)
         return ", ".join(shown)
+
+    async def _shown_channels(self, cmd: CommandInvoked, value: list[Any]) -> str:
+        """A channel list: an id of a channel known here by another name as its mention (an id alone
+        reads as nothing), anything else (a name, an id not seen yet) quoted, as stored."""
+        shown = []
+        for entry in map(str, value):
+            row = await self.ctx.store.get_channel(cmd.platform.value, cmd.channel.workspace_id, entry)
+            shown.append(f"<#{entry}>" if row is not None and row.name and row.name != entry else json.dumps(entry))
+        return f"[{', '.join(shown)}]"
 
     async def _known_members(self, platform: str, workspace_id: str, key: str, raw: str) -> list[str]:
         """The user ids ``raw`` names: a platform mention as given (the platform picked a real
@@ -894,11 +958,28 @@ class CoreBrain(Brain):
             raise ValueError(f"{key} takes at most {MAX_CONFIG_MEMBERS} members ({len(found)} given)")
         return found
 
-    async def _audit_members(self, cmd: CommandInvoked, key: str, before: Any, after: Any) -> None:
-        """Audit a change of a member list with who was added and removed: the router's entry for
-        the command holds its options only (none on Slack or the console, where the text is the value)."""
-        if CONFIG_KEYS.get(key) != "members":
+    async def _audit_setting(self, cmd: CommandInvoked, key: str, before: Any, after: Any) -> None:
+        """Audit a change of a setting (``after`` None: unset) as ``config KEY``, with its value before
+        and after, as stored (ids: a member typed by name is audited by id, which their
+        ``/forget-me`` finds); the router's entry for the command keeps its action and key only.
+        No entry when nothing changed."""
+        if key not in CONFIG_KEYS:
             return
+        if CONFIG_KEYS[key] == "members":
+            await self._audit_members(cmd, key, before, after)
+            return
+        if before == after:
+            return
+        await self.ctx.store.audit(
+            cmd.platform.value,
+            cmd.channel.workspace_id,
+            cmd.user.user_id,
+            f"config {key}",
+            detail={"key": key, "before": before, "after": after, "unset": after is None},
+        )
+
+    async def _audit_members(self, cmd: CommandInvoked, key: str, before: Any, after: Any) -> None:
+        """Audit a change of a member list with who was added and removed."""
         old = [str(v) for v in before] if isinstance(before, list) else []
         new = [str(v) for v in after] if isinstance(after, list) else []
         if old == new and (before is None) == (after is None):
@@ -961,7 +1042,24 @@ class CoreBrain(Brain):
         resolved = await resolve_channel(self.ctx.store, platform, workspace_id, argument)
         if resolved is None:
             raise ValueError(f"I don't know a channel #{argument.id_or_name} here")
+        refusal = await self._channel_refusal(platform, workspace_id, resolved)
+        if refusal is not None:
+            raise ValueError(refusal)
         return resolved
+
+    async def _channel_refusal(self, platform: str, workspace_id: str, channel_id: str) -> str | None:
+        """Why ``channel_id`` cannot take alerts or drafts (None: it can): it is another workspace's
+        (a Discord mention typed as text names any server's channel, and the bot, a member of both,
+        would post this community's findings there), or a forum (it takes posts, not messages)."""
+        if await channel_of_another_workspace(self.ctx.store.db, platform, workspace_id, channel_id):
+            return (
+                f"<#{channel_id}> is a channel of another "
+                f"{'server' if platform == Platform.DISCORD.value else 'workspace'}; name one of this one"
+            )
+        row = await self.ctx.store.get_channel(platform, workspace_id, channel_id)
+        if row is not None and row.is_forum:
+            return f"#{row.name or channel_id} is a forum, which takes posts, not messages: name a text channel"
+        return None
 
     @command("guildhall status", description="What Guildhall knows and runs in this workspace", admin=True)
     async def status_command(self, cmd: CommandInvoked) -> CommandResult:
@@ -1028,23 +1126,28 @@ class CoreBrain(Brain):
                 "A forum cannot show alerts (it takes posts, not messages): run this in a text channel, "
                 "or name one: `/guildhall alerts-channel #channel`. Nothing changed."
             )
+        platform, ws = cmd.platform.value, cmd.channel.workspace_id
         target = cmd.channel.channel_id
         if argument is not None:
-            resolved = await resolve_channel(self.ctx.store, cmd.platform.value, cmd.channel.workspace_id, argument)
+            resolved = await resolve_channel(self.ctx.store, platform, ws, argument)
             if resolved is None:
                 return CommandResult(f"I don't know a channel #{argument.id_or_name} here; nothing changed.")
+            refusal = await self._channel_refusal(platform, ws, resolved)
+            if refusal is not None:
+                return CommandResult(f"{refusal[0].upper()}{refusal[1:]}. Nothing changed.")
             target = resolved
-        await self.ctx.store.set_workspace_setting(
-            cmd.platform.value, cmd.channel.workspace_id, "alerts_channel", target
-        )
+        before = await self.ctx.store.get_workspace_setting(platform, ws, "alerts_channel")
+        await self.ctx.store.set_workspace_setting(platform, ws, "alerts_channel", target)
+        await self._audit_setting(cmd, "alerts_channel", before, target)
         return CommandResult(f"Trend alerts will be posted in <#{target}>.")
 
     async def _alerts_channel_shown(self, cmd: CommandInvoked) -> str:
         """``/guildhall alerts-channel`` without an argument: where alerts go, and how to change it."""
         platform, ws = cmd.platform.value, cmd.channel.workspace_id
         value = await self.ctx.store.get_workspace_setting(platform, ws, "alerts_channel")
+        default = config_defaults(self.ctx.settings)["alerts_channel"]
         if value is None:
-            value = config_defaults(self.ctx.settings)["alerts_channel"]
+            value = default
         now = f"Trend alerts are posted in <#{value}>." if value else "Trend alerts are not posted: no channel is set."
         if cmd.platform is Platform.DISCORD:
             # Discord's command takes a channel option only: there is no text to type `here` in.
@@ -1054,7 +1157,11 @@ class CoreBrain(Brain):
                 "To change it: `/guildhall alerts-channel #channel`, or `/guildhall alerts-channel here` "
                 "for this channel (a text channel: a forum takes no messages)."
             )
-        return f"{now} {how} `/guildhall config set alerts_channel none` turns them off."
+        if default is None:
+            return f"{now} {how} `/guildhall config set alerts_channel none` turns them off."
+        # The deployment names a channel (guildhall.toml or the environment): a workspace cannot turn
+        # alerts off (`config set alerts_channel none` is refused, :meth:`_config_off`).
+        return f"{now} {how} `/guildhall config unset alerts_channel` goes back to this deployment's {_shown('alerts_channel', default)}."
 
 
 def _shown(key: str, value: Any) -> str:

@@ -18,6 +18,11 @@ DISCORD_DM_WORKSPACE = "@me"
 
 def is_admin(cmd: CommandInvoked | ButtonClicked, settings: Settings) -> bool:
     """True if the invoker may run admin commands (or press an admin's button)."""
+    if cmd.user.external:
+        # A member of another organisation in a Slack Connect channel: ``users.info`` answers for
+        # their own workspace (they may well be an admin there), and a user group of ours cannot
+        # make them one of this workspace.
+        return False
     if cmd.is_platform_admin:
         return True
     roles = set(cmd.role_ids)
@@ -36,5 +41,6 @@ def is_admin(cmd: CommandInvoked | ButtonClicked, settings: Settings) -> bool:
 def admin_rights_unknown(cmd: CommandInvoked, settings: Settings) -> bool:
     """True if the invoker is no admin by the facts known, but the platform could not say whether
     it makes them one (``is_platform_admin is None``: Slack's ``users.info`` or an admin group
-    lookup failed). Such a command is neither run nor refused: the member is asked to try again."""
-    return cmd.is_platform_admin is None and not is_admin(cmd, settings)
+    lookup failed). Such a command is neither run nor refused: the member is asked to try again.
+    A member of another organisation (Slack Connect) is refused: no lookup could make them one."""
+    return cmd.is_platform_admin is None and not cmd.user.external and not is_admin(cmd, settings)

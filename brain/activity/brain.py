@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.brain import Brain, CommandResult, command, every
-from bot.channel_arg import channel_word, picked_channel, resolve_channel
+from bot.channel_arg import channel_of_another_workspace, channel_word, picked_channel, resolve_channel
 from bot.events import (
     COMMUNITY_VISIBILITIES,
     COMMUNITY_VISIBILITIES_SQL,
@@ -390,6 +390,19 @@ class ActivityBrain(Brain):
     async def _alerts_channel_id(self, platform: str, workspace_id: str) -> str | None:
         """The workspace's alerts channel (its setting, else the configured one), or None."""
         channel_id = await self.ctx.store.get_workspace_setting(platform, workspace_id, "alerts_channel")
+        db = self.ctx.store.db
+        if channel_id and await channel_of_another_workspace(db, platform, workspace_id, str(channel_id)):
+            # Set before `/guildhall config set` refused another workspace's channel (a Discord
+            # mention typed as text names any server's channel): this workspace's alerts and board
+            # must not be posted in another community.
+            log.warning(
+                "activity: alerts_channel %s of %s:%s is another workspace's channel; no alerts are posted "
+                "until an admin sets one of this workspace",
+                channel_id,
+                platform,
+                workspace_id,
+            )
+            return None
         if not channel_id:
             channel_id = self.ctx.settings.activity.alerts_channel_id
             # One configured id serves every workspace, but it names one workspace's channel (Discord

@@ -3,10 +3,11 @@
 * **Follow-ups**: once the bot answered in a thread, later questions there from the asker (or anyone,
   ``community.followups``) are answered without a mention, condensed with the thread's history; the
   bot stops when another human replies (a human took over) or after ``max_followup_turns``.
-* **Human first**: in help channels a new question waits ``human_first_minutes``; a human reply
-  (in its thread, or a Discord inline reply to it) or the asker's own thanks cancels the bot;
-  otherwise it answers in thread, or — when it would abstain — posts a gentle nudge naming members
-  who solved similar threads. The timers live in memory; a one-worker job each minute finds in the
+* **Human first**: in help channels a new question (a forum post's title counts) waits
+  ``human_first_minutes``; a human reply (in its thread, or a Discord inline reply to it, even one
+  arriving while the answer is generated) or the asker's own thanks cancels the bot; otherwise it
+  answers the question as it reads then (edits included) in thread, or — when it would abstain —
+  posts a gentle nudge naming members who solved similar threads. The timers live in memory; a one-worker job each minute finds in the
   store the questions whose wait ended with no timer left (a restart, a deploy) and answers them,
   each question once.
 * **Solved threads**: a ✅ by the asker on a reply, the "Mark solved" button, or the asker's thanks
@@ -33,14 +34,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.brain import Brain, CommandResult, command, every, listen, plural
+from bot.channel_arg import channel_of_another_workspace
 from bot.clock import from_epoch, to_epoch
 from bot.core_brain import dedupe_horizon, workspace_config
 from bot.events import (
@@ -92,6 +95,12 @@ DRAFT_ACTION = "community.draft"
 # processed_events consumer: a question the bot answered, nudged or drafted for, or that needs no
 # answer any more (the asker thanked); keyed as CommunityBrain._key.
 HUMAN_FIRST = "community.human_first"
+# processed_events consumer: a follow-up the bot answered (its event id), so a redelivery (a worker
+# that died before acknowledging it) is not answered again; given back when the answer fails.
+FOLLOWUP = "community.followup"
+# Forum posts whose title or starter message this process saw before the other part, at most (see
+# CommunityBrain.on_forum_post): the two arrive in either order.
+MAX_FORUM_PARTS = 256
 # How far past its wait the restart job still takes a question up (older ones were handled or are
 # stale), as the QA brain's own unanswered-question job looks back.
 RESUME_LOOKBACK_S = 3600.0
@@ -242,6 +251,10 @@ class CommunityBrain(Brain):
         super().__init__(*args, **kwargs)
         self._queue = HumanFirstQueue(self.ctx.clock, self._answer_pending)
         self._app: GuildhallApp | None = None
+        # A forum post's title and its starter message arrive in either order (the recorder stores
+        # them on a queue of its own): whichever came first waits here for the other.
+        self._forum_titles: dict[str, ThreadCreated] = {}
+        self._forum_starters: dict[str, MessagePosted] = {}
 
     def bind_app(self, app: GuildhallApp) -> None:
         """Keep the app to reach the QA brain, and take over unanswered help-channel questions."""
@@ -275,6 +288,7 @@ class CommunityBrain(Brain):
         conversation: the parent's help-channel wait and shadow mode hold in it too."""
         if not names:
             return False
+        names = {n.lstrip("#") for n in names}  # "#help" in a config file names #help too
         if {channel.channel_id, channel.name.lstrip("#")} & names:
             return True
         parent_id = channel.parent_id
@@ -357,18 +371,74 @@ class CommunityBrain(Brain):
             await self._on_reply(event, replied)
         elif event.mentions_bot:
             pass  # the QA brain answers mentions at once (outside shadow channels, below)
-        elif signals.is_question(event.text) and await self._is_help_channel(event.channel):
-            p, ws = event.platform.value, event.channel.workspace_id
-            due = self.ctx.clock.now() + await self._human_first_delay(p, ws)
-            key = self._key(event.channel, event.message_id)
-            self._queue.schedule(key, event, due)
-            await self.ctx.store.db.execute(
-                "INSERT INTO community_waiting (platform, workspace_id, question_key, channel_id, message_id, due_ts) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, question_key) DO NOTHING",
-                (p, ws, key, event.channel.channel_id, event.message_id, to_epoch(due)),
-            )
+        elif signals.is_question(await self._asked(event)) and await self._is_help_channel(event.channel):
+            await self._wait_for_human(event)
+        elif _starts_forum_post(event):
+            # Its title, maybe the question, is not known yet: the ThreadCreated bringing it takes
+            # the post up (on_forum_post).
+            _remember(self._forum_starters, self._key(event.channel, event.message_id), event)
         if event.mentions_bot and await self.is_shadow_channel(event.channel):
             await self._draft_mention(event)
+
+    async def _wait_for_human(self, event: MessagePosted) -> None:
+        """Start the human-first wait on the help-channel question ``event`` (once: a question already
+        waiting keeps its timer and its row)."""
+        p, ws = event.platform.value, event.channel.workspace_id
+        due = self.ctx.clock.now() + await self._human_first_delay(p, ws)
+        key = self._key(event.channel, event.message_id)
+        self._queue.schedule(key, event, due)
+        await self.ctx.store.db.execute(
+            "INSERT INTO community_waiting (platform, workspace_id, question_key, channel_id, message_id, due_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, workspace_id, question_key) DO NOTHING",
+            (p, ws, key, event.channel.channel_id, event.message_id, to_epoch(due)),
+        )
+
+    async def _asked(self, event: MessagePosted, text: str | None = None) -> str:
+        """What ``event`` asks (``text``: its current text, where it was edited since): its text, and
+        for the starter message of a forum post the post's title before it ("How do I pin a version
+        with poetry?" over the details of what the member tried)."""
+        text = event.text if text is None else text
+        if not _starts_forum_post(event):
+            return text
+        created = self._forum_titles.get(self._key(event.channel, event.message_id))
+        if created is not None:
+            title = created.title
+        else:
+            row = await self.ctx.store.db.fetchone(
+                "SELECT title FROM threads WHERE platform = ? AND workspace_id = ? AND thread_id = ?",
+                (event.platform.value, event.channel.workspace_id, event.message_id),
+            )
+            title = str(row[0]) if row and row[0] else ""
+        return f"{title}\n{text}" if title.strip() else text
+
+    @listen(ThreadCreated)
+    async def on_forum_post(self, event: ThreadCreated) -> None:
+        """A forum post: it may ask in its title over a starter message that asks nothing ("How do I
+        pin a version with poetry?" over "I tried poetry add but the lock file changes"), so the
+        help-channel wait starts once both are known, whichever came first."""
+        if event.source is not EventSource.LIVE or event.author.is_bot or not event.parent.is_forum:
+            return
+        key = self._key(event.parent, event.thread_id)
+        _remember(self._forum_titles, key, event)  # for the starter message, if it comes second
+        starter = self._forum_starters.pop(key, None) or await self._stored_starter(event)
+        if starter is None or starter.mentions_bot or await self._waiting(event.parent, key):
+            return  # to come (on_message finds the title), the QA brain's, or waiting already
+        if await self.ctx.store.is_processed(HUMAN_FIRST, key):
+            return  # handled already (this ThreadCreated was delivered again)
+        if signals.is_question(await self._asked(starter)) and await self._is_help_channel(starter.channel):
+            await self._wait_for_human(starter)
+
+    async def _stored_starter(self, event: ThreadCreated) -> MessagePosted | None:
+        """The starter message of the forum post ``event`` as the store has it (recorded before this
+        process saw it, or by another worker), else None."""
+        row = await self.ctx.store.get_message(event.platform.value, event.parent.workspace_id, event.thread_id)
+        if row is None or row.deleted or row.is_bot or row.thread_id != row.message_id:
+            return None
+        author = event.author
+        if author.user_id != row.author_id:
+            author = UserRef(event.platform, event.parent.workspace_id, row.author_id)
+        ts = from_epoch(row.ts)
+        return MessagePosted(event.parent, author, row.message_id, row.text, ts, row.thread_id, permalink=row.permalink)
 
     async def _replied_to(self, event: MessagePosted) -> str | None:
         """The conversation ``event`` replies in: its thread's root, or for a Discord inline reply (in
@@ -439,7 +509,32 @@ class CommunityBrain(Brain):
             await self._mark_takeover(event.channel, thread_id)  # another human took over
             return
         if self._answers_followup(event, state):
-            await self._answer_in_thread(event, thread_id, asker_id=bot_asker or event.author.user_id, followup=True)
+            await self._answer_followup(event, thread_id, asker_id=bot_asker or event.author.user_id)
+
+    async def _answer_followup(self, event: MessagePosted, thread_id: str, *, asker_id: str) -> None:
+        """Answer the follow-up ``event`` once however often it is delivered (a stream entry another
+        worker reclaims after this one died unacknowledged). An attempt that fails gives its mark
+        back, as the QA brain gives back its claims, so the retry answers; a notice that the model
+        is busy is an answer of sorts, and keeps it."""
+        if to_epoch(event.ts) < dedupe_horizon(self.ctx):
+            return  # its mark may be purged (a redelivery after a long outage): see on_due
+        if not await self.ctx.store.mark_processed(FOLLOWUP, event.event_id):
+            return
+        try:
+            await self._answer_in_thread(event, thread_id, asker_id=asker_id, followup=True)
+        except BaseException:
+            # Shielded: the cancel that ended the attempt (a deploy) must not end this too.
+            await asyncio.shield(self._unmark(FOLLOWUP, event.event_id))
+            raise
+
+    async def _unmark(self, consumer: str, event_id: str) -> None:
+        """Give back a :meth:`~bot.store.Store.mark_processed` mark: the event was not handled after all."""
+        try:
+            await self.ctx.store.db.execute(
+                "DELETE FROM processed_events WHERE consumer = ? AND event_id = ?", (consumer, event_id)
+            )
+        except Exception:  # the redelivery then finds it handled: no answer, but no second one either
+            log.warning("community: could not give back the mark on %s", event_id, exc_info=True)
 
     def _answers_followup(self, event: MessagePosted, state: tuple[int, bool, str]) -> bool:
         """Whether a reply in a conversation the bot answered in (``state``: :meth:`_thread_state`)
@@ -483,15 +578,26 @@ class CommunityBrain(Brain):
         another worker, or the restart job, finds it taken."""
         self._queue.cancel(key)
         await self.ctx.store.mark_processed(HUMAN_FIRST, key)
+        await self._stop_waiting(channel, key)
+
+    async def _stop_waiting(self, channel: ChannelRef, key: str) -> None:
+        """The question ``key`` waits no more (handled: answered, drafted, nudged or settled): a reply
+        to it from now on is no human answering first, but a human joining (or taking over) the
+        conversation, which :meth:`_on_reply` then sees as such."""
+        await self.ctx.store.db.execute(
+            "DELETE FROM community_waiting WHERE platform = ? AND workspace_id = ? AND question_key = ?",
+            (channel.platform.value, channel.workspace_id, key),
+        )
 
     async def _waiting(self, channel: ChannelRef, key: str) -> bool:
         """Whether the question ``key`` may be waiting for a human: its timer is here, or another
-        worker's may be (a help channel's question recorded as waiting)."""
+        worker's may be (a help channel's question recorded as waiting, and not handled yet)."""
         if key in self._queue:
             return True
         row = await self.ctx.store.db.fetchone(
-            "SELECT 1 FROM community_waiting WHERE platform = ? AND workspace_id = ? AND question_key = ?",
-            (channel.platform.value, channel.workspace_id, key),
+            "SELECT 1 FROM community_waiting w WHERE w.platform = ? AND w.workspace_id = ? AND w.question_key = ? "
+            "AND NOT EXISTS (SELECT 1 FROM processed_events e WHERE e.consumer = ? AND e.event_id = w.question_key)",
+            (channel.platform.value, channel.workspace_id, key, HUMAN_FIRST),
         )
         return row is not None
 
@@ -510,8 +616,14 @@ class CommunityBrain(Brain):
         if (p, ws) in await self.ctx.removed_workspaces():
             return  # the bot was removed from the workspace while the question waited: no reply can land
         current = await self.ctx.store.get_message(p, ws, event.message_id)
-        if current is not None and (current.deleted or not signals.is_question(current.text)):
-            return  # deleted, or edited into no question, while it waited: nothing to answer
+        if current is not None and current.deleted:
+            return  # deleted while it waited: nothing to answer
+        # As it reads now (an edit may have taken out what the asker did not mean to share: the model,
+        # a moderators' draft and the draft's row see the edited text), with a forum post's title.
+        question = await self._asked(event, current.text if current is not None else None)
+        if not signals.is_question(question):
+            return  # edited into no question while it waited: nothing to answer
+        event = replace(event, text=question)
         asker = event.author.user_id
         if await has_helper_reply(
             self.ctx.store, p, ws, event.channel.channel_id, event.message_id, asker, since=to_epoch(event.ts)
@@ -526,8 +638,10 @@ class CommunityBrain(Brain):
         # outage) may have lost its mark: it is not answered (bot.core_brain.dedupe_horizon).
         if to_epoch(event.ts) < dedupe_horizon(self.ctx):
             return
-        if not await self.ctx.store.mark_processed(HUMAN_FIRST, self._key(event.channel, event.message_id)):
+        key = self._key(event.channel, event.message_id)
+        if not await self.ctx.store.mark_processed(HUMAN_FIRST, key):
             return
+        await self._stop_waiting(event.channel, key)
         await self._answer_in_thread(event, event.message_id, asker_id=event.author.user_id, followup=False)
 
     # One worker per run: the questions come from the shared store, so every worker would publish each.
@@ -565,9 +679,7 @@ class CommunityBrain(Brain):
         out = []
         for platform, ws, channel_id, message_id, author_id, text, ts, thread_id, permalink in rows:
             platform, ws, channel_id = str(platform), str(ws), str(channel_id)
-            if not signals.is_question(text) or await has_helper_reply(
-                store, platform, ws, channel_id, message_id, author_id, since=float(ts)
-            ):
+            if await has_helper_reply(store, platform, ws, channel_id, message_id, author_id, since=float(ts)):
                 continue
             channel = await store.get_channel(platform, ws, channel_id)
             author = await store.get_user(platform, ws, author_id)
@@ -580,9 +692,11 @@ class CommunityBrain(Brain):
                 guest=author.guest if author else None,
             )
             where = channel_ref(channel) if channel is not None else ChannelRef(Platform(platform), ws, channel_id)
-            out.append(
-                MessagePosted(where, asker, message_id, text, from_epoch(float(ts)), thread_id, permalink=permalink)
+            question = MessagePosted(
+                where, asker, message_id, text, from_epoch(float(ts)), thread_id, permalink=permalink
             )
+            if signals.is_question(await self._asked(question)):  # a forum post's title asks too
+                out.append(question)
         return out
 
     async def _answer_in_thread(self, event: MessagePosted, thread_id: str, *, asker_id: str, followup: bool) -> None:
@@ -592,6 +706,13 @@ class CommunityBrain(Brain):
             if not followup:
                 return  # busy: a human can still answer; no point in noise
             await self.ctx.reply(event, result)
+            return
+        p, ws = event.platform.value, event.channel.workspace_id
+        if not followup and await has_helper_reply(
+            self.ctx.store, p, ws, event.channel.channel_id, event.message_id, asker_id, since=to_epoch(event.ts)
+        ):
+            # A human replied while the answer was generated (seconds): they answer it, not the bot.
+            log.info("human-first: %s got a human reply while the answer was generated; not posting it", thread_id)
             return
         if await self.is_shadow_channel(event.channel):
             await self._draft(event, thread_id, result)
@@ -611,12 +732,31 @@ class CommunityBrain(Brain):
             return  # nothing to answer, or too many questions: nothing is posted there either way
         if to_epoch(event.ts) < dedupe_horizon(self.ctx):
             return  # its mark may be purged (a redelivery after a long outage): see on_due
+        # Asked in the thread of a question: the question's own draft (its wait ended) answers it.
+        root = event.thread_id if event.thread_id not in (None, event.message_id) else None
+        if root is not None and await self._pending_draft(event, root):
+            log.info("shadow mode: %s asks in a thread whose question has a draft waiting; no second one", root)
+            return
         if not await self.ctx.store.mark_processed(HUMAN_FIRST, self._key(event.channel, event.message_id)):
             return
         result = await qa_bridge.answer_in_thread(self._qa(), event, thread_id=event.thread_id)
         if isinstance(result, str):
             return  # busy or unavailable: the notice would be a post in the channel
+        if root is not None:
+            # This draft, condensed with the thread, answers the thread's question: its wait drafts
+            # no other (as the QA brain's answer to a mention under a question stops its timer).
+            await self._settle(event.channel, self._key(event.channel, root))
         await self._draft(event, event.thread_id or event.message_id, result)
+
+    async def _pending_draft(self, event: MessagePosted, question_id: str) -> bool:
+        """Whether the question ``question_id`` (asked by ``event``'s author) has a draft waiting for a
+        moderator in ``event``'s workspace."""
+        row = await self.ctx.store.db.fetchone(
+            "SELECT 1 FROM community_drafts WHERE platform = ? AND workspace_id = ? AND message_id = ? "
+            "AND asker_id = ? AND status = 'pending'",
+            (event.platform.value, event.channel.workspace_id, question_id, event.author.user_id),
+        )
+        return row is not None
 
     def _solved_buttons(self, event: MessagePosted, thread_id: str) -> tuple[Button, ...]:
         return (Button(SOLVED_ACTION, "✅ Mark solved", value=thread_id),)
@@ -641,6 +781,17 @@ class CommunityBrain(Brain):
             p, ws, "alerts_channel"
         )
         if not target:
+            return None
+        if await channel_of_another_workspace(store.db, p, ws, str(target)):
+            # Set before `/guildhall config set` refused another workspace's channel (a Discord
+            # mention typed as text names any server's channel): drafts quote this community.
+            log.warning(
+                "shadow mode: moderators channel %s of %s:%s is another workspace's channel; no drafts are "
+                "posted until an admin sets one of this workspace",
+                target,
+                p,
+                ws,
+            )
             return None
         row = await store.get_channel(p, ws, str(target))
         return ChannelRef(
@@ -963,11 +1114,15 @@ class CommunityBrain(Brain):
         thread_id = qualified(p, event.channel.channel_id, event.value)
         # Before the thread has a reply (no threads row) its root message says who asked.
         asker = await self._asker(p, ws, thread_id)
-        if asker and asker != event.user.user_id:
+        # Who asked is unknown (the root message not stored: erased, expired, before the bot
+        # joined): anyone could claim the thread, so only an admin may settle it.
+        if (asker and asker != event.user.user_id) or (not asker and not is_admin(event, self.ctx.settings)):
             await self.ctx.ephemeral(
                 event.channel,
                 event.user,
-                "Only the member who asked can mark this thread solved.",
+                "Only the member who asked can mark this thread solved."
+                if asker
+                else "Guildhall doesn't know who asked this, so only an admin can mark it solved.",
                 response_ref=event.response_ref,
             )
             return
@@ -1403,6 +1558,10 @@ class CommunityBrain(Brain):
         p, ws, uid = user.platform.value, user.workspace_id, user.user_id
         store = self.ctx.store
         waiting = self._queue.cancel_author(user)  # their help-channel questions are not answered
+        # Nor do their forum posts' titles and starter messages wait here for the other part.
+        for parts in (self._forum_titles, self._forum_starters):
+            for key in [k for k, v in parts.items() if v.author.key == user.key]:
+                del parts[key]
         pings = await store.db.execute(
             "DELETE FROM community_pings WHERE platform = ? AND workspace_id = ? AND user_id = ?", (p, ws, uid)
         )
@@ -1446,6 +1605,19 @@ class CommunityBrain(Brain):
             (platform, workspace_id, day),
         )
         return drafts + pings
+
+
+def _starts_forum_post(event: MessagePosted) -> bool:
+    """Whether ``event`` is the starter message of a forum post (whose title may hold the question)."""
+    return event.channel.is_forum and event.thread_id == event.message_id
+
+
+def _remember(parts: dict[str, Any], key: str, value: Any) -> None:
+    """Keep ``value`` under ``key`` in ``parts``, the oldest dropped past :data:`MAX_FORUM_PARTS`."""
+    parts.pop(key, None)
+    parts[key] = value
+    while len(parts) > MAX_FORUM_PARTS:
+        del parts[next(iter(parts))]
 
 
 def _channel_dict(ch: ChannelRef) -> dict[str, Any]:

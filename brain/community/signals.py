@@ -59,21 +59,37 @@ def is_question(text: str) -> bool:
 _RESOLVED = re.compile(
     r"\b(?:got it (?:working|to work|running|fixed)|(?:that|this|it) (?:worked|works now|did it|did the trick|fixed it)|"
     r"works now|(?:problem |it'?s |all )?(?:solved|fixed|sorted)(?: it| now)?|figured it out|never\s?mind|nvm|"
-    r"no longer (?:needed|an issue))\b",
+    r"no longer (?:needed|an issue)|"
+    # "Found the issue: a stale lock file", "figured out the problem".
+    r"(?:found|figured out|tracked down) (?:the|my) (?:issue|problem|bug|cause|culprit|fix|solution))\b",
     re.IGNORECASE,
 )
 _STILL_STUCK = re.compile(
-    r"\b(?:still|same|again|but|however|any ideas?|anyone)\b|\bnot\s+(?:yet|working|solved|fixed)\b",
+    r"\b(?:still|same|again|but|however|though|another|one more|any ideas?|anyone)\b|"
+    r"\bnot\s+(?:yet|working|solved|fixed|sure)\b|"
+    # Hedged: "I think I found the issue", "maybe that fixed it, will try".
+    r"\b(?:i think|maybe|might|probably|perhaps|will try|trying)\b",
+    re.IGNORECASE,
+)
+# A "but" that only thanks ("it works now, but thanks anyway"): no new trouble after it.
+_BUT_THANKS = re.compile(
+    r"\b(?:but|however),?\s+(?:thanks?|thank\s+you|thx|ty|cheers)"
+    r"(?:\s+(?:anyway|anyways|though|all the same|(?:so much )?for (?:the|your) (?:help|time|replies|answers?)))?"
+    r"\s*(?:[.!]+|$)",
     re.IGNORECASE,
 )
 
 
 def is_resolved(text: str) -> bool:
     """True when the asker says their problem is gone ("got it working, thanks", "never mind,
-    figured it out"): the bot need not answer. Stricter than :func:`is_thanks` (a thanked bump or
-    "thanks, still failing" is no resolution), as it silences the bot for good."""
+    figured it out", "found the issue: a stale lock file", "it works now, but thanks anyway"): the
+    bot need not answer. Stricter than :func:`is_thanks` (a thanked bump, "thanks, still failing",
+    "it works now but I get another error" or a hedged "I think I found the issue" is no
+    resolution), as it silences the bot for good."""
     prose = _CODE.sub(" ", text)
-    if any(mark in prose for mark in _QUESTION_MARKS) or _NEGATED_THANKS.search(prose) or _STILL_STUCK.search(prose):
+    if any(mark in prose for mark in _QUESTION_MARKS) or _NEGATED_THANKS.search(prose):
+        return False
+    if _STILL_STUCK.search(_BUT_THANKS.sub(".", prose)):
         return False
     return bool(_RESOLVED.search(prose))
 

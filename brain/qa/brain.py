@@ -1120,7 +1120,8 @@ class QABrain(Brain):
                 store, platform, ws, "qa_answer_unanswered_after_min", qa.answer_unanswered_after_min
             )
             names = await store.get_workspace_setting(platform, ws, "qa_help_channels")
-            wanted = set(names if isinstance(names, list) else qa.help_channel_ids)
+            # Named by id or name, with or without its '#' ("#help" in a config file names #help).
+            wanted = {str(n).lstrip("#") for n in (names if isinstance(names, list) else qa.help_channel_ids)}
             if minutes is None or not wanted:
                 continue
             ids = [
