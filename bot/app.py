@@ -6,10 +6,12 @@ in ``settings.brains`` and imported lazily so a process only loads what it runs.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from bot.brain import Brain, BrainContext, Services
@@ -19,7 +21,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.events import CommandInvoked, Event, Platform
-from bot.metrics import MetricsServer, check_health, count_event, timed
+from bot.metrics import MetricsServer, check_health, count_event, observe_queue_lag, timed
 from bot.privacy.forgotten import ForgottenMembers, unless_forgotten
 from bot.privacy.gate import RedactingBus
 from bot.recorder import Recorder
@@ -42,7 +44,15 @@ BRAINS: dict[str, str] = {
 
 
 class Adapter(Protocol):
-    """A platform connection: publishes inbound events, performs outbound actions."""
+    """A platform connection: publishes inbound events, performs outbound actions.
+
+    Shutdown comes in two steps (:meth:`GuildhallApp.stop`): an adapter that has a
+    ``stop_receiving()`` coroutine is asked first to stop taking platform events in (close the
+    gateway, the Socket Mode connection, the HTTP endpoint), the bus is drained while the adapter
+    still performs the actions that answer what was in flight, and only then :meth:`stop` closes
+    its connections (HTTP sessions). An adapter without ``stop_receiving`` is stopped before the
+    drain, as before it existed.
+    """
 
     platform: Platform
 
@@ -53,7 +63,7 @@ class Adapter(Protocol):
         """Connect (returns once connected or serving)."""
 
     async def stop(self) -> None:
-        """Disconnect."""
+        """Disconnect (after the drain, when the adapter has ``stop_receiving``)."""
 
 
 def load_brain_class(name: str) -> type[Brain]:
@@ -104,7 +114,12 @@ class GuildhallApp:
         """
         if self.settings.metrics_port is not None:
             # /healthz is the readiness probe (deploy/): it must show a dead store or Redis.
-            self.metrics = MetricsServer(self.settings.metrics_port, role=self.role, health=self.health)
+            self.metrics = MetricsServer(
+                self.settings.metrics_port,
+                role=self.role,
+                health=self.health,
+                collect=partial(observe_queue_lag, self.bus),
+            )
             await self.metrics.start()
         for b in self.brains:
             await b.setup()
@@ -116,7 +131,13 @@ class GuildhallApp:
         await self.scheduler.start(only=None if scheduled else (FORGOTTEN_REFRESH_JOB,))
 
     async def stop(self) -> None:
-        """Stop adapters, the scheduler and the bus (drained), tear brains down, close the store.
+        """Stop taking platform events, stop the scheduler, drain and close the bus, close the
+        adapters' connections, tear brains down, close the store.
+
+        The adapters stop receiving before the drain but are closed after it: the answers to the
+        questions in flight are actions on the bus, and an adapter closed first (Discord's HTTP
+        session) failed every one of them. An adapter without ``stop_receiving`` is stopped before
+        the drain (see :class:`Adapter`).
 
         A step that fails is logged and the next one still runs, and the store is closed last
         whatever happened: a bus whose close raised (Redis gone, a full disk for its spill file)
@@ -124,9 +145,15 @@ class GuildhallApp:
         connection thread running, which kept the process from exiting after SIGTERM.
         """
         try:
+            closing: list[Any] = []  # adapters still able to send: closed after the drain
             for adapter in self.adapters:
+                stop_receiving = getattr(adapter, "stop_receiving", None)
                 try:
-                    await adapter.stop()
+                    if stop_receiving is None:
+                        await adapter.stop()
+                    else:
+                        closing.append(adapter)
+                        await stop_receiving()
                 except Exception:
                     log.exception("adapter %s failed to stop", adapter)
             for part, close in (("scheduler", self.scheduler.stop), ("bus", self.bus.close)):
@@ -134,6 +161,11 @@ class GuildhallApp:
                     await close()
                 except Exception:
                     log.exception("%s failed to stop", part)
+            for adapter in closing:
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.exception("adapter %s failed to stop", adapter)
             if self.metrics is not None:
                 try:
                     await self.metrics.stop()
@@ -146,6 +178,22 @@ class GuildhallApp:
                     log.exception("brain %s failed to tear down", b.name)
         finally:
             await self.store.close()
+
+    async def shutdown(self) -> None:
+        """:meth:`stop`, run to its end even when the caller is cancelled again meanwhile (a second
+        SIGTERM, Ctrl-C during the drain): cancelled half-way, it skipped the brains' teardown (the
+        QA index flush) and left the store open. Each further cancel is logged and waited out; the
+        drain itself is bounded (``drain_timeout_s``), so the wait is too.
+        """
+        stopping = asyncio.ensure_future(self.stop())
+        while True:
+            try:
+                await asyncio.shield(stopping)
+                return
+            except asyncio.CancelledError:
+                if stopping.done():
+                    raise
+                log.warning("already stopping: waiting for in-flight handlers and the brains' teardown")
 
     def add_adapter(self, adapter: Any) -> None:
         """Register an adapter and route its platform's actions to it."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot.bus import cancelling_this_task
 from bot.clock import Clock
 from bot.events import (
     Attachment,
@@ -164,13 +165,27 @@ class Services:
         """The shared object called ``name``; raises KeyError if none is registered.
 
         Concurrent first calls share one factory run; if it fails, every waiter gets the error and
-        the factory stays registered, so a later call tries again.
+        the factory stays registered, so a later call tries again. If the caller running the
+        factory is cancelled (a warm-up task stopped at shutdown), the others are not: the first of
+        them runs the factory again, the rest wait for that run.
         """
-        if name in self._objects:
-            return self._objects[name]
-        pending = self._creating.get(name)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        while True:
+            if name in self._objects:
+                return self._objects[name]
+            pending = self._creating.get(name)
+            if pending is None:
+                return await self._create(name)
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                # The creator's cancel, not this caller's: try again (the creator's finally has
+                # removed its run from _creating by now, so the loop starts a new one).
+                if pending.cancelled() and not cancelling_this_task():
+                    continue
+                raise
+
+    async def _create(self, name: str) -> Any:
+        """Run ``name``'s factory, sharing its result (or error) with the callers waiting for it."""
         factory = self._factories[name]
         pending = asyncio.get_running_loop().create_future()
         self._creating[name] = pending

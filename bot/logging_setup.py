@@ -36,7 +36,18 @@ class SecretFilter(logging.Filter):
         self.known_secrets = [s for s in (known_secrets or []) if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format call ("%s" without its argument)
+            # Let the record through: the handler's format fails the same way and
+            # Handler.handleError reports it (to stderr) without raising at the log call's site,
+            # which a filter raising here would do (a handler's answer lost to a typo in a log line).
+            # handleError prints the arguments: masked (as reprs), as the message would have been.
+            if isinstance(record.args, tuple):
+                record.args = tuple(mask_secrets(repr(arg), self.known_secrets) for arg in record.args)
+            if isinstance(record.msg, str):
+                record.msg = mask_secrets(record.msg, self.known_secrets)
+            return True
         masked = mask_secrets(message, self.known_secrets)
         if masked != message:
             record.msg = masked

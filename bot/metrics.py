@@ -7,7 +7,9 @@ JSON with the process role, ``status`` and the state of what the process needs (
   ``SELECT 1`` in time (on SQLite: unless it is busy, below), or its SQLite file is gone or
   unreadable; a worker (or an all-in-one process) on a Redis bus cannot reach Redis, so it
   reads nothing; the local buffer of a Redis bus is full, so publishers are waiting and platform
-  events stop being taken. ``reason`` says why in one line.
+  events stop being taken; the in-process bus has a subscription with no live worker left, or a
+  publisher has waited longer than ``publish_stall_s`` (60 s) for room in a full queue (a wedged
+  handler). ``reason`` says why in one line.
 * **200, ``"status": "degraded"``** when it works in a reduced way: a gateway buffering events while
   Redis is unreachable (they are sent, in order, once it is back; spilled to disk at shutdown); a
   SQLite store busy (``"store": "busy"``): its one connection is taken, most often by a write waiting
@@ -21,8 +23,9 @@ so taking the process out of service would cost more than it saves. Every probe 
 (:data:`HEALTH_TIMEOUT_S`, below the 3 s the Docker HEALTHCHECK waits) and a check that raises or
 hangs is reported as a failure: the handler itself never hangs and never raises.
 
-``/metrics`` exposes Prometheus text: events in/out per type, handler latency, queue lag, LLM latency
-and tokens/s (observed by the LLM backends through :data:`LLM_LATENCY` / :data:`LLM_TOKENS`).
+``/metrics`` exposes Prometheus text: events in/out per type, handler latency, queue lag (events
+waiting per subscription of the in-process bus, read at each scrape), LLM latency and tokens/s
+(observed by the LLM backends through :data:`LLM_LATENCY` / :data:`LLM_TOKENS`).
 """
 
 from __future__ import annotations
@@ -82,6 +85,17 @@ async def count_event(event: Any) -> None:
         EVENTS_IN.labels(type(event).__name__).inc()
 
 
+def observe_queue_lag(bus: Any) -> None:
+    """Set :data:`QUEUE_LAG` from the bus's ``queue_sizes()`` (the in-process bus has it; a bus
+    without it is left out). Called at each ``/metrics`` scrape: a dict of queue sizes, no work on
+    the publish path."""
+    sizes = getattr(bus, "queue_sizes", None)
+    if not callable(sizes):
+        return
+    for subscription, waiting in sizes().items():
+        QUEUE_LAG.labels(subscription).set(waiting)
+
+
 def timed(subscription: str, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
     """Wrap a bus handler so its latency is observed."""
     histogram = HANDLER_LATENCY.labels(subscription)
@@ -107,7 +121,7 @@ async def check_health(
     """
 
     async def bus_state() -> dict[str, Any]:
-        probe = getattr(bus, "health", None)  # the Redis bus (behind the privacy gate) has one
+        probe = getattr(bus, "health", None)  # both buses (behind the privacy gate) have one
         if probe is None:
             return {"bus": "memory"}
         try:
@@ -115,6 +129,8 @@ async def check_health(
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001
+            if getattr(bus, "kind", None) == "memory":
+                return {"bus": "memory", "failure": f"bus health check failed: {type(exc).__name__}: {exc}"}
             return {"bus": "redis", "redis": "down", "error": repr(exc)}
 
     (store_state, store_reason), state = await asyncio.gather(_store_state(store.db, timeout_s), bus_state())
@@ -127,6 +143,8 @@ async def check_health(
     if state.get("redis") == "down":
         # A gateway keeps taking platform events into its buffer; a worker reads nothing.
         (degraded if role == "gateway" else failures).append("redis unreachable")
+    if state.get("failure"):  # the in-process bus: a subscription without a worker, a wedged queue
+        failures.append(str(state["failure"]))
     if state.get("buffer_full"):
         failures.append(f"redis bus buffer full ({state.get('buffered')} events): publishers are waiting")
     elif state.get("buffered") and role == "gateway" and not failures:
@@ -214,6 +232,7 @@ class MetricsServer:
             in it makes the answer 503. It is given ``health_timeout_s`` seconds; one that raises or
             runs longer is answered 503 with the reason.
         health_timeout_s: the limit for ``health``.
+        collect: called before each ``/metrics`` answer, to set gauges read on demand (queue lag).
     """
 
     def __init__(
@@ -224,12 +243,14 @@ class MetricsServer:
         host: str = "0.0.0.0",
         health: HealthCheck | None = None,
         health_timeout_s: float = HEALTH_TIMEOUT_S + 0.5,
+        collect: Callable[[], None] | None = None,
     ) -> None:
         self.port = port
         self._host = host
         self._role = role
         self._health = health
         self._health_timeout_s = health_timeout_s
+        self._collect = collect
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -266,4 +287,9 @@ class MetricsServer:
         return web.json_response(body, status=503 if body.get("status") == "fail" else 200)
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        if self._collect is not None:
+            try:
+                self._collect()
+            except Exception:  # a gauge not refreshed must not cost the other metrics
+                log.warning("metrics: collecting gauges failed", exc_info=True)
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -69,5 +69,5 @@ async def run_forever(app: GuildhallApp) -> None:
         log.info("guildhall %s running; Ctrl-C stops", app.role)
         await asyncio.Event().wait()
     finally:
-        await app.stop()
+        await app.shutdown()  # a second SIGTERM must not cut the drain and the brains' teardown short
         restore_defaults()

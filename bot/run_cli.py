@@ -181,7 +181,7 @@ async def _serve(settings: Settings, *, demo: bool, reader: Any, writer: TextIO 
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        await app.stop()
+        await app.shutdown()  # a second SIGTERM must not cut the drain and the brains' teardown short
         restore_defaults()
 
 
@@ -343,11 +343,22 @@ def _llm_loaded(app: GuildhallApp) -> bool:
 
 
 def _stop_on_sigterm() -> None:
+    """Make SIGTERM cancel the running task (a graceful stop, as Ctrl-C), once: a further SIGTERM
+    while it stops (a supervisor repeating its signal, an impatient operator) is logged and
+    ignored, or it would cancel the shutdown itself mid-drain (the brains' teardown skipped)."""
     task = asyncio.current_task()
     if task is None:
         return
+
+    def on_sigterm() -> None:
+        if task.cancelling():
+            log.warning("SIGTERM: already stopping (draining in-flight events, then tearing down)")
+            return
+        log.info("SIGTERM: stopping")
+        task.cancel()
+
     try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
     except (NotImplementedError, RuntimeError):  # not on the main thread, or Windows
         pass
 

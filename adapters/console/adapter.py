@@ -216,6 +216,7 @@ class ConsoleAdapter:
         self._seq = itertools.count(1)
         self.store = store
         self._bus: EventBus | None = None
+        self._receiving = True  # False once shutdown began (stop_receiving)
         self._buttons = ButtonBoard(Path(settings.data_dir) / BUTTONS_FILE)
         self._prompt_shown = False
         self._keys_noted = False
@@ -247,8 +248,12 @@ class ConsoleAdapter:
             for admin in sorted(self._admins):
                 await self._publish(MemberJoined(user=member(admin), ts=now, channel=ch))
 
+    async def stop_receiving(self) -> None:
+        """First step of shutdown: typed lines are no longer published; answers still print."""
+        self._receiving = False
+
     async def stop(self) -> None:
-        """Flush the output."""
+        """Flush the output (after the drain: the last answers print first)."""
         self._flush()
 
     # -- output ------------------------------------------------------------------------------------
@@ -685,6 +690,8 @@ class ConsoleAdapter:
     async def _publish(self, event: InboundEvent) -> bool:
         if self._bus is None:
             raise RuntimeError("ConsoleAdapter.attach(bus) must be called first")
+        if not self._receiving:
+            return False
         return await self._bus.publish(event)
 
     async def _settle(self) -> None:

@@ -213,6 +213,7 @@ class DiscordAdapter:
         self._warned_intents = False
         self._bus: EventBus | None = None
         self._task: asyncio.Task[None] | None = None
+        self._receiving = True  # False once shutdown began: gateway events are no longer published
         # Interaction id -> the interaction and when (``clock``) it reached us: its token's age.
         self._interactions: OrderedDict[str, tuple[discord.Interaction, float]] = OrderedDict()
         # Interactions deferred publicly whose "thinking" message nothing has replaced yet (see _followup).
@@ -369,8 +370,21 @@ class DiscordAdapter:
             log.exception("discord gateway stopped")
             raise
 
+    async def stop_receiving(self) -> None:
+        """First step of shutdown: close the gateway (no reconnect), publish nothing more, and keep
+        the HTTP session open, so the answers the bus drains afterwards still reach Discord."""
+        self._receiving = False
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        ws = getattr(self.client, "ws", None)
+        if ws is not None and getattr(ws, "open", False):
+            await ws.close(code=1000)
+
     async def stop(self) -> None:
-        """Close the gateway connection and the HTTP session."""
+        """Close the gateway connection and the HTTP session (after the drain: see :meth:`stop_receiving`)."""
+        self._receiving = False
         await self.client.close()
         if self._task is not None:
             self._task.cancel()
@@ -378,7 +392,7 @@ class DiscordAdapter:
             self._task = None
 
     async def _publish(self, event: Event | None) -> None:
-        if event is not None and self._bus is not None:
+        if event is not None and self._bus is not None and self._receiving:
             await self._bus.publish(event)
 
     @property

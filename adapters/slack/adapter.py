@@ -384,8 +384,17 @@ class SlackAdapter:
         log.warning("slack: an installation through the OAuth flow failed: %s", args.reason)
         return await args.default.failure(args)
 
+    async def stop_receiving(self) -> None:
+        """First step of shutdown: close the Socket Mode connection or the HTTP endpoint (Slack
+        redelivers what it did not get an ack for). The Web API client stays usable, so the
+        answers the bus drains afterwards are still posted."""
+        await self._close_inbound()
+
     async def stop(self) -> None:
-        """Disconnect and close HTTP sessions."""
+        """Disconnect (if :meth:`stop_receiving` did not) and close HTTP sessions."""
+        await self._close_inbound()
+
+    async def _close_inbound(self) -> None:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None

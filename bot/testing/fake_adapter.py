@@ -14,6 +14,7 @@ class FakeAdapter:
         self._only = platform
         self.actions: list[Action] = []
         self._bus: EventBus | None = None
+        self.receiving = True
 
     def attach(self, bus: EventBus) -> None:
         """Subscribe to actions."""
@@ -27,12 +28,20 @@ class FakeAdapter:
     async def start(self) -> None:
         """Nothing to connect."""
 
+    async def stop_receiving(self) -> None:
+        """First step of shutdown (as a real adapter): :meth:`inject` publishes nothing more, while
+        actions are still recorded until :meth:`stop`."""
+        self.receiving = False
+
     async def stop(self) -> None:
         """Nothing to disconnect."""
 
     async def inject(self, event: Event) -> bool:
-        """Publish an inbound event as if the platform sent it."""
+        """Publish an inbound event as if the platform sent it (False, unpublished, once the
+        adapter stopped receiving)."""
         assert self._bus is not None, "attach() first"
+        if not self.receiving:
+            return False
         return await self._bus.publish(event)
 
     def texts(self) -> list[str]:
