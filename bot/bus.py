@@ -59,11 +59,9 @@ BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
 
 T = TypeVar("T")
 
-# A failure saying a service is unreachable for now rather than that the event is wrong. The same
-# classification as bot.bus_redis.is_outage (which this module cannot import: bot.bus_redis imports
-# bot.bus, and the in-process bus must not need redis), plus SQLite's lock errors: a write waiting
-# past store.busy_timeout_s for another process's lock (`guildhall import` beside the bot). Keep the
-# two in step; bot.bus_redis could import this one instead.
+# A failure saying a service is unreachable for now rather than that the event is wrong, for both
+# buses (bot.bus_redis.is_outage adds redis-py's own errors), SQLite's lock errors included: a write
+# waiting past store.busy_timeout_s for another process's lock (`guildhall import` beside the bot).
 _OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 _OUTAGE_MESSAGES = (
     "not accepting connections",

@@ -49,7 +49,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.bus import BatchHandler, BusStats, Handler, retry_in_halves
+from bot.bus import BatchHandler, BusStats, Handler, is_transient_failure, retry_in_halves
 from bot.bus_journal import BufferJournal, Entry, append_entries, claim_orphans, read_entries
 from bot.dead_letters import Gram, describe_failure, failure_report, grams_of, member_strings, redact
 from bot.events import (
@@ -128,44 +128,20 @@ _REFUSALS = frozenset({"MISCONF", "NOREPLICAS", "MASTERDOWN", "TRYAGAIN", "READO
 # no delivery counted, for up to OUTAGE_RETRY_S; past that it counts as a failure like any other.
 OUTAGE_RETRY_S = 900.0
 _OUTAGE_BACKOFF_MAX_S = 30.0
-# SQLSTATEs of a server going away or not there yet: class 08 (connection exception), admin and
-# crash shutdown, "the database system is starting up", too many connections.
-_OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-_OUTAGE_MESSAGES = (
-    "not accepting connections",
-    "not currently accepting connections",
-    "the database system is starting up",
-    "the database system is shutting down",
-    "connection was closed",
-    "connection is closed",
-    "connection refused",
-)
-_OUTAGE_TYPE_NAMES = frozenset(
-    {"StoreTimeoutError", "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError"}
-)
 
 
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says a service is unreachable for now rather than that
-    the event is wrong: connection errors, socket errors, the store's timeout, PostgreSQL refusing
-    or dropping connections (by SQLSTATE or message, without importing asyncpg)."""
+    the event is wrong: the in-process bus's rule (:func:`bot.bus.is_transient_failure`: connection
+    and socket errors, the store's timeout, SQLite's "database is locked", PostgreSQL refusing or
+    dropping connections), and redis-py's connection errors and time-outs."""
+    if is_transient_failure(exc):
+        return True
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (ConnectionError, RedisConnectionError, RedisTimeoutError)):
-            return True
-        if type(current).__name__ in _OUTAGE_TYPE_NAMES:
-            return True
-        if isinstance(current, OSError) and not isinstance(
-            current, (TimeoutError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-        ):
-            return True
-        state = getattr(current, "sqlstate", None)
-        if isinstance(state, str) and (state.startswith("08") or state in _OUTAGE_SQLSTATES):
-            return True
-        text = str(current).lower()
-        if any(message in text for message in _OUTAGE_MESSAGES):
+        if isinstance(current, (RedisConnectionError, RedisTimeoutError)):
             return True
         current = current.__cause__ or current.__context__
     return False

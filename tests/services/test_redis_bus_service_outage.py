@@ -37,6 +37,14 @@ def test_outages_are_told_from_poison() -> None:
     assert not is_outage(ValueError("bad payload"))
     assert not is_outage(TimeoutError())  # a handler's own deadline (the model) is not an outage
     assert not is_outage(KeyError("text"))
+    # The same rule as the in-process bus: SQLite waiting past busy_timeout_s for another process's
+    # lock (an import beside the workers) is an outage too, and so are redis-py's own errors.
+    import sqlite3
+
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    assert is_outage(sqlite3.OperationalError("database is locked"))
+    assert is_outage(RedisTimeoutError("Timeout reading from socket"))
 
 
 async def test_an_outage_longer_than_max_deliveries_dead_letters_nothing(prefix: str) -> None:
