@@ -1477,10 +1477,13 @@ class CommunityBrain(Brain):
         """Help channels and their wait for humans; shadow mode and the drafts waiting for a moderator."""
         store, settings = self.ctx.store, self.ctx.settings
 
+        # Lists hold channel ids (a typed name is stored as its id) or names: shown by name.
+        known = {c.channel_id: c.name for c in await store.list_channels(platform, workspace_id) if c.name}
+
         async def names(key: str, default: list[str]) -> str:
             value = await store.get_workspace_setting(platform, workspace_id, key)
             chosen = value if isinstance(value, list) else default
-            return ", ".join(f"#{c.lstrip('#')}" for c in chosen)
+            return ", ".join(f"#{known.get(str(c), str(c)).lstrip('#')}" for c in dict.fromkeys(chosen))
 
         minutes = await store.get_workspace_setting(
             platform, workspace_id, "human_first_minutes", settings.community.human_first_minutes

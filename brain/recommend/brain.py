@@ -223,10 +223,11 @@ class RecommendBrain(Brain):
         p, ws = u.platform.value, u.workspace_id
         args = cmd.text.split()
         usage = CommandResult("Usage: /guildhall digest default on|off | time HH:MM | size N | send-now [again]")
-        if args and args[0] == "send-now" and args[1:] in ([], ["again"]):
+        words = [a.lower() for a in args[:2]]
+        if words and words[0] == "send-now" and len(args) <= 2 and words[1:] in ([], ["again"]):
             # Today's digest now, whatever the hour, to members who have not had today's; `again`
             # sends it to those who have too (a second run would otherwise DM everyone twice).
-            sent = await self.send_due_digests(force=True, only=(p, ws), again=args[1:] == ["again"])
+            sent = await self.send_due_digests(force=True, only=(p, ws), again=words[1:] == ["again"])
             return CommandResult(f"Sent {plural(sent, 'digest')}.")
         if len(args) != 2:
             return usage

@@ -342,3 +342,22 @@ async def test_an_unknown_guildhall_subcommand_answers_with_the_subcommands(make
     reply = last_reply(adapter)
     assert "Unknown command `/guildhall frobnicate`" in reply.text
     assert "`/guildhall config`" in reply.text and "`/guildhall status`" in reply.text
+
+
+async def test_status_names_shadow_and_help_channels_stored_by_id(make_app) -> None:
+    # A typed channel name is stored as its id: the status shows the name members know.
+    import dataclasses
+
+    app, adapter = await make_app(brains=["qa", "community"])
+    desk = dataclasses.replace(channel("C77"), name="help-desk")
+    await adapter.inject(ChannelSeen(desk))
+    await app.bus.drain()  # recorded first: the recorder and the commands run on separate queues
+    await adapter.inject(command("guildhall config", "set shadow_channels help-desk", admin=True))
+    await adapter.inject(command("guildhall config", "set qa_help_channels help-desk", admin=True))
+    await app.bus.drain()
+    assert await app.store.get_workspace_setting("console", "local", "shadow_channels") == ["C77"]
+    await adapter.inject(command("guildhall status", admin=True))
+    await app.bus.drain()
+    lines = last_reply(adapter).text.splitlines()
+    assert "• Shadow mode: #help-desk · 0 drafts waiting" in lines
+    assert any(line.startswith("• Help channels: #help-desk") for line in lines), lines

@@ -253,6 +253,9 @@ async def test_admin_digest_settings(make_app: Factory) -> None:
     assert (await _ask(app, adapter, "send-now", admin=True)).text == "Sent 0 digests."
     assert int((await _ask(app, adapter, "send-now again", admin=True)).text.split()[1]) == sent
     assert "Usage" in (await _ask(app, adapter, "send-now twice", admin=True)).text
+    # Sub-commands are words, whatever their case (as `default ON` and `TIME 07:05` are).
+    assert (await _ask(app, adapter, "SEND-NOW", admin=True)).text == "Sent 0 digests."
+    assert int((await _ask(app, adapter, "Send-Now AGAIN", admin=True)).text.split()[1]) == sent
 
 
 async def test_non_admin_cannot_configure_digest(make_app: Factory) -> None:
