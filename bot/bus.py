@@ -23,8 +23,10 @@ Design (mirrors Redis Streams consumer groups so both buses behave alike):
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import logging
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -87,20 +89,51 @@ _OUTAGE_TYPE_NAMES = frozenset(
 )
 
 
+# Socket errors that say the other end is unreachable for now (an OSError with another errno - a
+# bad path, a read-only disk, a certificate refused, an HTTP error from urllib - is not an outage).
+_OUTAGE_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EHOSTDOWN,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
+# Exceptions that are a handler's own mistake whatever their message says (a ValueError quoting a
+# member's "my database is locked"): never an outage, and what they were raised while handling is
+# not looked at either (a KeyError raised in an ``except OSError`` block is the KeyError's).
+_PROGRAMMING_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, NameError)
+
+
 def is_transient_failure(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says a service is unreachable for now rather than that
-    the event is wrong: connection and socket errors, the store's timeout, SQLite's "database is
-    locked", PostgreSQL refusing or dropping connections (by SQLSTATE or message, without importing
-    asyncpg). A plain ``TimeoutError`` (a handler's own ``wait_for``) is not one."""
+    the event is wrong: connection errors and the socket errors of an unreachable peer, the
+    store's timeout, SQLite's "database is locked", PostgreSQL refusing or dropping connections (by
+    SQLSTATE or message, without importing asyncpg). A plain ``TimeoutError`` (a handler's own
+    ``wait_for``) is not one; nor is anything this cannot read (an exception whose ``str()`` raises)."""
+    try:
+        return _transient(exc)
+    except Exception:  # noqa: BLE001 - a broken exception is a failure of its event, not an outage
+        return False
+
+
+def _transient(exc: BaseException) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, _PROGRAMMING_ERRORS) and not isinstance(current, OSError):
+            return False
         if isinstance(current, ConnectionError) or type(current).__name__ in _OUTAGE_TYPE_NAMES:
             return True
-        if isinstance(current, OSError) and not isinstance(
-            current, (TimeoutError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-        ):
+        if isinstance(current, socket.gaierror):
+            return True
+        if isinstance(current, OSError) and current.errno in _OUTAGE_ERRNOS:
             return True
         state = getattr(current, "sqlstate", None)
         if isinstance(state, str) and (state.startswith("08") or state in _OUTAGE_SQLSTATES):

@@ -86,7 +86,13 @@ async def channel_of_another_workspace(db: Database, platform: str, workspace_id
     text (``<#123>``), so an admin of one server could name another server's channel, and the bot (a
     member of both) would post there what it found in the first: alerts, boards and shadow drafts
     quote the community. A channel the store records nowhere is not refused: a platform's pick is
-    real before Guildhall has seen it."""
+    real before Guildhall has seen it.
+
+    Discord only: a Slack channel id names a channel within the workspaces that share it, and the
+    bot posts there with that workspace's own token (a Slack Connect channel is stored under the
+    team whose events brought it, and is this workspace's channel too)."""
+    if platform != "discord":
+        return False
     rows = await db.fetchall(
         "SELECT DISTINCT workspace_id FROM channels WHERE platform = ? AND channel_id = ?", (platform, channel_id)
     )

@@ -842,9 +842,11 @@ class CoreBrain(Brain):
         for argument in channel_arguments(raw):
             entries = [argument.id_or_name]
             if not argument.picked:
-                known = await self.ctx.store.find_channel_id(platform, workspace_id, argument.id_or_name)
-                if known is not None:
-                    entries = [known, argument.id_or_name] if key in LISTS_OF_FUTURE_CHANNELS else [known]
+                # Every channel going by the name (two Discord categories may each have a #support):
+                # storing one of them left the other out of shadow mode.
+                known = await self.ctx.store.find_channel_ids(platform, workspace_id, argument.id_or_name)
+                if known:
+                    entries = [*known, argument.id_or_name] if key in LISTS_OF_FUTURE_CHANNELS else known
             for entry in entries:
                 if entry not in found:
                     found.append(entry)

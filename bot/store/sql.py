@@ -358,6 +358,19 @@ class Store:
         )
         return str(row[0]) if row else None
 
+    async def find_channel_ids(self, platform: str, workspace_id: str, id_or_name: str) -> list[str]:
+        """Every channel ``id_or_name`` names (``#`` stripped): the channel with that id, else every
+        channel going by that name (Discord allows one name in several categories, and private
+        threads are channels too); empty when none."""
+        text = id_or_name.strip().lstrip("#")
+        rows = await self.db.fetchall(
+            "SELECT channel_id, channel_id = ? FROM channels WHERE platform = ? AND workspace_id = ? "
+            "AND (channel_id = ? OR name = ?) ORDER BY channel_id",
+            (text, platform, workspace_id, text, text),
+        )
+        exact = [str(r[0]) for r in rows if r[1]]
+        return exact or [str(r[0]) for r in rows]
+
     async def list_channels(self, platform: str, workspace_id: str) -> list[ChannelRow]:
         """All channels of a workspace."""
         rows = await self.db.fetchall(

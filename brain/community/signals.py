@@ -60,15 +60,19 @@ _RESOLVED = re.compile(
     r"\b(?:got it (?:working|to work|running|fixed)|(?:that|this|it) (?:worked|works now|did it|did the trick|fixed it)|"
     r"works now|(?:problem |it'?s |all )?(?:solved|fixed|sorted)(?: it| now)?|figured it out|never\s?mind|nvm|"
     r"no longer (?:needed|an issue)|"
-    # "Found the issue: a stale lock file", "figured out the problem".
-    r"(?:found|figured out|tracked down) (?:the|my) (?:issue|problem|bug|cause|culprit|fix|solution))\b",
+    # "Found the issue: a stale lock file", "figured out the problem" - the phrase ending there, not
+    # "found the bug report upstream" or "tracked down the cause to the proxy" (still asking).
+    r"(?:found|figured out|tracked down) (?:the|my) (?:issue|problem|bug|cause|culprit|fix|solution)"
+    r"(?=\s*(?:[:;,.!)\u2014-]|$)))\b",
     re.IGNORECASE,
 )
 _STILL_STUCK = re.compile(
     r"\b(?:still|same|again|but|however|though|another|one more|any ideas?|anyone)\b|"
     r"\bnot\s+(?:yet|working|solved|fixed|sure)\b|"
     # Hedged: "I think I found the issue", "maybe that fixed it, will try".
-    r"\b(?:i think|maybe|might|probably|perhaps|will try|trying)\b",
+    r"\b(?:i think|maybe|might|probably|perhaps|will try|trying)\b|"
+    # New trouble or a new question after the good news: "found the fix, now the build fails".
+    r"\b(?:fails?|failing|failed|errors?|crash(?:es|ed)?|any clue|how (?:to|do|can))\b",
     re.IGNORECASE,
 )
 # A "but" that only thanks ("it works now, but thanks anyway"): no new trouble after it.

@@ -279,7 +279,9 @@ class Answerer:
         ]
         out = (await self._generate(messages, 64)).text.strip()
         # A model that rambles or returns nothing must not lose the member's own words.
-        first = out.splitlines()[0].strip() if out else ""
+        # The model copies the quoting of the sources it read ([ERROR] shown as ⁅ERROR⁆): the
+        # question is the member's words again, as they are logged and searched.
+        first = unquote(out.splitlines()[0]).strip() if out else ""
         return first if 3 <= len(first) <= 500 else question
 
     async def answer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence, Set
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.brain import Brain, BrainContext, CommandResult, command, every, listen
+from bot.bus import is_transient_failure
 from bot.clock import to_epoch
 from bot.conversations import thread_unit_base, window_unit_base
 from bot.core_brain import dedupe_horizon, workspace_config
@@ -74,6 +76,8 @@ MAX_HELD_CHANGES = 50_000
 # see QABrain.answer_timeout_s) by this margin, so two workers never answer it at once; once answered
 # (or abstained on), its qa_answers row keeps it out of every later run.
 UNANSWERED_CLAIM_MARGIN_S = 300.0
+# How long a posted answer's log row waits for a store that cannot take it (QABrain.log_posted).
+LOG_RETRY_S = 60.0
 
 FEEDBACK_ACTION = "qa.feedback"
 FEEDBACK_KIND = "qa"
@@ -1045,27 +1049,44 @@ class QABrain(Brain):
     ) -> None:
         """Record an answer as posted now in ``channel`` (``thread_id``) to ``asker_id`` (idempotent on
         ``answer_id``); ``cited_messages`` None: unknown. Not when the asker or a cited author asked
-        to be forgotten, also while it was generated (:meth:`AnswerLog.add`)."""
-        await self.answer_log.add(
-            AnswerRecord(
-                answer_id=answer_id,
-                platform=channel.platform.value,
-                workspace_id=channel.workspace_id,
-                channel_id=channel.channel_id,
-                thread_id=thread_id,
-                asker_id=asker_id,
-                question=question,
-                answer=text,
-                cited=tuple(cited),
-                abstained=abstained,
-                # The time it is posted (a shadow-mode draft's approval, not its drafting): the
-                # stored copy of the post is looked for near it.
-                ts=to_epoch(self.ctx.clock.now()),
-                cited_authors=tuple(cited_authors),
-                cited_message_ids=None if cited_messages is None else tuple(cited_messages),
-            ),
-            forgotten=self.ctx.any_forgotten,
+        to be forgotten, also while it was generated (:meth:`AnswerLog.add`).
+
+        The answer is out already: a store that cannot take the row (locked by an import, restarting)
+        is waited for a while, and then the row is given up and logged, never raised. Raised, the
+        bus ran the handler again, which posted the same answer again (once per retry of an outage,
+        every 30 s for up to 15 minutes)."""
+        record = AnswerRecord(
+            answer_id=answer_id,
+            platform=channel.platform.value,
+            workspace_id=channel.workspace_id,
+            channel_id=channel.channel_id,
+            thread_id=thread_id,
+            asker_id=asker_id,
+            question=question,
+            answer=text,
+            cited=tuple(cited),
+            abstained=abstained,
+            # The time it is posted (a shadow-mode draft's approval, not its drafting): the
+            # stored copy of the post is looked for near it.
+            ts=to_epoch(self.ctx.clock.now()),
+            cited_authors=tuple(cited_authors),
+            cited_message_ids=None if cited_messages is None else tuple(cited_messages),
         )
+        delay, deadline = 0.5, time.monotonic() + LOG_RETRY_S
+        while True:
+            try:
+                await self.answer_log.add(record, forgotten=self.ctx.any_forgotten)
+                return
+            except Exception as exc:
+                if not is_transient_failure(exc) or time.monotonic() + delay > deadline:
+                    log.exception(
+                        "qa: answer %s was posted but could not be logged (no feedback, follow-ups or "
+                        "erasure will find it)",
+                        answer_id,
+                    )
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _claim_question(self, platform: str, workspace_id: str, message_id: str) -> bool:
         """Claim a top-level question for one answer attempt on the bus (several workers); True

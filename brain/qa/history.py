@@ -9,20 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.events import (
-    ChannelRef,
     CommandReply,
     Event,
     MessageEdited,
     MessagePosted,
-    SendDirectMessage,
     SendEphemeral,
     SendMessage,
-    UserRef,
 )
 from bot.store import Store, slack_ids
 from bot.store.db import like_escaped
 from bot.store.schema import Migration, register
-from brain.qa.shown import REMOVED_COPY, shows, words
+from brain.qa.shown import MIN_SHOWN_WORDS, REMOVED_COPY, shows, words
 
 register(
     Migration(
@@ -314,28 +311,37 @@ _COPY_WITHIN_S = 600.0
 
 
 def _copy_of(platform: str, workspace_id: str, answers: Sequence[tuple[str, float, str]]) -> Callable[[Event], bool]:
-    """Whether an event of the bus shows one of ``answers`` in ``workspace_id``: an action that
-    posted it, or the bot's own message or edit as the platform echoed it. Members' messages are
-    never copies (one quoting an answer is theirs to keep or delete)."""
-    said = [words(text) for _, _, text in answers if text and text != SCRUBBED]
+    """Whether an event of the bus shows one of ``answers`` (``(channel_id, ts, text)``) in its
+    channel: an action that posted it, or the bot's own message or edit as the platform echoed it.
+    Members' messages are never copies (one quoting an answer is theirs to keep or delete), and an
+    action must show a run of at least :data:`MIN_SHOWN_WORDS` of the answer's words (or all of a
+    short one): another reply in that channel, "Done." under an answer ending "then you are done",
+    may not have been sent yet, and deleting it would lose it."""
+    said: dict[str, list[list[str]]] = {}
+    for channel_id, _, text in answers:
+        if text and text != SCRUBBED:
+            said.setdefault(channel_id, []).append(words(text))
 
     def match(event: Event) -> bool:
         if isinstance(event, MessagePosted | MessageEdited):
             if event.author is None or not event.author.is_bot:
                 return False
-            place: ChannelRef | UserRef = event.channel
+            place, action = event.channel, False
         elif isinstance(event, SendMessage | SendEphemeral):
-            place = event.channel
-        elif isinstance(event, SendDirectMessage):
-            place = event.user
+            place, action = event.channel, True
         elif isinstance(event, CommandReply):
-            place = event.command.channel
+            place, action = event.command.channel, True
         else:
             return False
         if place.platform.value != platform or place.workspace_id != workspace_id:
             return False
         shown = words(event.text)
-        return any(shows(shown, one) for one in said)
+        for one in said.get(place.channel_id, ()):
+            if action and len(shown) < min(len(one), MIN_SHOWN_WORDS):
+                continue
+            if shows(shown, one):
+                return True
+        return False
 
     return match
 

@@ -86,3 +86,19 @@ async def test_forget_me_deletes_answers_quoting_the_member_from_the_streams(tmp
         assert any(b"what is the vpn password?" in p for p in left)  # dan's question is his own
     finally:
         await app.stop()
+
+
+def test_only_the_answers_own_copies_match() -> None:
+    """Another reply in the channel, or the same words elsewhere, is not a copy: it may still be
+    waiting to be sent, and deleting it would lose it."""
+    from bot.events import SendMessage
+    from bot.testing import channel
+    from brain.qa.history import _copy_of
+
+    answer = "Restart the worker with systemctl restart worker, check the logs, and then you are done"
+    match = _copy_of("console", "local", [("general", 0.0, answer)])
+    assert match(SendMessage(channel("general"), answer))
+    assert match(SendMessage(channel("general"), "check the logs, and then you are done"))  # a split part
+    assert not match(SendMessage(channel("general"), "Done."))  # too short for an action
+    assert not match(SendMessage(channel("random"), answer))  # another channel's message
+    assert not match(SendMessage(channel("general", workspace="other"), answer))

@@ -53,6 +53,11 @@ def test_the_asker_saying_it_is_solved(text: str) -> None:
         "I found the issue but not sure how to fix it",
         "Found the issue: it was the cache. But now poetry lock fails",
         "I think I found the issue",
+        # Finding something on the way is no resolution (the asker adds detail while waiting).
+        "Found the bug report upstream, it is issue 1234 on their tracker",
+        "found the fix in the docs, now the build fails with a new error",
+        "Tracked down the cause to the proxy. Any clue how to bypass it",
+        "found my problem in the logs: the proxy drops the connection",
         "found the docs",
         "found the issue, any ideas how to fix it",
         "thanks, still the same error",

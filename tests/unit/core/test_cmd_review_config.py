@@ -85,6 +85,24 @@ async def test_channel_lists_keep_working_after_a_rename(make_app) -> None:
     assert '`deny_channels` = [<#111>, "secret"]' in shown
 
 
+async def test_a_name_two_channels_share_covers_both(make_app) -> None:
+    # Discord allows one name in two categories: storing one id left the other out of shadow mode.
+    app, adapter = await make_app(brains=["community"])
+    for cid in ("201", "202"):
+        await adapter.inject(ChannelSeen(channel=chan(cid, "support")))
+    await app.bus.drain()
+    await config(app, adapter, "set shadow_channels support")
+    assert await app.store.get_workspace_setting("discord", "A", "shadow_channels") == ["201", "202"]
+    community = app.brain("community")
+    assert await community.is_shadow_channel(chan("201", "support"))
+    assert await community.is_shadow_channel(chan("202", "support"))
+    # A channel's id names that channel alone, even when another channel is called by it.
+    await adapter.inject(ChannelSeen(channel=chan("303", "201")))
+    await app.bus.drain()
+    await config(app, adapter, "set qa_help_channels 201")
+    assert await app.store.get_workspace_setting("discord", "A", "qa_help_channels") == ["201"]
+
+
 async def test_a_forum_cannot_be_the_alerts_channel(make_app) -> None:
     app, adapter = await make_app(brains=["activity"])
     await adapter.inject(ChannelSeen(channel=chan("300", "questions", is_forum=True)))

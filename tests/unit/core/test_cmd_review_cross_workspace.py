@@ -60,3 +60,25 @@ async def test_a_channel_of_another_server_stored_before_is_not_used(make_app) -
     assert target is not None and target.channel_id == "111"
     mods = await app.brain("community")._moderators_channel(A_GENERAL)
     assert mods is not None and mods.channel_id == "111"
+
+
+async def test_a_slack_connect_channel_stored_under_the_partner_team_is_not_refused(make_app) -> None:
+    # Events of a shared channel arrive once, under one team: the channel is this workspace's too,
+    # and the bot posts there with this workspace's token (the cross-server refusal is Discord's).
+    from bot.events import ChannelRef, ChannelSeen, CommandReply, Platform, Visibility
+    from bot.testing import command, user
+
+    slack = Platform.SLACK
+    shared = ChannelRef(slack, "T2", "C9", "shared-eng", Visibility.PUBLIC, shared_externally=True)
+    here = ChannelRef(slack, "T1", "C1", "general", Visibility.PUBLIC)
+    app, adapter = await make_app(brains=["activity"])
+    await adapter.inject(ChannelSeen(channel=shared))
+    await adapter.inject(ChannelSeen(channel=here))
+    await app.bus.drain()
+    admin = user("U1", platform=slack, workspace="T1")
+    await adapter.inject(
+        command("guildhall config", "set alerts_channel <#C9|shared-eng>", author=admin, chan=here, admin=True)
+    )
+    await app.bus.drain()
+    assert not adapter.of_type(CommandReply)[-1].text.startswith("Not changed"), adapter.of_type(CommandReply)[-1].text
+    assert await app.brain("activity")._alerts_channel_id("slack", "T1") == "C9"  # type: ignore[attr-defined]

@@ -319,3 +319,55 @@ async def test_a_cancelled_publish_does_not_make_the_redelivery_a_duplicate() ->
     assert bus.stats.published == 3 and bus.stats.duplicates == 0
     assert not await bus.publish(make_message("x", message_id="d2"))  # delivered: a duplicate now
     await bus.close()
+
+
+def _raised_while_handling_a_reset() -> BaseException:
+    try:
+        raise ConnectionResetError()
+    except ConnectionResetError:
+        try:
+            raise KeyError("text")
+        except KeyError as exc:
+            return exc
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise AttributeError("no message")  # aiohttp's ClientResponseError(None, ...) does this
+
+
+def _not_outages() -> list[BaseException]:
+    import errno
+    import gzip
+    import ssl
+    import urllib.error
+
+    return [
+        urllib.error.HTTPError("https://x", 404, "Not Found", {}, None),  # type: ignore[arg-type]
+        ssl.SSLCertVerificationError("certificate verify failed"),
+        gzip.BadGzipFile("not a gzip file"),
+        OSError(errno.EROFS, "read-only file system"),
+        ValueError("cannot parse 'my database is locked, help'"),  # a member's words in an error
+        _raised_while_handling_a_reset(),
+        _Unprintable(),
+    ]
+
+
+def test_only_an_unreachable_service_is_an_outage() -> None:
+    """A bad event must not hold its subscription for the outage budget: only connection failures,
+    the store's lock and timeout are retried in place; an HTTP error, a certificate refused, a
+    read-only disk, a handler's own mistake or an exception that cannot even be printed are the
+    event's failure (counted, the next event handled)."""
+    import errno
+    import sqlite3
+
+    from bot.bus import is_transient_failure
+
+    for exc in _not_outages():
+        assert not is_transient_failure(exc), repr(type(exc))
+    for exc in (
+        ConnectionResetError(),
+        OSError(errno.ECONNREFUSED, "connection refused"),
+        sqlite3.OperationalError("database is locked"),
+    ):
+        assert is_transient_failure(exc), repr(exc)

@@ -50,3 +50,12 @@ def test_a_code_block_on_one_line_is_closed() -> None:
 async def test_a_one_line_code_block_reaches_the_member_without_an_extra_fence() -> None:
     assert (await answer("```npm run dev```", NPM)).text == "```npm run dev``` [1]"
     assert (await answer("```\nnpm run dev", NPM)).text == "```\nnpm run dev\n``` [1]"  # unclosed: closed
+
+
+async def test_a_condensed_question_keeps_the_members_brackets() -> None:
+    # Sources show control-token look-alikes ([ERROR] as ⁅ERROR⁆); a model copying them into the
+    # rewritten question must not leave them in what is logged and searched.
+    llm = ScriptedLLM("why does the worker log ⁅ERROR⁆ on start?")
+    answerer = Answerer(Ranked([]), llm, HashEmbedder(), channel_name=_channel)  # type: ignore[arg-type]
+    question = await answerer.condense("and that one?", [("ana", "the worker logs [ERROR] on start")])
+    assert question == "why does the worker log [ERROR] on start?"
