@@ -33,9 +33,11 @@ from zoneinfo import ZoneInfo
 
 from bot.events import (
     Event,
+    EventSource,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    Platform,
     ReactionAdded,
     ReactionRemoved,
     ThreadCreated,
@@ -82,6 +84,11 @@ _ANALYZE_AFTER_ROWS = 1_000
 # PENDING_CHANGES_KEPT), and how often a worker purges those older (at most once an hour).
 _PENDING_KEPT_S = 2 * 86400
 _PENDING_PURGE_EVERY_S = 3600
+# Discord ids are snowflakes: milliseconds since this epoch, shifted 22 bits. A thread opened from
+# a message has that message's id, older than the thread; one opened without a starter message got
+# its id when opened: within this many seconds of its creation time (both are Discord's clock).
+_DISCORD_EPOCH_MS = 1_420_070_400_000
+_THREAD_ID_SLACK_S = 5.0
 
 
 @dataclass(slots=True)
@@ -231,6 +238,17 @@ class _Batch:
         self.pending_edits: dict[Key, tuple[str, str, float]] = {}
         # Messages whose kept edits are done with: applied after their post, or deleted.
         self.pending_done: set[Key] = set()
+        # Threads of the batch's ThreadCreated that a message is known to have the id of (the
+        # recorder's, or a bot's post in the batch): they have a starter, and get no stand-in root.
+        self.known_starters: set[Key] = set()
+        # Stand-in roots their starter message took over (its author, channel, day, time): the
+        # stored row is written again whole (_flush), as the upsert keeps a row's identity.
+        self.replaced: set[Key] = set()
+        # The per-minute cap of messages edited to qualify (_edit_over_cap): per (platform, workspace,
+        # author, minute) wanted, the ids of the author's messages of that minute (stored, and the
+        # batch's posts), and whether each stored one counts.
+        self.minute_ids: dict[tuple[str, str, str, int], set[str]] = {}
+        self.minute_counted: dict[Key, bool] = {}
         self.deltas: dict[RollupKey, list[int]] = {}
         # The messages of each thread touched by the batch that hold a reply or helpful credit, plus
         # the batch's own replies: "one credit per member per thread" is decided from these.
@@ -372,6 +390,7 @@ class ActivityCounters:
             await self._load(tx, batch, batch_events)
             if self.shared_writers:
                 await self._load_minute_counts(tx, batch, batch_events)
+            await self._load_edit_minutes(tx, batch, batch_events)
             await self._load_asker_threads(tx, batch, batch_events)
             batch.opted_out = await _opted_out(tx, batch_events)
             for event in batch_events:
@@ -554,6 +573,7 @@ class ActivityCounters:
         dialect = self.store.db.dialect
         for (platform, ws), ids in wanted.items():
             await _fetch_rows(tx, dialect, batch, platform, ws, ids)
+        await self._load_known_starters(tx, batch, events)
         # Whether a ✅ marks a reply helpful depends on who asked the thread, and live the mark comes
         # in a later batch than the thread: load the roots of reacted-to replies as well.
         for (platform, ws), ids in reacted.items():
@@ -579,11 +599,72 @@ class ActivityCounters:
                 for mid, uid, emoji, ts in await tx.fetchall(sql, params):
                     batch.removals[(platform, ws, str(mid), str(uid), str(emoji))] = float(ts)
 
+    async def _load_known_starters(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
+        """For the batch's ThreadCreated whose thread's id says nothing of a starter message
+        (:func:`_has_starter`) and that no counted row has: whether a message has the thread's id
+        anyway, a bot's (never counted) or one the counters have not had yet. The recorder's
+        ``messages`` table (it runs on a queue of its own, so this may be too early: the starter
+        then takes the stand-in's place when it comes, :meth:`_posted`) and the batch's bot posts."""
+        unknown: dict[tuple[str, str], set[str]] = {}
+        for e in events:
+            if isinstance(e, MessagePosted) and e.is_bot:
+                batch.known_starters.add((*_scope(e), e.message_id))
+            elif isinstance(e, ThreadCreated) and not e.author.is_bot and not e.is_forum_post:
+                scope = _scope(e)
+                if (*scope, e.thread_id) not in batch.rows and _has_starter(e) is None:
+                    unknown.setdefault(scope, set()).add(e.thread_id)
+        for (platform, ws), ids in unknown.items():
+            for sql, params in _by_ids(self.store.db.dialect, "messages", ("message_id",), platform, ws, ids):
+                for (mid,) in await tx.fetchall(sql, params):
+                    batch.known_starters.add((platform, ws, str(mid)))
+
+    async def _load_edit_minutes(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
+        """What the per-minute cap of a message edited to qualify needs (:meth:`_edit_over_cap`):
+        for each edit that may make a short message long enough, its author's messages of the
+        message's minute, with their words (the batch's own posts join in :meth:`_posted`). Edits
+        of messages already long enough need nothing (a typo fixed), unless the batch edits them
+        again (short, then long)."""
+        posts: dict[Key, MessagePosted] = {}
+        edits: dict[Key, int] = {}
+        for e in events:
+            if isinstance(e, MessagePosted):
+                posts.setdefault((*_scope(e), e.message_id), e)
+            elif isinstance(e, MessageEdited):
+                key = (*_scope(e), e.message_id)
+                edits[key] = edits.get(key, 0) + 1
+        wanted: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        for e in events:
+            if not isinstance(e, MessageEdited) or word_count(e.text) < self.min_words:
+                continue
+            key = (*_scope(e), e.message_id)
+            row = batch.rows.get(key)
+            post = posts.get(key)
+            if row is not None and not row.standin and not row.deleted and not row.capped:
+                if row.words < self.min_words or edits[key] > 1:
+                    wanted.setdefault(key[:2], set()).add((row.author_id, int(row.ts // 60)))
+            elif row is None and post is not None and not post.is_bot:
+                wanted.setdefault(key[:2], set()).add((post.author.user_id, int(post.ts.timestamp() // 60)))
+        for (platform, ws), pairs in wanted.items():
+            for author, minute in pairs:
+                batch.minute_ids[(platform, ws, author, minute)] = set()
+            for lo, hi in _minute_clusters(sorted({minute for _, minute in pairs})):
+                rows = await tx.fetchall(
+                    "SELECT message_id, author_id, ts, words, capped, deleted FROM activity_contrib "
+                    "WHERE platform = ? AND workspace_id = ? AND ts >= ? AND ts < ? AND standin = 0",
+                    (platform, ws, lo * 60.0, (hi + 1) * 60.0),
+                )
+                for mid, author, ts, words, capped, deleted in rows:
+                    ids = batch.minute_ids.get((platform, ws, str(author), int(float(ts) // 60)))
+                    if ids is not None:
+                        ids.add(str(mid))
+                        counted = int(words) >= self.min_words and not int(capped) and not int(deleted)
+                        batch.minute_counted[(platform, ws, str(mid))] = counted
+
     async def _load_minute_counts(self, tx: Executor, batch: _Batch, events: list[Event]) -> None:
         """Seed the per-minute cap with what the store holds (other workers' messages included) for
         each new message's author and minute. The count is what :meth:`_over_cap` keeps: the
-        author's messages whatever their length, capped or not, deleted or not (a short message
-        edited long later must not slip past the cap: see :meth:`_posted`).
+        author's messages long enough to count, capped or not, deleted or not (a short message edited
+        long later was checked against its minute then: :meth:`_edit_over_cap`).
 
         Read by time, not by author: one range read on the ``ts`` index per cluster of the batch's
         minutes (live traffic: one), counted here. A read per author and minute went through the
@@ -592,15 +673,16 @@ class ActivityCounters:
         for e in events:
             if isinstance(e, MessagePosted) and not e.is_bot:
                 key = (e.channel.platform.value, e.channel.workspace_id, e.message_id)
-                if key not in batch.rows:  # a redelivery is not counted again
+                known = batch.rows.get(key)
+                if known is None or known.standin:  # a redelivery is not counted again
                     wanted.setdefault(key[:2], set()).add((e.author.user_id, int(e.ts.timestamp() // 60)))
         for (platform, ws), pairs in wanted.items():
             counts = dict.fromkeys(pairs, 0)
             for lo, hi in _minute_clusters(sorted({minute for _, minute in pairs})):
                 rows = await tx.fetchall(
                     "SELECT author_id, ts FROM activity_contrib WHERE platform = ? AND workspace_id = ? "
-                    "AND ts >= ? AND ts < ? AND standin = 0",
-                    (platform, ws, lo * 60.0, (hi + 1) * 60.0),
+                    "AND ts >= ? AND ts < ? AND words >= ? AND standin = 0",
+                    (platform, ws, lo * 60.0, (hi + 1) * 60.0, self.min_words),
                 )
                 for author, ts in rows:
                     pair = (str(author), int(float(ts) // 60))
@@ -633,6 +715,7 @@ class ActivityCounters:
         # reply: answers, _answers; a root: _qualifies; None: deleted), whether it can count at all,
         # and its possible threads (see _may_recount).
         tracked: dict[Key, tuple[bool | None, bool, list[str]]] = {}
+        opened = {(*_scope(e), e.thread_id) for e in events if isinstance(e, ThreadCreated)}
         for e in events:
             scope = _scope(e)
             if isinstance(e, ThreadCreated):
@@ -642,6 +725,10 @@ class ActivityCounters:
             if isinstance(e, MessagePosted):
                 post_key: Key = (*scope, e.message_id)
                 posted.setdefault(post_key, e)
+                known = batch.rows.get(post_key)
+                if post_key in opened or (known is not None and known.standin):
+                    # A starter message may take over a stand-in root and its started credit.
+                    started.setdefault(scope, set()).add(self._author_day(e))
                 possible = self._possible_threads(batch, batch_threads, e)
                 if e.thread_id or e.reply_to:
                     batch_threads[post_key] = possible[0]
@@ -1006,16 +1093,39 @@ class ActivityCounters:
         self._minute_counts[key] = count
         return count > self.per_minute_cap
 
+    def _edit_over_cap(self, batch: _Batch, row: Contribution) -> bool:
+        """Whether ``row``, a message too short to count until this edit, is over the per-minute
+        cap of the minute it was posted in: with it, more of its author's messages of that minute
+        would count than the cap allows, whatever order they were posted or edited in ("ok" x 8
+        edited long, first to last or last to first: five count; the cap never lets more count,
+        where counting only those posted before it would let the last "ok" edited first count too).
+        The verdict is kept (``capped``). Its minute is loaded by :meth:`_load_edit_minutes`."""
+        minute = (row.platform, row.workspace_id, row.author_id, int(row.ts // 60))
+        ids = batch.minute_ids.get(minute)
+        if ids is None:
+            return False
+        count = 1
+        for mid in ids:
+            if mid == row.message_id:
+                continue
+            key = (row.platform, row.workspace_id, mid)
+            other = batch.rows.get(key)
+            if other is not None:
+                count += int(self._qualifies(other) and not other.deleted and not other.standin)
+            else:
+                count += int(batch.minute_counted.get(key, False))
+        # What the per-minute counts of later posts of that minute start from.
+        self._minute_counts[minute] = max(self._minute_counts.get(minute, 0), count)
+        return count > self.per_minute_cap
+
     async def _posted(self, tx: Executor, batch: _Batch, e: MessagePosted) -> None:
         if e.is_bot:
             return
         platform, ws = e.channel.platform.value, e.channel.workspace_id
         key = (platform, ws, e.message_id)
         existing = batch.rows.get(key)
-        if existing is not None and existing.standin and not existing.deleted:
-            self._starter_posted(batch, existing, e)
-            return
-        if existing is not None:  # redelivery, or a delete that arrived first (tombstone)
+        standin = existing if existing is not None and existing.standin and not existing.deleted else None
+        if existing is not None and standin is None:  # redelivery, or a delete that arrived first (tombstone)
             return
         thread = self._thread_of(batch, e)
         words = word_count(e.text)
@@ -1033,16 +1143,27 @@ class ActivityCounters:
         )
         row.words = words
         row.is_question = int(thread in (None, e.message_id) and is_question(e.text))
+        if standin is not None:
+            # The thread's answer is the thread's, whoever its root turns out to be.
+            row.answer_id, row.answer_src = standin.answer_id, standin.answer_src
+            batch.replaced.add(key)
         batch.rows[key] = row
         batch.dirty.add(key)
         batch.add_to_thread(row)
-        # Every message counts toward the per-minute cap, whatever its length, and the verdict is
-        # kept (``capped``): "ok" x 8 edited into answers later must not slip past it.
-        if self._over_cap(platform, ws, e.author.user_id, ts):
+        if batch.minute_ids:  # an edit of the batch may need this minute's messages (_edit_over_cap)
+            ids = batch.minute_ids.get((platform, ws, e.author.user_id, int(ts // 60)))
+            if ids is not None:
+                ids.add(e.message_id)
+        # Only messages that count go toward the per-minute cap ("ok", "+1" and then an answer: the
+        # answer counts); one edited long later is checked against its minute then (_edit_over_cap).
+        if words >= self.min_words and self._over_cap(platform, ws, e.author.user_id, ts):
             row.capped = 1
         qualifies = self._qualifies(row)
         if qualifies:
             batch.credit(row, "messages", 1)
+        if standin is not None:
+            self._take_standin(batch, standin, row)
+            return
         if not row.is_reply:
             return
         root = batch.rows.get((platform, ws, thread or ""))
@@ -1073,14 +1194,21 @@ class ActivityCounters:
         title (then, see :meth:`_posted`, what its author first writes in it); it never counts as a
         message, and takes the thread-started credit and the answer as a root does.
 
-        A forum post's starter message has the thread's id (it is the root); so does the message a
-        thread was opened from, already counted (or, overtaken, it takes the stand-in's place:
-        :meth:`_starter_posted`)."""
+        A thread opened from a message (anyone's: thread id == message id) gets none: the message
+        is its root, counted when it comes (the thread's replies before it earn nothing, as under a
+        root not tracked yet), and a thread opened on a bot's message, or on one purged or posted
+        before tracking, has no root that counts, as before. Which it is: :func:`_has_starter`, else
+        whether a message with the thread's id is known (:meth:`_load_known_starters`); a stand-in
+        made where that could not be told is taken over whole by a starter message that comes later
+        (:meth:`_take_standin`)."""
         if e.author.is_bot or e.is_forum_post:
             return
         platform, ws = _scope(e)
         key = (platform, ws, e.thread_id)
         if key in batch.rows:  # the starter message, a tombstone, or a redelivery
+            return
+        starter = _has_starter(e)
+        if starter or (starter is None and key in batch.known_starters):
             return
         ts = e.ts.timestamp()
         row = Contribution(
@@ -1100,17 +1228,22 @@ class ActivityCounters:
         batch.rows[key] = row
         batch.dirty.add(key)
 
-    def _starter_posted(self, batch: _Batch, row: Contribution, e: MessagePosted) -> None:
-        """The thread's starter message, overtaken by its ThreadCreated: it replaces the stand-in
-        root (keeping the credits the thread already gave it) and counts as the message it is."""
-        row.standin = 0
-        row.words = word_count(e.text)
-        row.is_question = int(is_question(e.text))
-        batch.dirty.add(row.key)
-        if self._over_cap(row.platform, row.workspace_id, e.author.user_id, e.ts.timestamp()):
-            row.capped = 1
-        if self._qualifies(row) and not row.messages:
-            batch.credit(row, "messages", 1)
+    def _take_standin(self, batch: _Batch, standin: Contribution, row: Contribution) -> None:
+        """``row``, the thread's starter message, came after its ThreadCreated made ``standin`` (the
+        thread's id could not tell it had one): it is the root, with its own author, channel, day
+        and time. What the stand-in got moves with the rollups (as an edit or a delete moves them,
+        :meth:`_Batch.credit`): taken off the thread's opener, and given to the message's author
+        under the rules that give it to a root (the started credit: a root that counts, the daily
+        cap; reactions: a message that counts)."""
+        for counter in COUNTERS:
+            amount = getattr(standin, counter)
+            if not amount:
+                continue
+            batch.credit(standin, counter, -amount)
+            if counter == "threads":
+                self._credit_thread(batch, row)
+            elif counter != "messages" and self._qualifies(row):
+                batch.credit(row, counter, amount)
 
     def _credit_thread(self, batch: _Batch, root: Contribution) -> None:
         """A "thread started" credit for ``root``, which got a reply that counts from someone else:
@@ -1324,7 +1457,10 @@ class ActivityCounters:
         # Whether it counted before this edit: only an edit that makes it start or stop counting
         # moves what goes only to messages that count (a typo fixed decides nothing again).
         counted = self._answers(row) if row.is_reply else self._qualifies(row)
+        was_short = row.words < self.min_words
         row.words = word_count(e.text)
+        if was_short and row.words >= self.min_words and not row.capped and self._edit_over_cap(batch, row):
+            row.capped = 1  # kept: edited short and long again, it stays capped
         if not row.is_reply:
             row.is_question = int(is_question(e.text))
         should = int(self._qualifies(row))
@@ -1557,6 +1693,11 @@ class ActivityCounters:
     # -- writing -------------------------------------------------------------------------------
     async def _flush(self, tx: Executor, batch: _Batch) -> None:
         dialect = self.store.db.dialect
+        if batch.replaced:  # a stand-in root taken over: the upsert would keep its author and day
+            await tx.executemany(
+                "DELETE FROM activity_contrib WHERE platform = ? AND workspace_id = ? AND message_id = ?",
+                sorted(batch.replaced),
+            )
         if batch.dirty:
             sql = _upsert_sql(dialect, "activity_contrib", _COLUMNS, _CONFLICT_CONTRIB)
             await _upsert(tx, dialect, sql, [_ROW_VALUES(batch.rows[k]) for k in batch.dirty])
@@ -1743,6 +1884,21 @@ def _scope(e: Event) -> tuple[str, str]:
     """The ``(platform, workspace_id)`` of a counter event."""
     channel = e.parent if isinstance(e, ThreadCreated) else e.channel  # type: ignore[attr-defined]
     return channel.platform.value, channel.workspace_id
+
+
+def _has_starter(e: ThreadCreated) -> bool | None:
+    """Whether the thread ``e`` opened has a starter message (one with the thread's id), as far as
+    the event tells: a private thread never has one (it is a channel of its own: its "parent" is
+    itself, see ``adapters/discord/normalize.py``); a live Discord thread has one when its id is
+    older than the thread (the id of the message it was opened from, a bot's, a purged one or
+    anyone's) and none when the id was made when the thread was. ``None`` when it cannot be told: an
+    import's ThreadCreated has its first message's time, other platforms' ids are no snowflakes."""
+    if e.parent.channel_id == e.thread_id:
+        return False
+    if e.parent.platform is not Platform.DISCORD or e.source is EventSource.IMPORT or not e.thread_id.isdigit():
+        return None
+    made = ((int(e.thread_id) >> 22) + _DISCORD_EPOCH_MS) / 1000
+    return e.ts.timestamp() - made > _THREAD_ID_SLACK_S
 
 
 def _minute_clusters(minutes: list[int]) -> list[tuple[int, int]]:
