@@ -27,6 +27,7 @@ import errno
 import itertools
 import logging
 import socket
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -85,6 +86,8 @@ _OUTAGE_TYPE_NAMES = frozenset(
         # redis-py's, by name (the in-process bus does not import redis): a handler's own Redis call.
         "ConnectionError",
         "BusyLoadingError",
+        # aiohttp's: the platform's server hung up before answering (nothing was sent).
+        "ServerDisconnectedError",
     }
 )
 
@@ -102,8 +105,14 @@ _OUTAGE_ERRNOS = frozenset(
         errno.EHOSTDOWN,
         errno.ETIMEDOUT,
         errno.EPIPE,
+        errno.ENOTCONN,
+        errno.EADDRNOTAVAIL,
+        errno.ESHUTDOWN,
     }
 )
+# What an OSError without an errno says when every address of a host refused (aiohappyeyeballs'
+# "Multiple exceptions: ...", anyio's "All connection attempts failed", asyncio's "Connect call failed").
+_CONNECT_FAILED = ("multiple exceptions", "all connection attempts failed", "connect call failed")
 # Exceptions that are a handler's own mistake whatever their message says (a ValueError quoting a
 # member's "my database is locked"): never an outage, and what they were raised while handling is
 # not looked at either (a KeyError raised in an ``except OSError`` block is the KeyError's).
@@ -131,9 +140,14 @@ def _transient(exc: BaseException) -> bool:
             return False
         if isinstance(current, ConnectionError) or type(current).__name__ in _OUTAGE_TYPE_NAMES:
             return True
-        if isinstance(current, socket.gaierror):
+        if isinstance(current, socket.gaierror | ssl.SSLEOFError):
             return True
         if isinstance(current, OSError) and current.errno in _OUTAGE_ERRNOS:
+            return True
+        connect_failed = any(words in str(current).lower() for words in _CONNECT_FAILED)
+        if isinstance(current, OSError) and current.errno is None and connect_failed:
+            return not isinstance(current, TimeoutError)
+        if isinstance(current, BaseExceptionGroup) and any(_transient(inner) for inner in current.exceptions):
             return True
         state = getattr(current, "sqlstate", None)
         if isinstance(state, str) and (state.startswith("08") or state in _OUTAGE_SQLSTATES):

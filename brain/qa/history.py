@@ -108,6 +108,9 @@ class AnswerLog:
             await self._remove_copies(
                 record.platform, record.workspace_id, [(record.channel_id, record.ts or time.time(), record.answer)]
             )
+            # A retry of an add whose row went in before the erasure marked the member (and whose
+            # delete below then failed) finds the row here: it goes too (deleting none is no-op).
+            await self._delete(record.platform, record.workspace_id, [record.answer_id])
             return False
         await self.store.db.execute(
             "INSERT INTO qa_answers (answer_id, platform, workspace_id, channel_id, thread_id, asker_id, question, "

@@ -371,3 +371,24 @@ def test_only_an_unreachable_service_is_an_outage() -> None:
         sqlite3.OperationalError("database is locked"),
     ):
         assert is_transient_failure(exc), repr(exc)
+
+
+def test_a_host_whose_every_address_refused_is_an_outage() -> None:
+    """aiohappyeyeballs and anyio report a host whose addresses all failed (127.0.0.1 refused, ::1
+    not available) as an OSError without an errno, or a group of them: still an outage."""
+    import errno
+    import ssl
+
+    from bot.bus import is_transient_failure
+
+    assert is_transient_failure(OSError("Multiple exceptions: [Errno 111] Connect call failed, [Errno 99] ..."))
+    group = ExceptionGroup("connect", [OSError(errno.ECONNREFUSED, "refused"), OSError(errno.EADDRNOTAVAIL, "n/a")])
+    wrapped = OSError("All connection attempts failed")
+    wrapped.__cause__ = group
+    assert is_transient_failure(wrapped)
+    assert is_transient_failure(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
+
+    class ServerDisconnectedError(Exception):  # aiohttp's, by name
+        pass
+
+    assert is_transient_failure(ServerDisconnectedError("Server disconnected"))

@@ -48,3 +48,38 @@ async def test_an_answer_whose_log_write_fails_is_posted_once(make_app: Any, mon
     assert len(adapter.of_type(SendMessage)) == 1
     logged = await app.store.db.fetchall("SELECT answer FROM qa_answers")
     assert len(logged) == (1 if failures < 10 else 0)
+
+
+async def test_a_retried_add_drops_the_row_an_erasure_caught_between(monkeypatch: Any) -> None:
+    """The row went in, the erasure marked the asker, and the delete that followed met an outage:
+    the retry sees the asker forgotten and must delete that row, not only skip writing."""
+    import types
+
+    from bot.testing.builders import channel
+    from brain.qa.brain import QABrain
+    from tests.store_backends import fresh_store
+
+    async with fresh_store("sqlite") as store:
+        answer_log = AnswerLog(store)
+        checks = {"forgotten": 0, "deletes": 0}
+
+        async def forgotten(platform: str, workspace_id: str, members: Any) -> bool:
+            checks["forgotten"] += 1
+            return checks["forgotten"] >= 2  # marked between the insert and the check after it
+
+        real_delete = AnswerLog._delete
+
+        async def flaky_delete(self: AnswerLog, platform: str, workspace_id: str, ids: list[str]) -> int:
+            checks["deletes"] += 1
+            if checks["deletes"] == 1:
+                raise ConnectionResetError(104, "Connection reset by peer")
+            return await real_delete(self, platform, workspace_id, ids)
+
+        monkeypatch.setattr(AnswerLog, "_delete", flaky_delete)
+        ctx = types.SimpleNamespace(any_forgotten=forgotten, clock=types.SimpleNamespace(now=lambda: NOW))
+        brain: Any = types.SimpleNamespace(answer_log=answer_log, ctx=ctx)
+        await QABrain.log_posted(
+            brain, "a1", channel("help"), None, "alice", question="q?", text="an answer", cited=(),
+            cited_authors=(), cited_messages=None, abstained=False,
+        )  # fmt: skip
+        assert await store.db.fetchall("SELECT answer_id FROM qa_answers") == []
