@@ -133,11 +133,10 @@ NO_TEXT_TITLE = "(no text)"  # an opening message without words (an image, a fil
 TOPIC_CHARS = 32  # longer "words" (a pasted hash, a run of letters) explain nothing
 WHY_CHARS = 160
 # Invisible characters that reorder or hide text (bidi embeddings, overrides and isolates, zero-width
-# spaces and marks, C0 controls): a title or "why" line must read as it shows. The zero-width
-# joiner stays: emoji sequences (a family, a profession) are built with it.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0e-\x1f\x7f\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
+# spaces, C0 controls): a title or "why" line must read as it shows. Kept: the zero-width joiner
+# (emoji sequences: a family, a profession), the zero-width non-joiner (Persian and Indic words are
+# spelled with it) and the left-to-right / right-to-left marks (they order nothing past their place).
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1f\x7f\u00ad\u061c\u180e\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True, slots=True)

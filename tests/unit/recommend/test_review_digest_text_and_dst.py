@@ -79,7 +79,11 @@ def test_apia_skipped_day_sends_no_digest_twice() -> None:
 
 
 def test_title_drops_invisible_characters_and_names_an_empty_opening() -> None:
-    assert title_of("\u202eevil\u202c \u2066isolated\u2069 z\u200bw\u200c\ufeff\x00") == "evil isolated zw"
+    assert title_of("\u202eevil\u202c \u2066isolated\u2069 z\u200bw\ufeff\x00") == "evil isolated zw"
+    # The zero-width non-joiner spells Persian and Indic words; the directional marks order nothing.
+    assert title_of("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u200fpython") == (
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u200fpython"
+    )
     assert title_of("") == title_of("   \u200b\u202e ") == NO_TEXT_TITLE
     assert "@\u200beveryone" in title_of("ping @everyone")  # our own zero-width space stays
     assert title_of("👩\u200d💻 works") == "👩\u200d💻 works"  # an emoji's joiner stays
