@@ -86,8 +86,6 @@ _OUTAGE_TYPE_NAMES = frozenset(
         # redis-py's, by name (the in-process bus does not import redis): a handler's own Redis call.
         "ConnectionError",
         "BusyLoadingError",
-        # aiohttp's: the platform's server hung up before answering (nothing was sent).
-        "ServerDisconnectedError",
     }
 )
 

@@ -387,8 +387,3 @@ def test_a_host_whose_every_address_refused_is_an_outage() -> None:
     wrapped.__cause__ = group
     assert is_transient_failure(wrapped)
     assert is_transient_failure(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
-
-    class ServerDisconnectedError(Exception):  # aiohttp's, by name
-        pass
-
-    assert is_transient_failure(ServerDisconnectedError("Server disconnected"))
