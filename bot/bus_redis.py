@@ -1140,26 +1140,26 @@ class RedisStreamsBus:
         written, so only those few minutes of each stream are read. A local buffer holds events only
         while Redis is down, when this raises (the caller keeps what it would retry from)."""
         deleted = 0
-        spans = sorted((max(0.0, t - within_s), t + within_s) for t in near)
+        # Answers minutes apart share their windows: each entry is read once.
+        spans: list[list[float]] = []
+        for low, high in sorted((max(0.0, t - within_s), t + within_s) for t in near):
+            if spans and low <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], high)
+            else:
+                spans.append([low, high])
         for stream in (self.stream("actions"), self.stream("messages"), self.dlq_stream):
             for low, high in spans:
-                start = f"{int(low * 1000)}-0"
-                end = f"{int(high * 1000)}"
-                while True:
-                    rows: Any = await self._redis.xrange(stream, min=start, max=end, count=_FORGET_PAGE)
+                async for rows in self._pages(stream, start=f"{int(low * 1000)}-0", end=f"{int(high * 1000)}"):
                     doomed = [entry_id for entry_id, fields in rows if _decoded_matches(fields, match)]
                     if doomed:
                         deleted += int(await self._redis.xdel(stream, *doomed))
-                    if len(rows) < _FORGET_PAGE:
-                        break
-                    start = "(" + _s(rows[-1][0])
         return deleted
 
-    async def _pages(self, stream: str, *, start: str = "-") -> AsyncIterator[list[Any]]:
-        """``stream``'s entries from ``start`` (an XRANGE bound), oldest first, :data:`_FORGET_PAGE`
-        at a time (the caller may delete those of a page before taking the next)."""
+    async def _pages(self, stream: str, *, start: str = "-", end: str = "+") -> AsyncIterator[list[Any]]:
+        """``stream``'s entries from ``start`` to ``end`` (XRANGE bounds), oldest first,
+        :data:`_FORGET_PAGE` at a time (the caller may delete those of a page before taking the next)."""
         while True:
-            rows: Any = await self._redis.xrange(stream, min=start, max="+", count=_FORGET_PAGE)
+            rows: Any = await self._redis.xrange(stream, min=start, max=end, count=_FORGET_PAGE)
             if rows:
                 yield list(rows)
             if len(rows) < _FORGET_PAGE:
