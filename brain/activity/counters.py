@@ -537,6 +537,34 @@ class ActivityCounters:
             for table in ("activity_contrib", "activity_reactions", "activity_rollup"):
                 await self.store.db.execute(f"ANALYZE {table}")
 
+    def _new_row(
+        self,
+        batch: _Batch,
+        key: tuple[str, str, str],
+        channel_id: str,
+        author_id: str,
+        thread_id: str | None,
+        when: datetime,
+        *,
+        standin: int = 0,
+    ) -> Contribution:
+        """A contribution row for message ``key`` (``(platform, workspace, message id)``) posted at
+        ``when``: its local day, and anonymous when its author opted out."""
+        platform, ws, message_id = key
+        ts = when.timestamp()
+        return Contribution(
+            platform,
+            ws,
+            message_id,
+            channel_id,
+            author_id,
+            thread_id,
+            self._day(when, ts),
+            ts,
+            anonymous=int((platform, ws, author_id) in batch.opted_out),
+            standin=standin,
+        )
+
     def _day(self, when: datetime, ts: float) -> str:
         """The local day of ``when``, cached per quarter hour of UTC: every offset and transition in
         use since the 1970s falls on a quarter hour, so a bucket never straddles local midnight."""
@@ -1130,17 +1158,7 @@ class ActivityCounters:
         thread = self._thread_of(batch, e)
         words = word_count(e.text)
         ts = e.ts.timestamp()
-        row = Contribution(
-            platform,
-            ws,
-            e.message_id,
-            e.channel.channel_id,
-            e.author.user_id,
-            thread,
-            self._day(e.ts, ts),
-            ts,
-            anonymous=int((platform, ws, e.author.user_id) in batch.opted_out),
-        )
+        row = self._new_row(batch, key, e.channel.channel_id, e.author.user_id, thread, e.ts)
         row.words = words
         row.is_question = int(thread in (None, e.message_id) and is_question(e.text))
         if standin is not None:
@@ -1210,19 +1228,7 @@ class ActivityCounters:
         starter = _has_starter(e)
         if starter or (starter is None and key in batch.known_starters):
             return
-        ts = e.ts.timestamp()
-        row = Contribution(
-            platform,
-            ws,
-            e.thread_id,
-            e.parent.channel_id,
-            e.author.user_id,
-            None,
-            self._day(e.ts, ts),
-            ts,
-            anonymous=int((platform, ws, e.author.user_id) in batch.opted_out),
-            standin=1,
-        )
+        row = self._new_row(batch, key, e.parent.channel_id, e.author.user_id, None, e.ts, standin=1)
         row.words = word_count(e.title)
         row.is_question = int(is_question(e.title))
         batch.rows[key] = row
