@@ -53,6 +53,31 @@ MEMBER_WORKSPACES = (
     "UNION SELECT workspace_id FROM activity_pending_edits WHERE author_id = ? AND platform = ? "
     "UNION SELECT workspace_id FROM activity_reaction_removals WHERE user_id = ? AND platform = ?"
 )
+# The member's other activity rows in their export (``export_member``): the export's key, the table,
+# its member column, the columns read and the names they are exported under.
+_MEMBER_ROWS_EXPORTED = (
+    (
+        "counted_reactions",
+        "activity_reactions",
+        "user_id",
+        ("message_id", "emoji", "ts"),
+        ("message_id", "emoji", "ts"),
+    ),
+    (
+        "pending_edits",
+        "activity_pending_edits",
+        "author_id",
+        ("message_id", "text", "ts"),
+        ("message_id", "text", "edited_ts"),
+    ),
+    (
+        "reaction_removals",
+        "activity_reaction_removals",
+        "user_id",
+        ("message_id", "emoji", "ts"),
+        ("message_id", "emoji", "ts"),
+    ),
+)
 # What a contribution row says of its message, for the member's export (``export_member``).
 _CONTRIB_EXPORTED = (
     "message_id",
@@ -183,27 +208,14 @@ class ActivityBrain(Brain):
         )
         if contribs:
             out["contributions"] = [_contribution(dict(zip(_CONTRIB_EXPORTED, r, strict=True))) for r in contribs]
-        reactions = await db.fetchall(
-            "SELECT message_id, emoji, ts FROM activity_reactions "
-            "WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY ts, message_id, emoji",
-            key,
-        )
-        if reactions:
-            out["counted_reactions"] = [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in reactions]
-        pending = await db.fetchall(
-            "SELECT message_id, text, ts FROM activity_pending_edits "
-            "WHERE platform = ? AND workspace_id = ? AND author_id = ? ORDER BY ts, message_id",
-            key,
-        )
-        if pending:
-            out["pending_edits"] = [{"message_id": r[0], "text": r[1], "edited_ts": r[2]} for r in pending]
-        removals = await db.fetchall(
-            "SELECT message_id, emoji, ts FROM activity_reaction_removals "
-            "WHERE platform = ? AND workspace_id = ? AND user_id = ? ORDER BY ts, message_id, emoji",
-            key,
-        )
-        if removals:
-            out["reaction_removals"] = [{"message_id": r[0], "emoji": r[1], "ts": r[2]} for r in removals]
+        for name, table, member, columns, fields in _MEMBER_ROWS_EXPORTED:
+            rows = await db.fetchall(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE platform = ? AND workspace_id = ? AND {member} = ? "
+                f"ORDER BY ts, {', '.join(c for c in columns if c not in ('ts', 'text'))}",
+                key,
+            )
+            if rows:
+                out[name] = [dict(zip(fields, r, strict=True)) for r in rows]
         # An admin's leaderboard exclude list naming them is about them too (forget_member drops it).
         excluded = await self.ctx.store.get_workspace_setting(user.platform.value, user.workspace_id, EXCLUDE_SETTING)
         if isinstance(excluded, list) and user.user_id in [str(m) for m in excluded]:
