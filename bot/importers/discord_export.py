@@ -29,6 +29,8 @@ Mapping choices:
   under the parent channel (``categoryId``).
 * Reactions carry counts, not always who reacted: a reaction is imported only when its ``users``
   are listed.
+* A DM or group DM file (DiscordChatExporter files it under a pseudo-guild, id ``0``) is stored
+  under the workspace the live adapter gives DMs, :data:`~bot.permissions.DISCORD_DM_WORKSPACE`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from bot.events import (
 from bot.importers.json_input import BadJSON, one_line, parse_json
 from bot.importers.progress import Progress
 from bot.importers.summary import ImportSummary
+from bot.permissions import DISCORD_DM_WORKSPACE
 from bot.valid_text import valid_text
 
 if TYPE_CHECKING:
@@ -97,6 +100,15 @@ def _parse_time(value: Any) -> datetime:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise ValueError(f"timestamp {value[:40]!r} is out of range")
     return parsed
+
+
+def _workspace_id(guild_id: str, channel_type: str) -> str:
+    """The workspace a file's messages are stored under: its guild's id, but for a DM the live
+    adapter's DM workspace. DiscordChatExporter files DMs under a pseudo-guild (id ``0``, ``@me`` in
+    old versions): stored there, a member's DMs made a server "0" of its own, with links
+    (``discord.com/channels/0/…``) that open nothing, which could even become the server the bot
+    answers that member's DMs from (the one where they posted last)."""
+    return DISCORD_DM_WORKSPACE if channel_type in DM_CHANNEL_TYPES else guild_id
 
 
 def _shown(value: str) -> str:
@@ -155,8 +167,9 @@ def events_from_export(
         raise DiscordExportError(f"{name}: missing guild, channel or messages")
     if not isinstance(guild.get("id"), str) or not isinstance(channel.get("id"), str):
         raise DiscordExportError(f"{name}: guild and channel need string ids")
-    gid, cid = guild["id"], channel["id"]
+    cid = channel["id"]
     ctype = str(channel.get("type") or "GuildTextChat")
+    gid = _workspace_id(guild["id"], ctype)
     is_thread = ctype in THREAD_CHANNEL_TYPES
     visibility = Visibility.DM if ctype in DM_CHANNEL_TYPES else Visibility.PRIVATE if private else Visibility.PUBLIC
     # Only a DM's visibility, and the operator's --private, are known; see the docstring.
@@ -174,7 +187,9 @@ def events_from_export(
     parent = ChannelRef(
         Platform.DISCORD, gid, parent_id, parent_name, visibility, visibility_known=known, parent_id=container
     )
-    events: list[Event] = [ChannelSeen(parent, workspace_name=str(guild.get("name") or ""), source=EventSource.IMPORT)]
+    # The DM pseudo-guild's name ("Direct Messages") is no community's name.
+    workspace_name = str(guild.get("name") or "") if gid == guild["id"] else ""
+    events: list[Event] = [ChannelSeen(parent, workspace_name=workspace_name, source=EventSource.IMPORT)]
     channel_history = (history if history is not None else {}).setdefault((gid, cid), ChannelHistory())
     copies = channel_history.copies
     valid: list[dict[str, Any]] = []
@@ -394,10 +409,14 @@ async def recall_conversations(data: Any, store: Store, history: dict[tuple[str,
     if not (isinstance(guild, dict) and isinstance(channel, dict) and isinstance(messages, list)):
         return
     gid, cid = guild.get("id"), channel.get("id")
-    if not isinstance(gid, str) or not isinstance(cid, str) or channel.get("type") in THREAD_CHANNEL_TYPES:
+    # Read as events_from_export reads it: a type of the wrong JSON type (a list) is no crash here.
+    ctype = str(channel.get("type") or "GuildTextChat")
+    if not isinstance(gid, str) or not isinstance(cid, str) or ctype in THREAD_CHANNEL_TYPES:
         return  # a thread file's messages are all in the thread: nothing to look up
+    gid = _workspace_id(gid, ctype)  # where events_from_export stores them
     conversation = history.setdefault((gid, cid), ChannelHistory()).conversation
-    in_file = {m.get("id") for m in messages if isinstance(m, dict)}
+    # Only string ids: a list id (a damaged file) is unhashable, and events_from_export skips it anyway.
+    in_file = {m["id"] for m in messages if isinstance(m, dict) and isinstance(m.get("id"), str)}
     for raw in messages:
         ref = raw.get("reference") if isinstance(raw, dict) and raw.get("type") == "Reply" else None
         target = ref.get("messageId") if isinstance(ref, dict) else None

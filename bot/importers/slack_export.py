@@ -8,8 +8,11 @@ conversation holding ``YYYY-MM-DD.json`` day files. Mapping:
   (:mod:`bot.message_ids`; a root with replies has ``thread_ts == ts``); ``thread_broadcast``
   replies keep their thread;
 * ``bot_message`` / ``bot_id`` -> a bot author (brains ignore bots);
-* ``channel_join`` -> :class:`MemberJoined` (``source=IMPORT``: no welcome); other system
-  subtypes (topic, purpose, pins, leaves, archive...) are not chat and are skipped;
+* ``channel_join`` -> :class:`MemberJoined` (``source=IMPORT``: no welcome); ``channel_leave`` /
+  ``group_leave`` in a private channel or DM -> :class:`MemberLeftChannel`; ``tombstone`` (the
+  placeholder of a thread root deleted after it got replies) -> :class:`MessageDeleted`, as live;
+  other system subtypes (topic, purpose, pins, leaves of public channels, archive...) are not chat
+  and are skipped;
 * an ``edited`` block -> the post with its final text, then a :class:`MessageEdited` with its time;
 * ``text`` -> read as the live adapter reads it (:mod:`bot.slack_text`): ``&lt;`` ``&gt;`` ``&amp;``
   undone, blocks and attachments when ``text`` is empty, ``<@U…>`` -> ``mentioned_user_ids``; a
@@ -23,6 +26,12 @@ conversation holding ``YYYY-MM-DD.json`` day files. Mapping:
 * a wrong-typed optional part (``reactions``, a block's ``fields`` or ``elements``) is left out with
   a note, the message kept; a time outside years 2-9998 (one no time zone can convert) skips its
   message with a warning.
+
+Visibility and access: an export may be older than what the store knows, so a channel listed in
+``channels.json`` is public only when the store does not know it already (one made private since
+stays private); in a private channel or DM, a post or a join grants its member access as live, and
+a ``channel_leave`` / ``group_leave`` takes it back (:class:`MemberLeftChannel`), so a member who
+left does not read it through the bot.
 
 A day file is parsed and validated whole before any of its events is published, so a malformed file
 is reported (file name and reason) and skipped without leaving half of it in the store.
@@ -49,6 +58,8 @@ from bot.events import (
     Event,
     EventSource,
     MemberJoined,
+    MemberLeftChannel,
+    MessageDeleted,
     MessageEdited,
     MessagePosted,
     Platform,
@@ -361,6 +372,9 @@ class SlackExportImporter:
                     name,
                     visibility,
                     allowed_user_ids=members if visibility is not Visibility.PUBLIC else (),
+                    # "Public" is what the channel was when exported: one the store knows as
+                    # private (made private since, as the live adapter saw) stays private.
+                    visibility_known=visibility is not Visibility.PUBLIC,
                 )
                 # Public and private channels are folders by name, DMs by id.
                 folder = raw["id"] if filename == "dms.json" or raw.get("is_im") is True else name
@@ -454,6 +468,24 @@ class SlackExportImporter:
         if subtype == "channel_join" and isinstance(raw.get("user"), str):
             # History: it still grants a private channel's access, but welcomes no one.
             yield MemberJoined(self.user(raw["user"]), when, channel, source=EventSource.IMPORT)
+            return
+        if (
+            subtype in ("channel_leave", "group_leave")
+            and channel.visibility is not Visibility.PUBLIC
+            and isinstance(raw.get("user"), str)
+        ):
+            # Their posts and join gave them access; leaving takes it back, as the live adapter's
+            # member_left_channel does (public channels keep no list). Still not chat: a skip.
+            yield MemberLeftChannel(self.user(raw["user"]), when, channel)
+            self.summary.skipped += 1
+            return
+        if subtype == "tombstone":
+            # A thread root deleted after it got replies (Slack keeps "This message was deleted." in
+            # its place): a delete, as the live adapter reads it. Its text stored by an earlier
+            # import, or by an older export imported later, must not stay or come back. When it
+            # was deleted the export does not say; its own time is the earliest it can have been.
+            yield MessageDeleted(channel, slack_message_id(channel.channel_id, ts), when)
+            self.summary.skipped += 1  # not chat: counted as the other system messages are
             return
         if subtype in SYSTEM_SUBTYPES or raw.get("type", "message") != "message":
             self.summary.skipped += 1
@@ -620,7 +652,10 @@ async def import_slack_export(
                         continue
                     events.sort(
                         key=lambda e: (
-                            getattr(e, "ts", None) or getattr(e, "edited_at", None) or datetime.min.replace(tzinfo=UTC)
+                            getattr(e, "ts", None)
+                            or getattr(e, "edited_at", None)
+                            or getattr(e, "deleted_at", None)
+                            or datetime.min.replace(tzinfo=UTC)
                         )
                     )
                     await bus.publish_many(events)
