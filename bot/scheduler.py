@@ -280,6 +280,15 @@ class Scheduler:
                     return
             await job()
         except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and not task.cancelling():
+                # Not a stop: the job's own failure (it awaited a task or future that something
+                # else cancelled). Re-raised, it ended this job's loop for good, silently: no
+                # later run until a restart. A failed run like any other.
+                log.exception("scheduled job %s failed: something it awaited was cancelled", name)
+                if claimed:
+                    await self._give_back(name, slot, run_key)
+                return
             # Stopped mid-run (a deploy): not made, so the claim is given back and the next start
             # (this process or another worker) catches the run up. Shielded from the cancel.
             if claimed:

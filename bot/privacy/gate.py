@@ -57,7 +57,7 @@ class RedactingBus:
 
     def _scrub(self, event: Event) -> Event:
         """Thread titles and members' command text redacted like message text; a forgotten
-        member's name left out of joins (the join itself still updates access lists)."""
+        member's name and time zone left out of joins (the join itself still updates access lists)."""
         if isinstance(event, CommandInvoked) and not event.name.startswith(ADMIN_COMMAND_PREFIX):
             # `/ask password=... for bob@example.com` is stored with the answer and put in the
             # prompt like a mention is. Admin commands carry settings (ids, paths), not chat.
@@ -69,8 +69,10 @@ class RedactingBus:
             title = self._redactor.redact(event.title)
             if title != event.title:
                 event = dataclasses.replace(event, title=title)
-        elif isinstance(event, MemberJoined) and event.user.name and event.user in self.forgotten:
-            event = dataclasses.replace(event, user=dataclasses.replace(event.user, name=""))
+        elif isinstance(event, MemberJoined) and (event.user.name or event.user.tz) and event.user in self.forgotten:
+            # The time zone too: it is personal data the erasure cleared (``users.tz``), and the
+            # event itself is kept on the bus (Redis streams, the dead-letter stream, the journal).
+            event = dataclasses.replace(event, user=dataclasses.replace(event.user, name="", tz=""))
         return event
 
     async def publish(self, event: Event) -> bool:

@@ -29,6 +29,15 @@ class SlidingWindowLimiter:
         hits.append(now)
         return True
 
+    def available(self, key: str, now: float) -> bool:
+        """Whether ``key`` may hit at ``now``, without recording a hit."""
+        hits = self._hits.get(key)
+        if hits is None:
+            return self.limit > 0
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        return len(hits) < self.limit
+
     def retry_after(self, key: str, now: float) -> float:
         """Seconds until ``key`` may hit again (0 when it may now)."""
         hits = self._hits.get(key)
@@ -56,9 +65,12 @@ class AskLimiter:
         return cls(SlidingWindowLimiter(member_per_minute), SlidingWindowLimiter(channel_per_minute))
 
     def check(self, member_key: str, channel_key: str, now: float) -> float:
-        """0.0 if allowed (and recorded), else seconds to wait."""
-        if not self.per_member.allow(member_key, now):
+        """0.0 if allowed (and recorded against both), else seconds to wait (recorded against
+        neither: a question refused because its channel is busy must not use up the member's own
+        allowance, or they are refused again once the channel is free)."""
+        if not self.per_member.available(member_key, now):
             return max(1.0, self.per_member.retry_after(member_key, now))
         if not self.per_channel.allow(channel_key, now):
             return max(1.0, self.per_channel.retry_after(channel_key, now))
+        self.per_member.allow(member_key, now)
         return 0.0
