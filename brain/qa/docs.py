@@ -67,6 +67,15 @@ _CHROME_TAGS = frozenset({"nav", "footer"})
 # Page content does not live in a nav or footer: one of these there means the nav was left unclosed.
 _CONTENT_TAGS = frozenset({"main", "article"})
 _BLOCK_TAGS = frozenset({"p", "li", "br", "div", "tr", "h4", "h5", "h6"})
+# Blocks whose text starts and ends a line: without a break, a definition list's term ran into its
+# meaning ("timeoutSeconds to wait") and sections into each other, one word that no query matches.
+_LINE_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dl", "dt", "fieldset",
+        "figcaption", "figure", "form", "head", "header", "hgroup", "hr", "legend", "main", "section", "summary",
+        "title",
+    }
+)  # fmt: skip
 
 
 class DocFetchError(RuntimeError):
@@ -188,6 +197,8 @@ class _HTMLToMarkdown(HTMLParser):
             self.parts.append("\n```\n")
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
+        elif tag in _LINE_TAGS:
+            self._end_line()
 
     def handle_endtag(self, tag: str) -> None:
         where = self._where.get(tag)
@@ -226,6 +237,13 @@ class _HTMLToMarkdown(HTMLParser):
         if "pre" in closing and not self._where["pre"]:
             self.parts.append("\n```\n")
         if any(t in _HEADINGS for t in closing):
+            self.parts.append("\n")
+        elif any(t in _LINE_TAGS for t in closing):
+            self._end_line()
+
+    def _end_line(self) -> None:
+        """End the current line, unless it is ended already."""
+        if self.parts and not self.parts[-1].endswith("\n"):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:

@@ -126,17 +126,25 @@ class Tombstones:
     messages: set[tuple[str, str, str]] = field(default_factory=set)
     conversations: set[tuple[str, str, str]] = field(default_factory=set)  # channel or thread ids
     authors: set[tuple[str, str, str]] = field(default_factory=set)
+    # Channels whose visibility changed, while their units are rebuilt with the new one: a channel
+    # made private must leave public answers at once, not once its last unit is embedded again.
+    # A mark goes once the channel's indexed units all carry its stored visibility
+    # (:meth:`Indexer._settle_relabelled`), not with a flush's other tombstones: neither copied nor
+    # discarded with them.
+    relabelling: set[tuple[str, str, str]] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.conversations or self.authors)
+        return bool(self.messages or self.conversations or self.authors or self.relabelling)
 
     def hides(self, unit: Unit) -> bool:
-        """Whether ``unit`` holds something deleted or forgotten."""
+        """Whether ``unit`` holds something deleted or forgotten, or is of a channel whose
+        visibility changed and whose units are being rebuilt."""
         if not self or unit.kind == "doc":
             return False
         p, ws = unit.platform, unit.workspace_id
         return (
             (p, ws, unit.channel_id) in self.conversations
+            or (p, ws, unit.channel_id) in self.relabelling
             or (unit.thread_id is not None and (p, ws, unit.thread_id) in self.conversations)
             or any((p, ws, m) in self.messages for m in unit.message_ids)
             or any((p, ws, a) in self.authors for a in unit.author_ids)
@@ -420,6 +428,10 @@ class Indexer:
             if (p, ws, message.message_id) in self._thread_units:
                 # A thread root stored before its first reply carries no thread id itself.
                 self._pending.threads[(p, ws, message.message_id)] = message.channel_id
+        # The units quoting it now may be of another group: a message moved to another thread (or
+        # channel) must leave its old one, which a rebuild of its new group alone would keep.
+        for unit in self.units_with_message(p, ws, message.message_id):
+            _mark(self._pending, unit, _epoch(self.clock))
         if self._pending.since is None:
             self._pending.since = _epoch(self.clock)
 
@@ -511,6 +523,7 @@ class Indexer:
             channel = await _channel(self.store, *key)
             if not self.visibility_differs(*key, channel.visibility):
                 continue
+            self.tombstones.relabelling.add(key)  # out of answers until rebuilt (_settle_relabelled)
             units, old = await self._rebuild_channel(channel, opted)
             new_units = [u for u in new_units if (u.platform, u.workspace_id, u.channel_id) != key] + units
             stale |= old
@@ -523,8 +536,33 @@ class Indexer:
             await self._apply(new_units, stale, stats)
         finally:
             self._read = {}
+        await self._settle_relabelled()
         stats.seconds = time.perf_counter() - started
         return stats
+
+    def _hide_relabelled(self, channels: Iterable[ChannelRow]) -> set[tuple[str, str, str]]:
+        """Hide (:attr:`Tombstones.relabelling`) the ``channels`` whose indexed units carry another
+        visibility than theirs; returns their keys."""
+        keys = {
+            (c.platform, c.workspace_id, c.channel_id)
+            for c in channels
+            if self.visibility_differs(c.platform, c.workspace_id, c.channel_id, c.visibility)
+        }
+        self.tombstones.relabelling |= keys
+        return keys
+
+    def _retry_relabelled(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Queue the rebuild of hidden channels whose rebuild failed (the vector store down)."""
+        for key in keys:
+            for unit in self.units_in_channel(*key):
+                self.touch_unit(unit)
+
+    async def _settle_relabelled(self) -> None:
+        """Show again the hidden channels whose indexed units all carry their stored visibility."""
+        for key in sorted(self.tombstones.relabelling):
+            channel = await _channel(self.store, *key)
+            if not self.visibility_differs(*key, channel.visibility):
+                self.tombstones.relabelling.discard(key)
 
     async def remove_units(self, unit_ids: Sequence[str]) -> None:
         """Drop units from both indexes."""
@@ -538,12 +576,29 @@ class Indexer:
 
     # -- bulk ----------------------------------------------------------------------------------
     async def index_all(self, *, channels: Sequence[ChannelRow] | None = None) -> IndexStats:
-        """(Re)build units for every channel in the store (or ``channels``), replacing stale ones."""
+        """(Re)build units for every channel in the store (or ``channels``), replacing stale ones.
+
+        A channel whose indexed units carry another visibility than its row's (made private) is
+        left out of answers from this call on, before the lock is waited for, until its units
+        carry the new one: re-embedding a busy channel takes minutes, and questions go on meanwhile.
+        """
+        relabelled = self._hide_relabelled(channels or ())
+        try:
+            return await self._index_all(channels, relabelled)
+        except BaseException:
+            # Still hidden: the next flush rebuilds them (and shows them again once it has).
+            self._retry_relabelled(relabelled)
+            raise
+
+    async def _index_all(
+        self, channels: Sequence[ChannelRow] | None, relabelled: set[tuple[str, str, str]]
+    ) -> IndexStats:
         async with self._lock:
             started = time.perf_counter()
             stats = IndexStats()
             await self._apply_logged()  # the stale units below include those other processes built
             rows = channels if channels is not None else await _all_channels(self.store)
+            relabelled |= self._hide_relabelled(rows)
             seen: set[str] = set()
             async for channel, messages in self._histories(rows):
                 self._read = {}
@@ -563,6 +618,7 @@ class Indexer:
             ]
             await self._apply([], set(stale), stats)
             await self._settle_races(stats)
+            await self._settle_relabelled()
             if channels is None and self.stale_encoder and self.unit_log is not None:
                 self.stale_encoder = False  # every channel rebuilt: current again
                 await self._mark_encoder(await self.unit_log.head())

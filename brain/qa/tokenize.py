@@ -26,15 +26,21 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 def _stem(word: str) -> str:
     # A deliberately light stemmer (plural/verb endings) so "errors"/"error", "installing"/"install"
     # meet without mangling identifiers; only plain alphabetic words of some length are touched.
+    # A plural stems as its singular does ("settings" as "setting", "databases" as "database"), and
+    # a final "e" goes ("cache", "cached", "caches" meet): stemmed apart, each pair missed the other.
     if not word.isalpha() or len(word) <= 4:
         return word
-    for suffix in ("ing", "ies", "es", "ed", "s"):
+    if word.endswith("ies") and len(word) >= 6:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "uses", "xes", "ches", "shes")):
+        return _stem(word[:-2])  # classes, statuses, boxes, matches, pushes
+    if word.endswith("s") and not word.endswith(("ss", "us")):  # "class", "status" are no plurals
+        return _stem(word[:-1])
+    for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "ies":
-                return word[:-3] + "y"
-            if suffix == "es" and not word.endswith(("ses", "xes", "ches", "shes")):
-                return word[:-1]
             return word[: -len(suffix)]
+    if word.endswith("e"):
+        return word[:-1]
     return word
 
 

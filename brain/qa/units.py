@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -72,8 +73,14 @@ def group_key(message: MessageRow) -> str:
 
 
 def is_indexable(message: MessageRow) -> bool:
-    """Whether a message's text belongs in the index (live, human, non-empty)."""
-    return not message.deleted and not message.is_bot and bool(message.text.strip())
+    """Whether a message's text belongs in the index (live, human, with something visible)."""
+    return not message.deleted and not message.is_bot and _has_visible(message.text)
+
+
+def _has_visible(text: str) -> bool:
+    # Zero-width spaces, joiners and direction marks (format characters) are not whitespace to
+    # str.strip(): a message of only those (a "blank" message) was indexed as a unit of no text.
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
 
 
 def build_units(

@@ -36,6 +36,14 @@ _SIZE_TTL_S = 5.0
 _UNREACHABLE = (httpx.TransportError, ConnectionError)
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the Chroma server cannot be used now: down or unreachable, or a
+    response that is not OK and carries no Chroma error (the 502/503/504 page of a proxy or load
+    balancer in front of a server that is restarting), which chromadb raises as a plain
+    ``Exception``, a class nothing else raises there."""
+    return isinstance(exc, _UNREACHABLE) or type(exc) is Exception
+
+
 # Ids no unit ever has (unit ids are "<kind>:..." strings): deleting them only writes log records.
 _PURGE_ID = "__guildhall_log_purge_"
 _DEFAULT_SYNC_THRESHOLD = 1000  # Chroma's, for a collection whose configuration does not say
@@ -127,7 +135,9 @@ class ChromaUnitIndex:
         try:
             self._public = client.get_or_create_collection(f"{collection}_{dim}_public", configuration=config)
             self._restricted = client.get_or_create_collection(f"{collection}_{dim}_restricted", configuration=config)
-        except _UNREACHABLE as exc:
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
             raise VectorIndexUnavailable(f"the vector index is unreachable: {exc}") from exc
         self._lock = asyncio.Lock()
         # Chroma's count() is a SQL COUNT over the collection (~10 ms at 100k units), and a query
@@ -140,7 +150,9 @@ class ChromaUnitIndex:
         becomes :class:`~bot.ml.VectorIndexUnavailable`."""
         try:
             return await asyncio.to_thread(call, *args)
-        except _UNREACHABLE as exc:
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
             raise VectorIndexUnavailable(f"the vector index is unreachable: {exc}") from exc
 
     def _collection_for(self, unit: Unit) -> Any:
