@@ -535,7 +535,15 @@ class Recorder:
             ch = event.channel
             await store.upsert_workspace(ch.platform.value, ch.workspace_id, event.workspace_name, tx=tx)
             await _upsert_channel_refs(store, [ch], tx)
-            if ch.visibility is not Visibility.PUBLIC or ch.allowed_role_ids or event.member_ids:
+            lists_access = ch.visibility is not Visibility.PUBLIC or bool(ch.allowed_role_ids or event.member_ids)
+            if lists_access and event.source is EventSource.IMPORT:
+                # An export's member list is as old as the export: an access list already stored
+                # (by the live adapter, or an export imported earlier) is kept, as replacing it would let
+                # members who left since read the channel again and lock out those who joined since.
+                lists_access = not await store.has_channel_access(
+                    ch.platform.value, ch.workspace_id, ch.channel_id, tx=tx
+                )
+            if lists_access:
                 await store.set_channel_access(
                     ch.platform.value,
                     ch.workspace_id,

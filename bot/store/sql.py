@@ -308,6 +308,16 @@ class Store:
         async with self.db.transaction() as own:
             await self._set_channel_access(own, platform, workspace_id, channel_id, rows, replace)
 
+    async def has_channel_access(
+        self, platform: str, workspace_id: str, channel_id: str, *, tx: Executor | None = None
+    ) -> bool:
+        """Whether the store holds any access list for a channel: a reader, a role or a denial."""
+        row = await (tx or self.db).fetchone(
+            "SELECT 1 FROM channel_access WHERE platform = ? AND workspace_id = ? AND channel_id = ? LIMIT 1",
+            (platform, workspace_id, channel_id),
+        )
+        return row is not None
+
     async def remove_channel_reader(
         self, platform: str, workspace_id: str, channel_id: str, user_id: str, *, tx: Executor | None = None
     ) -> None:
