@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -294,9 +295,15 @@ def index_all_command(as_json: JsonOpt = False, config: ConfigOpt = None) -> Non
     )
 
 
+# "scheme://": a URL, not a path (two letters at least, so a Windows drive "C://docs" is a path).
+_URL_ARGUMENT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
 def index_docs_command(
     paths: Annotated[
-        list[Path],
+        # Strings, not Paths: a Path turns "https://x/faq" into "https:/x/faq" before it can be
+        # recognised as a URL, and the user was told "not found: https:/x/faq".
+        list[str],
         typer.Argument(
             help="Markdown/HTML/text files or folders (hidden and package folders and files over 10 MB "
             "are skipped), or a .urls / .list file of URLs"
@@ -310,13 +317,22 @@ def index_docs_command(
     A document indexed again replaces all of its old sections; a folder drops the docs of its
     files that are gone, and a deleted file named alone has its docs removed.
     """
-    from brain.qa.docs import index_docs
+    from brain.qa.docs import LIST_SUFFIXES, index_docs
 
+    if urls := [p for p in paths if _URL_ARGUMENT.match(p)]:
+        # Pages are indexed from a list file, which is what later runs compare to drop the pages
+        # of URLs taken off it: refused before any model loads, with where the URL goes instead.
+        lists = " or ".join(sorted(LIST_SUFFIXES))
+        raise typer.BadParameter(
+            f"{urls[0]} is a URL, not a file or folder: URLs go in a URL-list file ({lists}, one URL per "
+            f"line) that is indexed instead, e.g. `guildhall index docs more.urls`",
+            param_hint="PATHS",
+        )
     settings = settings_or_exit(config)
 
     async def main() -> dict[str, Any]:
         async with qa_brain(settings) as brain:
-            report = await index_docs(await brain.indexer(), paths)
+            report = await index_docs(await brain.indexer(), [Path(p) for p in paths])
         return {
             "documents": report.documents,
             "sections": report.sections,

@@ -76,6 +76,11 @@ _LINE_TAGS = frozenset(
         "title",
     }
 )  # fmt: skip
+# Put between two cells of a row: glued, "max_retries" and "3" read as one word, "max_retries3".
+CELL_SEPARATOR = " | "
+# Elements whose end ends a line (their start is ended by their first row's break): the text after
+# a table is not part of its last cell.
+_ENDS_LINE = _LINE_TAGS | {"table"}
 
 
 class DocFetchError(RuntimeError):
@@ -199,6 +204,10 @@ class _HTMLToMarkdown(HTMLParser):
             self.parts.append("\n")
         elif tag in _LINE_TAGS:
             self._end_line()
+        elif tag in _CELLS and self.parts and not self.parts[-1][-1:].isspace():
+            # Only the last part is looked at (constant time per cell); text that ends in a
+            # space or a line break is already apart from this cell's.
+            self.parts.append(CELL_SEPARATOR)
 
     def handle_endtag(self, tag: str) -> None:
         where = self._where.get(tag)
@@ -238,7 +247,7 @@ class _HTMLToMarkdown(HTMLParser):
             self.parts.append("\n```\n")
         if any(t in _HEADINGS for t in closing):
             self.parts.append("\n")
-        elif any(t in _LINE_TAGS for t in closing):
+        elif any(t in _ENDS_LINE for t in closing):
             self._end_line()
 
     def _end_line(self) -> None:
