@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
 import sqlite3
@@ -393,7 +394,9 @@ def to_postgres_sql(sql: str) -> str:
     """Rewrite ``?`` placeholders to ``$1..$n`` (our SQL never has ``?`` inside literals)."""
     cached = _SQL_CACHE.get(sql)
     if cached is None:
-        counter = iter(range(1, 10_000))
+        # Unbounded: PostgreSQL takes up to 32,767 parameters (an id list as long as SQLite's
+        # limit allows), and a capped counter ended such a query in a bare StopIteration.
+        counter = itertools.count(1)
         cached = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
         _SQL_CACHE[sql] = cached
     return cached

@@ -45,14 +45,16 @@ MESSAGE_COLUMNS: tuple[str, ...] = (
 )
 _MESSAGE_COLUMNS = ", ".join(MESSAGE_COLUMNS)
 
-# A re-delivered or re-imported post never overwrites an edit or resurrects a deleted message.
+# A re-delivered or re-imported post never overwrites an edit or resurrects a deleted message; a
+# row that says the message is deleted erases a stored one, edited or not (deletion is one-way).
 _UPSERT_MESSAGE = f"""
 INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (platform, workspace_id, message_id) DO UPDATE SET
     channel_id = excluded.channel_id,
     thread_id = COALESCE(excluded.thread_id, messages.thread_id),
     reply_to = COALESCE(excluded.reply_to, messages.reply_to),
-    text = CASE WHEN messages.deleted = 1 THEN ''
+    deleted = CASE WHEN excluded.deleted = 1 THEN 1 ELSE messages.deleted END,
+    text = CASE WHEN messages.deleted = 1 OR excluded.deleted = 1 THEN ''
                 WHEN messages.edited_ts IS NOT NULL AND (excluded.edited_ts IS NULL
                      OR excluded.edited_ts < messages.edited_ts) THEN messages.text
                 ELSE excluded.text END,
@@ -253,7 +255,7 @@ class Store:
             "INSERT INTO workspaces (platform, workspace_id, name) VALUES (?, ?, ?) "
             "ON CONFLICT (platform, workspace_id) DO UPDATE SET "
             "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE workspaces.name END",
-            (platform, workspace_id, name),
+            (platform, workspace_id, clean_text(name)),
         )
 
     async def upsert_channels(
@@ -746,13 +748,18 @@ class Store:
         until: float | None = None,
         batch: int = 5000,
     ) -> Any:
-        """Yield live messages in time order, in pages (keyset pagination on ``ts, message_id``)."""
-        last_ts, last_id = -1e18, ""
+        """Yield live messages in time order, in pages (keyset pagination on ``ts, message_id,
+        platform, workspace_id``)."""
+        # The key must be unique: ``message_id`` is only unique within a workspace, and two
+        # workspaces' messages with the same id and time (a re-imported demo, Slack's per-channel
+        # ts) that straddled a page boundary lost the second one.
+        last: tuple[float, str, str, str] = (-1e18, "", "", "")
         while True:
             sql = (
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE deleted = 0 AND (ts > ? OR (ts = ? AND message_id > ?))"
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                "WHERE deleted = 0 AND (ts, message_id, platform, workspace_id) > (?, ?, ?, ?)"
             )
-            params: list[Any] = [last_ts, last_ts, last_id]
+            params: list[Any] = [*last]
             if platform is not None:
                 sql += " AND platform = ?"
                 params.append(platform)
@@ -765,15 +772,15 @@ class Store:
             if until is not None:
                 sql += " AND ts < ?"
                 params.append(until)
-            sql += " ORDER BY ts, message_id LIMIT ?"
+            sql += " ORDER BY ts, message_id, platform, workspace_id LIMIT ?"
             params.append(batch)
             rows = await self.db.fetchall(sql, params)
             if not rows:
                 return
             for row in rows:
                 yield _row_to_message(row)
-            last = rows[-1]
-            last_ts, last_id = float(last[7]), last[2]
+            end = rows[-1]
+            last = (float(end[7]), end[2], end[0], end[1])
 
     async def upsert_thread(
         self,
