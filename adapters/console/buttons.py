@@ -46,6 +46,26 @@ class KeptButton:
         return Button(self.action_id, self.label, self.value)
 
 
+def _kept(entry: Any) -> KeptButton:
+    """A button read from the file, its fields checked: a number written as ``"2"`` (a file edited
+    by hand, or a newer format) failed later, outside :meth:`ButtonBoard.load`'s guard, and
+    ``guildhall run`` stopped with a traceback instead of starting with an empty board.
+
+    Raises:
+        TypeError: a field is missing, unknown, or of the wrong type.
+    """
+    button = KeptButton(**entry)
+    strings = (button.action_id, button.label, button.value, button.channel_id, button.message_id)
+    if (
+        type(button.number) is not int
+        or not isinstance(button.ts, int | float)
+        or isinstance(button.ts, bool)
+        or not all(isinstance(field, str) for field in strings)
+    ):
+        raise TypeError(f"button entry of the wrong shape: {entry!r}")
+    return button
+
+
 class ButtonBoard:
     """Numbered buttons, written to ``path`` (None: memory only) as they are shown.
 
@@ -72,7 +92,7 @@ class ButtonBoard:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise ValueError(f"not a {FORMAT} file")
-            kept = [KeptButton(**entry) for entry in data.get("buttons", [])]
+            kept = [_kept(entry) for entry in data.get("buttons", [])]
             next_number = int(data.get("next", 1))
         except (OSError, ValueError, TypeError) as exc:
             log.warning("console: ignoring %s (%s); earlier sessions' buttons cannot be pressed", self.path, exc)

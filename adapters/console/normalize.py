@@ -259,8 +259,11 @@ def split_command(body: str, known: Iterable[str] = ()) -> tuple[str, str]:
         return "", ""
     lowered = [w.casefold() for w in words]
     names = {" ".join(n.casefold().split()) for n in known}
+    # Only as many words as the longest name has: trying every prefix of the line joined ever longer
+    # strings, and a pasted 40,000-character argument took seconds with the event loop blocked.
+    longest = max((len(n.split()) for n in names), default=0)
     take = 0
-    for n in range(len(words), 0, -1):
+    for n in range(min(len(words), longest), 0, -1):
         if " ".join(lowered[:n]) in names:
             take = n
             break

@@ -37,10 +37,13 @@ from bot.events import (
 INDENT = "  "
 CODE_INDENT = "    "
 _UNSAFE_FILENAME = re.compile(r"[^\w.\-]+", re.UNICODE)
-_CHANNEL_MENTION = re.compile(r"<#([^|>\s]+)(?:\|([^>]*))?>")
+# A mention never holds a "<" (platforms escape it as &lt;): stopping there keeps matching linear.
+# Scanning on to the end of the text from every "<@" made a pasted line of "<@<@<@..." cost the
+# square of its length (25 s to echo 40,000 characters, the event loop blocked meanwhile).
+_CHANNEL_MENTION = re.compile(r"<#([^|<>\s]+)(?:\|([^<>]*))?>")
 # A member's (or the bot's) mention as platforms write it, Slack's <@U1|name> or <@U1>; the console
 # writes "@guildhall" typed in a message so (normalize.bot_mention).
-_USER_MENTION = re.compile(r"<@[!&]?([^|>\s]+)(?:\|([^>]*))?>")
+_USER_MENTION = re.compile(r"<@[!&]?([^|<>\s]+)(?:\|([^<>]*))?>")
 MAX_FILENAME_CHARS = 120
 
 
