@@ -145,7 +145,8 @@ MAX_CONFIG_CHANNELS = 100
 MAX_CONFIG_MEMBERS = 100
 
 # A mention's label ("<@U123|Helga the Helper>") may hold spaces and commas: dropped before splitting.
-_MENTION_LABEL = re.compile(r"<@(!?[^|>\s]+)\|[^<>]*>")
+# No "<" in the id: a run of "<@" then costs linear time, not the square of its length.
+_MENTION_LABEL = re.compile(r"<@(!?[^|<>\s]+)\|[^<>]*>")
 
 # Values an admin types to mean "no channel": a list becomes empty; a key in OFF_WHEN_UNSET goes
 # back to unset where unset means off. A channel really called so is still ``#none``.

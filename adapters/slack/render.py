@@ -30,8 +30,9 @@ _BUTTON_LABEL = 75
 _BUTTON_VALUE = 2000
 _BUTTON_URL = 3000  # Block Kit button url limit
 _ACTION_ID = 255
-# A member mention: <@U123> or <@U123|name> (W ids: Enterprise Grid).
-_MEMBER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+# A member mention: <@U123> or <@U123|name> (W ids: Enterprise Grid). The label stops at "<" (Slack
+# escapes it): running to the end of the text from every "<@U1|" made a long answer quadratic.
+_MEMBER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
 # Marks a repeated action id made unique within its block (see unique_action_id).
 ACTION_ID_SUFFIX = "~"
 _ZWSP = "\u200b"
