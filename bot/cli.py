@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -65,6 +66,22 @@ def check_config(
         emit({"ok": False, "errors": str(exc).splitlines()}, as_json, f"configuration error:\n{exc}")
         raise typer.Exit(2) from exc
     problems = settings.slack.connection_problems() + settings.missing_model_paths()
+    # `guildhall run` creates data_dir (its lock file, and by default the store, live there); one it
+    # cannot create or write passed here and `run` then stopped at once. Look only: a check that
+    # made the folder would leave it behind for a config never run.
+    data_dir = os.path.abspath(settings.data_dir)
+    nearest = data_dir
+    while not os.path.exists(nearest) and os.path.dirname(nearest) != nearest:
+        nearest = os.path.dirname(nearest)
+    if nearest == data_dir:
+        if not os.path.isdir(data_dir):
+            problems.append(f"data_dir {settings.data_dir} is not a folder")
+        elif not os.access(data_dir, os.W_OK | os.X_OK):
+            problems.append(f"data_dir {settings.data_dir} is not writable")
+    elif not os.path.isdir(nearest):
+        problems.append(f"cannot create data_dir {settings.data_dir}: {nearest} is not a folder")
+    elif not os.access(nearest, os.W_OK | os.X_OK):
+        problems.append(f"cannot create data_dir {settings.data_dir}: {nearest} is not writable")
     stray = settings.slack.stray_secrets()
     if not settings.platforms:
         problems += stray  # `guildhall run` refuses to open the console chat in their place

@@ -301,18 +301,41 @@ class SQLiteDatabase:
 
 
 async def _connect_sqlite(path: str, **kwargs: Any) -> Any:
-    """``aiosqlite.connect``, safe to cancel: cancelled half-way (SIGTERM during start-up), the
-    connection is let finish on its thread and closed, instead of its thread reporting the result
-    to a loop that has closed meanwhile (a stray traceback at exit)."""
+    """``aiosqlite.connect``, safe to cancel and to fail: cancelled half-way (SIGTERM during
+    start-up), the connection is let finish on its thread and closed; failed (the path is a folder,
+    unreadable), its thread is waited for. Either way the thread never reports to a loop that has
+    closed meanwhile (a stray "Event loop is closed" traceback at exit)."""
     import aiosqlite
 
-    connecting = asyncio.ensure_future(aiosqlite.connect(path, **kwargs))
+    conn = aiosqlite.connect(path, **kwargs)
+    connecting = asyncio.ensure_future(conn)
     try:
         return await asyncio.shield(connecting)
     except asyncio.CancelledError:
-        with contextlib.suppress(Exception):  # one that failed on its own has nothing to close
-            await (await connecting).close()
+        try:
+            opened = await connecting
+        except Exception:  # noqa: BLE001 - it failed on its own: nothing to close, only its thread to wait for
+            await _thread_finished(conn)
+        else:
+            with contextlib.suppress(Exception):
+                await opened.close()
         raise
+    except Exception:
+        await _thread_finished(conn)
+        raise
+
+
+async def _thread_finished(conn: Any) -> None:
+    """Wait for the thread of a connection whose connect failed to end.
+
+    On a failed connect aiosqlite queues its own shutdown with a future nobody awaits; the thread
+    then hands that future's result to the loop. The CLI's ``asyncio.run`` closed the loop first,
+    and the thread died with a traceback under the clear "cannot open the store" line.
+    """
+    # ``_thread`` is private, as ``_execute`` (see SQLiteDatabase._run); no public handle exists.
+    thread = conn._thread
+    if thread.ident is not None:  # started: it runs the queued shutdown and ends at once
+        await asyncio.to_thread(thread.join)
 
 
 def _read_schema(uri: str, timeout_s: float) -> None:
