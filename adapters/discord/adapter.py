@@ -219,6 +219,8 @@ class DiscordAdapter:
         # Interactions deferred publicly whose "thinking" message nothing has replaced yet (see _followup).
         self._public_defers: set[str] = set()
         self._clock = clock
+        # The THREAD_MEMBERS_UPDATE last handled (see _on_raw_thread_member_remove).
+        self._members_update: discord.RawThreadMembersUpdate | None = None
         # Member id -> when DMing them may be tried again (see UNDELIVERABLE_DM).
         self.dm_closed: OrderedDict[str, float] = OrderedDict()
         self.client = client if client is not None else make_client(settings)
@@ -250,6 +252,7 @@ class DiscordAdapter:
             "on_guild_role_update": self._on_role_update,
             "on_guild_role_delete": self._on_role,
             "on_raw_thread_delete": self._on_raw_thread_delete,
+            "on_raw_thread_member_remove": self._on_raw_thread_member_remove,
             "on_interaction": self._on_interaction,
         }
         for name, handler in handlers.items():
@@ -496,6 +499,20 @@ class DiscordAdapter:
     async def _on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
         # Raw, so a thread missing from the cache (archived, or from before a restart) is erased too.
         await self._publish(normalize.channel_deleted(payload.thread_id, payload.guild_id, datetime.now(UTC)))
+
+    async def _on_raw_thread_member_remove(self, payload: discord.RawThreadMembersUpdate) -> None:
+        # discord.py dispatches this once per removed member, each time with the whole update and
+        # no word of which member it is for: the first dispatch publishes every removal, the
+        # others (the same object) nothing. It only comes for a cached thread.
+        if payload is self._members_update:
+            return
+        self._members_update = payload
+        thread = self.client.get_channel(payload.thread_id)
+        removed = payload.data.get("removed_member_ids", [])
+        for event in normalize.members_left_private_thread(
+            thread, removed, self_id=self._self_id, now=datetime.now(UTC)
+        ):
+            await self._publish(event)
 
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
         """Button clicks: acknowledge (deferred update) and publish :class:`ButtonClicked`."""

@@ -21,6 +21,7 @@ from bot.events import (
     EventSource,
     MemberJoined,
     MemberLeft,
+    MemberLeftChannel,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -380,6 +381,27 @@ def member_left(payload: discord.RawMemberRemoveEvent, now: datetime) -> MemberL
     """A :class:`MemberLeft`: someone left, was kicked from or banned from the guild."""
     guild_id = str(payload.guild_id)
     return MemberLeft(user_ref(payload.user, guild_id), now)
+
+
+def members_left_private_thread(
+    thread: AnyChannel, member_ids: Iterable[int | str], *, self_id: int | None, now: datetime
+) -> list[MemberLeftChannel]:
+    """One :class:`MemberLeftChannel` per member removed from (or leaving) a private thread.
+
+    A private thread is a private channel of its own whose access list holds its owner, its known
+    members and everyone who posted (:func:`private_thread_ref`): a member taken out must leave it,
+    or answers and recommendations keep quoting the thread to them. Leaving a public thread takes
+    nothing away (its channel's readers read it), nor does the bot's own removal: no events then.
+    """
+    if not is_private_thread(thread):
+        return []
+    ref = private_thread_ref(thread)
+    guild_id = str(thread.guild.id)
+    return [
+        MemberLeftChannel(UserRef(Platform.DISCORD, guild_id, str(member_id)), now, ref)
+        for member_id in dict.fromkeys(str(m) for m in member_ids)
+        if member_id != str(self_id)
+    ]
 
 
 def thread_created(
