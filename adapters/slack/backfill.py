@@ -137,6 +137,7 @@ class SlackBackfill:
     async def _pages(self, method: str, key: str, **params: Any) -> AsyncIterator[list[dict[str, Any]]]:
         fn = getattr(self._client, method.replace(".", "_"))
         cursor = ""
+        asked: set[str] = set()
         while True:
             args = {**params, "limit": self._page_size}
             if cursor:
@@ -144,8 +145,14 @@ class SlackBackfill:
             resp = await fn(**args)
             items = resp.get(key) or []
             yield [i for i in items if isinstance(i, dict)]
+            asked.add(cursor)
             cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
+                return
+            if cursor in asked:
+                # A cursor already followed leads to pages already read: following it again would
+                # ask for the same pages forever (each call also spends the rate limit).
+                log.warning("slack %s repeated cursor %r; stopping there", method, cursor)
                 return
 
     async def list_channels(self, *, include_private: bool = True, include_dms: bool = False) -> list[ChannelRef]:

@@ -8,6 +8,7 @@ can read them on Slack. The recorder *replaces* a private channel's access list 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -16,6 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.errors import NO_ANSWER, TRANSIENT_CODES, log_api_error, log_no_answer
 from adapters.slack.normalize import channel_from_conversation
 from bot.events import ChannelRef, Visibility
+
+log = logging.getLogger(__name__)
 
 MEMBERS_PAGE = 1000
 
@@ -72,13 +75,20 @@ async def read_members(client: AsyncWebClient, channel_id: str) -> MembersLookup
     :class:`MembersLookup`; failures are logged, never raised."""
     members: list[str] = []
     cursor = ""
+    asked: set[str] = set()
     try:
         while True:
             resp = await client.conversations_members(channel=channel_id, limit=MEMBERS_PAGE, cursor=cursor or None)
             members += [str(m) for m in resp.get("members") or []]
+            asked.add(cursor)
             cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 return MembersLookup(tuple(members))
+            if cursor in asked:
+                # Following it would ask for the same page forever; and what was read is not known
+                # to be every member, which an access list must be (see the module docstring).
+                log.warning("slack conversations.members repeated cursor %r [channel=%s]", cursor, channel_id)
+                return MembersLookup(None, definite=False)
     except SlackApiError as exc:
         code = log_api_error("conversations.members", exc, channel=channel_id)
         return MembersLookup(None, definite=code not in TRANSIENT_CODES)
