@@ -271,7 +271,10 @@ def _separator(gap: str) -> str:
 # heading mark is followed by a space: "**New Application**." wrapped onto its own line is bold text
 # going on with the sentence, not a list item.
 _OWN_LINE = re.compile(r"(?:[-*•+](?:\s|$)|>|#{1,6}(?:\s|$)|\||\d{1,2}[.)](?:\s|$)|```|~~~)")
-_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
+# Started only where a run of spaces and tabs starts (or at the line break itself, after a break
+# that took the run's start): from each space of a long run without a break, [ \t]* scanned the rest
+# of the run, the square of its length. It finds the same breaks.
+_LINE_BREAK = re.compile(r"(?<![ \t])[ \t]*\n[ \t]*|\n[ \t]*")
 _CLOSERS = "*_`\"')]»”’"
 _CLAUSE_ENDS = (".", "!", "?", ":", ";", "。", "！", "？", "：", "；", "।", "॥", "؟")
 _WRAP_WORDS = 3  # words on each side of a line break that must stand around one in a doc

@@ -20,7 +20,9 @@ OPEN_ACTION = "recommend.open"
 # digest time, or at the local day's last tick when no tick of the day reaches that time.
 DIGEST_TICK_MINUTES = 15
 _TICK_S = DIGEST_TICK_MINUTES * 60
-_MENTION = re.compile(r"<([@#!][^>]*)>")
+# The markup stops at the next "<" as well as ">": with [^>]* each stray "<@" scanned to the end of the
+# message (a pasted run of them cost seconds) and swallowed the real mention after it.
+_MENTION = re.compile(r"<([@#!][^<>]*)>")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+#.-]{3,}")
 # Words too common in chat to explain anything.
 _STOP = frozenset(
