@@ -249,6 +249,8 @@ class SlackAdapter:
             self.app.event(event_type)(self._on_event)
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.event("member_left_channel")(self._on_member_left)
+        for event_type in RENAME_EVENTS:
+            self.app.event(event_type)(self._on_channel_renamed)
         self.app.event("app_uninstalled")(self._on_uninstalled)
         self.app.event("tokens_revoked")(self._on_tokens_revoked)
         register_interactions(
@@ -614,6 +616,40 @@ class SlackAdapter:
             await self._publish(MemberLeftChannel(user=leaver, ts=datetime.now(UTC), channel=ref))
         # Never a guessed list (it replaces the stored one): without an answer, the next event asks.
         await self._read_members_again(client, ref)
+
+    async def _on_channel_renamed(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """``channel_rename`` / ``group_rename``: the cached ref and the stored row take the new name.
+
+        Without this, answers' "try #channel" hints, digests and reports named the old channel
+        until a restart. The payload says nothing reliable about visibility, so it is never read
+        from it: a cached channel keeps the visibility it has, and an unknown one is looked up
+        (``learn_channel``). A private channel is published with its members read again, as a
+        :class:`ChannelSeen` replaces its access list; when they cannot be read nothing is
+        published (its access list stays as it is), and the cache's new name goes out with the
+        members at the channel's next event.
+        """
+        event = body.get("event") or {}
+        conv = event.get("channel")
+        channel_id = conv.get("id") if isinstance(conv, dict) else None
+        name = conv.get("name") if isinstance(conv, dict) else None
+        if not isinstance(channel_id, str) or not channel_id or not isinstance(name, str) or not name:
+            log.warning("slack: %s without a channel id or name skipped", event.get("type"))
+            return
+        team_id = event_team_id(body)
+        known = self.channels(team_id)
+        cached = known.get(channel_id)
+        if cached is None:
+            # A lookup refused earlier is asked again: the rename may be the only event from it.
+            self._looked_up.discard((team_id, channel_id))
+            await self.learn_channel(client, team_id, channel_id, None)
+            return
+        ref = dataclasses.replace(cached, name=name)
+        known[channel_id] = ref
+        if ref.visibility is not Visibility.PUBLIC:
+            await self._read_members_again(client, ref)
+            return
+        workspace_name = (await self.identity(client, team_id)).team_name
+        await self._publish(ChannelSeen(channel=ref, ts=datetime.now(UTC), workspace_name=workspace_name))
 
     async def _on_uninstalled(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         """The app was uninstalled from a workspace: its stored tokens are deleted, what this
@@ -1043,6 +1079,8 @@ class SlackAdapter:
 OWN_EVENTS_KEPT = frozenset({"message_deleted", "message_changed"})
 # As in Bolt's own filter: joins and leaves of the bot itself are news.
 SELF_EVENTS_KEPT = frozenset({"member_joined_channel", "member_left_channel"})
+# A public channel renamed, a private one renamed (Slack's two events carry the same payload).
+RENAME_EVENTS = ("channel_rename", "group_rename")
 
 
 async def _skip_own_events(

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.adapter import BOT_SCOPES, SlackAdapter
+from adapters.slack.adapter import BOT_SCOPES, RENAME_EVENTS, SlackAdapter
 from adapters.slack.commands import SLASH_COMMANDS, AdminFactsCache
 from adapters.slack.normalize import CHANNEL_GONE_EVENTS, COMMAND_ALIASES, EVENT_HANDLERS
 from bot.app import BRAINS, load_brain_class
@@ -58,6 +58,7 @@ def test_manifest_scopes_events_and_commands_match_the_code() -> None:
         "member_left_channel",
         "app_uninstalled",
         "tokens_revoked",
+        *RENAME_EVENTS,
     }
 
 
