@@ -471,7 +471,36 @@ class Store:
         for channel_id, channel_rules in by_channel.items():
             if not passes_denials(channel_rules, user_id, known_roles):
                 ids.discard(channel_id)
+        await self._drop_children_of_unreadable_parents(platform, workspace_id, ids)
         return ids
+
+    async def _drop_children_of_unreadable_parents(self, platform: str, workspace_id: str, ids: set[str]) -> None:
+        """Take out of ``ids`` the non-public channels stored under a parent not in ``ids``.
+
+        Discord shows a private thread (stored as a private channel of its own, with ``parent_id``)
+        only to those who can view its parent, but the parent's overwrites are copied onto the
+        thread only when it is created: a member or role the parent shuts out later, or a parent
+        made private without them, must lose the thread as well. A public parent is readable; a
+        parent the store does not hold says nothing (the thread keeps its own list). Slack channels,
+        DMs and Discord's public threads and forum posts (stored under their parent's row) carry
+        no parent and are untouched.
+        """
+        rows = await self.db.fetchall(
+            "SELECT c.channel_id, c.parent_id FROM channels c JOIN channels p "
+            "ON p.platform = c.platform AND p.workspace_id = c.workspace_id AND p.channel_id = c.parent_id "
+            "WHERE c.platform = ? AND c.workspace_id = ? AND c.parent_id IS NOT NULL "
+            "AND c.parent_id <> c.channel_id AND c.visibility <> 'public' AND p.visibility <> 'public'",
+            (platform, workspace_id),
+        )
+        parents = {str(r[0]): str(r[1]) for r in rows}
+        # Until nothing changes: a parent that is itself a child loses its own children with it.
+        changed = True
+        while changed:
+            changed = False
+            for child, parent in parents.items():
+                if child in ids and parent not in ids:
+                    ids.discard(child)
+                    changed = True
 
     async def upsert_users(self, users: Iterable[UserRow], tx: Executor | None = None) -> None:
         """Insert or update members."""
