@@ -101,6 +101,7 @@ SERVER_MEMBERS = "SERVER MEMBERS INTENT"
 # Forum tags (case-insensitive names) that MarkThreadSolved applies when the forum defines one.
 SOLVED_TAG_NAMES = ("solved", "resolved", "answered")
 MAX_APPLIED_TAGS = 5  # Discord's limit per forum post
+THREAD_ARCHIVED = 50083  # Discord refuses edits and reactions in an archived thread
 
 
 def privileged_intents_help(missing: list[str]) -> str:
@@ -813,34 +814,99 @@ class DiscordAdapter:
 
     async def mark_thread_solved(self, action: MarkThreadSolved) -> None:
         """Mark a solved thread: the forum's "Solved" tag when it has one, and ✅ on the accepted
-        answer (or the thread's starter message, whose id is the thread id for forum posts)."""
-        await self._apply_solved_tag(action.thread_id)
+        answer (or the thread's starter message, whose id is the thread id for forum posts).
+
+        Discord refuses both in an archived thread (400, :data:`THREAD_ARCHIVED`), and old threads
+        and forum posts auto-archive: an archived one (by its ``archived`` flag, or by that error
+        when our copy is stale) is unarchived for the marking and archived again afterwards. One
+        the bot may not unarchive (locked, no Manage Threads) is logged and left as it is.
+        """
+        thread = await self._solved_thread(action.thread_id)
+        if thread is None or not thread.archived:
+            try:
+                await self._mark_solved(action, thread)
+                return
+            except discord.HTTPException as exc:
+                if exc.code != THREAD_ARCHIVED:
+                    raise
+            # Archived since our copy was taken (discord.py drops archived threads from its cache
+            # on THREAD_UPDATE, so a missed event leaves one that says open), or not looked up.
+            log.info("discord: thread %s turned out to be archived; unarchiving it to mark it solved", action.thread_id)
+            if thread is None:
+                thread = await self._solved_thread(action.thread_id)
+            if thread is None:
+                log.warning(
+                    "discord: thread %s is archived and cannot be looked up; not marked solved", action.thread_id
+                )
+                return
+        await self._while_unarchived(thread, lambda: self._mark_solved(action, thread))
+
+    async def _mark_solved(self, action: MarkThreadSolved, thread: discord.Thread | None) -> None:
+        """The solved tag (forum posts only), then ✅ on the accepted answer or the starter message."""
+        if thread is not None:
+            await self._apply_solved_tag(thread)
         channel = self.client.get_partial_messageable(int(action.thread_id), guild_id=_guild_id(action.channel))
         message = channel.get_partial_message(int(action.accepted_message_id or action.thread_id))
         await self._retrying(lambda: message.add_reaction(EMOJI_NAMES["white_check_mark"]))
 
-    async def _apply_solved_tag(self, thread_id: str) -> None:
-        """Add the parent forum's solved tag to the post, if the forum defines one."""
+    async def _solved_thread(self, thread_id: str) -> discord.Thread | None:
+        """The thread to mark: the cached one, else fetched (archived threads are not cached);
+        None when it cannot be looked up or is not a thread."""
         thread = self.client.get_channel(int(thread_id))
         if thread is None:
             try:
                 thread = await self.client.fetch_channel(int(thread_id))
             except discord.HTTPException as exc:
-                log.info("discord: cannot look up thread %s to tag it solved: %s", thread_id, exc)
-                return
-        if not isinstance(thread, discord.Thread) or not isinstance(thread.parent, discord.ForumChannel):
+                log.info("discord: cannot look up thread %s to mark it solved: %s", thread_id, exc)
+                return None
+        return thread if isinstance(thread, discord.Thread) else None
+
+    async def _while_unarchived(self, thread: discord.Thread, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` with the archived ``thread`` unarchived, then archive it again.
+
+        An unarchive Discord refuses (a locked thread without Manage Threads, a missing permission)
+        is logged and ``work`` skipped: no redelivery can change that. A server error is raised, so
+        the bus may redeliver; nothing was changed yet.
+        """
+        try:
+            await self._retrying(lambda: thread.edit(archived=False, reason="Guildhall: marking solved"))
+        except discord.HTTPException as exc:
+            if isinstance(exc, discord.DiscordServerError):
+                raise
+            why = "it is locked and the bot lacks Manage Threads" if thread.locked else "give the bot Manage Threads"
+            log.warning(
+                "discord: thread %s is archived and Discord refused to unarchive it (%s %s: %s); %s. Not marked solved",
+                thread.id,
+                exc.status,
+                exc.code,
+                exc.text,
+                why,
+            )
+            return
+        try:
+            await work()
+        finally:
+            # Archived again whether or not ``work`` succeeded: it was archived before we came.
+            try:
+                await self._retrying(lambda: thread.edit(archived=True, reason="Guildhall: marked solved"))
+            except (discord.HTTPException, RateLimitExhausted) as exc:
+                log.warning("discord: could not archive thread %s again after marking it solved: %s", thread.id, exc)
+
+    async def _apply_solved_tag(self, thread: discord.Thread) -> None:
+        """Add the parent forum's solved tag to the post, if the forum defines one."""
+        if not isinstance(thread.parent, discord.ForumChannel):
             return
         tag = render.solved_tag(thread.parent.available_tags, SOLVED_TAG_NAMES)
         applied = thread.applied_tags
         if tag is None or tag in applied:
             return
         if len(applied) >= MAX_APPLIED_TAGS:
-            log.info("discord: post %s already has %d tags; not adding %r", thread_id, len(applied), tag.name)
+            log.info("discord: post %s already has %d tags; not adding %r", thread.id, len(applied), tag.name)
             return
         try:
             await self._retrying(lambda: thread.add_tags(tag, reason="Guildhall: marked solved"))
         except discord.Forbidden:
-            log.warning("discord: cannot tag post %s solved; give the bot Manage Threads in that forum", thread_id)
+            log.warning("discord: cannot tag post %s solved; give the bot Manage Threads in that forum", thread.id)
 
     async def _send_parts(
         self,
