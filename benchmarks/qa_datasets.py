@@ -1,7 +1,10 @@
 """Minimal readers for the evaluation exports in ``../shared/data`` (Slack zip, DiscordChatExporter JSON).
 
-Private to the benchmarks until ``bot.importers`` lands: they produce store rows directly.
-Slack: ``message_id`` = ``ts``, ``thread_id`` = ``thread_ts``. Discord: a ``Reply`` joins the
+They produce store rows directly (no event bus, so the retrieval benchmarks measure retrieval). Slack:
+``message_id`` = ``ts``, ``thread_id`` = ``thread_ts``; the text read as the importer and the live
+adapter read it (:func:`bot.slack_text.message_text`: ``&lt;`` ``&gt;`` ``&amp;`` undone, blocks when
+``text`` is empty) and a gold question as the member typed it (entities undone, as
+:func:`brain.qa.evaluation.read_questions` does). Discord: a ``Reply`` joins the
 conversation of the message it references (``thread_id`` = referenced id; the export represents
 each conversation that way), the first message of a dialog opens it when it has replies.
 """
@@ -15,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.slack_text import message_text, unescape
 from bot.store import ChannelRow, MessageRow
 
 
@@ -38,6 +42,7 @@ def load(data_dir: Path, name: str) -> Dataset:
     questions = [json.loads(line) for line in (data_dir / f"{name}.gold" / "qa.jsonl").read_text().splitlines() if line]
     if (data_dir / f"{name}-noq.zip").exists():
         channels, messages = _slack(data_dir / f"{name}-noq.zip", name)
+        questions = [{**q, "question": unescape(str(q["question"]))} for q in questions]
         return Dataset(name, "slack", name, channels, messages, questions)
     channels, messages, ws = _discord(data_dir / f"{name}-noq.json")
     return Dataset(name, "discord", ws, channels, messages, questions)
@@ -68,7 +73,7 @@ def _slack(path: Path, workspace: str) -> tuple[list[ChannelRow], list[MessageRo
                         channel_id=cid,
                         author_id=m.get("user", ""),
                         ts=float(m["ts"]),
-                        text=m.get("text", ""),
+                        text=message_text(m),
                         thread_id=m.get("thread_ts"),
                         subtype=m.get("subtype", ""),
                         is_bot=bool(m.get("bot_id")),
