@@ -80,13 +80,17 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     _r("api-key", r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}\b", triggers=("sk-",)),
     _r("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}\b", triggers=("aiza",)),
-    # A token starts where a run of its characters does (or after one leading "-"): with ``\b``
-    # every "-eyJ" inside one long run was a start that scanned the rest of the run, and a 100 kB
-    # "eyJa-eyJa-..." took seconds (quadratic). Now each run is scanned from at most two starts.
+    # One attempt per run of token characters: the look-ahead checks the run once for a JWT's
+    # shape, then the token is the first "eyJ" at a word boundary in it (so one glued after "id-"
+    # or "Bearer-" is masked, group 1). With a bare ``\beyJ`` every "-eyJ" of a long
+    # "eyJa-eyJa-..." run was a start that scanned the rest of the run (100 kB: seconds).
     _r(
         "jwt",
-        r"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_-]-)eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b",
+        r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b)"
+        r"[A-Za-z0-9_-]*?\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})\b",
+        group=1,
         triggers=("eyj",),
+        gate=r"\.eyJ",
     ),
     _r(
         "secret-assignment",
