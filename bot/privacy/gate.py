@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot.bus import BatchHandler, EventBus, Handler
-from bot.events import CommandInvoked, Event, MemberJoined, MessageEdited, MessagePosted, ThreadCreated
+from bot.events import CommandInvoked, Event, MemberJoined, MemberLeft, MessageEdited, MessagePosted, ThreadCreated
 from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.privacy.redact import Redactor
 from bot.valid_text import with_valid_text
@@ -57,7 +57,7 @@ class RedactingBus:
 
     def _scrub(self, event: Event) -> Event:
         """Thread titles and members' command text redacted like message text; a forgotten
-        member's name and time zone left out of joins (the join itself still updates access lists)."""
+        member's name and time zone left out of joins and leaves (a join still updates access lists)."""
         if isinstance(event, CommandInvoked) and not event.name.startswith(ADMIN_COMMAND_PREFIX):
             # `/ask password=... for bob@example.com` is stored with the answer and put in the
             # prompt like a mention is. Admin commands carry settings (ids, paths), not chat.
@@ -69,7 +69,11 @@ class RedactingBus:
             title = self._redactor.redact(event.title)
             if title != event.title:
                 event = dataclasses.replace(event, title=title)
-        elif isinstance(event, MemberJoined) and (event.user.name or event.user.tz) and event.user in self.forgotten:
+        elif (
+            isinstance(event, (MemberJoined, MemberLeft))
+            and (event.user.name or event.user.tz)
+            and event.user in self.forgotten
+        ):
             # The time zone too: it is personal data the erasure cleared (``users.tz``), and the
             # event itself is kept on the bus (Redis streams, the dead-letter stream, the journal).
             event = dataclasses.replace(event, user=dataclasses.replace(event.user, name="", tz=""))
@@ -87,7 +91,7 @@ class RedactingBus:
         """:meth:`publish` for many events: filtered and redacted here, then handed on in one call."""
         forgotten = self.forgotten
         admitted = [
-            self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined, CommandInvoked)) else e
+            self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined, MemberLeft, CommandInvoked)) else e
             for e in map(_valid, events)
             if (author := author_of(e)) is None or author not in forgotten
         ]
