@@ -77,10 +77,16 @@ def is_indexable(message: MessageRow) -> bool:
     return not message.deleted and not message.is_bot and _has_visible(message.text)
 
 
+# Letters that render as nothing, used to post "blank" messages: Hangul fillers, the blank braille
+# pattern, the combining grapheme joiner.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+
+
 def _has_visible(text: str) -> bool:
     # Zero-width spaces, joiners and direction marks (format characters) are not whitespace to
-    # str.strip(): a message of only those (a "blank" message) was indexed as a unit of no text.
-    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
+    # str.strip(), nor are the blank letters: a message of only those (a "blank" message) was
+    # indexed as a unit of no text.
+    return any(not c.isspace() and c not in _BLANK_LETTERS and unicodedata.category(c) != "Cf" for c in text)
 
 
 def build_units(

@@ -36,12 +36,25 @@ _SIZE_TTL_S = 5.0
 _UNREACHABLE = (httpx.TransportError, ConnectionError)
 
 
+# A proxy or load balancer in front of a Chroma server that is restarting answers these.
+_GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+
 def _unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` says the Chroma server cannot be used now: down or unreachable, or a
-    response that is not OK and carries no Chroma error (the 502/503/504 page of a proxy or load
-    balancer in front of a server that is restarting), which chromadb raises as a plain
-    ``Exception``, a class nothing else raises there."""
-    return isinstance(exc, _UNREACHABLE) or type(exc) is Exception
+    proxy's 502/503/504 page in front of it. chromadb raises a response that is not OK and
+    carries no Chroma error as a plain ``Exception`` raised while handling the
+    ``httpx.HTTPStatusError``: only those gateway statuses are an outage. A 401 of an auth proxy,
+    a 404 of a wrong path or a 413 of a batch over a body limit stay errors, reported as such
+    instead of the bot quietly answering from BM25 alone and retrying the same batch for ever."""
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    status = exc.__context__
+    return (
+        type(exc) is Exception
+        and isinstance(status, httpx.HTTPStatusError)
+        and status.response.status_code in _GATEWAY_STATUSES
+    )
 
 
 # Ids no unit ever has (unit ids are "<kind>:..." strings): deleting them only writes log records.
