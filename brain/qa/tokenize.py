@@ -26,22 +26,33 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 def _stem(word: str) -> str:
     # A deliberately light stemmer (plural/verb endings) so "errors"/"error", "installing"/"install"
     # meet without mangling identifiers; only plain alphabetic words of some length are touched.
-    # A plural stems as its singular does ("settings" as "setting", "databases" as "database"), and
-    # a final "e" goes ("cache", "cached", "caches" meet): stemmed apart, each pair missed the other.
+    # A plural stems as its singular does ("settings" as "setting", "databases" as "database"):
+    # stemmed apart, each missed the other ("setting" became "sett", "settings" "setting").
     if not word.isalpha() or len(word) <= 4:
         return word
     if word.endswith("ies") and len(word) >= 6:
         return word[:-3] + "y"
-    if word.endswith(("sses", "uses", "xes", "ches", "shes")):
-        return _stem(word[:-2])  # classes, statuses, boxes, matches, pushes
-    if word.endswith("s") and not word.endswith(("ss", "us")):  # "class", "status" are no plurals
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return _stem(word[:-2])  # classes, boxes, matches, pushes
+    if word.endswith("s") and not word.endswith("ss"):  # "class" is no plural
         return _stem(word[:-1])
     for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
-    if word.endswith("e"):
+    if word.endswith("e") and not _consonant_vowel_consonant(word[:-1]):
+        # "cache", "cached", "caching" meet, "release" and "released" too; after a
+        # consonant-vowel-consonant the "e" stays (Porter's rule), so "state" is not "stats"'s
+        # "stat", nor "plane" "plan", nor "locale" "local".
         return word[:-1]
     return word
+
+
+def _consonant_vowel_consonant(stem: str) -> bool:
+    c1, v, c2 = stem[-3:]
+    return c1 not in _VOWELS and v in _VOWELS and c2 not in _VOWELS and c2 not in "wxy"
+
+
+_VOWELS = frozenset("aeiou")
 
 
 # Words in other scripts ("ошибка", "für", "为什么"): the ASCII pattern above sees none of them, or

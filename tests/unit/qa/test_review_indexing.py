@@ -162,7 +162,8 @@ def test_emoji_and_right_to_left_messages_still_make_units() -> None:
         ("class", "classes"),
         ("process", "processes"),
         ("cache", "caches"),
-        ("status", "statuses"),
+        ("menu", "menus"),
+        ("cause", "causes"),
         ("error", "errors"),
         ("file", "files"),
         ("match", "matches"),
@@ -172,6 +173,13 @@ def test_emoji_and_right_to_left_messages_still_make_units() -> None:
 )
 def test_a_plural_is_tokenized_as_its_singular(singular: str, plural: str) -> None:
     assert tokenize(plural) == tokenize(singular)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"), [("state", "stats"), ("plane", "plan"), ("locale", "local"), ("spine", "spin")]
+)
+def test_a_final_e_after_consonant_vowel_consonant_keeps_words_apart(one: str, other: str) -> None:
+    assert tokenize(one) != tokenize(other)
 
 
 def test_verb_forms_meet_their_word() -> None:
