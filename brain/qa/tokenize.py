@@ -8,6 +8,7 @@ query with an error code or a dotted name hit precisely, while the parts keep pa
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from bot.words import UNSPACED, WORD, nfc, unspaced_pairs
 
@@ -34,22 +35,29 @@ def _stem(word: str) -> str:
         return word[:-3] + "y"
     if word.endswith(("sses", "xes", "ches", "shes")):
         return _stem(word[:-2])  # classes, boxes, matches, pushes
-    if word.endswith("s") and not word.endswith("ss"):  # "class" is no plural
-        return _stem(word[:-1])
+    if word.endswith("s") and not word.endswith(("ss", "us")):  # "class", "status" are no plurals
+        return _stem(word[:-1])  # "statuses" and "refuses" too: then the "e" goes (below)
     for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    if word.endswith("e") and not _consonant_vowel_consonant(word[:-1]):
-        # "cache", "cached", "caching" meet, "release" and "released" too; after a
-        # consonant-vowel-consonant the "e" stays (Porter's rule), so "state" is not "stats"'s
-        # "stat", nor "plane" "plan", nor "locale" "local".
+            stem = word[: -len(suffix)]
+            # "stored", "closing": the "e" the base word keeps (below) comes back.
+            return stem + "e" if _keeps_e(stem) else stem
+    if word.endswith("e") and not _keeps_e(word[:-1]):
+        # "cache" / "cached" / "caches" meet, "delete" / "deleted", "release" / "released" too.
         return word[:-1]
     return word
 
 
-def _consonant_vowel_consonant(stem: str) -> bool:
-    c1, v, c2 = stem[-3:]
-    return c1 not in _VOWELS and v in _VOWELS and c2 not in _VOWELS and c2 not in "wxy"
+def _keeps_e(stem: str) -> bool:
+    """Porter's rule for a final "e": kept after a short stem ending consonant-vowel-consonant
+    ("state", "store", "close"), so "state" is not "stats"'s "stat" nor "plane" "plan"."""
+    if len(stem) < 3:
+        return False
+    c1, v, c2 = stem[-3], stem[-2], stem[-1]
+    cvc = c1 not in _VOWELS and v in _VOWELS and c2 not in _VOWELS and c2 not in "wxy"
+    # The measure: how many vowel-consonant transitions the stem has ("stat" 1, "delet" 2).
+    measure = sum(1 for a, b in pairwise(stem) if a in _VOWELS and b not in _VOWELS)
+    return cvc and measure == 1
 
 
 _VOWELS = frozenset("aeiou")
