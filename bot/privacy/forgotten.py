@@ -12,6 +12,8 @@ from bot.events import (
     CommandReply,
     Event,
     MemberJoined,
+    MemberLeft,
+    MemberLeftChannel,
     MemberUpdated,
     MessageEdited,
     MessagePosted,
@@ -42,14 +44,23 @@ def author_of(event: Event) -> UserRef | None:
 
 def subject_of(event: Event) -> UserRef | None:
     """Whose words, acts or personal data ``event`` carries: :func:`author_of`'s member, and also
-    the member behind a command (its text is their question), a button press, a join (name and
-    time zone), a reply to their command and what the bot sent them alone. What an event log
+    the member behind a command (its text is their question), a button press, a join or a leave
+    (name and time zone), a reply to their command and what the bot sent them alone. What an event log
     erases at ``/forget-me``; the gate keeps using :func:`author_of` (the bot must still answer
     the ``/forget-me`` command itself)."""
     author = author_of(event)
     if author is not None:
         return author
-    if isinstance(event, CommandInvoked | ButtonClicked | MemberJoined | SendDirectMessage | SendEphemeral):
+    if isinstance(
+        event,
+        CommandInvoked
+        | ButtonClicked
+        | MemberJoined
+        | MemberLeft
+        | MemberLeftChannel
+        | SendDirectMessage
+        | SendEphemeral,
+    ):
         return event.user
     if isinstance(event, CommandReply):
         return event.command.user

@@ -11,7 +11,16 @@ import dataclasses
 from collections.abc import Sequence
 
 from bot.bus import BatchHandler, EventBus, Handler
-from bot.events import CommandInvoked, Event, MemberJoined, MemberLeft, MessageEdited, MessagePosted, ThreadCreated
+from bot.events import (
+    CommandInvoked,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MemberLeftChannel,
+    MessageEdited,
+    MessagePosted,
+    ThreadCreated,
+)
 from bot.privacy.forgotten import ForgottenMembers, author_of
 from bot.privacy.redact import Redactor
 from bot.valid_text import with_valid_text
@@ -70,7 +79,7 @@ class RedactingBus:
             if title != event.title:
                 event = dataclasses.replace(event, title=title)
         elif (
-            isinstance(event, (MemberJoined, MemberLeft))
+            isinstance(event, (MemberJoined, MemberLeft, MemberLeftChannel))
             and (event.user.name or event.user.tz)
             and event.user in self.forgotten
         ):
@@ -91,7 +100,9 @@ class RedactingBus:
         """:meth:`publish` for many events: filtered and redacted here, then handed on in one call."""
         forgotten = self.forgotten
         admitted = [
-            self._scrub(e) if isinstance(e, (ThreadCreated, MemberJoined, MemberLeft, CommandInvoked)) else e
+            self._scrub(e)
+            if isinstance(e, (ThreadCreated, MemberJoined, MemberLeft, MemberLeftChannel, CommandInvoked))
+            else e
             for e in map(_valid, events)
             if (author := author_of(e)) is None or author not in forgotten
         ]
