@@ -1,12 +1,15 @@
 """Precision and recall of the redaction detector on a labelled list (tests/data/redaction_cases.json).
 
 A labelled secret counts as found when a detected span covers it; a detected span is a true positive
-when it overlaps a labelled secret. Run: ``python -m benchmarks.redaction``.
+when it overlaps a labelled secret. Also times redaction of long hostile pastes (the gate redacts
+inline, so a slow message stalls every other event): each paste at two sizes, to show the time grows
+with the length, not its square. Run: ``python -m benchmarks.redaction``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,8 +70,35 @@ def evaluate(redactor: Redactor | None = None, cases_path: Path = CASES) -> Reda
     return score
 
 
+# Pastes that were quadratic once (each a repeated unit): a mailing list, phone numbers and tokens,
+# JWT look-alikes without and with a dot, mention starts.
+HOSTILE = (
+    ("e-mail addresses", "a@b.co "),
+    ("phone numbers and GitHub tokens", "+1 555 123 4567 ghp_" + "a" * 36 + " "),
+    ("JWT look-alikes", "eyJa-"),
+    ("JWT look-alikes with a dot", "eyJa-eyJa.eyJ-"),
+    ("mention starts", "<@"),
+)
+
+
+def hostile_timings(sizes: tuple[int, int] = (50_000, 200_000)) -> list[list[object]]:
+    """Seconds to redact each hostile paste at two sizes (characters), and their ratio."""
+    redactor = Redactor()
+    rows: list[list[object]] = []
+    for name, unit in HOSTILE:
+        seconds = []
+        for size in sizes:
+            text = unit * (size // len(unit))
+            started = time.perf_counter()
+            redactor.redact(text)
+            seconds.append(time.perf_counter() - started)
+        rows.append([name, f"{seconds[0]:.3f}", f"{seconds[1]:.3f}", f"{seconds[1] / max(seconds[0], 1e-6):.1f}"])
+    return rows
+
+
 def main() -> None:
     score = evaluate()
+    timings = hostile_timings()
     rows = [[kind, found, total, found / total] for kind, (found, total) in sorted(score.by_kind.items())]
     body = (
         f"Labelled list: `tests/data/redaction_cases.json` ({sum(v[1] for v in score.by_kind.values())} secrets in "
@@ -78,9 +108,16 @@ def main() -> None:
     )
     if score.false_positives or score.missed:
         body += "\n\nFalse positives: " + "; ".join(score.false_positives) + "\n\nMissed: " + "; ".join(score.missed)
+    body += (
+        "\n\nLong hostile pastes (seconds to redact; a time that grows with the length gives a ratio near 4, "
+        "one that grows with its square near 16):\n\n"
+        + markdown_table(["paste", "50,000 chars s", "200,000 chars s", "ratio"], timings)
+    )
     body += "\n\nReproduce: `python -m benchmarks.redaction`."
     write_section("redaction", "Redaction detector (privacy)", body)
     print(f"precision={score.precision:.3f} recall={score.recall:.3f} fp={score.false_positives} missed={score.missed}")
+    for row in timings:
+        print(row)
 
 
 if __name__ == "__main__":
