@@ -17,15 +17,13 @@ class SlidingWindowLimiter:
 
     def allow(self, key: str, now: float) -> bool:
         """Record a hit for ``key`` at ``now`` if allowed; False when over the limit."""
+        if not self.available(key, now):
+            return False
         hits = self._hits.get(key)
         if hits is None:
             if len(self._hits) >= self.max_keys:
                 self._evict(now)
             hits = self._hits[key] = deque()
-        while hits and hits[0] <= now - self.window_s:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
         hits.append(now)
         return True
 
